@@ -1,0 +1,26 @@
+"""bpcalc: a backpropagation calculator that shows every intermediate number of a step."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import SpecError  # noqa: E402
+from .spec import GraphSpec, NetworkSpec, load_spec, parse_spec  # noqa: E402
+
+
+def run(spec, learning_rate: float | None = None, round_to: int | None = None):
+    """One forward pass, backward pass and update of a spec (path, YAML text or spec object) -> a trace."""
+    if isinstance(spec, str) and "\n" in spec:
+        spec = parse_spec(spec)
+    elif not isinstance(spec, (NetworkSpec, GraphSpec)):
+        spec = load_spec(spec)
+    if spec.kind == "graph":
+        from .graph import run_graph
+
+        return run_graph(spec, learning_rate, round_to)
+    from .network import run_network
+
+    return run_network(spec, learning_rate, round_to)
+
+
+__all__ = ["GraphSpec", "NetworkSpec", "SpecError", "__version__", "load_spec", "parse_spec", "run"]

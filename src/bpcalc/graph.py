@@ -1,0 +1,115 @@
+"""The expression-graph engine: scalar nodes evaluated in order, gradients accumulated in reverse order."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import SpecError
+from .expr import Graph, GNode, parse_graph
+from .ops import GRAPH_OPS, LOSSES
+from .optim import Optimizer
+from .rounding import rounder
+from .spec import GraphSpec
+from .trace import GraphTrace, NodeTrace
+
+
+def _id(x):
+    return x
+
+
+def loss_node_name(graph: Graph) -> str:
+    taken = set(graph.variables) | set(graph.constants) | {n.name for n in graph.nodes}
+    for cand in ("L", "E", "loss"):
+        if cand not in taken:
+            return cand
+    return "loss_"
+
+
+def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str, float], list[NodeTrace]]:
+    """Forward pass: the value of every node (and of the loss node, when the graph has a target)."""
+    r = rnd or _id
+    vals = dict(graph.constants)
+    vals.update(values)
+    traces = []
+    for node in graph.nodes:
+        op = GRAPH_OPS[node.op]
+        ins = tuple(vals[i] for i in node.inputs)
+        try:
+            with np.errstate(all="raise"):
+                out = float(op.forward(*ins))
+        except (ValueError, ZeroDivisionError, OverflowError, FloatingPointError) as exc:
+            raise SpecError(f"cannot evaluate {node.text} with {_values(node, ins)}: {exc}",
+                            path=f"nodes.{node.name}") from None
+        if isinstance(out, complex) or not math.isfinite(out):
+            raise SpecError(f"{node.text} gives {out} with {_values(node, ins)}", path=f"nodes.{node.name}")
+        out = r(out)
+        vals[node.name] = out
+        traces.append(NodeTrace(node.name, node.op, node.inputs, ins, out, node.text))
+    if graph.target is not None:
+        loss = LOSSES[graph.loss]
+        a, t = np.array([vals[graph.output]]), np.array([graph.target])
+        with np.errstate(all="ignore"):
+            value = r(float(loss.terms(a, t).sum()))
+        name = loss_node_name(graph)
+        vals[name] = value
+        traces.append(NodeTrace(name, graph.loss, (graph.output,), (vals[graph.output],), value,
+                                f"{graph.loss}({graph.target:g}, {graph.output})"))
+    return vals, traces
+
+
+def _values(node: GNode, ins) -> str:
+    return ", ".join(f"{n} = {v:g}" for n, v in zip(node.inputs, ins))
+
+
+def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float]:
+    """Reverse pass: fills each NodeTrace's grad, locals and products; returns ∂L/∂name for every name."""
+    r = rnd or _id
+    grads: dict[str, float] = {traces[-1].name: 1.0}
+    for nt in reversed(traces):
+        up = grads.get(nt.name, 0.0)
+        nt.grad = up
+        if nt.op in GRAPH_OPS:
+            locals_ = GRAPH_OPS[nt.op].locals(*nt.input_values, nt.value)
+        else:  # the loss node
+            with np.errstate(all="ignore"):
+                locals_ = (float(LOSSES[nt.op].grad(np.array([nt.input_values[0]]), np.array([graph.target]))[0]),)
+        nt.locals = tuple(r(float(x)) for x in locals_)
+        nt.products = tuple(r(up * x) for x in nt.locals)
+        for name, p in zip(nt.inputs, nt.products):
+            grads[name] = r(grads.get(name, 0.0) + p)
+    return grads
+
+
+def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int | None = None,
+              optimizer: Optimizer | None = None, values: dict[str, float] | None = None) -> GraphTrace:
+    """One forward, backward and update of an expression graph."""
+    graph = parse_graph(spec)
+    lr = spec.learning_rate if learning_rate is None else learning_rate
+    rnd = rounder(round_to)
+    r = rnd or _id
+    values = dict(spec.variables if values is None else values)
+    vals, traces = evaluate(graph, values, rnd)
+    grads = backward(graph, traces, rnd)
+    opt = optimizer or Optimizer(spec.optimizer, lr)
+    opt.tick()
+    new_values, states = {}, {}
+    for name, v in values.items():
+        new, st = opt.update(name, np.float64(v), np.float64(grads.get(name, 0.0)))
+        new_values[name] = r(float(new))
+        states[name] = {k: float(x) for k, x in st.items()}
+    loss_after = None
+    output_after = None
+    try:
+        vals2, traces2 = evaluate(graph, new_values, rnd)
+        output_after = vals2[graph.output]
+        loss_after = traces2[-1].value if spec.target is not None else None
+    except SpecError:
+        pass  # the updated point is outside the domain of some op; shown as no value
+    loss_name = traces[-1].name if spec.target is not None else None
+    return GraphTrace(
+        name=spec.name, variables=values, constants=graph.constants, nodes=traces, output=graph.output,
+        loss=traces[-1].value, loss_after=loss_after, learning_rate=lr, grads=grads, new_values=new_values,
+        target=spec.target, loss_name=spec.loss, loss_node=loss_name, output_after=output_after,
+        optimizer=spec.optimizer.type, optimizer_state=states, round_to=round_to)

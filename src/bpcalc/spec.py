@@ -1,0 +1,457 @@
+"""YAML spec -> validated spec objects (NetworkSpec or GraphSpec). Every error names its YAML path and line."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import SpecError
+from .ops import ACTIVATIONS, LOSSES
+from .yamlsrc import Located, fmt_path, load_yaml
+
+NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
+                "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
+                "weight_decay", "description"}
+LAYER_KEYS = {"weights", "biases", "activation", "units", "init", "bias", "labels"}
+LABEL_KEYS = {"z", "a", "weights", "biases"}
+GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
+              "description", "optimizer", "weight_decay"}
+INITS = ("xavier", "he", "uniform", "normal")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+FREEZABLE = ("weights", "biases")
+
+
+@dataclass
+class OptimizerSpec:
+    type: str = "sgd"
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    weight_decay: float = 0.0
+
+    def to_yaml(self) -> Any:
+        if self.type == "sgd":
+            return "sgd" if not self.weight_decay else {"type": "sgd", "weight_decay": self.weight_decay}
+        out: dict[str, Any] = {"type": self.type}
+        if self.type == "momentum":
+            out["momentum"] = self.momentum
+        else:
+            out.update(beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
+        if self.weight_decay:
+            out["weight_decay"] = self.weight_decay
+        return out
+
+
+@dataclass
+class LayerSpec:
+    weights: np.ndarray  # (J, K): row j = neuron j of this layer, column k = input k
+    biases: np.ndarray | None  # (J,) or None
+    activation: str
+    labels: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NetworkSpec:
+    inputs: np.ndarray  # (n, K0)
+    targets: np.ndarray  # (n, K_L)
+    layers: list[LayerSpec]
+    loss: str = "half_sse"
+    learning_rate: float = 0.5
+    name: str | None = None
+    freeze: frozenset[str] = frozenset()
+    single: bool = True  # inputs were written as one sample (drop the sample axis in output)
+    input_labels: list[str] | None = None
+    target_labels: list[str] | None = None
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    batch_size: int | None = None
+    shuffle: bool = False
+    seed: int | None = None
+    expected: dict[str, Any] = field(default_factory=dict)
+    data_refs: dict[str, str] = field(default_factory=dict)  # inputs/targets given as file paths
+    source: str | None = None
+    kind: str = "network"
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.inputs.shape[1]] + [l.weights.shape[0] for l in self.layers]
+
+
+@dataclass
+class GraphSpec:
+    variables: dict[str, float]
+    constants: dict[str, float]
+    nodes: list[tuple[str, str]]  # (name, expression text), in order
+    output: str
+    target: float | None = None
+    loss: str | None = None
+    learning_rate: float = 0.01
+    name: str | None = None
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    expected: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    kind: str = "graph"
+
+
+Spec = NetworkSpec | GraphSpec
+
+
+# ------------------------------------------------------------------ entry points
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a spec file."""
+    p = Path(path)
+    if not p.exists():
+        raise SpecError(f"no such file: {p}", hint="`bpcalc examples` lists the bundled specs")
+    if p.is_dir():
+        raise SpecError(f"{p} is a directory, not a spec file")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read {p}: {exc.strerror}") from None
+    return parse_spec(_decode(raw, str(p)), source=str(p), base_dir=p.parent)
+
+
+def _decode(raw: bytes, source: str) -> str:
+    if b"\x00" in raw[:8192]:
+        raise SpecError("this is a binary file, not a YAML spec", source=source)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SpecError("the file is not UTF-8 text", source=source) from None
+
+
+def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None = None) -> Spec:
+    """Validate YAML text as a network or graph spec."""
+    doc = load_yaml(text, source)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), f"the top level must be a mapping of keys (name:, layers:, ...), "
+                            f"not a {_typename(doc.data)}")
+    data = doc.data
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    if "layers" in data:
+        return _network(doc, data, base)
+    if "nodes" in data or "variables" in data:
+        return _graph(doc, data)
+    keys = ", ".join(sorted(data)) or "none"
+    raise doc.error((), f"a spec needs `layers` (a network) or `nodes` (an expression graph); found keys: {keys}",
+                    hint="`bpcalc init` writes a starter spec; `bpcalc examples` lists complete ones")
+
+
+# ------------------------------------------------------------------ helpers
+def _typename(v: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(v), type(v).__name__)
+
+
+def check_keys(doc: Located, data: dict, allowed: set[str], path: tuple) -> None:
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "allowed keys: " + ", ".join(sorted(allowed))
+            raise doc.error(path + (key,), f"unknown key `{key}`", hint)
+
+
+def number(doc: Located, value: Any, path: tuple) -> float:
+    """A finite float; strings like '1e-8' (which YAML 1.1 reads as text) count as numbers."""
+    if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
+        raise doc.error(path, f"expected a number, found {_typename(value)} {value!r}"[:200])
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().replace("_", ""))
+        except ValueError:
+            raise doc.error(path, f"expected a number, found the text {value!r}"[:200]) from None
+    try:
+        out = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise doc.error(path, f"expected a number, found {value!r}"[:200]) from None
+    if not math.isfinite(out):
+        raise doc.error(path, f"{value!r} is not a finite number; use an ordinary number")
+    return out
+
+
+def positive_int(doc: Located, value: Any, path: tuple, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise doc.error(path, f"expected a whole number ≥ {minimum}, found {value!r}"[:200])
+    return value
+
+
+def vector(doc: Located, value: Any, path: tuple) -> np.ndarray:
+    if not isinstance(value, list):
+        raise doc.error(path, f"expected a list of numbers, found {_typename(value)}")
+    if not value:
+        raise doc.error(path, "the list is empty")
+    return np.array([number(doc, v, path + (i,)) for i, v in enumerate(value)], dtype=np.float64)
+
+
+def matrix(doc: Located, value: Any, path: tuple, what: str = "row") -> np.ndarray:
+    """A list of equally long lists of numbers."""
+    if not isinstance(value, list) or not value:
+        raise doc.error(path, f"expected a list of {what}s (a list of lists of numbers), found "
+                              f"{'an empty list' if value == [] else _typename(value)}")
+    rows = []
+    for i, row in enumerate(value):
+        if not isinstance(row, list):
+            raise doc.error(path + (i,), f"expected a {what} (a list of numbers), found {_typename(row)} {row!r}"
+                            [:200], hint="write a matrix as [[...], [...]], one inner list per " + what)
+        rows.append(vector(doc, row, path + (i,)))
+        if len(rows[-1]) != len(rows[0]):
+            raise doc.error(path + (i,), f"ragged: {what} {i} has {len(rows[-1])} numbers but {what} 0 has "
+                                         f"{len(rows[0])}", hint=f"every {what} needs the same length")
+    return np.vstack(rows)
+
+
+def choice(doc: Located, value: Any, path: tuple, options, what: str) -> str:
+    if not isinstance(value, str) or value not in options:
+        close = difflib.get_close_matches(str(value), list(options), n=1)
+        hint = (f"did you mean `{close[0]}`? " if close else "") + "valid: " + ", ".join(options)
+        raise doc.error(path, f"unknown {what} {value!r}", hint)
+    return value
+
+
+def _samples(doc: Located, value: Any, path: tuple, base: Path) -> tuple[np.ndarray, bool, str | None]:
+    """Inline numbers (one sample or a list of samples) or a .csv/.npy path -> ((n, K) array, single, ref)."""
+    if isinstance(value, str):
+        return load_data_file(doc, value, path, base), False, value
+    if isinstance(value, list) and value and all(not isinstance(v, list) for v in value):
+        return vector(doc, value, path)[None, :], True, None
+    return matrix(doc, value, path, "sample"), False, None
+
+
+def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarray:
+    p = Path(ref) if Path(ref).is_absolute() else base / ref
+    if p.suffix.lower() not in (".csv", ".npy"):
+        raise doc.error(path, f"{ref!r} is neither inline numbers nor a .csv or .npy file")
+    if not p.is_file():
+        raise doc.error(path, f"data file not found: {p}", hint="paths are relative to the spec file")
+    try:
+        if p.suffix.lower() == ".npy":
+            arr = np.load(p, allow_pickle=False)
+        else:
+            arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
+    except Exception as exc:  # numpy raises many kinds for malformed files
+        raise doc.error(path, f"cannot read {p}: {exc}"[:300]) from None
+    if arr.dtype.kind not in "biuf":
+        raise doc.error(path, f"{p} does not hold numbers (dtype {arr.dtype})")
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise doc.error(path, f"{p} must hold a 2-D table (samples × features), found shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise doc.error(path, f"{p} contains NaN or infinite values")
+    return arr
+
+
+def _labels_list(doc: Located, value: Any, path: tuple, n: int) -> list[str]:
+    if not isinstance(value, list) or len(value) != n:
+        raise doc.error(path, f"expected a list of {n} labels, found {value!r}"[:200])
+    return [str(v) for v in value]
+
+
+def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
+    value = data.get("optimizer", "sgd")
+    opt = OptimizerSpec()
+    path = ("optimizer",)
+    if isinstance(value, str):
+        opt.type = choice(doc, value, path, OPTIMIZERS, "optimizer")
+    elif isinstance(value, dict):
+        check_keys(doc, value, {"type", "momentum", "beta1", "beta2", "epsilon", "weight_decay"}, path)
+        opt.type = choice(doc, value.get("type", "sgd"), path + ("type",), OPTIMIZERS, "optimizer")
+        for key in ("momentum", "beta1", "beta2", "epsilon", "weight_decay"):
+            if key in value:
+                setattr(opt, key, number(doc, value[key], path + (key,)))
+    else:
+        raise doc.error(path, "optimizer is a name (sgd, momentum, adam) or a mapping {type: adam, ...}")
+    if "weight_decay" in data:
+        opt.weight_decay = number(doc, data["weight_decay"], ("weight_decay",))
+    return opt
+
+
+def _expected(doc: Located, data: dict) -> dict[str, Any]:
+    value = data.get("expected", {})
+    if not isinstance(value, dict):
+        raise doc.error(("expected",), "expected: maps a quantity (e.g. `loss`, `layers.0.a.0`) to your value")
+    out = {}
+    for key, v in value.items():
+        if isinstance(v, list):
+            out[str(key)] = np.asarray(matrix(doc, v, ("expected", key)) if v and isinstance(v[0], list)
+                                       else vector(doc, v, ("expected", key)))
+        else:
+            out[str(key)] = number(doc, v, ("expected", key))
+    return out
+
+
+# ------------------------------------------------------------------ networks
+def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
+    check_keys(doc, data, NETWORK_KEYS, ())
+    for key in ("inputs", "targets"):
+        if key not in data:
+            raise doc.error((), f"missing `{key}`", hint=f"add `{key}: [...]`, one sample or a list of samples")
+    X, single, xref = _samples(doc, data["inputs"], ("inputs",), base)
+    T, single_t, tref = _samples(doc, data["targets"], ("targets",), base)
+    if X.shape[0] != T.shape[0]:
+        raise doc.error(("targets",), f"{X.shape[0]} input sample(s) but {T.shape[0]} target sample(s)",
+                        hint="give one target per input sample")
+    layers_raw = data["layers"]
+    if not isinstance(layers_raw, list) or not layers_raw:
+        raise doc.error(("layers",), "`layers` must be a non-empty list, input side first")
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise doc.error(("seed",), f"seed must be a whole number, found {seed!r}")
+    default_init = choice(doc, data.get("init", "xavier"), ("init",), INITS, "init")
+    rng = np.random.default_rng(seed)
+    layers: list[LayerSpec] = []
+    fan_in = X.shape[1]
+    for i, raw in enumerate(layers_raw):
+        path = ("layers", i)
+        if not isinstance(raw, dict):
+            raise doc.error(path, f"each layer is a mapping (weights:, biases:, activation:), found {_typename(raw)}")
+        check_keys(doc, raw, LAYER_KEYS, path)
+        act = choice(doc, raw.get("activation", "sigmoid"), path + ("activation",), tuple(ACTIVATIONS), "activation")
+        if "weights" in raw:
+            if "units" in raw:
+                raise doc.error(path + ("units",), "give either `weights` or `units`, not both")
+            W = matrix(doc, raw["weights"], path + ("weights",), "row")
+            if W.shape[1] != fan_in:
+                src = "the inputs have" if i == 0 else f"layers[{i - 1}] has"
+                raise doc.error(path + ("weights",),
+                                f"each row needs {fan_in} weights ({src} {fan_in} outputs), found {W.shape[1]}",
+                                hint=f"write {W.shape[0]} row(s) of {fan_in}: row j = neuron j, column k = input k")
+            if "biases" in raw and raw["biases"] is not None:
+                b = vector(doc, raw["biases"], path + ("biases",))
+                if len(b) != W.shape[0]:
+                    raise doc.error(path + ("biases",), f"{W.shape[0]} neurons (rows of weights) but {len(b)} biases",
+                                    hint="one bias per neuron")
+            else:
+                b = None
+        elif "units" in raw:
+            units = positive_int(doc, raw["units"], path + ("units",))
+            init = choice(doc, raw.get("init", default_init), path + ("init",), INITS, "init")
+            W = init_weights(rng, init, units, fan_in)
+            b = None if raw.get("bias", True) is False else np.zeros(units)
+        else:
+            raise doc.error(path, "a layer needs `weights: [[...]]` (or `units: N` to initialise them)")
+        labels = {}
+        if "labels" in raw:
+            lab = raw["labels"]
+            if not isinstance(lab, dict):
+                raise doc.error(path + ("labels",), "labels is a mapping: {z: [...], a: [...], weights: [[...]], "
+                                                     "biases: [...]}")
+            check_keys(doc, lab, LABEL_KEYS, path + ("labels",))
+            J = W.shape[0]
+            for key in ("z", "a", "biases"):
+                if key in lab:
+                    labels[key] = _labels_list(doc, lab[key], path + ("labels", key), J)
+            if "weights" in lab:
+                wl = lab["weights"]
+                if (not isinstance(wl, list) or len(wl) != J
+                        or any(not isinstance(r, list) or len(r) != W.shape[1] for r in wl)):
+                    raise doc.error(path + ("labels", "weights"), f"expected {J} rows of {W.shape[1]} labels")
+                labels["weights"] = [[str(v) for v in r] for r in wl]
+        layers.append(LayerSpec(W, b, act, labels))
+        fan_in = W.shape[0]
+    if T.shape[1] != fan_in:
+        raise doc.error(("targets",), f"the output layer has {fan_in} neuron(s) but each target has {T.shape[1]} "
+                                      "value(s)", hint="give one target per output neuron")
+    loss = choice(doc, data.get("loss", "half_sse"), ("loss",), tuple(LOSSES), "loss")
+    lr = number(doc, data.get("learning_rate", 0.5), ("learning_rate",))
+    freeze_raw = data.get("freeze", [])
+    if isinstance(freeze_raw, str):
+        freeze_raw = [freeze_raw]
+    if not isinstance(freeze_raw, list):
+        raise doc.error(("freeze",), "freeze is a list: [biases] or [weights]")
+    freeze = frozenset(choice(doc, f, ("freeze", i), FREEZABLE, "parameter kind") for i, f in enumerate(freeze_raw))
+    batch = data.get("batch_size")
+    if batch is not None:
+        batch = positive_int(doc, batch, ("batch_size",))
+    shuffle = data.get("shuffle", False)
+    if not isinstance(shuffle, bool):
+        raise doc.error(("shuffle",), f"shuffle is true or false, found {shuffle!r}")
+    name = data.get("name")
+    return NetworkSpec(
+        inputs=X, targets=T, layers=layers, loss=loss, learning_rate=lr,
+        name=str(name) if name is not None else None, freeze=freeze, single=single and single_t,
+        input_labels=_labels_list(doc, data["input_labels"], ("input_labels",), X.shape[1])
+        if "input_labels" in data else None,
+        target_labels=_labels_list(doc, data["target_labels"], ("target_labels",), T.shape[1])
+        if "target_labels" in data else None,
+        optimizer=_optimizer(doc, data), batch_size=batch, shuffle=shuffle, seed=seed,
+        expected=_expected(doc, data), data_refs={k: v for k, v in (("inputs", xref), ("targets", tref)) if v},
+        source=doc.source,
+    )
+
+
+def init_weights(rng: np.random.Generator, init: str, fan_out: int, fan_in: int) -> np.ndarray:
+    """Initial weights (fan_out, fan_in): xavier U(±√(6/(in+out))), he N(0, 2/in), uniform U(±1/√in), normal N(0, 1)."""
+    if init == "xavier":
+        r = math.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-r, r, (fan_out, fan_in))
+    if init == "he":
+        return rng.normal(0.0, math.sqrt(2.0 / fan_in), (fan_out, fan_in))
+    if init == "uniform":
+        r = 1.0 / math.sqrt(fan_in)
+        return rng.uniform(-r, r, (fan_out, fan_in))
+    return rng.normal(0.0, 1.0, (fan_out, fan_in))
+
+
+# ------------------------------------------------------------------ graphs
+def _graph(doc: Located, data: dict) -> GraphSpec:
+    from .expr import parse_graph
+
+    check_keys(doc, data, GRAPH_KEYS, ())
+    variables = _scalars(doc, data.get("variables", {}), ("variables",))
+    constants = _scalars(doc, data.get("constants", {}), ("constants",))
+    if not variables:
+        raise doc.error(("variables",), "a graph needs at least one variable to differentiate",
+                        hint="variables: {x: -2, y: 5}")
+    for name in constants:
+        if name in variables:
+            raise doc.error(("constants", name), f"`{name}` is both a variable and a constant")
+    nodes_raw = data.get("nodes")
+    if not isinstance(nodes_raw, dict) or not nodes_raw:
+        raise doc.error(("nodes",), "`nodes` must be a mapping of name: expression, evaluated in order",
+                        hint="nodes: {q: x + y, f: q * z}")
+    nodes = []
+    for name, expr in nodes_raw.items():
+        if isinstance(expr, (int, float)) and not isinstance(expr, bool):
+            expr = repr(expr)
+        if not isinstance(expr, str):
+            raise doc.error(("nodes", name), f"a node is an expression such as `x + y`, found {_typename(expr)}")
+        nodes.append((str(name), expr))
+    output = data.get("output", nodes[-1][0])
+    if not isinstance(output, str) or output not in nodes_raw:
+        raise doc.error(("output",), f"output must name a node, found {output!r}",
+                        hint="nodes: " + ", ".join(map(str, nodes_raw)))
+    target = number(doc, data["target"], ("target",)) if data.get("target") is not None else None
+    loss = None
+    if target is not None:
+        loss = choice(doc, data.get("loss", "sse"), ("loss",), tuple(LOSSES), "loss")
+    elif "loss" in data:
+        raise doc.error(("loss",), "a loss needs a `target`", hint="add `target: <number>` or remove `loss`")
+    spec = GraphSpec(
+        variables=variables, constants=constants, nodes=nodes, output=output, target=target, loss=loss,
+        learning_rate=number(doc, data.get("learning_rate", 0.01), ("learning_rate",)),
+        name=str(data["name"]) if data.get("name") is not None else None,
+        optimizer=_optimizer(doc, data), expected=_expected(doc, data), source=doc.source)
+    parse_graph(spec, doc)  # validate expressions now, so errors name their line
+    return spec
+
+
+def _scalars(doc: Located, value: Any, path: tuple) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise doc.error(path, f"expected a mapping of name: number, found {_typename(value)}")
+    out = {}
+    for k, v in value.items():
+        if not str(k).isidentifier():
+            raise doc.error(path + (k,), f"{k!r} is not a valid name (letters, digits, _; not starting with a digit)")
+        out[str(k)] = number(doc, v, path + (k,))
+    return out
+
+
+def describe_path(path: tuple) -> str:
+    return fmt_path(path)

@@ -1,0 +1,112 @@
+"""Safe YAML reading that remembers where each value stood, so errors can name a line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import SpecError
+
+MAX_SPEC_BYTES = 4 * 1024 * 1024  # far larger than any hand-written spec
+MAX_NODES = 200_000  # values counted with aliases expanded (refuses alias bombs)
+MAX_DEPTH = 64
+
+
+def fmt_path(path: tuple) -> str:
+    """('layers', 1, 'weights') -> 'layers[1].weights'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+@dataclass
+class Located:
+    """A parsed YAML document with the line of every value, keyed by path tuple."""
+
+    data: Any
+    lines: dict[tuple, int] = field(default_factory=dict)
+    source: str | None = None
+
+    def line(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get(())
+
+    def error(self, path: tuple, message: str, hint: str | None = None) -> SpecError:
+        return SpecError(message, fmt_path(path), self.line(path), self.source, hint)
+
+
+def load_yaml(text: str, source: str | None = None) -> Located:
+    """Parse YAML text with `yaml.SafeLoader` only; refuse oversized, over-deep or alias-bomb documents."""
+    if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
+        raise SpecError(f"the file is larger than {MAX_SPEC_BYTES // 1024 // 1024} MiB; a spec is a few "
+                        "kilobytes (put large data in a .csv or .npy file and name it in `inputs`)",
+                        source=source)
+    if "\x00" in text:
+        raise SpecError("this is a binary file, not a YAML spec", source=source)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = f", column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(f"YAML syntax error{col}: {problem}", line=line, source=source,
+                        hint="check indentation and that lists use [ ] or '- ' consistently") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"YAML error: {exc}", source=source) from None
+    if node is None:
+        raise SpecError("the spec is empty", source=source,
+                        hint="`bpcalc init spec.yaml` writes a commented starter spec")
+    lines: dict[tuple, int] = {}
+    budget = [MAX_NODES]
+    data = _construct(node, (), lines, budget, source, 0)
+    return Located(data, lines, source)
+
+
+_scalar_loader = yaml.SafeLoader("")
+
+
+def _construct(node: yaml.Node, path: tuple, lines: dict, budget: list, source, depth: int) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SpecError(f"the spec has more than {MAX_NODES} values (YAML aliases expanded); "
+                        "refusing it (an alias bomb?)", source=source)
+    if depth > MAX_DEPTH:
+        raise SpecError(f"values nested deeper than {MAX_DEPTH} levels", fmt_path(path),
+                        node.start_mark.line + 1, source)
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict = {}
+        for knode, vnode in node.value:
+            if not isinstance(knode, yaml.ScalarNode):
+                raise SpecError("mapping keys must be plain names", fmt_path(path), knode.start_mark.line + 1,
+                                source)
+            key = _scalar(knode, path, source)
+            key = str(key) if not isinstance(key, str) else key
+            lines[path + (key,)] = knode.start_mark.line + 1
+            out[key] = _construct(vnode, path + (key,), lines, budget, source, depth + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(v, path + (i,), lines, budget, source, depth + 1) for i, v in enumerate(node.value)]
+    return _scalar(node, path, source)
+
+
+def _scalar(node: yaml.ScalarNode, path: tuple, source) -> Any:
+    tag = node.tag or ""
+    if tag.startswith("tag:yaml.org,2002:") and tag.rsplit(":", 1)[1] in {
+            "str", "int", "float", "bool", "null", "timestamp", "binary"}:
+        try:
+            return _scalar_loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"bad value: {exc}", fmt_path(path), node.start_mark.line + 1, source) from None
+    raise SpecError(f"YAML tag {tag!r} is not allowed; a spec holds plain numbers, strings, lists and mappings",
+                    fmt_path(path), node.start_mark.line + 1, source)
