@@ -30,6 +30,7 @@ class Activation:
     local: Callable[[Array, Array], Array] | None
     log_forward: Callable[[Array], Array] | None = None  # log a, computed stably from z
     log1m_forward: Callable[[Array], Array] | None = None  # log(1 − a), computed stably from z
+    local_t: str = "1"  # da/dz written with numbers, from {z} and {a}
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
         """∂E/∂z from ∂E/∂a."""
@@ -70,22 +71,23 @@ ACTIVATIONS: dict[str, Activation] = {
     for a in [
         Activation("sigmoid", "σ", "1 / (1 + e^(−z))", "a(1 − a)",
                    r"\frac{1}{1+e^{-z}}", r"a(1-a)",
-                   _sigmoid, lambda z, a: a * (1.0 - a), _log_sigmoid, _log1m_sigmoid),
+                   _sigmoid, lambda z, a: a * (1.0 - a), _log_sigmoid, _log1m_sigmoid, "{a}(1 − {a})"),
         Activation("tanh", "tanh", "(e^z − e^(−z)) / (e^z + e^(−z))", "1 − a²",
                    r"\tanh z", r"1-a^2",
-                   np.tanh, lambda z, a: 1.0 - a * a),
+                   np.tanh, lambda z, a: 1.0 - a * a, local_t="1 − {a}²"),
         Activation("relu", "relu", "max(0, z)", "1 if z > 0 else 0",
                    r"\max(0, z)", r"[z>0]",
-                   lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(np.float64)),
+                   lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(np.float64),
+                   local_t="[{z} > 0]"),
         Activation("leaky_relu", "lrelu", f"z if z > 0 else {LEAKY_SLOPE}z", f"1 if z > 0 else {LEAKY_SLOPE}",
                    rf"\max({LEAKY_SLOPE}z, z)", rf"[z>0] + {LEAKY_SLOPE}[z\le 0]",
                    lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
-                   lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE)),
+                   lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE), local_t=f"[{{z}} > 0] else {LEAKY_SLOPE}"),
         Activation("linear", "id", "z", "1", "z", "1",
                    lambda z: z.astype(np.float64, copy=True), lambda z, a: np.ones_like(z)),
         Activation("softmax", "softmax", "e^(z_j) / Σ_k e^(z_k)", "a_j(δ_jk − a_k)",
                    r"\frac{e^{z_j}}{\sum_k e^{z_k}}", r"a_j(\delta_{jk}-a_k)",
-                   _softmax, None, _log_softmax),
+                   _softmax, None, _log_softmax, local_t="Jacobian"),
     ]
 }
 
@@ -103,6 +105,8 @@ class Loss:
     terms: Callable[..., Array]  # (a, t, log_a, log_1ma) -> per-output contributions, shape like a
     grad: Callable[[Array, Array], Array]  # (a, t) -> ∂E_sample/∂a
     needs: tuple[str, ...] = field(default=())  # "log_a", "log_1ma"
+    term_t: str = ""  # E_k written with numbers, from {t}, {a}, {K}
+    grad_t: str = ""  # ∂E/∂a_k written with numbers
 
 
 def _safe_div(num: Array, den: Array) -> Array:
@@ -120,18 +124,20 @@ LOSSES: dict[str, Loss] = {
     for l in [
         Loss("half_sse", "½ Σ_k (t_k − a_k)²", "a_k − t_k",
              r"\frac{1}{2}\sum_k (t_k - a_k)^2", r"a_k - t_k",
-             lambda a, t, la=None, l1=None: 0.5 * (t - a) ** 2, lambda a, t: a - t),
+             lambda a, t, la=None, l1=None: 0.5 * (t - a) ** 2, lambda a, t: a - t,
+             term_t="½({t} − {a})²", grad_t="{a} − {t}"),
         Loss("sse", "Σ_k (t_k − a_k)²", "2(a_k − t_k)",
              r"\sum_k (t_k - a_k)^2", r"2(a_k - t_k)",
-             lambda a, t, la=None, l1=None: (t - a) ** 2, lambda a, t: 2.0 * (a - t)),
+             lambda a, t, la=None, l1=None: (t - a) ** 2, lambda a, t: 2.0 * (a - t),
+             term_t="({t} − {a})²", grad_t="2({a} − {t})"),
         Loss("mse", "(1/K) Σ_k (t_k − a_k)²", "(2/K)(a_k − t_k)",
              r"\frac{1}{K}\sum_k (t_k - a_k)^2", r"\frac{2}{K}(a_k - t_k)",
              lambda a, t, la=None, l1=None: (t - a) ** 2 / a.shape[-1],
-             lambda a, t: 2.0 * (a - t) / a.shape[-1]),
+             lambda a, t: 2.0 * (a - t) / a.shape[-1], term_t="({t} − {a})²/{K}", grad_t="2({a} − {t})/{K}"),
         Loss("cross_entropy", "−Σ_k t_k log a_k", "−t_k / a_k",
              r"-\sum_k t_k \log a_k", r"-\frac{t_k}{a_k}",
              lambda a, t, la=None, l1=None: -_xlogy(t, np.log(a) if la is None else la),
-             lambda a, t: -_safe_div(t, a), ("log_a",)),
+             lambda a, t: -_safe_div(t, a), ("log_a",), term_t="−{t}·log {a}", grad_t="−{t}/{a}"),
         Loss("binary_cross_entropy", "−(1/K) Σ_k [t_k log a_k + (1 − t_k) log(1 − a_k)]",
              "(1/K)(a_k − t_k) / (a_k(1 − a_k))",
              r"-\frac{1}{K}\sum_k \left[t_k \log a_k + (1-t_k)\log(1-a_k)\right]",
@@ -139,7 +145,8 @@ LOSSES: dict[str, Loss] = {
              lambda a, t, la=None, l1=None: -(
                  _xlogy(t, np.log(a) if la is None else la)
                  + _xlogy(1.0 - t, np.log1p(-a) if l1 is None else l1)) / a.shape[-1],
-             lambda a, t: _safe_div(a - t, a * (1.0 - a)) / a.shape[-1], ("log_a", "log_1ma")),
+             lambda a, t: _safe_div(a - t, a * (1.0 - a)) / a.shape[-1], ("log_a", "log_1ma"),
+             term_t="−[{t}·log {a} + (1 − {t})·log(1 − {a})]/{K}", grad_t="({a} − {t})/({a}(1 − {a}))/{K}"),
     ]
 }
 

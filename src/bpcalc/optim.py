@@ -38,3 +38,11 @@ class Optimizer:
         m_hat = m / (1 - s.beta1**self.t)
         v_hat = v / (1 - s.beta2**self.t)
         return p - self.lr * m_hat / (np.sqrt(v_hat) + s.epsilon), {"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat}
+
+
+# The update rules as written in the tables: symbolic, and with numbers ({p} old value, {g} gradient, {lr} …).
+UPDATE_RULES = {
+    "sgd": ("θ − α·g", "{p} − {lr} × {g}"),
+    "momentum": ("v = μ·v + g;  θ − α·v", "{p} − {lr} × {v}"),
+    "adam": ("θ − α·m̂ / (√v̂ + ε)", "{p} − {lr} × {m_hat} / (√{v_hat} + ε)"),
+}

@@ -1,0 +1,42 @@
+"""How numbers are shown: enough digits to read like a hand calculation, never a cut-off number."""
+
+from __future__ import annotations
+
+import math
+
+
+class Fmt:
+    """Formats floats to `precision` decimals, with more for small numbers so their leading digits show.
+
+    With `fixed` (hand rounding), exactly `precision` decimals, as written on paper."""
+
+    def __init__(self, precision: int = 4, fixed: bool = False):
+        self.p = precision
+        self.fixed = fixed
+
+    def __call__(self, x) -> str:
+        x = float(x)
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if x == 0:
+            return "0"
+        if self.fixed:
+            s = f"{x:.{self.p}f}"
+            return "0" if float(s) == 0 else s
+        ax = abs(x)
+        if ax >= 1e15 or ax < 1e-6:
+            mant, exp = f"{x:.{max(self.p - 1, 1)}e}".split("e")
+            mant = mant.rstrip("0").rstrip(".") if "." in mant else mant
+            return f"{mant}e{int(exp)}"
+        decimals = max(self.p, self.p - math.floor(math.log10(ax)) - 1)
+        s = f"{x:.{decimals}f}"
+        if "." in s:
+            s = s.rstrip("0").rstrip(".")
+        return s if s not in ("-0", "") else "0"
+
+    def p_(self, x) -> str:
+        """A number as a factor in a product: negatives in parentheses."""
+        s = self(x)
+        return f"({s})" if s.startswith("-") else s

@@ -1,0 +1,353 @@
+"""Trace -> Doc: the worked solution of one step, in the order a person writes it by hand.
+
+Only formats numbers the trace already holds; the formulas come from ops.py and optim.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..notation import E, Notation, d, join
+from ..ops import ACTIVATIONS, GRAPH_OPS, LOSSES
+from ..optim import UPDATE_RULES
+from ..trace import GraphTrace, NetworkTrace
+from .doc import Doc, M
+from .numfmt import Fmt
+
+MAX_SAMPLES_SHOWN = 4
+MAX_TERMS_WRITTEN = 6  # longer sums are written Σ_k …
+LARGE_LAYER = 64  # parameters per layer above which tables show the largest gradients only (unless full)
+TOP_ROWS = 10
+NUM = {3}  # the value column of the 4-column tables
+
+
+def report(trace, precision: int = 4, full: bool = False) -> Doc:
+    fmt = Fmt(precision, fixed=trace.round_to is not None)
+    if isinstance(trace, GraphTrace):
+        return graph_report(trace, fmt)
+    return network_report(trace, fmt, full)
+
+
+# ====================================================================== networks
+def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
+    doc = Doc()
+    nt = Notation.of(tr)
+    loss = LOSSES[tr.loss_name]
+    sizes = [tr.inputs.shape[1]] + [l.weights.shape[0] for l in tr.layers]
+    doc.heading(tr.name or "Network")
+    n = tr.n
+    doc.para(f"{'-'.join(map(str, sizes))} network; loss {tr.loss_name}: E = {loss.formula}"
+             + (f", averaged over {n} samples" if n > 1 else "")
+             + f"; learning rate α = {f(tr.learning_rate)}; optimizer {tr.optimizer}"
+             + (f"; frozen: {', '.join(sorted(tr.freeze))}" if tr.freeze else ""))
+    if tr.round_to is not None:
+        doc.para(f"Hand rounding: every intermediate rounded to {tr.round_to} decimals as it is computed.", "note")
+    t = doc.table("Layers", ["layer", "units", "activation", "a = f(z)", "∂a/∂z"])
+    t.add("1 (input)", str(sizes[0]), "", "", "")
+    for li, L in enumerate(tr.layers):
+        act = ACTIVATIONS[L.activation]
+        t.add(str(L.l), str(sizes[li + 1]), L.activation, act.formula, act.derivative)
+    samples = range(min(n, MAX_SAMPLES_SHOWN))
+    shown = f" (showing {MAX_SAMPLES_SHOWN} of {n} samples; --format json has all)" if n > MAX_SAMPLES_SHOWN else ""
+
+    # ---- forward
+    doc.heading("Forward pass" + shown, 2)
+    for s in samples:
+        t = doc.table(_sample_title("Sample", s, n, tr), ["quantity", "definition", "with numbers", "value"], NUM)
+        for k in range(tr.inputs.shape[1]):
+            if tr.inputs.shape[1] <= MAX_TERMS_WRITTEN * 2 or k < 3:
+                t.add(nt.x(k), "input", "", f(tr.inputs[s, k]))
+        for li, L in enumerate(tr.layers):
+            J, K = L.weights.shape
+            act = ACTIVATIONS[L.activation]
+            for j in _few(J, full):
+                if K <= MAX_TERMS_WRITTEN:
+                    terms = [f"{nt.prev(li, k)}·{nt.w(li, j, k)}" for k in range(K)]
+                    nums = [f"{f.p_(L.a_prev[s, k])}×{f.p_(L.weights[j, k])}" for k in range(K)]
+                    if L.biases is not None:
+                        terms.append(nt.b(li, j).text)
+                        nums.append(f.p_(L.biases[j]))
+                    definition, numbers = " + ".join(terms), " + ".join(nums)
+                else:
+                    definition = f"Σ_k a_k^({li + 1})·w_{j + 1}k^({L.l})" + (f" + {nt.b(li, j)}" if L.biases is not None
+                                                                           else "")
+                    numbers = f"({K} terms)"
+                t.add(nt.z(li, j), definition, numbers, f(L.z[s, j]))
+                if L.activation == "softmax":
+                    t.add(nt.a(li, j), f"softmax_{j + 1}(z^({L.l}))", f"e^{f.p_(L.z[s, j])} / Σ_k e^z_k",
+                          f(L.a[s, j]))
+                elif L.activation != "linear" or nt.a(li, j).text != nt.z(li, j).text:
+                    t.add(nt.a(li, j), f"{act.symbol}({nt.z(li, j)})", f"{act.symbol}({f(L.z[s, j])})", f(L.a[s, j]))
+            _note_hidden(t, J, full)
+
+    # ---- loss
+    doc.heading("Loss", 2)
+    out = tr.layers[-1]
+    K = out.a.shape[1]
+    lname = "E"
+    for s in samples:
+        t = doc.table(_sample_title("Loss", s, n, tr), ["quantity", "definition", "with numbers", "value"], NUM)
+        for k in range(K):
+            ek = M(f"E_{k + 1}", f"E_{{{k + 1}}}")
+            sym = loss.term_t.format(t=nt.t(k).text, a=nt.a(len(tr.layers) - 1, k).text, K=K)
+            num = loss.term_t.format(t=f(tr.targets[s, k]), a=f(out.a[s, k]), K=K)
+            t.add(ek, sym, num, f(tr.loss_terms[s, k]))
+        if K > 1:
+            t.add(lname if n == 1 else f"E(sample {s + 1})", " + ".join(f"E_{k + 1}" for k in range(K)),
+                  " + ".join(f.p_(v) for v in tr.loss_terms[s]), f(tr.sample_loss[s]))
+    if n > 1:
+        t = doc.table(None, ["quantity", "definition", "with numbers", "value"], NUM)
+        nums = " + ".join(f.p_(v) for v in tr.sample_loss[:MAX_TERMS_WRITTEN])
+        t.add("E", f"(1/{n}) Σ_n E(sample n)", f"({nums}{' + …' if False else ''}) / {n}" if n <= MAX_TERMS_WRITTEN
+              else f"mean of {n} sample losses", f(tr.loss))
+
+    # ---- backward
+    doc.heading("Backward pass: δ = ∂E/∂z, from the output layer back", 2)
+    if n > 1:
+        doc.para(f"With {n} samples, ∂E/∂a carries the factor 1/{n} of the mean.", "note")
+    last = len(tr.layers) - 1
+    for li in range(last, -1, -1):
+        L = tr.layers[li]
+        J = L.weights.shape[0]
+        act = ACTIVATIONS[L.activation]
+        for s in samples:
+            title = f"Layer {L.l}" + (" (output)" if li == last else " (hidden)")
+            t = doc.table(_sample_title(title, s, n, tr), ["quantity", "definition", "with numbers", "value"], NUM)
+            for j in _few(J, full, L.delta[s]):
+                a_j, z_j = nt.a(li, j), nt.z(li, j)
+                dEa = d(E, a_j)
+                if li == last:
+                    sym = loss.grad_t.format(a=a_j.text, t=nt.t(j).text, K=K)
+                    num = loss.grad_t.format(a=f(L.a[s, j]), t=f(tr.targets[s, j]), K=K)
+                    if n > 1:
+                        sym, num = f"({sym}) / {n}", f"({num}) / {n}"
+                else:
+                    N = tr.layers[li + 1]
+                    Jn = N.weights.shape[0]
+                    if Jn <= MAX_TERMS_WRITTEN:
+                        sym = " + ".join(f"{nt.delta(li + 1, i)}·{nt.w(li + 1, i, j)}" for i in range(Jn))
+                        num = " + ".join(f"{f.p_(N.delta[s, i])}×{f.p_(N.weights[i, j])}" for i in range(Jn))
+                    else:
+                        sym, num = f"Σ_i δ_i^({N.l})·w_i{j + 1}^({N.l})", f"({Jn} terms)"
+                t.add(dEa, sym, num, f(L.grad_a[s, j]))
+                if L.local is not None:
+                    t.add(d(a_j, z_j), act.derivative.replace("a", a_j.text) if L.activation in ("sigmoid", "tanh")
+                          else act.derivative, act.local_t.format(a=f(L.a[s, j]), z=f(L.z[s, j])), f(L.local[s, j]))
+                    if li == last and tr.fused:
+                        t.add(nt.delta(li, j), f"{dEa} · {d(a_j, z_j)}, in closed form",
+                              _fused_text(tr.loss_name, f(L.a[s, j]), f(tr.targets[s, j]), n, K), f(L.delta[s, j]))
+                    else:
+                        t.add(nt.delta(li, j), f"{dEa} · {d(a_j, z_j)}",
+                              f"{f.p_(L.grad_a[s, j])} × {f.p_(L.local[s, j])}", f(L.delta[s, j]))
+                else:
+                    if tr.fused and li == last:
+                        t.add(nt.delta(li, j), "a_j·Σt − t_j (softmax with cross-entropy)",
+                              f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if n > 1 else ""),
+                              f(L.delta[s, j]))
+                    else:
+                        t.add(nt.delta(li, j), "a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)", "softmax Jacobian",
+                              f(L.delta[s, j]))
+            _note_hidden(t, J, full)
+
+    # ---- gradients
+    doc.heading("Gradients: ∂E/∂w_jk = δ_j · a_k,  ∂E/∂b_j = δ_j", 2)
+    for li, L in enumerate(tr.layers):
+        J, Kk = L.weights.shape
+        t = doc.table(f"Layer {L.l}", ["parameter", "chain rule", "with numbers", "gradient"], NUM)
+        idx = _param_index(L.grad_weights, L.grad_biases, full)
+        for kind, j, k in idx:
+            if kind == "w":
+                p = nt.w(li, j, k)
+                chain = f"{d(E, nt.z(li, j))} · {d(nt.z(li, j), p)} = {nt.delta(li, j)} · {nt.prev(li, k)}"
+                if n == 1:
+                    num = f"{f.p_(L.delta[0, j])} × {f.p_(L.a_prev[0, k])}"
+                elif n <= MAX_SAMPLES_SHOWN:
+                    num = " + ".join(f"{f.p_(L.delta[s, j])}×{f.p_(L.a_prev[s, k])}" for s in range(n))
+                else:
+                    num = f"Σ over {n} samples"
+                t.add(d(E, p), chain, num, f(L.grad_weights[j, k]))
+            else:
+                p = nt.b(li, j)
+                chain = f"{d(E, nt.z(li, j))} · 1 = {nt.delta(li, j)}"
+                num = (f(L.delta[0, j]) if n == 1 else " + ".join(f.p_(L.delta[s, j]) for s in range(n))
+                       if n <= MAX_SAMPLES_SHOWN else f"Σ over {n} samples")
+                t.add(d(E, p), chain, num, f(L.grad_biases[j]))
+        _note_params(t, L, full)
+
+    # ---- update
+    rule_sym, rule_num = UPDATE_RULES[tr.optimizer]
+    doc.heading(f"Update: θ ← {rule_sym}, α = {f(tr.learning_rate)}", 2)
+    for li, L in enumerate(tr.layers):
+        extra = _state_columns(tr.optimizer)
+        t = doc.table(f"Layer {L.l}", ["parameter", "old", "gradient", *extra, "with numbers", "new"],
+                      {1, 2, *range(3, 3 + len(extra)), 4 + len(extra)})
+        for kind, j, k in _param_index(L.grad_weights, L.grad_biases, full):
+            if kind == "w":
+                p, old, g, new, key, ix = nt.w(li, j, k), L.weights[j, k], L.grad_weights[j, k], \
+                    L.new_weights[j, k], "weights", (j, k)
+            else:
+                p, old, g, new, key, ix = nt.b(li, j), L.biases[j], L.grad_biases[j], L.new_biases[j], "biases", (j,)
+            if key in tr.freeze:
+                t.add(p, f(old), f(g), *["" for _ in extra], "frozen", f(new))
+                continue
+            st = {k2: f(v[ix]) for k2, v in L.optimizer_state.get(key, {}).items()}
+            num = rule_num.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(g),
+                                  **{k2: (f"({v})" if v.startswith("-") else v) for k2, v in st.items()})
+            t.add(p, f(old), f(g), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num, f(new))
+        _note_params(t, L, full)
+
+    # ---- after
+    doc.heading("After the update", 2)
+    t = doc.table(None, ["quantity", "value"], {1})
+    for s in samples:
+        for k in range(K):
+            t.add(f"{nt.a(last, k)} after" + (f" (sample {s + 1})" if n > 1 else ""), f(tr.outputs_after[s, k]))
+    t.add("E before", f(tr.loss))
+    t.add("E after", f(tr.loss_after))
+    t.add("change", f(tr.loss_after - tr.loss))
+    return doc
+
+
+def _fused_text(loss: str, a: str, t: str, n: int, K: int) -> str:
+    base = f"{a} − {t}" if loss == "cross_entropy" else f"({a} − {t})/{K}"
+    return base if n == 1 else f"({base}) / {n}"
+
+
+def _sample_title(base: str, s: int, n: int, tr) -> str | None:
+    if n == 1:
+        return base if base not in ("Sample", "Loss") else None
+    return f"{base}, sample {s + 1}"
+
+
+def _few(J: int, full: bool, values: np.ndarray | None = None) -> list[int]:
+    if full or J <= LARGE_LAYER:
+        return list(range(J))
+    if values is None:
+        return list(range(TOP_ROWS))
+    return sorted(np.argsort(-np.abs(values))[:TOP_ROWS].tolist())
+
+
+def _note_hidden(t, J: int, full: bool) -> None:
+    if not full and J > LARGE_LAYER:
+        t.caption = f"{TOP_ROWS} of {J} neurons shown; --full shows all, --format json has every number"
+
+
+def _param_index(gW: np.ndarray, gb: np.ndarray | None, full: bool) -> list[tuple[str, int, int]]:
+    J, K = gW.shape
+    idx = [("w", j, k) for j in range(J) for k in range(K)]
+    if gb is not None:
+        idx += [("b", j, 0) for j in range(J)]
+    if full or len(idx) <= LARGE_LAYER:
+        return idx
+    mags = [abs(gW[j, k]) if kind == "w" else abs(gb[j]) for kind, j, k in idx]
+    top = sorted(np.argsort(-np.asarray(mags), kind="stable")[:TOP_ROWS].tolist())
+    return [idx[i] for i in top]
+
+
+def _note_params(t, L, full: bool) -> None:
+    count = L.grad_weights.size + (0 if L.grad_biases is None else L.grad_biases.size)
+    if not full and count > LARGE_LAYER:
+        t.caption = (f"the {TOP_ROWS} largest gradients of {count} parameters; --full shows all, "
+                     "--format json has every number")
+
+
+def _state_keys(opt: str) -> list[str]:
+    return {"sgd": [], "momentum": ["v"], "adam": ["m", "v", "m_hat", "v_hat"]}[opt]
+
+
+def _state_columns(opt: str) -> list[str]:
+    return {"sgd": [], "momentum": ["v"], "adam": ["m", "v", "m̂", "v̂"]}[opt]
+
+
+# ====================================================================== graphs
+def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
+    doc = Doc()
+    doc.heading(tr.name or "Expression graph")
+    leaves = ", ".join(f"{k} = {f(v)}" for k, v in tr.variables.items())
+    consts = ", ".join(f"{k} = {f(v)}" for k, v in tr.constants.items() if k != str(k) or not _is_literal(k))
+    doc.para(f"variables: {leaves}" + (f"; constants: {consts}" if consts else ""))
+    if tr.target is not None:
+        term = LOSSES[tr.loss_name].term_t.format(t="t", a=tr.output, K=1)
+        doc.para(f"loss {tr.loss_name}: {tr.loss_node} = {term} with t = {f(tr.target)}; "
+                 f"learning rate α = {f(tr.learning_rate)}")
+    else:
+        doc.para(f"no target: the output {tr.output} itself is differentiated; learning rate α = "
+                 f"{f(tr.learning_rate)}")
+    if tr.round_to is not None:
+        doc.para(f"Hand rounding: every intermediate rounded to {tr.round_to} decimals as it is computed.", "note")
+
+    doc.heading("Forward pass", 2)
+    t = doc.table(None, ["node", "operation", "with numbers", "value"], NUM)
+    for nd in tr.nodes:
+        if nd.op in GRAPH_OPS:
+            op = GRAPH_OPS[nd.op]
+            sym = op.template.format(*nd.inputs)
+            num = op.template.format(*[f.p_(v) for v in nd.input_values])
+        else:
+            loss = LOSSES[nd.op]
+            sym = loss.term_t.format(t="t", a=nd.inputs[0], K=1)
+            num = loss.term_t.format(t=f.p_(tr.target), a=f.p_(nd.input_values[0]), K=1)
+        t.add(nd.name, f"{nd.name} = {sym}", num, f(nd.value))
+
+    doc.heading(f"Backward pass: from {tr.nodes[-1].name} back, upstream × local", 2)
+    out_name = tr.nodes[-1].name
+    t = doc.table(None, ["node", f"∂{out_name}/∂node", "input", "local derivative", "local value", "product"],
+                  {1, 4, 5})
+    for nd in reversed(tr.nodes):
+        for i, inp in enumerate(nd.inputs):
+            if _is_literal(inp) and inp not in tr.variables:
+                continue
+            if nd.op in GRAPH_OPS:
+                form = GRAPH_OPS[nd.op].local_forms[i]
+                names = {str(k): v for k, v in enumerate(nd.inputs)}
+                local_sym = form.format(*nd.inputs, out=nd.name, **names)
+            else:
+                local_sym = LOSSES[nd.op].grad_t.format(a=inp, t="t", K=1)
+            t.add(nd.name if i == 0 else "", f(nd.grad) if i == 0 else "", inp,
+                  f"∂{nd.name}/∂{inp} = {local_sym}", f(nd.locals[i]), f(nd.products[i]))
+    t.caption = "a node's upstream gradient is the sum of the products flowing into it from the nodes it feeds"
+
+    doc.heading("Gradients of the variables", 2)
+    t = doc.table(None, ["variable", "sum of the paths", "gradient"], {2})
+    for v in tr.variables:
+        contribs = [f.p_(nd.products[i]) for nd in tr.nodes for i, inp in enumerate(nd.inputs) if inp == v]
+        t.add(f"∂{out_name}/∂{v}", " + ".join(contribs) if len(contribs) > 1 else "(one path)",
+              f(tr.grads.get(v, 0.0)))
+
+    rule_sym, rule_num = UPDATE_RULES[tr.optimizer]
+    doc.heading(f"Update: θ ← {rule_sym}, α = {f(tr.learning_rate)}", 2)
+    extra = _state_columns(tr.optimizer)
+    t = doc.table(None, ["variable", "old", "gradient", *extra, "with numbers", "new"],
+                  {1, 2, *range(3, 3 + len(extra)), 4 + len(extra)})
+    for v, old in tr.variables.items():
+        st = {k: f(x) for k, x in tr.optimizer_state.get(v, {}).items()}
+        num = rule_num.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(tr.grads.get(v, 0.0)),
+                              **{k: (f"({x})" if x.startswith("-") else x) for k, x in st.items()})
+        t.add(v, f(old), f(tr.grads.get(v, 0.0)), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num,
+              f(tr.new_values[v]))
+
+    doc.heading("After the update", 2)
+    t = doc.table(None, ["quantity", "value"], {1})
+    if tr.target is not None:
+        t.add(f"{tr.output} after", f(tr.output_after) if tr.output_after is not None else "undefined")
+        t.add(f"{tr.loss_node} before", f(tr.loss))
+        t.add(f"{tr.loss_node} after", f(tr.loss_after) if tr.loss_after is not None else "undefined")
+        if tr.loss_after is not None:
+            t.add("change", f(tr.loss_after - tr.loss))
+    else:
+        t.add(f"{tr.output} before", f(tr.loss))
+        t.add(f"{tr.output} after", f(tr.output_after) if tr.output_after is not None else "undefined")
+        if tr.output_after is not None:
+            t.add("change", f(tr.output_after - tr.loss))
+    return doc
+
+
+def _is_literal(name: str) -> bool:
+    try:
+        float(name)
+        return True
+    except ValueError:
+        return False
+
+
+def join_names(parts):  # re-exported for derivations
+    return join(parts)

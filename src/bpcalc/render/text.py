@@ -1,0 +1,49 @@
+"""Plain text: aligned columns, no escape codes, nothing wrapped or cut, whatever the width."""
+
+from __future__ import annotations
+
+from .doc import Doc, Heading, Para, Table, text_of
+
+
+def table_lines(t: Table) -> list[str]:
+    rows = [[text_of(c) for c in r] for r in t.rows]
+    widths = [len(h) for h in t.columns]
+    for r in rows:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(c))
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for i, c in enumerate(cells):
+            out.append(c.rjust(widths[i]) if i in t.numeric else c.ljust(widths[i]))
+        return "  ".join(out).rstrip()
+
+    lines = []
+    if t.title:
+        lines.append(t.title)
+    lines.append(line(t.columns))
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend(line(r) for r in rows)
+    if t.caption:
+        lines.append(t.caption)
+    return lines
+
+
+def render_text(doc: Doc) -> str:
+    out: list[str] = []
+    for b in doc.blocks:
+        if isinstance(b, Heading):
+            if out:
+                out.append("")
+            out.append(b.text)
+            out.append(("=" if b.level == 1 else "-") * len(b.text))
+        elif isinstance(b, Para):
+            out.append(text_of(b.text))
+        elif isinstance(b, Table):
+            if out and out[-1] != "":
+                out.append("")
+            out.extend(table_lines(b))
+            out.append("")
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out) + "\n"
