@@ -8,12 +8,14 @@ from .errors import SpecError  # noqa: E402
 from .spec import GraphSpec, NetworkSpec, load_spec, parse_spec  # noqa: E402
 
 
-def run(spec, learning_rate: float | None = None, round_to: int | None = None):
-    """One forward pass, backward pass and update of a spec (path, YAML text or spec object) -> a trace."""
+def run(spec=None, learning_rate: float | None = None, round_to: int | None = None):
+    """One forward pass, backward pass and update -> a trace. SPEC: path, bundled name, YAML text or spec."""
     if isinstance(spec, str) and "\n" in spec:
         spec = parse_spec(spec)
     elif not isinstance(spec, (NetworkSpec, GraphSpec)):
-        spec = load_spec(spec)
+        from .bundled import open_spec
+
+        spec = open_spec(None if spec is None else str(spec))
     if spec.kind == "graph":
         from .graph import run_graph
 

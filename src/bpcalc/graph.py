@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .errors import SpecError
-from .expr import Graph, GNode, parse_graph
+from .expr import GNode, Graph, parse_graph
 from .ops import GRAPH_OPS, LOSSES
 from .optim import Optimizer
 from .rounding import rounder

@@ -1,0 +1,30 @@
+"""The typer application object; command modules attach themselves to it."""
+
+from __future__ import annotations
+
+import typer
+
+from .. import __version__
+
+HELP = """A backpropagation calculator: every z, a, δ, gradient and update of one step, as worked-example tables.
+
+Specs are YAML (see `bpcalc init`, `bpcalc schema`); SPEC may be a file, `-` for stdin, or a bundled example.
+Exit codes: 0 ok, 1 a check failed or training diverged, 2 bad input or usage."""
+
+app = typer.Typer(name="bpcalc", help=HELP, add_completion=True, no_args_is_help=False,
+                  context_settings={"help_option_names": ["-h", "--help"]}, rich_markup_mode=None,
+                  pretty_exceptions_enable=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bpcalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """A backpropagation calculator: every z, a, δ, gradient and update of one step, as worked-example tables."""

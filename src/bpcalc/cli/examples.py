@@ -1,0 +1,20 @@
+"""`bpcalc examples`: the bundled specs, one line each."""
+
+from __future__ import annotations
+
+from .app import app
+from .common import guard
+
+
+@app.command()
+@guard
+def examples() -> None:
+    """List the bundled example specs (run one with `bpcalc run NAME`)."""
+    import typer
+
+    from ..bundled import bundled_names, describe
+
+    names = bundled_names()
+    width = max(map(len, names))
+    for n in names:
+        typer.echo(f"{n.ljust(width)}  {describe(n)}")

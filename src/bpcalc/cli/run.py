@@ -1,0 +1,44 @@
+"""`bpcalc run`: one forward pass, backward pass and update, every number shown."""
+
+from __future__ import annotations
+
+from . import common as c
+from .app import app
+
+
+@app.command(epilog="Examples:\n\n  bpcalc run\n\n  bpcalc run hidden --round 2\n\n"
+             "  bpcalc run networks/two_layer.yaml --format json > step.json\n\n"
+             "  cat my.yaml | bpcalc run - --save my_next.yaml")
+@c.guard
+def run(
+    spec: c.SpecArg = None,
+    format: c.FormatOpt = None,
+    precision: c.PrecisionOpt = 4,
+    learning_rate: c.LearningRateOpt = None,
+    output: c.OutputOpt = None,
+    save: c.SaveOpt = None,
+    round: c.RoundOpt = None,
+    full: c.FullOpt = False,
+    quiet: c.QuietOpt = False,
+) -> None:
+    """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
+    from .. import run as run_step
+    from ..bundled import open_spec
+    from ..render.report import report
+
+    fmt = c.pick_format(format, output)
+    c.check_output_path(output)
+    c.check_output_path(save)
+    s = open_spec(spec)
+    trace = run_step(s, learning_rate=learning_rate, round_to=round)
+
+    def data():
+        from ..render.jsonr import trace_to_dict
+
+        return trace_to_dict(trace)
+
+    c.emit(report(trace, precision, full), fmt, output, data, quiet=quiet, protect=[s.source])
+    if save is not None:
+        from ..save import trace_to_spec_text, write_atomic
+
+        write_atomic(save, trace_to_spec_text(s, trace, save), protect=[s.source])

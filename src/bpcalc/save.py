@@ -1,0 +1,134 @@
+"""Specs written back out (the updated parameters as a spec `run` accepts), and atomic file writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .errors import SpecError
+
+
+def write_atomic(path: str | Path, data: str | bytes, protect: list[str | None] | None = None) -> None:
+    """Write via a temp file in the same folder, then rename; never over a file named in `protect`."""
+    p = Path(path)
+    for q in protect or []:
+        if q and q != "<stdin>" and Path(q).exists() and p.exists() and p.resolve() == Path(q).resolve():
+            raise SpecError(f"refusing to overwrite the input spec {q}", hint="choose another file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise SpecError(f"cannot write {p}: folder {parent} does not exist", hint="create it or pick another path")
+    if p.is_dir():
+        raise SpecError(f"cannot write {p}: it is a directory")
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, p)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise SpecError(f"cannot write {p}: {exc.strerror}") from None
+
+
+def _floats(a) -> Any:
+    return np.asarray(a, dtype=np.float64).tolist()
+
+
+def _data_ref(spec, key: str, dest: Path | None):
+    ref = spec.data_refs.get(key)
+    if ref is None:
+        arr = spec.inputs if key == "inputs" else spec.targets
+        return _floats(arr[0]) if spec.single else _floats(arr)
+    src_dir = Path(spec.source).parent if spec.source and spec.source != "<stdin>" else Path.cwd()
+    target = Path(ref) if Path(ref).is_absolute() else (src_dir / ref).resolve()
+    if dest is None:
+        return str(target)
+    try:
+        return os.path.relpath(target, dest.resolve().parent)
+    except ValueError:
+        return str(target)
+
+
+def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None) -> dict:
+    out: dict[str, Any] = {}
+    if spec.name:
+        out["name"] = spec.name
+    out["inputs"] = _data_ref(spec, "inputs", dest)
+    out["targets"] = _data_ref(spec, "targets", dest)
+    if spec.input_labels:
+        out["input_labels"] = list(spec.input_labels)
+    if spec.target_labels:
+        out["target_labels"] = list(spec.target_labels)
+    layers = []
+    for L, W, b in zip(spec.layers, weights, biases):
+        d: dict[str, Any] = {"weights": _floats(W)}
+        if b is not None:
+            d["biases"] = _floats(b)
+        d["activation"] = L.activation
+        if L.labels:
+            d["labels"] = L.labels
+        layers.append(d)
+    out["layers"] = layers
+    out["loss"] = spec.loss
+    out["learning_rate"] = float(spec.learning_rate)
+    if spec.freeze:
+        out["freeze"] = sorted(spec.freeze)
+    opt = spec.optimizer.to_yaml()
+    if opt != "sgd":
+        out["optimizer"] = opt
+    if spec.batch_size is not None:
+        out["batch_size"] = spec.batch_size
+    if spec.shuffle:
+        out["shuffle"] = True
+    if spec.seed is not None:
+        out["seed"] = spec.seed
+    return out
+
+
+def graph_to_dict(spec, variables: dict[str, float]) -> dict:
+    out: dict[str, Any] = {}
+    if spec.name:
+        out["name"] = spec.name
+    out["variables"] = {k: float(v) for k, v in variables.items()}
+    consts = {k: float(v) for k, v in spec.constants.items() if not _is_number(k)}
+    if consts:
+        out["constants"] = consts
+    out["nodes"] = {n: text for n, text in spec.nodes}
+    out["output"] = spec.output
+    if spec.target is not None:
+        out["target"] = float(spec.target)
+        out["loss"] = spec.loss
+    out["learning_rate"] = float(spec.learning_rate)
+    opt = spec.optimizer.to_yaml()
+    if opt != "sgd":
+        out["optimizer"] = opt
+    return out
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def dump_spec(d: dict, header: str | None = None) -> str:
+    """YAML text; floats keep their shortest round-trip repr, so a saved spec reloads bit for bit."""
+    body = yaml.safe_dump(d, sort_keys=False, default_flow_style=None, allow_unicode=True, width=10**9)
+    return (f"# {header}\n" if header else "") + body
+
+
+def trace_to_spec_text(spec, trace, dest: Path | None = None) -> str:
+    """The spec with a run's updated parameters."""
+    if trace.kind == "graph":
+        new = {k: trace.new_values.get(k, v) for k, v in trace.variables.items()}
+        return dump_spec(graph_to_dict(spec, new), f"updated by bpcalc from {spec.source or 'a spec'}")
+    d = network_to_dict(spec, [L.new_weights for L in trace.layers], [L.new_biases for L in trace.layers], dest)
+    return dump_spec(d, f"updated by bpcalc from {spec.source or 'a spec'}")
