@@ -13,8 +13,8 @@ import typer
 
 from ..errors import EXIT_BAD_INPUT, SpecError
 
-# formats every report-producing command accepts; render modules register more (latex, html, svg)
-FORMATS = ["rich", "text", "json", "markdown"]
+# formats every report-producing command accepts
+FORMATS = ["rich", "text", "json", "markdown", "latex", "html", "svg"]
 SUFFIX_FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".tex": "latex",
                   ".html": "html", ".htm": "html", ".svg": "svg"}
 
@@ -36,6 +36,8 @@ RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max
                                                    "computed, as on paper.")]
 FullOpt = Annotated[bool, typer.Option("--full", help="Show every row of large layers instead of the largest.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the exit code).")]
+StandaloneOpt = Annotated[bool, typer.Option("--standalone", help="With --format latex: a complete document "
+                                            "that compiles with pdflatex, instead of a fragment to paste.")]
 SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay=False,
                                               help="Write the updated parameters as a new spec (never over SPEC).")]
 
@@ -119,12 +121,20 @@ def render(doc, fmt: str, data: Callable[[], Any] | None = None, **opts) -> str 
         from ..render.jsonr import dumps
 
         return dumps(data() if data else {})
+    if fmt == "latex":
+        from ..render.latex import render_latex
+
+        return render_latex(doc, **opts)
+    if fmt in ("html", "svg"):
+        from ..render import export
+
+        return (export.render_html if fmt == "html" else export.render_svg)(doc)
     if fmt in EXTRA_RENDERERS:
         return EXTRA_RENDERERS[fmt](doc, **opts)
     return None
 
 
-# name -> function(doc, **opts) -> str; filled by renderer modules that need no change here (latex, html, svg)
+# name -> function(doc, **opts) -> str; for formats beyond the built-in ones above
 EXTRA_RENDERERS: dict[str, Callable[..., str]] = {}
 
 

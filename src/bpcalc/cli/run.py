@@ -8,7 +8,8 @@ from .app import app
 
 @app.command(epilog="Examples:\n\n  bpcalc run\n\n  bpcalc run hidden --round 2\n\n"
              "  bpcalc run networks/two_layer.yaml --format json > step.json\n\n"
-             "  cat my.yaml | bpcalc run - --save my_next.yaml")
+             "  cat my.yaml | bpcalc run - --save my_next.yaml\n\n"
+             "  bpcalc run hidden --format latex --standalone -o hidden.tex")
 @c.guard
 def run(
     spec: c.SpecArg = None,
@@ -20,6 +21,7 @@ def run(
     round: c.RoundOpt = None,
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
+    standalone: c.StandaloneOpt = False,
 ) -> None:
     """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
     from .. import run as run_step
@@ -37,7 +39,8 @@ def run(
 
         return trace_to_dict(trace)
 
-    c.emit(report(trace, precision, full), fmt, output, data, quiet=quiet, protect=[s.source])
+    c.emit(report(trace, precision, full), fmt, output, data, quiet=quiet, protect=[s.source],
+           standalone=standalone)
     if save is not None:
         from ..save import trace_to_spec_text, write_atomic
 
