@@ -1,0 +1,54 @@
+"""Shared fixtures: the CLI runner, the bundled examples' folder, and a helper to run a spec given as text."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NETWORKS = ROOT / "networks"
+BUNDLED = ["composite", "graph_chain", "hidden", "simple", "snack", "two_layer", "xor"]
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w.])")
+
+
+class CLI:
+    """Invokes `bpcalc` in-process through typer's CliRunner; stdout and stderr kept apart."""
+
+    def __init__(self) -> None:
+        from typer.testing import CliRunner
+
+        try:
+            self.runner = CliRunner(mix_stderr=False)
+        except TypeError:  # click >= 8.2 always keeps stderr apart
+            self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | bytes | None = None, env: dict | None = None):
+        from bpcalc.cli import app
+
+        return self.runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def cli() -> CLI:
+    return CLI()
+
+
+@pytest.fixture(scope="session")
+def networks_dir() -> Path:
+    return NETWORKS
+
+
+def sigmoid(z: float) -> float:
+    """The logistic function, written out (independent of bpcalc)."""
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def run_dict(spec, **kw) -> dict:
+    """bpcalc.run(spec) as the JSON-contract dict."""
+    import bpcalc
+    from bpcalc.render.jsonr import trace_to_dict
+
+    return trace_to_dict(bpcalc.run(spec, **kw))
