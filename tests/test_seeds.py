@@ -13,7 +13,6 @@ import yaml
 from conftest import BUNDLED, NETWORKS, run_dict, sigmoid
 
 
-
 def approx(expected, **kw):
     """pytest.approx that also compares nested lists (as arrays, shape included)."""
     if isinstance(expected, (list, tuple)):
