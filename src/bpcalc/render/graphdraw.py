@@ -1,0 +1,210 @@
+"""The computational graph of one step, drawn as micrograd draws it: value nodes "name | data | grad", op nodes,
+and edges carrying local derivatives (expression graphs) or weights and their gradients (networks, neuron level).
+
+Every number comes from the trace; a Drawing is written out as Graphviz DOT or a Mermaid flowchart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..notation import Notation
+from ..ops import ACTIVATIONS, GRAPH_OPS, LOSSES
+from ..trace import GraphTrace, NetworkTrace
+from .numfmt import Fmt
+
+OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "^", "neg": "−x", "square": "x²", "abs": "|x|"}
+
+
+@dataclass
+class Node:
+    """`fields` are the record's parts, top to bottom: name, then "data …", "grad …" (value nodes)."""
+
+    id: str
+    fields: list[str]
+    kind: str = "value"  # value | param | op | const | loss
+
+
+@dataclass
+class Edge:
+    src: str
+    dst: str
+    label: list[str] = field(default_factory=list)  # lines
+
+
+@dataclass
+class Drawing:
+    title: str
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+
+    def node(self, fields: list[str], kind: str = "value") -> str:
+        nid = f"n{len(self.nodes)}"
+        self.nodes.append(Node(nid, fields, kind))
+        return nid
+
+    def edge(self, src: str, dst: str, *label: str) -> None:
+        self.edges.append(Edge(src, dst, list(label)))
+
+
+def drawing(trace, precision: int = 4, sample: int = 0) -> Drawing:
+    """The trace's graph: an expression graph node by node, a network neuron by neuron (one sample's values)."""
+    f = Fmt(precision, fixed=trace.round_to is not None)
+    if isinstance(trace, GraphTrace):
+        return _graph(trace, f)
+    return _network(trace, f, sample)
+
+
+# ---------------------------------------------------------------- expression graphs
+def _graph(tr: GraphTrace, f: Fmt) -> Drawing:
+    dr = Drawing(tr.name or "Expression graph")
+    ids: dict[str, str] = {}
+    for v, val in tr.variables.items():
+        ids[v] = dr.node([v, f"data {f(val)}", f"grad {f(tr.grads.get(v, 0.0))}", f"new {f(tr.new_values[v])}"],
+                         "param")
+    for c, val in tr.constants.items():
+        if _is_literal(c):
+            ids[c] = dr.node([f(val)], "const")
+        else:
+            ids[c] = dr.node([c, f"data {f(val)}", f"grad {f(tr.grads.get(c, 0.0))}"], "const")
+    root = tr.nodes[-1].name
+    for nd in tr.nodes:
+        is_loss = nd.op not in GRAPH_OPS
+        if is_loss:
+            sym = LOSSES[nd.op].term_t.format(t="t", a=nd.inputs[0], K=1)
+        else:
+            sym = OP_SYMBOLS.get(nd.op, nd.op)
+        op = dr.node([sym], "op")
+        for i, inp in enumerate(nd.inputs):
+            label = [f"∂{nd.name}/∂{inp} = {f(nd.locals[i])}"]
+            if nd.name != root:
+                label.append(f"{f.p_(nd.grad)} × {f.p_(nd.locals[i])} = {f(nd.products[i])}")
+            dr.edge(ids[inp], op, *([] if _is_literal(inp) and inp not in tr.variables else label))
+        if is_loss:
+            dr.edge(dr.node(["t", f"data {f(tr.target)}"], "const"), op)
+        ids[nd.name] = dr.node([nd.name, f"data {f(nd.value)}", f"grad {f(nd.grad)}"],
+                               "loss" if nd.name == root else "value")
+        dr.edge(op, ids[nd.name])
+    return dr
+
+
+def _is_literal(name: str) -> bool:
+    try:
+        float(name)
+        return True
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------- networks
+def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
+    nt = Notation.of(tr)
+    title = tr.name or "Network"
+    if tr.n > 1:
+        title += f" (values of sample {s + 1} of {tr.n}; parameter gradients over all samples)"
+    dr = Drawing(title)
+    prev = [dr.node([nt.x(k).text, f"data {f(tr.inputs[s, k])}"], "const") for k in range(tr.inputs.shape[1])]
+    for li, L in enumerate(tr.layers):
+        J, K = L.weights.shape
+        act = ACTIVATIONS[L.activation]
+        zs = []
+        for j in range(J):
+            z_name, a_name = nt.z(li, j).text, nt.a(li, j).text
+            if L.activation == "linear":  # a = z: one node
+                name = z_name if z_name == a_name else f"{z_name} = {a_name}"
+            else:
+                name = z_name
+            zs.append(dr.node([name, f"data {f(L.z[s, j])}", f"grad {f(L.delta[s, j])}"]))
+            for k in range(K):
+                dr.edge(prev[k], zs[j], f"{nt.w(li, j, k).text} = {f(L.weights[j, k])}",
+                        f"grad {f(L.grad_weights[j, k])}", f"new {f(L.new_weights[j, k])}")
+            if L.biases is not None:
+                b = dr.node([nt.b(li, j).text, f"data {f(L.biases[j])}", f"grad {f(L.grad_biases[j])}",
+                             f"new {f(L.new_biases[j])}"], "param")
+                dr.edge(b, zs[j])
+        if L.activation == "linear":
+            prev = zs
+            continue
+        if L.local is None:  # softmax: every a depends on every z
+            op = dr.node([act.symbol], "op")
+            for z in zs:
+                dr.edge(z, op)
+        prev = []
+        for j in range(J):
+            a = dr.node([nt.a(li, j).text, f"data {f(L.a[s, j])}", f"grad {f(L.grad_a[s, j])}"])
+            if L.local is None:
+                dr.edge(op, a)
+            else:
+                dr.edge(zs[j], a, act.symbol, f"∂a/∂z = {f(L.local[s, j])}")
+            prev.append(a)
+    loss = LOSSES[tr.loss_name]
+    e_val = tr.loss if tr.n == 1 else tr.sample_loss[s]
+    e = dr.node(["E" if tr.n == 1 else f"E (sample {s + 1})", f"data {f(e_val)}", "grad 1"], "loss")
+    op = dr.node([tr.loss_name], "op")
+    for k, a in enumerate(prev):
+        dr.edge(a, op, f"E_{k + 1} = {f(tr.loss_terms[s, k])}")
+        dr.edge(dr.node([nt.t(k).text, f"data {f(tr.targets[s, k])}"], "const"), op)
+    dr.edge(op, e, loss.formula)
+    return dr
+
+
+# ---------------------------------------------------------------- writers
+def _dot_str(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _dot_field(s: str) -> str:
+    out = _dot_str(s)
+    for ch in "{}|<>":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+DOT_STYLES = {"value": "", "param": ', style=filled, fillcolor="#e8f0fe"',
+              "const": ', style=filled, fillcolor="#f1f3f4"', "loss": ', style=filled, fillcolor="#fde7e9"'}
+
+
+def to_dot(dr: Drawing) -> str:
+    """Graphviz DOT (render with `dot -Tsvg graph.dot -o graph.svg`)."""
+    lines = ["digraph bpcalc {",
+             f'  graph [rankdir=LR, label="{_dot_str(dr.title)}", labelloc=t, fontname="Helvetica"];',
+             '  node [shape=record, fontname="Helvetica", fontsize=11];',
+             '  edge [fontname="Helvetica", fontsize=9];']
+    for n in dr.nodes:
+        if n.kind == "op":
+            lines.append(f'  {n.id} [label="{_dot_str(n.fields[0])}", shape=ellipse];')
+        else:
+            rec = " | ".join(_dot_field(x) for x in n.fields)
+            lines.append(f'  {n.id} [label="{{ {rec} }}"{DOT_STYLES[n.kind]}];')
+    for e in dr.edges:
+        attr = f' [label="{_dot_str(chr(10).join(e.label))}"]' if e.label else ""
+        lines.append(f"  {e.src} -> {e.dst}{attr};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+_MERMAID_ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "|": "#124;", "&": "#amp;",
+                     "`": "#96;", "\n": "<br>"}
+
+
+def _mm(s: str) -> str:
+    return "".join(_MERMAID_ENTITIES.get(ch, ch) for ch in s)
+
+
+MERMAID_CLASSES = {"param": "fill:#e8f0fe", "const": "fill:#f1f3f4", "loss": "fill:#fde7e9"}
+
+
+def to_mermaid(dr: Drawing) -> str:
+    """A Mermaid flowchart (paste into a ```mermaid block of a Markdown page)."""
+    title = dr.title.replace("\\", "\\\\").replace('"', '\\"')
+    lines = ["---", f'title: "{title}"', "---", "flowchart LR"]
+    for n in dr.nodes:
+        text = _mm("\n".join(n.fields))
+        lines.append(f'  {n.id}(("{text}"))' if n.kind == "op" else f'  {n.id}["{text}"]')
+    for e in dr.edges:
+        lines.append(f'  {e.src} -->|"{_mm(chr(10).join(e.label))}"| {e.dst}' if e.label else f"  {e.src} --> {e.dst}")
+    for kind, style in MERMAID_CLASSES.items():
+        members = [n.id for n in dr.nodes if n.kind == kind]
+        if members:
+            lines.append(f"  classDef {kind} {style}")
+            lines.append(f"  class {','.join(members)} {kind}")
+    return "\n".join(lines) + "\n"
