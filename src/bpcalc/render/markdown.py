@@ -5,26 +5,38 @@ from __future__ import annotations
 from .doc import Cell, Doc, Heading, M, Para, Table
 
 
-def _cell(c: Cell) -> str:
-    s = f"${c.tex}$" if isinstance(c, M) else c
-    return s.replace("|", "\\|")
+def _text(s: str) -> str:
+    """Plain text that Markdown must not read as math, HTML or a line break."""
+    return s.replace("\\", "\\\\").replace("$", "\\$").replace("<", "&lt;").replace("\n", " ")
+
+
+def _cell(c: Cell, table: bool = False) -> str:
+    if isinstance(c, M):
+        tex = " ".join(c.tex.split())
+        s = f"${tex}$" if tex else _text(c.text)
+    else:
+        s = _text(c)
+    # inside a table a pipe ends the cell, even in math (GitHub unescapes \| before the math)
+    return s.replace("|", "\\|") if table else s
 
 
 def render_markdown(doc: Doc) -> str:
     out: list[str] = []
     for b in doc.blocks:
         if isinstance(b, Heading):
-            out += ["#" * (b.level + 1) + " " + b.text, ""]
+            out += ["#" * (b.level + 1) + " " + _text(b.text), ""]
         elif isinstance(b, Para):
             text = _cell(b.text) if b.style != "math" or not isinstance(b.text, M) else f"$${b.text.tex}$$"
             out += [text, ""]
         elif isinstance(b, Table):
             if b.title:
-                out += [f"**{b.title}**", ""]
-            out.append("| " + " | ".join(b.columns) + " |")
+                out += [f"**{_text(b.title)}**", ""]
+            out.append("| " + " | ".join(_cell(h, True) for h in b.columns) + " |")
             out.append("|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.columns))) + "|")
-            out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in b.rows]
+            for r in b.rows:
+                cells = [_cell(c, True) for c in r] + [""] * (len(b.columns) - len(r))
+                out.append("| " + " | ".join(cells) + " |")
             if b.caption:
-                out += ["", f"*{b.caption}*"]
+                out += ["", f"*{_text(b.caption)}*"]
             out.append("")
     return "\n".join(out).rstrip() + "\n"
