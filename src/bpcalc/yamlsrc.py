@@ -52,17 +52,16 @@ def load_yaml(text: str, source: str | None = None) -> Located:
                         source=source)
     if "\x00" in text:
         raise SpecError("this is a binary file, not a YAML spec", source=source)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: fast on big files
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _precheck(text, loader, source)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = f", column {mark.column + 1}" if mark else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(f"YAML syntax error{col}: {problem}", line=line, source=source,
-                        hint="check indentation and that lists use [ ] or '- ' consistently") from None
+        raise _syntax_error(exc, source) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", source=source) from None
+    except RecursionError:
+        raise SpecError(f"values nested deeper than {MAX_DEPTH} levels", source=source) from None
     if node is None:
         raise SpecError("the spec is empty", source=source,
                         hint="`bpcalc init spec.yaml` writes a commented starter spec")
@@ -72,7 +71,43 @@ def load_yaml(text: str, source: str | None = None) -> Located:
     return Located(data, lines, source)
 
 
+def _syntax_error(exc: yaml.MarkedYAMLError, source: str | None) -> SpecError:
+    """A YAML syntax error with its line and column, and where the unclosed construct began."""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    col = f", column {mark.column + 1}" if mark else ""
+    problem = exc.problem or exc.context or "invalid YAML"
+    ctx = exc.context_mark
+    if exc.context and ctx is not None and mark is not None and (ctx.line, ctx.column) != (mark.line, mark.column):
+        problem += f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})"
+    hint = ("define an anchor (&name) before its alias (*name)" if "alias" in problem else
+            "check indentation, closing ] and }, and that a value containing ': ' is quoted")
+    return SpecError(f"YAML syntax error{col}: {problem}", line=line, source=source, hint=hint)
+
+
+def _precheck(text: str, loader, source: str | None) -> None:
+    """Walk the parser's events (no recursion, nothing built) and stop early at over-deep or oversized input."""
+    depth = events = 0
+    for event in yaml.parse(text, Loader=loader):
+        events += 1
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise SpecError(f"values nested deeper than {MAX_DEPTH} levels; a spec needs at most 3 "
+                                "(a list of rows of numbers)", line=line, source=source)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.DocumentStartEvent) and events > 2:
+            raise SpecError("the file holds more than one YAML document (a `---` line); a spec is one",
+                            line=event.start_mark.line + 1 if event.start_mark else None, source=source)
+        if events > MAX_NODES:
+            raise SpecError(f"the spec has more than {MAX_NODES} values; put large data in a .csv or .npy file "
+                            "and name it in `inputs`", source=source)
+
+
 _scalar_loader = yaml.SafeLoader("")
+_COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 
 
 def _construct(node: yaml.Node, path: tuple, lines: dict, budget: list, source, depth: int) -> Any:
@@ -84,6 +119,8 @@ def _construct(node: yaml.Node, path: tuple, lines: dict, budget: list, source, 
         raise SpecError(f"values nested deeper than {MAX_DEPTH} levels", fmt_path(path),
                         node.start_mark.line + 1, source)
     lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _COLLECTION_TAGS:
+        raise _tag_error(node, path, source)
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         for knode, vnode in node.value:
@@ -92,6 +129,10 @@ def _construct(node: yaml.Node, path: tuple, lines: dict, budget: list, source, 
                                 source)
             key = _scalar(knode, path, source)
             key = str(key) if not isinstance(key, str) else key
+            if key in out:
+                raise SpecError(f"duplicate key `{key}` (first on line {lines[path + (key,)]})",
+                                fmt_path(path + (key,)), knode.start_mark.line + 1, source,
+                                hint="a key may appear once per mapping; delete one of them")
             lines[path + (key,)] = knode.start_mark.line + 1
             out[key] = _construct(vnode, path + (key,), lines, budget, source, depth + 1)
         return out
@@ -108,5 +149,14 @@ def _scalar(node: yaml.ScalarNode, path: tuple, source) -> Any:
             return _scalar_loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise SpecError(f"bad value: {exc}", fmt_path(path), node.start_mark.line + 1, source) from None
-    raise SpecError(f"YAML tag {tag!r} is not allowed; a spec holds plain numbers, strings, lists and mappings",
-                    fmt_path(path), node.start_mark.line + 1, source)
+    raise _tag_error(node, path, source)
+
+
+def _tag_error(node: yaml.Node, path: tuple, source) -> SpecError:
+    tag = node.tag or ""
+    if tag == "tag:yaml.org,2002:merge":
+        return SpecError("YAML merge keys (<<) are not supported; write the keys out", fmt_path(path),
+                         node.start_mark.line + 1, source)
+    shown = "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+    return SpecError(f"YAML tag {shown} is not allowed; a spec holds plain numbers, text, lists and mappings",
+                     fmt_path(path), node.start_mark.line + 1, source, hint=f"remove `{shown}`")
