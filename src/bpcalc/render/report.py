@@ -215,7 +215,7 @@ def _fused_text(loss: str, a: str, t: str, n: int, K: int) -> str:
 def _sample_title(base: str, s: int, n: int, tr) -> str | None:
     if n == 1:
         return base if base not in ("Sample", "Loss") else None
-    return f"{base}, sample {s + 1}"
+    return f"Sample {s + 1}" if base == "Sample" else f"{base}, sample {s + 1}"
 
 
 def _few(J: int, full: bool, values: np.ndarray | None = None) -> list[int]:
