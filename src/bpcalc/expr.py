@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import difflib
 from dataclasses import dataclass
 
 from .errors import SpecError
@@ -41,103 +42,121 @@ def _literal_name(value: float) -> str:
 
 def parse_graph(spec, doc: Located | None = None) -> Graph:
     """Turn a GraphSpec's node expressions into a Graph; errors point at the node and the column."""
-    variables = dict(spec.variables)
-    constants = dict(spec.constants)
-    known = set(variables) | set(constants)
-    nodes: list[GNode] = []
-    taken = set(known) | {n for n, _ in spec.nodes}
-    defined_later = {n for n, _ in spec.nodes}
-
-    def fail(name: str, text: str, message: str, col: int | None = None, hint: str | None = None):
-        path = ("nodes", name)
-        caret = f"\n    {text}\n    {' ' * col}^" if col is not None else ""
-        line = doc.line(path) if doc else None
-        return SpecError(message + caret, fmt_path(path), line, spec.source, hint)
-
+    state = _GraphState(spec, doc)
     for name, text in spec.nodes:
+        _NodeParser(state, name, text).parse()
+    return Graph(state.variables, state.constants, state.nodes, spec.output, spec.loss, spec.target)
+
+
+class _GraphState:
+    """What parsing the nodes in order builds up: known names, names still to come, the nodes so far."""
+
+    def __init__(self, spec, doc: Located | None):
+        self.spec = spec
+        self.doc = doc
+        self.variables = dict(spec.variables)
+        self.constants = dict(spec.constants)
+        self.known = set(self.variables) | set(self.constants)
+        self.nodes: list[GNode] = []
+        self.taken = set(self.known) | {n for n, _ in spec.nodes}
+        self.defined_later = {n for n, _ in spec.nodes}
+
+
+class _NodeParser:
+    """Parses one node's expression; sub-expressions get generated names `name_1`, `name_2`, ..."""
+
+    def __init__(self, state: _GraphState, name: str, text: str):
+        self.st = state
+        self.name = name
+        self.text = text
+        self.counter = 0
+
+    def fail(self, message: str, col: int | None = None, hint: str | None = None, text: str | None = None):
+        text = self.text.strip() if text is None else text
+        path = ("nodes", self.name)
+        caret = f"\n    {text}\n    {' ' * col}^" if col is not None else ""
+        line = self.st.doc.line(path) if self.st.doc else None
+        return SpecError(message + caret, fmt_path(path), line, self.st.spec.source, hint)
+
+    def parse(self) -> None:
+        name, text, st = self.name, self.text, self.st
         if not name.isidentifier():
-            raise fail(name, text, f"node name {name!r} is not a valid name (letters, digits, _)")
-        if name in known:
-            raise fail(name, text, f"`{name}` is defined twice (as a node and as a variable, constant or node)")
+            raise self.fail(f"node name {name!r} is not a valid name (letters, digits, _)", text=text)
+        if name in st.known:
+            raise self.fail(f"`{name}` is defined twice (as a node and as a variable, constant or node)", text=text)
         if len(text) > MAX_EXPR_CHARS:
-            raise fail(name, text[:60], f"the expression is longer than {MAX_EXPR_CHARS} characters")
+            raise self.fail(f"the expression is longer than {MAX_EXPR_CHARS} characters", text=text[:60])
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as exc:
-            raise fail(name, text.strip(), f"syntax error in expression: {exc.msg}",
-                       max((exc.offset or 1) - 1, 0)) from None
-        counter = [0]
-
-        def visit(node: ast.AST, top: bool) -> str:
-            col = getattr(node, "col_offset", None)
-            if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                    and not isinstance(node.value, bool):
-                lit = _literal_name(node.value)
-                constants.setdefault(lit, float(node.value))
-                return lit
-            if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
-                    and isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)) \
-                    and not isinstance(node.operand.value, bool) and not top:
-                lit = _literal_name(-node.operand.value)
-                constants.setdefault(lit, -float(node.operand.value))
-                return lit
-            if isinstance(node, ast.Name):
-                if node.id in known:
-                    return node.id
-                if node.id in defined_later:
-                    raise fail(name, text.strip(), f"`{node.id}` is used before it is defined", col,
-                               hint="nodes are evaluated in order; move this node below it")
-                hint = None
-                import difflib
-                close = difflib.get_close_matches(node.id, sorted(known), n=1)
-                if close:
-                    hint = f"did you mean `{close[0]}`?"
-                raise fail(name, text.strip(), f"undefined name `{node.id}`", col,
-                           hint or "define it under variables:, constants: or as an earlier node")
-            if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-                ins = (visit(node.left, False), visit(node.right, False))
-                return emit(_BINOPS[type(node.op)], ins, node, top)
-            if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-                inner = visit(node.operand, False)
-                if isinstance(node.op, ast.UAdd):
-                    return inner
-                return emit("neg", (inner,), node, top)
-            if isinstance(node, ast.Call):
-                if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                    what = ast.unparse(node.func)
-                    raise fail(name, text.strip(), f"`{what}` is not a function bpcalc knows", col,
-                               hint="functions: " + ", ".join(FUNCTIONS))
-                if node.keywords or len(node.args) != 1:
-                    raise fail(name, text.strip(), f"{node.func.id}() takes exactly one argument", col)
-                return emit(node.func.id, (visit(node.args[0], False),), node, top)
-            kind = {ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambdas",
-                    ast.Compare: "comparisons", ast.BoolOp: "and/or", ast.IfExp: "if-expressions",
-                    ast.Tuple: "tuples", ast.List: "lists", ast.Dict: "dicts"}.get(type(node))
-            if isinstance(node, ast.Constant):
-                kind = f"the literal {node.value!r}"
-            if isinstance(node, ast.BinOp):
-                kind = f"the operator `{type(node.op).__name__}`"
-            raise fail(name, text.strip(), f"{kind or type(node).__name__} not allowed in an expression", col,
-                       hint="expressions use numbers, names, + - * / **, parentheses and "
-                            + ", ".join(FUNCTIONS))
-
-        def emit(op: str, ins: tuple[str, ...], node: ast.AST, top: bool) -> str:
-            if top:
-                out = name
-            else:
-                counter[0] += 1
-                out = f"{name}_{counter[0]}"
-                while out in taken:
-                    counter[0] += 1
-                    out = f"{name}_{counter[0]}"
-            taken.add(out)
-            nodes.append(GNode(out, op, ins, ast.unparse(node)))
-            return out
-
-        result = visit(tree.body, True)
+            raise self.fail(f"syntax error in expression: {exc.msg}", max((exc.offset or 1) - 1, 0)) from None
+        result = self.visit(tree.body, True)
         if result != name:  # the node is a plain alias or a number: make it an identity node
-            nodes.append(GNode(name, "add", (result, "0"), text.strip()))
-            constants.setdefault("0", 0.0)
-        known.add(name)
-        defined_later.discard(name)
-    return Graph(variables, constants, nodes, spec.output, spec.loss, spec.target)
+            st.nodes.append(GNode(name, "add", (result, "0"), text.strip()))
+            st.constants.setdefault("0", 0.0)
+        st.known.add(name)
+        st.defined_later.discard(name)
+
+    def visit(self, node: ast.AST, top: bool) -> str:
+        st = self.st
+        col = getattr(node, "col_offset", None)
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+                and not isinstance(node.value, bool):
+            lit = _literal_name(node.value)
+            st.constants.setdefault(lit, float(node.value))
+            return lit
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
+                and isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)) \
+                and not isinstance(node.operand.value, bool) and not top:
+            lit = _literal_name(-node.operand.value)
+            st.constants.setdefault(lit, -float(node.operand.value))
+            return lit
+        if isinstance(node, ast.Name):
+            if node.id in st.known:
+                return node.id
+            if node.id in st.defined_later:
+                raise self.fail(f"`{node.id}` is used before it is defined", col,
+                                hint="nodes are evaluated in order; move this node below it")
+            close = difflib.get_close_matches(node.id, sorted(st.known), n=1)
+            hint = f"did you mean `{close[0]}`?" if close else None
+            raise self.fail(f"undefined name `{node.id}`", col,
+                            hint or "define it under variables:, constants: or as an earlier node")
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            ins = (self.visit(node.left, False), self.visit(node.right, False))
+            return self.emit(_BINOPS[type(node.op)], ins, node, top)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = self.visit(node.operand, False)
+            if isinstance(node.op, ast.UAdd):
+                return inner
+            return self.emit("neg", (inner,), node, top)
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                what = ast.unparse(node.func)
+                raise self.fail(f"`{what}` is not a function bpcalc knows", col,
+                                hint="functions: " + ", ".join(FUNCTIONS))
+            if node.keywords or len(node.args) != 1:
+                raise self.fail(f"{node.func.id}() takes exactly one argument", col)
+            return self.emit(node.func.id, (self.visit(node.args[0], False),), node, top)
+        kind = {ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambdas",
+                ast.Compare: "comparisons", ast.BoolOp: "and/or", ast.IfExp: "if-expressions",
+                ast.Tuple: "tuples", ast.List: "lists", ast.Dict: "dicts"}.get(type(node))
+        if isinstance(node, ast.Constant):
+            kind = f"the literal {node.value!r}"
+        if isinstance(node, ast.BinOp):
+            kind = f"the operator `{type(node.op).__name__}`"
+        raise self.fail(f"{kind or type(node).__name__} not allowed in an expression", col,
+                        hint="expressions use numbers, names, + - * / **, parentheses and " + ", ".join(FUNCTIONS))
+
+    def emit(self, op: str, ins: tuple[str, ...], node: ast.AST, top: bool) -> str:
+        st = self.st
+        if top:
+            out = self.name
+        else:
+            self.counter += 1
+            out = f"{self.name}_{self.counter}"
+            while out in st.taken:
+                self.counter += 1
+                out = f"{self.name}_{self.counter}"
+        st.taken.add(out)
+        st.nodes.append(GNode(out, op, ins, ast.unparse(node)))
+        return out
