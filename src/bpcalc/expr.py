@@ -12,6 +12,13 @@ from .yamlsrc import Located, fmt_path
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 MAX_EXPR_CHARS = 2000
+MAX_EXPR_DEPTH = 100  # operations nested inside one another in one expression (recursion stays bounded)
+_KINDS = {ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambdas",
+          ast.Compare: "comparisons", ast.BoolOp: "and/or", ast.IfExp: "if-expressions", ast.Tuple: "tuples",
+          ast.List: "lists", ast.Dict: "dicts", ast.Set: "sets", ast.ListComp: "comprehensions",
+          ast.SetComp: "comprehensions", ast.DictComp: "comprehensions", ast.GeneratorExp: "comprehensions",
+          ast.NamedExpr: "assignments (:=)", ast.JoinedStr: "f-strings", ast.Starred: "starred arguments",
+          ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Slice: "slices"}
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,7 @@ class GNode:
     op: str
     inputs: tuple[str, ...]
     text: str
+    owner: str = ""  # the spec's node this operation belongs to (itself, or the node it is a part of)
 
 
 @dataclass
@@ -86,13 +94,21 @@ class _NodeParser:
             raise self.fail(f"`{name}` is defined twice (as a node and as a variable, constant or node)", text=text)
         if len(text) > MAX_EXPR_CHARS:
             raise self.fail(f"the expression is longer than {MAX_EXPR_CHARS} characters", text=text[:60])
+        text = self.text = " ".join(text.split())  # one line, so the caret lines up
         try:
-            tree = ast.parse(text.strip(), mode="eval")
-        except SyntaxError as exc:
-            raise self.fail(f"syntax error in expression: {exc.msg}", max((exc.offset or 1) - 1, 0)) from None
+            tree = ast.parse(text, mode="eval")
+        except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
+            msg, offset = getattr(exc, "msg", str(exc)), getattr(exc, "offset", None)
+            raise self.fail(f"syntax error in expression: {msg}", max((offset or 1) - 1, 0)) from None
+        except (RecursionError, MemoryError):
+            raise self.fail("the expression is nested too deeply", text=text[:60],
+                            hint="split it into several nodes") from None
+        if _depth(tree) > MAX_EXPR_DEPTH:
+            raise self.fail(f"more than {MAX_EXPR_DEPTH} operations nested in one expression", text=text[:60],
+                            hint="split it into several nodes; each may use the ones above it")
         result = self.visit(tree.body, True)
         if result != name:  # the node is a plain alias or a number: make it an identity node
-            st.nodes.append(GNode(name, "add", (result, "0"), text.strip()))
+            st.nodes.append(GNode(name, "add", (result, "0"), text.strip(), name))
             st.constants.setdefault("0", 0.0)
         st.known.add(name)
         st.defined_later.discard(name)
@@ -137,14 +153,12 @@ class _NodeParser:
             if node.keywords or len(node.args) != 1:
                 raise self.fail(f"{node.func.id}() takes exactly one argument", col)
             return self.emit(node.func.id, (self.visit(node.args[0], False),), node, top)
-        kind = {ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambdas",
-                ast.Compare: "comparisons", ast.BoolOp: "and/or", ast.IfExp: "if-expressions",
-                ast.Tuple: "tuples", ast.List: "lists", ast.Dict: "dicts"}.get(type(node))
+        kind = _KINDS.get(type(node))
         if isinstance(node, ast.Constant):
             kind = f"the literal {node.value!r}"
         if isinstance(node, ast.BinOp):
             kind = f"the operator `{type(node.op).__name__}`"
-        raise self.fail(f"{kind or type(node).__name__} not allowed in an expression", col,
+        raise self.fail(f"{kind or type(node).__name__} not allowed in an expression (only plain arithmetic)", col,
                         hint="expressions use numbers, names, + - * / **, parentheses and " + ", ".join(FUNCTIONS))
 
     def emit(self, op: str, ins: tuple[str, ...], node: ast.AST, top: bool) -> str:
@@ -158,5 +172,15 @@ class _NodeParser:
                 self.counter += 1
                 out = f"{self.name}_{self.counter}"
         st.taken.add(out)
-        st.nodes.append(GNode(out, op, ins, ast.unparse(node)))
+        st.nodes.append(GNode(out, op, ins, ast.unparse(node), self.name))
         return out
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply the syntax tree nests, measured without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
