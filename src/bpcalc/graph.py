@@ -63,10 +63,15 @@ def _values(node: GNode, ins) -> str:
     return ", ".join(f"{n} = {v:g}" for n, v in zip(node.inputs, ins))
 
 
+def root_name(graph: Graph, traces: list[NodeTrace]) -> str:
+    """The node differentiated: the loss node when there is a target, else the output (not always the last)."""
+    return traces[-1].name if graph.target is not None else graph.output
+
+
 def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float]:
     """Reverse pass: fills each NodeTrace's grad, locals and products; returns ∂L/∂name for every name."""
     r = rnd or _id
-    grads: dict[str, float] = {traces[-1].name: 1.0}
+    grads: dict[str, float] = {root_name(graph, traces): 1.0}
     for nt in reversed(traces):
         up = grads.get(nt.name, 0.0)
         nt.grad = up
@@ -110,6 +115,7 @@ def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int
     loss_name = traces[-1].name if spec.target is not None else None
     return GraphTrace(
         name=spec.name, variables=values, constants=graph.constants, nodes=traces, output=graph.output,
-        loss=traces[-1].value, loss_after=loss_after, learning_rate=lr, grads=grads, new_values=new_values,
+        loss=vals[root_name(graph, traces)], loss_after=loss_after, learning_rate=lr, grads=grads,
+        new_values=new_values,
         target=spec.target, loss_name=spec.loss, loss_node=loss_name, output_after=output_after,
         optimizer=spec.optimizer.type, optimizer_state=states, round_to=round_to)

@@ -66,7 +66,7 @@ def _graph(tr: GraphTrace, f: Fmt) -> Drawing:
             ids[c] = dr.node([f(val)], "const")
         else:
             ids[c] = dr.node([c, f"data {f(val)}", f"grad {f(tr.grads.get(c, 0.0))}"], "const")
-    root = tr.nodes[-1].name
+    root = tr.loss_node or tr.output
     for nd in tr.nodes:
         is_loss = nd.op not in GRAPH_OPS
         if is_loss:

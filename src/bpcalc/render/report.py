@@ -288,8 +288,8 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
             num = loss.term_t.format(t=f.p_(tr.target), a=f.p_(nd.input_values[0]), K=1)
         t.add(nd.name, f"{nd.name} = {sym}", num, f(nd.value))
 
-    doc.heading(f"Backward pass: from {tr.nodes[-1].name} back, upstream × local", 2)
-    out_name = tr.nodes[-1].name
+    out_name = tr.loss_node or tr.output
+    doc.heading(f"Backward pass: from {out_name} back, upstream × local", 2)
     t = doc.table(None, ["node", f"∂{out_name}/∂node", "input", "local derivative", "local value", "product"],
                   {1, 4, 5})
     for nd in reversed(tr.nodes):
