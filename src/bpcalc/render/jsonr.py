@@ -91,6 +91,7 @@ def graph_dict(tr: GraphTrace) -> dict:
         "round": tr.round_to,
         "loss": _num(tr.loss),
         "loss_after": _num(tr.loss_after),
+        "output_after": _num(tr.output_after),
         "nodes": nodes,
         "variables": {v: {"value": _num(val), "grad": _num(tr.grads.get(v, 0.0)),
                           "new_value": _num(tr.new_values[v]),
