@@ -38,12 +38,14 @@ def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str
         ins = tuple(vals[i] for i in node.inputs)
         try:
             with np.errstate(all="raise"):
-                out = float(op.forward(*ins))
-        except (ValueError, ZeroDivisionError, OverflowError, FloatingPointError) as exc:
-            raise SpecError(f"cannot evaluate {node.text} with {_values(node, ins)}: {exc}",
-                            path=f"nodes.{node.name}") from None
-        if isinstance(out, complex) or not math.isfinite(out):
-            raise SpecError(f"{node.text} gives {out} with {_values(node, ins)}", path=f"nodes.{node.name}")
+                out = op.forward(*ins)
+            if isinstance(out, complex):
+                raise ValueError("a negative number to a fractional power is not a real number")
+            out = float(out)
+        except (ValueError, ZeroDivisionError, OverflowError, FloatingPointError, TypeError) as exc:
+            raise _domain_error(graph, node, ins, _reason(node.op, exc)) from None
+        if not math.isfinite(out):
+            raise _domain_error(graph, node, ins, "the result is too large for a float")
         out = r(out)
         vals[node.name] = out
         traces.append(NodeTrace(node.name, node.op, node.inputs, ins, out, node.text))
@@ -59,8 +61,37 @@ def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str
     return vals, traces
 
 
-def _values(node: GNode, ins) -> str:
-    return ", ".join(f"{n} = {v:g}" for n, v in zip(node.inputs, ins))
+def _values(graph: Graph, node: GNode, ins) -> str:
+    """The inputs that are not plain numbers, each as the user wrote it: `x = 10`, `-x = -1`."""
+    texts = {n.name: n.text for n in graph.nodes}
+    shown = [f"{texts.get(n, n)} = {v:g}" for n, v in zip(node.inputs, ins) if not _is_literal(n)]
+    return ", ".join(shown) or "these numbers"
+
+
+def _is_literal(name: str) -> bool:
+    try:
+        float(name)
+        return True
+    except ValueError:
+        return False
+
+
+def _reason(op: str, exc: Exception) -> str:
+    if isinstance(exc, ZeroDivisionError) or "negative power" in str(exc):
+        return "division by zero"
+    if isinstance(exc, (OverflowError, FloatingPointError)) or "out of range" in str(exc):
+        return "the result is too large for a float"
+    if op == "log":
+        return "log needs a positive number"
+    if op == "sqrt":
+        return "sqrt needs a number ≥ 0"
+    return str(exc)
+
+
+def _domain_error(graph: Graph, node: GNode, ins, reason: str) -> SpecError:
+    return SpecError(f"cannot compute {node.text} at {_values(graph, node, ins)}: {reason}",
+                     path=f"nodes.{node.owner or node.name}",
+                     hint="change the starting values under variables: or constants:")
 
 
 def root_name(graph: Graph, traces: list[NodeTrace]) -> str:
@@ -81,6 +112,12 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float
             with np.errstate(all="ignore"):
                 locals_ = (float(LOSSES[nt.op].grad(np.array([nt.input_values[0]]), np.array([graph.target]))[0]),)
         nt.locals = tuple(r(float(x)) for x in locals_)
+        if up != 0 and not all(math.isfinite(x) for x in nt.locals):
+            node = next((n for n in graph.nodes if n.name == nt.name), None)
+            where = f"{nt.text} at {_values(graph, node, nt.input_values)}" if node else nt.text
+            raise SpecError(f"the derivative of {where} is infinite or undefined, so backprop cannot pass it",
+                            path=f"nodes.{node.owner or node.name}" if node else None,
+                            hint="move the starting values away from that point (e.g. sqrt at 0, log at 0)")
         nt.products = tuple(r(up * x) for x in nt.locals)
         for name, p in zip(nt.inputs, nt.products):
             grads[name] = r(grads.get(name, 0.0) + p)
@@ -95,8 +132,14 @@ def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int
     rnd = rounder(round_to)
     r = rnd or _id
     values = dict(spec.variables if values is None else values)
-    vals, traces = evaluate(graph, values, rnd)
-    grads = backward(graph, traces, rnd)
+    try:
+        vals, traces = evaluate(graph, values, rnd)
+        grads = backward(graph, traces, rnd)
+    except SpecError as exc:  # say which file and line the failing node is on
+        node = (exc.path or "").removeprefix("nodes.")
+        exc.source = exc.source or spec.source
+        exc.line = exc.line or getattr(spec, "lines", {}).get(node)
+        raise
     opt = optimizer or Optimizer(spec.optimizer, lr)
     opt.tick()
     new_values, states = {}, {}

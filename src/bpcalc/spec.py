@@ -96,6 +96,7 @@ class GraphSpec:
     expected: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     kind: str = "graph"
+    lines: dict[str, int] = field(default_factory=dict)  # node name -> its line in the source, for errors
 
 
 Spec = NetworkSpec | GraphSpec
@@ -437,7 +438,8 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
         variables=variables, constants=constants, nodes=nodes, output=output, target=target, loss=loss,
         learning_rate=number(doc, data.get("learning_rate", 0.01), ("learning_rate",)),
         name=str(data["name"]) if data.get("name") is not None else None,
-        optimizer=_optimizer(doc, data), expected=_expected(doc, data), source=doc.source)
+        optimizer=_optimizer(doc, data), expected=_expected(doc, data), source=doc.source,
+        lines={str(n): doc.line(("nodes", n)) or 0 for n in nodes_raw})
     parse_graph(spec, doc)  # validate expressions now, so errors name their line
     return spec
 
