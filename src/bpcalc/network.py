@@ -8,15 +8,20 @@ import numpy as np
 
 from .ops import ACTIVATIONS, LOSSES, Activation, Loss, fused_delta
 from .optim import Optimizer
-from .rounding import rounder
+from .rounding import (
+    rounder,
+    rounds_activation,
+    rounds_fused_delta,
+    rounds_loss_grad,
+    rounds_loss_terms,
+    rounds_mean,
+    rounds_update,
+    when,
+)
 from .spec import NetworkSpec
 from .trace import LayerTrace, NetworkTrace
 
 Rnd = Callable[[np.ndarray], np.ndarray] | None
-
-
-def _id(x):
-    return x
 
 
 class Network:
@@ -38,15 +43,13 @@ class Network:
     # -------------------------------------------------------------- forward
     def forward(self, X: np.ndarray, rnd: Rnd = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """z^(l) = a^(l-1) W^T + b, a^(l) = f(z^(l)) for every layer."""
-        r = rnd or _id
         zs, as_ = [], []
         a = X
         for W, b, act in zip(self.weights, self.biases, self.acts):
-            z = a @ W.T
+            z = a @ W.T  # sums of products: exact on paper, never rounded
             if b is not None:
                 z += b
-            z = r(z)
-            a = r(act.forward(z))
+            a = when(rnd, rounds_activation(act.name))(act.forward(z))
             zs.append(z)
             as_.append(a)
         return zs, as_
@@ -57,8 +60,11 @@ class Network:
         la = act.log_forward(z) if "log_a" in loss.needs and act.log_forward else None
         l1 = act.log1m_forward(z) if "log_1ma" in loss.needs and act.log1m_forward else None
         with np.errstate(divide="ignore", invalid="ignore"):
+            if rnd is not None:  # by hand, the log of the rounded a (the stable form where a rounded to 0 or 1)
+                la = None if la is None else np.where((a > 0) & (a < 1), np.log(a), la)
+                l1 = None if l1 is None else np.where((a > 0) & (a < 1), np.log1p(-a), l1)
             terms = loss.terms(a, T, la, l1)
-        return (rnd or _id)(terms)
+        return when(rnd, rounds_loss_terms(loss.name, a.shape[-1]))(terms)
 
     def loss_value(self, X: np.ndarray, T: np.ndarray) -> float:
         zs, as_ = self.forward(X)
@@ -69,41 +75,42 @@ class Network:
         """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂W, ∂E/∂b, for E the mean loss over the samples.
 
         With `full`, also keeps ∂E/∂a, ∂a/∂z and the terms δ_j^(l+1) w_jk^(l+1) of each hidden sum."""
-        r = rnd or _id
         n = X.shape[0]
         L = len(self.weights)
+        K = T.shape[-1]
         out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "gW": [None] * L,
                "gb": [None] * L, "terms": [None] * L, "fused": False}
         act = self.acts[-1]
+        # by hand only the quotients are rounded here; the rest are sums and products of written numbers
         with np.errstate(divide="ignore", invalid="ignore"):
-            grad_a = r(self.loss.grad(as_[-1], T) / n)
+            grad_a = when(rnd, rounds_loss_grad(self.loss.name, K, n))(self.loss.grad(as_[-1], T) / n)
         fd = fused_delta(act, self.loss, as_[-1], T)
         for l in range(L - 1, -1, -1):
             act = self.acts[l]
             z, a = zs[l], as_[l]
-            local = r(act.local(z, a)) if (full and act.local is not None) else None
+            local = act.local(z, a) if (full and act.local is not None) else None
             if l == L - 1 and fd is not None:
-                delta = r(fd / n)
+                delta = when(rnd, rounds_fused_delta(self.loss.name, K, n))(fd / n)
                 out["fused"] = True
             elif local is not None:
-                delta = r(grad_a * local)
+                delta = grad_a * local
             else:
-                delta = r(act.backward(z, a, grad_a))
+                delta = act.backward(z, a, grad_a)
             a_prev = as_[l - 1] if l > 0 else X
             out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local, delta
-            out["gW"][l] = r(delta.T @ a_prev)
-            out["gb"][l] = r(delta.sum(axis=0)) if self.biases[l] is not None else None
+            out["gW"][l] = delta.T @ a_prev
+            out["gb"][l] = delta.sum(axis=0) if self.biases[l] is not None else None
             if l > 0:
                 W = self.weights[l]
                 if full:
-                    out["terms"][l - 1] = r(delta[:, :, None] * W[None, :, :])  # (n, J, K)
-                grad_a = r(delta @ W)
+                    out["terms"][l - 1] = delta[:, :, None] * W[None, :, :]  # (n, J, K)
+                grad_a = delta @ W
         return out
 
     # -------------------------------------------------------------- update
     def apply(self, gW, gb, opt: Optimizer, rnd: Rnd = None) -> list[dict]:
         """Update the parameters in place (frozen kinds stay); return each layer's optimizer state."""
-        r = rnd or _id
+        r = when(rnd, rounds_update(opt.spec.type))
         opt.tick()
         states = []
         for l in range(len(self.weights)):
@@ -139,11 +146,12 @@ def run_network(spec: NetworkSpec, learning_rate: float | None = None, round_to:
     zs, as_ = net.forward(X, rnd)
     terms = net.loss_terms(zs[-1], as_[-1], T, rnd)
     sample_loss = terms.sum(axis=1)
-    E = float(sample_loss.mean())
+    mean = when(rnd, rounds_mean(X.shape[0]))
+    E = float(mean(sample_loss.mean()))
     g = net.backward(X, T, zs, as_, rnd, full=True)
     states = net.apply(g["gW"], g["gb"], opt, rnd)
     zs2, as2 = net.forward(X, rnd)
-    E_after = float(net.loss_terms(zs2[-1], as2[-1], T, rnd).sum(axis=1).mean())
+    E_after = float(mean(net.loss_terms(zs2[-1], as2[-1], T, rnd).sum(axis=1).mean()))
     layers = []
     for l, ls in enumerate(spec.layers):
         layers.append(LayerTrace(
