@@ -24,6 +24,7 @@ GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "lo
 INITS = ("xavier", "he", "uniform", "normal")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 FREEZABLE = ("weights", "biases")
+MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
 
 
 @dataclass
@@ -171,7 +172,8 @@ def number(doc: Located, value: Any, path: tuple) -> float:
     except (TypeError, ValueError, OverflowError):
         raise doc.error(path, f"expected a number, found {value!r}"[:200]) from None
     if not math.isfinite(out):
-        raise doc.error(path, f"{value!r} is not a finite number; use an ordinary number")
+        what = "NaN (not a number)" if math.isnan(out) else "infinity"
+        raise doc.error(path, f"{what} is not allowed here; use an ordinary finite number")
     return out
 
 
@@ -201,9 +203,13 @@ def matrix(doc: Located, value: Any, path: tuple, what: str = "row") -> np.ndarr
                             [:200], hint="write a matrix as [[...], [...]], one inner list per " + what)
         rows.append(vector(doc, row, path + (i,)))
         if len(rows[-1]) != len(rows[0]):
-            raise doc.error(path + (i,), f"ragged: {what} {i} has {len(rows[-1])} numbers but {what} 0 has "
-                                         f"{len(rows[0])}", hint=f"every {what} needs the same length")
+            raise doc.error(path + (i,), f"ragged: {what} {i} has {_count(len(rows[-1]), 'number')} but {what} 0 "
+                                         f"has {len(rows[0])}", hint=f"every {what} needs the same length")
     return np.vstack(rows)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def choice(doc: Located, value: Any, path: tuple, options, what: str) -> str:
@@ -235,16 +241,20 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
         else:
             arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
     except Exception as exc:  # numpy raises many kinds for malformed files
-        raise doc.error(path, f"cannot read {p}: {exc}"[:300]) from None
+        reason = str(exc).split(";")[0].split(". ")[0].rstrip(". ")[:200]  # numpy's first sentence
+        raise doc.error(path, f"cannot read {ref}: {reason}",
+                        hint="a .csv holds numbers only: one sample per line, comma-separated, no header line"
+                        if p.suffix.lower() == ".csv" else "save it with numpy.save(path, array_of_floats)") from None
     if arr.dtype.kind not in "biuf":
         raise doc.error(path, f"{p} does not hold numbers (dtype {arr.dtype})")
     arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0:
-        raise doc.error(path, f"{p} must hold a 2-D table (samples × features), found shape {arr.shape}")
+        raise doc.error(path, f"{ref} must hold a 2-D table (samples × features), found shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise doc.error(path, f"{p} contains NaN or infinite values")
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise doc.error(path, f"{ref} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
     return arr
 
 
@@ -319,9 +329,11 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                 raise doc.error(path + ("units",), "give either `weights` or `units`, not both")
             W = matrix(doc, raw["weights"], path + ("weights",), "row")
             if W.shape[1] != fan_in:
-                src = "the inputs have" if i == 0 else f"layers[{i - 1}] has"
+                src = "each input sample has" if i == 0 else f"layers[{i - 1}] has"
+                unit = "value" if i == 0 else "neuron"
                 raise doc.error(path + ("weights",),
-                                f"each row needs {fan_in} weights ({src} {fan_in} outputs), found {W.shape[1]}",
+                                f"each row needs {fan_in} weights ({src} {_count(fan_in, unit)}), "
+                                f"found {W.shape[1]}",
                                 hint=f"write {W.shape[0]} row(s) of {fan_in}: row j = neuron j, column k = input k")
             if "biases" in raw and raw["biases"] is not None:
                 b = vector(doc, raw["biases"], path + ("biases",))
@@ -332,6 +344,9 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                 b = None
         elif "units" in raw:
             units = positive_int(doc, raw["units"], path + ("units",))
+            if units * fan_in > MAX_PARAMETERS:
+                raise doc.error(path + ("units",), f"{units} units × {fan_in} inputs is {units * fan_in:,} weights; "
+                                f"bpcalc takes at most {MAX_PARAMETERS:,} per layer")
             init = choice(doc, raw.get("init", default_init), path + ("init",), INITS, "init")
             W = init_weights(rng, init, units, fan_in)
             b = None if raw.get("bias", True) is False else np.zeros(units)
