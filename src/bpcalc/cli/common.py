@@ -29,7 +29,16 @@ PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", min=1, max=17,
                                            help="Significant digits shown (JSON always has full precision).")]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", dir_okay=False,
                                                 help="Write the output to FILE (atomically) instead of stdout.")]
-LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr", metavar="ALPHA",
+def _finite(value: float | None) -> float | None:
+    """Refuse nan and inf on the command line, as the spec loader does."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr", metavar="ALPHA", callback=_finite,
                                                        help="Override the spec's learning rate.")]
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
                                               help="Hand rounding: round every intermediate to N decimals as it is "
