@@ -16,9 +16,7 @@ from .errors import SpecError
 def write_atomic(path: str | Path, data: str | bytes, protect: list[str | None] | None = None) -> None:
     """Write via a temp file in the same folder, then rename; never over a file named in `protect`."""
     p = Path(path)
-    for q in protect or []:
-        if q and q != "<stdin>" and Path(q).exists() and p.exists() and p.resolve() == Path(q).resolve():
-            raise SpecError(f"refusing to overwrite the input spec {q}", hint="choose another file name")
+    check_not_protected(p, protect)
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise SpecError(f"cannot write {p}: folder {parent} does not exist", hint="create it or pick another path")
@@ -34,6 +32,14 @@ def write_atomic(path: str | Path, data: str | bytes, protect: list[str | None] 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise SpecError(f"cannot write {p}: {exc.strerror}") from None
+
+
+def check_not_protected(path: str | Path, protect: list[str | None] | None) -> None:
+    """Refuse a destination that is one of the input files (checked before any work, and again on writing)."""
+    p = Path(path)
+    for q in protect or []:
+        if q and q != "<stdin>" and Path(q).exists() and p.exists() and p.resolve() == Path(q).resolve():
+            raise SpecError(f"refusing to overwrite the input spec {q}", hint="choose another file name")
 
 
 def _floats(a) -> Any:

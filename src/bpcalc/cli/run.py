@@ -32,6 +32,11 @@ def run(
     c.check_output_path(output)
     c.check_output_path(save)
     s = open_spec(spec)
+    from ..save import check_not_protected
+
+    for dest in (output, save):
+        if dest is not None:
+            check_not_protected(dest, [s.source])
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
 
     def data():
