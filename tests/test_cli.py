@@ -1,0 +1,321 @@
+"""`bpcalc run` and `bpcalc examples` through typer's CliRunner: SPEC forms, formats, options, piped text."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BUNDLED, NETWORKS, NUMBER, sigmoid
+
+from bpcalc import __version__
+
+SIMPLE_W = (0.5, 0.2)
+
+
+def simple_gradients() -> tuple[float, float, float]:
+    """Seed 000's gradients, by hand: δ = (a − t)·a(1 − a), ∂E/∂w_k = δ·x_k."""
+    a = sigmoid(0.1 * 0.5 + 0.3 * 0.2 + 1.83)
+    delta = (a - 0.03) * a * (1 - a)
+    return delta * 0.1, delta * 0.3, delta
+
+
+def as_json(result) -> dict:
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# ------------------------------------------------------------------ SPEC: default, names, paths, stdin
+def test_run_without_spec_is_the_bundled_simple(cli):
+    default = cli("run", "--format", "json")
+    assert as_json(default) == as_json(cli("run", "simple", "--format", "json"))
+    assert as_json(default)["layers"][0]["weights"] == [list(SIMPLE_W)]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_run_each_bundled_name_in_every_format(cli, name):
+    d = as_json(cli("run", name, "--format", "json"))
+    assert d["kind"] in ("network", "graph")
+    for fmt in ("text", "markdown", "rich"):
+        r = cli("run", name, "--format", fmt)
+        assert r.exit_code == 0, r.stderr
+        assert r.stdout.strip() and r.stderr == ""
+        assert "\x1b" not in r.stdout and "…" not in r.stdout
+    md = cli("run", name, "--format", "markdown").stdout
+    assert "|" in md and "---" in md
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_run_by_path_equals_by_name(cli, name):
+    assert as_json(cli("run", NETWORKS / f"{name}.yaml", "-f", "json")) == as_json(cli("run", name, "-f", "json"))
+
+
+def test_run_from_stdin(cli):
+    text = (NETWORKS / "graph_chain.yaml").read_text(encoding="utf-8")
+    d = as_json(cli("run", "-", "--format", "json", input=text))
+    assert d["variables"]["x"]["grad"] == 16.0
+    assert d["variables"]["x"]["new_value"] == pytest.approx(-2.16, abs=1e-12)
+
+
+def test_bad_stdin_is_exit_2(cli):
+    r = cli("run", "-", input="layers: [")
+    assert r.exit_code == 2 and "<stdin>" in r.stderr and "Traceback" not in r.stderr + r.stdout
+
+
+def test_unknown_name_suggests_bundled_ones(cli):
+    r = cli("run", "hiden")
+    assert r.exit_code == 2 and "hidden" in r.stderr and r.stdout == ""
+
+
+# ------------------------------------------------------------------ options
+def test_default_piped_output_is_text(cli):
+    assert cli("run", "two_layer").stdout == cli("run", "two_layer", "--format", "text").stdout
+
+
+def test_learning_rate_option_changes_the_update(cli):
+    g1, g2, gb = simple_gradients()
+    d = as_json(cli("run", "--learning-rate", "0.1", "--format", "json"))
+    assert d["learning_rate"] == 0.1
+    assert d["layers"][0]["new_weights"][0] == pytest.approx([0.5 - 0.1 * g1, 0.2 - 0.1 * g2], rel=1e-15)
+    assert d["layers"][0]["new_biases"] == pytest.approx([1.83 - 0.1 * gb], rel=1e-15)
+    text = cli("run", "--lr", "0.1", "--format", "text").stdout
+    assert "0.5 − 0.1 × 0.009276" in text
+    assert f"{0.5 - 0.1 * g1:.4f}" in text  # 0.4991
+
+
+def test_precision_option(cli):
+    a = sigmoid(1.94)
+    for p in (2, 4, 6, 9):
+        tokens = set(NUMBER.findall(cli("run", "--precision", p, "--format", "text").stdout))
+        assert f"{a:.{p}f}".rstrip("0") in tokens, p
+    assert cli("run", "--precision", "0").exit_code == 2
+    assert cli("run", "--precision", "18").exit_code == 2
+
+
+def test_json_has_full_precision_whatever_the_precision(cli):
+    assert as_json(cli("run", "-p", "2", "-f", "json")) == as_json(cli("run", "-p", "9", "-f", "json"))
+    assert as_json(cli("run", "-f", "json"))["layers"][0]["a"][0] == sigmoid(0.1 * 0.5 + 0.3 * 0.2 + 1.83)
+
+
+def test_unknown_format_is_exit_2(cli):
+    r = cli("run", "--format", "pdf")
+    assert r.exit_code == 2 and "pdf" in r.stderr and r.stdout == ""
+
+
+def test_output_file(cli, tmp_path):
+    out = tmp_path / "step.json"
+    r = cli("run", "hidden", "--output", out)
+    assert r.exit_code == 0 and r.stdout == ""
+    assert json.loads(out.read_text(encoding="utf-8")) == as_json(cli("run", "hidden", "-f", "json"))
+    txt = tmp_path / "step.txt"
+    assert cli("run", "hidden", "-o", txt).stdout == ""
+    assert txt.read_text(encoding="utf-8") == cli("run", "hidden", "-f", "text").stdout
+    assert [p.name for p in sorted(tmp_path.iterdir())] == ["step.json", "step.txt"]  # no temp files left
+
+
+def test_output_into_missing_folder_is_exit_2(cli, tmp_path):
+    r = cli("run", "-o", tmp_path / "nope" / "x.txt")
+    assert r.exit_code == 2 and "does not exist" in r.stderr and r.stdout == ""
+
+
+def test_output_never_overwrites_the_spec(cli, tmp_path):
+    spec = tmp_path / "simple.yaml"
+    shutil.copy(NETWORKS / "simple.yaml", spec)
+    before = spec.read_bytes()
+    r = cli("run", spec, "--output", spec)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    assert spec.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_save_writes_a_spec_that_continues_from_the_new_parameters(cli, tmp_path, name):
+    saved = tmp_path / "next.yaml"
+    first = as_json(cli("run", name, "-f", "json", "--save", saved))
+    assert saved.exists()
+    second = as_json(cli("run", saved, "-f", "json"))
+    if first["kind"] == "network":
+        for a, b in zip(first["layers"], second["layers"]):
+            assert b["weights"] == a["new_weights"]  # bit for bit
+            assert b["biases"] == a["new_biases"]
+        assert second["loss"] == first["loss_after"]
+    else:
+        assert {k: v["value"] for k, v in second["variables"].items()} == {
+            k: v["new_value"] for k, v in first["variables"].items()}
+        if first["target"] is not None:
+            assert second["loss"] == first["loss_after"]
+        else:
+            assert second["loss"] == first["output_after"]
+    assert second["learning_rate"] == first["learning_rate"]
+
+
+def test_save_refuses_to_overwrite_the_spec(cli, tmp_path):
+    spec = tmp_path / "mine.yaml"
+    shutil.copy(NETWORKS / "two_layer.yaml", spec)
+    before = spec.read_bytes()
+    for target in (spec, tmp_path / "." / "mine.yaml"):
+        r = cli("run", spec, "--save", target)
+        assert r.exit_code == 2, r.stdout
+        assert "overwrite" in r.stderr and "Traceback" not in r.stderr + r.stdout
+        assert r.stdout == ""  # refused before anything is written
+        assert spec.read_bytes() == before
+
+
+def test_save_from_stdin(cli, tmp_path):
+    saved = tmp_path / "next.yaml"
+    r = cli("run", "-", "--save", saved, "-f", "json", input=(NETWORKS / "simple.yaml").read_text(encoding="utf-8"))
+    first = as_json(r)
+    assert yaml.safe_load(saved.read_text(encoding="utf-8"))["layers"][0]["weights"] == first["layers"][0][
+        "new_weights"]
+
+
+def test_examples_lists_every_bundled_spec(cli):
+    r = cli("examples")
+    assert r.exit_code == 0
+    lines = r.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines] == sorted(BUNDLED)
+    assert all(len(line.split(None, 1)) == 2 for line in lines)  # each with a description
+
+
+def test_version(cli):
+    r = cli("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"bpcalc {__version__}"
+
+
+def test_python_dash_m_version():
+    python = "/tmp/dev/bin/python" if os.path.exists("/tmp/dev/bin/python") else sys.executable
+    r = subprocess.run([python, "-m", "bpcalc", "--version"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == f"bpcalc {__version__}"
+
+
+def test_help_shows_examples(cli):
+    r = cli("run", "--help")
+    assert r.exit_code == 0
+    assert "Examples" in r.stdout and "bpcalc run hidden" in r.stdout and "--learning-rate" in r.stdout
+    top = cli("--help")
+    assert top.exit_code == 0 and "run" in top.stdout and "examples" in top.stdout
+
+
+# ------------------------------------------------------------------ bad input
+WRONG_SHAPE = """\
+name: wrong shape
+inputs: [0.1, 0.3]
+targets: [0.03]
+layers:
+  - weights: [[0.5, 0.2, 0.7]]
+    activation: sigmoid
+"""
+
+
+def test_wrong_shape_spec(cli, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(WRONG_SHAPE, encoding="utf-8")
+    r = cli("run", spec)
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    assert "layers[0].weights" in r.stderr
+    assert f"{spec}:5" in r.stderr  # the file and the line of `weights:`
+    assert "2" in r.stderr and "3" in r.stderr  # expected vs found
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith("error: ")
+
+
+def test_wrong_shape_deeper_layer_names_it(cli):
+    text = WRONG_SHAPE.replace("[[0.5, 0.2, 0.7]]", "[[0.5, 0.2], [0.1, 0.1]]") + (
+        "  - weights: [[0.1, 0.2, 0.3]]\n    activation: linear\n")
+    r = cli("run", "-", input=text)
+    assert r.exit_code == 2 and "layers[1].weights" in r.stderr and "<stdin>:7" in r.stderr
+
+
+def test_missing_file_is_exit_2(cli, tmp_path):
+    r = cli("run", tmp_path / "nothing.yaml")
+    assert r.exit_code == 2 and "nothing.yaml" in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------ piped text: plain, whole numbers
+def shown_values(d: dict) -> list[float]:
+    """The numbers of the JSON that the text tables show."""
+    vals: list[float] = []
+
+    def flat(x):
+        if isinstance(x, list):
+            for v in x:
+                flat(v)
+        elif x is not None:
+            vals.append(float(x))
+
+    if d["kind"] == "network":
+        flat([d["loss"], d["loss_after"]])
+        for L in d["layers"]:
+            for key in ("z", "a", "delta", "grad_weights", "grad_biases", "new_weights", "new_biases", "weights",
+                        "biases"):
+                flat(L[key])
+    else:
+        for nd in d["nodes"].values():
+            flat([nd["value"]])
+        for v in d["variables"].values():
+            flat([v["value"], v["grad"], v["new_value"]])
+        flat([d["loss"], d["loss_after"], d["output_after"]])
+    return vals
+
+
+def shows(tokens: list[float], v: float, precision: int) -> bool:
+    """Some whole number in the text is v to the digits shown: `precision` decimals, or significant digits."""
+    tol = max(0.5 * 10.0**-precision, abs(v) * 10.0 ** (1 - precision)) * 1.000001
+    return any(abs(t - v) <= tol for t in tokens)
+
+
+@pytest.mark.parametrize("precision", [4, 17])
+@pytest.mark.parametrize("name", BUNDLED)
+def test_piped_text_is_plain_and_never_cuts_a_number(cli, name, precision):
+    env = {"COLUMNS": "40", "LINES": "20", "TERM": "xterm-256color"}
+    r = cli("run", name, "--precision", precision, env=env)
+    assert r.exit_code == 0, r.stderr
+    text = r.stdout
+    assert "\x1b" not in text and "…" not in text and "\r" not in text
+    tokens = [float(t) for t in NUMBER.findall(text)]
+    d = as_json(cli("run", name, "--format", "json"))
+    missing = [v for v in shown_values(d) if not shows(tokens, v, precision)]
+    assert not missing, f"numbers not shown whole at precision {precision}: {missing[:5]}"
+    # the width does not change piped text: nothing is wrapped to fit 40 columns
+    assert text == cli("run", name, "--precision", precision, env={"COLUMNS": "200"}).stdout
+
+
+def test_number_check_detects_a_cut_number():
+    """The check above fails on a number split across lines (so it can fail)."""
+    v = sigmoid(1.94)
+    assert shows([float(t) for t in NUMBER.findall("a  0.8744\n")], v, 4)
+    assert not shows([float(t) for t in NUMBER.findall("a  0.87\n44\n")], v, 4)
+    assert not shows([float(t) for t in NUMBER.findall("a  0.87…\n")], v, 4)
+
+
+def test_rich_format_on_a_pipe_has_no_escape_codes(cli):
+    r = cli("run", "--format", "rich", env={"COLUMNS": "40"})
+    assert r.exit_code == 0 and "\x1b" not in r.stdout
+    assert "0.8744" in r.stdout and "1.94" in r.stdout
+
+
+def test_simple_text_shows_the_worked_sum(cli):
+    text = cli("run").stdout
+    assert "0.1×0.5 + 0.3×0.2 + 1.83" in text and "σ(1.94)" in text
+    assert "0.8744" in text and "0.3565" in text
+    assert math.isclose(float(NUMBER.findall(text.split("E after")[1])[0]), 0.3517, abs_tol=5e-5)
+
+
+def test_loss_after_shown_for_graphs(cli):
+    text = cli("run", "graph_chain").stdout
+    assert "-2.16" in text and "4.84" in text and "-3.88" in text
+    assert "L after" in text
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_cwd(tmp_path, monkeypatch):
+    """Run every CLI test from an empty folder, so nothing lands in the repository."""
+    monkeypatch.chdir(tmp_path)
+    yield
+    assert Path.cwd() == tmp_path
