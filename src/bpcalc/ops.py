@@ -203,7 +203,7 @@ GRAPH_OPS: dict[str, GraphOp] = {
         GraphOp("sigmoid", 1, "σ({0})", ("σ({0})(1 − σ({0}))",), _sig, lambda x, o: (o * (1.0 - o),)),
         GraphOp("relu", 1, "relu({0})", ("1 if {0} > 0 else 0",), lambda x: max(x, 0.0),
                 lambda x, o: (1.0 if x > 0 else 0.0,)),
-        GraphOp("square", 1, "({0})²", ("2·{0}",), lambda x: x * x, lambda x, o: (2.0 * x,)),
+        GraphOp("square", 1, "{0}²", ("2·{0}",), lambda x: x * x, lambda x, o: (2.0 * x,)),
         GraphOp("abs", 1, "|{0}|", ("sign({0})",), abs, lambda x, o: (math.copysign(1.0, x) if x else 0.0,)),
     ]
 }

@@ -129,7 +129,9 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     else:
                         sym, num = f"Σ_i δ_i^({N.l})·w_i{j + 1}^({N.l})", f"({Jn} terms)"
                 t.add(dEa, sym, num, f(L.grad_a[s, j]))
-                if L.local is not None:
+                if L.activation == "linear" and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
+                    t.add(nt.delta(li, j), f"{dEa} (linear: a = z)", f.p_(L.grad_a[s, j]), f(L.delta[s, j]))
+                elif L.local is not None:
                     t.add(d(a_j, z_j), act.derivative.replace("a", a_j.text) if L.activation in ("sigmoid", "tanh")
                           else act.derivative, act.local_t.format(a=f(L.a[s, j]), z=f(L.z[s, j])), f(L.local[s, j]))
                     if li == last and tr.fused:
