@@ -33,7 +33,7 @@ def render_text(doc: Doc) -> str:
     out: list[str] = []
     for b in doc.blocks:
         if isinstance(b, Heading):
-            if out:
+            if out and out[-1] != "":
                 out.append("")
             out.append(b.text)
             out.append(("=" if b.level == 1 else "-") * len(b.text))
