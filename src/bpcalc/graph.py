@@ -10,13 +10,17 @@ from .errors import SpecError
 from .expr import GNode, Graph, parse_graph
 from .ops import GRAPH_OPS, LOSSES
 from .optim import Optimizer
-from .rounding import rounder
+from .rounding import (
+    rounder,
+    rounds_graph_locals,
+    rounds_graph_op,
+    rounds_loss_grad,
+    rounds_loss_terms,
+    rounds_update,
+    when,
+)
 from .spec import GraphSpec
 from .trace import GraphTrace, NodeTrace
-
-
-def _id(x):
-    return x
 
 
 def loss_node_name(graph: Graph) -> str:
@@ -29,7 +33,6 @@ def loss_node_name(graph: Graph) -> str:
 
 def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str, float], list[NodeTrace]]:
     """Forward pass: the value of every node (and of the loss node, when the graph has a target)."""
-    r = rnd or _id
     vals = dict(graph.constants)
     vals.update(values)
     traces = []
@@ -46,14 +49,14 @@ def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str
             raise _domain_error(graph, node, ins, _reason(node.op, exc)) from None
         if not math.isfinite(out):
             raise _domain_error(graph, node, ins, "the result is too large for a float")
-        out = r(out)
+        out = when(rnd, rounds_graph_op(node.op, ins))(out)  # function values and quotients; sums, products exact
         vals[node.name] = out
         traces.append(NodeTrace(node.name, node.op, node.inputs, ins, out, node.text))
     if graph.target is not None:
         loss = LOSSES[graph.loss]
         a, t = np.array([vals[graph.output]]), np.array([graph.target])
         with np.errstate(all="ignore"):
-            value = r(float(loss.terms(a, t).sum()))
+            value = when(rnd, rounds_loss_terms(graph.loss, 1))(float(loss.terms(a, t).sum()))
         name = loss_node_name(graph)
         vals[name] = value
         traces.append(NodeTrace(name, graph.loss, (graph.output,), (vals[graph.output],), value,
@@ -101,7 +104,6 @@ def root_name(graph: Graph, traces: list[NodeTrace]) -> str:
 
 def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float]:
     """Reverse pass: fills each NodeTrace's grad, locals and products; returns ∂L/∂name for every name."""
-    r = rnd or _id
     grads: dict[str, float] = {root_name(graph, traces): 1.0}
     for nt in reversed(traces):
         up = grads.get(nt.name, 0.0)
@@ -111,16 +113,19 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float
         else:  # the loss node
             with np.errstate(all="ignore"):
                 locals_ = (float(LOSSES[nt.op].grad(np.array([nt.input_values[0]]), np.array([graph.target]))[0]),)
-        nt.locals = tuple(r(float(x)) for x in locals_)
+        # by hand, only local derivatives that are function values or quotients get rounded
+        rounded = rounds_graph_locals(nt.op, nt.input_values) if nt.op in GRAPH_OPS else (
+            rounds_loss_grad(nt.op, 1, 1),)
+        nt.locals = tuple(when(rnd, rd)(float(x)) for x, rd in zip(locals_, rounded))
         if up != 0 and not all(math.isfinite(x) for x in nt.locals):
             node = next((n for n in graph.nodes if n.name == nt.name), None)
             where = f"{nt.text} at {_values(graph, node, nt.input_values)}" if node else nt.text
             raise SpecError(f"the derivative of {where} is infinite or undefined, so backprop cannot pass it",
                             path=f"nodes.{node.owner or node.name}" if node else None,
                             hint="move the starting values away from that point (e.g. sqrt at 0, log at 0)")
-        nt.products = tuple(r(up * x) for x in nt.locals)
+        nt.products = tuple(up * x for x in nt.locals)  # products and sums: exact
         for name, p in zip(nt.inputs, nt.products):
-            grads[name] = r(grads.get(name, 0.0) + p)
+            grads[name] = grads.get(name, 0.0) + p
     return grads
 
 
@@ -130,7 +135,7 @@ def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int
     graph = parse_graph(spec)
     lr = spec.learning_rate if learning_rate is None else learning_rate
     rnd = rounder(round_to)
-    r = rnd or _id
+    r = when(rnd, rounds_update(spec.optimizer.type))
     values = dict(spec.variables if values is None else values)
     try:
         vals, traces = evaluate(graph, values, rnd)
