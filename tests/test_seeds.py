@@ -196,14 +196,16 @@ def test_graph_chain_seed_003():
 
 
 def test_snack_seed_003():
-    price, count, vat, lr = 1000.0, 3.0, 1.1, 0.01
+    price, count, vat = 1000.0, 3.0, 1.1
     subtotal = price * count
     total = subtotal * vat
     g_price, g_count, g_vat = count * vat, price * vat, subtotal  # the multiply node swaps its inputs
     spec = yaml.safe_load((NETWORKS / "snack.yaml").read_text(encoding="utf-8"))
     assert spec["variables"] == {"price": 1000, "count": 3, "vat": 1.1}
+    lr = float(spec["learning_rate"])
 
     d = run_dict("snack")
+    assert d["learning_rate"] == lr
     assert d["nodes"]["subtotal"]["value"] == approx(3000.0, rel=1e-15)
     assert d["nodes"]["total"]["value"] == approx(total, rel=1e-15)
     assert d["loss"] == approx(3300.0, rel=1e-14)  # no target: "loss" is the output's value
