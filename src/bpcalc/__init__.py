@@ -17,12 +17,15 @@ def run(spec=None, learning_rate: float | None = None, round_to: int | None = No
 
         spec = open_spec(None if spec is None else str(spec))
     if spec.kind == "graph":
-        from .graph import run_graph
+        from .graph import run_graph as run_one
+    else:
+        from .network import run_network as run_one
+    trace = run_one(spec, learning_rate, round_to)
+    if round_to is not None:  # the exact step too, to show where hand rounding departs from it
+        from .departures import attach_exact
 
-        return run_graph(spec, learning_rate, round_to)
-    from .network import run_network
-
-    return run_network(spec, learning_rate, round_to)
+        attach_exact(trace, run_one(spec, learning_rate, None))
+    return trace
 
 
 __all__ = ["GraphSpec", "NetworkSpec", "SpecError", "__version__", "load_spec", "parse_spec", "run"]

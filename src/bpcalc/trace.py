@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,7 @@ class NetworkTrace:
     optimizer: str = "sgd"
     fused: bool = False  # δ of the output layer taken in closed form (softmax+CE, sigmoid+BCE)
     round_to: int | None = None
+    rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
     input_labels: list[str] | None = None
     target_labels: list[str] | None = None
     kind: str = "network"
@@ -92,6 +94,7 @@ class GraphTrace:
     optimizer: str = "sgd"
     optimizer_state: dict[str, dict[str, float]] = field(default_factory=dict)
     round_to: int | None = None
+    rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
     kind: str = "graph"
 
 

@@ -23,9 +23,18 @@ def _num(x: Any) -> Any:
 
 
 def trace_to_dict(tr) -> dict:
-    if isinstance(tr, GraphTrace):
-        return graph_dict(tr)
-    return network_dict(tr)
+    out = graph_dict(tr) if isinstance(tr, GraphTrace) else network_dict(tr)
+    if getattr(tr, "rounding", None) is not None:  # hand rounding: where the step departs from the exact one
+        out["rounding"] = _num_tree(tr.rounding.as_dict())
+    return out
+
+
+def _num_tree(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _num_tree(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_num_tree(v) for v in x]
+    return _num(x) if isinstance(x, float) else x
 
 
 def network_dict(tr: NetworkTrace) -> dict:

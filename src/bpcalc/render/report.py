@@ -12,6 +12,7 @@ from ..optim import UPDATE_RULES
 from ..trace import GraphTrace, NetworkTrace
 from .doc import Doc, M
 from .numfmt import Fmt
+from .rounding_report import rounding_note
 
 MAX_SAMPLES_SHOWN = 4
 MAX_TERMS_WRITTEN = 6  # longer sums are written Σ_k …
@@ -21,10 +22,13 @@ NUM = {3}  # the value column of the 4-column tables
 
 
 def report(trace, precision: int = 4, full: bool = False) -> Doc:
-    fmt = Fmt(precision, fixed=trace.round_to is not None)
-    if isinstance(trace, GraphTrace):
-        return graph_report(trace, fmt)
-    return network_report(trace, fmt, full)
+    fmt = Fmt(max(precision, trace.round_to or 0))  # hand-rounded figures as written: 0.73, 1.235
+    doc = graph_report(trace, fmt) if isinstance(trace, GraphTrace) else network_report(trace, fmt, full)
+    if getattr(trace, "rounding", None) is not None:
+        from .rounding_report import rounding_section
+
+        rounding_section(doc, trace.rounding, fmt, full)
+    return doc
 
 
 # ====================================================================== networks
@@ -40,7 +44,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
              + f"; learning rate α = {f(tr.learning_rate)}; optimizer {tr.optimizer}"
              + (f"; frozen: {', '.join(sorted(tr.freeze))}" if tr.freeze else ""))
     if tr.round_to is not None:
-        doc.para(f"Hand rounding: every intermediate rounded to {tr.round_to} decimals as it is computed.", "note")
+        doc.para(rounding_note(tr.round_to), "note")
     t = doc.table("Layers", ["layer", "units", "activation", "a = f(z)", "∂a/∂z"])
     t.add("1 (input)", str(sizes[0]), "", "", "")
     for li, L in enumerate(tr.layers):
@@ -275,7 +279,7 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
         doc.para(f"no target: the output {tr.output} itself is differentiated; learning rate α = "
                  f"{f(tr.learning_rate)}")
     if tr.round_to is not None:
-        doc.para(f"Hand rounding: every intermediate rounded to {tr.round_to} decimals as it is computed.", "note")
+        doc.para(rounding_note(tr.round_to), "note")
 
     doc.heading("Forward pass", 2)
     t = doc.table(None, ["node", "operation", "with numbers", "value"], NUM)

@@ -1,0 +1,184 @@
+"""Every number of a run by its dotted JSON path (`layers.1.a.0`, `nodes.q.value`) and by its display names
+(`a_1^(3)`, `σ(h1)`, `∂E/∂w_11^(3)`, `W1`, `S`), so users can name quantities either way."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+# the run's computed numbers (the rest of the JSON dict is input or settings), in the order they are computed
+NETWORK_BACKWARD = ("grad_a", "local", "delta")
+NETWORK_GRADS = ("grad_weights", "grad_biases")
+NETWORK_UPDATE = ("new_weights", "new_biases")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One number: its dotted JSON path, its display names (first = the one shown), its value."""
+
+    key: str
+    names: tuple[str, ...]
+    value: float | None
+    order: tuple = ()  # position in the order of computation (forward, loss, backward, gradients, update, after)
+
+    @property
+    def name(self) -> str:
+        return self.names[0] if self.names else self.key
+
+
+def split_key(key: str) -> list[str | int]:
+    """'layers.1.a.0' -> ['layers', 1, 'a', 0]."""
+    return [int(p) if p.lstrip("-").isdigit() else p for p in key.split(".")]
+
+
+def lookup(data: Any, key: str) -> Any:
+    """The value (number or nested list) at a dotted path; KeyError when there is none."""
+    node = data
+    for part in split_key(key):
+        if isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            raise KeyError(key)
+    return node
+
+
+def leaves(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) of every number (or null) in a JSON-ready dict."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from leaves(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from leaves(v, f"{prefix}.{i}" if prefix else str(i))
+    elif data is None or (isinstance(data, (int, float)) and not isinstance(data, bool)):
+        yield prefix, data
+
+
+def norm(name: str) -> str:
+    """A display name in a form that ignores spacing, parentheses and ∂/d, δ/delta, σ/sigma spellings."""
+    s = re.sub(r"\s+", "", name)
+    for a, b in (("∂", "d"), ("δ", "delta"), ("σ", "sigma"), ("(", ""), (")", ""), ("{", ""), ("}", ""),
+                 ("’", "'"), ("−", "-")):
+        s = s.replace(a, b)
+    return s
+
+
+# ---------------------------------------------------------------------------------------------- computed numbers
+def quantities(data: dict, source=None) -> list[Quantity]:
+    """The computed numbers of a run's JSON dict with their display names.
+
+    `source` is the spec or the trace (for the spec's own labels); without it, the layer notation only."""
+    if data.get("kind") == "graph":
+        return list(_graph_quantities(data))
+    if data.get("kind") == "network":
+        return list(_network_quantities(data, source))
+    return [Quantity(k, (), v if v is None else float(v)) for k, v in leaves(data)]
+
+
+def _notations(data: dict, source):
+    from .notation import Notation
+
+    acts = [L["activation"] for L in data["layers"]]
+    plain = Notation([{} for _ in acts], acts)
+    if source is None or not hasattr(source, "layers") or len(source.layers) != len(acts):
+        return (plain,)
+    return Notation.of(source), plain
+
+
+def _names(nts, kind: str, li: int, j: int, k: int = 0) -> tuple[str, ...]:
+    """The display names of one number in each notation (the spec's labels, then the plain layer notation)."""
+    out: list[str] = []
+    for n in nts:
+        a, z = n.a(li, j).text, n.z(li, j).text
+        w, b = n.w(li, j, k).text, n.b(li, j).text
+        cands = {
+            "z": [z], "a": [a], "grad_a": [f"∂E/∂{a}"], "local": [f"∂{a}/∂{z}"],
+            "delta": [n.delta(li, j).text, f"∂E/∂{z}"], "grad_weights": [f"∂E/∂{w}"], "grad_biases": [f"∂E/∂{b}"],
+            "new_weights": [f"{w} new", f"new {w}", f"{w}'", w], "new_biases": [f"{b} new", f"new {b}", f"{b}'", b],
+            "outputs_after": [f"{a} after"],
+        }[kind]
+        out.extend(c for c in cands if c not in out)
+    return tuple(out)
+
+
+def _network_quantities(data: dict, source) -> Iterator[Quantity]:
+    nts = _notations(data, source)
+    layers = data["layers"]
+    last = len(layers) - 1
+    single = not (layers and layers[0]["z"] and isinstance(layers[0]["z"][0], list))
+
+    def per_sample(field: str, li: int | None, values, phase: int) -> Iterator[Quantity]:
+        base = f"layers.{li}.{field}" if li is not None else field
+        rows = [values] if single else values
+        for s, row in enumerate(rows):
+            for j, v in enumerate(row):
+                key = f"{base}.{j}" if single else f"{base}.{s}.{j}"
+                if field == "loss_terms":
+                    ns: tuple[str, ...] = (f"E_{j + 1}",)
+                else:
+                    ns = _names(nts, field, last if li is None else li, j)
+                if not single:
+                    ns = tuple(x for n in ns for x in (f"{n} (sample {s + 1})", f"{n}[{s + 1}]"))
+                yield Quantity(key, ns, v, (phase, _layer_rank(phase, li, last), s, j))
+
+    for li, L in enumerate(layers):
+        yield from per_sample("z", li, L["z"], 0)
+        yield from per_sample("a", li, L["a"], 0)
+    if data.get("loss_terms") is not None:
+        yield from per_sample("loss_terms", None, data["loss_terms"], 1)
+    if not single:
+        for s, v in enumerate(data.get("sample_loss") or []):
+            yield Quantity(f"sample_loss.{s}", (f"E(sample {s + 1})", f"E[{s + 1}]"), v, (1, 1, s, 0))
+    yield Quantity("loss", ("E", "loss"), data["loss"], (1, 2, 0, 0))
+    for li in range(last, -1, -1):
+        L = layers[li]
+        for field in NETWORK_BACKWARD:
+            if L.get(field) is not None:
+                yield from per_sample(field, li, L[field], 2)
+    for phase, (wf, bf) in ((3, NETWORK_GRADS), (4, NETWORK_UPDATE)):
+        for li, L in enumerate(layers):
+            for j, row in enumerate(L[wf]):
+                for k, v in enumerate(row):
+                    yield Quantity(f"layers.{li}.{wf}.{j}.{k}", _names(nts, wf, li, j, k), v, (phase, li, j, k))
+            for j, v in enumerate(L.get(bf) or []):
+                yield Quantity(f"layers.{li}.{bf}.{j}", _names(nts, bf, li, j), v, (phase, li, 1_000_000 + j, 0))
+    if data.get("outputs_after") is not None:
+        yield from per_sample("outputs_after", None, data["outputs_after"], 5)
+    yield Quantity("loss_after", ("E after", "loss after", "E'"), data.get("loss_after"), (5, 9, 0, 0))
+
+
+def _layer_rank(phase: int, li: int | None, last: int) -> int:
+    if li is None:
+        return 0
+    return last - li if phase == 2 else li
+
+
+def _graph_quantities(data: dict) -> Iterator[Quantity]:
+    nodes = data["nodes"]
+    root = list(nodes)[-1] if data.get("target") is not None and nodes else data.get("output")
+    order = {name: i for i, name in enumerate(nodes)}
+    for name, nd in nodes.items():
+        yield Quantity(f"nodes.{name}.value", (name,), nd["value"], (0, order[name], 0))
+    yield Quantity("loss", (str(root), "loss"), data["loss"], (1, 0, 0))
+    for name, nd in reversed(list(nodes.items())):
+        yield Quantity(f"nodes.{name}.grad", (f"∂{root}/∂{name}",), nd["grad"], (2, -order[name], 0))
+        for i, inp in enumerate(nd.get("inputs", [])):
+            if i < len(nd.get("local") or []):
+                yield Quantity(f"nodes.{name}.local.{i}", (f"∂{name}/∂{inp}",), nd["local"][i],
+                               (2, -order[name], 1 + i))
+    for v, vd in data.get("variables", {}).items():
+        yield Quantity(f"variables.{v}.grad", (f"∂{root}/∂{v}",), vd["grad"], (3, 0, 0))
+    for v, vd in data.get("variables", {}).items():
+        yield Quantity(f"variables.{v}.new_value", (f"{v} new", f"new {v}", f"{v}'", v), vd["new_value"], (4, 0, 0))
+    if data.get("output_after") is not None or "output_after" in data:
+        yield Quantity("output_after", (f"{data.get('output')} after",), data.get("output_after"), (5, 0, 0))
+    yield Quantity("loss_after", (f"{root} after", "loss after"), data.get("loss_after"), (5, 1, 0))
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
