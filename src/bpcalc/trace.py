@@ -59,6 +59,11 @@ class NetworkTrace:
     def n(self) -> int:
         return self.inputs.shape[0]
 
+    @property
+    def loss_change(self) -> float:
+        """loss_after − loss: what the update gained."""
+        return self.loss_after - self.loss
+
 
 @dataclass
 class NodeTrace:
@@ -96,6 +101,12 @@ class GraphTrace:
     round_to: int | None = None
     rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
     kind: str = "graph"
+
+    @property
+    def loss_change(self) -> float | None:
+        """Change of the loss (of the output, without a target) made by the update; None when undefined."""
+        after = self.loss_after if self.target is not None else self.output_after
+        return None if after is None else after - self.loss
 
 
 Trace = NetworkTrace | GraphTrace

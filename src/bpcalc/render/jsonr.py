@@ -72,6 +72,7 @@ def network_dict(tr: NetworkTrace) -> dict:
         "sample_loss": _num(tr.sample_loss),
         "loss": _num(tr.loss),
         "loss_after": _num(tr.loss_after),
+        "loss_change": _num(tr.loss_change),
         "outputs_after": per_sample(tr.outputs_after),
         "layers": layers,
     }
@@ -100,6 +101,7 @@ def graph_dict(tr: GraphTrace) -> dict:
         "round": tr.round_to,
         "loss": _num(tr.loss),
         "loss_after": _num(tr.loss_after),
+        "loss_change": _num(tr.loss_change),
         "output_after": _num(tr.output_after),
         "nodes": nodes,
         "variables": {v: {"value": _num(val), "grad": _num(tr.grads.get(v, 0.0)),

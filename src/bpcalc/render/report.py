@@ -209,7 +209,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             t.add(f"{nt.a(last, k)} after" + (f" (sample {s + 1})" if n > 1 else ""), f(tr.outputs_after[s, k]))
     t.add("E before", f(tr.loss))
     t.add("E after", f(tr.loss_after))
-    t.add("change", f(tr.loss_after - tr.loss))
+    t.add("change", f(tr.loss_change))
     return doc
 
 
@@ -338,12 +338,12 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
         t.add(f"{tr.loss_node} before", f(tr.loss))
         t.add(f"{tr.loss_node} after", f(tr.loss_after) if tr.loss_after is not None else "undefined")
         if tr.loss_after is not None:
-            t.add("change", f(tr.loss_after - tr.loss))
+            t.add("change", f(tr.loss_change))
     else:
         t.add(f"{tr.output} before", f(tr.loss))
         t.add(f"{tr.output} after", f(tr.output_after) if tr.output_after is not None else "undefined")
         if tr.output_after is not None:
-            t.add("change", f(tr.output_after - tr.loss))
+            t.add("change", f(tr.loss_change))
     return doc
 
 
