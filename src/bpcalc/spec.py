@@ -16,15 +16,25 @@ from .yamlsrc import Located, fmt_path, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
-                "weight_decay", "description"}
+                "weight_decay", "description", "training_state"}
 LAYER_KEYS = {"weights", "biases", "activation", "units", "init", "bias", "labels"}
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
-              "description", "optimizer", "weight_decay"}
+              "description", "optimizer", "weight_decay", "training_state"}
 INITS = ("xavier", "he", "uniform", "normal")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 FREEZABLE = ("weights", "biases")
+OPTIMIZER_BUFFERS = {"sgd": (), "momentum": ("v",), "adam": ("m", "v")}  # per-parameter state kept between steps
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
+
+
+@dataclass
+class TrainingState:
+    """Where training stopped (`training_state:` in a spec `bpcalc step --save` wrote), so it resumes exactly."""
+
+    epoch: int = 0  # epochs trained so far (the next epoch's shuffle order depends on it)
+    step: int = 0  # optimizer steps taken (Adam's bias correction counts them)
+    buffers: dict = field(default_factory=dict)  # ("W", l) / ("b", l) / variable name -> {"v": ..., "m": ...}
 
 
 @dataclass
@@ -35,6 +45,7 @@ class OptimizerSpec:
     beta2: float = 0.999
     epsilon: float = 1e-8
     weight_decay: float = 0.0
+    state: TrainingState | None = None  # resumed optimizer state (from `training_state:`)
 
     def to_yaml(self) -> Any:
         if self.type == "sgd":
@@ -283,6 +294,54 @@ def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
     return opt
 
 
+def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> OptimizerSpec:
+    """Parse `training_state:` (epoch, step, and the optimizer's buffers per parameter) into `opt.state`."""
+    raw = data.get("training_state")
+    if raw is None:
+        return opt
+    path = ("training_state",)
+    graph = all(isinstance(k, str) for k in shapes)
+    group = "variables" if graph else "layers"
+    if not isinstance(raw, dict):
+        raise doc.error(path, "training_state is a mapping {epoch: N, step: N, " + group + ": ...}, written by "
+                              "`bpcalc step --save`", hint="delete it to start training afresh")
+    check_keys(doc, raw, {"epoch", "step", group}, path)
+    state = TrainingState(positive_int(doc, raw.get("epoch", 0), path + ("epoch",), 0),
+                          positive_int(doc, raw.get("step", 0), path + ("step",), 0))
+    names = OPTIMIZER_BUFFERS[opt.type]
+    entries = raw.get(group, {} if graph else [])
+    if graph:
+        if not isinstance(entries, dict):
+            raise doc.error(path + (group,), "expected a mapping of variable: {buffer: value}")
+        items = [((name,), name, v) for name, v in entries.items()]
+    else:
+        if not isinstance(entries, list):
+            raise doc.error(path + (group,), "expected a list with one entry per layer")
+        items = []
+        for i, layer in enumerate(entries):
+            if not isinstance(layer, dict):
+                raise doc.error(path + (group, i), "expected a mapping {weights: {...}, biases: {...}}")
+            check_keys(doc, layer, {"weights", "biases"}, path + (group, i))
+            items += [((i, kind), ("W" if kind == "weights" else "b", i), v) for kind, v in layer.items()]
+    for sub, key, bufs in items:
+        p = path + (group, *sub)
+        if key not in shapes:
+            raise doc.error(p, f"no parameter {'.'.join(map(str, sub))} to hold optimizer state for")
+        if not isinstance(bufs, dict):
+            raise doc.error(p, f"expected a mapping of buffer: values ({', '.join(names) or 'none for sgd'})")
+        check_keys(doc, bufs, set(names), p)
+        out = {}
+        for b, v in bufs.items():
+            arr = np.asarray(number(doc, v, p + (b,)) if graph else (
+                matrix(doc, v, p + (b,)) if len(shapes[key]) == 2 else vector(doc, v, p + (b,))))
+            if arr.shape != shapes[key]:
+                raise doc.error(p + (b,), f"shape {arr.shape} does not match the parameter's {shapes[key]}")
+            out[b] = arr
+        state.buffers[key] = out
+    opt.state = state
+    return opt
+
+
 def _expected(doc: Located, data: dict) -> dict[str, Any]:
     value = data.get("expected", {})
     if not isinstance(value, dict):
@@ -396,7 +455,9 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         if "input_labels" in data else None,
         target_labels=_labels_list(doc, data["target_labels"], ("target_labels",), T.shape[1])
         if "target_labels" in data else None,
-        optimizer=_optimizer(doc, data), batch_size=batch, shuffle=shuffle, seed=seed,
+        optimizer=_with_state(doc, data, _optimizer(doc, data), {("W", i): l.weights.shape for i, l in enumerate(
+            layers)} | {("b", i): l.biases.shape for i, l in enumerate(layers) if l.biases is not None}),
+        batch_size=batch, shuffle=shuffle, seed=seed,
         expected=_expected(doc, data), data_refs={k: v for k, v in (("inputs", xref), ("targets", tref)) if v},
         source=doc.source,
     )
@@ -453,7 +514,8 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
         variables=variables, constants=constants, nodes=nodes, output=output, target=target, loss=loss,
         learning_rate=number(doc, data.get("learning_rate", 0.01), ("learning_rate",)),
         name=str(data["name"]) if data.get("name") is not None else None,
-        optimizer=_optimizer(doc, data), expected=_expected(doc, data), source=doc.source,
+        optimizer=_with_state(doc, data, _optimizer(doc, data), {v: () for v in variables}),
+        expected=_expected(doc, data), source=doc.source,
         lines={str(n): doc.line(("nodes", n)) or 0 for n in nodes_raw})
     parse_graph(spec, doc)  # validate expressions now, so errors name their line
     return spec
