@@ -85,6 +85,7 @@ class NetworkSpec:
     shuffle: bool = False
     seed: int | None = None
     expected: dict[str, Any] = field(default_factory=dict)
+    expected_written: dict[str, tuple] = field(default_factory=dict)  # key -> (line, value as written: "0.50")
     data_refs: dict[str, str] = field(default_factory=dict)  # inputs/targets given as file paths
     source: str | None = None
     kind: str = "network"
@@ -106,6 +107,7 @@ class GraphSpec:
     name: str | None = None
     optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
     expected: dict[str, Any] = field(default_factory=dict)
+    expected_written: dict[str, tuple] = field(default_factory=dict)  # key -> (line, value as written: "0.50")
     source: str | None = None
     kind: str = "graph"
     lines: dict[str, int] = field(default_factory=dict)  # node name -> its line in the source, for errors
@@ -356,6 +358,20 @@ def _expected(doc: Located, data: dict) -> dict[str, Any]:
     return out
 
 
+def _expected_written(doc: Located, data: dict) -> dict[str, tuple]:
+    """Each `expected:` key's line and its value's text as written (nested lists for lists)."""
+    value = data.get("expected")
+    if not isinstance(value, dict):
+        return {}
+
+    def text(path: tuple, v: Any) -> Any:
+        if isinstance(v, list):
+            return [text(path + (i,), x) for i, x in enumerate(v)]
+        return doc.raw.get(path)
+
+    return {str(k): (doc.line(("expected", k)), text(("expected", k), v)) for k, v in value.items()}
+
+
 # ------------------------------------------------------------------ networks
 def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     check_keys(doc, data, NETWORK_KEYS, ())
@@ -458,7 +474,8 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         optimizer=_with_state(doc, data, _optimizer(doc, data), {("W", i): l.weights.shape for i, l in enumerate(
             layers)} | {("b", i): l.biases.shape for i, l in enumerate(layers) if l.biases is not None}),
         batch_size=batch, shuffle=shuffle, seed=seed,
-        expected=_expected(doc, data), data_refs={k: v for k, v in (("inputs", xref), ("targets", tref)) if v},
+        expected=_expected(doc, data), expected_written=_expected_written(doc, data),
+        data_refs={k: v for k, v in (("inputs", xref), ("targets", tref)) if v},
         source=doc.source,
     )
 
@@ -515,7 +532,7 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
         learning_rate=number(doc, data.get("learning_rate", 0.01), ("learning_rate",)),
         name=str(data["name"]) if data.get("name") is not None else None,
         optimizer=_with_state(doc, data, _optimizer(doc, data), {v: () for v in variables}),
-        expected=_expected(doc, data), source=doc.source,
+        expected=_expected(doc, data), expected_written=_expected_written(doc, data), source=doc.source,
         lines={str(n): doc.line(("nodes", n)) or 0 for n in nodes_raw})
     parse_graph(spec, doc)  # validate expressions now, so errors name their line
     return spec

@@ -32,6 +32,7 @@ class Located:
     data: Any
     lines: dict[tuple, int] = field(default_factory=dict)
     source: str | None = None
+    raw: dict[tuple, str] = field(default_factory=dict)  # scalars under `expected:` as written ("0.50")
 
     def line(self, path: tuple) -> int | None:
         while path:
@@ -68,7 +69,28 @@ def load_yaml(text: str, source: str | None = None) -> Located:
     lines: dict[tuple, int] = {}
     budget = [MAX_NODES]
     data = _construct(node, (), lines, budget, source, 0)
-    return Located(data, lines, source)
+    return Located(data, lines, source, _raw_under(node, "expected"))
+
+
+def _raw_under(root: yaml.Node, key: str) -> dict[tuple, str]:
+    """The text of every scalar under the top-level `key` as written, so `0.50` keeps its two decimals."""
+    out: dict[tuple, str] = {}
+
+    def walk(node: yaml.Node, path: tuple) -> None:
+        if isinstance(node, yaml.ScalarNode):
+            out[path] = node.value
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                walk(v, path + (k.value,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, path + (i,))
+
+    if isinstance(root, yaml.MappingNode):
+        for k, v in root.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                walk(v, (key,))
+    return out
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, source: str | None) -> SpecError:
