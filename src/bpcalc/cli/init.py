@@ -1,0 +1,105 @@
+"""`bpcalc init`: a commented starter spec that runs as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import common as c
+from .app import app
+
+NETWORK = """\
+{modeline}# A bpcalc spec: `bpcalc run {file}` shows one step of backpropagation on this network, every number
+# written out; `bpcalc validate {file}` checks it without running. Every key: docs/spec.md in the source.
+name: My network (2-2-2, sigmoid)
+
+# One sample is a list of numbers; several samples are a list of lists: [[0, 1], [1, 0]].
+# inputs and targets may also name a .csv or .npy file (one sample per row), relative to this file.
+inputs: [0.05, 0.10]
+targets: [0.01, 0.99]        # one value per output neuron, one target per input sample
+
+layers:                      # input side first
+  - weights:                 # row j = neuron j of this layer, column k = input k (w_jk)
+      - [0.15, 0.20]
+      - [0.25, 0.30]
+    biases: [0.35, 0.35]     # one per neuron; leave the key out for a layer without biases
+    activation: sigmoid      # {activations}
+  - weights:
+      - [0.40, 0.45]
+      - [0.50, 0.55]
+    biases: [0.60, 0.60]
+    activation: sigmoid
+  # Or let bpcalc initialise a layer: `- units: 3` with `init: {inits}`,
+  # and a top-level `seed: 1` so the numbers repeat.
+
+loss: half_sse               # {losses}
+learning_rate: 0.5
+# freeze: [biases]           # parameter kinds that are not updated: weights, biases
+# optimizer: sgd             # {optimizers}; e.g. {{type: momentum, momentum: 0.9}}
+"""
+
+GRAPH = """\
+{modeline}# A bpcalc expression graph: `bpcalc run {file}` evaluates every node, then sends the gradient back
+# through each one; `bpcalc validate {file}` checks it without running. Every key: docs/spec.md in the source.
+name: f(x, y, z) = (x + y) z
+
+variables: {{x: -2, y: 5, z: -4}}   # leaves that are differentiated and updated
+constants: {{}}                     # leaves that are not updated, e.g. {{c: 3}}
+nodes:                            # name: expression, evaluated in order; each may use the ones above
+  q: x + y                        # numbers, names, + - * / **, unary minus, parentheses and
+  f: q * z                        # {functions}
+output: f                         # the node differentiated (default: the last one)
+target: -10                       # optional: then L = loss(target, output) is differentiated
+loss: sse                         # {losses}
+learning_rate: 0.01
+"""
+
+KindOpt = Annotated[bool, typer.Option("--graph", help="An expression graph instead of a layered network.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")]
+FileArg = Annotated[Path | None, typer.Argument(metavar="[FILE]", dir_okay=False, show_default=False,
+                                                help="Where to write the spec. Default: print it.")]
+
+
+def starter_spec(graph: bool = False, file: str = "spec.yaml", schema_ref: str | None = None) -> str:
+    """The starter spec's text; `schema_ref` (a path or URL of spec.schema.json) adds the editor modeline."""
+    from ..ops import ACTIVATIONS, FUNCTIONS, LOSSES
+    from ..spec import INITS, OPTIMIZERS
+
+    modeline = f"# yaml-language-server: $schema={schema_ref}\n" if schema_ref else ""
+    template = GRAPH if graph else NETWORK
+    return template.format(modeline=modeline, file=file, activations=" | ".join(ACTIVATIONS),
+                           losses=" | ".join(LOSSES), inits=" | ".join(INITS), optimizers=" | ".join(OPTIMIZERS),
+                           functions=" ".join(FUNCTIONS))
+
+
+def installed_schema_path() -> str | None:
+    """The shipped spec.schema.json as an absolute path, when the package lives on disk (not in a zip)."""
+    from importlib import resources
+
+    from ..schema import SCHEMA_FILE
+
+    p = Path(str(resources.files("bpcalc") / SCHEMA_FILE))
+    return str(p) if p.is_file() else None
+
+
+@app.command(epilog="Examples:\n\n  bpcalc init my.yaml && bpcalc run my.yaml\n\n"
+             "  bpcalc init --graph graph.yaml\n\n  bpcalc init > spec.yaml")
+@c.guard
+def init(file: FileArg = None, graph: KindOpt = False, force: ForceOpt = False, quiet: c.QuietOpt = False) -> None:
+    """Write a commented starter spec to FILE (or print it) that runs as written; edit it from there."""
+    import sys
+
+    from ..errors import SpecError
+    from ..save import write_atomic
+
+    if file is None:
+        sys.stdout.write(starter_spec(graph, "spec.yaml", installed_schema_path()))
+        return
+    c.check_output_path(file)
+    if file.exists() and not force:
+        raise SpecError(f"{file} already exists; not overwriting it", hint="pass --force, or choose another name")
+    write_atomic(file, starter_spec(graph, file.name, installed_schema_path()))
+    if not quiet:
+        sys.stdout.write(f"wrote {file}: try `bpcalc run {file}`\n")

@@ -1,0 +1,27 @@
+"""`bpcalc schema`: the JSON Schema of a spec, for editors and validators."""
+
+from __future__ import annotations
+
+import sys
+
+from . import common as c
+from .app import app
+
+
+@app.command(epilog="Examples:\n\n  bpcalc schema > spec.schema.json\n\n"
+             "  bpcalc schema -o .vscode/bpcalc.schema.json\n\n"
+             "Then start a spec with:  # yaml-language-server: $schema=spec.schema.json")
+@c.guard
+def schema(output: c.OutputOpt = None) -> None:
+    """Print the JSON Schema (draft 2020-12) of a spec; editors use it to validate and complete specs."""
+    from ..schema import shipped_schema_text
+
+    text = shipped_schema_text()
+    if output is not None:
+        from ..save import write_atomic
+
+        c.check_output_path(output)
+        write_atomic(output, text)
+        return
+    sys.stdout.write(text)
+    sys.stdout.flush()

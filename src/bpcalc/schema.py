@@ -1,0 +1,192 @@
+"""The JSON Schema (draft 2020-12) of a spec, built from the loader's own key sets so the two cannot drift.
+
+The package ships the result as `spec.schema.json` (`bpcalc schema` prints it); regenerate it with
+`python -m bpcalc.schema > src/bpcalc/spec.schema.json`. A test checks the shipped file equals `build_schema()`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .ops import ACTIVATIONS, FUNCTIONS, LOSSES
+from .spec import FREEZABLE, INITS, OPTIMIZERS
+
+SCHEMA_FILE = "spec.schema.json"
+OPTIMIZER_KEYS = {"type", "momentum", "beta1", "beta2", "epsilon", "weight_decay"}
+
+# numbers YAML 1.1 reads as text (1e-8, 5e-1) count as numbers, as in the loader
+NUMBER = {"anyOf": [{"type": "number"},
+                    {"type": "string", "pattern": r"^\s*[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"}]}
+VECTOR = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/number"}}
+MATRIX = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/vector"}}
+DATA_FILE = {"type": "string", "pattern": r"\.([cC][sS][vV]|[nN][pP][yY])$",
+             "description": "A .csv (one sample per line, no header) or .npy file, relative to the spec file."}
+LABEL = {"type": ["string", "number"]}
+NAME = {"type": ["string", "number"], "description": "A title shown above the output."}
+DESCRIPTION = {"type": "string", "description": "Free text; not used by the calculation."}
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _enum(values, description: str) -> dict:
+    return {"enum": list(values), "description": description}
+
+
+def _optimizer() -> dict:
+    props = {
+        "type": _enum(OPTIMIZERS, "sgd (default), momentum or adam."),
+        "momentum": {"$ref": "#/$defs/number", "description": "Momentum μ (momentum; default 0.9)."},
+        "beta1": {"$ref": "#/$defs/number", "description": "Adam's β1 (default 0.9)."},
+        "beta2": {"$ref": "#/$defs/number", "description": "Adam's β2 (default 0.999)."},
+        "epsilon": {"$ref": "#/$defs/number", "description": "Adam's ε (default 1e-8)."},
+        "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
+    }
+    return {
+        "description": "How parameters are updated, as PyTorch does: a name, or a mapping with settings.",
+        "anyOf": [_enum(OPTIMIZERS, "sgd, momentum or adam"),
+                  {"type": "object", "properties": props, "additionalProperties": False}],
+    }
+
+
+def _expected() -> dict:
+    return {"type": "object", "description": "Check my work: a quantity's JSON path (loss, layers.0.a.0, "
+            "variables.x.new_value, ...) mapped to the value you computed by hand.",
+            "additionalProperties": {"anyOf": [{"$ref": "#/$defs/number"}, {"$ref": "#/$defs/vector"},
+                                               {"$ref": "#/$defs/matrix"}]}}
+
+
+def _training_state(group: str) -> dict:
+    buffers = {"type": "object", "description": "The optimizer's buffers: v (momentum), m and v (adam).",
+               "additionalProperties": {"anyOf": [{"$ref": "#/$defs/number"}, {"$ref": "#/$defs/vector"},
+                                                  {"$ref": "#/$defs/matrix"}]}}
+    per = ({"type": "object", "additionalProperties": buffers} if group == "variables" else
+           {"type": "array", "items": {"type": "object", "properties": {"weights": buffers, "biases": buffers},
+                                       "additionalProperties": False}})
+    return {"type": "object", "additionalProperties": False,
+            "description": "Written by `bpcalc step --save`: where training stopped, so it resumes exactly.",
+            "properties": {"epoch": {"type": "integer", "minimum": 0, "description": "Epochs trained so far."},
+                           "step": {"type": "integer", "minimum": 0, "description": "Optimizer steps taken."},
+                           group: per}}
+
+
+def _layer() -> dict:
+    labels = {
+        "z": {"type": "array", "items": LABEL, "description": "Names of z_j, one per neuron."},
+        "a": {"type": "array", "items": LABEL, "description": "Names of a_j, one per neuron."},
+        "weights": {"type": "array", "items": {"type": "array", "items": LABEL},
+                    "description": "Names of the weights, same shape as `weights`."},
+        "biases": {"type": "array", "items": LABEL, "description": "Names of the biases, one per neuron."},
+    }
+    props = {
+        "weights": {"$ref": "#/$defs/matrix", "description": "Row j = neuron j of this layer, column k = input k "
+                    "(w_jk); every row as long as the previous layer (or the inputs)."},
+        "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"type": "null"}],
+                   "description": "One per neuron; absent = this layer has no bias."},
+        "activation": _enum(ACTIVATIONS, "The layer's activation (default sigmoid)."),
+        "units": {"type": "integer", "minimum": 1,
+                  "description": "Instead of `weights`: this many neurons, initialised by `init` from `seed`."},
+        "init": _enum(INITS, "With `units`: how the weights are initialised (default: the top-level init)."),
+        "bias": {"type": "boolean", "description": "With `units`: false = no biases (default true, zeros)."},
+        "labels": {"type": "object", "properties": labels, "additionalProperties": False,
+                   "description": "Display names of this layer's quantities."},
+    }
+    return {"type": "object", "properties": props, "additionalProperties": False,
+            "oneOf": [{"required": ["weights"]}, {"required": ["units"]}],
+            "description": "One layer of neurons, input side first."}
+
+
+def _samples(what: str) -> dict:
+    return {"description": f"{what}: one sample [..], a list of samples [[..], [..]], or a .csv/.npy file.",
+            "anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/matrix"}, DATA_FILE]}
+
+
+def _network() -> dict:
+    props = {
+        "name": NAME,
+        "description": DESCRIPTION,
+        "inputs": _samples("Inputs"),
+        "targets": _samples("Targets, one per input sample, one value per output neuron"),
+        "input_labels": {"type": "array", "items": LABEL, "description": "Names of the inputs (x1, x2, ...)."},
+        "target_labels": {"type": "array", "items": LABEL, "description": "Names of the targets."},
+        "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"},
+                   "description": "The layers, input side first."},
+        "loss": _enum(LOSSES, "The loss (default half_sse); with several samples, the mean of theirs."),
+        "learning_rate": {"$ref": "#/$defs/number", "description": "Step size α (default 0.5)."},
+        "freeze": {"anyOf": [_enum(FREEZABLE, "weights or biases"),
+                             {"type": "array", "items": _enum(FREEZABLE, "weights or biases")}],
+                   "description": "Parameter kinds that are not updated."},
+        "expected": _expected(),
+        "seed": {"type": "integer", "description": "Seed for `units` initialisation and shuffling."},
+        "init": _enum(INITS, "Default initialisation of `units` layers (default xavier)."),
+        "batch_size": {"type": "integer", "minimum": 1, "description": "Samples per update (default: all)."},
+        "shuffle": {"type": "boolean", "description": "Shuffle samples each epoch (uses `seed`)."},
+        "optimizer": _optimizer(),
+        "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
+        "training_state": _training_state("layers"),
+    }
+    return {"type": "object", "properties": props, "additionalProperties": False,
+            "required": ["inputs", "targets", "layers"], "description": "A layered network."}
+
+
+def _graph() -> dict:
+    scalars = {"type": "object", "propertyNames": {"pattern": IDENTIFIER},
+               "additionalProperties": {"$ref": "#/$defs/number"}}
+    props = {
+        "name": NAME,
+        "description": DESCRIPTION,
+        "variables": {**scalars, "minProperties": 1,
+                      "description": "Leaves that are differentiated and updated: {x: -2, y: 5}."},
+        "constants": {**scalars, "description": "Leaves that are not updated."},
+        "nodes": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": IDENTIFIER},
+                  "additionalProperties": {"type": ["string", "number"]},
+                  "description": "name: expression, evaluated in order. Expressions: numbers, names, + - * / **, "
+                                 "unary minus, parentheses, " + ", ".join(FUNCTIONS) + "."},
+        "output": {"type": "string", "description": "The node differentiated (default: the last)."},
+        "target": {"anyOf": [{"$ref": "#/$defs/number"}, {"type": "null"}],
+                   "description": "With a target, L = loss(target, output) is differentiated."},
+        "loss": _enum(LOSSES, "The loss against `target` (default sse)."),
+        "learning_rate": {"$ref": "#/$defs/number", "description": "Step size α (default 0.01)."},
+        "expected": _expected(),
+        "optimizer": _optimizer(),
+        "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
+        "training_state": _training_state("variables"),
+    }
+    return {"type": "object", "properties": props, "additionalProperties": False,
+            "required": ["variables", "nodes"], "description": "An expression graph."}
+
+
+def build_schema() -> dict[str, Any]:
+    """The schema as a dict: a network when `layers` is present, else an expression graph (as the loader)."""
+    network, graph = _network(), _graph()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "bpcalc spec",
+        "description": "A network (layers:) or an expression graph (nodes:) for bpcalc. See docs/spec.md.",
+        "type": "object",
+        # every key of both kinds with its description, for editors' completion; the branches below validate
+        "properties": {k: {"description": v.get("description", "")}
+                       for k, v in {**graph["properties"], **network["properties"]}.items()},
+        "if": {"required": ["layers"]},
+        "then": {"$ref": "#/$defs/network"},
+        "else": {"$ref": "#/$defs/graph"},
+        "$defs": {"number": NUMBER, "vector": VECTOR, "matrix": MATRIX, "layer": _layer(),
+                  "network": network, "graph": graph},
+    }
+
+
+def schema_text() -> str:
+    """The schema as the shipped file holds it."""
+    return json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def shipped_schema_text() -> str:
+    """The schema file shipped inside the package."""
+    from importlib import resources
+
+    return (resources.files("bpcalc") / SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(schema_text())
