@@ -38,15 +38,28 @@ def run(
         if dest is not None:
             check_not_protected(dest, [s.source])
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
+    doc = report(trace, precision, full)
+    checked = None
+    if s.expected:  # check my work: before printing anything, so an unknown key is one error (exit 2)
+        from ..expected import check_and_attach
+        from ..render.jsonr import trace_to_dict
+
+        checked = trace_to_dict(trace)
+        results = check_and_attach(s, checked, doc, precision)
 
     def data():
         from ..render.jsonr import trace_to_dict
 
-        return trace_to_dict(trace)
+        return checked if checked is not None else trace_to_dict(trace)
 
-    c.emit(report(trace, precision, full), fmt, output, data, quiet=quiet, protect=[s.source],
-           standalone=standalone)
+    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if save is not None:
         from ..save import trace_to_spec_text, write_atomic
 
         write_atomic(save, trace_to_spec_text(s, trace, save), protect=[s.source])
+    if checked is not None:
+        import typer
+
+        from ..expected import exit_code
+
+        raise typer.Exit(exit_code(results))

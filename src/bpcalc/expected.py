@@ -1,0 +1,218 @@
+"""Check my work: compare the values a spec's `expected:` gives with what the run computed.
+
+Keys are the dotted paths of `--format json` (`loss`, `layers.1.a.0`, `nodes.q.value`) or display names
+(`a_1^(3)`, `σ(h1)`, `∂E/∂w_11^(3)`, `W1`, `S`; a parameter's bare name means its value after the update).
+
+A value is right when it is the correct value rounded to the decimals you wrote: `0.8744` for 0.874352 ✓,
+`0.87` ✓, `0.8743` ✗ (cut off, not rounded), `0.50` allows ±0.005 and `0.5` ±0.05. Values that agree to a
+relative 1e-6 also count (numbers copied from float32 tools). Under `--round N` the correct values are the
+hand-rounded step's.
+
+Use from any command: `results = check_and_attach(spec, data, doc, precision)` before printing, then
+`raise typer.Exit(exit_code(results))` after; unknown keys raise SpecError (exit 2) listing close matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import EXIT_CHECK_FAILED, EXIT_OK, SpecError
+from .quantities import Quantity, leaves, lookup, norm, quantities
+
+RELATIVE = 1e-6
+
+
+@dataclass(frozen=True)
+class Result:
+    """One checked number."""
+
+    key: str  # as written under expected: (with `.i` appended for each element of a list)
+    path: str  # the dotted JSON path it names
+    name: str  # its display name
+    yours: float
+    written: str  # your value as written
+    decimals: int  # decimals you wrote (the tolerance is half a unit in that place)
+    correct: float | None  # None when the run has no finite value there
+    ok: bool
+
+    @property
+    def difference(self) -> float | None:
+        """yours − correct (0 when they differ by float noise only)."""
+        if self.correct is None:
+            return None
+        d = self.yours - self.correct
+        return 0.0 if abs(d) <= _noise(self.yours, self.correct) else d
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "path": self.path, "name": self.name, "yours": self.yours,
+                "correct": self.correct, "difference": self.difference, "ok": self.ok}
+
+
+# ------------------------------------------------------------------------------------------------ tolerance
+def decimals_written(text: str | None, value: float) -> int:
+    """Decimal places of a number as written: '0.50' -> 2, '16' -> 0, '1.5e-3' -> 4, '2e3' -> -3."""
+    s = (text if text is not None else repr(float(value))).strip().lower().replace("_", "").lstrip("+-")
+    mant, _, exp = s.partition("e")
+    try:
+        e = int(exp) if exp else 0
+    except ValueError:
+        e = 0
+    frac = mant.partition(".")[2]
+    return len(frac) - e
+
+
+def agrees(yours: float, correct: float, decimals: int) -> bool:
+    """Is `yours` the correct value rounded to `decimals` places (or equal to a relative 1e-6)?"""
+    diff = abs(yours - correct)
+    return bool(diff <= 0.5 * 10.0 ** (-decimals) + _noise(yours, correct) or diff <= RELATIVE * abs(correct))
+
+
+def _noise(yours: float, correct: float) -> float:
+    """Float noise of exact decimal sums (0.219 + 0.395 + 0.621 = 1.2349999999999999)."""
+    return 8 * 2.220446049250313e-16 * max(abs(yours), abs(correct))
+
+
+# ------------------------------------------------------------------------------------------------ resolving keys
+class Index:
+    """The run's numbers by dotted path and by display name."""
+
+    def __init__(self, data: dict, spec=None):
+        self.data = data
+        try:
+            self.qs: list[Quantity] = quantities(data, spec)
+        except (KeyError, TypeError, IndexError, AttributeError):  # a dict of another shape: paths only
+            self.qs = []
+        self.by_name: dict[str, Quantity] = {}
+        for q in self.qs:
+            for n in q.names:
+                self.by_name.setdefault(norm(n), q)
+        self.names = {q.key: q.name for q in self.qs}
+
+    def resolve(self, key: str) -> tuple[str, Any]:
+        """(dotted path, value or nested list) for a path or a display name; KeyError if neither."""
+        try:
+            return key, lookup(self.data, key)
+        except KeyError:
+            pass
+        q = self.by_name.get(norm(key))
+        if q is None:
+            raise KeyError(key)
+        return q.key, q.value
+
+    def suggestions(self, key: str, n: int = 5) -> list[str]:
+        paths = [k for k, _ in leaves(self.data)]
+        names = [nm for q in self.qs for nm in q.names[:2]]
+        pool = list(dict.fromkeys(names + paths))
+        by_norm: dict[str, str] = {}
+        for p in pool:
+            by_norm.setdefault(norm(p), p)
+        close = difflib.get_close_matches(norm(key), list(by_norm), n=n, cutoff=0.5)
+        return [by_norm[c] for c in close]
+
+
+def _unknown(index: Index, key: str, line: int | None, source: str | None) -> SpecError:
+    close = index.suggestions(key)
+    examples = ", ".join(f"`{q.name}`" for q in index.qs[:3]) if index.qs else "`loss`"
+    hint = (f"did you mean {', '.join(f'`{c}`' for c in close)}? " if close else "") + \
+        f"keys are the dotted paths of --format json (`loss`, `layers.0.a.0`) or display names ({examples})"
+    return SpecError(f"unknown quantity `{key}`", path=f"expected.{key}", line=line, source=source, hint=hint)
+
+
+# ------------------------------------------------------------------------------------------------ checking
+def check_expected(spec, data: dict) -> list[Result]:
+    """Every `expected:` value of `spec` against the run's JSON dict `data`; SpecError for unknown keys."""
+    expected: dict[str, Any] = getattr(spec, "expected", None) or {}
+    if not expected:
+        return []
+    written: dict[str, tuple] = getattr(spec, "expected_written", None) or {}
+    source = getattr(spec, "source", None)
+    index = Index(data, spec)
+    results: list[Result] = []
+    for key, yours in expected.items():
+        line, text = written.get(key, (None, None))
+        try:
+            path, correct = index.resolve(key)
+        except KeyError:
+            raise _unknown(index, key, line, source) from None
+        if not _numeric_tree(correct):
+            inner = ", ".join(f"`{key}.{k}`" for k in _children(correct)[:4])
+            raise SpecError(f"`{key}` is a group of quantities, not a number", path=f"expected.{key}", line=line,
+                            source=source, hint=f"name one of them: {inner}")
+        results.extend(_compare(key, path, index.names, yours, text, correct, line, source))
+    return results
+
+
+def _compare(key: str, path: str, names: dict[str, str], yours, text, correct, line, source) -> list[Result]:
+    ys = np.asarray(yours, dtype=float)
+    cs = np.asarray(correct if correct is not None else math.nan, dtype=float) if not isinstance(correct, list) \
+        else np.asarray(_fill_none(correct), dtype=float)
+    if ys.shape != cs.shape:
+        hint = (f"give a list shaped like it, or name one element: `{key}.0`" if cs.ndim else
+                "give a single number")
+        raise SpecError(f"`{key}` holds {_shape_text(cs.shape)}, but your value is {_shape_text(ys.shape)}",
+                        path=f"expected.{key}", line=line, source=source, hint=hint)
+    if ys.ndim == 0:
+        return [_one(key, path, names.get(path, path), float(ys), text, float(cs))]
+    texts = np.asarray(text if text is not None else np.full(ys.shape, None), dtype=object)
+    out = []
+    for idx in np.ndindex(ys.shape):
+        sub = ".".join(map(str, idx))
+        t = texts[idx] if texts.shape == ys.shape else None
+        sub_path = f"{path}.{sub}"
+        out.append(_one(f"{key}.{sub}", sub_path, names.get(sub_path, sub_path), float(ys[idx]), t, float(cs[idx])))
+    return out
+
+
+def _shape_text(shape: tuple) -> str:
+    if not shape:
+        return "one number"
+    if len(shape) == 1:
+        return f"a list of {shape[0]} number{'s' if shape[0] != 1 else ''}"
+    return "a " + " × ".join(map(str, shape)) + " table of numbers"
+
+
+def _numeric_tree(x) -> bool:
+    """A number, null, or (nested) lists of them: something to compare a value or a list of values with."""
+    if isinstance(x, list):
+        return all(_numeric_tree(v) for v in x)
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
+def _children(x) -> list[str]:
+    return [str(k) for k in x] if isinstance(x, dict) else [str(i) for i in range(len(x))] if isinstance(
+        x, list) else []
+
+
+def _fill_none(x):
+    if isinstance(x, list):
+        return [_fill_none(v) for v in x]
+    return math.nan if x is None else x
+
+
+def _one(key: str, path: str, name: str, yours: float, text: str | None, correct: float) -> Result:
+    d = decimals_written(text, yours)
+    finite = math.isfinite(correct)
+    return Result(key=key, path=path, name=name, yours=yours, written=(text or repr(yours)).strip(), decimals=d,
+                  correct=correct if finite else None, ok=finite and agrees(yours, correct, d))
+
+
+def exit_code(results: list[Result]) -> int:
+    """1 when any value is wrong, else 0."""
+    return EXIT_CHECK_FAILED if any(not r.ok for r in results) else EXIT_OK
+
+
+def check_and_attach(spec, data: dict, doc=None, precision: int = 4) -> list[Result]:
+    """Check, add the table to `doc` (when given) and the results to `data["expected"]`; returns the results."""
+    results = check_expected(spec, data)
+    if results:
+        data["expected"] = [r.as_dict() for r in results]
+        if doc is not None:
+            from .render.expected_report import expected_section
+
+            expected_section(doc, results, precision)
+    return results
