@@ -1,0 +1,84 @@
+"""`bpcalc explain`: the chain rule written out per parameter, or a function's derivative derived step by step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import common as c
+from .app import app
+
+FUNCTIONS_HELP = ("sigmoid, tanh, relu, leaky_relu, softmax, linear, half_sse, sse, mse, cross_entropy, "
+                  "binary_cross_entropy, chain-rule")
+
+TopicArg = Annotated[str | None, typer.Argument(
+    metavar="[SPEC|FUNCTION]",
+    help="A spec file, `-` for stdin, a bundled example's name, or a function whose derivative to derive: "
+    f"{FUNCTIONS_HELP}. A function name means the function unless a file of that name exists. "
+    "Default: the bundled `simple`.", show_default=False)]
+ParamOpt = Annotated[list[str] | None, typer.Option(
+    "--param", "-P", metavar="NAME",
+    help="Explain only this parameter (repeatable): a display name (w_11^(3), b_1^(2)), the spec's label "
+    "(W1), a JSON path (layers.1.weights.0.0), W^(l) or b^(l) for a whole layer; for graphs a variable or "
+    "node name.", show_default=False)]
+
+
+@app.command(epilog="Examples:\n\n  bpcalc explain\n\n  bpcalc explain two_layer --param 'w_11^(3)'\n\n"
+             "  bpcalc explain two_layer --param layers.0.weights.0.0 --format markdown\n\n"
+             "  bpcalc explain composite\n\n  bpcalc explain sigmoid\n\n  bpcalc explain softmax --format latex\n\n"
+             "  bpcalc explain hidden --round 2 --format json")
+@c.guard
+def explain(
+    topic: TopicArg = None,
+    param: ParamOpt = None,
+    format: c.FormatOpt = None,
+    precision: c.PrecisionOpt = 4,
+    learning_rate: c.LearningRateOpt = None,
+    output: c.OutputOpt = None,
+    round: c.RoundOpt = None,
+    quiet: c.QuietOpt = False,
+    standalone: c.StandaloneOpt = False,
+) -> None:
+    """Derivations: for each parameter the chain rule in the documents' notation, each factor's formula, the
+    numbers, the product (hidden layers: the sum over the paths through the next layer; graphs: every path back
+    to each variable, node by node). With a function name: its derivative derived line by line."""
+    from ..derivations import canonical, derivation
+    from ..errors import SpecError
+
+    fmt = c.pick_format(format, output)
+    c.check_output_path(output)
+    name = canonical(topic) if topic is not None else None
+    if name is not None and not Path(topic).exists():
+        if param:
+            raise SpecError(f"--param applies to a spec, not to the derivation of {name}",
+                            hint=f"drop --param, or name a spec: bpcalc explain SPEC --param {param[0]}")
+        fd = derivation(name)
+        example = _chain_example(learning_rate, round, precision) if fd.kind == "rule" else None
+        from ..render.explain_report import function_dict, function_doc
+
+        c.emit(function_doc(fd, example), fmt, output, lambda: function_dict(fd, example), quiet=quiet,
+               standalone=standalone)
+        return
+
+    from .. import run as run_step
+    from ..bundled import open_spec
+    from ..derive import explain as derive
+    from ..render.explain_report import explain_dict, explain_doc
+
+    s = open_spec(topic)
+    trace = run_step(s, learning_rate=learning_rate, round_to=round)
+    ex = derive(trace, precision, param)
+    c.emit(explain_doc(ex), fmt, output, lambda: explain_dict(ex), quiet=quiet, protect=[s.source],
+           standalone=standalone)
+
+
+def _chain_example(learning_rate, round_to, precision):
+    """Seed 004's y = (e^(x²))² at x = 0.5, run and derived: the chain rule's worked example."""
+    from .. import run as run_step
+    from ..derive import explain as derive
+
+    ex = derive(run_step("composite", learning_rate=learning_rate, round_to=round_to), precision)
+    ex.title = f"Worked example (seed 004): {ex.title}"
+    return ex

@@ -1,0 +1,686 @@
+"""A trace's gradients as derivations: per parameter the chain rule, each factor's formula, the numbers, the product.
+
+Networks: ∂E/∂w = ∂E/∂a · ∂a/∂z · ∂z/∂w, with a hidden layer's ∂E/∂a written as the sum over the paths through
+the next layer. Graphs: every path from the output back to the variable, node by node, and the backward walk
+that adds the paths where they meet (seed 004). Formulas come from ops.py and notation.py; numbers from the
+trace. The only arithmetic here multiplies numbers the trace holds, to show one path's or one sample's product
+(products are exact under hand rounding too); every total shown is the trace's own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import SpecError
+from .notation import E, Notation, d, join
+from .ops import ACTIVATIONS, GRAPH_OPS, LOSSES
+from .optim import UPDATE_RULES
+from .render.doc import M
+from .render.numfmt import Fmt
+from .trace import GraphTrace, NetworkTrace
+
+MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …
+MAX_SAMPLES_WRITTEN = 4  # longer sums over samples are summarised in the text (JSON has all)
+MAX_DEFAULT_PARAMS = 24  # above this, explain only the first weight and bias of each layer unless --param
+MAX_PATHS = 12  # graphs: above this many paths to a variable, show the node-by-node walk only
+
+
+# ====================================================================== data
+@dataclass
+class PathTerm:
+    """One path of a hidden layer's sum: ∂E/∂z_i^(l+1) · ∂z_i^(l+1)/∂a_j^(l) = δ_i^(l+1) · w_ij^(l+1)."""
+
+    via: M
+    delta_symbol: M
+    weight_symbol: M
+    delta: np.ndarray | float  # per sample
+    weight: float
+    product: np.ndarray | float  # per sample (the trace's back_terms)
+    delta_text: list[str] = field(default_factory=list)
+    weight_text: str = ""
+    product_text: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Factor:
+    """One factor of a chain: its symbol (∂a/∂z), formula (a(1 − a)), the formula with numbers, its value."""
+
+    symbol: M
+    formula: M
+    numbers: list[str]  # per sample
+    value: np.ndarray | float  # per sample for networks, one number for graphs
+    paths: list[PathTerm] = field(default_factory=list)
+    value_text: list[str] = field(default_factory=list)  # per sample
+
+
+@dataclass
+class GraphPath:
+    """One path from the differentiated node back to the variable: its nodes and one factor per edge."""
+
+    nodes: list[str]
+    factors: list[Factor]
+    product: float
+    product_text: str = ""
+
+
+@dataclass
+class WalkTerm:
+    source: str  # the node the gradient comes from
+    symbol: M  # ∂L/∂c · ∂c/∂m
+    upstream: float
+    local: float
+    local_formula: M
+    product: float
+    upstream_text: str = ""
+    local_text: str = ""
+
+
+@dataclass
+class WalkStep:
+    """∂L/∂m = Σ over the nodes c that m feeds of ∂L/∂c · ∂c/∂m (seed 004's ①②③)."""
+
+    node: str
+    symbol: M
+    terms: list[WalkTerm]
+    value: float
+    value_text: str = ""
+
+
+@dataclass
+class Update:
+    rule: M
+    numbers: str
+    old: float
+    gradient: float
+    learning_rate: float
+    new: float
+    frozen: bool = False
+
+
+@dataclass
+class ParamDerivation:
+    """∂E/∂θ for one parameter (or graph variable): the equation's lines and the data behind them."""
+
+    name: M
+    path: str  # the dotted JSON path of the parameter
+    kind: str  # weight | bias | variable | constant | node
+    lhs: M
+    lines: list[M]  # the equation: lhs = chain, = formulas, = numbers, …, = product
+    product: float  # the gradient, from the trace
+    factors: list[Factor] = field(default_factory=list)  # networks
+    sample_products: list[float] | None = None  # networks with several samples
+    graph_paths: list[GraphPath] = field(default_factory=list)  # graphs
+    walk: list[WalkStep] = field(default_factory=list)  # graphs
+    update: Update | None = None
+    layer: int | None = None
+    chain: M | None = None
+    formula: M | None = None
+
+
+@dataclass
+class Explanation:
+    """The derivations of one trace's gradients."""
+
+    kind: str  # network | graph
+    title: str
+    summary: str
+    params: list[ParamDerivation]
+    notes: list[str]
+    n: int = 1
+    loss_name: str | None = None
+    round_to: int | None = None
+    all_names: list[str] = field(default_factory=list)
+    output_layer: int | None = None  # networks: the output layer's number l
+
+
+# ====================================================================== tex of ops' plain-text templates
+_TEX_WORDS = [
+    ("½", r"\tfrac{1}{2}"), ("−", "-"), ("·", r" \cdot "), ("×", r" \times "), ("²", "^{2}"), ("σ", r"\sigma "),
+    ("Σ_k", r"\sum_k "), ("Σ", r"\sum "), ("log ", r"\log "), ("ln ", r"\ln "), ("exp(", r"\exp("),
+    ("sqrt(", r"\operatorname{sqrt}("), ("tanh", r"\tanh "), ("sin(", r"\sin("), ("cos(", r"\cos("),
+    ("sign(", r"\operatorname{sign}("), (" if ", r"\text{ if }"), (" else ", r"\text{ else }"),
+    ("Jacobian", r"\text{Jacobian}"), ("∂", r"\partial "), ("δ", r"\delta "),
+]
+
+
+def tex_literal(s: str) -> str:
+    """Plain-text math as written in ops.py's templates -> LaTeX."""
+    s = re.sub(r"\^\(([^()]*)\)", r"^{\1}", s)
+    for a, b in _TEX_WORDS:
+        s = s.replace(a, b)
+    return re.sub(" {2,}", " ", s)
+
+
+def fill(template: str, *args: M, **kw: M) -> M:
+    """An ops.py template (`{a}(1 − {a})`) filled with notation, as text and as LaTeX."""
+    text = template.format(*[a.text for a in args], **{k: v.text for k, v in kw.items()})
+    parts, values = [], []
+    for lit, fld, _spec, _conv in string.Formatter().parse(template):
+        parts.append(lit)
+        if fld is not None:
+            parts.append(f"\x00{len(values)}\x00")
+            values.append(args[int(fld)] if fld.isdigit() else kw[fld])
+    tex = tex_literal("".join(parts))
+    for i, v in enumerate(values):
+        tex = tex.replace(f"\x00{i}\x00", "{" + v.tex + "}")
+    return M(text, tex)
+
+
+def paren(m: M) -> M:
+    """Parentheses around a sum or difference used as a factor."""
+    depth, top = 0, False
+    for i, ch in enumerate(m.text):
+        depth += ch in "([" and 1 or ch in ")]" and -1 or 0
+        if depth == 0 and ch in "+−-" and 0 < i < len(m.text) - 1 and m.text[i - 1] == " ":
+            top = True
+    if not top:
+        return m
+    return M(f"({m.text})", rf"\left({m.tex}\right)")
+
+
+def num(x: str) -> M:
+    """A number or a line of numbers as written in plain text -> M."""
+    return M(x, tex_literal(x))
+
+
+def eq(*parts: M, sep: str = " · ", tex_sep: str = r" \cdot ") -> M:
+    return join(list(parts), sep, tex_sep)
+
+
+# ====================================================================== networks
+def _values(x, s):
+    return x if s is None else x[s]
+
+
+def _network_params(tr: NetworkTrace) -> list[tuple]:
+    keys = []
+    for li, L in enumerate(tr.layers):
+        J, K = L.weights.shape
+        keys += [("w", li, j, k) for j in range(J) for k in range(K)]
+        if L.biases is not None:
+            keys += [("b", li, j, 0) for j in range(J)]
+    return keys
+
+
+def _network_names(tr: NetworkTrace, nt: Notation, key: tuple) -> list[str]:
+    kind, li, j, k = key
+    if kind == "w":
+        return [nt.w(li, j, k).text, f"layers.{li}.weights.{j}.{k}"]
+    return [nt.b(li, j).text, f"layers.{li}.biases.{j}"]
+
+
+def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = None) -> Explanation:
+    nt = Notation.of(tr)
+    loss = LOSSES[tr.loss_name]
+    keys = _network_params(tr)
+    notes = []
+    if selected is None:
+        selected = keys
+        if len(keys) > MAX_DEFAULT_PARAMS:
+            selected = [k for k in keys if k[2] == 0 and k[3] == 0]
+            notes.append(f"{len(keys)} parameters: showing the first weight and bias of each layer; "
+                         "--param NAME explains any other")
+    order = {k: i for i, k in enumerate(keys)}
+    # backprop order: the output layer first, as the documents derive it
+    selected = sorted(selected, key=lambda k: (-k[1], order[k]))
+    sizes = [tr.inputs.shape[1]] + [L.weights.shape[0] for L in tr.layers]
+    summary = (f"{'-'.join(map(str, sizes))} network; loss {tr.loss_name}: E = {loss.formula}"
+               + (f", the mean over {tr.n} samples (each ∂E/∂a carries the factor 1/{tr.n})" if tr.n > 1 else "")
+               + "; δ = ∂E/∂z")
+    params = [_network_param(tr, nt, fmt, key) for key in selected]
+    names = [name for key in keys for name in _network_names(tr, nt, key)]
+    return Explanation("network", tr.name or "Network", summary, params, notes, tr.n, tr.loss_name, tr.round_to,
+                       names, tr.layers[-1].l)
+
+
+def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple) -> ParamDerivation:
+    kind, li, j, k = key
+    L = tr.layers[li]
+    last = len(tr.layers) - 1
+    n = tr.n
+    K = tr.targets.shape[1]
+    act = ACTIVATIONS[L.activation]
+    loss = LOSSES[tr.loss_name]
+    a_j, z_j = nt.a(li, j), nt.z(li, j)
+    p = nt.w(li, j, k) if kind == "w" else nt.b(li, j)
+    lhs = d(E, p)
+    samples = range(n)
+    factors: list[Factor] = []
+
+    # ∂E/∂a_j (or ∂E/∂z_j directly where the activation's Jacobian is full)
+    use_local = L.local is not None
+    sum_line = None
+    if li == last:
+        if use_local:
+            sym = fill(loss.grad_t, a=a_j, t=nt.t(j), K=M(str(K), str(K)))
+            nums = [loss.grad_t.format(a=f(L.a[s, j]), t=f(tr.targets[s, j]), K=K) for s in samples]
+            if n > 1:
+                sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
+                nums = [f"({x})/{n}" for x in nums]
+            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j].copy()))
+        else:
+            factors.append(_softmax_factor(tr, nt, f, li, j))
+    else:
+        N = tr.layers[li + 1]
+        Jn = N.weights.shape[0]
+        terms = [PathTerm(nt.z(li + 1, i), nt.delta(li + 1, i), nt.w(li + 1, i, j), N.delta[:, i].copy(),
+                          float(N.weights[i, j]), L.back_terms[:, i, j].copy()) for i in range(Jn)]
+        if Jn <= MAX_TERMS_WRITTEN:
+            sym = join([eq(t.delta_symbol, t.weight_symbol, sep="·") for t in terms], " + ", " + ")
+            nums = [" + ".join(f"{f.p_(t.delta[s])}×{f.p_(t.weight)}" for t in terms) for s in samples]
+        else:
+            sym = M(f"Σ_i δ_i^({N.l})·w_i{j + 1}^({N.l})", rf"\sum_i \delta_i^{{({N.l})}} w_{{i{j + 1}}}^{{({N.l})}}")
+            nums = [f"({Jn} terms)" for _ in samples]
+        sum_line = None if not use_local else M(f"Σ_i ∂E/∂z_i^({N.l}) · ∂z_i^({N.l})/∂{a_j.text}",
+                     rf"\sum_i \frac{{\partial E}}{{\partial z_i^{{({N.l})}}}}\,"
+                     rf"\frac{{\partial z_i^{{({N.l})}}}}{{\partial {a_j.tex}}}")
+        if use_local:
+            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j].copy(), terms))
+        else:
+            fac = _softmax_factor(tr, nt, f, li, j)
+            fac.paths = terms
+            factors.append(fac)
+    if use_local:
+        factors.append(Factor(d(a_j, z_j), fill(act.local_t, a=a_j, z=z_j),
+                              [act.local_t.format(a=f(L.a[s, j]), z=f(L.z[s, j])) for s in samples],
+                              L.local[:, j].copy()))
+    if kind == "w":
+        prev = nt.prev(li, k)
+        factors.append(Factor(d(z_j, p), prev, [f(L.a_prev[s, k]) for s in samples], L.a_prev[:, k].copy()))
+        grad = float(L.grad_weights[j, k])
+    else:
+        factors.append(Factor(d(z_j, p), M("1", "1"), ["1" for _ in samples], np.ones(n)))
+        grad = float(L.grad_biases[j])
+
+    # the equation
+    chain = eq(*[fa.symbol for fa in factors])
+    formula = eq(*[paren(fa.formula) for fa in factors])
+    sigma = M("Σ_s ", r"\sum_s ") if n > 1 else M("", "")
+    lines = [M(f"{lhs.text} = {sigma.text}{chain.text}", f"{lhs.tex} = {sigma.tex}{chain.tex}")]
+    if sum_line is not None:
+        first = M(f"({sum_line.text})", rf"\left({sum_line.tex}\right)")
+        rest = [fa.symbol for fa in factors[1:]]
+        lines.append(_cont(M(sigma.text + eq(first, *rest).text, sigma.tex + eq(first, *rest).tex)))
+    lines.append(_cont(M(sigma.text + formula.text, sigma.tex + formula.tex)))
+    shown = list(samples)[:MAX_SAMPLES_WRITTEN]
+    more = f" + … ({n} terms)" if n > MAX_SAMPLES_WRITTEN else ""
+    if sum_line is not None and factors[0].numbers[0] != f"({len(factors[0].paths)} terms)":
+        lines.append(_cont(num(" + ".join(
+            " · ".join([f"({factors[0].numbers[s]})"] + [f.p_(fa.value[s]) for fa in factors[1:]])
+            for s in shown) + more)))
+    lines.append(_cont(num(" + ".join(" · ".join(f.p_(fa.value[s]) for fa in factors) for s in shown) + more)))
+    sample_products = None
+    if n > 1:
+        sample_products = [float(np.prod([fa.value[s] for fa in factors])) for s in samples]
+        lines.append(_cont(num(" + ".join(f.p_(x) for x in sample_products[:MAX_SAMPLES_WRITTEN]) + more)))
+    lines.append(_cont(num(f(grad))))
+    upd = _network_update(tr, f, key, p, lhs)
+    return ParamDerivation(p, _network_names(tr, nt, key)[1], "weight" if kind == "w" else "bias", lhs, lines,
+                           grad, factors, sample_products, update=upd, layer=L.l, chain=chain, formula=formula)
+
+
+def _cont(m: M) -> M:
+    return M("= " + m.text, "= " + m.tex)
+
+
+def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int) -> Factor:
+    """∂E/∂z_j of a softmax layer: a − t with cross-entropy, else through the full Jacobian."""
+    L = tr.layers[li]
+    n = tr.n
+    a_j, z_j = nt.a(li, j), nt.z(li, j)
+    J = L.a.shape[1]
+    if tr.fused and li == len(tr.layers) - 1:
+        one = bool(np.allclose(tr.targets.sum(axis=1), 1.0))
+        t_j = nt.t(j)
+        sym = M(f"{a_j.text} − {t_j.text}", f"{a_j.tex} - {t_j.tex}") if one else M(
+            f"{a_j.text}·Σ_k t_k − {t_j.text}", rf"{a_j.tex} \sum_k t_k - {t_j.tex}")
+        nums = [f"{f(L.a[s, j])} − {f.p_(tr.targets[s, j])}" if one else
+                f"{f(L.a[s, j])}×{f.p_(tr.targets[s].sum())} − {f.p_(tr.targets[s, j])}" for s in range(n)]
+        if n > 1:
+            sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
+            nums = [f"({x})/{n}" for x in nums]
+        return Factor(d(E, z_j), sym, nums, L.delta[:, j].copy())
+    sym = M(f"{a_j.text}(∂E/∂{a_j.text} − Σ_k ∂E/∂a_k·a_k)",
+            rf"{a_j.tex}\left(\frac{{\partial E}}{{\partial {a_j.tex}}} - \sum_k \frac{{\partial E}}{{\partial a_k}}"
+            r" a_k\right)")
+    nums = []
+    for s in range(n):
+        inner = " + ".join(f"{f.p_(L.grad_a[s, i])}×{f.p_(L.a[s, i])}" for i in range(J)) \
+            if J <= MAX_TERMS_WRITTEN else f"({J} terms)"
+        nums.append(f"{f(L.a[s, j])}({f.p_(L.grad_a[s, j])} − ({inner}))")
+    return Factor(d(E, z_j), sym, nums, L.delta[:, j].copy())
+
+
+def _state_num(v: str) -> str:
+    return f"({v})" if v.startswith("-") else v
+
+
+def _network_update(tr: NetworkTrace, f: Fmt, key: tuple, p: M, lhs: M) -> Update:
+    kind, li, j, k = key
+    L = tr.layers[li]
+    if kind == "w":
+        old, g, new, skey, ix = L.weights[j, k], L.grad_weights[j, k], L.new_weights[j, k], "weights", (j, k)
+    else:
+        old, g, new, skey, ix = L.biases[j], L.grad_biases[j], L.new_biases[j], "biases", (j,)
+    state = {s: f(v[ix]) for s, v in L.optimizer_state.get(skey, {}).items()}
+    return _update(tr.optimizer, tr.learning_rate, f, p, lhs, float(old), float(g), float(new), state,
+                   skey in tr.freeze)
+
+
+def _update(opt: str, lr: float, f: Fmt, p: M, lhs: M, old: float, g: float, new: float,
+            state: dict[str, str], frozen: bool) -> Update:
+    rule_sym, rule_num = UPDATE_RULES[opt]
+    if frozen:
+        return Update(M(f"{p.text} is frozen", rf"{p.tex}\ \text{{is frozen}}"), f"stays {f(old)}", old, g, lr,
+                      new, True)
+    if opt == "sgd":
+        rule = M(f"{p.text} ← {p.text} − α·{lhs.text}", rf"{p.tex} \leftarrow {p.tex} - \alpha {lhs.tex}")
+    else:
+        rule = M(f"{p.text} ← {rule_sym} (θ = {p.text}, g = {lhs.text})",
+                 rf"{p.tex} \leftarrow {tex_literal(rule_sym)}")
+    numbers = rule_num.format(p=f.p_(old), lr=f(lr), g=f.p_(g), **{k: _state_num(v) for k, v in state.items()})
+    return Update(rule, f"{numbers} = {f(new)}", old, g, lr, new)
+
+
+# ====================================================================== graphs
+def _name_tex(name: str) -> str:
+    if re.fullmatch(r"[A-Za-z]", name) or re.fullmatch(r"-?\d+(\.\d+)?", name):
+        return name
+    m = re.fullmatch(r"([A-Za-z])_?(\d+)", name)
+    if m:
+        return f"{m.group(1)}_{{{m.group(2)}}}"
+    return r"\mathrm{" + name.replace("_", r"\_") + "}"
+
+
+def gname(name: str) -> M:
+    return M(name, _name_tex(name))
+
+
+def _gd(num_: str, den: str, plain_d: bool) -> M:
+    if plain_d:
+        return M(f"d{num_}/d{den}", rf"\frac{{d{_name_tex(num_)}}}{{d{_name_tex(den)}}}")
+    return d(gname(num_), gname(den))
+
+
+def _is_literal(name: str) -> bool:
+    try:
+        float(name)
+        return True
+    except ValueError:
+        return False
+
+
+def _graph_top(tr: GraphTrace) -> str:
+    return tr.loss_node or tr.output
+
+
+def _graph_keys(tr: GraphTrace) -> list[tuple[str, str]]:
+    keys = [("variable", v) for v in tr.variables]
+    keys += [("constant", c) for c in tr.constants if not _is_literal(c)]
+    keys += [("node", nd.name) for nd in tr.nodes]
+    return keys
+
+
+def _graph_path_key(kind: str, name: str) -> str:
+    return {"variable": "variables", "constant": "constants", "node": "nodes"}[kind] + "." + name
+
+
+def explain_graph(tr: GraphTrace, fmt: Fmt, selected: list[tuple[str, str]] | None = None) -> Explanation:
+    top = _graph_top(tr)
+    if selected is None:
+        selected = [("variable", v) for v in tr.variables]
+    plain_d = len(tr.variables) == 1 and all(len(nd.inputs) == 1 for nd in tr.nodes)
+    what = (f"loss {tr.loss_name}: {top} = {LOSSES[tr.loss_name].term_t.format(t='t', a=tr.output, K=1)}, "
+            f"t = {fmt(tr.target)}") if tr.loss_node else f"the output {tr.output} itself is differentiated"
+    summary = f"{what}; every path from {top} back to each variable, one local derivative per edge"
+    params = [_graph_param(tr, fmt, kind, name, top, plain_d) for kind, name in selected]
+    names = [x for kind, name in _graph_keys(tr) for x in (name, _graph_path_key(kind, name))]
+    return Explanation("graph", tr.name or "Expression graph", summary, params, [], 1, tr.loss_name, tr.round_to,
+                       names)
+
+
+def _local_formula(tr: GraphTrace, nd, i: int, f: Fmt) -> tuple[M, str]:
+    """∂node/∂input_i as a formula (names) and with the trace's numbers."""
+    if nd.op in GRAPH_OPS:
+        form = GRAPH_OPS[nd.op].local_forms[i]
+        sym = fill(form, *[gname(x) for x in nd.inputs], out=gname(nd.name))
+        nums = form.format(*[f.p_(v) for v in nd.input_values], out=f(nd.value))
+        return sym, nums
+    g = LOSSES[nd.op].grad_t
+    sym = fill(g, a=gname(nd.inputs[0]), t=M("t", "t"), K=M("1", "1"))
+    return sym, g.format(a=f(nd.input_values[0]), t=f.p_(tr.target), K=1)
+
+
+def _paths(tr: GraphTrace, top: str, target: str, limit: int) -> list[list[tuple]] | None:
+    """Every path top -> … -> target as a list of (node trace, input index); None when more than `limit`."""
+    by_name = {nd.name: nd for nd in tr.nodes}
+    count: dict[str, int] = {}
+
+    def n_paths(name: str) -> int:
+        if name == target:
+            return 1
+        if name not in by_name:
+            return 0
+        if name not in count:
+            count[name] = sum(n_paths(x) for x in by_name[name].inputs)
+        return count[name]
+
+    if n_paths(top) > limit:
+        return None
+
+    def walk(name: str) -> list[list[tuple]]:
+        if name == target:
+            return [[]]
+        nd = by_name.get(name)
+        if nd is None:
+            return []
+        out = []
+        for i, x in enumerate(nd.inputs):
+            if n_paths(x):
+                out += [[(nd, i)] + rest for rest in walk(x)]
+        return out
+
+    return walk(top)
+
+
+def _graph_param(tr: GraphTrace, f: Fmt, kind: str, name: str, top: str, plain_d: bool) -> ParamDerivation:
+    by_name = {nd.name: nd for nd in tr.nodes}
+    lhs = _gd(top, name, plain_d)
+    grad = float(tr.grads.get(name, 0.0)) if name != top else 1.0
+    paths = _paths(tr, top, name, MAX_PATHS) if name != top else []
+    gpaths: list[GraphPath] = []
+    lines: list[M] = []
+    if paths is not None:
+        for path in paths:
+            facs = []
+            for nd, i in path:
+                sym, nums = _local_formula(tr, nd, i, f)
+                facs.append(Factor(_gd(nd.name, nd.inputs[i], plain_d), sym, [nums], float(nd.locals[i])))
+            prod = float(np.prod([fa.value for fa in facs])) if facs else 1.0
+            gpaths.append(GraphPath([top] + [nd.inputs[i] for nd, i in path], facs, prod))
+    if gpaths:
+        chain = join([eq(*[fa.symbol for fa in gp.factors]) for gp in gpaths], " + ", " + ")
+        formula = join([eq(*[paren(fa.formula) for fa in gp.factors]) for gp in gpaths], " + ", " + ")
+        lines.append(M(f"{lhs.text} = {chain.text}", f"{lhs.tex} = {chain.tex}"))
+        lines.append(_cont(formula))
+        lines.append(_cont(num(" + ".join(" · ".join(f.p_(fa.value) for fa in gp.factors) for gp in gpaths))))
+        if len(gpaths) > 1:
+            lines.append(_cont(num(" + ".join(f.p_(gp.product) for gp in gpaths))))
+        lines.append(_cont(num(f(grad))))
+    else:
+        chain = formula = None
+        why = "no path" if paths == [] else f"more than {MAX_PATHS} paths: see the walk below"
+        lines.append(M(f"{lhs.text} = {f(grad)}", f"{lhs.tex} = {tex_literal(f(grad))}"))
+        lines.append(M(f"({why})", rf"\text{{({why})}}"))
+
+    # the walk from the top back to the variable, node by node
+    on_way = _between(tr, top, name)
+    walk: list[WalkStep] = [WalkStep(top, _gd(top, top, plain_d), [], 1.0)]
+    for nd in reversed(tr.nodes):
+        if nd.name == top or nd.name not in on_way:
+            continue
+        walk.append(_walk_step(tr, f, nd.name, on_way, by_name, plain_d, top))
+    if name != top and name not in by_name:
+        walk.append(_walk_step(tr, f, name, on_way, by_name, plain_d, top))
+
+    upd = None
+    if kind == "variable":
+        st = {k: f(v) for k, v in tr.optimizer_state.get(name, {}).items()}
+        upd = _update(tr.optimizer, tr.learning_rate, f, gname(name), lhs, float(tr.variables[name]), grad,
+                      float(tr.new_values[name]), st, False)
+    return ParamDerivation(gname(name), _graph_path_key(kind, name), kind, lhs, lines, grad, graph_paths=gpaths,
+                           walk=walk, update=upd, chain=chain, formula=formula)
+
+
+def _between(tr: GraphTrace, top: str, target: str) -> set[str]:
+    """Names of the nodes on some path from top down to target (both included)."""
+    by_name = {nd.name: nd for nd in tr.nodes}
+    reaches: dict[str, bool] = {}
+
+    def r(name: str) -> bool:
+        if name == target:
+            return True
+        if name not in by_name:
+            return False
+        if name not in reaches:
+            reaches[name] = any(r(x) for x in by_name[name].inputs)
+        return reaches[name]
+
+    feeds_top: set[str] = set()
+    stack = [top]
+    while stack:
+        x = stack.pop()
+        if x in feeds_top:
+            continue
+        feeds_top.add(x)
+        if x in by_name:
+            stack.extend(by_name[x].inputs)
+    return {x for x in feeds_top if r(x)}
+
+
+def _walk_step(tr: GraphTrace, f: Fmt, m: str, on_way: set[str], by_name: dict, plain_d: bool, top: str) -> WalkStep:
+    terms = []
+    for c in tr.nodes:
+        if c.name not in on_way:
+            continue
+        for i, x in enumerate(c.inputs):
+            if x == m:
+                sym, _ = _local_formula(tr, c, i, f)
+                terms.append(WalkTerm(c.name, eq(_gd(top, c.name, plain_d), _gd(c.name, m, plain_d)),
+                                      float(c.grad), float(c.locals[i]), sym, float(c.products[i])))
+    value = float(by_name[m].grad) if m in by_name else float(tr.grads.get(m, 0.0))
+    return WalkStep(m, _gd(top, m, plain_d), terms, value)
+
+
+# ====================================================================== choosing parameters
+def _norm(s: str) -> str:
+    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"^(∂E/∂|dE/d|∂L/∂|dL/d)", "", s)
+    s = re.sub(r"\\mathrm\{([^}]*)\}", r"\1", s)
+    s = s.replace("[", ".").replace("]", "")
+    for ch in "_^(){}\\":
+        s = s.replace(ch, "")
+    return s
+
+
+def select(trace, names: list[str] | None) -> list[tuple] | None:
+    """The parameters named (display names, labels, JSON paths, W^(l) for a whole layer), or None for all.
+
+    An unknown name raises SpecError listing close matches."""
+    if not names:
+        return None
+    if isinstance(trace, GraphTrace):
+        keys = _graph_keys(trace)
+        table = {}
+        for kind, nm in keys:
+            table.setdefault(nm, (kind, nm))
+            table[_graph_path_key(kind, nm)] = (kind, nm)
+        groups: dict[str, list] = {}
+    else:
+        nt = Notation.of(trace)
+        keys = _network_params(trace)
+        table = {}
+        groups = {}
+        for key in keys:
+            for nm in _network_names(trace, nt, key):
+                table.setdefault(nm, key)
+            kind, li, j, k = key
+            table.setdefault(f"layers.{li}.grad_{'weights' if kind == 'w' else 'biases'}"
+                             + (f".{j}.{k}" if kind == "w" else f".{j}"), key)
+            table.setdefault(f"layers.{li}.new_{'weights' if kind == 'w' else 'biases'}"
+                             + (f".{j}.{k}" if kind == "w" else f".{j}"), key)
+            l = li + 2
+            for g in ((f"W^({l})", f"W^{l}", f"layers.{li}.weights") if kind == "w" else
+                      (f"b^({l})", f"b^{l}", f"layers.{li}.biases")):
+                groups.setdefault(g, []).append(key)
+    normed: dict[str, list] = {}
+    for nm, key in table.items():
+        normed.setdefault(_norm(nm), [])
+        if key not in normed[_norm(nm)]:
+            normed[_norm(nm)].append(key)
+    out: list = []
+    for raw in names:
+        s = raw.strip()
+        s_dot = s.replace("[", ".").replace("]", "")
+        found = table.get(s) or table.get(s_dot)
+        if found is not None:
+            hits = [found]
+        elif s in groups or s_dot in groups:
+            hits = groups.get(s) or groups[s_dot]
+        else:
+            hits = normed.get(_norm(s)) or []
+            if not hits:
+                lower = [v for k2, v in normed.items() if k2.lower() == _norm(s).lower()]
+                hits = lower[0] if len(lower) == 1 else []
+            if len(hits) > 1:
+                shown = [nm for nm, key in table.items() if key in hits and "." not in nm]
+                raise SpecError(f"--param {raw!r} is ambiguous: it could be {', '.join(shown)}",
+                                hint="write the name as shown, e.g. " + shown[0])
+        if not hits:
+            raise SpecError(f"--param {raw!r}: no such parameter", hint=_close(s, list(table) + list(groups)))
+        out += [h for h in hits if h not in out]
+    return out
+
+
+def _close(s: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(s, candidates, n=5, cutoff=0.4)
+    if not close:
+        by_norm = {_norm(c): c for c in candidates}
+        close = [by_norm[c] for c in difflib.get_close_matches(_norm(s), list(by_norm), n=5, cutoff=0.4)]
+    plain = [c for c in candidates if "." not in c][:8]
+    return ((f"close matches: {', '.join(close)}; " if close else "")
+            + f"parameters: {', '.join(plain)}{', …' if len(plain) == 8 else ''} (or JSON paths such as "
+            + next((c for c in candidates if "." in c), "layers.0.weights.0.0") + ")")
+
+
+# ====================================================================== entry
+def explain(trace, precision: int = 4, params: list[str] | None = None) -> Explanation:
+    """The derivations of a trace's gradients: all parameters, or those named."""
+    fmt = Fmt(precision, fixed=trace.round_to is not None)
+    chosen = select(trace, params)
+    if isinstance(trace, GraphTrace):
+        return _texts(explain_graph(trace, fmt, chosen), fmt)
+    return _texts(explain_network(trace, fmt, chosen), fmt)
+
+
+def _texts(ex: Explanation, f: Fmt) -> Explanation:
+    """Every number of the explanation also as the text shown, in the chosen precision."""
+    for p in ex.params:
+        for fa in p.factors + [fa for gp in p.graph_paths for fa in gp.factors]:
+            fa.value_text = [f(x) for x in np.atleast_1d(fa.value)]
+            for pt in fa.paths:
+                pt.delta_text = [f(x) for x in np.atleast_1d(pt.delta)]
+                pt.weight_text = f(pt.weight)
+                pt.product_text = [f(x) for x in np.atleast_1d(pt.product)]
+        for gp in p.graph_paths:
+            gp.product_text = f.p_(gp.product)
+        for w in p.walk:
+            w.value_text = f(w.value)
+            for x in w.terms:
+                x.upstream_text, x.local_text = f.p_(x.upstream), f.p_(x.local)
+    return ex

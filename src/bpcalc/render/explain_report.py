@@ -1,0 +1,239 @@
+"""Derivations -> Doc (for text, markdown, LaTeX, rich) and -> JSON-ready dicts. Formats, never computes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..derivations import FunctionDerivation
+from ..derive import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, tex_literal
+from .doc import Doc, M
+
+NUM = {3}
+
+
+# ====================================================================== Doc
+def equation(lines: list[M]) -> M:
+    """Lines `lhs = …`, `= …`, … aligned on their `=`: plain text on several lines, LaTeX as an aligned block."""
+    first = lines[0].text
+    pad = " " * (first.index(" = ") + 1) if " = " in first else ""
+    text = "\n".join([first] + [pad + ln.text for ln in lines[1:]])
+    rows = []
+    for i, ln in enumerate(lines):
+        tex = ln.tex
+        if i == 0 and " = " in tex:
+            lhs, rhs = tex.split(" = ", 1)
+            rows.append(f"{lhs} &= {rhs}")
+        elif tex.startswith("= "):
+            rows.append("&= " + tex[2:])
+        else:
+            rows.append("& " + tex)
+    return M(text, r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}")
+
+
+def explain_doc(ex: Explanation, level: int = 1) -> Doc:
+    doc = Doc()
+    doc.heading(f"{ex.title}: the chain rule for every gradient" if level == 1 else ex.title, level)
+    doc.para(ex.summary)
+    if ex.round_to is not None:
+        doc.para(f"Hand rounding: intermediates rounded to {ex.round_to} decimals as they are computed.", "note")
+    for note in ex.notes:
+        doc.para(note, "note")
+    if ex.kind == "network":
+        _network_blocks(doc, ex, level)
+    else:
+        _graph_blocks(doc, ex, level)
+    return doc
+
+
+def _network_blocks(doc: Doc, ex: Explanation, level: int) -> None:
+    last_layer = None
+    for p in ex.params:
+        if p.layer != last_layer:
+            last_layer = p.layer
+            doc.heading(f"Layer {p.layer}" + (" (output)" if p.layer == ex.output_layer else " (hidden)"), level + 1)
+        doc.heading(p.lhs.text, level + 2)
+        doc.para(equation(p.lines), "math")
+        _factor_table(doc, p.factors, ex.n)
+        for fa in p.factors:
+            if fa.paths:
+                _paths_table(doc, fa, ex.n)
+        _update_para(doc, p)
+
+
+def _samples(n: int) -> list[int]:
+    return list(range(min(n, MAX_SAMPLES_WRITTEN)))
+
+
+def _factor_table(doc: Doc, factors: list[Factor], n: int) -> None:
+    if n == 1:
+        t = doc.table(None, ["factor", "formula", "with numbers", "value"], NUM)
+        for fa in factors:
+            t.add(fa.symbol, fa.formula, fa.numbers[0], _value_text(fa, 0))
+        return
+    t = doc.table(None, ["factor", "formula", "sample", "with numbers", "value"], {4})
+    for fa in factors:
+        for s in _samples(n):
+            t.add(fa.symbol if s == 0 else "", fa.formula if s == 0 else "", str(s + 1), fa.numbers[s],
+                  _value_text(fa, s))
+    if n > len(_samples(n)):
+        t.caption = f"{len(_samples(n))} of {n} samples shown; --format json has every one"
+
+
+def _value_text(fa: Factor, s: int) -> str:
+    return fa.value_text[s]
+
+
+def _paths_table(doc: Doc, fa: Factor, n: int) -> None:
+    t = doc.table(f"{fa.symbol.text}: the sum over the paths through the next layer",
+                  ["path via", "δ", "w", "δ · w"] if n == 1 else ["path via", "sample", "δ", "w", "δ · w"],
+                  {1, 2, 3} if n == 1 else {2, 3, 4})
+    for pt in fa.paths:
+        for s in _samples(n):
+            cells = [pt.via if s == 0 else "", *([str(s + 1)] if n > 1 else []),
+                     M(f"{pt.delta_symbol.text} = {pt.delta_text[s]}", f"{pt.delta_symbol.tex} = {pt.delta_text[s]}"),
+                     M(f"{pt.weight_symbol.text} = {pt.weight_text}", f"{pt.weight_symbol.tex} = {pt.weight_text}"),
+                     pt.product_text[s]]
+            t.add(*cells)
+    t.caption = f"sum: {fa.symbol.text} = " + ", ".join(fa.value_text[s] for s in _samples(n))
+
+
+def _update_para(doc: Doc, p: ParamDerivation) -> None:
+    u = p.update
+    if u is None:
+        return
+    if u.frozen:
+        doc.para(f"{u.rule.text}: it {u.numbers}", "note")
+        return
+    doc.para(M(f"{u.rule.text} = {u.numbers}", f"{u.rule.tex} = {_tex_numbers(u.numbers)}"), "math")
+
+
+def _tex_numbers(s: str) -> str:
+    return tex_literal(s)
+
+
+def _graph_blocks(doc: Doc, ex: Explanation, level: int) -> None:
+    for p in ex.params:
+        doc.heading(p.lhs.text, level + 1)
+        doc.para(equation(p.lines), "math")
+        if p.graph_paths:
+            many = len(p.graph_paths) > 1
+            cols = (["path"] if many else []) + ["factor", "local derivative", "with numbers", "value"]
+            t = doc.table("One local derivative per edge, from the output back", cols, {len(cols) - 1})
+            for gp in p.graph_paths:
+                for k, fa in enumerate(gp.factors):
+                    t.add(*([" → ".join(gp.nodes) if k == 0 else ""] if many else []), fa.symbol, fa.formula,
+                          fa.numbers[0], fa.value_text[0])
+            if many:
+                t.caption = "the paths' contributions add: " + " + ".join(gp.product_text for gp in p.graph_paths)
+        t = doc.table(f"Backward, node by node: {p.walk[0].symbol.text} = 1, then upstream × local",
+                      ["gradient", "upstream × local", "with numbers", "value"], NUM)
+        for w in p.walk:
+            if not w.terms:
+                t.add(w.symbol, "start", "", w.value_text)
+                continue
+            sym = M(" + ".join(x.symbol.text for x in w.terms), " + ".join(x.symbol.tex for x in w.terms))
+            t.add(w.symbol, sym, " + ".join(f"{x.upstream_text} × {x.local_text}" for x in w.terms), w.value_text)
+        _update_para(doc, p)
+
+
+def function_doc(fd: FunctionDerivation, example: Explanation | None = None) -> Doc:
+    doc = Doc()
+    title = {"activation": f"The derivative of {fd.name}", "loss": f"The derivative of the {fd.name} loss",
+             "rule": "The chain rule"}[fd.kind]
+    doc.heading(title)
+    doc.para(M(fd.definition, fd.definition_tex), "math")
+    for part in fd.parts:
+        doc.heading(part.title, 2)
+        t = doc.table(None, ["", "expression", "because"])
+        for i, st in enumerate(part.steps):
+            t.add(M(part.lhs, part.lhs_tex) if i == 0 else "", M("= " + st.text, "= " + st.tex), st.why)
+    if fd.kind != "rule":
+        lhs = ("∂a/∂z", r"\frac{\partial a}{\partial z}") if fd.kind == "activation" else (
+            "∂E/∂a_k", r"\frac{\partial E}{\partial a_k}")
+        if fd.name == "softmax":
+            lhs = ("∂a_j/∂z_k", r"\frac{\partial a_j}{\partial z_k}")
+        doc.heading("Result (the form bpcalc's tables use)", 2)
+        doc.para(M(f"{lhs[0]} = {fd.result}", f"{lhs[1]} = {fd.result_tex}"), "math")
+    for note in fd.notes:
+        doc.para(note, "note")
+    if example is not None:
+        doc.extend(explain_doc(example, level=2))
+    return doc
+
+
+# ====================================================================== JSON
+def _num(x: Any) -> Any:
+    if x is None:
+        return None
+    if isinstance(x, np.ndarray):
+        return [_num(v) for v in x.tolist()]
+    if isinstance(x, (list, tuple)):
+        return [_num(v) for v in x]
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _m(m: M | None) -> str | None:
+    return None if m is None else m.text
+
+
+def _per_sample(x: Any, n: int) -> Any:
+    if isinstance(x, np.ndarray) and n == 1:
+        return _num(x[0])
+    return _num(x)
+
+
+def _factor_dict(fa: Factor, n: int) -> dict:
+    out = {"symbol": fa.symbol.text, "formula": fa.formula.text,
+           "with_numbers": fa.numbers[0] if n == 1 else fa.numbers, "value": _per_sample(fa.value, n)}
+    if fa.paths:
+        out["paths"] = [{"via": p.via.text, "delta_symbol": p.delta_symbol.text, "weight_symbol": p.weight_symbol.text,
+                         "delta": _per_sample(p.delta, n), "weight": _num(p.weight),
+                         "product": _per_sample(p.product, n)} for p in fa.paths]
+    return out
+
+
+def _param_dict(p: ParamDerivation, n: int) -> dict:
+    out: dict[str, Any] = {"name": p.name.text, "path": p.path, "kind": p.kind}
+    if p.layer is not None:
+        out["layer"] = p.layer
+    out.update({"gradient": p.lhs.text, "chain": _m(p.chain), "formula": _m(p.formula),
+                "equation": [ln.text for ln in p.lines]})
+    if p.factors:
+        out["factors"] = [_factor_dict(fa, n) for fa in p.factors]
+    if p.sample_products is not None:
+        out["sample_products"] = _num(p.sample_products)
+    if p.graph_paths or p.walk:
+        out["paths"] = [{"nodes": gp.nodes, "factors": [_factor_dict(fa, 1) for fa in gp.factors],
+                         "product": _num(gp.product)} for gp in p.graph_paths]
+        out["walk"] = [{"node": w.node, "symbol": w.symbol.text, "value": _num(w.value),
+                        "terms": [{"from": x.source, "symbol": x.symbol.text, "upstream": _num(x.upstream),
+                                   "local_formula": x.local_formula.text, "local": _num(x.local),
+                                   "product": _num(x.product)} for x in w.terms]} for w in p.walk]
+    out["product"] = _num(p.product)
+    if p.update is not None:
+        u = p.update
+        out["update"] = {"rule": u.rule.text, "with_numbers": u.numbers, "old": _num(u.old),
+                         "gradient": _num(u.gradient), "learning_rate": _num(u.learning_rate), "new": _num(u.new),
+                         "frozen": u.frozen}
+    return out
+
+
+def explain_dict(ex: Explanation) -> dict:
+    return {"kind": "explain", "subject": ex.kind, "name": ex.title, "loss_function": ex.loss_name,
+            "samples": ex.n, "round": ex.round_to, "summary": ex.summary, "notes": list(ex.notes),
+            "params": [_param_dict(p, ex.n) for p in ex.params]}
+
+
+def function_dict(fd: FunctionDerivation, example: Explanation | None = None) -> dict:
+    out = {"kind": "explain", "subject": "function", "function": fd.name, "function_kind": fd.kind,
+           "definition": {"text": fd.definition, "tex": fd.definition_tex},
+           "parts": [{"title": p.title, "lhs": {"text": p.lhs, "tex": p.lhs_tex},
+                      "steps": [{"text": s.text, "tex": s.tex, "why": s.why} for s in p.steps]} for p in fd.parts],
+           "result": {"text": fd.result, "tex": fd.result_tex} if fd.result else None, "notes": list(fd.notes)}
+    if example is not None:
+        out["example"] = explain_dict(example)
+    return out
