@@ -66,7 +66,7 @@ def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str
 
 def _values(graph: Graph, node: GNode, ins) -> str:
     """The inputs that are not plain numbers, each as the user wrote it: `x = 10`, `-x = -1`."""
-    texts = {n.name: n.text for n in graph.nodes}
+    texts = {n.name: n.text for n in graph.nodes if n.owner and n.name != n.owner}  # generated names only
     shown = [f"{texts.get(n, n)} = {v:g}" for n, v in zip(node.inputs, ins) if not _is_literal(n)]
     return ", ".join(shown) or "these numbers"
 

@@ -63,7 +63,7 @@ def load_yaml(text: str, source: str | None = None) -> Located:
         raise SpecError(f"YAML error: {exc}", source=source) from None
     except RecursionError:
         raise SpecError(f"values nested deeper than {MAX_DEPTH} levels", source=source) from None
-    if node is None:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
         raise SpecError("the spec is empty", source=source,
                         hint="`bpcalc init spec.yaml` writes a commented starter spec")
     lines: dict[tuple, int] = {}
