@@ -199,7 +199,7 @@ def test_missing_inputs(cli, tmp_path):
 
 def test_huge_units_refused_before_allocating(cli, tmp_path):
     refused(cli, tmp_path, "inputs: [1]\ntargets: [1]\nlayers:\n  - units: 100000000\n  - units: 100000000\n",
-            "layers[1].units" if False else "layers[0].units", "at most")
+            "layers[0].units", "at most")
 
 
 # ---------------------------------------------------------------- expressions
