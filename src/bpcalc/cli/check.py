@@ -1,0 +1,50 @@
+"""`bpcalc check`: every gradient by backprop and by central differences, side by side, and what each took."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from . import common as c
+from .app import app
+
+EpsOpt = Annotated[float, typer.Option("--eps", metavar="ε", help="Step of the central difference "
+                                                                   "(E(θ+ε) − E(θ−ε)) / 2ε.")]
+ToleranceOpt = Annotated[float, typer.Option("--tolerance", "--tol", metavar="TOL",
+                                             help="Largest relative error |b − n| / max(|b|, |n|) that passes.")]
+
+
+@app.command(epilog="Examples:\n\n  bpcalc check\n\n  bpcalc check two_layer --format json\n\n"
+             "  bpcalc check my.yaml --eps 1e-5 --tolerance 1e-4 --quiet && echo gradients ok")
+@c.guard
+def check(
+    spec: c.SpecArg = None,
+    format: c.FormatOpt = None,
+    precision: Annotated[int, typer.Option("--precision", "-p", min=1, max=17,
+                                           help="Significant digits shown (JSON always has full precision).")] = 6,
+    output: c.OutputOpt = None,
+    eps: EpsOpt = 1e-6,
+    tolerance: ToleranceOpt = 1e-5,
+    full: c.FullOpt = False,
+    quiet: c.QuietOpt = False,
+    standalone: c.StandaloneOpt = False,
+) -> None:
+    """Gradient check: backprop vs numerical (central-difference) gradients, relative error per parameter,
+    pass/fail (exit 1 on any failure), and the time each method took."""
+    from ..bundled import open_spec
+    from ..gradcheck import check as run_check
+    from ..render.check_report import check_report
+
+    fmt = c.pick_format(format, output)
+    c.check_output_path(output)
+    s = open_spec(spec)
+    if output is not None:
+        from ..save import check_not_protected
+
+        check_not_protected(output, [s.source])
+    gc = run_check(s, eps=eps, tolerance=tolerance)
+    c.emit(check_report(gc, precision, full), fmt, output, gc.as_dict, quiet=quiet, protect=[s.source],
+           standalone=standalone)
+    if not gc.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,265 @@
+"""Gradient check: every parameter's backprop gradient against a central-difference numerical gradient.
+
+∂E/∂θ ≈ (E(θ + ε) − E(θ − ε)) / 2ε needs two forward passes per parameter; backprop gets every gradient from
+one forward and one backward pass. Both are timed, which is seed 002's argument for backprop, on your network.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EPS = 1e-6
+TOLERANCE = 1e-5
+MIN_TIMING = 0.02  # seconds: repeat a fast measurement until it takes this long, then take the mean
+MAX_REPEATS = 1000
+ROUNDOFF = 100 * float(np.finfo(float).eps)  # relative round-off of a loss value, generously
+
+# seed 002's network and data set: 784 inputs, 30 hidden, 10 outputs, 60,000 training samples
+SEED_002_SIZES = (784, 30, 10)
+SEED_002_SAMPLES = 60_000
+
+
+@dataclass(frozen=True)
+class ParamCheck:
+    key: str  # the gradient's dotted JSON path in `bpcalc run --format json`
+    name: str  # the parameter's display name
+    backprop: float
+    numerical: float | None  # None when E(θ ± ε) is undefined (outside an op's domain)
+    ok: bool
+    kink: bool = False  # relu / leaky_relu / abs evaluated within ε of its kink
+
+    @property
+    def difference(self) -> float | None:
+        return None if self.numerical is None else self.backprop - self.numerical
+
+    @property
+    def relative_error(self) -> float | None:
+        """|b − n| / max(|b|, |n|); 0 when both are 0."""
+        if self.numerical is None:
+            return None
+        scale = max(abs(self.backprop), abs(self.numerical))
+        return abs(self.backprop - self.numerical) / scale if scale else 0.0
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "name": self.name, "backprop": self.backprop, "numerical": self.numerical,
+                "difference": self.difference, "relative_error": self.relative_error, "ok": self.ok,
+                "kink": self.kink}
+
+
+@dataclass
+class GradCheck:
+    model: str  # "network" or "graph"
+    name: str | None
+    loss: float  # the value differentiated (the loss, or a graph's output when it has no target)
+    eps: float
+    tolerance: float
+    atol: float  # differences below this are round-off of the numerical derivative, whatever the ratio
+    params: list[ParamCheck]
+    backprop_seconds: float
+    numerical_seconds: float
+    samples: int = 1
+    sizes: list[int] | None = None
+    notes: list[str] = field(default_factory=list)
+    of: str = "E"  # the name of what is differentiated: E, or a graph's loss node or output
+
+    @property
+    def n_params(self) -> int:
+        return len(self.params)
+
+    @property
+    def forward_passes(self) -> int:
+        """Forward passes the numerical gradient needs: two per parameter."""
+        return 2 * self.n_params
+
+    @property
+    def failed(self) -> list[ParamCheck]:
+        return [p for p in self.params if not p.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def max_relative_error(self) -> float:
+        errs = [p.relative_error for p in self.params if p.relative_error is not None]
+        return max(errs) if errs else 0.0
+
+    @property
+    def ratio(self) -> float | None:
+        """How many times longer the numerical gradient took."""
+        return self.numerical_seconds / self.backprop_seconds if self.backprop_seconds > 0 else None
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": "gradcheck", "model": self.model, "name": self.name, "of": self.of, "loss": self.loss,
+            "eps": self.eps, "tolerance": self.tolerance, "atol": self.atol, "ok": self.ok,
+            "parameters_count": self.n_params,
+            "failed": len(self.failed), "max_relative_error": self.max_relative_error,
+            "parameters": [p.as_dict() for p in self.params],
+            "timing": {"backprop_seconds": self.backprop_seconds, "numerical_seconds": self.numerical_seconds,
+                       "ratio": self.ratio, "forward_passes": self.forward_passes, "samples": self.samples},
+            "seed_002": seed_002_cost(),
+            "notes": list(self.notes),
+        }
+
+
+def seed_002_cost() -> dict:
+    """What the numerical gradient of seed 002's 784-30-10 network on 60,000 samples costs, in forward passes."""
+    sizes = SEED_002_SIZES
+    P = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    return {"sizes": list(sizes), "parameters": P, "samples": SEED_002_SAMPLES, "forward_passes": 2 * P,
+            "sample_passes": 2 * P * SEED_002_SAMPLES}
+
+
+def passes(backprop: float, numerical: float | None, tolerance: float, atol: float) -> bool:
+    """Relative error within `tolerance`, or a difference that is only round-off (≤ atol)."""
+    if numerical is None or not (math.isfinite(backprop) and math.isfinite(numerical)):
+        return False
+    diff = abs(backprop - numerical)
+    return bool(diff <= atol or diff <= tolerance * max(abs(backprop), abs(numerical)))
+
+
+def _timed(fn: Callable[[], object]) -> tuple[object, float]:
+    """fn() and its mean time, repeating fast calls until MIN_TIMING has passed."""
+    start = time.perf_counter()
+    out = fn()
+    reps, elapsed = 1, time.perf_counter() - start
+    while elapsed < MIN_TIMING and reps < MAX_REPEATS:
+        fn()
+        reps += 1
+        elapsed = time.perf_counter() - start
+    return out, elapsed / reps
+
+
+# ---------------------------------------------------------------------------------------------- networks
+def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
+    """Backprop vs central differences for every weight and bias of a network spec (the mean loss over samples)."""
+    from .network import Network
+    from .notation import Notation
+
+    net = Network.from_spec(spec)
+    X, T = spec.inputs, spec.targets
+    nt = Notation.of(spec)
+
+    def backprop():
+        zs, as_ = net.forward(X)
+        return net.backward(X, T, zs, as_)
+
+    g, t_bp = _timed(backprop)
+    E = net.loss_value(X, T)
+
+    slots = []  # (key, name, array, index, backprop gradient)
+    for li in range(len(net.weights)):
+        W = net.weights[li]
+        for j, k in np.ndindex(W.shape):
+            slots.append((f"layers.{li}.grad_weights.{j}.{k}", nt.w(li, j, k).text, W, (j, k), g["gW"][li][j, k]))
+        if net.biases[li] is not None:
+            for j in range(net.biases[li].shape[0]):
+                slots.append((f"layers.{li}.grad_biases.{j}", nt.b(li, j).text, net.biases[li], (j,),
+                              g["gb"][li][j]))
+
+    def numerical() -> list[float]:
+        out = []
+        for _key, _name, arr, ix, _g in slots:
+            old = arr[ix]
+            arr[ix] = old + eps
+            up = net.loss_value(X, T)
+            arr[ix] = old - eps
+            down = net.loss_value(X, T)
+            arr[ix] = old
+            out.append((up - down) / (2 * eps))
+        return out
+
+    nums, t_num = _timed(numerical)
+    atol = ROUNDOFF * max(1.0, abs(E)) / eps
+    kinked = _network_kinks(net, X, eps)
+    params = []
+    for (key, name, _arr, _ix, gb), n in zip(slots, nums):
+        n = float(n) if math.isfinite(n) else None
+        li = int(key.split(".")[1])
+        params.append(ParamCheck(key, name, float(gb), n, passes(float(gb), n, tolerance, atol),
+                                 kink=kinked.get(li, False)))
+    notes = []
+    if any(kinked.values()):
+        notes.append("a relu or leaky_relu input lies within ε of 0 (the kink), where the two one-sided "
+                     "derivatives differ; a mismatch there is the kink, not a bug")
+    return GradCheck("network", spec.name, float(E), eps, tolerance, atol, params, t_bp, t_num, samples=X.shape[0],
+                     sizes=list(spec.sizes), notes=notes)
+
+
+def _network_kinks(net, X, eps: float) -> dict[int, bool]:
+    """Layers whose parameters feed a relu-like unit evaluated within ε of 0 (any layer before it, too)."""
+    zs, _ = net.forward(X)
+    near = [act.name in ("relu", "leaky_relu") and bool(np.any(np.abs(z) < 10 * eps))
+            for act, z in zip(net.acts, zs)]
+    return {li: any(near[li:]) for li in range(len(near))}
+
+
+# ---------------------------------------------------------------------------------------------- graphs
+def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
+    """Backprop vs central differences for every variable of an expression-graph spec."""
+    from .errors import SpecError
+    from .expr import parse_graph
+    from .graph import backward, evaluate, root_name
+
+    graph = parse_graph(spec)
+    values = dict(spec.variables)
+
+    def backprop():
+        vals, traces = evaluate(graph, values)
+        return vals, traces, backward(graph, traces)
+
+    (vals, traces, grads), t_bp = _timed(backprop)
+    root = root_name(graph, traces)
+    out_value = vals[root]
+
+    def value_at(name: str, x: float) -> float | None:
+        try:
+            v, _ = evaluate(graph, {**values, name: x})
+        except SpecError:
+            return None
+        return v[root]
+
+    def numerical() -> list[float | None]:
+        out = []
+        for name, x in values.items():
+            up, down = value_at(name, x + eps), value_at(name, x - eps)
+            out.append(None if up is None or down is None else (up - down) / (2 * eps))
+        return out
+
+    nums, t_num = _timed(numerical)
+    atol = ROUNDOFF * max(1.0, abs(out_value)) / eps
+    kink_ops = {nt.name for nt in traces if nt.op in ("relu", "abs") and abs(nt.input_values[0]) < 10 * eps}
+    params = []
+    for (name, _), n in zip(values.items(), nums):
+        gb = float(grads.get(name, 0.0))
+        n = float(n) if n is not None and math.isfinite(n) else None
+        params.append(ParamCheck(f"variables.{name}.grad", name, gb, n, passes(gb, n, tolerance, atol),
+                                 kink=bool(kink_ops)))
+    notes = []
+    if kink_ops:
+        notes.append(f"{', '.join(sorted(kink_ops))}: relu or abs evaluated within ε of 0 (its kink), where the "
+                     "two one-sided derivatives differ; a mismatch there is the kink, not a bug")
+    if any(p.numerical is None for p in params):
+        notes.append("some E(θ ± ε) are undefined (an op's domain ends within ε); those rows have no numerical "
+                     "gradient and count as failed")
+    return GradCheck("graph", spec.name, float(out_value), eps, tolerance, atol, params, t_bp, t_num, notes=notes,
+                     of=root)
+
+
+def check(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
+    """Gradient check of a network or graph spec."""
+    if not (eps > 0 and math.isfinite(eps)):
+        from .errors import SpecError
+
+        raise SpecError(f"--eps must be a small positive number, not {eps}", hint="try 1e-6")
+    if not (tolerance > 0 and math.isfinite(tolerance)):
+        from .errors import SpecError
+
+        raise SpecError(f"--tolerance must be a positive number, not {tolerance}", hint="try 1e-5")
+    return check_graph(spec, eps, tolerance) if spec.kind == "graph" else check_network(spec, eps, tolerance)
