@@ -500,7 +500,10 @@ def _graph_param(tr: GraphTrace, f: Fmt, kind: str, name: str, top: str, plain_d
             facs = []
             for nd, i in path:
                 sym, nums = _local_formula(tr, nd, i, f)
-                facs.append(Factor(_gd(nd.name, nd.inputs[i], plain_d), sym, [nums], float(nd.locals[i])))
+                fsym = _gd(nd.name, nd.inputs[i], plain_d)
+                if fsym.text == lhs.text:  # an edge straight from the top: the local derivative, not the total
+                    fsym = M(f"{fsym.text} (direct)", rf"\left.{fsym.tex}\right|_{{\text{{direct}}}}")
+                facs.append(Factor(fsym, sym, [nums], float(nd.locals[i])))
             prod = float(np.prod([fa.value for fa in facs])) if facs else 1.0
             gpaths.append(GraphPath([top] + [nd.inputs[i] for nd, i in path], facs, prod))
     if gpaths:
