@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import NUMBER
+from conftest import NETWORKS, NUMBER
 
 import bpcalc
 from bpcalc.bundled import open_spec
@@ -511,3 +511,17 @@ def test_cli_help_names_the_functions_and_examples(cli):
     assert r.exit_code == 0
     flat = re.sub(r"\s+", " ", r.stdout)
     assert "chain-rule" in flat and "unless a file of that name exists" in flat and "bpcalc explain sigmoid" in flat
+
+
+def test_cli_expected_values_are_checked_too(cli, tmp_path):
+    m = mazur_by_hand()
+    base = (NETWORKS / "two_layer.yaml").read_text(encoding="utf-8")
+    good = tmp_path / "good.yaml"
+    good.write_text(base + f"expected:\n  \"∂E/∂w_11^(3)\": {m['dE_dw5']:.4f}\n", encoding="utf-8")
+    r = cli("explain", good, "-P", "w_11^(3)", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [e["ok"] for e in json.loads(r.stdout)["expected"]] == [True]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(base + f"expected:\n  layers.0.grad_weights.0.0: {m['dE_dw1'] + 1e-3:.4f}\n", encoding="utf-8")
+    r = cli("explain", bad)
+    assert r.exit_code == 1 and "✗" in r.stdout

@@ -68,10 +68,26 @@ def explain(
     from ..render.explain_report import explain_dict, explain_doc
 
     s = open_spec(topic)
+    if output is not None:
+        from ..save import check_not_protected
+
+        check_not_protected(output, [s.source])
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     ex = derive(trace, precision, param)
-    c.emit(explain_doc(ex), fmt, output, lambda: explain_dict(ex), quiet=quiet, protect=[s.source],
-           standalone=standalone)
+    doc = explain_doc(ex)
+    data = explain_dict(ex)
+    results = None
+    if getattr(s, "expected", None):  # check my work: the ✓/✗ table after the derivations, exit 1 on any ✗
+        from ..expected import check_and_attach
+        from ..render.jsonr import trace_to_dict
+
+        results = check_and_attach(s, trace_to_dict(trace), doc, precision)
+        data["expected"] = [r.as_dict() for r in results]
+    c.emit(doc, fmt, output, lambda: data, quiet=quiet, protect=[s.source], standalone=standalone)
+    if results is not None:
+        from ..expected import exit_code
+
+        raise typer.Exit(exit_code(results))
 
 
 def _chain_example(learning_rate, round_to, precision):
