@@ -178,7 +178,7 @@ def paren(m: M) -> M:
         depth += ch in "([" and 1 or ch in ")]" and -1 or 0
         if depth == 0 and ch in "+−-" and 0 < i < len(m.text) - 1 and m.text[i - 1] == " ":
             top = True
-    if not top:
+    if not top and not m.text.startswith("Σ"):
         return m
     return M(f"({m.text})", rf"\left({m.tex}\right)")
 
@@ -258,7 +258,7 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple) -> ParamD
     if li == last:
         if use_local:
             sym = fill(loss.grad_t, a=a_j, t=nt.t(j), K=M(str(K), str(K)))
-            nums = [loss.grad_t.format(a=f(L.a[s, j]), t=f(tr.targets[s, j]), K=K) for s in samples]
+            nums = [loss.grad_t.format(a=f.p_(L.a[s, j]), t=f.p_(tr.targets[s, j]), K=K) for s in samples]
             if n > 1:
                 sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
                 nums = [f"({x})/{n}" for x in nums]
@@ -287,7 +287,7 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple) -> ParamD
             factors.append(fac)
     if use_local:
         factors.append(Factor(d(a_j, z_j), fill(act.local_t, a=a_j, z=z_j),
-                              [act.local_t.format(a=f(L.a[s, j]), z=f(L.z[s, j])) for s in samples],
+                              [act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])) for s in samples],
                               L.local[:, j].copy()))
     if kind == "w":
         prev = nt.prev(li, k)
@@ -453,7 +453,7 @@ def _local_formula(tr: GraphTrace, nd, i: int, f: Fmt) -> tuple[M, str]:
         return sym, nums
     g = LOSSES[nd.op].grad_t
     sym = fill(g, a=gname(nd.inputs[0]), t=M("t", "t"), K=M("1", "1"))
-    return sym, g.format(a=f(nd.input_values[0]), t=f.p_(tr.target), K=1)
+    return sym, g.format(a=f.p_(nd.input_values[0]), t=f.p_(tr.target), K=1)
 
 
 def _paths(tr: GraphTrace, top: str, target: str, limit: int) -> list[list[tuple]] | None:

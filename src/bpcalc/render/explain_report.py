@@ -12,6 +12,7 @@ from ..derive import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, 
 from .doc import Doc, M
 
 NUM = {3}
+MAX_PATH_ROWS = 12  # paths through a wide next layer: the first ones (JSON has all)
 
 
 # ====================================================================== Doc
@@ -90,7 +91,7 @@ def _paths_table(doc: Doc, fa: Factor, n: int) -> None:
     t = doc.table(f"{fa.symbol.text}: the sum over the paths through the next layer",
                   ["path via", "δ", "w", "δ · w"] if n == 1 else ["path via", "sample", "δ", "w", "δ · w"],
                   {1, 2, 3} if n == 1 else {2, 3, 4})
-    for pt in fa.paths:
+    for pt in fa.paths[:MAX_PATH_ROWS]:
         for s in _samples(n):
             cells = [pt.via if s == 0 else "", *([str(s + 1)] if n > 1 else []),
                      M(f"{pt.delta_symbol.text} = {pt.delta_text[s]}", f"{pt.delta_symbol.tex} = {pt.delta_text[s]}"),
@@ -98,6 +99,8 @@ def _paths_table(doc: Doc, fa: Factor, n: int) -> None:
                      pt.product_text[s]]
             t.add(*cells)
     t.caption = f"sum: {fa.symbol.text} = " + ", ".join(fa.value_text[s] for s in _samples(n))
+    if len(fa.paths) > MAX_PATH_ROWS:
+        t.caption += f" ({MAX_PATH_ROWS} of {len(fa.paths)} paths shown; --format json has every one)"
 
 
 def _update_para(doc: Doc, p: ParamDerivation) -> None:
