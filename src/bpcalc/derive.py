@@ -172,13 +172,13 @@ def fill(template: str, *args: M, **kw: M) -> M:
 
 
 def paren(m: M) -> M:
-    """Parentheses around a sum or difference used as a factor."""
+    """Parentheses around a sum, a difference, a negative or a case distinction used as a factor."""
     depth, top = 0, False
     for i, ch in enumerate(m.text):
         depth += ch in "([" and 1 or ch in ")]" and -1 or 0
         if depth == 0 and ch in "+−-" and 0 < i < len(m.text) - 1 and m.text[i - 1] == " ":
             top = True
-    if not top and not m.text.startswith("Σ"):
+    if not top and not m.text.startswith(("Σ", "−", "-")) and " if " not in m.text:
         return m
     return M(f"({m.text})", rf"\left({m.tex}\right)")
 

@@ -28,6 +28,7 @@ ParamOpt = Annotated[list[str] | None, typer.Option(
 @app.command(epilog="Examples:\n\n  bpcalc explain\n\n  bpcalc explain two_layer --param 'w_11^(3)'\n\n"
              "  bpcalc explain two_layer --param layers.0.weights.0.0 --format markdown\n\n"
              "  bpcalc explain composite\n\n  bpcalc explain sigmoid\n\n  bpcalc explain softmax --format latex\n\n"
+             "  bpcalc explain chain-rule --format markdown -o chain.md\n\n"
              "  bpcalc explain hidden --round 2 --format json")
 @c.guard
 def explain(
