@@ -144,13 +144,15 @@ _TEX_WORDS = [
     ("Σ_k", r"\sum_k "), ("Σ", r"\sum "), ("log ", r"\log "), ("ln ", r"\ln "), ("exp(", r"\exp("),
     ("sqrt(", r"\operatorname{sqrt}("), ("tanh", r"\tanh "), ("sin(", r"\sin("), ("cos(", r"\cos("),
     ("sign(", r"\operatorname{sign}("), (" if ", r"\text{ if }"), (" else ", r"\text{ else }"),
-    ("Jacobian", r"\text{Jacobian}"), ("∂", r"\partial "), ("δ", r"\delta "),
+    ("Jacobian", r"\text{Jacobian}"), ("∂", r"\partial "), ("δ", r"\delta "), ("θ", r"\theta "), ("α", r"\alpha "),
+    ("μ", r"\mu "), ("ε", r"\varepsilon "), ("m̂", r"\hat{m}"), ("v̂", r"\hat{v}"),
 ]
 
 
 def tex_literal(s: str) -> str:
     """Plain-text math as written in ops.py's templates -> LaTeX."""
     s = re.sub(r"\^\(([^()]*)\)", r"^{\1}", s)
+    s = re.sub(r"√([^\s()]+)", r"\\sqrt{\1}", s)
     for a, b in _TEX_WORDS:
         s = s.replace(a, b)
     return re.sub(" {2,}", " ", s)
