@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -525,3 +527,16 @@ def test_cli_expected_values_are_checked_too(cli, tmp_path):
     bad.write_text(base + f"expected:\n  layers.0.grad_weights.0.0: {m['dE_dw1'] + 1e-3:.4f}\n", encoding="utf-8")
     r = cli("explain", bad)
     assert r.exit_code == 1 and "✗" in r.stdout
+
+
+TEX_ENGINES = [e for e in ("pdflatex", "lualatex", "xelatex") if shutil.which(e)]
+
+
+@pytest.mark.skipif(not TEX_ENGINES, reason="no TeX engine (pdflatex, lualatex, xelatex) installed")
+@pytest.mark.parametrize("topic", ["two_layer", "softmax", "chain-rule"])
+def test_latex_standalone_explain_compiles(cli, tmp_path, topic):
+    r = cli("explain", topic, "--format", "latex", "--standalone", "-o", tmp_path / "doc.tex")
+    assert r.exit_code == 0, r.stderr
+    res = subprocess.run([TEX_ENGINES[0], "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stdout[-2000:]
