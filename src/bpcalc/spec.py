@@ -390,7 +390,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise doc.error(("seed",), f"seed must be a whole number, found {seed!r}")
     default_init = choice(doc, data.get("init", "xavier"), ("init",), INITS, "init")
-    rng = np.random.default_rng(seed)
+    rng = None  # made at the first `units:` layer: importing numpy.random costs every command ~10 ms
     layers: list[LayerSpec] = []
     fan_in = X.shape[1]
     for i, raw in enumerate(layers_raw):
@@ -423,6 +423,8 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                 raise doc.error(path + ("units",), f"{units} units × {fan_in} inputs is {units * fan_in:,} weights; "
                                 f"bpcalc takes at most {MAX_PARAMETERS:,} per layer")
             init = choice(doc, raw.get("init", default_init), path + ("init",), INITS, "init")
+            if rng is None:
+                rng = np.random.default_rng(seed)
             W = init_weights(rng, init, units, fan_in)
             b = None if raw.get("bias", True) is False else np.zeros(units)
         else:
