@@ -93,7 +93,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         for k in range(K):
             ek = M(f"E_{k + 1}", f"E_{{{k + 1}}}")
             sym = loss.term_t.format(t=nt.t(k).text, a=nt.a(len(tr.layers) - 1, k).text, K=K)
-            num = loss.term_t.format(t=f(tr.targets[s, k]), a=f(out.a[s, k]), K=K)
+            num = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(out.a[s, k]), K=K)
             t.add(ek, sym, num, f(tr.loss_terms[s, k]))
         if K > 1:
             t.add(lname if n == 1 else f"E(sample {s + 1})", " + ".join(f"E_{k + 1}" for k in range(K)),
@@ -121,7 +121,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 dEa = d(E, a_j)
                 if li == last:
                     sym = loss.grad_t.format(a=a_j.text, t=nt.t(j).text, K=K)
-                    num = loss.grad_t.format(a=f(L.a[s, j]), t=f(tr.targets[s, j]), K=K)
+                    num = loss.grad_t.format(a=f.p_(L.a[s, j]), t=f.p_(tr.targets[s, j]), K=K)
                     if n > 1:
                         sym, num = f"({sym}) / {n}", f"({num}) / {n}"
                 else:
@@ -137,7 +137,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     t.add(nt.delta(li, j), f"{dEa} (linear: a = z)", f.p_(L.grad_a[s, j]), f(L.delta[s, j]))
                 elif L.local is not None:
                     t.add(d(a_j, z_j), act.derivative.replace("a", a_j.text) if L.activation in ("sigmoid", "tanh")
-                          else act.derivative, act.local_t.format(a=f(L.a[s, j]), z=f(L.z[s, j])), f(L.local[s, j]))
+                          else act.derivative, act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])), f(L.local[s, j]))
                     if li == last and tr.fused:
                         t.add(nt.delta(li, j), f"{dEa} · {d(a_j, z_j)}, in closed form",
                               _fused_text(tr.loss_name, f(L.a[s, j]), f(tr.targets[s, j]), n, K), f(L.delta[s, j]))
