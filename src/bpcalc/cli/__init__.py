@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-# importing a module registers its commands, in the order `--help` lists them
-from . import examples, run  # noqa: E402,F401,I001
+import importlib
+
 from .app import app
 
-COMMAND_MODULES = ["step", "explain", "check", "graph", "export", "schema", "init", "validate"]
+# importing a module registers its command; `--help` lists them in this order
+COMMAND_MODULES = ["run", "step", "explain", "check", "graph", "export", "examples", "init", "validate", "schema"]
 
 
-def _register_optional() -> None:
-    import importlib
-
+def _register() -> None:
     for name in COMMAND_MODULES:
         try:
             importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
+        except ModuleNotFoundError as exc:  # a command not written yet; anything else is a real error
             if exc.name != f"{__name__}.{name}":
                 raise
 
 
-_register_optional()
+_register()
 
 
 def main() -> None:
     app()
+
+
+__all__ = ["app", "main"]
