@@ -517,3 +517,16 @@ def test_real_process_exit_code_and_stderr(tmp_path):
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.startswith(f"error: {path}:4, layers[0].weights: each row needs 2 weights")
     assert "\n  hint: " in p.stderr
+
+
+# ---------------------------------------------------------------- combinations with no sensible numbers
+@pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy"])
+@pytest.mark.parametrize("act", ["linear", "relu", "tanh", "leaky_relu"])
+def test_log_losses_need_probability_outputs(cli, tmp_path, loss, act):
+    refused(cli, tmp_path, NET + f"    activation: {act}\nloss: {loss}\n", "spec.yaml:7", "loss",
+            "must be probabilities", f"output layer is {act}", "softmax")
+
+
+def test_softmax_over_one_neuron(cli, tmp_path):
+    refused(cli, tmp_path, NET + "    activation: softmax\n", "spec.yaml:6", "layers[0].activation",
+            "softmax over one neuron is always 1", "use sigmoid")

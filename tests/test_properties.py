@@ -159,6 +159,7 @@ def networks(draw):
     acts = [draw(st.sampled_from(ACTIVATIONS)) for _ in sizes[1:]]
     if lossname in ("cross_entropy", "binary_cross_entropy"):  # the output must be a probability
         acts[-1] = draw(st.sampled_from(["sigmoid", "softmax"]))
+    acts = ["sigmoid" if f == "softmax" and j == 1 else f for f, j in zip(acts, sizes[1:])]  # softmax of 1 is 1
     n = draw(st.integers(1, 4))
     w = st.floats(-1.5, 1.5, allow_nan=False)
     Ws = [np.array([[draw(w) for _ in range(k)] for _ in range(j)]) for k, j in zip(sizes, sizes[1:])]
@@ -193,6 +194,7 @@ def test_network_gradients_match_central_differences(net):
     def E():
         return loss(lossname, forward(Ws, bs, acts, X)[1], T)
 
+    assert math.isfinite(E())
     assert trace.loss == pytest.approx(E(), rel=1e-12, abs=1e-14)
     for layer, W, b in zip(trace.layers, Ws, bs):
         for P, grad in ((W, layer.grad_weights), (b, layer.grad_biases)):
@@ -208,6 +210,7 @@ def test_network_gradients_match_central_differences(net):
                 down = E()
                 P[idx] = old
                 num[idx] = (up - down) / (2 * h)
+            assert np.all(np.isfinite(num))
             np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-7)
 
 
@@ -299,3 +302,93 @@ def test_graph_gradients_match_central_differences(root, data):
     for v in "xyz":
         num = (L({**env, v: env[v] + h}) - L({**env, v: env[v] - h})) / (2 * h)
         assert trace.grads.get(v, 0.0) == pytest.approx(num, rel=1e-4, abs=1e-6), (text, v)
+
+
+# ---------------------------------------------------------------- numerics at the extremes
+def _ref_probs(act: str, zs: list) -> tuple[list, list]:
+    """a and 1 − a from their definitions, each a ratio of positive decimal sums: no cancellation, no overflow."""
+    if act == "sigmoid":
+        return [1 / (1 + (-v).exp()) for v in zs], [1 / (1 + v.exp()) for v in zs]
+    e = [v.exp() for v in zs]
+    total = sum(e)
+    return [x / total for x in e], [sum(y for k, y in enumerate(e) if k != j) / total for j in range(len(e))]
+
+
+def _ref_loss(act: str, lossname: str, zs: list, ts: list):
+    """The loss of one sample in 60-digit decimal arithmetic (Decimal's exponent range has room for e^±2000)."""
+    a, one_minus_a = _ref_probs(act, zs)
+    K = len(a)
+    if lossname in ("half_sse", "sse", "mse"):
+        sq = sum((x - y) ** 2 for x, y in zip(ts, a))
+        return sq / 2 if lossname == "half_sse" else sq if lossname == "sse" else sq / K
+    if lossname == "cross_entropy":
+        return -sum(x * y.ln() for x, y in zip(ts, a) if x)
+    return -sum((x * y.ln() if x else 0) + ((1 - x) * m.ln() if x != 1 else 0)
+                for x, y, m in zip(ts, a, one_minus_a)) / K
+
+
+def _reference(act: str, lossname: str, z: list, t: list) -> tuple[float, list[float]]:
+    """The loss, and ∂E/∂z_k by central differences with h = 1e-25, in 60-digit arithmetic: independent of
+    bpcalc's formulas."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as ctx:
+        ctx.prec = 60
+        h = Decimal("1e-25")
+        zs, ts = [Decimal(str(v)) for v in z], [Decimal(str(v)) for v in t]
+        delta = []
+        for k in range(len(z)):
+            up = [v + (h if i == k else 0) for i, v in enumerate(zs)]
+            down = [v - (h if i == k else 0) for i, v in enumerate(zs)]
+            delta.append(float((_ref_loss(act, lossname, up, ts) - _ref_loss(act, lossname, down, ts)) / (2 * h)))
+        return float(_ref_loss(act, lossname, zs, ts)), delta
+
+
+EXTREMES = [[1000.0], [-1000.0], [1000.0, -1000.0], [-1000.0, 1000.0, 0.0], [40.0, -40.0, 3.0], [700.0, 699.0],
+            [-745.0, 745.0], [0.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("lossname", LOSSES)
+@pytest.mark.parametrize("act", ["sigmoid", "softmax"])
+@pytest.mark.parametrize("z", EXTREMES)
+def test_probability_outputs_stay_finite_and_exact_for_huge_z(act, lossname, z):
+    """|z| up to 1e3, outputs that round to 0 or 1: no overflow or invalid-value warning, no log(0), and loss and
+    δ agree with a 50-digit reference."""
+    if act == "softmax" and len(z) == 1:
+        pytest.skip("softmax over one neuron is refused")
+    K = len(z)
+    for t in ([1.0] + [0.0] * (K - 1), [0.3] * K, [0.0] * (K - 1) + [1.0]):
+        if lossname == "cross_entropy" and act == "softmax" and sum(t) != 1.0:
+            continue
+        text = yaml.safe_dump({"inputs": [1.0], "targets": t, "loss": lossname, "learning_rate": 1e-6,
+                               "layers": [{"weights": [[v] for v in z], "activation": act}]})
+        with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+            warnings.simplefilter("error")
+            trace = bpcalc.run(text)
+        ref, ref_delta = _reference(act, lossname, z, t)
+        # the log losses are exact to the last digits; squared errors only to float64's resolution of a (1e-16)
+        assert math.isfinite(trace.loss) and trace.loss == pytest.approx(ref, rel=1e-12, abs=1e-15)
+        delta = trace.layers[0].grad_weights[:, 0]  # x = 1: ∂E/∂w_k0 = δ_k
+        np.testing.assert_allclose(delta, ref_delta, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softmax"])
+def test_activations_and_their_logs_for_huge_z(name):
+    from decimal import Decimal, localcontext
+
+    from bpcalc.ops import ACTIVATIONS
+
+    act = ACTIVATIONS[name]
+    z = np.array([[-1000.0, -745.0, -40.0, -1e-9, 0.0, 36.0, 709.0, 1000.0]])
+    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+        warnings.simplefilter("error")
+        a, log_a, log_1ma = act.forward(z), act.log_forward(z), act.log1m_forward(z)
+    assert np.all((a >= 0) & (a <= 1)) and np.all(np.isfinite(log_a)) and np.all(np.isfinite(log_1ma))
+    with localcontext() as ctx:
+        ctx.prec = 60
+        ref, ref_1m = _ref_probs(name, [Decimal(str(v)) for v in z[0]])
+        ref_a, ref_log = [float(r) for r in ref], [float(r.ln()) for r in ref]
+        ref_log1m = [float(m.ln()) for m in ref_1m]
+    np.testing.assert_allclose(a[0], ref_a, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(log_a[0], ref_log, rtol=1e-13, atol=1e-15)  # log a = −4e-127 may come out 0
+    np.testing.assert_allclose(log_1ma[0], ref_log1m, rtol=1e-13, atol=1e-15)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .ops import ACTIVATIONS, LOSSES, Activation, Loss, fused_delta
+from .ops import ACTIVATIONS, LOSSES, Activation, Loss, fused_delta, stable_delta
 from .optim import Optimizer
 from .rounding import (
     rounder,
@@ -92,10 +92,13 @@ class Network:
             if l == L - 1 and fd is not None:
                 delta = when(rnd, rounds_fused_delta(self.loss.name, K, n))(fd / n)
                 out["fused"] = True
-            elif local is not None:
-                delta = grad_a * local
             else:
-                delta = act.backward(z, a, grad_a)
+                with np.errstate(invalid="ignore"):  # inf × 0 is caught just below
+                    delta = grad_a * local if local is not None else act.backward(z, a, grad_a)
+            if l == L - 1 and fd is None and not np.all(np.isfinite(delta)):  # inf × 0 where an output rounds
+                sd = stable_delta(act, self.loss, z, a, T)  # to 0 or 1: take δ in closed form from z instead
+                if sd is not None:
+                    delta = np.where(np.isfinite(delta), delta, sd / n)
             a_prev = as_[l - 1] if l > 0 else X
             out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local, delta
             out["gW"][l] = delta.T @ a_prev

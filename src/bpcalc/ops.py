@@ -65,6 +65,23 @@ def _log_softmax(z: Array) -> Array:
     return s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True))
 
 
+def _logsumexp_others(z: Array) -> Array:
+    """log Σ_{k≠j} e^{z_k} for every j (−inf when there is no other k), without overflow."""
+    K = z.shape[-1]
+    if K == 1:
+        return np.full_like(z, -np.inf)
+    others = np.where(np.eye(K, dtype=bool), -np.inf, z[..., None, :])  # (..., j, k): z_k for k ≠ j
+    m = np.max(others, axis=-1, keepdims=True)
+    return (m + np.log(np.sum(np.exp(others - m), axis=-1, keepdims=True)))[..., 0]
+
+
+def _log1m_softmax(z: Array) -> Array:
+    """log(1 − a_j) = log Σ_{k≠j} e^{z_k} − log Σ_k e^{z_k}: finite even when a_j rounds to 1."""
+    m = np.max(z, axis=-1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
+    return _logsumexp_others(z) - lse
+
+
 LEAKY_SLOPE = 0.01
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -88,7 +105,7 @@ ACTIVATIONS: dict[str, Activation] = {
                    lambda z: z.astype(np.float64, copy=True), lambda z, a: np.ones_like(z)),
         Activation("softmax", "softmax", "e^(z_j) / Σ_k e^(z_k)", "a_j(δ_jk − a_k)",
                    r"\frac{e^{z_j}}{\sum_k e^{z_k}}", r"a_j(\delta_{jk}-a_k)",
-                   _softmax, None, _log_softmax, local_t="Jacobian"),
+                   _softmax, None, _log_softmax, _log1m_softmax, local_t="Jacobian"),
     ]
 }
 
@@ -111,7 +128,7 @@ class Loss:
 
 
 def _safe_div(num: Array, den: Array) -> Array:
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # ±inf where a rounds to 0 or 1
         out = np.divide(num, den)
     return np.where(num == 0, 0.0, out)
 
@@ -158,6 +175,22 @@ def fused_delta(act: Activation, loss: Loss, a: Array, t: Array) -> Array | None
         return a * np.sum(t, axis=-1, keepdims=True) - t
     if act.name == "sigmoid" and loss.name == "binary_cross_entropy":
         return (a - t) / a.shape[-1]
+    return None
+
+
+def stable_delta(act: Activation, loss: Loss, z: Array, a: Array, t: Array) -> Array | None:
+    """∂E_sample/∂z computed from z where ∂E/∂a · ∂a/∂z is inf × 0 (an output that rounds to 0 or 1).
+
+    sigmoid with cross-entropy: −t·σ(−z).  softmax with binary cross-entropy (K outputs):
+    δ_i = [(a_i − t_i) − Σ_{j≠i} (a_j − t_j)·a_i/(1 − a_j)] / K, with a_i/(1 − a_j) = e^{log a_i − log(1 − a_j)} ≤ 1."""
+    if act.name == "sigmoid" and loss.name == "cross_entropy":
+        return -t * _sigmoid(-z)
+    if act.name == "softmax" and loss.name == "binary_cross_entropy" and z.shape[-1] > 1:
+        K = z.shape[-1]
+        log_a, log_1ma = _log_softmax(z), _log1m_softmax(z)
+        log_ratio = log_a[..., :, None] - log_1ma[..., None, :]  # (..., i, j): log(a_i / (1 − a_j)), ≤ 0 off the
+        ratio = np.exp(np.where(np.eye(K, dtype=bool), -np.inf, log_ratio))  # diagonal, which is left out
+        return ((a - t) - np.sum(ratio * (a - t)[..., None, :], axis=-1)) / K
     return None
 
 

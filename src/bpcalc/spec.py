@@ -446,12 +446,19 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                         or any(not isinstance(r, list) or len(r) != W.shape[1] for r in wl)):
                     raise doc.error(path + ("labels", "weights"), f"expected {J} rows of {W.shape[1]} labels")
                 labels["weights"] = [[str(v) for v in r] for r in wl]
+        if act == "softmax" and W.shape[0] == 1:
+            raise doc.error(path + ("activation",), "softmax over one neuron is always 1, so nothing reaches the "
+                                                    "layers below it", hint="use sigmoid for a single output")
         layers.append(LayerSpec(W, b, act, labels))
         fan_in = W.shape[0]
     if T.shape[1] != fan_in:
         raise doc.error(("targets",), f"the output layer has {fan_in} neuron(s) but each target has {T.shape[1]} "
                                       "value(s)", hint="give one target per output neuron")
     loss = choice(doc, data.get("loss", "half_sse"), ("loss",), tuple(LOSSES), "loss")
+    if loss in ("cross_entropy", "binary_cross_entropy") and layers[-1].activation not in ("sigmoid", "softmax"):
+        raise doc.error(("loss",), f"{loss} takes the log of the outputs, which must be probabilities, but the output "
+                                   f"layer is {layers[-1].activation}",
+                        hint="make the last layer's activation softmax (or sigmoid), or use half_sse / mse")
     lr = number(doc, data.get("learning_rate", 0.5), ("learning_rate",))
     freeze_raw = data.get("freeze", [])
     if isinstance(freeze_raw, str):
