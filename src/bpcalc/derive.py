@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import SpecError
+from .expr import is_literal as _is_literal
 from .notation import E, Notation, d, join
 from .ops import ACTIVATIONS, GRAPH_OPS, LOSSES
 from .optim import UPDATE_RULES
@@ -408,13 +409,6 @@ def _gd(num_: str, den: str, plain_d: bool) -> M:
         return M(f"d{num_}/d{den}", rf"\frac{{d{_name_tex(num_)}}}{{d{_name_tex(den)}}}")
     return d(gname(num_), gname(den))
 
-
-def _is_literal(name: str) -> bool:
-    try:
-        float(name)
-        return True
-    except ValueError:
-        return False
 
 
 def _graph_top(tr: GraphTrace) -> str:

@@ -48,6 +48,15 @@ def _literal_name(value: float) -> str:
     return repr(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
 
 
+def is_literal(name: str) -> bool:
+    """Whether a graph leaf is a number written in an expression (its name is its text: "3", "0.5")."""
+    try:
+        float(name)
+        return True
+    except ValueError:
+        return False
+
+
 def parse_graph(spec, doc: Located | None = None) -> Graph:
     """Turn a GraphSpec's node expressions into a Graph; errors point at the node and the column."""
     state = _GraphState(spec, doc)

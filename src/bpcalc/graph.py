@@ -8,6 +8,7 @@ import numpy as np
 
 from .errors import SpecError
 from .expr import GNode, Graph, parse_graph
+from .expr import is_literal as _is_literal
 from .ops import GRAPH_OPS, LOSSES
 from .optim import Optimizer
 from .rounding import (
@@ -70,13 +71,6 @@ def _values(graph: Graph, node: GNode, ins) -> str:
     shown = [f"{texts.get(n, n)} = {v:g}" for n, v in zip(node.inputs, ins) if not _is_literal(n)]
     return ", ".join(shown) or "these numbers"
 
-
-def _is_literal(name: str) -> bool:
-    try:
-        float(name)
-        return True
-    except ValueError:
-        return False
 
 
 def _reason(op: str, exc: Exception) -> str:

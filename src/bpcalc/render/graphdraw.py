@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..expr import is_literal as _is_literal
 from ..notation import Notation
 from ..ops import ACTIVATIONS, GRAPH_OPS, LOSSES
 from ..trace import GraphTrace, NetworkTrace
@@ -86,13 +87,6 @@ def _graph(tr: GraphTrace, f: Fmt) -> Drawing:
         dr.edge(op, ids[nd.name])
     return dr
 
-
-def _is_literal(name: str) -> bool:
-    try:
-        float(name)
-        return True
-    except ValueError:
-        return False
 
 
 # ---------------------------------------------------------------- networks

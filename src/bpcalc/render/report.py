@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..expr import is_literal as _is_literal
 from ..notation import E, Notation, d, join
 from ..ops import ACTIVATIONS, GRAPH_OPS, LOSSES
 from ..optim import UPDATE_RULES
@@ -136,8 +137,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 if L.activation == "linear" and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
                     t.add(nt.delta(li, j), f"{dEa} (linear: a = z)", f.p_(L.grad_a[s, j]), f(L.delta[s, j]))
                 elif L.local is not None:
-                    t.add(d(a_j, z_j), act.derivative.replace("a", a_j.text) if L.activation in ("sigmoid", "tanh")
-                          else act.derivative, act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])), f(L.local[s, j]))
+                    local_sym = act.derivative.replace("a", a_j.text) if L.activation in ("sigmoid", "tanh") \
+                        else act.derivative
+                    t.add(d(a_j, z_j), local_sym, act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])),
+                          f(L.local[s, j]))
                     if li == last and tr.fused:
                         t.add(nt.delta(li, j), f"{dEa} · {d(a_j, z_j)}, in closed form",
                               _fused_text(tr.loss_name, f(L.a[s, j]), f(tr.targets[s, j]), n, K), f(L.delta[s, j]))
@@ -346,13 +349,6 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
             t.add("change", f(tr.loss_change))
     return doc
 
-
-def _is_literal(name: str) -> bool:
-    try:
-        float(name)
-        return True
-    except ValueError:
-        return False
 
 
 def join_names(parts):  # re-exported for derivations
