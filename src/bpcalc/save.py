@@ -138,3 +138,34 @@ def trace_to_spec_text(spec, trace, dest: Path | None = None) -> str:
         return dump_spec(graph_to_dict(spec, new), f"updated by bpcalc from {spec.source or 'a spec'}")
     d = network_to_dict(spec, [L.new_weights for L in trace.layers], [L.new_biases for L in trace.layers], dest)
     return dump_spec(d, f"updated by bpcalc from {spec.source or 'a spec'}")
+
+
+def state_to_dict(state, kind: str, n_layers: int) -> dict:
+    """A TrainingState as the spec's `training_state:` mapping (see spec.TrainingState)."""
+    out: dict[str, Any] = {"epoch": int(state.epoch), "step": int(state.step)}
+    if not state.buffers:
+        return out
+    if kind == "graph":
+        out["variables"] = {k: {b: float(v) for b, v in bufs.items()} for k, bufs in state.buffers.items()}
+        return out
+    layers: list[dict] = [{} for _ in range(n_layers)]
+    for kind_l in ("W", "b"):
+        for (k, l), bufs in state.buffers.items():
+            if k == kind_l:
+                layers[l]["weights" if k == "W" else "biases"] = {b: _floats(v) for b, v in bufs.items()}
+    out["layers"] = layers
+    return out
+
+
+def trained_spec_text(spec, result, dest: Path | None = None) -> str:
+    """The spec after `bpcalc step`: trained parameters, the learning rate used, and where training stopped."""
+    from dataclasses import replace
+
+    s = replace(spec, learning_rate=result.learning_rate)
+    if result.kind == "graph":
+        d = graph_to_dict(s, result.variables)
+    else:
+        d = network_to_dict(s, result.weights, result.biases, dest)
+    d["training_state"] = state_to_dict(result.state, result.kind, len(result.weights))
+    return dump_spec(d, f"trained by bpcalc step from {spec.source or 'a spec'}: {result.last_epoch} epochs; "
+                        "training_state resumes exactly where it stopped")

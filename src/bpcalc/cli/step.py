@@ -1,0 +1,242 @@
+"""`bpcalc step`: train over epochs (the step of `run`, repeated), a per-epoch summary, a loss curve."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import common as c
+from .app import app
+
+STEP_FORMATS = ["rich", "text", "json", "markdown"]
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
+
+EpochsOpt = Annotated[int, typer.Option("--epochs", "-e", min=1, metavar="N", help="Epochs to train.")]
+EveryOpt = Annotated[int | None, typer.Option(
+    "--every", "-k", min=1, metavar="K", show_default=False,
+    help="Show every K-th epoch in the table (and JSON). Default: all in JSON; about 20 rows in the table.")]
+TraceOpt = Annotated[bool, typer.Option("--trace", help="Also print each epoch's full `run` tables (with --every: "
+                                                        "every K-th epoch's). Keeps every traced step in memory.")]
+StepSaveOpt = Annotated[Path | None, typer.Option(
+    "--save", metavar="FILE", dir_okay=False,
+    help="Write the trained spec (parameters and optimizer state; resumes exactly). Never over SPEC.")]
+PlotOpt = Annotated[Path | None, typer.Option(
+    "--plot", metavar="FILE", dir_okay=False,
+    help="Draw the loss curve to FILE.png, .svg or .pdf (needs matplotlib: pip install \"bpcalc[plot]\").")]
+StepFormatOpt = Annotated[str | None, typer.Option(
+    "--format", "-f", metavar="FORMAT", show_default=False,
+    help="rich | text | json | markdown. Default: rich on a terminal, text when piped, or from the --output "
+    "suffix.")]
+
+
+@app.command(epilog="Examples:\n\n  bpcalc step --epochs 10\n\n  bpcalc step two_layer --epochs 10000 --every 1000\n\n"
+             "  bpcalc step xor --epochs 5000 --format json > curve.json\n\n"
+             "  bpcalc step my.yaml --epochs 5 --save my_5.yaml   (then: bpcalc step my_5.yaml --epochs 5)\n\n"
+             "  bpcalc step two_layer --epochs 3 --trace\n\n  bpcalc step xor --epochs 2000 --plot loss.png")
+@c.guard
+def step(
+    spec: c.SpecArg = None,
+    epochs: EpochsOpt = 10,
+    every: EveryOpt = None,
+    trace: TraceOpt = False,
+    format: StepFormatOpt = None,
+    precision: c.PrecisionOpt = 4,
+    learning_rate: c.LearningRateOpt = None,
+    output: c.OutputOpt = None,
+    save: StepSaveOpt = None,
+    plot: PlotOpt = None,
+    quiet: c.QuietOpt = False,
+) -> None:
+    """Train: repeat `run`'s step for N epochs (minibatches, shuffling, sgd/momentum/adam as the spec says) and
+    show each epoch's loss (before its update), its change, small networks' parameters, a loss curve and the final
+    loss. Exit 1 if training diverges (the table so far is still shown, --save writes the last finite
+    parameters); Ctrl-C stops cleanly the same way (exit 130)."""
+    from ..bundled import open_spec
+    from ..errors import EXIT_CHECK_FAILED
+    from ..train import train
+
+    fmt = c.pick_format(format, output, STEP_FORMATS)
+    c.check_output_path(output)
+    c.check_output_path(save)
+    if plot is not None:
+        _check_plot(plot)
+    s = open_spec(spec)
+    from ..save import check_not_protected
+
+    for dest in (save, output, plot):
+        if dest is not None:  # before training, not after it
+            check_not_protected(dest, [s.source])
+    shown_every = every or (1 if fmt == "json" else _auto(epochs))  # rows of the table / JSON epochs
+    param_every = every or _auto(epochs)  # epochs whose parameters are kept (small networks): the table's
+    progress = _Progress(epochs) if (not quiet and _stderr_tty()) else None
+    try:
+        res = train(s, epochs, learning_rate=learning_rate, every=param_every, keep_trace=trace,
+                    on_epoch=progress.epoch if progress else None, on_batch=progress.batch if progress else None)
+    finally:
+        if progress:
+            progress.close()
+
+    from ..render.train_report import train_report, train_to_dict
+
+    def data():
+        return train_to_dict(res, shown_every)
+
+    traces_doc = _traces_doc(res, precision) if trace else None
+    doc = train_report(res, precision, shown_every, traces_doc) if fmt != "json" else None
+    if fmt == "json":
+        from ..render.train_report import dumps_train
+
+        steps = _steps_json(res) if trace else None
+        text = dumps_train(data(), steps)
+        if not (quiet and output is None):
+            if output is not None:
+                from ..save import write_atomic
+
+                write_atomic(output, text, protect=[s.source])
+            else:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+    else:
+        c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source])
+    if save is not None:
+        from ..save import trained_spec_text, write_atomic
+
+        write_atomic(save, trained_spec_text(s, res, save), protect=[s.source])
+    if plot is not None and len(res.losses):
+        _plot(res, plot)
+    if res.diverged:
+        c.err(f"error: training diverged at epoch {res.diverged_epoch}: {res.diverged}"
+              + (f"; --save wrote the parameters after epoch {res.last_epoch}" if save is not None else ""))
+        c.err(f"  hint: try a smaller learning rate, e.g. --learning-rate {res.learning_rate / 10:g}")
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    if res.interrupted:
+        c.err(f"interrupted after epoch {res.last_epoch}" + (f"; --save wrote {save}" if save is not None else ""))
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _auto(epochs: int) -> int:
+    from ..render.train_report import auto_every
+
+    return auto_every(epochs)
+
+
+def _stderr_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _check_plot(plot: Path) -> None:
+    from ..errors import SpecError
+
+    if plot.suffix.lower() not in PLOT_SUFFIXES:
+        raise SpecError(f"--plot {plot}: the file name must end in .png, .svg or .pdf")
+    c.check_output_path(plot)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SpecError("--plot needs matplotlib, which is not installed",
+                        hint='pip install "bpcalc[plot]"') from None
+
+
+def _plot(res, path: Path) -> None:
+    """The loss per epoch (log scale when it spans more than two decades), written atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ..save import write_atomic
+
+    x, y = res.epoch_numbers, res.losses
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    ax.plot(x, y, color="tab:blue", lw=1.5)
+    finite = y[np.isfinite(y)]
+    if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (before the epoch's update)")
+    ax.set_title(res.name or "training", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lower()[1:])
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
+
+
+def _traces_doc(res, precision: int):
+    from ..render.doc import Doc
+    from ..render.report import report
+
+    doc = Doc()
+    for e, b, nb, tr in res.traces:
+        doc.heading(f"Epoch {e}" + (f", batch {b} of {nb}" if nb > 1 else ""), 1)
+        sub = report(tr, precision)
+        doc.blocks.extend(sub.blocks[1:] if sub.blocks else [])  # its title repeats the spec's name
+    return doc
+
+
+def _steps_json(res) -> list:
+    from ..render.jsonr import trace_to_dict
+
+    return [{"epoch": e, "batch": b, "batches": nb, "run": trace_to_dict(tr)} for e, b, nb, tr in res.traces]
+
+
+class _Progress:
+    """A progress bar on stderr, shown only once a run has taken about a second."""
+
+    DELAY = 1.0
+
+    def __init__(self, epochs: int):
+        import time
+
+        self.clock = time.perf_counter
+        self.t0 = self.clock()
+        self.last = 0.0
+        self.epochs = epochs
+        self.first = None
+        self.bar = None
+        self.task = None
+
+    def _show(self, done: float) -> None:
+        now = self.clock()
+        if now - self.last < 0.1 or now - self.t0 < self.DELAY:
+            return
+        self.last = now
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("training"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=self.epochs, info="")
+        self.bar.update(self.task, completed=done, info=self.info)
+
+    def epoch(self, e: int, loss: float) -> None:
+        if self.first is None:
+            self.first = e
+        self.info = f"epoch {e}  loss {loss:.4g}"
+        self._show(e - self.first + 1)
+
+    def batch(self, e: int, b: int, nb: int) -> None:
+        if self.first is None:
+            self.first = e
+        self.info = f"epoch {e}  batch {b}/{nb}"
+        self._show(e - self.first + b / nb)
+
+    info = ""
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
