@@ -530,3 +530,9 @@ def test_log_losses_need_probability_outputs(cli, tmp_path, loss, act):
 def test_softmax_over_one_neuron(cli, tmp_path):
     refused(cli, tmp_path, NET + "    activation: softmax\n", "spec.yaml:6", "layers[0].activation",
             "softmax over one neuron is always 1", "use sigmoid")
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy"])
+def test_graph_log_loss_of_an_output_that_is_no_probability(cli, tmp_path, loss):
+    refused(cli, tmp_path, f"variables: {{x: 1}}\nnodes:\n  y: x * 2\ntarget: 1\nloss: {loss}\n", "spec.yaml",
+            "loss", "a probability", "y = 2", "sigmoid(")

@@ -56,6 +56,9 @@ def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str
     if graph.target is not None:
         loss = LOSSES[graph.loss]
         a, t = np.array([vals[graph.output]]), np.array([graph.target])
+        if "log_a" in loss.needs and not 0.0 <= a[0] <= 1.0:
+            raise SpecError(f"{graph.loss} takes the log of the output, a probability, but {graph.output} = "
+                            f"{a[0]:g}", path="loss", hint="end the graph in sigmoid(...), or use sse or half_sse")
         with np.errstate(all="ignore"):
             value = when(rnd, rounds_loss_terms(graph.loss, 1))(float(loss.terms(a, t).sum()))
         name = loss_node_name(graph)
