@@ -1,0 +1,38 @@
+"""`bpcalc export`: the spec as a standalone script for a framework (PyTorch), running the same step."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from . import common as c
+from .app import app
+
+TARGETS = ["pytorch"]
+
+ToOpt = Annotated[str, typer.Option("--to", metavar="FRAMEWORK", help="pytorch (the only one so far).")]
+
+
+@app.command(epilog="Examples:\n\n  bpcalc export two_layer --to pytorch -o two_layer.py && python two_layer.py\n\n"
+             "  bpcalc export graph_chain --to pytorch | python - --json")
+@c.guard
+def export(spec: c.SpecArg = None, to: ToOpt = "pytorch", output: c.OutputOpt = None) -> None:
+    """A standalone PyTorch script that rebuilds the network (or graph) with its exact parameters and runs the
+    same step, printing the loss, gradients, updated parameters and the loss after (--json: as `run` does)."""
+    from ..bundled import open_spec
+    from ..errors import SpecError
+    from ..export_torch import export_pytorch
+
+    if to.lower() not in TARGETS:
+        raise SpecError(f"cannot export to {to!r}", hint=f"choose one of: {', '.join(TARGETS)}")
+    c.check_output_path(output)
+    s = open_spec(spec)
+    text = export_pytorch(s, output)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from ..save import write_atomic
+
+    write_atomic(output, text, protect=[s.source])

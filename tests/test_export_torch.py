@@ -1,0 +1,290 @@
+"""`bpcalc export --to pytorch`: the generated script, run by PyTorch (the independent source), gives the numbers
+`bpcalc run --format json` gives: loss, every gradient, the updated parameters and the loss after."""
+
+from __future__ import annotations
+
+import io
+import json
+import runpy
+import subprocess
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BUNDLED
+
+RTOL, ATOL = 1e-12, 1e-14
+
+NETWORK_CASES = {
+    "momentum_freeze": """
+inputs: [[0.05, 0.1], [0.3, -0.2]]
+targets: [[0.01, 0.99], [0.5, 0.5]]
+layers:
+  - weights: [[0.15, 0.2], [0.25, 0.3]]
+    biases: [0.35, 0.35]
+    activation: tanh
+  - weights: [[0.4, 0.45], [0.5, 0.55]]
+    biases: [0.6, 0.6]
+    activation: sigmoid
+loss: mse
+learning_rate: 0.5
+freeze: [biases]
+optimizer: {type: momentum, momentum: 0.9}
+""",
+    "adam_softmax_ce": """
+inputs: [[0.5, -0.2], [0.1, 0.9], [-1, 2]]
+targets: [[0, 1, 0], [1, 0, 0], [0.2, 0.3, 0.5]]
+layers:
+  - weights: [[0.1, 0.2], [0.3, -0.1]]
+    biases: [0.0, 0.1]
+    activation: leaky_relu
+  - weights: [[0.2, -0.3], [0.4, 0.1], [-0.5, 0.2]]
+    biases: [0.1, 0.0, -0.1]
+    activation: softmax
+loss: cross_entropy
+learning_rate: 0.01
+optimizer: {type: adam, beta1: 0.8, beta2: 0.99, epsilon: 1e-6}
+weight_decay: 0.01
+""",
+    "relu_bce_sgd_wd": """
+inputs: [0.3, 0.8, -0.4]
+targets: [1, 0]
+layers:
+  - weights: [[0.1, 0.2, -0.3], [0.3, -0.1, 0.5], [0.2, 0.2, 0.2]]
+    biases: [0.0, 0.1, -0.1]
+    activation: relu
+  - weights: [[0.2, -0.3, 0.1], [0.4, 0.1, 0.3]]
+    activation: sigmoid
+loss: binary_cross_entropy
+learning_rate: 0.1
+weight_decay: 0.001
+""",
+    "sigmoid_ce_sse_linear": """
+inputs: [[1, 2], [3, 4]]
+targets: [[0.2, 0.9], [1, 0]]
+layers:
+  - weights: [[0.1, -0.2], [0.3, 0.05]]
+    activation: linear
+  - weights: [[0.5, -0.5], [0.25, 0.75]]
+    biases: [0.1, -0.1]
+    activation: sigmoid
+loss: cross_entropy
+learning_rate: 0.3
+""",
+    "softmax_bce_sse": """
+inputs: [0.5, 1.5]
+targets: [1, 0, 0]
+layers:
+  - weights: [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]
+    biases: [0.1, 0.2, 0.3]
+    activation: softmax
+loss: binary_cross_entropy
+learning_rate: 0.2
+""",
+    "units_seeded": """
+inputs: [[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8]]
+targets: [[1, 0, 0], [0, 0, 1]]
+seed: 7
+init: he
+layers:
+  - units: 5
+    activation: relu
+  - units: 3
+    init: uniform
+    activation: softmax
+loss: cross_entropy
+learning_rate: 0.05
+""",
+}
+
+GRAPH_CASES = {
+    "every_function": """
+variables: {x: 0.7, y: -1.3, t: 2.0}
+constants: {c: 3}
+nodes:
+  a: exp(x) + log(t) + sqrt(t) * sin(y) - cos(x * y)
+  b: tanh(a) * sigmoid(y) + relu(x) - abs(y) + square(c * x)
+  out: a / b + x ** 2 - (-y) ** 3
+target: 1.5
+loss: half_sse
+learning_rate: 0.05
+optimizer: {type: adam}
+""",
+    "clashing_names": """
+variables: {torch: 1.5, opt: -0.5}
+nodes:
+  loss: torch * opt
+  forward: loss + 2 * torch
+output: forward
+learning_rate: 0.1
+optimizer: {type: momentum, momentum: 0.5}
+""",
+    "unused_variable_and_later_nodes": """
+variables: {x: 2, y: 3}
+nodes:
+  q: x * 4
+  r: q + 1
+output: q
+target: 1
+loss: sse
+""",
+}
+
+
+def torch_result(script: str, monkeypatch) -> dict:
+    """Run a generated script in this process (torch imported once) with --json; its printed JSON."""
+    pytest.importorskip("torch")
+    path = Path(script)
+    monkeypatch.setattr(sys, "argv", [str(path), "--json"])
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        runpy.run_path(str(path), run_name="__main__")
+    return json.loads(buf.getvalue())
+
+
+def close(a, b, what: str) -> None:
+    if a is None or b is None:
+        assert a is None and b is None, what
+        return
+    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=RTOL, atol=ATOL,
+                               err_msg=what)
+
+
+def compare(ours: dict, theirs: dict) -> None:
+    assert ours["kind"] == theirs["kind"]
+    close(ours["loss"], theirs["loss"], "loss")
+    close(ours["loss_after"], theirs["loss_after"], "loss_after")
+    if ours["kind"] == "network":
+        assert len(ours["layers"]) == len(theirs["layers"])
+        for i, (L, M) in enumerate(zip(ours["layers"], theirs["layers"])):
+            for key in ("grad_weights", "grad_biases", "new_weights", "new_biases"):
+                close(L[key], M[key], f"layers[{i}].{key}")
+            for key in ("z", "a"):  # bpcalc drops the sample axis for a single sample
+                close(np.reshape(L[key], np.shape(M[key])), M[key], f"layers[{i}].{key}")
+        return
+    close(ours["output_after"], theirs["output_after"], "output_after")
+    for name, v in ours["variables"].items():
+        for key in ("value", "grad", "new_value"):
+            close(v[key], theirs["variables"][name][key], f"variables.{name}.{key}")
+    shared = set(ours["nodes"]) & set(theirs["nodes"])
+    assert shared >= {n for n in theirs["nodes"]}  # every torch node is one of bpcalc's (bpcalc adds the loss)
+    for name in shared:
+        for key in ("value", "grad"):
+            close(ours["nodes"][name][key], theirs["nodes"][name][key], f"nodes.{name}.{key}")
+
+
+def export_and_compare(cli, tmp_path: Path, spec_arg, monkeypatch) -> dict:
+    script = tmp_path / "step.py"
+    r = cli("export", spec_arg, "--to", "pytorch", "--output", script)
+    assert r.exit_code == 0, r.stderr
+    ours = json.loads(cli("run", spec_arg, "--format", "json").stdout)
+    theirs = torch_result(str(script), monkeypatch)
+    compare(ours, theirs)
+    return theirs
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_examples_match_pytorch(cli, tmp_path, monkeypatch, name):
+    export_and_compare(cli, tmp_path, name, monkeypatch)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", sorted(NETWORK_CASES) + sorted(GRAPH_CASES))
+def test_specs_match_pytorch(cli, tmp_path, monkeypatch, case):
+    spec = tmp_path / f"{case}.yaml"
+    spec.write_text({**NETWORK_CASES, **GRAPH_CASES}[case], encoding="utf-8")
+    export_and_compare(cli, tmp_path, spec, monkeypatch)
+
+
+@pytest.mark.torch
+def test_classic_worked_example_in_pytorch(cli, tmp_path, monkeypatch):
+    """The textbook numbers, from PyTorch itself: the loss 0.298371109, w5 becomes 0.35891648."""
+    theirs = export_and_compare(cli, tmp_path, "two_layer", monkeypatch)
+    assert theirs["loss"] == pytest.approx(0.298371109, abs=1e-9)
+    assert theirs["layers"][1]["new_weights"][0][0] == pytest.approx(0.35891648, abs=1e-8)
+
+
+@pytest.mark.torch
+def test_data_files_are_loaded_by_the_script(cli, tmp_path, monkeypatch):
+    np.save(tmp_path / "x.npy", np.array([[0.1, 0.2], [0.3, -0.4], [1.0, 0.5]]))
+    (tmp_path / "t.csv").write_text("0.5\n0.1\n0.9\n", encoding="utf-8")
+    spec = tmp_path / "data.yaml"
+    spec.write_text("inputs: x.npy\ntargets: t.csv\nlayers:\n  - weights: [[0.3, -0.2]]\n    biases: [0.1]\n"
+                    "loss: half_sse\nlearning_rate: 0.5\n", encoding="utf-8")
+    out = tmp_path / "sub"
+    out.mkdir()
+    script = out / "step.py"
+    assert cli("export", spec, "-o", script).exit_code == 0
+    assert "../x.npy" in script.read_text(encoding="utf-8")  # relative to the script, as --save writes them
+    monkeypatch.chdir(out)
+    compare(json.loads(cli("run", spec, "-f", "json").stdout), torch_result(str(script), monkeypatch))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("optimizer", ["{type: momentum, momentum: 0.9}", "{type: adam}"])
+def test_resumed_training_state_matches_pytorch(cli, tmp_path, monkeypatch, optimizer):
+    """A spec saved by `bpcalc step` carries the optimizer's buffers; the script loads them into torch's."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(NETWORK_CASES["relu_bce_sgd_wd"].replace("weight_decay: 0.001", f"optimizer: {optimizer}"),
+                    encoding="utf-8")
+    saved = tmp_path / "saved.yaml"
+    assert cli("step", spec, "--epochs", "3", "--save", saved).exit_code == 0
+    assert "training_state" in saved.read_text(encoding="utf-8")
+    export_and_compare(cli, tmp_path, saved, monkeypatch)
+
+
+@pytest.mark.torch
+def test_script_runs_standalone(cli, tmp_path, networks_dir):
+    """In a fresh interpreter, from another folder, printing text by default. With biases frozen this is the
+    well-known worked example whose error falls from 0.298371109 to 0.2910279 after the first update (the
+    article rounds intermediates and prints 0.291027924; exact float64 arithmetic gives 0.2910277737)."""
+    pytest.importorskip("torch")
+    spec = tmp_path / "classic.yaml"
+    spec.write_text((networks_dir / "two_layer.yaml").read_text(encoding="utf-8") + "freeze: [biases]\n",
+                    encoding="utf-8")
+    script = tmp_path / "classic.py"
+    assert cli("export", spec, "-o", script).exit_code == 0
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd="/", timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("loss        0.29837110876")
+    assert "loss after  0.291027" in p.stdout
+
+
+# ---------------------------------------------------------------- without torch: the command itself
+def test_export_prints_to_stdout(cli):
+    r = cli("export", "simple", "--to", "pytorch")
+    assert r.exit_code == 0
+    compile(r.stdout, "step.py", "exec")  # valid Python
+    assert "torch.nn.Linear(2, 1, bias=True)" in r.stdout
+    assert "torch.tensor([[0.5, 0.2]], dtype=torch.float64)" in r.stdout
+
+
+def test_export_writes_exact_floats(cli):
+    """Parameters are written with their shortest exact repr, so the script holds bpcalc's numbers bit for bit."""
+    spec = "inputs: [0.1]\ntargets: [0.3]\nlayers:\n  - weights: [[0.1234567890123456789]]\n    biases: [1e-300]\n"
+    r = cli("export", "-", input=spec)
+    assert r.exit_code == 0
+    assert repr(0.1234567890123456789) in r.stdout and "1e-300" in r.stdout
+
+
+def test_export_unknown_framework(cli, tmp_path):
+    r = cli("export", "simple", "--to", "tensorflow", "--output", tmp_path / "x.py")
+    assert r.exit_code == 2 and "cannot export to 'tensorflow'" in r.stderr and "pytorch" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_never_overwrites_the_spec(cli, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\n", encoding="utf-8")
+    r = cli("export", spec, "--output", spec)
+    assert r.exit_code == 2 and "refusing to overwrite" in r.stderr
+
+
+def test_export_bad_spec(cli, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1, 2]]\n", encoding="utf-8")
+    r = cli("export", spec, "--output", tmp_path / "x.py")
+    assert r.exit_code == 2 and "layers[0].weights" in r.stderr and not (tmp_path / "x.py").exists()
