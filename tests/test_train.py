@@ -424,3 +424,21 @@ def test_option_values_without_pydantic(cli, tmp_path):
     assert r.exit_code == 2 and "less than or equal to 17" in r.stderr
     r = cli("step", "--epochs", "2", "--lr", "0.1", "--output", tmp_path / "o.txt")
     assert r.exit_code == 0 and "α = 0.1" in (tmp_path / "o.txt").read_text()
+
+
+def test_shuffle_uses_the_documented_order():
+    """Epoch e takes its batches in the order numpy.random.default_rng((seed, e − 1)).permutation(n)."""
+    rng = np.random.default_rng(5)
+    X, T = rng.random((7, 3)), rng.random((7, 2))
+    W1, b1, W2, b2 = rng.random((4, 3)) - 0.5, rng.random(4) - 0.5, rng.random((2, 4)) - 0.5, rng.random(2) - 0.5
+    text = (f"inputs: {X.tolist()}\ntargets: {T.tolist()}\nseed: 9\nshuffle: true\nbatch_size: 3\n"
+            f"learning_rate: 0.7\nlayers:\n  - {{weights: {W1.tolist()}, biases: {b1.tolist()}}}\n"
+            f"  - {{weights: {W2.tolist()}, biases: {b2.tolist()}}}\n")
+    res = train(bpcalc.parse_spec(text), 2)
+    params = (W1, b1, W2, b2)
+    for e in (1, 2):
+        perm = np.random.default_rng((9, e - 1)).permutation(7)
+        loss, *params = _numpy_epoch(X[perm], T[perm], *params, 0.7, 3)
+        _close([res.losses[e - 1]], [loss])
+    _close(res.weights[0], params[0])
+    _close(res.biases[1], params[3])
