@@ -65,10 +65,10 @@ def step(
     if plot is not None:
         _check_plot(plot)
     s = open_spec(spec)
-    from ..save import check_not_protected
-
     for dest in (save, output, plot):
         if dest is not None:  # before training, not after it
+            from ..save import check_not_protected
+
             check_not_protected(dest, [s.source])
     shown_every = every or (1 if fmt == "json" else _auto(epochs))  # rows of the table / JSON epochs
     param_every = every or _auto(epochs)  # epochs whose parameters are kept (small networks): the table's

@@ -205,7 +205,22 @@ def _pretty(v, pad: str, enc) -> str:
         return enc(v)
     inner = pad + "  "
     if isinstance(v, dict):
-        body = (",\n").join(f"{inner}{enc(str(k))}: {_pretty(x, inner, enc)}" for k, x in v.items())
+        body = (",\n").join(f"{inner}{enc(str(k))}: " + (_epochs(x, inner) if k == "epochs" and pad == "" else
+                                                          _pretty(x, inner, enc)) for k, x in v.items())
         return "{\n" + body + "\n" + pad + "}"
     body = (",\n").join(inner + _pretty(x, inner, enc) for x in v)
+    return "[\n" + body + "\n" + pad + "]"
+
+
+def _epochs(rows: list[dict], pad: str) -> str:
+    """The epochs list, one per line; f-strings, as many long runs list ten thousand of them."""
+    if not rows:
+        return "[]"
+
+    def num(x) -> str:
+        return "null" if x is None else repr(x)
+
+    inner = pad + "  "
+    body = ",\n".join(f'{inner}{{"epoch": {r["epoch"]}, "loss": {num(r["loss"])}, "change": {num(r["change"])}}}'
+                       for r in rows)
     return "[\n" + body + "\n" + pad + "]"
