@@ -536,3 +536,32 @@ def test_softmax_over_one_neuron(cli, tmp_path):
 def test_graph_log_loss_of_an_output_that_is_no_probability(cli, tmp_path, loss):
     refused(cli, tmp_path, f"variables: {{x: 1}}\nnodes:\n  y: x * 2\ntarget: 1\nloss: {loss}\n", "spec.yaml",
             "loss", "a probability", "y = 2", "sigmoid(")
+
+
+# ---------------------------------------------------------------- every command reports bad input the same way
+COMMANDS = ["run", "step", "explain", "check", "graph", "export", "validate"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_reports_a_bad_spec_alike(cli, tmp_path, command):
+    if importlib.util.find_spec(f"bpcalc.cli.{command}") is None:
+        pytest.skip(f"`bpcalc {command}` is not there")
+    refused(cli, tmp_path, NET.replace("[[0.5, 0.2]]", "[[0.5, 0.2, 0.7]]"), "spec.yaml:4", "layers[0].weights",
+            "needs 2 weights", "found 3", command=command)
+
+
+@pytest.mark.parametrize("command", ["run", "step", "explain", "check", "graph", "export", "schema"])
+def test_every_command_refuses_output_into_a_missing_folder(cli, tmp_path, command):
+    if importlib.util.find_spec(f"bpcalc.cli.{command}") is None:
+        pytest.skip(f"`bpcalc {command}` is not there")
+    r = cli(command, "--output", tmp_path / "nope" / "out.txt")
+    assert r.exit_code == 2 and "does not exist" in r.stderr and "Traceback" not in r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["run", "step", "explain", "check", "graph"])
+def test_every_command_refuses_an_unknown_format(cli, command):
+    if importlib.util.find_spec(f"bpcalc.cli.{command}") is None:
+        pytest.skip(f"`bpcalc {command}` is not there")
+    r = cli(command, "simple", "--format", "bogus")
+    assert r.exit_code == 2 and "format 'bogus'" in r.stderr and r.stdout == ""
