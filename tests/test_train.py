@@ -90,6 +90,19 @@ def test_one_epoch_is_runs_step_bit_for_bit(name):
             assert (b is None and L.new_biases is None) or np.array_equal(L.new_biases, b)
 
 
+@pytest.mark.parametrize("text", [
+    "inputs: [1.0]\ntargets: [1.0]\nlayers: [{weights: [[-800.0]], activation: sigmoid}]\nloss: cross_entropy\n",
+    "inputs: [[1.0], [0.5]]\ntargets: [[1, 0], [0, 1]]\nlayers: [{weights: [[900.0], [-900.0]], activation: "
+    "softmax}]\nloss: binary_cross_entropy\n"], ids=["sigmoid_ce", "softmax_bce"])
+def test_saturated_outputs_train_like_run(text):
+    """An output that rounds to 0 or 1: δ taken in closed form from z, in training as in `run`."""
+    spec = bpcalc.parse_spec(text)
+    tr, res = bpcalc.run(spec), train(spec, 1)
+    assert res.diverged is None and res.losses[0] == tr.loss
+    np.testing.assert_array_equal(res.weights[0], tr.layers[0].new_weights)
+    assert np.isfinite(res.weights[0]).all()
+
+
 @pytest.mark.parametrize("opt", ["sgd", "{type: momentum, momentum: 0.9}", "{type: adam, weight_decay: 0.01}"])
 def test_trace_path_matches_fast_path(opt):
     spec = bpcalc.parse_spec(_classic_text(f"optimizer: {opt}\n"))

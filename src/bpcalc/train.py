@@ -184,7 +184,7 @@ def param_names(spec: NetworkSpec) -> list[str]:
 
 def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch, on_batch,
                    want_snapshots: bool | None) -> TrainResult:
-    from .ops import ACTIVATIONS, LOSSES, fused_delta
+    from .ops import ACTIVATIONS, LOSSES, fused_delta, stable_delta
     from .optim import FlatOptimizer
 
     t0 = time.perf_counter()
@@ -195,7 +195,11 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
     acts = [ACTIVATIONS[layer.activation] for layer in spec.layers]
     loss = LOSSES[spec.loss]
     out_act = acts[-1]
-    fused = fused_delta(out_act, loss, np.zeros((1, 1)), np.zeros((1, 1))) is not None
+    zk = np.zeros((1, T.shape[1]))
+    fused = fused_delta(out_act, loss, zk, zk) is not None
+    # where run takes δ from z because ∂E/∂a · ∂a/∂z is inf × 0 (an output rounded to 0 or 1), so does training
+    stable = not fused and stable_delta(out_act, loss, zk, zk, zk) is not None
+    isfinite, where = np.isfinite, np.where
     need_la = "log_a" in loss.needs and out_act.log_forward is not None
     need_l1 = "log_1ma" in loss.needs and out_act.log1m_forward is not None
     terms_fn, grad_fn = loss.terms, loss.grad
@@ -236,6 +240,8 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
                 g = g / m
             local, back = last_back
             delta = g * local(z, a) if local is not None else back(z, a, g)
+            if stable and not isfinite(delta).all():
+                delta = where(isfinite(delta), delta, stable_delta(out_act, loss, z, a, tb) / m)
         for l, gW, gb, W, local, back in bw:
             if gW is not None:
                 matmul(delta.T, as_[l], out=gW)
