@@ -319,3 +319,16 @@ def _in_tmp_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     yield
     assert Path.cwd() == tmp_path
+
+
+def test_output_file_gets_the_usual_permissions(cli, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "out.txt"
+    umask = os.umask(0o022)
+    try:
+        assert cli("run", "--output", out).exit_code == 0
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644

@@ -27,6 +27,7 @@ def write_atomic(path: str | Path, data: str | bytes, protect: list[str | None] 
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
+        os.chmod(tmp, _file_mode(p))  # mkstemp makes 0600; give the file the mode a plain open() would
         os.replace(tmp, p)
     except OSError as exc:
         if os.path.exists(tmp):
@@ -169,3 +170,13 @@ def trained_spec_text(spec, result, dest: Path | None = None) -> str:
     d["training_state"] = state_to_dict(result.state, result.kind, len(result.weights))
     return dump_spec(d, f"trained by bpcalc step from {spec.source or 'a spec'}: {result.last_epoch} epochs; "
                         "training_state resumes exactly where it stopped")
+
+
+def _file_mode(p: Path) -> int:
+    """An existing file keeps its mode; a new one gets 0666 less the umask."""
+    try:
+        return p.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
