@@ -51,8 +51,11 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     for li, L in enumerate(tr.layers):
         act = ACTIVATIONS[L.activation]
         t.add(str(L.l), str(sizes[li + 1]), L.activation, act.formula, act.derivative)
-    samples = range(min(n, MAX_SAMPLES_SHOWN))
-    shown = f" (showing {MAX_SAMPLES_SHOWN} of {n} samples; --format json has all)" if n > MAX_SAMPLES_SHOWN else ""
+    large = not full and any(L.weights.size > LARGE_LAYER for L in tr.layers)
+    per_table = 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's tables, not a flood
+    samples = range(min(n, per_table))
+    shown = (f" (showing {per_table} of {n} samples; --full for more, --format json has all)"
+             if n > per_table else "")
 
     # ---- forward
     doc.heading("Forward pass" + shown, 2)
