@@ -19,7 +19,7 @@ SUFFIX_FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown", "
                   ".html": "html", ".htm": "html", ".svg": "svg"}
 
 SpecArg = Annotated[str | None, typer.Argument(
-    metavar="[SPEC]", help="A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
+    metavar="SPEC", help="A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
     "Default: the bundled `simple`.", show_default=False)]
 FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", metavar="FORMAT",

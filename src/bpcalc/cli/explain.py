@@ -14,7 +14,7 @@ FUNCTIONS_HELP = ("sigmoid, tanh, relu, leaky_relu, softmax, linear, half_sse, s
                   "binary_cross_entropy, chain-rule")
 
 TopicArg = Annotated[str | None, typer.Argument(
-    metavar="[SPEC|FUNCTION]",
+    metavar="SPEC|FUNCTION",
     help="A spec file, `-` for stdin, a bundled example's name, or a function whose derivative to derive: "
     f"{FUNCTIONS_HELP}. A function name means the function unless a file of that name exists. "
     "Default: the bundled `simple`.", show_default=False)]

@@ -58,7 +58,7 @@ learning_rate: 0.01
 
 KindOpt = Annotated[bool, typer.Option("--graph", help="An expression graph instead of a layered network.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")]
-FileArg = Annotated[Path | None, typer.Argument(metavar="[FILE]", dir_okay=False, show_default=False,
+FileArg = Annotated[Path | None, typer.Argument(metavar="FILE", dir_okay=False, show_default=False,
                                                 help="Where to write the spec. Default: print it.")]
 
 
