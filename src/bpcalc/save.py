@@ -11,6 +11,7 @@ import numpy as np
 import yaml
 
 from .errors import SpecError
+from .expr import is_literal
 
 
 def write_atomic(path: str | Path, data: str | bytes, protect: list[str | None] | None = None) -> None:
@@ -103,7 +104,7 @@ def graph_to_dict(spec, variables: dict[str, float]) -> dict:
     if spec.name:
         out["name"] = spec.name
     out["variables"] = {k: float(v) for k, v in variables.items()}
-    consts = {k: float(v) for k, v in spec.constants.items() if not _is_number(k)}
+    consts = {k: float(v) for k, v in spec.constants.items() if not is_literal(k)}
     if consts:
         out["constants"] = consts
     out["nodes"] = {n: text for n, text in spec.nodes}
@@ -117,13 +118,6 @@ def graph_to_dict(spec, variables: dict[str, float]) -> dict:
         out["optimizer"] = opt
     return out
 
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
 
 
 def dump_spec(d: dict, header: str | None = None) -> str:
