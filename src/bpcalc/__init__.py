@@ -4,12 +4,29 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import SpecError  # noqa: E402
-from .spec import GraphSpec, NetworkSpec, load_spec, parse_spec  # noqa: E402
+from typing import TYPE_CHECKING
+
+from .errors import SpecError
+
+if TYPE_CHECKING:
+    from .spec import GraphSpec, NetworkSpec, load_spec, parse_spec
+
+_LAZY = {"GraphSpec", "NetworkSpec", "load_spec", "parse_spec"}  # from .spec, which imports numpy and yaml
+
+
+def __getattr__(name: str):
+    """Import the spec layer on first use, so `bpcalc --version` and `--help` start without numpy."""
+    if name in _LAZY:
+        from . import spec
+
+        return getattr(spec, name)
+    raise AttributeError(f"module 'bpcalc' has no attribute {name!r}")
 
 
 def run(spec=None, learning_rate: float | None = None, round_to: int | None = None):
     """One forward pass, backward pass and update -> a trace. SPEC: path, bundled name, YAML text or spec."""
+    from .spec import GraphSpec, NetworkSpec, parse_spec
+
     if isinstance(spec, str) and "\n" in spec:
         spec = parse_spec(spec)
     elif not isinstance(spec, (NetworkSpec, GraphSpec)):
