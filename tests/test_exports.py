@@ -560,3 +560,27 @@ def test_graph_networks_folder_path(cli):
     r = cli("graph", NETWORKS / "snack.yaml")
     nodes = by_name(parse_dot(r.stdout)[0])
     assert nodes["price"]["grad"] == "3.3" and nodes["count"]["grad"] == "1100" and nodes["vat"]["grad"] == "3000"
+
+
+@pytest.mark.parametrize("fmt, marker", [("latex", r"\begin{tabular}"), ("html", "<html"), ("svg", "<svg")])
+def test_step_exports_like_run(cli, fmt, marker):
+    res = cli("step", "simple", "--epochs", "3", "--format", fmt)
+    assert res.exit_code == 0, res.stderr
+    assert marker in res.stdout
+    # epoch 3's loss by hand: seed 000's neuron after two gradient steps
+    x, w, b, t = (0.1, 0.3), [0.5, 0.2], 1.83, 0.03
+    for _ in range(2):
+        a = sigmoid(x[0] * w[0] + x[1] * w[1] + b)
+        delta = (a - t) * a * (1 - a)
+        w, b = [w[0] - 0.5 * delta * x[0], w[1] - 0.5 * delta * x[1]], b - 0.5 * delta
+    a = sigmoid(x[0] * w[0] + x[1] * w[1] + b)
+    assert f"{0.5 * (t - a) ** 2:.4f}" in res.stdout
+
+
+@pytest.mark.skipif(not TEX_ENGINES, reason="no TeX engine installed")
+def test_step_latex_with_its_loss_curve_compiles(cli, tmp_path):
+    res = cli("step", "simple", "--epochs", "30", "--format", "latex", "--standalone")
+    assert res.exit_code == 0
+    assert "█" not in res.stdout
+    done = _compile(TEX_ENGINES[0], res.stdout, tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]

@@ -11,7 +11,6 @@ import typer
 from . import common as c
 from .app import app
 
-STEP_FORMATS = ["rich", "text", "json", "markdown"]
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
@@ -27,10 +26,6 @@ StepSaveOpt = Annotated[Path | None, typer.Option(
 PlotOpt = Annotated[Path | None, typer.Option(
     "--plot", metavar="FILE", dir_okay=False,
     help="Draw the loss curve to FILE.png, .svg or .pdf (needs matplotlib: pip install \"bpcalc[plot]\").")]
-StepFormatOpt = Annotated[str | None, typer.Option(
-    "--format", "-f", metavar="FORMAT", show_default=False,
-    help="rich | text | json | markdown. Default: rich on a terminal, text when piped, or from the --output "
-    "suffix.")]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc step --epochs 10\n\n  bpcalc step two_layer --epochs 10000 --every 1000\n\n"
@@ -43,13 +38,14 @@ def step(
     epochs: EpochsOpt = 10,
     every: EveryOpt = None,
     trace: TraceOpt = False,
-    format: StepFormatOpt = None,
+    format: c.FormatOpt = None,
     precision: c.PrecisionOpt = 4,
     learning_rate: c.LearningRateOpt = None,
     output: c.OutputOpt = None,
     save: StepSaveOpt = None,
     plot: PlotOpt = None,
     quiet: c.QuietOpt = False,
+    standalone: c.StandaloneOpt = False,
 ) -> None:
     """Train: repeat `run`'s step for N epochs (minibatches, shuffling, sgd/momentum/adam as the spec says) and
     show each epoch's loss (before its update), its change, small networks' parameters, a loss curve and the final
@@ -59,7 +55,7 @@ def step(
     from ..errors import EXIT_CHECK_FAILED
     from ..train import train
 
-    fmt = c.pick_format(format, output, STEP_FORMATS)
+    fmt = c.pick_format(format, output)
     c.check_output_path(output)
     c.check_output_path(save)
     if plot is not None:
@@ -101,7 +97,7 @@ def step(
                 sys.stdout.write(text)
                 sys.stdout.flush()
     else:
-        c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source])
+        c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if save is not None:
         from ..save import trained_spec_text, write_atomic
 

@@ -32,6 +32,8 @@ _MATH = {
 # non-ASCII text punctuation -> text-mode LaTeX
 _TEXT_UNICODE = {"—": "---", "–": "--", "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~",
                  "°": r"\ensuremath{^\circ}"}
+# the loss curve's block elements ▁▂▃▄▅▆▇█ -> bars of 1/8 .. 8/8 of the line height
+_TEXT_UNICODE.update({chr(0x2581 + i): rf"\rule{{0.5em}}{{{(i + 1) / 8 * 1.6:.2f}ex}}" for i in range(8)})
 # a letter followed by a combining accent: m̂, x̄, ẋ
 _COMBINING = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0305": r"\bar", "\u0303": r"\tilde", "\u0307": r"\dot",
               "\u20d7": r"\vec"}
