@@ -332,3 +332,10 @@ def test_output_file_gets_the_usual_permissions(cli, tmp_path):
     finally:
         os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_missing_path_to_a_bundled_file_points_at_its_name(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = cli("run", "networks/two_layer.yaml")
+    assert res.exit_code == 2
+    assert "bpcalc run two_layer" in res.stderr

@@ -50,9 +50,11 @@ def open_spec(arg: str | None):
 
         return parse_spec(_decode(data, "<stdin>"), source="<stdin>", base_dir=Path.cwd())
     p = Path(arg)
+    names = bundled_names()
+    if not p.exists() and p.suffix in (".yaml", ".yml") and p.stem in names:
+        raise SpecError(f"no such file: {p}", hint=f"`bpcalc run {p.stem}` runs the bundled copy of {p.name}")
     if p.exists() or p.suffix in (".yaml", ".yml") or "/" in arg or "\\" in arg:
         return load_spec(p)
-    names = bundled_names()
     if arg in names:
         with resources.as_file(_folder() / f"{arg}.yaml") as f:
             return load_spec(f)
