@@ -68,6 +68,18 @@ class TrainResult:
         """Epochs whose update was kept."""
         return self.state.epoch - self.start_epoch
 
+    def change(self, epoch: int) -> float | None:
+        """loss(epoch) − loss(epoch − 1), when both were computed in this run."""
+        i = epoch - self.start_epoch - 1
+        return None if i <= 0 else float(self.losses[i] - self.losses[i - 1])
+
+    @property
+    def final_change(self) -> float | None:
+        """loss_final − the last epoch's loss: what the last update gained."""
+        if self.loss_final is None or not len(self.losses):
+            return None
+        return float(self.loss_final - self.losses[-1])
+
     @property
     def last_epoch(self) -> int:
         return self.state.epoch

@@ -39,12 +39,6 @@ def shown_epochs(res, every: int) -> list[int]:
     return out
 
 
-def _change(res, e: int) -> float | None:
-    """loss(e) − loss(e − 1), when both were computed in this run."""
-    i = e - res.start_epoch - 1
-    return None if i == 0 else float(res.losses[i] - res.losses[i - 1])
-
-
 def sparkline(values: np.ndarray, width: int = CURVE_WIDTH) -> tuple[str, bool]:
     """Unicode blocks for a series (sampled down to `width`), and whether the scale is logarithmic."""
     v = np.asarray(values, dtype=np.float64)
@@ -108,12 +102,11 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
         t = doc.table("Epochs", cols, set(range(len(cols))))
         for e in rows:
             i = e - res.start_epoch - 1
-            ch = _change(res, e)
+            ch = res.change(e)
             params = [f(x) for x in res.snapshots[snap[e]]] if e in snap else [""] * len(names)
             t.add(str(e), f(res.losses[i]), "" if ch is None else f(ch), *params)
         if res.loss_final is not None and math.isfinite(res.loss_final) and not res.diverged:
-            last_loss = float(res.losses[-1])
-            t.add("after", f(res.loss_final), f(res.loss_final - last_loss), *([""] * len(names)))
+            t.add("after", f(res.loss_final), f(res.final_change), *([""] * len(names)))
         notes = [f"{_what(res)}: epoch k's forward pass, before its update"
                  + (" (mean over the batches, weighted by size)" if res.kind == "network" and res.batch_size
                     < res.samples else "")
@@ -154,8 +147,7 @@ def train_to_dict(res, every: int = 1) -> dict:
     fin = bool(np.isfinite(res.losses).all())
     num = (lambda x: x) if fin else _num
     s0 = res.start_epoch + 1
-    epochs = [{"epoch": e, "loss": num(losses[e - s0]),
-               "change": None if e == s0 else num(losses[e - s0] - losses[e - s0 - 1])} for e in rows]
+    epochs = [{"epoch": e, "loss": num(losses[e - s0]), "change": _num(res.change(e))} for e in rows]
     out: dict = {
         "kind": res.kind,
         "name": res.name,
@@ -167,6 +159,7 @@ def train_to_dict(res, every: int = 1) -> dict:
         "epochs_completed": res.completed,
         "epochs": epochs,
         "loss_final": _num(res.loss_final),
+        "loss_final_change": _num(res.final_change),
     }
     if res.kind == "network":
         out.update(samples=res.samples, batch_size=res.batch_size, shuffle=res.shuffle, sizes=list(res.sizes))
