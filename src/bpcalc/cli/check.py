@@ -32,17 +32,11 @@ def check(
 ) -> None:
     """Gradient check: backprop vs numerical (central-difference) gradients, relative error per parameter,
     pass/fail (exit 1 on any failure), and the time each method took."""
-    from ..bundled import open_spec
     from ..gradcheck import check as run_check
     from ..render.check_report import check_report
 
     fmt = c.pick_format(format, output)
-    c.check_output_path(output)
-    s = open_spec(spec)
-    if output is not None:
-        from ..save import check_not_protected
-
-        check_not_protected(output, [s.source])
+    s = c.open_spec_for(spec, output)
     gc = run_check(s, eps=eps, tolerance=tolerance)
     c.emit(check_report(gc, precision, full), fmt, output, gc.as_dict, quiet=quiet, protect=[s.source],
            standalone=standalone)

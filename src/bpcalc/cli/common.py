@@ -116,6 +116,21 @@ def check_output_path(output: Path | None) -> None:
         raise SpecError(f"cannot write {output}: it is a directory")
 
 
+def open_spec_for(arg: str | None, *destinations: Path | None):
+    """Open SPEC for a command that writes to `destinations`: each must be writable and none may be SPEC itself,
+    all checked before any work is done."""
+    from ..bundled import open_spec
+    from ..save import check_not_protected
+
+    dests = [d for d in destinations if d is not None]
+    for d in dests:
+        check_output_path(d)
+    spec = open_spec(arg)
+    for d in dests:
+        check_not_protected(d, [spec.source])
+    return spec
+
+
 def render(doc, fmt: str, data: Callable[[], Any] | None = None, **opts) -> str | None:
     """Doc (and the JSON data) -> text in the chosen format; None for rich (printed directly)."""
     if fmt == "text":

@@ -64,15 +64,10 @@ def explain(
         return
 
     from .. import run as run_step
-    from ..bundled import open_spec
     from ..derive import explain as derive
     from ..render.explain_report import explain_dict, explain_doc
 
-    s = open_spec(topic)
-    if output is not None:
-        from ..save import check_not_protected
-
-        check_not_protected(output, [s.source])
+    s = c.open_spec_for(topic, output)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     ex = derive(trace, precision, param)
     doc = explain_doc(ex)

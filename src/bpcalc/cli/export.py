@@ -21,14 +21,12 @@ ToOpt = Annotated[str, typer.Option("--to", metavar="FRAMEWORK", help="pytorch (
 def export(spec: c.SpecArg = None, to: ToOpt = "pytorch", output: c.OutputOpt = None) -> None:
     """A standalone PyTorch script that rebuilds the network (or graph) with its exact parameters and runs the
     same step, printing the loss, gradients, updated parameters and the loss after (--json: as `run` does)."""
-    from ..bundled import open_spec
     from ..errors import SpecError
     from ..export_torch import export_pytorch
 
     if to.lower() not in TARGETS:
         raise SpecError(f"cannot export to {to!r}", hint=f"choose one of: {', '.join(TARGETS)}")
-    c.check_output_path(output)
-    s = open_spec(spec)
+    s = c.open_spec_for(spec, output)
     text = export_pytorch(s, output)
     if output is None:
         sys.stdout.write(text)

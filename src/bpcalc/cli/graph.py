@@ -51,13 +51,11 @@ def graph(
     import sys
 
     from .. import run as run_step
-    from ..bundled import open_spec
     from ..errors import SpecError
     from ..render.graphdraw import drawing, to_dot, to_mermaid
 
     fmt = pick_graph_format(format, output)
-    c.check_output_path(output)
-    s = open_spec(spec)
+    s = c.open_spec_for(spec, output)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     n = getattr(trace, "n", 1)
     if sample > n:

@@ -25,18 +25,10 @@ def run(
 ) -> None:
     """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
     from .. import run as run_step
-    from ..bundled import open_spec
     from ..render.report import report
 
     fmt = c.pick_format(format, output)
-    c.check_output_path(output)
-    c.check_output_path(save)
-    s = open_spec(spec)
-    from ..save import check_not_protected
-
-    for dest in (output, save):
-        if dest is not None:
-            check_not_protected(dest, [s.source])
+    s = c.open_spec_for(spec, output, save)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     doc = report(trace, precision, full)
     checked = None

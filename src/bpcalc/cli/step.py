@@ -51,21 +51,13 @@ def step(
     show each epoch's loss (before its update), its change, small networks' parameters, a loss curve and the final
     loss. Exit 1 if training diverges (the table so far is still shown, --save writes the last finite
     parameters); Ctrl-C stops cleanly the same way (exit 130)."""
-    from ..bundled import open_spec
     from ..errors import EXIT_CHECK_FAILED
     from ..train import train
 
     fmt = c.pick_format(format, output)
-    c.check_output_path(output)
-    c.check_output_path(save)
     if plot is not None:
         _check_plot(plot)
-    s = open_spec(spec)
-    for dest in (save, output, plot):
-        if dest is not None:  # before training, not after it
-            from ..save import check_not_protected
-
-            check_not_protected(dest, [s.source])
+    s = c.open_spec_for(spec, save, output, plot)  # before training, not after it
     shown_every = every or (1 if fmt == "json" else _auto(epochs))  # rows of the table / JSON epochs
     param_every = every or _auto(epochs)  # epochs whose parameters are kept (small networks): the table's
     progress = _Progress(epochs) if (not quiet and _stderr_tty()) else None
