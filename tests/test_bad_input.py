@@ -565,3 +565,24 @@ def test_every_command_refuses_an_unknown_format(cli, command):
         pytest.skip(f"`bpcalc {command}` is not there")
     r = cli(command, "simple", "--format", "bogus")
     assert r.exit_code == 2 and "format 'bogus'" in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize("backend", ["libyaml", "pure"])
+@pytest.mark.parametrize("text", ["inputs: " + "[" * 5000 + "]" * 5000 + "\n",
+                                  "a: " + "{b: " * 3000 + "1" + "}" * 3000 + "\n",
+                                  "inputs:\n" + "".join("  " * i + "-\n" for i in range(200))])
+def test_nesting_limit_whichever_yaml_backend(monkeypatch, backend, text):
+    """bpcalc's own depth message, whether PyYAML parses with libyaml (its own limit) or in pure Python."""
+    import yaml
+
+    from bpcalc.errors import SpecError
+    from bpcalc.yamlsrc import load_yaml
+
+    if backend == "libyaml" and not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML without libyaml")
+    if backend == "pure":
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    with pytest.raises(SpecError) as info:
+        load_yaml(text, "deep.yaml")
+    assert "nested deeper than 64 levels" in info.value.message
+    assert info.value.line == 1 or text.startswith("inputs:\n")

@@ -188,8 +188,7 @@ def test_version(cli):
 
 
 def test_python_dash_m_version():
-    python = "/tmp/dev/bin/python" if os.path.exists("/tmp/dev/bin/python") else sys.executable
-    r = subprocess.run([python, "-m", "bpcalc", "--version"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "--version"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == f"bpcalc {__version__}"
 
 
@@ -322,7 +321,6 @@ def _in_tmp_cwd(tmp_path, monkeypatch):
 
 
 def test_output_file_gets_the_usual_permissions(cli, tmp_path):
-    import os
     import stat
 
     out = tmp_path / "out.txt"

@@ -58,11 +58,13 @@ def load_yaml(text: str, source: str | None = None) -> Located:
         _precheck(text, loader, source)
         node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
+        if "nesting depth" in str(exc.problem):  # libyaml's own limit, met while scanning ahead of our walk
+            raise _too_deep(exc.problem_mark.line + 1 if exc.problem_mark else None, source) from None
         raise _syntax_error(exc, source) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", source=source) from None
     except RecursionError:
-        raise SpecError(f"values nested deeper than {MAX_DEPTH} levels", source=source) from None
+        raise _too_deep(None, source) from None
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
         raise SpecError("the spec is empty", source=source,
                         hint="`bpcalc init spec.yaml` writes a commented starter spec")
@@ -107,6 +109,11 @@ def _syntax_error(exc: yaml.MarkedYAMLError, source: str | None) -> SpecError:
     return SpecError(f"YAML syntax error{col}: {problem}", line=line, source=source, hint=hint)
 
 
+def _too_deep(line: int | None, source: str | None) -> SpecError:
+    return SpecError(f"values nested deeper than {MAX_DEPTH} levels; a spec needs at most 3 (a list of rows of "
+                     "numbers)", line=line, source=source)
+
+
 def _precheck(text: str, loader, source: str | None) -> None:
     """Walk the parser's events (no recursion, nothing built) and stop early at over-deep or oversized input."""
     depth = events = 0
@@ -115,9 +122,7 @@ def _precheck(text: str, loader, source: str | None) -> None:
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1 if event.start_mark else None
-                raise SpecError(f"values nested deeper than {MAX_DEPTH} levels; a spec needs at most 3 "
-                                "(a list of rows of numbers)", line=line, source=source)
+                raise _too_deep(event.start_mark.line + 1 if event.start_mark else None, source)
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
         elif isinstance(event, yaml.DocumentStartEvent) and events > 2:
