@@ -198,7 +198,7 @@ def traced_memory_flat() -> tuple[int, int]:
     import tracemalloc
 
     import bpcalc
-    from bpcalc.train import train
+    from bpcalc.engine.training import train
 
     spec = bpcalc.parse_spec(CLASSIC)
     seen: dict[int, int] = {}

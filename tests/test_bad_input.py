@@ -576,7 +576,7 @@ def test_nesting_limit_whichever_yaml_backend(monkeypatch, backend, text):
     import yaml
 
     from bpcalc.errors import SpecError
-    from bpcalc.yamlsrc import load_yaml
+    from bpcalc.spec.yamlsrc import load_yaml
 
     if backend == "libyaml" and not hasattr(yaml, "CSafeLoader"):
         pytest.skip("PyYAML without libyaml")

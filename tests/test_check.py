@@ -16,8 +16,8 @@ import yaml
 from conftest import sigmoid
 
 import bpcalc
-from bpcalc.bundled import open_spec
-from bpcalc.gradcheck import check
+from bpcalc.engine.gradcheck import check
+from bpcalc.spec.bundled import open_spec
 
 ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax"]
 LOSSES = ["half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy"]
@@ -126,7 +126,7 @@ def test_seed_000_against_its_closed_form():
 
 def test_a_corrupted_backward_pass_fails(monkeypatch):
     """Backprop that gets one gradient 0.1% wrong: exactly that parameter fails."""
-    from bpcalc.network import Network
+    from bpcalc.engine.network import Network
 
     original = Network.backward
 
@@ -144,7 +144,7 @@ def test_a_corrupted_backward_pass_fails(monkeypatch):
 
 def test_a_wrong_derivative_fails(monkeypatch):
     """σ'(z) written as a(1 − a)·1.01: every gradient of a sigmoid layer goes wrong."""
-    from bpcalc import ops
+    from bpcalc.engine import ops
 
     bad = dataclasses.replace(ops.ACTIVATIONS["sigmoid"], local=lambda z, a: 1.01 * a * (1 - a))
     monkeypatch.setitem(ops.ACTIVATIONS, "sigmoid", bad)
@@ -212,7 +212,7 @@ def test_seed_003_graph_gradients():
 
 
 def test_a_wrong_graph_local_derivative_fails(monkeypatch):
-    from bpcalc import ops
+    from bpcalc.engine import ops
 
     bad = dataclasses.replace(ops.GRAPH_OPS["exp"], locals=lambda x, o: (1.001 * o,))
     monkeypatch.setitem(ops.GRAPH_OPS, "exp", bad)
@@ -243,7 +243,7 @@ def test_cli_pass_text_and_json(cli):
 
 
 def test_cli_fail_exits_1(cli, monkeypatch):
-    from bpcalc.network import Network
+    from bpcalc.engine.network import Network
 
     original = Network.backward
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from conftest import BUNDLED, NETWORKS, ROOT
 
-from bpcalc.schema import OPTIMIZER_KEYS, build_schema, schema_text, shipped_schema_text
-from bpcalc.spec import GRAPH_KEYS, LABEL_KEYS, LAYER_KEYS, NETWORK_KEYS, parse_spec
+from bpcalc.spec.loader import GRAPH_KEYS, LABEL_KEYS, LAYER_KEYS, NETWORK_KEYS, parse_spec
+from bpcalc.spec.schema import OPTIMIZER_KEYS, build_schema, schema_text, shipped_schema_text
 
 ANSI = re.compile(r"\x1b\[")
 SCHEMA = build_schema()
@@ -21,9 +21,9 @@ DEFS = SCHEMA["$defs"]
 
 # ---------------------------------------------------------------- the schema
 def test_shipped_schema_is_the_generated_one():
-    """src/bpcalc/spec.schema.json is regenerated whenever the loader's keys change (python -m bpcalc.schema)."""
+    """The shipped schema is regenerated whenever the loader's keys change (python -m bpcalc.spec.schema)."""
     assert shipped_schema_text() == schema_text()
-    assert (ROOT / "src" / "bpcalc" / "spec.schema.json").read_text(encoding="utf-8") == schema_text()
+    assert (ROOT / "src" / "bpcalc" / "spec" / "spec.schema.json").read_text(encoding="utf-8") == schema_text()
 
 
 def test_schema_keys_are_the_loaders_keys():
@@ -39,8 +39,8 @@ def test_schema_keys_are_the_loaders_keys():
 
 
 def test_schema_enums_are_the_engines_names():
-    from bpcalc.ops import ACTIVATIONS, LOSSES
-    from bpcalc.spec import INITS, OPTIMIZERS
+    from bpcalc.engine.ops import ACTIVATIONS, LOSSES
+    from bpcalc.spec.loader import INITS, OPTIMIZERS
 
     assert DEFS["layer"]["properties"]["activation"]["enum"] == list(ACTIVATIONS)
     assert DEFS["network"]["properties"]["loss"]["enum"] == list(LOSSES)
@@ -91,7 +91,7 @@ def test_bundled_examples_point_editors_at_the_shipped_schema(name):
     m = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
     assert m, first
     # resolved relative to the file, as yaml-language-server does, from the package and from the repo's networks/
-    assert (path.parent / m.group(1)).resolve() == (ROOT / "src" / "bpcalc" / "spec.schema.json").resolve()
+    assert (path.parent / m.group(1)).resolve() == (ROOT / "src" / "bpcalc" / "spec" / "spec.schema.json").resolve()
     assert (NETWORKS / m.group(1)).exists()
 
 

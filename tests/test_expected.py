@@ -52,7 +52,7 @@ def with_expected(spec: str, lines: dict[str, str]) -> str:
 
 def check(spec_text: str, **kw):
     import bpcalc
-    from bpcalc.expected import check_expected
+    from bpcalc.explain.expected import check_expected
     from bpcalc.render.jsonr import trace_to_dict
 
     spec = bpcalc.parse_spec(spec_text)
@@ -65,7 +65,7 @@ def check(spec_text: str, **kw):
     ("1.20E+1", 12.0, 1), (None, 0.25, 2), (None, 16.0, 1),
 ])
 def test_decimals_as_written(text, value, decimals):
-    from bpcalc.expected import decimals_written
+    from bpcalc.explain.expected import decimals_written
 
     assert decimals_written(text, value) == decimals
 
@@ -89,13 +89,13 @@ def test_decimals_as_written(text, value, decimals):
     (1.235, 1.2349999999999999, 3, True),  # float noise of an exact sum
 ])
 def test_agrees(yours, correct, decimals, ok):
-    from bpcalc.expected import agrees
+    from bpcalc.explain.expected import agrees
 
     assert agrees(yours, correct, decimals) is ok
 
 
 def test_trailing_zeros_count_as_written():
-    from bpcalc.expected import check_expected
+    from bpcalc.explain.expected import check_expected
 
     data = {"v": 0.4954, "w": 0.4954}
     spec = SimpleNamespace(expected={"v": 0.5, "w": 0.5}, expected_written={"v": (3, "0.50"), "w": (4, "0.500")})
@@ -220,7 +220,7 @@ def test_groups_and_wrong_shapes_exit_2(cli, tmp_path, key, value, words):
 
 def test_expected_against_the_hand_rounded_step(cli, tmp_path):
     """Seed 001's ŷ = 1.235 is right for --round 2 and wrong against the exact 1.2332."""
-    from bpcalc.bundled import bundled_text
+    from bpcalc.spec.bundled import bundled_text
 
     p = tmp_path / "hidden.yaml"
     p.write_text(with_expected(bundled_text("hidden"), {"y_hat": "1.235", '"σ(h1)"': "0.73"}), "utf-8")
@@ -237,7 +237,7 @@ def test_runs_without_expected_carry_no_expected_key():
 
 def test_check_and_attach_adds_table_and_json():
     import bpcalc
-    from bpcalc.expected import check_and_attach, exit_code
+    from bpcalc.explain.expected import check_and_attach, exit_code
     from bpcalc.render.doc import Doc
     from bpcalc.render.jsonr import trace_to_dict
 

@@ -17,11 +17,11 @@ import pytest
 from conftest import NETWORKS, NUMBER
 
 import bpcalc
-from bpcalc.bundled import open_spec
-from bpcalc.derivations import FUNCTION_NAMES, RESULT_PY, Part, derivation
-from bpcalc.derive import explain
-from bpcalc.ops import ACTIVATIONS as OPS_ACTIVATIONS
-from bpcalc.ops import LOSSES as OPS_LOSSES
+from bpcalc.engine.ops import ACTIVATIONS as OPS_ACTIVATIONS
+from bpcalc.engine.ops import LOSSES as OPS_LOSSES
+from bpcalc.explain.chain import explain
+from bpcalc.explain.functions import FUNCTION_NAMES, RESULT_PY, Part, derivation
+from bpcalc.spec.bundled import open_spec
 
 # ------------------------------------------------------------------ independent forwards
 LEAKY = 0.01

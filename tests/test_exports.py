@@ -251,7 +251,7 @@ def test_svg_export_is_well_formed_with_the_numbers(cli):
 
 
 def test_html_and_svg_width_fits_the_widest_table():
-    from bpcalc.render.export import MAX_WIDTH, _recorded
+    from bpcalc.render.richexport import MAX_WIDTH, _recorded
 
     console = _recorded(report(run("xor")))
     assert 80 < console.width <= MAX_WIDTH

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from bpcalc import SpecError, parse_spec
-from bpcalc.expr import parse_graph
+from bpcalc.spec.expr import parse_graph
 
 
 def graph_of(nodes: dict, variables: dict | None = None, constants: dict | None = None, **extra):

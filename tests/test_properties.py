@@ -16,7 +16,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import bpcalc  # noqa: E402
 from bpcalc.errors import SpecError  # noqa: E402
-from bpcalc.spec import GRAPH_KEYS, LABEL_KEYS, LAYER_KEYS, NETWORK_KEYS, parse_spec  # noqa: E402
+from bpcalc.spec.loader import GRAPH_KEYS, LABEL_KEYS, LAYER_KEYS, NETWORK_KEYS, parse_spec  # noqa: E402
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax"]
 LOSSES = ["half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy"]
@@ -374,7 +374,7 @@ def test_probability_outputs_stay_finite_and_exact_for_huge_z(act, lossname, z):
 def test_activations_and_their_logs_for_huge_z(name):
     from decimal import Decimal, localcontext
 
-    from bpcalc.ops import ACTIVATIONS
+    from bpcalc.engine.ops import ACTIVATIONS
 
     act = ACTIVATIONS[name]
     z = np.array([[-1000.0, -745.0, -40.0, -1e-9, 0.0, 36.0, 709.0, 1000.0]])

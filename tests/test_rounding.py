@@ -40,7 +40,7 @@ def forward_rows(text: str) -> dict[str, list[str]]:
 
 
 def test_round_helper_is_half_away_from_zero():
-    from bpcalc.rounding import rounder
+    from bpcalc.engine.rounding import rounder
 
     rnd = rounder(2)
     assert rnd(0.125) == 0.13 and rnd(-0.125) == -0.13 and rnd(0.7310585) == 0.73

@@ -1,4 +1,4 @@
-"""`bpcalc step` and bpcalc.train: against PyTorch fixtures (scripts/make_fixtures.py), closed forms and an
+"""`bpcalc step` and bpcalc.engine.training: against PyTorch fixtures (scripts/make_fixtures.py), closed forms and an
 independent NumPy loop; --save round trips; data files; seeded init; divergence; Ctrl-C; the CLI and its JSON."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import bpcalc
-from bpcalc.train import train
+from bpcalc.engine.training import train
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("train_*.json"))
 RTOL = 1e-9
@@ -74,7 +74,7 @@ def _classic_text(extra: str = "") -> str:
 # ------------------------------------------------------------------ the same numbers as `run`
 @pytest.mark.parametrize("name", ["simple", "hidden", "two_layer", "xor", "graph_chain", "snack", "composite"])
 def test_one_epoch_is_runs_step_bit_for_bit(name):
-    from bpcalc.bundled import open_spec
+    from bpcalc.spec.bundled import open_spec
 
     spec = open_spec(name)
     tr, res = bpcalc.run(spec), train(spec, 1)
@@ -324,7 +324,7 @@ def test_ctrl_c_stops_cleanly_at_a_consistent_epoch():
 
 
 def test_ctrl_c_in_the_cli(cli, tmp_path, monkeypatch):
-    import bpcalc.train as tm
+    import bpcalc.engine.training as tm
 
     real = tm.train
 

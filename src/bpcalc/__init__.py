@@ -6,10 +6,10 @@ __version__ = "0.1.0"
 
 from typing import TYPE_CHECKING
 
-from .errors import SpecError
+from bpcalc.errors import SpecError
 
 if TYPE_CHECKING:
-    from .spec import GraphSpec, NetworkSpec, load_spec, parse_spec
+    from bpcalc.spec.loader import GraphSpec, NetworkSpec, load_spec, parse_spec
 
 _LAZY = {"GraphSpec", "NetworkSpec", "load_spec", "parse_spec"}  # from .spec, which imports numpy and yaml
 
@@ -17,7 +17,7 @@ _LAZY = {"GraphSpec", "NetworkSpec", "load_spec", "parse_spec"}  # from .spec, w
 def __getattr__(name: str):
     """Import the spec layer on first use, so `bpcalc --version` and `--help` start without numpy."""
     if name in _LAZY:
-        from . import spec
+        from bpcalc.spec import loader as spec
 
         return getattr(spec, name)
     raise AttributeError(f"module 'bpcalc' has no attribute {name!r}")
@@ -25,21 +25,21 @@ def __getattr__(name: str):
 
 def run(spec=None, learning_rate: float | None = None, round_to: int | None = None):
     """One forward pass, backward pass and update -> a trace. SPEC: path, bundled name, YAML text or spec."""
-    from .spec import GraphSpec, NetworkSpec, parse_spec
+    from bpcalc.spec.loader import GraphSpec, NetworkSpec, parse_spec
 
     if isinstance(spec, str) and "\n" in spec:
         spec = parse_spec(spec)
     elif not isinstance(spec, (NetworkSpec, GraphSpec)):
-        from .bundled import open_spec
+        from bpcalc.spec.bundled import open_spec
 
         spec = open_spec(None if spec is None else str(spec))
     if spec.kind == "graph":
-        from .graph import run_graph as run_one
+        from bpcalc.engine.graph import run_graph as run_one
     else:
-        from .network import run_network as run_one
+        from bpcalc.engine.network import run_network as run_one
     trace = run_one(spec, learning_rate, round_to)
     if round_to is not None:  # the exact step too, to show where hand rounding departs from it
-        from .departures import attach_exact
+        from bpcalc.explain.departures import attach_exact
 
         attach_exact(trace, run_one(spec, learning_rate, None))
     return trace

@@ -1,3 +1,3 @@
-from .cli import main
+from bpcalc.cli import main
 
 main()

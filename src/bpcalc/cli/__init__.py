@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from .app import app
+from bpcalc.cli.app import app
 
 # importing a module registers its command; `--help` lists them in this order
 COMMAND_MODULES = ["run", "step", "explain", "check", "graph", "export", "examples", "init", "validate", "schema"]

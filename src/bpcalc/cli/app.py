@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from .. import __version__
-from . import fastparams
+from bpcalc import __version__
+from bpcalc.cli import fastparams
 
 fastparams.install()  # plain option values without importing pydantic (~90 ms of every start)
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from . import common as c
-from .app import app
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
 
 EpsOpt = Annotated[float, typer.Option("--eps", metavar="ε", help="Step of the central difference "
                                                                    "(E(θ+ε) − E(θ−ε)) / 2ε.")]
@@ -32,8 +32,8 @@ def check(
 ) -> None:
     """Gradient check: backprop vs numerical (central-difference) gradients, relative error per parameter,
     pass/fail (exit 1 on any failure), and the time each method took."""
-    from ..gradcheck import check as run_check
-    from ..render.check_report import check_report
+    from bpcalc.engine.gradcheck import check as run_check
+    from bpcalc.render.check_report import check_report
 
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import EXIT_BAD_INPUT, SpecError
+from bpcalc.errors import EXIT_BAD_INPUT, SpecError
 
 # formats every report-producing command accepts
 FORMATS = ["rich", "text", "json", "markdown", "latex", "html", "svg"]
@@ -119,8 +119,8 @@ def check_output_path(output: Path | None) -> None:
 def open_spec_for(arg: str | None, *destinations: Path | None):
     """Open SPEC for a command that writes to `destinations`: each must be writable and none may be SPEC itself,
     all checked before any work is done."""
-    from ..bundled import open_spec
-    from ..save import check_not_protected
+    from bpcalc.spec.bundled import open_spec
+    from bpcalc.spec.save import check_not_protected
 
     dests = [d for d in destinations if d is not None]
     for d in dests:
@@ -134,23 +134,23 @@ def open_spec_for(arg: str | None, *destinations: Path | None):
 def render(doc, fmt: str, data: Callable[[], Any] | None = None, **opts) -> str | None:
     """Doc (and the JSON data) -> text in the chosen format; None for rich (printed directly)."""
     if fmt == "text":
-        from ..render.text import render_text
+        from bpcalc.render.text import render_text
 
         return render_text(doc)
     if fmt == "markdown":
-        from ..render.markdown import render_markdown
+        from bpcalc.render.markdown import render_markdown
 
         return render_markdown(doc)
     if fmt == "json":
-        from ..render.jsonr import dumps
+        from bpcalc.render.jsonr import dumps
 
         return dumps(data() if data else {})
     if fmt == "latex":
-        from ..render.latex import render_latex
+        from bpcalc.render.latex import render_latex
 
         return render_latex(doc, **opts)
     if fmt in ("html", "svg"):
-        from ..render import export
+        from bpcalc.render import richexport as export
 
         return (export.render_html if fmt == "html" else export.render_svg)(doc)
     if fmt in EXTRA_RENDERERS:
@@ -173,13 +173,13 @@ def emit(doc, fmt: str, output: Path | None, data: Callable[[], Any] | None = No
         else:
             from rich.console import Console
 
-            from ..render.richr import print_rich
+            from bpcalc.render.richr import print_rich
 
             print_rich(doc, Console(highlight=False))
             return
     text = render(doc, fmt, data, **opts)
     if output is not None:
-        from ..save import write_atomic
+        from bpcalc.spec.save import write_atomic
 
         write_atomic(output, text, protect=protect)
     else:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .app import app
-from .common import guard
+from bpcalc.cli.app import app
+from bpcalc.cli.common import guard
 
 
 @app.command()
@@ -12,7 +12,7 @@ def examples() -> None:
     """List the bundled example specs (run one with `bpcalc run NAME`)."""
     import typer
 
-    from ..bundled import bundled_names, describe
+    from bpcalc.spec.bundled import bundled_names, describe
 
     names = bundled_names()
     width = max(map(len, names))

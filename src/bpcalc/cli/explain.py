@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from . import common as c
-from .app import app
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
 
 FUNCTIONS_HELP = ("sigmoid, tanh, relu, leaky_relu, softmax, linear, half_sse, sse, mse, cross_entropy, "
                   "binary_cross_entropy, chain-rule")
@@ -45,8 +45,8 @@ def explain(
     """Derivations: for each parameter the chain rule in the documents' notation, each factor's formula, the
     numbers, the product (hidden layers: the sum over the paths through the next layer; graphs: every path back
     to each variable, node by node). With a function name: its derivative derived line by line."""
-    from ..derivations import canonical, derivation
-    from ..errors import SpecError
+    from bpcalc.errors import SpecError
+    from bpcalc.explain.functions import canonical, derivation
 
     fmt = c.pick_format(format, output)
     c.check_output_path(output)
@@ -57,15 +57,15 @@ def explain(
                             hint=f"drop --param, or name a spec: bpcalc explain SPEC --param {param[0]}")
         fd = derivation(name)
         example = _chain_example(learning_rate, round, precision) if fd.kind == "rule" else None
-        from ..render.explain_report import function_dict, function_doc
+        from bpcalc.render.explain_report import function_dict, function_doc
 
         c.emit(function_doc(fd, example), fmt, output, lambda: function_dict(fd, example), quiet=quiet,
                standalone=standalone)
         return
 
-    from .. import run as run_step
-    from ..derive import explain as derive
-    from ..render.explain_report import explain_dict, explain_doc
+    from bpcalc import run as run_step
+    from bpcalc.explain.chain import explain as derive
+    from bpcalc.render.explain_report import explain_dict, explain_doc
 
     s = c.open_spec_for(topic, output)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
@@ -74,22 +74,22 @@ def explain(
     data = explain_dict(ex)
     results = None
     if getattr(s, "expected", None):  # check my work: the ✓/✗ table after the derivations, exit 1 on any ✗
-        from ..expected import check_and_attach
-        from ..render.jsonr import trace_to_dict
+        from bpcalc.explain.expected import check_and_attach
+        from bpcalc.render.jsonr import trace_to_dict
 
         results = check_and_attach(s, trace_to_dict(trace), doc, precision)
         data["expected"] = [r.as_dict() for r in results]
     c.emit(doc, fmt, output, lambda: data, quiet=quiet, protect=[s.source], standalone=standalone)
     if results is not None:
-        from ..expected import exit_code
+        from bpcalc.explain.expected import exit_code
 
         raise typer.Exit(exit_code(results))
 
 
 def _chain_example(learning_rate, round_to, precision):
     """Seed 004's y = (e^(x²))² at x = 0.5, run and derived: the chain rule's worked example."""
-    from .. import run as run_step
-    from ..derive import explain as derive
+    from bpcalc import run as run_step
+    from bpcalc.explain.chain import explain as derive
 
     ex = derive(run_step("composite", learning_rate=learning_rate, round_to=round_to), precision)
     ex.title = f"Worked example (seed 004): {ex.title}"

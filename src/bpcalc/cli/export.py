@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from . import common as c
-from .app import app
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
 
 TARGETS = ["pytorch"]
 
@@ -21,8 +21,8 @@ ToOpt = Annotated[str, typer.Option("--to", metavar="FRAMEWORK", help="pytorch (
 def export(spec: c.SpecArg = None, to: ToOpt = "pytorch", output: c.OutputOpt = None) -> None:
     """A standalone PyTorch script that rebuilds the network (or graph) with its exact parameters and runs the
     same step, printing the loss, gradients, updated parameters and the loss after (--json: as `run` does)."""
-    from ..errors import SpecError
-    from ..export_torch import export_pytorch
+    from bpcalc.errors import SpecError
+    from bpcalc.export.pytorch import export_pytorch
 
     if to.lower() not in TARGETS:
         raise SpecError(f"cannot export to {to!r}", hint=f"choose one of: {', '.join(TARGETS)}")
@@ -31,6 +31,6 @@ def export(spec: c.SpecArg = None, to: ToOpt = "pytorch", output: c.OutputOpt = 
     if output is None:
         sys.stdout.write(text)
         return
-    from ..save import write_atomic
+    from bpcalc.spec.save import write_atomic
 
     write_atomic(output, text, protect=[s.source])

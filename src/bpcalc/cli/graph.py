@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from . import common as c
-from .app import app
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
 
 GRAPH_FORMATS = ["dot", "mermaid"]
 GRAPH_SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
@@ -22,7 +22,7 @@ SampleOpt = Annotated[int, typer.Option("--sample", min=1, metavar="N",
 
 def pick_graph_format(fmt: str | None, output: Path | None) -> str:
     """Explicit --format, else the output file's suffix, else dot."""
-    from ..errors import SpecError
+    from bpcalc.errors import SpecError
 
     if fmt is not None:
         if fmt.lower() not in GRAPH_FORMATS:
@@ -50,9 +50,9 @@ def graph(
     (networks: neuron by neuron, edges labelled with their weight, its gradient and its new value)."""
     import sys
 
-    from .. import run as run_step
-    from ..errors import SpecError
-    from ..render.graphdraw import drawing, to_dot, to_mermaid
+    from bpcalc import run as run_step
+    from bpcalc.errors import SpecError
+    from bpcalc.render.graphdraw import drawing, to_dot, to_mermaid
 
     fmt = pick_graph_format(format, output)
     s = c.open_spec_for(spec, output)
@@ -64,7 +64,7 @@ def graph(
     dr = drawing(trace, precision, sample - 1)
     text = to_dot(dr) if fmt == "dot" else to_mermaid(dr)
     if output is not None:
-        from ..save import write_atomic
+        from bpcalc.spec.save import write_atomic
 
         write_atomic(output, text, protect=[s.source])
     else:

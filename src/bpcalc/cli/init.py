@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from . import common as c
-from .app import app
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
 
 NETWORK = """\
 {modeline}# A bpcalc spec: `bpcalc run {file}` shows one step of backpropagation on this network, every number
@@ -64,8 +64,8 @@ FileArg = Annotated[Path | None, typer.Argument(metavar="FILE", dir_okay=False, 
 
 def starter_spec(graph: bool = False, file: str = "spec.yaml", schema_ref: str | None = None) -> str:
     """The starter spec's text; `schema_ref` (a path or URL of spec.schema.json) adds the editor modeline."""
-    from ..ops import ACTIVATIONS, FUNCTIONS, LOSSES
-    from ..spec import INITS, OPTIMIZERS
+    from bpcalc.engine.ops import ACTIVATIONS, FUNCTIONS, LOSSES
+    from bpcalc.spec.loader import INITS, OPTIMIZERS
 
     modeline = f"# yaml-language-server: $schema={schema_ref}\n" if schema_ref else ""
     template = GRAPH if graph else NETWORK
@@ -78,9 +78,9 @@ def installed_schema_path() -> str | None:
     """The shipped spec.schema.json as an absolute path, when the package lives on disk (not in a zip)."""
     from importlib import resources
 
-    from ..schema import SCHEMA_FILE
+    from bpcalc.spec.schema import SCHEMA_FILE
 
-    p = Path(str(resources.files("bpcalc") / SCHEMA_FILE))
+    p = Path(str(resources.files("bpcalc.spec") / SCHEMA_FILE))
     return str(p) if p.is_file() else None
 
 
@@ -91,8 +91,8 @@ def init(file: FileArg = None, graph: KindOpt = False, force: ForceOpt = False, 
     """Write a commented starter spec to FILE (or print it) that runs as written; edit it from there."""
     import sys
 
-    from ..errors import SpecError
-    from ..save import write_atomic
+    from bpcalc.errors import SpecError
+    from bpcalc.spec.save import write_atomic
 
     if file is None:
         sys.stdout.write(starter_spec(graph, "spec.yaml", installed_schema_path()))

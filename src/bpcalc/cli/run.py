@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import common as c
-from .app import app
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
 
 
 @app.command(epilog="Examples:\n\n  bpcalc run\n\n  bpcalc run hidden --round 2\n\n"
@@ -24,8 +24,8 @@ def run(
     standalone: c.StandaloneOpt = False,
 ) -> None:
     """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
-    from .. import run as run_step
-    from ..render.report import report
+    from bpcalc import run as run_step
+    from bpcalc.render.report import report
 
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output, save)
@@ -33,25 +33,25 @@ def run(
     doc = report(trace, precision, full)
     checked = None
     if s.expected:  # check my work: before printing anything, so an unknown key is one error (exit 2)
-        from ..expected import check_and_attach
-        from ..render.jsonr import trace_to_dict
+        from bpcalc.explain.expected import check_and_attach
+        from bpcalc.render.jsonr import trace_to_dict
 
         checked = trace_to_dict(trace)
         results = check_and_attach(s, checked, doc, precision)
 
     def data():
-        from ..render.jsonr import trace_to_dict
+        from bpcalc.render.jsonr import trace_to_dict
 
         return checked if checked is not None else trace_to_dict(trace)
 
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if save is not None:
-        from ..save import trace_to_spec_text, write_atomic
+        from bpcalc.spec.save import trace_to_spec_text, write_atomic
 
         write_atomic(save, trace_to_spec_text(s, trace, save), protect=[s.source])
     if checked is not None:
         import typer
 
-        from ..expected import exit_code
+        from bpcalc.explain.expected import exit_code
 
         raise typer.Exit(exit_code(results))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from . import common as c
-from .app import app
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
 
 
 @app.command(epilog="Examples:\n\n  bpcalc schema > spec.schema.json\n\n"
@@ -14,11 +14,11 @@ from .app import app
 @c.guard
 def schema(output: c.OutputOpt = None) -> None:
     """Print the JSON Schema (draft 2020-12) of a spec; editors use it to validate and complete specs."""
-    from ..schema import shipped_schema_text
+    from bpcalc.spec.schema import shipped_schema_text
 
     text = shipped_schema_text()
     if output is not None:
-        from ..save import write_atomic
+        from bpcalc.spec.save import write_atomic
 
         c.check_output_path(output)
         write_atomic(output, text)

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from . import common as c
-from .app import app
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
@@ -51,8 +51,8 @@ def step(
     show each epoch's loss (before its update), its change, small networks' parameters, a loss curve and the final
     loss. Exit 1 if training diverges (the table so far is still shown, --save writes the last finite
     parameters); Ctrl-C stops cleanly the same way (exit 130)."""
-    from ..errors import EXIT_CHECK_FAILED
-    from ..train import train
+    from bpcalc.engine.training import train
+    from bpcalc.errors import EXIT_CHECK_FAILED
 
     fmt = c.pick_format(format, output)
     if plot is not None:
@@ -68,7 +68,7 @@ def step(
         if progress:
             progress.close()
 
-    from ..render.train_report import train_report, train_to_dict
+    from bpcalc.render.train_report import train_report, train_to_dict
 
     def data():
         return train_to_dict(res, shown_every)
@@ -76,13 +76,13 @@ def step(
     traces_doc = _traces_doc(res, precision) if trace else None
     doc = train_report(res, precision, shown_every, traces_doc) if fmt != "json" else None
     if fmt == "json":
-        from ..render.train_report import dumps_train
+        from bpcalc.render.train_report import dumps_train
 
         steps = _steps_json(res) if trace else None
         text = dumps_train(data(), steps)
         if not (quiet and output is None):
             if output is not None:
-                from ..save import write_atomic
+                from bpcalc.spec.save import write_atomic
 
                 write_atomic(output, text, protect=[s.source])
             else:
@@ -91,7 +91,7 @@ def step(
     else:
         c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if save is not None:
-        from ..save import trained_spec_text, write_atomic
+        from bpcalc.spec.save import trained_spec_text, write_atomic
 
         write_atomic(save, trained_spec_text(s, res, save), protect=[s.source])
     if plot is not None and len(res.losses):
@@ -107,7 +107,7 @@ def step(
 
 
 def _auto(epochs: int) -> int:
-    from ..render.train_report import auto_every
+    from bpcalc.render.train_report import auto_every
 
     return auto_every(epochs)
 
@@ -120,7 +120,7 @@ def _stderr_tty() -> bool:
 
 
 def _check_plot(plot: Path) -> None:
-    from ..errors import SpecError
+    from bpcalc.errors import SpecError
 
     if plot.suffix.lower() not in PLOT_SUFFIXES:
         raise SpecError(f"--plot {plot}: the file name must end in .png, .svg or .pdf")
@@ -142,7 +142,7 @@ def _plot(res, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..save import write_atomic
+    from bpcalc.spec.save import write_atomic
 
     x, y = res.epoch_numbers, res.losses
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
@@ -162,8 +162,8 @@ def _plot(res, path: Path) -> None:
 
 
 def _traces_doc(res, precision: int):
-    from ..render.doc import Doc
-    from ..render.report import report
+    from bpcalc.render.doc import Doc
+    from bpcalc.render.report import report
 
     doc = Doc()
     for e, b, nb, tr in res.traces:
@@ -174,7 +174,7 @@ def _traces_doc(res, precision: int):
 
 
 def _steps_json(res) -> list:
-    from ..render.jsonr import trace_to_dict
+    from bpcalc.render.jsonr import trace_to_dict
 
     return [{"epoch": e, "batch": b, "batches": nb, "run": trace_to_dict(tr)} for e, b, nb, tr in res.traces]
 

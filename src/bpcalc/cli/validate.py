@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from . import common as c
-from .app import app
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
 
 SpecsArg = Annotated[list[str], typer.Argument(
     metavar="SPEC", show_default=False,
@@ -32,13 +32,13 @@ def summary(spec) -> str:
 def check(spec) -> None:
     """Beyond loading: evaluate a graph's nodes once, so values outside a function's domain are caught too."""
     if spec.kind == "graph":
-        from ..expr import parse_graph
-        from ..graph import evaluate
+        from bpcalc.engine.graph import evaluate
+        from bpcalc.spec.expr import parse_graph
 
         try:
             evaluate(parse_graph(spec), dict(spec.variables))
         except Exception as exc:  # a SpecError: give it the file and line as `run` does
-            from ..errors import SpecError
+            from bpcalc.errors import SpecError
 
             if not isinstance(exc, SpecError):
                 raise
@@ -54,8 +54,8 @@ def check(spec) -> None:
 @c.guard
 def validate(specs: SpecsArg, quiet: c.QuietOpt = False) -> None:
     """Check specs without running them: YAML, keys, shapes, names, expressions. Prints `ok: SPEC: summary`."""
-    from ..bundled import open_spec
-    from ..errors import EXIT_BAD_INPUT, SpecError
+    from bpcalc.errors import EXIT_BAD_INPUT, SpecError
+    from bpcalc.spec.bundled import open_spec
 
     bad = 0
     for arg in specs:

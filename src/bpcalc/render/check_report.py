@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..gradcheck import seed_002_cost
-from .doc import Doc
-from .numfmt import Fmt
+from bpcalc.engine.gradcheck import seed_002_cost
+from bpcalc.render.doc import Doc
+from bpcalc.render.numfmt import Fmt
 
 LARGE = 64  # parameters above which the table shows the worst rows only (unless full)
 TOP_ROWS = 10

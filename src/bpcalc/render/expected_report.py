@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .doc import Doc
-from .numfmt import Fmt
+from bpcalc.render.doc import Doc
+from bpcalc.render.numfmt import Fmt
 
 OK, BAD = "✓", "✗"
 

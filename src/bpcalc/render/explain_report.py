@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..derivations import FunctionDerivation
-from ..derive import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, tex_literal
-from .doc import Doc, M
+from bpcalc.explain.chain import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, tex_literal
+from bpcalc.explain.functions import FunctionDerivation
+from bpcalc.render.doc import Doc, M
 
 NUM = {3}
 MAX_PATH_ROWS = 12  # paths through a wide next layer: the first ones (JSON has all)

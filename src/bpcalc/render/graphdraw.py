@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..expr import is_literal as _is_literal
-from ..notation import Notation
-from ..ops import ACTIVATIONS, GRAPH_OPS, LOSSES
-from ..trace import GraphTrace, NetworkTrace
-from .numfmt import Fmt
+from bpcalc.engine.ops import ACTIVATIONS, GRAPH_OPS, LOSSES
+from bpcalc.engine.trace import GraphTrace, NetworkTrace
+from bpcalc.explain.notation import Notation
+from bpcalc.render.numfmt import Fmt
+from bpcalc.spec.expr import is_literal as _is_literal
 
 OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "^", "neg": "−x", "square": "x²", "abs": "|x|"}
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..trace import GraphTrace, NetworkTrace
+from bpcalc.engine.trace import GraphTrace, NetworkTrace
 
 
 def _num(x: Any) -> Any:

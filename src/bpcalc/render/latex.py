@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .doc import Cell, Doc, Heading, M, Para, Table
+from bpcalc.render.doc import Cell, Doc, Heading, M, Para, Table
 
 # ASCII characters LaTeX treats specially in text
 _TEXT_SPECIALS = {

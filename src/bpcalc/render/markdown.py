@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .doc import Cell, Doc, Heading, M, Para, Table
+from bpcalc.render.doc import Cell, Doc, Heading, M, Para, Table
 
 
 def _text(s: str) -> str:

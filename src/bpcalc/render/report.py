@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..expr import is_literal as _is_literal
-from ..notation import E, Notation, d, join
-from ..ops import ACTIVATIONS, GRAPH_OPS, LOSSES
-from ..optim import UPDATE_RULES
-from ..trace import GraphTrace, NetworkTrace
-from .doc import Doc, M
-from .numfmt import Fmt
-from .rounding_report import rounding_note
+from bpcalc.engine.ops import ACTIVATIONS, GRAPH_OPS, LOSSES
+from bpcalc.engine.optimizers import UPDATE_RULES
+from bpcalc.engine.trace import GraphTrace, NetworkTrace
+from bpcalc.explain.notation import E, Notation, d, join
+from bpcalc.render.doc import Doc, M
+from bpcalc.render.numfmt import Fmt
+from bpcalc.render.rounding_report import rounding_note
+from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_SAMPLES_SHOWN = 4
 MAX_TERMS_WRITTEN = 6  # longer sums are written Σ_k …
@@ -26,7 +26,7 @@ def report(trace, precision: int = 4, full: bool = False) -> Doc:
     fmt = Fmt(max(precision, trace.round_to or 0))  # hand-rounded figures as written: 0.73, 1.235
     doc = graph_report(trace, fmt) if isinstance(trace, GraphTrace) else network_report(trace, fmt, full)
     if getattr(trace, "rounding", None) is not None:
-        from .rounding_report import rounding_section
+        from bpcalc.render.rounding_report import rounding_section
 
         rounding_section(doc, trace.rounding, fmt, full)
     return doc

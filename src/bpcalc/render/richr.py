@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .doc import Doc, Heading, Para, Table, text_of
+from bpcalc.render.doc import Doc, Heading, Para, Table, text_of
 
 STYLES = {"note": "dim", "ok": "green", "bad": "bold red", "math": "cyan", "": ""}
 

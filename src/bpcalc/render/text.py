@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .doc import Doc, Heading, Para, Table, text_of
+from bpcalc.render.doc import Doc, Heading, Para, Table, text_of
 
 
 def table_lines(t: Table) -> list[str]:

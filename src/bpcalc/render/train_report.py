@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .doc import Doc
-from .numfmt import Fmt
+from bpcalc.render.doc import Doc
+from bpcalc.render.numfmt import Fmt
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 CURVE_WIDTH = 60

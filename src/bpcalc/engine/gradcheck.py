@@ -139,8 +139,8 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
 # ---------------------------------------------------------------------------------------------- networks
 def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
     """Backprop vs central differences for every weight and bias of a network spec (the mean loss over samples)."""
-    from .network import Network
-    from .notation import Notation
+    from bpcalc.engine.network import Network
+    from bpcalc.explain.notation import Notation
 
     net = Network.from_spec(spec)
     X, T = spec.inputs, spec.targets
@@ -203,9 +203,9 @@ def _network_kinks(net, X, eps: float) -> dict[int, bool]:
 # ---------------------------------------------------------------------------------------------- graphs
 def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
     """Backprop vs central differences for every variable of an expression-graph spec."""
-    from .errors import SpecError
-    from .expr import parse_graph
-    from .graph import backward, evaluate, root_name
+    from bpcalc.engine.graph import backward, evaluate, root_name
+    from bpcalc.errors import SpecError
+    from bpcalc.spec.expr import parse_graph
 
     graph = parse_graph(spec)
     values = dict(spec.variables)
@@ -255,11 +255,11 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradChe
 def check(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
     """Gradient check of a network or graph spec."""
     if not (eps > 0 and math.isfinite(eps)):
-        from .errors import SpecError
+        from bpcalc.errors import SpecError
 
         raise SpecError(f"--eps must be a small positive number, not {eps}", hint="try 1e-6")
     if not (tolerance > 0 and math.isfinite(tolerance)):
-        from .errors import SpecError
+        from bpcalc.errors import SpecError
 
         raise SpecError(f"--tolerance must be a positive number, not {tolerance}", hint="try 1e-5")
     return check_graph(spec, eps, tolerance) if spec.kind == "graph" else check_network(spec, eps, tolerance)

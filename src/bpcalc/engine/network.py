@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .ops import ACTIVATIONS, LOSSES, Activation, Loss, fused_delta, stable_delta
-from .optim import Optimizer
-from .rounding import (
+from bpcalc.engine.ops import ACTIVATIONS, LOSSES, Activation, Loss, fused_delta, stable_delta
+from bpcalc.engine.optimizers import Optimizer
+from bpcalc.engine.rounding import (
     rounder,
     rounds_activation,
     rounds_fused_delta,
@@ -18,8 +18,8 @@ from .rounding import (
     rounds_update,
     when,
 )
-from .spec import NetworkSpec
-from .trace import LayerTrace, NetworkTrace
+from bpcalc.engine.trace import LayerTrace, NetworkTrace
+from bpcalc.spec.loader import NetworkSpec
 
 Rnd = Callable[[np.ndarray], np.ndarray] | None
 

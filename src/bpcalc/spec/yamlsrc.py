@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from .errors import SpecError
+from bpcalc.errors import SpecError
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024  # far larger than any hand-written spec
 MAX_NODES = 200_000  # values counted with aliases expanded (refuses alias bombs)

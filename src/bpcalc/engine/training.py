@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .spec import OPTIMIZER_BUFFERS, GraphSpec, NetworkSpec, TrainingState
+from bpcalc.spec.loader import OPTIMIZER_BUFFERS, GraphSpec, NetworkSpec, TrainingState
 
 SMALL = 12  # networks with at most this many parameters show them per epoch
 CHECK_BATCHES = 64  # parameters are checked for overflow (and checkpointed) about every this many batches
@@ -181,7 +181,7 @@ class _Flat:
 
 def param_names(spec: NetworkSpec) -> list[str]:
     """Display names of every parameter in notation order (the spec's labels where it gives them)."""
-    from .notation import Notation
+    from bpcalc.explain.notation import Notation
 
     nt = Notation([l.labels for l in spec.layers], [l.activation for l in spec.layers], spec.input_labels,
                   spec.target_labels)
@@ -196,8 +196,8 @@ def param_names(spec: NetworkSpec) -> list[str]:
 
 def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch, on_batch,
                    want_snapshots: bool | None) -> TrainResult:
-    from .ops import ACTIVATIONS, LOSSES, fused_delta, stable_delta
-    from .optim import FlatOptimizer
+    from bpcalc.engine.ops import ACTIVATIONS, LOSSES, fused_delta, stable_delta
+    from bpcalc.engine.optimizers import FlatOptimizer
 
     t0 = time.perf_counter()
     X, T = spec.inputs, spec.targets
@@ -392,8 +392,8 @@ def _network_loss(spec, W, B, acts, loss, need_la, need_l1) -> float:
 
 def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):
     """`run`'s full record of the step about to be taken on this batch (computed on copies)."""
-    from .network import run_network
-    from .optim import Optimizer
+    from bpcalc.engine.network import run_network
+    from bpcalc.engine.optimizers import Optimizer
 
     layers = [replace(layer, weights=flat.W[l].copy(), biases=None if flat.b[l] is None else flat.b[l].copy())
               for l, layer in enumerate(spec.layers)]
@@ -406,10 +406,10 @@ def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, 
 # ====================================================================== graphs
 def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch,
                  want_snapshots: bool | None) -> TrainResult:
-    from .errors import SpecError
-    from .expr import parse_graph
-    from .graph import backward, evaluate, root_name, run_graph
-    from .optim import Optimizer
+    from bpcalc.engine.graph import backward, evaluate, root_name, run_graph
+    from bpcalc.engine.optimizers import Optimizer
+    from bpcalc.errors import SpecError
+    from bpcalc.spec.expr import parse_graph
 
     t0 = time.perf_counter()
     graph = parse_graph(spec)

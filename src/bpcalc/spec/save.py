@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .errors import SpecError
-from .expr import is_literal
+from bpcalc.errors import SpecError
+from bpcalc.spec.expr import is_literal
 
 
 def write_atomic(path: str | Path, data: str | bytes, protect: list[str | None] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .doc import Doc
+from bpcalc.render.doc import Doc
 
 MIN_WIDTH = 80
 MAX_WIDTH = 240
@@ -15,7 +15,7 @@ def _recorded(doc: Doc, width: int | None = None):
     from rich.console import Console
     from rich.table import Table as RTable
 
-    from .richr import to_renderables
+    from bpcalc.render.richr import to_renderables
 
     items = to_renderables(doc)
     if width is None:
@@ -30,7 +30,7 @@ def _recorded(doc: Doc, width: int | None = None):
 
 
 def _title(doc: Doc) -> str:
-    from .doc import Heading
+    from bpcalc.render.doc import Heading
 
     return next((b.text for b in doc.blocks if isinstance(b, Heading)), "bpcalc")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ops import ACTIVATIONS, LEAKY_SLOPE, LOSSES
+from bpcalc.engine.ops import ACTIVATIONS, LEAKY_SLOPE, LOSSES
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,9 @@ import math
 
 import numpy as np
 
-from .errors import SpecError
-from .expr import GNode, Graph, parse_graph
-from .expr import is_literal as _is_literal
-from .ops import GRAPH_OPS, LOSSES
-from .optim import Optimizer
-from .rounding import (
+from bpcalc.engine.ops import GRAPH_OPS, LOSSES
+from bpcalc.engine.optimizers import Optimizer
+from bpcalc.engine.rounding import (
     rounder,
     rounds_graph_locals,
     rounds_graph_op,
@@ -20,8 +17,11 @@ from .rounding import (
     rounds_update,
     when,
 )
-from .spec import GraphSpec
-from .trace import GraphTrace, NodeTrace
+from bpcalc.engine.trace import GraphTrace, NodeTrace
+from bpcalc.errors import SpecError
+from bpcalc.spec.expr import GNode, Graph, parse_graph
+from bpcalc.spec.expr import is_literal as _is_literal
+from bpcalc.spec.loader import GraphSpec
 
 
 def loss_node_name(graph: Graph) -> str:

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import EXIT_CHECK_FAILED, EXIT_OK, SpecError
-from .quantities import Quantity, leaves, lookup, norm, quantities
+from bpcalc.errors import EXIT_CHECK_FAILED, EXIT_OK, SpecError
+from bpcalc.explain.quantities import Quantity, leaves, lookup, norm, quantities
 
 RELATIVE = 1e-6
 
@@ -212,7 +212,7 @@ def check_and_attach(spec, data: dict, doc=None, precision: int = 4) -> list[Res
     if results:
         data["expected"] = [r.as_dict() for r in results]
         if doc is not None:
-            from .render.expected_report import expected_section
+            from bpcalc.render.expected_report import expected_section
 
             expected_section(doc, results, precision)
     return results

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import OptimizerSpec
+from bpcalc.spec.loader import OptimizerSpec
 
 
 class Optimizer:

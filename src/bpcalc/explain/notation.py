@@ -3,8 +3,8 @@ or the spec's own labels, each as plain text and LaTeX."""
 
 from __future__ import annotations
 
-from .ops import ACTIVATIONS
-from .render.doc import M
+from bpcalc.engine.ops import ACTIVATIONS
+from bpcalc.render.doc import M
 
 
 def _idx(*ix: int) -> tuple[str, str]:

@@ -7,7 +7,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from .errors import SpecError
+from bpcalc.errors import SpecError
 
 DEFAULT = "simple"
 
@@ -40,13 +40,13 @@ def describe(name: str) -> str:
 
 def open_spec(arg: str | None):
     """SPEC argument -> validated spec. None = the bundled default; `-` = stdin; a path; or a bundled name."""
-    from .spec import load_spec, parse_spec
+    from bpcalc.spec.loader import load_spec, parse_spec
 
     if arg is None:
         arg = DEFAULT
     if arg == "-":
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
-        from .spec import _decode
+        from bpcalc.spec.loader import _decode
 
         return parse_spec(_decode(data, "<stdin>"), source="<stdin>", base_dir=Path.cwd())
     p = Path(arg)

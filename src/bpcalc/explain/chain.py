@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SpecError
-from .expr import is_literal as _is_literal
-from .notation import E, Notation, d, join
-from .ops import ACTIVATIONS, GRAPH_OPS, LOSSES
-from .optim import UPDATE_RULES
-from .render.doc import M
-from .render.numfmt import Fmt
-from .trace import GraphTrace, NetworkTrace
+from bpcalc.engine.ops import ACTIVATIONS, GRAPH_OPS, LOSSES
+from bpcalc.engine.optimizers import UPDATE_RULES
+from bpcalc.engine.trace import GraphTrace, NetworkTrace
+from bpcalc.errors import SpecError
+from bpcalc.explain.notation import E, Notation, d, join
+from bpcalc.render.doc import M
+from bpcalc.render.numfmt import Fmt
+from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …
 MAX_SAMPLES_WRITTEN = 4  # longer sums over samples are summarised in the text (JSON has all)

@@ -6,9 +6,9 @@ import ast
 import difflib
 from dataclasses import dataclass
 
-from .errors import SpecError
-from .ops import FUNCTIONS
-from .yamlsrc import Located, fmt_path
+from bpcalc.engine.ops import FUNCTIONS
+from bpcalc.errors import SpecError
+from bpcalc.spec.yamlsrc import Located, fmt_path
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
 MAX_EXPR_CHARS = 2000

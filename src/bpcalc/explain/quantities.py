@@ -81,7 +81,7 @@ def quantities(data: dict, source=None) -> list[Quantity]:
 
 
 def _notations(data: dict, source):
-    from .notation import Notation
+    from bpcalc.explain.notation import Notation
 
     acts = [L["activation"] for L in data["layers"]]
     plain = Notation([{} for _ in acts], acts)

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SpecError
-from .ops import ACTIVATIONS, LOSSES
-from .yamlsrc import Located, fmt_path, load_yaml
+from bpcalc.engine.ops import ACTIVATIONS, LOSSES
+from bpcalc.errors import SpecError
+from bpcalc.spec.yamlsrc import Located, fmt_path, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
@@ -504,7 +504,7 @@ def init_weights(rng: np.random.Generator, init: str, fan_out: int, fan_in: int)
 
 # ------------------------------------------------------------------ graphs
 def _graph(doc: Located, data: dict) -> GraphSpec:
-    from .expr import parse_graph
+    from bpcalc.spec.expr import parse_graph
 
     check_keys(doc, data, GRAPH_KEYS, ())
     variables = _scalars(doc, data.get("variables", {}), ("variables",))

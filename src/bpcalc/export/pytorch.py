@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SpecError
+from bpcalc.errors import SpecError
 
 ACTIVATIONS = {
     "sigmoid": "torch.sigmoid(z)",
@@ -100,7 +100,7 @@ def _data_code(spec, key: str, dest: Path | None) -> str:
     arr = spec.inputs if key == "inputs" else spec.targets
     if ref is None:
         return _tensor(arr)
-    from .save import _data_ref
+    from bpcalc.spec.save import _data_ref
 
     path = _data_ref(spec, key, dest)
     loader = "np.load({p!r}, allow_pickle=False)" if str(ref).lower().endswith(".npy") else \
@@ -136,7 +136,7 @@ def export_pytorch(spec, dest: Path | None = None) -> str:
 
 
 def _network_script(spec, dest: Path | None) -> str:
-    from .ops import LEAKY_SLOPE
+    from bpcalc.engine.ops import LEAKY_SLOPE
 
     out_act = spec.layers[-1].activation
     loss = NETWORK_LOSSES.get(spec.loss) or NETWORK_LOSSES.get((spec.loss, out_act))
@@ -242,7 +242,7 @@ else:
 
 
 def _graph_script(spec) -> str:
-    from .expr import parse_graph
+    from bpcalc.spec.expr import parse_graph
 
     g = parse_graph(spec)
     lines = [HEADER.format(title=f"{spec.name or 'bpcalc expression graph'}, in PyTorch",

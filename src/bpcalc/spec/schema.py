@@ -1,7 +1,8 @@
 """The JSON Schema (draft 2020-12) of a spec, built from the loader's own key sets so the two cannot drift.
 
 The package ships the result as `spec.schema.json` (`bpcalc schema` prints it); regenerate it with
-`python -m bpcalc.schema > src/bpcalc/spec.schema.json`. A test checks the shipped file equals `build_schema()`.
+`python -m bpcalc.spec.schema > src/bpcalc/spec/spec.schema.json`. A test checks the shipped file equals
+`build_schema()`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .ops import ACTIVATIONS, FUNCTIONS, LOSSES
-from .spec import FREEZABLE, INITS, OPTIMIZERS
+from bpcalc.engine.ops import ACTIVATIONS, FUNCTIONS, LOSSES
+from bpcalc.spec.loader import FREEZABLE, INITS, OPTIMIZERS
 
 SCHEMA_FILE = "spec.schema.json"
 OPTIMIZER_KEYS = {"type", "momentum", "beta1", "beta2", "epsilon", "weight_decay"}
@@ -183,7 +184,7 @@ def shipped_schema_text() -> str:
     """The schema file shipped inside the package."""
     from importlib import resources
 
-    return (resources.files("bpcalc") / SCHEMA_FILE).read_text(encoding="utf-8")
+    return (resources.files("bpcalc.spec") / SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":

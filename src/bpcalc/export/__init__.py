@@ -1,0 +1,1 @@
+"""Exports to other tools: a spec as a standalone PyTorch script."""
