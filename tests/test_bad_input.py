@@ -94,8 +94,9 @@ def test_unknown_key_without_a_close_match_lists_the_allowed(cli, tmp_path):
 @pytest.mark.parametrize("text, where, valid", [
     (NET + "    activation: sigmod\n", "layers[0].activation", "sigmoid, tanh, relu, leaky_relu, linear, softmax"),
     (NET + "loss: hinge\n", "loss", "half_sse, sse, mse, cross_entropy, binary_cross_entropy"),
-    (NET + "optimizer: adamw\n", "optimizer", "sgd, momentum, adam"),
-    (NET + "optimizer: {type: rmsprop}\n", "optimizer.type", "sgd, momentum, adam"),
+    (NET + "optimizer: lion\n", "optimizer", "sgd, momentum, nesterov, rmsprop, adagrad, adam, adamw"),
+    (NET + "optimizer: {type: adadelta}\n", "optimizer.type",
+     "sgd, momentum, nesterov, rmsprop, adagrad, adam, adamw"),
     ("inputs: [1]\ntargets: [1]\nseed: 1\nlayers:\n  - units: 1\n    init: glorot\n", "layers[0].init",
      "xavier, he, uniform, normal"),
     ("inputs: [1]\ntargets: [1]\ninit: kaiming\nlayers:\n  - units: 1\n", "init", "xavier, he, uniform, normal"),

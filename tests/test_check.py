@@ -144,10 +144,11 @@ def test_a_corrupted_backward_pass_fails(monkeypatch):
 
 def test_a_wrong_derivative_fails(monkeypatch):
     """σ'(z) written as a(1 − a)·1.01: every gradient of a sigmoid layer goes wrong."""
-    from bpcalc.engine import ops
+    from bpcalc.engine import registry
 
-    bad = dataclasses.replace(ops.ACTIVATIONS["sigmoid"], local=lambda z, a: 1.01 * a * (1 - a))
-    monkeypatch.setitem(ops.ACTIVATIONS, "sigmoid", bad)
+    bad = dataclasses.replace(registry.ACTIVATIONS["sigmoid"], local=lambda z, a: 1.01 * a * (1 - a),
+                              local_z=lambda z: 1.01 * np.exp(-z) / (1 + np.exp(-z)) ** 2)
+    monkeypatch.setitem(registry.ACTIVATIONS, "sigmoid", bad)
     gc = check(open_spec("simple"))
     assert len(gc.failed) == 3
 
@@ -212,10 +213,10 @@ def test_seed_003_graph_gradients():
 
 
 def test_a_wrong_graph_local_derivative_fails(monkeypatch):
-    from bpcalc.engine import ops
+    from bpcalc.engine import registry
 
-    bad = dataclasses.replace(ops.GRAPH_OPS["exp"], locals=lambda x, o: (1.001 * o,))
-    monkeypatch.setitem(ops.GRAPH_OPS, "exp", bad)
+    bad = dataclasses.replace(registry.GRAPH_OPS["exp"], locals=lambda x, o: (1.001 * o,))
+    monkeypatch.setitem(registry.GRAPH_OPS, "exp", bad)
     gc = check(open_spec("composite"))
     assert [p.name for p in gc.failed] == ["x"]
 

@@ -12,7 +12,7 @@ import yaml
 from conftest import BUNDLED, NETWORKS, ROOT
 
 from bpcalc.spec.loader import GRAPH_KEYS, LABEL_KEYS, LAYER_KEYS, NETWORK_KEYS, parse_spec
-from bpcalc.spec.schema import OPTIMIZER_KEYS, build_schema, schema_text, shipped_schema_text
+from bpcalc.spec.schema import build_schema, schema_text, shipped_schema_text
 
 ANSI = re.compile(r"\x1b\[")
 SCHEMA = build_schema()
@@ -31,16 +31,19 @@ def test_schema_keys_are_the_loaders_keys():
     assert set(DEFS["graph"]["properties"]) == GRAPH_KEYS
     assert set(DEFS["layer"]["properties"]) == LAYER_KEYS
     assert set(DEFS["layer"]["properties"]["labels"]["properties"]) == LABEL_KEYS
-    opt = next(a for a in DEFS["network"]["properties"]["optimizer"]["anyOf"] if a.get("type") == "object")
-    assert set(opt["properties"]) == OPTIMIZER_KEYS
+    from bpcalc.engine.registry import OPTIMIZERS
+
+    mappings = [a for a in DEFS["network"]["properties"]["optimizer"]["anyOf"] if a.get("type") == "object"]
+    assert {m["properties"]["type"]["enum"][0]: set(m["properties"]) for m in mappings} == {
+        name: {"type", "weight_decay", *cls.hyper} for name, cls in OPTIMIZERS.items()}
     assert set(SCHEMA["properties"]) == NETWORK_KEYS | GRAPH_KEYS
     for kind in ("network", "graph", "layer"):
         assert DEFS[kind]["additionalProperties"] is False  # unknown keys are errors, as in the loader
 
 
 def test_schema_enums_are_the_engines_names():
-    from bpcalc.engine.ops import ACTIVATIONS, LOSSES
-    from bpcalc.spec.loader import INITS, OPTIMIZERS
+    from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
+    from bpcalc.spec.loader import INITS
 
     assert DEFS["layer"]["properties"]["activation"]["enum"] == list(ACTIVATIONS)
     assert DEFS["network"]["properties"]["loss"]["enum"] == list(LOSSES)

@@ -17,8 +17,8 @@ import pytest
 from conftest import NETWORKS, NUMBER
 
 import bpcalc
-from bpcalc.engine.ops import ACTIVATIONS as OPS_ACTIVATIONS
-from bpcalc.engine.ops import LOSSES as OPS_LOSSES
+from bpcalc.engine.registry import ACTIVATIONS as OPS_ACTIVATIONS
+from bpcalc.engine.registry import LOSSES as OPS_LOSSES
 from bpcalc.explain.chain import explain
 from bpcalc.explain.functions import FUNCTION_NAMES, RESULT_PY, Part, derivation
 from bpcalc.spec.bundled import open_spec
@@ -40,9 +40,22 @@ def np_softmax(z):
     return e / e.sum()
 
 
+np_erf = np.vectorize(math.erf)
+
+
+def np_Phi(z):
+    return 0.5 * (1 + np_erf(z / math.sqrt(2)))
+
+
+def np_phi(z):
+    return np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
+
 ACTS = {
     "sigmoid": np_sigmoid, "tanh": np_tanh, "relu": lambda z: np.where(z > 0, z, 0.0),
     "leaky_relu": lambda z: np.where(z > 0, z, LEAKY * z), "linear": lambda z: z * 1.0, "softmax": np_softmax,
+    "gelu": lambda z: z * np_Phi(z), "silu": lambda z: z / (1 + np.exp(-z)), "softplus": lambda z: np.log1p(np.exp(z)),
+    "elu": lambda z: np.where(z > 0, z, np.exp(z) - 1),
 }
 LOSSES = {
     "half_sse": lambda a, t: 0.5 * np.sum((t - a) ** 2),
@@ -50,6 +63,7 @@ LOSSES = {
     "mse": lambda a, t: np.mean((t - a) ** 2),
     "cross_entropy": lambda a, t: -np.sum(t * np.log(a)),
     "binary_cross_entropy": lambda a, t: -np.mean(t * np.log(a) + (1 - t) * np.log(1 - a)),
+    "huber": lambda a, t: np.mean(np.where(np.abs(a - t) <= 1, 0.5 * (a - t) ** 2, np.abs(a - t) - 0.5)),
 }
 H = 1e-6
 
@@ -276,7 +290,8 @@ def _namespace(part, rng) -> tuple[dict, object]:
         z = np.array([-2.1, -0.7, 0.3, 1.4, 2.6]) + rng.uniform(-0.05, 0.05, 5)
         fun = ACTS[f]
         numeric = (fun(z + H) - fun(z - H)) / (2 * H)
-        return {"z": z, "a": fun(z), "sigmoid": np_sigmoid, "tanh": np_tanh}, numeric
+        return {"z": z, "a": fun(z), "sigmoid": np_sigmoid, "tanh": np_tanh, "erf": np_erf, "Phi": np_Phi,
+                "phi": np_phi}, numeric
     if part.check == "da":
         K = 4
         a = rng.uniform(0.1, 0.9, K)

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from bpcalc.engine.ops import GRAPH_OPS, LOSSES
-from bpcalc.engine.optimizers import Optimizer
+from bpcalc.engine.optimizers import Stepper
+from bpcalc.engine.registry import GRAPH_OPS, LOSSES, stepper
 from bpcalc.engine.rounding import (
     rounder,
     rounds_graph_locals,
@@ -56,11 +56,11 @@ def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str
     if graph.target is not None:
         loss = LOSSES[graph.loss]
         a, t = np.array([vals[graph.output]]), np.array([graph.target])
-        if "log_a" in loss.needs and not 0.0 <= a[0] <= 1.0:
+        if loss.probability and not 0.0 <= a[0] <= 1.0:
             raise SpecError(f"{graph.loss} takes the log of the output, a probability, but {graph.output} = "
                             f"{a[0]:g}", path="loss", hint="end the graph in sigmoid(...), or use sse or half_sse")
         with np.errstate(all="ignore"):
-            value = when(rnd, rounds_loss_terms(graph.loss, 1))(float(loss.terms(a, t).sum()))
+            value = when(rnd, rounds_loss_terms(loss, 1))(float(loss.terms(a, t).sum()))
         name = loss_node_name(graph)
         vals[name] = value
         traces.append(NodeTrace(name, graph.loss, (graph.output,), (vals[graph.output],), value,
@@ -112,7 +112,7 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float
                 locals_ = (float(LOSSES[nt.op].grad(np.array([nt.input_values[0]]), np.array([graph.target]))[0]),)
         # by hand, only local derivatives that are function values or quotients get rounded
         rounded = rounds_graph_locals(nt.op, nt.input_values) if nt.op in GRAPH_OPS else (
-            rounds_loss_grad(nt.op, 1, 1),)
+            rounds_loss_grad(LOSSES[nt.op], 1, 1),)
         nt.locals = tuple(when(rnd, rd)(float(x)) for x, rd in zip(locals_, rounded))
         if up != 0 and not all(math.isfinite(x) for x in nt.locals):
             node = next((n for n in graph.nodes if n.name == nt.name), None)
@@ -127,12 +127,13 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float
 
 
 def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int | None = None,
-              optimizer: Optimizer | None = None, values: dict[str, float] | None = None) -> GraphTrace:
+              optimizer: Stepper | None = None, values: dict[str, float] | None = None) -> GraphTrace:
     """One forward, backward and update of an expression graph."""
     graph = parse_graph(spec)
     lr = spec.learning_rate if learning_rate is None else learning_rate
     rnd = rounder(round_to)
-    r = when(rnd, rounds_update(spec.optimizer.type))
+    opt = optimizer or stepper(spec.optimizer, lr)
+    r = when(rnd, rounds_update(opt.opt))
     values = dict(spec.variables if values is None else values)
     try:
         vals, traces = evaluate(graph, values, rnd)
@@ -142,7 +143,6 @@ def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int
         exc.source = exc.source or spec.source
         exc.line = exc.line or getattr(spec, "lines", {}).get(node)
         raise
-    opt = optimizer or Optimizer(spec.optimizer, lr)
     opt.tick()
     new_values, states = {}, {}
     for name, v in values.items():

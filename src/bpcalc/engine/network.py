@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bpcalc.engine.ops import ACTIVATIONS, LOSSES, Activation, Loss, fused_delta, stable_delta
-from bpcalc.engine.optimizers import Optimizer
+from bpcalc.engine.kinds import Activation, Loss
+from bpcalc.engine.optimizers import Stepper
+from bpcalc.engine.registry import ACTIVATIONS, LOSSES, pair, stepper
 from bpcalc.engine.rounding import (
     rounder,
     rounds_activation,
@@ -49,22 +50,29 @@ class Network:
             z = a @ W.T  # sums of products: exact on paper, never rounded
             if b is not None:
                 z += b
-            a = when(rnd, rounds_activation(act.name))(act.forward(z))
+            a = when(rnd, rounds_activation(act))(act.forward(z))
             zs.append(z)
             as_.append(a)
         return zs, as_
 
     def loss_terms(self, z: np.ndarray, a: np.ndarray, T: np.ndarray, rnd: Rnd = None) -> np.ndarray:
         """Per-sample, per-output contributions to the loss, using stable logs where the loss takes a log."""
-        act, loss = self.acts[-1], self.loss
-        la = act.log_forward(z) if "log_a" in loss.needs and act.log_forward else None
-        l1 = act.log1m_forward(z) if "log_1ma" in loss.needs and act.log1m_forward else None
+        loss = self.loss
+        la, l1 = self.logs(z)
         with np.errstate(divide="ignore", invalid="ignore"):
             if rnd is not None:  # by hand, the log of the rounded a (the stable form where a rounded to 0 or 1)
                 la = None if la is None else np.where((a > 0) & (a < 1), np.log(a), la)
                 l1 = None if l1 is None else np.where((a > 0) & (a < 1), np.log1p(-a), l1)
             terms = loss.terms(a, T, la, l1)
-        return when(rnd, rounds_loss_terms(loss.name, a.shape[-1]))(terms)
+        return when(rnd, rounds_loss_terms(loss, a.shape[-1]))(terms)
+
+    def logs(self, z: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """log a and log(1 − a) of the output from z, where the loss takes them and the activation has them."""
+        act, loss = self.acts[-1], self.loss
+        with np.errstate(divide="ignore"):
+            la = act.log_forward(z) if "log_a" in loss.logs and act.log_forward else None
+            l1 = act.log1m_forward(z) if "log_1ma" in loss.logs and act.log1m_forward else None
+        return la, l1
 
     def loss_value(self, X: np.ndarray, T: np.ndarray) -> float:
         zs, as_ = self.forward(X)
@@ -81,26 +89,30 @@ class Network:
         out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "gW": [None] * L,
                "gb": [None] * L, "terms": [None] * L, "fused": False}
         act = self.acts[-1]
+        pr = pair(act.name, self.loss.name)
         # by hand only the quotients are rounded here; the rest are sums and products of written numbers
-        with np.errstate(divide="ignore", invalid="ignore"):
-            grad_a = when(rnd, rounds_loss_grad(self.loss.name, K, n))(self.loss.grad(as_[-1], T) / n)
-        fd = fused_delta(act, self.loss, as_[-1], T)
+        la, l1 = (None, None) if rnd is not None else self.logs(zs[-1])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            grad_a = when(rnd, rounds_loss_grad(self.loss, K, n))(self.loss.grad(as_[-1], T, la, l1) / n)
         for l in range(L - 1, -1, -1):
             act = self.acts[l]
             z, a = zs[l], as_[l]
-            local = act.local(z, a) if (full and act.local is not None) else None
-            if l == L - 1 and fd is not None:
-                delta = when(rnd, rounds_fused_delta(self.loss.name, K, n))(fd / n)
-                out["fused"] = True
+            local = None
+            if act.local is not None:  # the exact track takes da/dz from z where that keeps more digits
+                local = act.local_z(z) if (act.local_z is not None and rnd is None) else act.local(z, a)
+            if l == L - 1 and pr is not None and (pr.fused or rnd is None):
+                # δ in closed form from z: exact where ∂E/∂a · ∂a/∂z loses digits (an output near 0 or 1); by hand,
+                # the product of the rounded factors, except where the tables write δ in closed form (fused)
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    delta = when(rnd, rounds_fused_delta(pr, K, n))(pr.delta(z, a, T) / n)
+                out["fused"] = pr.fused
             else:
-                with np.errstate(invalid="ignore"):  # inf × 0 is caught just below
+                with np.errstate(invalid="ignore", over="ignore"):
                     delta = grad_a * local if local is not None else act.backward(z, a, grad_a)
-            if l == L - 1 and fd is None and not np.all(np.isfinite(delta)):  # inf × 0 where an output rounds
-                sd = stable_delta(act, self.loss, z, a, T)  # to 0 or 1: take δ in closed form from z instead
-                if sd is not None:
-                    delta = np.where(np.isfinite(delta), delta, sd / n)
+                if l == L - 1 and pr is not None and not np.all(np.isfinite(delta)):  # by hand, inf × 0 where an
+                    delta = np.where(np.isfinite(delta), delta, pr.delta(z, a, T) / n)  # output rounded to 0 or 1
             a_prev = as_[l - 1] if l > 0 else X
-            out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local, delta
+            out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local if full else None, delta
             out["gW"][l] = delta.T @ a_prev
             out["gb"][l] = delta.sum(axis=0) if self.biases[l] is not None else None
             if l > 0:
@@ -111,9 +123,9 @@ class Network:
         return out
 
     # -------------------------------------------------------------- update
-    def apply(self, gW, gb, opt: Optimizer, rnd: Rnd = None) -> list[dict]:
+    def apply(self, gW, gb, opt: Stepper, rnd: Rnd = None) -> list[dict]:
         """Update the parameters in place (frozen kinds stay); return each layer's optimizer state."""
-        r = when(rnd, rounds_update(opt.spec.type))
+        r = when(rnd, rounds_update(opt.opt))
         opt.tick()
         states = []
         for l in range(len(self.weights)):
@@ -127,7 +139,7 @@ class Network:
             states.append(st)
         return states
 
-    def step(self, X, T, opt: Optimizer) -> float:
+    def step(self, X, T, opt: Stepper) -> float:
         """One forward, backward and update; returns the loss before the update. The training hot path."""
         zs, as_ = self.forward(X)
         E = float(self.loss_terms(zs[-1], as_[-1], T).sum(axis=1).mean())
@@ -137,11 +149,11 @@ class Network:
 
 
 def run_network(spec: NetworkSpec, learning_rate: float | None = None, round_to: int | None = None,
-                optimizer: Optimizer | None = None, net: Network | None = None) -> NetworkTrace:
+                optimizer: Stepper | None = None, net: Network | None = None) -> NetworkTrace:
     """One full step on all samples of `spec`, recording every intermediate."""
     lr = spec.learning_rate if learning_rate is None else learning_rate
     net = net or Network.from_spec(spec)
-    opt = optimizer or Optimizer(spec.optimizer, lr)
+    opt = optimizer or stepper(spec.optimizer, lr)
     rnd = rounder(round_to)
     X, T = spec.inputs, spec.targets
     old_W = [w.copy() for w in net.weights]

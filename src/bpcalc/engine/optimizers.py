@@ -1,103 +1,176 @@
-"""Optimizers with PyTorch's semantics (SGD, momentum, Adam; weight decay added to the gradient)."""
+"""The optimizers, with PyTorch's semantics: one class each, declaring its hyperparameters, its state buffers
+and its update rule. `run` applies a rule to each parameter array and `step` to one flat vector holding them all;
+the rule is the same code, so the numbers are the same."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bpcalc.spec.loader import OptimizerSpec
+from bpcalc.engine.kinds import Array, Optimizer, Shown
 
 
-class Optimizer:
-    """Holds per-parameter state keyed by any hashable; `update` returns the new value and the state shown."""
+class SGD(Optimizer):
+    name = "sgd"
+    help = "plain gradient descent θ ← θ − α·g"
+    rule, rule_t, rule_tex = "θ − α·g", "{p} − {lr} × {g}", r"\theta - \alpha g"
+    torch = "torch.optim.SGD({params}, lr={lr}{wd})"
+    torch_counts_steps = False
 
-    def __init__(self, spec: OptimizerSpec, lr: float):
-        self.spec = spec
-        self.lr = lr
-        self.t = 0
-        self.state: dict = {}
-        if spec.state is not None:  # resuming where `bpcalc step --save` stopped
-            self.t = spec.state.step
-            for key, bufs in spec.state.buffers.items():
-                if spec.type == "momentum" and "v" in bufs:
-                    self.state[key] = np.array(bufs["v"], dtype=np.float64)
-                elif spec.type == "adam" and "m" in bufs and "v" in bufs:
-                    self.state[key] = (np.array(bufs["m"], dtype=np.float64), np.array(bufs["v"], dtype=np.float64))
+    def rule_step(self, p, g, s, t, lr):
+        p -= lr * g
+        return {}
+
+
+class Momentum(Optimizer):
+    name = "momentum"
+    help = "SGD with momentum: v ← μ·v + g, θ ← θ − α·v (torch.optim.SGD with momentum)"
+    hyper = {"momentum": 0.9}
+    hyper_help = {"momentum": "Momentum μ (default 0.9)."}
+    buffers = ("v",)
+    shown = (Shown("v", "v"),)
+    rule, rule_t = "v = μ·v + g;  θ − α·v", "{p} − {lr} × {v}"
+    rule_tex = r"v \leftarrow \mu v + g,\quad \theta - \alpha v"
+    torch = "torch.optim.SGD({params}, lr={lr}, momentum={momentum}{wd})"
+    torch_state = {"v": "momentum_buffer"}
+    torch_counts_steps = False
+
+    def rule_step(self, p, g, s, t, lr):
+        v = s["v"]
+        v *= self.momentum
+        v += g
+        p -= lr * v
+        return {}
+
+
+class Nesterov(Optimizer):
+    name = "nesterov"
+    help = "SGD with Nesterov momentum: v ← μ·v + g, θ ← θ − α·(g + μ·v) (torch.optim.SGD, nesterov=True)"
+    hyper = {"momentum": 0.9}
+    hyper_help = {"momentum": "Momentum μ (default 0.9)."}
+    buffers = ("v",)
+    shown = (Shown("v", "v"),)
+    rule, rule_t = "v = μ·v + g;  θ − α·(g + μ·v)", "{p} − {lr} × ({g} + μ·{v})"
+    rule_tex = r"v \leftarrow \mu v + g,\quad \theta - \alpha (g + \mu v)"
+    torch = "torch.optim.SGD({params}, lr={lr}, momentum={momentum}, nesterov=True{wd})"
+    torch_state = {"v": "momentum_buffer"}
+    torch_counts_steps = False
+
+    def rule_step(self, p, g, s, t, lr):
+        v = s["v"]
+        v *= self.momentum
+        v += g
+        p -= lr * (g + self.momentum * v)
+        return {}
+
+
+class RMSprop(Optimizer):
+    name = "rmsprop"
+    help = "RMSprop: v ← ρ·v + (1 − ρ)·g², θ ← θ − α·g/(√v + ε) (torch.optim.RMSprop, not centred)"
+    hyper = {"alpha": 0.99, "epsilon": 1e-8}
+    hyper_help = {"alpha": "Smoothing constant ρ of the squared gradients (default 0.99).",
+                  "epsilon": "ε added to √v (default 1e-8)."}
+    buffers = ("v",)
+    shown = (Shown("v", "v"),)
+    rule, rule_t = "v = ρ·v + (1 − ρ)·g²;  θ − α·g / (√v + ε)", "{p} − {lr} × {g} / (√{v} + ε)"
+    rule_tex = r"v \leftarrow \rho v + (1-\rho) g^2,\quad \theta - \alpha \frac{g}{\sqrt{v} + \epsilon}"
+    rounded = True
+    torch = "torch.optim.RMSprop({params}, lr={lr}, alpha={alpha}, eps={epsilon}{wd})"
+    torch_state = {"v": "square_avg"}
+
+    def rule_step(self, p, g, s, t, lr):
+        v = s["v"]
+        v *= self.alpha
+        v += (1.0 - self.alpha) * g * g
+        p -= lr * g / (np.sqrt(v) + self.epsilon)
+        return {}
+
+
+class Adagrad(Optimizer):
+    name = "adagrad"
+    help = "Adagrad: G ← G + g², θ ← θ − α·g/(√G + ε) (torch.optim.Adagrad)"
+    hyper = {"epsilon": 1e-10}
+    hyper_help = {"epsilon": "ε added to √G (default 1e-10)."}
+    buffers = ("G",)
+    shown = (Shown("G", "G"),)
+    rule, rule_t = "G = G + g²;  θ − α·g / (√G + ε)", "{p} − {lr} × {g} / (√{G} + ε)"
+    rule_tex = r"G \leftarrow G + g^2,\quad \theta - \alpha \frac{g}{\sqrt{G} + \epsilon}"
+    rounded = True
+    torch = "torch.optim.Adagrad({params}, lr={lr}, eps={epsilon}{wd})"
+    torch_state = {"G": "sum"}
+
+    def rule_step(self, p, g, s, t, lr):
+        G = s["G"]
+        G += g * g
+        p -= lr * g / (np.sqrt(G) + self.epsilon)
+        return {}
+
+
+class Adam(Optimizer):
+    name = "adam"
+    help = "Adam: moments m and v with bias correction, θ ← θ − α·m̂/(√v̂ + ε) (torch.optim.Adam)"
+    hyper = {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+    hyper_help = {"beta1": "β1, decay of the first moment (default 0.9).",
+                  "beta2": "β2, decay of the second moment (default 0.999).",
+                  "epsilon": "ε added to √v̂ (default 1e-8)."}
+    buffers = ("m", "v")
+    shown = (Shown("m", "m"), Shown("v", "v"), Shown("m_hat", "m̂"), Shown("v_hat", "v̂"))
+    rule, rule_t = "θ − α·m̂ / (√v̂ + ε)", "{p} − {lr} × {m_hat} / (√{v_hat} + ε)"
+    rule_tex = r"\theta - \alpha \frac{\hat m}{\sqrt{\hat v} + \epsilon}"
+    rounded = True
+    torch = "torch.optim.Adam({params}, lr={lr}, betas=({beta1}, {beta2}), eps={epsilon}{wd})"
+    torch_state = {"m": "exp_avg", "v": "exp_avg_sq"}
+
+    def rule_step(self, p, g, s, t, lr):
+        m, v = s["m"], s["v"]
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        v += (1.0 - self.beta2) * g * g
+        m_hat = m / (1.0 - self.beta1**t)
+        v_hat = v / (1.0 - self.beta2**t)
+        p -= lr * m_hat / (np.sqrt(v_hat) + self.epsilon)
+        return {"m_hat": m_hat, "v_hat": v_hat}
+
+
+class AdamW(Adam):
+    name = "adamw"
+    help = "AdamW: Adam with decoupled weight decay θ ← θ(1 − α·λ) before the step (torch.optim.AdamW)"
+    default_weight_decay = 0.01  # `weight_decay` is the decoupled λ here
+    rule = "θ(1 − α·λ) − α·m̂ / (√v̂ + ε)"
+    rule_t = "{p}(1 − {lr}·λ) − {lr} × {m_hat} / (√{v_hat} + ε)"
+    rule_tex = r"\theta(1 - \alpha\lambda) - \alpha \frac{\hat m}{\sqrt{\hat v} + \epsilon}"
+    decoupled_decay = True
+    torch = "torch.optim.AdamW({params}, lr={lr}, betas=({beta1}, {beta2}), eps={epsilon}, weight_decay={weight_decay})"
+
+
+ENTRIES: list[type[Optimizer]] = [SGD, Momentum, Nesterov, RMSprop, Adagrad, Adam, AdamW]
+
+
+class Stepper:
+    """An optimizer at work: its buffers per parameter (keyed by anything hashable) and the step count t."""
+
+    def __init__(self, opt: Optimizer, lr: float, t: int = 0, buffers: dict | None = None):
+        self.opt, self.lr, self.t = opt, lr, t
+        self.state: dict = {}  # key -> {buffer: array}
+        for key, bufs in (buffers or {}).items():  # resuming where `bpcalc step --save` stopped
+            if all(b in bufs for b in opt.buffers):
+                self.state[key] = {b: np.array(bufs[b], dtype=np.float64) for b in opt.buffers}
 
     def tick(self) -> None:
-        """Start a new step (Adam's bias correction counts steps)."""
+        """Start a new step (bias corrections count steps)."""
         self.t += 1
 
-    def update(self, key, p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        s = self.spec
-        if s.weight_decay:
-            g = g + s.weight_decay * p
-        if s.type == "sgd":
-            return p - self.lr * g, {}
-        if s.type == "momentum":
-            v = self.state.get(key)
-            v = g.copy() if v is None else s.momentum * v + g
-            self.state[key] = v
-            return p - self.lr * v, {"v": v}
-        m, v = self.state.get(key, (None, None))
-        m = (1 - s.beta1) * g if m is None else s.beta1 * m + (1 - s.beta1) * g
-        v = (1 - s.beta2) * g * g if v is None else s.beta2 * v + (1 - s.beta2) * g * g
-        self.state[key] = (m, v)
-        m_hat = m / (1 - s.beta1**self.t)
-        v_hat = v / (1 - s.beta2**self.t)
-        return p - self.lr * m_hat / (np.sqrt(v_hat) + s.epsilon), {"m": m, "v": v, "m_hat": m_hat, "v_hat": v_hat}
+    def buffers_for(self, key, like: Array) -> dict[str, Array]:
+        s = self.state.get(key)
+        if s is None:
+            s = self.state[key] = {b: np.zeros_like(like, dtype=np.float64) for b in self.opt.buffers}
+        return s
 
-
-class FlatOptimizer:
-    """`Optimizer.update`'s arithmetic, in place, on one flat vector holding every trainable parameter.
-
-    The same operations in the same order, so the numbers are bit for bit those of `Optimizer` (up to the sign
-    of a zero: buffers start at 0, where `Optimizer` copies the first gradient). One call per step whatever the
-    number of layers; the training loop's update."""
-
-    def __init__(self, spec: OptimizerSpec, lr: float, p: np.ndarray, g: np.ndarray, bufs: dict[str, np.ndarray],
-                 t: int = 0):
-        self.spec, self.lr, self.p, self.g, self.t = spec, lr, p, g, t
-        self.v = bufs.get("v")
-        self.m = bufs.get("m")
-        self.tmp = np.empty_like(p)
-        self.tmp2 = np.empty_like(p) if spec.type == "adam" else None
-        self.gw = np.empty_like(p) if spec.weight_decay else None
-
-    def step(self) -> None:
-        s, p, tmp = self.spec, self.p, self.tmp
-        self.t += 1
-        g = self.g
-        if s.weight_decay:  # g + wd·p
-            np.multiply(p, s.weight_decay, out=self.gw)
-            np.add(g, self.gw, out=self.gw)
-            g = self.gw
-        if s.type == "sgd":  # p − lr·g
-            np.multiply(g, self.lr, out=tmp)
-        elif s.type == "momentum":  # v = μ·v + g; p − lr·v
-            np.multiply(self.v, s.momentum, out=self.v)
-            np.add(self.v, g, out=self.v)
-            np.multiply(self.v, self.lr, out=tmp)
-        else:  # m = β1·m + (1 − β1)·g; v = β2·v + (1 − β2)·g·g; p − lr·m̂ / (√v̂ + ε)
-            m, v, t2 = self.m, self.v, self.tmp2
-            np.multiply(m, s.beta1, out=m)
-            np.multiply(g, 1 - s.beta1, out=tmp)
-            np.add(m, tmp, out=m)
-            np.multiply(v, s.beta2, out=v)
-            np.multiply(g, 1 - s.beta2, out=tmp)
-            np.multiply(tmp, g, out=tmp)
-            np.add(v, tmp, out=v)
-            np.divide(m, 1 - s.beta1**self.t, out=tmp)
-            np.divide(v, 1 - s.beta2**self.t, out=t2)
-            np.sqrt(t2, out=t2)
-            np.add(t2, s.epsilon, out=t2)
-            np.multiply(tmp, self.lr, out=tmp)
-            np.divide(tmp, t2, out=tmp)
-        np.subtract(p, tmp, out=p)
-
-
-# The update rules as written in the tables: symbolic, and with numbers ({p} old value, {g} gradient, {lr} …).
-UPDATE_RULES = {
-    "sgd": ("θ − α·g", "{p} − {lr} × {g}"),
-    "momentum": ("v = μ·v + g;  θ − α·v", "{p} − {lr} × {v}"),
-    "adam": ("θ − α·m̂ / (√v̂ + ε)", "{p} − {lr} × {m_hat} / (√{v_hat} + ε)"),
-}
+    def update(self, key, p: Array, g: Array) -> tuple[Array, dict[str, Array]]:
+        """The new value of p (a new array) and the state the tables show (copies)."""
+        new = np.array(p, dtype=np.float64)
+        s = self.buffers_for(key, new)
+        extra = self.opt.update(new, np.asarray(g, dtype=np.float64), s, self.t, self.lr)
+        shown = {k: v.copy() for k, v in s.items()}
+        shown.update(extra)
+        return new, shown

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bpcalc.spec.loader import OPTIMIZER_BUFFERS, GraphSpec, NetworkSpec, TrainingState
+from bpcalc.spec.loader import GraphSpec, NetworkSpec, TrainingState
 
 SMALL = 12  # networks with at most this many parameters show them per epoch
 CHECK_BATCHES = 64  # parameters are checked for overflow (and checkpointed) about every this many batches
@@ -136,7 +136,7 @@ class _Flat:
         self.trainable = sum(-(-int(np.prod(s)) // ALIGN) * ALIGN for t, _, s in segs if t)
         self.segs = segs
         self.offsets = offsets
-        self.names = list(OPTIMIZER_BUFFERS[spec.optimizer.type])
+        self.names = list(spec.optimizer.buffers)
         self.store = _aligned(self.size * (1 + len(self.names)))  # params | buffer 1 | buffer 2
         self.params = self.store[:self.size]
         self.bufs = {b: self.store[(i + 1) * self.size:(i + 2) * self.size] for i, b in enumerate(self.names)}
@@ -196,8 +196,7 @@ def param_names(spec: NetworkSpec) -> list[str]:
 
 def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch, on_batch,
                    want_snapshots: bool | None) -> TrainResult:
-    from bpcalc.engine.ops import ACTIVATIONS, LOSSES, fused_delta, stable_delta
-    from bpcalc.engine.optimizers import FlatOptimizer
+    from bpcalc.engine.registry import ACTIVATIONS, LOSSES, make_optimizer, pair
 
     t0 = time.perf_counter()
     X, T = spec.inputs, spec.targets
@@ -207,27 +206,24 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
     acts = [ACTIVATIONS[layer.activation] for layer in spec.layers]
     loss = LOSSES[spec.loss]
     out_act = acts[-1]
-    zk = np.zeros((1, T.shape[1]))
-    fused = fused_delta(out_act, loss, zk, zk) is not None
-    # where run takes δ from z because ∂E/∂a · ∂a/∂z is inf × 0 (an output rounded to 0 or 1), so does training
-    stable = not fused and stable_delta(out_act, loss, zk, zk, zk) is not None
-    isfinite, where = np.isfinite, np.where
-    need_la = "log_a" in loss.needs and out_act.log_forward is not None
-    need_l1 = "log_1ma" in loss.needs and out_act.log1m_forward is not None
+    pr = pair(out_act.name, loss.name)  # δ of the output layer in closed form from z, as run takes it
+    pair_delta = pr.delta if pr is not None else None
+    need_la = "log_a" in loss.logs and out_act.log_forward is not None
+    need_l1 = "log_1ma" in loss.logs and out_act.log1m_forward is not None
     terms_fn, grad_fn = loss.terms, loss.grad
     log_fw, log1m_fw = out_act.log_forward, out_act.log1m_forward
 
     flat = _Flat(spec)
     st0 = spec.optimizer.state or TrainingState()
-    opt = FlatOptimizer(spec.optimizer, lr, flat.params[:flat.trainable], flat.grad,
-                        {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
+    opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
+                    {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
     opt_step = opt.step
     matmul, add_reduce = np.matmul, np.add.reduce
     # per layer, what the forward and backward passes use (the same functions `run` calls, in the same order)
     fw = [(flat.W[l].T, flat.b[l], acts[l].forward) for l in range(L)]
-    bw = [(l, flat.gW[l], flat.gb[l], flat.W[l], acts[l - 1].local, acts[l - 1].backward if l else None)
+    bw = [(l, flat.gW[l], flat.gb[l], flat.W[l], _local(acts[l - 1]), acts[l - 1].backward if l else None)
           for l in range(L - 1, -1, -1)]
-    last_back = out_act.local, out_act.backward
+    last_back = _local(out_act), out_act.backward
 
     def step(xb: np.ndarray, tb: np.ndarray, m: int) -> float:
         """One forward, backward and update on a batch; the sum of its samples' losses (before the update)."""
@@ -240,20 +236,20 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
             a = fwd(z)
             zs.append(z)
             as_.append(a)
-        terms = terms_fn(a, tb, log_fw(z) if need_la else None, log1m_fw(z) if need_l1 else None)
+        la = log_fw(z) if need_la else None
+        l1 = log1m_fw(z) if need_l1 else None
+        terms = terms_fn(a, tb, la, l1)
         total = add_reduce(terms, axis=None) if m == 1 else add_reduce(add_reduce(terms, axis=1))
-        if fused:
-            delta = fused_delta(out_act, loss, a, tb)
+        if pair_delta is not None:
+            delta = pair_delta(z, a, tb)
             if m != 1:
                 delta = delta / m
         else:
-            g = grad_fn(a, tb)
+            g = grad_fn(a, tb, la, l1)
             if m != 1:
                 g = g / m
             local, back = last_back
             delta = g * local(z, a) if local is not None else back(z, a, g)
-            if stable and not isfinite(delta).all():
-                delta = where(isfinite(delta), delta, stable_delta(out_act, loss, z, a, tb) / m)
         for l, gW, gb, W, local, back in bw:
             if gW is not None:
                 matmul(delta.T, as_[l], out=gW)
@@ -376,6 +372,29 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         state=TrainingState(end_epoch, opt.t, flat.buffers()), seconds=time.perf_counter() - t0)
 
 
+def _copy_state(state: dict) -> dict:
+    return {k: {b: v.copy() for b, v in bufs.items()} for k, bufs in state.items()}
+
+
+def _local(act):
+    """da/dz as run's exact track takes it: from z where the activation has that form, else from z and a."""
+    if act.local_z is not None:
+        local_z = act.local_z
+        return lambda z, a: local_z(z)
+    return act.local
+
+
+class _FlatStep:
+    """An optimizer's rule applied to one flat vector holding every trainable parameter (views into it)."""
+
+    def __init__(self, opt, lr: float, p: np.ndarray, g: np.ndarray, bufs: dict[str, np.ndarray], t: int = 0):
+        self.opt, self.lr, self.p, self.g, self.bufs, self.t = opt, lr, p, g, bufs, t
+
+    def step(self) -> None:
+        self.t += 1
+        self.opt.update(self.p, self.g, self.bufs, self.t, self.lr)
+
+
 def _network_loss(spec, W, B, acts, loss, need_la, need_l1) -> float:
     """The loss of all samples with the given parameters (as `run` computes it)."""
     a = spec.inputs
@@ -393,27 +412,27 @@ def _network_loss(spec, W, B, acts, loss, need_la, need_l1) -> float:
 def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):
     """`run`'s full record of the step about to be taken on this batch (computed on copies)."""
     from bpcalc.engine.network import run_network
-    from bpcalc.engine.optimizers import Optimizer
+    from bpcalc.engine.registry import stepper
 
     layers = [replace(layer, weights=flat.W[l].copy(), biases=None if flat.b[l] is None else flat.b[l].copy())
               for l, layer in enumerate(spec.layers)]
     state = TrainingState(0, opt.t, flat.buffers() if opt.t else {})
     sub = replace(spec, inputs=xb.copy(), targets=tb.copy(), layers=layers,
                   single=spec.single and xb.shape[0] == 1, optimizer=replace(spec.optimizer, state=state))
-    return run_network(sub, lr, optimizer=Optimizer(sub.optimizer, lr))
+    return run_network(sub, lr, optimizer=stepper(sub.optimizer, lr))
 
 
 # ====================================================================== graphs
 def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch,
                  want_snapshots: bool | None) -> TrainResult:
     from bpcalc.engine.graph import backward, evaluate, root_name, run_graph
-    from bpcalc.engine.optimizers import Optimizer
+    from bpcalc.engine.registry import stepper
     from bpcalc.errors import SpecError
     from bpcalc.spec.expr import parse_graph
 
     t0 = time.perf_counter()
     graph = parse_graph(spec)
-    opt = Optimizer(spec.optimizer, lr)
+    opt = stepper(spec.optimizer, lr)
     st0 = spec.optimizer.state or TrainingState()
     values = dict(spec.variables)
     names = list(values)
@@ -427,12 +446,12 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
     interrupted = False
     done = 0
     e = first
-    saved = (values, dict(opt.state), opt.t)
+    saved = (values, _copy_state(opt.state), opt.t)
     update, f64 = opt.update, np.float64
     try:
         with np.errstate(all="ignore"):
             for e in range(first, last + 1):
-                saved = (values, dict(opt.state), opt.t)
+                saved = (values, _copy_state(opt.state), opt.t)
                 try:
                     if keep_trace and _recorded(e, first, every):
                         tr = run_graph(spec, lr, optimizer=opt, values=values)
@@ -483,10 +502,8 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
         final = None
     bufs = {}
     for key, st in opt.state.items():
-        if spec.optimizer.type == "momentum":
-            bufs[key] = {"v": np.float64(st)}
-        elif spec.optimizer.type == "adam":
-            bufs[key] = {"m": np.float64(st[0]), "v": np.float64(st[1])}
+        if st:
+            bufs[key] = {b: np.float64(v) for b, v in st.items()}
     return TrainResult(
         kind="graph", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, losses=losses,
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, variables=values,

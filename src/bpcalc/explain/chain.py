@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpcalc.engine.ops import ACTIVATIONS, GRAPH_OPS, LOSSES
-from bpcalc.engine.optimizers import UPDATE_RULES
+from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.errors import SpecError
 from bpcalc.explain.notation import E, Notation, d, join
@@ -377,15 +376,15 @@ def _network_update(tr: NetworkTrace, f: Fmt, key: tuple, p: M, lhs: M) -> Updat
 
 def _update(opt: str, lr: float, f: Fmt, p: M, lhs: M, old: float, g: float, new: float,
             state: dict[str, str], frozen: bool) -> Update:
-    rule_sym, rule_num = UPDATE_RULES[opt]
+    o = OPTIMIZERS[opt]
+    rule_sym, rule_num = o.rule, o.rule_t
     if frozen:
         return Update(M(f"{p.text} is frozen", rf"{p.tex}\ \text{{is frozen}}"), f"stays {f(old)}", old, g, lr,
                       new, True)
     if opt == "sgd":
         rule = M(f"{p.text} ← {p.text} − α·{lhs.text}", rf"{p.tex} \leftarrow {p.tex} - \alpha {lhs.tex}")
     else:
-        rule = M(f"{p.text} ← {rule_sym} (θ = {p.text}, g = {lhs.text})",
-                 rf"{p.tex} \leftarrow {tex_literal(rule_sym)}")
+        rule = M(f"{p.text} ← {rule_sym} (θ = {p.text}, g = {lhs.text})", rf"{p.tex} \leftarrow {o.rule_tex}")
     numbers = rule_num.format(p=f.p_(old), lr=f(lr), g=f.p_(g), **{k: _state_num(v) for k, v in state.items()})
     return Update(rule, f"{numbers} = {f(new)}", old, g, lr, new)
 

@@ -3,7 +3,7 @@ or the spec's own labels, each as plain text and LaTeX."""
 
 from __future__ import annotations
 
-from bpcalc.engine.ops import ACTIVATIONS
+from bpcalc.engine.registry import ACTIVATIONS
 from bpcalc.render.doc import M
 
 
@@ -88,8 +88,7 @@ class Notation:
 
 
 def _tex_act(name: str) -> str:
-    return {"sigmoid": r"\sigma", "tanh": r"\tanh", "relu": r"\mathrm{relu}", "leaky_relu": r"\mathrm{lrelu}",
-            "linear": r"\mathrm{id}", "softmax": r"\mathrm{softmax}"}[name]
+    return ACTIVATIONS[name].tex_symbol
 
 
 def d(num: M, den: M) -> M:

@@ -11,40 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bpcalc.errors import SpecError
-
-ACTIVATIONS = {
-    "sigmoid": "torch.sigmoid(z)",
-    "tanh": "torch.tanh(z)",
-    "relu": "torch.relu(z)",
-    "leaky_relu": "F.leaky_relu(z, {slope!r})",
-    "linear": "z",
-    "softmax": "torch.softmax(z, dim=1)",
-}
-
-GRAPH_OPS = {
-    "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}", "pow": "{0} ** {1}",
-    "neg": "-{0}", "exp": "torch.exp({0})", "log": "torch.log({0})", "sqrt": "torch.sqrt({0})",
-    "sin": "torch.sin({0})", "cos": "torch.cos({0})", "tanh": "torch.tanh({0})", "sigmoid": "torch.sigmoid({0})",
-    "relu": "torch.relu({0})", "square": "torch.square({0})", "abs": "torch.abs({0})",
-}
-
-# per-sample loss, mean over samples (bpcalc's convention), from the output's a or (stable) its logits z
-NETWORK_LOSSES = {
-    "half_sse": ("a", "0.5 * ((t - a) ** 2).sum(dim=1).mean()"),
-    "sse": ("a", "((t - a) ** 2).sum(dim=1).mean()"),
-    "mse": ("a", "F.mse_loss(a, t)"),
-    ("cross_entropy", "softmax"): ("z", "F.cross_entropy(z, t)  # probability targets: −Σ t·log softmax(z)"),
-    ("cross_entropy", "sigmoid"): ("z", "-(t * F.logsigmoid(z)).sum(dim=1).mean()"),
-    ("binary_cross_entropy", "sigmoid"): ("z", "F.binary_cross_entropy_with_logits(z, t)"),
-    ("binary_cross_entropy", "softmax"): ("a", "F.binary_cross_entropy(a, t)"),
-}
-
-GRAPH_LOSSES = {
-    "half_sse": "0.5 * (t - y) ** 2", "sse": "(t - y) ** 2", "mse": "(t - y) ** 2",
-    "cross_entropy": "-t * torch.log(y)", "binary_cross_entropy": "-(t * torch.log(y) + (1 - t) * torch.log(1 - y))",
-}
-
 
 def _num(x: float) -> str:
     """A float literal that reads back bit for bit."""
@@ -63,34 +29,33 @@ def _tensor(a: np.ndarray) -> str:
 
 
 def _optimizer_code(spec, params: str) -> str:
+    from bpcalc.engine.registry import OPTIMIZERS
+
     o = spec.optimizer
     wd = f", weight_decay={_num(o.weight_decay)}" if o.weight_decay else ""
-    lr = _num(spec.learning_rate)
-    if o.type == "sgd":
-        return f"torch.optim.SGD({params}, lr={lr}{wd})"
-    if o.type == "momentum":
-        return f"torch.optim.SGD({params}, lr={lr}, momentum={_num(o.momentum)}{wd})"
-    return (f"torch.optim.Adam({params}, lr={lr}, betas=({_num(o.beta1)}, {_num(o.beta2)}), "
-            f"eps={_num(o.epsilon)}{wd})")
+    return OPTIMIZERS[o.type].torch.format(params=params, lr=_num(spec.learning_rate), wd=wd,
+                                           weight_decay=_num(o.weight_decay),
+                                           **{k: _num(v) for k, v in o.hyper.items()})
 
 
 def _state_code(spec, param_of: dict) -> list[str]:
     """Lines that load `training_state:` (from `bpcalc step --save`) into the torch optimizer, so it resumes."""
+    from bpcalc.engine.registry import OPTIMIZERS
+
     st = spec.optimizer.state
-    if st is None or spec.optimizer.type == "sgd":
+    cls = OPTIMIZERS[spec.optimizer.type]
+    if st is None or not cls.buffers:
         return []
     lines = ["", "# where `bpcalc step` stopped: the optimizer's buffers and step count (training_state:)"]
     for key, bufs in st.buffers.items():
         if key not in param_of:
             continue
         p = param_of[key]
-        if spec.optimizer.type == "momentum":
-            lines.append(f"opt.state[{p}]['momentum_buffer'] = {_tensor(bufs['v'])}")
-        else:
+        if cls.torch_counts_steps:
             lines.append(f"opt.state[{p}]['step'] = torch.tensor({_num(st.step)})")
-            lines.append(f"opt.state[{p}]['exp_avg'] = {_tensor(bufs['m'])}")
-            lines.append(f"opt.state[{p}]['exp_avg_sq'] = {_tensor(bufs['v'])}")
-    if spec.optimizer.type == "adam":  # parameters without saved buffers start afresh, at the same step count
+        for b in cls.buffers:
+            lines.append(f"opt.state[{p}][{cls.torch_state[b]!r}] = {_tensor(bufs[b])}")
+    if cls.torch_counts_steps:  # parameters without saved buffers start afresh, at the same step count
         lines.append(f"STEP = {st.step}")
     return lines
 
@@ -128,6 +93,31 @@ torch.set_default_dtype(torch.float64)
 '''
 
 
+# functions a registry entry's torch form may call, defined in the script only where it does
+HELPERS = {
+    "log1m_softmax(": '''
+
+def log1m_softmax(z):
+    """log(1 − softmax(z)) from z: log Σ_{k≠j} e^z_k − log Σ_k e^z_k, finite where an output rounds to 1."""
+    K = z.shape[1]
+    others = z.unsqueeze(1).expand(-1, K, -1).masked_fill(torch.eye(K, dtype=torch.bool), float("-inf"))
+    return torch.logsumexp(others, dim=2) - torch.logsumexp(z, dim=1, keepdim=True)
+''',
+}
+FUNCTIONAL = "import torch.nn.functional as F\n"
+
+
+def _with_helpers(text: str) -> str:
+    """The script with the helpers its code calls (before its first use) and torch.nn.functional if it uses F."""
+    body = text.split("torch.set_default_dtype(torch.float64)\n", 1)
+    for call, code in HELPERS.items():
+        if call in body[1]:
+            body[1] = code.lstrip("\n") + "\n" + body[1]
+    if "F." not in body[1]:
+        body[0] = body[0].replace(FUNCTIONAL, "")
+    return "torch.set_default_dtype(torch.float64)\n".join(body)
+
+
 def export_pytorch(spec, dest: Path | None = None) -> str:
     """The script's text for a NetworkSpec or GraphSpec; `dest` is where it will be written (for data paths)."""
     if spec.kind == "graph":
@@ -136,16 +126,16 @@ def export_pytorch(spec, dest: Path | None = None) -> str:
 
 
 def _network_script(spec, dest: Path | None) -> str:
-    from bpcalc.engine.ops import LEAKY_SLOPE
+    from bpcalc.engine.registry import ACTIVATIONS, LOSSES, pair
 
     out_act = spec.layers[-1].activation
-    loss = NETWORK_LOSSES.get(spec.loss) or NETWORK_LOSSES.get((spec.loss, out_act))
-    if loss is None:
-        raise SpecError(f"cannot export {spec.loss} with a {out_act} output to PyTorch", path="loss")
+    pr = pair(out_act, spec.loss)
+    # per-sample loss, mean over samples (bpcalc's convention), from the output's a or (stable) its logits z
+    loss = ("z", pr.torch) if pr is not None and pr.torch else ("a", LOSSES[spec.loss].torch)
     uses_files = bool(spec.data_refs)
     sizes = "-".join(map(str, spec.sizes))
     lines = [HEADER.format(title=f"{spec.name or 'bpcalc network'}, in PyTorch", source=spec.source or "a spec",
-                           what=f"the {sizes} network", functional="import torch.nn.functional as F\n")]
+                           what=f"the {sizes} network", functional=FUNCTIONAL)]
     if uses_files:
         lines.insert(1, "import numpy as np\n")
         lines.append("\ndef load(arr):\n    t = torch.tensor(np.asarray(arr, dtype=np.float64))\n"
@@ -166,8 +156,8 @@ def _network_script(spec, dest: Path | None) -> str:
             lines.append(f"    layers[{i}].bias.copy_({_tensor(L.biases)})")
     lines.append(f"ACTIVATIONS = {[L.activation for L in spec.layers]!r}")
     lines.append("\n\ndef activate(name, z):")
-    for name, code in ACTIVATIONS.items():
-        lines.append(f"    if name == {name!r}:\n        return {code.format(slope=LEAKY_SLOPE)}")
+    for name in dict.fromkeys(L.activation for L in spec.layers):
+        lines.append(f"    if name == {name!r}:\n        return {ACTIVATIONS[name].torch}")
     lines.append("    raise ValueError(name)")
     lines.append('''
 
@@ -235,18 +225,19 @@ else:
         if L["new_biases"] is not None:
             print(f"           new b {L['new_biases']}")
     print(f"loss after  {result['loss_after']!r}")''')
-    text = "\n".join(lines) + "\n"
-    if spec.optimizer.state is not None and spec.optimizer.type == "adam":
+    text = _with_helpers("\n".join(lines) + "\n")
+    if spec.optimizer.state is not None and "STEP = " in text:
         text = text.replace("opt.step()\n", "opt.step()  # continues from step STEP of the saved run\n")
     return text
 
 
 def _graph_script(spec) -> str:
+    from bpcalc.engine.registry import GRAPH_OPS, LOSSES
     from bpcalc.spec.expr import parse_graph
 
     g = parse_graph(spec)
     lines = [HEADER.format(title=f"{spec.name or 'bpcalc expression graph'}, in PyTorch",
-                           source=spec.source or "a spec", what="the expression graph", functional="")]
+                           source=spec.source or "a spec", what="the expression graph", functional=FUNCTIONAL)]
     node_names = [n.name for n in g.nodes]
     # every name gets a prefix, so none can clash with Python's keywords or this script's own names
     py = {n: f"v_{n}" for n in g.variables} | {n: f"c_{n}" for n in g.constants if n.isidentifier()} | \
@@ -264,10 +255,11 @@ def _graph_script(spec) -> str:
     lines.append('    """Every node in order, n_ + the names bpcalc gives them (sub-expressions: name_1, ...)."""')
     for n in g.nodes:
         args = [py[a] if a in py else f"torch.tensor({_num(g.constants[a])})" for a in n.inputs]
-        lines.append(f"    {py[n.name]} = {GRAPH_OPS[n.op].format(*args)}  # {n.text}")
+        lines.append(f"    {py[n.name]} = {GRAPH_OPS[n.op].torch.format(*args)}  # {n.text}")
     lines.append("    return {" + ", ".join(f"{n!r}: {py[n]}" for n in node_names) + "}")
     if g.target is not None:
-        lines.append(f"\n\nt = {_num(g.target)}\n\n\ndef loss_of(y):\n    return {GRAPH_LOSSES[g.loss]}  # {g.loss}")
+        lines.append(f"\n\nt = torch.tensor([[{_num(g.target)}]])\n\n\ndef loss_of(y):\n    a = y.reshape(1, 1)\n"
+                     f"    return {LOSSES[g.loss].torch}  # {g.loss}")
     else:
         lines.append("\n\ndef loss_of(y):\n    return y  # no target: the output itself is differentiated")
     lines.append(f"\n\nopt = {_optimizer_code(spec, '[' + ', '.join(variables) + ']')}")

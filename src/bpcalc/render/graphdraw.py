@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bpcalc.engine.ops import ACTIVATIONS, GRAPH_OPS, LOSSES
+from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import Notation
 from bpcalc.render.numfmt import Fmt

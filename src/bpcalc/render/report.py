@@ -4,10 +4,11 @@ Only formats numbers the trace already holds; the formulas come from ops.py and 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from bpcalc.engine.ops import ACTIVATIONS, GRAPH_OPS, LOSSES
-from bpcalc.engine.optimizers import UPDATE_RULES
+from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import E, Notation, d, join
 from bpcalc.render.doc import Doc, M
@@ -140,13 +141,13 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 if L.activation == "linear" and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
                     t.add(nt.delta(li, j), f"{dEa} (linear: a = z)", f.p_(L.grad_a[s, j]), f(L.delta[s, j]))
                 elif L.local is not None:
-                    local_sym = act.derivative.replace("a", a_j.text) if L.activation in ("sigmoid", "tanh") \
-                        else act.derivative
+                    local_sym = _in_names(act.derivative, a_j.text, z_j.text)
                     t.add(d(a_j, z_j), local_sym, act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])),
                           f(L.local[s, j]))
                     if li == last and tr.fused:
                         t.add(nt.delta(li, j), f"{dEa} · {d(a_j, z_j)}, in closed form",
-                              _fused_text(tr.loss_name, f(L.a[s, j]), f(tr.targets[s, j]), n, K), f(L.delta[s, j]))
+                              _fused_text(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]), n, K),
+                              f(L.delta[s, j]))
                     else:
                         t.add(nt.delta(li, j), f"{dEa} · {d(a_j, z_j)}",
                               f"{f.p_(L.grad_a[s, j])} × {f.p_(L.local[s, j])}", f(L.delta[s, j]))
@@ -186,7 +187,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         _note_params(t, L, full)
 
     # ---- update
-    rule_sym, rule_num = UPDATE_RULES[tr.optimizer]
+    rule_sym, rule_num = OPTIMIZERS[tr.optimizer].rule, OPTIMIZERS[tr.optimizer].rule_t
     doc.heading(f"Update: θ ← {rule_sym}, α = {f(tr.learning_rate)}", 2)
     for li, L in enumerate(tr.layers):
         extra = _state_columns(tr.optimizer)
@@ -219,9 +220,14 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     return doc
 
 
-def _fused_text(loss: str, a: str, t: str, n: int, K: int) -> str:
-    base = f"{a} − {t}" if loss == "cross_entropy" else f"({a} − {t})/{K}"
+def _fused_text(pair, a: str, t: str, n: int, K: int) -> str:
+    base = pair.delta_t.format(a=a, t=t, K=K)
     return base if n == 1 else f"({base}) / {n}"
+
+
+def _in_names(formula: str, a: str, z: str) -> str:
+    """A derivative written in a and z, with the neuron's own names for them."""
+    return re.sub(r"(?<![A-Za-z_])([az])(?![A-Za-z_])", lambda m: a if m.group(1) == "a" else z, formula)
 
 
 def _sample_title(base: str, s: int, n: int, tr) -> str | None:
@@ -263,11 +269,11 @@ def _note_params(t, L, full: bool) -> None:
 
 
 def _state_keys(opt: str) -> list[str]:
-    return {"sgd": [], "momentum": ["v"], "adam": ["m", "v", "m_hat", "v_hat"]}[opt]
+    return [s.key for s in OPTIMIZERS[opt].shown]
 
 
 def _state_columns(opt: str) -> list[str]:
-    return {"sgd": [], "momentum": ["v"], "adam": ["m", "v", "m̂", "v̂"]}[opt]
+    return [s.symbol for s in OPTIMIZERS[opt].shown]
 
 
 # ====================================================================== graphs
@@ -325,7 +331,7 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
         t.add(f"∂{out_name}/∂{v}", " + ".join(contribs) if len(contribs) > 1 else "(one path)",
               f(tr.grads.get(v, 0.0)))
 
-    rule_sym, rule_num = UPDATE_RULES[tr.optimizer]
+    rule_sym, rule_num = OPTIMIZERS[tr.optimizer].rule, OPTIMIZERS[tr.optimizer].rule_t
     doc.heading(f"Update: θ ← {rule_sym}, α = {f(tr.learning_rate)}", 2)
     extra = _state_columns(tr.optimizer)
     t = doc.table(None, ["variable", "old", "gradient", *extra, "with numbers", "new"],

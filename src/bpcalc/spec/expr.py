@@ -6,7 +6,7 @@ import ast
 import difflib
 from dataclasses import dataclass
 
-from bpcalc.engine.ops import FUNCTIONS
+from bpcalc.engine.registry import FUNCTIONS
 from bpcalc.errors import SpecError
 from bpcalc.spec.yamlsrc import Located, fmt_path
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bpcalc.engine.ops import ACTIVATIONS, LOSSES
+from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
 from bpcalc.errors import SpecError
 from bpcalc.spec.yamlsrc import Located, fmt_path, load_yaml
 
@@ -22,9 +22,7 @@ LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
               "description", "optimizer", "weight_decay", "training_state"}
 INITS = ("xavier", "he", "uniform", "normal")
-OPTIMIZERS = ("sgd", "momentum", "adam")
 FREEZABLE = ("weights", "biases")
-OPTIMIZER_BUFFERS = {"sgd": (), "momentum": ("v",), "adam": ("m", "v")}  # per-parameter state kept between steps
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
 
 
@@ -39,25 +37,21 @@ class TrainingState:
 
 @dataclass
 class OptimizerSpec:
+    """An optimizer by its registry name, every hyperparameter filled in (defaults from the registry)."""
+
     type: str = "sgd"
-    momentum: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
+    hyper: dict[str, float] = field(default_factory=dict)
     weight_decay: float = 0.0
     state: TrainingState | None = None  # resumed optimizer state (from `training_state:`)
 
+    @property
+    def buffers(self) -> tuple[str, ...]:
+        return OPTIMIZERS[self.type].buffers
+
     def to_yaml(self) -> Any:
-        if self.type == "sgd":
-            return "sgd" if not self.weight_decay else {"type": "sgd", "weight_decay": self.weight_decay}
-        out: dict[str, Any] = {"type": self.type}
-        if self.type == "momentum":
-            out["momentum"] = self.momentum
-        else:
-            out.update(beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
-        if self.weight_decay:
-            out["weight_decay"] = self.weight_decay
-        return out
+        if not self.hyper and not self.weight_decay:
+            return self.type
+        return {"type": self.type, **self.hyper, **({"weight_decay": self.weight_decay} if self.weight_decay else {})}
 
 
 @dataclass
@@ -278,19 +272,21 @@ def _labels_list(doc: Located, value: Any, path: tuple, n: int) -> list[str]:
 
 
 def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
+    """`optimizer:` as a registry name or a mapping {type: NAME, hyperparameter: value, ...}."""
     value = data.get("optimizer", "sgd")
-    opt = OptimizerSpec()
     path = ("optimizer",)
+    given: dict = {}
     if isinstance(value, str):
-        opt.type = choice(doc, value, path, OPTIMIZERS, "optimizer")
+        name = choice(doc, value, path, tuple(OPTIMIZERS), "optimizer")
     elif isinstance(value, dict):
-        check_keys(doc, value, {"type", "momentum", "beta1", "beta2", "epsilon", "weight_decay"}, path)
-        opt.type = choice(doc, value.get("type", "sgd"), path + ("type",), OPTIMIZERS, "optimizer")
-        for key in ("momentum", "beta1", "beta2", "epsilon", "weight_decay"):
-            if key in value:
-                setattr(opt, key, number(doc, value[key], path + (key,)))
+        name = choice(doc, value.get("type", "sgd"), path + ("type",), tuple(OPTIMIZERS), "optimizer")
+        check_keys(doc, value, {"type", "weight_decay", *OPTIMIZERS[name].hyper}, path)
+        given = {k: number(doc, v, path + (k,)) for k, v in value.items() if k != "type"}
     else:
-        raise doc.error(path, "optimizer is a name (sgd, momentum, adam) or a mapping {type: adam, ...}")
+        raise doc.error(path, f"optimizer is a name ({', '.join(OPTIMIZERS)}) or a mapping {{type: adam, ...}}")
+    cls = OPTIMIZERS[name]
+    opt = OptimizerSpec(name, {k: given.get(k, d) for k, d in cls.hyper.items()},
+                        given.get("weight_decay", cls.default_weight_decay))
     if "weight_decay" in data:
         opt.weight_decay = number(doc, data["weight_decay"], ("weight_decay",))
     return opt
@@ -310,7 +306,7 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
     check_keys(doc, raw, {"epoch", "step", group}, path)
     state = TrainingState(positive_int(doc, raw.get("epoch", 0), path + ("epoch",), 0),
                           positive_int(doc, raw.get("step", 0), path + ("step",), 0))
-    names = OPTIMIZER_BUFFERS[opt.type]
+    names = opt.buffers
     entries = raw.get(group, {} if graph else [])
     if graph:
         if not isinstance(entries, dict):
@@ -455,10 +451,11 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         raise doc.error(("targets",), f"the output layer has {fan_in} neuron(s) but each target has {T.shape[1]} "
                                       "value(s)", hint="give one target per output neuron")
     loss = choice(doc, data.get("loss", "half_sse"), ("loss",), tuple(LOSSES), "loss")
-    if loss in ("cross_entropy", "binary_cross_entropy") and layers[-1].activation not in ("sigmoid", "softmax"):
+    if LOSSES[loss].probability and not ACTIVATIONS[layers[-1].activation].probability:
+        outs = " or ".join(a.name for a in ACTIVATIONS.values() if a.probability)
         raise doc.error(("loss",), f"{loss} takes the log of the outputs, which must be probabilities, but the output "
                                    f"layer is {layers[-1].activation}",
-                        hint="make the last layer's activation softmax (or sigmoid), or use half_sse / mse")
+                        hint=f"make the last layer's activation {outs}, or use half_sse / mse")
     lr = number(doc, data.get("learning_rate", 0.5), ("learning_rate",))
     freeze_raw = data.get("freeze", [])
     if isinstance(freeze_raw, str):

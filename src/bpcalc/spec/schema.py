@@ -1,4 +1,5 @@
-"""The JSON Schema (draft 2020-12) of a spec, built from the loader's own key sets so the two cannot drift.
+"""The JSON Schema (draft 2020-12) of a spec, built from the loader's key sets and the registry's entries (their
+names, hyperparameters and help lines), so neither can drift from it.
 
 The package ships the result as `spec.schema.json` (`bpcalc schema` prints it); regenerate it with
 `python -m bpcalc.spec.schema > src/bpcalc/spec/spec.schema.json`. A test checks the shipped file equals
@@ -10,11 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bpcalc.engine.ops import ACTIVATIONS, FUNCTIONS, LOSSES
-from bpcalc.spec.loader import FREEZABLE, INITS, OPTIMIZERS
+from bpcalc.engine.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
+from bpcalc.spec.loader import FREEZABLE, INITS
 
 SCHEMA_FILE = "spec.schema.json"
-OPTIMIZER_KEYS = {"type", "momentum", "beta1", "beta2", "epsilon", "weight_decay"}
 
 # numbers YAML 1.1 reads as text (1e-8, 5e-1) count as numbers, as in the loader
 NUMBER = {"anyOf": [{"type": "number"},
@@ -33,19 +33,24 @@ def _enum(values, description: str) -> dict:
     return {"enum": list(values), "description": description}
 
 
+def _described(entries: dict, what: str) -> dict:
+    """An enum of registry names whose description lists each one's help line."""
+    return _enum(entries, f"{what}: " + "; ".join(f"{name}: {e.help}" for name, e in entries.items()) + ".")
+
+
 def _optimizer() -> dict:
-    props = {
-        "type": _enum(OPTIMIZERS, "sgd (default), momentum or adam."),
-        "momentum": {"$ref": "#/$defs/number", "description": "Momentum μ (momentum; default 0.9)."},
-        "beta1": {"$ref": "#/$defs/number", "description": "Adam's β1 (default 0.9)."},
-        "beta2": {"$ref": "#/$defs/number", "description": "Adam's β2 (default 0.999)."},
-        "epsilon": {"$ref": "#/$defs/number", "description": "Adam's ε (default 1e-8)."},
-        "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
-    }
+    decay = {"$ref": "#/$defs/number", "description": "L2 weight decay λ added to the gradient (g + λ·θ)."}
+    mappings = []
+    for name, cls in OPTIMIZERS.items():
+        props = {"type": {"enum": [name], "description": cls.help}}
+        props.update({k: {"$ref": "#/$defs/number", "description": cls.hyper_help.get(k, "")} for k in cls.hyper})
+        props["weight_decay"] = ({"$ref": "#/$defs/number", "description": "Decoupled weight decay λ: "
+                                  f"θ ← θ(1 − α·λ) (default {cls.default_weight_decay})."}
+                                 if cls.decoupled_decay else decay)
+        mappings.append({"type": "object", "properties": props, "required": ["type"], "additionalProperties": False})
     return {
         "description": "How parameters are updated, as PyTorch does: a name, or a mapping with settings.",
-        "anyOf": [_enum(OPTIMIZERS, "sgd, momentum or adam"),
-                  {"type": "object", "properties": props, "additionalProperties": False}],
+        "anyOf": [_described(OPTIMIZERS, "An optimizer (default sgd)"), *mappings],
     }
 
 
@@ -57,7 +62,8 @@ def _expected() -> dict:
 
 
 def _training_state(group: str) -> dict:
-    buffers = {"type": "object", "description": "The optimizer's buffers: v (momentum), m and v (adam).",
+    buffers = {"type": "object", "description": "The optimizer's buffers: " + "; ".join(
+               f"{', '.join(c.buffers)} ({n})" for n, c in OPTIMIZERS.items() if c.buffers) + ".",
                "additionalProperties": {"anyOf": [{"$ref": "#/$defs/number"}, {"$ref": "#/$defs/vector"},
                                                   {"$ref": "#/$defs/matrix"}]}}
     per = ({"type": "object", "additionalProperties": buffers} if group == "variables" else
@@ -83,7 +89,7 @@ def _layer() -> dict:
                     "(w_jk); every row as long as the previous layer (or the inputs)."},
         "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"type": "null"}],
                    "description": "One per neuron; absent = this layer has no bias."},
-        "activation": _enum(ACTIVATIONS, "The layer's activation (default sigmoid)."),
+        "activation": _described(ACTIVATIONS, "The layer's activation (default sigmoid)"),
         "units": {"type": "integer", "minimum": 1,
                   "description": "Instead of `weights`: this many neurons, initialised by `init` from `seed`."},
         "init": _enum(INITS, "With `units`: how the weights are initialised (default: the top-level init)."),
@@ -111,7 +117,7 @@ def _network() -> dict:
         "target_labels": {"type": "array", "items": LABEL, "description": "Names of the targets."},
         "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"},
                    "description": "The layers, input side first."},
-        "loss": _enum(LOSSES, "The loss (default half_sse); with several samples, the mean of theirs."),
+        "loss": _described(LOSSES, "The loss (default half_sse; with several samples, the mean of theirs)"),
         "learning_rate": {"$ref": "#/$defs/number", "description": "Step size α (default 0.5)."},
         "freeze": {"anyOf": [_enum(FREEZABLE, "weights or biases"),
                              {"type": "array", "items": _enum(FREEZABLE, "weights or biases")}],

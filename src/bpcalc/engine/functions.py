@@ -1,0 +1,55 @@
+"""The scalar functions and operators of expression graphs: one entry each, with its forward, its local
+derivatives, how it is written, how hand rounding treats it, its kinks and its torch form."""
+
+from __future__ import annotations
+
+import math
+
+from bpcalc.engine.kinds import GraphFunction, entries
+
+
+def _sig(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def _pow_locals(x: float, y: float, out: float) -> tuple[float, float]:
+    dx = y * x ** (y - 1) if not (x == 0 and y < 1) else math.inf
+    dy = out * math.log(x) if x > 0 else 0.0
+    return dx, dy
+
+
+ADD = GraphFunction("add", "x + y", 2, "{0} + {1}", ("1", "1"), lambda x, y: x + y, lambda x, y, o: (1.0, 1.0),
+                    "{0} + {1}", function=False)
+SUB = GraphFunction("sub", "x − y", 2, "{0} − {1}", ("1", "−1"), lambda x, y: x - y, lambda x, y, o: (1.0, -1.0),
+                    "{0} - {1}", function=False)
+MUL = GraphFunction("mul", "x × y (written x * y)", 2, "{0} × {1}", ("{1}", "{0}"), lambda x, y: x * y,
+                    lambda x, y, o: (y, x), "{0} * {1}", function=False)
+DIV = GraphFunction("div", "x / y", 2, "{0} / {1}", ("1/{1}", "−{0}/{1}²"), lambda x, y: x / y,
+                    lambda x, y, o: (1.0 / y, -x / (y * y)), "{0} / {1}", function=False, rounded=True,
+                    rounded_locals=True)
+POW = GraphFunction("pow", "x ** y", 2, "{0}^{1}", ("{1}·{0}^({1}−1)", "{out}·ln {0}"), lambda x, y: x**y,
+                    _pow_locals, "{0} ** {1}", function=False)  # rounding depends on y: see engine/rounding.py
+NEG = GraphFunction("neg", "−x", 1, "−{0}", ("−1",), lambda x: -x, lambda x, o: (-1.0,), "-{0}", function=False)
+EXP = GraphFunction("exp", "e^x", 1, "exp({0})", ("exp({0})",), math.exp, lambda x, o: (o,), "torch.exp({0})",
+                    rounded=True)
+LOG = GraphFunction("log", "natural logarithm", 1, "log({0})", ("1/{0}",), math.log, lambda x, o: (1.0 / x,),
+                    "torch.log({0})", rounded=True, rounded_locals=True)
+SQRT = GraphFunction("sqrt", "square root", 1, "sqrt({0})", ("1/(2·sqrt({0}))",), math.sqrt,
+                     lambda x, o: (0.5 / o if o else math.inf,), "torch.sqrt({0})", rounded=True,
+                     rounded_locals=True)
+SIN = GraphFunction("sin", "sine", 1, "sin({0})", ("cos({0})",), math.sin, lambda x, o: (math.cos(x),),
+                    "torch.sin({0})", rounded=True, rounded_locals=True)
+COS = GraphFunction("cos", "cosine", 1, "cos({0})", ("−sin({0})",), math.cos, lambda x, o: (-math.sin(x),),
+                    "torch.cos({0})", rounded=True, rounded_locals=True)
+TANH = GraphFunction("tanh", "hyperbolic tangent", 1, "tanh({0})", ("1 − tanh²({0})",), math.tanh,
+                     lambda x, o: (1.0 - o * o,), "torch.tanh({0})", rounded=True)
+SIGMOID = GraphFunction("sigmoid", "logistic 1/(1 + e^(−x))", 1, "σ({0})", ("σ({0})(1 − σ({0}))",), _sig,
+                        lambda x, o: (o * (1.0 - o),), "torch.sigmoid({0})", rounded=True)
+RELU = GraphFunction("relu", "max(0, x)", 1, "relu({0})", ("1 if {0} > 0 else 0",), lambda x: max(x, 0.0),
+                     lambda x, o: (1.0 if x > 0 else 0.0,), "torch.relu({0})", kinks=(0.0,))
+SQUARE = GraphFunction("square", "x²", 1, "{0}²", ("2·{0}",), lambda x: x * x, lambda x, o: (2.0 * x,),
+                       "torch.square({0})")
+ABS = GraphFunction("abs", "|x|", 1, "|{0}|", ("sign({0})",), abs,
+                    lambda x, o: (math.copysign(1.0, x) if x else 0.0,), "torch.abs({0})", kinks=(0.0,))
+
+ENTRIES: list[GraphFunction] = entries(globals(), GraphFunction)

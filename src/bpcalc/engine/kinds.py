@@ -1,0 +1,203 @@
+"""The kinds of registry entry: an activation, a loss, an activation+loss pair, a graph function, an optimizer.
+
+Each entry holds every face of one function (its forward, its derivative, their text and LaTeX forms, its
+derivation line by line, how hand rounding treats it, its kinks, its PyTorch expression, its help line), so a new
+function is one entry in one file and everything else reads it from the registry (engine/registry.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+Array = np.ndarray
+
+
+# ---------------------------------------------------------------- derivations (data)
+@dataclass(frozen=True)
+class Step:
+    """One line `= expression` of a derivation and why it follows from the line before."""
+
+    text: str
+    tex: str
+    why: str = ""
+    py: str | None = None  # the line as a numpy expression in the check's variables (tests only)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A derivation of one derivative: `lhs = step_1 = step_2 = …`.
+
+    `check` says what the lines equal numerically, for the tests: "dz" (f'(z) elementwise), "da" (∂E/∂a, a
+    vector), "dz_loss" (∂E/∂z through the activation named in `function`), "jacobian" (∂a_j/∂z_i as a matrix
+    [j, i]), "jacobian_diag" (its diagonal), "jacobian_off" (its off-diagonal entries), "dx" (a scalar
+    function of x), "" (symbolic only)."""
+
+    title: str
+    lhs: str
+    lhs_tex: str
+    steps: tuple[Step, ...]
+    check: str = ""
+    function: str = ""
+
+
+# ---------------------------------------------------------------- activations
+@dataclass(frozen=True)
+class Activation:
+    """a = f(z), elementwise (or over a layer, for softmax); `local(z, a)` is da/dz (None: a full Jacobian)."""
+
+    name: str
+    help: str
+    symbol: str  # as written in tables: σ, tanh, …
+    tex_symbol: str
+    formula: str  # f(z), plain text
+    formula_tex: str
+    derivative: str  # da/dz in terms of z and a, plain text
+    derivative_tex: str
+    forward: Callable[[Array], Array]
+    local: Callable[[Array, Array], Array] | None
+    torch: str  # the same a as a torch expression of z
+    derivation: tuple[Part, ...]
+    result_py: tuple[str, str]  # (check, numpy expression of the closed form) so tests check the result too
+    local_t: str = "1"  # da/dz written with numbers, from {z} and {a}
+    rounded: bool = False  # hand rounding: a value read off a calculator (not a sum or product of written numbers)
+    kinks: tuple[float, ...] = ()  # z where f is not differentiable (gradient checks flag them)
+    probability: bool = False  # outputs lie in (0, 1): log losses may follow
+    log_forward: Callable[[Array], Array] | None = None  # log a, computed stably from z
+    log1m_forward: Callable[[Array], Array] | None = None  # log(1 − a), computed stably from z
+    local_z: Callable[[Array], Array] | None = None  # da/dz from z alone, where the form in a loses digits
+    notes: tuple[str, ...] = ()
+
+    def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
+        """∂E/∂z from ∂E/∂a."""
+        if self.local is not None:
+            return grad_a * self.local(z, a)
+        # softmax: δ_j = a_j (g_j − Σ_k g_k a_k)
+        return a * (grad_a - np.sum(grad_a * a, axis=-1, keepdims=True))
+
+
+# ---------------------------------------------------------------- losses
+@dataclass(frozen=True)
+class Loss:
+    """A per-sample loss E = Σ_k terms_k(a, t); the loss of several samples is the mean of theirs.
+
+    `terms(a, t, log_a, log_1ma)` and `grad(a, t, log_a, log_1ma)` take log a and log(1 − a) computed from z where
+    the output activation has them (None elsewhere), so both stay accurate when a rounds to 0 or 1."""
+
+    name: str
+    help: str
+    formula: str
+    formula_tex: str
+    derivative: str  # ∂E/∂a_k
+    derivative_tex: str
+    terms: Callable[..., Array]
+    grad: Callable[..., Array]
+    torch: str  # the mean loss over samples as a torch expression of a and t
+    derivation: tuple[Part, ...]
+    result_py: tuple[str, str]
+    term_t: str = ""  # E_k written with numbers, from {t}, {a}, {K}
+    grad_t: str = ""  # ∂E/∂a_k written with numbers
+    logs: tuple[str, ...] = ()  # "log_a", "log_1ma": the logs the loss takes (so hand rounding rounds its terms)
+    quotient_grad: bool = False  # ∂E/∂a is a quotient (hand rounding rounds it)
+    per_output: bool = False  # divides by the number of outputs K
+    probability: bool = False  # needs outputs in (0, 1) and targets in [0, 1]
+    kinks: tuple[str, ...] = ()  # where E is not twice differentiable, in words
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An output activation with a loss whose δ = ∂E/∂z has a closed form from z, accurate where ∂E/∂a · ∂a/∂z
+    is not (an output near or at 0 or 1). `fused`: tables show δ in closed form instead of the product."""
+
+    activation: str
+    loss: str
+    delta: Callable[[Array, Array, Array], Array]  # (z, a, t) -> per-sample ∂E/∂z
+    fused: bool = False
+    formula: str = ""  # δ_k in closed form, plain text (fused pairs)
+    formula_tex: str = ""
+    delta_t: str = ""  # δ written with numbers, from {a}, {t}, {K}
+    rounded: Callable[[int], bool] = lambda K: False  # hand rounding: is the closed form a quotient for K outputs?
+    torch: str = ""  # a stable torch expression of z and t for the mean loss ("" : the loss's own)
+    derivation: tuple[Part, ...] = ()
+    note: str = ""
+
+
+# ---------------------------------------------------------------- graph functions (scalars)
+@dataclass(frozen=True)
+class GraphFunction:
+    """A scalar op of an expression graph: forward(*x), locals(*x, out) = (∂out/∂x_i, ...), and its forms."""
+
+    name: str
+    help: str
+    arity: int
+    template: str  # how the op is written, with {0}, {1} for its inputs
+    local_forms: tuple[str, ...]  # ∂out/∂x_i written with {0}, {1} (inputs) and {out}
+    forward: Callable[..., float]
+    locals: Callable[..., tuple[float, ...]]
+    torch: str  # with {0}, {1}
+    function: bool = True  # callable by name in an expression (exp(x)); operators (+, ×, …) are not
+    rounded: bool = False  # hand rounding rounds its value
+    rounded_locals: bool = False  # … and its local derivatives
+    kinks: tuple[float, ...] = ()
+
+
+# ---------------------------------------------------------------- optimizers
+@dataclass(frozen=True)
+class Shown:
+    """A piece of optimizer state a table shows: its key in the trace, its symbol, and the JSON key."""
+
+    key: str
+    symbol: str
+
+
+class Optimizer:
+    """An update rule with PyTorch's semantics. Subclasses set the class attributes and `rule`.
+
+    One instance per run or training; its hyperparameters are attributes. `update(p, g, s, t, lr)` updates
+    p in place from the gradient g, with the per-parameter buffers s (arrays like p, zeros at first) and the step
+    number t (1 first), and returns what the tables show besides the buffers."""
+
+    name: ClassVar[str]
+    help: ClassVar[str]
+    hyper: ClassVar[dict[str, float]] = {}  # spec key -> default (PyTorch's)
+    hyper_help: ClassVar[dict[str, str]] = {}
+    buffers: ClassVar[tuple[str, ...]] = ()  # state kept between steps (saved in training_state)
+    shown: ClassVar[tuple[Shown, ...]] = ()  # what run's update table shows, buffers included
+    rule: ClassVar[str]  # the update as written in the tables
+    rule_t: ClassVar[str]  # … with numbers: {p} old value, {g} gradient, {lr}, and shown keys
+    rule_tex: ClassVar[str]
+    rounded: ClassVar[bool] = False  # hand rounding rounds the new value (a root or a quotient)
+    decoupled_decay: ClassVar[bool] = False  # weight decay shrinks θ directly (AdamW) instead of adding to g
+    default_weight_decay: ClassVar[float] = 0.0
+    torch: ClassVar[str]  # torch.optim constructor: {params}, {lr}, hyperparameters by name, {wd} (", weight_decay=…")
+    torch_state: ClassVar[dict[str, str]] = {}  # buffer -> torch's state key
+    torch_counts_steps: ClassVar[bool] = True  # torch keeps state['step'] (SGD and its momentum variants do not)
+
+    def __init__(self, weight_decay: float = 0.0, **hyper: float):
+        self.weight_decay = weight_decay
+        for key, default in self.hyper.items():
+            setattr(self, key, hyper.get(key, default))
+
+    def rule_step(self, p: Array, g: Array, s: dict[str, Array], t: int, lr: float) -> dict[str, Array]:
+        raise NotImplementedError
+
+    def update(self, p: Array, g: Array, s: dict[str, Array], t: int, lr: float) -> dict[str, Array]:
+        """Weight decay, then the rule; p and the buffers in s change in place."""
+        if self.weight_decay:
+            if self.decoupled_decay:
+                p *= 1.0 - lr * self.weight_decay
+            else:
+                g = g + self.weight_decay * p
+        return self.rule_step(p, g, s, t, lr)
+
+
+def entries(module_globals: dict, kind: type) -> list:
+    """The registry entries a module defines, in the order it defines them."""
+    return [v for v in module_globals.values() if isinstance(v, kind)]
+
+
+__all__ = ["Activation", "Array", "GraphFunction", "Loss", "Optimizer", "Pair", "Part", "Shown", "Step", "entries"]

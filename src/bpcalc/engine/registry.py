@@ -1,0 +1,36 @@
+"""The registry: every activation, loss, activation+loss pair, graph function and optimizer bpcalc knows, by name.
+
+Entries live in activations.py, losses.py, functions.py and optimizers.py, one entry each; everything else
+(engine, rounding, tables, explain, schema, export, CLI help, docs) reads them from here.
+"""
+
+from __future__ import annotations
+
+from bpcalc.engine import activations, functions, losses, optimizers
+from bpcalc.engine.kinds import Activation, GraphFunction, Loss, Optimizer, Pair
+
+ACTIVATIONS: dict[str, Activation] = {a.name: a for a in activations.ENTRIES}
+LOSSES: dict[str, Loss] = {entry.name: entry for entry in losses.LOSS_ENTRIES}
+PAIRS: dict[tuple[str, str], Pair] = {(p.activation, p.loss): p for p in losses.PAIR_ENTRIES}
+GRAPH_OPS: dict[str, GraphFunction] = {f.name: f for f in functions.ENTRIES}
+FUNCTIONS: tuple[str, ...] = tuple(f.name for f in functions.ENTRIES if f.function)  # callable in expressions
+OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in optimizers.ENTRIES}
+OPTIMIZER_BUFFERS: dict[str, tuple[str, ...]] = {o.name: o.buffers for o in optimizers.ENTRIES}
+OPTIMIZER_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for o in optimizers.ENTRIES for k in o.hyper))
+LEAKY_SLOPE = activations.LEAKY_SLOPE
+
+
+def pair(activation: str, loss: str) -> Pair | None:
+    """The closed-form δ of an output activation with a loss, where there is one."""
+    return PAIRS.get((activation, loss))
+
+
+def make_optimizer(spec) -> Optimizer:
+    """The optimizer an OptimizerSpec names, with its hyperparameters."""
+    return OPTIMIZERS[spec.type](spec.weight_decay, **spec.hyper)
+
+
+def stepper(spec, lr: float) -> optimizers.Stepper:
+    """The optimizer an OptimizerSpec names, at work, resumed from its training state where it has one."""
+    st = spec.state
+    return optimizers.Stepper(make_optimizer(spec), lr, st.step if st else 0, st.buffers if st else None)
