@@ -257,9 +257,9 @@ def check(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
     if not (eps > 0 and math.isfinite(eps)):
         from bpcalc.errors import SpecError
 
-        raise SpecError(f"--eps must be a small positive number, not {eps}", hint="try 1e-6")
+        raise SpecError(f"the numerical step eps must be a small positive number, not {eps}", hint="try 1e-6")
     if not (tolerance > 0 and math.isfinite(tolerance)):
         from bpcalc.errors import SpecError
 
-        raise SpecError(f"--tolerance must be a positive number, not {tolerance}", hint="try 1e-5")
+        raise SpecError(f"the tolerance must be a positive number, not {tolerance}", hint="try 1e-5")
     return check_graph(spec, eps, tolerance) if spec.kind == "graph" else check_network(spec, eps, tolerance)

@@ -117,6 +117,7 @@ class Pair:
     loss: str
     delta: Callable[[Array, Array, Array], Array]  # (z, a, t) -> per-sample ∂E/∂z
     fused: bool = False
+    by_hand: Callable[[Array, Array], Array] | None = None  # fused: δ from the (rounded) a and t, as on paper
     formula: str = ""  # δ_k in closed form, plain text (fused pairs)
     formula_tex: str = ""
     delta_t: str = ""  # δ written with numbers, from {a}, {t}, {K}

@@ -232,12 +232,14 @@ def _softmax_bce(z: Array, a: Array, t: Array) -> Array:
 
 
 SOFTMAX_CROSS_ENTROPY = Pair(
-    "softmax", "cross_entropy", _softmax_ce, fused=True, formula="a_k − t_k", formula_tex=r"a_k - t_k",
+    "softmax", "cross_entropy", _softmax_ce, fused=True,
+    by_hand=lambda a, t: a * np.sum(t, axis=-1, keepdims=True) - t, formula="a_k − t_k", formula_tex=r"a_k - t_k",
     delta_t="{a} − {t}", torch="F.cross_entropy(z, t)  # probability targets: −Σ t·log softmax(z)",
     derivation=(_SOFTMAX_CE,), note="softmax with cross-entropy: δ = a − t (the Jacobian and −t/a cancel)")
 
 SIGMOID_BINARY_CROSS_ENTROPY = Pair(
-    "sigmoid", "binary_cross_entropy", _sigmoid_bce, fused=True, formula="(a_k − t_k)/K",
+    "sigmoid", "binary_cross_entropy", _sigmoid_bce, fused=True, by_hand=lambda a, t: (a - t) / a.shape[-1],
+    formula="(a_k − t_k)/K",
     formula_tex=r"\frac{a_k - t_k}{K}", delta_t="({a} − {t})/{K}", rounded=lambda K: K > 1,
     torch="(t * torch.logaddexp(torch.zeros_like(z), -z) + (1 - t) * torch.logaddexp(torch.zeros_like(z), z))"
           ".mean()", derivation=(_SIGMOID_BCE,),

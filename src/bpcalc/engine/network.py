@@ -26,15 +26,22 @@ Rnd = Callable[[np.ndarray], np.ndarray] | None
 
 
 class Network:
-    """Weights W[l] (J, K), biases b[l] (J,) or None, activations, and a loss."""
+    """Weights W[l] (J, K), biases b[l] (J,) or None, activations, and a loss: the one implementation of a layer's
+    forward and backward pass, used by `run` (recording every intermediate) and by training (writing gradients
+    into the flat vector it updates)."""
 
     def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray | None], activations: list[str],
-                 loss: str, freeze: frozenset[str] = frozenset()):
-        self.weights = [np.array(w, dtype=np.float64) for w in weights]
-        self.biases = [None if b is None else np.array(b, dtype=np.float64) for b in biases]
+                 loss: str, freeze: frozenset[str] = frozenset(), copy: bool = True):
+        as_array = (lambda x: np.array(x, dtype=np.float64)) if copy else (lambda x: x)  # views: trained in place
+        self.weights = [as_array(w) for w in weights]
+        self.biases = [None if b is None else as_array(b) for b in biases]
         self.acts: list[Activation] = [ACTIVATIONS[a] for a in activations]
         self.loss: Loss = LOSSES[loss]
+        self.pair = pair(self.acts[-1].name, loss)
         self.freeze = freeze
+        out, lossd = self.acts[-1], self.loss
+        self._need_la = "log_a" in lossd.logs and out.log_forward is not None
+        self._need_l1 = "log_1ma" in lossd.logs and out.log1m_forward is not None
 
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> Network:
@@ -50,74 +57,87 @@ class Network:
             z = a @ W.T  # sums of products: exact on paper, never rounded
             if b is not None:
                 z += b
-            a = when(rnd, rounds_activation(act))(act.forward(z))
+            a = act.forward(z) if rnd is None else when(rnd, rounds_activation(act))(act.forward(z))
             zs.append(z)
             as_.append(a)
         return zs, as_
 
-    def loss_terms(self, z: np.ndarray, a: np.ndarray, T: np.ndarray, rnd: Rnd = None) -> np.ndarray:
-        """Per-sample, per-output contributions to the loss, using stable logs where the loss takes a log."""
-        loss = self.loss
-        la, l1 = self.logs(z)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if rnd is not None:  # by hand, the log of the rounded a (the stable form where a rounded to 0 or 1)
-                la = None if la is None else np.where((a > 0) & (a < 1), np.log(a), la)
-                l1 = None if l1 is None else np.where((a > 0) & (a < 1), np.log1p(-a), l1)
-            terms = loss.terms(a, T, la, l1)
-        return when(rnd, rounds_loss_terms(loss, a.shape[-1]))(terms)
-
     def logs(self, z: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """log a and log(1 − a) of the output from z, where the loss takes them and the activation has them."""
-        act, loss = self.acts[-1], self.loss
-        with np.errstate(divide="ignore"):
-            la = act.log_forward(z) if "log_a" in loss.logs and act.log_forward else None
-            l1 = act.log1m_forward(z) if "log_1ma" in loss.logs and act.log1m_forward else None
-        return la, l1
+        out = self.acts[-1]
+        return (out.log_forward(z) if self._need_la else None), (out.log1m_forward(z) if self._need_l1 else None)
+
+    def loss_terms(self, z: np.ndarray, a: np.ndarray, T: np.ndarray, rnd: Rnd = None) -> np.ndarray:
+        """Per-sample, per-output contributions to the loss, using stable logs where the loss takes a log."""
+        la, l1 = self.logs(z)
+        if rnd is None:
+            return self.loss.terms(a, T, la, l1)
+        inside = (a > 0) & (a < 1)  # by hand, the log of the rounded a (the stable form where a rounded to 0 or 1)
+        la = None if la is None else np.where(inside, np.log(np.where(inside, a, 1.0)), la)
+        l1 = None if l1 is None else np.where(inside, np.log1p(-np.where(inside, a, 0.0)), l1)
+        return when(rnd, rounds_loss_terms(self.loss, a.shape[-1]))(self.loss.terms(a, T, la, l1))
 
     def loss_value(self, X: np.ndarray, T: np.ndarray) -> float:
         zs, as_ = self.forward(X)
         return float(self.loss_terms(zs[-1], as_[-1], T).sum(axis=1).mean())
 
     # -------------------------------------------------------------- backward
-    def backward(self, X, T, zs, as_, rnd: Rnd = None, full: bool = False) -> dict:
+    def local(self, l: int, z: np.ndarray, a: np.ndarray, rnd: Rnd = None) -> np.ndarray | None:
+        """da/dz of layer l (None for softmax): from z where that keeps more digits, from the rounded a by hand."""
+        act = self.acts[l]
+        if act.local is None:
+            return None
+        return act.local_z(z) if (act.local_z is not None and rnd is None) else act.local(z, a)
+
+    def backward(self, X, T, zs, as_, rnd: Rnd = None, full: bool = False, into=None) -> dict:
         """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂W, ∂E/∂b, for E the mean loss over the samples.
 
-        With `full`, also keeps ∂E/∂a, ∂a/∂z and the terms δ_j^(l+1) w_jk^(l+1) of each hidden sum."""
-        n = X.shape[0]
-        L = len(self.weights)
-        K = T.shape[-1]
+        `into` = (gW, gb): lists of arrays (None: not needed) the gradients are written into, and nothing is
+        recorded. Otherwise returns them, and with `full` also ∂E/∂a, ∂a/∂z and the terms δ_j^(l+1) w_jk^(l+1)
+        of each hidden sum."""
+        n, L, K = X.shape[0], len(self.weights), T.shape[-1]
+        rec = into is None
         out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "gW": [None] * L,
-               "gb": [None] * L, "terms": [None] * L, "fused": False}
-        act = self.acts[-1]
-        pr = pair(act.name, self.loss.name)
-        # by hand only the quotients are rounded here; the rest are sums and products of written numbers
-        la, l1 = (None, None) if rnd is not None else self.logs(zs[-1])
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            grad_a = when(rnd, rounds_loss_grad(self.loss, K, n))(self.loss.grad(as_[-1], T, la, l1) / n)
-        for l in range(L - 1, -1, -1):
-            act = self.acts[l]
-            z, a = zs[l], as_[l]
-            local = None
-            if act.local is not None:  # the exact track takes da/dz from z where that keeps more digits
-                local = act.local_z(z) if (act.local_z is not None and rnd is None) else act.local(z, a)
-            if l == L - 1 and pr is not None and (pr.fused or rnd is None):
-                # δ in closed form from z: exact where ∂E/∂a · ∂a/∂z loses digits (an output near 0 or 1); by hand,
-                # the product of the rounded factors, except where the tables write δ in closed form (fused)
-                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    delta = when(rnd, rounds_fused_delta(pr, K, n))(pr.delta(z, a, T) / n)
-                out["fused"] = pr.fused
+               "gb": [None] * L, "terms": [None] * L, "fused": False} if rec else None
+        pr, z, a = self.pair, zs[-1], as_[-1]
+        grad_a = local = None
+        if full or pr is None or not (pr.fused or rnd is None):
+            la, l1 = (None, None) if rnd is not None else self.logs(z)
+            grad_a = self.loss.grad(a, T, la, l1) / n  # by hand only quotients are rounded: sums, products are exact
+            grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, n))(grad_a)
+            local = self.local(L - 1, z, a, rnd)
+        if pr is not None and (pr.fused or rnd is None):
+            # δ in closed form from z: exact where ∂E/∂a · ∂a/∂z loses digits (an output near 0 or 1); by hand,
+            # the product of the rounded factors, except where the tables write δ in closed form (fused)
+            if rnd is None:
+                delta = pr.delta(z, a, T) / n
             else:
-                with np.errstate(invalid="ignore", over="ignore"):
-                    delta = grad_a * local if local is not None else act.backward(z, a, grad_a)
-                if l == L - 1 and pr is not None and not np.all(np.isfinite(delta)):  # by hand, inf × 0 where an
-                    delta = np.where(np.isfinite(delta), delta, pr.delta(z, a, T) / n)  # output rounded to 0 or 1
+                delta = when(rnd, rounds_fused_delta(pr, K, n))(pr.by_hand(a, T) / n)
+            if rec:
+                out["fused"] = pr.fused
+        else:
+            delta = grad_a * local if local is not None else self.acts[-1].backward(z, a, grad_a)
+            if pr is not None and not np.all(np.isfinite(delta)):  # by hand: inf × 0 where an output rounded to
+                delta = np.where(np.isfinite(delta), delta, pr.delta(z, a, T) / n)  # 0 or 1: δ from z there
+        for l in range(L - 1, -1, -1):
+            if l < L - 1:
+                z, a = zs[l], as_[l]
+                local = self.local(l, z, a, rnd)
+                delta = grad_a * local if local is not None else self.acts[l].backward(z, a, grad_a)
             a_prev = as_[l - 1] if l > 0 else X
-            out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local if full else None, delta
-            out["gW"][l] = delta.T @ a_prev
-            out["gb"][l] = delta.sum(axis=0) if self.biases[l] is not None else None
+            if rec:
+                out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local if full else None, delta
+                out["gW"][l] = delta.T @ a_prev
+                out["gb"][l] = delta.sum(axis=0) if self.biases[l] is not None else None
+            else:
+                gW, gb = into[0][l], into[1][l]
+                if gW is not None:
+                    np.matmul(delta.T, a_prev, out=gW)
+                if gb is not None:
+                    np.add.reduce(delta, axis=0, out=gb)
             if l > 0:
                 W = self.weights[l]
-                if full:
+                if rec and full:
                     out["terms"][l - 1] = delta[:, :, None] * W[None, :, :]  # (n, J, K)
                 grad_a = delta @ W
         return out
@@ -139,14 +159,6 @@ class Network:
             states.append(st)
         return states
 
-    def step(self, X, T, opt: Stepper) -> float:
-        """One forward, backward and update; returns the loss before the update. The training hot path."""
-        zs, as_ = self.forward(X)
-        E = float(self.loss_terms(zs[-1], as_[-1], T).sum(axis=1).mean())
-        g = self.backward(X, T, zs, as_)
-        self.apply(g["gW"], g["gb"], opt)
-        return E
-
 
 def run_network(spec: NetworkSpec, learning_rate: float | None = None, round_to: int | None = None,
                 optimizer: Stepper | None = None, net: Network | None = None) -> NetworkTrace:
@@ -155,6 +167,11 @@ def run_network(spec: NetworkSpec, learning_rate: float | None = None, round_to:
     net = net or Network.from_spec(spec)
     opt = optimizer or stepper(spec.optimizer, lr)
     rnd = rounder(round_to)
+    with np.errstate(all="ignore"):  # non-finite values are looked for in the numbers, not in warnings
+        return _run(spec, net, opt, lr, rnd, round_to)
+
+
+def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, round_to: int | None) -> NetworkTrace:
     X, T = spec.inputs, spec.targets
     old_W = [w.copy() for w in net.weights]
     old_b = [None if b is None else b.copy() for b in net.biases]

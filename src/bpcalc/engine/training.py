@@ -196,68 +196,28 @@ def param_names(spec: NetworkSpec) -> list[str]:
 
 def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch, on_batch,
                    want_snapshots: bool | None) -> TrainResult:
-    from bpcalc.engine.registry import ACTIVATIONS, LOSSES, make_optimizer, pair
+    from bpcalc.engine.network import Network
+    from bpcalc.engine.registry import make_optimizer
 
     t0 = time.perf_counter()
     X, T = spec.inputs, spec.targets
     n = X.shape[0]
     bs = min(spec.batch_size or n, n)
-    L = len(spec.layers)
-    acts = [ACTIVATIONS[layer.activation] for layer in spec.layers]
-    loss = LOSSES[spec.loss]
-    out_act = acts[-1]
-    pr = pair(out_act.name, loss.name)  # δ of the output layer in closed form from z, as run takes it
-    pair_delta = pr.delta if pr is not None else None
-    need_la = "log_a" in loss.logs and out_act.log_forward is not None
-    need_l1 = "log_1ma" in loss.logs and out_act.log1m_forward is not None
-    terms_fn, grad_fn = loss.terms, loss.grad
-    log_fw, log1m_fw = out_act.log_forward, out_act.log1m_forward
-
     flat = _Flat(spec)
+    # the engine `run` uses, over views into the flat vector: its updates move the network's parameters
+    net = Network(flat.W, flat.b, [layer.activation for layer in spec.layers], spec.loss, spec.freeze, copy=False)
     st0 = spec.optimizer.state or TrainingState()
     opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
                     {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
-    opt_step = opt.step
-    matmul, add_reduce = np.matmul, np.add.reduce
-    # per layer, what the forward and backward passes use (the same functions `run` calls, in the same order)
-    fw = [(flat.W[l].T, flat.b[l], acts[l].forward) for l in range(L)]
-    bw = [(l, flat.gW[l], flat.gb[l], flat.W[l], _local(acts[l - 1]), acts[l - 1].backward if l else None)
-          for l in range(L - 1, -1, -1)]
-    last_back = _local(out_act), out_act.backward
+    opt_step, forward, loss_terms, backward = opt.step, net.forward, net.loss_terms, net.backward
+    into = (flat.gW, flat.gb)
+    add_reduce = np.add.reduce
 
     def step(xb: np.ndarray, tb: np.ndarray, m: int) -> float:
         """One forward, backward and update on a batch; the sum of its samples' losses (before the update)."""
-        a = xb
-        zs, as_ = [], [xb]
-        for WT, b, fwd in fw:
-            z = a @ WT
-            if b is not None:
-                z += b
-            a = fwd(z)
-            zs.append(z)
-            as_.append(a)
-        la = log_fw(z) if need_la else None
-        l1 = log1m_fw(z) if need_l1 else None
-        terms = terms_fn(a, tb, la, l1)
-        total = add_reduce(terms, axis=None) if m == 1 else add_reduce(add_reduce(terms, axis=1))
-        if pair_delta is not None:
-            delta = pair_delta(z, a, tb)
-            if m != 1:
-                delta = delta / m
-        else:
-            g = grad_fn(a, tb, la, l1)
-            if m != 1:
-                g = g / m
-            local, back = last_back
-            delta = g * local(z, a) if local is not None else back(z, a, g)
-        for l, gW, gb, W, local, back in bw:
-            if gW is not None:
-                matmul(delta.T, as_[l], out=gW)
-            if gb is not None:
-                add_reduce(delta, axis=0, out=gb)
-            if l:
-                g = delta @ W
-                delta = g * local(zs[l - 1], as_[l]) if local is not None else back(zs[l - 1], as_[l], g)
+        zs, as_ = forward(xb)
+        total = add_reduce(loss_terms(zs[-1], as_[-1], tb), axis=None)
+        backward(xb, tb, zs, as_, into=into)
         opt_step()
         return total
 
@@ -361,7 +321,7 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         np.take(params_all, order, out=snap[rec])
         rec += 1
     with np.errstate(all="ignore"):
-        final = _network_loss(spec, flat.W, flat.b, acts, loss, need_la, need_l1)
+        final = net.loss_value(X, T)
     return TrainResult(
         kind="network", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, losses=losses,
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, samples=n,
@@ -376,14 +336,6 @@ def _copy_state(state: dict) -> dict:
     return {k: {b: v.copy() for b, v in bufs.items()} for k, bufs in state.items()}
 
 
-def _local(act):
-    """da/dz as run's exact track takes it: from z where the activation has that form, else from z and a."""
-    if act.local_z is not None:
-        local_z = act.local_z
-        return lambda z, a: local_z(z)
-    return act.local
-
-
 class _FlatStep:
     """An optimizer's rule applied to one flat vector holding every trainable parameter (views into it)."""
 
@@ -393,20 +345,6 @@ class _FlatStep:
     def step(self) -> None:
         self.t += 1
         self.opt.update(self.p, self.g, self.bufs, self.t, self.lr)
-
-
-def _network_loss(spec, W, B, acts, loss, need_la, need_l1) -> float:
-    """The loss of all samples with the given parameters (as `run` computes it)."""
-    a = spec.inputs
-    z = a
-    for l in range(len(W)):
-        z = a @ W[l].T
-        if B[l] is not None:
-            z += B[l]
-        a = acts[l].forward(z)
-    terms = loss.terms(a, spec.targets, acts[-1].log_forward(z) if need_la else None,
-                       acts[-1].log1m_forward(z) if need_l1 else None)
-    return float(terms.sum(axis=1).mean())
 
 
 def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):

@@ -637,10 +637,10 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
                 hits = lower[0] if len(lower) == 1 else []
             if len(hits) > 1:
                 shown = [nm for nm, key in table.items() if key in hits and "." not in nm]
-                raise SpecError(f"--param {raw!r} is ambiguous: it could be {', '.join(shown)}",
+                raise SpecError(f"the parameter name {raw!r} is ambiguous: it could be {', '.join(shown)}",
                                 hint="write the name as shown, e.g. " + shown[0])
         if not hits:
-            raise SpecError(f"--param {raw!r}: no such parameter", hint=_close(s, list(table) + list(groups)))
+            raise SpecError(f"no parameter is named {raw!r}", hint=_close(s, list(table) + list(groups)))
         out += [h for h in hits if h not in out]
     return out
 

@@ -119,7 +119,7 @@ def _unknown(index: Index, key: str, line: int | None, source: str | None) -> Sp
     close = index.suggestions(key)
     examples = ", ".join(f"`{q.name}`" for q in index.qs[:3]) if index.qs else "`loss`"
     hint = (f"did you mean {', '.join(f'`{c}`' for c in close)}? " if close else "") + \
-        f"keys are the dotted paths of --format json (`loss`, `layers.0.a.0`) or display names ({examples})"
+        f"keys are the dotted paths of the JSON output (`loss`, `layers.0.a.0`) or display names ({examples})"
     return SpecError(f"unknown quantity `{key}`", path=f"expected.{key}", line=line, source=source, hint=hint)
 
 
