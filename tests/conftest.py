@@ -49,6 +49,6 @@ def sigmoid(z: float) -> float:
 def run_dict(spec, **kw) -> dict:
     """bpcalc.run(spec) as the JSON-contract dict."""
     import bpcalc
-    from bpcalc.render.jsonr import trace_to_dict
+    from bpcalc.engine.trace import trace_to_dict
 
     return trace_to_dict(bpcalc.run(spec, **kw))

@@ -52,8 +52,8 @@ def with_expected(spec: str, lines: dict[str, str]) -> str:
 
 def check(spec_text: str, **kw):
     import bpcalc
+    from bpcalc.engine.trace import trace_to_dict
     from bpcalc.explain.expected import check_expected
-    from bpcalc.render.jsonr import trace_to_dict
 
     spec = bpcalc.parse_spec(spec_text)
     return check_expected(spec, trace_to_dict(bpcalc.run(spec, **kw)))
@@ -237,9 +237,10 @@ def test_runs_without_expected_carry_no_expected_key():
 
 def test_check_and_attach_adds_table_and_json():
     import bpcalc
-    from bpcalc.explain.expected import check_and_attach, exit_code
+    from bpcalc.engine.trace import trace_to_dict
+    from bpcalc.explain.expected import exit_code
     from bpcalc.render.doc import Doc
-    from bpcalc.render.jsonr import trace_to_dict
+    from bpcalc.render.expected_report import check_and_attach
 
     spec = bpcalc.parse_spec(with_expected(SEED_000, {"S": "1.95"}))
     data = trace_to_dict(bpcalc.run(spec))

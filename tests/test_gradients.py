@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 import bpcalc
-from bpcalc.render.jsonr import trace_to_dict
+from bpcalc.engine.trace import trace_to_dict
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax"]
 LOSSES = ["half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy"]

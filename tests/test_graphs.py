@@ -10,7 +10,7 @@ import yaml
 
 import bpcalc
 from bpcalc import SpecError
-from bpcalc.render.jsonr import trace_to_dict
+from bpcalc.engine.trace import trace_to_dict
 
 H = 1e-6
 

@@ -9,7 +9,7 @@ from conftest import BUNDLED, NUMBER
 from test_cli import shown_values, shows
 
 import bpcalc
-from bpcalc.render.jsonr import trace_to_dict
+from bpcalc.engine.trace import trace_to_dict
 from bpcalc.render.report import report
 
 

@@ -74,7 +74,7 @@ def explain(
     data = explain_dict(ex)
     results = None
     if getattr(s, "expected", None):  # check my work: the ✓/✗ table after the derivations, exit 1 on any ✗
-        from bpcalc.explain.expected import check_and_attach
+        from bpcalc.render.expected_report import check_and_attach
         from bpcalc.render.jsonr import trace_to_dict
 
         results = check_and_attach(s, trace_to_dict(trace), doc, precision)

@@ -33,7 +33,7 @@ def run(
     doc = report(trace, precision, full)
     checked = None
     if s.expected:  # check my work: before printing anything, so an unknown key is one error (exit 2)
-        from bpcalc.explain.expected import check_and_attach
+        from bpcalc.render.expected_report import check_and_attach
         from bpcalc.render.jsonr import trace_to_dict
 
         checked = trace_to_dict(trace)

@@ -19,9 +19,9 @@ import numpy as np
 from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.errors import SpecError
+from bpcalc.explain.mathtext import M
 from bpcalc.explain.notation import E, Notation, d, join
-from bpcalc.render.doc import M
-from bpcalc.render.numfmt import Fmt
+from bpcalc.explain.numfmt import Fmt
 from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …

@@ -23,8 +23,8 @@ class Departure:
 
 def departures(rounded_trace, exact_trace) -> tuple[list[Departure], Departure | None, int]:
     """(departures, largest first; the first one in the order of computation; how many numbers were compared)."""
+    from bpcalc.engine.trace import trace_to_dict
     from bpcalc.explain.quantities import quantities
-    from bpcalc.render.jsonr import trace_to_dict
 
     rq = quantities(trace_to_dict(rounded_trace), rounded_trace)
     eq = {q.key: q.value for q in quantities(trace_to_dict(exact_trace), exact_trace)}

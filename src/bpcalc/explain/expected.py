@@ -8,7 +8,7 @@ A value is right when it is the correct value rounded to the decimals you wrote:
 relative 1e-6 also count (numbers copied from float32 tools). Under `--round N` the correct values are the
 hand-rounded step's.
 
-Use from any command: `results = check_and_attach(spec, data, doc, precision)` before printing, then
+Use from any command: `results = render.expected_report.check_and_attach(spec, data, doc, precision)`, then
 `raise typer.Exit(exit_code(results))` after; unknown keys raise SpecError (exit 2) listing close matches.
 """
 
@@ -206,13 +206,9 @@ def exit_code(results: list[Result]) -> int:
     return EXIT_CHECK_FAILED if any(not r.ok for r in results) else EXIT_OK
 
 
-def check_and_attach(spec, data: dict, doc=None, precision: int = 4) -> list[Result]:
-    """Check, add the table to `doc` (when given) and the results to `data["expected"]`; returns the results."""
+def check_and_attach(spec, data: dict) -> list[Result]:
+    """Check, and add the results to `data["expected"]`; returns the results."""
     results = check_expected(spec, data)
     if results:
         data["expected"] = [r.as_dict() for r in results]
-        if doc is not None:
-            from bpcalc.render.expected_report import expected_section
-
-            expected_section(doc, results, precision)
     return results

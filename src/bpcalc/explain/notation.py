@@ -4,7 +4,7 @@ or the spec's own labels, each as plain text and LaTeX."""
 from __future__ import annotations
 
 from bpcalc.engine.registry import ACTIVATIONS
-from bpcalc.render.doc import M
+from bpcalc.explain.mathtext import M
 
 
 def _idx(*ix: int) -> tuple[str, str]:

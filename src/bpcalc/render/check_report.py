@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bpcalc.engine.gradcheck import seed_002_cost
+from bpcalc.explain.numfmt import Fmt
 from bpcalc.render.doc import Doc
-from bpcalc.render.numfmt import Fmt
 
 LARGE = 64  # parameters above which the table shows the worst rows only (unless full)
 TOP_ROWS = 10

@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-
-class M(NamedTuple):
-    """A cell or phrase with a plain-text form and a LaTeX form (for markdown and LaTeX output)."""
-
-    text: str
-    tex: str
-
-    def __str__(self) -> str:
-        return self.text
-
+from bpcalc.explain.mathtext import M
 
 Cell = str | M
 

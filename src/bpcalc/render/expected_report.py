@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bpcalc.explain.numfmt import Fmt
 from bpcalc.render.doc import Doc
-from bpcalc.render.numfmt import Fmt
 
 OK, BAD = "✓", "✗"
 
@@ -27,3 +27,13 @@ def expected_section(doc: Doc, results, precision: int = 4) -> None:
             t.add(label, r.written, f(r.correct), Fmt(precision)(r.difference), OK if r.ok else BAD)
     t.caption = ("right = the correct value rounded to as many decimals as you wrote (0.50 allows ±0.005); "
                  "difference = yours − correct")
+
+
+def check_and_attach(spec, data: dict, doc: Doc | None = None, precision: int = 4) -> list:
+    """Check the spec's expected: values against `data`, add them to it, and their table to `doc` (when given)."""
+    from bpcalc.explain.expected import check_and_attach as check
+
+    results = check(spec, data)
+    if results and doc is not None:
+        expected_section(doc, results, precision)
+    return results

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import Notation
-from bpcalc.render.numfmt import Fmt
+from bpcalc.explain.numfmt import Fmt
 from bpcalc.spec.expr import is_literal as _is_literal
 
 OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "^", "neg": "−x", "square": "x²", "abs": "|x|"}

@@ -11,8 +11,8 @@ import numpy as np
 from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import E, Notation, d, join
+from bpcalc.explain.numfmt import Fmt
 from bpcalc.render.doc import Doc, M
-from bpcalc.render.numfmt import Fmt
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 

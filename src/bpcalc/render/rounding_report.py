@@ -4,8 +4,8 @@ Reads `trace.rounding` (departures.RoundingComparison, computed by the engine si
 
 from __future__ import annotations
 
+from bpcalc.explain.numfmt import Fmt
 from bpcalc.render.doc import Doc
-from bpcalc.render.numfmt import Fmt
 
 SHOWN = 20  # rows before "--full shows all"
 

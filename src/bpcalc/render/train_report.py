@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
+from bpcalc.explain.numfmt import Fmt
 from bpcalc.render.doc import Doc
-from bpcalc.render.numfmt import Fmt
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 CURVE_WIDTH = 60
