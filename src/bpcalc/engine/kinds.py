@@ -178,8 +178,8 @@ class Optimizer:
     torch_state: ClassVar[dict[str, str]] = {}  # buffer -> torch's state key
     torch_counts_steps: ClassVar[bool] = True  # torch keeps state['step'] (SGD and its momentum variants do not)
 
-    def __init__(self, weight_decay: float = 0.0, **hyper: float):
-        self.weight_decay = weight_decay
+    def __init__(self, weight_decay: float | None = None, **hyper: float):
+        self.weight_decay = self.default_weight_decay if weight_decay is None else weight_decay
         for key, default in self.hyper.items():
             setattr(self, key, hyper.get(key, default))
 
