@@ -1,0 +1,56 @@
+"""The tables of docs/spec.md that list registry entries, generated from the registry.
+
+Each table stands between `<!-- registry:NAME -->` and `<!-- /registry:NAME -->`. Run
+`python scripts/docs_tables.py` after adding an entry; tests/test_docs_tables.py checks the docs are current.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "spec.md"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def tables() -> dict[str, str]:
+    from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
+
+    act = ["| activation | a = f(z) | ∂a/∂z | |", "|---|---|---|---|"]
+    act += [f"| `{a.name}` | {_cell(a.formula)} | {_cell(a.derivative)} | {_cell(a.help)} |"
+            for a in ACTIVATIONS.values()]
+    loss = ["| `loss` | E | ∂E/∂a_k | |", "|---|---|---|---|"]
+    loss += [f"| `{l.name}` | {_cell(l.formula)} | {_cell(l.derivative)} | {_cell(l.help)} |" for l in LOSSES.values()]
+    pairs = ["| output | loss | δ = ∂E/∂z | |", "|---|---|---|---|"]
+    pairs += [f"| `{p.activation}` | `{p.loss}` | {_cell(p.formula) if p.fused else 'from z'} | {_cell(p.note)} |"
+              for p in PAIRS.values()]
+    opt = ["| `type` | settings (defaults) | update | |", "|---|---|---|---|"]
+    for o in OPTIMIZERS.values():
+        hyper = ", ".join(f"`{k}` {v:g}" for k, v in o.hyper.items())
+        if o.decoupled_decay:
+            hyper += f"{', ' if hyper else ''}`weight_decay` {o.default_weight_decay:g} (decoupled)"
+        opt.append(f"| `{o.name}` | {hyper or '—'} | {_cell(o.rule)} | {_cell(o.help)} |")
+    funcs = ["| function | | derivative |", "|---|---|---|"]
+    funcs += [f"| `{f.name}` | {_cell(f.help)} | {_cell(f.local_forms[0].format('x', out=f.name + '(x)'))} |"
+              for f in GRAPH_OPS.values() if f.function]
+    return {"activations": "\n".join(act), "losses": "\n".join(loss), "pairs": "\n".join(pairs),
+            "optimizers": "\n".join(opt), "functions": "\n".join(funcs)}
+
+
+def render(text: str) -> str:
+    for name, table in tables().items():
+        pat = re.compile(rf"(<!-- registry:{name} -->\n)(?:.*?\n)?(<!-- /registry:{name} -->)", re.S)
+        if not pat.search(text):
+            raise SystemExit(f"docs/spec.md has no <!-- registry:{name} --> block")
+        text = pat.sub(lambda m, table=table: m.group(1) + table + "\n" + m.group(2), text)
+    return text
+
+
+if __name__ == "__main__":
+    new = render(DOC.read_text(encoding="utf-8"))
+    DOC.write_text(new, encoding="utf-8")
+    sys.stdout.write(f"wrote {DOC}\n")
