@@ -147,7 +147,9 @@ def train_to_dict(res, every: int = 1) -> dict:
     fin = bool(np.isfinite(res.losses).all())
     num = (lambda x: x) if fin else _num
     s0 = res.start_epoch + 1
-    epochs = [{"epoch": e, "loss": num(losses[e - s0]), "change": _num(res.change(e))} for e in rows]
+    with np.errstate(invalid="ignore"):
+        changes = [None, *np.diff(res.losses).tolist()]  # loss(e) − loss(e − 1), as res.change(e)
+    epochs = [{"epoch": e, "loss": num(losses[e - s0]), "change": num(changes[e - s0])} for e in rows]
     out: dict = {
         "kind": res.kind,
         "name": res.name,
@@ -190,7 +192,8 @@ def dumps_train(data: dict, steps: list | None = None) -> str:
 def _flat(v) -> bool:
     if isinstance(v, dict):
         return all(not isinstance(x, (dict, list)) for x in v.values())
-    return isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v)
+    # the lists written here are homogeneous (numbers, or rows, or records): their ends say what they hold
+    return isinstance(v, list) and (not v or not isinstance(v[0], (dict, list)) and not isinstance(v[-1], (dict, list)))
 
 
 def _pretty(v, pad: str, enc) -> str:
