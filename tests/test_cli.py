@@ -1,4 +1,5 @@
-"""`bpcalc run` and `bpcalc examples` through typer's CliRunner: SPEC forms, formats, options, piped text."""
+"""Every command through typer's CliRunner (`run` in depth: SPEC forms, formats, options, piped text), the
+format table, delivering results, and start-up without pydantic."""
 
 from __future__ import annotations
 
@@ -337,3 +338,167 @@ def test_missing_path_to_a_bundled_file_points_at_its_name(cli, tmp_path, monkey
     res = cli("run", "networks/two_layer.yaml")
     assert res.exit_code == 2
     assert "bpcalc run two_layer" in res.stderr
+
+
+# ------------------------------------------------------------------ every command's main path
+def test_step_trains_and_the_loss_falls(cli):
+    d = as_json(cli("step", "simple", "--epochs", "3", "--format", "json"))
+    assert [e["epoch"] for e in d["epochs"]] == [1, 2, 3] and d["epochs_completed"] == 3
+    assert d["epochs"][0]["loss"] == pytest.approx(as_json(cli("run", "simple", "-f", "json"))["loss"])
+    assert d["loss_final"] < d["epochs"][-1]["loss"] < d["epochs"][0]["loss"]
+    text = cli("step", "simple", "--epochs", "3")
+    assert text.exit_code == 0 and "final loss" in text.stdout
+
+
+def test_explain_derives_each_gradient(cli):
+    d = as_json(cli("explain", "simple", "--format", "json"))
+    got = {p["name"]: p["product"] for p in d["params"]}
+    assert got == pytest.approx(dict(zip(("W1", "W2", "b"), simple_gradients())))
+    r = cli("explain", "sigmoid")
+    assert r.exit_code == 0 and "σ(z)(1 − σ(z))" in r.stdout
+
+
+def test_check_passes_on_a_bundled_network(cli):
+    d = as_json(cli("check", "hidden", "--format", "json"))
+    assert d["kind"] == "gradcheck" and d["ok"] and d["failed"] == 0 and d["parameters_count"] == 9
+    r = cli("check", "hidden")
+    assert r.exit_code == 0 and "all 9 gradients agree" in r.stdout
+
+
+def test_graph_as_dot_and_mermaid(cli, tmp_path):
+    dot = cli("graph", "graph_chain")
+    assert dot.exit_code == 0 and dot.stdout.startswith("digraph bpcalc {") and "grad 16" in dot.stdout
+    cli("graph", "graph_chain", "-o", tmp_path / "g.mmd")
+    assert "flowchart LR" in (tmp_path / "g.mmd").read_text(encoding="utf-8")
+    assert cli("graph", "graph_chain", "-f", "mermaid").stdout == (tmp_path / "g.mmd").read_text(encoding="utf-8")
+    bad = cli("graph", "graph_chain", "-f", "svg")
+    assert bad.exit_code == 2 and "unknown graph format 'svg'" in bad.stderr and "dot, mermaid" in bad.stderr
+
+
+def test_export_writes_a_pytorch_script(cli, tmp_path):
+    r = cli("export", "two_layer")
+    assert r.exit_code == 0 and "import torch" in r.stdout
+    compile(r.stdout, "two_layer.py", "exec")
+    assert cli("export", "two_layer", "--to", "pytorch", "-o", tmp_path / "t.py").stdout == ""
+    assert "torch.nn.Linear(2, 2, bias=True)" in (tmp_path / "t.py").read_text(encoding="utf-8")
+    bad = cli("export", "two_layer", "--to", "jax")
+    assert bad.exit_code == 2 and "pytorch" in bad.stderr
+
+
+def test_init_writes_a_spec_that_runs(cli, tmp_path):
+    spec = tmp_path / "my.yaml"
+    r = cli("init", spec)
+    assert r.exit_code == 0 and r.stdout == f"wrote {spec}: try `bpcalc run {spec}`\n"
+    assert as_json(cli("run", spec, "-f", "json"))["kind"] == "network"
+    assert cli("init", spec).exit_code == 2 and cli("init", spec, "--force", "--quiet").stdout == ""
+    printed = cli("init", "--graph")
+    assert printed.exit_code == 0 and "nodes:" in printed.stdout
+    assert as_json(cli("run", "-", "-f", "json", input=printed.stdout))["kind"] == "graph"
+
+
+def test_validate_names_each_spec(cli, tmp_path):
+    r = cli("validate", "simple", "graph_chain")
+    assert r.exit_code == 0
+    assert r.stdout.splitlines() == [
+        "ok: simple: network 2-1 (sigmoid), 1 sample, 3 parameters, loss half_sse, sgd lr 0.5",
+        "ok: graph_chain: graph, 3 variables (x, y, z), 2 nodes, output f, loss sse against target -10"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(WRONG_SHAPE, encoding="utf-8")
+    r = cli("validate", "simple", bad, "--quiet")
+    assert r.exit_code == 2 and r.stdout == "" and "layers[0].weights" in r.stderr
+
+
+def test_schema_prints_and_writes_the_json_schema(cli, tmp_path):
+    r = cli("schema")
+    assert r.exit_code == 0 and json.loads(r.stdout)["title"] == "bpcalc spec"
+    assert cli("schema", "-o", tmp_path / "s.json").stdout == ""
+    assert (tmp_path / "s.json").read_text(encoding="utf-8") == r.stdout
+
+
+def test_every_command_has_a_test_here():
+    from bpcalc.cli import COMMAND_MODULES
+
+    source = Path(__file__).read_text(encoding="utf-8")
+    assert [n for n in COMMAND_MODULES if f'cli("{n}"' not in source] == []
+
+
+# ------------------------------------------------------------------ the format table
+def test_output_suffix_picks_the_format(cli, tmp_path):
+    from bpcalc.cli import formats
+
+    for f in formats.FORMATS:
+        for suffix in f.suffixes:
+            out = tmp_path / f"out{suffix.upper()}"
+            cmd = ("graph", "simple") if f.family == "graph" else ("run", "simple")
+            assert cli(*cmd, "-o", out).exit_code == 0
+            assert out.read_text(encoding="utf-8") == cli(*cmd, "-f", f.name).stdout, (f.name, suffix)
+    cli("run", "simple", "-o", tmp_path / "out.unknown")
+    assert (tmp_path / "out.unknown").read_text(encoding="utf-8") == cli("run", "simple", "-f", "text").stdout
+
+
+def test_format_help_and_errors_list_the_table(cli):
+    from bpcalc.cli import formats
+
+    names = formats.names()
+    assert names == ["rich", "text", "json", "markdown", "latex", "html", "svg"]
+    assert " | ".join(names) in " ".join(cli("run", "--help").stdout.split())
+    r = cli("run", "simple", "--format", "xml")
+    assert r.exit_code == 2 and f"choose one of: {', '.join(names)}" in r.stderr
+    assert formats.complete()("m") == ["markdown"] and formats.complete("graph")("") == ["dot", "mermaid"]
+
+
+def test_rich_to_a_file_is_text(cli, tmp_path):
+    cli("run", "simple", "-f", "rich", "-o", tmp_path / "out.txt")
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8") == cli("run", "simple", "-f", "text").stdout
+
+
+def test_step_json_to_stdout_and_file_agree(cli, tmp_path):
+    printed = cli("step", "xor", "-e", "3", "-f", "json", "--trace").stdout
+    cli("step", "xor", "-e", "3", "-o", tmp_path / "s.json", "--trace", "--quiet")
+    a, b = json.loads(printed), json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    for d in (a, b):
+        d.pop("seconds", None)  # wall time
+    assert a == b and len(a["steps"]) == 3
+
+
+# ------------------------------------------------------------------ --plot
+def test_plot_hint_is_an_install_that_works(cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    r = cli("step", "--epochs", "3", "--plot", tmp_path / "loss.png")
+    assert r.exit_code == 2 and "hint: pip install matplotlib\n" in r.stderr and "bpcalc[plot]" not in r.stderr
+    assert "pip install matplotlib" in cli("step", "--help").stdout
+    assert not (tmp_path / "loss.png").exists()
+
+
+def test_plot_bad_suffix_is_exit_2(cli, tmp_path):
+    r = cli("step", "--epochs", "3", "--plot", tmp_path / "loss.gif")
+    assert r.exit_code == 2 and ".png, .svg or .pdf" in r.stderr
+
+
+@pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")])
+def test_plot_loss_curve_bytes(cli, tmp_path, fmt, magic):
+    pytest.importorskip("matplotlib")
+    from bpcalc.engine.training import train
+    from bpcalc.render.plot import loss_curve
+    from bpcalc.spec.bundled import open_spec
+
+    assert loss_curve(train(open_spec("xor"), 20), fmt).startswith(magic)
+    out = tmp_path / f"loss.{fmt}"
+    assert cli("step", "xor", "-e", "20", "--quiet", "--plot", out).exit_code == 0
+    assert out.read_bytes().startswith(magic)
+
+
+# ------------------------------------------------------------------ start-up
+def test_run_does_not_import_pydantic():
+    """cli/fastparams.py keeps typer's pydantic coercion (about 150 ms) out of a plain run; fails if typer moves."""
+    code = ("import contextlib, io, runpy, sys\n"
+            "sys.argv = ['bpcalc', 'run', 'simple']\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n"
+            "        runpy.run_module('bpcalc', run_name='__main__')\n"
+            "    except SystemExit as exc:\n"
+            "        assert not exc.code, exc.code\n"
+            "print('pydantic' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False", "`bpcalc run` imported pydantic: see cli/fastparams.py"

@@ -21,8 +21,7 @@ ToleranceOpt = Annotated[float, typer.Option("--tolerance", "--tol", metavar="TO
 def check(
     spec: c.SpecArg = None,
     format: c.FormatOpt = None,
-    precision: Annotated[int, typer.Option("--precision", "-p", min=1, max=17,
-                                           help="Significant digits shown (JSON always has full precision).")] = 6,
+    precision: c.PrecisionOpt = 6,
     output: c.OutputOpt = None,
     eps: EpsOpt = 1e-6,
     tolerance: ToleranceOpt = 1e-5,

@@ -11,24 +11,22 @@ from typing import Annotated, Any
 
 import typer
 
+from bpcalc.cli import formats
 from bpcalc.errors import EXIT_BAD_INPUT, SpecError
-
-# formats every report-producing command accepts
-FORMATS = ["rich", "text", "json", "markdown", "latex", "html", "svg"]
-SUFFIX_FORMATS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".tex": "latex",
-                  ".html": "html", ".htm": "html", ".svg": "svg"}
 
 SpecArg = Annotated[str | None, typer.Argument(
     metavar="SPEC", help="A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
     "Default: the bundled `simple`.", show_default=False)]
 FormatOpt = Annotated[str | None, typer.Option(
-    "--format", "-f", metavar="FORMAT",
-    help="rich | text | json | markdown | latex | html | svg. Default: rich on a terminal, text when piped, "
-    "or from the --output suffix.", show_default=False)]
+    "--format", "-f", metavar="FORMAT", autocompletion=formats.complete(),
+    help=f"{formats.choices_help()}. Default: rich on a terminal, text when piped, or from the --output suffix.",
+    show_default=False)]
 PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", min=1, max=17,
                                            help="Significant digits shown (JSON always has full precision).")]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", dir_okay=False,
                                                 help="Write the output to FILE (atomically) instead of stdout.")]
+
+
 def _finite(value: float | None) -> float | None:
     """Refuse nan and inf on the command line, as the spec loader does."""
     import math
@@ -81,18 +79,19 @@ def _quiet_broken_pipe() -> None:
         pass
 
 
-def pick_format(fmt: str | None, output: Path | None, allowed: list[str] | None = None) -> str:
-    """Explicit --format, else the output file's suffix, else rich on a terminal and text when piped."""
-    allowed = allowed or FORMATS
+def pick_format(fmt: str | None, output: Path | None, family: str = "report") -> str:
+    """Explicit --format, else the output file's suffix, else (reports) rich on a terminal and text when piped."""
     if fmt is not None:
         fmt = fmt.lower()
-        if fmt not in allowed:
-            raise SpecError(f"unknown format {fmt!r}", hint=f"choose one of: {', '.join(allowed)}")
+        if fmt not in formats.names(family):
+            raise SpecError(f"unknown {formats.NOUN[family]} {fmt!r}",
+                            hint=f"choose one of: {', '.join(formats.names(family))}")
         return fmt
     if output is not None:
-        guess = SUFFIX_FORMATS.get(output.suffix.lower())
-        return guess if guess in allowed else "text"
-    return "rich" if is_terminal() else "text"
+        return formats.by_suffix(output, family) or formats.FALLBACK[family]
+    if family == "report":
+        return "rich" if is_terminal() else "text"
+    return formats.FALLBACK[family]
 
 
 def is_terminal() -> bool:
@@ -131,57 +130,24 @@ def open_spec_for(arg: str | None, *destinations: Path | None):
     return spec
 
 
-def render(doc, fmt: str, data: Callable[[], Any] | None = None, **opts) -> str | None:
-    """Doc (and the JSON data) -> text in the chosen format; None for rich (printed directly)."""
-    if fmt == "text":
-        from bpcalc.render.text import render_text
-
-        return render_text(doc)
-    if fmt == "markdown":
-        from bpcalc.render.markdown import render_markdown
-
-        return render_markdown(doc)
-    if fmt == "json":
-        from bpcalc.render.jsonr import dumps
-
-        return dumps(data() if data else {})
-    if fmt == "latex":
-        from bpcalc.render.latex import render_latex
-
-        return render_latex(doc, **opts)
-    if fmt in ("html", "svg"):
-        from bpcalc.render import richexport as export
-
-        return (export.render_html if fmt == "html" else export.render_svg)(doc)
-    if fmt in EXTRA_RENDERERS:
-        return EXTRA_RENDERERS[fmt](doc, **opts)
-    return None
-
-
-# name -> function(doc, **opts) -> str; for formats beyond the built-in ones above
-EXTRA_RENDERERS: dict[str, Callable[..., str]] = {}
-
-
-def emit(doc, fmt: str, output: Path | None, data: Callable[[], Any] | None = None, quiet: bool = False,
+def emit(subject, fmt: str, output: Path | None, data: Callable[[], Any] | None = None, quiet: bool = False,
          protect: list[str | None] | None = None, **opts) -> None:
-    """Show or write a report in one format. JSON reads `data()`; everything else renders `doc`."""
+    """Render `subject` (a Doc or a Drawing), for JSON `data()`, in `fmt` and deliver it; --quiet: no stdout."""
     if quiet and output is None:
         return
-    if fmt == "rich":
-        if output is not None:
-            fmt = "text"
-        else:
-            from rich.console import Console
+    f = formats.BY_NAME[fmt]
+    if output is None and f.draw is not None:
+        f.draw(subject)
+        return
+    deliver(f.render(subject, data, **opts), output, protect)
 
-            from bpcalc.render.richr import print_rich
 
-            print_rich(doc, Console(highlight=False))
-            return
-    text = render(doc, fmt, data, **opts)
+def deliver(content: str | bytes, output: Path | None, protect: list[str | None] | None = None) -> None:
+    """Text to stdout (newline-terminated), or text or bytes to `output` atomically, never over a `protect` file."""
     if output is not None:
         from bpcalc.spec.save import write_atomic
 
-        write_atomic(output, text, protect=protect)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
+        write_atomic(output, content, protect=protect)
+        return
+    sys.stdout.write(content if content.endswith("\n") else content + "\n")
+    sys.stdout.flush()

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from bpcalc.cli.app import app
-from bpcalc.cli.common import guard
+from bpcalc.cli.common import deliver, guard
 
 
 @app.command()
 @guard
 def examples() -> None:
     """List the bundled example specs (run one with `bpcalc run NAME`)."""
-    import typer
-
     from bpcalc.spec.bundled import bundled_names, describe
 
     names = bundled_names()
     width = max(map(len, names))
-    for n in names:
-        typer.echo(f"{n.ljust(width)}  {describe(n)}")
+    deliver("".join(f"{n.ljust(width)}  {describe(n)}\n" for n in names), None)

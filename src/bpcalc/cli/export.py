@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -27,10 +26,4 @@ def export(spec: c.SpecArg = None, to: ToOpt = "pytorch", output: c.OutputOpt = 
     if to.lower() not in TARGETS:
         raise SpecError(f"cannot export to {to!r}", hint=f"choose one of: {', '.join(TARGETS)}")
     s = c.open_spec_for(spec, output)
-    text = export_pytorch(s, output)
-    if output is None:
-        sys.stdout.write(text)
-        return
-    from bpcalc.spec.save import write_atomic
-
-    write_atomic(output, text, protect=[s.source])
+    c.deliver(export_pytorch(s, output), output, protect=[s.source])

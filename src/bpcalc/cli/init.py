@@ -89,17 +89,14 @@ def installed_schema_path() -> str | None:
 @c.guard
 def init(file: FileArg = None, graph: KindOpt = False, force: ForceOpt = False, quiet: c.QuietOpt = False) -> None:
     """Write a commented starter spec to FILE (or print it) that runs as written; edit it from there."""
-    import sys
-
     from bpcalc.errors import SpecError
-    from bpcalc.spec.save import write_atomic
 
     if file is None:
-        sys.stdout.write(starter_spec(graph, "spec.yaml", installed_schema_path()))
+        c.deliver(starter_spec(graph, "spec.yaml", installed_schema_path()), None)
         return
     c.check_output_path(file)
     if file.exists() and not force:
         raise SpecError(f"{file} already exists; not overwriting it", hint="pass --force, or choose another name")
-    write_atomic(file, starter_spec(graph, file.name, installed_schema_path()))
+    c.deliver(starter_spec(graph, file.name, installed_schema_path()), file)
     if not quiet:
-        sys.stdout.write(f"wrote {file}: try `bpcalc run {file}`\n")
+        typer.echo(f"wrote {file}: try `bpcalc run {file}`")

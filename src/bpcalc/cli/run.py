@@ -46,9 +46,9 @@ def run(
 
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if save is not None:
-        from bpcalc.spec.save import trace_to_spec_text, write_atomic
+        from bpcalc.spec.save import trace_to_spec_text
 
-        write_atomic(save, trace_to_spec_text(s, trace, save), protect=[s.source])
+        c.deliver(trace_to_spec_text(s, trace, save), save, protect=[s.source])
     if checked is not None:
         import typer
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
 
@@ -16,12 +14,5 @@ def schema(output: c.OutputOpt = None) -> None:
     """Print the JSON Schema (draft 2020-12) of a spec; editors use it to validate and complete specs."""
     from bpcalc.spec.schema import shipped_schema_text
 
-    text = shipped_schema_text()
-    if output is not None:
-        from bpcalc.spec.save import write_atomic
-
-        c.check_output_path(output)
-        write_atomic(output, text)
-        return
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    c.check_output_path(output)
+    c.deliver(shipped_schema_text(), output)

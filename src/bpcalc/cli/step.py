@@ -11,7 +11,6 @@ import typer
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
 
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 EpochsOpt = Annotated[int, typer.Option("--epochs", "-e", min=1, metavar="N", help="Epochs to train.")]
@@ -25,7 +24,7 @@ StepSaveOpt = Annotated[Path | None, typer.Option(
     help="Write the trained spec (parameters and optimizer state; resumes exactly). Never over SPEC.")]
 PlotOpt = Annotated[Path | None, typer.Option(
     "--plot", metavar="FILE", dir_okay=False,
-    help="Draw the loss curve to FILE.png, .svg or .pdf (needs matplotlib: pip install \"bpcalc[plot]\").")]
+    help="Draw the loss curve to FILE.png, .svg or .pdf (needs matplotlib: pip install matplotlib).")]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc step --epochs 10\n\n  bpcalc step two_layer --epochs 10000 --every 1000\n\n"
@@ -73,29 +72,22 @@ def step(
     def data():
         return train_to_dict(res, shown_every)
 
-    traces_doc = _traces_doc(res, precision) if trace else None
-    doc = train_report(res, precision, shown_every, traces_doc) if fmt != "json" else None
-    if fmt == "json":
+    def dumps(d: dict) -> str:
         from bpcalc.render.train_report import dumps_train
 
-        steps = _steps_json(res) if trace else None
-        text = dumps_train(data(), steps)
-        if not (quiet and output is None):
-            if output is not None:
-                from bpcalc.spec.save import write_atomic
+        return dumps_train(d, _steps_json(res) if trace else None)
 
-                write_atomic(output, text, protect=[s.source])
-            else:
-                sys.stdout.write(text)
-                sys.stdout.flush()
-    else:
-        c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
+    traces_doc = _traces_doc(res, precision) if trace and fmt != "json" else None
+    doc = None if fmt == "json" else train_report(res, precision, shown_every, traces_doc)
+    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone, dumps=dumps)
     if save is not None:
-        from bpcalc.spec.save import trained_spec_text, write_atomic
+        from bpcalc.spec.save import trained_spec_text
 
-        write_atomic(save, trained_spec_text(s, res, save), protect=[s.source])
+        c.deliver(trained_spec_text(s, res, save), save, protect=[s.source])
     if plot is not None and len(res.losses):
-        _plot(res, plot)
+        from bpcalc.render.plot import loss_curve
+
+        c.deliver(loss_curve(res, plot.suffix.lower()[1:]), plot, protect=[s.source])
     if res.diverged:
         c.err(f"error: training diverged at epoch {res.diverged_epoch}: {res.diverged}"
               + (f"; --save wrote the parameters after epoch {res.last_epoch}" if save is not None else ""))
@@ -120,45 +112,15 @@ def _stderr_tty() -> bool:
 
 
 def _check_plot(plot: Path) -> None:
+    """--plot's file: a suffix matplotlib writes, a folder that exists, and matplotlib installed; before training."""
     from bpcalc.errors import SpecError
+    from bpcalc.render.plot import INSTALL_HINT, PLOT_FORMATS, have_matplotlib
 
-    if plot.suffix.lower() not in PLOT_SUFFIXES:
+    if plot.suffix.lower()[1:] not in PLOT_FORMATS:
         raise SpecError(f"--plot {plot}: the file name must end in .png, .svg or .pdf")
     c.check_output_path(plot)
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise SpecError("--plot needs matplotlib, which is not installed",
-                        hint='pip install "bpcalc[plot]"') from None
-
-
-def _plot(res, path: Path) -> None:
-    """The loss per epoch (log scale when it spans more than two decades), written atomically."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from bpcalc.spec.save import write_atomic
-
-    x, y = res.epoch_numbers, res.losses
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    ax.plot(x, y, color="tab:blue", lw=1.5)
-    finite = y[np.isfinite(y)]
-    if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 100:
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (before the epoch's update)")
-    ax.set_title(res.name or "training", fontsize=10)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format=path.suffix.lower()[1:])
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    if not have_matplotlib():
+        raise SpecError("--plot needs matplotlib, which is not installed", hint=INSTALL_HINT)
 
 
 def _traces_doc(res, precision: int):

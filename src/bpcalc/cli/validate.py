@@ -67,6 +67,6 @@ def validate(specs: SpecsArg, quiet: c.QuietOpt = False) -> None:
             c.err(f"error: {exc}")  # names the file (or the missing name) itself
             continue
         if not quiet:
-            typer.echo(f"ok: {arg}: {summary(spec)}")
+            c.deliver(f"ok: {arg}: {summary(spec)}", None)
     if bad:
         raise typer.Exit(EXIT_BAD_INPUT)

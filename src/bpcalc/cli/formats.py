@@ -1,0 +1,127 @@
+"""The output formats, one table: each format's name, the --output suffixes that select it, and its renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# renderer(subject, data, **opts) -> text: `subject` is a command's Doc (a graph's Drawing for graph formats),
+# `data()` its JSON-contract dict (called only by JSON); opts: standalone (LaTeX), dumps (JSON text of the data)
+Renderer = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One output format: what --format calls it, the --output suffixes that pick it, and how it renders."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    render: Renderer
+    family: str = "report"  # "report": run, step, explain, check; "graph": bpcalc graph
+    note: str = ""  # shown after the name in --help
+    draw: Callable[[Any], None] | None = None  # drawn straight on a terminal instead (to a file: `render`)
+
+
+def _text(doc, data=None, **_) -> str:
+    from bpcalc.render.text import render_text
+
+    return render_text(doc)
+
+
+def _draw_rich(doc) -> None:
+    from rich.console import Console
+
+    from bpcalc.render.richr import print_rich
+
+    print_rich(doc, Console(highlight=False))
+
+
+def _json(doc, data=None, dumps: Callable[[Any], str] | None = None, **_) -> str:
+    if dumps is None:
+        from bpcalc.render.jsonr import dumps
+    return dumps(data() if data else {})
+
+
+def _markdown(doc, data=None, **_) -> str:
+    from bpcalc.render.markdown import render_markdown
+
+    return render_markdown(doc)
+
+
+def _latex(doc, data=None, standalone: bool = False, **_) -> str:
+    from bpcalc.render.latex import render_latex
+
+    return render_latex(doc, standalone=standalone)
+
+
+def _html(doc, data=None, **_) -> str:
+    from bpcalc.render.richexport import render_html
+
+    return render_html(doc)
+
+
+def _svg(doc, data=None, **_) -> str:
+    from bpcalc.render.richexport import render_svg
+
+    return render_svg(doc)
+
+
+def _dot(drawing, data=None, **_) -> str:
+    from bpcalc.render.graphdraw import to_dot
+
+    return to_dot(drawing)
+
+
+def _mermaid(drawing, data=None, **_) -> str:
+    from bpcalc.render.graphdraw import to_mermaid
+
+    return to_mermaid(drawing)
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("rich", (), _text, draw=_draw_rich),
+    Format("text", (".txt",), _text),
+    Format("json", (".json",), _json),
+    Format("markdown", (".md", ".markdown"), _markdown),
+    Format("latex", (".tex",), _latex),
+    Format("html", (".html", ".htm"), _html),
+    Format("svg", (".svg",), _svg),
+    Format("dot", (".dot", ".gv"), _dot, family="graph", note="Graphviz"),
+    Format("mermaid", (".mmd", ".mermaid"), _mermaid, family="graph"),
+)
+BY_NAME = {f.name: f for f in FORMATS}
+# per family: what an error calls a format, and the format of an --output whose suffix names none
+NOUN = {"report": "format", "graph": "graph format"}
+FALLBACK = {"report": "text", "graph": "dot"}
+
+
+def names(family: str = "report") -> list[str]:
+    """The formats --format accepts in a family, in the table's order."""
+    return [f.name for f in FORMATS if f.family == family]
+
+
+def suffixes(family: str = "report") -> list[str]:
+    """The --output suffixes that select a format of the family."""
+    return [s for f in FORMATS if f.family == family for s in f.suffixes]
+
+
+def choices_help(family: str = "report") -> str:
+    """`rich | text | ...` for --help, each with its note."""
+    return " | ".join(f"{f.name} ({f.note})" if f.note else f.name for f in FORMATS if f.family == family)
+
+
+def by_suffix(output: Path, family: str = "report") -> str | None:
+    """The format an --output file's suffix selects, if any."""
+    suffix = output.suffix.lower()
+    return next((f.name for f in FORMATS if f.family == family and suffix in f.suffixes), None)
+
+
+def complete(family: str = "report") -> Callable[[str], list[str]]:
+    """Shell completion of --format values."""
+
+    def values(incomplete: str) -> list[str]:
+        return [n for n in names(family) if n.startswith((incomplete or "").lower())]
+
+    return values
