@@ -502,3 +502,10 @@ def test_run_does_not_import_pydantic():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False", "`bpcalc run` imported pydantic: see cli/fastparams.py"
+
+
+def test_explain_help_lists_the_registrys_functions():
+    from bpcalc.cli.explain import FUNCTIONS_HELP
+    from bpcalc.explain.functions import FUNCTION_NAMES
+
+    assert FUNCTIONS_HELP.split(", ") == list(FUNCTION_NAMES)

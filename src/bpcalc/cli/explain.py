@@ -10,8 +10,9 @@ import typer
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
 
-FUNCTIONS_HELP = ("sigmoid, tanh, relu, leaky_relu, softmax, linear, half_sse, sse, mse, cross_entropy, "
-                  "binary_cross_entropy, chain-rule")
+# the registry's names, written out so `--help` starts without numpy; tests/test_cli.py checks they are the same
+FUNCTIONS_HELP = ("sigmoid, tanh, relu, leaky_relu, linear, softmax, gelu, silu, softplus, elu, half_sse, sse, mse, "
+                  "cross_entropy, binary_cross_entropy, huber, chain-rule")
 
 TopicArg = Annotated[str | None, typer.Argument(
     metavar="SPEC|FUNCTION",
@@ -87,10 +88,10 @@ def explain(
 
 
 def _chain_example(learning_rate, round_to, precision):
-    """Seed 004's y = (e^(x²))² at x = 0.5, run and derived: the chain rule's worked example."""
+    """The composite-function example's y = (e^(x²))² at x = 0.5, run and derived: the chain rule's worked example."""
     from bpcalc import run as run_step
     from bpcalc.explain.chain import explain as derive
 
     ex = derive(run_step("composite", learning_rate=learning_rate, round_to=round_to), precision)
-    ex.title = f"Worked example (seed 004): {ex.title}"
+    ex.title = f"Worked example (the composite-function example): {ex.title}"
     return ex
