@@ -79,7 +79,8 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
     doc.para(f"Numerical differentiation needs 2·P = {passes} forward passes{over} "
              f"(P = {gc.n_params:,} {thing}{plural}) "
              "for what backprop gets from one forward and one backward pass, and the gap grows with P. "
-             f"The layer-notation example's {'-'.join(map(str, s2['sizes']))} network has P = {s2['parameters']:,}: one update "
+             f"The layer-notation example's {'-'.join(map(str, s2['sizes']))} network has "
+             f"P = {s2['parameters']:,}: one update "
              f"by central differences on its {s2['samples']:,} samples is {s2['forward_passes']:,} forward passes "
              f"over the data ({s2['sample_passes']:,} sample-passes), against one forward and one backward pass "
              "for backprop; the article reports 20+ hours to train that network numerically.")
