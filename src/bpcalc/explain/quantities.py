@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -178,7 +177,3 @@ def _graph_quantities(data: dict) -> Iterator[Quantity]:
     if data.get("output_after") is not None or "output_after" in data:
         yield Quantity("output_after", (f"{data.get('output')} after",), data.get("output_after"), (5, 0, 0))
     yield Quantity("loss_after", (f"{root} after", "loss after"), data.get("loss_after"), (5, 1, 0))
-
-
-def is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

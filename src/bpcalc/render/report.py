@@ -10,7 +10,7 @@ import numpy as np
 
 from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
-from bpcalc.explain.notation import E, Notation, d, join
+from bpcalc.explain.notation import E, Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.rounding_report import rounding_note
@@ -106,7 +106,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     if n > 1:
         t = doc.table(None, ["quantity", "definition", "with numbers", "value"], NUM)
         nums = " + ".join(f.p_(v) for v in tr.sample_loss[:MAX_TERMS_WRITTEN])
-        t.add("E", f"(1/{n}) Σ_n E(sample n)", f"({nums}{' + …' if False else ''}) / {n}" if n <= MAX_TERMS_WRITTEN
+        t.add("E", f"(1/{n}) Σ_n E(sample n)", f"({nums}) / {n}" if n <= MAX_TERMS_WRITTEN
               else f"mean of {n} sample losses", f(tr.loss))
 
     # ---- backward
@@ -357,8 +357,3 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
         if tr.output_after is not None:
             t.add("change", f(tr.loss_change))
     return doc
-
-
-
-def join_names(parts):  # re-exported for derivations
-    return join(parts)

@@ -12,7 +12,7 @@ import numpy as np
 
 from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
 from bpcalc.errors import SpecError
-from bpcalc.spec.yamlsrc import Located, fmt_path, load_yaml
+from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
@@ -555,7 +555,3 @@ def _scalars(doc: Located, value: Any, path: tuple) -> dict[str, float]:
             raise doc.error(path + (k,), f"{k!r} is not a valid name (letters, digits, _; not starting with a digit)")
         out[str(k)] = number(doc, v, path + (k,))
     return out
-
-
-def describe_path(path: tuple) -> str:
-    return fmt_path(path)
