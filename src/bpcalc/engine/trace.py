@@ -113,6 +113,42 @@ class GraphTrace:
 Trace = NetworkTrace | GraphTrace
 
 
+
+# ---------------------------------------------------------------- non-finite values
+def _first_bad(name: str, x) -> tuple[str, float] | None:
+    if x is None:
+        return None
+    arr = np.asarray(x, dtype=np.float64)
+    if np.all(np.isfinite(arr)):
+        return None
+    idx = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0]) if arr.ndim else ()
+    return (".".join([name, *map(str, idx)]), float(arr[idx]))
+
+
+def first_non_finite(tr) -> tuple[str, float] | None:
+    """The first quantity, in the order a person computes them, that is infinite or NaN: (JSON path, value).
+
+    A trace with one is no result: the step overflowed (huge weights or learning rate, logits beyond float64)."""
+    if isinstance(tr, GraphTrace):
+        items = [(f"nodes.{nd.name}.value", nd.value) for nd in tr.nodes]
+        items += [(f"nodes.{nd.name}.grad", nd.grad) for nd in reversed(tr.nodes)]
+        items += [(f"variables.{k}.new_value", v) for k, v in tr.new_values.items()]
+        items += [("loss_after", tr.loss_after)]
+    else:
+        L = tr.layers
+        items = [(f"layers.{i}.{key}", getattr(lt, key)) for i, lt in enumerate(L) for key in ("z", "a")]
+        items += [("loss", tr.loss)]
+        items += [(f"layers.{i}.{key}", getattr(L[i], key)) for i in range(len(L) - 1, -1, -1)
+                  for key in ("grad_a", "local", "delta", "grad_weights", "grad_biases")]
+        items += [(f"layers.{i}.{key}", getattr(lt, key)) for i, lt in enumerate(L)
+                  for key in ("new_weights", "new_biases")]
+        items += [("loss_after", tr.loss_after)]
+    for name, x in items:
+        bad = _first_bad(name, x)
+        if bad is not None:
+            return bad
+    return None
+
 # ---------------------------------------------------------------- the data model (JSON-ready, full precision)
 # The contract's keys; non-finite numbers become null. Renderers write it out, check-my-work reads it.
 def _num(x: Any) -> Any:
