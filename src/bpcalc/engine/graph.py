@@ -145,10 +145,11 @@ def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int
         raise
     opt.tick()
     new_values, states = {}, {}
-    for name, v in values.items():
-        new, st = opt.update(name, np.float64(v), np.float64(grads.get(name, 0.0)))
-        new_values[name] = r(float(new))
-        states[name] = {k: float(x) for k, x in st.items()}
+    with np.errstate(all="ignore"):  # an overflowing update is found in the numbers (first_non_finite)
+        for name, v in values.items():
+            new, st = opt.update(name, np.float64(v), np.float64(grads.get(name, 0.0)))
+            new_values[name] = r(float(new))
+            states[name] = {k: float(x) for k, x in st.items()}
     loss_after = None
     output_after = None
     try:
