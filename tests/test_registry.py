@@ -88,7 +88,7 @@ def test_activation_derivative_is_the_central_difference_of_its_forward(act: Act
     if act.local is not None:
         np.testing.assert_allclose(act.local(z, a), numeric / g, rtol=1e-6, atol=1e-8)
     if act.local_z is not None:
-        np.testing.assert_allclose(act.local_z(z), act.local(z, a), rtol=1e-12)
+        np.testing.assert_allclose(act.local_z(z, a), act.local(z, a), rtol=1e-12)
 
 
 @pytest.mark.parametrize("loss", LOSSES.values(), ids=lambda l: l.name)

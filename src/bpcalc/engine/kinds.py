@@ -68,7 +68,7 @@ class Activation:
     probability: bool = False  # outputs lie in (0, 1): log losses may follow
     log_forward: Callable[[Array], Array] | None = None  # log a, computed stably from z
     log1m_forward: Callable[[Array], Array] | None = None  # log(1 − a), computed stably from z
-    local_z: Callable[[Array], Array] | None = None  # da/dz from z alone, where the form in a loses digits
+    local_z: Callable[[Array, Array], Array] | None = None  # da/dz to full precision (from z where a loses digits)
     notes: tuple[str, ...] = ()
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:

@@ -87,7 +87,7 @@ class Network:
         act = self.acts[l]
         if act.local is None:
             return None
-        return act.local_z(z) if (act.local_z is not None and rnd is None) else act.local(z, a)
+        return act.local_z(z, a) if (act.local_z is not None and rnd is None) else act.local(z, a)
 
     def backward(self, X, T, zs, as_, rnd: Rnd = None, full: bool = False, into=None) -> dict:
         """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂W, ∂E/∂b, for E the mean loss over the samples.
