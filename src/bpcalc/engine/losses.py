@@ -205,7 +205,8 @@ def _softmax_one_minus(z: Array, a: Array) -> Array:
     out = 1.0 - a
     m = np.argmax(z, axis=-1)[..., None]
     e = np.exp(z - np.take_along_axis(z, m, axis=-1))
-    R = np.sum(e, axis=-1, keepdims=True) - 1.0  # the max's own term is exactly 1
+    np.put_along_axis(e, m, 0.0, axis=-1)  # summed without the max's own term (1), so nothing cancels
+    R = np.sum(e, axis=-1, keepdims=True)
     np.put_along_axis(out, m, R / (1.0 + R), axis=-1)
     return out
 
@@ -234,7 +235,7 @@ def _softmax_bce(z: Array, a: Array, t: Array) -> Array:
 SOFTMAX_CROSS_ENTROPY = Pair(
     "softmax", "cross_entropy", _softmax_ce, fused=True,
     by_hand=lambda a, t: a * np.sum(t, axis=-1, keepdims=True) - t, formula="a_k − t_k", formula_tex=r"a_k - t_k",
-    delta_t="{a} − {t}", torch="F.cross_entropy(z, t)  # probability targets: −Σ t·log softmax(z)",
+    delta_t="{a} − {t}", torch="softmax_cross_entropy(z, t)  # −Σ t·log softmax(z), its gradient a − t in full",
     derivation=(_SOFTMAX_CE,), note="softmax with cross-entropy: δ = a − t (the Jacobian and −t/a cancel)")
 
 SIGMOID_BINARY_CROSS_ENTROPY = Pair(

@@ -95,6 +95,31 @@ torch.set_default_dtype(torch.float64)
 
 # functions a registry entry's torch form may call, defined in the script only where it does
 HELPERS = {
+    "softmax_cross_entropy(": '''
+
+class SoftmaxCrossEntropy(torch.autograd.Function):
+    """−Σ t·log softmax(z), mean over samples; its gradient a·Σt − t with the largest output's a − t taken from
+    1 − a = R/(1 + R), R = Σ_(k≠max) e^(z_k − max), so an output near 1 keeps its digits (as bpcalc computes it)."""
+
+    @staticmethod
+    def forward(ctx, z, t):
+        ctx.save_for_backward(z, t)
+        return -(t * torch.log_softmax(z, dim=1)).sum(dim=1).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, t = ctx.saved_tensors
+        a, S = torch.softmax(z, dim=1), t.sum(dim=1, keepdim=True)
+        m = z.argmax(dim=1, keepdim=True)
+        R = torch.exp(z - z.gather(1, m)).scatter(1, m, 0.0).sum(dim=1, keepdim=True)  # the others only
+        one_minus = (1.0 - a).scatter(1, m, R / (1.0 + R))
+        delta = torch.where(a > 0.5, (S - t) - S * one_minus, a * S - t)
+        return grad * delta / z.shape[0], None
+
+
+def softmax_cross_entropy(z, t):
+    return SoftmaxCrossEntropy.apply(z, t)
+''',
     "log1m_softmax(": '''
 
 def log1m_softmax(z):
