@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import difflib
+import heapq
+import math
 from dataclasses import dataclass
 
 from bpcalc.engine.registry import FUNCTIONS
@@ -58,15 +60,62 @@ def is_literal(name: str) -> bool:
 
 
 def parse_graph(spec, doc: Located | None = None) -> Graph:
-    """Turn a GraphSpec's node expressions into a Graph; errors point at the node and the column."""
+    """Turn a GraphSpec's node expressions into a Graph; errors point at the node and the column.
+
+    The spec's nodes may come in any order (a tool that sorts keys writes them alphabetically): they are parsed
+    as written, then evaluated in dependency order, the written order kept wherever it already is one."""
     state = _GraphState(spec, doc)
-    for name, text in spec.nodes:
-        _NodeParser(state, name, text).parse()
+    parsers = [_NodeParser(state, name, text) for name, text in spec.nodes]
+    for p in parsers:
+        p.prepare()
+    for p in _dependency_order(parsers):
+        p.parse()
     return Graph(state.variables, state.constants, state.nodes, spec.output, spec.loss, spec.target)
 
 
+def _dependency_order(parsers: list[_NodeParser]) -> list[_NodeParser]:
+    """The nodes ordered so each comes after the nodes it uses, and otherwise as written (of the nodes ready, the
+    first written goes first), so a valid written order is kept as it is; a cycle is refused, naming its nodes."""
+    index = {p.name: i for i, p in enumerate(parsers)}
+    deps = [{index[n] for n in p.uses if n in index} for p in parsers]
+    users: list[list[int]] = [[] for _ in parsers]
+    for i, ds in enumerate(deps):
+        for d in ds:
+            users[d].append(i)
+    waiting = [len(ds) for ds in deps]
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    heapq.heapify(ready)
+    out: list[_NodeParser] = []
+    while ready:
+        i = heapq.heappop(ready)
+        out.append(parsers[i])
+        for u in users[i]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, u)
+    if len(out) == len(parsers):
+        return out
+    # every node left waits for another node left: walk from the first one until a node repeats
+    left = {i for i, w in enumerate(waiting) if w}
+    walk, seen, i = [], {}, min(left)
+    while i not in seen:
+        seen[i] = len(walk)
+        walk.append(i)
+        i = min(d for d in deps[i] if d in left)
+    cycle = walk[seen[i]:]
+    k = cycle.index(min(cycle))  # start at the node written first
+    cycle = cycle[k:] + cycle[:k]
+    names = [parsers[c].name for c in cycle]
+    first = parsers[cycle[0]]
+    nxt = names[1] if len(names) > 1 else names[0]
+    raise first.fail(f"nodes {' → '.join(names + names[:1])} form a cycle" if len(names) > 1 else
+                     f"node `{names[0]}` uses itself", first.col_of(nxt),
+                     hint="a node may use variables, constants and other nodes, but never itself, directly or "
+                          "through others")
+
+
 class _GraphState:
-    """What parsing the nodes in order builds up: known names, names still to come, the nodes so far."""
+    """What parsing the nodes builds up: known names, the spec's node names, the operation nodes so far."""
 
     def __init__(self, spec, doc: Located | None):
         self.spec = spec
@@ -76,7 +125,7 @@ class _GraphState:
         self.known = set(self.variables) | set(self.constants)
         self.nodes: list[GNode] = []
         self.taken = set(self.known) | {n for n, _ in spec.nodes}
-        self.defined_later = {n for n, _ in spec.nodes}
+        self.node_names: set[str] = set()  # the spec's nodes, as each is prepared
 
 
 class _NodeParser:
@@ -87,20 +136,29 @@ class _NodeParser:
         self.name = name
         self.text = text
         self.counter = 0
+        self.tree: ast.Expression | None = None
+        self.uses: list[str] = []  # the names the expression reads, in order of appearance
 
     def fail(self, message: str, col: int | None = None, hint: str | None = None, text: str | None = None):
         text = self.text.strip() if text is None else text
         path = ("nodes", self.name)
         caret = f"\n    {text}\n    {' ' * col}^" if col is not None else ""
-        line = self.st.doc.line(path) if self.st.doc else None
+        line = (getattr(self.st.spec, "lines", None) or {}).get(self.name) or (
+            self.st.doc.line(path) if self.st.doc else None)
         return SpecError(message + caret, fmt_path(path), line, self.st.spec.source, hint)
 
-    def parse(self) -> None:
+    def col_of(self, name: str) -> int | None:
+        """The column where the expression first reads `name`."""
+        return next((n.col_offset for n in ast.walk(self.tree) if isinstance(n, ast.Name) and n.id == name), None)
+
+    def prepare(self) -> None:
+        """Check the name and parse the expression: everything that does not depend on the other nodes."""
         name, text, st = self.name, self.text, self.st
         if not name.isidentifier():
             raise self.fail(f"node name {name!r} is not a valid name (letters, digits, _)", text=text)
-        if name in st.known:
+        if name in st.known or name in st.node_names:
             raise self.fail(f"`{name}` is defined twice (as a node and as a variable, constant or node)", text=text)
+        st.node_names.add(name)
         if len(text) > MAX_EXPR_CHARS:
             raise self.fail(f"the expression is longer than {MAX_EXPR_CHARS} characters", text=text[:60])
         text = self.text = " ".join(text.split())  # one line, so the caret lines up
@@ -114,38 +172,42 @@ class _NodeParser:
                             hint="split it into several nodes") from None
         if _depth(tree) > MAX_EXPR_DEPTH:
             raise self.fail(f"more than {MAX_EXPR_DEPTH} operations nested in one expression", text=text[:60],
-                            hint="split it into several nodes; each may use the ones above it")
-        result = self.visit(tree.body, True)
+                            hint="split it into several nodes; each may use the others")
+        self.tree = tree
+        self.uses = list(dict.fromkeys(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)))
+
+    def parse(self) -> None:
+        """Build the node's operations; every node it uses is built by now."""
+        name, text, st = self.name, self.text, self.st
+        result = self.visit(self.tree.body, True)
         if result != name:  # the node is a plain alias or a number: make it an identity node
             st.nodes.append(GNode(name, "add", (result, "0"), text.strip(), name))
             st.constants.setdefault("0", 0.0)
         st.known.add(name)
-        st.defined_later.discard(name)
 
     def visit(self, node: ast.AST, top: bool) -> str:
         st = self.st
         col = getattr(node, "col_offset", None)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
                 and not isinstance(node.value, bool):
-            lit = _literal_name(node.value)
-            st.constants.setdefault(lit, float(node.value))
+            value = self.literal(node.value, col)
+            lit = _literal_name(value)
+            st.constants.setdefault(lit, value)
             return lit
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
                 and isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)) \
                 and not isinstance(node.operand.value, bool) and not top:
-            lit = _literal_name(-node.operand.value)
-            st.constants.setdefault(lit, -float(node.operand.value))
+            value = -self.literal(node.operand.value, getattr(node.operand, "col_offset", col))
+            lit = _literal_name(value)
+            st.constants.setdefault(lit, value)
             return lit
         if isinstance(node, ast.Name):
             if node.id in st.known:
                 return node.id
-            if node.id in st.defined_later:
-                raise self.fail(f"`{node.id}` is used before it is defined", col,
-                                hint="nodes are evaluated in order; move this node below it")
-            close = difflib.get_close_matches(node.id, sorted(st.known), n=1)
+            close = difflib.get_close_matches(node.id, sorted(st.known | st.node_names), n=1)
             hint = f"did you mean `{close[0]}`?" if close else None
             raise self.fail(f"undefined name `{node.id}`", col,
-                            hint or "define it under variables:, constants: or as an earlier node")
+                            hint or "define it under variables:, constants: or as a node")
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             ins = (self.visit(node.left, False), self.visit(node.right, False))
             return self.emit(_BINOPS[type(node.op)], ins, node, top)
@@ -169,6 +231,18 @@ class _NodeParser:
             kind = f"the operator `{type(node.op).__name__}`"
         raise self.fail(f"{kind or type(node).__name__} not allowed in an expression (only plain arithmetic)", col,
                         hint="expressions use numbers, names, + - * / **, parentheses and " + ", ".join(FUNCTIONS))
+
+    def literal(self, value: int | float, col: int | None) -> float:
+        """A number written in the expression, as a float; one too large for a float is refused."""
+        try:
+            out = float(value)
+        except OverflowError:
+            out = math.inf
+        if not math.isfinite(out):
+            shown = f"with {len(str(abs(value)))} digits " if isinstance(value, int) else ""
+            raise self.fail(f"the number {shown}is too large for a float (at most about 1.8e308)", col,
+                            hint="check for a typo, or write it in scientific notation such as 1.5e30")
+        return out
 
     def emit(self, op: str, ins: tuple[str, ...], node: ast.AST, top: bool) -> str:
         st = self.st

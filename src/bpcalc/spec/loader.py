@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,16 @@ GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "lo
 INITS = ("xavier", "he", "uniform", "normal")
 FREEZABLE = ("weights", "biases")
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
+MAX_INT64 = 2**63 - 1  # seeds and counters (epoch, step) stay within a signed 64-bit integer
+# the range each optimizer setting must lie in, as PyTorch checks them: (low, high, high included, in words)
+HYPER_RANGES = {"momentum": (0.0, None, False, "≥ 0"), "alpha": (0.0, 1.0, True, "in [0, 1]"),
+                "epsilon": (0.0, None, False, "≥ 0"), "beta1": (0.0, 1.0, False, "in [0, 1)"),
+                "beta2": (0.0, 1.0, False, "in [0, 1)")}  # weight_decay may be < 0 (a divergence demo)
+# names people write for a choice, beyond case and spelling: `loss: bce`, `init: glorot`
+ALIASES = {"bce": "binary_cross_entropy", "ce": "cross_entropy", "categorical_cross_entropy": "cross_entropy",
+           "nll": "cross_entropy", "mean_squared_error": "mse", "sum_squared_error": "sse", "l2": "mse",
+           "smooth_l1": "huber", "logistic": "sigmoid", "identity": "linear", "none": "linear", "swish": "silu",
+           "glorot": "xavier", "kaiming": "he", "sgd_momentum": "momentum", "nag": "nesterov"}
 
 
 @dataclass
@@ -176,7 +187,10 @@ def number(doc: Located, value: Any, path: tuple) -> float:
             raise doc.error(path, f"expected a number, found the text {value!r}"[:200]) from None
     try:
         out = float(value)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:
+        raise doc.error(path, f"the number {_short(value)} is far too large: a number here must fit a float (at "
+                              "most about 1.8e308)", hint="check for a typo") from None
+    except (TypeError, ValueError):
         raise doc.error(path, f"expected a number, found {value!r}"[:200]) from None
     if not math.isfinite(out):
         what = "NaN (not a number)" if math.isnan(out) else "infinity"
@@ -184,15 +198,37 @@ def number(doc: Located, value: Any, path: tuple) -> float:
     return out
 
 
-def positive_int(doc: Located, value: Any, path: tuple, minimum: int = 1) -> int:
+def _short(value: Any) -> str:
+    """A value for a message: a huge integer as its first digits and its length."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        digits = str(abs(value))
+        return f"{'-' * (value < 0)}{digits[:12]}… ({len(digits)} digits)"
+    return repr(value)[:80]
+
+
+def positive_int(doc: Located, value: Any, path: tuple, minimum: int = 1, maximum: int = MAX_INT64,
+                 hint: str | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise doc.error(path, f"expected a whole number ≥ {minimum}, found {value!r}"[:200])
+        raise doc.error(path, f"expected a whole number ≥ {minimum}, found {_short(value)}", hint)
+    if value > maximum:
+        raise doc.error(path, f"expected a whole number from {minimum} to {maximum:,}, found {_short(value)}", hint)
     return value
 
 
-def vector(doc: Located, value: Any, path: tuple) -> np.ndarray:
+def non_negative(doc: Located, value: Any, path: tuple, what: str, hint: str | None = None) -> float:
+    out = number(doc, value, path)
+    if out < 0:
+        raise doc.error(path, f"{what} must be ≥ 0, found {out:g}", hint)
+    return out
+
+
+def vector(doc: Located, value: Any, path: tuple, what: str = "number") -> np.ndarray:
     if not isinstance(value, list):
-        raise doc.error(path, f"expected a list of numbers, found {_typename(value)}")
+        hint = None
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            hint = f"write a list, even for one {what}: [{value}]"[:200]
+        plural = what + ("es" if what.endswith("s") else "s")
+        raise doc.error(path, f"expected a list of {plural}, found {_typename(value)} {_short(value)}", hint)
     if not value:
         raise doc.error(path, "the list is empty")
     return np.array([number(doc, v, path + (i,)) for i, v in enumerate(value)], dtype=np.float64)
@@ -219,21 +255,42 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def _fold(name: str) -> str:
+    """A choice as people misspell it: case, spaces, dashes and underscores ignored (`Cross-Entropy`)."""
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
 def choice(doc: Located, value: Any, path: tuple, options, what: str) -> str:
     if not isinstance(value, str) or value not in options:
-        close = difflib.get_close_matches(str(value), list(options), n=1)
+        options = list(options)
+        text = str(value).strip()
+        folded = {_fold(o): o for o in options}
+        alias = ALIASES.get(text.lower().replace("-", "_").replace(" ", "_"))
+        close = ([folded[_fold(text)]] if _fold(text) in folded else [alias] if alias in options else
+                 difflib.get_close_matches(text.lower(), options, n=1))
         hint = (f"did you mean `{close[0]}`? " if close else "") + "valid: " + ", ".join(options)
-        raise doc.error(path, f"unknown {what} {value!r}", hint)
+        raise doc.error(path, f"unknown {what} {_short(value)}", hint)
     return value
 
 
 def _samples(doc: Located, value: Any, path: tuple, base: Path) -> tuple[np.ndarray, bool, str | None]:
     """Inline numbers (one sample or a list of samples) or a .csv/.npy path -> ((n, K) array, single, ref)."""
-    if isinstance(value, str):
+    if isinstance(value, str) and not _numeric_text(value):
         return load_data_file(doc, value, path, base), False, value
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):  # `targets: 0`: one sample of one
+        return np.array([[number(doc, value, path)]]), True, None
     if isinstance(value, list) and value and all(not isinstance(v, list) for v in value):
         return vector(doc, value, path)[None, :], True, None
     return matrix(doc, value, path, "sample"), False, None
+
+
+def _numeric_text(text: str) -> bool:
+    """Text YAML 1.1 leaves unread that is a number all the same (`1e-8`)."""
+    try:
+        float(text.strip().replace("_", ""))
+        return True
+    except ValueError:
+        return False
 
 
 def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarray:
@@ -283,15 +340,42 @@ def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
     elif isinstance(value, dict):
         name = choice(doc, value.get("type", "sgd"), path + ("type",), tuple(OPTIMIZERS), "optimizer")
         check_keys(doc, value, {"type", "weight_decay", *OPTIMIZERS[name].hyper}, path)
-        given = {k: number(doc, v, path + (k,)) for k, v in value.items() if k != "type"}
+        given = {k: _hyper(doc, k, v, path + (k,)) for k, v in value.items() if k != "type"}
     else:
         raise doc.error(path, f"optimizer is a name ({', '.join(OPTIMIZERS)}) or a mapping {{type: adam, ...}}")
     cls = OPTIMIZERS[name]
     opt = OptimizerSpec(name, {k: given.get(k, d) for k, d in cls.hyper.items()},
                         given.get("weight_decay", cls.default_weight_decay))
     if "weight_decay" in data:
-        opt.weight_decay = number(doc, data["weight_decay"], ("weight_decay",))
+        if "weight_decay" in given:
+            raise doc.error(("weight_decay",), f"weight_decay is given twice: here ({data['weight_decay']}) and in "
+                                               f"optimizer ({value['weight_decay']})",
+                            hint="both set the same λ: keep `optimizer.weight_decay` and delete this one "
+                                 "(or the reverse)")
+        opt.weight_decay = _hyper(doc, "weight_decay", data["weight_decay"], ("weight_decay",))
     return opt
+
+
+def _hyper(doc: Located, key: str, value: Any, path: tuple) -> float:
+    """An optimizer setting, within the range PyTorch allows it (betas in [0, 1), ε ≥ 0, ...)."""
+    out = number(doc, value, path)
+    if key in HYPER_RANGES:
+        low, high, closed, words = HYPER_RANGES[key]
+        if out < low or (high is not None and (out > high or (out == high and not closed))):
+            raise doc.error(path, f"{key} must be {words}, found {out:g}",
+                            hint=f"the default is {_default_hyper(key)}" if _default_hyper(key) is not None
+                            else None)
+    return out
+
+
+def _default_hyper(key: str) -> float | None:
+    return next((o.hyper[key] for o in OPTIMIZERS.values() if key in o.hyper), None)
+
+
+def _learning_rate(doc: Located, data: dict, default: float) -> float:
+    return non_negative(doc, data.get("learning_rate", default), ("learning_rate",), "the learning rate",
+                        hint="a step goes down the gradient by itself (θ − α·g): write a positive α such as "
+                             f"{default:g}")
 
 
 def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> OptimizerSpec:
@@ -306,17 +390,23 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
         raise doc.error(path, "training_state is a mapping {epoch: N, step: N, " + group + ": ...}, written by "
                               "`bpcalc step --save`", hint="delete it to start training afresh")
     check_keys(doc, raw, {"epoch", "step", group}, path)
-    state = TrainingState(positive_int(doc, raw.get("epoch", 0), path + ("epoch",), 0),
-                          positive_int(doc, raw.get("step", 0), path + ("step",), 0))
+    again = "`bpcalc step --save` writes it; delete training_state to start afresh"
+    state = TrainingState(positive_int(doc, raw.get("epoch", 0), path + ("epoch",), 0, hint=again),
+                          positive_int(doc, raw.get("step", 0), path + ("step",), 0, hint=again))
+    n_layers = sum(1 for k in shapes if isinstance(k, tuple) and k[0] == "W")
     names = opt.buffers
     entries = raw.get(group, {} if graph else [])
     if graph:
         if not isinstance(entries, dict):
             raise doc.error(path + (group,), "expected a mapping of variable: {buffer: value}")
-        items = [((name,), name, v) for name, v in entries.items()]
+        items = [((name,), _nfkc(str(name)), v) for name, v in entries.items()]
     else:
         if not isinstance(entries, list):
             raise doc.error(path + (group,), "expected a list with one entry per layer")
+        if len(entries) > n_layers:
+            raise doc.error(path + (group, n_layers), f"training_state has {len(entries)} layer entries but the "
+                                                      f"network has {_count(n_layers, 'layer')}",
+                            hint="it was saved for another network: delete training_state to start afresh")
         items = []
         for i, layer in enumerate(entries):
             if not isinstance(layer, dict):
@@ -385,8 +475,9 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     if not isinstance(layers_raw, list) or not layers_raw:
         raise doc.error(("layers",), "`layers` must be a non-empty list, input side first")
     seed = data.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise doc.error(("seed",), f"seed must be a whole number, found {seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_INT64):
+        raise doc.error(("seed",), f"seed must be a whole number from 0 to {MAX_INT64:,} (2**63 − 1), found "
+                                   f"{_short(seed)}", hint="any such number will do, e.g. seed: 1")
     default_init = choice(doc, data.get("init", "xavier"), ("init",), INITS, "init")
     rng = None  # made at the first `units:` layer: importing numpy.random costs every command ~10 ms
     layers: list[LayerSpec] = []
@@ -404,17 +495,14 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
             if W.shape[1] != fan_in:
                 src = "each input sample has" if i == 0 else f"layers[{i - 1}] has"
                 unit = "value" if i == 0 else "neuron"
+                rows = W.shape[1] if W.shape[0] == fan_in else W.shape[0]
+                hint = (f"did you mean the transpose? write {rows} row(s) of {fan_in}: row j = neuron j, column k "
+                        "= input k" if W.shape[0] == fan_in else
+                        f"write {rows} row(s) of {fan_in}: row j = neuron j, column k = input k")
                 raise doc.error(path + ("weights",),
                                 f"each row needs {fan_in} weights ({src} {_count(fan_in, unit)}), "
-                                f"found {W.shape[1]}",
-                                hint=f"write {W.shape[0]} row(s) of {fan_in}: row j = neuron j, column k = input k")
-            if "biases" in raw and raw["biases"] is not None:
-                b = vector(doc, raw["biases"], path + ("biases",))
-                if len(b) != W.shape[0]:
-                    raise doc.error(path + ("biases",), f"{W.shape[0]} neurons (rows of weights) but {len(b)} biases",
-                                    hint="one bias per neuron")
-            else:
-                b = None
+                                f"found {W.shape[1]}", hint=hint)
+            b = _biases(doc, raw, path, W.shape[0], f"{W.shape[0]} neurons (rows of weights)")
         elif "units" in raw:
             units = positive_int(doc, raw["units"], path + ("units",))
             if units * fan_in > MAX_PARAMETERS:
@@ -424,7 +512,9 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
             if rng is None:
                 rng = np.random.default_rng(seed)
             W = init_weights(rng, init, units, fan_in)
-            b = None if raw.get("bias", True) is False else np.zeros(units)
+            b = _biases(doc, raw, path, units, f"`units: {units}`")
+            if b is None and raw.get("bias", True) is not False:
+                b = np.zeros(units)
         else:
             raise doc.error(path, "a layer needs `weights: [[...]]` (or `units: N` to initialise them)")
         labels = {}
@@ -458,7 +548,16 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         raise doc.error(("loss",), f"{loss} takes the log of the outputs, which must be probabilities, but the output "
                                    f"layer is {layers[-1].activation}",
                         hint=f"make the last layer's activation {outs}, or use half_sse / mse")
-    lr = number(doc, data.get("learning_rate", 0.5), ("learning_rate",))
+    if LOSSES[loss].probability:
+        bad = np.argwhere(~((T >= 0.0) & (T <= 1.0)))
+        if len(bad):
+            r, c = (int(v) for v in bad[0])
+            at = ("targets",) if tref else ("targets", c) if single_t else ("targets", r, c)
+            where = f" (row {r}, column {c} of {tref})" if tref else ""
+            raise doc.error(at, f"{loss} needs targets in [0, 1] (probabilities), found {T[r, c]:g}{where}",
+                            hint="a target is 0 or 1 (or a probability between); for other values use mse or "
+                                 "half_sse")
+    lr = _learning_rate(doc, data, 0.5)
     freeze_raw = data.get("freeze", [])
     if isinstance(freeze_raw, str):
         freeze_raw = [freeze_raw]
@@ -488,6 +587,30 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     )
 
 
+def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarray | None:
+    """A layer's `biases:` (None when absent or null), one per neuron; checks `bias:` is a boolean that agrees."""
+    flag = raw.get("bias", True)
+    if not isinstance(flag, bool):
+        raise doc.error(path + ("bias",), f"bias is true or false, found {_typename(flag)} {_short(flag)}",
+                        hint="write `bias: false` (unquoted) for a layer without biases")
+    value = raw.get("biases")
+    if value is None:
+        return None
+    if flag is False:
+        raise doc.error(path + ("bias",), "`bias: false` says no biases, but the layer has `biases:`",
+                        hint="delete one of them")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if n != 1:
+            raise doc.error(path + ("biases",), f"{what}: {n} biases needed, found the single number {value:g}",
+                            hint="one bias per neuron: [" + ", ".join([f"{value:g}"] * min(n, 4))
+                                 + (", ...]" if n > 4 else "]"))
+        value = [value]  # `biases: 0.1` for a layer of one neuron
+    b = vector(doc, value, path + ("biases",), "bias")
+    if len(b) != n:
+        raise doc.error(path + ("biases",), f"{what} but {len(b)} biases", hint="one bias per neuron")
+    return b
+
+
 def init_weights(rng: np.random.Generator, init: str, fan_out: int, fan_in: int) -> np.ndarray:
     """Initial weights (fan_out, fan_in): xavier U(±√(6/(in+out))), he N(0, 2/in), uniform U(±1/√in), normal N(0, 1)."""
     if init == "xavier":
@@ -506,6 +629,7 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
     from bpcalc.spec.expr import parse_graph
 
     check_keys(doc, data, GRAPH_KEYS, ())
+    _no_look_alikes(doc, data)
     variables = _scalars(doc, data.get("variables", {}), ("variables",))
     constants = _scalars(doc, data.get("constants", {}), ("constants",))
     if not variables:
@@ -516,33 +640,41 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
             raise doc.error(("constants", name), f"`{name}` is both a variable and a constant")
     nodes_raw = data.get("nodes")
     if not isinstance(nodes_raw, dict) or not nodes_raw:
-        raise doc.error(("nodes",), "`nodes` must be a mapping of name: expression, evaluated in order",
+        raise doc.error(("nodes",), "`nodes` must be a mapping of name: expression",
                         hint="nodes: {q: x + y, f: q * z}")
     nodes = []
+    lines = {}
     for name, expr in nodes_raw.items():
         if isinstance(expr, (int, float)) and not isinstance(expr, bool):
             expr = repr(expr)
         if not isinstance(expr, str):
             raise doc.error(("nodes", name), f"a node is an expression such as `x + y`, found {_typename(expr)}")
-        nodes.append((str(name), expr))
-    output = data.get("output", nodes[-1][0])
-    if not isinstance(output, str) or output not in nodes_raw:
+        nodes.append((_nfkc(str(name)), expr))
+        lines[_nfkc(str(name))] = doc.line(("nodes", name)) or 0
+    output = data.get("output", nodes[-1][0])  # without `output:`, the last node in evaluation order (below)
+    if not isinstance(output, str) or _nfkc(output) not in lines:
         raise doc.error(("output",), f"output must name a node, found {output!r}",
                         hint="nodes: " + ", ".join(map(str, nodes_raw)))
+    output = _nfkc(output)
     target = number(doc, data["target"], ("target",)) if data.get("target") is not None else None
     loss = None
     if target is not None:
         loss = choice(doc, data.get("loss", "sse"), ("loss",), tuple(LOSSES), "loss")
+        if LOSSES[loss].probability and not 0.0 <= target <= 1.0:
+            raise doc.error(("target",), f"{loss} needs a target in [0, 1] (a probability), found {target:g}",
+                            hint="a target is 0 or 1 (or a probability between); for other values use sse")
     elif "loss" in data:
         raise doc.error(("loss",), "a loss needs a `target`", hint="add `target: <number>` or remove `loss`")
     spec = GraphSpec(
         variables=variables, constants=constants, nodes=nodes, output=output, target=target, loss=loss,
-        learning_rate=number(doc, data.get("learning_rate", 0.01), ("learning_rate",)),
+        learning_rate=_learning_rate(doc, data, 0.01),
         name=str(data["name"]) if data.get("name") is not None else None,
         optimizer=_with_state(doc, data, _optimizer(doc, data), {v: () for v in variables}),
         expected=_expected(doc, data), expected_written=_expected_written(doc, data), source=doc.source,
-        lines={str(n): doc.line(("nodes", n)) or 0 for n in nodes_raw})
-    parse_graph(spec, doc)  # validate expressions now, so errors name their line
+        lines=lines)
+    graph = parse_graph(spec, doc)  # validate expressions now, so errors name their line
+    if "output" not in data:  # nodes written in any order: the last one evaluated (the last written, if in order)
+        spec.output = graph.nodes[-1].owner
     return spec
 
 
@@ -553,5 +685,25 @@ def _scalars(doc: Located, value: Any, path: tuple) -> dict[str, float]:
     for k, v in value.items():
         if not str(k).isidentifier():
             raise doc.error(path + (k,), f"{k!r} is not a valid name (letters, digits, _; not starting with a digit)")
-        out[str(k)] = number(doc, v, path + (k,))
+        out[_nfkc(str(k))] = number(doc, v, path + (k,))
     return out
+
+
+def _nfkc(name: str) -> str:
+    """A name as Python's `ast` reads it in an expression: NFKC-normalised (`ｘ` is `x`, `ﬁ` is `fi`)."""
+    return unicodedata.normalize("NFKC", name)
+
+
+def _no_look_alikes(doc: Located, data: dict) -> None:
+    """Refuse two names (variables, constants, nodes) written differently that are one name once normalised."""
+    seen: dict[str, tuple] = {}
+    for group in ("variables", "constants", "nodes"):
+        value = data.get(group)
+        for key in value if isinstance(value, dict) else ():
+            name, path = str(key), (group, key)
+            first = seen.setdefault(_nfkc(name), path)
+            if first is not path and str(first[1]) != name:
+                raise doc.error(path, f"`{name}` and `{first[1]}` ({'.'.join(map(str, first))}, line "
+                                      f"{doc.line(first)}) are one name in an expression: Unicode look-alikes "
+                                      f"fold (NFKC) to `{_nfkc(name)}`",
+                                hint="rename one of them, using plain letters")

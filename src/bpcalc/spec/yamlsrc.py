@@ -12,6 +12,7 @@ from bpcalc.errors import SpecError
 MAX_SPEC_BYTES = 4 * 1024 * 1024  # far larger than any hand-written spec
 MAX_NODES = 200_000  # values counted with aliases expanded (refuses alias bombs)
 MAX_DEPTH = 64
+MAX_INT_CHARS = 400  # a float holds at most ~1.8e308 (309 digits): a longer integer is no number of a spec
 
 
 def fmt_path(path: tuple) -> str:
@@ -60,7 +61,7 @@ def load_yaml(text: str, source: str | None = None) -> Located:
     except yaml.MarkedYAMLError as exc:
         if "nesting depth" in str(exc.problem):  # libyaml's own limit, met while scanning ahead of our walk
             raise _too_deep(exc.problem_mark.line + 1 if exc.problem_mark else None, source) from None
-        raise _syntax_error(exc, source) from None
+        raise _syntax_error(exc, source, text) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", source=source) from None
     except RecursionError:
@@ -95,11 +96,15 @@ def _raw_under(root: yaml.Node, key: str) -> dict[tuple, str]:
     return out
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, source: str | None) -> SpecError:
+def _syntax_error(exc: yaml.MarkedYAMLError, source: str | None, text: str = "") -> SpecError:
     """A YAML syntax error with its line and column, and where the unclosed construct began."""
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark else None
     col = f", column {mark.column + 1}" if mark else ""
+    if mark is not None and _tab_at(text, mark.line, mark.column):
+        return SpecError(f"YAML syntax error{col}: a tab character in the indentation; YAML indents with spaces "
+                         "only", line=line, source=source,
+                         hint="replace the tab with spaces (most editors can insert spaces when Tab is pressed)")
     problem = exc.problem or exc.context or "invalid YAML"
     ctx = exc.context_mark
     if exc.context and ctx is not None and mark is not None and (ctx.line, ctx.column) != (mark.line, mark.column):
@@ -107,6 +112,15 @@ def _syntax_error(exc: yaml.MarkedYAMLError, source: str | None) -> SpecError:
     hint = ("define an anchor (&name) before its alias (*name)" if "alias" in problem else
             "check indentation, closing ] and }, and that a value containing ': ' is quoted")
     return SpecError(f"YAML syntax error{col}: {problem}", line=line, source=source, hint=hint)
+
+
+def _tab_at(text: str, line: int, column: int) -> bool:
+    """Whether the parser stopped at a tab: the character there, or one in the leading blanks of that line."""
+    lines = text.split("\n", line + 1)
+    if line >= len(lines):
+        return False
+    row = lines[line]
+    return row[column:column + 1] == "\t" or "\t" in row[:len(row) - len(row.lstrip(" \t-"))]
 
 
 def _too_deep(line: int | None, source: str | None) -> SpecError:
@@ -170,12 +184,22 @@ def _construct(node: yaml.Node, path: tuple, lines: dict, budget: list, source, 
 
 def _scalar(node: yaml.ScalarNode, path: tuple, source) -> Any:
     tag = node.tag or ""
-    if tag.startswith("tag:yaml.org,2002:") and tag.rsplit(":", 1)[1] in {
-            "str", "int", "float", "bool", "null", "timestamp", "binary"}:
+    kind = tag.rsplit(":", 1)[1] if tag.startswith("tag:yaml.org,2002:") else ""
+    if kind in {"str", "int", "float", "bool", "null", "timestamp", "binary"}:
+        line = node.start_mark.line + 1
+        value = node.value
+        if kind == "int" and len(value) > MAX_INT_CHARS:  # before int(): converting one is quadratic in its length
+            raise SpecError(f"an integer of {len(value):,} characters is far too large: a number here must fit "
+                            "a float (at most about 1.8e308)", fmt_path(path), line, source,
+                            hint="check for a typo, or write it in scientific notation such as 1.5e30")
         try:
             return _scalar_loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise SpecError(f"bad value: {exc}", fmt_path(path), node.start_mark.line + 1, source) from None
+        except Exception:  # PyYAML's constructors raise ValueError, KeyError, AttributeError... for bad text
+            shown = repr(value) if len(value) <= 60 else repr(value[:60]) + "…"
+            want = {"int": "a whole number", "float": "a number", "bool": "true or false",
+                    "timestamp": "a date (2021-01-31)", "binary": "base64 data"}.get(kind, f"a !!{kind}")
+            raise SpecError(f"{shown} is tagged !!{kind} but is not {want}", fmt_path(path), line, source,
+                            hint=f"remove the `!!{kind}` tag, or write {want}") from None
     raise _tag_error(node, path, source)
 
 
