@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bpcalc.engine.registry import GRAPH_OPS
+
 EPS = 1e-6
 TOLERANCE = 1e-5
 MIN_TIMING = 0.02  # seconds: repeat a fast measurement until it takes this long, then take the mean
@@ -31,7 +33,7 @@ class ParamCheck:
     backprop: float
     numerical: float | None  # None when E(θ ± ε) is undefined (outside an op's domain)
     ok: bool
-    kink: bool = False  # relu / leaky_relu / abs evaluated within ε of its kink
+    kink: bool = False  # a function evaluated within ε of one of its kinks (the registry's `kinks`)
 
     @property
     def difference(self) -> float | None:
@@ -186,17 +188,16 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradC
                                  kink=kinked.get(li, False)))
     notes = []
     if any(kinked.values()):
-        notes.append("a relu or leaky_relu input lies within ε of 0 (the kink), where the two one-sided "
+        notes.append("an activation's input lies within ε of its kink, where the two one-sided "
                      "derivatives differ; a mismatch there is the kink, not a bug")
     return GradCheck("network", spec.name, float(E), eps, tolerance, atol, params, t_bp, t_num, samples=X.shape[0],
                      sizes=list(spec.sizes), notes=notes)
 
 
 def _network_kinks(net, X, eps: float) -> dict[int, bool]:
-    """Layers whose parameters feed a relu-like unit evaluated within ε of 0 (any layer before it, too)."""
+    """Layers whose parameters feed a unit evaluated within ε of one of its kinks (any layer before it, too)."""
     zs, _ = net.forward(X)
-    near = [act.name in ("relu", "leaky_relu") and bool(np.any(np.abs(z) < 10 * eps))
-            for act, z in zip(net.acts, zs)]
+    near = [any(bool(np.any(np.abs(z - k) < 10 * eps)) for k in act.kinks) for act, z in zip(net.acts, zs)]
     return {li: any(near[li:]) for li in range(len(near))}
 
 
@@ -234,7 +235,8 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradChe
 
     nums, t_num = _timed(numerical)
     atol = ROUNDOFF * max(1.0, abs(out_value)) / eps
-    kink_ops = {nt.name for nt in traces if nt.op in ("relu", "abs") and abs(nt.input_values[0]) < 10 * eps}
+    kink_ops = {nt.name for nt in traces if nt.op in GRAPH_OPS
+                and any(abs(nt.input_values[0] - k) < 10 * eps for k in GRAPH_OPS[nt.op].kinks)}
     params = []
     for (name, _), n in zip(values.items(), nums):
         gb = float(grads.get(name, 0.0))
@@ -243,7 +245,7 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradChe
                                  kink=bool(kink_ops)))
     notes = []
     if kink_ops:
-        notes.append(f"{', '.join(sorted(kink_ops))}: relu or abs evaluated within ε of 0 (its kink), where the "
+        notes.append(f"{', '.join(sorted(kink_ops))}: evaluated within ε of its kink, where the "
                      "two one-sided derivatives differ; a mismatch there is the kink, not a bug")
     if any(p.numerical is None for p in params):
         notes.append("some E(θ ± ε) are undefined (an op's domain ends within ε); those rows have no numerical "
