@@ -23,7 +23,23 @@ FormatOpt = Annotated[str | None, typer.Option(
     show_default=False)]
 PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", min=1, max=17,
                                            help="Significant digits shown (JSON always has full precision).")]
+
+
+def _dash_is_stdout(value: Path | None) -> Path | None:
+    """`-o -`: stdout, as if no --output were given."""
+    return None if value is not None and str(value) == "-" else value
+
+
+def save_not_dash(value: Path | None) -> Path | None:
+    """--save -: refused (stdout is the report's); a file named `-` is spelt ./-."""
+    if value is not None and str(value) == "-":
+        raise typer.BadParameter("`-` would be stdout, where the report goes; give a file name (./- for a file "
+                                 "named -)")
+    return value
+
+
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", dir_okay=False,
+                                                callback=_dash_is_stdout,
                                                 help="Write the output to FILE (atomically) instead of stdout.")]
 
 
@@ -45,7 +61,7 @@ FullOpt = Annotated[bool, typer.Option("--full", help="Show every row of large l
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the exit code).")]
 StandaloneOpt = Annotated[bool, typer.Option("--standalone", help="With --format latex: a complete document "
                                             "that compiles with pdflatex, instead of a fragment to paste.")]
-SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay=False,
+SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay=False, callback=save_not_dash,
                                               help="Write the updated parameters as a new spec (never over SPEC).")]
 
 
@@ -55,7 +71,8 @@ def err(message: str) -> None:
 
 
 def guard(fn: Callable) -> Callable:
-    """Turn bpcalc's own errors into one stderr message and exit code 2; keep Ctrl-C quiet."""
+    """Turn bpcalc's own errors and OS failures into one stderr message and exit code 2; keep Ctrl-C and a closed
+    pipe quiet."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -65,18 +82,110 @@ def guard(fn: Callable) -> Callable:
             err(f"error: {exc}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except BrokenPipeError:
-            _quiet_broken_pipe()
+            silence_stdout()
             raise typer.Exit(0) from None
+        except OSError as exc:  # an OS failure nothing nearer caught: still one message, no traceback
+            err(f"error: {os_error_message(exc)}")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
 
 
-def _quiet_broken_pipe() -> None:
+def silence_stdout() -> None:
+    """Point stdout at /dev/null once it has failed (a closed pipe, a full disk), so what is still buffered goes
+    nowhere at exit instead of raising again ("Exception ignored ..."). See the Python docs' note on SIGPIPE."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
         pass
+
+
+_stdout_reported = False  # a failure of stdout was already reported: say it once
+
+
+def stdout_error(exc: OSError) -> SpecError:
+    """A failed write to stdout as the one error to report (exit 2); stdout is silenced."""
+    global _stdout_reported
+    _stdout_reported = True
+    silence_stdout()
+    return SpecError(f"cannot write the output: {exc.strerror or exc}")
+
+
+def stdout_failure() -> OSError | None:
+    """Flush stdout: None if it works, else its error (and stdout silenced); a closed pipe counts as working."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    except OSError as exc:
+        silence_stdout()
+        return exc
+    except (ValueError, AttributeError):  # closed or replaced
+        pass
+    return None
+
+
+def os_error_message(exc: OSError) -> str:
+    """An OSError as a message: the output's when stdout is what failed, else the file named and the reason."""
+    import errno
+
+    from bpcalc.spec.save import show_path
+
+    global _stdout_reported
+    writing = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIPE, errno.EBADF}
+    if exc.filename is None and (stdout_failure() is not None or exc.errno in writing):  # a stream's error
+        _stdout_reported = True
+        return f"cannot write the output: {exc.strerror or exc}"
+    where = f"{show_path(exc.filename)}: " if exc.filename is not None else ""
+    return where + (exc.strerror or str(exc))
+
+
+def reported_stdout_failure() -> bool:
+    return _stdout_reported
+
+
+def write_stdout(text: str) -> None:
+    """Text to stdout, flushed; a failure (other than a closed pipe) becomes the error to report."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise stdout_error(exc) from None
+
+
+# ------------------------------------------------------------------ signals
+_signal = 0  # the SIGTERM or SIGHUP that stopped the run (0: none, or Ctrl-C)
+
+
+def _on_signal(signum, frame) -> None:
+    global _signal
+    _signal = signum
+    raise KeyboardInterrupt  # stops as Ctrl-C does: `step` keeps what it reached and writes --save
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP end a run as Ctrl-C does (unless they are ignored, as under nohup)."""
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _on_signal)
+
+
+def interrupted_by() -> tuple[str, int]:
+    """What stopped a run and its exit code as a shell reports it: ("interrupted", 130) for Ctrl-C,
+    ("terminated by SIGTERM", 143), ("hung up (SIGHUP)", 129)."""
+    import signal
+
+    if not _signal:
+        return "interrupted", 130
+    name = signal.Signals(_signal).name
+    return (f"terminated by {name}" if name != "SIGHUP" else "hung up (SIGHUP)"), 128 + _signal
 
 
 def pick_format(fmt: str | None, output: Path | None, family: str = "report") -> str:
@@ -104,26 +213,24 @@ def is_terminal() -> bool:
 
 
 def check_output_path(output: Path | None) -> None:
-    """Fail before any work when --output points into a missing folder."""
+    """Fail before any work when --output cannot be written (a missing folder, a directory, a read-only file)."""
     if output is None:
         return
-    parent = output.parent if str(output.parent) else Path(".")
-    if not parent.is_dir():
-        raise SpecError(f"cannot write {output}: folder {parent} does not exist",
-                        hint="create the folder first or pick another path")
-    if output.is_dir():
-        raise SpecError(f"cannot write {output}: it is a directory")
+    from bpcalc.spec.save import check_writable
+
+    check_writable(output)
 
 
 def open_spec_for(arg: str | None, *destinations: Path | None):
-    """Open SPEC for a command that writes to `destinations`: each must be writable and none may be SPEC itself,
-    all checked before any work is done."""
+    """Open SPEC for a command that writes to `destinations`: each must be writable, none may be SPEC itself
+    (stdin's file included) and no two the same file, all checked before any work is done."""
     from bpcalc.spec.bundled import open_spec
-    from bpcalc.spec.save import check_not_protected
+    from bpcalc.spec.save import check_distinct, check_not_protected
 
     dests = [d for d in destinations if d is not None]
     for d in dests:
         check_output_path(d)
+    check_distinct(dests)
     spec = open_spec(arg)
     for d in dests:
         check_not_protected(d, [spec.source])
@@ -149,5 +256,6 @@ def deliver(content: str | bytes, output: Path | None, protect: list[str | None]
 
         write_atomic(output, content, protect=protect)
         return
-    sys.stdout.write(content if content.endswith("\n") else content + "\n")
-    sys.stdout.flush()
+    if isinstance(content, bytes):
+        content = content.decode("utf-8")
+    write_stdout(content if content.endswith("\n") else content + "\n")

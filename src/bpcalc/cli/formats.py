@@ -33,9 +33,21 @@ def _text(doc, data=None, **_) -> str:
 def _draw_rich(doc) -> None:
     from rich.console import Console
 
+    from bpcalc.cli.common import stdout_error
     from bpcalc.render.richr import print_rich
 
-    print_rich(doc, Console(highlight=False))
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich's own exits 1; bpcalc's closed pipe is quiet, like the others'
+            raise BrokenPipeError
+
+    try:
+        print_rich(doc, _Console(highlight=False))
+    except BrokenPipeError:
+        raise
+    except SystemExit:  # a plain Console's on_broken_pipe inside print_rich (its extra-wide tables)
+        raise BrokenPipeError from None
+    except OSError as exc:
+        raise stdout_error(exc) from None
 
 
 def _json(doc, data=None, dumps: Callable[[Any], str] | None = None, **_) -> str:

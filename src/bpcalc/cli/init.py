@@ -91,7 +91,7 @@ def init(file: FileArg = None, graph: KindOpt = False, force: ForceOpt = False, 
     """Write a commented starter spec to FILE (or print it) that runs as written; edit it from there."""
     from bpcalc.errors import SpecError
 
-    if file is None:
+    if file is None or str(file) == "-":
         c.deliver(starter_spec(graph, "spec.yaml", installed_schema_path()), None)
         return
     c.check_output_path(file)
@@ -99,4 +99,4 @@ def init(file: FileArg = None, graph: KindOpt = False, force: ForceOpt = False, 
         raise SpecError(f"{file} already exists; not overwriting it", hint="pass --force, or choose another name")
     c.deliver(starter_spec(graph, file.name, installed_schema_path()), file)
     if not quiet:
-        typer.echo(f"wrote {file}: try `bpcalc run {file}`")
+        c.write_stdout(f"wrote {file}: try `bpcalc run {file}`\n")

@@ -44,11 +44,11 @@ def run(
 
         return checked if checked is not None else trace_to_dict(trace)
 
-    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
-    if save is not None:
+    if save is not None:  # before stdout, so a closed pipe (`| head`) or a full disk cannot lose it
         from bpcalc.spec.save import trace_to_spec_text
 
         c.deliver(trace_to_spec_text(s, trace, save), save, protect=[s.source])
+    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if checked is not None:
         import typer
 

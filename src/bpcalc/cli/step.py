@@ -11,7 +11,7 @@ import typer
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
 
-EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C (SIGTERM: 143, SIGHUP: 129; see common.interrupted_by)
 
 EpochsOpt = Annotated[int, typer.Option("--epochs", "-e", min=1, metavar="N", help="Epochs to train.")]
 EveryOpt = Annotated[int | None, typer.Option(
@@ -20,7 +20,7 @@ EveryOpt = Annotated[int | None, typer.Option(
 TraceOpt = Annotated[bool, typer.Option("--trace", help="Also print each epoch's full `run` tables (with --every: "
                                                         "every K-th epoch's). Keeps every traced step in memory.")]
 StepSaveOpt = Annotated[Path | None, typer.Option(
-    "--save", metavar="FILE", dir_okay=False,
+    "--save", metavar="FILE", dir_okay=False, callback=c.save_not_dash,
     help="Write the trained spec (parameters and optimizer state; resumes exactly). Never over SPEC.")]
 PlotOpt = Annotated[Path | None, typer.Option(
     "--plot", metavar="FILE", dir_okay=False,
@@ -79,8 +79,7 @@ def step(
 
     traces_doc = _traces_doc(res, precision) if trace and fmt != "json" else None
     doc = None if fmt == "json" else train_report(res, precision, shown_every, traces_doc)
-    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone, dumps=dumps)
-    if save is not None:
+    if save is not None:  # the files before stdout, so a closed pipe (`| head`) or a full disk cannot lose them
         from bpcalc.spec.save import trained_spec_text
 
         c.deliver(trained_spec_text(s, res, save), save, protect=[s.source])
@@ -88,14 +87,16 @@ def step(
         from bpcalc.render.plot import loss_curve
 
         c.deliver(loss_curve(res, plot.suffix.lower()[1:]), plot, protect=[s.source])
+    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone, dumps=dumps)
     if res.diverged:
         c.err(f"error: training diverged at epoch {res.diverged_epoch}: {res.diverged}"
               + (f"; --save wrote the parameters after epoch {res.last_epoch}" if save is not None else ""))
         c.err(f"  hint: try a smaller learning rate, e.g. --learning-rate {res.learning_rate / 10:g}")
         raise typer.Exit(EXIT_CHECK_FAILED)
-    if res.interrupted:
-        c.err(f"interrupted after epoch {res.last_epoch}" + (f"; --save wrote {save}" if save is not None else ""))
-        raise typer.Exit(EXIT_INTERRUPTED)
+    if res.interrupted:  # Ctrl-C, SIGTERM or SIGHUP: exit 130, 143 or 129, as a shell reports the signal
+        what, code = c.interrupted_by()
+        c.err(f"{what} after epoch {res.last_epoch}" + (f"; --save wrote {save}" if save is not None else ""))
+        raise typer.Exit(code)
 
 
 def _auto(epochs: int) -> int:

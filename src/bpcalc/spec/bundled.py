@@ -45,19 +45,77 @@ def open_spec(arg: str | None):
     if arg is None:
         arg = DEFAULT
     if arg == "-":
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
         from bpcalc.spec.loader import _decode
 
+        data = _read_at_most(sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin, "<stdin>")
         return parse_spec(_decode(data, "<stdin>"), source="<stdin>", base_dir=Path.cwd())
     p = Path(arg)
     names = bundled_names()
-    if not p.exists() and p.suffix in (".yaml", ".yml") and p.stem in names:
+    try:
+        exists = p.exists()
+    except OSError:  # a name too long, say: _load_file says what
+        exists = True
+    if not exists and p.suffix in (".yaml", ".yml") and p.stem in names:
         raise SpecError(f"no such file: {p}", hint=f"`bpcalc run {p.stem}` runs the bundled copy of {p.name}")
-    if p.exists() or p.suffix in (".yaml", ".yml") or "/" in arg or "\\" in arg:
-        return load_spec(p)
+    if exists or p.suffix in (".yaml", ".yml") or "/" in arg or "\\" in arg:
+        return _load_file(p)
     if arg in names:
         with resources.as_file(_folder() / f"{arg}.yaml") as f:
             return load_spec(f)
     close = difflib.get_close_matches(arg, names, n=3, cutoff=0.5)
     hint = (f"did you mean {' or '.join(close)}? " if close else "") + f"bundled examples: {', '.join(names)}"
     raise SpecError(f"no such file or bundled example: {arg}", hint=hint)
+
+
+def _load_file(p: Path):
+    """load_spec, reading at most the size limit (+1 byte, to know it is passed): never all of /dev/zero. A
+    directory, device, socket or named pipe is refused, saying which; an anonymous pipe (`<(...)`) is read."""
+    import os
+    import stat
+
+    from bpcalc.spec.loader import _decode, parse_spec
+
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise SpecError(f"no such file: {p}", hint="`bpcalc examples` lists the bundled specs") from None
+    except OSError as exc:
+        raise SpecError(f"cannot read {_short(p)}: {exc.strerror or exc}") from None
+    mode = st.st_mode
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a named pipe (FIFO)" if stat.S_ISFIFO(mode) and not _anonymous_pipe(p) else None)
+    if kind is not None:
+        hint = None if stat.S_ISDIR(mode) or stat.S_ISSOCK(mode) else f"to read it anyway: bpcalc run - < {p}"
+        raise SpecError(f"{p} is {kind}, not a spec file", hint=hint)
+    try:
+        with open(p, "rb") as fh:
+            raw = _read_at_most(fh, str(p))
+    except OSError as exc:
+        raise SpecError(f"cannot read {_short(p)}: {exc.strerror or exc}") from None
+    return parse_spec(_decode(raw, str(p)), source=str(p), base_dir=p.parent)
+
+
+def _read_at_most(fh, source: str) -> bytes:
+    """The stream's bytes, refusing one longer than MAX_SPEC_BYTES after reading one byte more than that."""
+    from bpcalc.spec.yamlsrc import MAX_SPEC_BYTES
+
+    data = fh.read(MAX_SPEC_BYTES + 1)
+    if isinstance(data, str):
+        data = data.encode()
+    if len(data) > MAX_SPEC_BYTES:  # the message of yamlsrc.load_yaml, which would see only the first part
+        raise SpecError(f"the file is larger than {MAX_SPEC_BYTES // 1024 // 1024} MiB; a spec is a few "
+                        "kilobytes (put large data in a .csv or .npy file and name it in `inputs`)", source=source)
+    return data
+
+
+def _anonymous_pipe(p: Path) -> bool:
+    """/dev/fd/63 of `bpcalc run <(...)`, /dev/stdin on a pipe: its link ends in `pipe:[inode]`."""
+    import os
+
+    return os.path.basename(os.path.realpath(p)).startswith("pipe:[")
+
+
+def _short(p: Path) -> str:
+    s = str(p)
+    return s if len(s) <= 100 else f"{s[:50]}…{s[-25:]} ({len(s)} characters)"

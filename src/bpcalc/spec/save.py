@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,33 +17,222 @@ from bpcalc.spec.expr import is_literal
 
 
 def write_atomic(path: str | Path, data: str | bytes, protect: list[str | None] | None = None) -> None:
-    """Write via a temp file in the same folder, then rename; never over a file named in `protect`."""
+    """Write `data` to `path` so that it is complete or untouched, never over a file named in `protect`.
+
+    A regular file (or a new path) is written to a temp file in its folder, then renamed over it; a symlink is
+    followed (its target is replaced, the link kept); a character device or FIFO (/dev/null, a named pipe) is
+    opened and written in place, and /dev/stdout, /dev/fd/N are written through that descriptor, as the shell's
+    `>` does: never replaced by a regular file. Failures are SpecErrors."""
     p = Path(path)
     check_not_protected(p, protect)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise SpecError(f"cannot write {p}: folder {parent} does not exist", hint="create it or pick another path")
-    if p.is_dir():
-        raise SpecError(f"cannot write {p}: it is a directory")
+    target, st, how = check_writable(p)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
+    if how == "replace":
+        _replace(target, raw, st, p)
+    else:
+        _write_in_place(target, raw, p, how if isinstance(how, int) else None)
+
+
+def check_writable(path: str | Path) -> tuple[Path, os.stat_result | None, str | int]:
+    """Refuse a destination that cannot be written, before any work: a missing or unwritable folder, a directory,
+    a read-only file (as the shell's `>` refuses it; as root by its mode bits, since root may write anything),
+    a socket or block device. Returns the file a write lands on (a symlink's target), its stat (None: a new file)
+    and how it is written: "replace" (atomically), "open" (in place) or an open descriptor's number."""
+    p = Path(path)
+    shown = show_path(p)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.chmod(tmp, _file_mode(p))  # mkstemp makes 0600; give the file the mode a plain open() would
-        os.replace(tmp, p)
+        fd = _fd_link(p)
+        if fd is not None:
+            st = os.stat(p)
+            if stat.S_ISDIR(st.st_mode):
+                raise SpecError(f"cannot write {shown}: it is a directory")
+            return p, st, fd if fd >= 0 else "open"
+        target = Path(os.path.realpath(p)) if p.is_symlink() else p
+        st = _stat(target)
+        parent = target.parent
+        pst = _stat(parent)
     except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise SpecError(f"cannot write {p}: {exc.strerror}") from None
+        raise SpecError(f"cannot write {shown}: {_reason(exc)}") from None
+    if pst is None:
+        raise SpecError(f"cannot write {shown}: folder {show_path(parent)} does not exist",
+                        hint="create the folder first or pick another path")
+    if not stat.S_ISDIR(pst.st_mode):
+        raise SpecError(f"cannot write {shown}: {show_path(parent)} is not a folder")
+    if st is None:
+        if not _root() and not os.access(parent, os.W_OK | os.X_OK):
+            raise SpecError(f"cannot write {shown}: folder {show_path(parent)} is not writable")
+        return target, None, "replace"
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise SpecError(f"cannot write {shown}: it is a directory")
+    if stat.S_ISSOCK(mode) or stat.S_ISBLK(mode):
+        raise SpecError(f"cannot write {shown}: it is a {'socket' if stat.S_ISSOCK(mode) else 'block device'}")
+    if ((mode & 0o222) == 0) if _root() else not os.access(target, os.W_OK):
+        raise SpecError(f"cannot write {shown}: it is read-only (mode {mode & 0o777:04o})",
+                        hint="make it writable (chmod u+w) or choose another file name")
+    if not stat.S_ISREG(mode):
+        return target, st, "open"
+    if not _root() and not os.access(parent, os.W_OK | os.X_OK):
+        raise SpecError(f"cannot write {shown}: folder {show_path(parent)} is not writable "
+                        "(the file is replaced through a temp file there)")
+    return target, st, "replace"
+
+
+_FD_DIR = re.compile(r"/proc/(?P<pid>\d+)(?:/task/(?P<tid>\d+))?/fd")
+
+
+def _fd_link(p: Path) -> int | None:
+    """For a path to an open descriptor (/dev/stdout, /dev/fd/1, /proc/self/fd/1): this process's descriptor
+    number, or -1 for another process's; else None. Such a path may stand for a pipe or for a file the shell
+    opened to append to, so it is written as it is, not replaced."""
+    cur = os.path.abspath(p)
+    for _ in range(40):  # the kernel's own limit on a chain of links
+        m = _FD_DIR.fullmatch(os.path.realpath(os.path.dirname(cur)))
+        if m:
+            mine = int(m["pid"]) == os.getpid()
+            name = os.path.basename(cur)
+            return int(name) if mine and name.isdigit() else -1
+        if not os.path.islink(cur):
+            return None
+        cur = os.path.normpath(os.path.join(os.path.dirname(cur), os.readlink(cur)))
+    return None
+
+
+def check_distinct(paths: list[Path]) -> None:
+    """Refuse two outputs of one command that are the same file (other spellings, symlinks, hard links included);
+    a device or FIFO may take several (`-o /dev/null --save /dev/null`)."""
+    seen: list[tuple[Path, Path, tuple | None]] = []
+    for p in paths:
+        try:
+            real = Path(os.path.realpath(p))
+            st = _stat(real)
+        except OSError:
+            continue  # check_writable reports it
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            continue
+        key = (st.st_dev, st.st_ino) if st is not None else None
+        for q, q_real, q_key in seen:
+            if real == q_real or (key is not None and key == q_key):
+                raise SpecError(f"{show_path(q)} and {show_path(p)} are the same file; one output would replace "
+                                "the other", hint="write each output to a file of its own")
+        seen.append((p, real, key))
 
 
 def check_not_protected(path: str | Path, protect: list[str | None] | None) -> None:
-    """Refuse a destination that is one of the input files (checked before any work, and again on writing)."""
+    """Refuse a destination that is one of the input files (checked before any work, and again on writing): the
+    same file, however it is spelt (symlinks, hard links); for `<stdin>`, the file stdin reads."""
     p = Path(path)
     for q in protect or []:
-        if q and q != "<stdin>" and Path(q).exists() and p.exists() and p.resolve() == Path(q).resolve():
+        if not q:
+            continue
+        if q == "<stdin>":
+            if _is_stdin(p):
+                raise SpecError(f"refusing to overwrite the input spec: {show_path(p)} is the file on stdin",
+                                hint="choose another file name")
+        elif _same_file(p, Path(q)):
             raise SpecError(f"refusing to overwrite the input spec {q}", hint="choose another file name")
+
+
+def show_path(p: str | Path, limit: int = 100) -> str:
+    """A path for a message; an absurdly long one shortened."""
+    s = str(p)
+    return s if len(s) <= limit else f"{s[:limit // 2]}…{s[-limit // 4:]} ({len(s)} characters)"
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _stat(p: Path) -> os.stat_result | None:
+    """os.stat, or None when nothing is there (ENOENT); other errors (too long, a loop, denied) are raised."""
+    try:
+        return os.stat(p)
+    except FileNotFoundError:
+        return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _is_stdin(p: Path) -> bool:
+    """Whether `p` is the regular file on stdin (`run - --save in.yaml < in.yaml`)."""
+    import sys
+
+    try:
+        si = os.fstat(sys.stdin.fileno())
+        sp = os.stat(p)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISREG(si.st_mode) and (si.st_dev, si.st_ino) == (sp.st_dev, sp.st_ino)
+
+
+def _write_all(fd: int, raw: bytes) -> None:
+    view = memoryview(raw)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _replace(target: Path, raw: bytes, st: os.stat_result | None, shown: Path) -> None:
+    """Temp file in the target's folder, written, synced, given the target's mode (and owner), renamed over it."""
+    parent = target.parent if str(target.parent) else Path(".")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:64]}.", suffix=".tmp", dir=parent)
+        try:
+            _write_all(fd, raw)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, st.st_mode & 0o7777 if st is not None else _new_file_mode())  # mkstemp makes 0600
+        if st is not None and _root():
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)  # root replacing a user's file leaves it theirs
+            except OSError:
+                pass
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise SpecError(f"cannot write {show_path(shown)}: {_reason(exc)}") from None
+    finally:
+        if tmp is not None:  # failed or interrupted: no temp file left behind
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _write_in_place(target: Path, raw: bytes, shown: Path, fd: int | None = None) -> None:
+    """A device or FIFO: opened and written, as the shell's `>` does (a FIFO waits for its reader); an open
+    descriptor (/dev/stdout): written through it, after what this process has written there already."""
+    import sys
+
+    try:
+        if fd is not None:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    if stream.fileno() == fd:
+                        stream.flush()
+                except (OSError, ValueError, AttributeError):
+                    pass
+            _write_all(fd, raw)
+            return
+        fd = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0))
+        try:
+            _write_all(fd, raw)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise SpecError(f"cannot write {show_path(shown)}: {_reason(exc)}") from None
 
 
 def _floats(a) -> Any:
@@ -166,11 +357,8 @@ def trained_spec_text(spec, result, dest: Path | None = None) -> str:
                         "training_state resumes exactly where it stopped")
 
 
-def _file_mode(p: Path) -> int:
-    """An existing file keeps its mode; a new one gets 0666 less the umask."""
-    try:
-        return p.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+def _new_file_mode() -> int:
+    """The mode a plain open() gives a new file: 0666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
