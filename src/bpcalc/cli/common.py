@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from bpcalc.cli import formats
-from bpcalc.errors import EXIT_BAD_INPUT, SpecError
+from bpcalc.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, SpecError
 
 SpecArg = Annotated[str | None, typer.Argument(
     metavar="SPEC", help="A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
@@ -68,6 +68,19 @@ SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay
 def err(message: str) -> None:
     """One message on stderr."""
     sys.stderr.write(message.rstrip("\n") + "\n")
+
+
+def refuse_non_finite(trace) -> None:
+    """A step that overflowed is no result: name its first infinite or NaN quantity and exit 1 (as `step` does)."""
+    from bpcalc.engine.trace import first_non_finite
+
+    bad = first_non_finite(trace)
+    if bad is not None:
+        where, value = bad
+        err(f"error: the step does not stay within float64: {where} is {'NaN' if value != value else value}, "
+            "so nothing is shown as a result\n  hint: smaller weights, inputs or learning rate keep every "
+            "number finite")
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 def guard(fn: Callable) -> Callable:

@@ -70,6 +70,7 @@ def explain(
 
     s = c.open_spec_for(topic, output)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
+    c.refuse_non_finite(trace)
     ex = derive(trace, precision, param)
     doc = explain_doc(ex)
     data = explain_dict(ex)

@@ -40,6 +40,7 @@ def graph(
     fmt = c.pick_format(format, output, family="graph")
     s = c.open_spec_for(spec, output)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
+    c.refuse_non_finite(trace)
     n = getattr(trace, "n", 1)
     if sample > n:
         raise SpecError(f"--sample {sample}: the spec has {n} sample{'s' if n != 1 else ''}",

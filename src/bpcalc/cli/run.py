@@ -30,6 +30,7 @@ def run(
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output, save)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
+    c.refuse_non_finite(trace)
     doc = report(trace, precision, full)
     checked = None
     if s.expected:  # check my work: before printing anything, so an unknown key is one error (exit 2)
