@@ -54,26 +54,39 @@ def softmax(z: Array) -> Array:
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+def _shift_and_rest(z: Array) -> tuple[Array, Array, Array]:
+    """s = z − max, the max, and R = Σ_(k≠argmax) e^(s_k), summed without the max's own 1 (so log1p(R) keeps R)."""
+    m = np.max(z, axis=-1, keepdims=True)
+    s = z - m
+    e = np.exp(s)
+    np.put_along_axis(e, np.argmax(z, axis=-1)[..., None], 0.0, axis=-1)
+    return s, m, np.sum(e, axis=-1, keepdims=True)
+
+
 def log_softmax(z: Array) -> Array:
-    s = z - np.max(z, axis=-1, keepdims=True)
-    return s - np.log(np.sum(np.exp(s), axis=-1, keepdims=True))
-
-
-def _logsumexp_others(z: Array) -> Array:
-    """log Σ_{k≠j} e^{z_k} for every j (−inf when there is no other k), without overflow."""
-    K = z.shape[-1]
-    if K == 1:
-        return np.full_like(z, -np.inf)
-    others = np.where(np.eye(K, dtype=bool), -np.inf, z[..., None, :])  # (..., j, k): z_k for k ≠ j
-    m = np.max(others, axis=-1, keepdims=True)
-    return (m + np.log(np.sum(np.exp(others - m), axis=-1, keepdims=True)))[..., 0]
+    """log a_j = s_j − log(1 + R): full precision for the largest output too, where a_j is near 1."""
+    s, _, R = _shift_and_rest(z)
+    return s - np.log1p(R)
 
 
 def log1m_softmax(z: Array) -> Array:
-    """log(1 − a_j) = log Σ_{k≠j} e^{z_k} − log Σ_k e^{z_k}: finite even when a_j rounds to 1."""
-    m = np.max(z, axis=-1, keepdims=True)
-    lse = m + np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
-    return _logsumexp_others(z) - lse
+    """log(1 − a_j), finite and accurate even when a_j rounds to 1 or to 0.
+
+    Every output but the largest has a_j ≤ ½, so log1p(−a_j) keeps its digits; the largest has 1 − a = R/(1 + R)
+    with R = Σ_(k≠max) e^(z_k − max), so log(1 − a) = log R − log1p(R), log R taken as a log-sum-exp of the rest
+    (finite even where every e^(z_k − max) underflows)."""
+    s, _, R = _shift_and_rest(z)
+    with np.errstate(divide="ignore"):
+        out = np.log1p(-np.exp(s - np.log1p(R)))
+    if z.shape[-1] < 2:
+        return np.full_like(out, -np.inf)
+    top = np.argmax(z, axis=-1)[..., None]
+    rest = s.copy()
+    np.put_along_axis(rest, top, -np.inf, axis=-1)
+    m2 = np.max(rest, axis=-1, keepdims=True)
+    log_R = m2 + np.log(np.sum(np.exp(rest - m2), axis=-1, keepdims=True))
+    np.put_along_axis(out, top, log_R - np.log1p(R), axis=-1)
+    return out
 
 
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])

@@ -104,7 +104,10 @@ class SoftmaxCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, t):
         ctx.save_for_backward(z, t)
-        return -(t * torch.log_softmax(z, dim=1)).sum(dim=1).mean()
+        m = z.argmax(dim=1, keepdim=True)
+        shifted = z - z.gather(1, m)
+        R = torch.exp(shifted).scatter(1, m, 0.0).sum(dim=1, keepdim=True)
+        return -(t * (shifted - torch.log1p(R))).sum(dim=1).mean()  # log softmax, the largest output's in full
 
     @staticmethod
     def backward(ctx, grad):
