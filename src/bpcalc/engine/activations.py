@@ -27,7 +27,7 @@ def sigmoid(z: Array) -> Array:
 def _sigmoid_local_z(z: Array, a: Array) -> Array:
     """σ(z)(1 − σ(z)): a(1 − a) while a ≤ 0.999 (1 − a then keeps all but 2e-13 of its digits), else e/(1 + e)²
     with e = e^(−|z|), which keeps them all where 1 − a would lose them."""
-    if a.size and np.max(a) <= 0.999:
+    if a.size and a.max() <= 0.999:
         return a * (1.0 - a)
     e = np.exp(np.copysign(z, -1.0))
     return e / ((1.0 + e) * (1.0 + e))
@@ -35,7 +35,7 @@ def _sigmoid_local_z(z: Array, a: Array) -> Array:
 
 def _tanh_local_z(z: Array, a: Array) -> Array:
     """1 − tanh²(z): 1 − a² while |a| ≤ 0.999, else 4e/(1 + e)² with e = e^(−2|z|), without the cancellation."""
-    if a.size and np.max(np.abs(a)) <= 0.999:
+    if a.size and max(a.max(), -a.min()) <= 0.999:
         return 1.0 - a * a
     e = np.exp(-2.0 * np.abs(z))
     return 4.0 * e / ((1.0 + e) * (1.0 + e))

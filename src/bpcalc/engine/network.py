@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,8 +20,10 @@ from bpcalc.engine.rounding import (
     rounds_update,
     when,
 )
-from bpcalc.engine.trace import LayerTrace, NetworkTrace
 from bpcalc.spec.loader import NetworkSpec
+
+if TYPE_CHECKING:
+    from bpcalc.engine.trace import NetworkTrace
 
 Rnd = Callable[[np.ndarray], np.ndarray] | None
 
@@ -77,9 +80,13 @@ class Network:
         l1 = None if l1 is None else np.where(inside, np.log1p(-np.where(inside, a, 0.0)), l1)
         return when(rnd, rounds_loss_terms(self.loss, a.shape[-1]))(self.loss.terms(a, T, la, l1))
 
-    def loss_value(self, X: np.ndarray, T: np.ndarray) -> float:
-        zs, as_ = self.forward(X)
-        return float(self.loss_terms(zs[-1], as_[-1], T).sum(axis=1).mean())
+    def loss_value(self, X: np.ndarray, T: np.ndarray, chunk: int = 4096) -> float:
+        """The mean loss of all samples, a chunk of samples at a time (memory bounded whatever their number)."""
+        total = 0.0
+        for i in range(0, X.shape[0], chunk):
+            zs, as_ = self.forward(X[i:i + chunk])
+            total += float(self.loss_terms(zs[-1], as_[-1], T[i:i + chunk]).sum())
+        return total / X.shape[0]
 
     # -------------------------------------------------------------- backward
     def local(self, l: int, z: np.ndarray, a: np.ndarray, rnd: Rnd = None) -> np.ndarray | None:
@@ -172,6 +179,8 @@ def run_network(spec: NetworkSpec, learning_rate: float | None = None, round_to:
 
 
 def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, round_to: int | None) -> NetworkTrace:
+    from bpcalc.engine.trace import LayerTrace, NetworkTrace  # only run records a trace: step starts without it
+
     X, T = spec.inputs, spec.targets
     old_W = [w.copy() for w in net.weights]
     old_b = [None if b is None else b.copy() for b in net.biases]

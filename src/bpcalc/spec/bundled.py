@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import sys
-from importlib import resources
 from pathlib import Path
 
 from bpcalc.errors import SpecError
@@ -13,6 +12,8 @@ DEFAULT = "simple"
 
 
 def _folder():
+    from importlib import resources  # with tempfile, zipfile and random: ~10 ms, paid only when a bundled name is used
+
     return resources.files("bpcalc") / "networks"
 
 
@@ -60,6 +61,8 @@ def open_spec(arg: str | None):
     if exists or p.suffix in (".yaml", ".yml") or "/" in arg or "\\" in arg:
         return _load_file(p)
     if arg in names:
+        from importlib import resources
+
         with resources.as_file(_folder() / f"{arg}.yaml") as f:
             return load_spec(f)
     close = difflib.get_close_matches(arg, names, n=3, cutoff=0.5)
