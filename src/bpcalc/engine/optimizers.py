@@ -42,18 +42,12 @@ class Momentum(Optimizer):
         return {}
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     name = "nesterov"
     help = "SGD with Nesterov momentum: v ← μ·v + g, θ ← θ − α·(g + μ·v) (torch.optim.SGD, nesterov=True)"
-    hyper = {"momentum": 0.9}
-    hyper_help = {"momentum": "Momentum μ (default 0.9)."}
-    buffers = ("v",)
-    shown = (Shown("v", "v"),)
     rule, rule_t = "v = μ·v + g;  θ − α·(g + μ·v)", "{p} − {lr} × ({g} + μ·{v})"
     rule_tex = r"v \leftarrow \mu v + g,\quad \theta - \alpha (g + \mu v)"
     torch = "torch.optim.SGD({params}, lr={lr}, momentum={momentum}, nesterov=True{wd})"
-    torch_state = {"v": "momentum_buffer"}
-    torch_counts_steps = False
 
     def rule_step(self, p, g, s, t, lr):
         v = s["v"]
