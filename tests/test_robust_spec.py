@@ -325,3 +325,23 @@ def test_a_scalar_where_a_list_of_numbers_is_needed_gets_a_hint(cli, tmp_path):
 ])
 def test_case_and_spelling_mistakes_get_a_did_you_mean(cli, tmp_path, text, where, suggestion):
     refused(cli, tmp_path, text, f"{where}: unknown", f"did you mean `{suggestion}`?", "valid:")
+
+
+# ---------------------------------------------------------------- terminal escapes (issue 13, security)
+@pytest.mark.parametrize("text", [
+    'name: "\\e[31mred\\e[0m"\ninputs: [0.1]\ntargets: [0.2]\nlayers:\n  - weights: [[0.5]]\n',
+    'inputs: [0.1]\ntargets: [0.2]\n"\\e]0;title\\a": 1\nlayers:\n  - weights: [[0.5]]\n',
+    'inputs: [0.1]\ntargets: [0.2]\nlayers:\n  - weights: [[0.5]]\n    labels: {a: ["\\x9b31m"]}\n',
+    'variables: {x: 1}\nnodes:\n  "f\\u001b[2J": x * 2\n',
+])
+def test_control_characters_in_a_spec_are_refused_never_printed(cli, tmp_path, text):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    r = cli("run", path, "--format", "text")
+    assert r.exit_code == 2 and "control character" in r.stderr
+    assert not any(ch in r.stderr + r.stdout for ch in "\x1b\x07\x9b"), repr(r.stderr)
+
+
+def test_a_hostile_file_name_is_shown_escaped(cli, tmp_path):
+    r = cli("run", str(tmp_path / "a\x1b[31mb.yaml"))
+    assert r.exit_code == 2 and "\x1b" not in r.stderr and "\\x1b" in r.stderr

@@ -27,7 +27,13 @@ class SpecError(Exception):
             where.append(f"line {self.line}")
         if self.path:
             where.append(self.path)
-        text = (", ".join(where) + ": " if where else "") + self.message
+        text = _visible((", ".join(where) + ": " if where else "") + self.message)
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {_visible(self.hint)}"
         return text
+
+
+def _visible(text: str) -> str:
+    """Control characters (from a file name, an argument, a spec) shown as escapes, never sent to the terminal."""
+    return "".join(ch if ch == "\n" or ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode()
+                   for ch in text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,6 +193,11 @@ def _scalar(node: yaml.ScalarNode, path: tuple, source) -> Any:
             raise SpecError(f"an integer of {len(value):,} characters is far too large: a number here must fit "
                             "a float (at most about 1.8e308)", fmt_path(path), line, source,
                             hint="check for a typo, or write it in scientific notation such as 1.5e30")
+        bad = next((ch for ch in value if ch not in "\t\n" and unicodedata.category(ch) == "Cc"), None)
+        if bad is not None:  # only a "\e…" escape gets one here; printed, it would drive the terminal
+            raise SpecError(f"a control character (U+{ord(bad):04X}) is in this text; a spec's names, labels and "
+                            "text are printed, so they may hold none", fmt_path(path), line, source,
+                            hint="delete the escape sequence (\\e, \\x1b, \\u001b …) from the quoted string")
         try:
             return _scalar_loader.construct_object(node, deep=True)
         except Exception:  # PyYAML's constructors raise ValueError, KeyError, AttributeError... for bad text
