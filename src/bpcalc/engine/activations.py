@@ -54,7 +54,7 @@ def softmax(z: Array) -> Array:
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def _shift_and_rest(z: Array) -> tuple[Array, Array, Array]:
+def shift_and_rest(z: Array) -> tuple[Array, Array, Array]:
     """s = z − max, the max, and R = Σ_(k≠argmax) e^(s_k), summed without the max's own 1 (so log1p(R) keeps R)."""
     m = np.max(z, axis=-1, keepdims=True)
     s = z - m
@@ -65,7 +65,7 @@ def _shift_and_rest(z: Array) -> tuple[Array, Array, Array]:
 
 def log_softmax(z: Array) -> Array:
     """log a_j = s_j − log(1 + R): full precision for the largest output too, where a_j is near 1."""
-    s, _, R = _shift_and_rest(z)
+    s, _, R = shift_and_rest(z)
     return s - np.log1p(R)
 
 
@@ -75,7 +75,7 @@ def log1m_softmax(z: Array) -> Array:
     Every output but the largest has a_j ≤ ½, so log1p(−a_j) keeps its digits; the largest has 1 − a = R/(1 + R)
     with R = Σ_(k≠max) e^(z_k − max), so log(1 − a) = log R − log1p(R), log R taken as a log-sum-exp of the rest
     (finite even where every e^(z_k − max) underflows)."""
-    s, _, R = _shift_and_rest(z)
+    s, _, R = shift_and_rest(z)
     with np.errstate(divide="ignore"):
         out = np.log1p(-np.exp(s - np.log1p(R)))
     if z.shape[-1] < 2:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpcalc.engine.activations import log1m_softmax, log_softmax, sigmoid
+from bpcalc.engine.activations import log1m_softmax, log_softmax, shift_and_rest, sigmoid
 from bpcalc.engine.kinds import Array, Loss, Pair, Part, Step, entries
 
 
@@ -203,11 +203,8 @@ HUBER = Loss(
 def _softmax_one_minus(z: Array, a: Array) -> Array:
     """1 − a_j for every j; for the largest output as R/(1 + R), R = Σ_{k≠max} e^(z_k − max): no cancellation."""
     out = 1.0 - a
-    m = np.argmax(z, axis=-1)[..., None]
-    e = np.exp(z - np.take_along_axis(z, m, axis=-1))
-    np.put_along_axis(e, m, 0.0, axis=-1)  # summed without the max's own term (1), so nothing cancels
-    R = np.sum(e, axis=-1, keepdims=True)
-    np.put_along_axis(out, m, R / (1.0 + R), axis=-1)
+    _, _, R = shift_and_rest(z)
+    np.put_along_axis(out, np.argmax(z, axis=-1)[..., None], R / (1.0 + R), axis=-1)
     return out
 
 

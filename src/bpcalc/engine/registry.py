@@ -15,9 +15,6 @@ PAIRS: dict[tuple[str, str], Pair] = {(p.activation, p.loss): p for p in losses.
 GRAPH_OPS: dict[str, GraphFunction] = {f.name: f for f in functions.ENTRIES}
 FUNCTIONS: tuple[str, ...] = tuple(f.name for f in functions.ENTRIES if f.function)  # callable in expressions
 OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in optimizers.ENTRIES}
-OPTIMIZER_BUFFERS: dict[str, tuple[str, ...]] = {o.name: o.buffers for o in optimizers.ENTRIES}
-OPTIMIZER_KEYS: tuple[str, ...] = tuple(dict.fromkeys(k for o in optimizers.ENTRIES for k in o.hyper))
-LEAKY_SLOPE = activations.LEAKY_SLOPE
 
 
 def pair(activation: str, loss: str) -> Pair | None:
