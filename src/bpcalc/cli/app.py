@@ -3,18 +3,51 @@
 from __future__ import annotations
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from bpcalc import __version__
 from bpcalc.cli import fastparams
+from bpcalc.cli.common import LangOpt
+from bpcalc.cli.helptext import in_language, pick_language
+from bpcalc.i18n import N_
 
 fastparams.install()  # plain option values without importing pydantic (~90 ms of every start)
 
-HELP = """A backpropagation calculator: every z, a, δ, gradient and update of one step, as worked-example tables.
+HELP = N_("""A backpropagation calculator: every z, a, δ, gradient and update of one step, as worked-example tables.
 
 Specs are YAML (see `bpcalc init`, `bpcalc schema`); SPEC may be a file, `-` for stdin, or a bundled example.
-Exit codes: 0 ok, 1 a check failed or training diverged, 2 bad input or usage."""
+Exit codes: 0 ok, 1 a check failed or training diverged, 2 bad input or usage.""")
 
-app = typer.Typer(name="bpcalc", help=HELP, add_completion=True, no_args_is_help=False,
+
+
+class _Command(TyperCommand):
+    """A command whose --help is in the chosen language."""
+
+    def format_help(self, ctx, formatter) -> None:
+        with in_language(self, ctx):
+            super().format_help(ctx, formatter)
+
+
+class _Group(TyperGroup):
+    """The root: chooses the language of a whole invocation first (--lang anywhere, else the locale)."""
+
+    def main(self, args=None, *rest, **kwargs):
+        return super().main(pick_language(args), *rest, **kwargs)
+
+    def format_help(self, ctx, formatter) -> None:
+        with in_language(self, ctx):
+            super().format_help(ctx, formatter)
+
+
+class _Typer(typer.Typer):
+    """Typer whose commands print their --help in the chosen language."""
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _Typer(name="bpcalc", help=HELP, cls=_Group, add_completion=True, no_args_is_help=False,
                   context_settings={"help_option_names": ["-h", "--help"]}, rich_markup_mode=None,
                   pretty_exceptions_enable=False)
 
@@ -28,6 +61,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
-                                 help="Show the version and exit."),
+                                 help=N_("Show the version and exit.")),
+    lang: LangOpt = None,
 ) -> None:
     """A backpropagation calculator: every z, a, δ, gradient and update of one step, as worked-example tables."""

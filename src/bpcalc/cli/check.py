@@ -28,6 +28,7 @@ def check(
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    lang: c.LangOpt = None,
 ) -> None:
     """Gradient check: backprop vs numerical (central-difference) gradients, relative error per parameter,
     pass/fail (exit 1 on any failure), and the time each method took."""

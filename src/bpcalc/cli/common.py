@@ -13,6 +13,7 @@ import typer
 
 from bpcalc.cli import formats
 from bpcalc.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, SpecError
+from bpcalc.i18n import N_
 
 SpecArg = Annotated[str | None, typer.Argument(
     metavar="SPEC", help="A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
@@ -61,6 +62,24 @@ FullOpt = Annotated[bool, typer.Option("--full", help="Show every row of large l
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the exit code).")]
 StandaloneOpt = Annotated[bool, typer.Option("--standalone", help="With --format latex: a complete document "
                                             "that compiles with pdflatex, instead of a fragment to paste.")]
+
+
+def _language(value: str | None) -> str | None:
+    """--lang: the language of everything printed; an unknown one is a usage error naming those there are."""
+    if value is not None:
+        from bpcalc import i18n
+
+        try:
+            i18n.set_language(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+LangOpt = Annotated[str | None, typer.Option("--lang", metavar="LANG", callback=_language, is_eager=True,
+                                             show_default=False,
+                                             help=N_("Language of the output: en or ko (default: from the "
+                                                     "locale, LC_ALL / LC_MESSAGES / LANG, else en)."))]
 SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay=False, callback=save_not_dash,
                                               help="Write the updated parameters as a new spec (never over SPEC).")]
 

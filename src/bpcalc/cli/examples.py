@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from bpcalc.cli.app import app
-from bpcalc.cli.common import deliver, guard
+from bpcalc.cli.common import LangOpt, deliver, guard
 
 
 @app.command()
 @guard
-def examples() -> None:
+def examples(lang: LangOpt = None) -> None:
     """List the bundled example specs (run one with `bpcalc run NAME`)."""
     from bpcalc.spec.bundled import bundled_names, describe
 

@@ -42,6 +42,7 @@ def explain(
     round: c.RoundOpt = None,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    lang: c.LangOpt = None,
 ) -> None:
     """Derivations: for each parameter the chain rule in the documents' notation, each factor's formula, the
     numbers, the product (hidden layers: the sum over the paths through the next layer; graphs: every path back

@@ -17,7 +17,8 @@ ToOpt = Annotated[str, typer.Option("--to", metavar="FRAMEWORK", help="pytorch (
 @app.command(epilog="Examples:\n\n  bpcalc export two_layer --to pytorch -o two_layer.py && python two_layer.py\n\n"
              "  bpcalc export graph_chain --to pytorch | python - --json")
 @c.guard
-def export(spec: c.SpecArg = None, to: ToOpt = "pytorch", output: c.OutputOpt = None) -> None:
+def export(spec: c.SpecArg = None, to: ToOpt = "pytorch", output: c.OutputOpt = None,
+           lang: c.LangOpt = None) -> None:
     """A standalone PyTorch script that rebuilds the network (or graph) with its exact parameters and runs the
     same step, printing the loss, gradients, updated parameters and the loss after (--json: as `run` does)."""
     from bpcalc.errors import SpecError

@@ -30,6 +30,7 @@ def graph(
     learning_rate: c.LearningRateOpt = None,
     round: c.RoundOpt = None,
     sample: SampleOpt = 1,
+    lang: c.LangOpt = None,
 ) -> None:
     """The computational graph, micrograd style: each node's value and gradient, each edge's local derivative
     (networks: neuron by neuron, edges labelled with their weight, its gradient and its new value)."""

@@ -87,7 +87,8 @@ def installed_schema_path() -> str | None:
 @app.command(epilog="Examples:\n\n  bpcalc init my.yaml && bpcalc run my.yaml\n\n"
              "  bpcalc init --graph graph.yaml\n\n  bpcalc init > spec.yaml")
 @c.guard
-def init(file: FileArg = None, graph: KindOpt = False, force: ForceOpt = False, quiet: c.QuietOpt = False) -> None:
+def init(file: FileArg = None, graph: KindOpt = False, force: ForceOpt = False, quiet: c.QuietOpt = False,
+         lang: c.LangOpt = None) -> None:
     """Write a commented starter spec to FILE (or print it) that runs as written; edit it from there."""
     from bpcalc.errors import SpecError
 

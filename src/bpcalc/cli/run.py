@@ -22,6 +22,7 @@ def run(
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    lang: c.LangOpt = None,
 ) -> None:
     """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
     from bpcalc import run as run_step

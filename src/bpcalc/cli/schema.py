@@ -10,7 +10,7 @@ from bpcalc.cli.app import app
              "  bpcalc schema -o .vscode/bpcalc.schema.json\n\n"
              "Then start a spec with:  # yaml-language-server: $schema=spec.schema.json")
 @c.guard
-def schema(output: c.OutputOpt = None) -> None:
+def schema(output: c.OutputOpt = None, lang: c.LangOpt = None) -> None:
     """Print the JSON Schema (draft 2020-12) of a spec; editors use it to validate and complete specs."""
     from bpcalc.spec.schema import shipped_schema_text
 

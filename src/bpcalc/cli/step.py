@@ -45,6 +45,7 @@ def step(
     plot: PlotOpt = None,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    lang: c.LangOpt = None,
 ) -> None:
     """Train: repeat `run`'s step for N epochs (minibatches, shuffling, sgd/momentum/adam as the spec says) and
     show each epoch's loss (before its update), its change, small networks' parameters, a loss curve and the final

@@ -52,7 +52,7 @@ def check(spec) -> None:
              "  bpcalc validate networks/*.yaml --quiet && echo fine\n\n"
              "Exit code 0 when every spec is valid, 2 when any is not (each error on stderr).")
 @c.guard
-def validate(specs: SpecsArg, quiet: c.QuietOpt = False) -> None:
+def validate(specs: SpecsArg, quiet: c.QuietOpt = False, lang: c.LangOpt = None) -> None:
     """Check specs without running them: YAML, keys, shapes, names, expressions. Prints `ok: SPEC: summary`."""
     from bpcalc.errors import EXIT_BAD_INPUT, SpecError
     from bpcalc.spec.bundled import open_spec

@@ -12,6 +12,7 @@ from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, P
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import E, Notation, d
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import N_, _
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
@@ -39,32 +40,34 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     nt = Notation.of(tr)
     loss = LOSSES[tr.loss_name]
     sizes = [tr.inputs.shape[1]] + [l.weights.shape[0] for l in tr.layers]
-    doc.heading(tr.name or "Network")
+    doc.heading(tr.name or _("Network"))
     n = tr.n
-    doc.para(f"{'-'.join(map(str, sizes))} network; loss {tr.loss_name}: E = {loss.formula}"
-             + (f", averaged over {n} samples" if n > 1 else "")
-             + f"; learning rate α = {f(tr.learning_rate)}; optimizer {tr.optimizer}"
-             + (f"; frozen: {', '.join(sorted(tr.freeze))}" if tr.freeze else ""))
+    doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(
+                 sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=loss.formula)
+             + (_(", averaged over {n} samples").format(n=n) if n > 1 else "")
+             + _("; learning rate α = {lr}; optimizer {optimizer}").format(lr=f(tr.learning_rate),
+                                                                          optimizer=tr.optimizer)
+             + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
     if tr.round_to is not None:
         doc.para(rounding_note(tr.round_to), "note")
-    t = doc.table("Layers", ["layer", "units", "activation", "a = f(z)", "∂a/∂z"])
-    t.add("1 (input)", str(sizes[0]), "", "", "")
+    t = doc.table(_("Layers"), [_("layer"), _("units"), _("activation"), "a = f(z)", "∂a/∂z"])
+    t.add(_("1 (input)"), str(sizes[0]), "", "", "")
     for li, L in enumerate(tr.layers):
         act = ACTIVATIONS[L.activation]
         t.add(str(L.l), str(sizes[li + 1]), L.activation, act.formula, act.derivative)
     large = not full and any(L.weights.size > LARGE_LAYER for L in tr.layers)
     per_table = 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's tables, not a flood
     samples = range(min(n, per_table))
-    shown = (f" (showing {per_table} of {n} samples; --full for more, --format json has all)"
-             if n > per_table else "")
+    shown = (_(" (showing {shown} of {n} samples; --full for more, --format json has all)").format(
+        shown=per_table, n=n) if n > per_table else "")
 
     # ---- forward
-    doc.heading("Forward pass" + shown, 2)
+    doc.heading(_("Forward pass") + shown, 2)
     for s in samples:
-        t = doc.table(_sample_title("Sample", s, n, tr), ["quantity", "definition", "with numbers", "value"], NUM)
+        t = doc.table(_sample_title(N_("Sample"), s, n, tr), _columns(), NUM)
         for k in range(tr.inputs.shape[1]):
             if tr.inputs.shape[1] <= MAX_TERMS_WRITTEN * 2 or k < 3:
-                t.add(nt.x(k), "input", "", f(tr.inputs[s, k]))
+                t.add(nt.x(k), _("input"), "", f(tr.inputs[s, k]))
         for li, L in enumerate(tr.layers):
             J, K = L.weights.shape
             act = ACTIVATIONS[L.activation]
@@ -79,7 +82,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 else:
                     definition = f"Σ_k a_k^({li + 1})·w_{j + 1}k^({L.l})" + (f" + {nt.b(li, j)}" if L.biases is not None
                                                                            else "")
-                    numbers = f"({K} terms)"
+                    numbers = _("({n} terms)").format(n=K)
                 t.add(nt.z(li, j), definition, numbers, f(L.z[s, j]))
                 if L.activation == "softmax":
                     t.add(nt.a(li, j), f"softmax_{j + 1}(z^({L.l}))", f"e^{f.p_(L.z[s, j])} / Σ_k e^z_k",
@@ -89,38 +92,38 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             _note_hidden(t, J, full)
 
     # ---- loss
-    doc.heading("Loss", 2)
+    doc.heading(_("Loss"), 2)
     out = tr.layers[-1]
     K = out.a.shape[1]
     lname = "E"
     for s in samples:
-        t = doc.table(_sample_title("Loss", s, n, tr), ["quantity", "definition", "with numbers", "value"], NUM)
+        t = doc.table(_sample_title(N_("Loss"), s, n, tr), _columns(), NUM)
         for k in range(K):
             ek = M(f"E_{k + 1}", f"E_{{{k + 1}}}")
             sym = loss.term_t.format(t=nt.t(k).text, a=nt.a(len(tr.layers) - 1, k).text, K=K)
             num = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(out.a[s, k]), K=K)
             t.add(ek, sym, num, f(tr.loss_terms[s, k]))
         if K > 1:
-            t.add(lname if n == 1 else f"E(sample {s + 1})", " + ".join(f"E_{k + 1}" for k in range(K)),
+            t.add(lname if n == 1 else _("E(sample {s})").format(s=s + 1), " + ".join(f"E_{k + 1}" for k in range(K)),
                   " + ".join(f.p_(v) for v in tr.loss_terms[s]), f(tr.sample_loss[s]))
     if n > 1:
-        t = doc.table(None, ["quantity", "definition", "with numbers", "value"], NUM)
+        t = doc.table(None, _columns(), NUM)
         nums = " + ".join(f.p_(v) for v in tr.sample_loss[:MAX_TERMS_WRITTEN])
-        t.add("E", f"(1/{n}) Σ_n E(sample n)", f"({nums}) / {n}" if n <= MAX_TERMS_WRITTEN
-              else f"mean of {n} sample losses", f(tr.loss))
+        t.add("E", _("(1/{n}) Σ_n E(sample n)").format(n=n), f"({nums}) / {n}" if n <= MAX_TERMS_WRITTEN
+              else _("mean of {n} sample losses").format(n=n), f(tr.loss))
 
     # ---- backward
-    doc.heading("Backward pass: δ = ∂E/∂z, from the output layer back", 2)
+    doc.heading(_("Backward pass: δ = ∂E/∂z, from the output layer back"), 2)
     if n > 1:
-        doc.para(f"With {n} samples, ∂E/∂a carries the factor 1/{n} of the mean.", "note")
+        doc.para(_("With {n} samples, ∂E/∂a carries the factor 1/{n} of the mean.").format(n=n), "note")
     last = len(tr.layers) - 1
     for li in range(last, -1, -1):
         L = tr.layers[li]
         J = L.weights.shape[0]
         act = ACTIVATIONS[L.activation]
         for s in samples:
-            title = f"Layer {L.l}" + (" (output)" if li == last else " (hidden)")
-            t = doc.table(_sample_title(title, s, n, tr), ["quantity", "definition", "with numbers", "value"], NUM)
+            title = (_("Layer {l} (output)") if li == last else _("Layer {l} (hidden)")).format(l=L.l)
+            t = doc.table(_sample_title(title, s, n, tr), _columns(), NUM)
             for j in _few(J, full, L.delta[s]):
                 a_j, z_j = nt.a(li, j), nt.z(li, j)
                 dEa = d(E, a_j)
@@ -136,16 +139,17 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                         sym = " + ".join(f"{nt.delta(li + 1, i)}·{nt.w(li + 1, i, j)}" for i in range(Jn))
                         num = " + ".join(f"{f.p_(N.delta[s, i])}×{f.p_(N.weights[i, j])}" for i in range(Jn))
                     else:
-                        sym, num = f"Σ_i δ_i^({N.l})·w_i{j + 1}^({N.l})", f"({Jn} terms)"
+                        sym, num = f"Σ_i δ_i^({N.l})·w_i{j + 1}^({N.l})", _("({n} terms)").format(n=Jn)
                 t.add(dEa, sym, num, f(L.grad_a[s, j]))
                 if L.activation == "linear" and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
-                    t.add(nt.delta(li, j), f"{dEa} (linear: a = z)", f.p_(L.grad_a[s, j]), f(L.delta[s, j]))
+                    t.add(nt.delta(li, j), _("{dEa} (linear: a = z)").format(dEa=dEa), f.p_(L.grad_a[s, j]),
+                          f(L.delta[s, j]))
                 elif L.local is not None:
                     local_sym = _in_names(act.derivative, a_j.text, z_j.text)
                     t.add(d(a_j, z_j), local_sym, act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])),
                           f(L.local[s, j]))
                     if li == last and tr.fused:
-                        t.add(nt.delta(li, j), f"{dEa} · {d(a_j, z_j)}, in closed form",
+                        t.add(nt.delta(li, j), _("{dEa} · {dadz}, in closed form").format(dEa=dEa, dadz=d(a_j, z_j)),
                               _fused_text(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]), n, K),
                               f(L.delta[s, j]))
                     else:
@@ -153,19 +157,20 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                               f"{f.p_(L.grad_a[s, j])} × {f.p_(L.local[s, j])}", f(L.delta[s, j]))
                 else:
                     if tr.fused and li == last:
-                        t.add(nt.delta(li, j), "a_j·Σt − t_j (softmax with cross-entropy)",
+                        t.add(nt.delta(li, j), _("a_j·Σt − t_j (softmax with cross-entropy)"),
                               f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if n > 1 else ""),
                               f(L.delta[s, j]))
                     else:
-                        t.add(nt.delta(li, j), "a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)", "softmax Jacobian",
+                        t.add(nt.delta(li, j), "a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)", _("softmax Jacobian"),
                               f(L.delta[s, j]))
             _note_hidden(t, J, full)
 
     # ---- gradients
-    doc.heading("Gradients: ∂E/∂w_jk = δ_j · a_k,  ∂E/∂b_j = δ_j", 2)
+    doc.heading(_("Gradients: ∂E/∂w_jk = δ_j · a_k,  ∂E/∂b_j = δ_j"), 2)
     for li, L in enumerate(tr.layers):
         J, Kk = L.weights.shape
-        t = doc.table(f"Layer {L.l}", ["parameter", "chain rule", "with numbers", "gradient"], NUM)
+        t = doc.table(_("Layer {l}").format(l=L.l),
+                      [_("parameter"), _("chain rule"), _("with numbers"), _("gradient")], NUM)
         idx = _param_index(L.grad_weights, L.grad_biases, full)
         for kind, j, k in idx:
             if kind == "w":
@@ -176,22 +181,23 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 elif n <= MAX_SAMPLES_SHOWN:
                     num = " + ".join(f"{f.p_(L.delta[s, j])}×{f.p_(L.a_prev[s, k])}" for s in range(n))
                 else:
-                    num = f"Σ over {n} samples"
+                    num = _("Σ over {n} samples").format(n=n)
                 t.add(d(E, p), chain, num, f(L.grad_weights[j, k]))
             else:
                 p = nt.b(li, j)
                 chain = f"{d(E, nt.z(li, j))} · 1 = {nt.delta(li, j)}"
                 num = (f(L.delta[0, j]) if n == 1 else " + ".join(f.p_(L.delta[s, j]) for s in range(n))
-                       if n <= MAX_SAMPLES_SHOWN else f"Σ over {n} samples")
+                       if n <= MAX_SAMPLES_SHOWN else _("Σ over {n} samples").format(n=n))
                 t.add(d(E, p), chain, num, f(L.grad_biases[j]))
         _note_params(t, L, full)
 
     # ---- update
     rule_sym, rule_num = OPTIMIZERS[tr.optimizer].rule, OPTIMIZERS[tr.optimizer].rule_t
-    doc.heading(f"Update: θ ← {rule_sym}, α = {f(tr.learning_rate)}", 2)
+    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=rule_sym, lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         extra = _state_columns(tr.optimizer)
-        t = doc.table(f"Layer {L.l}", ["parameter", "old", "gradient", *extra, "with numbers", "new"],
+        t = doc.table(_("Layer {l}").format(l=L.l),
+                      [_("parameter"), _("old"), _("gradient"), *extra, _("with numbers"), _("new")],
                       {1, 2, *range(3, 3 + len(extra)), 4 + len(extra)})
         for kind, j, k in _param_index(L.grad_weights, L.grad_biases, full):
             if kind == "w":
@@ -200,7 +206,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             else:
                 p, old, g, new, key, ix = nt.b(li, j), L.biases[j], L.grad_biases[j], L.new_biases[j], "biases", (j,)
             if key in tr.freeze:
-                t.add(p, f(old), f(g), *["" for _ in extra], "frozen", f(new))
+                t.add(p, f(old), f(g), *["" for _c in extra], _("frozen"), f(new))
                 continue
             st = {k2: f(v[ix]) for k2, v in L.optimizer_state.get(key, {}).items()}
             num = rule_num.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(g),
@@ -209,15 +215,21 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         _note_params(t, L, full)
 
     # ---- after
-    doc.heading("After the update", 2)
-    t = doc.table(None, ["quantity", "value"], {1})
+    doc.heading(_("After the update"), 2)
+    t = doc.table(None, [_("quantity"), _("value")], {1})
     for s in samples:
         for k in range(K):
-            t.add(f"{nt.a(last, k)} after" + (f" (sample {s + 1})" if n > 1 else ""), f(tr.outputs_after[s, k]))
-    t.add("E before", f(tr.loss))
-    t.add("E after", f(tr.loss_after))
-    t.add("change", f(tr.loss_change))
+            t.add((_("{name} after (sample {s})") if n > 1 else _("{name} after")).format(name=nt.a(last, k), s=s + 1),
+                  f(tr.outputs_after[s, k]))
+    t.add(_("{name} before").format(name="E"), f(tr.loss))
+    t.add(_("{name} after").format(name="E"), f(tr.loss_after))
+    t.add(_("change"), f(tr.loss_change))
     return doc
+
+
+def _columns() -> list[str]:
+    """The columns of the worked tables: a quantity, its definition, the definition with numbers, its value."""
+    return [_("quantity"), _("definition"), _("with numbers"), _("value")]
 
 
 def _fused_text(pair, a: str, t: str, n: int, K: int) -> str:
@@ -232,8 +244,10 @@ def _in_names(formula: str, a: str, z: str) -> str:
 
 def _sample_title(base: str, s: int, n: int, tr) -> str | None:
     if n == 1:
-        return base if base not in ("Sample", "Loss") else None
-    return f"Sample {s + 1}" if base == "Sample" else f"{base}, sample {s + 1}"
+        return _(base) if base not in ("Sample", "Loss") else None
+    if base == "Sample":
+        return _("Sample {s}").format(s=s + 1)
+    return _("{title}, sample {s}").format(title=_(base), s=s + 1)
 
 
 def _few(J: int, full: bool, values: np.ndarray | None = None) -> list[int]:
@@ -246,7 +260,8 @@ def _few(J: int, full: bool, values: np.ndarray | None = None) -> list[int]:
 
 def _note_hidden(t, J: int, full: bool) -> None:
     if not full and J > LARGE_LAYER:
-        t.caption = f"{TOP_ROWS} of {J} neurons shown; --full shows all, --format json has every number"
+        t.caption = _("{top} of {n} neurons shown; --full shows all, --format json has every number").format(
+            top=TOP_ROWS, n=J)
 
 
 def _param_index(gW: np.ndarray, gb: np.ndarray | None, full: bool) -> list[tuple[str, int, int]]:
@@ -264,8 +279,8 @@ def _param_index(gW: np.ndarray, gb: np.ndarray | None, full: bool) -> list[tupl
 def _note_params(t, L, full: bool) -> None:
     count = L.grad_weights.size + (0 if L.grad_biases is None else L.grad_biases.size)
     if not full and count > LARGE_LAYER:
-        t.caption = (f"the {TOP_ROWS} largest gradients of {count} parameters; --full shows all, "
-                     "--format json has every number")
+        t.caption = _("the {top} largest gradients of {n} parameters; --full shows all, "
+                      "--format json has every number").format(top=TOP_ROWS, n=count)
 
 
 def _state_keys(opt: str) -> list[str]:
@@ -279,22 +294,23 @@ def _state_columns(opt: str) -> list[str]:
 # ====================================================================== graphs
 def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
     doc = Doc()
-    doc.heading(tr.name or "Expression graph")
+    doc.heading(tr.name or _("Expression graph"))
     leaves = ", ".join(f"{k} = {f(v)}" for k, v in tr.variables.items())
     consts = ", ".join(f"{k} = {f(v)}" for k, v in tr.constants.items() if k != str(k) or not _is_literal(k))
-    doc.para(f"variables: {leaves}" + (f"; constants: {consts}" if consts else ""))
+    doc.para(_("variables: {names}").format(names=leaves)
+             + (_("; constants: {names}").format(names=consts) if consts else ""))
     if tr.target is not None:
         term = LOSSES[tr.loss_name].term_t.format(t="t", a=tr.output, K=1)
-        doc.para(f"loss {tr.loss_name}: {tr.loss_node} = {term} with t = {f(tr.target)}; "
-                 f"learning rate α = {f(tr.learning_rate)}")
+        doc.para(_("loss {loss}: {node} = {term} with t = {t}; learning rate α = {lr}").format(
+            loss=tr.loss_name, node=tr.loss_node, term=term, t=f(tr.target), lr=f(tr.learning_rate)))
     else:
-        doc.para(f"no target: the output {tr.output} itself is differentiated; learning rate α = "
-                 f"{f(tr.learning_rate)}")
+        doc.para(_("no target: the output {name} itself is differentiated; learning rate α = {lr}").format(
+            name=tr.output, lr=f(tr.learning_rate)))
     if tr.round_to is not None:
         doc.para(rounding_note(tr.round_to), "note")
 
-    doc.heading("Forward pass", 2)
-    t = doc.table(None, ["node", "operation", "with numbers", "value"], NUM)
+    doc.heading(_("Forward pass"), 2)
+    t = doc.table(None, [_("node"), _("operation"), _("with numbers"), _("value")], NUM)
     for nd in tr.nodes:
         if nd.op in GRAPH_OPS:
             op = GRAPH_OPS[nd.op]
@@ -307,8 +323,9 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
         t.add(nd.name, f"{nd.name} = {sym}", num, f(nd.value))
 
     out_name = tr.loss_node or tr.output
-    doc.heading(f"Backward pass: from {out_name} back, upstream × local", 2)
-    t = doc.table(None, ["node", f"∂{out_name}/∂node", "input", "local derivative", "local value", "product"],
+    doc.heading(_("Backward pass: from {name} back, upstream × local").format(name=out_name), 2)
+    t = doc.table(None, [_("node"), _("∂{name}/∂node").format(name=out_name), _("input"), _("local derivative"),
+                          _("local value"), _("product")],
                   {1, 4, 5})
     for nd in reversed(tr.nodes):
         for i, inp in enumerate(nd.inputs):
@@ -322,19 +339,19 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
                 local_sym = LOSSES[nd.op].grad_t.format(a=inp, t="t", K=1)
             t.add(nd.name if i == 0 else "", f(nd.grad) if i == 0 else "", inp,
                   f"∂{nd.name}/∂{inp} = {local_sym}", f(nd.locals[i]), f(nd.products[i]))
-    t.caption = "a node's upstream gradient is the sum of the products flowing into it from the nodes it feeds"
+    t.caption = _("a node's upstream gradient is the sum of the products flowing into it from the nodes it feeds")
 
-    doc.heading("Gradients of the variables", 2)
-    t = doc.table(None, ["variable", "sum of the paths", "gradient"], {2})
+    doc.heading(_("Gradients of the variables"), 2)
+    t = doc.table(None, [_("variable"), _("sum of the paths"), _("gradient")], {2})
     for v in tr.variables:
         contribs = [f.p_(nd.products[i]) for nd in tr.nodes for i, inp in enumerate(nd.inputs) if inp == v]
-        t.add(f"∂{out_name}/∂{v}", " + ".join(contribs) if len(contribs) > 1 else "(one path)",
+        t.add(f"∂{out_name}/∂{v}", " + ".join(contribs) if len(contribs) > 1 else _("(one path)"),
               f(tr.grads.get(v, 0.0)))
 
     rule_sym, rule_num = OPTIMIZERS[tr.optimizer].rule, OPTIMIZERS[tr.optimizer].rule_t
-    doc.heading(f"Update: θ ← {rule_sym}, α = {f(tr.learning_rate)}", 2)
+    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=rule_sym, lr=f(tr.learning_rate)), 2)
     extra = _state_columns(tr.optimizer)
-    t = doc.table(None, ["variable", "old", "gradient", *extra, "with numbers", "new"],
+    t = doc.table(None, [_("variable"), _("old"), _("gradient"), *extra, _("with numbers"), _("new")],
                   {1, 2, *range(3, 3 + len(extra)), 4 + len(extra)})
     for v, old in tr.variables.items():
         st = {k: f(x) for k, x in tr.optimizer_state.get(v, {}).items()}
@@ -343,17 +360,20 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
         t.add(v, f(old), f(tr.grads.get(v, 0.0)), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num,
               f(tr.new_values[v]))
 
-    doc.heading("After the update", 2)
-    t = doc.table(None, ["quantity", "value"], {1})
+    doc.heading(_("After the update"), 2)
+    t = doc.table(None, [_("quantity"), _("value")], {1})
     if tr.target is not None:
-        t.add(f"{tr.output} after", f(tr.output_after) if tr.output_after is not None else "undefined")
-        t.add(f"{tr.loss_node} before", f(tr.loss))
-        t.add(f"{tr.loss_node} after", f(tr.loss_after) if tr.loss_after is not None else "undefined")
+        t.add(_("{name} after").format(name=tr.output),
+              f(tr.output_after) if tr.output_after is not None else _("undefined"))
+        t.add(_("{name} before").format(name=tr.loss_node), f(tr.loss))
+        t.add(_("{name} after").format(name=tr.loss_node),
+              f(tr.loss_after) if tr.loss_after is not None else _("undefined"))
         if tr.loss_after is not None:
-            t.add("change", f(tr.loss_change))
+            t.add(_("change"), f(tr.loss_change))
     else:
-        t.add(f"{tr.output} before", f(tr.loss))
-        t.add(f"{tr.output} after", f(tr.output_after) if tr.output_after is not None else "undefined")
+        t.add(_("{name} before").format(name=tr.output), f(tr.loss))
+        t.add(_("{name} after").format(name=tr.output),
+              f(tr.output_after) if tr.output_after is not None else _("undefined"))
         if tr.output_after is not None:
-            t.add("change", f(tr.loss_change))
+            t.add(_("change"), f(tr.loss_change))
     return doc

@@ -35,20 +35,23 @@ def to_renderables(doc: Doc) -> list:
 
 
 def _longest_word(t: Table, i: int) -> int:
+    from rich.cells import cell_len
+
     words = [w for r in t.rows if i < len(r) for w in text_of(r[i]).split()] + t.columns[i].split()
-    return max(map(len, words), default=1)
+    return max(map(cell_len, words), default=1)
 
 
 def print_rich(doc: Doc, console) -> None:
     """Print to a console. A table that cannot fit without breaking a word is drawn at the width it needs
     (the terminal then soft-wraps whole lines) instead of being cut or folded mid-number."""
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.measure import Measurement
     from rich.rule import Rule
     from rich.table import Table as RTable
 
     for r in to_renderables(doc):
-        if isinstance(r, Rule) and len(r.title) + 6 > console.width:
+        if isinstance(r, Rule) and cell_len(str(r.title)) + 6 > console.width:
             console.print(r.title)
             continue
         if isinstance(r, RTable):

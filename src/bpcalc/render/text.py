@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from bpcalc.render.doc import Doc, Heading, Para, Table, text_of
+
+
+def width(s: str) -> int:
+    """The columns a string takes on a terminal: wide characters (Hangul, CJK) two, combining marks none."""
+    if s.isascii():
+        return len(s)
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
 def table_lines(t: Table) -> list[str]:
     rows = [[text_of(c) for c in r] for r in t.rows]
-    widths = [len(h) for h in t.columns]
+    widths = [width(h) for h in t.columns]
     for r in rows:
         for i, c in enumerate(r):
-            widths[i] = max(widths[i], len(c))
+            widths[i] = max(widths[i], width(c))
 
     def line(cells: list[str]) -> str:
         out = []
         for i, c in enumerate(cells):
-            out.append(c.rjust(widths[i]) if i in t.numeric else c.ljust(widths[i]))
+            pad = " " * (widths[i] - width(c))
+            out.append(pad + c if i in t.numeric else c + pad)
         return "  ".join(out).rstrip()
 
     lines = []
@@ -36,7 +46,7 @@ def render_text(doc: Doc) -> str:
             if out and out[-1] != "":
                 out.append("")
             out.append(b.text)
-            out.append(("=" if b.level == 1 else "-") * len(b.text))
+            out.append(("=" if b.level == 1 else "-") * width(b.text))
         elif isinstance(b, Para):
             out.append(text_of(b.text))
         elif isinstance(b, Table):

@@ -1,0 +1,74 @@
+"""The language of an invocation, and --help in it: help texts are kept in English on the commands and options
+(marked with N_() or written as docstrings) and translated as the help is printed."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from bpcalc import i18n
+from bpcalc.i18n import N_, _
+
+SENTENCE_END = re.compile(r"(?<=[.:)])\s+(?=[A-Z(`])")
+USAGE = N_("Usage: ")
+# typer's own words in --help (it looks them up with gettext); listed here so the catalogue has them
+TYPER_WORDS = (N_("Options"), N_("Arguments"), N_("Commands"), N_("default: {default}"), N_("required"),
+               N_("Show this message and exit."), N_("Show the version and exit."),
+               N_("Install completion for the current shell."),
+               N_("Show completion for the current shell, to copy it or customize the installation."),
+               N_("Examples:"))
+
+
+def pick_language(args: list[str] | None) -> list[str] | None:
+    """Choose the language of this invocation before anything is parsed: `--lang CODE` anywhere among the
+    arguments, else the locale (gettext's order); English otherwise. An unknown `--lang` is refused later, by
+    the option itself. Returns `args` unchanged."""
+    i18n.set_language(i18n.requested(sys.argv[1:] if args is None else list(args)) or i18n.from_environment())
+    return args
+
+
+def translate_help(text: str | None) -> str | None:
+    """A help text in the current language: whole, else paragraph by paragraph, else sentence by sentence (help
+    assembled from pieces: a list of formats, then a sentence; examples, whose command lines stay as they are)."""
+    if not text or i18n.language() == "en":
+        return text
+    whole = _(text)
+    if whole != text:
+        return whole
+    paragraphs = text.split("\n\n")
+    if len(paragraphs) > 1:
+        return "\n\n".join(translate_help(p) or p for p in paragraphs)
+    return " ".join(_(s) for s in SENTENCE_END.split(text))
+
+
+@contextmanager
+def in_language(command, ctx) -> Iterator[None]:
+    """While --help is written: the command's, its options' and its subcommands' help in the current language,
+    typer's section names too, and `Usage:` translated; everything restored afterwards."""
+    if i18n.language() == "en":
+        yield
+        return
+    import typer.core
+
+    objects = [command, *command.params, *getattr(command, "commands", {}).values()]
+    saved = [(o, attr, getattr(o, attr)) for o in objects for attr in ("help", "short_help", "epilog")
+             if isinstance(getattr(o, attr, None), str)]
+    for o, attr, value in saved:
+        setattr(o, attr, translate_help(value))
+    typer_gettext = getattr(typer.core, "_", None)
+    typer.core._ = _
+
+    def usage(ctx, formatter) -> None:
+        formatter.write_usage(ctx.command_path, " ".join(command.collect_usage_pieces(ctx)), prefix=_(USAGE))
+
+    command.format_usage = usage
+    try:
+        yield
+    finally:
+        for o, attr, value in saved:
+            setattr(o, attr, value)
+        if typer_gettext is not None:
+            typer.core._ = typer_gettext
+        del command.format_usage
