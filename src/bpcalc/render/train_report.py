@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -58,75 +59,81 @@ def sparkline(values: np.ndarray, width: int = CURVE_WIDTH) -> tuple[str, bool]:
 
 def _what(res) -> str:
     if res.kind == "graph":
-        return "loss" if res.target is not None else f"output {res.output}"
-    return "loss"
+        return _("loss") if res.target is not None else _("output {name}").format(name=res.output)
+    return _("loss")
 
 
 def train_report(res, precision: int = 4, every: int | None = None, traces_doc=None) -> Doc:
     """The per-epoch table (epoch, loss, change; the parameters of small networks), loss curve and final loss."""
     f = Fmt(precision)
     doc = Doc()
-    title = res.name or ("Expression graph" if res.kind == "graph" else "Network")
-    doc.heading(f"{title}: training")
+    title = res.name or (_("Expression graph") if res.kind == "graph" else _("Network"))
+    doc.heading(_("{title}: training").format(title=title))
     n_run = len(res.losses)
-    span = f"epochs {res.start_epoch + 1}–{res.start_epoch + res.epochs_requested}" if res.epochs_requested > 1 \
-        else f"epoch {res.start_epoch + 1}"
+    span = _("epochs {first}–{last}").format(first=res.start_epoch + 1, last=res.start_epoch + res.epochs_requested) \
+        if res.epochs_requested > 1 else _("epoch {e}").format(e=res.start_epoch + 1)
+    resuming = _(" (resuming after epoch {e})").format(e=res.start_epoch) if res.start_epoch else ""
     if res.kind == "network":
         batches = -(-res.samples // res.batch_size)
-        data = (f"{res.samples} sample{'s' if res.samples != 1 else ''}, "
-                + ("full batch" if batches == 1 else f"batches of {res.batch_size} ({batches} per epoch"
-                   + (", shuffled" if res.shuffle else "") + ")"))
-        doc.para(f"{'-'.join(map(str, res.sizes))} network; loss {res.loss_name}; optimizer {res.optimizer}; "
-                 f"learning rate α = {f(res.learning_rate)}; {data}; {span}"
-                 + (f" (resuming after epoch {res.start_epoch})" if res.start_epoch else ""))
+        data = ((_("{n} samples") if res.samples != 1 else _("1 sample")).format(n=res.samples) + ", "
+                + (_("full batch") if batches == 1 else
+                   (_("batches of {size} ({n} per epoch, shuffled)") if res.shuffle
+                    else _("batches of {size} ({n} per epoch)")).format(size=res.batch_size, n=batches)))
+        doc.para(_("{sizes} network; loss {loss}; optimizer {optimizer}; learning rate α = {lr}; {data}; {span}")
+                 .format(
+            sizes="-".join(map(str, res.sizes)), loss=res.loss_name, optimizer=res.optimizer,
+            lr=f(res.learning_rate), data=data, span=span) + resuming)
     else:
-        doc.para(f"minimising the {_what(res)}; optimizer {res.optimizer}; learning rate α = {f(res.learning_rate)}; "
-                 f"{span}" + (f" (resuming after epoch {res.start_epoch})" if res.start_epoch else ""))
+        doc.para(_("minimising the {what}; optimizer {optimizer}; learning rate α = {lr}; {span}").format(
+            what=_what(res), optimizer=res.optimizer, lr=f(res.learning_rate), span=span) + resuming)
     if traces_doc is not None:
         doc.extend(traces_doc)
     if res.diverged:
-        doc.para(f"Diverged at epoch {res.diverged_epoch}: {res.diverged}. Training stopped; the parameters are "
-                 f"those after epoch {res.diverged_epoch - 1} (the last finite ones). Try a smaller learning rate.",
-                 "bad")
+        doc.para(_("Diverged at epoch {e}: {reason}. Training stopped; the parameters are those after epoch {before} "
+                   "(the last finite ones). Try a smaller learning rate.").format(
+                     e=res.diverged_epoch, reason=_(res.diverged), before=res.diverged_epoch - 1), "bad")
     if res.interrupted:
-        doc.para(f"Interrupted (Ctrl-C) after {res.completed} of {res.epochs_requested} epochs; the epoch under way "
-                 "was undone.", "bad")
+        doc.para(_("Interrupted (Ctrl-C) after {done} of {n} epochs; the epoch under way was undone.").format(
+            done=res.completed, n=res.epochs_requested), "bad")
     if n_run == 0:
-        doc.para("No epoch completed.", "note")
+        doc.para(_("No epoch completed."), "note")
     else:
         k = every or auto_every(n_run)
         rows = shown_epochs(res, k)
         snap = {int(e): i for i, e in enumerate(res.snapshot_epochs)}
         names = res.param_names
-        cols = ["epoch", _what(res), "change"] + [f"{p}" for p in names]
-        t = doc.table("Epochs", cols, set(range(len(cols))))
+        cols = [_("epoch"), _what(res), _("change")] + [f"{p}" for p in names]
+        t = doc.table(_("Epochs"), cols, set(range(len(cols))))
         for e in rows:
             i = e - res.start_epoch - 1
             ch = res.change(e)
             params = [f(x) for x in res.snapshots[snap[e]]] if e in snap else [""] * len(names)
             t.add(str(e), f(res.losses[i]), "" if ch is None else f(ch), *params)
         if res.loss_final is not None and math.isfinite(res.loss_final) and not res.diverged:
-            t.add("after", f(res.loss_final), f(res.final_change), *([""] * len(names)))
-        notes = [f"{_what(res)}: epoch k's forward pass, before its update"
-                 + (" (mean over the batches, weighted by size)" if res.kind == "network" and res.batch_size
-                    < res.samples else "")
-                 + "; change: from the epoch before"]
+            t.add(_("after"), f(res.loss_final), f(res.final_change), *([""] * len(names)))
+        notes = [(_("{what}: epoch k's forward pass, before its update (mean over the batches, weighted by size)")
+                  if res.kind == "network" and res.batch_size < res.samples
+                  else _("{what}: epoch k's forward pass, before its update")).format(what=_what(res))
+                 + _("; change: from the epoch before")]
         if names:
-            notes.append("parameters: after the epoch's update")
+            notes.append(_("parameters: after the epoch's update"))
         if k > 1:
-            notes.append(f"a row every {k} epochs (--every 1 for all; --format json has each)")
+            notes.append(_("a row every {k} epochs (--every 1 for all; --format json has each)").format(k=k))
         t.caption = "; ".join(notes)
         curve, log = sparkline(res.losses)
         if n_run > 1 and curve:
-            doc.para(f"{_what(res)} curve{' (log scale)' if log else ''}, epochs {res.start_epoch + 1}–"
-                     f"{res.start_epoch + n_run}:  {f(res.losses[0])} {curve} {f(res.losses[-1])}", "math")
+            doc.para((_("{what} curve (log scale), epochs {first}–{last}:") if log
+                      else _("{what} curve, epochs {first}–{last}:")).format(
+                what=_what(res), first=res.start_epoch + 1, last=res.start_epoch + n_run)
+                + f"  {f(res.losses[0])} {curve} {f(res.losses[-1])}", "math")
     if res.loss_final is not None:
-        doc.para(f"final {_what(res)} (all samples, after {res.last_epoch} epoch"
-                 f"{'s' if res.last_epoch != 1 else ''}): {f(res.loss_final)}", "ok" if not res.diverged else "")
+        doc.para((_("final {what} (all samples, after {n} epochs): {value}") if res.last_epoch != 1
+                  else _("final {what} (all samples, after 1 epoch): {value}")).format(
+            what=_what(res), n=res.last_epoch, value=f(res.loss_final)), "ok" if not res.diverged else "")
     elif res.kind == "graph":
-        doc.para(f"final {_what(res)}: undefined at the final values", "bad")
+        doc.para(_("final {what}: undefined at the final values").format(what=_what(res)), "bad")
     if res.kind == "graph":
-        t = doc.table("Variables", ["variable", "value"], {1})
+        t = doc.table(_("Variables"), [_("variable"), _("value")], {1})
         for k2, v in res.variables.items():
             t.add(k2, f(v))
     return doc

@@ -13,6 +13,7 @@ import numpy as np
 
 from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
 from bpcalc.errors import SpecError
+from bpcalc.i18n import _
 from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
@@ -126,31 +127,31 @@ def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file."""
     p = Path(path)
     if not p.exists():
-        raise SpecError(f"no such file: {p}", hint="`bpcalc examples` lists the bundled specs")
+        raise SpecError(_("no such file: {p}").format(p=p), hint=_("`bpcalc examples` lists the bundled specs"))
     if p.is_dir():
-        raise SpecError(f"{p} is a directory, not a spec file")
+        raise SpecError(_("{p} is a directory, not a spec file").format(p=p))
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise SpecError(f"cannot read {p}: {exc.strerror}") from None
+        raise SpecError(_("cannot read {p}: {strerror}").format(p=p, strerror=exc.strerror)) from None
     return parse_spec(_decode(raw, str(p)), source=str(p), base_dir=p.parent)
 
 
 def _decode(raw: bytes, source: str) -> str:
     if b"\x00" in raw[:8192]:
-        raise SpecError("this is a binary file, not a YAML spec", source=source)
+        raise SpecError(_("this is a binary file, not a YAML spec"), source=source)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise SpecError("the file is not UTF-8 text", source=source) from None
+        raise SpecError(_("the file is not UTF-8 text"), source=source) from None
 
 
 def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None = None) -> Spec:
     """Validate YAML text as a network or graph spec."""
     doc = load_yaml(text, source)
     if not isinstance(doc.data, dict):
-        raise doc.error((), f"the top level must be a mapping of keys (name:, layers:, ...), "
-                            f"not a {_typename(doc.data)}")
+        raise doc.error((), _("the top level must be a mapping of keys (name:, layers:, ...), not a {typename}").format(
+                                typename=_typename(doc.data)))
     data = doc.data
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     if "layers" in data:
@@ -158,8 +159,9 @@ def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None
     if "nodes" in data or "variables" in data:
         return _graph(doc, data)
     keys = ", ".join(sorted(data)) or "none"
-    raise doc.error((), f"a spec needs `layers` (a network) or `nodes` (an expression graph); found keys: {keys}",
-                    hint="`bpcalc init` writes a starter spec; `bpcalc examples` lists complete ones")
+    raise doc.error((), _("a spec needs `layers` (a network) or `nodes` (an expression graph); found keys: "
+                          "{keys}").format(keys=keys),
+                    hint=_("`bpcalc init` writes a starter spec; `bpcalc examples` lists complete ones"))
 
 
 # ------------------------------------------------------------------ helpers
@@ -173,7 +175,7 @@ def check_keys(doc: Located, data: dict, allowed: set[str], path: tuple) -> None
         if key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
             hint = f"did you mean `{close[0]}`?" if close else "allowed keys: " + ", ".join(sorted(allowed))
-            raise doc.error(path + (key,), f"unknown key `{key}`", hint)
+            raise doc.error(path + (key,), _("unknown key `{key}`").format(key=key), hint)
 
 
 def number(doc: Located, value: Any, path: tuple) -> float:
@@ -188,13 +190,13 @@ def number(doc: Located, value: Any, path: tuple) -> float:
     try:
         out = float(value)
     except OverflowError:
-        raise doc.error(path, f"the number {_short(value)} is far too large: a number here must fit a float (at "
-                              "most about 1.8e308)", hint="check for a typo") from None
+        raise doc.error(path, _("the number {short} is far too large: a number here must fit a float (at most "
+                                "about 1.8e308)").format(short=_short(value)), hint=_("check for a typo")) from None
     except (TypeError, ValueError):
         raise doc.error(path, f"expected a number, found {value!r}"[:200]) from None
     if not math.isfinite(out):
         what = "NaN (not a number)" if math.isnan(out) else "infinity"
-        raise doc.error(path, f"{what} is not allowed here; use an ordinary finite number")
+        raise doc.error(path, _("{what} is not allowed here; use an ordinary finite number").format(what=what))
     return out
 
 
@@ -209,16 +211,18 @@ def _short(value: Any) -> str:
 def positive_int(doc: Located, value: Any, path: tuple, minimum: int = 1, maximum: int = MAX_INT64,
                  hint: str | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise doc.error(path, f"expected a whole number ≥ {minimum}, found {_short(value)}", hint)
+        raise doc.error(path, _("expected a whole number ≥ {minimum}, found {short}").format(
+                                  minimum=minimum, short=_short(value)), hint)
     if value > maximum:
-        raise doc.error(path, f"expected a whole number from {minimum} to {maximum:,}, found {_short(value)}", hint)
+        raise doc.error(path, _("expected a whole number from {minimum} to {maximum:,}, found {short}").format(
+                                  minimum=minimum, maximum=maximum, short=_short(value)), hint)
     return value
 
 
 def non_negative(doc: Located, value: Any, path: tuple, what: str, hint: str | None = None) -> float:
     out = number(doc, value, path)
     if out < 0:
-        raise doc.error(path, f"{what} must be ≥ 0, found {out:g}", hint)
+        raise doc.error(path, _("{what} must be ≥ 0, found {out:g}").format(what=what, out=out), hint)
     return out
 
 
@@ -228,26 +232,28 @@ def vector(doc: Located, value: Any, path: tuple, what: str = "number") -> np.nd
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             hint = f"write a list, even for one {what}: [{value}]"[:200]
         plural = what + ("es" if what.endswith("s") else "s")
-        raise doc.error(path, f"expected a list of {plural}, found {_typename(value)} {_short(value)}", hint)
+        raise doc.error(path, _("expected a list of {plural}, found {typename} {short}").format(
+                                  plural=plural, typename=_typename(value), short=_short(value)), hint)
     if not value:
-        raise doc.error(path, "the list is empty")
+        raise doc.error(path, _("the list is empty"))
     return np.array([number(doc, v, path + (i,)) for i, v in enumerate(value)], dtype=np.float64)
 
 
 def matrix(doc: Located, value: Any, path: tuple, what: str = "row") -> np.ndarray:
     """A list of equally long lists of numbers."""
     if not isinstance(value, list) or not value:
-        raise doc.error(path, f"expected a list of {what}s (a list of lists of numbers), found "
-                              f"{'an empty list' if value == [] else _typename(value)}")
+        raise doc.error(path, _("expected a list of {what}s (a list of lists of numbers), found {v}").format(
+                                  what=what, v='an empty list' if value == [] else _typename(value)))
     rows = []
     for i, row in enumerate(value):
         if not isinstance(row, list):
             raise doc.error(path + (i,), f"expected a {what} (a list of numbers), found {_typename(row)} {row!r}"
-                            [:200], hint="write a matrix as [[...], [...]], one inner list per " + what)
+                            [:200], hint=_("write a matrix as [[...], [...]], one inner list per ") + what)
         rows.append(vector(doc, row, path + (i,)))
         if len(rows[-1]) != len(rows[0]):
-            raise doc.error(path + (i,), f"ragged: {what} {i} has {_count(len(rows[-1]), 'number')} but {what} 0 "
-                                         f"has {len(rows[0])}", hint=f"every {what} needs the same length")
+            raise doc.error(path + (i,), _("ragged: {what} {i} has {count} but {what} 0 has {n}").format(
+                                             what=what, i=i, count=_count(len(rows[-1]), 'number'), n=len(rows[0])),
+                            hint=_("every {what} needs the same length").format(what=what))
     return np.vstack(rows)
 
 
@@ -269,7 +275,7 @@ def choice(doc: Located, value: Any, path: tuple, options, what: str) -> str:
         close = ([folded[_fold(text)]] if _fold(text) in folded else [alias] if alias in options else
                  difflib.get_close_matches(text.lower(), options, n=1))
         hint = (f"did you mean `{close[0]}`? " if close else "") + "valid: " + ", ".join(options)
-        raise doc.error(path, f"unknown {what} {_short(value)}", hint)
+        raise doc.error(path, _("unknown {what} {short}").format(what=what, short=_short(value)), hint)
     return value
 
 
@@ -296,9 +302,9 @@ def _numeric_text(text: str) -> bool:
 def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarray:
     p = Path(ref) if Path(ref).is_absolute() else base / ref
     if p.suffix.lower() not in (".csv", ".npy"):
-        raise doc.error(path, f"{ref!r} is neither inline numbers nor a .csv or .npy file")
+        raise doc.error(path, _("{ref!r} is neither inline numbers nor a .csv or .npy file").format(ref=ref))
     if not p.is_file():
-        raise doc.error(path, f"data file not found: {p}", hint="paths are relative to the spec file")
+        raise doc.error(path, _("data file not found: {p}").format(p=p), hint=_("paths are relative to the spec file"))
     try:
         if p.suffix.lower() == ".npy":
             arr = np.load(p, allow_pickle=False)
@@ -306,21 +312,24 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
             arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
     except Exception as exc:  # numpy raises many kinds for malformed files
         reason = str(exc).split(";")[0].split(". ")[0].rstrip(". ")[:200]  # numpy's first sentence
-        raise doc.error(path, f"cannot read {ref}: {reason}",
-                        hint="a .csv holds numbers only: one sample per line, comma-separated, no header line"
-                        if p.suffix.lower() == ".csv" else "save it with numpy.save(path, array_of_floats)") from None
+        raise doc.error(path, _("cannot read {ref}: {reason}").format(ref=ref, reason=reason),
+                        hint=_("a .csv holds numbers only: one sample per line, comma-separated, no header line")
+                        if p.suffix.lower() == ".csv"
+                        else _("save it with numpy.save(path, array_of_floats)")) from None
     if arr.dtype.kind not in "biuf":
-        raise doc.error(path, f"{p} does not hold numbers (dtype {arr.dtype})")
+        raise doc.error(path, _("{p} does not hold numbers (dtype {dtype})").format(p=p, dtype=arr.dtype))
     arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0:
-        raise doc.error(path, f"{ref} must hold a 2-D table (samples × features), found shape {arr.shape}")
+        raise doc.error(path, _("{ref} must hold a 2-D table (samples × features), found shape {shape}").format(
+                                  ref=ref, shape=arr.shape))
     # one pass, no temporary: a finite sum means every value is finite (NaN and ±inf carry into it); only a sum
     # that is not finite (a bad value, or finite values overflowing it) needs the value-by-value look
     if not math.isfinite(float(np.add.reduce(arr, axis=None))) and not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise doc.error(path, f"{ref} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
+        raise doc.error(path, _("{ref} contains NaN or infinite values (first at row {bad_0}, column {bad_1})").format(
+                                  ref=ref, bad_0=bad[0], bad_1=bad[1]))
     return arr
 
 
@@ -342,16 +351,19 @@ def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
         check_keys(doc, value, {"type", "weight_decay", *OPTIMIZERS[name].hyper}, path)
         given = {k: _hyper(doc, k, v, path + (k,)) for k, v in value.items() if k != "type"}
     else:
-        raise doc.error(path, f"optimizer is a name ({', '.join(OPTIMIZERS)}) or a mapping {{type: adam, ...}}")
+        raise doc.error(path, _("optimizer is a name ({join_optimizers}) or a mapping {{type: adam, ...}}").format(
+                                  join_optimizers=', '.join(OPTIMIZERS)))
     cls = OPTIMIZERS[name]
     opt = OptimizerSpec(name, {k: given.get(k, d) for k, d in cls.hyper.items()},
                         given.get("weight_decay", cls.default_weight_decay))
     if "weight_decay" in data:
         if "weight_decay" in given:
-            raise doc.error(("weight_decay",), f"weight_decay is given twice: here ({data['weight_decay']}) and in "
-                                               f"optimizer ({value['weight_decay']})",
-                            hint="both set the same λ: keep `optimizer.weight_decay` and delete this one "
-                                 "(or the reverse)")
+            raise doc.error(("weight_decay",), _("weight_decay is given twice: here ({data_weight_decay}) and in "
+                                                 "optimizer ({value_weight_decay})").format(
+                                                   data_weight_decay=data['weight_decay'],
+                                                   value_weight_decay=value['weight_decay']),
+                            hint=_("both set the same λ: keep `optimizer.weight_decay` and delete this one (or "
+                                   "the reverse)"))
         opt.weight_decay = _hyper(doc, "weight_decay", data["weight_decay"], ("weight_decay",))
     return opt
 
@@ -362,8 +374,9 @@ def _hyper(doc: Located, key: str, value: Any, path: tuple) -> float:
     if key in HYPER_RANGES:
         low, high, closed, words = HYPER_RANGES[key]
         if out < low or (high is not None and (out > high or (out == high and not closed))):
-            raise doc.error(path, f"{key} must be {words}, found {out:g}",
-                            hint=f"the default is {_default_hyper(key)}" if _default_hyper(key) is not None
+            raise doc.error(path, _("{key} must be {words}, found {out:g}").format(key=key, words=words, out=out),
+                            hint=_("the default is {default_hyper}").format(default_hyper=_default_hyper(key))
+                            if _default_hyper(key) is not None
                             else None)
     return out
 
@@ -374,8 +387,8 @@ def _default_hyper(key: str) -> float | None:
 
 def _learning_rate(doc: Located, data: dict, default: float) -> float:
     return non_negative(doc, data.get("learning_rate", default), ("learning_rate",), "the learning rate",
-                        hint="a step goes down the gradient by itself (θ − α·g): write a positive α such as "
-                             f"{default:g}")
+                        hint=_("a step goes down the gradient by itself (θ − α·g): write a positive α such as "
+                               "{default:g}").format(default=default))
 
 
 def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> OptimizerSpec:
@@ -387,8 +400,10 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
     graph = all(isinstance(k, str) for k in shapes)
     group = "variables" if graph else "layers"
     if not isinstance(raw, dict):
-        raise doc.error(path, "training_state is a mapping {epoch: N, step: N, " + group + ": ...}, written by "
-                              "`bpcalc step --save`", hint="delete it to start training afresh")
+        raise doc.error(path, _("training_state is a mapping {epoch: N, step: N, ") + group + _(": ...}, written by "
+                                                                                             "`bpcalc step "
+                                                                                             "--save`"),
+                        hint=_("delete it to start training afresh"))
     check_keys(doc, raw, {"epoch", "step", group}, path)
     again = "`bpcalc step --save` writes it; delete training_state to start afresh"
     state = TrainingState(positive_int(doc, raw.get("epoch", 0), path + ("epoch",), 0, hint=again),
@@ -398,34 +413,38 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
     entries = raw.get(group, {} if graph else [])
     if graph:
         if not isinstance(entries, dict):
-            raise doc.error(path + (group,), "expected a mapping of variable: {buffer: value}")
+            raise doc.error(path + (group,), _("expected a mapping of variable: {buffer: value}"))
         items = [((name,), _nfkc(str(name)), v) for name, v in entries.items()]
     else:
         if not isinstance(entries, list):
-            raise doc.error(path + (group,), "expected a list with one entry per layer")
+            raise doc.error(path + (group,), _("expected a list with one entry per layer"))
         if len(entries) > n_layers:
-            raise doc.error(path + (group, n_layers), f"training_state has {len(entries)} layer entries but the "
-                                                      f"network has {_count(n_layers, 'layer')}",
-                            hint="it was saved for another network: delete training_state to start afresh")
+            raise doc.error(path + (group, n_layers), _("training_state has {n} layer entries but the network "
+                                                        "has {count}").format(
+                                                          n=len(entries), count=_count(n_layers, 'layer')),
+                            hint=_("it was saved for another network: delete training_state to start afresh"))
         items = []
         for i, layer in enumerate(entries):
             if not isinstance(layer, dict):
-                raise doc.error(path + (group, i), "expected a mapping {weights: {...}, biases: {...}}")
+                raise doc.error(path + (group, i), _("expected a mapping {weights: {...}, biases: {...}}"))
             check_keys(doc, layer, {"weights", "biases"}, path + (group, i))
             items += [((i, kind), ("W" if kind == "weights" else "b", i), v) for kind, v in layer.items()]
     for sub, key, bufs in items:
         p = path + (group, *sub)
         if key not in shapes:
-            raise doc.error(p, f"no parameter {'.'.join(map(str, sub))} to hold optimizer state for")
+            raise doc.error(p, _("no parameter {join_map_str_sub} to hold optimizer state for").format(
+                                   join_map_str_sub='.'.join(map(str, sub))))
         if not isinstance(bufs, dict):
-            raise doc.error(p, f"expected a mapping of buffer: values ({', '.join(names) or 'none for sgd'})")
+            raise doc.error(p, _("expected a mapping of buffer: values ({v})").format(
+                                   v=', '.join(names) or 'none for sgd'))
         check_keys(doc, bufs, set(names), p)
         out = {}
         for b, v in bufs.items():
             arr = np.asarray(number(doc, v, p + (b,)) if graph else (
                 matrix(doc, v, p + (b,)) if len(shapes[key]) == 2 else vector(doc, v, p + (b,))))
             if arr.shape != shapes[key]:
-                raise doc.error(p + (b,), f"shape {arr.shape} does not match the parameter's {shapes[key]}")
+                raise doc.error(p + (b,), _("shape {shape} does not match the parameter's {shapes_key}").format(
+                                              shape=arr.shape, shapes_key=shapes[key]))
             out[b] = arr
         state.buffers[key] = out
     opt.state = state
@@ -435,7 +454,7 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
 def _expected(doc: Located, data: dict) -> dict[str, Any]:
     value = data.get("expected", {})
     if not isinstance(value, dict):
-        raise doc.error(("expected",), "expected: maps a quantity (e.g. `loss`, `layers.0.a.0`) to your value")
+        raise doc.error(("expected",), _("expected: maps a quantity (e.g. `loss`, `layers.0.a.0`) to your value"))
     out = {}
     for key, v in value.items():
         if isinstance(v, list):
@@ -465,19 +484,22 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     check_keys(doc, data, NETWORK_KEYS, ())
     for key in ("inputs", "targets"):
         if key not in data:
-            raise doc.error((), f"missing `{key}`", hint=f"add `{key}: [...]`, one sample or a list of samples")
+            raise doc.error((), _("missing `{key}`").format(key=key),
+                            hint=_("add `{key}: [...]`, one sample or a list of samples").format(key=key))
     X, single, xref = _samples(doc, data["inputs"], ("inputs",), base)
     T, single_t, tref = _samples(doc, data["targets"], ("targets",), base)
     if X.shape[0] != T.shape[0]:
-        raise doc.error(("targets",), f"{X.shape[0]} input sample(s) but {T.shape[0]} target sample(s)",
-                        hint="give one target per input sample")
+        raise doc.error(("targets",), _("{x_shape_0} input sample(s) but {t_shape_0} target sample(s)").format(
+                                          x_shape_0=X.shape[0], t_shape_0=T.shape[0]),
+                        hint=_("give one target per input sample"))
     layers_raw = data["layers"]
     if not isinstance(layers_raw, list) or not layers_raw:
-        raise doc.error(("layers",), "`layers` must be a non-empty list, input side first")
+        raise doc.error(("layers",), _("`layers` must be a non-empty list, input side first"))
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_INT64):
-        raise doc.error(("seed",), f"seed must be a whole number from 0 to {MAX_INT64:,} (2**63 − 1), found "
-                                   f"{_short(seed)}", hint="any such number will do, e.g. seed: 1")
+        raise doc.error(("seed",), _("seed must be a whole number from 0 to {max_int64:,} (2**63 − 1), found "
+                                     "{short}").format(max_int64=MAX_INT64, short=_short(seed)),
+                        hint=_("any such number will do, e.g. seed: 1"))
     default_init = choice(doc, data.get("init", "xavier"), ("init",), INITS, "init")
     rng = None  # made at the first `units:` layer: importing numpy.random costs every command ~10 ms
     layers: list[LayerSpec] = []
@@ -485,12 +507,13 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     for i, raw in enumerate(layers_raw):
         path = ("layers", i)
         if not isinstance(raw, dict):
-            raise doc.error(path, f"each layer is a mapping (weights:, biases:, activation:), found {_typename(raw)}")
+            raise doc.error(path, _("each layer is a mapping (weights:, biases:, activation:), found "
+                                    "{typename}").format(typename=_typename(raw)))
         check_keys(doc, raw, LAYER_KEYS, path)
         act = choice(doc, raw.get("activation", "sigmoid"), path + ("activation",), tuple(ACTIVATIONS), "activation")
         if "weights" in raw:
             if "units" in raw:
-                raise doc.error(path + ("units",), "give either `weights` or `units`, not both")
+                raise doc.error(path + ("units",), _("give either `weights` or `units`, not both"))
             W = matrix(doc, raw["weights"], path + ("weights",), "row")
             if W.shape[1] != fan_in:
                 src = "each input sample has" if i == 0 else f"layers[{i - 1}] has"
@@ -500,14 +523,18 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                         "= input k" if W.shape[0] == fan_in else
                         f"write {rows} row(s) of {fan_in}: row j = neuron j, column k = input k")
                 raise doc.error(path + ("weights",),
-                                f"each row needs {fan_in} weights ({src} {_count(fan_in, unit)}), "
-                                f"found {W.shape[1]}", hint=hint)
+                                _("each row needs {fan_in} weights ({src} {count}), found {w_shape_1}").format(
+                                    fan_in=fan_in, src=src, count=_count(fan_in, unit), w_shape_1=W.shape[1]),
+                                hint=hint)
             b = _biases(doc, raw, path, W.shape[0], f"{W.shape[0]} neurons (rows of weights)")
         elif "units" in raw:
             units = positive_int(doc, raw["units"], path + ("units",))
             if units * fan_in > MAX_PARAMETERS:
-                raise doc.error(path + ("units",), f"{units} units × {fan_in} inputs is {units * fan_in:,} weights; "
-                                f"bpcalc takes at most {MAX_PARAMETERS:,} per layer")
+                raise doc.error(path + ("units",), _("{units} units × {fan_in} inputs is {units_fan_in:,} "
+                                                     "weights; bpcalc takes at most {max_parameters:,} per "
+                                                     "layer").format(
+                                                       units=units, fan_in=fan_in, units_fan_in=units * fan_in,
+                                                       max_parameters=MAX_PARAMETERS))
             init = choice(doc, raw.get("init", default_init), path + ("init",), INITS, "init")
             if rng is None:
                 rng = np.random.default_rng(seed)
@@ -516,13 +543,13 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
             if b is None and raw.get("bias", True) is not False:
                 b = np.zeros(units)
         else:
-            raise doc.error(path, "a layer needs `weights: [[...]]` (or `units: N` to initialise them)")
+            raise doc.error(path, _("a layer needs `weights: [[...]]` (or `units: N` to initialise them)"))
         labels = {}
         if "labels" in raw:
             lab = raw["labels"]
             if not isinstance(lab, dict):
-                raise doc.error(path + ("labels",), "labels is a mapping: {z: [...], a: [...], weights: [[...]], "
-                                                     "biases: [...]}")
+                raise doc.error(path + ("labels",), _("labels is a mapping: {z: [...], a: [...], weights: "
+                                                      "[[...]], biases: [...]}"))
             check_keys(doc, lab, LABEL_KEYS, path + ("labels",))
             J = W.shape[0]
             for key in ("z", "a", "biases"):
@@ -532,44 +559,48 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                 wl = lab["weights"]
                 if (not isinstance(wl, list) or len(wl) != J
                         or any(not isinstance(r, list) or len(r) != W.shape[1] for r in wl)):
-                    raise doc.error(path + ("labels", "weights"), f"expected {J} rows of {W.shape[1]} labels")
+                    raise doc.error(path + ("labels", "weights"), _("expected {j} rows of {w_shape_1} labels").format(
+                                                                      j=J, w_shape_1=W.shape[1]))
                 labels["weights"] = [[str(v) for v in r] for r in wl]
         if act == "softmax" and W.shape[0] == 1:
-            raise doc.error(path + ("activation",), "softmax over one neuron is always 1, so nothing reaches the "
-                                                    "layers below it", hint="use sigmoid for a single output")
+            raise doc.error(path + ("activation",), _("softmax over one neuron is always 1, so nothing reaches "
+                                                      "the layers below it"), hint=_("use sigmoid for a single output"))
         layers.append(LayerSpec(W, b, act, labels))
         fan_in = W.shape[0]
     if T.shape[1] != fan_in:
-        raise doc.error(("targets",), f"the output layer has {fan_in} neuron(s) but each target has {T.shape[1]} "
-                                      "value(s)", hint="give one target per output neuron")
+        raise doc.error(("targets",), _("the output layer has {fan_in} neuron(s) but each target has {t_shape_1} "
+                                        "value(s)").format(fan_in=fan_in, t_shape_1=T.shape[1]),
+                        hint=_("give one target per output neuron"))
     loss = choice(doc, data.get("loss", "half_sse"), ("loss",), tuple(LOSSES), "loss")
     if LOSSES[loss].probability and not ACTIVATIONS[layers[-1].activation].probability:
         outs = " or ".join(a.name for a in ACTIVATIONS.values() if a.probability)
-        raise doc.error(("loss",), f"{loss} takes the log of the outputs, which must be probabilities, but the output "
-                                   f"layer is {layers[-1].activation}",
-                        hint=f"make the last layer's activation {outs}, or use half_sse / mse")
+        raise doc.error(("loss",), _("{loss} takes the log of the outputs, which must be probabilities, but the "
+                                     "output layer is {layers_1_activation}").format(
+                                       loss=loss, layers_1_activation=layers[-1].activation),
+                        hint=_("make the last layer's activation {outs}, or use half_sse / mse").format(outs=outs))
     if LOSSES[loss].probability:
         bad = np.argwhere(~((T >= 0.0) & (T <= 1.0)))
         if len(bad):
             r, c = (int(v) for v in bad[0])
             at = ("targets",) if tref else ("targets", c) if single_t else ("targets", r, c)
             where = f" (row {r}, column {c} of {tref})" if tref else ""
-            raise doc.error(at, f"{loss} needs targets in [0, 1] (probabilities), found {T[r, c]:g}{where}",
-                            hint="a target is 0 or 1 (or a probability between); for other values use mse or "
-                                 "half_sse")
+            raise doc.error(at, _("{loss} needs targets in [0, 1] (probabilities), found {t_r_c:g}{where}").format(
+                                    loss=loss, t_r_c=T[r, c], where=where),
+                            hint=_("a target is 0 or 1 (or a probability between); for other values use mse or "
+                                   "half_sse"))
     lr = _learning_rate(doc, data, 0.5)
     freeze_raw = data.get("freeze", [])
     if isinstance(freeze_raw, str):
         freeze_raw = [freeze_raw]
     if not isinstance(freeze_raw, list):
-        raise doc.error(("freeze",), "freeze is a list: [biases] or [weights]")
+        raise doc.error(("freeze",), _("freeze is a list: [biases] or [weights]"))
     freeze = frozenset(choice(doc, f, ("freeze", i), FREEZABLE, "parameter kind") for i, f in enumerate(freeze_raw))
     batch = data.get("batch_size")
     if batch is not None:
         batch = positive_int(doc, batch, ("batch_size",))
     shuffle = data.get("shuffle", False)
     if not isinstance(shuffle, bool):
-        raise doc.error(("shuffle",), f"shuffle is true or false, found {shuffle!r}")
+        raise doc.error(("shuffle",), _("shuffle is true or false, found {shuffle!r}").format(shuffle=shuffle))
     name = data.get("name")
     return NetworkSpec(
         inputs=X, targets=T, layers=layers, loss=loss, learning_rate=lr,
@@ -591,23 +622,26 @@ def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarr
     """A layer's `biases:` (None when absent or null), one per neuron; checks `bias:` is a boolean that agrees."""
     flag = raw.get("bias", True)
     if not isinstance(flag, bool):
-        raise doc.error(path + ("bias",), f"bias is true or false, found {_typename(flag)} {_short(flag)}",
-                        hint="write `bias: false` (unquoted) for a layer without biases")
+        raise doc.error(path + ("bias",), _("bias is true or false, found {typename} {short}").format(
+                                              typename=_typename(flag), short=_short(flag)),
+                        hint=_("write `bias: false` (unquoted) for a layer without biases"))
     value = raw.get("biases")
     if value is None:
         return None
     if flag is False:
-        raise doc.error(path + ("bias",), "`bias: false` says no biases, but the layer has `biases:`",
-                        hint="delete one of them")
+        raise doc.error(path + ("bias",), _("`bias: false` says no biases, but the layer has `biases:`"),
+                        hint=_("delete one of them"))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if n != 1:
-            raise doc.error(path + ("biases",), f"{what}: {n} biases needed, found the single number {value:g}",
-                            hint="one bias per neuron: [" + ", ".join([f"{value:g}"] * min(n, 4))
+            raise doc.error(path + ("biases",), _("{what}: {n} biases needed, found the single number "
+                                                  "{value:g}").format(what=what, n=n, value=value),
+                            hint=_("one bias per neuron: [") + ", ".join([f"{value:g}"] * min(n, 4))
                                  + (", ...]" if n > 4 else "]"))
         value = [value]  # `biases: 0.1` for a layer of one neuron
     b = vector(doc, value, path + ("biases",), "bias")
     if len(b) != n:
-        raise doc.error(path + ("biases",), f"{what} but {len(b)} biases", hint="one bias per neuron")
+        raise doc.error(path + ("biases",), _("{what} but {n} biases").format(what=what, n=len(b)),
+                        hint=_("one bias per neuron"))
     return b
 
 
@@ -633,38 +667,40 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
     variables = _scalars(doc, data.get("variables", {}), ("variables",))
     constants = _scalars(doc, data.get("constants", {}), ("constants",))
     if not variables:
-        raise doc.error(("variables",), "a graph needs at least one variable to differentiate",
-                        hint="variables: {x: -2, y: 5}")
+        raise doc.error(("variables",), _("a graph needs at least one variable to differentiate"),
+                        hint=_("variables: {x: -2, y: 5}"))
     for name in constants:
         if name in variables:
-            raise doc.error(("constants", name), f"`{name}` is both a variable and a constant")
+            raise doc.error(("constants", name), _("`{name}` is both a variable and a constant").format(name=name))
     nodes_raw = data.get("nodes")
     if not isinstance(nodes_raw, dict) or not nodes_raw:
-        raise doc.error(("nodes",), "`nodes` must be a mapping of name: expression",
-                        hint="nodes: {q: x + y, f: q * z}")
+        raise doc.error(("nodes",), _("`nodes` must be a mapping of name: expression"),
+                        hint=_("nodes: {q: x + y, f: q * z}"))
     nodes = []
     lines = {}
     for name, expr in nodes_raw.items():
         if isinstance(expr, (int, float)) and not isinstance(expr, bool):
             expr = repr(expr)
         if not isinstance(expr, str):
-            raise doc.error(("nodes", name), f"a node is an expression such as `x + y`, found {_typename(expr)}")
+            raise doc.error(("nodes", name), _("a node is an expression such as `x + y`, found {typename}").format(
+                                                 typename=_typename(expr)))
         nodes.append((_nfkc(str(name)), expr))
         lines[_nfkc(str(name))] = doc.line(("nodes", name)) or 0
     output = data.get("output", nodes[-1][0])  # without `output:`, the last node in evaluation order (below)
     if not isinstance(output, str) or _nfkc(output) not in lines:
-        raise doc.error(("output",), f"output must name a node, found {output!r}",
-                        hint="nodes: " + ", ".join(map(str, nodes_raw)))
+        raise doc.error(("output",), _("output must name a node, found {output!r}").format(output=output),
+                        hint=_("nodes: ") + ", ".join(map(str, nodes_raw)))
     output = _nfkc(output)
     target = number(doc, data["target"], ("target",)) if data.get("target") is not None else None
     loss = None
     if target is not None:
         loss = choice(doc, data.get("loss", "sse"), ("loss",), tuple(LOSSES), "loss")
         if LOSSES[loss].probability and not 0.0 <= target <= 1.0:
-            raise doc.error(("target",), f"{loss} needs a target in [0, 1] (a probability), found {target:g}",
-                            hint="a target is 0 or 1 (or a probability between); for other values use sse")
+            raise doc.error(("target",), _("{loss} needs a target in [0, 1] (a probability), found {target:g}").format(
+                                             loss=loss, target=target),
+                            hint=_("a target is 0 or 1 (or a probability between); for other values use sse"))
     elif "loss" in data:
-        raise doc.error(("loss",), "a loss needs a `target`", hint="add `target: <number>` or remove `loss`")
+        raise doc.error(("loss",), _("a loss needs a `target`"), hint=_("add `target: <number>` or remove `loss`"))
     spec = GraphSpec(
         variables=variables, constants=constants, nodes=nodes, output=output, target=target, loss=loss,
         learning_rate=_learning_rate(doc, data, 0.01),
@@ -680,11 +716,13 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
 
 def _scalars(doc: Located, value: Any, path: tuple) -> dict[str, float]:
     if not isinstance(value, dict):
-        raise doc.error(path, f"expected a mapping of name: number, found {_typename(value)}")
+        raise doc.error(path, _("expected a mapping of name: number, found {typename}").format(
+                                  typename=_typename(value)))
     out = {}
     for k, v in value.items():
         if not str(k).isidentifier():
-            raise doc.error(path + (k,), f"{k!r} is not a valid name (letters, digits, _; not starting with a digit)")
+            raise doc.error(path + (k,), _("{k!r} is not a valid name (letters, digits, _; not starting with a "
+                                           "digit)").format(k=k))
         out[_nfkc(str(k))] = number(doc, v, path + (k,))
     return out
 
@@ -703,7 +741,9 @@ def _no_look_alikes(doc: Located, data: dict) -> None:
             name, path = str(key), (group, key)
             first = seen.setdefault(_nfkc(name), path)
             if first is not path and str(first[1]) != name:
-                raise doc.error(path, f"`{name}` and `{first[1]}` ({'.'.join(map(str, first))}, line "
-                                      f"{doc.line(first)}) are one name in an expression: Unicode look-alikes "
-                                      f"fold (NFKC) to `{_nfkc(name)}`",
-                                hint="rename one of them, using plain letters")
+                raise doc.error(path, _("`{name}` and `{first_1}` ({join_map_str_first}, line {doc_line_first}) "
+                                        "are one name in an expression: Unicode look-alikes fold (NFKC) to "
+                                        "`{nfkc}`").format(
+                                          name=name, first_1=first[1], join_map_str_first='.'.join(map(str, first)),
+                                          doc_line_first=doc.line(first), nfkc=_nfkc(name)),
+                                hint=_("rename one of them, using plain letters"))
