@@ -14,7 +14,7 @@ ENV = {"COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1", "FORCE_COLOR": ""}
 OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")
 HELP_LINE = re.compile(r"^ {2}(-[^ ].*?)(?: {2,}|$)")  # `  -f, --format FORMAT   help...`: the option's names
 SHELL_STOP = re.compile(r"\||&&|;|>|#|`")  # where a command line ends and the next program (or prose) begins
-HELP_OPTIONS = {"-h", "--help"}  # every command has them; documented once, with the shared options
+HELP_OPTIONS = {"-h", "--help", "--lang"}  # every command has them; documented once, with the shared options
 
 
 def commands() -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from bpcalc.cli.app import app
+from bpcalc.i18n import _
 
 # importing a module registers its command; `--help` lists them in this order
 COMMAND_MODULES = ["run", "step", "explain", "check", "graph", "export", "examples", "init", "validate", "schema"]
@@ -45,13 +46,13 @@ def main() -> None:
         if isinstance(exc, BrokenPipeError):
             common.silence_stdout()
         else:
-            common.err(f"error: {common.os_error_message(exc)}")
+            common.err(_("error: {v}").format(v=common.os_error_message(exc)))
             code = EXIT_BAD_INPUT
     if code == 130 and common.interrupted_by()[1] != 130:
         code = common.interrupted_by()[1]  # typer turns the KeyboardInterrupt a SIGTERM raised into 130
     failed = common.stdout_failure()
     if failed is not None and not common.reported_stdout_failure():
-        common.err(f"error: cannot write the output: {failed.strerror or failed}")
+        common.err(_("error: cannot write the output: {v}").format(v=failed.strerror or failed))
         code = EXIT_BAD_INPUT
     sys.exit(code)
 

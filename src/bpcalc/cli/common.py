@@ -13,7 +13,7 @@ import typer
 
 from bpcalc.cli import formats
 from bpcalc.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, SpecError
-from bpcalc.i18n import N_
+from bpcalc.i18n import N_, _
 
 SpecArg = Annotated[str | None, typer.Argument(
     metavar="SPEC", help="A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
@@ -34,8 +34,8 @@ def _dash_is_stdout(value: Path | None) -> Path | None:
 def save_not_dash(value: Path | None) -> Path | None:
     """--save -: refused (stdout is the report's); a file named `-` is spelt ./-."""
     if value is not None and str(value) == "-":
-        raise typer.BadParameter("`-` would be stdout, where the report goes; give a file name (./- for a file "
-                                 "named -)")
+        raise typer.BadParameter(_("`-` would be stdout, where the report goes; give a file name (./- for a file "
+                                   "named -)"))
     return value
 
 
@@ -49,7 +49,7 @@ def _finite(value: float | None) -> float | None:
     import math
 
     if value is not None and not math.isfinite(value):
-        raise typer.BadParameter(f"{value} is not a finite number")
+        raise typer.BadParameter(_("{value} is not a finite number").format(value=value))
     return value
 
 
@@ -96,9 +96,9 @@ def refuse_non_finite(trace) -> None:
     bad = first_non_finite(trace)
     if bad is not None:
         where, value = bad
-        err(f"error: the step does not stay within float64: {where} is {'NaN' if value != value else value}, "
-            "so nothing is shown as a result\n  hint: smaller weights, inputs or learning rate keep every "
-            "number finite")
+        err(_("error: the step does not stay within float64: {where} is {v}, so nothing is shown as a result\n  "
+              "hint: smaller weights, inputs or learning rate keep every number finite").format(
+                where=where, v='NaN' if value != value else value))
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
@@ -111,13 +111,13 @@ def guard(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except SpecError as exc:
-            err(f"error: {exc}")
+            err(_("error: {exc}").format(exc=exc))
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except BrokenPipeError:
             silence_stdout()
             raise typer.Exit(0) from None
         except OSError as exc:  # an OS failure nothing nearer caught: still one message, no traceback
-            err(f"error: {os_error_message(exc)}")
+            err(_("error: {os_error_message}").format(os_error_message=os_error_message(exc)))
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
@@ -142,7 +142,8 @@ def stdout_error(exc: OSError) -> SpecError:
     global _stdout_reported
     _stdout_reported = True
     silence_stdout()
-    return SpecError(f"cannot write the output: {exc.strerror or exc}")
+    return SpecError(_("cannot write the output: {exc_strerror_or_exc}").format(
+                         exc_strerror_or_exc=exc.strerror or exc))
 
 
 def stdout_failure() -> OSError | None:
@@ -225,8 +226,9 @@ def pick_format(fmt: str | None, output: Path | None, family: str = "report") ->
     if fmt is not None:
         fmt = fmt.lower()
         if fmt not in formats.names(family):
-            raise SpecError(f"unknown {formats.NOUN[family]} {fmt!r}",
-                            hint=f"choose one of: {', '.join(formats.names(family))}")
+            raise SpecError(_("unknown {formats_noun_family} {fmt!r}").format(
+                                formats_noun_family=formats.NOUN[family], fmt=fmt),
+                            hint=_("choose one of: {v}").format(v=', '.join(formats.names(family))))
         return fmt
     if output is not None:
         return formats.by_suffix(output, family) or formats.FALLBACK[family]

@@ -9,6 +9,7 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
+from bpcalc.i18n import _
 
 # the registry's names, written out so `--help` starts without numpy; tests/test_cli.py checks they are the same
 FUNCTIONS_HELP = ("sigmoid, tanh, relu, leaky_relu, linear, softmax, gelu, silu, softplus, elu, half_sse, sse, mse, "
@@ -55,8 +56,9 @@ def explain(
     name = canonical(topic) if topic is not None else None
     if name is not None and not Path(topic).exists():
         if param:
-            raise SpecError(f"--param applies to a spec, not to the derivation of {name}",
-                            hint=f"drop --param, or name a spec: bpcalc explain SPEC --param {param[0]}")
+            raise SpecError(_("--param applies to a spec, not to the derivation of {name}").format(name=name),
+                            hint=_("drop --param, or name a spec: bpcalc explain SPEC --param {param_0}").format(
+                                     param_0=param[0]))
         fd = derivation(name)
         example = _chain_example(learning_rate, round, precision) if fd.kind == "rule" else None
         from bpcalc.render.explain_report import function_dict, function_doc

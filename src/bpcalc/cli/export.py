@@ -8,6 +8,7 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
+from bpcalc.i18n import _
 
 TARGETS = ["pytorch"]
 
@@ -25,6 +26,7 @@ def export(spec: c.SpecArg = None, to: ToOpt = "pytorch", output: c.OutputOpt = 
     from bpcalc.export.pytorch import export_pytorch
 
     if to.lower() not in TARGETS:
-        raise SpecError(f"cannot export to {to!r}", hint=f"choose one of: {', '.join(TARGETS)}")
+        raise SpecError(_("cannot export to {to!r}").format(to=to), hint=_("choose one of: {join_targets}").format(
+                                                             join_targets=', '.join(TARGETS)))
     s = c.open_spec_for(spec, output)
     c.deliver(export_pytorch(s, output), output, protect=[s.source])

@@ -9,6 +9,7 @@ import typer
 from bpcalc.cli import common as c
 from bpcalc.cli import formats
 from bpcalc.cli.app import app
+from bpcalc.i18n import _
 
 GraphFormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", metavar="FORMAT", autocompletion=formats.complete("graph"),
@@ -44,6 +45,7 @@ def graph(
     c.refuse_non_finite(trace)
     n = getattr(trace, "n", 1)
     if sample > n:
-        raise SpecError(f"--sample {sample}: the spec has {n} sample{'s' if n != 1 else ''}",
-                        hint=f"choose 1..{n}")
+        raise SpecError(_("--sample {sample}: the spec has {n} sample{s_if_n_1_else}").format(
+                            sample=sample, n=n, s_if_n_1_else='s' if n != 1 else ''),
+                        hint=_("choose 1..{n}").format(n=n))
     c.emit(drawing(trace, precision, sample - 1), fmt, output, protect=[s.source])

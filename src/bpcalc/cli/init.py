@@ -9,6 +9,7 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
+from bpcalc.i18n import _
 
 NETWORK = """\
 {modeline}# A bpcalc spec: `bpcalc run {file}` shows one step of backpropagation on this network, every number
@@ -97,7 +98,8 @@ def init(file: FileArg = None, graph: KindOpt = False, force: ForceOpt = False, 
         return
     c.check_output_path(file)
     if file.exists() and not force:
-        raise SpecError(f"{file} already exists; not overwriting it", hint="pass --force, or choose another name")
+        raise SpecError(_("{file} already exists; not overwriting it").format(file=file),
+                        hint=_("pass --force, or choose another name"))
     c.deliver(starter_spec(graph, file.name, installed_schema_path()), file)
     if not quiet:
         c.write_stdout(f"wrote {file}: try `bpcalc run {file}`\n")

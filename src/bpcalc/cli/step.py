@@ -10,6 +10,7 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
+from bpcalc.i18n import _
 
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C (SIGTERM: 143, SIGHUP: 129; see common.interrupted_by)
 
@@ -90,13 +91,17 @@ def step(
         c.deliver(loss_curve(res, plot.suffix.lower()[1:]), plot, protect=[s.source])
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone, dumps=dumps)
     if res.diverged:
-        c.err(f"error: training diverged at epoch {res.diverged_epoch}: {res.diverged}"
-              + (f"; --save wrote the parameters after epoch {res.last_epoch}" if save is not None else ""))
-        c.err(f"  hint: try a smaller learning rate, e.g. --learning-rate {res.learning_rate / 10:g}")
+        c.err(_("error: training diverged at epoch {diverged_epoch}: {diverged}").format(
+                  diverged_epoch=res.diverged_epoch, diverged=res.diverged)
+              + (_("; --save wrote the parameters after epoch {last_epoch}").format(last_epoch=res.last_epoch)
+                 if save is not None else ""))
+        c.err(_("  hint: try a smaller learning rate, e.g. --learning-rate {res_learning_rate_10:g}").format(
+                  res_learning_rate_10=res.learning_rate / 10))
         raise typer.Exit(EXIT_CHECK_FAILED)
     if res.interrupted:  # Ctrl-C, SIGTERM or SIGHUP: exit 130, 143 or 129, as a shell reports the signal
         what, code = c.interrupted_by()
-        c.err(f"{what} after epoch {res.last_epoch}" + (f"; --save wrote {save}" if save is not None else ""))
+        c.err(_("{what} after epoch {last_epoch}").format(what=what, last_epoch=res.last_epoch)
+              + (_("; --save wrote {save}").format(save=save) if save is not None else ""))
         raise typer.Exit(code)
 
 
@@ -119,10 +124,10 @@ def _check_plot(plot: Path) -> None:
     from bpcalc.render.plot import INSTALL_HINT, PLOT_FORMATS, have_matplotlib
 
     if plot.suffix.lower()[1:] not in PLOT_FORMATS:
-        raise SpecError(f"--plot {plot}: the file name must end in .png, .svg or .pdf")
+        raise SpecError(_("--plot {plot}: the file name must end in .png, .svg or .pdf").format(plot=plot))
     c.check_output_path(plot)
     if not have_matplotlib():
-        raise SpecError("--plot needs matplotlib, which is not installed", hint=INSTALL_HINT)
+        raise SpecError(_("--plot needs matplotlib, which is not installed"), hint=INSTALL_HINT)
 
 
 def _traces_doc(res, precision: int):

@@ -8,6 +8,7 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
+from bpcalc.i18n import _
 
 SpecsArg = Annotated[list[str], typer.Argument(
     metavar="SPEC", show_default=False,
@@ -64,7 +65,7 @@ def validate(specs: SpecsArg, quiet: c.QuietOpt = False, lang: c.LangOpt = None)
             check(spec)
         except SpecError as exc:
             bad += 1
-            c.err(f"error: {exc}")  # names the file (or the missing name) itself
+            c.err(_("error: {exc}").format(exc=exc))  # names the file (or the missing name) itself
             continue
         if not quiet:
             c.deliver(f"ok: {arg}: {summary(spec)}", None)

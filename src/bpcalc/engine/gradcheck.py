@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bpcalc.engine.registry import GRAPH_OPS
+from bpcalc.i18n import _
 
 EPS = 1e-6
 TOLERANCE = 1e-5
@@ -238,7 +239,7 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradChe
     kink_ops = {nt.name for nt in traces if nt.op in GRAPH_OPS
                 and any(abs(nt.input_values[0] - k) < 10 * eps for k in GRAPH_OPS[nt.op].kinks)}
     params = []
-    for (name, _), n in zip(values.items(), nums):
+    for (name, _v), n in zip(values.items(), nums):
         gb = float(grads.get(name, 0.0))
         n = float(n) if n is not None and math.isfinite(n) else None
         params.append(ParamCheck(f"variables.{name}.grad", name, gb, n, passes(gb, n, tolerance, atol),
@@ -259,9 +260,11 @@ def check(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
     if not (eps > 0 and math.isfinite(eps)):
         from bpcalc.errors import SpecError
 
-        raise SpecError(f"the numerical step eps must be a small positive number, not {eps}", hint="try 1e-6")
+        raise SpecError(_("the numerical step eps must be a small positive number, not {eps}").format(eps=eps),
+                        hint=_("try 1e-6"))
     if not (tolerance > 0 and math.isfinite(tolerance)):
         from bpcalc.errors import SpecError
 
-        raise SpecError(f"the tolerance must be a positive number, not {tolerance}", hint="try 1e-5")
+        raise SpecError(_("the tolerance must be a positive number, not {tolerance}").format(tolerance=tolerance),
+                        hint=_("try 1e-5"))
     return check_graph(spec, eps, tolerance) if spec.kind == "graph" else check_network(spec, eps, tolerance)

@@ -19,6 +19,7 @@ from bpcalc.engine.rounding import (
 )
 from bpcalc.engine.trace import GraphTrace, NodeTrace
 from bpcalc.errors import SpecError
+from bpcalc.i18n import _
 from bpcalc.spec.expr import GNode, Graph, parse_graph
 from bpcalc.spec.expr import is_literal as _is_literal
 from bpcalc.spec.loader import GraphSpec
@@ -57,8 +58,9 @@ def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str
         loss = LOSSES[graph.loss]
         a, t = np.array([vals[graph.output]]), np.array([graph.target])
         if loss.probability and not 0.0 <= a[0] <= 1.0:
-            raise SpecError(f"{graph.loss} takes the log of the output, a probability, but {graph.output} = "
-                            f"{a[0]:g}", path="loss", hint="end the graph in sigmoid(...), or use sse or half_sse")
+            raise SpecError(_("{loss} takes the log of the output, a probability, but {output} = {a_0:g}").format(
+                                loss=graph.loss, output=graph.output, a_0=a[0]), path="loss",
+                            hint=_("end the graph in sigmoid(...), or use sse or half_sse"))
         with np.errstate(all="ignore"):
             value = when(rnd, rounds_loss_terms(loss, 1))(float(loss.terms(a, t).sum()))
         name = loss_node_name(graph)
@@ -89,9 +91,10 @@ def _reason(op: str, exc: Exception) -> str:
 
 
 def _domain_error(graph: Graph, node: GNode, ins, reason: str) -> SpecError:
-    return SpecError(f"cannot compute {node.text} at {_values(graph, node, ins)}: {reason}",
+    return SpecError(_("cannot compute {text} at {values}: {reason}").format(
+                         text=node.text, values=_values(graph, node, ins), reason=reason),
                      path=f"nodes.{node.owner or node.name}",
-                     hint="change the starting values under variables: or constants:")
+                     hint=_("change the starting values under variables: or constants:"))
 
 
 def root_name(graph: Graph, traces: list[NodeTrace]) -> str:
@@ -117,9 +120,10 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float
         if up != 0 and not all(math.isfinite(x) for x in nt.locals):
             node = next((n for n in graph.nodes if n.name == nt.name), None)
             where = f"{nt.text} at {_values(graph, node, nt.input_values)}" if node else nt.text
-            raise SpecError(f"the derivative of {where} is infinite or undefined, so backprop cannot pass it",
+            raise SpecError(_("the derivative of {where} is infinite or undefined, so backprop cannot pass it").format(
+                                where=where),
                             path=f"nodes.{node.owner or node.name}" if node else None,
-                            hint="move the starting values away from that point (e.g. sqrt at 0, log at 0)")
+                            hint=_("move the starting values away from that point (e.g. sqrt at 0, log at 0)"))
         nt.products = tuple(up * x for x in nt.locals)  # products and sums: exact
         for name, p in zip(nt.inputs, nt.products):
             grads[name] = grads.get(name, 0.0) + p

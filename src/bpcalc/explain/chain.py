@@ -22,6 +22,7 @@ from bpcalc.errors import SpecError
 from bpcalc.explain.mathtext import M
 from bpcalc.explain.notation import E, Notation, d, join
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
 from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …
@@ -637,10 +638,12 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
                 hits = lower[0] if len(lower) == 1 else []
             if len(hits) > 1:
                 shown = [nm for nm, key in table.items() if key in hits and "." not in nm]
-                raise SpecError(f"the parameter name {raw!r} is ambiguous: it could be {', '.join(shown)}",
-                                hint="write the name as shown, e.g. " + shown[0])
+                raise SpecError(_("the parameter name {raw!r} is ambiguous: it could be {join_shown}").format(
+                                    raw=raw, join_shown=', '.join(shown)),
+                                hint=_("write the name as shown, e.g. ") + shown[0])
         if not hits:
-            raise SpecError(f"no parameter is named {raw!r}", hint=_close(s, list(table) + list(groups)))
+            raise SpecError(_("no parameter is named {raw!r}").format(raw=raw),
+                            hint=_close(s, list(table) + list(groups)))
         out += [h for h in hits if h not in out]
     return out
 

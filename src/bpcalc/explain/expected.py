@@ -23,6 +23,7 @@ import numpy as np
 
 from bpcalc.errors import EXIT_CHECK_FAILED, EXIT_OK, SpecError
 from bpcalc.explain.quantities import Quantity, leaves, lookup, norm, quantities
+from bpcalc.i18n import _
 
 RELATIVE = 1e-6
 
@@ -120,7 +121,8 @@ def _unknown(index: Index, key: str, line: int | None, source: str | None) -> Sp
     examples = ", ".join(f"`{q.name}`" for q in index.qs[:3]) if index.qs else "`loss`"
     hint = (f"did you mean {', '.join(f'`{c}`' for c in close)}? " if close else "") + \
         f"keys are the dotted paths of the JSON output (`loss`, `layers.0.a.0`) or display names ({examples})"
-    return SpecError(f"unknown quantity `{key}`", path=f"expected.{key}", line=line, source=source, hint=hint)
+    return SpecError(_("unknown quantity `{key}`").format(key=key),
+                     path=f"expected.{key}", line=line, source=source, hint=hint)
 
 
 # ------------------------------------------------------------------------------------------------ checking
@@ -141,8 +143,9 @@ def check_expected(spec, data: dict) -> list[Result]:
             raise _unknown(index, key, line, source) from None
         if not _numeric_tree(correct):
             inner = ", ".join(f"`{key}.{k}`" for k in _children(correct)[:4])
-            raise SpecError(f"`{key}` is a group of quantities, not a number", path=f"expected.{key}", line=line,
-                            source=source, hint=f"name one of them: {inner}")
+            raise SpecError(_("`{key}` is a group of quantities, not a number").format(key=key),
+                            path=f"expected.{key}", line=line,
+                            source=source, hint=_("name one of them: {inner}").format(inner=inner))
         results.extend(_compare(key, path, index.names, yours, text, correct, line, source))
     return results
 
@@ -154,7 +157,8 @@ def _compare(key: str, path: str, names: dict[str, str], yours, text, correct, l
     if ys.shape != cs.shape:
         hint = (f"give a list shaped like it, or name one element: `{key}.0`" if cs.ndim else
                 "give a single number")
-        raise SpecError(f"`{key}` holds {_shape_text(cs.shape)}, but your value is {_shape_text(ys.shape)}",
+        raise SpecError(_("`{key}` holds {shape_text}, but your value is {shape_text2}").format(
+                            key=key, shape_text=_shape_text(cs.shape), shape_text2=_shape_text(ys.shape)),
                         path=f"expected.{key}", line=line, source=source, hint=hint)
     if ys.ndim == 0:
         return [_one(key, path, names.get(path, path), float(ys), text, float(cs))]

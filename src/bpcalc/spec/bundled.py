@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bpcalc.errors import SpecError
+from bpcalc.i18n import _
 
 DEFAULT = "simple"
 
@@ -57,7 +58,9 @@ def open_spec(arg: str | None):
     except OSError:  # a name too long, say: _load_file says what
         exists = True
     if not exists and p.suffix in (".yaml", ".yml") and p.stem in names:
-        raise SpecError(f"no such file: {p}", hint=f"`bpcalc run {p.stem}` runs the bundled copy of {p.name}")
+        raise SpecError(_("no such file: {p}").format(p=p),
+                        hint=_("`bpcalc run {stem}` runs the bundled copy of {name}").format(
+                                                       stem=p.stem, name=p.name))
     if exists or p.suffix in (".yaml", ".yml") or "/" in arg or "\\" in arg:
         return _load_file(p)
     if arg in names:
@@ -67,7 +70,7 @@ def open_spec(arg: str | None):
             return load_spec(f)
     close = difflib.get_close_matches(arg, names, n=3, cutoff=0.5)
     hint = (f"did you mean {' or '.join(close)}? " if close else "") + f"bundled examples: {', '.join(names)}"
-    raise SpecError(f"no such file or bundled example: {arg}", hint=hint)
+    raise SpecError(_("no such file or bundled example: {arg}").format(arg=arg), hint=hint)
 
 
 def _load_file(p: Path):
@@ -81,21 +84,24 @@ def _load_file(p: Path):
     try:
         st = os.stat(p)
     except FileNotFoundError:
-        raise SpecError(f"no such file: {p}", hint="`bpcalc examples` lists the bundled specs") from None
+        raise SpecError(_("no such file: {p}").format(p=p),
+                        hint=_("`bpcalc examples` lists the bundled specs")) from None
     except OSError as exc:
-        raise SpecError(f"cannot read {_short(p)}: {exc.strerror or exc}") from None
+        raise SpecError(_("cannot read {short}: {exc_strerror_or_exc}").format(
+                            short=_short(p), exc_strerror_or_exc=exc.strerror or exc)) from None
     mode = st.st_mode
     kind = ("a directory" if stat.S_ISDIR(mode) else "a character device" if stat.S_ISCHR(mode)
             else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
             else "a named pipe (FIFO)" if stat.S_ISFIFO(mode) and not _anonymous_pipe(p) else None)
     if kind is not None:
         hint = None if stat.S_ISDIR(mode) or stat.S_ISSOCK(mode) else f"to read it anyway: bpcalc run - < {p}"
-        raise SpecError(f"{p} is {kind}, not a spec file", hint=hint)
+        raise SpecError(_("{p} is {kind}, not a spec file").format(p=p, kind=kind), hint=hint)
     try:
         with open(p, "rb") as fh:
             raw = _read_at_most(fh, str(p))
     except OSError as exc:
-        raise SpecError(f"cannot read {_short(p)}: {exc.strerror or exc}") from None
+        raise SpecError(_("cannot read {short}: {exc_strerror_or_exc}").format(
+                            short=_short(p), exc_strerror_or_exc=exc.strerror or exc)) from None
     return parse_spec(_decode(raw, str(p)), source=str(p), base_dir=p.parent)
 
 
@@ -107,8 +113,9 @@ def _read_at_most(fh, source: str) -> bytes:
     if isinstance(data, str):
         data = data.encode()
     if len(data) > MAX_SPEC_BYTES:  # the message of yamlsrc.load_yaml, which would see only the first part
-        raise SpecError(f"the file is larger than {MAX_SPEC_BYTES // 1024 // 1024} MiB; a spec is a few "
-                        "kilobytes (put large data in a .csv or .npy file and name it in `inputs`)", source=source)
+        raise SpecError(_("the file is larger than {max_spec_bytes_1024_1024} MiB; a spec is a few kilobytes "
+                          "(put large data in a .csv or .npy file and name it in `inputs`)").format(
+                            max_spec_bytes_1024_1024=MAX_SPEC_BYTES // 1024 // 1024), source=source)
     return data
 
 

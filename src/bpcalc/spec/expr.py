@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bpcalc.engine.registry import FUNCTIONS
 from bpcalc.errors import SpecError
+from bpcalc.i18n import _
 from bpcalc.spec.yamlsrc import Located, fmt_path
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
@@ -108,10 +109,11 @@ def _dependency_order(parsers: list[_NodeParser]) -> list[_NodeParser]:
     names = [parsers[c].name for c in cycle]
     first = parsers[cycle[0]]
     nxt = names[1] if len(names) > 1 else names[0]
-    raise first.fail(f"nodes {' → '.join(names + names[:1])} form a cycle" if len(names) > 1 else
-                     f"node `{names[0]}` uses itself", first.col_of(nxt),
-                     hint="a node may use variables, constants and other nodes, but never itself, directly or "
-                          "through others")
+    raise first.fail(_("nodes {join_names_names_1} form a cycle").format(
+                         join_names_names_1=' → '.join(names + names[:1])) if len(names) > 1 else
+                     _("node `{names_0}` uses itself").format(names_0=names[0]), first.col_of(nxt),
+                     hint=_("a node may use variables, constants and other nodes, but never itself, directly or "
+                            "through others"))
 
 
 class _GraphState:
@@ -155,24 +157,28 @@ class _NodeParser:
         """Check the name and parse the expression: everything that does not depend on the other nodes."""
         name, text, st = self.name, self.text, self.st
         if not name.isidentifier():
-            raise self.fail(f"node name {name!r} is not a valid name (letters, digits, _)", text=text)
+            raise self.fail(_("node name {name!r} is not a valid name (letters, digits, _)").format(name=name),
+                            text=text)
         if name in st.known or name in st.node_names:
-            raise self.fail(f"`{name}` is defined twice (as a node and as a variable, constant or node)", text=text)
+            raise self.fail(_("`{name}` is defined twice (as a node and as a variable, constant or node)").format(
+                                name=name), text=text)
         st.node_names.add(name)
         if len(text) > MAX_EXPR_CHARS:
-            raise self.fail(f"the expression is longer than {MAX_EXPR_CHARS} characters", text=text[:60])
+            raise self.fail(_("the expression is longer than {max_expr_chars} characters").format(
+                                max_expr_chars=MAX_EXPR_CHARS), text=text[:60])
         text = self.text = " ".join(text.split())  # one line, so the caret lines up
         try:
             tree = ast.parse(text, mode="eval")
         except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
             msg, offset = getattr(exc, "msg", str(exc)), getattr(exc, "offset", None)
-            raise self.fail(f"syntax error in expression: {msg}", max((offset or 1) - 1, 0)) from None
+            raise self.fail(_("syntax error in expression: {msg}").format(msg=msg), max((offset or 1) - 1, 0)) from None
         except (RecursionError, MemoryError):
-            raise self.fail("the expression is nested too deeply", text=text[:60],
-                            hint="split it into several nodes") from None
+            raise self.fail(_("the expression is nested too deeply"), text=text[:60],
+                            hint=_("split it into several nodes")) from None
         if _depth(tree) > MAX_EXPR_DEPTH:
-            raise self.fail(f"more than {MAX_EXPR_DEPTH} operations nested in one expression", text=text[:60],
-                            hint="split it into several nodes; each may use the others")
+            raise self.fail(_("more than {max_expr_depth} operations nested in one expression").format(
+                                max_expr_depth=MAX_EXPR_DEPTH), text=text[:60],
+                            hint=_("split it into several nodes; each may use the others"))
         self.tree = tree
         self.uses = list(dict.fromkeys(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)))
 
@@ -206,7 +212,7 @@ class _NodeParser:
                 return node.id
             close = difflib.get_close_matches(node.id, sorted(st.known | st.node_names), n=1)
             hint = f"did you mean `{close[0]}`?" if close else None
-            raise self.fail(f"undefined name `{node.id}`", col,
+            raise self.fail(_("undefined name `{id}`").format(id=node.id), col,
                             hint or "define it under variables:, constants: or as a node")
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             ins = (self.visit(node.left, False), self.visit(node.right, False))
@@ -219,18 +225,19 @@ class _NodeParser:
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                 what = ast.unparse(node.func)
-                raise self.fail(f"`{what}` is not a function bpcalc knows", col,
-                                hint="functions: " + ", ".join(FUNCTIONS))
+                raise self.fail(_("`{what}` is not a function bpcalc knows").format(what=what), col,
+                                hint=_("functions: ") + ", ".join(FUNCTIONS))
             if node.keywords or len(node.args) != 1:
-                raise self.fail(f"{node.func.id}() takes exactly one argument", col)
+                raise self.fail(_("{id}() takes exactly one argument").format(id=node.func.id), col)
             return self.emit(node.func.id, (self.visit(node.args[0], False),), node, top)
         kind = _KINDS.get(type(node))
         if isinstance(node, ast.Constant):
             kind = f"the literal {node.value!r}"
         if isinstance(node, ast.BinOp):
             kind = f"the operator `{type(node.op).__name__}`"
-        raise self.fail(f"{kind or type(node).__name__} not allowed in an expression (only plain arithmetic)", col,
-                        hint="expressions use numbers, names, + - * / **, parentheses and " + ", ".join(FUNCTIONS))
+        raise self.fail(_("{kind_or_type_node___name} not allowed in an expression (only plain arithmetic)").format(
+                            kind_or_type_node___name=kind or type(node).__name__), col,
+                        hint=_("expressions use numbers, names, + - * / **, parentheses and ") + ", ".join(FUNCTIONS))
 
     def literal(self, value: int | float, col: int | None) -> float:
         """A number written in the expression, as a float; one too large for a float is refused."""
@@ -240,8 +247,9 @@ class _NodeParser:
             out = math.inf
         if not math.isfinite(out):
             shown = f"with {len(str(abs(value)))} digits " if isinstance(value, int) else ""
-            raise self.fail(f"the number {shown}is too large for a float (at most about 1.8e308)", col,
-                            hint="check for a typo, or write it in scientific notation such as 1.5e30")
+            raise self.fail(_("the number {shown}is too large for a float (at most about 1.8e308)").format(
+                shown=shown), col,
+                            hint=_("check for a typo, or write it in scientific notation such as 1.5e30"))
         return out
 
     def emit(self, op: str, ins: tuple[str, ...], node: ast.AST, top: bool) -> str:

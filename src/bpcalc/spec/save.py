@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from bpcalc.errors import SpecError
+from bpcalc.i18n import _
 from bpcalc.spec.expr import is_literal
 
 
@@ -45,36 +46,41 @@ def check_writable(path: str | Path) -> tuple[Path, os.stat_result | None, str |
         if fd is not None:
             st = os.stat(p)
             if stat.S_ISDIR(st.st_mode):
-                raise SpecError(f"cannot write {shown}: it is a directory")
+                raise SpecError(_("cannot write {shown}: it is a directory").format(shown=shown))
             return p, st, fd if fd >= 0 else "open"
         target = Path(os.path.realpath(p)) if p.is_symlink() else p
         st = _stat(target)
         parent = target.parent
         pst = _stat(parent)
     except OSError as exc:
-        raise SpecError(f"cannot write {shown}: {_reason(exc)}") from None
+        raise SpecError(_("cannot write {shown}: {reason}").format(shown=shown, reason=_reason(exc))) from None
     if pst is None:
-        raise SpecError(f"cannot write {shown}: folder {show_path(parent)} does not exist",
-                        hint="create the folder first or pick another path")
+        raise SpecError(_("cannot write {shown}: folder {show_path} does not exist").format(
+                            shown=shown, show_path=show_path(parent)),
+                        hint=_("create the folder first or pick another path"))
     if not stat.S_ISDIR(pst.st_mode):
-        raise SpecError(f"cannot write {shown}: {show_path(parent)} is not a folder")
+        raise SpecError(_("cannot write {shown}: {show_path} is not a folder").format(
+                            shown=shown, show_path=show_path(parent)))
     if st is None:
         if not _root() and not os.access(parent, os.W_OK | os.X_OK):
-            raise SpecError(f"cannot write {shown}: folder {show_path(parent)} is not writable")
+            raise SpecError(_("cannot write {shown}: folder {show_path} is not writable").format(
+                                shown=shown, show_path=show_path(parent)))
         return target, None, "replace"
     mode = st.st_mode
     if stat.S_ISDIR(mode):
-        raise SpecError(f"cannot write {shown}: it is a directory")
+        raise SpecError(_("cannot write {shown}: it is a directory").format(shown=shown))
     if stat.S_ISSOCK(mode) or stat.S_ISBLK(mode):
-        raise SpecError(f"cannot write {shown}: it is a {'socket' if stat.S_ISSOCK(mode) else 'block device'}")
+        raise SpecError(_("cannot write {shown}: it is a {v}").format(
+                            shown=shown, v='socket' if stat.S_ISSOCK(mode) else 'block device'))
     if ((mode & 0o222) == 0) if _root() else not os.access(target, os.W_OK):
-        raise SpecError(f"cannot write {shown}: it is read-only (mode {mode & 0o777:04o})",
-                        hint="make it writable (chmod u+w) or choose another file name")
+        raise SpecError(_("cannot write {shown}: it is read-only (mode {mode_0o777:04o})").format(
+                            shown=shown, mode_0o777=mode & 0o777),
+                        hint=_("make it writable (chmod u+w) or choose another file name"))
     if not stat.S_ISREG(mode):
         return target, st, "open"
     if not _root() and not os.access(parent, os.W_OK | os.X_OK):
-        raise SpecError(f"cannot write {shown}: folder {show_path(parent)} is not writable "
-                        "(the file is replaced through a temp file there)")
+        raise SpecError(_("cannot write {shown}: folder {show_path} is not writable (the file is replaced "
+                          "through a temp file there)").format(shown=shown, show_path=show_path(parent)))
     return target, st, "replace"
 
 
@@ -86,7 +92,7 @@ def _fd_link(p: Path) -> int | None:
     number, or -1 for another process's; else None. Such a path may stand for a pipe or for a file the shell
     opened to append to, so it is written as it is, not replaced."""
     cur = os.path.abspath(p)
-    for _ in range(40):  # the kernel's own limit on a chain of links
+    for _i in range(40):  # the kernel's own limit on a chain of links
         m = _FD_DIR.fullmatch(os.path.realpath(os.path.dirname(cur)))
         if m:
             mine = int(m["pid"]) == os.getpid()
@@ -113,8 +119,9 @@ def check_distinct(paths: list[Path]) -> None:
         key = (st.st_dev, st.st_ino) if st is not None else None
         for q, q_real, q_key in seen:
             if real == q_real or (key is not None and key == q_key):
-                raise SpecError(f"{show_path(q)} and {show_path(p)} are the same file; one output would replace "
-                                "the other", hint="write each output to a file of its own")
+                raise SpecError(_("{show_path} and {show_path2} are the same file; one output would replace the "
+                                  "other").format(show_path=show_path(q), show_path2=show_path(p)),
+                                hint=_("write each output to a file of its own"))
         seen.append((p, real, key))
 
 
@@ -127,10 +134,12 @@ def check_not_protected(path: str | Path, protect: list[str | None] | None) -> N
             continue
         if q == "<stdin>":
             if _is_stdin(p):
-                raise SpecError(f"refusing to overwrite the input spec: {show_path(p)} is the file on stdin",
-                                hint="choose another file name")
+                raise SpecError(_("refusing to overwrite the input spec: {show_path} is the file on stdin").format(
+                                    show_path=show_path(p)),
+                                hint=_("choose another file name"))
         elif _same_file(p, Path(q)):
-            raise SpecError(f"refusing to overwrite the input spec {q}", hint="choose another file name")
+            raise SpecError(_("refusing to overwrite the input spec {q}").format(q=q),
+                            hint=_("choose another file name"))
 
 
 def show_path(p: str | Path, limit: int = 100) -> str:
@@ -202,7 +211,8 @@ def _replace(target: Path, raw: bytes, st: os.stat_result | None, shown: Path) -
         os.replace(tmp, target)
         tmp = None
     except OSError as exc:
-        raise SpecError(f"cannot write {show_path(shown)}: {_reason(exc)}") from None
+        raise SpecError(_("cannot write {show_path}: {reason}").format(show_path=show_path(shown),
+                                                                        reason=_reason(exc))) from None
     finally:
         if tmp is not None:  # failed or interrupted: no temp file left behind
             try:
@@ -232,7 +242,8 @@ def _write_in_place(target: Path, raw: bytes, shown: Path, fd: int | None = None
         finally:
             os.close(fd)
     except OSError as exc:
-        raise SpecError(f"cannot write {show_path(shown)}: {_reason(exc)}") from None
+        raise SpecError(_("cannot write {show_path}: {reason}").format(show_path=show_path(shown),
+                                                                        reason=_reason(exc))) from None
 
 
 def _floats(a) -> Any:

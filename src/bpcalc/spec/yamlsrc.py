@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from bpcalc.errors import SpecError
+from bpcalc.i18n import _
 
 MAX_SPEC_BYTES = 4 * 1024 * 1024  # far larger than any hand-written spec
 MAX_NODES = 200_000  # values counted with aliases expanded (refuses alias bombs)
@@ -50,11 +51,12 @@ class Located:
 def load_yaml(text: str, source: str | None = None) -> Located:
     """Parse YAML text with `yaml.SafeLoader` only; refuse oversized, over-deep or alias-bomb documents."""
     if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
-        raise SpecError(f"the file is larger than {MAX_SPEC_BYTES // 1024 // 1024} MiB; a spec is a few "
-                        "kilobytes (put large data in a .csv or .npy file and name it in `inputs`)",
+        raise SpecError(_("the file is larger than {max_spec_bytes_1024_1024} MiB; a spec is a few kilobytes "
+                          "(put large data in a .csv or .npy file and name it in `inputs`)").format(
+                            max_spec_bytes_1024_1024=MAX_SPEC_BYTES // 1024 // 1024),
                         source=source)
     if "\x00" in text:
-        raise SpecError("this is a binary file, not a YAML spec", source=source)
+        raise SpecError(_("this is a binary file, not a YAML spec"), source=source)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: fast on big files
     try:
         _precheck(text, loader, source)
@@ -64,12 +66,12 @@ def load_yaml(text: str, source: str | None = None) -> Located:
             raise _too_deep(exc.problem_mark.line + 1 if exc.problem_mark else None, source) from None
         raise _syntax_error(exc, source, text) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"YAML error: {exc}", source=source) from None
+        raise SpecError(_("YAML error: {exc}").format(exc=exc), source=source) from None
     except RecursionError:
         raise _too_deep(None, source) from None
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
-        raise SpecError("the spec is empty", source=source,
-                        hint="`bpcalc init spec.yaml` writes a commented starter spec")
+        raise SpecError(_("the spec is empty"), source=source,
+                        hint=_("`bpcalc init spec.yaml` writes a commented starter spec"))
     lines: dict[tuple, int] = {}
     budget = [MAX_NODES]
     data = _construct(node, (), lines, budget, source, 0)
@@ -103,16 +105,17 @@ def _syntax_error(exc: yaml.MarkedYAMLError, source: str | None, text: str = "")
     line = mark.line + 1 if mark else None
     col = f", column {mark.column + 1}" if mark else ""
     if mark is not None and _tab_at(text, mark.line, mark.column):
-        return SpecError(f"YAML syntax error{col}: a tab character in the indentation; YAML indents with spaces "
-                         "only", line=line, source=source,
-                         hint="replace the tab with spaces (most editors can insert spaces when Tab is pressed)")
+        return SpecError(_("YAML syntax error{col}: a tab character in the indentation; YAML indents with spaces "
+                           "only").format(col=col), line=line, source=source,
+                         hint=_("replace the tab with spaces (most editors can insert spaces when Tab is pressed)"))
     problem = exc.problem or exc.context or "invalid YAML"
     ctx = exc.context_mark
     if exc.context and ctx is not None and mark is not None and (ctx.line, ctx.column) != (mark.line, mark.column):
         problem += f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})"
     hint = ("define an anchor (&name) before its alias (*name)" if "alias" in problem else
             "check indentation, closing ] and }, and that a value containing ': ' is quoted")
-    return SpecError(f"YAML syntax error{col}: {problem}", line=line, source=source, hint=hint)
+    return SpecError(_("YAML syntax error{col}: {problem}").format(col=col, problem=problem), line=line,
+                     source=source, hint=hint)
 
 
 def _tab_at(text: str, line: int, column: int) -> bool:
@@ -125,8 +128,8 @@ def _tab_at(text: str, line: int, column: int) -> bool:
 
 
 def _too_deep(line: int | None, source: str | None) -> SpecError:
-    return SpecError(f"values nested deeper than {MAX_DEPTH} levels; a spec needs at most 3 (a list of rows of "
-                     "numbers)", line=line, source=source)
+    return SpecError(_("values nested deeper than {max_depth} levels; a spec needs at most 3 (a list of rows of "
+                       "numbers)").format(max_depth=MAX_DEPTH), line=line, source=source)
 
 
 def _precheck(text: str, loader, source: str | None) -> None:
@@ -141,11 +144,11 @@ def _precheck(text: str, loader, source: str | None) -> None:
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
         elif isinstance(event, yaml.DocumentStartEvent) and events > 2:
-            raise SpecError("the file holds more than one YAML document (a `---` line); a spec is one",
+            raise SpecError(_("the file holds more than one YAML document (a `---` line); a spec is one"),
                             line=event.start_mark.line + 1 if event.start_mark else None, source=source)
         if events > MAX_NODES:
-            raise SpecError(f"the spec has more than {MAX_NODES} values; put large data in a .csv or .npy file "
-                            "and name it in `inputs`", source=source)
+            raise SpecError(_("the spec has more than {max_nodes} values; put large data in a .csv or .npy file "
+                              "and name it in `inputs`").format(max_nodes=MAX_NODES), source=source)
 
 
 _scalar_loader = yaml.SafeLoader("")
@@ -155,10 +158,10 @@ _COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 def _construct(node: yaml.Node, path: tuple, lines: dict, budget: list, source, depth: int) -> Any:
     budget[0] -= 1
     if budget[0] < 0:
-        raise SpecError(f"the spec has more than {MAX_NODES} values (YAML aliases expanded); "
-                        "refusing it (an alias bomb?)", source=source)
+        raise SpecError(_("the spec has more than {max_nodes} values (YAML aliases expanded); refusing it (an "
+                          "alias bomb?)").format(max_nodes=MAX_NODES), source=source)
     if depth > MAX_DEPTH:
-        raise SpecError(f"values nested deeper than {MAX_DEPTH} levels", fmt_path(path),
+        raise SpecError(_("values nested deeper than {max_depth} levels").format(max_depth=MAX_DEPTH), fmt_path(path),
                         node.start_mark.line + 1, source)
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _COLLECTION_TAGS:
@@ -167,14 +170,15 @@ def _construct(node: yaml.Node, path: tuple, lines: dict, budget: list, source, 
         out: dict = {}
         for knode, vnode in node.value:
             if not isinstance(knode, yaml.ScalarNode):
-                raise SpecError("mapping keys must be plain names", fmt_path(path), knode.start_mark.line + 1,
+                raise SpecError(_("mapping keys must be plain names"), fmt_path(path), knode.start_mark.line + 1,
                                 source)
             key = _scalar(knode, path, source)
             key = str(key) if not isinstance(key, str) else key
             if key in out:
-                raise SpecError(f"duplicate key `{key}` (first on line {lines[path + (key,)]})",
+                raise SpecError(_("duplicate key `{key}` (first on line {lines_path_key})").format(
+                                    key=key, lines_path_key=lines[path + (key,)]),
                                 fmt_path(path + (key,)), knode.start_mark.line + 1, source,
-                                hint="a key may appear once per mapping; delete one of them")
+                                hint=_("a key may appear once per mapping; delete one of them"))
             lines[path + (key,)] = knode.start_mark.line + 1
             out[key] = _construct(vnode, path + (key,), lines, budget, source, depth + 1)
         return out
@@ -190,30 +194,33 @@ def _scalar(node: yaml.ScalarNode, path: tuple, source) -> Any:
         line = node.start_mark.line + 1
         value = node.value
         if kind == "int" and len(value) > MAX_INT_CHARS:  # before int(): converting one is quadratic in its length
-            raise SpecError(f"an integer of {len(value):,} characters is far too large: a number here must fit "
-                            "a float (at most about 1.8e308)", fmt_path(path), line, source,
-                            hint="check for a typo, or write it in scientific notation such as 1.5e30")
+            raise SpecError(_("an integer of {n:,} characters is far too large: a number here must fit a float "
+                              "(at most about 1.8e308)").format(n=len(value)), fmt_path(path), line, source,
+                            hint=_("check for a typo, or write it in scientific notation such as 1.5e30"))
         bad = next((ch for ch in value if ch not in "\t\n" and unicodedata.category(ch) == "Cc"), None)
         if bad is not None:  # only a "\e…" escape gets one here; printed, it would drive the terminal
-            raise SpecError(f"a control character (U+{ord(bad):04X}) is in this text; a spec's names, labels and "
-                            "text are printed, so they may hold none", fmt_path(path), line, source,
-                            hint="delete the escape sequence (\\e, \\x1b, \\u001b …) from the quoted string")
+            raise SpecError(_("a control character (U+{ord:04X}) is in this text; a spec's names, labels and "
+                              "text are printed, so they may hold none").format(ord=ord(bad)),
+                            fmt_path(path), line, source,
+                            hint=_("delete the escape sequence (\\e, \\x1b, \\u001b …) from the quoted string"))
         try:
             return _scalar_loader.construct_object(node, deep=True)
         except Exception:  # PyYAML's constructors raise ValueError, KeyError, AttributeError... for bad text
             shown = repr(value) if len(value) <= 60 else repr(value[:60]) + "…"
             want = {"int": "a whole number", "float": "a number", "bool": "true or false",
                     "timestamp": "a date (2021-01-31)", "binary": "base64 data"}.get(kind, f"a !!{kind}")
-            raise SpecError(f"{shown} is tagged !!{kind} but is not {want}", fmt_path(path), line, source,
-                            hint=f"remove the `!!{kind}` tag, or write {want}") from None
+            raise SpecError(_("{shown} is tagged !!{kind} but is not {want}").format(shown=shown, kind=kind, want=want),
+                            fmt_path(path), line, source,
+                            hint=_("remove the `!!{kind}` tag, or write {want}").format(kind=kind, want=want)) from None
     raise _tag_error(node, path, source)
 
 
 def _tag_error(node: yaml.Node, path: tuple, source) -> SpecError:
     tag = node.tag or ""
     if tag == "tag:yaml.org,2002:merge":
-        return SpecError("YAML merge keys (<<) are not supported; write the keys out", fmt_path(path),
+        return SpecError(_("YAML merge keys (<<) are not supported; write the keys out"), fmt_path(path),
                          node.start_mark.line + 1, source)
     shown = "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
-    return SpecError(f"YAML tag {shown} is not allowed; a spec holds plain numbers, text, lists and mappings",
-                     fmt_path(path), node.start_mark.line + 1, source, hint=f"remove `{shown}`")
+    return SpecError(_("YAML tag {shown} is not allowed; a spec holds plain numbers, text, lists and mappings").format(
+                         shown=shown),
+                     fmt_path(path), node.start_mark.line + 1, source, hint=_("remove `{shown}`").format(shown=shown))
