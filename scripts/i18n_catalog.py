@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "bpcalc"
-MARKERS = ("_", "N_")
+MARKERS = ("_", "N_", "Msg")
 COMMAND_DECORATORS = ("command", "callback")  # @app.command(...), @app.callback(): the docstring is --help
 HEADER = {"ko": ('Project-Id-Version: bpcalc\\n"\n"Language: ko\\n"\n"MIME-Version: 1.0\\n"\n'
                  '"Content-Type: text/plain; charset=UTF-8\\n"\n"Content-Transfer-Encoding: 8bit\\n"\n'
@@ -40,7 +40,7 @@ def extract(src: Path = SRC) -> tuple[dict[str, list[str]], list[str]]:
         for node in ast.walk(tree):
             where = f"{rel}:{getattr(node, 'lineno', 0)}"
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MARKERS
-                    and len(node.args) == 1):
+                    and len(node.args) >= 1):
                 arg = node.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.setdefault(arg.value, []).append(where)

@@ -3,7 +3,8 @@
 Every heading, column header, caption, note, hint and error message goes through `_()`; numbers, symbols and
 JSON keys never do. Interpolate after translating: `_("{n} samples").format(n=n)`, never `_(f"...")`.
 Text kept in a registry or built at import time (help lines, derivation steps, option help) is marked with
-`N_()`, which only marks it for extraction, and translated where it is shown: `_(entry.help)`.
+`N_()`, which only marks it for extraction, and translated where it is shown: `_(entry.help)`. Text that JSON
+carries too (a summary, a note) is a `Msg`: the English text as a str, translated where shown by `_(msg)`.
 
 The catalogues are gettext .po files shipped in the package (bpcalc/locale/<lang>/LC_MESSAGES/bpcalc.po), read
 by a small parser the first time a language other than English is chosen: no compiled .mo to keep in step, and
@@ -25,7 +26,29 @@ _loaded: dict[str, dict[str, str]] = {}
 
 def _(message: str) -> str:
     """The message in the current language (the message itself when it has no translation)."""
-    return _catalog.get(message, message) if _catalog else message
+    if not _catalog:
+        return message
+    if isinstance(message, Msg):
+        return _catalog.get(message.template, message.template).format(
+            **{k: _(v) if isinstance(v, Msg) else v for k, v in message.values.items()})
+    return _catalog.get(message, message)
+
+
+class Msg(str):
+    """Text that is data as well as a message (a summary or a note that JSON carries): the English text itself,
+    everywhere a str goes (JSON, comparisons), and translated where it is shown, `_(msg)`, from its template.
+
+        Msg("the mean over {n} samples", n=4)  # == "the mean over 4 samples"; _() of it: in the language chosen
+    """
+
+    template: str
+    values: dict
+
+    def __new__(cls, template: str, **values) -> Msg:
+        text = template.format(**values) if values else template
+        obj = super().__new__(cls, text)
+        obj.template, obj.values = template, values
+        return obj
 
 
 def N_(message: str) -> str:  # noqa: N802 (gettext's name)

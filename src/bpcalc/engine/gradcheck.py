@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bpcalc.engine.registry import GRAPH_OPS
-from bpcalc.i18n import _
+from bpcalc.i18n import Msg, _
 
 EPS = 1e-6
 TOLERANCE = 1e-5
@@ -189,8 +189,8 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradC
                                  kink=kinked.get(li, False)))
     notes = []
     if any(kinked.values()):
-        notes.append("an activation's input lies within ε of its kink, where the two one-sided "
-                     "derivatives differ; a mismatch there is the kink, not a bug")
+        notes.append(Msg("an activation's input lies within ε of its kink, where the two one-sided "
+                         "derivatives differ; a mismatch there is the kink, not a bug"))
     return GradCheck("network", spec.name, float(E), eps, tolerance, atol, params, t_bp, t_num, samples=X.shape[0],
                      sizes=list(spec.sizes), notes=notes)
 
@@ -246,11 +246,11 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradChe
                                  kink=bool(kink_ops)))
     notes = []
     if kink_ops:
-        notes.append(f"{', '.join(sorted(kink_ops))}: evaluated within ε of its kink, where the "
-                     "two one-sided derivatives differ; a mismatch there is the kink, not a bug")
+        notes.append(Msg("{ops}: evaluated within ε of its kink, where the two one-sided derivatives differ; a "
+                         "mismatch there is the kink, not a bug", ops=", ".join(sorted(kink_ops))))
     if any(p.numerical is None for p in params):
-        notes.append("some E(θ ± ε) are undefined (an op's domain ends within ε); those rows have no numerical "
-                     "gradient and count as failed")
+        notes.append(Msg("some E(θ ± ε) are undefined (an op's domain ends within ε); those rows have no "
+                         "numerical gradient and count as failed"))
     return GradCheck("graph", spec.name, float(out_value), eps, tolerance, atol, params, t_bp, t_num, notes=notes,
                      of=root)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from bpcalc.i18n import Msg
 from bpcalc.spec.loader import GraphSpec, NetworkSpec, TrainingState
 
 SMALL = 12  # networks with at most this many parameters show them per epoch
@@ -289,8 +290,9 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
                         Er = run_epoch(r)
                         if not math.isfinite(Er) or not finite_params():
                             diverged = r
-                            reason = (f"the loss became {'NaN' if math.isnan(Er) else 'infinite'}"
-                                      if not math.isfinite(Er) else "a parameter overflowed (became infinite or NaN)")
+                            reason = (Msg("a parameter overflowed (became infinite or NaN)") if math.isfinite(Er)
+                                      else Msg("the loss became NaN") if math.isnan(Er)
+                                      else Msg("the loss became infinite"))
                             losses[r - first] = Er
                             np.copyto(store, before)
                             opt.t = t_before
@@ -407,10 +409,11 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
                     diverged, reason, E = e, f"{exc.message} ({exc.path})" if exc.path else exc.message, math.nan
                 losses[e - first] = E
                 if diverged is None and not math.isfinite(E):
-                    diverged, reason = e, f"the {'loss' if spec.target is not None else 'output'} became " \
-                                          f"{'NaN' if math.isnan(E) else 'infinite'}"
+                    diverged, reason = e, Msg("the {what} became {how}",
+                                              what=Msg("loss") if spec.target is not None else Msg("output"),
+                                              how=Msg("NaN") if math.isnan(E) else Msg("infinite"))
                 if diverged is None and not all(math.isfinite(v) for v in new.values()):
-                    diverged, reason = e, "a variable overflowed (became infinite or NaN)"
+                    diverged, reason = e, Msg("a variable overflowed (became infinite or NaN)")
                 if diverged:
                     values, opt.state, opt.t = saved[0], saved[1], saved[2]
                     break

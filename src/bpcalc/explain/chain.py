@@ -22,7 +22,7 @@ from bpcalc.errors import SpecError
 from bpcalc.explain.mathtext import M
 from bpcalc.explain.notation import E, Notation, d, join
 from bpcalc.explain.numfmt import Fmt
-from bpcalc.i18n import _
+from bpcalc.i18n import Msg, _
 from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …
@@ -226,18 +226,20 @@ def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = N
         selected = keys
         if len(keys) > MAX_DEFAULT_PARAMS:
             selected = [k for k in keys if k[2] == 0 and k[3] == 0]
-            notes.append(f"{len(keys)} parameters: showing the first weight and bias of each layer; "
-                         "--param NAME explains any other")
+            notes.append(Msg("{n} parameters: showing the first weight and bias of each layer; --param NAME "
+                             "explains any other", n=len(keys)))
     order = {k: i for i, k in enumerate(keys)}
     # backprop order: the output layer first, as the documents derive it
     selected = sorted(selected, key=lambda k: (-k[1], order[k]))
     sizes = [tr.inputs.shape[1]] + [L.weights.shape[0] for L in tr.layers]
-    summary = (f"{'-'.join(map(str, sizes))} network; loss {tr.loss_name}: E = {loss.formula}"
-               + (f", the mean over {tr.n} samples (each ∂E/∂a carries the factor 1/{tr.n})" if tr.n > 1 else "")
-               + "; δ = ∂E/∂z")
+    summary = Msg("{network}{mean}; δ = ∂E/∂z",
+                  network=Msg("{sizes} network; loss {loss}: E = {formula}", sizes="-".join(map(str, sizes)),
+                              loss=tr.loss_name, formula=loss.formula),
+                  mean=Msg(", the mean over {n} samples (each ∂E/∂a carries the factor 1/{n})", n=tr.n)
+                  if tr.n > 1 else "")
     params = [_network_param(tr, nt, fmt, key) for key in selected]
     names = [name for key in keys for name in _network_names(tr, nt, key)]
-    return Explanation("network", tr.name or "Network", summary, params, notes, tr.n, tr.loss_name, tr.round_to,
+    return Explanation("network", tr.name or Msg("Network"), summary, params, notes, tr.n, tr.loss_name, tr.round_to,
                        names, tr.layers[-1].l)
 
 
@@ -380,7 +382,8 @@ def _update(opt: str, lr: float, f: Fmt, p: M, lhs: M, old: float, g: float, new
     o = OPTIMIZERS[opt]
     rule_sym, rule_num = o.rule, o.rule_t
     if frozen:
-        return Update(M(f"{p.text} is frozen", rf"{p.tex}\ \text{{is frozen}}"), f"stays {f(old)}", old, g, lr,
+        return Update(M(Msg("{p} is frozen", p=p.text), rf"{p.tex}\ \text{{is frozen}}"),
+                      Msg("stays {old}", old=f(old)), old, g, lr,
                       new, True)
     if opt == "sgd":
         rule = M(f"{p.text} ← {p.text} − α·{lhs.text}", rf"{p.tex} \leftarrow {p.tex} - \alpha {lhs.tex}")
@@ -431,12 +434,14 @@ def explain_graph(tr: GraphTrace, fmt: Fmt, selected: list[tuple[str, str]] | No
     if selected is None:
         selected = [("variable", v) for v in tr.variables]
     plain_d = len(tr.variables) == 1 and all(len(nd.inputs) == 1 for nd in tr.nodes)
-    what = (f"loss {tr.loss_name}: {top} = {LOSSES[tr.loss_name].term_t.format(t='t', a=tr.output, K=1)}, "
-            f"t = {fmt(tr.target)}") if tr.loss_node else f"the output {tr.output} itself is differentiated"
-    summary = f"{what}; every path from {top} back to each variable, one local derivative per edge"
+    what = Msg("loss {loss}: {top} = {term}, t = {t}", loss=tr.loss_name, top=top,
+               term=LOSSES[tr.loss_name].term_t.format(t='t', a=tr.output, K=1), t=fmt(tr.target)) \
+        if tr.loss_node else Msg("the output {name} itself is differentiated", name=tr.output)
+    summary = Msg("{what}; every path from {top} back to each variable, one local derivative per edge", what=what,
+                  top=top)
     params = [_graph_param(tr, fmt, kind, name, top, plain_d) for kind, name in selected]
     names = [x for kind, name in _graph_keys(tr) for x in (name, _graph_path_key(kind, name))]
-    return Explanation("graph", tr.name or "Expression graph", summary, params, [], 1, tr.loss_name, tr.round_to,
+    return Explanation("graph", tr.name or Msg("Expression graph"), summary, params, [], 1, tr.loss_name, tr.round_to,
                        names)
 
 
@@ -513,9 +518,9 @@ def _graph_param(tr: GraphTrace, f: Fmt, kind: str, name: str, top: str, plain_d
         lines.append(_cont(num(f(grad))))
     else:
         chain = formula = None
-        why = "no path" if paths == [] else f"more than {MAX_PATHS} paths: see the walk below"
+        why = Msg("no path") if paths == [] else Msg("more than {n} paths: see the walk below", n=MAX_PATHS)
         lines.append(M(f"{lhs.text} = {f(grad)}", f"{lhs.tex} = {tex_literal(f(grad))}"))
-        lines.append(M(f"({why})", rf"\text{{({why})}}"))
+        lines.append(M(Msg("({why})", why=why), rf"\text{{({why})}}"))
 
     # the walk from the top back to the variable, node by node
     on_way = _between(tr, top, name)
@@ -654,9 +659,10 @@ def _close(s: str, candidates: list[str]) -> str:
         by_norm = {_norm(c): c for c in candidates}
         close = [by_norm[c] for c in difflib.get_close_matches(_norm(s), list(by_norm), n=5, cutoff=0.4)]
     plain = [c for c in candidates if "." not in c][:8]
-    return ((f"close matches: {', '.join(close)}; " if close else "")
-            + f"parameters: {', '.join(plain)}{', …' if len(plain) == 8 else ''} (or JSON paths such as "
-            + next((c for c in candidates if "." in c), "layers.0.weights.0.0") + ")")
+    return ((_("close matches: {names}; ").format(names=", ".join(close)) if close else "")
+            + _("parameters: {names} (or JSON paths such as {example})").format(
+                names=", ".join(plain) + (", …" if len(plain) == 8 else ""),
+                example=next((c for c in candidates if "." in c), "layers.0.weights.0.0")))
 
 
 # ====================================================================== entry

@@ -119,8 +119,9 @@ class Index:
 def _unknown(index: Index, key: str, line: int | None, source: str | None) -> SpecError:
     close = index.suggestions(key)
     examples = ", ".join(f"`{q.name}`" for q in index.qs[:3]) if index.qs else "`loss`"
-    hint = (f"did you mean {', '.join(f'`{c}`' for c in close)}? " if close else "") + \
-        f"keys are the dotted paths of the JSON output (`loss`, `layers.0.a.0`) or display names ({examples})"
+    hint = (_("did you mean {names}? ").format(names=", ".join(f"`{c}`" for c in close)) if close else "") + \
+        _("keys are the dotted paths of the JSON output (`loss`, `layers.0.a.0`) or display names ({examples})"
+          ).format(examples=examples)
     return SpecError(_("unknown quantity `{key}`").format(key=key),
                      path=f"expected.{key}", line=line, source=source, hint=hint)
 
@@ -155,8 +156,8 @@ def _compare(key: str, path: str, names: dict[str, str], yours, text, correct, l
     cs = np.asarray(correct if correct is not None else math.nan, dtype=float) if not isinstance(correct, list) \
         else np.asarray(_fill_none(correct), dtype=float)
     if ys.shape != cs.shape:
-        hint = (f"give a list shaped like it, or name one element: `{key}.0`" if cs.ndim else
-                "give a single number")
+        hint = (_("give a list shaped like it, or name one element: `{key}.0`").format(key=key) if cs.ndim else
+                _("give a single number"))
         raise SpecError(_("`{key}` holds {shape_text}, but your value is {shape_text2}").format(
                             key=key, shape_text=_shape_text(cs.shape), shape_text2=_shape_text(ys.shape)),
                         path=f"expected.{key}", line=line, source=source, hint=hint)
@@ -174,10 +175,10 @@ def _compare(key: str, path: str, names: dict[str, str], yours, text, correct, l
 
 def _shape_text(shape: tuple) -> str:
     if not shape:
-        return "one number"
+        return _("one number")
     if len(shape) == 1:
-        return f"a list of {shape[0]} number{'s' if shape[0] != 1 else ''}"
-    return "a " + " × ".join(map(str, shape)) + " table of numbers"
+        return (_("a list of {n} numbers") if shape[0] != 1 else _("a list of 1 number")).format(n=shape[0])
+    return _("a {shape} table of numbers").format(shape=" × ".join(map(str, shape)))
 
 
 def _numeric_tree(x) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bpcalc.engine.gradcheck import seed_002_cost
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc
 
 LARGE = 64  # parameters above which the table shows the worst rows only (unless full)
@@ -14,12 +15,19 @@ OK, BAD = "✓", "✗"
 def sci(x: float | None) -> str:
     """A relative error or a tolerance: two significant digits, scientific."""
     if x is None:
-        return "n/a"
+        return _("n/a")
     return "0" if x == 0 else f"{x:.1e}"
 
 
-def _count(n: int, what: str) -> str:
-    return f"all {n:,} {what}s" if n != 1 else f"the one {what}" if what == "gradient" else f"1 {what}"
+def _count(n: int) -> str:
+    return _("all {n:,} gradients").format(n=n) if n != 1 else _("the one gradient")
+
+
+def _things(n: int, network: bool) -> str:
+    """"12 parameters", "1 variable": what a gradient check counts."""
+    if network:
+        return (_("{n:,} parameters") if n != 1 else _("{n:,} parameter")).format(n=n)
+    return (_("{n:,} variables") if n != 1 else _("{n:,} variable")).format(n=n)
 
 
 def duration(seconds: float) -> str:
@@ -34,21 +42,28 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
     """The gradient check as a Doc."""
     f = Fmt(precision)
     doc = Doc()
-    doc.heading(f"Gradient check: {gc.name}" if gc.name else "Gradient check")
-    thing = "parameter" if gc.model == "network" else "variable"
-    what, at = ("E", "E") if gc.model == "network" else (gc.of, gc.of)
-    doc.para(f"Each gradient ∂{what}/∂θ by backprop (one forward and one backward pass for all of them) and by "
-             f"central differences ({at}(θ + ε) − {at}(θ − ε)) / 2ε, two forward passes per {thing}; "
-             f"ε = {gc.eps:g}. A gradient passes when its relative error |b − n| / max(|b|, |n|) is at most "
-             f"{gc.tolerance:g}, or |b − n| ≤ {gc.atol:.1e} (round-off of the numerical quotient).")
+    doc.heading(_("Gradient check: {name}").format(name=gc.name) if gc.name else _("Gradient check"))
+    network = gc.model == "network"
+    what = "E" if network else gc.of
+    doc.para((_("Each gradient ∂{what}/∂θ by backprop (one forward and one backward pass for all of them) and by "
+                "central differences ({what}(θ + ε) − {what}(θ − ε)) / 2ε, two forward passes per parameter; "
+                "ε = {eps:g}.") if network else
+              _("Each gradient ∂{what}/∂θ by backprop (one forward and one backward pass for all of them) and by "
+                "central differences ({what}(θ + ε) − {what}(θ − ε)) / 2ε, two forward passes per variable; "
+                "ε = {eps:g}.")).format(what=what, eps=gc.eps)
+             + " " + _("A gradient passes when its relative error |b − n| / max(|b|, |n|) is at most {tol:g}, or "
+                       "|b − n| ≤ {atol:.1e} (round-off of the numerical quotient).").format(tol=gc.tolerance,
+                                                                                           atol=gc.atol))
     if gc.ok:
-        doc.para(f"{OK} {_count(gc.n_params, 'gradient')} agree{'s' if gc.n_params == 1 else ''} "
-                 f"(largest relative error {sci(gc.max_relative_error)})", "ok")
+        doc.para(f"{OK} " + (_("{count} agree (largest relative error {err})") if gc.n_params != 1
+                             else _("{count} agrees (relative error {err})")).format(
+            count=_count(gc.n_params), err=sci(gc.max_relative_error)), "ok")
     else:
         names = ", ".join(p.name for p in gc.failed[:8]) + (", …" if len(gc.failed) > 8 else "")
-        doc.para(f"{BAD} {len(gc.failed)} of {gc.n_params} gradients disagree: {names}", "bad")
+        doc.para(f"{BAD} " + _("{bad} of {n} gradients disagree: {names}").format(
+            bad=len(gc.failed), n=gc.n_params, names=names), "bad")
     for note in gc.notes:
-        doc.para(note, "note")
+        doc.para(_(note), "note")
 
     rows = gc.params
     caption = None
@@ -56,32 +71,35 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
         worst = sorted(rows, key=lambda p: (p.ok, -(p.relative_error if p.relative_error is not None else 1e300)))
         keep = {id(p) for p in worst[:max(TOP_ROWS, min(len(gc.failed), 50))]}
         rows = [p for p in rows if id(p) in keep]
-        caption = (f"the {len(rows)} largest relative errors of {gc.n_params} {thing}s; --full shows all, "
-                   "--format json has every one")
-    t = doc.table(thing.capitalize() + "s", [thing, "backprop", "numerical", "difference", "relative error",
-                                            "check"], {1, 2, 3, 4})
+        caption = (_("the {shown} largest relative errors of {n} parameters; --full shows all, --format json has "
+                     "every one") if network else
+                   _("the {shown} largest relative errors of {n} variables; --full shows all, --format json has "
+                     "every one")).format(shown=len(rows), n=gc.n_params)
+    t = doc.table(_("Parameters") if network else _("Variables"),
+                  [_("parameter") if network else _("variable"), _("backprop"), _("numerical"), _("difference"),
+                   _("relative error"), _("check")], {1, 2, 3, 4})
     for p in rows:
-        t.add(p.name, f(p.backprop), "undefined" if p.numerical is None else f(p.numerical),
+        t.add(p.name, f(p.backprop), _("undefined") if p.numerical is None else f(p.numerical),
               "" if p.difference is None else sci(p.difference) if p.difference else "0", sci(p.relative_error),
-              (OK if p.ok else BAD) + (" (kink)" if p.kink and not p.ok else ""))
+              (OK if p.ok else BAD) + (_(" (kink)") if p.kink and not p.ok else ""))
     t.caption = caption
 
-    doc.heading("Why backprop", 2)
+    doc.heading(_("Why backprop"), 2)
     ratio = gc.ratio
-    slower = (f": {ratio:.1f}× slower" if ratio and ratio >= 1 else
-              f": {1 / ratio:.1f}× faster on a network this small" if ratio else "")
-    doc.para(f"Backprop took {duration(gc.backprop_seconds)} for {_count(gc.n_params, 'gradient')}, numerical "
-             f"differentiation {duration(gc.numerical_seconds)}{slower}.")
+    slower = (_(": {ratio:.1f}× slower").format(ratio=ratio) if ratio and ratio >= 1 else
+              _(": {ratio:.1f}× faster on a network this small").format(ratio=1 / ratio) if ratio else "")
+    doc.para(_("Backprop took {backprop} for {count}, numerical differentiation {numerical}{slower}.").format(
+        backprop=duration(gc.backprop_seconds), count=_count(gc.n_params), numerical=duration(gc.numerical_seconds),
+        slower=slower))
     s2 = seed_002_cost()
-    passes = f"{gc.forward_passes:,}"
-    over = f" over all {gc.samples:,} samples" if gc.samples > 1 else ""
-    plural = "s" if gc.n_params != 1 else ""
-    doc.para(f"Numerical differentiation needs 2·P = {passes} forward passes{over} "
-             f"(P = {gc.n_params:,} {thing}{plural}) "
-             "for what backprop gets from one forward and one backward pass, and the gap grows with P. "
-             f"The layer-notation example's {'-'.join(map(str, s2['sizes']))} network has "
-             f"P = {s2['parameters']:,}: one update "
-             f"by central differences on its {s2['samples']:,} samples is {s2['forward_passes']:,} forward passes "
-             f"over the data ({s2['sample_passes']:,} sample-passes), against one forward and one backward pass "
-             "for backprop; the article reports 20+ hours to train that network numerically.")
+    over = _(" over all {n:,} samples").format(n=gc.samples) if gc.samples > 1 else ""
+    doc.para(_("Numerical differentiation needs 2·P = {passes:,} forward passes{over} (P = {p}) for what backprop "
+               "gets from one forward and one backward pass, and the gap grows with P.").format(
+                 passes=gc.forward_passes, over=over, p=_things(gc.n_params, network))
+             + " " + _("The layer-notation example's {sizes} network has P = {p:,}: one update by central "
+                       "differences on its {samples:,} samples is {passes:,} forward passes over the data "
+                       "({sample_passes:,} sample-passes), against one forward and one backward pass for backprop; "
+                       "the article reports 20+ hours to train that network numerically.").format(
+                 sizes="-".join(map(str, s2["sizes"])), p=s2["parameters"], samples=s2["samples"],
+                 passes=s2["forward_passes"], sample_passes=s2["sample_passes"]))
     return doc

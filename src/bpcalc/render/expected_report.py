@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc
 
 OK, BAD = "✓", "✗"
@@ -10,23 +11,25 @@ OK, BAD = "✓", "✗"
 
 def expected_section(doc: Doc, results, precision: int = 4) -> None:
     """Append the check table of `expected.check_expected`'s results (reads them; computes nothing)."""
-    doc.heading("Check my work", 2)
+    doc.heading(_("Check my work"), 2)
     wrong = [r for r in results if not r.ok]
     if wrong:
-        doc.para(f"{BAD} {len(wrong)} of {len(results)} value{'s' if len(results) != 1 else ''} wrong: "
+        doc.para(f"{BAD} " + (_("{wrong} of {n} values wrong: ") if len(results) != 1
+                              else _("{wrong} of 1 value wrong: ")).format(wrong=len(wrong), n=len(results))
                  + ", ".join(r.key for r in wrong[:8]) + (", …" if len(wrong) > 8 else ""), "bad")
     else:
-        doc.para(f"{OK} all {len(results)} value{'s' if len(results) != 1 else ''} right", "ok")
-    t = doc.table(None, ["quantity", "yours", "correct", "difference", "check"], {1, 2, 3})
+        doc.para(f"{OK} " + (_("all {n} values right") if len(results) != 1 else _("the 1 value right")).format(
+            n=len(results)), "ok")
+    t = doc.table(None, [_("quantity"), _("yours"), _("correct"), _("difference"), _("check")], {1, 2, 3})
     for r in results:
         f = Fmt(max(precision, r.decimals + 1))  # one digit more than you wrote, to show how it rounds
         label = r.key if r.name in (r.key, r.path) else f"{r.key} ({r.name})"
         if r.correct is None:
-            t.add(label, r.written, "undefined", "", BAD)
+            t.add(label, r.written, _("undefined"), "", BAD)
         else:
             t.add(label, r.written, f(r.correct), Fmt(precision)(r.difference), OK if r.ok else BAD)
-    t.caption = ("right = the correct value rounded to as many decimals as you wrote (0.50 allows ±0.005); "
-                 "difference = yours − correct")
+    t.caption = _("right = the correct value rounded to as many decimals as you wrote (0.50 allows ±0.005); "
+                  "difference = yours − correct")
 
 
 def check_and_attach(spec, data: dict, doc: Doc | None = None, precision: int = 4) -> list:

@@ -5,6 +5,7 @@ Reads `trace.rounding` (departures.RoundingComparison, computed by the engine si
 from __future__ import annotations
 
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc
 
 SHOWN = 20  # rows before "--full shows all"
@@ -12,33 +13,37 @@ SHOWN = 20  # rows before "--full shows all"
 
 def rounding_note(decimals: int) -> str:
     """The note under a hand-rounded report's title: what is rounded and what is not."""
-    return (f"Hand rounding to {decimals} decimal{'s' if decimals != 1 else ''}, as on paper: values read off a "
-            "calculator (σ, tanh, softmax, exp, log, sqrt, sin, cos) and quotients are rounded as they are "
-            "computed; sums and products of the numbers written are exact. The last section compares every "
-            "number with the exact step.")
+    return (_("Hand rounding to {n} decimals, as on paper:") if decimals != 1 else
+            _("Hand rounding to {n} decimal, as on paper:")).format(n=decimals) + " " + _(
+        "values read off a calculator (σ, tanh, softmax, exp, log, sqrt, sin, cos) and quotients are rounded as they "
+        "are computed; sums and products of the numbers written are exact. The last section compares every number "
+        "with the exact step.")
 
 
 def rounding_section(doc: Doc, cmp, f: Fmt, full: bool = False) -> None:
     """Append the comparison of the hand-rounded step with the exact one."""
-    doc.heading(f"Hand rounding vs exact ({cmp.decimals} decimals)", 2)
+    doc.heading(_("Hand rounding vs exact ({n} decimals)").format(n=cmp.decimals), 2)
     deps = cmp.departures
     if not deps:
-        doc.para(f"All {cmp.compared} numbers agree with the exact step: nothing rounded changed a figure.", "ok")
+        doc.para(_("All {n} numbers agree with the exact step: nothing rounded changed a figure.").format(
+            n=cmp.compared), "ok")
         return
     by_key = {d.key: d for d in deps}
     first = cmp.first
-    parts = [f"{len(deps)} of {cmp.compared} numbers differ from the exact step."]
+    parts = [_("{k} of {n} numbers differ from the exact step.").format(k=len(deps), n=cmp.compared)]
     if first is not None:
-        parts.append(f"The rounded path first departs at {first.name}: {f(first.rounded)} instead of "
-                     f"{f(first.exact)} (by {f(first.difference)}).")
+        parts.append(_("The rounded path first departs at {name}: {rounded} instead of {exact} (by {diff}).").format(
+            name=first.name, rounded=f(first.rounded), exact=f(first.exact), diff=f(first.difference)))
     loss = by_key.get("loss")
     if loss is not None:
-        parts.append(f"The loss comes out {f(loss.rounded)} instead of {f(loss.exact)} ({f(loss.difference)}).")
+        parts.append(_("The loss comes out {rounded} instead of {exact} ({diff}).").format(
+            rounded=f(loss.rounded), exact=f(loss.exact), diff=f(loss.difference)))
     doc.para(" ".join(parts), "note")
-    t = doc.table("Largest departures first", ["quantity", "rounded", "exact", "difference"], {1, 2, 3})
+    t = doc.table(_("Largest departures first"), [_("quantity"), _("rounded"), _("exact"), _("difference")],
+                  {1, 2, 3})
     shown = deps if full else deps[:SHOWN]
     for d in shown:
         t.add(d.name, f(d.rounded), f(d.exact), f(d.difference))
     if len(shown) < len(deps):
-        t.caption = (f"the {len(shown)} largest of {len(deps)} departures; --full shows all, --format json has "
-                     "every one (under rounding.departures)")
+        t.caption = _("the {k} largest of {n} departures; --full shows all, --format json has every one (under "
+                      "rounding.departures)").format(k=len(shown), n=len(deps))
