@@ -8,11 +8,12 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
+from bpcalc.i18n import N_
 
-EpsOpt = Annotated[float, typer.Option("--eps", metavar="ε", help="Step of the central difference "
-                                                                   "(E(θ+ε) − E(θ−ε)) / 2ε.")]
+EpsOpt = Annotated[float, typer.Option("--eps", metavar="ε", help=N_("Step of the central difference "
+                                                                   "(E(θ+ε) − E(θ−ε)) / 2ε."))]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", "--tol", metavar="TOL",
-                                             help="Largest relative error |b − n| / max(|b|, |n|) that passes.")]
+                                             help=N_("Largest relative error |b − n| / max(|b|, |n|) that passes."))]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc check\n\n  bpcalc check two_layer --format json\n\n"

@@ -12,18 +12,20 @@ from typing import Annotated, Any
 import typer
 
 from bpcalc.cli import formats
+from bpcalc.cli.helptext import dynamic
 from bpcalc.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, SpecError
-from bpcalc.i18n import N_, _
+from bpcalc.i18n import N_, Msg, _
 
 SpecArg = Annotated[str | None, typer.Argument(
-    metavar="SPEC", help="A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
-    "Default: the bundled `simple`.", show_default=False)]
+    metavar="SPEC", help=N_("A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
+    "Default: the bundled `simple`."), show_default=False)]
 FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", metavar="FORMAT", autocompletion=formats.complete(),
-    help=f"{formats.choices_help()}. Default: rich on a terminal, text when piped, or from the --output suffix.",
+    help=dynamic(Msg("{choices}. Default: rich on a terminal, text when piped, or from the --output suffix.",
+                     choices=formats.choices_help())),
     show_default=False)]
 PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", min=1, max=17,
-                                           help="Significant digits shown (JSON always has full precision).")]
+                                           help=N_("Significant digits shown (JSON always has full precision)."))]
 
 
 def _dash_is_stdout(value: Path | None) -> Path | None:
@@ -41,7 +43,7 @@ def save_not_dash(value: Path | None) -> Path | None:
 
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", dir_okay=False,
                                                 callback=_dash_is_stdout,
-                                                help="Write the output to FILE (atomically) instead of stdout.")]
+                                                help=N_("Write the output to FILE (atomically) instead of stdout."))]
 
 
 def _finite(value: float | None) -> float | None:
@@ -54,14 +56,14 @@ def _finite(value: float | None) -> float | None:
 
 
 LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr", metavar="ALPHA", callback=_finite,
-                                                       help="Override the spec's learning rate.")]
+                                                       help=N_("Override the spec's learning rate."))]
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
-                                              help="Hand rounding: round every intermediate to N decimals as it is "
-                                                   "computed, as on paper.")]
-FullOpt = Annotated[bool, typer.Option("--full", help="Show every row of large layers instead of the largest.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the exit code).")]
-StandaloneOpt = Annotated[bool, typer.Option("--standalone", help="With --format latex: a complete document "
-                                            "that compiles with pdflatex, instead of a fragment to paste.")]
+                                              help=N_("Hand rounding: round every intermediate to N decimals as it is "
+                                                   "computed, as on paper."))]
+FullOpt = Annotated[bool, typer.Option("--full", help=N_("Show every row of large layers instead of the largest."))]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help=N_("Print nothing but errors (and the exit code)."))]
+StandaloneOpt = Annotated[bool, typer.Option("--standalone", help=N_("With --format latex: a complete document "
+                                            "that compiles with pdflatex, instead of a fragment to paste."))]
 
 
 def _language(value: str | None) -> str | None:
@@ -81,7 +83,7 @@ LangOpt = Annotated[str | None, typer.Option("--lang", metavar="LANG", callback=
                                              help=N_("Language of the output: en or ko (default: from the "
                                                      "locale, LC_ALL / LC_MESSAGES / LANG, else en)."))]
 SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay=False, callback=save_not_dash,
-                                              help="Write the updated parameters as a new spec (never over SPEC).")]
+                                              help=N_("Write the updated parameters as a new spec (never over SPEC)."))]
 
 
 def err(message: str) -> None:

@@ -9,7 +9,8 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
-from bpcalc.i18n import _
+from bpcalc.cli.helptext import dynamic
+from bpcalc.i18n import N_, Msg, _
 
 # the registry's names, written out so `--help` starts without numpy; tests/test_cli.py checks they are the same
 FUNCTIONS_HELP = ("sigmoid, tanh, relu, leaky_relu, linear, softmax, gelu, silu, softplus, elu, half_sse, sse, mse, "
@@ -17,14 +18,14 @@ FUNCTIONS_HELP = ("sigmoid, tanh, relu, leaky_relu, linear, softmax, gelu, silu,
 
 TopicArg = Annotated[str | None, typer.Argument(
     metavar="SPEC|FUNCTION",
-    help="A spec file, `-` for stdin, a bundled example's name, or a function whose derivative to derive: "
-    f"{FUNCTIONS_HELP}. A function name means the function unless a file of that name exists. "
-    "Default: the bundled `simple`.", show_default=False)]
+    help=dynamic(Msg("A spec file, `-` for stdin, a bundled example's name, or a function whose derivative to derive: "
+                     "{functions}. A function name means the function unless a file of that name exists. Default: the "
+                     "bundled `simple`.", functions=FUNCTIONS_HELP)), show_default=False)]
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-P", metavar="NAME",
-    help="Explain only this parameter (repeatable): a display name (w_11^(3), b_1^(2)), the spec's label "
+    help=N_("Explain only this parameter (repeatable): a display name (w_11^(3), b_1^(2)), the spec's label "
     "(W1), a JSON path (layers.1.weights.0.0), W^(l) or b^(l) for a whole layer; for graphs a variable or "
-    "node name.", show_default=False)]
+    "node name."), show_default=False)]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc explain\n\n  bpcalc explain two_layer --param 'w_11^(3)'\n\n"
@@ -97,5 +98,5 @@ def _chain_example(learning_rate, round_to, precision):
     from bpcalc.explain.chain import explain as derive
 
     ex = derive(run_step("composite", learning_rate=learning_rate, round_to=round_to), precision)
-    ex.title = f"Worked example (the composite-function example): {ex.title}"
+    ex.title = Msg("Worked example (the composite-function example): {title}", title=ex.title)
     return ex

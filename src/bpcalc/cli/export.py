@@ -8,11 +8,11 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
-from bpcalc.i18n import _
+from bpcalc.i18n import N_, _
 
 TARGETS = ["pytorch"]
 
-ToOpt = Annotated[str, typer.Option("--to", metavar="FRAMEWORK", help="pytorch (the only one so far).")]
+ToOpt = Annotated[str, typer.Option("--to", metavar="FRAMEWORK", help=N_("pytorch (the only one so far)."))]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc export two_layer --to pytorch -o two_layer.py && python two_layer.py\n\n"

@@ -9,14 +9,16 @@ import typer
 from bpcalc.cli import common as c
 from bpcalc.cli import formats
 from bpcalc.cli.app import app
-from bpcalc.i18n import _
+from bpcalc.cli.helptext import dynamic
+from bpcalc.i18n import N_, Msg, _
 
 GraphFormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", metavar="FORMAT", autocompletion=formats.complete("graph"),
-    help=f"{formats.choices_help('graph')}. Default: from the --output suffix ({', '.join(formats.suffixes('graph'))})"
-    f", else {formats.FALLBACK['graph']}.", show_default=False)]
+    help=dynamic(Msg("{choices}. Default: from the --output suffix ({suffixes}), else {fallback}.",
+                     choices=formats.choices_help("graph"), suffixes=", ".join(formats.suffixes("graph")),
+                     fallback=formats.FALLBACK["graph"])), show_default=False)]
 SampleOpt = Annotated[int, typer.Option("--sample", min=1, metavar="N",
-                                        help="With several samples: whose forward values the nodes show.")]
+                                        help=N_("With several samples: whose forward values the nodes show."))]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc graph graph_chain | dot -Tsvg -o chain.svg\n\n"

@@ -21,6 +21,18 @@ TYPER_WORDS = (N_("Options"), N_("Arguments"), N_("Commands"), N_("default: {def
                N_("Examples:"))
 
 
+_DYNAMIC: dict[str, i18n.Msg] = {}  # help assembled at import time (a list of formats): its template
+
+
+def dynamic(msg: i18n.Msg) -> str:
+    """Help text made from a template and values known at import time (a Msg): typer gets the English text, and
+    --help in another language shows the template translated, with the same values."""
+    import inspect
+
+    _DYNAMIC[inspect.cleandoc(msg)] = msg
+    return str(msg)
+
+
 def pick_language(args: list[str] | None) -> list[str] | None:
     """Choose the language of this invocation before anything is parsed: `--lang CODE` anywhere among the
     arguments, else the locale (gettext's order); English otherwise. An unknown `--lang` is refused later, by
@@ -34,6 +46,8 @@ def translate_help(text: str | None) -> str | None:
     assembled from pieces: a list of formats, then a sentence; examples, whose command lines stay as they are)."""
     if not text or i18n.language() == "en":
         return text
+    if text in _DYNAMIC:
+        return _(_DYNAMIC[text])
     whole = _(text)
     if whole != text:
         return whole

@@ -9,7 +9,7 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
-from bpcalc.i18n import _
+from bpcalc.i18n import N_, _
 
 NETWORK = """\
 {modeline}# A bpcalc spec: `bpcalc run {file}` shows one step of backpropagation on this network, every number
@@ -57,10 +57,10 @@ loss: sse                         # {losses}
 learning_rate: 0.01
 """
 
-KindOpt = Annotated[bool, typer.Option("--graph", help="An expression graph instead of a layered network.")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")]
+KindOpt = Annotated[bool, typer.Option("--graph", help=N_("An expression graph instead of a layered network."))]
+ForceOpt = Annotated[bool, typer.Option("--force", help=N_("Overwrite FILE if it exists."))]
 FileArg = Annotated[Path | None, typer.Argument(metavar="FILE", dir_okay=False, show_default=False,
-                                                help="Where to write the spec. Default: print it.")]
+                                                help=N_("Where to write the spec. Default: print it."))]
 
 
 def starter_spec(graph: bool = False, file: str = "spec.yaml", schema_ref: str | None = None) -> str:

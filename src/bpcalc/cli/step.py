@@ -10,22 +10,22 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
-from bpcalc.i18n import _
+from bpcalc.i18n import N_, _
 
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C (SIGTERM: 143, SIGHUP: 129; see common.interrupted_by)
 
-EpochsOpt = Annotated[int, typer.Option("--epochs", "-e", min=1, metavar="N", help="Epochs to train.")]
+EpochsOpt = Annotated[int, typer.Option("--epochs", "-e", min=1, metavar="N", help=N_("Epochs to train."))]
 EveryOpt = Annotated[int | None, typer.Option(
     "--every", "-k", min=1, metavar="K", show_default=False,
-    help="Show every K-th epoch in the table (and JSON). Default: all in JSON; about 20 rows in the table.")]
-TraceOpt = Annotated[bool, typer.Option("--trace", help="Also print each epoch's full `run` tables (with --every: "
-                                                        "every K-th epoch's). Keeps every traced step in memory.")]
+    help=N_("Show every K-th epoch in the table (and JSON). Default: all in JSON; about 20 rows in the table."))]
+TraceOpt = Annotated[bool, typer.Option("--trace", help=N_("Also print each epoch's full `run` tables (with --every: "
+                                                           "every K-th epoch's). Keeps every traced step in memory."))]
 StepSaveOpt = Annotated[Path | None, typer.Option(
     "--save", metavar="FILE", dir_okay=False, callback=c.save_not_dash,
-    help="Write the trained spec (parameters and optimizer state; resumes exactly). Never over SPEC.")]
+    help=N_("Write the trained spec (parameters and optimizer state; resumes exactly). Never over SPEC."))]
 PlotOpt = Annotated[Path | None, typer.Option(
     "--plot", metavar="FILE", dir_okay=False,
-    help="Draw the loss curve to FILE.png, .svg or .pdf (needs matplotlib: pip install matplotlib).")]
+    help=N_("Draw the loss curve to FILE.png, .svg or .pdf (needs matplotlib: pip install matplotlib)."))]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc step --epochs 10\n\n  bpcalc step two_layer --epochs 10000 --every 1000\n\n"

@@ -8,11 +8,11 @@ import typer
 
 from bpcalc.cli import common as c
 from bpcalc.cli.app import app
-from bpcalc.i18n import _
+from bpcalc.i18n import N_, _
 
 SpecsArg = Annotated[list[str], typer.Argument(
     metavar="SPEC", show_default=False,
-    help="Spec files, `-` for stdin, or bundled examples' names.")]
+    help=N_("Spec files, `-` for stdin, or bundled examples' names."))]
 
 
 def summary(spec) -> str:

@@ -11,6 +11,7 @@ from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import Notation
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
 from bpcalc.spec.expr import is_literal as _is_literal
 
 OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "^", "neg": "−x", "square": "x²", "abs": "|x|"}
@@ -57,7 +58,7 @@ def drawing(trace, precision: int = 4, sample: int = 0) -> Drawing:
 
 # ---------------------------------------------------------------- expression graphs
 def _graph(tr: GraphTrace, f: Fmt) -> Drawing:
-    dr = Drawing(tr.name or "Expression graph")
+    dr = Drawing(tr.name or _("Expression graph"))
     ids: dict[str, str] = {}
     for v, val in tr.variables.items():
         ids[v] = dr.node([v, f"data {f(val)}", f"grad {f(tr.grads.get(v, 0.0))}", f"new {f(tr.new_values[v])}"],
@@ -92,9 +93,9 @@ def _graph(tr: GraphTrace, f: Fmt) -> Drawing:
 # ---------------------------------------------------------------- networks
 def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
     nt = Notation.of(tr)
-    title = tr.name or "Network"
+    title = tr.name or _("Network")
     if tr.n > 1:
-        title += f" (values of sample {s + 1} of {tr.n}; parameter gradients over all samples)"
+        title += _(" (values of sample {s} of {n}; parameter gradients over all samples)").format(s=s + 1, n=tr.n)
     dr = Drawing(title)
     prev = [dr.node([nt.x(k).text, f"data {f(tr.inputs[s, k])}"], "const") for k in range(tr.inputs.shape[1])]
     for li, L in enumerate(tr.layers):
@@ -132,7 +133,7 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
             prev.append(a)
     loss = LOSSES[tr.loss_name]
     e_val = tr.loss if tr.n == 1 else tr.sample_loss[s]
-    e = dr.node(["E" if tr.n == 1 else f"E (sample {s + 1})", f"data {f(e_val)}", "grad 1"], "loss")
+    e = dr.node(["E" if tr.n == 1 else _("E (sample {s})").format(s=s + 1), f"data {f(e_val)}", "grad 1"], "loss")
     op = dr.node([tr.loss_name], "op")
     for k, a in enumerate(prev):
         dr.edge(a, op, f"E_{k + 1} = {f(tr.loss_terms[s, k])}")
