@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from bpcalc.engine.kinds import Activation, Array, Part, Step, entries
+from bpcalc.i18n import N_, Msg
 
 LEAKY_SLOPE = 0.01
 SQRT2 = math.sqrt(2.0)
@@ -106,22 +107,22 @@ _E = "(1 + e^(−z))"
 _ET = r"(1 + e^{-z})"
 
 _SIGMOID = Part(
-    "dσ/dz, line by line (as the layer-notation example derives it)", "dσ/dz", r"\frac{d\sigma}{dz}", (
-        Step("d/dz (1 / (1 + e^(−z)))", r"\frac{d}{dz}\left(\frac{1}{1 + e^{-z}}\right)", "definition of σ"),
-        Step(f"d/dz {_E}^(−1)", rf"\frac{{d}}{{dz}} {_ET}^{{-1}}", "written as a power"),
+    N_("dσ/dz, line by line (as the layer-notation example derives it)"), "dσ/dz", r"\frac{d\sigma}{dz}", (
+        Step("d/dz (1 / (1 + e^(−z)))", r"\frac{d}{dz}\left(\frac{1}{1 + e^{-z}}\right)", N_("definition of σ")),
+        Step(f"d/dz {_E}^(−1)", rf"\frac{{d}}{{dz}} {_ET}^{{-1}}", N_("written as a power")),
         Step(f"−{_E}^(−2) · (−e^(−z))", rf"-{_ET}^{{-2}} \cdot (-e^{{-z}})",
-             "chain rule: power rule outside, (1 + e^(−z))' = −e^(−z) inside",
+             N_("chain rule: power rule outside, (1 + e^(−z))' = −e^(−z) inside"),
              "-(1 + np.exp(-z))**-2 * (-np.exp(-z))"),
-        Step(f"e^(−z) / {_E}²", rf"\frac{{e^{{-z}}}}{{{_ET}^2}}", "the two minus signs cancel",
+        Step(f"e^(−z) / {_E}²", rf"\frac{{e^{{-z}}}}{{{_ET}^2}}", N_("the two minus signs cancel"),
              "np.exp(-z) / (1 + np.exp(-z))**2"),
         Step(f"1/{_E} × e^(−z)/{_E}", rf"\frac{{1}}{{{_ET}}} \times \frac{{e^{{-z}}}}{{{_ET}}}",
-             "split the fraction", "1 / (1 + np.exp(-z)) * np.exp(-z) / (1 + np.exp(-z))"),
+             N_("split the fraction"), "1 / (1 + np.exp(-z)) * np.exp(-z) / (1 + np.exp(-z))"),
         Step(f"1/{_E} × ({_E} − 1)/{_E}",
-             rf"\frac{{1}}{{{_ET}}} \times \frac{{{_ET} - 1}}{{{_ET}}}", "add and subtract 1 in the numerator",
+             rf"\frac{{1}}{{{_ET}}} \times \frac{{{_ET} - 1}}{{{_ET}}}", N_("add and subtract 1 in the numerator"),
              "1 / (1 + np.exp(-z)) * ((1 + np.exp(-z)) - 1) / (1 + np.exp(-z))"),
         Step(f"1/{_E} × (1 − 1/{_E})", rf"\frac{{1}}{{{_ET}}} \times \left(1 - \frac{{1}}{{{_ET}}}\right)",
-             "cancel and tidy", "1 / (1 + np.exp(-z)) * (1 - 1 / (1 + np.exp(-z)))"),
-        Step("σ(z)(1 − σ(z))", r"\sigma(z)\,(1 - \sigma(z))", "σ(z) = 1/(1 + e^(−z)) twice",
+             N_("cancel and tidy"), "1 / (1 + np.exp(-z)) * (1 - 1 / (1 + np.exp(-z)))"),
+        Step("σ(z)(1 − σ(z))", r"\sigma(z)\,(1 - \sigma(z))", N_("σ(z) = 1/(1 + e^(−z)) twice"),
              "sigmoid(z) * (1 - sigmoid(z))"),
     ), "dz", "sigmoid")
 
@@ -129,112 +130,114 @@ _EP, _EM = "(e^z + e^(−z))", "(e^z − e^(−z))"
 _EPT, _EMT = r"(e^{z} + e^{-z})", r"(e^{z} - e^{-z})"
 
 _TANH = Part(
-    "d tanh(z)/dz by the quotient rule", "d tanh(z)/dz", r"\frac{d \tanh z}{dz}", (
-        Step(f"d/dz [{_EM} / {_EP}]", rf"\frac{{d}}{{dz}} \frac{{{_EMT}}}{{{_EPT}}}", "definition of tanh"),
+    N_("d tanh(z)/dz by the quotient rule"), "d tanh(z)/dz", r"\frac{d \tanh z}{dz}", (
+        Step(f"d/dz [{_EM} / {_EP}]", rf"\frac{{d}}{{dz}} \frac{{{_EMT}}}{{{_EPT}}}", N_("definition of tanh")),
         Step(f"[{_EP}{_EP} − {_EM}{_EM}] / {_EP}²", rf"\frac{{{_EPT}{_EPT} - {_EMT}{_EMT}}}{{{_EPT}^2}}",
-             "quotient rule (u/v)' = (u'v − uv')/v², with u' = e^z + e^(−z) and v' = e^z − e^(−z)",
+             N_("quotient rule (u/v)' = (u'v − uv')/v², with u' = e^z + e^(−z) and v' = e^z − e^(−z)"),
              "((np.exp(z) + np.exp(-z))**2 - (np.exp(z) - np.exp(-z))**2) / (np.exp(z) + np.exp(-z))**2"),
-        Step(f"1 − {_EM}² / {_EP}²", rf"1 - \frac{{{_EMT}^2}}{{{_EPT}^2}}", "split the fraction",
+        Step(f"1 − {_EM}² / {_EP}²", rf"1 - \frac{{{_EMT}^2}}{{{_EPT}^2}}", N_("split the fraction"),
              "1 - (np.exp(z) - np.exp(-z))**2 / (np.exp(z) + np.exp(-z))**2"),
-        Step("1 − tanh²(z)", r"1 - \tanh^2 z", "the quotient is tanh(z), squared", "1 - tanh(z)**2"),
+        Step("1 − tanh²(z)", r"1 - \tanh^2 z", N_("the quotient is tanh(z), squared"), "1 - tanh(z)**2"),
     ), "dz", "tanh")
 
 _RELU = Part(
-    "d relu(z)/dz, piece by piece", "d relu(z)/dz", r"\frac{d\,\mathrm{relu}(z)}{dz}", (
+    N_("d relu(z)/dz, piece by piece"), "d relu(z)/dz", r"\frac{d\,\mathrm{relu}(z)}{dz}", (
         Step("d/dz (z if z > 0, 0 if z < 0)",
-             r"\frac{d}{dz}\begin{cases} z & z > 0 \\ 0 & z < 0 \end{cases}", "relu(z) = max(0, z) in two pieces"),
+             r"\frac{d}{dz}\begin{cases} z & z > 0 \\ 0 & z < 0 \end{cases}", N_("relu(z) = max(0, z) in two pieces")),
         Step("1 if z > 0, 0 if z < 0", r"\begin{cases} 1 & z > 0 \\ 0 & z < 0 \end{cases}",
-             "each piece: (z)' = 1, (0)' = 0", "np.where(z > 0, 1.0, 0.0)"),
+             N_("each piece: (z)' = 1, (0)' = 0"), "np.where(z > 0, 1.0, 0.0)"),
         Step("1 if z > 0 else 0", r"[z > 0]",
-             "at z = 0 there is a corner and no derivative; bpcalc, like PyTorch, takes 0 there",
+             N_("at z = 0 there is a corner and no derivative; bpcalc, like PyTorch, takes 0 there"),
              "np.where(z > 0, 1.0, 0.0)"),
     ), "dz", "relu")
 
 _LEAKY = Part(
-    "d lrelu(z)/dz, piece by piece", "d lrelu(z)/dz", r"\frac{d\,\mathrm{lrelu}(z)}{dz}", (
+    N_("d lrelu(z)/dz, piece by piece"), "d lrelu(z)/dz", r"\frac{d\,\mathrm{lrelu}(z)}{dz}", (
         Step(f"d/dz (z if z > 0, {LEAKY_SLOPE}z if z ≤ 0)",
              rf"\frac{{d}}{{dz}}\begin{{cases}} z & z > 0 \\ {LEAKY_SLOPE}z & z \le 0 \end{{cases}}",
-             f"leaky relu: slope {LEAKY_SLOPE} below zero instead of 0"),
+             Msg("leaky relu: slope {leaky_slope} below zero instead of 0", leaky_slope=LEAKY_SLOPE)),
         Step(f"1 if z > 0 else {LEAKY_SLOPE}",
              rf"\begin{{cases}} 1 & z > 0 \\ {LEAKY_SLOPE} & z \le 0 \end{{cases}}",
-             f"each piece: (z)' = 1, ({LEAKY_SLOPE}z)' = {LEAKY_SLOPE}; at the corner z = 0 bpcalc takes "
-             f"{LEAKY_SLOPE}", f"np.where(z > 0, 1.0, {LEAKY_SLOPE})"),
+             Msg("each piece: (z)' = 1, ({slope}z)' = {slope}; at the corner z = 0 bpcalc takes {slope}",
+                 slope=LEAKY_SLOPE), f"np.where(z > 0, 1.0, {LEAKY_SLOPE})"),
     ), "dz", "leaky_relu")
 
 _LINEAR = Part(
-    "d id(z)/dz", "d id(z)/dz", r"\frac{d\,\mathrm{id}(z)}{dz}", (
-        Step("d/dz z", r"\frac{d}{dz} z", "the identity: a = z"),
+    N_("d id(z)/dz"), "d id(z)/dz", r"\frac{d\,\mathrm{id}(z)}{dz}", (
+        Step("d/dz z", r"\frac{d}{dz} z", N_("the identity: a = z")),
         Step("1", "1", "(z)' = 1", "np.ones_like(z)"),
     ), "dz", "linear")
 
 _SOFTMAX_SAME = Part(
-    "∂a_j/∂z_j (the same index), with S = Σ_k e^(z_k)", "∂a_j/∂z_j", r"\frac{\partial a_j}{\partial z_j}", (
+    N_("∂a_j/∂z_j (the same index), with S = Σ_k e^(z_k)"), "∂a_j/∂z_j", r"\frac{\partial a_j}{\partial z_j}", (
         Step("∂/∂z_j (e^(z_j) / S)", r"\frac{\partial}{\partial z_j} \frac{e^{z_j}}{S}",
-             "definition of softmax; S = Σ_k e^(z_k), so ∂S/∂z_j = e^(z_j)"),
+             N_("definition of softmax; S = Σ_k e^(z_k), so ∂S/∂z_j = e^(z_j)")),
         Step("(e^(z_j)·S − e^(z_j)·e^(z_j)) / S²", r"\frac{e^{z_j} S - e^{z_j} e^{z_j}}{S^2}",
-             "quotient rule", "(np.exp(z) * S - np.exp(z) * np.exp(z)) / S**2"),
+             N_("quotient rule"), "(np.exp(z) * S - np.exp(z) * np.exp(z)) / S**2"),
         Step("e^(z_j)/S · (1 − e^(z_j)/S)", r"\frac{e^{z_j}}{S}\left(1 - \frac{e^{z_j}}{S}\right)",
-             "factor out e^(z_j)/S", "np.exp(z) / S * (1 - np.exp(z) / S)"),
+             N_("factor out e^(z_j)/S"), "np.exp(z) / S * (1 - np.exp(z) / S)"),
         Step("a_j(1 − a_j)", r"a_j (1 - a_j)", "e^(z_j)/S = a_j", "a * (1 - a)"),
     ), "jacobian_diag", "softmax")
 
 _SOFTMAX_OTHER = Part(
-    "∂a_j/∂z_i for i ≠ j", "∂a_j/∂z_i", r"\frac{\partial a_j}{\partial z_i}", (
+    N_("∂a_j/∂z_i for i ≠ j"), "∂a_j/∂z_i", r"\frac{\partial a_j}{\partial z_i}", (
         Step("∂/∂z_i (e^(z_j) / S)", r"\frac{\partial}{\partial z_i} \frac{e^{z_j}}{S}",
-             "the numerator e^(z_j) does not depend on z_i; ∂S/∂z_i = e^(z_i)"),
-        Step("−e^(z_j)·e^(z_i) / S²", r"-\frac{e^{z_j} e^{z_i}}{S^2}", "quotient rule with u' = 0",
+             N_("the numerator e^(z_j) does not depend on z_i; ∂S/∂z_i = e^(z_i)")),
+        Step("−e^(z_j)·e^(z_i) / S²", r"-\frac{e^{z_j} e^{z_i}}{S^2}", N_("quotient rule with u' = 0"),
              "-np.outer(np.exp(z), np.exp(z)) / S**2"),
         Step("−a_j·a_i", r"-a_j a_i", "e^(z_j)/S = a_j, e^(z_i)/S = a_i", "-np.outer(a, a)"),
     ), "jacobian_off", "softmax")
 
 _SOFTMAX_BOTH = Part(
-    "both cases at once", "∂a_j/∂z_i", r"\frac{\partial a_j}{\partial z_i}", (
+    N_("both cases at once"), "∂a_j/∂z_i", r"\frac{\partial a_j}{\partial z_i}", (
         Step("a_j(δ_ji − a_i)", r"a_j (\delta_{ji} - a_i)",
-             "δ_ji = 1 if j = i else 0 (Kronecker delta): the full Jacobian", "np.diag(a) - np.outer(a, a)"),
+             N_("δ_ji = 1 if j = i else 0 (Kronecker delta): the full Jacobian"), "np.diag(a) - np.outer(a, a)"),
     ), "jacobian", "softmax")
 
 _GELU = Part(
-    "d gelu(z)/dz by the product rule, with Φ the standard normal CDF", "d gelu(z)/dz",
+    N_("d gelu(z)/dz by the product rule, with Φ the standard normal CDF"), "d gelu(z)/dz",
     r"\frac{d\,\mathrm{gelu}(z)}{dz}", (
         Step("d/dz [z·Φ(z)]", r"\frac{d}{dz}\left[z\,\Phi(z)\right]",
-             "definition of gelu (exact form): z times the probability that a standard normal is below z"),
-        Step("Φ(z) + z·Φ′(z)", r"\Phi(z) + z\,\Phi'(z)", "product rule (uv)' = u'v + uv'", "Phi(z) + z * phi(z)"),
+             N_("definition of gelu (exact form): z times the probability that a standard normal is below z")),
+        Step("Φ(z) + z·Φ′(z)", r"\Phi(z) + z\,\Phi'(z)", N_("product rule (uv)' = u'v + uv'"), "Phi(z) + z * phi(z)"),
         Step("Φ(z) + z·e^(−z²/2)/√(2π)", r"\Phi(z) + z\,\frac{e^{-z^2/2}}{\sqrt{2\pi}}",
-             "Φ′ = φ, the standard normal density", "Phi(z) + z * np.exp(-z**2 / 2) / np.sqrt(2 * np.pi)"),
+             N_("Φ′ = φ, the standard normal density"), "Phi(z) + z * np.exp(-z**2 / 2) / np.sqrt(2 * np.pi)"),
         Step("½(1 + erf(z/√2)) + z·e^(−z²/2)/√(2π)",
              r"\tfrac{1}{2}\left(1 + \mathrm{erf}(z/\sqrt{2})\right) + z\,\frac{e^{-z^2/2}}{\sqrt{2\pi}}",
-             "Φ(z) = ½(1 + erf(z/√2))", "0.5 * (1 + erf(z / np.sqrt(2))) + z * np.exp(-z**2 / 2) / np.sqrt(2 * np.pi)"),
+             N_("Φ(z) = ½(1 + erf(z/√2))"),
+             "0.5 * (1 + erf(z / np.sqrt(2))) + z * np.exp(-z**2 / 2) / np.sqrt(2 * np.pi)"),
     ), "dz", "gelu")
 
 _SILU = Part(
-    "d silu(z)/dz by the product rule", "d silu(z)/dz", r"\frac{d\,\mathrm{silu}(z)}{dz}", (
-        Step("d/dz [z·σ(z)]", r"\frac{d}{dz}\left[z\,\sigma(z)\right]", "definition of silu (swish with β = 1)"),
-        Step("σ(z) + z·σ′(z)", r"\sigma(z) + z\,\sigma'(z)", "product rule (uv)' = u'v + uv'"),
+    N_("d silu(z)/dz by the product rule"), "d silu(z)/dz", r"\frac{d\,\mathrm{silu}(z)}{dz}", (
+        Step("d/dz [z·σ(z)]", r"\frac{d}{dz}\left[z\,\sigma(z)\right]", N_("definition of silu (swish with β = 1)")),
+        Step("σ(z) + z·σ′(z)", r"\sigma(z) + z\,\sigma'(z)", N_("product rule (uv)' = u'v + uv'")),
         Step("σ(z) + z·σ(z)(1 − σ(z))", r"\sigma(z) + z\,\sigma(z)(1 - \sigma(z))",
-             "σ′ = σ(1 − σ) (bpcalc explain sigmoid)", "sigmoid(z) + z * sigmoid(z) * (1 - sigmoid(z))"),
-        Step("σ(z)(1 + z(1 − σ(z)))", r"\sigma(z)\left(1 + z(1 - \sigma(z))\right)", "factor out σ(z)",
+             N_("σ′ = σ(1 − σ) (bpcalc explain sigmoid)"), "sigmoid(z) + z * sigmoid(z) * (1 - sigmoid(z))"),
+        Step("σ(z)(1 + z(1 − σ(z)))", r"\sigma(z)\left(1 + z(1 - \sigma(z))\right)", N_("factor out σ(z)"),
              "sigmoid(z) * (1 + z * (1 - sigmoid(z)))"),
         Step("a + σ(z)(1 − a)", r"a + \sigma(z)(1 - a)", "z·σ(z) = a", "a + sigmoid(z) * (1 - a)"),
     ), "dz", "silu")
 
 _SOFTPLUS = Part(
-    "d softplus(z)/dz by the chain rule", "d softplus(z)/dz", r"\frac{d\,\mathrm{softplus}(z)}{dz}", (
-        Step("d/dz log(1 + e^z)", r"\frac{d}{dz}\log(1 + e^{z})", "definition of softplus (β = 1)"),
-        Step("e^z / (1 + e^z)", r"\frac{e^{z}}{1 + e^{z}}", "chain rule: (log u)' = u'/u with u' = e^z",
+    N_("d softplus(z)/dz by the chain rule"), "d softplus(z)/dz", r"\frac{d\,\mathrm{softplus}(z)}{dz}", (
+        Step("d/dz log(1 + e^z)", r"\frac{d}{dz}\log(1 + e^{z})", N_("definition of softplus (β = 1)")),
+        Step("e^z / (1 + e^z)", r"\frac{e^{z}}{1 + e^{z}}", N_("chain rule: (log u)' = u'/u with u' = e^z"),
              "np.exp(z) / (1 + np.exp(z))"),
-        Step("1 / (1 + e^(−z))", r"\frac{1}{1 + e^{-z}}", "divide above and below by e^z", "1 / (1 + np.exp(-z))"),
-        Step("σ(z)", r"\sigma(z)", "the sigmoid: softplus is a smooth relu whose slope is σ", "sigmoid(z)"),
+        Step("1 / (1 + e^(−z))", r"\frac{1}{1 + e^{-z}}", N_("divide above and below by e^z"), "1 / (1 + np.exp(-z))"),
+        Step("σ(z)", r"\sigma(z)", N_("the sigmoid: softplus is a smooth relu whose slope is σ"), "sigmoid(z)"),
     ), "dz", "softplus")
 
 _ELU = Part(
-    "d elu(z)/dz, piece by piece (α = 1)", "d elu(z)/dz", r"\frac{d\,\mathrm{elu}(z)}{dz}", (
+    N_("d elu(z)/dz, piece by piece (α = 1)"), "d elu(z)/dz", r"\frac{d\,\mathrm{elu}(z)}{dz}", (
         Step("d/dz (z if z > 0, e^z − 1 if z ≤ 0)",
-             r"\frac{d}{dz}\begin{cases} z & z > 0 \\ e^{z} - 1 & z \le 0 \end{cases}", "elu with α = 1 in two pieces"),
+             r"\frac{d}{dz}\begin{cases} z & z > 0 \\ e^{z} - 1 & z \le 0 \end{cases}",
+             N_("elu with α = 1 in two pieces")),
         Step("1 if z > 0, e^z if z ≤ 0", r"\begin{cases} 1 & z > 0 \\ e^{z} & z \le 0 \end{cases}",
-             "each piece: (z)' = 1, (e^z − 1)' = e^z; both are 1 at z = 0, so there is no corner",
+             N_("each piece: (z)' = 1, (e^z − 1)' = e^z; both are 1 at z = 0, so there is no corner"),
              "np.where(z > 0, 1.0, np.exp(z))"),
         Step("1 if z > 0 else a + 1", r"\begin{cases} 1 & z > 0 \\ a + 1 & z \le 0 \end{cases}",
-             "on the lower piece e^z = a + 1, kept from the forward pass", "np.where(z > 0, 1.0, a + 1)"),
+             N_("on the lower piece e^z = a + 1, kept from the forward pass"), "np.where(z > 0, 1.0, a + 1)"),
     ), "dz", "elu")
 
 
@@ -245,14 +248,14 @@ SIGMOID = Activation(
     sigmoid, lambda z, a: a * (1.0 - a), "torch.sigmoid(z)", (_SIGMOID,), ("dz", "a * (1 - a)"),
     local_t="{a}(1 − {a})", rounded=True, probability=True, log_forward=_log_sigmoid, log1m_forward=_log1m_sigmoid,
     local_z=_sigmoid_local_z,
-    notes=("The forward pass keeps a = σ(z), so the backward pass needs no exponential: ∂a/∂z = a(1 − a).",))
+    notes=(N_("The forward pass keeps a = σ(z), so the backward pass needs no exponential: ∂a/∂z = a(1 − a)."),))
 
 TANH = Activation(
     "tanh", "hyperbolic tangent, outputs in (−1, 1)", "tanh", r"\tanh",
     "(e^z − e^(−z)) / (e^z + e^(−z))", r"\tanh z", "1 − a²", r"1-a^2",
     np.tanh, lambda z, a: 1.0 - a * a, "torch.tanh(z)", (_TANH,), ("dz", "1 - a**2"),
     local_t="1 − {a}²", rounded=True, local_z=_tanh_local_z,
-    notes=("With a = tanh(z) kept from the forward pass: ∂a/∂z = 1 − a².",))
+    notes=(N_("With a = tanh(z) kept from the forward pass: ∂a/∂z = 1 − a²."),))
 
 RELU = Activation(
     "relu", "max(0, z); slope 0 taken at the corner z = 0, as PyTorch does", "relu", r"\mathrm{relu}",
@@ -279,15 +282,15 @@ SOFTMAX = Activation(
     softmax, None, "torch.softmax(z, dim=1)", (_SOFTMAX_SAME, _SOFTMAX_OTHER, _SOFTMAX_BOTH),
     ("jacobian", "np.diag(a) - np.outer(a, a)"), local_t="Jacobian", rounded=True, probability=True,
     log_forward=log_softmax, log1m_forward=log1m_softmax,
-    notes=("Each a_j depends on every z_i, so ∂a/∂z is a full matrix; with cross-entropy it collapses to "
-           "a − t.",))
+    notes=(N_("Each a_j depends on every z_i, so ∂a/∂z is a full matrix; with cross-entropy it collapses to "
+           "a − t."),))
 
 GELU = Activation(
     "gelu", "z·Φ(z), Φ the standard normal CDF (the exact erf form, PyTorch's default)", "gelu", r"\mathrm{gelu}",
     "z·Φ(z)", r"z\,\Phi(z)", "Φ(z) + z·φ(z)", r"\Phi(z) + z\,\varphi(z)",
     lambda z: z * normal_cdf(z), lambda z, a: normal_cdf(z) + z * normal_pdf(z), "F.gelu(z)", (_GELU,),
     ("dz", "Phi(z) + z * phi(z)"), local_t="Φ({z}) + {z}·φ({z})", rounded=True,
-    notes=("Φ(z) = ½(1 + erf(z/√2)) and φ(z) = e^(−z²/2)/√(2π); far below zero gelu is 0, far above it is z.",))
+    notes=(N_("Φ(z) = ½(1 + erf(z/√2)) and φ(z) = e^(−z²/2)/√(2π); far below zero gelu is 0, far above it is z."),))
 
 SILU = Activation(
     "silu", "z·σ(z) (swish), smooth and non-monotone below zero", "silu", r"\mathrm{silu}",
@@ -300,8 +303,8 @@ SOFTPLUS = Activation(
     "log(1 + e^z)", r"\log(1 + e^{z})", "σ(z)", r"\sigma(z)",
     lambda z: np.logaddexp(0.0, z), lambda z, a: sigmoid(z), "torch.logaddexp(torch.zeros_like(z), z)",
     (_SOFTPLUS,), ("dz", "sigmoid(z)"), local_t="σ({z})", rounded=True,
-    notes=("Its slope is the sigmoid. Computed as log(e^0 + e^z) without overflow; PyTorch's F.softplus returns "
-           "z itself above z = 20, which differs by under 1e-9.",))
+    notes=(N_("Its slope is the sigmoid. Computed as log(e^0 + e^z) without overflow; PyTorch's F.softplus returns "
+           "z itself above z = 20, which differs by under 1e-9."),))
 
 ELU = Activation(
     "elu", "z for z > 0, e^z − 1 below (α = 1)", "elu", r"\mathrm{elu}",

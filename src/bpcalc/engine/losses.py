@@ -11,6 +11,7 @@ import numpy as np
 
 from bpcalc.engine.activations import log1m_softmax, log_softmax, shift_and_rest, sigmoid
 from bpcalc.engine.kinds import Array, Loss, Pair, Part, Step, entries
+from bpcalc.i18n import N_
 
 
 def _xlogy(t: Array, log_a: Array) -> Array:
@@ -59,15 +60,15 @@ def a_minus_t(a: Array, one_minus_a: Array, t: Array) -> Array:
 
 # ---------------------------------------------------------------- derivations, line by line
 _SOFTMAX_CE = Part(
-    "softmax with cross-entropy: ∂E/∂z_j = a_j − t_j", "∂E/∂z_j", r"\frac{\partial E}{\partial z_j}", (
+    N_("softmax with cross-entropy: ∂E/∂z_j = a_j − t_j"), "∂E/∂z_j", r"\frac{\partial E}{\partial z_j}", (
         Step("Σ_k ∂E/∂a_k · ∂a_k/∂z_j", r"\sum_k \frac{\partial E}{\partial a_k} \frac{\partial a_k}{\partial z_j}",
-             "chain rule: z_j reaches E through every a_k", None),
+             N_("chain rule: z_j reaches E through every a_k"), None),
         Step("Σ_k (−t_k/a_k) · a_k(δ_kj − a_j)", r"\sum_k \left(-\frac{t_k}{a_k}\right) a_k (\delta_{kj} - a_j)",
-             "∂E/∂a_k = −t_k/a_k; the softmax Jacobian", "-(t / a) @ (np.diag(a) - np.outer(a, a))"),
-        Step("−Σ_k t_k(δ_kj − a_j)", r"-\sum_k t_k (\delta_{kj} - a_j)", "a_k cancels",
+             N_("∂E/∂a_k = −t_k/a_k; the softmax Jacobian"), "-(t / a) @ (np.diag(a) - np.outer(a, a))"),
+        Step("−Σ_k t_k(δ_kj − a_j)", r"-\sum_k t_k (\delta_{kj} - a_j)", N_("a_k cancels"),
              "-(t @ (np.eye(len(a)) - a[None, :]))"),
-        Step("−t_j + a_j·Σ_k t_k", r"-t_j + a_j \sum_k t_k", "only k = j survives δ_kj", "-t + a * np.sum(t)"),
-        Step("a_j − t_j", r"a_j - t_j", "the targets sum to 1 (one-hot or a distribution)", "a - t"),
+        Step("−t_j + a_j·Σ_k t_k", r"-t_j + a_j \sum_k t_k", N_("only k = j survives δ_kj"), "-t + a * np.sum(t)"),
+        Step("a_j − t_j", r"a_j - t_j", N_("the targets sum to 1 (one-hot or a distribution)"), "a - t"),
     ), "dz_loss", "softmax+cross_entropy")
 
 
@@ -77,9 +78,9 @@ def _square_loss(pre: str, pre_tex: str, pre_py: str, name: str) -> Part:
     return Part(
         "∂E/∂a_k", "∂E/∂a_k", r"\frac{\partial E}{\partial a_k}", (
             Step(f"{pre}∂/∂a_k (t_k − a_k)²", rf"{pre_tex}\frac{{\partial}}{{\partial a_k}} (t_k - a_k)^2",
-                 "only the k-th term of the sum depends on a_k"),
+                 N_("only the k-th term of the sum depends on a_k")),
             Step(f"{pre}2(t_k − a_k) · (−1)", rf"{pre_tex}2(t_k - a_k) \cdot (-1)",
-                 "chain rule: (u²)' = 2u·u', and ∂(t_k − a_k)/∂a_k = −1", f"{pre_py}2 * (t - a) * (-1)"),
+                 N_("chain rule: (u²)' = 2u·u', and ∂(t_k − a_k)/∂a_k = −1"), f"{pre_py}2 * (t - a) * (-1)"),
         ), "da", name)
 
 
@@ -90,58 +91,58 @@ _MSE = _square_loss("(1/K) · ", r"\frac{1}{K} \cdot ", "(1 / K) * ", "mse")
 _CE = Part(
     "∂E/∂a_k", "∂E/∂a_k", r"\frac{\partial E}{\partial a_k}", (
         Step("−t_k · ∂/∂a_k log a_k", r"-t_k \frac{\partial}{\partial a_k} \log a_k",
-             "only the k-th term of the sum depends on a_k"),
-        Step("−t_k · 1/a_k", r"-t_k \cdot \frac{1}{a_k}", "(log a)' = 1/a", "-t * (1 / a)"),
+             N_("only the k-th term of the sum depends on a_k")),
+        Step("−t_k · 1/a_k", r"-t_k \cdot \frac{1}{a_k}", N_("(log a)' = 1/a"), "-t * (1 / a)"),
     ), "da", "cross_entropy")
 
 _BCE = Part(
     "∂E/∂a_k", "∂E/∂a_k", r"\frac{\partial E}{\partial a_k}", (
         Step("−(1/K)[t_k · 1/a_k + (1 − t_k) · (−1)/(1 − a_k)]",
              r"-\frac{1}{K}\left[t_k \frac{1}{a_k} + (1 - t_k)\frac{-1}{1 - a_k}\right]",
-             "only the k-th term depends on a_k; (log a)' = 1/a, (log(1 − a))' = −1/(1 − a)",
+             N_("only the k-th term depends on a_k; (log a)' = 1/a, (log(1 − a))' = −1/(1 − a)"),
              "-(1 / K) * (t / a + (1 - t) * (-1) / (1 - a))"),
         Step("−(1/K)[t_k(1 − a_k) − (1 − t_k)a_k] / (a_k(1 − a_k))",
-             r"-\frac{1}{K}\,\frac{t_k(1 - a_k) - (1 - t_k) a_k}{a_k (1 - a_k)}", "common denominator",
+             r"-\frac{1}{K}\,\frac{t_k(1 - a_k) - (1 - t_k) a_k}{a_k (1 - a_k)}", N_("common denominator"),
              "-(1 / K) * (t * (1 - a) - (1 - t) * a) / (a * (1 - a))"),
         Step("−(1/K)(t_k − a_k) / (a_k(1 − a_k))", r"-\frac{1}{K}\,\frac{t_k - a_k}{a_k(1 - a_k)}",
-             "expand: t_k − t_k·a_k − a_k + t_k·a_k = t_k − a_k", "-(1 / K) * (t - a) / (a * (1 - a))"),
+             N_("expand: t_k − t_k·a_k − a_k + t_k·a_k = t_k − a_k"), "-(1 / K) * (t - a) / (a * (1 - a))"),
     ), "da", "binary_cross_entropy")
 
 _SIGMOID_BCE = Part(
-    "with a sigmoid output: ∂E/∂z_k = (1/K)(a_k − t_k)", "∂E/∂z_k", r"\frac{\partial E}{\partial z_k}", (
+    N_("with a sigmoid output: ∂E/∂z_k = (1/K)(a_k − t_k)"), "∂E/∂z_k", r"\frac{\partial E}{\partial z_k}", (
         Step("∂E/∂a_k · ∂a_k/∂z_k", r"\frac{\partial E}{\partial a_k} \frac{\partial a_k}{\partial z_k}",
-             "chain rule (the sigmoid acts on each output alone)"),
+             N_("chain rule (the sigmoid acts on each output alone)")),
         Step("(1/K)(a_k − t_k) / (a_k(1 − a_k)) · a_k(1 − a_k)",
-             r"\frac{1}{K}\,\frac{a_k - t_k}{a_k(1 - a_k)} \cdot a_k(1 - a_k)", "∂a/∂z = a(1 − a) for σ",
+             r"\frac{1}{K}\,\frac{a_k - t_k}{a_k(1 - a_k)} \cdot a_k(1 - a_k)", N_("∂a/∂z = a(1 − a) for σ"),
              "(1 / K) * (a - t) / (a * (1 - a)) * a * (1 - a)"),
-        Step("(1/K)(a_k − t_k)", r"\frac{1}{K}(a_k - t_k)", "a_k(1 − a_k) cancels: a − t for one output",
+        Step("(1/K)(a_k − t_k)", r"\frac{1}{K}(a_k - t_k)", N_("a_k(1 − a_k) cancels: a − t for one output"),
              "(a - t) / K"),
     ), "dz_loss", "sigmoid+binary_cross_entropy")
 
 
 
 _HUBER = Part(
-    "∂E/∂a_k, piece by piece", "∂E/∂a_k", r"\frac{\partial E}{\partial a_k}", (
+    N_("∂E/∂a_k, piece by piece"), "∂E/∂a_k", r"\frac{\partial E}{\partial a_k}", (
         Step("(1/K) ∂/∂a_k h(a_k − t_k), h(r) = ½r² if |r| ≤ 1 else |r| − ½",
              r"\frac{1}{K}\frac{\partial}{\partial a_k} h(a_k - t_k),\quad "
              r"h(r) = \begin{cases} \frac{1}{2}r^2 & |r| \le 1 \\ |r| - \frac{1}{2} & |r| > 1 \end{cases}",
-             "only the k-th term of the mean depends on a_k"),
+             N_("only the k-th term of the mean depends on a_k")),
         Step("(1/K)(a_k − t_k) if |a_k − t_k| ≤ 1 else (1/K)·sign(a_k − t_k)",
              r"\frac{1}{K}\begin{cases} a_k - t_k & |a_k - t_k| \le 1 \\ \mathrm{sign}(a_k - t_k) & "
              r"|a_k - t_k| > 1 \end{cases}",
-             "each piece: (½r²)' = r, (|r| − ½)' = sign r; and ∂(a_k − t_k)/∂a_k = 1; both pieces meet at |r| = 1",
+             N_("each piece: (½r²)' = r, (|r| − ½)' = sign r; and ∂(a_k − t_k)/∂a_k = 1; both pieces meet at |r| = 1"),
              "np.where(np.abs(a - t) <= 1, a - t, np.sign(a - t)) / K"),
         Step("(1/K)·clip(a_k − t_k, −1, 1)", r"\frac{1}{K}\,\mathrm{clip}(a_k - t_k, -1, 1)",
-             "both pieces at once: the error, clipped to [−1, 1] (δ = 1)", "np.clip(a - t, -1, 1) / K"),
+             N_("both pieces at once: the error, clipped to [−1, 1] (δ = 1)"), "np.clip(a - t, -1, 1) / K"),
     ), "da", "huber")
 
 _SIGMOID_CE = Part(
-    "with a sigmoid output: ∂E/∂z_k = −t_k(1 − a_k)", "∂E/∂z_k", r"\frac{\partial E}{\partial z_k}", (
+    N_("with a sigmoid output: ∂E/∂z_k = −t_k(1 − a_k)"), "∂E/∂z_k", r"\frac{\partial E}{\partial z_k}", (
         Step("∂E/∂a_k · ∂a_k/∂z_k", r"\frac{\partial E}{\partial a_k} \frac{\partial a_k}{\partial z_k}",
-             "chain rule (the sigmoid acts on each output alone)"),
+             N_("chain rule (the sigmoid acts on each output alone)")),
         Step("(−t_k/a_k) · a_k(1 − a_k)", r"\left(-\frac{t_k}{a_k}\right) a_k(1 - a_k)",
-             "∂E/∂a = −t/a; ∂a/∂z = a(1 − a) for σ", "(-t / a) * a * (1 - a)"),
-        Step("−t_k(1 − a_k)", r"-t_k(1 - a_k)", "a_k cancels; bpcalc computes 1 − a_k as σ(−z_k), exactly",
+             N_("∂E/∂a = −t/a; ∂a/∂z = a(1 − a) for σ"), "(-t / a) * a * (1 - a)"),
+        Step("−t_k(1 − a_k)", r"-t_k(1 - a_k)", N_("a_k cancels; bpcalc computes 1 − a_k as σ(−z_k), exactly"),
              "-t * (1 - a)"),
     ), "dz_loss", "sigmoid+cross_entropy")
 
@@ -152,7 +153,7 @@ HALF_SSE = Loss(
     r"\frac{1}{2}\sum_k (t_k - a_k)^2", "a_k − t_k", r"a_k - t_k",
     lambda a, t, la=None, l1=None: 0.5 * (t - a) ** 2, lambda a, t, la=None, l1=None: a - t,
     "0.5 * ((t - a) ** 2).sum(dim=1).mean()", (_HALF_SSE,), ("da", "a - t"),
-    term_t="½({t} − {a})²", grad_t="{a} − {t}", notes=("The ½ is there to cancel the 2 of the square.",))
+    term_t="½({t} − {a})²", grad_t="{a} − {t}", notes=(N_("The ½ is there to cancel the 2 of the square."),))
 
 SSE = Loss(
     "sse", "Σ (t − a)²: the sum of squared errors", "Σ_k (t_k − a_k)²", r"\sum_k (t_k - a_k)^2",
@@ -173,7 +174,7 @@ CROSS_ENTROPY = Loss(
     "−Σ_k t_k log a_k", r"-\sum_k t_k \log a_k", "−t_k / a_k", r"-\frac{t_k}{a_k}",
     _ce_terms, _ce_grad, "-(t * torch.log(a)).sum(dim=1).mean()", (_CE,), ("da", "-t / a"),
     term_t="−{t}·log {a}", grad_t="−{t}/{a}", logs=("log_a",), quotient_grad=True, probability=True,
-    notes=("Paired with a softmax output the quotient −t/a never has to be formed: δ = a − t.",))
+    notes=(N_("Paired with a softmax output the quotient −t/a never has to be formed: δ = a − t."),))
 
 BINARY_CROSS_ENTROPY = Loss(
     "binary_cross_entropy", "−mean of t log a + (1 − t) log(1 − a): one yes/no per output (PyTorch's BCELoss)",
@@ -183,7 +184,7 @@ BINARY_CROSS_ENTROPY = Loss(
     _bce_terms, _bce_grad, "F.binary_cross_entropy(a, t)", (_BCE,),
     ("da", "(1 / K) * (a - t) / (a * (1 - a))"), term_t="−[{t}·log {a} + (1 − {t})·log(1 − {a})]/{K}",
     grad_t="({a} − {t})/({a}(1 − {a}))/{K}", logs=("log_a", "log_1ma"), quotient_grad=True, per_output=True,
-    probability=True, notes=("Paired with a sigmoid output the quotient cancels: δ = (a − t)/K.",))
+    probability=True, notes=(N_("Paired with a sigmoid output the quotient cancels: δ = (a − t)/K."),))
 
 HUBER = Loss(
     "huber", "½r² for |r| ≤ 1, |r| − ½ beyond (r = a − t, δ = 1), averaged like mse (PyTorch's HuberLoss)",
@@ -196,7 +197,7 @@ HUBER = Loss(
     "F.huber_loss(a, t, delta=1.0)", (_HUBER,), ("da", "np.clip(a - t, -1, 1) / K"),
     term_t="h({a} − {t})/{K}", grad_t="clip({a} − {t}, −1, 1)/{K}", per_output=True,
     kinks=("|a − t| = 1, where the square meets the line (the slope is continuous, the curvature is not)",),
-    notes=("Quadratic near the target like mse, linear far from it, so one wild output does not dominate.",))
+    notes=(N_("Quadratic near the target like mse, linear far from it, so one wild output does not dominate."),))
 
 
 # ---------------------------------------------------------------- pairs: δ in closed form from z
@@ -233,7 +234,7 @@ SOFTMAX_CROSS_ENTROPY = Pair(
     "softmax", "cross_entropy", _softmax_ce, fused=True,
     by_hand=lambda a, t: a * np.sum(t, axis=-1, keepdims=True) - t, formula="a_k − t_k", formula_tex=r"a_k - t_k",
     delta_t="{a} − {t}", torch="softmax_cross_entropy(z, t)  # −Σ t·log softmax(z), its gradient a − t in full",
-    derivation=(_SOFTMAX_CE,), note="softmax with cross-entropy: δ = a − t (the Jacobian and −t/a cancel)")
+    derivation=(_SOFTMAX_CE,), note=N_("softmax with cross-entropy: δ = a − t (the Jacobian and −t/a cancel)"))
 
 SIGMOID_BINARY_CROSS_ENTROPY = Pair(
     "sigmoid", "binary_cross_entropy", _sigmoid_bce, fused=True, by_hand=lambda a, t: (a - t) / a.shape[-1],
@@ -241,17 +242,17 @@ SIGMOID_BINARY_CROSS_ENTROPY = Pair(
     formula_tex=r"\frac{a_k - t_k}{K}", delta_t="({a} − {t})/{K}", rounded=lambda K: K > 1,
     torch="(t * torch.logaddexp(torch.zeros_like(z), -z) + (1 - t) * torch.logaddexp(torch.zeros_like(z), z))"
           ".mean()", derivation=(_SIGMOID_BCE,),
-    note="sigmoid with binary cross-entropy: δ = (a − t)/K (a(1 − a) cancels)")
+    note=N_("sigmoid with binary cross-entropy: δ = (a − t)/K (a(1 − a) cancels)"))
 
 SIGMOID_CROSS_ENTROPY = Pair(
     "sigmoid", "cross_entropy", lambda z, a, t: -t * sigmoid(-z),
     torch="(t * torch.logaddexp(torch.zeros_like(z), -z)).sum(dim=1).mean()", derivation=(_SIGMOID_CE,),
-    note="with a sigmoid output δ = −t(1 − a), 1 − a taken as σ(−z)")
+    note=N_("with a sigmoid output δ = −t(1 − a), 1 − a taken as σ(−z)"))
 
 SOFTMAX_BINARY_CROSS_ENTROPY = Pair(
     "softmax", "binary_cross_entropy", _softmax_bce,
     torch="-(t * torch.log_softmax(z, dim=1) + (1 - t) * log1m_softmax(z)).mean()",
-    note="with a softmax output δ is taken in closed form from z, accurate when an output nears 0 or 1")
+    note=N_("with a softmax output δ is taken in closed form from z, accurate when an output nears 0 or 1"))
 
 LOSS_ENTRIES: list[Loss] = entries(globals(), Loss)
 PAIR_ENTRIES: list[Pair] = entries(globals(), Pair)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bpcalc.engine.kinds import Part, Step
 from bpcalc.engine.registry import ACTIVATIONS, LOSSES, PAIRS
+from bpcalc.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -29,39 +30,40 @@ class FunctionDerivation:
 
 # ---------------------------------------------------------------------------------------------- chain rule
 _CHAIN_ONE = Part(
-    "one path: y = C(B(A(x))) with a = A(x), b = B(a) (the composite-function example)", "dy/dx", r"\frac{dy}{dx}", (
+    N_("one path: y = C(B(A(x))) with a = A(x), b = B(a) (the composite-function example)"), "dy/dx",
+    r"\frac{dy}{dx}", (
         Step("dy/db · db/da · da/dx", r"\frac{dy}{db}\,\frac{db}{da}\,\frac{da}{dx}",
-             "chain rule: the derivatives of the parts, each at the value it received going forward"),
+             N_("chain rule: the derivatives of the parts, each at the value it received going forward")),
         Step("((dy/dy · dy/db) · db/da) · da/dx",
              r"\left(\left(\frac{dy}{dy}\frac{dy}{db}\right)\frac{db}{da}\right)\frac{da}{dx}",
-             "backprop multiplies from the output back: dy/dy = 1, then dy/db, dy/da, dy/dx in turn"),
-        Step("2b · e^a · 2x", r"2b \cdot e^{a} \cdot 2x", "with A = C = square, B = exp: C'(b) = 2b, B'(a) = e^a, "
-             "A'(x) = 2x", "2 * b * np.exp(a) * 2 * x"),
-        Step("2e^(x²) · e^(x²) · 2x", r"2e^{x^2} \cdot e^{x^2} \cdot 2x", "the forward values a = x², b = e^(x²)",
+             N_("backprop multiplies from the output back: dy/dy = 1, then dy/db, dy/da, dy/dx in turn")),
+        Step("2b · e^a · 2x", r"2b \cdot e^{a} \cdot 2x", N_("with A = C = square, B = exp: C'(b) = 2b, B'(a) = e^a, "
+             "A'(x) = 2x"), "2 * b * np.exp(a) * 2 * x"),
+        Step("2e^(x²) · e^(x²) · 2x", r"2e^{x^2} \cdot e^{x^2} \cdot 2x", N_("the forward values a = x², b = e^(x²)"),
              "2 * np.exp(x**2) * np.exp(x**2) * 2 * x"),
-        Step("4x·e^(2x²)", r"4x\,e^{2x^2}", "collect: at x = 0.5 this is 2e^0.5 ≈ 3.2974425",
+        Step("4x·e^(2x²)", r"4x\,e^{2x^2}", N_("collect: at x = 0.5 this is 2e^0.5 ≈ 3.2974425"),
              "4 * x * np.exp(2 * x**2)"),
     ), "dx", "composite")
 
 _CHAIN_SUM = Part(
-    "several paths: their contributions add, e.g. f = u·v with u = x, v = e^x", "df/dx", r"\frac{df}{dx}", (
+    N_("several paths: their contributions add, e.g. f = u·v with u = x, v = e^x"), "df/dx", r"\frac{df}{dx}", (
         Step("∂f/∂u · du/dx + ∂f/∂v · dv/dx",
              r"\frac{\partial f}{\partial u}\frac{du}{dx} + \frac{\partial f}{\partial v}\frac{dv}{dx}",
-             "x reaches f along two paths, one through u and one through v"),
+             N_("x reaches f along two paths, one through u and one through v")),
         Step("v · 1 + u · e^x", r"v \cdot 1 + u \cdot e^{x}",
-             "a multiply node swaps its inputs (the computational-graph example)",
+             N_("a multiply node swaps its inputs (the computational-graph example)"),
              "np.exp(x) * 1 + x * np.exp(x)"),
         Step("(1 + x)·e^x", r"(1 + x)\,e^{x}", "u = x, v = e^x", "(1 + x) * np.exp(x)"),
     ), "dx", "x_exp_x")
 
 _CHAIN_NET = Part(
-    "in a network: the hidden-layer sum over the paths through the next layer", "∂E/∂a_j^(l)",
+    N_("in a network: the hidden-layer sum over the paths through the next layer"), "∂E/∂a_j^(l)",
     r"\frac{\partial E}{\partial a_j^{(l)}}", (
         Step("Σ_i ∂E/∂z_i^(l+1) · ∂z_i^(l+1)/∂a_j^(l)",
              r"\sum_i \frac{\partial E}{\partial z_i^{(l+1)}}\,\frac{\partial z_i^{(l+1)}}{\partial a_j^{(l)}}",
-             "a_j^(l) feeds every neuron i of layer l + 1"),
+             N_("a_j^(l) feeds every neuron i of layer l + 1")),
         Step("Σ_i δ_i^(l+1) · w_ij^(l+1)", r"\sum_i \delta_i^{(l+1)}\, w_{ij}^{(l+1)}",
-             "δ_i^(l+1) = ∂E/∂z_i^(l+1); z_i^(l+1) = Σ_j w_ij^(l+1) a_j^(l) + b_i^(l+1)"),
+             N_("δ_i^(l+1) = ∂E/∂z_i^(l+1); z_i^(l+1) = Σ_j w_ij^(l+1) a_j^(l) + b_i^(l+1)")),
     ))
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from bpcalc.explain.chain import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, tex_literal
 from bpcalc.explain.functions import FunctionDerivation
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc, M
 
 NUM = {3}
@@ -20,7 +21,7 @@ def equation(lines: list[M]) -> M:
     """Lines `lhs = …`, `= …`, … aligned on their `=`: plain text on several lines, LaTeX as an aligned block."""
     first = lines[0].text
     pad = " " * (first.index(" = ") + 1) if " = " in first else ""
-    text = "\n".join([first] + [pad + ln.text for ln in lines[1:]])
+    text = "\n".join([first] + [pad + _(ln.text) for ln in lines[1:]])
     rows = []
     for i, ln in enumerate(lines):
         tex = ln.tex
@@ -36,12 +37,14 @@ def equation(lines: list[M]) -> M:
 
 def explain_doc(ex: Explanation, level: int = 1) -> Doc:
     doc = Doc()
-    doc.heading(f"{ex.title}: the chain rule for every gradient" if level == 1 else ex.title, level)
-    doc.para(ex.summary)
+    doc.heading(_("{title}: the chain rule for every gradient").format(title=_(ex.title)) if level == 1
+                else _(ex.title), level)
+    doc.para(_(ex.summary))
     if ex.round_to is not None:
-        doc.para(f"Hand rounding: intermediates rounded to {ex.round_to} decimals as they are computed.", "note")
+        doc.para(_("Hand rounding: intermediates rounded to {n} decimals as they are computed.").format(
+            n=ex.round_to), "note")
     for note in ex.notes:
-        doc.para(note, "note")
+        doc.para(_(note), "note")
     if ex.kind == "network":
         _network_blocks(doc, ex, level)
     else:
@@ -54,7 +57,8 @@ def _network_blocks(doc: Doc, ex: Explanation, level: int) -> None:
     for p in ex.params:
         if p.layer != last_layer:
             last_layer = p.layer
-            doc.heading(f"Layer {p.layer}" + (" (output)" if p.layer == ex.output_layer else " (hidden)"), level + 1)
+            doc.heading((_("Layer {l} (output)") if p.layer == ex.output_layer else _("Layer {l} (hidden)")).format(
+                l=p.layer), level + 1)
         doc.heading(p.lhs.text, level + 2)
         doc.para(equation(p.lines), "math")
         _factor_table(doc, p.factors, ex.n)
@@ -70,17 +74,17 @@ def _samples(n: int) -> list[int]:
 
 def _factor_table(doc: Doc, factors: list[Factor], n: int) -> None:
     if n == 1:
-        t = doc.table(None, ["factor", "formula", "with numbers", "value"], NUM)
+        t = doc.table(None, [_("factor"), _("formula"), _("with numbers"), _("value")], NUM)
         for fa in factors:
             t.add(fa.symbol, fa.formula, fa.numbers[0], _value_text(fa, 0))
         return
-    t = doc.table(None, ["factor", "formula", "sample", "with numbers", "value"], {4})
+    t = doc.table(None, [_("factor"), _("formula"), _("sample"), _("with numbers"), _("value")], {4})
     for fa in factors:
         for s in _samples(n):
             t.add(fa.symbol if s == 0 else "", fa.formula if s == 0 else "", str(s + 1), fa.numbers[s],
                   _value_text(fa, s))
     if n > len(_samples(n)):
-        t.caption = f"{len(_samples(n))} of {n} samples shown; --format json has every one"
+        t.caption = _("{k} of {n} samples shown; --format json has every one").format(k=len(_samples(n)), n=n)
 
 
 def _value_text(fa: Factor, s: int) -> str:
@@ -88,8 +92,8 @@ def _value_text(fa: Factor, s: int) -> str:
 
 
 def _paths_table(doc: Doc, fa: Factor, n: int) -> None:
-    t = doc.table(f"{fa.symbol.text}: the sum over the paths through the next layer",
-                  ["path via", "δ", "w", "δ · w"] if n == 1 else ["path via", "sample", "δ", "w", "δ · w"],
+    t = doc.table(_("{symbol}: the sum over the paths through the next layer").format(symbol=fa.symbol.text),
+                  [_("path via"), "δ", "w", "δ · w"] if n == 1 else [_("path via"), _("sample"), "δ", "w", "δ · w"],
                   {1, 2, 3} if n == 1 else {2, 3, 4})
     for pt in fa.paths[:MAX_PATH_ROWS]:
         for s in _samples(n):
@@ -98,9 +102,11 @@ def _paths_table(doc: Doc, fa: Factor, n: int) -> None:
                      M(f"{pt.weight_symbol.text} = {pt.weight_text}", f"{pt.weight_symbol.tex} = {pt.weight_text}"),
                      pt.product_text[s]]
             t.add(*cells)
-    t.caption = f"sum: {fa.symbol.text} = " + ", ".join(fa.value_text[s] for s in _samples(n))
+    t.caption = _("sum: {symbol} = {values}").format(symbol=fa.symbol.text,
+                                                      values=", ".join(fa.value_text[s] for s in _samples(n)))
     if len(fa.paths) > MAX_PATH_ROWS:
-        t.caption += f" ({MAX_PATH_ROWS} of {len(fa.paths)} paths shown; --format json has every one)"
+        t.caption += _(" ({k} of {n} paths shown; --format json has every one)").format(k=MAX_PATH_ROWS,
+                                                                                         n=len(fa.paths))
 
 
 def _update_para(doc: Doc, p: ParamDerivation) -> None:
@@ -108,7 +114,7 @@ def _update_para(doc: Doc, p: ParamDerivation) -> None:
     if u is None:
         return
     if u.frozen:
-        doc.para(f"{u.rule.text}: it {u.numbers}", "note")
+        doc.para(_("{rule}: it {numbers}").format(rule=_(u.rule.text), numbers=_(u.numbers)), "note")
         return
     doc.para(M(f"{u.rule.text} = {u.numbers}", f"{u.rule.tex} = {_tex_numbers(u.numbers)}"), "math")
 
@@ -123,19 +129,20 @@ def _graph_blocks(doc: Doc, ex: Explanation, level: int) -> None:
         doc.para(equation(p.lines), "math")
         if p.graph_paths:
             many = len(p.graph_paths) > 1
-            cols = (["path"] if many else []) + ["factor", "local derivative", "with numbers", "value"]
-            t = doc.table("One local derivative per edge, from the output back", cols, {len(cols) - 1})
+            cols = ([_("path")] if many else []) + [_("factor"), _("local derivative"), _("with numbers"), _("value")]
+            t = doc.table(_("One local derivative per edge, from the output back"), cols, {len(cols) - 1})
             for gp in p.graph_paths:
                 for k, fa in enumerate(gp.factors):
                     t.add(*([" → ".join(gp.nodes) if k == 0 else ""] if many else []), fa.symbol, fa.formula,
                           fa.numbers[0], fa.value_text[0])
             if many:
-                t.caption = "the paths' contributions add: " + " + ".join(gp.product_text for gp in p.graph_paths)
-        t = doc.table(f"Backward, node by node: {p.walk[0].symbol.text} = 1, then upstream × local",
-                      ["gradient", "upstream × local", "with numbers", "value"], NUM)
+                t.caption = _("the paths' contributions add: {sum}").format(
+                    sum=" + ".join(gp.product_text for gp in p.graph_paths))
+        t = doc.table(_("Backward, node by node: {symbol} = 1, then upstream × local").format(
+            symbol=p.walk[0].symbol.text), [_("gradient"), _("upstream × local"), _("with numbers"), _("value")], NUM)
         for w in p.walk:
             if not w.terms:
-                t.add(w.symbol, "start", "", w.value_text)
+                t.add(w.symbol, _("start"), "", w.value_text)
                 continue
             sym = M(" + ".join(x.symbol.text for x in w.terms), " + ".join(x.symbol.tex for x in w.terms))
             t.add(w.symbol, sym, " + ".join(f"{x.upstream_text} × {x.local_text}" for x in w.terms), w.value_text)
@@ -144,24 +151,24 @@ def _graph_blocks(doc: Doc, ex: Explanation, level: int) -> None:
 
 def function_doc(fd: FunctionDerivation, example: Explanation | None = None) -> Doc:
     doc = Doc()
-    title = {"activation": f"The derivative of {fd.name}", "loss": f"The derivative of the {fd.name} loss",
-             "rule": "The chain rule"}[fd.kind]
+    title = {"activation": _("The derivative of {name}"), "loss": _("The derivative of the {name} loss"),
+             "rule": _("The chain rule")}[fd.kind].format(name=fd.name)
     doc.heading(title)
     doc.para(M(fd.definition, fd.definition_tex), "math")
     for part in fd.parts:
-        doc.heading(part.title, 2)
-        t = doc.table(None, ["", "expression", "because"])
+        doc.heading(_(part.title), 2)
+        t = doc.table(None, ["", _("expression"), _("because")])
         for i, st in enumerate(part.steps):
-            t.add(M(part.lhs, part.lhs_tex) if i == 0 else "", M("= " + st.text, "= " + st.tex), st.why)
+            t.add(M(part.lhs, part.lhs_tex) if i == 0 else "", M("= " + st.text, "= " + st.tex), _(st.why))
     if fd.kind != "rule":
         lhs = ("∂a/∂z", r"\frac{\partial a}{\partial z}") if fd.kind == "activation" else (
             "∂E/∂a_k", r"\frac{\partial E}{\partial a_k}")
         if fd.name == "softmax":
             lhs = ("∂a_j/∂z_k", r"\frac{\partial a_j}{\partial z_k}")
-        doc.heading("Result (the form bpcalc's tables use)", 2)
+        doc.heading(_("Result (the form bpcalc's tables use)"), 2)
         doc.para(M(f"{lhs[0]} = {fd.result}", f"{lhs[1]} = {fd.result_tex}"), "math")
     for note in fd.notes:
-        doc.para(note, "note")
+        doc.para(_(note), "note")
     if example is not None:
         doc.extend(explain_doc(example, level=2))
     return doc
