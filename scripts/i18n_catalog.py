@@ -51,7 +51,24 @@ def extract(src: Path = SRC) -> tuple[dict[str, list[str]], list[str]]:
                 doc = ast.get_docstring(node, clean=True)
                 if doc:
                     found.setdefault(doc, []).append(where)
+    for name, texts in bundled().items():  # shown translated: `bpcalc examples`, the reports' titles
+        for text in texts:
+            found.setdefault(text, []).append(f"networks/{name}.yaml:0")
     return dict(sorted(found.items(), key=lambda kv: _order(kv[1][0]))), problems
+
+
+def bundled() -> dict[str, list[str]]:
+    """The bundled examples' descriptions (`bpcalc examples`) and names (their reports' titles)."""
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from bpcalc.spec.bundled import bundled_names, bundled_text, describe
+
+    out = {}
+    for name in bundled_names():
+        title = yaml.safe_load(bundled_text(name)).get("name")
+        out[name] = [describe(name)] + ([title] if title else [])
+    return out
 
 
 def _order(where: str) -> tuple[str, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bpcalc.i18n import _
+
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1  # a ✗ in expected values, a failed gradient check, a diverged training run
 EXIT_BAD_INPUT = 2
@@ -24,12 +26,12 @@ class SpecError(Exception):
         if self.source:
             where.append(self.source + (f":{self.line}" if self.line else ""))
         elif self.line:
-            where.append(f"line {self.line}")
+            where.append(_("line {n}").format(n=self.line))
         if self.path:
             where.append(self.path)
         text = _visible((", ".join(where) + ": " if where else "") + self.message)
         if self.hint:
-            text += f"\n  hint: {_visible(self.hint)}"
+            text += "\n" + _("  hint: {hint}").format(hint=_visible(self.hint))
         return text
 
 

@@ -218,9 +218,9 @@ def interrupted_by() -> tuple[str, int]:
     import signal
 
     if not _signal:
-        return "interrupted", 130
+        return Msg("interrupted"), 130
     name = signal.Signals(_signal).name
-    return (f"terminated by {name}" if name != "SIGHUP" else "hung up (SIGHUP)"), 128 + _signal
+    return (Msg("terminated by {name}", name=name) if name != "SIGHUP" else Msg("hung up (SIGHUP)")), 128 + _signal
 
 
 def pick_format(fmt: str | None, output: Path | None, family: str = "report") -> str:

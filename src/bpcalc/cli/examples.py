@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bpcalc.cli.app import app
 from bpcalc.cli.common import LangOpt, deliver, guard
+from bpcalc.i18n import _
 
 
 @app.command()
@@ -14,4 +15,4 @@ def examples(lang: LangOpt = None) -> None:
 
     names = bundled_names()
     width = max(map(len, names))
-    deliver("".join(f"{n.ljust(width)}  {describe(n)}\n" for n in names), None)
+    deliver("".join(f"{n.ljust(width)}  {_(describe(n))}\n" for n in names), None)

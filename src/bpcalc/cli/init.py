@@ -11,7 +11,7 @@ from bpcalc.cli import common as c
 from bpcalc.cli.app import app
 from bpcalc.i18n import N_, _
 
-NETWORK = """\
+NETWORK = N_("""\
 {modeline}# A bpcalc spec: `bpcalc run {file}` shows one step of backpropagation on this network, every number
 # written out; `bpcalc validate {file}` checks it without running. Every key: docs/spec.md in the source.
 name: My network (2-2-2, sigmoid)
@@ -39,9 +39,9 @@ loss: half_sse               # {losses}
 learning_rate: 0.5
 # freeze: [biases]           # parameter kinds that are not updated: weights, biases
 # optimizer: sgd             # {optimizers}; e.g. {{type: momentum, momentum: 0.9}}
-"""
+""")
 
-GRAPH = """\
+GRAPH = N_("""\
 {modeline}# A bpcalc expression graph: `bpcalc run {file}` evaluates every node, then sends the gradient back
 # through each one; `bpcalc validate {file}` checks it without running. Every key: docs/spec.md in the source.
 name: f(x, y, z) = (x + y) z
@@ -55,7 +55,7 @@ output: f                         # the node differentiated (default: the last o
 target: -10                       # optional: then L = loss(target, output) is differentiated
 loss: sse                         # {losses}
 learning_rate: 0.01
-"""
+""")
 
 KindOpt = Annotated[bool, typer.Option("--graph", help=N_("An expression graph instead of a layered network."))]
 ForceOpt = Annotated[bool, typer.Option("--force", help=N_("Overwrite FILE if it exists."))]
@@ -69,7 +69,7 @@ def starter_spec(graph: bool = False, file: str = "spec.yaml", schema_ref: str |
     from bpcalc.spec.loader import INITS
 
     modeline = f"# yaml-language-server: $schema={schema_ref}\n" if schema_ref else ""
-    template = GRAPH if graph else NETWORK
+    template = _(GRAPH if graph else NETWORK)
     return template.format(modeline=modeline, file=file, activations=" | ".join(ACTIVATIONS),
                            losses=" | ".join(LOSSES), inits=" | ".join(INITS), optimizers=" | ".join(OPTIMIZERS),
                            functions=" ".join(FUNCTIONS))
@@ -102,4 +102,4 @@ def init(file: FileArg = None, graph: KindOpt = False, force: ForceOpt = False, 
                         hint=_("pass --force, or choose another name"))
     c.deliver(starter_spec(graph, file.name, installed_schema_path()), file)
     if not quiet:
-        c.write_stdout(f"wrote {file}: try `bpcalc run {file}`\n")
+        c.write_stdout(_("wrote {file}: try `bpcalc run {file}`").format(file=file) + "\n")

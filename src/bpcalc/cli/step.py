@@ -92,7 +92,7 @@ def step(
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone, dumps=dumps)
     if res.diverged:
         c.err(_("error: training diverged at epoch {diverged_epoch}: {diverged}").format(
-                  diverged_epoch=res.diverged_epoch, diverged=res.diverged)
+                  diverged_epoch=res.diverged_epoch, diverged=_(res.diverged))
               + (_("; --save wrote the parameters after epoch {last_epoch}").format(last_epoch=res.last_epoch)
                  if save is not None else ""))
         c.err(_("  hint: try a smaller learning rate, e.g. --learning-rate {res_learning_rate_10:g}").format(
@@ -100,7 +100,7 @@ def step(
         raise typer.Exit(EXIT_CHECK_FAILED)
     if res.interrupted:  # Ctrl-C, SIGTERM or SIGHUP: exit 130, 143 or 129, as a shell reports the signal
         what, code = c.interrupted_by()
-        c.err(_("{what} after epoch {last_epoch}").format(what=what, last_epoch=res.last_epoch)
+        c.err(_("{what} after epoch {last_epoch}").format(what=_(what), last_epoch=res.last_epoch)
               + (_("; --save wrote {save}").format(save=save) if save is not None else ""))
         raise typer.Exit(code)
 
@@ -136,7 +136,8 @@ def _traces_doc(res, precision: int):
 
     doc = Doc()
     for e, b, nb, tr in res.traces:
-        doc.heading(f"Epoch {e}" + (f", batch {b} of {nb}" if nb > 1 else ""), 1)
+        doc.heading(_("Epoch {e}, batch {b} of {n}").format(e=e, b=b, n=nb) if nb > 1
+                    else _("Epoch {e}").format(e=e), 1)
         sub = report(tr, precision)
         doc.blocks.extend(sub.blocks[1:] if sub.blocks else [])  # its title repeats the spec's name
     return doc
@@ -173,7 +174,7 @@ class _Progress:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("training"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            self.bar = Progress(TextColumn(_("training")), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                                 console=Console(stderr=True), transient=True)
             self.bar.start()
@@ -183,13 +184,13 @@ class _Progress:
     def epoch(self, e: int, loss: float) -> None:
         if self.first is None:
             self.first = e
-        self.info = f"epoch {e}  loss {loss:.4g}"
+        self.info = _("epoch {e}  loss {loss:.4g}").format(e=e, loss=loss)
         self._show(e - self.first + 1)
 
     def batch(self, e: int, b: int, nb: int) -> None:
         if self.first is None:
             self.first = e
-        self.info = f"epoch {e}  batch {b}/{nb}"
+        self.info = _("epoch {e}  batch {b}/{n}").format(e=e, b=b, n=nb)
         self._show(e - self.first + b / nb)
 
     info = ""

@@ -19,15 +19,20 @@ def summary(spec) -> str:
     """One line: what the spec describes (kind, shape, sizes, loss, optimizer)."""
     if spec.kind == "graph":
         names = ", ".join(spec.variables)
-        loss = f", loss {spec.loss} against target {spec.target:g}" if spec.target is not None else ""
-        return (f"graph, {len(spec.variables)} variable{'s' * (len(spec.variables) != 1)} ({names}), "
-                f"{len(spec.nodes)} node{'s' * (len(spec.nodes) != 1)}, output {spec.output}{loss}")
+        loss = _(", loss {loss} against target {target:g}").format(loss=spec.loss, target=spec.target) \
+            if spec.target is not None else ""
+        nv, nn = len(spec.variables), len(spec.nodes)
+        return (_("graph, {n} variables ({names})") if nv != 1 else _("graph, 1 variable ({names})")).format(
+            n=nv, names=names) + ", " + (_("{n} nodes") if nn != 1 else _("1 node")).format(n=nn) + ", " + _(
+            "output {name}").format(name=spec.output) + loss
     params = sum(L.weights.size + (0 if L.biases is None else L.biases.size) for L in spec.layers)
     acts = ", ".join(L.activation for L in spec.layers)
     n = spec.inputs.shape[0]
-    return (f"network {'-'.join(map(str, spec.sizes))} ({acts}), {n} sample{'s' * (n != 1)}, "
-            f"{params} parameter{'s' * (params != 1)}, loss {spec.loss}, {spec.optimizer.type} "
-            f"lr {spec.learning_rate:g}")
+    return (_("network {sizes} ({activations})").format(sizes="-".join(map(str, spec.sizes)), activations=acts)
+            + ", " + (_("{n} samples") if n != 1 else _("1 sample")).format(n=n)
+            + ", " + (_("{n} parameters") if params != 1 else _("1 parameter")).format(n=params)
+            + ", " + _("loss {loss}, {optimizer} lr {lr:g}").format(loss=spec.loss, optimizer=spec.optimizer.type,
+                                                                   lr=spec.learning_rate))
 
 
 def check(spec) -> None:
@@ -68,6 +73,6 @@ def validate(specs: SpecsArg, quiet: c.QuietOpt = False, lang: c.LangOpt = None)
             c.err(_("error: {exc}").format(exc=exc))  # names the file (or the missing name) itself
             continue
         if not quiet:
-            c.deliver(f"ok: {arg}: {summary(spec)}", None)
+            c.deliver(_("ok: {spec}: {summary}").format(spec=arg, summary=summary(spec)), None)
     if bad:
         raise typer.Exit(EXIT_BAD_INPUT)

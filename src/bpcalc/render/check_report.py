@@ -42,7 +42,7 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
     """The gradient check as a Doc."""
     f = Fmt(precision)
     doc = Doc()
-    doc.heading(_("Gradient check: {name}").format(name=gc.name) if gc.name else _("Gradient check"))
+    doc.heading(_("Gradient check: {name}").format(name=_(gc.name)) if gc.name else _("Gradient check"))
     network = gc.model == "network"
     what = "E" if network else gc.of
     doc.para((_("Each gradient ∂{what}/∂θ by backprop (one forward and one backward pass for all of them) and by "

@@ -58,7 +58,7 @@ def drawing(trace, precision: int = 4, sample: int = 0) -> Drawing:
 
 # ---------------------------------------------------------------- expression graphs
 def _graph(tr: GraphTrace, f: Fmt) -> Drawing:
-    dr = Drawing(tr.name or _("Expression graph"))
+    dr = Drawing(_(tr.name) if tr.name else _("Expression graph"))
     ids: dict[str, str] = {}
     for v, val in tr.variables.items():
         ids[v] = dr.node([v, f"data {f(val)}", f"grad {f(tr.grads.get(v, 0.0))}", f"new {f(tr.new_values[v])}"],
@@ -93,7 +93,7 @@ def _graph(tr: GraphTrace, f: Fmt) -> Drawing:
 # ---------------------------------------------------------------- networks
 def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
     nt = Notation.of(tr)
-    title = tr.name or _("Network")
+    title = _(tr.name) if tr.name else _("Network")
     if tr.n > 1:
         title += _(" (values of sample {s} of {n}; parameter gradients over all samples)").format(s=s + 1, n=tr.n)
     dr = Drawing(title)

@@ -40,7 +40,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     nt = Notation.of(tr)
     loss = LOSSES[tr.loss_name]
     sizes = [tr.inputs.shape[1]] + [l.weights.shape[0] for l in tr.layers]
-    doc.heading(tr.name or _("Network"))
+    doc.heading(_(tr.name) if tr.name else _("Network"))
     n = tr.n
     doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(
                  sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=loss.formula)
@@ -294,7 +294,7 @@ def _state_columns(opt: str) -> list[str]:
 # ====================================================================== graphs
 def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
     doc = Doc()
-    doc.heading(tr.name or _("Expression graph"))
+    doc.heading(_(tr.name) if tr.name else _("Expression graph"))
     leaves = ", ".join(f"{k} = {f(v)}" for k, v in tr.variables.items())
     consts = ", ".join(f"{k} = {f(v)}" for k, v in tr.constants.items() if k != str(k) or not _is_literal(k))
     doc.para(_("variables: {names}").format(names=leaves)

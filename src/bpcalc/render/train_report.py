@@ -67,7 +67,7 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
     """The per-epoch table (epoch, loss, change; the parameters of small networks), loss curve and final loss."""
     f = Fmt(precision)
     doc = Doc()
-    title = res.name or (_("Expression graph") if res.kind == "graph" else _("Network"))
+    title = _(res.name) if res.name else (_("Expression graph") if res.kind == "graph" else _("Network"))
     doc.heading(_("{title}: training").format(title=title))
     n_run = len(res.losses)
     span = _("epochs {first}–{last}").format(first=res.start_epoch + 1, last=res.start_epoch + res.epochs_requested) \
