@@ -80,9 +80,9 @@ def _values(graph: Graph, node: GNode, ins) -> str:
 
 def _reason(op: str, exc: Exception) -> str:
     if isinstance(exc, ZeroDivisionError) or "negative power" in str(exc):
-        return "division by zero"
+        return _("division by zero")
     if isinstance(exc, (OverflowError, FloatingPointError)) or "out of range" in str(exc):
-        return "the result is too large for a float"
+        return _("the result is too large for a float")
     if op == "log":
         return "log needs a positive number"
     if op == "sqrt":

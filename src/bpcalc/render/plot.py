@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bpcalc.i18n import _
+
 PLOT_FORMATS = ("png", "svg", "pdf")
 INSTALL_HINT = "pip install matplotlib"
 
@@ -34,9 +36,9 @@ def loss_curve(res, fmt: str = "png") -> bytes:
         finite = y[np.isfinite(y)]
         if len(finite) and finite.min() > 0 and finite.max() / finite.min() > 100:
             ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss (before the epoch's update)")
-        ax.set_title(res.name or "training", fontsize=10)
+        ax.set_xlabel(_("epoch"))
+        ax.set_ylabel(_("loss (before the epoch's update)"))
+        ax.set_title(_(res.name) if res.name else _("training"), fontsize=10)
         ax.grid(alpha=0.3)
         fig.tight_layout()
         buf = io.BytesIO()

@@ -69,7 +69,8 @@ def open_spec(arg: str | None):
         with resources.as_file(_folder() / f"{arg}.yaml") as f:
             return load_spec(f)
     close = difflib.get_close_matches(arg, names, n=3, cutoff=0.5)
-    hint = (f"did you mean {' or '.join(close)}? " if close else "") + f"bundled examples: {', '.join(names)}"
+    hint = (_("did you mean {names}?").format(names=_(" or ").join(close)) + " " if close else "") + _(
+        "bundled examples: {names}").format(names=", ".join(names))
     raise SpecError(_("no such file or bundled example: {arg}").format(arg=arg), hint=hint)
 
 
@@ -90,11 +91,12 @@ def _load_file(p: Path):
         raise SpecError(_("cannot read {short}: {exc_strerror_or_exc}").format(
                             short=_short(p), exc_strerror_or_exc=exc.strerror or exc)) from None
     mode = st.st_mode
-    kind = ("a directory" if stat.S_ISDIR(mode) else "a character device" if stat.S_ISCHR(mode)
-            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a named pipe (FIFO)" if stat.S_ISFIFO(mode) and not _anonymous_pipe(p) else None)
+    kind = (_("a directory") if stat.S_ISDIR(mode) else _("a character device") if stat.S_ISCHR(mode)
+            else _("a block device") if stat.S_ISBLK(mode) else _("a socket") if stat.S_ISSOCK(mode)
+            else _("a named pipe (FIFO)") if stat.S_ISFIFO(mode) and not _anonymous_pipe(p) else None)
     if kind is not None:
-        hint = None if stat.S_ISDIR(mode) or stat.S_ISSOCK(mode) else f"to read it anyway: bpcalc run - < {p}"
+        hint = None if stat.S_ISDIR(mode) or stat.S_ISSOCK(mode) else _("to read it anyway: bpcalc run - < {p}").format(
+            p=p)
         raise SpecError(_("{p} is {kind}, not a spec file").format(p=p, kind=kind), hint=hint)
     try:
         with open(p, "rb") as fh:

@@ -211,9 +211,9 @@ class _NodeParser:
             if node.id in st.known:
                 return node.id
             close = difflib.get_close_matches(node.id, sorted(st.known | st.node_names), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else None
+            hint = _("did you mean `{name}`?").format(name=close[0]) if close else None
             raise self.fail(_("undefined name `{id}`").format(id=node.id), col,
-                            hint or "define it under variables:, constants: or as a node")
+                            hint or _("define it under variables:, constants: or as a node"))
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             ins = (self.visit(node.left, False), self.visit(node.right, False))
             return self.emit(_BINOPS[type(node.op)], ins, node, top)

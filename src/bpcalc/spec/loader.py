@@ -174,7 +174,8 @@ def check_keys(doc: Located, data: dict, allowed: set[str], path: tuple) -> None
     for key in data:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f"did you mean `{close[0]}`?" if close else "allowed keys: " + ", ".join(sorted(allowed))
+            hint = _("did you mean `{name}`?").format(name=close[0]) if close else _("allowed keys: {keys}").format(
+                keys=", ".join(sorted(allowed)))
             raise doc.error(path + (key,), _("unknown key `{key}`").format(key=key), hint)
 
 
@@ -186,7 +187,7 @@ def number(doc: Located, value: Any, path: tuple) -> float:
         try:
             value = float(value.strip().replace("_", ""))
         except ValueError:
-            raise doc.error(path, f"expected a number, found the text {value!r}"[:200]) from None
+            raise doc.error(path, _("expected a number, found the text {value!r}").format(value=value)[:200]) from None
     try:
         out = float(value)
     except OverflowError:
@@ -230,7 +231,7 @@ def vector(doc: Located, value: Any, path: tuple, what: str = "number") -> np.nd
     if not isinstance(value, list):
         hint = None
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            hint = f"write a list, even for one {what}: [{value}]"[:200]
+            hint = _("write a list, even for one {what}: [{value}]").format(what=what, value=value)[:200]
         plural = what + ("es" if what.endswith("s") else "s")
         raise doc.error(path, _("expected a list of {plural}, found {typename} {short}").format(
                                   plural=plural, typename=_typename(value), short=_short(value)), hint)
@@ -247,8 +248,9 @@ def matrix(doc: Located, value: Any, path: tuple, what: str = "row") -> np.ndarr
     rows = []
     for i, row in enumerate(value):
         if not isinstance(row, list):
-            raise doc.error(path + (i,), f"expected a {what} (a list of numbers), found {_typename(row)} {row!r}"
-                            [:200], hint=_("write a matrix as [[...], [...]], one inner list per ") + what)
+            raise doc.error(path + (i,), _("expected a {what} (a list of numbers), found {typename} {row!r}").format(
+                                what=what, typename=_typename(row), row=row)[:200],
+                            hint=_("write a matrix as [[...], [...]], one inner list per {what}").format(what=what))
         rows.append(vector(doc, row, path + (i,)))
         if len(rows[-1]) != len(rows[0]):
             raise doc.error(path + (i,), _("ragged: {what} {i} has {count} but {what} 0 has {n}").format(
@@ -274,7 +276,8 @@ def choice(doc: Located, value: Any, path: tuple, options, what: str) -> str:
         alias = ALIASES.get(text.lower().replace("-", "_").replace(" ", "_"))
         close = ([folded[_fold(text)]] if _fold(text) in folded else [alias] if alias in options else
                  difflib.get_close_matches(text.lower(), options, n=1))
-        hint = (f"did you mean `{close[0]}`? " if close else "") + "valid: " + ", ".join(options)
+        hint = (_("did you mean `{name}`?").format(name=close[0]) + " " if close else "") + _("valid: {names}").format(
+            names=", ".join(options))
         raise doc.error(path, _("unknown {what} {short}").format(what=what, short=_short(value)), hint)
     return value
 
@@ -386,7 +389,7 @@ def _default_hyper(key: str) -> float | None:
 
 
 def _learning_rate(doc: Located, data: dict, default: float) -> float:
-    return non_negative(doc, data.get("learning_rate", default), ("learning_rate",), "the learning rate",
+    return non_negative(doc, data.get("learning_rate", default), ("learning_rate",), _("the learning rate"),
                         hint=_("a step goes down the gradient by itself (θ − α·g): write a positive α such as "
                                "{default:g}").format(default=default))
 
@@ -405,7 +408,7 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
                                                                                              "--save`"),
                         hint=_("delete it to start training afresh"))
     check_keys(doc, raw, {"epoch", "step", group}, path)
-    again = "`bpcalc step --save` writes it; delete training_state to start afresh"
+    again = _("`bpcalc step --save` writes it; delete training_state to start afresh")
     state = TrainingState(positive_int(doc, raw.get("epoch", 0), path + ("epoch",), 0, hint=again),
                           positive_int(doc, raw.get("step", 0), path + ("step",), 0, hint=again))
     n_layers = sum(1 for k in shapes if isinstance(k, tuple) and k[0] == "W")
@@ -436,7 +439,7 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
                                    join_map_str_sub='.'.join(map(str, sub))))
         if not isinstance(bufs, dict):
             raise doc.error(p, _("expected a mapping of buffer: values ({v})").format(
-                                   v=', '.join(names) or 'none for sgd'))
+                                   v=', '.join(names) or _('none for sgd')))
         check_keys(doc, bufs, set(names), p)
         out = {}
         for b, v in bufs.items():
@@ -516,7 +519,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                 raise doc.error(path + ("units",), _("give either `weights` or `units`, not both"))
             W = matrix(doc, raw["weights"], path + ("weights",), "row")
             if W.shape[1] != fan_in:
-                src = "each input sample has" if i == 0 else f"layers[{i - 1}] has"
+                src = _("each input sample has") if i == 0 else _("layers[{i}] has").format(i=i - 1)
                 unit = "value" if i == 0 else "neuron"
                 rows = W.shape[1] if W.shape[0] == fan_in else W.shape[0]
                 hint = (f"did you mean the transpose? write {rows} row(s) of {fan_in}: row j = neuron j, column k "
@@ -526,7 +529,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                                 _("each row needs {fan_in} weights ({src} {count}), found {w_shape_1}").format(
                                     fan_in=fan_in, src=src, count=_count(fan_in, unit), w_shape_1=W.shape[1]),
                                 hint=hint)
-            b = _biases(doc, raw, path, W.shape[0], f"{W.shape[0]} neurons (rows of weights)")
+            b = _biases(doc, raw, path, W.shape[0], _("{n} neurons (rows of weights)").format(n=W.shape[0]))
         elif "units" in raw:
             units = positive_int(doc, raw["units"], path + ("units",))
             if units * fan_in > MAX_PARAMETERS:

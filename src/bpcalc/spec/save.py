@@ -332,9 +332,10 @@ def trace_to_spec_text(spec, trace, dest: Path | None = None) -> str:
     """The spec with a run's updated parameters."""
     if trace.kind == "graph":
         new = {k: trace.new_values.get(k, v) for k, v in trace.variables.items()}
-        return dump_spec(graph_to_dict(spec, new), f"updated by bpcalc from {spec.source or 'a spec'}")
+        return dump_spec(graph_to_dict(spec, new), _("updated by bpcalc from {source}").format(
+            source=spec.source or _("a spec")))
     d = network_to_dict(spec, [L.new_weights for L in trace.layers], [L.new_biases for L in trace.layers], dest)
-    return dump_spec(d, f"updated by bpcalc from {spec.source or 'a spec'}")
+    return dump_spec(d, _("updated by bpcalc from {source}").format(source=spec.source or _("a spec")))
 
 
 def state_to_dict(state, kind: str, n_layers: int) -> dict:
@@ -364,8 +365,8 @@ def trained_spec_text(spec, result, dest: Path | None = None) -> str:
     else:
         d = network_to_dict(s, result.weights, result.biases, dest)
     d["training_state"] = state_to_dict(result.state, result.kind, len(result.weights))
-    return dump_spec(d, f"trained by bpcalc step from {spec.source or 'a spec'}: {result.last_epoch} epochs; "
-                        "training_state resumes exactly where it stopped")
+    return dump_spec(d, _("trained by bpcalc step from {source}: {n} epochs; training_state resumes exactly where it "
+                          "stopped").format(source=spec.source or _("a spec"), n=result.last_epoch))
 
 
 def _new_file_mode() -> int:

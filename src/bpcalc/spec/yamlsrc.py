@@ -112,8 +112,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError, source: str | None, text: str = "")
     ctx = exc.context_mark
     if exc.context and ctx is not None and mark is not None and (ctx.line, ctx.column) != (mark.line, mark.column):
         problem += f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})"
-    hint = ("define an anchor (&name) before its alias (*name)" if "alias" in problem else
-            "check indentation, closing ] and }, and that a value containing ': ' is quoted")
+    hint = (_("define an anchor (&name) before its alias (*name)") if "alias" in problem else
+            _("check indentation, closing ] and }, and that a value containing ': ' is quoted"))
     return SpecError(_("YAML syntax error{col}: {problem}").format(col=col, problem=problem), line=line,
                      source=source, hint=hint)
 
@@ -207,8 +207,8 @@ def _scalar(node: yaml.ScalarNode, path: tuple, source) -> Any:
             return _scalar_loader.construct_object(node, deep=True)
         except Exception:  # PyYAML's constructors raise ValueError, KeyError, AttributeError... for bad text
             shown = repr(value) if len(value) <= 60 else repr(value[:60]) + "…"
-            want = {"int": "a whole number", "float": "a number", "bool": "true or false",
-                    "timestamp": "a date (2021-01-31)", "binary": "base64 data"}.get(kind, f"a !!{kind}")
+            want = {"int": _("a whole number"), "float": _("a number"), "bool": _("true or false"),
+                    "timestamp": _("a date (2021-01-31)"), "binary": _("base64 data")}.get(kind, f"a !!{kind}")
             raise SpecError(_("{shown} is tagged !!{kind} but is not {want}").format(shown=shown, kind=kind, want=want),
                             fmt_path(path), line, source,
                             hint=_("remove the `!!{kind}` tag, or write {want}").format(kind=kind, want=want)) from None
