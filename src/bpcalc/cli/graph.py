@@ -47,7 +47,7 @@ def graph(
     c.refuse_non_finite(trace)
     n = getattr(trace, "n", 1)
     if sample > n:
-        raise SpecError(_("--sample {sample}: the spec has {n} sample{s_if_n_1_else}").format(
-                            sample=sample, n=n, s_if_n_1_else='s' if n != 1 else ''),
+        raise SpecError((_("--sample {sample}: the spec has {n} samples") if n != 1 else
+                         _("--sample {sample}: the spec has 1 sample")).format(sample=sample, n=n),
                         hint=_("choose 1..{n}").format(n=n))
     c.emit(drawing(trace, precision, sample - 1), fmt, output, protect=[s.source])

@@ -66,7 +66,9 @@ def in_language(command, ctx) -> Iterator[None]:
         return
     import typer.core
 
-    objects = [command, *command.params, *getattr(command, "commands", {}).values()]
+    help_option = command.get_help_option(ctx)
+    objects = [command, *command.params, *([help_option] if help_option is not None else []),
+               *getattr(command, "commands", {}).values()]
     saved = [(o, attr, getattr(o, attr)) for o in objects for attr in ("help", "short_help", "epilog")
              if isinstance(getattr(o, attr, None), str)]
     for o, attr, value in saved:

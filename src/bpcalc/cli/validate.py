@@ -56,7 +56,7 @@ def check(spec) -> None:
 
 @app.command(epilog="Examples:\n\n  bpcalc validate my.yaml\n\n"
              "  bpcalc validate networks/*.yaml --quiet && echo fine\n\n"
-             "Exit code 0 when every spec is valid, 2 when any is not (each error on stderr).")
+             + N_("Exit code 0 when every spec is valid, 2 when any is not (each error on stderr)."))
 @c.guard
 def validate(specs: SpecsArg, quiet: c.QuietOpt = False, lang: c.LangOpt = None) -> None:
     """Check specs without running them: YAML, keys, shapes, names, expressions. Prints `ok: SPEC: summary`."""
