@@ -94,7 +94,7 @@ def test_po_parser_reads_escapes_multiline_and_fuzzy_entries():
     ({"LANG": "en_US.UTF-8"}, "en"),
     ({"LC_MESSAGES": "ko_KR.UTF-8", "LANG": "en_US.UTF-8"}, "ko"),
     ({"LC_ALL": "C", "LC_MESSAGES": "ko_KR.UTF-8"}, "en"),  # LC_ALL comes first
-    ({"LANGUAGE": "fr:ko", "LANG": "en_US.UTF-8"}, "ko"),  # a list of preferences, the first one bpcalc has
+    ({"LANGUAGE": "fr:ko", "LANG": "en_US.UTF-8"}, "ko"),  # a list of preferences: the first bpcalc has
     ({}, "en"),
 ])
 def test_the_locale_chooses_as_gettext_does(env, lang):
@@ -202,10 +202,9 @@ def _outputs(cli):
     from bpcalc.engine.registry import ACTIVATIONS, LOSSES
 
     for name in BUNDLED:
-        for args in (["run", name], ["run", name, "--round", "2"], ["explain", name], ["check", name],
-                     ["step", name, "--epochs", "3"], ["graph", name], ["graph", name, "--format", "mermaid"],
-                     ["validate", name]):
-            yield args
+        yield from (["run", name], ["run", name, "--round", "2"], ["explain", name], ["check", name],
+                    ["step", name, "--epochs", "3"], ["graph", name], ["graph", name, "--format", "mermaid"],
+                    ["validate", name])
     for f in [*ACTIVATIONS, *LOSSES, "chain-rule"]:
         yield ["explain", f]
     yield ["examples"]
@@ -254,3 +253,25 @@ def test_the_english_detector_sees_english(cli):
     assert len(english_phrases(english)) >= 2
     assert english_phrases("순전파: the chain rule for every gradient") != []
     assert english_phrases("2-2-2 sigmoid network; loss half_sse; optimizer sgd") == []
+
+
+def _kotex() -> bool:
+    if shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None:
+        return False
+    return subprocess.run(["kpsewhich", "kotex.sty"], capture_output=True, text=True).stdout.strip() != ""
+
+
+def test_korean_latex_loads_kotex(cli):
+    assert "kotex" not in cli("run", "two_layer", "--format", "latex", "--standalone", env=NO_LOCALE).stdout
+    tex = cli("run", "two_layer", "--format", "latex", "--standalone", "--lang", "ko", env=NO_LOCALE).stdout
+    assert "\\usepackage{kotex}" in tex and "순전파" in tex
+
+
+@pytest.mark.skipif(not _kotex(), reason="pdflatex with kotex (texlive-lang-korean) is not installed")
+def test_korean_latex_compiles(cli, tmp_path):
+    (tmp_path / "ko.tex").write_text(cli("run", "two_layer", "--format", "latex", "--standalone", "--lang", "ko",
+                                         env=NO_LOCALE).stdout, encoding="utf-8")
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "ko.tex"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert (tmp_path / "ko.pdf").stat().st_size > 0

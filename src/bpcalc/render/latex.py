@@ -169,9 +169,16 @@ def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
         elif isinstance(b, Table):
             body += _table(b)
     text = "\n".join(body).rstrip() + "\n"
+    hangul = _HANGUL.search(text) is not None  # Korean (--lang ko) needs kotex (texlive-lang-korean)
     if not standalone:
-        return "% bpcalc LaTeX fragment: needs \\usepackage{amsmath,amssymb} in the preamble\n" + text
-    return PREAMBLE + text + "\\end{document}\n"
+        return ("% bpcalc LaTeX fragment: needs \\usepackage{amsmath,amssymb" + (",kotex" if hangul else "")
+                + "} in the preamble\n" + text)
+    preamble = PREAMBLE.replace("{amsmath,amssymb}\n", "{amsmath,amssymb}\n\\usepackage{kotex}\n") if hangul \
+        else PREAMBLE
+    return preamble + text + "\\end{document}\n"
+
+
+_HANGUL = re.compile("[\uac00-\ud7a3\u3131-\u318e]")
 
 
 PREAMBLE = r"""\documentclass[10pt]{article}
