@@ -81,7 +81,8 @@ def test_po_parser_reads_escapes_multiline_and_fuzzy_entries():
     from bpcalc.i18n import parse_po
 
     text = ('msgid ""\nmsgstr "Language: ko\\n"\n\n#, fuzzy\nmsgid "a"\nmsgstr "가"\n\n'
-            'msgid ""\n"two\\n"\n"lines \\"q\\" \\\\ \\t"\nmsgstr ""\n"두\\n"\n"줄"\n\n#~ msgid "old"\n#~ msgstr "옛"\n')
+            'msgid ""\n"two\\n"\n"lines \\"q\\" \\\\ \\t"\nmsgstr ""\n"두\\n"\n"줄"\n\n'
+            '#~ msgid "old"\n#~ msgstr "옛"\n')
     entries = parse_po(text)
     assert entries["a"] == ("가", True)
     assert entries['two\nlines "q" \\ \t'] == ("두\n줄", False)
