@@ -52,3 +52,16 @@ def run_dict(spec, **kw) -> dict:
     from bpcalc.engine.trace import trace_to_dict
 
     return trace_to_dict(bpcalc.run(spec, **kw))
+
+
+def _english_unless_asked() -> None:
+    """Tests expect English unless they ask for another language: the runner's locale must not choose one."""
+    import os
+
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        os.environ.pop(var, None)
+    if not os.environ.get("LANG", "C").lower().startswith(("c", "posix", "en")):
+        os.environ["LANG"] = "C.UTF-8"
+
+
+_english_unless_asked()

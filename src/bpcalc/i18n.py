@@ -126,16 +126,12 @@ def _unquote(s: str) -> str:
     s = s.strip()
     if len(s) < 2 or s[0] != '"' or s[-1] != '"':
         raise ValueError(f"not a quoted string: {s}")
-    body, out, i = s[1:-1], [], 0
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            out.append(_ESCAPES.get(body[i + 1], body[i + 1]))
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    body = s[1:-1]
+    if "\\" not in body:
+        return body
+    import re
+
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
 def parse_po(text: str) -> dict[str, tuple[str, bool]]:
