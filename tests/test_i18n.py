@@ -276,3 +276,18 @@ def test_korean_latex_compiles(cli, tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:]
     assert (tmp_path / "ko.pdf").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, korean", [
+    (["run", "--foo"], "오류: 그런 옵션이 없습니다: --foo"),
+    (["run", "--precision", "x"], "정수여야 합니다"),
+    (["run", "a", "b"], "예상하지 못한 인자가 더 있습니다 (b)"),
+    (["nosuch"], "'nosuch'(이)라는 명령이 없습니다."),
+    (["validate"], "인자 'SPEC'이(가) 없습니다."),
+])
+def test_usage_errors_in_korean(cli, args, korean):
+    r = cli(*args, "--lang", "ko", env=NO_LOCALE)
+    assert r.exit_code == 2
+    assert korean in r.stderr and r.stderr.startswith("사용법: ")
+    english = cli(*args, env=NO_LOCALE)
+    assert english.exit_code == 2 and "Error: " in english.stderr and not HANGUL.search(english.stderr)

@@ -8,10 +8,11 @@ from typer.core import TyperCommand, TyperGroup
 from bpcalc import __version__
 from bpcalc.cli import fastparams
 from bpcalc.cli.common import LangOpt
-from bpcalc.cli.helptext import in_language, pick_language
+from bpcalc.cli.helptext import in_language, install_usage_errors, pick_language
 from bpcalc.i18n import N_
 
 fastparams.install()  # plain option values without importing pydantic (~90 ms of every start)
+install_usage_errors()  # click's usage errors in the chosen language
 
 HELP = N_("""A backpropagation calculator: every z, a, δ, gradient and update of one step, as worked-example tables.
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bpcalc.i18n import _
+
 _SIMPLE = (str, int, float)
 
 
@@ -39,23 +41,24 @@ class _Lazy:
         if ann is str:
             return str(value)
         if isinstance(value, bool):
-            raise self.bad(f"Input should be a valid {'integer' if ann is int else 'number'}", ctx=ctx, param=param)
+            raise self.bad(_("Input should be a valid integer") if ann is int else _("Input should be a valid number"),
+                           ctx=ctx, param=param)
         if ann is int:
             out = _to_int(value)
             if out is None:
-                raise self.bad("Input should be a valid integer, unable to parse string as an integer", ctx=ctx,
+                raise self.bad(_("Input should be a valid integer, unable to parse string as an integer"), ctx=ctx,
                                param=param)
         else:
             try:
                 out = float(value.strip() if isinstance(value, str) else value)
             except ValueError:
-                raise self.bad("Input should be a valid number, unable to parse string as a number", ctx=ctx,
+                raise self.bad(_("Input should be a valid number, unable to parse string as a number"), ctx=ctx,
                                param=param) from None
         lo, hi = getattr(info, "min", None), getattr(info, "max", None)
         if lo is not None and out < lo:
-            raise self.bad(f"Input should be greater than or equal to {lo}", ctx=ctx, param=param)
+            raise self.bad(_("Input should be greater than or equal to {lo}").format(lo=lo), ctx=ctx, param=param)
         if hi is not None and out > hi:
-            raise self.bad(f"Input should be less than or equal to {hi}", ctx=ctx, param=param)
+            raise self.bad(_("Input should be less than or equal to {hi}").format(hi=hi), ctx=ctx, param=param)
         return out
 
 

@@ -88,3 +88,62 @@ def in_language(command, ctx) -> Iterator[None]:
         if typer_gettext is not None:
             typer.core._ = typer_gettext
         del command.format_usage
+
+
+# ------------------------------------------------------------------ usage errors (click's own words)
+_USAGE_ERRORS = (  # (pattern of click's message, the message it stands for)
+    (r"No such option: (?P<name>\S+) \(Possible options: (?P<names>.+)\)", N_("No such option: {name} (did you mean "
+                                                                               "{names}?)")),
+    (r"No such option: (?P<name>.+)", N_("No such option: {name}")),
+    (r"No such command '(?P<name>.+)'\.", N_("No such command '{name}'.")),
+    (r"Invalid value for (?P<name>.+?): (?P<message>.+)", N_("Invalid value for {name}: {message}")),
+    (r"Invalid value: (?P<message>.+)", N_("Invalid value: {message}")),
+    (r"Missing argument '(?P<name>.+)'\.", N_("Missing argument '{name}'.")),
+    (r"Missing option '(?P<name>.+)'\.", N_("Missing option '{name}'.")),
+    (r"Got unexpected extra argument(?:s|\(s\))? \((?P<args>.+)\)", N_("Got unexpected extra argument(s) ({args})")),
+    (r"Option '(?P<name>.+)' requires an argument\.", N_("Option '{name}' requires an argument.")),
+    (r"Option '(?P<name>.+)' does not take a value\.", N_("Option '{name}' does not take a value.")),
+)
+_LINES = ((r"Usage: (?P<rest>.*)", N_("Usage: {rest}")), (r"Try '(?P<command>.+)' for help\.",
+                                                           N_("Try '{command}' for help.")),
+          (r"Error: (?P<message>.*)", N_("Error: {message}")))
+
+
+def _translate_line(line: str, table) -> str:
+    for pattern, msgid in table:
+        m = re.fullmatch(pattern, line)
+        if m:
+            parts = {k: _translate_line(v, _USAGE_ERRORS) if k == "message" else v for k, v in m.groupdict().items()}
+            return _(msgid).format(**parts)
+    return _(line)
+
+
+def translate_usage_error(text: str) -> str:
+    """Click's report of a usage error (usage line, hint, `Error: …`) in the current language."""
+    return "\n".join(_translate_line(line, _LINES) for line in text.split("\n"))
+
+
+def install_usage_errors() -> None:
+    """Click's usage errors shown in the current language (English: exactly as click writes them)."""
+    try:
+        from typer._click import exceptions as ex
+        from typer._click.utils import echo
+    except ImportError:  # a typer that uses click itself
+        from click import echo
+        from click import exceptions as ex
+    for cls in (ex.ClickException, ex.UsageError):
+        original = cls.__dict__.get("show")
+        if original is None or getattr(original, "bpcalc", False):
+            continue
+
+        def show(self, file=None, _original=original) -> None:
+            if i18n.language() == "en":
+                return _original(self, file)
+            import io
+
+            buf = io.StringIO()
+            _original(self, buf)
+            echo(translate_usage_error(buf.getvalue()).rstrip("\n"), file=file, err=file is None)
+
+        show.bpcalc = True
+        cls.show = show
