@@ -229,7 +229,7 @@ def pick_format(fmt: str | None, output: Path | None, family: str = "report") ->
         fmt = fmt.lower()
         if fmt not in formats.names(family):
             raise SpecError(_("unknown {formats_noun_family} {fmt!r}").format(
-                                formats_noun_family=formats.NOUN[family], fmt=fmt),
+                                formats_noun_family=_(formats.NOUN[family]), fmt=fmt),
                             hint=_("choose one of: {v}").format(v=', '.join(formats.names(family))))
         return fmt
     if output is not None:

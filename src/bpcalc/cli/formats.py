@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bpcalc.i18n import N_
+
 # renderer(subject, data, **opts) -> text: `subject` is a command's Doc (a graph's Drawing for graph formats),
 # `data()` its JSON-contract dict (called only by JSON); opts: standalone (LaTeX), dumps (JSON text of the data)
 Renderer = Callable[..., str]
@@ -105,7 +107,7 @@ FORMATS: tuple[Format, ...] = (
 )
 BY_NAME = {f.name: f for f in FORMATS}
 # per family: what an error calls a format, and the format of an --output whose suffix names none
-NOUN = {"report": "format", "graph": "graph format"}
+NOUN = {"report": N_("format"), "graph": N_("graph format")}
 FALLBACK = {"report": "text", "graph": "dot"}
 
 
