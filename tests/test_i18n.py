@@ -291,3 +291,7 @@ def test_usage_errors_in_korean(cli, args, korean):
     assert korean in r.stderr and r.stderr.startswith("사용법: ")
     english = cli(*args, env=NO_LOCALE)
     assert english.exit_code == 2 and "Error: " in english.stderr and not HANGUL.search(english.stderr)
+
+
+def test_schema_is_the_same_in_every_language(cli):
+    assert cli("schema", "--lang", "ko", env=NO_LOCALE).stdout == cli("schema", env=NO_LOCALE).stdout
