@@ -31,8 +31,10 @@ CATALOG = _catalog_script()
 def test_every_message_has_a_korean_entry_and_none_is_stale():
     missing, stale, problems = CATALOG.check("ko")
     assert not problems, "translate the literal, then .format(): " + "; ".join(problems)
+    where = CATALOG.extract()[0]
     assert not missing, f"{len(missing)} messages lack Korean (python scripts/i18n_catalog.py, then translate " \
-                        f"each empty msgstr in src/bpcalc/locale/ko/LC_MESSAGES/bpcalc.po): {missing[:20]}"
+                        f"each empty msgstr in src/bpcalc/locale/ko/LC_MESSAGES/bpcalc.po): " \
+                        + "; ".join(f"{m!r} ({', '.join(where[m])})" for m in missing[:20])
     assert not stale, f"stale entries (python scripts/i18n_catalog.py drops them): {stale[:20]}"
 
 
