@@ -52,6 +52,7 @@ def step(
     parameters); Ctrl-C stops cleanly the same way (exit 130)."""
     from bpcalc.engine.training import train
     from bpcalc.errors import EXIT_CHECK_FAILED
+    from bpcalc.explain.notation import param_names
 
     fmt = c.pick_format(format, output)
     if plot is not None:
@@ -63,7 +64,8 @@ def step(
     try:
         res = train(s, epochs, learning_rate=learning_rate, every=param_every, keep_trace=trace,
                     on_epoch=progress.epoch if progress else None, on_batch=progress.batch if progress else None,
-                    losses_every=1 if plot is not None else shown_every)  # only the losses shown are kept
+                    losses_every=1 if plot is not None else shown_every,  # only the losses shown are kept
+                    names=(lambda: param_names(s)) if s.kind == "network" else None)
     finally:
         if progress:
             progress.close()

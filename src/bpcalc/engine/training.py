@@ -227,10 +227,11 @@ class LossLog:
 def train(spec: NetworkSpec | GraphSpec, epochs: int, learning_rate: float | None = None, every: int = 1,
           keep_trace: bool = False, on_epoch: Callable[[int, float], None] | None = None,
           on_batch: Callable[[int, int, int], None] | None = None, snapshots: bool | None = None,
-          losses_every: int = 1) -> TrainResult:
+          losses_every: int = 1, names: Callable[[], list[str]] | None = None) -> TrainResult:
     """Train `epochs` epochs. `every`: which epochs keep parameters (small networks) and traces (keep_trace);
     `losses_every`: which keep their loss (1: all; K: the first, every K-th, the last, what their changes need,
-    and a few hundred spread evenly for the curve: see LossLog).
+    and a few hundred spread evenly for the curve: see LossLog). `names()`: the network's parameters' display names
+    in notation order (explain.notation.param_names), asked for only when parameters are kept; else JSON paths.
 
     `on_epoch(epoch, loss)` runs after each epoch; `on_batch(epoch, batch, batches)` now and then within long
     epochs. Ctrl-C (KeyboardInterrupt) undoes the epoch under way and returns what was reached."""
@@ -240,7 +241,7 @@ def train(spec: NetworkSpec | GraphSpec, epochs: int, learning_rate: float | Non
     if spec.kind == "graph":
         return _train_graph(spec, epochs, lr, max(1, every), keep_trace, on_epoch, snapshots, max(1, losses_every))
     return _train_network(spec, epochs, lr, max(1, every), keep_trace, on_epoch, on_batch, snapshots,
-                          max(1, losses_every))
+                          max(1, losses_every), names)
 
 
 def _aligned(size: int) -> np.ndarray:
@@ -318,23 +319,21 @@ class _Flat:
         return np.asarray(idx, dtype=np.intp)
 
 
-def param_names(spec: NetworkSpec) -> list[str]:
-    """Display names of every parameter in notation order (the spec's labels where it gives them)."""
-    from bpcalc.explain.notation import Notation
-
-    nt = Notation([l.labels for l in spec.layers], [l.activation for l in spec.layers], spec.input_labels,
-                  spec.target_labels)
+def param_paths(spec: NetworkSpec) -> list[str]:
+    """The JSON path of every parameter in notation order (per layer, w_jk row by row, then b_j): what a result
+    calls them unless the caller gives display names (explain.notation.param_names)."""
     out = []
     for li, layer in enumerate(spec.layers):
         J, K = layer.weights.shape
-        out += [nt.w(li, j, k).text for j in range(J) for k in range(K)]
+        out += [f"layers.{li}.weights.{j}.{k}" for j in range(J) for k in range(K)]
         if layer.biases is not None:
-            out += [nt.b(li, j).text for j in range(J)]
+            out += [f"layers.{li}.biases.{j}" for j in range(J)]
     return out
 
 
 def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch, on_batch,
-                   want_snapshots: bool | None, losses_every: int = 1) -> TrainResult:
+                   want_snapshots: bool | None, losses_every: int = 1,
+                   names: Callable[[], list[str]] | None = None) -> TrainResult:
     from bpcalc.engine.network import Network
     from bpcalc.engine.registry import make_optimizer
 
@@ -469,7 +468,8 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         kind="network", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, samples=n,
         batch_size=bs, shuffle=spec.shuffle, sizes=spec.sizes, weights=[w.copy() for w in flat.W],
-        biases=[None if b is None else b.copy() for b in flat.b], param_names=param_names(spec) if small else [],
+        biases=[None if b is None else b.copy() for b in flat.b],
+        param_names=(list(names()) if names is not None else param_paths(spec)) if small else [],
         snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec], diverged=reason, diverged_epoch=diverged,
         interrupted=interrupted, traces=traces,
         state=TrainingState(end_epoch, opt.t, flat.buffers()), seconds=time.perf_counter() - t0)
