@@ -113,13 +113,22 @@ class ParamDerivation:
     lines: list[M]  # the equation: lhs = chain, = formulas, = numbers, …, = product
     product: float  # the gradient, from the trace
     factors: list[Factor] = field(default_factory=list)  # networks
-    sample_products: np.ndarray | None = None  # networks with several samples: each sample's product
+    samples: int = 1  # networks: how many samples the factors' values hold
     graph_paths: list[GraphPath] = field(default_factory=list)  # graphs
     walk: list[WalkStep] = field(default_factory=list)  # graphs
     update: Update | None = None
     layer: int | None = None
     chain: M | None = None
     formula: M | None = None
+
+    def sample_products(self, upto: int | None = None) -> np.ndarray | None:
+        """Each sample's product of the factors (the first `upto`), left to right as written; None for one sample."""
+        if self.samples <= 1 or not self.factors:
+            return None
+        out = np.array(self.factors[0].value[:upto], dtype=np.float64)
+        for fa in self.factors[1:]:
+            out *= fa.value[:upto]
+        return out
 
 
 @dataclass
@@ -268,14 +277,14 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
             if n > 1:
                 sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
                 nums = [f"({x})/{n}" for x in nums]
-            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j].copy()))
+            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j]))
         else:
             factors.append(_softmax_factor(tr, nt, f, li, j, shown))
     else:
         N = tr.layers[li + 1]
         Jn = N.weights.shape[0]
-        terms = [PathTerm(nt.z(li + 1, i), nt.delta(li + 1, i), nt.w(li + 1, i, j), N.delta[:, i].copy(),
-                          float(N.weights[i, j]), L.back_terms[:, i, j].copy()) for i in range(Jn)]
+        terms = [PathTerm(nt.z(li + 1, i), nt.delta(li + 1, i), nt.w(li + 1, i, j), N.delta[:, i],
+                          float(N.weights[i, j]), L.back_terms[:, i, j]) for i in range(Jn)]
         if Jn <= MAX_TERMS_WRITTEN:
             sym = join([eq(t.delta_symbol, t.weight_symbol, sep="·") for t in terms], " + ", " + ")
             nums = [" + ".join(f"{f.p_(t.delta[s])}×{f.p_(t.weight)}" for t in terms) for s in samples]
@@ -286,7 +295,7 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
                      rf"\sum_i \frac{{\partial E}}{{\partial z_i^{{({N.l})}}}}\,"
                      rf"\frac{{\partial z_i^{{({N.l})}}}}{{\partial {a_j.tex}}}")
         if use_local:
-            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j].copy(), terms))
+            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j], terms))
         else:
             fac = _softmax_factor(tr, nt, f, li, j, shown)
             fac.paths = terms
@@ -294,13 +303,13 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
     if use_local:
         factors.append(Factor(d(a_j, z_j), fill(act.local_t, a=a_j, z=z_j),
                               [act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])) for s in samples],
-                              L.local[:, j].copy()))
+                              L.local[:, j]))
     if kind == "w":
         prev = nt.prev(li, k)
-        factors.append(Factor(d(z_j, p), prev, [f(L.a_prev[s, k]) for s in samples], L.a_prev[:, k].copy()))
+        factors.append(Factor(d(z_j, p), prev, [f(L.a_prev[s, k]) for s in samples], L.a_prev[:, k]))
         grad = float(L.grad_weights[j, k])
     else:
-        factors.append(Factor(d(z_j, p), M("1", "1"), ["1" for _ in samples], np.ones(n)))
+        factors.append(Factor(d(z_j, p), M("1", "1"), ["1" for _ in samples], np.broadcast_to(1.0, n)))
         grad = float(L.grad_biases[j])
 
     # the equation
@@ -320,16 +329,13 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
             " · ".join([f"({factors[0].numbers[s]})"] + [f.p_(fa.value[s]) for fa in factors[1:]])
             for s in shown) + more)))
     lines.append(_cont(num(" + ".join(" · ".join(f.p_(fa.value[s]) for fa in factors) for s in shown) + more)))
-    sample_products = None
+    pd = ParamDerivation(p, _network_names(tr, nt, key)[1], "weight" if kind == "w" else "bias", lhs, lines,
+                         grad, factors, n, layer=L.l, chain=chain, formula=formula)
     if n > 1:
-        sample_products = factors[0].value.copy()
-        for fa in factors[1:]:  # left to right, as each sample's product is written
-            sample_products *= fa.value
-        lines.append(_cont(num(" + ".join(f.p_(x) for x in sample_products[:MAX_SAMPLES_WRITTEN]) + more)))
+        lines.append(_cont(num(" + ".join(f.p_(x) for x in pd.sample_products(MAX_SAMPLES_WRITTEN)) + more)))
     lines.append(_cont(num(f(grad))))
-    upd = _network_update(tr, f, key, p, lhs)
-    return ParamDerivation(p, _network_names(tr, nt, key)[1], "weight" if kind == "w" else "bias", lhs, lines,
-                           grad, factors, sample_products, update=upd, layer=L.l, chain=chain, formula=formula)
+    pd.update = _network_update(tr, f, key, p, lhs)
+    return pd
 
 
 def _cont(m: M) -> M:
@@ -352,7 +358,7 @@ def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int, sho
         if n > 1:
             sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
             nums = [f"({x})/{n}" for x in nums]
-        return Factor(d(E, z_j), sym, nums, L.delta[:, j].copy())
+        return Factor(d(E, z_j), sym, nums, L.delta[:, j])
     sym = M(f"{a_j.text}(∂E/∂{a_j.text} − Σ_k ∂E/∂a_k·a_k)",
             rf"{a_j.tex}\left(\frac{{\partial E}}{{\partial {a_j.tex}}} - \sum_k \frac{{\partial E}}{{\partial a_k}}"
             r" a_k\right)")
@@ -361,7 +367,7 @@ def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int, sho
         inner = " + ".join(f"{f.p_(L.grad_a[s, i])}×{f.p_(L.a[s, i])}" for i in range(J)) \
             if J <= MAX_TERMS_WRITTEN else f"({J} terms)"
         nums.append(f"{f(L.a[s, j])}({f.p_(L.grad_a[s, j])} − ({inner}))")
-    return Factor(d(E, z_j), sym, nums, L.delta[:, j].copy())
+    return Factor(d(E, z_j), sym, nums, L.delta[:, j])
 
 
 def _state_num(v: str) -> str:

@@ -111,57 +111,66 @@ def _network_groups(rt, et) -> list[_Group]:
 
 
 class Departures:
-    """The departures of a network step, largest first, as arrays; each Departure (its key and display name) is
-    made when it is read, so showing the largest twenty costs twenty names."""
+    """The departures of a network step, largest first: a mask per array of which numbers depart, and each
+    Departure (its key and display name) made when it is read, so showing the largest twenty costs twenty names
+    and holding them all one byte a number compared."""
 
-    def __init__(self, groups: list[_Group], gid: np.ndarray, flat: np.ndarray, rounded: np.ndarray,
-                 exact: np.ndarray, names: _NetworkNames):
-        self.groups, self.gid, self.flat, self.names = groups, gid, flat, names
-        self.rounded, self.exact = rounded, exact
-        self.diff = rounded - exact
-        self._rank: np.ndarray | None = None
+    def __init__(self, groups: list[_Group], masks: list[np.ndarray | None], names: _NetworkNames):
+        self.groups, self.masks, self.names = groups, masks, names
+        self.count = sum(int(m.sum()) for m in masks if m is not None)
 
     def __len__(self) -> int:
-        return len(self.gid)
+        return self.count
 
     def __bool__(self) -> bool:
-        return len(self.gid) > 0
+        return self.count > 0
 
-    def make(self, i: int) -> Departure:
-        """The i-th departure in the order of computation."""
-        g = self.groups[self.gid[i]]
-        idx = np.unravel_index(int(self.flat[i]), g.rounded.shape) if g.rounded.ndim else ()
-        idx = tuple(int(x) for x in idx)
-        return Departure(_key(g, idx), self.names.name(g, idx), float(self.rounded[i]), float(self.exact[i]),
-                         float(self.diff[i]))
+    def make(self, gi: int, i: int) -> Departure:
+        """The departure of number i (flat index) of group gi."""
+        g = self.groups[gi]
+        idx = tuple(int(x) for x in np.unravel_index(i, g.rounded.shape)) if g.rounded.ndim else ()
+        r, e = float(g.rounded.reshape(-1)[i]), float(g.exact.reshape(-1)[i])
+        return Departure(_key(g, idx), self.names.name(g, idx), r, e, r - e)
+
+    def _size(self, gi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indexes of group gi's departures and their |difference|."""
+        g, m = self.groups[gi], self.masks[gi]
+        flat = np.flatnonzero(m)
+        return flat, np.abs(g.rounded.reshape(-1)[flat] - g.exact.reshape(-1)[flat])
+
+    def _ranked(self, k: int | None) -> list[tuple[int, int]]:
+        """(group, flat index) of the k largest (all: None) by |difference|, ties in the order of computation."""
+        gids, flats, sizes = [], [], []
+        for gi, m in enumerate(self.masks):
+            if m is None or not m.any():
+                continue
+            flat, size = self._size(gi)
+            if k is not None and len(size) > k:  # this group's k largest (all that tie with the k-th too)
+                cut = np.partition(size, len(size) - k)[len(size) - k]
+                keep = size >= cut
+                flat, size = flat[keep], size[keep]
+            gids.append(np.full(len(flat), gi, dtype=np.int32))
+            flats.append(flat)
+            sizes.append(size)
+        if not gids:
+            return []
+        gid, flat, size = np.concatenate(gids), np.concatenate(flats), np.concatenate(sizes)
+        order = np.argsort(-size, kind="stable")[:k]  # stable: ties stay in the order of computation
+        return list(zip(gid[order].tolist(), flat[order].tolist()))
 
     def top(self, k: int) -> list[Departure]:
-        """The k largest (by |difference|; ties in the order of computation), without sorting them all."""
-        size = np.abs(self.diff)
-        if k < len(size):
-            cut = np.partition(size, len(size) - k)[len(size) - k]
-            cand = np.flatnonzero(size >= cut)
-            cand = cand[np.argsort(-size[cand], kind="stable")][:k]
-        else:
-            cand = self.ranking()
-        return [self.make(int(i)) for i in cand]
-
-    def ranking(self) -> np.ndarray:
-        if self._rank is None:
-            self._rank = np.argsort(-np.abs(self.diff), kind="stable")
-        return self._rank
+        """The k largest, without sorting them all."""
+        return [self.make(gi, i) for gi, i in self._ranked(k)]
 
     def __iter__(self) -> Iterator[Departure]:
-        for i in self.ranking():
-            yield self.make(int(i))
+        for gi, i in self._ranked(None):
+            yield self.make(gi, i)
 
     def __getitem__(self, i):
         if isinstance(i, slice):
             start, stop, step = i.indices(len(self))
-            if start == 0 and step == 1:
-                return self.top(stop)
-            return [self.make(int(x)) for x in self.ranking()[i]]
-        return self.make(int(self.ranking()[i]))
+            return self.top(stop)[start::step]
+        return self.top(i + 1)[i] if i >= 0 else list(self)[i]
 
     def dicts(self) -> Iterator[dict]:
         for d in self:
@@ -171,8 +180,8 @@ class Departures:
         """The departure of the number at a JSON path without an index (`loss`, `loss_after`), if it departs."""
         for gi, g in enumerate(self.groups):
             if _key(g, ()) == key and g.rounded.ndim == 0:
-                hit = np.flatnonzero(self.gid == gi)
-                return self.make(int(hit[0])) if len(hit) else None
+                m = self.masks[gi]
+                return self.make(gi, 0) if m is not None and m.any() else None
         return None
 
 
@@ -187,12 +196,13 @@ def _network_departures(rt, et) -> tuple[Departures, Departure | None, int]:
     groups = _network_groups(rt, et)
     names = _NetworkNames(rt)
     compared = 0
-    parts = []  # (group id, flat indexes, rounded, exact) of each group's departures
-    firsts = []  # ((order, first index in the group's order, group id), group id, flat index)
-    seen: dict[tuple[int, str], int] = {}  # per-sample groups: (sample shape, a neuron's name) -> group id
+    masks: list[np.ndarray | None] = []
+    firsts = []  # ((order, first flat index), group id) of each group with departures
+    seen: dict[tuple, int] = {}  # per-sample groups: (sample shape, a neuron's name) -> group id
     for gi, g in enumerate(groups):
         r, e = g.rounded, g.exact
         if r.shape != e.shape:
+            masks.append(None)
             continue
         ok = np.isfinite(r) & np.isfinite(e)
         compared += int(ok.sum())
@@ -203,26 +213,18 @@ def _network_departures(rt, et) -> tuple[Departures, Departure | None, int]:
                 key = (r.shape, names.base(g.field, g.li, j))
                 if key in seen:
                     h = groups[seen[key]]
-                    same = (h.rounded[..., j] == r[..., j]) & (h.exact[..., j] == e[..., j])
-                    dep[..., j] &= ~same
+                    dep[..., j] &= ~((h.rounded[..., j] == r[..., j]) & (h.exact[..., j] == e[..., j]))
                 else:
                     seen[key] = gi
-        flat = np.flatnonzero(dep)
-        if len(flat):
-            rf, ef = r.reshape(-1)[flat], e.reshape(-1)[flat]
-            parts.append((np.full(len(flat), gi), flat, rf, ef))
-            firsts.append(((g.order, int(flat[0])), gi, int(flat[0])))
-    if parts:
-        gid, flat, rv, ev = (np.concatenate([p[i] for p in parts]) for i in range(4))
-    else:
-        gid = flat = np.zeros(0, dtype=np.intp)
-        rv = ev = np.zeros(0)
-    deps = Departures(groups, gid, flat, rv, ev, names)
+        masks.append(dep)
+        if dep.any():
+            i = int(np.argmax(dep.reshape(-1)))
+            firsts.append(((g.order, i), gi))
+    deps = Departures(groups, masks, names)
     first = None
     if firsts:
-        _, gi, fi = min(firsts, key=lambda x: x[0])
-        i = int(np.flatnonzero((gid == gi) & (flat == fi))[0])
-        first = deps.make(i)
+        (_, i), gi = min(firsts, key=lambda x: x[0])
+        first = deps.make(gi, i)
     return deps, first, compared
 
 

@@ -216,8 +216,8 @@ def _param_dict(p: ParamDerivation, n: int) -> dict:
                 "equation": [ln.text for ln in p.lines]})
     if p.factors:
         out["factors"] = [_factor_dict(fa, n) for fa in p.factors]
-    if p.sample_products is not None:
-        out["sample_products"] = _num(p.sample_products)
+    if p.samples > 1 and p.factors:
+        out["sample_products"] = _num(p.sample_products())
     if p.graph_paths or p.walk:
         out["paths"] = [{"nodes": gp.nodes, "factors": [_factor_dict(fa, 1) for fa in gp.factors],
                          "product": _num(gp.product)} for gp in p.graph_paths]

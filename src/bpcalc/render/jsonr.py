@@ -79,9 +79,12 @@ def _array(a: np.ndarray, pad: str) -> Iterator[str]:
         inner = pad + "  "
         rows = max(1, BLOCK // a.shape[1])
         yield "["
+        sep, width = "],\n" + inner + "[", a.shape[1]
         for i in range(0, a.shape[0], rows):
-            text = _enc(_values(a[i:i + rows]))[1:-1]  # "[1.0, 2.0], [3.0, 4.0]": rows hold numbers only
-            yield ("\n" if i == 0 else ",\n") + inner + text.replace("], [", "],\n" + inner + "[")
+            # the block's numbers encoded flat, then grouped into rows (no nested lists to build or walk)
+            vals = _enc(_values(a[i:i + rows].reshape(-1)))[1:-1].split(", ")
+            text = sep.join(vals) if width == 1 else sep.join(map(", ".join, zip(*[iter(vals)] * width)))
+            yield ("\n" if i == 0 else ",\n") + inner + "[" + text + "]"
         yield "\n" + pad + "]"
     else:
         yield from _sequence(iter(a), pad)
