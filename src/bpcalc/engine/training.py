@@ -487,7 +487,7 @@ class _FlatStep:
 
     def step(self) -> None:
         self.t += 1
-        self.opt.update(self.p, self.g, self.bufs, self.t, self.lr)
+        self.opt.update(self.p, self.g, self.bufs, self.t, self.lr, scratch=True)  # g is refilled every batch
 
 
 def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):
