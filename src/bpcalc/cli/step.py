@@ -52,7 +52,6 @@ def step(
     parameters); Ctrl-C stops cleanly the same way (exit 130)."""
     from bpcalc.engine.training import train
     from bpcalc.errors import EXIT_CHECK_FAILED
-    from bpcalc.explain.notation import param_names
 
     fmt = c.pick_format(format, output)
     if plot is not None:
@@ -65,7 +64,7 @@ def step(
         res = train(s, epochs, learning_rate=learning_rate, every=param_every, keep_trace=trace,
                     on_epoch=progress.epoch if progress else None, on_batch=progress.batch if progress else None,
                     losses_every=1 if plot is not None else shown_every,  # only the losses shown are kept
-                    names=(lambda: param_names(s)) if s.kind == "network" else None)
+                    names=(lambda: _param_names(s)) if s.kind == "network" else None)
     finally:
         if progress:
             progress.close()
@@ -98,6 +97,13 @@ def step(
         what, code = c.interrupted_by()
         c.err(f"{what} after epoch {res.last_epoch}" + (f"; --save wrote {save}" if save is not None else ""))
         raise typer.Exit(code)
+
+
+def _param_names(spec) -> list[str]:
+    """The display names of a small network's parameters (imported only when a table shows them)."""
+    from bpcalc.explain.notation import param_names
+
+    return param_names(spec)
 
 
 def _auto(epochs: int) -> int:
