@@ -13,6 +13,7 @@ import typer
 
 from bpcalc.cli import formats
 from bpcalc.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, SpecError
+from bpcalc.i18n import _
 
 SpecArg = Annotated[str | None, typer.Argument(
     metavar="SPEC", help="A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
@@ -57,8 +58,8 @@ LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr"
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
                                               help="Hand rounding: round every intermediate to N decimals as it is "
                                                    "computed, as on paper.")]
-FullOpt = Annotated[bool, typer.Option("--full", help="Show every row: every sample (not the first few) and every "
-                                      "neuron and parameter of large layers (not the largest).")]
+FullOpt = Annotated[bool, typer.Option("--full", help=_("Show every row: every sample (not the first few) and every "
+                                                        "neuron and parameter of large layers (not the largest)."))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the exit code).")]
 StandaloneOpt = Annotated[bool, typer.Option("--standalone", help="With --format latex: a complete document "
                                             "that compiles with pdflatex, instead of a fragment to paste.")]

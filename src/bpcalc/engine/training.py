@@ -467,8 +467,8 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
     return TrainResult(
         kind="network", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, samples=n,
-        batch_size=bs, shuffle=spec.shuffle, sizes=spec.sizes, weights=list(flat.W),  # views of the flat vector, which nothing changes now
-        biases=list(flat.b),
+        batch_size=bs, shuffle=spec.shuffle, sizes=spec.sizes, weights=list(flat.W),
+        biases=list(flat.b),  # views of the flat vector, which nothing changes now
         param_names=(list(names()) if names is not None else param_paths(spec)) if small else [],
         snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec], diverged=reason, diverged_epoch=diverged,
         interrupted=interrupted, traces=traces,

@@ -9,6 +9,7 @@ import numpy as np
 
 from bpcalc.explain.chain import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, tex_literal
 from bpcalc.explain.functions import FunctionDerivation
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc, M
 
 NUM = {3}
@@ -69,7 +70,8 @@ def _samples(n: int, shown: int) -> range:
 
 
 def _more(n: int, shown: int) -> str:
-    return (f"{shown} of {n} samples shown; --full shows all, --format json has every value" if n > shown else "")
+    return (_("{shown} of {n} samples shown; --full shows all, --format json has every value").format(shown=shown, n=n)
+            if n > shown else "")
 
 
 def _factor_table(doc: Doc, factors: list[Factor], n: int, shown: int) -> None:
