@@ -165,3 +165,60 @@ def test_step_json_keeps_every_epoch_and_text_only_the_shown(cli, many, tmp_path
     assert [e["change"] for e in k["epochs"]] == [d["epochs"][i]["change"] for i in (0, 99, 199, 299)]
     text = cli("step", many, "--epochs", "300").stdout
     assert "\n  300  " in text and "\n   20  " in text and "\n   19  " not in text
+
+
+def test_json_pieces_hold_a_block_not_the_text(many):
+    """Streaming: writing the JSON of a run over three times the samples takes three times the text, not more
+    memory (what Python holds at once is a block of numbers and its text)."""
+    import tracemalloc
+
+    import bpcalc
+    from bpcalc.render.jsonr import chunks, trace_data
+
+    out = []
+    for n in (8_000, 24_000):
+        rng = np.random.default_rng(5)
+        np.save(many.parent / f"x{n}.npy", rng.random((n, 4)))
+        np.save(many.parent / f"t{n}.npy", rng.random((n, 1)))
+        spec = many.parent / f"s{n}.yaml"
+        spec.write_text(many.read_text().replace("x.npy", f"x{n}.npy").replace("t.npy", f"t{n}.npy"))
+        data = trace_data(bpcalc.run(str(spec)))
+        tracemalloc.start()
+        try:
+            size = sum(len(piece) for piece in chunks(data))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        out.append((size, peak))
+    (small, p_small), (big, p_big) = out
+    assert big > 2.9 * small and p_big < 1.3 * p_small and p_big < big / 4
+
+
+def test_names_are_made_only_for_what_is_shown(many, monkeypatch):
+    """Hand rounding compares every number but names only the departures it shows; explain formats the samples it
+    writes out (before: every number of every sample got its display names, and explain formatted 1.2M numbers at
+    10^4 samples)."""
+    import bpcalc
+    from bpcalc.explain import numfmt, quantities
+    from bpcalc.explain.chain import explain
+    from bpcalc.render.report import report
+
+    calls = {"names": 0, "fmt": 0}
+    names, fmt = quantities._names, numfmt.Fmt.__call__
+
+    def counted_names(*a, **k):
+        calls["names"] += 1
+        return names(*a, **k)
+
+    def counted_fmt(self, x):
+        calls["fmt"] += 1
+        return fmt(self, x)
+
+    monkeypatch.setattr(quantities, "_names", counted_names)
+    monkeypatch.setattr(numfmt.Fmt, "__call__", counted_fmt)
+    tr = bpcalc.run(str(many), round_to=3)
+    report(tr, 4)
+    assert len(tr.rounding.departures) > 10 * N and calls["names"] < 100
+    calls["fmt"] = 0
+    explain(bpcalc.run(str(many)), 4)
+    assert calls["fmt"] < 100 * 13  # a few dozen numbers per parameter, not N per factor (N = 300)
