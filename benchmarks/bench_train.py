@@ -355,7 +355,7 @@ def import_profile(cmd: list[str], tmp: Path, runs: int = 3) -> tuple[float, dic
 
 
 PHASES = ("load_spec", "open_spec", "open_spec_for", "load_data_file", "train", "_train_network", "loss_value",
-          "train_to_dict", "dumps_train", "emit", "_register")
+          "train_to_dict", "chunks", "emit", "_register")
 
 
 def cprofile(cmd: list[str], tmp: Path) -> tuple[float, dict[str, float], list]:
