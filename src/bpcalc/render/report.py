@@ -56,9 +56,9 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         act = ACTIVATIONS[L.activation]
         t.add(str(L.l), str(sizes[li + 1]), L.activation, act.formula, act.derivative)
     large = not full and any(L.weights.size > LARGE_LAYER for L in tr.layers)
-    per_table = 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's tables, not a flood
+    per_table = n if full else 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's, not a flood
     samples = range(min(n, per_table))
-    shown = (_(" (showing {shown} of {n} samples; --full for more, --format json has all)").format(
+    shown = (_(" (showing {shown} of {n} samples; --full for all, --format json has every number)").format(
         shown=per_table, n=n) if n > per_table else "")
 
     # ---- forward

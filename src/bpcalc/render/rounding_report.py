@@ -4,6 +4,7 @@ Reads `trace.rounding` (departures.RoundingComparison, computed by the engine si
 
 from __future__ import annotations
 
+from bpcalc.explain.departures import departure_at
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
 from bpcalc.render.doc import Doc
@@ -28,13 +29,12 @@ def rounding_section(doc: Doc, cmp, f: Fmt, full: bool = False) -> None:
         doc.para(_("All {n} numbers agree with the exact step: nothing rounded changed a figure.").format(
             n=cmp.compared), "ok")
         return
-    by_key = {d.key: d for d in deps}
     first = cmp.first
     parts = [_("{k} of {n} numbers differ from the exact step.").format(k=len(deps), n=cmp.compared)]
     if first is not None:
         parts.append(_("The rounded path first departs at {name}: {rounded} instead of {exact} (by {diff}).").format(
             name=first.name, rounded=f(first.rounded), exact=f(first.exact), diff=f(first.difference)))
-    loss = by_key.get("loss")
+    loss = departure_at(deps, "loss")
     if loss is not None:
         parts.append(_("The loss comes out {rounded} instead of {exact} ({diff}).").format(
             rounded=f(loss.rounded), exact=f(loss.exact), diff=f(loss.difference)))
