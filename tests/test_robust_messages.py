@@ -1,0 +1,86 @@
+"""Messages for files that are no spec, data paths that are no data file, and specs saved as UTF-16 (issue 13):
+each says what the file is, never echoes its contents, and names the way out."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from test_robust_spec import refused
+
+import bpcalc
+
+NET = "inputs: [0.1, 0.3]\ntargets: [0.03]\nlayers:\n  - weights: [[0.5, 0.2]]\n    biases: [1.83]\n"
+PASSWD = ("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+          "s3cr3tUser:x:1000:1000:S3cr3t User,,,:/home/s3cr3t:/bin/bash\n")
+
+
+@pytest.mark.parametrize("text, why", [
+    (PASSWD, "it is plain text"),
+    ("Just some notes: nothing here is YAML for bpcalc\n", "none of its keys is a spec's"),
+    ("s3cr3tUser: x\nhome: /home/s3cr3t\n", "none of its keys is a spec's"),
+    ("42\n", "it is plain text"),
+])
+def test_a_file_that_is_no_spec_says_so_without_echoing_it(cli, tmp_path, text, why):
+    err = refused(cli, tmp_path, text, "this is not a bpcalc spec", why, "`bpcalc init spec.yaml`", "layers:",
+                  "nodes:")
+    assert "s3cr3t" not in err and "nologin" not in err and "found keys" not in err
+
+
+def test_a_spec_missing_its_layers_still_lists_the_spec_keys_it_has(cli, tmp_path):
+    err = refused(cli, tmp_path, "name: half a spec\ninputs: [1]\nunrelated: x\n", "found keys: inputs, name")
+    assert "unrelated" not in err
+
+
+def test_a_misspelt_top_level_key_gets_its_did_you_mean(cli, tmp_path):
+    refused(cli, tmp_path, "inputs: [1]\ntargets: [1]\nlayer:\n  - weights: [[1]]\n", "unknown key `layer`",
+            "did you mean `layers`?")
+
+
+def _data_spec(tmp_path, ref: str) -> str:
+    return f"inputs: {ref}\ntargets: [[1]]\nlayers:\n  - weights: [[1]]\n"
+
+
+def test_a_data_path_that_is_a_directory(cli, tmp_path):
+    (tmp_path / "x.csv").mkdir()
+    refused(cli, tmp_path, _data_spec(tmp_path, "x.csv"), "spec.yaml:1", "inputs", "x.csv is a directory, not a "
+            "data file", "name a .csv or .npy file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_data_path_that_is_a_fifo_is_named_and_not_read(cli, tmp_path):
+    os.mkfifo(tmp_path / "x.csv")  # reading it would block: the test ending at all shows it is not opened
+    refused(cli, tmp_path, _data_spec(tmp_path, "x.csv"), "x.csv is a named pipe (FIFO), not a data file")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null")
+def test_a_data_path_that_is_a_device(cli, tmp_path):
+    (tmp_path / "x.npy").symlink_to("/dev/null")
+    refused(cli, tmp_path, _data_spec(tmp_path, "x.npy"), "x.npy is a character device, not a data file")
+
+
+def test_a_missing_data_file_is_still_not_found(cli, tmp_path):
+    refused(cli, tmp_path, _data_spec(tmp_path, "gone.csv"), "data file not found")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_spec_saved_as_utf16_or_utf32_is_read(cli, tmp_path, encoding):
+    """Windows editors save "Unicode" as UTF-16 (with a BOM, or LE without): the same numbers as the UTF-8 spec."""
+    text = "name: Réseau σ — 한\n" + NET
+    spec = tmp_path / "spec.yaml"
+    spec.write_bytes(text.encode(encoding))
+    r = cli("run", spec, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == cli("run", "-", "--format", "json", input=text.encode()).stdout.replace("<stdin>", "")
+    assert bpcalc.load_spec(spec).name == "Réseau σ — 한"
+
+
+def test_a_spec_that_starts_as_utf16_but_is_broken_says_utf16(cli, tmp_path):
+    err = refused(cli, tmp_path, b"\xff\xfe" + "inputs: [1]\n".encode("utf-16-le") + b"\x00\xd8",
+                  "UTF-16", "iconv -f UTF-16 -t UTF-8")
+    assert "binary" not in err
+
+
+def test_utf16_on_stdin_is_read_too(cli):
+    r = cli("run", "-", "--format", "json", input=NET.encode("utf-16"))
+    assert r.exit_code == 0, r.stderr
