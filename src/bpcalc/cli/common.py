@@ -21,7 +21,7 @@ FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", metavar="FORMAT", autocompletion=formats.complete(),
     help=f"{formats.choices_help()}. Default: rich on a terminal, text when piped, or from the --output suffix.",
     show_default=False)]
-PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", min=1, max=17,
+PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", metavar="N", min=1, max=17,
                                            help="Significant digits shown (JSON always has full precision).")]
 
 
