@@ -238,7 +238,7 @@ def _network_kinks(net, X, eps: float) -> dict[int, bool]:
 # ---------------------------------------------------------------------------------------------- graphs
 def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | None = None) -> GradCheck:
     """Backprop vs central differences for every variable of an expression-graph spec."""
-    from bpcalc.engine.graph import backward, evaluate, root_name
+    from bpcalc.engine.graph import backward, evaluate, located, root_name
     from bpcalc.errors import SpecError
     from bpcalc.spec.expr import parse_graph
 
@@ -249,7 +249,10 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: floa
         vals, traces = evaluate(graph, values)
         return vals, traces, backward(graph, traces)
 
-    (vals, traces, grads), t_bp = _timed(backprop)
+    try:
+        (vals, traces, grads), t_bp = _timed(backprop)
+    except SpecError as exc:
+        raise located(exc, spec) from None
     root = root_name(graph, traces)
     out_value = vals[root]
 

@@ -22,9 +22,12 @@ def rounder(decimals: int | None) -> Callable | None:
     if decimals is None:
         return None
     scale = 10.0**decimals
+    exact = 2.0**53 / scale  # from here on float64's spacing is ≥ 2·10^-decimals: a value is its own rounding
 
     def rnd(x):
-        y = np.sign(x) * np.floor(np.abs(x) * scale + 0.5 + 1e-9) / scale
+        a = np.abs(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # a·scale may overflow where the value is kept anyway
+            y = np.where(a < exact, np.sign(x) * np.floor(a * scale + 0.5 + 1e-9) / scale, x)
         return float(y) if np.ndim(y) == 0 and not isinstance(x, np.ndarray) else y
 
     return rnd

@@ -1,0 +1,89 @@
+"""Numbers that were silently wrong or overflowed (issue 13): ∂(x ** y)/∂y at a negative base, hand rounding of
+large values, a divergence on the last epoch of `step`. Expected values are derived by hand here."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+
+def _spec(tmp_path, text: str):
+    p = tmp_path / "spec.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+# ---------------------------------------------------------------- x ** y at a base ≤ 0
+@pytest.mark.parametrize("command", ["run", "explain", "graph", "check", "step"])
+def test_exponent_derivative_at_a_negative_base_is_refused_naming_the_node(cli, tmp_path, command):
+    """f = (0 − x)^y at x = 2, y = 3: f = −8 is defined, but ∂f/∂y = f·ln(−2) is not (x^y is not real for the
+    non-whole y beside 3), so y's gradient does not exist: not the 0 it used to be."""
+    spec = _spec(tmp_path, "variables: {x: 2, y: 3}\nnodes:\n  q: x + 1\n  f: (0 - x) ** y\noutput: f\n")
+    r = cli(command, spec, *(["--epochs", "1"] if command == "step" else []))
+    assert r.exit_code == (1 if command == "step" else 2), r.output
+    assert "spec.yaml:4" in r.stderr or command == "step"
+    assert "nodes.f" in r.stderr and "exponent y is undefined" in r.stderr and "base 0 - x = -2" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_constant_exponent_takes_a_negative_base(cli, tmp_path):
+    """f = (−x)^c + (−x)^2 with c = 3 at x = 2: ∂f/∂x = −3x² + 2x = −8; ∂f/∂c (which no variable needs) is shown
+    as undefined, null in JSON, and the run is not refused."""
+    spec = _spec(tmp_path, "variables: {x: 2}\nconstants: {c: 3}\nnodes:\n  f: (0 - x) ** c + (0 - x) ** 2\n")
+    r = cli("run", spec, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["variables"]["x"]["grad"] == -8.0
+    assert d["loss"] == -8.0 + 4.0
+    power = next(n for n in d["nodes"].values() if n["op"] == "pow" and n["inputs"][1] == "c")
+    assert power["local"] == [12.0, None]  # ∂/∂base = c·(−2)^2 = 12; ∂/∂c undefined
+    text = cli("run", spec, "--format", "text").stdout
+    row = next(ln for ln in text.splitlines() if "/∂c =" in ln)
+    assert row.split()[-2:] == ["undefined", "undefined"] and "nan" not in text
+    graph = cli("graph", spec, "--format", "mermaid")
+    assert graph.exit_code == 0 and "nan" not in graph.stdout and "grad undefined" in graph.stdout
+
+
+def test_a_zero_base_has_exponent_derivative_zero(cli, tmp_path):
+    """f = (x − 2)^y at x = 2, y = 3: 0^y = 0 for every y > 0, so ∂f/∂y = 0; ∂f/∂x = y·0^(y−1) = 0."""
+    spec = _spec(tmp_path, "variables: {x: 2, y: 3}\nnodes:\n  f: (x - 2) ** y\n")
+    r = cli("run", spec, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    v = json.loads(r.stdout)["variables"]
+    assert (v["x"]["grad"], v["y"]["grad"]) == (0.0, 0.0)
+
+
+def test_a_positive_base_has_exponent_derivative_x_to_the_y_ln_x(cli, tmp_path):
+    spec = _spec(tmp_path, "variables: {x: 2, y: 3}\nnodes:\n  f: x ** y\n")
+    v = json.loads(cli("run", spec, "--format", "json").stdout)["variables"]
+    assert v["y"]["grad"] == pytest.approx(8 * math.log(2), rel=1e-15)
+    assert v["x"]["grad"] == pytest.approx(3 * 2**2, rel=1e-15)
+
+
+# ---------------------------------------------------------------- --round on large values
+def test_round_12_on_large_graph_values(cli, tmp_path):
+    """x = 1e300, f = x / 3: rounding to 12 decimals used to compute x·10^12 and overflow (exit 2); a float that
+    large has no digit below 10^-12, so it is its own rounding, and 1/3 is 0.333333333333."""
+    spec = _spec(tmp_path, "variables: {x: 1e300}\nnodes:\n  f: x / 3\n")
+    r = cli("run", spec, "--round", "12", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert "Warning" not in r.stderr
+    d = json.loads(r.stdout)
+    assert d["nodes"]["f"]["value"] == 1e300 / 3
+    assert d["variables"]["x"]["grad"] == 0.333333333333
+    assert d["variables"]["x"]["new_value"] == 1e300  # 1e300 − 0.01/3 is 1e300 in float64
+
+
+def test_round_12_on_large_network_values(cli, tmp_path):
+    """x = 1e150, weights 1 and 2, linear, t = (0, 0), mse: each loss term (t − a)²/K is a quotient a person rounds,
+    1e300/2 and 4e300/2, whose rounding to 12 decimals overflowed in term·10^12 (exit 1 where the exact run
+    works); E = 2.5e300."""
+    spec = _spec(tmp_path, "inputs: [1e150]\ntargets: [0, 0]\nlayers:\n  - weights: [[1], [2]]\n"
+                           "    activation: linear\nloss: mse\nlearning_rate: 0\n")
+    r = cli("run", spec, "--round", "12", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["loss_terms"] == pytest.approx([0.5e300, 2e300], rel=1e-15)
+    assert d["loss"] == pytest.approx(2.5e300, rel=1e-15)
