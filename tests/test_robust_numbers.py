@@ -87,3 +87,42 @@ def test_round_12_on_large_network_values(cli, tmp_path):
     d = json.loads(r.stdout)
     assert d["loss_terms"] == pytest.approx([0.5e300, 2e300], rel=1e-15)
     assert d["loss"] == pytest.approx(2.5e300, rel=1e-15)
+
+
+# ---------------------------------------------------------------- step: a divergence on the last epoch
+NET_DIVERGES_AT_2 = ("inputs: [1.0]\ntargets: [0]\nlayers:\n  - weights: [[1.0]]\n    activation: linear\n"
+                     "learning_rate: 1e154\n")  # w1 = 1 − 1e154·1 = −1e154 (E = 5e307); w2 = 1e308, E = inf
+
+
+@pytest.mark.parametrize("text, epochs, kept", [
+    (NET_DIVERGES_AT_2, 2, ("layers", 1e308)),  # w2 = −1e154 − 1e154·(−1e154) = 1e308
+    ("variables: {x: 1e100}\nnodes:\n  f: x * x\nlearning_rate: 1e100\n", 1, ("variables", 1e100)),  # x·x of −2e200
+    ("variables: {x: 1e100}\nnodes:\n  f: x * 1\ntarget: 0\nloss: sse\nlearning_rate: 1e100\n", 1,
+     ("variables", -2e200)),  # x' = 1e100 − 1e100·2e100 = −2e200, L = (0 + 2e200)² = inf
+])
+def test_a_divergence_on_the_last_epoch_is_caught(cli, tmp_path, text, epochs, kept):
+    """The last update makes the loss infinite: as on any other epoch, exit 1 naming it; --save writes the last
+    finite parameters, as when a later epoch's loss is the first infinite one (they reload)."""
+    spec = _spec(tmp_path, text)
+    save = tmp_path / "trained.yaml"
+    r = cli("step", spec, "--epochs", epochs, "--save", save, "--format", "json")
+    assert r.exit_code == 1, r.stderr
+    assert f"training diverged at epoch {epochs}" in r.stderr and "Warning" not in r.stderr
+    d = json.loads(r.stdout)
+    assert d["diverged"]["epoch"] == epochs
+    group, value = kept
+    import bpcalc
+
+    trained = bpcalc.load_spec(save)
+    got = trained.layers[0].weights[0, 0] if group == "layers" else trained.variables["x"]
+    assert got == pytest.approx(value, rel=1e-15)
+    assert cli("validate", save).exit_code == 0
+    longer = cli("step", spec, "--epochs", epochs + 5, "--format", "json")  # the same epoch found mid-run
+    assert longer.exit_code == 1
+    assert json.loads(longer.stdout)["diverged"]["epoch"] in (epochs, epochs + 1)
+
+
+def test_one_epoch_before_the_divergence_is_fine(cli, tmp_path):
+    r = cli("step", _spec(tmp_path, NET_DIVERGES_AT_2), "--epochs", 1, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["loss_final"] == pytest.approx(0.5 * 1e154**2, rel=1e-15)

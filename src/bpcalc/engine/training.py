@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from bpcalc.i18n import _
 from bpcalc.spec.loader import GraphSpec, NetworkSpec, TrainingState
 
 SMALL = 12  # networks with at most this many parameters show them per epoch
@@ -78,6 +79,8 @@ class TrainResult:
         """loss_final − the last epoch's loss: what the last update gained."""
         if self.loss_final is None or not len(self.losses):
             return None
+        if not (math.isfinite(self.loss_final) and math.isfinite(self.losses[-1])):
+            return None  # after a divergence: no change to speak of (and no numpy warning for inf − inf)
         return float(self.loss_final - self.losses[-1])
 
     @property
@@ -312,7 +315,14 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         opt.t = ck_t
         done = ck - first + 1
         interrupted = True
-    losses = losses[:done + (1 if diverged else 0)]
+    if not diverged and not interrupted and done == epochs:
+        with np.errstate(all="ignore"):
+            final = net.loss_value(X, T)
+        if not math.isfinite(final):  # the last update diverged, and no epoch after it computes that loss: the
+            diverged = last           # parameters are kept, as those before an epoch whose loss is not finite are
+            reason = _("the loss after its update became {what}").format(
+                what=_("NaN") if math.isnan(final) else _("infinite"))
+    losses = losses[:done + (1 if diverged and done < epochs else 0)]
     end_epoch = st0.epoch + done
     traces = [t for t in traces if t[0] <= end_epoch]
     rec = int(np.searchsorted(snap_ep[:rec], end_epoch, side="right"))
@@ -330,6 +340,18 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec], diverged=reason, diverged_epoch=diverged,
         interrupted=interrupted, traces=traces,
         state=TrainingState(end_epoch, opt.t, flat.buffers()), seconds=time.perf_counter() - t0)
+
+
+def _outside_domain(graph, values: dict[str, float]) -> str | None:
+    """Why a graph cannot be evaluated at `values` (a function outside its domain, an overflow), or None."""
+    from bpcalc.engine.graph import evaluate
+    from bpcalc.errors import SpecError
+
+    try:
+        evaluate(graph, values)
+    except SpecError as exc:
+        return f"{exc.message} ({exc.path})" if exc.path else exc.message
+    return None
 
 
 def _copy_state(state: dict) -> dict:
@@ -384,7 +406,7 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
     interrupted = False
     done = 0
     e = first
-    saved = (values, _copy_state(opt.state), opt.t)
+    saved = back = (values, _copy_state(opt.state), opt.t)  # back: the state the current values were made from
     update, f64 = opt.update, np.float64
     try:
         with np.errstate(all="ignore"):
@@ -414,7 +436,7 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
                 if diverged:
                     values, opt.state, opt.t = saved[0], saved[1], saved[2]
                     break
-                values = new
+                values, back = new, saved
                 done += 1
                 if small and _recorded(e, first, every):
                     snap_ep.append(e)
@@ -429,6 +451,30 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
         traces = [t for t in traces if t[0] <= first - 1 + done]
     else:
         losses = losses[:e - first + 1]
+    outside = None if interrupted else _outside_domain(graph, values)
+    if not diverged and not interrupted and done == epochs:  # the last update: no epoch after it evaluates it
+        if outside is not None:
+            diverged = last
+        else:
+            vals, nodes = evaluate(graph, values)
+            after = vals[root_name(graph, nodes)]
+            if not math.isfinite(after):  # kept, as the variables before any epoch whose loss is not finite are
+                diverged = last
+                reason = _("the {what} after its update became {value}").format(
+                    what=_("loss") if spec.target is not None else _("output"),
+                    value=_("NaN") if math.isnan(after) else _("infinite"))
+    if diverged and done and outside is not None:
+        # variables outside a function's domain would be written by --save as a spec no command can load: keep
+        # those before the update that led there, and name that update's epoch
+        values, opt.state, opt.t = back
+        done -= 1
+        diverged = st0.epoch + done + 1
+        reason = _("its update leads outside the graph's domain: {why}").format(why=outside)
+        losses = losses[:done + 1]
+        traces = [t for t in traces if t[0] <= st0.epoch + done]
+        while snap_ep and snap_ep[-1] > st0.epoch + done:
+            snap_ep.pop()
+            snap.pop()
     end_epoch = st0.epoch + done
     if small and done and (not snap_ep or snap_ep[-1] != end_epoch):
         snap_ep.append(end_epoch)
