@@ -437,6 +437,8 @@ def test_save_never_overwrites_the_input(cli, tmp_path):
     (("--learning-rate", "nan"), "not a finite number"),
     (("--lr", "inf"), "not a finite number"),
     (("--lr", "fast"), "--learning-rate"),
+    (("--lr", "-1"), "the learning rate must be ≥ 0, not -1"),
+    (("--learning-rate=-0.5",), "the learning rate must be ≥ 0, not -0.5"),
     (("--precision", "0"), "--precision"),
     (("--round", "-1"), "--round"),
     (("--no-such-option",), "No such option"),
@@ -445,6 +447,16 @@ def test_bad_option_values(cli, args, fragment):
     r = cli("run", "simple", *args)
     assert r.exit_code == 2 and fragment in r.stderr and "Traceback" not in r.output
     assert r.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["step", "explain", "graph"])
+def test_negative_learning_rate_is_refused_by_every_command(cli, command):
+    r = cli(command, "simple", "--lr=-0.1")
+    assert r.exit_code == 2 and "the learning rate must be ≥ 0" in r.stderr and r.stdout == ""
+
+
+def test_zero_learning_rate_on_the_command_line_is_accepted(cli):
+    assert cli("run", "simple", "--lr", "0", "--quiet").exit_code == 0
 
 
 def test_negative_epochs(cli):

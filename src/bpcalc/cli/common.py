@@ -52,7 +52,20 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr", metavar="ALPHA", callback=_finite,
+def _learning_rate(value: float | None) -> float | None:
+    """A finite α ≥ 0, as the spec loader requires of `learning_rate`."""
+    from bpcalc.i18n import _
+
+    value = _finite(value)
+    if value is not None and value < 0:
+        raise typer.BadParameter(_("the learning rate must be ≥ 0, not {value:g}: a step goes down the gradient "
+                                   "by itself (θ − α·g), so write a positive α such as {example:g}").format(
+                                       value=value, example=-value))
+    return value
+
+
+LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr", metavar="ALPHA",
+                                                       callback=_learning_rate,
                                                        help="Override the spec's learning rate.")]
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
                                               help="Hand rounding: round every intermediate to N decimals as it is "
