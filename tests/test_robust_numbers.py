@@ -22,8 +22,8 @@ def test_exponent_derivative_at_a_negative_base_is_refused_naming_the_node(cli, 
     non-whole y beside 3), so y's gradient does not exist: not the 0 it used to be."""
     spec = _spec(tmp_path, "variables: {x: 2, y: 3}\nnodes:\n  q: x + 1\n  f: (0 - x) ** y\noutput: f\n")
     r = cli(command, spec, *(["--epochs", "1"] if command == "step" else []))
-    assert r.exit_code == (1 if command == "step" else 2), r.output
-    assert "spec.yaml:4" in r.stderr or command == "step"
+    assert r.exit_code == 2, r.output
+    assert "spec.yaml:4" in r.stderr
     assert "nodes.f" in r.stderr and "exponent y is undefined" in r.stderr and "base 0 - x = -2" in r.stderr
     assert "Traceback" not in r.stderr
 
@@ -126,3 +126,24 @@ def test_one_epoch_before_the_divergence_is_fine(cli, tmp_path):
     r = cli("step", _spec(tmp_path, NET_DIVERGES_AT_2), "--epochs", 1, "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["loss_final"] == pytest.approx(0.5 * 1e154**2, rel=1e-15)
+
+
+def test_step_refuses_starting_values_outside_the_domain_as_run_does(cli, tmp_path):
+    """exp(1000) overflows at the spec's own values: bad input (exit 2, the node's line) for step as for run, not a
+    'divergence at epoch 1' of a training that never started."""
+    spec = _spec(tmp_path, "variables: {x: 1000}\nnodes:\n  f: exp(x)\n")
+    for args in (("run",), ("step", "--epochs", "3")):
+        r = cli(*args[:1], spec, *args[1:])
+        assert r.exit_code == 2 and "spec.yaml:3, nodes.f: cannot compute exp(x)" in r.stderr, r.stderr
+
+
+def test_run_save_refuses_updated_values_outside_the_domain(cli, tmp_path):
+    """log(x) at x = 0.5 with α = 1: x' = 0.5 − 1·(1/0.5) = −1.5, where log is undefined. The step is shown, but a
+    saved spec holding x = −1.5 would load nowhere: nothing is saved, exit 1."""
+    spec = _spec(tmp_path, "variables: {x: 0.5}\nnodes:\n  f: log(x)\nlearning_rate: 1\n")
+    save = tmp_path / "next.yaml"
+    r = cli("run", spec, "--save", save, "--format", "json")
+    assert r.exit_code == 1 and "--save wrote nothing" in r.stderr and "x = -1.5" in r.stderr
+    assert not save.exists()
+    assert json.loads(r.stdout)["variables"]["x"]["new_value"] == -1.5
+    assert cli("run", spec, "--format", "json").exit_code == 0  # without --save, the step itself is a result

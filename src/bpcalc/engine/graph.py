@@ -139,6 +139,15 @@ def located(exc: SpecError, spec: GraphSpec) -> SpecError:
     return exc
 
 
+def outside_domain(graph: Graph, values: dict[str, float]) -> str | None:
+    """Why the graph cannot be evaluated at `values` (a function outside its domain, an overflow), or None."""
+    try:
+        evaluate(graph, values)
+    except SpecError as exc:
+        return f"{exc.message} ({exc.path})" if exc.path else exc.message
+    return None
+
+
 def reaches_a_variable(graph: Graph) -> set[str]:
     """The variables and every node computed from one: the names whose gradient reaches a variable."""
     live = set(graph.variables)

@@ -342,18 +342,6 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         state=TrainingState(end_epoch, opt.t, flat.buffers()), seconds=time.perf_counter() - t0)
 
 
-def _outside_domain(graph, values: dict[str, float]) -> str | None:
-    """Why a graph cannot be evaluated at `values` (a function outside its domain, an overflow), or None."""
-    from bpcalc.engine.graph import evaluate
-    from bpcalc.errors import SpecError
-
-    try:
-        evaluate(graph, values)
-    except SpecError as exc:
-        return f"{exc.message} ({exc.path})" if exc.path else exc.message
-    return None
-
-
 def _copy_state(state: dict) -> dict:
     return {k: {b: v.copy() for b, v in bufs.items()} for k, bufs in state.items()}
 
@@ -385,7 +373,7 @@ def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, 
 # ====================================================================== graphs
 def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch,
                  want_snapshots: bool | None) -> TrainResult:
-    from bpcalc.engine.graph import backward, evaluate, root_name, run_graph
+    from bpcalc.engine.graph import backward, evaluate, located, outside_domain, root_name, run_graph
     from bpcalc.engine.registry import stepper
     from bpcalc.errors import SpecError
     from bpcalc.spec.expr import parse_graph
@@ -426,6 +414,8 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
                         for name, v in values.items():
                             new[name] = float(update(name, f64(v), f64(grads.get(name, 0.0)))[0])
                 except SpecError as exc:
+                    if e == first:  # the spec's own starting values: bad input, as `run` says (exit 2)
+                        raise located(exc, spec) from None
                     diverged, reason, E = e, f"{exc.message} ({exc.path})" if exc.path else exc.message, math.nan
                 losses[e - first] = E
                 if diverged is None and not math.isfinite(E):
@@ -451,7 +441,7 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
         traces = [t for t in traces if t[0] <= first - 1 + done]
     else:
         losses = losses[:e - first + 1]
-    outside = None if interrupted else _outside_domain(graph, values)
+    outside = None if interrupted else outside_domain(graph, values)
     if not diverged and not interrupted and done == epochs:  # the last update: no epoch after it evaluates it
         if outside is not None:
             diverged = last
