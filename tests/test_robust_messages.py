@@ -3,6 +3,7 @@ each says what the file is, never echoes its contents, and names the way out."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -84,3 +85,62 @@ def test_a_spec_that_starts_as_utf16_but_is_broken_says_utf16(cli, tmp_path):
 def test_utf16_on_stdin_is_read_too(cli):
     r = cli("run", "-", "--format", "json", input=NET.encode("utf-16"))
     assert r.exit_code == 0, r.stderr
+
+
+# ---------------------------------------------------------------- the rest of the issue's list
+@pytest.mark.parametrize("typed, meant", [("sigmoidd", "sigmoid"), ("chainrule", "chain-rule"), ("softmx", "softmax"),
+                                          ("binary_cross_entropi", "binary_cross_entropy")])
+def test_explain_a_misspelt_function_gets_a_did_you_mean(cli, tmp_path, monkeypatch, typed, meant):
+    monkeypatch.chdir(tmp_path)
+    r = cli("explain", typed)
+    assert r.exit_code == 2 and f"did you mean `bpcalc explain {meant}`" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("key", ["ŷ", "output", "y_hat", "prediction"])
+def test_expected_names_the_output_as_people_write_it(cli, tmp_path, key):
+    """σ(0.1·1 + 0.2·2) = σ(0.5) = 0.6225 (by hand: 1/(1 + e^−0.5)); ŷ, output, y_hat all name it."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"inputs: [1, 2]\ntargets: [1]\nlayers:\n  - weights: [[0.1, 0.2]]\nexpected:\n  {key}: 0.6225\n",
+                    encoding="utf-8")
+    r = cli("run", spec, "--format", "text")
+    assert r.exit_code == 0, r.stderr
+    assert f"{key} (a_1^(2))" in r.stdout
+    spec.write_text(spec.read_text(encoding="utf-8").replace("0.6225", "0.7"), encoding="utf-8")
+    assert cli("run", spec, "--quiet").exit_code == 1
+
+
+def test_expected_names_each_output_of_several(cli, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("inputs: [1, 2]\ntargets: [1, 0]\nlayers:\n  - weights: [[0.1, 0.2], [0, 0]]\nexpected:\n"
+                    "  ŷ_1: 0.6225\n  output_2: 0.5\n", encoding="utf-8")
+    assert cli("run", spec, "--quiet").exit_code == 0
+    spec.write_text(spec.read_text(encoding="utf-8").replace("output_2: 0.5", "output_2: 0.6"), encoding="utf-8")
+    assert cli("run", spec, "--quiet").exit_code == 1  # σ(0) = 0.5, not 0.6: the alias really checks
+
+
+def test_expected_output_of_a_graph(cli, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("variables: {x: 2}\nnodes: {f: x * 3}\nexpected:\n  output: 6\n  ŷ: 6.0\n", encoding="utf-8")
+    assert cli("run", spec, "--quiet").exit_code == 0
+
+
+@pytest.mark.parametrize("names", [("inf", "nan"), ("Infinity", "NaN")])
+def test_constants_named_like_float_words_are_saved_and_reload(cli, tmp_path, names):
+    """`inf` and `nan` are names here (Python's float() reads them as numbers, the literals test must not)."""
+    a, b = names
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"variables: {{x: 1}}\nconstants: {{{a}: 2, {b}: 3}}\nnodes: {{f: x * {a} + {b}}}\n",
+                    encoding="utf-8")
+    save = tmp_path / "next.yaml"
+    r = cli("run", spec, "--save", save, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["variables"]["x"]["grad"] == 2.0
+    assert bpcalc.load_spec(save).constants == {a: 2.0, b: 3.0}
+    assert cli("validate", save).exit_code == 0
+    text = cli("run", spec, "--format", "text").stdout
+    assert f"∂f_1/∂{a}" in text or f"/∂{a} " in text  # a constant's row, not hidden as a written number
+
+
+def test_epochs_beyond_int64_is_a_message(cli):
+    r = cli("step", "--epochs", str(2**64), "--quiet")
+    assert r.exit_code == 2 and "at most" in r.stderr and "Traceback" not in r.stderr

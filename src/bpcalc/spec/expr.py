@@ -51,12 +51,13 @@ def _literal_name(value: float) -> str:
 
 
 def is_literal(name: str) -> bool:
-    """Whether a graph leaf is a number written in an expression (its name is its text: "3", "0.5")."""
+    """Whether a graph leaf is a number written in an expression (its name is its text: "3", "0.5"); names that
+    Python's float() also reads (`inf`, `nan`, `Infinity`) are constants' names, not literals."""
     try:
-        float(name)
-        return True
+        value = float(name)
     except ValueError:
         return False
+    return math.isfinite(value) and not name[:1].isalpha()
 
 
 def parse_graph(spec, doc: Located | None = None) -> Graph:
