@@ -13,6 +13,7 @@ longer, and BPCALC_FUZZ_SEED picks another sequence. A failure prints the case's
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -59,16 +60,20 @@ def _get(node, path):
     return node
 
 
+def _extreme(rng: random.Random):
+    return copy.deepcopy(rng.choice(EXTREMES))  # a fresh copy: later mutations must not change the list
+
+
 def _value(rng: random.Random, old):
     r = rng.random()
-    if isinstance(old, (int, float)) and not isinstance(old, bool) and r < 0.35:
-        return rng.choice([old * 10 ** rng.randint(-300, 300), -old, old + rng.uniform(-3, 3), float(old) * 1e154,
+    if isinstance(old, (int, float)) and not isinstance(old, bool) and r < 0.35 and abs(old) < 1e300:
+        return rng.choice([old * 10.0 ** rng.randint(-300, 300), -old, old + rng.uniform(-3, 3), old * 1e154,
                            round(old), old / 7])
     if isinstance(old, str) and r < 0.35:
         return rng.choice(NAMES + [old + rng.choice(["d", " ", "_", "*", "(", "1"]), old.upper(), old[:-1]])
     if isinstance(old, list) and old and r < 0.35:
         return rng.choice([old * 2, old[:-1], old[1:], [old], list(reversed(old)), old[0]])
-    return rng.choice(EXTREMES)
+    return _extreme(rng)
 
 
 def mutate_tree(data, rng: random.Random):
@@ -76,7 +81,7 @@ def mutate_tree(data, rng: random.Random):
     paths = list(_paths(data))
     path = rng.choice(paths)
     if not path:
-        data[rng.choice(KEYS)] = rng.choice(EXTREMES)
+        data[rng.choice(KEYS)] = _extreme(rng)
         return data
     parent, key = _get(data, path[:-1]), path[-1]
     op = rng.random()
@@ -91,7 +96,7 @@ def mutate_tree(data, rng: random.Random):
     else:
         target = parent[key]
         if isinstance(target, dict):
-            target[rng.choice(KEYS)] = rng.choice(EXTREMES)
+            target[rng.choice(KEYS)] = _extreme(rng)
         else:
             parent[key] = _value(rng, target)
     return data
@@ -103,9 +108,9 @@ def mutate_numbers(data, rng: random.Random):
              and not isinstance(_get(data, p), bool)]
     for path in rng.sample(paths, min(len(paths), rng.choice([1, 2, 4]))):
         parent, key = _get(data, path[:-1]), path[-1]
-        old = parent[key]
-        parent[key] = rng.choice([old * 10.0 ** rng.randint(-320, 308), -old, 1e308, -1e308, 1e154, 5e-324, 0.0,
-                                  old * 1e15, 1.0, 0.999999999]) if rng.random() < 0.9 else rng.choice([1, 2])
+        old = parent[key] if abs(parent[key]) < 1e300 else 1.0
+        new = [old * 10.0 ** rng.randint(-320, 308), -old, 1e308, -1e308, 1e154, 5e-324, 0.0, old * 1e15, 1.0, 0.999]
+        parent[key] = rng.choice(new) if rng.random() < 0.9 else rng.choice([1, 2])
     return data
 
 

@@ -275,6 +275,18 @@ def emit(subject, fmt: str, output: Path | None, data: Callable[[], Any] | None 
     deliver(f.render(subject, data, **opts), output, protect)
 
 
+def deliver_spec(make_text: Callable[[dict | None], str], save: Path, protect: list[str | None]) -> None:
+    """--save: the spec, its large arrays in .npy files beside it (when it is a regular file, so they can be
+    found next to it), those written first, each atomically, so the spec never names a file that is not there."""
+    from bpcalc.spec.save import check_writable
+
+    sidecars: dict | None = {} if check_writable(save)[2] == "replace" else None
+    text = make_text(sidecars)
+    for path, raw in (sidecars or {}).items():
+        deliver(raw, path, protect)
+    deliver(text, save, protect)
+
+
 def deliver(content: str | bytes, output: Path | None, protect: list[str | None] | None = None) -> None:
     """Text to stdout (newline-terminated), or text or bytes to `output` atomically, never over a `protect` file."""
     if output is not None:

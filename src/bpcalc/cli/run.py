@@ -49,7 +49,7 @@ def run(
     if save is not None and unsaved is None:  # before stdout, so a closed pipe or a full disk cannot lose it
         from bpcalc.spec.save import trace_to_spec_text
 
-        c.deliver(trace_to_spec_text(s, trace, save), save, protect=[s.source])
+        c.deliver_spec(lambda sidecars: trace_to_spec_text(s, trace, save, sidecars), save, [s.source])
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if unsaved is not None:
         import typer

@@ -92,7 +92,7 @@ def step(
     if save is not None:  # the files before stdout, so a closed pipe (`| head`) or a full disk cannot lose them
         from bpcalc.spec.save import trained_spec_text
 
-        c.deliver(trained_spec_text(s, res, save), save, protect=[s.source])
+        c.deliver_spec(lambda sidecars: trained_spec_text(s, res, save, sidecars), save, [s.source])
     if plot is not None and len(res.losses):
         from bpcalc.render.plot import loss_curve
 

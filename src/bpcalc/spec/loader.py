@@ -185,6 +185,7 @@ def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None
                             f"not a {_typename(doc.data)}")
     data = doc.data
     base = Path(base_dir) if base_dir is not None else Path.cwd()
+    doc.base = base
     if "layers" in data:
         return _network(doc, data, base)
     if "nodes" in data or "variables" in data:
@@ -494,8 +495,7 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
         check_keys(doc, bufs, set(names), p)
         out = {}
         for b, v in bufs.items():
-            arr = np.asarray(number(doc, v, p + (b,)) if graph else (
-                matrix(doc, v, p + (b,)) if len(shapes[key]) == 2 else vector(doc, v, p + (b,))))
+            arr = np.asarray(number(doc, v, p + (b,)) if graph else _parameter(doc, v, p + (b,), len(shapes[key])))
             if arr.shape != shapes[key]:
                 raise doc.error(p + (b,), f"shape {arr.shape} does not match the parameter's {shapes[key]}")
             out[b] = arr
@@ -563,7 +563,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         if "weights" in raw:
             if "units" in raw:
                 raise doc.error(path + ("units",), "give either `weights` or `units`, not both")
-            W = matrix(doc, raw["weights"], path + ("weights",), "row")
+            W = _parameter(doc, raw["weights"], path + ("weights",), 2)
             if W.shape[1] != fan_in:
                 src = "each input sample has" if i == 0 else f"layers[{i - 1}] has"
                 unit = "value" if i == 0 else "neuron"
@@ -677,10 +677,24 @@ def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarr
                             hint="one bias per neuron: [" + ", ".join([f"{value:g}"] * min(n, 4))
                                  + (", ...]" if n > 4 else "]"))
         value = [value]  # `biases: 0.1` for a layer of one neuron
-    b = vector(doc, value, path + ("biases",), "bias")
+    b = _parameter(doc, value, path + ("biases",), 1)
     if len(b) != n:
         raise doc.error(path + ("biases",), f"{what} but {len(b)} biases", hint="one bias per neuron")
     return b
+
+
+def _parameter(doc: Located, value: Any, path: tuple, ndim: int) -> np.ndarray:
+    """Weights or a buffer of them (ndim 2) or biases (1): inline, or a .npy/.csv file beside the spec, as
+    `--save` writes large ones."""
+    if isinstance(value, str) and not _numeric_text(value):
+        arr = load_data_file(doc, value, path, doc.base if doc.base is not None else Path.cwd())
+        if ndim == 1:
+            if 1 not in arr.shape:
+                raise doc.error(path, _("{ref} holds a {rows}×{cols} table; biases are one row or one column").format(
+                    ref=value, rows=arr.shape[0], cols=arr.shape[1]))
+            arr = arr.ravel()
+        return arr
+    return matrix(doc, value, path, "row") if ndim == 2 else vector(doc, value, path, "bias")
 
 
 def init_weights(rng: np.random.Generator, init: str, fan_out: int, fan_in: int) -> np.ndarray:

@@ -90,7 +90,7 @@ def _training_state(group: str) -> dict:
     buffers = {"type": "object", "description": "The optimizer's buffers: " + "; ".join(
                f"{', '.join(c.buffers)} ({n})" for n, c in OPTIMIZERS.items() if c.buffers) + ".",
                "additionalProperties": {"anyOf": [{"$ref": "#/$defs/number"}, {"$ref": "#/$defs/vector"},
-                                                  {"$ref": "#/$defs/matrix"}]}}
+                                                  {"$ref": "#/$defs/matrix"}, DATA_FILE]}}
     per = ({"type": "object", "additionalProperties": buffers} if group == "variables" else
            {"type": "array", "items": {"type": "object", "properties": {"weights": buffers, "biases": buffers},
                                        "additionalProperties": False}})
@@ -112,9 +112,11 @@ def _layer() -> dict:
         "biases": {"type": "array", "items": LABEL, "description": "Names of the biases, one per neuron."},
     }
     props = {
-        "weights": {"$ref": "#/$defs/matrix", "description": "Row j = neuron j of this layer, column k = input k "
-                    "(w_jk); every row as long as the previous layer (or the inputs)."},
-        "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, {"type": "null"}],
+        "weights": {"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE],
+                    "description": "Row j = neuron j of this layer, column k = input k (w_jk); every row as long as "
+                                   "the previous layer (or the inputs). Or a .npy/.csv file (`--save` writes large "
+                                   "ones so)."},
+        "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, DATA_FILE, {"type": "null"}],
                    "description": "One per neuron (a single number for a layer of one neuron); absent = this layer "
                                   "has no bias."},
         "activation": _described(ACTIVATIONS, "The layer's activation (default sigmoid)"),
