@@ -144,3 +144,15 @@ def test_constants_named_like_float_words_are_saved_and_reload(cli, tmp_path, na
 def test_epochs_beyond_int64_is_a_message(cli):
     r = cli("step", "--epochs", str(2**64), "--quiet")
     assert r.exit_code == 2 and "at most" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args", [("examples",), ("explain", "sigmoid"), ("explain", "chain-rule"),
+                                  *[(cmd, name) for name in ("simple", "hidden", "two_layer", "snack", "composite",
+                                                             "graph_chain") for cmd in ("run", "explain", "check")]])
+def test_no_internal_document_numbers_in_what_users_read(cli, args):
+    """Users know the source articles by what they show ("the layer-notation example"), not as "seed 002"."""
+    import re
+
+    r = cli(*args, "--format", "text") if args[0] != "examples" else cli(*args)
+    assert r.exit_code == 0, r.stderr
+    assert not re.search(r"seed[ _]?0\d\d", r.stdout, flags=re.I), r.stdout
