@@ -147,3 +147,13 @@ def test_run_save_refuses_updated_values_outside_the_domain(cli, tmp_path):
     assert not save.exists()
     assert json.loads(r.stdout)["variables"]["x"]["new_value"] == -1.5
     assert cli("run", spec, "--format", "json").exit_code == 0  # without --save, the step itself is a result
+
+
+def test_an_exponent_constant_in_every_variable_takes_a_negative_base(cli, tmp_path):
+    """f = x ** (y − y) at x = −1: the exponent is 0 whatever y is, so f = (−1)^0 = 1 near every point and
+    ∂f/∂y = 0, ∂f/∂x = 0·(−1)^(−1) = 0 (what central differences give); nothing is refused."""
+    spec = _spec(tmp_path, "variables: {x: -1, y: 0}\nnodes:\n  f: x ** (y - y)\n")
+    r = cli("run", spec, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    v = json.loads(r.stdout)["variables"]
+    assert (v["x"]["grad"], v["y"]["grad"]) == (0.0, 0.0)

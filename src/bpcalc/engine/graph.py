@@ -117,15 +117,19 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float
         nt.locals = tuple(when(rnd, rd)(float(x)) for x, rd in zip(locals_, rounded))
         bad = [i for i, x in enumerate(nt.locals) if not math.isfinite(x) and nt.inputs[i] in live
                and (up != 0 or math.isnan(x))]  # towards a constant, a derivative nobody uses may be undefined
+        constant_exponent = False
         if bad and nt.op == "pow" and bad[0] == 1:
-            raise _undefined_exponent_derivative(graph, nt)
+            if _moves_with_a_variable(graph, traces, nt.inputs[1]):
+                raise _undefined_exponent_derivative(graph, nt)
+            bad, constant_exponent = bad[1:], True  # `x ** (y - y)`: the exponent stays put, nothing flows back
         if bad:
             node = next((n for n in graph.nodes if n.name == nt.name), None)
             where = f"{nt.text} at {_values(graph, node, nt.input_values)}" if node else nt.text
             raise SpecError(f"the derivative of {where} is infinite or undefined, so backprop cannot pass it",
                             path=f"nodes.{node.owner or node.name}" if node else None,
                             hint="move the starting values away from that point (e.g. sqrt at 0, log at 0)")
-        nt.products = tuple(up * x for x in nt.locals)  # products and sums: exact
+        nt.products = tuple(0.0 if constant_exponent and i == 1 else up * x  # products and sums: exact
+                            for i, x in enumerate(nt.locals))
         for name, p in zip(nt.inputs, nt.products):
             grads[name] = grads.get(name, 0.0) + p
     return grads
@@ -155,6 +159,19 @@ def reaches_a_variable(graph: Graph) -> set[str]:
         if any(i in live for i in node.inputs):
             live.add(node.name)
     return live
+
+
+def _moves_with_a_variable(graph: Graph, traces: list[NodeTrace], name: str) -> bool:
+    """Whether the value of `name` has a nonzero (or undefined) gradient with respect to some variable: a reverse
+    pass of its own from `name` (an exponent such as `y − y` is constant in every variable)."""
+    g = {name: 1.0}
+    for nt in reversed(traces):
+        up = g.get(nt.name, 0.0)
+        if up == 0 or nt.op not in GRAPH_OPS:
+            continue
+        for inp, local in zip(nt.inputs, GRAPH_OPS[nt.op].locals(*nt.input_values, nt.value)):
+            g[inp] = g.get(inp, 0.0) + up * local
+    return any(g.get(v, 0.0) != 0 for v in graph.variables)  # NaN counts as moving
 
 
 def _undefined_exponent_derivative(graph: Graph, nt: NodeTrace) -> SpecError:
