@@ -677,13 +677,13 @@ def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarr
                             hint="one bias per neuron: [" + ", ".join([f"{value:g}"] * min(n, 4))
                                  + (", ...]" if n > 4 else "]"))
         value = [value]  # `biases: 0.1` for a layer of one neuron
-    b = _parameter(doc, value, path + ("biases",), 1)
+    b = _parameter(doc, value, path + ("biases",), 1, "bias")
     if len(b) != n:
         raise doc.error(path + ("biases",), f"{what} but {len(b)} biases", hint="one bias per neuron")
     return b
 
 
-def _parameter(doc: Located, value: Any, path: tuple, ndim: int) -> np.ndarray:
+def _parameter(doc: Located, value: Any, path: tuple, ndim: int, what: str = "number") -> np.ndarray:
     """Weights or a buffer of them (ndim 2) or biases (1): inline, or a .npy/.csv file beside the spec, as
     `--save` writes large ones."""
     if isinstance(value, str) and not _numeric_text(value):
@@ -694,7 +694,7 @@ def _parameter(doc: Located, value: Any, path: tuple, ndim: int) -> np.ndarray:
                     ref=value, rows=arr.shape[0], cols=arr.shape[1]))
             arr = arr.ravel()
         return arr
-    return matrix(doc, value, path, "row") if ndim == 2 else vector(doc, value, path, "bias")
+    return matrix(doc, value, path, "row") if ndim == 2 else vector(doc, value, path, what)
 
 
 def init_weights(rng: np.random.Generator, init: str, fan_out: int, fan_in: int) -> np.ndarray:
