@@ -128,7 +128,8 @@ def mutate_text(text: str, rng: random.Random) -> str:
     elif op < 0.75:
         lines[i] = lines[i][: rng.randrange(len(lines[i]) + 1)]
     elif op < 0.85:
-        lines[i] = lines[i] + rng.choice([" #", ": 1", " [", " {", " &a", " *a", " !!float x", " - 2"])
+        lines[i] = lines[i] + rng.choice([" #", ": 1", " [", " {", " &a", " *a", " !!float x", " - 2", ' "\\e[31m"',
+                                          "\x00", "\u202e", " \ufeff"])
     else:
         return text[: rng.randrange(len(text) + 1)]
     return "\n".join(lines)
@@ -174,7 +175,7 @@ def check_case(seed: int, folder: Path, runner) -> None:
     text, (command, *args), fmt = make_case(seed)
     folder.mkdir()
     spec = folder / "spec.yaml"
-    spec.write_text(text, encoding="utf-8")
+    spec.write_bytes(text.encode("utf-16" if seed % 11 == 0 else "utf-8", "surrogatepass"))
     (folder / "data.csv").write_text("0.1,0.2\n0.3,0.4\n", encoding="utf-8")
     out, save = folder / "out.txt", folder / "saved.yaml"
     if seed % 2:  # half the time the targets exist already: a failure must leave them as they were
