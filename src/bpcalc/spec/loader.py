@@ -196,7 +196,8 @@ def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None
     for key in data:  # `layer:` for `layers:` gets its did-you-mean
         close = difflib.get_close_matches(str(key), sorted(NETWORK_KEYS | GRAPH_KEYS), n=1)
         if key not in known and close:
-            raise doc.error((key,), f"unknown key `{key}`", f"did you mean `{close[0]}`?")
+            raise doc.error((key,), _("unknown key `{key}`").format(key=key),
+                            _("did you mean `{name}`?").format(name=close[0]))
     raise doc.error((), _("a spec needs `layers` (a network) or `nodes` (an expression graph); found keys: "
                           "{keys}").format(keys=", ".join(known)),
                     hint=_("`bpcalc init` writes a starter spec; `bpcalc examples` lists complete ones"))
