@@ -152,8 +152,11 @@ def make_case(seed: int) -> tuple[str, list[str], str]:
     if kind >= 0.4 and rng.random() < 0.3:
         text = mutate_text(text, rng)
     command = rng.choice(["run", "run", "run", "step", "step", "explain", "check", "graph", "validate", "export"])
-    args = {"run": ["--round", "2"] if rng.random() < 0.2 else [], "step": ["--epochs", str(rng.choice([1, 3, 20]))],
-            "explain": [], "check": [], "graph": [], "validate": [], "export": []}[command]
+    args = {"step": ["--epochs", str(rng.choice([1, 3, 20]))]}.get(command, [])
+    if command in ("run", "explain", "graph") and rng.random() < 0.25:
+        args += ["--round", str(rng.choice([0, 2, 4, 12]))]
+    if command in ("run", "step", "explain", "graph") and rng.random() < 0.2:
+        args += ["--lr", rng.choice(["0", "0.5", "100", "1e154", "1e308", "1e-300"])]
     fmt = {"run": rng.choice(["json", "text", "markdown"]), "step": rng.choice(["json", "text"]),
            "explain": rng.choice(["json", "text"]), "check": "json", "graph": "dot"}.get(command, "")
     return text, [command, *args], fmt

@@ -156,3 +156,18 @@ def test_no_internal_document_numbers_in_what_users_read(cli, args):
     r = cli(*args, "--format", "text") if args[0] != "examples" else cli(*args)
     assert r.exit_code == 0, r.stderr
     assert not re.search(r"seed[ _]?0\d\d", r.stdout, flags=re.I), r.stdout
+
+
+def test_an_escape_in_an_expression_string_warns_nothing(tmp_path):
+    """`"\\e[31m"` in an expression: refused as a literal, and Python's own warning about the escape (a
+    SyntaxWarning on 3.12+, shown by default) never reaches stderr, even with warnings made errors."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text('variables: {x: 1}\nnodes:\n  f: x + "\\\\e[31m"\n', encoding="utf-8")
+    r = subprocess.run([sys.executable, "-W", "error", "-m", "bpcalc", "run", str(spec)], capture_output=True,
+                       text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")})
+    assert r.returncode == 2 and "not allowed in an expression" in r.stderr
+    assert "Warning" not in r.stderr and r.stderr.count("error:") == 1

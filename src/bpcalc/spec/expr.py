@@ -6,6 +6,7 @@ import ast
 import difflib
 import heapq
 import math
+import warnings
 from dataclasses import dataclass
 
 from bpcalc.engine.registry import FUNCTIONS
@@ -164,7 +165,9 @@ class _NodeParser:
             raise self.fail(f"the expression is longer than {MAX_EXPR_CHARS} characters", text=text[:60])
         text = self.text = " ".join(text.split())  # one line, so the caret lines up
         try:
-            tree = ast.parse(text, mode="eval")
+            with warnings.catch_warnings():  # `"\e"` in a spec: Python 3.12+ warns on stderr (SyntaxWarning) about
+                warnings.simplefilter("ignore")  # an escape in a string literal, which is refused below anyway
+                tree = ast.parse(text, mode="eval")
         except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
             msg, offset = getattr(exc, "msg", str(exc)), getattr(exc, "offset", None)
             raise self.fail(f"syntax error in expression: {msg}", max((offset or 1) - 1, 0)) from None
