@@ -18,6 +18,7 @@ import json
 import math
 import os
 import random
+import warnings
 from pathlib import Path
 
 import pytest
@@ -193,7 +194,12 @@ def check_case(seed: int, folder: Path, runner) -> None:
         argv += ["--save", str(save)]
     where = f"seed {seed}: bpcalc {' '.join(argv)}\n--- spec ---\n{text}\n---"
 
-    r = runner.invoke(app, argv, catch_exceptions=True)
+    with warnings.catch_warnings(record=True) as caught:  # pytest would keep them off stderr: look at them here
+        warnings.simplefilter("always")
+        r = runner.invoke(app, argv, catch_exceptions=True)
+    leaked = [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught
+              if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+    assert not leaked, f"{where}\nwarnings a user would see: {leaked}"
     assert r.exception is None or isinstance(r.exception, SystemExit), f"{where}\n{r.exc_info and r.exc_info[1]!r}"
     assert "Traceback" not in r.output and "Traceback" not in r.stderr, where
     assert r.exit_code in (0, 1, 2), f"{where}\nexit {r.exit_code}\n{r.stderr}"
