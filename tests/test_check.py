@@ -340,3 +340,15 @@ def test_infinite_loss_is_null_in_json_and_fails(cli, tmp_path):
     assert any("E is inf" in n for n in d["notes"])
     text = cli("check", spec, "--format", "text")
     assert text.exit_code == 1 and "E is inf" in text.stdout and "Warning" not in text.stderr
+
+
+@pytest.mark.parametrize("spec", ["simple", "graph_chain"])
+def test_an_eps_below_the_parameters_resolution_fails_instead_of_passing(cli, spec):
+    """ε = 1e-320: θ ± ε is θ itself (for θ = 0.5, say), so the central difference is 0/2ε whatever the gradient,
+    and the round-off bound 100·2.2e-16/ε ≈ 2e306 let every row pass "absolutely". Now such rows are undefined."""
+    r = cli("check", spec, "--eps", "1e-320", "--format", "json")
+    assert r.exit_code == 1, r.stdout
+    d = json.loads(r.stdout)
+    assert d["ok"] is False and all(p["numerical"] is None for p in d["parameters"] if p["backprop"] != 0)
+    assert any("below the resolution" in n for n in d["notes"])
+    assert not any("domain ends within" in n for n in d["notes"])

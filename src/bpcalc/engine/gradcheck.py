@@ -148,6 +148,18 @@ def _atol(given: float | None, value: float, eps: float) -> float:
     return bound if math.isfinite(bound) else 0.0
 
 
+def _resolution_note(thetas, eps: float) -> list[str]:
+    """A note when θ ± ε is θ itself for some parameter (ε below its float64 resolution): its row is undefined."""
+    from bpcalc.i18n import _
+
+    lost = [float(t) for t in thetas if t + eps == t or t - eps == t]
+    if not lost:
+        return []
+    return [_("ε = {eps:g} is below the resolution of {n} of the values (θ ± ε rounds back to θ, e.g. at θ = {t:g}), "
+              "so their numerical gradients are undefined and count as failed; a larger --eps such as 1e-6 "
+              "fits").format(eps=eps, n=len(lost), t=lost[0])]
+
+
 def _not_finite_note(value: float, of: str) -> list[str]:
     from bpcalc.i18n import _
 
@@ -201,6 +213,9 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
         out = []
         for _key, _name, arr, ix, _g in slots:
             old = arr[ix]
+            if old + eps == old or old - eps == old:  # ε below θ's resolution: no difference to take
+                out.append(math.nan)
+                continue
             arr[ix] = old + eps
             up = net.loss_value(X, T)
             arr[ix] = old - eps
@@ -220,7 +235,7 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
         test = passed_by(float(gb), n, tolerance, atol)
         params.append(ParamCheck(key, name, float(gb), n, test is not None, kink=kinked.get(li, False),
                                  passed_by=test))
-    notes = _not_finite_note(float(E), "E")
+    notes = _not_finite_note(float(E), "E") + _resolution_note([arr[ix] for _k, _n, arr, ix, _g in slots], eps)
     if any(kinked.values()):
         notes.append("an activation's input lies within ε of its kink, where the two one-sided "
                      "derivatives differ; a mismatch there is the kink, not a bug")
@@ -266,6 +281,9 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: floa
     def numerical() -> list[float | None]:
         out = []
         for name, x in values.items():
+            if x + eps == x or x - eps == x:  # ε below x's resolution: no difference to take
+                out.append(None)
+                continue
             up, down = value_at(name, x + eps), value_at(name, x - eps)
             out.append(None if up is None or down is None else (up - down) / (2 * eps))
         return out
@@ -281,11 +299,11 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: floa
         test = passed_by(gb, n, tolerance, atol)
         params.append(ParamCheck(f"variables.{name}.grad", name, gb, n, test is not None, kink=bool(kink_ops),
                                  passed_by=test))
-    notes = _not_finite_note(float(out_value), root)
+    notes = _not_finite_note(float(out_value), root) + _resolution_note(list(values.values()), eps)
     if kink_ops:
         notes.append(f"{', '.join(sorted(kink_ops))}: evaluated within ε of its kink, where the "
                      "two one-sided derivatives differ; a mismatch there is the kink, not a bug")
-    if any(p.numerical is None for p in params):
+    if any(p.numerical is None and values[p.name] + eps != values[p.name] != values[p.name] - eps for p in params):
         notes.append("some E(θ ± ε) are undefined (an op's domain ends within ε); those rows have no numerical "
                      "gradient and count as failed")
     return GradCheck("graph", spec.name, float(out_value), eps, tolerance, atol, params, t_bp, t_num, notes=notes,
