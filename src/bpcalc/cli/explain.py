@@ -40,6 +40,7 @@ def explain(
     learning_rate: c.LearningRateOpt = None,
     output: c.OutputOpt = None,
     round: c.RoundOpt = None,
+    full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
 ) -> None:
@@ -74,7 +75,7 @@ def explain(
         raise _with_function_hint(exc, topic) from None
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
-    ex = derive(trace, precision, param)
+    ex = derive(trace, precision, param, full)
     doc = explain_doc(ex)
     data = explain_dict(ex)
     results = None

@@ -41,9 +41,9 @@ def run(
         results = check_and_attach(s, checked, doc, precision)
 
     def data():
-        from bpcalc.render.jsonr import trace_to_dict
+        from bpcalc.render.jsonr import trace_data
 
-        return checked if checked is not None else trace_to_dict(trace)
+        return checked if checked is not None else trace_data(trace)
 
     unsaved = _outside_after_update(s, trace) if save is not None else None
     if save is not None and unsaved is None:  # before stdout, so a closed pipe or a full disk cannot lose it

@@ -100,9 +100,9 @@ class GradCheck:
 
     def as_dict(self) -> dict:
         """The JSON data model: non-finite numbers are null, as in every other JSON bpcalc writes."""
-        from bpcalc.engine.trace import _num_tree
+        from bpcalc.engine.trace import plain
 
-        return _num_tree({
+        return plain({
             "kind": "gradcheck", "model": self.model, "name": self.name, "of": self.of, "loss": self.loss,
             "eps": self.eps, "tolerance": self.tolerance, "atol": self.atol, "ok": self.ok,
             "parameters_count": self.n_params,
@@ -182,14 +182,16 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
 
 
 # ---------------------------------------------------------------------------------------------- networks
-def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | None = None) -> GradCheck:
-    """Backprop vs central differences for every weight and bias of a network spec (the mean loss over samples)."""
+def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | None = None,
+                  names: list[str] | None = None) -> GradCheck:
+    """Backprop vs central differences for every weight and bias of a network spec (the mean loss over samples).
+    `names`: the parameters' display names in notation order (explain.notation.param_names); else JSON paths."""
     from bpcalc.engine.network import Network
-    from bpcalc.explain.notation import Notation
+    from bpcalc.engine.training import param_paths
 
     net = Network.from_spec(spec)
     X, T = spec.inputs, spec.targets
-    nt = Notation.of(spec)
+    shown = iter(names if names is not None else param_paths(spec))
 
     def backprop():
         zs, as_ = net.forward(X)
@@ -203,11 +205,10 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
     for li in range(len(net.weights)):
         W = net.weights[li]
         for j, k in np.ndindex(W.shape):
-            slots.append((f"layers.{li}.grad_weights.{j}.{k}", nt.w(li, j, k).text, W, (j, k), g["gW"][li][j, k]))
+            slots.append((f"layers.{li}.grad_weights.{j}.{k}", next(shown), W, (j, k), g["gW"][li][j, k]))
         if net.biases[li] is not None:
             for j in range(net.biases[li].shape[0]):
-                slots.append((f"layers.{li}.grad_biases.{j}", nt.b(li, j).text, net.biases[li], (j,),
-                              g["gb"][li][j]))
+                slots.append((f"layers.{li}.grad_biases.{j}", next(shown), net.biases[li], (j,), g["gb"][li][j]))
 
     def numerical() -> list[float]:
         out = []
@@ -310,9 +311,10 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: floa
                      of=root, atol_given=given)
 
 
-def check(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | None = None) -> GradCheck:
+def check(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | None = None,
+          names: list[str] | None = None) -> GradCheck:
     """Gradient check of a network or graph spec; `atol` (default: the round-off of the numerical quotient) is the
-    absolute difference that passes whatever the relative error."""
+    absolute difference that passes whatever the relative error; `names` as for check_network."""
     if not (eps > 0 and math.isfinite(eps)):
         from bpcalc.errors import SpecError
 
@@ -329,4 +331,4 @@ def check(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | No
                         hint=_("try 1e-8, or 0 for the relative test alone"))
     if spec.kind == "graph":
         return check_graph(spec, eps, tolerance, atol)
-    return check_network(spec, eps, tolerance, atol)
+    return check_network(spec, eps, tolerance, atol, names)
