@@ -57,9 +57,9 @@ def run(
         from bpcalc.errors import EXIT_CHECK_FAILED
         from bpcalc.i18n import _
 
-        c.err(_("error: --save wrote nothing: the updated variables leave the graph's domain ({why}), and a spec "
-                "holding them would not load").format(why=unsaved))
-        c.err(_("  hint: a smaller learning rate keeps the step inside it"))
+        c.err("error: " + _("--save wrote nothing: the updated variables leave the graph's domain ({why}), and a "
+                            "spec holding them would not load").format(why=unsaved))
+        c.err("  hint: " + _("a smaller learning rate keeps the step inside it"))
         raise typer.Exit(EXIT_CHECK_FAILED)
     if checked is not None:
         import typer
