@@ -1,7 +1,8 @@
 """Gradient check: every parameter's backprop gradient against a central-difference numerical gradient.
 
 ∂E/∂θ ≈ (E(θ + ε) − E(θ − ε)) / 2ε needs two forward passes per parameter; backprop gets every gradient from
-one forward and one backward pass. Both are timed, which is seed 002's argument for backprop, on your network.
+one forward and one backward pass. Both are timed, which is the layer-notation article's argument for backprop,
+on your network.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ MIN_TIMING = 0.02  # seconds: repeat a fast measurement until it takes this long
 MAX_REPEATS = 1000
 ROUNDOFF = 100 * float(np.finfo(float).eps)  # relative round-off of a loss value, generously
 
-# seed 002's network and data set: 784 inputs, 30 hidden, 10 outputs, 60,000 training samples
+# the layer-notation article's network and data set: 784 inputs, 30 hidden, 10 outputs, 60,000 training samples
 SEED_002_SIZES = (784, 30, 10)
 SEED_002_SAMPLES = 60_000
 
@@ -116,7 +117,8 @@ class GradCheck:
 
 
 def seed_002_cost() -> dict:
-    """What the numerical gradient of seed 002's 784-30-10 network on 60,000 samples costs, in forward passes."""
+    """What the numerical gradient of the layer-notation article's 784-30-10 network on 60,000 samples costs, in
+    forward passes."""
     sizes = SEED_002_SIZES
     P = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     return {"sizes": list(sizes), "parameters": P, "samples": SEED_002_SAMPLES, "forward_passes": 2 * P,
