@@ -101,3 +101,20 @@ def test_biases_file_must_be_one_row_or_column(cli, tmp_path):
                     encoding="utf-8")
     r = cli("run", spec)
     assert r.exit_code == 2 and "biases are one row or one column" in r.stderr
+
+
+def test_large_finite_values_in_a_data_file_warn_nothing(cli, tmp_path):
+    """1e308 + 1e308 overflows the one-pass finiteness sum: the values are finite, and numpy's overflow warning
+    must not reach stderr (found by the fuzzer, on a saved spec's .npy)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    np.save(tmp_path / "w.npy", np.array([[1e308, 1e308]]))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("inputs: [1e-300, 1e-300]\ntargets: [0]\nlayers:\n  - weights: w.npy\n    activation: linear\n",
+                    encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "validate", str(spec)], capture_output=True, text=True,
+                       env={**__import__("os").environ,
+                            "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")})
+    assert r.returncode == 0 and "Warning" not in r.stderr, r.stderr

@@ -373,7 +373,9 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
         raise doc.error(path, f"{ref} must hold a 2-D table (samples × features), found shape {arr.shape}")
     # one pass, no temporary: a finite sum means every value is finite (NaN and ±inf carry into it); only a sum
     # that is not finite (a bad value, or finite values overflowing it) needs the value-by-value look
-    if not math.isfinite(float(np.add.reduce(arr, axis=None))) and not np.all(np.isfinite(arr)):
+    with np.errstate(over="ignore"):  # finite values whose sum overflows: no numpy warning on stderr
+        total = float(np.add.reduce(arr, axis=None))
+    if not math.isfinite(total) and not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise doc.error(path, f"{ref} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
     return arr
