@@ -24,7 +24,7 @@ FormatOpt = Annotated[str | None, typer.Option(
     help=dynamic(Msg("{choices}. Default: rich on a terminal, text when piped, or from the --output suffix.",
                      choices=formats.choices_help())),
     show_default=False)]
-PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", min=1, max=17,
+PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", metavar="N", min=1, max=17,
                                            help=N_("Significant digits shown (JSON always has full precision)."))]
 
 
@@ -55,7 +55,20 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr", metavar="ALPHA", callback=_finite,
+def _learning_rate(value: float | None) -> float | None:
+    """A finite α ≥ 0, as the spec loader requires of `learning_rate`."""
+    from bpcalc.i18n import _
+
+    value = _finite(value)
+    if value is not None and value < 0:
+        raise typer.BadParameter(_("the learning rate must be ≥ 0, not {value:g}: a step goes down the gradient "
+                                   "by itself (θ − α·g), so write a positive α such as {example:g}").format(
+                                       value=value, example=-value))
+    return value
+
+
+LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr", metavar="ALPHA",
+                                                       callback=_learning_rate,
                                                        help=N_("Override the spec's learning rate."))]
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
                                               help=N_("Hand rounding: round every intermediate to N decimals as it is "
@@ -173,7 +186,7 @@ def os_error_message(exc: OSError) -> str:
     writing = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIPE, errno.EBADF}
     if exc.filename is None and (stdout_failure() is not None or exc.errno in writing):  # a stream's error
         _stdout_reported = True
-        return f"cannot write the output: {exc.strerror or exc}"
+        return _("cannot write the output: {reason}").format(reason=exc.strerror or exc)
     where = f"{show_path(exc.filename)}: " if exc.filename is not None else ""
     return where + (exc.strerror or str(exc))
 
@@ -284,6 +297,18 @@ def emit(subject, fmt: str, output: Path | None, data: Callable[[], Any] | None 
         f.draw(subject)
         return
     deliver(f.render(subject, data, **opts), output, protect)
+
+
+def deliver_spec(make_text: Callable[[dict | None], str], save: Path, protect: list[str | None]) -> None:
+    """--save: the spec, its large arrays in .npy files beside it (when it is a regular file, so they can be
+    found next to it), those written first, each atomically, so the spec never names a file that is not there."""
+    from bpcalc.spec.save import check_writable
+
+    sidecars: dict | None = {} if check_writable(save)[2] == "replace" else None
+    text = make_text(sidecars)
+    for path, raw in (sidecars or {}).items():
+        deliver(raw, path, protect)
+    deliver(text, save, protect)
 
 
 def deliver(content: str | bytes | Iterable[str], output: Path | None, protect: list[str | None] | None = None) -> None:

@@ -45,23 +45,27 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
     doc.heading(_("Gradient check: {name}").format(name=_(gc.name)) if gc.name else _("Gradient check"))
     network = gc.model == "network"
     what = "E" if network else gc.of
+    absolute = (_("|b − n| ≤ {atol} (the absolute test, --atol)") if gc.atol_given else
+                _("|b − n| ≤ {atol} (the absolute test: round-off of the numerical quotient; --atol sets it)"))
     doc.para((_("Each gradient ∂{what}/∂θ by backprop (one forward and one backward pass for all of them) and by "
                 "central differences ({what}(θ + ε) − {what}(θ − ε)) / 2ε, two forward passes per parameter; "
                 "ε = {eps:g}.") if network else
               _("Each gradient ∂{what}/∂θ by backprop (one forward and one backward pass for all of them) and by "
                 "central differences ({what}(θ + ε) − {what}(θ − ε)) / 2ε, two forward passes per variable; "
                 "ε = {eps:g}.")).format(what=what, eps=gc.eps)
-             + " " + _("A gradient passes when its relative error |b − n| / max(|b|, |n|) is at most {tol:g}, or "
-                       "|b − n| ≤ {atol:.1e} (round-off of the numerical quotient).").format(tol=gc.tolerance,
-                                                                                           atol=gc.atol))
+             + " " + _("A gradient passes when its relative error |b − n| / max(|b|, |n|) is at most "
+                       "{tolerance} (the relative test), or when {absolute}.").format(
+                 tolerance=f"{gc.tolerance:g}", absolute=absolute.format(atol=sci(gc.atol))))
     if gc.ok:
         doc.para(f"{OK} " + (_("{count} agree (largest relative error {err})") if gc.n_params != 1
                              else _("{count} agrees (relative error {err})")).format(
             count=_count(gc.n_params), err=sci(gc.max_relative_error)), "ok")
-    else:
+    elif gc.failed:
         names = ", ".join(p.name for p in gc.failed[:8]) + (", …" if len(gc.failed) > 8 else "")
         doc.para(f"{BAD} " + _("{bad} of {n} gradients disagree: {names}").format(
             bad=len(gc.failed), n=gc.n_params, names=names), "bad")
+    else:  # every row agrees, but about a loss that overflowed
+        doc.para(BAD + " " + _("{of} is not a finite number, so the check fails").format(of=what), "bad")
     for note in gc.notes:
         doc.para(_(note), "note")
 
@@ -78,10 +82,11 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
     t = doc.table(_("Parameters") if network else _("Variables"),
                   [_("parameter") if network else _("variable"), _("backprop"), _("numerical"), _("difference"),
                    _("relative error"), _("check")], {1, 2, 3, 4})
+    passed = {"relative": _("relative"), "absolute": _("absolute")}
     for p in rows:
         t.add(p.name, f(p.backprop), _("undefined") if p.numerical is None else f(p.numerical),
               "" if p.difference is None else sci(p.difference) if p.difference else "0", sci(p.relative_error),
-              (OK if p.ok else BAD) + (_(" (kink)") if p.kink and not p.ok else ""))
+              (f"{OK} {passed[p.passed_by]}" if p.ok else BAD) + (_(" (kink)") if p.kink and not p.ok else ""))
     t.caption = caption
 
     doc.heading(_("Why backprop"), 2)

@@ -90,7 +90,7 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
     if res.diverged:
         doc.para(_("Diverged at epoch {e}: {reason}. Training stopped; the parameters are those after epoch {before} "
                    "(the last finite ones). Try a smaller learning rate.").format(
-                     e=res.diverged_epoch, reason=_(res.diverged), before=res.diverged_epoch - 1), "bad")
+                     e=res.diverged_epoch, reason=_(res.diverged), before=res.last_epoch), "bad")
     if res.interrupted:
         doc.para(_("Interrupted (Ctrl-C) after {done} of {n} epochs; the epoch under way was undone.").format(
             done=res.completed, n=res.epochs_requested), "bad")

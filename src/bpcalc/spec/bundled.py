@@ -80,7 +80,7 @@ def _load_file(p: Path):
     import os
     import stat
 
-    from bpcalc.spec.loader import _decode, parse_spec
+    from bpcalc.spec.loader import _decode, parse_spec, special_file_kind
 
     try:
         st = os.stat(p)
@@ -91,13 +91,11 @@ def _load_file(p: Path):
         raise SpecError(_("cannot read {short}: {exc_strerror_or_exc}").format(
                             short=_short(p), exc_strerror_or_exc=exc.strerror or exc)) from None
     mode = st.st_mode
-    kind = (_("a directory") if stat.S_ISDIR(mode) else _("a character device") if stat.S_ISCHR(mode)
-            else _("a block device") if stat.S_ISBLK(mode) else _("a socket") if stat.S_ISSOCK(mode)
-            else _("a named pipe (FIFO)") if stat.S_ISFIFO(mode) and not _anonymous_pipe(p) else None)
-    if kind is not None:
+    kind = None if stat.S_ISFIFO(mode) and _anonymous_pipe(p) else special_file_kind(p)
+    if kind not in (None, "missing"):
         hint = None if stat.S_ISDIR(mode) or stat.S_ISSOCK(mode) else _("to read it anyway: bpcalc run - < {p}").format(
             p=p)
-        raise SpecError(_("{p} is {kind}, not a spec file").format(p=p, kind=kind), hint=hint)
+        raise SpecError(_("{p} is {kind}, not a spec file").format(p=p, kind=_(kind)), hint=hint)
     try:
         with open(p, "rb") as fh:
             raw = _read_at_most(fh, str(p))
