@@ -50,7 +50,19 @@ class _Command(TyperCommand):
 
 
 class _Group(TyperGroup):
-    """The root: chooses the language of a whole invocation first (--lang anywhere, else the locale)."""
+    """The root: chooses the language of a whole invocation first (--lang anywhere, else the locale), and gives
+    every command --lang (one that does not declare it takes the root's, which only sets the language)."""
+
+    def __init__(self, *args, **kwargs):
+        import copy
+
+        super().__init__(*args, **kwargs)
+        lang = next((p for p in self.params if p.name == "lang"), None)
+        for command in self.commands.values():
+            if lang is not None and not any(p.name == "lang" for p in command.params):
+                option = copy.copy(lang)
+                option.expose_value = False
+                command.params.append(option)
 
     def main(self, args=None, *rest, **kwargs):
         return super().main(pick_language(args), *rest, **kwargs)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from bpcalc.cli.app import app
-from bpcalc.cli.common import LangOpt, deliver, guard
+from bpcalc.cli.common import deliver, guard
 from bpcalc.i18n import _
 
 
 @app.command()
 @guard
-def examples(lang: LangOpt = None) -> None:
+def examples() -> None:
     """List the bundled example specs (run one with `bpcalc run NAME`)."""
     from bpcalc.spec.bundled import bundled_names, describe
 
