@@ -213,6 +213,17 @@ def _outputs(cli):
     yield ["examples"]
     yield ["init"]
     yield ["init", "--graph"]
+    have = set(_commands())
+    extra = {  # other views and commands, where this bpcalc has them
+        "--view": [["run", "two_layer", "--view", "matrix"], ["explain", "xor", "--view", "matrix"]],
+        "--notation": [["run", "two_layer", "--notation", "mazur"], ["explain", "two_layer", "--notation", "ng"]],
+        "new": [["new"], ["new", "--graph"]],
+        "worksheet": [["worksheet", "two_layer"], ["worksheet", "hidden", "--answers", "--round", "2"]],
+    }
+    run_help = cli("run", "--help", env=NO_LOCALE).stdout
+    for key, argss in extra.items():
+        if key in have or key in run_help:
+            yield from argss
 
 
 def _graph_syntax(line: str) -> bool:
