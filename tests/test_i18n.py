@@ -222,7 +222,7 @@ def _outputs(cli):
     }
     run_help = cli("run", "--help", env=NO_LOCALE).stdout
     for key, argss in extra.items():
-        if key in have or key in run_help:
+        if key in have or key.startswith("--") and key in run_help:
             yield from argss
 
 
