@@ -74,7 +74,28 @@ def _notation(m: re.Match) -> str | None:
         out += "_{" + sub + "}"
     if sup is not None:
         out += "^{" + (f"({math(m.group('supp'))})" if m.group("supp") else sup) + "}"
-    return r"\ensuremath{" + out.strip() + "}"
+    return out.strip()
+
+
+def spans(text: str) -> list[tuple[str, str]]:
+    """Plain text cut into ("text", characters) and ("math", LaTeX) pieces: layer notation written in the text
+    (z_1^(2), ∂E/∂w_jk's w_jk, m̂) is math; everything else, symbols included, is text."""
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for m in _TOKENS.finditer(text):
+        if m.group("acc") is not None:  # a letter with a combining accent: m̂
+            rep = _COMBINING[m.group("acc")] + "{" + m.group("acc_base") + "}"
+        else:
+            rep = _notation(m)
+        if rep is None:
+            continue
+        if m.start() > pos:
+            out.append(("text", text[pos:m.start()]))
+        out.append(("math", rep))
+        pos = m.end()
+    if pos < len(text):
+        out.append(("text", text[pos:]))
+    return out
 
 
 def _chars(text: str) -> str:
@@ -99,20 +120,7 @@ def _chars(text: str) -> str:
 
 def escape(text: str) -> str:
     """Plain text -> LaTeX text mode: specials escaped; notation and math symbols as \\ensuremath{…}."""
-    out: list[str] = []
-    pos = 0
-    for m in _TOKENS.finditer(text):
-        if m.group("acc") is not None:  # a letter with a combining accent: m̂
-            rep = r"\ensuremath{" + _COMBINING[m.group("acc")] + "{" + m.group("acc_base") + "}}"
-        else:
-            rep = _notation(m)
-        if rep is None:
-            continue
-        out.append(_chars(text[pos:m.start()]))
-        out.append(rep)
-        pos = m.end()
-    out.append(_chars(text[pos:]))
-    return "".join(out)
+    return "".join(_chars(v) if k == "text" else r"\ensuremath{" + v + "}" for k, v in spans(text))
 
 
 def math(tex: str) -> str:
