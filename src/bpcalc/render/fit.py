@@ -24,18 +24,19 @@ def cell_width(c: Cell) -> int:
     return max((display_width(line) for line in text_of(c).split("\n")), default=0)
 
 
-def column_widths(t: Table) -> list[int]:
-    widths = [cell_width(h) for h in t.columns]
+def column_widths(t: Table, width=cell_width) -> list:
+    """Each column's width: the widest of its header and cells, as `width` measures a cell."""
+    widths = [width(h) for h in t.columns]
     for r in t.rows:
         for i, c in enumerate(r[:len(widths)]):
-            widths[i] = max(widths[i], cell_width(c))
+            widths[i] = max(widths[i], width(c))
     return widths
 
 
-def split_columns(t: Table, fits, key: int = 1) -> list[Table]:
+def split_columns(t: Table, fits, key: int = 1, width=cell_width) -> list[Table]:
     """The table as parts of its columns for which `fits(widths)` holds, each repeating the first `key` columns
-    (the table itself when it fits). `fits` takes the character widths of a part's columns."""
-    widths = column_widths(t)
+    (the table itself when it fits). `fits` takes the widths of a part's columns, as `width` measures a cell."""
+    widths = column_widths(t, width)
     if fits(widths) or len(t.columns) <= key + 1:
         return [t]
     groups: list[list[int]] = []

@@ -8,24 +8,89 @@ from __future__ import annotations
 from html import escape
 
 from bpcalc.render.doc import Cell, Doc, Heading, M, Para, Table, text_of
-from bpcalc.render.fit import column_widths, split_columns
+from bpcalc.render.fit import cell_width, column_widths, split_columns
 from bpcalc.render.latex import spans
 from bpcalc.render.mathml import tex_to_mathml
 
 # the printed text block: A4 is the narrower page (210 mm less 2 × 15 mm margins = 180 mm ≈ 510 pt); a table
-# prints at 9.5 pt, where a character of a number is about 5.3 pt and a cell adds 9 pt of padding
+# prints at 10 pt in Latin Modern, where a digit is 5 pt (5.3 with the punctuation and letters around it) and a
+# cell's padding is 12 pt
 PAGE_PT = 510.0
 CHAR_PT = 5.3
-CELL_PT = 9.0
+CELL_PT = 12.0
 MIN_SCALE = 0.72  # a table that would print smaller than this is split into parts instead
 KEEP_ROWS = 30  # a table up to this many rows is kept on one page with the heading before it
+WRAP_CHARS = 36  # a formula cell longer than this may wrap after a + (at the top level of its sum)
+_OPERATORS = set("+−-×·=/")
 
 
-def _natural_pt(widths: list[int]) -> float:
+def _natural_pt(widths: list[float]) -> float:
     return sum(w * CHAR_PT + CELL_PT for w in widths)
 
 
-def _fits(widths: list[int]) -> bool:
+def _width(c: Cell) -> float:
+    """A cell's printed width in characters; a formula's as typeset (a fraction as wide as its wider part), and a
+    long sum's as wrapped."""
+    if not isinstance(c, M) or not c.tex:
+        return float(cell_width(c))
+    import xml.etree.ElementTree as ET
+
+    w = _math_width(ET.fromstring(tex_to_mathml(c.tex)))
+    return min(w, WRAP_CHARS) if len(_terms(c.tex)) > 1 else w
+
+
+def _math_width(e) -> float:
+    """The width of a MathML element in characters of the text around it (scripts smaller, operators spaced)."""
+    kids = list(e)
+    tag = e.tag
+    if tag in ("mi", "mn", "mtext"):
+        return len(e.text or "")
+    if tag == "mo":
+        return len(e.text or "") + (0.9 if (e.text or "") in _OPERATORS and e.get("form") != "prefix" else 0.0)
+    if tag == "mspace":
+        return 1.0
+    if tag == "mfrac":
+        return max((_math_width(k) for k in kids), default=0.0) + 0.4
+    if tag in ("msub", "msup", "msubsup", "munder", "mover", "munderover"):
+        scripts = [_math_width(k) for k in kids[1:]]
+        base = _math_width(kids[0]) if kids else 0.0
+        if tag in ("munder", "mover", "munderover"):
+            return max([base, *(0.7 * x for x in scripts)])
+        return base + 0.7 * max(scripts, default=0.0)
+    if tag in ("msqrt", "mroot"):
+        return sum(_math_width(k) for k in kids) + 1.0
+    if tag == "mtable":
+        return max((sum(_math_width(td) + 1.0 for td in tr) for tr in kids), default=0.0)
+    return sum(_math_width(k) for k in kids)
+
+
+def _terms(tex: str) -> list[str]:
+    """A LaTeX sum cut before each + or − at its top level (outside braces and \\left…\\right), if long."""
+    if len(tex) < WRAP_CHARS:
+        return [tex]
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(tex):
+        ch = tex[i]
+        if ch == "\\" and tex.startswith(("\\left", "\\begin"), i):
+            depth += 1
+        elif ch == "\\" and tex.startswith(("\\right", "\\end"), i):
+            depth -= 1
+        elif ch == "\\":
+            i += 2
+            continue
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0 and ch in "+-" and tex[i - 1:i] == " " and tex[i + 1:i + 2] == " " and i > start:
+            parts.append(tex[start:i].strip())
+            start = i
+        i += 1
+    parts.append(tex[start:].strip())
+    return [p for p in parts if p]
+
+
+def _fits(widths: list[float]) -> bool:
     return _natural_pt(widths) * MIN_SCALE <= PAGE_PT
 
 
@@ -36,12 +101,19 @@ def inline(text: str) -> str:
 
 def cell_html(c: Cell) -> str:
     if isinstance(c, M):
-        return tex_to_mathml(c.tex) if c.tex else escape(c.text, quote=False)
+        if not c.tex:
+            return escape(c.text, quote=False)
+        terms = _terms(c.tex)
+        if len(terms) > 1:  # a long sum: one formula per term, so the line may break between them
+            # "{}+ b": after an empty group the sign is a binary operator, spaced as in the whole sum
+            return '<span class="wrap">' + " ".join(tex_to_mathml(x if i == 0 else "{}" + x)
+                                                    for i, x in enumerate(terms)) + "</span>"
+        return tex_to_mathml(c.tex)
     return inline(c)
 
 
 def _table(t: Table, cls: str = "") -> str:
-    widths = column_widths(t)
+    widths = column_widths(t, _width)
     scale = min(1.0, PAGE_PT / _natural_pt(widths)) if widths else 1.0
     style = f' style="--fit:{scale:.3f}"' if scale < 1.0 else ""
     out = [f'<div class="{" ".join(x for x in ("tbl", cls) if x)}">', f'<div class="scroll"><table class="bp"{style}>']
@@ -71,7 +143,7 @@ def _table(t: Table, cls: str = "") -> str:
 
 def table_html(t: Table) -> str:
     """A table; one too wide for a printed page also as parts of its columns, printed instead of it."""
-    parts = split_columns(t, _fits)
+    parts = split_columns(t, _fits, width=_width)
     if len(parts) == 1:
         return _table(t)
     return "\n".join([_table(t, "screen-only")] + [_table(p, "print-only") for p in parts])
@@ -143,7 +215,7 @@ CSS = """
     --ok: #5ccf7a; --bad: #ff7b72; --accent: #8ab4f8; }
 }
 html { background: var(--bg); color: var(--fg); }
-body { margin: 0; font: 16px/1.5 "Noto Serif", "DejaVu Serif", Georgia, serif; }
+body { margin: 0; font: 17px/1.5 "Latin Modern Roman", "STIX Two Text", Cambria, "Noto Serif", "DejaVu Serif", serif; }
 main { max-width: 60rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
 h1, h2, h3, h4, h5 { font-family: "Noto Sans", "DejaVu Sans", Helvetica, Arial, sans-serif; line-height: 1.25;
   color: var(--accent); margin: 1.4em 0 0.5em; }
@@ -152,7 +224,7 @@ p { margin: 0.5em 0; }
 p.note, p.caption { color: var(--muted); font-style: italic; }
 p.caption { font-size: 0.9em; margin-top: 0.3em; }
 p.ok { color: var(--ok); font-weight: bold; } p.bad { color: var(--bad); font-weight: bold; }
-math { font-size: 1.05em; }
+math { font-family: "Latin Modern Math", "STIX Two Math", "Cambria Math", "DejaVu Math TeX Gyre", math; }
 table.bp math { math-style: normal; }
 math .bold { font-weight: bold; }
 mtable.aligned mtd { padding: 0.15em 0; }
@@ -168,17 +240,18 @@ table.bp tbody tr:last-child > * { border-bottom: 2px solid var(--rule); }
 table.bp tbody tr:nth-child(even) { background: var(--stripe); }
 table.bp tbody th { font-weight: normal; }
 table.bp .num { text-align: right; }
+table.bp .wrap { white-space: normal; display: inline-block; min-width: 14em; }
 .print-only { display: none; }
 @media print {
   @page { margin: 15mm; }
   :root { --fg: #000; --bg: #fff; --muted: #333; --rule: #555; --head: #eee; --stripe: #f6f6f6; --ok: #116329;
     --bad: #a40e26; --accent: #000; }
-  body { font-size: 10.5pt; }
+  body { font-size: 11pt; }
   main { max-width: none; padding: 0; }
   h1, h2, h3, h4, h5 { break-after: avoid; page-break-after: avoid; break-inside: avoid; }
   section.keep { break-inside: avoid; page-break-inside: avoid; }
   .scroll, .equation { overflow: visible; }
-  table.bp { font-size: calc(9.5pt * var(--fit, 1)); }
+  table.bp { font-size: calc(10pt * var(--fit, 1)); }
   table.bp caption { break-after: avoid; }
   table.bp thead { display: table-header-group; }
   table.bp tr, .equation, p.caption { break-inside: avoid; page-break-inside: avoid; }

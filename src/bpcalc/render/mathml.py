@@ -135,6 +135,9 @@ class _Parser:
             atom = self.atom()
             if atom is None:
                 continue
+            if atom in ("<mo>−</mo>", "<mo>+</mo>") and (not out or out[-1].startswith("<mo") and not any(
+                    out[-1].endswith(f">{c}</mo>") for c in ")]|}⟩")):
+                atom = atom.replace("<mo>", '<mo form="prefix">')  # a sign, not a binary operator: (−0.4)
             out.append(self.scripts(atom))
 
     def scripts(self, base: str) -> str:
@@ -250,6 +253,8 @@ class _Parser:
         if kind == "num":
             return f"<mn>{val}</mn>"
         if kind == "char":
+            if val == "\\":  # a lone backslash at the end
+                return None if not self.strict else self.unknown("a lone backslash")
             if val.isalpha():
                 return f"<mi>{_e(val)}</mi>"
             if val.isdigit():
