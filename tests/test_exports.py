@@ -288,6 +288,28 @@ def test_markdown_tables_are_well_formed(name):
     assert tables > 0
 
 
+@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("command", ["run", "explain"])
+def test_markdown_typesets_every_formula_cell(cli, name, command):
+    """One rule: a table cell holding a formula (notation, an operator between terms) is $…$ math, never raw."""
+    r = cli(command, name, "--format", "markdown")
+    assert r.exit_code == 0, r.stderr
+    formula = re.compile(r"[·×∂Σσδ²]|\b[A-Za-z]_[A-Za-z0-9]|\^\(| [+−] ")
+    math_cells = 0
+    lines = r.stdout.splitlines()
+    for i, line in enumerate(lines):
+        header = i + 1 < len(lines) and lines[i + 1].startswith("|---")
+        if not line.startswith("| ") or set(line) <= set("|-: ") or header:
+            continue
+        for c in re.split(r"(?<!\\)\|", line)[1:-1]:
+            c = c.strip()
+            if c.startswith("$") and c.endswith("$"):
+                math_cells += 1
+            else:
+                assert not formula.search(c) or c.endswith("terms)") or c.startswith("Σ over"), c
+    assert math_cells > 5
+
+
 def test_markdown_escapes_hostile_cells():
     md = render_markdown(_hostile_doc())
     rows = [ln for ln in md.splitlines() if ln.startswith("|")]

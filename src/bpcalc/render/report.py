@@ -233,7 +233,9 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     t = doc.table(None, ["quantity", "value"], {1})
     for s in samples:
         for k in range(K):
-            t.add(f"{nt.a(last, k)} after" + (f" (sample {s + 1})" if n > 1 else ""), f(tr.outputs_after[s, k]))
+            words = "after" + (f" (sample {s + 1})" if n > 1 else "")
+            a_k = nt.a(last, k)
+            t.add(M(f"{a_k.text} {words}", rf"{a_k.tex}\ \text{{{words}}}"), f(tr.outputs_after[s, k]))
     t.add("E before", f(tr.loss))
     t.add("E after", f(tr.loss_after))
     t.add("change", f(tr.loss_change))
