@@ -8,7 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from bpcalc.render.doc import Cell, Doc, Heading, M, Para, Table, text_of
-from bpcalc.render.fit import cell_width, column_widths, split_columns
+from bpcalc.render.fit import WRAP_CHARS, column_widths, split_columns, sum_terms, typeset_width
 from bpcalc.render.latex import spans
 from bpcalc.render.mathml import tex_to_mathml
 
@@ -20,8 +20,6 @@ CHAR_PT = 5.3
 CELL_PT = 12.0
 MIN_SCALE = 0.72  # a table that would print smaller than this is split into parts instead
 KEEP_ROWS = 30  # a table up to this many rows is kept on one page with the heading before it
-WRAP_CHARS = 36  # a formula cell longer than this may wrap after a + (at the top level of its sum)
-_OPERATORS = set("+−-×·=/")
 
 
 def _natural_pt(widths: list[float]) -> float:
@@ -29,65 +27,9 @@ def _natural_pt(widths: list[float]) -> float:
 
 
 def _width(c: Cell) -> float:
-    """A cell's printed width in characters; a formula's as typeset (a fraction as wide as its wider part), and a
-    long sum's as wrapped."""
-    if not isinstance(c, M) or not c.tex:
-        return float(cell_width(c))
-    import xml.etree.ElementTree as ET
-
-    w = _math_width(ET.fromstring(tex_to_mathml(c.tex)))
-    return min(w, WRAP_CHARS) if len(_terms(c.tex)) > 1 else w
-
-
-def _math_width(e) -> float:
-    """The width of a MathML element in characters of the text around it (scripts smaller, operators spaced)."""
-    kids = list(e)
-    tag = e.tag
-    if tag in ("mi", "mn", "mtext"):
-        return len(e.text or "")
-    if tag == "mo":
-        return len(e.text or "") + (0.9 if (e.text or "") in _OPERATORS and e.get("form") != "prefix" else 0.0)
-    if tag == "mspace":
-        return 1.0
-    if tag == "mfrac":
-        return max((_math_width(k) for k in kids), default=0.0) + 0.4
-    if tag in ("msub", "msup", "msubsup", "munder", "mover", "munderover"):
-        scripts = [_math_width(k) for k in kids[1:]]
-        base = _math_width(kids[0]) if kids else 0.0
-        if tag in ("munder", "mover", "munderover"):
-            return max([base, *(0.7 * x for x in scripts)])
-        return base + 0.7 * max(scripts, default=0.0)
-    if tag in ("msqrt", "mroot"):
-        return sum(_math_width(k) for k in kids) + 1.0
-    if tag == "mtable":
-        return max((sum(_math_width(td) + 1.0 for td in tr) for tr in kids), default=0.0)
-    return sum(_math_width(k) for k in kids)
-
-
-def _terms(tex: str) -> list[str]:
-    """A LaTeX sum cut before each + or − at its top level (outside braces and \\left…\\right), if long."""
-    if len(tex) < WRAP_CHARS:
-        return [tex]
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(tex):
-        ch = tex[i]
-        if ch == "\\" and tex.startswith(("\\left", "\\begin"), i):
-            depth += 1
-        elif ch == "\\" and tex.startswith(("\\right", "\\end"), i):
-            depth -= 1
-        elif ch == "\\":
-            i += 2
-            continue
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        elif depth == 0 and ch in "+-" and tex[i - 1:i] == " " and tex[i + 1:i + 2] == " " and i > start:
-            parts.append(tex[start:i].strip())
-            start = i
-        i += 1
-    parts.append(tex[start:].strip())
-    return [p for p in parts if p]
+    """A cell's printed width in characters; a long sum's as wrapped between its terms."""
+    w = typeset_width(c)
+    return min(w, WRAP_CHARS) if isinstance(c, M) and len(sum_terms(c.tex)) > 1 else w
 
 
 def _fits(widths: list[float]) -> bool:
@@ -103,7 +45,7 @@ def cell_html(c: Cell) -> str:
     if isinstance(c, M):
         if not c.tex:
             return escape(c.text, quote=False)
-        terms = _terms(c.tex)
+        terms = sum_terms(c.tex)
         if len(terms) > 1:  # a long sum: one formula per term, so the line may break between them
             # "{}+ b": after an empty group the sign is a binary operator, spaced as in the whole sum
             return '<span class="wrap">' + " ".join(tex_to_mathml(x if i == 0 else "{}" + x)
