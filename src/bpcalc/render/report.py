@@ -12,6 +12,7 @@ from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, P
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.chain import eq, fill, gname, num
 from bpcalc.explain.notation import E, Notation, d, join
+from bpcalc.i18n import _
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.rounding_report import rounding_note
@@ -152,7 +153,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 t.add(dEa, sym, numbers, f(L.grad_a[s, j]))
                 dz = d(a_j, z_j)
                 if L.activation == "linear" and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
-                    t.add(nt.delta(li, j), M(f"{dEa} (linear: a = z)", rf"{dEa.tex} \quad (\text{{linear: }} a = z)"),
+                    lin = _("linear")
+                    t.add(nt.delta(li, j), M(f"{dEa} ({lin}: a = z)", rf"{dEa.tex} \quad (\text{{{lin}: }} a = z)"),
                           num(f.p_(L.grad_a[s, j])), f(L.delta[s, j]))
                 elif L.local is not None:
                     local_sym = M(_in_names(act.derivative, a_j.text, z_j.text),
@@ -160,8 +162,9 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     t.add(dz, local_sym, num(act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j]))),
                           f(L.local[s, j]))
                     if li == last and tr.fused:
-                        t.add(nt.delta(li, j), M(f"{dEa} · {dz}, in closed form",
-                                                 rf"{dEa.tex} \cdot {dz.tex},\ \text{{in closed form}}"),
+                        closed = _("in closed form")
+                        t.add(nt.delta(li, j), M(f"{dEa} · {dz}, {closed}",
+                                                 rf"{dEa.tex} \cdot {dz.tex},\ \text{{{closed}}}"),
                               num(_fused_text(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]),
                                               n, K)),
                               f(L.delta[s, j]))
@@ -170,8 +173,9 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                               num(f"{f.p_(L.grad_a[s, j])} × {f.p_(L.local[s, j])}"), f(L.delta[s, j]))
                 else:
                     if tr.fused and li == last:
-                        t.add(nt.delta(li, j), M("a_j·Σt − t_j (softmax with cross-entropy)",
-                                                 r"a_j \cdot \sum t - t_j \quad (\text{softmax with cross-entropy})"),
+                        pair = _("softmax with cross-entropy")
+                        t.add(nt.delta(li, j), M(f"a_j·Σt − t_j ({pair})",
+                                                 rf"a_j \cdot \sum t - t_j \quad (\text{{{pair}}})"),
                               num(f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if n > 1 else "")),
                               f(L.delta[s, j]))
                     else:
@@ -233,7 +237,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     t = doc.table(None, ["quantity", "value"], {1})
     for s in samples:
         for k in range(K):
-            words = "after" + (f" (sample {s + 1})" if n > 1 else "")
+            words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
             a_k = nt.a(last, k)
             t.add(M(f"{a_k.text} {words}", rf"{a_k.tex}\ \text{{{words}}}"), f(tr.outputs_after[s, k]))
     t.add("E before", f(tr.loss))
