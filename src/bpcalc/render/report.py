@@ -12,8 +12,8 @@ from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, P
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.chain import eq, fill, gname, num
 from bpcalc.explain.notation import E, Notation, d, join
-from bpcalc.i18n import _
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
