@@ -48,7 +48,7 @@ def cell_html(c: Cell) -> str:
         terms = sum_terms(c.tex)
         if len(terms) > 1:  # a long sum: one formula per term, so the line may break between them
             # "{}+ b": after an empty group the sign is a binary operator, spaced as in the whole sum
-            return '<span class="wrap">' + " ".join(tex_to_mathml(x if i == 0 else "{}" + x)
+            return '<span class="wrap">' + "<wbr>".join(tex_to_mathml(x if i == 0 else "{}" + x)
                                                     for i, x in enumerate(terms)) + "</span>"
         return tex_to_mathml(c.tex)
     return inline(c)
@@ -158,7 +158,7 @@ CSS = """
 }
 html { background: var(--bg); color: var(--fg); }
 body { margin: 0; font: 17px/1.5 "Latin Modern Roman", "STIX Two Text", Cambria, "Noto Serif", "DejaVu Serif", serif; }
-main { max-width: 60rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
+main { max-width: 72rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
 h1, h2, h3, h4, h5 { font-family: "Noto Sans", "DejaVu Sans", Helvetica, Arial, sans-serif; line-height: 1.25;
   color: var(--accent); margin: 1.4em 0 0.5em; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.3rem; } h3 { font-size: 1.12rem; } h4, h5 { font-size: 1rem; }
@@ -169,9 +169,11 @@ p.ok { color: var(--ok); font-weight: bold; } p.bad { color: var(--bad); font-we
 math { font-family: "Latin Modern Math", "STIX Two Math", "Cambria Math", "DejaVu Math TeX Gyre", math; }
 table.bp math { math-style: normal; }
 math .bold { font-weight: bold; }
+mtable.aligned, mtable.cases, mtable.matrix { math-style: normal; }
 mtable.aligned mtd { padding: 0.15em 0; }
 mtable.cases mtd { padding: 0.1em 0.6em 0.1em 0; }
-.equation { margin: 0.8em 0; overflow-x: auto; }
+.equation { margin: 0.8em 0 0.8em 1.5em; overflow-x: auto; }
+.equation math { display: inline math; math-style: normal; }
 .scroll { overflow-x: auto; margin: 0.8em 0 0.2em; }
 table.bp { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 table.bp caption { text-align: left; font-weight: bold; padding: 0 0 0.3em; font-family: "Noto Sans",
