@@ -201,7 +201,7 @@ def test_cli_latex_fragment_and_standalone(cli, tmp_path):
 class _Checker(html.parser.HTMLParser):
     """Collects text and checks that every opened element is closed in order."""
 
-    VOID = {"meta", "br", "link", "img", "hr", "input"}
+    VOID = {"meta", "br", "wbr", "link", "img", "hr", "input"}
 
     def __init__(self):
         super().__init__()
