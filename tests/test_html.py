@@ -390,3 +390,17 @@ def test_page_renders_in_a_browser(cli, tmp_path):
     png2 = tmp_path / "blank.png"
     _chromium(tmp_path, blank, f"--screenshot={png2}", "--window-size=1000,1400")
     assert _png_ink(png2.read_bytes()) < 10  # the measure tells a page from a blank one
+
+
+@needs_browser
+def test_printed_korean_page(cli, tmp_path):
+    from test_latex_fit import KOREAN_SPEC
+
+    spec = tmp_path / "ko.yaml"
+    spec.write_text(KOREAN_SPEC, encoding="utf-8")
+    text = _pdf_text(_print(cli, tmp_path, "run", str(spec)))
+    for word in ("한국어 신경망 예제", "합계", "가중치1", "편향"):
+        assert word in text, word
+    n = simple_numbers()  # the same neuron as the simple example, with Korean labels
+    for key in ("S", "a", "delta", "W1_new", "b_new"):
+        assert fmt4(n[key]) in text, key

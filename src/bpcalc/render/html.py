@@ -157,7 +157,8 @@ CSS = """
     --ok: #5ccf7a; --bad: #ff7b72; --accent: #8ab4f8; }
 }
 html { background: var(--bg); color: var(--fg); }
-body { margin: 0; font: 17px/1.5 "Latin Modern Roman", "STIX Two Text", Cambria, "Noto Serif", "DejaVu Serif", serif; }
+body { margin: 0; font: 17px/1.5 "Latin Modern Roman", "STIX Two Text", Cambria, "Noto Serif", "DejaVu Serif",
+  "Noto Serif CJK KR", "Noto Serif KR", "Apple SD Gothic Neo", "Malgun Gothic", serif; }
 main { max-width: 72rem; margin: 0 auto; padding: 1.5rem 1rem 3rem; }
 h1, h2, h3, h4, h5 { font-family: "Noto Sans", "DejaVu Sans", Helvetica, Arial, sans-serif; line-height: 1.25;
   color: var(--accent); margin: 1.4em 0 0.5em; }
