@@ -18,6 +18,8 @@ from bpcalc.render.mathml import tex_to_mathml
 PAGE_PT = 510.0
 CHAR_PT = 5.3
 CELL_PT = 12.0
+EQUATION_CHAR_PT = 6.2  # a display equation prints at 11 pt
+EQUATION_INDENT_PT = 18.0
 MIN_SCALE = 0.72  # a table that would print smaller than this is split into parts instead
 KEEP_ROWS = 30  # a table up to this many rows is kept on one page with the heading before it
 
@@ -93,7 +95,9 @@ def table_html(t: Table) -> str:
 
 def _para(p: Para) -> str:
     if p.style == "math" and isinstance(p.text, M):
-        return f'<div class="equation">{tex_to_mathml(p.text.tex, display=True)}</div>'
+        scale = min(1.0, (PAGE_PT - EQUATION_INDENT_PT) / (typeset_width(p.text) * EQUATION_CHAR_PT + 1.0))
+        style = f' style="--fit:{scale:.3f}"' if scale < 1.0 else ""
+        return f'<div class="equation"{style}>{tex_to_mathml(p.text.tex, display=True)}</div>'
     cls = f' class="{p.style}"' if p.style else ""
     return f"<p{cls}>{cell_html(p.text)}</p>"
 
@@ -196,6 +200,7 @@ table.bp .wrap { white-space: normal; display: inline-block; min-width: 14em; }
   h1, h2, h3, h4, h5 { break-after: avoid; page-break-after: avoid; break-inside: avoid; }
   section.keep { break-inside: avoid; page-break-inside: avoid; }
   .scroll, .equation { overflow: visible; }
+  .equation { font-size: calc(11pt * var(--fit, 1)); }
   table.bp { font-size: calc(10pt * var(--fit, 1)); }
   table.bp caption { break-after: avoid; }
   table.bp thead { display: table-header-group; }
