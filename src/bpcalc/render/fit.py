@@ -3,6 +3,7 @@ split into parts of its columns, each repeating the leading column (the one that
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from bpcalc.i18n import _
@@ -33,9 +34,14 @@ def typeset_width(c: Cell) -> float:
     part, scripts smaller, operators spaced)."""
     if not isinstance(c, M) or not c.tex:
         return float(cell_width(c))
+    return _tex_width(c.tex)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tex_width(tex: str) -> float:
     import xml.etree.ElementTree as ET
 
-    return _math_width(ET.fromstring(tex_to_mathml(c.tex)))
+    return _math_width(ET.fromstring(tex_to_mathml(tex)))
 
 
 def _math_width(e) -> float:

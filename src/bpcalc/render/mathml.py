@@ -6,6 +6,7 @@ output never holds a backslash: a command outside the subset is written as its n
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -412,6 +413,7 @@ def _row(items: list[str], force: bool = False) -> str:
     return "<mrow>" + "".join(items) + "</mrow>"
 
 
+@functools.lru_cache(maxsize=4096)
 def tex_to_mathml(tex: str, display: bool = False, strict: bool = False) -> str:
     """A <math> element for LaTeX math `tex` (display: a block equation)."""
     p = _Parser(tex, strict)
