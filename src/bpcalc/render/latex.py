@@ -296,13 +296,20 @@ _SECTIONS = {1: r"\section*", 2: r"\subsection*", 3: r"\subsubsection*"}
 
 
 def _kept(blocks: list[Block], i: int) -> bool:
-    """Whether block i (a heading or a paragraph after one) is kept on the page of the table that follows it."""
+    """Whether block i (a heading or a paragraph after one) is kept on the page of what it introduces: the table
+    that follows it, or a display equation before that (a derivation's table may then start the next page)."""
     height = 0.0
     for b in blocks[i:]:
         height += _height_pt(b)
         if isinstance(b, Table):
             return len(b.rows) <= BOX_ROWS and height <= PAGE_PT
+        if _is_display(b):
+            return height <= PAGE_PT
     return False
+
+
+def _is_display(b: Block) -> bool:
+    return isinstance(b, Para) and b.style == "math" and isinstance(b.text, M)
 
 
 def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
@@ -322,8 +329,9 @@ def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
             body += [_SECTIONS.get(b.level, r"\paragraph*") + "{" + escape(b.text) + "}"
                      + (r"\nopagebreak" if keep else ""), ""]
         elif isinstance(b, Para):
-            if b.style == "math" and isinstance(b.text, M):
-                body += _display(b.text.tex, keep) + [""]
+            if _is_display(b):
+                body += _display(b.text.tex, False) + [""]
+                keep = False
             else:
                 s = cell(b.text)
                 body.append(r"\emph{" + s + "}" if b.style == "note" else
