@@ -152,6 +152,14 @@ def test_matrices(env, fences):
     assert [mo.text for mo in root.iter("mo") if mo.get("fence") == "true"] == fences
 
 
+def test_matrix_with_its_shape_underneath():
+    root = _mathml(r"\underset{2 \times 3}{\begin{bmatrix} 1 & \cdots & 3 \\ \vdots & & 6 \end{bmatrix}}")
+    under = root.find("munder")
+    assert under is not None and under[0].find(".//mtable") is not None
+    assert "".join(under[1].itertext()) == "2×3"
+    assert "⋯" in "".join(root.itertext()) and "⋮" in "".join(root.itertext())
+
+
 def test_aligned_and_cases():
     root = _mathml(r"\begin{aligned} E &= a \\ &= 0.5 \end{aligned}")
     rows = root.find("mtable").findall("mtr")

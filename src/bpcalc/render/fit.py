@@ -26,7 +26,7 @@ def display_width(s: str) -> int:
 
 def cell_width(c: Cell) -> int:
     """The widest line of a cell, in characters."""
-    return max((display_width(line) for line in text_of(c).split("\n")), default=0)
+    return max((display_width(line) for line in str(text_of(c)).split("\n")), default=0)
 
 
 def typeset_width(c: Cell) -> float:

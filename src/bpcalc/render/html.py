@@ -53,6 +53,8 @@ def cell_html(c: Cell) -> str:
             return '<span class="wrap">' + "<wbr>".join(tex_to_mathml(x if i == 0 else "{}" + x)
                                                     for i, x in enumerate(terms)) + "</span>"
         return tex_to_mathml(c.tex)
+    if not isinstance(c, str):  # a cell type this renderer does not know yet: its text
+        return escape(str(c), quote=False)
     return inline(c)
 
 
@@ -136,7 +138,8 @@ def _block(b) -> str:
         return _heading(b)
     if isinstance(b, Table):
         return table_html(b)
-    return f"<p>{escape(str(b), quote=False)}</p>"  # a block type this renderer does not know yet
+    text = getattr(b, "text", "")  # a block type this renderer does not know yet: its text or formula
+    return _para(Para(text, "math" if isinstance(text, M) else "")) if text else ""
 
 
 def render_html(doc: Doc, **_) -> str:

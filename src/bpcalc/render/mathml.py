@@ -306,6 +306,10 @@ class _Parser:
         if name in _ACCENTS:
             body = self.argument()
             return f'<mover accent="true">{body}<mo>{_e(_ACCENTS[name])}</mo></mover>'
+        if name in ("underset", "overset", "stackrel"):
+            script, base = self.argument(), self.argument()
+            tag = "munder" if name == "underset" else "mover"
+            return f"<{tag}>{base}{script}</{tag}>"
         if name in ("underline",):
             return f'<munder accentunder="true">{self.argument()}<mo>_</mo></munder>'
         if name in _TEXT:
