@@ -182,7 +182,8 @@ def test_latex_standalone_compiles(name, tmp_path):
 @pytest.mark.skipif(not TEX_ENGINES, reason="no TeX engine installed")
 def test_latex_hostile_fragment_compiles_inside_a_document(tmp_path):
     fragment = render_latex(_hostile_doc())
-    tex = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n" + fragment
+    packages = re.search(r"\\usepackage\{([a-z,]+)\}", fragment.splitlines()[0]).group(1)  # what it says it needs
+    tex = (f"\\documentclass{{article}}\n\\usepackage{{{packages}}}\n\\begin{{document}}\n" + fragment
            + "\\end{document}\n")
     res = _compile(TEX_ENGINES[0], tex, tmp_path)
     assert res.returncode == 0, res.stdout[-2000:]

@@ -153,3 +153,17 @@ def test_korean_glyphs_are_in_the_pdf(cli, tmp_path):
         assert word in text, word
     n = 0.1 * 0.5 + 0.3 * 0.2 + 1.83  # z = Σ x·w + b, by hand
     assert f"{n:.2f}" in text
+
+
+@needs_pdflatex
+def test_fragment_fits_a_narrower_document(cli, monkeypatch, tmp_path):
+    """Pasted into a default article (a 345 pt text block, narrower than the standalone's), TeX measures each table
+    and scales what is still too wide: no overfull line."""
+    for args in (("step", "two_layer", "--epochs", "1000"), ("run", "xor")):
+        fragment = render_latex(docs_of(cli, monkeypatch, *args))
+        packages = re.search(r"\\usepackage\{([a-z,]+)\}", fragment.splitlines()[0]).group(1)
+        tex = (f"\\documentclass{{article}}\n\\usepackage{{{packages}}}\n\\begin{{document}}\n{fragment}"
+               "\\end{document}\n")
+        pdf, log = _compile(PDFLATEX, tex, tmp_path)
+        assert not [w for w in map(float, OVERFULL.findall(log)) if w > 1.0], args
+        assert "bpcalc: a table scaled" in log  # the safety net at work

@@ -33,8 +33,8 @@ _MATH = {
 # non-ASCII text punctuation -> text-mode LaTeX
 _TEXT_UNICODE = {"—": "---", "–": "--", "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~",
                  "°": r"\ensuremath{^\circ}"}
-# the loss curve's block elements ▁▂▃▄▅▆▇█ -> bars of 1/8 .. 8/8 of the line height
-_TEXT_UNICODE.update({chr(0x2581 + i): rf"\rule{{0.5em}}{{{(i + 1) / 8 * 1.6:.2f}ex}}" for i in range(8)})
+# the loss curve's block elements ▁▂▃▄▅▆▇█ -> bars of 1/8 .. 8/8 of the line height, 0.3 em wide
+_TEXT_UNICODE.update({chr(0x2581 + i): rf"\rule{{0.3em}}{{{(i + 1) / 8 * 1.6:.2f}ex}}" for i in range(8)})
 # a letter followed by a combining accent: m̂, x̄, ẋ
 _COMBINING = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0305": r"\bar", "\u0303": r"\tilde", "\u0307": r"\dot",
               "\u20d7": r"\vec"}
@@ -334,8 +334,8 @@ def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
                 keep = False
             else:
                 s = cell(b.text)
-                body.append(r"\emph{" + s + "}" if b.style == "note" else
-                            r"\textbf{" + s + "}" if b.style == "bad" else s)
+                s = r"\emph{" + s + "}" if b.style == "note" else r"\textbf{" + s + "}" if b.style == "bad" else s
+                body.append(r"{\raggedright " + s + r"\par}")  # ragged: long numbers and the loss curve break
                 body += [r"\par\nopagebreak" if keep else "", ""]
         elif isinstance(b, Table):
             body += _table(b)
