@@ -185,7 +185,7 @@ mtable.cases mtd { padding: 0.1em 0.6em 0.1em 0; }
 .scroll { overflow-x: auto; margin: 0.8em 0 0.2em; }
 table.bp { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 table.bp caption { text-align: left; font-weight: bold; padding: 0 0 0.3em; font-family: "Noto Sans",
-  "DejaVu Sans", sans-serif; }
+  "DejaVu Sans", sans-serif; white-space: nowrap; }
 table.bp th, table.bp td { padding: 0.2em 0.6em; text-align: left; vertical-align: baseline; white-space: nowrap; }
 table.bp thead th { border-top: 2px solid var(--rule); border-bottom: 1px solid var(--rule); background: var(--head); }
 table.bp tbody tr:last-child > * { border-bottom: 2px solid var(--rule); }
@@ -205,7 +205,7 @@ table.bp .wrap { white-space: normal; display: inline-block; min-width: 14em; }
   .scroll, .equation { overflow: visible; }
   .equation { font-size: calc(11pt * var(--fit, 1)); }
   table.bp { font-size: calc(10pt * var(--fit, 1)); }
-  table.bp caption { break-after: avoid; }
+  table.bp caption { break-after: avoid; white-space: normal; }
   table.bp thead { display: table-header-group; }
   table.bp tr, .equation, p.caption { break-inside: avoid; page-break-inside: avoid; }
   p.caption { break-before: avoid; }
