@@ -56,10 +56,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         t.add(str(L.l), str(sizes[li + 1]), L.activation, M(act.formula, act.formula_tex),
               M(act.derivative, act.derivative_tex))
     large = not full and any(L.weights.size > LARGE_LAYER for L in tr.layers)
-    per_table = 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's tables, not a flood
+    per_table = n if full else 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's, not a flood
     samples = range(min(n, per_table))
-    shown = (f" (showing {per_table} of {n} samples; --full for more, --format json has all)"
-             if n > per_table else "")
+    shown = (_(" (showing {shown} of {n} samples; --full for all, --format json has every number)").format(
+        shown=per_table, n=n) if n > per_table else "")
 
     # ---- forward
     doc.heading("Forward pass" + shown, 2)
