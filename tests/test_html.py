@@ -422,3 +422,28 @@ def test_printed_korean_page(cli, tmp_path):
     n = simple_numbers()  # the same neuron as the simple example, with Korean labels
     for key in ("S", "a", "delta", "W1_new", "b_new"):
         assert fmt4(n[key]) in text, key
+
+
+def test_blanks_and_equations_with_matrices():
+    """A worksheet's blank is a ruled box; an equation with matrices is typeset, its caption below."""
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Blank:  # the shape of render.doc's worksheet blank
+        width: int = 4
+
+    class Equation:  # the shape of render.equation's Equation
+        caption = "W is 2×2"
+        text = "W = [[0.5, -0.2], [0.1, 1]]"
+
+        def tex(self) -> str:
+            return r"W = \underset{2 \times 2}{\begin{bmatrix} 0.5 & -0.2 \\ 0.1 & 1 \end{bmatrix}}"
+
+    doc = Doc([Heading("Worksheet")])
+    doc.table(None, ["quantity", "value"], {1}).add("w", Blank(5))
+    doc.blocks.append(Equation())
+    page = render_html(doc)
+    _well_formed(page)
+    assert '<span class="blank" style="width:6.0em"' in page
+    assert "\\" not in page and page.count("<mtr>") == 2 and "<munder>" in page
+    assert '<p class="caption">W is 2×2</p>' in page

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
+from bpcalc.i18n import _
 from bpcalc.render.doc import Cell, Doc, Heading, M, Para, Table, text_of
 from bpcalc.render.fit import WRAP_CHARS, column_widths, split_columns, sum_terms, typeset_width
 from bpcalc.render.latex import spans
@@ -21,6 +22,7 @@ CELL_PT = 12.0
 EQUATION_CHAR_PT = 6.2  # a display equation prints at 11 pt
 EQUATION_INDENT_PT = 18.0
 MIN_SCALE = 0.72  # a table that would print smaller than this is split into parts instead
+NUM_CLASS = ' class="num"'
 KEEP_ROWS = 30  # a table up to this many rows is kept on one page with the heading before it
 
 
@@ -53,6 +55,9 @@ def cell_html(c: Cell) -> str:
             return '<span class="wrap">' + "<wbr>".join(tex_to_mathml(x if i == 0 else "{}" + x)
                                                     for i, x in enumerate(terms)) + "</span>"
         return tex_to_mathml(c.tex)
+    if type(c).__name__ == "Blank":  # a worksheet's blank: a ruled box to write in
+        width = 1.2 * getattr(c, "width", 4)
+        return f'<span class="blank" style="width:{width:.1f}em" role="img" aria-label="{_("blank")}"></span>'
     if not isinstance(c, str):  # a cell type this renderer does not know yet: its text
         return escape(str(c), quote=False)
     return inline(c)
@@ -66,7 +71,7 @@ def _table(t: Table, cls: str = "") -> str:
     if t.title:
         out.append(f"<caption>{inline(t.title)}</caption>")
     out.append("<thead><tr>" + "".join(
-        f'<th scope="col"{" class=num" if i in t.numeric else ""}>{inline(h)}</th>'
+        f'<th scope="col"{NUM_CLASS if i in t.numeric else ""}>{inline(h)}</th>'
         for i, h in enumerate(t.columns)) + "</tr></thead>")
     out.append("<tbody>")
     for r in t.rows:
@@ -138,6 +143,10 @@ def _block(b) -> str:
         return _heading(b)
     if isinstance(b, Table):
         return table_html(b)
+    if callable(getattr(b, "tex", None)):  # an equation (with matrices): typeset, its caption below
+        caption = getattr(b, "caption", None)
+        return (_para(Para(M(str(getattr(b, "text", "")), b.tex()), "math"))
+                + (f'\n<p class="caption">{inline(caption)}</p>' if caption else ""))
     text = getattr(b, "text", "")  # a block type this renderer does not know yet: its text or formula
     return _para(Para(text, "math" if isinstance(text, M) else "")) if text else ""
 
@@ -192,6 +201,7 @@ table.bp tbody tr:last-child > * { border-bottom: 2px solid var(--rule); }
 table.bp tbody tr:nth-child(even) { background: var(--stripe); }
 table.bp tbody th { font-weight: normal; }
 table.bp .num { text-align: right; }
+.blank { display: inline-block; height: 1.3em; border: 1px solid var(--fg); vertical-align: middle; }
 table.bp .wrap { white-space: normal; display: inline-block; min-width: 14em; }
 .print-only { display: none; }
 @media print {
