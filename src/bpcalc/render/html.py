@@ -60,6 +60,8 @@ def cell_html(c: Cell) -> str:
         return f'<span class="blank" style="width:{width:.1f}em" role="img" aria-label="{_("blank")}"></span>'
     if not isinstance(c, str):  # a cell type this renderer does not know yet: its text
         return escape(str(c), quote=False)
+    if c[:1] in ("✓", "✗"):  # a check's verdict, in the colour of the notes that sum them up
+        return f'<span class="{"ok" if c[0] == "✓" else "bad"}">{inline(c)}</span>'
     return inline(c)
 
 
@@ -182,7 +184,7 @@ h1 { font-size: 1.6rem; } h2 { font-size: 1.3rem; } h3 { font-size: 1.12rem; } h
 p { margin: 0.5em 0; }
 p.note, p.caption { color: var(--muted); font-style: italic; }
 p.caption { font-size: 0.9em; margin-top: 0.3em; }
-p.ok { color: var(--ok); font-weight: bold; } p.bad { color: var(--bad); font-weight: bold; }
+p.ok, span.ok { color: var(--ok); font-weight: bold; } p.bad, span.bad { color: var(--bad); font-weight: bold; }
 math { font-family: "Latin Modern Math", "STIX Two Math", "Cambria Math", "DejaVu Math TeX Gyre", math; }
 table.bp math { math-style: normal; }
 math .bold { font-weight: bold; }
