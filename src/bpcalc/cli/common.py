@@ -57,7 +57,6 @@ def _finite(value: float | None) -> float | None:
 
 def _learning_rate(value: float | None) -> float | None:
     """A finite α ≥ 0, as the spec loader requires of `learning_rate`."""
-    from bpcalc.i18n import _
 
     value = _finite(value)
     if value is not None and value < 0:
@@ -77,7 +76,8 @@ FullOpt = Annotated[bool, typer.Option("--full", help=N_("Show every row: every 
                                                          "neuron and parameter of large layers (not the largest)."))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help=N_("Print nothing but errors (and the exit code)."))]
 StandaloneOpt = Annotated[bool, typer.Option("--standalone", help=N_("With --format latex: a complete document "
-                                            "that compiles with pdflatex, instead of a fragment to paste."))]
+                                            "(pdflatex; lualatex when it holds Korean, as its first line says), "
+                                            "instead of a fragment to paste."))]
 
 
 def _language(value: str | None) -> str | None:

@@ -101,7 +101,6 @@ def _with_function_hint(exc, topic: str | None):
     import difflib
 
     from bpcalc.explain.functions import FUNCTION_NAMES
-    from bpcalc.i18n import _
 
     if topic is None or not str(exc.message).startswith(_("no such file or bundled example: {arg}").split("{")[0]):
         return exc

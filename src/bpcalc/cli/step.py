@@ -16,7 +16,6 @@ EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C (SIGTERM: 143, SIGHUP: 129; 
 
 def _epochs_in_range(value: int) -> int:
     """At most 2**63 − 1 epochs, as a saved spec's training_state counts them (larger: a message, not numpy's)."""
-    from bpcalc.i18n import _
 
     if value > 2**63 - 1:
         raise typer.BadParameter(_("at most {most:,} epochs (2**63 − 1)").format(most=2**63 - 1))

@@ -153,7 +153,6 @@ def _atol(given: float | None, value: float, eps: float) -> float:
 
 def _resolution_note(thetas, eps: float) -> list[str]:
     """A note when θ ± ε is θ itself for some parameter (ε below its float64 resolution): its row is undefined."""
-    from bpcalc.i18n import _
 
     lost = [float(t) for t in thetas if t + eps == t or t - eps == t]
     if not lost:

@@ -181,7 +181,6 @@ def _moves_with_a_variable(graph: Graph, traces: list[NodeTrace], name: str) -> 
 def _undefined_exponent_derivative(graph: Graph, nt: NodeTrace) -> SpecError:
     """x ** y with x < 0 and y depending on a variable: ∂/∂y = x^y·ln x does not exist (x^y is not real for the
     non-whole powers beside y), so the variable's gradient does not either."""
-    from bpcalc.i18n import _
 
     node = next(n for n in graph.nodes if n.name == nt.name)
     texts = {n.name: n.text for n in graph.nodes if n.owner and n.name != n.owner}
