@@ -12,6 +12,7 @@ from typing import Any
 NETWORK_BACKWARD = ("grad_a", "local", "delta")
 NETWORK_GRADS = ("grad_weights", "grad_biases")
 NETWORK_UPDATE = ("new_weights", "new_biases")
+FIELD_RANK = {"z": 0, "a": 1, "grad_a": 0, "local": 1, "delta": 2}  # of one neuron: z before a, ∂E/∂a before δ
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
                     ns = _names(nts, field, last if li is None else li, j)
                 if not single:
                     ns = tuple(x for n in ns for x in (f"{n} (sample {s + 1})", f"{n}[{s + 1}]"))
-                yield Quantity(key, ns, v, (phase, _layer_rank(phase, li, last), s, j))
+                yield Quantity(key, ns, v, (phase, _layer_rank(phase, li, last), s, j, FIELD_RANK.get(field, 0)))
 
     for li, L in enumerate(layers):
         yield from per_sample("z", li, L["z"], 0)
