@@ -23,10 +23,11 @@ BOX = r"\boxed{\phantom{0.0000}}"
 
 
 def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset(), answers: bool = False,
-                  exact=None, explanation=None, title: str | None = None) -> Doc:
+                  exact=None, explanation=None, title: str | None = None, epoch: int | None = None) -> Doc:
     """The worksheet of one step (the answer key with `answers`); `exact`: the exact twin of a hand-rounded
     trace, whose values the key shows beside the rounded ones where they differ; `explanation`: the chain-rule
-    derivations (explain.chain.Explanation) to add, blanked like the tables."""
+    derivations (explain.chain.Explanation) to add, blanked like the tables; `epoch` (of several): after the
+    first, the parameters are the last epoch's results, so they are not given."""
     from bpcalc.render.report import graph_report, network_report
 
     f = Fmt(max(precision, trace.round_to or 0))
@@ -46,11 +47,14 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
         other = twins[n_table] if isinstance(b, Table) and n_table < len(twins) else None
         if isinstance(b, Heading) and b.level == 1 and i == 0:
             name = title or b.text
-            out.heading((_("Answer key: {name}") if answers else _("Worksheet: {name}")).format(name=name), 1)
+            head = (_("Answer key: {name}") if answers else _("Worksheet: {name}")).format(name=name)
+            if epoch is not None:
+                head = _("{title}, epoch {epoch}").format(title=head, epoch=epoch)
+            out.heading(head, 1)
             continue
         if isinstance(b, Heading) and b.level == 2:
             if level2 < 0:
-                _intro(out, trace, blank, answers)
+                _intro(out, trace, blank, answers, epoch)
             level2 += 1
             section = names[level2] if level2 < len(names) else None
             tables = 0
@@ -59,7 +63,7 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
         if isinstance(b, Para) and b.style == "note" and level2 < 0:
             continue  # the report's note on hand rounding: the sheet says it in its own words below
         if isinstance(b, Table) and section is not None:
-            cells = _answer_cells(b, section, trace, blank)
+            cells = _answer_cells(b, section, trace, blank, given=epoch is None or epoch == 1)
             if cells:
                 out.blocks.append(_filled(b, cells, other) if answers else _blanked(b, cells))
                 continue
@@ -72,7 +76,7 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
     return out
 
 
-def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool) -> None:
+def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None = None) -> None:
     """The givens, and what to do."""
     if answers:
         doc.para(_("Every blank of the worksheet, filled in."), "note")
@@ -85,6 +89,10 @@ def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool) -> None:
                    "…) and quotients are rounded; sums and products of the numbers written stay exact.").format(
                        n=tr.round_to) + (" " + _("Where the exact value differs, the key gives it in parentheses.")
                                          if answers else ""), "note")
+    if epoch is not None and epoch > 1:
+        doc.para(_("The weights and biases are the new ones of epoch {e}; the inputs, targets and α are as "
+                   "before.").format(e=epoch - 1), "note")
+        return
     t = doc.table(_("Given"), [_("quantity"), _("value")], {1})
     g = Fmt(12)
     if isinstance(tr, GraphTrace):
@@ -122,7 +130,7 @@ def _literal(name: str) -> bool:
     return is_literal(name)
 
 
-def _answer_cells(t: Table, section: str, tr, blank: frozenset[str]) -> list[tuple[int, int]]:
+def _answer_cells(t: Table, section: str, tr, blank: frozenset[str], given: bool = True) -> list[tuple[int, int]]:
     """(row, column) of every cell of a report table that holds something to find in the sections `blank` names."""
     ncol = len(t.columns)
     graph_forward = isinstance(tr, GraphTrace) and section == "forward"
@@ -137,14 +145,14 @@ def _answer_cells(t: Table, section: str, tr, blank: frozenset[str]) -> list[tup
             shown_inputs = k0 if k0 <= 12 else 3
             if r < shown_inputs:
                 continue  # an input: given
-            cols = [3] if _first_layer_z(tr, text_of(row[0])) else [2, 3]
+            cols = [3] if given and _first_layer_z(tr, text_of(row[0])) else [2, 3]
         elif section == "forward":
             nd = tr.nodes[r] if r < len(tr.nodes) else None
             leaves = nd is not None and all(i in tr.variables or i in tr.constants for i in nd.inputs)
             loss_row = nd is not None and nd.op not in GRAPH_OPS
             if loss_row and "loss" not in blank or not loss_row and "forward" not in blank:
                 continue
-            cols = [3] if leaves else [2, 3]
+            cols = [3] if leaves and given else [2, 3]
         elif section in ("loss", "backward", "gradients") and ncol == 4:
             cols = [2, 3]
         elif section == "backward" and graph:  # node, ∂L/∂node, input, local derivative, local value, product
@@ -152,7 +160,7 @@ def _answer_cells(t: Table, section: str, tr, blank: frozenset[str]) -> list[tup
         elif section == "gradients" and graph:  # variable, sum of the paths, gradient
             cols = [c for c in (1, 2) if any(ch.isdigit() for ch in text_of(row[c]))]
         elif section == "update":  # parameter, old, gradient, *state, with numbers, new
-            first = 2 if "backward" in blank else 3
+            first = (2 if "backward" in blank else 3) if given else 1
             cols = [c for c in range(first, ncol) if text_of(row[c]) not in ("", _("frozen"), "frozen")]
         elif section == "after":
             cols = [c for c in range(1, ncol) if any(ch.isdigit() for ch in text_of(row[c]))]
@@ -225,3 +233,39 @@ def _blank_after_equals(c: Cell) -> Cell:
     lhs = c.text.split(" = ", 1)[0]
     lhs_tex = c.tex.split(" = ", 1)[0] if " = " in c.tex else c.tex
     return M(f"{lhs} = ____", f"{lhs_tex} = {BOX}")
+
+
+# ------------------------------------------------------------------------------------------------ several steps
+def epochs_doc(traces: list, precision: int = 4, full: bool = False, tables: bool = True) -> Doc:
+    """Several steps by hand (`step --round N`): each epoch's full tables on the rounded track (with `tables`),
+    then the loss of each epoch, rounded and exact."""
+    from bpcalc.render.report import graph_report, network_report
+
+    doc = Doc()
+    first = traces[0]
+    doc.heading(_("{name}: {n} epochs by hand").format(name=getattr(first, "name", None) or _("Network"),
+                                                       n=len(traces)), 1)
+    if first.round_to is not None:
+        doc.para(_("Hand rounding to {n} decimals, as on paper; each epoch starts from the rounded results of the "
+                   "last.").format(n=first.round_to), "note")
+    for e, tr in enumerate(traces, 1):
+        if not tables:
+            break
+        f = Fmt(max(precision, tr.round_to or 0))
+        sub = graph_report(tr, f) if isinstance(tr, GraphTrace) else network_report(tr, f, full)
+        doc.heading(_("Epoch {e}").format(e=e), 1)
+        doc.blocks.extend(b for b in sub.blocks[1:] if not (isinstance(b, Para) and b.style == "note"))
+    f = Fmt(max(precision, first.round_to or 0))
+    doc.heading(_("Loss by epoch"), 2)
+    rounded = first.round_to is not None
+    t = doc.table(None, [_("epoch"), _("E before"), _("E after")] + ([_("exact E before"), _("exact E after")]
+                                                                       if rounded else []), {1, 2, 3, 4})
+    for e, tr in enumerate(traces, 1):
+        ex = tr.rounding.exact if rounded and tr.rounding is not None else None
+        t.add(str(e), f(tr.loss), _opt(f, tr.loss_after),
+              *([f(ex.loss), _opt(f, ex.loss_after)] if ex is not None else []))
+    return doc
+
+
+def _opt(f: Fmt, x) -> str:
+    return f(x) if x is not None else _("undefined")
