@@ -42,7 +42,7 @@ def parse_shape(shape: str) -> list[int]:
     except ValueError:
         sizes = []
     if len(sizes) < 2 or any(not 1 <= s <= 16 for s in sizes):
-        raise SpecError(_("--shape {shape}: give the units of each layer, inputs first, joined by `-`: 2-2-1 "
+        raise SpecError(_("shape {shape}: give the units of each layer, inputs first, joined by `-`: 2-2-1 "
                           "(1 to 16 each)").format(shape=shape))
     return sizes
 
@@ -152,7 +152,7 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
     from bpcalc.spec.save import dump_spec
 
     if not 0 <= decimals <= 4:
-        raise SpecError(_("--decimals {d}: give 0 to 4").format(d=decimals))
+        raise SpecError(_("decimals {d}: give 0 to 4").format(d=decimals))
     if activation not in ACTIVATIONS:
         raise SpecError(_("unknown activation {name!r}").format(name=activation),
                         hint=_("choose one of: {names}").format(names=", ".join(ACTIVATIONS)))
@@ -179,7 +179,7 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
         if not problem_faults(spec, sheet):
             return Problem(text, seed, draw)
     raise SpecError(_("no interesting problem found in {n} draws").format(n=MAX_DRAWS),
-                    hint=_("try another --activation, --loss, --shape or more --decimals"))
+                    hint=_("try another activation, loss or shape, or more decimals"))
 
 
 def problem_faults(spec, sheet: int = SHEET_DECIMALS) -> list[str]:

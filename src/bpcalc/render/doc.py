@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from bpcalc.explain.mathtext import M
 
 
-
 @dataclass(frozen=True)
 class Blank:
     """A quantity left for the reader to find (a worksheet): `____` in text and Markdown, a ruled box in LaTeX."""

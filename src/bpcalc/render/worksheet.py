@@ -57,7 +57,6 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
                 _intro(out, trace, blank, answers, epoch)
             level2 += 1
             section = names[level2] if level2 < len(names) else None
-            tables = 0
             out.blocks.append(b)
             continue
         if isinstance(b, Para) and b.style == "note" and level2 < 0:
@@ -71,6 +70,7 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
     if explanation is not None:
         from bpcalc.render.explain_report import explain_doc
 
+        out.heading(_("The chain rule for every gradient"), 1)
         sub = explain_doc(explanation, 2)
         out.blocks.extend(sub.blocks if answers or "backward" not in blank else _blank_explanation(sub).blocks)
     return out
