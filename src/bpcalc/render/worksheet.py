@@ -81,7 +81,7 @@ def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None
     if answers:
         doc.para(_("Every blank of the worksheet, filled in."), "note")
     else:
-        doc.para(_("Fill in every ____ ({sections}).").format(sections=", ".join(s for s in ("forward", "loss",
+        doc.para(_("Fill in every blank ({sections}).").format(sections=", ".join(s for s in ("forward", "loss",
                                                                                             "backward", "update")
                                                                               if s in blank)), "note")
     if tr.round_to is not None:
@@ -178,7 +178,7 @@ def _first_layer_z(tr, name: str) -> bool:
 def _blanked(t: Table, cells: list[tuple[int, int]]) -> Table:
     rows = [list(r) for r in t.rows]
     for r, c in cells:
-        rows[r][c] = Blank()
+        rows[r][c] = Blank(4 if c in t.numeric else 8)  # a number; a line of them (with numbers)
     return replace(t, rows=rows, caption=None if cells else t.caption)
 
 
