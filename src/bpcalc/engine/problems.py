@@ -57,12 +57,14 @@ def _values(rng: np.random.Generator, lo: float, hi: float, decimals: int, size,
 
 
 def _floats(a) -> list:
-    return np.asarray(a, dtype=float).tolist()
+    """Plain numbers for YAML: whole ones as integers (1, not 1.0: no decimal written that is not there)."""
+    return [_floats(x) if isinstance(x, list) else (int(x) if float(x).is_integer() else x)
+            for x in np.asarray(a, dtype=float).tolist()]
 
 
-def _rate(rng, decimals: int) -> float:
+def _rate(rng, decimals: int) -> float | int:
     """A learning rate from 0.1 to 1 in steps of 0.1 (1 with no decimals)."""
-    return float(_values(rng, 0.1, 1, 1, 1)[0]) if decimals else 1.0
+    return _floats(_values(rng, 0.1, 1, 1, 1))[0] if decimals else 1
 
 
 # ------------------------------------------------------------------------------------------------ networks
@@ -70,9 +72,11 @@ def _draw_network(rng, sizes: list[int], activation: str, loss: str, decimals: i
     from bpcalc.engine.registry import ACTIVATIONS, LOSSES
 
     layers = []
-    for k, j in zip(sizes[:-1], sizes[1:]):
+    last = len(sizes) - 2
+    for i, (k, j) in enumerate(zip(sizes[:-1], sizes[1:])):
+        act = "sigmoid" if activation == "softmax" and i < last else activation  # softmax: the output's only
         layers.append({"weights": _floats(_values(rng, -1, 1, decimals, (j, k), nonzero=True)),
-                       "biases": _floats(_values(rng, -1, 1, decimals, j)), "activation": activation})
+                       "biases": _floats(_values(rng, -1, 1, decimals, j)), "activation": act})
     K = sizes[-1]
     out = ACTIVATIONS[activation]
     if loss == "cross_entropy" or (activation == "softmax" and LOSSES[loss].probability):
@@ -108,7 +112,7 @@ def network_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:
 def _draw_graph(rng, loss: str, decimals: int, name: str) -> dict:
     n = int(rng.integers(2, 5))
     names = list(VARIABLE_NAMES[:n])
-    variables = {v: float(x) for v, x in zip(names, _values(rng, -2, 2, decimals, n, nonzero=True))}
+    variables = dict(zip(names, _floats(_values(rng, -2, 2, decimals, n, nonzero=True))))
     order = list(rng.permutation(names))
     ops = ["+", "*"] if rng.integers(2) else ["*", "+"]
     if n == 2:
@@ -122,7 +126,7 @@ def _draw_graph(rng, loss: str, decimals: int, name: str) -> dict:
     fn = GRAPH_FUNCTIONS[int(rng.integers(len(GRAPH_FUNCTIONS)))]
     nodes["f"] = f"{fn}({last})"
     lo, hi = {"sigmoid": (0, 1), "tanh": (-1, 1), "exp": (0, 4), "square": (0, 4)}[fn]
-    target = float(_values(rng, lo, hi, decimals, 1)[0])
+    target = _floats(_values(rng, lo, hi, decimals, 1))[0]
     return {"name": name, "variables": variables, "nodes": nodes, "output": "f", "target": target, "loss": loss,
             "learning_rate": _rate(rng, decimals)}
 
@@ -172,7 +176,7 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
                 shape="-".join(map(str, sizes)), activation=activation, seed=shown)
             d = _draw_network(rng, sizes, activation, loss, decimals, name)
         text = dump_spec(d, _("made by bpcalc new (draw {draw} of seed {seed}); every number has at most {d} "
-                              "decimals").format(draw=draw, seed=shown, d=decimals))
+                              "decimal places").format(draw=draw, seed=shown, d=decimals))
         if text in avoid:
             continue
         spec = parse_spec(text)  # validated like any spec (a loss that needs another output is refused here)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bpcalc.engine.mistakes import CAUSES, Mistake
 from bpcalc.i18n import _, language, set_language
 
+MAX_WORK = 2_000_000  # samples × parameters above which a step is too large to recompute some 40 times
 ROUND_CANDIDATES = range(0, 7)  # the rounded track at N decimals
 LR_FACTORS = (2.0, 0.5, 10.0, 0.1)  # learning rates tried: α times these, and 1, 0.1, 0.01
 
@@ -124,6 +125,8 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
 
     if data.get("kind") not in ("network", "graph") or getattr(spec, "kind", None) != data.get("kind"):
         return {}
+    if data["kind"] == "network" and _work(spec) > MAX_WORK:
+        return {}
     ranked = sorted((r for r in results if r.filled and not r.ok and r.correct is not None and r.path in orders),
                     key=lambda r: orders[r.path])
     if not ranked:
@@ -169,6 +172,10 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
             found.append((r, fresh))
             out[r.key] = _diagnosis(fresh.mistake, r, value(fresh, r.path), data)
     return out
+
+
+def _work(spec) -> int:
+    return len(spec.inputs) * sum(layer.weights.size for layer in spec.layers)
 
 
 def _diagnosis(m: Mistake, r, x: float, data: dict, follows=None) -> Diagnosis:

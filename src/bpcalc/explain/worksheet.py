@@ -22,7 +22,8 @@ def parse_sections(text: str | None) -> frozenset[str]:
     parts = {p.strip().lower() for p in text.split(",") if p.strip()}
     unknown = sorted(parts - set(SECTIONS))
     if unknown or not parts:
-        raise SpecError(_("sections to blank {text}: unknown section {names}").format(text=text, names=", ".join(unknown)),
+        raise SpecError(_("sections to blank {text}: unknown section {names}").format(
+                            text=text, names=", ".join(unknown)),
                         hint=_("give some of: {names}, joined by commas").format(names=",".join(SECTIONS)))
     return frozenset(parts)
 
