@@ -41,6 +41,7 @@ class Result:
     correct: float | None  # None when the run has no finite value there
     ok: bool  # right, or not filled in
     diagnosis: Diagnosis | None = None  # a wrong value: the known mistake that gives it (explain/diagnosis.py)
+    earliest: bool = False  # the first wrong value in the order of computation (of several wrong ones)
 
     @property
     def filled(self) -> bool:
@@ -226,7 +227,9 @@ def with_diagnoses(spec, data: dict, results: list[Result]) -> list[Result]:
 
     index = Index(data, spec)
     found = diagnose(spec, data, results, index.orders)
-    return [replace(r, diagnosis=found.get(r.key)) for r in results]
+    wrong = [r for r in results if r.filled and not r.ok and r.path in index.orders]
+    first = min(wrong, key=lambda r: index.orders[r.path]).key if len(wrong) > 1 else None
+    return [replace(r, diagnosis=found.get(r.key), earliest=r.key == first) for r in results]
 
 
 def exit_code(results: list[Result]) -> int:

@@ -20,11 +20,14 @@ def expected_section(doc: Doc, results, precision: int = 4) -> None:
         doc.para(f"{BAD} " + _("{k} of {n} values wrong: {keys}").format(
             k=len(wrong), n=len(filled), keys=", ".join(r.key for r in wrong[:8]) + (", …" if len(wrong) > 8 else "")),
             "bad")
-        first = next((r for r in wrong if r.diagnosis is not None and r.diagnosis.follows is None), None)
-        followers = [r for r in wrong if r.diagnosis is not None and r.diagnosis.follows is not None]
+        first = next((r for r in wrong if r.earliest), None)
+        followers = [r for r in wrong if r.diagnosis is not None and r.diagnosis.follows == getattr(first, "key", 0)]
         if first is not None and followers:
             doc.para(_("Your {first} is already off; the values after it follow from it.").format(first=first.name),
                      "bad")
+        elif first is not None:
+            doc.para(_("The earliest wrong value in the order of computation is {first}: check it first.").format(
+                first=first.name), "bad")
     elif filled:
         doc.para(f"{OK} " + _("all {n} values right").format(n=len(filled)), "ok")
     if empty:
