@@ -169,3 +169,16 @@ def test_empty_entries_are_not_filled_not_errors(cli):
 def test_unfilled_and_wrong_exit_1(cli):
     r = cli("run", "-", input=SIMPLE + "\nexpected:\n  S:\n  σ(S): 0.5\n")
     assert r.exit_code == 1 and math.isfinite(1.0)
+
+
+def test_factor_of_two_on_a_graph():
+    """L = (t − f)² at f = −12, t = −10: ∂L/∂f = 2(f − t) = −4; the 2 dropped gives −2."""
+    assert cause(GRAPH, "∂L/∂f", "-2", **{"f": "-12"}) == "factor_of_two"
+
+
+def test_random_wrong_values_are_not_explained():
+    import random
+
+    rng = random.Random(12)
+    values = {key: f"{rng.uniform(-2, 2):.4f}" for key in ("a_1^(3)", "δ_1^(2)", "∂E/∂w_21^(3)", "w_12^(2)", "E")}
+    assert diagnosed(TWO_LAYER, values) == dict.fromkeys(values)

@@ -108,11 +108,12 @@ def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None
 
         nt = Notation.of(tr)
         for s in range(tr.n):
-            suffix = f" ({_('sample {s}').format(s=s + 1)})" if tr.n > 1 else ""
+            sample = _("sample {s}").format(s=s + 1)
+            suffix, tex = (f" ({sample})", rf"\ \text{{({sample})}}") if tr.n > 1 else ("", "")
             for k in range(tr.inputs.shape[1]):
-                t.add(M(nt.x(k).text + suffix, nt.x(k).tex), g(tr.inputs[s, k]))
+                t.add(M(nt.x(k).text + suffix, nt.x(k).tex + tex), g(tr.inputs[s, k]))
             for k in range(tr.targets.shape[1]):
-                t.add(M(nt.t(k).text + suffix, nt.t(k).tex), g(tr.targets[s, k]))
+                t.add(M(nt.t(k).text + suffix, nt.t(k).tex + tex), g(tr.targets[s, k]))
         for li, L in enumerate(tr.layers):
             J, K = L.weights.shape
             for j in range(J):
