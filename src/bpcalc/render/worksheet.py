@@ -205,9 +205,8 @@ def _blank_explanation(doc: Doc) -> Doc:
             out.blocks.append(Para(_blank_equation(b.text), "math"))
         elif isinstance(b, Table):
             last = len(b.columns) - 1
-            rows = [[_blank_after_equals(c) if isinstance(c, M) and i > 0 else
-                     (Blank() if i in (last, last - 1) and text_of(c) else c) for i, c in enumerate(r)]
-                    for r in b.rows]
+            rows = [[(Blank(4 if i in b.numeric else 8) if i in (last, last - 1) and text_of(c) else
+                      _blank_after_equals(c) if i > 0 else c) for i, c in enumerate(r)] for r in b.rows]
             out.blocks.append(replace(b, rows=rows, caption=None))
         else:
             out.blocks.append(b)
