@@ -169,3 +169,8 @@ def test_bad_options_are_exit_2(cli, tmp_path):
     assert r.exit_code == 2 and "sigmoid" in r.stderr and "Traceback" not in r.stderr
     assert cli("new", "--variants", "3").exit_code == 2
     assert cli("new", "--variants", "2", "-o", tmp_path / "c", "-f", "svg").exit_code == 2
+
+
+def test_an_impossible_problem_says_why(cli):
+    r = cli("new", "--shape", "2-2-1", "--activation", "softmax", "--loss", "cross_entropy")
+    assert r.exit_code == 2 and "cannot make this problem" in r.stderr and "line" not in r.stderr

@@ -179,7 +179,11 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
                               "decimal places").format(draw=draw, seed=shown, d=decimals))
         if text in avoid:
             continue
-        spec = parse_spec(text)  # validated like any spec (a loss that needs another output is refused here)
+        try:
+            spec = parse_spec(text)  # validated like any spec (a loss that needs another output is refused here)
+        except SpecError as exc:
+            raise SpecError(_("cannot make this problem: {reason}").format(reason=exc.message),
+                            hint=exc.hint) from None
         if not problem_faults(spec, sheet):
             return Problem(text, seed, draw)
     raise SpecError(_("no interesting problem found in {n} draws").format(n=MAX_DRAWS),
