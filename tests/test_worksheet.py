@@ -177,3 +177,12 @@ def test_two_epochs_by_hand_on_the_rounded_track(cli):
     text = cli("step", "hidden", "--epochs", "2", "--round", "2", "--trace").stdout
     assert "Epoch 1" in text and "Epoch 2" in text and "Loss by epoch" in text
     assert f"σ({sum(W2n[0]):.4f})" in text
+
+
+def test_json_has_the_givens(cli):
+    d = json.loads(sheet(cli, "two_layer", "--format", "json"))
+    given = d["epochs"][0]["given"]
+    assert given["inputs"] == [0.05, 0.1] and given["layers"][1]["weights"] == [[0.4, 0.45], [0.5, 0.55]]
+    assert "run" not in d["epochs"][0]
+    g = json.loads(sheet(cli, "graph_chain", "--format", "json"))["epochs"][0]["given"]
+    assert g["variables"] == {"x": -2, "y": 5, "z": -4} and g["target"] == -10

@@ -87,7 +87,8 @@ class Sheet:
                 if self.answers:
                     item["value"] = q.value
                 items.append(item)
-            out["epochs"].append({"epoch": e, "blanks": items, **({"run": d} if self.answers else {})})
+            out["epochs"].append({"epoch": e, "given": _given(d), "blanks": items,
+                                  **({"run": d} if self.answers else {})})
         return out
 
     def template(self, dest: Path | None = None) -> str:
@@ -101,6 +102,15 @@ class Sheet:
         header = _("worksheet template: fill in every value under expected:, then check with `bpcalc run "
                    "FILE{round}`").format(round=rnd)
         return template_text(self.spec, qs, header, dest)
+
+
+def _given(d: dict) -> dict:
+    """The numbers a sheet gives (from the step's JSON dict)."""
+    if d["kind"] == "graph":
+        return {"variables": {k: v["value"] for k, v in d["variables"].items()}, "constants": d["constants"],
+                "target": d["target"], "learning_rate": d["learning_rate"]}
+    return {"inputs": d["inputs"], "targets": d["targets"], "learning_rate": d["learning_rate"],
+            "layers": [{"weights": layer["weights"], "biases": layer["biases"]} for layer in d["layers"]]}
 
 
 def build(spec, sections, round_to: int | None = None, answers: bool = False, explain: bool = False,
