@@ -127,8 +127,9 @@ class Network:
         grad_a = local = None
         if full or pr is None or not (pr.fused or rnd is None) or wrong_out:
             la, l1 = (None, None) if rnd is not None else self.logs(z)
-            grad_a = self.loss.grad(a, T, la, l1) / mean_n  # by hand only quotients are rounded: sums, products
-            grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, mean_n))(grad_a)  # exact
+            grad_a = self.loss.grad(a, T, la, l1)
+            grad_a /= mean_n  # by hand only quotients are rounded: sums, products are exact
+            grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, mean_n))(grad_a)
             if wrong_out and m.in_grad("factor_of_two"):
                 grad_a = m.factor * grad_a
             local = self.local(L - 1, z, a, rnd)
@@ -142,14 +143,14 @@ class Network:
             if rec:
                 out["fused"] = pr.fused
         else:
-            delta = grad_a * local if local is not None else self.acts[-1].backward(z, a, grad_a)
+            delta = self._delta(grad_a, local, rec) if local is not None else self.acts[-1].backward(z, a, grad_a)
             if pr is not None and not np.all(np.isfinite(delta)):  # by hand: inf × 0 where an output rounded to
                 delta = np.where(np.isfinite(delta), delta, pr.delta(z, a, T) / n)  # 0 or 1: δ from z there
         for l in range(L - 1, -1, -1):
             if l < L - 1:
                 z, a = zs[l], as_[l]
                 local = self.local(l, z, a, rnd)
-                delta = grad_a * local if local is not None else self.acts[l].backward(z, a, grad_a)
+                delta = self._delta(grad_a, local, rec) if local is not None else self.acts[l].backward(z, a, grad_a)
             a_prev = as_[l - 1] if l > 0 else X
             if m is not None and m.at("z_instead_of_a", l) and l > 0:
                 a_prev = zs[l - 1]  # z of the previous layer taken as its output
@@ -171,6 +172,11 @@ class Network:
                     out["terms"][l - 1] = delta[:, :, None] * W[None, :, :]  # (n, J, K)
                 grad_a = delta @ W
         return out
+
+    @staticmethod
+    def _delta(grad_a: np.ndarray, local: np.ndarray, keep: bool) -> np.ndarray:
+        """δ = ∂E/∂a · ∂a/∂z; written over ∂a/∂z (a fresh array) when nothing is recorded."""
+        return grad_a * local if keep else np.multiply(grad_a, local, out=local)
 
     # -------------------------------------------------------------- update
     def apply(self, gW, gb, opt: Stepper, rnd: Rnd = None) -> list[dict]:

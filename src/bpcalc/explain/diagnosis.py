@@ -123,9 +123,7 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
     from bpcalc.explain.expected import agrees
     from bpcalc.explain.quantities import lookup
 
-    if data.get("kind") not in ("network", "graph") or getattr(spec, "kind", None) != data.get("kind"):
-        return {}
-    if data["kind"] == "network" and _work(spec) > MAX_WORK:
+    if not diagnosable(spec, data):
         return {}
     ranked = sorted((r for r in results if r.filled and not r.ok and r.correct is not None and r.path in orders),
                     key=lambda r: orders[r.path])
@@ -172,6 +170,13 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
             found.append((r, fresh))
             out[r.key] = _diagnosis(fresh.mistake, r, value(fresh, r.path), data)
     return out
+
+
+def diagnosable(spec, data: dict) -> bool:
+    """A step of `run` (network or graph) small enough to recompute with each mistake."""
+    if data.get("kind") not in ("network", "graph") or getattr(spec, "kind", None) != data.get("kind"):
+        return False
+    return data["kind"] == "graph" or _work(spec) <= MAX_WORK
 
 
 def _work(spec) -> int:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from bpcalc.errors import EXIT_CHECK_FAILED, EXIT_OK, SpecError
-from bpcalc.explain.diagnosis import Diagnosis, diagnose
+from bpcalc.explain.diagnosis import Diagnosis, diagnosable, diagnose
 from bpcalc.explain.quantities import Quantity, leaves, lookup, norm, quantities
 
 RELATIVE = 1e-6
@@ -91,16 +92,33 @@ class Index:
 
     def __init__(self, data: dict, spec=None):
         self.data = data
+        self.spec = spec
+
+    @cached_property
+    def qs(self) -> list[Quantity]:
+        """Every number with its display names: made only when a key is a name, not a path (a run over many
+        samples has millions)."""
         try:
-            self.qs: list[Quantity] = quantities(data, spec)
+            return quantities(self.data, self.spec)
         except (KeyError, TypeError, IndexError, AttributeError):  # a dict of another shape: paths only
-            self.qs = []
-        self.by_name: dict[str, Quantity] = {}
+            return []
+
+    @cached_property
+    def by_name(self) -> dict[str, Quantity]:
+        out: dict[str, Quantity] = {}
         for q in self.qs:
             for n in q.names:
-                self.by_name.setdefault(norm(n), q)
-        self.names = {q.key: q.name for q in self.qs}
-        self.orders = {q.key: q.order for q in self.qs}
+                out.setdefault(norm(n), q)
+        return out
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        return {q.key: q.name for q in self.qs}
+
+    @cached_property
+    def orders(self) -> dict[str, tuple]:
+        """Each number's place in the order of computation (for diagnosing several wrong values)."""
+        return {q.key: q.order for q in self.qs}
 
     def resolve(self, key: str) -> tuple[str, Any]:
         """(dotted path, value or nested list) for a path or a display name; KeyError if neither."""
@@ -225,6 +243,8 @@ def with_diagnoses(spec, data: dict, results: list[Result]) -> list[Result]:
     """The results, each wrong one with the known mistake that gives it (when one does)."""
     from dataclasses import replace
 
+    if not diagnosable(spec, data):
+        return results
     index = Index(data, spec)
     found = diagnose(spec, data, results, index.orders)
     wrong = [r for r in results if r.filled and not r.ok and r.path in index.orders]
