@@ -111,10 +111,11 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
         key = build(spec, frozenset(SECTIONS), round_to, answers=True)
         for name, content in ((f"problem-{tag}.yaml", p.text),
                               (f"worksheet-{tag}.{SUFFIX[fmt]}", render(sheet.doc, None, standalone=standalone)),
-                              (f"answers-{tag}.{SUFFIX[fmt]}", render(key.doc, None, standalone=standalone))):
+                              (f"answers-{tag}.{SUFFIX[fmt]}", render(key.doc, None, standalone=standalone)),
+                              (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))):
             c.deliver(content, folder / name)
             files.append(name)
     if not quiet:
-        c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, worksheet-NN.{ext}, answers-NN.{ext} "
-                         "(variant i is drawn from seed {seed} and i)").format(
+        c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, worksheet-NN.{ext}, answers-NN.{ext}, "
+                         "check-NN.yaml (variant i is drawn from seed {seed} and i)").format(
                              n=n, folder=show_path(folder), ext=SUFFIX[fmt], seed=seed) + "\n")
