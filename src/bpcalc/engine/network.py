@@ -128,7 +128,8 @@ class Network:
         if full or pr is None or not (pr.fused or rnd is None) or wrong_out:
             la, l1 = (None, None) if rnd is not None else self.logs(z)
             grad_a = self.loss.grad(a, T, la, l1)
-            grad_a /= mean_n  # by hand only quotients are rounded: sums, products are exact
+            if mean_n != 1:  # (x / 1 is x: one array operation less an epoch for a single sample)
+                grad_a /= mean_n  # by hand only quotients are rounded: sums, products are exact
             grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, mean_n))(grad_a)
             if wrong_out and m.in_grad("factor_of_two"):
                 grad_a = m.factor * grad_a
