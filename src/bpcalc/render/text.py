@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from bpcalc.render.doc import Doc, Heading, Para, Table, text_of
+
+
+def display_width(s: str) -> int:
+    """Columns `s` takes on a terminal: wide and fullwidth characters (CJK, Hangul) two, combining marks none."""
+    if s.isascii():
+        return len(s)
+    w = 0
+    for ch in s:
+        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return w
+
+
+def ljust(s: str, width: int) -> str:
+    return s + " " * (width - display_width(s))
+
+
+def rjust(s: str, width: int) -> str:
+    return " " * (width - display_width(s)) + s
 
 
 def table_lines(t: Table) -> list[str]:
     rows = [[text_of(c) for c in r] for r in t.rows]
-    widths = [len(h) for h in t.columns]
+    widths = [display_width(h) for h in t.columns]
     for r in rows:
         for i, c in enumerate(r):
-            widths[i] = max(widths[i], len(c))
+            widths[i] = max(widths[i], display_width(c))
 
     def line(cells: list[str]) -> str:
         out = []
         for i, c in enumerate(cells):
-            out.append(c.rjust(widths[i]) if i in t.numeric else c.ljust(widths[i]))
+            out.append(rjust(c, widths[i]) if i in t.numeric else ljust(c, widths[i]))
         return "  ".join(out).rstrip()
 
     lines = []
@@ -36,7 +58,7 @@ def render_text(doc: Doc) -> str:
             if out and out[-1] != "":
                 out.append("")
             out.append(b.text)
-            out.append(("=" if b.level == 1 else "-") * len(b.text))
+            out.append(("=" if b.level == 1 else "-") * display_width(b.text))
         elif isinstance(b, Para):
             out.append(text_of(b.text))
         elif isinstance(b, Table):
