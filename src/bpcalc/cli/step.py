@@ -24,7 +24,12 @@ StepSaveOpt = Annotated[Path | None, typer.Option(
     help="Write the trained spec (parameters and optimizer state; resumes exactly). Never over SPEC.")]
 PlotOpt = Annotated[Path | None, typer.Option(
     "--plot", metavar="FILE", dir_okay=False,
-    help="Draw the loss curve to FILE.png, .svg or .pdf (needs matplotlib: pip install matplotlib).")]
+    help="Draw the loss curve to FILE.svg, .png or .pdf (PNG, PDF: pip install matplotlib).")]
+PlotScaleOpt = Annotated[str, typer.Option(
+    "--plot-scale", metavar="SCALE", autocompletion=lambda incomplete: [
+        s for s in ("auto", "linear", "log") if s.startswith(incomplete or "")],
+    help="The --plot's loss axis: linear (from zero, so a plateau stays flat), log, or auto (log when the loss "
+    "spans more than a factor of 100).")]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc step --epochs 10\n\n  bpcalc step two_layer --epochs 10000 --every 1000\n\n"
@@ -43,6 +48,7 @@ def step(
     output: c.OutputOpt = None,
     save: StepSaveOpt = None,
     plot: PlotOpt = None,
+    plot_scale: PlotScaleOpt = "auto",
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
 ) -> None:
@@ -55,7 +61,7 @@ def step(
 
     fmt = c.pick_format(format, output)
     if plot is not None:
-        _check_plot(plot)
+        _check_plot(plot, plot_scale)
     s = c.open_spec_for(spec, save, output, plot)  # before training, not after it
     shown_every = every or (1 if fmt == "json" else _auto(epochs))  # rows of the table / JSON epochs
     param_every = every or _auto(epochs)  # epochs whose parameters are kept (small networks): the table's
@@ -86,7 +92,7 @@ def step(
     if plot is not None and len(res.losses):
         from bpcalc.render.plot import loss_curve
 
-        c.deliver(loss_curve(res, plot.suffix.lower()[1:]), plot, protect=[s.source])
+        c.deliver(loss_curve(res, plot.suffix.lower()[1:], plot_scale.lower()), plot, protect=[s.source])
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone, dumps=dumps)
     if res.diverged:
         c.err(f"error: training diverged at epoch {res.diverged_epoch}: {res.diverged}"
@@ -112,16 +118,23 @@ def _stderr_tty() -> bool:
         return False
 
 
-def _check_plot(plot: Path) -> None:
-    """--plot's file: a suffix matplotlib writes, a folder that exists, and matplotlib installed; before training."""
+def _check_plot(plot: Path, scale: str) -> None:
+    """--plot's file: a suffix bpcalc draws, a folder that exists, and matplotlib installed for PNG and PDF; and a
+    known --plot-scale; before training."""
     from bpcalc.errors import SpecError
-    from bpcalc.render.plot import INSTALL_HINT, PLOT_FORMATS, have_matplotlib
+    from bpcalc.i18n import _
+    from bpcalc.render.plot import INSTALL_HINT, NEEDS_MATPLOTLIB, PLOT_FORMATS, SCALES, have_matplotlib
 
-    if plot.suffix.lower()[1:] not in PLOT_FORMATS:
+    if scale.lower() not in SCALES:
+        raise SpecError(_("--plot-scale {scale}: not a scale").format(scale=scale),
+                        hint=_("choose one of: {choices}").format(choices=", ".join(SCALES)))
+    suffix = plot.suffix.lower()[1:]
+    if suffix not in PLOT_FORMATS:
         raise SpecError(f"--plot {plot}: the file name must end in .png, .svg or .pdf")
     c.check_output_path(plot)
-    if not have_matplotlib():
-        raise SpecError("--plot needs matplotlib, which is not installed", hint=INSTALL_HINT)
+    if suffix in NEEDS_MATPLOTLIB and not have_matplotlib():
+        raise SpecError(_("--plot {file}: PNG and PDF need matplotlib, which is not installed (SVG does not)").format(
+            file=plot), hint=INSTALL_HINT)
 
 
 def _traces_doc(res, precision: int):

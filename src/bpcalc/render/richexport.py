@@ -1,4 +1,4 @@
-"""HTML and SVG: Rich's export of exactly what the terminal shows, wide enough that nothing wraps."""
+"""HTML: Rich's export of exactly what the terminal shows, wide enough that nothing wraps (until render/html.py)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,3 @@ def render_html(doc: Doc, width: int | None = None, **_) -> str:
     page = _recorded(doc, width).export_html(inline_styles=True)
     meta = '<meta charset="UTF-8">'
     return page.replace(meta, f"{meta}\n<title>{html.escape(_title(doc))}</title>", 1)
-
-
-def render_svg(doc: Doc, width: int | None = None, **_) -> str:
-    """An SVG picture of the terminal output."""
-    return _recorded(doc, width).export_svg(title=_title(doc))
