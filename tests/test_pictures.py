@@ -237,3 +237,14 @@ def test_document_svg_width_follows_display_width():
         return float(parse(render_svg(d)).get("width"))
 
     assert width("한") > width("a") * 1.6  # a Korean character takes two columns
+
+
+def test_an_input_used_twice_is_one_edge_carrying_both_gradients():
+    import bpcalc
+    from bpcalc.render.graphsvg import graph_svg
+
+    # s = x·x at x = 3: along the one edge flow ∂s/∂x = 3 (as the first factor) and 3 (as the second)
+    spec = "variables: {x: 3}\nnodes:\n  s: x * x\n  t: s + x\noutput: t\nlearning_rate: 0.1\n"
+    items = texts(parse(graph_svg(bpcalc.run(spec))))
+    red = sorted(t for t, _x, _y, c in items if c == RED)
+    assert red == sorted(["3 + 3", "1", "1", "1"])  # x→×, s→+ (1), x→+ (1), the output (1)

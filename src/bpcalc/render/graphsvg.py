@@ -39,7 +39,7 @@ FONT = 12
 class _Op:
     name: str
     symbol: str
-    inputs: list[tuple[str, float, float | None]]  # (source, value, gradient flowing back along the edge)
+    inputs: list[tuple[str, float, str | None]]  # (source, value, gradient flowing back along the edge, shown)
     value: float
     grad: float
     x: float = 0.0
@@ -66,9 +66,15 @@ def _expression(tr: GraphTrace, f: Fmt) -> str:
     root = tr.nodes[-1].name
     for nd in tr.nodes:
         sym = OP_SYMBOLS.get(nd.op, nd.op)
-        ins: list[tuple[str, float, float | None]] = [
-            (inp, nd.input_values[i], None if (is_literal(inp) and inp not in tr.variables) else nd.products[i])
-            for i, inp in enumerate(nd.inputs)]
+        ins: list[tuple[str, float, str | None]] = []
+        for i, inp in enumerate(nd.inputs):
+            grad = None if (is_literal(inp) and inp not in tr.variables) else f(nd.products[i])
+            same = next((k for k, (src, _v, _g) in enumerate(ins) if src == inp), None)
+            if same is None:
+                ins.append((inp, nd.input_values[i], grad))
+            elif grad is not None:  # x · x: one edge, both contributions flowing back along it
+                src, v, g = ins[same]
+                ins[same] = (src, v, grad if g is None else f"{g} + {grad}")
         if nd.name == tr.loss_node and tr.target is not None:
             key = "\x00t"
             leaves[key] = _Leaf("t", tr.target, "target")
@@ -113,20 +119,28 @@ def _expression(tr: GraphTrace, f: Fmt) -> str:
                 t += span[k]
 
     place(root, 0.0)
-    labels = [f"{src} = {f(v)}" if src in ops else f(v) for op in ops.values() for src, v, _g in op.inputs]
-    labels += [f(g) for op in ops.values() for _s, _v, g in op.inputs if g is not None]
-    col = max(COL, 110 + max(S.text_width(t, FONT) for t in labels) / 0.62)
+    # the gap right of each column: room for the widest label on an edge leaving it
+    need: dict[int, float] = {}
+    for op in ops.values():
+        for src, v, g in op.inputs:
+            texts = [f"{src} = {f(v)}" if src in ops else f(v)] + ([g] if g is not None else [])
+            w = max(S.text_width(t, FONT) for t in texts)
+            need[depth[src]] = max(need.get(depth[src], 0.0), w)
+    gaps = {d: max(COL, 110 + need.get(d, 0.0) / 0.62) for d in range(1, deepest + 1)}
     left = 90 + max((S.text_width(lf.name, FONT + 1) for lf in leaves.values()), default=0)
     top = 64
+    xs = {deepest: left}
+    for d in range(deepest - 1, -1, -1):
+        xs[d] = xs[d + 1] + gaps[d + 1]
     for n, d in depth.items():
-        x = left + (deepest - d) * col
+        x = xs[d]
         y = top + ys.get(n, 0.0) * ROW
         obj = ops.get(n) or leaves[n]
         obj.x, obj.y = x, y
 
     body: list[str] = []
     title = tr.name or _("Expression graph")
-    width = left + deepest * col + 60 + S.text_width(f"{root} = {f(ops[root].value)}", FONT)
+    width = xs[0] + 60 + S.text_width(f"{root} = {f(ops[root].value)}", FONT)
     height = top + span[root] * ROW + 70
     body.append(S.text(16, 28, title, 16, weight="bold", scripts=False))
 
@@ -145,7 +159,7 @@ def _expression(tr: GraphTrace, f: Fmt) -> str:
             body.append(f'<polyline points="{x0:.1f},{s.y:.1f} {xb:.1f},{s.y:.1f} {op.x - R:.1f},{op.y:.1f}" '
                         f'fill="none" stroke="{S.LINE}" stroke-width="1.5" marker-end="url(#arrow)"/>')
             above = f(val) if src not in ops else f"{src} = {f(val)}"
-            label_pair(x0, xb, s.y, above, None if grad is None else f(grad))
+            label_pair(x0, xb, s.y, above, grad)
     # the output, out to the right
     out = ops[root]
     x0 = out.x + R
@@ -379,8 +393,7 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> str:
         y += 6
         rows = [[str(num), *[t for t, _c in edge_labels[li][(j, k)]]] for num, li, j, k in numbered]
         cw = [max(S.text_width(r[i], LABEL_FONT) for r in rows) + 18 for i in range(4)]
-        per_col = max(1, int((height - 40) // (LABEL_FONT + 5))) if False else len(rows)
-        for r in rows[:per_col]:
+        for r in rows:
             y += LABEL_FONT + 5
             xx = 24.0
             for i, cell in enumerate(r):
