@@ -120,10 +120,22 @@ def test_edge_labels_overlap_neither_each_other_nor_neurons(name):
 
 
 def test_dense_layer_numbers_its_edges_and_lists_them():
-    items = texts(parse(figure("hidden")))
+    import bpcalc
+    from bpcalc.render.graphsvg import graph_svg
+
+    spec = ("inputs: [0.1, 0.2, 0.3, 0.4, 0.5]\ntargets: [0, 1]\nlayers:\n"
+            "  - weights: [[0.5, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], "
+            "[0, 0, 0, 0, 0.25]]\n    activation: linear\n  - weights: [[1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 2]]\n"
+            "    activation: linear\nloss: half_sse\nlearning_rate: 0.1\n")
+    root = parse(graph_svg(bpcalc.run(spec)))
+    items = texts(root)
     joined = "\n".join(t for t, *_ in items)
-    # 2-3-1: the first layer's six crossing edges are numbered, each listed with its weight (x1 -> h1: 0.8)
-    assert "numbered edges" in joined and "w11(2) = 0.8" in joined
+    # 5-6-2: too many crossing edges for labels; each edge numbered and listed with its weight
+    assert "numbered edges" in joined and "w11(2) = 0.5" in joined and "w65(2) = 0.25" in joined
+    tags = [t for t, *_ in items if t.isdigit()]
+    assert sorted(map(int, tags)) == sorted(2 * list(range(1, 5 * 6 + 6 * 2 + 1)))  # on the edges, in the table
+    rows = [t for t, *_ in items if re.fullmatch(r"w\d+\(\d\) = .*", t)]
+    assert len(rows) == 42
 
 
 def test_large_network_is_summarised(tmp_path):

@@ -197,7 +197,8 @@ SHOW = 5  # neurons drawn of a layer larger than MAX_DRAWN: the first SHOW - 2, 
 MAX_DRAWN = 8
 LABEL_FONT = 11
 MAX_NUMBERED = 60  # edges listed in the table beside the figure; more (summarised layers) stay unlabelled
-STAGGER = (0.5, 0.32, 0.68, 0.22, 0.78, 0.42, 0.58, 0.27, 0.73, 0.37, 0.63, 0.16, 0.84)
+VSEP = (84.0, 130.0, 190.0)  # vertical room between neurons, tried in turn
+STAGGER = (0.5, 0.34, 0.66, 0.27, 0.73, 0.42, 0.58, 0.3, 0.7, 0.38, 0.62)
 
 
 @dataclass
@@ -230,7 +231,7 @@ def _few(n: int) -> list[int | None]:
     return [*range(SHOW - 2), None, n - 2, n - 1]
 
 
-def _overlaps(a, b, gap: float = 3.0) -> bool:
+def _overlaps(a, b, gap: float = 6.0) -> bool:
     return not (a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1])
 
 
@@ -287,22 +288,49 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> str:
     gap = 260.0 if summarised else max(260.0, 2.4 * lab_w + 40)
 
     heights = [[len(b) * LINE_H + 2 * PAD - 2 for b in col] for col in cols]
-    vsep = 84.0
-    tallest = max(sum(h) + vsep * (len(h) - 1) for h in heights)
     top = 70.0
-    boxes: list[list[_Box]] = []
-    x = 24.0
-    for ci, col in enumerate(cols):
-        total = sum(heights[ci]) + vsep * (len(col) - 1)
-        y = top + (tallest - total) / 2
-        row = []
-        for bi, lines in enumerate(col):
-            idx = drawn[ci][bi]
-            fill = "#f1f3f4" if ci == 0 else ("#fde7e9" if ci == len(cols) - 1 else "#ffffff")
-            row.append(_Box(x, y, widths[ci], heights[ci][bi], lines, "#ffffff" if idx is None else fill, idx is None))
-            y += heights[ci][bi] + vsep
-        boxes.append(row)
-        x += widths[ci] + gap
+
+    def layout(vsep: float) -> tuple[list[list[_Box]], float]:
+        tallest = max(sum(h) + vsep * (len(h) - 1) for h in heights)
+        boxes: list[list[_Box]] = []
+        x = 24.0
+        for ci, col in enumerate(cols):
+            total = sum(heights[ci]) + vsep * (len(col) - 1)
+            y = top + (tallest - total) / 2
+            row = []
+            for bi, lines in enumerate(col):
+                idx = drawn[ci][bi]
+                fill = "#f1f3f4" if ci == 0 else ("#fde7e9" if ci == len(cols) - 1 else "#ffffff")
+                row.append(_Box(x, y, widths[ci], heights[ci][bi], lines, "#ffffff" if idx is None else fill,
+                                idx is None))
+                y += heights[ci][bi] + vsep
+            boxes.append(row)
+            x += widths[ci] + gap
+        return boxes, tallest
+
+    def edges_of(boxes, li: int) -> list:
+        return [((j, k), (boxes[li][bk].x + boxes[li][bk].w, boxes[li][bk].cy), (boxes[li + 1][bj].x,
+                                                                                  boxes[li + 1][bj].cy), bk)
+                for bj, j in enumerate(drawn[li + 1]) for bk, k in enumerate(drawn[li])
+                if j is not None and k is not None]  # the "… more" boxes stand for neurons, not for edges
+
+    def all_labelled(boxes) -> bool:
+        taken = [b.rect() for row in boxes for b in row]
+        for li in range(len(tr.layers)):
+            placed = _place(edges_of(boxes, li), lab_w, lab_h, taken)
+            if placed is None:
+                return False
+            taken += [(cx - lab_w / 2, cy - lab_h / 2, cx + lab_w / 2, cy + lab_h / 2) for cx, cy in placed.values()]
+        return True
+
+    # more room between neurons when it lets every edge carry its label; else numbered edges
+    boxes, tallest = layout(VSEP[0])
+    if not summarised and not all_labelled(boxes):
+        for vsep in VSEP[1:]:
+            trial = layout(vsep)
+            if all_labelled(trial[0]):
+                boxes, tallest = trial
+                break
 
     # place each edge's label along its edge where it overlaps no box and no label placed before it
     body: list[str] = []
@@ -310,17 +338,10 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> str:
     taken = [b.rect() for row in boxes for b in row]
     numbered: list[tuple[int, int, int, list[tuple[str, str]]]] = []  # (number, layer, (j, k) ...)
     for li in range(len(tr.layers)):
-        src, dst = boxes[li], boxes[li + 1]
-        edges = []
-        for bj, j in enumerate(drawn[li + 1]):
-            for bk, k in enumerate(drawn[li]):
-                if j is None or k is None:  # the "… more" boxes stand for neurons, not for edges
-                    continue
-                a, b = src[bk], dst[bj]
-                p0, p1 = (a.x + a.w, a.cy), (b.x, b.cy)
-                body.append(f'<line x1="{p0[0]:.1f}" y1="{p0[1]:.1f}" x2="{p1[0]:.1f}" y2="{p1[1]:.1f}" '
-                            f'stroke="{S.LINE}" stroke-width="1.2"/>')
-                edges.append(((j, k), p0, p1, bk))
+        edges = edges_of(boxes, li)
+        for _key, p0, p1, _bk in edges:
+            body.append(f'<line x1="{p0[0]:.1f}" y1="{p0[1]:.1f}" x2="{p1[0]:.1f}" y2="{p1[1]:.1f}" '
+                        f'stroke="{S.LINE}" stroke-width="1.2"/>')
         if summarised:  # the edges of a summary stay unlabelled: the note says where the numbers are
             continue
         placed = _place(edges, lab_w, lab_h, taken)
