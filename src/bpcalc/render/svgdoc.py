@@ -61,7 +61,7 @@ def render_svg(doc: Doc, **_) -> str:
     y = MARGIN
     for b in doc.blocks:
         if isinstance(b, Heading):
-            size = 20 if b.level == 1 else 16
+            size = {1: 20, 2: 17, 3: 15}.get(b.level, 14)
             y += 14 if b.level == 1 else 12
             for line in _wrap(b.text, size, inner):
                 y += size + 6
