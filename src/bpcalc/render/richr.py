@@ -98,6 +98,7 @@ def print_rich(doc: Doc, console) -> None:
     """Print to a console. A table wider than the console is split into panels of whole columns; one that still
     cannot fit (a single column wider than the terminal) is drawn at the width it needs (the terminal then
     soft-wraps whole lines) instead of being cut or folded mid-number."""
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.rule import Rule
     from rich.table import Table as RTable
@@ -106,7 +107,7 @@ def print_rich(doc: Doc, console) -> None:
     for b, r in zip(doc.blocks, to_renderables(doc)):
         items.extend(panels(b, console) if isinstance(b, Table) else [r])
     for r in items:
-        if isinstance(r, Rule) and r.title and len(r.title) + 6 > console.width:
+        if isinstance(r, Rule) and r.title and cell_len(str(r.title)) + 6 > console.width:
             console.print(r.title)
             continue
         if isinstance(r, RTable):
