@@ -218,8 +218,8 @@ def test_plot_scale_option(cli, tmp_path):
 
 
 # ---------------------------------------------------------------- --format svg: the document
-@pytest.mark.parametrize("args", [("run", "two_layer"), ("explain", "two_layer"), ("step", "xor", "-e", "20"),
-                                  ("check", "hidden"), ("run", "snack")])
+@pytest.mark.parametrize("args", [(cmd, name) for name in BUNDLED for cmd in ("run", "explain", "check")]
+                         + [("step", "xor", "-e", "20"), ("explain", "softmax"), ("run", "hidden", "--round", "2")])
 def test_document_svg_is_a_document_not_a_terminal(cli, args):
     r = cli(*args, "--format", "svg")
     assert r.exit_code == 0, r.stderr

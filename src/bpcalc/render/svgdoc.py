@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from bpcalc.render import svg as S
-from bpcalc.render.doc import Cell, Doc, Heading, Para, Table, text_of
+from bpcalc.render.doc import Cell, Doc, Heading, Para, Table
+from bpcalc.render.doc import text_of as _text_of
 
 MARGIN = 32
 PAGE = 760  # the narrowest text block; a wider table widens the page
@@ -18,6 +19,12 @@ PARA_STYLE = {"note": S.MUTED, "ok": "#1b5e20", "bad": S.GRAD, "math": S.VALUE, 
 # plain text that is layer notation (z_1^(2), w_11^(3), a_k^(1)), not a name such as half_sse
 _NOTATION = re.compile(r"(?<![A-Za-z])[A-Za-zα-ωΑ-ΩÂ-ž]_[0-9jkn]")
 _NAME = re.compile(r"[A-Za-z0-9]_[A-Za-z]{2,}")
+
+
+def text_of(c) -> str:
+    """A cell's text; a kind of cell this renderer does not know yet: its `text`, else its str()."""
+    t = _text_of(c)
+    return t if isinstance(t, str) else str(getattr(c, "text", c))
 
 
 def _scripts(c: Cell) -> bool:
