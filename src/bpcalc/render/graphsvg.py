@@ -247,14 +247,14 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> str:
     # the boxes' text, column by column (column 0: the inputs)
     cols: list[list[list[list[tuple[str, str]]]]] = []
     cols.append([[[(f"{_n(nt.x(k))} = {f(tr.inputs[s, k])}", S.INK)]] if k is not None else
-                 [[(_("… {n} more").format(n=sizes[0] - SHOW + 1), S.MUTED)]]
+                 [[(_("… {n} more").format(n=sizes[0] - SHOW), S.MUTED)]]
                  for k in drawn[0]])
     for li, L in enumerate(tr.layers):
         col = []
         act = ACTIVATIONS[L.activation]
         for j in drawn[li + 1]:
             if j is None:
-                col.append([[(_("… {n} more").format(n=sizes[li + 1] - SHOW + 1), S.MUTED)]])
+                col.append([[(_("… {n} more").format(n=sizes[li + 1] - SHOW), S.MUTED)]])
                 continue
             lines = [[(f"{_n(nt.z(li, j))} = {f(L.z[s, j])}", S.INK)],
                      [(f"{_n(nt.a(li, j))} = {act.symbol}(z) = {f(L.a[s, j])}", S.INK)],
