@@ -36,6 +36,14 @@ def parse(svg: str) -> ET.Element:
     return root
 
 
+def test_notation_is_written_with_unicode_scripts_any_renderer_draws():
+    from bpcalc.render.svg import scripted
+
+    assert scripted("∂E/∂w_11^(3)", 12) == "∂E/∂w₁₁⁽³⁾" and scripted("a_jk", 12) == "aⱼₖ"
+    assert scripted("e^(−z)", 12) == "e⁽⁻ᶻ⁾" and scripted("w_1,29^(2)", 12) == "w₁,₂₉⁽²⁾"
+    assert scripted("e^0.37", 12).startswith('e<tspan dy="-4.8"')  # no Unicode for it: a shifted tspan
+
+
 def texts(root: ET.Element) -> list[tuple[str, float, float, str]]:
     """(text, x, y, colour) of every text element; colour of its first coloured part."""
     out = []
@@ -88,9 +96,9 @@ def test_network_figure_holds_the_numbers_in_order_top_to_bottom():
     def where(s: str) -> tuple[float, float]:
         return next((x, y) for t, x, y, _c in items if t.startswith(s))
 
-    z12, z22, z13 = where("z1(2) = "), where("z2(2) = "), where("z1(3) = ")
+    z12, z22, z13 = where("z₁⁽²⁾ = "), where("z₂⁽²⁾ = "), where("z₁⁽³⁾ = ")
     assert z12[1] < z22[1] and z12[0] == z22[0] < z13[0]  # neuron 1 above neuron 2; layers left to right
-    assert where("a1(1) = 0.05")[1] < where("a2(1) = 0.1")[1]
+    assert where("a₁⁽¹⁾ = 0.05")[1] < where("a₂⁽¹⁾ = 0.1")[1]
     assert any(t == f"→ {fmt4(n['w5_new'])}" for t, *_ in items)  # each edge: weight, gradient, new value
     assert any(t == f"∂E/∂w = {fmt4(n['gw5'])}" and c == RED for t, _x, _y, c in items)
 
@@ -131,10 +139,10 @@ def test_dense_layer_numbers_its_edges_and_lists_them():
     items = texts(root)
     joined = "\n".join(t for t, *_ in items)
     # 5-6-2: too many crossing edges for labels; each edge numbered and listed with its weight
-    assert "numbered edges" in joined and "w11(2) = 0.5" in joined and "w65(2) = 0.25" in joined
+    assert "numbered edges" in joined and "w₁₁⁽²⁾ = 0.5" in joined and "w₆₅⁽²⁾ = 0.25" in joined
     tags = [t for t, *_ in items if t.isdigit()]
     assert sorted(map(int, tags)) == sorted(2 * list(range(1, 5 * 6 + 6 * 2 + 1)))  # on the edges, in the table
-    rows = [t for t, *_ in items if re.fullmatch(r"w\d+\(\d\) = .*", t)]
+    rows = [t for t, *_ in items if re.fullmatch(r"w[₀-₉]+⁽[²³]⁾ = .*", t)]
     assert len(rows) == 42
 
 
@@ -150,7 +158,7 @@ def test_large_network_is_summarised(tmp_path):
     joined = "\n".join(t for t, *_ in texts(parse(svg)))
     assert len(svg) < 100_000
     assert "… 95 more" in joined and "… 25 more" in joined and "… 5 more" in joined  # 5 of each drawn
-    assert "z30(2) = " in joined and "z10(3) = " in joined
+    assert "z₃₀⁽²⁾ = " in joined and "z₁₀⁽³⁾ = " in joined
 
 
 def test_expression_graph_values_above_gradients_below_in_red():

@@ -207,7 +207,7 @@ class _Box:
     y: float  # top
     w: float
     h: float
-    lines: list[list[tuple[str, str]]]  # each line: (text, colour) parts
+    lines: list[tuple[str, str]]  # (text, colour) of each line
     fill: str = "#ffffff"
     more: bool = False  # the "… n more" stand-in
 
@@ -245,29 +245,28 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> str:
     summarised = any(None in d for d in drawn)
 
     # the boxes' text, column by column (column 0: the inputs)
-    cols: list[list[list[list[tuple[str, str]]]]] = []
-    cols.append([[[(f"{_n(nt.x(k))} = {f(tr.inputs[s, k])}", S.INK)]] if k is not None else
-                 [[(_("… {n} more").format(n=sizes[0] - SHOW), S.MUTED)]]
+    cols: list[list[list[tuple[str, str]]]] = []
+    cols.append([[(f"{_n(nt.x(k))} = {f(tr.inputs[s, k])}", S.INK)] if k is not None else
+                 [(_("… {n} more").format(n=sizes[0] - SHOW), S.MUTED)]
                  for k in drawn[0]])
     for li, L in enumerate(tr.layers):
         col = []
         act = ACTIVATIONS[L.activation]
         for j in drawn[li + 1]:
             if j is None:
-                col.append([[(_("… {n} more").format(n=sizes[li + 1] - SHOW), S.MUTED)]])
+                col.append([(_("… {n} more").format(n=sizes[li + 1] - SHOW), S.MUTED)])
                 continue
-            lines = [[(f"{_n(nt.z(li, j))} = {f(L.z[s, j])}", S.INK)],
-                     [(f"{_n(nt.a(li, j))} = {act.symbol}(z) = {f(L.a[s, j])}", S.INK)],
-                     [(f"δ = ∂E/∂z = {f(L.delta[s, j])}", S.GRAD)]]
+            lines = [(f"{_n(nt.z(li, j))} = {f(L.z[s, j])}", S.INK),
+                     (f"{_n(nt.a(li, j))} = {act.symbol}(z) = {f(L.a[s, j])}", S.INK),
+                     (f"δ = ∂E/∂z = {f(L.delta[s, j])}", S.GRAD)]
             if L.biases is not None:
-                lines.append([(f"{_n(nt.b(li, j))} = {f(L.biases[j])}", S.INK), ("  → ", S.MUTED),
-                              (f(L.new_biases[j]), S.NEW)])
-                lines.append([(f"∂E/∂b = {f(L.grad_biases[j])}", S.GRAD)])
+                lines += [(f"{_n(nt.b(li, j))} = {f(L.biases[j])}", S.INK),
+                          (f"∂E/∂b = {f(L.grad_biases[j])}", S.GRAD), (f"→ {f(L.new_biases[j])}", S.NEW)]
             col.append(lines)
         cols.append(col)
 
     def box_w(lines) -> float:
-        return max(BOX_W, max(sum(S.text_width(t, LINE_FONT) for t, _c in ln) for ln in lines) + 2 * PAD)
+        return max(BOX_W, max(S.text_width(t, LINE_FONT) for t, _c in lines) + 2 * PAD)
 
     widths = [max(box_w(b) for b in col) for col in cols]
     # edge labels: weight, gradient, new value
@@ -369,8 +368,8 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> str:
             body.append(f'<rect x="{b.x:.1f}" y="{b.y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="7" '
                         f'fill="{b.fill}" stroke="{S.MUTED if b.more else S.INK}" stroke-width="1.2"'
                         + (' stroke-dasharray="4 3"' if b.more else "") + "/>")
-            for i, ln in enumerate(b.lines):
-                body.append(S.segments(b.x + PAD, b.y + PAD + (i + 1) * LINE_H - 4, ln, LINE_FONT))
+            for i, (t, c) in enumerate(b.lines):
+                body.append(S.text(b.x + PAD, b.y + PAD + (i + 1) * LINE_H - 4, t, LINE_FONT, fill=c))
     body.extend(labels_svg)
 
     # targets and per-output losses beside the output layer

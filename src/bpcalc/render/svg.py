@@ -19,7 +19,11 @@ VALUE = "#0b4f8a"
 LINE = "#8c959f"
 
 # a sub/superscript of the layer notation: z_1^(2), w_11^(3), x_k, e^(−z)
-_SCRIPT = re.compile(r"_(\{[^}]*\}|[0-9a-zA-Z,]+)|\^(\([^)]*\)|\{[^}]*\}|[0-9a-zA-Z−+-]+)")
+_SCRIPT = re.compile(r"_(\{[^}]*\}|[0-9a-zA-Z,]+)|\^(\([^)]*\)|\{[^}]*\}|[0-9a-zA-Z−+-]+(?:\.[0-9]+)?)")
+# Unicode's own sub- and superscript characters: plain text every SVG renderer draws (no tspan shifts)
+_SUB = dict(zip("0123456789aehijklmnoprstuvx+-−=(),", "₀₁₂₃₄₅₆₇₈₉ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ₊₋₋₌₍₎,"))
+_SUP = dict(zip("0123456789abcdefghijklmnoprstuvwxyz+-−=()",
+                "⁰¹²³⁴⁵⁶⁷⁸⁹ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ⁺⁻⁻⁼⁽⁾"))
 
 
 def esc(s: str) -> str:
@@ -38,8 +42,9 @@ def text_width(s: str, size: float) -> float:
     return display_width(plain) * size * 0.62
 
 
-def scripted(s: str, size: float, reset: bool = False) -> str:
-    """`s` as tspans, its `_x` and `^(l)` written as sub- and superscripts (dy shifts, understood everywhere)."""
+def scripted(s: str, size: float) -> str:
+    """`s` with its `_x` and `^(l)` written as sub- and superscripts: Unicode's (z₁⁽²⁾) where it has them, else
+    a smaller tspan shifted by dy."""
     out: list[str] = []
     pos = 0
     off = 0.0  # the current shift below the baseline
@@ -53,16 +58,22 @@ def scripted(s: str, size: float, reset: bool = False) -> str:
             out.append(f'<tspan dy="{target - off:.1f}"{attrs}>{esc(t)}</tspan>')
         off = target
 
+    plain = ""
     for m in _SCRIPT.finditer(s):
-        if m.start() > pos:
-            run(s[pos:m.start()], 0.0)
+        plain += s[pos:m.start()]
         body = (m.group(1) or m.group(2)).strip("{}")
-        run(body, size * 0.3 if m.group(1) is not None else -size * 0.4, f' font-size="{small}"')
+        table = _SUB if m.group(1) is not None else _SUP
+        if all(ch in table for ch in body):
+            plain += "".join(table[ch] for ch in body)
+        else:  # a script Unicode cannot write: shifted and smaller
+            if plain:
+                run(plain, 0.0)
+                plain = ""
+            run(body, size * 0.3 if m.group(1) is not None else -size * 0.4, f' font-size="{small}"')
         pos = m.end()
-    if pos < len(s):
-        run(s[pos:], 0.0)
-    if reset and off:  # back on the baseline for what follows in the same line
-        run("\u200b", 0.0)
+    plain += s[pos:]
+    if plain:
+        run(plain, 0.0)
     return "".join(out)
 
 
@@ -74,15 +85,6 @@ def text(x: float, y: float, s: str, size: float = 12, anchor: str = "start", fi
     body = scripted(s, size) if scripts else esc(s)
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"{w}{fam}'
             f'{extra}>{body}</text>')
-
-
-def segments(x: float, y: float, parts: list[tuple[str, str]], size: float = 12, anchor: str = "start",
-             weight: str = "") -> str:
-    """One line of text in several colours: `parts` are (text, fill), each with layer-notation scripts."""
-    w = f' font-weight="{weight}"' if weight else ""
-    body = "".join(f'<tspan fill="{fill}">{scripted(t, size, reset=i < len(parts) - 1)}</tspan>'
-                   for i, (t, fill) in enumerate(parts))
-    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}"{w}>{body}</text>'
 
 
 def document(width: float, height: float, body: list[str], title: str, background: str = "#ffffff") -> str:
