@@ -47,7 +47,7 @@ def axis(values: np.ndarray, scale: str = "auto") -> tuple[str, float, float, li
     if scale == "auto":
         scale = "log" if lo > 0 and hi / lo > LOG_SPAN else "linear"
     if scale == "log" and lo > 0:
-        a, b = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+        a, b = math.floor(math.log10(lo) - 0.03), math.ceil(math.log10(hi) + 0.03)  # never on the frame
         b = max(b, a + 1)
         every = max(1, math.ceil((b - a) / 8))
         return "log", 10.0 ** a, 10.0 ** b, [10.0 ** e for e in range(a, b + 1, every)]
@@ -207,6 +207,12 @@ def loss_curve_svg(res, scale: str = "auto") -> str:
 
         f = Fmt(4)
         first, last = finite[0], finite[-1]
+        before = finite[max(0, len(finite) - 1 - max(1, len(finite) // 20))]  # where the curve comes from
+        ex, ey = px(x[last]), py(y[last])
+        falling = y[before] > y[last]  # the curve comes from above: its label below it, else above
+        dx, dy = -4, (18 if falling else -8)
+        if not TOP + 24 < ey + dy < TOP + ph - 4:  # no room there, by the frame: level with the point, to its left
+            dx, dy = -10, 4
         body.append(S.text(px(x[first]) + 6, py(y[first]) - 8, f(y[first]), 11, "start", S.INK, scripts=False))
-        body.append(S.text(px(x[last]) - 4, py(y[last]) - 8, f(y[last]), 11, "end", S.INK, scripts=False))
+        body.append(S.text(ex + dx, ey + dy, f(y[last]), 11, "end", S.INK, scripts=False))
     return S.document(W, H, body, title)
