@@ -268,3 +268,37 @@ def test_an_input_used_twice_is_one_edge_carrying_both_gradients():
     items = texts(parse(graph_svg(bpcalc.run(spec))))
     red = sorted(t for t, _x, _y, c in items if c == RED)
     assert red == sorted(["3 + 3", "1", "1", "1"])  # x→×, s→+ (1), x→+ (1), the output (1)
+
+
+def test_document_svg_draws_equations_with_matrices():
+    eq = pytest.importorskip("bpcalc.render.equation")
+    from bpcalc.explain.mathtext import M
+    from bpcalc.render.doc import Doc
+    from bpcalc.render.svgdoc import render_svg
+
+    d = Doc()
+    d.blocks.append(eq.Equation([M("z", "z"), M("=", "="), eq.Matrix([["0.15", "0.2"], ["0.25", "0.3"]], (2, 2))],
+                                caption="shapes under each matrix"))
+    root = parse(render_svg(d))
+    items = texts(root)
+    cells = {t: (x, y) for t, x, y, _c in items}
+    assert {"0.15", "0.2", "0.25", "0.3", "2×2", "shapes under each matrix"} <= set(cells)
+    assert cells["0.15"][1] == cells["0.2"][1] < cells["0.25"][1]  # rows, top to bottom
+    assert cells["0.15"][0] < cells["0.2"][0]  # columns, left to right
+    assert len(list(root.iter(f"{NS}path"))) == 2  # the brackets
+
+
+def test_document_svg_draws_a_blank_as_a_box_to_write_in():
+    from bpcalc.render import doc as D
+
+    if not hasattr(D, "Blank"):
+        pytest.skip("no Blank cells yet")
+    from bpcalc.render.svgdoc import render_svg
+
+    d = D.Doc()
+    t = d.table(None, ["quantity", "value"], {1})
+    t.add("z", D.Blank())
+    root = parse(render_svg(d))
+    assert "_" not in "".join(root.itertext())
+    assert any(r.get("stroke") for r in root.iter(f"{NS}rect") if r.get("fill") == "#ffffff" and
+               float(r.get("width")) < 100)

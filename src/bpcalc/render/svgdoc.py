@@ -21,8 +21,15 @@ _NOTATION = re.compile(r"(?<![A-Za-z])[A-Za-zα-ωΑ-ΩÂ-ž]_[0-9jkn]")
 _NAME = re.compile(r"[A-Za-z0-9]_[A-Za-z]{2,}")
 
 
+def _blank(c) -> bool:
+    """A worksheet's blank: a quantity left for the reader (drawn as an empty box)."""
+    return type(c).__name__ == "Blank"
+
+
 def text_of(c) -> str:
-    """A cell's text; a kind of cell this renderer does not know yet: its `text`, else its str()."""
+    """A cell's text (a blank: spaces as wide as its box); a kind of cell not known here: its `text`, else str()."""
+    if _blank(c):
+        return " " * int(getattr(c, "width", 4) * 1.6)
     t = _text_of(c)
     return t if isinstance(t, str) else str(getattr(c, "text", c))
 
@@ -60,9 +67,56 @@ def _col_widths(t: Table) -> list[float]:
     return widths
 
 
+EQ_ROW = 19  # a matrix row
+EQ_GAP = 8  # between the parts of an equation
+
+
+def _is_equation(b) -> bool:
+    """A displayed equation with matrices (parts: symbols with `text`, matrices with `cells` and `shape`)."""
+    return hasattr(b, "parts") and hasattr(b, "text_lines")
+
+
+def _equation(b, x0: float, y: float) -> tuple[list[str], float, float]:
+    """An equation laid out: symbols on the middle line, each matrix as a grid in brackets with its shape
+    below it. (svg elements, width, height)"""
+    sizes = []
+    for p in b.parts:
+        if hasattr(p, "cells"):
+            ncol = max(len(r) for r in p.cells)
+            cw = [max(S.text_width(r[c], BODY) for r in p.cells if c < len(r)) + 12 for c in range(ncol)]
+            sizes.append((sum(cw) + 12, len(p.cells) * EQ_ROW, cw))
+        else:
+            sizes.append((S.text_width(p.text, BODY), EQ_ROW, None))
+    rows = max(h for _w, h, _c in sizes)
+    shapes = any(hasattr(p, "cells") for p in b.parts)
+    mid = y + rows / 2
+    out: list[str] = []
+    x = x0
+    for p, (w, h, cw) in zip(b.parts, sizes):
+        if cw is None:
+            if p.text:
+                out.append(S.text(x, mid + BODY * 0.35, p.text, BODY, fill=S.VALUE, scripts=True))
+        else:
+            top = mid - h / 2
+            for side, bx in ((1, x + 3), (-1, x + w - 3)):  # the brackets
+                out.append(f'<path d="M{bx + 5 * side:.1f},{top:.1f} H{bx:.1f} V{top + h:.1f} H{bx + 5 * side:.1f}" '
+                           f'fill="none" stroke="{S.INK}" stroke-width="1.2"/>')
+            for r, row in enumerate(p.cells):
+                cx = x + 6
+                for c, cell in enumerate(row):
+                    cx += cw[c]
+                    out.append(S.text(cx - 6, top + (r + 1) * EQ_ROW - 5, cell, BODY, "end", S.INK, scripts=False))
+            shape = getattr(p, "shape_text", "")
+            if shape:
+                out.append(S.text(x + w / 2, y + rows + 14, shape, SMALL, "middle", S.MUTED, scripts=False))
+        x += w + EQ_GAP
+    return out, x - x0, rows + (18 if shapes else 0)
+
+
 def render_svg(doc: Doc, **_) -> str:
     """The document as an SVG page: as wide as its widest table (at least a text block), as tall as it needs."""
     tables = [sum(_col_widths(b)) for b in doc.blocks if isinstance(b, Table)]
+    tables += [_equation(b, 0, 0)[1] for b in doc.blocks if _is_equation(b)]
     inner = max([PAGE, *tables])
     body: list[str] = []
     y = MARGIN
@@ -87,6 +141,15 @@ def render_svg(doc: Doc, **_) -> str:
             y += 6
         elif isinstance(b, Table):
             y = _table(b, y, inner, body)
+        elif _is_equation(b):
+            els, _w, h = _equation(b, MARGIN, y + 8)
+            body.extend(els)
+            y += h + 14
+            if getattr(b, "caption", None):
+                for line in _wrap(b.caption, SMALL, inner):
+                    y += SMALL + 5
+                    body.append(S.text(MARGIN, y, line, SMALL, fill=S.MUTED, scripts=False))
+                y += 6
         else:  # a block this renderer does not know yet: its text, as a paragraph
             for line in _wrap(text_of(getattr(b, "text", str(b))), BODY, inner):
                 y += BODY + 6
@@ -107,6 +170,12 @@ def _table(t: Table, y: float, inner: float, body: list[str]) -> float:
 
     def row(cells: list[Cell], yy: float, weight: str = "", fill: str = S.INK) -> None:
         for i, c in enumerate(cells[:len(widths)]):
+            if _blank(c):  # an empty box to write in
+                bw = S.text_width(text_of(c), BODY)
+                bx = xs[i] + widths[i] - CELL_PAD / 2 - bw if i in t.numeric else xs[i] + (CELL_PAD / 2 if i else 0)
+                body.append(f'<rect x="{bx:.1f}" y="{yy - BODY:.1f}" width="{bw:.1f}" height="{BODY + 4}" '
+                            f'fill="#ffffff" stroke="{S.MUTED}" stroke-width="0.8"/>')
+                continue
             s = text_of(c)
             if not s:
                 continue
