@@ -82,7 +82,8 @@ def test_step_on_an_80_column_terminal(cli):
 
 def test_plain_text_aligns_by_display_width():
     from bpcalc.render.doc import Doc
-    from bpcalc.render.text import display_width, render_text
+    from bpcalc.render.text import render_text
+    from bpcalc.render.width import display_width
 
     assert display_width("공부시간") == 8 and display_width("m̂") == 1 and display_width("abc") == 3
     d = Doc()

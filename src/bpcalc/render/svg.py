@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from bpcalc.render.text import display_width
+from bpcalc.render.width import display_width
 
 SANS = "DejaVu Sans, Verdana, Arial, Noto Sans CJK KR, sans-serif"
 MONO = "DejaVu Sans Mono, Menlo, Consolas, Noto Sans Mono CJK KR, monospace"

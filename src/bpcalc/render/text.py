@@ -2,29 +2,8 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from bpcalc.render.doc import Doc, Heading, Para, Table, text_of
-
-
-def display_width(s: str) -> int:
-    """Columns `s` takes on a terminal: wide and fullwidth characters (CJK, Hangul) two, combining marks none."""
-    if s.isascii():
-        return len(s)
-    w = 0
-    for ch in s:
-        if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
-            continue
-        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return w
-
-
-def ljust(s: str, width: int) -> str:
-    return s + " " * (width - display_width(s))
-
-
-def rjust(s: str, width: int) -> str:
-    return " " * (width - display_width(s)) + s
+from bpcalc.render.width import display_width, ljust, rjust
 
 
 def table_lines(t: Table) -> list[str]:
