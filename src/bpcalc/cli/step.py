@@ -35,7 +35,7 @@ PlotScaleOpt = Annotated[str, typer.Option(
 @app.command(epilog="Examples:\n\n  bpcalc step --epochs 10\n\n  bpcalc step two_layer --epochs 10000 --every 1000\n\n"
              "  bpcalc step xor --epochs 5000 --format json > curve.json\n\n"
              "  bpcalc step my.yaml --epochs 5 --save my_5.yaml   (then: bpcalc step my_5.yaml --epochs 5)\n\n"
-             "  bpcalc step two_layer --epochs 3 --trace\n\n  bpcalc step xor --epochs 2000 --plot loss.png")
+             "  bpcalc step two_layer --epochs 3 --trace\n\n  bpcalc step xor --epochs 2000 --plot loss.svg")
 @c.guard
 def step(
     spec: c.SpecArg = None,
