@@ -76,9 +76,12 @@ def train(spec=None, epochs: int = 10, learning_rate: float | None = None, every
     """Train for `epochs` epochs, as `bpcalc step` does -> the losses, final parameters and, for small networks,
     the parameters every `every` epochs (default: about 20 rows, as the table shows)."""
     from bpcalc.engine.training import train as train_spec
+    from bpcalc.explain.notation import param_names
     from bpcalc.render.train_report import auto_every
 
-    return _shown(train_spec(load_spec(spec), epochs, learning_rate=learning_rate, every=every or auto_every(epochs)))
+    s = load_spec(spec)
+    names = (lambda: param_names(s)) if s.kind == "network" else None
+    return _shown(train_spec(s, epochs, learning_rate=learning_rate, every=every or auto_every(epochs), names=names))
 
 
 def derive(spec=None, param: str | list[str] | None = None, precision: int = 4,

@@ -32,11 +32,12 @@ def check(
     """Gradient check: backprop vs numerical (central-difference) gradients, relative error per parameter,
     pass/fail (exit 1 on any failure), and the time each method took."""
     from bpcalc.engine.gradcheck import check as run_check
+    from bpcalc.explain.notation import param_names
     from bpcalc.render.check_report import check_report
 
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output)
-    gc = run_check(s, eps=eps, tolerance=tolerance)
+    gc = run_check(s, eps=eps, tolerance=tolerance, names=param_names(s) if s.kind == "network" else None)
     c.emit(check_report(gc, precision, full), fmt, output, gc.as_dict, quiet=quiet, protect=[s.source],
            standalone=standalone)
     if not gc.ok:

@@ -40,6 +40,7 @@ def explain(
     learning_rate: c.LearningRateOpt = None,
     output: c.OutputOpt = None,
     round: c.RoundOpt = None,
+    full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
 ) -> None:
@@ -71,7 +72,7 @@ def explain(
     s = c.open_spec_for(topic, output)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
-    ex = derive(trace, precision, param)
+    ex = derive(trace, precision, param, full)
     doc = explain_doc(ex)
     data = explain_dict(ex)
     results = None

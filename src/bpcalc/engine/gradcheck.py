@@ -139,14 +139,15 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
 
 
 # ---------------------------------------------------------------------------------------------- networks
-def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
-    """Backprop vs central differences for every weight and bias of a network spec (the mean loss over samples)."""
+def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, names: list[str] | None = None) -> GradCheck:
+    """Backprop vs central differences for every weight and bias of a network spec (the mean loss over samples).
+    `names`: the parameters' display names in notation order (explain.notation.param_names); else JSON paths."""
     from bpcalc.engine.network import Network
-    from bpcalc.explain.notation import Notation
+    from bpcalc.engine.training import param_paths
 
     net = Network.from_spec(spec)
     X, T = spec.inputs, spec.targets
-    nt = Notation.of(spec)
+    shown = iter(names if names is not None else param_paths(spec))
 
     def backprop():
         zs, as_ = net.forward(X)
@@ -159,11 +160,10 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradC
     for li in range(len(net.weights)):
         W = net.weights[li]
         for j, k in np.ndindex(W.shape):
-            slots.append((f"layers.{li}.grad_weights.{j}.{k}", nt.w(li, j, k).text, W, (j, k), g["gW"][li][j, k]))
+            slots.append((f"layers.{li}.grad_weights.{j}.{k}", next(shown), W, (j, k), g["gW"][li][j, k]))
         if net.biases[li] is not None:
             for j in range(net.biases[li].shape[0]):
-                slots.append((f"layers.{li}.grad_biases.{j}", nt.b(li, j).text, net.biases[li], (j,),
-                              g["gb"][li][j]))
+                slots.append((f"layers.{li}.grad_biases.{j}", next(shown), net.biases[li], (j,), g["gb"][li][j]))
 
     def numerical() -> list[float]:
         out = []
@@ -254,8 +254,8 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradChe
                      of=root)
 
 
-def check(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
-    """Gradient check of a network or graph spec."""
+def check(spec, eps: float = EPS, tolerance: float = TOLERANCE, names: list[str] | None = None) -> GradCheck:
+    """Gradient check of a network or graph spec; `names` as for check_network."""
     if not (eps > 0 and math.isfinite(eps)):
         from bpcalc.errors import SpecError
 
@@ -264,4 +264,4 @@ def check(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
         from bpcalc.errors import SpecError
 
         raise SpecError(f"the tolerance must be a positive number, not {tolerance}", hint="try 1e-5")
-    return check_graph(spec, eps, tolerance) if spec.kind == "graph" else check_network(spec, eps, tolerance)
+    return check_graph(spec, eps, tolerance) if spec.kind == "graph" else check_network(spec, eps, tolerance, names)

@@ -87,6 +87,19 @@ class Notation:
         return M(f"W^({li + 2})", f"W^{{({li + 2})}}")
 
 
+def param_names(source) -> list[str]:
+    """Display names of every parameter of a network (a spec or a trace) in notation order: per layer, w_jk row by
+    row, then b_j (the spec's labels where it gives them)."""
+    nt = Notation.of(source)
+    out = []
+    for li, layer in enumerate(source.layers):
+        J, K = layer.weights.shape
+        out += [nt.w(li, j, k).text for j in range(J) for k in range(K)]
+        if layer.biases is not None:
+            out += [nt.b(li, j).text for j in range(J)]
+    return out
+
+
 def _tex_act(name: str) -> str:
     return ACTIVATIONS[name].tex_symbol
 
