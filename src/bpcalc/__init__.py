@@ -35,6 +35,21 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'bpcalc' has no attribute {name!r}")
 
 
+def main() -> None:
+    """The `bpcalc` program: bpcalc.cli.main, with a Ctrl-C that comes while it is still importing ending it as
+    one that comes later does (exit 130, no traceback)."""
+    import sys
+
+    try:
+        from bpcalc.cli import main as cli_main
+    except KeyboardInterrupt:
+        sys.exit(130)
+    try:
+        cli_main()
+    except KeyboardInterrupt:  # before cli_main's own handling starts
+        sys.exit(130)
+
+
 def load_spec(spec=None):
     """A validated spec from a path, the name of a bundled example (as `bpcalc run` takes), YAML text, or a spec
     (returned as it is); None: the bundled default."""
