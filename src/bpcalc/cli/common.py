@@ -75,7 +75,8 @@ FullOpt = Annotated[bool, typer.Option("--full", help=_("Show every row: every s
                                                         "neuron and parameter of large layers (not the largest)."))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the exit code).")]
 StandaloneOpt = Annotated[bool, typer.Option("--standalone", help="With --format latex: a complete document "
-                                            "that compiles with pdflatex, instead of a fragment to paste.")]
+                                            "(pdflatex; lualatex when it holds Korean, as its first line says), "
+                                            "instead of a fragment to paste.")]
 SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay=False, callback=save_not_dash,
                                               help="Write the updated parameters as a new spec (never over SPEC).")]
 

@@ -52,24 +52,26 @@ class _NetworkNames:
         self.last = len(trace.layers) - 1
 
     def base(self, field: str, li: int | None, j: int, k: int = 0) -> str:
-        from bpcalc.explain.quantities import _names
+        """The name of neuron j's number (of parameter jk) in an array, before any sample."""
+        from bpcalc.explain.quantities import _names, neuron_names
 
-        if field == "loss_terms":
-            return f"E_{j + 1}"
-        return _names(self.nts, field, self.last if li is None else li, j, k)[0]
+        if field in ("grad_weights", "grad_biases", "new_weights", "new_biases"):
+            return _names(self.nts, field, li, j, k)[0]
+        return neuron_names(self.nts, field, self.last if li is None else li, j)[0]
 
     def name(self, g: _Group, idx: tuple) -> str:
-        if g.field == "loss":
-            return "E"
-        if g.field == "loss_after":
-            return "E after"
+        """The name shown for number idx of group g (as quantities.py names it first)."""
+        from bpcalc.explain.quantities import SCALAR_NAMES, of_sample, sample_loss_names
+
+        if g.field in SCALAR_NAMES:
+            return SCALAR_NAMES[g.field][0]
         if g.field == "sample_loss":
-            return f"E(sample {idx[0] + 1})"
+            return sample_loss_names(idx[0])[0]
         if not g.per_sample:
             return self.base(g.field, g.li, *idx)
-        s, j = (0, idx[0]) if self.single else idx
-        n = self.base(g.field, g.li, j)
-        return n if self.single else f"{n} (sample {s + 1})"
+        if self.single:
+            return self.base(g.field, g.li, idx[0])
+        return of_sample((self.base(g.field, g.li, idx[1]),), idx[0])[0]
 
 
 def _key(g: _Group, idx: tuple) -> str:

@@ -106,6 +106,25 @@ def _names(nts, kind: str, li: int, j: int, k: int = 0) -> tuple[str, ...]:
     return tuple(out)
 
 
+# the names of the numbers that are not per neuron
+SCALAR_NAMES = {"loss": ("E", "loss"), "loss_after": ("E after", "loss after", "E'")}
+
+
+def neuron_names(nts, field: str, li: int, j: int) -> tuple[str, ...]:
+    """The names of neuron j's number in a per-sample array (z, a, ∂E/∂a, …; loss_terms: E_j) of weight layer li
+    (the output layer for loss_terms and outputs_after)."""
+    return (f"E_{j + 1}",) if field == "loss_terms" else _names(nts, field, li, j)
+
+
+def of_sample(names: tuple[str, ...], s: int) -> tuple[str, ...]:
+    """A number's names for sample s of several: `a_1^(2) (sample 3)`, `a_1^(2)[3]`."""
+    return tuple(x for n in names for x in (f"{n} (sample {s + 1})", f"{n}[{s + 1}]"))
+
+
+def sample_loss_names(s: int) -> tuple[str, ...]:
+    return (f"E(sample {s + 1})", f"E[{s + 1}]")
+
+
 def _network_quantities(data: dict, source) -> Iterator[Quantity]:
     nts = _notations(data, source)
     layers = data["layers"]
@@ -118,14 +137,11 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
         for s, row in enumerate(rows):
             for j, v in enumerate(row):
                 key = f"{base}.{j}" if single else f"{base}.{s}.{j}"
-                if field == "loss_terms":
-                    ns: tuple[str, ...] = (f"E_{j + 1}",)
-                else:
-                    ns = _names(nts, field, last if li is None else li, j)
+                ns = neuron_names(nts, field, last if li is None else li, j)
                 if field == "a" and li == last:  # the output, as people name it: ŷ, output, y_hat
                     ns += OUTPUT_ALIASES if len(row) == 1 else tuple(f"{n}_{j + 1}" for n in OUTPUT_ALIASES)
                 if not single:
-                    ns = tuple(x for n in ns for x in (f"{n} (sample {s + 1})", f"{n}[{s + 1}]"))
+                    ns = of_sample(ns, s)
                 yield Quantity(key, ns, v, (phase, _layer_rank(phase, li, last), s, j))
 
     for li, L in enumerate(layers):
@@ -135,8 +151,8 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
         yield from per_sample("loss_terms", None, data["loss_terms"], 1)
     if not single:
         for s, v in enumerate(data.get("sample_loss") or []):
-            yield Quantity(f"sample_loss.{s}", (f"E(sample {s + 1})", f"E[{s + 1}]"), v, (1, 1, s, 0))
-    yield Quantity("loss", ("E", "loss"), data["loss"], (1, 2, 0, 0))
+            yield Quantity(f"sample_loss.{s}", sample_loss_names(s), v, (1, 1, s, 0))
+    yield Quantity("loss", SCALAR_NAMES["loss"], data["loss"], (1, 2, 0, 0))
     for li in range(last, -1, -1):
         L = layers[li]
         for field in NETWORK_BACKWARD:
@@ -151,7 +167,7 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
                 yield Quantity(f"layers.{li}.{bf}.{j}", _names(nts, bf, li, j), v, (phase, li, 1_000_000 + j, 0))
     if data.get("outputs_after") is not None:
         yield from per_sample("outputs_after", None, data["outputs_after"], 5)
-    yield Quantity("loss_after", ("E after", "loss after", "E'"), data.get("loss_after"), (5, 9, 0, 0))
+    yield Quantity("loss_after", SCALAR_NAMES["loss_after"], data.get("loss_after"), (5, 9, 0, 0))
 
 
 def _layer_rank(phase: int, li: int | None, last: int) -> int:

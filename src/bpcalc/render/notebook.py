@@ -45,18 +45,11 @@ def doc_of(obj, precision: int = PRECISION) -> Doc:
 
 
 def to_html(obj) -> str:
-    """The HTML document as a fragment for a notebook's output cell: the page's body in a `div`, none of its
-    page-wide styles (they would restyle the notebook itself)."""
-    try:
-        from bpcalc.render.html import render_html
-    except ImportError:  # until the MathML renderer lands: Rich's export
-        from bpcalc.render.richexport import render_html
-    page = render_html(doc_of(obj))
-    low = page.lower()
-    start, end = low.find("<body"), low.rfind("</body>")
-    if start >= 0 and end > start:
-        page = page[page.index(">", start) + 1:end]
-    return f'<div class="bpcalc">{page}</div>'
+    """The HTML document's body (semantic tables, MathML) in a `div`, for a notebook's output cell: none of the
+    page's own styles, which would restyle the notebook itself."""
+    from bpcalc.render.html import body_html
+
+    return f'<div class="bpcalc">{body_html(doc_of(obj))}</div>'
 
 
 def to_markdown(obj) -> str:
