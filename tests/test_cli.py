@@ -415,6 +415,21 @@ def test_schema_prints_and_writes_the_json_schema(cli, tmp_path):
     assert (tmp_path / "s.json").read_text(encoding="utf-8") == r.stdout
 
 
+def test_worksheet_blanks_what_run_shows(cli):
+    """A worksheet has run's tables: the givens as run writes them, the computed values blank (tests/test_worksheet.py
+    has the rest)."""
+    r = cli("worksheet", "simple", "--format", "text")
+    assert r.exit_code == 0 and "____" in r.stdout and "0.1×0.5 + 0.3×0.2 + 1.83" in r.stdout
+    assert "0.8744" not in r.stdout and "0.8744" in cli("worksheet", "simple", "--answers").stdout
+
+
+def test_new_writes_a_spec_run_accepts(cli, tmp_path):
+    """(tests/test_new.py checks the rules on many seeds.)"""
+    r = cli("new", "--shape", "2-2-1", "--seed", "3", "-o", tmp_path / "p.yaml")
+    assert r.exit_code == 0 and r.stdout == ""
+    assert cli("run", tmp_path / "p.yaml", "--format", "json").exit_code == 0
+
+
 def test_every_command_has_a_test_here():
     from bpcalc.cli import COMMAND_MODULES
 

@@ -42,10 +42,49 @@ PlotScaleOpt = Annotated[str, typer.Option(
     "spans more than a factor of 100).")]
 
 
+StepRoundOpt = Annotated[int | None, typer.Option(
+    "--round", metavar="N", min=0, max=12, show_default=False,
+    help="Several steps by hand: every epoch on the hand-rounded track (N decimals, as on paper), each from the "
+         "last one's rounded results; with --trace each epoch's full tables. Full batch; at most 1000 epochs.")]
+
+
+def _by_hand(s, epochs: int, round_to: int, tables: bool, fmt: str, precision: int, learning_rate, output, save,
+             full: bool, quiet: bool, standalone: bool) -> None:
+    """`step --round N`: the epochs as a person does them on paper, each epoch's tables with --trace."""
+    from bpcalc.errors import SpecError
+    from bpcalc.explain.departures import epochs_by_hand
+    from bpcalc.i18n import _
+
+    if epochs > 1000:
+        raise SpecError(_("--round: at most 1000 epochs by hand (got {n})").format(n=epochs))
+    if getattr(s, "batch_size", None) and s.batch_size < len(s.inputs):
+        raise SpecError(_("--round does each epoch as one full step; the spec's batch_size {b} splits it"
+                          ).format(b=s.batch_size), path="batch_size", hint=_("remove batch_size, or drop --round"))
+    traces = epochs_by_hand(s, epochs, learning_rate, round_to)
+    for tr in traces:
+        c.refuse_non_finite(tr)
+
+    def data() -> dict:
+        from bpcalc.render.jsonr import trace_to_dict
+
+        return {"kind": "epochs_by_hand", "round": round_to, "epochs": [
+            {"epoch": e, "run": trace_to_dict(tr)} for e, tr in enumerate(traces, 1)]}
+
+    from bpcalc.render.worksheet import epochs_doc
+
+    doc = None if fmt == "json" else epochs_doc(traces, precision, full, tables)
+    if save is not None:
+        from bpcalc.spec.save import trace_to_spec_text
+
+        c.deliver(trace_to_spec_text(s, traces[-1], save), save, protect=[s.source])
+    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
+
+
 @app.command(epilog="Examples:\n\n  bpcalc step --epochs 10\n\n  bpcalc step two_layer --epochs 10000 --every 1000\n\n"
              "  bpcalc step xor --epochs 5000 --format json > curve.json\n\n"
              "  bpcalc step my.yaml --epochs 5 --save my_5.yaml   (then: bpcalc step my_5.yaml --epochs 5)\n\n"
-             "  bpcalc step two_layer --epochs 3 --trace\n\n  bpcalc step xor --epochs 2000 --plot loss.svg")
+             "  bpcalc step two_layer --epochs 3 --trace\n\n  bpcalc step hidden --epochs 2 --trace --round 2\n\n"
+             "  bpcalc step xor --epochs 2000 --plot loss.svg")
 @c.guard
 def step(
     spec: c.SpecArg = None,
@@ -59,6 +98,8 @@ def step(
     save: StepSaveOpt = None,
     plot: PlotOpt = None,
     plot_scale: PlotScaleOpt = "auto",
+    round: StepRoundOpt = None,
+    full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
 ) -> None:
@@ -73,6 +114,9 @@ def step(
     if plot is not None:
         _check_plot(plot, plot_scale)
     s = c.open_spec_for(spec, save, output, plot)  # before training, not after it
+    if round is not None:
+        _by_hand(s, epochs, round, trace, fmt, precision, learning_rate, output, save, full, quiet, standalone)
+        return
     shown_every = every or (1 if fmt == "json" else _auto(epochs))  # rows of the table / JSON epochs
     param_every = every or _auto(epochs)  # epochs whose parameters are kept (small networks): the table's
     progress = _Progress(epochs) if (not quiet and _stderr_tty()) else None

@@ -6,10 +6,21 @@ from dataclasses import dataclass, field
 
 from bpcalc.explain.mathtext import M
 
-Cell = str | M
+
+@dataclass(frozen=True)
+class Blank:
+    """A quantity left for the reader to find (a worksheet): `____` in text and Markdown, a ruled box in LaTeX."""
+
+    width: int = 4  # in characters (text: that many underscores)
+
+
+Cell = str | M | Blank
+BLANK_TEXT = "____"
 
 
 def text_of(c: Cell) -> str:
+    if isinstance(c, Blank):
+        return "_" * c.width
     return c.text if isinstance(c, M) else c
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from bpcalc.render import svg as S
-from bpcalc.render.doc import Cell, Doc, Heading, Para, Table
+from bpcalc.render.doc import Blank, Cell, Doc, Heading, Para, Table
 from bpcalc.render.doc import text_of as _text_of
 
 MARGIN = 32
@@ -23,7 +23,7 @@ _NAME = re.compile(r"[A-Za-z0-9]_[A-Za-z]{2,}")
 
 def _blank(c) -> bool:
     """A worksheet's blank: a quantity left for the reader (drawn as an empty box)."""
-    return type(c).__name__ == "Blank"
+    return isinstance(c, Blank)
 
 
 def text_of(c) -> str:
