@@ -371,8 +371,8 @@ def test_graph_as_dot_and_mermaid(cli, tmp_path):
     cli("graph", "graph_chain", "-o", tmp_path / "g.mmd")
     assert "flowchart LR" in (tmp_path / "g.mmd").read_text(encoding="utf-8")
     assert cli("graph", "graph_chain", "-f", "mermaid").stdout == (tmp_path / "g.mmd").read_text(encoding="utf-8")
-    bad = cli("graph", "graph_chain", "-f", "svg")
-    assert bad.exit_code == 2 and "unknown graph format 'svg'" in bad.stderr and "dot, mermaid" in bad.stderr
+    bad = cli("graph", "graph_chain", "-f", "png")
+    assert bad.exit_code == 2 and "unknown graph format 'png'" in bad.stderr and "dot, mermaid, svg" in bad.stderr
 
 
 def test_export_writes_a_pytorch_script(cli, tmp_path):
@@ -459,7 +459,7 @@ def test_format_help_and_errors_list_the_table(cli):
     assert " | ".join(names) in " ".join(cli("run", "--help").stdout.split())
     r = cli("run", "simple", "--format", "xml")
     assert r.exit_code == 2 and f"choose one of: {', '.join(names)}" in r.stderr
-    assert formats.complete()("m") == ["markdown"] and formats.complete("graph")("") == ["dot", "mermaid"]
+    assert formats.complete()("m") == ["markdown"] and formats.complete("graph")("") == ["dot", "mermaid", "svg"]
 
 
 def test_rich_to_a_file_is_text(cli, tmp_path):

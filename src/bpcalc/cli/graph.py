@@ -21,7 +21,8 @@ SampleOpt = Annotated[int, typer.Option("--sample", min=1, metavar="N",
                                         help=N_("With several samples: whose forward values the nodes show."))]
 
 
-@app.command(epilog="Examples:\n\n  bpcalc graph graph_chain | dot -Tsvg -o chain.svg\n\n"
+@app.command(epilog="Examples:\n\n  bpcalc graph two_layer -o two_layer.svg\n\n"
+             "  bpcalc graph graph_chain | dot -Tsvg -o chain.svg\n\n"
              "  bpcalc graph hidden --format mermaid -o hidden.mmd\n\n"
              "  bpcalc graph xor --sample 3 --precision 3")
 @c.guard
@@ -36,7 +37,9 @@ def graph(
     lang: c.LangOpt = None,
 ) -> None:
     """The computational graph, micrograd style: each node's value and gradient, each edge's local derivative
-    (networks: neuron by neuron, edges labelled with their weight, its gradient and its new value)."""
+    (networks: neuron by neuron, edges labelled with their weight, its gradient and its new value). `--format
+    svg` draws the documents' figure itself: an expression graph left to right with values above the edges and
+    gradients below, a network's layers with z, a and δ in each neuron."""
     from bpcalc import run as run_step
     from bpcalc.errors import SpecError
     from bpcalc.render.graphdraw import drawing
@@ -50,4 +53,4 @@ def graph(
         raise SpecError((_("--sample {sample}: the spec has {n} samples") if n != 1 else
                          _("--sample {sample}: the spec has 1 sample")).format(sample=sample, n=n),
                         hint=_("choose 1..{n}").format(n=n))
-    c.emit(drawing(trace, precision, sample - 1), fmt, output, protect=[s.source])
+    c.emit(drawing(trace, precision, sample - 1), fmt, output, protect=[s.source], family="graph")

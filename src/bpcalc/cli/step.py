@@ -34,7 +34,12 @@ StepSaveOpt = Annotated[Path | None, typer.Option(
     help=N_("Write the trained spec (parameters and optimizer state; resumes exactly). Never over SPEC."))]
 PlotOpt = Annotated[Path | None, typer.Option(
     "--plot", metavar="FILE", dir_okay=False,
-    help=N_("Draw the loss curve to FILE.png, .svg or .pdf (needs matplotlib: pip install matplotlib)."))]
+    help=N_("Draw the loss curve to FILE.svg, .png or .pdf (PNG, PDF: pip install matplotlib)."))]
+PlotScaleOpt = Annotated[str, typer.Option(
+    "--plot-scale", metavar="SCALE", autocompletion=lambda incomplete: [
+        s for s in ("auto", "linear", "log") if s.startswith(incomplete or "")],
+    help=N_("The --plot's loss axis: linear (from zero, so a plateau stays flat), log, or auto (log when the loss "
+            "spans more than a factor of 100)."))]
 
 
 StepRoundOpt = Annotated[int | None, typer.Option(
@@ -78,7 +83,7 @@ def _by_hand(s, epochs: int, round_to: int, tables: bool, fmt: str, precision: i
              "  bpcalc step xor --epochs 5000 --format json > curve.json\n\n"
              "  bpcalc step my.yaml --epochs 5 --save my_5.yaml   (then: bpcalc step my_5.yaml --epochs 5)\n\n"
              "  bpcalc step two_layer --epochs 3 --trace\n\n  bpcalc step hidden --epochs 2 --trace --round 2\n\n"
-             "  bpcalc step xor --epochs 2000 --plot loss.png")
+             "  bpcalc step xor --epochs 2000 --plot loss.svg")
 @c.guard
 def step(
     spec: c.SpecArg = None,
@@ -91,6 +96,7 @@ def step(
     output: c.OutputOpt = None,
     save: StepSaveOpt = None,
     plot: PlotOpt = None,
+    plot_scale: PlotScaleOpt = "auto",
     round: StepRoundOpt = None,
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
@@ -106,7 +112,7 @@ def step(
 
     fmt = c.pick_format(format, output)
     if plot is not None:
-        _check_plot(plot)
+        _check_plot(plot, plot_scale)
     s = c.open_spec_for(spec, save, output, plot)  # before training, not after it
     if round is not None:
         _by_hand(s, epochs, round, trace, fmt, precision, learning_rate, output, save, full, quiet, standalone)
@@ -140,7 +146,7 @@ def step(
     if plot is not None and len(res.losses):
         from bpcalc.render.plot import loss_curve
 
-        c.deliver(loss_curve(res, plot.suffix.lower()[1:]), plot, protect=[s.source])
+        c.deliver(loss_curve(res, plot.suffix.lower()[1:], plot_scale.lower()), plot, protect=[s.source])
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if res.diverged:
         c.err(_("error: training diverged at epoch {diverged_epoch}: {diverged}").format(
@@ -177,16 +183,22 @@ def _stderr_tty() -> bool:
         return False
 
 
-def _check_plot(plot: Path) -> None:
-    """--plot's file: a suffix matplotlib writes, a folder that exists, and matplotlib installed; before training."""
+def _check_plot(plot: Path, scale: str) -> None:
+    """--plot's file: a suffix bpcalc draws, a folder that exists, and matplotlib installed for PNG and PDF; and a
+    known --plot-scale; before training."""
     from bpcalc.errors import SpecError
-    from bpcalc.render.plot import INSTALL_HINT, PLOT_FORMATS, have_matplotlib
+    from bpcalc.render.plot import INSTALL_HINT, NEEDS_MATPLOTLIB, PLOT_FORMATS, SCALES, have_matplotlib
 
-    if plot.suffix.lower()[1:] not in PLOT_FORMATS:
+    if scale.lower() not in SCALES:
+        raise SpecError(_("--plot-scale {scale}: not a scale").format(scale=scale),
+                        hint=_("choose one of: {choices}").format(choices=", ".join(SCALES)))
+    suffix = plot.suffix.lower()[1:]
+    if suffix not in PLOT_FORMATS:
         raise SpecError(_("--plot {plot}: the file name must end in .png, .svg or .pdf").format(plot=plot))
     c.check_output_path(plot)
-    if not have_matplotlib():
-        raise SpecError(_("--plot needs matplotlib, which is not installed"), hint=INSTALL_HINT)
+    if suffix in NEEDS_MATPLOTLIB and not have_matplotlib():
+        raise SpecError(_("--plot {file}: PNG and PDF need matplotlib, which is not installed (SVG does not)").format(
+            file=plot), hint=INSTALL_HINT)
 
 
 def _traces_doc(res, precision: int):

@@ -69,3 +69,19 @@ class Doc:
 
     def extend(self, other: Doc) -> None:
         self.blocks.extend(other.blocks)
+
+    # Jupyter shows a Doc as its document
+    def _repr_html_(self) -> str:
+        from bpcalc.render.notebook import to_html
+
+        return to_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from bpcalc.render.markdown import render_markdown
+
+        return render_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        from bpcalc.render.latex import render_latex
+
+        return render_latex(self)

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from bpcalc.render.doc import Doc, Heading, Para, Table, text_of
-
-
-def width(s: str) -> int:
-    """The columns a string takes on a terminal: wide characters (Hangul, CJK) two, combining marks none."""
-    if s.isascii():
-        return len(s)
-    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+from bpcalc.render.width import display_width, ljust, rjust
 
 
 def table_lines(t: Table) -> list[str]:
     rows = [[text_of(c) for c in r] for r in t.rows]
-    widths = [width(h) for h in t.columns]
+    widths = [display_width(h) for h in t.columns]
     for r in rows:
         for i, c in enumerate(r):
-            widths[i] = max(widths[i], width(c))
+            widths[i] = max(widths[i], display_width(c))
 
     def line(cells: list[str]) -> str:
         out = []
         for i, c in enumerate(cells):
-            pad = " " * (widths[i] - width(c))
-            out.append(pad + c if i in t.numeric else c + pad)
+            out.append(rjust(c, widths[i]) if i in t.numeric else ljust(c, widths[i]))
         return "  ".join(out).rstrip()
 
     lines = []
@@ -46,7 +37,7 @@ def render_text(doc: Doc) -> str:
             if out and out[-1] != "":
                 out.append("")
             out.append(b.text)
-            out.append(("=" if b.level == 1 else "-") * width(b.text))
+            out.append(("=" if b.level == 1 else "-") * display_width(b.text))
         elif isinstance(b, Para):
             out.append(text_of(b.text))
         elif isinstance(b, Table):
