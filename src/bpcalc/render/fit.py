@@ -4,24 +4,14 @@ split into parts of its columns, each repeating the leading column (the one that
 from __future__ import annotations
 
 import functools
-import unicodedata
 
 from bpcalc.i18n import _
 from bpcalc.render.doc import Cell, M, Table, text_of
 from bpcalc.render.mathml import tex_to_mathml
+from bpcalc.render.width import display_width
 
 WRAP_CHARS = 36  # a formula longer than this may wrap after a + or − at the top level of its sum
 _OPERATORS = set("+−-×·=/")
-
-
-def display_width(s: str) -> int:
-    """Columns `s` takes: wide (CJK) characters two, combining marks none."""
-    w = 0
-    for ch in s:
-        if unicodedata.combining(ch):
-            continue
-        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return w
 
 
 def cell_width(c: Cell) -> int:
