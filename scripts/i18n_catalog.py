@@ -98,20 +98,33 @@ def read(lang: str) -> dict[str, tuple[str, bool]]:
     return parse_po(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
+def obsolete(lang: str) -> dict[str, str]:
+    """The obsolete (#~) entries: translations kept for messages not in the source (yet), reused when they come."""
+    path = po_path(lang)
+    if not path.exists():
+        return {}
+    from bpcalc.i18n import parse_po
+
+    text = "\n".join(line[3:] for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#~ "))
+    return {k: v for k, (v, _f) in parse_po(text).items() if k and v}
+
+
 def render(lang: str, messages: dict[str, list[str]], old: dict[str, tuple[str, bool]]) -> str:
     out = ["# bpcalc's messages in Korean, in the terms of the Korean articles bpcalc reproduces (순전파, 역전파,",
            "# 손실, 연쇄 법칙, 국소 미분, 기울기, 가중치 갱신, 학습률 …).",
            "# Updated by scripts/i18n_catalog.py from the source; translate each empty msgstr.",
            'msgid ""', f'msgstr ""\n"{HEADER[lang]}"', ""]
+    kept = obsolete(lang)
     for msgid, wheres in messages.items():
-        msgstr, fuzzy = old.get(msgid, ("", False))
+        msgstr, fuzzy = old.get(msgid) or (kept.get(msgid, ""), False)
         out.append("#: " + " ".join(sorted({w.rsplit(":", 1)[0] for w in wheres})))
         if fuzzy:
             out.append("#, fuzzy")
         if "{" in msgid:
             out.append("#, python-brace-format")
         out += [f"msgid {quote(msgid)}", f"msgstr {quote(msgstr)}", ""]
-    for msgid, (msgstr, _fuzzy) in old.items():  # stale: kept as obsolete entries (#~), for reuse by hand
+    stale = {**kept, **{k: v for k, (v, _f) in old.items()}}
+    for msgid, msgstr in stale.items():  # stale: kept as obsolete entries (#~), reused when the message returns
         if msgid and msgstr and msgid not in messages:
             out += ["\n".join("#~ " + line for line in f"msgid {quote(msgid)}\nmsgstr {quote(msgstr)}".split("\n")),
                     ""]
