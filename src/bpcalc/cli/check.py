@@ -28,6 +28,7 @@ def check(
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    notation: c.NotationOpt = None,
 ) -> None:
     """Gradient check: backprop vs numerical (central-difference) gradients, relative error per parameter,
     pass/fail (exit 1 on any failure), and the time each method took."""
@@ -36,6 +37,7 @@ def check(
 
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output)
+    c.apply_notation(s, notation)
     gc = run_check(s, eps=eps, tolerance=tolerance)
     c.emit(check_report(gc, precision, full), fmt, output, gc.as_dict, quiet=quiet, protect=[s.source],
            standalone=standalone)

@@ -61,8 +61,26 @@ FullOpt = Annotated[bool, typer.Option("--full", help="Show every row of large l
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the exit code).")]
 StandaloneOpt = Annotated[bool, typer.Option("--standalone", help="With --format latex: a complete document "
                                             "that compiles with pdflatex, instead of a fragment to paste.")]
+NOTATIONS = ("layer", "mazur", "ng")  # spec/loader.py's NOTATIONS, written out so `--help` starts without numpy
+NotationOpt = Annotated[str | None, typer.Option(
+    "--notation", metavar="NAME", show_default=False,
+    help="Names in the tables: layer (z_j^(l), a_j^(l), w_jk^(l); the default), mazur (i1, net_h1, out_h1, w1, "
+    "E_total) or ng (z^[l], a^[l], dZ^[l], dW^[l]). Overrides the spec's `notation:`; JSON is the same in all.")]
 SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay=False, callback=save_not_dash,
                                               help="Write the updated parameters as a new spec (never over SPEC).")]
+
+
+def apply_notation(spec, name: str | None) -> None:
+    """--notation NAME onto a network spec (graphs name their own nodes); an unknown name is bad input."""
+    if name is None:
+        return
+    from bpcalc.i18n import _
+
+    if name not in NOTATIONS:
+        raise SpecError(_("unknown notation {name!r}").format(name=name),
+                        hint=_("choose one of: {names}").format(names=", ".join(NOTATIONS)))
+    if getattr(spec, "kind", None) == "network":
+        spec.notation = name
 
 
 def err(message: str) -> None:

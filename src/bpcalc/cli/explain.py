@@ -42,6 +42,7 @@ def explain(
     round: c.RoundOpt = None,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    notation: c.NotationOpt = None,
 ) -> None:
     """Derivations: for each parameter the chain rule in the documents' notation, each factor's formula, the
     numbers, the product (hidden layers: the sum over the paths through the next layer; graphs: every path back
@@ -69,11 +70,14 @@ def explain(
     from bpcalc.render.explain_report import explain_dict, explain_doc
 
     s = c.open_spec_for(topic, output)
+    c.apply_notation(s, notation)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
     ex = derive(trace, precision, param)
     doc = explain_doc(ex)
-    data = explain_dict(ex)
+    # JSON is the layer notation's whatever the notation shown, so a script reads the same keys and symbols
+    data = explain_dict(ex if (getattr(trace, "notation", None) or "layer") == "layer"
+                        else derive(trace, precision, param, notation="layer"))
     results = None
     if getattr(s, "expected", None):  # check my work: the ✓/✗ table after the derivations, exit 1 on any ✗
         from bpcalc.render.expected_report import check_and_attach

@@ -22,6 +22,7 @@ def run(
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    notation: c.NotationOpt = None,
 ) -> None:
     """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
     from bpcalc import run as run_step
@@ -29,6 +30,7 @@ def run(
 
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output, save)
+    c.apply_notation(s, notation)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
     doc = report(trace, precision, full)

@@ -45,6 +45,7 @@ def step(
     plot: PlotOpt = None,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    notation: c.NotationOpt = None,
 ) -> None:
     """Train: repeat `run`'s step for N epochs (minibatches, shuffling, sgd/momentum/adam as the spec says) and
     show each epoch's loss (before its update), its change, small networks' parameters, a loss curve and the final
@@ -57,6 +58,7 @@ def step(
     if plot is not None:
         _check_plot(plot)
     s = c.open_spec_for(spec, save, output, plot)  # before training, not after it
+    c.apply_notation(s, notation)
     shown_every = every or (1 if fmt == "json" else _auto(epochs))  # rows of the table / JSON epochs
     param_every = every or _auto(epochs)  # epochs whose parameters are kept (small networks): the table's
     progress = _Progress(epochs) if (not quiet and _stderr_tty()) else None

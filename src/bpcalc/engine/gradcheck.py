@@ -34,6 +34,11 @@ class ParamCheck:
     numerical: float | None  # None when E(θ ± ε) is undefined (outside an op's domain)
     ok: bool
     kink: bool = False  # a function evaluated within ε of one of its kinks (the registry's `kinks`)
+    shown: str = ""  # the display name in the spec's notation profile (JSON keeps `name`, the layer notation's)
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.name
 
     @property
     def difference(self) -> float | None:
@@ -146,7 +151,7 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradC
 
     net = Network.from_spec(spec)
     X, T = spec.inputs, spec.targets
-    nt = Notation.of(spec)
+    nt, shown = Notation.of(spec, "layer"), Notation.of(spec)  # JSON: the layer notation's names; tables: the spec's
 
     def backprop():
         zs, as_ = net.forward(X)
@@ -155,15 +160,16 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradC
     g, t_bp = _timed(backprop)
     E = net.loss_value(X, T)
 
-    slots = []  # (key, name, array, index, backprop gradient)
+    slots = []  # (key, (name, shown name), array, index, backprop gradient)
     for li in range(len(net.weights)):
         W = net.weights[li]
         for j, k in np.ndindex(W.shape):
-            slots.append((f"layers.{li}.grad_weights.{j}.{k}", nt.w(li, j, k).text, W, (j, k), g["gW"][li][j, k]))
+            slots.append((f"layers.{li}.grad_weights.{j}.{k}", (nt.w(li, j, k).text, shown.w(li, j, k).text), W,
+                          (j, k), g["gW"][li][j, k]))
         if net.biases[li] is not None:
             for j in range(net.biases[li].shape[0]):
-                slots.append((f"layers.{li}.grad_biases.{j}", nt.b(li, j).text, net.biases[li], (j,),
-                              g["gb"][li][j]))
+                slots.append((f"layers.{li}.grad_biases.{j}", (nt.b(li, j).text, shown.b_param(li, j).text),
+                              net.biases[li], (j,), g["gb"][li][j]))
 
     def numerical() -> list[float]:
         out = []
@@ -181,11 +187,11 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradC
     atol = ROUNDOFF * max(1.0, abs(E)) / eps
     kinked = _network_kinks(net, X, eps)
     params = []
-    for (key, name, _arr, _ix, gb), n in zip(slots, nums):
+    for (key, (name, label), _arr, _ix, gb), n in zip(slots, nums):
         n = float(n) if math.isfinite(n) else None
         li = int(key.split(".")[1])
         params.append(ParamCheck(key, name, float(gb), n, passes(float(gb), n, tolerance, atol),
-                                 kink=kinked.get(li, False)))
+                                 kink=kinked.get(li, False), shown=label))
     notes = []
     if any(kinked.values()):
         notes.append("an activation's input lies within ε of its kink, where the two one-sided "

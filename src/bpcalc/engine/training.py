@@ -52,6 +52,7 @@ class TrainResult:
     biases: list[np.ndarray | None] = field(default_factory=list)
     variables: dict[str, float] = field(default_factory=dict)
     param_names: list[str] = field(default_factory=list)  # what `snapshots` columns hold (small networks)
+    shown_names: list[str] = field(default_factory=list)  # the same in the spec's notation profile (not in JSON)
     snapshot_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # parameters after those epochs
     diverged: str | None = None  # why training stopped early (NaN/inf loss, overflow, undefined value)
@@ -179,18 +180,18 @@ class _Flat:
         return np.asarray(idx, dtype=np.intp)
 
 
-def param_names(spec: NetworkSpec) -> list[str]:
-    """Display names of every parameter in notation order (the spec's labels where it gives them)."""
+def param_names(spec: NetworkSpec, profile: str | None = "layer") -> list[str]:
+    """Display names of every parameter in notation order (the spec's labels where it gives them), in `profile`
+    (None: the spec's own notation). The JSON holds the layer notation's, whatever the notation shown."""
     from bpcalc.explain.notation import Notation
 
-    nt = Notation([l.labels for l in spec.layers], [l.activation for l in spec.layers], spec.input_labels,
-                  spec.target_labels)
+    nt = Notation.of(spec, profile)
     out = []
     for li, layer in enumerate(spec.layers):
         J, K = layer.weights.shape
         out += [nt.w(li, j, k).text for j in range(J) for k in range(K)]
         if layer.biases is not None:
-            out += [nt.b(li, j).text for j in range(J)]
+            out += [nt.b_param(li, j).text for j in range(J)]
     return out
 
 
@@ -327,6 +328,7 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, samples=n,
         batch_size=bs, shuffle=spec.shuffle, sizes=spec.sizes, weights=[w.copy() for w in flat.W],
         biases=[None if b is None else b.copy() for b in flat.b], param_names=param_names(spec) if small else [],
+        shown_names=param_names(spec, None) if small else [],
         snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec], diverged=reason, diverged_epoch=diverged,
         interrupted=interrupted, traces=traces,
         state=TrainingState(end_epoch, opt.t, flat.buffers()), seconds=time.perf_counter() - t0)

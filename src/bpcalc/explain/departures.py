@@ -11,10 +11,15 @@ SAME = 1e-12  # relative; closer than this counts as the same number (float nois
 @dataclass(frozen=True)
 class Departure:
     key: str  # dotted JSON path
-    name: str  # display name
+    name: str  # display name (in JSON: the layer notation's)
     rounded: float
     exact: float
     difference: float  # rounded − exact
+    shown: str = ""  # the display name in the notation shown, where that is not the layer notation
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.name
 
     def as_dict(self) -> dict:
         return {"key": self.key, "name": self.name, "rounded": self.rounded, "exact": self.exact,
@@ -39,7 +44,8 @@ def departures(rounded_trace, exact_trace) -> tuple[list[Departure], Departure |
         diff = q.value - e
         if abs(diff) > SAME * max(1.0, abs(e)) and (q.name, q.value, e) not in seen:  # a = z of a linear layer: once
             seen.add((q.name, q.value, e))
-            found.append((q.order, Departure(q.key, q.name, q.value, e, diff)))
+            found.append((q.order, Departure(q.key, q.stable_name, q.value, e, diff,
+                                             q.name if q.name != q.stable_name else "")))
     first = min(found, key=lambda p: p[0])[1] if found else None
     ranked = [d for _, d in sorted(found, key=lambda p: -abs(p[1].difference))]
     return ranked, first, compared

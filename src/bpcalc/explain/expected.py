@@ -33,12 +33,17 @@ class Result:
 
     key: str  # as written under expected: (with `.i` appended for each element of a list)
     path: str  # the dotted JSON path it names
-    name: str  # its display name
+    name: str  # its display name (in JSON: the layer notation's)
     yours: float
     written: str  # your value as written
     decimals: int  # decimals you wrote (the tolerance is half a unit in that place)
     correct: float | None  # None when the run has no finite value there
     ok: bool
+    shown: str = ""  # its display name in the notation shown, where that is not the layer notation
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.name
 
     @property
     def difference(self) -> float | None:
@@ -91,7 +96,7 @@ class Index:
         for q in self.qs:
             for n in q.names:
                 self.by_name.setdefault(norm(n), q)
-        self.names = {q.key: q.name for q in self.qs}
+        self.names = {q.key: (q.stable_name, q.name) for q in self.qs}
 
     def resolve(self, key: str) -> tuple[str, Any]:
         """(dotted path, value or nested list) for a path or a display name; KeyError if neither."""
@@ -147,7 +152,8 @@ def check_expected(spec, data: dict) -> list[Result]:
     return results
 
 
-def _compare(key: str, path: str, names: dict[str, str], yours, text, correct, line, source) -> list[Result]:
+def _compare(key: str, path: str, names: dict[str, tuple[str, str]], yours, text, correct, line,
+             source) -> list[Result]:
     ys = np.asarray(yours, dtype=float)
     cs = np.asarray(correct if correct is not None else math.nan, dtype=float) if not isinstance(correct, list) \
         else np.asarray(_fill_none(correct), dtype=float)
@@ -157,14 +163,15 @@ def _compare(key: str, path: str, names: dict[str, str], yours, text, correct, l
         raise SpecError(f"`{key}` holds {_shape_text(cs.shape)}, but your value is {_shape_text(ys.shape)}",
                         path=f"expected.{key}", line=line, source=source, hint=hint)
     if ys.ndim == 0:
-        return [_one(key, path, names.get(path, path), float(ys), text, float(cs))]
+        return [_one(key, path, names.get(path, (path, path)), float(ys), text, float(cs))]
     texts = np.asarray(text if text is not None else np.full(ys.shape, None), dtype=object)
     out = []
     for idx in np.ndindex(ys.shape):
         sub = ".".join(map(str, idx))
         t = texts[idx] if texts.shape == ys.shape else None
         sub_path = f"{path}.{sub}"
-        out.append(_one(f"{key}.{sub}", sub_path, names.get(sub_path, sub_path), float(ys[idx]), t, float(cs[idx])))
+        out.append(_one(f"{key}.{sub}", sub_path, names.get(sub_path, (sub_path, sub_path)), float(ys[idx]), t,
+                        float(cs[idx])))
     return out
 
 
@@ -194,11 +201,14 @@ def _fill_none(x):
     return math.nan if x is None else x
 
 
-def _one(key: str, path: str, name: str, yours: float, text: str | None, correct: float) -> Result:
+def _one(key: str, path: str, names: tuple[str, str], yours: float, text: str | None, correct: float) -> Result:
+    """`names`: the quantity's name in JSON and its name shown."""
     d = decimals_written(text, yours)
     finite = math.isfinite(correct)
+    name, shown = names
     return Result(key=key, path=path, name=name, yours=yours, written=(text or repr(yours)).strip(), decimals=d,
-                  correct=correct if finite else None, ok=finite and agrees(yours, correct, d))
+                  correct=correct if finite else None, ok=finite and agrees(yours, correct, d),
+                  shown=shown if shown != name else "")
 
 
 def exit_code(results: list[Result]) -> int:

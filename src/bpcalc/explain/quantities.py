@@ -22,6 +22,11 @@ class Quantity:
     names: tuple[str, ...]
     value: float | None
     order: tuple = ()  # position in the order of computation (forward, loss, backward, gradients, update, after)
+    json_name: str = ""  # the name in JSON output: the layer notation's, whatever notation is shown
+
+    @property
+    def stable_name(self) -> str:
+        return self.json_name or self.name
 
     @property
     def name(self) -> str:
@@ -80,24 +85,30 @@ def quantities(data: dict, source=None) -> list[Quantity]:
 
 
 def _notations(data: dict, source):
+    """The notations whose names name a quantity: the spec's profile (with its labels), the layer notation with
+    the labels, the plain layer notation. The first gives the names shown, the second those in JSON."""
     from bpcalc.explain.notation import Notation
 
     acts = [L["activation"] for L in data["layers"]]
     plain = Notation([{} for _ in acts], acts)
     if source is None or not hasattr(source, "layers") or len(source.layers) != len(acts):
         return (plain,)
-    return Notation.of(source), plain
+    shown, layer = Notation.of(source), Notation.of(source, "layer")
+    return (shown, layer, plain) if shown.profile != layer.profile else (layer, plain)
 
 
 def _names(nts, kind: str, li: int, j: int, k: int = 0) -> tuple[str, ...]:
-    """The display names of one number in each notation (the spec's labels, then the plain layer notation)."""
+    """The display names of one number in each notation (the spec's profile and labels, then the plain layer
+    notation)."""
     out: list[str] = []
     for n in nts:
         a, z = n.a(li, j).text, n.z(li, j).text
-        w, b = n.w(li, j, k).text, n.b(li, j).text
+        w, b = n.w(li, j, k).text, n.b_param(li, j).text
+        E = n.E.text
         cands = {
-            "z": [z], "a": [a], "grad_a": [f"∂E/∂{a}"], "local": [f"∂{a}/∂{z}"],
-            "delta": [n.delta(li, j).text, f"∂E/∂{z}"], "grad_weights": [f"∂E/∂{w}"], "grad_biases": [f"∂E/∂{b}"],
+            "z": [z], "a": [a], "grad_a": [f"∂{E}/∂{a}"], "local": [f"∂{a}/∂{z}"],
+            "delta": [n.delta(li, j).text, f"∂{E}/∂{z}"], "grad_weights": [f"∂{E}/∂{w}"],
+            "grad_biases": [f"∂{E}/∂{b}"],
             "new_weights": [f"{w} new", f"new {w}", f"{w}'", w], "new_biases": [f"{b} new", f"new {b}", f"{b}'", b],
             "outputs_after": [f"{a} after"],
         }[kind]
@@ -107,9 +118,13 @@ def _names(nts, kind: str, li: int, j: int, k: int = 0) -> tuple[str, ...]:
 
 def _network_quantities(data: dict, source) -> Iterator[Quantity]:
     nts = _notations(data, source)
+    json_nt = nts[1] if len(nts) == 3 else None  # a profile other than the layer notation is shown
     layers = data["layers"]
     last = len(layers) - 1
     single = not (layers and layers[0]["z"] and isinstance(layers[0]["z"][0], list))
+
+    def q(key: str, names: tuple[str, ...], value, order: tuple, stable: tuple[str, ...] | None = None) -> Quantity:
+        return Quantity(key, names, value, order, (stable or ("",))[0] if json_nt is not None else "")
 
     def per_sample(field: str, li: int | None, values, phase: int) -> Iterator[Quantity]:
         base = f"layers.{li}.{field}" if li is not None else field
@@ -118,13 +133,17 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
             for j, v in enumerate(row):
                 key = f"{base}.{j}" if single else f"{base}.{s}.{j}"
                 if field == "loss_terms":
-                    ns: tuple[str, ...] = (f"E_{j + 1}",)
+                    ns: tuple[str, ...] = tuple(dict.fromkeys(n.Ek(j).text for n in nts))
+                    st: tuple[str, ...] = (f"E_{j + 1}",)
                 else:
                     ns = _names(nts, field, last if li is None else li, j)
+                    st = _names((json_nt,), field, last if li is None else li, j) if json_nt else ()
                 if not single:
                     ns = tuple(x for n in ns for x in (f"{n} (sample {s + 1})", f"{n}[{s + 1}]"))
-                yield Quantity(key, ns, v, (phase, _layer_rank(phase, li, last), s, j))
+                    st = tuple(f"{n} (sample {s + 1})" for n in st)
+                yield q(key, ns, v, (phase, _layer_rank(phase, li, last), s, j), st)
 
+    E = tuple(dict.fromkeys(n.E.text for n in nts))
     for li, L in enumerate(layers):
         yield from per_sample("z", li, L["z"], 0)
         yield from per_sample("a", li, L["a"], 0)
@@ -132,8 +151,9 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
         yield from per_sample("loss_terms", None, data["loss_terms"], 1)
     if not single:
         for s, v in enumerate(data.get("sample_loss") or []):
-            yield Quantity(f"sample_loss.{s}", (f"E(sample {s + 1})", f"E[{s + 1}]"), v, (1, 1, s, 0))
-    yield Quantity("loss", ("E", "loss"), data["loss"], (1, 2, 0, 0))
+            yield q(f"sample_loss.{s}", tuple(x for e in E for x in (f"{e}(sample {s + 1})", f"{e}[{s + 1}]")), v,
+                    (1, 1, s, 0), (f"E(sample {s + 1})",))
+    yield q("loss", (*E, "loss"), data["loss"], (1, 2, 0, 0), ("E",))
     for li in range(last, -1, -1):
         L = layers[li]
         for field in NETWORK_BACKWARD:
@@ -143,12 +163,15 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
         for li, L in enumerate(layers):
             for j, row in enumerate(L[wf]):
                 for k, v in enumerate(row):
-                    yield Quantity(f"layers.{li}.{wf}.{j}.{k}", _names(nts, wf, li, j, k), v, (phase, li, j, k))
+                    yield q(f"layers.{li}.{wf}.{j}.{k}", _names(nts, wf, li, j, k), v, (phase, li, j, k),
+                            _names((json_nt,), wf, li, j, k) if json_nt else None)
             for j, v in enumerate(L.get(bf) or []):
-                yield Quantity(f"layers.{li}.{bf}.{j}", _names(nts, bf, li, j), v, (phase, li, 1_000_000 + j, 0))
+                yield q(f"layers.{li}.{bf}.{j}", _names(nts, bf, li, j), v, (phase, li, 1_000_000 + j, 0),
+                        _names((json_nt,), bf, li, j) if json_nt else None)
     if data.get("outputs_after") is not None:
         yield from per_sample("outputs_after", None, data["outputs_after"], 5)
-    yield Quantity("loss_after", ("E after", "loss after", "E'"), data.get("loss_after"), (5, 9, 0, 0))
+    yield q("loss_after", tuple(dict.fromkeys(x for e in E for x in (f"{e} after",)))
+            + ("loss after", "E'"), data.get("loss_after"), (5, 9, 0, 0), ("E after",))
 
 
 def _layer_rank(phase: int, li: int | None, last: int) -> int:

@@ -45,7 +45,7 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
         doc.para(f"{OK} {_count(gc.n_params, 'gradient')} agree{'s' if gc.n_params == 1 else ''} "
                  f"(largest relative error {sci(gc.max_relative_error)})", "ok")
     else:
-        names = ", ".join(p.name for p in gc.failed[:8]) + (", …" if len(gc.failed) > 8 else "")
+        names = ", ".join(p.label for p in gc.failed[:8]) + (", …" if len(gc.failed) > 8 else "")
         doc.para(f"{BAD} {len(gc.failed)} of {gc.n_params} gradients disagree: {names}", "bad")
     for note in gc.notes:
         doc.para(note, "note")
@@ -61,7 +61,7 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
     t = doc.table(thing.capitalize() + "s", [thing, "backprop", "numerical", "difference", "relative error",
                                             "check"], {1, 2, 3, 4})
     for p in rows:
-        t.add(p.name, f(p.backprop), "undefined" if p.numerical is None else f(p.numerical),
+        t.add(p.label, f(p.backprop), "undefined" if p.numerical is None else f(p.numerical),
               "" if p.difference is None else sci(p.difference) if p.difference else "0", sci(p.relative_error),
               (OK if p.ok else BAD) + (" (kink)" if p.kink and not p.ok else ""))
     t.caption = caption

@@ -20,7 +20,7 @@ def expected_section(doc: Doc, results, precision: int = 4) -> None:
     t = doc.table(None, ["quantity", "yours", "correct", "difference", "check"], {1, 2, 3})
     for r in results:
         f = Fmt(max(precision, r.decimals + 1))  # one digit more than you wrote, to show how it rounds
-        label = r.key if r.name in (r.key, r.path) else f"{r.key} ({r.name})"
+        label = r.key if r.label in (r.key, r.path) else f"{r.key} ({r.label})"
         if r.correct is None:
             t.add(label, r.written, "undefined", "", BAD)
         else:

@@ -54,7 +54,8 @@ def _network_blocks(doc: Doc, ex: Explanation, level: int) -> None:
     for p in ex.params:
         if p.layer != last_layer:
             last_layer = p.layer
-            doc.heading(f"Layer {p.layer}" + (" (output)" if p.layer == ex.output_layer else " (hidden)"), level + 1)
+            doc.heading(f"Layer {ex.layer_numbers.get(p.layer, p.layer)}"
+                        + (" (output)" if p.layer == ex.output_layer else " (hidden)"), level + 1)
         doc.heading(p.lhs.text, level + 2)
         doc.para(equation(p.lines), "math")
         _factor_table(doc, p.factors, ex.n)

@@ -10,9 +10,9 @@ import numpy as np
 
 from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
-from bpcalc.explain.notation import E, Notation, d
+from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
-from bpcalc.render.doc import Doc, M
+from bpcalc.render.doc import Doc
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -37,6 +37,7 @@ def report(trace, precision: int = 4, full: bool = False) -> Doc:
 def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc = Doc()
     nt = Notation.of(tr)
+    E = nt.E
     loss = LOSSES[tr.loss_name]
     sizes = [tr.inputs.shape[1]] + [l.weights.shape[0] for l in tr.layers]
     doc.heading(tr.name or "Network")
@@ -48,10 +49,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     if tr.round_to is not None:
         doc.para(rounding_note(tr.round_to), "note")
     t = doc.table("Layers", ["layer", "units", "activation", "a = f(z)", "∂a/∂z"])
-    t.add("1 (input)", str(sizes[0]), "", "", "")
+    t.add(f"{nt.number(-1)} (input)", str(sizes[0]), "", "", "")
     for li, L in enumerate(tr.layers):
         act = ACTIVATIONS[L.activation]
-        t.add(str(L.l), str(sizes[li + 1]), L.activation, act.formula, act.derivative)
+        t.add(str(nt.number(li)), str(sizes[li + 1]), L.activation, act.formula, act.derivative)
     large = not full and any(L.weights.size > LARGE_LAYER for L in tr.layers)
     per_table = 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's tables, not a flood
     samples = range(min(n, per_table))
@@ -82,7 +83,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     numbers = f"({K} terms)"
                 t.add(nt.z(li, j), definition, numbers, f(L.z[s, j]))
                 if L.activation == "softmax":
-                    t.add(nt.a(li, j), f"softmax_{j + 1}(z^({L.l}))", f"e^{f.p_(L.z[s, j])} / Σ_k e^z_k",
+                    t.add(nt.a(li, j), f"softmax_{j + 1}({nt.zvec(li)})", f"e^{f.p_(L.z[s, j])} / Σ_k e^z_k",
                           f(L.a[s, j]))
                 elif L.activation != "linear" or nt.a(li, j).text != nt.z(li, j).text:
                     t.add(nt.a(li, j), f"{act.symbol}({nt.z(li, j)})", f"{act.symbol}({f(L.z[s, j])})", f(L.a[s, j]))
@@ -92,21 +93,21 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc.heading("Loss", 2)
     out = tr.layers[-1]
     K = out.a.shape[1]
-    lname = "E"
+    lname = E.text
     for s in samples:
         t = doc.table(_sample_title("Loss", s, n, tr), ["quantity", "definition", "with numbers", "value"], NUM)
         for k in range(K):
-            ek = M(f"E_{k + 1}", f"E_{{{k + 1}}}")
+            ek = nt.Ek(k)
             sym = loss.term_t.format(t=nt.t(k).text, a=nt.a(len(tr.layers) - 1, k).text, K=K)
             num = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(out.a[s, k]), K=K)
             t.add(ek, sym, num, f(tr.loss_terms[s, k]))
         if K > 1:
-            t.add(lname if n == 1 else f"E(sample {s + 1})", " + ".join(f"E_{k + 1}" for k in range(K)),
+            t.add(lname if n == 1 else f"{lname}(sample {s + 1})", " + ".join(nt.Ek(k).text for k in range(K)),
                   " + ".join(f.p_(v) for v in tr.loss_terms[s]), f(tr.sample_loss[s]))
     if n > 1:
         t = doc.table(None, ["quantity", "definition", "with numbers", "value"], NUM)
         nums = " + ".join(f.p_(v) for v in tr.sample_loss[:MAX_TERMS_WRITTEN])
-        t.add("E", f"(1/{n}) Σ_n E(sample n)", f"({nums}) / {n}" if n <= MAX_TERMS_WRITTEN
+        t.add(lname, f"(1/{n}) Σ_n {lname}(sample n)", f"({nums}) / {n}" if n <= MAX_TERMS_WRITTEN
               else f"mean of {n} sample losses", f(tr.loss))
 
     # ---- backward
@@ -119,7 +120,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         J = L.weights.shape[0]
         act = ACTIVATIONS[L.activation]
         for s in samples:
-            title = f"Layer {L.l}" + (" (output)" if li == last else " (hidden)")
+            title = f"Layer {nt.number(li)}" + (" (output)" if li == last else " (hidden)")
             t = doc.table(_sample_title(title, s, n, tr), ["quantity", "definition", "with numbers", "value"], NUM)
             for j in _few(J, full, L.delta[s]):
                 a_j, z_j = nt.a(li, j), nt.z(li, j)
@@ -136,7 +137,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                         sym = " + ".join(f"{nt.delta(li + 1, i)}·{nt.w(li + 1, i, j)}" for i in range(Jn))
                         num = " + ".join(f"{f.p_(N.delta[s, i])}×{f.p_(N.weights[i, j])}" for i in range(Jn))
                     else:
-                        sym, num = f"Σ_i δ_i^({N.l})·w_i{j + 1}^({N.l})", f"({Jn} terms)"
+                        sym = f"Σ_i {nt.generic('δ', li + 1, 'i')}·{nt.generic('w', li + 1, 'i', str(j + 1))}"
+                        num = f"({Jn} terms)"
                 t.add(dEa, sym, num, f(L.grad_a[s, j]))
                 if L.activation == "linear" and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
                     t.add(nt.delta(li, j), f"{dEa} (linear: a = z)", f.p_(L.grad_a[s, j]), f(L.delta[s, j]))
@@ -165,7 +167,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc.heading("Gradients: ∂E/∂w_jk = δ_j · a_k,  ∂E/∂b_j = δ_j", 2)
     for li, L in enumerate(tr.layers):
         J, Kk = L.weights.shape
-        t = doc.table(f"Layer {L.l}", ["parameter", "chain rule", "with numbers", "gradient"], NUM)
+        t = doc.table(f"Layer {nt.number(li)}", ["parameter", "chain rule", "with numbers", "gradient"], NUM)
         idx = _param_index(L.grad_weights, L.grad_biases, full)
         for kind, j, k in idx:
             if kind == "w":
@@ -179,7 +181,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     num = f"Σ over {n} samples"
                 t.add(d(E, p), chain, num, f(L.grad_weights[j, k]))
             else:
-                p = nt.b(li, j)
+                p = nt.b_param(li, j)
                 chain = f"{d(E, nt.z(li, j))} · 1 = {nt.delta(li, j)}"
                 num = (f(L.delta[0, j]) if n == 1 else " + ".join(f.p_(L.delta[s, j]) for s in range(n))
                        if n <= MAX_SAMPLES_SHOWN else f"Σ over {n} samples")
@@ -191,14 +193,15 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc.heading(f"Update: θ ← {rule_sym}, α = {f(tr.learning_rate)}", 2)
     for li, L in enumerate(tr.layers):
         extra = _state_columns(tr.optimizer)
-        t = doc.table(f"Layer {L.l}", ["parameter", "old", "gradient", *extra, "with numbers", "new"],
+        t = doc.table(f"Layer {nt.number(li)}", ["parameter", "old", "gradient", *extra, "with numbers", "new"],
                       {1, 2, *range(3, 3 + len(extra)), 4 + len(extra)})
         for kind, j, k in _param_index(L.grad_weights, L.grad_biases, full):
             if kind == "w":
                 p, old, g, new, key, ix = nt.w(li, j, k), L.weights[j, k], L.grad_weights[j, k], \
                     L.new_weights[j, k], "weights", (j, k)
             else:
-                p, old, g, new, key, ix = nt.b(li, j), L.biases[j], L.grad_biases[j], L.new_biases[j], "biases", (j,)
+                p, old, g, new, key, ix = nt.b_param(li, j), L.biases[j], L.grad_biases[j], L.new_biases[j], \
+                    "biases", (j,)
             if key in tr.freeze:
                 t.add(p, f(old), f(g), *["" for _ in extra], "frozen", f(new))
                 continue
@@ -214,8 +217,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     for s in samples:
         for k in range(K):
             t.add(f"{nt.a(last, k)} after" + (f" (sample {s + 1})" if n > 1 else ""), f(tr.outputs_after[s, k]))
-    t.add("E before", f(tr.loss))
-    t.add("E after", f(tr.loss_after))
+    t.add(f"{lname} before", f(tr.loss))
+    t.add(f"{lname} after", f(tr.loss_after))
     t.add("change", f(tr.loss_change))
     return doc
 

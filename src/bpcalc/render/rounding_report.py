@@ -29,7 +29,7 @@ def rounding_section(doc: Doc, cmp, f: Fmt, full: bool = False) -> None:
     first = cmp.first
     parts = [f"{len(deps)} of {cmp.compared} numbers differ from the exact step."]
     if first is not None:
-        parts.append(f"The rounded path first departs at {first.name}: {f(first.rounded)} instead of "
+        parts.append(f"The rounded path first departs at {first.label}: {f(first.rounded)} instead of "
                      f"{f(first.exact)} (by {f(first.difference)}).")
     loss = by_key.get("loss")
     if loss is not None:
@@ -38,7 +38,7 @@ def rounding_section(doc: Doc, cmp, f: Fmt, full: bool = False) -> None:
     t = doc.table("Largest departures first", ["quantity", "rounded", "exact", "difference"], {1, 2, 3})
     shown = deps if full else deps[:SHOWN]
     for d in shown:
-        t.add(d.name, f(d.rounded), f(d.exact), f(d.difference))
+        t.add(d.label, f(d.rounded), f(d.exact), f(d.difference))
     if len(shown) < len(deps):
         t.caption = (f"the {len(shown)} largest of {len(deps)} departures; --full shows all, --format json has "
                      "every one (under rounding.departures)")
