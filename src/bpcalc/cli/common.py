@@ -70,6 +70,26 @@ SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay
                                               help="Write the updated parameters as a new spec (never over SPEC).")]
 
 
+VIEWS = ("neuron", "matrix")
+ViewOpt = Annotated[str, typer.Option(
+    "--view", metavar="VIEW",
+    help="neuron (tables, neuron by neuron) or matrix (the step in matrices: z = W a + b, δ, ∂E/∂W = δ aᵀ, the "
+    "update, each matrix written out with its shape; networks only). JSON is the same in both.")]
+
+
+def check_view(view: str, spec) -> str:
+    """--view: `neuron` or `matrix`, and the matrix view only for a layered network."""
+    from bpcalc.i18n import _
+
+    if view not in VIEWS:
+        raise SpecError(_("unknown view {view!r}").format(view=view),
+                        hint=_("choose one of: {names}").format(names=", ".join(VIEWS)))
+    if view == "matrix" and getattr(spec, "kind", None) != "network":
+        raise SpecError(_("the matrix view is for layered networks; an expression graph has no matrices"),
+                        hint=_("drop --view matrix: graphs are shown node by node"))
+    return view
+
+
 def apply_notation(spec, name: str | None) -> None:
     """--notation NAME onto a network spec (graphs name their own nodes); an unknown name is bad input."""
     if name is None:

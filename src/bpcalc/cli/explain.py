@@ -43,12 +43,15 @@ def explain(
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
     notation: c.NotationOpt = None,
+    view: c.ViewOpt = "neuron",
+    full: c.FullOpt = False,
 ) -> None:
     """Derivations: for each parameter the chain rule in the documents' notation, each factor's formula, the
     numbers, the product (hidden layers: the sum over the paths through the next layer; graphs: every path back
     to each variable, node by node). With a function name: its derivative derived line by line."""
     from bpcalc.errors import SpecError
     from bpcalc.explain.functions import canonical, derivation
+    from bpcalc.i18n import _
 
     fmt = c.pick_format(format, output)
     c.check_output_path(output)
@@ -71,10 +74,19 @@ def explain(
 
     s = c.open_spec_for(topic, output)
     c.apply_notation(s, notation)
+    c.check_view(view, s)
+    if view == "matrix" and param:
+        raise SpecError(_("--param picks single parameters; the matrix view derives whole layers"),
+                        hint=_("drop --param, or use --view neuron"))
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
     ex = derive(trace, precision, param)
-    doc = explain_doc(ex)
+    if view == "matrix":
+        from bpcalc.render.matrix_report import matrix_explain
+
+        doc = matrix_explain(trace, precision, full)
+    else:
+        doc = explain_doc(ex)
     # JSON is the layer notation's whatever the notation shown, so a script reads the same keys and symbols
     data = explain_dict(ex if (getattr(trace, "notation", None) or "layer") == "layer"
                         else derive(trace, precision, param, notation="layer"))

@@ -23,6 +23,7 @@ def run(
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
     notation: c.NotationOpt = None,
+    view: c.ViewOpt = "neuron",
 ) -> None:
     """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
     from bpcalc import run as run_step
@@ -31,9 +32,15 @@ def run(
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output, save)
     c.apply_notation(s, notation)
+    c.check_view(view, s)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
-    doc = report(trace, precision, full)
+    if view == "matrix":
+        from bpcalc.render.matrix_report import matrix_report
+
+        doc = matrix_report(trace, precision, full)
+    else:
+        doc = report(trace, precision, full)
     checked = None
     if s.expected:  # check my work: before printing anything, so an unknown key is one error (exit 2)
         from bpcalc.render.expected_report import check_and_attach

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bpcalc.render.doc import Cell, Doc, Heading, M, Para, Table
+from bpcalc.render.doc import Cell, Doc, Equation, Heading, M, Para, Table
 
 # ASCII characters LaTeX treats specially in text
 _TEXT_SPECIALS = {
@@ -168,6 +168,10 @@ def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
                          r"\textbf{" + s + "}" if b.style == "bad" else s, ""]
         elif isinstance(b, Table):
             body += _table(b)
+        elif isinstance(b, Equation):
+            body += [r"\begin{equation*}", math(b.tex("bmatrix", break_after=8)), r"\end{equation*}", ""]
+            if b.caption:
+                body += [r"\emph{" + escape(b.caption) + "}", ""]
     text = "\n".join(body).rstrip() + "\n"
     if not standalone:
         return "% bpcalc LaTeX fragment: needs \\usepackage{amsmath,amssymb} in the preamble\n" + text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bpcalc.render.doc import Cell, Doc, Heading, M, Para, Table
+from bpcalc.render.doc import Cell, Doc, Equation, Heading, M, Para, Table
 
 
 def _text(s: str) -> str:
@@ -39,4 +39,8 @@ def render_markdown(doc: Doc) -> str:
             if b.caption:
                 out += ["", f"*{_text(b.caption)}*"]
             out.append("")
+        elif isinstance(b, Equation):
+            out += ["$$", b.tex(), "$$", ""]
+            if b.caption:
+                out += [f"*{_text(b.caption)}*", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -14,13 +14,15 @@ def _recorded(doc: Doc, width: int | None = None):
 
     from rich.console import Console
     from rich.table import Table as RTable
+    from rich.text import Text
 
     from bpcalc.render.richr import to_renderables
 
     items = to_renderables(doc)
     if width is None:
         probe = Console(file=io.StringIO(), width=MAX_WIDTH)
-        natural = max((probe.measure(r).maximum for r in items if isinstance(r, RTable)), default=MIN_WIDTH)
+        natural = max((probe.measure(r).maximum for r in items
+                       if isinstance(r, RTable) or (isinstance(r, Text) and r.no_wrap)), default=MIN_WIDTH)
         width = max(MIN_WIDTH, min(MAX_WIDTH, natural))
     console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor",
                       highlight=False, emoji=False, markup=False)

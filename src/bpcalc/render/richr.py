@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bpcalc.render.doc import Doc, Heading, Para, Table, text_of
+from bpcalc.render.doc import Doc, Equation, Heading, Para, Table, text_of
 
 STYLES = {"note": "dim", "ok": "green", "bad": "bold red", "math": "cyan", "": ""}
 
@@ -31,6 +31,11 @@ def to_renderables(doc: Doc) -> list:
             for r in b.rows:
                 t.add_row(*[text_of(c) for c in r])
             out.append(t)
+        elif isinstance(b, Equation):  # bracket art: whole lines, never wrapped (print_rich widens for it)
+            art = Text("\n".join(b.text_lines()), style="cyan", no_wrap=True, overflow="ignore")
+            out.append(art)
+            if b.caption:
+                out.append(Text(b.caption, style="dim"))
     return out
 
 
@@ -46,13 +51,15 @@ def print_rich(doc: Doc, console) -> None:
     from rich.measure import Measurement
     from rich.rule import Rule
     from rich.table import Table as RTable
+    from rich.text import Text
 
     for r in to_renderables(doc):
         if isinstance(r, Rule) and len(r.title) + 6 > console.width:
             console.print(r.title)
             continue
-        if isinstance(r, RTable):
-            need = Measurement.get(console, console.options.update(width=10**4), r).minimum
+        if isinstance(r, RTable) or (isinstance(r, Text) and r.no_wrap):
+            m = Measurement.get(console, console.options.update(width=10**4), r)
+            need = m.minimum if isinstance(r, RTable) else m.maximum
             if need > console.width:
                 wide = Console(file=console.file, width=need, color_system=console.color_system,
                                force_terminal=console.is_terminal, no_color=console.no_color, highlight=False)
