@@ -146,8 +146,8 @@ def _intro(doc: Doc, v: _View, title: str) -> None:
                    "the samples' losses, so ∂E/∂A carries the factor 1/{n}, and ∂E/∂W adds the samples' "
                    "δ (a)ᵀ over the rows.").format(n=v.n), "note")
     else:
-        doc.para(_("Vectors are columns (units × 1); W^(l) has one row per neuron of layer l and one column per "
-                   "neuron of the layer before (w_jk joins k to j)."), "note")
+        doc.para(_("Vectors are columns (units × 1); a weight matrix has one row per neuron of its layer and one "
+                   "column per neuron of the layer before."), "note")
 
 
 def _forward(doc: Doc, v: _View) -> None:
@@ -218,7 +218,7 @@ def _output_delta(doc: Doc, v: _View) -> None:
     grad = fill(loss.grad_t, a=A, t=T, K=M(str(K), str(K)))
     if v.batch:
         grad = M(f"(1/{v.n})({grad.text})", rf"\frac{{1}}{{{v.n}}}\left({grad.tex}\right)")
-    doc.para(M(f"{dA.text} = {grad.text}  (elementwise)", rf"{dA.tex} = {grad.tex}"), "math")
+    doc.para(M(f"{dA.text} = {grad.text}  " + _("(elementwise)"), rf"{dA.tex} = {grad.tex}"), "math")
     v.equation(doc, dA, sym("="), v.vec(L.grad_a))
     if tr.fused:
         pair = PAIRS[L.activation, tr.loss_name]
