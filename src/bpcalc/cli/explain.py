@@ -30,7 +30,8 @@ ParamOpt = Annotated[list[str] | None, typer.Option(
              "  bpcalc explain two_layer --param layers.0.weights.0.0 --format markdown\n\n"
              "  bpcalc explain composite\n\n  bpcalc explain sigmoid\n\n  bpcalc explain softmax --format latex\n\n"
              "  bpcalc explain chain-rule --format markdown -o chain.md\n\n"
-             "  bpcalc explain hidden --round 2 --format json")
+             "  bpcalc explain hidden --round 2 --format json\n\n  bpcalc explain mazur --param w5\n\n"
+             "  bpcalc explain xor --view matrix --format markdown")
 @c.guard
 def explain(
     topic: TopicArg = None,

@@ -9,7 +9,8 @@ from bpcalc.cli.app import app
 @app.command(epilog="Examples:\n\n  bpcalc run\n\n  bpcalc run hidden --round 2\n\n"
              "  bpcalc run networks/two_layer.yaml --format json > step.json\n\n"
              "  cat my.yaml | bpcalc run - --save my_next.yaml\n\n"
-             "  bpcalc run hidden --format latex --standalone -o hidden.tex")
+             "  bpcalc run hidden --format latex --standalone -o hidden.tex\n\n"
+             "  bpcalc run two_layer --view matrix\n\n  bpcalc run two_layer --notation ng")
 @c.guard
 def run(
     spec: c.SpecArg = None,
