@@ -30,7 +30,7 @@ def _sym(base: str, sub: tuple[int, ...], l: int | None, brackets: bool = False)
     o, c = ("[", "]") if brackets else ("(", ")")
     sup = f"^{o}{l}{c}" if l is not None else ""
     tsup = f"^{{{o}{l}{c}}}" if l is not None else ""
-    tex_base = {"δ": r"\delta", "dz": r"dz"}.get(base, base)
+    tex_base = {"δ": r"\delta"}.get(base, base)
     return M(f"{base}_{s}{sup}", f"{tex_base}_{{{st}}}{tsup}")
 
 

@@ -49,10 +49,6 @@ def _row(v: np.ndarray, f: Fmt, full: bool) -> Matrix:
     return _mat(np.asarray(v)[None, :], f, full)
 
 
-def _math(text: str, tex: str) -> M:
-    return M(text, tex)
-
-
 def _eq(lhs: M, *rhs: M) -> M:
     """`lhs = rhs1 = rhs2 …` as one line of math."""
     return M(" = ".join([lhs.text, *[r.text for r in rhs]]), " = ".join([lhs.tex, *[r.tex for r in rhs]]))
@@ -193,7 +189,7 @@ def _loss(doc: Doc, v: _View) -> None:
     if v.batch:
         doc.para(M(f"{E.text} = (1/{v.n}) Σ_s {E.text}_s,  {E.text}_s = {loss.formula}",
                    rf"{E.tex} = \frac{{1}}{{{v.n}}} \sum_s {E.tex}_s, \quad {E.tex}_s = {loss.formula_tex}"), "math")
-        v.equation(doc, M("(E_s)", "(E_s)"), sym("="), _col(tr.sample_loss, v.f, v.full))
+        v.equation(doc, M("(E_s)", "(E_s)"), sym("="), v.mat(tr.sample_loss[:, None]))
         v.equation(doc, E, sym("="), M(f"(1/{v.n}) Σ_s E_s", rf"\frac{{1}}{{{v.n}}} \sum_s E_s"), sym("="),
                    M(v.f(tr.loss), v.f(tr.loss)))
     else:
