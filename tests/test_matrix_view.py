@@ -201,3 +201,16 @@ def test_latex_matrix_view_compiles(cli, tmp_path, args):
     res = subprocess.run([TEX_ENGINES[0], "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert res.returncode == 0, res.stdout[-2000:]
+
+
+def test_a_wide_equation_breaks_before_each_further_equals_sign_in_tex():
+    from bpcalc.explain.mathtext import M
+    from bpcalc.render.equation import Equation, Matrix, sym
+
+    wide = Matrix([[str(i) for i in range(10)]], (1, 10))
+    e = Equation([M("x", "x"), sym("="), wide, sym("+"), wide, sym("="), wide])
+    tex = e.tex()
+    assert tex.startswith(r"\begin{aligned} x &= ") and tex.count(r"\\ &= ") == 1
+    assert tex.count(r"\underset{1 \times 10}") == 3  # every shape kept under its matrix
+    narrow = Equation([M("x", "x"), sym("="), Matrix([["1"]], (1, 1))])
+    assert narrow.tex() == r"x = \underset{1 \times 1}{\begin{bmatrix} 1 \end{bmatrix}}"
