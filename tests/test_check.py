@@ -17,6 +17,7 @@ from conftest import sigmoid
 
 import bpcalc
 from bpcalc.engine.gradcheck import check
+from bpcalc.explain.notation import param_names
 from bpcalc.spec.bundled import open_spec
 
 ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax"]
@@ -114,7 +115,9 @@ def test_seed_000_against_its_closed_form():
     x1, x2, w1, w2, b, t = 0.1, 0.3, 0.5, 0.2, 1.83, 0.03
     a = sigmoid(x1 * w1 + x2 * w2 + b)
     delta = (a - t) * a * (1 - a)
-    gc = check(open_spec("simple"))
+    spec = open_spec("simple")
+    assert [p.name for p in check(spec).params] == [p.key.replace("grad_", "") for p in check(spec).params]
+    gc = check(spec, names=param_names(spec))  # display names come from explain, not from the engine
     by_name = {p.name: p for p in gc.params}
     assert list(by_name) == ["W1", "W2", "b"]
     for name, exact in (("W1", delta * x1), ("W2", delta * x2), ("b", delta)):

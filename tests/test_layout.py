@@ -35,6 +35,16 @@ def test_nothing_below_render_and_cli_imports_them(path):
     assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}"
 
 
+ENGINE = sorted((PKG / "engine").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", ENGINE, ids=lambda p: str(p.relative_to(PKG)))
+def test_the_engine_does_not_import_explain(path):
+    """engine → trace → explain: the engine's results carry keys and numbers; names and derivations come after."""
+    bad = {m for m in _imports(path) if m.startswith("bpcalc.explain")}
+    assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}"
+
+
 def test_the_layers_are_packages_named_for_what_they_hold():
     assert {p.name for p in PKG.iterdir() if (p / "__init__.py").exists()} >= {
         "spec", "engine", "explain", "render", "export", "cli"}

@@ -33,12 +33,15 @@ def check(
     """Gradient check: backprop vs numerical (central-difference) gradients, relative error per parameter,
     pass/fail (exit 1 on any failure), and the time each method took."""
     from bpcalc.engine.gradcheck import check as run_check
+    from bpcalc.explain.notation import param_names
     from bpcalc.render.check_report import check_report
 
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output)
     c.apply_notation(s, notation)
-    gc = run_check(s, eps=eps, tolerance=tolerance)
+    network = s.kind == "network"
+    gc = run_check(s, eps=eps, tolerance=tolerance, names=param_names(s) if network else None,
+                   labels=param_names(s, None) if network else None)
     c.emit(check_report(gc, precision, full), fmt, output, gc.as_dict, quiet=quiet, protect=[s.source],
            standalone=standalone)
     if not gc.ok:

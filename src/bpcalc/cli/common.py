@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +13,7 @@ import typer
 
 from bpcalc.cli import formats
 from bpcalc.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, SpecError
+from bpcalc.i18n import _
 
 SpecArg = Annotated[str | None, typer.Argument(
     metavar="SPEC", help="A spec file, `-` for stdin, or a bundled example's name (see `bpcalc examples`). "
@@ -57,7 +58,8 @@ LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr"
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
                                               help="Hand rounding: round every intermediate to N decimals as it is "
                                                    "computed, as on paper.")]
-FullOpt = Annotated[bool, typer.Option("--full", help="Show every row of large layers instead of the largest.")]
+FullOpt = Annotated[bool, typer.Option("--full", help=_("Show every row: every sample (not the first few) and every "
+                                                        "neuron and parameter of large layers (not the largest)."))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the exit code).")]
 StandaloneOpt = Annotated[bool, typer.Option("--standalone", help="With --format latex: a complete document "
                                             "that compiles with pdflatex, instead of a fragment to paste.")]
@@ -300,8 +302,9 @@ def emit(subject, fmt: str, output: Path | None, data: Callable[[], Any] | None 
     deliver(f.render(subject, data, **opts), output, protect)
 
 
-def deliver(content: str | bytes, output: Path | None, protect: list[str | None] | None = None) -> None:
-    """Text to stdout (newline-terminated), or text or bytes to `output` atomically, never over a `protect` file."""
+def deliver(content: str | bytes | Iterable[str], output: Path | None, protect: list[str | None] | None = None) -> None:
+    """Text to stdout (newline-terminated), or text or bytes to `output` atomically, never over a `protect` file.
+    Text may come in pieces (JSON): they are written as they come, a buffer at a time."""
     if output is not None:
         from bpcalc.spec.save import write_atomic
 
@@ -309,4 +312,26 @@ def deliver(content: str | bytes, output: Path | None, protect: list[str | None]
         return
     if isinstance(content, bytes):
         content = content.decode("utf-8")
-    write_stdout(content if content.endswith("\n") else content + "\n")
+    if isinstance(content, str):
+        write_stdout(content if content.endswith("\n") else content + "\n")
+        return
+    last = ""
+    for piece in buffered(content):
+        write_stdout(piece)
+        last = piece
+    if not last.endswith("\n"):
+        write_stdout("\n")
+
+
+def buffered(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+    """Pieces of text joined into strings of about `size` characters."""
+    buf: list[str] = []
+    n = 0
+    for p in pieces:
+        buf.append(p)
+        n += len(p)
+        if n >= size:
+            yield "".join(buf)
+            buf, n = [], 0
+    if buf:
+        yield "".join(buf)

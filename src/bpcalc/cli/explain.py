@@ -41,11 +41,11 @@ def explain(
     learning_rate: c.LearningRateOpt = None,
     output: c.OutputOpt = None,
     round: c.RoundOpt = None,
+    full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
     notation: c.NotationOpt = None,
     view: c.ViewOpt = "neuron",
-    full: c.FullOpt = False,
 ) -> None:
     """Derivations: for each parameter the chain rule in the documents' notation, each factor's formula, the
     numbers, the product (hidden layers: the sum over the paths through the next layer; graphs: every path back
@@ -81,7 +81,7 @@ def explain(
                         hint=_("drop --param, or use --view neuron"))
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
-    ex = derive(trace, precision, param)
+    ex = derive(trace, precision, param, full)
     if view == "matrix":
         from bpcalc.render.matrix_report import matrix_explain
 
@@ -90,7 +90,7 @@ def explain(
         doc = explain_doc(ex)
     # JSON is the layer notation's whatever the notation shown, so a script reads the same keys and symbols
     data = explain_dict(ex if (getattr(trace, "notation", None) or "layer") == "layer"
-                        else derive(trace, precision, param, notation="layer"))
+                        else derive(trace, precision, param, full, notation="layer"))
     results = None
     if getattr(s, "expected", None):  # check my work: the ✓/✗ table after the derivations, exit 1 on any ✗
         from bpcalc.render.expected_report import check_and_attach

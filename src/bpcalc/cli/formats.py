@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# renderer(subject, data, **opts) -> text: `subject` is a command's Doc (a graph's Drawing for graph formats),
-# `data()` its JSON-contract dict (called only by JSON); opts: standalone (LaTeX), dumps (JSON text of the data)
-Renderer = Callable[..., str]
+# renderer(subject, data, **opts) -> text, or its pieces: `subject` is a command's Doc (a graph's Drawing for graph
+# formats), `data()` its JSON-contract dict (called only by JSON, whose text comes in pieces); opts: standalone (LaTeX)
+Renderer = Callable[..., str | Iterator[str]]
 
 
 @dataclass(frozen=True)
@@ -50,10 +50,10 @@ def _draw_rich(doc) -> None:
         raise stdout_error(exc) from None
 
 
-def _json(doc, data=None, dumps: Callable[[Any], str] | None = None, **_) -> str:
-    if dumps is None:
-        from bpcalc.render.jsonr import dumps
-    return dumps(data() if data else {})
+def _json(doc, data=None, **_) -> Iterator[str]:
+    from bpcalc.render.jsonr import chunks
+
+    return chunks(data() if data else {})
 
 
 def _markdown(doc, data=None, **_) -> str:

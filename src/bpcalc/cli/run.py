@@ -51,9 +51,9 @@ def run(
         results = check_and_attach(s, checked, doc, precision)
 
     def data():
-        from bpcalc.render.jsonr import trace_to_dict
+        from bpcalc.render.jsonr import trace_data
 
-        return checked if checked is not None else trace_to_dict(trace)
+        return checked if checked is not None else trace_data(trace)
 
     if save is not None:  # before stdout, so a closed pipe (`| head`) or a full disk cannot lose it
         from bpcalc.spec.save import trace_to_spec_text

@@ -64,20 +64,22 @@ def step(
     progress = _Progress(epochs) if (not quiet and _stderr_tty()) else None
     try:
         res = train(s, epochs, learning_rate=learning_rate, every=param_every, keep_trace=trace,
-                    on_epoch=progress.epoch if progress else None, on_batch=progress.batch if progress else None)
+                    on_epoch=progress.epoch if progress else None, on_batch=progress.batch if progress else None,
+                    losses_every=1 if plot is not None else shown_every,  # only the losses shown are kept
+                    names=(lambda: _param_names(s)) if s.kind == "network" else None)
     finally:
         if progress:
             progress.close()
+    if res.param_names and s.kind == "network" and (s.notation or "layer") != "layer":
+        res.shown_names = _param_names(s, None)  # tables in the notation shown; JSON keeps the layer notation's
 
     from bpcalc.render.train_report import train_report, train_to_dict
 
     def data():
-        return train_to_dict(res, shown_every)
-
-    def dumps(d: dict) -> str:
-        from bpcalc.render.train_report import dumps_train
-
-        return dumps_train(d, _steps_json(res) if trace else None)
+        d = train_to_dict(res, shown_every)
+        if trace:
+            d["steps"] = _steps_json(res)
+        return d
 
     traces_doc = _traces_doc(res, precision) if trace and fmt != "json" else None
     doc = None if fmt == "json" else train_report(res, precision, shown_every, traces_doc)
@@ -89,7 +91,7 @@ def step(
         from bpcalc.render.plot import loss_curve
 
         c.deliver(loss_curve(res, plot.suffix.lower()[1:]), plot, protect=[s.source])
-    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone, dumps=dumps)
+    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if res.diverged:
         c.err(f"error: training diverged at epoch {res.diverged_epoch}: {res.diverged}"
               + (f"; --save wrote the parameters after epoch {res.last_epoch}" if save is not None else ""))
@@ -99,6 +101,13 @@ def step(
         what, code = c.interrupted_by()
         c.err(f"{what} after epoch {res.last_epoch}" + (f"; --save wrote {save}" if save is not None else ""))
         raise typer.Exit(code)
+
+
+def _param_names(spec, profile: str | None = "layer") -> list[str]:
+    """The display names of a small network's parameters (imported only when a table shows them)."""
+    from bpcalc.explain.notation import param_names
+
+    return param_names(spec, profile)
 
 
 def _auto(epochs: int) -> int:
@@ -139,9 +148,9 @@ def _traces_doc(res, precision: int):
 
 
 def _steps_json(res) -> list:
-    from bpcalc.render.jsonr import trace_to_dict
+    from bpcalc.render.jsonr import trace_data
 
-    return [{"epoch": e, "batch": b, "batches": nb, "run": trace_to_dict(tr)} for e, b, nb, tr in res.traces]
+    return [{"epoch": e, "batch": b, "batches": nb, "run": trace_data(tr)} for e, b, nb, tr in res.traces]
 
 
 class _Progress:

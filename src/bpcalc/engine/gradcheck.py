@@ -34,7 +34,7 @@ class ParamCheck:
     numerical: float | None  # None when E(θ ± ε) is undefined (outside an op's domain)
     ok: bool
     kink: bool = False  # a function evaluated within ε of one of its kinks (the registry's `kinks`)
-    shown: str = ""  # the display name in the spec's notation profile (JSON keeps `name`, the layer notation's)
+    shown: str = ""  # the display name in the notation shown, where JSON's `name` is another's
 
     @property
     def label(self) -> str:
@@ -144,14 +144,17 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
 
 
 # ---------------------------------------------------------------------------------------------- networks
-def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
-    """Backprop vs central differences for every weight and bias of a network spec (the mean loss over samples)."""
+def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, names: list[str] | None = None,
+                  labels: list[str] | None = None) -> GradCheck:
+    """Backprop vs central differences for every weight and bias of a network spec (the mean loss over samples).
+    `names`: the parameters' display names in notation order (explain.notation.param_names); else JSON paths.
+    `labels`: the names tables show, where they differ from `names` (another notation profile; JSON keeps names)."""
     from bpcalc.engine.network import Network
-    from bpcalc.explain.notation import Notation
+    from bpcalc.engine.training import param_paths
 
     net = Network.from_spec(spec)
     X, T = spec.inputs, spec.targets
-    nt, shown = Notation.of(spec, "layer"), Notation.of(spec)  # JSON: the layer notation's names; tables: the spec's
+    shown = iter(names if names is not None else param_paths(spec))
 
     def backprop():
         zs, as_ = net.forward(X)
@@ -160,16 +163,14 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradC
     g, t_bp = _timed(backprop)
     E = net.loss_value(X, T)
 
-    slots = []  # (key, (name, shown name), array, index, backprop gradient)
+    slots = []  # (key, name, array, index, backprop gradient)
     for li in range(len(net.weights)):
         W = net.weights[li]
         for j, k in np.ndindex(W.shape):
-            slots.append((f"layers.{li}.grad_weights.{j}.{k}", (nt.w(li, j, k).text, shown.w(li, j, k).text), W,
-                          (j, k), g["gW"][li][j, k]))
+            slots.append((f"layers.{li}.grad_weights.{j}.{k}", next(shown), W, (j, k), g["gW"][li][j, k]))
         if net.biases[li] is not None:
             for j in range(net.biases[li].shape[0]):
-                slots.append((f"layers.{li}.grad_biases.{j}", (nt.b(li, j).text, shown.b_param(li, j).text),
-                              net.biases[li], (j,), g["gb"][li][j]))
+                slots.append((f"layers.{li}.grad_biases.{j}", next(shown), net.biases[li], (j,), g["gb"][li][j]))
 
     def numerical() -> list[float]:
         out = []
@@ -187,11 +188,13 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradC
     atol = ROUNDOFF * max(1.0, abs(E)) / eps
     kinked = _network_kinks(net, X, eps)
     params = []
-    for (key, (name, label), _arr, _ix, gb), n in zip(slots, nums):
+    shown_labels = iter(labels) if labels is not None else None
+    for (key, name, _arr, _ix, gb), n in zip(slots, nums):
         n = float(n) if math.isfinite(n) else None
         li = int(key.split(".")[1])
+        label = next(shown_labels) if shown_labels is not None else ""
         params.append(ParamCheck(key, name, float(gb), n, passes(float(gb), n, tolerance, atol),
-                                 kink=kinked.get(li, False), shown=label))
+                                 kink=kinked.get(li, False), shown=label if label != name else ""))
     notes = []
     if any(kinked.values()):
         notes.append("an activation's input lies within ε of its kink, where the two one-sided "
@@ -260,8 +263,9 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradChe
                      of=root)
 
 
-def check(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
-    """Gradient check of a network or graph spec."""
+def check(spec, eps: float = EPS, tolerance: float = TOLERANCE, names: list[str] | None = None,
+          labels: list[str] | None = None) -> GradCheck:
+    """Gradient check of a network or graph spec; `names` and `labels` as for check_network."""
     if not (eps > 0 and math.isfinite(eps)):
         from bpcalc.errors import SpecError
 
@@ -270,4 +274,6 @@ def check(spec, eps: float = EPS, tolerance: float = TOLERANCE) -> GradCheck:
         from bpcalc.errors import SpecError
 
         raise SpecError(f"the tolerance must be a positive number, not {tolerance}", hint="try 1e-5")
-    return check_graph(spec, eps, tolerance) if spec.kind == "graph" else check_network(spec, eps, tolerance)
+    if spec.kind == "graph":
+        return check_graph(spec, eps, tolerance)
+    return check_network(spec, eps, tolerance, names, labels)

@@ -183,17 +183,21 @@ class Optimizer:
         for key, default in self.hyper.items():
             setattr(self, key, hyper.get(key, default))
 
-    def rule_step(self, p: Array, g: Array, s: dict[str, Array], t: int, lr: float) -> dict[str, Array]:
+    def rule_step(self, p: Array, g: Array, s: dict[str, Array], t: int, lr: float,
+                  scratch: bool = False) -> dict[str, Array]:
+        """The update of p (and the buffers in s) in place; with `scratch`, g may be written over (training's
+        gradient buffer, refilled every batch), which spares a parameter-sized temporary."""
         raise NotImplementedError
 
-    def update(self, p: Array, g: Array, s: dict[str, Array], t: int, lr: float) -> dict[str, Array]:
-        """Weight decay, then the rule; p and the buffers in s change in place."""
+    def update(self, p: Array, g: Array, s: dict[str, Array], t: int, lr: float,
+               scratch: bool = False) -> dict[str, Array]:
+        """Weight decay, then the rule; p and the buffers in s change in place (and g, with `scratch`)."""
         if self.weight_decay:
             if self.decoupled_decay:
                 p *= 1.0 - lr * self.weight_decay
             else:
                 g = g + self.weight_decay * p
-        return self.rule_step(p, g, s, t, lr)
+        return self.rule_step(p, g, s, t, lr, scratch)
 
 
 def entries(module_globals: dict, kind: type) -> list:

@@ -110,7 +110,8 @@ class Network:
         grad_a = local = None
         if full or pr is None or not (pr.fused or rnd is None):
             la, l1 = (None, None) if rnd is not None else self.logs(z)
-            grad_a = self.loss.grad(a, T, la, l1) / n  # by hand only quotients are rounded: sums, products are exact
+            grad_a = self.loss.grad(a, T, la, l1)
+            grad_a /= n  # by hand only quotients are rounded: sums, products are exact
             grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, n))(grad_a)
             local = self.local(L - 1, z, a, rnd)
         if pr is not None and (pr.fused or rnd is None):
@@ -123,14 +124,14 @@ class Network:
             if rec:
                 out["fused"] = pr.fused
         else:
-            delta = grad_a * local if local is not None else self.acts[-1].backward(z, a, grad_a)
+            delta = self._delta(grad_a, local, rec) if local is not None else self.acts[-1].backward(z, a, grad_a)
             if pr is not None and not np.all(np.isfinite(delta)):  # by hand: inf × 0 where an output rounded to
                 delta = np.where(np.isfinite(delta), delta, pr.delta(z, a, T) / n)  # 0 or 1: δ from z there
         for l in range(L - 1, -1, -1):
             if l < L - 1:
                 z, a = zs[l], as_[l]
                 local = self.local(l, z, a, rnd)
-                delta = grad_a * local if local is not None else self.acts[l].backward(z, a, grad_a)
+                delta = self._delta(grad_a, local, rec) if local is not None else self.acts[l].backward(z, a, grad_a)
             a_prev = as_[l - 1] if l > 0 else X
             if rec:
                 out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local if full else None, delta
@@ -148,6 +149,11 @@ class Network:
                     out["terms"][l - 1] = delta[:, :, None] * W[None, :, :]  # (n, J, K)
                 grad_a = delta @ W
         return out
+
+    @staticmethod
+    def _delta(grad_a: np.ndarray, local: np.ndarray, keep: bool) -> np.ndarray:
+        """δ = ∂E/∂a · ∂a/∂z; written over ∂a/∂z (a fresh array) when nothing is recorded."""
+        return grad_a * local if keep else np.multiply(grad_a, local, out=local)
 
     # -------------------------------------------------------------- update
     def apply(self, gW, gb, opt: Stepper, rnd: Rnd = None) -> list[dict]:

@@ -16,8 +16,12 @@ class SGD(Optimizer):
     torch = "torch.optim.SGD({params}, lr={lr}{wd})"
     torch_counts_steps = False
 
-    def rule_step(self, p, g, s, t, lr):
-        p -= lr * g
+    def rule_step(self, p, g, s, t, lr, scratch=False):
+        if scratch:  # the same numbers without a parameter-sized temporary: lr·g written over g
+            np.multiply(g, lr, out=g)
+            p -= g
+        else:
+            p -= lr * g
         return {}
 
 
@@ -34,11 +38,15 @@ class Momentum(Optimizer):
     torch_state = {"v": "momentum_buffer"}
     torch_counts_steps = False
 
-    def rule_step(self, p, g, s, t, lr):
+    def rule_step(self, p, g, s, t, lr, scratch=False):
         v = s["v"]
         v *= self.momentum
         v += g
-        p -= lr * v
+        if scratch:
+            np.multiply(v, lr, out=g)
+            p -= g
+        else:
+            p -= lr * v
         return {}
 
 
@@ -49,7 +57,7 @@ class Nesterov(Momentum):
     rule_tex = r"v \leftarrow \mu v + g,\quad \theta - \alpha (g + \mu v)"
     torch = "torch.optim.SGD({params}, lr={lr}, momentum={momentum}, nesterov=True{wd})"
 
-    def rule_step(self, p, g, s, t, lr):
+    def rule_step(self, p, g, s, t, lr, scratch=False):
         v = s["v"]
         v *= self.momentum
         v += g
@@ -71,7 +79,7 @@ class RMSprop(Optimizer):
     torch = "torch.optim.RMSprop({params}, lr={lr}, alpha={alpha}, eps={epsilon}{wd})"
     torch_state = {"v": "square_avg"}
 
-    def rule_step(self, p, g, s, t, lr):
+    def rule_step(self, p, g, s, t, lr, scratch=False):
         v = s["v"]
         v *= self.alpha
         v += (1.0 - self.alpha) * g * g
@@ -92,7 +100,7 @@ class Adagrad(Optimizer):
     torch = "torch.optim.Adagrad({params}, lr={lr}, eps={epsilon}{wd})"
     torch_state = {"G": "sum"}
 
-    def rule_step(self, p, g, s, t, lr):
+    def rule_step(self, p, g, s, t, lr, scratch=False):
         G = s["G"]
         G += g * g
         p -= lr * g / (np.sqrt(G) + self.epsilon)
@@ -114,7 +122,7 @@ class Adam(Optimizer):
     torch = "torch.optim.Adam({params}, lr={lr}, betas=({beta1}, {beta2}), eps={epsilon}{wd})"
     torch_state = {"m": "exp_avg", "v": "exp_avg_sq"}
 
-    def rule_step(self, p, g, s, t, lr):
+    def rule_step(self, p, g, s, t, lr, scratch=False):
         m, v = s["m"], s["v"]
         m *= self.beta1
         m += (1.0 - self.beta1) * g

@@ -152,31 +152,66 @@ def first_non_finite(tr) -> tuple[str, float] | None:
     return None
 
 # ---------------------------------------------------------------- the data model (JSON-ready, full precision)
-# The contract's keys; non-finite numbers become null. Renderers write it out, check-my-work reads it.
+# The contract's keys; non-finite numbers become null. `trace_data` keeps arrays as arrays (render/jsonr.py writes
+# them a block at a time); `trace_to_dict` is the same as plain lists and floats, for check-my-work and the library.
+class Records:
+    """A list of JSON objects with the same numeric fields, held as one array per field (`epochs` of a long run):
+    written row by row without a dict per row; `rows()` gives the dicts."""
+
+    def __init__(self, **columns: Any):
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def rows(self) -> list[dict]:
+        cols = {k: plain(np.asarray(v)) for k, v in self.columns.items()}
+        return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
+
+
 def _num(x: Any) -> Any:
+    """A number for the data model: a float array stays an array (written with full precision, non-finite as
+    null); a scalar becomes a finite float or None."""
     if x is None:
         return None
     if isinstance(x, np.ndarray):
-        return [_num(v) for v in x.tolist()] if x.ndim else _num(float(x))
+        return x if x.ndim else _num(float(x))
     if isinstance(x, list):
         return [_num(v) for v in x]
     x = float(x)
     return x if math.isfinite(x) else None
 
 
-def trace_to_dict(tr) -> dict:
+def plain(x: Any) -> Any:
+    """The data model as plain JSON values: arrays as nested lists, non-finite numbers as None."""
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            return np.where(np.isfinite(x), x, None).tolist()
+        return x.tolist()
+    if isinstance(x, Records):
+        return x.rows()
+    if isinstance(x, (list, tuple)) or (hasattr(x, "__iter__") and not isinstance(x, (str, bytes))):
+        return [plain(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def trace_data(tr) -> dict:
+    """The JSON data model of a trace, arrays kept as arrays."""
     out = graph_dict(tr) if isinstance(tr, GraphTrace) else network_dict(tr)
     if getattr(tr, "rounding", None) is not None:  # hand rounding: where the step departs from the exact one
-        out["rounding"] = _num_tree(tr.rounding.as_dict())
+        out["rounding"] = tr.rounding.as_dict()
     return out
 
 
-def _num_tree(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _num_tree(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_num_tree(v) for v in x]
-    return _num(x) if isinstance(x, float) else x
+def trace_to_dict(tr) -> dict:
+    """The JSON data model of a trace as plain lists and floats (None for non-finite)."""
+    return plain(trace_data(tr))
 
 
 def network_dict(tr: NetworkTrace) -> dict:

@@ -39,7 +39,7 @@ class TrainResult:
     name: str | None
     start_epoch: int  # epochs trained before this run (a saved spec's training_state)
     epochs_requested: int
-    losses: np.ndarray  # the loss of each epoch run, epoch start_epoch + 1 first
+    losses: np.ndarray  # the losses kept (every epoch's unless `train(losses_every=K)`), in epoch order
     loss_final: float | None
     learning_rate: float
     optimizer: str
@@ -52,7 +52,7 @@ class TrainResult:
     biases: list[np.ndarray | None] = field(default_factory=list)
     variables: dict[str, float] = field(default_factory=dict)
     param_names: list[str] = field(default_factory=list)  # what `snapshots` columns hold (small networks)
-    shown_names: list[str] = field(default_factory=list)  # the same in the spec's notation profile (not in JSON)
+    shown_names: list[str] = field(default_factory=list)  # the same in another notation profile, for tables only
     snapshot_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # parameters after those epochs
     diverged: str | None = None  # why training stopped early (NaN/inf loss, overflow, undefined value)
@@ -63,16 +63,51 @@ class TrainResult:
     seconds: float = 0.0
     target: float | None = None  # graphs
     output: str | None = None  # graphs: the node differentiated
+    loss_epochs: np.ndarray | None = None  # the epochs of `losses` (None: every epoch run, start_epoch + 1 first)
+    epochs_run: int | None = None  # epochs whose loss was computed (None: len(losses))
+    curve: np.ndarray | None = None  # losses evenly spread over the run, for its curve (None: `losses`)
 
     @property
     def completed(self) -> int:
         """Epochs whose update was kept."""
         return self.state.epoch - self.start_epoch
 
+    @property
+    def runs(self) -> int:
+        """Epochs whose loss was computed (the one that diverged included)."""
+        return len(self.losses) if self.epochs_run is None else self.epochs_run
+
+    def loss_of(self, epochs) -> np.ndarray:
+        """The losses of these epochs (each kept: the first, last and shown ones and those before them)."""
+        e = np.asarray(epochs, dtype=np.int64)
+        if self.loss_epochs is None:
+            return self.losses[e - self.start_epoch - 1]
+        i = np.minimum(np.searchsorted(self.loss_epochs, e), len(self.loss_epochs) - 1)
+        if not np.array_equal(self.loss_epochs[i], e):
+            missing = sorted(set(e.tolist()) - set(self.loss_epochs.tolist()))
+            raise KeyError(f"the losses of epochs {missing} were not kept")
+        return self.losses[i]
+
+    def changes(self, epochs) -> np.ndarray:
+        """loss(e) − loss(e − 1) for each epoch e; NaN for the first epoch of this run."""
+        e = np.asarray(epochs, dtype=np.int64)
+        out = np.full(e.shape, np.nan)
+        later = e > self.start_epoch + 1
+        with np.errstate(invalid="ignore"):
+            out[later] = self.loss_of(e[later]) - self.loss_of(e[later] - 1)
+        return out
+
     def change(self, epoch: int) -> float | None:
         """loss(epoch) − loss(epoch − 1), when both were computed in this run."""
-        i = epoch - self.start_epoch - 1
-        return None if i <= 0 else float(self.losses[i] - self.losses[i - 1])
+        return None if epoch <= self.start_epoch + 1 else float(self.changes([epoch])[0])
+
+    @property
+    def first_loss(self) -> float:
+        return float(self.losses[0])
+
+    @property
+    def last_loss(self) -> float:
+        return float(self.losses[-1])
 
     @property
     def final_change(self) -> float | None:
@@ -87,13 +122,117 @@ class TrainResult:
 
     @property
     def epoch_numbers(self) -> np.ndarray:
+        """The epochs of `losses`."""
+        if self.loss_epochs is not None:
+            return self.loss_epochs
         return np.arange(self.start_epoch + 1, self.start_epoch + 1 + len(self.losses))
+
+    @property
+    def curve_losses(self) -> np.ndarray:
+        return self.losses if self.curve is None else self.curve
+
+
+class LossLog:
+    """The per-epoch losses training keeps, grown as epochs run (nothing allocated for epochs not run): every
+    epoch's when `every` is 1; else only those a table shows (the first, every K-th and the one before each, the
+    last two) and about CURVE of them spread evenly over the run for its curve, so memory stays bounded whatever
+    the number of epochs."""
+
+    CURVE = 256
+
+    def __init__(self, first: int, every: int = 1):
+        self.first, self.every = first, every
+        self.ep = np.zeros(16, dtype=np.int64)
+        self.val = np.zeros(16)
+        self.n = 0
+        self.stride = 1  # the curve keeps epochs e with (e − first) % stride == 0
+        self.cep: list[int] = []
+        self.cval: list[float] = []
+        self.last: tuple[int, float] | None = None  # the last two epochs added, (epoch, loss)
+        self.before: tuple[int, float] | None = None
+        self.ck: tuple = (None, None)  # `before` and `last` at the last checkpoint
+
+    def _store(self, e: int, v: float) -> None:
+        if self.n and self.ep[self.n - 1] >= e:
+            return
+        if self.n == len(self.val):
+            self.ep = np.concatenate([self.ep, np.zeros_like(self.ep)])
+            self.val = np.concatenate([self.val, np.zeros_like(self.val)])
+        self.ep[self.n], self.val[self.n] = e, v
+        self.n += 1
+
+    def add(self, e: int, v: float) -> None:
+        """The loss of epoch e (epochs come in order)."""
+        every = self.every
+        if every == 1:
+            if self.n == len(self.val):
+                self._store(e, v)
+                return
+            self.ep[self.n], self.val[self.n] = e, v
+            self.n += 1
+            return
+        self.before, self.last = self.last, (e, v)
+        k = e % every
+        if k == 0 or k == every - 1 or e == self.first:
+            if self.before is not None and k == 0:
+                self._store(*self.before)
+            self._store(e, v)
+        if (e - self.first) % self.stride == 0:
+            self.cep.append(e)
+            self.cval.append(v)
+            if len(self.cep) >= 2 * self.CURVE:  # keep every other one, twice as far apart
+                self.stride *= 2
+                keep = [i for i, x in enumerate(self.cep) if (x - self.first) % self.stride == 0]
+                self.cep = [self.cep[i] for i in keep]
+                self.cval = [self.cval[i] for i in keep]
+
+    def checkpoint(self) -> None:
+        """Remember the last two epochs added: the run may be rolled back to here."""
+        self.ck = (self.before, self.last)
+
+    def _insert(self, e: int, v: float) -> None:
+        i = int(np.searchsorted(self.ep[:self.n], e))
+        if i < self.n and self.ep[i] == e:
+            return
+        self._store(e, v)  # room at the end, then moved into place
+        self.ep[i + 1:self.n], self.val[i + 1:self.n] = self.ep[i:self.n - 1].copy(), self.val[i:self.n - 1].copy()
+        self.ep[i], self.val[i] = e, v
+
+    def truncate(self, end: int) -> None:
+        """Forget the epochs after `end`, the last checkpoint (or the start: nothing)."""
+        self.n = int(np.searchsorted(self.ep[:self.n], end, side="right"))
+        keep = [i for i, x in enumerate(self.cep) if x <= end]
+        self.cep, self.cval = [self.cep[i] for i in keep], [self.cval[i] for i in keep]
+        self.before = self.last = None
+        if self.every > 1 and end >= self.first:
+            self.before, self.last = self.ck
+            for x in self.ck:
+                if x is not None:
+                    self._insert(*x)
+
+    def result(self) -> dict:
+        """TrainResult's fields: losses, loss_epochs, epochs_run, curve."""
+        for x in (self.before, self.last):
+            if x is not None:
+                self._insert(*x)
+        losses, eps = self.val[:self.n].copy(), self.ep[:self.n].copy()
+        run = int(eps[-1] - self.first + 1) if self.n else 0
+        if self.every == 1:
+            return {"losses": losses}
+        curve = np.asarray(self.cval, dtype=np.float64)
+        if self.n and (not self.cep or self.cep[-1] != eps[-1]):
+            curve = np.append(curve, losses[-1])
+        return {"losses": losses, "loss_epochs": eps, "epochs_run": run, "curve": curve}
 
 
 def train(spec: NetworkSpec | GraphSpec, epochs: int, learning_rate: float | None = None, every: int = 1,
           keep_trace: bool = False, on_epoch: Callable[[int, float], None] | None = None,
-          on_batch: Callable[[int, int, int], None] | None = None, snapshots: bool | None = None) -> TrainResult:
-    """Train `epochs` epochs. `every`: which epochs keep parameters (small networks) and traces (keep_trace).
+          on_batch: Callable[[int, int, int], None] | None = None, snapshots: bool | None = None,
+          losses_every: int = 1, names: Callable[[], list[str]] | None = None) -> TrainResult:
+    """Train `epochs` epochs. `every`: which epochs keep parameters (small networks) and traces (keep_trace);
+    `losses_every`: which keep their loss (1: all; K: the first, every K-th, the last, what their changes need,
+    and a few hundred spread evenly for the curve: see LossLog). `names()`: the network's parameters' display names
+    in notation order (explain.notation.param_names), asked for only when parameters are kept; else JSON paths.
 
     `on_epoch(epoch, loss)` runs after each epoch; `on_batch(epoch, batch, batches)` now and then within long
     epochs. Ctrl-C (KeyboardInterrupt) undoes the epoch under way and returns what was reached."""
@@ -101,8 +240,9 @@ def train(spec: NetworkSpec | GraphSpec, epochs: int, learning_rate: float | Non
         raise ValueError("epochs must be at least 1")
     lr = spec.learning_rate if learning_rate is None else float(learning_rate)
     if spec.kind == "graph":
-        return _train_graph(spec, epochs, lr, max(1, every), keep_trace, on_epoch, snapshots)
-    return _train_network(spec, epochs, lr, max(1, every), keep_trace, on_epoch, on_batch, snapshots)
+        return _train_graph(spec, epochs, lr, max(1, every), keep_trace, on_epoch, snapshots, max(1, losses_every))
+    return _train_network(spec, epochs, lr, max(1, every), keep_trace, on_epoch, on_batch, snapshots,
+                          max(1, losses_every), names)
 
 
 def _aligned(size: int) -> np.ndarray:
@@ -180,23 +320,21 @@ class _Flat:
         return np.asarray(idx, dtype=np.intp)
 
 
-def param_names(spec: NetworkSpec, profile: str | None = "layer") -> list[str]:
-    """Display names of every parameter in notation order (the spec's labels where it gives them), in `profile`
-    (None: the spec's own notation). The JSON holds the layer notation's, whatever the notation shown."""
-    from bpcalc.explain.notation import Notation
-
-    nt = Notation.of(spec, profile)
+def param_paths(spec: NetworkSpec) -> list[str]:
+    """The JSON path of every parameter in notation order (per layer, w_jk row by row, then b_j): what a result
+    calls them unless the caller gives display names (explain.notation.param_names)."""
     out = []
     for li, layer in enumerate(spec.layers):
         J, K = layer.weights.shape
-        out += [nt.w(li, j, k).text for j in range(J) for k in range(K)]
+        out += [f"layers.{li}.weights.{j}.{k}" for j in range(J) for k in range(K)]
         if layer.biases is not None:
-            out += [nt.b_param(li, j).text for j in range(J)]
+            out += [f"layers.{li}.biases.{j}" for j in range(J)]
     return out
 
 
 def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch, on_batch,
-                   want_snapshots: bool | None) -> TrainResult:
+                   want_snapshots: bool | None, losses_every: int = 1,
+                   names: Callable[[], list[str]] | None = None) -> TrainResult:
     from bpcalc.engine.network import Network
     from bpcalc.engine.registry import make_optimizer
 
@@ -258,12 +396,12 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
     small = n_params <= SMALL if want_snapshots is None else want_snapshots
     first = st0.epoch + 1
     last = st0.epoch + epochs
-    n_rec = (last // every - (first - 1) // every + 2) if small else 0
+    n_rec = min(last // every - (first - 1) // every + 2, 64) if small else 0  # grown as needed
     snap_ep = np.zeros(n_rec, dtype=np.int64)
     snap = np.zeros((n_rec, n_params))
     order = flat.order() if small else None
     rec = 0
-    losses = np.full(epochs, np.nan)
+    log = LossLog(first, losses_every)
     store, params_all = flat.store, flat.params
     backup = store.copy()  # the checkpoint: parameters and optimizer buffers after epoch `ck`
     ck, ck_t, since = first - 1, opt.t, 0
@@ -279,20 +417,21 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         with np.errstate(all="ignore"):
             for e in range(first, last + 1):
                 E = run_epoch(e, keep_trace and _recorded(e, first, every), per_batch)
-                losses[e - first] = E
+                log.add(e, E)
                 since += nb
                 if not math.isfinite(E) or ((since >= CHECK_BATCHES or e == last) and not finite_params()):
                     # find the first bad epoch since the checkpoint: replay (deterministic) checking each epoch
                     np.copyto(store, backup)
                     opt.t = ck_t
+                    log.truncate(ck)
                     for r in range(ck + 1, e + 1):
                         before, t_before = store.copy(), opt.t
                         Er = run_epoch(r)
+                        log.add(r, Er)
                         if not math.isfinite(Er) or not finite_params():
                             diverged = r
                             reason = (f"the loss became {'NaN' if math.isnan(Er) else 'infinite'}"
                                       if not math.isfinite(Er) else "a parameter overflowed (became infinite or NaN)")
-                            losses[r - first] = Er
                             np.copyto(store, before)
                             opt.t = t_before
                             break
@@ -302,7 +441,10 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
                 if since >= CHECK_BATCHES:
                     np.copyto(backup, store)
                     ck, ck_t, since = e, opt.t, 0
+                    log.checkpoint()
                 if small and _recorded(e, first, every):
+                    if rec + 1 >= len(snap_ep):  # room for this one and the final one
+                        snap_ep, snap = np.resize(snap_ep, 2 * len(snap_ep)), np.resize(snap, (2 * len(snap), n_params))
                     snap_ep[rec] = e
                     np.take(params_all, order, out=snap[rec])
                     rec += 1
@@ -313,7 +455,7 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         opt.t = ck_t
         done = ck - first + 1
         interrupted = True
-    losses = losses[:done + (1 if diverged else 0)]
+        log.truncate(ck)
     end_epoch = st0.epoch + done
     traces = [t for t in traces if t[0] <= end_epoch]
     rec = int(np.searchsorted(snap_ep[:rec], end_epoch, side="right"))
@@ -324,11 +466,11 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
     with np.errstate(all="ignore"):
         final = net.loss_value(X, T)
     return TrainResult(
-        kind="network", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, losses=losses,
+        kind="network", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, samples=n,
-        batch_size=bs, shuffle=spec.shuffle, sizes=spec.sizes, weights=[w.copy() for w in flat.W],
-        biases=[None if b is None else b.copy() for b in flat.b], param_names=param_names(spec) if small else [],
-        shown_names=param_names(spec, None) if small else [],
+        batch_size=bs, shuffle=spec.shuffle, sizes=spec.sizes, weights=list(flat.W),
+        biases=list(flat.b),  # views of the flat vector, which nothing changes now
+        param_names=(list(names()) if names is not None else param_paths(spec)) if small else [],
         snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec], diverged=reason, diverged_epoch=diverged,
         interrupted=interrupted, traces=traces,
         state=TrainingState(end_epoch, opt.t, flat.buffers()), seconds=time.perf_counter() - t0)
@@ -346,7 +488,7 @@ class _FlatStep:
 
     def step(self) -> None:
         self.t += 1
-        self.opt.update(self.p, self.g, self.bufs, self.t, self.lr)
+        self.opt.update(self.p, self.g, self.bufs, self.t, self.lr, scratch=True)  # g is refilled every batch
 
 
 def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):
@@ -364,7 +506,7 @@ def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, 
 
 # ====================================================================== graphs
 def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch,
-                 want_snapshots: bool | None) -> TrainResult:
+                 want_snapshots: bool | None, losses_every: int = 1) -> TrainResult:
     from bpcalc.engine.graph import backward, evaluate, root_name, run_graph
     from bpcalc.engine.registry import stepper
     from bpcalc.errors import SpecError
@@ -378,7 +520,7 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
     names = list(values)
     small = len(names) <= SMALL if want_snapshots is None else want_snapshots
     first, last = st0.epoch + 1, st0.epoch + epochs
-    losses = np.full(epochs, np.nan)
+    log = LossLog(first, losses_every)
     snap_ep: list[int] = []
     snap: list[list[float]] = []
     traces: list = []
@@ -407,7 +549,7 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
                             new[name] = float(update(name, f64(v), f64(grads.get(name, 0.0)))[0])
                 except SpecError as exc:
                     diverged, reason, E = e, f"{exc.message} ({exc.path})" if exc.path else exc.message, math.nan
-                losses[e - first] = E
+                log.add(e, E)
                 if diverged is None and not math.isfinite(E):
                     diverged, reason = e, f"the {'loss' if spec.target is not None else 'output'} became " \
                                           f"{'NaN' if math.isnan(E) else 'infinite'}"
@@ -418,6 +560,7 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
                     break
                 values = new
                 done += 1
+                log.checkpoint()
                 if small and _recorded(e, first, every):
                     snap_ep.append(e)
                     snap.append([values[k] for k in names])
@@ -427,10 +570,8 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
         if done < e - first + 1:  # undo the epoch under way
             values, opt.state, opt.t = saved
         interrupted = True
-        losses = losses[:done]
+        log.truncate(first - 1 + done)
         traces = [t for t in traces if t[0] <= first - 1 + done]
-    else:
-        losses = losses[:e - first + 1]
     end_epoch = st0.epoch + done
     if small and done and (not snap_ep or snap_ep[-1] != end_epoch):
         snap_ep.append(end_epoch)
@@ -445,7 +586,7 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
         if st:
             bufs[key] = {b: np.float64(v) for b, v in st.items()}
     return TrainResult(
-        kind="graph", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, losses=losses,
+        kind="graph", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, variables=values,
         param_names=names if small else [], snapshot_epochs=np.asarray(snap_ep, dtype=np.int64),
         snapshots=np.asarray(snap, dtype=np.float64).reshape(len(snap), len(names) if small else 0),

@@ -25,7 +25,7 @@ from bpcalc.explain.numfmt import Fmt
 from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …
-MAX_SAMPLES_WRITTEN = 4  # longer sums over samples are summarised in the text (JSON has all)
+MAX_SAMPLES_WRITTEN = 4  # samples written out (more with `full`); longer sums are summarised (JSON has all)
 MAX_DEFAULT_PARAMS = 24  # above this, explain only the first weight and bias of each layer unless --param
 MAX_PATHS = 12  # graphs: above this many paths to a variable, show the node-by-node walk only
 
@@ -113,13 +113,22 @@ class ParamDerivation:
     lines: list[M]  # the equation: lhs = chain, = formulas, = numbers, …, = product
     product: float  # the gradient, from the trace
     factors: list[Factor] = field(default_factory=list)  # networks
-    sample_products: list[float] | None = None  # networks with several samples
+    samples: int = 1  # networks: how many samples the factors' values hold
     graph_paths: list[GraphPath] = field(default_factory=list)  # graphs
     walk: list[WalkStep] = field(default_factory=list)  # graphs
     update: Update | None = None
     layer: int | None = None
     chain: M | None = None
     formula: M | None = None
+
+    def sample_products(self, upto: int | None = None) -> np.ndarray | None:
+        """Each sample's product of the factors (the first `upto`), left to right as written; None for one sample."""
+        if self.samples <= 1 or not self.factors:
+            return None
+        out = np.array(self.factors[0].value[:upto], dtype=np.float64)
+        for fa in self.factors[1:]:
+            out *= fa.value[:upto]
+        return out
 
 
 @dataclass
@@ -137,6 +146,7 @@ class Explanation:
     all_names: list[str] = field(default_factory=list)
     output_layer: int | None = None  # networks: the output layer's number l
     layer_numbers: dict[int, int] = field(default_factory=dict)  # l -> the layer's number in the notation shown
+    shown: int = 1  # samples whose factors are written out (the first few; all with --full): their texts only
 
 
 # ====================================================================== tex of ops' plain-text templates
@@ -218,7 +228,7 @@ def _network_names(tr: NetworkTrace, nt: Notation, key: tuple) -> list[str]:
 
 
 def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = None,
-                    notation: str | None = None) -> Explanation:
+                    shown: int = MAX_SAMPLES_WRITTEN, notation: str | None = None) -> Explanation:
     nt = Notation.of(tr, notation)
     loss = LOSSES[tr.loss_name]
     keys = _network_params(tr)
@@ -236,13 +246,15 @@ def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = N
     summary = (f"{'-'.join(map(str, sizes))} network; loss {tr.loss_name}: E = {loss.formula}"
                + (f", the mean over {tr.n} samples (each ∂E/∂a carries the factor 1/{tr.n})" if tr.n > 1 else "")
                + "; δ = ∂E/∂z")
-    params = [_network_param(tr, nt, fmt, key) for key in selected]
+    shown = min(tr.n, shown)
+    params = [_network_param(tr, nt, fmt, key, shown) for key in selected]
     names = [name for key in keys for name in _network_names(tr, nt, key)]
     return Explanation("network", tr.name or "Network", summary, params, notes, tr.n, tr.loss_name, tr.round_to,
-                       names, tr.layers[-1].l, {L.l: nt.number(li) for li, L in enumerate(tr.layers)})
+                       names, tr.layers[-1].l, {L.l: nt.number(li) for li, L in enumerate(tr.layers)}, shown)
 
 
-def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple) -> ParamDerivation:
+def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: int) -> ParamDerivation:
+    """One parameter's derivation; numbers are written out for the first `shown` samples only."""
     kind, li, j, k = key
     L = tr.layers[li]
     last = len(tr.layers) - 1
@@ -254,7 +266,7 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple) -> ParamD
     p = nt.w(li, j, k) if kind == "w" else nt.b_param(li, j)
     E = nt.E
     lhs = d(E, p)
-    samples = range(n)
+    samples = range(shown)
     factors: list[Factor] = []
 
     # ∂E/∂a_j (or ∂E/∂z_j directly where the activation's Jacobian is full)
@@ -267,14 +279,14 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple) -> ParamD
             if n > 1:
                 sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
                 nums = [f"({x})/{n}" for x in nums]
-            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j].copy()))
+            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j]))
         else:
-            factors.append(_softmax_factor(tr, nt, f, li, j))
+            factors.append(_softmax_factor(tr, nt, f, li, j, shown))
     else:
         N = tr.layers[li + 1]
         Jn = N.weights.shape[0]
-        terms = [PathTerm(nt.z(li + 1, i), nt.delta(li + 1, i), nt.w(li + 1, i, j), N.delta[:, i].copy(),
-                          float(N.weights[i, j]), L.back_terms[:, i, j].copy()) for i in range(Jn)]
+        terms = [PathTerm(nt.z(li + 1, i), nt.delta(li + 1, i), nt.w(li + 1, i, j), N.delta[:, i],
+                          float(N.weights[i, j]), L.back_terms[:, i, j]) for i in range(Jn)]
         if Jn <= MAX_TERMS_WRITTEN:
             sym = join([eq(t.delta_symbol, t.weight_symbol, sep="·") for t in terms], " + ", " + ")
             nums = [" + ".join(f"{f.p_(t.delta[s])}×{f.p_(t.weight)}" for t in terms) for s in samples]
@@ -287,21 +299,21 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple) -> ParamD
                      rf"\sum_i \frac{{\partial {E.tex}}}{{\partial {zi.tex}}}\,"
                      rf"\frac{{\partial {zi.tex}}}{{\partial {a_j.tex}}}")
         if use_local:
-            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j].copy(), terms))
+            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j], terms))
         else:
-            fac = _softmax_factor(tr, nt, f, li, j)
+            fac = _softmax_factor(tr, nt, f, li, j, shown)
             fac.paths = terms
             factors.append(fac)
     if use_local:
         factors.append(Factor(d(a_j, z_j), fill(act.local_t, a=a_j, z=z_j),
                               [act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])) for s in samples],
-                              L.local[:, j].copy()))
+                              L.local[:, j]))
     if kind == "w":
         prev = nt.prev(li, k)
-        factors.append(Factor(d(z_j, p), prev, [f(L.a_prev[s, k]) for s in samples], L.a_prev[:, k].copy()))
+        factors.append(Factor(d(z_j, p), prev, [f(L.a_prev[s, k]) for s in samples], L.a_prev[:, k]))
         grad = float(L.grad_weights[j, k])
     else:
-        factors.append(Factor(d(z_j, p), M("1", "1"), ["1" for _ in samples], np.ones(n)))
+        factors.append(Factor(d(z_j, p), M("1", "1"), ["1" for _ in samples], np.broadcast_to(1.0, n)))
         grad = float(L.grad_biases[j])
 
     # the equation
@@ -314,28 +326,27 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple) -> ParamD
         rest = [fa.symbol for fa in factors[1:]]
         lines.append(_cont(M(sigma.text + eq(first, *rest).text, sigma.tex + eq(first, *rest).tex)))
     lines.append(_cont(M(sigma.text + formula.text, sigma.tex + formula.tex)))
-    shown = list(samples)[:MAX_SAMPLES_WRITTEN]
+    shown = range(min(n, MAX_SAMPLES_WRITTEN))  # the equation: a few samples' terms, then "…"
     more = f" + … ({n} terms)" if n > MAX_SAMPLES_WRITTEN else ""
     if sum_line is not None and factors[0].numbers[0] != f"({len(factors[0].paths)} terms)":
         lines.append(_cont(num(" + ".join(
             " · ".join([f"({factors[0].numbers[s]})"] + [f.p_(fa.value[s]) for fa in factors[1:]])
             for s in shown) + more)))
     lines.append(_cont(num(" + ".join(" · ".join(f.p_(fa.value[s]) for fa in factors) for s in shown) + more)))
-    sample_products = None
+    pd = ParamDerivation(p, _network_names(tr, nt, key)[1], "weight" if kind == "w" else "bias", lhs, lines,
+                         grad, factors, n, layer=L.l, chain=chain, formula=formula)
     if n > 1:
-        sample_products = [float(np.prod([fa.value[s] for fa in factors])) for s in samples]
-        lines.append(_cont(num(" + ".join(f.p_(x) for x in sample_products[:MAX_SAMPLES_WRITTEN]) + more)))
+        lines.append(_cont(num(" + ".join(f.p_(x) for x in pd.sample_products(MAX_SAMPLES_WRITTEN)) + more)))
     lines.append(_cont(num(f(grad))))
-    upd = _network_update(tr, f, key, p, lhs)
-    return ParamDerivation(p, _network_names(tr, nt, key)[1], "weight" if kind == "w" else "bias", lhs, lines,
-                           grad, factors, sample_products, update=upd, layer=L.l, chain=chain, formula=formula)
+    pd.update = _network_update(tr, f, key, p, lhs)
+    return pd
 
 
 def _cont(m: M) -> M:
     return M("= " + m.text, "= " + m.tex)
 
 
-def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int) -> Factor:
+def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int, shown: int) -> Factor:
     """∂E/∂z_j of a softmax layer: a − t with cross-entropy, else through the full Jacobian."""
     L = tr.layers[li]
     n = tr.n
@@ -347,21 +358,21 @@ def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int) -> 
         sym = M(f"{a_j.text} − {t_j.text}", f"{a_j.tex} - {t_j.tex}") if one else M(
             f"{a_j.text}·Σ_k t_k − {t_j.text}", rf"{a_j.tex} \sum_k t_k - {t_j.tex}")
         nums = [f"{f(L.a[s, j])} − {f.p_(tr.targets[s, j])}" if one else
-                f"{f(L.a[s, j])}×{f.p_(tr.targets[s].sum())} − {f.p_(tr.targets[s, j])}" for s in range(n)]
+                f"{f(L.a[s, j])}×{f.p_(tr.targets[s].sum())} − {f.p_(tr.targets[s, j])}" for s in range(shown)]
         if n > 1:
             sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
             nums = [f"({x})/{n}" for x in nums]
-        return Factor(d(nt.E, z_j), sym, nums, L.delta[:, j].copy())
+        return Factor(d(nt.E, z_j), sym, nums, L.delta[:, j])
     E = nt.E
     sym = M(f"{a_j.text}(∂{E.text}/∂{a_j.text} − Σ_k ∂{E.text}/∂a_k·a_k)",
             rf"{a_j.tex}\left(\frac{{\partial {E.tex}}}{{\partial {a_j.tex}}} - \sum_k \frac{{\partial {E.tex}}}"
             r"{\partial a_k} a_k\right)")
     nums = []
-    for s in range(n):
+    for s in range(shown):
         inner = " + ".join(f"{f.p_(L.grad_a[s, i])}×{f.p_(L.a[s, i])}" for i in range(J)) \
             if J <= MAX_TERMS_WRITTEN else f"({J} terms)"
         nums.append(f"{f(L.a[s, j])}({f.p_(L.grad_a[s, j])} − ({inner}))")
-    return Factor(d(E, z_j), sym, nums, L.delta[:, j].copy())
+    return Factor(d(E, z_j), sym, nums, L.delta[:, j])
 
 
 def _state_num(v: str) -> str:
@@ -671,25 +682,28 @@ def _close(s: str, candidates: list[str]) -> str:
 
 
 # ====================================================================== entry
-def explain(trace, precision: int = 4, params: list[str] | None = None, notation: str | None = None) -> Explanation:
+def explain(trace, precision: int = 4, params: list[str] | None = None, full: bool = False,
+            notation: str | None = None) -> Explanation:
     """The derivations of a trace's gradients: all parameters, or those named (in the trace's notation or the
-    layer notation), written in `notation` (default: the trace's)."""
+    layer notation), written in `notation` (default: the trace's). Each sample's numbers are written out for the
+    first few samples (every one with `full`); the values of all are kept."""
     fmt = Fmt(precision, fixed=trace.round_to is not None)
     chosen = select(trace, params)
     if isinstance(trace, GraphTrace):
         return _texts(explain_graph(trace, fmt, chosen), fmt)
-    return _texts(explain_network(trace, fmt, chosen, notation), fmt)
+    return _texts(explain_network(trace, fmt, chosen, trace.n if full else MAX_SAMPLES_WRITTEN, notation), fmt)
 
 
 def _texts(ex: Explanation, f: Fmt) -> Explanation:
     """Every number of the explanation also as the text shown, in the chosen precision."""
+    k = ex.shown
     for p in ex.params:
         for fa in p.factors + [fa for gp in p.graph_paths for fa in gp.factors]:
-            fa.value_text = [f(x) for x in np.atleast_1d(fa.value)]
+            fa.value_text = [f(x) for x in np.atleast_1d(fa.value)[:k]]
             for pt in fa.paths:
-                pt.delta_text = [f(x) for x in np.atleast_1d(pt.delta)]
+                pt.delta_text = [f(x) for x in np.atleast_1d(pt.delta)[:k]]
                 pt.weight_text = f(pt.weight)
-                pt.product_text = [f(x) for x in np.atleast_1d(pt.product)]
+                pt.product_text = [f(x) for x in np.atleast_1d(pt.product)[:k]]
         for gp in p.graph_paths:
             gp.product_text = f.p_(gp.product)
         for w in p.walk:

@@ -1,9 +1,15 @@
-"""Where, and by how much, a hand-rounded step departs from the exact one: both traces compared number by number."""
+"""Where, and by how much, a hand-rounded step departs from the exact one: both traces compared number by number.
+
+Networks are compared array by array (NumPy), and a departure's display name is built only when it is shown or
+written: a run over a million samples compares tens of millions of numbers without a name for each."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 SAME = 1e-12  # relative; closer than this counts as the same number (float noise of exact sums)
 
@@ -26,11 +32,222 @@ class Departure:
                 "difference": self.difference}
 
 
-def departures(rounded_trace, exact_trace) -> tuple[list[Departure], Departure | None, int]:
+# ---------------------------------------------------------------------------------------------- networks
+@dataclass
+class _Group:
+    """One array of a network trace (z of layer 2, the gradients of layer 3's weights, …): its JSON path, values
+    in both traces, and how one of its numbers is named and ordered."""
+
+    field: str
+    li: int | None  # weight layer (None: loss_terms, sample_loss, outputs_after, loss, loss_after)
+    rounded: np.ndarray
+    exact: np.ndarray
+    per_sample: bool  # rows are samples (z, a, δ, …) rather than a parameter's rows (weights)
+    order: tuple  # (phase, rank) in the order of computation
+
+
+class _NetworkNames:
+    """Display names of a network trace's numbers, made one at a time (the notation of quantities.py)."""
+
+    def __init__(self, trace):
+        from bpcalc.explain.notation import Notation
+
+        # JSON's name: the spec's labels, else the layer notation; the name shown: in the trace's notation profile
+        self.json_nt = Notation.of(trace, "layer")
+        self.shown_nt = Notation.of(trace)
+        self.single = trace.single
+        self.last = len(trace.layers) - 1
+
+    def base(self, field: str, li: int | None, j: int, k: int = 0, nt=None) -> str:
+        from bpcalc.explain.quantities import _names
+
+        nt = nt or self.json_nt
+        if field == "loss_terms":
+            return nt.Ek(j).text
+        return _names((nt,), field, self.last if li is None else li, j, k)[0]
+
+    def name(self, g: _Group, idx: tuple, shown: bool = False) -> str:
+        """The number's name in JSON, or (`shown`) in the notation shown."""
+        nt = self.shown_nt if shown else self.json_nt
+        E = nt.E.text
+        if g.field == "loss":
+            return E
+        if g.field == "loss_after":
+            return f"{E} after"
+        if g.field == "sample_loss":
+            return f"{E}(sample {idx[0] + 1})"
+        if not g.per_sample:
+            return self.base(g.field, g.li, *idx, nt=nt)
+        s, j = (0, idx[0]) if self.single else idx
+        n = self.base(g.field, g.li, j, nt=nt)
+        return n if self.single else f"{n} (sample {s + 1})"
+
+
+def _key(g: _Group, idx: tuple) -> str:
+    base = g.field if g.li is None else f"layers.{g.li}.{g.field}"
+    return ".".join([base, *map(str, idx)]) if idx else base
+
+
+def _network_groups(rt, et) -> list[_Group]:
+    """The computed numbers of two network traces, array by array, in the order quantities.py lists them."""
+    single, L = rt.single, len(rt.layers)
+    last = L - 1
+
+    def ps(x):
+        return np.asarray(x[0] if single else x, dtype=np.float64)
+
+    out: list[_Group] = []
+    for li in range(L):
+        for f in ("z", "a"):
+            out.append(_Group(f, li, ps(getattr(rt.layers[li], f)), ps(getattr(et.layers[li], f)), True, (0, li)))
+    out.append(_Group("loss_terms", None, ps(rt.loss_terms), ps(et.loss_terms), True, (1, 0)))
+    if not single:
+        out.append(_Group("sample_loss", None, np.asarray(rt.sample_loss), np.asarray(et.sample_loss), False, (1, 1)))
+    out.append(_Group("loss", None, np.asarray(rt.loss), np.asarray(et.loss), False, (1, 2)))
+    for li in range(last, -1, -1):
+        for f in ("grad_a", "local", "delta"):
+            r, e = getattr(rt.layers[li], f), getattr(et.layers[li], f)
+            if r is not None and e is not None:
+                out.append(_Group(f, li, ps(r), ps(e), True, (2, last - li)))
+    for phase, fields in ((3, ("grad_weights", "grad_biases")), (4, ("new_weights", "new_biases"))):
+        for li in range(L):
+            for f in fields:
+                r, e = getattr(rt.layers[li], f), getattr(et.layers[li], f)
+                if r is not None and e is not None:
+                    out.append(_Group(f, li, np.asarray(r, dtype=np.float64), np.asarray(e, dtype=np.float64),
+                                      False, (phase, li, f.endswith("biases"))))
+    out.append(_Group("outputs_after", None, ps(rt.outputs_after), ps(et.outputs_after), True, (5, 0)))
+    out.append(_Group("loss_after", None, np.asarray(rt.loss_after), np.asarray(et.loss_after), False, (5, 9)))
+    return out
+
+
+class Departures:
+    """The departures of a network step, largest first: a mask per array of which numbers depart, and each
+    Departure (its key and display name) made when it is read, so showing the largest twenty costs twenty names
+    and holding them all one byte a number compared."""
+
+    def __init__(self, groups: list[_Group], masks: list[np.ndarray | None], names: _NetworkNames):
+        self.groups, self.masks, self.names = groups, masks, names
+        self.count = sum(int(m.sum()) for m in masks if m is not None)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def make(self, gi: int, i: int) -> Departure:
+        """The departure of number i (flat index) of group gi."""
+        g = self.groups[gi]
+        idx = tuple(int(x) for x in np.unravel_index(i, g.rounded.shape)) if g.rounded.ndim else ()
+        r, e = float(g.rounded.reshape(-1)[i]), float(g.exact.reshape(-1)[i])
+        name, shown = self.names.name(g, idx), self.names.name(g, idx, shown=True)
+        return Departure(_key(g, idx), name, r, e, r - e, shown if shown != name else "")
+
+    def _size(self, gi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indexes of group gi's departures and their |difference|."""
+        g, m = self.groups[gi], self.masks[gi]
+        flat = np.flatnonzero(m)
+        return flat, np.abs(g.rounded.reshape(-1)[flat] - g.exact.reshape(-1)[flat])
+
+    def _ranked(self, k: int | None) -> list[tuple[int, int]]:
+        """(group, flat index) of the k largest (all: None) by |difference|, ties in the order of computation."""
+        gids, flats, sizes = [], [], []
+        for gi, m in enumerate(self.masks):
+            if m is None or not m.any():
+                continue
+            flat, size = self._size(gi)
+            if k is not None and len(size) > k:  # this group's k largest (all that tie with the k-th too)
+                cut = np.partition(size, len(size) - k)[len(size) - k]
+                keep = size >= cut
+                flat, size = flat[keep], size[keep]
+            gids.append(np.full(len(flat), gi, dtype=np.int32))
+            flats.append(flat)
+            sizes.append(size)
+        if not gids:
+            return []
+        gid, flat, size = np.concatenate(gids), np.concatenate(flats), np.concatenate(sizes)
+        order = np.argsort(-size, kind="stable")[:k]  # stable: ties stay in the order of computation
+        return list(zip(gid[order].tolist(), flat[order].tolist()))
+
+    def top(self, k: int) -> list[Departure]:
+        """The k largest, without sorting them all."""
+        return [self.make(gi, i) for gi, i in self._ranked(k)]
+
+    def __iter__(self) -> Iterator[Departure]:
+        for gi, i in self._ranked(None):
+            yield self.make(gi, i)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            return self.top(stop)[start::step]
+        return self.top(i + 1)[i] if i >= 0 else list(self)[i]
+
+    def dicts(self) -> Iterator[dict]:
+        for d in self:
+            yield d.as_dict()
+
+    def get(self, key: str) -> Departure | None:
+        """The departure of the number at a JSON path without an index (`loss`, `loss_after`), if it departs."""
+        for gi, g in enumerate(self.groups):
+            if _key(g, ()) == key and g.rounded.ndim == 0:
+                m = self.masks[gi]
+                return self.make(gi, 0) if m is not None and m.any() else None
+        return None
+
+
+def departure_at(deps: list[Departure] | Departures, key: str) -> Departure | None:
+    """The departure of the number at `key` (`loss`), if it departs."""
+    if isinstance(deps, Departures):
+        return deps.get(key)
+    return next((d for d in deps if d.key == key), None)
+
+
+def _network_departures(rt, et) -> tuple[Departures, Departure | None, int]:
+    groups = _network_groups(rt, et)
+    names = _NetworkNames(rt)
+    compared = 0
+    masks: list[np.ndarray | None] = []
+    firsts = []  # ((order, first flat index), group id) of each group with departures
+    seen: dict[tuple, int] = {}  # per-sample groups: (sample shape, a neuron's name) -> group id
+    for gi, g in enumerate(groups):
+        r, e = g.rounded, g.exact
+        if r.shape != e.shape:
+            masks.append(None)
+            continue
+        ok = np.isfinite(r) & np.isfinite(e)
+        compared += int(ok.sum())
+        with np.errstate(invalid="ignore"):
+            dep = ok & (np.abs(r - e) > SAME * np.maximum(1.0, np.abs(e)))
+        if g.per_sample:  # a = z of a linear layer, under one name: its departures once
+            for j in range(r.shape[-1]):
+                key = (r.shape, names.base(g.field, g.li, j))
+                if key in seen:
+                    h = groups[seen[key]]
+                    dep[..., j] &= ~((h.rounded[..., j] == r[..., j]) & (h.exact[..., j] == e[..., j]))
+                else:
+                    seen[key] = gi
+        masks.append(dep)
+        if dep.any():
+            i = int(np.argmax(dep.reshape(-1)))
+            firsts.append(((g.order, i), gi))
+    deps = Departures(groups, masks, names)
+    first = None
+    if firsts:
+        (_, i), gi = min(firsts, key=lambda x: x[0])
+        first = deps.make(gi, i)
+    return deps, first, compared
+
+
+# ---------------------------------------------------------------------------------------------- both
+def departures(rounded_trace, exact_trace) -> tuple[list[Departure] | Departures, Departure | None, int]:
     """(departures, largest first; the first one in the order of computation; how many numbers were compared)."""
-    from bpcalc.engine.trace import trace_to_dict
+    from bpcalc.engine.trace import GraphTrace, trace_to_dict
     from bpcalc.explain.quantities import quantities
 
+    if not isinstance(rounded_trace, GraphTrace):
+        return _network_departures(rounded_trace, exact_trace)
     rq = quantities(trace_to_dict(rounded_trace), rounded_trace)
     eq = {q.key: q.value for q in quantities(trace_to_dict(exact_trace), exact_trace)}
     found: list[tuple[tuple, Departure]] = []
@@ -42,7 +259,7 @@ def departures(rounded_trace, exact_trace) -> tuple[list[Departure], Departure |
             continue
         compared += 1
         diff = q.value - e
-        if abs(diff) > SAME * max(1.0, abs(e)) and (q.name, q.value, e) not in seen:  # a = z of a linear layer: once
+        if abs(diff) > SAME * max(1.0, abs(e)) and (q.name, q.value, e) not in seen:
             seen.add((q.name, q.value, e))
             found.append((q.order, Departure(q.key, q.stable_name, q.value, e, diff,
                                              q.name if q.name != q.stable_name else "")))
@@ -56,15 +273,17 @@ class RoundingComparison:
     """The hand-rounded step against the exact one: kept on the rounded trace as `trace.rounding`."""
 
     decimals: int
-    departures: list[Departure]  # largest first
+    departures: list[Departure] | Departures  # largest first
     first: Departure | None  # the earliest in the order of computation
     compared: int
     exact: object  # the exact trace
 
     def as_dict(self) -> dict:
+        """Its JSON data; `departures` is an iterable of dicts (a long one is written as it is read)."""
+        deps = self.departures
         return {"decimals": self.decimals, "compared": self.compared,
                 "first": self.first.as_dict() if self.first else None,
-                "departures": [d.as_dict() for d in self.departures]}
+                "departures": deps.dicts() if isinstance(deps, Departures) else [d.as_dict() for d in deps]}
 
 
 def attach_exact(rounded_trace, exact_trace) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -88,15 +89,29 @@ class Index:
 
     def __init__(self, data: dict, spec=None):
         self.data = data
+        self.spec = spec
+
+    @cached_property
+    def qs(self) -> list[Quantity]:
+        """Every number with its display names: made only when a key is a name, not a path (a run over many
+        samples has millions)."""
         try:
-            self.qs: list[Quantity] = quantities(data, spec)
+            return quantities(self.data, self.spec)
         except (KeyError, TypeError, IndexError, AttributeError):  # a dict of another shape: paths only
-            self.qs = []
-        self.by_name: dict[str, Quantity] = {}
+            return []
+
+    @cached_property
+    def by_name(self) -> dict[str, Quantity]:
+        out: dict[str, Quantity] = {}
         for q in self.qs:
             for n in q.names:
-                self.by_name.setdefault(norm(n), q)
-        self.names = {q.key: (q.stable_name, q.name) for q in self.qs}
+                out.setdefault(norm(n), q)
+        return out
+
+    @cached_property
+    def names(self) -> dict[str, tuple[str, str]]:
+        """Each quantity's (name in JSON, name shown)."""
+        return {q.key: (q.stable_name, q.name) for q in self.qs}
 
     def resolve(self, key: str) -> tuple[str, Any]:
         """(dotted path, value or nested list) for a path or a display name; KeyError if neither."""

@@ -273,6 +273,20 @@ class Notation:
 PROFILES = ("layer", "mazur", "ng")
 
 
+def param_names(source, profile: str | None = "layer") -> list[str]:
+    """Display names of every parameter of a network (a spec or a trace) in notation order: per layer, w_jk row by
+    row, then b_j (the spec's labels where it gives them), in `profile`: the layer notation by default (the names
+    JSON holds, whatever the notation shown), None for the source's own."""
+    nt = Notation.of(source, profile)
+    out = []
+    for li, layer in enumerate(source.layers):
+        J, K = layer.weights.shape
+        out += [nt.w(li, j, k).text for j in range(J) for k in range(K)]
+        if layer.biases is not None:
+            out += [nt.b_param(li, j).text for j in range(J)]
+    return out
+
+
 def _tex_act(name: str) -> str:
     return ACTIVATIONS[name].tex_symbol
 

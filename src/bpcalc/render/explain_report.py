@@ -9,6 +9,7 @@ import numpy as np
 
 from bpcalc.explain.chain import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, tex_literal
 from bpcalc.explain.functions import FunctionDerivation
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc, M
 
 NUM = {3}
@@ -58,18 +59,23 @@ def _network_blocks(doc: Doc, ex: Explanation, level: int) -> None:
                         + (" (output)" if p.layer == ex.output_layer else " (hidden)"), level + 1)
         doc.heading(p.lhs.text, level + 2)
         doc.para(equation(p.lines), "math")
-        _factor_table(doc, p.factors, ex.n)
+        _factor_table(doc, p.factors, ex.n, ex.shown)
         for fa in p.factors:
             if fa.paths:
-                _paths_table(doc, fa, ex.n)
+                _paths_table(doc, fa, ex.n, ex.shown)
         _update_para(doc, p)
 
 
-def _samples(n: int) -> list[int]:
-    return list(range(min(n, MAX_SAMPLES_WRITTEN)))
+def _samples(n: int, shown: int) -> range:
+    return range(min(n, shown))
 
 
-def _factor_table(doc: Doc, factors: list[Factor], n: int) -> None:
+def _more(n: int, shown: int) -> str:
+    return (_("{shown} of {n} samples shown; --full shows all, --format json has every value").format(shown=shown, n=n)
+            if n > shown else "")
+
+
+def _factor_table(doc: Doc, factors: list[Factor], n: int, shown: int) -> None:
     if n == 1:
         t = doc.table(None, ["factor", "formula", "with numbers", "value"], NUM)
         for fa in factors:
@@ -77,29 +83,30 @@ def _factor_table(doc: Doc, factors: list[Factor], n: int) -> None:
         return
     t = doc.table(None, ["factor", "formula", "sample", "with numbers", "value"], {4})
     for fa in factors:
-        for s in _samples(n):
+        for s in _samples(n, shown):
             t.add(fa.symbol if s == 0 else "", fa.formula if s == 0 else "", str(s + 1), fa.numbers[s],
                   _value_text(fa, s))
-    if n > len(_samples(n)):
-        t.caption = f"{len(_samples(n))} of {n} samples shown; --format json has every one"
+    t.caption = _more(n, shown) or None
 
 
 def _value_text(fa: Factor, s: int) -> str:
     return fa.value_text[s]
 
 
-def _paths_table(doc: Doc, fa: Factor, n: int) -> None:
+def _paths_table(doc: Doc, fa: Factor, n: int, shown: int) -> None:
     t = doc.table(f"{fa.symbol.text}: the sum over the paths through the next layer",
                   ["path via", "δ", "w", "δ · w"] if n == 1 else ["path via", "sample", "δ", "w", "δ · w"],
                   {1, 2, 3} if n == 1 else {2, 3, 4})
     for pt in fa.paths[:MAX_PATH_ROWS]:
-        for s in _samples(n):
+        for s in _samples(n, shown):
             cells = [pt.via if s == 0 else "", *([str(s + 1)] if n > 1 else []),
                      M(f"{pt.delta_symbol.text} = {pt.delta_text[s]}", f"{pt.delta_symbol.tex} = {pt.delta_text[s]}"),
                      M(f"{pt.weight_symbol.text} = {pt.weight_text}", f"{pt.weight_symbol.tex} = {pt.weight_text}"),
                      pt.product_text[s]]
             t.add(*cells)
-    t.caption = f"sum: {fa.symbol.text} = " + ", ".join(fa.value_text[s] for s in _samples(n))
+    t.caption = f"sum: {fa.symbol.text} = " + ", ".join(fa.value_text[s] for s in _samples(n, shown))
+    if n > shown:
+        t.caption += f" ({_more(n, shown)})"
     if len(fa.paths) > MAX_PATH_ROWS:
         t.caption += f" ({MAX_PATH_ROWS} of {len(fa.paths)} paths shown; --format json has every one)"
 
@@ -170,10 +177,11 @@ def function_doc(fd: FunctionDerivation, example: Explanation | None = None) -> 
 
 # ====================================================================== JSON
 def _num(x: Any) -> Any:
+    """A number or an array of them for the data model (arrays stay arrays: render/jsonr.py writes them)."""
     if x is None:
         return None
     if isinstance(x, np.ndarray):
-        return [_num(v) for v in x.tolist()]
+        return x if x.ndim else _num(float(x))
     if isinstance(x, (list, tuple)):
         return [_num(v) for v in x]
     x = float(x)
@@ -191,8 +199,11 @@ def _per_sample(x: Any, n: int) -> Any:
 
 
 def _factor_dict(fa: Factor, n: int) -> dict:
+    """A factor's data; with several samples `with_numbers` holds the first few samples' (the same whatever the
+    view), `value` every sample's."""
     out = {"symbol": fa.symbol.text, "formula": fa.formula.text,
-           "with_numbers": fa.numbers[0] if n == 1 else fa.numbers, "value": _per_sample(fa.value, n)}
+           "with_numbers": fa.numbers[0] if n == 1 else fa.numbers[:MAX_SAMPLES_WRITTEN],
+           "value": _per_sample(fa.value, n)}
     if fa.paths:
         out["paths"] = [{"via": p.via.text, "delta_symbol": p.delta_symbol.text, "weight_symbol": p.weight_symbol.text,
                          "delta": _per_sample(p.delta, n), "weight": _num(p.weight),
@@ -208,8 +219,8 @@ def _param_dict(p: ParamDerivation, n: int) -> dict:
                 "equation": [ln.text for ln in p.lines]})
     if p.factors:
         out["factors"] = [_factor_dict(fa, n) for fa in p.factors]
-    if p.sample_products is not None:
-        out["sample_products"] = _num(p.sample_products)
+    if p.samples > 1 and p.factors:
+        out["sample_products"] = _num(p.sample_products())
     if p.graph_paths or p.walk:
         out["paths"] = [{"nodes": gp.nodes, "factors": [_factor_dict(fa, 1) for fa in gp.factors],
                          "product": _num(gp.product)} for gp in p.graph_paths]

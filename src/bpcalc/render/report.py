@@ -12,6 +12,7 @@ from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, P
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
@@ -54,10 +55,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         act = ACTIVATIONS[L.activation]
         t.add(str(nt.number(li)), str(sizes[li + 1]), L.activation, act.formula, act.derivative)
     large = not full and any(L.weights.size > LARGE_LAYER for L in tr.layers)
-    per_table = 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's tables, not a flood
+    per_table = n if full else 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's, not a flood
     samples = range(min(n, per_table))
-    shown = (f" (showing {per_table} of {n} samples; --full for more, --format json has all)"
-             if n > per_table else "")
+    shown = (_(" (showing {shown} of {n} samples; --full for all, --format json has every number)").format(
+        shown=per_table, n=n) if n > per_table else "")
 
     # ---- forward
     doc.heading("Forward pass" + shown, 2)

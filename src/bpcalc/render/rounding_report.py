@@ -4,6 +4,7 @@ Reads `trace.rounding` (departures.RoundingComparison, computed by the engine si
 
 from __future__ import annotations
 
+from bpcalc.explain.departures import departure_at
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.render.doc import Doc
 
@@ -25,13 +26,12 @@ def rounding_section(doc: Doc, cmp, f: Fmt, full: bool = False) -> None:
     if not deps:
         doc.para(f"All {cmp.compared} numbers agree with the exact step: nothing rounded changed a figure.", "ok")
         return
-    by_key = {d.key: d for d in deps}
     first = cmp.first
     parts = [f"{len(deps)} of {cmp.compared} numbers differ from the exact step."]
     if first is not None:
         parts.append(f"The rounded path first departs at {first.label}: {f(first.rounded)} instead of "
                      f"{f(first.exact)} (by {f(first.difference)}).")
-    loss = by_key.get("loss")
+    loss = departure_at(deps, "loss")
     if loss is not None:
         parts.append(f"The loss comes out {f(loss.rounded)} instead of {f(loss.exact)} ({f(loss.difference)}).")
     doc.para(" ".join(parts), "note")

@@ -29,10 +29,9 @@ def auto_every(epochs: int) -> int:
 
 def shown_epochs(res, every: int) -> list[int]:
     """Epochs listed: the first of this run, every K-th, and the last (the one that stopped it, if it did)."""
-    nums = res.epoch_numbers
-    if not len(nums):
+    if not res.runs:
         return []
-    first, last = int(nums[0]), int(nums[-1])
+    first, last = res.start_epoch + 1, res.start_epoch + res.runs
     out = [first] + [e for e in range(-(-(first + 1) // every) * every, last + 1, every) if e != first]
     if out[-1] != last:
         out.append(last)
@@ -68,7 +67,7 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
     doc = Doc()
     title = res.name or ("Expression graph" if res.kind == "graph" else "Network")
     doc.heading(f"{title}: training")
-    n_run = len(res.losses)
+    n_run = res.runs
     span = f"epochs {res.start_epoch + 1}–{res.start_epoch + res.epochs_requested}" if res.epochs_requested > 1 \
         else f"epoch {res.start_epoch + 1}"
     if res.kind == "network":
@@ -100,11 +99,10 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
         names = res.shown_names or res.param_names
         cols = ["epoch", _what(res), "change"] + [f"{p}" for p in names]
         t = doc.table("Epochs", cols, set(range(len(cols))))
-        for e in rows:
-            i = e - res.start_epoch - 1
-            ch = res.change(e)
+        losses, changes = res.loss_of(rows), res.changes(rows)
+        for i, e in enumerate(rows):
             params = [f(x) for x in res.snapshots[snap[e]]] if e in snap else [""] * len(names)
-            t.add(str(e), f(res.losses[i]), "" if ch is None else f(ch), *params)
+            t.add(str(e), f(losses[i]), "" if e == res.start_epoch + 1 else f(changes[i]), *params)
         if res.loss_final is not None and math.isfinite(res.loss_final) and not res.diverged:
             t.add("after", f(res.loss_final), f(res.final_change), *([""] * len(names)))
         notes = [f"{_what(res)}: epoch k's forward pass, before its update"
@@ -116,10 +114,10 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
         if k > 1:
             notes.append(f"a row every {k} epochs (--every 1 for all; --format json has each)")
         t.caption = "; ".join(notes)
-        curve, log = sparkline(res.losses)
+        curve, log = sparkline(res.curve_losses)
         if n_run > 1 and curve:
             doc.para(f"{_what(res)} curve{' (log scale)' if log else ''}, epochs {res.start_epoch + 1}–"
-                     f"{res.start_epoch + n_run}:  {f(res.losses[0])} {curve} {f(res.losses[-1])}", "math")
+                     f"{res.start_epoch + n_run}:  {f(res.first_loss)} {curve} {f(res.last_loss)}", "math")
     if res.loss_final is not None:
         doc.para(f"final {_what(res)} (all samples, after {res.last_epoch} epoch"
                  f"{'s' if res.last_epoch != 1 else ''}): {f(res.loss_final)}", "ok" if not res.diverged else "")
@@ -141,15 +139,11 @@ def _num(x) -> float | None:
 
 
 def train_to_dict(res, every: int = 1) -> dict:
-    """The contract's keys (epochs, loss_final, layers | variables) and the rest of what the text shows."""
-    rows = shown_epochs(res, every)
-    losses = res.losses.tolist()
-    fin = bool(np.isfinite(res.losses).all())
-    num = (lambda x: x) if fin else _num
-    s0 = res.start_epoch + 1
-    with np.errstate(invalid="ignore"):
-        changes = [None, *np.diff(res.losses).tolist()]  # loss(e) − loss(e − 1), as res.change(e)
-    epochs = [{"epoch": e, "loss": num(losses[e - s0]), "change": num(changes[e - s0])} for e in rows]
+    """The contract's keys (epochs, loss_final, layers | variables) and the rest of what the text shows; arrays
+    stay arrays and `epochs` is held by column (render/jsonr.py writes them; `jsonr.plain` gives lists)."""
+    from bpcalc.engine.trace import Records
+
+    rows = np.asarray(shown_epochs(res, every), dtype=np.int64)
     out: dict = {
         "kind": res.kind,
         "name": res.name,
@@ -159,64 +153,19 @@ def train_to_dict(res, every: int = 1) -> dict:
         "start_epoch": res.start_epoch,
         "epochs_requested": res.epochs_requested,
         "epochs_completed": res.completed,
-        "epochs": epochs,
+        "epochs": Records(epoch=rows, loss=res.loss_of(rows), change=res.changes(rows)),
         "loss_final": _num(res.loss_final),
         "loss_final_change": _num(res.final_change),
     }
     if res.kind == "network":
         out.update(samples=res.samples, batch_size=res.batch_size, shuffle=res.shuffle, sizes=list(res.sizes))
-        out["layers"] = [{"weights": w.tolist(), "biases": None if b is None else b.tolist()}
-                         for w, b in zip(res.weights, res.biases)]
+        out["layers"] = [{"weights": w, "biases": b} for w, b in zip(res.weights, res.biases)]
     else:
         out["variables"] = {k: _num(v) for k, v in res.variables.items()}
     if res.param_names:  # the epochs whose parameters were kept (those a table shows)
-        out["parameters"] = {"names": list(res.param_names), "epochs": res.snapshot_epochs.tolist(),
-                             "values": [[_num(x) for x in row] for row in res.snapshots.tolist()]}
+        out["parameters"] = {"names": list(res.param_names), "epochs": res.snapshot_epochs,
+                             "values": res.snapshots}
     out["diverged"] = None if not res.diverged else {"epoch": res.diverged_epoch, "reason": res.diverged}
     out["interrupted"] = res.interrupted
     out["seconds"] = res.seconds
     return out
-
-
-def dumps_train(data: dict, steps: list | None = None) -> str:
-    """JSON text, two-space indent, with every flat list or flat mapping (an epoch, a row of weights) on one line:
-    readable, and fast for long runs and big layers. Never NaN or Infinity."""
-    import json
-
-    enc = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
-    if steps is not None:
-        data = {**data, "steps": steps}
-    return _pretty(data, "", enc) + "\n"
-
-
-def _flat(v) -> bool:
-    if isinstance(v, dict):
-        return all(not isinstance(x, (dict, list)) for x in v.values())
-    # the lists written here are homogeneous (numbers, or rows, or records): their ends say what they hold
-    return isinstance(v, list) and (not v or not isinstance(v[0], (dict, list)) and not isinstance(v[-1], (dict, list)))
-
-
-def _pretty(v, pad: str, enc) -> str:
-    if not isinstance(v, (dict, list)) or _flat(v) or not v:
-        return enc(v)
-    inner = pad + "  "
-    if isinstance(v, dict):
-        body = (",\n").join(f"{inner}{enc(str(k))}: " + (_epochs(x, inner) if k == "epochs" and pad == "" else
-                                                          _pretty(x, inner, enc)) for k, x in v.items())
-        return "{\n" + body + "\n" + pad + "}"
-    body = (",\n").join(inner + _pretty(x, inner, enc) for x in v)
-    return "[\n" + body + "\n" + pad + "]"
-
-
-def _epochs(rows: list[dict], pad: str) -> str:
-    """The epochs list, one per line; f-strings, as many long runs list ten thousand of them."""
-    if not rows:
-        return "[]"
-
-    def num(x) -> str:
-        return "null" if x is None else repr(x)
-
-    inner = pad + "  "
-    body = ",\n".join(f'{inner}{{"epoch": {r["epoch"]}, "loss": {num(r["loss"])}, "change": {num(r["change"])}}}'
-                       for r in rows)
-    return "[\n" + body + "\n" + pad + "]"

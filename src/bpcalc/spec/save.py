@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,14 @@ from bpcalc.errors import SpecError
 from bpcalc.spec.expr import is_literal
 
 
-def write_atomic(path: str | Path, data: str | bytes, protect: list[str | None] | None = None) -> None:
+def write_atomic(path: str | Path, data: str | bytes | Iterable[str], protect: list[str | None] | None = None) -> None:
     """Write `data` to `path` so that it is complete or untouched, never over a file named in `protect`.
 
     A regular file (or a new path) is written to a temp file in its folder, then renamed over it; a symlink is
     followed (its target is replaced, the link kept); a character device or FIFO (/dev/null, a named pipe) is
     opened and written in place, and /dev/stdout, /dev/fd/N are written through that descriptor, as the shell's
-    `>` does: never replaced by a regular file. Failures are SpecErrors."""
+    `>` does: never replaced by a regular file. Text may come in pieces (a JSON writer's), written as they come.
+    Failures are SpecErrors."""
     p = Path(path)
     check_not_protected(p, protect)
     target, st, how = check_writable(p)
@@ -175,14 +177,27 @@ def _is_stdin(p: Path) -> bool:
     return stat.S_ISREG(si.st_mode) and (si.st_dev, si.st_ino) == (sp.st_dev, sp.st_ino)
 
 
-def _write_all(fd: int, raw: bytes) -> None:
-    view = memoryview(raw)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+def _write_all(fd: int, data: bytes | Iterable[str], size: int = 1 << 16) -> None:
+    """Bytes, or pieces of text joined into writes of about `size` characters, to a descriptor."""
+    if isinstance(data, bytes):
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        return
+    buf: list[str] = []
+    held = 0
+    for piece in data:
+        buf.append(piece)
+        held += len(piece)
+        if held >= size:
+            _write_all(fd, "".join(buf).encode("utf-8"))
+            buf, held = [], 0
+    if buf:
+        _write_all(fd, "".join(buf).encode("utf-8"))
 
 
-def _replace(target: Path, raw: bytes, st: os.stat_result | None, shown: Path) -> None:
+def _replace(target: Path, raw: bytes | Iterable[str], st: os.stat_result | None, shown: Path) -> None:
     """Temp file in the target's folder, written, synced, given the target's mode (and owner), renamed over it."""
     parent = target.parent if str(target.parent) else Path(".")
     tmp = None
@@ -211,7 +226,7 @@ def _replace(target: Path, raw: bytes, st: os.stat_result | None, shown: Path) -
                 pass
 
 
-def _write_in_place(target: Path, raw: bytes, shown: Path, fd: int | None = None) -> None:
+def _write_in_place(target: Path, raw: bytes | Iterable[str], shown: Path, fd: int | None = None) -> None:
     """A device or FIFO: opened and written, as the shell's `>` does (a FIFO waits for its reader); an open
     descriptor (/dev/stdout): written through it, after what this process has written there already."""
     import sys
