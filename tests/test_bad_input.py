@@ -54,10 +54,11 @@ def test_yaml_unclosed_quote(cli, tmp_path):
     refused(cli, tmp_path, NET + "    activation: \"sigmoid\n", "YAML syntax error", "quoted scalar at line 6")
 
 
-@pytest.mark.parametrize("text, found", [("- 1\n- 2\n", "not a list"), ("just words\n", "not a string"),
-                                         ("42\n", "not a int")])
+@pytest.mark.parametrize("text, found", [("- 1\n- 2\n", "top level must be a mapping of keys (name:, layers:, "
+                                         "...), not a list"), ("just words\n", "not a bpcalc spec (it is plain text"),
+                                         ("42\n", "not a bpcalc spec (it is plain text")])
 def test_top_level_not_a_mapping(cli, tmp_path, text, found):
-    refused(cli, tmp_path, text, "top level must be a mapping", found)
+    refused(cli, tmp_path, text, found)
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n"])
@@ -436,6 +437,8 @@ def test_save_never_overwrites_the_input(cli, tmp_path):
     (("--learning-rate", "nan"), "not a finite number"),
     (("--lr", "inf"), "not a finite number"),
     (("--lr", "fast"), "--learning-rate"),
+    (("--lr", "-1"), "the learning rate must be ≥ 0, not -1"),
+    (("--learning-rate=-0.5",), "the learning rate must be ≥ 0, not -0.5"),
     (("--precision", "0"), "--precision"),
     (("--round", "-1"), "--round"),
     (("--no-such-option",), "No such option"),
@@ -444,6 +447,16 @@ def test_bad_option_values(cli, args, fragment):
     r = cli("run", "simple", *args)
     assert r.exit_code == 2 and fragment in r.stderr and "Traceback" not in r.output
     assert r.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["step", "explain", "graph"])
+def test_negative_learning_rate_is_refused_by_every_command(cli, command):
+    r = cli(command, "simple", "--lr=-0.1")
+    assert r.exit_code == 2 and "the learning rate must be ≥ 0" in r.stderr and r.stdout == ""
+
+
+def test_zero_learning_rate_on_the_command_line_is_accepted(cli):
+    assert cli("run", "simple", "--lr", "0", "--quiet").exit_code == 0
 
 
 def test_negative_epochs(cli):

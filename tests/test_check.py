@@ -283,7 +283,7 @@ def test_cli_large_network_is_summarised_unless_full(cli, tmp_path):
     assert short.exit_code == 0
     assert f"the 10 largest relative errors of {P} parameters" in short.stdout
     full = cli("check", p, "--format", "text", "--full")
-    rows = [ln for ln in full.stdout.splitlines() if ln.rstrip().endswith("✓") and not ln.startswith("✓")]
+    rows = [ln for ln in full.stdout.splitlines() if ln.rstrip().endswith(("✓ relative", "✓ absolute"))]
     assert len(rows) == P
 
 
@@ -292,3 +292,66 @@ def test_cli_output_file(cli, tmp_path):
     res = cli("check", "xor", "--output", out)
     assert res.exit_code == 0 and res.stdout == ""
     assert json.loads(out.read_text("utf-8"))["model"] == "network"
+
+
+# ------------------------------------------------------------------------------ which test a row passed; --atol
+# f = x³ at x = 1e-5: backprop 3x² = 3e-10; the central difference is exactly 3x² + ε², off by ε² = 1e-12, a
+# relative error of 1e-12 / 3e-10 ≈ 3.3e-3 (fails --tol 1e-5) but an absolute one far below the round-off bound
+CUBE = "variables: {x: 1.0e-5}\nnodes:\n  f: x ** 3\n"
+
+
+@pytest.mark.parametrize("args, code, test", [
+    ((), 0, "absolute"),  # within the default atol, the round-off bound 100·2.2e-16/1e-6 = 2.2e-8
+    (("--atol", "0"), 1, None),  # the relative test alone: 3.3e-3 > 1e-5
+    (("--atol", "0", "--tol", "1e-2"), 0, "relative"),
+    (("--atol", "2e-12"), 0, "absolute"),
+    (("--atol", "5e-13"), 1, None),
+])
+def test_atol_and_the_test_each_row_passed(cli, tmp_path, args, code, test):
+    spec = tmp_path / "cube.yaml"
+    spec.write_text(CUBE, encoding="utf-8")
+    r = cli("check", spec, "--format", "json", *args)
+    assert r.exit_code == code, r.stderr
+    d = json.loads(r.stdout)
+    row = d["parameters"][0]
+    assert row["backprop"] == pytest.approx(3e-10, rel=1e-12)
+    assert row["numerical"] - row["backprop"] == pytest.approx(1e-12, rel=1e-3)
+    assert row["passed_by"] == test and row["ok"] is (test is not None)
+    if "--atol" in args:
+        assert d["atol"] == float(args[args.index("--atol") + 1])
+    text = cli("check", spec, "--format", "text", *args).stdout
+    row_text = next(ln for ln in text.splitlines() if ln.startswith("x "))
+    assert row_text.rstrip().endswith(f"✓ {test}" if test else "✗")
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_bad_atol_exit_2(cli, value):
+    r = cli("check", "simple", "--atol", value)
+    assert r.exit_code == 2 and "atol" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_infinite_loss_is_null_in_json_and_fails(cli, tmp_path):
+    """E = ½(0 − 1e200·1e200)² overflows: JSON cannot hold inf, so null as in every JSON bpcalc writes; exit 1."""
+    spec = tmp_path / "inf.yaml"
+    spec.write_text("inputs: [1e200]\ntargets: [0]\nlayers:\n  - weights: [[1e200]]\n    activation: linear\n",
+                    encoding="utf-8")
+    r = cli("check", spec, "--format", "json")
+    assert r.exit_code == 1, r.stderr
+    assert "Warning" not in r.stderr and "Traceback" not in r.stderr
+    d = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert d["loss"] is None and d["ok"] is False and d["parameters"][0]["ok"] is False
+    assert any("E is inf" in n for n in d["notes"])
+    text = cli("check", spec, "--format", "text")
+    assert text.exit_code == 1 and "E is inf" in text.stdout and "Warning" not in text.stderr
+
+
+@pytest.mark.parametrize("spec", ["simple", "graph_chain"])
+def test_an_eps_below_the_parameters_resolution_fails_instead_of_passing(cli, spec):
+    """ε = 1e-320: θ ± ε is θ itself (for θ = 0.5, say), so the central difference is 0/2ε whatever the gradient,
+    and the round-off bound 100·2.2e-16/ε ≈ 2e306 let every row pass "absolutely". Now such rows are undefined."""
+    r = cli("check", spec, "--eps", "1e-320", "--format", "json")
+    assert r.exit_code == 1, r.stdout
+    d = json.loads(r.stdout)
+    assert d["ok"] is False and all(p["numerical"] is None for p in d["parameters"] if p["backprop"] != 0)
+    assert any("below the resolution" in n for n in d["notes"])
+    assert not any("domain ends within" in n for n in d["notes"])

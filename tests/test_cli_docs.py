@@ -155,3 +155,22 @@ def test_output_suffixes_are_documented():
     assert [n for n in formats.names() if f"`{n}`" not in row] == []
     graph = options_paragraphs(SECTIONS["graph"])
     assert [s for s in formats.suffixes("graph") if f"`{s}`" not in graph] == []
+
+
+@pytest.mark.parametrize("cmd", ["", *COMMANDS])
+def test_every_value_in_help_has_a_meaningful_metavar(cmd):
+    """No typer type labels (`SPEC <str>`, `--precision <int range>`): each argument and option taking a value is
+    shown by a name saying what it is (SPEC, FILE, N, FORMAT, ...)."""
+    import typer
+
+    from bpcalc.cli import app
+
+    text = help_text(*([cmd] if cmd else []))
+    assert not re.search(r"<[a-z][\w .,|\[\]]*>", text), text
+    group = typer.main.get_command(app)
+    command = group.commands[cmd] if cmd else group
+    for param in command.params:
+        if getattr(param, "is_flag", False) or param.name in ("help", "version"):
+            continue
+        assert param.metavar and param.metavar not in {"TEXT", "INTEGER", "FLOAT", "PATH", "FILENAME"}, (
+            f"bpcalc {cmd}: {param.name} has no metavar")

@@ -56,7 +56,7 @@ def test_schema_uses_only_keywords_draft07_editors_understand():
     """yaml-language-server validates with draft-07 semantics: stay within keywords both drafts share."""
     allowed = {"$schema", "$ref", "$defs", "title", "description", "type", "properties", "additionalProperties",
                "required", "enum", "anyOf", "oneOf", "if", "then", "else", "items", "minItems", "minimum",
-               "minProperties", "propertyNames", "pattern"}
+               "minProperties", "propertyNames", "pattern", "maximum", "exclusiveMaximum"}
 
     def walk(node, where="schema"):
         if isinstance(node, dict):
@@ -104,6 +104,22 @@ def test_bundled_examples_point_editors_at_the_shipped_schema(name):
     ("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\n    units: 2\n", "units"),
     ("variables: {x: 1}\nnodes: {y: x}\nlayer: 1\n", "layer"),
     ("inputs: [1]\ntargets: [1]\nlayers: []\n", "layers"),
+    # ranges the loader checks (issue 13)
+    ("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\nlearning_rate: -0.1\n", "learning_rate"),
+    ("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\nlearning_rate: '-1e-3'\n", "learning_rate"),
+    ("variables: {x: 1}\nnodes: {y: x}\nlearning_rate: -1\n", "learning_rate"),
+    ("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\noptimizer: {type: adam, beta1: 1}\n", "beta1"),
+    ("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\noptimizer: {type: adam, epsilon: -1e-8}\n", "eps"),
+    ("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\noptimizer: {type: rmsprop, alpha: 1.5}\n", "alpha"),
+    ("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\noptimizer: {type: momentum, momentum: -0.5}\n", "m"),
+    ("inputs: [1]\ntargets: [1]\nseed: -1\nlayers:\n  - units: 1\n", "seed"),
+    (f"inputs: [1]\ntargets: [1]\nseed: {2**63}\nlayers:\n  - units: 1\n", "seed"),
+    ("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\ntraining_state: {epoch: -1}\n", "epoch"),
+    ("inputs: [1]\ntargets: [2]\nlayers:\n  - weights: [[1]]\nloss: binary_cross_entropy\n", "targets"),
+    ("inputs: [1]\ntargets: [[0.5], [-0.1]]\nlayers:\n  - weights: [[1]]\nloss: cross_entropy\n", "targets"),
+    ("inputs: [[1], [2]]\ntargets: [[0.5], [-0.1]]\nlayers:\n  - weights: [[1]]\nloss: binary_cross_entropy\n",
+     "targets"),
+    ("variables: {x: 1}\nnodes: {y: sigmoid(x)}\ntarget: 1.5\nloss: binary_cross_entropy\n", "target"),
 ])
 def test_schema_refuses_what_the_loader_refuses(text, bad_key):
     from bpcalc.errors import SpecError
@@ -112,6 +128,22 @@ def test_schema_refuses_what_the_loader_refuses(text, bad_key):
     assert list(validator.iter_errors(yaml.safe_load(text)))
     with pytest.raises(SpecError):
         parse_spec(text)
+
+
+@pytest.mark.parametrize("text", [
+    "inputs: 0.5\ntargets: 0\nlayers:\n  - weights: [[1]]\n    biases: 0.1\n",  # scalars for one value (issue 13)
+    "inputs: [1]\ntargets: [0.3]\nlayers:\n  - weights: [[1]]\nloss: binary_cross_entropy\nlearning_rate: 0\n",
+    "inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\noptimizer: {type: rmsprop, alpha: 1, epsilon: 0}\n",
+    "inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1]]\noptimizer: {type: adam, beta1: 0, beta2: 0.5}\n",
+    "inputs: [[1], [2]]\ntargets: [[2], [-1]]\nlayers:\n  - weights: [[1]]\nloss: mse\n",  # any target for mse
+    f"inputs: [1]\ntargets: [1]\nseed: {2**63 - 1}\nlayers:\n  - units: 1\n",
+    "variables: {x: 1}\nnodes: {y: sigmoid(x)}\ntarget: 1\nloss: binary_cross_entropy\n",
+    "variables: {x: 1}\nnodes: {y: x}\ntarget: 5\nweight_decay: -0.1\n",
+])
+def test_schema_accepts_what_the_loader_accepts(text):
+    validator = _validator()
+    assert not [e.message for e in validator.iter_errors(yaml.safe_load(text))]
+    parse_spec(text)
 
 
 def test_schema_accepts_numbers_written_as_yaml_1_1_text_and_data_files():

@@ -161,6 +161,35 @@ output: forward
 learning_rate: 0.1
 optimizer: {type: momentum, momentum: 0.5}
 """,
+    # variables the output does not use: gradient 0, yet weight decay moves them (torch skips a parameter whose
+    # .grad is None, so the script gives them a zero gradient)
+    "unused_variable_weight_decay_sgd": """
+variables: {x: 2, y: 3}
+nodes:
+  q: x * 4
+output: q
+target: 1
+loss: sse
+learning_rate: 0.1
+weight_decay: 0.5
+""",
+    "unused_variable_weight_decay_adamw_momentum": """
+variables: {x: 2, y: 3, z: -1.5}
+nodes:
+  q: x * z
+  r: y + 1
+output: q
+learning_rate: 0.1
+optimizer: {type: adamw, weight_decay: 0.3}
+""",
+    "unused_variable_weight_decay_momentum": """
+variables: {x: 2, y: 3}
+nodes:
+  q: x * 4
+output: q
+learning_rate: 0.1
+optimizer: {type: momentum, momentum: 0.9, weight_decay: 0.2}
+""",
     "unused_variable_and_later_nodes": """
 variables: {x: 2, y: 3}
 nodes:
@@ -330,3 +359,14 @@ def test_export_bad_spec(cli, tmp_path):
     spec.write_text("inputs: [1]\ntargets: [1]\nlayers:\n  - weights: [[1, 2]]\n", encoding="utf-8")
     r = cli("export", spec, "--output", tmp_path / "x.py")
     assert r.exit_code == 2 and "layers[0].weights" in r.stderr and not (tmp_path / "x.py").exists()
+
+
+def test_unused_variable_decays_in_run_and_in_the_script(cli, tmp_path):
+    """y does not reach the output: its gradient is 0, and weight decay moves it, y' = y − α(0 + λy) = 3 − 0.1·0.5·3
+    = 2.85 (by hand); the script gives torch's skipped parameter a zero gradient so it moves the same way."""
+    spec = tmp_path / "decay.yaml"
+    spec.write_text(GRAPH_CASES["unused_variable_weight_decay_sgd"], encoding="utf-8")
+    y = json.loads(cli("run", spec, "--format", "json").stdout)["variables"]["y"]
+    assert (y["grad"], y["new_value"]) == (0.0, pytest.approx(2.85, rel=1e-15))
+    script = cli("export", spec, "--to", "pytorch").stdout
+    assert "v.grad = torch.zeros_like(v)" in script

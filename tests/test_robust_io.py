@@ -394,3 +394,28 @@ def test_a_signal_during_step_ends_like_ctrl_c(tmp_path, sig, code, said):
     import json
 
     assert json.loads(out.read_text(encoding="utf-8"))["epochs_requested"] == 20000000
+
+
+@pytest.mark.parametrize("module", ["typer", "bpcalc.cli.run", "numpy"])
+def test_ctrl_c_while_still_importing_ends_quietly(tmp_path, module):
+    """Ctrl-C in the first milliseconds, while bpcalc imports typer, its commands or numpy: exit 130 as any Ctrl-C,
+    no traceback (made deterministic: an import hook raises KeyboardInterrupt at that import)."""
+    code = ("import sys\n"
+            "class Interrupt:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name == {module!r}:\n"
+            "            raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, Interrupt())\n"
+            "sys.argv = ['bpcalc', 'run', 'two_layer']\n"
+            "import bpcalc\n"
+            "bpcalc.main()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")})
+    assert r.returncode == 130, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_the_console_script_is_the_guarded_entry_point():
+    tomllib = pytest.importorskip("tomllib")
+    cfg = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert cfg["project"]["scripts"]["bpcalc"] == "bpcalc:main"

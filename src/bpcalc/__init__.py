@@ -23,6 +23,21 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'bpcalc' has no attribute {name!r}")
 
 
+def main() -> None:
+    """The `bpcalc` program: bpcalc.cli.main, with a Ctrl-C that comes while it is still importing ending it as
+    one that comes later does (exit 130, no traceback)."""
+    import sys
+
+    try:
+        from bpcalc.cli import main as cli_main
+    except KeyboardInterrupt:
+        sys.exit(130)
+    try:
+        cli_main()
+    except KeyboardInterrupt:  # before cli_main's own handling starts
+        sys.exit(130)
+
+
 def run(spec=None, learning_rate: float | None = None, round_to: int | None = None):
     """One forward pass, backward pass and update -> a trace. SPEC: path, bundled name, YAML text or spec."""
     from bpcalc.spec.loader import GraphSpec, NetworkSpec, parse_spec

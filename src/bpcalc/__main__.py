@@ -1,3 +1,3 @@
-from bpcalc.cli import main
+from bpcalc import main
 
 main()

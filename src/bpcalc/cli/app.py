@@ -9,6 +9,26 @@ from bpcalc.cli import fastparams
 
 fastparams.install()  # plain option values without importing pydantic (~90 ms of every start)
 
+
+def _arguments_by_metavar() -> None:
+    """typer ≥ 0.2x writes an argument's Python type after its name in --help (`SPEC <str>`, `FILE <file>`); an
+    argument with a metavar is shown by it alone, as options with one are."""
+    from typer import core
+
+    cls = getattr(core, "TyperArgument", None)
+    if cls is None or not hasattr(cls, "display_type_rich") or getattr(cls, "_bpcalc_metavar", False):
+        return
+    typed = cls.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.metavar is not None else typed(self, ctx)
+
+    cls.display_type_rich = display_type_rich
+    cls._bpcalc_metavar = True
+
+
+_arguments_by_metavar()
+
 HELP = """A backpropagation calculator: every z, a, δ, gradient and update of one step, as worked-example tables.
 
 Specs are YAML (see `bpcalc init`, `bpcalc schema`); SPEC may be a file, `-` for stdin, or a bundled example.

@@ -13,10 +13,15 @@ EpsOpt = Annotated[float, typer.Option("--eps", metavar="ε", help="Step of the 
                                                                    "(E(θ+ε) − E(θ−ε)) / 2ε.")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", "--tol", metavar="TOL",
                                              help="Largest relative error |b − n| / max(|b|, |n|) that passes.")]
+AtolOpt = Annotated[float | None, typer.Option(
+    "--atol", metavar="ATOL", show_default=False,
+    help="Largest absolute difference |b − n| that passes whatever the relative error (default: the round-off "
+         "of the numerical quotient, 100·machine-ε·max(1, |E|)/ε; 0: the relative test alone).")]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc check\n\n  bpcalc check two_layer --format json\n\n"
-             "  bpcalc check my.yaml --eps 1e-5 --tolerance 1e-4 --quiet && echo gradients ok")
+             "  bpcalc check my.yaml --eps 1e-5 --tolerance 1e-4 --quiet && echo gradients ok\n\n"
+             "  bpcalc check my.yaml --atol 0   (the relative test alone)")
 @c.guard
 def check(
     spec: c.SpecArg = None,
@@ -25,13 +30,14 @@ def check(
     output: c.OutputOpt = None,
     eps: EpsOpt = 1e-6,
     tolerance: ToleranceOpt = 1e-5,
+    atol: AtolOpt = None,
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
     notation: c.NotationOpt = None,
 ) -> None:
     """Gradient check: backprop vs numerical (central-difference) gradients, relative error per parameter,
-    pass/fail (exit 1 on any failure), and the time each method took."""
+    pass/fail and the test passed (relative or absolute; exit 1 on any failure), and the time each method took."""
     from bpcalc.engine.gradcheck import check as run_check
     from bpcalc.explain.notation import param_names
     from bpcalc.render.check_report import check_report
@@ -40,7 +46,7 @@ def check(
     s = c.open_spec_for(spec, output)
     c.apply_notation(s, notation)
     network = s.kind == "network"
-    gc = run_check(s, eps=eps, tolerance=tolerance, names=param_names(s) if network else None,
+    gc = run_check(s, eps=eps, tolerance=tolerance, atol=atol, names=param_names(s) if network else None,
                    labels=param_names(s, None) if network else None)
     c.emit(check_report(gc, precision, full), fmt, output, gc.as_dict, quiet=quiet, protect=[s.source],
            standalone=standalone)

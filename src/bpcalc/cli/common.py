@@ -22,7 +22,7 @@ FormatOpt = Annotated[str | None, typer.Option(
     "--format", "-f", metavar="FORMAT", autocompletion=formats.complete(),
     help=f"{formats.choices_help()}. Default: rich on a terminal, text when piped, or from the --output suffix.",
     show_default=False)]
-PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", min=1, max=17,
+PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", metavar="N", min=1, max=17,
                                            help="Significant digits shown (JSON always has full precision).")]
 
 
@@ -53,7 +53,20 @@ def _finite(value: float | None) -> float | None:
     return value
 
 
-LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr", metavar="ALPHA", callback=_finite,
+def _learning_rate(value: float | None) -> float | None:
+    """A finite α ≥ 0, as the spec loader requires of `learning_rate`."""
+    from bpcalc.i18n import _
+
+    value = _finite(value)
+    if value is not None and value < 0:
+        raise typer.BadParameter(_("the learning rate must be ≥ 0, not {value:g}: a step goes down the gradient "
+                                   "by itself (θ − α·g), so write a positive α such as {example:g}").format(
+                                       value=value, example=-value))
+    return value
+
+
+LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr", metavar="ALPHA",
+                                                       callback=_learning_rate,
                                                        help="Override the spec's learning rate.")]
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
                                               help="Hand rounding: round every intermediate to N decimals as it is "
@@ -300,6 +313,18 @@ def emit(subject, fmt: str, output: Path | None, data: Callable[[], Any] | None 
         f.draw(subject)
         return
     deliver(f.render(subject, data, **opts), output, protect)
+
+
+def deliver_spec(make_text: Callable[[dict | None], str], save: Path, protect: list[str | None]) -> None:
+    """--save: the spec, its large arrays in .npy files beside it (when it is a regular file, so they can be
+    found next to it), those written first, each atomically, so the spec never names a file that is not there."""
+    from bpcalc.spec.save import check_writable
+
+    sidecars: dict | None = {} if check_writable(save)[2] == "replace" else None
+    text = make_text(sidecars)
+    for path, raw in (sidecars or {}).items():
+        deliver(raw, path, protect)
+    deliver(text, save, protect)
 
 
 def deliver(content: str | bytes | Iterable[str], output: Path | None, protect: list[str | None] | None = None) -> None:

@@ -73,7 +73,10 @@ def explain(
     from bpcalc.explain.chain import explain as derive
     from bpcalc.render.explain_report import explain_dict, explain_doc
 
-    s = c.open_spec_for(topic, output)
+    try:
+        s = c.open_spec_for(topic, output)
+    except SpecError as exc:
+        raise _with_function_hint(exc, topic) from None
     c.apply_notation(s, notation)
     c.check_view(view, s)
     if view == "matrix" and param:
@@ -103,6 +106,22 @@ def explain(
         from bpcalc.explain.expected import exit_code
 
         raise typer.Exit(exit_code(results))
+
+
+def _with_function_hint(exc, topic: str | None):
+    """`explain sigmoidd`: a name that is neither a file nor a bundled example may be a misspelt function."""
+    import difflib
+
+    from bpcalc.explain.functions import FUNCTION_NAMES
+    from bpcalc.i18n import _
+
+    if topic is None or not str(exc.message).startswith("no such file or bundled example"):
+        return exc
+    close = difflib.get_close_matches(topic.strip().lower(), list(FUNCTION_NAMES), n=1, cutoff=0.6)
+    if close:
+        exc.hint = _("did you mean `bpcalc explain {name}` (its derivative)? ").format(name=close[0]) + (
+            exc.hint or "")
+    return exc
 
 
 def _chain_example(learning_rate, round_to, precision):

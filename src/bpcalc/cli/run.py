@@ -55,14 +55,36 @@ def run(
 
         return checked if checked is not None else trace_data(trace)
 
-    if save is not None:  # before stdout, so a closed pipe (`| head`) or a full disk cannot lose it
+    unsaved = _outside_after_update(s, trace) if save is not None else None
+    if save is not None and unsaved is None:  # before stdout, so a closed pipe or a full disk cannot lose it
         from bpcalc.spec.save import trace_to_spec_text
 
-        c.deliver(trace_to_spec_text(s, trace, save), save, protect=[s.source])
+        c.deliver_spec(lambda sidecars: trace_to_spec_text(s, trace, save, sidecars), save, [s.source])
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
+    if unsaved is not None:
+        import typer
+
+        from bpcalc.errors import EXIT_CHECK_FAILED
+        from bpcalc.i18n import _
+
+        c.err("error: " + _("--save wrote nothing: the updated variables leave the graph's domain ({why}), and a "
+                            "spec holding them would not load").format(why=unsaved))
+        c.err("  hint: " + _("a smaller learning rate keeps the step inside it"))
+        raise typer.Exit(EXIT_CHECK_FAILED)
     if checked is not None:
         import typer
 
         from bpcalc.explain.expected import exit_code
 
         raise typer.Exit(exit_code(results))
+
+
+def _outside_after_update(spec, trace) -> str | None:
+    """For a graph whose updated variables cannot be evaluated (so a saved spec would not load): why; else None."""
+    if spec.kind != "graph" or trace.output_after is not None:
+        return None
+    from bpcalc.engine.graph import outside_domain
+    from bpcalc.i18n import _
+    from bpcalc.spec.expr import parse_graph
+
+    return outside_domain(parse_graph(spec), trace.new_values) or _("it cannot be evaluated")

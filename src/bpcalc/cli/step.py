@@ -13,7 +13,17 @@ from bpcalc.cli.app import app
 
 EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C (SIGTERM: 143, SIGHUP: 129; see common.interrupted_by)
 
-EpochsOpt = Annotated[int, typer.Option("--epochs", "-e", min=1, metavar="N", help="Epochs to train.")]
+def _epochs_in_range(value: int) -> int:
+    """At most 2**63 − 1 epochs, as a saved spec's training_state counts them (larger: a message, not numpy's)."""
+    from bpcalc.i18n import _
+
+    if value > 2**63 - 1:
+        raise typer.BadParameter(_("at most {most:,} epochs (2**63 − 1)").format(most=2**63 - 1))
+    return value
+
+
+EpochsOpt = Annotated[int, typer.Option("--epochs", "-e", min=1, metavar="N", callback=_epochs_in_range,
+                                        help="Epochs to train.")]
 EveryOpt = Annotated[int | None, typer.Option(
     "--every", "-k", min=1, metavar="K", show_default=False,
     help="Show every K-th epoch in the table (and JSON). Default: all in JSON; about 20 rows in the table.")]
@@ -86,7 +96,7 @@ def step(
     if save is not None:  # the files before stdout, so a closed pipe (`| head`) or a full disk cannot lose them
         from bpcalc.spec.save import trained_spec_text
 
-        c.deliver(trained_spec_text(s, res, save), save, protect=[s.source])
+        c.deliver_spec(lambda sidecars: trained_spec_text(s, res, save, sidecars), save, [s.source])
     if plot is not None and len(res.losses):
         from bpcalc.render.plot import loss_curve
 

@@ -32,20 +32,14 @@ def summary(spec) -> str:
 def check(spec) -> None:
     """Beyond loading: evaluate a graph's nodes once, so values outside a function's domain are caught too."""
     if spec.kind == "graph":
-        from bpcalc.engine.graph import evaluate
+        from bpcalc.engine.graph import evaluate, located
+        from bpcalc.errors import SpecError
         from bpcalc.spec.expr import parse_graph
 
         try:
             evaluate(parse_graph(spec), dict(spec.variables))
-        except Exception as exc:  # a SpecError: give it the file and line as `run` does
-            from bpcalc.errors import SpecError
-
-            if not isinstance(exc, SpecError):
-                raise
-            node = (exc.path or "").removeprefix("nodes.")
-            exc.source = exc.source or spec.source
-            exc.line = exc.line or spec.lines.get(node)
-            raise
+        except SpecError as exc:  # with the file and line, as `run` gives them
+            raise located(exc, spec) from None
 
 
 @app.command(epilog="Examples:\n\n  bpcalc validate my.yaml\n\n"

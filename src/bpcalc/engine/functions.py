@@ -13,8 +13,10 @@ def _sig(x: float) -> float:
 
 
 def _pow_locals(x: float, y: float, out: float) -> tuple[float, float]:
+    """∂/∂x = y·x^(y−1); ∂/∂y = x^y·ln x for x > 0, 0 at x = 0 (0^y is 0 for every y > 0 near y), and undefined
+    (NaN) for x < 0, where x^y is not real for the non-whole powers beside y."""
     dx = y * x ** (y - 1) if not (x == 0 and y < 1) else math.inf
-    dy = out * math.log(x) if x > 0 else 0.0
+    dy = out * math.log(x) if x > 0 else 0.0 if x == 0 else math.nan
     return dx, dy
 
 

@@ -102,6 +102,7 @@ def root_name(graph: Graph, traces: list[NodeTrace]) -> str:
 def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float]:
     """Reverse pass: fills each NodeTrace's grad, locals and products; returns ∂L/∂name for every name."""
     grads: dict[str, float] = {root_name(graph, traces): 1.0}
+    live = reaches_a_variable(graph)
     for nt in reversed(traces):
         up = grads.get(nt.name, 0.0)
         nt.grad = up
@@ -114,16 +115,81 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float
         rounded = rounds_graph_locals(nt.op, nt.input_values) if nt.op in GRAPH_OPS else (
             rounds_loss_grad(LOSSES[nt.op], 1, 1),)
         nt.locals = tuple(when(rnd, rd)(float(x)) for x, rd in zip(locals_, rounded))
-        if up != 0 and not all(math.isfinite(x) for x in nt.locals):
+        bad = [i for i, x in enumerate(nt.locals) if not math.isfinite(x) and nt.inputs[i] in live
+               and (up != 0 or math.isnan(x))]  # towards a constant, a derivative nobody uses may be undefined
+        constant_exponent = False
+        if bad and nt.op == "pow" and bad[0] == 1:
+            if _moves_with_a_variable(graph, traces, nt.inputs[1]):
+                raise _undefined_exponent_derivative(graph, nt)
+            bad, constant_exponent = bad[1:], True  # `x ** (y - y)`: the exponent stays put, nothing flows back
+        if bad:
             node = next((n for n in graph.nodes if n.name == nt.name), None)
             where = f"{nt.text} at {_values(graph, node, nt.input_values)}" if node else nt.text
             raise SpecError(f"the derivative of {where} is infinite or undefined, so backprop cannot pass it",
                             path=f"nodes.{node.owner or node.name}" if node else None,
                             hint="move the starting values away from that point (e.g. sqrt at 0, log at 0)")
-        nt.products = tuple(up * x for x in nt.locals)  # products and sums: exact
+        nt.products = tuple(0.0 if constant_exponent and i == 1 else up * x  # products and sums: exact
+                            for i, x in enumerate(nt.locals))
         for name, p in zip(nt.inputs, nt.products):
             grads[name] = grads.get(name, 0.0) + p
     return grads
+
+
+def located(exc: SpecError, spec: GraphSpec) -> SpecError:
+    """The error of a node, with the file and line the node is on."""
+    node = (exc.path or "").removeprefix("nodes.")
+    exc.source = exc.source or spec.source
+    exc.line = exc.line or getattr(spec, "lines", {}).get(node)
+    return exc
+
+
+def outside_domain(graph: Graph, values: dict[str, float]) -> str | None:
+    """Why the graph cannot be evaluated at `values` (a function outside its domain, an overflow), or None."""
+    try:
+        evaluate(graph, values)
+    except SpecError as exc:
+        return f"{exc.message} ({exc.path})" if exc.path else exc.message
+    return None
+
+
+def reaches_a_variable(graph: Graph) -> set[str]:
+    """The variables and every node computed from one: the names whose gradient reaches a variable."""
+    live = set(graph.variables)
+    for node in graph.nodes:
+        if any(i in live for i in node.inputs):
+            live.add(node.name)
+    return live
+
+
+def _moves_with_a_variable(graph: Graph, traces: list[NodeTrace], name: str) -> bool:
+    """Whether the value of `name` has a nonzero (or undefined) gradient with respect to some variable: a reverse
+    pass of its own from `name` (an exponent such as `y − y` is constant in every variable)."""
+    g = {name: 1.0}
+    for nt in reversed(traces):
+        up = g.get(nt.name, 0.0)
+        if up == 0 or nt.op not in GRAPH_OPS:
+            continue
+        for inp, local in zip(nt.inputs, GRAPH_OPS[nt.op].locals(*nt.input_values, nt.value)):
+            g[inp] = g.get(inp, 0.0) + up * local
+    return any(g.get(v, 0.0) != 0 for v in graph.variables)  # NaN counts as moving
+
+
+def _undefined_exponent_derivative(graph: Graph, nt: NodeTrace) -> SpecError:
+    """x ** y with x < 0 and y depending on a variable: ∂/∂y = x^y·ln x does not exist (x^y is not real for the
+    non-whole powers beside y), so the variable's gradient does not either."""
+    from bpcalc.i18n import _
+
+    node = next(n for n in graph.nodes if n.name == nt.name)
+    texts = {n.name: n.text for n in graph.nodes if n.owner and n.name != n.owner}
+    base, power = (texts.get(i, i) for i in nt.inputs)
+    return SpecError(
+        _("{expr}: the derivative with respect to the exponent {power} is undefined, because the base {base} = {x:g} "
+          "is negative (a negative number to the non-whole powers beside {power} = {y:g} is not a real number, and "
+          "ln({x:g}) does not exist)").format(expr=nt.text, power=power, base=base, x=nt.input_values[0],
+                                               y=nt.input_values[1]),
+        path=f"nodes.{node.owner or node.name}",
+        hint=_("where the exponent depends on a variable, keep the base > 0 (a whole-number exponent such as "
+               "x ** 3 takes any base)"))
 
 
 def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int | None = None,
@@ -138,11 +204,8 @@ def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int
     try:
         vals, traces = evaluate(graph, values, rnd)
         grads = backward(graph, traces, rnd)
-    except SpecError as exc:  # say which file and line the failing node is on
-        node = (exc.path or "").removeprefix("nodes.")
-        exc.source = exc.source or spec.source
-        exc.line = exc.line or getattr(spec, "lines", {}).get(node)
-        raise
+    except SpecError as exc:
+        raise located(exc, spec) from None
     opt.tick()
     new_values, states = {}, {}
     with np.errstate(all="ignore"):  # an overflowing update is found in the numbers (first_non_finite)

@@ -2,8 +2,8 @@
 
 A person rounds what they cannot write down exactly: a value read off a calculator (σ, tanh, softmax, exp,
 log, sqrt, sin, cos, a non-integer power) and a quotient. Sums, differences and products of numbers already
-written are carried exactly, as long multiplication gives them. So seed 001's σ(1.0) = 0.7311 becomes 0.73,
-while ŷ = 0.73×0.3 + 0.79×0.5 + 0.69×0.9 stays 1.235 (the article's figure; 1.2332 at full precision).
+written are carried exactly, as long multiplication gives them. So the hidden-layer example's σ(1.0) = 0.7311
+becomes 0.73, while ŷ = 0.73×0.3 + 0.79×0.5 + 0.69×0.9 stays 1.235 (the article's figure; 1.2332 at full precision).
 The engines ask the functions below at each step whether to round; each registry entry says how it is treated.
 """
 
@@ -22,9 +22,12 @@ def rounder(decimals: int | None) -> Callable | None:
     if decimals is None:
         return None
     scale = 10.0**decimals
+    exact = 2.0**53 / scale  # from here on float64's spacing is ≥ 2·10^-decimals: a value is its own rounding
 
     def rnd(x):
-        y = np.sign(x) * np.floor(np.abs(x) * scale + 0.5 + 1e-9) / scale
+        a = np.abs(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # a·scale may overflow where the value is kept anyway
+            y = np.where(a < exact, np.sign(x) * np.floor(a * scale + 0.5 + 1e-9) / scale, x)
         return float(y) if np.ndim(y) == 0 and not isinstance(x, np.ndarray) else y
 
     return rnd

@@ -132,8 +132,12 @@ def first_non_finite(tr) -> tuple[str, float] | None:
 
     A trace with one is no result: the step overflowed (huge weights or learning rate, logits beyond float64)."""
     if isinstance(tr, GraphTrace):
+        live = set(tr.variables)  # nodes computed from a variable: only their gradients reach one
+        for nd in tr.nodes:
+            if any(i in live for i in nd.inputs):
+                live.add(nd.name)
         items = [(f"nodes.{nd.name}.value", nd.value) for nd in tr.nodes]
-        items += [(f"nodes.{nd.name}.grad", nd.grad) for nd in reversed(tr.nodes)]
+        items += [(f"nodes.{nd.name}.grad", nd.grad) for nd in reversed(tr.nodes) if nd.name in live]
         items += [(f"variables.{k}.new_value", v) for k, v in tr.new_values.items()]
         items += [("loss_after", tr.loss_after)]
     else:

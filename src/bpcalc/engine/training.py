@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from bpcalc.i18n import _
 from bpcalc.spec.loader import GraphSpec, NetworkSpec, TrainingState
 
 SMALL = 12  # networks with at most this many parameters show them per epoch
@@ -114,6 +115,8 @@ class TrainResult:
         """loss_final − the last epoch's loss: what the last update gained."""
         if self.loss_final is None or not len(self.losses):
             return None
+        if not (math.isfinite(self.loss_final) and math.isfinite(self.losses[-1])):
+            return None  # after a divergence: no change to speak of (and no numpy warning for inf − inf)
         return float(self.loss_final - self.losses[-1])
 
     @property
@@ -456,6 +459,13 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         done = ck - first + 1
         interrupted = True
         log.truncate(ck)
+    if not diverged and not interrupted and done == epochs:
+        with np.errstate(all="ignore"):
+            final = net.loss_value(X, T)
+        if not math.isfinite(final):  # the last update diverged, and no epoch after it computes that loss: the
+            diverged = last           # parameters are kept, as those before an epoch whose loss is not finite are
+            reason = _("the loss after its update became {what}").format(
+                what=_("NaN") if math.isnan(final) else _("infinite"))
     end_epoch = st0.epoch + done
     traces = [t for t in traces if t[0] <= end_epoch]
     rec = int(np.searchsorted(snap_ep[:rec], end_epoch, side="right"))
@@ -507,7 +517,7 @@ def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, 
 # ====================================================================== graphs
 def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch,
                  want_snapshots: bool | None, losses_every: int = 1) -> TrainResult:
-    from bpcalc.engine.graph import backward, evaluate, root_name, run_graph
+    from bpcalc.engine.graph import backward, evaluate, located, outside_domain, root_name, run_graph
     from bpcalc.engine.registry import stepper
     from bpcalc.errors import SpecError
     from bpcalc.spec.expr import parse_graph
@@ -528,7 +538,7 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
     interrupted = False
     done = 0
     e = first
-    saved = (values, _copy_state(opt.state), opt.t)
+    saved = back = (values, _copy_state(opt.state), opt.t)  # back: the state the current values were made from
     update, f64 = opt.update, np.float64
     try:
         with np.errstate(all="ignore"):
@@ -548,6 +558,8 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
                         for name, v in values.items():
                             new[name] = float(update(name, f64(v), f64(grads.get(name, 0.0)))[0])
                 except SpecError as exc:
+                    if e == first:  # the spec's own starting values: bad input, as `run` says (exit 2)
+                        raise located(exc, spec) from None
                     diverged, reason, E = e, f"{exc.message} ({exc.path})" if exc.path else exc.message, math.nan
                 log.add(e, E)
                 if diverged is None and not math.isfinite(E):
@@ -558,7 +570,7 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
                 if diverged:
                     values, opt.state, opt.t = saved[0], saved[1], saved[2]
                     break
-                values = new
+                values, back = new, saved
                 done += 1
                 log.checkpoint()
                 if small and _recorded(e, first, every):
@@ -572,6 +584,30 @@ def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace
         interrupted = True
         log.truncate(first - 1 + done)
         traces = [t for t in traces if t[0] <= first - 1 + done]
+    outside = None if interrupted else outside_domain(graph, values)
+    if not diverged and not interrupted and done == epochs:  # the last update: no epoch after it evaluates it
+        if outside is not None:
+            diverged = last
+        else:
+            vals, nodes = evaluate(graph, values)
+            after = vals[root_name(graph, nodes)]
+            if not math.isfinite(after):  # kept, as the variables before any epoch whose loss is not finite are
+                diverged = last
+                reason = _("the {what} after its update became {value}").format(
+                    what=_("loss") if spec.target is not None else _("output"),
+                    value=_("NaN") if math.isnan(after) else _("infinite"))
+    if diverged and done and outside is not None:
+        # variables outside a function's domain would be written by --save as a spec no command can load: keep
+        # those before the update that led there, and name that update's epoch
+        values, opt.state, opt.t = back
+        done -= 1
+        diverged = st0.epoch + done + 1
+        reason = _("its update leads outside the graph's domain: {why}").format(why=outside)
+        log.truncate(st0.epoch + done + 1)  # up to the named epoch's loss, computed before its update
+        traces = [t for t in traces if t[0] <= st0.epoch + done]
+        while snap_ep and snap_ep[-1] > st0.epoch + done:
+            snap_ep.pop()
+            snap.pop()
     end_epoch = st0.epoch + done
     if small and done and (not snap_ep or snap_ep[-1] != end_epoch):
         snap_ep.append(end_epoch)

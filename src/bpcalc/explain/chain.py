@@ -2,9 +2,9 @@
 
 Networks: ∂E/∂w = ∂E/∂a · ∂a/∂z · ∂z/∂w, with a hidden layer's ∂E/∂a written as the sum over the paths through
 the next layer. Graphs: every path from the output back to the variable, node by node, and the backward walk
-that adds the paths where they meet (seed 004). Formulas come from ops.py and notation.py; numbers from the
-trace. The only arithmetic here multiplies numbers the trace holds, to show one path's or one sample's product
-(products are exact under hand rounding too); every total shown is the trace's own.
+that adds the paths where they meet (the composite-function example). Formulas come from ops.py and notation.py;
+numbers from the trace. The only arithmetic here multiplies numbers the trace holds, to show one path's or one
+sample's product (products are exact under hand rounding too); every total shown is the trace's own.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class WalkTerm:
 
 @dataclass
 class WalkStep:
-    """∂L/∂m = Σ over the nodes c that m feeds of ∂L/∂c · ∂c/∂m (seed 004's ①②③)."""
+    """∂L/∂m = Σ over the nodes c that m feeds of ∂L/∂c · ∂c/∂m (the composite-function example's ①②③)."""
 
     node: str
     symbol: M

@@ -116,7 +116,9 @@ class Index:
     def resolve(self, key: str) -> tuple[str, Any]:
         """(dotted path, value or nested list) for a path or a display name; KeyError if neither."""
         try:
-            return key, lookup(self.data, key)
+            found = lookup(self.data, key)
+            if not isinstance(found, str):  # `output` of a graph names a node: its value is found by name below
+                return key, found
         except KeyError:
             pass
         q = self.by_name.get(norm(key))

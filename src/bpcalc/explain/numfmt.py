@@ -16,8 +16,10 @@ class Fmt:
 
     def __call__(self, x) -> str:
         x = float(x)
-        if math.isnan(x):
-            return "nan"
+        if math.isnan(x):  # only a derivative nobody needs gets here (∂(x^c)/∂c at x < 0): results are finite
+            from bpcalc.i18n import _
+
+            return _("undefined")
         if math.isinf(x):
             return "inf" if x > 0 else "-inf"
         if x == 0:

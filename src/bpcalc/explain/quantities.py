@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+OUTPUT_ALIASES = ("ŷ", "y_hat", "yhat", "output", "prediction")  # the network's or graph's output
 # the run's computed numbers (the rest of the JSON dict is input or settings), in the order they are computed
 NETWORK_BACKWARD = ("grad_a", "local", "delta")
 NETWORK_GRADS = ("grad_weights", "grad_biases")
@@ -138,6 +139,8 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
                 else:
                     ns = _names(nts, field, last if li is None else li, j)
                     st = _names((json_nt,), field, last if li is None else li, j) if json_nt else ()
+                if field == "a" and li == last:  # the output, as people name it: ŷ, output, y_hat
+                    ns += OUTPUT_ALIASES if len(row) == 1 else tuple(f"{n}_{j + 1}" for n in OUTPUT_ALIASES)
                 if not single:
                     ns = tuple(x for n in ns for x in (f"{n} (sample {s + 1})", f"{n}[{s + 1}]"))
                     st = tuple(f"{n} (sample {s + 1})" for n in st)
@@ -185,7 +188,8 @@ def _graph_quantities(data: dict) -> Iterator[Quantity]:
     root = list(nodes)[-1] if data.get("target") is not None and nodes else data.get("output")
     order = {name: i for i, name in enumerate(nodes)}
     for name, nd in nodes.items():
-        yield Quantity(f"nodes.{name}.value", (name,), nd["value"], (0, order[name], 0))
+        aliases = OUTPUT_ALIASES if name == data.get("output") else ()
+        yield Quantity(f"nodes.{name}.value", (name, *aliases), nd["value"], (0, order[name], 0))
     yield Quantity("loss", (str(root), "loss"), data["loss"], (1, 0, 0))
     for name, nd in reversed(list(nodes.items())):
         yield Quantity(f"nodes.{name}.grad", (f"∂{root}/∂{name}",), nd["grad"], (2, -order[name], 0))

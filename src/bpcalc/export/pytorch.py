@@ -303,6 +303,9 @@ for v in nodes.values():
 loss = loss_of(nodes[{g.output!r}])
 opt.zero_grad()
 loss.backward()
+for v in VARIABLES.values():  # a variable the output does not use has gradient 0 (bpcalc's rule): torch would
+    if v.grad is None:        # skip it in opt.step(), and weight decay would not move it as bpcalc's update does
+        v.grad = torch.zeros_like(v)
 values = {{k: {{"value": v.item(), "grad": v.grad.item() if v.requires_grad and v.grad is not None else 0.0}}
           for k, v in nodes.items()}}
 old = {{k: v.item() for k, v in VARIABLES.items()}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bpcalc.engine.gradcheck import seed_002_cost
 from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
 from bpcalc.render.doc import Doc
 
 LARGE = 64  # parameters above which the table shows the worst rows only (unless full)
@@ -37,16 +38,21 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
     doc.heading(f"Gradient check: {gc.name}" if gc.name else "Gradient check")
     thing = "parameter" if gc.model == "network" else "variable"
     what, at = ("E", "E") if gc.model == "network" else (gc.of, gc.of)
+    absolute = (_("|b − n| ≤ {atol} (the absolute test, --atol)") if gc.atol_given else
+                _("|b − n| ≤ {atol} (the absolute test: round-off of the numerical quotient; --atol sets it)"))
     doc.para(f"Each gradient ∂{what}/∂θ by backprop (one forward and one backward pass for all of them) and by "
              f"central differences ({at}(θ + ε) − {at}(θ − ε)) / 2ε, two forward passes per {thing}; "
-             f"ε = {gc.eps:g}. A gradient passes when its relative error |b − n| / max(|b|, |n|) is at most "
-             f"{gc.tolerance:g}, or |b − n| ≤ {gc.atol:.1e} (round-off of the numerical quotient).")
+             f"ε = {gc.eps:g}. " + _("A gradient passes when its relative error |b − n| / max(|b|, |n|) is at most "
+                                     "{tolerance} (the relative test), or when {absolute}.").format(
+                 tolerance=f"{gc.tolerance:g}", absolute=absolute.format(atol=sci(gc.atol))))
     if gc.ok:
         doc.para(f"{OK} {_count(gc.n_params, 'gradient')} agree{'s' if gc.n_params == 1 else ''} "
                  f"(largest relative error {sci(gc.max_relative_error)})", "ok")
-    else:
+    elif gc.failed:
         names = ", ".join(p.label for p in gc.failed[:8]) + (", …" if len(gc.failed) > 8 else "")
         doc.para(f"{BAD} {len(gc.failed)} of {gc.n_params} gradients disagree: {names}", "bad")
+    else:  # every row agrees, but about a loss that overflowed
+        doc.para(BAD + " " + _("{of} is not a finite number, so the check fails").format(of=what), "bad")
     for note in gc.notes:
         doc.para(note, "note")
 
@@ -60,10 +66,11 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
                    "--format json has every one")
     t = doc.table(thing.capitalize() + "s", [thing, "backprop", "numerical", "difference", "relative error",
                                             "check"], {1, 2, 3, 4})
+    passed = {"relative": _("relative"), "absolute": _("absolute")}
     for p in rows:
         t.add(p.label, f(p.backprop), "undefined" if p.numerical is None else f(p.numerical),
               "" if p.difference is None else sci(p.difference) if p.difference else "0", sci(p.relative_error),
-              (OK if p.ok else BAD) + (" (kink)" if p.kink and not p.ok else ""))
+              (f"{OK} {passed[p.passed_by]}" if p.ok else BAD) + (" (kink)" if p.kink and not p.ok else ""))
     t.caption = caption
 
     doc.heading("Why backprop", 2)

@@ -85,7 +85,7 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
         doc.extend(traces_doc)
     if res.diverged:
         doc.para(f"Diverged at epoch {res.diverged_epoch}: {res.diverged}. Training stopped; the parameters are "
-                 f"those after epoch {res.diverged_epoch - 1} (the last finite ones). Try a smaller learning rate.",
+                 f"those after epoch {res.last_epoch} (the last finite ones). Try a smaller learning rate.",
                  "bad")
     if res.interrupted:
         doc.para(f"Interrupted (Ctrl-C) after {res.completed} of {res.epochs_requested} epochs; the epoch under way "

@@ -76,7 +76,7 @@ def _load_file(p: Path):
     import os
     import stat
 
-    from bpcalc.spec.loader import _decode, parse_spec
+    from bpcalc.spec.loader import _decode, parse_spec, special_file_kind
 
     try:
         st = os.stat(p)
@@ -85,10 +85,8 @@ def _load_file(p: Path):
     except OSError as exc:
         raise SpecError(f"cannot read {_short(p)}: {exc.strerror or exc}") from None
     mode = st.st_mode
-    kind = ("a directory" if stat.S_ISDIR(mode) else "a character device" if stat.S_ISCHR(mode)
-            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a named pipe (FIFO)" if stat.S_ISFIFO(mode) and not _anonymous_pipe(p) else None)
-    if kind is not None:
+    kind = None if stat.S_ISFIFO(mode) and _anonymous_pipe(p) else special_file_kind(p)
+    if kind not in (None, "missing"):
         hint = None if stat.S_ISDIR(mode) or stat.S_ISSOCK(mode) else f"to read it anyway: bpcalc run - < {p}"
         raise SpecError(f"{p} is {kind}, not a spec file", hint=hint)
     try:

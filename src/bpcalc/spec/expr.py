@@ -6,6 +6,7 @@ import ast
 import difflib
 import heapq
 import math
+import warnings
 from dataclasses import dataclass
 
 from bpcalc.engine.registry import FUNCTIONS
@@ -51,12 +52,13 @@ def _literal_name(value: float) -> str:
 
 
 def is_literal(name: str) -> bool:
-    """Whether a graph leaf is a number written in an expression (its name is its text: "3", "0.5")."""
+    """Whether a graph leaf is a number written in an expression (its name is its text: "3", "0.5"); names that
+    Python's float() also reads (`inf`, `nan`, `Infinity`) are constants' names, not literals."""
     try:
-        float(name)
-        return True
+        value = float(name)
     except ValueError:
         return False
+    return math.isfinite(value) and not name[:1].isalpha()
 
 
 def parse_graph(spec, doc: Located | None = None) -> Graph:
@@ -163,7 +165,9 @@ class _NodeParser:
             raise self.fail(f"the expression is longer than {MAX_EXPR_CHARS} characters", text=text[:60])
         text = self.text = " ".join(text.split())  # one line, so the caret lines up
         try:
-            tree = ast.parse(text, mode="eval")
+            with warnings.catch_warnings():  # `"\e"` in a spec: Python 3.12+ warns on stderr (SyntaxWarning) about
+                warnings.simplefilter("ignore")  # an escape in a string literal, which is refused below anyway
+                tree = ast.parse(text, mode="eval")
         except (SyntaxError, ValueError) as exc:  # ValueError: null bytes
             msg, offset = getattr(exc, "msg", str(exc)), getattr(exc, "offset", None)
             raise self.fail(f"syntax error in expression: {msg}", max((offset or 1) - 1, 0)) from None

@@ -13,6 +13,7 @@ import numpy as np
 
 from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
 from bpcalc.errors import SpecError
+from bpcalc.i18n import _
 from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
@@ -144,6 +145,17 @@ def load_spec(path: str | Path) -> Spec:
 
 
 def _decode(raw: bytes, source: str) -> str:
+    """Spec bytes as text: UTF-8 (a BOM allowed), or UTF-16/UTF-32 as some Windows editors save it."""
+    wide = _wide_encoding(raw)
+    if wide is not None:
+        try:
+            return raw.decode(wide).lstrip("\ufeff")
+        except UnicodeDecodeError:
+            name = wide.upper().removesuffix("-LE").removesuffix("-BE")
+            raise SpecError(_("the file starts like {encoding} text but is not valid {encoding}").format(
+                encoding=name), source=source,
+                hint=_("save it as UTF-8 (in most editors: Save As, encoding UTF-8), or convert it: "
+                       "iconv -f {encoding} -t UTF-8 OLD.yaml > NEW.yaml").format(encoding=name)) from None
     if b"\x00" in raw[:8192]:
         raise SpecError("this is a binary file, not a YAML spec", source=source)
     try:
@@ -152,21 +164,60 @@ def _decode(raw: bytes, source: str) -> str:
         raise SpecError("the file is not UTF-8 text", source=source) from None
 
 
+def _wide_encoding(raw: bytes) -> str | None:
+    """UTF-32 or UTF-16 by their byte-order mark, or UTF-16 without one when nearly every other byte of the start
+    is 0 and the bytes between are not (mostly ASCII text so encoded); None otherwise."""
+    import codecs
+
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    head = raw[:4096 if len(raw) >= 4096 else len(raw) // 2 * 2]
+    even, odd = head[0::2], head[1::2]
+    if len(head) >= 8:
+        for zeros, other, name in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+            if zeros.count(0) >= 0.9 * len(zeros) and other.count(0) <= 0.02 * len(other):
+                return name
+    return None
+
+
 def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None = None) -> Spec:
     """Validate YAML text as a network or graph spec."""
     doc = load_yaml(text, source)
+    if isinstance(doc.data, (str, int, float, bool)) or doc.data is None:  # plain text (/etc/passwd) is a string
+        raise _not_a_spec(source, _("it is plain text, not a mapping of keys such as `layers:`"))
     if not isinstance(doc.data, dict):
         raise doc.error((), f"the top level must be a mapping of keys (name:, layers:, ...), "
                             f"not a {_typename(doc.data)}")
     data = doc.data
     base = Path(base_dir) if base_dir is not None else Path.cwd()
+    doc.base = base
     if "layers" in data:
         return _network(doc, data, base)
     if "nodes" in data or "variables" in data:
         return _graph(doc, data)
-    keys = ", ".join(sorted(data)) or "none"
-    raise doc.error((), f"a spec needs `layers` (a network) or `nodes` (an expression graph); found keys: {keys}",
-                    hint="`bpcalc init` writes a starter spec; `bpcalc examples` lists complete ones")
+    known = sorted(k for k in data if k in NETWORK_KEYS | GRAPH_KEYS)
+    if not known:  # some other YAML or text file: its contents are not echoed back as "keys"
+        raise _not_a_spec(doc.source, _("none of its keys is a spec's"))
+    for key in data:  # `layer:` for `layers:` gets its did-you-mean
+        close = difflib.get_close_matches(str(key), sorted(NETWORK_KEYS | GRAPH_KEYS), n=1)
+        if key not in known and close:
+            raise doc.error((key,), _("unknown key `{key}`").format(key=key),
+                            _("did you mean `{name}`?").format(name=close[0]))
+    raise doc.error((), _("a spec needs `layers` (a network) or `nodes` (an expression graph); found keys: "
+                          "{keys}").format(keys=", ".join(known)),
+                    hint=_("`bpcalc init` writes a starter spec; `bpcalc examples` lists complete ones"))
+
+
+SPEC_SHAPE = ("a spec is a YAML mapping such as `inputs: [0.1, 0.3]`, `targets: [0.03]`, `layers: [{weights: "
+              "[[0.5, 0.2]]}]` (a network) or `variables: {x: 2}`, `nodes: {f: x * x}` (an expression graph); "
+              "`bpcalc init spec.yaml` writes a commented starter spec")
+
+
+def _not_a_spec(source: str | None, why: str) -> SpecError:
+    """A file that is no spec at all (a text file, other YAML), said without echoing its contents."""
+    return SpecError(_("this is not a bpcalc spec ({why})").format(why=why), source=source, hint=_(SPEC_SHAPE))
 
 
 # ------------------------------------------------------------------ helpers
@@ -304,8 +355,12 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
     p = Path(ref) if Path(ref).is_absolute() else base / ref
     if p.suffix.lower() not in (".csv", ".npy"):
         raise doc.error(path, f"{ref!r} is neither inline numbers nor a .csv or .npy file")
-    if not p.is_file():
+    kind = special_file_kind(p)
+    if kind == "missing":
         raise doc.error(path, f"data file not found: {p}", hint="paths are relative to the spec file")
+    if kind is not None:
+        raise doc.error(path, _("{path} is {kind}, not a data file").format(path=p, kind=kind),
+                        hint=_("name a .csv or .npy file here (paths are relative to the spec file)"))
     try:
         if p.suffix.lower() == ".npy":
             arr = np.load(p, allow_pickle=False)
@@ -325,10 +380,31 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
         raise doc.error(path, f"{ref} must hold a 2-D table (samples × features), found shape {arr.shape}")
     # one pass, no temporary: a finite sum means every value is finite (NaN and ±inf carry into it); only a sum
     # that is not finite (a bad value, or finite values overflowing it) needs the value-by-value look
-    if not math.isfinite(float(np.add.reduce(arr, axis=None))) and not np.all(np.isfinite(arr)):
+    with np.errstate(over="ignore"):  # finite values whose sum overflows: no numpy warning on stderr
+        total = float(np.add.reduce(arr, axis=None))
+    if not math.isfinite(total) and not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise doc.error(path, f"{ref} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
     return arr
+
+
+def special_file_kind(p: Path) -> str | None:
+    """None for a regular file (or one that cannot be inspected: opening it will say why), "missing", or what
+    else it is in words: "a directory", "a named pipe (FIFO)", "a character device", ..."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return (_("a directory") if stat.S_ISDIR(mode) else _("a named pipe (FIFO)") if stat.S_ISFIFO(mode)
+            else _("a character device") if stat.S_ISCHR(mode) else _("a block device") if stat.S_ISBLK(mode)
+            else _("a socket") if stat.S_ISSOCK(mode) else _("not a regular file"))
 
 
 def _labels_list(doc: Located, value: Any, path: tuple, n: int) -> list[str]:
@@ -429,8 +505,7 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
         check_keys(doc, bufs, set(names), p)
         out = {}
         for b, v in bufs.items():
-            arr = np.asarray(number(doc, v, p + (b,)) if graph else (
-                matrix(doc, v, p + (b,)) if len(shapes[key]) == 2 else vector(doc, v, p + (b,))))
+            arr = np.asarray(number(doc, v, p + (b,)) if graph else _parameter(doc, v, p + (b,), len(shapes[key])))
             if arr.shape != shapes[key]:
                 raise doc.error(p + (b,), f"shape {arr.shape} does not match the parameter's {shapes[key]}")
             out[b] = arr
@@ -498,7 +573,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         if "weights" in raw:
             if "units" in raw:
                 raise doc.error(path + ("units",), "give either `weights` or `units`, not both")
-            W = matrix(doc, raw["weights"], path + ("weights",), "row")
+            W = _parameter(doc, raw["weights"], path + ("weights",), 2)
             if W.shape[1] != fan_in:
                 src = "each input sample has" if i == 0 else f"layers[{i - 1}] has"
                 unit = "value" if i == 0 else "neuron"
@@ -614,10 +689,24 @@ def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarr
                             hint="one bias per neuron: [" + ", ".join([f"{value:g}"] * min(n, 4))
                                  + (", ...]" if n > 4 else "]"))
         value = [value]  # `biases: 0.1` for a layer of one neuron
-    b = vector(doc, value, path + ("biases",), "bias")
+    b = _parameter(doc, value, path + ("biases",), 1, "bias")
     if len(b) != n:
         raise doc.error(path + ("biases",), f"{what} but {len(b)} biases", hint="one bias per neuron")
     return b
+
+
+def _parameter(doc: Located, value: Any, path: tuple, ndim: int, what: str = "number") -> np.ndarray:
+    """Weights or a buffer of them (ndim 2) or biases (1): inline, or a .npy/.csv file beside the spec, as
+    `--save` writes large ones."""
+    if isinstance(value, str) and not _numeric_text(value):
+        arr = load_data_file(doc, value, path, doc.base if doc.base is not None else Path.cwd())
+        if ndim == 1:
+            if 1 not in arr.shape:
+                raise doc.error(path, _("{ref} holds a {rows}×{cols} table; biases are one row or one column").format(
+                    ref=value, rows=arr.shape[0], cols=arr.shape[1]))
+            arr = arr.ravel()
+        return arr
+    return matrix(doc, value, path, "row") if ndim == 2 else vector(doc, value, path, what)
 
 
 def init_weights(rng: np.random.Generator, init: str, fan_out: int, fan_in: int) -> np.ndarray:

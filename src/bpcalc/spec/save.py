@@ -250,8 +250,25 @@ def _write_in_place(target: Path, raw: bytes | Iterable[str], shown: Path, fd: i
         raise SpecError(f"cannot write {show_path(shown)}: {_reason(exc)}") from None
 
 
+SIDECAR_MIN = 10_000  # arrays of at least this many numbers are saved as .npy files beside the spec
+
+
 def _floats(a) -> Any:
     return np.asarray(a, dtype=np.float64).tolist()
+
+
+def _array(a, dest: Path | None, name: str, sidecars: dict | None) -> Any:
+    """An array as the spec holds it: inline numbers, or (large, with `sidecars` to fill) the name of a .npy file
+    beside `dest` (DEST-STEM.NAME.npy), whose bytes go into `sidecars` for the caller to write first."""
+    if sidecars is None or dest is None or np.size(a) < SIDECAR_MIN:
+        return _floats(a)
+    import io
+
+    path = dest.with_name(f"{dest.stem}.{name}.npy")
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(a, dtype=np.float64), allow_pickle=False)
+    sidecars[path] = buf.getvalue()
+    return path.name
 
 
 def _data_ref(spec, key: str, dest: Path | None):
@@ -269,7 +286,9 @@ def _data_ref(spec, key: str, dest: Path | None):
         return str(target)
 
 
-def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None) -> dict:
+def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
+                    sidecars: dict | None = None) -> dict:
+    """A network spec as a mapping; with `sidecars`, large parameters go to .npy files beside `dest`."""
     out: dict[str, Any] = {}
     if spec.name:
         out["name"] = spec.name
@@ -280,10 +299,10 @@ def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None)
     if spec.target_labels:
         out["target_labels"] = list(spec.target_labels)
     layers = []
-    for L, W, b in zip(spec.layers, weights, biases):
-        d: dict[str, Any] = {"weights": _floats(W)}
+    for i, (L, W, b) in enumerate(zip(spec.layers, weights, biases)):
+        d: dict[str, Any] = {"weights": _array(W, dest, f"layer{i}.weights", sidecars)}
         if b is not None:
-            d["biases"] = _floats(b)
+            d["biases"] = _array(b, dest, f"layer{i}.biases", sidecars)
         d["activation"] = L.activation
         if L.labels:
             d["labels"] = L.labels
@@ -334,16 +353,17 @@ def dump_spec(d: dict, header: str | None = None) -> str:
     return (f"# {header}\n" if header else "") + body
 
 
-def trace_to_spec_text(spec, trace, dest: Path | None = None) -> str:
-    """The spec with a run's updated parameters."""
+def trace_to_spec_text(spec, trace, dest: Path | None = None, sidecars: dict | None = None) -> str:
+    """The spec with a run's updated parameters (large ones into `sidecars`, see network_to_dict)."""
     if trace.kind == "graph":
         new = {k: trace.new_values.get(k, v) for k, v in trace.variables.items()}
         return dump_spec(graph_to_dict(spec, new), f"updated by bpcalc from {spec.source or 'a spec'}")
-    d = network_to_dict(spec, [L.new_weights for L in trace.layers], [L.new_biases for L in trace.layers], dest)
+    d = network_to_dict(spec, [L.new_weights for L in trace.layers], [L.new_biases for L in trace.layers], dest,
+                        sidecars)
     return dump_spec(d, f"updated by bpcalc from {spec.source or 'a spec'}")
 
 
-def state_to_dict(state, kind: str, n_layers: int) -> dict:
+def state_to_dict(state, kind: str, n_layers: int, dest: Path | None = None, sidecars: dict | None = None) -> dict:
     """A TrainingState as the spec's `training_state:` mapping (see spec.TrainingState)."""
     out: dict[str, Any] = {"epoch": int(state.epoch), "step": int(state.step)}
     if not state.buffers:
@@ -355,12 +375,13 @@ def state_to_dict(state, kind: str, n_layers: int) -> dict:
     for kind_l in ("W", "b"):
         for (k, l), bufs in state.buffers.items():
             if k == kind_l:
-                layers[l]["weights" if k == "W" else "biases"] = {b: _floats(v) for b, v in bufs.items()}
+                group = "weights" if k == "W" else "biases"
+                layers[l][group] = {b: _array(v, dest, f"layer{l}.{group}.{b}", sidecars) for b, v in bufs.items()}
     out["layers"] = layers
     return out
 
 
-def trained_spec_text(spec, result, dest: Path | None = None) -> str:
+def trained_spec_text(spec, result, dest: Path | None = None, sidecars: dict | None = None) -> str:
     """The spec after `bpcalc step`: trained parameters, the learning rate used, and where training stopped."""
     from dataclasses import replace
 
@@ -368,8 +389,8 @@ def trained_spec_text(spec, result, dest: Path | None = None) -> str:
     if result.kind == "graph":
         d = graph_to_dict(s, result.variables)
     else:
-        d = network_to_dict(s, result.weights, result.biases, dest)
-    d["training_state"] = state_to_dict(result.state, result.kind, len(result.weights))
+        d = network_to_dict(s, result.weights, result.biases, dest, sidecars)
+    d["training_state"] = state_to_dict(result.state, result.kind, len(result.weights), dest, sidecars)
     return dump_spec(d, f"trained by bpcalc step from {spec.source or 'a spec'}: {result.last_epoch} epochs; "
                         "training_state resumes exactly where it stopped")
 

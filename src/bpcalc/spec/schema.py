@@ -12,13 +12,14 @@ import json
 from typing import Any
 
 from bpcalc.engine.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
-from bpcalc.spec.loader import FREEZABLE, INITS, NOTATIONS
+from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
 
 SCHEMA_FILE = "spec.schema.json"
 
 # numbers YAML 1.1 reads as text (1e-8, 5e-1) count as numbers, as in the loader
-NUMBER = {"anyOf": [{"type": "number"},
-                    {"type": "string", "pattern": r"^\s*[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"}]}
+NUMBER_TEXT = r"^\s*[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+NON_NEGATIVE_TEXT = r"^\s*\+?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+NUMBER = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMBER_TEXT}]}
 VECTOR = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/number"}}
 MATRIX = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/vector"}}
 DATA_FILE = {"type": "string", "pattern": r"\.([cC][sS][vV]|[nN][pP][yY])$",
@@ -27,6 +28,30 @@ LABEL = {"type": ["string", "number"]}
 NAME = {"type": ["string", "number"], "description": "A title shown above the output."}
 DESCRIPTION = {"type": "string", "description": "Free text; not used by the calculation."}
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+def _number(description: str, minimum: float | None = None, maximum: float | None = None,
+            below: float | None = None) -> dict:
+    """A number within the loader's range (`below`: an exclusive maximum); as text (YAML 1.1's 1e-3), the sign is
+    all a pattern can check."""
+    bounds = {k: v for k, v in (("minimum", minimum), ("maximum", maximum), ("exclusiveMaximum", below))
+              if v is not None}
+    text = NON_NEGATIVE_TEXT if minimum is not None and minimum >= 0 else NUMBER_TEXT
+    return {"anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": text}],
+            "description": description}
+
+
+def _hyper(key: str, description: str) -> dict:
+    """An optimizer setting with the range the loader checks (HYPER_RANGES), or any number."""
+    if key not in HYPER_RANGES:
+        return {"$ref": "#/$defs/number", "description": description}
+    low, high, closed, words = HYPER_RANGES[key]
+    return _number(f"{description.rstrip('.')}; {words}." if description else f"{words}.", low,
+                   high if closed else None, None if closed else high)
+
+
+def _learning_rate(default: float) -> dict:
+    return _number(f"Step size α ≥ 0 (default {default:g}).", 0.0)
 
 
 def _enum(values, description: str) -> dict:
@@ -43,7 +68,7 @@ def _optimizer() -> dict:
     mappings = []
     for name, cls in OPTIMIZERS.items():
         props = {"type": {"enum": [name], "description": cls.help}}
-        props.update({k: {"$ref": "#/$defs/number", "description": cls.hyper_help.get(k, "")} for k in cls.hyper})
+        props.update({k: _hyper(k, cls.hyper_help.get(k, "")) for k in cls.hyper})
         props["weight_decay"] = ({"$ref": "#/$defs/number", "description": "Decoupled weight decay λ: "
                                   f"θ ← θ(1 − α·λ) (default {cls.default_weight_decay})."}
                                  if cls.decoupled_decay else decay)
@@ -65,14 +90,16 @@ def _training_state(group: str) -> dict:
     buffers = {"type": "object", "description": "The optimizer's buffers: " + "; ".join(
                f"{', '.join(c.buffers)} ({n})" for n, c in OPTIMIZERS.items() if c.buffers) + ".",
                "additionalProperties": {"anyOf": [{"$ref": "#/$defs/number"}, {"$ref": "#/$defs/vector"},
-                                                  {"$ref": "#/$defs/matrix"}]}}
+                                                  {"$ref": "#/$defs/matrix"}, DATA_FILE]}}
     per = ({"type": "object", "additionalProperties": buffers} if group == "variables" else
            {"type": "array", "items": {"type": "object", "properties": {"weights": buffers, "biases": buffers},
                                        "additionalProperties": False}})
     return {"type": "object", "additionalProperties": False,
             "description": "Written by `bpcalc step --save`: where training stopped, so it resumes exactly.",
-            "properties": {"epoch": {"type": "integer", "minimum": 0, "description": "Epochs trained so far."},
-                           "step": {"type": "integer", "minimum": 0, "description": "Optimizer steps taken."},
+            "properties": {"epoch": {"type": "integer", "minimum": 0, "maximum": MAX_INT64,
+                                     "description": "Epochs trained so far."},
+                           "step": {"type": "integer", "minimum": 0, "maximum": MAX_INT64,
+                                    "description": "Optimizer steps taken."},
                            group: per}}
 
 
@@ -85,12 +112,15 @@ def _layer() -> dict:
         "biases": {"type": "array", "items": LABEL, "description": "Names of the biases, one per neuron."},
     }
     props = {
-        "weights": {"$ref": "#/$defs/matrix", "description": "Row j = neuron j of this layer, column k = input k "
-                    "(w_jk); every row as long as the previous layer (or the inputs)."},
-        "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"type": "null"}],
-                   "description": "One per neuron; absent = this layer has no bias."},
+        "weights": {"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE],
+                    "description": "Row j = neuron j of this layer, column k = input k (w_jk); every row as long as "
+                                   "the previous layer (or the inputs). Or a .npy/.csv file (`--save` writes large "
+                                   "ones so)."},
+        "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, DATA_FILE, {"type": "null"}],
+                   "description": "One per neuron (a single number for a layer of one neuron); absent = this layer "
+                                  "has no bias."},
         "activation": _described(ACTIVATIONS, "The layer's activation (default sigmoid)"),
-        "units": {"type": "integer", "minimum": 1,
+        "units": {"type": "integer", "minimum": 1, "maximum": MAX_PARAMETERS,
                   "description": "Instead of `weights`: this many neurons, initialised by `init` from `seed`."},
         "init": _enum(INITS, "With `units`: how the weights are initialised (default: the top-level init)."),
         "bias": {"type": "boolean", "description": "With `units`: false = no biases (default true, zeros)."},
@@ -102,9 +132,22 @@ def _layer() -> dict:
             "description": "One layer of neurons, input side first."}
 
 
-def _samples(what: str) -> dict:
-    return {"description": f"{what}: one sample [..], a list of samples [[..], [..]], or a .csv/.npy file.",
-            "anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/matrix"}, DATA_FILE]}
+def _samples(what: str, kind: str = "number") -> dict:
+    """Inline samples (`kind` number, or probability: in [0, 1]) or a data file."""
+    one = "#/$defs/number" if kind == "number" else "#/$defs/probability"
+    row = {"type": "array", "minItems": 1, "items": {"$ref": one}}
+    return {"description": f"{what}: one sample [..] (a single number for one value), a list of samples "
+                           "[[..], [..]], or a .csv/.npy file.",
+            "anyOf": [{"$ref": one}, row, {"type": "array", "minItems": 1, "items": row}, DATA_FILE]}
+
+
+def _probability_targets(target_key: str, sample: bool) -> dict:
+    """With a loss that takes logs (cross-entropies), targets in [0, 1], as the loader checks."""
+    logs = [name for name, loss in LOSSES.items() if loss.probability]
+    then = _samples("Targets", "probability") if sample else {
+        "anyOf": [{"$ref": "#/$defs/probability"}, {"type": "null"}]}
+    return {"if": {"properties": {"loss": {"enum": logs}}, "required": ["loss"]},
+            "then": {"properties": {target_key: then}}}
 
 
 def _network() -> dict:
@@ -118,14 +161,16 @@ def _network() -> dict:
         "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"},
                    "description": "The layers, input side first."},
         "loss": _described(LOSSES, "The loss (default half_sse; with several samples, the mean of theirs)"),
-        "learning_rate": {"$ref": "#/$defs/number", "description": "Step size α (default 0.5)."},
+        "learning_rate": _learning_rate(0.5),
         "freeze": {"anyOf": [_enum(FREEZABLE, "weights or biases"),
                              {"type": "array", "items": _enum(FREEZABLE, "weights or biases")}],
                    "description": "Parameter kinds that are not updated."},
         "expected": _expected(),
-        "seed": {"type": "integer", "description": "Seed for `units` initialisation and shuffling."},
+        "seed": {"type": "integer", "minimum": 0, "maximum": MAX_INT64,
+                 "description": "Seed for `units` initialisation and shuffling."},
         "init": _enum(INITS, "Default initialisation of `units` layers (default xavier)."),
-        "batch_size": {"type": "integer", "minimum": 1, "description": "Samples per update (default: all)."},
+        "batch_size": {"type": "integer", "minimum": 1, "maximum": MAX_INT64,
+                       "description": "Samples per update (default: all)."},
         "shuffle": {"type": "boolean", "description": "Shuffle samples each epoch (uses `seed`)."},
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
@@ -134,7 +179,8 @@ def _network() -> dict:
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
     }
     return {"type": "object", "properties": props, "additionalProperties": False,
-            "required": ["inputs", "targets", "layers"], "description": "A layered network."}
+            "required": ["inputs", "targets", "layers"], "description": "A layered network.",
+            **_probability_targets("targets", True)}
 
 
 def _graph() -> dict:
@@ -148,20 +194,22 @@ def _graph() -> dict:
         "constants": {**scalars, "description": "Leaves that are not updated."},
         "nodes": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": IDENTIFIER},
                   "additionalProperties": {"type": ["string", "number"]},
-                  "description": "name: expression, evaluated in order. Expressions: numbers, names, + - * / **, "
+                  "description": "name: expression, in any order (each is evaluated after the nodes it uses). "
+                                 "Expressions: numbers, names, + - * / **, "
                                  "unary minus, parentheses, " + ", ".join(FUNCTIONS) + "."},
         "output": {"type": "string", "description": "The node differentiated (default: the last)."},
         "target": {"anyOf": [{"$ref": "#/$defs/number"}, {"type": "null"}],
                    "description": "With a target, L = loss(target, output) is differentiated."},
         "loss": _enum(LOSSES, "The loss against `target` (default sse)."),
-        "learning_rate": {"$ref": "#/$defs/number", "description": "Step size α (default 0.01)."},
+        "learning_rate": _learning_rate(0.01),
         "expected": _expected(),
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("variables"),
     }
     return {"type": "object", "properties": props, "additionalProperties": False,
-            "required": ["variables", "nodes"], "description": "An expression graph."}
+            "required": ["variables", "nodes"], "description": "An expression graph.",
+            **_probability_targets("target", False)}
 
 
 def build_schema() -> dict[str, Any]:
@@ -178,7 +226,8 @@ def build_schema() -> dict[str, Any]:
         "if": {"required": ["layers"]},
         "then": {"$ref": "#/$defs/network"},
         "else": {"$ref": "#/$defs/graph"},
-        "$defs": {"number": NUMBER, "vector": VECTOR, "matrix": MATRIX, "layer": _layer(),
+        "$defs": {"number": NUMBER, "probability": _number("A probability: 0 ≤ p ≤ 1.", 0.0, 1.0),
+                  "vector": VECTOR, "matrix": MATRIX, "layer": _layer(),
                   "network": network, "graph": graph},
     }
 

@@ -35,6 +35,7 @@ class Located:
     lines: dict[tuple, int] = field(default_factory=dict)
     source: str | None = None
     raw: dict[tuple, str] = field(default_factory=dict)  # scalars under `expected:` as written ("0.50")
+    base: Any = None  # the folder relative file names in the spec are read from (the spec's own)
 
     def line(self, path: tuple) -> int | None:
         while path:
