@@ -196,7 +196,7 @@ def test_display_width_counts_wide_characters_twice():
 @pytest.mark.parametrize("args", [["run", "two_layer"], ["run", "xor"], ["explain", "mazur"]])
 def test_latex_matrix_view_compiles(cli, tmp_path, args):
     tex = cli(*args, "--view", "matrix", "-f", "latex", "--standalone").stdout
-    assert r"\begin{bmatrix}" in tex and r"\begin{equation*}" in tex
+    assert r"\begin{bmatrix}" in tex and r"\underset{2 \times 2}" in tex
     (tmp_path / "doc.tex").write_text(tex, encoding="utf-8")
     res = subprocess.run([TEX_ENGINES[0], "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)

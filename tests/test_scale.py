@@ -222,3 +222,33 @@ def test_names_are_made_only_for_what_is_shown(many, monkeypatch):
     calls["fmt"] = 0
     explain(bpcalc.run(str(many)), 4)
     assert calls["fmt"] < 100 * 13  # a few dozen numbers per parameter, not N per factor (N = 300)
+
+
+@pytest.mark.parametrize("name,decimals", [("hidden", 2), ("two_layer", 3), ("xor", 1), ("simple", 2), ("many", 3)])
+def test_departures_equal_the_number_by_number_comparison(name, decimals, many):
+    """The array-by-array departures are those of comparing every number with its display names, one by one
+    (quantities.py walks the JSON of both steps): the same keys, names, values, order and first departure."""
+    import bpcalc
+
+    name = str(many) if name == "many" else name
+    from bpcalc.engine.trace import trace_to_dict
+    from bpcalc.explain.departures import SAME
+    from bpcalc.explain.quantities import quantities
+
+    tr = bpcalc.run(name, round_to=decimals)
+    ex = tr.rounding.exact
+    exact = {q.key: q.value for q in quantities(trace_to_dict(ex), ex)}
+    found, seen = [], set()
+    for q in quantities(trace_to_dict(tr), tr):
+        e = exact.get(q.key)
+        if q.value is None or e is None:
+            continue
+        if abs(q.value - e) > SAME * max(1.0, abs(e)) and (q.name, q.value, e) not in seen:
+            seen.add((q.name, q.value, e))
+            found.append((q.order, {"key": q.key, "name": q.name, "rounded": q.value, "exact": e,
+                                    "difference": q.value - e}))
+    ranked = [d for _, d in sorted(found, key=lambda p: -abs(p[1]["difference"]))]
+    deps = tr.rounding.departures
+    assert [d.as_dict() for d in deps] == ranked and len(deps) == len(ranked) > 0
+    assert [d.as_dict() for d in deps[:5]] == ranked[:5]
+    assert tr.rounding.first.as_dict() == min(found, key=lambda p: p[0])[1]

@@ -75,7 +75,8 @@ FullOpt = Annotated[bool, typer.Option("--full", help=_("Show every row: every s
                                                         "neuron and parameter of large layers (not the largest)."))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (and the exit code).")]
 StandaloneOpt = Annotated[bool, typer.Option("--standalone", help="With --format latex: a complete document "
-                                            "that compiles with pdflatex, instead of a fragment to paste.")]
+                                            "(pdflatex; lualatex when it holds Korean, as its first line says), "
+                                            "instead of a fragment to paste.")]
 NOTATIONS = ("layer", "mazur", "ng")  # spec/loader.py's NOTATIONS, written out so `--help` starts without numpy
 NotationOpt = Annotated[str | None, typer.Option(
     "--notation", metavar="NAME", show_default=False,

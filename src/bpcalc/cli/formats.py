@@ -69,7 +69,7 @@ def _latex(doc, data=None, standalone: bool = False, **_) -> str:
 
 
 def _html(doc, data=None, **_) -> str:
-    from bpcalc.render.richexport import render_html
+    from bpcalc.render.html import render_html
 
     return render_html(doc)
 

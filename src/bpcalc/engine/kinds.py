@@ -85,7 +85,8 @@ class Loss:
     """A per-sample loss E = Σ_k terms_k(a, t); the loss of several samples is the mean of theirs.
 
     `terms(a, t, log_a, log_1ma)` and `grad(a, t, log_a, log_1ma)` take log a and log(1 − a) computed from z where
-    the output activation has them (None elsewhere), so both stay accurate when a rounds to 0 or 1."""
+    the output activation has them (None elsewhere), so both stay accurate when a rounds to 0 or 1. `grad` returns
+    a new array (the engine divides it by the number of samples in place); so does an activation's `local`."""
 
     name: str
     help: str

@@ -111,7 +111,8 @@ class Network:
         if full or pr is None or not (pr.fused or rnd is None):
             la, l1 = (None, None) if rnd is not None else self.logs(z)
             grad_a = self.loss.grad(a, T, la, l1)
-            grad_a /= n  # by hand only quotients are rounded: sums, products are exact
+            if n != 1:  # (x / 1 is x: one array operation less an epoch for a single sample)
+                grad_a /= n  # by hand only quotients are rounded: sums, products are exact
             grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, n))(grad_a)
             local = self.local(L - 1, z, a, rnd)
         if pr is not None and (pr.fused or rnd is None):

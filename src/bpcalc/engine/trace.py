@@ -205,6 +205,9 @@ def plain(x: Any) -> Any:
     return x
 
 
+_num_tree = plain  # the older name: dicts and lists of numbers with non-finite ones as None
+
+
 def trace_data(tr) -> dict:
     """The JSON data model of a trace, arrays kept as arrays."""
     out = graph_dict(tr) if isinstance(tr, GraphTrace) else network_dict(tr)

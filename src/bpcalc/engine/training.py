@@ -459,6 +459,7 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         done = ck - first + 1
         interrupted = True
         log.truncate(ck)
+    final = None
     if not diverged and not interrupted and done == epochs:
         with np.errstate(all="ignore"):
             final = net.loss_value(X, T)
@@ -473,8 +474,9 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         snap_ep[rec] = end_epoch
         np.take(params_all, order, out=snap[rec])
         rec += 1
-    with np.errstate(all="ignore"):
-        final = net.loss_value(X, T)
+    if final is None:  # (computed above when every epoch ran: the parameters have not changed since)
+        with np.errstate(all="ignore"):
+            final = net.loss_value(X, T)
     return TrainResult(
         kind="network", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, samples=n,

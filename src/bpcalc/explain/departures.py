@@ -59,28 +59,30 @@ class _NetworkNames:
         self.last = len(trace.layers) - 1
 
     def base(self, field: str, li: int | None, j: int, k: int = 0, nt=None) -> str:
-        from bpcalc.explain.quantities import _names
+        """The name of neuron j's number (of parameter jk) in an array, before any sample: in JSON's notation, or
+        in `nt`."""
+        from bpcalc.explain.quantities import _names, neuron_names
 
-        nt = nt or self.json_nt
-        if field == "loss_terms":
-            return nt.Ek(j).text
-        return _names((nt,), field, self.last if li is None else li, j, k)[0]
+        nts = (nt or self.json_nt,)
+        if field in ("grad_weights", "grad_biases", "new_weights", "new_biases"):
+            return _names(nts, field, li, j, k)[0]
+        return neuron_names(nts, field, self.last if li is None else li, j)[0]
 
     def name(self, g: _Group, idx: tuple, shown: bool = False) -> str:
-        """The number's name in JSON, or (`shown`) in the notation shown."""
+        """The name of number idx of group g (as quantities.py names it first): in JSON, or (`shown`) in the
+        notation shown."""
+        from bpcalc.explain.quantities import of_sample, sample_loss_names, scalar_names
+
         nt = self.shown_nt if shown else self.json_nt
-        E = nt.E.text
-        if g.field == "loss":
-            return E
-        if g.field == "loss_after":
-            return f"{E} after"
+        if g.field in ("loss", "loss_after"):
+            return scalar_names(g.field, (nt,))[0]
         if g.field == "sample_loss":
-            return f"{E}(sample {idx[0] + 1})"
+            return sample_loss_names(idx[0], (nt,))[0]
         if not g.per_sample:
             return self.base(g.field, g.li, *idx, nt=nt)
-        s, j = (0, idx[0]) if self.single else idx
-        n = self.base(g.field, g.li, j, nt=nt)
-        return n if self.single else f"{n} (sample {s + 1})"
+        if self.single:
+            return self.base(g.field, g.li, idx[0], nt=nt)
+        return of_sample((self.base(g.field, g.li, idx[1], nt=nt),), idx[0])[0]
 
 
 def _key(g: _Group, idx: tuple) -> str:

@@ -117,6 +117,36 @@ def _names(nts, kind: str, li: int, j: int, k: int = 0) -> tuple[str, ...]:
     return tuple(out)
 
 
+# the names of the numbers that are not per neuron
+SCALAR_NAMES = {"loss": ("E", "loss"), "loss_after": ("E after", "loss after", "E'")}
+
+
+def neuron_names(nts, field: str, li: int, j: int) -> tuple[str, ...]:
+    """The names of neuron j's number in a per-sample array (z, a, ∂E/∂a, …; loss_terms: E_j) of weight layer li
+    (the output layer for loss_terms and outputs_after)."""
+    if field == "loss_terms":
+        return tuple(dict.fromkeys(n.Ek(j).text for n in nts))
+    return _names(nts, field, li, j)
+
+
+def of_sample(names: tuple[str, ...], s: int) -> tuple[str, ...]:
+    """A number's names for sample s of several: `a_1^(2) (sample 3)`, `a_1^(2)[3]`."""
+    return tuple(x for n in names for x in (f"{n} (sample {s + 1})", f"{n}[{s + 1}]"))
+
+
+def sample_loss_names(s: int, nts=()) -> tuple[str, ...]:
+    """Sample s's loss, named after the total loss of each notation (E, E_total) or E."""
+    Es = tuple(dict.fromkeys(n.E.text for n in nts)) or ("E",)
+    return tuple(x for e in Es for x in (f"{e}(sample {s + 1})", f"{e}[{s + 1}]"))
+
+
+def scalar_names(field: str, nts=()) -> tuple[str, ...]:
+    """The loss (or the loss after the update) named in each notation: E, E_total, loss …"""
+    Es = tuple(dict.fromkeys(n.E.text for n in nts if n.E.text != "E"))
+    extra = tuple(e if field == "loss" else f"{e} after" for e in Es)
+    return extra + SCALAR_NAMES[field] if extra else SCALAR_NAMES[field]
+
+
 def _network_quantities(data: dict, source) -> Iterator[Quantity]:
     nts = _notations(data, source)
     json_nt = nts[1] if len(nts) == 3 else None  # a profile other than the layer notation is shown
@@ -133,20 +163,14 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
         for s, row in enumerate(rows):
             for j, v in enumerate(row):
                 key = f"{base}.{j}" if single else f"{base}.{s}.{j}"
-                if field == "loss_terms":
-                    ns: tuple[str, ...] = tuple(dict.fromkeys(n.Ek(j).text for n in nts))
-                    st: tuple[str, ...] = (f"E_{j + 1}",)
-                else:
-                    ns = _names(nts, field, last if li is None else li, j)
-                    st = _names((json_nt,), field, last if li is None else li, j) if json_nt else ()
+                ns = neuron_names(nts, field, last if li is None else li, j)
+                st = neuron_names((json_nt,), field, last if li is None else li, j) if json_nt else ()
                 if field == "a" and li == last:  # the output, as people name it: ŷ, output, y_hat
                     ns += OUTPUT_ALIASES if len(row) == 1 else tuple(f"{n}_{j + 1}" for n in OUTPUT_ALIASES)
                 if not single:
-                    ns = tuple(x for n in ns for x in (f"{n} (sample {s + 1})", f"{n}[{s + 1}]"))
-                    st = tuple(f"{n} (sample {s + 1})" for n in st)
+                    ns, st = of_sample(ns, s), of_sample(st, s)
                 yield q(key, ns, v, (phase, _layer_rank(phase, li, last), s, j), st)
 
-    E = tuple(dict.fromkeys(n.E.text for n in nts))
     for li, L in enumerate(layers):
         yield from per_sample("z", li, L["z"], 0)
         yield from per_sample("a", li, L["a"], 0)
@@ -154,9 +178,8 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
         yield from per_sample("loss_terms", None, data["loss_terms"], 1)
     if not single:
         for s, v in enumerate(data.get("sample_loss") or []):
-            yield q(f"sample_loss.{s}", tuple(x for e in E for x in (f"{e}(sample {s + 1})", f"{e}[{s + 1}]")), v,
-                    (1, 1, s, 0), (f"E(sample {s + 1})",))
-    yield q("loss", (*E, "loss"), data["loss"], (1, 2, 0, 0), ("E",))
+            yield q(f"sample_loss.{s}", sample_loss_names(s, nts), v, (1, 1, s, 0), sample_loss_names(s))
+    yield q("loss", scalar_names("loss", nts), data["loss"], (1, 2, 0, 0), SCALAR_NAMES["loss"])
     for li in range(last, -1, -1):
         L = layers[li]
         for field in NETWORK_BACKWARD:
@@ -173,8 +196,8 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
                         _names((json_nt,), bf, li, j) if json_nt else None)
     if data.get("outputs_after") is not None:
         yield from per_sample("outputs_after", None, data["outputs_after"], 5)
-    yield q("loss_after", tuple(dict.fromkeys(x for e in E for x in (f"{e} after",)))
-            + ("loss after", "E'"), data.get("loss_after"), (5, 9, 0, 0), ("E after",))
+    yield q("loss_after", scalar_names("loss_after", nts), data.get("loss_after"), (5, 9, 0, 0),
+            SCALAR_NAMES["loss_after"])
 
 
 def _layer_rank(phase: int, li: int | None, last: int) -> int:

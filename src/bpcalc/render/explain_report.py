@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bpcalc.explain.chain import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, tex_literal
+from bpcalc.explain.chain import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, num, tex_literal
 from bpcalc.explain.functions import FunctionDerivation
 from bpcalc.i18n import _
 from bpcalc.render.doc import Doc, M
@@ -79,14 +79,19 @@ def _factor_table(doc: Doc, factors: list[Factor], n: int, shown: int) -> None:
     if n == 1:
         t = doc.table(None, ["factor", "formula", "with numbers", "value"], NUM)
         for fa in factors:
-            t.add(fa.symbol, fa.formula, fa.numbers[0], _value_text(fa, 0))
+            t.add(fa.symbol, fa.formula, _numbers(fa.numbers[0]), _value_text(fa, 0))
         return
     t = doc.table(None, ["factor", "formula", "sample", "with numbers", "value"], {4})
     for fa in factors:
         for s in _samples(n, shown):
-            t.add(fa.symbol if s == 0 else "", fa.formula if s == 0 else "", str(s + 1), fa.numbers[s],
+            t.add(fa.symbol if s == 0 else "", fa.formula if s == 0 else "", str(s + 1), _numbers(fa.numbers[s]),
                   _value_text(fa, s))
     t.caption = _more(n, shown) or None
+
+
+def _numbers(text: str):
+    """A with-numbers cell: a formula, unless it is words ("(12 terms)")."""
+    return text if "terms)" in text or not text else num(text)
 
 
 def _value_text(fa: Factor, s: int) -> str:
@@ -136,7 +141,7 @@ def _graph_blocks(doc: Doc, ex: Explanation, level: int) -> None:
             for gp in p.graph_paths:
                 for k, fa in enumerate(gp.factors):
                     t.add(*([" → ".join(gp.nodes) if k == 0 else ""] if many else []), fa.symbol, fa.formula,
-                          fa.numbers[0], fa.value_text[0])
+                          _numbers(fa.numbers[0]), fa.value_text[0])
             if many:
                 t.caption = "the paths' contributions add: " + " + ".join(gp.product_text for gp in p.graph_paths)
         t = doc.table(f"Backward, node by node: {p.walk[0].symbol.text} = 1, then upstream × local",
@@ -146,7 +151,8 @@ def _graph_blocks(doc: Doc, ex: Explanation, level: int) -> None:
                 t.add(w.symbol, "start", "", w.value_text)
                 continue
             sym = M(" + ".join(x.symbol.text for x in w.terms), " + ".join(x.symbol.tex for x in w.terms))
-            t.add(w.symbol, sym, " + ".join(f"{x.upstream_text} × {x.local_text}" for x in w.terms), w.value_text)
+            t.add(w.symbol, sym, num(" + ".join(f"{x.upstream_text} × {x.local_text}" for x in w.terms)),
+                  w.value_text)
         _update_para(doc, p)
 
 

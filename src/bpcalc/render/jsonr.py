@@ -50,11 +50,7 @@ def _flat_list(v: list | tuple) -> bool:
     return all(_is_scalar(x) for x in v)
 
 
-def _values(a: np.ndarray) -> list:
-    """An array as nested lists for the encoder, non-finite numbers as None."""
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
-        return np.where(np.isfinite(a), a, None).tolist()
-    return a.tolist()
+_values = plain  # an array as nested lists for the encoder, non-finite numbers as None
 
 
 def _row_text(a: np.ndarray) -> str:

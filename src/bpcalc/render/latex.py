@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bpcalc.render.doc import Cell, Doc, Equation, Heading, M, Para, Table
+from bpcalc.render.doc import Block, Cell, Doc, Equation, Heading, M, Para, Table, text_of
+from bpcalc.render.fit import WRAP_CHARS, split_columns, sum_terms, typeset_width
 
 # ASCII characters LaTeX treats specially in text
 _TEXT_SPECIALS = {
@@ -32,8 +33,8 @@ _MATH = {
 # non-ASCII text punctuation -> text-mode LaTeX
 _TEXT_UNICODE = {"—": "---", "–": "--", "‘": "`", "’": "'", "“": "``", "”": "''", "\u00a0": "~",
                  "°": r"\ensuremath{^\circ}"}
-# the loss curve's block elements ▁▂▃▄▅▆▇█ -> bars of 1/8 .. 8/8 of the line height
-_TEXT_UNICODE.update({chr(0x2581 + i): rf"\rule{{0.5em}}{{{(i + 1) / 8 * 1.6:.2f}ex}}" for i in range(8)})
+# the loss curve's block elements ▁▂▃▄▅▆▇█ -> bars of 1/8 .. 8/8 of the line height, 0.3 em wide
+_TEXT_UNICODE.update({chr(0x2581 + i): rf"\rule{{0.3em}}{{{(i + 1) / 8 * 1.6:.2f}ex}}" for i in range(8)})
 # a letter followed by a combining accent: m̂, x̄, ẋ
 _COMBINING = {"\u0302": r"\hat", "\u0304": r"\bar", "\u0305": r"\bar", "\u0303": r"\tilde", "\u0307": r"\dot",
               "\u20d7": r"\vec"}
@@ -74,7 +75,28 @@ def _notation(m: re.Match) -> str | None:
         out += "_{" + sub + "}"
     if sup is not None:
         out += "^{" + (f"({math(m.group('supp'))})" if m.group("supp") else sup) + "}"
-    return r"\ensuremath{" + out.strip() + "}"
+    return out.strip()
+
+
+def spans(text: str) -> list[tuple[str, str]]:
+    """Plain text cut into ("text", characters) and ("math", LaTeX) pieces: layer notation written in the text
+    (z_1^(2), ∂E/∂w_jk's w_jk, m̂) is math; everything else, symbols included, is text."""
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for m in _TOKENS.finditer(text):
+        if m.group("acc") is not None:  # a letter with a combining accent: m̂
+            rep = _COMBINING[m.group("acc")] + "{" + m.group("acc_base") + "}"
+        else:
+            rep = _notation(m)
+        if rep is None:
+            continue
+        if m.start() > pos:
+            out.append(("text", text[pos:m.start()]))
+        out.append(("math", rep))
+        pos = m.end()
+    if pos < len(text):
+        out.append(("text", text[pos:]))
+    return out
 
 
 def _chars(text: str) -> str:
@@ -99,29 +121,25 @@ def _chars(text: str) -> str:
 
 def escape(text: str) -> str:
     """Plain text -> LaTeX text mode: specials escaped; notation and math symbols as \\ensuremath{…}."""
-    out: list[str] = []
-    pos = 0
-    for m in _TOKENS.finditer(text):
-        if m.group("acc") is not None:  # a letter with a combining accent: m̂
-            rep = r"\ensuremath{" + _COMBINING[m.group("acc")] + "{" + m.group("acc_base") + "}}"
-        else:
-            rep = _notation(m)
-        if rep is None:
-            continue
-        out.append(_chars(text[pos:m.start()]))
-        out.append(rep)
-        pos = m.end()
-    out.append(_chars(text[pos:]))
-    return "".join(out)
+    return "".join(_chars(v) if k == "text" else r"\ensuremath{" + v + "}" for k, v in spans(text))
 
 
 def math(tex: str) -> str:
-    """Any stray non-ASCII symbol in a LaTeX math string, made ASCII."""
+    """Any stray non-ASCII symbol in a LaTeX math string made ASCII; letters with no math form (é, 한) as \text."""
     tex = _ACCENTED.sub(lambda m: _COMBINING[m.group("acc")] + "{" + m.group("acc_base") + "}", tex)
-    out = []
+    out: list[str] = []
+    run: list[str] = []
     for ch in tex:
         m = _math_char(ch) if ord(ch) >= 128 else None
+        if ord(ch) >= 128 and m is None and ch.isalpha():
+            run.append(ch)
+            continue
+        if run:
+            out.append(r"\text{" + "".join(run) + "}")
+            run = []
         out.append(ch if m is None else m if m[0] in "^_" else "{" + m + "}")
+    if run:
+        out.append(r"\text{" + "".join(run) + "}")
     return "".join(out)
 
 
@@ -132,57 +150,230 @@ def cell(c: Cell) -> str:
     return escape(c)
 
 
-_SECTIONS = {1: r"\section*", 2: r"\subsection*", 3: r"\subsubsection*"}
+# ---------------------------------------------------------------- layout
+# the text block of the standalone document (A4, 1.5 cm margins: 180 mm = 510 pt; Letter's is wider); Computer
+# Modern at 10 pt: a digit is 5 pt, a bold letter about 5.8; each column adds 2 × \tabcolsep = 8 pt
+TEXT_PT = 510.0
+CHAR_PT = 5.0
+BOLD_PT = 5.8
+COLUMN_PT = 8.0
+MIN_SCALE = 0.9  # a table that would have to shrink more than this is split into parts of its columns
+ROW_PT = 16.8  # a row at \arraystretch 1.4
+BOX_ROWS = 30  # longer tables are longtables (they break across pages); shorter ones stay whole
+PAGE_PT = 700.0  # a heading, what follows it and its table are kept on one page up to about this height
+_CJK = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
-def _table(t: Table) -> list[str]:
-    spec = "".join("r" if i in t.numeric else "l" for i in range(len(t.columns)))
-    out = []
-    if t.title:
-        out.append(r"\medskip\noindent\textbf{" + escape(t.title) + r"}\par")
-    out += [r"{\renewcommand{\arraystretch}{1.4}\noindent\begin{tabular}{" + spec + "}", r"\hline",
-            " & ".join(r"\textbf{" + escape(h) + "}" if h else "" for h in t.columns) + r" \\", r"\hline"]
+def _width_pt(c: Cell, bold: bool = False) -> float:
+    if isinstance(c, M) and len(sum_terms(c.tex)) > 1:
+        return min(typeset_width(c), WRAP_CHARS) * CHAR_PT
+    return typeset_width(c) * (BOLD_PT if bold else CHAR_PT)
+
+
+def _natural_pt(t: Table) -> float:
+    widths = [_width_pt(h, True) for h in t.columns]
     for r in t.rows:
-        cells = [cell(c) for c in r] + [""] * (len(t.columns) - len(r))
+        for i, c in enumerate(r[:len(widths)]):
+            widths[i] = max(widths[i], _width_pt(c))
+    return sum(w + COLUMN_PT for w in widths)
+
+
+def _fits(widths: list[float]) -> bool:
+    """Whether a table fits the text block, scaled down to MIN_SCALE at most."""
+    return sum(w + COLUMN_PT for w in widths) * MIN_SCALE <= TEXT_PT
+
+
+def _fits_unscaled(widths: list[float]) -> bool:
+    return sum(w + COLUMN_PT for w in widths) <= TEXT_PT
+
+
+def _part_width(c: Cell) -> float:
+    return _width_pt(c, False)
+
+
+def _cell(c: Cell) -> str:
+    """A table cell; a long sum as lines of terms (a nested tabular), so the column stays narrow."""
+    if not isinstance(c, M) or not c.tex:
+        return cell(c)
+    terms = sum_terms(c.tex)
+    if len(terms) == 1:
+        return cell(c)
+    lines: list[list[str]] = [[]]
+    width = 0.0
+    for term in terms:
+        w = typeset_width(M(term, term))
+        if lines[-1] and width + w > WRAP_CHARS:
+            lines.append([])
+            width = 0.0
+        lines[-1].append(term)
+        width += w
+    rows = [("" if i == 0 else "{}") + " ".join(ln) for i, ln in enumerate(lines)]
+    return r"\begin{tabular}[t]{@{}l@{}}" + r"\\ ".join(f"${math(r)}$" for r in rows) + r"\end{tabular}"
+
+
+def _rows(t: Table) -> list[str]:
+    out = [" & ".join(r"\textbf{" + escape(h) + "}" if h else "" for h in t.columns) + r" \\", r"\hline"]
+    for r in t.rows:
+        cells = [_cell(c) for c in r] + [""] * (len(t.columns) - len(r))
         out.append(" & ".join(cells) + r" \\")
-    out.append(r"\hline")
-    out.append(r"\end{tabular}\par}")
-    if t.caption:
-        out += ["", r"\noindent\emph{" + escape(t.caption) + "}"]
-    out.append("")
     return out
 
 
-def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
-    """The Doc as a LaTeX fragment, or as a complete document with `standalone`."""
-    body: list[str] = []
-    for b in doc.blocks:
+def _spec(t: Table) -> str:
+    return "".join("r" if i in t.numeric else "l" for i in range(len(t.columns)))
+
+
+def _boxed(t: Table) -> list[str]:
+    """A table kept whole, scaled to the line width if it is still wider (TeX measures it)."""
+    out = [r"{\renewcommand{\arraystretch}{1.4}", r"\sbox{\bpcalcbox}{\begin{tabular}{" + _spec(t) + "}", r"\hline"]
+    out += _rows(t)
+    out += [r"\hline", r"\end{tabular}}",
+            r"\noindent\ifdim\wd\bpcalcbox>\linewidth\typeout{bpcalc: a table scaled to the line width}"
+            r"\resizebox{\linewidth}{!}{\usebox{\bpcalcbox}}\else\usebox{\bpcalcbox}\fi\par}"]
+    return out
+
+
+def _long(t: Table) -> list[str]:
+    """A table that breaks across pages, its header repeated; smaller type if it is wide."""
+    scale = TEXT_PT / _natural_pt(t)
+    size = "" if scale >= 1 else r"\small" if scale >= 0.9 else r"\footnotesize" if scale >= 0.8 else r"\scriptsize"
+    out = [r"{\renewcommand{\arraystretch}{1.4}" + size + r"\setlength{\LTleft}{0pt}\setlength{\LTright}{\fill}"
+           r"\setlength{\LTpre}{2pt}", r"\begin{longtable}{" + _spec(t) + "}", r"\hline"]
+    header = _rows(Table(t.title, t.columns))
+    out += header + [r"\endhead", r"\hline", r"\endfoot"]
+    out += _rows(t)[2:]
+    out += [r"\end{longtable}\par}"]
+    return out
+
+
+def _table(t: Table) -> list[str]:
+    out = []
+    for part in split_columns(t, _fits, width=_part_width, part_fits=_fits_unscaled):
+        if part.title:
+            out.append(r"\medskip\noindent\textbf{" + escape(part.title) + r"}\par\nopagebreak")
+        out += _long(part) if len(part.rows) > BOX_ROWS else _boxed(part)
+        if part.caption:
+            out += [r"\nopagebreak\noindent\emph{" + escape(part.caption) + "}\\par"]
+        out.append("")
+    return out
+
+
+def _display(tex: str, keep: bool) -> list[str]:
+    """A display equation, scaled to the line width if it is wider."""
+    return [r"\par\medskip\sbox{\bpcalcbox}{$\displaystyle " + math(tex) + "$}",
+            r"\noindent\hfill\ifdim\wd\bpcalcbox>\linewidth\typeout{bpcalc: an equation scaled to the line width}"
+            r"\resizebox{\linewidth}{!}{\usebox{\bpcalcbox}}"
+            r"\else\usebox{\bpcalcbox}\fi\hfill\null\par" + (r"\nopagebreak" if keep else "") + r"\medskip"]
+
+
+def _height_pt(b: Block) -> float:
+    """A rough height of a block, to keep a heading with its table only where they fit on one page."""
+    if isinstance(b, Table):
+        return (len(b.rows) + 2) * ROW_PT + 30
+    if isinstance(b, Para):
+        if b.style == "math" and isinstance(b.text, M):
+            return 28.0 * (b.text.tex.count(r"\\") + 1) + 20
+        return 12.0 * (len(text_of(b.text)) // 110 + 1) + 6
+    return 30.0
+
+
+def needs_unicode_engine(doc: Doc) -> bool:
+    """Whether the document holds Korean (or other CJK) text, which pdflatex cannot typeset."""
+    def texts(b) -> list[str]:
         if isinstance(b, Heading):
-            body += [_SECTIONS.get(b.level, r"\paragraph*") + "{" + escape(b.text) + "}", ""]
+            return [b.text]
+        if isinstance(b, Para):
+            return [text_of(b.text), b.text.tex if isinstance(b.text, M) else ""]
+        if isinstance(b, Table):
+            return [b.title or "", b.caption or "", *map(text_of, b.columns),
+                    *(x for r in b.rows for c in r for x in (text_of(c), c.tex if isinstance(c, M) else ""))]
+        if isinstance(b, Equation):
+            return [b.text, b.caption or ""]
+        return [str(getattr(b, "text", ""))]
+
+    return any(_CJK.search(s) for b in doc.blocks for s in texts(b))
+
+
+_SECTIONS = {1: r"\section*", 2: r"\subsection*", 3: r"\subsubsection*"}
+
+
+def _kept(blocks: list[Block], i: int) -> bool:
+    """Whether block i (a heading or a paragraph after one) is kept on the page of what it introduces: the table
+    that follows it, or a display equation before that (a derivation's table may then start the next page)."""
+    height = 0.0
+    for b in blocks[i:]:
+        height += _height_pt(b)
+        if isinstance(b, Table):
+            return len(b.rows) <= BOX_ROWS and height <= PAGE_PT
+        if _is_display(b):
+            return height <= PAGE_PT
+    return False
+
+
+def _is_display(b: Block) -> bool:
+    return isinstance(b, Para) and b.style == "math" and isinstance(b.text, M)
+
+
+def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
+    """The Doc as a LaTeX fragment, or as a complete document with `standalone`.
+
+    A heading stays on the page of the table after it; a table wider than the text block is split into parts of
+    its columns (or, a little too wide, scaled down); a table longer than a page is a longtable. A document that
+    holds Korean needs a Unicode engine: the standalone one then says `% !TEX program = lualatex` and loads kotex."""
+    body: list[str] = []
+    blocks = doc.blocks
+    keep = False
+    for i, b in enumerate(blocks):
+        if isinstance(b, Heading):
+            keep = _kept(blocks, i)
+            if not keep:
+                body.append(r"\needspace{6\baselineskip}")
+            body += [_SECTIONS.get(b.level, r"\paragraph*") + "{" + escape(b.text) + "}"
+                     + (r"\nopagebreak" if keep else ""), ""]
         elif isinstance(b, Para):
-            if b.style == "math" and isinstance(b.text, M):
-                body += [r"\[ " + math(b.text.tex) + r" \]", ""]
+            if _is_display(b):
+                body += _display(b.text.tex, False) + [""]
+                keep = False
             else:
                 s = cell(b.text)
-                body += [r"\emph{" + s + "}" if b.style == "note" else
-                         r"\textbf{" + s + "}" if b.style == "bad" else s, ""]
+                s = r"\emph{" + s + "}" if b.style == "note" else r"\textbf{" + s + "}" if b.style == "bad" else s
+                body.append(r"{\raggedright " + s + r"\par}")  # ragged: long numbers and the loss curve break
+                body += [r"\par\nopagebreak" if keep else "", ""]
         elif isinstance(b, Table):
             body += _table(b)
-        elif isinstance(b, Equation):
-            body += [r"\begin{equation*}", math(b.tex("bmatrix", break_after=8)), r"\end{equation*}", ""]
+            keep = False
+        elif isinstance(b, Equation):  # matrices in bmatrix, shapes under them; a wide one broken at its = signs
+            body += _display(b.tex("bmatrix", break_after=8), False) + [""]
             if b.caption:
-                body += [r"\emph{" + escape(b.caption) + "}", ""]
+                body += [r"{\raggedright\emph{" + escape(b.caption) + r"}\par}", ""]
+            keep = False
+        else:  # a block type this renderer does not know yet: its text
+            body += [escape(str(getattr(b, "text", ""))), ""]
     text = "\n".join(body).rstrip() + "\n"
+    unicode_engine = needs_unicode_engine(doc)
     if not standalone:
-        return "% bpcalc LaTeX fragment: needs \\usepackage{amsmath,amssymb} in the preamble\n" + text
-    return PREAMBLE + text + "\\end{document}\n"
+        return (FRAGMENT_NOTE + (KOREAN_NOTE if unicode_engine else "") + r"\ifdefined\bpcalcbox\else"
+                r"\newsavebox{\bpcalcbox}\fi" + "\n" + text)
+    preamble = PREAMBLE.replace("%ENGINE%\n", UNICODE if unicode_engine else PDFLATEX)
+    return ("% !TEX program = lualatex\n" if unicode_engine else "") + preamble + text + "\\end{document}\n"
 
+
+FRAGMENT_NOTE = ("% bpcalc LaTeX fragment: needs \\usepackage{amsmath,amssymb,graphicx,longtable,needspace} in the "
+                 "preamble\n")
+KOREAN_NOTE = "% it holds Korean: compile with lualatex and \\usepackage{kotex} (a Korean font: fonts-noto-cjk)\n"
+PDFLATEX = "\\usepackage[utf8]{inputenc}\n"
+UNICODE = r"""\usepackage{kotex}
+\IfFontExistsTF{Noto Serif CJK KR}{\setmainhangulfont{Noto Serif CJK KR}}{}
+\IfFontExistsTF{Noto Sans CJK KR}{\setsanshangulfont{Noto Sans CJK KR}}{}
+"""
 
 PREAMBLE = r"""\documentclass[10pt]{article}
-\usepackage[utf8]{inputenc}
+%ENGINE%
 \usepackage{amsmath,amssymb}
+\usepackage{graphicx,longtable,needspace}
 \usepackage[a4paper,margin=1.5cm]{geometry}
 \setlength{\parindent}{0pt}
 \setlength{\tabcolsep}{4pt}
+\newsavebox{\bpcalcbox}
 \begin{document}
 """

@@ -1,4 +1,5 @@
-"""GitHub-flavoured Markdown: pipe tables, $…$ math for notation cells."""
+"""GitHub-flavoured Markdown: pipe tables; every formula cell (an M: notation, definitions, chain rules, the
+with-numbers columns) as $…$ math, words and numbers as text."""
 
 from __future__ import annotations
 

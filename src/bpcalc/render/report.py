@@ -10,10 +10,11 @@ import numpy as np
 
 from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
-from bpcalc.explain.notation import Notation, d
+from bpcalc.explain.chain import eq, fill, gname, num
+from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.render.doc import Doc
+from bpcalc.render.doc import Doc, M
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -53,7 +54,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     t.add(f"{nt.number(-1)} (input)", str(sizes[0]), "", "", "")
     for li, L in enumerate(tr.layers):
         act = ACTIVATIONS[L.activation]
-        t.add(str(nt.number(li)), str(sizes[li + 1]), L.activation, act.formula, act.derivative)
+        t.add(str(nt.number(li)), str(sizes[li + 1]), L.activation, M(act.formula, act.formula_tex),
+              M(act.derivative, act.derivative_tex))
     large = not full and any(L.weights.size > LARGE_LAYER for L in tr.layers)
     per_table = n if full else 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's, not a flood
     samples = range(min(n, per_table))
@@ -72,22 +74,28 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             act = ACTIVATIONS[L.activation]
             for j in _few(J, full):
                 if K <= MAX_TERMS_WRITTEN:
-                    terms = [f"{nt.prev(li, k)}·{nt.w(li, j, k)}" for k in range(K)]
+                    terms = [eq(nt.prev(li, k), nt.w(li, j, k), sep="·") for k in range(K)]
                     nums = [f"{f.p_(L.a_prev[s, k])}×{f.p_(L.weights[j, k])}" for k in range(K)]
                     if L.biases is not None:
-                        terms.append(nt.b(li, j).text)
+                        terms.append(nt.b(li, j))
                         nums.append(f.p_(L.biases[j]))
-                    definition, numbers = " + ".join(terms), " + ".join(nums)
+                    definition, numbers = _plus(terms), num(" + ".join(nums))
                 else:
-                    definition = f"Σ_k a_k^({li + 1})·w_{j + 1}k^({L.l})" + (f" + {nt.b(li, j)}" if L.biases is not None
-                                                                           else "")
+                    bias = [nt.b(li, j)] if L.biases is not None else []
+                    definition = _plus([M(f"Σ_k a_k^({li + 1})·w_{j + 1}k^({L.l})",
+                                          rf"\sum_k a_k^{{({li + 1})}} \cdot w_{{{j + 1}k}}^{{({L.l})}}"), *bias])
                     numbers = f"({K} terms)"
                 t.add(nt.z(li, j), definition, numbers, f(L.z[s, j]))
                 if L.activation == "softmax":
-                    t.add(nt.a(li, j), f"softmax_{j + 1}({nt.zvec(li)})", f"e^{f.p_(L.z[s, j])} / Σ_k e^z_k",
+                    zl = nt.zvec(li)
+                    t.add(nt.a(li, j), M(f"softmax_{j + 1}({zl.text})",
+                                         rf"\operatorname{{softmax}}_{{{j + 1}}}({zl.tex})"),
+                          M(f"e^{f.p_(L.z[s, j])} / Σ_k e^z_k", rf"e^{{{f.p_(L.z[s, j])}}} / \sum_k e^{{z_k}}"),
                           f(L.a[s, j]))
                 elif L.activation != "linear" or nt.a(li, j).text != nt.z(li, j).text:
-                    t.add(nt.a(li, j), f"{act.symbol}({nt.z(li, j)})", f"{act.symbol}({f(L.z[s, j])})", f(L.a[s, j]))
+                    z_j = nt.z(li, j)
+                    t.add(nt.a(li, j), M(f"{act.symbol}({z_j.text})", f"{act.tex_symbol}({z_j.tex})"),
+                          M(f"{act.symbol}({f(L.z[s, j])})", f"{act.tex_symbol}({f(L.z[s, j])})"), f(L.a[s, j]))
             _note_hidden(t, J, full)
 
     # ---- loss
@@ -99,17 +107,18 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         t = doc.table(_sample_title("Loss", s, n, tr), ["quantity", "definition", "with numbers", "value"], NUM)
         for k in range(K):
             ek = nt.Ek(k)
-            sym = loss.term_t.format(t=nt.t(k).text, a=nt.a(len(tr.layers) - 1, k).text, K=K)
-            num = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(out.a[s, k]), K=K)
-            t.add(ek, sym, num, f(tr.loss_terms[s, k]))
+            sym = fill(loss.term_t, t=nt.t(k), a=nt.a(len(tr.layers) - 1, k), K=M(str(K), str(K)))
+            numbers = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(out.a[s, k]), K=K)
+            t.add(ek, sym, num(numbers), f(tr.loss_terms[s, k]))
         if K > 1:
-            t.add(lname if n == 1 else f"{lname}(sample {s + 1})", " + ".join(nt.Ek(k).text for k in range(K)),
-                  " + ".join(f.p_(v) for v in tr.loss_terms[s]), f(tr.sample_loss[s]))
+            t.add(lname if n == 1 else f"{lname}(sample {s + 1})",
+                  M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
+                  num(" + ".join(f.p_(v) for v in tr.loss_terms[s])), f(tr.sample_loss[s]))
     if n > 1:
         t = doc.table(None, ["quantity", "definition", "with numbers", "value"], NUM)
         nums = " + ".join(f.p_(v) for v in tr.sample_loss[:MAX_TERMS_WRITTEN])
-        t.add(lname, f"(1/{n}) Σ_n {lname}(sample n)", f"({nums}) / {n}" if n <= MAX_TERMS_WRITTEN
-              else f"mean of {n} sample losses", f(tr.loss))
+        t.add(E, M(f"(1/{n}) Σ_n {lname}(sample n)", rf"\frac{{1}}{{{n}}} \sum_n {E.tex}(\text{{sample }} n)"),
+              num(f"({nums}) / {n}") if n <= MAX_TERMS_WRITTEN else f"mean of {n} sample losses", f(tr.loss))
 
     # ---- backward
     doc.heading("Backward pass: δ = ∂E/∂z, from the output layer back", 2)
@@ -127,41 +136,55 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 a_j, z_j = nt.a(li, j), nt.z(li, j)
                 dEa = d(E, a_j)
                 if li == last:
-                    sym = loss.grad_t.format(a=a_j.text, t=nt.t(j).text, K=K)
-                    num = loss.grad_t.format(a=f.p_(L.a[s, j]), t=f.p_(tr.targets[s, j]), K=K)
+                    sym = fill(loss.grad_t, a=a_j, t=nt.t(j), K=M(str(K), str(K)))
+                    numbers = num(loss.grad_t.format(a=f.p_(L.a[s, j]), t=f.p_(tr.targets[s, j]), K=K))
                     if n > 1:
-                        sym, num = f"({sym}) / {n}", f"({num}) / {n}"
+                        sym = M(f"({sym.text}) / {n}", rf"\left({sym.tex}\right) / {n}")
+                        numbers = num(f"({numbers.text}) / {n}")
                 else:
                     N = tr.layers[li + 1]
                     Jn = N.weights.shape[0]
                     if Jn <= MAX_TERMS_WRITTEN:
-                        sym = " + ".join(f"{nt.delta(li + 1, i)}·{nt.w(li + 1, i, j)}" for i in range(Jn))
-                        num = " + ".join(f"{f.p_(N.delta[s, i])}×{f.p_(N.weights[i, j])}" for i in range(Jn))
+                        sym = _plus([eq(nt.delta(li + 1, i), nt.w(li + 1, i, j), sep="·") for i in range(Jn)])
+                        numbers = num(" + ".join(f"{f.p_(N.delta[s, i])}×{f.p_(N.weights[i, j])}"
+                                                 for i in range(Jn)))
                     else:
-                        sym = f"Σ_i {nt.generic('δ', li + 1, 'i')}·{nt.generic('w', li + 1, 'i', str(j + 1))}"
-                        num = f"({Jn} terms)"
-                t.add(dEa, sym, num, f(L.grad_a[s, j]))
+                        di, wi = nt.generic("δ", li + 1, "i"), nt.generic("w", li + 1, "i", str(j + 1))
+                        sym = M(f"Σ_i {di.text}·{wi.text}", rf"\sum_i {di.tex} \cdot {wi.tex}")
+                        numbers = f"({Jn} terms)"
+                t.add(dEa, sym, numbers, f(L.grad_a[s, j]))
+                dz = d(a_j, z_j)
                 if L.activation == "linear" and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
-                    t.add(nt.delta(li, j), f"{dEa} (linear: a = z)", f.p_(L.grad_a[s, j]), f(L.delta[s, j]))
+                    lin = _("linear")
+                    t.add(nt.delta(li, j), M(f"{dEa} ({lin}: a = z)", rf"{dEa.tex} \quad (\text{{{lin}: }} a = z)"),
+                          num(f.p_(L.grad_a[s, j])), f(L.delta[s, j]))
                 elif L.local is not None:
-                    local_sym = _in_names(act.derivative, a_j.text, z_j.text)
-                    t.add(d(a_j, z_j), local_sym, act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])),
+                    local_sym = M(_in_names(act.derivative, a_j.text, z_j.text),
+                                  _in_names(act.derivative_tex, "{" + a_j.tex + "}", "{" + z_j.tex + "}"))
+                    t.add(dz, local_sym, num(act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j]))),
                           f(L.local[s, j]))
                     if li == last and tr.fused:
-                        t.add(nt.delta(li, j), f"{dEa} · {d(a_j, z_j)}, in closed form",
-                              _fused_text(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]), n, K),
+                        closed = _("in closed form")
+                        t.add(nt.delta(li, j), M(f"{dEa} · {dz}, {closed}",
+                                                 rf"{dEa.tex} \cdot {dz.tex},\ \text{{{closed}}}"),
+                              num(_fused_text(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]),
+                                              n, K)),
                               f(L.delta[s, j]))
                     else:
-                        t.add(nt.delta(li, j), f"{dEa} · {d(a_j, z_j)}",
-                              f"{f.p_(L.grad_a[s, j])} × {f.p_(L.local[s, j])}", f(L.delta[s, j]))
+                        t.add(nt.delta(li, j), eq(dEa, dz),
+                              num(f"{f.p_(L.grad_a[s, j])} × {f.p_(L.local[s, j])}"), f(L.delta[s, j]))
                 else:
                     if tr.fused and li == last:
-                        t.add(nt.delta(li, j), "a_j·Σt − t_j (softmax with cross-entropy)",
-                              f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if n > 1 else ""),
+                        pair = _("softmax with cross-entropy")
+                        t.add(nt.delta(li, j), M(f"a_j·Σt − t_j ({pair})",
+                                                 rf"a_j \cdot \sum t - t_j \quad (\text{{{pair}}})"),
+                              num(f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if n > 1 else "")),
                               f(L.delta[s, j]))
                     else:
-                        t.add(nt.delta(li, j), "a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)", "softmax Jacobian",
-                              f(L.delta[s, j]))
+                        t.add(nt.delta(li, j), M("a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)",
+                                                 r"a_j \left(\frac{\partial E}{\partial a_j} - \sum_k "
+                                                 r"\frac{\partial E}{\partial a_k} \cdot a_k\right)"),
+                              "softmax Jacobian", f(L.delta[s, j]))
             _note_hidden(t, J, full)
 
     # ---- gradients
@@ -173,20 +196,20 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         for kind, j, k in idx:
             if kind == "w":
                 p = nt.w(li, j, k)
-                chain = f"{d(E, nt.z(li, j))} · {d(nt.z(li, j), p)} = {nt.delta(li, j)} · {nt.prev(li, k)}"
+                chain = _equals(eq(d(E, nt.z(li, j)), d(nt.z(li, j), p)), eq(nt.delta(li, j), nt.prev(li, k)))
                 if n == 1:
-                    num = f"{f.p_(L.delta[0, j])} × {f.p_(L.a_prev[0, k])}"
+                    numbers = num(f"{f.p_(L.delta[0, j])} × {f.p_(L.a_prev[0, k])}")
                 elif n <= MAX_SAMPLES_SHOWN:
-                    num = " + ".join(f"{f.p_(L.delta[s, j])}×{f.p_(L.a_prev[s, k])}" for s in range(n))
+                    numbers = num(" + ".join(f"{f.p_(L.delta[s, j])}×{f.p_(L.a_prev[s, k])}" for s in range(n)))
                 else:
-                    num = f"Σ over {n} samples"
-                t.add(d(E, p), chain, num, f(L.grad_weights[j, k]))
+                    numbers = f"Σ over {n} samples"
+                t.add(d(E, p), chain, numbers, f(L.grad_weights[j, k]))
             else:
                 p = nt.b_param(li, j)
-                chain = f"{d(E, nt.z(li, j))} · 1 = {nt.delta(li, j)}"
-                num = (f(L.delta[0, j]) if n == 1 else " + ".join(f.p_(L.delta[s, j]) for s in range(n))
-                       if n <= MAX_SAMPLES_SHOWN else f"Σ over {n} samples")
-                t.add(d(E, p), chain, num, f(L.grad_biases[j]))
+                chain = _equals(eq(d(E, nt.z(li, j)), M("1", "1")), nt.delta(li, j))
+                numbers = (num(f(L.delta[0, j])) if n == 1 else num(" + ".join(f.p_(L.delta[s, j]) for s in range(n)))
+                           if n <= MAX_SAMPLES_SHOWN else f"Σ over {n} samples")
+                t.add(d(E, p), chain, numbers, f(L.grad_biases[j]))
         _note_params(t, L, full)
 
     # ---- update
@@ -207,9 +230,9 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 t.add(p, f(old), f(g), *["" for _ in extra], "frozen", f(new))
                 continue
             st = {k2: f(v[ix]) for k2, v in L.optimizer_state.get(key, {}).items()}
-            num = rule_num.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(g),
-                                  **{k2: (f"({v})" if v.startswith("-") else v) for k2, v in st.items()})
-            t.add(p, f(old), f(g), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num, f(new))
+            numbers = rule_num.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(g),
+                                      **{k2: (f"({v})" if v.startswith("-") else v) for k2, v in st.items()})
+            t.add(p, f(old), f(g), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num(numbers), f(new))
         _note_params(t, L, full)
 
     # ---- after
@@ -217,11 +240,21 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     t = doc.table(None, ["quantity", "value"], {1})
     for s in samples:
         for k in range(K):
-            t.add(f"{nt.a(last, k)} after" + (f" (sample {s + 1})" if n > 1 else ""), f(tr.outputs_after[s, k]))
+            words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
+            a_k = nt.a(last, k)
+            t.add(M(f"{a_k.text} {words}", rf"{a_k.tex}\ \text{{{words}}}"), f(tr.outputs_after[s, k]))
     t.add(f"{lname} before", f(tr.loss))
     t.add(f"{lname} after", f(tr.loss_after))
     t.add("change", f(tr.loss_change))
     return doc
+
+
+def _plus(terms: list[M]) -> M:
+    return join(terms, " + ", " + ")
+
+
+def _equals(a: M, b: M) -> M:
+    return M(f"{a.text} = {b.text}", f"{a.tex} = {b.tex}")
 
 
 def _fused_text(pair, a: str, t: str, n: int, K: int) -> str:
@@ -302,13 +335,13 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
     for nd in tr.nodes:
         if nd.op in GRAPH_OPS:
             op = GRAPH_OPS[nd.op]
-            sym = op.template.format(*nd.inputs)
-            num = op.template.format(*[f.p_(v) for v in nd.input_values])
+            sym = fill(op.template, *[gname(x) for x in nd.inputs])
+            numbers = op.template.format(*[f.p_(v) for v in nd.input_values])
         else:
             loss = LOSSES[nd.op]
-            sym = loss.term_t.format(t="t", a=nd.inputs[0], K=1)
-            num = loss.term_t.format(t=f.p_(tr.target), a=f.p_(nd.input_values[0]), K=1)
-        t.add(nd.name, f"{nd.name} = {sym}", num, f(nd.value))
+            sym = fill(loss.term_t, t=M("t", "t"), a=gname(nd.inputs[0]), K=M("1", "1"))
+            numbers = loss.term_t.format(t=f.p_(tr.target), a=f.p_(nd.input_values[0]), K=1)
+        t.add(gname(nd.name), _equals(gname(nd.name), sym), num(numbers), f(nd.value))
 
     out_name = tr.loss_node or tr.output
     doc.heading(f"Backward pass: from {out_name} back, upstream × local", 2)
@@ -319,20 +352,18 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
             if _is_literal(inp) and inp not in tr.variables:
                 continue
             if nd.op in GRAPH_OPS:
-                form = GRAPH_OPS[nd.op].local_forms[i]
-                names = {str(k): v for k, v in enumerate(nd.inputs)}
-                local_sym = form.format(*nd.inputs, out=nd.name, **names)
+                local_sym = fill(GRAPH_OPS[nd.op].local_forms[i], *[gname(x) for x in nd.inputs], out=gname(nd.name))
             else:
-                local_sym = LOSSES[nd.op].grad_t.format(a=inp, t="t", K=1)
-            t.add(nd.name if i == 0 else "", f(nd.grad) if i == 0 else "", inp,
-                  f"∂{nd.name}/∂{inp} = {local_sym}", f(nd.locals[i]), f(nd.products[i]))
+                local_sym = fill(LOSSES[nd.op].grad_t, a=gname(inp), t=M("t", "t"), K=M("1", "1"))
+            t.add(gname(nd.name) if i == 0 else "", f(nd.grad) if i == 0 else "", gname(inp),
+                  _equals(d(gname(nd.name), gname(inp)), local_sym), f(nd.locals[i]), f(nd.products[i]))
     t.caption = "a node's upstream gradient is the sum of the products flowing into it from the nodes it feeds"
 
     doc.heading("Gradients of the variables", 2)
     t = doc.table(None, ["variable", "sum of the paths", "gradient"], {2})
     for v in tr.variables:
         contribs = [f.p_(nd.products[i]) for nd in tr.nodes for i, inp in enumerate(nd.inputs) if inp == v]
-        t.add(f"∂{out_name}/∂{v}", " + ".join(contribs) if len(contribs) > 1 else "(one path)",
+        t.add(d(gname(out_name), gname(v)), num(" + ".join(contribs)) if len(contribs) > 1 else "(one path)",
               f(tr.grads.get(v, 0.0)))
 
     rule_sym, rule_num = OPTIMIZERS[tr.optimizer].rule, OPTIMIZERS[tr.optimizer].rule_t
@@ -342,10 +373,10 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
                   {1, 2, *range(3, 3 + len(extra)), 4 + len(extra)})
     for v, old in tr.variables.items():
         st = {k: f(x) for k, x in tr.optimizer_state.get(v, {}).items()}
-        num = rule_num.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(tr.grads.get(v, 0.0)),
-                              **{k: (f"({x})" if x.startswith("-") else x) for k, x in st.items()})
-        t.add(v, f(old), f(tr.grads.get(v, 0.0)), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num,
-              f(tr.new_values[v]))
+        numbers = rule_num.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(tr.grads.get(v, 0.0)),
+                                  **{k: (f"({x})" if x.startswith("-") else x) for k, x in st.items()})
+        t.add(gname(v), f(old), f(tr.grads.get(v, 0.0)), *[st.get(c, "") for c in _state_keys(tr.optimizer)],
+              num(numbers), f(tr.new_values[v]))
 
     doc.heading("After the update", 2)
     t = doc.table(None, ["quantity", "value"], {1})

@@ -1,4 +1,4 @@
-"""HTML and SVG: Rich's export of exactly what the terminal shows, wide enough that nothing wraps."""
+"""SVG: Rich's export of exactly what the terminal shows, wide enough that nothing wraps."""
 
 from __future__ import annotations
 
@@ -35,15 +35,6 @@ def _title(doc: Doc) -> str:
     from bpcalc.render.doc import Heading
 
     return next((b.text for b in doc.blocks if isinstance(b, Heading)), "bpcalc")
-
-
-def render_html(doc: Doc, width: int | None = None, **_) -> str:
-    """A complete HTML page with inline styles."""
-    import html
-
-    page = _recorded(doc, width).export_html(inline_styles=True)
-    meta = '<meta charset="UTF-8">'
-    return page.replace(meta, f"{meta}\n<title>{html.escape(_title(doc))}</title>", 1)
 
 
 def render_svg(doc: Doc, width: int | None = None, **_) -> str:
