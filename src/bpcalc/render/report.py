@@ -111,7 +111,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             numbers = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(out.a[s, k]), K=K)
             t.add(ek, sym, num(numbers), f(tr.loss_terms[s, k]))
         if K > 1:
-            t.add(lname if n == 1 else f"{lname}(sample {s + 1})",
+            t.add(E if n == 1 else M(f"{lname}(sample {s + 1})", rf"{E.tex}(\text{{sample }} {s + 1})"),
                   M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
                   num(" + ".join(f.p_(v) for v in tr.loss_terms[s])), f(tr.sample_loss[s]))
     if n > 1:
@@ -243,8 +243,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
             a_k = nt.a(last, k)
             t.add(M(f"{a_k.text} {words}", rf"{a_k.tex}\ \text{{{words}}}"), f(tr.outputs_after[s, k]))
-    t.add(f"{lname} before", f(tr.loss))
-    t.add(f"{lname} after", f(tr.loss_after))
+    for word, value in ((_("before"), tr.loss), (_("after"), tr.loss_after)):
+        t.add(M(f"{lname} {word}", rf"{E.tex}\ \text{{{word}}}"), f(value))
     t.add("change", f(tr.loss_change))
     return doc
 
