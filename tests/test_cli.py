@@ -371,8 +371,8 @@ def test_graph_as_dot_and_mermaid(cli, tmp_path):
     cli("graph", "graph_chain", "-o", tmp_path / "g.mmd")
     assert "flowchart LR" in (tmp_path / "g.mmd").read_text(encoding="utf-8")
     assert cli("graph", "graph_chain", "-f", "mermaid").stdout == (tmp_path / "g.mmd").read_text(encoding="utf-8")
-    bad = cli("graph", "graph_chain", "-f", "svg")
-    assert bad.exit_code == 2 and "unknown graph format 'svg'" in bad.stderr and "dot, mermaid" in bad.stderr
+    bad = cli("graph", "graph_chain", "-f", "png")
+    assert bad.exit_code == 2 and "unknown graph format 'png'" in bad.stderr and "dot, mermaid, svg" in bad.stderr
 
 
 def test_export_writes_a_pytorch_script(cli, tmp_path):
@@ -415,6 +415,21 @@ def test_schema_prints_and_writes_the_json_schema(cli, tmp_path):
     assert (tmp_path / "s.json").read_text(encoding="utf-8") == r.stdout
 
 
+def test_worksheet_blanks_what_run_shows(cli):
+    """A worksheet has run's tables: the givens as run writes them, the computed values blank (tests/test_worksheet.py
+    has the rest)."""
+    r = cli("worksheet", "simple", "--format", "text")
+    assert r.exit_code == 0 and "____" in r.stdout and "0.1×0.5 + 0.3×0.2 + 1.83" in r.stdout
+    assert "0.8744" not in r.stdout and "0.8744" in cli("worksheet", "simple", "--answers").stdout
+
+
+def test_new_writes_a_spec_run_accepts(cli, tmp_path):
+    """(tests/test_new.py checks the rules on many seeds.)"""
+    r = cli("new", "--shape", "2-2-1", "--seed", "3", "-o", tmp_path / "p.yaml")
+    assert r.exit_code == 0 and r.stdout == ""
+    assert cli("run", tmp_path / "p.yaml", "--format", "json").exit_code == 0
+
+
 def test_every_command_has_a_test_here():
     from bpcalc.cli import COMMAND_MODULES
 
@@ -444,7 +459,7 @@ def test_format_help_and_errors_list_the_table(cli):
     assert " | ".join(names) in " ".join(cli("run", "--help").stdout.split())
     r = cli("run", "simple", "--format", "xml")
     assert r.exit_code == 2 and f"choose one of: {', '.join(names)}" in r.stderr
-    assert formats.complete()("m") == ["markdown"] and formats.complete("graph")("") == ["dot", "mermaid"]
+    assert formats.complete()("m") == ["markdown"] and formats.complete("graph")("") == ["dot", "mermaid", "svg"]
 
 
 def test_rich_to_a_file_is_text(cli, tmp_path):

@@ -253,12 +253,14 @@ def test_svg_export_is_well_formed_with_the_numbers(cli):
 
 
 def test_svg_width_fits_the_widest_table():
-    from bpcalc.render.richexport import MAX_WIDTH, _recorded
+    """The SVG page grows with its widest table: every right-aligned number ends inside the page."""
+    from bpcalc.render.svgdoc import MARGIN, PAGE, render_svg
 
-    console = _recorded(report(run("xor")))
-    assert 80 < console.width <= MAX_WIDTH
-    exported = console.export_text()
-    assert "…" not in exported
+    root = ET.fromstring(render_svg(report(run("xor"))))
+    width = float(root.get("width"))
+    assert width > PAGE + 2 * MARGIN  # xor's widest table is wider than the text block
+    ends = [float(t.get("x")) for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("text-anchor") == "end"]
+    assert ends and max(ends) <= width - MARGIN
 
 
 # ====================================================================== Markdown

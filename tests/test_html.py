@@ -426,11 +426,7 @@ def test_printed_korean_page(cli, tmp_path):
 
 def test_blanks_and_equations_with_matrices():
     """A worksheet's blank is a ruled box; an equation with matrices is typeset, its caption below."""
-    from dataclasses import dataclass
-
-    @dataclass(frozen=True)
-    class Blank:  # the shape of render.doc's worksheet blank
-        width: int = 4
+    from bpcalc.render.doc import Blank
 
     class Equation:  # the shape of render.equation's Equation
         caption = "W is 2×2"
@@ -447,3 +443,12 @@ def test_blanks_and_equations_with_matrices():
     assert '<span class="blank" style="width:6.0em"' in page
     assert "\\" not in page and page.count("<mtr>") == 2 and "<munder>" in page
     assert '<p class="caption">W is 2×2</p>' in page
+
+
+def test_a_worksheet_in_html_has_ruled_boxes(cli):
+    """bpcalc worksheet --format html: every blank a ruled box, in the tables and in the derivations' equations."""
+    r = cli("worksheet", "simple", "--explain", "--format", "html")
+    assert r.exit_code == 0, r.stderr
+    _well_formed(r.stdout)
+    assert r.stdout.count('<span class="blank"') > 20 and '<mrow class="blank"><mphantom>' in r.stdout
+    assert "____" not in r.stdout and "\\" not in r.stdout

@@ -1,4 +1,11 @@
-"""bpcalc: a backpropagation calculator that shows every intermediate number of a step."""
+"""bpcalc: a backpropagation calculator that shows every intermediate number of a step.
+
+    import bpcalc
+    trace = bpcalc.run("two_layer")             # a path, a bundled name, YAML text or a spec
+    result = bpcalc.train("xor", epochs=2000)   # what `bpcalc step` runs
+    bpcalc.derive("two_layer"), bpcalc.check("hidden")    # what `bpcalc explain` and `bpcalc check` show
+
+Each result displays itself in Jupyter as the document the command line prints (HTML, Markdown, LaTeX)."""
 
 from __future__ import annotations
 
@@ -9,9 +16,14 @@ from typing import TYPE_CHECKING
 from bpcalc.errors import SpecError
 
 if TYPE_CHECKING:
-    from bpcalc.spec.loader import GraphSpec, NetworkSpec, load_spec, parse_spec
+    from bpcalc.engine.gradcheck import GradCheck
+    from bpcalc.engine.trace import GraphTrace, NetworkTrace
+    from bpcalc.engine.training import TrainResult
+    from bpcalc.explain.chain import Explanation
+    from bpcalc.explain.functions import FunctionDerivation
+    from bpcalc.spec.loader import GraphSpec, NetworkSpec, parse_spec
 
-_LAZY = {"GraphSpec", "NetworkSpec", "load_spec", "parse_spec"}  # from .spec, which imports numpy and yaml
+_LAZY = {"GraphSpec", "NetworkSpec", "parse_spec"}  # from .spec, which imports numpy and yaml
 
 
 def __getattr__(name: str):
@@ -38,16 +50,31 @@ def main() -> None:
         sys.exit(130)
 
 
-def run(spec=None, learning_rate: float | None = None, round_to: int | None = None):
-    """One forward pass, backward pass and update -> a trace. SPEC: path, bundled name, YAML text or spec."""
+def load_spec(spec=None):
+    """A validated spec from a path, the name of a bundled example (as `bpcalc run` takes), YAML text, or a spec
+    (returned as it is); None: the bundled default."""
     from bpcalc.spec.loader import GraphSpec, NetworkSpec, parse_spec
 
+    if isinstance(spec, (NetworkSpec, GraphSpec)):
+        return spec
     if isinstance(spec, str) and "\n" in spec:
-        spec = parse_spec(spec)
-    elif not isinstance(spec, (NetworkSpec, GraphSpec)):
-        from bpcalc.spec.bundled import open_spec
+        return parse_spec(spec)
+    from bpcalc.spec.bundled import open_spec
 
-        spec = open_spec(None if spec is None else str(spec))
+    return open_spec(None if spec is None else str(spec))
+
+
+def _shown(result):
+    """`result`, with the display hooks of its class attached (Jupyter shows it as its document)."""
+    from bpcalc.render.notebook import attach
+
+    attach(type(result))
+    return result
+
+
+def run(spec=None, learning_rate: float | None = None, round_to: int | None = None) -> NetworkTrace | GraphTrace:
+    """One forward pass, backward pass and update -> a trace. SPEC: path, bundled name, YAML text or spec."""
+    spec = load_spec(spec)
     if spec.kind == "graph":
         from bpcalc.engine.graph import run_graph as run_one
     else:
@@ -57,7 +84,45 @@ def run(spec=None, learning_rate: float | None = None, round_to: int | None = No
         from bpcalc.explain.departures import attach_exact
 
         attach_exact(trace, run_one(spec, learning_rate, None))
-    return trace
+    return _shown(trace)
 
 
-__all__ = ["GraphSpec", "NetworkSpec", "SpecError", "__version__", "load_spec", "parse_spec", "run"]
+def train(spec=None, epochs: int = 10, learning_rate: float | None = None, every: int | None = None) -> TrainResult:
+    """Train for `epochs` epochs, as `bpcalc step` does -> the losses, final parameters and, for small networks,
+    the parameters every `every` epochs (default: about 20 rows, as the table shows)."""
+    from bpcalc.engine.training import train as train_spec
+    from bpcalc.explain.notation import param_names
+    from bpcalc.render.train_report import auto_every
+
+    s = load_spec(spec)
+    names = (lambda: param_names(s)) if s.kind == "network" else None
+    return _shown(train_spec(s, epochs, learning_rate=learning_rate, every=every or auto_every(epochs), names=names))
+
+
+def derive(spec=None, param: str | list[str] | None = None, precision: int = 4,
+           learning_rate: float | None = None) -> Explanation | FunctionDerivation:
+    """What `bpcalc explain` shows: the chain rule written out for each parameter (or those named by `param`);
+    with the name of a function (`"sigmoid"`, `"chain-rule"`), its derivative derived step by step. (Not named
+    `explain`: that is the package bpcalc.explain.)"""
+    from pathlib import Path
+
+    from bpcalc.explain.functions import canonical, derivation
+
+    name = canonical(spec) if isinstance(spec, str) and "\n" not in spec else None
+    if name is not None and not Path(spec).exists():
+        return _shown(derivation(name))
+    from bpcalc.explain.chain import explain as derive_chain
+
+    params = [param] if isinstance(param, str) else param
+    return _shown(derive_chain(run(spec, learning_rate=learning_rate), precision, params))
+
+
+def check(spec=None, eps: float = 1e-6, tolerance: float = 1e-5) -> GradCheck:
+    """Backprop's gradients against central differences, as `bpcalc check` does."""
+    from bpcalc.engine.gradcheck import check as run_check
+
+    return _shown(run_check(load_spec(spec), eps=eps, tolerance=tolerance))
+
+
+__all__ = ["GraphSpec", "NetworkSpec", "SpecError", "__version__", "check", "derive", "load_spec", "parse_spec", "run",
+           "train"]

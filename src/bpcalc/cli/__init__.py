@@ -7,7 +7,8 @@ import importlib
 from bpcalc.cli.app import app
 
 # importing a module registers its command; `--help` lists them in this order
-COMMAND_MODULES = ["run", "step", "explain", "check", "graph", "export", "examples", "init", "validate", "schema"]
+COMMAND_MODULES = ["run", "step", "explain", "check", "graph", "export", "worksheet", "new", "examples", "init",
+                   "validate", "schema"]
 
 
 def _register() -> None:

@@ -305,11 +305,11 @@ def open_spec_for(arg: str | None, *destinations: Path | None):
 
 
 def emit(subject, fmt: str, output: Path | None, data: Callable[[], Any] | None = None, quiet: bool = False,
-         protect: list[str | None] | None = None, **opts) -> None:
+         protect: list[str | None] | None = None, family: str = "report", **opts) -> None:
     """Render `subject` (a Doc or a Drawing), for JSON `data()`, in `fmt` and deliver it; --quiet: no stdout."""
     if quiet and output is None:
         return
-    f = formats.BY_NAME[fmt]
+    f = formats.BY_FAMILY[(family, fmt)]
     if output is None and f.draw is not None:
         f.draw(subject)
         return

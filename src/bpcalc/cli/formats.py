@@ -75,9 +75,15 @@ def _html(doc, data=None, **_) -> str:
 
 
 def _svg(doc, data=None, **_) -> str:
-    from bpcalc.render.richexport import render_svg
+    from bpcalc.render.svgdoc import render_svg
 
     return render_svg(doc)
+
+
+def _svg_figure(drawing, data=None, **_) -> str:
+    from bpcalc.render.graphsvg import graph_svg
+
+    return graph_svg(drawing.trace, drawing.precision, drawing.sample)
 
 
 def _dot(drawing, data=None, **_) -> str:
@@ -102,8 +108,10 @@ FORMATS: tuple[Format, ...] = (
     Format("svg", (".svg",), _svg),
     Format("dot", (".dot", ".gv"), _dot, family="graph", note="Graphviz"),
     Format("mermaid", (".mmd", ".mermaid"), _mermaid, family="graph"),
+    Format("svg", (".svg",), _svg_figure, family="graph", note="the figure, no Graphviz needed"),
 )
-BY_NAME = {f.name: f for f in FORMATS}
+BY_NAME = {f.name: f for f in FORMATS if f.family == "report"}
+BY_FAMILY = {(f.family, f.name): f for f in FORMATS}
 # per family: what an error calls a format, and the format of an --output whose suffix names none
 NOUN = {"report": "format", "graph": "graph format"}
 FALLBACK = {"report": "text", "graph": "dot"}

@@ -18,7 +18,8 @@ SampleOpt = Annotated[int, typer.Option("--sample", min=1, metavar="N",
                                         help="With several samples: whose forward values the nodes show.")]
 
 
-@app.command(epilog="Examples:\n\n  bpcalc graph graph_chain | dot -Tsvg -o chain.svg\n\n"
+@app.command(epilog="Examples:\n\n  bpcalc graph two_layer -o two_layer.svg\n\n"
+             "  bpcalc graph graph_chain | dot -Tsvg -o chain.svg\n\n"
              "  bpcalc graph hidden --format mermaid -o hidden.mmd\n\n"
              "  bpcalc graph xor --sample 3 --precision 3")
 @c.guard
@@ -33,7 +34,9 @@ def graph(
     notation: c.NotationOpt = None,
 ) -> None:
     """The computational graph, micrograd style: each node's value and gradient, each edge's local derivative
-    (networks: neuron by neuron, edges labelled with their weight, its gradient and its new value)."""
+    (networks: neuron by neuron, edges labelled with their weight, its gradient and its new value). `--format
+    svg` draws the documents' figure itself: an expression graph left to right with values above the edges and
+    gradients below, a network's layers with z, a and δ in each neuron."""
     from bpcalc import run as run_step
     from bpcalc.errors import SpecError
     from bpcalc.render.graphdraw import drawing
@@ -47,4 +50,4 @@ def graph(
     if sample > n:
         raise SpecError(f"--sample {sample}: the spec has {n} sample{'s' if n != 1 else ''}",
                         hint=f"choose 1..{n}")
-    c.emit(drawing(trace, precision, sample - 1), fmt, output, protect=[s.source])
+    c.emit(drawing(trace, precision, sample - 1), fmt, output, protect=[s.source], family="graph")

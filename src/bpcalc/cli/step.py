@@ -34,13 +34,57 @@ StepSaveOpt = Annotated[Path | None, typer.Option(
     help="Write the trained spec (parameters and optimizer state; resumes exactly). Never over SPEC.")]
 PlotOpt = Annotated[Path | None, typer.Option(
     "--plot", metavar="FILE", dir_okay=False,
-    help="Draw the loss curve to FILE.png, .svg or .pdf (needs matplotlib: pip install matplotlib).")]
+    help="Draw the loss curve to FILE.svg, .png or .pdf (PNG, PDF: pip install matplotlib).")]
+PlotScaleOpt = Annotated[str, typer.Option(
+    "--plot-scale", metavar="SCALE", autocompletion=lambda incomplete: [
+        s for s in ("auto", "linear", "log") if s.startswith(incomplete or "")],
+    help="The --plot's loss axis: linear (from zero, so a plateau stays flat), log, or auto (log when the loss "
+    "spans more than a factor of 100).")]
+
+
+StepRoundOpt = Annotated[int | None, typer.Option(
+    "--round", metavar="N", min=0, max=12, show_default=False,
+    help="Several steps by hand: every epoch on the hand-rounded track (N decimals, as on paper), each from the "
+         "last one's rounded results; with --trace each epoch's full tables. Full batch; at most 1000 epochs.")]
+
+
+def _by_hand(s, epochs: int, round_to: int, tables: bool, fmt: str, precision: int, learning_rate, output, save,
+             full: bool, quiet: bool, standalone: bool) -> None:
+    """`step --round N`: the epochs as a person does them on paper, each epoch's tables with --trace."""
+    from bpcalc.errors import SpecError
+    from bpcalc.explain.departures import epochs_by_hand
+    from bpcalc.i18n import _
+
+    if epochs > 1000:
+        raise SpecError(_("--round: at most 1000 epochs by hand (got {n})").format(n=epochs))
+    if getattr(s, "batch_size", None) and s.batch_size < len(s.inputs):
+        raise SpecError(_("--round does each epoch as one full step; the spec's batch_size {b} splits it"
+                          ).format(b=s.batch_size), path="batch_size", hint=_("remove batch_size, or drop --round"))
+    traces = epochs_by_hand(s, epochs, learning_rate, round_to)
+    for tr in traces:
+        c.refuse_non_finite(tr)
+
+    def data() -> dict:
+        from bpcalc.render.jsonr import trace_to_dict
+
+        return {"kind": "epochs_by_hand", "round": round_to, "epochs": [
+            {"epoch": e, "run": trace_to_dict(tr)} for e, tr in enumerate(traces, 1)]}
+
+    from bpcalc.render.worksheet import epochs_doc
+
+    doc = None if fmt == "json" else epochs_doc(traces, precision, full, tables)
+    if save is not None:
+        from bpcalc.spec.save import trace_to_spec_text
+
+        c.deliver(trace_to_spec_text(s, traces[-1], save), save, protect=[s.source])
+    c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
 
 
 @app.command(epilog="Examples:\n\n  bpcalc step --epochs 10\n\n  bpcalc step two_layer --epochs 10000 --every 1000\n\n"
              "  bpcalc step xor --epochs 5000 --format json > curve.json\n\n"
              "  bpcalc step my.yaml --epochs 5 --save my_5.yaml   (then: bpcalc step my_5.yaml --epochs 5)\n\n"
-             "  bpcalc step two_layer --epochs 3 --trace\n\n  bpcalc step xor --epochs 2000 --plot loss.png")
+             "  bpcalc step two_layer --epochs 3 --trace\n\n  bpcalc step hidden --epochs 2 --trace --round 2\n\n"
+             "  bpcalc step xor --epochs 2000 --plot loss.svg")
 @c.guard
 def step(
     spec: c.SpecArg = None,
@@ -53,6 +97,9 @@ def step(
     output: c.OutputOpt = None,
     save: StepSaveOpt = None,
     plot: PlotOpt = None,
+    plot_scale: PlotScaleOpt = "auto",
+    round: StepRoundOpt = None,
+    full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
     notation: c.NotationOpt = None,
@@ -66,9 +113,12 @@ def step(
 
     fmt = c.pick_format(format, output)
     if plot is not None:
-        _check_plot(plot)
+        _check_plot(plot, plot_scale)
     s = c.open_spec_for(spec, save, output, plot)  # before training, not after it
     c.apply_notation(s, notation)
+    if round is not None:
+        _by_hand(s, epochs, round, trace, fmt, precision, learning_rate, output, save, full, quiet, standalone)
+        return
     shown_every = every or (1 if fmt == "json" else _auto(epochs))  # rows of the table / JSON epochs
     param_every = every or _auto(epochs)  # epochs whose parameters are kept (small networks): the table's
     progress = _Progress(epochs) if (not quiet and _stderr_tty()) else None
@@ -100,7 +150,7 @@ def step(
     if plot is not None and len(res.losses):
         from bpcalc.render.plot import loss_curve
 
-        c.deliver(loss_curve(res, plot.suffix.lower()[1:]), plot, protect=[s.source])
+        c.deliver(loss_curve(res, plot.suffix.lower()[1:], plot_scale.lower()), plot, protect=[s.source])
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
     if res.diverged:
         c.err(f"error: training diverged at epoch {res.diverged_epoch}: {res.diverged}"
@@ -133,16 +183,23 @@ def _stderr_tty() -> bool:
         return False
 
 
-def _check_plot(plot: Path) -> None:
-    """--plot's file: a suffix matplotlib writes, a folder that exists, and matplotlib installed; before training."""
+def _check_plot(plot: Path, scale: str) -> None:
+    """--plot's file: a suffix bpcalc draws, a folder that exists, and matplotlib installed for PNG and PDF; and a
+    known --plot-scale; before training."""
     from bpcalc.errors import SpecError
-    from bpcalc.render.plot import INSTALL_HINT, PLOT_FORMATS, have_matplotlib
+    from bpcalc.i18n import _
+    from bpcalc.render.plot import INSTALL_HINT, NEEDS_MATPLOTLIB, PLOT_FORMATS, SCALES, have_matplotlib
 
-    if plot.suffix.lower()[1:] not in PLOT_FORMATS:
+    if scale.lower() not in SCALES:
+        raise SpecError(_("--plot-scale {scale}: not a scale").format(scale=scale),
+                        hint=_("choose one of: {choices}").format(choices=", ".join(SCALES)))
+    suffix = plot.suffix.lower()[1:]
+    if suffix not in PLOT_FORMATS:
         raise SpecError(f"--plot {plot}: the file name must end in .png, .svg or .pdf")
     c.check_output_path(plot)
-    if not have_matplotlib():
-        raise SpecError("--plot needs matplotlib, which is not installed", hint=INSTALL_HINT)
+    if suffix in NEEDS_MATPLOTLIB and not have_matplotlib():
+        raise SpecError(_("--plot {file}: PNG and PDF need matplotlib, which is not installed (SVG does not)").format(
+            file=plot), hint=INSTALL_HINT)
 
 
 def _traces_doc(res, precision: int):

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from bpcalc.engine.mistakes import Mistake
 from bpcalc.engine.optimizers import Stepper
 from bpcalc.engine.registry import GRAPH_OPS, LOSSES, stepper
 from bpcalc.engine.rounding import (
@@ -32,8 +33,10 @@ def loss_node_name(graph: Graph) -> str:
     return "loss_"
 
 
-def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str, float], list[NodeTrace]]:
-    """Forward pass: the value of every node (and of the loss node, when the graph has a target)."""
+def evaluate(graph: Graph, values: dict[str, float], rnd=None, loss_factor: float = 1.0
+             ) -> tuple[dict[str, float], list[NodeTrace]]:
+    """Forward pass: the value of every node (and of the loss node, when the graph has a target); `loss_factor`
+    scales the loss (the factor_of_two mistake)."""
     vals = dict(graph.constants)
     vals.update(values)
     traces = []
@@ -60,7 +63,7 @@ def evaluate(graph: Graph, values: dict[str, float], rnd=None) -> tuple[dict[str
             raise SpecError(f"{graph.loss} takes the log of the output, a probability, but {graph.output} = "
                             f"{a[0]:g}", path="loss", hint="end the graph in sigmoid(...), or use sse or half_sse")
         with np.errstate(all="ignore"):
-            value = when(rnd, rounds_loss_terms(loss, 1))(float(loss.terms(a, t).sum()))
+            value = loss_factor * when(rnd, rounds_loss_terms(loss, 1))(float(loss.terms(a, t).sum()))
         name = loss_node_name(graph)
         vals[name] = value
         traces.append(NodeTrace(name, graph.loss, (graph.output,), (vals[graph.output],), value,
@@ -99,8 +102,9 @@ def root_name(graph: Graph, traces: list[NodeTrace]) -> str:
     return traces[-1].name if graph.target is not None else graph.output
 
 
-def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float]:
-    """Reverse pass: fills each NodeTrace's grad, locals and products; returns ∂L/∂name for every name."""
+def backward(graph: Graph, traces: list[NodeTrace], rnd=None, loss_factor: float = 1.0) -> dict[str, float]:
+    """Reverse pass: fills each NodeTrace's grad, locals and products; returns ∂L/∂name for every name.
+    `loss_factor` scales the loss's derivative (the factor_of_two mistake)."""
     grads: dict[str, float] = {root_name(graph, traces): 1.0}
     live = reaches_a_variable(graph)
     for nt in reversed(traces):
@@ -110,7 +114,8 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None) -> dict[str, float
             locals_ = GRAPH_OPS[nt.op].locals(*nt.input_values, nt.value)
         else:  # the loss node
             with np.errstate(all="ignore"):
-                locals_ = (float(LOSSES[nt.op].grad(np.array([nt.input_values[0]]), np.array([graph.target]))[0]),)
+                locals_ = (loss_factor * float(LOSSES[nt.op].grad(np.array([nt.input_values[0]]),
+                                                                  np.array([graph.target]))[0]),)
         # by hand, only local derivatives that are function values or quotients get rounded
         rounded = rounds_graph_locals(nt.op, nt.input_values) if nt.op in GRAPH_OPS else (
             rounds_loss_grad(LOSSES[nt.op], 1, 1),)
@@ -193,30 +198,36 @@ def _undefined_exponent_derivative(graph: Graph, nt: NodeTrace) -> SpecError:
 
 
 def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int | None = None,
-              optimizer: Stepper | None = None, values: dict[str, float] | None = None) -> GraphTrace:
-    """One forward, backward and update of an expression graph."""
+              optimizer: Stepper | None = None, values: dict[str, float] | None = None,
+              mistake: Mistake | None = None) -> GraphTrace:
+    """One forward, backward and update of an expression graph (with `mistake`, as that hand mistake makes it:
+    factor_of_two in the loss or its derivative, update_sign_flipped)."""
     graph = parse_graph(spec)
     lr = spec.learning_rate if learning_rate is None else learning_rate
     rnd = rounder(round_to)
     opt = optimizer or stepper(spec.optimizer, lr)
     r = when(rnd, rounds_update(opt.opt))
     values = dict(spec.variables if values is None else values)
+    m = mistake
+    f_loss = m.factor if m is not None and m.in_loss("factor_of_two") else 1.0
+    f_grad = m.factor if m is not None and m.in_grad("factor_of_two") else 1.0
+    sign = -1.0 if m is not None and m.at("update_sign_flipped") else 1.0
     try:
-        vals, traces = evaluate(graph, values, rnd)
-        grads = backward(graph, traces, rnd)
+        vals, traces = evaluate(graph, values, rnd, f_loss)
+        grads = backward(graph, traces, rnd, f_grad)
     except SpecError as exc:
         raise located(exc, spec) from None
     opt.tick()
     new_values, states = {}, {}
     with np.errstate(all="ignore"):  # an overflowing update is found in the numbers (first_non_finite)
         for name, v in values.items():
-            new, st = opt.update(name, np.float64(v), np.float64(grads.get(name, 0.0)))
+            new, st = opt.update(name, np.float64(v), np.float64(sign * grads.get(name, 0.0)))
             new_values[name] = r(float(new))
             states[name] = {k: float(x) for k, x in st.items()}
     loss_after = None
     output_after = None
     try:
-        vals2, traces2 = evaluate(graph, new_values, rnd)
+        vals2, traces2 = evaluate(graph, new_values, rnd, f_loss)
         output_after = vals2[graph.output]
         loss_after = traces2[-1].value if spec.target is not None else None
     except SpecError:

@@ -23,6 +23,7 @@ from bpcalc.engine.rounding import (
 from bpcalc.spec.loader import NetworkSpec
 
 if TYPE_CHECKING:
+    from bpcalc.engine.mistakes import Mistake
     from bpcalc.engine.trace import NetworkTrace
 
 Rnd = Callable[[np.ndarray], np.ndarray] | None
@@ -31,7 +32,9 @@ Rnd = Callable[[np.ndarray], np.ndarray] | None
 class Network:
     """Weights W[l] (J, K), biases b[l] (J,) or None, activations, and a loss: the one implementation of a layer's
     forward and backward pass, used by `run` (recording every intermediate) and by training (writing gradients
-    into the flat vector it updates)."""
+    into the flat vector it updates). `mistake` (None: none) makes it a known hand mistake (engine/mistakes.py)."""
+
+    mistake: Mistake | None = None
 
     def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray | None], activations: list[str],
                  loss: str, freeze: frozenset[str] = frozenset(), copy: bool = True):
@@ -56,13 +59,16 @@ class Network:
         """z^(l) = a^(l-1) W^T + b, a^(l) = f(z^(l)) for every layer."""
         zs, as_ = [], []
         a = X
-        for W, b, act in zip(self.weights, self.biases, self.acts):
+        m = self.mistake
+        for l, (W, b, act) in enumerate(zip(self.weights, self.biases, self.acts)):
             z = a @ W.T  # sums of products: exact on paper, never rounded
-            if b is not None:
+            if b is not None and not (m is not None and m.at("missing_bias", l)):
                 z += b
             a = act.forward(z) if rnd is None else when(rnd, rounds_activation(act))(act.forward(z))
             zs.append(z)
             as_.append(a)
+            if m is not None and m.at("z_instead_of_a", l + 1):
+                a = z
         return zs, as_
 
     def logs(self, z: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -74,11 +80,14 @@ class Network:
         """Per-sample, per-output contributions to the loss, using stable logs where the loss takes a log."""
         la, l1 = self.logs(z)
         if rnd is None:
-            return self.loss.terms(a, T, la, l1)
-        inside = (a > 0) & (a < 1)  # by hand, the log of the rounded a (the stable form where a rounded to 0 or 1)
-        la = None if la is None else np.where(inside, np.log(np.where(inside, a, 1.0)), la)
-        l1 = None if l1 is None else np.where(inside, np.log1p(-np.where(inside, a, 0.0)), l1)
-        return when(rnd, rounds_loss_terms(self.loss, a.shape[-1]))(self.loss.terms(a, T, la, l1))
+            terms = self.loss.terms(a, T, la, l1)
+        else:
+            inside = (a > 0) & (a < 1)  # by hand, the log of the rounded a (the stable form where a rounded to 0 or 1)
+            la = None if la is None else np.where(inside, np.log(np.where(inside, a, 1.0)), la)
+            l1 = None if l1 is None else np.where(inside, np.log1p(-np.where(inside, a, 0.0)), l1)
+            terms = when(rnd, rounds_loss_terms(self.loss, a.shape[-1]))(self.loss.terms(a, T, la, l1))
+        m = self.mistake
+        return terms if m is None or not m.in_loss("factor_of_two") else m.factor * terms
 
     def loss_value(self, X: np.ndarray, T: np.ndarray, chunk: int = 4096) -> float:
         """The mean loss of all samples, a chunk of samples at a time (memory bounded whatever their number)."""
@@ -92,6 +101,11 @@ class Network:
     def local(self, l: int, z: np.ndarray, a: np.ndarray, rnd: Rnd = None) -> np.ndarray | None:
         """da/dz of layer l (None for softmax): from z where that keeps more digits, from the rounded a by hand."""
         act = self.acts[l]
+        m = self.mistake
+        if m is not None and m.at("missing_activation_derivative", l):
+            return np.ones_like(z)  # the f'(z) factor left out
+        if m is not None and m.at("derivative_of_wrong_quantity", l):
+            return a.copy()  # f(z) written for f'(z): σ(z) for σ'(z)
         if act.local is None:
             return None
         return act.local_z(z, a) if (act.local_z is not None and rnd is None) else act.local(z, a)
@@ -107,15 +121,20 @@ class Network:
         out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "gW": [None] * L,
                "gb": [None] * L, "terms": [None] * L, "fused": False} if rec else None
         pr, z, a = self.pair, zs[-1], as_[-1]
+        m = self.mistake
+        wrong_out = m is not None and _wrong_output_delta(m, L - 1)  # a mistake in δ of the output: the product
+        mean_n = 1 if wrong_out and m.in_grad("sum_instead_of_mean") else n
         grad_a = local = None
-        if full or pr is None or not (pr.fused or rnd is None):
+        if full or pr is None or not (pr.fused or rnd is None) or wrong_out:
             la, l1 = (None, None) if rnd is not None else self.logs(z)
             grad_a = self.loss.grad(a, T, la, l1)
-            if n != 1:  # (x / 1 is x: one array operation less an epoch for a single sample)
-                grad_a /= n  # by hand only quotients are rounded: sums, products are exact
-            grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, n))(grad_a)
+            if mean_n != 1:  # (x / 1 is x: one array operation less an epoch for a single sample)
+                grad_a /= mean_n  # by hand only quotients are rounded: sums, products are exact
+            grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, mean_n))(grad_a)
+            if wrong_out and m.in_grad("factor_of_two"):
+                grad_a = m.factor * grad_a
             local = self.local(L - 1, z, a, rnd)
-        if pr is not None and (pr.fused or rnd is None):
+        if pr is not None and (pr.fused or rnd is None) and not wrong_out:
             # δ in closed form from z: exact where ∂E/∂a · ∂a/∂z loses digits (an output near 0 or 1); by hand,
             # the product of the rounded factors, except where the tables write δ in closed form (fused)
             if rnd is None:
@@ -134,6 +153,8 @@ class Network:
                 local = self.local(l, z, a, rnd)
                 delta = self._delta(grad_a, local, rec) if local is not None else self.acts[l].backward(z, a, grad_a)
             a_prev = as_[l - 1] if l > 0 else X
+            if m is not None and m.at("z_instead_of_a", l) and l > 0:
+                a_prev = zs[l - 1]  # z of the previous layer taken as its output
             if rec:
                 out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local if full else None, delta
                 out["gW"][l] = delta.T @ a_prev
@@ -146,6 +167,8 @@ class Network:
                     np.add.reduce(delta, axis=0, out=gb)
             if l > 0:
                 W = self.weights[l]
+                if m is not None and m.back_weights is not None and m.at("used_updated_weights", l):
+                    W = m.back_weights[l]  # δ passed back through weights already updated
                 if rec and full:
                     out["terms"][l - 1] = delta[:, :, None] * W[None, :, :]  # (n, J, K)
                 grad_a = delta @ W
@@ -162,6 +185,8 @@ class Network:
         r = when(rnd, rounds_update(opt.opt))
         opt.tick()
         states = []
+        if self.mistake is not None and self.mistake.at("update_sign_flipped"):
+            gW, gb = [None if g is None else -g for g in gW], [None if g is None else -g for g in gb]  # θ + α·g
         for l in range(len(self.weights)):
             st = {}
             if "weights" not in self.freeze:
@@ -174,11 +199,20 @@ class Network:
         return states
 
 
+def _wrong_output_delta(m: Mistake, last: int) -> bool:
+    """Does the mistake change how δ of the output layer is formed (so it is formed as the product ∂E/∂a · ∂a/∂z)?"""
+    return (m.at("missing_activation_derivative", last) or m.at("derivative_of_wrong_quantity", last)
+            or m.in_grad("factor_of_two") or m.in_grad("sum_instead_of_mean"))
+
+
 def run_network(spec: NetworkSpec, learning_rate: float | None = None, round_to: int | None = None,
-                optimizer: Stepper | None = None, net: Network | None = None) -> NetworkTrace:
-    """One full step on all samples of `spec`, recording every intermediate."""
+                optimizer: Stepper | None = None, net: Network | None = None,
+                mistake: Mistake | None = None) -> NetworkTrace:
+    """One full step on all samples of `spec`, recording every intermediate (with `mistake`, as that hand mistake
+    makes it)."""
     lr = spec.learning_rate if learning_rate is None else learning_rate
     net = net or Network.from_spec(spec)
+    net.mistake = mistake
     opt = optimizer or stepper(spec.optimizer, lr)
     rnd = rounder(round_to)
     with np.errstate(all="ignore"):  # non-finite values are looked for in the numbers, not in warnings
@@ -194,12 +228,14 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     zs, as_ = net.forward(X, rnd)
     terms = net.loss_terms(zs[-1], as_[-1], T, rnd)
     sample_loss = terms.sum(axis=1)
-    mean = when(rnd, rounds_mean(X.shape[0]))
-    E = float(mean(sample_loss.mean()))
+    summed = net.mistake is not None and net.mistake.in_loss("sum_instead_of_mean")
+    mean = when(rnd, rounds_mean(X.shape[0]) and not summed)
+    average = np.sum if summed else np.mean  # the mistake: the samples' losses added, not averaged
+    E = float(mean(average(sample_loss)))
     g = net.backward(X, T, zs, as_, rnd, full=True)
     states = net.apply(g["gW"], g["gb"], opt, rnd)
     zs2, as2 = net.forward(X, rnd)
-    E_after = float(mean(net.loss_terms(zs2[-1], as2[-1], T, rnd).sum(axis=1).mean()))
+    E_after = float(mean(average(net.loss_terms(zs2[-1], as2[-1], T, rnd).sum(axis=1))))
     layers = []
     for l, ls in enumerate(spec.layers):
         layers.append(LayerTrace(

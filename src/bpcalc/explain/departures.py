@@ -292,3 +292,14 @@ def attach_exact(rounded_trace, exact_trace) -> None:
     """Keep the exact twin of a hand-rounded trace, and the departures between them, on the rounded trace."""
     found, first, compared = departures(rounded_trace, exact_trace)
     rounded_trace.rounding = RoundingComparison(rounded_trace.round_to, found, first, compared, exact_trace)
+
+
+def epochs_by_hand(spec, epochs: int, learning_rate: float | None = None, round_to: int | None = None) -> list:
+    """`epochs` full steps, each from the last one's parameters; hand-rounded ones keep their exact twins."""
+    from bpcalc.engine.byhand import steps_by_hand
+
+    traces = steps_by_hand(spec, epochs, learning_rate, round_to)
+    if round_to is not None:
+        for tr, ex in zip(traces, steps_by_hand(spec, epochs, learning_rate, None)):
+            attach_exact(tr, ex)
+    return traces

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from bpcalc.errors import EXIT_CHECK_FAILED, EXIT_OK, SpecError
+from bpcalc.explain.diagnosis import Diagnosis, diagnosable, diagnose
 from bpcalc.explain.quantities import Quantity, leaves, lookup, norm, quantities
 
 RELATIVE = 1e-6
@@ -35,11 +36,13 @@ class Result:
     key: str  # as written under expected: (with `.i` appended for each element of a list)
     path: str  # the dotted JSON path it names
     name: str  # its display name (in JSON: the layer notation's)
-    yours: float
+    yours: float | None  # None: left empty (not filled in yet)
     written: str  # your value as written
     decimals: int  # decimals you wrote (the tolerance is half a unit in that place)
     correct: float | None  # None when the run has no finite value there
-    ok: bool
+    ok: bool  # right, or not filled in
+    diagnosis: Diagnosis | None = None  # a wrong value: the known mistake that gives it (explain/diagnosis.py)
+    earliest: bool = False  # the first wrong value in the order of computation (of several wrong ones)
     shown: str = ""  # its display name in the notation shown, where that is not the layer notation
 
     @property
@@ -47,16 +50,21 @@ class Result:
         return self.shown or self.name
 
     @property
+    def filled(self) -> bool:
+        return self.yours is not None
+
+    @property
     def difference(self) -> float | None:
         """yours − correct (0 when they differ by float noise only)."""
-        if self.correct is None:
+        if self.correct is None or self.yours is None:
             return None
         d = self.yours - self.correct
         return 0.0 if abs(d) <= _noise(self.yours, self.correct) else d
 
     def as_dict(self) -> dict:
         return {"key": self.key, "path": self.path, "name": self.name, "yours": self.yours,
-                "correct": self.correct, "difference": self.difference, "ok": self.ok}
+                "correct": self.correct, "difference": self.difference, "ok": self.ok if self.filled else None,
+                "diagnosis": self.diagnosis.as_dict() if self.diagnosis is not None else None}
 
 
 # ------------------------------------------------------------------------------------------------ tolerance
@@ -113,6 +121,11 @@ class Index:
         """Each quantity's (name in JSON, name shown)."""
         return {q.key: (q.stable_name, q.name) for q in self.qs}
 
+    @cached_property
+    def orders(self) -> dict[str, tuple]:
+        """Each number's place in the order of computation (for diagnosing several wrong values)."""
+        return {q.key: q.order for q in self.qs}
+
     def resolve(self, key: str) -> tuple[str, Any]:
         """(dotted path, value or nested list) for a path or a display name; KeyError if neither."""
         try:
@@ -161,6 +174,9 @@ def check_expected(spec, data: dict) -> list[Result]:
             path, correct = index.resolve(key)
         except KeyError:
             raise _unknown(index, key, line, source) from None
+        if yours is None:  # left empty: not filled in yet (each number of a group, when it names one)
+            results.extend(_unfilled(key, path, index.names, correct))
+            continue
         if not _numeric_tree(correct):
             inner = ", ".join(f"`{key}.{k}`" for k in _children(correct)[:4])
             raise SpecError(f"`{key}` is a group of quantities, not a number", path=f"expected.{key}", line=line,
@@ -190,6 +206,15 @@ def _compare(key: str, path: str, names: dict[str, tuple[str, str]], yours, text
         out.append(_one(f"{key}.{sub}", sub_path, names.get(sub_path, (sub_path, sub_path)), float(ys[idx]), t,
                         float(cs[idx])))
     return out
+
+
+def _unfilled(key: str, path: str, names: dict[str, str], correct) -> list[Result]:
+    if not isinstance(correct, list):
+        c = correct if isinstance(correct, (int, float)) and math.isfinite(correct) else None
+        name, shown = names.get(path, (path, path))
+        return [Result(key, path, name, None, "", 0, c, True, shown=shown if shown != name else "")]
+    return [r for i, sub in enumerate(correct)
+            for r in _unfilled(f"{key}.{i}", f"{path}.{i}", names, sub)]
 
 
 def _shape_text(shape: tuple) -> str:
@@ -228,14 +253,30 @@ def _one(key: str, path: str, names: tuple[str, str], yours: float, text: str | 
                   shown=shown if shown != name else "")
 
 
+def with_diagnoses(spec, data: dict, results: list[Result]) -> list[Result]:
+    """The results, each wrong one with the known mistake that gives it (when one does)."""
+    from dataclasses import replace
+
+    if not diagnosable(spec, data):
+        return results
+    index = Index(data, spec)
+    found = diagnose(spec, data, results, index.orders)
+    wrong = [r for r in results if r.filled and not r.ok and r.path in index.orders]
+    first = min(wrong, key=lambda r: index.orders[r.path]).key if len(wrong) > 1 else None
+    return [replace(r, diagnosis=found.get(r.key), earliest=r.key == first) for r in results]
+
+
 def exit_code(results: list[Result]) -> int:
     """1 when any value is wrong, else 0."""
     return EXIT_CHECK_FAILED if any(not r.ok for r in results) else EXIT_OK
 
 
-def check_and_attach(spec, data: dict) -> list[Result]:
-    """Check, and add the results to `data["expected"]`; returns the results."""
+def check_and_attach(spec, data: dict, diagnose_wrong: bool = True) -> list[Result]:
+    """Check, diagnose the wrong values (which known mistake gives each), and add the results to
+    `data["expected"]`; returns the results."""
     results = check_expected(spec, data)
+    if diagnose_wrong and any(not r.ok for r in results):
+        results = with_diagnoses(spec, data, results)
     if results:
         data["expected"] = [r.as_dict() for r in results]
     return results

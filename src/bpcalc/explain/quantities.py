@@ -13,6 +13,7 @@ OUTPUT_ALIASES = ("ŷ", "y_hat", "yhat", "output", "prediction")  # the network'
 NETWORK_BACKWARD = ("grad_a", "local", "delta")
 NETWORK_GRADS = ("grad_weights", "grad_biases")
 NETWORK_UPDATE = ("new_weights", "new_biases")
+FIELD_RANK = {"z": 0, "a": 1, "grad_a": 0, "local": 1, "delta": 2}  # of one neuron: z before a, ∂E/∂a before δ
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
                     ns += OUTPUT_ALIASES if len(row) == 1 else tuple(f"{n}_{j + 1}" for n in OUTPUT_ALIASES)
                 if not single:
                     ns, st = of_sample(ns, s), of_sample(st, s)
-                yield q(key, ns, v, (phase, _layer_rank(phase, li, last), s, j), st)
+                yield q(key, ns, v, (phase, _layer_rank(phase, li, last), s, j, FIELD_RANK.get(field, 0)), st)
 
     for li, L in enumerate(layers):
         yield from per_sample("z", li, L["z"], 0)

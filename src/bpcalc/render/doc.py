@@ -10,10 +10,21 @@ from bpcalc.render.equation import Equation, Matrix
 
 __all__ = ["Block", "Cell", "Doc", "Equation", "Heading", "M", "Matrix", "Para", "Table", "text_of"]
 
-Cell = str | M
+
+@dataclass(frozen=True)
+class Blank:
+    """A quantity left for the reader to find (a worksheet): `____` in text and Markdown, a ruled box in LaTeX."""
+
+    width: int = 4  # in characters (text: that many underscores)
+
+
+Cell = str | M | Blank
+BLANK_TEXT = "____"
 
 
 def text_of(c: Cell) -> str:
+    if isinstance(c, Blank):
+        return "_" * c.width
     return c.text if isinstance(c, M) else c
 
 
@@ -67,3 +78,19 @@ class Doc:
 
     def extend(self, other: Doc) -> None:
         self.blocks.extend(other.blocks)
+
+    # Jupyter shows a Doc as its document
+    def _repr_html_(self) -> str:
+        from bpcalc.render.notebook import to_html
+
+        return to_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from bpcalc.render.markdown import render_markdown
+
+        return render_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        from bpcalc.render.latex import render_latex
+
+        return render_latex(self)

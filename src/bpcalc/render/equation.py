@@ -5,22 +5,12 @@ Only arranges text that is already written: no number is computed here."""
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 
 from bpcalc.explain.mathtext import M
+from bpcalc.render.width import display_width
 
 VDOTS, CDOTS = "⋮", "⋯"
-
-
-def display_width(s: str) -> int:
-    """Columns a string takes on a terminal: wide (CJK) characters 2, combining marks 0, others 1."""
-    w = 0
-    for ch in s:
-        if unicodedata.combining(ch):
-            continue
-        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return w
 
 
 def pad(s: str, width: int, right: bool = False) -> str:

@@ -6,6 +6,7 @@ Every number comes from the trace; a Drawing is written out as Graphviz DOT or a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
@@ -37,6 +38,9 @@ class Drawing:
     title: str
     nodes: list[Node] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
+    trace: Any = field(default=None, repr=False)  # what the figures (SVG) are drawn from, with:
+    precision: int = 4
+    sample: int = 0
 
     def node(self, fields: list[str], kind: str = "value") -> str:
         nid = f"n{len(self.nodes)}"
@@ -50,9 +54,9 @@ class Drawing:
 def drawing(trace, precision: int = 4, sample: int = 0) -> Drawing:
     """The trace's graph: an expression graph node by node, a network neuron by neuron (one sample's values)."""
     f = Fmt(precision, fixed=trace.round_to is not None)
-    if isinstance(trace, GraphTrace):
-        return _graph(trace, f)
-    return _network(trace, f, sample)
+    dr = _graph(trace, f) if isinstance(trace, GraphTrace) else _network(trace, f, sample)
+    dr.trace, dr.precision, dr.sample = trace, precision, sample
+    return dr
 
 
 # ---------------------------------------------------------------- expression graphs

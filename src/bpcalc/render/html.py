@@ -8,7 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from bpcalc.i18n import _
-from bpcalc.render.doc import Cell, Doc, Heading, M, Para, Table, text_of
+from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, Para, Table, text_of
 from bpcalc.render.fit import WRAP_CHARS, column_widths, split_columns, sum_terms, typeset_width
 from bpcalc.render.latex import spans
 from bpcalc.render.mathml import tex_to_mathml
@@ -55,8 +55,8 @@ def cell_html(c: Cell) -> str:
             return '<span class="wrap">' + "<wbr>".join(tex_to_mathml(x if i == 0 else "{}" + x)
                                                     for i, x in enumerate(terms)) + "</span>"
         return tex_to_mathml(c.tex)
-    if type(c).__name__ == "Blank":  # a worksheet's blank: a ruled box to write in
-        width = 1.2 * getattr(c, "width", 4)
+    if isinstance(c, Blank):  # a worksheet's blank: a ruled box to write in
+        width = 1.2 * c.width
         return f'<span class="blank" style="width:{width:.1f}em" role="img" aria-label="{_("blank")}"></span>'
     if not isinstance(c, str):  # a cell type this renderer does not know yet: its text
         return escape(str(c), quote=False)
@@ -204,6 +204,7 @@ table.bp tbody tr:nth-child(even) { background: var(--stripe); }
 table.bp tbody th { font-weight: normal; }
 table.bp .num { text-align: right; }
 .blank { display: inline-block; height: 1.3em; border: 1px solid var(--fg); vertical-align: middle; }
+mrow.blank { display: math; height: auto; border: 1px solid var(--fg); padding: 0.1em 0.2em; }
 table.bp .wrap { white-space: normal; display: inline-block; min-width: 14em; }
 .print-only { display: none; }
 @media print {

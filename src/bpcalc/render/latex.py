@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bpcalc.render.doc import Block, Cell, Doc, Equation, Heading, M, Para, Table, text_of
+from bpcalc.render.doc import Blank, Block, Cell, Doc, Equation, Heading, M, Para, Table, text_of
 from bpcalc.render.fit import WRAP_CHARS, split_columns, sum_terms, typeset_width
 
 # ASCII characters LaTeX treats specially in text
@@ -144,7 +144,9 @@ def math(tex: str) -> str:
 
 
 def cell(c: Cell) -> str:
-    """A table cell or paragraph: notation as inline math, text escaped."""
+    """A table cell or paragraph: notation as inline math, text escaped; a blank as a ruled box to write in."""
+    if isinstance(c, Blank):
+        return rf"\framebox[{1.2 * c.width:.1f}em]{{\rule{{0pt}}{{1.1em}}}}"
     if isinstance(c, M):
         return f"${math(c.tex)}$" if c.tex else ""
     return escape(c)

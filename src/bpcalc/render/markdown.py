@@ -3,7 +3,7 @@ with-numbers columns) as $…$ math, words and numbers as text."""
 
 from __future__ import annotations
 
-from bpcalc.render.doc import Cell, Doc, Equation, Heading, M, Para, Table
+from bpcalc.render.doc import Blank, Cell, Doc, Equation, Heading, M, Para, Table, text_of
 
 
 def _text(s: str) -> str:
@@ -12,6 +12,8 @@ def _text(s: str) -> str:
 
 
 def _cell(c: Cell, table: bool = False) -> str:
+    if isinstance(c, Blank):
+        return text_of(c)  # `____`: underscores with nothing between them are no emphasis
     if isinstance(c, M):
         tex = " ".join(c.tex.split())
         s = f"${tex}$" if tex else _text(c.text)

@@ -312,6 +312,10 @@ class _Parser:
             return f"<{tag}>{base}{script}</{tag}>"
         if name in ("underline",):
             return f'<munder accentunder="true">{self.argument()}<mo>_</mo></munder>'
+        if name == "boxed":  # a worksheet's blank in an equation: a ruled box (the .blank rule of the page)
+            return f'<mrow class="blank">{self.argument()}</mrow>'
+        if name == "phantom":
+            return f"<mphantom>{self.argument()}</mphantom>"
         if name in _TEXT:
             text = self.raw_group()
             return f"<mtext>{_e(text)}</mtext>"

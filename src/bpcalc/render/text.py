@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from bpcalc.render.doc import Doc, Equation, Heading, Para, Table, text_of
+from bpcalc.render.width import display_width, ljust, rjust
 
 
 def table_lines(t: Table) -> list[str]:
     rows = [[text_of(c) for c in r] for r in t.rows]
-    widths = [len(h) for h in t.columns]
+    widths = [display_width(h) for h in t.columns]
     for r in rows:
         for i, c in enumerate(r):
-            widths[i] = max(widths[i], len(c))
+            widths[i] = max(widths[i], display_width(c))
 
     def line(cells: list[str]) -> str:
         out = []
         for i, c in enumerate(cells):
-            out.append(c.rjust(widths[i]) if i in t.numeric else c.ljust(widths[i]))
+            out.append(rjust(c, widths[i]) if i in t.numeric else ljust(c, widths[i]))
         return "  ".join(out).rstrip()
 
     lines = []
@@ -36,7 +37,7 @@ def render_text(doc: Doc) -> str:
             if out and out[-1] != "":
                 out.append("")
             out.append(b.text)
-            out.append(("=" if b.level == 1 else "-") * len(b.text))
+            out.append(("=" if b.level == 1 else "-") * display_width(b.text))
         elif isinstance(b, Para):
             out.append(text_of(b.text))
         elif isinstance(b, Table):

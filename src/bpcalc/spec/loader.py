@@ -520,7 +520,9 @@ def _expected(doc: Located, data: dict) -> dict[str, Any]:
         raise doc.error(("expected",), "expected: maps a quantity (e.g. `loss`, `layers.0.a.0`) to your value")
     out = {}
     for key, v in value.items():
-        if isinstance(v, list):
+        if v is None:  # left empty (a worksheet's template): reported as not filled in
+            out[str(key)] = None
+        elif isinstance(v, list):
             out[str(key)] = np.asarray(matrix(doc, v, ("expected", key)) if v and isinstance(v[0], list)
                                        else vector(doc, v, ("expected", key)))
         else:

@@ -81,9 +81,9 @@ def _optimizer() -> dict:
 
 def _expected() -> dict:
     return {"type": "object", "description": "Check my work: a quantity's JSON path (loss, layers.0.a.0, "
-            "variables.x.new_value, ...) mapped to the value you computed by hand.",
+            "variables.x.new_value, ...) mapped to the value you computed by hand (empty: not filled in yet).",
             "additionalProperties": {"anyOf": [{"$ref": "#/$defs/number"}, {"$ref": "#/$defs/vector"},
-                                               {"$ref": "#/$defs/matrix"}]}}
+                                               {"$ref": "#/$defs/matrix"}, {"type": "null"}]}}
 
 
 def _training_state(group: str) -> dict:

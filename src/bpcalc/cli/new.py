@@ -1,0 +1,121 @@
+"""`bpcalc new`: a problem with hand-friendly numbers from a seed, or a class set of them with worksheets and keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bpcalc.cli import common as c
+from bpcalc.cli.app import app
+from bpcalc.i18n import _
+
+ShapeOpt = Annotated[str, typer.Option("--shape", metavar="SIZES",
+                                       help=_("Units per layer, inputs first, joined by `-`."))]
+ActivationOpt = Annotated[str, typer.Option("--activation", metavar="NAME",
+                                            help=_("The activation of every layer."))]
+LossOpt = Annotated[str, typer.Option("--loss", metavar="NAME", help=_("The loss."))]
+DecimalsOpt = Annotated[int, typer.Option("--decimals", min=0, max=4, metavar="D",
+                                          help=_("Decimals of every given number (inputs, targets, weights, "
+                                                 "biases, learning rate)."))]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, metavar="N",
+                                      help=_("The seed: the same seed gives the same problem, byte for byte."))]
+GraphOpt = Annotated[bool, typer.Option("--graph", help=_("An expression-graph problem instead: 2 to 4 variables, "
+                                                          "+ and ×, one function, a target."))]
+NewRoundOpt = Annotated[int | None, typer.Option(
+    "--round", metavar="N", min=0, max=12, show_default=False,
+    help=_("The rounding the sheets expect (hand rounding to N decimals); gradients must survive it. "
+           "Default: sheets exact, gradients checked at 4 decimals."))]
+VariantsOpt = Annotated[int | None, typer.Option(
+    "--variants", min=1, max=500, metavar="N", show_default=False,
+    help=_("Write N different problems to the folder --output names, each with its worksheet and answer key "
+           "(a class set)."))]
+NewOutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", metavar="FILE|DIR", show_default=False,
+    help=_("Write the spec to FILE instead of stdout; with --variants, the folder for the class set."))]
+SheetFormatOpt = Annotated[str, typer.Option(
+    "--format", "-f", metavar="FORMAT",
+    help=_("With --variants: the format of the worksheets and keys (markdown, text, latex, html)."))]
+
+
+@app.command(epilog="Examples:\n\n  bpcalc new --shape 2-2-2 --seed 7\n\n"
+             "  bpcalc new --shape 2-2-1 --activation tanh --decimals 2 --seed 3 -o p3.yaml\n\n"
+             "  bpcalc new --graph --seed 11\n\n"
+             "  bpcalc new --shape 2-2-1 --seed 2024 --variants 30 --output class/   (30 problems, sheets, keys)")
+@c.guard
+def new(
+    shape: ShapeOpt = "2-2-1",
+    activation: ActivationOpt = "sigmoid",
+    loss: LossOpt = "half_sse",
+    decimals: DecimalsOpt = 1,
+    seed: SeedOpt = 1,
+    graph: GraphOpt = False,
+    round: NewRoundOpt = None,
+    variants: VariantsOpt = None,
+    output: NewOutputOpt = None,
+    format: SheetFormatOpt = "markdown",
+    standalone: c.StandaloneOpt = False,
+    quiet: c.QuietOpt = False,
+) -> None:
+    """A new problem with hand-friendly numbers: inputs, targets, weights, biases and learning rate with at most
+    --decimals decimals, drawn from --seed and kept only when interesting (no saturated unit, no dead ReLU, every
+    gradient survives the sheet's rounding, the update visibly lowers the loss)."""
+    from bpcalc.engine.problems import new_problem
+    from bpcalc.errors import SpecError
+
+    if variants is None:
+        out = None if output is None or str(output) == "-" else output
+        if out is not None:
+            c.check_output_path(out)
+        p = new_problem(seed, shape, activation, loss, decimals, graph, round)
+        if quiet and out is None:
+            return
+        c.deliver(p.text, out)
+        return
+    if output is None or str(output) == "-":
+        raise SpecError(_("--variants writes a folder of files: name it with --output DIR"))
+    _class_set(variants, output, seed, shape, activation, loss, decimals, graph, round, format.lower(), standalone,
+               quiet)
+
+
+SUFFIX = {"markdown": "md", "text": "txt", "latex": "tex", "html": "html"}
+
+
+def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, loss: str, decimals: int, graph: bool,
+               round_to: int | None, fmt: str, standalone: bool, quiet: bool) -> None:
+    """N different problems (variant i drawn from the seed sequence (seed, i)), each with sheet and key."""
+    from bpcalc.cli import formats
+    from bpcalc.cli.worksheet import build
+    from bpcalc.engine.problems import new_problem
+    from bpcalc.errors import SpecError
+    from bpcalc.explain.worksheet import SECTIONS
+    from bpcalc.spec.loader import parse_spec
+    from bpcalc.spec.save import show_path
+
+    if fmt not in SUFFIX:
+        raise SpecError(_("--format {fmt}: a class set is written as markdown, text, latex or html").format(fmt=fmt))
+    if folder.exists() and not folder.is_dir():
+        raise SpecError(_("--output {path}: not a folder").format(path=show_path(folder)))
+    folder.mkdir(parents=True, exist_ok=True)
+    width = len(str(n))
+    seen: set[str] = set()
+    files = []
+    for i in range(1, n + 1):
+        p = new_problem((seed, i), shape, activation, loss, decimals, graph, round_to, avoid=frozenset(seen))
+        seen.add(p.text)
+        tag = f"{i:0{width}d}"
+        spec = parse_spec(p.text, source=str(folder / f"problem-{tag}.yaml"))
+        render = formats.BY_NAME[fmt].render
+        sheet = build(spec, frozenset(SECTIONS), round_to)
+        key = build(spec, frozenset(SECTIONS), round_to, answers=True)
+        for name, content in ((f"problem-{tag}.yaml", p.text),
+                              (f"worksheet-{tag}.{SUFFIX[fmt]}", render(sheet.doc, None, standalone=standalone)),
+                              (f"answers-{tag}.{SUFFIX[fmt]}", render(key.doc, None, standalone=standalone)),
+                              (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))):
+            c.deliver(content, folder / name)
+            files.append(name)
+    if not quiet:
+        c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, worksheet-NN.{ext}, answers-NN.{ext}, "
+                         "check-NN.yaml (variant i is drawn from seed {seed} and i)").format(
+                             n=n, folder=show_path(folder), ext=SUFFIX[fmt], seed=seed) + "\n")

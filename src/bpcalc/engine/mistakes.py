@@ -1,0 +1,40 @@
+"""Known hand-calculation mistakes, as switches on the one engine (network.py reads them where the mistake
+happens), so a wrong hand value can be recomputed with each mistake and compared (explain/diagnosis.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# the cause ids (a contract: JSON `diagnosis.cause`), in the order a diagnosis tries them
+CAUSES = ("used_updated_weights", "missing_activation_derivative", "update_sign_flipped",
+          "derivative_of_wrong_quantity", "z_instead_of_a", "factor_of_two", "sum_instead_of_mean", "missing_bias",
+          "rounding", "learning_rate")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One mistake made throughout a step, or in some layers only.
+
+    `layers`: the 0-based weight layers where it is made (None: every layer); for `z_instead_of_a` the layer
+    that receives z. `where`: for factor_of_two and sum_instead_of_mean, "loss" (the loss value), "grad" (∂E/∂a of
+    the output) or "both". `factor`: factor_of_two's factor (2 or ½). `back_weights`: used_updated_weights' weights
+    (already updated) through which δ is passed back. `learning_rate`, `round_to`: learning_rate's α and
+    rounding's decimals (these two need no switch in the engine: the step is run with them)."""
+
+    cause: str
+    layers: frozenset[int] | None = None
+    where: str = "both"
+    factor: float = 1.0
+    back_weights: tuple | None = None
+    learning_rate: float | None = None
+    round_to: int | None = None
+
+    def at(self, cause: str, layer: int | None = None) -> bool:
+        """Is this mistake `cause`, made at `layer` (any layer when None)?"""
+        return self.cause == cause and (layer is None or self.layers is None or layer in self.layers)
+
+    def in_loss(self, cause: str) -> bool:
+        return self.cause == cause and self.where in ("loss", "both")
+
+    def in_grad(self, cause: str) -> bool:
+        return self.cause == cause and self.where in ("grad", "both")

@@ -1,0 +1,205 @@
+"""New problems with hand-friendly numbers (`bpcalc new`): drawn from a seed, kept only when interesting.
+
+A problem is interesting when (the rules, also in docs/commands.md):
+1. no sigmoid or tanh unit (or graph function argument) is saturated: |z| ≤ 3;
+2. no ReLU is dead: z > 0 for every relu unit and sample;
+3. every weight gradient (graph: every variable's gradient) survives the sheet's rounding: |g| ≥ 10^(−R);
+4. the update visibly lowers the loss: E − E_after ≥ 10^(−R),
+where R is the rounding the sheet asks for (4 decimals unless given). A draw that breaks a rule is thrown away
+and the seed's next draw tried, so the same seed gives the same problem, byte for byte."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bpcalc.errors import SpecError
+from bpcalc.i18n import _
+
+SHEET_DECIMALS = 4  # the sheet's rounding when none is given
+MAX_Z = 3.0
+MAX_DRAWS = 20_000
+GRAPH_FUNCTIONS = ("sigmoid", "tanh", "exp", "square")
+VARIABLE_NAMES = ("x", "y", "z", "w")
+SATURATING = {"sigmoid", "tanh"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A generated spec: its YAML text, the seed it came from and which draw passed the rules."""
+
+    text: str
+    seed: int | tuple[int, ...]
+    draw: int
+
+
+def parse_shape(shape: str) -> list[int]:
+    """'2-2-1' -> [2, 2, 1]: inputs, then each layer's units (at least one layer)."""
+    parts = shape.replace("x", "-").split("-")
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        sizes = []
+    if len(sizes) < 2 or any(not 1 <= s <= 16 for s in sizes):
+        raise SpecError(_("shape {shape}: give the units of each layer, inputs first, joined by `-`: 2-2-1 "
+                          "(1 to 16 each)").format(shape=shape))
+    return sizes
+
+
+def _values(rng: np.random.Generator, lo: float, hi: float, decimals: int, size, nonzero: bool = False):
+    """Numbers in [lo, hi] with at most `decimals` decimals (0 left out with `nonzero`)."""
+    q = 10 ** decimals
+    ks = np.arange(int(round(lo * q)), int(round(hi * q)) + 1)
+    if nonzero:
+        ks = ks[ks != 0]
+    return np.round(rng.choice(ks, size=size) / q, decimals)
+
+
+def _floats(a) -> list:
+    """Plain numbers for YAML: whole ones as integers (1, not 1.0: no decimal written that is not there)."""
+    return [_floats(x) if isinstance(x, list) else (int(x) if float(x).is_integer() else x)
+            for x in np.asarray(a, dtype=float).tolist()]
+
+
+def _rate(rng, decimals: int) -> float | int:
+    """A learning rate from 0.1 to 1 in steps of 0.1 (1 with no decimals)."""
+    return _floats(_values(rng, 0.1, 1, 1, 1))[0] if decimals else 1
+
+
+# ------------------------------------------------------------------------------------------------ networks
+def _draw_network(rng, sizes: list[int], activation: str, loss: str, decimals: int, name: str) -> dict:
+    from bpcalc.engine.registry import ACTIVATIONS, LOSSES
+
+    layers = []
+    last = len(sizes) - 2
+    for i, (k, j) in enumerate(zip(sizes[:-1], sizes[1:])):
+        act = "sigmoid" if activation == "softmax" and i < last else activation  # softmax: the output's only
+        layers.append({"weights": _floats(_values(rng, -1, 1, decimals, (j, k), nonzero=True)),
+                       "biases": _floats(_values(rng, -1, 1, decimals, j)), "activation": act})
+    K = sizes[-1]
+    out = ACTIVATIONS[activation]
+    if loss == "cross_entropy" or (activation == "softmax" and LOSSES[loss].probability):
+        targets = np.zeros(K)
+        targets[rng.integers(K)] = 1.0  # one class
+    elif out.probability or LOSSES[loss].probability:
+        targets = _values(rng, 0, 1, decimals, K) if decimals == 0 else _values(rng, 1 / 10**decimals,
+                                                                                 1 - 1 / 10**decimals, decimals, K)
+    elif activation == "tanh":
+        targets = _values(rng, -0.9 if decimals else -1, 0.9 if decimals else 1, decimals, K)
+    else:
+        targets = _values(rng, 0, 1, decimals, K)
+    return {"name": name, "inputs": _floats(_values(rng, 0, 1, decimals, sizes[0], nonzero=True)),
+            "targets": _floats(targets), "layers": layers, "loss": loss, "learning_rate": _rate(rng, decimals)}
+
+
+def network_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:
+    """The rules a network step breaks (empty: an interesting problem)."""
+    faults = []
+    for L in trace.layers:
+        if L.activation in SATURATING and np.any(np.abs(L.z) > MAX_Z):
+            faults.append("saturated")
+        if L.activation == "relu" and np.any(L.z <= 0):
+            faults.append("dead relu")
+        if np.any(np.abs(L.grad_weights) < 10.0 ** -sheet):
+            faults.append("vanishing gradient")
+    if not trace.loss - trace.loss_after >= 10.0 ** -sheet:
+        faults.append("loss not lowered")
+    return faults
+
+
+# ------------------------------------------------------------------------------------------------ graphs
+def _draw_graph(rng, loss: str, decimals: int, name: str) -> dict:
+    n = int(rng.integers(2, 5))
+    names = list(VARIABLE_NAMES[:n])
+    variables = dict(zip(names, _floats(_values(rng, -2, 2, decimals, n, nonzero=True))))
+    order = list(rng.permutation(names))
+    ops = ["+", "*"] if rng.integers(2) else ["*", "+"]
+    if n == 2:
+        nodes = {"p": f"{order[0]} {ops[0]} {order[1]}", "q": f"p {ops[1]} {order[0]}"}
+    elif n == 3:
+        nodes = {"p": f"{order[0]} {ops[0]} {order[1]}", "q": f"p {ops[1]} {order[2]}"}
+    else:
+        nodes = {"p": f"{order[0]} {ops[0]} {order[1]}", "q": f"{order[2]} {ops[int(rng.integers(2))]} {order[3]}",
+                 "r": f"p {ops[1]} q"}
+    last = list(nodes)[-1]
+    fn = GRAPH_FUNCTIONS[int(rng.integers(len(GRAPH_FUNCTIONS)))]
+    nodes["f"] = f"{fn}({last})"
+    lo, hi = {"sigmoid": (0, 1), "tanh": (-1, 1), "exp": (0, 4), "square": (0, 4)}[fn]
+    target = _floats(_values(rng, lo, hi, decimals, 1))[0]
+    return {"name": name, "variables": variables, "nodes": nodes, "output": "f", "target": target, "loss": loss,
+            "learning_rate": _rate(rng, decimals)}
+
+
+def graph_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:
+    """The rules a graph step breaks (empty: an interesting problem)."""
+    faults = []
+    for nd in trace.nodes:
+        if nd.op in SATURATING | {"exp"} and abs(nd.input_values[0]) > MAX_Z:
+            faults.append("saturated")
+        if nd.op == "relu" and nd.input_values[0] <= 0:
+            faults.append("dead relu")
+    if any(abs(trace.grads.get(v, 0.0)) < 10.0 ** -sheet for v in trace.variables):
+        faults.append("vanishing gradient")
+    if trace.loss_after is None or not trace.loss - trace.loss_after >= 10.0 ** -sheet:
+        faults.append("loss not lowered")
+    return faults
+
+
+# ------------------------------------------------------------------------------------------------ drawing
+def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: str = "sigmoid",
+                loss: str = "half_sse", decimals: int = 1, graph: bool = False, sheet: int | None = None,
+                avoid: set[str] | frozenset[str] = frozenset()) -> Problem:
+    """The seed's first draw that passes the rules (and is not one of `avoid`'s texts)."""
+    from bpcalc.engine.registry import ACTIVATIONS, LOSSES
+    from bpcalc.spec.loader import parse_spec
+    from bpcalc.spec.save import dump_spec
+
+    if not 0 <= decimals <= 4:
+        raise SpecError(_("decimals {d}: give 0 to 4").format(d=decimals))
+    if activation not in ACTIVATIONS:
+        raise SpecError(_("unknown activation {name!r}").format(name=activation),
+                        hint=_("choose one of: {names}").format(names=", ".join(ACTIVATIONS)))
+    if loss not in LOSSES:
+        raise SpecError(_("unknown loss {name!r}").format(name=loss),
+                        hint=_("choose one of: {names}").format(names=", ".join(LOSSES)))
+    sheet = SHEET_DECIMALS if sheet is None else sheet
+    sizes = None if graph else parse_shape(shape)
+    rng = np.random.default_rng(seed)
+    shown = seed if isinstance(seed, int) else "-".join(map(str, seed))
+    for draw in range(1, MAX_DRAWS + 1):
+        if graph:
+            name = _("Expression graph (seed {seed})").format(seed=shown)
+            d = _draw_graph(rng, loss, decimals, name)
+        else:
+            name = _("{shape} {activation} network (seed {seed})").format(
+                shape="-".join(map(str, sizes)), activation=activation, seed=shown)
+            d = _draw_network(rng, sizes, activation, loss, decimals, name)
+        text = dump_spec(d, _("made by bpcalc new (draw {draw} of seed {seed}); every number has at most {d} "
+                              "decimal places").format(draw=draw, seed=shown, d=decimals))
+        if text in avoid:
+            continue
+        try:
+            spec = parse_spec(text)  # validated like any spec (a loss that needs another output is refused here)
+        except SpecError as exc:
+            raise SpecError(_("cannot make this problem: {reason}").format(reason=exc.message),
+                            hint=exc.hint) from None
+        if not problem_faults(spec, sheet):
+            return Problem(text, seed, draw)
+    raise SpecError(_("no interesting problem found in {n} draws").format(n=MAX_DRAWS),
+                    hint=_("try another activation, loss or shape, or more decimals"))
+
+
+def problem_faults(spec, sheet: int = SHEET_DECIMALS) -> list[str]:
+    """The interesting-problem rules a spec breaks."""
+    with np.errstate(all="ignore"):
+        try:
+            if spec.kind == "graph":
+                from bpcalc.engine.graph import run_graph
+
+                return graph_faults(run_graph(spec), sheet)
+            from bpcalc.engine.network import run_network
+
+            return network_faults(run_network(spec), sheet)
+        except SpecError:
+            return ["undefined"]

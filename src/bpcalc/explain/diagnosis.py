@@ -1,0 +1,252 @@
+"""Why a hand value is wrong: the step recomputed with each known mistake (engine/mistakes.py), and the mistake
+that gives exactly the value written (under the rule `expected:` uses) named.
+
+When several values are wrong, the earliest in the order of computation is diagnosed; a later one that the same
+mistake also gives "follows from it". A mistake is not offered for a value when it would change a value the
+student wrote correctly earlier in the order (an input of the wrong one)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from bpcalc.engine.mistakes import CAUSES, Mistake
+from bpcalc.i18n import _, language, set_language
+
+MAX_WORK = 2_000_000  # samples × parameters above which a step is too large to recompute some 40 times
+ROUND_CANDIDATES = range(0, 7)  # the rounded track at N decimals
+LR_FACTORS = (2.0, 0.5, 10.0, 0.1)  # learning rates tried: α times these, and 1, 0.1, 0.01
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The mistake that explains a wrong value: its cause id, the explanation in English (JSON) and as shown."""
+
+    cause: str
+    explanation: str
+    text: str
+    follows: str | None = None  # the key of the earlier wrong value this one follows from
+
+    def as_dict(self) -> dict:
+        return {"cause": self.cause, "explanation": self.explanation}
+
+
+@dataclass
+class _Variant:
+    mistake: Mistake
+    data: dict | None = None  # the mistaken step's JSON dict (computed when first needed)
+
+
+# ---------------------------------------------------------------------------------------------- the variants
+def _variants(spec, data: dict) -> Iterator[Mistake]:
+    """Every mistake worth trying on this step, in the order of CAUSES (rounding and learning rate last)."""
+    lr = data.get("learning_rate")
+    rnd = data.get("round")
+    graph = data.get("kind") == "graph"
+    L = 0 if graph else len(data["layers"])
+    scopes: list[frozenset[int] | None] = [None] + ([frozenset({l}) for l in range(L)] if L > 1 else [])
+    n = 1 if graph else len(spec.inputs)
+    for cause in CAUSES:
+        if cause == "used_updated_weights" and L > 1:
+            new = tuple(_array(layer["new_weights"]) for layer in data["layers"])
+            for l in range(1, L):
+                yield Mistake(cause, frozenset({l}), back_weights=new)
+            if L > 2:
+                yield Mistake(cause, None, back_weights=new)
+        elif cause in ("missing_activation_derivative", "derivative_of_wrong_quantity") and not graph:
+            for s in scopes:
+                yield Mistake(cause, s)
+        elif cause == "update_sign_flipped":
+            yield Mistake(cause)
+        elif cause == "z_instead_of_a" and L > 1:
+            yield Mistake(cause, None)
+            if L > 2:
+                for l in range(1, L):
+                    yield Mistake(cause, frozenset({l}))
+        elif cause == "factor_of_two":
+            for where in ("loss", "grad"):
+                for f in (2.0, 0.5):
+                    yield Mistake(cause, where=where, factor=f)
+        elif cause == "sum_instead_of_mean" and n > 1:
+            for where in ("loss", "grad"):
+                yield Mistake(cause, where=where)
+        elif cause == "missing_bias" and not graph and any(layer["biases"] is not None for layer in data["layers"]):
+            for s in scopes:
+                yield Mistake(cause, s)
+        elif cause == "rounding":
+            for r in ([None] if rnd is not None else []) + [r for r in ROUND_CANDIDATES if r != rnd]:
+                yield Mistake(cause, round_to=r)
+        elif cause == "learning_rate" and lr:
+            seen = {float(lr)}
+            for alt in [lr * f for f in LR_FACTORS] + [1.0, 0.1, 0.01]:
+                alt = float(f"{alt:.12g}")
+                if alt not in seen:
+                    seen.add(alt)
+                    yield Mistake(cause, learning_rate=alt)
+
+
+def _array(x):
+    import numpy as np
+
+    return np.asarray(x, dtype=float)
+
+
+def _run_variant(spec, data: dict, m: Mistake) -> dict | None:
+    """The step as the mistake makes it, as a JSON dict (None when it cannot be computed)."""
+    import numpy as np
+
+    from bpcalc.engine.trace import trace_to_dict
+
+    lr = m.learning_rate if m.learning_rate is not None else data.get("learning_rate")
+    rnd = m.round_to if m.cause == "rounding" else data.get("round")
+    try:
+        with np.errstate(all="ignore"):
+            if data.get("kind") == "graph":
+                from bpcalc.engine.graph import run_graph
+
+                tr = run_graph(spec, lr, rnd, mistake=m)
+            else:
+                from bpcalc.engine.network import run_network
+
+                tr = run_network(spec, lr, rnd, mistake=m)
+    except Exception:  # noqa: BLE001 - a mistake that cannot be computed (a domain error) explains nothing
+        return None
+    return trace_to_dict(tr)
+
+
+# ---------------------------------------------------------------------------------------------- diagnosing
+def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[str, Diagnosis]:
+    """Diagnoses of the wrong results (by key): the mistake each is made by, or none when nothing explains it.
+
+    `orders` maps a result's path to its place in the order of computation."""
+    from bpcalc.explain.expected import agrees
+    from bpcalc.explain.quantities import lookup
+
+    if not diagnosable(spec, data):
+        return {}
+    ranked = sorted((r for r in results if r.filled and not r.ok and r.correct is not None and r.path in orders),
+                    key=lambda r: orders[r.path])
+    if not ranked:
+        return {}
+    right = [r for r in results if r.filled and r.ok and r.path in orders]
+    variants = [_Variant(m) for m in _variants(spec, data)]
+
+    def value(v: _Variant, path: str) -> float | None:
+        if v.data is None:
+            v.data = _run_variant(spec, data, v.mistake) or {}
+        try:
+            x = lookup(v.data, path)
+        except KeyError:
+            return None
+        return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+    def gives(v: _Variant, r) -> bool:
+        m = v.mistake
+        if m.cause == "rounding" and m.round_to is not None and m.round_to > r.decimals:
+            return False  # intermediates rounded to more places than the answer was written with: not how it came
+        x = value(v, r.path)
+        return x is not None and agrees(r.yours, x, r.decimals)
+
+    def consistent(v: _Variant, r) -> bool:
+        """The mistake leaves every value written right before `r` as it is."""
+        for q in right:
+            if orders[q.path] < orders[r.path]:
+                x = value(v, q.path)
+                if x is None or not agrees(q.yours, x, q.decimals):
+                    return False
+        return True
+
+    found: list[tuple[object, _Variant]] = []  # (the first wrong result it explains, the variant)
+    out: dict[str, Diagnosis] = {}
+    for r in ranked:
+        earlier = next(((first, v) for first, v in found if gives(v, r)), None)
+        if earlier is not None:
+            first, v = earlier
+            out[r.key] = _diagnosis(v.mistake, r, value(v, r.path), data, follows=first)
+            continue
+        fresh = next((v for v in variants if gives(v, r) and consistent(v, r)), None)
+        if fresh is not None:
+            found.append((r, fresh))
+            out[r.key] = _diagnosis(fresh.mistake, r, value(fresh, r.path), data)
+    return out
+
+
+def diagnosable(spec, data: dict) -> bool:
+    """A step of `run` (network or graph) small enough to recompute with each mistake."""
+    if data.get("kind") not in ("network", "graph") or getattr(spec, "kind", None) != data.get("kind"):
+        return False
+    return data["kind"] == "graph" or _work(spec) <= MAX_WORK
+
+
+def _work(spec) -> int:
+    return len(spec.inputs) * sum(layer.weights.size for layer in spec.layers)
+
+
+def _diagnosis(m: Mistake, r, x: float, data: dict, follows=None) -> Diagnosis:
+    def words() -> str:
+        text = _cause_text(m, data)
+        if follows is not None:
+            return _("your {first} is already off ({cause}); this value follows from it").format(
+                first=follows.name, cause=text)
+        return _("{cause}: that gives {name} = {value}").format(cause=text, name=r.name,
+                                                                 value=_number(x, r.decimals))
+
+    return Diagnosis(m.cause, _in_english(words), words(), follows.key if follows is not None else None)
+
+
+def _number(x: float, decimals: int) -> str:
+    return f"{x:.{max(decimals, 0) + 1}f}" if abs(x) < 1e6 else f"{x:.6g}"
+
+
+def _in_english(make: Callable[[], str]) -> str:
+    """JSON's explanation never depends on the language."""
+    current = language()
+    if current == "en":
+        return make()
+    set_language("en")
+    try:
+        return make()
+    finally:
+        set_language(current)
+
+
+def _where(m: Mistake) -> str:
+    if m.layers is None or len(m.layers) != 1:
+        return ""
+    return _(" (layer {l})").format(l=next(iter(m.layers)) + 2)
+
+
+def _cause_text(m: Mistake, data: dict) -> str:
+    """The mistake in words."""
+    c = m.cause
+    if c == "used_updated_weights":
+        return _("δ passed back through weights already updated (update only after the whole backward pass)")
+    if c == "missing_activation_derivative":
+        return _("the activation's derivative f′(z) left out of δ") + _where(m)
+    if c == "update_sign_flipped":
+        return _("the update's sign flipped: θ + α·g instead of θ − α·g")
+    if c == "derivative_of_wrong_quantity":
+        return _("the activation's value used for its derivative (σ(z) for σ′(z) = σ(z)(1 − σ(z)))") + _where(m)
+    if c == "z_instead_of_a":
+        return _("z of the previous layer used as its output a (the activation skipped)") + _where(m)
+    if c == "factor_of_two":
+        if m.where == "loss":
+            return (_("the loss twice what it is (the ½ dropped)") if m.factor > 1 else
+                    _("the loss half what it is (a ½ too many, or the 2 dropped)"))
+        return (_("∂E/∂a twice what it is (the ½ of the loss dropped, or a 2 too many)") if m.factor > 1 else
+                _("∂E/∂a half what it is (the 2 from the square dropped)"))
+    if c == "sum_instead_of_mean":
+        n = len(data["inputs"])
+        return (_("the samples' losses added instead of averaged (the 1/{n} left out)") if m.where == "loss" else
+                _("the 1/{n} of the mean left out of ∂E/∂a (summed over samples)")).format(n=n)
+    if c == "missing_bias":
+        return _("the bias left out of z") + _where(m)
+    if c == "rounding":
+        if m.round_to is None:
+            return _("the exact values, not the rounded ones this sheet asks for")
+        return _("intermediates rounded to {n} decimals").format(n=m.round_to)
+    if c == "learning_rate":
+        return _("learning rate α = {alt} used instead of {lr}").format(alt=f"{m.learning_rate:g}",
+                                                                        lr=f"{data['learning_rate']:g}")
+    return c

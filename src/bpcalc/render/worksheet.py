@@ -1,0 +1,271 @@
+"""Worksheets and answer keys: `run`'s tables with the givens filled in and every quantity to find left blank
+(`doc.Blank`), or filled in as the key (the hand-rounded value, the exact one beside it where they differ).
+
+Reads the report `report.py` builds for the trace and blanks its cells by place (section, table, column), so
+the sheet is always the same tables as `run`; computes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bpcalc.engine.registry import GRAPH_OPS
+from bpcalc.engine.trace import GraphTrace
+from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
+from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, Para, Table, text_of
+
+# the report's level-2 sections, in order, and the worksheet section (--blank) each belongs to
+NETWORK_SECTIONS = ("forward", "loss", "backward", "gradients", "update", "after")
+GRAPH_SECTIONS = ("forward", "backward", "gradients", "update", "after")
+BLANK_OF = {"forward": "forward", "loss": "loss", "backward": "backward", "gradients": "backward",
+            "update": "update", "after": "update"}
+BOX = r"\boxed{\phantom{0.0000}}"
+
+
+def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset(), answers: bool = False,
+                  exact=None, explanation=None, title: str | None = None, epoch: int | None = None) -> Doc:
+    """The worksheet of one step (the answer key with `answers`); `exact`: the exact twin of a hand-rounded
+    trace, whose values the key shows beside the rounded ones where they differ; `explanation`: the chain-rule
+    derivations (explain.chain.Explanation) to add, blanked like the tables; `epoch` (of several): after the
+    first, the parameters are the last epoch's results, so they are not given."""
+    from bpcalc.render.report import graph_report, network_report
+
+    f = Fmt(max(precision, trace.round_to or 0))
+    graph = isinstance(trace, GraphTrace)
+    build = graph_report if graph else (lambda tr, fm: network_report(tr, fm, False))
+    doc = build(trace, f)
+    twin = build(exact, f) if (answers and exact is not None) else None
+    out = Doc()
+    names = GRAPH_SECTIONS if graph else NETWORK_SECTIONS
+    section = None
+    level2 = -1
+    twins = [b for b in twin.blocks if isinstance(b, Table)] if twin is not None else []
+    n_table = -1
+    for i, b in enumerate(doc.blocks):
+        if isinstance(b, Table):
+            n_table += 1
+        other = twins[n_table] if isinstance(b, Table) and n_table < len(twins) else None
+        if isinstance(b, Heading) and b.level == 1 and i == 0:
+            name = title or b.text
+            head = (_("Answer key: {name}") if answers else _("Worksheet: {name}")).format(name=name)
+            if epoch is not None:
+                head = _("{title}, epoch {epoch}").format(title=head, epoch=epoch)
+            out.heading(head, 1)
+            continue
+        if isinstance(b, Heading) and b.level == 2:
+            if level2 < 0:
+                _intro(out, trace, blank, answers, epoch)
+            level2 += 1
+            section = names[level2] if level2 < len(names) else None
+            out.blocks.append(b)
+            continue
+        if isinstance(b, Para) and b.style == "note" and level2 < 0:
+            continue  # the report's note on hand rounding: the sheet says it in its own words below
+        if isinstance(b, Table) and section is not None:
+            cells = _answer_cells(b, section, trace, blank, given=epoch is None or epoch == 1)
+            if cells:
+                out.blocks.append(_filled(b, cells, other) if answers else _blanked(b, cells))
+                continue
+        out.blocks.append(b)
+    if explanation is not None:
+        from bpcalc.render.explain_report import explain_doc
+
+        out.heading(_("The chain rule for every gradient"), 1)
+        sub = explain_doc(explanation, 2)
+        out.blocks.extend(sub.blocks if answers or "backward" not in blank else _blank_explanation(sub).blocks)
+    return out
+
+
+def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None = None) -> None:
+    """The givens, and what to do."""
+    if answers:
+        doc.para(_("Every blank of the worksheet, filled in."), "note")
+    else:
+        doc.para(_("Fill in every blank ({sections}).").format(sections=", ".join(s for s in ("forward", "loss",
+                                                                                            "backward", "update")
+                                                                              if s in blank)), "note")
+    if tr.round_to is not None:
+        doc.para(_("Round to {n} decimals as you go, as on paper: values read off a calculator (σ, tanh, exp, log, "
+                   "…) and quotients are rounded; sums and products of the numbers written stay exact.").format(
+                       n=tr.round_to) + (" " + _("Where the exact value differs, the key gives it in parentheses.")
+                                         if answers else ""), "note")
+    if epoch is not None and epoch > 1:
+        doc.para(_("The weights and biases are the new ones of epoch {e}; the inputs, targets and α are as "
+                   "before.").format(e=epoch - 1), "note")
+        return
+    t = doc.table(_("Given"), [_("quantity"), _("value")], {1})
+    g = Fmt(12)
+    if isinstance(tr, GraphTrace):
+        for k, v in tr.variables.items():
+            t.add(k, g(v))
+        for k, v in tr.constants.items():
+            if not _literal(k):
+                t.add(k, g(v))
+        if tr.target is not None:
+            t.add("t", g(tr.target))
+    else:
+        from bpcalc.explain.notation import Notation
+
+        nt = Notation.of(tr)
+        for s in range(tr.n):
+            sample = _("sample {s}").format(s=s + 1)
+            suffix, tex = (f" ({sample})", rf"\ \text{{({sample})}}") if tr.n > 1 else ("", "")
+            for k in range(tr.inputs.shape[1]):
+                t.add(M(nt.x(k).text + suffix, nt.x(k).tex + tex), g(tr.inputs[s, k]))
+            for k in range(tr.targets.shape[1]):
+                t.add(M(nt.t(k).text + suffix, nt.t(k).tex + tex), g(tr.targets[s, k]))
+        for li, L in enumerate(tr.layers):
+            J, K = L.weights.shape
+            for j in range(J):
+                for k in range(K):
+                    t.add(nt.w(li, j, k), g(L.weights[j, k]))
+            if L.biases is not None:
+                for j in range(J):
+                    t.add(nt.b(li, j), g(L.biases[j]))
+    t.add("α", g(tr.learning_rate))
+
+
+def _literal(name: str) -> bool:
+    from bpcalc.spec.expr import is_literal
+
+    return is_literal(name)
+
+
+def _answer_cells(t: Table, section: str, tr, blank: frozenset[str], given: bool = True) -> list[tuple[int, int]]:
+    """(row, column) of every cell of a report table that holds something to find in the sections `blank` names."""
+    ncol = len(t.columns)
+    graph_forward = isinstance(tr, GraphTrace) and section == "forward"
+    if BLANK_OF[section] not in blank and not graph_forward:
+        return []
+    out: list[tuple[int, int]] = []
+    graph = isinstance(tr, GraphTrace)
+    for r, row in enumerate(t.rows):
+        cols: list[int] = []
+        if section == "forward" and not graph:
+            k0 = tr.inputs.shape[1]
+            shown_inputs = k0 if k0 <= 12 else 3
+            if r < shown_inputs:
+                continue  # an input: given
+            cols = [3] if given and _first_layer_z(tr, text_of(row[0])) else [2, 3]
+        elif section == "forward":
+            nd = tr.nodes[r] if r < len(tr.nodes) else None
+            leaves = nd is not None and all(i in tr.variables or i in tr.constants for i in nd.inputs)
+            loss_row = nd is not None and nd.op not in GRAPH_OPS
+            if loss_row and "loss" not in blank or not loss_row and "forward" not in blank:
+                continue
+            cols = [3] if leaves and given else [2, 3]
+        elif section in ("loss", "backward", "gradients") and ncol == 4:
+            cols = [2, 3]
+        elif section == "backward" and graph:  # node, ∂L/∂node, input, local derivative, local value, product
+            cols = [c for c in (1, 4, 5) if text_of(row[c])]
+        elif section == "gradients" and graph:  # variable, sum of the paths, gradient
+            cols = [c for c in (1, 2) if any(ch.isdigit() for ch in text_of(row[c]))]
+        elif section == "update":  # parameter, old, gradient, *state, with numbers, new
+            first = (2 if "backward" in blank else 3) if given else 1
+            cols = [c for c in range(first, ncol) if text_of(row[c]) not in ("", _("frozen"), "frozen")]
+        elif section == "after":
+            cols = [c for c in range(1, ncol) if any(ch.isdigit() for ch in text_of(row[c]))]
+        out += [(r, c) for c in cols if c < len(row)]
+    return out
+
+
+def _first_layer_z(tr, name: str) -> bool:
+    from bpcalc.explain.notation import Notation
+
+    nt = Notation.of(tr)
+    return any(nt.z(0, j).text == name for j in range(tr.layers[0].weights.shape[0]))
+
+
+def _blanked(t: Table, cells: list[tuple[int, int]]) -> Table:
+    rows = [list(r) for r in t.rows]
+    for r, c in cells:
+        rows[r][c] = Blank(4 if c in t.numeric else 8)  # a number; a line of them (with numbers)
+    return replace(t, rows=rows, caption=None if cells else t.caption)
+
+
+def _filled(t: Table, cells: list[tuple[int, int]], exact: Table | None) -> Table:
+    """The key: the sheet's values; where the exact step's differ (hand rounding), the exact one beside."""
+    if exact is None:
+        return t
+    rows = [list(r) for r in t.rows]
+    for r, c in cells:
+        if c in t.numeric and c < len(exact.rows[r]):
+            mine, theirs = text_of(rows[r][c]), text_of(exact.rows[r][c])
+            if mine != theirs and theirs:
+                rows[r][c] = _("{value} (exact {exact})").format(value=mine, exact=theirs)
+    return replace(t, rows=rows)
+
+
+# ------------------------------------------------------------------------------------------------ derivations
+def _blank_explanation(doc: Doc) -> Doc:
+    """Derivations with the numbers to find blank: each equation keeps its chain rule and formula lines."""
+    out = Doc()
+    for b in doc.blocks:
+        if isinstance(b, Para) and b.style == "math" and isinstance(b.text, M):
+            out.blocks.append(Para(_blank_equation(b.text), "math"))
+        elif isinstance(b, Table):
+            last = len(b.columns) - 1
+            rows = [[(Blank(4 if i in b.numeric else 8) if i in (last, last - 1) and text_of(c) else
+                      _blank_after_equals(c) if i > 0 else c) for i, c in enumerate(r)] for r in b.rows]
+            out.blocks.append(replace(b, rows=rows, caption=None))
+        else:
+            out.blocks.append(b)
+    return out
+
+
+def _blank_equation(m: M) -> M:
+    lines = m.text.split("\n")
+    if len(lines) == 1:
+        return _blank_after_equals(m)
+    keep = lines[:2]
+    pad = " " * (lines[0].index(" = ") + 1) if " = " in lines[0] else ""
+    text = "\n".join(keep + [pad + "= ____"])
+    tex = m.tex
+    if tex.startswith(r"\begin{aligned} ") and tex.endswith(r" \end{aligned}"):
+        rows = tex[len(r"\begin{aligned} "):-len(r" \end{aligned}")].split(r" \\ ")
+        tex = r"\begin{aligned} " + r" \\ ".join(rows[:2] + [rf"&= {BOX}"]) + r" \end{aligned}"
+    return M(text, tex)
+
+
+def _blank_after_equals(c: Cell) -> Cell:
+    if not isinstance(c, M) or " = " not in c.text:
+        return c
+    lhs = c.text.split(" = ", 1)[0]
+    lhs_tex = c.tex.split(" = ", 1)[0] if " = " in c.tex else c.tex
+    return M(f"{lhs} = ____", f"{lhs_tex} = {BOX}")
+
+
+# ------------------------------------------------------------------------------------------------ several steps
+def epochs_doc(traces: list, precision: int = 4, full: bool = False, tables: bool = True) -> Doc:
+    """Several steps by hand (`step --round N`): each epoch's full tables on the rounded track (with `tables`),
+    then the loss of each epoch, rounded and exact."""
+    from bpcalc.render.report import graph_report, network_report
+
+    doc = Doc()
+    first = traces[0]
+    doc.heading(_("{name}: {n} epochs by hand").format(name=getattr(first, "name", None) or _("Network"),
+                                                       n=len(traces)), 1)
+    if first.round_to is not None:
+        doc.para(_("Hand rounding to {n} decimals, as on paper; each epoch starts from the rounded results of the "
+                   "last.").format(n=first.round_to), "note")
+    for e, tr in enumerate(traces, 1):
+        if not tables:
+            break
+        f = Fmt(max(precision, tr.round_to or 0))
+        sub = graph_report(tr, f) if isinstance(tr, GraphTrace) else network_report(tr, f, full)
+        doc.heading(_("Epoch {e}").format(e=e), 1)
+        doc.blocks.extend(b for b in sub.blocks[1:] if not (isinstance(b, Para) and b.style == "note"))
+    f = Fmt(max(precision, first.round_to or 0))
+    doc.heading(_("Loss by epoch"), 2)
+    rounded = first.round_to is not None
+    t = doc.table(None, [_("epoch"), _("E before"), _("E after")] + ([_("exact E before"), _("exact E after")]
+                                                                       if rounded else []), {1, 2, 3, 4})
+    for e, tr in enumerate(traces, 1):
+        ex = tr.rounding.exact if rounded and tr.rounding is not None else None
+        t.add(str(e), f(tr.loss), _opt(f, tr.loss_after),
+              *([f(ex.loss), _opt(f, ex.loss_after)] if ex is not None else []))
+    return doc
+
+
+def _opt(f: Fmt, x) -> str:
+    return f(x) if x is not None else _("undefined")
