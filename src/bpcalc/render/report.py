@@ -244,7 +244,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             a_k = nt.a(last, k)
             t.add(M(f"{a_k.text} {words}", rf"{a_k.tex}\ \text{{{words}}}"), f(tr.outputs_after[s, k]))
     for word, value in ((_("before"), tr.loss), (_("after"), tr.loss_after)):
-        t.add(M(f"{lname} {word}", rf"{E.tex}\ \text{{{word}}}"), f(value))
+        plain = E.text == "E"  # E_total (mazur) is a formula cell; E stays a word
+        t.add(f"{lname} {word}" if plain else M(f"{lname} {word}", rf"{E.tex}\ \text{{{word}}}"), f(value))
     t.add("change", f(tr.loss_change))
     return doc
 
