@@ -113,8 +113,8 @@ def _composite() -> list[float]:
     return [a, b, b * b, 2 * b, 2 * b * math.exp(a), dydx, x - 0.01 * dydx]
 
 
-HAND = {"simple": _simple, "hidden": _hidden, "two_layer": _two_layer, "xor": _xor, "graph_chain": _graph_chain,
-        "snack": _snack, "composite": _composite}
+HAND = {"simple": _simple, "hidden": _hidden, "two_layer": _two_layer, "mazur": _two_layer, "xor": _xor,
+        "graph_chain": _graph_chain, "snack": _snack, "composite": _composite}
 
 
 def _has_number(text: str, s: str) -> bool:

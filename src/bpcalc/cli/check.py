@@ -35,6 +35,7 @@ def check(
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    notation: c.NotationOpt = None,
     lang: c.LangOpt = None,
 ) -> None:
     """Gradient check: backprop vs numerical (central-difference) gradients, relative error per parameter,
@@ -45,8 +46,10 @@ def check(
 
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output)
-    gc = run_check(s, eps=eps, tolerance=tolerance, atol=atol,
-                   names=param_names(s) if s.kind == "network" else None)
+    c.apply_notation(s, notation)
+    network = s.kind == "network"
+    gc = run_check(s, eps=eps, tolerance=tolerance, atol=atol, names=param_names(s) if network else None,
+                   labels=param_names(s, None) if network else None)
     c.emit(check_report(gc, precision, full), fmt, output, gc.as_dict, quiet=quiet, protect=[s.source],
            standalone=standalone)
     if not gc.ok:

@@ -96,8 +96,46 @@ LangOpt = Annotated[str | None, typer.Option("--lang", metavar="LANG", callback=
                                              show_default=False,
                                              help=N_("Language of the output: en or ko (default: from the "
                                                      "locale, LC_ALL / LC_MESSAGES / LANG, else en)."))]
+NOTATIONS = ("layer", "mazur", "ng")  # spec/loader.py's NOTATIONS, written out so `--help` starts without numpy
+NotationOpt = Annotated[str | None, typer.Option(
+    "--notation", metavar="NAME", show_default=False,
+    help=N_("Names in the tables: layer (z_j^(l), a_j^(l), w_jk^(l); the default), mazur (i1, net_h1, out_h1, w1, "
+    "E_total) or ng (z^[l], a^[l], dZ^[l], dW^[l]). Overrides the spec's `notation:`; JSON is the same in all."))]
 SaveOpt = Annotated[Path | None, typer.Option("--save", metavar="FILE", dir_okay=False, callback=save_not_dash,
                                               help=N_("Write the updated parameters as a new spec (never over SPEC)."))]
+
+
+VIEWS = ("neuron", "matrix")
+ViewOpt = Annotated[str, typer.Option(
+    "--view", metavar="VIEW",
+    help=N_("neuron (tables, neuron by neuron) or matrix (the step in matrices: z = W a + b, δ, ∂E/∂W = δ aᵀ, the "
+    "update, each matrix written out with its shape; networks only). JSON is the same in both."))]
+
+
+def check_view(view: str, spec) -> str:
+    """--view: `neuron` or `matrix`, and the matrix view only for a layered network."""
+    from bpcalc.i18n import _
+
+    if view not in VIEWS:
+        raise SpecError(_("unknown view {view!r}").format(view=view),
+                        hint=_("choose one of: {names}").format(names=", ".join(VIEWS)))
+    if view == "matrix" and getattr(spec, "kind", None) != "network":
+        raise SpecError(_("the matrix view is for layered networks; an expression graph has no matrices"),
+                        hint=_("drop --view matrix: graphs are shown node by node"))
+    return view
+
+
+def apply_notation(spec, name: str | None) -> None:
+    """--notation NAME onto a network spec (graphs name their own nodes); an unknown name is bad input."""
+    if name is None:
+        return
+    from bpcalc.i18n import _
+
+    if name not in NOTATIONS:
+        raise SpecError(_("unknown notation {name!r}").format(name=name),
+                        hint=_("choose one of: {names}").format(names=", ".join(NOTATIONS)))
+    if getattr(spec, "kind", None) == "network":
+        spec.notation = name
 
 
 def err(message: str) -> None:

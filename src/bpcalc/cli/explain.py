@@ -24,15 +24,16 @@ TopicArg = Annotated[str | None, typer.Argument(
 ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-P", metavar="NAME",
     help=N_("Explain only this parameter (repeatable): a display name (w_11^(3), b_1^(2)), the spec's label "
-    "(W1), a JSON path (layers.1.weights.0.0), W^(l) or b^(l) for a whole layer; for graphs a variable or "
-    "node name."), show_default=False)]
+    "(W1), a JSON path (layers.1.weights.0.0), W^(l) or b^(l) for a whole layer, or a name in the --notation "
+    "shown (w5 under mazur); for graphs a variable or node name."), show_default=False)]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc explain\n\n  bpcalc explain two_layer --param 'w_11^(3)'\n\n"
              "  bpcalc explain two_layer --param layers.0.weights.0.0 --format markdown\n\n"
              "  bpcalc explain composite\n\n  bpcalc explain sigmoid\n\n  bpcalc explain softmax --format latex\n\n"
              "  bpcalc explain chain-rule --format markdown -o chain.md\n\n"
-             "  bpcalc explain hidden --round 2 --format json")
+             "  bpcalc explain hidden --round 2 --format json\n\n  bpcalc explain mazur --param w5\n\n"
+             "  bpcalc explain xor --view matrix --format markdown")
 @c.guard
 def explain(
     topic: TopicArg = None,
@@ -46,12 +47,15 @@ def explain(
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
     lang: c.LangOpt = None,
+    notation: c.NotationOpt = None,
+    view: c.ViewOpt = "neuron",
 ) -> None:
     """Derivations: for each parameter the chain rule in the documents' notation, each factor's formula, the
     numbers, the product (hidden layers: the sum over the paths through the next layer; graphs: every path back
     to each variable, node by node). With a function name: its derivative derived line by line."""
     from bpcalc.errors import SpecError
     from bpcalc.explain.functions import canonical, derivation
+    from bpcalc.i18n import _
 
     fmt = c.pick_format(format, output)
     c.check_output_path(output)
@@ -77,11 +81,23 @@ def explain(
         s = c.open_spec_for(topic, output)
     except SpecError as exc:
         raise _with_function_hint(exc, topic) from None
+    c.apply_notation(s, notation)
+    c.check_view(view, s)
+    if view == "matrix" and param:
+        raise SpecError(_("--param picks single parameters; the matrix view derives whole layers"),
+                        hint=_("drop --param, or use --view neuron"))
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
     ex = derive(trace, precision, param, full)
-    doc = explain_doc(ex)
-    data = explain_dict(ex)
+    if view == "matrix":
+        from bpcalc.render.matrix_report import matrix_explain
+
+        doc = matrix_explain(trace, precision, full)
+    else:
+        doc = explain_doc(ex)
+    # JSON is the layer notation's whatever the notation shown, so a script reads the same keys and symbols
+    data = explain_dict(ex if (getattr(trace, "notation", None) or "layer") == "layer"
+                        else derive(trace, precision, param, full, notation="layer"))
     results = None
     if getattr(s, "expected", None):  # check my work: the ✓/✗ table after the derivations, exit 1 on any ✗
         from bpcalc.render.expected_report import check_and_attach

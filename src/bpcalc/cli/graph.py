@@ -34,6 +34,7 @@ def graph(
     learning_rate: c.LearningRateOpt = None,
     round: c.RoundOpt = None,
     sample: SampleOpt = 1,
+    notation: c.NotationOpt = None,
     lang: c.LangOpt = None,
 ) -> None:
     """The computational graph, micrograd style: each node's value and gradient, each edge's local derivative
@@ -46,6 +47,7 @@ def graph(
 
     fmt = c.pick_format(format, output, family="graph")
     s = c.open_spec_for(spec, output)
+    c.apply_notation(s, notation)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
     n = getattr(trace, "n", 1)

@@ -39,6 +39,7 @@ loss: half_sse               # {losses}
 learning_rate: 0.5
 # freeze: [biases]           # parameter kinds that are not updated: weights, biases
 # optimizer: sgd             # {optimizers}; e.g. {{type: momentum, momentum: 0.9}}
+# notation: layer            # names shown: layer (z_j^(l), w_jk^(l)), mazur (net_h1, w1), ng (z^[l], dW^[l])
 """)
 
 GRAPH = N_("""\

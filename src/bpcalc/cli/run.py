@@ -9,7 +9,8 @@ from bpcalc.cli.app import app
 @app.command(epilog="Examples:\n\n  bpcalc run\n\n  bpcalc run hidden --round 2\n\n"
              "  bpcalc run networks/two_layer.yaml --format json > step.json\n\n"
              "  cat my.yaml | bpcalc run - --save my_next.yaml\n\n"
-             "  bpcalc run hidden --format latex --standalone -o hidden.tex")
+             "  bpcalc run hidden --format latex --standalone -o hidden.tex\n\n"
+             "  bpcalc run two_layer --view matrix\n\n  bpcalc run two_layer --notation ng")
 @c.guard
 def run(
     spec: c.SpecArg = None,
@@ -22,6 +23,8 @@ def run(
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    notation: c.NotationOpt = None,
+    view: c.ViewOpt = "neuron",
     lang: c.LangOpt = None,
 ) -> None:
     """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
@@ -30,9 +33,16 @@ def run(
 
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output, save)
+    c.apply_notation(s, notation)
+    c.check_view(view, s)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
-    doc = report(trace, precision, full)
+    if view == "matrix":
+        from bpcalc.render.matrix_report import matrix_report
+
+        doc = matrix_report(trace, precision, full)
+    else:
+        doc = report(trace, precision, full)
     checked = None
     if s.expected:  # check my work: before printing anything, so an unknown key is one error (exit 2)
         from bpcalc.render.expected_report import check_and_attach

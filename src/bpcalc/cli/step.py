@@ -101,6 +101,7 @@ def step(
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
+    notation: c.NotationOpt = None,
     lang: c.LangOpt = None,
 ) -> None:
     """Train: repeat `run`'s step for N epochs (minibatches, shuffling, sgd/momentum/adam as the spec says) and
@@ -114,6 +115,7 @@ def step(
     if plot is not None:
         _check_plot(plot, plot_scale)
     s = c.open_spec_for(spec, save, output, plot)  # before training, not after it
+    c.apply_notation(s, notation)
     if round is not None:
         _by_hand(s, epochs, round, trace, fmt, precision, learning_rate, output, save, full, quiet, standalone)
         return
@@ -128,6 +130,8 @@ def step(
     finally:
         if progress:
             progress.close()
+    if res.param_names and s.kind == "network" and (s.notation or "layer") != "layer":
+        res.shown_names = _param_names(s, None)  # tables in the notation shown; JSON keeps the layer notation's
 
     from bpcalc.render.train_report import train_report, train_to_dict
 
@@ -163,11 +167,11 @@ def step(
         raise typer.Exit(code)
 
 
-def _param_names(spec) -> list[str]:
+def _param_names(spec, profile: str | None = "layer") -> list[str]:
     """The display names of a small network's parameters (imported only when a table shows them)."""
     from bpcalc.explain.notation import param_names
 
-    return param_names(spec)
+    return param_names(spec, profile)
 
 
 def _auto(epochs: int) -> int:

@@ -37,6 +37,11 @@ class ParamCheck:
     ok: bool
     kink: bool = False  # a function evaluated within ε of one of its kinks (the registry's `kinks`)
     passed_by: str | None = None  # "relative" or "absolute": the test it passed (None: failed)
+    shown: str = ""  # the display name in the notation shown, where JSON's `name` is another's
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.name
 
     @property
     def difference(self) -> float | None:
@@ -184,9 +189,10 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
 
 # ---------------------------------------------------------------------------------------------- networks
 def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | None = None,
-                  names: list[str] | None = None) -> GradCheck:
+                  names: list[str] | None = None, labels: list[str] | None = None) -> GradCheck:
     """Backprop vs central differences for every weight and bias of a network spec (the mean loss over samples).
-    `names`: the parameters' display names in notation order (explain.notation.param_names); else JSON paths."""
+    `names`: the parameters' display names in notation order (explain.notation.param_names); else JSON paths.
+    `labels`: the names tables show, where they differ from `names` (another notation profile; JSON keeps names)."""
     from bpcalc.engine.network import Network
     from bpcalc.engine.training import param_paths
 
@@ -231,12 +237,14 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
         kinked = _network_kinks(net, X, eps)
     given, atol = atol is not None, _atol(atol, float(E), eps)
     params = []
+    shown_labels = iter(labels) if labels is not None else None
     for (key, name, _arr, _ix, gb), n in zip(slots, nums):
         n = float(n) if math.isfinite(n) else None
         li = int(key.split(".")[1])
         test = passed_by(float(gb), n, tolerance, atol)
+        label = next(shown_labels) if shown_labels is not None else ""
         params.append(ParamCheck(key, name, float(gb), n, test is not None, kink=kinked.get(li, False),
-                                 passed_by=test))
+                                 passed_by=test, shown=label if label != name else ""))
     notes = _not_finite_note(float(E), "E") + _resolution_note([arr[ix] for _k, _n, arr, ix, _g in slots], eps)
     if any(kinked.values()):
         notes.append(Msg("an activation's input lies within ε of its kink, where the two one-sided "
@@ -313,9 +321,9 @@ def check_graph(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: floa
 
 
 def check(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | None = None,
-          names: list[str] | None = None) -> GradCheck:
+          names: list[str] | None = None, labels: list[str] | None = None) -> GradCheck:
     """Gradient check of a network or graph spec; `atol` (default: the round-off of the numerical quotient) is the
-    absolute difference that passes whatever the relative error; `names` as for check_network."""
+    absolute difference that passes whatever the relative error; `names` and `labels` as for check_network."""
     if not (eps > 0 and math.isfinite(eps)):
         from bpcalc.errors import SpecError
 
@@ -333,4 +341,4 @@ def check(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | No
                         hint=_("try 1e-8, or 0 for the relative test alone"))
     if spec.kind == "graph":
         return check_graph(spec, eps, tolerance, atol)
-    return check_network(spec, eps, tolerance, atol, names)
+    return check_network(spec, eps, tolerance, atol, names, labels)

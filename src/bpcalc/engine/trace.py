@@ -54,6 +54,8 @@ class NetworkTrace:
     rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
     input_labels: list[str] | None = None
     target_labels: list[str] | None = None
+    notation: str | None = None  # the notation profile names are shown in (never part of the JSON)
+    weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
     kind: str = "network"
 
     @property

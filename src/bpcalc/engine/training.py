@@ -53,6 +53,7 @@ class TrainResult:
     biases: list[np.ndarray | None] = field(default_factory=list)
     variables: dict[str, float] = field(default_factory=dict)
     param_names: list[str] = field(default_factory=list)  # what `snapshots` columns hold (small networks)
+    shown_names: list[str] = field(default_factory=list)  # the same in another notation profile, for tables only
     snapshot_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # parameters after those epochs
     diverged: str | None = None  # why training stopped early (NaN/inf loss, overflow, undefined value)

@@ -20,7 +20,7 @@ from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.errors import SpecError
 from bpcalc.explain.mathtext import M
-from bpcalc.explain.notation import E, Notation, d, join
+from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import Msg, _
 from bpcalc.spec.expr import is_literal as _is_literal
@@ -146,6 +146,7 @@ class Explanation:
     round_to: int | None = None
     all_names: list[str] = field(default_factory=list)
     output_layer: int | None = None  # networks: the output layer's number l
+    layer_numbers: dict[int, int] = field(default_factory=dict)  # l -> the layer's number in the notation shown
     shown: int = 1  # samples whose factors are written out (the first few; all with --full): their texts only
 
 
@@ -224,12 +225,12 @@ def _network_names(tr: NetworkTrace, nt: Notation, key: tuple) -> list[str]:
     kind, li, j, k = key
     if kind == "w":
         return [nt.w(li, j, k).text, f"layers.{li}.weights.{j}.{k}"]
-    return [nt.b(li, j).text, f"layers.{li}.biases.{j}"]
+    return [nt.b_param(li, j).text, f"layers.{li}.biases.{j}"]
 
 
 def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = None,
-                    shown: int = MAX_SAMPLES_WRITTEN) -> Explanation:
-    nt = Notation.of(tr)
+                    shown: int = MAX_SAMPLES_WRITTEN, notation: str | None = None) -> Explanation:
+    nt = Notation.of(tr, notation)
     loss = LOSSES[tr.loss_name]
     keys = _network_params(tr)
     notes = []
@@ -252,7 +253,7 @@ def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = N
     params = [_network_param(tr, nt, fmt, key, shown) for key in selected]
     names = [name for key in keys for name in _network_names(tr, nt, key)]
     return Explanation("network", tr.name or Msg("Network"), summary, params, notes, tr.n, tr.loss_name, tr.round_to,
-                       names, tr.layers[-1].l, shown)
+                       names, tr.layers[-1].l, {L.l: nt.number(li) for li, L in enumerate(tr.layers)}, shown)
 
 
 def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: int) -> ParamDerivation:
@@ -265,7 +266,8 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
     act = ACTIVATIONS[L.activation]
     loss = LOSSES[tr.loss_name]
     a_j, z_j = nt.a(li, j), nt.z(li, j)
-    p = nt.w(li, j, k) if kind == "w" else nt.b(li, j)
+    p = nt.w(li, j, k) if kind == "w" else nt.b_param(li, j)
+    E = nt.E
     lhs = d(E, p)
     samples = range(shown)
     factors: list[Factor] = []
@@ -292,11 +294,13 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
             sym = join([eq(t.delta_symbol, t.weight_symbol, sep="·") for t in terms], " + ", " + ")
             nums = [" + ".join(f"{f.p_(t.delta[s])}×{f.p_(t.weight)}" for t in terms) for s in samples]
         else:
-            sym = M(f"Σ_i δ_i^({N.l})·w_i{j + 1}^({N.l})", rf"\sum_i \delta_i^{{({N.l})}} w_{{i{j + 1}}}^{{({N.l})}}")
+            di, wi = nt.generic("δ", li + 1, "i"), nt.generic("w", li + 1, "i", str(j + 1))
+            sym = M(f"Σ_i {di.text}·{wi.text}", rf"\sum_i {di.tex} {wi.tex}")
             nums = [f"({Jn} terms)" for _ in samples]
-        sum_line = None if not use_local else M(f"Σ_i ∂E/∂z_i^({N.l}) · ∂z_i^({N.l})/∂{a_j.text}",
-                     rf"\sum_i \frac{{\partial E}}{{\partial z_i^{{({N.l})}}}}\,"
-                     rf"\frac{{\partial z_i^{{({N.l})}}}}{{\partial {a_j.tex}}}")
+        zi = nt.generic("z", li + 1, "i")
+        sum_line = None if not use_local else M(f"Σ_i ∂{E.text}/∂{zi.text} · ∂{zi.text}/∂{a_j.text}",
+                     rf"\sum_i \frac{{\partial {E.tex}}}{{\partial {zi.tex}}}\,"
+                     rf"\frac{{\partial {zi.tex}}}{{\partial {a_j.tex}}}")
         if use_local:
             factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j], terms))
         else:
@@ -361,10 +365,11 @@ def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int, sho
         if n > 1:
             sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
             nums = [f"({x})/{n}" for x in nums]
-        return Factor(d(E, z_j), sym, nums, L.delta[:, j])
-    sym = M(f"{a_j.text}(∂E/∂{a_j.text} − Σ_k ∂E/∂a_k·a_k)",
-            rf"{a_j.tex}\left(\frac{{\partial E}}{{\partial {a_j.tex}}} - \sum_k \frac{{\partial E}}{{\partial a_k}}"
-            r" a_k\right)")
+        return Factor(d(nt.E, z_j), sym, nums, L.delta[:, j])
+    E = nt.E
+    sym = M(f"{a_j.text}(∂{E.text}/∂{a_j.text} − Σ_k ∂{E.text}/∂a_k·a_k)",
+            rf"{a_j.tex}\left(\frac{{\partial {E.tex}}}{{\partial {a_j.tex}}} - \sum_k \frac{{\partial {E.tex}}}"
+            r"{\partial a_k} a_k\right)")
     nums = []
     for s in range(shown):
         inner = " + ".join(f"{f.p_(L.grad_a[s, i])}×{f.p_(L.a[s, i])}" for i in range(J)) \
@@ -596,7 +601,7 @@ def _walk_step(tr: GraphTrace, f: Fmt, m: str, on_way: set[str], by_name: dict, 
 # ====================================================================== choosing parameters
 def _norm(s: str) -> str:
     s = re.sub(r"\s+", "", s)
-    s = re.sub(r"^(∂E/∂|dE/d|∂L/∂|dL/d)", "", s)
+    s = re.sub(r"^(∂E/∂|dE/d|∂L/∂|dL/d|∂E_total/∂|dE_total/d)", "", s)
     s = re.sub(r"\\mathrm\{([^}]*)\}", r"\1", s)
     s = s.replace("[", ".").replace("]", "")
     for ch in "_^(){}\\":
@@ -618,22 +623,30 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
             table[_graph_path_key(kind, nm)] = (kind, nm)
         groups: dict[str, list] = {}
     else:
-        nt = Notation.of(trace)
         keys = _network_params(trace)
         table = {}
         groups = {}
+        profiles = [Notation.of(trace), Notation.of(trace, "layer")]  # the profile shown, and the layer notation
+        for nt in profiles:
+            for key in keys:
+                for nm in _network_names(trace, nt, key):
+                    table.setdefault(nm, key)
+                kind, li, j, k = key
+                if kind == "b" and nt.shares_bias(li):  # mazur's b1: the biases of a layer under one name
+                    groups.setdefault(nt.b(li, j).text, []).append(key)
         for key in keys:
-            for nm in _network_names(trace, nt, key):
-                table.setdefault(nm, key)
             kind, li, j, k = key
             table.setdefault(f"layers.{li}.grad_{'weights' if kind == 'w' else 'biases'}"
                              + (f".{j}.{k}" if kind == "w" else f".{j}"), key)
             table.setdefault(f"layers.{li}.new_{'weights' if kind == 'w' else 'biases'}"
                              + (f".{j}.{k}" if kind == "w" else f".{j}"), key)
-            l = li + 2
-            for g in ((f"W^({l})", f"W^{l}", f"layers.{li}.weights") if kind == "w" else
-                      (f"b^({l})", f"b^{l}", f"layers.{li}.biases")):
-                groups.setdefault(g, []).append(key)
+            whole = [f"W^({li + 2})", f"W^{li + 2}", f"layers.{li}.weights"] if kind == "w" else \
+                [f"b^({li + 2})", f"b^{li + 2}", f"layers.{li}.biases"]
+            if profiles[0].profile != "layer":
+                whole.append(profiles[0].W(li).text if kind == "w" else profiles[0].bvec(li).text)
+            for g in whole:
+                if key not in groups.setdefault(g, []):
+                    groups[g].append(key)
     normed: dict[str, list] = {}
     for nm, key in table.items():
         normed.setdefault(_norm(nm), [])
@@ -678,14 +691,16 @@ def _close(s: str, candidates: list[str]) -> str:
 
 
 # ====================================================================== entry
-def explain(trace, precision: int = 4, params: list[str] | None = None, full: bool = False) -> Explanation:
-    """The derivations of a trace's gradients: all parameters, or those named. Each sample's numbers are written
-    out for the first few samples (every one with `full`); the values of all are kept."""
+def explain(trace, precision: int = 4, params: list[str] | None = None, full: bool = False,
+            notation: str | None = None) -> Explanation:
+    """The derivations of a trace's gradients: all parameters, or those named (in the trace's notation or the
+    layer notation), written in `notation` (default: the trace's). Each sample's numbers are written out for the
+    first few samples (every one with `full`); the values of all are kept."""
     fmt = Fmt(precision, fixed=trace.round_to is not None)
     chosen = select(trace, params)
     if isinstance(trace, GraphTrace):
         return _texts(explain_graph(trace, fmt, chosen), fmt)
-    return _texts(explain_network(trace, fmt, chosen, trace.n if full else MAX_SAMPLES_WRITTEN), fmt)
+    return _texts(explain_network(trace, fmt, chosen, trace.n if full else MAX_SAMPLES_WRITTEN, notation), fmt)
 
 
 def _texts(ex: Explanation, f: Fmt) -> Explanation:

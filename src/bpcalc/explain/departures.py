@@ -17,10 +17,15 @@ SAME = 1e-12  # relative; closer than this counts as the same number (float nois
 @dataclass(frozen=True)
 class Departure:
     key: str  # dotted JSON path
-    name: str  # display name
+    name: str  # display name (in JSON: the layer notation's)
     rounded: float
     exact: float
     difference: float  # rounded − exact
+    shown: str = ""  # the display name in the notation shown, where that is not the layer notation
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.name
 
     def as_dict(self) -> dict:
         return {"key": self.key, "name": self.name, "rounded": self.rounded, "exact": self.exact,
@@ -47,31 +52,37 @@ class _NetworkNames:
     def __init__(self, trace):
         from bpcalc.explain.notation import Notation
 
-        self.nts = (Notation.of(trace),)  # the name shown: the spec's labels, else the layer notation
+        # JSON's name: the spec's labels, else the layer notation; the name shown: in the trace's notation profile
+        self.json_nt = Notation.of(trace, "layer")
+        self.shown_nt = Notation.of(trace)
         self.single = trace.single
         self.last = len(trace.layers) - 1
 
-    def base(self, field: str, li: int | None, j: int, k: int = 0) -> str:
-        """The name of neuron j's number (of parameter jk) in an array, before any sample."""
+    def base(self, field: str, li: int | None, j: int, k: int = 0, nt=None) -> str:
+        """The name of neuron j's number (of parameter jk) in an array, before any sample: in JSON's notation, or
+        in `nt`."""
         from bpcalc.explain.quantities import _names, neuron_names
 
+        nts = (nt or self.json_nt,)
         if field in ("grad_weights", "grad_biases", "new_weights", "new_biases"):
-            return _names(self.nts, field, li, j, k)[0]
-        return neuron_names(self.nts, field, self.last if li is None else li, j)[0]
+            return _names(nts, field, li, j, k)[0]
+        return neuron_names(nts, field, self.last if li is None else li, j)[0]
 
-    def name(self, g: _Group, idx: tuple) -> str:
-        """The name shown for number idx of group g (as quantities.py names it first)."""
-        from bpcalc.explain.quantities import SCALAR_NAMES, of_sample, sample_loss_names
+    def name(self, g: _Group, idx: tuple, shown: bool = False) -> str:
+        """The name of number idx of group g (as quantities.py names it first): in JSON, or (`shown`) in the
+        notation shown."""
+        from bpcalc.explain.quantities import of_sample, sample_loss_names, scalar_names
 
-        if g.field in SCALAR_NAMES:
-            return SCALAR_NAMES[g.field][0]
+        nt = self.shown_nt if shown else self.json_nt
+        if g.field in ("loss", "loss_after"):
+            return scalar_names(g.field, (nt,))[0]
         if g.field == "sample_loss":
-            return sample_loss_names(idx[0])[0]
+            return sample_loss_names(idx[0], (nt,))[0]
         if not g.per_sample:
-            return self.base(g.field, g.li, *idx)
+            return self.base(g.field, g.li, *idx, nt=nt)
         if self.single:
-            return self.base(g.field, g.li, idx[0])
-        return of_sample((self.base(g.field, g.li, idx[1]),), idx[0])[0]
+            return self.base(g.field, g.li, idx[0], nt=nt)
+        return of_sample((self.base(g.field, g.li, idx[1], nt=nt),), idx[0])[0]
 
 
 def _key(g: _Group, idx: tuple) -> str:
@@ -132,7 +143,8 @@ class Departures:
         g = self.groups[gi]
         idx = tuple(int(x) for x in np.unravel_index(i, g.rounded.shape)) if g.rounded.ndim else ()
         r, e = float(g.rounded.reshape(-1)[i]), float(g.exact.reshape(-1)[i])
-        return Departure(_key(g, idx), self.names.name(g, idx), r, e, r - e)
+        name, shown = self.names.name(g, idx), self.names.name(g, idx, shown=True)
+        return Departure(_key(g, idx), name, r, e, r - e, shown if shown != name else "")
 
     def _size(self, gi: int) -> tuple[np.ndarray, np.ndarray]:
         """Flat indexes of group gi's departures and their |difference|."""
@@ -251,7 +263,8 @@ def departures(rounded_trace, exact_trace) -> tuple[list[Departure] | Departures
         diff = q.value - e
         if abs(diff) > SAME * max(1.0, abs(e)) and (q.name, q.value, e) not in seen:
             seen.add((q.name, q.value, e))
-            found.append((q.order, Departure(q.key, q.name, q.value, e, diff)))
+            found.append((q.order, Departure(q.key, q.stable_name, q.value, e, diff,
+                                             q.name if q.name != q.stable_name else "")))
     first = min(found, key=lambda p: p[0])[1] if found else None
     ranked = [d for _, d in sorted(found, key=lambda p: -abs(p[1].difference))]
     return ranked, first, compared

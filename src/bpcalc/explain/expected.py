@@ -36,7 +36,7 @@ class Result:
 
     key: str  # as written under expected: (with `.i` appended for each element of a list)
     path: str  # the dotted JSON path it names
-    name: str  # its display name
+    name: str  # its display name (in JSON: the layer notation's)
     yours: float | None  # None: left empty (not filled in yet)
     written: str  # your value as written
     decimals: int  # decimals you wrote (the tolerance is half a unit in that place)
@@ -44,6 +44,11 @@ class Result:
     ok: bool  # right, or not filled in
     diagnosis: Diagnosis | None = None  # a wrong value: the known mistake that gives it (explain/diagnosis.py)
     earliest: bool = False  # the first wrong value in the order of computation (of several wrong ones)
+    shown: str = ""  # its display name in the notation shown, where that is not the layer notation
+
+    @property
+    def label(self) -> str:
+        return self.shown or self.name
 
     @property
     def filled(self) -> bool:
@@ -113,8 +118,9 @@ class Index:
         return out
 
     @cached_property
-    def names(self) -> dict[str, str]:
-        return {q.key: q.name for q in self.qs}
+    def names(self) -> dict[str, tuple[str, str]]:
+        """Each quantity's (name in JSON, name shown)."""
+        return {q.key: (q.stable_name, q.name) for q in self.qs}
 
     @cached_property
     def orders(self) -> dict[str, tuple]:
@@ -183,7 +189,8 @@ def check_expected(spec, data: dict) -> list[Result]:
     return results
 
 
-def _compare(key: str, path: str, names: dict[str, str], yours, text, correct, line, source) -> list[Result]:
+def _compare(key: str, path: str, names: dict[str, tuple[str, str]], yours, text, correct, line,
+             source) -> list[Result]:
     ys = np.asarray(yours, dtype=float)
     cs = np.asarray(correct if correct is not None else math.nan, dtype=float) if not isinstance(correct, list) \
         else np.asarray(_fill_none(correct), dtype=float)
@@ -194,21 +201,23 @@ def _compare(key: str, path: str, names: dict[str, str], yours, text, correct, l
                             key=key, shape_text=_shape_text(cs.shape), shape_text2=_shape_text(ys.shape)),
                         path=f"expected.{key}", line=line, source=source, hint=hint)
     if ys.ndim == 0:
-        return [_one(key, path, names.get(path, path), float(ys), text, float(cs))]
+        return [_one(key, path, names.get(path, (path, path)), float(ys), text, float(cs))]
     texts = np.asarray(text if text is not None else np.full(ys.shape, None), dtype=object)
     out = []
     for idx in np.ndindex(ys.shape):
         sub = ".".join(map(str, idx))
         t = texts[idx] if texts.shape == ys.shape else None
         sub_path = f"{path}.{sub}"
-        out.append(_one(f"{key}.{sub}", sub_path, names.get(sub_path, sub_path), float(ys[idx]), t, float(cs[idx])))
+        out.append(_one(f"{key}.{sub}", sub_path, names.get(sub_path, (sub_path, sub_path)), float(ys[idx]), t,
+                        float(cs[idx])))
     return out
 
 
 def _unfilled(key: str, path: str, names: dict[str, str], correct) -> list[Result]:
     if not isinstance(correct, list):
         c = correct if isinstance(correct, (int, float)) and math.isfinite(correct) else None
-        return [Result(key, path, names.get(path, path), None, "", 0, c, True)]
+        name, shown = names.get(path, (path, path))
+        return [Result(key, path, name, None, "", 0, c, True, shown=shown if shown != name else "")]
     return [r for i, sub in enumerate(correct)
             for r in _unfilled(f"{key}.{i}", f"{path}.{i}", names, sub)]
 
@@ -239,11 +248,14 @@ def _fill_none(x):
     return math.nan if x is None else x
 
 
-def _one(key: str, path: str, name: str, yours: float, text: str | None, correct: float) -> Result:
+def _one(key: str, path: str, names: tuple[str, str], yours: float, text: str | None, correct: float) -> Result:
+    """`names`: the quantity's name in JSON and its name shown."""
     d = decimals_written(text, yours)
     finite = math.isfinite(correct)
+    name, shown = names
     return Result(key=key, path=path, name=name, yours=yours, written=(text or repr(yours)).strip(), decimals=d,
-                  correct=correct if finite else None, ok=finite and agrees(yours, correct, d))
+                  correct=correct if finite else None, ok=finite and agrees(yours, correct, d),
+                  shown=shown if shown != name else "")
 
 
 def with_diagnoses(spec, data: dict, results: list[Result]) -> list[Result]:

@@ -24,6 +24,11 @@ class Quantity:
     names: tuple[str, ...]
     value: float | None
     order: tuple = ()  # position in the order of computation (forward, loss, backward, gradients, update, after)
+    json_name: str = ""  # the name in JSON output: the layer notation's, whatever notation is shown
+
+    @property
+    def stable_name(self) -> str:
+        return self.json_name or self.name
 
     @property
     def name(self) -> str:
@@ -82,24 +87,30 @@ def quantities(data: dict, source=None) -> list[Quantity]:
 
 
 def _notations(data: dict, source):
+    """The notations whose names name a quantity: the spec's profile (with its labels), the layer notation with
+    the labels, the plain layer notation. The first gives the names shown, the second those in JSON."""
     from bpcalc.explain.notation import Notation
 
     acts = [L["activation"] for L in data["layers"]]
     plain = Notation([{} for _ in acts], acts)
     if source is None or not hasattr(source, "layers") or len(source.layers) != len(acts):
         return (plain,)
-    return Notation.of(source), plain
+    shown, layer = Notation.of(source), Notation.of(source, "layer")
+    return (shown, layer, plain) if shown.profile != layer.profile else (layer, plain)
 
 
 def _names(nts, kind: str, li: int, j: int, k: int = 0) -> tuple[str, ...]:
-    """The display names of one number in each notation (the spec's labels, then the plain layer notation)."""
+    """The display names of one number in each notation (the spec's profile and labels, then the plain layer
+    notation)."""
     out: list[str] = []
     for n in nts:
         a, z = n.a(li, j).text, n.z(li, j).text
-        w, b = n.w(li, j, k).text, n.b(li, j).text
+        w, b = n.w(li, j, k).text, n.b_param(li, j).text
+        E = n.E.text
         cands = {
-            "z": [z], "a": [a], "grad_a": [f"∂E/∂{a}"], "local": [f"∂{a}/∂{z}"],
-            "delta": [n.delta(li, j).text, f"∂E/∂{z}"], "grad_weights": [f"∂E/∂{w}"], "grad_biases": [f"∂E/∂{b}"],
+            "z": [z], "a": [a], "grad_a": [f"∂{E}/∂{a}"], "local": [f"∂{a}/∂{z}"],
+            "delta": [n.delta(li, j).text, f"∂{E}/∂{z}"], "grad_weights": [f"∂{E}/∂{w}"],
+            "grad_biases": [f"∂{E}/∂{b}"],
             "new_weights": [f"{w} new", f"new {w}", f"{w}'", w], "new_biases": [f"{b} new", f"new {b}", f"{b}'", b],
             "outputs_after": [f"{a} after"],
         }[kind]
@@ -114,7 +125,9 @@ SCALAR_NAMES = {"loss": ("E", "loss"), "loss_after": ("E after", "loss after", "
 def neuron_names(nts, field: str, li: int, j: int) -> tuple[str, ...]:
     """The names of neuron j's number in a per-sample array (z, a, ∂E/∂a, …; loss_terms: E_j) of weight layer li
     (the output layer for loss_terms and outputs_after)."""
-    return (f"E_{j + 1}",) if field == "loss_terms" else _names(nts, field, li, j)
+    if field == "loss_terms":
+        return tuple(dict.fromkeys(n.Ek(j).text for n in nts))
+    return _names(nts, field, li, j)
 
 
 def of_sample(names: tuple[str, ...], s: int) -> tuple[str, ...]:
@@ -122,15 +135,28 @@ def of_sample(names: tuple[str, ...], s: int) -> tuple[str, ...]:
     return tuple(x for n in names for x in (f"{n} (sample {s + 1})", f"{n}[{s + 1}]"))
 
 
-def sample_loss_names(s: int) -> tuple[str, ...]:
-    return (f"E(sample {s + 1})", f"E[{s + 1}]")
+def sample_loss_names(s: int, nts=()) -> tuple[str, ...]:
+    """Sample s's loss, named after the total loss of each notation (E, E_total) or E."""
+    Es = tuple(dict.fromkeys(n.E.text for n in nts)) or ("E",)
+    return tuple(x for e in Es for x in (f"{e}(sample {s + 1})", f"{e}[{s + 1}]"))
+
+
+def scalar_names(field: str, nts=()) -> tuple[str, ...]:
+    """The loss (or the loss after the update) named in each notation: E, E_total, loss …"""
+    Es = tuple(dict.fromkeys(n.E.text for n in nts if n.E.text != "E"))
+    extra = tuple(e if field == "loss" else f"{e} after" for e in Es)
+    return extra + SCALAR_NAMES[field] if extra else SCALAR_NAMES[field]
 
 
 def _network_quantities(data: dict, source) -> Iterator[Quantity]:
     nts = _notations(data, source)
+    json_nt = nts[1] if len(nts) == 3 else None  # a profile other than the layer notation is shown
     layers = data["layers"]
     last = len(layers) - 1
     single = not (layers and layers[0]["z"] and isinstance(layers[0]["z"][0], list))
+
+    def q(key: str, names: tuple[str, ...], value, order: tuple, stable: tuple[str, ...] | None = None) -> Quantity:
+        return Quantity(key, names, value, order, (stable or ("",))[0] if json_nt is not None else "")
 
     def per_sample(field: str, li: int | None, values, phase: int) -> Iterator[Quantity]:
         base = f"layers.{li}.{field}" if li is not None else field
@@ -139,11 +165,12 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
             for j, v in enumerate(row):
                 key = f"{base}.{j}" if single else f"{base}.{s}.{j}"
                 ns = neuron_names(nts, field, last if li is None else li, j)
+                st = neuron_names((json_nt,), field, last if li is None else li, j) if json_nt else ()
                 if field == "a" and li == last:  # the output, as people name it: ŷ, output, y_hat
                     ns += OUTPUT_ALIASES if len(row) == 1 else tuple(f"{n}_{j + 1}" for n in OUTPUT_ALIASES)
                 if not single:
-                    ns = of_sample(ns, s)
-                yield Quantity(key, ns, v, (phase, _layer_rank(phase, li, last), s, j, FIELD_RANK.get(field, 0)))
+                    ns, st = of_sample(ns, s), of_sample(st, s)
+                yield q(key, ns, v, (phase, _layer_rank(phase, li, last), s, j, FIELD_RANK.get(field, 0)), st)
 
     for li, L in enumerate(layers):
         yield from per_sample("z", li, L["z"], 0)
@@ -152,8 +179,8 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
         yield from per_sample("loss_terms", None, data["loss_terms"], 1)
     if not single:
         for s, v in enumerate(data.get("sample_loss") or []):
-            yield Quantity(f"sample_loss.{s}", sample_loss_names(s), v, (1, 1, s, 0))
-    yield Quantity("loss", SCALAR_NAMES["loss"], data["loss"], (1, 2, 0, 0))
+            yield q(f"sample_loss.{s}", sample_loss_names(s, nts), v, (1, 1, s, 0), sample_loss_names(s))
+    yield q("loss", scalar_names("loss", nts), data["loss"], (1, 2, 0, 0), SCALAR_NAMES["loss"])
     for li in range(last, -1, -1):
         L = layers[li]
         for field in NETWORK_BACKWARD:
@@ -163,12 +190,15 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
         for li, L in enumerate(layers):
             for j, row in enumerate(L[wf]):
                 for k, v in enumerate(row):
-                    yield Quantity(f"layers.{li}.{wf}.{j}.{k}", _names(nts, wf, li, j, k), v, (phase, li, j, k))
+                    yield q(f"layers.{li}.{wf}.{j}.{k}", _names(nts, wf, li, j, k), v, (phase, li, j, k),
+                            _names((json_nt,), wf, li, j, k) if json_nt else None)
             for j, v in enumerate(L.get(bf) or []):
-                yield Quantity(f"layers.{li}.{bf}.{j}", _names(nts, bf, li, j), v, (phase, li, 1_000_000 + j, 0))
+                yield q(f"layers.{li}.{bf}.{j}", _names(nts, bf, li, j), v, (phase, li, 1_000_000 + j, 0),
+                        _names((json_nt,), bf, li, j) if json_nt else None)
     if data.get("outputs_after") is not None:
         yield from per_sample("outputs_after", None, data["outputs_after"], 5)
-    yield Quantity("loss_after", SCALAR_NAMES["loss_after"], data.get("loss_after"), (5, 9, 0, 0))
+    yield q("loss_after", scalar_names("loss_after", nts), data.get("loss_after"), (5, 9, 0, 0),
+            SCALAR_NAMES["loss_after"])
 
 
 def _layer_rank(phase: int, li: int | None, last: int) -> int:

@@ -61,7 +61,7 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
                              else _("{count} agrees (relative error {err})")).format(
             count=_count(gc.n_params), err=sci(gc.max_relative_error)), "ok")
     elif gc.failed:
-        names = ", ".join(p.name for p in gc.failed[:8]) + (", …" if len(gc.failed) > 8 else "")
+        names = ", ".join(p.label for p in gc.failed[:8]) + (", …" if len(gc.failed) > 8 else "")
         doc.para(f"{BAD} " + _("{bad} of {n} gradients disagree: {names}").format(
             bad=len(gc.failed), n=gc.n_params, names=names), "bad")
     else:  # every row agrees, but about a loss that overflowed
@@ -84,7 +84,7 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
                    _("relative error"), _("check")], {1, 2, 3, 4})
     passed = {"relative": _("relative"), "absolute": _("absolute")}
     for p in rows:
-        t.add(p.name, f(p.backprop), _("undefined") if p.numerical is None else f(p.numerical),
+        t.add(p.label, f(p.backprop), _("undefined") if p.numerical is None else f(p.numerical),
               "" if p.difference is None else sci(p.difference) if p.difference else "0", sci(p.relative_error),
               (f"{OK} {passed[p.passed_by]}" if p.ok else BAD) + (_(" (kink)") if p.kink and not p.ok else ""))
     t.caption = caption

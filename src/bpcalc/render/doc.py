@@ -1,10 +1,14 @@
-"""A small document model every output format renders: headings, paragraphs and tables of text cells."""
+"""A small document model every output format renders: headings, paragraphs, tables of text cells and equations
+with matrices (render/equation.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from bpcalc.explain.mathtext import M
+from bpcalc.render.equation import Equation, Matrix
+
+__all__ = ["Block", "Cell", "Doc", "Equation", "Heading", "M", "Matrix", "Para", "Table", "text_of"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Table:
         self.rows.append(list(cells))
 
 
-Block = Heading | Para | Table
+Block = Heading | Para | Table | Equation
 
 
 @dataclass
@@ -66,6 +70,11 @@ class Doc:
         t = Table(title, columns, numeric=numeric or set(), caption=caption)
         self.blocks.append(t)
         return t
+
+    def equation(self, *parts, caption: str | None = None) -> Equation:
+        e = Equation(list(parts), caption)
+        self.blocks.append(e)
+        return e
 
     def extend(self, other: Doc) -> None:
         self.blocks.extend(other.blocks)

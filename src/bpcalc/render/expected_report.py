@@ -38,7 +38,7 @@ def expected_section(doc: Doc, results, precision: int = 4) -> None:
     t = doc.table(None, columns, {1, 2, 3})
     for r in results:
         f = Fmt(max(precision, r.decimals + 1))  # one digit more than you wrote, to show how it rounds
-        label = r.key if r.name in (r.key, r.path) else f"{r.key} ({r.name})"
+        label = r.key if r.label in (r.key, r.path) else f"{r.key} ({r.label})"
         extra = [r.diagnosis.text if r.diagnosis is not None else ""] if why else []
         if not r.filled:
             t.add(label, "", Fmt(precision)(r.correct) if r.correct is not None else "", "", _("not filled"),

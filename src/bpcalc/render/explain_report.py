@@ -58,7 +58,7 @@ def _network_blocks(doc: Doc, ex: Explanation, level: int) -> None:
         if p.layer != last_layer:
             last_layer = p.layer
             doc.heading((_("Layer {l} (output)") if p.layer == ex.output_layer else _("Layer {l} (hidden)")).format(
-                l=p.layer), level + 1)
+                l=ex.layer_numbers.get(p.layer, p.layer)), level + 1)
         doc.heading(p.lhs.text, level + 2)
         doc.para(equation(p.lines), "math")
         _factor_table(doc, p.factors, ex.n, ex.shown)

@@ -117,7 +117,7 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
                 dr.edge(prev[k], zs[j], f"{nt.w(li, j, k).text} = {f(L.weights[j, k])}",
                         f"grad {f(L.grad_weights[j, k])}", f"new {f(L.new_weights[j, k])}")
             if L.biases is not None:
-                b = dr.node([nt.b(li, j).text, f"data {f(L.biases[j])}", f"grad {f(L.grad_biases[j])}",
+                b = dr.node([nt.b_param(li, j).text, f"data {f(L.biases[j])}", f"grad {f(L.grad_biases[j])}",
                              f"new {f(L.new_biases[j])}"], "param")
                 dr.edge(b, zs[j])
         if L.activation == "linear":

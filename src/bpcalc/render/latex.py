@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bpcalc.render.doc import Blank, Block, Cell, Doc, Heading, M, Para, Table, text_of
+from bpcalc.render.doc import Blank, Block, Cell, Doc, Equation, Heading, M, Para, Table, text_of
 from bpcalc.render.fit import WRAP_CHARS, split_columns, sum_terms, typeset_width
 
 # ASCII characters LaTeX treats specially in text
@@ -289,6 +289,8 @@ def needs_unicode_engine(doc: Doc) -> bool:
         if isinstance(b, Table):
             return [b.title or "", b.caption or "", *map(text_of, b.columns),
                     *(x for r in b.rows for c in r for x in (text_of(c), c.tex if isinstance(c, M) else ""))]
+        if isinstance(b, Equation):
+            return [b.text, b.caption or ""]
         return [str(getattr(b, "text", ""))]
 
     return any(_CJK.search(s) for b in doc.blocks for s in texts(b))
@@ -341,6 +343,11 @@ def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
                 body += [r"\par\nopagebreak" if keep else "", ""]
         elif isinstance(b, Table):
             body += _table(b)
+            keep = False
+        elif isinstance(b, Equation):  # matrices in bmatrix, shapes under them; a wide one broken at its = signs
+            body += _display(b.tex("bmatrix", break_after=8), False) + [""]
+            if b.caption:
+                body += [r"{\raggedright\emph{" + escape(b.caption) + r"}\par}", ""]
             keep = False
         else:  # a block type this renderer does not know yet: its text
             body += [escape(str(getattr(b, "text", ""))), ""]

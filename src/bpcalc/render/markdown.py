@@ -3,7 +3,7 @@ with-numbers columns) as $…$ math, words and numbers as text."""
 
 from __future__ import annotations
 
-from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, Para, Table, text_of
+from bpcalc.render.doc import Blank, Cell, Doc, Equation, Heading, M, Para, Table, text_of
 
 
 def _text(s: str) -> str:
@@ -42,4 +42,8 @@ def render_markdown(doc: Doc) -> str:
             if b.caption:
                 out += ["", f"*{_text(b.caption)}*"]
             out.append("")
+        elif isinstance(b, Equation):
+            out += ["$$", b.tex(), "$$", ""]
+            if b.caption:
+                out += [f"*{_text(b.caption)}*", ""]
     return "\n".join(out).rstrip() + "\n"

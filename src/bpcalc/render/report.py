@@ -11,7 +11,7 @@ import numpy as np
 from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.chain import eq, fill, gname, num
-from bpcalc.explain.notation import E, Notation, d, join
+from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
 from bpcalc.render.doc import Doc, M
@@ -39,6 +39,7 @@ def report(trace, precision: int = 4, full: bool = False) -> Doc:
 def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc = Doc()
     nt = Notation.of(tr)
+    E = nt.E
     loss = LOSSES[tr.loss_name]
     sizes = [tr.inputs.shape[1]] + [l.weights.shape[0] for l in tr.layers]
     doc.heading(_(tr.name) if tr.name else _("Network"))
@@ -52,10 +53,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     if tr.round_to is not None:
         doc.para(rounding_note(tr.round_to), "note")
     t = doc.table(_("Layers"), [_("layer"), _("units"), _("activation"), "a = f(z)", "∂a/∂z"])
-    t.add(_("1 (input)"), str(sizes[0]), "", "", "")
+    t.add(_("{l} (input)").format(l=nt.number(-1)), str(sizes[0]), "", "", "")
     for li, L in enumerate(tr.layers):
         act = ACTIVATIONS[L.activation]
-        t.add(str(L.l), str(sizes[li + 1]), L.activation, M(act.formula, act.formula_tex),
+        t.add(str(nt.number(li)), str(sizes[li + 1]), L.activation, M(act.formula, act.formula_tex),
               M(act.derivative, act.derivative_tex))
     large = not full and any(L.weights.size > LARGE_LAYER for L in tr.layers)
     per_table = n if full else 1 if large else MAX_SAMPLES_SHOWN  # a large network: one sample's, not a flood
@@ -88,8 +89,9 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     numbers = _("({n} terms)").format(n=K)
                 t.add(nt.z(li, j), definition, numbers, f(L.z[s, j]))
                 if L.activation == "softmax":
-                    t.add(nt.a(li, j), M(f"softmax_{j + 1}(z^({L.l}))",
-                                         rf"\operatorname{{softmax}}_{{{j + 1}}}(z^{{({L.l})}})"),
+                    zl = nt.zvec(li)
+                    t.add(nt.a(li, j), M(f"softmax_{j + 1}({zl.text})",
+                                         rf"\operatorname{{softmax}}_{{{j + 1}}}({zl.tex})"),
                           M(f"e^{f.p_(L.z[s, j])} / Σ_k e^z_k", rf"e^{{{f.p_(L.z[s, j])}}} / \sum_k e^{{z_k}}"),
                           f(L.a[s, j]))
                 elif L.activation != "linear" or nt.a(li, j).text != nt.z(li, j).text:
@@ -102,22 +104,24 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc.heading(_("Loss"), 2)
     out = tr.layers[-1]
     K = out.a.shape[1]
-    lname = "E"
+    lname = E.text
     for s in samples:
         t = doc.table(_sample_title(N_("Loss"), s, n, tr), _columns(), NUM)
         for k in range(K):
-            ek = M(f"E_{k + 1}", f"E_{{{k + 1}}}")
+            ek = nt.Ek(k)
             sym = fill(loss.term_t, t=nt.t(k), a=nt.a(len(tr.layers) - 1, k), K=M(str(K), str(K)))
             numbers = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(out.a[s, k]), K=K)
             t.add(ek, sym, num(numbers), f(tr.loss_terms[s, k]))
         if K > 1:
-            t.add(lname if n == 1 else _("E(sample {s})").format(s=s + 1),
-                  M(" + ".join(f"E_{k + 1}" for k in range(K)), " + ".join(f"E_{{{k + 1}}}" for k in range(K))),
+            sw = _("sample")
+            t.add(E if n == 1 else M(f"{lname}({sw} {s + 1})", rf"{E.tex}(\text{{{sw} }} {s + 1})"),
+                  M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
                   num(" + ".join(f.p_(v) for v in tr.loss_terms[s])), f(tr.sample_loss[s]))
     if n > 1:
         t = doc.table(None, _columns(), NUM)
         nums = " + ".join(f.p_(v) for v in tr.sample_loss[:MAX_TERMS_WRITTEN])
-        t.add("E", M(_("(1/{n}) Σ_n E(sample n)").format(n=n), rf"\frac{{1}}{{{n}}} \sum_n E(\text{{sample }} n)"),
+        sw = _("sample")
+        t.add(E, M(f"(1/{n}) Σ_n {lname}({sw} n)", rf"\frac{{1}}{{{n}}} \sum_n {E.tex}(\text{{{sw} }} n)"),
               num(f"({nums}) / {n}") if n <= MAX_TERMS_WRITTEN else _("mean of {n} sample losses").format(n=n),
               f(tr.loss))
 
@@ -131,7 +135,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         J = L.weights.shape[0]
         act = ACTIVATIONS[L.activation]
         for s in samples:
-            title = (_("Layer {l} (output)") if li == last else _("Layer {l} (hidden)")).format(l=L.l)
+            title = (_("Layer {l} (output)") if li == last else _("Layer {l} (hidden)")).format(l=nt.number(li))
             t = doc.table(_sample_title(title, s, n, tr), _columns(), NUM)
             for j in _few(J, full, L.delta[s]):
                 a_j, z_j = nt.a(li, j), nt.z(li, j)
@@ -150,8 +154,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                         numbers = num(" + ".join(f"{f.p_(N.delta[s, i])}×{f.p_(N.weights[i, j])}"
                                                  for i in range(Jn)))
                     else:
-                        sym = M(f"Σ_i δ_i^({N.l})·w_i{j + 1}^({N.l})",
-                                rf"\sum_i \delta_i^{{({N.l})}} \cdot w_{{i{j + 1}}}^{{({N.l})}}")
+                        di, wi = nt.generic("δ", li + 1, "i"), nt.generic("w", li + 1, "i", str(j + 1))
+                        sym = M(f"Σ_i {di.text}·{wi.text}", rf"\sum_i {di.tex} \cdot {wi.tex}")
                         numbers = _("({n} terms)").format(n=Jn)
                 t.add(dEa, sym, numbers, f(L.grad_a[s, j]))
                 dz = d(a_j, z_j)
@@ -192,7 +196,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc.heading(_("Gradients: ∂E/∂w_jk = δ_j · a_k,  ∂E/∂b_j = δ_j"), 2)
     for li, L in enumerate(tr.layers):
         J, Kk = L.weights.shape
-        t = doc.table(_("Layer {l}").format(l=L.l),
+        t = doc.table(_("Layer {l}").format(l=nt.number(li)),
                       [_("parameter"), _("chain rule"), _("with numbers"), _("gradient")], NUM)
         idx = _param_index(L.grad_weights, L.grad_biases, full)
         for kind, j, k in idx:
@@ -207,7 +211,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     numbers = _("Σ over {n} samples").format(n=n)
                 t.add(d(E, p), chain, numbers, f(L.grad_weights[j, k]))
             else:
-                p = nt.b(li, j)
+                p = nt.b_param(li, j)
                 chain = _equals(eq(d(E, nt.z(li, j)), M("1", "1")), nt.delta(li, j))
                 numbers = (num(f(L.delta[0, j])) if n == 1 else num(" + ".join(f.p_(L.delta[s, j]) for s in range(n)))
                            if n <= MAX_SAMPLES_SHOWN else _("Σ over {n} samples").format(n=n))
@@ -219,7 +223,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=rule_sym, lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         extra = _state_columns(tr.optimizer)
-        t = doc.table(_("Layer {l}").format(l=L.l),
+        t = doc.table(_("Layer {l}").format(l=nt.number(li)),
                       [_("parameter"), _("old"), _("gradient"), *extra, _("with numbers"), _("new")],
                       {1, 2, *range(3, 3 + len(extra)), 4 + len(extra)})
         for kind, j, k in _param_index(L.grad_weights, L.grad_biases, full):
@@ -227,7 +231,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 p, old, g, new, key, ix = nt.w(li, j, k), L.weights[j, k], L.grad_weights[j, k], \
                     L.new_weights[j, k], "weights", (j, k)
             else:
-                p, old, g, new, key, ix = nt.b(li, j), L.biases[j], L.grad_biases[j], L.new_biases[j], "biases", (j,)
+                p, old, g, new, key, ix = nt.b_param(li, j), L.biases[j], L.grad_biases[j], L.new_biases[j], \
+                    "biases", (j,)
             if key in tr.freeze:
                 t.add(p, f(old), f(g), *["" for _c in extra], _("frozen"), f(new))
                 continue
@@ -245,8 +250,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
             a_k = nt.a(last, k)
             t.add(M(f"{a_k.text} {words}", rf"{a_k.tex}\ \text{{{words}}}"), f(tr.outputs_after[s, k]))
-    t.add(_("{name} before").format(name="E"), f(tr.loss))
-    t.add(_("{name} after").format(name="E"), f(tr.loss_after))
+    plain = E.text == "E"  # E_total (mazur) is a formula cell; E stays a word
+    for label, value in ((_("{name} before"), tr.loss), (_("{name} after"), tr.loss_after)):
+        pre, post = (rf"\text{{{w}}}" if w.strip() else w for w in label.split("{name}", 1))
+        t.add(label.format(name=lname) if plain else M(label.format(name=lname), pre + E.tex + post), f(value))
     t.add(_("change"), f(tr.loss_change))
     return doc
 

@@ -5,7 +5,7 @@ row, repeated in every panel), so a number is never cut, folded or left to the t
 
 from __future__ import annotations
 
-from bpcalc.render.doc import Doc, Heading, Para, Table, text_of
+from bpcalc.render.doc import Doc, Equation, Heading, Para, Table, text_of
 
 STYLES = {"note": "dim", "ok": "green", "bad": "bold red", "math": "cyan", "": ""}
 
@@ -41,6 +41,10 @@ def to_renderables(doc: Doc) -> list:
             out.append(Text(text_of(b.text), style=STYLES.get(b.style, "")))
         elif isinstance(b, Table):
             out.append(_rtable(b, title=b.title, caption=b.caption))
+        elif isinstance(b, Equation):  # bracket art: whole lines, never wrapped (print_rich widens for it)
+            out.append(Text("\n".join(b.text_lines()), style="cyan", no_wrap=True, overflow="ignore"))
+            if b.caption:
+                out.append(Text(b.caption, style="dim"))
         else:  # a block this renderer does not know: its text
             out.append(Text(text_of(getattr(b, "text", str(b)))))
     return out
@@ -102,6 +106,7 @@ def print_rich(doc: Doc, console) -> None:
     from rich.console import Console
     from rich.rule import Rule
     from rich.table import Table as RTable
+    from rich.text import Text
 
     items: list = []
     for b, r in zip(doc.blocks, to_renderables(doc)):
@@ -110,8 +115,8 @@ def print_rich(doc: Doc, console) -> None:
         if isinstance(r, Rule) and r.title and cell_len(str(r.title)) + 6 > console.width:
             console.print(r.title)
             continue
-        if isinstance(r, RTable):
-            need = _need(console, r)
+        if isinstance(r, RTable) or (isinstance(r, Text) and r.no_wrap):
+            need = _need(console, r) if isinstance(r, RTable) else max(map(cell_len, r.plain.split("\n")))
             if need > console.width:
                 wide = Console(file=console.file, width=need, color_system=console.color_system,
                                force_terminal=console.is_terminal, no_color=console.no_color, highlight=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bpcalc.render.doc import Doc, Heading, Para, Table, text_of
+from bpcalc.render.doc import Doc, Equation, Heading, Para, Table, text_of
 from bpcalc.render.width import display_width, ljust, rjust
 
 
@@ -44,6 +44,13 @@ def render_text(doc: Doc) -> str:
             if out and out[-1] != "":
                 out.append("")
             out.extend(table_lines(b))
+            out.append("")
+        elif isinstance(b, Equation):
+            if out and out[-1] != "":
+                out.append("")
+            out.extend(b.text_lines())
+            if b.caption:
+                out.append(b.caption)
             out.append("")
     while out and out[-1] == "":
         out.pop()

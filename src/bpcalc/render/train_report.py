@@ -100,7 +100,7 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
         k = every or auto_every(n_run)
         rows = shown_epochs(res, k)
         snap = {int(e): i for i, e in enumerate(res.snapshot_epochs)}
-        names = res.param_names
+        names = res.shown_names or res.param_names
         cols = [_("epoch"), _what(res), _("change")] + [f"{p}" for p in names]
         t = doc.table(_("Epochs"), cols, set(range(len(cols))))
         losses, changes = res.loss_of(rows), res.changes(rows)

@@ -18,13 +18,19 @@ from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
-                "weight_decay", "description", "training_state"}
+                "weight_decay", "description", "training_state", "notation"}
 LAYER_KEYS = {"weights", "biases", "activation", "units", "init", "bias", "labels"}
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
               "description", "optimizer", "weight_decay", "training_state"}
 INITS = ("xavier", "he", "uniform", "normal")
 FREEZABLE = ("weights", "biases")
+# the notation profiles (explain/notation.py writes them): name -> what it is, for the schema and the docs
+NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), layer 1 = inputs (default)",
+             "mazur": "the most-cited English worked example's names: i1, h1, o1, net_h1, out_h1, w1, w2 …, b1, "
+                      "E_o1, E_total",
+             "ng": "the course notation with bracketed layers: a^[0] = x, z^[l] = W^[l] a^[l−1] + b^[l], dZ^[l], "
+                   "dW^[l], db^[l]"}
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
 MAX_INT64 = 2**63 - 1  # seeds and counters (epoch, step) stay within a signed 64-bit integer
 # the range each optimizer setting must lie in, as PyTorch checks them: (low, high, high included, in words)
@@ -94,6 +100,7 @@ class NetworkSpec:
     expected_written: dict[str, tuple] = field(default_factory=dict)  # key -> (line, value as written: "0.50")
     data_refs: dict[str, str] = field(default_factory=dict)  # inputs/targets given as file paths
     source: str | None = None
+    notation: str | None = None  # a notation profile (NOTATIONS); None: the default
     kind: str = "network"
 
     @property
@@ -694,6 +701,8 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         expected=_expected(doc, data), expected_written=_expected_written(doc, data),
         data_refs={k: v for k, v in (("inputs", xref), ("targets", tref)) if v},
         source=doc.source,
+        notation=choice(doc, data["notation"], ("notation",), tuple(NOTATIONS), "notation")
+        if data.get("notation") is not None else None,
     )
 
 

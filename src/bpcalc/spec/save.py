@@ -332,6 +332,8 @@ def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
         out["shuffle"] = True
     if spec.seed is not None:
         out["seed"] = spec.seed
+    if getattr(spec, "notation", None):
+        out["notation"] = spec.notation
     return out
 
 

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from bpcalc.engine.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
-from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS
+from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
 
 SCHEMA_FILE = "spec.schema.json"
 
@@ -175,6 +175,8 @@ def _network() -> dict:
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("layers"),
+        "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
+                          "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
     }
     return {"type": "object", "properties": props, "additionalProperties": False,
             "required": ["inputs", "targets", "layers"], "description": "A layered network.",

@@ -1,0 +1,387 @@
+"""Trace -> Doc: the step in matrices, as the layer-notation example writes it ("행렬 기반의 수학공식"):
+z^(l) = W^(l) a^(l−1) + b^(l); a^(l) = f(z^(l)); δ^(L) = ∇_a E ⊙ f′(z^(L)); δ^(l) = (W^(l+1))ᵀ δ^(l+1) ⊙ f′(z^(l));
+∂E/∂W^(l) = δ^(l) (a^(l−1))ᵀ; ∂E/∂b^(l) = δ^(l); W ← W − α ∂E/∂W, every matrix written out with its shape.
+With several samples, the batch matrices (samples × units) and the mean over the samples.
+
+Only arranges numbers the trace holds (a transpose is the same numbers written the other way round)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS, PAIRS
+from bpcalc.engine.trace import NetworkTrace
+from bpcalc.explain.chain import fill
+from bpcalc.explain.notation import Notation, d
+from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
+from bpcalc.render.doc import Doc, M
+from bpcalc.render.equation import CDOTS, VDOTS, Matrix, sym
+
+MAX_SIDE = 8  # rows or columns written out; a larger matrix: its first HEAD and last TAIL (--full: all)
+HEAD, TAIL = 5, 2
+
+
+# ---------------------------------------------------------------- pieces
+def _keep(n: int, full: bool) -> list[int | None]:
+    if full or n <= MAX_SIDE:
+        return list(range(n))
+    return [*range(HEAD), None, *range(n - TAIL, n)]
+
+
+def _mat(x: np.ndarray, f: Fmt, full: bool) -> Matrix:
+    """A 2-D array written out (large ones with ⋮ and ⋯ where rows and columns are left out)."""
+    x = np.asarray(x)
+    R, C = x.shape
+    rows, cols = _keep(R, full), _keep(C, full)
+    cells = [[(VDOTS if r is None else CDOTS if c is None else f(x[r, c])) if not (r is None and c is None) else ""
+              for c in cols] for r in rows]
+    return Matrix(cells, (R, C))
+
+
+def _col(v: np.ndarray, f: Fmt, full: bool) -> Matrix:
+    """A vector as a column (J×1)."""
+    return _mat(np.asarray(v)[:, None], f, full)
+
+
+def _row(v: np.ndarray, f: Fmt, full: bool) -> Matrix:
+    """A vector as a row (1×K)."""
+    return _mat(np.asarray(v)[None, :], f, full)
+
+
+def _eq(lhs: M, *rhs: M) -> M:
+    """`lhs = rhs1 = rhs2 …` as one line of math."""
+    return M(" = ".join([lhs.text, *[r.text for r in rhs]]), " = ".join([lhs.tex, *[r.tex for r in rhs]]))
+
+
+def _t(m: M) -> M:
+    """mᵀ."""
+    text = f"({m.text})ᵀ" if " " in m.text or "(" in m.text else f"{m.text}ᵀ"
+    return M(text, rf"\left({m.tex}\right)^{{\mathsf{{T}}}}")
+
+
+class _View:
+    """What every section needs: the trace, the names, the number format, one sample or the batch."""
+
+    def __init__(self, tr: NetworkTrace, precision: int, full: bool):
+        self.tr = tr
+        self.nt = Notation.of(tr)
+        self.f = Fmt(max(precision, tr.round_to or 0))
+        self.full = full
+        self.n = tr.n
+        self.batch = tr.n > 1
+        self.elided = False
+
+    def vec(self, v: np.ndarray) -> Matrix:
+        """One sample's vector as a column; with several samples the (samples × units) matrix."""
+        m = _mat(v, self.f, self.full) if self.batch else _col(v[0], self.f, self.full)
+        self.elided |= m.elided
+        return m
+
+    def mat(self, x: np.ndarray) -> Matrix:
+        m = _mat(x, self.f, self.full)
+        self.elided |= m.elided
+        return m
+
+    def bias(self, b: np.ndarray) -> Matrix:
+        """b as a column (one sample) or a row added to every sample's row (several)."""
+        m = _row(b, self.f, self.full) if self.batch else _col(b, self.f, self.full)
+        self.elided |= m.elided
+        return m
+
+    def param(self, x: np.ndarray) -> Matrix:
+        """A parameter (W or b) or its gradient or update: W as it is, b as a column."""
+        m = _mat(x, self.f, self.full) if x.ndim == 2 else _col(x, self.f, self.full)
+        self.elided |= m.elided
+        return m
+
+    def caption(self) -> str | None:
+        if not self.elided:
+            return None
+        self.elided = False
+        return _("large matrices: the first {head} and last {tail} rows and columns written out; --full writes "
+                 "all, --format json has every number").format(head=HEAD, tail=TAIL)
+
+    def equation(self, doc: Doc, *parts) -> None:
+        doc.equation(*parts, caption=self.caption())
+
+    # names of whole layers
+    def A(self, li: int) -> M:
+        return self.nt.avec(li, self.batch)
+
+    def Z(self, li: int) -> M:
+        return self.nt.zvec(li, self.batch)
+
+    def D(self, li: int) -> M:
+        return self.nt.deltavec(li, self.batch)
+
+    def T(self) -> M:
+        return self.nt.tvec(self.batch)
+
+    def dA(self, li: int) -> M:
+        """∂E/∂a^(l) of a whole layer (ng: dA^[l])."""
+        if self.nt.profile == "ng":
+            l = self.nt.number(li)
+            return M(f"dA^[{l}]" if self.batch else f"da^[{l}]", f"dA^{{[{l}]}}" if self.batch else f"da^{{[{l}]}}")
+        return d(self.nt.E, self.A(li))
+
+    def shape(self, rows: int, cols: int) -> str:
+        return f"{rows}×{cols}"
+
+
+# ---------------------------------------------------------------- sections
+def _intro(doc: Doc, v: _View, title: str) -> None:
+    tr = v.tr
+    sizes = [tr.inputs.shape[1]] + [L.weights.shape[0] for L in tr.layers]
+    doc.heading(title)
+    doc.para(_("{sizes} network; loss {loss}: E = {formula}; learning rate α = {lr}; optimizer {opt}").format(
+        sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=LOSSES[tr.loss_name].formula,
+        lr=v.f(tr.learning_rate), opt=tr.optimizer))
+    if v.batch:
+        doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the mean of "
+                   "the samples' losses, so ∂E/∂A carries the factor 1/{n}, and ∂E/∂W adds the samples' "
+                   "δ (a)ᵀ over the rows.").format(n=v.n), "note")
+    else:
+        doc.para(_("Vectors are columns (units × 1); a weight matrix has one row per neuron of its layer and one "
+                   "column per neuron of the layer before."), "note")
+
+
+def _forward(doc: Doc, v: _View) -> None:
+    tr, nt = v.tr, v.nt
+    doc.heading(_("Forward pass"), 2)
+    v.equation(doc, v.A(-1), sym("="), v.vec(tr.inputs))
+    for li, L in enumerate(tr.layers):
+        J, K = L.weights.shape
+        act = ACTIVATIONS[L.activation]
+        W, b, A0, Z, A = nt.W(li), nt.bvec(li), v.A(li - 1), v.Z(li), v.A(li)
+        if v.batch:
+            rhs = M(f"{A0.text} {nt.Wt(li).text}", rf"{A0.tex} {nt.Wt(li).tex}")
+            parts = [Z, sym("="), v.vec(L.a_prev), sym("·"), v.mat(L.weights.T)]
+        else:
+            rhs = M(f"{W.text} {A0.text}", rf"{W.tex} {A0.tex}")
+            parts = [Z, sym("="), v.mat(L.weights), sym("·"), v.vec(L.a_prev)]
+        if L.biases is not None:
+            rhs = M(f"{rhs.text} + {b.text}", rf"{rhs.tex} + {b.tex}")
+            parts += [sym("+"), v.bias(L.biases)]
+        shapes = (f"{v.shape(v.n, J)} = {v.shape(v.n, K)} · {v.shape(K, J)}" if v.batch else
+                  f"{v.shape(J, 1)} = {v.shape(J, K)} · {v.shape(K, 1)}")
+        if L.biases is not None:
+            shapes += " + " + (v.shape(1, J) if v.batch else v.shape(J, 1))
+        doc.para(_eq(Z, rhs), "math")
+        doc.para(_("shapes: {shapes}").format(shapes=shapes)
+                 + (_("; b^(l) is added to every row") if v.batch and L.biases is not None else ""), "note")
+        v.equation(doc, *parts, sym("="), v.vec(L.z))
+        if L.activation == "linear":
+            doc.para(_eq(A, Z), "math")
+            continue
+        f_of = M(f"{act.symbol}({Z.text})", rf"{act.tex_symbol}\left({Z.tex}\right)")
+        doc.para(_eq(A, f_of), "math")
+        v.equation(doc, A, sym("="), M(f"{act.symbol}(", rf"{act.tex_symbol}\left("), v.vec(L.z),
+                   M(")", r"\right)"), sym("="), v.vec(L.a))
+
+
+def _loss(doc: Doc, v: _View) -> None:
+    tr, nt = v.tr, v.nt
+    loss = LOSSES[tr.loss_name]
+    doc.heading(_("Loss"), 2)
+    E = nt.E
+    v.equation(doc, v.T(), sym("="), v.vec(tr.targets))
+    if v.batch:
+        doc.para(M(f"{E.text} = (1/{v.n}) Σ_s {E.text}_s,  {E.text}_s = {loss.formula}",
+                   rf"{E.tex} = \frac{{1}}{{{v.n}}} \sum_s {E.tex}_s, \quad {E.tex}_s = {loss.formula_tex}"), "math")
+        v.equation(doc, M("(E_s)", "(E_s)"), sym("="), v.mat(tr.sample_loss[:, None]))
+        v.equation(doc, E, sym("="), M(f"(1/{v.n}) Σ_s E_s", rf"\frac{{1}}{{{v.n}}} \sum_s E_s"), sym("="),
+                   M(v.f(tr.loss), v.f(tr.loss)))
+    else:
+        K = tr.targets.shape[1]
+        doc.para(M(f"{E.text} = {loss.formula}", f"{E.tex} = {loss.formula_tex}"), "math")
+        parts = [E, sym("=")]
+        if K <= MAX_SIDE:
+            nums = " + ".join(v.f.p_(x) for x in tr.loss_terms[0])
+            parts += [M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
+                      sym("="), M(nums, nums), sym("=")]
+        v.equation(doc, *parts, M(v.f(tr.loss), v.f(tr.loss)))
+
+
+def _output_delta(doc: Doc, v: _View) -> None:
+    tr = v.tr
+    li = len(tr.layers) - 1
+    L = tr.layers[li]
+    K = L.weights.shape[0]
+    loss = LOSSES[tr.loss_name]
+    act = ACTIVATIONS[L.activation]
+    A, Z, D, T, dA = v.A(li), v.Z(li), v.D(li), v.T(), v.dA(li)
+    grad = fill(loss.grad_t, a=A, t=T, K=M(str(K), str(K)))
+    if v.batch:
+        grad = M(f"(1/{v.n})({grad.text})", rf"\frac{{1}}{{{v.n}}}\left({grad.tex}\right)")
+    doc.para(M(f"{dA.text} = {grad.text}  " + _("(elementwise)"), rf"{dA.tex} = {grad.tex}"), "math")
+    v.equation(doc, dA, sym("="), v.vec(L.grad_a))
+    if tr.fused:
+        pair = PAIRS[L.activation, tr.loss_name]
+        closed = M(pair.formula, pair.formula_tex or pair.formula)
+        doc.para(M(f"{D.text} = ∂E/∂{Z.text} = {closed.text}  " + _("(in closed form, elementwise)")
+                   + (f", /{v.n}" if v.batch else ""), rf"{D.tex} = {closed.tex}"), "math")
+        v.equation(doc, D, sym("="), v.vec(L.delta))
+        return
+    if L.local is None:  # softmax: the Jacobian product, sample by sample
+        jac = M(f"(diag({A.text}) − {A.text} {_t(A).text}) {dA.text}",
+                rf"\left(\operatorname{{diag}}({A.tex}) - {A.tex} {_t(A).tex}\right) {dA.tex}")
+        doc.para(_eq(D, jac), "math")
+        doc.para(_("the softmax Jacobian ∂a/∂z = diag(a) − a aᵀ times ∂E/∂a: δ_j = a_j (∂E/∂a_j − Σ_k ∂E/∂a_k a_k)")
+                 + (_(", each sample's row on its own") if v.batch else ""), "note")
+        v.equation(doc, A, sym("="), v.vec(L.a))
+        v.equation(doc, D, sym("="), v.vec(L.delta))
+        return
+    fp = M(f"{act.symbol}′({Z.text})", rf"{act.tex_symbol}'\left({Z.tex}\right)")
+    doc.para(M(f"{D.text} = {dA.text} ⊙ {fp.text},  {act.symbol}′(z) = {act.derivative}",
+               rf"{D.tex} = {dA.tex} \odot {fp.tex}"), "math")
+    v.equation(doc, fp, sym("="), v.vec(L.local))
+    v.equation(doc, D, sym("="), v.vec(L.grad_a), sym("⊙"), v.vec(L.local), sym("="), v.vec(L.delta))
+
+
+def _hidden_delta(doc: Doc, v: _View, li: int) -> None:
+    tr, nt = v.tr, v.nt
+    L, N = tr.layers[li], tr.layers[li + 1]
+    act = ACTIVATIONS[L.activation]
+    Z, D, Dn, dA = v.Z(li), v.D(li), v.D(li + 1), v.dA(li)
+    if v.batch:
+        back = M(f"{Dn.text} {nt.W(li + 1).text}", rf"{Dn.tex} {nt.W(li + 1).tex}")
+        parts = [v.vec(N.delta), sym("·"), v.mat(N.weights)]
+    else:
+        back = M(f"{nt.Wt(li + 1).text} {Dn.text}", rf"{nt.Wt(li + 1).tex} {Dn.tex}")
+        parts = [v.mat(N.weights.T), sym("·"), v.vec(N.delta)]
+    doc.para(_eq(dA, back), "math")
+    v.equation(doc, dA, sym("="), *parts, sym("="), v.vec(L.grad_a))
+    if L.local is None:
+        doc.para(_eq(D, M(f"(diag({v.A(li).text}) − {v.A(li).text} {_t(v.A(li)).text}) {dA.text}",
+                          rf"\left(\operatorname{{diag}}({v.A(li).tex}) - {v.A(li).tex} {_t(v.A(li)).tex}\right)"
+                          rf" {dA.tex}")), "math")
+        v.equation(doc, D, sym("="), v.vec(L.delta))
+        return
+    fp = M(f"{act.symbol}′({Z.text})", rf"{act.tex_symbol}'\left({Z.tex}\right)")
+    doc.para(M(f"{D.text} = {back.text} ⊙ {fp.text},  {act.symbol}′(z) = {act.derivative}",
+               rf"{D.tex} = {back.tex} \odot {fp.tex}"), "math")
+    v.equation(doc, fp, sym("="), v.vec(L.local))
+    v.equation(doc, D, sym("="), v.vec(L.grad_a), sym("⊙"), v.vec(L.local), sym("="), v.vec(L.delta))
+
+
+def _gradients(doc: Doc, v: _View, li: int) -> None:
+    tr, nt = v.tr, v.nt
+    L = tr.layers[li]
+    J, K = L.weights.shape
+    D, A0 = v.D(li), v.A(li - 1)
+    gW, gb = nt.grad_W(li), nt.grad_b(li)
+    if v.batch:
+        rule = M(f"Σ_s δ_s (a_s)ᵀ = {_t(D).text} {A0.text}",
+                 rf"\sum_s \delta_s a_s^{{\mathsf{{T}}}} = {_t(D).tex} {A0.tex}")
+        doc.para(_eq(gW, rule), "math")
+        doc.para(_("shapes: {a} = {b} · {c}").format(a=v.shape(J, K), b=v.shape(J, v.n), c=v.shape(v.n, K)), "note")
+        v.equation(doc, gW, sym("="), v.mat(L.delta.T), sym("·"), v.vec(L.a_prev), sym("="), v.param(L.grad_weights))
+    else:
+        doc.para(_eq(gW, M(f"{D.text} {_t(A0).text}", rf"{D.tex} {_t(A0).tex}")), "math")
+        doc.para(_("shapes: {a} = {b} · {c}").format(a=v.shape(J, K), b=v.shape(J, 1), c=v.shape(1, K)), "note")
+        v.equation(doc, gW, sym("="), v.vec(L.delta), sym("·"), v.mat(L.a_prev[:1]), sym("="),
+                   v.param(L.grad_weights))
+    if L.biases is None:
+        return
+    if v.batch:
+        doc.para(_eq(gb, M("Σ_s δ_s", r"\sum_s \delta_s")) , "math")
+        doc.para(_("the sum of the rows of {d}").format(d=D.text), "note")
+    else:
+        doc.para(_eq(gb, D), "math")
+    v.equation(doc, gb, sym("="), v.param(L.grad_biases))
+
+
+def _update(doc: Doc, v: _View, li: int) -> None:
+    tr, nt = v.tr, v.nt
+    L = tr.layers[li]
+    a = v.f(tr.learning_rate)
+    for kind, P, G, old, g, new in (("weights", nt.W(li), nt.grad_W(li), L.weights, L.grad_weights, L.new_weights),
+                                    ("biases", nt.bvec(li), nt.grad_b(li), L.biases, L.grad_biases, L.new_biases)):
+        if old is None:
+            continue
+        if kind in tr.freeze:
+            doc.para(_("{p} is frozen: it stays as it is").format(p=P.text), "note")
+            continue
+        if tr.optimizer == "sgd" and not tr.weight_decay:
+            doc.para(M(f"{P.text} ← {P.text} − α {G.text}", rf"{P.tex} \leftarrow {P.tex} - \alpha {G.tex}"), "math")
+            v.equation(doc, P, sym("←"), v.param(old), sym("−"), M(a, a), sym("·"), v.param(g), sym("="),
+                       v.param(new))
+        else:
+            o = OPTIMIZERS[tr.optimizer]
+            doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, elementwise)",
+                       rf"{P.tex} \leftarrow {o.rule_tex}"), "math")
+            v.equation(doc, P, sym("←"), v.param(new))
+
+
+def _after(doc: Doc, v: _View) -> None:
+    tr, nt = v.tr, v.nt
+    last = len(tr.layers) - 1
+    doc.heading(_("After the update"), 2)
+    A = v.A(last)
+    v.equation(doc, M(f"{A.text} " + _("after"), rf"{A.tex}\ \text{{{_('after')}}}"), sym("="),
+               v.vec(tr.outputs_after))
+    E = nt.E
+    doc.para(_("{E} before {b}, after {a}, change {c}").format(E=E.text, b=v.f(tr.loss), a=v.f(tr.loss_after),
+                                                             c=v.f(tr.loss_change)))
+
+
+# ---------------------------------------------------------------- documents
+def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
+    """`run --view matrix`: forward, loss, backward, gradients, update and after, layer by layer in matrices."""
+    v = _View(tr, precision, full)
+    doc = Doc()
+    _intro(doc, v, (_(tr.name) if tr.name else _("Network")) + _(": the step in matrices"))
+    _forward(doc, v)
+    _loss(doc, v)
+    last = len(tr.layers) - 1
+    doc.heading(_("Backward pass: δ = ∂E/∂z, from the output layer back"), 2)
+    for li in range(last, -1, -1):
+        doc.heading(_layer_title(v, li), 3)
+        if li == last:
+            _output_delta(doc, v)
+        else:
+            _hidden_delta(doc, v, li)
+    doc.heading(_("Gradients: ∂E/∂W = δ aᵀ, ∂E/∂b = δ"), 2)
+    for li in range(len(tr.layers)):
+        doc.heading(_layer_title(v, li), 3)
+        _gradients(doc, v, li)
+    doc.heading(_("Update: α = {lr}").format(lr=v.f(tr.learning_rate)), 2)
+    for li in range(len(tr.layers)):
+        doc.heading(_layer_title(v, li), 3)
+        _update(doc, v, li)
+    _after(doc, v)
+    if tr.rounding is not None:
+        from bpcalc.render.rounding_report import rounding_section
+
+        rounding_section(doc, tr.rounding, v.f, full)
+    return doc
+
+
+def matrix_explain(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
+    """`explain --view matrix`: from the output layer back, each layer's chain rule in matrices, with numbers."""
+    v = _View(tr, precision, full)
+    nt = v.nt
+    doc = Doc()
+    _intro(doc, v, (_(tr.name) if tr.name else _("Network")) + _(": the chain rule in matrices"))
+    last = len(tr.layers) - 1
+    for li in range(last, -1, -1):
+        doc.heading(_layer_title(v, li), 2)
+        Wl, A, Z, A0 = nt.W(li), v.A(li), v.Z(li), v.A(li - 1)
+        E = nt.E
+        chain = M(f"∂{E.text}/∂{A.text} · ∂{A.text}/∂{Z.text} · ∂{Z.text}/∂{Wl.text}",
+                  rf"\frac{{\partial {E.tex}}}{{\partial {A.tex}}} \cdot \frac{{\partial {A.tex}}}{{\partial {Z.tex}}}"
+                  rf" \cdot \frac{{\partial {Z.tex}}}{{\partial {Wl.tex}}}")
+        doc.para(_eq(d(E, Wl), chain, M(f"{v.D(li).text} {_t(A0).text}", rf"{v.D(li).tex} {_t(A0).tex}")), "math")
+        if li == last:
+            _output_delta(doc, v)
+        else:
+            _hidden_delta(doc, v, li)
+        _gradients(doc, v, li)
+        _update(doc, v, li)
+    return doc
+
+
+def _layer_title(v: _View, li: int) -> str:
+    last = len(v.tr.layers) - 1
+    return (_("Layer {l} (output)") if li == last else _("Layer {l} (hidden)")).format(l=v.nt.number(li))
