@@ -224,17 +224,26 @@ def _output_delta(doc: Doc, v: _View) -> None:
         v.equation(doc, D, sym("="), v.vec(L.delta))
         return
     if L.local is None:  # softmax: the Jacobian product, sample by sample
-        jac = M(f"(diag({A.text}) − {A.text} {_t(A).text}) {dA.text}",
-                rf"\left(\operatorname{{diag}}({A.tex}) - {A.tex} {_t(A).tex}\right) {dA.tex}")
-        doc.para(_eq(D, jac), "math")
+        doc.para(_eq(D, _softmax_jacobian(A, dA)), "math")
         doc.para(_("the softmax Jacobian ∂a/∂z = diag(a) − a aᵀ times ∂E/∂a: δ_j = a_j (∂E/∂a_j − Σ_k ∂E/∂a_k a_k)")
                  + (_(", each sample's row on its own") if v.batch else ""), "note")
         v.equation(doc, A, sym("="), v.vec(L.a))
         v.equation(doc, D, sym("="), v.vec(L.delta))
         return
+    _elementwise_delta(doc, v, L, act, Z, D, dA)
+
+
+def _softmax_jacobian(A: M, dA: M) -> M:
+    """(diag(a) − a aᵀ) ∂E/∂a: softmax's Jacobian times the gradient it receives."""
+    return M(f"(diag({A.text}) − {A.text} {_t(A).text}) {dA.text}",
+             rf"\left(\operatorname{{diag}}({A.tex}) - {A.tex} {_t(A).tex}\right) {dA.tex}")
+
+
+def _elementwise_delta(doc: Doc, v: _View, L, act, Z: M, D: M, received: M) -> None:
+    """δ = (what the layer receives) ⊙ f′(z), as a formula and with the layer's numbers."""
     fp = M(f"{act.symbol}′({Z.text})", rf"{act.tex_symbol}'\left({Z.tex}\right)")
-    doc.para(M(f"{D.text} = {dA.text} ⊙ {fp.text},  {act.symbol}′(z) = {act.derivative}",
-               rf"{D.tex} = {dA.tex} \odot {fp.tex}"), "math")
+    doc.para(M(f"{D.text} = {received.text} ⊙ {fp.text},  {act.symbol}′(z) = {act.derivative}",
+               rf"{D.tex} = {received.tex} \odot {fp.tex}"), "math")
     v.equation(doc, fp, sym("="), v.vec(L.local))
     v.equation(doc, D, sym("="), v.vec(L.grad_a), sym("⊙"), v.vec(L.local), sym("="), v.vec(L.delta))
 
@@ -253,16 +262,10 @@ def _hidden_delta(doc: Doc, v: _View, li: int) -> None:
     doc.para(_eq(dA, back), "math")
     v.equation(doc, dA, sym("="), *parts, sym("="), v.vec(L.grad_a))
     if L.local is None:
-        doc.para(_eq(D, M(f"(diag({v.A(li).text}) − {v.A(li).text} {_t(v.A(li)).text}) {dA.text}",
-                          rf"\left(\operatorname{{diag}}({v.A(li).tex}) - {v.A(li).tex} {_t(v.A(li)).tex}\right)"
-                          rf" {dA.tex}")), "math")
+        doc.para(_eq(D, _softmax_jacobian(v.A(li), dA)), "math")
         v.equation(doc, D, sym("="), v.vec(L.delta))
         return
-    fp = M(f"{act.symbol}′({Z.text})", rf"{act.tex_symbol}'\left({Z.tex}\right)")
-    doc.para(M(f"{D.text} = {back.text} ⊙ {fp.text},  {act.symbol}′(z) = {act.derivative}",
-               rf"{D.tex} = {back.tex} \odot {fp.tex}"), "math")
-    v.equation(doc, fp, sym("="), v.vec(L.local))
-    v.equation(doc, D, sym("="), v.vec(L.grad_a), sym("⊙"), v.vec(L.local), sym("="), v.vec(L.delta))
+    _elementwise_delta(doc, v, L, act, Z, D, back)
 
 
 def _gradients(doc: Doc, v: _View, li: int) -> None:
