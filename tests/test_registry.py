@@ -155,6 +155,44 @@ def test_optimizer_rules_against_closed_forms_of_two_steps():
     assert _one_step("adamw", 1, g, lr) == pytest.approx(p1 * (1 - lr * lam) - lr * g / (g + 1e-8), rel=1e-12)
 
 
+# ------------------------------------------------------------------ unguarded forms (training's)
+Z_WIDE = np.concatenate([np.linspace(-760.0, 760.0, 3041), [-709.79, -709.78, -708.0, 0.0, 36.7, 745.0]])
+
+
+@pytest.mark.parametrize("act", [a for a in ACTIVATIONS.values() if a.unguarded is not None], ids=lambda a: a.name)
+def test_unguarded_forms_are_the_guarded_ones_wherever_no_event_is_raised(act: Activation):
+    """Training runs an entry's unguarded forms and goes back to the guarded ones on an overflow, a division by zero
+    or an invalid operation: so each sample's unguarded a and da/dz must be the guarded ones bit for bit wherever
+    computing it raises none, and an event must be raised wherever they differ."""
+    events = []
+    for z in Z_WIDE:
+        zz = np.array([[z]])
+        events.clear()
+        with np.errstate(all="ignore", over="call", divide="call", invalid="call", call=lambda k, f: events.append(k)):
+            a, kept = act.unguarded.forward(zz)
+            local = act.unguarded.local(a, kept)
+        with np.errstate(all="ignore"):
+            a_g = act.forward(zz)
+            local_g = act.local_z(zz, a_g) if act.local_z is not None else act.local(zz, a_g)
+        same = np.array_equal(a, a_g) and np.array_equal(local, local_g)
+        assert same or events, f"z = {z}: unguarded {a}, {local}; guarded {a_g}, {local_g}; no event raised"
+        if not events:  # and where none is raised, the unguarded forms are exact: no underflow of a² near 0 …
+            assert local[0, 0] > 0 or a_g[0, 0] in (0.0, 1.0), f"z = {z}: da/dz {local[0, 0]}"
+
+
+def test_sigmoid_local_keeps_its_digits_at_both_ends():
+    """σ′(z) = e^(−z)/(1 + e^(−z))² from 50-digit arithmetic (mpmath), against (a·t)·a at both ends: where a nears 1
+    (a(1 − a) would lose digits) and where it nears 0 (a² would underflow)."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    act = ACTIVATIONS["sigmoid"]
+    for z in (-700.0, -300.0, -30.0, -1.0, 0.0, 2.0, 7.0, 20.0, 36.0, 40.0, 700.0):
+        a, kept = act.unguarded.forward(np.array([z]))
+        e = mpmath.exp(-mpmath.mpf(z))
+        exact = e / (1 + e) ** 2
+        assert act.unguarded.local(a, kept)[0] == pytest.approx(float(exact), rel=1e-14, abs=0.0), z
+
+
 # ------------------------------------------------------------------ the torch faces
 torch_only = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
 

@@ -103,6 +103,28 @@ def test_saturated_outputs_train_like_run(text):
     assert np.isfinite(res.weights[0]).all()
 
 
+@pytest.mark.parametrize("w", [-800.0, -709.0, -30.0, 3.0], ids=["overflows", "near_overflow", "small", "plain"])
+def test_training_is_runs_steps_chained_whether_or_not_an_overflow_is_raised(w):
+    """Training takes the activations' unguarded forms until numpy raises an overflow (e^(−z) for z < −709.78),
+    then the guarded ones: three epochs must be three `run` steps, each from the last one's new parameters, bit
+    for bit, for a hidden z that overflows, one just short of it, and ordinary ones."""
+    from dataclasses import replace
+
+    spec = bpcalc.parse_spec(
+        f"inputs: [[1.0, 0.5], [0.2, -1.0]]\ntargets: [[0.0], [1.0]]\nlayers:\n"
+        f"  - {{weights: [[{w}, 0.5], [0.25, -0.5]], biases: [0.1, -0.1], activation: sigmoid}}\n"
+        f"  - {{weights: [[0.7, -0.3]], biases: [0.2], activation: sigmoid}}\nloss: half_sse\nlearning_rate: 0.5\n")
+    res = train(spec, 3)
+    cur = spec
+    for epoch in range(3):
+        tr = bpcalc.run(cur)
+        assert res.losses[epoch] == tr.loss
+        cur = replace(cur, layers=[replace(ls, weights=L.new_weights, biases=L.new_biases)
+                                   for ls, L in zip(cur.layers, tr.layers)])
+    for L, w_, b_ in zip(cur.layers, res.weights, res.biases):
+        assert np.array_equal(L.weights, w_) and np.array_equal(L.biases, b_)
+
+
 @pytest.mark.parametrize("opt", ["sgd", "{type: momentum, momentum: 0.9}", "{type: adam, weight_decay: 0.01}"])
 def test_trace_path_matches_fast_path(opt):
     spec = bpcalc.parse_spec(_classic_text(f"optimizer: {opt}\n"))

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from bpcalc.engine.kinds import Activation, Array, Part, Step, entries
+from bpcalc.engine.kinds import Activation, Array, Part, Step, Unguarded, entries
 from bpcalc.i18n import N_, Msg
 
 LEAKY_SLOPE = 0.01
@@ -18,22 +18,37 @@ SQRT2 = math.sqrt(2.0)
 SQRT2PI = math.sqrt(2.0 * math.pi)
 
 
+def _sigmoid_unguarded(z: Array) -> tuple[Array, Array]:
+    """a = 1/(1 + t) with t = e^(−z), and t (kept for σ′): a hand-written loop's four array operations. Within
+    two ulps wherever t is finite (z > −709.78); past that e^(−z) overflows (an event training watches for)."""
+    t = np.negative(z)
+    np.exp(t, out=t)
+    a = t + 1.0
+    return np.reciprocal(a, out=a), t
+
+
+def _sigmoid_local_unguarded(a: Array, t: Array) -> Array:
+    """σ′(z) = a(1 − a) = (a·t)·a, since 1 − a = t/(1 + t) = a·t: no cancellation as a nears 1 and no underflow of
+    a² as it nears 0, so every digit is kept over the whole range where t is finite."""
+    out = a * t
+    out *= a
+    return out
+
+
 def sigmoid(z: Array) -> Array:
-    # 1/(1 + e^(−z)), within two ulps for every z where e^(−z) is finite (z > −709.78); past that (looked for
-    # first, so nothing overflows), the form that takes exp of non-positive numbers only: 1/(1 + e) for z ≥ 0 and
-    # e/(1 + e) for z < 0, with e = e^(−|z|) (the numerator max(e, [z ≥ 0]) is 1 or e exactly), which keeps
-    # σ's subnormal values. Four array operations and a minimum in the common case, as a hand-written loop's four.
+    # the unguarded form wherever e^(−z) is finite; where it overflowed (z < −709.78), the form that takes exp of
+    # non-positive numbers only: 1/(1 + e) for z ≥ 0 and e/(1 + e) for z < 0, with e = e^(−|z|) (the numerator
+    # max(e, [z ≥ 0]) is 1 or e exactly), which keeps σ's subnormal values
     if z.ndim == 0:  # a NumPy scalar has no buffer to write into
         return sigmoid(z.reshape(1)).reshape(())
-    if z.size and _min(z, axis=None) < -708.0:
+    with np.errstate(over="ignore"):
+        a, t = _sigmoid_unguarded(z)
+    if t.size and _max(t, axis=None) == np.inf:  # the ufunc's reduce: t.max()'s Python layers cost more
         e = np.copysign(z, -1.0)
         np.exp(e, out=e)
         den = e + 1.0
         return np.divide(np.maximum(e, z >= 0, out=e), den, out=den)
-    a = np.negative(z)
-    np.exp(a, out=a)
-    a += 1.0
-    return np.reciprocal(a, out=a)
+    return a
 
 
 _min = np.minimum.reduce
@@ -41,12 +56,12 @@ _max = np.maximum.reduce
 
 
 def _sigmoid_local_z(z: Array, a: Array) -> Array:
-    """σ(z)(1 − σ(z)): a(1 − a) while a ≤ 0.999 (1 − a then keeps all but 2e-13 of its digits), else e/(1 + e)²
-    with e = e^(−|z|), which keeps them all where 1 − a would lose them."""
-    if a.size and _max(a, axis=None) <= 0.999:  # the ufunc's reduce: a.max()'s Python layers cost more
-        out = 1.0 - a
-        out *= a  # a(1 − a), one array fewer
-        return out
+    """σ(z)(1 − σ(z)) to full precision: (a·t)·a with t = e^(−z) where t is finite (as training computes it), else
+    e/(1 + e)² with e = e^z."""
+    with np.errstate(over="ignore"):
+        t = np.exp(np.negative(z))
+    if not (t.size and _max(t, axis=None) == np.inf):
+        return _sigmoid_local_unguarded(a, t)
     e = np.exp(np.copysign(z, -1.0))
     d = 1.0 + e
     d *= d  # (1 + e)², computed once
@@ -266,7 +281,7 @@ SIGMOID = Activation(
     "1 / (1 + e^(−z))", r"\frac{1}{1+e^{-z}}", "a(1 − a)", r"a(1-a)",
     sigmoid, lambda z, a: a * (1.0 - a), "torch.sigmoid(z)", (_SIGMOID,), ("dz", "a * (1 - a)"),
     local_t="{a}(1 − {a})", rounded=True, probability=True, log_forward=_log_sigmoid, log1m_forward=_log1m_sigmoid,
-    local_z=_sigmoid_local_z,
+    local_z=_sigmoid_local_z, unguarded=Unguarded(_sigmoid_unguarded, _sigmoid_local_unguarded),
     notes=(N_("The forward pass keeps a = σ(z), so the backward pass needs no exponential: ∂a/∂z = a(1 − a)."),))
 
 TANH = Activation(

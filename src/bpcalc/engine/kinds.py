@@ -46,6 +46,17 @@ class Part:
 
 # ---------------------------------------------------------------- activations
 @dataclass(frozen=True)
+class Unguarded:
+    """An activation's forward and da/dz as training runs them: no look at the values first, and bit for bit the
+    entry's own `forward` and `local_z` wherever no floating-point event (overflow, division by zero, invalid
+    operation) is raised. Training watches for those events and takes a step that raised one again with the
+    guarded forms, so a batch costs only its arithmetic."""
+
+    forward: Callable[[Array], tuple[Array, Array]]  # z -> (a, what `local` needs besides a)
+    local: Callable[[Array, Array], Array]  # (a, kept) -> da/dz, a new array
+
+
+@dataclass(frozen=True)
 class Activation:
     """a = f(z), elementwise (or over a layer, for softmax); `local(z, a)` is da/dz (None: a full Jacobian)."""
 
@@ -69,6 +80,7 @@ class Activation:
     log_forward: Callable[[Array], Array] | None = None  # log a, computed stably from z
     log1m_forward: Callable[[Array], Array] | None = None  # log(1 − a), computed stably from z
     local_z: Callable[[Array, Array], Array] | None = None  # da/dz to full precision (from z where a loses digits)
+    unguarded: Unguarded | None = None  # training's forms of forward and local_z, without their guards
     notes: tuple[str, ...] = ()
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
@@ -206,4 +218,5 @@ def entries(module_globals: dict, kind: type) -> list:
     return [v for v in module_globals.values() if isinstance(v, kind)]
 
 
-__all__ = ["Activation", "Array", "GraphFunction", "Loss", "Optimizer", "Pair", "Part", "Shown", "Step", "entries"]
+__all__ = ["Activation", "Array", "GraphFunction", "Loss", "Optimizer", "Pair", "Part", "Shown", "Step", "Unguarded",
+           "entries"]

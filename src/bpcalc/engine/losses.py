@@ -53,6 +53,14 @@ def _huber(r: Array) -> Array:
     return np.where(ar <= 1.0, 0.5 * r * r, ar - 0.5)
 
 
+def _half_squares(a: Array, t: Array, la=None, l1=None) -> Array:
+    """½(t − a)², in place in one new array."""
+    r = t - a
+    r *= r
+    r *= 0.5
+    return r
+
+
 def a_minus_t(a: Array, one_minus_a: Array, t: Array) -> Array:
     """a − t, as (1 − t) − (1 − a) where a > ½, so an output near 1 keeps its digits."""
     return np.where(a > 0.5, (1.0 - t) - one_minus_a, a - t)
@@ -151,7 +159,7 @@ _SIGMOID_CE = Part(
 HALF_SSE = Loss(
     "half_sse", "½ Σ (t − a)²: the squared error with the ½ that cancels the square's 2", "½ Σ_k (t_k − a_k)²",
     r"\frac{1}{2}\sum_k (t_k - a_k)^2", "a_k − t_k", r"a_k - t_k",
-    lambda a, t, la=None, l1=None: 0.5 * (t - a) ** 2, lambda a, t, la=None, l1=None: a - t,
+    _half_squares, lambda a, t, la=None, l1=None: a - t,
     "0.5 * ((t - a) ** 2).sum(dim=1).mean()", (_HALF_SSE,), ("da", "a - t"),
     term_t="½({t} − {a})²", grad_t="{a} − {t}", notes=(N_("The ½ is there to cancel the 2 of the square."),))
 

@@ -55,8 +55,11 @@ class Network:
                    [l.activation for l in spec.layers], spec.loss, spec.freeze)
 
     # -------------------------------------------------------------- forward
-    def forward(self, X: np.ndarray, rnd: Rnd = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """z^(l) = a^(l-1) W^T + b, a^(l) = f(z^(l)) for every layer."""
+    def forward(self, X: np.ndarray, rnd: Rnd = None, kept: list | None = None
+                ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """z^(l) = a^(l-1) W^T + b, a^(l) = f(z^(l)) for every layer. `kept` (a list: training, which watches for
+        floating-point events): the activations' unguarded forms where they have them, what each keeps for its
+        da/dz appended (None where it has none)."""
         zs, as_ = [], []
         a = X
         m = self.mistake
@@ -64,7 +67,14 @@ class Network:
             z = a @ W.T  # sums of products: exact on paper, never rounded
             if b is not None and not (m is not None and m.at("missing_bias", l)):
                 z += b
-            a = act.forward(z) if rnd is None else when(rnd, rounds_activation(act))(act.forward(z))
+            if kept is not None:
+                if act.unguarded is not None:
+                    a, k = act.unguarded.forward(z)
+                else:
+                    a, k = act.forward(z), None
+                kept.append(k)
+            else:
+                a = act.forward(z) if rnd is None else when(rnd, rounds_activation(act))(act.forward(z))
             zs.append(z)
             as_.append(a)
             if m is not None and m.at("z_instead_of_a", l + 1):
@@ -98,24 +108,30 @@ class Network:
         return total / X.shape[0]
 
     # -------------------------------------------------------------- backward
-    def local(self, l: int, z: np.ndarray, a: np.ndarray, rnd: Rnd = None) -> np.ndarray | None:
-        """da/dz of layer l (None for softmax): from z where that keeps more digits, from the rounded a by hand."""
+    def local(self, l: int, z: np.ndarray, a: np.ndarray, rnd: Rnd = None, kept: list | None = None
+              ) -> np.ndarray | None:
+        """da/dz of layer l (None for softmax): from z where that keeps more digits, from the rounded a by hand;
+        from what the unguarded forward kept, in training (see forward)."""
+        if kept is not None and kept[l] is not None:  # (training makes no mistakes)
+            return self.acts[l].unguarded.local(a, kept[l])
         act = self.acts[l]
         m = self.mistake
-        if m is not None and m.at("missing_activation_derivative", l):
-            return np.ones_like(z)  # the f'(z) factor left out
-        if m is not None and m.at("derivative_of_wrong_quantity", l):
-            return a.copy()  # f(z) written for f'(z): σ(z) for σ'(z)
+        if m is not None:
+            if m.at("missing_activation_derivative", l):
+                return np.ones_like(z)  # the f'(z) factor left out
+            if m.at("derivative_of_wrong_quantity", l):
+                return a.copy()  # f(z) written for f'(z): σ(z) for σ'(z)
         if act.local is None:
             return None
         return act.local_z(z, a) if (act.local_z is not None and rnd is None) else act.local(z, a)
 
-    def backward(self, X, T, zs, as_, rnd: Rnd = None, full: bool = False, into=None) -> dict:
+    def backward(self, X, T, zs, as_, rnd: Rnd = None, full: bool = False, into=None, kept: list | None = None
+                 ) -> dict:
         """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂W, ∂E/∂b, for E the mean loss over the samples.
 
         `into` = (gW, gb): lists of arrays (None: not needed) the gradients are written into, and nothing is
         recorded. Otherwise returns them, and with `full` also ∂E/∂a, ∂a/∂z and the terms δ_j^(l+1) w_jk^(l+1)
-        of each hidden sum."""
+        of each hidden sum. `kept`: what forward(kept=…) kept, for the unguarded da/dz."""
         n, L, K = X.shape[0], len(self.weights), T.shape[-1]
         rec = into is None
         out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "gW": [None] * L,
@@ -133,7 +149,7 @@ class Network:
             grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, mean_n))(grad_a)
             if wrong_out and m.in_grad("factor_of_two"):
                 grad_a = m.factor * grad_a
-            local = self.local(L - 1, z, a, rnd)
+            local = self.local(L - 1, z, a, rnd, kept)
         if pr is not None and (pr.fused or rnd is None) and not wrong_out:
             # δ in closed form from z: exact where ∂E/∂a · ∂a/∂z loses digits (an output near 0 or 1); by hand,
             # the product of the rounded factors, except where the tables write δ in closed form (fused)
@@ -150,7 +166,7 @@ class Network:
         for l in range(L - 1, -1, -1):
             if l < L - 1:
                 z, a = zs[l], as_[l]
-                local = self.local(l, z, a, rnd)
+                local = self.local(l, z, a, rnd, kept)
                 delta = self._delta(grad_a, local, rec) if local is not None else self.acts[l].backward(z, a, grad_a)
             a_prev = as_[l - 1] if l > 0 else X
             if m is not None and m.at("z_instead_of_a", l) and l > 0:

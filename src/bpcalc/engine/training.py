@@ -355,11 +355,20 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
     into = (flat.gW, flat.gb)
     add_reduce = np.add.reduce
 
+    watch = _Watch()
+
     def step(xb: np.ndarray, tb: np.ndarray, m: int) -> float:
-        """One forward, backward and update on a batch; the sum of its samples' losses (before the update)."""
-        zs, as_ = forward(xb)
+        """One forward, backward and update on a batch; the sum of its samples' losses (before the update).
+        The activations' unguarded forms until a floating-point event is raised, the guarded ones from then on
+        (the step that raised it is taken again): the same numbers, without a look at the values every batch."""
+        kept = None if watch.seen else []
+        zs, as_ = forward(xb, kept=kept)
         total = add_reduce(loss_terms(zs[-1], as_[-1], tb), axis=None)
-        backward(xb, tb, zs, as_, into=into)
+        backward(xb, tb, zs, as_, into=into, kept=kept)
+        if kept is not None and watch.seen:
+            zs, as_ = forward(xb)
+            total = add_reduce(loss_terms(zs[-1], as_[-1], tb), axis=None)
+            backward(xb, tb, zs, as_, into=into)
         opt_step()
         return total
 
@@ -417,7 +426,7 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         return math.isfinite(float(add_reduce(params_all)))
 
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore", over="call", divide="call", invalid="call", call=watch):
             for e in range(first, last + 1):
                 E = run_epoch(e, keep_trace and _recorded(e, first, every), per_batch)
                 log.add(e, E)
@@ -487,6 +496,15 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
         snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec], diverged=reason, diverged_epoch=diverged,
         interrupted=interrupted, traces=traces,
         state=TrainingState(end_epoch, opt.t, flat.buffers()), seconds=time.perf_counter() - t0)
+
+
+class _Watch:
+    """Numpy's errstate callback: has an overflow, a division by zero or an invalid operation been raised?"""
+
+    seen = False
+
+    def __call__(self, kind: str, flag: int) -> None:
+        self.seen = True
 
 
 def _copy_state(state: dict) -> dict:
