@@ -370,7 +370,7 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
                         hint=_("name a .csv or .npy file here (paths are relative to the spec file)"))
     try:
         if p.suffix.lower() == ".npy":
-            arr = _load_npy(p)
+            arr = np.load(p, allow_pickle=False)
         else:
             arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
     except Exception as exc:  # numpy raises many kinds for malformed files
@@ -396,16 +396,6 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
         raise doc.error(path, _("{ref} contains NaN or infinite values (first at row {bad_0}, column {bad_1})").format(
                                   ref=ref, bad_0=bad[0], bad_1=bad[1]))
     return arr
-
-
-def _load_npy(p: Path) -> np.ndarray:
-    """A .npy file's array, memory-mapped read-only where it can be: no copy of the file into memory (the pages
-    are read as they are first used, and shared with the page cache), which makes a large file quicker to open than
-    np.load's read. Where it cannot be mapped (an empty or object array), np.load says why."""
-    try:
-        return np.asarray(np.load(p, allow_pickle=False, mmap_mode="r"))  # (asarray: a plain ndarray view)
-    except (ValueError, OSError):
-        return np.load(p, allow_pickle=False)
 
 
 def special_file_kind(p: Path) -> str | None:
