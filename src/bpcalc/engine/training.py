@@ -516,10 +516,11 @@ class _FlatStep:
 
     def __init__(self, opt, lr: float, p: np.ndarray, g: np.ndarray, bufs: dict[str, np.ndarray], t: int = 0):
         self.opt, self.lr, self.p, self.g, self.bufs, self.t = opt, lr, p, g, bufs, t
+        self.rule = opt.update if opt.weight_decay else opt.rule_step  # (update adds the decay, then the rule)
 
     def step(self) -> None:
         self.t += 1
-        self.opt.update(self.p, self.g, self.bufs, self.t, self.lr, scratch=True)  # g is refilled every batch
+        self.rule(self.p, self.g, self.bufs, self.t, self.lr, True)  # scratch: g is refilled every batch
 
 
 def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):
