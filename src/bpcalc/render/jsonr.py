@@ -13,13 +13,26 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bpcalc.engine.trace import Records, graph_dict, network_dict, plain, trace_data, trace_to_dict
+from bpcalc.engine.records import Records, plain
+
+if TYPE_CHECKING:  # at run time through __getattr__, below
+    from bpcalc.engine.trace import graph_dict, network_dict, trace_data, trace_to_dict
 
 __all__ = ["Records", "chunks", "dumps", "graph_dict", "network_dict", "plain", "trace_data", "trace_to_dict"]
+_FROM_TRACE = ("graph_dict", "network_dict", "trace_data", "trace_to_dict")
+
+
+def __getattr__(name: str) -> Any:
+    """engine/trace.py's data-model functions, loaded when first asked for (a training run's JSON needs none)."""
+    if name in _FROM_TRACE:
+        from bpcalc.engine import trace
+
+        return getattr(trace, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _enc = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
 BLOCK = 8192  # numbers encoded at once

@@ -164,7 +164,7 @@ def _num(x) -> float | None:
 def train_to_dict(res, every: int = 1) -> dict:
     """The contract's keys (epochs, loss_final, layers | variables) and the rest of what the text shows; arrays
     stay arrays and `epochs` is held by column (render/jsonr.py writes them; `jsonr.plain` gives lists)."""
-    from bpcalc.engine.trace import Records
+    from bpcalc.engine.records import Records
 
     rows = _shown(res, every)
     out: dict = {
