@@ -8,6 +8,10 @@ from typing import Any
 
 import numpy as np
 
+# the data model's plain form, in its own module (re-exported here)
+from bpcalc.engine.records import Records as Records
+from bpcalc.engine.records import plain
+
 
 @dataclass
 class LayerTrace:
@@ -158,21 +162,6 @@ def first_non_finite(tr) -> tuple[str, float] | None:
 # ---------------------------------------------------------------- the data model (JSON-ready, full precision)
 # The contract's keys; non-finite numbers become null. `trace_data` keeps arrays as arrays (render/jsonr.py writes
 # them a block at a time); `trace_to_dict` is the same as plain lists and floats, for check-my-work and the library.
-class Records:
-    """A list of JSON objects with the same numeric fields, held as one array per field (`epochs` of a long run):
-    written row by row without a dict per row; `rows()` gives the dicts."""
-
-    def __init__(self, **columns: Any):
-        self.columns = columns
-
-    def __len__(self) -> int:
-        return len(next(iter(self.columns.values()))) if self.columns else 0
-
-    def rows(self) -> list[dict]:
-        cols = {k: plain(np.asarray(v)) for k, v in self.columns.items()}
-        return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
-
-
 def _num(x: Any) -> Any:
     """A number for the data model: a float array stays an array (written with full precision, non-finite as
     null); a scalar becomes a finite float or None."""
@@ -184,25 +173,6 @@ def _num(x: Any) -> Any:
         return [_num(v) for v in x]
     x = float(x)
     return x if math.isfinite(x) else None
-
-
-def plain(x: Any) -> Any:
-    """The data model as plain JSON values: arrays as nested lists, non-finite numbers as None."""
-    if isinstance(x, dict):
-        return {k: plain(v) for k, v in x.items()}
-    if isinstance(x, np.ndarray):
-        if x.dtype.kind == "f" and not np.isfinite(x).all():
-            return np.where(np.isfinite(x), x, None).tolist()
-        return x.tolist()
-    if isinstance(x, Records):
-        return x.rows()
-    if isinstance(x, (list, tuple)) or (hasattr(x, "__iter__") and not isinstance(x, (str, bytes))):
-        return [plain(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.generic):
-        return x.item()
-    return x
 
 
 _num_tree = plain  # the older name: dicts and lists of numbers with non-finite ones as None

@@ -2,25 +2,42 @@
 
 Numbers keep full precision (Python's repr, which round-trips), non-finite ones are null, and the layout is two-space
 indented with every flat list or flat mapping (a row of weights, one sample's z, an epoch) on one line. Arrays
-are written a block of rows at a time by the C encoder from `ndarray.tolist()`: nothing is formatted value by value
-in Python, and the whole text is never held, so time is linear in the numbers and memory bounded by a block."""
+are written a block of rows at a time by the C encoder from `ndarray.tolist()`, Records (a long run's epochs) a
+block of rows at a time by one %-format of their columns' values: nothing is formatted value by value in Python,
+and the whole text is never held, so time is linear in the numbers (about that of repr on each float, which is
+the floor) and memory bounded by a block."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Iterable, Iterator
-from typing import Any
+from itertools import chain
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bpcalc.engine.trace import Records, graph_dict, network_dict, plain, trace_data, trace_to_dict
+from bpcalc.engine.records import Records, plain
+
+if TYPE_CHECKING:  # at run time through __getattr__, below
+    from bpcalc.engine.trace import graph_dict, network_dict, trace_data, trace_to_dict
 
 __all__ = ["Records", "chunks", "dumps", "graph_dict", "network_dict", "plain", "trace_data", "trace_to_dict"]
+_FROM_TRACE = ("graph_dict", "network_dict", "trace_data", "trace_to_dict")
+
+
+def __getattr__(name: str) -> Any:
+    """engine/trace.py's data-model functions, loaded when first asked for (a training run's JSON needs none)."""
+    if name in _FROM_TRACE:
+        from bpcalc.engine import trace
+
+        return getattr(trace, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _enc = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode
 BLOCK = 8192  # numbers encoded at once
 _SCALARS = (str, int, float, bool, type(None), np.generic)
+_NUMERIC = "fiub"  # dtypes whose encoded text holds no brackets
 
 
 def dumps(data: Any) -> str:
@@ -53,17 +70,12 @@ def _flat_list(v: list | tuple) -> bool:
 _values = plain  # an array as nested lists for the encoder, non-finite numbers as None
 
 
-def _row_text(a: np.ndarray) -> str:
-    """The numbers of a 1-D array, comma-separated (no brackets)."""
-    return ", ".join(_enc(_values(a[i:i + BLOCK]))[1:-1] for i in range(0, len(a), BLOCK)) if len(a) else ""
-
-
 def _array(a: np.ndarray, pad: str) -> Iterator[str]:
     if a.ndim == 0:
         yield _scalar(a[()])
     elif a.ndim == 1:
         if len(a) <= BLOCK:
-            yield "[" + _row_text(a) + "]"
+            yield _enc(_values(a))
         else:
             yield "["
             for i in range(0, len(a), BLOCK):
@@ -71,35 +83,65 @@ def _array(a: np.ndarray, pad: str) -> Iterator[str]:
             yield "]"
     elif a.shape[0] == 0:
         yield "[]"
-    elif a.ndim == 2 and a.shape[1] > 0:
+    elif a.ndim == 2 and a.shape[1] > 0 and a.dtype.kind in _NUMERIC:
         inner = pad + "  "
         rows = max(1, BLOCK // a.shape[1])
+        sep = "],\n" + inner + "["
         yield "["
-        sep, width = "],\n" + inner + "[", a.shape[1]
         for i in range(0, a.shape[0], rows):
-            # the block's numbers encoded flat, then grouped into rows (no nested lists to build or walk)
-            vals = _enc(_values(a[i:i + rows].reshape(-1)))[1:-1].split(", ")
-            text = sep.join(vals) if width == 1 else sep.join(map(", ".join, zip(*[iter(vals)] * width)))
-            yield ("\n" if i == 0 else ",\n") + inner + "[" + text + "]"
+            # the block's rows encoded at once ("[[1.0, 2.0], [3.0, 4.0]]"), then one row a line: numbers hold no
+            # "], [", so one replace (in C) lays the rows out
+            text = _enc(_values(a[i:i + rows]))
+            yield ("\n" if i == 0 else ",\n") + inner + text[1:-1].replace("], [", sep)
         yield "\n" + pad + "]"
     else:
         yield from _sequence(iter(a), pad)
 
 
+class _Null:
+    """A non-finite number in a row of Records: %s writes it as JSON's null."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "null"
+
+    __repr__ = __str__
+
+
+_NULL = _Null()
+
+
+def _column(c: Any) -> list:
+    """A column's values as objects whose %s is their JSON text: ints and floats as they are (a float's str is its
+    repr, as the C encoder writes it), non-finite numbers as null, anything else encoded one by one."""
+    a = np.asarray(c)
+    if a.dtype.kind == "f":
+        finite = np.isfinite(a)
+        if finite.all():
+            return a.tolist()
+        o = a.astype(object)
+        o[~finite] = _NULL
+        return o.tolist()
+    if a.dtype.kind in "iu":
+        return a.tolist()
+    return [_scalar(x) for x in a.tolist()]
+
+
 def _records(r: Records, pad: str) -> Iterator[str]:
-    """One object per line, its fields encoded a column block at a time."""
+    """One object per line, a block of rows written by one %-format (in C) of the columns' values."""
     n = len(r)
     if not n:
         yield "[]"
         return
     inner = pad + "  "
-    keys = list(r.columns)
-    heads = ["{" + _enc(keys[0]) + ": "] + [", " + _enc(k) + ": " for k in keys[1:]]
+    row = inner + "{" + ", ".join(_enc(str(k)).replace("%", "%%") + ": %s" for k in r.columns) + "}"
     yield "["
     for i in range(0, n, BLOCK):
-        cols = [_enc(_values(np.asarray(c[i:i + BLOCK])))[1:-1].split(", ") for c in r.columns.values()]
-        lines = (inner + "".join(h + x for h, x in zip(heads, row)) + "}" for row in zip(*cols))
-        yield ("\n" if i == 0 else ",\n") + ",\n".join(lines)
+        cols = [_column(c[i:i + BLOCK]) for c in r.columns.values()]
+        m = min(map(len, cols))
+        values = tuple(chain.from_iterable(zip(*cols)))
+        yield ("\n" if i == 0 else ",\n") + ",\n".join([row] * m) % values
     yield "\n" + pad + "]"
 
 

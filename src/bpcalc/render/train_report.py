@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.render.doc import Doc
+
+if TYPE_CHECKING:
+    from bpcalc.render.doc import Doc
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 CURVE_WIDTH = 60
@@ -30,13 +32,24 @@ def auto_every(epochs: int) -> int:
 
 def shown_epochs(res, every: int) -> list[int]:
     """Epochs listed: the first of this run, every K-th, and the last (the one that stopped it, if it did)."""
+    return _shown(res, every).tolist()
+
+
+def _shown(res, every: int) -> np.ndarray:
+    """shown_epochs as an int64 array, built without a Python loop over the epochs (a JSON run lists each)."""
     if not res.runs:
-        return []
+        return np.zeros(0, dtype=np.int64)
     first, last = res.start_epoch + 1, res.start_epoch + res.runs
-    out = [first] + [e for e in range(-(-(first + 1) // every) * every, last + 1, every) if e != first]
-    if out[-1] != last:
-        out.append(last)
-    return out
+    start = -(-(first + 1) // every) * every  # the first multiple of K after `first`
+    n = len(range(start, last + 1, every))
+    out = np.empty(n + 2, dtype=np.int64)
+    out[0] = first
+    if n:
+        out[1:n + 1] = np.arange(n, dtype=np.int64) * every + start
+    if out[n] != last:
+        out[n + 1] = last
+        n += 1
+    return out[:n + 1]
 
 
 def sparkline(values: np.ndarray, width: int = CURVE_WIDTH) -> tuple[str, bool]:
@@ -64,6 +77,9 @@ def _what(res) -> str:
 
 def train_report(res, precision: int = 4, every: int | None = None, traces_doc=None) -> Doc:
     """The per-epoch table (epoch, loss, change; the parameters of small networks), loss curve and final loss."""
+    from bpcalc.explain.numfmt import Fmt  # here, not at the top: JSON (train_to_dict) needs neither
+    from bpcalc.render.doc import Doc
+
     f = Fmt(precision)
     doc = Doc()
     title = _(res.name) if res.name else (_("Expression graph") if res.kind == "graph" else _("Network"))
@@ -148,9 +164,9 @@ def _num(x) -> float | None:
 def train_to_dict(res, every: int = 1) -> dict:
     """The contract's keys (epochs, loss_final, layers | variables) and the rest of what the text shows; arrays
     stay arrays and `epochs` is held by column (render/jsonr.py writes them; `jsonr.plain` gives lists)."""
-    from bpcalc.engine.trace import Records
+    from bpcalc.engine.records import Records
 
-    rows = np.asarray(shown_epochs(res, every), dtype=np.int64)
+    rows = _shown(res, every)
     out: dict = {
         "kind": res.kind,
         "name": res.name,
