@@ -370,6 +370,8 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
                         hint=_("name a .csv or .npy file here (paths are relative to the spec file)"))
     try:
         if p.suffix.lower() == ".npy":
+            # read, not memory-mapped: a mapped file rewritten in place later (np.save to the same path, from a
+            # notebook) would end the process with SIGBUS on the next use of the spec's data
             arr = np.load(p, allow_pickle=False)
         else:
             arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
