@@ -20,8 +20,17 @@ def _register(command: str | None = None) -> None:
     app's commands (`app()`, CliRunner, typer.main.get_command) registers them all, so a library user of `app`
     always has every command."""
     app.register_later(None)
-    for name in [command] if command in COMMAND_MODULES else COMMAND_MODULES:
+    if command in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{command}")
+        return
+    for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}")
+    # in COMMAND_MODULES' order even when one module was imported by itself first (bpcalc.cli.explain, say)
+    app.registered_commands.sort(key=lambda info: _position(info.callback.__module__.rpartition(".")[2]))
+
+
+def _position(name: str) -> int:
+    return COMMAND_MODULES.index(name) if name in COMMAND_MODULES else len(COMMAND_MODULES)
 
 
 app.register_later(_register)

@@ -77,7 +77,7 @@ class _Group(TyperGroup):
 class _Typer(typer.Typer):
     """Typer whose commands print their --help in the chosen language, and whose commands may be registered late:
     `register_later(fn)` has the first reading of the command list (typer building the click group, for `app()`,
-    CliRunner or typer.main.get_command) call fn first, once."""
+    CliRunner or typer.main.get_command) call fn first, once; adding a command is no reading."""
 
     _later: Callable[[], None] | None = None
 
@@ -97,7 +97,16 @@ class _Typer(typer.Typer):
 
     def command(self, *args, **kwargs):
         kwargs.setdefault("cls", _Command)
-        return super().command(*args, **kwargs)
+        add = super().command(*args, **kwargs)
+
+        def decorator(f):
+            later, self._later = self._later, None
+            try:
+                return add(f)
+            finally:
+                self._later = later
+
+        return decorator
 
 
 app = _Typer(name="bpcalc", help=HELP, cls=_Group, add_completion=True, no_args_is_help=False,
