@@ -1,5 +1,5 @@
 """Every command through typer's CliRunner (`run` in depth: SPEC forms, formats, options, piped text), the
-format table, delivering results, and start-up without pydantic."""
+format table, delivering results, and start-up (no pydantic; the program registers only the command it runs)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import yaml
 from conftest import BUNDLED, NETWORKS, NUMBER, sigmoid
 
 from bpcalc import __version__
+from bpcalc.cli import COMMAND_MODULES
 
 SIMPLE_W = (0.5, 0.2)
 
@@ -431,8 +432,6 @@ def test_new_writes_a_spec_run_accepts(cli, tmp_path):
 
 
 def test_every_command_has_a_test_here():
-    from bpcalc.cli import COMMAND_MODULES
-
     source = Path(__file__).read_text(encoding="utf-8")
     assert [n for n in COMMAND_MODULES if f'cli("{n}"' not in source] == []
 
@@ -517,6 +516,106 @@ def test_run_does_not_import_pydantic():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False", "`bpcalc run` imported pydantic: see cli/fastparams.py"
+
+
+# The program (bpcalc.main, what the `bpcalc` script runs; MODULE: `python -m bpcalc`) in a child process; then,
+# on stderr, the command modules it imported. CLI_MAIN: bpcalc.cli.main() by itself, which registers every command.
+PROGRAM = "from bpcalc import main"
+MODULE = "import runpy; main = lambda: runpy.run_module('bpcalc', run_name='__main__')"
+CLI_MAIN = "from bpcalc.cli import main"
+PROBE = ("import sys\n"
+         "sys.argv[0] = 'bpcalc'\n"
+         "try:\n"
+         "    {entry}\n"
+         "    main()\n"
+         "finally:\n"
+         "    from bpcalc.cli import COMMAND_MODULES\n"
+         "    loaded = [n for n in COMMAND_MODULES if 'bpcalc.cli.' + n in sys.modules]\n"
+         "    sys.stderr.write('\\nLOADED ' + ' '.join(loaded))\n")
+
+
+def program(*args: str, entry: str = PROGRAM, env: dict | None = None) -> tuple[int, str, str, list[str]]:
+    """Exit code, stdout, stderr (without the probe's line) and the command modules imported."""
+    base = {k: v for k, v in os.environ.items() if not k.endswith("_COMPLETE")}
+    r = subprocess.run([sys.executable, "-c", PROBE.format(entry=entry), *map(str, args)], capture_output=True,
+                       text=True, timeout=120, env={**base, "COLUMNS": "100", **(env or {})})
+    err, _, loaded = r.stderr.rpartition("\nLOADED ")
+    return r.returncode, r.stdout, err, loaded.split()
+
+
+@pytest.mark.parametrize("args, entry", [
+    (("step", "{spec}", "--epochs", "1", "--format", "json"), "program"),
+    (("step", "{spec}", "--epochs", "1", "--format", "json"), "module"),
+    (("--lang", "ko", "run", "{spec}", "--format", "json"), "program"),
+    (("--lang=en", "check", "{spec}", "--format", "json"), "module"),
+    (("--lang", "ko", "--lang=en", "step", "--help"), "program"),
+    (("examples",), "program"),
+])
+def test_the_program_registers_only_the_command_it_runs(args, entry, tmp_path):
+    """Typer builds one command, not all twelve: the program imports only the module of the command argv names
+    (past the root's --lang), and prints exactly what it prints with every command registered."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("inputs: [0.1]\ntargets: [0.2]\nlayers: [{weights: [[0.3]], biases: [0.1], activation: sigmoid}]\n"
+                    "learning_rate: 0.5\n", encoding="utf-8")
+    args = [a.format(spec=spec) for a in args]
+    code, out, err, loaded = program(*args, entry={"program": PROGRAM, "module": MODULE}[entry])
+    command = next(a for a in args if a in ("step", "run", "check", "examples"))
+    assert (code, loaded) == (0, [command]), err
+    every = program(*args, entry=CLI_MAIN)
+    assert every[3] == COMMAND_MODULES
+
+    def untimed(text: str):  # the JSON without the run's own seconds
+        return {k: v for k, v in json.loads(text).items() if k not in ("seconds", "timing")} if "json" in args else text
+
+    assert (code, untimed(out), err) == (every[0], untimed(every[1]), every[2])
+
+
+@pytest.mark.parametrize("args, code", [
+    (("--help",), 0), (("-h", "step"), 0), (("--lang", "ko", "--help"), 0), (("stpe",), 2), (("--lang=ko", "stpe"), 2),
+    (("-V", "step"), 0), ((), 2),
+])
+def test_help_typos_and_no_command_still_see_every_command(args, code):
+    got, out, err, loaded = program(*args)
+    assert (got, loaded) == (code, COMMAND_MODULES), err
+    assert program(*args, entry=CLI_MAIN)[:3] == (got, out, err)
+    if "--help" in args:
+        assert all(f"  {n} " in out for n in COMMAND_MODULES)
+    if "stpe" in args:
+        assert "'step'" in err  # the suggestion
+
+
+def test_completion_still_sees_every_command():
+    env = {"_BPCALC_COMPLETE": "complete_bash", "COMP_WORDS": "bpcalc ", "COMP_CWORD": "1"}
+    code, out, err, loaded = program(env=env)
+    assert (code, out.split(), loaded) == (0, COMMAND_MODULES, COMMAND_MODULES), err
+    env = {"_BPCALC_COMPLETE": "complete_bash", "COMP_WORDS": "bpcalc step --plot-scale ", "COMP_CWORD": "3"}
+    assert program("step", env=env)[1].split() == ["auto", "linear", "log"]
+
+
+@pytest.mark.parametrize("first", ["bpcalc.cli", "bpcalc.cli.explain", "bpcalc.cli.schema"])
+def test_importing_the_cli_gives_every_command(first):
+    """A library user of `app` (CliRunner, these tests) gets every command, whatever argv says, in their order
+    even when a command's module was imported first."""
+    code = ("import importlib, sys, typer\n"
+            "sys.argv = ['bpcalc', 'step']\n"
+            f"importlib.import_module({first!r})\n"
+            "from bpcalc.cli import app\n"
+            "print(' '.join(typer.main.get_command(app).commands))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == COMMAND_MODULES, r.stderr
+
+
+@pytest.mark.parametrize("args, named", [
+    (["step", "x.yaml"], "step"), (["--lang", "ko", "run"], "run"), (["--lang=ko", "--lang", "en", "new"], "new"),
+    (["--lang", "step"], None), (["--lang"], None), (["--help", "step"], None), (["-V", "run"], None),
+    (["--install-completion"], None), (["--show-completion"], None), (["stpe"], None), ([], None),
+    (["--", "run"], None), (["x.yaml", "step"], None),
+])
+def test_named_command(args, named):
+    from bpcalc.cli import named_command
+
+    assert named_command(args, {}) == named
+    assert named_command(args, {"_BPCALC_COMPLETE": "complete_zsh"}) is None
 
 
 def test_explain_help_lists_the_registrys_functions():

@@ -38,14 +38,16 @@ def __getattr__(name: str):
 def main() -> None:
     """The `bpcalc` program: bpcalc.cli.main, with a Ctrl-C that comes while it is still importing ending it as
     one that comes later does (exit 130, no traceback)."""
+    import os
     import sys
 
     try:
         from bpcalc.cli import main as cli_main
+        from bpcalc.cli import named_command
     except KeyboardInterrupt:
         sys.exit(130)
     try:
-        cli_main()
+        cli_main(named_command(sys.argv[1:], os.environ))  # typer builds only the command that runs
     except KeyboardInterrupt:  # before cli_main's own handling starts
         sys.exit(130)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 
 from bpcalc.cli.app import app
 from bpcalc.i18n import _
@@ -10,19 +11,47 @@ from bpcalc.i18n import _
 # importing a module registers its command; `--help` lists them in this order
 COMMAND_MODULES = ["run", "step", "explain", "check", "graph", "export", "worksheet", "new", "examples", "init",
                    "validate", "schema"]
+ROOT_OPTIONS_WITH_VALUE = ("--lang",)  # the root's options that take a value (the others are flags)
 
 
-def _register() -> None:
-    """Import every command module, which attaches its command to `app`."""
+def _register(command: str | None = None) -> None:
+    """Import command modules, each attaching its command to `app`: only `command`'s (the program, whose argv
+    names it: typer then builds one command, not twelve), else every one. Until this runs, the first reading of
+    app's commands (`app()`, CliRunner, typer.main.get_command) registers them all, so a library user of `app`
+    always has every command."""
+    app.register_later(None)
+    if command in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{command}")
+        return
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}")
+    # in COMMAND_MODULES' order even when one module was imported by itself first (bpcalc.cli.explain, say)
+    app.registered_commands.sort(key=lambda info: _position(info.callback.__module__.rpartition(".")[2]))
 
 
-_register()
+def _position(name: str) -> int:
+    return COMMAND_MODULES.index(name) if name in COMMAND_MODULES else len(COMMAND_MODULES)
 
 
-def main() -> None:
-    """The `bpcalc` program. Beyond what the commands handle themselves: SIGTERM and SIGHUP stop a run as Ctrl-C
+app.register_later(_register)
+
+
+def named_command(args: list[str], environ: Mapping[str, str]) -> str | None:
+    """The command `args` (the program's argv, without its name) runs, when it is one of COMMAND_MODULES and the
+    first positional argument (past the root's --lang X / --lang=X); None when anything may need every command:
+    another root option first (--help, --version, completion), an unknown name (a typo's suggestions), no command,
+    or shell completion (its _..._COMPLETE variable)."""
+    if any(k.startswith("_") and k.endswith("_COMPLETE") for k in environ):
+        return None
+    i = 0
+    while i < len(args) and args[i].split("=", 1)[0] in ROOT_OPTIONS_WITH_VALUE:
+        i += 1 if "=" in args[i] else 2
+    return args[i] if i < len(args) and args[i] in COMMAND_MODULES else None
+
+
+def main(command: str | None = None) -> None:
+    """The `bpcalc` program; `command`: the one its arguments name (`named_command`), the only one registered
+    (else every one). Beyond what the commands handle themselves: SIGTERM and SIGHUP stop a run as Ctrl-C
     does (exit 128 + the signal's number, as a shell reports it: 130, 143, 129); an OS error that reaches this far
     (stdout failing under --help or --version, say) is one message and exit 2, bad input's code, rather than the
     traceback and 120 of Python's own exit; and a closed pipe ends quietly with the command's code (0 after
@@ -32,6 +61,7 @@ def main() -> None:
     from bpcalc.cli import common
     from bpcalc.errors import EXIT_BAD_INPUT
 
+    _register(command)
     common.install_signal_handlers()
     code: int | str | None = 0
     try:

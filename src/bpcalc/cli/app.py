@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 from typer.core import TyperCommand, TyperGroup
 
@@ -73,11 +75,38 @@ class _Group(TyperGroup):
 
 
 class _Typer(typer.Typer):
-    """Typer whose commands print their --help in the chosen language."""
+    """Typer whose commands print their --help in the chosen language, and whose commands may be registered late:
+    `register_later(fn)` has the first reading of the command list (typer building the click group, for `app()`,
+    CliRunner or typer.main.get_command) call fn first, once; adding a command is no reading."""
+
+    _later: Callable[[], None] | None = None
+
+    def register_later(self, register: Callable[[], None] | None) -> None:
+        self._later = register
+
+    @property
+    def registered_commands(self) -> list:
+        if self._later is not None:
+            register, self._later = self._later, None
+            register()
+        return self._registered_commands
+
+    @registered_commands.setter
+    def registered_commands(self, value: list) -> None:
+        self._registered_commands = value
 
     def command(self, *args, **kwargs):
         kwargs.setdefault("cls", _Command)
-        return super().command(*args, **kwargs)
+        add = super().command(*args, **kwargs)
+
+        def decorator(f):
+            later, self._later = self._later, None
+            try:
+                return add(f)
+            finally:
+                self._later = later
+
+        return decorator
 
 
 app = _Typer(name="bpcalc", help=HELP, cls=_Group, add_completion=True, no_args_is_help=False,

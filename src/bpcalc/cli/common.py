@@ -313,9 +313,12 @@ def open_spec_for(arg: str | None, *destinations: Path | None):
     """Open SPEC for a command that writes to `destinations`: each must be writable, none may be SPEC itself
     (stdin's file included) and no two the same file, all checked before any work is done."""
     from bpcalc.spec.bundled import open_spec
-    from bpcalc.spec.save import check_distinct, check_not_protected
 
     dests = [d for d in destinations if d is not None]
+    if not dests:
+        return open_spec(arg)
+    from bpcalc.spec.save import check_distinct, check_not_protected
+
     for d in dests:
         check_output_path(d)
     check_distinct(dests)

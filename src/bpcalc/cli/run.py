@@ -29,7 +29,6 @@ def run(
 ) -> None:
     """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
     from bpcalc import run as run_step
-    from bpcalc.render.report import report
 
     fmt = c.pick_format(format, output)
     s = c.open_spec_for(spec, output, save)
@@ -37,11 +36,15 @@ def run(
     c.check_view(view, s)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
-    if view == "matrix":
+    if fmt == "json" and not s.expected:  # JSON is the trace's own data: no tables to build
+        doc = None
+    elif view == "matrix":
         from bpcalc.render.matrix_report import matrix_report
 
         doc = matrix_report(trace, precision, full)
     else:
+        from bpcalc.render.report import report
+
         doc = report(trace, precision, full)
     checked = None
     if s.expected:  # check my work: before printing anything, so an unknown key is one error (exit 2)

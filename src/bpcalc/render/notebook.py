@@ -6,7 +6,10 @@ returns them (`bpcalc.run`, `train`, `check`, `derive`), gives their classes the
 
 from __future__ import annotations
 
-from bpcalc.render.doc import Doc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bpcalc.render.doc import Doc
 
 PRECISION = 4
 
@@ -18,6 +21,7 @@ def doc_of(obj, precision: int = PRECISION) -> Doc:
     from bpcalc.engine.training import TrainResult
     from bpcalc.explain.chain import Explanation
     from bpcalc.explain.functions import FunctionDerivation
+    from bpcalc.render.doc import Doc
 
     if isinstance(obj, Doc):
         return obj

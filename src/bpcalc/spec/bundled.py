@@ -52,16 +52,18 @@ def open_spec(arg: str | None):
         data = _read_at_most(sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin, "<stdin>")
         return parse_spec(_decode(data, "<stdin>"), source="<stdin>", base_dir=Path.cwd())
     p = Path(arg)
-    names = bundled_names()
     try:
         exists = p.exists()
     except OSError:  # a name too long, say: _load_file says what
         exists = True
-    if not exists and p.suffix in (".yaml", ".yml") and p.stem in names:
+    if exists:
+        return _load_file(p)
+    names = bundled_names()
+    if p.suffix in (".yaml", ".yml") and p.stem in names:
         raise SpecError(_("no such file: {p}").format(p=p),
                         hint=_("`bpcalc run {stem}` runs the bundled copy of {name}").format(
                                                        stem=p.stem, name=p.name))
-    if exists or p.suffix in (".yaml", ".yml") or "/" in arg or "\\" in arg:
+    if p.suffix in (".yaml", ".yml") or "/" in arg or "\\" in arg:
         return _load_file(p)
     if arg in names:
         from importlib import resources

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ import yaml
 
 from bpcalc.errors import SpecError
 from bpcalc.i18n import _
-from bpcalc.spec.expr import is_literal
 
 
 def write_atomic(path: str | Path, data: str | bytes | Iterable[str], protect: list[str | None] | None = None) -> None:
@@ -208,6 +206,8 @@ def _write_all(fd: int, data: bytes | Iterable[str], size: int = 1 << 16) -> Non
 
 def _replace(target: Path, raw: bytes | Iterable[str], st: os.stat_result | None, shown: Path) -> None:
     """Temp file in the target's folder, written, synced, given the target's mode (and owner), renamed over it."""
+    import tempfile  # with random: ~3 ms, paid only when a file is written
+
     parent = target.parent if str(target.parent) else Path(".")
     tmp = None
     try:
@@ -338,6 +338,8 @@ def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
 
 
 def graph_to_dict(spec, variables: dict[str, float]) -> dict:
+    from bpcalc.spec.expr import is_literal
+
     out: dict[str, Any] = {}
     if spec.name:
         out["name"] = spec.name
