@@ -97,8 +97,8 @@ def main() -> None:
             P -= G
         losses.append(float(0.5 * total / n))
 
-    # loss_final: mean loss of all samples after the last update, in chunks (no n-row temporaries)
-    chunk = min(n, 4096)
+    # loss_final: mean loss of all samples after the last update, in chunks of 1,024 (no n-row temporaries; faster than 4,096, whose arrays leave the cache)
+    chunk = min(n, 1024)
     z1, z2 = np.empty((chunk, H)), np.empty((chunk, O))
     total = 0.0
     for i in range(0, n, chunk):
