@@ -51,7 +51,6 @@ def sigmoid(z: Array) -> Array:
     return a
 
 
-_min = np.minimum.reduce
 _max = np.maximum.reduce
 
 
