@@ -48,6 +48,7 @@ class Network:
         out, lossd = self.acts[-1], self.loss
         self._need_la = "log_a" in lossd.logs and out.log_forward is not None
         self._need_l1 = "log_1ma" in lossd.logs and out.log1m_forward is not None
+        self._need_logs = self._need_la or self._need_l1
 
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> Network:
@@ -88,7 +89,7 @@ class Network:
 
     def loss_terms(self, z: np.ndarray, a: np.ndarray, T: np.ndarray, rnd: Rnd = None) -> np.ndarray:
         """Per-sample, per-output contributions to the loss, using stable logs where the loss takes a log."""
-        la, l1 = self.logs(z)
+        la, l1 = self.logs(z) if self._need_logs else (None, None)
         if rnd is None:
             terms = self.loss.terms(a, T, la, l1)
         else:
@@ -170,7 +171,8 @@ class Network:
         for l in range(L - 1, -1, -1):
             if l < L - 1:
                 z, a = zs[l], as_[l]
-                local = self.local(l, z, a, rnd, kept)
+                k = kept[l] if kept is not None else None
+                local = self.acts[l].unguarded.local(a, k) if k is not None else self.local(l, z, a, rnd)
                 if local is None:
                     delta = self.acts[l].backward(z, a, grad_a)
                 else:  # δ = ∂E/∂a · ∂a/∂z, over ∂a/∂z (a fresh array) when nothing is recorded
