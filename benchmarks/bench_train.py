@@ -151,6 +151,7 @@ def race(cmds: dict[str, list[str]], tmp: Path, repeats: int, fewer: dict[str, i
     fewer = fewer or {}
     times: dict[str, list[float]] = {k: [] for k in cmds}
     rss: dict[str, list[float]] = {k: [] for k in cmds}
+    own: dict[str, list[float]] = {k: [] for k in cmds}
     outs = {k: tmp / f"{k}.json" for k in cmds}
     for k, cmd in cmds.items():  # warm-up; its output is the one compared
         run(cmd, outs[k])
@@ -161,12 +162,25 @@ def race(cmds: dict[str, list[str]], tmp: Path, repeats: int, fewer: dict[str, i
                 dt, mb = run(cmds[k], tmp / f"{k}.rep.json")
                 times[k].append(dt)
                 rss[k].append(mb)
+                own[k].append(own_seconds(tmp / f"{k}.rep.json"))
     res = {}
     for k in cmds:
         best, med = min(times[k]), statistics.median(times[k])
         res[k] = {"best": best, "median": med, "worst": max(times[k]), "spread": med / best - 1,
-                  "rss": statistics.median(rss[k]), "out": outs[k], "runs": len(times[k])}
+                  "rss": statistics.median(rss[k]), "out": outs[k], "runs": len(times[k]),
+                  "own": min(own[k], default=float("nan"))}
     return res
+
+
+SECONDS = re.compile(rb'"seconds": ([0-9.e+-]+)')
+
+
+def own_seconds(path: Path) -> float:
+    """The `seconds` a process's JSON reports for its own training and loss_final (nan where it reports none)."""
+    with open(path, "rb") as f:
+        f.seek(max(0, f.seek(0, 2) - 400))
+        m = SECONDS.search(f.read())
+    return float(m.group(1)) if m else float("nan")
 
 
 def have_torch(py: str) -> str | None:
@@ -260,6 +274,9 @@ def show_case(title: str, res: dict[str, dict], base: str, bounded: bool, agree:
     tag = (lambda r: f" {verdict(r)} (≤ {BOUND}×)") if bounded else (lambda r: "")
     print(f"   bpcalc / {base}: time {rt:.2f}×{tag(rt)} ({b['best'] - n['best']:+.3f} s); "
           f"peak RSS {rm:.2f}×{tag(rm)} ({b['rss'] - n['rss']:+.1f} MB)")
+    if n["own"] == n["own"]:  # (not nan)
+        print(f"   training alone (each process's own clock, the `seconds` of its JSON, best): bpcalc "
+              f"{b['own']:.3f} s, {base} {n['own']:.3f} s: {b['own'] / n['own']:.2f}× (information)")
     for k in res:
         if k.startswith("torch"):
             print(f"   {k} / bpcalc: time {res[k]['best'] / b['best']:.2f}×; peak RSS {res[k]['rss'] / b['rss']:.2f}×")

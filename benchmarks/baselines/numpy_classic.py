@@ -9,12 +9,14 @@ into a preallocated array. Same JSON as python_classic.py.
 
 import json
 import sys
+import time
 
 import numpy as np
 
 
 def main() -> None:
     epochs = int(sys.argv[1])
+    t0 = time.perf_counter()  # `seconds`: training and loss_final, as bpcalc's JSON reports them
     x = np.array([[0.05, 0.10]])
     t = np.array([[0.01, 0.99]])
     lr = 0.5
@@ -60,6 +62,7 @@ def main() -> None:
     a1 = 1.0 / (1.0 + np.exp(-(x @ W1T + b1)))
     r = 1.0 / (1.0 + np.exp(-(a1 @ W2T + b2))) - t
     final = float(0.5 * dot(r.ravel(), r.ravel()))
+    seconds = time.perf_counter() - t0
 
     L = losses.tolist()
     rows = [f'{{"epoch": 1, "loss": {L[0]!r}, "change": null}}']
@@ -68,7 +71,7 @@ def main() -> None:
     layers = ",\n".join(f'    {{"weights": {enc(W.tolist())}, "biases": {enc(b.tolist())}}}'
                         for W, b in ((W1, b1), (W2, b2)))
     sys.stdout.write('{\n  "epochs": [\n    ' + ",\n    ".join(rows) + f'\n  ],\n  "loss_final": {final!r},\n'
-                     f'  "layers": [\n{layers}\n  ]\n}}\n')
+                     f'  "layers": [\n{layers}\n  ],\n  "seconds": {seconds!r}\n}}\n')
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ them through its transpose flags). Only numpy and json are imported.
 
 import json
 import sys
+import time
 
 import numpy as np
 
@@ -27,6 +28,7 @@ def main() -> None:
     X = np.load(xf)
     T = np.load(tf)
     init = [np.load(f"{prefix}{k}.npy") for k in ("w1", "b1", "w2", "b2")]
+    t0 = time.perf_counter()  # `seconds`: training and loss_final, as bpcalc's JSON reports them
     n = X.shape[0]
     bs = min(bs, n)
     H, K = init[0].shape
@@ -97,7 +99,8 @@ def main() -> None:
             P -= G
         losses.append(float(0.5 * total / n))
 
-    # loss_final: mean loss of all samples after the last update, in chunks of 1,024 (no n-row temporaries; faster than 4,096, whose arrays leave the cache)
+    # loss_final: mean loss of all samples after the last update, in chunks of 1,024 rows (no n-row temporaries;
+    # quicker than 4,096, whose arrays leave the cache)
     chunk = min(n, 1024)
     z1, z2 = np.empty((chunk, H)), np.empty((chunk, O))
     total = 0.0
@@ -120,6 +123,7 @@ def main() -> None:
         rf = a2.reshape(-1)
         total += dot(rf, rf)
     loss_final = float(0.5 * total / n)
+    seconds = time.perf_counter() - t0
 
     # JSON as bpcalc lays it out (each epoch and each row of weights on one line); repr floats round-trip.
     # Written in blocks of rows, so no copy of the whole text (or of every parameter as a Python float) is held.
@@ -134,7 +138,7 @@ def main() -> None:
         for i in range(0, W.shape[0], 64):
             write(("" if i == 0 else ",\n        ") + ",\n        ".join(map(enc, W[i:i + 64].tolist())))
         write('\n      ],\n      "biases": ' + enc(b.tolist()) + "\n    }")
-    write("\n  ]\n}\n")
+    write(f'\n  ],\n  "seconds": {seconds!r}\n}}\n')
 
 
 if __name__ == "__main__":

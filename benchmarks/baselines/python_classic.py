@@ -11,11 +11,13 @@ change, loss_final, layers), full precision.
 """
 
 import sys
+import time
 from math import exp
 
 
 def main() -> None:
     epochs = int(sys.argv[1])
+    t0 = time.perf_counter()  # `seconds`: training and loss_final, as bpcalc's JSON reports them
     x1, x2, t1, t2 = 0.05, 0.10, 0.01, 0.99
     w11, w12, w21, w22, b1, b2 = 0.15, 0.20, 0.25, 0.30, 0.35, 0.35  # hidden layer: w_jk joins input k to j
     v11, v12, v21, v22, c1, c2 = 0.40, 0.45, 0.50, 0.55, 0.60, 0.60  # output layer
@@ -48,6 +50,7 @@ def main() -> None:
     r1 = 1.0 / (1.0 + exp(-(v11 * h1 + v12 * h2 + c1))) - t1
     r2 = 1.0 / (1.0 + exp(-(v21 * h1 + v22 * h2 + c2))) - t2
     final = 0.5 * (r1 * r1) + 0.5 * (r2 * r2)
+    seconds = time.perf_counter() - t0
 
     rows = [f'{{"epoch": 1, "loss": {losses[0]!r}, "change": null}}']
     rows += [f'{{"epoch": {e + 1}, "loss": {losses[e]!r}, "change": {losses[e] - losses[e - 1]!r}}}'
@@ -55,7 +58,8 @@ def main() -> None:
     sys.stdout.write(
         '{\n  "epochs": [\n    ' + ",\n    ".join(rows) + f'\n  ],\n  "loss_final": {final!r},\n  "layers": [\n'
         f'    {{"weights": [[{w11!r}, {w12!r}], [{w21!r}, {w22!r}]], "biases": [{b1!r}, {b2!r}]}},\n'
-        f'    {{"weights": [[{v11!r}, {v12!r}], [{v21!r}, {v22!r}]], "biases": [{c1!r}, {c2!r}]}}\n  ]\n}}\n')
+        f'    {{"weights": [[{v11!r}, {v12!r}], [{v21!r}, {v22!r}]], "biases": [{c1!r}, {c2!r}]}}\n  ],\n'
+        f'  "seconds": {seconds!r}\n}}\n')
 
 
 if __name__ == "__main__":
