@@ -17,15 +17,7 @@ from bpcalc.engine.records import Records
 from bpcalc.render.jsonr import chunks, dumps, plain
 from bpcalc.render.train_report import shown_epochs, train_to_dict
 
-CLASSIC = """name: classic 2-2-2
-inputs: [0.05, 0.10]
-targets: [0.01, 0.99]
-layers:
-  - {weights: [[0.15, 0.20], [0.25, 0.30]], biases: [0.35, 0.35], activation: sigmoid}
-  - {weights: [[0.40, 0.45], [0.50, 0.55]], biases: [0.60, 0.60], activation: sigmoid}
-loss: half_sse
-learning_rate: 0.5
-"""
+CLASSIC = (NETWORKS / "mazur.yaml").read_text(encoding="utf-8")  # the 2-2-2 worked example
 LINEAR = """inputs: [[1, 2], [3, -1]]
 targets: [[1], [0]]
 layers:
