@@ -46,6 +46,25 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
+def modules_loaded(args: list[str], modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` the program (`python -m bpcalc ARGS`, in a child process, stdout discarded) imported;
+    it must exit 0."""
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, runpy, sys\n"
+            f"sys.argv = ['bpcalc', *{[str(a) for a in args]!r}]\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n"
+            "        runpy.run_module('bpcalc', run_name='__main__')\n"
+            "    except SystemExit as exc:\n"
+            "        assert not exc.code, exc.code\n"
+            f"print(' '.join(m for m in {list(modules)!r} if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
 def run_dict(spec, **kw) -> dict:
     """bpcalc.run(spec) as the JSON-contract dict."""
     import bpcalc

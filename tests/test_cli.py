@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BUNDLED, NETWORKS, NUMBER, sigmoid
+from conftest import BUNDLED, NETWORKS, NUMBER, modules_loaded, sigmoid
 
 from bpcalc import __version__
 from bpcalc.cli import COMMAND_MODULES
@@ -505,17 +505,8 @@ def test_plot_loss_curve_bytes(cli, tmp_path, fmt, magic):
 # ------------------------------------------------------------------ start-up
 def test_run_does_not_import_pydantic():
     """cli/fastparams.py keeps typer's pydantic coercion (about 150 ms) out of a plain run; fails if typer moves."""
-    code = ("import contextlib, io, runpy, sys\n"
-            "sys.argv = ['bpcalc', 'run', 'simple']\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    try:\n"
-            "        runpy.run_module('bpcalc', run_name='__main__')\n"
-            "    except SystemExit as exc:\n"
-            "        assert not exc.code, exc.code\n"
-            "print('pydantic' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "False", "`bpcalc run` imported pydantic: see cli/fastparams.py"
+    loaded = modules_loaded(["run", "simple"], ("pydantic",))
+    assert loaded == [], "`bpcalc run` imported pydantic: see cli/fastparams.py"
 
 
 # The program (bpcalc.main, what the `bpcalc` script runs; MODULE: `python -m bpcalc`) in a child process; then,

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import NETWORKS, sigmoid
+from conftest import NETWORKS, modules_loaded, sigmoid
 
 from bpcalc.engine.records import Records
 from bpcalc.render.jsonr import chunks, dumps, plain
@@ -184,14 +182,5 @@ def test_cli_json_is_the_streamed_model(cli, tmp_path):
 def test_training_json_does_not_load_the_trace_or_the_table_modules():
     """render.doc (the table) and engine.trace (a step's dataclasses) cost milliseconds a process; JSON needs
     neither."""
-    code = ("import contextlib, io, runpy, sys\n"
-            f"sys.argv = ['bpcalc', 'step', {str(NETWORKS / 'two_layer.yaml')!r}, '-e', '5', '-f', 'json']\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    try:\n"
-            "        runpy.run_module('bpcalc', run_name='__main__')\n"
-            "    except SystemExit as exc:\n"
-            "        assert not exc.code, exc.code\n"
-            "print(sorted(m for m in ('bpcalc.engine.trace', 'bpcalc.render.doc') if m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "[]"
+    assert modules_loaded(["step", NETWORKS / "two_layer.yaml", "-e", "5", "-f", "json"],
+                          ("bpcalc.engine.trace", "bpcalc.render.doc")) == []
