@@ -171,12 +171,8 @@ class Network:
         for l in range(L - 1, -1, -1):
             if l < L - 1:
                 z, a = zs[l], as_[l]
-                k = kept[l] if kept is not None else None
-                local = self.acts[l].unguarded.local(a, k) if k is not None else self.local(l, z, a, rnd)
-                if local is None:
-                    delta = self.acts[l].backward(z, a, grad_a)
-                else:  # δ = ∂E/∂a · ∂a/∂z, over ∂a/∂z (a fresh array) when nothing is recorded
-                    delta = grad_a * local if rec else np.multiply(grad_a, local, out=local)
+                local = self.local(l, z, a, rnd, kept)
+                delta = self._delta(grad_a, local, rec) if local is not None else self.acts[l].backward(z, a, grad_a)
             a_prev = as_[l - 1] if l > 0 else X
             if m is not None and m.at("z_instead_of_a", l) and l > 0:
                 a_prev = zs[l - 1]  # z of the previous layer taken as its output
