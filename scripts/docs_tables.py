@@ -18,7 +18,7 @@ def _cell(text: str) -> str:
 
 
 def tables() -> dict[str, str]:
-    from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
+    from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
 
     act = ["| activation | a = f(z) | ∂a/∂z | |", "|---|---|---|---|"]
     act += [f"| `{a.name}` | {_cell(a.formula)} | {_cell(a.derivative)} | {_cell(a.help)} |"

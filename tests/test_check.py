@@ -147,7 +147,7 @@ def test_a_corrupted_backward_pass_fails(monkeypatch):
 
 def test_a_wrong_derivative_fails(monkeypatch):
     """σ'(z) written as a(1 − a)·1.01: every gradient of a sigmoid layer goes wrong."""
-    from bpcalc.engine import registry
+    import bpcalc.registry as registry
 
     bad = dataclasses.replace(registry.ACTIVATIONS["sigmoid"], local=lambda z, a: 1.01 * a * (1 - a),
                               local_z=lambda z, a: 1.01 * a * (1 - a))
@@ -216,7 +216,7 @@ def test_seed_003_graph_gradients():
 
 
 def test_a_wrong_graph_local_derivative_fails(monkeypatch):
-    from bpcalc.engine import registry
+    import bpcalc.registry as registry
 
     bad = dataclasses.replace(registry.GRAPH_OPS["exp"], locals=lambda x, o: (1.001 * o,))
     monkeypatch.setitem(registry.GRAPH_OPS, "exp", bad)

@@ -22,7 +22,7 @@ def test_docs_tables_are_generated_from_the_registry():
 
 
 def test_every_registry_name_is_in_the_docs():
-    from bpcalc.engine.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
+    from bpcalc.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
 
     text = (ROOT / "docs" / "spec.md").read_text(encoding="utf-8")
     for name in (*ACTIVATIONS, *LOSSES, *OPTIMIZERS, *FUNCTIONS):

@@ -31,7 +31,7 @@ def test_schema_keys_are_the_loaders_keys():
     assert set(DEFS["graph"]["properties"]) == GRAPH_KEYS
     assert set(DEFS["layer"]["properties"]) == LAYER_KEYS
     assert set(DEFS["layer"]["properties"]["labels"]["properties"]) == LABEL_KEYS
-    from bpcalc.engine.registry import OPTIMIZERS
+    from bpcalc.registry import OPTIMIZERS
 
     mappings = [a for a in DEFS["network"]["properties"]["optimizer"]["anyOf"] if a.get("type") == "object"]
     assert {m["properties"]["type"]["enum"][0]: set(m["properties"]) for m in mappings} == {
@@ -42,7 +42,7 @@ def test_schema_keys_are_the_loaders_keys():
 
 
 def test_schema_enums_are_the_engines_names():
-    from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
+    from bpcalc.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
     from bpcalc.spec.loader import INITS
 
     assert DEFS["layer"]["properties"]["activation"]["enum"] == list(ACTIVATIONS)

@@ -17,10 +17,10 @@ import pytest
 from conftest import NETWORKS, NUMBER
 
 import bpcalc
-from bpcalc.engine.registry import ACTIVATIONS as OPS_ACTIVATIONS
-from bpcalc.engine.registry import LOSSES as OPS_LOSSES
 from bpcalc.explain.chain import explain
 from bpcalc.explain.functions import FUNCTION_NAMES, RESULT_PY, Part, derivation
+from bpcalc.registry import ACTIVATIONS as OPS_ACTIVATIONS
+from bpcalc.registry import LOSSES as OPS_LOSSES
 from bpcalc.spec.bundled import open_spec
 
 # ------------------------------------------------------------------ independent forwards

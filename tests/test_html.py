@@ -50,7 +50,7 @@ def _tex_of(doc: Doc) -> set[str]:
 
 
 def _registry_tex() -> set[str]:
-    from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS, PAIRS
+    from bpcalc.registry import ACTIVATIONS, LOSSES, OPTIMIZERS, PAIRS
 
     out: set[str] = set()
 
@@ -97,7 +97,7 @@ def test_every_formula_of_the_bundled_examples_converts(cli, monkeypatch, name):
 
 
 def test_explain_of_each_function_converts(cli, monkeypatch):
-    from bpcalc.engine.registry import ACTIVATIONS, LOSSES
+    from bpcalc.registry import ACTIVATIONS, LOSSES
 
     for fn in [*ACTIVATIONS, *LOSSES, "chain-rule"]:
         for tex in _tex_of(docs_of(cli, monkeypatch, "explain", fn)):

@@ -202,7 +202,7 @@ def english_phrases(text: str, skip_line=lambda line: False) -> list[str]:
 
 
 def _outputs(cli):
-    from bpcalc.engine.registry import ACTIVATIONS, LOSSES
+    from bpcalc.registry import ACTIVATIONS, LOSSES
 
     for name in BUNDLED:
         yield from (["run", name], ["run", name, "--round", "2"], ["explain", name], ["check", name],

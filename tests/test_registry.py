@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from bpcalc.engine.kinds import Activation, GraphFunction, Loss, Optimizer, Pair
-from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
+from bpcalc.registry.kinds import Activation, GraphFunction, Loss, Optimizer, Pair
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 H = 1e-6

@@ -66,7 +66,7 @@ FileArg = Annotated[Path | None, typer.Argument(metavar="FILE", dir_okay=False, 
 
 def starter_spec(graph: bool = False, file: str = "spec.yaml", schema_ref: str | None = None) -> str:
     """The starter spec's text; `schema_ref` (a path or URL of spec.schema.json) adds the editor modeline."""
-    from bpcalc.engine.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
+    from bpcalc.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
     from bpcalc.spec.loader import INITS
 
     modeline = f"# yaml-language-server: $schema={schema_ref}\n" if schema_ref else ""

@@ -1,2 +1,2 @@
-"""The engine: the registry of functions and optimizers, the network and graph engines, training, hand rounding,
+"""The engine: the network and graph engines, training, hand rounding,
 the gradient check, and the trace they record."""

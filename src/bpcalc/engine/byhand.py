@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpcalc.engine.registry import stepper
+from bpcalc.registry import stepper
 
 
 def steps_by_hand(spec, epochs: int, learning_rate: float | None = None, round_to: int | None = None) -> list:

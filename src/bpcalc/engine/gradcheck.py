@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpcalc.engine.registry import GRAPH_OPS
 from bpcalc.i18n import Msg, _
+from bpcalc.registry import GRAPH_OPS
 
 EPS = 1e-6
 TOLERANCE = 1e-5

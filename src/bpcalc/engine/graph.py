@@ -7,8 +7,6 @@ import math
 import numpy as np
 
 from bpcalc.engine.mistakes import Mistake
-from bpcalc.engine.optimizers import Stepper
-from bpcalc.engine.registry import GRAPH_OPS, LOSSES, stepper
 from bpcalc.engine.rounding import (
     rounder,
     rounds_graph_locals,
@@ -21,6 +19,8 @@ from bpcalc.engine.rounding import (
 from bpcalc.engine.trace import GraphTrace, NodeTrace
 from bpcalc.errors import SpecError
 from bpcalc.i18n import _
+from bpcalc.registry import GRAPH_OPS, LOSSES, stepper
+from bpcalc.registry.optimizers import Stepper
 from bpcalc.spec.expr import GNode, Graph, parse_graph
 from bpcalc.spec.expr import is_literal as _is_literal
 from bpcalc.spec.loader import GraphSpec

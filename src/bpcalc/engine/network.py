@@ -7,9 +7,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bpcalc.engine.kinds import Activation, Loss
-from bpcalc.engine.optimizers import Stepper
-from bpcalc.engine.registry import ACTIVATIONS, LOSSES, pair, stepper
 from bpcalc.engine.rounding import (
     rounder,
     rounds_activation,
@@ -20,6 +17,9 @@ from bpcalc.engine.rounding import (
     rounds_update,
     when,
 )
+from bpcalc.registry import ACTIVATIONS, LOSSES, pair, stepper
+from bpcalc.registry.kinds import Activation, Loss
+from bpcalc.registry.optimizers import Stepper
 from bpcalc.spec.loader import NetworkSpec
 
 if TYPE_CHECKING:

@@ -69,7 +69,7 @@ def _rate(rng, decimals: int) -> float | int:
 
 # ------------------------------------------------------------------------------------------------ networks
 def _draw_network(rng, sizes: list[int], activation: str, loss: str, decimals: int, name: str) -> dict:
-    from bpcalc.engine.registry import ACTIVATIONS, LOSSES
+    from bpcalc.registry import ACTIVATIONS, LOSSES
 
     layers = []
     last = len(sizes) - 2
@@ -151,7 +151,7 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
                 loss: str = "half_sse", decimals: int = 1, graph: bool = False, sheet: int | None = None,
                 avoid: set[str] | frozenset[str] = frozenset()) -> Problem:
     """The seed's first draw that passes the rules (and is not one of `avoid`'s texts)."""
-    from bpcalc.engine.registry import ACTIVATIONS, LOSSES
+    from bpcalc.registry import ACTIVATIONS, LOSSES
     from bpcalc.spec.loader import parse_spec
     from bpcalc.spec.save import dump_spec
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bpcalc.engine.kinds import Activation, Loss, Optimizer, Pair
-from bpcalc.engine.registry import GRAPH_OPS
+from bpcalc.registry import GRAPH_OPS
+from bpcalc.registry.kinds import Activation, Loss, Optimizer, Pair
 
 
 def rounder(decimals: int | None) -> Callable | None:

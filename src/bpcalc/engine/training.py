@@ -339,7 +339,7 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
                    want_snapshots: bool | None, losses_every: int = 1,
                    names: Callable[[], list[str]] | None = None) -> TrainResult:
     from bpcalc.engine.network import Network
-    from bpcalc.engine.registry import make_optimizer
+    from bpcalc.registry import make_optimizer
 
     t0 = time.perf_counter()
     X, T = spec.inputs, spec.targets
@@ -526,7 +526,7 @@ class _FlatStep:
 def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):
     """`run`'s full record of the step about to be taken on this batch (computed on copies)."""
     from bpcalc.engine.network import run_network
-    from bpcalc.engine.registry import stepper
+    from bpcalc.registry import stepper
 
     layers = [replace(layer, weights=flat.W[l].copy(), biases=None if flat.b[l] is None else flat.b[l].copy())
               for l, layer in enumerate(spec.layers)]
@@ -540,8 +540,8 @@ def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, 
 def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch,
                  want_snapshots: bool | None, losses_every: int = 1) -> TrainResult:
     from bpcalc.engine.graph import backward, evaluate, located, outside_domain, root_name, run_graph
-    from bpcalc.engine.registry import stepper
     from bpcalc.errors import SpecError
+    from bpcalc.registry import stepper
     from bpcalc.spec.expr import parse_graph
 
     t0 = time.perf_counter()

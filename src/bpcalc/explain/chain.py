@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.errors import SpecError
 from bpcalc.explain.mathtext import M
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import Msg, _
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS
 from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …

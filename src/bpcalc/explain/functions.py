@@ -3,7 +3,7 @@
 
 Derivations are data: every step is (plain text, LaTeX, the reason), and most carry the same line as a numpy
 expression (`py`) so the tests can check each line against a numerical derivative. Each function's lines, its
-definition and its closed form are faces of its registry entry (engine/activations.py, engine/losses.py), where
+definition and its closed form are faces of its registry entry (registry/activations.py, registry/losses.py), where
 the engines take them from; the chain rule's lines are here.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpcalc.engine.kinds import Part, Step
-from bpcalc.engine.registry import ACTIVATIONS, LOSSES, PAIRS
 from bpcalc.i18n import N_
+from bpcalc.registry import ACTIVATIONS, LOSSES, PAIRS
+from bpcalc.registry.kinds import Part, Step
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ Besides the per-neuron names, the names of whole vectors and matrices for the ma
 
 from __future__ import annotations
 
-from bpcalc.engine.registry import ACTIVATIONS
 from bpcalc.explain.mathtext import M
+from bpcalc.registry import ACTIVATIONS
 
 DEFAULT = "layer"
 

@@ -31,7 +31,7 @@ def _tensor(a: np.ndarray) -> str:
 
 
 def _optimizer_code(spec, params: str) -> str:
-    from bpcalc.engine.registry import OPTIMIZERS
+    from bpcalc.registry import OPTIMIZERS
 
     o = spec.optimizer
     wd = f", weight_decay={_num(o.weight_decay)}" if o.weight_decay else ""
@@ -42,7 +42,7 @@ def _optimizer_code(spec, params: str) -> str:
 
 def _state_code(spec, param_of: dict) -> list[str]:
     """Lines that load `training_state:` (from `bpcalc step --save`) into the torch optimizer, so it resumes."""
-    from bpcalc.engine.registry import OPTIMIZERS
+    from bpcalc.registry import OPTIMIZERS
 
     st = spec.optimizer.state
     cls = OPTIMIZERS[spec.optimizer.type]
@@ -166,7 +166,7 @@ def export_pytorch(spec, dest: Path | None = None) -> str:
 
 
 def _network_script(spec, dest: Path | None) -> str:
-    from bpcalc.engine.registry import ACTIVATIONS, LOSSES, pair
+    from bpcalc.registry import ACTIVATIONS, LOSSES, pair
 
     out_act = spec.layers[-1].activation
     pr = pair(out_act, spec.loss)
@@ -273,7 +273,7 @@ else:
 
 
 def _graph_script(spec) -> str:
-    from bpcalc.engine.registry import GRAPH_OPS, LOSSES
+    from bpcalc.registry import GRAPH_OPS, LOSSES
     from bpcalc.spec.expr import parse_graph
 
     g = parse_graph(spec)

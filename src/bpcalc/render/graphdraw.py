@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import Notation
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES
 from bpcalc.spec.expr import is_literal as _is_literal
 
 OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "^", "neg": "−x", "square": "x²", "abs": "|x|"}

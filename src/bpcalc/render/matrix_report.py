@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.engine.trace import NetworkTrace
 from bpcalc.explain.chain import fill
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
+from bpcalc.registry import ACTIVATIONS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import CDOTS, VDOTS, Matrix, sym
 

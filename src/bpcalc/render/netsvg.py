@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bpcalc.engine.registry import ACTIVATIONS
 from bpcalc.engine.trace import NetworkTrace
 from bpcalc.explain.mathtext import M
 from bpcalc.explain.notation import Notation
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
+from bpcalc.registry import ACTIVATIONS
 from bpcalc.render import svg as S
 
 BOX_W = 150  # a neuron's box

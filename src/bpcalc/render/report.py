@@ -8,12 +8,12 @@ import re
 
 import numpy as np
 
-from bpcalc.engine.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.chain import eq, fill, gname, num
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bpcalc.engine.registry import GRAPH_OPS
 from bpcalc.engine.trace import GraphTrace
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
+from bpcalc.registry import GRAPH_OPS
 from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, Para, Table, text_of
 
 # the report's level-2 sections, in order, and the worksheet section (--blank) each belongs to

@@ -9,9 +9,9 @@ import math
 import warnings
 from dataclasses import dataclass
 
-from bpcalc.engine.registry import FUNCTIONS
 from bpcalc.errors import SpecError
 from bpcalc.i18n import _
+from bpcalc.registry import FUNCTIONS
 from bpcalc.spec.yamlsrc import Located, fmt_path
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}

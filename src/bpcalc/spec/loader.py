@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from bpcalc.engine.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
 from bpcalc.errors import SpecError
 from bpcalc.i18n import N_, _
+from bpcalc.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
 from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bpcalc.engine.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
+from bpcalc.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
 from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
 
 SCHEMA_FILE = "spec.schema.json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from bpcalc.engine.kinds import GraphFunction, entries
+from bpcalc.registry.kinds import GraphFunction, entries
 
 
 def _sig(x: float) -> float:

@@ -1,4 +1,4 @@
-"""The registry: every activation, loss, activation+loss pair, graph function and optimizer bpcalc knows, by name.
+"""The registry: every layer kind, activation, loss, activation+loss pair, graph function and optimizer, by name.
 
 Entries live in activations.py, losses.py, functions.py and optimizers.py, one entry each; everything else
 (engine, rounding, tables, explain, schema, export, CLI help, docs) reads them from here.
@@ -6,8 +6,8 @@ Entries live in activations.py, losses.py, functions.py and optimizers.py, one e
 
 from __future__ import annotations
 
-from bpcalc.engine import activations, functions, losses, optimizers
-from bpcalc.engine.kinds import Activation, GraphFunction, Loss, Optimizer, Pair
+from bpcalc.registry import activations, functions, losses, optimizers
+from bpcalc.registry.kinds import Activation, GraphFunction, Loss, Optimizer, Pair
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in activations.ENTRIES}
 LOSSES: dict[str, Loss] = {entry.name: entry for entry in losses.LOSS_ENTRIES}

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from bpcalc.engine.kinds import Activation, Array, Part, Step, Unguarded, entries
 from bpcalc.i18n import N_, Msg
+from bpcalc.registry.kinds import Activation, Array, Part, Step, Unguarded, entries
 
 LEAKY_SLOPE = 0.01
 SQRT2 = math.sqrt(2.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpcalc.engine.kinds import Array, Optimizer, Shown
+from bpcalc.registry.kinds import Array, Optimizer, Shown
 
 
 class SGD(Optimizer):

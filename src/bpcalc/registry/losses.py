@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpcalc.engine.activations import log1m_softmax, log_softmax, shift_and_rest, sigmoid
-from bpcalc.engine.kinds import Array, Loss, Pair, Part, Step, entries
 from bpcalc.i18n import N_
+from bpcalc.registry.activations import log1m_softmax, log_softmax, shift_and_rest, sigmoid
+from bpcalc.registry.kinds import Array, Loss, Pair, Part, Step, entries
 
 
 def _xlogy(t: Array, log_a: Array) -> Array:

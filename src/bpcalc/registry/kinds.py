@@ -2,7 +2,7 @@
 
 Each entry holds every face of one function (its forward, its derivative, their text and LaTeX forms, its
 derivation line by line, how hand rounding treats it, its kinks, its PyTorch expression, its help line), so a new
-function is one entry in one file and everything else reads it from the registry (engine/registry.py).
+function is one entry in one file and everything else reads it from the registry (registry/__init__.py).
 """
 
 from __future__ import annotations
