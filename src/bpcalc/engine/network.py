@@ -17,8 +17,8 @@ from bpcalc.engine.rounding import (
     rounds_update,
     when,
 )
-from bpcalc.registry import ACTIVATIONS, LOSSES, pair, stepper
-from bpcalc.registry.kinds import Activation, Loss
+from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, pair, stepper
+from bpcalc.registry.kinds import Activation, LayerKind, Loss
 from bpcalc.registry.optimizers import Stepper
 from bpcalc.spec.loader import NetworkSpec
 
@@ -36,11 +36,16 @@ class Network:
 
     mistake: Mistake | None = None
 
-    def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray | None], activations: list[str],
-                 loss: str, freeze: frozenset[str] = frozenset(), copy: bool = True):
+    def __init__(self, weights: list[np.ndarray | None], biases: list[np.ndarray | None], activations: list[str],
+                 loss: str, freeze: frozenset[str] = frozenset(), copy: bool = True, kinds: list[str] | None = None,
+                 hypers: list[dict] | None = None, widths: list[int] | None = None):
         as_array = (lambda x: np.array(x, dtype=np.float64)) if copy else (lambda x: x)  # views: trained in place
-        self.weights = [as_array(w) for w in weights]
+        self.weights = [None if w is None else as_array(w) for w in weights]
         self.biases = [None if b is None else as_array(b) for b in biases]
+        self.kinds: list[LayerKind] = [LAYERS[k] for k in (kinds or ["dense"] * len(weights))]
+        self.hypers = hypers or [{} for _ in weights]
+        self.widths = widths or [w.shape[0] for w in self.weights]  # values per sample of each layer's output
+        self.caches: list = [None] * len(weights)  # what each layer's forward keeps for its backward
         self.acts: list[Activation] = [ACTIVATIONS[a] for a in activations]
         self.loss: Loss = LOSSES[loss]
         self.pair = pair(self.acts[-1].name, loss)
@@ -53,7 +58,8 @@ class Network:
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> Network:
         return cls([l.weights for l in spec.layers], [l.biases for l in spec.layers],
-                   [l.activation for l in spec.layers], spec.loss, spec.freeze)
+                   [l.activation for l in spec.layers], spec.loss, spec.freeze, kinds=[l.type for l in spec.layers],
+                   hypers=[l.hyper for l in spec.layers], widths=widths(spec))
 
     # -------------------------------------------------------------- forward
     def forward(self, X: np.ndarray, rnd: Rnd = None, kept: list | None = None
@@ -64,10 +70,10 @@ class Network:
         zs, as_ = [], []
         a = X
         m = self.mistake
-        for l, (W, b, act) in enumerate(zip(self.weights, self.biases, self.acts)):
-            z = a @ W.T  # sums of products: exact on paper, never rounded
-            if b is not None and not (m is not None and m.at("missing_bias", l)):
-                z += b
+        for l, (W, b, act, kind) in enumerate(zip(self.weights, self.biases, self.acts, self.kinds)):
+            if m is not None and m.at("missing_bias", l):
+                b = None
+            z, self.caches[l] = kind.forward(W, b, self.hypers[l], a)  # sums of products: never rounded
             if kept is not None:
                 if act.unguarded is not None:
                     a, k = act.unguarded.forward(z)
@@ -89,6 +95,8 @@ class Network:
 
     def loss_terms(self, z: np.ndarray, a: np.ndarray, T: np.ndarray, rnd: Rnd = None) -> np.ndarray:
         """Per-sample, per-output contributions to the loss, using stable logs where the loss takes a log."""
+        if a.ndim > 2:  # feature maps out: the loss reads them as one vector per sample
+            z, a = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
         la, l1 = self.logs(z) if self._need_logs else (None, None)
         if rnd is None:
             terms = self.loss.terms(a, T, la, l1)
@@ -105,7 +113,7 @@ class Network:
         default a chunk's widest layer takes about 128 KB: its arrays come from the allocator's free lists, stay in
         cache and cost no page faults (60,000 × 784 samples through 30 units: 55 ms in chunks of 546, 82 in 4,096)."""
         if chunk is None:
-            chunk = max(64, min(4096, 16384 // max(w.shape[0] for w in self.weights)))
+            chunk = max(64, min(4096, 16384 // max(self.widths)))
         total = 0.0
         for i in range(0, X.shape[0], chunk):
             zs, as_ = self.forward(X[i:i + chunk])
@@ -142,6 +150,9 @@ class Network:
         out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "gW": [None] * L,
                "gb": [None] * L, "terms": [None] * L, "fused": False} if rec else None
         pr, z, a = self.pair, zs[-1], as_[-1]
+        maps = a.shape if a.ndim > 2 else None  # feature maps out: the loss's side reads them flat
+        if maps is not None:
+            z, a = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
         m = self.mistake
         wrong_out = m is not None and _wrong_output_delta(m, L - 1)  # a mistake in δ of the output: the product
         mean_n = 1 if wrong_out and m.in_grad("sum_instead_of_mean") else n
@@ -168,6 +179,10 @@ class Network:
             delta = self._delta(grad_a, local, rec) if local is not None else self.acts[-1].backward(z, a, grad_a)
             if pr is not None and not np.all(np.isfinite(delta)):  # by hand: inf × 0 where an output rounded to
                 delta = np.where(np.isfinite(delta), delta, pr.delta(z, a, T) / n)  # 0 or 1: δ from z there
+        if maps is not None:
+            delta = delta.reshape(maps)
+            grad_a = None if grad_a is None else grad_a.reshape(maps)
+            local = None if local is None else local.reshape(maps)
         for l in range(L - 1, -1, -1):
             if l < L - 1:
                 z, a = zs[l], as_[l]
@@ -176,23 +191,22 @@ class Network:
             a_prev = as_[l - 1] if l > 0 else X
             if m is not None and m.at("z_instead_of_a", l) and l > 0:
                 a_prev = zs[l - 1]  # z of the previous layer taken as its output
+            kind, W = self.kinds[l], self.weights[l]
             if rec:
                 out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local if full else None, delta
-                out["gW"][l] = delta.T @ a_prev
-                out["gb"][l] = delta.sum(axis=0) if self.biases[l] is not None else None
+                gW = None if W is None else np.empty_like(W)
+                gb = None if self.biases[l] is None else np.empty_like(self.biases[l])
+                out["gW"][l], out["gb"][l] = gW, gb
             else:
                 gW, gb = into[0][l], into[1][l]
-                if gW is not None:
-                    np.matmul(delta.T, a_prev, out=gW)
-                if gb is not None:
-                    np.add.reduce(delta, axis=0, out=gb)
+            if gW is not None or gb is not None:
+                kind.grads(W, self.biases[l], self.hypers[l], a_prev, delta, self.caches[l], gW, gb)
             if l > 0:
-                W = self.weights[l]
                 if m is not None and m.back_weights is not None and m.at("used_updated_weights", l):
                     W = m.back_weights[l]  # δ passed back through weights already updated
-                if rec and full:
-                    out["terms"][l - 1] = delta[:, :, None] * W[None, :, :]  # (n, J, K)
-                grad_a = delta @ W
+                if rec and full and kind.back_terms is not None:
+                    out["terms"][l - 1] = kind.back_terms(W, delta)
+                grad_a = kind.back(W, self.hypers[l], delta, self.caches[l])
         return out
 
     @staticmethod
@@ -210,7 +224,7 @@ class Network:
             gW, gb = [None if g is None else -g for g in gW], [None if g is None else -g for g in gb]  # θ + α·g
         for l in range(len(self.weights)):
             st = {}
-            if "weights" not in self.freeze:
+            if self.weights[l] is not None and "weights" not in self.freeze:
                 self.weights[l], st["weights"] = opt.update(("W", l), self.weights[l], gW[l])
                 self.weights[l] = r(self.weights[l])
             if self.biases[l] is not None and "biases" not in self.freeze:
@@ -218,6 +232,11 @@ class Network:
                 self.biases[l] = r(self.biases[l])
             states.append(st)
         return states
+
+
+def widths(spec: NetworkSpec) -> list[int]:
+    """Values per sample of each layer's output."""
+    return [int(np.prod(l.out_shape)) if l.out_shape else l.weights.shape[0] for l in spec.layers]
 
 
 def _wrong_output_delta(m: Mistake, last: int) -> bool:
@@ -244,9 +263,10 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     from bpcalc.engine.trace import LayerTrace, NetworkTrace  # only run records a trace: step starts without it
 
     X, T = spec.inputs, spec.targets
-    old_W = [w.copy() for w in net.weights]
+    old_W = [None if w is None else w.copy() for w in net.weights]
     old_b = [None if b is None else b.copy() for b in net.biases]
     zs, as_ = net.forward(X, rnd)
+    records = [k.record(c) for k, c in zip(net.kinds, net.caches)]  # (max-pool winners): before the update
     terms = net.loss_terms(zs[-1], as_[-1], T, rnd)
     sample_loss = terms.sum(axis=1)
     summed = net.mistake is not None and net.mistake.in_loss("sum_instead_of_mean")
@@ -262,9 +282,11 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
         layers.append(LayerTrace(
             l=l + 2, activation=ls.activation, a_prev=as_[l - 1] if l else X, weights=old_W[l], biases=old_b[l],
             z=zs[l], a=as_[l], grad_a=g["grad_a"][l], local=g["local"][l], delta=g["delta"][l],
-            grad_weights=g["gW"][l], grad_biases=g["gb"][l], new_weights=net.weights[l].copy(),
+            grad_weights=g["gW"][l], grad_biases=g["gb"][l],
+            new_weights=None if net.weights[l] is None else net.weights[l].copy(),
             new_biases=None if net.biases[l] is None else net.biases[l].copy(), back_terms=g["terms"][l],
-            optimizer_state=states[l], labels=ls.labels))
+            optimizer_state=states[l], labels=ls.labels, type=ls.type, hyper=ls.hyper,
+            record=records[l]))
     return NetworkTrace(
         name=spec.name, loss_name=spec.loss, learning_rate=lr, inputs=X, targets=T, layers=layers,
         loss_terms=terms, sample_loss=sample_loss, loss=E, loss_after=E_after, outputs_after=as2[-1],

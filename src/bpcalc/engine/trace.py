@@ -35,6 +35,24 @@ class LayerTrace:
     back_terms: np.ndarray | None = None  # (n, J_next, J): δ_j^(l+1)·w_jk^(l+1), summed over j into grad_a
     optimizer_state: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # "weights"/"biases" -> state
     labels: dict = field(default_factory=dict)
+    type: str = "dense"  # the layer kind (registry.LAYERS)
+    hyper: dict = field(default_factory=dict)  # the kind's settings: stride, padding, size
+    record: dict = field(default_factory=dict)  # what the kind's forward kept for the tables (max-pool winners, ties)
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """The learnable parameters by name (spec and JSON key), before the update."""
+        return {k: v for k, v in (("weights", self.weights), ("biases", self.biases)) if v is not None}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """∂E/∂ each parameter, by the parameter's name."""
+        return {k: v for k, v in (("weights", self.grad_weights), ("biases", self.grad_biases)) if v is not None}
+
+    @property
+    def new_params(self) -> dict[str, np.ndarray]:
+        """Each parameter after the update, by name."""
+        return {k: v for k, v in (("weights", self.new_weights), ("biases", self.new_biases)) if v is not None}
 
 
 @dataclass
@@ -197,7 +215,11 @@ def network_dict(tr: NetworkTrace) -> dict:
 
     layers = []
     for L in tr.layers:
+        if L.type != "dense":
+            layers.append(_layer_dict(L, per_sample))
+            continue
         layers.append({
+            "type": L.type,
             "layer": L.l,
             "activation": L.activation,
             "weights": _num(L.weights),
@@ -230,6 +252,24 @@ def network_dict(tr: NetworkTrace) -> dict:
         "outputs_after": per_sample(tr.outputs_after),
         "layers": layers,
     }
+
+
+def _layer_dict(L: LayerTrace, per_sample) -> dict:
+    """A layer of a kind other than dense: the fields its registry entry names for the JSON."""
+    from bpcalc.registry import LAYERS
+
+    out = {"type": L.type, "layer": L.l}
+    for key in LAYERS[L.type].json:
+        v = getattr(L, key)
+        if key == "activation":
+            out[key] = v
+        elif key == "optimizer_state":
+            out[key] = {k: {s: _num(x) for s, x in st.items()} for k, st in v.items()}
+        elif key in ("z", "a", "grad_a", "delta", "local"):
+            out[key] = None if v is None else per_sample(v)
+        else:
+            out[key] = _num(v)
+    return out
 
 
 def graph_dict(tr: GraphTrace) -> dict:

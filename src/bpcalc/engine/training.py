@@ -285,13 +285,14 @@ class _Flat:
         self.params = self.store[:self.size]
         self.bufs = {b: self.store[(i + 1) * self.size:(i + 2) * self.size] for i, b in enumerate(self.names)}
         self.grad = _aligned(max(self.trainable, 1))[:self.trainable]
-        self.W = [self.view(self.params, ("W", l)) for l in range(L)]
+        self.W = [self.view(self.params, ("W", l)) if spec.layers[l].weights is not None else None for l in range(L)]
         self.b = [self.view(self.params, ("b", l)) if spec.layers[l].biases is not None else None for l in range(L)]
         train_keys = {k for t, k, _ in segs if t}
         self.gW = [self.view(self.grad, ("W", l)) if ("W", l) in train_keys else None for l in range(L)]
         self.gb = [self.view(self.grad, ("b", l)) if ("b", l) in train_keys else None for l in range(L)]
         for l, layer in enumerate(spec.layers):
-            self.W[l][...] = layer.weights
+            if layer.weights is not None:
+                self.W[l][...] = layer.weights
             if layer.biases is not None:
                 self.b[l][...] = layer.biases
         st = spec.optimizer.state
@@ -315,8 +316,9 @@ class _Flat:
         """Indexes into `params` in notation order: per layer, w_jk row by row, then b_j."""
         idx = []
         for l in range(len(self.W)):
-            o = self.offsets[("W", l)]
-            idx += range(o, o + self.W[l].size)
+            if self.W[l] is not None:
+                o = self.offsets[("W", l)]
+                idx += range(o, o + self.W[l].size)
             if self.b[l] is not None:
                 o = self.offsets[("b", l)]
                 idx += range(o, o + self.b[l].size)
@@ -328,17 +330,15 @@ def param_paths(spec: NetworkSpec) -> list[str]:
     calls them unless the caller gives display names (explain.notation.param_names)."""
     out = []
     for li, layer in enumerate(spec.layers):
-        J, K = layer.weights.shape
-        out += [f"layers.{li}.weights.{j}.{k}" for j in range(J) for k in range(K)]
-        if layer.biases is not None:
-            out += [f"layers.{li}.biases.{j}" for j in range(J)]
+        for name, arr in layer.params.items():
+            out += [f"layers.{li}.{name}." + ".".join(map(str, ix)) for ix in np.ndindex(arr.shape)]
     return out
 
 
 def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch, on_batch,
                    want_snapshots: bool | None, losses_every: int = 1,
                    names: Callable[[], list[str]] | None = None) -> TrainResult:
-    from bpcalc.engine.network import Network
+    from bpcalc.engine.network import Network, widths
     from bpcalc.registry import make_optimizer
 
     t0 = time.perf_counter()
@@ -347,7 +347,9 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
     bs = min(spec.batch_size or n, n)
     flat = _Flat(spec)
     # the engine `run` uses, over views into the flat vector: its updates move the network's parameters
-    net = Network(flat.W, flat.b, [layer.activation for layer in spec.layers], spec.loss, spec.freeze, copy=False)
+    net = Network(flat.W, flat.b, [layer.activation for layer in spec.layers], spec.loss, spec.freeze, copy=False,
+                  kinds=[layer.type for layer in spec.layers], hypers=[layer.hyper for layer in spec.layers],
+                  widths=widths(spec))
     st0 = spec.optimizer.state or TrainingState()
     opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
                     {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
@@ -376,8 +378,8 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
     starts = list(range(0, n, bs))
     nb = len(starts)
     static = [(X[i:i + bs], T[i:i + bs], min(bs, n - i)) for i in starts] if not spec.shuffle else None
-    xbuf = np.empty((bs, X.shape[1])) if spec.shuffle else None
-    tbuf = np.empty((bs, T.shape[1])) if spec.shuffle else None
+    xbuf = np.empty((bs, *X.shape[1:])) if spec.shuffle else None
+    tbuf = np.empty((bs, *T.shape[1:])) if spec.shuffle else None
     seed = spec.seed if spec.seed is not None else 0
     traces: list = []
 
@@ -404,7 +406,7 @@ def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_t
                 progress(e, bi + 1, nb)
         return total / n
 
-    n_params = int(sum(w.size for w in flat.W) + sum(b.size for b in flat.b if b is not None))
+    n_params = int(sum(w.size for w in flat.W if w is not None) + sum(b.size for b in flat.b if b is not None))
     small = n_params <= SMALL if want_snapshots is None else want_snapshots
     first = st0.epoch + 1
     last = st0.epoch + epochs

@@ -44,6 +44,15 @@ def _word(word: str, sub: str) -> M:
     return M(f"{word}_{sub}", f"{tex_word}_{{{sub}}}")
 
 
+def _shape2(layer) -> tuple[int, int]:
+    """(units, inputs) of a layer as the running numbers count it: a dense layer's weights; other kinds count
+    their parameters as one row (a conv layer's kernels), or none (pools, flatten)."""
+    W = layer.weights
+    if W is None:
+        return (0, 0)
+    return W.shape if W.ndim == 2 else (W.shape[0], int(W[0].size))
+
+
 class Notation:
     """Names for one network. `li` is the 0-based weight layer; its layer number l is li + 2 (`ng`: li + 1)."""
 
@@ -65,7 +74,7 @@ class Notation:
         layers = source.layers
         return cls([l.labels for l in layers], [l.activation for l in layers], source.input_labels,
                    source.target_labels, profile or getattr(source, "notation", None),
-                   [l.biases for l in layers], [l.weights.shape for l in layers])
+                   [l.biases for l in layers], [_shape2(l) for l in layers])
 
     # ------------------------------------------------------------------ mazur's running numbers
     def _mazur_numbers(self, biases) -> None:

@@ -1,13 +1,19 @@
 """The registry: every layer kind, activation, loss, activation+loss pair, graph function and optimizer, by name.
 
-Entries live in activations.py, losses.py, functions.py and optimizers.py, one entry each; everything else
-(engine, rounding, tables, explain, schema, export, CLI help, docs) reads them from here.
+Entries live in layers/ (a module per layer kind), activations.py, losses.py, functions.py, optimizers.py;
+everything else (engine, rounding, tables, explain, schema, export, CLI help, docs) reads them from here.
 """
 
 from __future__ import annotations
 
 from bpcalc.registry import activations, functions, losses, optimizers
-from bpcalc.registry.kinds import Activation, GraphFunction, Loss, Optimizer, Pair
+from bpcalc.registry.kinds import Activation, GraphFunction, LayerKind, Loss, Optimizer, Pair
+from bpcalc.registry.layers.conv2d import CONV2D
+from bpcalc.registry.layers.dense import DENSE
+from bpcalc.registry.layers.flatten import FLATTEN
+from bpcalc.registry.layers.pool import AVGPOOL, MAXPOOL
+
+LAYERS: dict[str, LayerKind] = {k.name: k for k in (DENSE, CONV2D, MAXPOOL, AVGPOOL, FLATTEN)}
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in activations.ENTRIES}
 LOSSES: dict[str, Loss] = {entry.name: entry for entry in losses.LOSS_ENTRIES}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -213,10 +213,38 @@ class Optimizer:
         return self.rule_step(p, g, s, t, lr, scratch)
 
 
+# ---------------------------------------------------------------- layer kinds
+@dataclass(frozen=True)
+class LayerKind:
+    """A kind of network layer (dense, conv2d, maxpool, …): every face of it in one record.
+
+    A layer maps its input a_prev (a leading sample axis n, then the kind's own shape) to z by its `forward`, then
+    (where `activation` is True) to a = f(z) by the layer's activation; otherwise a is z. `params` are its
+    learnable parameters by spec key (the JSON key too: `weights`, `biases`); `hyper` holds the rest of the
+    layer's settings (stride, padding, size) as `parse` read them. The engine calls only these faces."""
+
+    name: str
+    help: str
+    params: tuple[str, ...]  # learnable parameters, spec and JSON keys, in the order they are shown
+    keys: frozenset[str]  # spec keys the kind takes, besides `type`
+    activation: bool  # z then a = f(z) (dense, conv2d); False: the layer's output is a itself (pools, flatten)
+    parse: Callable[..., Any]  # (reader, raw mapping, path, input shape) -> spec.LayerSpec
+    out_shape: Callable[[dict, tuple], tuple]  # (hyper, input shape per sample) -> output shape per sample
+    forward: Callable[..., tuple[Array, Any]]  # (W, b, hyper, a_prev) -> (z, cache for backward)
+    grads: Callable[..., None]  # (W, b, hyper, a_prev, delta, cache, gW, gb) -> writes ∂E/∂W, ∂E/∂b (if not None)
+    back: Callable[..., Array]  # (W, hyper, delta, cache) -> ∂E/∂a_prev
+    torch: Callable[[Any], str]  # (LayerSpec) -> the torch.nn module that computes the same
+    json: tuple[str, ...]  # the trace's fields the JSON holds for a layer of this kind (besides type, layer)
+    describe: Callable[[Any], str] = lambda layer: ""  # (LayerSpec) -> a short description: "conv 2@3×3, stride 2"
+    vector: bool = False  # takes one vector per sample (dense): needs a flatten after a layer with a C×H×W output
+    record: Callable[[Any], dict] = lambda cache: {}  # what of the forward's cache the trace keeps (max-pool winners)
+    back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
+
+
 def entries(module_globals: dict, kind: type) -> list:
     """The registry entries a module defines, in the order it defines them."""
     return [v for v in module_globals.values() if isinstance(v, kind)]
 
 
-__all__ = ["Activation", "Array", "GraphFunction", "Loss", "Optimizer", "Pair", "Part", "Shown", "Step", "Unguarded",
-           "entries"]
+__all__ = ["Activation", "Array", "GraphFunction", "LayerKind", "Loss", "Optimizer", "Pair", "Part", "Shown", "Step",
+           "Unguarded", "entries"]

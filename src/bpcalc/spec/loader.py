@@ -13,7 +13,7 @@ import numpy as np
 
 from bpcalc.errors import SpecError
 from bpcalc.i18n import N_, _
-from bpcalc.registry import ACTIVATIONS, LOSSES, OPTIMIZERS
+from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS
 from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
@@ -74,10 +74,21 @@ class OptimizerSpec:
 
 @dataclass
 class LayerSpec:
-    weights: np.ndarray  # (J, K): row j = neuron j of this layer, column k = input k
-    biases: np.ndarray | None  # (J,) or None
+    """One layer: its kind (a registry entry's name), parameters by name, settings, and shapes per sample."""
+
+    weights: np.ndarray | None  # dense (J, K): row j = neuron j, column k = input k; conv2d (out, in, kh, kw)
+    biases: np.ndarray | None  # (J,) or one per output channel, or None
     activation: str
     labels: dict[str, Any] = field(default_factory=dict)
+    type: str = "dense"
+    hyper: dict[str, Any] = field(default_factory=dict)  # the kind's settings: stride, padding, size
+    in_shape: tuple[int, ...] = ()  # per sample: (K,) for a vector, (C, H, W) for feature maps
+    out_shape: tuple[int, ...] = ()
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """The learnable parameters by name (spec and JSON key), those the layer has."""
+        return {k: v for k, v in (("weights", self.weights), ("biases", self.biases)) if v is not None}
 
 
 @dataclass
@@ -104,8 +115,25 @@ class NetworkSpec:
     kind: str = "network"
 
     @property
-    def sizes(self) -> list[int]:
-        return [self.inputs.shape[1]] + [l.weights.shape[0] for l in self.layers]
+    def sizes(self) -> list:
+        """Units per layer, inputs first; a layer of feature maps as its [C, H, W]."""
+        return [_size(self.inputs.shape[1:])] + [_size(l.out_shape or l.weights.shape[:1]) for l in self.layers]
+
+    @property
+    def shape_text(self) -> str:
+        """The network's shape as written in headings: 2-2-1, or 1×4×4-conv2d 2@3×3-maxpool 2-flatten-10."""
+        if all(l.type == "dense" for l in self.layers):
+            return "-".join(map(str, self.sizes))
+        from bpcalc.registry import LAYERS
+
+        parts = ["×".join(map(str, self.inputs.shape[1:]))]
+        for l in self.layers:
+            parts.append(LAYERS[l.type].describe(l) or l.type)
+        return "-".join(parts)
+
+
+def _size(shape: tuple) -> Any:
+    return int(shape[0]) if len(shape) == 1 else [int(v) for v in shape]
 
 
 @dataclass
@@ -338,15 +366,69 @@ def choice(doc: Located, value: Any, path: tuple, options, what: str) -> str:
     return value
 
 
-def _samples(doc: Located, value: Any, path: tuple, base: Path) -> tuple[np.ndarray, bool, str | None]:
-    """Inline numbers (one sample or a list of samples) or a .csv/.npy path -> ((n, K) array, single, ref)."""
+def _samples(doc: Located, value: Any, path: tuple, base: Path, flat: bool = False
+             ) -> tuple[np.ndarray, bool, str | None]:
+    """Inline numbers (one sample or a list of samples) or a .csv/.npy path -> ((n, K) array, single, ref).
+    `flat`: samples written as deeper lists (the feature maps a network of them outputs) are flattened."""
     if isinstance(value, str) and not _numeric_text(value):
-        return load_data_file(doc, value, path, base), False, value
+        arr = load_data_file(doc, value, path, base, any_ndim=flat)
+        return arr.reshape(arr.shape[0], -1), False, value
+    if flat and _depth(value) > 2:
+        arr = tensor(doc, value, path)
+        return (arr.reshape(1, -1), True, None) if arr.ndim == 3 else (arr.reshape(arr.shape[0], -1), False, None)
     if isinstance(value, (int, float, str)) and not isinstance(value, bool):  # `targets: 0`: one sample of one
         return np.array([[number(doc, value, path)]]), True, None
     if isinstance(value, list) and value and all(not isinstance(v, list) for v in value):
         return vector(doc, value, path)[None, :], True, None
     return matrix(doc, value, path, "sample"), False, None
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists nest at the start of a value: 0 for a number, 1 for [1, 2], 2 for [[1, 2]] …"""
+    d = 0
+    while isinstance(value, list) and value:
+        value, d = value[0], d + 1
+    return d
+
+
+def tensor(doc: Located, value: Any, path: tuple) -> np.ndarray:
+    """Nested lists of numbers, every level regular (a matrix, a stack of them, …) -> an array."""
+    if not isinstance(value, list) or not value:
+        raise doc.error(path, _("expected a list of numbers or of lists, found {v}").format(
+            v="an empty list" if value == [] else _typename(value)))
+    if all(not isinstance(v, list) for v in value):
+        return vector(doc, value, path)
+    parts = []
+    for i, v in enumerate(value):
+        if not isinstance(v, list):
+            raise doc.error(path + (i,), _("expected a list here, as its neighbours are, found {typename} "
+                                           "{short}").format(typename=_typename(v), short=_short(v)))
+        parts.append(tensor(doc, v, path + (i,)))
+        if parts[-1].shape != parts[0].shape:
+            raise doc.error(path + (i,), _("ragged: item {i} has shape {a} but item 0 has shape {b}").format(
+                i=i, a="×".join(map(str, parts[-1].shape)), b="×".join(map(str, parts[0].shape))),
+                hint=_("every item at one level needs the same shape"))
+    return np.stack(parts)
+
+
+def _maps(doc: Located, value: Any, path: tuple, base: Path) -> tuple[np.ndarray, bool, str | None]:
+    """The inputs of a network of feature maps: one sample C×H×W (an H×W list is one channel) or several
+    N×C×H×W, inline or a .npy file -> ((n, C, H, W) array, single, ref)."""
+    if isinstance(value, str) and not _numeric_text(value):
+        arr = load_data_file(doc, value, path, base, any_ndim=True)
+        single = arr.ndim in (2, 3)
+    else:
+        arr = tensor(doc, value, path)
+        single = arr.ndim in (2, 3)
+    if arr.ndim == 2:
+        arr = arr[None, None]
+    elif arr.ndim == 3:
+        arr = arr[None]
+    elif arr.ndim != 4:
+        raise doc.error(path, _("the first layer takes feature maps: one sample C×H×W (an H×W list is one "
+                                "channel) or samples N×C×H×W, found shape {shape}").format(
+                                    shape="×".join(map(str, arr.shape))))
+    return arr, single, (value if isinstance(value, str) and not _numeric_text(value) else None)
 
 
 def _numeric_text(text: str) -> bool:
@@ -358,7 +440,8 @@ def _numeric_text(text: str) -> bool:
         return False
 
 
-def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarray:
+def load_data_file(doc: Located, ref: str, path: tuple, base: Path, any_ndim: bool = False) -> np.ndarray:
+    """A .csv or .npy file of samples: a 2-D table (samples × features); with `any_ndim` a .npy of any shape."""
     p = Path(ref) if Path(ref).is_absolute() else base / ref
     if p.suffix.lower() not in (".csv", ".npy"):
         raise doc.error(path, _("{ref!r} is neither inline numbers nor a .csv or .npy file").format(ref=ref))
@@ -386,7 +469,7 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
     arr = np.asarray(arr, dtype=np.float64)
     if arr.ndim == 1:
         arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[0] == 0:
+    if (arr.ndim != 2 and not any_ndim) or arr.shape[0] == 0:
         raise doc.error(path, _("{ref} must hold a 2-D table (samples × features), found shape {shape}").format(
                                   ref=ref, shape=arr.shape))
     # one pass, no temporary: a finite sum means every value is finite (NaN and ±inf carry into it); only a sum
@@ -573,13 +656,18 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         if key not in data:
             raise doc.error((), _("missing `{key}`").format(key=key),
                             hint=_("add `{key}: [...]`, one sample or a list of samples").format(key=key))
-    X, single, xref = _samples(doc, data["inputs"], ("inputs",), base)
-    T, single_t, tref = _samples(doc, data["targets"], ("targets",), base)
+    layers_raw = data.get("layers")
+    first = layers_raw[0] if isinstance(layers_raw, list) and layers_raw and isinstance(layers_raw[0], dict) else {}
+    maps = isinstance(first.get("type"), str) and first["type"] in LAYERS and not LAYERS[first["type"]].vector
+    X, single, xref = _maps(doc, data["inputs"], ("inputs",), base) if maps else _samples(
+        doc, data["inputs"], ("inputs",), base)
+    T, single_t, tref = _samples(doc, data["targets"], ("targets",), base, flat=True)
+    if maps and not single and single_t and T.shape[0] == 1 and X.shape[0] > 1:
+        T, single_t = T.reshape(X.shape[0], -1), False  # feature-map targets of several samples, read as one
     if X.shape[0] != T.shape[0]:
         raise doc.error(("targets",), _("{x_shape_0} input sample(s) but {t_shape_0} target sample(s)").format(
                                           x_shape_0=X.shape[0], t_shape_0=T.shape[0]),
                         hint=_("give one target per input sample"))
-    layers_raw = data["layers"]
     if not isinstance(layers_raw, list) or not layers_raw:
         raise doc.error(("layers",), _("`layers` must be a non-empty list, input side first"))
     seed = data.get("seed")
@@ -588,76 +676,34 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                                      "{short}").format(max_int64=MAX_INT64, short=_short(seed)),
                         hint=_("any such number will do, e.g. seed: 1"))
     default_init = choice(doc, data.get("init", "xavier"), ("init",), INITS, "init")
-    rng = None  # made at the first `units:` layer: importing numpy.random costs every command ~10 ms
+    rd = Reader(doc, seed, default_init)
     layers: list[LayerSpec] = []
-    fan_in = X.shape[1]
+    shape = tuple(X.shape[1:])
     for i, raw in enumerate(layers_raw):
         path = ("layers", i)
         if not isinstance(raw, dict):
             raise doc.error(path, _("each layer is a mapping (weights:, biases:, activation:), found "
                                     "{typename}").format(typename=_typename(raw)))
-        check_keys(doc, raw, LAYER_KEYS, path)
-        act = choice(doc, raw.get("activation", "sigmoid"), path + ("activation",), tuple(ACTIVATIONS), "activation")
-        if "weights" in raw:
-            if "units" in raw:
-                raise doc.error(path + ("units",), _("give either `weights` or `units`, not both"))
-            W = _parameter(doc, raw["weights"], path + ("weights",), 2)
-            if W.shape[1] != fan_in:
-                src = _("each input sample has") if i == 0 else _("layers[{i}] has").format(i=i - 1)
-                unit = "value" if i == 0 else "neuron"
-                rows = W.shape[1] if W.shape[0] == fan_in else W.shape[0]
-                hint = (_("did you mean the transpose? write {rows} row(s) of {fan_in}: row j = neuron j, column k "
-                          "= input k") if W.shape[0] == fan_in else
-                        _("write {rows} row(s) of {fan_in}: row j = neuron j, column k = input k")).format(
-                            rows=rows, fan_in=fan_in)
-                raise doc.error(path + ("weights",),
-                                _("each row needs {fan_in} weights ({src} {count}), found {w_shape_1}").format(
-                                    fan_in=fan_in, src=src, count=_count(fan_in, unit), w_shape_1=W.shape[1]),
-                                hint=hint)
-            b = _biases(doc, raw, path, W.shape[0], _("{n} neurons (rows of weights)").format(n=W.shape[0]))
-        elif "units" in raw:
-            units = positive_int(doc, raw["units"], path + ("units",))
-            if units * fan_in > MAX_PARAMETERS:
-                raise doc.error(path + ("units",), _("{units} units × {fan_in} inputs is {units_fan_in:,} "
-                                                     "weights; bpcalc takes at most {max_parameters:,} per "
-                                                     "layer").format(
-                                                       units=units, fan_in=fan_in, units_fan_in=units * fan_in,
-                                                       max_parameters=MAX_PARAMETERS))
-            init = choice(doc, raw.get("init", default_init), path + ("init",), INITS, "init")
-            if rng is None:
-                rng = np.random.default_rng(seed)
-            W = init_weights(rng, init, units, fan_in)
-            b = _biases(doc, raw, path, units, f"`units: {units}`")
-            if b is None and raw.get("bias", True) is not False:
-                b = np.zeros(units)
-        else:
-            raise doc.error(path, _("a layer needs `weights: [[...]]` (or `units: N` to initialise them)"))
-        labels = {}
-        if "labels" in raw:
-            lab = raw["labels"]
-            if not isinstance(lab, dict):
-                raise doc.error(path + ("labels",), _("labels is a mapping: {z: [...], a: [...], weights: "
-                                                      "[[...]], biases: [...]}"))
-            check_keys(doc, lab, LABEL_KEYS, path + ("labels",))
-            J = W.shape[0]
-            for key in ("z", "a", "biases"):
-                if key in lab:
-                    labels[key] = _labels_list(doc, lab[key], path + ("labels", key), J)
-            if "weights" in lab:
-                wl = lab["weights"]
-                if (not isinstance(wl, list) or len(wl) != J
-                        or any(not isinstance(r, list) or len(r) != W.shape[1] for r in wl)):
-                    raise doc.error(path + ("labels", "weights"), _("expected {j} rows of {w_shape_1} labels").format(
-                                                                      j=J, w_shape_1=W.shape[1]))
-                labels["weights"] = [[str(v) for v in r] for r in wl]
-        if act == "softmax" and W.shape[0] == 1:
-            raise doc.error(path + ("activation",), _("softmax over one neuron is always 1, so nothing reaches "
-                                                      "the layers below it"), hint=_("use sigmoid for a single output"))
-        layers.append(LayerSpec(W, b, act, labels))
-        fan_in = W.shape[0]
-    if T.shape[1] != fan_in:
+        kind = LAYERS[choice(doc, raw.get("type", "dense"), path + ("type",), tuple(LAYERS), "layer type")]
+        check_keys(doc, raw, set(kind.keys) | {"type"}, path)
+        if kind.vector and len(shape) != 1:
+            raise doc.error(path, _("a {kind} layer takes one vector per sample, but its input is {shape} feature "
+                                    "maps").format(kind=kind.name, shape="×".join(map(str, shape))),
+                            hint=_("put `- type: flatten` before it"))
+        if not kind.vector and len(shape) != 3:
+            raise doc.error(path, _("a {kind} layer takes C×H×W feature maps per sample, but its input is a vector "
+                                    "of {n}").format(kind=kind.name, n=shape[0]),
+                            hint=_("give the inputs as channels × rows × columns (an H×W list is one channel)")
+                            if i == 0 else _("a {kind} layer goes before the dense layers").format(kind=kind.name))
+        layer = kind.parse(rd, raw, path, shape)
+        layer.type, layer.in_shape = kind.name, shape
+        layer.out_shape = kind.out_shape(layer, shape)
+        layers.append(layer)
+        shape = layer.out_shape
+    fan_in = int(np.prod(shape))
+    if int(np.prod(T.shape[1:])) != fan_in:
         raise doc.error(("targets",), _("the output layer has {fan_in} neuron(s) but each target has {t_shape_1} "
-                                        "value(s)").format(fan_in=fan_in, t_shape_1=T.shape[1]),
+                                        "value(s)").format(fan_in=fan_in, t_shape_1=int(np.prod(T.shape[1:]))),
                         hint=_("give one target per output neuron"))
     loss = choice(doc, data.get("loss", "half_sse"), ("loss",), tuple(LOSSES), "loss")
     if LOSSES[loss].probability and not ACTIVATIONS[layers[-1].activation].probability:
@@ -697,8 +743,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         if "input_labels" in data else None,
         target_labels=_labels_list(doc, data["target_labels"], ("target_labels",), T.shape[1])
         if "target_labels" in data else None,
-        optimizer=_with_state(doc, data, _optimizer(doc, data), {("W", i): l.weights.shape for i, l in enumerate(
-            layers)} | {("b", i): l.biases.shape for i, l in enumerate(layers) if l.biases is not None}),
+        optimizer=_with_state(doc, data, _optimizer(doc, data), _shapes(layers)),
         batch_size=batch, shuffle=shuffle, seed=seed,
         expected=_expected(doc, data), expected_written=_expected_written(doc, data),
         data_refs={k: v for k, v in (("inputs", xref), ("targets", tref)) if v},
@@ -706,6 +751,12 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         notation=choice(doc, data["notation"], ("notation",), tuple(NOTATIONS), "notation")
         if data.get("notation") is not None else None,
     )
+
+
+def _shapes(layers: list[LayerSpec]) -> dict:
+    """The shape of every parameter by training's key: ("W", l), ("b", l)."""
+    return ({("W", i): l.weights.shape for i, l in enumerate(layers) if l.weights is not None}
+            | {("b", i): l.biases.shape for i, l in enumerate(layers) if l.biases is not None})
 
 
 def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarray | None:
@@ -749,17 +800,20 @@ def _parameter(doc: Located, value: Any, path: tuple, ndim: int, what: str = "nu
     return matrix(doc, value, path, "row") if ndim == 2 else vector(doc, value, path, what)
 
 
-def init_weights(rng: np.random.Generator, init: str, fan_out: int, fan_in: int) -> np.ndarray:
-    """Initial weights (fan_out, fan_in): xavier U(±√(6/(in+out))), he N(0, 2/in), uniform U(±1/√in), normal N(0, 1)."""
+def init_weights(rng: np.random.Generator, init: str, fan_out: int, fan_in: int,
+                 shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Initial weights (fan_out, fan_in) or `shape`: xavier U(±√(6/(in+out))), he N(0, 2/in), uniform U(±1/√in),
+    normal N(0, 1)."""
+    shape = (fan_out, fan_in) if shape is None else shape
     if init == "xavier":
         r = math.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-r, r, (fan_out, fan_in))
+        return rng.uniform(-r, r, shape)
     if init == "he":
-        return rng.normal(0.0, math.sqrt(2.0 / fan_in), (fan_out, fan_in))
+        return rng.normal(0.0, math.sqrt(2.0 / fan_in), shape)
     if init == "uniform":
         r = 1.0 / math.sqrt(fan_in)
-        return rng.uniform(-r, r, (fan_out, fan_in))
-    return rng.normal(0.0, 1.0, (fan_out, fan_in))
+        return rng.uniform(-r, r, shape)
+    return rng.normal(0.0, 1.0, shape)
 
 
 # ------------------------------------------------------------------ graphs
@@ -851,3 +905,80 @@ def _no_look_alikes(doc: Located, data: dict) -> None:
                                           name=name, first_1=first[1], join_map_str_first='.'.join(map(str, first)),
                                           doc_line_first=doc.line(first), nfkc=_nfkc(name)),
                                 hint=_("rename one of them, using plain letters"))
+
+
+# ------------------------------------------------------------------ what a layer kind's `parse` reads with
+class Reader:
+    """The loader's checks, bound to one spec document, for the registry's layer kinds to read their keys with
+    (the registry sits below spec/, so it gets them handed in rather than importing them)."""
+
+    MAX_PARAMETERS = MAX_PARAMETERS
+    LABEL_KEYS = LABEL_KEYS
+
+    def __init__(self, doc: Located, seed: int | None, default_init: str):
+        self.doc, self.seed, self.default_init = doc, seed, default_init
+        self._rng = None  # made at the first generated layer: importing numpy.random costs every command ~10 ms
+
+    def error(self, path: tuple, message: str, hint: str | None = None) -> SpecError:
+        return self.doc.error(path, message, hint=hint)
+
+    def check_keys(self, data: dict, allowed: set[str], path: tuple) -> None:
+        check_keys(self.doc, data, allowed, path)
+
+    def number(self, value: Any, path: tuple) -> float:
+        return number(self.doc, value, path)
+
+    def positive_int(self, value: Any, path: tuple, minimum: int = 1) -> int:
+        return positive_int(self.doc, value, path, minimum)
+
+    def choice(self, value: Any, path: tuple, options, what: str) -> str:
+        return choice(self.doc, value, path, options, what)
+
+    def activation(self, raw: dict, path: tuple) -> str:
+        return choice(self.doc, raw.get("activation", "sigmoid"), path + ("activation",), tuple(ACTIVATIONS),
+                      "activation")
+
+    def parameter(self, value: Any, path: tuple, ndim: int, what: str = "number") -> np.ndarray:
+        """Weights (ndim 2) or biases (1), inline or a .npy/.csv file beside the spec; ndim > 2: nested lists."""
+        if ndim > 2:
+            if isinstance(value, str) and not _numeric_text(value):
+                return load_data_file(self.doc, value, path, self.doc.base if self.doc.base is not None
+                                      else Path.cwd(), any_ndim=True)
+            return tensor(self.doc, value, path)
+        return _parameter(self.doc, value, path, ndim, what)
+
+    def biases(self, raw: dict, path: tuple, n: int, what: str) -> np.ndarray | None:
+        return _biases(self.doc, raw, path, n, what)
+
+    def pair(self, raw: dict, key: str, path: tuple, default: tuple[int, int] | None, minimum: int = 1
+             ) -> tuple[int, int]:
+        """`key: n` or `key: [a, b]` (rows, columns), each a whole number ≥ minimum."""
+        if key not in raw:
+            return default
+        v = raw[key]
+        if isinstance(v, list) and len(v) == 2:
+            return (positive_int(self.doc, v[0], path + (key, 0), minimum),
+                    positive_int(self.doc, v[1], path + (key, 1), minimum))
+        if isinstance(v, list):
+            raise self.doc.error(path + (key,), _("{key} is one whole number or a pair [rows, columns], found a "
+                                                  "list of {n}").format(key=key, n=len(v)))
+        n = positive_int(self.doc, v, path + (key,), minimum)
+        return (n, n)
+
+    def init(self, raw: dict, path: tuple, shape: tuple[int, ...], fan_in: int, fan_out: int) -> np.ndarray:
+        """Weights drawn as `init:` says (the layer's, else the spec's), from the spec's `seed`."""
+        init = choice(self.doc, raw.get("init", self.default_init), path + ("init",), INITS, "init")
+        if self._rng is None:
+            self._rng = np.random.default_rng(self.seed)
+        return init_weights(self._rng, init, fan_out, fan_in, shape)
+
+    def labels_list(self, value: Any, path: tuple, n: int) -> list[str]:
+        return _labels_list(self.doc, value, path, n)
+
+    @staticmethod
+    def layer(weights: np.ndarray | None, biases: np.ndarray | None, activation: str = "linear",
+              labels: dict | None = None, hyper: dict | None = None) -> LayerSpec:
+        return LayerSpec(weights, biases, activation, labels or {}, hyper=hyper or {})
+
+    count = staticmethod(_count)
+    typename = staticmethod(_typename)

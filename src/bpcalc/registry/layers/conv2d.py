@@ -1,0 +1,139 @@
+"""conv2d: z[c,i,j] = Σ_{c',p,q} x[c', s·i+p, s·j+q] · w[c,c',p,q] + b[c] (cross-correlation, as PyTorch computes
+it), over zero-padded input; then a = f(z). Vectorised as im2col: one matrix product per layer and direction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpcalc.i18n import N_, _
+from bpcalc.registry.kinds import LayerKind
+
+KEYS = frozenset({"weights", "biases", "bias", "activation", "stride", "padding", "channels", "kernel_size", "init"})
+
+
+def parse(rd, raw: dict, path: tuple, in_shape: tuple):
+    C, H, Wd = in_shape
+    act = rd.activation(raw, path)
+    stride = rd.pair(raw, "stride", path, (1, 1))
+    padding = rd.pair(raw, "padding", path, (0, 0), minimum=0)
+    if "weights" in raw:
+        for key in ("channels", "kernel_size"):
+            if key in raw:
+                raise rd.error(path + (key,), _("give either `weights` or `channels` and `kernel_size`, not both"))
+        W = rd.parameter(raw["weights"], path + ("weights",), 4)
+        if W.ndim == 2:
+            W = W[None, None]  # a plain kh × kw kernel: one channel in, one out
+        if W.ndim != 4:
+            raise rd.error(path + ("weights",), _("conv2d weights are out_channels × in_channels × kh × kw (or one "
+                                                  "kh × kw kernel), found shape {shape}").format(
+                                                      shape="×".join(map(str, W.shape))),
+                           hint=_("for one output channel over {c} input channels write [[kernel], [kernel], …] "
+                                  "inside one more pair of brackets").format(c=C))
+        if W.shape[1] != C:
+            raise rd.error(path + ("weights",), _("the kernels have {k} input channel(s) but the input has "
+                                                  "{c}").format(k=W.shape[1], c=C),
+                           hint=_("give each output channel one kh × kw kernel per input channel"))
+    elif "channels" in raw or "kernel_size" in raw:
+        if "channels" not in raw or "kernel_size" not in raw:
+            missing = "kernel_size" if "channels" in raw else "channels"
+            raise rd.error(path, _("`channels` and `kernel_size` go together: add `{key}`").format(key=missing))
+        O = rd.positive_int(raw["channels"], path + ("channels",))
+        kh, kw = rd.pair(raw, "kernel_size", path, None)
+        if O * C * kh * kw > rd.MAX_PARAMETERS:
+            raise rd.error(path + ("channels",), _("{n:,} weights; bpcalc takes at most {m:,} per layer").format(
+                n=O * C * kh * kw, m=rd.MAX_PARAMETERS))
+        W = rd.init(raw, path, (O, C, kh, kw), C * kh * kw, O * kh * kw)
+    else:
+        raise rd.error(path, _("a conv2d layer needs `weights:` (out × in × kh × kw, or one kh × kw kernel) or "
+                               "`channels: N` with `kernel_size: K`"))
+    O, _c, kh, kw = W.shape
+    b = rd.biases(raw, path, O, _("{n} output channel(s)").format(n=O))
+    if b is None and "weights" not in raw and raw.get("bias", True) is not False:
+        b = np.zeros(O)
+    ho = (H + 2 * padding[0] - kh) // stride[0] + 1
+    wo = (Wd + 2 * padding[1] - kw) // stride[1] + 1
+    if ho < 1 or wo < 1:
+        raise rd.error(path + ("weights",), _("a {kh}×{kw} kernel does not fit the {h}×{w} input (padding "
+                                              "{ph}, {pw})").format(kh=kh, kw=kw, h=H, w=Wd, ph=padding[0],
+                                                                    pw=padding[1]),
+                       hint=_("use a smaller kernel or more padding"))
+    return rd.layer(W, b, act, hyper={"stride": stride, "padding": padding})
+
+
+def out_shape(layer, in_shape: tuple) -> tuple:
+    O, _c, kh, kw = layer.weights.shape
+    (sh, sw), (ph, pw) = layer.hyper["stride"], layer.hyper["padding"]
+    return (O, (in_shape[1] + 2 * ph - kh) // sh + 1, (in_shape[2] + 2 * pw - kw) // sw + 1)
+
+
+def windows(x: np.ndarray, kh: int, kw: int, stride, padding) -> np.ndarray:
+    """The kh × kw windows the layer reads, (n, C, Ho, Wo, kh, kw), a view of the zero-padded input."""
+    (sh, sw), (ph, pw) = stride, padding
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    return np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+
+
+def forward(W, b, hp, x):
+    O, C, kh, kw = W.shape
+    win = windows(x, kh, kw, hp["stride"], hp["padding"])
+    n, _c, Ho, Wo = win.shape[:4]
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * Ho * Wo, C * kh * kw)  # im2col: one patch per row
+    z = cols @ W.reshape(O, -1).T
+    if b is not None:
+        z += b
+    return np.ascontiguousarray(z.reshape(n, Ho, Wo, O).transpose(0, 3, 1, 2)), {"cols": cols, "x": x.shape}
+
+
+def _rows(delta: np.ndarray) -> np.ndarray:
+    """δ as rows, one per (sample, position): (n·Ho·Wo, O)."""
+    return delta.transpose(0, 2, 3, 1).reshape(-1, delta.shape[1])
+
+
+def grads(W, b, hp, x, delta, cache, gW, gb):
+    d = cache["d"] = _rows(delta)
+    if gW is not None:
+        np.matmul(d.T, cache["cols"], out=gW.reshape(W.shape[0], -1))  # ∂E/∂w: Σ over positions of δ × input
+    if gb is not None:
+        np.add.reduce(delta, axis=(0, 2, 3), out=gb)  # ∂E/∂b: Σ of δ over positions
+
+
+def back(W, hp, delta, cache):
+    """∂E/∂x: each window's δ·w added where the windows read (col2im: overlaps add up)."""
+    O, C, kh, kw = W.shape
+    n, _o, Ho, Wo = delta.shape
+    (sh, sw), (ph, pw) = hp["stride"], hp["padding"]
+    d = cache.pop("d", None)
+    d = _rows(delta) if d is None else d
+    dcols = (d @ W.reshape(O, -1)).reshape(n, Ho, Wo, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    _n, _c, H, Wd = cache["x"]
+    dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw))
+    for p in range(kh):
+        for q in range(kw):
+            dx[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += dcols[:, :, p, q]
+    return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
+
+
+def _describe(layer) -> str:
+    O, _c, kh, kw = layer.weights.shape
+    (sh, sw), (ph, pw) = layer.hyper["stride"], layer.hyper["padding"]
+    extra = (f" s{sh}" if sh == sw else f" s{sh}×{sw}") if (sh, sw) != (1, 1) else ""
+    extra += (f" p{ph}" if ph == pw else f" p{ph}×{pw}") if (ph, pw) != (0, 0) else ""
+    return f"conv{O}@{kh}×{kw}{extra}"
+
+
+def _torch(layer) -> str:
+    O, C, kh, kw = layer.weights.shape
+    return (f"nn.Conv2d({C}, {O}, ({kh}, {kw}), stride={tuple(layer.hyper['stride'])}, "
+            f"padding={tuple(layer.hyper['padding'])}, bias={layer.biases is not None})")
+
+
+CONV2D = LayerKind(
+    name="conv2d", help=N_("a 2-D convolution (cross-correlation, as PyTorch): kernels slide over the input "
+                           "channels; stride, zero padding; then the activation"),
+    params=("weights", "biases"), keys=KEYS, activation=True, parse=parse, out_shape=out_shape,
+    forward=forward, grads=grads, back=back, torch=_torch,
+    json=("activation", "weights", "biases", "z", "a", "grad_a", "delta", "grad_weights", "grad_biases",
+          "new_weights", "new_biases", "optimizer_state"),
+    describe=_describe,
+)

@@ -1,0 +1,113 @@
+"""maxpool and avgpool: each output cell the maximum (the mean) of its window of the input, per channel. Max-pool
+sends the gradient to its window's maximum (the first in row-major order at a tie, as PyTorch); avg-pool spreads
+it evenly, 1/(window size) to each cell (padding counts in the window, as PyTorch's count_include_pad)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpcalc.i18n import N_, _
+from bpcalc.registry.kinds import LayerKind
+
+KEYS = frozenset({"size", "stride", "padding"})
+
+
+def parse(rd, raw: dict, path: tuple, in_shape: tuple):
+    _c, H, Wd = in_shape
+    if "size" not in raw:
+        raise rd.error(path, _("a pooling layer needs `size: N` (or [rows, columns]), the window it pools"))
+    size = rd.pair(raw, "size", path, None)
+    stride = rd.pair(raw, "stride", path, size)
+    padding = rd.pair(raw, "padding", path, (0, 0), minimum=0)
+    if padding[0] > size[0] // 2 or padding[1] > size[1] // 2:
+        raise rd.error(path + ("padding",), _("padding may be at most half the window ({h}, {w}), as in "
+                                              "PyTorch").format(h=size[0] // 2, w=size[1] // 2))
+    if H + 2 * padding[0] < size[0] or Wd + 2 * padding[1] < size[1]:
+        raise rd.error(path + ("size",), _("a {kh}×{kw} window does not fit the {h}×{w} input").format(
+            kh=size[0], kw=size[1], h=H, w=Wd), hint=_("use a smaller `size`"))
+    return rd.layer(None, None, "linear", hyper={"size": size, "stride": stride, "padding": padding})
+
+
+def out_shape(layer, in_shape: tuple) -> tuple:
+    (kh, kw), (sh, sw), (ph, pw) = layer.hyper["size"], layer.hyper["stride"], layer.hyper["padding"]
+    return (in_shape[0], (in_shape[1] + 2 * ph - kh) // sh + 1, (in_shape[2] + 2 * pw - kw) // sw + 1)
+
+
+def _windows(x: np.ndarray, hp: dict, fill: float) -> np.ndarray:
+    """(n, C, Ho, Wo, kh·kw): each output cell's window, cells in row-major order."""
+    (kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    return win.reshape(*win.shape[:4], kh * kw)
+
+
+def _scatter(grad: np.ndarray, hp: dict, shape: tuple, weight) -> np.ndarray:
+    """∂E/∂x: each output cell's gradient times `weight(p, q)` added to the input cell (p, q) of its window."""
+    (kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
+    n, C, H, Wd = shape
+    Ho, Wo = grad.shape[2:]
+    dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw))
+    for p in range(kh):
+        for q in range(kw):
+            dx[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += weight(p, q, grad)
+    return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
+
+
+def max_forward(W, b, hp, x):
+    win = _windows(x, hp, -np.inf)
+    arg = win.argmax(axis=-1)  # the first maximum in row-major order, as PyTorch
+    z = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
+    return z, {"argmax": arg, "ties": (win == z[..., None]).sum(axis=-1) > 1, "x": x.shape}
+
+
+def max_back(W, hp, delta, cache):
+    kw = hp["size"][1]
+    arg = cache["argmax"]
+    return _scatter(delta, hp, cache["x"], lambda p, q, g: g * (arg == p * kw + q))
+
+
+def avg_forward(W, b, hp, x):
+    return _windows(x, hp, 0.0).mean(axis=-1), {"x": x.shape}
+
+
+def avg_back(W, hp, delta, cache):
+    kh, kw = hp["size"]
+    return _scatter(delta / (kh * kw), hp, cache["x"], lambda p, q, g: g)
+
+
+def _no_grads(W, b, hp, a_prev, delta, cache, gW, gb):
+    """(no parameters)"""
+
+
+def _describe(name: str):
+    def describe(layer) -> str:
+        (kh, kw), (sh, sw) = layer.hyper["size"], layer.hyper["stride"]
+        size = f"{kh}" if kh == kw else f"{kh}×{kw}"
+        return f"{name}{size}" + ("" if (sh, sw) == (kh, kw) else f" s{sh}" if sh == sw else f" s{sh}×{sw}")
+    return describe
+
+
+def _torch(module: str):
+    def torch(layer) -> str:
+        hp = layer.hyper
+        return f"nn.{module}({tuple(hp['size'])}, stride={tuple(hp['stride'])}, padding={tuple(hp['padding'])})"
+    return torch
+
+
+def _record_max(cache) -> dict:
+    return {"argmax": cache["argmax"], "ties": cache["ties"]}
+
+
+MAXPOOL = LayerKind(
+    name="maxpool", help=N_("max pooling: each cell the maximum of its window; the gradient goes to that maximum"),
+    params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
+    forward=max_forward, grads=_no_grads, back=max_back, torch=_torch("MaxPool2d"),
+    json=("a", "grad_a"), describe=_describe("maxpool"), record=_record_max,
+)
+AVGPOOL = LayerKind(
+    name="avgpool", help=N_("average pooling: each cell the mean of its window; the gradient is shared evenly"),
+    params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
+    forward=avg_forward, grads=_no_grads, back=avg_back, torch=_torch("AvgPool2d"),
+    json=("a", "grad_a"), describe=_describe("avgpool"),
+)
