@@ -298,3 +298,11 @@ def test_the_first_step_of_each_reference_by_hand():
     assert _adagrad(th, [g], lr, wd, epsilon=0)[0] == pytest.approx(th - lr)
     assert _adam(th, [g], lr, wd, epsilon=0)[0] == pytest.approx(th - lr)  # m̂ = g, v̂ = g²: one step of lr·sign(g)
     assert REFERENCES["adamw"](th, [g], lr, wd, epsilon=0)[0] == pytest.approx(th * (1 - lr * wd) - lr)
+
+
+@pytest.mark.parametrize("opt, default", [("adagrad", "1e-10"), ("rmsprop", "1e-08"), ("adam", "1e-08")])
+def test_epsilon_hint_names_that_optimizers_default(cli, tmp_path, opt: str, default: str):
+    path = tmp_path / "eps.yaml"
+    path.write_text(NETWORK.format(opt=opt, wd=0).replace("weight_decay: 0}", "epsilon: -1}"), encoding="utf-8")
+    r = cli("run", str(path))
+    assert r.exit_code == 2 and f"the default is {default}" in r.stderr, r.stderr
