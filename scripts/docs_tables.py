@@ -33,7 +33,7 @@ def tables() -> dict[str, str]:
         hyper = ", ".join(f"`{k}` {v:g}" for k, v in o.hyper.items())
         if o.decoupled_decay:
             hyper += f"{', ' if hyper else ''}`weight_decay` {o.default_weight_decay:g} (decoupled)"
-        opt.append(f"| `{o.name}` | {hyper or '—'} | {_cell(o.rule)} | {_cell(o.help)} |")
+        opt.append(f"| `{o.name}` | {hyper or '—'} | {_cell(o.rule_decay or o.rule)} | {_cell(o.help)} |")
     funcs = ["| function | | derivative |", "|---|---|---|"]
     funcs += [f"| `{f.name}` | {_cell(f.help)} | {_cell(f.local_forms[0].format('x', out=f.name + '(x)'))} |"
               for f in GRAPH_OPS.values() if f.function]

@@ -69,6 +69,7 @@ def _registry_tex() -> set[str]:
         out.add(p.formula_tex)
         parts(p.derivation)
     out |= {o.rule_tex for o in OPTIMIZERS.values()}
+    out |= {o.rule_written_tex(wd, "0.5") for o in OPTIMIZERS.values() for wd in (0.0, 0.5)}  # with decay
     return {t for t in out if t}
 
 

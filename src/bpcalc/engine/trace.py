@@ -123,6 +123,7 @@ class GraphTrace:
     output_after: float | None = None
     optimizer: str = "sgd"
     optimizer_state: dict[str, dict[str, float]] = field(default_factory=dict)
+    weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
     round_to: int | None = None
     rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
     kind: str = "graph"

@@ -378,10 +378,6 @@ def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int, sho
     return Factor(d(E, z_j), sym, nums, L.delta[:, j])
 
 
-def _state_num(v: str) -> str:
-    return f"({v})" if v.startswith("-") else v
-
-
 def _network_update(tr: NetworkTrace, f: Fmt, key: tuple, p: M, lhs: M) -> Update:
     kind, li, j, k = key
     L = tr.layers[li]
@@ -391,22 +387,19 @@ def _network_update(tr: NetworkTrace, f: Fmt, key: tuple, p: M, lhs: M) -> Updat
         old, g, new, skey, ix = L.biases[j], L.grad_biases[j], L.new_biases[j], "biases", (j,)
     state = {s: f(v[ix]) for s, v in L.optimizer_state.get(skey, {}).items()}
     return _update(tr.optimizer, tr.learning_rate, f, p, lhs, float(old), float(g), float(new), state,
-                   skey in tr.freeze)
+                   skey in tr.freeze, tr.weight_decay)
 
 
 def _update(opt: str, lr: float, f: Fmt, p: M, lhs: M, old: float, g: float, new: float,
-            state: dict[str, str], frozen: bool) -> Update:
+            state: dict[str, str], frozen: bool, weight_decay: float = 0.0) -> Update:
+    """The update of one parameter as the optimizer entry narrates it (weight decay included)."""
     o = OPTIMIZERS[opt]
-    rule_sym, rule_num = o.rule, o.rule_t
     if frozen:
         return Update(M(Msg("{p} is frozen", p=p.text), rf"{p.tex}\ \text{{is frozen}}"),
                       Msg("stays {old}", old=f(old)), old, g, lr,
                       new, True)
-    if opt == "sgd":
-        rule = M(f"{p.text} ← {p.text} − α·{lhs.text}", rf"{p.tex} \leftarrow {p.tex} - \alpha {lhs.tex}")
-    else:
-        rule = M(f"{p.text} ← {rule_sym} (θ = {p.text}, g = {lhs.text})", rf"{p.tex} \leftarrow {o.rule_tex}")
-    numbers = rule_num.format(p=f.p_(old), lr=f(lr), g=f.p_(g), **{k: _state_num(v) for k, v in state.items()})
+    rule = M(*o.rule_named((p.text, p.tex), (lhs.text, lhs.tex), weight_decay, f(weight_decay)))
+    numbers = o.with_numbers(f, old, g, lr, state, weight_decay)
     return Update(rule, f"{numbers} = {f(new)}", old, g, lr, new)
 
 
@@ -553,7 +546,7 @@ def _graph_param(tr: GraphTrace, f: Fmt, kind: str, name: str, top: str, plain_d
     if kind == "variable":
         st = {k: f(v) for k, v in tr.optimizer_state.get(name, {}).items()}
         upd = _update(tr.optimizer, tr.learning_rate, f, gname(name), lhs, float(tr.variables[name]), grad,
-                      float(tr.new_values[name]), st, False)
+                      float(tr.new_values[name]), st, False, tr.weight_decay)
     return ParamDerivation(gname(name), _graph_path_key(kind, name), kind, lhs, lines, grad, graph_paths=gpaths,
                            walk=walk, update=upd, chain=chain, formula=formula)
 

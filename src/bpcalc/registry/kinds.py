@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -168,6 +168,14 @@ class Shown:
     symbol: str
 
 
+class Formats(Protocol):
+    """How a view writes a number (explain's Fmt): f(x), and f.p_(x) in parentheses when negative."""
+
+    def __call__(self, x: float) -> str: ...
+
+    def p_(self, x: float) -> str: ...
+
+
 class Optimizer:
     """An update rule with PyTorch's semantics. Subclasses set the class attributes and `rule`.
 
@@ -184,6 +192,12 @@ class Optimizer:
     rule: ClassVar[str]  # the update as written in the tables
     rule_t: ClassVar[str]  # … with numbers: {p} old value, {g} gradient, {lr}, and shown keys
     rule_tex: ClassVar[str]
+    # with weight decay λ ≠ 0 the update is narrated by `rule_written`, `rule_written_tex` and `with_numbers`:
+    # coupled decay writes the gradient used, g + λθ, where the rule has g; a decoupled rule writes itself out in
+    # rule_decay, rule_decay_t ({wd} = λ) and rule_decay_tex
+    rule_decay: ClassVar[str | None] = None
+    rule_decay_t: ClassVar[str | None] = None
+    rule_decay_tex: ClassVar[str | None] = None
     rounded: ClassVar[bool] = False  # hand rounding rounds the new value (a root or a quotient)
     decoupled_decay: ClassVar[bool] = False  # weight decay shrinks θ directly (AdamW) instead of adding to g
     default_weight_decay: ClassVar[float] = 0.0
@@ -211,6 +225,58 @@ class Optimizer:
             else:
                 g = g + self.weight_decay * p
         return self.rule_step(p, g, s, t, lr, scratch)
+
+    # ---- narration: the update as every view writes it (run's tables, the matrix view, explain), decay included
+    @classmethod
+    def gradient_used(cls, theta: str, grad: str, weight_decay: float, tex: bool = False) -> str:
+        """The gradient the rule is applied to, in names: ∂E/∂θ, or ∂E/∂θ + λθ under coupled weight decay."""
+        if not weight_decay or cls.decoupled_decay:
+            return grad
+        return rf"{grad} + \lambda {theta}" if tex else f"{grad} + λ·{theta}"
+
+    @classmethod
+    def rule_written(cls, weight_decay: float, lam: str, theta: str | None = None, grad: str | None = None) -> str:
+        """The rule in words of θ and g, then what they stand for: θ and g (when named), λ (with decay)."""
+        decoupled = bool(weight_decay) and cls.decoupled_decay
+        where = [f"θ = {theta}"] if theta is not None else []
+        if theta is not None or (weight_decay and not decoupled):
+            where.append(f"g = {cls.gradient_used(theta or 'θ', grad or '∂E/∂θ', weight_decay)}")
+        if weight_decay:
+            where.append(f"λ = {lam}")
+        return (cls.rule_decay if decoupled else cls.rule) + (f" ({', '.join(where)})" if where else "")
+
+    @classmethod
+    def rule_written_tex(cls, weight_decay: float, lam: str, theta: str = r"\theta",
+                         grad: str = r"\frac{\partial E}{\partial \theta}") -> str:
+        """The rule in TeX; with weight decay, what g stands for (coupled) and λ's value."""
+        if not weight_decay:
+            return cls.rule_tex
+        if cls.decoupled_decay:
+            return rf"{cls.rule_decay_tex},\quad \lambda = {lam}"
+        return rf"{cls.rule_tex},\quad g = {cls.gradient_used(theta, grad, weight_decay, tex=True)},\ \lambda = {lam}"
+
+    @classmethod
+    def rule_named(cls, theta: tuple[str, str], grad: tuple[str, str], weight_decay: float,
+                   lam: str) -> tuple[str, str]:
+        """θ ← … for one named parameter (text, TeX): the rule, then what θ, g and λ stand for."""
+        return (f"{theta[0]} ← {cls.rule_written(weight_decay, lam, theta[0], grad[0])}",
+                rf"{theta[1]} \leftarrow {cls.rule_written_tex(weight_decay, lam, theta[1], grad[1])}")
+
+    @classmethod
+    def with_numbers(cls, f: Formats, old: float, g: float, lr: float, state: dict[str, str],
+                     weight_decay: float) -> str:
+        """The rule with the numbers of one parameter: `f` writes a number (`f.p_` in parentheses when negative),
+        `state` holds the shown state already written. With coupled decay the gradient used is g + λθ: written
+        where the rule has g, else first (a rule that reaches g through its buffers: momentum's v, Adam's m)."""
+        st = {k: (f"({v})" if v.startswith("-") else v) for k, v in state.items()}
+        if not weight_decay:
+            return cls.rule_t.format(p=f.p_(old), lr=f(lr), g=f.p_(g), **st)
+        if cls.decoupled_decay:
+            return cls.rule_decay_t.format(p=f.p_(old), lr=f(lr), g=f.p_(g), wd=f.p_(weight_decay), **st)
+        used = f"{f.p_(g)} + {f.p_(weight_decay)} × {f.p_(old)}"
+        if "{g}" in cls.rule_t:
+            return cls.rule_t.format(p=f.p_(old), lr=f(lr), g=f"({used})", **st)
+        return f"g = {used} = {f(g + weight_decay * old)};  " + cls.rule_t.format(p=f.p_(old), lr=f(lr), g="", **st)
 
 
 # ---------------------------------------------------------------- layer kinds
@@ -246,5 +312,6 @@ def entries(module_globals: dict, kind: type) -> list:
     return [v for v in module_globals.values() if isinstance(v, kind)]
 
 
-__all__ = ["Activation", "Array", "GraphFunction", "LayerKind", "Loss", "Optimizer", "Pair", "Part", "Shown", "Step",
+__all__ = ["Activation", "Array", "Formats", "GraphFunction", "LayerKind", "Loss", "Optimizer", "Pair", "Part",
+           "Shown", "Step",
            "Unguarded", "entries"]

@@ -16,6 +16,16 @@ class SGD(Optimizer):
     torch = "torch.optim.SGD({params}, lr={lr}{wd})"
     torch_counts_steps = False
 
+    @classmethod
+    def rule_named(cls, theta, grad, weight_decay, lam):
+        """w ← w − α·∂E/∂w: the gradient written in, (∂E/∂w + λ·w) under weight decay."""
+        used, used_tex = (cls.gradient_used(*pair, weight_decay, tex=tex) for pair, tex in
+                          (((theta[0], grad[0]), False), ((theta[1], grad[1]), True)))
+        if not weight_decay:
+            return f"{theta[0]} ← {theta[0]} − α·{used}", rf"{theta[1]} \leftarrow {theta[1]} - \alpha {used_tex}"
+        return (f"{theta[0]} ← {theta[0]} − α·({used})  (λ = {lam})",
+                rf"{theta[1]} \leftarrow {theta[1]} - \alpha \left({used_tex}\right),\quad \lambda = {lam}")
+
     def rule_step(self, p, g, s, t, lr, scratch=False):
         if scratch:  # the same numbers without a parameter-sized temporary: lr·g written over g
             np.multiply(g, lr, out=g)
@@ -138,9 +148,10 @@ class AdamW(Adam):
     name = "adamw"
     help = "AdamW: Adam with decoupled weight decay θ ← θ(1 − α·λ) before the step (torch.optim.AdamW)"
     default_weight_decay = 0.01  # `weight_decay` is the decoupled λ here
-    rule = "θ(1 − α·λ) − α·m̂ / (√v̂ + ε)"
-    rule_t = "{p}(1 − {lr}·λ) − {lr} × {m_hat} / (√{v_hat} + ε)"
-    rule_tex = r"\theta(1 - \alpha\lambda) - \alpha \frac{\hat m}{\sqrt{\hat v} + \epsilon}"
+    # with λ = 0 the update is Adam's, and is written as Adam's (the class attributes it inherits)
+    rule_decay = "θ(1 − α·λ) − α·m̂ / (√v̂ + ε)"
+    rule_decay_t = "{p} × (1 − {lr} × {wd}) − {lr} × {m_hat} / (√{v_hat} + ε)"
+    rule_decay_tex = r"\theta(1 - \alpha\lambda) - \alpha \frac{\hat m}{\sqrt{\hat v} + \epsilon}"
     decoupled_decay = True
     torch = "torch.optim.AdamW({params}, lr={lr}, betas=({beta1}, {beta2}), eps={epsilon}, weight_decay={weight_decay})"
 

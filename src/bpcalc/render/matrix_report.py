@@ -306,12 +306,26 @@ def _update(doc: Doc, v: _View, li: int) -> None:
         if kind in tr.freeze:
             doc.para(_("{p} is frozen: it stays as it is").format(p=P.text), "note")
             continue
-        if tr.optimizer == "sgd" and not tr.weight_decay:
+        o, wd = OPTIMIZERS[tr.optimizer], tr.weight_decay
+        if wd and not o.decoupled_decay:  # the gradient the rule is applied to: g = ∂E/∂θ + λθ, with its numbers
+            lam = v.f(wd)
+            used = M(o.gradient_used(P.text, G.text, wd), o.gradient_used(P.tex, G.tex, wd, tex=True))
+            doc.para(M(f"g = {used.text}  (λ = {lam})", rf"g = {used.tex},\quad \lambda = {lam}"), "math")
+            v.equation(doc, sym("g"), sym("="), v.param(g), sym("+"), M(lam, lam), sym("·"), v.param(old), sym("="),
+                       v.param(g + wd * old))
+        if tr.optimizer == "sgd" and not wd:
             doc.para(M(f"{P.text} ← {P.text} − α {G.text}", rf"{P.tex} \leftarrow {P.tex} - \alpha {G.tex}"), "math")
             v.equation(doc, P, sym("←"), v.param(old), sym("−"), M(a, a), sym("·"), v.param(g), sym("="),
                        v.param(new))
+        elif tr.optimizer == "sgd":
+            doc.para(M(f"{P.text} ← {P.text} − α g", rf"{P.tex} \leftarrow {P.tex} - \alpha g"), "math")
+            v.equation(doc, P, sym("←"), v.param(old), sym("−"), M(a, a), sym("·"), v.param(g + wd * old),
+                       sym("="), v.param(new))
+        elif wd:
+            text, tex = o.rule_named((P.text, P.tex), (G.text, G.tex), wd, v.f(wd))
+            doc.para(M(f"{text}, elementwise", tex), "math")
+            v.equation(doc, P, sym("←"), v.param(new))
         else:
-            o = OPTIMIZERS[tr.optimizer]
             doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, elementwise)",
                        rf"{P.tex} \leftarrow {o.rule_tex}"), "math")
             v.equation(doc, P, sym("←"), v.param(new))

@@ -219,8 +219,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         _note_params(t, L, full)
 
     # ---- update
-    rule_sym, rule_num = OPTIMIZERS[tr.optimizer].rule, OPTIMIZERS[tr.optimizer].rule_t
-    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=rule_sym, lr=f(tr.learning_rate)), 2)
+    o, wd = OPTIMIZERS[tr.optimizer], tr.weight_decay
+    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=o.rule_written(wd, f(wd)), lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         extra = _state_columns(tr.optimizer)
         t = doc.table(_("Layer {l}").format(l=nt.number(li)),
@@ -237,8 +237,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                 t.add(p, f(old), f(g), *["" for _c in extra], _("frozen"), f(new))
                 continue
             st = {k2: f(v[ix]) for k2, v in L.optimizer_state.get(key, {}).items()}
-            numbers = rule_num.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(g),
-                                      **{k2: (f"({v})" if v.startswith("-") else v) for k2, v in st.items()})
+            numbers = o.with_numbers(f, old, g, tr.learning_rate, st, wd)
             t.add(p, f(old), f(g), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num(numbers), f(new))
         _note_params(t, L, full)
 
@@ -385,15 +384,14 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
         t.add(d(gname(out_name), gname(v)), num(" + ".join(contribs)) if len(contribs) > 1 else _("(one path)"),
               f(tr.grads.get(v, 0.0)))
 
-    rule_sym, rule_num = OPTIMIZERS[tr.optimizer].rule, OPTIMIZERS[tr.optimizer].rule_t
-    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=rule_sym, lr=f(tr.learning_rate)), 2)
+    o, wd = OPTIMIZERS[tr.optimizer], tr.weight_decay
+    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=o.rule_written(wd, f(wd)), lr=f(tr.learning_rate)), 2)
     extra = _state_columns(tr.optimizer)
     t = doc.table(None, [_("variable"), _("old"), _("gradient"), *extra, _("with numbers"), _("new")],
                   {1, 2, *range(3, 3 + len(extra)), 4 + len(extra)})
     for v, old in tr.variables.items():
         st = {k: f(x) for k, x in tr.optimizer_state.get(v, {}).items()}
-        numbers = rule_num.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(tr.grads.get(v, 0.0)),
-                                  **{k: (f"({x})" if x.startswith("-") else x) for k, x in st.items()})
+        numbers = o.with_numbers(f, old, tr.grads.get(v, 0.0), tr.learning_rate, st, wd)
         t.add(gname(v), f(old), f(tr.grads.get(v, 0.0)), *[st.get(c, "") for c in _state_keys(tr.optimizer)],
               num(numbers), f(tr.new_values[v]))
 

@@ -518,7 +518,7 @@ def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
     elif isinstance(value, dict):
         name = choice(doc, value.get("type", "sgd"), path + ("type",), tuple(OPTIMIZERS), "optimizer")
         check_keys(doc, value, {"type", "weight_decay", *OPTIMIZERS[name].hyper}, path)
-        given = {k: _hyper(doc, k, v, path + (k,)) for k, v in value.items() if k != "type"}
+        given = {k: _hyper(doc, k, v, path + (k,), name) for k, v in value.items() if k != "type"}
     else:
         raise doc.error(path, _("optimizer is a name ({join_optimizers}) or a mapping {{type: adam, ...}}").format(
                                   join_optimizers=', '.join(OPTIMIZERS)))
@@ -537,21 +537,18 @@ def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
     return opt
 
 
-def _hyper(doc: Located, key: str, value: Any, path: tuple) -> float:
-    """An optimizer setting, within the range PyTorch allows it (betas in [0, 1), ε ≥ 0, ...)."""
+def _hyper(doc: Located, key: str, value: Any, path: tuple, optimizer: str | None = None) -> float:
+    """An optimizer setting, within the range PyTorch allows it (betas in [0, 1), ε ≥ 0, ...); the hint names
+    that optimizer's own default (adagrad's ε is 1e-10, rmsprop's and adam's 1e-8)."""
     out = number(doc, value, path)
     if key in HYPER_RANGES:
         low, high, closed, words = HYPER_RANGES[key]
+        default = OPTIMIZERS[optimizer].hyper.get(key) if optimizer is not None else None
         if out < low or (high is not None and (out > high or (out == high and not closed))):
             raise doc.error(path, _("{key} must be {words}, found {out:g}").format(key=key, words=words, out=out),
-                            hint=_("the default is {default_hyper}").format(default_hyper=_default_hyper(key))
-                            if _default_hyper(key) is not None
-                            else None)
+                            hint=_("the default is {default_hyper}").format(default_hyper=default)
+                            if default is not None else None)
     return out
-
-
-def _default_hyper(key: str) -> float | None:
-    return next((o.hyper[key] for o in OPTIMIZERS.values() if key in o.hyper), None)
 
 
 def _learning_rate(doc: Located, data: dict, default: float) -> float:
