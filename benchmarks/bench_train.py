@@ -18,14 +18,17 @@ start from bpcalc's seeded initial parameters (taken from a `--learning-rate 0` 
 floats round-trip), do the same math in the same batch order and print the same JSON numbers (per-epoch loss
 and change, loss_final, final parameters, repr floats). numpy_mlp.py is the tight NumPy loop of A and C,
 numpy_classic.py that of B (the baseline of the bound); python_classic.py (plain floats, no NumPy) is shown beside
-it as information.
+it as information. numpy_mlp_spec.py and numpy_classic_spec.py ("numpy+spec") run the same loops behind
+bpcalc's front: they parse the same command line (argparse) and read the same YAML spec with PyYAML, the
+whole-process baseline of issue 9's restated bound (bpcalc ≤ 1.1× it; the engine's own bound is training alone).
 Agreement with bpcalc (losses, loss_final, parameters; largest elementwise relative difference) is checked.
 
 Each process's wall time is the best of N runs, interleaved and rotated (bpcalc, numpy, torch; numpy, torch,
 bpcalc; ...) after one warm-up run of each, with bytecode caches written as an install has them. Noise is
 shown as the spread of the N runs (median / best − 1) and the load average. Peak RSS is each child's own
 ru_maxrss (os.wait4), median of the runs. Bounds, printed PASS/OVER and never asserted: bpcalc ≤ 1.1 × the
-baseline in time and in peak RSS for A and B. Exit status 1 only if a process fails or results disagree.
+baseline in time and in peak RSS for A and B, and ≤ 1.1 × numpy+spec in time. Exit status 1 only if a process
+fails or results disagree.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ BASELINES = HERE / "baselines"
 DATA = HERE / "data"
 PY = sys.executable
 BPCALC = [PY, "-m", "bpcalc"]
-BOUND = 1.1  # bpcalc / baseline, time and peak RSS, cases A and B
+BOUND = 1.1  # bpcalc / baseline, time and peak RSS, cases A and B; bpcalc / SPEC_PEER, time (issue 9, restated)
+SPEC_PEER = "numpy+spec"  # the tight loop behind argparse and PyYAML reading the same spec
 AGREE = 1e-9  # largest relative difference of bpcalc's numbers from the baseline's
 
 CLASSIC = """name: classic 2-2-2
@@ -224,10 +228,13 @@ def prepare(tmp: Path, which: str) -> dict[str, dict]:
             np.save(f"{prefix}b{l}.npy", np.array(layer["biases"], dtype=np.float64))
         init.unlink()
         args = [str(x), str(t), str(prefix), repr(lr), str(bs), str(epochs)]
-        cases[name] = {"spec": spec, "epochs": epochs, "baseline_args": args, "n": n, "hidden": hidden, "bs": bs}
+        front = [str(spec), "--epochs", str(epochs), "--format", "json", "--init", str(prefix)]
+        cases[name] = {"spec": spec, "epochs": epochs, "baseline_args": args, "n": n, "hidden": hidden, "bs": bs,
+                       "spec_args": front}
     spec = DATA / "classic.yaml"
     spec.write_text(CLASSIC)
-    cases["b"] = {"spec": spec, "epochs": CLASSIC_EPOCHS, "baseline_args": [str(CLASSIC_EPOCHS)]}
+    cases["b"] = {"spec": spec, "epochs": CLASSIC_EPOCHS, "baseline_args": [str(CLASSIC_EPOCHS)],
+                  "spec_args": [str(spec), "--epochs", str(CLASSIC_EPOCHS), "--format", "json"]}
     return cases
 
 
@@ -274,6 +281,13 @@ def show_case(title: str, res: dict[str, dict], base: str, bounded: bool, agree:
     tag = (lambda r: f" {verdict(r)} (≤ {BOUND}×)") if bounded else (lambda r: "")
     print(f"   bpcalc / {base}: time {rt:.2f}×{tag(rt)} ({b['best'] - n['best']:+.3f} s); "
           f"peak RSS {rm:.2f}×{tag(rm)} ({b['rss'] - n['rss']:+.1f} MB)")
+    if SPEC_PEER in res:
+        f = res[SPEC_PEER]
+        ft, fm = b["best"] / f["best"], b["rss"] / f["rss"]
+        print(f"   bpcalc / {SPEC_PEER} (issue 9's restated bound: a baseline that also parses the command line and "
+              f"reads the spec with PyYAML): time {ft:.2f}× {verdict(ft)} (≤ {BOUND}×) "
+              f"({b['best'] - f['best']:+.3f} s); "
+              f"peak RSS {fm:.2f}× ({b['rss'] - f['rss']:+.1f} MB)")
     if n["own"] == n["own"]:  # (not nan)
         print(f"   training alone (each process's own clock, the `seconds` of its JSON, best): bpcalc "
               f"{b['own']:.3f} s, {base} {n['own']:.3f} s: {b['own'] / n['own']:.2f}× (information)")
@@ -283,7 +297,7 @@ def show_case(title: str, res: dict[str, dict], base: str, bounded: bool, agree:
     for k, d in agree.items():
         print(f"   agreement bpcalc vs {k}: largest relative difference {d:.1e} "
               f"({'PASS' if d <= AGREE else 'DIFFERS'}, ≤ {AGREE:g}; losses, loss_final, parameters)")
-    summary.append((title.split(".")[0], b, n, base, rt, rm, bounded, res.get("torch")))
+    summary.append((title.split(".")[0], b, n, base, rt, rm, bounded, res.get("torch"), res.get(SPEC_PEER)))
 
 
 def machine(torch_v: str | None) -> str:
@@ -302,6 +316,14 @@ def machine(torch_v: str | None) -> str:
     return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; Python "
             f"{platform.python_version()}, NumPy {np.__version__}, PyTorch {torch_v or 'not available'}; "
             f"BLAS environment of the children: {blas}")
+
+
+def spec_ratio(b: dict, f: dict | None) -> str:
+    """bpcalc's whole process over the spec-reading baseline's, with its verdict."""
+    if not f:
+        return "—"
+    r = b["best"] / f["best"]
+    return f"{r:.2f}× {verdict(r)}"
 
 
 def load() -> str:
@@ -477,7 +499,8 @@ def main() -> int:
             for name in (c for c in "ac" if c in args.cases):
                 case = cases[name]
                 cmds = {"bpcalc": bpcalc_cmd(case),
-                        "numpy": [PY, str(BASELINES / "numpy_mlp.py"), *case["baseline_args"]]}
+                        "numpy": [PY, str(BASELINES / "numpy_mlp.py"), *case["baseline_args"]],
+                        SPEC_PEER: [PY, str(BASELINES / "numpy_mlp_spec.py"), *case["spec_args"]]}
                 if torch_v:
                     cmds["torch"] = [tpy, str(BASELINES / "torch_mlp.py"), *case["baseline_args"]]
                 res = race(cmds, tmp, repeats, torch_runs)
@@ -490,7 +513,8 @@ def main() -> int:
                 case = cases["b"]
                 cmds = {"bpcalc": bpcalc_cmd(case),
                         "python-floats": [PY, str(BASELINES / "python_classic.py"), *case["baseline_args"]],
-                        "numpy": [PY, str(BASELINES / "numpy_classic.py"), *case["baseline_args"]]}
+                        "numpy": [PY, str(BASELINES / "numpy_classic.py"), *case["baseline_args"]],
+                        SPEC_PEER: [PY, str(BASELINES / "numpy_classic_spec.py"), *case["spec_args"]]}
                 if torch_v:
                     cmds["torch"] = [tpy, str(BASELINES / "torch_classic.py"), *case["baseline_args"]]
                 res = race(cmds, tmp, repeats, torch_runs)
@@ -503,12 +527,13 @@ def main() -> int:
                 print(f"   (information) bpcalc / python-floats: time {b['best'] / py['best']:.2f}×, peak RSS "
                       f"{b['rss'] / py['rss']:.2f}× (a process that never imports NumPy)")
             print(f"\nSUMMARY (best wall time; median peak RSS; bounds bpcalc ≤ {BOUND}× baseline for A and B)")
-            print(f"   {'case':5s} {'bpcalc':>16s} {'baseline':>16s} {'time':>12s} {'memory':>12s} {'torch':>16s}")
-            for c, b, n, base, rt, rm, bounded, tr in summary:
+            print(f"   {'case':5s} {'bpcalc':>16s} {'baseline':>16s} {'time':>12s} {'memory':>12s} {'torch':>16s} "
+                  f"{'vs ' + SPEC_PEER:>20s}")
+            for c, b, n, base, rt, rm, bounded, tr, fr in summary:
                 vt, vm = (f" {verdict(rt)}", f" {verdict(rm)}") if bounded else ("", "")
                 ts = f"{tr['best']:.3f}s {tr['rss']:.0f}MB" if tr else "—"
                 print(f"   {c:5s} {b['best']:7.3f}s {b['rss']:5.0f}MB {n['best']:7.3f}s {n['rss']:5.0f}MB "
-                      f"{rt:6.2f}×{vt:5s} {rm:6.2f}×{vm:5s} {ts:>16s}   ({base})")
+                      f"{rt:6.2f}×{vt:5s} {rm:6.2f}×{vm:5s} {ts:>16s} {spec_ratio(b, fr):>20s}   ({base})")
         if args.profile or args.profile_only:
             profile(cases, tmp, repeats, args.cases)
     except Failed as exc:

@@ -13,14 +13,19 @@ import time
 
 import numpy as np
 
+CLASSIC = ([0.05, 0.10], [0.01, 0.99], 0.5, [0.15, 0.20, 0.25, 0.30, 0.35, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.60])
+
 
 def main() -> None:
-    epochs = int(sys.argv[1])
+    run(int(sys.argv[1]), *CLASSIC)
+
+
+def run(epochs: int, x0: list, t0_: list, lr: float, p0: list) -> None:
+    """Train the 2-2-2 network (inputs, targets, α; parameters W1 row by row, b1, W2, b2), print the JSON."""
     t0 = time.perf_counter()  # `seconds`: training and loss_final, as bpcalc's JSON reports them
-    x = np.array([[0.05, 0.10]])
-    t = np.array([[0.01, 0.99]])
-    lr = 0.5
-    P = np.array([0.15, 0.20, 0.25, 0.30, 0.35, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60, 0.60])
+    x = np.array([x0], dtype=np.float64)
+    t = np.array([t0_], dtype=np.float64)
+    P = np.array(p0, dtype=np.float64)
     G = np.empty_like(P)
     W1, b1, W2, b2 = P[0:4].reshape(2, 2), P[4:6], P[6:10].reshape(2, 2), P[10:12]
     gW1, gb1, gW2, gb2 = G[0:4].reshape(2, 2), G[4:6], G[6:10].reshape(2, 2), G[10:12]

@@ -25,9 +25,15 @@ import numpy as np
 def main() -> None:
     xf, tf, prefix = sys.argv[1:4]
     lr, bs, epochs = float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-    X = np.load(xf)
-    T = np.load(tf)
-    init = [np.load(f"{prefix}{k}.npy") for k in ("w1", "b1", "w2", "b2")]
+    run(np.load(xf), np.load(tf), load_init(prefix), lr, bs, epochs)
+
+
+def load_init(prefix: str) -> list:
+    return [np.load(f"{prefix}{k}.npy") for k in ("w1", "b1", "w2", "b2")]
+
+
+def run(X, T, init: list, lr: float, bs: int, epochs: int) -> None:
+    """Train from `init` (w1, b1, w2, b2), time it (training + loss_final) and print the JSON."""
     t0 = time.perf_counter()  # `seconds`: training and loss_final, as bpcalc's JSON reports them
     n = X.shape[0]
     bs = min(bs, n)
