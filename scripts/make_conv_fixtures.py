@@ -67,8 +67,9 @@ def pool(kind: str, size, stride=None, padding=0) -> dict:
     return d
 
 
-def dense(w, b, act: str) -> dict:
-    return {"type": "dense", "weights": w, "biases": b, "activation": act}
+def dense(w, b, act: str, typed: bool = True) -> dict:
+    """A dense layer; typed=False leaves `type` out (dense is the default)."""
+    return {**({"type": "dense"} if typed else {}), "weights": w, "biases": b, "activation": act}
 
 
 FLATTEN = {"type": "flatten"}
@@ -151,7 +152,8 @@ def run_cases() -> dict[str, dict]:
         "avgpool_2x2_tanh_flatten_sigmoid": dict(
             inputs=_rand((2, 1, 4, 4), 141, digits=2), targets=[[1.0, 0.0], [0.0, 1.0]],
             layers=[conv(_rand((3, 1, 3, 3), 142, 0.5), _rand((3,), 143, 0.1), "tanh", padding=1),
-                    pool("avgpool", 2), FLATTEN, dense(_rand((2, 12), 144, 0.4), _rand((2,), 145, 0.1), "sigmoid")],
+                    pool("avgpool", 2), FLATTEN,
+                    dense(_rand((2, 12), 144, 0.4), _rand((2,), 145, 0.1), "sigmoid", typed=False)],
             loss="half_sse", learning_rate=0.5),
         # conv only, ending in conv: two layers, rectangular stride and padding, targets N x C x H x W
         "conv_conv_half_sse": dict(
@@ -159,10 +161,11 @@ def run_cases() -> dict[str, dict]:
             layers=[conv(_rand((3, 2, 2, 2), 153, 0.5), _rand((3,), 154, 0.1), "relu", stride=[1, 2], padding=[0, 1]),
                     conv(_rand((1, 3, 2, 2), 155, 0.5), [0.05], "linear")],
             loss="half_sse", learning_rate=0.1),
-        # conv only, one sample C x H x W, stride 2 without padding, sigmoid
+        # conv only, one sample C x H x W, stride 2 without padding, sigmoid (the default: no `activation`)
         "chw_conv_stride2_sigmoid_half_sse": dict(
             inputs=_rand((1, 5, 5), 161, digits=2), targets=_rand((2, 2, 2), 162, 1.0, digits=2),
-            layers=[conv(_rand((2, 1, 3, 3), 163, 0.6), _rand((2,), 164, 0.1), "sigmoid", stride=2)],
+            layers=[{k: v for k, v in conv(_rand((2, 1, 3, 3), 163, 0.6), _rand((2,), 164, 0.1), "sigmoid",
+                                           stride=2).items() if k != "activation"}],  # sigmoid by default
             loss="half_sse", learning_rate=0.5),
         **{f"opt_{name}": dict(optimizer_net(200), **o) for name, o in OPTIMIZERS.items() if name != "sgd"},
     }
@@ -205,7 +208,7 @@ class Net:
     """The case's parameters as leaf tensors and its forward pass."""
 
     def __init__(self, c: dict):
-        self.layers = c["layers"]
+        self.layers = [{"type": "dense", "activation": "sigmoid", **lay} for lay in c["layers"]]  # the defaults
         self.params: list[tuple[torch.Tensor, torch.Tensor | None] | None] = []
         for lay in self.layers:
             if lay["type"] in ("conv2d", "dense"):
@@ -310,7 +313,7 @@ def one_step(c: dict) -> dict:
         return (v[0] if one else v).tolist()
 
     layers = []
-    for i, (lay, pr) in enumerate(zip(c["layers"], net.params)):
+    for i, (lay, pr) in enumerate(zip(net.layers, net.params)):
         d: dict = {"type": lay["type"], "a": out(as_[i]), "grad_a": out(as_[i].grad)}
         if pr is not None:
             w, b = pr
@@ -352,7 +355,7 @@ def train(c: dict) -> dict:
             "layers": [{"type": lay["type"],
                         "weights": None if pr is None else pr[0].detach().tolist(),
                         "biases": None if pr is None or pr[1] is None else pr[1].detach().tolist()}
-                       for lay, pr in zip(c["layers"], net.params)]}
+                       for lay, pr in zip(net.layers, net.params)]}
 
 
 # ------------------------------------------------------------------ self-check: loops and finite differences
@@ -415,7 +418,7 @@ def _np_pool(kind: str, x: np.ndarray, size: tuple, s: tuple, p: tuple, g_out: n
 
 def self_check(c: dict, net: Net, x, t, zs, as_) -> None:
     ties = 0
-    for i, (lay, pr) in enumerate(zip(c["layers"], net.params)):
+    for i, (lay, pr) in enumerate(zip(net.layers, net.params)):
         a_in = (x if i == 0 else as_[i - 1]).detach().numpy()
         g_in = None if i == 0 else as_[i - 1].grad.numpy()
         if lay["type"] == "conv2d":

@@ -60,20 +60,22 @@ def test_fixtures_cover_the_contract():
     runs = [_load(p) for p in RUNS]
     trains = [_load(p) for p in TRAINS]
     layers = [(lay, fx["spec"]) for fx in runs for lay in fx["spec"]["layers"]]
-    convs = [lay for lay, _ in layers if lay["type"] == "conv2d"]
+    convs = [lay for lay, _ in layers if lay.get("type", "dense") == "conv2d"]
     assert {str(lay.get("stride", 1)) for lay in convs} >= {"1", "2"}
     assert {str(lay.get("padding", 0)) for lay in convs} >= {"0", "1"}
     assert any(np.ndim(lay["weights"]) == 2 for lay in convs)  # kh x kw
     assert any(_weights4(lay).shape[0] > 1 and _weights4(lay).shape[1] > 1 for lay in convs)
-    assert {lay["activation"] for lay in convs} >= {"relu", "tanh", "linear", "sigmoid"}
+    assert {lay.get("activation", "sigmoid") for lay in convs} >= {"relu", "tanh", "linear", "sigmoid"}
+    assert any("activation" not in lay for lay in convs)  # sigmoid by default
+    assert any("type" not in lay for lay, _ in layers)  # dense by default
     assert {np.ndim(fx["spec"]["inputs"]) for fx in runs} == {2, 3, 4}  # H x W, C x H x W, N x C x H x W
-    pools = [lay for lay, _ in layers if lay["type"] in ("maxpool", "avgpool")]
+    pools = [lay for lay, _ in layers if lay.get("type") in ("maxpool", "avgpool")]
     for kind in ("maxpool", "avgpool"):
         assert any(lay["type"] == kind and lay.get("stride", lay["size"]) < lay["size"] for lay in pools), kind
         assert any(lay["type"] == kind and lay.get("padding", 0) for lay in pools), kind
     assert any("tie" in fx["case"] for fx in runs)
-    assert any(fx["spec"]["layers"][-1]["type"] == "conv2d" and fx["spec"]["loss"] == "half_sse" for fx in runs)
-    tails = {(fx["spec"]["loss"], *(x["type"] for x in fx["spec"]["layers"][-2:])) for fx in runs}
+    assert any(fx["spec"]["layers"][-1].get("type") == "conv2d" and fx["spec"]["loss"] == "half_sse" for fx in runs)
+    tails = {(fx["spec"]["loss"], *(x.get("type", "dense") for x in fx["spec"]["layers"][-2:])) for fx in runs}
     assert ("cross_entropy", "flatten", "dense") in tails
     opts = {(fx["spec"].get("optimizer") or {"type": "sgd"})["type"] for fx in trains}
     assert opts >= {"sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"}
