@@ -244,8 +244,8 @@ def network_dict(tr: NetworkTrace) -> dict:
         "optimizer": tr.optimizer,
         "round": tr.round_to,
         "inputs": per_sample(tr.inputs),
-        "targets": per_sample(tr.targets),
-        "loss_terms": per_sample(tr.loss_terms),
+        "targets": per_sample(_like_output(tr.targets, tr)),
+        "loss_terms": per_sample(_like_output(tr.loss_terms, tr)),
         "sample_loss": _num(tr.sample_loss),
         "loss": _num(tr.loss),
         "loss_after": _num(tr.loss_after),
@@ -253,6 +253,11 @@ def network_dict(tr: NetworkTrace) -> dict:
         "outputs_after": per_sample(tr.outputs_after),
         "layers": layers,
     }
+
+
+def _like_output(x: np.ndarray, tr: NetworkTrace) -> np.ndarray:
+    """Targets and loss terms (one row per sample) shaped like the output, where it is feature maps."""
+    return x.reshape(tr.outputs_after.shape) if tr.outputs_after.ndim > 2 else x
 
 
 def _layer_dict(L: LayerTrace, per_sample) -> dict:
