@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.kinds import LayerKind, LayerMistake
 
 KEYS = frozenset({"size", "stride", "padding"})
 
@@ -99,11 +99,21 @@ def _record_max(cache) -> dict:
     return {"argmax": cache["argmax"], "ties": cache["ties"]}
 
 
+def _spread_back(m, W, hp, delta, cache):
+    """Max-pool's gradient spread evenly over each window (as avg-pool's) instead of sent to the maximum."""
+    return avg_back(W, hp, delta, cache)
+
+
+MAX_MISTAKES = (
+    LayerMistake("pool_gradient_spread", N_("max-pool's gradient spread evenly over the window (δ/(window size) to "
+                                            "each cell) instead of sent to the window's maximum"), back=_spread_back),
+)
+
 MAXPOOL = LayerKind(
     name="maxpool", help=N_("max pooling: each cell the maximum of its window; the gradient goes to that maximum"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=max_forward, grads=_no_grads, back=max_back, torch=_torch("MaxPool2d"),
-    json=("a", "grad_a"), describe=_describe("maxpool"), record=_record_max,
+    json=("a", "grad_a"), describe=_describe("maxpool"), record=_record_max, mistakes=MAX_MISTAKES,
 )
 AVGPOOL = LayerKind(
     name="avgpool", help=N_("average pooling: each cell the mean of its window; the gradient is shared evenly"),
