@@ -5,9 +5,11 @@ in this file by hand with loops over windows (numpy for the arrays only), never 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 # ---------------------------------------------------------------------------------------------- by hand
 
@@ -170,6 +172,35 @@ def spec_b(only: str | None = None) -> dict:
             "gW2": conv_grad_w(a1, d2, W2B.shape), "gb2": d2.sum(), "gb1": d1.sum()}
 
 
+# ---- spec C (tests/specs): two samples 2×5×5 -> conv 1@3×3 stride 2 pad 1, tanh -> avgpool 2 stride 1, half_sse
+SPEC_C_PATH = Path(__file__).parent / "specs" / "conv_avgpool_two_samples.yaml"
+
+
+def spec_c(only: str | None = None) -> dict:
+    """Spec C by hand (`only`: avg-pool's ∂E/∂x with one window's share per cell, the first or the last window)."""
+    raw = yaml.safe_load(SPEC_C_PATH.read_text(encoding="utf-8"))
+    X, T = np.array(raw["inputs"], dtype=float), np.array(raw["targets"], dtype=float)
+    W, b = np.array(raw["layers"][0]["weights"], dtype=float), np.array(raw["layers"][0]["biases"], dtype=float)
+    n = len(X)
+    z1 = np.array([conv(x, W, b, 2, 1) for x in X])
+    a1 = np.tanh(z1)
+    a2 = np.array([[[[a1[s, c, i:i + 2, j:j + 2].mean() for j in range(2)] for i in range(2)] for c in range(1)]
+                   for s in range(n)])
+    g2 = (a2 - T) / n
+    g_a1 = np.zeros_like(a1)
+    seen = np.zeros_like(a1, dtype=bool)
+    for s, c, i, j in np.ndindex(*g2.shape):  # window by window, row-major
+        for u, v in np.ndindex(2, 2):
+            if only is None:
+                g_a1[s, c, i + u, j + v] += g2[s, c, i, j] / 4
+            elif only == "last" or not seen[s, c, i + u, j + v]:
+                g_a1[s, c, i + u, j + v] = g2[s, c, i, j] / 4
+            seen[s, c, i + u, j + v] = True
+    d1 = g_a1 * (1 - a1 ** 2)
+    return {"loss": np.mean([0.5 * np.sum((a2[s] - T[s]) ** 2) for s in range(n)]), "d1": d1, "gb": d1.sum(),
+            "g2": g2, "g_a1": g_a1}
+
+
 # ---------------------------------------------------------------------------------------------- checking
 
 
@@ -242,6 +273,18 @@ def test_overlaps_not_summed(only):
     assert ("first" if only == "first" else "last") in found[key]["diagnosis"]["explanation"]
 
 
+@pytest.mark.parametrize("only", ["first", "last"])
+def test_overlaps_not_summed_in_avgpool(only):
+    """Avg-pool 2×2, stride 1: the middle cell of each 3×3 map is read by four windows."""
+    c, o = spec_c(), spec_c(only)
+    key = "layers.0.grad_a.1.0.1.1"
+    assert abs(o["g_a1"][1, 0, 1, 1] - c["g_a1"][1, 0, 1, 1]) > 0.005
+    right = {"loss": c["loss"], "layers.1.grad_a.1.0.0.0": c["g2"][1, 0, 0, 0],
+             "layers.1.grad_a.1.0.1.1": c["g2"][1, 0, 1, 1]}
+    assert cause_of(SPEC_C_PATH.read_text(encoding="utf-8"), key, o["g_a1"][1, 0, 1, 1],
+                    right) == "overlaps_not_summed"
+
+
 @pytest.mark.parametrize("where,cell", [("first", (0, 0)), ("last", (1, 1))])
 def test_bias_gradient_one_position(where, cell):
     b = spec_b()
@@ -249,6 +292,17 @@ def test_bias_gradient_one_position(where, cell):
     assert abs(one - b["gb2"]) > 0.01
     right = {"loss": b["loss"], "layers.1.delta.0.0.0": b["d2"][0, 0, 0]}
     assert cause_of(SPEC_B, "layers.1.grad_biases.0", one, right) == "bias_gradient_one_position"
+
+
+@pytest.mark.parametrize("where,cell", [("first", (0, 0)), ("last", (-1, -1))])
+def test_bias_gradient_one_position_with_two_samples(where, cell):
+    """Two samples (paths with the sample axis first): δ at one position, still added over the samples."""
+    c = spec_c()
+    one = c["d1"][:, 0, cell[0], cell[1]].sum()
+    assert abs(one - c["gb"]) > 0.01
+    right = {"loss": c["loss"], "layers.0.delta.1.0.2.2": c["d1"][1, 0, 2, 2]}
+    assert cause_of(SPEC_C_PATH.read_text(encoding="utf-8"), "layers.0.grad_biases.0", one,
+                    right) == "bias_gradient_one_position"
 
 
 def test_bias_gradient_one_position_of_the_first_conv_follows_through():

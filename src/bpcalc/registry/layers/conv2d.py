@@ -166,14 +166,16 @@ def _bias_one_position(m, W, b, hp, x, delta, cache, gW, gb):
         gb[...] = delta[:, :, i, i].sum(axis=0)
 
 
+# (the pools make this one too: the same words)
+OVERLAPS_TEXT = N_("∂E/∂x given one window's contribution ({how}) where windows overlap, instead of the sum of all "
+                   "of them")
+OVERLAPS_HOWS = (("first", N_("the first window over the cell")), ("last", N_("the last window over the cell")))
+
 MISTAKES = (
     LayerMistake("kernel_flipped", N_("the kernel rotated 180°: a convolution instead of the cross-correlation the "
                                       "layer computes"),
                  forward=_flipped_forward, grads=_flipped_grads, back=_flipped_back),
-    LayerMistake("overlaps_not_summed", N_("∂E/∂x given one window's contribution ({how}) where windows overlap, "
-                                           "instead of the sum of all of them"),
-                 back=_one_window_back,
-                 hows=(("first", N_("the first window over the cell")), ("last", N_("the last window over the cell")))),
+    LayerMistake("overlaps_not_summed", OVERLAPS_TEXT, back=_one_window_back, hows=OVERLAPS_HOWS),
     LayerMistake("bias_gradient_one_position", N_("∂E/∂b taken at one position ({how}) instead of summed over all "
                                                   "positions"),
                  grads=_bias_one_position,
