@@ -281,6 +281,22 @@ class Optimizer:
 
 # ---------------------------------------------------------------- layer kinds
 @dataclass(frozen=True)
+class LayerMistake:
+    """A known hand mistake in a layer of one kind (a face of its entry): its cause id (a contract: JSON
+    `diagnosis.cause`), what it is in words (English, N_-marked; a `{how}` field, when present, is filled from
+    `hows`), and the faces it replaces. Each face takes the mistake record (engine/mistakes.py's Mistake: `where`
+    says which variant) first, then the kind's own face's arguments. `hows` are the variants diagnosis tries
+    (Mistake.where), with their words."""
+
+    cause: str
+    text: str
+    forward: Callable[..., tuple[Array, Any]] | None = None
+    grads: Callable[..., None] | None = None
+    back: Callable[..., Array] | None = None
+    hows: tuple[tuple[str, str], ...] = ()  # (Mistake.where, words for {how}); () : one variant
+
+
+@dataclass(frozen=True)
 class LayerKind:
     """A kind of network layer (dense, conv2d, maxpool, …): every face of it in one record.
 
@@ -305,6 +321,17 @@ class LayerKind:
     vector: bool = False  # takes one vector per sample (dense): needs a flatten after a layer with a C×H×W output
     record: Callable[[Any], dict] = lambda cache: {}  # what of the forward's cache the trace keeps (max-pool winners)
     back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
+    mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
+
+    def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
+        """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:
+        the kind's own face unless the mistake is one of the kind's, made at `layer`."""
+        if mistake is not None and mistake.at(mistake.cause, layer):
+            for km in self.mistakes:
+                wrong = getattr(km, face)
+                if km.cause == mistake.cause and wrong is not None:
+                    return lambda *args: wrong(mistake, *args)
+        return getattr(self, face)
 
 
 def entries(module_globals: dict, kind: type) -> list:
@@ -312,6 +339,5 @@ def entries(module_globals: dict, kind: type) -> list:
     return [v for v in module_globals.values() if isinstance(v, kind)]
 
 
-__all__ = ["Activation", "Array", "Formats", "GraphFunction", "LayerKind", "Loss", "Optimizer", "Pair", "Part",
-           "Shown", "Step",
-           "Unguarded", "entries"]
+__all__ = ["Activation", "Array", "Formats", "GraphFunction", "LayerKind", "LayerMistake", "Loss", "Optimizer", "Pair",
+           "Part", "Shown", "Step", "Unguarded", "entries"]
