@@ -19,7 +19,7 @@ from bpcalc.spec.yamlsrc import Located, load_yaml
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
                 "weight_decay", "description", "training_state", "notation"}
-LAYER_KEYS = {"weights", "biases", "activation", "units", "init", "bias", "labels"}
+LAYER_KEYS = {"type"}.union(*(kind.keys for kind in LAYERS.values()))  # every key some layer kind takes
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
               "description", "optimizer", "weight_decay", "training_state"}
