@@ -22,7 +22,8 @@ NON_NEGATIVE_TEXT = r"^\s*\+?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 NUMBER = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMBER_TEXT}]}
 VECTOR = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/number"}}
 MATRIX = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/vector"}}
-KERNELS = {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}},
+KERNELS = {"type": "array", "minItems": 1,
+           "items": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}},
            "description": "conv2d kernels: out_channels × in_channels × kh × kw."}
 DATA_FILE = {"type": "string", "pattern": r"\.([cC][sS][vV]|[nN][pP][yY])$",
              "description": "A .csv (one sample per line, no header) or .npy file, relative to the spec file."}
