@@ -174,3 +174,87 @@ def test_exported_conv_script_gives_bpcalcs_numbers(cli, tmp_path, monkeypatch, 
     if spec == "TINY":  # by hand: E = 4.5; w − 0.1·(3, 6, 9, 12) = (−0.2, −0.4, −0.6, −0.8): z = −6, E = 18
         assert theirs["loss"] == pytest.approx(4.5, rel=1e-15)
         assert theirs["loss_after"] == pytest.approx(18.0, rel=1e-14)
+
+
+# ---------------------------------------------------------------- --save, validate, schema
+@pytest.mark.parametrize("spec", CONV_SPECS + ["conv"])
+def test_saved_conv_spec_reproduces_the_update_bit_for_bit(cli, tmp_path, spec):
+    path = "conv" if spec == "conv" else SPECS / spec
+    saved = tmp_path / "saved.yaml"
+    first = json.loads(cli("run", path, "--format", "json", "--save", saved).stdout)
+    text = saved.read_text(encoding="utf-8")
+    assert "type: conv2d" in text and ("type: maxpool" in text or "type: avgpool" in text)
+    again = json.loads(cli("run", saved, "--format", "json").stdout)
+    for L, M in zip(first["layers"], again["layers"]):
+        assert M["type"] == L["type"]
+        for name in ("weights", "biases"):
+            if f"new_{name}" in L:
+                assert M[name] == L[f"new_{name}"]  # exact: float reprs round-trip
+    assert again["loss"] == first["loss_after"]
+
+
+def test_step_save_resumes_a_conv_network_exactly(cli, tmp_path):
+    """3 epochs of adam, saved with its buffers, then 2 more == 5 epochs at once (pools hold no state)."""
+    spec = write(tmp_path, (SPECS / "conv_pool_dense.yaml").read_text(encoding="utf-8") + "optimizer: adam\n")
+    saved = tmp_path / "saved.yaml"
+    assert cli("step", spec, "--epochs", "3", "--save", saved).exit_code == 0
+    two = json.loads(cli("step", saved, "--epochs", "2", "-f", "json").stdout)
+    five = json.loads(cli("step", spec, "--epochs", "5", "-f", "json").stdout)
+    assert two["layers"] == five["layers"]
+
+
+def test_validate_describes_a_conv_network(cli):
+    r = cli("validate", SPECS / "conv_pool_dense.yaml", "conv")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    # 2·1·2·2 kernel weights + 2 biases + 2·8 dense weights + 2 biases = 28
+    assert lines[0].endswith("network 1×4×4-conv2@2×2 p1-maxpool2-flatten-2 (relu, softmax), 1 sample, "
+                             "28 parameters, loss cross_entropy, sgd lr 0.1")
+    assert "1×5×5-conv2@2×2-maxpool2-flatten-2" in lines[1] and "28 parameters" in lines[1]
+
+
+def test_schema_layer_branches_come_from_the_registry():
+    from bpcalc.spec.schema import build_schema
+
+    layer = build_schema()["$defs"]["layer"]
+    assert layer["properties"]["type"]["enum"] == list(LAYERS)
+    branches = {b["properties"]["type"]["enum"][0]: set(b["propertyNames"]["enum"]) for b in layer["anyOf"]}
+    assert branches == {name: set(kind.keys) | {"type"} for name, kind in LAYERS.items()}
+
+
+def test_schema_accepts_conv_specs_and_refuses_wrong_keys(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    from bpcalc.spec.schema import build_schema
+
+    v = jsonschema.Draft202012Validator(build_schema())
+    for spec in CONV_SPECS:
+        assert not list(v.iter_errors(yaml.safe_load((SPECS / spec).read_text(encoding="utf-8"))))
+    maps = [[1, 2], [3, 4]]
+    ok = {"inputs": maps, "targets": [0], "layers": [{"type": "conv2d", "channels": 1, "kernel_size": 2},
+                                                     {"type": "flatten"}]}
+    assert not list(v.iter_errors(ok))
+    for layer in ({"type": "maxpool", "size": 2, "activation": "relu"},  # pools have no activation
+                  {"type": "conv2d", "channels": 2},  # channels without kernel_size
+                  {"type": "avgpool"},  # no size
+                  {"weights": [[1, 2]], "stride": 2}):  # a dense layer has no stride
+        assert list(v.iter_errors({**ok, "layers": [layer]})), layer
+
+
+# ---------------------------------------------------------------- the figure
+def test_graph_svg_draws_maps_and_kernels_as_grids(cli, tmp_path):
+    out = tmp_path / "conv.svg"
+    r = cli("graph", "conv", "--format", "svg", "-o", out)
+    assert r.exit_code == 0, r.stderr
+    svg = out.read_text(encoding="utf-8")
+    import xml.etree.ElementTree as ET
+
+    ET.fromstring(svg.encode("utf-8"))
+    # the input image's cells, kernel 1's weights, the pooled maxima (by hand: 0.7 the largest of a[1]'s top-left window)
+    for value in ("0.9", "-0.2", "0.7", "0.52"):
+        assert f">{value}</text>" in svg
+    assert svg.count('fill="#fff3c4"') == 8  # one winner per max-pool output cell: 2 channels × 2 × 2
+    for fmt in ("dot", "mermaid"):
+        r = cli("graph", "conv", "--format", fmt)
+        assert r.exit_code == 0 and "maxpool2" in r.stdout

@@ -37,7 +37,8 @@ class _Block:
         for i, row in enumerate(self.cells):
             for j, t in enumerate(row):
                 cx, cy = x + j * self.cw, y0 + i * CELL_H
-                ground = "#fff3c4" if self.mark is not None and self.mark.reshape(len(self.cells), -1)[i, j] else "#ffffff"
+                won = self.mark is not None and self.mark.reshape(len(self.cells), -1)[i, j]
+                ground = "#fff3c4" if won else "#ffffff"
                 out.append(f'<rect x="{cx:.1f}" y="{cy:.1f}" width="{self.cw:.1f}" height="{CELL_H}" fill="{ground}" '
                            f'stroke="{S.LINE}" stroke-width="0.8"/>')
                 out.append(S.text(cx + self.cw / 2, cy + 13, t, FONT, anchor="middle", fill=self.colour,
@@ -64,7 +65,7 @@ def _winners(layer, s: int, in_shape: tuple) -> np.ndarray | None:
     rec = layer.record
     if "argmax" not in rec:
         return None
-    (kh, kw), (sh, sw), (ph, pw) = layer.hyper["size"], layer.hyper["stride"], layer.hyper["padding"]
+    (_kh, kw), (sh, sw), (ph, pw) = layer.hyper["size"], layer.hyper["stride"], layer.hyper["padding"]
     C, H, W = in_shape
     mask = np.zeros((C, H, W), dtype=bool)
     arg = rec["argmax"][s]
