@@ -251,7 +251,7 @@ def test_graph_svg_draws_maps_and_kernels_as_grids(cli, tmp_path):
     import xml.etree.ElementTree as ET
 
     ET.fromstring(svg.encode("utf-8"))
-    # the input image's cells, kernel 1's weights, the pooled maxima (by hand: 0.7 the largest of a[1]'s top-left window)
+    # input cells, kernel 1's weights, pooled maxima (by hand: 0.7 the largest of a[1]'s top-left window)
     for value in ("0.9", "-0.2", "0.7", "0.52"):
         assert f">{value}</text>" in svg
     assert svg.count('fill="#fff3c4"') == 8  # one winner per max-pool output cell: 2 channels × 2 × 2
