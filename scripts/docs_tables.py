@@ -41,8 +41,8 @@ def tables() -> dict[str, str]:
     funcs = ["| function | | derivative |", "|---|---|---|"]
     funcs += [f"| `{f.name}` | {_cell(f.help)} | {_cell(f.local_forms[0].format('x', out=f.name + '(x)'))} |"
               for f in GRAPH_OPS.values() if f.function]
-    return {"layers": "\n".join(lay), "activations": "\n".join(act), "losses": "\n".join(loss), "pairs": "\n".join(pairs),
-            "optimizers": "\n".join(opt), "functions": "\n".join(funcs)}
+    return {"layers": "\n".join(lay), "activations": "\n".join(act), "losses": "\n".join(loss),
+            "pairs": "\n".join(pairs), "optimizers": "\n".join(opt), "functions": "\n".join(funcs)}
 
 
 def render(text: str) -> str:
