@@ -1,7 +1,7 @@
 """What a quiz export asks: every blank of a worksheet as a numeric question with its answer and tolerance.
 
-The answer is the sheet's value (the hand-rounded step's under `--round N`) rounded to the decimals asked, half
-away from zero; the tolerance is half a unit in the last decimal asked, or `--tolerance` (absolute, or `5%` of the
+The answer is the sheet's value (the hand-rounded step's under `--round N`, to 12 significant digits: float noise
+off) rounded to the decimals asked, half away from zero; the tolerance is half a unit in the last decimal asked, or `--tolerance` (absolute, or `5%` of the
 answer). A quantity smaller than 1e-4 in size is asked in units of a power of ten (× 10⁻⁶, say), as is one whose
 answer bounds would fall below 1e-4 in size: Canvas stores such bounds as zero. Computes nothing of the step."""
 
@@ -91,12 +91,14 @@ class Ask:
 
 def asked(value: float, decimals: int, tolerance: Tolerance | None) -> tuple[int, Decimal, Decimal]:
     """(scale, answer, tolerance) of a value asked to `decimals` decimals: the smallest power of ten down
-    (in steps of 10³) at which the answer and both bounds are 0 or at least 1e-4 in size."""
-    v = Decimal(repr(float(value)))
+    (in steps of 10³) at which the answer and both bounds are 0 or at least 1e-4 in size (a value of 0 as it is)."""
+    v = Decimal(f"{float(value):.12g}")  # float noise off: 1.2349999999999999 is the 1.235 the sheet wrote
+    step = Decimal(1).scaleb(-decimals)
+    if v == 0:  # no power of ten helps: its bounds are ± the tolerance (Canvas then asks for 0 exactly)
+        return 0, v.quantize(step), (tolerance.amount if tolerance and not tolerance.relative else step / 2)
     scale = 0
     if v != 0 and abs(v) < SMALL:
         scale = 3 * math.floor(math.log10(abs(float(value))) / 3)
-    step = Decimal(1).scaleb(-decimals)
     for _attempt in range(40):
         s = v.scaleb(-scale)
         answer = s.quantize(step, rounding=ROUND_HALF_UP)
