@@ -1,9 +1,10 @@
 """What a quiz export asks: every blank of a worksheet as a numeric question with its answer and tolerance.
 
 The answer is the sheet's value (the hand-rounded step's under `--round N`, to 12 significant digits: float noise
-off) rounded to the decimals asked, half away from zero; the tolerance is half a unit in the last decimal asked, or `--tolerance` (absolute, or `5%` of the
-answer). A quantity smaller than 1e-4 in size is asked in units of a power of ten (× 10⁻⁶, say), as is one whose
-answer bounds would fall below 1e-4 in size: Canvas stores such bounds as zero. Computes nothing of the step."""
+off) rounded to the decimals asked, half away from zero; the tolerance is half a unit in the last decimal asked,
+or `--tolerance` (absolute, or `5%` of the answer). A quantity smaller than 1e-4 in size is asked in units of a
+power of ten (× 10⁻⁶, say), as is one whose answer bounds would fall below 1e-4 in size: Canvas stores such bounds
+as zero. Computes nothing of the step."""
 
 from __future__ import annotations
 
