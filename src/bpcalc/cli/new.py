@@ -45,7 +45,7 @@ SheetFormatOpt = Annotated[str, typer.Option(
              "  bpcalc new --shape 2-2-1 --activation tanh --decimals 2 --seed 3 -o p3.yaml\n\n"
              "  bpcalc new --graph --seed 11\n\n"
              "  bpcalc new --shape 2-2-1 --seed 2024 --variants 30 --output class/   (30 problems, sheets, keys)\n\n"
-             "  bpcalc new --seed 2024 --round 2 --variants 30 -o class/ --format qti   (one Canvas quiz of them)")
+             "  bpcalc new --seed 2024 --round 2 --variants 30 -o class/ --format qti")
 @c.guard
 def new(
     shape: ShapeOpt = "2-2-1",
