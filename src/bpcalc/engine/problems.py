@@ -95,7 +95,7 @@ def plan_shape(shape: str) -> Plan:
         raise _shape_error(shape, first, _("the input is C×H×W (channels, rows, columns; 1 to 16 each) or a "
                                            "number of inputs"), hint=_("for one 4×4 channel write 1x4x4"))
     kinds = sorted((k for k in LAYERS.values() if k.new is not None), key=lambda k: -len(k.new.word))
-    forms = ", ".join(k.new.syntax for k in kinds)
+    forms = ", ".join(k.new.syntax for k in LAYERS.values() if k.new is not None and k.new.word)
     if not words or not all(words):
         raise _shape_error(shape, shape, _("give at least one layer after the input, each after a `:`"),
                            hint=_("for example 1x4x4:conv2x2:maxpool2:2"))
@@ -104,7 +104,9 @@ def plan_shape(shape: str) -> Plan:
     for part in words:
         kind = next(k for k in kinds if part.startswith(k.new.word))
         if not kind.new.word and not part[:1].isdigit():
-            raise _shape_error(shape, part, _("not a layer"), hint=_("write one of: {forms}").format(forms=forms))
+            raise _shape_error(shape, part, _("not a layer"),
+                               hint=_("write one of: {forms}, or a dense layer's number of units (2)").format(
+                                   forms=forms))
         try:
             settings = kind.new.read(part[len(kind.new.word):])
         except ValueError as exc:

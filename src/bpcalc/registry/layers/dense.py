@@ -115,5 +115,5 @@ DENSE = LayerKind(
           "new_weights", "new_biases", "optimizer_state"),
     describe=lambda layer: str(layer.weights.shape[0]), vector=True,
     back_terms=lambda W, delta: delta[:, :, None] * W[None, :, :],  # (n, J, K): δ_j·w_jk, summed over j
-    new=Generator(word="", syntax="3", read=_read, out_shape=_out, draw=_draw),
+    new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw),
 )
