@@ -47,7 +47,7 @@ SheetFormatOpt = Annotated[str, typer.Option(
 
 @app.command(epilog="Examples:\n\n  bpcalc new --shape 2-2-2 --seed 7\n\n"
              "  bpcalc new --shape 2-2-1 --activation tanh --decimals 2 --seed 3 -o p3.yaml\n\n"
-             "  bpcalc new --shape 1x5x5:conv2x2:maxpool2:2 --seed 4   (conv, max-pool, dense)\n\n"
+             "  bpcalc new --shape 1x5x5:conv2x2:maxpool2:2 --seed 4\n\n"
              "  bpcalc new --graph --seed 11\n\n"
              "  bpcalc new --shape 2-2-1 --seed 2024 --variants 30 --output class/   (30 problems, sheets, keys)\n\n"
              "  bpcalc new --seed 2024 --round 2 --variants 30 -o class/ --format qti")
