@@ -13,7 +13,11 @@ from bpcalc.cli.app import app
 from bpcalc.i18n import _
 
 ShapeOpt = Annotated[str, typer.Option("--shape", metavar="SIZES",
-                                       help=_("Units per layer, inputs first, joined by `-`."))]
+                                       help=_("Units per layer, inputs first, joined by `-` (2-2-1); or a "
+                                              "convolutional network: the input C×H×W, then its layers joined by "
+                                              "`:` -- convKxK (one kernel), convNxKxK (N kernels), maxpoolS, "
+                                              "avgpoolS, then dense widths, a flatten implied before the first "
+                                              "(1x4x4:conv2x2:maxpool2:2)."))]
 ActivationOpt = Annotated[str, typer.Option("--activation", metavar="NAME",
                                             help=_("The activation of every layer."))]
 LossOpt = Annotated[str, typer.Option("--loss", metavar="NAME", help=_("The loss."))]
@@ -43,6 +47,7 @@ SheetFormatOpt = Annotated[str, typer.Option(
 
 @app.command(epilog="Examples:\n\n  bpcalc new --shape 2-2-2 --seed 7\n\n"
              "  bpcalc new --shape 2-2-1 --activation tanh --decimals 2 --seed 3 -o p3.yaml\n\n"
+             "  bpcalc new --shape 1x5x5:conv2x2:maxpool2:2 --seed 4\n\n"
              "  bpcalc new --graph --seed 11\n\n"
              "  bpcalc new --shape 2-2-1 --seed 2024 --variants 30 --output class/   (30 problems, sheets, keys)\n\n"
              "  bpcalc new --seed 2024 --round 2 --variants 30 -o class/ --format qti")
@@ -65,7 +70,7 @@ def new(
 ) -> None:
     """A new problem with hand-friendly numbers: inputs, targets, weights, biases and learning rate with at most
     --decimals decimals, drawn from --seed and kept only when interesting (no saturated unit, no dead ReLU, every
-    gradient survives the sheet's rounding, the update visibly lowers the loss)."""
+    gradient survives the sheet's rounding, the update visibly lowers the loss, no tie in any max-pool window)."""
     from bpcalc.engine.problems import new_problem
     from bpcalc.errors import SpecError
 

@@ -297,6 +297,18 @@ class LayerMistake:
 
 
 @dataclass(frozen=True)
+class Generator:
+    """A layer kind's face for `bpcalc new`: its word in --shape, the shape it makes, how its numbers are drawn."""
+
+    word: str  # the word in --shape that names the kind ("conv", "maxpool"; "" for dense: a bare number)
+    syntax: str  # the word's forms, shown when one is malformed: "convKxK or convNxKxK"
+    read: Callable[[str], dict]  # the text after `word` -> the layer's settings; ValueError if malformed
+    out_shape: Callable[[dict, tuple], tuple]  # (settings, input shape) -> output shape; ValueError if it does not fit
+    draw: Callable[..., dict]  # (rng, settings, input shape, values, decimals) -> the layer as the spec writes it
+    faults: Callable[[Any, int], list[str]] = lambda layer, sheet: []  # (LayerTrace, sheet decimals) -> rules broken
+
+
+@dataclass(frozen=True)
 class LayerKind:
     """A kind of network layer (dense, conv2d, maxpool, …): every face of it in one record.
 
@@ -322,6 +334,7 @@ class LayerKind:
     record: Callable[[Any], dict] = lambda cache: {}  # what of the forward's cache the trace keeps (max-pool winners)
     back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
     mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
+    new: Generator | None = None  # how `bpcalc new` writes and draws a layer of this kind
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:
@@ -339,5 +352,5 @@ def entries(module_globals: dict, kind: type) -> list:
     return [v for v in module_globals.values() if isinstance(v, kind)]
 
 
-__all__ = ["Activation", "Array", "Formats", "GraphFunction", "LayerKind", "LayerMistake", "Loss", "Optimizer", "Pair",
-           "Part", "Shown", "Step", "Unguarded", "entries"]
+__all__ = ["Activation", "Array", "Formats", "Generator", "GraphFunction", "LayerKind", "LayerMistake", "Loss",
+           "Optimizer", "Pair", "Part", "Shown", "Step", "Unguarded", "entries"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind, LayerMistake
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
 
 KEYS = frozenset({"weights", "biases", "bias", "activation", "stride", "padding", "channels", "kernel_size", "init"})
 
@@ -197,6 +197,33 @@ def _torch(layer) -> str:
             f"padding={tuple(layer.hyper['padding'])}, bias={layer.biases is not None})")
 
 
+def _read(text: str) -> dict:
+    """'2x2' -> one 2×2 kernel; '3x2x2' -> three of them."""
+    parts = text.split("x")
+    if len(parts) not in (2, 3) or not all(p.isdigit() and 1 <= int(p) <= 8 for p in parts):
+        raise ValueError(_("write the kernel's size as convKxK (one kernel) or convNxKxK (N kernels), each "
+                           "number 1 to 8: `conv2x2`, `conv2x3x3`"))
+    n, kh, kw = map(int, parts if len(parts) == 3 else ["1", *parts])
+    return {"channels": n, "kernel": (kh, kw)}
+
+
+def _out(st: dict, in_shape: tuple) -> tuple:
+    _c, H, Wd = in_shape
+    kh, kw = st["kernel"]
+    if kh > H or kw > Wd:
+        raise ValueError(_("a {kh}×{kw} kernel does not fit the {h}×{w} maps it reads").format(
+            kh=kh, kw=kw, h=H, w=Wd))
+    return (st["channels"], H - kh + 1, Wd - kw + 1)
+
+
+def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
+    """Kernels and biases in [−1, 1] (no zero weight); stride 1, no padding. One kernel over one channel is
+    written as a plain kh × kw matrix."""
+    n, (kh, kw), C = st["channels"], st["kernel"], in_shape[0]
+    W = values(rng, -1, 1, decimals, (n, C, kh, kw), nonzero=True)
+    return {"type": "conv2d", "weights": W[0, 0] if n == C == 1 else W, "biases": values(rng, -1, 1, decimals, n)}
+
+
 CONV2D = LayerKind(
     name="conv2d", help=N_("a 2-D convolution (cross-correlation, as PyTorch): kernels slide over the input "
                            "channels; stride, zero padding; then the activation"),
@@ -205,4 +232,5 @@ CONV2D = LayerKind(
     json=("activation", "weights", "biases", "z", "a", "grad_a", "delta", "grad_weights", "grad_biases",
           "new_weights", "new_biases", "optimizer_state"),
     describe=_describe, mistakes=MISTAKES,
+    new=Generator(word="conv", syntax="convKxK, convNxKxK", read=_read, out_shape=_out, draw=_draw),
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind, LayerMistake
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
 from bpcalc.registry.layers.conv2d import OVERLAPS_HOWS, OVERLAPS_TEXT
 
 KEYS = frozenset({"size", "stride", "padding"})
@@ -129,15 +129,47 @@ MAX_MISTAKES = (
 )
 AVG_MISTAKES = (LayerMistake("overlaps_not_summed", OVERLAPS_TEXT, back=_one_window(avg_back), hows=OVERLAPS_HOWS),)
 
+
+def _read(text: str) -> dict:
+    """'2' -> a 2×2 window, stride 2."""
+    if not text.isdigit() or not 1 <= int(text) <= 8:
+        raise ValueError(_("give the window's size after the word, 1 to 8: `maxpool2` pools 2×2 windows"))
+    return {"size": int(text)}
+
+
+def _out(st: dict, in_shape: tuple) -> tuple:
+    C, H, Wd = in_shape
+    S = st["size"]
+    if S > H or S > Wd:
+        raise ValueError(_("a {s}×{s} window does not fit the {h}×{w} maps it pools").format(s=S, h=H, w=Wd))
+    return (C, H // S, Wd // S)
+
+
+def _max_faults(layer, sheet: int) -> list[str]:
+    """A tie in a window, or a maximum that rounding to the sheet's decimals would tie with the runner-up."""
+    win = np.sort(_windows(layer.a_prev, layer.hyper, -np.inf), axis=-1)
+    if win.shape[-1] > 1 and np.any(win[..., -1] - win[..., -2] < 10.0 ** -sheet):
+        return ["max-pool tie"]
+    return []
+
+
+def _generator(word: str) -> Generator:
+    return Generator(word=word, syntax=f"{word}S", read=_read, out_shape=_out,
+                     draw=lambda rng, st, in_shape, values, decimals: {"type": word, "size": st["size"]},
+                     faults=_max_faults if word == "maxpool" else lambda layer, sheet: [])
+
+
 MAXPOOL = LayerKind(
     name="maxpool", help=N_("max pooling: each cell the maximum of its window; the gradient goes to that maximum"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=max_forward, grads=_no_grads, back=max_back, torch=_torch("MaxPool2d"),
     json=("a", "grad_a"), describe=_describe("maxpool"), record=_record_max, mistakes=MAX_MISTAKES,
+    new=_generator("maxpool"),
 )
 AVGPOOL = LayerKind(
     name="avgpool", help=N_("average pooling: each cell the mean of its window; the gradient is shared evenly"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=avg_forward, grads=_no_grads, back=avg_back, torch=_torch("AvgPool2d"),
     json=("a", "grad_a"), describe=_describe("avgpool"), mistakes=AVG_MISTAKES,
+    new=_generator("avgpool"),
 )
