@@ -102,6 +102,13 @@ def test_bias_must_be_a_boolean(cli, tmp_path, value, found):
             "bias: false")
 
 
+@pytest.mark.parametrize("value", ["[0.35, 0.35]", "0.35"])
+def test_bias_with_numbers_suggests_biases(cli, tmp_path, value):
+    err = refused(cli, tmp_path, NET.replace("biases: [1.83]", f"bias: {value}"), "spec.yaml:5", "layers[0].bias",
+                  "did you mean `biases:`?", f"write `biases: {value}`")
+    assert "write `bias: false` (unquoted)" not in err
+
+
 def test_bias_false_and_biases_contradict(cli, tmp_path):
     refused(cli, tmp_path, UNITS + "    bias: false\n    biases: [1]\n", "layers[0].bias", "`bias: false`",
             "delete one")

@@ -711,6 +711,11 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
 def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarray | None:
     """A layer's `biases:` (None when absent or null), one per neuron; checks `bias:` is a boolean that agrees."""
     flag = raw.get("bias", True)
+    if isinstance(flag, (list, float)) and "biases" not in raw:  # `bias: [0.35, 0.35]`: the values, misnamed
+        raise doc.error(path + ("bias",), _("`bias:` is true or false, found the numbers {short}; did you mean "
+                                            "`biases:`?").format(short=_short(flag)),
+                        hint=_("write `biases: {short}` for the layer's biases (`bias: false` is a layer without "
+                               "biases)").format(short=_short(flag)))
     if not isinstance(flag, bool):
         raise doc.error(path + ("bias",), _("bias is true or false, found {typename} {short}").format(
                                               typename=_typename(flag), short=_short(flag)),
