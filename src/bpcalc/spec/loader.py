@@ -160,8 +160,27 @@ def _decode(raw: bytes, source: str) -> str:
         raise SpecError(_("this is a binary file, not a YAML spec"), source=source)
     try:
         return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        if _looks_korean_legacy(raw):
+            raise SpecError(_("the file is not UTF-8 text: it is Korean text in the legacy encoding CP949 "
+                              "(EUC-KR)"), line=line, source=source,
+                            hint=_("re-save it as UTF-8 (in most editors: Save As, encoding UTF-8), or convert it: "
+                                   "iconv -f CP949 -t UTF-8 OLD.yaml > NEW.yaml")) from None
+        raise SpecError(_("the file is not UTF-8 text"), line=line, source=source,
+                        hint=_("re-save it as UTF-8 (in most editors: Save As, encoding UTF-8)")) from None
+
+
+def _looks_korean_legacy(raw: bytes) -> bool:
+    """Whether bytes that are not UTF-8 read as CP949 (EUC-KR's superset) and most of what is not ASCII is then
+    Hangul: text in another encoding (Latin-1 `café`) seldom decodes so, and never mostly into Hangul."""
+    try:
+        text = raw.decode("cp949")
     except UnicodeDecodeError:
-        raise SpecError(_("the file is not UTF-8 text"), source=source) from None
+        return False
+    wide = [ch for ch in text if ord(ch) > 127]
+    hangul = sum("\uac00" <= ch <= "\ud7a3" or "\u3131" <= ch <= "\u318e" for ch in wide)
+    return hangul >= max(1, 0.6 * len(wide))
 
 
 def _wide_encoding(raw: bytes) -> str | None:
