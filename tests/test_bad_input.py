@@ -244,7 +244,7 @@ def test_nodes_that_use_each_other_form_a_cycle(cli, tmp_path):
     ("x < y", "comparisons"),
     ("'text'", "the literal 'text'"),
     ("f'{x}'", "f-strings"),
-    ("x @ y", "MatMult"),
+    ("x @ y", "the operator `@`"),
     ("exp(x, y)", "takes exactly one argument"),
     ("exp(x=1)", "takes exactly one argument"),
 ])
