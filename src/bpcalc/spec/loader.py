@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,10 +213,14 @@ def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None
     data = doc.data
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     doc.base = base
-    if "layers" in data:
-        return _network(doc, data, base)
-    if "nodes" in data or "variables" in data:
-        return _graph(doc, data)
+    try:
+        if "layers" in data:
+            return _network(doc, data, base)
+        if "nodes" in data or "variables" in data:
+            return _graph(doc, data)
+    except SpecError as err:
+        _note_decimal_comma(err, text)
+        raise
     known = sorted(k for k in data if k in NETWORK_KEYS | GRAPH_KEYS)
     if not known:  # some other YAML or text file: its contents are not echoed back as "keys"
         raise _not_a_spec(doc.source, _("none of its keys is a spec's"))
@@ -227,6 +232,25 @@ def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None
     raise doc.error((), _("a spec needs `layers` (a network) or `nodes` (an expression graph); found keys: "
                           "{keys}").format(keys=", ".join(known)),
                     hint=_("`bpcalc init` writes a starter spec; `bpcalc examples` lists complete ones"))
+
+
+_DECIMAL_COMMA = re.compile(r"(?<![\w.,])(\d+),(\d+)(?![\w.])")
+
+
+def _note_decimal_comma(err: SpecError, text: str) -> None:
+    """Name a decimal comma (`[0,05, 0,10]`, which YAML reads as four numbers) in the error a spec with one met: the
+    first line where a comma between digits is no list's separator (a `, ` beside it, `,05` or `0,35`, no brackets)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        body = line.split("#", 1)[0]
+        found = list(_DECIMAL_COMMA.finditer(body))
+        rest = _DECIMAL_COMMA.sub("", body)
+        if found and (", " in rest or "[" not in body and "{" not in body
+                      or any(len(m[2]) > 1 and (m[2][0] == "0" or m[1] == "0") for m in found)):
+            fixed = _DECIMAL_COMMA.sub(r"\1.\2", body).strip().removeprefix("- ")
+            err.message += _(" (line {line}: `{written}` is written with a decimal comma, which YAML does not read "
+                             "as one number)").format(line=number, written=found[0][0])
+            err.hint = _("write decimals with a point: {fixed}").format(fixed=fixed)
+            return
 
 
 SPEC_SHAPE = N_("a spec is a YAML mapping such as `inputs: [0.1, 0.3]`, `targets: [0.03]`, `layers: [{weights: "
