@@ -192,3 +192,17 @@ def test_display_shows_the_rounded_decimals_even_with_low_precision(cli):
     assert res.exit_code == 0
     rows = forward_rows(res.stdout)
     assert rows["σ(h1)"][-1] == f"{r(sigmoid(1.0), 3):g}"
+
+
+def test_a_departure_is_shown_with_the_digits_that_make_it_one(cli):
+    """two_layer at 4 decimals: σ(0.3775) = 0.593269… is written 0.5933; shown at 4 digits the two would read
+    alike ("0.5933 instead of 0.5933"), so the exact value gets the digit that differs."""
+    out = cli("run", "two_layer", "--round", "4", "--format", "text").stdout
+    section = out[out.index("Hand rounding vs exact"):]
+    exact_a = sigmoid(0.05 * 0.15 + 0.1 * 0.2 + 0.35)
+    assert f"first departs at a_1^(2): 0.5933 instead of {r(exact_a, 5):.5f} (by" in section
+    rows = [line.split() for line in section.splitlines() if line[:1] in "aδ∂Ez" and len(line.split()) >= 4]
+    assert len(rows) >= 10
+    for row in rows:  # quantity names may hold a space ("a_1^(3) after"): the three numbers are the last ones
+        rounded, exact = row[-3], row[-2]
+        assert rounded != exact, row
