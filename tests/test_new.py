@@ -173,6 +173,15 @@ def test_bad_options_are_exit_2(cli, tmp_path):
     assert cli("new", "--variants", "2", "-o", tmp_path / "c", "-f", "svg").exit_code == 2
 
 
+@pytest.mark.parametrize("args", [("--shape", "2-x"), ("--activation", "sigmoidd"), ("--loss", "hingee"),
+                                  ("--activation", "softmax", "--loss", "cross_entropy")])
+def test_a_refused_class_set_writes_nothing(cli, tmp_path, args):
+    folder = tmp_path / "class" / "week1"
+    r = cli("new", "--variants", "3", "-o", folder, *args)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its parent
+
+
 def test_an_impossible_problem_says_why(cli):
     r = cli("new", "--shape", "2-2-1", "--activation", "softmax", "--loss", "cross_entropy")
     assert r.exit_code == 2 and "cannot make this problem" in r.stderr and "line" not in r.stderr

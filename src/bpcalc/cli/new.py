@@ -97,10 +97,9 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
         raise SpecError(_("--format {fmt}: a class set is written as markdown, text, latex or html").format(fmt=fmt))
     if folder.exists() and not folder.is_dir():
         raise SpecError(_("--output {path}: not a folder").format(path=show_path(folder)))
-    folder.mkdir(parents=True, exist_ok=True)
     width = len(str(n))
     seen: set[str] = set()
-    files = []
+    files: list[tuple[str, str]] = []  # every file made before the folder is: a refusal (exit 2) writes nothing
     for i in range(1, n + 1):
         p = new_problem((seed, i), shape, activation, loss, decimals, graph, round_to, avoid=frozenset(seen))
         seen.add(p.text)
@@ -113,8 +112,10 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
                               (f"worksheet-{tag}.{SUFFIX[fmt]}", render(sheet.doc, None, standalone=standalone)),
                               (f"answers-{tag}.{SUFFIX[fmt]}", render(key.doc, None, standalone=standalone)),
                               (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))):
-            c.deliver(content, folder / name)
-            files.append(name)
+            files.append((name, content))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files:
+        c.deliver(content, folder / name)
     if not quiet:
         c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, worksheet-NN.{ext}, answers-NN.{ext}, "
                          "check-NN.yaml (variant i is drawn from seed {seed} and i)").format(
