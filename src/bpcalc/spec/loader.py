@@ -6,6 +6,7 @@ import difflib
 import math
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -404,7 +405,13 @@ def _numeric_text(text: str) -> bool:
 def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarray:
     p = Path(ref) if Path(ref).is_absolute() else base / ref
     if p.suffix.lower() not in (".csv", ".npy"):
-        raise doc.error(path, _("{ref!r} is neither inline numbers nor a .csv or .npy file").format(ref=ref))
+        if p.is_dir():
+            raise doc.error(path, _("{path} is {kind}, not a data file").format(path=p, kind=_("a directory")),
+                            hint=_("name a .csv or .npy file in it, such as {example}").format(
+                                example=(Path(ref) / "inputs.csv").as_posix()))
+        raise doc.error(path, _("{ref!r} is neither inline numbers nor a .csv or .npy file").format(ref=ref),
+                        hint=_("write the numbers as a list, such as [0.1, 0.3], or name a .csv or .npy file "
+                               "(paths are relative to the spec file)"))
     kind = special_file_kind(p)
     if kind == "missing":
         raise doc.error(path, _("data file not found: {p}").format(p=p), hint=_("paths are relative to the spec file"))
@@ -417,13 +424,19 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path) -> np.ndarra
             # notebook) would end the process with SIGBUS on the next use of the spec's data
             arr = np.load(p, allow_pickle=False)
         else:
-            arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
+            with warnings.catch_warnings():  # an empty file: numpy's "input contained no data" is said below
+                warnings.simplefilter("ignore")
+                arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
     except Exception as exc:  # numpy raises many kinds for malformed files
         reason = str(exc).split(";")[0].split(". ")[0].rstrip(". ")[:200]  # numpy's first sentence
         raise doc.error(path, _("cannot read {ref}: {reason}").format(ref=ref, reason=reason),
                         hint=_("a .csv holds numbers only: one sample per line, comma-separated, no header line")
                         if p.suffix.lower() == ".csv"
                         else _("save it with numpy.save(path, array_of_floats)")) from None
+    if arr.size == 0 and p.suffix.lower() == ".csv":
+        raise doc.error(path, _("{ref} holds no numbers: the file is empty (or blank lines and comments only)").format(
+                                  ref=ref),
+                        hint=_("a .csv holds numbers only: one sample per line, comma-separated, no header line"))
     if arr.dtype.kind not in "biuf":
         raise doc.error(path, _("{p} does not hold numbers (dtype {dtype})").format(p=p, dtype=arr.dtype))
     arr = np.asarray(arr, dtype=np.float64)
