@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -206,3 +207,16 @@ def test_a_departure_is_shown_with_the_digits_that_make_it_one(cli):
     for row in rows:  # quantity names may hold a space ("a_1^(3) after"): the three numbers are the last ones
         rounded, exact = row[-3], row[-2]
         assert rounded != exact, row
+
+
+@pytest.mark.parametrize("precision", [(), ("-p", "6")])
+def test_explain_and_graph_show_hand_rounded_numbers_as_run_does(cli, precision):
+    """Under --round, --precision is significant digits (raised to the rounding's decimals) in every view: the
+    seed 001 chain rule reads 1.235 · 1 · 0.73 (σ(h1) = σ(1) to 2 decimals, ŷ = 1.235, t = 0), not 1.2350 ·
+    1.0000 · 0.7300 (or 1.235000 with -p 6) as explain and graph wrote it."""
+    s1 = r(sigmoid(0.8 + 0.2), 2)
+    assert s1 == 0.73
+    out = cli("explain", "hidden", "--round", "2", "--param", "w_11^(3)", "-f", "text", *precision).stdout
+    assert "= 1.235 · 1 · 0.73\n" in out, out
+    dot = cli("graph", "hidden", "--round", "2", "-f", "dot", *precision).stdout
+    assert "0.73" in dot and not re.search(r"\d\.\d*0\b", dot), dot

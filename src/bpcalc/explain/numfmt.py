@@ -51,3 +51,9 @@ class Fmt:
         """A number as a factor in a product: negatives in parentheses."""
         s = self(x)
         return f"({s})" if s.startswith("-") else s
+
+
+def for_trace(precision: int, trace) -> Fmt:
+    """How a trace's numbers are shown: `precision` significant digits, and under hand rounding at least its
+    decimals with trailing zeros dropped (0.73 and 1.235, as on paper), the same in every command and view."""
+    return Fmt(max(precision, getattr(trace, "round_to", None) or 0))
