@@ -25,7 +25,8 @@ FormatOpt = Annotated[str | None, typer.Option(
                      choices=formats.choices_help())),
     show_default=False)]
 PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", metavar="N", min=1, max=17,
-                                           help=N_("Significant digits shown (JSON always has full precision)."))]
+                                           help=N_("Digits shown: N significant digits for numbers below 1, N "
+                                                   "decimals from 1 up (JSON always has full precision)."))]
 
 
 def _dash_is_stdout(value: Path | None) -> Path | None:
