@@ -469,6 +469,15 @@ def test_an_output_suffix_bpcalc_does_not_write_is_refused(cli, tmp_path, cmd, n
     assert says in r.stderr and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(("cmd", "name", "writes"), [
+    (("new",), "problem.pdf", "this command writes a spec (.yaml)"),
+    (("export", "two_layer"), "script.docx", "this command writes a Python script (.py)"),
+])
+def test_a_command_of_one_kind_of_file_refuses_a_foreign_suffix(cli, tmp_path, cmd, name, writes):
+    r = cli(*cmd, "-o", tmp_path / name)
+    assert r.exit_code == 2 and writes in r.stderr and list(tmp_path.iterdir()) == []
+
+
 def test_format_help_and_errors_list_the_table(cli):
     from bpcalc.cli import formats
 

@@ -309,6 +309,14 @@ def _foreign_output(output: Path, family: str) -> SpecError:
         name=output.name, suffix=output.suffix, written=written), hint=hint)
 
 
+def refuse_foreign_output(output: Path | None, writes: str) -> None:
+    """--output of a command that writes one kind of file (`writes`: "a Python script (.py)"): refused when its
+    suffix names a format bpcalc does not write (.pdf, .png …), which the file would not be."""
+    if output is not None and output.suffix.lower() in formats.FOREIGN_SUFFIXES:
+        raise SpecError(_("--output {name}: bpcalc does not write {suffix} files; this command writes {writes}").format(
+            name=output.name, suffix=output.suffix, writes=writes))
+
+
 def is_terminal() -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True

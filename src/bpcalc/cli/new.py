@@ -67,6 +67,7 @@ def new(
     if variants is None:
         out = None if output is None or str(output) == "-" else output
         if out is not None:
+            c.refuse_foreign_output(out, _("a spec (.yaml)"))
             c.check_output_path(out)
         p = new_problem(seed, shape, activation, loss, decimals, graph, round)
         if quiet and out is None:
