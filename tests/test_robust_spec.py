@@ -365,6 +365,11 @@ def test_a_decimal_comma_is_named(cli, tmp_path, text, line, written, fixed):
             f"hint: write decimals with a point: {fixed}")
 
 
+def test_a_comma_between_digits_in_a_name_is_no_decimal_comma(cli, tmp_path):
+    err = refused(cli, tmp_path, "name: exercise 2,5\n" + NET.replace("[1.83]", "[1.83, 2]"), "2 biases")
+    assert "decimal comma" not in err
+
+
 def test_commas_of_a_list_written_without_spaces_are_no_decimal_comma(cli, tmp_path):
     err = refused(cli, tmp_path, "inputs: [[0,1],[1,0]]\ntargets: [[1],[1]]\nlayers:\n  - weights: [[1, 2, 3]]\n")
     assert "decimal comma" not in err

@@ -243,6 +243,8 @@ def _note_decimal_comma(err: SpecError, text: str) -> None:
     first line where a comma between digits is no list's separator (a `, ` beside it, `,05` or `0,35`, no brackets)."""
     for number, line in enumerate(text.splitlines(), 1):
         body = line.split("#", 1)[0]
+        if body.strip().removeprefix("- ").startswith(("name:", "description:")):  # text, where `2,5` is no number
+            continue
         found = list(_DECIMAL_COMMA.finditer(body))
         rest = _DECIMAL_COMMA.sub("", body)
         if found and (", " in rest or "[" not in body and "{" not in body
