@@ -244,7 +244,7 @@ def test_nodes_that_use_each_other_form_a_cycle(cli, tmp_path):
     ("x < y", "comparisons"),
     ("'text'", "the literal 'text'"),
     ("f'{x}'", "f-strings"),
-    ("x @ y", "MatMult"),
+    ("x @ y", "the operator `@`"),
     ("exp(x, y)", "takes exactly one argument"),
     ("exp(x=1)", "takes exactly one argument"),
 ])
@@ -337,6 +337,19 @@ def test_binary_file_with_another_suffix(cli, tmp_path):
 
 def test_not_utf8(cli, tmp_path):
     refused(cli, tmp_path, "name: caf\xe9\n".encode("latin-1") + NET.encode(), "not UTF-8")
+
+
+def test_not_utf8_says_where_and_to_resave(cli, tmp_path):
+    err = refused(cli, tmp_path, NET.encode() + "name: caf\xe9\n".encode("latin-1"), "not UTF-8", "re-save it as UTF-8")
+    assert f"spec.yaml:{NET.count(chr(10)) + 1}" in err and "CP949" not in err
+
+
+@pytest.mark.parametrize("encoding", ["cp949", "euc-kr"])
+def test_korean_legacy_encoding_is_named(cli, tmp_path, encoding):
+    text = "name: 은닉층이 하나인 신경망\ndescription: 역전파 연습 문제\n" + NET
+    err = refused(cli, tmp_path, text.encode(encoding), "spec.yaml:1", "not UTF-8", "CP949 (EUC-KR)",
+                  "re-save it as UTF-8", "iconv -f CP949 -t UTF-8")
+    assert "Traceback" not in err
 
 
 def test_binary_on_stdin(cli):

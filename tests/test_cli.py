@@ -465,6 +465,34 @@ def test_output_suffix_picks_the_format(cli, tmp_path):
     assert (tmp_path / "out.unknown").read_text(encoding="utf-8") == cli("run", "simple", "-f", "text").stdout
 
 
+@pytest.mark.parametrize(("cmd", "name", "says"), [
+    (("run", "two_layer"), "handout.pdf", "pdflatex handout.tex"),
+    (("run", "two_layer", "-f", "text"), "handout.PDF", "print it to PDF"),
+    (("worksheet", "hidden"), "sheet.docx", "such as sheet.html"),
+    (("step", "xor", "--epochs", "2"), "curve.png", "such as curve.html"),
+    (("graph", "simple"), "figure.png", "such as figure.svg"),
+])
+def test_an_output_suffix_bpcalc_does_not_write_is_refused(cli, tmp_path, cmd, name, says):
+    r = cli(*cmd, "-o", tmp_path / name)
+    assert r.exit_code == 2 and r.stdout == ""
+    family = "graph" if cmd[0] == "graph" else "report"
+    from bpcalc.cli import formats
+
+    assert f"--output {name}: bpcalc does not write {name[name.index('.'):]} files; it writes" in r.stderr
+    assert all(f"{f.name} ({', '.join(f.suffixes)})" in r.stderr for f in formats.FORMATS
+               if f.family == family and f.suffixes)
+    assert says in r.stderr and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("cmd", "name", "writes"), [
+    (("new",), "problem.pdf", "this command writes a spec (.yaml)"),
+    (("export", "two_layer"), "script.docx", "this command writes a Python script (.py)"),
+])
+def test_a_command_of_one_kind_of_file_refuses_a_foreign_suffix(cli, tmp_path, cmd, name, writes):
+    r = cli(*cmd, "-o", tmp_path / name)
+    assert r.exit_code == 2 and writes in r.stderr and list(tmp_path.iterdir()) == []
+
+
 def test_format_help_and_errors_list_the_table(cli):
     from bpcalc.cli import formats
 

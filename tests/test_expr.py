@@ -105,8 +105,9 @@ REFUSED = [
     ("string literal", "x + 'abc'", "'abc'", "the literal 'abc'"),
     ("boolean", "x * True", "True", "the literal True"),
     ("comparison", "x < y", "x < y", "comparisons"),
-    ("floor division", "x // y", "x // y", "FloorDiv"),
-    ("modulo", "x % y", "x % y", "Mod"),
+    ("floor division", "x // y", "// y", "the operator `//`"),
+    ("modulo", "x % y", "% y", "the operator `%`"),
+    ("bitwise or", "(x + y)|(x)", "|(x)", "the operator `|`"),
     ("if-expression", "x if y else 1", "x if y", "if-expressions"),
     ("and/or", "x and y", "x and y", "and/or"),
     ("list", "[x, y]", "[x, y]", "lists"),
@@ -144,6 +145,16 @@ def test_refusals_name_the_node_and_point_at_the_culprit(what, text, at, says):
     assert shown == text.strip()
     assert shown[col:].startswith(at), (shown, col)
     assert "^" in str(err) and "Traceback" not in str(err)
+
+
+@pytest.mark.parametrize(("text", "fixed"), [("x * y^2", "x * y**2"), ("(x + y) ^ (2)", "(x + y) ** (2)"),
+                                            ("x^y^2", "x**y**2")])
+def test_a_caret_for_a_power_is_named_and_pointed_at(text, fixed):
+    err = refusal({"f": text})
+    assert "use ** for powers" in err.message and "BitXor" not in err.message
+    shown, col = caret_column(err.message)
+    assert shown == text and shown[col] == "^", (shown, col)
+    assert err.hint == f"write {fixed}"
 
 
 def test_import_statement_is_a_syntax_error_with_a_caret():

@@ -173,6 +173,64 @@ def test_bad_options_are_exit_2(cli, tmp_path):
     assert cli("new", "--variants", "2", "-o", tmp_path / "c", "-f", "svg").exit_code == 2
 
 
+@pytest.mark.parametrize("args", [("--shape", "2-x"), ("--activation", "sigmoidd"), ("--loss", "hingee"),
+                                  ("--activation", "softmax", "--loss", "cross_entropy")])
+def test_a_refused_class_set_writes_nothing(cli, tmp_path, args):
+    folder = tmp_path / "class" / "week1"
+    r = cli("new", "--variants", "3", "-o", folder, *args)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its parent
+
+
 def test_an_impossible_problem_says_why(cli):
     r = cli("new", "--shape", "2-2-1", "--activation", "softmax", "--loss", "cross_entropy")
     assert r.exit_code == 2 and "cannot make this problem" in r.stderr and "line" not in r.stderr
+
+
+# ------------------------------------------------------------------ problems no draw can pass, and the time bound
+@pytest.mark.parametrize(("args", "says"), [
+    (("--shape", "1-1-1-1-1-1-1-1"), "is at most 6.1e-05, below the 0.0001"),
+    (("--shape", "5-5-5", "--loss", "cross_entropy"), "so 4 of the 5 outputs' weights would have none"),
+    (("--round", "1"), "is at most 0.062, below the 0.1"),
+])
+def test_a_problem_no_draw_can_pass_is_refused_before_drawing(cli, monkeypatch, tmp_path, args, says):
+    from bpcalc.engine import problems
+
+    def no_draws(*a, **k):
+        raise AssertionError("drew a problem")
+
+    monkeypatch.setattr(problems, "problem_faults", no_draws)
+    r = cli("new", *args, "--variants", "2", "-o", tmp_path / "set")
+    assert r.exit_code == 2 and "no interesting problem exists" in r.stderr and says in r.stderr, r.stderr
+    assert "every weight gradient survives the sheet's rounding" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_gradient_bound_holds_for_every_draw():
+    """The up-front bound is an upper bound: the largest first-layer gradient of many random sigmoid networks
+    (weights in [−1, 1], inputs in [0, 1], the gradients computed by the test's own backward pass) stays below
+    it, and it is not far above the largest seen either (so the refusals above lose nothing close to possible)."""
+    from bpcalc.engine.problems import gradient_bound
+
+    rng = np.random.default_rng(5)
+    for sizes in ([2, 2, 1], [1, 1, 1, 1], [3, 2, 2], [1, 1]):
+        seen = 0.0
+        for _ in range(3000):
+            layers = [{"weights": rng.uniform(-1, 1, (j, k)).tolist(), "biases": rng.uniform(-1, 1, j).tolist(),
+                       "activation": "sigmoid"} for k, j in zip(sizes[:-1], sizes[1:])]
+            d = {"inputs": rng.uniform(0, 1, sizes[0]).tolist(), "targets": rng.uniform(0, 1, sizes[-1]).tolist(),
+                 "layers": layers, "learning_rate": 0.5}
+            seen = max(seen, float(np.abs(network_step(d)[1][0]).max()))
+        bound = gradient_bound(sizes, "sigmoid", "half_sse")
+        assert seen <= bound < 40 * seen, (sizes, seen, bound)
+
+
+def test_a_search_that_finds_nothing_stops_in_time_and_names_the_rule(cli, monkeypatch):
+    from bpcalc.engine import problems
+
+    monkeypatch.setattr(problems, "MAX_SECONDS", 0.5)
+    r = cli("new", "--shape", "1-1-1-1-1-1-1-1", "--round", "5")  # not decided up front: the bound is 6.1e-5
+    assert r.exit_code == 2
+    m = re.search(r"no interesting problem found in (\d+) draws \(\d+ s\); the rule broken most: every weight "
+                  r"gradient survives the sheet's rounding \(\|g\| ≥ 1e-05\) \(by (\d+) of (\d+) draws\)", r.stderr)
+    assert m and m[1] == m[3] and 0 < int(m[2]) <= int(m[1]) < problems.MAX_DRAWS, r.stderr

@@ -166,6 +166,19 @@ def test_expected_takes_the_profiles_names(cli, tmp_path):
     assert names["out_o1"] == "a_1^(3)" and names["w5"] == "w_11^(3) new"  # JSON: the layer notation's names
 
 
+@pytest.mark.parametrize(("example", "key", "profile"), [("mazur", "w5", "mazur"), ("mazur", "E_total", "mazur"),
+                                                        ("two_layer", "w_12^[2]", "ng")])
+def test_expected_in_another_notations_names_suggests_that_notation(cli, tmp_path, example, key, profile):
+    text = (NETWORKS / f"{example}.yaml").read_text(encoding="utf-8").replace("notation: mazur\n", "")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(text + f"expected:\n  {key}: 0.5\n", encoding="utf-8")
+    r = cli("run", spec)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert f"unknown quantity `{key}`: it is a name of the `{profile}` notation" in r.stderr, r.stderr
+    assert f"add `notation: {profile}` to the spec (or run with `--notation {profile}`)" in r.stderr
+    assert cli("run", spec, "--notation", profile).exit_code in (0, 1)  # then it is found (✓ or ✗)
+
+
 @pytest.mark.parametrize("command", ["run", "explain", "step", "check", "graph"])
 def test_unknown_notation_on_the_command_line(cli, command):
     r = cli(command, "two_layer", "--notation", "greek")

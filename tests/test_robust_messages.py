@@ -42,6 +42,33 @@ def _data_spec(tmp_path, ref: str) -> str:
     return f"inputs: {ref}\ntargets: [[1]]\nlayers:\n  - weights: [[1]]\n"
 
 
+def test_a_data_path_naming_a_folder_without_a_suffix(cli, tmp_path):
+    (tmp_path / "ddir").mkdir()
+    err = refused(cli, tmp_path, _data_spec(tmp_path, "ddir"), "spec.yaml:1", "inputs",
+                  "ddir is a directory, not a data file", "name a .csv or .npy file in it, such as ddir/inputs.csv")
+    assert "neither inline numbers" not in err
+
+
+def test_a_typo_without_a_suffix_is_still_neither_numbers_nor_a_file(cli, tmp_path):
+    refused(cli, tmp_path, _data_spec(tmp_path, "ddir"), "'ddir' is neither inline numbers nor a .csv or .npy file")
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "# no data yet\n"])
+def test_an_empty_csv_gets_bpcalcs_message_only(tmp_path, content):
+    """numpy warns "input contained no data" on stderr (with bpcalc's source line) before bpcalc's own message:
+    run as a program, so no test harness catches the warning first."""
+    import subprocess
+    import sys
+
+    (tmp_path / "x.csv").write_text(content, encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text(_data_spec(tmp_path, "x.csv"), encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "run", "spec.yaml"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=60, env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.startswith("error: spec.yaml:1, inputs: x.csv holds no numbers"), r.stderr
+    assert "Warning" not in r.stderr and "loader.py" not in r.stderr and r.stderr.count("\n") == 2
+
+
 def test_a_data_path_that_is_a_directory(cli, tmp_path):
     (tmp_path / "x.csv").mkdir()
     refused(cli, tmp_path, _data_spec(tmp_path, "x.csv"), "spec.yaml:1", "inputs", "x.csv is a directory, not a "

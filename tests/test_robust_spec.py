@@ -102,6 +102,13 @@ def test_bias_must_be_a_boolean(cli, tmp_path, value, found):
             "bias: false")
 
 
+@pytest.mark.parametrize("value", ["[0.35, 0.35]", "0.35"])
+def test_bias_with_numbers_suggests_biases(cli, tmp_path, value):
+    err = refused(cli, tmp_path, NET.replace("biases: [1.83]", f"bias: {value}"), "spec.yaml:5", "layers[0].bias",
+                  "did you mean `biases:`?", f"write `biases: {value}`")
+    assert "write `bias: false` (unquoted)" not in err
+
+
 def test_bias_false_and_biases_contradict(cli, tmp_path):
     refused(cli, tmp_path, UNITS + "    bias: false\n    biases: [1]\n", "layers[0].bias", "`bias: false`",
             "delete one")
@@ -345,3 +352,24 @@ def test_control_characters_in_a_spec_are_refused_never_printed(cli, tmp_path, t
 def test_a_hostile_file_name_is_shown_escaped(cli, tmp_path):
     r = cli("run", str(tmp_path / "a\x1b[31mb.yaml"))
     assert r.exit_code == 2 and "\x1b" not in r.stderr and "\\x1b" in r.stderr
+
+
+@pytest.mark.parametrize("text, line, written, fixed", [
+    (NET.replace("[0.1, 0.3]", "[0,05, 0,10]"), 1, "0,05", "inputs: [0.05, 0.10]"),
+    (NET.replace("[[0.5, 0.2]]", "[[0,5, 0,2]]"), 4, "0,5", "weights: [[0.5, 0.2]]"),
+    (NET.replace("[1.83]", "[0,83]"), 5, "0,83", "biases: [0.83]"),
+    (GRAPH + "  f: x * c\nconstants:\n  c: 0,5\n", 5, "0,5", "c: 0.5"),
+])
+def test_a_decimal_comma_is_named(cli, tmp_path, text, line, written, fixed):
+    refused(cli, tmp_path, text, f"line {line}: `{written}` is written with a decimal comma",
+            f"hint: write decimals with a point: {fixed}")
+
+
+def test_a_comma_between_digits_in_a_name_is_no_decimal_comma(cli, tmp_path):
+    err = refused(cli, tmp_path, "name: exercise 2,5\n" + NET.replace("[1.83]", "[1.83, 2]"), "2 biases")
+    assert "decimal comma" not in err
+
+
+def test_commas_of_a_list_written_without_spaces_are_no_decimal_comma(cli, tmp_path):
+    err = refused(cli, tmp_path, "inputs: [[0,1],[1,0]]\ntargets: [[1],[1]]\nlayers:\n  - weights: [[1, 2, 3]]\n")
+    assert "decimal comma" not in err

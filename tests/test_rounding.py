@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -192,3 +193,30 @@ def test_display_shows_the_rounded_decimals_even_with_low_precision(cli):
     assert res.exit_code == 0
     rows = forward_rows(res.stdout)
     assert rows["σ(h1)"][-1] == f"{r(sigmoid(1.0), 3):g}"
+
+
+def test_a_departure_is_shown_with_the_digits_that_make_it_one(cli):
+    """two_layer at 4 decimals: σ(0.3775) = 0.593269… is written 0.5933; shown at 4 digits the two would read
+    alike ("0.5933 instead of 0.5933"), so the exact value gets the digit that differs."""
+    out = cli("run", "two_layer", "--round", "4", "--format", "text").stdout
+    section = out[out.index("Hand rounding vs exact"):]
+    exact_a = sigmoid(0.05 * 0.15 + 0.1 * 0.2 + 0.35)
+    assert f"first departs at a_1^(2): 0.5933 instead of {r(exact_a, 5):.5f} (by" in section
+    rows = [line.split() for line in section.splitlines() if line[:1] in "aδ∂Ez" and len(line.split()) >= 4]
+    assert len(rows) >= 10
+    for row in rows:  # quantity names may hold a space ("a_1^(3) after"): the three numbers are the last ones
+        rounded, exact = row[-3], row[-2]
+        assert rounded != exact, row
+
+
+@pytest.mark.parametrize("precision", [(), ("-p", "6")])
+def test_explain_and_graph_show_hand_rounded_numbers_as_run_does(cli, precision):
+    """Under --round, --precision is significant digits (raised to the rounding's decimals) in every view: the
+    seed 001 chain rule reads 1.235 · 1 · 0.73 (σ(h1) = σ(1) to 2 decimals, ŷ = 1.235, t = 0), not 1.2350 ·
+    1.0000 · 0.7300 (or 1.235000 with -p 6) as explain and graph wrote it."""
+    s1 = r(sigmoid(0.8 + 0.2), 2)
+    assert s1 == 0.73
+    out = cli("explain", "hidden", "--round", "2", "--param", "w_11^(3)", "-f", "text", *precision).stdout
+    assert "= 1.235 · 1 · 0.73\n" in out, out
+    dot = cli("graph", "hidden", "--round", "2", "-f", "dot", *precision).stdout
+    assert "0.73" in dot and not re.search(r"\d\.\d*0\b", dot), dot

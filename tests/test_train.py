@@ -517,3 +517,17 @@ def test_shuffle_uses_the_documented_order():
         _close([res.losses[e - 1]], [loss])
     _close(res.weights[0], params[0])
     _close(res.biases[1], params[3])
+
+
+def test_plot_of_epochs_by_hand(cli, tmp_path):
+    """`step --round N --plot FILE` draws the hand-rounded epochs' losses (it used to exit 0 writing nothing)."""
+    import re
+
+    plot = tmp_path / "loss.svg"
+    r = cli("step", "hidden", "--round", "2", "--epochs", "3", "--plot", plot, "--quiet")
+    assert r.exit_code == 0, r.stderr
+    svg = plot.read_text(encoding="utf-8")
+    points = re.search(r'<polyline points="([^"]+)"', svg)[1].split()
+    assert len(points) == 3
+    ys = [float(p.split(",")[1]) for p in points]
+    assert ys[0] < ys[1] < ys[2]  # the loss falls epoch by epoch: lower on the page (larger y)

@@ -25,7 +25,8 @@ FormatOpt = Annotated[str | None, typer.Option(
                      choices=formats.choices_help())),
     show_default=False)]
 PrecisionOpt = Annotated[int, typer.Option("--precision", "-p", metavar="N", min=1, max=17,
-                                           help=N_("Significant digits shown (JSON always has full precision)."))]
+                                           help=N_("Digits shown: N significant digits for numbers below 1, N "
+                                                   "decimals from 1 up (JSON always has full precision)."))]
 
 
 def _dash_is_stdout(value: Path | None) -> Path | None:
@@ -276,7 +277,10 @@ def interrupted_by() -> tuple[str, int]:
 
 
 def pick_format(fmt: str | None, output: Path | None, family: str = "report") -> str:
-    """Explicit --format, else the output file's suffix, else (reports) rich on a terminal and text when piped."""
+    """Explicit --format, else the output file's suffix, else (reports) rich on a terminal and text when piped; an
+    --output whose suffix names a format bpcalc does not write (.pdf, .png, .docx …) is refused."""
+    if output is not None and output.suffix.lower() in formats.FOREIGN_SUFFIXES:
+        raise _foreign_output(output, family)
     if fmt is not None:
         fmt = fmt.lower()
         if fmt not in formats.names(family):
@@ -289,6 +293,28 @@ def pick_format(fmt: str | None, output: Path | None, family: str = "report") ->
     if family == "report":
         return "rich" if is_terminal() else "text"
     return formats.FALLBACK[family]
+
+
+def _foreign_output(output: Path, family: str) -> SpecError:
+    """--output names a file of a format bpcalc does not write: say which it writes (and the way to a PDF)."""
+    written = ", ".join(f"{f.name} ({', '.join(f.suffixes)})" for f in formats.FORMATS
+                        if f.family == family and f.suffixes)
+    if output.suffix.lower() == ".pdf" and family == "report":
+        hint = _("for a PDF, write LaTeX and compile it (-o {stem}.tex --standalone, then pdflatex {stem}.tex), or "
+                 "write HTML (-o {stem}.html) and print it to PDF from a browser").format(stem=output.stem)
+    else:
+        hint = _("name the file with one of these suffixes, such as {stem}{suffix}").format(
+            stem=output.stem, suffix=".svg" if family == "graph" else ".html")
+    return SpecError(_("--output {name}: bpcalc does not write {suffix} files; it writes {written}").format(
+        name=output.name, suffix=output.suffix, written=written), hint=hint)
+
+
+def refuse_foreign_output(output: Path | None, writes: str) -> None:
+    """--output of a command that writes one kind of file (`writes`: "a Python script (.py)"): refused when its
+    suffix names a format bpcalc does not write (.pdf, .png …), which the file would not be."""
+    if output is not None and output.suffix.lower() in formats.FOREIGN_SUFFIXES:
+        raise SpecError(_("--output {name}: bpcalc does not write {suffix} files; this command writes {writes}").format(
+            name=output.name, suffix=output.suffix, writes=writes))
 
 
 def is_terminal() -> bool:

@@ -28,5 +28,6 @@ def export(spec: c.SpecArg = None, to: ToOpt = "pytorch", output: c.OutputOpt = 
     if to.lower() not in TARGETS:
         raise SpecError(_("cannot export to {to!r}").format(to=to), hint=_("choose one of: {join_targets}").format(
                                                              join_targets=', '.join(TARGETS)))
+    c.refuse_foreign_output(output, _("a Python script (.py)"))
     s = c.open_spec_for(spec, output)
     c.deliver(export_pytorch(s, output), output, protect=[s.source])

@@ -142,6 +142,12 @@ NOUN = {"report": N_("format"), "graph": N_("graph format"), "lms": N_("quiz for
 FALLBACK = {"report": "text", "graph": "dot", "lms": "moodle"}
 
 
+# --output suffixes of formats bpcalc does not write (refused, not filled with text): documents, pictures, sheets
+FOREIGN_SUFFIXES = frozenset({".pdf", ".ps", ".eps", ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif",
+                              ".tiff", ".doc", ".docx", ".odt", ".rtf", ".xls", ".xlsx", ".ods", ".ppt", ".pptx",
+                              ".odp", ".ipynb", ".zip"})
+
+
 def names(family: str = "report") -> list[str]:
     """The formats --format accepts in a family, in the table's order."""
     return [f.name for f in FORMATS if f.family == family]

@@ -77,6 +77,7 @@ def new(
     if variants is None:
         out = None if output is None or str(output) == "-" else output
         if out is not None:
+            c.refuse_foreign_output(out, _("a spec (.yaml)"))
             c.check_output_path(out)
         p = new_problem(seed, shape, activation, loss, decimals, graph, round)
         if quiet and out is None:
@@ -116,10 +117,9 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
                           "system as moodle, qti or gift").format(fmt=fmt))
     if folder.exists() and not folder.is_dir():
         raise SpecError(_("--output {path}: not a folder").format(path=show_path(folder)))
-    folder.mkdir(parents=True, exist_ok=True)
     width = len(str(n))
     seen: set[str] = set()
-    files = []
+    files: list[tuple[str, str]] = []  # every file made before the folder is: a refusal (exit 2) writes nothing
     for i in range(1, n + 1):
         p = new_problem((seed, i), shape, activation, loss, decimals, graph, round_to, avoid=frozenset(seen))
         seen.add(p.text)
@@ -128,9 +128,8 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
         if quiz is not None:
             sheet = build(spec, frozenset(SECTIONS), round_to)
             quiz.sheets.append(quiz_sheet(sheet, tag, tol))
-            for name, content in ((f"problem-{tag}.yaml", p.text),
-                                  (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))):
-                c.deliver(content, folder / name)
+            files += [(f"problem-{tag}.yaml", p.text),
+                      (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))]
             continue
         render = formats.BY_NAME[fmt].render
         sheet = build(spec, frozenset(SECTIONS), round_to)
@@ -139,8 +138,10 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
                               (f"worksheet-{tag}.{SUFFIX[fmt]}", render(sheet.doc, None, standalone=standalone)),
                               (f"answers-{tag}.{SUFFIX[fmt]}", render(key.doc, None, standalone=standalone)),
                               (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))):
-            c.deliver(content, folder / name)
-            files.append(name)
+            files.append((name, content))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files:
+        c.deliver(content, folder / name)
     if quiz is not None:
         name = "quiz" + formats.BY_FAMILY[("lms", fmt)].suffixes[0]
         lms.deliver(quiz, fmt, folder / name, split)

@@ -49,7 +49,7 @@ StepRoundOpt = Annotated[int | None, typer.Option(
 
 
 def _by_hand(s, epochs: int, round_to: int, tables: bool, fmt: str, precision: int, learning_rate, output, save,
-             full: bool, quiet: bool, standalone: bool) -> None:
+             full: bool, quiet: bool, standalone: bool, plot: Path | None = None, plot_scale: str = "auto") -> None:
     """`step --round N`: the epochs as a person does them on paper, each epoch's tables with --trace."""
     from bpcalc.errors import SpecError
     from bpcalc.explain.departures import epochs_by_hand
@@ -76,7 +76,25 @@ def _by_hand(s, epochs: int, round_to: int, tables: bool, fmt: str, precision: i
         from bpcalc.spec.save import trace_to_spec_text
 
         c.deliver(trace_to_spec_text(s, traces[-1], save), save, protect=[s.source])
+    if plot is not None:
+        from bpcalc.render.plot import loss_curve
+
+        c.deliver(loss_curve(_curve_by_hand(s, traces), plot.suffix.lower()[1:], plot_scale.lower()), plot,
+                  protect=[s.source])
     c.emit(doc, fmt, output, data, quiet=quiet, protect=[s.source], standalone=standalone)
+
+
+def _curve_by_hand(s, traces: list):
+    """The loss curve of the epochs done by hand (each epoch's loss before its update, on the rounded track), in
+    the shape the plot reads from a training run."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    losses = np.array([float(tr.loss) for tr in traces], dtype=np.float64)
+    return SimpleNamespace(kind=s.kind, name=s.name, target=getattr(s, "target", None),
+                           output=getattr(s, "output", None), losses=losses, curve_losses=losses,
+                           epoch_numbers=np.arange(1, len(losses) + 1))
 
 
 @app.command(epilog="Examples:\n\n  bpcalc step --epochs 10\n\n  bpcalc step two_layer --epochs 10000 --every 1000\n\n"
@@ -117,7 +135,8 @@ def step(
     s = c.open_spec_for(spec, save, output, plot)  # before training, not after it
     c.apply_notation(s, notation)
     if round is not None:
-        _by_hand(s, epochs, round, trace, fmt, precision, learning_rate, output, save, full, quiet, standalone)
+        _by_hand(s, epochs, round, trace, fmt, precision, learning_rate, output, save, full, quiet, standalone,
+                 plot, plot_scale)
         return
     shown_every = every or (1 if fmt == "json" else _auto(epochs))  # rows of the table / JSON epochs
     param_every = every or _auto(epochs)  # epochs whose parameters are kept (small networks): the table's

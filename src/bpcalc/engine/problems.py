@@ -6,21 +6,43 @@ A problem is interesting when (the rules, also in docs/commands.md):
 3. every weight gradient (graph: every variable's gradient) survives the sheet's rounding: |g| ≥ 10^(−R);
 4. the update visibly lowers the loss: E − E_after ≥ 10^(−R),
 where R is the rounding the sheet asks for (4 decimals unless given). A draw that breaks a rule is thrown away
-and the seed's next draw tried, so the same seed gives the same problem, byte for byte."""
+and the seed's next draw tried, so the same seed gives the same problem, byte for byte.
+
+What no draw can pass is refused before drawing (`infeasible`): cross_entropy on outputs no softmax couples (an
+output whose target is 0 gets no gradient), and rule 3 where a bound on the first layer's gradients (inputs and
+weights at most 1, each layer's largest f′) lies below 10^(−R). Otherwise the search stops after MAX_DRAWS draws
+or MAX_SECONDS seconds, naming the rule broken most."""
 
 from __future__ import annotations
 
+import math
+import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from bpcalc.errors import SpecError
-from bpcalc.i18n import _
+from bpcalc.i18n import N_, _
 
 SHEET_DECIMALS = 4  # the sheet's rounding when none is given
 MAX_Z = 3.0
 MAX_DRAWS = 20_000
+MAX_SECONDS = 30.0  # a search that finds nothing in this long stops and says which rule failed most
+# what each fault of network_faults / graph_faults means, as the rule it breaks ({min}: 10^(−R))
+RULES = {"saturated": N_("no saturated unit (|z| ≤ 3 for every sigmoid and tanh)"),
+         "dead relu": N_("no dead ReLU (z > 0 for every relu unit)"),
+         "vanishing gradient": N_("every weight gradient survives the sheet's rounding (|g| ≥ {min})"),
+         "loss not lowered": N_("the update lowers the loss by at least {min}"),
+         "undefined": N_("the step is defined (finite numbers throughout)"),
+         "max-pool tie": N_("no tie in a max-pool window (its maximum beats the runner-up by at least {min})")}
+# the largest f′(z) of an activation, and the largest |δ| of an output layer (activation, loss) with outputs and
+# targets as drawn (|a − t| < 1 for sigmoid and softmax outputs); only where a bound is known
+MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0, "linear": 1.0, "leaky_relu": 1.0}
+MAX_OUTPUT_DELTA = {("sigmoid", "half_sse"): lambda K: 0.25, ("sigmoid", "sse"): lambda K: 0.5,
+                    ("sigmoid", "mse"): lambda K: 0.5 / K, ("sigmoid", "binary_cross_entropy"): lambda K: 1.0 / K,
+                    ("softmax", "cross_entropy"): lambda K: 1.0}
 GRAPH_FUNCTIONS = ("sigmoid", "tanh", "exp", "square")
 VARIABLE_NAMES = ("x", "y", "z", "w")
 SATURATING = {"sigmoid", "tanh"}
@@ -222,6 +244,42 @@ def graph_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ drawing
+def gradient_bound(sizes: list[int], activation: str, loss: str) -> float | None:
+    """An upper bound on |∂E/∂w| of every first-layer weight of a drawn network (inputs in [0, 1], weights in
+    [−1, 1]): the output's largest |δ|, times each hidden layer's largest f′ and its fan-out; None if unknown."""
+    hidden = "sigmoid" if activation == "softmax" else activation
+    out = MAX_OUTPUT_DELTA.get((activation, loss))
+    if out is None or (len(sizes) > 2 and hidden not in MAX_SLOPE):
+        return None
+    bound = out(sizes[-1])
+    for fan_out in sizes[2:]:  # δ^(l) ≤ f′max · Σ_j |w_jk| |δ_j^(l+1)| ≤ f′max · n_(l+1) · max |δ^(l+1)|
+        bound *= MAX_SLOPE[hidden] * fan_out
+    return bound
+
+
+def infeasible(sizes: list[int], activation: str, loss: str, sheet: int) -> SpecError | None:
+    """Why no draw of this network can pass the rules, where that can be told before drawing; None otherwise."""
+    if loss == "cross_entropy" and activation != "softmax" and sizes[-1] > 1:
+        return SpecError(_("no interesting problem exists: cross_entropy gives an output whose target is 0 no "
+                           "gradient at all (∂E/∂a = −t/a = 0), so {k} of the {n} outputs' weights would have none "
+                           "(rule: every weight gradient survives the sheet's rounding)").format(
+                               k=sizes[-1] - 1, n=sizes[-1]),
+                         hint=_("use --activation softmax with cross_entropy, or --loss binary_cross_entropy"))
+    bound = gradient_bound(sizes, activation, loss)
+    if bound is not None and bound < 10.0 ** -sheet:
+        need = math.ceil(-math.log10(bound)) if bound > 0 else None
+        layers = len(sizes) - 1
+        return SpecError(_("no interesting problem exists: with inputs and weights of at most 1, a first-layer "
+                           "weight gradient of this {layers}-layer {activation} network is at most {bound:.2g}, "
+                           "below the {min} the sheet's rounding needs (rule: every weight gradient survives the "
+                           "sheet's rounding)").format(layers=layers, activation=activation, bound=bound,
+                                                       min=f"{10.0 ** -sheet:g}"),
+                         hint=(_("use fewer layers, another activation (tanh, relu), or a sheet with at least {r} "
+                                 "decimals (--round {r})").format(r=need) if need is not None and need <= 12 else
+                               _("use fewer layers or another activation (tanh, relu)")))
+    return None
+
+
 def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: str = "sigmoid",
                 loss: str = "half_sse", decimals: int = 1, graph: bool = False, sheet: int | None = None,
                 avoid: set[str] | frozenset[str] = frozenset()) -> Problem:
@@ -242,9 +300,17 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
     plan = None if graph else plan_shape(shape)
     shown_shape = None if plan is None else shape if ":" in shape else "-".join(
         map(str, (*plan.inputs, *(out[0] for _k, _s, out in plan.layers))))
+    if plan is not None and ":" not in shape:  # a dense network: what no draw can pass is told up front
+        why = infeasible(parse_shape(shape), activation, loss, sheet)
+        if why is not None:
+            raise why
     rng = np.random.default_rng(seed)
     shown = seed if isinstance(seed, int) else "-".join(map(str, seed))
-    for draw in range(1, MAX_DRAWS + 1):
+    broken: Counter[str] = Counter()  # how many draws broke each rule
+    start = time.monotonic()
+    draw = 0
+    while draw < MAX_DRAWS and (draw == 0 or time.monotonic() - start < MAX_SECONDS):
+        draw += 1
         if graph:
             name = _("Expression graph (seed {seed})").format(seed=shown)
             d = _draw_graph(rng, loss, decimals, name)
@@ -261,9 +327,14 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
         except SpecError as exc:
             raise SpecError(_("cannot make this problem: {reason}").format(reason=exc.message),
                             hint=exc.hint) from None
-        if not problem_faults(spec, sheet):
+        faults = problem_faults(spec, sheet)
+        if not faults:
             return Problem(text, seed, draw)
-    raise SpecError(_("no interesting problem found in {n} draws").format(n=MAX_DRAWS),
+        broken.update(set(faults))
+    rule, k = broken.most_common(1)[0] if broken else ("undefined", 0)
+    raise SpecError(_("no interesting problem found in {n} draws ({seconds:.0f} s); the rule broken most: {rule} (by "
+                      "{k} of {n} draws)").format(n=draw, seconds=time.monotonic() - start,
+                                                   rule=_(RULES[rule]).format(min=f"{10.0 ** -sheet:g}"), k=k),
                     hint=_("try another activation, loss or shape, or more decimals"))
 
 

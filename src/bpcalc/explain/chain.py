@@ -20,7 +20,7 @@ from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.errors import SpecError
 from bpcalc.explain.mathtext import M
 from bpcalc.explain.notation import Notation, d, join
-from bpcalc.explain.numfmt import Fmt
+from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import Msg, _
 from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS
 from bpcalc.spec.expr import is_literal as _is_literal
@@ -689,7 +689,7 @@ def explain(trace, precision: int = 4, params: list[str] | None = None, full: bo
     """The derivations of a trace's gradients: all parameters, or those named (in the trace's notation or the
     layer notation), written in `notation` (default: the trace's). Each sample's numbers are written out for the
     first few samples (every one with `full`); the values of all are kept."""
-    fmt = Fmt(precision, fixed=trace.round_to is not None)
+    fmt = for_trace(precision, trace)
     chosen = select(trace, params)
     if isinstance(trace, GraphTrace):
         return _texts(explain_graph(trace, fmt, chosen), fmt)

@@ -14,6 +14,7 @@ Use from any command: `results = render.expected_report.check_and_attach(spec, d
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 from dataclasses import dataclass
@@ -151,7 +152,33 @@ class Index:
         return [by_norm[c] for c in close]
 
 
+def _notation_naming(index: Index, key: str) -> str | None:
+    """Another notation profile in which `key` names a quantity of this network (`w5` in mazur's), if one does."""
+    from bpcalc.explain.notation import DEFAULT, PROFILES
+
+    spec = index.spec
+    if spec is None or not hasattr(spec, "layers") or index.data.get("kind") != "network":
+        return None
+    current = getattr(spec, "notation", None) or DEFAULT
+    for profile in PROFILES:
+        if profile == current:
+            continue
+        other = copy.copy(spec)
+        other.notation = profile
+        if norm(key) in Index(index.data, other).by_name:
+            return profile
+    return None
+
+
 def _unknown(index: Index, key: str, line: int | None, source: str | None) -> SpecError:
+    profile = _notation_naming(index, key)
+    if profile is not None:
+        current = getattr(index.spec, "notation", None) or "layer"
+        return SpecError(_("unknown quantity `{key}`: it is a name of the `{profile}` notation, and the spec uses "
+                           "the `{current}` notation").format(key=key, profile=profile, current=current),
+                         path=f"expected.{key}", line=line, source=source,
+                         hint=_("add `notation: {profile}` to the spec (or run with `--notation {profile}`)").format(
+                             profile=profile))
     close = index.suggestions(key)
     examples = ", ".join(f"`{q.name}`" for q in index.qs[:3]) if index.qs else "`loss`"
     hint = (_("did you mean {names}? ").format(names=", ".join(f"`{c}`" for c in close)) if close else "") + \

@@ -38,7 +38,22 @@ class Fmt:
             s = s.rstrip("0").rstrip(".")
         return s if s not in ("-0", "") else "0"
 
+    def apart(self, a, b) -> tuple[str, str]:
+        """Two different numbers with as many more digits as it takes to tell them apart (0.5933 and 0.59327, not
+        0.5933 twice); as usual where they already differ."""
+        sa, sb, p = self(a), self(b), self.p
+        while sa == sb and float(a) != float(b) and p < 17:
+            p += 1
+            sa, sb = Fmt(p, self.fixed)(a), Fmt(p, self.fixed)(b)
+        return sa, sb
+
     def p_(self, x) -> str:
         """A number as a factor in a product: negatives in parentheses."""
         s = self(x)
         return f"({s})" if s.startswith("-") else s
+
+
+def for_trace(precision: int, trace) -> Fmt:
+    """How a trace's numbers are shown: `precision` significant digits, and under hand rounding at least its
+    decimals with trailing zeros dropped (0.73 and 1.235, as on paper), the same in every command and view."""
+    return Fmt(max(precision, getattr(trace, "round_to", None) or 0))

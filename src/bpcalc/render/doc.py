@@ -3,12 +3,13 @@ with matrices (render/equation.py)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bpcalc.explain.mathtext import M
 from bpcalc.render.equation import Equation, Matrix
 
-__all__ = ["Block", "Cell", "Doc", "Equation", "Heading", "M", "Matrix", "Para", "Table", "text_of"]
+__all__ = ["Block", "Cell", "Doc", "Equation", "Heading", "M", "Matrix", "Para", "Table", "as_scientific", "text_of"]
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,42 @@ class Table:
     rows: list[list[Cell]] = field(default_factory=list)
     numeric: set[int] = field(default_factory=set)  # right-aligned columns
     caption: str | None = None
+    scientific: set[int] = field(default_factory=set)  # numeric columns holding a number in scientific notation
 
     def add(self, *cells: Cell) -> None:
-        self.rows.append(list(cells))
+        """A row; a numeric column never mixes notations: once one of its numbers is scientific (8.033e-7), every
+        plain number in it, above and below, is written so too, with the same digits (0.0000012194 → 1.2194e-6)."""
+        row = list(cells)
+        for i in self.numeric:
+            if i >= len(row) or not isinstance(row[i], str):
+                continue
+            if i not in self.scientific and SCIENTIFIC.match(row[i]):
+                self.scientific.add(i)
+                for r in self.rows:
+                    if i < len(r) and isinstance(r[i], str):
+                        r[i] = as_scientific(r[i])
+            if i in self.scientific:
+                row[i] = as_scientific(row[i])
+        self.rows.append(row)
+
+
+SCIENTIFIC = re.compile(r"[-+]?\d(?:\.\d+)?e[-+]?\d+$")
+_PLAIN = re.compile(r"([-+]?)(\d+)(?:\.(\d+))?$")
+
+
+def as_scientific(text: str) -> str:
+    """A plain number as written (0.0000012194, -12.50) in scientific notation with exactly its digits (1.2194e-6,
+    -1.250e1), as numfmt.Fmt writes one; anything else (0, a word, a scientific number) as it is."""
+    m = _PLAIN.match(text)
+    if not m:
+        return text
+    sign, whole, frac = m[1], m[2], m[3] or ""
+    digits = (whole + frac).lstrip("0")
+    if not digits:
+        return text
+    exponent = len(whole.lstrip("0")) - 1 if whole.lstrip("0") else -(len(frac) - len(frac.lstrip("0")) + 1)
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mantissa}e{exponent}"
 
 
 Block = Heading | Para | Table | Equation

@@ -10,7 +10,7 @@ from typing import Any
 
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import Notation
-from bpcalc.explain.numfmt import Fmt
+from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import _
 from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES
 from bpcalc.spec.expr import is_literal as _is_literal
@@ -54,7 +54,7 @@ class Drawing:
 
 def drawing(trace, precision: int = 4, sample: int = 0) -> Drawing:
     """The trace's graph: an expression graph node by node, a network neuron by neuron (one sample's values)."""
-    f = Fmt(precision, fixed=trace.round_to is not None)
+    f = for_trace(precision, trace)
     dr = _graph(trace, f) if isinstance(trace, GraphTrace) else _network(trace, f, sample)
     dr.trace, dr.precision, dr.sample = trace, precision, sample
     return dr

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bpcalc.engine.trace import GraphTrace
-from bpcalc.explain.numfmt import Fmt
+from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import _
 from bpcalc.render import svg as S
 from bpcalc.render.graphdraw import OP_SYMBOLS
@@ -18,7 +18,7 @@ from bpcalc.spec.expr import is_literal
 
 def graph_svg(trace, precision: int = 4, sample: int = 0) -> str:
     """The trace's figure as an SVG file's text."""
-    f = Fmt(precision, fixed=trace.round_to is not None)
+    f = for_trace(precision, trace)
     if isinstance(trace, GraphTrace):
         return _expression(trace, f)
     if any(L.type != "dense" for L in trace.layers):  # feature maps: grids of values, layer by layer

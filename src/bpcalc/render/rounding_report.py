@@ -32,18 +32,20 @@ def rounding_section(doc: Doc, cmp, f: Fmt, full: bool = False) -> None:
     first = cmp.first
     parts = [_("{k} of {n} numbers differ from the exact step.").format(k=len(deps), n=cmp.compared)]
     if first is not None:
+        rounded, exact = f.apart(first.rounded, first.exact)
         parts.append(_("The rounded path first departs at {name}: {rounded} instead of {exact} (by {diff}).").format(
-            name=first.label, rounded=f(first.rounded), exact=f(first.exact), diff=f(first.difference)))
+            name=first.label, rounded=rounded, exact=exact, diff=f(first.difference)))
     loss = departure_at(deps, "loss")
     if loss is not None:
+        rounded, exact = f.apart(loss.rounded, loss.exact)
         parts.append(_("The loss comes out {rounded} instead of {exact} ({diff}).").format(
-            rounded=f(loss.rounded), exact=f(loss.exact), diff=f(loss.difference)))
+            rounded=rounded, exact=exact, diff=f(loss.difference)))
     doc.para(" ".join(parts), "note")
     t = doc.table(_("Largest departures first"), [_("quantity"), _("rounded"), _("exact"), _("difference")],
                   {1, 2, 3})
     shown = deps if full else deps[:SHOWN]
     for d in shown:
-        t.add(d.label, f(d.rounded), f(d.exact), f(d.difference))
+        t.add(d.label, *f.apart(d.rounded, d.exact), f(d.difference))
     if len(shown) < len(deps):
         t.caption = _("the {k} largest of {n} departures; --full shows all, --format json has every one (under "
                       "rounding.departures)").format(k=len(shown), n=len(deps))

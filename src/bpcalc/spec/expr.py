@@ -15,6 +15,8 @@ from bpcalc.registry import FUNCTIONS
 from bpcalc.spec.yamlsrc import Located, fmt_path
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_OPERATORS = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|",
+              ast.LShift: "<<", ast.RShift: ">>"}
 MAX_EXPR_CHARS = 2000
 MAX_EXPR_DEPTH = 100  # operations nested inside one another in one expression (recursion stays bounded)
 _KINDS = {ast.Attribute: "attribute access", ast.Subscript: "subscripts", ast.Lambda: "lambdas",
@@ -238,10 +240,24 @@ class _NodeParser:
         if isinstance(node, ast.Constant):
             kind = f"the literal {node.value!r}"
         if isinstance(node, ast.BinOp):
-            kind = f"the operator `{type(node.op).__name__}`"
+            symbol = _OPERATORS.get(type(node.op), type(node.op).__name__)
+            col = self.operator_col(node, symbol)
+            if isinstance(node.op, ast.BitXor):  # `z^2` as on paper: every `^` meant a power
+                raise self.fail(_("`^` is not a power in an expression: use ** for powers"), self.text.find("^"),
+                                hint=_("write {fixed}").format(fixed=self.text.replace("^", "**")))
+            kind = f"the operator `{symbol}`"
         raise self.fail(_("{kind_or_type_node___name} not allowed in an expression (only plain arithmetic)").format(
                             kind_or_type_node___name=kind or type(node).__name__), col,
                         hint=_("expressions use numbers, names, + - * / **, parentheses and ") + ", ".join(FUNCTIONS))
+
+    def operator_col(self, node: ast.BinOp, symbol: str) -> int | None:
+        """The column (in characters) of a binary operator's symbol, between its two operands."""
+        raw = self.text.encode()
+        start, stop = getattr(node.left, "end_col_offset", None), getattr(node.right, "col_offset", None)
+        if start is None or stop is None:
+            return getattr(node, "col_offset", None)
+        at = raw.find(symbol.encode(), start, stop)
+        return len(raw[:at].decode(errors="replace")) if at >= 0 else getattr(node, "col_offset", None)
 
     def literal(self, value: int | float, col: int | None) -> float:
         """A number written in the expression, as a float; one too large for a float is refused."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -188,8 +190,27 @@ def _decode(raw: bytes, source: str) -> str:
         raise SpecError(_("this is a binary file, not a YAML spec"), source=source)
     try:
         return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        if _looks_korean_legacy(raw):
+            raise SpecError(_("the file is not UTF-8 text: it is Korean text in the legacy encoding CP949 "
+                              "(EUC-KR)"), line=line, source=source,
+                            hint=_("re-save it as UTF-8 (in most editors: Save As, encoding UTF-8), or convert it: "
+                                   "iconv -f CP949 -t UTF-8 OLD.yaml > NEW.yaml")) from None
+        raise SpecError(_("the file is not UTF-8 text"), line=line, source=source,
+                        hint=_("re-save it as UTF-8 (in most editors: Save As, encoding UTF-8)")) from None
+
+
+def _looks_korean_legacy(raw: bytes) -> bool:
+    """Whether bytes that are not UTF-8 read as CP949 (EUC-KR's superset) and most of what is not ASCII is then
+    Hangul: text in another encoding (Latin-1 `café`) seldom decodes so, and never mostly into Hangul."""
+    try:
+        text = raw.decode("cp949")
     except UnicodeDecodeError:
-        raise SpecError(_("the file is not UTF-8 text"), source=source) from None
+        return False
+    wide = [ch for ch in text if ord(ch) > 127]
+    hangul = sum("\uac00" <= ch <= "\ud7a3" or "\u3131" <= ch <= "\u318e" for ch in wide)
+    return hangul >= max(1, 0.6 * len(wide))
 
 
 def _wide_encoding(raw: bytes) -> str | None:
@@ -221,10 +242,14 @@ def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None
     data = doc.data
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     doc.base = base
-    if "layers" in data:
-        return _network(doc, data, base)
-    if "nodes" in data or "variables" in data:
-        return _graph(doc, data)
+    try:
+        if "layers" in data:
+            return _network(doc, data, base)
+        if "nodes" in data or "variables" in data:
+            return _graph(doc, data)
+    except SpecError as err:
+        _note_decimal_comma(err, text)
+        raise
     known = sorted(k for k in data if k in NETWORK_KEYS | GRAPH_KEYS)
     if not known:  # some other YAML or text file: its contents are not echoed back as "keys"
         raise _not_a_spec(doc.source, _("none of its keys is a spec's"))
@@ -236,6 +261,27 @@ def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None
     raise doc.error((), _("a spec needs `layers` (a network) or `nodes` (an expression graph); found keys: "
                           "{keys}").format(keys=", ".join(known)),
                     hint=_("`bpcalc init` writes a starter spec; `bpcalc examples` lists complete ones"))
+
+
+_DECIMAL_COMMA = re.compile(r"(?<![\w.,])(\d+),(\d+)(?![\w.])")
+
+
+def _note_decimal_comma(err: SpecError, text: str) -> None:
+    """Name a decimal comma (`[0,05, 0,10]`, which YAML reads as four numbers) in the error a spec with one met: the
+    first line where a comma between digits is no list's separator (a `, ` beside it, `,05` or `0,35`, no brackets)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        body = line.split("#", 1)[0]
+        if body.strip().removeprefix("- ").startswith(("name:", "description:")):  # text, where `2,5` is no number
+            continue
+        found = list(_DECIMAL_COMMA.finditer(body))
+        rest = _DECIMAL_COMMA.sub("", body)
+        if found and (", " in rest or "[" not in body and "{" not in body
+                      or any(len(m[2]) > 1 and (m[2][0] == "0" or m[1] == "0") for m in found)):
+            fixed = _DECIMAL_COMMA.sub(r"\1.\2", body).strip().removeprefix("- ")
+            err.message += _(" (line {line}: `{written}` is written with a decimal comma, which YAML does not read "
+                             "as one number)").format(line=number, written=found[0][0])
+            err.hint = _("write decimals with a point: {fixed}").format(fixed=fixed)
+            return
 
 
 SPEC_SHAPE = N_("a spec is a YAML mapping such as `inputs: [0.1, 0.3]`, `targets: [0.03]`, `layers: [{weights: "
@@ -444,7 +490,13 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path, any_ndim: bo
     """A .csv or .npy file of samples: a 2-D table (samples × features); with `any_ndim` a .npy of any shape."""
     p = Path(ref) if Path(ref).is_absolute() else base / ref
     if p.suffix.lower() not in (".csv", ".npy"):
-        raise doc.error(path, _("{ref!r} is neither inline numbers nor a .csv or .npy file").format(ref=ref))
+        if p.is_dir():
+            raise doc.error(path, _("{path} is {kind}, not a data file").format(path=p, kind=_("a directory")),
+                            hint=_("name a .csv or .npy file in it, such as {example}").format(
+                                example=(Path(ref) / "inputs.csv").as_posix()))
+        raise doc.error(path, _("{ref!r} is neither inline numbers nor a .csv or .npy file").format(ref=ref),
+                        hint=_("write the numbers as a list, such as [0.1, 0.3], or name a .csv or .npy file "
+                               "(paths are relative to the spec file)"))
     kind = special_file_kind(p)
     if kind == "missing":
         raise doc.error(path, _("data file not found: {p}").format(p=p), hint=_("paths are relative to the spec file"))
@@ -457,13 +509,19 @@ def load_data_file(doc: Located, ref: str, path: tuple, base: Path, any_ndim: bo
             # notebook) would end the process with SIGBUS on the next use of the spec's data
             arr = np.load(p, allow_pickle=False)
         else:
-            arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
+            with warnings.catch_warnings():  # an empty file: numpy's "input contained no data" is said below
+                warnings.simplefilter("ignore")
+                arr = np.loadtxt(p, delimiter=",", dtype=np.float64, ndmin=2)
     except Exception as exc:  # numpy raises many kinds for malformed files
         reason = str(exc).split(";")[0].split(". ")[0].rstrip(". ")[:200]  # numpy's first sentence
         raise doc.error(path, _("cannot read {ref}: {reason}").format(ref=ref, reason=reason),
                         hint=_("a .csv holds numbers only: one sample per line, comma-separated, no header line")
                         if p.suffix.lower() == ".csv"
                         else _("save it with numpy.save(path, array_of_floats)")) from None
+    if arr.size == 0 and p.suffix.lower() == ".csv":
+        raise doc.error(path, _("{ref} holds no numbers: the file is empty (or blank lines and comments only)").format(
+                                  ref=ref),
+                        hint=_("a .csv holds numbers only: one sample per line, comma-separated, no header line"))
     if arr.dtype.kind not in "biuf":
         raise doc.error(path, _("{p} does not hold numbers (dtype {dtype})").format(p=p, dtype=arr.dtype))
     arr = np.asarray(arr, dtype=np.float64)
@@ -760,6 +818,11 @@ def _shapes(layers: list[LayerSpec]) -> dict:
 def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarray | None:
     """A layer's `biases:` (None when absent or null), one per neuron; checks `bias:` is a boolean that agrees."""
     flag = raw.get("bias", True)
+    if isinstance(flag, (list, float)) and "biases" not in raw:  # `bias: [0.35, 0.35]`: the values, misnamed
+        raise doc.error(path + ("bias",), _("`bias:` is true or false, found the numbers {short}; did you mean "
+                                            "`biases:`?").format(short=_short(flag)),
+                        hint=_("write `biases: {short}` for the layer's biases (`bias: false` is a layer without "
+                               "biases)").format(short=_short(flag)))
     if not isinstance(flag, bool):
         raise doc.error(path + ("bias",), _("bias is true or false, found {typename} {short}").format(
                                               typename=_typename(flag), short=_short(flag)),
