@@ -305,6 +305,7 @@ class LayerKind:
     vector: bool = False  # takes one vector per sample (dense): needs a flatten after a layer with a C×H×W output
     record: Callable[[Any], dict] = lambda cache: {}  # what of the forward's cache the trace keeps (max-pool winners)
     back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
+    matrices: Callable[..., dict] | None = None  # (W, b, hyper, a_prev, grad_a, delta, record) -> the matrix view's
 
 
 def entries(module_globals: dict, kind: type) -> list:
