@@ -34,10 +34,19 @@ def _tag(v, li: int) -> str:
     return str(v.nt.number(li)) if li >= 0 else "1"
 
 
+TEX = {"X_col": r"X_{\mathrm{col}}", "W_row": r"W_{\mathrm{row}}", "Z_row": r"Z_{\mathrm{row}}",
+       "δ_row": r"\delta_{\mathrm{row}}", "δ": r"\delta", "∂E/∂X_col": r"\partial E/\partial X_{\mathrm{col}}"}
+
+
 def named(base: str, v, li: int, tex: str | None = None) -> M:
     """`base^(l)` for layer li (li = -1: the inputs)."""
     l = _tag(v, li)
-    return M(f"{base}^({l})", f"{tex or base}^{{({l})}}")
+    return M(f"{base}^({l})", f"{tex or TEX.get(base, base)}^{{({l})}}")
+
+
+def tr(m: M) -> M:
+    """mᵀ."""
+    return M(f"{m.text}ᵀ", rf"\left({m.tex}\right)^{{\mathsf{{T}}}}")
 
 
 def maps(doc: Doc, v, name: M, x: np.ndarray) -> None:
@@ -183,7 +192,7 @@ def backward(doc: Doc, v, li: int) -> None:
 
 
 def _conv_backward(doc: Doc, v, li: int, L, m: dict, dA: M, dX: M) -> None:
-    D, Z = named("δ", v, li, r"\delta"), named("z", v, li)
+    D, Z = named("δ", v, li), named("z", v, li)
     if L.activation != "linear" and L.local is not None:
         act = ACTIVATIONS[L.activation]
         doc.para(M(f"{D.text} = {dA.text} ⊙ {act.symbol}′({Z.text}),  {act.symbol}′(z) = {act.derivative}",
@@ -194,12 +203,12 @@ def _conv_backward(doc: Doc, v, li: int, L, m: dict, dA: M, dX: M) -> None:
     maps(doc, v, D, L.delta)
     O, C, kh, kw = L.weights.shape
     cols = m["X_col"].shape[1]
-    Dr, Wr, dXc = named("δ_row", v, li, r"\delta_{row}"), named("W_row", v, li), named("∂E/∂X_col", v, li)
+    Dr, Wr, dXc = named("δ_row", v, li), named("W_row", v, li), named("∂E/∂X_col", v, li)
     doc.para(_("{D} as rows: channel c's map read row by row{samples}; {Dr} is {O}×{cols}").format(
         D=D.text, Dr=Dr.text, O=O, cols=cols, samples=_(", sample after sample") if L.delta.shape[0] > 1 else ""),
         "note")
     v.equation(doc, Dr, sym("="), v.mat(m["delta_row"]))
-    doc.para(M(f"{dXc.text} = {Wr.text}ᵀ · {Dr.text}", rf"{dXc.tex} = {Wr.tex}^{{\mathsf{{T}}}} {Dr.tex}"), "math")
+    doc.para(M(f"{dXc.text} = {tr(Wr).text} · {Dr.text}", rf"{dXc.tex} = {tr(Wr).tex} {Dr.tex}"), "math")
     doc.para(_("shapes: {shapes}").format(shapes=f"{C * kh * kw}×{cols} = {C * kh * kw}×{O} · {O}×{cols}"), "note")
     v.equation(doc, dXc, sym("="), v.mat(m["W_row"].T), sym("·"), v.mat(m["delta_row"]), sym("="),
                v.mat(m["grad_X_col"]))
@@ -218,10 +227,10 @@ def gradients(doc: Doc, v, li: int) -> None:
     m = faces(L)
     O, C, kh, kw = L.weights.shape
     cols = m["X_col"].shape[1]
-    Dr, Xc = named("δ_row", v, li, r"\delta_{row}"), named("X_col", v, li)
+    Dr, Xc = named("δ_row", v, li), named("X_col", v, li)
     gW = M(f"∂E/∂{named('W_row', v, li).text}", rf"\frac{{\partial E}}{{\partial {named('W_row', v, li).tex}}}")
-    doc.para(M(f"{gW.text} = {Dr.text} · {Xc.text}ᵀ  " + _("(a sum over the positions of δ × input)"),
-               rf"{gW.tex} = {Dr.tex} {Xc.tex}^{{\mathsf{{T}}}}"), "math")
+    doc.para(M(f"{gW.text} = {Dr.text} · {tr(Xc).text}  " + _("(a sum over the positions of δ × input)"),
+               rf"{gW.tex} = {Dr.tex} {tr(Xc).tex}"), "math")
     doc.para(_("shapes: {shapes}").format(shapes=f"{O}×{C * kh * kw} = {O}×{cols} · {cols}×{C * kh * kw}"), "note")
     v.equation(doc, gW, sym("="), v.mat(m["delta_row"]), sym("·"), v.mat(m["X_col"].T), sym("="),
                v.mat(m["grad_W_row"]))
