@@ -117,6 +117,7 @@ def by_hand(path: Path) -> dict:
     W_row = W.reshape(O, -1)
     return {"X_col": X_col, "Z_row": z.transpose(1, 0, 2, 3).reshape(O, -1), "delta_row": d_row,
             "grad_W_row": gW.reshape(O, -1), "grad_X_col": W_row.T @ d_row, "grad_x": dx, "gW": gW, "delta": delta,
+            "gb": delta.sum(axis=(0, 2, 3)),
             "xp": xp, "stride": s, "padding": p}
 
 
@@ -198,6 +199,33 @@ def test_korean_and_every_format(cli, spec, fmt):
     e = cli("explain", spec, "--param", "layers.0.weights.0.0.0.0", "-f", fmt, "--lang", "ko")
     assert e.exit_code == 0, e.stderr
     assert "항들의 합" in e.stdout and "입력 칸" in e.stdout  # the Korean narration of the terms and their sum
+
+
+@pytest.mark.parametrize("spec", [DENSE, AVG])
+def test_explain_param_of_a_conv_bias_sums_delta_over_the_positions(cli, spec):
+    want = by_hand(spec)
+    data = json.loads(cli("explain", spec, "--param", "layers.0.biases.0", "-f", "json").stdout)
+    cd = data["conv_params"][0]
+    assert cd["kind"] == "bias" and len(cd["terms"]) == want["delta"][:, 0].size
+    assert sum(t["delta"] for t in cd["terms"]) == pytest.approx(want["gb"][0], abs=1e-12) and want["gb"][0] != 0
+    assert cd["gradient"] == pytest.approx(want["gb"][0], abs=1e-12)
+
+
+@pytest.mark.parametrize("spec", [DENSE, AVG])
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
+def test_explain_matrix_view_of_a_conv_network(cli, spec, fmt):
+    want = by_hand(spec)
+    r = cli("explain", spec, "--view", "matrix", "-f", fmt, "--lang", "ko", "--full", "--precision", "12")
+    assert r.exit_code == 0, r.stderr
+    assert "col2im" in r.stdout
+    if fmt == "latex":
+        assert holds(matrices(r.stdout), want["grad_W_row"]) and holds(matrices(r.stdout), want["grad_X_col"])
+
+
+def test_a_dense_parameter_after_flatten_is_still_explained(cli):
+    r = cli("explain", DENSE, "--param", "layers.3.weights.0.1")
+    assert r.exit_code == 0, r.stderr
+    assert "1×4×4-2×5×5-2×2×2-8-2 network" in r.stdout
 
 
 def test_an_unknown_kernel_index_is_one_clear_error(cli):

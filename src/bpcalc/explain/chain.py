@@ -247,9 +247,9 @@ def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = N
     order = {k: i for i, k in enumerate(keys)}
     # backprop order: the output layer first, as the documents derive it
     selected = sorted(selected, key=lambda k: (-k[1], order[k]))
-    sizes = [tr.inputs.shape[1]] + [L.weights.shape[0] for L in tr.layers]
+    sizes = ["×".join(map(str, x.shape[1:])) for x in [tr.inputs] + [L.a for L in tr.layers]]
     summary = Msg("{network}{mean}; δ = ∂E/∂z",
-                  network=Msg("{sizes} network; loss {loss}: E = {formula}", sizes="-".join(map(str, sizes)),
+                  network=Msg("{sizes} network; loss {loss}: E = {formula}", sizes="-".join(sizes),
                               loss=tr.loss_name, formula=loss.formula),
                   mean=Msg(", the mean over {n} samples (each ∂E/∂a carries the factor 1/{n})", n=tr.n)
                   if tr.n > 1 else "")
@@ -701,9 +701,9 @@ def explain(trace, precision: int = 4, params: list[str] | None = None, full: bo
     chosen = select(trace, params)
     if isinstance(trace, GraphTrace):
         return _texts(explain_graph(trace, fmt, chosen), fmt)
-    conv = [k for k in chosen or [] if k[0] == "cw"]
+    conv = [k for k in chosen or [] if k[0] in ("cw", "cb")]
     if conv:
-        return _with_conv(trace, fmt, [k for k in chosen if k[0] != "cw"], conv, full, notation)
+        return _with_conv(trace, fmt, [k for k in chosen if k[0] not in ("cw", "cb")], conv, full, notation)
     return _texts(explain_network(trace, fmt, chosen, trace.n if full else MAX_SAMPLES_WRITTEN, notation), fmt)
 
 

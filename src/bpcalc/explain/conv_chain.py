@@ -54,19 +54,26 @@ class ConvDerivation:
     samples: int
     shown: int  # terms written out
     texts: dict = field(default_factory=dict)  # gradient, old, new as written
+    kind: str = "weight"  # weight | bias
 
 
 def conv_keys(tr: NetworkTrace) -> list[tuple]:
-    """The kernel weights of the conv2d layers: ("cw", li, (o, c, p, q), 0)."""
+    """The kernel weights and biases of the conv2d layers: ("cw", li, (o, c, p, q), 0), ("cb", li, (o,), 0)."""
     keys = []
     for li, L in enumerate(tr.layers):
         if L.type == "conv2d":
             keys += [("cw", li, tuple(int(v) for v in ix), 0) for ix in np.ndindex(*L.weights.shape)]
+            if L.biases is not None:
+                keys += [("cb", li, (o,), 0) for o in range(L.biases.shape[0])]
     return keys
 
 
 def conv_names(tr: NetworkTrace, key: tuple, number: int) -> list[str]:
-    """The names a kernel weight is known by: w^(l)[o,c,p,q] and its JSON paths."""
+    """The names a kernel weight (bias) is known by: w^(l)[o,c,p,q] (b^(l)[o]) and its JSON paths."""
+    if key[0] == "cb":
+        li, (o,) = key[1], key[2]
+        return [f"b^({number})[{o}]", f"b^{number}[{o}]", f"layers.{li}.biases.{o}", f"layers.{li}.grad_biases.{o}",
+                f"layers.{li}.new_biases.{o}"]
     _k, li, (o, c, p, q), _z = key
     ix = f"{o}.{c}.{p}.{q}"
     return [f"w^({number})[{o},{c},{p},{q}]", f"w^{number}[{o},{c},{p},{q}]", f"layers.{li}.weights.{ix}",
@@ -75,6 +82,8 @@ def conv_names(tr: NetworkTrace, key: tuple, number: int) -> list[str]:
 
 def derive_conv(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = False) -> ConvDerivation:
     """The derivation of one kernel weight's gradient, with every position's term."""
+    if key[0] == "cb":
+        return _derive_bias(tr, key, number, f, full)
     _k, li, (o, c, p, q), _z = key
     L = tr.layers[li]
     (sh, sw), (ph, pw) = L.hyper["stride"], L.hyper["padding"]
@@ -116,3 +125,31 @@ def derive_conv(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = 
                           float(L.new_weights[o, c, p, q]), (sh, sw), (ph, pw), n, shown,
                           {"gradient": f(L.grad_weights[o, c, p, q]), "old": f(L.weights[o, c, p, q]),
                            "new": f(L.new_weights[o, c, p, q])})
+
+
+def _derive_bias(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool) -> ConvDerivation:
+    """∂E/∂b[o] = Σ_{i,j} ∂E/∂z[o,i,j] · ∂z[o,i,j]/∂b[o] = Σ_{i,j} δ[o,i,j] (∂z/∂b = 1 at every position)."""
+    li, (o,) = key[1], key[2]
+    L = tr.layers[li]
+    n, _o, Ho, Wo = L.delta.shape
+    terms = [ConvTerm(s, i, j, -1, -1, float(L.delta[s, o, i, j]), 1.0, float(L.delta[s, o, i, j]), False,
+                      (f(L.delta[s, o, i, j]), "1", f(L.delta[s, o, i, j])))
+             for s in range(n) for i in range(Ho) for j in range(Wo)]
+    l = number
+    b = M(f"b^({l})[{o}]", rf"b^{{({l})}}_{{{o}}}")
+    z = M(f"z^({l})[{o},i,j]", rf"z^{{({l})}}_{{{o},i,j}}")
+    dlt = M(f"δ^({l})[{o},i,j]", rf"\delta^{{({l})}}_{{{o},i,j}}")
+    sums = ("Σ_s Σ_{i,j}", r"\sum_s \sum_{i,j}") if n > 1 else ("Σ_{i,j}", r"\sum_{i,j}")
+    lhs = M(f"∂E/∂{b.text}", rf"\frac{{\partial E}}{{\partial {b.tex}}}")
+    shown = len(terms) if full else min(len(terms), MAX_TERMS)
+    more = "" if shown == len(terms) else _(" + … ({n} more terms)").format(n=len(terms) - shown)
+    nums = " + ".join(f.p_(t.delta) for t in terms[:shown]) + more
+    g = f(L.grad_biases[o])
+    lines = [M(f"{lhs.text} = {sums[0]} ∂E/∂{z.text} · ∂{z.text}/∂{b.text}",
+               rf"{lhs.tex} = {sums[1]} \frac{{\partial E}}{{\partial {z.tex}}} \frac{{\partial {z.tex}}}"
+               rf"{{\partial {b.tex}}}"),
+             M(f"= {sums[0]} {dlt.text} · 1", rf"= {sums[1]} {dlt.tex} \cdot 1"),
+             M(f"= {nums}", "= " + nums.replace("…", r"\ldots")), M(f"= {g}", f"= {g}")]
+    return ConvDerivation(li, l, (o,), f"layers.{li}.biases.{o}", b, lhs, lines, terms, float(L.grad_biases[o]),
+                          float(L.biases[o]), float(L.new_biases[o]), L.hyper["stride"], L.hyper["padding"], n,
+                          shown, {"gradient": g, "old": f(L.biases[o]), "new": f(L.new_biases[o])}, kind="bias")

@@ -404,6 +404,12 @@ def matrix_explain(tr: NetworkTrace, precision: int = 4, full: bool = False) -> 
     last = len(tr.layers) - 1
     for li in range(last, -1, -1):
         doc.heading(_layer_title(v, li), 2)
+        if tr.layers[li].type != "dense":  # conv2d, pools, flatten: δ, ∂E/∂x, and a conv layer's gradient (im2col)
+            conv_matrix.backward(doc, v, li)
+            if tr.layers[li].weights is not None:
+                conv_matrix.gradients(doc, v, li)
+                _update(doc, v, li)
+            continue
         Wl, A, Z, A0 = nt.W(li), v.A(li), v.Z(li), v.A(li - 1)
         E = nt.E
         chain = M(f"∂{E.text}/∂{A.text} · ∂{A.text}/∂{Z.text} · ∂{Z.text}/∂{Wl.text}",
