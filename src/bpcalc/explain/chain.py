@@ -645,8 +645,8 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
                 [f"b^({li + 2})", f"b^{li + 2}", f"layers.{li}.biases"]
             if profiles[0].profile != "layer":
                 whole.append(profiles[0].W(li).text if kind == "w" else profiles[0].bvec(li).text)
-            for g in whole:
-                if key not in groups.setdefault(g, []):
+            for g in whole:  # each key is visited once: only its own last entry can repeat it (O(1), not a scan)
+                if not groups.setdefault(g, []) or groups[g][-1] != key:
                     groups[g].append(key)
     normed: dict[str, list] = {}
     for nm, key in table.items():
