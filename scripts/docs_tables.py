@@ -18,7 +18,11 @@ def _cell(text: str) -> str:
 
 
 def tables() -> dict[str, str]:
-    from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
+    from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, PAIRS
+
+    lay = ["| `type` | keys | |", "|---|---|---|"]
+    lay += [f"| `{k.name}` | {', '.join(f'`{key}`' for key in sorted(k.keys)) or '—'} | {_cell(k.help)} |"
+            for k in LAYERS.values()]
 
     act = ["| activation | a = f(z) | ∂a/∂z | |", "|---|---|---|---|"]
     act += [f"| `{a.name}` | {_cell(a.formula)} | {_cell(a.derivative)} | {_cell(a.help)} |"
@@ -37,8 +41,8 @@ def tables() -> dict[str, str]:
     funcs = ["| function | | derivative |", "|---|---|---|"]
     funcs += [f"| `{f.name}` | {_cell(f.help)} | {_cell(f.local_forms[0].format('x', out=f.name + '(x)'))} |"
               for f in GRAPH_OPS.values() if f.function]
-    return {"activations": "\n".join(act), "losses": "\n".join(loss), "pairs": "\n".join(pairs),
-            "optimizers": "\n".join(opt), "functions": "\n".join(funcs)}
+    return {"layers": "\n".join(lay), "activations": "\n".join(act), "losses": "\n".join(loss),
+            "pairs": "\n".join(pairs), "optimizers": "\n".join(opt), "functions": "\n".join(funcs)}
 
 
 def render(text: str) -> str:

@@ -431,6 +431,15 @@ def test_new_writes_a_spec_run_accepts(cli, tmp_path):
     assert cli("run", tmp_path / "p.yaml", "--format", "json").exit_code == 0
 
 
+def test_grade_scores_a_template(cli, tmp_path):
+    """(tests/test_lms.py has the rest.) An empty template scores 0, and grading still exits 0."""
+    template = tmp_path / "t.yaml"
+    assert cli("worksheet", "simple", "--template", template, "-o", tmp_path / "s.txt").exit_code == 0
+    r = cli("grade", template, "--format", "json")
+    assert r.exit_code == 0 and '"score": 0' in r.stdout and "not filled" not in r.stdout  # JSON: "filled": false
+    assert "not filled" in cli("grade", template).stdout
+
+
 def test_every_command_has_a_test_here():
     source = Path(__file__).read_text(encoding="utf-8")
     assert [n for n in COMMAND_MODULES if f'cli("{n}"' not in source] == []
@@ -443,6 +452,12 @@ def test_output_suffix_picks_the_format(cli, tmp_path):
     for f in formats.FORMATS:
         for suffix in f.suffixes:
             out = tmp_path / f"out{suffix.upper()}"
+            if f.family == "lms":  # the quiz formats: worksheets (QTI is a .zip, written to files only)
+                again = tmp_path / f"again{suffix}"
+                assert cli("worksheet", "simple", "-o", out).exit_code == 0
+                assert cli("worksheet", "simple", "-f", f.name, "-o", again).exit_code == 0
+                assert out.read_bytes() == again.read_bytes(), (f.name, suffix)
+                continue
             cmd = ("graph", "simple") if f.family == "graph" else ("run", "simple")
             assert cli(*cmd, "-o", out).exit_code == 0
             assert out.read_text(encoding="utf-8") == cli(*cmd, "-f", f.name).stdout, (f.name, suffix)

@@ -29,7 +29,7 @@ def test_shipped_schema_is_the_generated_one():
 def test_schema_keys_are_the_loaders_keys():
     assert set(DEFS["network"]["properties"]) == NETWORK_KEYS
     assert set(DEFS["graph"]["properties"]) == GRAPH_KEYS
-    assert set(DEFS["layer"]["properties"]) == LAYER_KEYS
+    assert set(DEFS["layer"]["properties"]) == LAYER_KEYS  # every layer kind's keys, and type
     assert set(DEFS["layer"]["properties"]["labels"]["properties"]) == LABEL_KEYS
     from bpcalc.registry import OPTIMIZERS
 

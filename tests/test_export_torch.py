@@ -229,9 +229,11 @@ def compare(ours: dict, theirs: dict) -> None:
         assert len(ours["layers"]) == len(theirs["layers"])
         for i, (L, M) in enumerate(zip(ours["layers"], theirs["layers"])):
             for key in ("grad_weights", "grad_biases", "new_weights", "new_biases"):
-                close(L[key], M[key], f"layers[{i}].{key}")
+                if key in L:  # pools and flatten have no parameters (bpcalc's JSON: a and grad_a)
+                    close(L[key], M[key], f"layers[{i}].{key}")
             for key in ("z", "a"):  # bpcalc drops the sample axis for a single sample
-                close(np.reshape(L[key], np.shape(M[key])), M[key], f"layers[{i}].{key}")
+                if key in L:
+                    close(np.reshape(L[key], np.shape(M[key])), M[key], f"layers[{i}].{key}")
         return
     close(ours["output_after"], theirs["output_after"], "output_after")
     for name, v in ours["variables"].items():

@@ -9,8 +9,8 @@ from bpcalc.cli.app import app
 from bpcalc.i18n import _
 
 # importing a module registers its command; `--help` lists them in this order
-COMMAND_MODULES = ["run", "step", "explain", "check", "graph", "export", "worksheet", "new", "examples", "init",
-                   "validate", "schema"]
+COMMAND_MODULES = ["run", "step", "explain", "check", "graph", "export", "worksheet", "new", "grade", "examples",
+                   "init", "validate", "schema"]
 ROOT_OPTIONS_WITH_VALUE = ("--lang",)  # the root's options that take a value (the others are flags)
 
 

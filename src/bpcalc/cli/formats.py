@@ -11,7 +11,8 @@ from bpcalc.i18n import N_
 
 # renderer(subject, data, **opts) -> text, or its pieces: `subject` is a command's Doc (a graph's Drawing for graph
 # formats), `data()` its JSON-contract dict (called only by JSON, whose text comes in pieces); opts: standalone (LaTeX)
-Renderer = Callable[..., str | Iterator[str]]
+# The quiz formats ("lms") render a cli.lms.Quiz; QTI's text is the bytes of a .zip.
+Renderer = Callable[..., str | bytes | Iterator[str]]
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,24 @@ def _mermaid(drawing, data=None, **_) -> str:
     return to_mermaid(drawing)
 
 
+def _moodle(quiz, data=None, split: bool = False, **_) -> str:
+    from bpcalc.render.lms.moodle import moodle_xml
+
+    return moodle_xml(quiz.sheets, quiz.title, split)
+
+
+def _qti(quiz, data=None, points: float = 1.0, **_) -> bytes:
+    from bpcalc.render.lms.qti import qti_zip
+
+    return qti_zip(quiz.sheets, quiz.title, points=points)
+
+
+def _gift(quiz, data=None, **_) -> str:
+    from bpcalc.render.lms.gift import gift
+
+    return gift(quiz.sheets, quiz.title)
+
+
 FORMATS: tuple[Format, ...] = (
     Format("rich", (), _text, draw=_draw_rich),
     Format("text", (".txt",), _text),
@@ -111,12 +130,16 @@ FORMATS: tuple[Format, ...] = (
     Format("dot", (".dot", ".gv"), _dot, family="graph", note="Graphviz"),
     Format("mermaid", (".mmd", ".mermaid"), _mermaid, family="graph"),
     Format("svg", (".svg",), _svg_figure, family="graph", note="the figure, no Graphviz needed"),
+    # worksheets and class sets as graded questions for quiz systems (`subject`: a render.lms Quiz)
+    Format("moodle", (".xml",), _moodle, family="lms", note="Moodle XML"),
+    Format("qti", (".zip",), _qti, family="lms", note="Canvas QTI 1.2 .zip"),
+    Format("gift", (".gift",), _gift, family="lms", note="GIFT"),
 )
 BY_NAME = {f.name: f for f in FORMATS if f.family == "report"}
 BY_FAMILY = {(f.family, f.name): f for f in FORMATS}
 # per family: what an error calls a format, and the format of an --output whose suffix names none
-NOUN = {"report": N_("format"), "graph": N_("graph format")}
-FALLBACK = {"report": "text", "graph": "dot"}
+NOUN = {"report": N_("format"), "graph": N_("graph format"), "lms": N_("quiz format")}
+FALLBACK = {"report": "text", "graph": "dot", "lms": "moodle"}
 
 
 def names(family: str = "report") -> list[str]:

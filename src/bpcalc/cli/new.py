@@ -8,11 +8,16 @@ from typing import Annotated
 import typer
 
 from bpcalc.cli import common as c
+from bpcalc.cli import lms
 from bpcalc.cli.app import app
 from bpcalc.i18n import _
 
 ShapeOpt = Annotated[str, typer.Option("--shape", metavar="SIZES",
-                                       help=_("Units per layer, inputs first, joined by `-`."))]
+                                       help=_("Units per layer, inputs first, joined by `-` (2-2-1); or a "
+                                              "convolutional network: the input C×H×W, then its layers joined by "
+                                              "`:` -- convKxK (one kernel), convNxKxK (N kernels), maxpoolS, "
+                                              "avgpoolS, then dense widths, a flatten implied before the first "
+                                              "(1x4x4:conv2x2:maxpool2:2)."))]
 ActivationOpt = Annotated[str, typer.Option("--activation", metavar="NAME",
                                             help=_("The activation of every layer."))]
 LossOpt = Annotated[str, typer.Option("--loss", metavar="NAME", help=_("The loss."))]
@@ -36,13 +41,16 @@ NewOutputOpt = Annotated[Path | None, typer.Option(
     help=_("Write the spec to FILE instead of stdout; with --variants, the folder for the class set."))]
 SheetFormatOpt = Annotated[str, typer.Option(
     "--format", "-f", metavar="FORMAT",
-    help=_("With --variants: the format of the worksheets and keys (markdown, text, latex, html)."))]
+    help=_("With --variants: the format of the worksheets and keys (markdown, text, latex, html), or the whole "
+           "class set as one file of graded questions for a quiz system (moodle, qti, gift)."))]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc new --shape 2-2-2 --seed 7\n\n"
              "  bpcalc new --shape 2-2-1 --activation tanh --decimals 2 --seed 3 -o p3.yaml\n\n"
+             "  bpcalc new --shape 1x5x5:conv2x2:maxpool2:2 --seed 4\n\n"
              "  bpcalc new --graph --seed 11\n\n"
-             "  bpcalc new --shape 2-2-1 --seed 2024 --variants 30 --output class/   (30 problems, sheets, keys)")
+             "  bpcalc new --shape 2-2-1 --seed 2024 --variants 30 --output class/   (30 problems, sheets, keys)\n\n"
+             "  bpcalc new --seed 2024 --round 2 --variants 30 -o class/ --format qti")
 @c.guard
 def new(
     shape: ShapeOpt = "2-2-1",
@@ -55,12 +63,14 @@ def new(
     variants: VariantsOpt = None,
     output: NewOutputOpt = None,
     format: SheetFormatOpt = "markdown",
+    tolerance: lms.ToleranceOpt = None,
+    split: lms.SplitOpt = False,
     standalone: c.StandaloneOpt = False,
     quiet: c.QuietOpt = False,
 ) -> None:
     """A new problem with hand-friendly numbers: inputs, targets, weights, biases and learning rate with at most
     --decimals decimals, drawn from --seed and kept only when interesting (no saturated unit, no dead ReLU, every
-    gradient survives the sheet's rounding, the update visibly lowers the loss)."""
+    gradient survives the sheet's rounding, the update visibly lowers the loss, no tie in any max-pool window)."""
     from bpcalc.engine.problems import new_problem
     from bpcalc.errors import SpecError
 
@@ -76,15 +86,17 @@ def new(
     if output is None or str(output) == "-":
         raise SpecError(_("--variants writes a folder of files: name it with --output DIR"))
     _class_set(variants, output, seed, shape, activation, loss, decimals, graph, round, format.lower(), standalone,
-               quiet)
+               quiet, tolerance, split)
 
 
 SUFFIX = {"markdown": "md", "text": "txt", "latex": "tex", "html": "html"}
 
 
 def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, loss: str, decimals: int, graph: bool,
-               round_to: int | None, fmt: str, standalone: bool, quiet: bool) -> None:
-    """N different problems (variant i drawn from the seed sequence (seed, i)), each with sheet and key."""
+               round_to: int | None, fmt: str, standalone: bool, quiet: bool, tolerance: str | None = None,
+               split: bool = False) -> None:
+    """N different problems (variant i drawn from the seed sequence (seed, i)), each with sheet and key; or, in a
+    quiz format, each with its template and all of them in one quiz file."""
     from bpcalc.cli import formats
     from bpcalc.cli.worksheet import build
     from bpcalc.engine.problems import new_problem
@@ -93,8 +105,15 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
     from bpcalc.spec.loader import parse_spec
     from bpcalc.spec.save import show_path
 
-    if fmt not in SUFFIX:
-        raise SpecError(_("--format {fmt}: a class set is written as markdown, text, latex or html").format(fmt=fmt))
+    quiz = None
+    if fmt in lms.QUIZ_FORMATS:
+        from bpcalc.render.lms.questions import parse_tolerance, quiz_sheet
+
+        tol = parse_tolerance(tolerance)
+        quiz = lms.Quiz(_("bpcalc class set (seed {seed})").format(seed=seed))
+    elif fmt not in SUFFIX:
+        raise SpecError(_("--format {fmt}: a class set is written as markdown, text, latex or html, or for a quiz "
+                          "system as moodle, qti or gift").format(fmt=fmt))
     if folder.exists() and not folder.is_dir():
         raise SpecError(_("--output {path}: not a folder").format(path=show_path(folder)))
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,6 +125,13 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
         seen.add(p.text)
         tag = f"{i:0{width}d}"
         spec = parse_spec(p.text, source=str(folder / f"problem-{tag}.yaml"))
+        if quiz is not None:
+            sheet = build(spec, frozenset(SECTIONS), round_to)
+            quiz.sheets.append(quiz_sheet(sheet, tag, tol))
+            for name, content in ((f"problem-{tag}.yaml", p.text),
+                                  (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))):
+                c.deliver(content, folder / name)
+            continue
         render = formats.BY_NAME[fmt].render
         sheet = build(spec, frozenset(SECTIONS), round_to)
         key = build(spec, frozenset(SECTIONS), round_to, answers=True)
@@ -115,6 +141,14 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
                               (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))):
             c.deliver(content, folder / name)
             files.append(name)
+    if quiz is not None:
+        name = "quiz" + formats.BY_FAMILY[("lms", fmt)].suffixes[0]
+        lms.deliver(quiz, fmt, folder / name, split)
+        if not quiet:
+            c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, check-NN.yaml (the templates to fill in "
+                             "and grade), and {name}, all of them as graded questions (variant i is drawn from seed "
+                             "{seed} and i)").format(n=n, folder=show_path(folder), name=name, seed=seed) + "\n")
+        return
     if not quiet:
         c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, worksheet-NN.{ext}, answers-NN.{ext}, "
                          "check-NN.yaml (variant i is drawn from seed {seed} and i)").format(

@@ -36,7 +36,7 @@ def run(
     c.check_view(view, s)
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
-    if fmt == "json" and not s.expected:  # JSON is the trace's own data: no tables to build
+    if fmt == "json":  # JSON is the trace's own data (and the checked values): no tables to build
         doc = None
     elif view == "matrix":
         from bpcalc.render.matrix_report import matrix_report

@@ -25,10 +25,10 @@ def summary(spec) -> str:
         return (_("graph, {n} variables ({names})") if nv != 1 else _("graph, 1 variable ({names})")).format(
             n=nv, names=names) + ", " + (_("{n} nodes") if nn != 1 else _("1 node")).format(n=nn) + ", " + _(
             "output {name}").format(name=spec.output) + loss
-    params = sum(L.weights.size + (0 if L.biases is None else L.biases.size) for L in spec.layers)
-    acts = ", ".join(L.activation for L in spec.layers)
+    params = sum(arr.size for L in spec.layers for arr in L.params.values())
+    acts = ", ".join(L.activation for L in spec.layers if L.params)  # pools and flatten have none
     n = spec.inputs.shape[0]
-    return (_("network {sizes} ({activations})").format(sizes="-".join(map(str, spec.sizes)), activations=acts)
+    return (_("network {sizes} ({activations})").format(sizes=spec.shape_text, activations=acts)
             + ", " + (_("{n} samples") if n != 1 else _("1 sample")).format(n=n)
             + ", " + (_("{n} parameters") if params != 1 else _("1 parameter")).format(n=params)
             + ", " + _("loss {loss}, {optimizer} lr {lr:g}").format(loss=spec.loss, optimizer=spec.optimizer.type,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bpcalc.cli import common as c
+from bpcalc.cli import lms
 from bpcalc.cli.app import app
 from bpcalc.i18n import _
 
@@ -37,7 +38,8 @@ SheetRoundOpt = Annotated[int | None, typer.Option(
              "  bpcalc worksheet two_layer --blank backward,update --format markdown -o sheet.md\n\n"
              "  bpcalc worksheet simple --template mine.yaml   (fill it in, then: bpcalc run mine.yaml)\n\n"
              "  bpcalc worksheet two_layer --explain --format latex --standalone -o sheet.tex\n\n"
-             "  bpcalc worksheet xor --epochs 2 --round 3")
+             "  bpcalc worksheet xor --epochs 2 --round 3\n\n"
+             "  bpcalc worksheet hidden --round 2 --format moodle -o quiz.xml   (also qti -o quiz.zip, gift)")
 @c.guard
 def worksheet(
     spec: c.SpecArg = None,
@@ -47,7 +49,9 @@ def worksheet(
     template: TemplateOpt = None,
     explain: ExplainOpt = False,
     epochs: SheetEpochsOpt = 1,
-    format: c.FormatOpt = None,
+    format: lms.SheetFormatOpt = None,
+    tolerance: lms.ToleranceOpt = None,
+    split: lms.SplitOpt = False,
     precision: c.PrecisionOpt = 4,
     learning_rate: c.LearningRateOpt = None,
     output: c.OutputOpt = None,
@@ -58,6 +62,11 @@ def worksheet(
     quantity to find blank (____; a ruled box in LaTeX); --answers prints the key."""
     from bpcalc.explain.worksheet import parse_sections
 
+    quiz_format = lms.chosen(format, output)
+    if quiz_format is not None:
+        _quiz(spec, quiz_format, parse_sections(blank), round, template, epochs, explain, precision, learning_rate,
+              output, quiet, tolerance, split)
+        return
     fmt = c.pick_format(format, output)
     sections = parse_sections(blank)
     s = c.open_spec_for(spec, output, template)
@@ -65,6 +74,21 @@ def worksheet(
     if template is not None:
         c.deliver(sheet.template(template), template, protect=[s.source])
     c.emit(sheet.doc, fmt, output, sheet.data, quiet=quiet, protect=[s.source], standalone=standalone)
+
+
+def _quiz(spec, fmt: str, sections, round_to, template, epochs, explain, precision, learning_rate, output, quiet,
+          tolerance, split) -> None:
+    """The worksheet as graded questions for a quiz system (Moodle XML, Canvas QTI, GIFT)."""
+    from bpcalc.render.lms.questions import parse_tolerance, quiz_sheet
+
+    lms.refuse_with(epochs, explain)
+    tol = parse_tolerance(tolerance)
+    s = c.open_spec_for(spec, output, template)
+    sheet = build(s, sections, round_to, precision=precision, learning_rate=learning_rate)
+    if template is not None:
+        c.deliver(sheet.template(template), template, protect=[s.source])
+    qs = quiz_sheet(sheet, "", tol)
+    lms.deliver(lms.Quiz(qs.title, [qs]), fmt, output, split, quiet, protect=[s.source])
 
 
 class Sheet:

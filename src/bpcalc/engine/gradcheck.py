@@ -209,13 +209,14 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
         E = net.loss_value(X, T)
 
     slots = []  # (key, name, array, index, backprop gradient)
-    for li in range(len(net.weights)):
-        W = net.weights[li]
-        for j, k in np.ndindex(W.shape):
-            slots.append((f"layers.{li}.grad_weights.{j}.{k}", next(shown), W, (j, k), g["gW"][li][j, k]))
-        if net.biases[li] is not None:
-            for j in range(net.biases[li].shape[0]):
-                slots.append((f"layers.{li}.grad_biases.{j}", next(shown), net.biases[li], (j,), g["gb"][li][j]))
+    for li, kind in enumerate(net.kinds):
+        for pname in kind.params:  # by name, any shape: a dense w_jk, a conv kernel's w[c, k, p, q], a bias
+            arr, grad = _param(net, g, li, pname)
+            if arr is None:
+                continue
+            for ix in np.ndindex(arr.shape):
+                slots.append((f"layers.{li}.grad_{pname}." + ".".join(map(str, ix)), next(shown), arr, ix,
+                              grad[ix]))
 
     def numerical() -> list[float]:
         out = []
@@ -251,6 +252,12 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
                          "derivatives differ; a mismatch there is the kink, not a bug"))
     return GradCheck("network", spec.name, float(E), eps, tolerance, atol, params, t_bp, t_num, samples=X.shape[0],
                      sizes=list(spec.sizes), notes=notes, atol_given=given)
+
+
+def _param(net, g: dict, li: int, name: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Layer li's parameter `name` as the network holds it (the array the check moves) and its backprop gradient."""
+    arrays, grads = {"weights": (net.weights, g["gW"]), "biases": (net.biases, g["gb"])}[name]
+    return arrays[li], grads[li]
 
 
 def _network_kinks(net, X, eps: float) -> dict[int, bool]:

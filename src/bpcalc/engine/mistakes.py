@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# the cause ids (a contract: JSON `diagnosis.cause`), in the order a diagnosis tries them
+from bpcalc.registry import LAYERS
+from bpcalc.registry.kinds import LayerMistake
+
+# the mistakes of a layer kind live with its entry (LayerKind.mistakes); the layer's own code makes them
+LAYER_MISTAKES: dict[str, LayerMistake] = {km.cause: km for kind in LAYERS.values() for km in kind.mistakes}
+
+# the cause ids (a contract: JSON `diagnosis.cause`), in the order a diagnosis tries them: those the engine makes
+# in any network, the layer kinds' own, then rounding and the learning rate
 CAUSES = ("used_updated_weights", "missing_activation_derivative", "update_sign_flipped",
           "derivative_of_wrong_quantity", "z_instead_of_a", "factor_of_two", "sum_instead_of_mean", "missing_bias",
-          "rounding", "learning_rate")
+          *LAYER_MISTAKES, "rounding", "learning_rate")
 
 
 @dataclass(frozen=True)
@@ -17,7 +24,8 @@ class Mistake:
 
     `layers`: the 0-based weight layers where it is made (None: every layer); for `z_instead_of_a` the layer
     that receives z. `where`: for factor_of_two and sum_instead_of_mean, "loss" (the loss value), "grad" (∂E/∂a of
-    the output) or "both". `factor`: factor_of_two's factor (2 or ½). `back_weights`: used_updated_weights' weights
+    the output) or "both"; for a layer kind's mistake, which of its variants (LayerMistake.hows). `factor`:
+    factor_of_two's factor (2 or ½). `back_weights`: used_updated_weights' weights
     (already updated) through which δ is passed back. `learning_rate`, `round_to`: learning_rate's α and
     rounding's decimals (these two need no switch in the engine: the step is run with them)."""
 

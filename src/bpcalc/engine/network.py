@@ -73,7 +73,8 @@ class Network:
         for l, (W, b, act, kind) in enumerate(zip(self.weights, self.biases, self.acts, self.kinds)):
             if m is not None and m.at("missing_bias", l):
                 b = None
-            z, self.caches[l] = kind.forward(W, b, self.hypers[l], a)  # sums of products: never rounded
+            fwd = kind.forward if m is None else kind.made("forward", m, l)  # (a mistake of the kind's own)
+            z, self.caches[l] = fwd(W, b, self.hypers[l], a)  # sums of products: never rounded
             if kept is not None:
                 if act.unguarded is not None:
                     a, k = act.unguarded.forward(z)
@@ -200,13 +201,15 @@ class Network:
             else:
                 gW, gb = into[0][l], into[1][l]
             if gW is not None or gb is not None:
-                kind.grads(W, self.biases[l], self.hypers[l], a_prev, delta, self.caches[l], gW, gb)
+                grads = kind.grads if m is None else kind.made("grads", m, l)
+                grads(W, self.biases[l], self.hypers[l], a_prev, delta, self.caches[l], gW, gb)
             if l > 0:
                 if m is not None and m.back_weights is not None and m.at("used_updated_weights", l):
                     W = m.back_weights[l]  # δ passed back through weights already updated
                 if rec and full and kind.back_terms is not None:
                     out["terms"][l - 1] = kind.back_terms(W, delta)
-                grad_a = kind.back(W, self.hypers[l], delta, self.caches[l])
+                back = kind.back if m is None else kind.made("back", m, l)
+                grad_a = back(W, self.hypers[l], delta, self.caches[l])
         return out
 
     @staticmethod

@@ -11,6 +11,7 @@ and the seed's next draw tried, so the same seed gives the same problem, byte fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -68,16 +69,83 @@ def _rate(rng, decimals: int) -> float | int:
 
 
 # ------------------------------------------------------------------------------------------------ networks
-def _draw_network(rng, sizes: list[int], activation: str, loss: str, decimals: int, name: str) -> dict:
+@dataclass(frozen=True)
+class Plan:
+    """A network's shape for drawing: the input's shape, then each layer's kind, settings and output shape."""
+
+    inputs: tuple[int, ...]
+    layers: tuple[tuple[Any, dict, tuple[int, ...]], ...]
+
+
+def _shape_error(shape: str, part: str, problem: str, hint: str | None = None) -> SpecError:
+    return SpecError(_("--shape {shape}: `{part}`: {problem}").format(shape=shape, part=part, problem=problem),
+                     hint=hint)
+
+
+def plan_shape(shape: str) -> Plan:
+    """'2-2-1' (dense units, inputs first) or '1x4x4:conv2x2:maxpool2:2' (input C×H×W, then layers by `:`)."""
+    from bpcalc.registry import LAYERS
+
+    if ":" not in shape:
+        sizes = parse_shape(shape)
+        return Plan((sizes[0],), tuple((LAYERS["dense"], {"units": j}, (j,)) for j in sizes[1:]))
+    first, *words = shape.split(":")
+    dims = first.split("x")
+    if not all(d.isdigit() and 1 <= int(d) <= 16 for d in dims) or len(dims) not in (1, 3):
+        raise _shape_error(shape, first, _("the input is C×H×W (channels, rows, columns; 1 to 16 each) or a "
+                                           "number of inputs"), hint=_("for one 4×4 channel write 1x4x4"))
+    kinds = sorted((k for k in LAYERS.values() if k.new is not None), key=lambda k: -len(k.new.word))
+    forms = ", ".join(k.new.syntax for k in LAYERS.values() if k.new is not None and k.new.word)
+    if not words or not all(words):
+        raise _shape_error(shape, shape, _("give at least one layer after the input, each after a `:`"),
+                           hint=_("for example 1x4x4:conv2x2:maxpool2:2"))
+    current: tuple[int, ...] = tuple(map(int, dims))
+    layers = []
+    for part in words:
+        kind = next(k for k in kinds if part.startswith(k.new.word))
+        if not kind.new.word and not part[:1].isdigit():
+            raise _shape_error(shape, part, _("not a layer"),
+                               hint=_("write one of: {forms}, or a dense layer's number of units (2)").format(
+                                   forms=forms))
+        try:
+            settings = kind.new.read(part[len(kind.new.word):])
+        except ValueError as exc:
+            raise _shape_error(shape, part, str(exc)) from None
+        if kind.vector and len(current) == 3:  # a dense layer after feature maps: the implied flatten
+            flat = LAYERS["flatten"]
+            current = flat.new.out_shape({}, current)
+            layers.append((flat, {}, current))
+        elif not kind.vector and kind.name != "flatten" and len(current) != 3:
+            raise _shape_error(shape, part, _("this layer reads feature maps, but what comes before it is a "
+                                              "vector of {n}").format(n=current[0]),
+                               hint=_("put convolution and pooling layers before the dense widths"))
+        elif kind.name == "flatten" and len(current) != 3:
+            raise _shape_error(shape, part, _("nothing to flatten: what comes before it is already a vector"),
+                               hint=_("leave `flatten` out (it is implied before the first dense width)"))
+        try:
+            current = kind.new.out_shape(settings, current)
+        except ValueError as exc:
+            raise _shape_error(shape, part, str(exc),
+                               hint=_("make the kernel or window smaller, or the input larger")) from None
+        layers.append((kind, settings, current))
+    return Plan(tuple(map(int, dims)), tuple(layers))
+
+
+def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, name: str) -> dict:
+    """Each layer drawn by its kind's generator, then targets, inputs and α (dense networks draw as always)."""
     from bpcalc.registry import ACTIVATIONS, LOSSES
 
     layers = []
-    last = len(sizes) - 2
-    for i, (k, j) in enumerate(zip(sizes[:-1], sizes[1:])):
-        act = "sigmoid" if activation == "softmax" and i < last else activation  # softmax: the output's only
-        layers.append({"weights": _floats(_values(rng, -1, 1, decimals, (j, k), nonzero=True)),
-                       "biases": _floats(_values(rng, -1, 1, decimals, j)), "activation": act})
-    K = sizes[-1]
+    last = len(plan.layers) - 1
+    shape = plan.inputs
+    for i, (kind, settings, out) in enumerate(plan.layers):
+        d = {k: _floats(v) if isinstance(v, np.ndarray) else v
+             for k, v in kind.new.draw(rng, settings, shape, _values, decimals).items()}
+        if kind.activation:  # softmax is the output's only (a dense one); sigmoid elsewhere
+            d["activation"] = "sigmoid" if activation == "softmax" and (i < last or not kind.vector) else activation
+        layers.append(d)
+        shape = out
+    K = int(np.prod(shape))
     out = ACTIVATIONS[activation]
     if loss == "cross_entropy" or (activation == "softmax" and LOSSES[loss].probability):
         targets = np.zeros(K)
@@ -89,20 +157,27 @@ def _draw_network(rng, sizes: list[int], activation: str, loss: str, decimals: i
         targets = _values(rng, -0.9 if decimals else -1, 0.9 if decimals else 1, decimals, K)
     else:
         targets = _values(rng, 0, 1, decimals, K)
-    return {"name": name, "inputs": _floats(_values(rng, 0, 1, decimals, sizes[0], nonzero=True)),
-            "targets": _floats(targets), "layers": layers, "loss": loss, "learning_rate": _rate(rng, decimals)}
+    inputs = _values(rng, 0, 1, decimals, plan.inputs if len(plan.inputs) > 1 else plan.inputs[0], nonzero=True)
+    return {"name": name, "inputs": _floats(inputs), "targets": _floats(targets.reshape(shape)), "layers": layers,
+            "loss": loss, "learning_rate": _rate(rng, decimals)}
 
 
 def network_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:
     """The rules a network step breaks (empty: an interesting problem)."""
+    from bpcalc.registry import LAYERS
+
     faults = []
     for L in trace.layers:
         if L.activation in SATURATING and np.any(np.abs(L.z) > MAX_Z):
             faults.append("saturated")
         if L.activation == "relu" and np.any(L.z <= 0):
             faults.append("dead relu")
-        if np.any(np.abs(L.grad_weights) < 10.0 ** -sheet):
+        gW = L.grads.get("weights")
+        if gW is not None and np.any(np.abs(gW) < 10.0 ** -sheet):
             faults.append("vanishing gradient")
+        gen = LAYERS[L.type].new
+        if gen is not None:
+            faults += gen.faults(L, sheet)
     if not trace.loss - trace.loss_after >= 10.0 ** -sheet:
         faults.append("loss not lowered")
     return faults
@@ -164,7 +239,9 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
         raise SpecError(_("unknown loss {name!r}").format(name=loss),
                         hint=_("choose one of: {names}").format(names=", ".join(LOSSES)))
     sheet = SHEET_DECIMALS if sheet is None else sheet
-    sizes = None if graph else parse_shape(shape)
+    plan = None if graph else plan_shape(shape)
+    shown_shape = None if plan is None else shape if ":" in shape else "-".join(
+        map(str, (*plan.inputs, *(out[0] for _k, _s, out in plan.layers))))
     rng = np.random.default_rng(seed)
     shown = seed if isinstance(seed, int) else "-".join(map(str, seed))
     for draw in range(1, MAX_DRAWS + 1):
@@ -173,8 +250,8 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
             d = _draw_graph(rng, loss, decimals, name)
         else:
             name = _("{shape} {activation} network (seed {seed})").format(
-                shape="-".join(map(str, sizes)), activation=activation, seed=shown)
-            d = _draw_network(rng, sizes, activation, loss, decimals, name)
+                shape=shown_shape, activation=activation, seed=shown)
+            d = _draw_network(rng, plan, activation, loss, decimals, name)
         text = dump_spec(d, _("made by bpcalc new (draw {draw} of seed {seed}); every number has at most {d} "
                               "decimal places").format(draw=draw, seed=shown, d=decimals))
         if text in avoid:

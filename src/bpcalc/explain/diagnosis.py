@@ -11,8 +11,9 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from bpcalc.engine.mistakes import CAUSES, Mistake
+from bpcalc.engine.mistakes import CAUSES, LAYER_MISTAKES, Mistake
 from bpcalc.i18n import _, language, set_language
+from bpcalc.registry import LAYERS
 
 MAX_WORK = 2_000_000  # samples × parameters above which a step is too large to recompute some 40 times
 ROUND_CANDIDATES = range(0, 7)  # the rounded track at N decimals
@@ -44,14 +45,22 @@ def _variants(spec, data: dict) -> Iterator[Mistake]:
     lr = data.get("learning_rate")
     rnd = data.get("round")
     graph = data.get("kind") == "graph"
-    L = 0 if graph else len(data["layers"])
-    scopes: list[frozenset[int] | None] = [None] + ([frozenset({l}) for l in range(L)] if L > 1 else [])
+    layers = [] if graph else data["layers"]
+    L = len(layers)
+    types = [layer.get("type", "dense") for layer in layers]
+    # a layer of its own for each mistake in z or a: those with an activation (today's scopes for dense networks)
+    own = [l for l, t in enumerate(types) if t == "dense" or (t in LAYERS and LAYERS[t].activation)]
+    scopes: list[frozenset[int] | None] = [None] + ([frozenset({l}) for l in own] if L > 1 else [])
     n = 1 if graph else len(spec.inputs)
     for cause in CAUSES:
-        if cause == "used_updated_weights" and L > 1:
-            new = tuple(_array(layer["new_weights"]) for layer in data["layers"])
+        if cause in LAYER_MISTAKES:
+            yield from _layer_variants(cause, types)
+        elif cause == "used_updated_weights" and L > 1:
+            new = tuple(None if layer.get("new_weights") is None else _array(layer["new_weights"])
+                        for layer in layers)
             for l in range(1, L):
-                yield Mistake(cause, frozenset({l}), back_weights=new)
+                if new[l] is not None:
+                    yield Mistake(cause, frozenset({l}), back_weights=new)
             if L > 2:
                 yield Mistake(cause, None, back_weights=new)
         elif cause in ("missing_activation_derivative", "derivative_of_wrong_quantity") and not graph:
@@ -71,7 +80,7 @@ def _variants(spec, data: dict) -> Iterator[Mistake]:
         elif cause == "sum_instead_of_mean" and n > 1:
             for where in ("loss", "grad"):
                 yield Mistake(cause, where=where)
-        elif cause == "missing_bias" and not graph and any(layer["biases"] is not None for layer in data["layers"]):
+        elif cause == "missing_bias" and not graph and any(layer.get("biases") is not None for layer in layers):
             for s in scopes:
                 yield Mistake(cause, s)
         elif cause == "rounding":
@@ -84,6 +93,16 @@ def _variants(spec, data: dict) -> Iterator[Mistake]:
                 if alt not in seen:
                     seen.add(alt)
                     yield Mistake(cause, learning_rate=alt)
+
+
+def _layer_variants(cause: str, types: list[str]) -> Iterator[Mistake]:
+    """A layer kind's mistake in each layer of a kind that makes it (and in all of them, when several), in each of
+    its variants."""
+    at = [l for l, t in enumerate(types) if t in LAYERS and any(km.cause == cause for km in LAYERS[t].mistakes)]
+    hows = [w for w, _words in LAYER_MISTAKES[cause].hows] or ["both"]
+    for scope in [frozenset({l}) for l in at] + ([None] if len(at) > 1 else []):
+        for how in hows:
+            yield Mistake(cause, scope, where=how)
 
 
 def _array(x):
@@ -180,7 +199,9 @@ def diagnosable(spec, data: dict) -> bool:
 
 
 def _work(spec) -> int:
-    return len(spec.inputs) * sum(layer.weights.size for layer in spec.layers)
+    """Samples × parameters, and for layers without parameters (pools, flatten) the values they pass on."""
+    return len(spec.inputs) * sum(sum(p.size for p in layer.params.values()) or math.prod(layer.out_shape or (1,))
+                                  for layer in spec.layers)
 
 
 def _diagnosis(m: Mistake, r, x: float, data: dict, follows=None) -> Diagnosis:
@@ -220,6 +241,10 @@ def _where(m: Mistake) -> str:
 def _cause_text(m: Mistake, data: dict) -> str:
     """The mistake in words."""
     c = m.cause
+    if c in LAYER_MISTAKES:
+        km = LAYER_MISTAKES[c]
+        hows = dict(km.hows)
+        return _(km.text).format(how=_(hows[m.where]) if m.where in hows else "") + _where(m)
     if c == "used_updated_weights":
         return _("δ passed back through weights already updated (update only after the whole backward pass)")
     if c == "missing_activation_derivative":

@@ -13,6 +13,8 @@ Besides the per-neuron names, the names of whole vectors and matrices for the ma
 
 from __future__ import annotations
 
+import itertools
+
 from bpcalc.explain.mathtext import M
 from bpcalc.registry import ACTIVATIONS
 
@@ -150,6 +152,14 @@ class Notation:
             n = self._w0[li] + j * self.sizes[li][1] + k + 1
             return M(f"w{n}", f"w_{{{n}}}")
         return _sym("w", (j + 1, k + 1), self._layer_no(li), self.profile == "ng")
+
+    def kernel_w(self, li: int, ix: tuple[int, ...]) -> M:
+        """A kernel weight of a conv layer: w_{c,k,p,q}, output channel c, input channel k, kernel row p, column q
+        (counted from 1, as w_jk)."""
+        l = self._layer_no(li)
+        o, c = ("[", "]") if self.profile == "ng" else ("(", ")")
+        sub = ",".join(str(i + 1) for i in ix)
+        return M(f"w_{sub}^{o}{l}{c}", f"w_{{{sub}}}^{{{o}{l}{c}}}")
 
     def b(self, li: int, j: int) -> M:
         """A bias as formulas write it (mazur: one name for a layer whose biases are equal)."""
@@ -289,6 +299,14 @@ def param_names(source, profile: str | None = "layer") -> list[str]:
     nt = Notation.of(source, profile)
     out = []
     for li, layer in enumerate(source.layers):
+        if layer.weights is None:  # pools, flatten: no parameters
+            continue
+        if layer.weights.ndim != 2:  # a conv layer's kernels w[c, k, p, q] and one bias per output channel
+            out += [nt.kernel_w(li, ix).text for ix in itertools.product(*map(range, layer.weights.shape))]
+            if layer.biases is not None:
+                out += [_sym("b", (c + 1,), nt.number(li), nt.profile == "ng").text
+                        for c in range(layer.biases.shape[0])]
+            continue
         J, K = layer.weights.shape
         out += [nt.w(li, j, k).text for j in range(J) for k in range(K)]
         if layer.biases is not None:

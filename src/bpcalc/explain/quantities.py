@@ -149,6 +149,9 @@ def scalar_names(field: str, nts=()) -> tuple[str, ...]:
 
 
 def _network_quantities(data: dict, source) -> Iterator[Quantity]:
+    if any(layer.get("type", "dense") != "dense" for layer in data["layers"]):
+        yield from _layered_quantities(data)
+        return
     nts = _notations(data, source)
     json_nt = nts[1] if len(nts) == 3 else None  # a profile other than the layer notation is shown
     layers = data["layers"]
@@ -199,6 +202,40 @@ def _network_quantities(data: dict, source) -> Iterator[Quantity]:
         yield from per_sample("outputs_after", None, data["outputs_after"], 5)
     yield q("loss_after", scalar_names("loss_after", nts), data.get("loss_after"), (5, 9, 0, 0),
             SCALAR_NAMES["loss_after"])
+
+
+def _layered_quantities(data: dict) -> Iterator[Quantity]:
+    """The computed numbers of a network with conv2d, pooling or flatten layers, by their JSON paths only (no
+    notation names them yet), each with its place in the order of computation: (phase, layer, field, cell)."""
+    layers = data["layers"]
+    last = len(layers) - 1
+
+    def cells(base: str, value, phase: int, rank: int, field: int) -> Iterator[Quantity]:
+        for key, v in leaves(value, base):
+            cell = tuple(int(p) for p in key[len(base) + 1:].split(".")) if key != base else ()
+            yield Quantity(key, (), v, (phase, rank, field, cell))
+
+    for li, L in enumerate(layers):
+        for f, field in enumerate(("z", "a")):
+            if L.get(field) is not None:
+                yield from cells(f"layers.{li}.{field}", L[field], 0, li, f)
+    if data.get("loss_terms") is not None:
+        yield from cells("loss_terms", data["loss_terms"], 1, 0, 0)
+    if data.get("sample_loss") is not None:
+        yield from cells("sample_loss", data["sample_loss"], 1, 1, 0)
+    yield Quantity("loss", SCALAR_NAMES["loss"], data["loss"], (1, 2, 0, ()))
+    for li in range(last, -1, -1):
+        for f, field in enumerate(NETWORK_BACKWARD):
+            if layers[li].get(field) is not None:
+                yield from cells(f"layers.{li}.{field}", layers[li][field], 2, last - li, f)
+    for phase, fields in ((3, NETWORK_GRADS), (4, NETWORK_UPDATE)):
+        for li, L in enumerate(layers):
+            for f, field in enumerate(fields):
+                if L.get(field) is not None:
+                    yield from cells(f"layers.{li}.{field}", L[field], phase, li, f)
+    if data.get("outputs_after") is not None:
+        yield from cells("outputs_after", data["outputs_after"], 5, 0, 0)
+    yield Quantity("loss_after", SCALAR_NAMES["loss_after"], data.get("loss_after"), (5, 9, 0, ()))
 
 
 def _layer_rank(phase: int, li: int | None, last: int) -> int:

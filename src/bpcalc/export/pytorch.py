@@ -165,15 +165,72 @@ def export_pytorch(spec, dest: Path | None = None) -> str:
     return _network_script(spec, dest)
 
 
+TORCH_PARAM = {"weights": "weight", "biases": "bias"}  # a parameter's spec key -> its torch.nn attribute
+STATE_KEY = {"weights": "W", "biases": "b"}  # -> its key in the optimizer state (engine.network.Network.apply)
+
+# the step and its printout for a network with feature maps: layers of every kind, some without parameters; JSON
+# under the keys of `bpcalc run --format json` for each kind (pools and flatten: a and grad_a)
+MAPS_STEP = '''
+zs, as_ = forward(X)
+for a in as_:
+    a.retain_grad()
+loss = loss_of(zs, as_, T)
+opt.zero_grad()
+loss.backward()
+
+
+def grad_of(p):
+    return None if p is None else p.grad.clone()
+
+
+grads = [(grad_of(getattr(layer, "weight", None)), grad_of(getattr(layer, "bias", None))) for layer in layers]
+opt.step()
+with torch.no_grad():
+    zs2, as2 = forward(X)
+    loss_after = loss_of(zs2, as2, T)
+
+
+def values(p):
+    return None if p is None else p.detach().tolist()
+
+
+result = {
+    "kind": "network",
+    "loss": loss.item(),
+    "loss_after": loss_after.item(),
+    "layers": [{"type": kind, "z": z.detach().tolist(), "a": a.detach().tolist(), "grad_a": values(a.grad),
+                "grad_weights": values(gw), "grad_biases": values(gb),
+                "new_weights": values(getattr(layer, "weight", None)),
+                "new_biases": values(getattr(layer, "bias", None))}
+               for kind, z, a, (gw, gb), layer in zip(KINDS, zs, as_, grads, layers)],
+}
+if "--json" in sys.argv[1:]:
+    print(json.dumps(result, indent=2))
+else:
+    print(f"loss        {result['loss']!r}")
+    for i, L in enumerate(result["layers"]):
+        print(f"layers[{i}]  {L['type']}" + ("" if L["grad_weights"] is not None else "  ∂E/∂a " + str(L["grad_a"])))
+        if L["grad_weights"] is not None:
+            print(f"           ∂E/∂W {L['grad_weights']}")
+        if L["grad_biases"] is not None:
+            print(f"           ∂E/∂b {L['grad_biases']}")
+        if L["new_weights"] is not None:
+            print(f"           new W {L['new_weights']}")
+        if L["new_biases"] is not None:
+            print(f"           new b {L['new_biases']}")
+    print(f"loss after  {result['loss_after']!r}")'''
+
+
 def _network_script(spec, dest: Path | None) -> str:
-    from bpcalc.registry import ACTIVATIONS, LOSSES, pair
+    from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, pair
 
     out_act = spec.layers[-1].activation
     pr = pair(out_act, spec.loss)
     # per-sample loss, mean over samples (bpcalc's convention), from the output's a or (stable) its logits z
     loss = ("z", pr.torch) if pr is not None and pr.torch else ("a", LOSSES[spec.loss].torch)
     uses_files = bool(spec.data_refs)
-    sizes = "-".join(map(str, spec.sizes))
+    sizes = spec.shape_text
+    maps = any(L.type != "dense" for L in spec.layers)  # feature maps somewhere: modules of several kinds
     lines = [_header(_("{name}, in PyTorch").format(name=_(spec.name) if spec.name else _("bpcalc network")),
                      spec.source, _("the {sizes} network").format(sizes=sizes))]
     if uses_files:
@@ -183,19 +240,22 @@ def _network_script(spec, dest: Path | None) -> str:
     lines.append("\n# " + _("{n} sample(s), one per row").format(n=spec.inputs.shape[0]))
     lines.append(f"X = {_data_code(spec, 'inputs', dest)}")
     lines.append(f"T = {_data_code(spec, 'targets', dest)}")
-    lines.append("\n# " + _("nn.Linear keeps weights as bpcalc does: row j = neuron j of the layer, column k = "
-                             "input k"))
+    lines.append("\n# " + (_("each layer as the torch.nn module of its kind; nn.Linear and nn.Conv2d keep weights "
+                              "as bpcalc does (Conv2d: output channel × input channel × kernel row × column)")
+                            if maps else _("nn.Linear keeps weights as bpcalc does: row j = neuron j of the layer, "
+                                           "column k = input k")))
     lines.append("layers = torch.nn.ModuleList([")
     for L in spec.layers:
-        J, K = L.weights.shape
-        lines.append(f"    torch.nn.Linear({K}, {J}, bias={L.biases is not None}),")
+        lines.append(f"    torch.{LAYERS[L.type].torch(L)},")
     lines.append("])")
-    lines.append("with torch.no_grad():")
+    if any(L.params for L in spec.layers):
+        lines.append("with torch.no_grad():")
     for i, L in enumerate(spec.layers):
-        lines.append(f"    layers[{i}].weight.copy_({_tensor(L.weights)})")
-        if L.biases is not None:
-            lines.append(f"    layers[{i}].bias.copy_({_tensor(L.biases)})")
+        for name, arr in L.params.items():
+            lines.append(f"    layers[{i}].{TORCH_PARAM[name]}.copy_({_tensor(arr)})")
     lines.append(f"ACTIVATIONS = {[L.activation for L in spec.layers]!r}")
+    if maps:
+        lines.append(f"KINDS = {[L.type for L in spec.layers]!r}")
     lines.append("\n\ndef activate(name, z):")
     for name in dict.fromkeys(L.activation for L in spec.layers):
         lines.append(f"    if name == {name!r}:\n        return {ACTIVATIONS[name].torch}")
@@ -216,24 +276,24 @@ def forward(x):
 def loss_of(zs, as_, t):
     """The mean over samples of each sample's loss."""''')
     uses, code = loss
-    lines.append("    z = zs[-1]  # the output layer's z (logits)" if uses == "z" else "    a = as_[-1]  # the output")
+    flat = ".flatten(1)" if len(spec.layers[-1].out_shape or (1,)) > 1 else ""  # feature maps: one row a sample
+    lines.append(f"    z = zs[-1]{flat}  # the output layer's z (logits)" if uses == "z" else
+                 f"    a = as_[-1]{flat}  # the output")
     lines.append(f"    return {code}" + ("" if "#" in code else f"  # {spec.loss}"))
     frozen = sorted(spec.freeze)
     params = []
     param_of = {}
     for i, L in enumerate(spec.layers):
-        if "weights" not in spec.freeze:
-            params.append(f"layers[{i}].weight")
-            param_of[("W", i)] = f"layers[{i}].weight"
-        if L.biases is not None and "biases" not in spec.freeze:
-            params.append(f"layers[{i}].bias")
-            param_of[("b", i)] = f"layers[{i}].bias"
+        for name in L.params:
+            if name not in spec.freeze:
+                params.append(f"layers[{i}].{TORCH_PARAM[name]}")
+                param_of[(STATE_KEY[name], i)] = f"layers[{i}].{TORCH_PARAM[name]}"
     lines.append("\n")
     lines.append("# " + (_("frozen (not updated, gradients still shown): {names}").format(names=", ".join(frozen))
                          if frozen else _("every weight and bias is updated")))
     lines.append(f"opt = {_optimizer_code(spec, '[' + ', '.join(params) + ']')}")
     lines += _state_code(spec, param_of)
-    lines.append('''
+    lines.append(MAPS_STEP if maps else '''
 zs, as_ = forward(X)
 loss = loss_of(zs, as_, T)
 opt.zero_grad()

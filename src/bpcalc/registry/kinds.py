@@ -281,6 +281,34 @@ class Optimizer:
 
 # ---------------------------------------------------------------- layer kinds
 @dataclass(frozen=True)
+class LayerMistake:
+    """A known hand mistake in a layer of one kind (a face of its entry): its cause id (a contract: JSON
+    `diagnosis.cause`), what it is in words (English, N_-marked; a `{how}` field, when present, is filled from
+    `hows`), and the faces it replaces. Each face takes the mistake record (engine/mistakes.py's Mistake: `where`
+    says which variant) first, then the kind's own face's arguments. `hows` are the variants diagnosis tries
+    (Mistake.where), with their words."""
+
+    cause: str
+    text: str
+    forward: Callable[..., tuple[Array, Any]] | None = None
+    grads: Callable[..., None] | None = None
+    back: Callable[..., Array] | None = None
+    hows: tuple[tuple[str, str], ...] = ()  # (Mistake.where, words for {how}); () : one variant
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A layer kind's face for `bpcalc new`: its word in --shape, the shape it makes, how its numbers are drawn."""
+
+    word: str  # the word in --shape that names the kind ("conv", "maxpool"; "" for dense: a bare number)
+    syntax: str  # the word's forms, shown when one is malformed: "convKxK or convNxKxK"
+    read: Callable[[str], dict]  # the text after `word` -> the layer's settings; ValueError if malformed
+    out_shape: Callable[[dict, tuple], tuple]  # (settings, input shape) -> output shape; ValueError if it does not fit
+    draw: Callable[..., dict]  # (rng, settings, input shape, values, decimals) -> the layer as the spec writes it
+    faults: Callable[[Any, int], list[str]] = lambda layer, sheet: []  # (LayerTrace, sheet decimals) -> rules broken
+
+
+@dataclass(frozen=True)
 class LayerKind:
     """A kind of network layer (dense, conv2d, maxpool, …): every face of it in one record.
 
@@ -305,7 +333,19 @@ class LayerKind:
     vector: bool = False  # takes one vector per sample (dense): needs a flatten after a layer with a C×H×W output
     record: Callable[[Any], dict] = lambda cache: {}  # what of the forward's cache the trace keeps (max-pool winners)
     back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
+    mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
+    new: Generator | None = None  # how `bpcalc new` writes and draws a layer of this kind
     matrices: Callable[..., dict] | None = None  # (W, b, hyper, a_prev, grad_a, delta, record) -> the matrix view's
+
+    def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
+        """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:
+        the kind's own face unless the mistake is one of the kind's, made at `layer`."""
+        if mistake is not None and mistake.at(mistake.cause, layer):
+            for km in self.mistakes:
+                wrong = getattr(km, face)
+                if km.cause == mistake.cause and wrong is not None:
+                    return lambda *args: wrong(mistake, *args)
+        return getattr(self, face)
 
 
 def entries(module_globals: dict, kind: type) -> list:
@@ -313,6 +353,5 @@ def entries(module_globals: dict, kind: type) -> list:
     return [v for v in module_globals.values() if isinstance(v, kind)]
 
 
-__all__ = ["Activation", "Array", "Formats", "GraphFunction", "LayerKind", "Loss", "Optimizer", "Pair", "Part",
-           "Shown", "Step",
-           "Unguarded", "entries"]
+__all__ = ["Activation", "Array", "Formats", "Generator", "GraphFunction", "LayerKind", "LayerMistake", "Loss",
+           "Optimizer", "Pair", "Part", "Shown", "Step", "Unguarded", "entries"]

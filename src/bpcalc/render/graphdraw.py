@@ -95,12 +95,36 @@ def _graph(tr: GraphTrace, f: Fmt) -> Drawing:
 
 
 # ---------------------------------------------------------------- networks
+def _layer_nodes(dr: Drawing, tr: NetworkTrace, f: Fmt) -> Drawing:
+    """A network with feature maps, one node per layer (its kind, output shape and parameters' count): a graph of
+    neurons would have one node per cell of every map (`--format svg` draws the maps as grids of values)."""
+    from bpcalc.registry import LAYERS
+
+    prev = dr.node([_("inputs"), "×".join(map(str, tr.inputs.shape[1:]))], "const")
+    for L in tr.layers:
+        kind = LAYERS[L.type]
+        name = kind.describe(L) if L.type != "dense" else f"dense {L.weights.shape[0]}"
+        fields = [f"{L.l}: {name}", "×".join(map(str, L.a.shape[1:]))]
+        if L.params:
+            fields.append(_("{n} parameters").format(n=sum(v.size for v in L.params.values())))
+        if kind.activation:
+            fields.append(L.activation)
+        node = dr.node(fields, "param" if L.params else "value")
+        dr.edge(prev, node)
+        prev = node
+    e = dr.node(["E", f"data {f(tr.loss)}", "grad 1"], "loss")
+    dr.edge(prev, e, LOSSES[tr.loss_name].name)
+    return dr
+
+
 def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
     nt = Notation.of(tr)
     title = _(tr.name) if tr.name else _("Network")
     if tr.n > 1:
         title += _(" (values of sample {s} of {n}; parameter gradients over all samples)").format(s=s + 1, n=tr.n)
     dr = Drawing(title)
+    if any(L.type != "dense" for L in tr.layers):
+        return _layer_nodes(dr, tr, f)
     prev = [dr.node([nt.x(k).text, f"data {f(tr.inputs[s, k])}"], "const") for k in range(tr.inputs.shape[1])]
     for li, L in enumerate(tr.layers):
         J, K = L.weights.shape

@@ -21,6 +21,10 @@ def graph_svg(trace, precision: int = 4, sample: int = 0) -> str:
     f = Fmt(precision, fixed=trace.round_to is not None)
     if isinstance(trace, GraphTrace):
         return _expression(trace, f)
+    if any(L.type != "dense" for L in trace.layers):  # feature maps: grids of values, layer by layer
+        from bpcalc.render.mapsvg import maps_svg
+
+        return maps_svg(trace, f, sample)
     from bpcalc.render.netsvg import network_svg
 
     return network_svg(trace, f, sample)

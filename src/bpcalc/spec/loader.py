@@ -19,7 +19,7 @@ from bpcalc.spec.yamlsrc import Located, load_yaml
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
                 "weight_decay", "description", "training_state", "notation"}
-LAYER_KEYS = {"weights", "biases", "activation", "units", "init", "bias", "labels"}
+LAYER_KEYS = {"type"}.union(*(kind.keys for kind in LAYERS.values()))  # every key some layer kind takes
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
               "description", "optimizer", "weight_decay", "training_state"}
@@ -574,7 +574,8 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
     again = _("`bpcalc step --save` writes it; delete training_state to start afresh")
     state = TrainingState(positive_int(doc, raw.get("epoch", 0), path + ("epoch",), 0, hint=again),
                           positive_int(doc, raw.get("step", 0), path + ("step",), 0, hint=again))
-    n_layers = sum(1 for k in shapes if isinstance(k, tuple) and k[0] == "W")
+    # entries are by layer position; pools and flatten have no parameters, so count up to the last layer that has
+    n_layers = 1 + max((k[1] for k in shapes if isinstance(k, tuple)), default=-1)
     names = opt.buffers
     entries = raw.get(group, {} if graph else [])
     if graph:
@@ -784,8 +785,12 @@ def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarr
 
 
 def _parameter(doc: Located, value: Any, path: tuple, ndim: int, what: str = "number") -> np.ndarray:
-    """Weights or a buffer of them (ndim 2) or biases (1): inline, or a .npy/.csv file beside the spec, as
-    `--save` writes large ones."""
+    """Weights or a buffer of them (ndim 2; conv kernels ndim 4) or biases (1): inline, or a .npy/.csv file beside
+    the spec, as `--save` writes large ones."""
+    if ndim > 2:
+        if isinstance(value, str) and not _numeric_text(value):
+            return load_data_file(doc, value, path, doc.base if doc.base is not None else Path.cwd(), any_ndim=True)
+        return tensor(doc, value, path)
     if isinstance(value, str) and not _numeric_text(value):
         arr = load_data_file(doc, value, path, doc.base if doc.base is not None else Path.cwd())
         if ndim == 1:
@@ -937,11 +942,6 @@ class Reader:
 
     def parameter(self, value: Any, path: tuple, ndim: int, what: str = "number") -> np.ndarray:
         """Weights (ndim 2) or biases (1), inline or a .npy/.csv file beside the spec; ndim > 2: nested lists."""
-        if ndim > 2:
-            if isinstance(value, str) and not _numeric_text(value):
-                return load_data_file(self.doc, value, path, self.doc.base if self.doc.base is not None
-                                      else Path.cwd(), any_ndim=True)
-            return tensor(self.doc, value, path)
         return _parameter(self.doc, value, path, ndim, what)
 
     def biases(self, raw: dict, path: tuple, n: int, what: str) -> np.ndarray | None:

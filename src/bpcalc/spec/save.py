@@ -309,15 +309,13 @@ def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
         out["input_labels"] = list(spec.input_labels)
     if spec.target_labels:
         out["target_labels"] = list(spec.target_labels)
+    out_maps = spec.layers[-1].out_shape if len(spec.layers[-1].out_shape) > 1 else None
+    if out_maps and "targets" not in spec.data_refs:  # targets shaped like the output's feature maps, as written
+        T = spec.targets.reshape(-1, *out_maps)
+        out["targets"] = _floats(T[0]) if spec.single else _floats(T)
     layers = []
     for i, (L, W, b) in enumerate(zip(spec.layers, weights, biases)):
-        d: dict[str, Any] = {"weights": _array(W, dest, f"layer{i}.weights", sidecars)}
-        if b is not None:
-            d["biases"] = _array(b, dest, f"layer{i}.biases", sidecars)
-        d["activation"] = L.activation
-        if L.labels:
-            d["labels"] = L.labels
-        layers.append(d)
+        layers.append(_layer_dict(L, i, W, b, dest, sidecars))
     out["layers"] = layers
     out["loss"] = spec.loss
     out["learning_rate"] = float(spec.learning_rate)
@@ -335,6 +333,26 @@ def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
     if getattr(spec, "notation", None):
         out["notation"] = spec.notation
     return out
+
+
+def _layer_dict(L, i: int, W, b, dest: Path | None, sidecars: dict | None) -> dict:
+    """One layer as the spec writes it: its type (other than the default, dense), its parameters by name, its
+    activation (kinds that have one), its settings (stride, padding, size: the spec keys its entry takes)."""
+    from bpcalc.registry import LAYERS
+
+    kind = LAYERS[L.type]
+    d: dict[str, Any] = {} if L.type == "dense" else {"type": L.type}
+    for name, arr in (("weights", W), ("biases", b)):
+        if name in kind.params and arr is not None:
+            d[name] = _array(arr, dest, f"layer{i}.{name}", sidecars)
+    if kind.activation:
+        d["activation"] = L.activation
+    for key, v in L.hyper.items():
+        if key in kind.keys:  # a pair as one number where both are equal (stride: 2), else [rows, columns]
+            d[key] = int(v[0]) if len(set(v)) == 1 else [int(x) for x in v]
+    if L.labels:
+        d["labels"] = L.labels
+    return d
 
 
 def graph_to_dict(spec, variables: dict[str, float]) -> dict:
@@ -391,6 +409,8 @@ def state_to_dict(state, kind: str, n_layers: int, dest: Path | None = None, sid
             if k == kind_l:
                 group = "weights" if k == "W" else "biases"
                 layers[l][group] = {b: _array(v, dest, f"layer{l}.{group}.{b}", sidecars) for b, v in bufs.items()}
+    while layers and not layers[-1]:  # layers without parameters at the end (a pool) hold no state
+        layers.pop()
     out["layers"] = layers
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bpcalc.registry import ACTIVATIONS, FUNCTIONS, LOSSES, OPTIMIZERS
+from bpcalc.registry import ACTIVATIONS, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
 from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
 
 SCHEMA_FILE = "spec.schema.json"
@@ -22,6 +22,9 @@ NON_NEGATIVE_TEXT = r"^\s*\+?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 NUMBER = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": NUMBER_TEXT}]}
 VECTOR = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/number"}}
 MATRIX = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/vector"}}
+KERNELS = {"type": "array", "minItems": 1,
+           "items": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}},
+           "description": "conv2d kernels: out_channels × in_channels × kh × kw."}
 DATA_FILE = {"type": "string", "pattern": r"\.([cC][sS][vV]|[nN][pP][yY])$",
              "description": "A .csv (one sample per line, no header) or .npy file, relative to the spec file."}
 LABEL = {"type": ["string", "number"]}
@@ -90,7 +93,8 @@ def _training_state(group: str) -> dict:
     buffers = {"type": "object", "description": "The optimizer's buffers: " + "; ".join(
                f"{', '.join(c.buffers)} ({n})" for n, c in OPTIMIZERS.items() if c.buffers) + ".",
                "additionalProperties": {"anyOf": [{"$ref": "#/$defs/number"}, {"$ref": "#/$defs/vector"},
-                                                  {"$ref": "#/$defs/matrix"}, DATA_FILE]}}
+                                                  {"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/kernels"},
+                                                  DATA_FILE]}}
     per = ({"type": "object", "additionalProperties": buffers} if group == "variables" else
            {"type": "array", "items": {"type": "object", "properties": {"weights": buffers, "biases": buffers},
                                        "additionalProperties": False}})
@@ -103,7 +107,14 @@ def _training_state(group: str) -> dict:
                            group: per}}
 
 
-def _layer() -> dict:
+def _pair(description: str, minimum: int = 1) -> dict:
+    """`n` or `[rows, columns]`, whole numbers ≥ minimum (stride, padding, size, kernel_size)."""
+    whole = {"type": "integer", "minimum": minimum}
+    return {"anyOf": [whole, {"type": "array", "minItems": 2, "items": whole}], "description": description}
+
+
+def _layer_keys() -> dict:
+    """Every spec key a layer kind takes (the registry entries' `keys`), with its schema."""
     labels = {
         "z": {"type": "array", "items": LABEL, "description": "Names of z_j, one per neuron."},
         "a": {"type": "array", "items": LABEL, "description": "Names of a_j, one per neuron."},
@@ -111,34 +122,76 @@ def _layer() -> dict:
                     "description": "Names of the weights, same shape as `weights`."},
         "biases": {"type": "array", "items": LABEL, "description": "Names of the biases, one per neuron."},
     }
-    props = {
-        "weights": {"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE],
-                    "description": "Row j = neuron j of this layer, column k = input k (w_jk); every row as long as "
-                                   "the previous layer (or the inputs). Or a .npy/.csv file (`--save` writes large "
-                                   "ones so)."},
+    return {
+        "weights": {"anyOf": [{"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/kernels"}, DATA_FILE],
+                    "description": "dense: row j = neuron j of this layer, column k = input k (w_jk); every row as "
+                                   "long as the previous layer (or the inputs). conv2d: out_channels × in_channels × "
+                                   "kh × kw (a plain kh × kw matrix: one channel in and out). Or a .npy/.csv file "
+                                   "(`--save` writes large ones so)."},
         "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, DATA_FILE, {"type": "null"}],
-                   "description": "One per neuron (a single number for a layer of one neuron); absent = this layer "
-                                  "has no bias."},
+                   "description": "One per neuron, or per output channel of a conv2d layer (a single number for "
+                                  "one); absent = this layer has no bias."},
         "activation": _described(ACTIVATIONS, "The layer's activation (default sigmoid)"),
         "units": {"type": "integer", "minimum": 1, "maximum": MAX_PARAMETERS,
                   "description": "Instead of `weights`: this many neurons, initialised by `init` from `seed`."},
-        "init": _enum(INITS, "With `units`: how the weights are initialised (default: the top-level init)."),
-        "bias": {"type": "boolean", "description": "With `units`: false = no biases (default true, zeros)."},
+        "channels": {"type": "integer", "minimum": 1, "maximum": MAX_PARAMETERS,
+                     "description": "conv2d, instead of `weights`: this many kernels (output channels), with "
+                                    "`kernel_size`, initialised by `init` from `seed`."},
+        "kernel_size": _pair("conv2d, with `channels`: the kernels' size, n or [rows, columns]."),
+        "init": _enum(INITS, "With `units` or `channels`: how the weights are initialised (default: the top-level "
+                      "init)."),
+        "bias": {"type": "boolean", "description": "With `units` or `channels`: false = no biases (default true, "
+                                                   "zeros)."},
         "labels": {"type": "object", "properties": labels, "additionalProperties": False,
                    "description": "Display names of this layer's quantities."},
+        "stride": _pair("Step of the window, n or [rows, columns] (conv2d: default 1; pools: default `size`)."),
+        "padding": _pair("Zeros (max-pool: −∞) added around each input map, n or [rows, columns] (default 0).", 0),
+        "size": _pair("The pooling window, n or [rows, columns]."),
     }
-    return {"type": "object", "properties": props, "additionalProperties": False,
-            "oneOf": [{"required": ["weights"]}, {"required": ["units"]}],
-            "description": "One layer of neurons, input side first."}
+
+
+# what a layer needs, by the keys its kind takes: weights or the keys that generate them; a pool's window
+_REQUIRED = {
+    "units": {"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
+    "channels": {"oneOf": [{"required": ["weights"]}, {"required": ["channels", "kernel_size"]}]},
+    "size": {"required": ["size"]},
+}
+DEFAULT_LAYER = "dense"  # a layer without `type:` (the loader's default)
+
+
+def _layer() -> dict:
+    """A layer: `type:` picks the registry entry; each kind's branch allows only the keys that entry takes."""
+    keys = _layer_keys()
+    branches = []
+    for name, kind in LAYERS.items():
+        allowed = sorted(kind.keys | {"type"})
+        branch: dict[str, Any] = {"properties": {"type": {"enum": [name]}}, "propertyNames": {"enum": allowed}}
+        if name != DEFAULT_LAYER:
+            branch["required"] = ["type"]
+        if "weights" in kind.keys:
+            branch["properties"]["weights"] = ({"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE]} if kind.vector
+                                               else {"anyOf": [{"$ref": "#/$defs/kernels"}, {"$ref": "#/$defs/matrix"},
+                                                               DATA_FILE]})
+        for key, rule in _REQUIRED.items():
+            if key in kind.keys:
+                branch.update(rule)
+        branches.append(branch)
+    props = {"type": _described(LAYERS, f"The layer's kind (default {DEFAULT_LAYER})"), **keys}
+    return {"type": "object", "properties": props, "additionalProperties": False, "anyOf": branches,
+            "description": "One layer, input side first: neurons (dense), kernels (conv2d), a pooling window "
+                           "(maxpool, avgpool) or flatten."}
 
 
 def _samples(what: str, kind: str = "number") -> dict:
     """Inline samples (`kind` number, or probability: in [0, 1]) or a data file."""
     one = "#/$defs/number" if kind == "number" else "#/$defs/probability"
     row = {"type": "array", "minItems": 1, "items": {"$ref": one}}
+    maps = [{"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}}, {"$ref": "#/$defs/kernels"}]
     return {"description": f"{what}: one sample [..] (a single number for one value), a list of samples "
-                           "[[..], [..]], or a .csv/.npy file.",
-            "anyOf": [{"$ref": one}, row, {"type": "array", "minItems": 1, "items": row}, DATA_FILE]}
+                           "[[..], [..]], or a .csv/.npy file; feature maps (a network whose first layer is conv2d, or "
+                           "whose output is maps): C × H × W, or N × C × H × W for several samples.",
+            "anyOf": [{"$ref": one}, row, {"type": "array", "minItems": 1, "items": row},
+                      *(maps if kind == "number" else []), DATA_FILE]}
 
 
 def _probability_targets(target_key: str, sample: bool) -> dict:
@@ -227,7 +280,7 @@ def build_schema() -> dict[str, Any]:
         "then": {"$ref": "#/$defs/network"},
         "else": {"$ref": "#/$defs/graph"},
         "$defs": {"number": NUMBER, "probability": _number("A probability: 0 ≤ p ≤ 1.", 0.0, 1.0),
-                  "vector": VECTOR, "matrix": MATRIX, "layer": _layer(),
+                  "vector": VECTOR, "matrix": MATRIX, "kernels": KERNELS, "layer": _layer(),
                   "network": network, "graph": graph},
     }
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
 
 KEYS = frozenset({"weights", "biases", "bias", "activation", "stride", "padding", "channels", "kernel_size", "init"})
 
@@ -116,6 +116,75 @@ def back(W, hp, delta, cache):
     return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
 
 
+# ---------------------------------------------------------------- known hand mistakes (explain/diagnosis.py)
+def _flip(W: np.ndarray) -> np.ndarray:
+    """Each kernel rotated 180°."""
+    return np.ascontiguousarray(W[:, :, ::-1, ::-1])
+
+
+def _flipped_forward(m, W, b, hp, x):
+    """A convolution: the cross-correlation with each kernel rotated 180°."""
+    return forward(_flip(W), b, hp, x)
+
+
+def _flipped_grads(m, W, b, hp, x, delta, cache, gW, gb):
+    """∂E/∂w of the convolution: the rotated kernel's gradient rotated back."""
+    grads(W, b, hp, x, delta, cache, gW, gb)
+    if gW is not None:
+        gW[...] = _flip(gW)
+
+
+def _flipped_back(m, W, hp, delta, cache):
+    return back(_flip(W), hp, delta, cache)
+
+
+def _one_window_back(m, W, hp, delta, cache):
+    """∂E/∂x with each input cell given one window's δ·w only (m.where: the first window over it in row-major
+    order, or the last), the other windows' not added."""
+    O, C, kh, kw = W.shape
+    n, _o, Ho, Wo = delta.shape
+    (sh, sw), (ph, pw) = hp["stride"], hp["padding"]
+    cache.pop("d", None)
+    dcols = np.einsum("noij,ocpq->ncpqij", delta, W)
+    _n, _c, H, Wd = cache["x"]
+    dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw))
+    taken = np.zeros(dx.shape[2:], dtype=bool)
+    # the first window over a cell (row-major) reads it at the largest offset (p, q) that reaches it; the last at
+    # the smallest: the offsets in that order, each cell written once
+    offsets = [(p, q) for p in range(kh) for q in range(kw)]
+    for p, q in (offsets if m.where == "last" else offsets[::-1]):
+        rows, cols = slice(p, p + sh * (Ho - 1) + 1, sh), slice(q, q + sw * (Wo - 1) + 1, sw)
+        free = ~taken[rows, cols]
+        dx[:, :, rows, cols] = np.where(free, dcols[:, :, p, q], dx[:, :, rows, cols])
+        taken[rows, cols] = True
+    return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
+
+
+def _bias_one_position(m, W, b, hp, x, delta, cache, gW, gb):
+    """∂E/∂b as δ at one position (m.where: the top-left, or the bottom-right), still added over samples."""
+    grads(W, b, hp, x, delta, cache, gW, None)
+    if gb is not None:
+        i = -1 if m.where == "last" else 0
+        gb[...] = delta[:, :, i, i].sum(axis=0)
+
+
+# (the pools make this one too: the same words)
+OVERLAPS_TEXT = N_("∂E/∂x given one window's contribution ({how}) where windows overlap, instead of the sum of all "
+                   "of them")
+OVERLAPS_HOWS = (("first", N_("the first window over the cell")), ("last", N_("the last window over the cell")))
+
+MISTAKES = (
+    LayerMistake("kernel_flipped", N_("the kernel rotated 180°: a convolution instead of the cross-correlation the "
+                                      "layer computes"),
+                 forward=_flipped_forward, grads=_flipped_grads, back=_flipped_back),
+    LayerMistake("overlaps_not_summed", OVERLAPS_TEXT, back=_one_window_back, hows=OVERLAPS_HOWS),
+    LayerMistake("bias_gradient_one_position", N_("∂E/∂b taken at one position ({how}) instead of summed over all "
+                                                  "positions"),
+                 grads=_bias_one_position,
+                 hows=(("first", N_("the top-left one")), ("last", N_("the bottom-right one")))),
+)
+
+
 def _describe(layer) -> str:
     O, _c, kh, kw = layer.weights.shape
     (sh, sw), (ph, pw) = layer.hyper["stride"], layer.hyper["padding"]
@@ -130,6 +199,33 @@ def _torch(layer) -> str:
             f"padding={tuple(layer.hyper['padding'])}, bias={layer.biases is not None})")
 
 
+def _read(text: str) -> dict:
+    """'2x2' -> one 2×2 kernel; '3x2x2' -> three of them."""
+    parts = text.split("x")
+    if len(parts) not in (2, 3) or not all(p.isdigit() and 1 <= int(p) <= 8 for p in parts):
+        raise ValueError(_("write the kernel's size as convKxK (one kernel) or convNxKxK (N kernels), each "
+                           "number 1 to 8: `conv2x2`, `conv2x3x3`"))
+    n, kh, kw = map(int, parts if len(parts) == 3 else ["1", *parts])
+    return {"channels": n, "kernel": (kh, kw)}
+
+
+def _out(st: dict, in_shape: tuple) -> tuple:
+    _c, H, Wd = in_shape
+    kh, kw = st["kernel"]
+    if kh > H or kw > Wd:
+        raise ValueError(_("a {kh}×{kw} kernel does not fit the {h}×{w} maps it reads").format(
+            kh=kh, kw=kw, h=H, w=Wd))
+    return (st["channels"], H - kh + 1, Wd - kw + 1)
+
+
+def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
+    """Kernels and biases in [−1, 1] (no zero weight); stride 1, no padding. One kernel over one channel is
+    written as a plain kh × kw matrix."""
+    n, (kh, kw), C = st["channels"], st["kernel"], in_shape[0]
+    W = values(rng, -1, 1, decimals, (n, C, kh, kw), nonzero=True)
+    return {"type": "conv2d", "weights": W[0, 0] if n == C == 1 else W, "biases": values(rng, -1, 1, decimals, n)}
+
+
 CONV2D = LayerKind(
     name="conv2d", help=N_("a 2-D convolution (cross-correlation, as PyTorch): kernels slide over the input "
                            "channels; stride, zero padding; then the activation"),
@@ -137,7 +233,8 @@ CONV2D = LayerKind(
     forward=forward, grads=grads, back=back, torch=_torch,
     json=("activation", "weights", "biases", "z", "a", "grad_a", "delta", "grad_weights", "grad_biases",
           "new_weights", "new_biases", "optimizer_state"),
-    describe=_describe,
+    describe=_describe, mistakes=MISTAKES,
+    new=Generator(word="conv", syntax="convKxK, convNxKxK", read=_read, out_shape=_out, draw=_draw),
 )
 
 

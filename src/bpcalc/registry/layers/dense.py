@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.kinds import Generator, LayerKind
 
 KEYS = frozenset({"weights", "biases", "activation", "units", "init", "bias", "labels"})
 
@@ -87,6 +87,23 @@ def back(W, hp, delta, cache):
     return delta @ W
 
 
+def _read(text: str) -> dict:
+    """'3' -> 3 units (1 to 16)."""
+    if not text.isdigit() or not 1 <= int(text) <= 16:
+        raise ValueError(_("a dense layer is its number of units, 1 to 16: `3`"))
+    return {"units": int(text)}
+
+
+def _out(st: dict, in_shape: tuple) -> tuple:
+    return (st["units"],)
+
+
+def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
+    (k,) = in_shape
+    j = st["units"]
+    return {"weights": values(rng, -1, 1, decimals, (j, k), nonzero=True), "biases": values(rng, -1, 1, decimals, j)}
+
+
 DENSE = LayerKind(
     name="dense", help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
     params=("weights", "biases"), keys=KEYS, activation=True, parse=parse,
@@ -98,4 +115,5 @@ DENSE = LayerKind(
           "new_weights", "new_biases", "optimizer_state"),
     describe=lambda layer: str(layer.weights.shape[0]), vector=True,
     back_terms=lambda W, delta: delta[:, :, None] * W[None, :, :],  # (n, J, K): δ_j·w_jk, summed over j
+    new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw),
 )

@@ -9,7 +9,8 @@ from dataclasses import replace
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
+from bpcalc.registry.layers.conv2d import OVERLAPS_HOWS, OVERLAPS_TEXT
 
 KEYS = frozenset({"size", "stride", "padding"})
 
@@ -44,15 +45,25 @@ def _windows(x: np.ndarray, hp: dict, fill: float) -> np.ndarray:
     return win.reshape(*win.shape[:4], kh * kw)
 
 
-def _scatter(grad: np.ndarray, hp: dict, shape: tuple, weight) -> np.ndarray:
-    """∂E/∂x: each output cell's gradient times `weight(p, q)` added to the input cell (p, q) of its window."""
+def _scatter(grad: np.ndarray, hp: dict, shape: tuple, weight, only: str | None = None) -> np.ndarray:
+    """∂E/∂x: each output cell's gradient times `weight(p, q)` added to the input cell (p, q) of its window.
+    `only` (the mistake overlaps_not_summed): each input cell given one window's share, the first window over it
+    in row-major order or the last, instead of the sum."""
     (kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
     n, C, H, Wd = shape
     Ho, Wo = grad.shape[2:]
     dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw))
-    for p in range(kh):
-        for q in range(kw):
-            dx[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += weight(p, q, grad)
+    if only is None:
+        for p in range(kh):
+            for q in range(kw):
+                dx[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += weight(p, q, grad)
+    else:  # the first window over a cell reads it at the largest offset that reaches it, the last at the smallest
+        taken = np.zeros(dx.shape[2:], dtype=bool)
+        offsets = [(p, q) for p in range(kh) for q in range(kw)]
+        for p, q in (offsets if only == "last" else offsets[::-1]):
+            rows, cols = slice(p, p + sh * (Ho - 1) + 1, sh), slice(q, q + sw * (Wo - 1) + 1, sw)
+            dx[:, :, rows, cols] = np.where(taken[rows, cols], dx[:, :, rows, cols], weight(p, q, grad))
+            taken[rows, cols] = True
     return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
 
 
@@ -63,19 +74,19 @@ def max_forward(W, b, hp, x):
     return z, {"argmax": arg, "ties": (win == z[..., None]).sum(axis=-1) > 1, "x": x.shape}
 
 
-def max_back(W, hp, delta, cache):
+def max_back(W, hp, delta, cache, only: str | None = None):
     kw = hp["size"][1]
     arg = cache["argmax"]
-    return _scatter(delta, hp, cache["x"], lambda p, q, g: g * (arg == p * kw + q))
+    return _scatter(delta, hp, cache["x"], lambda p, q, g: g * (arg == p * kw + q), only)
 
 
 def avg_forward(W, b, hp, x):
     return _windows(x, hp, 0.0).mean(axis=-1), {"x": x.shape}
 
 
-def avg_back(W, hp, delta, cache):
+def avg_back(W, hp, delta, cache, only: str | None = None):
     kh, kw = hp["size"]
-    return _scatter(delta / (kh * kw), hp, cache["x"], lambda p, q, g: g)
+    return _scatter(delta / (kh * kw), hp, cache["x"], lambda p, q, g: g, only)
 
 
 def _no_grads(W, b, hp, a_prev, delta, cache, gW, gb):
@@ -101,17 +112,68 @@ def _record_max(cache) -> dict:
     return {"argmax": cache["argmax"], "ties": cache["ties"]}
 
 
+def _spread_back(m, W, hp, delta, cache):
+    """Max-pool's gradient spread evenly over each window (as avg-pool's) instead of sent to the maximum."""
+    return avg_back(W, hp, delta, cache)
+
+
+def _one_window(back):
+    """overlaps_not_summed: `back` with each input cell given one window's share (Mistake.where: first or last)."""
+    def wrong(m, W, hp, delta, cache):
+        return back(W, hp, delta, cache, only="last" if m.where == "last" else "first")
+    return wrong
+
+
+MAX_MISTAKES = (
+    LayerMistake("overlaps_not_summed", OVERLAPS_TEXT, back=_one_window(max_back), hows=OVERLAPS_HOWS),
+    LayerMistake("pool_gradient_spread", N_("max-pool's gradient spread evenly over the window (δ/(window size) to "
+                                            "each cell) instead of sent to the window's maximum"), back=_spread_back),
+)
+AVG_MISTAKES = (LayerMistake("overlaps_not_summed", OVERLAPS_TEXT, back=_one_window(avg_back), hows=OVERLAPS_HOWS),)
+
+
+def _read(text: str) -> dict:
+    """'2' -> a 2×2 window, stride 2."""
+    if not text.isdigit() or not 1 <= int(text) <= 8:
+        raise ValueError(_("give the window's size after the word, 1 to 8: `maxpool2` pools 2×2 windows"))
+    return {"size": int(text)}
+
+
+def _out(st: dict, in_shape: tuple) -> tuple:
+    C, H, Wd = in_shape
+    S = st["size"]
+    if S > H or S > Wd:
+        raise ValueError(_("a {s}×{s} window does not fit the {h}×{w} maps it pools").format(s=S, h=H, w=Wd))
+    return (C, H // S, Wd // S)
+
+
+def _max_faults(layer, sheet: int) -> list[str]:
+    """A tie in a window, or a maximum that rounding to the sheet's decimals would tie with the runner-up."""
+    win = np.sort(_windows(layer.a_prev, layer.hyper, -np.inf), axis=-1)
+    if win.shape[-1] > 1 and np.any(win[..., -1] - win[..., -2] < 10.0 ** -sheet):
+        return ["max-pool tie"]
+    return []
+
+
+def _generator(word: str) -> Generator:
+    return Generator(word=word, syntax=f"{word}S", read=_read, out_shape=_out,
+                     draw=lambda rng, st, in_shape, values, decimals: {"type": word, "size": st["size"]},
+                     faults=_max_faults if word == "maxpool" else lambda layer, sheet: [])
+
+
 MAXPOOL = LayerKind(
     name="maxpool", help=N_("max pooling: each cell the maximum of its window; the gradient goes to that maximum"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=max_forward, grads=_no_grads, back=max_back, torch=_torch("MaxPool2d"),
-    json=("a", "grad_a"), describe=_describe("maxpool"), record=_record_max,
+    json=("a", "grad_a"), describe=_describe("maxpool"), record=_record_max, mistakes=MAX_MISTAKES,
+    new=_generator("maxpool"),
 )
 AVGPOOL = LayerKind(
     name="avgpool", help=N_("average pooling: each cell the mean of its window; the gradient is shared evenly"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=avg_forward, grads=_no_grads, back=avg_back, torch=_torch("AvgPool2d"),
-    json=("a", "grad_a"), describe=_describe("avgpool"),
+    json=("a", "grad_a"), describe=_describe("avgpool"), mistakes=AVG_MISTAKES,
+    new=_generator("avgpool"),
 )
 
 
