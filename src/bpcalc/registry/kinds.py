@@ -335,6 +335,7 @@ class LayerKind:
     back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
     mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
     new: Generator | None = None  # how `bpcalc new` writes and draws a layer of this kind
+    matrices: Callable[..., dict] | None = None  # (W, b, hyper, a_prev, grad_a, delta, record) -> the matrix view's
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

@@ -3,6 +3,8 @@ it), over zero-padded input; then a = f(z). Vectorised as im2col: one matrix pro
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from bpcalc.i18n import N_, _
@@ -234,3 +236,25 @@ CONV2D = LayerKind(
     describe=_describe, mistakes=MISTAKES,
     new=Generator(word="conv", syntax="convKxK, convNxKxK", read=_read, out_shape=_out, draw=_draw),
 )
+
+
+# ---------------------------------------------------------------- the matrix view (im2col), for `--view matrix`
+def matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+    """The step in im2col form, every matrix the matrix view writes: X_col (C·kh·kw × n·Ho·Wo: one column per
+    output position, sample by sample, rows in the kernel's order c', p, q), W_row (O × C·kh·kw), Z_row =
+    W_row·X_col + b, δ_row (O × n·Ho·Wo), ∂E/∂W_row = δ_row·X_colᵀ, ∂E/∂X_col = W_rowᵀ·δ_row, then col2im: ∂E/∂x
+    (the columns' entries added where the windows overlap) and `overlaps`, how many windows read each input cell."""
+    O, C, kh, kw = W.shape
+    cols = forward(W, None, hp, x)[1]["cols"]  # (n·Ho·Wo, C·kh·kw)
+    W_row = W.reshape(O, -1)
+    d_row = _rows(delta).T
+    X_col = cols.T
+    Z_row = W_row @ X_col + (0.0 if b is None else b[:, None])
+    dX_col = W_row.T @ d_row
+    dx = back(W, hp, delta, {"x": x.shape})
+    ones = back(np.ones((1, 1, kh, kw)), hp, np.ones((1, 1) + delta.shape[2:]), {"x": (1, 1) + x.shape[2:]})
+    return {"X_col": X_col, "W_row": W_row, "Z_row": Z_row, "delta_row": d_row, "grad_W_row": d_row @ X_col.T,
+            "grad_b": d_row.sum(axis=1), "grad_X_col": dX_col, "grad_x": dx, "overlaps": ones[0, 0]}
+
+
+CONV2D = replace(CONV2D, matrices=matrices)

@@ -4,6 +4,8 @@ it evenly, 1/(window size) to each cell (padding counts in the window, as PyTorc
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from bpcalc.i18n import N_, _
@@ -173,3 +175,21 @@ AVGPOOL = LayerKind(
     json=("a", "grad_a"), describe=_describe("avgpool"), mistakes=AVG_MISTAKES,
     new=_generator("avgpool"),
 )
+
+
+# ---------------------------------------------------------------- the matrix view, for `--view matrix`
+def _max_matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+    """Max-pool in the matrix view: `route` (1 where an input cell is its window's maximum, the cell the gradient
+    goes to; a count where windows overlap) and ∂E/∂x."""
+    cache = {"argmax": record["argmax"], "x": x.shape}
+    return {"route": max_back(W, hp, np.ones_like(grad_a), cache), "grad_x": max_back(W, hp, grad_a, cache),
+            "ties": record["ties"]}
+
+
+def _avg_matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+    """Avg-pool in the matrix view: ∂E/∂x, each window's gradient shared 1/(kh·kw) to each of its cells."""
+    return {"grad_x": avg_back(W, hp, grad_a, {"x": x.shape})}
+
+
+MAXPOOL = replace(MAXPOOL, matrices=_max_matrices)
+AVGPOOL = replace(AVGPOOL, matrices=_avg_matrices)
