@@ -8,7 +8,7 @@ function is one entry in one file and everything else reads it from the registry
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -214,6 +214,30 @@ class Optimizer:
 
 
 # ---------------------------------------------------------------- layer kinds
+Sym = tuple[str, str]  # a symbol or formula: (plain text, LaTeX)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a worked table, as data: a quantity, its definition, the definition with the numbers written in,
+    and its value (from the trace; the renderer formats it)."""
+
+    quantity: Sym
+    definition: Sym
+    numbers: str
+    value: float
+
+
+@dataclass
+class Narration:
+    """A layer's rows for one table, the notes under it, and how many rows there are in all (`rows` may hold fewer:
+    a large layer shows the first ones unless asked for all)."""
+
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    total: int = 0
+
+
 @dataclass(frozen=True)
 class LayerKind:
     """A kind of network layer (dense, conv2d, maxpool, …): every face of it in one record.
@@ -239,6 +263,12 @@ class LayerKind:
     vector: bool = False  # takes one vector per sample (dense): needs a flatten after a layer with a C×H×W output
     record: Callable[[Any], dict] = lambda cache: {}  # what of the forward's cache the trace keeps (max-pool winners)
     back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
+    # the narration of its steps, read by the tables: (layer trace, sample, number formatter, names, full, …) ->
+    # Narration. forward: z and a; backward: δ (own_delta) and ∂E/∂(its input) (grad_in: that gradient, None for
+    # the first layer); grads: ∂E/∂ each parameter over all samples. `names` is the renderer's namer of quantities.
+    narrate_forward: Callable[..., Narration] | None = None
+    narrate_backward: Callable[..., Narration] | None = None
+    narrate_grads: Callable[..., Narration] | None = None
 
 
 def entries(module_globals: dict, kind: type) -> list:
@@ -246,5 +276,5 @@ def entries(module_globals: dict, kind: type) -> list:
     return [v for v in module_globals.values() if isinstance(v, kind)]
 
 
-__all__ = ["Activation", "Array", "GraphFunction", "LayerKind", "Loss", "Optimizer", "Pair", "Part", "Shown", "Step",
-           "Unguarded", "entries"]
+__all__ = ["Activation", "Array", "GraphFunction", "LayerKind", "Loss", "Narration", "Optimizer", "Pair", "Part", "Row",
+           "Shown", "Step", "Sym", "Unguarded", "entries"]

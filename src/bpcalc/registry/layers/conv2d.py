@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.kinds import LayerKind, Narration
+from bpcalc.registry.layers import narrate as nr
 
 KEYS = frozenset({"weights", "biases", "bias", "activation", "stride", "padding", "channels", "kernel_size", "init"})
 
@@ -128,6 +129,148 @@ def _torch(layer) -> str:
             f"padding={tuple(layer.hyper['padding'])}, bias={layer.biases is not None})")
 
 
+
+
+# ---------------------------------------------------------------- narration (read by the tables)
+def _taps(hp: dict, shape_in: tuple, i: int, j: int, kh: int, kw: int):
+    """(p, q, h, w) of the kernel taps of output cell (i, j) that fall inside the input (padding reads 0)."""
+    (sh, sw), (ph, pw) = hp["stride"], hp["padding"]
+    H, Wd = shape_in
+    for p in range(kh):
+        for q in range(kw):
+            h, w = sh * i + p - ph, sw * j + q - pw
+            if 0 <= h < H and 0 <= w < Wd:
+                yield p, q, h, w
+
+
+def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
+    """z[o,i,j] = Σ_c,p,q x[c, s·i+p, s·j+q]·w[o,c,p,q] + b[o], written out with the numbers; then a = f(z)."""
+    from bpcalc.registry import ACTIVATIONS
+
+    W, b, x = L.weights, L.biases, L.a_prev[s]
+    O, C, kh, kw = W.shape
+    act = ACTIVATIONS[L.activation]
+    idx, count = nr.cells(L.z.shape[1:], full)
+    out = Narration(total=count)
+    padded = False
+    for o, i, j in idx:
+        taps = [(c, p, q, h, w) for c in range(C) for p, q, h, w in _taps(L.hyper, x.shape[1:], i, j, kh, kw)]
+        padded |= len(taps) < C * kh * kw
+        if nr.written(len(taps), full):
+            terms = [nr.times(names.short("in", (c, h, w)), names.short("w", (o, c, p, q))) for c, p, q, h, w in taps]
+            numbers = nr.products([(x[c, h, w], W[o, c, p, q]) for c, p, q, h, w in taps], fmt)
+            if b is not None:
+                terms.append(names.short("b", (o,)))
+                numbers += f" + {fmt.p_(b[o])}" if taps else fmt.p_(b[o])
+            definition = nr.plus(terms)
+        else:
+            body = nr.times(names.short("in", ("c", "h", "w")), names.short("w", (o, "c", "p", "q")))
+            definition = nr.sigma("c,p,q", body, len(taps))
+            if b is not None:
+                definition = nr.plus([definition, names.short("b", (o,))])
+            numbers = _("({n} terms)").format(n=len(taps) + (b is not None))
+        z = names.at("z", (o, i, j))
+        out.rows.append(nr.row(z, definition, numbers, L.z[s, o, i, j]))
+        if L.activation != "linear":
+            out.rows.append(nr.row(names.at("a", (o, i, j)), (f"{act.symbol}({z[0]})", f"{act.tex_symbol}({z[1]})"),
+                                   f"{act.symbol}({fmt(L.z[s, o, i, j])})", L.a[s, o, i, j]))
+    if padded:
+        out.notes.append(_("the terms on the zero padding are left out: they add 0"))
+    return out
+
+
+def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True) -> Narration:
+    """δ = ∂E/∂a · f′(z) per cell; ∂E/∂x per input cell: the sum over the windows that read it of δ·w."""
+    from bpcalc.registry import ACTIVATIONS
+
+    W = L.weights
+    O, C, kh, kw = W.shape
+    act = ACTIVATIONS[L.activation]
+    out = Narration()
+    if own_delta:
+        idx, count = nr.cells(L.z.shape[1:], full)
+        out.total += count
+        for cell in idx:
+            dEa, z = names.grad(names.at("a", cell)), names.at("z", cell)
+            g = L.grad_a[(s, *cell)]
+            if L.activation == "linear":
+                out.rows.append(nr.row(names.at("δ", cell), dEa, fmt(g), L.delta[(s, *cell)]))
+                continue
+            local = (f"{act.symbol}′({z[0]})", rf"{act.tex_symbol}'({z[1]})")
+            out.rows.append(nr.row(names.at("δ", cell), nr.times(dEa, local),
+                                   f"{fmt.p_(g)} × {fmt.p_(L.local[(s, *cell)])}", L.delta[(s, *cell)]))
+    if grad_in is None:
+        return out
+    x_shape = L.a_prev.shape[1:]
+    Ho, Wo = L.z.shape[2:]
+    reads: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}  # input (h, w) -> (i, j, p, q) reading it
+    for i in range(Ho):
+        for j in range(Wo):
+            for p, q, h, w in _taps(L.hyper, x_shape[1:], i, j, kh, kw):
+                reads.setdefault((h, w), []).append((i, j, p, q))
+    idx, count = nr.cells(x_shape, full)
+    out.total += count
+    overlap = False
+    for c, h, w in idx:
+        rd = reads.get((h, w), [])
+        windows = len(rd)
+        overlap |= windows > 1
+        terms = [(o, i, j, p, q) for i, j, p, q in rd for o in range(O)]
+        if not terms:
+            definition, numbers = ("0", "0"), _("(read by no window)")
+        elif nr.written(len(terms), full):
+            definition = nr.plus(nr.times(names.short("δ", (o, i, j)), names.short("w", (o, c, p, q)))
+                                 for o, i, j, p, q in terms)
+            numbers = nr.products([(L.delta[s, o, i, j], W[o, c, p, q]) for o, i, j, p, q in terms], fmt)
+        else:
+            definition = nr.sigma("o,i,j", nr.times(names.short("δ", ("o", "i", "j")),
+                                                    names.short("w", ("o", c, "p", "q"))), len(terms))
+            numbers = _("({n} terms)").format(n=len(terms))
+        if windows > 1:
+            words = _("{n} overlapping windows added").format(n=windows)
+            definition = (f"{definition[0]}  ({words})", rf"{definition[1]} \quad \text{{({words})}}")
+        out.rows.append(nr.row(names.grad(names.at("in", (c, h, w))), definition, numbers, grad_in[s, c, h, w]))
+    if overlap:
+        out.notes.append(_("where windows overlap, an input cell gets the sum of every window's contribution"))
+    return out
+
+
+def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
+    """∂E/∂w[o,c,p,q] = Σ over samples and positions of δ[o,i,j] × x[c, s·i+p, s·j+q]; ∂E/∂b[o] = Σ δ[o,i,j]."""
+    W, x, delta = L.weights, L.a_prev, L.delta
+    O, C, kh, kw = W.shape
+    n, _o, Ho, Wo = delta.shape
+    out = Narration()
+    idx, count = nr.cells(W.shape, full)
+    out.total = count + (0 if L.biases is None else O)
+    for o, c, p, q in idx:
+        terms = [(m, i, j, h, w) for m in range(n) for i in range(Ho) for j in range(Wo)
+                 for pp, qq, h, w in _taps(L.hyper, x.shape[2:], i, j, kh, kw) if (pp, qq) == (p, q)]
+        if nr.written(len(terms), full):
+            definition = nr.plus(nr.times(names.short("δ", (o, i, j)), names.short("in", (c, h, w)))
+                                 for _m, i, j, h, w in terms) if terms else ("0", "0")
+            numbers = nr.products([(delta[m, o, i, j], x[m, c, h, w]) for m, i, j, h, w in terms], fmt) or "0"
+        else:
+            definition = nr.sigma("i,j", nr.times(names.short("δ", (o, "i", "j")), names.short("in", (c, "h", "w"))),
+                                  len(terms))
+            numbers = _("({n} terms)").format(n=len(terms))
+        out.rows.append(nr.row(names.grad(names.at("w", (o, c, p, q))), definition, numbers,
+                               L.grad_weights[o, c, p, q]))
+    if L.biases is not None:
+        for o in range(O) if full or count + O <= nr.LARGE else range(min(O, nr.TOP)):
+            values = delta[:, o].reshape(-1)
+            if nr.written(values.size, full):
+                definition = nr.plus(names.short("δ", (o, i, j)) for i in range(Ho) for j in range(Wo))
+                numbers = nr.total(values, fmt)
+            else:
+                definition = nr.sigma("i,j", names.short("δ", (o, "i", "j")), values.size)
+                numbers = _("({n} terms)").format(n=values.size)
+            out.rows.append(nr.row(names.grad(names.at("b", (o,))), definition, numbers, L.grad_biases[o]))
+    if n > 1:
+        out.notes.append(_("each sum runs over the positions of every sample"))
+    return out
+
+
 CONV2D = LayerKind(
     name="conv2d", help=N_("a 2-D convolution (cross-correlation, as PyTorch): kernels slide over the input "
                            "channels; stride, zero padding; then the activation"),
@@ -135,5 +278,6 @@ CONV2D = LayerKind(
     forward=forward, grads=grads, back=back, torch=_torch,
     json=("activation", "weights", "biases", "z", "a", "grad_a", "delta", "grad_weights", "grad_biases",
           "new_weights", "new_biases", "optimizer_state"),
-    describe=_describe,
+    describe=_describe, narrate_forward=narrate_forward, narrate_backward=narrate_backward,
+    narrate_grads=narrate_grads,
 )
