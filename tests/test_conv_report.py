@@ -197,3 +197,39 @@ loss: half_sse
     assert "rows shown" not in full
     # x[1,10,10] = 0.1·((99) mod 7) = 0.1, times the 1×1 kernel 2: 0.2
     assert _value(_row(full, "z^(2)[1,10,10]", "0.1×2 + 0")) == 0.2
+
+
+ARITHMETIC = re.compile(r"^[\d\s.()×+\-/e]+$")
+
+
+@pytest.mark.parametrize("which", ["A", "B", "avg", "dense_after_pool"])
+def test_every_narrated_sum_gives_its_value(spec, which):
+    """Each row's arithmetic, written at full precision and evaluated, is the value the row shows: the narration
+    of every layer kind against the trace (an independent evaluation of the text, not of bpcalc's sums)."""
+    import bpcalc
+    from bpcalc.explain.notation import Notation
+    from bpcalc.explain.numfmt import Fmt
+    from bpcalc.registry import LAYERS
+    from bpcalc.render.layer_report import Names
+
+    src = {"A": lambda: spec(NET_A), "B": lambda: spec(NET_B), "avg": lambda: AVG,
+           "dense_after_pool": lambda: "tests/specs/conv_pool_dense.yaml"}[which]()
+    tr = bpcalc.run(src)
+    f, nt = Fmt(15), Notation.of(tr)
+    checked = 0
+    for li, L in enumerate(tr.layers):
+        kind, names = LAYERS[L.type], Names(tr, nt, li)
+        grad_in = tr.layers[li - 1].grad_a if li > 0 else None
+        nars = [kind.narrate_forward(L, s, f, names, True) for s in range(tr.n)]
+        nars += [kind.narrate_backward(L, s, f, names, True, grad_in) for s in range(tr.n)]
+        if kind.narrate_grads is not None:
+            nars.append(kind.narrate_grads(L, f, names, True))
+        for nar in nars:
+            for row in nar.rows:
+                text = row.numbers.replace("−", "-")
+                if not ARITHMETIC.match(text) or "e" in text.replace("e-", ""):
+                    continue
+                got = eval(text.replace("×", "*"))  # noqa: S307 (digits and operators only, matched above)
+                assert got == pytest.approx(row.value, rel=1e-9, abs=1e-12), (row.quantity, text, row.value)
+                checked += 1
+    assert checked > 10
