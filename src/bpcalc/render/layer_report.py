@@ -73,6 +73,8 @@ class Names:
             return self.at(kind, idx)
         base = "x" if kind == "in" else kind
         tex = TEX_BASE.get(base, base)
+        if not idx:  # the bare letter, for formulas that index it themselves
+            return M(base, tex)
         if self.dense:  # w_1k, a_k: a dense layer's letters as its notation writes them
             sub = "".join(str(i + 1) if isinstance(i, int) else i for i in idx)
             return M(f"{'a' if kind == 'in' else base}_{sub}", f"{'a' if kind == 'in' else tex}_{{{sub}}}")

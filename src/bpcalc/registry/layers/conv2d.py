@@ -143,8 +143,26 @@ def _taps(hp: dict, shape_in: tuple, i: int, j: int, kh: int, kw: int):
                 yield p, q, h, w
 
 
+def _span(lo: int, hi: int) -> str:
+    """1-based rows or columns lo..hi (0-based, inclusive) as written: 2 or 1–3."""
+    return str(lo + 1) if lo == hi else f"{lo + 1}–{hi + 1}"
+
+
+def _at(base, idx: tuple) -> tuple[str, str]:
+    """base[idx], with the index parts given as written (ranges, letters)."""
+    ix = ",".join(map(str, idx))
+    return f"{base[0]}[{ix}]", f"{base[1]}[{ix.replace('–', '..')}]"
+
+
+def _offset(s: int, k: int, letter: str) -> str:
+    """The 1-based input row (column) read by kernel row k (0-based) at output row `letter`: i+1, 2i−1, i."""
+    const = k + 1 - s
+    head = f"{s}{letter}" if s > 1 else letter
+    return head if const == 0 else f"{head}{'+' if const > 0 else '−'}{abs(const)}"
+
+
 def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
-    """z[o,i,j] = Σ_c,p,q x[c, s·i+p, s·j+q]·w[o,c,p,q] + b[o], written out with the numbers; then a = f(z)."""
+    """z[o,i,j] = Σ over the window of x·w + b[o], each product written with its numbers; then a = f(z)."""
     from bpcalc.registry import ACTIVATIONS
 
     W, b, x = L.weights, L.biases, L.a_prev[s]
@@ -152,22 +170,25 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
     act = ACTIVATIONS[L.activation]
     idx, count = nr.cells(L.z.shape[1:], full)
     out = Narration(total=count)
+    write = nr.written(C * kh * kw, full)  # the whole layer's sums written out, or none
     padded = False
+    xs, ws = names.short("in", ()), names.short("w", ())
     for o, i, j in idx:
         taps = [(c, p, q, h, w) for c in range(C) for p, q, h, w in _taps(L.hyper, x.shape[1:], i, j, kh, kw)]
         padded |= len(taps) < C * kh * kw
-        if nr.written(len(taps), full):
-            terms = [nr.times(names.short("in", (c, h, w)), names.short("w", (o, c, p, q))) for c, p, q, h, w in taps]
+        ps, qs, hs, wd = [t[1] for t in taps], [t[2] for t in taps], [t[3] for t in taps], [t[4] for t in taps]
+        chans = _span(0, C - 1)
+        definition = ("Σ " + _at(xs, (chans, _span(min(hs), max(hs)), _span(min(wd), max(wd))))[0] + "·"
+                      + _at(ws, (o + 1, chans, _span(min(ps), max(ps)), _span(min(qs), max(qs))))[0],
+                      r"\sum " + _at(xs, (chans, _span(min(hs), max(hs)), _span(min(wd), max(wd))))[1] + r" \cdot "
+                      + _at(ws, (o + 1, chans, _span(min(ps), max(ps)), _span(min(qs), max(qs))))[1])
+        if b is not None:
+            definition = nr.plus([definition, names.short("b", (o,))])
+        if write:
             numbers = nr.products([(x[c, h, w], W[o, c, p, q]) for c, p, q, h, w in taps], fmt)
             if b is not None:
-                terms.append(names.short("b", (o,)))
                 numbers += f" + {fmt.p_(b[o])}" if taps else fmt.p_(b[o])
-            definition = nr.plus(terms)
         else:
-            body = nr.times(names.short("in", ("c", "h", "w")), names.short("w", (o, "c", "p", "q")))
-            definition = nr.sigma("c,p,q", body, len(taps))
-            if b is not None:
-                definition = nr.plus([definition, names.short("b", (o,))])
             numbers = _("({n} terms)").format(n=len(taps) + (b is not None))
         z = names.at("z", (o, i, j))
         out.rows.append(nr.row(z, definition, numbers, L.z[s, o, i, j]))
@@ -210,6 +231,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
                 reads.setdefault((h, w), []).append((i, j, p, q))
     idx, count = nr.cells(x_shape, full)
     out.total += count
+    write = nr.written(max((len(r) for r in reads.values()), default=0) * O, full)
     overlap = False
     for c, h, w in idx:
         rd = reads.get((h, w), [])
@@ -218,17 +240,18 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
         terms = [(o, i, j, p, q) for i, j, p, q in rd for o in range(O)]
         if not terms:
             definition, numbers = ("0", "0"), _("(read by no window)")
-        elif nr.written(len(terms), full):
-            definition = nr.plus(nr.times(names.short("δ", (o, i, j)), names.short("w", (o, c, p, q)))
-                                 for o, i, j, p, q in terms)
-            numbers = nr.products([(L.delta[s, o, i, j], W[o, c, p, q]) for o, i, j, p, q in terms], fmt)
         else:
-            definition = nr.sigma("o,i,j", nr.times(names.short("δ", ("o", "i", "j")),
-                                                    names.short("w", ("o", c, "p", "q"))), len(terms))
-            numbers = _("({n} terms)").format(n=len(terms))
-        if windows > 1:
+            if len(terms) <= 4:
+                definition = nr.plus(nr.times(names.short("δ", (o, i, j)), names.short("w", (o, c, p, q)))
+                                     for o, i, j, p, q in terms)
+            else:
+                definition = nr.sigma("o,i,j", nr.times(names.short("δ", ("o", "i", "j")),
+                                                        names.short("w", ("o", c, "p", "q"))), len(terms))
+            numbers = (nr.products([(L.delta[s, o, i, j], W[o, c, p, q]) for o, i, j, p, q in terms], fmt)
+                       if write else _("({n} terms)").format(n=len(terms)))
+        if windows > 1:  # the products are in the numbers; the definition names the overlap
             words = _("{n} overlapping windows added").format(n=windows)
-            definition = (f"{definition[0]}  ({words})", rf"{definition[1]} \quad \text{{({words})}}")
+            definition = (f"Σ δ·w: {words}", rf"\sum \delta \cdot w\text{{: {words}}}")
         out.rows.append(nr.row(names.grad(names.at("in", (c, h, w))), definition, numbers, grad_in[s, c, h, w]))
     if overlap:
         out.notes.append(_("where windows overlap, an input cell gets the sum of every window's contribution"))
@@ -240,34 +263,36 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
     W, x, delta = L.weights, L.a_prev, L.delta
     O, C, kh, kw = W.shape
     n, _o, Ho, Wo = delta.shape
+    (sh, sw), (ph, pw) = L.hyper["stride"], L.hyper["padding"]
     out = Narration()
     idx, count = nr.cells(W.shape, full)
     out.total = count + (0 if L.biases is None else O)
+    write = nr.written(n * Ho * Wo, full, 2 * nr.TERMS)
+    ds = names.short("δ", ())
+    xs = names.short("in", ())
     for o, c, p, q in idx:
         terms = [(m, i, j, h, w) for m in range(n) for i in range(Ho) for j in range(Wo)
                  for pp, qq, h, w in _taps(L.hyper, x.shape[2:], i, j, kh, kw) if (pp, qq) == (p, q)]
-        if nr.written(len(terms), full):
-            definition = nr.plus(nr.times(names.short("δ", (o, i, j)), names.short("in", (c, h, w)))
-                                 for _m, i, j, h, w in terms) if terms else ("0", "0")
+        xi = _at(xs, (c + 1, _offset(sh, p - ph, "i"), _offset(sw, q - pw, "j")))
+        d_o = _at(ds, (o + 1, "i", "j"))
+        definition = nr.times((f"Σ_i,j {d_o[0]}", rf"\sum_{{i,j}} {d_o[1]}"), xi)
+        if write:
             numbers = nr.products([(delta[m, o, i, j], x[m, c, h, w]) for m, i, j, h, w in terms], fmt) or "0"
         else:
-            definition = nr.sigma("i,j", nr.times(names.short("δ", (o, "i", "j")), names.short("in", (c, "h", "w"))),
-                                  len(terms))
             numbers = _("({n} terms)").format(n=len(terms))
         out.rows.append(nr.row(names.grad(names.at("w", (o, c, p, q))), definition, numbers,
                                L.grad_weights[o, c, p, q]))
     if L.biases is not None:
         for o in range(O) if full or count + O <= nr.LARGE else range(min(O, nr.TOP)):
             values = delta[:, o].reshape(-1)
-            if nr.written(values.size, full):
-                definition = nr.plus(names.short("δ", (o, i, j)) for i in range(Ho) for j in range(Wo))
-                numbers = nr.total(values, fmt)
-            else:
-                definition = nr.sigma("i,j", names.short("δ", (o, "i", "j")), values.size)
-                numbers = _("({n} terms)").format(n=values.size)
+            d_o = _at(ds, (o + 1, "i", "j"))
+            definition = (f"Σ_i,j {d_o[0]}", rf"\sum_{{i,j}} {d_o[1]}")
+            numbers = nr.total(values, fmt) if write else _("({n} terms)").format(n=values.size)
             out.rows.append(nr.row(names.grad(names.at("b", (o,))), definition, numbers, L.grad_biases[o]))
     if n > 1:
         out.notes.append(_("each sum runs over the positions of every sample"))
+    if ph or pw:
+        out.notes.append(_("the terms on the zero padding are left out: they add 0"))
     return out
 
 

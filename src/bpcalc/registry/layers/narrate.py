@@ -14,7 +14,7 @@ from bpcalc.registry.kinds import Row, Sym
 
 LARGE = 64  # rows (cells, neurons, parameters) above which a table shows the first TOP only, unless full
 TOP = 10
-TERMS = 9  # products written out in one sum (more: the count, unless full)
+TERMS = 18  # products written out in one sum (more: the count, unless full)
 
 
 def shown(total: int, full: bool) -> range:

@@ -197,10 +197,10 @@ def _narrate_backward(kind: str):
                 k = kh * kw
                 definition = nr.plus((f"{u[0]}/{k}", rf"{u[1]}/{k}") for u in up)
                 numbers = " + ".join(f"{fmt.p_(v)}/{k}" for v in g)
-                if len(src) > 1:
+                if len(src) > 1:  # the terms are in the numbers; the definition names the overlap
                     overlap = True
                     words = _("{n} overlapping windows added").format(n=len(src))
-                    definition = (f"{definition[0]}  ({words})", rf"{definition[1]} \quad \text{{({words})}}")
+                    definition = (f"Σ ∂E/∂a/{k}: {words}", rf"\sum \partial E/\partial a/{k}\text{{: {words}}}")
             out.rows.append(nr.row(names.grad(names.at("in", cell)), definition, numbers, grad_in[(s, *cell)]))
         if kind == "max":
             rest = int(np.prod(x_shape)) - len(gets)
