@@ -96,6 +96,9 @@ def test_conv_cells_are_sums_of_products_with_the_numbers(cli, spec):
     assert _value(_row(out, "z^(2)[1,2,2]", "1×0.5 + 3×(-1) + 1×2 + 1×0.25 + 0.5")) == 0.25
     assert _value(_row(out, "a^(2)[1,1,1]", "relu(-0.75)")) == 0
     assert _value(_row(out, "∂E/∂w_11^(5)", "0.125×4.25")) == 0.53125
+    # the dense layer after flatten, by the dense entry's narration: y = 4.25×0.5 + 0×1 + 0
+    assert _value(_row(out, "z_1^(5)", "a_1^(4)·w_11^(5) + a_2^(4)·w_12^(5) + b_1^(5)", "4.25×0.5 + 0×1 + 0")) == 2.125
+    assert _value(_row(out, "∂E/∂a_2^(4)", "δ_1^(5)·w_12^(5)", "0.125×1")) == 0.125
 
 
 def test_maxpool_shows_the_winner_and_the_tie(cli, spec):

@@ -9,6 +9,7 @@ from bpcalc.registry.kinds import LayerKind, Narration
 from bpcalc.registry.layers import narrate as nr
 
 KEYS = frozenset({"weights", "biases", "activation", "units", "init", "bias", "labels"})
+SPELLED = 6  # inputs (neurons) up to which a sum's symbols are written term by term, as report.py writes them
 
 
 def parse(rd, raw: dict, path: tuple, in_shape: tuple):
@@ -98,15 +99,17 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
     act = ACTIVATIONS[L.activation]
     out = Narration(total=J)
     for j in nr.shown(J, full):
-        if nr.written(K, full, 6):
+        if K <= SPELLED:
             definition = nr.plus([*(nr.times(names.at("in", (k,)), names.at("w", (j, k))) for k in range(K)),
                                   *([names.at("b", (j,))] if b is not None else [])])
+        else:  # the symbols as a Σ; the numbers still written out term by term where they fit
+            body = nr.times(names.short("in", ("k",)), names.short("w", (j, "k")))
+            definition = nr.plus([(f"Σ_k {body[0]}", rf"\sum_k {body[1]}"),
+                                  *([names.at("b", (j,))] if b is not None else [])])
+        if nr.written(K, full):
             numbers = nr.products([(L.a_prev[s, k], W[j, k]) for k in range(K)], fmt)
             numbers += f" + {fmt.p_(b[j])}" if b is not None else ""
         else:
-            definition = nr.sigma("k", nr.times(names.short("in", ("k",)), names.short("w", (j, "k"))), K)
-            if b is not None:
-                definition = nr.plus([definition, names.at("b", (j,))])
             numbers = _("({n} terms)").format(n=K + (b is not None))
         z = names.at("z", (j,))
         out.rows.append(nr.row(z, definition, numbers, L.z[s, j]))
@@ -146,12 +149,13 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
         return out
     out.total += K
     for k in nr.shown(K, full):
-        if nr.written(J, full, 6):
+        if J <= SPELLED:
             definition = nr.plus(nr.times(names.at("δ", (j,)), names.at("w", (j, k))) for j in range(J))
-            numbers = nr.products([(L.delta[s, j], W[j, k]) for j in range(J)], fmt)
         else:
-            definition = nr.sigma("j", nr.times(names.short("δ", ("j",)), names.short("w", ("j", k))), J)
-            numbers = _("({n} terms)").format(n=J)
+            body = nr.times(names.short("δ", ("j",)), names.short("w", ("j", k)))
+            definition = (f"Σ_j {body[0]}", rf"\sum_j {body[1]}")
+        numbers = (nr.products([(L.delta[s, j], W[j, k]) for j in range(J)], fmt) if nr.written(J, full)
+                   else _("({n} terms)").format(n=J))
         out.rows.append(nr.row(names.grad(names.at("in", (k,))), definition, numbers, grad_in[s, k]))
     return out
 
