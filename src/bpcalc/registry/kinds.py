@@ -265,7 +265,10 @@ class LayerKind:
     back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
     # the narration of its steps, read by the tables: (layer trace, sample, number formatter, names, full, …) ->
     # Narration. forward: z and a; backward: δ (own_delta) and ∂E/∂(its input) (grad_in: that gradient, None for
-    # the first layer); grads: ∂E/∂ each parameter over all samples. `names` is the renderer's namer of quantities.
+    # the first layer); grads: ∂E/∂ each parameter over all samples. `fmt(x)` / `fmt.p_(x)` format a number (p_:
+    # negatives in parentheses); `names` (render/layer_report.Names) names quantities as Sym: names.at(kind, idx)
+    # the full name, names.short(kind, idx) the name inside a sum (idx () : the bare letter), names.grad(sym)
+    # ∂E/∂sym; kind is z, a, δ, w, b or `in` (the layer's input). Values come from the trace, never computed here.
     narrate_forward: Callable[..., Narration] | None = None
     narrate_backward: Callable[..., Narration] | None = None
     narrate_grads: Callable[..., Narration] | None = None
