@@ -169,7 +169,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
     O, C, kh, kw = W.shape
     act = ACTIVATIONS[L.activation]
     idx, count = nr.cells(L.z.shape[1:], full)
-    out = Narration(total=count)
+    out = Narration(total=count * (1 if L.activation == "linear" else 2))  # rows: z, then a = f(z)
     write = nr.written(C * kh * kw, full)  # the whole layer's sums written out, or none
     padded = False
     xs, ws = names.short("in", ()), names.short("w", ())
@@ -265,14 +265,22 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
     n, _o, Ho, Wo = delta.shape
     (sh, sw), (ph, pw) = L.hyper["stride"], L.hyper["padding"]
     out = Narration()
-    idx, count = nr.cells(W.shape, full)
+    count = W.size
+    if full or count <= nr.LARGE:
+        idx = [tuple(int(i) for i in ix) for ix in np.ndindex(W.shape)]
+    else:  # the largest gradients, as the update table shows them
+        top = np.sort(np.argsort(-np.abs(L.grad_weights).reshape(-1), kind="stable")[:nr.TOP])
+        idx = [tuple(int(i) for i in np.unravel_index(m, W.shape)) for m in top]
     out.total = count + (0 if L.biases is None else O)
     write = nr.written(n * Ho * Wo, full, 2 * nr.TERMS)
     ds = names.short("δ", ())
     xs = names.short("in", ())
+    H, Wd = x.shape[2:]
     for o, c, p, q in idx:
-        terms = [(m, i, j, h, w) for m in range(n) for i in range(Ho) for j in range(Wo)
-                 for pp, qq, h, w in _taps(L.hyper, x.shape[2:], i, j, kh, kw) if (pp, qq) == (p, q)]
+        rows = [(i, sh * i + p - ph) for i in range(Ho) if 0 <= sh * i + p - ph < H]  # positions off the padding
+        cols = [(j, sw * j + q - pw) for j in range(Wo) if 0 <= sw * j + q - pw < Wd]
+        terms = [(m, i, j, h, w) for m in range(n) for i, h in rows for j, w in cols] if write else \
+            range(n * len(rows) * len(cols))
         xi = _at(xs, (c + 1, _offset(sh, p - ph, "i"), _offset(sw, q - pw, "j")))
         d_o = _at(ds, (o + 1, "i", "j"))
         definition = nr.times((f"Σ_i,j {d_o[0]}", rf"\sum_{{i,j}} {d_o[1]}"), xi)

@@ -97,7 +97,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
     W, b = L.weights, L.biases
     J, K = W.shape
     act = ACTIVATIONS[L.activation]
-    out = Narration(total=J)
+    out = Narration(total=J * (1 if L.activation == "linear" else 2))  # rows: z, then a = f(z)
     for j in nr.shown(J, full):
         if K <= SPELLED:
             definition = nr.plus([*(nr.times(names.at("in", (k,)), names.at("w", (j, k))) for k in range(K)),

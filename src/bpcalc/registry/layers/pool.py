@@ -190,8 +190,9 @@ def _narrate_backward(kind: str):
             elif kind == "max":
                 definition = nr.plus(up)
                 numbers = nr.total(g, fmt)
-                words = _("the maximum of its window") if len(src) == 1 else \
-                    _("the maximum of {n} windows, added").format(n=len(src))
+                tied = any(L.record["ties"][s, c, i, j] for i, j in src)
+                words = (_("the first maximum of its window, a tie") if tied else _("the maximum of its window")) \
+                    if len(src) == 1 else _("the maximum of {n} windows, added").format(n=len(src))
                 definition = (f"{definition[0]}  ({words})", rf"{definition[1]} \quad \text{{({words})}}")
             else:
                 k = kh * kw
