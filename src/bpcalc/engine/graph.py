@@ -86,11 +86,8 @@ def _reason(op: str, exc: Exception) -> str:
         return _("division by zero")
     if isinstance(exc, (OverflowError, FloatingPointError)) or "out of range" in str(exc):
         return _("the result is too large for a float")
-    if op == "log":
-        return "log needs a positive number"
-    if op == "sqrt":
-        return "sqrt needs a number ≥ 0"
-    return str(exc)
+    fn = GRAPH_OPS.get(op)
+    return fn.domain if fn is not None and fn.domain else str(exc)
 
 
 def _domain_error(graph: Graph, node: GNode, ins, reason: str) -> SpecError:
@@ -126,7 +123,7 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None, loss_factor: float
         bad = [i for i, x in enumerate(nt.locals) if not math.isfinite(x) and nt.inputs[i] in live
                and (up != 0 or math.isnan(x))]  # towards a constant, a derivative nobody uses may be undefined
         constant_exponent = False
-        if bad and nt.op == "pow" and bad[0] == 1:
+        if bad and nt.op in GRAPH_OPS and bad[0] == GRAPH_OPS[nt.op].exponent:
             if _moves_with_a_variable(graph, traces, nt.inputs[1]):
                 raise _undefined_exponent_derivative(graph, nt)
             bad, constant_exponent = bad[1:], True  # `x ** (y - y)`: the exponent stays put, nothing flows back

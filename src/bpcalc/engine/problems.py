@@ -37,15 +37,13 @@ RULES = {"saturated": N_("no saturated unit (|z| ≤ 3 for every sigmoid and tan
          "loss not lowered": N_("the update lowers the loss by at least {min}"),
          "undefined": N_("the step is defined (finite numbers throughout)"),
          "max-pool tie": N_("no tie in a max-pool window (its maximum beats the runner-up by at least {min})")}
-# the largest f′(z) of an activation, and the largest |δ| of an output layer (activation, loss) with outputs and
-# targets as drawn (|a − t| < 1 for sigmoid and softmax outputs); only where a bound is known
-MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0, "linear": 1.0, "leaky_relu": 1.0}
+# the largest |δ| of an output layer (activation, loss) with outputs and targets as drawn (|a − t| < 1 for
+# sigmoid and softmax outputs); only where a bound is known
 MAX_OUTPUT_DELTA = {("sigmoid", "half_sse"): lambda K: 0.25, ("sigmoid", "sse"): lambda K: 0.5,
                     ("sigmoid", "mse"): lambda K: 0.5 / K, ("sigmoid", "binary_cross_entropy"): lambda K: 1.0 / K,
                     ("softmax", "cross_entropy"): lambda K: 1.0}
 GRAPH_FUNCTIONS = ("sigmoid", "tanh", "exp", "square")
 VARIABLE_NAMES = ("x", "y", "z", "w")
-SATURATING = {"sigmoid", "tanh"}
 
 
 @dataclass(frozen=True)
@@ -163,20 +161,22 @@ def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, na
     for i, (kind, settings, out) in enumerate(plan.layers):
         d = {k: _floats(v) if isinstance(v, np.ndarray) else v
              for k, v in kind.new.draw(rng, settings, shape, _values, decimals).items()}
-        if kind.activation:  # softmax is the output's only (a dense one); sigmoid elsewhere
-            d["activation"] = "sigmoid" if activation == "softmax" and (i < last or not kind.vector) else activation
+        if kind.activation:  # one over the layer (softmax) is the output's only (a dense one); sigmoid elsewhere
+            d["activation"] = ("sigmoid" if ACTIVATIONS[activation].over_layer and (i < last or not kind.vector)
+                               else activation)
         layers.append(d)
         shape = out
     K = int(np.prod(shape))
     out = ACTIVATIONS[activation]
-    if loss == "cross_entropy" or (activation == "softmax" and LOSSES[loss].probability):
+    if LOSSES[loss].classes or (out.over_layer and LOSSES[loss].probability):
         targets = np.zeros(K)
         targets[rng.integers(K)] = 1.0  # one class
     elif out.probability or LOSSES[loss].probability:
         targets = _values(rng, 0, 1, decimals, K) if decimals == 0 else _values(rng, 1 / 10**decimals,
                                                                                  1 - 1 / 10**decimals, decimals, K)
-    elif activation == "tanh":
-        targets = _values(rng, -0.9 if decimals else -1, 0.9 if decimals else 1, decimals, K)
+    elif out.bounds is not None:  # inside the outputs' interval (a tenth in from its ends)
+        lo, hi = out.bounds
+        targets = _values(rng, lo + 0.1 if decimals else lo, hi - 0.1 if decimals else hi, decimals, K)
     else:
         targets = _values(rng, 0, 1, decimals, K)
     inputs = _values(rng, 0, 1, decimals, plan.inputs if len(plan.inputs) > 1 else plan.inputs[0], nonzero=True)
@@ -186,13 +186,14 @@ def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, na
 
 def network_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:
     """The rules a network step breaks (empty: an interesting problem)."""
-    from bpcalc.registry import LAYERS
+    from bpcalc.registry import ACTIVATIONS, LAYERS
 
     faults = []
     for L in trace.layers:
-        if L.activation in SATURATING and np.any(np.abs(L.z) > MAX_Z):
+        act = ACTIVATIONS[L.activation]
+        if act.saturates and np.any(np.abs(L.z) > MAX_Z):
             faults.append("saturated")
-        if L.activation == "relu" and np.any(L.z <= 0):
+        if act.dies and np.any(L.z <= 0):
             faults.append("dead relu")
         gW = L.grads.get("weights")
         if gW is not None and np.any(np.abs(gW) < 10.0 ** -sheet):
@@ -230,11 +231,14 @@ def _draw_graph(rng, loss: str, decimals: int, name: str) -> dict:
 
 def graph_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:
     """The rules a graph step breaks (empty: an interesting problem)."""
+    from bpcalc.registry import GRAPH_OPS
+
     faults = []
     for nd in trace.nodes:
-        if nd.op in SATURATING | {"exp"} and abs(nd.input_values[0]) > MAX_Z:
+        fn = GRAPH_OPS.get(nd.op)  # None: the loss node
+        if fn is not None and fn.saturates and abs(nd.input_values[0]) > MAX_Z:
             faults.append("saturated")
-        if nd.op == "relu" and nd.input_values[0] <= 0:
+        if fn is not None and fn.dies and nd.input_values[0] <= 0:
             faults.append("dead relu")
     if any(abs(trace.grads.get(v, 0.0)) < 10.0 ** -sheet for v in trace.variables):
         faults.append("vanishing gradient")
@@ -247,19 +251,23 @@ def graph_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:
 def gradient_bound(sizes: list[int], activation: str, loss: str) -> float | None:
     """An upper bound on |∂E/∂w| of every first-layer weight of a drawn network (inputs in [0, 1], weights in
     [−1, 1]): the output's largest |δ|, times each hidden layer's largest f′ and its fan-out; None if unknown."""
-    hidden = "sigmoid" if activation == "softmax" else activation
+    from bpcalc.registry import ACTIVATIONS
+
+    hidden = ACTIVATIONS["sigmoid" if ACTIVATIONS[activation].over_layer else activation]  # as _draw_network draws
     out = MAX_OUTPUT_DELTA.get((activation, loss))
-    if out is None or (len(sizes) > 2 and hidden not in MAX_SLOPE):
+    if out is None or (len(sizes) > 2 and hidden.max_slope is None):
         return None
     bound = out(sizes[-1])
     for fan_out in sizes[2:]:  # δ^(l) ≤ f′max · Σ_j |w_jk| |δ_j^(l+1)| ≤ f′max · n_(l+1) · max |δ^(l+1)|
-        bound *= MAX_SLOPE[hidden] * fan_out
+        bound *= hidden.max_slope * fan_out
     return bound
 
 
 def infeasible(sizes: list[int], activation: str, loss: str, sheet: int) -> SpecError | None:
     """Why no draw of this network can pass the rules, where that can be told before drawing; None otherwise."""
-    if loss == "cross_entropy" and activation != "softmax" and sizes[-1] > 1:
+    from bpcalc.registry import ACTIVATIONS, LOSSES
+
+    if LOSSES[loss].classes and not ACTIVATIONS[activation].over_layer and sizes[-1] > 1:
         return SpecError(_("no interesting problem exists: cross_entropy gives an output whose target is 0 no "
                            "gradient at all (∂E/∂a = −t/a = 0), so {k} of the {n} outputs' weights would have none "
                            "(rule: every weight gradient survives the sheet's rounding)").format(

@@ -69,19 +69,13 @@ def rounds_update(opt: Optimizer) -> bool:
     return opt.rounded
 
 
-def _whole(y: float) -> bool:
-    return float(y).is_integer() and y >= 0
-
-
 def rounds_graph_op(op: str, inputs: tuple[float, ...]) -> bool:
-    """Function values and quotients; x**n with a whole n ≥ 0 is repeated multiplication (exact)."""
-    if op == "pow":
-        return not _whole(inputs[1])
-    return GRAPH_OPS[op].rounded
+    """Function values and quotients; an op whose rounding depends on its inputs (x**n) says by its `rounds`."""
+    fn = GRAPH_OPS[op]
+    return fn.rounds(inputs) if fn.rounds is not None else fn.rounded
 
 
 def rounds_graph_locals(op: str, inputs: tuple[float, ...]) -> tuple[bool, ...]:
     """Per input of the op: is its local derivative rounded?"""
-    if op == "pow":
-        return (not _whole(inputs[1]), True)  # n·x^(n−1); out·ln x takes a log
-    return (GRAPH_OPS[op].rounded_locals,) * len(inputs)
+    fn = GRAPH_OPS[op]
+    return fn.rounds_locals(inputs) if fn.rounds_locals is not None else (fn.rounded_locals,) * len(inputs)

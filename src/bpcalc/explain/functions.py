@@ -26,6 +26,7 @@ class FunctionDerivation:
     result: str = ""  # the closed form the engines use (from the registry)
     result_tex: str = ""
     notes: tuple[str, ...] = ()
+    over_layer: bool = False  # an activation of the whole layer (softmax): its result is ∂a_j/∂z_k
 
 
 # ---------------------------------------------------------------------------------------------- chain rule
@@ -96,9 +97,10 @@ def derivation(name: str) -> FunctionDerivation:
         raise KeyError(name)
     if key in ACTIVATIONS:
         act = ACTIVATIONS[key]
-        lhs, lhs_tex = ("a_j = softmax(z)_j", "a_j") if key == "softmax" else (f"a = {act.symbol}(z)", "a")
+        lhs, lhs_tex = (f"a_j = {act.symbol}(z)_j", "a_j") if act.over_layer else (f"a = {act.symbol}(z)", "a")
         return FunctionDerivation(key, "activation", f"{lhs} = {act.formula}", rf"{lhs_tex} = {act.formula_tex}",
-                                  act.derivation + _pair_parts(key), act.derivative, act.derivative_tex, act.notes)
+                                  act.derivation + _pair_parts(key), act.derivative, act.derivative_tex, act.notes,
+                                  over_layer=act.over_layer)
     if key in LOSSES:
         loss = LOSSES[key]
         return FunctionDerivation(key, "loss", f"E = {loss.formula}", f"E = {loss.formula_tex}",

@@ -132,7 +132,7 @@ class Notation:
             return _label(lab[j])
         zl = self.labels[li].get("z")
         if zl:
-            if self.acts[li] == "linear":
+            if ACTIVATIONS[self.acts[li]].identity:
                 return _label(zl[j])
             sym = ACTIVATIONS[self.acts[li]].symbol
             return M(f"{sym}({zl[j]})", _tex_act(self.acts[li]) + r"(\mathrm{" + zl[j].replace("_", r"\_") + "})")

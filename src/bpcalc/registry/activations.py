@@ -281,20 +281,21 @@ SIGMOID = Activation(
     sigmoid, lambda z, a: a * (1.0 - a), "torch.sigmoid(z)", (_SIGMOID,), ("dz", "a * (1 - a)"),
     local_t="{a}(1 − {a})", rounded=True, probability=True, log_forward=_log_sigmoid, log1m_forward=_log1m_sigmoid,
     local_z=_sigmoid_local_z, unguarded=Unguarded(_sigmoid_unguarded, _sigmoid_local_unguarded),
+    saturates=True, max_slope=0.25, bounds=(0.0, 1.0),
     notes=(N_("The forward pass keeps a = σ(z), so the backward pass needs no exponential: ∂a/∂z = a(1 − a)."),))
 
 TANH = Activation(
     "tanh", "hyperbolic tangent, outputs in (−1, 1)", "tanh", r"\tanh",
     "(e^z − e^(−z)) / (e^z + e^(−z))", r"\tanh z", "1 − a²", r"1-a^2",
     np.tanh, lambda z, a: 1.0 - a * a, "torch.tanh(z)", (_TANH,), ("dz", "1 - a**2"),
-    local_t="1 − {a}²", rounded=True, local_z=_tanh_local_z,
+    local_t="1 − {a}²", rounded=True, local_z=_tanh_local_z, saturates=True, max_slope=1.0, bounds=(-1.0, 1.0),
     notes=(N_("With a = tanh(z) kept from the forward pass: ∂a/∂z = 1 − a²."),))
 
 RELU = Activation(
     "relu", "max(0, z); slope 0 taken at the corner z = 0, as PyTorch does", "relu", r"\mathrm{relu}",
     "max(0, z)", r"\max(0, z)", "1 if z > 0 else 0", r"[z>0]",
     lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(np.float64), "torch.relu(z)", (_RELU,),
-    ("dz", "np.where(z > 0, 1.0, 0.0)"), local_t="[{z} > 0]", kinks=(0.0,))
+    ("dz", "np.where(z > 0, 1.0, 0.0)"), local_t="[{z} > 0]", kinks=(0.0,), dies=True, max_slope=1.0)
 
 LEAKY_RELU = Activation(
     "leaky_relu", f"z for z > 0, {LEAKY_SLOPE}z below (PyTorch's default slope)", "lrelu", r"\mathrm{lrelu}",
@@ -302,19 +303,21 @@ LEAKY_RELU = Activation(
     rf"[z>0] + {LEAKY_SLOPE}[z\le 0]",
     lambda z: np.where(z > 0, z, LEAKY_SLOPE * z), lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE),
     f"F.leaky_relu(z, {LEAKY_SLOPE})", (_LEAKY,), ("dz", f"np.where(z > 0, 1.0, {LEAKY_SLOPE})"),
-    local_t=f"[{{z}} > 0] else {LEAKY_SLOPE}", kinks=(0.0,))
+    local_t=f"[{{z}} > 0] else {LEAKY_SLOPE}", kinks=(0.0,), max_slope=1.0)
 
 LINEAR = Activation(
     "linear", "the identity a = z (a regression output)", "id", r"\mathrm{id}", "z", "z", "1", "1",
     lambda z: z.astype(np.float64, copy=True), lambda z, a: np.ones_like(z), "z", (_LINEAR,),
-    ("dz", "np.ones_like(z)"))
+    ("dz", "np.ones_like(z)"), identity=True, max_slope=1.0)
 
 SOFTMAX = Activation(
     "softmax", "e^(z_j)/Σ_k e^(z_k) over the layer: a probability distribution", "softmax", r"\mathrm{softmax}",
     "e^(z_j) / Σ_k e^(z_k)", r"\frac{e^{z_j}}{\sum_k e^{z_k}}", "a_j(δ_jk − a_k)", r"a_j(\delta_{jk}-a_k)",
     softmax, None, "torch.softmax(z, dim=1)", (_SOFTMAX_SAME, _SOFTMAX_OTHER, _SOFTMAX_BOTH),
     ("jacobian", "np.diag(a) - np.outer(a, a)"), local_t="Jacobian", rounded=True, probability=True,
-    log_forward=log_softmax, log1m_forward=log1m_softmax,
+    log_forward=log_softmax, log1m_forward=log1m_softmax, bounds=(0.0, 1.0),
+    unit=("softmax_{j}({z})", r"\operatorname{{softmax}}_{{{j}}}({z})"),
+    unit_t=("e^{z} / Σ_k e^z_k", r"e^{{{z}}} / \sum_k e^{{z_k}}"),
     notes=(N_("Each a_j depends on every z_i, so ∂a/∂z is a full matrix; with cross-entropy it collapses to "
            "a − t."),))
 

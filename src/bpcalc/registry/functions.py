@@ -20,6 +20,10 @@ def _pow_locals(x: float, y: float, out: float) -> tuple[float, float]:
     return dx, dy
 
 
+def _whole(y: float) -> bool:
+    return float(y).is_integer() and y >= 0
+
+
 ADD = GraphFunction("add", "x + y", 2, "{0} + {1}", ("1", "1"), lambda x, y: x + y, lambda x, y, o: (1.0, 1.0),
                     "{0} + {1}", function=False)
 SUB = GraphFunction("sub", "x − y", 2, "{0} − {1}", ("1", "−1"), lambda x, y: x - y, lambda x, y, o: (1.0, -1.0),
@@ -30,25 +34,27 @@ DIV = GraphFunction("div", "x / y", 2, "{0} / {1}", ("1/{1}", "−{0}/{1}²"), l
                     lambda x, y, o: (1.0 / y, -x / (y * y)), "{0} / {1}", function=False, rounded=True,
                     rounded_locals=True)
 POW = GraphFunction("pow", "x ** y", 2, "{0}^{1}", ("{1}·{0}^({1}−1)", "{out}·ln {0}"), lambda x, y: x**y,
-                    _pow_locals, "{0} ** {1}", function=False)  # rounding depends on y: see engine/rounding.py
+                    _pow_locals, "{0} ** {1}", function=False, exponent=1,
+                    # x**n with a whole n ≥ 0 is repeated multiplication (exact); n·x^(n−1) too; out·ln x takes a log
+                    rounds=lambda x: not _whole(x[1]), rounds_locals=lambda x: (not _whole(x[1]), True))
 NEG = GraphFunction("neg", "−x", 1, "−{0}", ("−1",), lambda x: -x, lambda x, o: (-1.0,), "-{0}", function=False)
 EXP = GraphFunction("exp", "e^x", 1, "exp({0})", ("exp({0})",), math.exp, lambda x, o: (o,), "torch.exp({0})",
-                    rounded=True)
+                    rounded=True, saturates=True)
 LOG = GraphFunction("log", "natural logarithm", 1, "log({0})", ("1/{0}",), math.log, lambda x, o: (1.0 / x,),
-                    "torch.log({0})", rounded=True, rounded_locals=True)
+                    "torch.log({0})", rounded=True, rounded_locals=True, domain="log needs a positive number")
 SQRT = GraphFunction("sqrt", "square root", 1, "sqrt({0})", ("1/(2·sqrt({0}))",), math.sqrt,
                      lambda x, o: (0.5 / o if o else math.inf,), "torch.sqrt({0})", rounded=True,
-                     rounded_locals=True)
+                     rounded_locals=True, domain="sqrt needs a number ≥ 0")
 SIN = GraphFunction("sin", "sine", 1, "sin({0})", ("cos({0})",), math.sin, lambda x, o: (math.cos(x),),
                     "torch.sin({0})", rounded=True, rounded_locals=True)
 COS = GraphFunction("cos", "cosine", 1, "cos({0})", ("−sin({0})",), math.cos, lambda x, o: (-math.sin(x),),
                     "torch.cos({0})", rounded=True, rounded_locals=True)
 TANH = GraphFunction("tanh", "hyperbolic tangent", 1, "tanh({0})", ("1 − tanh²({0})",), math.tanh,
-                     lambda x, o: (1.0 - o * o,), "torch.tanh({0})", rounded=True)
+                     lambda x, o: (1.0 - o * o,), "torch.tanh({0})", rounded=True, saturates=True)
 SIGMOID = GraphFunction("sigmoid", "logistic 1/(1 + e^(−x))", 1, "σ({0})", ("σ({0})(1 − σ({0}))",), _sig,
-                        lambda x, o: (o * (1.0 - o),), "torch.sigmoid({0})", rounded=True)
+                        lambda x, o: (o * (1.0 - o),), "torch.sigmoid({0})", rounded=True, saturates=True)
 RELU = GraphFunction("relu", "max(0, x)", 1, "relu({0})", ("1 if {0} > 0 else 0",), lambda x: max(x, 0.0),
-                     lambda x, o: (1.0 if x > 0 else 0.0,), "torch.relu({0})", kinks=(0.0,))
+                     lambda x, o: (1.0 if x > 0 else 0.0,), "torch.relu({0})", kinks=(0.0,), dies=True)
 SQUARE = GraphFunction("square", "x²", 1, "{0}²", ("2·{0}",), lambda x: x * x, lambda x, o: (2.0 * x,),
                        "torch.square({0})")
 ABS = GraphFunction("abs", "|x|", 1, "|{0}|", ("sign({0})",), abs,

@@ -82,6 +82,18 @@ class Activation:
     local_z: Callable[[Array, Array], Array] | None = None  # da/dz to full precision (from z where a loses digits)
     unguarded: Unguarded | None = None  # training's forms of forward and local_z, without their guards
     notes: tuple[str, ...] = ()
+    identity: bool = False  # a = z (linear): views write no activation step, and a unit of that name is z itself
+    saturates: bool = False  # f′(z) ≈ 0 once |z| is large (sigmoid, tanh): `new` keeps |z| ≤ 3 in its problems
+    dies: bool = False  # f′(z) = 0 for every z ≤ 0 (relu): a unit there is dead, and `new` keeps z > 0
+    max_slope: float | None = None  # the largest f′(z), where known (`new` bounds the gradients it can draw with it)
+    bounds: tuple[float, float] | None = None  # the open interval a lies in, where bounded (`new` draws targets in it)
+    unit: tuple[str, str] = ("", "")  # over_layer: a_j named as a function of the layer, from {j} and {z} (text, TeX)
+    unit_t: tuple[str, str] = ("", "")  # … with numbers, from {z} (z_j's value)
+
+    @property
+    def over_layer(self) -> bool:
+        """Each a_j depends on every z of the layer (softmax): ∂a/∂z is a full Jacobian, and the output's only."""
+        return self.local is None
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
         """∂E/∂z from ∂E/∂a."""
@@ -119,6 +131,7 @@ class Loss:
     probability: bool = False  # needs outputs in (0, 1) and targets in [0, 1]
     kinks: tuple[str, ...] = ()  # where E is not twice differentiable, in words
     notes: tuple[str, ...] = ()
+    classes: bool = False  # the targets are a distribution over classes (one-hot when drawn): −Σ t log a
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,14 @@ class GraphFunction:
     rounded: bool = False  # hand rounding rounds its value
     rounded_locals: bool = False  # … and its local derivatives
     kinks: tuple[float, ...] = ()
+    domain: str = ""  # what its input must be, in words, where not every number will do (a domain error's reason)
+    saturates: bool = False  # its slope vanishes or explodes for large |x| (σ, tanh, exp): `new --graph` avoids it
+    dies: bool = False  # slope 0 for every x ≤ 0 (relu): `new --graph` keeps x > 0
+    # hand rounding of a value that is sometimes exact (x**n, n whole ≥ 0, is repeated multiplication): (inputs) ->
+    # is the value rounded, and is each input's local derivative rounded; None: `rounded` and `rounded_locals` say
+    rounds: Callable[[tuple[float, ...]], bool] | None = None
+    rounds_locals: Callable[[tuple[float, ...]], tuple[bool, ...]] | None = None
+    exponent: int | None = None  # the input that is an exponent (pow: 1): ∂/∂ it takes ln of the base
 
 
 # ---------------------------------------------------------------- optimizers
@@ -204,6 +225,8 @@ class Optimizer:
     torch: ClassVar[str]  # torch.optim constructor: {params}, {lr}, hyperparameters by name, {wd} (", weight_decay=…")
     torch_state: ClassVar[dict[str, str]] = {}  # buffer -> torch's state key
     torch_counts_steps: ClassVar[bool] = True  # torch keeps state['step'] (SGD and its momentum variants do not)
+    default: ClassVar[bool] = False  # the optimizer of a spec that names none (saved specs leave it out)
+    gradient_step: ClassVar[bool] = False  # the rule is θ − α·g itself: the matrix view writes it with the matrices
 
     def __init__(self, weight_decay: float | None = None, **hyper: float):
         self.weight_decay = self.default_weight_decay if weight_decay is None else weight_decay
@@ -360,6 +383,14 @@ class LayerKind:
     mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
     new: Generator | None = None  # how `bpcalc new` writes and draws a layer of this kind
     matrices: Callable[..., dict] | None = None  # (W, b, hyper, a_prev, grad_a, delta, record) -> the matrix view's
+    default: bool = False  # the kind of a layer that names no `type:` (saved specs and JSON readers leave it out)
+    # units z_j = Σ_k w_jk a_k + b_j (dense): weights J×K named w_jk, shown neuron by neuron by the classic tables,
+    # JSON fields and drawings; a network of such layers only is written as a plain 2-2-1 shape
+    neurons: bool = False
+    kernels: bool = False  # weights are kernels slid over the input (conv2d): im2col in the matrix view, kernel
+    # weights' chain rule in explain
+    window: str = ""  # a pool: how a window becomes one cell, "max" (the gradient goes to the maximum) or "mean"
+    reshape: bool = False  # only lays its input out anew (flatten): a = its input, reshaped
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

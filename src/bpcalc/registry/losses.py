@@ -181,7 +181,7 @@ CROSS_ENTROPY = Loss(
     "cross_entropy", "−Σ t log a: for a softmax (or sigmoid) output and targets that sum to 1",
     "−Σ_k t_k log a_k", r"-\sum_k t_k \log a_k", "−t_k / a_k", r"-\frac{t_k}{a_k}",
     _ce_terms, _ce_grad, "-(t * torch.log(a)).sum(dim=1).mean()", (_CE,), ("da", "-t / a"),
-    term_t="−{t}·log {a}", grad_t="−{t}/{a}", logs=("log_a",), quotient_grad=True, probability=True,
+    term_t="−{t}·log {a}", grad_t="−{t}/{a}", logs=("log_a",), quotient_grad=True, probability=True, classes=True,
     notes=(N_("Paired with a softmax output the quotient −t/a never has to be formed: δ = a − t."),))
 
 BINARY_CROSS_ENTROPY = Loss(

@@ -127,8 +127,8 @@ def _conv_forward(doc: Doc, v, li: int, L, A0: M, Z: M, A: M) -> None:
     doc.para(_("row c of {Zr} laid out as an {h}×{w} map is channel c of {z}").format(
         Zr=Zr.text, h=Ho, w=Wo, z=Z.text), "note")
     maps(doc, v, Z, L.z)
-    if L.activation != "linear":
-        act = ACTIVATIONS[L.activation]
+    act = ACTIVATIONS[L.activation]
+    if not act.identity:
         doc.para(M(f"{A.text} = {act.symbol}({Z.text})", rf"{A.tex} = {act.tex_symbol}\left({Z.tex}\right)"),
                  "math")
         maps(doc, v, A, L.a)
@@ -193,8 +193,8 @@ def backward(doc: Doc, v, li: int) -> None:
 
 def _conv_backward(doc: Doc, v, li: int, L, m: dict, dA: M, dX: M) -> None:
     D, Z = named("δ", v, li), named("z", v, li)
-    if L.activation != "linear" and L.local is not None:
-        act = ACTIVATIONS[L.activation]
+    act = ACTIVATIONS[L.activation]
+    if not act.identity and L.local is not None:
         doc.para(M(f"{D.text} = {dA.text} ⊙ {act.symbol}′({Z.text}),  {act.symbol}′(z) = {act.derivative}",
                    rf"{D.tex} = {dA.tex} \odot {act.tex_symbol}'\left({Z.tex}\right)"), "math")
         maps(doc, v, M(f"{act.symbol}′({Z.text})", rf"{act.tex_symbol}'\left({Z.tex}\right)"), L.local)

@@ -206,7 +206,7 @@ def function_doc(fd: FunctionDerivation, example: Explanation | None = None) -> 
     if fd.kind != "rule":
         lhs = ("∂a/∂z", r"\frac{\partial a}{\partial z}") if fd.kind == "activation" else (
             "∂E/∂a_k", r"\frac{\partial E}{\partial a_k}")
-        if fd.name == "softmax":
+        if fd.over_layer:
             lhs = ("∂a_j/∂z_k", r"\frac{\partial a_j}{\partial z_k}")
         doc.heading(_("Result (the form bpcalc's tables use)"), 2)
         doc.para(M(f"{lhs[0]} = {fd.result}", f"{lhs[1]} = {fd.result_tex}"), "math")

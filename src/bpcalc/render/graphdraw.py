@@ -132,7 +132,7 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
         zs = []
         for j in range(J):
             z_name, a_name = nt.z(li, j).text, nt.a(li, j).text
-            if L.activation == "linear":  # a = z: one node
+            if act.identity:  # a = z: one node
                 name = z_name if z_name == a_name else f"{z_name} = {a_name}"
             else:
                 name = z_name
@@ -144,7 +144,7 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
                 b = dr.node([nt.b_param(li, j).text, f"data {f(L.biases[j])}", f"grad {f(L.grad_biases[j])}",
                              f"new {f(L.new_biases[j])}"], "param")
                 dr.edge(b, zs[j])
-        if L.activation == "linear":
+        if act.identity:
             prev = zs
             continue
         if L.local is None:  # softmax: every a depends on every z

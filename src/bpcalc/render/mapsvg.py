@@ -9,7 +9,7 @@ import numpy as np
 from bpcalc.engine.trace import NetworkTrace
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.registry import LAYERS
+from bpcalc.registry import ACTIVATIONS, LAYERS
 from bpcalc.render import svg as S
 
 FONT = 10
@@ -92,7 +92,7 @@ def maps_svg(tr: NetworkTrace, f: Fmt, s: int = 0) -> str:
     for li, L in enumerate(layers):
         kind = LAYERS[L.type]
         head = f"{L.l}: {kind.describe(L) if L.type != 'dense' else 'dense ' + str(L.weights.shape[0])}"
-        if L.activation != "linear" or kind.activation:
+        if not ACTIVATIONS[L.activation].identity or kind.activation:
             head += f", {L.activation}"
         blocks: list[_Block] = []
         if L.weights is not None and L.weights.ndim == 4:  # kernels: one grid per (output, input) channel

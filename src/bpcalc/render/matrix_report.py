@@ -184,7 +184,7 @@ def _forward(doc: Doc, v: _View) -> None:
         doc.para(_("shapes: {shapes}").format(shapes=shapes)
                  + (_("; b^(l) is added to every row") if v.batch and L.biases is not None else ""), "note")
         v.equation(doc, *parts, sym("="), v.vec(L.z))
-        if L.activation == "linear":
+        if act.identity:
             doc.para(_eq(A, Z), "math")
             continue
         f_of = M(f"{act.symbol}({Z.text})", rf"{act.tex_symbol}\left({Z.tex}\right)")

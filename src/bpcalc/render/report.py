@@ -92,13 +92,11 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                                           rf"\sum_k a_k^{{({li + 1})}} \cdot w_{{{j + 1}k}}^{{({L.l})}}"), *bias])
                     numbers = _("({n} terms)").format(n=K)
                 t.add(nt.z(li, j), definition, numbers, f(L.z[s, j]))
-                if L.activation == "softmax":
-                    zl = nt.zvec(li)
-                    t.add(nt.a(li, j), M(f"softmax_{j + 1}({zl.text})",
-                                         rf"\operatorname{{softmax}}_{{{j + 1}}}({zl.tex})"),
-                          M(f"e^{f.p_(L.z[s, j])} / Σ_k e^z_k", rf"e^{{{f.p_(L.z[s, j])}}} / \sum_k e^{{z_k}}"),
-                          f(L.a[s, j]))
-                elif L.activation != "linear" or nt.a(li, j).text != nt.z(li, j).text:
+                if act.over_layer:
+                    zl, zj = nt.zvec(li), f.p_(L.z[s, j])
+                    t.add(nt.a(li, j), M(act.unit[0].format(j=j + 1, z=zl.text), act.unit[1].format(j=j + 1, z=zl.tex)),
+                          M(act.unit_t[0].format(z=zj), act.unit_t[1].format(z=zj)), f(L.a[s, j]))
+                elif not act.identity or nt.a(li, j).text != nt.z(li, j).text:
                     z_j = nt.z(li, j)
                     t.add(nt.a(li, j), M(f"{act.symbol}({z_j.text})", f"{act.tex_symbol}({z_j.tex})"),
                           M(f"{act.symbol}({f(L.z[s, j])})", f"{act.tex_symbol}({f(L.z[s, j])})"), f(L.a[s, j]))
@@ -163,7 +161,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                         numbers = _("({n} terms)").format(n=Jn)
                 t.add(dEa, sym, numbers, f(L.grad_a[s, j]))
                 dz = d(a_j, z_j)
-                if L.activation == "linear" and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
+                if act.identity and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
                     lin = _("linear")
                     t.add(nt.delta(li, j), M(f"{dEa} ({lin}: a = z)", rf"{dEa.tex} \quad (\text{{{lin}: }} a = z)"),
                           num(f.p_(L.grad_a[s, j])), f(L.delta[s, j]))
