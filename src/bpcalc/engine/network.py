@@ -17,7 +17,7 @@ from bpcalc.engine.rounding import (
     rounds_update,
     when,
 )
-from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, pair, stepper
+from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, LAYERS, LOSSES, pair, stepper
 from bpcalc.registry.kinds import Activation, LayerKind, Loss
 from bpcalc.registry.optimizers import Stepper
 from bpcalc.spec.loader import NetworkSpec
@@ -42,7 +42,7 @@ class Network:
         as_array = (lambda x: np.array(x, dtype=np.float64)) if copy else (lambda x: x)  # views: trained in place
         self.weights = [None if w is None else as_array(w) for w in weights]
         self.biases = [None if b is None else as_array(b) for b in biases]
-        self.kinds: list[LayerKind] = [LAYERS[k] for k in (kinds or ["dense"] * len(weights))]
+        self.kinds: list[LayerKind] = [LAYERS[k] for k in (kinds or [DEFAULT_LAYER] * len(weights))]
         self.hypers = hypers or [{} for _ in weights]
         self.widths = widths or [w.shape[0] for w in self.weights]  # values per sample of each layer's output
         self.caches: list = [None] * len(weights)  # what each layer's forward keeps for its backward

@@ -104,11 +104,11 @@ def _shape_error(shape: str, part: str, problem: str, hint: str | None = None) -
 
 def plan_shape(shape: str) -> Plan:
     """'2-2-1' (dense units, inputs first) or '1x4x4:conv2x2:maxpool2:2' (input C×H×W, then layers by `:`)."""
-    from bpcalc.registry import LAYERS
+    from bpcalc.registry import DEFAULT_LAYER, LAYERS
 
     if ":" not in shape:
         sizes = parse_shape(shape)
-        return Plan((sizes[0],), tuple((LAYERS["dense"], {"units": j}, (j,)) for j in sizes[1:]))
+        return Plan((sizes[0],), tuple((LAYERS[DEFAULT_LAYER], {"units": j}, (j,)) for j in sizes[1:]))
     first, *words = shape.split(":")
     dims = first.split("x")
     if not all(d.isdigit() and 1 <= int(d) <= 16 for d in dims) or len(dims) not in (1, 3):
@@ -135,11 +135,11 @@ def plan_shape(shape: str) -> Plan:
             flat = LAYERS["flatten"]
             current = flat.new.out_shape({}, current)
             layers.append((flat, {}, current))
-        elif not kind.vector and kind.name != "flatten" and len(current) != 3:
+        elif not kind.vector and not kind.reshape and len(current) != 3:
             raise _shape_error(shape, part, _("this layer reads feature maps, but what comes before it is a "
                                               "vector of {n}").format(n=current[0]),
                                hint=_("put convolution and pooling layers before the dense widths"))
-        elif kind.name == "flatten" and len(current) != 3:
+        elif kind.reshape and len(current) != 3:
             raise _shape_error(shape, part, _("nothing to flatten: what comes before it is already a vector"),
                                hint=_("leave `flatten` out (it is implied before the first dense width)"))
         try:

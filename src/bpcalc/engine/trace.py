@@ -214,9 +214,11 @@ def network_dict(tr: NetworkTrace) -> dict:
     def per_sample(a: np.ndarray):
         return _num(a[0] if tr.single else a)
 
+    from bpcalc.registry import LAYERS
+
     layers = []
     for L in tr.layers:
-        if L.type != "dense":
+        if not LAYERS[L.type].neurons:
             layers.append(_layer_dict(L, per_sample))
             continue
         layers.append({

@@ -23,7 +23,7 @@ from bpcalc.explain.mathtext import M
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import Msg, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS
 from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …
@@ -216,7 +216,7 @@ def _values(x, s):
 def _network_params(tr: NetworkTrace) -> list[tuple]:
     keys = []
     for li, L in enumerate(tr.layers):
-        if L.type != "dense":  # kernel weights: conv_chain.conv_keys
+        if not LAYERS[L.type].neurons:  # kernel weights: conv_chain.conv_keys
             continue
         J, K = L.weights.shape
         keys += [("w", li, j, k) for j in range(J) for k in range(K)]

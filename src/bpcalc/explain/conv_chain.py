@@ -13,6 +13,7 @@ from bpcalc.engine.trace import NetworkTrace
 from bpcalc.explain.mathtext import M
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
+from bpcalc.registry import LAYERS
 from bpcalc.registry.layers.conv2d import windows
 
 MAX_TERMS = 24  # terms written out (more with --full); the JSON has all
@@ -61,7 +62,7 @@ def conv_keys(tr: NetworkTrace) -> list[tuple]:
     """The kernel weights and biases of the conv2d layers: ("cw", li, (o, c, p, q), 0), ("cb", li, (o,), 0)."""
     keys = []
     for li, L in enumerate(tr.layers):
-        if L.type == "conv2d":
+        if LAYERS[L.type].kernels:
             keys += [("cw", li, tuple(int(v) for v in ix), 0) for ix in np.ndindex(*L.weights.shape)]
             if L.biases is not None:
                 keys += [("cb", li, (o,), 0) for o in range(L.biases.shape[0])]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bpcalc.registry import DEFAULT_LAYER, LAYERS
+
 SAME = 1e-12  # relative; closer than this counts as the same number (float noise of exact sums)
 
 
@@ -57,7 +59,7 @@ class _NetworkNames:
         self.shown_nt = Notation.of(trace)
         self.single = trace.single
         self.last = len(trace.layers) - 1
-        self.types = [getattr(L, "type", "dense") for L in trace.layers]
+        self.neurons = [LAYERS[getattr(L, "type", DEFAULT_LAYER)].neurons for L in trace.layers]
 
     def cell(self, field: str, li: int, idx: tuple, nt) -> str:
         """A number of a layer other than dense (a feature map's cell, a kernel weight): z^(2)[1,2,3]."""
@@ -86,7 +88,7 @@ class _NetworkNames:
             return scalar_names(g.field, (nt,))[0]
         if g.field == "sample_loss":
             return sample_loss_names(idx[0], (nt,))[0]
-        if g.li is not None and self.types[g.li] != "dense":
+        if g.li is not None and not self.neurons[g.li]:
             if not g.per_sample or self.single:
                 return self.cell(g.field, g.li, idx, nt)
             return of_sample((self.cell(g.field, g.li, idx[1:], nt),), idx[0])[0]

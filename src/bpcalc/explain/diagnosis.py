@@ -49,7 +49,7 @@ def _variants(spec, data: dict) -> Iterator[Mistake]:
     L = len(layers)
     types = [layer.get("type", "dense") for layer in layers]
     # a layer of its own for each mistake in z or a: those with an activation (today's scopes for dense networks)
-    own = [l for l, t in enumerate(types) if t == "dense" or (t in LAYERS and LAYERS[t].activation)]
+    own = [l for l, t in enumerate(types) if t in LAYERS and LAYERS[t].activation]
     scopes: list[frozenset[int] | None] = [None] + ([frozenset({l}) for l in own] if L > 1 else [])
     n = 1 if graph else len(spec.inputs)
     for cause in CAUSES:

@@ -149,7 +149,9 @@ def scalar_names(field: str, nts=()) -> tuple[str, ...]:
 
 
 def _network_quantities(data: dict, source) -> Iterator[Quantity]:
-    if any(layer.get("type", "dense") != "dense" for layer in data["layers"]):
+    from bpcalc.registry import DEFAULT_LAYER, neurons_only
+
+    if not neurons_only(layer.get("type", DEFAULT_LAYER) for layer in data["layers"]):
         yield from _layered_quantities(data)
         return
     nts = _notations(data, source)

@@ -230,7 +230,7 @@ def _network_script(spec, dest: Path | None) -> str:
     loss = ("z", pr.torch) if pr is not None and pr.torch else ("a", LOSSES[spec.loss].torch)
     uses_files = bool(spec.data_refs)
     sizes = spec.shape_text
-    maps = any(L.type != "dense" for L in spec.layers)  # feature maps somewhere: modules of several kinds
+    maps = not all(LAYERS[L.type].neurons for L in spec.layers)  # feature maps somewhere: modules of several kinds
     lines = [_header(_("{name}, in PyTorch").format(name=_(spec.name) if spec.name else _("bpcalc network")),
                      spec.source, _("the {sizes} network").format(sizes=sizes))]
     if uses_files:

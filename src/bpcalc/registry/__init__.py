@@ -6,6 +6,8 @@ everything else (engine, rounding, tables, explain, schema, export, CLI help, do
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bpcalc.registry import activations, functions, losses, optimizers
 from bpcalc.registry.kinds import Activation, GraphFunction, LayerKind, Loss, Optimizer, Pair
 from bpcalc.registry.layers.conv2d import CONV2D
@@ -21,6 +23,14 @@ PAIRS: dict[tuple[str, str], Pair] = {(p.activation, p.loss): p for p in losses.
 GRAPH_OPS: dict[str, GraphFunction] = {f.name: f for f in functions.ENTRIES}
 FUNCTIONS: tuple[str, ...] = tuple(f.name for f in functions.ENTRIES if f.function)  # callable in expressions
 OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in optimizers.ENTRIES}
+
+DEFAULT_LAYER: str = next(k.name for k in LAYERS.values() if k.default)  # a layer without `type:`
+DEFAULT_OPTIMIZER: str = next(o.name for o in optimizers.ENTRIES if o.default)  # a spec without `optimizer:`
+
+
+def neurons_only(types: Iterable[str]) -> bool:
+    """Every layer (by type) a layer of neurons (dense): the network is shown and written the classic way."""
+    return all(LAYERS[t].neurons for t in types)
 
 
 def pair(activation: str, loss: str) -> Pair | None:

@@ -25,19 +25,20 @@ def _whole(y: float) -> bool:
 
 
 ADD = GraphFunction("add", "x + y", 2, "{0} + {1}", ("1", "1"), lambda x, y: x + y, lambda x, y, o: (1.0, 1.0),
-                    "{0} + {1}", function=False)
+                    "{0} + {1}", function=False, glyph="+")
 SUB = GraphFunction("sub", "x − y", 2, "{0} − {1}", ("1", "−1"), lambda x, y: x - y, lambda x, y, o: (1.0, -1.0),
-                    "{0} - {1}", function=False)
+                    "{0} - {1}", function=False, glyph="−")
 MUL = GraphFunction("mul", "x × y (written x * y)", 2, "{0} × {1}", ("{1}", "{0}"), lambda x, y: x * y,
-                    lambda x, y, o: (y, x), "{0} * {1}", function=False)
+                    lambda x, y, o: (y, x), "{0} * {1}", function=False, glyph="×")
 DIV = GraphFunction("div", "x / y", 2, "{0} / {1}", ("1/{1}", "−{0}/{1}²"), lambda x, y: x / y,
                     lambda x, y, o: (1.0 / y, -x / (y * y)), "{0} / {1}", function=False, rounded=True,
-                    rounded_locals=True)
+                    rounded_locals=True, glyph="/")
 POW = GraphFunction("pow", "x ** y", 2, "{0}^{1}", ("{1}·{0}^({1}−1)", "{out}·ln {0}"), lambda x, y: x**y,
                     _pow_locals, "{0} ** {1}", function=False, exponent=1,
                     # x**n with a whole n ≥ 0 is repeated multiplication (exact); n·x^(n−1) too; out·ln x takes a log
-                    rounds=lambda x: not _whole(x[1]), rounds_locals=lambda x: (not _whole(x[1]), True))
-NEG = GraphFunction("neg", "−x", 1, "−{0}", ("−1",), lambda x: -x, lambda x, o: (-1.0,), "-{0}", function=False)
+                    rounds=lambda x: not _whole(x[1]), rounds_locals=lambda x: (not _whole(x[1]), True), glyph="^")
+NEG = GraphFunction("neg", "−x", 1, "−{0}", ("−1",), lambda x: -x, lambda x, o: (-1.0,), "-{0}", function=False,
+                    glyph="−x")
 EXP = GraphFunction("exp", "e^x", 1, "exp({0})", ("exp({0})",), math.exp, lambda x, o: (o,), "torch.exp({0})",
                     rounded=True, saturates=True)
 LOG = GraphFunction("log", "natural logarithm", 1, "log({0})", ("1/{0}",), math.log, lambda x, o: (1.0 / x,),
@@ -56,8 +57,8 @@ SIGMOID = GraphFunction("sigmoid", "logistic 1/(1 + e^(−x))", 1, "σ({0})", ("
 RELU = GraphFunction("relu", "max(0, x)", 1, "relu({0})", ("1 if {0} > 0 else 0",), lambda x: max(x, 0.0),
                      lambda x, o: (1.0 if x > 0 else 0.0,), "torch.relu({0})", kinks=(0.0,), dies=True)
 SQUARE = GraphFunction("square", "x²", 1, "{0}²", ("2·{0}",), lambda x: x * x, lambda x, o: (2.0 * x,),
-                       "torch.square({0})")
+                       "torch.square({0})", glyph="x²")
 ABS = GraphFunction("abs", "|x|", 1, "|{0}|", ("sign({0})",), abs,
-                    lambda x, o: (math.copysign(1.0, x) if x else 0.0,), "torch.abs({0})", kinks=(0.0,))
+                    lambda x, o: (math.copysign(1.0, x) if x else 0.0,), "torch.abs({0})", kinks=(0.0,), glyph="|x|")
 
 ENTRIES: list[GraphFunction] = entries(globals(), GraphFunction)

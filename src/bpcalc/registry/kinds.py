@@ -178,6 +178,7 @@ class GraphFunction:
     rounds: Callable[[tuple[float, ...]], bool] | None = None
     rounds_locals: Callable[[tuple[float, ...]], tuple[bool, ...]] | None = None
     exponent: int | None = None  # the input that is an exponent (pow: 1): ∂/∂ it takes ln of the base
+    glyph: str = ""  # the op as a graph drawing's node shows it (+, ×, x²); "": by its name (exp, tanh)
 
 
 # ---------------------------------------------------------------- optimizers
@@ -387,8 +388,7 @@ class LayerKind:
     # units z_j = Σ_k w_jk a_k + b_j (dense): weights J×K named w_jk, shown neuron by neuron by the classic tables,
     # JSON fields and drawings; a network of such layers only is written as a plain 2-2-1 shape
     neurons: bool = False
-    kernels: bool = False  # weights are kernels slid over the input (conv2d): im2col in the matrix view, kernel
-    # weights' chain rule in explain
+    kernels: bool = False  # weights are kernels slid over the input (conv2d): im2col, the kernels' chain rule
     window: str = ""  # a pool: how a window becomes one cell, "max" (the gradient goes to the maximum) or "mean"
     reshape: bool = False  # only lays its input out anew (flatten): a = its input, reshaped
 

@@ -15,6 +15,8 @@ class SGD(Optimizer):
     rule, rule_t, rule_tex = "θ − α·g", "{p} − {lr} × {g}", r"\theta - \alpha g"
     torch = "torch.optim.SGD({params}, lr={lr}{wd})"
     torch_counts_steps = False
+    default = True
+    gradient_step = True
 
     @classmethod
     def rule_named(cls, theta, grad, weight_decay, lam):

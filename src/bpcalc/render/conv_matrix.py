@@ -72,21 +72,22 @@ def maps(doc: Doc, v, name: M, x: np.ndarray) -> None:
 def forward(doc: Doc, v, li: int) -> None:
     L = v.tr.layers[li]
     A0, Z, A = named("a", v, li - 1), named("z", v, li), named("a", v, li)
-    if L.type == "conv2d":
+    kind = LAYERS[L.type]
+    if kind.kernels:
         _conv_forward(doc, v, li, L, A0, Z, A)
-    elif L.type in ("maxpool", "avgpool"):
+    elif kind.window:
         (kh, kw), (sh, sw) = L.hyper["size"], L.hyper["stride"]
-        what = _("maximum") if L.type == "maxpool" else _("mean")
+        what = _("maximum") if kind.window == "max" else _("mean")
         doc.para(_("{a}[c,i,j] = the {what} of the {kh}×{kw} window of {x} at rows {sh}·i …, columns {sw}·j … "
                    "(each channel on its own; {shape_in} → {shape_out})").format(
                        a=A.text, what=what, kh=kh, kw=kw, x=A0.text, sh=sh, sw=sw,
                        shape_in=shape_text(L.a_prev.shape[1:]), shape_out=shape_text(L.a.shape[1:])), "math")
         maps(doc, v, A0, L.a_prev)
         maps(doc, v, A, L.a)
-        if L.type == "maxpool" and L.record.get("ties") is not None and np.any(L.record["ties"]):
+        if kind.window == "max" and L.record.get("ties") is not None and np.any(L.record["ties"]):
             doc.para(_("a tie: some windows hold their maximum twice; the first in row-major order wins, as in "
                        "PyTorch"), "note")
-    elif L.type == "flatten":
+    elif kind.reshape:
         doc.para(M(f"{A.text} = vec({A0.text})  " + _("(channel, row, column)"),
                    rf"{A.tex} = \operatorname{{vec}}\left({A0.tex}\right)"), "math")
         doc.para(_("shapes: {a} → {b}").format(a=shape_text(L.a_prev.shape[1:]), b=shape_text(L.a.shape[1:])),
@@ -144,7 +145,7 @@ def received(doc: Doc, v, li: int) -> None:
     last = len(tr.layers) - 1
     if li == last:
         doc.para(_("{dA}: the loss's gradient, each output cell on its own").format(dA=dA.text), "note")
-    elif tr.layers[li + 1].type == "dense":
+    elif LAYERS[tr.layers[li + 1].type].neurons:
         N = tr.layers[li + 1]
         Wn, Dn = v.nt.W(li + 1), v.D(li + 1)
         if v.batch:
@@ -169,20 +170,21 @@ def backward(doc: Doc, v, li: int) -> None:
     received(doc, v, li)
     dX = M(f"∂E/∂{named('a', v, li - 1).text}", rf"\frac{{\partial E}}{{\partial {named('a', v, li - 1).tex}}}")
     dA = M(f"∂E/∂{named('a', v, li).text}", rf"\frac{{\partial E}}{{\partial {named('a', v, li).tex}}}")
-    if L.type == "flatten":
+    kind = LAYERS[L.type]
+    if kind.reshape:
         doc.para(M(f"{dX.text} = " + _("reshape of {dA} to {shape}").format(dA=dA.text,
                                                                              shape=shape_text(L.a_prev.shape[1:])),
                    rf"{dX.tex} = \operatorname{{reshape}}\left({dA.tex}\right)"), "math")
         return
     m = faces(L)
-    if L.type == "maxpool":
+    if kind.window == "max":
         doc.para(_("max-pool: each window's gradient goes whole to the cell that was its maximum; the others get "
                    "0 (where windows overlap, a cell adds what it gets)"), "note")
         doc.para(_("the cells that receive (how many windows sent them their gradient):"), "note")
         maps(doc, v, M(_("winners"), r"\text{" + _("winners") + "}"), m["route"])
         maps(doc, v, dX, m["grad_x"])
         return
-    if L.type == "avgpool":
+    if kind.window == "mean":
         kh, kw = L.hyper["size"]
         doc.para(_("avg-pool: each window's gradient shared evenly, 1/{k} to each of its {k} cells; where windows "
                    "overlap, a cell adds the shares it gets").format(k=kh * kw), "note")

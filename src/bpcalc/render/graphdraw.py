@@ -12,10 +12,10 @@ from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.notation import Notation
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, neurons_only
 from bpcalc.spec.expr import is_literal as _is_literal
 
-OP_SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "/", "pow": "^", "neg": "−x", "square": "x²", "abs": "|x|"}
+OP_SYMBOLS = {f.name: f.glyph for f in GRAPH_OPS.values() if f.glyph}  # how a node draws its op (else by name)
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _layer_nodes(dr: Drawing, tr: NetworkTrace, f: Fmt) -> Drawing:
     prev = dr.node([_("inputs"), "×".join(map(str, tr.inputs.shape[1:]))], "const")
     for L in tr.layers:
         kind = LAYERS[L.type]
-        name = kind.describe(L) if L.type != "dense" else f"dense {L.weights.shape[0]}"
+        name = f"{kind.name} {kind.describe(L)}" if kind.neurons else kind.describe(L)  # a bare count: named
         fields = [f"{L.l}: {name}", "×".join(map(str, L.a.shape[1:]))]
         if L.params:
             fields.append(_("{n} parameters").format(n=sum(v.size for v in L.params.values())))
@@ -123,7 +123,7 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
     if tr.n > 1:
         title += _(" (values of sample {s} of {n}; parameter gradients over all samples)").format(s=s + 1, n=tr.n)
     dr = Drawing(title)
-    if any(L.type != "dense" for L in tr.layers):
+    if not neurons_only(L.type for L in tr.layers):
         return _layer_nodes(dr, tr, f)
     prev = [dr.node([nt.x(k).text, f"data {f(tr.inputs[s, k])}"], "const") for k in range(tr.inputs.shape[1])]
     for li, L in enumerate(tr.layers):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from bpcalc.engine.trace import GraphTrace
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import _
+from bpcalc.registry import neurons_only
 from bpcalc.render import svg as S
 from bpcalc.render.graphdraw import OP_SYMBOLS
 from bpcalc.spec.expr import is_literal
@@ -21,7 +22,7 @@ def graph_svg(trace, precision: int = 4, sample: int = 0) -> str:
     f = for_trace(precision, trace)
     if isinstance(trace, GraphTrace):
         return _expression(trace, f)
-    if any(L.type != "dense" for L in trace.layers):  # feature maps: grids of values, layer by layer
+    if not neurons_only(L.type for L in trace.layers):  # feature maps: grids of values, layer by layer
         from bpcalc.render.mapsvg import maps_svg
 
         return maps_svg(trace, f, sample)

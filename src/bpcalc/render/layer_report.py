@@ -34,7 +34,7 @@ class Names:
 
     def __init__(self, tr: NetworkTrace, nt: Notation, li: int):
         self.tr, self.nt, self.li = tr, nt, li
-        self.dense = tr.layers[li].type == "dense"
+        self.dense = LAYERS[tr.layers[li].type].neurons
         self.l = nt.number(li)
 
     def prev(self) -> Names:

@@ -91,7 +91,7 @@ def maps_svg(tr: NetworkTrace, f: Fmt, s: int = 0) -> str:
     cols: list[tuple[str, list[_Block]]] = [(_("inputs"), _maps("x", tr.inputs[s], None, f, marks[0]))]
     for li, L in enumerate(layers):
         kind = LAYERS[L.type]
-        head = f"{L.l}: {kind.describe(L) if L.type != 'dense' else 'dense ' + str(L.weights.shape[0])}"
+        head = f"{L.l}: {kind.name + ' ' + kind.describe(L) if kind.neurons else kind.describe(L)}"
         if not ACTIVATIONS[L.activation].identity or kind.activation:
             head += f", {L.activation}"
         blocks: list[_Block] = []

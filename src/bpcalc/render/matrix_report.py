@@ -14,7 +14,7 @@ from bpcalc.explain.chain import fill
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.registry import ACTIVATIONS, LOSSES, OPTIMIZERS, PAIRS
+from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
 from bpcalc.render import conv_matrix
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import CDOTS, VDOTS, Matrix, sym
@@ -149,7 +149,7 @@ def _intro(doc: Doc, v: _View, title: str) -> None:
     else:
         doc.para(_("Vectors are columns (units × 1); a weight matrix has one row per neuron of its layer and one "
                    "column per neuron of the layer before."), "note")
-    if any(L.type != "dense" for L in tr.layers):
+    if not neurons_only(L.type for L in tr.layers):
         doc.para(_("Feature maps are written channel by channel (rows × columns). A conv2d layer is written in "
                    "im2col form: the windows of its input as the columns of X_col, its kernels as the rows of W_row, "
                    "so Z = W_row · X_col + b is one matrix product."), "note")
@@ -161,7 +161,7 @@ def _forward(doc: Doc, v: _View) -> None:
     if tr.inputs.ndim == 2:  # feature maps are written in the first layer's section
         v.equation(doc, v.A(-1), sym("="), v.vec(tr.inputs))
     for li, L in enumerate(tr.layers):
-        if L.type != "dense":
+        if not LAYERS[L.type].neurons:
             conv_matrix.forward(doc, v, li)
             continue
         J, K = L.weights.shape
@@ -326,11 +326,11 @@ def _update(doc: Doc, v: _View, li: int) -> None:
             doc.para(M(f"g = {used.text}  (λ = {lam})", rf"g = {used.tex},\quad \lambda = {lam}"), "math")
             v.equation(doc, sym("g"), sym("="), v.param(g), sym("+"), M(lam, lam), sym("·"), v.param(old), sym("="),
                        v.param(g + wd * old))
-        if tr.optimizer == "sgd" and not wd:
+        if o.gradient_step and not wd:
             doc.para(M(f"{P.text} ← {P.text} − α {G.text}", rf"{P.tex} \leftarrow {P.tex} - \alpha {G.tex}"), "math")
             v.equation(doc, P, sym("←"), v.param(old), sym("−"), M(a, a), sym("·"), v.param(g), sym("="),
                        v.param(new))
-        elif tr.optimizer == "sgd":
+        elif o.gradient_step:
             doc.para(M(f"{P.text} ← {P.text} − α g", rf"{P.tex} \leftarrow {P.tex} - \alpha g"), "math")
             v.equation(doc, P, sym("←"), v.param(old), sym("−"), M(a, a), sym("·"), v.param(g + wd * old),
                        sym("="), v.param(new))
@@ -368,7 +368,7 @@ def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> D
     doc.heading(_("Backward pass: δ = ∂E/∂z, from the output layer back"), 2)
     for li in range(last, -1, -1):
         doc.heading(_layer_title(v, li), 3)
-        if tr.layers[li].type != "dense":
+        if not LAYERS[tr.layers[li].type].neurons:
             conv_matrix.backward(doc, v, li)
         elif li == last:
             _output_delta(doc, v)
@@ -377,14 +377,14 @@ def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> D
     doc.heading(_("Gradients: ∂E/∂W = δ aᵀ, ∂E/∂b = δ"), 2)
     for li in _with_params(tr):
         doc.heading(_layer_title(v, li), 3)
-        if tr.layers[li].type == "dense":
+        if LAYERS[tr.layers[li].type].neurons:
             _gradients(doc, v, li)
         else:
             conv_matrix.gradients(doc, v, li)
     doc.heading(_("Update: α = {lr}").format(lr=v.f(tr.learning_rate)), 2)
     for li in _with_params(tr):
         doc.heading(_layer_title(v, li), 3)
-        if tr.layers[li].type != "dense":
+        if not LAYERS[tr.layers[li].type].neurons:
             doc.para(_("the kernels as rows (W_row), as in the gradient above"), "note")
         _update(doc, v, li)
     _after(doc, v)
@@ -404,7 +404,7 @@ def matrix_explain(tr: NetworkTrace, precision: int = 4, full: bool = False) -> 
     last = len(tr.layers) - 1
     for li in range(last, -1, -1):
         doc.heading(_layer_title(v, li), 2)
-        if tr.layers[li].type != "dense":  # conv2d, pools, flatten: δ, ∂E/∂x, and a conv layer's gradient (im2col)
+        if not LAYERS[tr.layers[li].type].neurons:  # conv2d, pools, flatten: δ, ∂E/∂x, a conv layer's gradient
             conv_matrix.backward(doc, v, li)
             if tr.layers[li].weights is not None:
                 conv_matrix.gradients(doc, v, li)
@@ -434,5 +434,5 @@ def _layer_title(v: _View, li: int) -> str:
     last = len(v.tr.layers) - 1
     title = (_("Layer {l} (output)") if li == last else _("Layer {l} (hidden)")).format(l=v.nt.number(li))
     kind = v.tr.layers[li].type
-    return title if kind == "dense" else f"{title}: {kind}"
+    return title if LAYERS[kind].neurons else f"{title}: {kind}"
 

@@ -13,7 +13,7 @@ from bpcalc.explain.chain import eq, fill, gname, num
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
@@ -37,7 +37,7 @@ def report(trace, precision: int = 4, full: bool = False) -> Doc:
 
 # ====================================================================== networks
 def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
-    if any(L.type != "dense" for L in tr.layers):  # each layer narrated by its registry entry
+    if not neurons_only(L.type for L in tr.layers):  # each layer narrated by its registry entry
         from bpcalc.render import layer_report
 
         return layer_report.network_report(tr, f, full)

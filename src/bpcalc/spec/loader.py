@@ -15,7 +15,7 @@ import numpy as np
 
 from bpcalc.errors import SpecError
 from bpcalc.i18n import N_, _
-from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS
+from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, DEFAULT_OPTIMIZER, LAYERS, LOSSES, OPTIMIZERS, neurons_only
 from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
@@ -59,7 +59,7 @@ class TrainingState:
 class OptimizerSpec:
     """An optimizer by its registry name, every hyperparameter filled in (defaults from the registry)."""
 
-    type: str = "sgd"
+    type: str = DEFAULT_OPTIMIZER
     hyper: dict[str, float] = field(default_factory=dict)
     weight_decay: float = 0.0
     state: TrainingState | None = None  # resumed optimizer state (from `training_state:`)
@@ -82,7 +82,7 @@ class LayerSpec:
     biases: np.ndarray | None  # (J,) or one per output channel, or None
     activation: str
     labels: dict[str, Any] = field(default_factory=dict)
-    type: str = "dense"
+    type: str = DEFAULT_LAYER
     hyper: dict[str, Any] = field(default_factory=dict)  # the kind's settings: stride, padding, size
     in_shape: tuple[int, ...] = ()  # per sample: (K,) for a vector, (C, H, W) for feature maps
     out_shape: tuple[int, ...] = ()
@@ -124,10 +124,8 @@ class NetworkSpec:
     @property
     def shape_text(self) -> str:
         """The network's shape as written in headings: 2-2-1, or 1×4×4-conv2d 2@3×3-maxpool 2-flatten-10."""
-        if all(l.type == "dense" for l in self.layers):
+        if neurons_only(l.type for l in self.layers):
             return "-".join(map(str, self.sizes))
-        from bpcalc.registry import LAYERS
-
         parts = ["×".join(map(str, self.inputs.shape[1:]))]
         for l in self.layers:
             parts.append(LAYERS[l.type].describe(l) or l.type)
@@ -568,13 +566,13 @@ def _labels_list(doc: Located, value: Any, path: tuple, n: int) -> list[str]:
 
 def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
     """`optimizer:` as a registry name or a mapping {type: NAME, hyperparameter: value, ...}."""
-    value = data.get("optimizer", "sgd")
+    value = data.get("optimizer", DEFAULT_OPTIMIZER)
     path = ("optimizer",)
     given: dict = {}
     if isinstance(value, str):
         name = choice(doc, value, path, tuple(OPTIMIZERS), "optimizer")
     elif isinstance(value, dict):
-        name = choice(doc, value.get("type", "sgd"), path + ("type",), tuple(OPTIMIZERS), "optimizer")
+        name = choice(doc, value.get("type", DEFAULT_OPTIMIZER), path + ("type",), tuple(OPTIMIZERS), "optimizer")
         check_keys(doc, value, {"type", "weight_decay", *OPTIMIZERS[name].hyper}, path)
         given = {k: _hyper(doc, k, v, path + (k,), name) for k, v in value.items() if k != "type"}
     else:
@@ -740,7 +738,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         if not isinstance(raw, dict):
             raise doc.error(path, _("each layer is a mapping (weights:, biases:, activation:), found "
                                     "{typename}").format(typename=_typename(raw)))
-        kind = LAYERS[choice(doc, raw.get("type", "dense"), path + ("type",), tuple(LAYERS), "layer type")]
+        kind = LAYERS[choice(doc, raw.get("type", DEFAULT_LAYER), path + ("type",), tuple(LAYERS), "layer type")]
         check_keys(doc, raw, set(kind.keys) | {"type"}, path)
         if kind.vector and len(shape) != 1:
             raise doc.error(path, _("a {kind} layer takes one vector per sample, but its input is {shape} feature "

@@ -300,6 +300,8 @@ def _data_ref(spec, key: str, dest: Path | None):
 def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
                     sidecars: dict | None = None) -> dict:
     """A network spec as a mapping; with `sidecars`, large parameters go to .npy files beside `dest`."""
+    from bpcalc.registry import DEFAULT_OPTIMIZER
+
     out: dict[str, Any] = {}
     if spec.name:
         out["name"] = spec.name
@@ -322,7 +324,7 @@ def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
     if spec.freeze:
         out["freeze"] = sorted(spec.freeze)
     opt = spec.optimizer.to_yaml()
-    if opt != "sgd":
+    if opt != DEFAULT_OPTIMIZER:
         out["optimizer"] = opt
     if spec.batch_size is not None:
         out["batch_size"] = spec.batch_size
@@ -341,7 +343,7 @@ def _layer_dict(L, i: int, W, b, dest: Path | None, sidecars: dict | None) -> di
     from bpcalc.registry import LAYERS
 
     kind = LAYERS[L.type]
-    d: dict[str, Any] = {} if L.type == "dense" else {"type": L.type}
+    d: dict[str, Any] = {} if kind.default else {"type": L.type}
     for name, arr in (("weights", W), ("biases", b)):
         if name in kind.params and arr is not None:
             d[name] = _array(arr, dest, f"layer{i}.{name}", sidecars)
@@ -356,6 +358,7 @@ def _layer_dict(L, i: int, W, b, dest: Path | None, sidecars: dict | None) -> di
 
 
 def graph_to_dict(spec, variables: dict[str, float]) -> dict:
+    from bpcalc.registry import DEFAULT_OPTIMIZER
     from bpcalc.spec.expr import is_literal
 
     out: dict[str, Any] = {}
@@ -372,7 +375,7 @@ def graph_to_dict(spec, variables: dict[str, float]) -> dict:
         out["loss"] = spec.loss
     out["learning_rate"] = float(spec.learning_rate)
     opt = spec.optimizer.to_yaml()
-    if opt != "sgd":
+    if opt != DEFAULT_OPTIMIZER:
         out["optimizer"] = opt
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bpcalc.registry import ACTIVATIONS, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
+from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
 from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
 
 SCHEMA_FILE = "spec.schema.json"
@@ -156,7 +156,6 @@ _REQUIRED = {
     "channels": {"oneOf": [{"required": ["weights"]}, {"required": ["channels", "kernel_size"]}]},
     "size": {"required": ["size"]},
 }
-DEFAULT_LAYER = "dense"  # a layer without `type:` (the loader's default)
 
 
 def _layer() -> dict:

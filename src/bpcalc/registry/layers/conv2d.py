@@ -429,5 +429,5 @@ CONV2D = LayerKind(
     describe=_describe, mistakes=MISTAKES,
     new=Generator(word="conv", syntax="convKxK, convNxKxK", read=_read, out_shape=_out, draw=_draw),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    matrices=matrices,
+    matrices=matrices, kernels=True,
 )

@@ -211,5 +211,5 @@ DENSE = LayerKind(
     describe=lambda layer: str(layer.weights.shape[0]), vector=True,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
     back_terms=lambda W, delta: delta[:, :, None] * W[None, :, :],  # (n, J, K): δ_j·w_jk, summed over j
-    new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw),
+    new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw), default=True, neurons=True,
 )

@@ -61,5 +61,5 @@ FLATTEN = LayerKind(
     new=Generator(word="flatten", syntax="flatten", read=_read,
                   out_shape=lambda st, in_shape: (in_shape[0] * in_shape[1] * in_shape[2],),
                   draw=lambda rng, st, in_shape, values, decimals: {"type": "flatten"}),
-    narrate_forward=narrate_forward, narrate_backward=narrate_backward,
+    narrate_forward=narrate_forward, narrate_backward=narrate_backward, reshape=True,
 )

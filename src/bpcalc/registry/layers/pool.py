@@ -299,7 +299,7 @@ MAXPOOL = LayerKind(
     json=("a", "grad_a"), describe=_describe("maxpool"), record=_record_max, mistakes=MAX_MISTAKES,
     new=_generator("maxpool"),
     narrate_forward=_narrate_forward("max"), narrate_backward=_narrate_backward("max"),
-    matrices=_max_matrices,
+    matrices=_max_matrices, window="max",
 )
 
 
@@ -310,5 +310,5 @@ AVGPOOL = LayerKind(
     json=("a", "grad_a"), describe=_describe("avgpool"), mistakes=AVG_MISTAKES,
     new=_generator("avgpool"),
     narrate_forward=_narrate_forward("avg"), narrate_backward=_narrate_backward("avg"),
-    matrices=_avg_matrices,
+    matrices=_avg_matrices, window="mean",
 )
