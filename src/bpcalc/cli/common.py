@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bpcalc.cli import formats
+from bpcalc.cli import formats, names
 from bpcalc.cli.helptext import dynamic
 from bpcalc.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, SpecError
 from bpcalc.i18n import N_, Msg, _
@@ -97,7 +97,7 @@ LangOpt = Annotated[str | None, typer.Option("--lang", metavar="LANG", callback=
                                              show_default=False,
                                              help=N_("Language of the output: en or ko (default: from the "
                                                      "locale, LC_ALL / LC_MESSAGES / LANG, else en)."))]
-NOTATIONS = ("layer", "mazur", "ng")  # spec/loader.py's NOTATIONS, written out so `--help` starts without numpy
+NOTATIONS = names.NOTATIONS  # spec/loader.py's NOTATIONS (cli/names.py: generated, so `--help` starts without numpy)
 NotationOpt = Annotated[str | None, typer.Option(
     "--notation", metavar="NAME", show_default=False,
     help=N_("Names in the tables: layer (z_j^(l), a_j^(l), w_jk^(l); the default), mazur (i1, net_h1, out_h1, w1, "

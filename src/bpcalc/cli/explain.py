@@ -8,13 +8,13 @@ from typing import Annotated
 import typer
 
 from bpcalc.cli import common as c
+from bpcalc.cli import names
 from bpcalc.cli.app import app
 from bpcalc.cli.helptext import dynamic
 from bpcalc.i18n import N_, Msg, _
 
-# the registry's names, written out so `--help` starts without numpy; tests/test_cli.py checks they are the same
-FUNCTIONS_HELP = ("sigmoid, tanh, relu, leaky_relu, linear, softmax, gelu, silu, softplus, elu, half_sse, sse, mse, "
-                  "cross_entropy, binary_cross_entropy, huber, chain-rule")
+# the registry's activations and losses (cli/names.py: generated from it, so `--help` starts without numpy)
+FUNCTIONS_HELP = ", ".join((*names.ACTIVATIONS, *names.LOSSES, "chain-rule"))
 
 TopicArg = Annotated[str | None, typer.Argument(
     metavar="SPEC|FUNCTION",

@@ -10,6 +10,8 @@ import functools
 import html
 import re
 
+from bpcalc.registry import ACTIVATIONS
+
 _GREEK = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ϵ", "varepsilon": "ε", "zeta": "ζ",
     "eta": "η", "theta": "θ", "vartheta": "ϑ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
@@ -36,8 +38,10 @@ _OPERATORS = {
     "colon": ":", "triangleq": "≜", "coloneqq": "≔",
 }
 _LARGE = {"sum": "∑", "prod": "∏", "int": "∫", "oint": "∮", "bigcup": "⋃", "bigcap": "⋂"}
-_FUNCTIONS = {"log", "ln", "exp", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arg", "det", "dim", "erf", "sgn",
-              "sign", "softmax", "softplus", "relu", "gelu", "silu", "elu"}
+_TEX_FUNCTIONS = {"log", "ln", "exp", "sin", "cos", "tan", "sinh", "cosh", "tanh", "arg", "det", "dim", "erf", "sgn",
+                  "sign"}  # TeX's own and the usual upright function names
+# and the registry's functions written upright by their own names (\mathrm{relu}): \relu reads as the same
+_FUNCTIONS = _TEX_FUNCTIONS | {a.name for a in ACTIVATIONS.values() if a.tex_symbol == rf"\mathrm{{{a.name}}}"}
 _LIMIT_FUNCTIONS = {"max", "min", "lim", "sup", "inf", "argmax", "argmin"}
 _ACCENTS = {"hat": "^", "widehat": "^", "bar": "¯", "overline": "¯", "tilde": "~", "widetilde": "~", "dot": "˙",
             "ddot": "¨", "vec": "→", "check": "ˇ"}
