@@ -282,7 +282,8 @@ SIGMOID = Activation(
     local_t="{a}(1 − {a})", rounded=True, probability=True, log_forward=_log_sigmoid, log1m_forward=_log1m_sigmoid,
     local_z=_sigmoid_local_z, unguarded=Unguarded(_sigmoid_unguarded, _sigmoid_local_unguarded),
     saturates=True, max_slope=0.25, bounds=(0.0, 1.0),
-    notes=(N_("The forward pass keeps a = σ(z), so the backward pass needs no exponential: ∂a/∂z = a(1 − a)."),))
+    notes=(N_("The forward pass keeps a = σ(z), so the backward pass needs no exponential: ∂a/∂z = a(1 − a)."),),
+    aliases=("logistic",))
 
 TANH = Activation(
     "tanh", "hyperbolic tangent, outputs in (−1, 1)", "tanh", r"\tanh",
@@ -308,7 +309,7 @@ LEAKY_RELU = Activation(
 LINEAR = Activation(
     "linear", "the identity a = z (a regression output)", "id", r"\mathrm{id}", "z", "z", "1", "1",
     lambda z: z.astype(np.float64, copy=True), lambda z, a: np.ones_like(z), "z", (_LINEAR,),
-    ("dz", "np.ones_like(z)"), identity=True, max_slope=1.0)
+    ("dz", "np.ones_like(z)"), identity=True, max_slope=1.0, aliases=("identity", "none"))
 
 SOFTMAX = Activation(
     "softmax", "e^(z_j)/Σ_k e^(z_k) over the layer: a probability distribution", "softmax", r"\mathrm{softmax}",
@@ -332,7 +333,8 @@ SILU = Activation(
     "silu", "z·σ(z) (swish), smooth and non-monotone below zero", "silu", r"\mathrm{silu}",
     "z·σ(z)", r"z\,\sigma(z)", "σ(z)(1 + z(1 − σ(z)))", r"\sigma(z)\left(1 + z(1 - \sigma(z))\right)",
     lambda z: z * sigmoid(z), lambda z, a: sigmoid(z) * (1.0 + z * sigmoid(-z)), "F.silu(z)", (_SILU,),
-    ("dz", "sigmoid(z) * (1 + z * (1 - sigmoid(z)))"), local_t="σ({z})(1 + {z}(1 − σ({z})))", rounded=True)
+    ("dz", "sigmoid(z) * (1 + z * (1 - sigmoid(z)))"), local_t="σ({z})(1 + {z}(1 − σ({z})))", rounded=True,
+    aliases=("swish",))
 
 SOFTPLUS = Activation(
     "softplus", "log(1 + e^z) (β = 1), a smooth relu", "softplus", r"\mathrm{softplus}",

@@ -89,6 +89,7 @@ class Activation:
     bounds: tuple[float, float] | None = None  # the open interval a lies in, where bounded (`new` draws targets in it)
     unit: tuple[str, str] = ("", "")  # over_layer: a_j named as a function of the layer, from {j} and {z} (text, TeX)
     unit_t: tuple[str, str] = ("", "")  # … with numbers, from {z} (z_j's value)
+    aliases: tuple[str, ...] = ()  # names people write for it (`activation: swish`): a misspelling's hint
 
     @property
     def over_layer(self) -> bool:
@@ -132,6 +133,7 @@ class Loss:
     kinks: tuple[str, ...] = ()  # where E is not twice differentiable, in words
     notes: tuple[str, ...] = ()
     classes: bool = False  # the targets are a distribution over classes (one-hot when drawn): −Σ t log a
+    aliases: tuple[str, ...] = ()  # names people write for it (`loss: bce`): a misspelling's hint
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,10 @@ class Optimizer:
     help: ClassVar[str]
     hyper: ClassVar[dict[str, float]] = {}  # spec key -> default (PyTorch's)
     hyper_help: ClassVar[dict[str, str]] = {}
+    # the range each setting must lie in, as PyTorch checks it: (low, high, high included, in words); weight_decay
+    # may be < 0 (a divergence demo)
+    hyper_range: ClassVar[dict[str, tuple[float, float | None, bool, str]]] = {}
+    aliases: ClassVar[tuple[str, ...]] = ()  # names people write for it (`optimizer: nag`): a misspelling's hint
     buffers: ClassVar[tuple[str, ...]] = ()  # state kept between steps (saved in training_state)
     shown: ClassVar[tuple[Shown, ...]] = ()  # what run's update table shows, buffers included
     rule: ClassVar[str]  # the update as written in the tables

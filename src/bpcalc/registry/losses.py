@@ -168,21 +168,23 @@ SSE = Loss(
     "2(a_k − t_k)", r"2(a_k - t_k)",
     lambda a, t, la=None, l1=None: (t - a) ** 2, lambda a, t, la=None, l1=None: 2.0 * (a - t),
     "((t - a) ** 2).sum(dim=1).mean()", (_SSE,), ("da", "2 * (a - t)"),
-    term_t="({t} − {a})²", grad_t="2({a} − {t})")
+    term_t="({t} − {a})²", grad_t="2({a} − {t})", aliases=("sum_squared_error",))
 
 MSE = Loss(
     "mse", "(1/K) Σ (t − a)²: the squared error averaged over outputs (PyTorch's MSELoss)",
     "(1/K) Σ_k (t_k − a_k)²", r"\frac{1}{K}\sum_k (t_k - a_k)^2", "(2/K)(a_k − t_k)", r"\frac{2}{K}(a_k - t_k)",
     lambda a, t, la=None, l1=None: (t - a) ** 2 / a.shape[-1],
     lambda a, t, la=None, l1=None: 2.0 * (a - t) / a.shape[-1], "F.mse_loss(a, t)", (_MSE,),
-    ("da", "2 / K * (a - t)"), term_t="({t} − {a})²/{K}", grad_t="2({a} − {t})/{K}", per_output=True)
+    ("da", "2 / K * (a - t)"), term_t="({t} − {a})²/{K}", grad_t="2({a} − {t})/{K}", per_output=True,
+    aliases=("mean_squared_error", "l2"))
 
 CROSS_ENTROPY = Loss(
     "cross_entropy", "−Σ t log a: for a softmax (or sigmoid) output and targets that sum to 1",
     "−Σ_k t_k log a_k", r"-\sum_k t_k \log a_k", "−t_k / a_k", r"-\frac{t_k}{a_k}",
     _ce_terms, _ce_grad, "-(t * torch.log(a)).sum(dim=1).mean()", (_CE,), ("da", "-t / a"),
     term_t="−{t}·log {a}", grad_t="−{t}/{a}", logs=("log_a",), quotient_grad=True, probability=True, classes=True,
-    notes=(N_("Paired with a softmax output the quotient −t/a never has to be formed: δ = a − t."),))
+    notes=(N_("Paired with a softmax output the quotient −t/a never has to be formed: δ = a − t."),),
+    aliases=("ce", "categorical_cross_entropy", "nll"))
 
 BINARY_CROSS_ENTROPY = Loss(
     "binary_cross_entropy", "−mean of t log a + (1 − t) log(1 − a): one yes/no per output (PyTorch's BCELoss)",
@@ -192,7 +194,8 @@ BINARY_CROSS_ENTROPY = Loss(
     _bce_terms, _bce_grad, "F.binary_cross_entropy(a, t)", (_BCE,),
     ("da", "(1 / K) * (a - t) / (a * (1 - a))"), term_t="−[{t}·log {a} + (1 − {t})·log(1 − {a})]/{K}",
     grad_t="({a} − {t})/({a}(1 − {a}))/{K}", logs=("log_a", "log_1ma"), quotient_grad=True, per_output=True,
-    probability=True, notes=(N_("Paired with a sigmoid output the quotient cancels: δ = (a − t)/K."),))
+    probability=True, notes=(N_("Paired with a sigmoid output the quotient cancels: δ = (a − t)/K."),),
+    aliases=("bce",))
 
 HUBER = Loss(
     "huber", "½r² for |r| ≤ 1, |r| − ½ beyond (r = a − t, δ = 1), averaged like mse (PyTorch's HuberLoss)",
@@ -205,7 +208,8 @@ HUBER = Loss(
     "F.huber_loss(a, t, delta=1.0)", (_HUBER,), ("da", "np.clip(a - t, -1, 1) / K"),
     term_t="h({a} − {t})/{K}", grad_t="clip({a} − {t}, −1, 1)/{K}", per_output=True,
     kinks=("|a − t| = 1, where the square meets the line (the slope is continuous, the curvature is not)",),
-    notes=(N_("Quadratic near the target like mse, linear far from it, so one wild output does not dominate."),))
+    notes=(N_("Quadratic near the target like mse, linear far from it, so one wild output does not dominate."),),
+    aliases=("smooth_l1",))
 
 
 # ---------------------------------------------------------------- pairs: δ in closed form from z

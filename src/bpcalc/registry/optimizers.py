@@ -42,6 +42,8 @@ class Momentum(Optimizer):
     help = "SGD with momentum: v ← μ·v + g, θ ← θ − α·v (torch.optim.SGD with momentum)"
     hyper = {"momentum": 0.9}
     hyper_help = {"momentum": "Momentum μ (default 0.9)."}
+    hyper_range = {"momentum": (0.0, None, False, "≥ 0")}
+    aliases = ("sgd_momentum",)
     buffers = ("v",)
     shown = (Shown("v", "v"),)
     rule, rule_t = "v = μ·v + g;  θ − α·v", "{p} − {lr} × {v}"
@@ -64,6 +66,7 @@ class Momentum(Optimizer):
 
 class Nesterov(Momentum):
     name = "nesterov"
+    aliases = ("nag",)
     help = "SGD with Nesterov momentum: v ← μ·v + g, θ ← θ − α·(g + μ·v) (torch.optim.SGD, nesterov=True)"
     rule, rule_t = "v = μ·v + g;  θ − α·(g + μ·v)", "{p} − {lr} × ({g} + μ·{v})"
     rule_tex = r"v \leftarrow \mu v + g,\quad \theta - \alpha (g + \mu v)"
@@ -83,6 +86,7 @@ class RMSprop(Optimizer):
     hyper = {"alpha": 0.99, "epsilon": 1e-8}
     hyper_help = {"alpha": "Smoothing constant ρ of the squared gradients (default 0.99).",
                   "epsilon": "ε added to √v (default 1e-8)."}
+    hyper_range = {"alpha": (0.0, 1.0, True, "in [0, 1]"), "epsilon": (0.0, None, False, "≥ 0")}
     buffers = ("v",)
     shown = (Shown("v", "v"),)
     rule, rule_t = "v = ρ·v + (1 − ρ)·g²;  θ − α·g / (√v + ε)", "{p} − {lr} × {g} / (√{v} + ε)"
@@ -104,6 +108,7 @@ class Adagrad(Optimizer):
     help = "Adagrad: G ← G + g², θ ← θ − α·g/(√G + ε) (torch.optim.Adagrad)"
     hyper = {"epsilon": 1e-10}
     hyper_help = {"epsilon": "ε added to √G (default 1e-10)."}
+    hyper_range = {"epsilon": (0.0, None, False, "≥ 0")}
     buffers = ("G",)
     shown = (Shown("G", "G"),)
     rule, rule_t = "G = G + g²;  θ − α·g / (√G + ε)", "{p} − {lr} × {g} / (√{G} + ε)"
@@ -126,6 +131,8 @@ class Adam(Optimizer):
     hyper_help = {"beta1": "β1, decay of the first moment (default 0.9).",
                   "beta2": "β2, decay of the second moment (default 0.999).",
                   "epsilon": "ε added to √v̂ (default 1e-8)."}
+    hyper_range = {"beta1": (0.0, 1.0, False, "in [0, 1)"), "beta2": (0.0, 1.0, False, "in [0, 1)"),
+                   "epsilon": (0.0, None, False, "≥ 0")}
     buffers = ("m", "v")
     shown = (Shown("m", "m"), Shown("v", "v"), Shown("m_hat", "m̂"), Shown("v_hat", "v̂"))
     rule, rule_t = "θ − α·m̂ / (√v̂ + ε)", "{p} − {lr} × {m_hat} / (√{v_hat} + ε)"

@@ -35,15 +35,12 @@ NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), 
                    "dW^[l], db^[l]"}
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
 MAX_INT64 = 2**63 - 1  # seeds and counters (epoch, step) stay within a signed 64-bit integer
-# the range each optimizer setting must lie in, as PyTorch checks them: (low, high, high included, in words)
-HYPER_RANGES = {"momentum": (0.0, None, False, "≥ 0"), "alpha": (0.0, 1.0, True, "in [0, 1]"),
-                "epsilon": (0.0, None, False, "≥ 0"), "beta1": (0.0, 1.0, False, "in [0, 1)"),
-                "beta2": (0.0, 1.0, False, "in [0, 1)")}  # weight_decay may be < 0 (a divergence demo)
-# names people write for a choice, beyond case and spelling: `loss: bce`, `init: glorot`
-ALIASES = {"bce": "binary_cross_entropy", "ce": "cross_entropy", "categorical_cross_entropy": "cross_entropy",
-           "nll": "cross_entropy", "mean_squared_error": "mse", "sum_squared_error": "sse", "l2": "mse",
-           "smooth_l1": "huber", "logistic": "sigmoid", "identity": "linear", "none": "linear", "swish": "silu",
-           "glorot": "xavier", "kaiming": "he", "sgd_momentum": "momentum", "nag": "nesterov"}
+# the range each optimizer setting must lie in, as PyTorch checks them: (low, high, high included, in words), from
+# the optimizers' hyper_range (weight_decay may be < 0: a divergence demo)
+HYPER_RANGES = {k: r for o in OPTIMIZERS.values() for k, r in o.hyper_range.items()}
+# names people write for a choice, beyond case and spelling: `loss: bce` (the entries' aliases), `init: glorot`
+ALIASES = {**{alias: e.name for entries in (ACTIVATIONS, LOSSES, OPTIMIZERS) for e in entries.values()
+              for alias in e.aliases}, "glorot": "xavier", "kaiming": "he"}
 
 
 @dataclass
