@@ -11,6 +11,7 @@ import numpy as np
 # the data model's plain form, in its own module (re-exported here)
 from bpcalc.engine.records import Records as Records
 from bpcalc.engine.records import plain
+from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, LAYERS
 
 
 @dataclass
@@ -35,7 +36,7 @@ class LayerTrace:
     back_terms: np.ndarray | None = None  # (n, J_next, J): δ_j^(l+1)·w_jk^(l+1), summed over j into grad_a
     optimizer_state: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # "weights"/"biases" -> state
     labels: dict = field(default_factory=dict)
-    type: str = "dense"  # the layer kind (registry.LAYERS)
+    type: str = DEFAULT_LAYER  # the layer kind (registry.LAYERS)
     hyper: dict = field(default_factory=dict)  # the kind's settings: stride, padding, size
     record: dict = field(default_factory=dict)  # what the kind's forward kept for the tables (max-pool winners, ties)
 
@@ -70,7 +71,7 @@ class NetworkTrace:
     outputs_after: np.ndarray  # (n, K_L) the output layer's a after the update
     single: bool = True
     freeze: frozenset[str] = frozenset()
-    optimizer: str = "sgd"
+    optimizer: str = DEFAULT_OPTIMIZER
     fused: bool = False  # δ of the output layer taken in closed form (softmax+CE, sigmoid+BCE)
     round_to: int | None = None
     rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
@@ -121,7 +122,7 @@ class GraphTrace:
     loss_name: str | None = None
     loss_node: str | None = None
     output_after: float | None = None
-    optimizer: str = "sgd"
+    optimizer: str = DEFAULT_OPTIMIZER
     optimizer_state: dict[str, dict[str, float]] = field(default_factory=dict)
     weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
     round_to: int | None = None
@@ -214,8 +215,6 @@ def network_dict(tr: NetworkTrace) -> dict:
     def per_sample(a: np.ndarray):
         return _num(a[0] if tr.single else a)
 
-    from bpcalc.registry import LAYERS
-
     layers = []
     for L in tr.layers:
         if not LAYERS[L.type].neurons:
@@ -264,8 +263,6 @@ def _like_output(x: np.ndarray, tr: NetworkTrace) -> np.ndarray:
 
 def _layer_dict(L: LayerTrace, per_sample) -> dict:
     """A layer of a kind other than dense: the fields its registry entry names for the JSON."""
-    from bpcalc.registry import LAYERS
-
     out = {"type": L.type, "layer": L.l}
     for key in LAYERS[L.type].json:
         v = getattr(L, key)

@@ -26,6 +26,7 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in optimizers.ENTRIES}
 
 DEFAULT_LAYER: str = next(k.name for k in LAYERS.values() if k.default)  # a layer without `type:`
 DEFAULT_OPTIMIZER: str = next(o.name for o in optimizers.ENTRIES if o.default)  # a spec without `optimizer:`
+IDENTITY: str = next(a.name for a in ACTIVATIONS.values() if a.identity)  # the activation of a kind without one
 
 
 def neurons_only(types: Iterable[str]) -> bool:

@@ -15,7 +15,16 @@ import numpy as np
 
 from bpcalc.errors import SpecError
 from bpcalc.i18n import N_, _
-from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, DEFAULT_OPTIMIZER, LAYERS, LOSSES, OPTIMIZERS, neurons_only
+from bpcalc.registry import (
+    ACTIVATIONS,
+    DEFAULT_LAYER,
+    DEFAULT_OPTIMIZER,
+    IDENTITY,
+    LAYERS,
+    LOSSES,
+    OPTIMIZERS,
+    neurons_only,
+)
 from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
@@ -1031,7 +1040,7 @@ class Reader:
         return _labels_list(self.doc, value, path, n)
 
     @staticmethod
-    def layer(weights: np.ndarray | None, biases: np.ndarray | None, activation: str = "linear",
+    def layer(weights: np.ndarray | None, biases: np.ndarray | None, activation: str = IDENTITY,
               labels: dict | None = None, hyper: dict | None = None) -> LayerSpec:
         return LayerSpec(weights, biases, activation, labels or {}, hyper=hyper or {})
 
