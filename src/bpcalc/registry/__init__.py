@@ -1,7 +1,9 @@
 """The registry: every layer kind, activation, loss, activation+loss pair, graph function and optimizer, by name.
 
 Entries live in layers/ (a module per layer kind), activations.py, losses.py, functions.py, optimizers.py;
-everything else (engine, rounding, tables, explain, schema, export, CLI help, docs) reads them from here.
+everything else (engine, rounding, tables, explain, schema, export, CLI help, docs) reads them from here, by their
+faces and never by name (`== "softmax"`: tests/test_registry_hygiene.py); --help's lists come from cli/names.py,
+which scripts/registry_names.py writes from here.
 """
 
 from __future__ import annotations
