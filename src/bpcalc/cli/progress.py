@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bpcalc.i18n import _
 
-SHOW_AFTER = 1.0  # seconds: work estimated (or found) to take less than this shows no bar
+SHOW_AFTER = 1.0  # seconds: work estimated to take less than this shows no bar
+DELAY = 1.0  # seconds: work of unknown length shows its bar once it has taken this long
 
 
 def stderr_tty() -> bool:
