@@ -237,6 +237,11 @@ class Network:
         return states
 
 
+def _named(W: np.ndarray | None, b: np.ndarray | None, copy: bool = False) -> dict[str, np.ndarray]:
+    """A layer's parameters (or their gradients) by name: those it has."""
+    return {k: (v.copy() if copy else v) for k, v in (("weights", W), ("biases", b)) if v is not None}
+
+
 def widths(spec: NetworkSpec) -> list[int]:
     """Values per sample of each layer's output."""
     return [int(np.prod(l.out_shape)) if l.out_shape else l.weights.shape[0] for l in spec.layers]
@@ -283,11 +288,10 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     layers = []
     for l, ls in enumerate(spec.layers):
         layers.append(LayerTrace(
-            l=l + 2, activation=ls.activation, a_prev=as_[l - 1] if l else X, weights=old_W[l], biases=old_b[l],
+            l=l + 2, activation=ls.activation, a_prev=as_[l - 1] if l else X,
             z=zs[l], a=as_[l], grad_a=g["grad_a"][l], local=g["local"][l], delta=g["delta"][l],
-            grad_weights=g["gW"][l], grad_biases=g["gb"][l],
-            new_weights=None if net.weights[l] is None else net.weights[l].copy(),
-            new_biases=None if net.biases[l] is None else net.biases[l].copy(), back_terms=g["terms"][l],
+            params=_named(old_W[l], old_b[l]), grads=_named(g["gW"][l], g["gb"][l]),
+            new_params=_named(net.weights[l], net.biases[l], copy=True), back_terms=g["terms"][l],
             optimizer_state=states[l], labels=ls.labels, type=ls.type, hyper=ls.hyper,
             record=records[l]))
     return NetworkTrace(
