@@ -254,3 +254,19 @@ def test_z_for_a_as_the_gradient_factor():
     assert d["out_o1"] is None
     assert d["∂E_total/∂w5"]["cause"] == "z_instead_of_a"
     assert "δ·z instead of δ·a" in d["∂E_total/∂w5"]["explanation"]
+
+
+def test_a_mistake_made_from_the_students_own_earlier_value():
+    """δ_o1 miscopied as 0.1358 (the published 0.138499), then w5 ← 0.40 + 0.5 × 0.1358 × out_h1: the sign flip
+    is named from the student's own δ."""
+    w5 = 0.40 + 0.5 * 0.1358 * A2[0]
+    assert f"{w5:.6f}" == "0.440283"
+    d = diagnosed(MAZUR, {"δ_o1": "0.1358", "w5": "0.440283"})
+    assert d["δ_o1"] is None
+    assert d["w5"]["cause"] == "update_sign_flipped" and "from the values you wrote" in d["w5"]["explanation"]
+
+
+def test_a_value_right_from_the_students_own_earlier_value_is_no_mistake():
+    """w5 ← 0.40 − 0.5 × 0.1358 × out_h1 is right from the miscopied δ: no mistake of its own is named."""
+    d = diagnosed(MAZUR, {"δ_o1": "0.1358", "w5": f"{0.40 - 0.5 * 0.1358 * A2[0]:.6f}"})
+    assert d["w5"] is None

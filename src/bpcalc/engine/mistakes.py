@@ -31,7 +31,9 @@ class Mistake:
     "biases" (which parameter the cell is); for a layer kind's mistake, which of its variants
     (LayerMistake.hows). `factor`: factor_of_two's factor (2 or ½). `back_weights`: used_updated_weights' weights
     (already updated) through which δ is passed back. `learning_rate`, `round_to`: learning_rate's α and
-    rounding's decimals (these two need no switch in the engine: the step is run with them)."""
+    rounding's decimals (these two need no switch in the engine: the step is run with them). `given`: values the
+    student wrote (wrong ones) used in place of the computed ones in the step, as the student went on from them:
+    (0-based layer, JSON field z, a, delta, grad_weights or grad_biases, its index as in the JSON, value)."""
 
     cause: str
     layers: frozenset[int] | None = None
@@ -42,6 +44,7 @@ class Mistake:
     round_to: int | None = None
     cell: tuple[int, ...] | None = None
     track: int | None = None
+    given: tuple[tuple[int, str, tuple[int, ...], float], ...] = ()  # (layer, field, index, value): the student's
 
     def at(self, cause: str, layer: int | None = None) -> bool:
         """Is this mistake `cause`, made at `layer` (any layer when None)?"""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -75,6 +76,8 @@ class Network:
                 b = None if m.cell is None else m.only(np.zeros_like(b), b)
             fwd = kind.forward if m is None else kind.made("forward", m, l)  # (a mistake of the kind's own)
             z, self.caches[l] = fwd(W, b, self.hypers[l], a)  # sums of products: never rounded
+            if m is not None and m.given:
+                z = self.given(l, "z", z)
             if kept is not None:
                 if act.unguarded is not None:
                     a, k = act.unguarded.forward(z)
@@ -83,11 +86,23 @@ class Network:
                 kept.append(k)
             else:
                 a = act.forward(z) if rnd is None else when(rnd, rounds_activation(act))(act.forward(z))
+            if m is not None and m.given:
+                a = self.given(l, "a", a)
             zs.append(z)
             as_.append(a)
             if m is not None and m.at("z_instead_of_a", l + 1) and m.where != "grad":
                 a = z
         return zs, as_
+
+    def given(self, l: int, field: str, x: np.ndarray) -> np.ndarray:
+        """`x` (layer l's `field`) with the values the student wrote for it in their places (Mistake.given)."""
+        hits = [(idx, v) for gl, gf, idx, v in self.mistake.given if gl == l and gf == field]
+        if not hits:
+            return x
+        x = x.copy()
+        for idx, v in hits:
+            x[idx if len(idx) == x.ndim else (..., *idx)] = v
+        return x
 
     def logs(self, z: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """log a and log(1 − a) of the output from z, where the loss takes them and the activation has them."""
@@ -190,6 +205,8 @@ class Network:
                 z, a = zs[l], as_[l]
                 local = self.local(l, z, a, rnd, kept)
                 delta = self._delta(grad_a, local, rec) if local is not None else self.acts[l].backward(z, a, grad_a)
+            if m is not None and m.given:
+                delta = self.given(l, "delta", delta)
             a_prev = as_[l - 1] if l > 0 else X
             z_prev = m is not None and m.at("z_instead_of_a", l) and l > 0
             if z_prev and m.cell is None:
@@ -209,6 +226,10 @@ class Network:
                     wrong = np.empty_like(gW)
                     grads(W, self.biases[l], self.hypers[l], zs[l - 1], delta, self.caches[l], wrong, None)
                     gW[...] = m.only(wrong, gW)
+                if m is not None and m.given:
+                    for g, field in ((gW, "grad_weights"), (gb, "grad_biases")):
+                        if g is not None:
+                            g[...] = self.given(l, field, g)
             if l > 0:
                 if m is not None and m.back_weights is not None and m.at("used_updated_weights", l):
                     W = m.back_weights[l]  # δ passed back through weights already updated
@@ -288,6 +309,8 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     E = float(mean(average(sample_loss)))
     g = net.backward(X, T, zs, as_, rnd, full=True)
     states = net.apply(g["gW"], g["gb"], opt, rnd)
+    if net.mistake is not None and net.mistake.given:  # the student's values were the step's, not after it
+        net.mistake = replace(net.mistake, given=())
     zs2, as2 = net.forward(X, rnd)
     E_after = float(mean(average(net.loss_terms(zs2[-1], as2[-1], T, rnd).sum(axis=1))))
     layers = []

@@ -132,6 +132,21 @@ def _cell_variants(data: dict, path: str) -> list[Mistake]:
     return out
 
 
+GIVEN_FIELDS = ("z", "a", "delta", "grad_weights", "grad_biases")
+
+
+def _given(data: dict, wrong: list) -> tuple:
+    """The wrong values written before, as Mistake.given: those of a dense layer's z, a, δ and gradients."""
+    out = []
+    for q in wrong:
+        parts = q.path.split(".")
+        if (data.get("kind") == "network" and len(parts) >= 4 and parts[0] == "layers" and parts[2] in GIVEN_FIELDS
+                and all(p.isdigit() for p in [parts[1], *parts[3:]])
+                and data["layers"][int(parts[1])].get("type", "dense") == "dense"):
+            out.append((int(parts[1]), parts[2], tuple(int(p) for p in parts[3:]), float(q.yours)))
+    return tuple(out)
+
+
 def _layer_variants(cause: str, types: list[str]) -> Iterator[Mistake]:
     """A layer kind's mistake in each layer of a kind that makes it (and in all of them, when several), in each of
     its variants."""
@@ -189,7 +204,7 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
     variants = [_Variant(m) for m in _variants(spec, data)]
     own = data.get("round")
     made: dict[tuple, _Variant] = {}  # (a mistake's variant, decimals) -> it made on that rounded track
-    bases: dict[int, _Variant] = {}  # decimals -> the rounded track without a mistake
+    bases: dict[tuple, _Variant] = {}  # (decimals, given) -> the track without a mistake
 
     def on_track(v: _Variant, d: int) -> _Variant:
         key = (id(v.mistake), d)
@@ -211,14 +226,15 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
         if m.cause == "rounding" and m.round_to is not None and m.round_to > r.decimals:
             return False  # intermediates rounded to more places than the answer was written with: not how it came
         x = value(v, r.path)
-        return x is not None and agrees(r.yours, x, r.decimals)
+        return x is not None and agrees(r.yours, x, r.decimals) and not untouched(v, r)
 
     def untouched(v: _Variant, q) -> bool:
-        """The mistake, made on a rounded track, leaves q as that track has it (q written right, exactly)."""
-        d = v.mistake.track
-        if d is None:
-            return False
-        base = bases.setdefault(d, _Variant(Mistake("rounding", round_to=d)))
+        """The mistake leaves q as its track (exact or rounded, from the student's values or not) has it without
+        the mistake."""
+        d, given = v.mistake.track, v.mistake.given
+        if v.mistake.cause == "rounding" and d is None and not given:
+            return False  # the rounded track itself: the mistake is the track
+        base = bases.setdefault((d, given), _Variant(Mistake("", track=d, given=given)))
         x, y = value(v, q.path), value(base, q.path)
         return x is not None and y is not None and abs(x - y) <= 1e-12 * max(1.0, abs(y))
 
@@ -232,9 +248,13 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
         return True
 
     def candidates(r) -> Iterator[_Variant]:
-        """Each mistake on the step's own track, throughout or in r alone; then the same on the hand-rounded
-        track at the decimals r was written with."""
+        """Each mistake on the step's own track, throughout or in r alone, from the correct values and from the
+        wrong ones the student wrote before r; then the same on the hand-rounded track at the decimals r was
+        written with."""
         mine = variants + [_Variant(m) for m in _cell_variants(data, r.path)]
+        given = _given(data, [q for q in ranked if orders[q.path] < orders[r.path]])
+        if given:
+            mine += [_Variant(replace(v.mistake, given=given)) for v in mine if v.mistake.cause != "rounding"]
         yield from mine
         if r.decimals in ROUND_CANDIDATES and r.decimals != own:
             yield from (on_track(v, r.decimals) for v in mine if v.mistake.cause != "rounding")
@@ -306,6 +326,8 @@ def _cause_text(m: Mistake, data: dict) -> str:
     text = _mistake_text(m, data)
     if m.cell is not None:
         text += _(" (in this value alone, the rest computed right)")
+    if m.given:
+        text += _(" (from the values you wrote before it)")
     if m.track is not None:
         text += _(" (with numbers rounded to {n} decimals as you wrote them)").format(n=m.track)
     return text
