@@ -84,9 +84,9 @@ def _saturation(spec, pr) -> str:
     if not np.isfinite(rel).all() or rel.max() <= 1e-9:
         return _("This spec's first forward pass is not that far out: the script and bpcalc agree to round-off.")
     i, k = np.unravel_index(np.argmax(rel), rel.shape)
-    return _("This spec's first forward pass is that far out: for sample {i}, output {k}, bpcalc's δ is {exact!r}, the standard "
-             "form's {naive!r} (relative difference {rel:.1e}); the loss, the gradients and the updates the script "
-             "prints differ from bpcalc's accordingly.").format(i=i + 1, k=k + 1, exact=float(exact[i, k]),
+    return _("This spec's first forward pass is that far out: for sample {i}, output {k}, bpcalc's δ is {exact!r}, "
+             "the standard form's {naive!r} (relative difference {rel:.1e}); the loss, the gradients and the updates "
+             "the script prints differ from bpcalc's accordingly.").format(i=i + 1, k=k + 1, exact=float(exact[i, k]),
                                                                 naive=float(naive[i, k]), rel=float(rel[i, k]))
 
 
