@@ -589,6 +589,7 @@ def test_resumed_training_matches_step(cli, tmp_path, monkeypatch, optimizer):
 @pytest.mark.torch
 def test_training_script_runs_standalone(cli, tmp_path, networks_dir):
     """In a fresh interpreter: the step, then each epoch's loss, the final loss and parameters, as text."""
+    pytest.importorskip("torch")
     script = tmp_path / "xor.py"
     assert cli("export", "xor", "--epochs", "3", "-o", script).exit_code == 0
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd="/", timeout=300)
