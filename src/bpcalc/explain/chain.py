@@ -18,6 +18,7 @@ import numpy as np
 
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.errors import SpecError
+from bpcalc.explain.conv_chain import conv_keys, conv_names, derive_conv
 from bpcalc.explain.mathtext import M
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt, for_trace
@@ -148,6 +149,7 @@ class Explanation:
     output_layer: int | None = None  # networks: the output layer's number l
     layer_numbers: dict[int, int] = field(default_factory=dict)  # l -> the layer's number in the notation shown
     shown: int = 1  # samples whose factors are written out (the first few; all with --full): their texts only
+    conv: list = field(default_factory=list)  # conv_chain.ConvDerivation: kernel weights of conv2d layers
 
 
 # ====================================================================== tex of ops' plain-text templates
@@ -214,6 +216,8 @@ def _values(x, s):
 def _network_params(tr: NetworkTrace) -> list[tuple]:
     keys = []
     for li, L in enumerate(tr.layers):
+        if L.type != "dense":  # kernel weights: conv_chain.conv_keys
+            continue
         J, K = L.weights.shape
         keys += [("w", li, j, k) for j in range(J) for k in range(K)]
         if L.biases is not None:
@@ -243,9 +247,9 @@ def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = N
     order = {k: i for i, k in enumerate(keys)}
     # backprop order: the output layer first, as the documents derive it
     selected = sorted(selected, key=lambda k: (-k[1], order[k]))
-    sizes = [tr.inputs.shape[1]] + [L.weights.shape[0] for L in tr.layers]
+    sizes = ["×".join(map(str, x.shape[1:])) for x in [tr.inputs] + [L.a for L in tr.layers]]
     summary = Msg("{network}{mean}; δ = ∂E/∂z",
-                  network=Msg("{sizes} network; loss {loss}: E = {formula}", sizes="-".join(map(str, sizes)),
+                  network=Msg("{sizes} network; loss {loss}: E = {formula}", sizes="-".join(sizes),
                               loss=tr.loss_name, formula=loss.formula),
                   mean=Msg(", the mean over {n} samples (each ∂E/∂a carries the factor 1/{n})", n=tr.n)
                   if tr.n > 1 else "")
@@ -627,6 +631,10 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
                 kind, li, j, k = key
                 if kind == "b" and nt.shares_bias(li):  # mazur's b1: the biases of a layer under one name
                     groups.setdefault(nt.b(li, j).text, []).append(key)
+        nt0 = profiles[0]
+        for ckey in conv_keys(trace):
+            for nm in conv_names(trace, ckey, nt0.number(ckey[1])):
+                table.setdefault(nm, ckey)
         for key in keys:
             kind, li, j, k = key
             table.setdefault(f"layers.{li}.grad_{'weights' if kind == 'w' else 'biases'}"
@@ -637,8 +645,8 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
                 [f"b^({li + 2})", f"b^{li + 2}", f"layers.{li}.biases"]
             if profiles[0].profile != "layer":
                 whole.append(profiles[0].W(li).text if kind == "w" else profiles[0].bvec(li).text)
-            for g in whole:
-                if key not in groups.setdefault(g, []):
+            for g in whole:  # each key is visited once: only its own last entry can repeat it (O(1), not a scan)
+                if not groups.setdefault(g, []) or groups[g][-1] != key:
                     groups[g].append(key)
     normed: dict[str, list] = {}
     for nm, key in table.items():
@@ -693,7 +701,25 @@ def explain(trace, precision: int = 4, params: list[str] | None = None, full: bo
     chosen = select(trace, params)
     if isinstance(trace, GraphTrace):
         return _texts(explain_graph(trace, fmt, chosen), fmt)
+    conv = [k for k in chosen or [] if k[0] in ("cw", "cb")]
+    if conv:
+        return _with_conv(trace, fmt, [k for k in chosen if k[0] not in ("cw", "cb")], conv, full, notation)
     return _texts(explain_network(trace, fmt, chosen, trace.n if full else MAX_SAMPLES_WRITTEN, notation), fmt)
+
+
+def _with_conv(trace: NetworkTrace, fmt: Fmt, dense: list[tuple], conv: list[tuple], full: bool,
+               notation: str | None) -> Explanation:
+    """Kernel weights of conv2d layers named with --param (and any dense parameters named beside them)."""
+    if dense:
+        ex = _texts(explain_network(trace, fmt, dense, trace.n if full else MAX_SAMPLES_WRITTEN, notation), fmt)
+    else:
+        ex = Explanation("network", trace.name or Msg("Network"),
+                         Msg("{network}; δ = ∂E/∂z", network=Msg("{shape} network; loss {loss}", shape="-".join(
+                             "×".join(map(str, x.shape[1:])) for x in [trace.inputs] + [L.a for L in trace.layers]),
+                             loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
+    nt = Notation.of(trace, notation)
+    ex.conv = [derive_conv(trace, k, nt.number(k[1]), fmt, full) for k in conv]
+    return ex
 
 
 def _texts(ex: Explanation, f: Fmt) -> Explanation:

@@ -57,6 +57,14 @@ class _NetworkNames:
         self.shown_nt = Notation.of(trace)
         self.single = trace.single
         self.last = len(trace.layers) - 1
+        self.types = [getattr(L, "type", "dense") for L in trace.layers]
+
+    def cell(self, field: str, li: int, idx: tuple, nt) -> str:
+        """A number of a layer other than dense (a feature map's cell, a kernel weight): z^(2)[1,2,3]."""
+        l, ix = nt.number(li), ",".join(str(i + 1) for i in idx)
+        base = {"grad_a": "∂E/∂a", "local": "∂a/∂z", "delta": "δ", "grad_weights": "∂E/∂w", "grad_biases": "∂E/∂b",
+                "new_weights": "w", "new_biases": "b"}.get(field, field)
+        return f"{base}^({l})[{ix}]" + (" new" if field.startswith("new_") else "")
 
     def base(self, field: str, li: int | None, j: int, k: int = 0, nt=None) -> str:
         """The name of neuron j's number (of parameter jk) in an array, before any sample: in JSON's notation, or
@@ -78,6 +86,10 @@ class _NetworkNames:
             return scalar_names(g.field, (nt,))[0]
         if g.field == "sample_loss":
             return sample_loss_names(idx[0], (nt,))[0]
+        if g.li is not None and self.types[g.li] != "dense":
+            if not g.per_sample or self.single:
+                return self.cell(g.field, g.li, idx, nt)
+            return of_sample((self.cell(g.field, g.li, idx[1:], nt),), idx[0])[0]
         if not g.per_sample:
             return self.base(g.field, g.li, *idx, nt=nt)
         if self.single:

@@ -8,7 +8,7 @@ function is one entry in one file and everything else reads it from the registry
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -135,7 +135,8 @@ class Pair:
     formula_tex: str = ""
     delta_t: str = ""  # δ written with numbers, from {a}, {t}, {K}
     rounded: Callable[[int], bool] = lambda K: False  # hand rounding: is the closed form a quotient for K outputs?
-    torch: str = ""  # a stable torch expression of z and t for the mean loss ("" : the loss's own)
+    torch: str = ""  # the mean loss as a torch expression of z and t, its standard form ("" : the loss's own)
+    torch_differs: str = ""  # where that form's numbers differ from bpcalc's, for the exported script's comments
     derivation: tuple[Part, ...] = ()
     note: str = ""
 
@@ -280,6 +281,30 @@ class Optimizer:
 
 
 # ---------------------------------------------------------------- layer kinds
+Sym = tuple[str, str]  # a symbol or formula: (plain text, LaTeX)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a worked table, as data: a quantity, its definition, the definition with the numbers written in,
+    and its value (from the trace; the renderer formats it)."""
+
+    quantity: Sym
+    definition: Sym
+    numbers: str
+    value: float
+
+
+@dataclass
+class Narration:
+    """A layer's rows for one table, the notes under it, and how many rows there are in all (`rows` may hold fewer:
+    a large layer shows the first ones unless asked for all)."""
+
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    total: int = 0
+
+
 @dataclass(frozen=True)
 class LayerMistake:
     """A known hand mistake in a layer of one kind (a face of its entry): its cause id (a contract: JSON
@@ -335,6 +360,7 @@ class LayerKind:
     back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
     mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
     new: Generator | None = None  # how `bpcalc new` writes and draws a layer of this kind
+    matrices: Callable[..., dict] | None = None  # (W, b, hyper, a_prev, grad_a, delta, record) -> the matrix view's
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:
@@ -345,6 +371,15 @@ class LayerKind:
                 if km.cause == mistake.cause and wrong is not None:
                     return lambda *args: wrong(mistake, *args)
         return getattr(self, face)
+    # the narration of its steps, read by the tables: (layer trace, sample, number formatter, names, full, …) ->
+    # Narration. forward: z and a; backward: δ (own_delta) and ∂E/∂(its input) (grad_in: that gradient, None for
+    # the first layer); grads: ∂E/∂ each parameter over all samples. `fmt(x)` / `fmt.p_(x)` format a number (p_:
+    # negatives in parentheses); `names` (render/layer_report.Names) names quantities as Sym: names.at(kind, idx)
+    # the full name, names.short(kind, idx) the name inside a sum (idx () : the bare letter), names.grad(sym)
+    # ∂E/∂sym; kind is z, a, δ, w, b or `in` (the layer's input). Values come from the trace, never computed here.
+    narrate_forward: Callable[..., Narration] | None = None
+    narrate_backward: Callable[..., Narration] | None = None
+    narrate_grads: Callable[..., Narration] | None = None
 
 
 def entries(module_globals: dict, kind: type) -> list:
@@ -353,4 +388,4 @@ def entries(module_globals: dict, kind: type) -> list:
 
 
 __all__ = ["Activation", "Array", "Formats", "Generator", "GraphFunction", "LayerKind", "LayerMistake", "Loss",
-           "Optimizer", "Pair", "Part", "Shown", "Step", "Unguarded", "entries"]
+           "Narration", "Optimizer", "Pair", "Part", "Row", "Shown", "Step", "Sym", "Unguarded", "entries"]

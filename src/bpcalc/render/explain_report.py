@@ -49,7 +49,38 @@ def explain_doc(ex: Explanation, level: int = 1) -> Doc:
         _network_blocks(doc, ex, level)
     else:
         _graph_blocks(doc, ex, level)
+    for cd in getattr(ex, "conv", []):
+        _conv_block(doc, cd, level)
     return doc
+
+
+def _conv_block(doc: Doc, cd, level: int) -> None:
+    """One kernel weight of a conv2d layer: the chain rule symbol by symbol, with numbers, and each term."""
+    doc.heading(_("Layer {l}: conv2d").format(l=cd.l), level + 1)
+    doc.heading(cd.lhs.text, level + 2)
+    if cd.kind == "bias":
+        _conv_bias_block(doc, cd)
+        return
+    o, c, p, q = cd.index
+    (sh, sw), (ph, pw) = cd.stride, cd.padding
+    doc.para(_("the weight {w} (JSON: {path}) multiplies input channel {c}'s cell at offset ({p}, {q}) of every "
+               "window of output channel {o}: z[{o},i,j] = … + w · x[{c}, {sh}·i+{p}, {sw}·j+{q}] + …, so its "
+               "gradient is the sum over all output positions (i, j){samples} of δ = ∂E/∂z times the input cell it "
+               "read; x is the input zero-padded by ({ph}, {pw}); indices count from 0, as in the JSON").format(
+                   w=cd.name.text, path=cd.path, o=o, c=c, p=p, q=q, sh=sh, sw=sw, ph=ph, pw=pw,
+                   samples=_(" and samples") if cd.samples > 1 else ""), "note")
+    doc.para(equation(cd.lines), "math")
+    cols = ([_("sample")] if cd.samples > 1 else []) + ["i", "j", _("input cell"), "δ", "x", "δ·x"]
+    t = doc.table(None, cols, numeric={len(cols) - 3, len(cols) - 2, len(cols) - 1})
+    for term in cd.terms[:cd.shown]:
+        cell = f"({c}, {term.row}, {term.col})" + (" " + _("padding") if term.padding else "")
+        t.add(*([str(term.sample + 1)] if cd.samples > 1 else []), str(term.i), str(term.j), cell, *term.texts)
+    if cd.shown < len(cd.terms):
+        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
+            shown=cd.shown, n=len(cd.terms)), "note")
+    doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_weights); after the update {w} = "
+               "{new} (was {old})").format(g=cd.texts["gradient"], w=cd.name.text, new=cd.texts["new"],
+                                          old=cd.texts["old"]))
 
 
 def _network_blocks(doc: Doc, ex: Explanation, level: int) -> None:
@@ -251,7 +282,34 @@ def _param_dict(p: ParamDerivation, n: int) -> dict:
 def explain_dict(ex: Explanation) -> dict:
     return {"kind": "explain", "subject": ex.kind, "name": ex.title, "loss_function": ex.loss_name,
             "samples": ex.n, "round": ex.round_to, "summary": ex.summary, "notes": list(ex.notes),
-            "params": [_param_dict(p, ex.n) for p in ex.params]}
+            "params": [_param_dict(p, ex.n) for p in ex.params]} | (
+                {"conv_params": [_conv_dict(cd) for cd in ex.conv]} if getattr(ex, "conv", None) else {})
+
+
+def _conv_bias_block(doc: Doc, cd) -> None:
+    """A conv2d layer's bias: the sum of δ over the positions of its output channel."""
+    doc.para(_("the bias {b} (JSON: {path}) is added at every position of output channel {o}, so ∂z/∂b = 1 there "
+               "and its gradient is the sum of δ = ∂E/∂z over all positions{samples}").format(
+                   b=cd.name.text, path=cd.path, o=cd.index[0], samples=_(" and samples") if cd.samples > 1 else ""),
+             "note")
+    doc.para(equation(cd.lines), "math")
+    cols = ([_("sample")] if cd.samples > 1 else []) + ["i", "j", "δ"]
+    t = doc.table(None, cols, numeric={len(cols) - 1})
+    for term in cd.terms[:cd.shown]:
+        t.add(*([str(term.sample + 1)] if cd.samples > 1 else []), str(term.i), str(term.j), term.texts[0])
+    if cd.shown < len(cd.terms):
+        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
+            shown=cd.shown, n=len(cd.terms)), "note")
+    doc.para(_("the sum: {g} (the gradient in the JSON's grad_biases); after the update {b} = {new} (was "
+               "{old})").format(g=cd.texts["gradient"], b=cd.name.text, new=cd.texts["new"], old=cd.texts["old"]))
+
+
+def _conv_dict(cd) -> dict:
+    bias = cd.kind == "bias"
+    return {"name": cd.name.text, "path": cd.path, "kind": cd.kind, "layer": cd.l, "index": list(cd.index),
+            "gradient": cd.gradient, "old": cd.old, "new": cd.new, "equation": [m.text for m in cd.lines],
+            "terms": [{"sample": t.sample, "i": t.i, "j": t.j, "input_cell": None if bias else [t.row, t.col],
+                       "padding": t.padding, "delta": t.delta, "x": t.x, "product": t.product} for t in cd.terms]}
 
 
 def function_dict(fd: FunctionDerivation, example: Explanation | None = None) -> dict:

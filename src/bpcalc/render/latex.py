@@ -197,20 +197,32 @@ def _cell(c: Cell) -> str:
     """A table cell; a long sum as lines of terms (a nested tabular), so the column stays narrow."""
     if not isinstance(c, M) or not c.tex:
         return cell(c)
-    terms = sum_terms(c.tex)
-    if len(terms) == 1:
+    lines = _wrapped(c)
+    if len(lines) == 1 and len(sum_terms(c.tex)) == 1:
         return cell(c)
+    rows = [("" if i == 0 else "{}") + " ".join(ln) for i, ln in enumerate(lines)]
+    return r"\begin{tabular}[t]{@{}l@{}}" + r"\\ ".join(f"${math(r)}$" for r in rows) + r"\end{tabular}"
+
+
+def _wrapped(c: Cell) -> list[list[str]]:
+    """A cell's sum as the lines of terms it is set in (one line: a cell that does not wrap)."""
+    if not isinstance(c, M) or not c.tex:
+        return [[]]
     lines: list[list[str]] = [[]]
     width = 0.0
-    for term in terms:
+    for term in sum_terms(c.tex):
         w = typeset_width(M(term, term))
         if lines[-1] and width + w > WRAP_CHARS:
             lines.append([])
             width = 0.0
         lines[-1].append(term)
         width += w
-    rows = [("" if i == 0 else "{}") + " ".join(ln) for i, ln in enumerate(lines)]
-    return r"\begin{tabular}[t]{@{}l@{}}" + r"\\ ".join(f"${math(r)}$" for r in rows) + r"\end{tabular}"
+    return lines
+
+
+def _too_tall(t: Table) -> bool:
+    """Longer than a page once its wrapped sums are counted: it must break across pages."""
+    return sum(max(len(_wrapped(c)) for c in r) if r else 1 for r in t.rows) * ROW_PT > PAGE_PT
 
 
 def _rows(t: Table) -> list[str]:
@@ -253,7 +265,7 @@ def _table(t: Table) -> list[str]:
     for part in split_columns(t, _fits, width=_part_width, part_fits=_fits_unscaled):
         if part.title:
             out.append(r"\medskip\noindent\textbf{" + escape(part.title) + r"}\par\nopagebreak")
-        out += _long(part) if len(part.rows) > BOX_ROWS else _boxed(part)
+        out += _long(part) if len(part.rows) > BOX_ROWS or _too_tall(part) else _boxed(part)
         if part.caption:
             out += [r"\nopagebreak\noindent\emph{" + escape(part.caption) + "}\\par"]
         out.append("")

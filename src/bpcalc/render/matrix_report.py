@@ -15,6 +15,7 @@ from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
 from bpcalc.registry import ACTIVATIONS, LOSSES, OPTIMIZERS, PAIRS
+from bpcalc.render import conv_matrix
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import CDOTS, VDOTS, Matrix, sym
 
@@ -74,6 +75,8 @@ class _View:
 
     def vec(self, v: np.ndarray) -> Matrix:
         """One sample's vector as a column; with several samples the (samples × units) matrix."""
+        if v.ndim > 2:  # feature maps: each sample's cells in the order (channel, row, column)
+            v = v.reshape(v.shape[0], -1)
         m = _mat(v, self.f, self.full) if self.batch else _col(v[0], self.f, self.full)
         self.elided |= m.elided
         return m
@@ -91,6 +94,8 @@ class _View:
 
     def param(self, x: np.ndarray) -> Matrix:
         """A parameter (W or b) or its gradient or update: W as it is, b as a column."""
+        if x.ndim > 2:  # conv2d kernels: one row per output channel (W_row)
+            x = x.reshape(x.shape[0], -1)
         m = _mat(x, self.f, self.full) if x.ndim == 2 else _col(x, self.f, self.full)
         self.elided |= m.elided
         return m
@@ -132,7 +137,7 @@ class _View:
 # ---------------------------------------------------------------- sections
 def _intro(doc: Doc, v: _View, title: str) -> None:
     tr = v.tr
-    sizes = [tr.inputs.shape[1]] + [L.weights.shape[0] for L in tr.layers]
+    sizes = ["×".join(map(str, x.shape[1:])) for x in [tr.inputs] + [L.a for L in tr.layers]]
     doc.heading(title)
     doc.para(_("{sizes} network; loss {loss}: E = {formula}; learning rate α = {lr}; optimizer {opt}").format(
         sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=LOSSES[tr.loss_name].formula,
@@ -144,13 +149,21 @@ def _intro(doc: Doc, v: _View, title: str) -> None:
     else:
         doc.para(_("Vectors are columns (units × 1); a weight matrix has one row per neuron of its layer and one "
                    "column per neuron of the layer before."), "note")
+    if any(L.type != "dense" for L in tr.layers):
+        doc.para(_("Feature maps are written channel by channel (rows × columns). A conv2d layer is written in "
+                   "im2col form: the windows of its input as the columns of X_col, its kernels as the rows of W_row, "
+                   "so Z = W_row · X_col + b is one matrix product."), "note")
 
 
 def _forward(doc: Doc, v: _View) -> None:
     tr, nt = v.tr, v.nt
     doc.heading(_("Forward pass"), 2)
-    v.equation(doc, v.A(-1), sym("="), v.vec(tr.inputs))
+    if tr.inputs.ndim == 2:  # feature maps are written in the first layer's section
+        v.equation(doc, v.A(-1), sym("="), v.vec(tr.inputs))
     for li, L in enumerate(tr.layers):
+        if L.type != "dense":
+            conv_matrix.forward(doc, v, li)
+            continue
         J, K = L.weights.shape
         act = ACTIVATIONS[L.activation]
         W, b, A0, Z, A = nt.W(li), nt.bvec(li), v.A(li - 1), v.Z(li), v.A(li)
@@ -355,17 +368,24 @@ def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> D
     doc.heading(_("Backward pass: δ = ∂E/∂z, from the output layer back"), 2)
     for li in range(last, -1, -1):
         doc.heading(_layer_title(v, li), 3)
-        if li == last:
+        if tr.layers[li].type != "dense":
+            conv_matrix.backward(doc, v, li)
+        elif li == last:
             _output_delta(doc, v)
         else:
             _hidden_delta(doc, v, li)
     doc.heading(_("Gradients: ∂E/∂W = δ aᵀ, ∂E/∂b = δ"), 2)
-    for li in range(len(tr.layers)):
+    for li in _with_params(tr):
         doc.heading(_layer_title(v, li), 3)
-        _gradients(doc, v, li)
+        if tr.layers[li].type == "dense":
+            _gradients(doc, v, li)
+        else:
+            conv_matrix.gradients(doc, v, li)
     doc.heading(_("Update: α = {lr}").format(lr=v.f(tr.learning_rate)), 2)
-    for li in range(len(tr.layers)):
+    for li in _with_params(tr):
         doc.heading(_layer_title(v, li), 3)
+        if tr.layers[li].type != "dense":
+            doc.para(_("the kernels as rows (W_row), as in the gradient above"), "note")
         _update(doc, v, li)
     _after(doc, v)
     if tr.rounding is not None:
@@ -384,6 +404,12 @@ def matrix_explain(tr: NetworkTrace, precision: int = 4, full: bool = False) -> 
     last = len(tr.layers) - 1
     for li in range(last, -1, -1):
         doc.heading(_layer_title(v, li), 2)
+        if tr.layers[li].type != "dense":  # conv2d, pools, flatten: δ, ∂E/∂x, and a conv layer's gradient (im2col)
+            conv_matrix.backward(doc, v, li)
+            if tr.layers[li].weights is not None:
+                conv_matrix.gradients(doc, v, li)
+                _update(doc, v, li)
+            continue
         Wl, A, Z, A0 = nt.W(li), v.A(li), v.Z(li), v.A(li - 1)
         E = nt.E
         chain = M(f"∂{E.text}/∂{A.text} · ∂{A.text}/∂{Z.text} · ∂{Z.text}/∂{Wl.text}",
@@ -399,6 +425,14 @@ def matrix_explain(tr: NetworkTrace, precision: int = 4, full: bool = False) -> 
     return doc
 
 
+def _with_params(tr: NetworkTrace) -> list[int]:
+    """The layers that have parameters (pools and flatten have none)."""
+    return [li for li, L in enumerate(tr.layers) if L.weights is not None]
+
+
 def _layer_title(v: _View, li: int) -> str:
     last = len(v.tr.layers) - 1
-    return (_("Layer {l} (output)") if li == last else _("Layer {l} (hidden)")).format(l=v.nt.number(li))
+    title = (_("Layer {l} (output)") if li == last else _("Layer {l} (hidden)")).format(l=v.nt.number(li))
+    kind = v.tr.layers[li].type
+    return title if kind == "dense" else f"{title}: {kind}"
+

@@ -37,6 +37,10 @@ def report(trace, precision: int = 4, full: bool = False) -> Doc:
 
 # ====================================================================== networks
 def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
+    if any(L.type != "dense" for L in tr.layers):  # each layer narrated by its registry entry
+        from bpcalc.render import layer_report
+
+        return layer_report.network_report(tr, f, full)
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
+from bpcalc.registry.layers import narrate as nr
 
 KEYS = frozenset({"weights", "biases", "bias", "activation", "stride", "padding", "channels", "kernel_size", "init"})
 
@@ -224,6 +225,200 @@ def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
     return {"type": "conv2d", "weights": W[0, 0] if n == C == 1 else W, "biases": values(rng, -1, 1, decimals, n)}
 
 
+# ---------------------------------------------------------------- narration (read by the tables)
+def _taps(hp: dict, shape_in: tuple, i: int, j: int, kh: int, kw: int):
+    """(p, q, h, w) of the kernel taps of output cell (i, j) that fall inside the input (padding reads 0)."""
+    (sh, sw), (ph, pw) = hp["stride"], hp["padding"]
+    H, Wd = shape_in
+    for p in range(kh):
+        for q in range(kw):
+            h, w = sh * i + p - ph, sw * j + q - pw
+            if 0 <= h < H and 0 <= w < Wd:
+                yield p, q, h, w
+
+
+def _span(lo: int, hi: int) -> str:
+    """1-based rows or columns lo..hi (0-based, inclusive) as written: 2 or 1–3."""
+    return str(lo + 1) if lo == hi else f"{lo + 1}–{hi + 1}"
+
+
+def _at(base, idx: tuple) -> tuple[str, str]:
+    """base[idx], with the index parts given as written (ranges, letters)."""
+    ix = ",".join(map(str, idx))
+    return f"{base[0]}[{ix}]", f"{base[1]}[{ix.replace('–', '..')}]"
+
+
+def _offset(s: int, k: int, letter: str) -> str:
+    """The 1-based input row (column) read by kernel row k (0-based) at output row `letter`: i+1, 2i−1, i."""
+    const = k + 1 - s
+    head = f"{s}{letter}" if s > 1 else letter
+    return head if const == 0 else f"{head}{'+' if const > 0 else '−'}{abs(const)}"
+
+
+def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
+    """z[o,i,j] = Σ over the window of x·w + b[o], each product written with its numbers; then a = f(z)."""
+    from bpcalc.registry import ACTIVATIONS
+
+    W, b, x = L.weights, L.biases, L.a_prev[s]
+    O, C, kh, kw = W.shape
+    act = ACTIVATIONS[L.activation]
+    idx, count = nr.cells(L.z.shape[1:], full)
+    out = Narration(total=count * (1 if L.activation == "linear" else 2))  # rows: z, then a = f(z)
+    write = nr.written(C * kh * kw, full)  # the whole layer's sums written out, or none
+    padded = False
+    xs, ws = names.short("in", ()), names.short("w", ())
+    for o, i, j in idx:
+        taps = [(c, p, q, h, w) for c in range(C) for p, q, h, w in _taps(L.hyper, x.shape[1:], i, j, kh, kw)]
+        padded |= len(taps) < C * kh * kw
+        ps, qs, hs, wd = [t[1] for t in taps], [t[2] for t in taps], [t[3] for t in taps], [t[4] for t in taps]
+        chans = _span(0, C - 1)
+        definition = ("Σ " + _at(xs, (chans, _span(min(hs), max(hs)), _span(min(wd), max(wd))))[0] + "·"
+                      + _at(ws, (o + 1, chans, _span(min(ps), max(ps)), _span(min(qs), max(qs))))[0],
+                      r"\sum " + _at(xs, (chans, _span(min(hs), max(hs)), _span(min(wd), max(wd))))[1] + r" \cdot "
+                      + _at(ws, (o + 1, chans, _span(min(ps), max(ps)), _span(min(qs), max(qs))))[1])
+        if b is not None:
+            definition = nr.plus([definition, names.short("b", (o,))])
+        if write:
+            numbers = nr.products([(x[c, h, w], W[o, c, p, q]) for c, p, q, h, w in taps], fmt)
+            if b is not None:
+                numbers += f" + {fmt.p_(b[o])}" if taps else fmt.p_(b[o])
+        else:
+            numbers = _("({n} terms)").format(n=len(taps) + (b is not None))
+        z = names.at("z", (o, i, j))
+        out.rows.append(nr.row(z, definition, numbers, L.z[s, o, i, j]))
+        if L.activation != "linear":
+            out.rows.append(nr.row(names.at("a", (o, i, j)), (f"{act.symbol}({z[0]})", f"{act.tex_symbol}({z[1]})"),
+                                   f"{act.symbol}({fmt(L.z[s, o, i, j])})", L.a[s, o, i, j]))
+    if padded:
+        out.notes.append(_("the terms on the zero padding are left out: they add 0"))
+    return out
+
+
+def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True) -> Narration:
+    """δ = ∂E/∂a · f′(z) per cell; ∂E/∂x per input cell: the sum over the windows that read it of δ·w."""
+    from bpcalc.registry import ACTIVATIONS
+
+    W = L.weights
+    O, C, kh, kw = W.shape
+    act = ACTIVATIONS[L.activation]
+    out = Narration()
+    if own_delta:
+        idx, count = nr.cells(L.z.shape[1:], full)
+        out.total += count
+        for cell in idx:
+            dEa, z = names.grad(names.at("a", cell)), names.at("z", cell)
+            g = L.grad_a[(s, *cell)]
+            if L.activation == "linear":
+                out.rows.append(nr.row(names.at("δ", cell), dEa, fmt(g), L.delta[(s, *cell)]))
+                continue
+            local = (f"{act.symbol}′({z[0]})", rf"{act.tex_symbol}'({z[1]})")
+            out.rows.append(nr.row(names.at("δ", cell), nr.times(dEa, local),
+                                   f"{fmt.p_(g)} × {fmt.p_(L.local[(s, *cell)])}", L.delta[(s, *cell)]))
+    if grad_in is None:
+        return out
+    x_shape = L.a_prev.shape[1:]
+    Ho, Wo = L.z.shape[2:]
+    reads: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}  # input (h, w) -> (i, j, p, q) reading it
+    for i in range(Ho):
+        for j in range(Wo):
+            for p, q, h, w in _taps(L.hyper, x_shape[1:], i, j, kh, kw):
+                reads.setdefault((h, w), []).append((i, j, p, q))
+    idx, count = nr.cells(x_shape, full)
+    out.total += count
+    write = nr.written(max((len(r) for r in reads.values()), default=0) * O, full)
+    overlap = False
+    for c, h, w in idx:
+        rd = reads.get((h, w), [])
+        windows = len(rd)
+        overlap |= windows > 1
+        terms = [(o, i, j, p, q) for i, j, p, q in rd for o in range(O)]
+        if not terms:
+            definition, numbers = ("0", "0"), _("(read by no window)")
+        else:
+            if len(terms) <= 4:
+                definition = nr.plus(nr.times(names.short("δ", (o, i, j)), names.short("w", (o, c, p, q)))
+                                     for o, i, j, p, q in terms)
+            else:
+                definition = nr.sigma("o,i,j", nr.times(names.short("δ", ("o", "i", "j")),
+                                                        names.short("w", ("o", c, "p", "q"))), len(terms))
+            numbers = (nr.products([(L.delta[s, o, i, j], W[o, c, p, q]) for o, i, j, p, q in terms], fmt)
+                       if write else _("({n} terms)").format(n=len(terms)))
+        if windows > 1:  # the products are in the numbers; the definition names the overlap
+            words = _("{n} overlapping windows added").format(n=windows)
+            definition = (f"Σ δ·w: {words}", rf"\sum \delta \cdot w\text{{: {words}}}")
+        out.rows.append(nr.row(names.grad(names.at("in", (c, h, w))), definition, numbers, grad_in[s, c, h, w]))
+    if overlap:
+        out.notes.append(_("where windows overlap, an input cell gets the sum of every window's contribution"))
+    return out
+
+
+def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
+    """∂E/∂w[o,c,p,q] = Σ over samples and positions of δ[o,i,j] × x[c, s·i+p, s·j+q]; ∂E/∂b[o] = Σ δ[o,i,j]."""
+    W, x, delta = L.weights, L.a_prev, L.delta
+    O, C, kh, kw = W.shape
+    n, _o, Ho, Wo = delta.shape
+    (sh, sw), (ph, pw) = L.hyper["stride"], L.hyper["padding"]
+    out = Narration()
+    count = W.size
+    if full or count <= nr.LARGE:
+        idx = [tuple(int(i) for i in ix) for ix in np.ndindex(W.shape)]
+    else:  # the largest gradients, as the update table shows them
+        top = np.sort(np.argsort(-np.abs(L.grad_weights).reshape(-1), kind="stable")[:nr.TOP])
+        idx = [tuple(int(i) for i in np.unravel_index(m, W.shape)) for m in top]
+    out.total = count + (0 if L.biases is None else O)
+    write = nr.written(n * Ho * Wo, full, 2 * nr.TERMS)
+    ds = names.short("δ", ())
+    xs = names.short("in", ())
+    H, Wd = x.shape[2:]
+    for o, c, p, q in idx:
+        rows = [(i, sh * i + p - ph) for i in range(Ho) if 0 <= sh * i + p - ph < H]  # positions off the padding
+        cols = [(j, sw * j + q - pw) for j in range(Wo) if 0 <= sw * j + q - pw < Wd]
+        terms = [(m, i, j, h, w) for m in range(n) for i, h in rows for j, w in cols] if write else \
+            range(n * len(rows) * len(cols))
+        xi = _at(xs, (c + 1, _offset(sh, p - ph, "i"), _offset(sw, q - pw, "j")))
+        d_o = _at(ds, (o + 1, "i", "j"))
+        definition = nr.times((f"Σ_i,j {d_o[0]}", rf"\sum_{{i,j}} {d_o[1]}"), xi)
+        if write:
+            numbers = nr.products([(delta[m, o, i, j], x[m, c, h, w]) for m, i, j, h, w in terms], fmt) or "0"
+        else:
+            numbers = _("({n} terms)").format(n=len(terms))
+        out.rows.append(nr.row(names.grad(names.at("w", (o, c, p, q))), definition, numbers,
+                               L.grad_weights[o, c, p, q]))
+    if L.biases is not None:
+        for o in range(O) if full or count + O <= nr.LARGE else range(min(O, nr.TOP)):
+            values = delta[:, o].reshape(-1)
+            d_o = _at(ds, (o + 1, "i", "j"))
+            definition = (f"Σ_i,j {d_o[0]}", rf"\sum_{{i,j}} {d_o[1]}")
+            numbers = nr.total(values, fmt) if write else _("({n} terms)").format(n=values.size)
+            out.rows.append(nr.row(names.grad(names.at("b", (o,))), definition, numbers, L.grad_biases[o]))
+    if n > 1:
+        out.notes.append(_("each sum runs over the positions of every sample"))
+    if ph or pw:
+        out.notes.append(_("the terms on the zero padding are left out: they add 0"))
+    return out
+
+
+
+
+# ---------------------------------------------------------------- the matrix view (im2col), for `--view matrix`
+def matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+    """The step in im2col form, every matrix the matrix view writes: X_col (C·kh·kw × n·Ho·Wo: one column per
+    output position, sample by sample, rows in the kernel's order c', p, q), W_row (O × C·kh·kw), Z_row =
+    W_row·X_col + b, δ_row (O × n·Ho·Wo), ∂E/∂W_row = δ_row·X_colᵀ, ∂E/∂X_col = W_rowᵀ·δ_row, then col2im: ∂E/∂x
+    (the columns' entries added where the windows overlap) and `overlaps`, how many windows read each input cell."""
+    O, C, kh, kw = W.shape
+    cols = forward(W, None, hp, x)[1]["cols"]  # (n·Ho·Wo, C·kh·kw)
+    W_row = W.reshape(O, -1)
+    d_row = _rows(delta).T
+    X_col = cols.T
+    Z_row = W_row @ X_col + (0.0 if b is None else b[:, None])
+    dX_col = W_row.T @ d_row
+    dx = back(W, hp, delta, {"x": x.shape})
+    ones = back(np.ones((1, 1, kh, kw)), hp, np.ones((1, 1) + delta.shape[2:]), {"x": (1, 1) + x.shape[2:]})
+    return {"X_col": X_col, "W_row": W_row, "Z_row": Z_row, "delta_row": d_row, "grad_W_row": d_row @ X_col.T,
+            "grad_b": d_row.sum(axis=1), "grad_X_col": dX_col, "grad_x": dx, "overlaps": ones[0, 0]}
+
+
 CONV2D = LayerKind(
     name="conv2d", help=N_("a 2-D convolution (cross-correlation, as PyTorch): kernels slide over the input "
                            "channels; stride, zero padding; then the activation"),
@@ -233,4 +428,6 @@ CONV2D = LayerKind(
           "new_weights", "new_biases", "optimizer_state"),
     describe=_describe, mistakes=MISTAKES,
     new=Generator(word="conv", syntax="convKxK, convNxKxK", read=_read, out_shape=_out, draw=_draw),
+    narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
+    matrices=matrices,
 )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import Generator, LayerKind
+from bpcalc.registry.kinds import Generator, LayerKind, Narration
+from bpcalc.registry.layers import narrate as nr
 
 KEYS = frozenset({"weights", "biases", "activation", "units", "init", "bias", "labels"})
+SPELLED = 6  # inputs (neurons) up to which a sum's symbols are written term by term, as report.py writes them
 
 
 def parse(rd, raw: dict, path: tuple, in_shape: tuple):
@@ -102,6 +104,99 @@ def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
     (k,) = in_shape
     j = st["units"]
     return {"weights": values(rng, -1, 1, decimals, (j, k), nonzero=True), "biases": values(rng, -1, 1, decimals, j)}
+# ---------------------------------------------------------------- narration (read by the tables)
+def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
+    """z_j = Σ_k a_k·w_jk + b_j with the numbers; then a_j = f(z_j)."""
+    from bpcalc.registry import ACTIVATIONS
+
+    W, b = L.weights, L.biases
+    J, K = W.shape
+    act = ACTIVATIONS[L.activation]
+    out = Narration(total=J * (1 if L.activation == "linear" else 2))  # rows: z, then a = f(z)
+    for j in nr.shown(J, full):
+        if K <= SPELLED:
+            definition = nr.plus([*(nr.times(names.at("in", (k,)), names.at("w", (j, k))) for k in range(K)),
+                                  *([names.at("b", (j,))] if b is not None else [])])
+        else:  # the symbols as a Σ; the numbers still written out term by term where they fit
+            body = nr.times(names.short("in", ("k",)), names.short("w", (j, "k")))
+            definition = nr.plus([(f"Σ_k {body[0]}", rf"\sum_k {body[1]}"),
+                                  *([names.at("b", (j,))] if b is not None else [])])
+        if nr.written(K, full):
+            numbers = nr.products([(L.a_prev[s, k], W[j, k]) for k in range(K)], fmt)
+            numbers += f" + {fmt.p_(b[j])}" if b is not None else ""
+        else:
+            numbers = _("({n} terms)").format(n=K + (b is not None))
+        z = names.at("z", (j,))
+        out.rows.append(nr.row(z, definition, numbers, L.z[s, j]))
+        if L.activation == "softmax":
+            soft = (f"softmax_{j + 1}(z)", rf"\operatorname{{softmax}}_{{{j + 1}}}(z)")
+            out.rows.append(nr.row(names.at("a", (j,)), soft, f"e^{fmt.p_(L.z[s, j])} / Σ_k e^z_k", L.a[s, j]))
+        elif L.activation != "linear":
+            out.rows.append(nr.row(names.at("a", (j,)), (f"{act.symbol}({z[0]})", f"{act.tex_symbol}({z[1]})"),
+                                   f"{act.symbol}({fmt(L.z[s, j])})", L.a[s, j]))
+    return out
+
+
+def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True) -> Narration:
+    """δ_j = ∂E/∂a_j · f′(z_j); ∂E/∂a_k of the layer below = Σ_j δ_j·w_jk."""
+    from bpcalc.registry import ACTIVATIONS
+
+    W = L.weights
+    J, K = W.shape
+    act = ACTIVATIONS[L.activation]
+    out = Narration()
+    if own_delta:
+        out.total += J
+        for j in nr.shown(J, full):
+            dEa, z = names.grad(names.at("a", (j,))), names.at("z", (j,))
+            if L.activation == "linear":
+                out.rows.append(nr.row(names.at("δ", (j,)), dEa, fmt(L.grad_a[s, j]), L.delta[s, j]))
+            elif L.local is None:
+                out.rows.append(nr.row(names.at("δ", (j,)), ("a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)",
+                                                             r"a_j \left(\frac{\partial E}{\partial a_j} - \sum_k "
+                                                             r"\frac{\partial E}{\partial a_k} \cdot a_k\right)"),
+                                       _("softmax Jacobian"), L.delta[s, j]))
+            else:
+                local = (f"{act.symbol}′({z[0]})", rf"{act.tex_symbol}'({z[1]})")
+                out.rows.append(nr.row(names.at("δ", (j,)), nr.times(dEa, local),
+                                       f"{fmt.p_(L.grad_a[s, j])} × {fmt.p_(L.local[s, j])}", L.delta[s, j]))
+    if grad_in is None:
+        return out
+    out.total += K
+    for k in nr.shown(K, full):
+        if J <= SPELLED:
+            definition = nr.plus(nr.times(names.at("δ", (j,)), names.at("w", (j, k))) for j in range(J))
+        else:
+            body = nr.times(names.short("δ", ("j",)), names.short("w", ("j", k)))
+            definition = (f"Σ_j {body[0]}", rf"\sum_j {body[1]}")
+        numbers = (nr.products([(L.delta[s, j], W[j, k]) for j in range(J)], fmt) if nr.written(J, full)
+                   else _("({n} terms)").format(n=J))
+        out.rows.append(nr.row(names.grad(names.at("in", (k,))), definition, numbers, grad_in[s, k]))
+    return out
+
+
+def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
+    """∂E/∂w_jk = Σ over samples of δ_j · a_k; ∂E/∂b_j = Σ δ_j."""
+    W, b, n = L.weights, L.biases, L.delta.shape[0]
+    J, K = W.shape
+    params = [("w", (j, k)) for j in range(J) for k in range(K)] + ([("b", (j,)) for j in range(J)] if b is not None
+                                                                      else [])
+    out = Narration(total=len(params))
+    for m in nr.shown(len(params), full):
+        kind, ix = params[m]
+        j = ix[0]
+        if kind == "w":
+            k = ix[1]
+            definition = nr.times(names.at("δ", (j,)), names.at("in", (k,)))
+            numbers = (nr.products([(L.delta[s, j], L.a_prev[s, k]) for s in range(n)], fmt)
+                       if nr.written(n, full, 4) else _("Σ over {n} samples").format(n=n))
+            value = L.grad_weights[j, k]
+        else:
+            definition = names.at("δ", (j,))
+            numbers = nr.total(L.delta[:, j], fmt) if nr.written(n, full, 4) else _("Σ over {n} samples").format(n=n)
+            value = L.grad_biases[j]
+        out.rows.append(nr.row(names.grad(names.at(kind, ix)), definition, numbers, value))
+    return out
 
 
 DENSE = LayerKind(
@@ -114,6 +209,7 @@ DENSE = LayerKind(
     json=("activation", "weights", "biases", "z", "a", "grad_a", "local", "delta", "grad_weights", "grad_biases",
           "new_weights", "new_biases", "optimizer_state"),
     describe=lambda layer: str(layer.weights.shape[0]), vector=True,
+    narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
     back_terms=lambda W, delta: delta[:, :, None] * W[None, :, :],  # (n, J, K): δ_j·w_jk, summed over j
     new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw),
 )

@@ -7,8 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
+from bpcalc.registry.layers import narrate as nr
 from bpcalc.registry.layers.conv2d import OVERLAPS_HOWS, OVERLAPS_TEXT
+from bpcalc.registry.layers.conv2d import _at as at
+from bpcalc.registry.layers.conv2d import _span as span
 
 KEYS = frozenset({"size", "stride", "padding"})
 
@@ -159,17 +162,156 @@ def _generator(word: str) -> Generator:
                      faults=_max_faults if word == "maxpool" else lambda layer, sheet: [])
 
 
+# ---------------------------------------------------------------- narration (read by the tables)
+def _window(hp: dict, shape_in: tuple, i: int, j: int) -> list[tuple[int, int] | None]:
+    """The input cells (h, w) of output cell (i, j)'s window, row-major; None where the window is on padding."""
+    (kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
+    H, Wd = shape_in
+    cells = []
+    for p in range(kh):
+        for q in range(kw):
+            h, w = sh * i + p - ph, sw * j + q - pw
+            cells.append((h, w) if 0 <= h < H and 0 <= w < Wd else None)
+    return cells
+
+
+def _span(names, c, win) -> tuple[str, str]:
+    """x[c,h0–h1,w0–w1]: a window by its rows and columns (1-based, as the tables write cells)."""
+    inside = [hw for hw in win if hw is not None]
+    rows = span(min(h for h, _w in inside), max(h for h, _w in inside))
+    cols = span(min(w for _h, w in inside), max(w for _h, w in inside))
+    return at(names.short("in", ()), (c + 1, rows, cols))
+
+
+def _narrate_forward(kind: str):
+    def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
+        x = L.a_prev[s]
+        kh, kw = L.hyper["size"]
+        idx, count = nr.cells(L.a.shape[1:], full)
+        out = Narration(total=count)
+        ties: list[str] = []
+        for c, i, j in idx:
+            win = _window(L.hyper, x.shape[1:], i, j)
+            span = _span(names, c, win)
+            if kind == "max":
+                values = ", ".join(fmt(x[c, h, w]) if hw else "−∞" for hw in win for h, w in [hw or (0, 0)])
+                p, q = divmod(int(L.record["argmax"][s, c, i, j]), kw)
+                h, w = win[p * kw + q] or (-1, -1)
+                winner = names.short("in", (c, h, w))[0]
+                tie = bool(L.record["ties"][s, c, i, j])
+                numbers = f"max({values}) → {winner}" + (" " + _("(tie: the first)") if tie else "")
+                definition = (f"max({span[0]})", rf"\max({span[1]})")
+                if tie:
+                    ties.append(names.at("a", (c, i, j))[0])
+            else:
+                values = " + ".join(fmt.p_(x[c, h, w]) if hw else "0" for hw in win for h, w in [hw or (0, 0)])
+                numbers = f"(1/{kh * kw})×({values})"
+                definition = (f"(1/{kh * kw}) Σ {span[0]}", rf"\frac{{1}}{{{kh * kw}}} \sum {span[1]}")
+            out.rows.append(nr.row(names.at("a", (c, i, j)), definition, numbers, L.a[s, c, i, j]))
+        if ties:
+            out.notes.append(_("a tie in the window of {cells}: the gradient goes to the first maximum in row-major "
+                               "order, as PyTorch does").format(cells=", ".join(ties)))
+        return out
+    return narrate_forward
+
+
+def _narrate_backward(kind: str):
+    def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True):
+        out = Narration()
+        if grad_in is None:
+            return out
+        kh, kw = L.hyper["size"]
+        x_shape = L.a_prev.shape[1:]
+        C, Ho, Wo = L.a.shape[1:]
+        gets: dict[tuple[int, int, int], list[tuple[int, int]]] = {}  # input cell -> the windows (i, j) it feeds
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    win = _window(L.hyper, x_shape[1:], i, j)
+                    if kind == "max":
+                        win = [win[int(L.record["argmax"][s, c, i, j])]]
+                    for hw in win:
+                        if hw is not None:
+                            gets.setdefault((c, *hw), []).append((i, j))
+        if kind == "max":  # the cells that got a gradient; the others get 0
+            idx = sorted(gets)
+            out.total = len(idx)
+            idx = idx if full or len(idx) <= nr.LARGE else idx[:nr.TOP]
+        else:
+            idx, out.total = nr.cells(x_shape, full)
+        overlap = False
+        for cell in idx:
+            c = cell[0]
+            src = gets.get(cell, [])
+            up = [names.grad(names.at("a", (c, i, j))) for i, j in src]
+            g = [L.grad_a[s, c, i, j] for i, j in src]
+            if not src:
+                words = _("in no window")
+                definition, numbers = (f"0 ({words})", rf"0 \quad \text{{({words})}}"), "0"
+            elif kind == "max":
+                definition = nr.plus(up)
+                numbers = nr.total(g, fmt)
+                tied = any(L.record["ties"][s, c, i, j] for i, j in src)
+                words = (_("the first maximum of its window, a tie") if tied else _("the maximum of its window")) \
+                    if len(src) == 1 else _("the maximum of {n} windows, added").format(n=len(src))
+                definition = (f"{definition[0]}  ({words})", rf"{definition[1]} \quad \text{{({words})}}")
+            else:
+                k = kh * kw
+                definition = nr.plus((f"{u[0]}/{k}", rf"{u[1]}/{k}") for u in up)
+                numbers = " + ".join(f"{fmt.p_(v)}/{k}" for v in g)
+                if len(src) > 1:  # the terms are in the numbers; the definition names the overlap
+                    overlap = True
+                    words = _("{n} overlapping windows added").format(n=len(src))
+                    definition = (f"Σ ∂E/∂a/{k}: {words}", rf"\sum \partial E/\partial a/{k}\text{{: {words}}}")
+            out.rows.append(nr.row(names.grad(names.at("in", cell)), definition, numbers, grad_in[(s, *cell)]))
+        if kind == "max":
+            rest = int(np.prod(x_shape)) - len(gets)
+            out.notes.append(_("max pooling sends each window's gradient to its maximum alone; the other {k} "
+                               "cells of the input get 0").format(k=rest))
+        else:
+            out.notes.append(_("average pooling gives each cell of a window 1/{k} of the window's gradient").format(
+                k=kh * kw))
+        if overlap:
+            out.notes.append(_("where windows overlap, an input cell gets the sum of every window's contribution"))
+        return out
+    return narrate_backward
+
+
+
+
+# ---------------------------------------------------------------- the matrix view, for `--view matrix`
+def _max_matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+    """Max-pool in the matrix view: `route` (1 where an input cell is its window's maximum, the cell the gradient
+    goes to; a count where windows overlap) and ∂E/∂x."""
+    cache = {"argmax": record["argmax"], "x": x.shape}
+    return {"route": max_back(W, hp, np.ones_like(grad_a), cache), "grad_x": max_back(W, hp, grad_a, cache),
+            "ties": record["ties"]}
+
+
+def _avg_matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+    """Avg-pool in the matrix view: ∂E/∂x, each window's gradient shared 1/(kh·kw) to each of its cells."""
+    return {"grad_x": avg_back(W, hp, grad_a, {"x": x.shape})}
+
+
+
+
 MAXPOOL = LayerKind(
     name="maxpool", help=N_("max pooling: each cell the maximum of its window; the gradient goes to that maximum"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=max_forward, grads=_no_grads, back=max_back, torch=_torch("MaxPool2d"),
     json=("a", "grad_a"), describe=_describe("maxpool"), record=_record_max, mistakes=MAX_MISTAKES,
     new=_generator("maxpool"),
+    narrate_forward=_narrate_forward("max"), narrate_backward=_narrate_backward("max"),
+    matrices=_max_matrices,
 )
+
+
 AVGPOOL = LayerKind(
     name="avgpool", help=N_("average pooling: each cell the mean of its window; the gradient is shared evenly"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=avg_forward, grads=_no_grads, back=avg_back, torch=_torch("AvgPool2d"),
     json=("a", "grad_a"), describe=_describe("avgpool"), mistakes=AVG_MISTAKES,
     new=_generator("avgpool"),
+    narrate_forward=_narrate_forward("avg"), narrate_backward=_narrate_backward("avg"),
+    matrices=_avg_matrices,
 )

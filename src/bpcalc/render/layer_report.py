@@ -1,0 +1,299 @@
+"""Trace -> Doc for a network with other layer kinds than dense (conv2d, pools, flatten): the worked solution of one
+step, each layer's rows narrated by its registry entry (`narrate_forward`, `narrate_backward`, `narrate_grads`).
+
+This module names the quantities (the notation's names for dense layers, z^(l)[c,i,j] for feature maps) and lays
+the entries' rows out as tables; every value comes from the trace."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpcalc.engine.trace import NetworkTrace
+from bpcalc.explain.chain import fill, num
+from bpcalc.explain.notation import Notation, d
+from bpcalc.explain.numfmt import Fmt
+from bpcalc.i18n import _
+from bpcalc.registry import LAYERS, LOSSES, OPTIMIZERS, PAIRS, pair
+from bpcalc.registry.kinds import Narration
+from bpcalc.registry.layers.narrate import LARGE, TOP
+from bpcalc.render.doc import Doc, M, Table
+
+MAX_SAMPLES_SHOWN = 4
+NUM = {3}
+TEX_BASE = {"δ": r"\delta"}
+
+
+def _ix(idx: tuple) -> str:
+    """1-based indexes as written: (0, 1, 2) -> 1,2,3; letters stay letters."""
+    return ",".join(str(i + 1) if isinstance(i, int) else str(i) for i in idx)
+
+
+class Names:
+    """The names of layer li's quantities, handed to its entry's narration: `at(kind, idx)` the full name, `short`
+    the name inside a sum, `grad(sym)` ∂E/∂sym. kind: z, a, δ, w, b, or `in` (the layer's input)."""
+
+    def __init__(self, tr: NetworkTrace, nt: Notation, li: int):
+        self.tr, self.nt, self.li = tr, nt, li
+        self.dense = tr.layers[li].type == "dense"
+        self.l = nt.number(li)
+
+    def prev(self) -> Names:
+        return Names(self.tr, self.nt, self.li - 1)
+
+    def _dense(self, kind: str, idx: tuple) -> M:
+        nt, li = self.nt, self.li
+        if kind == "z":
+            return nt.z(li, *idx)
+        if kind == "a":
+            return nt.a(li, *idx)
+        if kind == "δ":
+            return nt.delta(li, *idx)
+        if kind == "w":
+            return nt.w(li, *idx)
+        return nt.b(li, *idx)
+
+    def at(self, kind: str, idx: tuple) -> M:
+        if kind == "in":
+            if self.li > 0:
+                return self.prev().at("a", idx)
+            if len(idx) == 1:
+                return self.nt.x(idx[0])
+            return M(f"x[{_ix(idx)}]", f"x[{_ix(idx)}]")
+        if self.dense and all(isinstance(i, int) for i in idx):
+            return self._dense(kind, idx)
+        tex = TEX_BASE.get(kind, kind)
+        if len(idx) == 1:  # a vector (flatten's output): a_m^(l)
+            return M(f"{kind}_{_ix(idx)}^({self.l})", f"{tex}_{{{_ix(idx)}}}^{{({self.l})}}")
+        return M(f"{kind}^({self.l})[{_ix(idx)}]", f"{tex}^{{({self.l})}}[{_ix(idx)}]")
+
+    def short(self, kind: str, idx: tuple) -> M:
+        if kind == "in" and self.li > 0:
+            return self.prev().short("a", idx)
+        if self.dense and all(isinstance(i, int) for i in idx):
+            return self.at(kind, idx)
+        base = "x" if kind == "in" else kind
+        tex = TEX_BASE.get(base, base)
+        if not idx:  # the bare letter, for formulas that index it themselves
+            return M(base, tex)
+        if self.dense:  # w_1k, a_k: a dense layer's letters as its notation writes them
+            sub = "".join(str(i + 1) if isinstance(i, int) else i for i in idx)
+            return M(f"{'a' if kind == 'in' else base}_{sub}", f"{'a' if kind == 'in' else tex}_{{{sub}}}")
+        if len(idx) == 1:
+            return M(f"{base}_{_ix(idx)}", f"{tex}_{{{_ix(idx)}}}")
+        return M(f"{base}[{_ix(idx)}]", f"{tex}[{_ix(idx)}]")
+
+    def grad(self, sym) -> M:
+        return d(self.nt.E, M(*sym))
+
+
+def _add(t: Table, nar: Narration, f: Fmt) -> None:
+    for r in nar.rows:
+        t.add(M(*r.quantity), M(*r.definition), num(r.numbers), f(r.value))
+
+
+def _caption(t: Table, nar: Narration) -> None:
+    notes = list(dict.fromkeys(nar.notes))
+    shown = len(nar.rows)
+    if shown < nar.total:
+        notes.append(_("{top} of {n} rows shown; --full shows all, --format json has every number").format(
+            top=shown, n=nar.total))
+    if notes:
+        t.caption = "; ".join(notes)
+
+
+def _columns() -> list[str]:
+    return [_("quantity"), _("definition"), _("with numbers"), _("value")]
+
+
+def _title(base: str, s: int, n: int) -> str:
+    return base if n == 1 else _("{title}, sample {s}").format(title=base, s=s + 1)
+
+
+def _kind(k, L) -> str:
+    """A layer as the tables name it: conv2@2×2 p1, maxpool2, dense 2."""
+    text = k.describe(L)
+    return f"{k.name} {text}" if text.isdigit() else text
+
+
+def _cell(text: str) -> M | str:
+    """A table cell with × in it (a shape, a kernel's size), typeset as math where the format has math."""
+    if "×" not in text:
+        return text
+    return M(text, r"\text{" + text.replace("×", r"}\times\text{") + "}")
+
+
+def _shape(shape: tuple) -> str:
+    return "×".join(map(str, shape))
+
+
+def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
+    doc = Doc()
+    nt = Notation.of(tr)
+    E = nt.E
+    loss = LOSSES[tr.loss_name]
+    n = tr.n
+    names = [Names(tr, nt, li) for li in range(len(tr.layers))]
+    kinds = [LAYERS[L.type] for L in tr.layers]
+    shape = "-".join([_shape(tr.inputs.shape[1:]), *(k.describe(L) for k, L in zip(kinds, tr.layers))])
+    doc.heading(_(tr.name) if tr.name else _("Network"))
+    doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(sizes=shape, loss=tr.loss_name,
+                                                                       formula=loss.formula)
+             + (_(", averaged over {n} samples").format(n=n) if n > 1 else "")
+             + _("; learning rate α = {lr}; optimizer {optimizer}").format(lr=f(tr.learning_rate),
+                                                                          optimizer=tr.optimizer)
+             + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
+    if tr.round_to is not None:
+        from bpcalc.render.rounding_report import rounding_note
+
+        doc.para(rounding_note(tr.round_to), "note")
+    t = doc.table(_("Layers"), [_("layer"), _("type"), _("output"), _("activation")])
+    t.add(_("{l} (input)").format(l=nt.number(-1)), "", _cell(_shape(tr.inputs.shape[1:])), "")
+    for li, (k, L) in enumerate(zip(kinds, tr.layers)):
+        t.add(str(nt.number(li)), _cell(_kind(k, L)), _cell(_shape(L.a.shape[1:])),
+              L.activation if k.activation else "")
+    per_table = n if full else MAX_SAMPLES_SHOWN
+    samples = range(min(n, per_table))
+    shown = (_(" (showing {shown} of {n} samples; --full for all, --format json has every number)").format(
+        shown=per_table, n=n) if n > per_table else "")
+
+    # ---- forward
+    doc.heading(_("Forward pass") + shown, 2)
+    for s in samples:
+        for li, (k, L) in enumerate(zip(kinds, tr.layers)):
+            nar = k.narrate_forward(L, s, f, names[li], full)
+            t = doc.table(_title(_("Layer {l}: {kind}").format(l=nt.number(li), kind=_kind(k, L)), s, n),
+                          _columns(), NUM)
+            _add(t, nar, f)
+            _caption(t, nar)
+
+    # ---- loss
+    doc.heading(_("Loss"), 2)
+    last = len(tr.layers) - 1
+    out = tr.layers[last]
+    a_out = out.a.reshape(n, -1)
+    K = a_out.shape[1]
+    out_cells = [tuple(int(i) for i in np.unravel_index(k, out.a.shape[1:])) for k in range(K)]
+    a_name = [names[last].at("a", c) for c in out_cells]
+    for s in samples:
+        t = doc.table(None if n == 1 else _("{title}, sample {s}").format(title=_("Loss"), s=s + 1), _columns(), NUM)
+        for k in range(K):
+            sym = fill(loss.term_t, t=nt.t(k), a=a_name[k], K=M(str(K), str(K)))
+            numbers = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(a_out[s, k]), K=K)
+            t.add(nt.Ek(k), sym, num(numbers), f(tr.loss_terms[s, k]))
+        if K > 1:
+            sw = _("sample")
+            t.add(E if n == 1 else M(f"{E.text}({sw} {s + 1})", rf"{E.tex}(\text{{{sw} }} {s + 1})"),
+                  M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
+                  num(" + ".join(f.p_(v) for v in tr.loss_terms[s])), f(tr.sample_loss[s]))
+    if n > 1:
+        t = doc.table(None, _columns(), NUM)
+        sw = _("sample")
+        t.add(E, M(f"(1/{n}) Σ_n {E.text}({sw} n)", rf"\frac{{1}}{{{n}}} \sum_n {E.tex}(\text{{{sw} }} n)"),
+              num(f"({' + '.join(f.p_(v) for v in tr.sample_loss)}) / {n}") if n <= 6
+              else _("mean of {n} sample losses").format(n=n), f(tr.loss))
+
+    # ---- backward
+    doc.heading(_("Backward pass: δ = ∂E/∂z, from the output layer back"), 2)
+    if n > 1:
+        doc.para(_("With {n} samples, ∂E/∂a carries the factor 1/{n} of the mean.").format(n=n), "note")
+    fused = pair(out.activation, tr.loss_name) if tr.fused else None
+    for li in range(last, -1, -1):
+        k, L = kinds[li], tr.layers[li]
+        grad_in = tr.layers[li - 1].grad_a if li > 0 else None
+        for s in samples:
+            nar = k.narrate_backward(L, s, f, names[li], full, grad_in, own_delta=not (li == last and fused))
+            title = (_("Layer {l} (output)") if li == last else _("Layer {l}")).format(l=nt.number(li))
+            t = doc.table(_title(title, s, n), _columns(), NUM)
+            if li == last:
+                _output_rows(t, tr, s, f, a_name, fused)
+            _add(t, nar, f)
+            _caption(t, nar)
+            if not t.rows:
+                doc.blocks.remove(t)
+
+    # ---- gradients
+    doc.heading(_("Gradients of the parameters"), 2)
+    for li, (k, L) in enumerate(zip(kinds, tr.layers)):
+        if k.narrate_grads is None or not L.params:
+            continue
+        nar = k.narrate_grads(L, f, names[li], full)
+        t = doc.table(_("Layer {l}").format(l=nt.number(li)),
+                      [_("parameter"), _("chain rule"), _("with numbers"), _("gradient")], NUM)
+        _add(t, nar, f)
+        _caption(t, nar)
+
+    # ---- update
+    opt = OPTIMIZERS[tr.optimizer]
+    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule, lr=f(tr.learning_rate)), 2)
+    for li, L in enumerate(tr.layers):
+        if L.params:
+            _update_table(doc, tr, li, names[li], f, full)
+
+    # ---- after
+    doc.heading(_("After the update"), 2)
+    t = doc.table(None, [_("quantity"), _("value")], {1})
+    after = tr.outputs_after.reshape(n, -1)
+    for s in samples:
+        for k in range(K):
+            words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
+            t.add(M(f"{a_name[k].text} {words}", rf"{a_name[k].tex}\ \text{{{words}}}"), f(after[s, k]))
+    plain = E.text == "E"
+    for label, value in ((_("{name} before"), tr.loss), (_("{name} after"), tr.loss_after)):
+        pre, post = (rf"\text{{{w}}}" if w.strip() else w for w in label.split("{name}", 1))
+        t.add(label.format(name=E.text) if plain else M(label.format(name=E.text), pre + E.tex + post), f(value))
+    t.add(_("change"), f(tr.loss_change))
+    return doc
+
+
+def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fused) -> None:
+    """∂E/∂a of the outputs from the loss (and δ in closed form, where the loss and activation have one)."""
+    loss, out, n = LOSSES[tr.loss_name], tr.layers[-1], tr.n
+    K = len(a_name)
+    nt = Notation.of(tr)
+    g = out.grad_a.reshape(n, -1)
+    a = out.a.reshape(n, -1)
+    for k in range(K):
+        sym = fill(loss.grad_t, a=a_name[k], t=nt.t(k), K=M(str(K), str(K)))
+        numbers = loss.grad_t.format(a=f.p_(a[s, k]), t=f.p_(tr.targets[s, k]), K=K)
+        if n > 1:
+            sym, numbers = M(f"({sym.text}) / {n}", rf"\left({sym.tex}\right) / {n}"), f"({numbers}) / {n}"
+        t.add(d(nt.E, a_name[k]), sym, num(numbers), f(g[s, k]))
+    if fused is None:
+        return
+    dl = out.delta.reshape(n, -1)
+    closed = _("in closed form")
+    p = PAIRS[out.activation, tr.loss_name]
+    names = Names(tr, nt, len(tr.layers) - 1)
+    for k in range(K):
+        cell = tuple(int(i) for i in np.unravel_index(k, out.a.shape[1:]))
+        base = p.delta_t.format(a=f(a[s, k]), t=f(tr.targets[s, k]), K=K)
+        t.add(names.at("δ", cell), M(f"∂E/∂z, {closed}", rf"\partial E/\partial z,\ \text{{{closed}}}"),
+              num(base if n == 1 else f"({base}) / {n}"), f(dl[s, k]))
+
+
+def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, full: bool) -> None:
+    """The update of every parameter of layer li, whatever its shape: old, gradient, state, the rule, new."""
+    from bpcalc.render.report import _state_columns, _state_keys
+
+    L, opt = tr.layers[li], OPTIMIZERS[tr.optimizer]
+    extra = _state_columns(tr.optimizer)
+    t = doc.table(_("Layer {l}").format(l=names.l), [_("parameter"), _("old"), _("gradient"), *extra,
+                                                     _("with numbers"), _("new")],
+                  {1, 2, *range(3, 3 + len(extra)), 4 + len(extra)})
+    entries = [(key, ix) for key, p in L.params.items() for ix in np.ndindex(p.shape)]
+    grads, new = L.grads, L.new_params
+    if not full and len(entries) > LARGE:
+        mags = np.asarray([abs(grads[key][ix]) for key, ix in entries])
+        entries = [entries[i] for i in sorted(np.argsort(-mags, kind="stable")[:TOP].tolist())]
+        t.caption = _("the {top} largest gradients of {n} parameters; --full shows all, "
+                      "--format json has every number").format(top=TOP, n=sum(p.size for p in L.params.values()))
+    for key, ix in entries:
+        p = names.at("w" if key == "weights" else "b", tuple(int(i) for i in ix))
+        old, g, nw = L.params[key][ix], grads[key][ix], new[key][ix]
+        if key in tr.freeze:
+            t.add(p, f(old), f(g), *["" for _c in extra], _("frozen"), f(nw))
+            continue
+        st = {k2: f(v[ix]) for k2, v in L.optimizer_state.get(key, {}).items()}
+        numbers = opt.rule_t.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(g),
+                                    **{k2: (f"({v})" if v.startswith("-") else v) for k2, v in st.items()})
+        t.add(p, f(old), f(g), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num(numbers), f(nw))
