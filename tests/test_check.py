@@ -242,8 +242,8 @@ def test_cli_pass_text_and_json(cli):
     assert set(d["parameters"][0]) >= {"key", "name", "backprop", "numerical", "difference", "relative_error", "ok"}
     assert set(d["timing"]) >= {"backprop_seconds", "numerical_seconds", "ratio", "forward_passes"}
     assert d["timing"]["forward_passes"] == 24
-    assert d["seed_002"]["parameters"] == 784 * 30 + 30 + 30 * 10 + 10
-    assert d["seed_002"]["forward_passes"] == 2 * d["seed_002"]["parameters"]
+    assert d["layer_notation_example"]["parameters"] == 784 * 30 + 30 + 30 * 10 + 10
+    assert d["layer_notation_example"]["forward_passes"] == 2 * d["layer_notation_example"]["parameters"]
 
 
 def test_cli_fail_exits_1(cli, monkeypatch):

@@ -182,3 +182,91 @@ def test_random_wrong_values_are_not_explained():
     rng = random.Random(12)
     values = {key: f"{rng.uniform(-2, 2):.4f}" for key in ("a_1^(3)", "δ_1^(2)", "∂E/∂w_21^(3)", "w_12^(2)", "E")}
     assert diagnosed(TWO_LAYER, values) == dict.fromkeys(values)
+
+
+# ---- issue 23: work done with the tables' rounded numbers; a mistake in one value only; z as a gradient's factor
+MAZUR = (NETWORKS / "mazur.yaml").read_text(encoding="utf-8")
+A2_4 = [round(a, 4) for a in A2]  # the numbers as the tables print them, copied by a student
+A3_4 = [round(a, 4) for a in A3]
+
+
+def test_a_mistake_made_with_the_rounded_numbers_is_named_with_them():
+    """f′ left out, from the 4-decimal a's: (0.7514 − 0.01) × 0.5933 = 0.4399 (exactly: 0.43983)."""
+    by_hand = (A3_4[0] - T[0]) * A2_4[0]
+    assert fmt(by_hand) == "0.4399" and fmt((A3[0] - T[0]) * A2[0]) != "0.4399"
+    d = diagnosed(TWO_LAYER, {"∂E/∂w_11^(3)": "0.4399"})["∂E/∂w_11^(3)"]
+    assert d["cause"] == "missing_activation_derivative"
+    assert "rounded to 4 decimals as you wrote them" in d["explanation"]
+
+
+def test_sigma_for_its_derivative_with_the_rounded_numbers():
+    """σ for σ′, from the 4-decimal a: (0.7514 − 0.01) × 0.7514 = 0.5571 (exactly: 0.5570)."""
+    by_hand = (A3_4[0] - T[0]) * A3_4[0]
+    assert fmt(by_hand) == "0.5571" and fmt((A3[0] - T[0]) * A3[0]) == "0.5570"
+    d = diagnosed(TWO_LAYER, {"δ_1^(3)": "0.5571"})["δ_1^(3)"]
+    assert d["cause"] == "derivative_of_wrong_quantity"
+    assert "rounded to 4 decimals as you wrote them" in d["explanation"]
+
+
+def test_the_exact_track_says_nothing_of_rounding():
+    d = diagnosed(TWO_LAYER, {"δ_1^(3)": fmt((A3[0] - T[0]) * A3[0])})["δ_1^(3)"]
+    assert d["cause"] == "derivative_of_wrong_quantity" and "rounded" not in d["explanation"]
+
+
+def test_rounded_track_text_in_korean(cli):
+    text = TWO_LAYER + "\nexpected:\n  δ_1^(3): 0.5571\n"
+    r = cli("run", "-", "--format", "text", "--lang", "ko", input=text)
+    assert r.exit_code == 1
+    assert "쓴 대로 4자리로 반올림한 수로" in r.stdout
+
+
+def test_a_sign_flipped_in_one_update_while_another_is_right():
+    """The most-cited example: w1 ← 0.15 − 0.5·∂E/∂w1 right, w5 ← 0.40 + 0.5·∂E/∂w5 (the published 0.082167)."""
+    d_h1 = (D3[0] * W3[0][0] + D3[1] * W3[1][0]) * A2[0] * (1 - A2[0])
+    w1 = 0.15 - 0.5 * d_h1 * X[0]
+    w5 = 0.40 + 0.5 * D3[0] * A2[0]
+    assert f"{w1:.6f}" == "0.149781" and f"{w5:.5f}" == "0.44108"
+    assert f"{D3[0] * A2[0]:.6f}" == "0.082167"
+    d = diagnosed(MAZUR, {"w1": "0.149781", "w5": "0.44108"})
+    assert d["w1"] is None
+    assert d["w5"]["cause"] == "update_sign_flipped" and "in this value alone" in d["w5"]["explanation"]
+
+
+def test_a_sign_flipped_in_a_later_weight_of_the_same_layer():
+    """w5 right (earlier in its layer), w6's sign flipped: only a mistake made in w6 alone explains it."""
+    w5 = 0.40 - 0.5 * D3[0] * A2[0]
+    w6 = 0.45 + 0.5 * D3[0] * A2[1]
+    d = diagnosed(MAZUR, {"w5": fmt(w5, 6), "w6": fmt(w6, 6)})
+    assert d["w5"] is None and d["w6"]["cause"] == "update_sign_flipped"
+
+
+def test_f_prime_left_out_of_one_unit_only():
+    """δ_o1 right, δ_o2 without σ′: the throughout-the-layer mistake would change δ_o1, written right before it."""
+    d = diagnosed(TWO_LAYER, {"δ_1^(3)": fmt(D3[0], 6), "δ_2^(3)": fmt(A3[1] - T[1], 6)})
+    assert d["δ_1^(3)"] is None and d["δ_2^(3)"]["cause"] == "missing_activation_derivative"
+
+
+def test_z_for_a_as_the_gradient_factor():
+    """∂E/∂w5 = δ_o1 · net_h1 = 0.138499 × 0.3775 = 0.052283 (instead of δ_o1 · out_h1 = 0.082167), forward right."""
+    net_h1 = 0.15 * X[0] + 0.20 * X[1] + 0.35
+    assert f"{D3[0] * net_h1:.6f}" == "0.052283"
+    d = diagnosed(MAZUR, {"out_o1": fmt(A3[0], 6), "∂E_total/∂w5": "0.052283"})
+    assert d["out_o1"] is None
+    assert d["∂E_total/∂w5"]["cause"] == "z_instead_of_a"
+    assert "δ·z instead of δ·a" in d["∂E_total/∂w5"]["explanation"]
+
+
+def test_a_mistake_made_from_the_students_own_earlier_value():
+    """δ_o1 miscopied as 0.1358 (the published 0.138499), then w5 ← 0.40 + 0.5 × 0.1358 × out_h1: the sign flip
+    is named from the student's own δ."""
+    w5 = 0.40 + 0.5 * 0.1358 * A2[0]
+    assert f"{w5:.6f}" == "0.440283"
+    d = diagnosed(MAZUR, {"δ_o1": "0.1358", "w5": "0.440283"})
+    assert d["δ_o1"] is None
+    assert d["w5"]["cause"] == "update_sign_flipped" and "from the values you wrote" in d["w5"]["explanation"]
+
+
+def test_a_value_right_from_the_students_own_earlier_value_is_no_mistake():
+    """w5 ← 0.40 − 0.5 × 0.1358 × out_h1 is right from the miscopied δ: no mistake of its own is named."""
+    d = diagnosed(MAZUR, {"δ_o1": "0.1358", "w5": f"{0.40 - 0.5 * 0.1358 * A2[0]:.6f}"})
+    assert d["w5"] is None

@@ -113,7 +113,42 @@ def _composite() -> list[float]:
     return [a, b, b * b, 2 * b, 2 * b * math.exp(a), dydx, x - 0.01 * dydx]
 
 
-HAND = {"simple": _simple, "hidden": _hidden, "two_layer": _two_layer, "mazur": _two_layer, "xor": _xor,
+def _conv() -> list[float]:
+    """The bundled CNN by loops: conv (cross-correlation), relu, 2×2 max-pool, flatten, softmax, cross-entropy."""
+    x = np.array([[0.1, 0.5, 0.2, 0.0, 0.3], [0.4, 0.9, 0.1, 0.6, 0.2], [0.0, 0.3, 0.8, 0.5, 0.1],
+                  [0.7, 0.2, 0.4, 1.0, 0.6], [0.5, 0.1, 0.3, 0.2, 0.9]])
+    K = np.array([[[0.5, -0.2], [0.3, 0.1]], [[-0.3, 0.4], [0.2, 0.6]]])
+    kb = np.array([0.1, -0.1])
+    V = np.array([[0.2, -0.1, 0.3, 0.1, -0.2, 0.4, 0.1, -0.3], [-0.1, 0.3, 0.2, -0.2, 0.1, 0.2, -0.3, 0.1]])
+    t = np.array([1.0, 0.0])
+    z = np.zeros((2, 4, 4))
+    for c in range(2):
+        for i in range(4):
+            for j in range(4):
+                z[c, i, j] = sum(x[i + p, j + q] * K[c, p, q] for p in range(2) for q in range(2)) + kb[c]
+    a = np.maximum(z, 0)
+    pooled, where = np.zeros((2, 2, 2)), {}
+    for c in range(2):
+        for i in range(2):
+            for j in range(2):
+                cells = [(2 * i + p, 2 * j + q) for p in range(2) for q in range(2)]
+                best = max(cells, key=lambda hw: a[c, hw[0], hw[1]])
+                pooled[c, i, j], where[c, i, j] = a[c, best[0], best[1]], best
+    f = pooled.reshape(-1)
+    u = V @ f
+    y = np.exp(u) / np.exp(u).sum()
+    E = -math.log(y[0])
+    du = y - t
+    gV, dpool = np.outer(du, f), (V.T @ du).reshape(2, 2, 2)
+    dz = np.zeros((2, 4, 4))
+    for (c, i, j), (h, w) in where.items():
+        dz[c, h, w] = dpool[c, i, j] * (z[c, h, w] > 0)
+    gK = np.array([[[sum(dz[c, i, j] * x[i + p, j + q] for i in range(4) for j in range(4)) for q in range(2)]
+                    for p in range(2)] for c in range(2)])
+    return [*z.ravel(), *f, *u, *y, E, *du, *gV.ravel(), *dz.sum(axis=(1, 2)), *gK.ravel(), *(K - 0.1 * gK).ravel()]
+
+
+HAND = {"conv": _conv, "simple": _simple, "hidden": _hidden, "two_layer": _two_layer, "mazur": _two_layer, "xor": _xor,
         "graph_chain": _graph_chain, "snack": _snack, "composite": _composite}
 
 

@@ -73,3 +73,51 @@ def test_jupyter_picks_the_html():
     formatters = pytest.importorskip("IPython.core.formatters")
     data, _meta = formatters.format_display_data(bpcalc.run("graph_chain"))
     assert {"text/html", "text/markdown", "text/latex"} <= set(data)
+
+
+# ------------------------------------------------------------------------------ a large trace in a notebook
+def _large_spec() -> tuple[str, float]:
+    """A 3-sample 4-5-4-3 tanh/relu/softmax network with cross-entropy and Adam, and its loss by hand (numpy)."""
+    import numpy as np
+    import yaml
+
+    rng = np.random.default_rng(11)
+    sizes = (4, 5, 4, 3)
+    Ws = [rng.normal(0, 0.6, (sizes[i + 1], sizes[i])) for i in range(3)]
+    bs = [rng.normal(0, 0.2, sizes[i + 1]) for i in range(3)]
+    X = rng.normal(0, 1, (3, 4))
+    T = np.eye(3)
+    a = X
+    for W, b, f in zip(Ws, bs, (np.tanh, lambda z: np.maximum(z, 0), None)):
+        z = a @ W.T + b
+        a = f(z) if f else np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    loss = float(-(T * np.log(a)).sum(1).mean())
+    spec = {"name": "large", "inputs": X.tolist(), "targets": T.tolist(), "loss": "cross_entropy",
+            "optimizer": "adam", "learning_rate": 0.01,
+            "layers": [{"weights": W.tolist(), "biases": b.tolist(), "activation": act}
+                       for W, b, act in zip(Ws, bs, ("tanh", "relu", "softmax"))]}
+    return yaml.safe_dump(spec), loss
+
+
+def test_a_large_trace_shows_a_summary_with_the_whole_one_call_away():
+    from bpcalc.render import notebook
+
+    text, loss = _large_spec()
+    tr = bpcalc.run(text)
+    whole = notebook.to_html(tr)
+    assert len(whole) > notebook.LARGE_HTML  # hundreds of KB of MathML
+    html = tr._repr_html_()
+    assert len(html) < 40_000 and html.startswith('<div class="bpcalc">')
+    assert "bpcalc.render.notebook.full(result)" in html and "more in the whole document" in html
+    assert f"{loss:.4f}" in html  # the loss
+    assert "tanh" in html and "softmax" in html  # the layers' table: units and activations
+    # one call away: the whole document, displayed in full
+    shown = notebook.full(tr)
+    assert shown._repr_html_() == whole and f"{loss:.4f}" in whole
+
+
+def test_a_small_trace_shows_everything_as_before():
+    from bpcalc.render import notebook
+
+    tr = bpcalc.run("two_layer")
+    assert tr._repr_html_() == notebook.to_html(tr) and "more in the whole document" not in tr._repr_html_()

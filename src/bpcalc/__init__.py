@@ -119,11 +119,13 @@ def derive(spec=None, param: str | list[str] | None = None, precision: int = 4,
     return _shown(derive_chain(run(spec, learning_rate=learning_rate), precision, params))
 
 
-def check(spec=None, eps: float = 1e-6, tolerance: float = 1e-5) -> GradCheck:
-    """Backprop's gradients against central differences, as `bpcalc check` does."""
+def check(spec=None, eps: float = 1e-6, tolerance: float = 1e-5, params: int | None = 200,
+          samples: int | None = None) -> GradCheck:
+    """Backprop's gradients against central differences, as `bpcalc check` does: a stratified random subset of
+    `params` parameters (None: all) on `samples` samples (None: all)."""
     from bpcalc.engine.gradcheck import check as run_check
 
-    return _shown(run_check(load_spec(spec), eps=eps, tolerance=tolerance))
+    return _shown(run_check(load_spec(spec), eps=eps, tolerance=tolerance, params=params, samples=samples))
 
 
 __all__ = ["GraphSpec", "NetworkSpec", "SpecError", "__version__", "check", "derive", "load_spec", "parse_spec", "run",

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bpcalc.cli import common as c
-from bpcalc.cli import lms
+from bpcalc.cli import lms, progress
 from bpcalc.cli.app import app
 from bpcalc.i18n import _
 
@@ -99,16 +99,12 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
     """N different problems (variant i drawn from the seed sequence (seed, i)), each with sheet and key; or, in a
     quiz format, each with its template and all of them in one quiz file."""
     from bpcalc.cli import formats
-    from bpcalc.cli.worksheet import build
-    from bpcalc.engine.problems import new_problem
     from bpcalc.errors import SpecError
-    from bpcalc.explain.worksheet import SECTIONS
-    from bpcalc.spec.loader import parse_spec
     from bpcalc.spec.save import show_path
 
-    quiz = None
+    quiz = tol = None
     if fmt in lms.QUIZ_FORMATS:
-        from bpcalc.render.lms.questions import parse_tolerance, quiz_sheet
+        from bpcalc.render.lms.questions import parse_tolerance
 
         tol = parse_tolerance(tolerance)
         quiz = lms.Quiz(_("bpcalc class set (seed {seed})").format(seed=seed))
@@ -117,10 +113,48 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
                           "system as moodle, qti or gift").format(fmt=fmt))
     if folder.exists() and not folder.is_dir():
         raise SpecError(_("--output {path}: not a folder").format(path=show_path(folder)))
-    width = len(str(n))
     seen: set[str] = set()
     files: list[tuple[str, str]] = []  # every file made before the folder is: a refusal (exit 2) writes nothing
+    bar = progress.Bar(_("class set"), n, delay=progress.DELAY) if progress.wanted(quiet, output=folder) else None
+    try:
+        _draw(n, bar, files, quiz, seen, folder, seed, shape, activation, loss, decimals, graph, round_to, fmt,
+              standalone, tol)
+    finally:
+        if bar is not None:
+            bar.close()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files:
+        c.deliver(content, folder / name)
+    if quiz is not None:
+        name = "quiz" + formats.BY_FAMILY[("lms", fmt)].suffixes[0]
+        lms.deliver(quiz, fmt, folder / name, split)
+        if not quiet:
+            c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, check-NN.yaml (the templates to fill in "
+                             "and grade), and {name}, all of them as graded questions (variant i is drawn from seed "
+                             "{seed} and i)").format(n=n, folder=show_path(folder), name=name, seed=seed) + "\n")
+        return
+    if not quiet:
+        c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, worksheet-NN.{ext}, answers-NN.{ext}, "
+                         "check-NN.yaml (variant i is drawn from seed {seed} and i)").format(
+                             n=n, folder=show_path(folder), ext=SUFFIX[fmt], seed=seed) + "\n")
+
+
+def _draw(n: int, bar: progress.Bar | None, files: list, quiz, seen: set, folder: Path, seed: int, shape: str,
+          activation: str, loss: str, decimals: int, graph: bool, round_to: int | None, fmt: str, standalone: bool,
+          tol) -> None:
+    """Draw the class set's N problems and render their files into `files` (nothing written yet), with a bar."""
+    from bpcalc.cli import formats
+    from bpcalc.cli.worksheet import build
+    from bpcalc.engine.problems import new_problem
+    from bpcalc.explain.worksheet import SECTIONS
+    from bpcalc.spec.loader import parse_spec
+
+    if quiz is not None:
+        from bpcalc.render.lms.questions import quiz_sheet
+    width = len(str(n))
     for i in range(1, n + 1):
+        if bar is not None:
+            bar.update(i - 1, _("problem {i} of {n}").format(i=i, n=n))
         p = new_problem((seed, i), shape, activation, loss, decimals, graph, round_to, avoid=frozenset(seen))
         seen.add(p.text)
         tag = f"{i:0{width}d}"
@@ -139,18 +173,3 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
                               (f"answers-{tag}.{SUFFIX[fmt]}", render(key.doc, None, standalone=standalone)),
                               (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))):
             files.append((name, content))
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, content in files:
-        c.deliver(content, folder / name)
-    if quiz is not None:
-        name = "quiz" + formats.BY_FAMILY[("lms", fmt)].suffixes[0]
-        lms.deliver(quiz, fmt, folder / name, split)
-        if not quiet:
-            c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, check-NN.yaml (the templates to fill in "
-                             "and grade), and {name}, all of them as graded questions (variant i is drawn from seed "
-                             "{seed} and i)").format(n=n, folder=show_path(folder), name=name, seed=seed) + "\n")
-        return
-    if not quiet:
-        c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, worksheet-NN.{ext}, answers-NN.{ext}, "
-                         "check-NN.yaml (variant i is drawn from seed {seed} and i)").format(
-                             n=n, folder=show_path(folder), ext=SUFFIX[fmt], seed=seed) + "\n")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bpcalc.cli import common as c
+from bpcalc.cli import progress
 from bpcalc.cli.app import app
 from bpcalc.i18n import N_, _
 
@@ -59,7 +59,19 @@ def _by_hand(s, epochs: int, round_to: int, tables: bool, fmt: str, precision: i
     if getattr(s, "batch_size", None) and s.batch_size < len(s.inputs):
         raise SpecError(_("--round does each epoch as one full step; the spec's batch_size {b} splits it"
                           ).format(b=s.batch_size), path="batch_size", hint=_("remove batch_size, or drop --round"))
-    traces = epochs_by_hand(s, epochs, learning_rate, round_to)
+    bar = progress.Bar(_("epochs by hand"), 2 * epochs, delay=progress.DELAY) if (
+        not quiet and _stderr_tty()) else None
+    done = [0]
+
+    def stepped() -> None:
+        done[0] += 1
+        bar.update(done[0])
+
+    try:
+        traces = epochs_by_hand(s, epochs, learning_rate, round_to, stepped if bar else None)
+    finally:
+        if bar:
+            bar.close()
     for tr in traces:
         c.refuse_non_finite(tr)
 
@@ -200,10 +212,7 @@ def _auto(epochs: int) -> int:
 
 
 def _stderr_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
+    return progress.stderr_tty()
 
 
 def _check_plot(plot: Path, scale: str) -> None:
@@ -270,7 +279,7 @@ class _Progress:
 
             self.bar = Progress(TextColumn(_("training")), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                console=Console(stderr=True), transient=True)
+                                console=Console(stderr=True, force_terminal=True), transient=True)
             self.bar.start()
             self.task = self.bar.add_task("train", total=self.epochs, info="")
         self.bar.update(self.task, completed=done, info=self.info)

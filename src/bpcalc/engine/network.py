@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,10 +72,12 @@ class Network:
         a = X
         m = self.mistake
         for l, (W, b, act, kind) in enumerate(zip(self.weights, self.biases, self.acts, self.kinds)):
-            if m is not None and m.at("missing_bias", l):
-                b = None
+            if m is not None and m.at("missing_bias", l) and b is not None:
+                b = None if m.cell is None else m.only(np.zeros_like(b), b)
             fwd = kind.forward if m is None else kind.made("forward", m, l)  # (a mistake of the kind's own)
             z, self.caches[l] = fwd(W, b, self.hypers[l], a)  # sums of products: never rounded
+            if m is not None and m.given:
+                z = self.given(l, "z", z)
             if kept is not None:
                 if act.unguarded is not None:
                     a, k = act.unguarded.forward(z)
@@ -83,11 +86,23 @@ class Network:
                 kept.append(k)
             else:
                 a = act.forward(z) if rnd is None else when(rnd, rounds_activation(act))(act.forward(z))
+            if m is not None and m.given:
+                a = self.given(l, "a", a)
             zs.append(z)
             as_.append(a)
-            if m is not None and m.at("z_instead_of_a", l + 1):
+            if m is not None and m.at("z_instead_of_a", l + 1) and m.where != "grad":
                 a = z
         return zs, as_
+
+    def given(self, l: int, field: str, x: np.ndarray) -> np.ndarray:
+        """`x` (layer l's `field`) with the values the student wrote for it in their places (Mistake.given)."""
+        hits = [(idx, v) for gl, gf, idx, v in self.mistake.given if gl == l and gf == field]
+        if not hits:
+            return x
+        x = x.copy()
+        for idx, v in hits:
+            x[idx if len(idx) == x.ndim else (..., *idx)] = v
+        return x
 
     def logs(self, z: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """log a and log(1 − a) of the output from z, where the loss takes them and the activation has them."""
@@ -130,14 +145,15 @@ class Network:
             return self.acts[l].unguarded.local(a, kept[l])
         act = self.acts[l]
         m = self.mistake
-        if m is not None:
+        right = None
+        if act.local is not None:
+            right = act.local_z(z, a) if (act.local_z is not None and rnd is None) else act.local(z, a)
+        if m is not None and (m.cell is None or right is not None):
             if m.at("missing_activation_derivative", l):
-                return np.ones_like(z)  # the f'(z) factor left out
+                return m.only(np.ones_like(z), right)  # the f'(z) factor left out
             if m.at("derivative_of_wrong_quantity", l):
-                return a.copy()  # f(z) written for f'(z): σ(z) for σ'(z)
-        if act.local is None:
-            return None
-        return act.local_z(z, a) if (act.local_z is not None and rnd is None) else act.local(z, a)
+                return m.only(a.copy(), right)  # f(z) written for f'(z): σ(z) for σ'(z)
+        return right
 
     def backward(self, X, T, zs, as_, rnd: Rnd = None, full: bool = False, into=None, kept: list | None = None
                  ) -> dict:
@@ -189,9 +205,12 @@ class Network:
                 z, a = zs[l], as_[l]
                 local = self.local(l, z, a, rnd, kept)
                 delta = self._delta(grad_a, local, rec) if local is not None else self.acts[l].backward(z, a, grad_a)
+            if m is not None and m.given:
+                delta = self.given(l, "delta", delta)
             a_prev = as_[l - 1] if l > 0 else X
-            if m is not None and m.at("z_instead_of_a", l) and l > 0:
-                a_prev = zs[l - 1]  # z of the previous layer taken as its output
+            z_prev = m is not None and m.at("z_instead_of_a", l) and l > 0
+            if z_prev and m.cell is None:
+                a_prev = zs[l - 1]  # z of the previous layer taken as its output (or as the gradient's factor)
             kind, W = self.kinds[l], self.weights[l]
             if rec:
                 out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local if full else None, delta
@@ -203,6 +222,14 @@ class Network:
             if gW is not None or gb is not None:
                 grads = kind.grads if m is None else kind.made("grads", m, l)
                 grads(W, self.biases[l], self.hypers[l], a_prev, delta, self.caches[l], gW, gb)
+                if z_prev and m.cell is not None and gW is not None:  # z as one weight's gradient factor
+                    wrong = np.empty_like(gW)
+                    grads(W, self.biases[l], self.hypers[l], zs[l - 1], delta, self.caches[l], wrong, None)
+                    gW[...] = m.only(wrong, gW)
+                if m is not None and m.given:
+                    for g, field in ((gW, "grad_weights"), (gb, "grad_biases")):
+                        if g is not None:
+                            g[...] = self.given(l, field, g)
             if l > 0:
                 if m is not None and m.back_weights is not None and m.at("used_updated_weights", l):
                     W = m.back_weights[l]  # δ passed back through weights already updated
@@ -223,8 +250,12 @@ class Network:
         r = when(rnd, rounds_update(opt.opt))
         opt.tick()
         states = []
-        if self.mistake is not None and self.mistake.at("update_sign_flipped"):
-            gW, gb = [None if g is None else -g for g in gW], [None if g is None else -g for g in gb]  # θ + α·g
+        m = self.mistake
+        if m is not None and m.at("update_sign_flipped"):  # θ + α·g (in one layer, or for one parameter)
+            gW = [g if g is None or not m.at(m.cause, l) or m.where == "biases" else m.only(-g, g)
+                  for l, g in enumerate(gW)]
+            gb = [g if g is None or not m.at(m.cause, l) or m.where == "weights" else m.only(-g, g)
+                  for l, g in enumerate(gb)]
         for l in range(len(self.weights)):
             st = {}
             if self.weights[l] is not None and "weights" not in self.freeze:
@@ -235,6 +266,11 @@ class Network:
                 self.biases[l] = r(self.biases[l])
             states.append(st)
         return states
+
+
+def _named(W: np.ndarray | None, b: np.ndarray | None, copy: bool = False) -> dict[str, np.ndarray]:
+    """A layer's parameters (or their gradients) by name: those it has."""
+    return {k: (v.copy() if copy else v) for k, v in (("weights", W), ("biases", b)) if v is not None}
 
 
 def widths(spec: NetworkSpec) -> list[int]:
@@ -278,16 +314,17 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     E = float(mean(average(sample_loss)))
     g = net.backward(X, T, zs, as_, rnd, full=True)
     states = net.apply(g["gW"], g["gb"], opt, rnd)
+    if net.mistake is not None and net.mistake.given:  # the student's values were the step's, not after it
+        net.mistake = replace(net.mistake, given=())
     zs2, as2 = net.forward(X, rnd)
     E_after = float(mean(average(net.loss_terms(zs2[-1], as2[-1], T, rnd).sum(axis=1))))
     layers = []
     for l, ls in enumerate(spec.layers):
         layers.append(LayerTrace(
-            l=l + 2, activation=ls.activation, a_prev=as_[l - 1] if l else X, weights=old_W[l], biases=old_b[l],
+            l=l + 2, activation=ls.activation, a_prev=as_[l - 1] if l else X,
             z=zs[l], a=as_[l], grad_a=g["grad_a"][l], local=g["local"][l], delta=g["delta"][l],
-            grad_weights=g["gW"][l], grad_biases=g["gb"][l],
-            new_weights=None if net.weights[l] is None else net.weights[l].copy(),
-            new_biases=None if net.biases[l] is None else net.biases[l].copy(), back_terms=g["terms"][l],
+            params=_named(old_W[l], old_b[l]), grads=_named(g["gW"][l], g["gb"][l]),
+            new_params=_named(net.weights[l], net.biases[l], copy=True), back_terms=g["terms"][l],
             optimizer_state=states[l], labels=ls.labels, type=ls.type, hyper=ls.hyper,
             record=records[l]))
     return NetworkTrace(

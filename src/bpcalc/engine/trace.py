@@ -22,17 +22,14 @@ class LayerTrace:
     l: int
     activation: str
     a_prev: np.ndarray  # (n, K)  a^(l-1)
-    weights: np.ndarray  # (J, K)
-    biases: np.ndarray | None  # (J,)
     z: np.ndarray  # (n, J)
     a: np.ndarray  # (n, J)
     grad_a: np.ndarray  # (n, J)  ∂E/∂a^(l)
     local: np.ndarray | None  # (n, J)  ∂a/∂z (None for softmax: full Jacobian)
     delta: np.ndarray  # (n, J)  ∂E/∂z^(l)
-    grad_weights: np.ndarray  # (J, K)
-    grad_biases: np.ndarray | None
-    new_weights: np.ndarray
-    new_biases: np.ndarray | None
+    params: dict[str, np.ndarray] = field(default_factory=dict)  # the learnable parameters by name, before the update
+    grads: dict[str, np.ndarray] = field(default_factory=dict)  # ∂E/∂ each parameter, by the parameter's name
+    new_params: dict[str, np.ndarray] = field(default_factory=dict)  # each parameter after the update
     back_terms: np.ndarray | None = None  # (n, J_next, J): δ_j^(l+1)·w_jk^(l+1), summed over j into grad_a
     optimizer_state: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # "weights"/"biases" -> state
     labels: dict = field(default_factory=dict)
@@ -40,20 +37,13 @@ class LayerTrace:
     hyper: dict = field(default_factory=dict)  # the kind's settings: stride, padding, size
     record: dict = field(default_factory=dict)  # what the kind's forward kept for the tables (max-pool winners, ties)
 
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The learnable parameters by name (spec and JSON key), before the update."""
-        return {k: v for k, v in (("weights", self.weights), ("biases", self.biases)) if v is not None}
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        """∂E/∂ each parameter, by the parameter's name."""
-        return {k: v for k, v in (("weights", self.grad_weights), ("biases", self.grad_biases)) if v is not None}
-
-    @property
-    def new_params(self) -> dict[str, np.ndarray]:
-        """Each parameter after the update, by name."""
-        return {k: v for k, v in (("weights", self.new_weights), ("biases", self.new_biases)) if v is not None}
+    # a parameter by the name the JSON gives it (None where the layer has none)
+    weights = property(lambda self: self.params.get("weights"))
+    biases = property(lambda self: self.params.get("biases"))
+    grad_weights = property(lambda self: self.grads.get("weights"))
+    grad_biases = property(lambda self: self.grads.get("biases"))
+    new_weights = property(lambda self: self.new_params.get("weights"))
+    new_biases = property(lambda self: self.new_params.get("biases"))
 
 
 @dataclass

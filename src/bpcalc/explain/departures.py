@@ -308,12 +308,14 @@ def attach_exact(rounded_trace, exact_trace) -> None:
     rounded_trace.rounding = RoundingComparison(rounded_trace.round_to, found, first, compared, exact_trace)
 
 
-def epochs_by_hand(spec, epochs: int, learning_rate: float | None = None, round_to: int | None = None) -> list:
-    """`epochs` full steps, each from the last one's parameters; hand-rounded ones keep their exact twins."""
+def epochs_by_hand(spec, epochs: int, learning_rate: float | None = None, round_to: int | None = None,
+                   on_step=None) -> list:
+    """`epochs` full steps, each from the last one's parameters; hand-rounded ones keep their exact twins.
+    `on_step()` is called after each step computed: `epochs` of them, twice that when rounding (both tracks)."""
     from bpcalc.engine.byhand import steps_by_hand
 
-    traces = steps_by_hand(spec, epochs, learning_rate, round_to)
+    traces = steps_by_hand(spec, epochs, learning_rate, round_to, on_step)
     if round_to is not None:
-        for tr, ex in zip(traces, steps_by_hand(spec, epochs, learning_rate, None)):
+        for tr, ex in zip(traces, steps_by_hand(spec, epochs, learning_rate, None, on_step)):
             attach_exact(tr, ex)
     return traces

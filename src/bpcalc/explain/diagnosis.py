@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bpcalc.engine.mistakes import CAUSES, LAYER_MISTAKES, Mistake
 from bpcalc.i18n import _, language, set_language
@@ -69,10 +69,11 @@ def _variants(spec, data: dict) -> Iterator[Mistake]:
         elif cause == "update_sign_flipped":
             yield Mistake(cause)
         elif cause == "z_instead_of_a" and L > 1:
-            yield Mistake(cause, None)
-            if L > 2:
-                for l in range(1, L):
-                    yield Mistake(cause, frozenset({l}))
+            for where in ("both", "grad"):  # z fed forward; z as the weights' gradient factor only
+                yield Mistake(cause, None, where=where)
+                if L > 2:
+                    for l in range(1, L):
+                        yield Mistake(cause, frozenset({l}), where=where)
         elif cause == "factor_of_two":
             for where in ("loss", "grad"):
                 for f in (2.0, 0.5):
@@ -93,6 +94,57 @@ def _variants(spec, data: dict) -> Iterator[Mistake]:
                 if alt not in seen:
                     seen.add(alt)
                     yield Mistake(cause, learning_rate=alt)
+
+
+UNIT_FIELDS = ("z", "a", "local", "delta", "grad_biases", "new_biases")
+WEIGHT_FIELDS = ("grad_weights", "new_weights")
+
+
+def _cell_variants(data: dict, path: str) -> list[Mistake]:
+    """The mistakes that could have been made in computing the one value at `path` alone (a dense layer's unit
+    or weight), everything else right: the bias left out of its unit's z, f′ left out of or f used for f′ in its
+    unit's δ, z for a as its gradient's factor, its update's sign flipped."""
+    parts = path.split(".")
+    if data.get("kind") != "network" or len(parts) < 4 or parts[0] != "layers" or not parts[1].isdigit():
+        return []
+    l, field = int(parts[1]), parts[2]
+    layers = data["layers"]
+    if l >= len(layers) or not LAYERS[layers[l].get("type", "dense")].neurons or not all(map(str.isdigit, parts[3:])):
+        return []
+    idx = tuple(int(p) for p in parts[3:])
+    one = frozenset({l})
+    if field in WEIGHT_FIELDS and len(idx) == 2:
+        unit, param = (idx[0],), "weights"
+    elif field in UNIT_FIELDS:
+        unit, param = idx[-1:], "biases"
+    else:
+        return []
+    out = []
+    if layers[l].get("biases") is not None:
+        out.append(Mistake("missing_bias", one, cell=unit))
+    if field not in ("z", "a"):
+        out += [Mistake("missing_activation_derivative", one, cell=unit),
+                Mistake("derivative_of_wrong_quantity", one, cell=unit)]
+    if field in WEIGHT_FIELDS and l > 0:
+        out.append(Mistake("z_instead_of_a", one, where="grad", cell=idx))
+    if field in ("new_weights", "new_biases"):
+        out.append(Mistake("update_sign_flipped", one, where=param, cell=idx if param == "weights" else unit))
+    return out
+
+
+GIVEN_FIELDS = ("z", "a", "delta", "grad_weights", "grad_biases")
+
+
+def _given(data: dict, wrong: list) -> tuple:
+    """The wrong values written before, as Mistake.given: those of a dense layer's z, a, δ and gradients."""
+    out = []
+    for q in wrong:
+        parts = q.path.split(".")
+        if (data.get("kind") == "network" and len(parts) >= 4 and parts[0] == "layers" and parts[2] in GIVEN_FIELDS
+                and all(p.isdigit() for p in [parts[1], *parts[3:]])
+                and LAYERS[data["layers"][int(parts[1])].get("type", "dense")].neurons):
+            out.append((int(parts[1]), parts[2], tuple(int(p) for p in parts[3:]), float(q.yours)))
+    return tuple(out)
 
 
 def _layer_variants(cause: str, types: list[str]) -> Iterator[Mistake]:
@@ -118,7 +170,7 @@ def _run_variant(spec, data: dict, m: Mistake) -> dict | None:
     from bpcalc.engine.trace import trace_to_dict
 
     lr = m.learning_rate if m.learning_rate is not None else data.get("learning_rate")
-    rnd = m.round_to if m.cause == "rounding" else data.get("round")
+    rnd = m.track if m.track is not None else m.round_to if m.cause == "rounding" else data.get("round")
     try:
         with np.errstate(all="ignore"):
             if data.get("kind") == "graph":
@@ -150,6 +202,15 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
         return {}
     right = [r for r in results if r.filled and r.ok and r.path in orders]
     variants = [_Variant(m) for m in _variants(spec, data)]
+    own = data.get("round")
+    made: dict[tuple, _Variant] = {}  # (a mistake's variant, decimals) -> it made on that rounded track
+    bases: dict[tuple, _Variant] = {}  # (decimals, given) -> the track without a mistake
+
+    def on_track(v: _Variant, d: int) -> _Variant:
+        key = (id(v.mistake), d)
+        if key not in made:
+            made[key] = _Variant(replace(v.mistake, track=d))
+        return made[key]
 
     def value(v: _Variant, path: str) -> float | None:
         if v.data is None:
@@ -165,16 +226,38 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
         if m.cause == "rounding" and m.round_to is not None and m.round_to > r.decimals:
             return False  # intermediates rounded to more places than the answer was written with: not how it came
         x = value(v, r.path)
-        return x is not None and agrees(r.yours, x, r.decimals)
+        return x is not None and agrees(r.yours, x, r.decimals) and not untouched(v, r)
+
+    def untouched(v: _Variant, q) -> bool:
+        """The mistake leaves q as its track (exact or rounded, from the student's values or not) has it without
+        the mistake."""
+        d, given = v.mistake.track, v.mistake.given
+        if v.mistake.cause == "rounding" and d is None and not given:
+            return False  # the rounded track itself: the mistake is the track
+        base = bases.setdefault((d, given), _Variant(Mistake("", track=d, given=given)))
+        x, y = value(v, q.path), value(base, q.path)
+        return x is not None and y is not None and abs(x - y) <= 1e-12 * max(1.0, abs(y))
 
     def consistent(v: _Variant, r) -> bool:
         """The mistake leaves every value written right before `r` as it is."""
         for q in right:
             if orders[q.path] < orders[r.path]:
                 x = value(v, q.path)
-                if x is None or not agrees(q.yours, x, q.decimals):
+                if (x is None or not agrees(q.yours, x, q.decimals)) and not untouched(v, q):
                     return False
         return True
+
+    def candidates(r) -> Iterator[_Variant]:
+        """Each mistake on the step's own track, throughout or in r alone, from the correct values and from the
+        wrong ones the student wrote before r; then the same on the hand-rounded track at the decimals r was
+        written with."""
+        mine = variants + [_Variant(m) for m in _cell_variants(data, r.path)]
+        given = _given(data, [q for q in ranked if orders[q.path] < orders[r.path]])
+        if given:
+            mine += [_Variant(replace(v.mistake, given=given)) for v in mine if v.mistake.cause != "rounding"]
+        yield from mine
+        if r.decimals in ROUND_CANDIDATES and r.decimals != own:
+            yield from (on_track(v, r.decimals) for v in mine if v.mistake.cause != "rounding")
 
     found: list[tuple[object, _Variant]] = []  # (the first wrong result it explains, the variant)
     out: dict[str, Diagnosis] = {}
@@ -184,7 +267,7 @@ def diagnose(spec, data: dict, results: list, orders: dict[str, tuple]) -> dict[
             first, v = earlier
             out[r.key] = _diagnosis(v.mistake, r, value(v, r.path), data, follows=first)
             continue
-        fresh = next((v for v in variants if gives(v, r) and consistent(v, r)), None)
+        fresh = next((v for v in candidates(r) if gives(v, r) and consistent(v, r)), None)
         if fresh is not None:
             found.append((r, fresh))
             out[r.key] = _diagnosis(fresh.mistake, r, value(fresh, r.path), data)
@@ -239,6 +322,18 @@ def _where(m: Mistake) -> str:
 
 
 def _cause_text(m: Mistake, data: dict) -> str:
+    """The mistake in words, with where it was made: in one value alone, on the hand-rounded track."""
+    text = _mistake_text(m, data)
+    if m.cell is not None:
+        text += _(" (in this value alone, the rest computed right)")
+    if m.given:
+        text += _(" (from the values you wrote before it)")
+    if m.track is not None:
+        text += _(" (with numbers rounded to {n} decimals as you wrote them)").format(n=m.track)
+    return text
+
+
+def _mistake_text(m: Mistake, data: dict) -> str:
     """The mistake in words."""
     c = m.cause
     if c in LAYER_MISTAKES:
@@ -253,6 +348,9 @@ def _cause_text(m: Mistake, data: dict) -> str:
         return _("the update's sign flipped: θ + α·g instead of θ − α·g")
     if c == "derivative_of_wrong_quantity":
         return _("the activation's value used for its derivative (σ(z) for σ′(z) = σ(z)(1 − σ(z)))") + _where(m)
+    if c == "z_instead_of_a" and m.where == "grad":
+        return _("z of the previous layer used for its output a as the weight's gradient factor "
+                 "(∂E/∂w = δ·z instead of δ·a; the forward pass right)") + _where(m)
     if c == "z_instead_of_a":
         return _("z of the previous layer used as its output a (the activation skipped)") + _where(m)
     if c == "factor_of_two":

@@ -62,6 +62,34 @@ def _state_code(spec, param_of: dict) -> list[str]:
     return lines
 
 
+def _comment(text: str, prefix: str) -> list[str]:
+    """Text as comment lines of at most 116 characters."""
+    import textwrap
+
+    return textwrap.wrap(text, 116 - len(prefix), initial_indent=prefix, subsequent_indent=prefix) if text else []
+
+
+def _saturation(spec, pr) -> str:
+    """Where this spec's first forward pass is far out enough for the standard form's δ to differ: how much."""
+    from bpcalc.engine.network import Network
+
+    if pr.by_hand is None:
+        return ""
+    with np.errstate(all="ignore"):
+        zs, as_ = Network.from_spec(spec).forward(spec.inputs)
+        n = spec.inputs.shape[0]
+        z, a, t = zs[-1].reshape(n, -1), as_[-1].reshape(n, -1), spec.targets.reshape(n, -1)
+        exact, naive = pr.delta(z, a, t), pr.by_hand(a, t)  # by_hand: δ from a and t, as the standard form takes it
+        rel = np.where(exact != 0, np.abs(naive - exact) / np.abs(exact), 0.0)
+    if not np.isfinite(rel).all() or rel.max() <= 1e-9:
+        return _("This spec's first forward pass is not that far out: the script and bpcalc agree to round-off.")
+    i, k = np.unravel_index(np.argmax(rel), rel.shape)
+    return _("This spec's first forward pass is that far out: for sample {i}, output {k}, bpcalc's δ is {exact!r}, "
+             "the standard form's {naive!r} (relative difference {rel:.1e}); the loss, the gradients and the updates "
+             "the script prints differ from bpcalc's accordingly.").format(i=i + 1, k=k + 1, exact=float(exact[i, k]),
+                                                                naive=float(naive[i, k]), rel=float(rel[i, k]))
+
+
 def _data_code(spec, key: str, dest: Path | None) -> str:
     ref = spec.data_refs.get(key)
     arr = spec.inputs if key == "inputs" else spec.targets
@@ -107,34 +135,6 @@ def _header(title: str, source: str | None, what: str) -> str:
 
 # functions a registry entry's torch form may call, defined in the script only where it does
 HELPERS = {
-    "softmax_cross_entropy(": '''
-
-class SoftmaxCrossEntropy(torch.autograd.Function):
-    """−Σ t·log softmax(z), mean over samples; its gradient a·Σt − t with the largest output's a − t taken from
-    1 − a = R/(1 + R), R = Σ_(k≠max) e^(z_k − max), so an output near 1 keeps its digits (as bpcalc computes it)."""
-
-    @staticmethod
-    def forward(ctx, z, t):
-        ctx.save_for_backward(z, t)
-        m = z.argmax(dim=1, keepdim=True)
-        shifted = z - z.gather(1, m)
-        R = torch.exp(shifted).scatter(1, m, 0.0).sum(dim=1, keepdim=True)
-        return -(t * (shifted - torch.log1p(R))).sum(dim=1).mean()  # log softmax, the largest output's in full
-
-    @staticmethod
-    def backward(ctx, grad):
-        z, t = ctx.saved_tensors
-        a, S = torch.softmax(z, dim=1), t.sum(dim=1, keepdim=True)
-        m = z.argmax(dim=1, keepdim=True)
-        R = torch.exp(z - z.gather(1, m)).scatter(1, m, 0.0).sum(dim=1, keepdim=True)  # the others only
-        one_minus = (1.0 - a).scatter(1, m, R / (1.0 + R))
-        delta = torch.where(a > 0.5, (S - t) - S * one_minus, a * S - t)
-        return grad * delta / z.shape[0], None
-
-
-def softmax_cross_entropy(z, t):
-    return SoftmaxCrossEntropy.apply(z, t)
-''',
     "log1m_softmax(": '''
 
 def log1m_softmax(z):
@@ -158,11 +158,13 @@ def _with_helpers(text: str) -> str:
     return "torch.set_default_dtype(torch.float64)\n".join(body)
 
 
-def export_pytorch(spec, dest: Path | None = None) -> str:
-    """The script's text for a NetworkSpec or GraphSpec; `dest` is where it will be written (for data paths)."""
-    if spec.kind == "graph":
-        return _graph_script(spec)
-    return _network_script(spec, dest)
+def export_pytorch(spec, dest: Path | None = None, epochs: int | None = None) -> str:
+    """The script's text for a NetworkSpec or GraphSpec; `dest` is where it will be written (for data paths);
+    `epochs`: the script then also trains that many epochs as `bpcalc step` does."""
+    from bpcalc.export.training import with_training
+
+    text = _graph_script(spec) if spec.kind == "graph" else _network_script(spec, dest)
+    return text if epochs is None else with_training(text, spec, epochs)
 
 
 TORCH_PARAM = {"weights": "weight", "biases": "bias"}  # a parameter's spec key -> its torch.nn attribute
@@ -226,7 +228,7 @@ def _network_script(spec, dest: Path | None) -> str:
 
     out_act = spec.layers[-1].activation
     pr = pair(out_act, spec.loss)
-    # per-sample loss, mean over samples (bpcalc's convention), from the output's a or (stable) its logits z
+    # per-sample loss, mean over samples (bpcalc's convention), from the output's a or (standard) its logits z
     loss = ("z", pr.torch) if pr is not None and pr.torch else ("a", LOSSES[spec.loss].torch)
     uses_files = bool(spec.data_refs)
     sizes = spec.shape_text
@@ -276,6 +278,9 @@ def forward(x):
 def loss_of(zs, as_, t):
     """The mean over samples of each sample's loss."""''')
     uses, code = loss
+    if uses == "z" and pr.torch_differs:
+        lines += _comment(_(pr.torch_differs), "    # ")
+        lines += _comment(_saturation(spec, pr), "    # ")
     flat = ".flatten(1)" if len(spec.layers[-1].out_shape or (1,)) > 1 else ""  # feature maps: one row a sample
     lines.append(f"    z = zs[-1]{flat}  # the output layer's z (logits)" if uses == "z" else
                  f"    a = as_[-1]{flat}  # the output")

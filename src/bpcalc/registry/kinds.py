@@ -150,7 +150,8 @@ class Pair:
     formula_tex: str = ""
     delta_t: str = ""  # δ written with numbers, from {a}, {t}, {K}
     rounded: Callable[[int], bool] = lambda K: False  # hand rounding: is the closed form a quotient for K outputs?
-    torch: str = ""  # a stable torch expression of z and t for the mean loss ("" : the loss's own)
+    torch: str = ""  # the mean loss as a torch expression of z and t, its standard form ("" : the loss's own)
+    torch_differs: str = ""  # where that form's numbers differ from bpcalc's, for the exported script's comments
     derivation: tuple[Part, ...] = ()
     note: str = ""
 

@@ -160,14 +160,14 @@ HALF_SSE = Loss(
     "half_sse", "½ Σ (t − a)²: the squared error with the ½ that cancels the square's 2", "½ Σ_k (t_k − a_k)²",
     r"\frac{1}{2}\sum_k (t_k - a_k)^2", "a_k − t_k", r"a_k - t_k",
     _half_squares, lambda a, t, la=None, l1=None: a - t,
-    "0.5 * ((t - a) ** 2).sum(dim=1).mean()", (_HALF_SSE,), ("da", "a - t"),
+    "0.5 * F.mse_loss(a, t, reduction='sum') / a.shape[0]", (_HALF_SSE,), ("da", "a - t"),
     term_t="½({t} − {a})²", grad_t="{a} − {t}", notes=(N_("The ½ is there to cancel the 2 of the square."),))
 
 SSE = Loss(
     "sse", "Σ (t − a)²: the sum of squared errors", "Σ_k (t_k − a_k)²", r"\sum_k (t_k - a_k)^2",
     "2(a_k − t_k)", r"2(a_k - t_k)",
     lambda a, t, la=None, l1=None: (t - a) ** 2, lambda a, t, la=None, l1=None: 2.0 * (a - t),
-    "((t - a) ** 2).sum(dim=1).mean()", (_SSE,), ("da", "2 * (a - t)"),
+    "F.mse_loss(a, t, reduction='sum') / a.shape[0]", (_SSE,), ("da", "2 * (a - t)"),
     term_t="({t} − {a})²", grad_t="2({a} − {t})", aliases=("sum_squared_error",))
 
 MSE = Loss(
@@ -245,15 +245,25 @@ def _softmax_bce(z: Array, a: Array, t: Array) -> Array:
 SOFTMAX_CROSS_ENTROPY = Pair(
     "softmax", "cross_entropy", _softmax_ce, fused=True,
     by_hand=lambda a, t: a * np.sum(t, axis=-1, keepdims=True) - t, formula="a_k − t_k", formula_tex=r"a_k - t_k",
-    delta_t="{a} − {t}", torch="softmax_cross_entropy(z, t)  # −Σ t·log softmax(z), its gradient a − t in full",
+    delta_t="{a} − {t}", torch="F.cross_entropy(z, t)  # −Σ t·log softmax(z) on the logits, mean over samples",
+    torch_differs=N_("F.cross_entropy takes log Σ e^z as max z + log Σ e^(z − max) and its gradient as "
+                     "softmax(z)·Σt − t, a difference: where one output nears 1 (the logits far apart, e^(z_k − max) "
+                     "below about 1e-8 for every other k) the loss keeps an absolute error of about 1e-16·max z and "
+                     "that output's δ one of about 1e-16, so a loss or δ near 1e-13 keeps only a few digits. bpcalc "
+                     "takes 1 − a from the other outputs and keeps every digit; elsewhere the two agree to "
+                     "round-off."),
     derivation=(_SOFTMAX_CE,), note=N_("softmax with cross-entropy: δ = a − t (the Jacobian and −t/a cancel)"))
 
 SIGMOID_BINARY_CROSS_ENTROPY = Pair(
     "sigmoid", "binary_cross_entropy", _sigmoid_bce, fused=True, by_hand=lambda a, t: (a - t) / a.shape[-1],
     formula="(a_k − t_k)/K",
     formula_tex=r"\frac{a_k - t_k}{K}", delta_t="({a} − {t})/{K}", rounded=lambda K: K > 1,
-    torch="(t * torch.logaddexp(torch.zeros_like(z), -z) + (1 - t) * torch.logaddexp(torch.zeros_like(z), z))"
-          ".mean()", derivation=(_SIGMOID_BCE,),
+    torch="F.binary_cross_entropy_with_logits(z, t)  # on the logits, mean over samples and outputs",
+    torch_differs=N_("F.binary_cross_entropy_with_logits takes its gradient as (σ(z) − t)/K, a difference: where "
+                     "an output nears 1 (z above about 18) and its target is 1 or near it, σ(z) − t is left with "
+                     "about 1e-16 absolute error, so a δ near 1e-13 keeps only a few digits. bpcalc takes it as "
+                     "((1 − t) − σ(−z))/K and keeps every digit; elsewhere the two agree to round-off."),
+    derivation=(_SIGMOID_BCE,),
     note=N_("sigmoid with binary cross-entropy: δ = (a − t)/K (a(1 − a) cancels)"))
 
 SIGMOID_CROSS_ENTROPY = Pair(

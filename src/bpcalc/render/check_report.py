@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bpcalc.engine.gradcheck import seed_002_cost
+from bpcalc.engine.gradcheck import layer_notation_example
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
 from bpcalc.render.doc import Doc
@@ -31,11 +31,37 @@ def _things(n: int, network: bool) -> str:
 
 
 def duration(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return _("{n:.1f} days").format(n=seconds / 86400)
+    if seconds >= 2 * 3600:
+        return _("{n:.1f} hours").format(n=seconds / 3600)
+    if seconds >= 120:
+        return _("{n:.1f} minutes").format(n=seconds / 60)
     if seconds >= 1:
         return f"{seconds:.2f} s"
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds * 1e6:.1f} µs"
+
+
+def _checked(k: int, n: int) -> str:
+    return _("the {k:,} gradients checked of {n:,}").format(k=k, n=n) if k != 1 else \
+        _("the one gradient checked of {n:,}").format(n=n)
+
+
+def selection_text(gc, network: bool) -> str:
+    """What was checked when it was not everything: how many of how many, how they were drawn, how to check all."""
+    parts = []
+    if gc.n_params < gc.n_total:
+        parts.append((_("Checked {k:,} of the {n:,} parameters, drawn at random (seed {seed}) so that every layer and "
+                        "every parameter kind has some; --all checks every one, --params K another number.")
+                      if network else
+                      _("Checked {k:,} of the {n:,} variables, drawn at random (seed {seed}); --all checks every one, "
+                        "--params K another number.")).format(k=gc.n_params, n=gc.n_total, seed=gc.seed))
+    if gc.samples < gc.n_samples_total:
+        parts.append(_("E is the mean loss over {k:,} of the {n:,} samples, drawn at random (seed {seed}); without "
+                       "--samples every sample counts.").format(k=gc.samples, n=gc.n_samples_total, seed=gc.seed))
+    return " ".join(parts)
 
 
 def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
@@ -56,10 +82,13 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
              + " " + _("A gradient passes when its relative error |b − n| / max(|b|, |n|) is at most "
                        "{tolerance} (the relative test), or when {absolute}.").format(
                  tolerance=f"{gc.tolerance:g}", absolute=absolute.format(atol=sci(gc.atol))))
+    if gc.subset:
+        doc.para(selection_text(gc, network), "note")
     if gc.ok:
         doc.para(f"{OK} " + (_("{count} agree (largest relative error {err})") if gc.n_params != 1
                              else _("{count} agrees (relative error {err})")).format(
-            count=_count(gc.n_params), err=sci(gc.max_relative_error)), "ok")
+            count=_count(gc.n_params) if gc.n_params == gc.n_total else _checked(gc.n_params, gc.n_total),
+            err=sci(gc.max_relative_error)), "ok")
     elif gc.failed:
         names = ", ".join(p.label for p in gc.failed[:8]) + (", …" if len(gc.failed) > 8 else "")
         doc.para(f"{BAD} " + _("{bad} of {n} gradients disagree: {names}").format(
@@ -93,14 +122,28 @@ def check_report(gc, precision: int = 6, full: bool = False) -> Doc:
     ratio = gc.ratio
     slower = (_(": {ratio:.1f}× slower").format(ratio=ratio) if ratio and ratio >= 1 else
               _(": {ratio:.1f}× faster on a network this small").format(ratio=1 / ratio) if ratio else "")
-    doc.para(_("Backprop took {backprop} for {count}, numerical differentiation {numerical}{slower}.").format(
-        backprop=duration(gc.backprop_seconds), count=_count(gc.n_params), numerical=duration(gc.numerical_seconds),
-        slower=slower))
-    s2 = seed_002_cost()
-    over = _(" over all {n:,} samples").format(n=gc.samples) if gc.samples > 1 else ""
+    if gc.n_params == gc.n_total:
+        doc.para(_("Backprop took {backprop} for {count}, numerical differentiation {numerical}{slower}.").format(
+            backprop=duration(gc.backprop_seconds), count=_count(gc.n_params),
+            numerical=duration(gc.numerical_seconds), slower=slower))
+    else:
+        doc.para(_("Backprop took {backprop} for {count}; numerical differentiation took {numerical} for the "
+                   "{k:,} checked (estimated beforehand at {estimate}).").format(
+            backprop=duration(gc.backprop_seconds), count=_count(gc.n_total), numerical=duration(gc.numerical_seconds),
+            k=gc.n_params, estimate=duration(gc.estimated_seconds)))
+    if gc.subset:
+        each = duration(gc.full_check_seconds / (2 * gc.n_total))
+        doc.para(_("Estimated for the full check, {p} on all {n:,} samples: about {numerical} by central differences "
+                   "(2·P = {passes:,} evaluations of E at {each}), against {backprop} for backprop's one forward and "
+                   "one backward pass.").format(
+            p=_things(gc.n_total, network), n=gc.n_samples_total, numerical=duration(gc.full_check_seconds),
+            passes=2 * gc.n_total, each=_("{time} each").format(time=each),
+            backprop=duration(gc.full_backprop_seconds)))
+    s2 = layer_notation_example()
+    over = _(" over all {n:,} samples").format(n=gc.n_samples_total) if gc.n_samples_total > 1 else ""
     doc.para(_("Numerical differentiation needs 2·P = {passes:,} forward passes{over} (P = {p}) for what backprop "
                "gets from one forward and one backward pass, and the gap grows with P.").format(
-                 passes=gc.forward_passes, over=over, p=_things(gc.n_params, network))
+                 passes=2 * gc.n_total, over=over, p=_things(gc.n_total, network))
              + " " + _("The layer-notation example's {sizes} network has P = {p:,}: one update by central "
                        "differences on its {samples:,} samples is {passes:,} forward passes over the data "
                        "({sample_passes:,} sample-passes), against one forward and one backward pass for backprop; "

@@ -115,6 +115,13 @@ def _kind(k, L) -> str:
     return f"{k.name} {text}" if text.isdigit() else text
 
 
+def _cell(text: str) -> M | str:
+    """A table cell with × in it (a shape, a kernel's size), typeset as math where the format has math."""
+    if "×" not in text:
+        return text
+    return M(text, r"\text{" + text.replace("×", r"}\times\text{") + "}")
+
+
 def _shape(shape: tuple) -> str:
     return "×".join(map(str, shape))
 
@@ -140,9 +147,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
 
         doc.para(rounding_note(tr.round_to), "note")
     t = doc.table(_("Layers"), [_("layer"), _("type"), _("output"), _("activation")])
-    t.add(_("{l} (input)").format(l=nt.number(-1)), "", _shape(tr.inputs.shape[1:]), "")
+    t.add(_("{l} (input)").format(l=nt.number(-1)), "", _cell(_shape(tr.inputs.shape[1:])), "")
     for li, (k, L) in enumerate(zip(kinds, tr.layers)):
-        t.add(str(nt.number(li)), _kind(k, L), _shape(L.a.shape[1:]), L.activation if k.activation else "")
+        t.add(str(nt.number(li)), _cell(_kind(k, L)), _cell(_shape(L.a.shape[1:])),
+              L.activation if k.activation else "")
     per_table = n if full else MAX_SAMPLES_SHOWN
     samples = range(min(n, per_table))
     shown = (_(" (showing {shown} of {n} samples; --full for all, --format json has every number)").format(

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from bpcalc.render.doc import Doc
 
 PRECISION = 4
+LARGE_HTML = 150_000  # characters of HTML above which a notebook shows a result's summary (378 KB: 4-5-4-3, 3 samples)
+SUMMARY_ROWS = 12  # tables of at most this many rows may appear in a summary, the first and last of each section
 
 
 def doc_of(obj, precision: int = PRECISION) -> Doc:
@@ -56,6 +58,45 @@ def to_html(obj) -> str:
     return f'<div class="bpcalc">{body_html(doc_of(obj))}</div>'
 
 
+def full(obj) -> Doc:
+    """The whole document of a result, which a notebook displays in full however large (its summary names this)."""
+    return doc_of(obj)
+
+
+def summary(doc: Doc, size: int) -> Doc:
+    """A large document in brief: its headings and paragraphs (the title, the network's description, the loss), and
+    in each section at most its first and last table when they are small (the layers' shapes, the loss, the
+    parameters after the update), with a note of what was left out and the call that shows everything."""
+    from bpcalc.i18n import _
+    from bpcalc.render.doc import Doc, Heading, Para, Table
+
+    sections: list[list] = [[]]
+    for b in doc.blocks:
+        if isinstance(b, Heading):
+            sections.append([])
+        sections[-1].append(b)
+    out, left = Doc(), 0
+    for section in sections:
+        tables = [b for b in section if not isinstance(b, (Heading, Para))]
+        keep = {id(b) for b in (tables[:1] + tables[-1:]) if isinstance(b, Table) and len(b.rows) <= SUMMARY_ROWS}
+        dropped = 0
+        for b in section:
+            if isinstance(b, (Heading, Para)) or id(b) in keep:
+                out.blocks.append(b)
+            else:
+                dropped += 1
+        if dropped:
+            out.blocks.append(Para(_("({n} more in the whole document)").format(n=dropped), "note"))
+        left += dropped
+    note = Para(_("A summary of a large document ({kb:,} KB as HTML; {n} of its tables and equations left out). "
+                  "The whole document: bpcalc.render.notebook.full(result) displays it, and to_html(result), "
+                  "to_markdown(result) or to_latex(result) in the same module give it as text.").format(
+                      kb=round(size / 1000), n=left), "note")
+    at = 1 if out.blocks and isinstance(out.blocks[0], Heading) else 0
+    out.blocks.insert(at, note)
+    return out
+
+
 def to_markdown(obj) -> str:
     from bpcalc.render.markdown import render_markdown
 
@@ -69,7 +110,15 @@ def to_latex(obj) -> str:
 
 
 def _repr_html_(self) -> str:
-    return to_html(self)
+    """The document, or its summary when its HTML is larger than LARGE_HTML (a notebook cell of hundreds of KB of
+    MathML); `full(self)` shows all of it."""
+    from bpcalc.render.html import body_html
+
+    doc = doc_of(self)
+    html = f'<div class="bpcalc">{body_html(doc)}</div>'
+    if len(html) <= LARGE_HTML:
+        return html
+    return f'<div class="bpcalc">{body_html(summary(doc, len(html)))}</div>'
 
 
 def _repr_markdown_(self) -> str:

@@ -10,6 +10,8 @@ from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
 from bpcalc.registry.layers import narrate as nr
 from bpcalc.registry.layers.conv2d import OVERLAPS_HOWS, OVERLAPS_TEXT
+from bpcalc.registry.layers.conv2d import _at as at
+from bpcalc.registry.layers.conv2d import _span as span
 
 KEYS = frozenset({"size", "stride", "padding"})
 
@@ -174,10 +176,11 @@ def _window(hp: dict, shape_in: tuple, i: int, j: int) -> list[tuple[int, int] |
 
 
 def _span(names, c, win) -> tuple[str, str]:
-    """x[c,h0,w0]…x[c,h1,w1]: a window by its first and last cells."""
+    """x[c,h0–h1,w0–w1]: a window by its rows and columns (1-based, as the tables write cells)."""
     inside = [hw for hw in win if hw is not None]
-    first, last = names.short("in", (c, *inside[0])), names.short("in", (c, *inside[-1]))
-    return f"{first[0]}…{last[0]}", rf"{first[1]} \ldots {last[1]}"
+    rows = span(min(h for h, _w in inside), max(h for h, _w in inside))
+    cols = span(min(w for _h, w in inside), max(w for _h, w in inside))
+    return at(names.short("in", ()), (c + 1, rows, cols))
 
 
 def _narrate_forward(kind: str):

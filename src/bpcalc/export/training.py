@@ -1,0 +1,140 @@
+"""`export --to pytorch --epochs N`: the exported script also trains as `bpcalc step` does (docs/training.md).
+
+The same minibatches in the same order (a shuffle's permutation from numpy's default_rng((seed, epoch − 1))), the
+torch optimizer with its state, each epoch's loss (the mean over all samples of each sample's loss, every batch
+seen with the parameters it was updated from), the loss after the last update and the final parameters.
+"""
+
+from __future__ import annotations
+
+from bpcalc.i18n import _
+
+STEP_PRINT = "    print(json.dumps(result, indent=2))\n"
+
+# back to the spec's parameters and optimizer state after the one step the script shows first
+RESTART = '''
+with torch.no_grad():
+    for p, p0 in zip(PARAMS, START[0]):
+        p.copy_(p0)
+opt.load_state_dict(START[1])
+'''
+
+NETWORK_LOOP = '''
+losses = []
+n = X.shape[0]
+for epoch in range(FIRST_EPOCH, FIRST_EPOCH + EPOCHS):
+    order = torch.as_tensor(np.random.default_rng((SEED, epoch - 1)).permutation(n)) if SHUFFLE else torch.arange(n)
+    running = 0.0
+    for i in range(0, n, BATCH_SIZE):
+        idx = order[i:i + BATCH_SIZE]
+        zs, as_ = forward(X[idx])
+        loss = loss_of(zs, as_, T[idx])  # the mean over the batch
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        running += loss.item() * len(idx)
+    losses.append(running / n)
+with torch.no_grad():
+    zs, as_ = forward(X)
+    loss_final = loss_of(zs, as_, T).item()
+
+
+def final(p):
+    return None if p is None else p.detach().tolist()
+
+
+trained = {
+    "epochs": [{"epoch": e, "loss": v} for e, v in enumerate(losses, FIRST_EPOCH)],
+    "loss_final": loss_final,
+    "layers": [{"weights": final(getattr(layer, "weight", None)), "biases": final(getattr(layer, "bias", None))}
+               for layer in layers],
+}
+'''
+
+GRAPH_LOOP = '''
+losses = []
+for epoch in range(FIRST_EPOCH, FIRST_EPOCH + EPOCHS):
+    loss = loss_of({call}[{output!r}])
+    opt.zero_grad()
+    loss.backward()
+    for v in VARIABLES.values():  # gradient 0 where the output does not use a variable (as above)
+        if v.grad is None:
+            v.grad = torch.zeros_like(v)
+    opt.step()
+    losses.append(loss.item())
+with torch.no_grad():
+    loss_final = loss_of({call}[{output!r}]).item()
+
+trained = {{
+    "epochs": [{{"epoch": e, "loss": v}} for e, v in enumerate(losses, FIRST_EPOCH)],
+    "loss_final": loss_final,
+    "variables": {{k: v.item() for k, v in VARIABLES.items()}},
+}}
+'''
+
+PRINT = '''
+if "--json" in sys.argv[1:]:
+    print(json.dumps({**result, "step": trained}, indent=2))
+else:
+    print()
+    for row in trained["epochs"]:
+        print(f"epoch {row['epoch']:>6}  loss {row['loss']!r}")
+    print(f"loss final    {trained['loss_final']!r}")
+    for i, L in enumerate(trained.get("layers", [])):
+        if L["weights"] is not None:
+            print(f"layers[{i}]  W {L['weights']}")
+        if L["biases"] is not None:
+            print(f"           b {L['biases']}")
+    for k, v in trained.get("variables", {}).items():
+        print(f"{k}: {v!r}")
+'''
+
+
+def _settings(spec, epochs: int) -> list[str]:
+    st = spec.optimizer.state
+    first = (st.epoch if st is not None else 0) + 1
+    lines = ["", "", "# " + _("training, as `bpcalc step --epochs {n}` does it (the same epochs, batches, order and "
+                              "optimizer),").format(n=epochs),
+             "# " + _("from the spec's parameters and optimizer state again"),
+             f"EPOCHS, FIRST_EPOCH = {epochs}, {first}"]
+    if spec.kind == "network":
+        n = spec.inputs.shape[0]
+        bs = min(spec.batch_size or n, n)
+        seed = spec.seed if spec.seed is not None else 0
+        if spec.shuffle:
+            lines.append("# " + _("minibatches of BATCH_SIZE samples, each epoch's order numpy's "
+                                  "default_rng((SEED, epoch − 1)).permutation(n), as bpcalc draws it"))
+            lines.append(f"BATCH_SIZE, SHUFFLE, SEED = {bs}, True, {seed}")
+        else:
+            lines.append("# " + _("minibatches of BATCH_SIZE samples, in order (one batch: the whole set)"))
+            lines.append(f"BATCH_SIZE = {bs}")
+    return lines
+
+
+def with_training(text: str, spec, epochs: int) -> str:
+    """The one-step script `text` extended to train `epochs` epochs and print what `bpcalc step` prints."""
+    head, sep, tail = text.rpartition(STEP_PRINT)
+    assert sep, "the step's JSON print"
+    text = head + "    pass  # " + _("with --json, printed below with the training") + "\n" + tail
+    marker = "\nVARIABLES = {" if spec.kind == "graph" else "\nzs, as_ = forward(X)\n"
+    at = text.index(marker)
+    start = ("\nPARAMS = [p for group in opt.param_groups for p in group['params']]\n"
+             "START = ([p.detach().clone() for p in PARAMS], copy.deepcopy(opt.state_dict()))  # "
+             + _("for the training below") + "\n")
+    text = text[:at] + start + text[at:]
+    text = text.replace("import json\n", "import copy\nimport json\n", 1)
+    if spec.kind == "network" and spec.shuffle and "import numpy as np" not in text:
+        text = text.replace("\nimport torch\n", "\nimport numpy as np\nimport torch\n", 1)
+    lines = _settings(spec, epochs) + [RESTART.rstrip("\n")]
+    if spec.kind == "network":
+        loop = NETWORK_LOOP
+        if not spec.shuffle:
+            loop = loop.replace("torch.as_tensor(np.random.default_rng((SEED, epoch - 1)).permutation(n)) "
+                                "if SHUFFLE else torch.arange(n)", "torch.arange(n)  # " + _("in order"))
+    else:
+        from bpcalc.spec.expr import parse_graph
+
+        g = parse_graph(spec)
+        call = "forward(" + ", ".join(f"v_{n}" for n in g.variables) + ")"
+        loop = GRAPH_LOOP.format(call=call, output=g.output)
+    return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + loop + PRINT
