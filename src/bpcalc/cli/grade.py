@@ -59,7 +59,11 @@ def grade(
     weights = parse_points(points)
     out = None if output is None or str(output) == "-" else output
     s = c.open_spec_for(filled, out)
-    graded = grade_spec(s, round, weights)
+    from bpcalc import run
+
+    trace = run(s, round_to=round)
+    c.refuse_non_finite(trace)  # a step that overflowed is no result to grade against
+    graded = grade_spec(s, round, weights, trace)
     if fmt == "text":
         from bpcalc.render.grade_report import grade_text
 

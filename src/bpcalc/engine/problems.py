@@ -100,7 +100,7 @@ class Plan:
 
 
 def _shape_error(shape: str, part: str, problem: str, hint: str | None = None) -> SpecError:
-    return SpecError(_("--shape {shape}: `{part}`: {problem}").format(shape=shape, part=part, problem=problem),
+    return SpecError(_("shape {shape}: `{part}`: {problem}").format(shape=shape, part=part, problem=problem),
                      hint=hint)
 
 
