@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from bpcalc.explain.mathtext import M
 from bpcalc.render.equation import Equation, Matrix
 
-__all__ = ["Block", "Cell", "Doc", "Equation", "Heading", "M", "Matrix", "Para", "Table", "as_scientific", "text_of"]
+__all__ = ["Block", "Cell", "Doc", "Equation", "Heading", "M", "Matrix", "NameLine", "PageBreak", "Para", "Table", "as_scientific", "text_of"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,19 @@ def as_scientific(text: str) -> str:
     return f"{sign}{mantissa}e{exponent}"
 
 
-Block = Heading | Para | Table | Equation
+@dataclass
+class PageBreak:
+    """A new page (a class set's documents: one student a section); a rule in text and Markdown."""
+
+
+@dataclass
+class NameLine:
+    """The line a student writes their name and ID on, with the sheet's `label` (its variant) at the right."""
+
+    label: str
+
+
+Block = Heading | Para | Table | Equation | PageBreak | NameLine
 
 
 @dataclass

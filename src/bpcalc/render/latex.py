@@ -8,7 +8,20 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bpcalc.render.doc import Blank, Block, Cell, Doc, Equation, Heading, M, Para, Table, text_of
+from bpcalc.render.doc import (
+    Blank,
+    Block,
+    Cell,
+    Doc,
+    Equation,
+    Heading,
+    M,
+    NameLine,
+    PageBreak,
+    Para,
+    Table,
+    text_of,
+)
 from bpcalc.render.fit import WRAP_CHARS, split_columns, sum_terms, typeset_width
 
 # ASCII characters LaTeX treats specially in text
@@ -361,6 +374,14 @@ def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
             if b.caption:
                 body += [r"{\raggedright\emph{" + escape(b.caption) + r"}\par}", ""]
             keep = False
+        elif isinstance(b, PageBreak):
+            body += [r"\clearpage", ""]
+            keep = False
+        elif isinstance(b, NameLine):
+            from bpcalc.i18n import _
+
+            body += [r"\noindent " + escape(_("Name:")) + r" \rule{7cm}{0.4pt}\hfill " + escape(_("ID:"))
+                     + r" \rule{3.5cm}{0.4pt}\hfill\textbf{" + escape(b.label) + r"}\par\medskip", ""]
         else:  # a block type this renderer does not know yet: its text
             body += [escape(str(getattr(b, "text", ""))), ""]
     text = "\n".join(body).rstrip() + "\n"

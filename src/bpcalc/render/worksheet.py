@@ -54,7 +54,7 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
             continue
         if isinstance(b, Heading) and b.level == 2:
             if level2 < 0:
-                _intro(out, trace, blank, answers, epoch)
+                _intro(out, trace, blank, answers, epoch, precision)
             level2 += 1
             section = names[level2] if level2 < len(names) else None
             out.blocks.append(b)
@@ -76,7 +76,7 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
     return out
 
 
-def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None = None) -> None:
+def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None = None, precision: int = 4) -> None:
     """The givens, and what to do."""
     if answers:
         doc.para(_("Every blank of the worksheet, filled in."), "note")
@@ -84,11 +84,19 @@ def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None
         doc.para(_("Fill in every blank ({sections}).").format(sections=", ".join(s for s in ("forward", "loss",
                                                                                             "backward", "update")
                                                                               if s in blank)), "note")
-    if tr.round_to is not None:
+    from bpcalc.engine.rounding import every_result
+
+    key_note = " " + _("Where the exact value differs, the key gives it in parentheses.") if answers else ""
+    if every_result(tr.round_to):
+        doc.para(_("Rounding: write every result rounded to {n} decimals (half away from zero), sums and products "
+                   "too, and go on with the number you wrote.").format(n=int(tr.round_to)) + key_note, "note")
+    elif tr.round_to is not None:
         doc.para(_("Round to {n} decimals as you go, as on paper: values read off a calculator (σ, tanh, exp, log, "
                    "…) and quotients are rounded; sums and products of the numbers written stay exact.").format(
-                       n=tr.round_to) + (" " + _("Where the exact value differs, the key gives it in parentheses.")
-                                         if answers else ""), "note")
+                       n=tr.round_to) + key_note, "note")
+    else:
+        doc.para(_("Rounding: none; work with full precision (the key shows {p} significant digits).").format(
+            p=precision), "note")
     if epoch is not None and epoch > 1:
         doc.para(_("The weights and biases are the new ones of epoch {e}; the inputs, targets and α are as "
                    "before.").format(e=epoch - 1), "note")
