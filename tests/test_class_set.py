@@ -149,3 +149,89 @@ def test_check_file_accepts_what_the_rule_gives(cli, class_text, tmp_path):
 def test_round_all_needs_round(cli):
     r = cli("run", "simple", "--round-all")
     assert r.exit_code == 2 and "--round" in r.stderr
+
+
+# ====================================================================== one document for the class, on paper
+from test_html import CHROMIUM, _chromium, needs_browser  # noqa: E402
+from test_latex_fit import PDFTOTEXT, _compile, _text, needs_korean, needs_pdflatex  # noqa: E402
+
+OVERFULL_ANY = re.compile(r"Overfull \\[hv]box")
+
+
+def _class(cli, folder: Path, fmt: str, *extra: str) -> Path:
+    r = cli("new", "--shape", "2-3-2", "--seed", "7", "--variants", "3", "-o", folder, "-f", fmt, *extra)
+    assert r.exit_code == 0, r.stderr
+    return folder
+
+
+def _starts(pages: list[str]) -> list[int]:
+    """The page each variant starts on (its name line: 'Name:' and 'Variant N' at the top)."""
+    out = []
+    for i, page in enumerate(pages):
+        head = " ".join(page.split()[:12])
+        m = re.search(r"Variant (\d+)", head)
+        if m and "Name:" in head:
+            out.append((int(m[1]), i))
+    return [i for _n, i in sorted(out)]
+
+
+@needs_pdflatex
+def test_class_documents_compile_once_one_student_a_section_two_pages_a_sheet(cli, tmp_path):
+    folder = _class(cli, tmp_path / "set", "latex")
+    for name in ("worksheets.tex", "answers.tex"):
+        pdf, log = _compile("pdflatex", (folder / name).read_text(encoding="utf-8"), tmp_path)
+        assert not OVERFULL_ANY.search(log), OVERFULL_ANY.findall(log)
+        assert "Rerun" not in log  # compiled once
+        pages = _text(pdf).split("\f")[:-1]
+        if name == "worksheets.tex":
+            starts = _starts(pages)
+            assert len(starts) == 3, [p[:200] for p in pages]
+            ends = starts[1:] + [len(pages)]
+            assert all(e - s <= 2 for s, e in zip(starts, ends)), (starts, len(pages))  # a 2-3-2 sheet: ≤ 2 pages
+        else:
+            assert all(f"Variant {k}" in "".join(pages) for k in (1, 2, 3))
+
+
+@needs_pdflatex
+def test_given_is_compact(cli, tmp_path):
+    """The givens of a 2-3-2 network (4 inputs and targets, 15 weights and biases, α) in a few rows, each number
+    beside its name, not a 22-row column."""
+    folder = _class(cli, tmp_path / "set", "text")
+    sheet = (folder / "worksheet-1.txt").read_text(encoding="utf-8")
+    given = next(rows for header, rows in table_rows(sheet.split("Given", 1)[1]))
+    assert len(given) <= 7
+    assert re.search(r"w_11\^\(2\) = -?\d", sheet)
+
+
+def test_answer_boxes_hold_what_goes_in_them(cli, tmp_path):
+    """The 'with numbers' blank of z_1^(3) (three products and a bias) is as wide as those numbers written out."""
+    folder = _class(cli, tmp_path / "set", "text")
+    sheet = (folder / "worksheet-1.txt").read_text(encoding="utf-8")
+    key = (folder / "answers-1.txt").read_text(encoding="utf-8")
+    blank = next(r for h, rows in table_rows(sheet) for r in rows if r[0] == "z_1^(3)")[2]
+    filled = next(r for h, rows in table_rows(key) for r in rows if r[0] == "z_1^(3)")[2]
+    assert set(blank) == {"_"} and 2 * len(blank) >= len(filled) * 0.9, (blank, filled)
+
+
+@needs_browser
+def test_class_html_prints_one_student_a_page(cli, tmp_path):
+    folder = _class(cli, tmp_path / "set", "html")
+    pdf = tmp_path / "all.pdf"
+    _chromium(tmp_path, folder / "worksheets.html", f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert pdf.exists()
+    import subprocess
+
+    pages = subprocess.run([PDFTOTEXT, str(pdf), "-"], capture_output=True, text=True).stdout.split("\f")[:-1]
+    assert len(_starts(pages)) == 3, [p[:120] for p in pages]
+    assert CHROMIUM
+
+
+@needs_korean
+def test_korean_class_documents(cli, tmp_path):
+    folder = tmp_path / "set"
+    r = cli("--lang", "ko", "new", "--shape", "2-2-1", "--seed", "2024", "--variants", "2", "-o", folder, "-f",
+            "latex")
+    assert r.exit_code == 0, r.stderr
+    for name in ("worksheets.tex", "answers.tex"):
+        pdf, log = _compile("lualatex", (folder / name).read_text(encoding="utf-8"), tmp_path)
+        assert not OVERFULL_ANY.search(log), OVERFULL_ANY.findall(log)

@@ -159,7 +159,8 @@ def math(tex: str) -> str:
 def cell(c: Cell) -> str:
     """A table cell or paragraph: notation as inline math, text escaped; a blank as a ruled box to write in."""
     if isinstance(c, Blank):
-        return rf"\framebox[{1.2 * c.width:.1f}em]{{\rule{{0pt}}{{1.1em}}}}"
+        return (rf"{{\setlength{{\fboxsep}}{{0.6pt}}\framebox[{1.2 * c.width:.1f}em]"
+                rf"{{\rule[-0.3em]{{0pt}}{{1.25em}}}}}}")  # a row high: rows of boxes set close
     if isinstance(c, M):
         return f"${math(c.tex)}$" if c.tex else ""
     return escape(c)
@@ -240,10 +241,17 @@ def _too_tall(t: Table) -> bool:
 
 def _rows(t: Table) -> list[str]:
     out = [" & ".join(r"\textbf{" + escape(h) + "}" if h else "" for h in t.columns) + r" \\", r"\hline"]
+    if not any(t.columns):  # a table of named numbers (a worksheet's givens): no header row
+        out = []
     for r in t.rows:
         cells = [_cell(c) for c in r] + [""] * (len(t.columns) - len(r))
         out.append(" & ".join(cells) + r" \\")
     return out
+
+
+def _stretch(t: Table) -> str:
+    """Row spacing: a worksheet's rows closer (its answer boxes hold them apart)."""
+    return r"1.12}\small" if t.compact else "1.4}"
 
 
 def _spec(t: Table) -> str:
@@ -252,7 +260,8 @@ def _spec(t: Table) -> str:
 
 def _boxed(t: Table) -> list[str]:
     """A table kept whole, scaled to the line width if it is still wider (TeX measures it)."""
-    out = [r"{\renewcommand{\arraystretch}{1.4}", r"\sbox{\bpcalcbox}{\begin{tabular}{" + _spec(t) + "}", r"\hline"]
+    out = [r"{\renewcommand{\arraystretch}{" + _stretch(t),
+           r"\sbox{\bpcalcbox}{\begin{tabular}{" + _spec(t) + "}", r"\hline"]
     out += _rows(t)
     out += [r"\hline", r"\end{tabular}}",
             r"\noindent\ifdim\wd\bpcalcbox>\linewidth\typeout{bpcalc: a table scaled to the line width}"
@@ -264,11 +273,11 @@ def _long(t: Table) -> list[str]:
     """A table that breaks across pages, its header repeated; smaller type if it is wide."""
     scale = TEXT_PT / _natural_pt(t)
     size = "" if scale >= 1 else r"\small" if scale >= 0.9 else r"\footnotesize" if scale >= 0.8 else r"\scriptsize"
-    out = [r"{\renewcommand{\arraystretch}{1.4}" + size + r"\setlength{\LTleft}{0pt}\setlength{\LTright}{\fill}"
-           r"\setlength{\LTpre}{2pt}", r"\begin{longtable}{" + _spec(t) + "}", r"\hline"]
+    out = [r"{\renewcommand{\arraystretch}{" + _stretch(t) + size
+           + r"\setlength{\LTleft}{0pt}\setlength{\LTright}{\fill}\setlength{\LTpre}{2pt}", r"\begin{longtable}{" + _spec(t) + "}", r"\hline"]
     header = _rows(Table(t.title, t.columns))
     out += header + [r"\endhead", r"\hline", r"\endfoot"]
-    out += _rows(t)[2:]
+    out += _rows(t)[len(header):]
     out += [r"\end{longtable}\par}"]
     return out
 
@@ -277,7 +286,8 @@ def _table(t: Table) -> list[str]:
     out = []
     for part in split_columns(t, _fits, width=_part_width, part_fits=_fits_unscaled):
         if part.title:
-            out.append(r"\medskip\noindent\textbf{" + escape(part.title) + r"}\par\nopagebreak")
+            out.append((r"\smallskip" if t.compact else r"\medskip") + r"\noindent\textbf{" + escape(part.title)
+                       + r"}\par\nopagebreak")
         out += _long(part) if len(part.rows) > BOX_ROWS or _too_tall(part) else _boxed(part)
         if part.caption:
             out += [r"\nopagebreak\noindent\emph{" + escape(part.caption) + "}\\par"]
@@ -406,9 +416,15 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 %ENGINE%
 \usepackage{amsmath,amssymb}
 \usepackage{graphicx,longtable,needspace}
-\usepackage[a4paper,margin=1.5cm]{geometry}
+\usepackage[a4paper,margin=1.2cm,bottom=1.6cm]{geometry}
 \setlength{\parindent}{0pt}
 \setlength{\tabcolsep}{4pt}
 \newsavebox{\bpcalcbox}
+\makeatletter  % headings closer to what they head
+\renewcommand\section{\@startsection{section}{1}{\z@}{-2ex\@plus -1ex\@minus -.2ex}{1ex\@plus .2ex}%
+  {\normalfont\Large\bfseries}}
+\renewcommand\subsection{\@startsection{subsection}{2}{\z@}{-1.5ex\@plus -1ex\@minus -.2ex}{.8ex\@plus .2ex}%
+  {\normalfont\large\bfseries}}
+\makeatother
 \begin{document}
 """
