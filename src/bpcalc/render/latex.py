@@ -274,7 +274,8 @@ def _long(t: Table) -> list[str]:
     scale = TEXT_PT / _natural_pt(t)
     size = "" if scale >= 1 else r"\small" if scale >= 0.9 else r"\footnotesize" if scale >= 0.8 else r"\scriptsize"
     out = [r"{\renewcommand{\arraystretch}{" + _stretch(t) + size
-           + r"\setlength{\LTleft}{0pt}\setlength{\LTright}{\fill}\setlength{\LTpre}{2pt}", r"\begin{longtable}{" + _spec(t) + "}", r"\hline"]
+           + r"\setlength{\LTleft}{0pt}\setlength{\LTright}{\fill}\setlength{\LTpre}{2pt}",
+           r"\begin{longtable}{" + _spec(t) + "}", r"\hline"]
     header = _rows(Table(t.title, t.columns))
     out += header + [r"\endhead", r"\hline", r"\endfoot"]
     out += _rows(t)[len(header):]
