@@ -175,6 +175,7 @@ BOLD_PT = 5.8
 COLUMN_PT = 8.0
 MIN_SCALE = 0.9  # a table that would have to shrink more than this is split into parts of its columns
 ROW_PT = 16.8  # a row at \arraystretch 1.4
+FRAC_ROW = 1.4  # a row holding a stacked fraction, in rows of text
 BOX_ROWS = 30  # longer tables are longtables (they break across pages); shorter ones stay whole
 PAGE_PT = 700.0  # a heading, what follows it and its table are kept on one page up to about this height
 _CJK = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -236,7 +237,14 @@ def _wrapped(c: Cell) -> list[list[str]]:
 
 def _too_tall(t: Table) -> bool:
     """Longer than a page once its wrapped sums are counted: it must break across pages."""
-    return sum(max(len(_wrapped(c)) for c in r) if r else 1 for r in t.rows) * ROW_PT > PAGE_PT
+    return sum(_row_pt(r) for r in t.rows) > PAGE_PT
+
+
+def _row_pt(r: list[Cell]) -> float:
+    """A row's height: a line a wrapped sum's line, a stacked fraction (∂E/∂w) taller than a line of text."""
+    lines = max((len(_wrapped(c)) for c in r), default=1)
+    tall = any(isinstance(c, M) and r"\frac" in c.tex for c in r)
+    return ROW_PT * lines * (FRAC_ROW if tall else 1.0)
 
 
 def _rows(t: Table) -> list[str]:
@@ -264,21 +272,29 @@ def _boxed(t: Table) -> list[str]:
            r"\sbox{\bpcalcbox}{\begin{tabular}{" + _spec(t) + "}", r"\hline"]
     out += _rows(t)
     out += [r"\hline", r"\end{tabular}}",
-            r"\noindent\ifdim\wd\bpcalcbox>\linewidth\typeout{bpcalc: a table scaled to the line width}"
-            r"\resizebox{\linewidth}{!}{\usebox{\bpcalcbox}}\else\usebox{\bpcalcbox}\fi\par}"]
+            r"\ifdim\wd\bpcalcbox>\linewidth\typeout{bpcalc: a table scaled to the line width}"
+            r"\sbox{\bpcalcbox}{\resizebox{\linewidth}{!}{\usebox{\bpcalcbox}}}\fi",
+            # taller than a page (rows of stacked sums and fractions): scaled to the page, never into the footer
+            r"\ifdim\dimexpr\ht\bpcalcbox+\dp\bpcalcbox\relax>0.8\textheight"
+            r"\typeout{bpcalc: a table scaled to the page height}"
+            r"\sbox{\bpcalcbox}{\resizebox*{!}{0.8\textheight}{\usebox{\bpcalcbox}}}\fi",
+            r"\noindent\usebox{\bpcalcbox}\par}"]
     return out
 
 
 def _long(t: Table) -> list[str]:
-    """A table that breaks across pages, its header repeated; smaller type if it is wide."""
-    scale = TEXT_PT / _natural_pt(t)
-    size = "" if scale >= 1 else r"\small" if scale >= 0.9 else r"\footnotesize" if scale >= 0.8 else r"\scriptsize"
-    out = [r"{\renewcommand{\arraystretch}{" + _stretch(t) + size
-           + r"\setlength{\LTleft}{0pt}\setlength{\LTright}{\fill}\setlength{\LTpre}{2pt}",
+    """A table that breaks across pages, its header repeated; in smaller type if it is wider than the line, as TeX
+    measures it (the rows set once as a tabular in a box, not printed: a longtable is not measured in one run)."""
+    rows = _rows(t)
+    out = [r"{\renewcommand{\arraystretch}{" + _stretch(t),
+           r"\sbox{\bpcalcbox}{\begin{tabular}{" + _spec(t) + "}", *rows, r"\end{tabular}}",
+           r"\ifdim\wd\bpcalcbox>\linewidth\ifdim\wd\bpcalcbox>1.09\linewidth\ifdim\wd\bpcalcbox>1.22\linewidth"
+           r"\scriptsize\else\footnotesize\fi\else\small\fi\fi",
+           r"\setlength{\LTleft}{0pt}\setlength{\LTright}{\fill}\setlength{\LTpre}{2pt}",
            r"\begin{longtable}{" + _spec(t) + "}", r"\hline"]
     header = _rows(Table(t.title, t.columns))
     out += header + [r"\endhead", r"\hline", r"\endfoot"]
-    out += _rows(t)[len(header):]
+    out += rows[len(header):]
     out += [r"\end{longtable}\par}"]
     return out
 
