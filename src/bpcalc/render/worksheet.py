@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from bpcalc.engine.trace import GraphTrace
 from bpcalc.explain.numfmt import Fmt
-from bpcalc.i18n import _
+from bpcalc.i18n import N_, _
 from bpcalc.registry import GRAPH_OPS
 from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, Para, Table, text_of
 from bpcalc.render.fit import typeset_width
@@ -21,6 +21,7 @@ GRAPH_SECTIONS = ("forward", "backward", "gradients", "update", "after")
 BLANK_OF = {"forward": "forward", "loss": "loss", "backward": "backward", "gradients": "backward",
             "update": "update", "after": "update"}
 BOX = r"\boxed{\phantom{0.0000}}"
+SECTION_NAMES = {"forward": N_("forward"), "loss": N_("loss"), "backward": N_("backward"), "update": N_("update")}
 
 
 def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset(), answers: bool = False,
@@ -86,7 +87,7 @@ def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None
         what = _("Every blank of the worksheet, filled in.")
     else:
         what = _("Fill in every blank ({sections}).").format(sections=", ".join(
-            s for s in ("forward", "loss", "backward", "update") if s in blank))
+            _(SECTION_NAMES[s]) for s in ("forward", "loss", "backward", "update") if s in blank))
     from bpcalc.engine.rounding import every_result
 
     key_note = " " + _("Where the exact value differs, the key gives it in parentheses.") if answers else ""
