@@ -175,6 +175,10 @@ export examples init validate schema json text rich markdown latex html svg dot 
 nn Linear NaN SIGHUP SIGTERM yaml YAML JSON LaTeX CSV csv npy png pdf FILE SPEC LANG FORMAT NAME ALPHA N K PATH
 FUNCTION FRAMEWORK LC_ALL LC_MESSAGES ko en data grad new XOR VAT Ctrl C micrograd pip install matplotlib
 dz da dy dx db df dt max min full lr eps""".split())
+# single words inside Korean text that stay: a spec's own names (snack's nodes), the layer kinds, units, YAML keys
+# of `init`'s template, the letters of a product rule
+KEEP_WORD = KEEP | set("""total vat price count title if else sign ms conv maxpool avgpool dense flatten xavier uniform
+weights biases layer layers units target output variables nodes name expected THIS_FILE u' v' uv uv' u'v""".split())
 PHRASE = re.compile(r"[A-Za-z][A-Za-z']*(?: [A-Za-z][A-Za-z']*)+")
 
 
@@ -201,6 +205,31 @@ def english_phrases(text: str, skip_line=lambda line: False) -> list[str]:
     return found
 
 
+WORD = re.compile(r"(?<![\w.\\-])[A-Za-z][a-z']+(?![\w.])")
+
+
+def english_words(text: str, skip_line=lambda line: False) -> list[str]:
+    """Single English words inside Korean text (a line holding Hangul), none of which legitimately stays in
+    English: `모든 빈칸을 채우세요 (forward, loss)` is caught, not only runs of three."""
+    found = []
+    for line in text.splitlines():
+        if skip_line(line) or not HANGUL.search(line):
+            continue
+        line = re.sub(r"`[^`]*`|--[\w-]+|\S+\.\w+", " ", line)  # code, options, file names
+        words = [w for w in WORD.findall(re.sub(r"\S*[_^{}\[\]/=<>]\S*", " ", line.replace("(", " ").replace(
+            ")", " "))) if w not in KEEP_WORD and w.lower() not in KEEP_WORD]
+        if words:
+            found.append(f"{line.strip()}  <- {', '.join(words)}")
+    return found
+
+
+def test_english_words_are_caught_one_at_a_time():
+    assert english_words("모든 빈칸을 채우세요 (forward, loss, backward, update)")
+    assert english_words("Expression graph (시드 5)")
+    assert not english_words("2-2-1 sigmoid 신경망; 손실 함수 half_sse, 옵티마이저 sgd")
+    assert not english_words("w_11^(3) = 0.5 (정답)")
+
+
 def _outputs(cli):
     from bpcalc.registry import ACTIVATIONS, LOSSES
 
@@ -218,7 +247,9 @@ def _outputs(cli):
         "--view": [["run", "two_layer", "--view", "matrix"], ["explain", "xor", "--view", "matrix"]],
         "--notation": [["run", "two_layer", "--notation", "mazur"], ["explain", "two_layer", "--notation", "ng"]],
         "new": [["new"], ["new", "--graph"]],
-        "worksheet": [["worksheet", "two_layer"], ["worksheet", "hidden", "--answers", "--round", "2"]],
+        "worksheet": [["worksheet", "two_layer"], ["worksheet", "hidden", "--answers", "--round", "2"],
+                      ["worksheet", "two_layer", "--round", "4", "--round-all", "--answers"],
+                      ["worksheet", "xor", "--format", "gift"]],
     }
     run_help = cli("run", "--help", env=NO_LOCALE).stdout
     for key, argss in extra.items():
@@ -318,3 +349,25 @@ def test_usage_errors_in_korean(cli, args, korean):
 
 def test_schema_is_the_same_in_every_language(cli):
     assert cli("schema", "--lang", "ko", env=NO_LOCALE).stdout == cli("schema", env=NO_LOCALE).stdout
+
+
+def test_sheets_keys_and_class_sets_have_no_english_word(cli, tmp_path):
+    """Worksheets, keys, their quiz questions and a class set's documents in Korean: not one English word inside
+    Korean text (the sections to fill in, the rounding rule, the givens' groups, a key's `new` and `(sample 1)`)."""
+    texts = {}
+    for args in (["worksheet", "two_layer"], ["worksheet", "xor", "--answers"],
+                 ["worksheet", "two_layer", "--round", "4", "--round-all", "--answers"],
+                 ["worksheet", "xor", "--format", "gift"], ["worksheet", "two_layer", "--format", "moodle"],
+                 ["run", "two_layer", "--round", "4", "--round-all", "--format", "text"], ["new", "--graph"]):
+        r = cli(*args, "--lang", "ko", env=NO_LOCALE)
+        assert r.exit_code == 0, (args, r.stderr)
+        texts[" ".join(args)] = r.stdout
+    folder = tmp_path / "set"
+    r = cli("--lang", "ko", "new", "--shape", "2-2-1", "--seed", "2024", "--variants", "2", "-o", folder, "-f", "text",
+            env=NO_LOCALE)
+    assert r.exit_code == 0, r.stderr
+    texts["new --variants"] = r.stdout
+    for f in ("worksheets.txt", "answers.txt", "check-1.yaml"):
+        texts[f] = (folder / f).read_text(encoding="utf-8")
+    bad = {k: english_words(v) + english_phrases(v) for k, v in texts.items()}
+    assert {k: v[:4] for k, v in bad.items() if v} == {}

@@ -167,3 +167,36 @@ def test_fragment_fits_a_narrower_document(cli, monkeypatch, tmp_path):
         pdf, log = _compile(PDFLATEX, tex, tmp_path)
         assert not [w for w in map(float, OVERFULL.findall(log)) if w > 1.0], args
         assert "bpcalc: a table scaled" in log  # the safety net at work
+
+
+# ====================================================================== larger than the bundled examples
+OVERFULL_ANY = re.compile(r"Overfull \\[hv]box \(([\d.]+)pt too (?:wide|high)\)")
+
+
+def _large_spec(sizes: list[int], n: int, seed: int) -> str:
+    """A tanh/relu/softmax network of `sizes` with n samples, cross_entropy and Adam (numbers drawn here)."""
+    import numpy as np
+    import yaml
+
+    rng = np.random.default_rng(seed)
+    layers = [{"weights": np.round(rng.uniform(-0.5, 0.5, (sizes[i], sizes[i - 1])), 2).tolist(),
+               "biases": np.round(rng.uniform(-0.2, 0.2, sizes[i]), 2).tolist(),
+               "activation": "softmax" if i == len(sizes) - 1 else ("tanh", "relu")[(i - 1) % 2]}
+              for i in range(1, len(sizes))]
+    return yaml.safe_dump({"name": "large", "inputs": np.round(rng.uniform(0, 1, (n, sizes[0])), 2).tolist(),
+                           "targets": np.eye(sizes[-1])[rng.integers(0, sizes[-1], n)].tolist(), "layers": layers,
+                           "loss": "cross_entropy", "optimizer": {"type": "adam"}, "learning_rate": 0.01})
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("sizes,n,seed", [([4, 5, 4, 3], 3, 2), ([4, 5, 4, 3], 3, 3), ([5, 6, 5, 3], 4, 1)])
+def test_larger_documents_never_run_into_the_margin_or_footer(cli, tmp_path, sizes, n, seed):
+    """A 4-5-4-3 network with 3 samples (rows of three-sample sums, stacked fractions, tables of 20-odd rows):
+    no overfull box at all, horizontal or vertical (a table over the page number is an overfull \\vbox)."""
+    spec = tmp_path / "large.yaml"
+    spec.write_text(_large_spec(sizes, n, seed), encoding="utf-8")
+    for args in (("run",), ("explain",), ("worksheet", "--answers"), ("run", "--view", "matrix")):
+        r = cli(*args[:1], spec, *args[1:], "--format", "latex", "--standalone")
+        assert r.exit_code == 0, r.stderr
+        pdf, log = _compile(PDFLATEX, r.stdout, tmp_path)
+        assert not OVERFULL_ANY.findall(log), (args, OVERFULL_ANY.findall(log))

@@ -40,7 +40,7 @@ def test_class_set_shows_a_bar_on_a_terminal(cli, terminal, tmp_path):
     r = cli(*CLASS, "-o", tmp_path / "class")
     assert r.exit_code == 0, r.stderr
     assert "class set" in r.stderr and "problem 1 of 3" in r.stderr
-    assert len(list((tmp_path / "class").iterdir())) == 12
+    assert len(list((tmp_path / "class").iterdir())) == 14  # 4 files a student, and the two class documents
 
 
 def test_no_bar_when_piped(cli, tmp_path, monkeypatch):

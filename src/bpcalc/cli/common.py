@@ -73,6 +73,26 @@ LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr"
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
                                               help=N_("Hand rounding: round every intermediate to N decimals as it is "
                                                    "computed, as on paper."))]
+RoundAllOpt = Annotated[bool, typer.Option(
+    "--round-all", help=N_("With --round N: round every result to N decimals as it is written, sums and products "
+                           "too, and go on from the number written (the rule of a class set's sheets), instead of "
+                           "only values read off a calculator and quotients."))]
+
+
+def rounding(round_to: int | None, round_all: bool) -> int | None:
+    """--round N and --round-all as the engine takes them (rounding.Written for --round-all)."""
+    from bpcalc.engine.rounding import Written
+    from bpcalc.errors import SpecError
+    from bpcalc.i18n import _
+
+    if not round_all:
+        return round_to
+    if round_to is None:
+        raise SpecError(_("--round-all rounds every result to the decimals --round N gives: add --round N"),
+                        hint=_("for example --round 4 --round-all"))
+    return Written(round_to)
+
+
 FullOpt = Annotated[bool, typer.Option("--full", help=N_("Show every row: every sample (not the first few) and every "
                                                          "neuron and parameter of large layers (not the largest)."))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help=N_("Print nothing but errors (and the exit code)."))]

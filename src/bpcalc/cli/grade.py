@@ -43,6 +43,7 @@ def grade(
     format: GradeFormatOpt = "text",
     points: PointsOpt = None,
     round: GradeRoundOpt = None,
+    round_all: c.RoundAllOpt = False,
     output: GradeOutputOpt = None,
 ) -> None:
     """Grade a filled worksheet template: every quantity scored (✓ full points, ✗ none, with the right value and
@@ -59,7 +60,12 @@ def grade(
     weights = parse_points(points)
     out = None if output is None or str(output) == "-" else output
     s = c.open_spec_for(filled, out)
-    graded = grade_spec(s, round, weights)
+    from bpcalc import run
+
+    rounding = c.rounding(round, round_all)
+    trace = run(s, round_to=rounding)
+    c.refuse_non_finite(trace)  # a step that overflowed is no result to grade against
+    graded = grade_spec(s, rounding, weights, trace)
     if fmt == "text":
         from bpcalc.render.grade_report import grade_text
 

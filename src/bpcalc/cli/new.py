@@ -31,7 +31,8 @@ GraphOpt = Annotated[bool, typer.Option("--graph", help=_("An expression-graph p
 NewRoundOpt = Annotated[int | None, typer.Option(
     "--round", metavar="N", min=0, max=12, show_default=False,
     help=_("The rounding the sheets expect (hand rounding to N decimals); gradients must survive it. "
-           "Default: sheets exact, gradients checked at 4 decimals."))]
+           "Default: a class set's sheets round every result to 4 decimals (as --round 4 --round-all), its quiz "
+           "files are exact; gradients checked at 4 decimals."))]
 VariantsOpt = Annotated[int | None, typer.Option(
     "--variants", min=1, max=500, metavar="N", show_default=False,
     help=_("Write N different problems to the folder --output names, each with its worksheet and answer key "
@@ -60,6 +61,7 @@ def new(
     seed: SeedOpt = 1,
     graph: GraphOpt = False,
     round: NewRoundOpt = None,
+    round_all: c.RoundAllOpt = False,
     variants: VariantsOpt = None,
     output: NewOutputOpt = None,
     format: SheetFormatOpt = "markdown",
@@ -74,6 +76,7 @@ def new(
     from bpcalc.engine.problems import new_problem
     from bpcalc.errors import SpecError
 
+    round = c.rounding(round, round_all)
     if variants is None:
         out = None if output is None or str(output) == "-" else output
         if out is not None:
@@ -98,8 +101,8 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
                split: bool = False) -> None:
     """N different problems (variant i drawn from the seed sequence (seed, i)), each with sheet and key; or, in a
     quiz format, each with its template and all of them in one quiz file."""
-    from bpcalc.cli import formats
     from bpcalc.errors import SpecError
+    from bpcalc.render.doc import Doc
     from bpcalc.spec.save import show_path
 
     quiz = tol = None
@@ -111,44 +114,38 @@ def _class_set(n: int, folder: Path, seed: int, shape: str, activation: str, los
     elif fmt not in SUFFIX:
         raise SpecError(_("--format {fmt}: a class set is written as markdown, text, latex or html, or for a quiz "
                           "system as moodle, qti or gift").format(fmt=fmt))
+    if round_to is None and quiz is None:  # a class set's sheets: every result written to the sheet's decimals
+        from bpcalc.engine.problems import SHEET_DECIMALS
+        from bpcalc.engine.rounding import Written
+
+        round_to = Written(SHEET_DECIMALS)
     if folder.exists() and not folder.is_dir():
         raise SpecError(_("--output {path}: not a folder").format(path=show_path(folder)))
     seen: set[str] = set()
+    sheets, keys = Doc(), Doc()
     files: list[tuple[str, str]] = []  # every file made before the folder is: a refusal (exit 2) writes nothing
     bar = progress.Bar(_("class set"), n, delay=progress.DELAY) if progress.wanted(quiet, output=folder) else None
     try:
-        _draw(n, bar, files, quiz, seen, folder, seed, shape, activation, loss, decimals, graph, round_to, fmt,
-              standalone, tol)
+        _draw(n, bar, files, (sheets, keys), quiz, seen, folder, seed, shape, activation, loss, decimals, graph,
+              round_to, fmt, standalone, tol)
     finally:
         if bar is not None:
             bar.close()
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, content in files:
-        c.deliver(content, folder / name)
-    if quiz is not None:
-        name = "quiz" + formats.BY_FAMILY[("lms", fmt)].suffixes[0]
-        lms.deliver(quiz, fmt, folder / name, split)
-        if not quiet:
-            c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, check-NN.yaml (the templates to fill in "
-                             "and grade), and {name}, all of them as graded questions (variant i is drawn from seed "
-                             "{seed} and i)").format(n=n, folder=show_path(folder), name=name, seed=seed) + "\n")
-        return
-    if not quiet:
-        c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, worksheet-NN.{ext}, answers-NN.{ext}, "
-                         "check-NN.yaml (variant i is drawn from seed {seed} and i)").format(
-                             n=n, folder=show_path(folder), ext=SUFFIX[fmt], seed=seed) + "\n")
+    _finish(n, files, sheets, keys, quiz, folder, fmt, split, quiet, seed)
 
 
-def _draw(n: int, bar: progress.Bar | None, files: list, quiz, seen: set, folder: Path, seed: int, shape: str,
-          activation: str, loss: str, decimals: int, graph: bool, round_to: int | None, fmt: str, standalone: bool,
-          tol) -> None:
+def _draw(n: int, bar: progress.Bar | None, files: list, whole: tuple, quiz, seen: set, folder: Path, seed: int,
+          shape: str, activation: str, loss: str, decimals: int, graph: bool, round_to: int | None, fmt: str,
+          standalone: bool, tol) -> None:
     """Draw the class set's N problems and render their files into `files` (nothing written yet), with a bar."""
     from bpcalc.cli import formats
     from bpcalc.cli.worksheet import build
     from bpcalc.engine.problems import new_problem
     from bpcalc.explain.worksheet import SECTIONS
+    from bpcalc.render.doc import Heading, NameLine, PageBreak
     from bpcalc.spec.loader import parse_spec
 
+    sheets, keys = whole
     if quiz is not None:
         from bpcalc.render.lms.questions import quiz_sheet
     width = len(str(n))
@@ -168,8 +165,42 @@ def _draw(n: int, bar: progress.Bar | None, files: list, quiz, seen: set, folder
         render = formats.BY_NAME[fmt].render
         sheet = build(spec, frozenset(SECTIONS), round_to)
         key = build(spec, frozenset(SECTIONS), round_to, answers=True)
+        label = _("Variant {tag}").format(tag=tag)
+        for whole, part in ((sheets, sheet), (keys, key)):
+            if whole.blocks:
+                whole.blocks.append(PageBreak())
+            whole.blocks.append(NameLine(label) if part is sheet else Heading(label, 3))
+            whole.extend(part.doc)
         for name, content in ((f"problem-{tag}.yaml", p.text),
                               (f"worksheet-{tag}.{SUFFIX[fmt]}", render(sheet.doc, None, standalone=standalone)),
                               (f"answers-{tag}.{SUFFIX[fmt]}", render(key.doc, None, standalone=standalone)),
                               (f"check-{tag}.yaml", sheet.template(folder / f"check-{tag}.yaml"))):
             files.append((name, content))
+
+
+def _finish(n: int, files: list, sheets, keys, quiz, folder: Path, fmt: str, split: bool, quiet: bool,
+            seed: int) -> None:
+    """Write the class set's files (the folder made only now) and say what was written."""
+    from bpcalc.cli import formats
+    from bpcalc.spec.save import show_path
+
+    if quiz is None:  # the class's two documents: every sheet (a name line each, a new page each), every key
+        render = formats.BY_NAME[fmt].render
+        files += [(f"worksheets.{SUFFIX[fmt]}", render(sheets, None, standalone=True)),
+                  (f"answers.{SUFFIX[fmt]}", render(keys, None, standalone=True))]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files:
+        c.deliver(content, folder / name)
+    if quiz is not None:
+        name = "quiz" + formats.BY_FAMILY[("lms", fmt)].suffixes[0]
+        lms.deliver(quiz, fmt, folder / name, split)
+        if not quiet:
+            c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, check-NN.yaml (the templates to fill in "
+                             "and grade), and {name}, all of them as graded questions (variant i is drawn from seed "
+                             "{seed} and i)").format(n=n, folder=show_path(folder), name=name, seed=seed) + "\n")
+        return
+    if not quiet:
+        c.write_stdout(_("{n} problems in {folder}: problem-NN.yaml, worksheet-NN.{ext}, answers-NN.{ext}, "
+                         "check-NN.yaml, and worksheets.{ext} and answers.{ext}, every sheet and every key in one "
+                         "document to print (variant i is drawn from seed {seed} and i)").format(
+                             n=n, folder=show_path(folder), ext=SUFFIX[fmt], seed=seed) + "\n")

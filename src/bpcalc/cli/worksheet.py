@@ -45,6 +45,7 @@ def worksheet(
     spec: c.SpecArg = None,
     blank: BlankOpt = None,
     round: SheetRoundOpt = None,
+    round_all: c.RoundAllOpt = False,
     answers: AnswersOpt = False,
     template: TemplateOpt = None,
     explain: ExplainOpt = False,
@@ -62,6 +63,7 @@ def worksheet(
     quantity to find blank (____; a ruled box in LaTeX); --answers prints the key."""
     from bpcalc.explain.worksheet import parse_sections
 
+    round = c.rounding(round, round_all)
     quiz_format = lms.chosen(format, output)
     if quiz_format is not None:
         _quiz(spec, quiz_format, parse_sections(blank), round, template, epochs, explain, precision, learning_rate,
@@ -122,7 +124,10 @@ class Sheet:
 
         tr = self.traces[0]
         qs = blanks(trace_to_dict(tr), tr, self.sections)
+        from bpcalc.engine.rounding import every_result
+
         rnd = f" --round {tr.round_to}" if tr.round_to is not None else ""
+        rnd += " --round-all" if every_result(tr.round_to) else ""
         header = _("worksheet template: fill in every value under expected:, then check with `bpcalc run "
                    "FILE{round}`").format(round=rnd)
         return template_text(self.spec, qs, header, dest)

@@ -207,10 +207,10 @@ def _check_counts(params: int | None, samples: int | None) -> None:
     from bpcalc.errors import SpecError
 
     if params is not None and params < 1:
-        raise SpecError(_("--params must be at least 1, not {k}").format(k=params),
-                        hint=_("--all checks every parameter"))
+        raise SpecError(_("the number of parameters to check must be at least 1, not {k}").format(k=params),
+                        hint=_("or check every parameter"))
     if samples is not None and samples < 1:
-        raise SpecError(_("--samples must be at least 1, not {k}").format(k=samples))
+        raise SpecError(_("the number of samples to check on must be at least 1, not {k}").format(k=samples))
 
 
 def passes(backprop: float, numerical: float | None, tolerance: float, atol: float) -> bool:
@@ -488,7 +488,7 @@ def check(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: float | No
         if samples is not None:
             from bpcalc.errors import SpecError
 
-            raise SpecError(_("--samples: an expression graph has no samples (it is evaluated at one point)"),
+            raise SpecError(_("an expression graph has no samples to choose from (it is evaluated at one point)"),
                             hint=_("leave out --samples"))
         return check_graph(spec, eps, tolerance, atol, params, seed, on_estimate, on_progress)
     return check_network(spec, eps, tolerance, atol, names, labels, params, samples, seed, on_estimate, on_progress)

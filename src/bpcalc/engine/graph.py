@@ -8,6 +8,7 @@ import numpy as np
 
 from bpcalc.engine.mistakes import Mistake
 from bpcalc.engine.rounding import (
+    each,
     rounder,
     rounds_graph_locals,
     rounds_graph_op,
@@ -134,10 +135,10 @@ def backward(graph: Graph, traces: list[NodeTrace], rnd=None, loss_factor: float
                                 where=where),
                             path=f"nodes.{node.owner or node.name}" if node else None,
                             hint=_("move the starting values away from that point (e.g. sqrt at 0, log at 0)"))
-        nt.products = tuple(0.0 if constant_exponent and i == 1 else up * x  # products and sums: exact
-                            for i, x in enumerate(nt.locals))
+        w = each(rnd)  # products and sums: exact (rounded as written under the Written rule)
+        nt.products = tuple(0.0 if constant_exponent and i == 1 else w(up * x) for i, x in enumerate(nt.locals))
         for name, p in zip(nt.inputs, nt.products):
-            grads[name] = grads.get(name, 0.0) + p
+            grads[name] = w(grads.get(name, 0.0) + p)
     return grads
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bpcalc.engine.rounding import (
+    each,
     rounder,
     rounds_activation,
     rounds_fused_delta,
@@ -75,7 +76,8 @@ class Network:
             if m is not None and m.at("missing_bias", l) and b is not None:
                 b = None if m.cell is None else m.only(np.zeros_like(b), b)
             fwd = kind.forward if m is None else kind.made("forward", m, l)  # (a mistake of the kind's own)
-            z, self.caches[l] = fwd(W, b, self.hypers[l], a)  # sums of products: never rounded
+            z, self.caches[l] = fwd(W, b, self.hypers[l], a)  # sums of products: exact (rounded as written under
+            z = z if rnd is None else each(rnd)(z)  # the Written rule)
             if m is not None and m.given:
                 z = self.given(l, "z", z)
             if kept is not None:
@@ -183,6 +185,7 @@ class Network:
             if wrong_out and m.in_grad("factor_of_two"):
                 grad_a = m.factor * grad_a
             local = self.local(L - 1, z, a, rnd, kept)
+            local = local if rnd is None or local is None else each(rnd)(local)
         if pr is not None and (pr.fused or rnd is None) and not wrong_out:
             # δ in closed form from z: exact where ∂E/∂a · ∂a/∂z loses digits (an output near 0 or 1); by hand,
             # the product of the rounded factors, except where the tables write δ in closed form (fused)
@@ -194,6 +197,7 @@ class Network:
                 out["fused"] = pr.fused
         else:
             delta = self._delta(grad_a, local, rec) if local is not None else self.acts[-1].backward(z, a, grad_a)
+            delta = delta if rnd is None else each(rnd)(delta)
             if pr is not None and not np.all(np.isfinite(delta)):  # by hand: inf × 0 where an output rounded to
                 delta = np.where(np.isfinite(delta), delta, pr.delta(z, a, T) / n)  # 0 or 1: δ from z there
         if maps is not None:
@@ -204,7 +208,9 @@ class Network:
             if l < L - 1:
                 z, a = zs[l], as_[l]
                 local = self.local(l, z, a, rnd, kept)
+                local = local if rnd is None or local is None else each(rnd)(local)
                 delta = self._delta(grad_a, local, rec) if local is not None else self.acts[l].backward(z, a, grad_a)
+                delta = delta if rnd is None else each(rnd)(delta)
             if m is not None and m.given:
                 delta = self.given(l, "delta", delta)
             a_prev = as_[l - 1] if l > 0 else X
@@ -226,6 +232,10 @@ class Network:
                     wrong = np.empty_like(gW)
                     grads(W, self.biases[l], self.hypers[l], zs[l - 1], delta, self.caches[l], wrong, None)
                     gW[...] = m.only(wrong, gW)
+                if rnd is not None and getattr(rnd, "every", False):
+                    for g_ in (gW, gb):
+                        if g_ is not None:
+                            g_[...] = rnd(g_)
                 if m is not None and m.given:
                     for g, field in ((gW, "grad_weights"), (gb, "grad_biases")):
                         if g is not None:
@@ -237,6 +247,7 @@ class Network:
                     out["terms"][l - 1] = kind.back_terms(W, delta)
                 back = kind.back if m is None else kind.made("back", m, l)
                 grad_a = back(W, self.hypers[l], delta, self.caches[l])
+                grad_a = grad_a if rnd is None else each(rnd)(grad_a)
         return out
 
     @staticmethod

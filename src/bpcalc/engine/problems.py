@@ -98,7 +98,7 @@ class Plan:
 
 
 def _shape_error(shape: str, part: str, problem: str, hint: str | None = None) -> SpecError:
-    return SpecError(_("--shape {shape}: `{part}`: {problem}").format(shape=shape, part=part, problem=problem),
+    return SpecError(_("shape {shape}: `{part}`: {problem}").format(shape=shape, part=part, problem=problem),
                      hint=hint)
 
 
@@ -347,15 +347,19 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
 
 
 def problem_faults(spec, sheet: int = SHEET_DECIMALS) -> list[str]:
-    """The interesting-problem rules a spec breaks."""
+    """The interesting-problem rules a spec breaks (under the Written rule, on the rounded track too: a gradient
+    the sheet's rounding turns into 0 does not survive it)."""
+    from bpcalc.engine.rounding import every_result
+
+    tracks = (None, sheet) if every_result(sheet) else (None,)
     with np.errstate(all="ignore"):
         try:
             if spec.kind == "graph":
                 from bpcalc.engine.graph import run_graph
 
-                return graph_faults(run_graph(spec), sheet)
+                return [f for r in tracks for f in graph_faults(run_graph(spec, round_to=r), sheet)]
             from bpcalc.engine.network import run_network
 
-            return network_faults(run_network(spec), sheet)
+            return [f for r in tracks for f in network_faults(run_network(spec, round_to=r), sheet)]
         except SpecError:
             return ["undefined"]

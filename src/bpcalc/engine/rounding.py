@@ -17,8 +17,22 @@ from bpcalc.registry import GRAPH_OPS
 from bpcalc.registry.kinds import Activation, Loss, Optimizer, Pair
 
 
+class Written(int):
+    """N decimals under the class sheets' rule: every result written is rounded to N decimals (sums and products
+    too) and the next step goes on from what was written, so every line of a key follows from the numbers printed
+    on it (`--round N --round-all`; a class set's default)."""
+
+    every = True
+
+
+def every_result(decimals) -> bool:
+    """Does this rounding round every result (Written), not only calculator values and quotients?"""
+    return bool(getattr(decimals, "every", False))
+
+
 def rounder(decimals: int | None) -> Callable | None:
-    """A function rounding arrays or floats to `decimals` places, or None for full precision."""
+    """A function rounding arrays or floats to `decimals` places, or None for full precision (its `every`: the
+    Written rule, under which every result is rounded)."""
     if decimals is None:
         return None
     scale = 10.0**decimals
@@ -30,6 +44,7 @@ def rounder(decimals: int | None) -> Callable | None:
             y = np.where(a < exact, np.sign(x) * np.floor(a * scale + 0.5 + 1e-9) / scale, x)
         return float(y) if np.ndim(y) == 0 and not isinstance(x, np.ndarray) else y
 
+    rnd.every = every_result(decimals)  # type: ignore[attr-defined]
     return rnd
 
 
@@ -38,8 +53,13 @@ def _id(x):
 
 
 def when(rnd: Callable | None, condition: bool) -> Callable:
-    """`rnd` where a person rounds (condition true), else the identity."""
-    return rnd if (rnd is not None and condition) else _id
+    """`rnd` where a person rounds (condition true, or every result under the Written rule), else the identity."""
+    return rnd if (rnd is not None and (condition or getattr(rnd, "every", False))) else _id
+
+
+def each(rnd: Callable | None) -> Callable:
+    """`rnd` under the Written rule (a sum or product rounded as it is written), else the identity."""
+    return when(rnd, False)
 
 
 def rounds_activation(act: Activation) -> bool:

@@ -29,7 +29,7 @@ def parse_points(text: str | None) -> dict[str, float]:
         except ValueError:
             points = -1.0
         if name not in out or not points >= 0 or points == float("inf"):
-            raise SpecError(_("--points {text}: cannot read {part}").format(text=text, part=part),
+            raise SpecError(_("points {text}: cannot read {part}").format(text=text, part=part),
                             hint=_("give SECTION=POINTS joined by commas, sections among {names}: forward=2,backward=3"
                                    ).format(names=", ".join(SECTIONS)))
         out[name] = points
@@ -98,11 +98,10 @@ def _num(x: float) -> float | int:
     return int(x) if float(x).is_integer() else x
 
 
-def grade_spec(spec, round_to: int | None, points: dict[str, float]) -> Grade:
+def grade_spec(spec, round_to: int | None, points: dict[str, float], trace=None) -> Grade:
     """Run the step (hand-rounded to `round_to`), check the spec's `expected:` values, diagnose the wrong ones,
     and score each by its section's points."""
     from bpcalc import run
-    from bpcalc.cli.common import refuse_non_finite
     from bpcalc.engine.trace import trace_to_dict
     from bpcalc.explain.expected import Index, check_expected, with_diagnoses
     from bpcalc.explain.worksheet import section_of
@@ -110,8 +109,7 @@ def grade_spec(spec, round_to: int | None, points: dict[str, float]) -> Grade:
     if not getattr(spec, "expected", None):
         raise SpecError(_("nothing to grade: the spec has no `expected:` values"), source=spec.source,
                         hint=_("grade the template `bpcalc worksheet --template FILE` writes, filled in"))
-    trace = run(spec, round_to=round_to)
-    refuse_non_finite(trace)
+    trace = run(spec, round_to=round_to) if trace is None else trace
     data = trace_to_dict(trace)
     results = check_expected(spec, data)
     if any(r.filled and not r.ok for r in results):

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from bpcalc.explain.mathtext import M
 from bpcalc.render.equation import Equation, Matrix
 
-__all__ = ["Block", "Cell", "Doc", "Equation", "Heading", "M", "Matrix", "Para", "Table", "as_scientific", "text_of"]
+__all__ = ["Block", "Cell", "Doc", "Equation", "Heading", "M", "Matrix", "NameLine", "PageBreak", "Para", "Table",
+           "as_scientific", "text_of"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Table:
     numeric: set[int] = field(default_factory=set)  # right-aligned columns
     caption: str | None = None
     scientific: set[int] = field(default_factory=set)  # numeric columns holding a number in scientific notation
+    compact: bool = False  # set tight on paper (a worksheet's: rows close together, ∂a/∂z inline)
 
     def add(self, *cells: Cell) -> None:
         """A row; a numeric column never mixes notations: once one of its numbers is scientific (8.033e-7), every
@@ -86,7 +88,19 @@ def as_scientific(text: str) -> str:
     return f"{sign}{mantissa}e{exponent}"
 
 
-Block = Heading | Para | Table | Equation
+@dataclass
+class PageBreak:
+    """A new page (a class set's documents: one student a section); a rule in text and Markdown."""
+
+
+@dataclass
+class NameLine:
+    """The line a student writes their name and ID on, with the sheet's `label` (its variant) at the right."""
+
+    label: str
+
+
+Block = Heading | Para | Table | Equation | PageBreak | NameLine
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from bpcalc.i18n import _
-from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, Para, Table, text_of
+from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, NameLine, PageBreak, Para, Table, text_of
 from bpcalc.render.fit import WRAP_CHARS, column_widths, split_columns, sum_terms, typeset_width
 from bpcalc.render.latex import spans
 from bpcalc.render.mathml import tex_to_mathml
@@ -139,6 +139,12 @@ def body_html(doc: Doc) -> str:
 
 
 def _block(b) -> str:
+    if isinstance(b, PageBreak):
+        return '<div class="page-break"></div>'
+    if isinstance(b, NameLine):
+        return (f'<p class="name-line"><span>{escape(_("Name:"))} <span class="line wide"></span></span> '
+                f'<span>{escape(_("ID:"))} <span class="line"></span></span> '
+                f'<span class="variant">{escape(b.label)}</span></p>')
     if isinstance(b, Para):
         return _para(b)
     if isinstance(b, Heading):
@@ -207,6 +213,11 @@ table.bp .num { text-align: right; }
 mrow.blank { display: math; height: auto; border: 1px solid var(--fg); padding: 0.1em 0.2em; }
 table.bp .wrap { white-space: normal; display: inline-block; min-width: 14em; }
 .print-only { display: none; }
+p.name-line { display: flex; gap: 2em; align-items: baseline; margin: 0 0 1em; }
+p.name-line .line { display: inline-block; width: 8em; border-bottom: 1px solid var(--fg); }
+p.name-line .line.wide { width: 18em; }
+p.name-line .variant { margin-left: auto; font-weight: bold; }
+.page-break { break-before: page; page-break-before: always; height: 0; }
 @media print {
   @page { margin: 15mm; }
   :root { --fg: #000; --bg: #fff; --muted: #333; --rule: #555; --head: #eee; --stripe: #f6f6f6; --ok: #116329;

@@ -8,7 +8,20 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bpcalc.render.doc import Blank, Block, Cell, Doc, Equation, Heading, M, Para, Table, text_of
+from bpcalc.render.doc import (
+    Blank,
+    Block,
+    Cell,
+    Doc,
+    Equation,
+    Heading,
+    M,
+    NameLine,
+    PageBreak,
+    Para,
+    Table,
+    text_of,
+)
 from bpcalc.render.fit import WRAP_CHARS, split_columns, sum_terms, typeset_width
 
 # ASCII characters LaTeX treats specially in text
@@ -146,7 +159,8 @@ def math(tex: str) -> str:
 def cell(c: Cell) -> str:
     """A table cell or paragraph: notation as inline math, text escaped; a blank as a ruled box to write in."""
     if isinstance(c, Blank):
-        return rf"\framebox[{1.2 * c.width:.1f}em]{{\rule{{0pt}}{{1.1em}}}}"
+        return (rf"{{\setlength{{\fboxsep}}{{0.6pt}}\framebox[{1.2 * c.width:.1f}em]"
+                rf"{{\rule[-0.3em]{{0pt}}{{1.25em}}}}}}")  # a row high: rows of boxes set close
     if isinstance(c, M):
         return f"${math(c.tex)}$" if c.tex else ""
     return escape(c)
@@ -161,6 +175,7 @@ BOLD_PT = 5.8
 COLUMN_PT = 8.0
 MIN_SCALE = 0.9  # a table that would have to shrink more than this is split into parts of its columns
 ROW_PT = 16.8  # a row at \arraystretch 1.4
+FRAC_ROW = 1.4  # a row holding a stacked fraction, in rows of text
 BOX_ROWS = 30  # longer tables are longtables (they break across pages); shorter ones stay whole
 PAGE_PT = 700.0  # a heading, what follows it and its table are kept on one page up to about this height
 _CJK = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -222,15 +237,29 @@ def _wrapped(c: Cell) -> list[list[str]]:
 
 def _too_tall(t: Table) -> bool:
     """Longer than a page once its wrapped sums are counted: it must break across pages."""
-    return sum(max(len(_wrapped(c)) for c in r) if r else 1 for r in t.rows) * ROW_PT > PAGE_PT
+    return sum(_row_pt(r) for r in t.rows) > PAGE_PT
+
+
+def _row_pt(r: list[Cell]) -> float:
+    """A row's height: a line a wrapped sum's line, a stacked fraction (∂E/∂w) taller than a line of text."""
+    lines = max((len(_wrapped(c)) for c in r), default=1)
+    tall = any(isinstance(c, M) and r"\frac" in c.tex for c in r)
+    return ROW_PT * lines * (FRAC_ROW if tall else 1.0)
 
 
 def _rows(t: Table) -> list[str]:
     out = [" & ".join(r"\textbf{" + escape(h) + "}" if h else "" for h in t.columns) + r" \\", r"\hline"]
+    if not any(t.columns):  # a table of named numbers (a worksheet's givens): no header row
+        out = []
     for r in t.rows:
         cells = [_cell(c) for c in r] + [""] * (len(t.columns) - len(r))
         out.append(" & ".join(cells) + r" \\")
     return out
+
+
+def _stretch(t: Table) -> str:
+    """Row spacing: a worksheet's rows closer (its answer boxes hold them apart)."""
+    return r"1.12}\small" if t.compact else "1.4}"
 
 
 def _spec(t: Table) -> str:
@@ -239,23 +268,33 @@ def _spec(t: Table) -> str:
 
 def _boxed(t: Table) -> list[str]:
     """A table kept whole, scaled to the line width if it is still wider (TeX measures it)."""
-    out = [r"{\renewcommand{\arraystretch}{1.4}", r"\sbox{\bpcalcbox}{\begin{tabular}{" + _spec(t) + "}", r"\hline"]
+    out = [r"{\renewcommand{\arraystretch}{" + _stretch(t),
+           r"\sbox{\bpcalcbox}{\begin{tabular}{" + _spec(t) + "}", r"\hline"]
     out += _rows(t)
     out += [r"\hline", r"\end{tabular}}",
-            r"\noindent\ifdim\wd\bpcalcbox>\linewidth\typeout{bpcalc: a table scaled to the line width}"
-            r"\resizebox{\linewidth}{!}{\usebox{\bpcalcbox}}\else\usebox{\bpcalcbox}\fi\par}"]
+            r"\ifdim\wd\bpcalcbox>\linewidth\typeout{bpcalc: a table scaled to the line width}"
+            r"\sbox{\bpcalcbox}{\resizebox{\linewidth}{!}{\usebox{\bpcalcbox}}}\fi",
+            # taller than a page (rows of stacked sums and fractions): scaled to the page, never into the footer
+            r"\ifdim\dimexpr\ht\bpcalcbox+\dp\bpcalcbox\relax>0.8\textheight"
+            r"\typeout{bpcalc: a table scaled to the page height}"
+            r"\sbox{\bpcalcbox}{\resizebox*{!}{0.8\textheight}{\usebox{\bpcalcbox}}}\fi",
+            r"\noindent\usebox{\bpcalcbox}\par}"]
     return out
 
 
 def _long(t: Table) -> list[str]:
-    """A table that breaks across pages, its header repeated; smaller type if it is wide."""
-    scale = TEXT_PT / _natural_pt(t)
-    size = "" if scale >= 1 else r"\small" if scale >= 0.9 else r"\footnotesize" if scale >= 0.8 else r"\scriptsize"
-    out = [r"{\renewcommand{\arraystretch}{1.4}" + size + r"\setlength{\LTleft}{0pt}\setlength{\LTright}{\fill}"
-           r"\setlength{\LTpre}{2pt}", r"\begin{longtable}{" + _spec(t) + "}", r"\hline"]
+    """A table that breaks across pages, its header repeated; in smaller type if it is wider than the line, as TeX
+    measures it (the rows set once as a tabular in a box, not printed: a longtable is not measured in one run)."""
+    rows = _rows(t)
+    out = [r"{\renewcommand{\arraystretch}{" + _stretch(t),
+           r"\sbox{\bpcalcbox}{\begin{tabular}{" + _spec(t) + "}", *rows, r"\end{tabular}}",
+           r"\ifdim\wd\bpcalcbox>\linewidth\ifdim\wd\bpcalcbox>1.09\linewidth\ifdim\wd\bpcalcbox>1.22\linewidth"
+           r"\scriptsize\else\footnotesize\fi\else\small\fi\fi",
+           r"\setlength{\LTleft}{0pt}\setlength{\LTright}{\fill}\setlength{\LTpre}{2pt}",
+           r"\begin{longtable}{" + _spec(t) + "}", r"\hline"]
     header = _rows(Table(t.title, t.columns))
     out += header + [r"\endhead", r"\hline", r"\endfoot"]
-    out += _rows(t)[2:]
+    out += rows[len(header):]
     out += [r"\end{longtable}\par}"]
     return out
 
@@ -264,7 +303,8 @@ def _table(t: Table) -> list[str]:
     out = []
     for part in split_columns(t, _fits, width=_part_width, part_fits=_fits_unscaled):
         if part.title:
-            out.append(r"\medskip\noindent\textbf{" + escape(part.title) + r"}\par\nopagebreak")
+            out.append((r"\smallskip" if t.compact else r"\medskip") + r"\noindent\textbf{" + escape(part.title)
+                       + r"}\par\nopagebreak")
         out += _long(part) if len(part.rows) > BOX_ROWS or _too_tall(part) else _boxed(part)
         if part.caption:
             out += [r"\nopagebreak\noindent\emph{" + escape(part.caption) + "}\\par"]
@@ -361,6 +401,14 @@ def render_latex(doc: Doc, standalone: bool = False, **_) -> str:
             if b.caption:
                 body += [r"{\raggedright\emph{" + escape(b.caption) + r"}\par}", ""]
             keep = False
+        elif isinstance(b, PageBreak):
+            body += [r"\clearpage", ""]
+            keep = False
+        elif isinstance(b, NameLine):
+            from bpcalc.i18n import _
+
+            body += [r"\noindent " + escape(_("Name:")) + r" \rule{7cm}{0.4pt}\hfill " + escape(_("ID:"))
+                     + r" \rule{3.5cm}{0.4pt}\hfill\textbf{" + escape(b.label) + r"}\par\medskip", ""]
         else:  # a block type this renderer does not know yet: its text
             body += [escape(str(getattr(b, "text", ""))), ""]
     text = "\n".join(body).rstrip() + "\n"
@@ -385,9 +433,15 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 %ENGINE%
 \usepackage{amsmath,amssymb}
 \usepackage{graphicx,longtable,needspace}
-\usepackage[a4paper,margin=1.5cm]{geometry}
+\usepackage[a4paper,margin=1.2cm,bottom=1.6cm]{geometry}
 \setlength{\parindent}{0pt}
 \setlength{\tabcolsep}{4pt}
 \newsavebox{\bpcalcbox}
+\makeatletter  % headings closer to what they head
+\renewcommand\section{\@startsection{section}{1}{\z@}{-2ex\@plus -1ex\@minus -.2ex}{1ex\@plus .2ex}%
+  {\normalfont\Large\bfseries}}
+\renewcommand\subsection{\@startsection{subsection}{2}{\z@}{-1.5ex\@plus -1ex\@minus -.2ex}{.8ex\@plus .2ex}%
+  {\normalfont\large\bfseries}}
+\makeatother
 \begin{document}
 """

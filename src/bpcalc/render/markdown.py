@@ -3,7 +3,7 @@ with-numbers columns) as $…$ math, words and numbers as text."""
 
 from __future__ import annotations
 
-from bpcalc.render.doc import Blank, Cell, Doc, Equation, Heading, M, Para, Table, text_of
+from bpcalc.render.doc import Blank, Cell, Doc, Equation, Heading, M, NameLine, PageBreak, Para, Table, text_of
 
 
 def _text(s: str) -> str:
@@ -42,6 +42,12 @@ def render_markdown(doc: Doc) -> str:
             if b.caption:
                 out += ["", f"*{_text(b.caption)}*"]
             out.append("")
+        elif isinstance(b, PageBreak):
+            out += ['<div style="break-before: page; page-break-before: always"></div>', "", "---", ""]
+        elif isinstance(b, NameLine):
+            from bpcalc.render.text import name_line_text
+
+            out += [_text(name_line_text(b)).replace("_", "\\_"), ""]
         elif isinstance(b, Equation):
             out += ["$$", b.tex(), "$$", ""]
             if b.caption:

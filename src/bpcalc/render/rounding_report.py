@@ -14,6 +14,12 @@ SHOWN = 20  # rows before "--full shows all"
 
 def rounding_note(decimals: int) -> str:
     """The note under a hand-rounded report's title: what is rounded and what is not."""
+    from bpcalc.engine.rounding import every_result
+
+    if every_result(decimals):
+        return _("Every result rounded to {n} decimals as it is written, sums and products too, and the next "
+                 "step taken from the number written. The last section compares every number with the exact "
+                 "step.").format(n=decimals)
     return (_("Hand rounding to {n} decimals, as on paper:") if decimals != 1 else
             _("Hand rounding to {n} decimal, as on paper:")).format(n=decimals) + " " + _(
         "values read off a calculator (σ, tanh, softmax, exp, log, sqrt, sin, cos) and quotients are rounded as they "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bpcalc.render.doc import Doc, Equation, Heading, Para, Table, text_of
+from bpcalc.render.doc import Doc, Equation, Heading, NameLine, PageBreak, Para, Table, text_of
 from bpcalc.render.width import display_width, ljust, rjust
 
 
@@ -30,6 +30,13 @@ def table_lines(t: Table) -> list[str]:
     return lines
 
 
+def name_line_text(b: NameLine) -> str:
+    """Name: ____  ID: ____  Variant 07, as text."""
+    from bpcalc.i18n import _
+
+    return _("Name: {line}   ID: {short}").format(line="_" * 28, short="_" * 14) + "   " + b.label
+
+
 def render_text(doc: Doc) -> str:
     out: list[str] = []
     for b in doc.blocks:
@@ -45,6 +52,10 @@ def render_text(doc: Doc) -> str:
                 out.append("")
             out.extend(table_lines(b))
             out.append("")
+        elif isinstance(b, PageBreak):
+            out += ["", "\f"]
+        elif isinstance(b, NameLine):
+            out += [name_line_text(b), ""]
         elif isinstance(b, Equation):
             if out and out[-1] != "":
                 out.append("")

@@ -10,9 +10,10 @@ from dataclasses import replace
 
 from bpcalc.engine.trace import GraphTrace
 from bpcalc.explain.numfmt import Fmt
-from bpcalc.i18n import _
+from bpcalc.i18n import N_, _
 from bpcalc.registry import GRAPH_OPS
 from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, Para, Table, text_of
+from bpcalc.render.fit import typeset_width
 
 # the report's level-2 sections, in order, and the worksheet section (--blank) each belongs to
 NETWORK_SECTIONS = ("forward", "loss", "backward", "gradients", "update", "after")
@@ -20,6 +21,7 @@ GRAPH_SECTIONS = ("forward", "backward", "gradients", "update", "after")
 BLANK_OF = {"forward": "forward", "loss": "loss", "backward": "backward", "gradients": "backward",
             "update": "update", "after": "update"}
 BOX = r"\boxed{\phantom{0.0000}}"
+SECTION_NAMES = {"forward": N_("forward"), "loss": N_("loss"), "backward": N_("backward"), "update": N_("update")}
 
 
 def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset(), answers: bool = False,
@@ -54,7 +56,7 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
             continue
         if isinstance(b, Heading) and b.level == 2:
             if level2 < 0:
-                _intro(out, trace, blank, answers, epoch)
+                _intro(out, trace, blank, answers, epoch, precision)
             level2 += 1
             section = names[level2] if level2 < len(names) else None
             out.blocks.append(b)
@@ -64,9 +66,12 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
         if isinstance(b, Table) and section is not None:
             cells = _answer_cells(b, section, trace, blank, given=epoch is None or epoch == 1)
             if cells:
-                out.blocks.append(_filled(b, cells, other) if answers else _blanked(b, cells))
+                t = _filled(b, cells, other) if answers else _blanked(b, cells)
+                if section == "forward" and not graph:  # the inputs are in the Given table
+                    t = replace(t, rows=[r for r in t.rows if len(r) < 2 or text_of(r[1]) != _("input")])
+                out.blocks.append(t)
                 continue
-        out.blocks.append(b)
+        out.blocks.append(replace(b, compact=True) if isinstance(b, Table) else b)
     if explanation is not None:
         from bpcalc.render.explain_report import explain_doc
 
@@ -76,26 +81,34 @@ def worksheet_doc(trace, precision: int = 4, blank: frozenset[str] = frozenset()
     return out
 
 
-def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None = None) -> None:
+def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None = None, precision: int = 4) -> None:
     """The givens, and what to do."""
     if answers:
-        doc.para(_("Every blank of the worksheet, filled in."), "note")
+        what = _("Every blank of the worksheet, filled in.")
     else:
-        doc.para(_("Fill in every blank ({sections}).").format(sections=", ".join(s for s in ("forward", "loss",
-                                                                                            "backward", "update")
-                                                                              if s in blank)), "note")
-    if tr.round_to is not None:
-        doc.para(_("Round to {n} decimals as you go, as on paper: values read off a calculator (σ, tanh, exp, log, "
-                   "…) and quotients are rounded; sums and products of the numbers written stay exact.").format(
-                       n=tr.round_to) + (" " + _("Where the exact value differs, the key gives it in parentheses.")
-                                         if answers else ""), "note")
+        what = _("Fill in every blank ({sections}).").format(sections=", ".join(
+            _(SECTION_NAMES[s]) for s in ("forward", "loss", "backward", "update") if s in blank))
+    from bpcalc.engine.rounding import every_result
+
+    key_note = " " + _("Where the exact value differs, the key gives it in parentheses.") if answers else ""
+    if every_result(tr.round_to):
+        rule = _("Rounding: write every result rounded to {n} decimals (half away from zero), sums and products "
+                 "too, and go on with the number you wrote.").format(n=int(tr.round_to)) + key_note
+    elif tr.round_to is not None:
+        rule = _("Round to {n} decimals as you go, as on paper: values read off a calculator (σ, tanh, exp, log, "
+                 "…) and quotients are rounded; sums and products of the numbers written stay exact.").format(
+                     n=tr.round_to) + key_note
+    else:
+        rule = _("Rounding: none; work with full precision (the key shows {p} significant digits).").format(
+            p=precision)
+    doc.para(what + " " + rule, "note")
     if epoch is not None and epoch > 1:
         doc.para(_("The weights and biases are the new ones of epoch {e}; the inputs, targets and α are as "
                    "before.").format(e=epoch - 1), "note")
         return
-    t = doc.table(_("Given"), [_("quantity"), _("value")], {1})
     g = Fmt(12)
     if isinstance(tr, GraphTrace):
+        t = doc.table(_("Given"), [_("quantity"), _("value")], {1})
         for k, v in tr.variables.items():
             t.add(k, g(v))
         for k, v in tr.constants.items():
@@ -103,26 +116,56 @@ def _intro(doc: Doc, tr, blank: frozenset[str], answers: bool, epoch: int | None
                 t.add(k, g(v))
         if tr.target is not None:
             t.add("t", g(tr.target))
-    else:
-        from bpcalc.explain.notation import Notation
+        t.add("α", g(tr.learning_rate))
+        return
+    _given_network(doc, tr, g)
 
-        nt = Notation.of(tr)
-        for s in range(tr.n):
-            sample = _("sample {s}").format(s=s + 1)
-            suffix, tex = (f" ({sample})", rf"\ \text{{({sample})}}") if tr.n > 1 else ("", "")
-            for k in range(tr.inputs.shape[1]):
-                t.add(M(nt.x(k).text + suffix, nt.x(k).tex + tex), g(tr.inputs[s, k]))
-            for k in range(tr.targets.shape[1]):
-                t.add(M(nt.t(k).text + suffix, nt.t(k).tex + tex), g(tr.targets[s, k]))
-        for li, L in enumerate(tr.layers):
-            J, K = L.weights.shape
-            for j in range(J):
-                for k in range(K):
-                    t.add(nt.w(li, j, k), g(L.weights[j, k]))
-            if L.biases is not None:
-                for j in range(J):
-                    t.add(nt.b(li, j), g(L.biases[j]))
-    t.add("α", g(tr.learning_rate))
+
+def _is(name: M, value: str) -> M:
+    """`w_11^(2) = 0.8`: a given number with its name, one cell of a compact table."""
+    return M(f"{name.text} = {value}", f"{name.tex} = {value}")
+
+
+def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
+    """The givens of a network as one compact table: a row of inputs and targets a sample, α, then each layer's
+    weights and biases a row per unit, every number beside its name (at most `per_row` a row), each group named
+    in the first column."""
+    import numpy as np
+
+    from bpcalc.explain.notation import Notation
+
+    nt = Notation.of(tr)
+    lines: list[list] = []
+
+    def group(label: str, cells: list[M]) -> None:
+        for i in range(0, max(len(cells), 1), per_row):
+            lines.append([label if i == 0 else "", *cells[i:i + per_row]])
+
+    X, T = tr.inputs.reshape(tr.n, -1), tr.targets.reshape(tr.n, -1)
+    alpha = M(f"α = {g(tr.learning_rate)}", rf"\alpha = {g(tr.learning_rate)}")
+    for s in range(tr.n):
+        group(_("sample {s}").format(s=s + 1) if tr.n > 1 else _("inputs, targets, α"),
+              [_is(nt.x(k), g(X[s, k])) for k in range(X.shape[1])]
+              + [_is(nt.t(k), g(T[s, k])) for k in range(T.shape[1])] + ([alpha] if tr.n == 1 else []))
+    if tr.n > 1:
+        group(_("learning rate"), [alpha])
+    for li, L in enumerate(tr.layers):
+        W, label = L.weights, _("layer {l}").format(l=L.l)
+        biases = [] if L.biases is None else [_is(nt.b(li, j), g(L.biases[j])) for j in range(len(L.biases))]
+        if W is None:
+            continue
+        if W.ndim != 2:  # kernels: each number by its place
+            group(label, [M(f"w[{','.join(str(i + 1) for i in ix)}] = {g(W[ix])}",
+                            rf"w_{{{','.join(str(i + 1) for i in ix)}}} = {g(W[ix])}")
+                          for ix in np.ndindex(*W.shape)] + biases)
+            continue
+        for j in range(W.shape[0]):
+            group(label if j == 0 else "", [_is(nt.w(li, j, k), g(W[j, k])) for k in range(W.shape[1])]
+                  + biases[j:j + 1])
+    width = max(len(r) for r in lines)
+    t = doc.table(_("Given"), [""] * width)
+    t.rows = [r + [""] * (width - len(r)) for r in lines]
+    t.compact = True
 
 
 def _literal(name: str) -> bool:
@@ -178,22 +221,62 @@ def _first_layer_z(tr, name: str) -> bool:
 
 def _blanked(t: Table, cells: list[tuple[int, int]]) -> Table:
     rows = [list(r) for r in t.rows]
+    wide: dict[int, int] = {}  # a line of numbers (with numbers): as wide as the column's longest, a sum's every term
     for r, c in cells:
-        rows[r][c] = Blank(4 if c in t.numeric else 8)  # a number; a line of them (with numbers)
-    return replace(t, rows=rows, caption=None if cells else t.caption)
+        if c not in t.numeric:
+            wide[c] = max(wide.get(c, 8), round(0.5 * typeset_width(rows[r][c])))
+    for r, c in cells:
+        rows[r][c] = Blank(4) if c in t.numeric else Blank(wide[c])
+    return replace(t, rows=[[_inline(c) for c in r] for r in rows], caption=None if cells else t.caption,
+                   compact=True)
 
 
 def _filled(t: Table, cells: list[tuple[int, int]], exact: Table | None) -> Table:
     """The key: the sheet's values; where the exact step's differ (hand rounding), the exact one beside."""
-    if exact is None:
-        return t
     rows = [list(r) for r in t.rows]
+    if exact is None:
+        return replace(t, rows=[[_inline(c) for c in r] for r in rows], compact=True)
     for r, c in cells:
         if c in t.numeric and c < len(exact.rows[r]):
             mine, theirs = text_of(rows[r][c]), text_of(exact.rows[r][c])
             if mine != theirs and theirs:
                 rows[r][c] = _("{value} (exact {exact})").format(value=mine, exact=theirs)
-    return replace(t, rows=rows)
+    return replace(t, rows=[[_inline(c) for c in r] for r in rows], compact=True)
+
+
+def _inline(c: Cell) -> Cell:
+    """∂E/∂a written inline (a slash, not a stacked fraction), so a worksheet's rows stay one line high."""
+    if not isinstance(c, M) or r"\frac{\partial" not in c.tex:
+        return c
+    return M(c.text, inline_partials(c.tex))
+
+
+def inline_partials(tex: str) -> str:
+    r"""\frac{\partial E}{\partial a_{1}} -> \partial E/\partial a_{1}."""
+    out, i, key = [], 0, r"\frac{\partial"
+    while True:
+        j = tex.find(key, i)
+        if j < 0:
+            return "".join(out) + tex[i:]
+        num_end = _group_end(tex, j + len(r"\frac"))
+        den_end = _group_end(tex, num_end)
+        if num_end < 0 or den_end < 0:
+            return "".join(out) + tex[i:]
+        out += [tex[i:j], tex[j + len(r"\frac") + 1:num_end - 1], "/", tex[num_end + 1:den_end - 1]]
+        i = den_end
+
+
+def _group_end(tex: str, start: int) -> int:
+    """The index after the brace group that opens at `start`, or -1."""
+    if start >= len(tex) or tex[start] != "{":
+        return -1
+    depth = 0
+    for k in range(start, len(tex)):
+        depth += tex[k] == "{"
+        depth -= tex[k] == "}"
+        if depth == 0:
+            return k + 1
+    return -1
 
 
 # ------------------------------------------------------------------------------------------------ derivations

@@ -4,7 +4,7 @@ with its sheet's givens; formulas as TeX for MathJax, escaped as GIFT requires."
 from __future__ import annotations
 
 from bpcalc.render.lms.page import ask_html, intro_html, mathjax, unit_html
-from bpcalc.render.lms.questions import QuizSheet, plain
+from bpcalc.render.lms.questions import QuizSheet, plain, shown_name
 
 SPECIAL = "\\~=#{}:"  # GIFT's special characters: each written with a backslash before it
 
@@ -19,7 +19,7 @@ def gift(sheets: list[QuizSheet], category: str) -> str:
     lines = [f"// bpcalc: {category}", f"$CATEGORY: $course$/top/{category.replace('/', '//')}", ""]
     for sheet in sheets:
         for a in sheet.asks:
-            title = escape_gift(f"{sheet.label}: {a.name}")
+            title = escape_gift(f"{sheet.label}: {shown_name(a.name)}")
             text = intro_html(sheet, mathjax) + ask_html(a, mathjax)
             if a.scale:
                 text += f"<p>{unit_html(a, mathjax).strip()}</p>"

@@ -9,7 +9,7 @@ from html import escape
 
 from bpcalc.i18n import _
 from bpcalc.render.lms.page import ask_html, intro_html, mathjax, unit_html
-from bpcalc.render.lms.questions import Ask, QuizSheet, plain, section_title
+from bpcalc.render.lms.questions import Ask, QuizSheet, plain, section_title, shown_name
 
 PENALTY = "0.3333333"  # Moodle's default penalty for each wrong try
 
@@ -51,7 +51,7 @@ def _question(quiz: ET.Element, kind: str, name: str, html: str, idnumber: str) 
 
 def _numerical(quiz: ET.Element, sheet: QuizSheet, a: Ask, i: int) -> None:
     html = intro_html(sheet, mathjax) + ask_html(a, mathjax)
-    q = _question(quiz, "numerical", f"{sheet.label}: {a.name}", html, f"bpcalc-{sheet.ident}-{i}")
+    q = _question(quiz, "numerical", f"{sheet.label}: {shown_name(a.name)}", html, f"bpcalc-{sheet.ident}-{i}")
     ans = ET.SubElement(q, "answer", {"fraction": "100", "format": "moodle_auto_format"})
     ET.SubElement(ans, "text").text = plain(a.answer)
     ET.SubElement(ans, "tolerance").text = plain(a.tolerance)

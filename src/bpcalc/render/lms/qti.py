@@ -12,7 +12,7 @@ from html import escape
 from urllib.parse import quote
 
 from bpcalc.render.lms.page import ask_html, intro_html, unit_html
-from bpcalc.render.lms.questions import Ask, QuizSheet, plain
+from bpcalc.render.lms.questions import Ask, QuizSheet, plain, shown_name
 
 QTI_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -36,7 +36,7 @@ def _field(meta: ET.Element, label: str, entry: str) -> None:
 
 
 def _item(parent: ET.Element, sheet: QuizSheet, a: Ask, ident: str, points: float) -> None:
-    item = ET.SubElement(parent, "item", {"ident": ident, "title": f"{sheet.label}: {a.name}"})
+    item = ET.SubElement(parent, "item", {"ident": ident, "title": f"{sheet.label}: {shown_name(a.name)}"})
     meta = ET.SubElement(ET.SubElement(item, "itemmetadata"), "qtimetadata")
     _field(meta, "question_type", "numerical_question")
     _field(meta, "points_possible", f"{points:g}")
@@ -74,7 +74,7 @@ def assessment_xml(sheets: list[QuizSheet], title: str, ident: str, points: floa
             _item(section, sheets[0], a, f"{ident}_q{i}", points)
     else:
         for i, first in enumerate(sheets[0].asks):
-            group = ET.SubElement(section, "section", {"ident": f"{ident}_g{i + 1}", "title": first.name})
+            group = ET.SubElement(section, "section", {"ident": f"{ident}_g{i + 1}", "title": shown_name(first.name)})
             sel = ET.SubElement(ET.SubElement(group, "selection_ordering"), "selection")
             ET.SubElement(sel, "selection_number").text = "1"
             ET.SubElement(ET.SubElement(sel, "selection_extension"), "points_per_item").text = f"{points:g}"

@@ -170,7 +170,7 @@ def quiz_sheet(sheet, tag: str, tolerance: Tolerance | None = None, title: str |
     if any(a.scale for a in asks):
         notes.append(_("A quantity marked × 10⁻ⁿ is asked in those units: for 0.0000325 marked × 10⁻⁶, "
                        "answer 32.5."))
-    name = title or getattr(tr, "name", None) or _("Network")
+    name = title or (_(tr.name) if getattr(tr, "name", None) else None) or _("Network")  # a bundled one translated
     return QuizSheet(name, tag, given, notes, asks)
 
 
@@ -188,15 +188,39 @@ def _tex_names(doc) -> dict[str, str]:
 
 _PARTIAL = re.compile(r"^∂(.+)/∂(.+)$")
 _SUFFIXES = (" new", " after", " before")
+SUFFIX_WORDS = {" new": N_("new"), " after": N_("after the update"), " before": N_("before the update")}
+
+
+def _suffix_word(suffix: str) -> str:
+    """`new`, `after`, `before` of a key, in the reader's language (in English, the key's own word)."""
+    from bpcalc.i18n import language
+
+    return suffix.strip() if language() == "en" else _(SUFFIX_WORDS[suffix])
+
+
+def shown_name(name: str) -> str:
+    """A key's English words in the reader's language, for a question's title: `z_1^(2) (sample 1)`, `w new`."""
+    m = re.fullmatch(r"(.+?) ?\(sample (\d+)\)", name)
+    if m:
+        from bpcalc.i18n import language
+
+        return name if language() == "en" else f"{shown_name(m[1])} ({_('sample {s}').format(s=m[2])})"
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return f"{name[:-len(suffix)]} {_suffix_word(suffix)}"
+    return name
 
 
 def tex_name(name: str, known: dict[str, str]) -> str:
     """A display name in TeX: as the sheet writes it, else built from its parts (∂A/∂B, `X new`)."""
     if name in known:
         return known[name]
+    m = re.fullmatch(r"(.+?) ?\(sample (\d+)\)", name) if _suffix_word(" new") != "new" else None
+    if m:  # a key's English words in the reader's language: `z_1^(2) (sample 1)`, `w_11^(3) new`
+        return tex_name(m[1], known) + r"\ \text{(" + _("sample {s}").format(s=m[2]) + ")}"
     for suffix in _SUFFIXES:
         if name.endswith(suffix):
-            return tex_name(name[:-len(suffix)], known) + rf"\ \text{{{suffix.strip()}}}"
+            return tex_name(name[:-len(suffix)], known) + rf"\ \text{{{_suffix_word(suffix)}}}"
     m = _PARTIAL.match(name)
     if m:
         return rf"\frac{{\partial {tex_name(m.group(1), known)}}}{{\partial {tex_name(m.group(2), known)}}}"
@@ -212,8 +236,14 @@ def given_rows(sheet: QuizSheet) -> list[tuple[M, str]]:
     """The givens as (name, value) pairs."""
     out = []
     for row in sheet.given.rows:
-        c = row[0]
-        out.append((c if isinstance(c, M) else M(text_of(c), tex_name(text_of(c), {})), text_of(row[1])))
+        named = [c for c in row if isinstance(c, M) and " = " in c.text]
+        if not named:  # a (quantity, value) row
+            c = row[0]
+            out.append((c if isinstance(c, M) else M(text_of(c), tex_name(text_of(c), {})), text_of(row[1])))
+            continue
+        for c in named:  # a network's compact givens: each cell `w_11^(2) = 0.8`
+            name, value = c.text.rsplit(" = ", 1)
+            out.append((M(name, c.tex.rsplit(" = ", 1)[0]), value))
     return out
 
 
