@@ -194,7 +194,7 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
     `names`: the parameters' display names in notation order (explain.notation.param_names); else JSON paths.
     `labels`: the names tables show, where they differ from `names` (another notation profile; JSON keeps names)."""
     from bpcalc.engine.network import Network
-    from bpcalc.engine.training import param_paths
+    from bpcalc.engine.train_network import param_paths
 
     net = Network.from_spec(spec)
     X, T = spec.inputs, spec.targets
