@@ -130,8 +130,8 @@ def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, 
     from bpcalc.engine.network import run_network
     from bpcalc.registry import stepper
 
-    layers = [replace(layer, weights=flat.W[l].copy(), biases=None if flat.b[l] is None else flat.b[l].copy())
-              for l, layer in enumerate(spec.layers)]
+    layers = [replace(layer, weights=None if flat.W[l] is None else flat.W[l].copy(),  # pools, flatten: none
+                      biases=None if flat.b[l] is None else flat.b[l].copy()) for l, layer in enumerate(spec.layers)]
     state = TrainingState(0, opt.t, flat.buffers() if opt.t else {})
     sub = replace(spec, inputs=xb.copy(), targets=tb.copy(), layers=layers,
                   single=spec.single and xb.shape[0] == 1, optimizer=replace(spec.optimizer, state=state))
