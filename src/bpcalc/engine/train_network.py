@@ -148,7 +148,7 @@ class NetworkRun:
     domain = False  # no update leads outside a network's domain
     failed_trace = False  # traces end with the last kept epoch
 
-    def __init__(self, spec: NetworkSpec, lr: float, first: int, names: Callable[[], list[str]] | None = None):
+    def __init__(self, spec: NetworkSpec, lr: float, names: Callable[[], list[str]] | None = None):
         from bpcalc.engine.network import Network, widths
         from bpcalc.registry import make_optimizer
 
@@ -262,7 +262,11 @@ class NetworkRun:
             what=_("NaN") if math.isnan(loss) else _("infinite"))
 
     def outside(self) -> None:
+        """Every parameter value is in a network's domain (a loss that overflows is a divergence, not this)."""
         return None
+
+    def why_outside(self, why: str) -> str:
+        return why
 
     def loss(self) -> float:
         """The loss of all samples with the parameters now."""

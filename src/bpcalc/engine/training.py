@@ -230,7 +230,6 @@ class LossLog:
         return {"losses": losses, "loss_epochs": eps, "epochs_run": run, "curve": curve}
 
 
-
 def train(spec: NetworkSpec | GraphSpec, epochs: int, learning_rate: float | None = None, every: int = 1,
           keep_trace: bool = False, on_epoch: Callable[[int, float], None] | None = None,
           on_batch: Callable[[int, int, int], None] | None = None, snapshots: bool | None = None,
@@ -254,7 +253,7 @@ def train(spec: NetworkSpec | GraphSpec, epochs: int, learning_rate: float | Non
     else:
         from bpcalc.engine.train_network import NetworkRun
 
-        run = NetworkRun(spec, lr, first, names)
+        run = NetworkRun(spec, lr, names)
     return _loop(run, spec, epochs, lr, max(1, every), keep_trace, on_epoch, on_batch, snapshots,
                  max(1, losses_every), t0)
 
@@ -284,7 +283,7 @@ class _Run(Protocol):
     def why(self, loss: float) -> Msg | str: ...  # why an epoch with this loss (or non-finite parameters) diverged
     def why_after(self, loss: float) -> str: ...  # why the last update diverged (its loss after)
     def outside(self) -> str | None: ...  # why the parameters are outside the domain (None: they are not)
-    def why_outside(self, why: str) -> str: ...
+    def why_outside(self, why: str) -> str: ...  # why the last update was undone (the domain)
     def loss(self) -> float | None: ...  # the loss with the parameters now
     def state(self, epoch: int) -> TrainingState: ...
     def param_names(self) -> list[str]: ...
@@ -350,7 +349,7 @@ def _loop(run: _Run, spec: NetworkSpec | GraphSpec, epochs: int, lr: float, ever
                         backup = run.keep(backup)
                     ck, since = e, 0
                     log.checkpoint()
-                if small and _recorded(e, first, every):
+                if small and (e % every == 0 or e == first):  # (_recorded, inline: every epoch)
                     if rec + 1 >= len(snap_ep):  # room for this one and the final one
                         snap_ep, snap = np.resize(snap_ep, 2 * len(snap_ep)), np.resize(snap, (2 * len(snap),
                                                                                                snap.shape[1]))
