@@ -10,7 +10,11 @@ import math
 
 import numpy as np
 
+from bpcalc.engine import graph as engine
+from bpcalc.errors import SpecError
 from bpcalc.i18n import Msg, _
+from bpcalc.registry import stepper
+from bpcalc.spec.expr import parse_graph
 from bpcalc.spec.loader import GraphSpec, TrainingState
 
 
@@ -30,13 +34,6 @@ class GraphRun:
     count = 0
 
     def __init__(self, spec: GraphSpec, lr: float, first: int):
-        from bpcalc.engine import graph as engine
-        from bpcalc.errors import SpecError
-        from bpcalc.registry import stepper
-        from bpcalc.spec.expr import parse_graph
-
-        self.engine, self.SpecError = engine, SpecError
-
         self.spec, self.lr, self.first = spec, lr, first
         self.graph = parse_graph(spec)
         self.opt = stepper(spec.optimizer, lr)
@@ -49,8 +46,7 @@ class GraphRun:
     def epoch(self, e: int, tracing: bool = False, progress=None) -> float:
         """One step on the graph; its loss (or output) before the update. NaN when a value fell outside a
         function's domain (the reason in `failed`); the spec's own starting values there: bad input, raised."""
-        g = self.engine
-        self.failed = None
+        g, self.failed = engine, None
         values, opt = self.values, self.opt
         try:
             if tracing:
@@ -66,7 +62,7 @@ class GraphRun:
                 new = {}
                 for name, v in values.items():
                     new[name] = float(update(name, f64(v), f64(grads.get(name, 0.0)))[0])
-        except self.SpecError as exc:
+        except SpecError as exc:
             if e == self.first:  # the spec's own starting values: bad input, as `run` says (exit 2)
                 raise g.located(exc, self.spec) from None
             self.failed = f"{exc.message} ({exc.path})" if exc.path else exc.message
@@ -114,7 +110,7 @@ class GraphRun:
 
     def outside(self) -> str | None:
         """Why the variables are outside a function's domain (None when they are not)."""
-        return self.engine.outside_domain(self.graph, self.values)
+        return engine.outside_domain(self.graph, self.values)
 
     def why_outside(self, why: str) -> str:
         return _("its update leads outside the graph's domain: {why}").format(why=why)
@@ -122,10 +118,10 @@ class GraphRun:
     def loss(self) -> float | None:
         """The loss (or output) with the variables now; None outside a function's domain."""
         try:
-            vals, nodes = self.engine.evaluate(self.graph, self.values)
-        except self.SpecError:
+            vals, nodes = engine.evaluate(self.graph, self.values)
+        except SpecError:
             return None
-        return vals[self.engine.root_name(self.graph, nodes)]
+        return vals[engine.root_name(self.graph, nodes)]
 
     def state(self, epoch: int) -> TrainingState:
         bufs = {key: {b: np.float64(v) for b, v in st.items()} for key, st in self.opt.state.items() if st}

@@ -13,7 +13,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from bpcalc.engine.network import Network, widths
 from bpcalc.i18n import Msg, _
+from bpcalc.registry import make_optimizer
 from bpcalc.spec.loader import NetworkSpec, TrainingState
 
 CHECK_BATCHES = 64  # parameters are checked for overflow (and checkpointed) about every this many batches
@@ -149,9 +151,6 @@ class NetworkRun:
     failed_trace = False  # traces end with the last kept epoch
 
     def __init__(self, spec: NetworkSpec, lr: float, names: Callable[[], list[str]] | None = None):
-        from bpcalc.engine.network import Network, widths
-        from bpcalc.registry import make_optimizer
-
         self.spec, self.names_of = spec, names
         X, T = self.X, self.T = spec.inputs, spec.targets
         n = self.n = X.shape[0]

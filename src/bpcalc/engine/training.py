@@ -243,16 +243,17 @@ def train(spec: NetworkSpec | GraphSpec, epochs: int, learning_rate: float | Non
     epochs. Ctrl-C (KeyboardInterrupt) undoes the epoch under way and returns what was reached."""
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
-    t0 = time.perf_counter()
     lr = spec.learning_rate if learning_rate is None else float(learning_rate)
     first = (spec.optimizer.state or TrainingState()).epoch + 1
     if spec.kind == "graph":
         from bpcalc.engine.train_graph import GraphRun
 
+        t0 = time.perf_counter()  # (the seconds of training: its modules' import is not counted)
         run: _Run = GraphRun(spec, lr, first)
     else:
         from bpcalc.engine.train_network import NetworkRun
 
+        t0 = time.perf_counter()
         run = NetworkRun(spec, lr, names)
     return _loop(run, spec, epochs, lr, max(1, every), keep_trace, on_epoch, on_batch, snapshots,
                  max(1, losses_every), t0)
