@@ -311,6 +311,7 @@ def _loop(run: _Run, spec: NetworkSpec | GraphSpec, epochs: int, lr: float, ever
     rec = 0
     log = LossLog(first, losses_every)
     backup = back = run.keep()  # the checkpoint: the state after epoch `ck`; back: the one before it (domain)
+    spare = None  # the buffer the next checkpoint is made in (networks)
     ck, since = first - 1, 0
     per_batch = on_batch if nb > 1 else None
     diverged = reason = None
@@ -343,12 +344,12 @@ def _loop(run: _Run, spec: NetworkSpec | GraphSpec, epochs: int, lr: float, ever
                     done = diverged - first
                     break
                 done = e - first + 1
-                if since >= check:
-                    if domain:
-                        back, backup = backup, run.keep()
+                if since >= check:  # the new checkpoint made aside, then taken with its epoch in one statement:
+                    if domain:      # Ctrl-C meets the old one or the new one whole, never a checkpoint half made
+                        back, backup, ck, since = backup, run.keep(), e, 0
                     else:
-                        backup = run.keep(backup)
-                    ck, since = e, 0
+                        kept = run.keep(spare)  # (into the buffer of the one before: no allocation)
+                        spare, backup, ck, since = backup, kept, e, 0
                     log.checkpoint()
                 if small and (e % every == 0 or e == first):  # (_recorded, inline: every epoch)
                     if rec + 1 >= len(snap_ep):  # room for this one and the final one
