@@ -1,5 +1,5 @@
-"""The training loop over layers without parameters: `step --trace` on a conv network (pools and flatten hold no
-weights) records each step, and the recorded steps agree with the untraced training they sit in."""
+"""The training loop (engine/training.py): `step --trace` on a conv network (pools and flatten hold no weights)
+records each step, in agreement with the untraced training it sits in; Ctrl-C while a checkpoint is made."""
 
 from __future__ import annotations
 
