@@ -375,7 +375,8 @@ def _loop(run: _Run, spec: NetworkSpec | GraphSpec, epochs: int, lr: float, ever
             if final is not None and not math.isfinite(final):
                 diverged = last  # the parameters are kept, as those before an epoch whose loss is not finite are
                 reason = run.why_after(final)
-    upto = diverged if diverged and run.failed_trace else None  # the traces kept: up to the last kept epoch's
+    # the traces kept: up to the last kept epoch's, or (graphs) the one that diverged, whose tables show how
+    upto = diverged if diverged and run.failed_trace else None
     if diverged and done and outside is not None:
         # parameters outside a function's domain would be written by --save as a spec no command can load: keep
         # those before the update that led there, and name that update's epoch
