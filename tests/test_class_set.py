@@ -119,7 +119,7 @@ def test_check_file_accepts_what_the_rule_gives(cli, class_text, tmp_path):
     track's 0.09701)."""
     check = (class_text / "check-01.yaml").read_text(encoding="utf-8")
     command = check.splitlines()[0]
-    assert "--round 4 --round-all" in command
+    assert "--round 4 --round-style every" in command
     key = (class_text / "answers-01.txt").read_text(encoding="utf-8")
     values = {}
     for header, rows in table_rows(key):
@@ -141,13 +141,13 @@ def test_check_file_accepts_what_the_rule_gives(cli, class_text, tmp_path):
     assert filled >= 35
     f = tmp_path / "mine.yaml"
     f.write_text(head + "\nexpected:\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    r = cli("run", f, "--round", "4", "--round-all", "-f", "text")
+    r = cli("run", f, "--round", "4", "--round-style", "every", "-f", "text")
     assert r.exit_code == 0, r.stdout[-3000:]
     assert "✗" not in r.stdout
 
 
 def test_round_all_needs_round(cli):
-    r = cli("run", "simple", "--round-all")
+    r = cli("run", "simple", "--round-style", "every")
     assert r.exit_code == 2 and "--round" in r.stderr
 
 

@@ -153,7 +153,6 @@ def test_help_names_the_conv_words(cli):
     assert "convNxKxK" in out and "maxpoolS" in out and "1x4x4:conv2x2:maxpool2:2" in out
 
 
-@pytest.mark.xfail(strict=True, reason="worksheets of conv networks need the run tables another helper is building")
 def test_class_set_of_conv_problems(cli, tmp_path):
     r = cli("new", "--shape", "1x4x4:conv2x2:maxpool2:2", "--seed", "9", "--variants", "3", "-o", tmp_path / "c")
     assert r.exit_code == 0, r.stderr

@@ -248,7 +248,7 @@ def _outputs(cli):
         "--notation": [["run", "two_layer", "--notation", "mazur"], ["explain", "two_layer", "--notation", "ng"]],
         "new": [["new"], ["new", "--graph"]],
         "worksheet": [["worksheet", "two_layer"], ["worksheet", "hidden", "--answers", "--round", "2"],
-                      ["worksheet", "two_layer", "--round", "4", "--round-all", "--answers"],
+                      ["worksheet", "two_layer", "--round", "4", "--round-style", "every", "--answers"],
                       ["worksheet", "xor", "--format", "gift"]],
     }
     run_help = cli("run", "--help", env=NO_LOCALE).stdout
@@ -356,9 +356,11 @@ def test_sheets_keys_and_class_sets_have_no_english_word(cli, tmp_path):
     Korean text (the sections to fill in, the rounding rule, the givens' groups, a key's `new` and `(sample 1)`)."""
     texts = {}
     for args in (["worksheet", "two_layer"], ["worksheet", "xor", "--answers"],
-                 ["worksheet", "two_layer", "--round", "4", "--round-all", "--answers"],
-                 ["worksheet", "xor", "--format", "gift"], ["worksheet", "two_layer", "--format", "moodle"],
-                 ["run", "two_layer", "--round", "4", "--round-all", "--format", "text"], ["new", "--graph"]):
+                 ["worksheet", "two_layer", "--round", "4", "--round-style", "every", "--answers"],
+                 ["worksheet", "xor", "--format", "gift"],
+                 ["worksheet", "two_layer", "--format", "moodle"],
+                 ["run", "two_layer", "--round", "4", "--round-style", "every", "--format", "text"],
+                 ["new", "--graph"]):
         r = cli(*args, "--lang", "ko", env=NO_LOCALE)
         assert r.exit_code == 0, (args, r.stderr)
         texts[" ".join(args)] = r.stdout

@@ -220,3 +220,33 @@ def test_explain_and_graph_show_hand_rounded_numbers_as_run_does(cli, precision)
     assert "= 1.235 · 1 · 0.73\n" in out, out
     dot = cli("graph", "hidden", "--round", "2", "-f", "dot", *precision).stdout
     assert "0.73" in dot and not re.search(r"\d\.\d*0\b", dot), dot
+
+
+# ------------------------------------------------------------------ rounding styles (--round-style)
+STYLE_SPEC = """
+inputs: [1.0]
+targets: [0]
+layers:
+  - {weights: [[0.129]], biases: [-0.0521], activation: linear}
+loss: half_sse
+learning_rate: 0.1
+"""
+
+
+@pytest.mark.parametrize("style, z, b_new", [
+    ("calculator", 0.0769, -0.0521 - 0.1 * 0.0769),  # sums exact: z = 0.129 − 0.0521; b − α·δ with δ = z − 0
+    ("every", 0.08, -0.06),  # z written 0.08; b − 0.1×0.08 = −0.0601, written −0.06
+    ("truncate", 0.07, -0.05),  # z cut to 0.07; b − 0.1×0.07 = −0.0591, cut toward zero to −0.05
+])
+def test_round_style_every_and_truncate_go_on_from_the_written_numbers(cli, tmp_path, style, z, b_new):
+    f = tmp_path / "s.yaml"
+    f.write_text(STYLE_SPEC, encoding="utf-8")
+    d = json.loads(cli("run", f, "--round", "2", "--round-style", style, "-f", "json").stdout)
+    assert d["layers"][0]["z"][0] == pytest.approx(z, abs=1e-12)
+    assert d["layers"][0]["new_biases"][0] == pytest.approx(b_new, abs=1e-12)
+
+
+def test_round_style_needs_round_and_a_known_style(cli):
+    assert cli("run", "simple", "--round-style", "truncate").exit_code == 2
+    r = cli("run", "simple", "--round", "2", "--round-style", "sometimes")
+    assert r.exit_code == 2 and "calculator, every, truncate" in r.stderr

@@ -73,24 +73,31 @@ LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr"
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
                                               help=N_("Hand rounding: round every intermediate to N decimals as it is "
                                                    "computed, as on paper."))]
-RoundAllOpt = Annotated[bool, typer.Option(
-    "--round-all", help=N_("With --round N: round every result to N decimals as it is written, sums and products "
-                           "too, and go on from the number written (the rule of a class set's sheets), instead of "
-                           "only values read off a calculator and quotients."))]
+ROUND_STYLES = ("calculator", "every", "truncate")
+RoundStyleOpt = Annotated[str, typer.Option(
+    "--round-style", metavar="STYLE",
+    help=N_("With --round N, how a person rounds: calculator (values read off a calculator and quotients rounded, "
+            "sums and products kept exact; the default), every (every number written is rounded to N decimals, sums "
+            "and products too, and the next step goes on from it: a class set's sheets), truncate (as every, but "
+            "digits past N are cut off toward zero)."))]
 
 
-def rounding(round_to: int | None, round_all: bool) -> int | None:
-    """--round N and --round-all as the engine takes them (rounding.Written for --round-all)."""
-    from bpcalc.engine.rounding import Written
+def rounding(round_to: int | None, style: str = "calculator") -> int | None:
+    """--round N and --round-style as the engine takes them (rounding.Written / Truncated for every / truncate)."""
+    from bpcalc.engine.rounding import Truncated, Written
     from bpcalc.errors import SpecError
     from bpcalc.i18n import _
 
-    if not round_all:
+    style = style.lower()
+    if style not in ROUND_STYLES:
+        raise SpecError(_("unknown rounding style {style!r}").format(style=style),
+                        hint=_("choose one of: {names}").format(names=", ".join(ROUND_STYLES)))
+    if style == "calculator":
         return round_to
     if round_to is None:
-        raise SpecError(_("--round-all rounds every result to the decimals --round N gives: add --round N"),
-                        hint=_("for example --round 4 --round-all"))
-    return Written(round_to)
+        raise SpecError(_("--round-style {style} rounds to the decimals --round N gives: add --round N").format(
+                            style=style), hint=_("for example --round 4 --round-style {style}").format(style=style))
+    return Written(round_to) if style == "every" else Truncated(round_to)
 
 
 FullOpt = Annotated[bool, typer.Option("--full", help=N_("Show every row: every sample (not the first few) and every "

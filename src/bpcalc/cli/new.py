@@ -31,8 +31,8 @@ GraphOpt = Annotated[bool, typer.Option("--graph", help=_("An expression-graph p
 NewRoundOpt = Annotated[int | None, typer.Option(
     "--round", metavar="N", min=0, max=12, show_default=False,
     help=_("The rounding the sheets expect (hand rounding to N decimals); gradients must survive it. "
-           "Default: a class set's sheets round every result to 4 decimals (as --round 4 --round-all), its quiz "
-           "files are exact; gradients checked at 4 decimals."))]
+           "Default: a class set's sheets round every result to 4 decimals (as --round 4 --round-style every), its "
+           "quiz files are exact; gradients checked at 4 decimals."))]
 VariantsOpt = Annotated[int | None, typer.Option(
     "--variants", min=1, max=500, metavar="N", show_default=False,
     help=_("Write N different problems to the folder --output names, each with its worksheet and answer key "
@@ -61,7 +61,7 @@ def new(
     seed: SeedOpt = 1,
     graph: GraphOpt = False,
     round: NewRoundOpt = None,
-    round_all: c.RoundAllOpt = False,
+    round_style: c.RoundStyleOpt = "calculator",
     variants: VariantsOpt = None,
     output: NewOutputOpt = None,
     format: SheetFormatOpt = "markdown",
@@ -76,7 +76,7 @@ def new(
     from bpcalc.engine.problems import new_problem
     from bpcalc.errors import SpecError
 
-    round = c.rounding(round, round_all)
+    round = c.rounding(round, round_style)
     if variants is None:
         out = None if output is None or str(output) == "-" else output
         if out is not None:

@@ -20,7 +20,7 @@ def run(
     output: c.OutputOpt = None,
     save: c.SaveOpt = None,
     round: c.RoundOpt = None,
-    round_all: c.RoundAllOpt = False,
+    round_style: c.RoundStyleOpt = "calculator",
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
@@ -35,7 +35,7 @@ def run(
     s = c.open_spec_for(spec, output, save)
     c.apply_notation(s, notation)
     c.check_view(view, s)
-    trace = run_step(s, learning_rate=learning_rate, round_to=c.rounding(round, round_all))
+    trace = run_step(s, learning_rate=learning_rate, round_to=c.rounding(round, round_style))
     c.refuse_non_finite(trace)
     if fmt == "json":  # JSON is the trace's own data (and the checked values): no tables to build
         doc = None

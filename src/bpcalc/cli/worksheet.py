@@ -45,7 +45,7 @@ def worksheet(
     spec: c.SpecArg = None,
     blank: BlankOpt = None,
     round: SheetRoundOpt = None,
-    round_all: c.RoundAllOpt = False,
+    round_style: c.RoundStyleOpt = "calculator",
     answers: AnswersOpt = False,
     template: TemplateOpt = None,
     explain: ExplainOpt = False,
@@ -63,7 +63,7 @@ def worksheet(
     quantity to find blank (____; a ruled box in LaTeX); --answers prints the key."""
     from bpcalc.explain.worksheet import parse_sections
 
-    round = c.rounding(round, round_all)
+    round = c.rounding(round, round_style)
     quiz_format = lms.chosen(format, output)
     if quiz_format is not None:
         _quiz(spec, quiz_format, parse_sections(blank), round, template, epochs, explain, precision, learning_rate,
@@ -124,10 +124,10 @@ class Sheet:
 
         tr = self.traces[0]
         qs = blanks(trace_to_dict(tr), tr, self.sections)
-        from bpcalc.engine.rounding import every_result
+        from bpcalc.engine.rounding import style_of
 
         rnd = f" --round {tr.round_to}" if tr.round_to is not None else ""
-        rnd += " --round-all" if every_result(tr.round_to) else ""
+        rnd += f" --round-style {style_of(tr.round_to)}" if style_of(tr.round_to) != "calculator" else ""
         header = _("worksheet template: fill in every value under expected:, then check with `bpcalc run "
                    "FILE{round}`").format(round=rnd)
         return template_text(self.spec, qs, header, dest)

@@ -285,7 +285,7 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
     `labels`: the names tables show, where they differ from `names` (another notation profile; JSON keeps names).
     `on_estimate(seconds, count)` is called once before the numerical sweep, `on_progress(done)` during it."""
     from bpcalc.engine.network import Network
-    from bpcalc.engine.training import param_paths
+    from bpcalc.engine.train_network import param_paths
 
     _check_counts(params, samples)
     net = Network.from_spec(spec)

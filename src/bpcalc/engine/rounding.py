@@ -20,9 +20,22 @@ from bpcalc.registry.kinds import Activation, Loss, Optimizer, Pair
 class Written(int):
     """N decimals under the class sheets' rule: every result written is rounded to N decimals (sums and products
     too) and the next step goes on from what was written, so every line of a key follows from the numbers printed
-    on it (`--round N --round-all`; a class set's default)."""
+    on it (`--round N --round-style every`; a class set's default)."""
 
     every = True
+    truncate = False
+
+
+class Truncated(Written):
+    """N decimals under the rule of sources that cut digits off: every result written is truncated toward zero after
+    N decimals, and the next step goes on from it (`--round N --round-style truncate`)."""
+
+    truncate = True
+
+
+def style_of(decimals) -> str:
+    """The rounding style a `--round` value stands for: calculator, every or truncate."""
+    return "truncate" if getattr(decimals, "truncate", False) else "every" if every_result(decimals) else "calculator"
 
 
 def every_result(decimals) -> bool:
@@ -37,11 +50,12 @@ def rounder(decimals: int | None) -> Callable | None:
         return None
     scale = 10.0**decimals
     exact = 2.0**53 / scale  # from here on float64's spacing is ≥ 2·10^-decimals: a value is its own rounding
+    half = (0.0 if getattr(decimals, "truncate", False) else 0.5) + 1e-9  # truncate: cut toward zero
 
     def rnd(x):
         a = np.abs(x)
         with np.errstate(over="ignore", invalid="ignore"):  # a·scale may overflow where the value is kept anyway
-            y = np.where(a < exact, np.sign(x) * np.floor(a * scale + 0.5 + 1e-9) / scale, x)
+            y = np.where(a < exact, np.sign(x) * np.floor(a * scale + half) / scale, x)
         return float(y) if np.ndim(y) == 0 and not isinstance(x, np.ndarray) else y
 
     rnd.every = every_result(decimals)  # type: ignore[attr-defined]

@@ -9,10 +9,12 @@ Conventions (those of PyTorch training logs):
 - A batch's loss is the mean over its samples; its gradient is that of the mean. An epoch runs every batch once,
   in order, or in an order shuffled from `seed` and the epoch number (so a resumed run shuffles the same way).
 
-The hot loop keeps every trainable parameter (and the optimizer's buffers) in one flat float64 vector, so the
-update is a few array operations whatever the number of layers, and calls the same activation and loss
-functions `run` does: the numbers are bit for bit those of repeating `run`. Nothing per epoch is kept but its
-loss (8 bytes), and for small networks the parameters of the epochs a table shows.
+One loop (`_loop`) runs the epochs of every model kind -- losses, the parameters a table shows, divergence and the
+replay that finds its epoch, rollback, Ctrl-C, the result -- over a small face per kind: train_network.NetworkRun
+(the flat parameter vector and the Network engine; its inner batch loop is the hot loop, the same activation and
+loss functions `run` calls, so the numbers are bit for bit those of repeating `run`) and train_graph.GraphRun (the
+variables and the graph engine). Nothing per epoch is kept but its loss (8 bytes), and for small networks and
+graphs the parameters of the epochs a table shows.
 """
 
 from __future__ import annotations
@@ -20,16 +22,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from bpcalc.i18n import Msg, _
+from bpcalc.i18n import Msg
 from bpcalc.spec.loader import GraphSpec, NetworkSpec, TrainingState
 
-SMALL = 12  # networks with at most this many parameters show them per epoch
-CHECK_BATCHES = 64  # parameters are checked for overflow (and checkpointed) about every this many batches
-ALIGN = 8  # parameters of each layer start on a 64-byte boundary (same BLAS paths run after run)
+SMALL = 12  # networks with at most this many parameters (graphs: variables) show them per epoch
 
 
 @dataclass
@@ -242,415 +244,160 @@ def train(spec: NetworkSpec | GraphSpec, epochs: int, learning_rate: float | Non
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
     lr = spec.learning_rate if learning_rate is None else float(learning_rate)
+    first = (spec.optimizer.state or TrainingState()).epoch + 1
     if spec.kind == "graph":
-        return _train_graph(spec, epochs, lr, max(1, every), keep_trace, on_epoch, snapshots, max(1, losses_every))
-    return _train_network(spec, epochs, lr, max(1, every), keep_trace, on_epoch, on_batch, snapshots,
-                          max(1, losses_every), names)
+        from bpcalc.engine.train_graph import GraphRun
 
+        t0 = time.perf_counter()  # (the seconds of training: its modules' import is not counted)
+        run: _Run = GraphRun(spec, lr, first)
+    else:
+        from bpcalc.engine.train_network import NetworkRun
 
-def _aligned(size: int) -> np.ndarray:
-    """Zeros starting on a 64-byte boundary."""
-    raw = np.zeros(size + ALIGN, dtype=np.float64)
-    off = (-raw.ctypes.data % (ALIGN * 8)) // 8
-    return raw[off:off + size]
+        t0 = time.perf_counter()
+        run = NetworkRun(spec, lr, names)
+    return _loop(run, spec, epochs, lr, max(1, every), keep_trace, on_epoch, on_batch, snapshots,
+                 max(1, losses_every), t0)
 
 
 def _recorded(e: int, first: int, every: int) -> bool:
     return e == first or e % every == 0
 
 
-# ====================================================================== networks
-class _Flat:
-    """Every parameter of a network in one flat vector (trainable ones first), with views per layer."""
+class _Run(Protocol):
+    """What the training loop needs of a model kind (train_network.NetworkRun, train_graph.GraphRun)."""
 
-    def __init__(self, spec: NetworkSpec):
-        L = len(spec.layers)
-        segs = []  # (trainable, key, shape)
-        for kind, key in (("weights", "W"), ("biases", "b")):
-            for l, layer in enumerate(spec.layers):
-                arr = layer.weights if kind == "weights" else layer.biases
-                if arr is not None:
-                    segs.append((kind not in spec.freeze, (key, l), arr.shape))
-        segs.sort(key=lambda s: not s[0])  # stable: trainable first
-        offsets, o = {}, 0
-        for _trainable, key, shape in segs:
-            offsets[key] = o
-            o += -(-int(np.prod(shape)) // ALIGN) * ALIGN
-        self.size = o
-        self.trainable = sum(-(-int(np.prod(s)) // ALIGN) * ALIGN for t, _, s in segs if t)
-        self.segs = segs
-        self.offsets = offsets
-        self.names = list(spec.optimizer.buffers)
-        self.store = _aligned(self.size * (1 + len(self.names)))  # params | buffer 1 | buffer 2
-        self.params = self.store[:self.size]
-        self.bufs = {b: self.store[(i + 1) * self.size:(i + 2) * self.size] for i, b in enumerate(self.names)}
-        self.grad = _aligned(max(self.trainable, 1))[:self.trainable]
-        self.W = [self.view(self.params, ("W", l)) if spec.layers[l].weights is not None else None for l in range(L)]
-        self.b = [self.view(self.params, ("b", l)) if spec.layers[l].biases is not None else None for l in range(L)]
-        train_keys = {k for t, k, _ in segs if t}
-        self.gW = [self.view(self.grad, ("W", l)) if ("W", l) in train_keys else None for l in range(L)]
-        self.gb = [self.view(self.grad, ("b", l)) if ("b", l) in train_keys else None for l in range(L)]
-        for l, layer in enumerate(spec.layers):
-            if layer.weights is not None:
-                self.W[l][...] = layer.weights
-            if layer.biases is not None:
-                self.b[l][...] = layer.biases
-        st = spec.optimizer.state
-        if st is not None:
-            for key, bufs in st.buffers.items():
-                for name, arr in bufs.items():
-                    if name in self.bufs and key in offsets:
-                        self.view(self.bufs[name], key)[...] = arr
+    kind: str  # "network" | "graph"
+    batches: int  # per epoch
+    check_every: int  # batches between checks of the parameters (and checkpoints): at the end of the epoch reaching it
+    count: int  # parameters (a network's) or variables (a graph's)
+    domain: bool  # can an update lead outside a function's domain (then undone, see _loop)
+    failed_trace: bool  # keep the trace of the epoch that diverged
+    traces: list  # (epoch, batch, batches, trace), appended by `epoch(tracing=True)`
+    epoch: Callable  # (e, tracing, progress) -> the epoch's loss: run one epoch, updating the parameters
 
-    def view(self, vec: np.ndarray, key) -> np.ndarray:
-        shape = next(s for _, k, s in self.segs if k == key)
-        o = self.offsets[key]
-        return vec[o:o + int(np.prod(shape))].reshape(shape)
-
-    def buffers(self) -> dict:
-        """The optimizer's buffers per trainable parameter (copies), for a TrainingState."""
-        return {key: {b: self.view(self.bufs[b], key).copy() for b in self.names}
-                for t, key, _ in self.segs if t and self.names}
-
-    def order(self) -> np.ndarray:
-        """Indexes into `params` in notation order: per layer, w_jk row by row, then b_j."""
-        idx = []
-        for l in range(len(self.W)):
-            if self.W[l] is not None:
-                o = self.offsets[("W", l)]
-                idx += range(o, o + self.W[l].size)
-            if self.b[l] is not None:
-                o = self.offsets[("b", l)]
-                idx += range(o, o + self.b[l].size)
-        return np.asarray(idx, dtype=np.intp)
+    def finite(self) -> bool: ...  # every parameter finite
+    def errstate(self) -> AbstractContextManager: ...  # numpy's floating-point handling while epochs run
+    def keep(self, into=None) -> tuple: ...  # the state to roll back to (parameters, optimizer's buffers, step)
+    def restore(self, kept: tuple) -> None: ...
+    def width(self, small: bool) -> int: ...  # columns of a snapshot
+    def snapshot(self, row: np.ndarray) -> None: ...  # the parameters, in notation order, into row
+    def why(self, loss: float) -> Msg | str: ...  # why an epoch with this loss (or non-finite parameters) diverged
+    def why_after(self, loss: float) -> str: ...  # why the last update diverged (its loss after)
+    def outside(self) -> str | None: ...  # why the parameters are outside the domain (None: they are not)
+    def why_outside(self, why: str) -> str: ...  # why the last update was undone (the domain)
+    def loss(self) -> float | None: ...  # the loss with the parameters now
+    def state(self, epoch: int) -> TrainingState: ...
+    def param_names(self) -> list[str]: ...
+    def fields(self) -> dict: ...  # TrainResult's fields of this kind
 
 
-def param_paths(spec: NetworkSpec) -> list[str]:
-    """The JSON path of every parameter in notation order (per layer, w_jk row by row, then b_j): what a result
-    calls them unless the caller gives display names (explain.notation.param_names)."""
-    out = []
-    for li, layer in enumerate(spec.layers):
-        for name, arr in layer.params.items():
-            out += [f"layers.{li}.{name}." + ".".join(map(str, ix)) for ix in np.ndindex(arr.shape)]
-    return out
+def _loop(run: _Run, spec: NetworkSpec | GraphSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch,
+          on_batch, want_snapshots: bool | None, losses_every: int, t0: float) -> TrainResult:
+    """The epochs, for every model kind: the losses (LossLog), the parameters kept for the table (snapshots), the
+    checks for divergence and the replay that finds its epoch, rollback, Ctrl-C, and what training reached.
 
-
-def _train_network(spec: NetworkSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch, on_batch,
-                   want_snapshots: bool | None, losses_every: int = 1,
-                   names: Callable[[], list[str]] | None = None) -> TrainResult:
-    from bpcalc.engine.network import Network, widths
-    from bpcalc.registry import make_optimizer
-
-    t0 = time.perf_counter()
-    X, T = spec.inputs, spec.targets
-    n = X.shape[0]
-    bs = min(spec.batch_size or n, n)
-    flat = _Flat(spec)
-    # the engine `run` uses, over views into the flat vector: its updates move the network's parameters
-    net = Network(flat.W, flat.b, [layer.activation for layer in spec.layers], spec.loss, spec.freeze, copy=False,
-                  kinds=[layer.type for layer in spec.layers], hypers=[layer.hyper for layer in spec.layers],
-                  widths=widths(spec))
+    The parameters are checked (and a checkpoint kept) at the end of the epoch that reaches `run.check_every`
+    batches since the last check (a graph's after every epoch, a network's about every 64 batches) and after the
+    last epoch. A loss that is not finite, or a failed check, restores the checkpoint and replays the epochs since
+    (training is deterministic), checking each, to find the first bad one: its loss is kept, its update is not."""
     st0 = spec.optimizer.state or TrainingState()
-    opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
-                    {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
-    opt_step, forward, loss_terms, backward = opt.step, net.forward, net.loss_terms, net.backward
-    into = (flat.gW, flat.gb)
-    add_reduce = np.add.reduce
-
-    watch = _Watch()
-
-    def step(xb: np.ndarray, tb: np.ndarray, m: int) -> float:
-        """One forward, backward and update on a batch; the sum of its samples' losses (before the update).
-        The activations' unguarded forms until a floating-point event is raised, the guarded ones from then on
-        (the step that raised it is taken again): the same numbers, without a look at the values every batch."""
-        kept = None if watch.seen else []
-        zs, as_ = forward(xb, kept=kept)
-        total = add_reduce(loss_terms(zs[-1], as_[-1], tb), axis=None)
-        backward(xb, tb, zs, as_, into=into, kept=kept)
-        if kept is not None and watch.seen:
-            zs, as_ = forward(xb)
-            total = add_reduce(loss_terms(zs[-1], as_[-1], tb), axis=None)
-            backward(xb, tb, zs, as_, into=into)
-        opt_step()
-        return total
-
-    # batches: views when in order; gathered into a buffer when shuffled
-    starts = list(range(0, n, bs))
-    nb = len(starts)
-    static = [(X[i:i + bs], T[i:i + bs], min(bs, n - i)) for i in starts] if not spec.shuffle else None
-    xbuf = np.empty((bs, *X.shape[1:])) if spec.shuffle else None
-    tbuf = np.empty((bs, *T.shape[1:])) if spec.shuffle else None
-    seed = spec.seed if spec.seed is not None else 0
-    traces: list = []
-
-    def run_epoch(e: int, tracing: bool = False, progress=None) -> float:
-        total = 0.0
-        if static is not None and not tracing and progress is None:
-            for xb, tb, m in static:
-                total += step(xb, tb, m)
-            return total / n
-        perm = np.random.default_rng((seed, e - 1)).permutation(n) if static is None else None
-        for bi in range(nb):
-            if static is not None:
-                xb, tb, m = static[bi]
-            else:
-                i = starts[bi]
-                m = min(bs, n - i)
-                idx = perm[i:i + m]
-                xb = np.take(X, idx, axis=0, out=xbuf[:m])
-                tb = np.take(T, idx, axis=0, out=tbuf[:m])
-            if tracing:
-                traces.append((e, bi + 1, nb, _trace_step(spec, flat, opt, lr, xb, tb)))
-            total += step(xb, tb, m)
-            if progress is not None and (bi & 63) == 63:
-                progress(e, bi + 1, nb)
-        return total / n
-
-    n_params = int(sum(w.size for w in flat.W if w is not None) + sum(b.size for b in flat.b if b is not None))
-    small = n_params <= SMALL if want_snapshots is None else want_snapshots
-    first = st0.epoch + 1
-    last = st0.epoch + epochs
+    first, last = st0.epoch + 1, st0.epoch + epochs
+    nb = run.batches
+    check = run.check_every
+    small = run.count <= SMALL if want_snapshots is None else want_snapshots
     n_rec = min(last // every - (first - 1) // every + 2, 64) if small else 0  # grown as needed
     snap_ep = np.zeros(n_rec, dtype=np.int64)
-    snap = np.zeros((n_rec, n_params))
-    order = flat.order() if small else None
+    snap = np.zeros((n_rec, run.width(small)))
     rec = 0
     log = LossLog(first, losses_every)
-    store, params_all = flat.store, flat.params
-    backup = store.copy()  # the checkpoint: parameters and optimizer buffers after epoch `ck`
-    ck, ck_t, since = first - 1, opt.t, 0
+    backup = back = run.keep()  # the checkpoint: the state after epoch `ck`; back: the one before it (domain)
+    spare = None  # the buffer the next checkpoint is made in (networks)
+    ck, since = first - 1, 0
     per_batch = on_batch if nb > 1 else None
     diverged = reason = None
     interrupted = False
     done = 0  # epochs whose update is kept
-
-    def finite_params() -> bool:
-        return math.isfinite(float(add_reduce(params_all)))
-
+    run_epoch, finite, domain = run.epoch, run.finite, run.domain
     try:
-        with np.errstate(all="ignore", over="call", divide="call", invalid="call", call=watch):
+        with run.errstate():
             for e in range(first, last + 1):
                 E = run_epoch(e, keep_trace and _recorded(e, first, every), per_batch)
                 log.add(e, E)
                 since += nb
-                if not math.isfinite(E) or ((since >= CHECK_BATCHES or e == last) and not finite_params()):
+                if not math.isfinite(E) or ((since >= check or e == last) and not finite()):
                     # find the first bad epoch since the checkpoint: replay (deterministic) checking each epoch
-                    np.copyto(store, backup)
-                    opt.t = ck_t
+                    why = run.why(E)
+                    run.restore(backup)
                     log.truncate(ck)
-                    for r in range(ck + 1, e + 1):
-                        before, t_before = store.copy(), opt.t
+                    diverged = e
+                    for r in range(ck + 1, e):
+                        before = run.keep()
                         Er = run_epoch(r)
                         log.add(r, Er)
-                        if not math.isfinite(Er) or not finite_params():
-                            diverged = r
-                            reason = (Msg("a parameter overflowed (became infinite or NaN)") if math.isfinite(Er)
-                                      else Msg("the loss became NaN") if math.isnan(Er)
-                                      else Msg("the loss became infinite"))
-                            np.copyto(store, before)
-                            opt.t = t_before
+                        if not math.isfinite(Er) or not finite():
+                            diverged, why = r, run.why(Er)
+                            run.restore(before)
                             break
-                    done = (diverged or e + 1) - first
+                    else:  # epoch e itself: its loss as computed, the parameters before it
+                        log.add(e, E)
+                    reason = why
+                    done = diverged - first
                     break
                 done = e - first + 1
-                if since >= CHECK_BATCHES:
-                    np.copyto(backup, store)
-                    ck, ck_t, since = e, opt.t, 0
+                if since >= check:  # the new checkpoint made aside, then taken with its epoch in one statement:
+                    if domain:      # Ctrl-C meets the old one or the new one whole, never a checkpoint half made
+                        back, backup, ck, since = backup, run.keep(), e, 0
+                    else:
+                        kept = run.keep(spare)  # (into the buffer of the one before: no allocation)
+                        spare, backup, ck, since = backup, kept, e, 0
                     log.checkpoint()
-                if small and _recorded(e, first, every):
+                if small and (e % every == 0 or e == first):  # (_recorded, inline: every epoch)
                     if rec + 1 >= len(snap_ep):  # room for this one and the final one
-                        snap_ep, snap = np.resize(snap_ep, 2 * len(snap_ep)), np.resize(snap, (2 * len(snap), n_params))
+                        snap_ep, snap = np.resize(snap_ep, 2 * len(snap_ep)), np.resize(snap, (2 * len(snap),
+                                                                                               snap.shape[1]))
                     snap_ep[rec] = e
-                    np.take(params_all, order, out=snap[rec])
+                    run.snapshot(snap[rec])
                     rec += 1
                 if on_epoch is not None:
                     on_epoch(e, E)
     except KeyboardInterrupt:
-        np.copyto(store, backup)  # back to the last checkpoint (at most a few dozen tiny epochs ago)
-        opt.t = ck_t
+        run.restore(backup)  # back to the last checkpoint (at most a few dozen tiny epochs ago)
         done = ck - first + 1
         interrupted = True
         log.truncate(ck)
     final = None
-    if not diverged and not interrupted and done == epochs:
-        with np.errstate(all="ignore"):
-            final = net.loss_value(X, T)
-        if not math.isfinite(final):  # the last update diverged, and no epoch after it computes that loss: the
-            diverged = last           # parameters are kept, as those before an epoch whose loss is not finite are
-            reason = _("the loss after its update became {what}").format(
-                what=_("NaN") if math.isnan(final) else _("infinite"))
-    end_epoch = st0.epoch + done
-    traces = [t for t in traces if t[0] <= end_epoch]
-    rec = int(np.searchsorted(snap_ep[:rec], end_epoch, side="right"))
-    if small and done and (rec == 0 or snap_ep[rec - 1] != end_epoch):
-        snap_ep[rec] = end_epoch
-        np.take(params_all, order, out=snap[rec])
-        rec += 1
-    if final is None:  # (computed above when every epoch ran: the parameters have not changed since)
-        with np.errstate(all="ignore"):
-            final = net.loss_value(X, T)
-    return TrainResult(
-        kind="network", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
-        loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, samples=n,
-        batch_size=bs, shuffle=spec.shuffle, sizes=spec.sizes, weights=list(flat.W),
-        biases=list(flat.b),  # views of the flat vector, which nothing changes now
-        param_names=(list(names()) if names is not None else param_paths(spec)) if small else [],
-        snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec], diverged=reason, diverged_epoch=diverged,
-        interrupted=interrupted, traces=traces,
-        state=TrainingState(end_epoch, opt.t, flat.buffers()), seconds=time.perf_counter() - t0)
-
-
-class _Watch:
-    """Numpy's errstate callback: has an overflow, a division by zero or an invalid operation been raised?"""
-
-    seen = False
-
-    def __call__(self, kind: str, flag: int) -> None:
-        self.seen = True
-
-
-def _copy_state(state: dict) -> dict:
-    return {k: {b: v.copy() for b, v in bufs.items()} for k, bufs in state.items()}
-
-
-class _FlatStep:
-    """An optimizer's rule applied to one flat vector holding every trainable parameter (views into it)."""
-
-    def __init__(self, opt, lr: float, p: np.ndarray, g: np.ndarray, bufs: dict[str, np.ndarray], t: int = 0):
-        self.opt, self.lr, self.p, self.g, self.bufs, self.t = opt, lr, p, g, bufs, t
-        self.rule = opt.update if opt.weight_decay else opt.rule_step  # (update adds the decay, then the rule)
-
-    def step(self) -> None:
-        self.t += 1
-        self.rule(self.p, self.g, self.bufs, self.t, self.lr, True)  # scratch: g is refilled every batch
-
-
-def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):
-    """`run`'s full record of the step about to be taken on this batch (computed on copies)."""
-    from bpcalc.engine.network import run_network
-    from bpcalc.registry import stepper
-
-    layers = [replace(layer, weights=flat.W[l].copy(), biases=None if flat.b[l] is None else flat.b[l].copy())
-              for l, layer in enumerate(spec.layers)]
-    state = TrainingState(0, opt.t, flat.buffers() if opt.t else {})
-    sub = replace(spec, inputs=xb.copy(), targets=tb.copy(), layers=layers,
-                  single=spec.single and xb.shape[0] == 1, optimizer=replace(spec.optimizer, state=state))
-    return run_network(sub, lr, optimizer=stepper(sub.optimizer, lr))
-
-
-# ====================================================================== graphs
-def _train_graph(spec: GraphSpec, epochs: int, lr: float, every: int, keep_trace: bool, on_epoch,
-                 want_snapshots: bool | None, losses_every: int = 1) -> TrainResult:
-    from bpcalc.engine.graph import backward, evaluate, located, outside_domain, root_name, run_graph
-    from bpcalc.errors import SpecError
-    from bpcalc.registry import stepper
-    from bpcalc.spec.expr import parse_graph
-
-    t0 = time.perf_counter()
-    graph = parse_graph(spec)
-    opt = stepper(spec.optimizer, lr)
-    st0 = spec.optimizer.state or TrainingState()
-    values = dict(spec.variables)
-    names = list(values)
-    small = len(names) <= SMALL if want_snapshots is None else want_snapshots
-    first, last = st0.epoch + 1, st0.epoch + epochs
-    log = LossLog(first, losses_every)
-    snap_ep: list[int] = []
-    snap: list[list[float]] = []
-    traces: list = []
-    diverged = reason = None
-    interrupted = False
-    done = 0
-    e = first
-    saved = back = (values, _copy_state(opt.state), opt.t)  # back: the state the current values were made from
-    update, f64 = opt.update, np.float64
-    try:
-        with np.errstate(all="ignore"):
-            for e in range(first, last + 1):
-                saved = (values, _copy_state(opt.state), opt.t)
-                try:
-                    if keep_trace and _recorded(e, first, every):
-                        tr = run_graph(spec, lr, optimizer=opt, values=values)
-                        traces.append((e, 1, 1, tr))
-                        E, new = tr.loss, dict(tr.new_values)
-                    else:
-                        vals, nodes = evaluate(graph, values)
-                        grads = backward(graph, nodes)
-                        E = vals[root_name(graph, nodes)]
-                        opt.tick()
-                        new = {}
-                        for name, v in values.items():
-                            new[name] = float(update(name, f64(v), f64(grads.get(name, 0.0)))[0])
-                except SpecError as exc:
-                    if e == first:  # the spec's own starting values: bad input, as `run` says (exit 2)
-                        raise located(exc, spec) from None
-                    diverged, reason, E = e, f"{exc.message} ({exc.path})" if exc.path else exc.message, math.nan
-                log.add(e, E)
-                if diverged is None and not math.isfinite(E):
-                    diverged, reason = e, Msg("the {what} became {how}",
-                                              what=Msg("loss") if spec.target is not None else Msg("output"),
-                                              how=Msg("NaN") if math.isnan(E) else Msg("infinite"))
-                if diverged is None and not all(math.isfinite(v) for v in new.values()):
-                    diverged, reason = e, Msg("a variable overflowed (became infinite or NaN)")
-                if diverged:
-                    values, opt.state, opt.t = saved[0], saved[1], saved[2]
-                    break
-                values, back = new, saved
-                done += 1
-                log.checkpoint()
-                if small and _recorded(e, first, every):
-                    snap_ep.append(e)
-                    snap.append([values[k] for k in names])
-                if on_epoch is not None:
-                    on_epoch(e, E)
-    except KeyboardInterrupt:
-        if done < e - first + 1:  # undo the epoch under way
-            values, opt.state, opt.t = saved
-        interrupted = True
-        log.truncate(first - 1 + done)
-        traces = [t for t in traces if t[0] <= first - 1 + done]
-    outside = None if interrupted else outside_domain(graph, values)
-    if not diverged and not interrupted and done == epochs:  # the last update: no epoch after it evaluates it
+    outside = None if interrupted else run.outside()
+    if not diverged and not interrupted and done == epochs:  # the last update: no epoch after it computes its loss
         if outside is not None:
             diverged = last
         else:
-            vals, nodes = evaluate(graph, values)
-            after = vals[root_name(graph, nodes)]
-            if not math.isfinite(after):  # kept, as the variables before any epoch whose loss is not finite are
-                diverged = last
-                reason = _("the {what} after its update became {value}").format(
-                    what=_("loss") if spec.target is not None else _("output"),
-                    value=_("NaN") if math.isnan(after) else _("infinite"))
+            final = run.loss()
+            if final is not None and not math.isfinite(final):
+                diverged = last  # the parameters are kept, as those before an epoch whose loss is not finite are
+                reason = run.why_after(final)
+    # the traces kept: up to the last kept epoch's, or (graphs) the one that diverged, whose tables show how
+    upto = diverged if diverged and run.failed_trace else None
     if diverged and done and outside is not None:
-        # variables outside a function's domain would be written by --save as a spec no command can load: keep
+        # parameters outside a function's domain would be written by --save as a spec no command can load: keep
         # those before the update that led there, and name that update's epoch
-        values, opt.state, opt.t = back
+        run.restore(back)
         done -= 1
         diverged = st0.epoch + done + 1
-        reason = _("its update leads outside the graph's domain: {why}").format(why=outside)
+        reason = run.why_outside(outside)
         log.truncate(st0.epoch + done + 1)  # up to the named epoch's loss, computed before its update
-        traces = [t for t in traces if t[0] <= st0.epoch + done]
-        while snap_ep and snap_ep[-1] > st0.epoch + done:
-            snap_ep.pop()
-            snap.pop()
+        final = upto = None
     end_epoch = st0.epoch + done
-    if small and done and (not snap_ep or snap_ep[-1] != end_epoch):
-        snap_ep.append(end_epoch)
-        snap.append([values[k] for k in names])
-    try:
-        vals, nodes = evaluate(graph, values)
-        final = vals[root_name(graph, nodes)]
-    except SpecError:
-        final = None
-    bufs = {}
-    for key, st in opt.state.items():
-        if st:
-            bufs[key] = {b: np.float64(v) for b, v in st.items()}
+    traces = [t for t in run.traces if t[0] <= (upto or end_epoch)]
+    rec = int(np.searchsorted(snap_ep[:rec], end_epoch, side="right"))
+    if small and done and (rec == 0 or snap_ep[rec - 1] != end_epoch):
+        snap_ep[rec] = end_epoch
+        run.snapshot(snap[rec])
+        rec += 1
+    if final is None:  # (computed above when every epoch ran: the parameters have not changed since)
+        final = run.loss()
     return TrainResult(
-        kind="graph", name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
-        loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss, variables=values,
-        param_names=names if small else [], snapshot_epochs=np.asarray(snap_ep, dtype=np.int64),
-        snapshots=np.asarray(snap, dtype=np.float64).reshape(len(snap), len(names) if small else 0),
+        kind=run.kind, name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
+        loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss,
+        param_names=run.param_names() if small else [], snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec],
         diverged=reason, diverged_epoch=diverged, interrupted=interrupted, traces=traces,
-        state=TrainingState(end_epoch, opt.t, bufs), seconds=time.perf_counter() - t0, target=spec.target,
-        output=spec.output)
+        state=run.state(end_epoch), seconds=time.perf_counter() - t0, **run.fields())

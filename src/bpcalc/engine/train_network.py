@@ -1,0 +1,285 @@
+"""Training a network: its face for the training loop (engine/training.py), over the `Network` engine `run` uses.
+
+Every parameter (trainable ones first) and the optimizer's buffers live in one flat float64 vector, views per
+layer, so an update is a few array operations whatever the number of layers; the inner batch loop is here, lean
+(no look at the values per batch: the loop checks them about every CHECK_BATCHES batches, and replays on a failure).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
+
+from bpcalc.engine.network import Network, widths
+from bpcalc.i18n import Msg, _
+from bpcalc.registry import make_optimizer
+from bpcalc.spec.loader import NetworkSpec, TrainingState
+
+CHECK_BATCHES = 64  # parameters are checked for overflow (and checkpointed) about every this many batches
+ALIGN = 8  # parameters of each layer start on a 64-byte boundary (same BLAS paths run after run)
+
+
+def _aligned(size: int) -> np.ndarray:
+    """Zeros starting on a 64-byte boundary."""
+    raw = np.zeros(size + ALIGN, dtype=np.float64)
+    off = (-raw.ctypes.data % (ALIGN * 8)) // 8
+    return raw[off:off + size]
+
+
+class _Flat:
+    """Every parameter of a network in one flat vector (trainable ones first), with views per layer."""
+
+    def __init__(self, spec: NetworkSpec):
+        L = len(spec.layers)
+        segs = []  # (trainable, key, shape)
+        for kind, key in (("weights", "W"), ("biases", "b")):
+            for l, layer in enumerate(spec.layers):
+                arr = layer.weights if kind == "weights" else layer.biases
+                if arr is not None:
+                    segs.append((kind not in spec.freeze, (key, l), arr.shape))
+        segs.sort(key=lambda s: not s[0])  # stable: trainable first
+        offsets, o = {}, 0
+        for _trainable, key, shape in segs:
+            offsets[key] = o
+            o += -(-int(np.prod(shape)) // ALIGN) * ALIGN
+        self.size = o
+        self.trainable = sum(-(-int(np.prod(s)) // ALIGN) * ALIGN for t, _, s in segs if t)
+        self.segs = segs
+        self.offsets = offsets
+        self.names = list(spec.optimizer.buffers)
+        self.store = _aligned(self.size * (1 + len(self.names)))  # params | buffer 1 | buffer 2
+        self.params = self.store[:self.size]
+        self.bufs = {b: self.store[(i + 1) * self.size:(i + 2) * self.size] for i, b in enumerate(self.names)}
+        self.grad = _aligned(max(self.trainable, 1))[:self.trainable]
+        self.W = [self.view(self.params, ("W", l)) if spec.layers[l].weights is not None else None for l in range(L)]
+        self.b = [self.view(self.params, ("b", l)) if spec.layers[l].biases is not None else None for l in range(L)]
+        train_keys = {k for t, k, _ in segs if t}
+        self.gW = [self.view(self.grad, ("W", l)) if ("W", l) in train_keys else None for l in range(L)]
+        self.gb = [self.view(self.grad, ("b", l)) if ("b", l) in train_keys else None for l in range(L)]
+        for l, layer in enumerate(spec.layers):
+            if layer.weights is not None:
+                self.W[l][...] = layer.weights
+            if layer.biases is not None:
+                self.b[l][...] = layer.biases
+        st = spec.optimizer.state
+        if st is not None:
+            for key, bufs in st.buffers.items():
+                for name, arr in bufs.items():
+                    if name in self.bufs and key in offsets:
+                        self.view(self.bufs[name], key)[...] = arr
+
+    def view(self, vec: np.ndarray, key) -> np.ndarray:
+        shape = next(s for _, k, s in self.segs if k == key)
+        o = self.offsets[key]
+        return vec[o:o + int(np.prod(shape))].reshape(shape)
+
+    def buffers(self) -> dict:
+        """The optimizer's buffers per trainable parameter (copies), for a TrainingState."""
+        return {key: {b: self.view(self.bufs[b], key).copy() for b in self.names}
+                for t, key, _ in self.segs if t and self.names}
+
+    def order(self) -> np.ndarray:
+        """Indexes into `params` in notation order: per layer, w_jk row by row, then b_j."""
+        idx = []
+        for l in range(len(self.W)):
+            if self.W[l] is not None:
+                o = self.offsets[("W", l)]
+                idx += range(o, o + self.W[l].size)
+            if self.b[l] is not None:
+                o = self.offsets[("b", l)]
+                idx += range(o, o + self.b[l].size)
+        return np.asarray(idx, dtype=np.intp)
+
+
+def param_paths(spec: NetworkSpec) -> list[str]:
+    """The JSON path of every parameter in notation order (per layer, w_jk row by row, then b_j): what a result
+    calls them unless the caller gives display names (explain.notation.param_names)."""
+    out = []
+    for li, layer in enumerate(spec.layers):
+        for name, arr in layer.params.items():
+            out += [f"layers.{li}.{name}." + ".".join(map(str, ix)) for ix in np.ndindex(arr.shape)]
+    return out
+
+
+
+class _Watch:
+    """Numpy's errstate callback: has an overflow, a division by zero or an invalid operation been raised?"""
+
+    seen = False
+
+    def __call__(self, kind: str, flag: int) -> None:
+        self.seen = True
+
+
+
+class _FlatStep:
+    """An optimizer's rule applied to one flat vector holding every trainable parameter (views into it)."""
+
+    def __init__(self, opt, lr: float, p: np.ndarray, g: np.ndarray, bufs: dict[str, np.ndarray], t: int = 0):
+        self.opt, self.lr, self.p, self.g, self.bufs, self.t = opt, lr, p, g, bufs, t
+        self.rule = opt.update if opt.weight_decay else opt.rule_step  # (update adds the decay, then the rule)
+
+    def step(self) -> None:
+        self.t += 1
+        self.rule(self.p, self.g, self.bufs, self.t, self.lr, True)  # scratch: g is refilled every batch
+
+
+def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):
+    """`run`'s full record of the step about to be taken on this batch (computed on copies)."""
+    from bpcalc.engine.network import run_network
+    from bpcalc.registry import stepper
+
+    layers = [replace(layer, weights=None if flat.W[l] is None else flat.W[l].copy(),  # pools, flatten: none
+                      biases=None if flat.b[l] is None else flat.b[l].copy()) for l, layer in enumerate(spec.layers)]
+    state = TrainingState(0, opt.t, flat.buffers() if opt.t else {})
+    sub = replace(spec, inputs=xb.copy(), targets=tb.copy(), layers=layers,
+                  single=spec.single and xb.shape[0] == 1, optimizer=replace(spec.optimizer, state=state))
+    return run_network(sub, lr, optimizer=stepper(sub.optimizer, lr))
+
+
+
+class NetworkRun:
+    """A network's face for the training loop: its epoch (the inner batch loop), its parameters' state (the flat
+    vector and the optimizer's step count) to keep and restore, its snapshots, its loss and its result fields."""
+
+    kind = "network"
+    check_every = CHECK_BATCHES
+    domain = False  # no update leads outside a network's domain
+    failed_trace = False  # traces end with the last kept epoch
+
+    def __init__(self, spec: NetworkSpec, lr: float, names: Callable[[], list[str]] | None = None):
+        self.spec, self.names_of = spec, names
+        X, T = self.X, self.T = spec.inputs, spec.targets
+        n = self.n = X.shape[0]
+        bs = self.bs = min(spec.batch_size or n, n)
+        flat = self.flat = _Flat(spec)
+        # the engine `run` uses, over views into the flat vector: its updates move the network's parameters
+        net = self.net = Network(flat.W, flat.b, [layer.activation for layer in spec.layers], spec.loss, spec.freeze,
+                                 copy=False, kinds=[layer.type for layer in spec.layers],
+                                 hypers=[layer.hyper for layer in spec.layers], widths=widths(spec))
+        st0 = spec.optimizer.state or TrainingState()
+        opt = self.opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
+                                   {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
+        opt_step, forward, loss_terms, backward = opt.step, net.forward, net.loss_terms, net.backward
+        into = (flat.gW, flat.gb)
+        add_reduce = np.add.reduce
+        watch = self.watch = _Watch()
+
+        def step(xb: np.ndarray, tb: np.ndarray, m: int) -> float:
+            """One forward, backward and update on a batch; the sum of its samples' losses (before the update).
+            The activations' unguarded forms until a floating-point event is raised, the guarded ones from then
+            on (the step that raised it is taken again): the same numbers, without a look at the values every
+            batch."""
+            kept = None if watch.seen else []
+            zs, as_ = forward(xb, kept=kept)
+            total = add_reduce(loss_terms(zs[-1], as_[-1], tb), axis=None)
+            backward(xb, tb, zs, as_, into=into, kept=kept)
+            if kept is not None and watch.seen:
+                zs, as_ = forward(xb)
+                total = add_reduce(loss_terms(zs[-1], as_[-1], tb), axis=None)
+                backward(xb, tb, zs, as_, into=into)
+            opt_step()
+            return total
+
+        # batches: views when in order; gathered into a buffer when shuffled
+        starts = list(range(0, n, bs))
+        nb = self.batches = len(starts)
+        static = [(X[i:i + bs], T[i:i + bs], min(bs, n - i)) for i in starts] if not spec.shuffle else None
+        xbuf = np.empty((bs, *X.shape[1:])) if spec.shuffle else None
+        tbuf = np.empty((bs, *T.shape[1:])) if spec.shuffle else None
+        seed = spec.seed if spec.seed is not None else 0
+        traces = self.traces = []
+
+        def run_epoch(e: int, tracing: bool = False, progress=None) -> float:
+            total = 0.0
+            if static is not None and not tracing and progress is None:
+                for xb, tb, m in static:
+                    total += step(xb, tb, m)
+                return total / n
+            perm = np.random.default_rng((seed, e - 1)).permutation(n) if static is None else None
+            for bi in range(nb):
+                if static is not None:
+                    xb, tb, m = static[bi]
+                else:
+                    i = starts[bi]
+                    m = min(bs, n - i)
+                    idx = perm[i:i + m]
+                    xb = np.take(X, idx, axis=0, out=xbuf[:m])
+                    tb = np.take(T, idx, axis=0, out=tbuf[:m])
+                if tracing:
+                    traces.append((e, bi + 1, nb, _trace_step(spec, flat, opt, lr, xb, tb)))
+                total += step(xb, tb, m)
+                if progress is not None and (bi & 63) == 63:
+                    progress(e, bi + 1, nb)
+            return total / n
+
+        self.epoch = run_epoch
+        self.count = int(sum(w.size for w in flat.W if w is not None) + sum(b.size for b in flat.b if b is not None))
+        self._order = None
+        params_all = flat.params
+
+        def finite() -> bool:
+            return math.isfinite(float(add_reduce(params_all)))
+
+        self.finite = finite
+
+    def errstate(self):
+        """Floating-point events call the watch (which switches the activations to their guarded forms)."""
+        return np.errstate(all="ignore", over="call", divide="call", invalid="call", call=self.watch)
+
+    def keep(self, into=None):
+        """The parameters and the optimizer's buffers and step count (into `into`'s array when given)."""
+        if into is None:
+            return self.flat.store.copy(), self.opt.t
+        np.copyto(into[0], self.flat.store)
+        return into[0], self.opt.t
+
+    def restore(self, kept) -> None:
+        np.copyto(self.flat.store, kept[0])
+        self.opt.t = kept[1]
+
+    def width(self, small: bool) -> int:
+        return self.count
+
+    def snapshot(self, row: np.ndarray) -> None:
+        """The parameters in notation order into `row`."""
+        if self._order is None:
+            self._order = self.flat.order()
+        np.take(self.flat.params, self._order, out=row)
+
+    def why(self, loss: float):
+        """Why an epoch with this loss (or whose parameters are not finite) diverged."""
+        return (Msg("a parameter overflowed (became infinite or NaN)") if math.isfinite(loss)
+                else Msg("the loss became NaN") if math.isnan(loss) else Msg("the loss became infinite"))
+
+    def why_after(self, loss: float) -> str:
+        """Why the last update diverged: the loss after it is not finite."""
+        return _("the loss after its update became {what}").format(
+            what=_("NaN") if math.isnan(loss) else _("infinite"))
+
+    def outside(self) -> None:
+        """Every parameter value is in a network's domain (a loss that overflows is a divergence, not this)."""
+        return None
+
+    def why_outside(self, why: str) -> str:
+        return why
+
+    def loss(self) -> float:
+        """The loss of all samples with the parameters now."""
+        with np.errstate(all="ignore"):
+            return self.net.loss_value(self.X, self.T)
+
+    def state(self, epoch: int) -> TrainingState:
+        return TrainingState(epoch, self.opt.t, self.flat.buffers())
+
+    def param_names(self) -> list[str]:
+        return list(self.names_of()) if self.names_of is not None else param_paths(self.spec)
+
+    def fields(self) -> dict:
+        """TrainResult's fields of a network."""
+        spec, flat = self.spec, self.flat
+        return {"samples": self.n, "batch_size": self.bs, "shuffle": spec.shuffle, "sizes": spec.sizes,
+                "weights": list(flat.W), "biases": list(flat.b)}  # views of the flat vector, which nothing changes now
