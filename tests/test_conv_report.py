@@ -239,3 +239,12 @@ def test_every_narrated_sum_gives_its_value(spec, which):
                 assert got == pytest.approx(row.value, rel=1e-9, abs=1e-12), (row.quantity, text, row.value)
                 checked += 1
     assert checked > 10
+
+
+def test_a_conv_worksheet_gives_the_image_as_rows_and_the_kernels_by_row(cli):
+    """The givens of a network of feature maps: x[c,i,j] an image row a line, each kernel row a line."""
+    out = cli("worksheet", "conv").stdout
+    rows = [line for line in out.splitlines() if "x[1,2,1] = 0.4" in line]
+    assert len(rows) == 1 and "x[1,2,5] = 0.2" in rows[0] and "x[1,3,1]" not in rows[0]
+    kernel = [line for line in out.splitlines() if "w[2,1,1,1] = -0.3" in line]
+    assert len(kernel) == 1 and "w[2,1,1,2] = 0.4" in kernel[0] and "w[2,1,2,1]" not in kernel[0]

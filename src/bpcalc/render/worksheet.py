@@ -143,21 +143,34 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
 
     X, T = tr.inputs.reshape(tr.n, -1), tr.targets.reshape(tr.n, -1)
     alpha = M(f"α = {g(tr.learning_rate)}", rf"\alpha = {g(tr.learning_rate)}")
-    for s in range(tr.n):
+    if tr.inputs.ndim == 4:  # feature maps: x[c,i,j], an image row a line, as the tables name the cells
+        for s in range(tr.n):
+            first = True
+            for c, i in np.ndindex(*tr.inputs.shape[1:3]):
+                cells = [M(f"x[{c + 1},{i + 1},{j + 1}] = {g(tr.inputs[s, c, i, j])}",
+                           f"x_{{{c + 1},{i + 1},{j + 1}}} = {g(tr.inputs[s, c, i, j])}")
+                         for j in range(tr.inputs.shape[3])]
+                group((_("sample {s}").format(s=s + 1) if tr.n > 1 else _("inputs")) if first else "", cells)
+                first = False
+        group(_("targets, α"), [_is(nt.t(k), g(T[s, k])) for s in range(tr.n) for k in range(T.shape[1])] + [alpha])
+        X = X[:, :0]  # (the inputs are given above)
+    for s in range(tr.n if X.shape[1] else 0):
         group(_("sample {s}").format(s=s + 1) if tr.n > 1 else _("inputs, targets, α"),
               [_is(nt.x(k), g(X[s, k])) for k in range(X.shape[1])]
               + [_is(nt.t(k), g(T[s, k])) for k in range(T.shape[1])] + ([alpha] if tr.n == 1 else []))
-    if tr.n > 1:
+    if tr.n > 1 and X.shape[1]:
         group(_("learning rate"), [alpha])
     for li, L in enumerate(tr.layers):
         W, label = L.weights, _("layer {l}").format(l=L.l)
         biases = [] if L.biases is None else [_is(nt.b(li, j), g(L.biases[j])) for j in range(len(L.biases))]
         if W is None:
             continue
-        if W.ndim != 2:  # kernels: each number by its place
-            group(label, [M(f"w[{','.join(str(i + 1) for i in ix)}] = {g(W[ix])}",
-                            rf"w_{{{','.join(str(i + 1) for i in ix)}}} = {g(W[ix])}")
-                          for ix in np.ndindex(*W.shape)] + biases)
+        if W.ndim != 2:  # kernels: each number by its place, a kernel row a line
+            for n, row in enumerate(np.ndindex(*W.shape[:-1])):
+                group(label if n == 0 else "", [M(f"w[{','.join(str(i + 1) for i in ix)}] = {g(W[ix])}",
+                                                  rf"w_{{{','.join(str(i + 1) for i in ix)}}} = {g(W[ix])}")
+                                                for ix in ((*row, q) for q in range(W.shape[-1]))])
+            group("", biases)
             continue
         for j in range(W.shape[0]):
             group(label if j == 0 else "", [_is(nt.w(li, j, k), g(W[j, k])) for k in range(W.shape[1])]
