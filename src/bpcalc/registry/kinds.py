@@ -321,8 +321,9 @@ class Row:
 
     quantity: Sym
     definition: Sym
-    numbers: str
+    numbers: str | Sym  # a line of arithmetic (str), or a formula with the numbers in it, written as (text, LaTeX)
     value: float
+    words: bool = False  # `numbers` is words ("(9 terms)"), not arithmetic
 
 
 @dataclass

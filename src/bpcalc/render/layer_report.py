@@ -14,7 +14,7 @@ from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
 from bpcalc.registry import LAYERS, LOSSES, OPTIMIZERS, PAIRS, pair
-from bpcalc.registry.kinds import Narration
+from bpcalc.registry.kinds import Narration, Row
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M, Table
 
@@ -84,6 +84,23 @@ class Names:
 
     def grad(self, sym) -> M:
         return d(self.nt.E, M(*sym))
+
+    def vec(self, kind: str) -> M:
+        """The layer's vector of z (softmax's a_j = softmax_j(z))."""
+        return self.nt.zvec(self.li)
+
+
+def numbers_cell(r: Row) -> M | str:
+    """A row's "with numbers" cell: arithmetic as written, a formula with the numbers in it, or words."""
+    if isinstance(r.numbers, tuple):
+        return M(*r.numbers)
+    return r.numbers if r.words else num(r.numbers)
+
+
+def add_rows(t: Table, nar: Narration, f: Fmt) -> None:
+    """A narration's rows as table rows: quantity, definition, with numbers, value."""
+    for r in nar.rows:
+        t.add(M(*r.quantity), M(*r.definition), numbers_cell(r), f(r.value))
 
 
 def _add(t: Table, nar: Narration, f: Fmt) -> None:

@@ -13,8 +13,9 @@ from bpcalc.explain.chain import eq, fill, gname, num
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
 from bpcalc.render.doc import Doc, M
+from bpcalc.render.layer_report import Names, add_rows
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -76,30 +77,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             if tr.inputs.shape[1] <= MAX_TERMS_WRITTEN * 2 or k < 3:
                 t.add(nt.x(k), _("input"), "", f(tr.inputs[s, k]))
         for li, L in enumerate(tr.layers):
-            J, K = L.weights.shape
-            act = ACTIVATIONS[L.activation]
-            for j in _few(J, full):
-                if K <= MAX_TERMS_WRITTEN:
-                    terms = [eq(nt.prev(li, k), nt.w(li, j, k), sep="·") for k in range(K)]
-                    nums = [f"{f.p_(L.a_prev[s, k])}×{f.p_(L.weights[j, k])}" for k in range(K)]
-                    if L.biases is not None:
-                        terms.append(nt.b(li, j))
-                        nums.append(f.p_(L.biases[j]))
-                    definition, numbers = _plus(terms), num(" + ".join(nums))
-                else:
-                    bias = [nt.b(li, j)] if L.biases is not None else []
-                    definition = _plus([M(f"Σ_k a_k^({li + 1})·w_{j + 1}k^({L.l})",
-                                          rf"\sum_k a_k^{{({li + 1})}} \cdot w_{{{j + 1}k}}^{{({L.l})}}"), *bias])
-                    numbers = _("({n} terms)").format(n=K)
-                t.add(nt.z(li, j), definition, numbers, f(L.z[s, j]))
-                if act.over_layer:
-                    zl, zj = nt.zvec(li), f.p_(L.z[s, j])
-                    t.add(nt.a(li, j), M(act.unit[0].format(j=j + 1, z=zl.text), act.unit[1].format(j=j + 1, z=zl.tex)),
-                          M(act.unit_t[0].format(z=zj), act.unit_t[1].format(z=zj)), f(L.a[s, j]))
-                elif not act.identity or nt.a(li, j).text != nt.z(li, j).text:
-                    z_j = nt.z(li, j)
-                    t.add(nt.a(li, j), M(f"{act.symbol}({z_j.text})", f"{act.tex_symbol}({z_j.tex})"),
-                          M(f"{act.symbol}({f(L.z[s, j])})", f"{act.tex_symbol}({f(L.z[s, j])})"), f(L.a[s, j]))
+            J = L.weights.shape[0]
+            add_rows(t, LAYERS[L.type].narrate_forward(L, s, f, Names(tr, nt, li), full, view="neurons"), f)
             _note_hidden(t, J, full)
 
     # ---- loss

@@ -105,35 +105,50 @@ def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
     j = st["units"]
     return {"weights": values(rng, -1, 1, decimals, (j, k), nonzero=True), "biases": values(rng, -1, 1, decimals, j)}
 # ---------------------------------------------------------------- narration (read by the tables)
-def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
-    """z_j = Σ_k a_k·w_jk + b_j with the numbers; then a_j = f(z_j)."""
+def narrate_forward(L, s: int, fmt, names, full: bool = False, view: str = "layers") -> Narration:
+    """z_j = Σ_k a_k·w_jk + b_j with the numbers; then a_j = f(z_j).
+
+    view "layers": as a network with other kinds writes a dense layer (render/layer_report); "neurons": as the
+    neuron-by-neuron tables of a network of dense layers only write it (render/report), which spell out up to
+    SPELLED products, name the a row after the activation's own formula and leave out a = z under one name."""
     from bpcalc.registry import ACTIVATIONS
 
     W, b = L.weights, L.biases
     J, K = W.shape
     act = ACTIVATIONS[L.activation]
+    neurons = view == "neurons"
     out = Narration(total=J * (1 if L.activation == "linear" else 2))  # rows: z, then a = f(z)
     for j in nr.shown(J, full):
+        bias = [names.at("b", (j,))] if b is not None else []
         if K <= SPELLED:
-            definition = nr.plus([*(nr.times(names.at("in", (k,)), names.at("w", (j, k))) for k in range(K)),
-                                  *([names.at("b", (j,))] if b is not None else [])])
+            definition = nr.plus([*(nr.times(names.at("in", (k,)), names.at("w", (j, k))) for k in range(K)), *bias])
+        elif neurons:  # the symbols as a Σ in the layer notation's letters
+            definition = nr.plus([(f"Σ_k a_k^({L.l - 1})·w_{j + 1}k^({L.l})",
+                                   rf"\sum_k a_k^{{({L.l - 1})}} \cdot w_{{{j + 1}k}}^{{({L.l})}}"), *bias])
         else:  # the symbols as a Σ; the numbers still written out term by term where they fit
             body = nr.times(names.short("in", ("k",)), names.short("w", (j, "k")))
-            definition = nr.plus([(f"Σ_k {body[0]}", rf"\sum_k {body[1]}"),
-                                  *([names.at("b", (j,))] if b is not None else [])])
-        if nr.written(K, full):
-            numbers = nr.products([(L.a_prev[s, k], W[j, k]) for k in range(K)], fmt)
+            definition = nr.plus([(f"Σ_k {body[0]}", rf"\sum_k {body[1]}"), *bias])
+        if K <= SPELLED if neurons else nr.written(K, full):
+            numbers, words = nr.products([(L.a_prev[s, k], W[j, k]) for k in range(K)], fmt), False
             numbers += f" + {fmt.p_(b[j])}" if b is not None else ""
         else:
-            numbers = _("({n} terms)").format(n=K + (b is not None))
+            numbers, words = _("({n} terms)").format(n=K + (b is not None and not neurons)), True
         z = names.at("z", (j,))
-        out.rows.append(nr.row(z, definition, numbers, L.z[s, j]))
-        if L.activation == "softmax":
+        out.rows.append(nr.row(z, definition, numbers, L.z[s, j], words=words))
+        a = names.at("a", (j,))
+        if neurons and act.over_layer:
+            zl, zj = names.vec("z"), fmt.p_(L.z[s, j])
+            out.rows.append(nr.row(a, (act.unit[0].format(j=j + 1, z=zl[0]), act.unit[1].format(j=j + 1, z=zl[1])),
+                                   (act.unit_t[0].format(z=zj), act.unit_t[1].format(z=zj)), L.a[s, j]))
+        elif neurons and act.identity and a[0] == z[0]:  # a = z under one name: no row of its own
+            continue
+        elif L.activation == "softmax":
             soft = (f"softmax_{j + 1}(z)", rf"\operatorname{{softmax}}_{{{j + 1}}}(z)")
-            out.rows.append(nr.row(names.at("a", (j,)), soft, f"e^{fmt.p_(L.z[s, j])} / Σ_k e^z_k", L.a[s, j]))
-        elif L.activation != "linear":
-            out.rows.append(nr.row(names.at("a", (j,)), (f"{act.symbol}({z[0]})", f"{act.tex_symbol}({z[1]})"),
-                                   f"{act.symbol}({fmt(L.z[s, j])})", L.a[s, j]))
+            out.rows.append(nr.row(a, soft, f"e^{fmt.p_(L.z[s, j])} / Σ_k e^z_k", L.a[s, j]))
+        elif neurons or L.activation != "linear":
+            zv = fmt(L.z[s, j])
+            written = (f"{act.symbol}({zv})", f"{act.tex_symbol}({zv})") if neurons else f"{act.symbol}({zv})"
+            out.rows.append(nr.row(a, (f"{act.symbol}({z[0]})", f"{act.tex_symbol}({z[1]})"), written, L.a[s, j]))
     return out
 
 

@@ -58,5 +58,5 @@ def sigma(over: str, body: Sym, count: int) -> Sym:
     return f"Σ_{over} {body[0]} ({count})", rf"\sum_{{{over}}} {body[1]}\ ({count})"
 
 
-def row(quantity: Sym, definition: Sym, numbers: str, value) -> Row:
-    return Row(quantity, definition, numbers, float(value))
+def row(quantity: Sym, definition: Sym, numbers: str | Sym, value, words: bool = False) -> Row:
+    return Row(quantity, definition, numbers, float(value), words)
