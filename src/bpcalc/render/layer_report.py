@@ -85,6 +85,10 @@ class Names:
     def grad(self, sym) -> M:
         return d(self.nt.E, M(*sym))
 
+    def generic(self, kind: str, i: str, k: str = "") -> M:
+        """z, δ or w of this layer with a letter for an index (a sum written Σ_i …)."""
+        return self.nt.generic(kind, self.li, i, k)
+
     def vec(self, kind: str) -> M:
         """The layer's vector of z (softmax's a_j = softmax_j(z))."""
         return self.nt.zvec(self.li)

@@ -127,18 +127,11 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     if n > 1:
                         sym = M(f"({sym.text}) / {n}", rf"\left({sym.tex}\right) / {n}")
                         numbers = num(f"({numbers.text}) / {n}")
-                else:
+                    t.add(dEa, sym, numbers, f(L.grad_a[s, j]))
+                else:  # the hidden sum: the next layer's entry narrates ∂E/∂(its input j)
                     N = tr.layers[li + 1]
-                    Jn = N.weights.shape[0]
-                    if Jn <= MAX_TERMS_WRITTEN:
-                        sym = _plus([eq(nt.delta(li + 1, i), nt.w(li + 1, i, j), sep="·") for i in range(Jn)])
-                        numbers = num(" + ".join(f"{f.p_(N.delta[s, i])}×{f.p_(N.weights[i, j])}"
-                                                 for i in range(Jn)))
-                    else:
-                        di, wi = nt.generic("δ", li + 1, "i"), nt.generic("w", li + 1, "i", str(j + 1))
-                        sym = M(f"Σ_i {di.text}·{wi.text}", rf"\sum_i {di.tex} \cdot {wi.tex}")
-                        numbers = _("({n} terms)").format(n=Jn)
-                t.add(dEa, sym, numbers, f(L.grad_a[s, j]))
+                    add_rows(t, LAYERS[N.type].narrate_backward(N, s, f, Names(tr, nt, li + 1), full, L.grad_a,
+                                                                own_delta=False, inputs=[j], view="neurons"), f)
                 dz = d(a_j, z_j)
                 if act.identity and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
                     lin = _("linear")

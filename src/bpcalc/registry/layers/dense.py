@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from bpcalc.i18n import N_, _
@@ -152,8 +154,10 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, view: str = "laye
     return out
 
 
-def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True) -> Narration:
-    """δ_j = ∂E/∂a_j · f′(z_j); ∂E/∂a_k of the layer below = Σ_j δ_j·w_jk."""
+def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True,
+                     inputs: Iterable[int] | None = None, view: str = "layers") -> Narration:
+    """δ_j = ∂E/∂a_j · f′(z_j); ∂E/∂a_k of the layer below = Σ_j δ_j·w_jk (for the inputs k given, else the
+    shown ones). view: as in narrate_forward ("neurons" spells out up to SPELLED products, else a Σ_i)."""
     from bpcalc.registry import ACTIVATIONS
 
     W = L.weights
@@ -178,15 +182,20 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     if grad_in is None:
         return out
     out.total += K
-    for k in nr.shown(K, full):
+    for k in nr.shown(K, full) if inputs is None else inputs:
         if J <= SPELLED:
             definition = nr.plus(nr.times(names.at("δ", (j,)), names.at("w", (j, k))) for j in range(J))
+        elif view == "neurons":  # the sum over the neurons i of this layer, in the notation's generic names
+            definition = nr.times(*(names.generic(x, "i", *ks) for x, ks in (("δ", ()), ("w", (str(k + 1),)))))
+            definition = (f"Σ_i {definition[0]}", rf"\sum_i {definition[1]}")
         else:
             body = nr.times(names.short("δ", ("j",)), names.short("w", ("j", k)))
             definition = (f"Σ_j {body[0]}", rf"\sum_j {body[1]}")
-        numbers = (nr.products([(L.delta[s, j], W[j, k]) for j in range(J)], fmt) if nr.written(J, full)
-                   else _("({n} terms)").format(n=J))
-        out.rows.append(nr.row(names.grad(names.at("in", (k,))), definition, numbers, grad_in[s, k]))
+        if J <= SPELLED if view == "neurons" else nr.written(J, full):
+            numbers, words = nr.products([(L.delta[s, j], W[j, k]) for j in range(J)], fmt), False
+        else:
+            numbers, words = _("({n} terms)").format(n=J), True
+        out.rows.append(nr.row(names.grad(names.at("in", (k,))), definition, numbers, grad_in[s, k], words=words))
     return out
 
 
