@@ -14,7 +14,7 @@ from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
 from bpcalc.registry import LAYERS, LOSSES, OPTIMIZERS, PAIRS, pair
-from bpcalc.registry.kinds import Narration, Row
+from bpcalc.registry.kinds import Narration, Row, Sym
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M, Table
 
@@ -84,6 +84,14 @@ class Names:
 
     def grad(self, sym) -> M:
         return d(self.nt.E, M(*sym))
+
+    def param(self, kind: str, idx: tuple) -> M:
+        """A parameter as itself (its gradient, its update): a bias names its neuron where the layer's share a name."""
+        return self.nt.b_param(self.li, *idx) if kind == "b" and self.dense else self.at(kind, idx)
+
+    def partial(self, num: Sym, den: Sym) -> M:
+        """∂num/∂den."""
+        return d(M(*num), M(*den))
 
     def generic(self, kind: str, i: str, k: str = "") -> M:
         """z, δ or w of this layer with a letter for an index (a sum written Σ_i …)."""

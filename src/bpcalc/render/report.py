@@ -169,27 +169,11 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     # ---- gradients
     doc.heading(_("Gradients: ∂E/∂w_jk = δ_j · a_k,  ∂E/∂b_j = δ_j"), 2)
     for li, L in enumerate(tr.layers):
-        J, Kk = L.weights.shape
         t = doc.table(_("Layer {l}").format(l=nt.number(li)),
                       [_("parameter"), _("chain rule"), _("with numbers"), _("gradient")], NUM)
-        idx = _param_index(L.grad_weights, L.grad_biases, full)
-        for kind, j, k in idx:
-            if kind == "w":
-                p = nt.w(li, j, k)
-                chain = _equals(eq(d(E, nt.z(li, j)), d(nt.z(li, j), p)), eq(nt.delta(li, j), nt.prev(li, k)))
-                if n == 1:
-                    numbers = num(f"{f.p_(L.delta[0, j])} × {f.p_(L.a_prev[0, k])}")
-                elif n <= MAX_SAMPLES_SHOWN:
-                    numbers = num(" + ".join(f"{f.p_(L.delta[s, j])}×{f.p_(L.a_prev[s, k])}" for s in range(n)))
-                else:
-                    numbers = _("Σ over {n} samples").format(n=n)
-                t.add(d(E, p), chain, numbers, f(L.grad_weights[j, k]))
-            else:
-                p = nt.b_param(li, j)
-                chain = _equals(eq(d(E, nt.z(li, j)), M("1", "1")), nt.delta(li, j))
-                numbers = (num(f(L.delta[0, j])) if n == 1 else num(" + ".join(f.p_(L.delta[s, j]) for s in range(n)))
-                           if n <= MAX_SAMPLES_SHOWN else _("Σ over {n} samples").format(n=n))
-                t.add(d(E, p), chain, numbers, f(L.grad_biases[j]))
+        params = [(kind, (j, k) if kind == "w" else (j,)) for kind, j, k in
+                  _param_index(L.grad_weights, L.grad_biases, full)]
+        add_rows(t, LAYERS[L.type].narrate_grads(L, f, Names(tr, nt, li), full, params, view="neurons"), f)
         _note_params(t, L, full)
 
     # ---- update

@@ -199,27 +199,40 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     return out
 
 
-def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
-    """∂E/∂w_jk = Σ over samples of δ_j · a_k; ∂E/∂b_j = Σ δ_j."""
+def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tuple]] | None = None,
+                  view: str = "layers") -> Narration:
+    """∂E/∂w_jk = Σ over samples of δ_j · a_k; ∂E/∂b_j = Σ δ_j (for the parameters given, ("w", (j, k)) or
+    ("b", (j,)), else the shown ones). view "neurons": the chain rule written ∂E/∂z · ∂z/∂w = δ · a, with
+    the products of up to 4 samples written out (one: δ × a)."""
     W, b, n = L.weights, L.biases, L.delta.shape[0]
     J, K = W.shape
-    params = [("w", (j, k)) for j in range(J) for k in range(K)] + ([("b", (j,)) for j in range(J)] if b is not None
-                                                                      else [])
-    out = Narration(total=len(params))
-    for m in nr.shown(len(params), full):
-        kind, ix = params[m]
+    every = [("w", (j, k)) for j in range(J) for k in range(K)] + ([("b", (j,)) for j in range(J)] if b is not None
+                                                                     else [])
+    out = Narration(total=len(every))
+    neurons = view == "neurons"
+    written = n <= 4 if neurons else nr.written(n, full, 4)
+    for kind, ix in [every[m] for m in nr.shown(len(every), full)] if params is None else params:
         j = ix[0]
+        delta, z = names.at("δ", (j,)), names.at("z", (j,))
+        p = names.param(kind, ix) if neurons else names.at(kind, ix)
         if kind == "w":
             k = ix[1]
-            definition = nr.times(names.at("δ", (j,)), names.at("in", (k,)))
-            numbers = (nr.products([(L.delta[s, j], L.a_prev[s, k]) for s in range(n)], fmt)
-                       if nr.written(n, full, 4) else _("Σ over {n} samples").format(n=n))
+            definition = nr.times(delta, names.at("in", (k,)))
+            if neurons:
+                definition = nr.equals(nr.times(names.grad(z), names.partial(z, p), " · "),
+                                       nr.times(delta, names.at("in", (k,)), " · "))
+            if neurons and n == 1:
+                numbers = f"{fmt.p_(L.delta[0, j])} × {fmt.p_(L.a_prev[0, k])}"
+            else:
+                numbers = nr.products([(L.delta[s, j], L.a_prev[s, k]) for s in range(n)], fmt) if written else None
             value = L.grad_weights[j, k]
         else:
-            definition = names.at("δ", (j,))
-            numbers = nr.total(L.delta[:, j], fmt) if nr.written(n, full, 4) else _("Σ over {n} samples").format(n=n)
+            definition = nr.equals(nr.times(names.grad(z), ("1", "1"), " · "), delta) if neurons else delta
+            numbers = nr.total(L.delta[:, j], fmt) if written else None
             value = L.grad_biases[j]
-        out.rows.append(nr.row(names.grad(names.at(kind, ix)), definition, numbers, value))
+        words = numbers is None
+        numbers = _("Σ over {n} samples").format(n=n) if words else numbers
+        out.rows.append(nr.row(names.grad(p), definition, numbers, value, words=words))
     return out
 
 

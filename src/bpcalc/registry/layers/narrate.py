@@ -34,8 +34,12 @@ def plus(syms: Iterable[Sym]) -> Sym:
     return " + ".join(s[0] for s in syms), " + ".join(s[1] for s in syms)
 
 
-def times(a: Sym, b: Sym) -> Sym:
-    return f"{a[0]}·{b[0]}", rf"{a[1]} \cdot {b[1]}"
+def times(a: Sym, b: Sym, sep: str = "·") -> Sym:
+    return f"{a[0]}{sep}{b[0]}", rf"{a[1]} \cdot {b[1]}"
+
+
+def equals(a: Sym, b: Sym) -> Sym:
+    return f"{a[0]} = {b[0]}", f"{a[1]} = {b[1]}"
 
 
 def products(pairs: Sequence[tuple[float, float]], fmt) -> str:
