@@ -4,12 +4,10 @@ Only formats numbers the trace already holds; the formulas come from ops.py and 
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
-from bpcalc.explain.chain import eq, fill, gname, num
+from bpcalc.explain.chain import fill, gname, num
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
@@ -132,38 +130,23 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     N = tr.layers[li + 1]
                     add_rows(t, LAYERS[N.type].narrate_backward(N, s, f, Names(tr, nt, li + 1), full, L.grad_a,
                                                                 own_delta=False, inputs=[j], view="neurons"), f)
-                dz = d(a_j, z_j)
-                if act.identity and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
-                    lin = _("linear")
-                    t.add(nt.delta(li, j), M(f"{dEa} ({lin}: a = z)", rf"{dEa.tex} \quad (\text{{{lin}: }} a = z)"),
-                          num(f.p_(L.grad_a[s, j])), f(L.delta[s, j]))
-                elif L.local is not None:
-                    local_sym = M(_in_names(act.derivative, a_j.text, z_j.text),
-                                  _in_names(act.derivative_tex, "{" + a_j.tex + "}", "{" + z_j.tex + "}"))
-                    t.add(dz, local_sym, num(act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j]))),
-                          f(L.local[s, j]))
-                    if li == last and tr.fused:
-                        closed = _("in closed form")
-                        t.add(nt.delta(li, j), M(f"{dEa} · {dz}, {closed}",
-                                                 rf"{dEa.tex} \cdot {dz.tex},\ \text{{{closed}}}"),
-                              num(_fused_text(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]),
-                                              n, K)),
-                              f(L.delta[s, j]))
-                    else:
-                        t.add(nt.delta(li, j), eq(dEa, dz),
-                              num(f"{f.p_(L.grad_a[s, j])} × {f.p_(L.local[s, j])}"), f(L.delta[s, j]))
-                else:
-                    if tr.fused and li == last:
-                        pair = _("softmax with cross-entropy")
-                        t.add(nt.delta(li, j), M(f"a_j·Σt − t_j ({pair})",
-                                                 rf"a_j \cdot \sum t - t_j \quad (\text{{{pair}}})"),
-                              num(f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if n > 1 else "")),
-                              f(L.delta[s, j]))
-                    else:
-                        t.add(nt.delta(li, j), M("a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)",
-                                                 r"a_j \left(\frac{\partial E}{\partial a_j} - \sum_k "
-                                                 r"\frac{\partial E}{\partial a_k} \cdot a_k\right)"),
-                              _("softmax Jacobian"), f(L.delta[s, j]))
+                # δ in closed form, from the loss pair (unless a = z under one name: δ is ∂E/∂a itself)
+                fused = tr.fused and li == last and not (act.identity and a_j.text == z_j.text)
+                add_rows(t, LAYERS[L.type].narrate_backward(L, s, f, Names(tr, nt, li), full, units=[j],
+                                                            view="neurons", fused=fused), f)
+                if fused and L.local is not None:
+                    dz, closed = d(a_j, z_j), _("in closed form")
+                    t.add(nt.delta(li, j),
+                          M(f"{dEa} · {dz}, {closed}", rf"{dEa.tex} \cdot {dz.tex},\ \text{{{closed}}}"),
+                          num(_fused_text(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]),
+                                          n, K)),
+                          f(L.delta[s, j]))
+                elif fused:
+                    pair = _("softmax with cross-entropy")
+                    t.add(nt.delta(li, j),
+                          M(f"a_j·Σt − t_j ({pair})", rf"a_j \cdot \sum t - t_j \quad (\text{{{pair}}})"),
+                          num(f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if n > 1 else "")),
+                          f(L.delta[s, j]))
             _note_hidden(t, J, full)
 
     # ---- gradients
@@ -231,11 +214,6 @@ def _columns() -> list[str]:
 def _fused_text(pair, a: str, t: str, n: int, K: int) -> str:
     base = pair.delta_t.format(a=a, t=t, K=K)
     return base if n == 1 else f"({base}) / {n}"
-
-
-def _in_names(formula: str, a: str, z: str) -> str:
-    """A derivative written in a and z, with the neuron's own names for them."""
-    return re.sub(r"(?<![A-Za-z_])([az])(?![A-Za-z_])", lambda m: a if m.group(1) == "a" else z, formula)
 
 
 def _sample_title(base: str, s: int, n: int, tr) -> str | None:

@@ -155,29 +155,49 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, view: str = "laye
 
 
 def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True,
-                     inputs: Iterable[int] | None = None, view: str = "layers") -> Narration:
-    """δ_j = ∂E/∂a_j · f′(z_j); ∂E/∂a_k of the layer below = Σ_j δ_j·w_jk (for the inputs k given, else the
-    shown ones). view: as in narrate_forward ("neurons" spells out up to SPELLED products, else a Σ_i)."""
+                     inputs: Iterable[int] | None = None, view: str = "layers", units: Iterable[int] | None = None,
+                     fused: bool = False) -> Narration:
+    """δ_j = ∂E/∂a_j · f′(z_j) (for the neurons j given, else the shown ones); ∂E/∂a_k of the layer below =
+    Σ_j δ_j·w_jk (for the inputs k given, else the shown ones). view "neurons" (render/report): ∂a/∂z on a row of
+    its own, in the activation's formula; a = z under one name said so; a Σ_i past SPELLED products; with `fused`
+    (δ written in closed form by the loss pair) only ∂a/∂z."""
     from bpcalc.registry import ACTIVATIONS
 
     W = L.weights
     J, K = W.shape
     act = ACTIVATIONS[L.activation]
     out = Narration()
+    jacobian = ("a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)", r"a_j \left(\frac{\partial E}{\partial a_j} - \sum_k "
+                                                    r"\frac{\partial E}{\partial a_k} \cdot a_k\right)")
     if own_delta:
         out.total += J
-        for j in nr.shown(J, full):
-            dEa, z = names.grad(names.at("a", (j,))), names.at("z", (j,))
-            if L.activation == "linear":
-                out.rows.append(nr.row(names.at("δ", (j,)), dEa, fmt(L.grad_a[s, j]), L.delta[s, j]))
+        for j in nr.shown(J, full) if units is None else units:
+            a, z, delta = names.at("a", (j,)), names.at("z", (j,)), names.at("δ", (j,))
+            dEa = names.grad(a)
+            if view == "neurons":
+                if act.identity and a[0] == z[0]:  # a = z under one name: δ is ∂E/∂a itself
+                    lin = _("linear")
+                    out.rows.append(nr.row(delta, (f"{dEa[0]} ({lin}: a = z)",
+                                                   rf"{dEa[1]} \quad (\text{{{lin}: }} a = z)"),
+                                           fmt.p_(L.grad_a[s, j]), L.delta[s, j]))
+                elif L.local is not None:
+                    dz = names.partial(a, z)
+                    out.rows.append(nr.row(dz, (nr.in_names(act.derivative, a[0], z[0]),
+                                                nr.in_names(act.derivative_tex, "{" + a[1] + "}", "{" + z[1] + "}")),
+                                           act.local_t.format(a=fmt.p_(L.a[s, j]), z=fmt.p_(L.z[s, j])),
+                                           L.local[s, j]))
+                    if not fused:
+                        out.rows.append(nr.row(delta, nr.times(dEa, dz, " · "),
+                                               f"{fmt.p_(L.grad_a[s, j])} × {fmt.p_(L.local[s, j])}", L.delta[s, j]))
+                elif not fused:
+                    out.rows.append(nr.row(delta, jacobian, _("softmax Jacobian"), L.delta[s, j], words=True))
+            elif L.activation == "linear":
+                out.rows.append(nr.row(delta, dEa, fmt(L.grad_a[s, j]), L.delta[s, j]))
             elif L.local is None:
-                out.rows.append(nr.row(names.at("δ", (j,)), ("a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)",
-                                                             r"a_j \left(\frac{\partial E}{\partial a_j} - \sum_k "
-                                                             r"\frac{\partial E}{\partial a_k} \cdot a_k\right)"),
-                                       _("softmax Jacobian"), L.delta[s, j]))
+                out.rows.append(nr.row(delta, jacobian, _("softmax Jacobian"), L.delta[s, j]))
             else:
                 local = (f"{act.symbol}′({z[0]})", rf"{act.tex_symbol}'({z[1]})")
-                out.rows.append(nr.row(names.at("δ", (j,)), nr.times(dEa, local),
+                out.rows.append(nr.row(delta, nr.times(dEa, local),
                                        f"{fmt.p_(L.grad_a[s, j])} × {fmt.p_(L.local[s, j])}", L.delta[s, j]))
     if grad_in is None:
         return out

@@ -6,6 +6,7 @@ value of its own."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -36,6 +37,11 @@ def plus(syms: Iterable[Sym]) -> Sym:
 
 def times(a: Sym, b: Sym, sep: str = "·") -> Sym:
     return f"{a[0]}{sep}{b[0]}", rf"{a[1]} \cdot {b[1]}"
+
+
+def in_names(formula: str, a: str, z: str) -> str:
+    """A derivative written in a and z, with the neuron's own names for them."""
+    return re.sub(r"(?<![A-Za-z_])([az])(?![A-Za-z_])", lambda m: a if m.group(1) == "a" else z, formula)
 
 
 def equals(a: Sym, b: Sym) -> Sym:
