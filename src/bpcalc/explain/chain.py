@@ -20,6 +20,7 @@ from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.errors import SpecError
 from bpcalc.explain.conv_chain import conv_keys, conv_names, derive_conv
 from bpcalc.explain.mathtext import M
+from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import Msg, _
@@ -294,9 +295,10 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
         Jn = N.weights.shape[0]
         terms = [PathTerm(nt.z(li + 1, i), nt.delta(li + 1, i), nt.w(li + 1, i, j), N.delta[:, i],
                           float(N.weights[i, j]), L.back_terms[:, i, j]) for i in range(Jn)]
-        if Jn <= MAX_TERMS_WRITTEN:
-            sym = join([eq(t.delta_symbol, t.weight_symbol, sep="·") for t in terms], " + ", " + ")
-            nums = [" + ".join(f"{f.p_(t.delta[s])}×{f.p_(t.weight)}" for t in terms) for s in samples]
+        if Jn <= MAX_TERMS_WRITTEN:  # the sum as the next layer's entry narrates ∂E/∂(its input j)
+            rows = [LAYERS[N.type].narrate_backward(N, s, f, Names(tr, nt, li + 1), False, L.grad_a, own_delta=False,
+                                                    inputs=[j], view="neurons").rows[0] for s in range(max(shown, 1))]
+            sym, nums = M(*rows[0].definition), [r.numbers for r in rows[:shown]]
         else:
             di, wi = nt.generic("δ", li + 1, "i"), nt.generic("w", li + 1, "i", str(j + 1))
             sym = M(f"Σ_i {di.text}·{wi.text}", rf"\sum_i {di.tex} {wi.tex}")

@@ -412,7 +412,7 @@ class LayerKind:
     # the narration of its steps, read by the tables: (layer trace, sample, number formatter, names, full, …) ->
     # Narration. forward: z and a; backward: δ (own_delta) and ∂E/∂(its input) (grad_in: that gradient, None for
     # the first layer); grads: ∂E/∂ each parameter over all samples. `fmt(x)` / `fmt.p_(x)` format a number (p_:
-    # negatives in parentheses); `names` (render/layer_report.Names) names quantities as Sym: names.at(kind, idx)
+    # negatives in parentheses); `names` (explain/names.Names) names quantities as Sym: names.at(kind, idx)
     # the full name, names.short(kind, idx) the name inside a sum (idx () : the bare letter), names.grad(sym)
     # ∂E/∂sym; kind is z, a, δ, w, b or `in` (the layer's input). Values come from the trace, never computed here.
     narrate_forward: Callable[..., Narration] | None = None

@@ -8,12 +8,13 @@ import numpy as np
 
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.explain.chain import fill, gname, num
+from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
 from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
 from bpcalc.render.doc import Doc, M
-from bpcalc.render.layer_report import Names, add_rows
+from bpcalc.render.layer_report import add_rows
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
