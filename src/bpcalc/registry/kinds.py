@@ -415,6 +415,9 @@ class LayerKind:
     # negatives in parentheses); `names` (explain/names.Names) names quantities as Sym: names.at(kind, idx)
     # the full name, names.short(kind, idx) the name inside a sum (idx () : the bare letter), names.grad(sym)
     # ∂E/∂sym; kind is z, a, δ, w, b or `in` (the layer's input). Values come from the trace, never computed here.
+    # The dense entry also takes view="neurons" (the classic tables of a network of dense layers only, render/report,
+    # and explain's hidden sums: names.param, names.partial, names.generic, names.vec) and narrows its rows to the
+    # ones a view asks for (backward: units=[j], inputs=[k]; grads: params=[("w", (j, k))]).
     narrate_forward: Callable[..., Narration] | None = None
     narrate_backward: Callable[..., Narration] | None = None
     narrate_grads: Callable[..., Narration] | None = None
