@@ -314,9 +314,10 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
             fac.paths = terms
             factors.append(fac)
     if use_local:
+        names = Names(tr, nt, li)  # ∂a/∂z with the numbers as the layer's entry narrates it
         factors.append(Factor(d(a_j, z_j), fill(act.local_t, a=a_j, z=z_j),
-                              [act.local_t.format(a=f.p_(L.a[s, j]), z=f.p_(L.z[s, j])) for s in samples],
-                              L.local[:, j]))
+                              [LAYERS[L.type].narrate_backward(L, s, f, names, units=[j], view="factor").rows[0].numbers
+                               for s in samples], L.local[:, j]))
     if kind == "w":
         prev = nt.prev(li, k)
         factors.append(Factor(d(z_j, p), prev, [f(L.a_prev[s, k]) for s in samples], L.a_prev[:, k]))

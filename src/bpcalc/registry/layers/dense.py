@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import Generator, LayerKind, Narration
+from bpcalc.registry.kinds import Generator, LayerKind, Narration, Row, Sym
 from bpcalc.registry.layers import narrate as nr
 
 KEYS = frozenset({"weights", "biases", "activation", "units", "init", "bias", "labels"})
@@ -160,7 +160,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     """δ_j = ∂E/∂a_j · f′(z_j) (for the neurons j given, else the shown ones); ∂E/∂a_k of the layer below =
     Σ_j δ_j·w_jk (for the inputs k given, else the shown ones). view "neurons" (render/report): ∂a/∂z on a row of
     its own, in the activation's formula; a = z under one name said so; a Σ_i past SPELLED products; with `fused`
-    (δ written in closed form by the loss pair) only ∂a/∂z."""
+    (δ written in closed form by the loss pair) only ∂a/∂z. view "factor" (explain's chain rule): ∂a/∂z only."""
     from bpcalc.registry import ACTIVATIONS
 
     W = L.weights
@@ -169,12 +169,22 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     out = Narration()
     jacobian = ("a_j (∂E/∂a_j − Σ_k ∂E/∂a_k · a_k)", r"a_j \left(\frac{\partial E}{\partial a_j} - \sum_k "
                                                     r"\frac{\partial E}{\partial a_k} \cdot a_k\right)")
+
+    def local(j: int, a: Sym, z: Sym) -> Row:
+        """∂a_j/∂z_j in the activation's formula, then with the numbers."""
+        return nr.row(names.partial(a, z), (nr.in_names(act.derivative, a[0], z[0]),
+                                            nr.in_names(act.derivative_tex, "{" + a[1] + "}", "{" + z[1] + "}")),
+                      act.local_t.format(a=fmt.p_(L.a[s, j]), z=fmt.p_(L.z[s, j])), L.local[s, j])
+
     if own_delta:
         out.total += J
         for j in nr.shown(J, full) if units is None else units:
             a, z, delta = names.at("a", (j,)), names.at("z", (j,)), names.at("δ", (j,))
             dEa = names.grad(a)
-            if view == "neurons":
+            if view == "factor":
+                if L.local is not None:
+                    out.rows.append(local(j, a, z))
+            elif view == "neurons":
                 if act.identity and a[0] == z[0]:  # a = z under one name: δ is ∂E/∂a itself
                     lin = _("linear")
                     out.rows.append(nr.row(delta, (f"{dEa[0]} ({lin}: a = z)",
@@ -182,10 +192,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
                                            fmt.p_(L.grad_a[s, j]), L.delta[s, j]))
                 elif L.local is not None:
                     dz = names.partial(a, z)
-                    out.rows.append(nr.row(dz, (nr.in_names(act.derivative, a[0], z[0]),
-                                                nr.in_names(act.derivative_tex, "{" + a[1] + "}", "{" + z[1] + "}")),
-                                           act.local_t.format(a=fmt.p_(L.a[s, j]), z=fmt.p_(L.z[s, j])),
-                                           L.local[s, j]))
+                    out.rows.append(local(j, a, z))
                     if not fused:
                         out.rows.append(nr.row(delta, nr.times(dEa, dz, " · "),
                                                f"{fmt.p_(L.grad_a[s, j])} × {fmt.p_(L.local[s, j])}", L.delta[s, j]))
