@@ -13,6 +13,7 @@ from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
 from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
+from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.layer_report import add_rows
 from bpcalc.render.rounding_report import rounding_note
@@ -20,8 +21,7 @@ from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_SAMPLES_SHOWN = 4
 MAX_TERMS_WRITTEN = 6  # longer sums are written Σ_k …
-LARGE_LAYER = 64  # parameters per layer above which tables show the largest gradients only (unless full)
-TOP_ROWS = 10
+LARGE_LAYER, TOP_ROWS = LARGE, TOP  # rows above which tables show TOP_ROWS only (unless full), as the entries do
 NUM = {3}  # the value column of the 4-column tables
 
 
