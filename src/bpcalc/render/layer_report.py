@@ -193,19 +193,25 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     return doc
 
 
+def loss_grad(tr: NetworkTrace, nt: Notation, f: Fmt, a_name: M, a: float, s: int, k: int) -> tuple[M, M]:
+    """∂E/∂a_k of output k from the loss (the mean's 1/n with several samples): the formula, then with numbers."""
+    loss, n, K = LOSSES[tr.loss_name], tr.n, tr.targets.shape[1]
+    sym = fill(loss.grad_t, a=a_name, t=nt.t(k), K=M(str(K), str(K)))
+    numbers = loss.grad_t.format(a=f.p_(a), t=f.p_(tr.targets[s, k]), K=K)
+    if n > 1:
+        sym, numbers = M(f"({sym.text}) / {n}", rf"\left({sym.tex}\right) / {n}"), f"({numbers}) / {n}"
+    return sym, num(numbers)
+
+
 def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fused) -> None:
     """∂E/∂a of the outputs from the loss (and δ in closed form, where the loss and activation have one)."""
-    loss, out, n = LOSSES[tr.loss_name], tr.layers[-1], tr.n
+    out, n = tr.layers[-1], tr.n
     K = len(a_name)
     nt = Notation.of(tr)
     g = out.grad_a.reshape(n, -1)
     a = out.a.reshape(n, -1)
     for k in range(K):
-        sym = fill(loss.grad_t, a=a_name[k], t=nt.t(k), K=M(str(K), str(K)))
-        numbers = loss.grad_t.format(a=f.p_(a[s, k]), t=f.p_(tr.targets[s, k]), K=K)
-        if n > 1:
-            sym, numbers = M(f"({sym.text}) / {n}", rf"\left({sym.tex}\right) / {n}"), f"({numbers}) / {n}"
-        t.add(d(nt.E, a_name[k]), sym, num(numbers), f(g[s, k]))
+        t.add(d(nt.E, a_name[k]), *loss_grad(tr, nt, f, a_name[k], a[s, k], s, k), f(g[s, k]))
     if fused is None:
         return
     dl = out.delta.reshape(n, -1)

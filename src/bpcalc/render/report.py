@@ -15,7 +15,7 @@ from bpcalc.i18n import N_, _
 from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M
-from bpcalc.render.layer_report import add_rows
+from bpcalc.render.layer_report import add_rows, loss_grad
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -120,13 +120,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             for j in _few(J, full, L.delta[s]):
                 a_j, z_j = nt.a(li, j), nt.z(li, j)
                 dEa = d(E, a_j)
-                if li == last:
-                    sym = fill(loss.grad_t, a=a_j, t=nt.t(j), K=M(str(K), str(K)))
-                    numbers = num(loss.grad_t.format(a=f.p_(L.a[s, j]), t=f.p_(tr.targets[s, j]), K=K))
-                    if n > 1:
-                        sym = M(f"({sym.text}) / {n}", rf"\left({sym.tex}\right) / {n}")
-                        numbers = num(f"({numbers.text}) / {n}")
-                    t.add(dEa, sym, numbers, f(L.grad_a[s, j]))
+                if li == last:  # from the loss, as the tables of every network write it
+                    t.add(dEa, *loss_grad(tr, nt, f, a_j, L.a[s, j], s, j), f(L.grad_a[s, j]))
                 else:  # the hidden sum: the next layer's entry narrates ∂E/∂(its input j)
                     N = tr.layers[li + 1]
                     add_rows(t, LAYERS[N.type].narrate_backward(N, s, f, Names(tr, nt, li + 1), full, L.grad_a,
