@@ -203,6 +203,13 @@ def loss_grad(tr: NetworkTrace, nt: Notation, f: Fmt, a_name: M, a: float, s: in
     return sym, num(numbers)
 
 
+def closed_form(pair, a: str, t: str, n: int, K: int) -> str:
+    """δ of an output in the closed form of its activation and loss, with the numbers (the mean's 1/n with several
+    samples)."""
+    base = pair.delta_t.format(a=a, t=t, K=K)
+    return base if n == 1 else f"({base}) / {n}"
+
+
 def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fused) -> None:
     """∂E/∂a of the outputs from the loss (and δ in closed form, where the loss and activation have one)."""
     out, n = tr.layers[-1], tr.n
@@ -220,9 +227,8 @@ def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fu
     names = Names(tr, nt, len(tr.layers) - 1)
     for k in range(K):
         cell = tuple(int(i) for i in np.unravel_index(k, out.a.shape[1:]))
-        base = p.delta_t.format(a=f(a[s, k]), t=f(tr.targets[s, k]), K=K)
         t.add(names.at("δ", cell), M(f"∂E/∂z, {closed}", rf"\partial E/\partial z,\ \text{{{closed}}}"),
-              num(base if n == 1 else f"({base}) / {n}"), f(dl[s, k]))
+              num(closed_form(p, f(a[s, k]), f(tr.targets[s, k]), n, K)), f(dl[s, k]))
 
 
 def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, full: bool) -> None:

@@ -15,7 +15,7 @@ from bpcalc.i18n import N_, _
 from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M
-from bpcalc.render.layer_report import add_rows, loss_grad
+from bpcalc.render.layer_report import add_rows, closed_form, loss_grad
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -134,7 +134,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                     dz, closed = d(a_j, z_j), _("in closed form")
                     t.add(nt.delta(li, j),
                           M(f"{dEa} · {dz}, {closed}", rf"{dEa.tex} \cdot {dz.tex},\ \text{{{closed}}}"),
-                          num(_fused_text(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]),
+                          num(closed_form(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]),
                                           n, K)),
                           f(L.delta[s, j]))
                 elif fused:
@@ -205,11 +205,6 @@ def _equals(a: M, b: M) -> M:
 def _columns() -> list[str]:
     """The columns of the worked tables: a quantity, its definition, the definition with numbers, its value."""
     return [_("quantity"), _("definition"), _("with numbers"), _("value")]
-
-
-def _fused_text(pair, a: str, t: str, n: int, K: int) -> str:
-    base = pair.delta_t.format(a=a, t=t, K=K)
-    return base if n == 1 else f"({base}) / {n}"
 
 
 def _sample_title(base: str, s: int, n: int, tr) -> str | None:
