@@ -158,8 +158,11 @@ def first_non_finite(tr) -> tuple[str, float] | None:
         L = tr.layers
         items = [(f"layers.{i}.{key}", getattr(lt, key)) for i, lt in enumerate(L) for key in ("z", "a")]
         items += [("loss", tr.loss)]
-        items += [(f"layers.{i}.{key}", getattr(L[i], key)) for i in range(len(L) - 1, -1, -1)
-                  for key in ("grad_a", "local", "delta", "grad_weights", "grad_biases")]
+        out = len(L) - 1
+        closed = bool(np.all(np.isfinite(L[out].delta)))  # the output's δ in closed form from z (an activation
+        items += [(f"layers.{i}.{key}", getattr(L[i], key)) for i in range(out, -1, -1)  # with its loss) needs no
+                  for key in ("grad_a", "local", "delta", "grad_weights", "grad_biases")  # ∂E/∂a: an output that
+                  if not (i == out and closed and key in ("grad_a", "local"))]  # underflowed leaves the step finite
         items += [(f"layers.{i}.{key}", getattr(lt, key)) for i, lt in enumerate(L)
                   for key in ("new_weights", "new_biases")]
         items += [("loss_after", tr.loss_after)]

@@ -4,6 +4,7 @@ Only formats numbers the trace already holds; the formulas come from ops.py and 
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -159,7 +160,13 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                         di, wi = nt.generic("δ", li + 1, "i"), nt.generic("w", li + 1, "i", str(j + 1))
                         sym = M(f"Σ_i {di.text}·{wi.text}", rf"\sum_i {di.tex} \cdot {wi.tex}")
                         numbers = _("({n} terms)").format(n=Jn)
-                t.add(dEa, sym, numbers, f(L.grad_a[s, j]))
+                if li == last and not math.isfinite(L.grad_a[s, j]) and math.isfinite(L.delta[s, j]):
+                    # an output that is 0 or 1 in float64: ∂E/∂a is ±∞, but δ from z in closed form needs no ∂E/∂a
+                    t.add(dEa, sym, numbers, "−∞" if L.grad_a[s, j] < 0 else "∞")
+                    t.caption = _("∂E/∂a is not finite where an output is exactly 0 or 1 in float64; δ is taken in "
+                                  "closed form from z, which needs no ∂E/∂a, so the step goes on with finite numbers.")
+                else:
+                    t.add(dEa, sym, numbers, f(L.grad_a[s, j]))
                 dz = d(a_j, z_j)
                 if act.identity and a_j.text == z_j.text:  # a = z under one name: δ is ∂E/∂a itself
                     lin = _("linear")
