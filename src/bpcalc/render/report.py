@@ -378,6 +378,11 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
             t.add(gname(nd.name) if i == 0 else "", f(nd.grad) if i == 0 else "", gname(inp),
                   _equals(d(gname(nd.name), gname(inp)), local_sym), f(nd.locals[i]), f(nd.products[i]))
     t.caption = _("a node's upstream gradient is the sum of the products flowing into it from the nodes it feeds")
+    ties = [nd for nd in tr.nodes if nd.op in GRAPH_OPS and GRAPH_OPS[nd.op].ties
+            and len(set(nd.input_values)) == 1]
+    if ties:
+        t.caption += "; " + _("a tie at {nodes}: the inputs are equal, so the gradient is split half to each, as "
+                              "torch.maximum and torch.minimum do").format(nodes=", ".join(nd.name for nd in ties))
 
     doc.heading(_("Gradients of the variables"), 2)
     t = doc.table(None, [_("variable"), _("sum of the paths"), _("gradient")], {2})
