@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -80,3 +81,73 @@ def test_max_min_against_torch(values):
     assert out["loss"] == pytest.approx(loss.item(), rel=1e-12)
     for k in values:
         assert out["variables"][k]["grad"] == pytest.approx(v[k].grad.item(), rel=1e-12, abs=1e-15), k
+
+
+# ------------------------------------------------------------------ (8) the forward pass after the update
+# a 1-1-1 linear chain without biases: h = w1·x, y = w2·h, E = ½(t − y)², x = 1, w1 = 2, w2 = 3, t = 0, α = 0.1
+CHAIN = {"name": "chain", "inputs": [1.0], "targets": [0.0], "loss": "half_sse", "learning_rate": 0.1,
+         "layers": [{"weights": [[2.0]], "activation": "linear"}, {"weights": [[3.0]], "activation": "linear"}]}
+
+# the 2-2-2 most-cited worked example (sigmoid, half_sse, α = 0.5)
+MAZUR = {"name": "2-2-2", "inputs": [0.05, 0.10], "targets": [0.01, 0.99], "loss": "half_sse", "learning_rate": 0.5,
+         "layers": [{"weights": [[0.15, 0.20], [0.25, 0.30]], "biases": [0.35, 0.35], "activation": "sigmoid"},
+                    {"weights": [[0.40, 0.45], [0.50, 0.55]], "biases": [0.60, 0.60], "activation": "sigmoid"}]}
+
+
+def test_after_update_hidden_values_by_hand():
+    # by hand: h = 2, y = 6, ∂E/∂y = y − t = 6, ∂E/∂w2 = 6·h = 12, ∂E/∂h = 6·w2 = 18, ∂E/∂w1 = 18·x = 18
+    # w1' = 2 − 0.1·18 = 0.2, w2' = 3 − 0.1·12 = 1.8; after: h' = 0.2·1 = 0.2, y' = 1.8·0.2 = 0.36
+    out = run(CHAIN)
+    assert out["layers"][0]["z_after"] == pytest.approx([0.2])
+    assert out["layers"][0]["a_after"] == pytest.approx([0.2])
+    assert out["layers"][1]["z_after"] == pytest.approx([0.36])
+    assert out["layers"][1]["a_after"] == pytest.approx([0.36]) == out["outputs_after"]
+
+
+def test_after_update_table_shows_hidden_values_when_asked(tmp_path):
+    plain = report(CHAIN, tmp_path)
+    assert "z_1^(2) after" not in plain  # today's table unchanged by default
+    shown = report(CHAIN, tmp_path, "--hidden-after")
+    after = shown[shown.index("After the update"):]
+    assert [line.split()[-1] for line in after.splitlines() if "^(2) after" in line] == ["0.2", "0.2"]
+    assert shown.replace(after, "") == plain.replace(plain[plain.index("After the update"):], "")
+
+
+@pytest.mark.torch
+def test_after_update_against_torch():
+    torch = pytest.importorskip("torch")
+    t64 = torch.float64
+    x, t = torch.tensor([MAZUR["inputs"]], dtype=t64), torch.tensor([MAZUR["targets"]], dtype=t64)
+    ps = [torch.tensor(L[k], dtype=t64, requires_grad=True) for L in MAZUR["layers"] for k in ("weights", "biases")]
+
+    def forward(ps):
+        z1 = x @ ps[0].T + ps[1]
+        a1 = torch.sigmoid(z1)
+        z2 = a1 @ ps[2].T + ps[3]
+        return z1, a1, z2, torch.sigmoid(z2)
+
+    *_, a2 = forward(ps)
+    (0.5 * ((t - a2) ** 2).sum()).backward()
+    with torch.no_grad():
+        new = [p - 0.5 * p.grad for p in ps]
+        z1, a1, z2, a2 = (v[0].tolist() for v in forward(new))
+    out = run(MAZUR)
+    for key, want in (("z_after", z1), ("a_after", a1)):
+        assert out["layers"][0][key] == pytest.approx(want, rel=1e-12), key
+    for key, want in (("z_after", z2), ("a_after", a2)):
+        assert out["layers"][1][key] == pytest.approx(want, rel=1e-12), key
+
+
+def test_after_update_in_a_conv_network():
+    # a 1×2×2 image, a 1×1 kernel w = 2 (no bias), linear, flatten, then a dense 4→1 with weights 1: y = 2·Σx
+    spec = {"inputs": [[[1.0, 2.0], [0.0, -1.0]]], "targets": [0.0], "loss": "half_sse", "learning_rate": 0.01,
+            "layers": [{"type": "conv2d", "weights": [[2.0]], "activation": "linear"}, {"type": "flatten"},
+                       {"weights": [[1.0, 1.0, 1.0, 1.0]], "activation": "linear"}]}
+    # by hand: y = 2·(1 + 2 + 0 − 1) = 4, ∂E/∂y = 4; ∂E/∂w_conv = Σ_cells 4·1·x = 4·2 = 8 → w' = 2 − 0.08 = 1.92
+    # ∂E/∂v_k = 4·a_k = 4·(2, 4, 0, −2) → v' = 1 − 0.04·(2, 4, 0, −2) = (0.92, 0.84, 1, 1.08)
+    # after: conv z = a = 1.92·x = (1.92, 3.84, 0, −1.92); y' = 0.92·1.92 + 0.84·3.84 + 0 + 1.08·(−1.92)
+    out = run(spec)
+    np.testing.assert_allclose(out["layers"][0]["z_after"], [[[1.92, 3.84], [0.0, -1.92]]], rtol=1e-12)
+    assert out["layers"][1]["a_after"] == pytest.approx([1.92, 3.84, 0.0, -1.92])
+    assert "z_after" not in out["layers"][1]
+    assert out["layers"][2]["a_after"] == pytest.approx([0.92 * 1.92 + 0.84 * 3.84 - 1.08 * 1.92])

@@ -337,7 +337,7 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
             params=_named(old_W[l], old_b[l]), grads=_named(g["gW"][l], g["gb"][l]),
             new_params=_named(net.weights[l], net.biases[l], copy=True), back_terms=g["terms"][l],
             optimizer_state=states[l], labels=ls.labels, type=ls.type, hyper=ls.hyper,
-            record=records[l]))
+            record=records[l], z_after=zs2[l], a_after=as2[l]))
     return NetworkTrace(
         name=spec.name, loss_name=spec.loss, learning_rate=lr, inputs=X, targets=T, layers=layers,
         loss_terms=terms, sample_loss=sample_loss, loss=E, loss_after=E_after, outputs_after=as2[-1],

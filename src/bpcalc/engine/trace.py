@@ -36,6 +36,8 @@ class LayerTrace:
     type: str = DEFAULT_LAYER  # the layer kind (registry.LAYERS)
     hyper: dict = field(default_factory=dict)  # the kind's settings: stride, padding, size
     record: dict = field(default_factory=dict)  # what the kind's forward kept for the tables (max-pool winners, ties)
+    z_after: np.ndarray | None = None  # (n, J) z of the forward pass after the update
+    a_after: np.ndarray | None = None  # (n, J) a of the forward pass after the update
 
     # a parameter by the name the JSON gives it (None where the layer has none)
     weights = property(lambda self: self.params.get("weights"))
@@ -226,6 +228,7 @@ def network_dict(tr: NetworkTrace) -> dict:
             "new_weights": _num(L.new_weights),
             "new_biases": _num(L.new_biases),
             "optimizer_state": {k: {s: _num(v) for s, v in st.items()} for k, st in L.optimizer_state.items()},
+            **_after(L, per_sample, True),
         })
     return {
         "kind": "network",
@@ -264,6 +267,16 @@ def _layer_dict(L: LayerTrace, per_sample) -> dict:
             out[key] = None if v is None else per_sample(v)
         else:
             out[key] = _num(v)
+    return {**out, **_after(L, per_sample, "z" in LAYERS[L.type].json)}
+
+
+def _after(L: LayerTrace, per_sample, has_z: bool) -> dict:
+    """The layer's z (where it has one) and a in the forward pass after the update (absent where not recorded)."""
+    out = {}
+    if has_z and L.z_after is not None:
+        out["z_after"] = per_sample(L.z_after)
+    if L.a_after is not None:
+        out["a_after"] = per_sample(L.a_after)
     return out
 
 

@@ -25,9 +25,11 @@ TOP_ROWS = 10
 NUM = {3}  # the value column of the 4-column tables
 
 
-def report(trace, precision: int = 4, full: bool = False) -> Doc:
+def report(trace, precision: int = 4, full: bool = False, hidden_after: bool = False) -> Doc:
+    """The step's tables; `hidden_after`: the hidden layers' z and a after the update too."""
     fmt = Fmt(max(precision, trace.round_to or 0))  # hand-rounded figures as written: 0.73, 1.235
-    doc = graph_report(trace, fmt) if isinstance(trace, GraphTrace) else network_report(trace, fmt, full)
+    doc = graph_report(trace, fmt) if isinstance(trace, GraphTrace) else network_report(trace, fmt, full,
+                                                                                          hidden_after)
     if getattr(trace, "rounding", None) is not None:
         from bpcalc.render.rounding_report import rounding_section
 
@@ -36,11 +38,11 @@ def report(trace, precision: int = 4, full: bool = False) -> Doc:
 
 
 # ====================================================================== networks
-def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
+def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False) -> Doc:
     if not neurons_only(L.type for L in tr.layers):  # each layer narrated by its registry entry
         from bpcalc.render import layer_report
 
-        return layer_report.network_report(tr, f, full)
+        return layer_report.network_report(tr, f, full, hidden_after)
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E
@@ -247,8 +249,13 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc.heading(_("After the update"), 2)
     t = doc.table(None, [_("quantity"), _("value")], {1})
     for s in samples:
+        words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
+        for li in range(last) if hidden_after else ():  # the hidden layers' forward pass with the new parameters
+            L = tr.layers[li]
+            for j in range(L.a.shape[1]):
+                for sym, value in ((nt.z(li, j), L.z_after[s, j]), (nt.a(li, j), L.a_after[s, j])):
+                    t.add(M(f"{sym.text} {words}", rf"{sym.tex}\ \text{{{words}}}"), f(value))
         for k in range(K):
-            words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
             a_k = nt.a(last, k)
             t.add(M(f"{a_k.text} {words}", rf"{a_k.tex}\ \text{{{words}}}"), f(tr.outputs_after[s, k]))
     plain = E.text == "E"  # E_total (mazur) is a formula cell; E stays a word
