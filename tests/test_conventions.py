@@ -151,3 +151,11 @@ def test_after_update_in_a_conv_network():
     assert out["layers"][1]["a_after"] == pytest.approx([1.92, 3.84, 0.0, -1.92])
     assert "z_after" not in out["layers"][1]
     assert out["layers"][2]["a_after"] == pytest.approx([0.92 * 1.92 + 0.84 * 3.84 - 1.08 * 1.92])
+
+
+def test_after_update_published_error_with_biases_frozen():
+    # the walkthrough updates the weights only and reports E_total = 0.291027924 after the first round, computed
+    # from its rounded intermediates: float64 agrees to 6 decimals (0.2910278)
+    out = run({**MAZUR, "freeze": ["biases"]})
+    assert out["loss_after"] == pytest.approx(0.291027924, abs=2e-7)
+    assert out["layers"][1]["a_after"] == out["outputs_after"]
