@@ -159,3 +159,63 @@ def test_after_update_published_error_with_biases_frozen():
     out = run({**MAZUR, "freeze": ["biases"]})
     assert out["loss_after"] == pytest.approx(0.291027924, abs=2e-7)
     assert out["layers"][1]["a_after"] == out["outputs_after"]
+
+
+# ------------------------------------------------------------------ (6) gradients with respect to the inputs
+def test_input_gradients_by_hand():
+    # the chain above: ∂E/∂y = 6, δ of the first layer = ∂E/∂h = 18 (linear), ∂E/∂x = δ·w1 = 18·2 = 36
+    assert run(CHAIN)["grad_inputs"] == pytest.approx([36.0])
+    # two samples x = 1 and x = −1, targets 0: E is the mean, so each ∂E/∂x carries ½:
+    # sample 1 as above, 36/2 = 18; sample 2: y = −6, ∂E/∂y = −6/2 = −3, ∂E/∂x = −3·3·2 = −18
+    two = run({**CHAIN, "inputs": [[1.0], [-1.0]], "targets": [[0.0], [0.0]]})
+    assert two["grad_inputs"] == [pytest.approx([18.0]), pytest.approx([-18.0])]
+
+
+def test_input_gradient_rows_when_asked(tmp_path):
+    plain = report(MAZUR, tmp_path)
+    assert "∂E/∂a_1^(1)" not in plain
+    shown = report(MAZUR, tmp_path, "--input-grads")
+    rows = [line.split() for line in shown.splitlines() if line.startswith("∂E/∂a_") and "^(1)" in line]
+    # by hand from the example's published δ_h1 = 0.008771, δ_h2 = 0.009954 (4 digits):
+    # ∂E/∂x1 = 0.008771·0.15 + 0.009954·0.25 = 0.003804, ∂E/∂x2 = 0.008771·0.20 + 0.009954·0.30 = 0.004741
+    assert [r[-1] for r in rows] == ["0.003804", "0.004741"]
+    assert len(shown.splitlines()) == len(plain.splitlines()) + 2
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("samples", [1, 3])
+def test_input_gradients_against_torch(samples):
+    torch = pytest.importorskip("torch")
+    t64 = torch.float64
+    xs = [[0.05, 0.10], [0.7, -0.3], [-1.2, 0.4]][:samples]
+    ts = [[0.01, 0.99], [0.5, 0.2], [0.9, 0.1]][:samples]
+    x = torch.tensor(xs, dtype=t64, requires_grad=True)
+    L1, L2 = MAZUR["layers"]
+    a1 = torch.tanh(x @ torch.tensor(L1["weights"], dtype=t64).T + torch.tensor(L1["biases"], dtype=t64))
+    a2 = torch.sigmoid(a1 @ torch.tensor(L2["weights"], dtype=t64).T + torch.tensor(L2["biases"], dtype=t64))
+    torch.nn.functional.mse_loss(a2, torch.tensor(ts, dtype=t64)).backward()  # mean over samples and outputs
+    spec = {**MAZUR, "inputs": xs if samples > 1 else xs[0], "targets": ts if samples > 1 else ts[0], "loss": "mse",
+            "layers": [{**L1, "activation": "tanh"}, L2]}
+    got = run(spec)["grad_inputs"]
+    want = x.grad.tolist() if samples > 1 else x.grad[0].tolist()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-18)
+
+
+@pytest.mark.torch
+def test_input_gradients_of_a_conv_network_against_torch():
+    torch = pytest.importorskip("torch")
+    t64 = torch.float64
+    image = [[[0.5, -1.0, 2.0], [1.5, 0.0, -0.5], [0.25, 1.0, -2.0]]]
+    kernel = [[[[0.3, -0.2], [0.1, 0.4]]], [[[-0.5, 0.2], [0.6, -0.1]]]]
+    dense = [[0.4, -0.3]]  # 2 channels, each pooled 2×2 → 1×1
+    spec = {"inputs": image, "targets": [0.7], "loss": "half_sse", "learning_rate": 0.1,
+            "layers": [{"type": "conv2d", "weights": kernel, "biases": [0.1, -0.2], "activation": "tanh"},
+                       {"type": "maxpool", "size": 2, "stride": 1}, {"type": "flatten"},
+                       {"weights": dense, "biases": [0.05], "activation": "sigmoid"}]}
+    x = torch.tensor([image], dtype=t64, requires_grad=True)
+    w, b = torch.tensor(kernel, dtype=t64), torch.tensor([0.1, -0.2], dtype=t64)
+    h = torch.tanh(torch.nn.functional.conv2d(x, w, b))
+    h = torch.nn.functional.max_pool2d(h, 2, 1).flatten(1)
+    y = torch.sigmoid(h @ torch.tensor(dense, dtype=t64).T + 0.05)
+    (0.5 * (0.7 - y) ** 2).sum().backward()
+    np.testing.assert_allclose(run(spec)["grad_inputs"], x.grad[0].tolist(), rtol=1e-12, atol=1e-18)

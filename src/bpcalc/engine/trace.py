@@ -71,6 +71,7 @@ class NetworkTrace:
     target_labels: list[str] | None = None
     notation: str | None = None  # the notation profile names are shown in (never part of the JSON)
     weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
+    grad_inputs: np.ndarray | None = None  # shaped like inputs: ∂E/∂x, the first layer's δ passed back once more
     kind: str = "network"
 
     @property
@@ -245,6 +246,7 @@ def network_dict(tr: NetworkTrace) -> dict:
         "loss_after": _num(tr.loss_after),
         "loss_change": _num(tr.loss_change),
         "outputs_after": per_sample(tr.outputs_after),
+        **({"grad_inputs": per_sample(tr.grad_inputs)} if tr.grad_inputs is not None else {}),
         "layers": layers,
     }
 

@@ -126,7 +126,8 @@ def _shape(shape: tuple) -> str:
     return "×".join(map(str, shape))
 
 
-def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False) -> Doc:
+def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False,
+                   input_grads: bool = False) -> Doc:
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E
@@ -199,7 +200,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     fused = pair(out.activation, tr.loss_name) if tr.fused else None
     for li in range(last, -1, -1):
         k, L = kinds[li], tr.layers[li]
-        grad_in = tr.layers[li - 1].grad_a if li > 0 else None
+        grad_in = tr.layers[li - 1].grad_a if li > 0 else tr.grad_inputs if input_grads else None
         for s in samples:
             nar = k.narrate_backward(L, s, f, names[li], full, grad_in, own_delta=not (li == last and fused))
             title = (_("Layer {l} (output)") if li == last else _("Layer {l}")).format(l=nt.number(li))
