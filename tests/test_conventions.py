@@ -55,6 +55,8 @@ def test_a_tie_splits_the_gradient_half_to_each(tmp_path):
     out = run(spec)
     grads = {k: v["grad"] for k, v in out["variables"].items()}
     assert grads == pytest.approx({"x": 6.0, "y": 9.0, "w": 9.0})
+    assert [name for name, nd in out["nodes"].items() if nd.get("tie")] == ["o_1", "o_3"]
+    assert "tie" not in run(MAXMIN)["nodes"]["o_1"]
     text = report(spec, tmp_path)
     assert "a tie at o_1, o_3" in text
     assert "a tie" not in report(MAXMIN, tmp_path)

@@ -11,7 +11,7 @@ import numpy as np
 # the data model's plain form, in its own module (re-exported here)
 from bpcalc.engine.records import Records as Records
 from bpcalc.engine.records import plain
-from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, LAYERS
+from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, GRAPH_OPS, LAYERS
 
 
 @dataclass
@@ -282,6 +282,12 @@ def _after(L: LayerTrace, per_sample, has_z: bool) -> dict:
     return out
 
 
+def is_tie(nd: NodeTrace) -> bool:
+    """A max or min node whose inputs are equal (its gradient goes half to each)."""
+    fn = GRAPH_OPS.get(nd.op)
+    return fn is not None and fn.ties and len(set(nd.input_values)) == 1
+
+
 def graph_dict(tr: GraphTrace) -> dict:
     nodes = {}
     for nd in tr.nodes:
@@ -293,6 +299,7 @@ def graph_dict(tr: GraphTrace) -> dict:
             "grad": _num(nd.grad),
             "local": _num(list(nd.locals)),
             "products": _num(list(nd.products)),
+            **({"tie": True} if is_tie(nd) else {}),  # max/min at equal inputs: the gradient split half to each
         }
     return {
         "kind": "graph",

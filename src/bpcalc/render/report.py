@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 
-from bpcalc.engine.trace import GraphTrace, NetworkTrace
+from bpcalc.engine.trace import GraphTrace, NetworkTrace, is_tie
 from bpcalc.explain.chain import eq, fill, gname, num
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
@@ -405,8 +405,7 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
             t.add(gname(nd.name) if i == 0 else "", f(nd.grad) if i == 0 else "", gname(inp),
                   _equals(d(gname(nd.name), gname(inp)), local_sym), f(nd.locals[i]), f(nd.products[i]))
     t.caption = _("a node's upstream gradient is the sum of the products flowing into it from the nodes it feeds")
-    ties = [nd for nd in tr.nodes if nd.op in GRAPH_OPS and GRAPH_OPS[nd.op].ties
-            and len(set(nd.input_values)) == 1]
+    ties = [nd for nd in tr.nodes if is_tie(nd)]
     if ties:
         t.caption += "; " + _("a tie at {nodes}: the inputs are equal, so the gradient is split half to each, as "
                               "torch.maximum and torch.minimum do").format(nodes=", ".join(nd.name for nd in ties))
