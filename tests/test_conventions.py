@@ -62,6 +62,19 @@ def test_a_tie_splits_the_gradient_half_to_each(tmp_path):
     assert "a tie" not in report(MAXMIN, tmp_path)
 
 
+def test_check_calls_a_tie_a_kink(tmp_path):
+    import json
+
+    spec = {**MAXMIN, "variables": {"x": 2.0, "y": 2.0, "w": 3.0}}  # max(x, y) ties; min(x, w) does not
+    path = tmp_path / "tie.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "bpcalc", "check", str(path), "--format", "json"],
+                         capture_output=True, text=True)
+    data = json.loads(out.stdout)
+    assert all(p["kink"] for p in data["parameters"])
+    assert any(n.startswith("o_1:") and "kink" in n for n in data["notes"])
+
+
 def test_max_takes_two_arguments():
     spec = {**MAXMIN, "nodes": {"o": "max(x) * w"}}
     with pytest.raises(SpecError, match=r"max\(\) takes exactly 2 arguments"):
