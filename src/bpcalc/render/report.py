@@ -9,13 +9,13 @@ import re
 
 import numpy as np
 
-from bpcalc.engine.trace import GraphTrace, NetworkTrace
+from bpcalc.engine.trace import GraphTrace, NetworkTrace, is_tie
 from bpcalc.explain.chain import eq, fill, gname, num
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
 from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
-from bpcalc.render.doc import Doc, M
+from bpcalc.render.doc import Doc, M, Table
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -26,9 +26,13 @@ TOP_ROWS = 10
 NUM = {3}  # the value column of the 4-column tables
 
 
-def report(trace, precision: int = 4, full: bool = False) -> Doc:
+def report(trace, precision: int = 4, full: bool = False, hidden_after: bool = False,
+           input_grads: bool = False) -> Doc:
+    """The step's tables; `hidden_after`: the hidden layers' z and a after the update too; `input_grads`: ∂E/∂x
+    in the first layer's backward table."""
     fmt = Fmt(max(precision, trace.round_to or 0))  # hand-rounded figures as written: 0.73, 1.235
-    doc = graph_report(trace, fmt) if isinstance(trace, GraphTrace) else network_report(trace, fmt, full)
+    doc = graph_report(trace, fmt) if isinstance(trace, GraphTrace) else network_report(trace, fmt, full,
+                                                                                          hidden_after, input_grads)
     if getattr(trace, "rounding", None) is not None:
         from bpcalc.render.rounding_report import rounding_section
 
@@ -37,11 +41,12 @@ def report(trace, precision: int = 4, full: bool = False) -> Doc:
 
 
 # ====================================================================== networks
-def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
+def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False,
+                   input_grads: bool = False) -> Doc:
     if not neurons_only(L.type for L in tr.layers):  # each layer narrated by its registry entry
         from bpcalc.render import layer_report
 
-        return layer_report.network_report(tr, f, full)
+        return layer_report.network_report(tr, f, full, hidden_after, input_grads)
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E
@@ -199,6 +204,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                                                  r"a_j \left(\frac{\partial E}{\partial a_j} - \sum_k "
                                                  r"\frac{\partial E}{\partial a_k} \cdot a_k\right)"),
                               _("softmax Jacobian"), f(L.delta[s, j]))
+            if li == 0 and input_grads and tr.grad_inputs is not None:
+                _input_grad_rows(t, tr, s, f, nt, full)
             _note_hidden(t, J, full)
 
     # ---- gradients
@@ -254,8 +261,13 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc.heading(_("After the update"), 2)
     t = doc.table(None, [_("quantity"), _("value")], {1})
     for s in samples:
+        words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
+        for li in range(last) if hidden_after else ():  # the hidden layers' forward pass with the new parameters
+            L = tr.layers[li]
+            for j in range(L.a.shape[1]):
+                for sym, value in ((nt.z(li, j), L.z_after[s, j]), (nt.a(li, j), L.a_after[s, j])):
+                    t.add(M(f"{sym.text} {words}", rf"{sym.tex}\ \text{{{words}}}"), f(value))
         for k in range(K):
-            words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
             a_k = nt.a(last, k)
             t.add(M(f"{a_k.text} {words}", rf"{a_k.tex}\ \text{{{words}}}"), f(tr.outputs_after[s, k]))
     plain = E.text == "E"  # E_total (mazur) is a formula cell; E stays a word
@@ -264,6 +276,21 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
         t.add(label.format(name=lname) if plain else M(label.format(name=lname), pre + E.tex + post), f(value))
     t.add(_("change"), f(tr.loss_change))
     return doc
+
+
+def _input_grad_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, nt: Notation, full: bool) -> None:
+    """∂E/∂x_k = Σ_j δ_j·w_jk of the first layer: its δ passed back once more, onto the inputs."""
+    L = tr.layers[0]
+    J = L.weights.shape[0]
+    for k in _few(tr.inputs.shape[1], full, tr.grad_inputs[s]):
+        if J <= MAX_TERMS_WRITTEN:
+            sym = _plus([eq(nt.delta(0, i), nt.w(0, i, k), sep="·") for i in range(J)])
+            numbers = num(" + ".join(f"{f.p_(L.delta[s, i])}×{f.p_(L.weights[i, k])}" for i in range(J)))
+        else:
+            di, wi = nt.generic("δ", 0, "i"), nt.generic("w", 0, "i", str(k + 1))
+            sym = M(f"Σ_i {di.text}·{wi.text}", rf"\sum_i {di.tex} \cdot {wi.tex}")
+            numbers = _("({n} terms)").format(n=J)
+        t.add(d(nt.E, nt.x(k)), sym, numbers, f(tr.grad_inputs[s, k]))
 
 
 def _plus(terms: list[M]) -> M:
@@ -385,6 +412,10 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
             t.add(gname(nd.name) if i == 0 else "", f(nd.grad) if i == 0 else "", gname(inp),
                   _equals(d(gname(nd.name), gname(inp)), local_sym), f(nd.locals[i]), f(nd.products[i]))
     t.caption = _("a node's upstream gradient is the sum of the products flowing into it from the nodes it feeds")
+    ties = [nd for nd in tr.nodes if is_tie(nd)]
+    if ties:
+        t.caption += "; " + _("a tie at {nodes}: the inputs are equal, so the gradient is split half to each, as "
+                              "torch.maximum and torch.minimum do").format(nodes=", ".join(nd.name for nd in ties))
 
     doc.heading(_("Gradients of the variables"), 2)
     t = doc.table(None, [_("variable"), _("sum of the paths"), _("gradient")], {2})
