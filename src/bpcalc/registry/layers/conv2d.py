@@ -85,7 +85,9 @@ def forward(W, b, hp, x):
     z = W.reshape(O, -1) @ cols
     if b is not None:
         z += b[:, None]
-    return np.ascontiguousarray(z.reshape(O, n, Ho, Wo).transpose(1, 0, 2, 3)), {"cols": cols, "x": x.shape}
+    # (n, O, Ho, Wo) as a view of the product, channel-major in memory: elementwise steps after it keep that
+    # layout, so δ comes back channel-major and δ_row is a view, not a copy
+    return z.reshape(O, n, Ho, Wo).transpose(1, 0, 2, 3), {"cols": cols, "x": x.shape}
 
 
 def _rows(delta: np.ndarray) -> np.ndarray:

@@ -111,7 +111,8 @@ def max_back(W, hp, delta, cache, only: str | None = None):
     (_kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
     n, C, H, Wd = cache["x"]
     Ho, Wo = delta.shape[2:]
-    dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw))
+    # (unpadded: laid out in memory as the input is, so a channel-major conv output gets a channel-major gradient)
+    dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw)) if (ph or pw) else np.zeros_like(cache["input"])
     z = cache["z"]
     free = np.ones(z.shape, dtype=bool)  # windows whose maximum has not been met yet (row-major order)
     for p, q, v in _slices(cache["input"], hp, -np.inf):
