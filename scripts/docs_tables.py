@@ -17,6 +17,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _derivatives(f) -> str:
+    """A function's derivative in x (one argument), or ∂/∂x and ∂/∂y (two: max, min)."""
+    if f.arity == 1:
+        return f.local_forms[0].format("x", out=f.name + "(x)")
+    return "; ".join(f"∂/∂{v}: " + form.format("x", "y", out=f.name + "(x, y)")
+                     for v, form in zip("xy", f.local_forms))
+
+
 def tables() -> dict[str, str]:
     from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, PAIRS
 
@@ -39,8 +47,7 @@ def tables() -> dict[str, str]:
             hyper += f"{', ' if hyper else ''}`weight_decay` {o.default_weight_decay:g} (decoupled)"
         opt.append(f"| `{o.name}` | {hyper or '—'} | {_cell(o.rule_decay or o.rule)} | {_cell(o.help)} |")
     funcs = ["| function | | derivative |", "|---|---|---|"]
-    funcs += [f"| `{f.name}` | {_cell(f.help)} | {_cell(f.local_forms[0].format('x', out=f.name + '(x)'))} |"
-              for f in GRAPH_OPS.values() if f.function]
+    funcs += [f"| `{f.name}` | {_cell(f.help)} | {_cell(_derivatives(f))} |" for f in GRAPH_OPS.values() if f.function]
     return {"layers": "\n".join(lay), "activations": "\n".join(act), "losses": "\n".join(loss),
             "pairs": "\n".join(pairs), "optimizers": "\n".join(opt), "functions": "\n".join(funcs)}
 

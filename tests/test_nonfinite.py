@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import bpcalc
@@ -42,3 +44,29 @@ def test_commands_refuse_a_step_that_overflows(cli, tmp_path, command, spec, whe
     r = cli(command, path, "--format", "dot" if command == "graph" else "text")
     assert r.exit_code == 1, r.stderr
     assert r.stdout == "" and where in r.stderr and "Traceback" not in r.stderr and "Warning" not in r.stderr
+
+
+UNDERFLOW = """inputs: [1]
+targets: [1]
+layers:
+  - {weights: [[-800]], activation: sigmoid}
+loss: binary_cross_entropy
+learning_rate: 0.1
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "explain", "worksheet"])
+def test_an_output_that_underflows_under_a_log_loss_is_still_a_step(cli, tmp_path, command):
+    """σ(−800) is 0 in float64, so ∂E/∂a = −t/a is −∞; but δ = a − t = −1 in closed form from z, ∂E/∂w = δ·x = −1
+    and w ← −800 − 0.1·(−1) = −799.9: the step `step` takes. Every command shows it, the one factor named as what
+    it is."""
+    f = tmp_path / "u.yaml"
+    f.write_text(UNDERFLOW, encoding="utf-8")
+    r = cli(command, f, "-f", "text")
+    assert r.exit_code == 0, r.stderr
+    if command == "run":
+        assert "−∞" in r.stdout and "closed form from z" in r.stdout
+        d = json.loads(cli("run", f, "-f", "json").stdout)
+        assert d["layers"][0]["delta"] == [-1.0] and d["layers"][0]["grad_a"] == [None]
+        assert d["layers"][0]["new_weights"] == [[pytest.approx(-799.9, abs=1e-12)]]
+        assert d["loss"] == pytest.approx(800.0)

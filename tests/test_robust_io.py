@@ -415,6 +415,33 @@ def test_ctrl_c_while_still_importing_ends_quietly(tmp_path, module):
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize("module", ["bpcalc.errors", "typer"])
+def test_a_real_ctrl_c_while_bpcalc_itself_is_imported_ends_quietly(module):
+    """A real SIGINT arriving while the package itself is still being imported (before main() runs): exit 130, no
+    traceback (deterministic: an import hook sends the signal to the process at that import)."""
+    code = ("import os, signal, sys\n"
+            "class Interrupt:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            f"        if name == {module!r}:\n"
+            "            os.kill(os.getpid(), signal.SIGINT)\n"
+            "sys.meta_path.insert(0, Interrupt())\n"
+            "sys.argv = ['/usr/local/bin/bpcalc', 'run', 'two_layer']\n"
+            "import bpcalc\n"
+            "bpcalc.main()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")})
+    assert r.returncode == 130, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_importing_bpcalc_as_a_library_leaves_ctrl_c_alone():
+    code = "import signal, sys\nsys.argv = ['notebook']\nimport bpcalc\nprint(signal.getsignal(signal.SIGINT))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")})
+    assert "default_int_handler" in r.stdout, r.stdout + r.stderr
+
+
 def test_the_console_script_is_the_guarded_entry_point():
     tomllib = pytest.importorskip("tomllib")
     cfg = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))

@@ -9,11 +9,34 @@ Each result displays itself in Jupyter as the document the command line prints (
 
 from __future__ import annotations
 
+import sys as _sys
+
+
+def _started_as_the_program() -> bool:
+    """Is this import the `bpcalc` program starting (its console script, or `python -m bpcalc`)?"""
+    first = _sys.argv[0] if _sys.argv else ""
+    return first == "-m" or first.replace("\\", "/").rsplit("/", 1)[-1].split(".")[0] == "bpcalc"
+
+
+def _quiet_exit(signum, frame) -> None:  # a Ctrl-C before the program's own handling starts: exit as Ctrl-C does
+    import os
+
+    os._exit(130)
+
+
+if _started_as_the_program():  # first of all, before anything heavy is imported (main() hands Ctrl-C back)
+    import signal as _signal
+
+    try:
+        _signal.signal(_signal.SIGINT, _quiet_exit)
+    except ValueError:  # (not the main thread)
+        pass
+
 __version__ = "0.1.0"
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING  # noqa: E402 (after the Ctrl-C handler, on purpose)
 
-from bpcalc.errors import SpecError
+from bpcalc.errors import SpecError  # noqa: E402
 
 if TYPE_CHECKING:
     from bpcalc.engine.gradcheck import GradCheck
@@ -46,6 +69,10 @@ def main() -> None:
         from bpcalc.cli import named_command
     except KeyboardInterrupt:
         sys.exit(130)
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is _quiet_exit:  # from here on Ctrl-C is KeyboardInterrupt, handled below
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         cli_main(named_command(sys.argv[1:], os.environ))  # typer builds only the command that runs
     except KeyboardInterrupt:  # before cli_main's own handling starts

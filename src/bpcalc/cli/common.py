@@ -102,6 +102,10 @@ def rounding(round_to: int | None, style: str = "calculator") -> int | None:
 
 FullOpt = Annotated[bool, typer.Option("--full", help=N_("Show every row: every sample (not the first few) and every "
                                                          "neuron and parameter of large layers (not the largest)."))]
+HiddenAfterOpt = Annotated[bool, typer.Option("--hidden-after", help=N_(
+    "In the table after the update, the hidden layers' z and a too (the forward pass with the new parameters)."))]
+InputGradsOpt = Annotated[bool, typer.Option("--input-grads", help=N_(
+    "In the first layer's backward table, the gradients with respect to the inputs ∂E/∂x too (JSON: grad_inputs)."))]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help=N_("Print nothing but errors (and the exit code)."))]
 StandaloneOpt = Annotated[bool, typer.Option("--standalone", help=N_("With --format latex: a complete document "
                                             "(pdflatex; lualatex when it holds Korean, as its first line says), "

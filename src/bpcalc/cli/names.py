@@ -14,7 +14,7 @@ LAYERS: tuple[str, ...] = (
     "dense", "conv2d", "maxpool", "avgpool", "flatten",
 )
 FUNCTIONS: tuple[str, ...] = (
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "square", "abs",
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "square", "abs", "max", "min",
 )
 NOTATIONS: tuple[str, ...] = (
     "layer", "mazur", "ng",

@@ -27,6 +27,8 @@ def run(
     notation: c.NotationOpt = None,
     view: c.ViewOpt = "neuron",
     lang: c.LangOpt = None,
+    hidden_after: c.HiddenAfterOpt = False,
+    input_grads: c.InputGradsOpt = False,
 ) -> None:
     """One step by hand: forward pass, loss, backward pass (δ, chain rule), update, and the loss after."""
     from bpcalc import run as run_step
@@ -46,7 +48,7 @@ def run(
     else:
         from bpcalc.render.report import report
 
-        doc = report(trace, precision, full)
+        doc = report(trace, precision, full, hidden_after, input_grads)
     checked = None
     if s.expected:  # check my work: before printing anything, so an unknown key is one error (exit 2)
         from bpcalc.render.expected_report import check_and_attach

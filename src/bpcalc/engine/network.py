@@ -248,6 +248,9 @@ class Network:
                 back = kind.back if m is None else kind.made("back", m, l)
                 grad_a = back(W, self.hypers[l], delta, self.caches[l])
                 grad_a = grad_a if rnd is None else each(rnd)(grad_a)
+            elif rec and full:  # ∂E/∂x: the first layer's δ passed back once more, onto the inputs
+                grad_x = kind.back(W, self.hypers[0], delta, self.caches[0])
+                out["grad_inputs"] = grad_x if rnd is None else each(rnd)(grad_x)
         return out
 
     @staticmethod
@@ -337,10 +340,11 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
             params=_named(old_W[l], old_b[l]), grads=_named(g["gW"][l], g["gb"][l]),
             new_params=_named(net.weights[l], net.biases[l], copy=True), back_terms=g["terms"][l],
             optimizer_state=states[l], labels=ls.labels, type=ls.type, hyper=ls.hyper,
-            record=records[l]))
+            record=records[l], z_after=zs2[l], a_after=as2[l]))
     return NetworkTrace(
         name=spec.name, loss_name=spec.loss, learning_rate=lr, inputs=X, targets=T, layers=layers,
         loss_terms=terms, sample_loss=sample_loss, loss=E, loss_after=E_after, outputs_after=as2[-1],
+        grad_inputs=g.get("grad_inputs"),
         single=spec.single, freeze=spec.freeze, optimizer=spec.optimizer.type, fused=g["fused"],
         round_to=round_to, input_labels=spec.input_labels, target_labels=spec.target_labels,
         notation=spec.notation, weight_decay=spec.optimizer.weight_decay)

@@ -11,7 +11,7 @@ import numpy as np
 # the data model's plain form, in its own module (re-exported here)
 from bpcalc.engine.records import Records as Records
 from bpcalc.engine.records import plain
-from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, LAYERS
+from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, GRAPH_OPS, LAYERS
 
 
 @dataclass
@@ -36,6 +36,8 @@ class LayerTrace:
     type: str = DEFAULT_LAYER  # the layer kind (registry.LAYERS)
     hyper: dict = field(default_factory=dict)  # the kind's settings: stride, padding, size
     record: dict = field(default_factory=dict)  # what the kind's forward kept for the tables (max-pool winners, ties)
+    z_after: np.ndarray | None = None  # (n, J) z of the forward pass after the update
+    a_after: np.ndarray | None = None  # (n, J) a of the forward pass after the update
 
     # a parameter by the name the JSON gives it (None where the layer has none)
     weights = property(lambda self: self.params.get("weights"))
@@ -69,6 +71,7 @@ class NetworkTrace:
     target_labels: list[str] | None = None
     notation: str | None = None  # the notation profile names are shown in (never part of the JSON)
     weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
+    grad_inputs: np.ndarray | None = None  # shaped like inputs: ∂E/∂x, the first layer's δ passed back once more
     kind: str = "network"
 
     @property
@@ -158,8 +161,11 @@ def first_non_finite(tr) -> tuple[str, float] | None:
         L = tr.layers
         items = [(f"layers.{i}.{key}", getattr(lt, key)) for i, lt in enumerate(L) for key in ("z", "a")]
         items += [("loss", tr.loss)]
-        items += [(f"layers.{i}.{key}", getattr(L[i], key)) for i in range(len(L) - 1, -1, -1)
-                  for key in ("grad_a", "local", "delta", "grad_weights", "grad_biases")]
+        out = len(L) - 1
+        closed = bool(np.all(np.isfinite(L[out].delta)))  # the output's δ in closed form from z (an activation
+        items += [(f"layers.{i}.{key}", getattr(L[i], key)) for i in range(out, -1, -1)  # with its loss) needs no
+                  for key in ("grad_a", "local", "delta", "grad_weights", "grad_biases")  # ∂E/∂a: an output that
+                  if not (i == out and closed and key in ("grad_a", "local"))]  # underflowed leaves the step finite
         items += [(f"layers.{i}.{key}", getattr(lt, key)) for i, lt in enumerate(L)
                   for key in ("new_weights", "new_biases")]
         items += [("loss_after", tr.loss_after)]
@@ -226,6 +232,7 @@ def network_dict(tr: NetworkTrace) -> dict:
             "new_weights": _num(L.new_weights),
             "new_biases": _num(L.new_biases),
             "optimizer_state": {k: {s: _num(v) for s, v in st.items()} for k, st in L.optimizer_state.items()},
+            **_after(L, per_sample, True),
         })
     return {
         "kind": "network",
@@ -242,6 +249,7 @@ def network_dict(tr: NetworkTrace) -> dict:
         "loss_after": _num(tr.loss_after),
         "loss_change": _num(tr.loss_change),
         "outputs_after": per_sample(tr.outputs_after),
+        **({"grad_inputs": per_sample(tr.grad_inputs)} if tr.grad_inputs is not None else {}),
         "layers": layers,
     }
 
@@ -264,7 +272,23 @@ def _layer_dict(L: LayerTrace, per_sample) -> dict:
             out[key] = None if v is None else per_sample(v)
         else:
             out[key] = _num(v)
+    return {**out, **_after(L, per_sample, "z" in LAYERS[L.type].json)}
+
+
+def _after(L: LayerTrace, per_sample, has_z: bool) -> dict:
+    """The layer's z (where it has one) and a in the forward pass after the update (absent where not recorded)."""
+    out = {}
+    if has_z and L.z_after is not None:
+        out["z_after"] = per_sample(L.z_after)
+    if L.a_after is not None:
+        out["a_after"] = per_sample(L.a_after)
     return out
+
+
+def is_tie(nd: NodeTrace) -> bool:
+    """A max or min node whose inputs are equal (its gradient goes half to each)."""
+    fn = GRAPH_OPS.get(nd.op)
+    return fn is not None and fn.ties and len(set(nd.input_values)) == 1
 
 
 def graph_dict(tr: GraphTrace) -> dict:
@@ -278,6 +302,7 @@ def graph_dict(tr: GraphTrace) -> dict:
             "grad": _num(nd.grad),
             "local": _num(list(nd.locals)),
             "products": _num(list(nd.products)),
+            **({"tie": True} if is_tie(nd) else {}),  # max/min at equal inputs: the gradient split half to each
         }
     return {
         "kind": "graph",

@@ -61,4 +61,21 @@ SQUARE = GraphFunction("square", "x²", 1, "{0}²", ("2·{0}",), lambda x: x * x
 ABS = GraphFunction("abs", "|x|", 1, "|{0}|", ("sign({0})",), abs,
                     lambda x, o: (math.copysign(1.0, x) if x else 0.0,), "torch.abs({0})", kinks=(0.0,), glyph="|x|")
 
+def _max_locals(x: float, y: float, out: float) -> tuple[float, float]:
+    """The derivative goes to the larger input; at a tie half to each, as torch.maximum's backward does."""
+    return (1.0, 0.0) if x > y else (0.0, 1.0) if y > x else (0.5, 0.5)
+
+
+def _min_locals(x: float, y: float, out: float) -> tuple[float, float]:
+    """The derivative goes to the smaller input; at a tie half to each, as torch.minimum's backward does."""
+    return (1.0, 0.0) if x < y else (0.0, 1.0) if y < x else (0.5, 0.5)
+
+
+MAX = GraphFunction("max", "the larger of x and y (a tie splits the gradient half to each)", 2, "max({0}, {1})",
+                    ("1 if {0} > {1}, ½ if {0} = {1}, else 0", "1 if {1} > {0}, ½ if {0} = {1}, else 0"),
+                    lambda x, y: max(x, y), _max_locals, "torch.maximum({0}, {1})", ties=True)
+MIN = GraphFunction("min", "the smaller of x and y (a tie splits the gradient half to each)", 2, "min({0}, {1})",
+                    ("1 if {0} < {1}, ½ if {0} = {1}, else 0", "1 if {1} < {0}, ½ if {0} = {1}, else 0"),
+                    lambda x, y: min(x, y), _min_locals, "torch.minimum({0}, {1})", ties=True)
+
 ENTRIES: list[GraphFunction] = entries(globals(), GraphFunction)

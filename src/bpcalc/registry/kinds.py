@@ -182,6 +182,7 @@ class GraphFunction:
     rounds_locals: Callable[[tuple[float, ...]], tuple[bool, ...]] | None = None
     exponent: int | None = None  # the input that is an exponent (pow: 1): ∂/∂ it takes ln of the base
     glyph: str = ""  # the op as a graph drawing's node shows it (+, ×, x²); "": by its name (exp, tanh)
+    ties: bool = False  # max/min: at equal inputs the gradient is split half to each (torch.maximum); tables say so
 
 
 # ---------------------------------------------------------------- optimizers

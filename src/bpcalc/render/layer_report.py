@@ -74,7 +74,8 @@ def _shape(shape: tuple) -> str:
     return "×".join(map(str, shape))
 
 
-def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
+def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False,
+                   input_grads: bool = False) -> Doc:
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E
@@ -147,7 +148,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     fused = pair(out.activation, tr.loss_name) if tr.fused else None
     for li in range(last, -1, -1):
         k, L = kinds[li], tr.layers[li]
-        grad_in = tr.layers[li - 1].grad_a if li > 0 else None
+        grad_in = tr.layers[li - 1].grad_a if li > 0 else tr.grad_inputs if input_grads else None
         for s in samples:
             nar = k.narrate_backward(L, s, f, names[li], full, grad_in, own_delta=not (li == last and fused))
             title = (_("Layer {l} (output)") if li == last else _("Layer {l}")).format(l=nt.number(li))
@@ -182,8 +183,17 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     t = doc.table(None, [_("quantity"), _("value")], {1})
     after = tr.outputs_after.reshape(n, -1)
     for s in samples:
+        words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
+        for li in range(last) if hidden_after else ():  # the hidden layers' forward pass with the new parameters
+            L = tr.layers[li]
+            for field, kind in (("z_after", "z"), ("a_after", "a")):
+                x = getattr(L, field)
+                if kind == "z" and "z" not in kinds[li].json or x is None:
+                    continue
+                for c in np.ndindex(x.shape[1:]):
+                    sym = names[li].at(kind, tuple(int(i) for i in c))
+                    t.add(M(f"{sym.text} {words}", rf"{sym.tex}\ \text{{{words}}}"), f(x[(s, *c)]))
         for k in range(K):
-            words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
             t.add(M(f"{a_name[k].text} {words}", rf"{a_name[k].tex}\ \text{{{words}}}"), f(after[s, k]))
     plain = E.text == "E"
     for label, value in ((_("{name} before"), tr.loss), (_("{name} after"), tr.loss_after)):

@@ -4,9 +4,11 @@ Only formats numbers the trace already holds; the formulas come from ops.py and 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from bpcalc.engine.trace import GraphTrace, NetworkTrace
+from bpcalc.engine.trace import GraphTrace, NetworkTrace, is_tie
 from bpcalc.explain.chain import fill, gname, num
 from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
@@ -25,9 +27,13 @@ LARGE_LAYER, TOP_ROWS = LARGE, TOP  # rows above which tables show TOP_ROWS only
 NUM = {3}  # the value column of the 4-column tables
 
 
-def report(trace, precision: int = 4, full: bool = False) -> Doc:
+def report(trace, precision: int = 4, full: bool = False, hidden_after: bool = False,
+           input_grads: bool = False) -> Doc:
+    """The step's tables; `hidden_after`: the hidden layers' z and a after the update too; `input_grads`: ∂E/∂x
+    in the first layer's backward table."""
     fmt = Fmt(max(precision, trace.round_to or 0))  # hand-rounded figures as written: 0.73, 1.235
-    doc = graph_report(trace, fmt) if isinstance(trace, GraphTrace) else network_report(trace, fmt, full)
+    doc = graph_report(trace, fmt) if isinstance(trace, GraphTrace) else network_report(trace, fmt, full,
+                                                                                          hidden_after, input_grads)
     if getattr(trace, "rounding", None) is not None:
         from bpcalc.render.rounding_report import rounding_section
 
@@ -36,11 +42,12 @@ def report(trace, precision: int = 4, full: bool = False) -> Doc:
 
 
 # ====================================================================== networks
-def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
+def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False,
+                   input_grads: bool = False) -> Doc:
     if not neurons_only(L.type for L in tr.layers):  # each layer narrated by its registry entry
         from bpcalc.render import layer_report
 
-        return layer_report.network_report(tr, f, full)
+        return layer_report.network_report(tr, f, full, hidden_after, input_grads)
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E
@@ -120,7 +127,12 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
             for j in _few(J, full, L.delta[s]):
                 a_j, z_j = nt.a(li, j), nt.z(li, j)
                 dEa = d(E, a_j)
-                if li == last:  # from the loss, as the tables of every network write it
+                if li == last and not math.isfinite(L.grad_a[s, j]) and math.isfinite(L.delta[s, j]):
+                    # an output that is 0 or 1 in float64: ∂E/∂a is ±∞, but δ from z in closed form needs no ∂E/∂a
+                    t.add(dEa, *loss_grad(tr, nt, f, a_j, L.a[s, j], s, j), "−∞" if L.grad_a[s, j] < 0 else "∞")
+                    t.caption = _("∂E/∂a is not finite where an output is exactly 0 or 1 in float64; δ is taken in "
+                                  "closed form from z, which needs no ∂E/∂a, so the step goes on with finite numbers.")
+                elif li == last:  # from the loss, as the tables of every network write it
                     t.add(dEa, *loss_grad(tr, nt, f, a_j, L.a[s, j], s, j), f(L.grad_a[s, j]))
                 else:  # the hidden sum: the next layer's entry narrates ∂E/∂(its input j)
                     N = tr.layers[li + 1]
@@ -143,6 +155,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
                           M(f"a_j·Σt − t_j ({pair})", rf"a_j \cdot \sum t - t_j \quad (\text{{{pair}}})"),
                           num(f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if n > 1 else "")),
                           f(L.delta[s, j]))
+            if li == 0 and input_grads and tr.grad_inputs is not None:  # ∂E/∂x_k, the first layer's δ passed back
+                rows = _few(tr.inputs.shape[1], full, tr.grad_inputs[s])
+                add_rows(t, LAYERS[L.type].narrate_backward(L, s, f, Names(tr, nt, 0), full, tr.grad_inputs,
+                                                            own_delta=False, inputs=rows, view="neurons"), f)
             _note_hidden(t, J, full)
 
     # ---- gradients
@@ -182,8 +198,13 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False) -> Doc:
     doc.heading(_("After the update"), 2)
     t = doc.table(None, [_("quantity"), _("value")], {1})
     for s in samples:
+        words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
+        for li in range(last) if hidden_after else ():  # the hidden layers' forward pass with the new parameters
+            L = tr.layers[li]
+            for j in range(L.a.shape[1]):
+                for sym, value in ((nt.z(li, j), L.z_after[s, j]), (nt.a(li, j), L.a_after[s, j])):
+                    t.add(M(f"{sym.text} {words}", rf"{sym.tex}\ \text{{{words}}}"), f(value))
         for k in range(K):
-            words = _("after") + (_(" (sample {s})").format(s=s + 1) if n > 1 else "")
             a_k = nt.a(last, k)
             t.add(M(f"{a_k.text} {words}", rf"{a_k.tex}\ \text{{{words}}}"), f(tr.outputs_after[s, k]))
     plain = E.text == "E"  # E_total (mazur) is a formula cell; E stays a word
@@ -303,6 +324,10 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
             t.add(gname(nd.name) if i == 0 else "", f(nd.grad) if i == 0 else "", gname(inp),
                   _equals(d(gname(nd.name), gname(inp)), local_sym), f(nd.locals[i]), f(nd.products[i]))
     t.caption = _("a node's upstream gradient is the sum of the products flowing into it from the nodes it feeds")
+    ties = [nd for nd in tr.nodes if is_tie(nd)]
+    if ties:
+        t.caption += "; " + _("a tie at {nodes}: the inputs are equal, so the gradient is split half to each, as "
+                              "torch.maximum and torch.minimum do").format(nodes=", ".join(nd.name for nd in ties))
 
     doc.heading(_("Gradients of the variables"), 2)
     t = doc.table(None, [_("variable"), _("sum of the paths"), _("gradient")], {2})

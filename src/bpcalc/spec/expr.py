@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bpcalc.errors import SpecError
 from bpcalc.i18n import _
-from bpcalc.registry import FUNCTIONS
+from bpcalc.registry import FUNCTIONS, GRAPH_OPS
 from bpcalc.spec.yamlsrc import Located, fmt_path
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
@@ -233,9 +233,11 @@ class _NodeParser:
                 what = ast.unparse(node.func)
                 raise self.fail(_("`{what}` is not a function bpcalc knows").format(what=what), col,
                                 hint=_("functions: ") + ", ".join(FUNCTIONS))
-            if node.keywords or len(node.args) != 1:
-                raise self.fail(_("{id}() takes exactly one argument").format(id=node.func.id), col)
-            return self.emit(node.func.id, (self.visit(node.args[0], False),), node, top)
+            arity = GRAPH_OPS[node.func.id].arity
+            if node.keywords or len(node.args) != arity:
+                raise self.fail(_("{id}() takes exactly one argument").format(id=node.func.id) if arity == 1 else
+                                _("{id}() takes exactly {n} arguments").format(id=node.func.id, n=arity), col)
+            return self.emit(node.func.id, tuple(self.visit(a, False) for a in node.args), node, top)
         kind = _KINDS.get(type(node))
         if isinstance(node, ast.Constant):
             kind = f"the literal {node.value!r}"

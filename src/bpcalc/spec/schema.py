@@ -248,7 +248,9 @@ def _graph() -> dict:
                   "additionalProperties": {"type": ["string", "number"]},
                   "description": "name: expression, in any order (each is evaluated after the nodes it uses). "
                                  "Expressions: numbers, names, + - * / **, "
-                                 "unary minus, parentheses, " + ", ".join(FUNCTIONS) + "."},
+                                 "unary minus, parentheses, " + ", ".join(FUNCTIONS)
+                                 + " (max and min take two arguments; at a tie each input gets half the gradient, "
+                                 "as torch.maximum)."},
         "output": {"type": "string", "description": "The node differentiated (default: the last)."},
         "target": {"anyOf": [{"$ref": "#/$defs/number"}, {"type": "null"}],
                    "description": "With a target, L = loss(target, output) is differentiated."},

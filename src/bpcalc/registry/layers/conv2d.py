@@ -79,24 +79,28 @@ def forward(W, b, hp, x):
     O, C, kh, kw = W.shape
     win = windows(x, kh, kw, hp["stride"], hp["padding"])
     n, _c, Ho, Wo = win.shape[:4]
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * Ho * Wo, C * kh * kw)  # im2col: one patch per row
-    z = cols @ W.reshape(O, -1).T
+    # im2col, channel-major: X_col (C·kh·kw × n·Ho·Wo), one column per output position, so Z = W_row·X_col is one
+    # wide matrix product (as the matrix view writes it)
+    cols = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(C * kh * kw, n * Ho * Wo)
+    z = W.reshape(O, -1) @ cols
     if b is not None:
-        z += b
-    return np.ascontiguousarray(z.reshape(n, Ho, Wo, O).transpose(0, 3, 1, 2)), {"cols": cols, "x": x.shape}
+        z += b[:, None]
+    # (n, O, Ho, Wo) as a view of the product, channel-major in memory: elementwise steps after it keep that
+    # layout, so δ comes back channel-major and δ_row is a view, not a copy
+    return z.reshape(O, n, Ho, Wo).transpose(1, 0, 2, 3), {"cols": cols, "x": x.shape}
 
 
 def _rows(delta: np.ndarray) -> np.ndarray:
-    """δ as rows, one per (sample, position): (n·Ho·Wo, O)."""
-    return delta.transpose(0, 2, 3, 1).reshape(-1, delta.shape[1])
+    """δ as rows, one per output channel, a column per (sample, position): δ_row (O × n·Ho·Wo)."""
+    return np.ascontiguousarray(delta.transpose(1, 0, 2, 3)).reshape(delta.shape[1], -1)
 
 
 def grads(W, b, hp, x, delta, cache, gW, gb):
     d = cache["d"] = _rows(delta)
     if gW is not None:
-        np.matmul(d.T, cache["cols"], out=gW.reshape(W.shape[0], -1))  # ∂E/∂w: Σ over positions of δ × input
+        np.matmul(d, cache["cols"].T, out=gW.reshape(W.shape[0], -1))  # ∂E/∂w: Σ over positions of δ × input
     if gb is not None:
-        np.add.reduce(delta, axis=(0, 2, 3), out=gb)  # ∂E/∂b: Σ of δ over positions
+        np.add.reduce(d, axis=1, out=gb)  # ∂E/∂b: Σ of δ over positions
 
 
 def back(W, hp, delta, cache):
@@ -106,12 +110,13 @@ def back(W, hp, delta, cache):
     (sh, sw), (ph, pw) = hp["stride"], hp["padding"]
     d = cache.pop("d", None)
     d = _rows(delta) if d is None else d
-    dcols = (d @ W.reshape(O, -1)).reshape(n, Ho, Wo, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    dcols = (W.reshape(O, -1).T @ d).reshape(C, kh, kw, n, Ho, Wo)
     _n, _c, H, Wd = cache["x"]
     dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw))
+    dxT = dx.transpose(1, 0, 2, 3)  # (C, n, …): a view, written through
     for p in range(kh):
         for q in range(kw):
-            dx[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += dcols[:, :, p, q]
+            dxT[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += dcols[:, p, q]
     return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
 
 
@@ -407,10 +412,9 @@ def matrices(W, b, hp, x, grad_a, delta, record) -> dict:
     W_row·X_col + b, δ_row (O × n·Ho·Wo), ∂E/∂W_row = δ_row·X_colᵀ, ∂E/∂X_col = W_rowᵀ·δ_row, then col2im: ∂E/∂x
     (the columns' entries added where the windows overlap) and `overlaps`, how many windows read each input cell."""
     O, C, kh, kw = W.shape
-    cols = forward(W, None, hp, x)[1]["cols"]  # (n·Ho·Wo, C·kh·kw)
+    X_col = forward(W, None, hp, x)[1]["cols"]  # (C·kh·kw, n·Ho·Wo)
     W_row = W.reshape(O, -1)
-    d_row = _rows(delta).T
-    X_col = cols.T
+    d_row = _rows(delta)
     Z_row = W_row @ X_col + (0.0 if b is None else b[:, None])
     dX_col = W_row.T @ d_row
     dx = back(W, hp, delta, {"x": x.shape})

@@ -68,21 +68,68 @@ def _scatter(grad: np.ndarray, hp: dict, shape: tuple, weight, only: str | None 
     return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
 
 
+def _slices(x: np.ndarray, hp: dict, fill: float):
+    """The padded input and, for each window cell (p, q) in row-major order, the strided view of the input cells
+    that cell reads across all windows: (p, q, view (n, C, Ho, Wo)). No copies."""
+    (kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    Ho, Wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    return [(p, q, x[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw])
+            for p in range(kh) for q in range(kw)]
+
+
 def max_forward(W, b, hp, x):
-    win = _windows(x, hp, -np.inf)
-    arg = win.argmax(axis=-1)  # the first maximum in row-major order, as PyTorch
-    z = np.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
-    return z, {"argmax": arg, "ties": (win == z[..., None]).sum(axis=-1) > 1, "x": x.shape}
+    cells = _slices(x, hp, -np.inf)
+    z = cells[0][2].copy()
+    for _p, _q, v in cells[1:]:
+        np.maximum(z, v, out=z)
+    return z, {"x": x.shape, "input": x, "z": z, "hp": hp}
+
+
+def _argmax(cache) -> np.ndarray:
+    """Each window's first maximum in row-major order (PyTorch's choice at a tie), as the index p·kw + q; and
+    `ties`, where more than one cell holds the maximum. Computed when first asked (training never asks)."""
+    if "argmax" not in cache:
+        z = cache["z"]
+        arg = np.full(z.shape, -1, dtype=np.int64)
+        count = np.zeros(z.shape, dtype=np.int64)
+        kw = cache["hp"]["size"][1]
+        for p, q, v in _slices(cache["input"], cache["hp"], -np.inf):
+            hit = v == z
+            count += hit
+            arg[hit & (arg < 0)] = p * kw + q
+        cache["argmax"], cache["ties"] = arg, count > 1
+    return cache["argmax"]
 
 
 def max_back(W, hp, delta, cache, only: str | None = None):
-    kw = hp["size"][1]
-    arg = cache["argmax"]
-    return _scatter(delta, hp, cache["x"], lambda p, q, g: g * (arg == p * kw + q), only)
+    if only is not None or "argmax" in cache:
+        kw = hp["size"][1]
+        arg = _argmax(cache)
+        return _scatter(delta, hp, cache["x"], lambda p, q, g: g * (arg == p * kw + q), only)
+    (_kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
+    n, C, H, Wd = cache["x"]
+    Ho, Wo = delta.shape[2:]
+    # (unpadded: laid out in memory as the input is, so a channel-major conv output gets a channel-major gradient)
+    dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw)) if (ph or pw) else np.zeros_like(cache["input"])
+    z = cache["z"]
+    free = np.ones(z.shape, dtype=bool)  # windows whose maximum has not been met yet (row-major order)
+    for p, q, v in _slices(cache["input"], hp, -np.inf):
+        hit = (v == z) & free
+        free &= ~hit
+        dx[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += delta * hit
+    return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
 
 
 def avg_forward(W, b, hp, x):
-    return _windows(x, hp, 0.0).mean(axis=-1), {"x": x.shape}
+    kh, kw = hp["size"]
+    cells = _slices(x, hp, 0.0)
+    z = cells[0][2].copy()
+    for _p, _q, v in cells[1:]:
+        z += v
+    z /= kh * kw
+    return z, {"x": x.shape}
 
 
 def avg_back(W, hp, delta, cache, only: str | None = None):
@@ -110,6 +157,7 @@ def _torch(module: str):
 
 
 def _record_max(cache) -> dict:
+    _argmax(cache)
     return {"argmax": cache["argmax"], "ties": cache["ties"]}
 
 
