@@ -74,6 +74,23 @@ def _shape(shape: tuple) -> str:
     return "×".join(map(str, shape))
 
 
+def intro(doc: Doc, tr: NetworkTrace, f: Fmt, shape: str) -> None:
+    """A network's heading and the line under it (its shape, loss, learning rate, optimizer), and the rounding
+    note: the same for every network, whatever its layers."""
+    from bpcalc.render.rounding_report import rounding_note
+
+    loss = LOSSES[tr.loss_name]
+    doc.heading(_(tr.name) if tr.name else _("Network"))
+    doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(sizes=shape, loss=tr.loss_name,
+                                                                       formula=loss.formula)
+             + (_(", averaged over {n} samples").format(n=tr.n) if tr.n > 1 else "")
+             + _("; learning rate α = {lr}; optimizer {optimizer}").format(lr=f(tr.learning_rate),
+                                                                          optimizer=tr.optimizer)
+             + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
+    if tr.round_to is not None:
+        doc.para(rounding_note(tr.round_to), "note")
+
+
 def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False,
                    input_grads: bool = False) -> Doc:
     doc = Doc()
@@ -84,17 +101,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     names = [Names(tr, nt, li) for li in range(len(tr.layers))]
     kinds = [LAYERS[L.type] for L in tr.layers]
     shape = "-".join([_shape(tr.inputs.shape[1:]), *(k.describe(L) for k, L in zip(kinds, tr.layers))])
-    doc.heading(_(tr.name) if tr.name else _("Network"))
-    doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(sizes=shape, loss=tr.loss_name,
-                                                                       formula=loss.formula)
-             + (_(", averaged over {n} samples").format(n=n) if n > 1 else "")
-             + _("; learning rate α = {lr}; optimizer {optimizer}").format(lr=f(tr.learning_rate),
-                                                                          optimizer=tr.optimizer)
-             + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
-    if tr.round_to is not None:
-        from bpcalc.render.rounding_report import rounding_note
-
-        doc.para(rounding_note(tr.round_to), "note")
+    intro(doc, tr, f, shape)
     t = doc.table(_("Layers"), [_("layer"), _("type"), _("output"), _("activation")])
     t.add(_("{l} (input)").format(l=nt.number(-1)), "", _cell(_shape(tr.inputs.shape[1:])), "")
     for li, (k, L) in enumerate(zip(kinds, tr.layers)):

@@ -17,7 +17,7 @@ from bpcalc.i18n import N_, _
 from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M
-from bpcalc.render.layer_report import add_rows, closed_form, loss_grad
+from bpcalc.render.layer_report import add_rows, closed_form, intro, loss_grad
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -53,16 +53,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     E = nt.E
     loss = LOSSES[tr.loss_name]
     sizes = [tr.inputs.shape[1]] + [l.weights.shape[0] for l in tr.layers]
-    doc.heading(_(tr.name) if tr.name else _("Network"))
     n = tr.n
-    doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(
-                 sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=loss.formula)
-             + (_(", averaged over {n} samples").format(n=n) if n > 1 else "")
-             + _("; learning rate α = {lr}; optimizer {optimizer}").format(lr=f(tr.learning_rate),
-                                                                          optimizer=tr.optimizer)
-             + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
-    if tr.round_to is not None:
-        doc.para(rounding_note(tr.round_to), "note")
+    intro(doc, tr, f, "-".join(map(str, sizes)))
     t = doc.table(_("Layers"), [_("layer"), _("units"), _("activation"), "a = f(z)", "∂a/∂z"])
     t.add(_("{l} (input)").format(l=nt.number(-1)), str(sizes[0]), "", "", "")
     for li, L in enumerate(tr.layers):
