@@ -176,12 +176,14 @@ def run_cases() -> dict[str, dict]:
         # dropout with a given mask (per sample), inverted scaling 1/(1 − p)
         "dropout_dense_n3": dict(
             inputs=_rand((3, 2), 121), targets=_rand((3, 1), 122, 0.9, low=0.1),
-            layers=[dense(_rand((4, 2), 123, 0.8), _rand((4,), 124, 0.2), "relu"), dropout(0.5, _mask((3, 4), 0.5, 125)),
+            layers=[dense(_rand((4, 2), 123, 0.8), _rand((4,), 124, 0.2), "relu"),
+                    dropout(0.5, _mask((3, 4), 0.5, 125)),
                     dense(_rand((1, 4), 126, 0.8), _rand((1,), 127, 0.2), "sigmoid")],
             loss="half_sse", learning_rate=0.5),
         "dropout_p03_n2": dict(
             inputs=_rand((2, 3), 131), targets=_onehot(2, 2, 132),
-            layers=[dense(_rand((3, 3), 133, 0.8), _rand((3,), 134, 0.2), "tanh"), dropout(0.3, _mask((2, 3), 0.3, 135)),
+            layers=[dense(_rand((3, 3), 133, 0.8), _rand((3,), 134, 0.2), "tanh"),
+                    dropout(0.3, _mask((2, 3), 0.3, 135)),
                     dense(_rand((2, 3), 136, 0.8), _rand((2,), 137, 0.2), "softmax")],
             loss="cross_entropy", learning_rate=0.5),
         "dropout_eval": dict(
@@ -438,11 +440,11 @@ def self_check(c: dict, net: Net, x, t, zs, as_, extra) -> None:
             if kind == "batchnorm":  # features as columns: (m, C), m = n·H·W
                 cols = np.moveaxis(xv, 1, -1).reshape(-1, xv.shape[1])
                 g_hat = np.moveaxis(_g_hat(zs[i], P, 1), 1, -1).reshape(cols.shape)
-                back = lambda v: np.moveaxis(v.reshape(np.moveaxis(xv, 1, -1).shape), -1, 1)  # noqa: E731
+                back = lambda v, xv=xv: np.moveaxis(v.reshape(np.moveaxis(xv, 1, -1).shape), -1, 1)  # noqa: E731
             else:  # samples as columns: (features, n)
                 cols = xv.reshape(xv.shape[0], -1).T
                 g_hat = _g_hat(zs[i], P, None).reshape(xv.shape[0], -1).T
-                back = lambda v: v.T.reshape(xv.shape)  # noqa: E731
+                back = lambda v, xv=xv: v.T.reshape(xv.shape)  # noqa: E731
             m = cols.shape[0]
             mu, var = cols.mean(0), ((cols - cols.mean(0)) ** 2).mean(0)
             assert np.allclose(mu, ex["mean"].detach().numpy().reshape(-1), atol=1e-14)
