@@ -400,6 +400,11 @@ class LayerKind:
     kernels: bool = False  # weights are kernels slid over the input (conv2d): im2col, the kernels' chain rule
     window: str = ""  # a pool: how a window becomes one cell, "max" (the gradient goes to the maximum) or "mean"
     reshape: bool = False  # only lays its input out anew (flatten): a = its input, reshaped
+    # non-learned state carried between training steps (batchnorm's running estimates), by name, and how a training
+    # step moves it: (state, hyper, the forward's cache) -> the new state. The engine hands the state to the kind's
+    # faces inside P, beside the learnable parameters (forward reads it: batchnorm's eval mode).
+    state: tuple[str, ...] = ()
+    advance: Callable[[dict, dict, Any], dict] | None = None
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

@@ -1,0 +1,74 @@
+"""layernorm: each sample's values normalised over its own features (all of them: C×H×W after conv2d), as
+PyTorch's nn.LayerNorm: μ and the biased σ² per sample, x̂ = (x − μ)/√(σ² + ε), z = γ·x̂ + β (γ, β shaped like one
+sample), then a = f(z). Backward: batchnorm's three paths, over a sample's features instead of the batch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpcalc.i18n import N_, _
+from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.layers.batchnorm import back_normalised, normalise, positive
+
+KEYS = frozenset({"gamma", "beta", "epsilon", "activation"})
+
+
+def _axes(x: np.ndarray) -> tuple[int, ...]:
+    return tuple(range(1, x.ndim))
+
+
+def forward(P: dict, hp: dict, x: np.ndarray):
+    c = normalise(x, _axes(x), hp["epsilon"])
+    gamma, beta = P.get("gamma"), P.get("beta")
+    z = c["x_hat"] * gamma if gamma is not None else c["x_hat"].copy()
+    if beta is not None:
+        z += beta
+    return z, c
+
+
+def grads(P: dict, hp: dict, x: np.ndarray, delta: np.ndarray, c: dict, G: dict) -> None:
+    if G.get("gamma") is not None:
+        G["gamma"][...] = (delta * c["x_hat"]).sum(axis=0)
+    if G.get("beta") is not None:
+        G["beta"][...] = delta.sum(axis=0)
+
+
+def back(P: dict, hp: dict, delta: np.ndarray, c: dict, paths: str = "all") -> np.ndarray:
+    g = delta * P["gamma"] if P.get("gamma") is not None else delta
+    return back_normalised(g, c, paths)
+
+
+def record(c: dict) -> dict:
+    return {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"]}
+
+
+def parse(rd, raw: dict, path: tuple, in_shape: tuple):
+    act = rd.activation({"activation": "linear", **raw}, path)
+    P = {}
+    for key, default in (("gamma", 1.0), ("beta", 0.0)):
+        if key in raw:
+            v = rd.parameter(raw[key], path + (key,), len(in_shape))
+            if v.shape != tuple(in_shape):
+                raise rd.error(path + (key,), _("`{key}` is shaped like one sample, {shape}; found {found}").format(
+                    key=key, shape="×".join(map(str, in_shape)), found="×".join(map(str, v.shape))))
+            P[key] = v
+        else:
+            P[key] = np.full(tuple(in_shape), default)
+    return rd.layer_params(P, act, hyper={"epsilon": positive(rd, raw, "epsilon", path, 1e-5)})
+
+
+def _torch(layer) -> str:
+    return f"nn.LayerNorm({tuple(layer.in_shape) if len(layer.in_shape) > 1 else layer.in_shape[0]}, " \
+           f"eps={layer.hyper['epsilon']!r})"
+
+
+LAYERNORM = LayerKind(
+    name="layernorm", help=N_("layer normalisation: each sample's features normalised over themselves, then scaled "
+                              "by γ and shifted by β (nn.LayerNorm); then the activation"),
+    params=("gamma", "beta"), keys=KEYS, activation=True, parse=parse,
+    out_shape=lambda layer, in_shape: tuple(in_shape),
+    forward=forward, grads=grads, back=back, torch=_torch,
+    json=("activation", "gamma", "beta", "mean", "var", "x_hat", "z", "a", "grad_a", "delta", "grad_gamma",
+          "grad_beta", "new_gamma", "new_beta", "optimizer_state"),
+    describe=lambda layer: "layernorm", record=record,
+)
