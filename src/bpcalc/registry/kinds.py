@@ -404,6 +404,7 @@ class LayerKind:
     # step moves it: (state, hyper, the forward's cache) -> the new state. The engine hands the state to the kind's
     # faces inside P, beside the learnable parameters (forward reads it: batchnorm's eval mode).
     state: tuple[str, ...] = ()
+    elementwise: bool = False  # keeps its input's shape, a vector or feature maps alike (batchnorm, dropout)
     advance: Callable[[dict, dict, Any], dict] | None = None
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:

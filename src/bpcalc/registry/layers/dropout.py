@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind
-from bpcalc.registry.layers.batchnorm import fraction
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
+from bpcalc.registry.layers import narrate as nr
+from bpcalc.registry.layers.batchnorm import fraction, read_word
 
 KEYS = frozenset({"p", "mask", "seed", "mode"})
 
@@ -75,10 +76,82 @@ def record(c: dict) -> dict:
     return {} if c["mask"] is None else {"mask": np.asarray(c["mask"])}
 
 
+def _scale_note(L) -> str:
+    p = L.hyper["p"]
+    return _("dropout p = {p}: a kept value (mask 1) is scaled by 1/(1 − p) = {s}, a dropped one (mask 0) is "
+             "0").format(p=f"{p:g}", s=f"{1 / (1 - p):.6g}")
+
+
+def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
+    """a = x·m/(1 − p), per value, with its mask."""
+    out = Narration()
+    idx, out.total = nr.cells(L.a.shape[1:], full)
+    mask = L.record.get("mask")
+    p = L.hyper["p"]
+    for cell in idx:
+        xin = names.at("in", cell)
+        x = L.a_prev[(s, *cell)]
+        if mask is None:
+            out.rows.append(nr.row(names.at("a", cell), xin, fmt(x), L.a[(s, *cell)]))
+            continue
+        m = mask[(s, *cell)]
+        ms = names.short("m", cell)
+        out.rows.append(nr.row(names.at("a", cell), (f"{xin[0]}·{ms[0]}/(1 − p)", rf"{xin[1]} {ms[1]}/(1 - p)"),
+                               f"{fmt.p_(x)}×{m:g}/(1 − {p:g})", L.a[(s, *cell)]))
+    out.notes.append(_scale_note(L) if mask is not None else _("eval mode: dropout passes its input through"))
+    return out
+
+
+def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True) -> Narration:
+    """∂E/∂x = ∂E/∂a·m/(1 − p): through kept values only."""
+    out = Narration()
+    if grad_in is None:
+        return out
+    idx, out.total = nr.cells(L.a.shape[1:], full)
+    mask = L.record.get("mask")
+    p = L.hyper["p"]
+    for cell in idx:
+        dEa = names.grad(names.at("a", cell))
+        dx = names.grad(names.at("in", cell))
+        g = L.grad_a[(s, *cell)]
+        if mask is None:
+            out.rows.append(nr.row(dx, dEa, fmt(g), grad_in[(s, *cell)]))
+        elif mask[(s, *cell)] == 0:
+            words = _("dropped")
+            out.rows.append(nr.row(dx, (f"0 ({words})", rf"0 \quad \text{{({words})}}"), "0", grad_in[(s, *cell)]))
+        else:
+            out.rows.append(nr.row(dx, (f"{dEa[0]}/(1 − p)", rf"{dEa[1]}/(1 - p)"), f"{fmt.p_(g)}/(1 − {p:g})",
+                                   grad_in[(s, *cell)]))
+    if mask is not None:
+        out.notes.append(_("the gradient passes through the kept values only, scaled by 1/(1 − p) as they were"))
+    return out
+
+
+MISTAKES = (
+    LayerMistake("dropout_not_rescaled", N_("dropout without the 1/(1 − p) scaling: the kept values (and their "
+                                            "gradients) passed on as they are"),
+                 forward=lambda m, P, hp, x: forward(P, hp, x, scale=False),
+                 back=lambda m, P, hp, delta, c: back(P, hp, delta, c, scale=False)),
+)
+
+
+def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
+    """p = 0.5 and a mask (one for every sample) with at least one value kept and one dropped."""
+    size = int(np.prod(in_shape))
+    mask = np.zeros(size)
+    mask[rng.permutation(size)[:max(1, size // 2)]] = 1.0
+    if size == 1:
+        mask[0] = 1.0
+    return {"type": "dropout", "p": 0.5, "mask": mask.reshape(in_shape)}
+
+
 DROPOUT = LayerKind(
     name="dropout", help=N_("dropout: values dropped where the mask is 0, the kept ones scaled by 1/(1 − p) "
                             "(inverted dropout, as nn.Dropout); eval mode passes them through"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=lambda layer, in_shape: tuple(in_shape),
     forward=forward, grads=lambda *args: None, back=back, torch=_torch,
     json=("mask", "a", "grad_a"), describe=lambda layer: f"dropout {layer.hyper['p']:g}", record=record,
+    narrate_forward=narrate_forward, narrate_backward=narrate_backward, mistakes=MISTAKES, elementwise=True,
+    new=Generator(word="dropout", syntax="dropout", read=read_word, out_shape=lambda st, in_shape: in_shape,
+                  draw=_draw),
 )

@@ -7,8 +7,17 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind
-from bpcalc.registry.layers.batchnorm import back_normalised, normalise, positive
+from bpcalc.registry.kinds import Generator, LayerKind
+from bpcalc.registry.layers.batchnorm import (
+    MISTAKES,
+    back_normalised,
+    narrate_norm_backward,
+    narrate_norm_forward,
+    narrate_norm_grads,
+    normalise,
+    positive,
+    read_word,
+)
 
 KEYS = frozenset({"gamma", "beta", "epsilon", "activation"})
 
@@ -62,6 +71,24 @@ def _torch(layer) -> str:
            f"eps={layer.hyper['epsilon']!r})"
 
 
+def narrate_forward(L, s, fmt, names, full=False):
+    return narrate_norm_forward(L, s, fmt, names, full, batch=False)
+
+
+def narrate_backward(L, s, fmt, names, full=False, grad_in=None, own_delta=True):
+    return narrate_norm_backward(L, s, fmt, names, full, grad_in, own_delta, batch=False)
+
+
+def narrate_grads(L, fmt, names, full=False):
+    return narrate_norm_grads(L, fmt, names, full, batch=False)
+
+
+def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
+    """γ in [0.5, 1.5], β in [−0.5, 0.5], shaped like one sample."""
+    return {"type": "layernorm", "gamma": values(rng, 0.5, 1.5, decimals, tuple(in_shape), nonzero=True),
+            "beta": values(rng, -0.5, 0.5, decimals, tuple(in_shape))}
+
+
 LAYERNORM = LayerKind(
     name="layernorm", help=N_("layer normalisation: each sample's features normalised over themselves, then scaled "
                               "by γ and shifted by β (nn.LayerNorm); then the activation"),
@@ -70,5 +97,8 @@ LAYERNORM = LayerKind(
     forward=forward, grads=grads, back=back, torch=_torch,
     json=("activation", "gamma", "beta", "mean", "var", "x_hat", "z", "a", "grad_a", "delta", "grad_gamma",
           "grad_beta", "new_gamma", "new_beta", "optimizer_state"),
-    describe=lambda layer: "layernorm", record=record,
+    describe=lambda layer: "layernorm", record=record, mistakes=MISTAKES, elementwise=True,
+    new=Generator(word="layernorm", syntax="layernorm", read=read_word, out_shape=lambda st, in_shape: in_shape,
+                  draw=_draw),
+    narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
 )
