@@ -135,7 +135,7 @@ def plan_shape(shape: str) -> Plan:
             flat = LAYERS["flatten"]
             current = flat.new.out_shape({}, current)
             layers.append((flat, {}, current))
-        elif not kind.vector and not kind.reshape and len(current) != 3:
+        elif not kind.vector and not kind.reshape and not kind.elementwise and len(current) != 3:
             raise _shape_error(shape, part, _("this layer reads feature maps, but what comes before it is a "
                                               "vector of {n}").format(n=current[0]),
                                hint=_("put convolution and pooling layers before the dense widths"))
@@ -168,19 +168,28 @@ def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, na
         shape = out
     K = int(np.prod(shape))
     out = ACTIVATIONS[activation]
-    if LOSSES[loss].classes or (out.over_layer and LOSSES[loss].probability):
-        targets = np.zeros(K)
-        targets[rng.integers(K)] = 1.0  # one class
-    elif out.probability or LOSSES[loss].probability:
-        targets = _values(rng, 0, 1, decimals, K) if decimals == 0 else _values(rng, 1 / 10**decimals,
-                                                                                 1 - 1 / 10**decimals, decimals, K)
-    elif out.bounds is not None:  # inside the outputs' interval (a tenth in from its ends)
-        lo, hi = out.bounds
-        targets = _values(rng, lo + 0.1 if decimals else lo, hi - 0.1 if decimals else hi, decimals, K)
+    n = max(kind.new.samples for kind, _s, _o in plan.layers)  # (batchnorm normalises over several samples)
+
+    def target() -> np.ndarray:
+        if LOSSES[loss].classes or (out.over_layer and LOSSES[loss].probability):
+            t = np.zeros(K)
+            t[rng.integers(K)] = 1.0  # one class
+            return t
+        if out.probability or LOSSES[loss].probability:
+            return _values(rng, 0, 1, decimals, K) if decimals == 0 else _values(rng, 1 / 10**decimals,
+                                                                                  1 - 1 / 10**decimals, decimals, K)
+        if out.bounds is not None:  # inside the outputs' interval (a tenth in from its ends)
+            lo, hi = out.bounds
+            return _values(rng, lo + 0.1 if decimals else lo, hi - 0.1 if decimals else hi, decimals, K)
+        return _values(rng, 0, 1, decimals, K)
+
+    if n == 1:
+        targets = target().reshape(shape)
+        inputs = _values(rng, 0, 1, decimals, plan.inputs if len(plan.inputs) > 1 else plan.inputs[0], nonzero=True)
     else:
-        targets = _values(rng, 0, 1, decimals, K)
-    inputs = _values(rng, 0, 1, decimals, plan.inputs if len(plan.inputs) > 1 else plan.inputs[0], nonzero=True)
-    return {"name": name, "inputs": _floats(inputs), "targets": _floats(targets.reshape(shape)), "layers": layers,
+        targets = np.stack([target() for _i in range(n)]).reshape((n, *shape) if len(shape) > 1 else (n, K))
+        inputs = _values(rng, 0, 1, decimals, (n, *plan.inputs), nonzero=True)
+    return {"name": name, "inputs": _floats(inputs), "targets": _floats(targets), "layers": layers,
             "loss": loss, "learning_rate": _rate(rng, decimals)}
 
 

@@ -363,6 +363,7 @@ class Generator:
     out_shape: Callable[[dict, tuple], tuple]  # (settings, input shape) -> output shape; ValueError if it does not fit
     draw: Callable[..., dict]  # (rng, settings, input shape, values, decimals) -> the layer as the spec writes it
     faults: Callable[[Any, int], list[str]] = lambda layer, sheet: []  # (LayerTrace, sheet decimals) -> rules broken
+    samples: int = 1  # the fewest samples a problem with such a layer draws (batchnorm normalises over the batch)
 
 
 @dataclass(frozen=True)

@@ -718,7 +718,8 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                             hint=_("add `{key}: [...]`, one sample or a list of samples").format(key=key))
     layers_raw = data.get("layers")
     first = layers_raw[0] if isinstance(layers_raw, list) and layers_raw and isinstance(layers_raw[0], dict) else {}
-    maps = isinstance(first.get("type"), str) and first["type"] in LAYERS and not LAYERS[first["type"]].vector
+    maps = (isinstance(first.get("type"), str) and first["type"] in LAYERS and not LAYERS[first["type"]].vector
+            and not LAYERS[first["type"]].elementwise)  # (a normalisation or dropout first: vector inputs)
     X, single, xref = _maps(doc, data["inputs"], ("inputs",), base) if maps else _samples(
         doc, data["inputs"], ("inputs",), base)
     T, single_t, tref = _samples(doc, data["targets"], ("targets",), base, flat=True)
@@ -750,7 +751,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
             raise doc.error(path, _("a {kind} layer takes one vector per sample, but its input is {shape} feature "
                                     "maps").format(kind=kind.name, shape="×".join(map(str, shape))),
                             hint=_("put `- type: flatten` before it"))
-        if not kind.vector and len(shape) != 3:
+        if not kind.vector and not kind.elementwise and len(shape) != 3:
             raise doc.error(path, _("a {kind} layer takes C×H×W feature maps per sample, but its input is a vector "
                                     "of {n}").format(kind=kind.name, n=shape[0]),
                             hint=_("give the inputs as channels × rows × columns (an H×W list is one channel)")

@@ -515,6 +515,6 @@ BATCHNORM = LayerKind(
           "grad_beta", "new_gamma", "new_beta", "new_running_mean", "new_running_var", "optimizer_state"),
     describe=_describe, record=record, state=STATE, advance=advance, mistakes=MISTAKES, elementwise=True,
     new=Generator(word="batchnorm", syntax="batchnorm", read=read_word, out_shape=lambda st, in_shape: in_shape,
-                  draw=_draw),
+                  draw=_draw, samples=3),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
 )
