@@ -33,7 +33,8 @@ class Mistake:
     parameters by name, per layer (already updated), through which δ is passed back. `learning_rate`,
     `round_to`: learning_rate's α and rounding's decimals (these two need no switch in the engine: the step is
     run with them). `given`: values the student wrote (wrong ones) used in place of the computed ones in the step,
-    as the student went on from them: (0-based layer, JSON field z, a, delta, grad_weights or grad_biases, its index as in the JSON, value)."""
+    as the student went on from them: (0-based layer, JSON field z, a, delta, grad_weights or grad_biases, its
+    index as in the JSON, value)."""
 
     cause: str
     layers: frozenset[int] | None = None
