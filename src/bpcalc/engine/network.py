@@ -41,13 +41,17 @@ class Network:
 
     def __init__(self, params: list[dict[str, np.ndarray]], activations: list[str], loss: str,
                  freeze: frozenset[str] = frozenset(), copy: bool = True, kinds: list[str] | None = None,
-                 hypers: list[dict] | None = None, widths: list[int] | None = None):
+                 hypers: list[dict] | None = None, widths: list[int] | None = None,
+                 states: list[dict[str, np.ndarray]] | None = None):
         as_array = (lambda x: np.array(x, dtype=np.float64)) if copy else (lambda x: x)  # views: trained in place
         self.params = [{k: as_array(v) for k, v in P.items() if v is not None} for P in params]
         self.kinds: list[LayerKind] = [LAYERS[k] for k in (kinds or [DEFAULT_LAYER] * len(params))]
         self.hypers = hypers or [{} for _ in params]
         self.widths = widths or [P["weights"].shape[0] for P in self.params]  # values per sample of each output
         self.caches: list = [None] * len(params)  # what each layer's forward keeps for its backward
+        # each layer's non-learned state (batchnorm's running estimates): handed to its forward inside P, moved by
+        # `advance` once per training step
+        self.states: list[dict[str, np.ndarray]] = [dict(S) for S in states] if states else [{} for _ in params]
         self.acts: list[Activation] = [ACTIVATIONS[a] for a in activations]
         self.loss: Loss = LOSSES[loss]
         self.pair = pair(self.acts[-1].name, loss)
@@ -60,7 +64,8 @@ class Network:
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> Network:
         return cls([l.params for l in spec.layers], [l.activation for l in spec.layers], spec.loss, spec.freeze,
-                   kinds=[l.type for l in spec.layers], hypers=[l.hyper for l in spec.layers], widths=widths(spec))
+                   kinds=[l.type for l in spec.layers], hypers=[l.hyper for l in spec.layers], widths=widths(spec),
+                   states=[l.state for l in spec.layers])
 
     @property
     def weights(self) -> list[np.ndarray | None]:
@@ -86,6 +91,8 @@ class Network:
                 b = P["biases"]
                 P = {**P, "biases": None if m.cell is None else m.only(np.zeros_like(b), b)}
             fwd = kind.forward if m is None else kind.made("forward", m, l)  # (a mistake of the kind's own)
+            if self.states[l]:
+                P = {**P, **self.states[l]}
             z, self.caches[l] = fwd(P, self.hypers[l], a)  # sums of products: exact (rounded as written under
             z = z if rnd is None else each(rnd)(z)  # the Written rule)
             if m is not None and m.given:
@@ -141,7 +148,9 @@ class Network:
         default a chunk's widest layer takes about 128 KB: its arrays come from the allocator's free lists, stay in
         cache and cost no page faults (60,000 × 784 samples through 30 units: 55 ms in chunks of 546, 82 in 4,096)."""
         if chunk is None:
-            chunk = max(32, min(4096, 16384 // max(self.widths)))  # (32 for 6×24×24 maps: 64 ran 30% slower)
+            chunk = max(32, min(4096, 16384 // max(self.widths)))
+        if any(self.states):  # batchnorm in training mode normalises over the whole batch: one chunk
+            chunk = X.shape[0]  # (32 for 6×24×24 maps: 64 ran 30% slower)
         total = 0.0
         for i in range(0, X.shape[0], chunk):
             zs, as_ = self.forward(X[i:i + chunk])
@@ -268,6 +277,13 @@ class Network:
         """δ = ∂E/∂a · ∂a/∂z; written over ∂a/∂z (a fresh array) when nothing is recorded."""
         return grad_a * local if keep else np.multiply(grad_a, local, out=local)
 
+    def advance(self) -> None:
+        """Move each layer's state as one training step does (batchnorm's running estimates), from what the last
+        forward pass kept: once per step, never when the loss is only evaluated."""
+        for l, kind in enumerate(self.kinds):
+            if kind.advance is not None and self.states[l]:
+                self.states[l] = kind.advance(self.states[l], self.hypers[l], self.caches[l])
+
     # -------------------------------------------------------------- update
     def apply(self, grads: list[dict[str, np.ndarray]], opt: Stepper, rnd: Rnd = None) -> list[dict]:
         """Update the parameters in place (frozen kinds stay); return each layer's optimizer state."""
@@ -327,6 +343,11 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     average = np.sum if summed else np.mean  # the mistake: the samples' losses added, not averaged
     E = float(mean(average(sample_loss)))
     g = net.backward(X, T, zs, as_, rnd, full=True)
+    before = list(net.states)
+    net.advance()  # (from this step's forward pass: before the forward pass after the update)
+    for l, (old_state, new_state) in enumerate(zip(before, net.states)):
+        if old_state:
+            records[l] = {**records[l], **old_state, **{"new_" + k: v for k, v in new_state.items()}}
     states = net.apply(g["grads"], opt, rnd)
     if net.mistake is not None and net.mistake.given:  # the student's values were the step's, not after it
         net.mistake = replace(net.mistake, given=())

@@ -125,12 +125,13 @@ class _FlatStep:
         self.rule(self.p, self.g, self.bufs, self.t, self.lr, True)  # scratch: g is refilled every batch
 
 
-def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray):
+def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray, states: list):
     """`run`'s full record of the step about to be taken on this batch (computed on copies)."""
     from bpcalc.engine.network import run_network
     from bpcalc.registry import stepper
 
-    layers = [replace(layer, params={n: v.copy() for n, v in flat.P[l].items()}) for l, layer in enumerate(spec.layers)]
+    layers = [replace(layer, params={n: v.copy() for n, v in flat.P[l].items()},
+                      state={n: v.copy() for n, v in states[l].items()}) for l, layer in enumerate(spec.layers)]
     state = TrainingState(0, opt.t, flat.buffers() if opt.t else {})
     sub = replace(spec, inputs=xb.copy(), targets=tb.copy(), layers=layers,
                   single=spec.single and xb.shape[0] == 1, optimizer=replace(spec.optimizer, state=state))
@@ -156,7 +157,9 @@ class NetworkRun:
         # the engine `run` uses, over views into the flat vector: its updates move the network's parameters
         net = self.net = Network(flat.P, [layer.activation for layer in spec.layers], spec.loss, spec.freeze,
                                  copy=False, kinds=[layer.type for layer in spec.layers],
-                                 hypers=[layer.hyper for layer in spec.layers], widths=widths(spec))
+                                 hypers=[layer.hyper for layer in spec.layers], widths=widths(spec),
+                                 states=[layer.state for layer in spec.layers])
+        advance = net.advance if any(net.states) else None  # running estimates move once per step
         st0 = spec.optimizer.state or TrainingState()
         opt = self.opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
                                    {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
@@ -178,6 +181,8 @@ class NetworkRun:
                 zs, as_ = forward(xb)
                 total = add_reduce(loss_terms(zs[-1], as_[-1], tb), axis=None)
                 backward(xb, tb, zs, as_, into=into)
+            if advance is not None:
+                advance()
             opt_step()
             return total
 
@@ -207,7 +212,7 @@ class NetworkRun:
                     xb = np.take(X, idx, axis=0, out=xbuf[:m])
                     tb = np.take(T, idx, axis=0, out=tbuf[:m])
                 if tracing:
-                    traces.append((e, bi + 1, nb, _trace_step(spec, flat, opt, lr, xb, tb)))
+                    traces.append((e, bi + 1, nb, _trace_step(spec, flat, opt, lr, xb, tb, net.states)))
                 total += step(xb, tb, m)
                 if progress is not None and (bi & 63) == 63:
                     progress(e, bi + 1, nb)
@@ -228,15 +233,18 @@ class NetworkRun:
         return np.errstate(all="ignore", over="call", divide="call", invalid="call", call=self.watch)
 
     def keep(self, into=None):
-        """The parameters and the optimizer's buffers and step count (into `into`'s array when given)."""
+        """The parameters and the optimizer's buffers and step count (into `into`'s array when given), and the
+        layers' states (running estimates)."""
+        states = [dict(S) for S in self.net.states]  # (advance makes new arrays: the dicts are enough)
         if into is None:
-            return self.flat.store.copy(), self.opt.t
+            return self.flat.store.copy(), self.opt.t, states
         np.copyto(into[0], self.flat.store)
-        return into[0], self.opt.t
+        return into[0], self.opt.t, states
 
     def restore(self, kept) -> None:
         np.copyto(self.flat.store, kept[0])
         self.opt.t = kept[1]
+        self.net.states[:] = [dict(S) for S in kept[2]]
 
     def width(self, small: bool) -> int:
         return self.count
@@ -279,4 +287,5 @@ class NetworkRun:
         """TrainResult's fields of a network."""
         spec, flat = self.spec, self.flat
         return {"samples": self.n, "batch_size": self.bs, "shuffle": spec.shuffle, "sizes": spec.sizes,
-                "params": list(flat.P)}  # views of the flat vector, which nothing changes now
+                "params": list(flat.P),  # views of the flat vector, which nothing changes now
+                "states": list(self.net.states)}

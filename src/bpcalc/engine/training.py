@@ -52,6 +52,7 @@ class TrainResult:
     shuffle: bool = False
     sizes: list[int] = field(default_factory=list)
     params: list[dict[str, np.ndarray]] = field(default_factory=list)  # networks: each layer's parameters by name
+    states: list[dict[str, np.ndarray]] = field(default_factory=list)  # … and state (batchnorm's running estimates)
     variables: dict[str, float] = field(default_factory=dict)
     param_names: list[str] = field(default_factory=list)  # what `snapshots` columns hold (small networks)
     shown_names: list[str] = field(default_factory=list)  # the same in another notation profile, for tables only

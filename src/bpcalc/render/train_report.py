@@ -182,8 +182,10 @@ def train_to_dict(res, every: int = 1) -> dict:
     }
     if res.kind == "network":
         out.update(samples=res.samples, batch_size=res.batch_size, shuffle=res.shuffle, sizes=list(res.sizes))
+        states = res.states or [{} for _P in res.params]
         out["layers"] = [{"weights": P.get("weights"), "biases": P.get("biases"),
-                          **{k: v for k, v in P.items() if k not in ("weights", "biases")}} for P in res.params]
+                          **{k: v for k, v in P.items() if k not in ("weights", "biases")}, **S}
+                         for P, S in zip(res.params, states)]
     else:
         out["variables"] = {k: _num(v) for k, v in res.variables.items()}
     if res.param_names:  # the epochs whose parameters were kept (those a table shows)

@@ -297,9 +297,11 @@ def _data_ref(spec, key: str, dest: Path | None):
         return str(target)
 
 
-def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars: dict | None = None) -> dict:
-    """A network spec as a mapping, with each layer's parameters (by name) from `params`; with `sidecars`, large
-    parameters go to .npy files beside `dest`."""
+def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars: dict | None = None,
+                    states: list[dict] | None = None) -> dict:
+    """A network spec as a mapping, with each layer's parameters (by name) from `params` and state (running
+    estimates) from `states` (None: the spec's own); with `sidecars`, large parameters go to .npy files beside
+    `dest`."""
     from bpcalc.registry import DEFAULT_OPTIMIZER
 
     out: dict[str, Any] = {}
@@ -317,7 +319,7 @@ def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars
         out["targets"] = _floats(T[0]) if spec.single else _floats(T)
     layers = []
     for i, (L, P) in enumerate(zip(spec.layers, params)):
-        layers.append(_layer_dict(L, i, P, dest, sidecars))
+        layers.append(_layer_dict(L, i, P, dest, sidecars, None if states is None else states[i]))
     out["layers"] = layers
     out["loss"] = spec.loss
     out["learning_rate"] = float(spec.learning_rate)
@@ -337,7 +339,7 @@ def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars
     return out
 
 
-def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None) -> dict:
+def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None, state: dict | None = None) -> dict:
     """One layer as the spec writes it: its type (other than the default, dense), its parameters by name, its
     activation (kinds that have one), its settings (stride, padding, size: the spec keys its entry takes)."""
     from bpcalc.registry import LAYERS
@@ -350,8 +352,16 @@ def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None) ->
     if kind.activation:
         d["activation"] = L.activation
     for key, v in L.hyper.items():
-        if key in kind.keys:  # a pair as one number where both are equal (stride: 2), else [rows, columns]
+        if key not in kind.keys:
+            continue
+        if isinstance(v, np.ndarray):  # (dropout's mask)
+            d[key] = _array(v, dest, f"layer{i}.{key}", sidecars)
+        elif isinstance(v, (tuple, list)):  # a pair as one number where both are equal (stride: 2), else [r, c]
             d[key] = int(v[0]) if len(set(v)) == 1 else [int(x) for x in v]
+        else:  # a number or a word (epsilon, momentum, p, mode)
+            d[key] = v if isinstance(v, str) else float(v) if isinstance(v, float) else int(v)
+    for name, arr in (L.state if state is None else state).items():  # (batchnorm's running estimates)
+        d[name] = _array(arr, dest, f"layer{i}.{name}", sidecars)
     if L.labels:
         d["labels"] = L.labels
     return d
@@ -393,7 +403,11 @@ def trace_to_spec_text(spec, trace, dest: Path | None = None, sidecars: dict | N
         new = {k: trace.new_values.get(k, v) for k, v in trace.variables.items()}
         return dump_spec(graph_to_dict(spec, new), _("updated by bpcalc from {source}").format(
             source=spec.source or _("a spec")))
-    d = network_to_dict(spec, [L.new_params for L in trace.layers], dest, sidecars)
+    from bpcalc.registry import LAYERS
+
+    states = [{k: L.record["new_" + k] for k in LAYERS[L.type].state if "new_" + k in L.record} or S.state
+              for L, S in zip(trace.layers, spec.layers)]
+    d = network_to_dict(spec, [L.new_params for L in trace.layers], dest, sidecars, states)
     return dump_spec(d, _("updated by bpcalc from {source}").format(source=spec.source or _("a spec")))
 
 
@@ -426,7 +440,7 @@ def trained_spec_text(spec, result, dest: Path | None = None, sidecars: dict | N
     if result.kind == "graph":
         d = graph_to_dict(s, result.variables)
     else:
-        d = network_to_dict(s, result.params, dest, sidecars)
+        d = network_to_dict(s, result.params, dest, sidecars, result.states or None)
     d["training_state"] = state_to_dict(result.state, result.kind, len(spec.layers) if result.kind != "graph" else 0,
                                         dest, sidecars)
     return dump_spec(d, _("trained by bpcalc step from {source}: {n} epochs; training_state resumes exactly where it "

@@ -426,9 +426,7 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
     hp = {"epsilon": positive(rd, raw, "epsilon", path, 1e-5),
           "momentum": fraction(rd, raw, "momentum", path, 0.1),
           "mode": rd.choice(raw.get("mode", "train"), path + ("mode",), ("train", "eval"), "mode")}
-    layer = rd.layer_params(P, act, hyper=hp)
-    layer.state = state
-    return layer
+    return rd.layer_params(P, act, hyper=hp, state=state)
 
 
 def vectors(rd, raw: dict, path: tuple, n: int, keys, defaults, what: str) -> dict:

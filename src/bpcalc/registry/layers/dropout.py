@@ -73,7 +73,7 @@ def _torch(layer) -> str:
 
 
 def record(c: dict) -> dict:
-    return {} if c["mask"] is None else {"mask": np.asarray(c["mask"])}
+    return {"mask": None if c["mask"] is None else np.asarray(c["mask"])}  # (eval mode: no mask)
 
 
 def _scale_note(L) -> str:
