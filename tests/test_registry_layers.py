@@ -23,6 +23,13 @@ EXAMPLES = {
     "avgpool": [((2, 4, 4), {}, {"size": (2, 2), "stride": (1, 1), "padding": (0, 0)}),
                 ((1, 5, 5), {}, {"size": (3, 3), "stride": (2, 2), "padding": (1, 1)})],
     "flatten": [((2, 3, 3), {}, {})],
+    "batchnorm": [((3,), {"gamma": (3,), "beta": (3,)}, {"epsilon": 1e-5, "momentum": 0.1, "mode": "train"}),
+                  ((2, 3, 3), {"gamma": (2,), "beta": (2,)}, {"epsilon": 0.1, "momentum": 0.1, "mode": "train"})],
+    "layernorm": [((4,), {"gamma": (4,), "beta": (4,)}, {"epsilon": 1e-5}),
+                  ((2, 2, 3), {"gamma": (2, 2, 3), "beta": (2, 2, 3)}, {"epsilon": 0.01})],
+    "dropout": [((4,), {}, {"p": 0.5, "mode": "train", "mask": np.array([1.0, 0.0, 0.0, 1.0])}),
+                ((2, 3, 3), {}, {"p": 0.25, "mode": "train", "seed": 3}),
+                ((3,), {}, {"p": 0.5, "mode": "eval"})],
 }
 
 
