@@ -113,6 +113,9 @@ def _pair(description: str, minimum: int = 1) -> dict:
     return {"anyOf": [whole, {"type": "array", "minItems": 2, "items": whole}], "description": description}
 
 
+MAPS = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}}  # C × H × W
+
+
 def _layer_keys() -> dict:
     """Every spec key a layer kind takes (the registry entries' `keys`), with its schema."""
     labels = {
@@ -147,6 +150,31 @@ def _layer_keys() -> dict:
         "stride": _pair("Step of the window, n or [rows, columns] (conv2d: default 1; pools: default `size`)."),
         "padding": _pair("Zeros (max-pool: −∞) added around each input map, n or [rows, columns] (default 0).", 0),
         "size": _pair("The pooling window, n or [rows, columns]."),
+        "gamma": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/matrix"}, MAPS, DATA_FILE],
+                  "description": "batchnorm: the scale γ, one per feature (channel); layernorm: shaped like one "
+                                 "sample (default 1)."},
+        "beta": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/matrix"}, MAPS, DATA_FILE],
+                 "description": "batchnorm/layernorm: the shift β, shaped as `gamma` (default 0)."},
+        "epsilon": {"type": "number", "minimum": 0,
+                    "description": "batchnorm/layernorm: ε added to the variance (default 1e-5)."},
+        "momentum": {"type": "number", "minimum": 0, "maximum": 1,
+                     "description": "batchnorm: how far the running estimates move towards each batch's (default "
+                                    "0.1, as PyTorch)."},
+        "running_mean": {"anyOf": [{"$ref": "#/$defs/vector"}, DATA_FILE],
+                         "description": "batchnorm: the running mean, one per feature (default 0); `step --save` "
+                                        "writes it."},
+        "running_var": {"anyOf": [{"$ref": "#/$defs/vector"}, DATA_FILE],
+                        "description": "batchnorm: the running (unbiased) variance, one per feature (default 1)."},
+        "mode": {"enum": ["train", "eval"],
+                 "description": "batchnorm: train normalises with the batch's μ, σ², eval with the running "
+                                "estimates; dropout: eval passes the input through (default train)."},
+        "p": {"type": "number", "minimum": 0, "maximum": 1,
+              "description": "dropout: the probability that a value is dropped (below 1)."},
+        "mask": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/matrix"}, MAPS, {"$ref": "#/$defs/kernels"},
+                           DATA_FILE],
+                 "description": "dropout: 1 kept, 0 dropped, shaped like the layer's input (one for every sample) "
+                                "or one per sample."},
+        "seed": {"type": "integer", "minimum": 0, "description": "dropout, instead of `mask`: draw the mask."},
     }
 
 
@@ -155,6 +183,7 @@ _REQUIRED = {
     "units": {"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
     "channels": {"oneOf": [{"required": ["weights"]}, {"required": ["channels", "kernel_size"]}]},
     "size": {"required": ["size"]},
+    "p": {"required": ["p"]},
 }
 
 
@@ -178,7 +207,7 @@ def _layer() -> dict:
     props = {"type": _described(LAYERS, f"The layer's kind (default {DEFAULT_LAYER})"), **keys}
     return {"type": "object", "properties": props, "additionalProperties": False, "anyOf": branches,
             "description": "One layer, input side first: neurons (dense), kernels (conv2d), a pooling window "
-                           "(maxpool, avgpool) or flatten."}
+                           "(maxpool, avgpool), flatten, a normalisation (batchnorm, layernorm) or dropout."}
 
 
 def _samples(what: str, kind: str = "number") -> dict:
