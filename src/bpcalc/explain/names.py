@@ -10,7 +10,8 @@ from bpcalc.explain.notation import Notation, d
 from bpcalc.registry import LAYERS
 from bpcalc.registry.kinds import Sym
 
-TEX_BASE = {"δ": r"\delta"}
+TEX_BASE = {"δ": r"\delta", "μ": r"\mu", "σ": r"\sigma", "σ²": r"\sigma^2", "x̂": r"\hat{x}", "γ": r"\gamma",
+            "β": r"\beta"}
 
 
 def _ix(idx: tuple) -> str:
@@ -59,7 +60,7 @@ class Names:
     def short(self, kind: str, idx: tuple) -> M:
         if kind == "in" and self.li > 0:
             return self.prev().short("a", idx)
-        if self.dense and all(isinstance(i, int) for i in idx):
+        if self.dense and idx and all(isinstance(i, int) for i in idx):
             return self.at(kind, idx)
         base = "x" if kind == "in" else kind
         tex = TEX_BASE.get(base, base)

@@ -87,6 +87,8 @@ def forward(doc: Doc, v, li: int) -> None:
         if kind.window == "max" and L.record.get("ties") is not None and np.any(L.record["ties"]):
             doc.para(_("a tie: some windows hold their maximum twice; the first in row-major order wins, as in "
                        "PyTorch"), "note")
+    elif kind.elementwise:
+        _norm_forward(doc, v, li, L, A0, Z, A)
     elif kind.reshape:
         doc.para(M(f"{A.text} = vec({A0.text})  " + _("(channel, row, column)"),
                    rf"{A.tex} = \operatorname{{vec}}\left({A0.tex}\right)"), "math")
@@ -176,6 +178,9 @@ def backward(doc: Doc, v, li: int) -> None:
                                                                              shape=shape_text(L.a_prev.shape[1:])),
                    rf"{dX.tex} = \operatorname{{reshape}}\left({dA.tex}\right)"), "math")
         return
+    if kind.elementwise:
+        _norm_backward(doc, v, li, L, dA, dX)
+        return
     m = faces(L)
     if kind.window == "max":
         doc.para(_("max-pool: each window's gradient goes whole to the cell that was its maximum; the others get "
@@ -220,6 +225,96 @@ def _conv_backward(doc: Doc, v, li: int, L, m: dict, dA: M, dX: M) -> None:
     doc.para(_("how many windows read each input cell (the overlaps):"), "note")
     v.equation(doc, M(_("overlaps"), r"\text{" + _("overlaps") + "}"), sym("="), v.mat(m["overlaps"]))
     maps(doc, v, dX, m["grad_x"])
+
+
+# ---------------------------------------------------------------- normalisations and dropout
+def arr(doc: Doc, v, name: M, x: np.ndarray) -> None:
+    """Values per sample: feature maps channel by channel, or one row per sample."""
+    if x.ndim == 4:
+        maps(doc, v, name, x)
+    else:
+        v.equation(doc, name, sym("="), v.mat(x.reshape(x.shape[0], -1)))
+
+
+def _norm_forward(doc: Doc, v, li: int, L, A0: M, Z: M, A: M) -> None:
+    """batchnorm, layernorm: μ, σ², X̂, Z = γ ⊙ X̂ + β, A = f(Z); dropout: A = A0 ⊙ M/(1 − p)."""
+    arr(doc, v, A0, L.a_prev)
+    if "mask" in LAYERS[L.type].json:
+        mask = L.record.get("mask")
+        if mask is None:
+            doc.para(M(f"{A.text} = {A0.text}  " + _("(eval mode)"), f"{A.tex} = {A0.tex}"), "math")
+        else:
+            Mk = named("m", v, li)
+            p = L.hyper["p"]
+            doc.para(M(f"{A.text} = {A0.text} ⊙ {Mk.text} / (1 − {p:g})",
+                       rf"{A.tex} = {A0.tex} \odot {Mk.tex} / (1 - {p:g})"), "math")
+            arr(doc, v, Mk, np.broadcast_to(mask, L.a.shape))
+        arr(doc, v, A, L.a)
+        return
+    mu, var, xh = named("μ", v, li, r"\mu"), named("σ²", v, li, r"\sigma^2"), named("x̂", v, li, r"\hat{X}")
+    eps = L.hyper["epsilon"]
+    over = (_("running estimates") if L.hyper.get("mode") == "eval" else
+            _("over the batch, per feature") if L.type == "batchnorm" else _("over each sample's features"))
+    doc.para(M(f"{mu.text}, {var.text}: " + over, rf"{mu.tex},\ {var.tex}:\ \text{{{over}}}"), "math")
+    v.equation(doc, mu, sym("="), v.param(L.record["mean"]))
+    v.equation(doc, var, sym("="), v.param(L.record["var"]))
+    doc.para(M(f"{xh.text} = ({A0.text} − {mu.text}) / √({var.text} + {eps:g})",
+               rf"{xh.tex} = \frac{{{A0.tex} - {mu.tex}}}{{\sqrt{{{var.tex} + {eps:g}}}}}"), "math")
+    arr(doc, v, xh, L.record["x_hat"])
+    doc.para(M(f"{Z.text} = γ ⊙ {xh.text} + β", rf"{Z.tex} = \gamma \odot {xh.tex} + \beta"), "math")
+    for key, name in (("gamma", M("γ", r"\gamma")), ("beta", M("β", r"\beta"))):
+        if key in L.params:
+            x = L.params[key]
+            v.equation(doc, name, sym("="), v.param(x))
+    arr(doc, v, Z, L.z)
+    act = ACTIVATIONS[L.activation]
+    if not act.identity:
+        doc.para(M(f"{A.text} = {act.symbol}({Z.text})", rf"{A.tex} = {act.tex_symbol}\left({Z.tex}\right)"),
+                 "math")
+        arr(doc, v, A, L.a)
+
+
+def _norm_backward(doc: Doc, v, li: int, L, dA: M, dX: M) -> None:
+    """δ, G = δ ⊙ γ, ∂E/∂X by the compact formula; ∂E/∂γ, ∂E/∂β. dropout: ∂E/∂X = ∂E/∂A ⊙ M/(1 − p)."""
+    grad_in = v.tr.layers[li - 1].grad_a if li > 0 else v.tr.grad_inputs
+    if "mask" in LAYERS[L.type].json:
+        mask = L.record.get("mask")
+        if mask is None:
+            doc.para(M(f"{dX.text} = {dA.text}", f"{dX.tex} = {dA.tex}"), "math")
+        else:
+            Mk = named("m", v, li)
+            doc.para(M(f"{dX.text} = {dA.text} ⊙ {Mk.text} / (1 − {L.hyper['p']:g})  " + _("(kept units only)"),
+                       rf"{dX.tex} = {dA.tex} \odot {Mk.tex} / (1 - {L.hyper['p']:g})"), "math")
+        if grad_in is not None:
+            arr(doc, v, dX, grad_in)
+        return
+    D, Z = named("δ", v, li), named("z", v, li)
+    act = ACTIVATIONS[L.activation]
+    if not act.identity and L.local is not None:
+        doc.para(M(f"{D.text} = {dA.text} ⊙ {act.symbol}′({Z.text})",
+                   rf"{D.tex} = {dA.tex} \odot {act.tex_symbol}'\left({Z.tex}\right)"), "math")
+    else:
+        doc.para(M(f"{D.text} = {dA.text}", f"{D.tex} = {dA.tex}"), "math")
+    arr(doc, v, D, L.delta)
+    if grad_in is not None:
+        m = "m"
+        if L.hyper.get("mode") == "eval":
+            doc.para(M(f"{dX.text} = {D.text} ⊙ γ / σ  " + _("(μ and σ² are constants in eval mode)"),
+                       rf"{dX.tex} = {D.tex} \odot \gamma / \sigma"), "math")
+        else:
+            doc.para(M(f"{dX.text} = (1/({m}σ)) ({m}·G − ΣG − X̂ ⊙ Σ(G ⊙ X̂)),  G = {D.text} ⊙ γ",
+                       rf"{dX.tex} = \frac{{1}}{{{m}\sigma}}\left({m} G - \sum G - \hat{{X}} \odot \sum G \odot "
+                       rf"\hat{{X}}\right),\ G = {D.tex} \odot \gamma"), "math")
+        arr(doc, v, dX, grad_in)
+    for key, name, tex, body, body_tex in (("gamma", "γ", r"\gamma", "δ ⊙ X̂", r"\delta \odot \hat{X}"),
+                                           ("beta", "β", r"\beta", "δ", r"\delta")):
+        if key in L.grads:
+            g = L.grads[key]
+            gm = M(f"∂E/∂{name}", rf"\frac{{\partial E}}{{\partial {tex}}}")
+            over = _("over the samples") + ("" if L.type != "batchnorm" or L.delta.ndim == 2 else
+                                            _(" and the positions of the channel"))
+            doc.para(M(f"{gm.text} = Σ {body}  ({over})", rf"{gm.tex} = \sum {body_tex}"), "math")
+            v.equation(doc, gm, sym("="), v.param(g))
 
 
 # ---------------------------------------------------------------- gradients

@@ -266,6 +266,17 @@ def _hidden_delta(doc: Doc, v: _View, li: int) -> None:
     L, N = tr.layers[li], tr.layers[li + 1]
     act = ACTIVATIONS[L.activation]
     Z, D, Dn, dA = v.Z(li), v.D(li), v.D(li + 1), v.dA(li)
+    if not LAYERS[N.type].neurons:  # from a layer of another kind above (batchnorm, dropout): its ∂E/∂x
+        doc.para(_("{dA}: from layer {l}, above").format(dA=dA.text, l=nt.number(li + 1)), "note")
+        v.equation(doc, dA, sym("="), v.vec(L.grad_a))
+        if L.local is None:
+            v.equation(doc, D, sym("="), v.vec(L.delta))
+        elif act.identity:
+            doc.para(_eq(D, dA), "math")
+            v.equation(doc, D, sym("="), v.vec(L.delta))
+        else:
+            _elementwise_delta(doc, v, L, act, Z, D, dA)
+        return
     if v.batch:
         back = M(f"{Dn.text} {nt.W(li + 1).text}", rf"{Dn.tex} {nt.W(li + 1).tex}")
         parts = [v.vec(N.delta), sym("·"), v.mat(N.weights)]

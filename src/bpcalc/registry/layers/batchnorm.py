@@ -160,8 +160,7 @@ class Groups:
         return P[cell[0]] if self.batch else P[cell]
 
 
-def _mu_sym(names, k: int, what: str) -> tuple[str, str]:
-    return names.at(what, (k,))
+TEX_SYM = {"μ": r"\mu", "σ²": r"\sigma^2"}
 
 
 def _eval_mode(L) -> bool:
@@ -201,6 +200,19 @@ def narrate_norm_forward(L, s: int, fmt, names, full: bool, batch: bool):
                                    _("({n} terms)").format(n=m), var, words=not write))
         root = (f"√({names.short('σ²', ())[0]} + ε)", r"\sqrt{\sigma^2 + \epsilon}")
         out.rows.append(nr.row(names.at("σ", (k,)), root, f"√({fmt(var)} + {fmt(eps)})", np.sqrt(var + eps)))
+    if batch and s == 0 and "new_running_mean" in rec and not _eval_mode(L):  # the running estimates move
+        mom, m = L.hyper["momentum"], gr.count()
+        for k in gr.shown(s):
+            for key, sym, stat, extra in (("mean", "μ", rec["mean"][k], ""), ("var", "σ²", rec["var"][k],
+                                                                                  f" × {m}/{m - 1}")):
+                old, new = rec["running_" + key][k], rec["new_running_" + key][k]
+                corr = (f" · {m}/({m}−1)", rf" \cdot \frac{{{m}}}{{{m}-1}}") if extra else ("", "")
+                new_w = _("new")
+                out.rows.append(nr.row(
+                    (f"running_{key}_{k + 1} ({new_w})", rf"\text{{running\_{key}}}_{{{k + 1}}}\ (\text{{{new_w}}})"),
+                    (f"(1 − {mom:g})·running_{key} + {mom:g}·{sym}{corr[0]}",
+                     rf"(1 - {mom:g})\,\text{{running\_{key}}} + {mom:g}\,{TEX_SYM[sym]}{corr[1]}"),
+                    f"{1 - mom:g} × {fmt.p_(old)} + {mom:g} × {fmt.p_(stat)}{extra}", new))
     if batch and s == 0 and not _eval_mode(L):
         out.notes.append(_("μ and σ² are taken over the {m} values of each feature in the batch (the biased "
                            "variance, divided by {m})").format(m=gr.count()))
@@ -464,6 +476,13 @@ def fraction(rd, raw: dict, key: str, path: tuple, default: float, closed: bool 
     return v
 
 
+def param_name(key: str, ix: tuple) -> tuple[str, str]:
+    """γ_c, β_c (layernorm: γ[i,j,…] shaped like a sample) as the update table writes them."""
+    sym, tex = {"gamma": ("γ", r"\gamma"), "beta": ("β", r"\beta")}[key]
+    at = ",".join(str(i + 1) for i in ix)
+    return (f"{sym}_{at}", rf"{tex}_{{{at}}}") if len(ix) == 1 else (f"{sym}[{at}]", rf"{tex}[{at}]")
+
+
 def _describe(layer) -> str:
     return "batchnorm" + (" eval" if layer.hyper.get("mode") == "eval" else "")
 
@@ -511,7 +530,8 @@ BATCHNORM = LayerKind(
     forward=forward, grads=grads, back=back, torch=_torch,
     json=("activation", "gamma", "beta", "mean", "var", "x_hat", "z", "a", "grad_a", "delta", "grad_gamma",
           "grad_beta", "new_gamma", "new_beta", "new_running_mean", "new_running_var", "optimizer_state"),
-    describe=_describe, record=record, state=STATE, advance=advance, mistakes=MISTAKES, elementwise=True,
+    describe=_describe, record=record, state=STATE, advance=advance, param_name=param_name, mistakes=MISTAKES,
+    elementwise=True,
     new=Generator(word="batchnorm", syntax="batchnorm", read=read_word, out_shape=lambda st, in_shape: in_shape,
                   draw=_draw, samples=3),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,

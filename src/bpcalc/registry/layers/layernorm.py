@@ -15,6 +15,7 @@ from bpcalc.registry.layers.batchnorm import (
     narrate_norm_forward,
     narrate_norm_grads,
     normalise,
+    param_name,
     positive,
     read_word,
 )
@@ -97,7 +98,7 @@ LAYERNORM = LayerKind(
     forward=forward, grads=grads, back=back, torch=_torch,
     json=("activation", "gamma", "beta", "mean", "var", "x_hat", "z", "a", "grad_a", "delta", "grad_gamma",
           "grad_beta", "new_gamma", "new_beta", "optimizer_state"),
-    describe=lambda layer: "layernorm", record=record, mistakes=MISTAKES, elementwise=True,
+    describe=lambda layer: "layernorm", record=record, param_name=param_name, mistakes=MISTAKES, elementwise=True,
     new=Generator(word="layernorm", syntax="layernorm", read=read_word, out_shape=lambda st, in_shape: in_shape,
                   draw=_draw),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
