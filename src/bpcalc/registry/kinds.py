@@ -411,7 +411,14 @@ class LayerKind:
     # faces inside P, beside the learnable parameters (forward reads it: batchnorm's eval mode).
     state: tuple[str, ...] = ()
     elementwise: bool = False  # keeps its input's shape, a vector or feature maps alike (batchnorm, dropout)
+    normalises: str = ""  # a normalisation: over the "batch" per feature (batchnorm) or each "sample" (layernorm)
     advance: Callable[[dict, dict, Any], dict] | None = None
+    # the spec's JSON schema (spec/schema.py) for the kind's own keys: key -> schema fragment with its description
+    # (keys several kinds share, such as weights, biases, activation, stride, padding, are described there), and
+    # the rule its layers follow (a oneOf/required fragment: which keys a layer of this kind needs)
+    schema: dict[str, dict] = field(default_factory=dict)
+    required: dict | None = None
+    rank: int = 100  # where the kind stands in lists (help, schema): lower first, then by name
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

@@ -239,7 +239,8 @@ def arr(doc: Doc, v, name: M, x: np.ndarray) -> None:
 def _norm_forward(doc: Doc, v, li: int, L, A0: M, Z: M, A: M) -> None:
     """batchnorm, layernorm: μ, σ², X̂, Z = γ ⊙ X̂ + β, A = f(Z); dropout: A = A0 ⊙ M/(1 − p)."""
     arr(doc, v, A0, L.a_prev)
-    if "mask" in LAYERS[L.type].json:
+    kind = LAYERS[L.type]
+    if not kind.normalises:  # dropout
         mask = L.record.get("mask")
         if mask is None:
             doc.para(M(f"{A.text} = {A0.text}  " + _("(eval mode)"), f"{A.tex} = {A0.tex}"), "math")
@@ -254,7 +255,7 @@ def _norm_forward(doc: Doc, v, li: int, L, A0: M, Z: M, A: M) -> None:
     mu, var, xh = named("μ", v, li, r"\mu"), named("σ²", v, li, r"\sigma^2"), named("x̂", v, li, r"\hat{X}")
     eps = L.hyper["epsilon"]
     over = (_("running estimates") if L.hyper.get("mode") == "eval" else
-            _("over the batch, per feature") if L.type == "batchnorm" else _("over each sample's features"))
+            _("over the batch, per feature") if kind.normalises == "batch" else _("over each sample's features"))
     doc.para(M(f"{mu.text}, {var.text}: " + over, rf"{mu.tex},\ {var.tex}:\ \text{{{over}}}"), "math")
     v.equation(doc, mu, sym("="), v.param(L.record["mean"]))
     v.equation(doc, var, sym("="), v.param(L.record["var"]))
@@ -277,7 +278,8 @@ def _norm_forward(doc: Doc, v, li: int, L, A0: M, Z: M, A: M) -> None:
 def _norm_backward(doc: Doc, v, li: int, L, dA: M, dX: M) -> None:
     """δ, G = δ ⊙ γ, ∂E/∂X by the compact formula; ∂E/∂γ, ∂E/∂β. dropout: ∂E/∂X = ∂E/∂A ⊙ M/(1 − p)."""
     grad_in = v.tr.layers[li - 1].grad_a if li > 0 else v.tr.grad_inputs
-    if "mask" in LAYERS[L.type].json:
+    kind = LAYERS[L.type]
+    if not kind.normalises:  # dropout
         mask = L.record.get("mask")
         if mask is None:
             doc.para(M(f"{dX.text} = {dA.text}", f"{dX.tex} = {dA.tex}"), "math")
@@ -311,7 +313,7 @@ def _norm_backward(doc: Doc, v, li: int, L, dA: M, dX: M) -> None:
         if key in L.grads:
             g = L.grads[key]
             gm = M(f"∂E/∂{name}", rf"\frac{{\partial E}}{{\partial {tex}}}")
-            over = _("over the samples") + ("" if L.type != "batchnorm" or L.delta.ndim == 2 else
+            over = _("over the samples") + ("" if kind.normalises != "batch" or L.delta.ndim == 2 else
                                             _(" and the positions of the channel"))
             doc.para(M(f"{gm.text} = Σ {body}  ({over})", rf"{gm.tex} = \sum {body_tex}"), "math")
             v.equation(doc, gm, sym("="), v.param(g))

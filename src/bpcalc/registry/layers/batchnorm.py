@@ -17,6 +17,7 @@ import numpy as np
 
 from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
+from bpcalc.registry.layers import keys
 
 KEYS = frozenset({"gamma", "beta", "epsilon", "momentum", "running_mean", "running_var", "mode", "activation"})
 STATE = ("running_mean", "running_var")
@@ -522,7 +523,26 @@ def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
             "beta": values(rng, -0.5, 0.5, decimals, C)}
 
 
+SCHEMA = {
+    "gamma": keys.arrays("batchnorm: the scale γ, one per feature (channel); layernorm: shaped like one sample "
+                         "(default 1)."),
+    "beta": keys.arrays("batchnorm/layernorm: the shift β, shaped as `gamma` (default 0)."),
+    "epsilon": {"type": "number", "minimum": 0,
+                "description": "batchnorm/layernorm: ε added to the variance, above 0 (default 1e-5)."},
+    "momentum": {"type": "number", "minimum": 0, "maximum": 1,
+                 "description": "batchnorm: how far the running estimates move towards each batch's (default 0.1, "
+                                "as PyTorch)."},
+    "running_mean": keys.arrays("batchnorm: the running mean, one per feature (default 0); `step --save` writes "
+                                "it.", maps=False),
+    "running_var": keys.arrays("batchnorm: the running (unbiased) variance, one per feature (default 1).",
+                               maps=False),
+    "mode": {"enum": ["train", "eval"],
+             "description": "batchnorm: train normalises with the batch's μ and σ², eval with the running "
+                            "estimates; dropout: eval passes the input through (default train)."},
+}
+
 BATCHNORM = LayerKind(
+    rank=5, schema=SCHEMA,
     name="batchnorm", help=N_("batch normalisation: each feature (channel) normalised over the batch's samples, "
                               "then scaled by γ and shifted by β (nn.BatchNorm1d/2d); then the activation"),
     params=("gamma", "beta"), keys=KEYS, activation=True, parse=parse,
@@ -531,7 +551,7 @@ BATCHNORM = LayerKind(
     json=("activation", "gamma", "beta", "mean", "var", "x_hat", "z", "a", "grad_a", "delta", "grad_gamma",
           "grad_beta", "new_gamma", "new_beta", "new_running_mean", "new_running_var", "optimizer_state"),
     describe=_describe, record=record, state=STATE, advance=advance, param_name=param_name, mistakes=MISTAKES,
-    elementwise=True,
+    elementwise=True, normalises="batch",
     new=Generator(word="batchnorm", syntax="batchnorm", read=read_word, out_shape=lambda st, in_shape: in_shape,
                   draw=_draw, samples=3),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,

@@ -10,7 +10,9 @@ import numpy as np
 
 from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
+from bpcalc.registry.layers import keys
 from bpcalc.registry.layers import narrate as nr
+from bpcalc.registry.layers.batchnorm import SCHEMA as NORM_SCHEMA
 from bpcalc.registry.layers.batchnorm import fraction, read_word
 
 KEYS = frozenset({"p", "mask", "seed", "mode"})
@@ -146,6 +148,13 @@ def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
 
 
 DROPOUT = LayerKind(
+    rank=7, required={"required": ["p"]},
+    schema={"p": {"type": "number", "minimum": 0, "maximum": 1,
+                  "description": "dropout: the probability that a value is dropped (below 1)."},
+            "mask": keys.arrays("dropout: 1 kept, 0 dropped, shaped like the layer's input (one for every sample) "
+                                "or one per sample."),
+            "seed": {"type": "integer", "minimum": 0, "description": "dropout, instead of `mask`: draw the mask."},
+            "mode": NORM_SCHEMA["mode"]},
     name="dropout", help=N_("dropout: values dropped where the mask is 0, the kept ones scaled by 1/(1 − p) "
                             "(inverted dropout, as nn.Dropout); eval mode passes them through"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=lambda layer, in_shape: tuple(in_shape),

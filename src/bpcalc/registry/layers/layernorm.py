@@ -10,6 +10,7 @@ from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind
 from bpcalc.registry.layers.batchnorm import (
     MISTAKES,
+    SCHEMA,
     back_normalised,
     narrate_norm_backward,
     narrate_norm_forward,
@@ -91,6 +92,7 @@ def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
 
 
 LAYERNORM = LayerKind(
+    rank=6, schema={k: v for k, v in SCHEMA.items() if k in KEYS},
     name="layernorm", help=N_("layer normalisation: each sample's features normalised over themselves, then scaled "
                               "by γ and shifted by β (nn.LayerNorm); then the activation"),
     params=("gamma", "beta"), keys=KEYS, activation=True, parse=parse,
@@ -99,6 +101,7 @@ LAYERNORM = LayerKind(
     json=("activation", "gamma", "beta", "mean", "var", "x_hat", "z", "a", "grad_a", "delta", "grad_gamma",
           "grad_beta", "new_gamma", "new_beta", "optimizer_state"),
     describe=lambda layer: "layernorm", record=record, param_name=param_name, mistakes=MISTAKES, elementwise=True,
+    normalises="sample",
     new=Generator(word="layernorm", syntax="layernorm", read=read_word, out_shape=lambda st, in_shape: in_shape,
                   draw=_draw),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
