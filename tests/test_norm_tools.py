@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -36,3 +37,52 @@ def test_schema_accepts_every_fixture_spec():
         assert not errors, (path.stem, errors[0].message[:300])
     bad = {"inputs": [[1, 2]], "targets": [[1]], "layers": [{"type": "batchnorm", "gamma": [1, 1], "p": 0.5}]}
     assert list(v.iter_errors(bad))
+
+
+@pytest.mark.parametrize("path", RUNS, ids=lambda p: p.stem[4:])
+def test_check_passes(path, tmp_path):
+    """Every gradient (γ, β included; dropout with its fixed mask) agrees with central differences."""
+    r = _bpcalc("check", str(_spec(tmp_path, path.stem)), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["ok"] and d["failed"] == 0
+    names = {p["key"].split(".")[2] for p in d["parameters"]}
+    lay = [x["type"] for x in json.loads(path.read_text())["spec"]["layers"]]
+    if "batchnorm" in lay or "layernorm" in lay:
+        assert {"grad_gamma", "grad_beta"} <= names
+
+
+EXPORTED = ["run_bn_dense_n3_relu_softmax", "run_bn_conv_eval_n2", "run_bn_dropout_ln_n3", "run_dropout_conv_n2",
+            "run_ln_conv_n2", "run_bn_dense_n3_adam", "run_dropout_eval"]  # (each script imports torch: seconds)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("path", [FIXTURES / f"{n}.json" for n in EXPORTED], ids=lambda p: p.stem[4:])
+def test_exported_script_takes_bpcalcs_step(path, tmp_path):
+    """The exported script (nn.BatchNorm1d/2d, nn.LayerNorm, nn.Dropout with bpcalc's mask) prints bpcalc's numbers:
+    the loss before and after, each layer's a, ∂E/∂a, z, the gradients and new values of γ, β, weights, biases and
+    the new running estimates."""
+    pytest.importorskip("torch")
+    spec = _spec(tmp_path, path.stem)
+    script = tmp_path / "step.py"
+    r = _bpcalc("export", str(spec), "--to", "pytorch", "-o", str(script))
+    assert r.returncode == 0, r.stderr
+    text = script.read_text()
+    lay = [x["type"] for x in json.loads(path.read_text())["spec"]["layers"]]
+    for kind, module in (("batchnorm", "nn.BatchNorm"), ("layernorm", "nn.LayerNorm("), ("dropout", "nn.Dropout(")):
+        assert (kind in lay) == (module in text), kind
+    r = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    theirs = json.loads(r.stdout)
+    ours = json.loads(_bpcalc("run", str(spec), "--format", "json").stdout)
+    assert theirs["loss"] == pytest.approx(ours["loss"], rel=1e-12)
+    assert theirs["loss_after"] == pytest.approx(ours["loss_after"], rel=1e-12)
+    checked = 0
+    for i, (T, B) in enumerate(zip(theirs["layers"], ours["layers"])):
+        for key, value in T.items():
+            if key == "type" or value is None or (key == "z" and "z" not in B):
+                continue  # (flatten and dropout have no z in bpcalc's JSON)
+            a, e = np.asarray(B[key], dtype=float), np.asarray(value, dtype=float)
+            np.testing.assert_allclose(a.reshape(e.shape), e, rtol=1e-10, atol=1e-13, err_msg=f"layers[{i}].{key}")
+            checked += 1
+    assert checked >= 3 * len(lay)

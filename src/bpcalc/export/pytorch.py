@@ -167,8 +167,71 @@ def export_pytorch(spec, dest: Path | None = None, epochs: int | None = None) ->
     return text if epochs is None else with_training(text, spec, epochs)
 
 
-TORCH_PARAM = {"weights": "weight", "biases": "bias"}  # a parameter's spec key -> its torch.nn attribute
-STATE_KEY = {"weights": "W", "biases": "b"}  # -> its key in the optimizer state (engine.network.Network.apply)
+# a parameter's spec key -> its torch.nn attribute (nn.BatchNorm*/nn.LayerNorm keep γ as weight, β as bias)
+TORCH_PARAM = {"weights": "weight", "biases": "bias", "gamma": "weight", "beta": "bias"}
+
+# the step of a network with normalisations or dropout: the JSON under bpcalc's names for every parameter (gamma,
+# beta …) and the running estimates as they are after the step's forward pass (the pass after the update leaves
+# them as they were: bpcalc moves them once per step)
+NORM_STEP = '''
+zs, as_ = forward(X)
+STATES = [{k: getattr(layer, k).detach().clone() for k in names} for layer, names in zip(layers, STATE)]
+for a in as_:
+    a.retain_grad()
+loss = loss_of(zs, as_, T)
+opt.zero_grad()
+loss.backward()
+grads = [{k: getattr(layer, attr).grad.clone() for k, attr in names} for layer, names in zip(layers, PARAM_NAMES)]
+opt.step()
+with torch.no_grad():
+    moved = [{k: getattr(layer, k).clone() for k in names} for layer, names in zip(layers, STATE)]
+    zs2, as2 = forward(X)
+    for layer, kept in zip(layers, moved):  # (as bpcalc: the running estimates move once per step)
+        for k, v in kept.items():
+            getattr(layer, k).copy_(v)
+    loss_after = loss_of(zs2, as2, T)
+
+
+def values(p):
+    return None if p is None else p.detach().tolist()
+
+
+result = {
+    "kind": "network",
+    "loss": loss.item(),
+    "loss_after": loss_after.item(),
+    "layers": [{"type": kind, "z": z.detach().tolist(), "a": a.detach().tolist(), "grad_a": values(a.grad),
+                **{f"grad_{k}": g.tolist() for k, g in G.items()},
+                **{f"new_{k}": values(getattr(layer, attr)) for k, attr in names},
+                **{f"new_{k}": v.tolist() for k, v in moved_l.items()}}
+               for kind, z, a, G, layer, names, moved_l in zip(KINDS, zs, as_, grads, layers, PARAM_NAMES, moved)],
+}
+if "--json" in sys.argv[1:]:
+    print(json.dumps(result, indent=2))
+else:
+    print(f"loss        {result['loss']!r}")
+    for i, L in enumerate(result["layers"]):
+        print(f"layers[{i}]  {L['type']}")
+        for k, v in L.items():
+            if k.startswith(("grad_", "new_")) and k != "grad_a":
+                print(f"           {k} {v}")
+    print(f"loss after  {result['loss_after']!r}")'''
+
+MASKED_FORWARD = '''
+
+def forward(x):
+    """z and a of every layer."""
+    zs, as_ = [], []
+    for i, (layer, name) in enumerate(zip(layers, ACTIVATIONS)):
+        if i in MASKS and layer.training:  # bpcalc's mask, with nn.Dropout's inverted scaling 1/(1 − p)
+            z = x * MASKS[i] / (1 - layer.p)
+        else:
+            z = layer(x)
+        x = activate(name, z)
+        zs.append(z)
+        as_.append(x)
+    return zs, as_
+'''
 
 # the step and its printout for a network with feature maps: layers of every kind, some without parameters; JSON
 # under the keys of `bpcalc run --format json` for each kind (pools and flatten: a and grad_a)
@@ -225,6 +288,7 @@ else:
 
 def _network_script(spec, dest: Path | None) -> str:
     from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, pair
+    from bpcalc.spec.loader import param_key
 
     out_act = spec.layers[-1].activation
     pr = pair(out_act, spec.loss)
@@ -255,6 +319,28 @@ def _network_script(spec, dest: Path | None) -> str:
     for i, L in enumerate(spec.layers):
         for name, arr in L.params.items():
             lines.append(f"    layers[{i}].{TORCH_PARAM[name]}.copy_({_tensor(arr)})")
+        for name, arr in L.state.items():  # (batchnorm's running estimates: the buffers of the same names)
+            lines.append(f"    layers[{i}].{name}.copy_({_tensor(arr)})")
+    normed = any(set(L.params) - {"weights", "biases"} or L.state or LAYERS[L.type].elementwise
+                 for L in spec.layers)
+    masks = {}
+    for i, L in enumerate(spec.layers):
+        if L.hyper.get("mode") == "eval":
+            lines.append(f"layers[{i}].eval()  # " + _("eval mode, as the spec says"))
+        elif "p" in L.hyper and LAYERS[L.type].elementwise and not LAYERS[L.type].normalises:
+            mask = LAYERS[L.type].record(LAYERS[L.type].forward({}, L.hyper, np.zeros(spec.inputs.shape[:1]
+                                                                                   + tuple(L.in_shape)))[1])["mask"]
+            if mask is not None:
+                masks[i] = mask[0] if np.all(mask == mask[:1]) else mask
+    if masks:
+        lines += _comment(_("nn.Dropout draws its own random mask each call; to take the step bpcalc takes, the "
+                            "forward pass below multiplies by bpcalc's mask instead and scales the kept values by "
+                            "1/(1 − p) as nn.Dropout does (layer.p); in eval mode nn.Dropout passes values through"),
+                          "# ")
+        lines.append("MASKS = {" + ", ".join(f"{i}: {_tensor(m)}" for i, m in masks.items()) + "}")
+    if normed:
+        lines.append(f"PARAM_NAMES = {[[(n, TORCH_PARAM[n]) for n in L.params] for L in spec.layers]!r}")
+        lines.append(f"STATE = {[list(L.state) for L in spec.layers]!r}")
     lines.append(f"ACTIVATIONS = {[L.activation for L in spec.layers]!r}")
     if maps:
         lines.append(f"KINDS = {[L.type for L in spec.layers]!r}")
@@ -262,7 +348,11 @@ def _network_script(spec, dest: Path | None) -> str:
     for name in dict.fromkeys(L.activation for L in spec.layers):
         lines.append(f"    if name == {name!r}:\n        return {ACTIVATIONS[name].torch}")
     lines.append("    raise ValueError(name)")
-    lines.append('''
+    if masks:
+        lines.append(MASKED_FORWARD.rstrip("\n"))
+    lines.append(('''
+
+def loss_of(zs, as_, t):''' if masks else '''
 
 def forward(x):
     """z and a of every layer."""
@@ -275,7 +365,7 @@ def forward(x):
     return zs, as_
 
 
-def loss_of(zs, as_, t):
+def loss_of(zs, as_, t):''') + '''
     """The mean over samples of each sample's loss."""''')
     uses, code = loss
     if uses == "z" and pr.torch_differs:
@@ -292,13 +382,13 @@ def loss_of(zs, as_, t):
         for name in L.params:
             if name not in spec.freeze:
                 params.append(f"layers[{i}].{TORCH_PARAM[name]}")
-                param_of[(STATE_KEY[name], i)] = f"layers[{i}].{TORCH_PARAM[name]}"
+                param_of[param_key(name, i)] = f"layers[{i}].{TORCH_PARAM[name]}"
     lines.append("\n")
     lines.append("# " + (_("frozen (not updated, gradients still shown): {names}").format(names=", ".join(frozen))
                          if frozen else _("every weight and bias is updated")))
     lines.append(f"opt = {_optimizer_code(spec, '[' + ', '.join(params) + ']')}")
     lines += _state_code(spec, param_of)
-    lines.append(MAPS_STEP if maps else '''
+    lines.append(NORM_STEP if normed else MAPS_STEP if maps else '''
 zs, as_ = forward(X)
 loss = loss_of(zs, as_, T)
 opt.zero_grad()
