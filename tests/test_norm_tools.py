@@ -86,3 +86,43 @@ def test_exported_script_takes_bpcalcs_step(path, tmp_path):
             np.testing.assert_allclose(a.reshape(e.shape), e, rtol=1e-10, atol=1e-13, err_msg=f"layers[{i}].{key}")
             checked += 1
     assert checked >= 3 * len(lay)
+
+
+# ---------------------------------------------------------------- diagnosis: the wrong values worked out here
+def _cause(tmp_path: Path, name: str, key: str, value: float) -> dict:
+    spec = json.loads((FIXTURES / f"{name}.json").read_text())["spec"]
+    spec["expected"] = {key: round(float(value), 4)}
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False, default_flow_style=None))
+    r = _bpcalc("run", str(path), "--format", "json")
+    assert r.returncode == 1, r.stderr  # (1: a value does not match)
+    return json.loads(r.stdout)["expected"][0]
+
+
+def _bn_paths(name: str):
+    """The batchnorm layer's input x, g = δ·γ, and ∂E/∂x with the σ² path or the μ path left out (by hand)."""
+    layers = json.loads((FIXTURES / f"{name}.json").read_text())["expected"]["layers"]
+    x, d, gamma = np.array(layers[0]["a"]), np.array(layers[1]["delta"]), np.array(layers[1]["gamma"])
+    g, m = d * gamma, x.shape[0]
+    sd = np.sqrt(x.var(axis=0) + 1e-5)
+    xh = (x - x.mean(axis=0)) / sd
+    return {"variance_path_missing": (m * g - g.sum(axis=0)) / (m * sd),
+            "mean_path_missing": (m * g - xh * (g * xh).sum(axis=0)) / (m * sd)}
+
+
+@pytest.mark.parametrize("cause", ["variance_path_missing", "mean_path_missing"])
+def test_diagnosis_names_a_missing_path(cause, tmp_path):
+    name = "run_bn_dense_n3_relu_softmax"
+    wrong = _bn_paths(name)[cause][0, 1]
+    found = _cause(tmp_path, name, "layers.0.grad_a.0.1", wrong)
+    assert found["ok"] is False and found["diagnosis"]["cause"] == cause, found
+
+
+def test_diagnosis_names_dropout_not_rescaled(tmp_path):
+    """a = x·m, the 1/(1 − p) left out: half the right value where the mask keeps the unit (p = 0.5)."""
+    name = "run_dropout_dense_n3"
+    c = json.loads((FIXTURES / f"{name}.json").read_text())
+    x, mask = np.array(c["expected"]["layers"][0]["a"]), np.array(c["spec"]["layers"][1]["mask"])
+    s, k = next((s, k) for s, k in np.ndindex(x.shape) if mask[s, k] == 1 and abs(x[s, k]) > 0.05)
+    found = _cause(tmp_path, name, f"layers.1.a.{s}.{k}", x[s, k] * mask[s, k])
+    assert found["ok"] is False and found["diagnosis"]["cause"] == "dropout_not_rescaled", found
