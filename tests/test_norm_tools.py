@@ -126,3 +126,30 @@ def test_diagnosis_names_dropout_not_rescaled(tmp_path):
     s, k = next((s, k) for s, k in np.ndindex(x.shape) if mask[s, k] == 1 and abs(x[s, k]) > 0.05)
     found = _cause(tmp_path, name, f"layers.1.a.{s}.{k}", x[s, k] * mask[s, k])
     assert found["ok"] is False and found["diagnosis"]["cause"] == "dropout_not_rescaled", found
+
+
+# ---------------------------------------------------------------- new, worksheet
+@pytest.mark.parametrize("shape", ["3:batchnorm:2", "2:layernorm:2", "2:3:dropout:2", "1x3x3:conv2x2:batchnorm:2"])
+def test_new_draws_a_problem_that_runs(shape, tmp_path):
+    out = tmp_path / "p.yaml"
+    r = _bpcalc("new", "--shape", shape, "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    spec = yaml.safe_load(out.read_text())
+    kinds = [x.get("type", "dense") for x in spec["layers"]]
+    assert shape.split(":")[-2] in kinds
+    if "batchnorm" in kinds or "dropout" in kinds:  # several samples: the batch a batchnorm normalises over
+        assert len(spec["inputs"]) == 3
+    r = _bpcalc("run", str(out), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["loss_after"] < json.loads(r.stdout)["loss"]
+
+
+def test_worksheet_gives_gamma_beta_and_running_estimates(tmp_path):
+    spec = _spec(tmp_path, "run_bn_dense_n8_running")
+    r = _bpcalc("worksheet", str(spec))
+    assert r.returncode == 0, r.stderr
+    for text in ("γ_1 = 0.51", "β_4 = -0.18", "running_mean_1 = 0.38", "running_var_3 = 1.9"):
+        assert text in r.stdout
+    assert "____" in r.stdout
+    r = _bpcalc("worksheet", str(spec), "--answers", "--format", "latex")
+    assert r.returncode == 0, r.stderr

@@ -11,7 +11,7 @@ from dataclasses import replace
 from bpcalc.engine.trace import GraphTrace
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
-from bpcalc.registry import GRAPH_OPS
+from bpcalc.registry import GRAPH_OPS, LAYERS
 from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, Para, Table, text_of
 from bpcalc.render.fit import typeset_width
 
@@ -163,6 +163,16 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
     for li, L in enumerate(tr.layers):
         W, label = L.weights, _("layer {l}").format(l=L.l)
         biases = [] if L.biases is None else [_is(nt.b(li, j), g(L.biases[j])) for j in range(len(L.biases))]
+        namer = LAYERS[L.type].param_name
+        if namer is not None:  # parameters of other names (batchnorm's γ, β), then its state (running estimates)
+            for n, (key, arr) in enumerate(L.params.items()):
+                group(label if n == 0 else "", [_is(M(*namer(key, ix)), g(arr[ix])) for ix in np.ndindex(arr.shape)])
+            for key in LAYERS[L.type].state:
+                if key in L.record:
+                    tex = r"\text{" + key.replace("_", r"\_") + "}"
+                    group("", [_is(M(f"{key}_{i + 1}", f"{tex}_{{{i + 1}}}"), g(v))
+                               for i, v in enumerate(L.record[key])])
+            continue
         if W is None:
             continue
         if W.ndim != 2:  # kernels: each number by its place, a kernel row a line
@@ -229,7 +239,8 @@ def _first_layer_z(tr, name: str) -> bool:
     from bpcalc.explain.notation import Notation
 
     nt = Notation.of(tr)
-    return any(nt.z(0, j).text == name for j in range(tr.layers[0].weights.shape[0]))
+    W = tr.layers[0].weights
+    return W is not None and any(nt.z(0, j).text == name for j in range(W.shape[0]))  # (batchnorm first: none)
 
 
 def _blanked(t: Table, cells: list[tuple[int, int]]) -> Table:

@@ -138,13 +138,17 @@ MISTAKES = (
 
 
 def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
-    """p = 0.5 and a mask (one for every sample) with at least one value kept and one dropped."""
+    """p = 0.5 and one mask per sample (SAMPLES of them): the first keeps about half the values, the second the
+    others, the third a fresh half, so every value is kept in some sample and every weight after it learns."""
     size = int(np.prod(in_shape))
-    mask = np.zeros(size)
-    mask[rng.permutation(size)[:max(1, size // 2)]] = 1.0
-    if size == 1:
-        mask[0] = 1.0
-    return {"type": "dropout", "p": 0.5, "mask": mask.reshape(in_shape)}
+    first = np.zeros(size)
+    first[rng.permutation(size)[:max(1, size // 2)]] = 1.0
+    third = np.zeros(size)
+    third[rng.permutation(size)[:max(1, size // 2)]] = 1.0
+    return {"type": "dropout", "p": 0.5, "mask": np.stack([first, 1.0 - first, third]).reshape((3, *in_shape))}
+
+
+SAMPLES = 3  # (the problems `new` draws with a dropout layer have this many samples: one mask each)
 
 
 DROPOUT = LayerKind(
@@ -162,5 +166,5 @@ DROPOUT = LayerKind(
     json=("mask", "a", "grad_a"), describe=lambda layer: f"dropout {layer.hyper['p']:g}", record=record,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, mistakes=MISTAKES, elementwise=True,
     new=Generator(word="dropout", syntax="dropout", read=read_word, out_shape=lambda st, in_shape: in_shape,
-                  draw=_draw),
+                  draw=_draw, samples=SAMPLES),
 )
