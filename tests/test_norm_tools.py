@@ -153,3 +153,26 @@ def test_worksheet_gives_gamma_beta_and_running_estimates(tmp_path):
     assert "____" in r.stdout
     r = _bpcalc("worksheet", str(spec), "--answers", "--format", "latex")
     assert r.returncode == 0, r.stderr
+
+
+# ---------------------------------------------------------------- bad input: one message naming the path, exit 2
+@pytest.mark.parametrize("change,where,words", [
+    (lambda c: c["layers"][1].update(mask=[[1, 0, 2, 1]] * 3), "layers[1].mask", "1 (kept) and 0 (dropped)"),
+    (lambda c: c["layers"][1].update(mask=[[1, 0, 1, 1]] * 2), "layers[1].mask", "2 masks for 3 samples"),
+    (lambda c: c.update(batch_size=2), "layers[1].mask", "one batch, in order"),
+    (lambda c: c["layers"][1].update(p=1.0), "layers[1].p", "up to (not including) 1"),
+    (lambda c: c["layers"].__setitem__(1, {"type": "batchnorm", "gamma": [1, 1]}), "layers[1].gamma",
+     "one value per feature"),
+    (lambda c: c["layers"].__setitem__(1, {"type": "batchnorm", "mode": "test"}), "layers[1].mode", "mode"),
+    (lambda c: c["layers"].__setitem__(1, {"type": "layernorm", "gamma": [1, 1, 1]}), "layers[1].gamma",
+     "shaped like one sample"),
+    (lambda c: c["layers"].__setitem__(1, {"type": "dropout", "p": 0.5}), "layers[1]", "needs `mask`"),
+])
+def test_bad_input_names_the_path(change, where, words, tmp_path):
+    spec = json.loads((FIXTURES / "run_dropout_dense_n3.json").read_text())["spec"]
+    change(spec)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False, default_flow_style=None))
+    r = _bpcalc("step", str(path))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert where in r.stderr and words in r.stderr, r.stderr

@@ -800,6 +800,19 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     batch = data.get("batch_size")
     if batch is not None:
         batch = positive_int(doc, batch, ("batch_size",))
+    for i, layer in enumerate(layers):  # a mask given per sample (dropout) goes with the whole set in order
+        mask = layer.hyper.get("mask")
+        if isinstance(mask, np.ndarray) and mask.ndim == len(layer.in_shape) + 1:
+            if mask.shape[0] != X.shape[0]:
+                raise doc.error(("layers", i, "mask"), _("{m} masks for {n} samples").format(m=mask.shape[0],
+                                                                                            n=X.shape[0]),
+                                hint=_("give one mask per sample, or one for every sample (shaped like the "
+                                       "layer's input)"))
+            if (batch is not None and batch < X.shape[0]) or data.get("shuffle") is True:
+                raise doc.error(("layers", i, "mask"), _("a mask per sample needs the samples as one batch, in "
+                                                         "order"),
+                                hint=_("give one mask for every sample (shaped like the layer's input), or use "
+                                       "`seed`"))
     shuffle = data.get("shuffle", False)
     if not isinstance(shuffle, bool):
         raise doc.error(("shuffle",), _("shuffle is true or false, found {shuffle!r}").format(shuffle=shuffle))
