@@ -68,10 +68,11 @@ def test_step_epochs_moves_the_running_estimates(path, tmp_path):
                 _close(got[key], value, f"layers[{i}].{key}")
 
 
-def test_step_save_carries_the_running_estimates(tmp_path):
-    """--save writes the trained γ, β and the moved running estimates; two epochs then one more from the saved
-    spec end where three epochs in a row do."""
-    fx = json.loads((FIXTURES / "train_bn_dense_minibatch_sgd.json").read_text())
+@pytest.mark.parametrize("name", ["train_bn_dense_minibatch_sgd", "train_bn_conv_adam"])
+def test_step_save_carries_the_running_estimates(name, tmp_path):
+    """--save writes the trained γ, β, the moved running estimates (and Adam's buffers for γ and β in
+    training_state); two epochs then one more from the saved spec end where three epochs in a row do."""
+    fx = json.loads((FIXTURES / f"{name}.json").read_text())
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(fx["spec"], sort_keys=False, default_flow_style=None))
     saved = tmp_path / "saved.yaml"
@@ -86,3 +87,4 @@ def test_step_save_carries_the_running_estimates(tmp_path):
     d = json.loads(r.stdout)
     for key in ("gamma", "beta", "running_mean", "running_var"):
         _close(d["layers"][1][key], fx["expected"]["layers"][1][key], key)
+    _close(d["layers"][0]["weights"], fx["expected"]["layers"][0]["weights"], "weights")
