@@ -290,6 +290,11 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
             factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j]))
         else:
             factors.append(_softmax_factor(tr, nt, f, li, j, shown))
+    elif not LAYERS[tr.layers[li + 1].type].neurons:  # a batchnorm or dropout above: its ∂E/∂(input), as run shows
+        words = _("from layer {l}, above").format(l=nt.number(li + 1))
+        sym = M(f"∂{E.text}/∂{a_j.text} ({words})", rf"\frac{{\partial {E.tex}}}{{\partial {a_j.tex}}}\ "
+                                                   rf"\text{{({words})}}")
+        factors.append(Factor(d(E, a_j), sym, [f(L.grad_a[s, j]) for s in samples], L.grad_a[:, j]))
     else:
         N = tr.layers[li + 1]
         Jn = N.weights.shape[0]
