@@ -176,3 +176,31 @@ def test_bad_input_names_the_path(change, where, words, tmp_path):
     r = _bpcalc("step", str(path))
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert where in r.stderr and words in r.stderr, r.stderr
+
+
+@pytest.mark.torch
+def test_exported_training_takes_bpcalcs_epochs(tmp_path):
+    """export --epochs: the script's per-epoch losses and final loss are bpcalc step's (mini-batches, running
+    estimates moved each step)."""
+    pytest.importorskip("torch")
+    spec = _spec(tmp_path, "train_bn_conv_adam")
+    script = tmp_path / "train.py"
+    assert _bpcalc("export", str(spec), "--to", "pytorch", "--epochs", "3", "-o", str(script)).returncode == 0
+    r = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    theirs = json.loads(r.stdout)["step"]
+    ours = json.loads(_bpcalc("step", str(spec), "--epochs", "3", "--format", "json").stdout)
+    np.testing.assert_allclose([e["loss"] for e in theirs["epochs"]] + [theirs["loss_final"]],
+                               [e["loss"] for e in ours["epochs"]] + [ours["loss_final"]], rtol=1e-12)
+
+
+def test_explain_a_dense_weight_below_a_batchnorm(tmp_path):
+    """∂E/∂w of the dense layer under the batchnorm: ∂E/∂a from the layer above (PyTorch's, the fixture), times
+    the inputs, added over the samples."""
+    name = "run_bn_dense_n2"
+    fx = json.loads((FIXTURES / f"{name}.json").read_text())
+    r = _bpcalc("explain", str(_spec(tmp_path, name)), "--param", "layers.0.weights.0.0", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert "from layer 3, above" in r.stdout
+    g = np.array(fx["expected"]["layers"][1]["grad_input"])[:, 0] @ np.array(fx["spec"]["inputs"])[:, 0]
+    assert json.loads(r.stdout)["params"][0]["update"]["gradient"] == pytest.approx(g, rel=1e-9)
