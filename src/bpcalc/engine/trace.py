@@ -281,7 +281,7 @@ def _layer_dict(L: LayerTrace, per_sample) -> dict:
             out[key] = v
         elif key == "optimizer_state":
             out[key] = {k: {s: _num(x) for s, x in st.items()} for k, st in v.items()}
-        elif key in ("z", "a", "grad_a", "delta", "local"):
+        elif key in ("z", "a", "grad_a", "delta", "local") or key in L.record.get("per_sample", ()):
             out[key] = None if v is None else per_sample(v)
         else:
             out[key] = _num(v)

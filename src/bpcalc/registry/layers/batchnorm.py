@@ -117,7 +117,8 @@ def advance(state: dict, hp: dict, c: dict) -> dict:
 
 def record(c: dict) -> dict:
     """What the trace keeps: μ and σ² per feature (per sample for layernorm), x̂."""
-    return {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"]}
+    return {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"],
+            "per_sample": ("x_hat",)}  # (JSON: one sample's without the sample axis, as a and z)
 
 
 # ---------------------------------------------------------------- narration (read by the tables; shared with layernorm)

@@ -75,7 +75,8 @@ def _torch(layer) -> str:
 
 
 def record(c: dict) -> dict:
-    return {"mask": None if c["mask"] is None else np.asarray(c["mask"])}  # (eval mode: no mask)
+    return {"mask": None if c["mask"] is None else np.asarray(c["mask"]),  # (eval mode: no mask)
+            "per_sample": ("mask",)}
 
 
 def _scale_note(L) -> str:

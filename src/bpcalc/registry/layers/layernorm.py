@@ -50,7 +50,8 @@ def back(P: dict, hp: dict, delta: np.ndarray, c: dict, paths: str = "all") -> n
 
 
 def record(c: dict) -> dict:
-    return {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"]}
+    return {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"],
+            "per_sample": ("mean", "var", "x_hat")}  # (μ and σ² are each sample's own)
 
 
 def parse(rd, raw: dict, path: tuple, in_shape: tuple):
