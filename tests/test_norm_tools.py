@@ -204,3 +204,39 @@ def test_explain_a_dense_weight_below_a_batchnorm(tmp_path):
     assert "from layer 3, above" in r.stdout
     g = np.array(fx["expected"]["layers"][1]["grad_input"])[:, 0] @ np.array(fx["spec"]["inputs"])[:, 0]
     assert json.loads(r.stdout)["params"][0]["update"]["gradient"] == pytest.approx(g, rel=1e-9)
+
+
+# ---------------------------------------------------------------- run's tables, every format
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex", "html", "svg"])
+def test_run_renders_every_format(fmt, tmp_path):
+    spec = _spec(tmp_path, "run_bn_dropout_ln_n3")
+    r = _bpcalc("run", str(spec), "--format", fmt)
+    assert r.returncode == 0, r.stderr
+    if fmt in ("text", "markdown", "html"):  # (markdown and html write the formulas in TeX)
+        for words in ("through σ²", "through μ", "the three paths added", "dropped"):
+            assert words in r.stdout, words
+    if fmt == "text":
+        for words in ("(1/(mσ))(m·g − Σg − x̂·Σ(g·x̂))", "running_mean_1", "γ_1"):
+            assert words in r.stdout, words
+
+
+def test_run_tables_in_korean_and_the_matrix_view(tmp_path):
+    spec = _spec(tmp_path, "run_bn_conv_n2")
+    r = _bpcalc("run", str(spec), "--lang", "ko")
+    assert r.returncode == 0, r.stderr
+    assert "σ²를 거쳐" in r.stdout and "세 경로의 합" in r.stdout
+    r = _bpcalc("run", str(spec), "--view", "matrix")
+    assert r.returncode == 0, r.stderr
+    assert "∂E/∂γ" in r.stdout and "(1/(mσ))" in r.stdout
+
+
+def test_update_table_names_gamma_and_beta(tmp_path):
+    """The update rows of γ and β: old − α·gradient, with the fixture's (PyTorch's) new values."""
+    name = "run_bn_dense_n2"
+    fx = json.loads((FIXTURES / f"{name}.json").read_text())
+    r = _bpcalc("run", str(_spec(tmp_path, name)), "--precision", "8")
+    assert r.returncode == 0, r.stderr
+    update = r.stdout.split("Update:")[1]
+    new_gamma = fx["expected"]["layers"][1]["new_gamma"][0]
+    row = next(line for line in update.splitlines() if line.startswith("γ_1"))
+    assert float(row.split()[-1]) == pytest.approx(new_gamma, rel=1e-7)
