@@ -240,3 +240,19 @@ def test_update_table_names_gamma_and_beta(tmp_path):
     new_gamma = fx["expected"]["layers"][1]["new_gamma"][0]
     row = next(line for line in update.splitlines() if line.startswith("γ_1"))
     assert float(row.split()[-1]) == pytest.approx(new_gamma, rel=1e-7)
+
+
+@pytest.mark.parametrize("view", [[], ["--view", "matrix"]], ids=["tables", "matrix"])
+def test_latex_compiles(view, tmp_path):
+    """The standalone LaTeX of a batchnorm/dropout/layernorm step compiles (σ² and x̂ in names and words)."""
+    import shutil
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed")
+    tex = tmp_path / "step.tex"
+    r = _bpcalc("run", str(_spec(tmp_path, "run_bn_dropout_ln_n3")), "--format", "latex", "--standalone", *view,
+                "-o", str(tex))
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:]

@@ -10,7 +10,7 @@ from bpcalc.explain.notation import Notation, d
 from bpcalc.registry import LAYERS
 from bpcalc.registry.kinds import Sym
 
-TEX_BASE = {"δ": r"\delta", "μ": r"\mu", "σ": r"\sigma", "σ²": r"\sigma^2", "x̂": r"\hat{x}", "γ": r"\gamma",
+TEX_BASE = {"δ": r"\delta", "μ": r"\mu", "σ": r"\sigma", "σ²": r"{\sigma^2}", "x̂": r"\hat{x}", "γ": r"\gamma",
             "β": r"\beta"}
 
 

@@ -252,7 +252,7 @@ def _norm_forward(doc: Doc, v, li: int, L, A0: M, Z: M, A: M) -> None:
             arr(doc, v, Mk, np.broadcast_to(mask, L.a.shape))
         arr(doc, v, A, L.a)
         return
-    mu, var, xh = named("μ", v, li, r"\mu"), named("σ²", v, li, r"\sigma^2"), named("x̂", v, li, r"\hat{X}")
+    mu, var, xh = named("μ", v, li, r"\mu"), named("σ²", v, li, r"{\sigma^2}"), named("x̂", v, li, r"\hat{X}")
     eps = L.hyper["epsilon"]
     over = (_("running estimates") if L.hyper.get("mode") == "eval" else
             _("over the batch, per feature") if kind.normalises == "batch" else _("over each sample's features"))

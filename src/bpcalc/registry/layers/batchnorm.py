@@ -381,7 +381,11 @@ def M_sum(names, what: str, k: int) -> tuple[str, str]:  # noqa: N802
 
 
 def _path(dx, words: str) -> tuple[str, str]:
-    return f"{dx[0]} ({words})", rf"{dx[1]}\ \text{{({words})}}"
+    """∂E/∂x (through …): in TeX the symbols in the words as inline math inside \text."""
+    tex = words
+    for sym, math in (("x̂", r"$\hat{x}$"), ("σ²", r"$\sigma^2$"), ("μ", r"$\mu$")):
+        tex = tex.replace(sym, math)
+    return f"{dx[0]} ({words})", rf"{dx[1]}\ \text{{({tex})}}"
 
 
 def narrate_norm_grads(L, fmt, names, full: bool, batch: bool):
