@@ -19,7 +19,7 @@ from bpcalc.engine.rounding import (
     rounds_update,
     when,
 )
-from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, LAYERS, LOSSES, pair, stepper
+from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, LAYERS, loss_of, pair, stepper
 from bpcalc.registry.kinds import Activation, LayerKind, Loss
 from bpcalc.registry.optimizers import Stepper
 from bpcalc.spec.loader import NetworkSpec
@@ -40,7 +40,7 @@ class Network:
 
     def __init__(self, weights: list[np.ndarray | None], biases: list[np.ndarray | None], activations: list[str],
                  loss: str, freeze: frozenset[str] = frozenset(), copy: bool = True, kinds: list[str] | None = None,
-                 hypers: list[dict] | None = None, widths: list[int] | None = None):
+                 hypers: list[dict] | None = None, widths: list[int] | None = None, reduction: str = "mean"):
         as_array = (lambda x: np.array(x, dtype=np.float64)) if copy else (lambda x: x)  # views: trained in place
         self.weights = [None if w is None else as_array(w) for w in weights]
         self.biases = [None if b is None else as_array(b) for b in biases]
@@ -49,8 +49,9 @@ class Network:
         self.widths = widths or [w.shape[0] for w in self.weights]  # values per sample of each layer's output
         self.caches: list = [None] * len(weights)  # what each layer's forward keeps for its backward
         self.acts: list[Activation] = [ACTIVATIONS[a] for a in activations]
-        self.loss: Loss = LOSSES[loss]
-        self.pair = pair(self.acts[-1].name, loss)
+        self.reduction = reduction
+        self.loss: Loss = loss_of(loss, reduction)
+        self.pair = pair(self.acts[-1].name, loss, reduction)
         self.freeze = freeze
         out, lossd = self.acts[-1], self.loss
         self._need_la = "log_a" in lossd.logs and out.log_forward is not None
@@ -61,7 +62,12 @@ class Network:
     def from_spec(cls, spec: NetworkSpec) -> Network:
         return cls([l.weights for l in spec.layers], [l.biases for l in spec.layers],
                    [l.activation for l in spec.layers], spec.loss, spec.freeze, kinds=[l.type for l in spec.layers],
-                   hypers=[l.hyper for l in spec.layers], widths=widths(spec))
+                   hypers=[l.hyper for l in spec.layers], widths=widths(spec), reduction=spec.reduction)
+
+    def count(self, n: int) -> int:
+        """What the summed loss terms are divided by: their number n (the samples that enter the loss; with
+        sequences, samples × time steps) for the mean, 1 for `reduction: sum`."""
+        return n if self.reduction == "mean" else 1
 
     # -------------------------------------------------------------- forward
     def forward(self, X: np.ndarray, rnd: Rnd = None, kept: list | None = None
@@ -136,7 +142,7 @@ class Network:
         for i in range(0, X.shape[0], chunk):
             zs, as_ = self.forward(X[i:i + chunk])
             total += float(self.loss_terms(zs[-1], as_[-1], T[i:i + chunk]).sum())
-        return total / X.shape[0]
+        return total / self.count(X.shape[0])
 
     # -------------------------------------------------------------- backward
     def local(self, l: int, z: np.ndarray, a: np.ndarray, rnd: Rnd = None, kept: list | None = None
@@ -164,7 +170,7 @@ class Network:
         `into` = (gW, gb): lists of arrays (None: not needed) the gradients are written into, and nothing is
         recorded. Otherwise returns them, and with `full` also ∂E/∂a, ∂a/∂z and the terms δ_j^(l+1) w_jk^(l+1)
         of each hidden sum. `kept`: what forward(kept=…) kept, for the unguarded da/dz."""
-        n, L, K = X.shape[0], len(self.weights), T.shape[-1]
+        n, L, K = self.count(X.shape[0]), len(self.weights), T.shape[-1]
         rec = into is None
         out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "gW": [None] * L,
                "gb": [None] * L, "terms": [None] * L, "fused": False} if rec else None
@@ -322,7 +328,7 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     records = [k.record(c) for k, c in zip(net.kinds, net.caches)]  # (max-pool winners): before the update
     terms = net.loss_terms(zs[-1], as_[-1], T, rnd)
     sample_loss = terms.sum(axis=1)
-    summed = net.mistake is not None and net.mistake.in_loss("sum_instead_of_mean")
+    summed = net.reduction == "sum" or net.mistake is not None and net.mistake.in_loss("sum_instead_of_mean")
     mean = when(rnd, rounds_mean(X.shape[0]) and not summed)
     average = np.sum if summed else np.mean  # the mistake: the samples' losses added, not averaged
     E = float(mean(average(sample_loss)))
@@ -347,4 +353,5 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
         grad_inputs=g.get("grad_inputs"),
         single=spec.single, freeze=spec.freeze, optimizer=spec.optimizer.type, fused=g["fused"],
         round_to=round_to, input_labels=spec.input_labels, target_labels=spec.target_labels,
-        notation=spec.notation, weight_decay=spec.optimizer.weight_decay)
+        notation=spec.notation, weight_decay=spec.optimizer.weight_decay, reduction=spec.reduction,
+        targets_given=spec.targets_given)
