@@ -142,6 +142,7 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
             lines.append([label if i == 0 else "", *cells[i:i + per_row]])
 
     X, T = tr.inputs.reshape(tr.n, -1), tr.targets.reshape(tr.n, -1)
+    T = T if tr.targets_given else T[:, :0]  # (loss none without targets: none to give)
     alpha = M(f"α = {g(tr.learning_rate)}", rf"\alpha = {g(tr.learning_rate)}")
     if tr.inputs.ndim == 4:  # feature maps: x[c,i,j], an image row a line, as the tables name the cells
         for s in range(tr.n):
