@@ -86,8 +86,9 @@ def test_step_json_says_the_reduction(tmp_path):
 
 
 # ------------------------------------------------------------------ hand-derived closed forms
-# one linear layer without biases, x = 1 and x = 2 (two samples), w = (0.5, −1), t = (1, 0) and (0, 1):
-# a = (0.5, −1) and (1, −2); mse summed over samples and outputs: E = 0.25 + 1 + 1 + 9 = 11.25,
+# one linear layer without biases, x = 1 and x = 2 (two samples), w = (0.5, −1), t = (1, 0) and (0, 1)
+# (docs/conventions.md's worked example): a = (0.5, −1) and (1, −2); mse summed over samples and outputs:
+# E = 0.25 + 1 + 1 + 9 = 11.25 (half_sse: 5.625, gradients 1.5 and −7),
 # ∂E/∂w_1 = Σ_s 2(a_s1 − t_s1)·x_s = 2(−0.5)(1) + 2(1)(2) = 3, ∂E/∂w_2 = 2(−1)(1) + 2(−3)(2) = −14;
 # the mean divides both by n·K = 4: E = 2.8125, gradients 0.75 and −3.5.
 LINEAR = {"name": "linear", "inputs": [[1.0], [2.0]], "targets": [[1.0, 0.0], [0.0, 1.0]],
@@ -99,6 +100,9 @@ def test_mse_summed_over_samples_and_outputs_by_hand():
     assert got["loss"] == pytest.approx(11.25, rel=1e-15)
     np.testing.assert_allclose(got["layers"][0]["grad_weights"], [[3.0], [-14.0]], rtol=1e-15)
     np.testing.assert_allclose(got["layers"][0]["grad_a"], [[-1.0, -2.0], [2.0, -6.0]], rtol=1e-15)  # 2(a − t)
+    half = run({**LINEAR, "loss": "half_sse", "reduction": "sum"})  # a textbook's ½ Σ_d Σ_k (t − o)²
+    assert half["loss"] == pytest.approx(5.625, rel=1e-15)
+    np.testing.assert_allclose(half["layers"][0]["grad_weights"], [[1.5], [-7.0]], rtol=1e-15)
     mean = run(LINEAR)
     assert mean["loss"] == pytest.approx(2.8125, rel=1e-15)
     np.testing.assert_allclose(mean["layers"][0]["grad_weights"], [[0.75], [-3.5]], rtol=1e-15)

@@ -133,9 +133,10 @@ class Network:
         return terms if m is None or not m.in_loss("factor_of_two") else m.factor * terms
 
     def loss_value(self, X: np.ndarray, T: np.ndarray, chunk: int | None = None) -> float:
-        """The mean loss of all samples, a chunk of samples at a time (memory bounded whatever their number). By
-        default a chunk's widest layer takes about 128 KB: its arrays come from the allocator's free lists, stay in
-        cache and cost no page faults (60,000 × 784 samples through 30 units: 55 ms in chunks of 546, 82 in 4,096)."""
+        """The loss of all samples (their mean, or with `reduction: sum` their sum), a chunk of samples at a time
+        (memory bounded whatever their number). By default a chunk's widest layer takes about 128 KB: its arrays come
+        from the allocator's free lists, stay in cache and cost no page faults (60,000 × 784 samples through 30
+        units: 55 ms in chunks of 546, 82 in 4,096)."""
         if chunk is None:
             chunk = max(32, min(4096, 16384 // max(self.widths)))  # (32 for 6×24×24 maps: 64 ran 30% slower)
         total = 0.0
@@ -165,7 +166,7 @@ class Network:
 
     def backward(self, X, T, zs, as_, rnd: Rnd = None, full: bool = False, into=None, kept: list | None = None
                  ) -> dict:
-        """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂W, ∂E/∂b, for E the mean loss over the samples.
+        """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂W, ∂E/∂b, for E the loss over the samples (mean or sum).
 
         `into` = (gW, gb): lists of arrays (None: not needed) the gradients are written into, and nothing is
         recorded. Otherwise returns them, and with `full` also ∂E/∂a, ∂a/∂z and the terms δ_j^(l+1) w_jk^(l+1)

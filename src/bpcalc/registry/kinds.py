@@ -122,7 +122,7 @@ class Loss:
     derivative_tex: str
     terms: Callable[..., Array]
     grad: Callable[..., Array]
-    torch: str  # the mean loss over samples as a torch expression of a and t
+    torch: str  # the mean loss over samples as a torch expression of a and t (`summed` holds the sum's)
     derivation: tuple[Part, ...]
     result_py: tuple[str, str]
     term_t: str = ""  # E_k written with numbers, from {t}, {a}, {K}
