@@ -262,7 +262,24 @@ def test_exported_script_runs_the_same_step(tmp_path, case):
     out = subprocess.run([sys.executable, str(tmp_path / "step.py"), "--json"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert f"loss        {fx['torch']['loss']!r}"[:24] in out.stdout or str(fx["torch"]["loss"])[:12] in out.stdout
+    got = json.loads(out.stdout)
+    _close(got["loss"], fx["torch"]["loss"], "the exported script's loss")
+    _close(got["loss_after"], fx["torch"]["loss_after"], "the exported script's loss after the update")
+
+
+@torch_only
+@pytest.mark.torch
+def test_exported_training_sums_the_epoch_loss(tmp_path):
+    fx = FIXTURES["train_mse_sum"]
+    script = cli(tmp_path, fx["spec"], "export", "--to", "pytorch", "--epochs", str(fx["epochs"])).stdout
+    assert "running += loss.item()\n" in script and "losses.append(running)\n" in script
+    (tmp_path / "train.py").write_text(script)
+    out = subprocess.run([sys.executable, str(tmp_path / "train.py"), "--json"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    trained = json.loads(out.stdout)["step"]
+    _close([e["loss"] for e in trained["epochs"]], fx["torch"]["losses"], "epoch losses")
+    _close(trained["loss_final"], fx["torch"]["loss_final"], "loss after training")
 
 
 @torch_only

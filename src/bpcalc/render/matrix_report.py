@@ -216,7 +216,9 @@ def _loss(doc: Doc, v: _View) -> None:
         K = tr.targets.shape[1]
         doc.para(M(f"{E.text} = {loss.formula}", f"{E.tex} = {loss.formula_tex}"), "math")
         parts = [E, sym("=")]
-        if K <= MAX_SIDE:
+        if loss.of_output:  # (loss none: E is the output itself)
+            parts += [v.A(len(tr.layers) - 1), sym("=")]
+        elif K <= MAX_SIDE:
             nums = " + ".join(v.f.p_(x) for x in tr.loss_terms[0])
             parts += [M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
                       sym("="), M(nums, nums), sym("=")]
