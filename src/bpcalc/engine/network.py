@@ -184,7 +184,7 @@ class Network:
         nothing is recorded. Otherwise returns them ("grads": a dict per layer), and with `full` also ∂E/∂a, ∂a/∂z
         and the terms δ_j^(l+1) w_jk^(l+1) of each hidden sum. `kept`: what forward(kept=…) kept, for the
         unguarded da/dz."""
-        n, L, K = self.count(X.shape[0]), len(self.params), T.shape[-1]
+        n, L, K = X.shape[0], len(self.params), T.shape[-1]
         rec = into is None
         out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "grads": [None] * L,
                "terms": [None] * L, "fused": False} if rec else None
@@ -194,6 +194,7 @@ class Network:
             z, a = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
         m = self.mistake
         wrong_out = m is not None and _wrong_output_delta(m, L - 1)  # a mistake in δ of the output: the product
+        n = self.count(n)  # the divisor of the terms that enter the loss: their number, or 1 (reduction: sum)
         mean_n = 1 if wrong_out and m.in_grad("sum_instead_of_mean") else n
         grad_a = local = None
         if full or pr is None or not (pr.fused or rnd is None) or wrong_out:
