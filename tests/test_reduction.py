@@ -349,3 +349,63 @@ def test_bad_input_one_clear_message(tmp_path, spec, words):
 def test_loss_none_refuses_targets_of_the_wrong_shape(tmp_path):
     out = cli(tmp_path, {**NEURON, "targets": [1.0, 2.0]}, "run", code=2)
     assert "targets" in out.stderr and "1 neuron(s) but each target has 2" in out.stderr
+
+
+# ------------------------------------------------------------------ the summed derivations, line by line
+# E summed over the outputs, written here independently of bpcalc (no 1/K)
+SUMMED = {
+    "half_sse": lambda a, t: 0.5 * np.sum((t - a) ** 2),
+    "sse": lambda a, t: np.sum((t - a) ** 2),
+    "mse": lambda a, t: np.sum((t - a) ** 2),
+    "cross_entropy": lambda a, t: -np.sum(t * np.log(a)),
+    "binary_cross_entropy": lambda a, t: -np.sum(t * np.log(a) + (1 - t) * np.log(1 - a)),
+    "huber": lambda a, t: np.sum(np.where(np.abs(a - t) <= 1, 0.5 * (a - t) ** 2, np.abs(a - t) - 0.5)),
+    "none": lambda a, t: np.sum(a),
+}
+
+
+def _central(fun, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        up, down = x.copy(), x.copy()
+        up[i] += h
+        down[i] -= h
+        g[i] = (fun(up) - fun(down)) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("name", list(SUMMED))
+def test_every_line_of_the_summed_derivations_is_the_derivative_of_the_sum(name):
+    from bpcalc.registry import ACTIVATIONS, PAIRS, loss_of, pair
+
+    rng = np.random.default_rng(11)
+    loss = loss_of(name, "sum")
+    K = 4
+    a = rng.uniform(0.1, 0.9, K)
+    if name == "huber":
+        a = np.array([0.2, 2.5, -1.7, 0.9])
+    t = rng.dirichlet(np.ones(K)) if loss.classes else rng.uniform(0, 1, K)
+    numeric = _central(lambda v: SUMMED[name](v, t), a)
+    checked = 0
+    for part in loss.derivation:
+        for step in part.steps:
+            if step.py is not None:
+                got = np.broadcast_to(eval(step.py, {"np": np}, {"a": a, "t": t, "K": K}), numeric.shape)
+                np.testing.assert_allclose(got, numeric, rtol=1e-5, atol=1e-7, err_msg=step.text)
+                checked += 1
+    assert checked >= 1
+    assert eval(loss.result_py[1], {"np": np}, {"a": a, "t": t, "K": K}) == pytest.approx(numeric, rel=1e-5)
+    for act_name, loss_name in PAIRS:  # the pairs' summed closed forms: δ = ∂E/∂z of the summed loss
+        if loss_name != name:
+            continue
+        p, act = pair(act_name, loss_name, "sum"), ACTIVATIONS[act_name]
+        z = rng.normal(size=3)
+        tz = rng.dirichlet(np.ones(3)) if loss.classes else rng.uniform(0, 1, 3)
+        num = _central(lambda v, act=act, tz=tz: SUMMED[name](act.forward(v[None, :])[0], tz), z)
+        np.testing.assert_allclose(p.delta(z[None, :], act.forward(z[None, :]), tz[None, :])[0], num, rtol=1e-5,
+                                   atol=1e-8)
+        for part in p.derivation:
+            for step in part.steps:
+                if step.py is not None:
+                    got = eval(step.py, {"np": np}, {"z": z, "a": act.forward(z[None, :])[0], "t": tz, "K": 3})
+                    np.testing.assert_allclose(got, num, rtol=1e-5, atol=1e-8, err_msg=step.text)
