@@ -50,9 +50,10 @@ NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), 
                    "dW^[l], db^[l]"}
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
 MAX_INT64 = 2**63 - 1  # seeds and counters (epoch, step) stay within a signed 64-bit integer
+GRAPH_LOSSES = tuple(k for k, v in LOSSES.items() if not v.of_output)  # (no `none`: a graph without a target
+# differentiates its output already)
 # the range each optimizer setting must lie in, as PyTorch checks them: (low, high, high included, in words), from
 # the optimizers' hyper_range (weight_decay may be < 0: a divergence demo)
-GRAPH_LOSSES = tuple(k for k, v in LOSSES.items() if not v.of_output)  # a graph without a target: its output
 HYPER_RANGES = {k: r for o in OPTIMIZERS.values() for k, r in o.hyper_range.items()}
 # names people write for a choice, beyond case and spelling: `loss: bce` (the entries' aliases), `init: glorot`
 ALIASES = {**{alias: e.name for entries in (ACTIVATIONS, LOSSES, OPTIMIZERS) for e in entries.values()
