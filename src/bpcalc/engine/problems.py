@@ -189,8 +189,11 @@ def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, na
     else:
         targets = np.stack([target() for _i in range(n)]).reshape((n, *shape) if len(shape) > 1 else (n, K))
         inputs = _values(rng, 0, 1, decimals, (n, *plan.inputs), nonzero=True)
-    return {"name": name, "inputs": _floats(inputs), "targets": _floats(targets), "layers": layers,
-            "loss": loss, "learning_rate": _rate(rng, decimals)}
+    drawn = {"name": name, "inputs": _floats(inputs), "targets": _floats(targets), "layers": layers,
+             "loss": loss, "learning_rate": _rate(rng, decimals)}
+    if LOSSES[loss].of_output:  # (loss none: no targets; they are still drawn, so every other draw is the same)
+        del drawn["targets"]
+    return drawn
 
 
 def network_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:
