@@ -276,3 +276,21 @@ def test_step_with_every_optimizer_resumes_exactly(opt, tmp_path):
     for key in ("gamma", "beta", "running_mean", "running_var"):
         assert resumed["layers"][1][key] == once["layers"][1][key], key
     assert resumed["layers"][2]["weights"] == once["layers"][2]["weights"]
+
+
+@pytest.mark.parametrize("name,layer,param", [("run_bn_dense_n2", 1, "gamma"), ("run_ln_dense_n3", 1, "beta"),
+                                              ("run_bn_dense_n8_running", 1, "gamma")])
+def test_explain_gamma_and_beta(name, layer, param, tmp_path):
+    """∂E/∂γ_c = Σ_s δ_c·x̂_c and ∂E/∂β_c = Σ_s δ_c: the factors are PyTorch's δ and x̂ (the fixture), their
+    products add up to PyTorch's gradient, and the update gives its new value."""
+    fx = json.loads((FIXTURES / f"{name}.json").read_text())["expected"]["layers"][layer]
+    r = _bpcalc("explain", str(_spec(tmp_path, name)), "--param", f"layers.{layer}.{param}.1", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    (p,) = json.loads(r.stdout)["params"]
+    delta = np.array(fx["delta"])[:, 1]
+    second = np.array(fx["x_hat"])[:, 1] if param == "gamma" else np.ones_like(delta)
+    np.testing.assert_allclose(p["factors"][0]["value"], delta, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(p["factors"][1]["value"], second, rtol=1e-10, atol=1e-13)
+    assert p["update"]["gradient"] == pytest.approx(float(delta @ second), rel=1e-9)
+    assert p["update"]["gradient"] == pytest.approx(fx[f"grad_{param}"][1], rel=1e-9)
+    assert p["update"]["new"] == pytest.approx(fx[f"new_{param}"][1], rel=1e-9)

@@ -217,7 +217,11 @@ def _values(x, s):
 def _network_params(tr: NetworkTrace) -> list[tuple]:
     keys = []
     for li, L in enumerate(tr.layers):
-        if not LAYERS[L.type].neurons:  # kernel weights: conv_chain.conv_keys
+        kind = LAYERS[L.type]
+        if kind.param_name is not None and L.a.ndim == 2:  # γ and β of a normalisation over vectors
+            keys += [(name, li, c, 0) for name, P in L.params.items() for c in range(P.shape[0])]
+            continue
+        if not kind.neurons:  # kernel weights: conv_chain.conv_keys
             continue
         J, K = L.weights.shape
         keys += [("w", li, j, k) for j in range(J) for k in range(K)]
@@ -228,6 +232,8 @@ def _network_params(tr: NetworkTrace) -> list[tuple]:
 
 def _network_names(tr: NetworkTrace, nt: Notation, key: tuple) -> list[str]:
     kind, li, j, k = key
+    if kind not in ("w", "b"):  # γ, β: as the kind names them, and their JSON path
+        return [LAYERS[tr.layers[li].type].param_name(kind, (j,))[0], f"layers.{li}.{kind}.{j}"]
     if kind == "w":
         return [nt.w(li, j, k).text, f"layers.{li}.weights.{j}.{k}"]
     return [nt.b_param(li, j).text, f"layers.{li}.biases.{j}"]
@@ -266,6 +272,8 @@ def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = N
 def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: int) -> ParamDerivation:
     """One parameter's derivation; numbers are written out for the first `shown` samples only."""
     kind, li, j, k = key
+    if kind not in ("w", "b"):
+        return _norm_param(tr, nt, f, key, shown)
     L = tr.layers[li]
     last = len(tr.layers) - 1
     n = tr.n
@@ -356,6 +364,48 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
         lines.append(_cont(num(" + ".join(f.p_(x) for x in pd.sample_products(MAX_SAMPLES_WRITTEN)) + more)))
     lines.append(_cont(num(f(grad))))
     pd.update = _network_update(tr, f, key, p, lhs)
+    return pd
+
+
+def _norm_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: int) -> ParamDerivation:
+    """∂E/∂γ_c = Σ_s δ_c · x̂_c and ∂E/∂β_c = Σ_s δ_c (δ = ∂E/∂z of the affine step z = γ·x̂ + β), over the samples."""
+    name, li, c, _k = key
+    L, n, E = tr.layers[li], tr.n, nt.E
+    kind = LAYERS[L.type]
+    p = M(*kind.param_name(name, (c,)))
+    lhs = d(E, p)
+    names = Names(tr, nt, li)
+    z_c, a_c, xh = names.at("z", (c,)), names.at("a", (c,)), names.at("x̂", (c,))
+    samples = range(shown)
+    act = ACTIVATIONS[L.activation]
+    if act.identity:
+        first = Factor(d(E, z_c), d(E, a_c), [f(L.grad_a[s, c]) for s in samples], L.delta[:, c])
+    else:
+        first = Factor(d(E, z_c), M(f"{d(E, a_c).text} · {act.symbol}′({z_c.text})",
+                                    rf"{d(E, a_c).tex} \cdot {act.tex_symbol}'({z_c.tex})"),
+                       [f"{f.p_(L.grad_a[s, c])} × {f.p_(L.local[s, c])}" for s in samples], L.delta[:, c])
+    if name == "gamma":
+        second = Factor(d(z_c, p), xh, [f(L.record["x_hat"][s, c]) for s in samples], L.record["x_hat"][:, c])
+    else:
+        second = Factor(d(z_c, p), M("1", "1"), ["1" for _s in samples], np.broadcast_to(1.0, n))
+    factors = [first, second]
+    grad = float(L.grads[name][c])
+    chain = eq(*[fa.symbol for fa in factors])
+    formula = eq(*[fa.formula for fa in factors])
+    sigma = M("Σ_s ", r"\sum_s ") if n > 1 else M("", "")
+    more = f" + … ({n} terms)" if n > MAX_SAMPLES_WRITTEN else ""
+    lines = [M(f"{lhs.text} = {sigma.text}{chain.text}", f"{lhs.tex} = {sigma.tex}{chain.tex}"),
+             _cont(M(sigma.text + formula.text, sigma.tex + formula.tex)),
+             _cont(num(" + ".join(" · ".join(f.p_(fa.value[s]) for fa in factors)
+                                  for s in range(min(n, MAX_SAMPLES_WRITTEN))) + more))]
+    pd = ParamDerivation(p, f"layers.{li}.{name}.{c}", name, lhs, lines, grad, factors, n, layer=L.l, chain=chain,
+                         formula=formula)
+    if n > 1:
+        lines.append(_cont(num(" + ".join(f.p_(x) for x in pd.sample_products(MAX_SAMPLES_WRITTEN)) + more)))
+    lines.append(_cont(num(f(grad))))
+    state = {s_: f(v[c]) for s_, v in L.optimizer_state.get(name, {}).items()}
+    pd.update = _update(tr.optimizer, tr.learning_rate, f, p, lhs, float(L.params[name][c]), grad,
+                        float(L.new_params[name][c]), state, name in tr.freeze, tr.weight_decay)
     return pd
 
 
