@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bpcalc.engine.rounding import ROUND_STYLES
 from bpcalc.errors import SpecError
 from bpcalc.i18n import N_, _
 from bpcalc.registry import (
@@ -29,11 +30,11 @@ from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
-                "weight_decay", "description", "training_state", "notation"}
+                "weight_decay", "description", "training_state", "notation", "round_style"}
 LAYER_KEYS = {"type"}.union(*(kind.keys for kind in LAYERS.values()))  # every key some layer kind takes
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
-              "description", "optimizer", "weight_decay", "training_state"}
+              "description", "optimizer", "weight_decay", "training_state", "round_style"}
 INITS = ("xavier", "he", "uniform", "normal")
 FREEZABLE = ("weights", "biases")
 # the notation profiles (explain/notation.py writes them): name -> what it is, for the schema and the docs
@@ -120,6 +121,8 @@ class NetworkSpec:
     data_refs: dict[str, str] = field(default_factory=dict)  # inputs/targets given as file paths
     source: str | None = None
     notation: str | None = None  # a notation profile (NOTATIONS); None: the default
+    round_style: str | None = None  # how hand rounding (--round N) rounds (ROUND_STYLES); None: calculator
+    weights_layout: str = "output_major"  # how the spec wrote dense weights (LAYOUTS); the engine's is output_major
     kind: str = "network"
 
     @property
@@ -156,6 +159,7 @@ class GraphSpec:
     expected: dict[str, Any] = field(default_factory=dict)
     expected_written: dict[str, tuple] = field(default_factory=dict)  # key -> (line, value as written: "0.50")
     source: str | None = None
+    round_style: str | None = None  # how hand rounding (--round N) rounds (ROUND_STYLES); None: calculator
     kind: str = "graph"
     lines: dict[str, int] = field(default_factory=dict)  # node name -> its line in the source, for errors
 
@@ -679,6 +683,13 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
     return opt
 
 
+def _round_style(doc: Located, data: dict) -> str | None:
+    """`round_style:` (calculator, every, truncate): how `--round N` rounds, unless --round-style says."""
+    if data.get("round_style") is None:
+        return None
+    return choice(doc, data["round_style"], ("round_style",), ROUND_STYLES, _("rounding style"))
+
+
 def _expected(doc: Located, data: dict) -> dict[str, Any]:
     value = data.get("expected", {})
     if not isinstance(value, dict):
@@ -810,6 +821,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         source=doc.source,
         notation=choice(doc, data["notation"], ("notation",), tuple(NOTATIONS), "notation")
         if data.get("notation") is not None else None,
+        round_style=_round_style(doc, data),
     )
 
 
@@ -934,7 +946,7 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
         name=str(data["name"]) if data.get("name") is not None else None,
         optimizer=_with_state(doc, data, _optimizer(doc, data), {v: () for v in variables}),
         expected=_expected(doc, data), expected_written=_expected_written(doc, data), source=doc.source,
-        lines=lines)
+        lines=lines, round_style=_round_style(doc, data))
     graph = parse_graph(spec, doc)  # validate expressions now, so errors name their line
     if "output" not in data:  # nodes written in any order: the last one evaluated (the last written, if in order)
         spec.output = graph.nodes[-1].owner

@@ -334,6 +334,8 @@ def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
         out["seed"] = spec.seed
     if getattr(spec, "notation", None):
         out["notation"] = spec.notation
+    if getattr(spec, "round_style", None):
+        out["round_style"] = spec.round_style
     return out
 
 
@@ -377,6 +379,8 @@ def graph_to_dict(spec, variables: dict[str, float]) -> dict:
     opt = spec.optimizer.to_yaml()
     if opt != DEFAULT_OPTIMIZER:
         out["optimizer"] = opt
+    if getattr(spec, "round_style", None):
+        out["round_style"] = spec.round_style
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bpcalc.engine.rounding import ROUND_STYLES
 from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
 from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
 
@@ -80,6 +81,11 @@ def _optimizer() -> dict:
         "description": "How parameters are updated, as PyTorch does: a name, or a mapping with settings.",
         "anyOf": [_described(OPTIMIZERS, "An optimizer (default sgd)"), *mappings],
     }
+
+
+ROUND_STYLE = _enum(ROUND_STYLES, "How hand rounding (--round N) rounds; --round-style overrides: calculator (values "
+                    "read off a calculator and quotients, sums and products exact; default), every (every number "
+                    "written, and the next step goes on from it), truncate (as every, digits cut off toward zero).")
 
 
 def _expected() -> dict:
@@ -229,6 +235,7 @@ def _network() -> dict:
         "training_state": _training_state("layers"),
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
+        "round_style": ROUND_STYLE,
     }
     return {"type": "object", "properties": props, "additionalProperties": False,
             "required": ["inputs", "targets", "layers"], "description": "A layered network.",
@@ -260,6 +267,7 @@ def _graph() -> dict:
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("variables"),
+        "round_style": ROUND_STYLE,
     }
     return {"type": "object", "properties": props, "additionalProperties": False,
             "required": ["variables", "nodes"], "description": "An expression graph.",
