@@ -47,3 +47,119 @@ def test_round_style_key_unknown_is_one_clear_error(cli, tmp_path):
     r = cli("run", f, "--round", "2")
     assert r.exit_code == 2 and "round_style" in r.stderr and "truncate" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------ classic momentum (item 4)
+# y = w·x, x = 1, t = 0, E = ½y², so g = w (with weight decay λ: g = w + λw). α = 0.1, μ = 0.9, w0 = 1.
+# Classic: v ← μv − αg, w ← w + v, by hand:
+#   step 1: g = 1,    v = −0.1,                       w = 0.9
+#   step 2: g = 0.9,  v = 0.9·(−0.1) − 0.09 = −0.18,  w = 0.72
+#   step 3: g = 0.72, v = 0.9·(−0.18) − 0.072 = −0.234, w = 0.486
+# With λ = 0.5 (g = 1.5w):
+#   step 1: g = 1.5,     v = −0.15,                            w = 0.85
+#   step 2: g = 1.275,   v = −0.135 − 0.1275 = −0.2625,        w = 0.5875
+#   step 3: g = 0.88125, v = −0.23625 − 0.088125 = −0.324375,  w = 0.263125
+CLASSIC = """
+name: classic momentum
+inputs: [1.0]
+targets: [0.0]
+layers:
+  - weights: [[1.0]]
+    activation: linear
+learning_rate: 0.1
+optimizer: {{type: momentum, momentum: 0.9, form: classic{wd}}}
+"""
+CLASSIC_STEPS = {"": [(0.9, -0.1), (0.72, -0.18), (0.486, -0.234)],
+                 ", weight_decay: 0.5": [(0.85, -0.15), (0.5875, -0.2625), (0.263125, -0.324375)]}
+
+
+def _saved(path) -> tuple[float, float]:
+    import yaml
+
+    d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return d["layers"][0]["weights"][0][0], d["training_state"]["layers"][0]["weights"]["v"][0][0]
+
+
+@pytest.mark.parametrize("wd", list(CLASSIC_STEPS))
+def test_classic_momentum_three_steps_by_hand(cli, tmp_path, wd):
+    f = tmp_path / "s.yaml"
+    f.write_text(CLASSIC.format(wd=wd), encoding="utf-8")
+    for epochs, (w, v) in enumerate(CLASSIC_STEPS[wd], 1):
+        out = tmp_path / f"after{epochs}.yaml"
+        assert cli("step", f, "--epochs", epochs, "--save", out, "-q").exit_code == 0
+        assert _saved(out) == pytest.approx((w, v), abs=1e-15)  # v held in the classic form: the step itself
+
+
+def test_classic_momentum_save_then_step_continues_exactly(cli, tmp_path):
+    f, one, three, resumed = (tmp_path / n for n in ("s.yaml", "one.yaml", "three.yaml", "resumed.yaml"))
+    f.write_text(CLASSIC.format(wd=""), encoding="utf-8")
+    cli("step", f, "--epochs", 1, "--save", one, "-q")
+    cli("step", one, "--epochs", 2, "--save", resumed, "-q")
+    cli("step", f, "--epochs", 3, "--save", three, "-q")
+    assert _saved(resumed) == _saved(three)  # bit for bit
+    assert "form: classic" in resumed.read_text(encoding="utf-8")
+
+
+def test_classic_momentum_run_shows_v_in_its_form(cli, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(CLASSIC.format(wd=""), encoding="utf-8")
+    d = json.loads(cli("run", f, "-f", "json").stdout)
+    assert d["optimizer"] == "momentum" and d["optimizer_settings"] == {"form": "classic"}
+    assert d["layers"][0]["optimizer_state"]["weights"]["v"] == [[pytest.approx(-0.1, abs=1e-15)]]
+    assert d["layers"][0]["new_weights"] == [[pytest.approx(0.9, abs=1e-15)]]
+    text = cli("run", f, "-f", "text").stdout
+    assert "optimizer momentum (classic)" in text and "v = μ·v − α·g;  θ + v" in text
+    assert "1 + (-0.1)" in text  # θ + v with the numbers
+    ko = cli("run", f, "-f", "text", "--lang", "ko").stdout
+    assert "1 + (-0.1)" in ko and "v = μ·v − α·g" in ko
+    matrix = cli("run", f, "-f", "text", "--view", "matrix").stdout
+    assert "v = [-0.1]" in matrix and "W^(2) ← [1] + v = [0.9]" in matrix
+    explain = cli("explain", f, "-f", "text").stdout
+    assert "= 1 + (-0.1) = 0.9" in explain
+
+
+def test_momentum_default_form_is_unchanged(cli, tmp_path):
+    f, out = tmp_path / "s.yaml", tmp_path / "next.yaml"
+    f.write_text(CLASSIC.format(wd="").replace(", form: classic", ""), encoding="utf-8")
+    d = json.loads(cli("run", f, "-f", "json", "--save", out).stdout)
+    assert "optimizer_settings" not in d
+    assert d["layers"][0]["optimizer_state"]["weights"]["v"] == [[1.0]]  # PyTorch's buffer: g itself
+    assert "form:" not in out.read_text(encoding="utf-8")
+
+
+def test_momentum_form_unknown_is_one_clear_error(cli, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(CLASSIC.format(wd="").replace("form: classic", "form: lecture"), encoding="utf-8")
+    r = cli("run", f)
+    assert r.exit_code == 2 and "optimizer.form" in r.stderr and "pytorch, classic" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_classic_momentum_export_converts_the_buffer(cli, tmp_path):
+    f, one = tmp_path / "s.yaml", tmp_path / "one.yaml"
+    f.write_text(CLASSIC.format(wd=""), encoding="utf-8")
+    cli("step", f, "--epochs", 1, "--save", one, "-q")
+    script = cli("export", one, "--to", "pytorch").stdout
+    assert "momentum_buffer is −v/α" in script
+    assert "['momentum_buffer'] = torch.tensor([[1.0]]" in script  # −(−0.1)/0.1
+    zero = tmp_path / "zero.yaml"
+    zero.write_text(one.read_text(encoding="utf-8").replace("learning_rate: 0.1", "learning_rate: 0.0"),
+                    encoding="utf-8")
+    r = cli("export", zero, "--to", "pytorch")
+    assert r.exit_code == 2 and "classic momentum" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_classic_momentum_export_runs_in_torch(cli, tmp_path):
+    torch = pytest.importorskip("torch")
+    assert torch
+    import subprocess
+    import sys
+
+    f, one = tmp_path / "s.yaml", tmp_path / "one.yaml"
+    f.write_text(CLASSIC.format(wd=", weight_decay: 0.5"), encoding="utf-8")
+    cli("step", f, "--epochs", 1, "--save", one, "-q")
+    script = tmp_path / "one.py"
+    script.write_text(cli("export", one, "--to", "pytorch").stdout, encoding="utf-8")
+    out = json.loads(subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True,
+                                    check=True).stdout)
+    assert out["layers"][0]["new_weights"][0][0] == pytest.approx(0.5875, abs=1e-15)  # step 2 by hand

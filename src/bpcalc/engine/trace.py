@@ -11,7 +11,7 @@ import numpy as np
 # the data model's plain form, in its own module (re-exported here)
 from bpcalc.engine.records import Records as Records
 from bpcalc.engine.records import plain
-from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, GRAPH_OPS, LAYERS
+from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, GRAPH_OPS, LAYERS, optimizer_settings_json
 
 
 @dataclass
@@ -64,6 +64,7 @@ class NetworkTrace:
     single: bool = True
     freeze: frozenset[str] = frozenset()
     optimizer: str = DEFAULT_OPTIMIZER
+    optimizer_settings: dict[str, str] = field(default_factory=dict)  # its word settings (momentum's form)
     fused: bool = False  # δ of the output layer taken in closed form (softmax+CE, sigmoid+BCE)
     round_to: int | None = None
     rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
@@ -117,6 +118,7 @@ class GraphTrace:
     output_after: float | None = None
     optimizer: str = DEFAULT_OPTIMIZER
     optimizer_state: dict[str, dict[str, float]] = field(default_factory=dict)
+    optimizer_settings: dict[str, str] = field(default_factory=dict)  # its word settings (momentum's form)
     weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
     round_to: int | None = None
     rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
@@ -240,6 +242,7 @@ def network_dict(tr: NetworkTrace) -> dict:
         "loss_function": tr.loss_name,
         "learning_rate": tr.learning_rate,
         "optimizer": tr.optimizer,
+        **optimizer_settings_json(tr.optimizer, tr.optimizer_settings),
         "round": tr.round_to,
         "inputs": per_sample(tr.inputs),
         "targets": per_sample(_like_output(tr.targets, tr)),
@@ -312,6 +315,7 @@ def graph_dict(tr: GraphTrace) -> dict:
         "loss_function": tr.loss_name,
         "learning_rate": tr.learning_rate,
         "optimizer": tr.optimizer,
+        **optimizer_settings_json(tr.optimizer, tr.optimizer_settings),
         "round": tr.round_to,
         "loss": _num(tr.loss),
         "loss_after": _num(tr.loss_after),

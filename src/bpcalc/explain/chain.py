@@ -24,7 +24,8 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import Msg, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, optimizer_class
+from bpcalc.registry.kinds import Optimizer
 from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …
@@ -393,14 +394,14 @@ def _network_update(tr: NetworkTrace, f: Fmt, key: tuple, p: M, lhs: M) -> Updat
     else:
         old, g, new, skey, ix = L.biases[j], L.grad_biases[j], L.new_biases[j], "biases", (j,)
     state = {s: f(v[ix]) for s, v in L.optimizer_state.get(skey, {}).items()}
-    return _update(tr.optimizer, tr.learning_rate, f, p, lhs, float(old), float(g), float(new), state,
+    return _update(optimizer_class(tr.optimizer, tr.optimizer_settings), tr.learning_rate, f, p, lhs, float(old),
+                   float(g), float(new), state,
                    skey in tr.freeze, tr.weight_decay)
 
 
-def _update(opt: str, lr: float, f: Fmt, p: M, lhs: M, old: float, g: float, new: float,
+def _update(o: type[Optimizer], lr: float, f: Fmt, p: M, lhs: M, old: float, g: float, new: float,
             state: dict[str, str], frozen: bool, weight_decay: float = 0.0) -> Update:
-    """The update of one parameter as the optimizer entry narrates it (weight decay included)."""
-    o = OPTIMIZERS[opt]
+    """The update of one parameter as the optimizer entry (in its face) narrates it (weight decay included)."""
     if frozen:
         return Update(M(Msg("{p} is frozen", p=p.text), rf"{p.tex}\ \text{{is frozen}}"),
                       Msg("stays {old}", old=f(old)), old, g, lr,
@@ -552,7 +553,8 @@ def _graph_param(tr: GraphTrace, f: Fmt, kind: str, name: str, top: str, plain_d
     upd = None
     if kind == "variable":
         st = {k: f(v) for k, v in tr.optimizer_state.get(name, {}).items()}
-        upd = _update(tr.optimizer, tr.learning_rate, f, gname(name), lhs, float(tr.variables[name]), grad,
+        upd = _update(optimizer_class(tr.optimizer, tr.optimizer_settings), tr.learning_rate, f, gname(name), lhs,
+                      float(tr.variables[name]), grad,
                       float(tr.new_values[name]), st, False, tr.weight_decay)
     return ParamDerivation(gname(name), _graph_path_key(kind, name), kind, lhs, lines, grad, graph_paths=gpaths,
                            walk=walk, update=upd, chain=chain, formula=formula)

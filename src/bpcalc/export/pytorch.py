@@ -31,23 +31,36 @@ def _tensor(a: np.ndarray) -> str:
 
 
 def _optimizer_code(spec, params: str) -> str:
-    from bpcalc.registry import OPTIMIZERS
+    """`opt = torch.optim...(...)`, after a comment where the spec's form of the optimizer is not torch's own."""
+    from bpcalc.registry import optimizer_class
 
     o = spec.optimizer
+    cls = optimizer_class(o.type, o.settings)
     wd = f", weight_decay={_num(o.weight_decay)}" if o.weight_decay else ""
-    return OPTIMIZERS[o.type].torch.format(params=params, lr=_num(spec.learning_rate), wd=wd,
-                                           weight_decay=_num(o.weight_decay),
-                                           **{k: _num(v) for k, v in o.hyper.items()})
+    code = "opt = " + cls.torch.format(params=params, lr=_num(spec.learning_rate), wd=wd,
+                                       weight_decay=_num(o.weight_decay), **{k: _num(v) for k, v in o.hyper.items()})
+    if not cls.torch_scale:
+        return code
+    note = _("classic momentum (v ← μ·v − α·g, θ ← θ + v) with a constant α, as bpcalc runs it, is torch.optim.SGD's "
+             "momentum: its momentum_buffer is −v/α, and θ is the same after every step")
+    return "\n".join([*_comment(note, "# "), code])
 
 
 def _state_code(spec, param_of: dict) -> list[str]:
     """Lines that load `training_state:` (from `bpcalc step --save`) into the torch optimizer, so it resumes."""
-    from bpcalc.registry import OPTIMIZERS
+    from bpcalc.errors import SpecError
+    from bpcalc.registry import optimizer_class
 
     st = spec.optimizer.state
-    cls = OPTIMIZERS[spec.optimizer.type]
+    cls = optimizer_class(spec.optimizer.type, spec.optimizer.settings)
     if st is None or not cls.buffers:
         return []
+    lr = spec.learning_rate
+    if cls.torch_scale and lr == 0 and any(np.any(np.asarray(v) != 0) for bufs in st.buffers.values()
+                                           for v in bufs.values()):
+        raise SpecError(_("classic momentum with learning rate 0 still moves θ by its saved v, which "
+                          "torch.optim.SGD cannot do (its momentum_buffer is −v/α)"),
+                        hint=_("export with a learning rate above 0, or delete training_state"))
     lines = ["", "# " + _("where `bpcalc step` stopped: the optimizer's buffers and step count (training_state:)")]
     for key, bufs in st.buffers.items():
         if key not in param_of:
@@ -56,7 +69,8 @@ def _state_code(spec, param_of: dict) -> list[str]:
         if cls.torch_counts_steps:
             lines.append(f"opt.state[{p}]['step'] = torch.tensor({_num(st.step)})")
         for b in cls.buffers:
-            lines.append(f"opt.state[{p}][{cls.torch_state[b]!r}] = {_tensor(bufs[b])}")
+            buf = -np.asarray(bufs[b], dtype=np.float64) / lr if cls.torch_scale else bufs[b]  # classic: −v/α
+            lines.append(f"opt.state[{p}][{cls.torch_state[b]!r}] = {_tensor(buf)}")
     if cls.torch_counts_steps:  # parameters without saved buffers start afresh, at the same step count
         lines.append(f"STEP = {st.step}")
     return lines
@@ -296,7 +310,7 @@ def loss_of(zs, as_, t):
     lines.append("\n")
     lines.append("# " + (_("frozen (not updated, gradients still shown): {names}").format(names=", ".join(frozen))
                          if frozen else _("every weight and bias is updated")))
-    lines.append(f"opt = {_optimizer_code(spec, '[' + ', '.join(params) + ']')}")
+    lines.append(_optimizer_code(spec, '[' + ', '.join(params) + ']'))
     lines += _state_code(spec, param_of)
     lines.append(MAPS_STEP if maps else '''
 zs, as_ = forward(X)
@@ -368,7 +382,7 @@ def _graph_script(spec) -> str:
                      f"    return {LOSSES[g.loss].torch}  # {g.loss}")
     else:
         lines.append("\n\ndef loss_of(y):\n    return y  # " + _("no target: the output itself is differentiated"))
-    lines.append(f"\n\nopt = {_optimizer_code(spec, '[' + ', '.join(variables) + ']')}")
+    lines.append("\n\n" + _optimizer_code(spec, '[' + ', '.join(variables) + ']'))
     lines += _state_code(spec, {n: py[n] for n in g.variables})
     call = "forward(" + ", ".join(variables) + ")"
     leaves = ", ".join(f"{n!r}: {py[n]}" for n in g.variables)

@@ -14,7 +14,7 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.registry import LAYERS, LOSSES, OPTIMIZERS, PAIRS, pair
+from bpcalc.registry import LAYERS, LOSSES, PAIRS, optimizer_class, optimizer_label, pair
 from bpcalc.registry.kinds import Narration, Row
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M, Table
@@ -84,8 +84,8 @@ def intro(doc: Doc, tr: NetworkTrace, f: Fmt, shape: str) -> None:
     doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(sizes=shape, loss=tr.loss_name,
                                                                        formula=loss.formula)
              + (_(", averaged over {n} samples").format(n=tr.n) if tr.n > 1 else "")
-             + _("; learning rate α = {lr}; optimizer {optimizer}").format(lr=f(tr.learning_rate),
-                                                                          optimizer=tr.optimizer)
+             + _("; learning rate α = {lr}; optimizer {optimizer}").format(
+                 lr=f(tr.learning_rate), optimizer=optimizer_label(tr.optimizer, tr.optimizer_settings))
              + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
     if tr.round_to is not None:
         doc.para(rounding_note(tr.round_to), "note")
@@ -179,7 +179,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
         _caption(t, nar)
 
     # ---- update
-    opt = OPTIMIZERS[tr.optimizer]
+    opt = optimizer_class(tr.optimizer, tr.optimizer_settings)
     doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule, lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         if L.params:
@@ -252,7 +252,7 @@ def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, ful
     """The update of every parameter of layer li, whatever its shape: old, gradient, state, the rule, new."""
     from bpcalc.render.report import _state_columns, _state_keys
 
-    L, opt = tr.layers[li], OPTIMIZERS[tr.optimizer]
+    L, opt = tr.layers[li], optimizer_class(tr.optimizer, tr.optimizer_settings)
     extra = _state_columns(tr.optimizer)
     t = doc.table(_("Layer {l}").format(l=names.l), [_("parameter"), _("old"), _("gradient"), *extra,
                                                      _("with numbers"), _("new")],

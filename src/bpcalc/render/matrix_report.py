@@ -14,7 +14,7 @@ from bpcalc.explain.chain import fill
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
+from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, PAIRS, neurons_only, optimizer_class, optimizer_label
 from bpcalc.render import conv_matrix
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import CDOTS, VDOTS, Matrix, sym
@@ -141,7 +141,7 @@ def _intro(doc: Doc, v: _View, title: str) -> None:
     doc.heading(title)
     doc.para(_("{sizes} network; loss {loss}: E = {formula}; learning rate α = {lr}; optimizer {opt}").format(
         sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=LOSSES[tr.loss_name].formula,
-        lr=v.f(tr.learning_rate), opt=tr.optimizer))
+        lr=v.f(tr.learning_rate), opt=optimizer_label(tr.optimizer, tr.optimizer_settings)))
     if v.batch:
         doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the mean of "
                    "the samples' losses, so ∂E/∂A carries the factor 1/{n}, and ∂E/∂W adds the samples' "
@@ -319,7 +319,7 @@ def _update(doc: Doc, v: _View, li: int) -> None:
         if kind in tr.freeze:
             doc.para(_("{p} is frozen: it stays as it is").format(p=P.text), "note")
             continue
-        o, wd = OPTIMIZERS[tr.optimizer], tr.weight_decay
+        o, wd = optimizer_class(tr.optimizer, tr.optimizer_settings), tr.weight_decay
         if wd and not o.decoupled_decay:  # the gradient the rule is applied to: g = ∂E/∂θ + λθ, with its numbers
             lam = v.f(wd)
             used = M(o.gradient_used(P.text, G.text, wd), o.gradient_used(P.tex, G.tex, wd, tex=True))
@@ -337,11 +337,20 @@ def _update(doc: Doc, v: _View, li: int) -> None:
         elif wd:
             text, tex = o.rule_named((P.text, P.tex), (G.text, G.tex), wd, v.f(wd))
             doc.para(M(f"{text}, elementwise", tex), "math")
-            v.equation(doc, P, sym("←"), v.param(new))
+            _new_value(doc, v, o, L.optimizer_state.get(kind, {}), P, old, new)
         else:
             doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, elementwise)",
                        rf"{P.tex} \leftarrow {o.rule_tex}"), "math")
-            v.equation(doc, P, sym("←"), v.param(new))
+            _new_value(doc, v, o, L.optimizer_state.get(kind, {}), P, old, new)
+
+
+def _new_value(doc: Doc, v: _View, o, state: dict, P: M, old, new) -> None:
+    """θ ← its new value; where the step is the buffer itself (classic momentum: θ + v), v first, then θ + v."""
+    if not (o.matrix_state and "v" in state):
+        v.equation(doc, P, sym("←"), v.param(new))
+        return
+    v.equation(doc, M("v", "v"), sym("="), v.param(state["v"]))
+    v.equation(doc, P, sym("←"), v.param(old), sym("+"), M("v", "v"), sym("="), v.param(new))
 
 
 def _after(doc: Doc, v: _View) -> None:

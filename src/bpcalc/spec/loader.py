@@ -70,15 +70,18 @@ class OptimizerSpec:
     hyper: dict[str, float] = field(default_factory=dict)
     weight_decay: float = 0.0
     state: TrainingState | None = None  # resumed optimizer state (from `training_state:`)
+    settings: dict[str, str] = field(default_factory=dict)  # settings that are words (momentum's form), all filled in
 
     @property
     def buffers(self) -> tuple[str, ...]:
         return OPTIMIZERS[self.type].buffers
 
     def to_yaml(self) -> Any:
-        if not self.hyper and not self.weight_decay:
+        words = OPTIMIZERS[self.type].non_default(self.settings)
+        if not self.hyper and not self.weight_decay and not words:
             return self.type
-        return {"type": self.type, **self.hyper, **({"weight_decay": self.weight_decay} if self.weight_decay else {})}
+        return {"type": self.type, **self.hyper, **words,
+                **({"weight_decay": self.weight_decay} if self.weight_decay else {})}
 
 
 @dataclass
@@ -583,14 +586,17 @@ def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
         name = choice(doc, value, path, tuple(OPTIMIZERS), "optimizer")
     elif isinstance(value, dict):
         name = choice(doc, value.get("type", DEFAULT_OPTIMIZER), path + ("type",), tuple(OPTIMIZERS), "optimizer")
-        check_keys(doc, value, {"type", "weight_decay", *OPTIMIZERS[name].hyper}, path)
-        given = {k: _hyper(doc, k, v, path + (k,), name) for k, v in value.items() if k != "type"}
+        words = OPTIMIZERS[name].settings
+        check_keys(doc, value, {"type", "weight_decay", *OPTIMIZERS[name].hyper, *words}, path)
+        given = {k: choice(doc, v, path + (k,), words[k], _("{name} {key}").format(name=name, key=k)) if k in words
+                 else _hyper(doc, k, v, path + (k,), name) for k, v in value.items() if k != "type"}
     else:
         raise doc.error(path, _("optimizer is a name ({join_optimizers}) or a mapping {{type: adam, ...}}").format(
                                   join_optimizers=', '.join(OPTIMIZERS)))
     cls = OPTIMIZERS[name]
     opt = OptimizerSpec(name, {k: given.get(k, d) for k, d in cls.hyper.items()},
-                        given.get("weight_decay", cls.default_weight_decay))
+                        given.get("weight_decay", cls.default_weight_decay),
+                        settings={k: given.get(k, choices[0]) for k, choices in cls.settings.items()})
     if "weight_decay" in data:
         if "weight_decay" in given:
             raise doc.error(("weight_decay",), _("weight_decay is given twice: here ({data_weight_decay}) and in "

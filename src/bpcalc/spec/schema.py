@@ -73,6 +73,7 @@ def _optimizer() -> dict:
     for name, cls in OPTIMIZERS.items():
         props = {"type": {"enum": [name], "description": cls.help}}
         props.update({k: _hyper(k, cls.hyper_help.get(k, "")) for k in cls.hyper})
+        props.update({k: _enum(choices, cls.settings_help.get(k, "")) for k, choices in cls.settings.items()})
         props["weight_decay"] = ({"$ref": "#/$defs/number", "description": "Decoupled weight decay λ: "
                                   f"θ ← θ(1 − α·λ) (default {cls.default_weight_decay})."}
                                  if cls.decoupled_decay else decay)
