@@ -6,7 +6,9 @@ by scripts/conventions_layout_fixtures.py (tests/fixtures/conventions_layout.jso
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.test_rounding import STYLE_SPEC
@@ -163,3 +165,104 @@ def test_classic_momentum_export_runs_in_torch(cli, tmp_path):
     out = json.loads(subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True,
                                     check=True).stdout)
     assert out["layers"][0]["new_weights"][0][0] == pytest.approx(0.5875, abs=1e-15)  # step 2 by hand
+
+
+# ------------------------------------------------------------------ input-major weights (item 5)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "conventions_layout.json"
+
+
+def _fixture(name: str) -> dict:
+    return json.loads(FIXTURES.read_text(encoding="utf-8"))[name]
+
+
+# By hand: x = [1, 2], W written input-major [[0.1, 0.2], [0.3, 0.4]] (row k = input k), linear, no biases, t = 0,
+# half_sse, α = 0.1: z = a·W = [1·0.1 + 2·0.3, 1·0.2 + 2·0.4] = [0.7, 1.0]; δ = z − t = [0.7, 1.0];
+# ∂E/∂W (input-major) = aᵀδ = [[0.7, 1.0], [1.4, 2.0]]; W − α·∂E/∂W = [[0.03, 0.1], [0.16, 0.2]].
+HAND_IM = """
+name: input-major by hand
+inputs: [1.0, 2.0]
+targets: [0.0, 0.0]
+weights_layout: input_major
+layers:
+  - weights: [[0.1, 0.2], [0.3, 0.4]]
+    activation: linear
+learning_rate: 0.1
+"""
+
+
+def test_input_major_by_hand(cli, tmp_path):
+    import yaml
+
+    f, out = tmp_path / "s.yaml", tmp_path / "next.yaml"
+    f.write_text(HAND_IM, encoding="utf-8")
+    d = json.loads(cli("run", f, "-f", "json", "--save", out).stdout)
+    L = d["layers"][0]
+    assert L["z"] == pytest.approx([0.7, 1.0], abs=1e-15)
+    assert L["weights"] == [[0.1, 0.3], [0.2, 0.4]]  # JSON: one layout, output-major (row j = neuron j)
+    assert np.allclose(L["grad_weights"], [[0.7, 1.4], [1.0, 2.0]], atol=1e-15, rtol=0)
+    saved = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert saved["weights_layout"] == "input_major"
+    assert np.allclose(saved["layers"][0]["weights"], [[0.03, 0.1], [0.16, 0.2]], atol=1e-15, rtol=0)
+    matrix = cli("run", f, "-f", "text", "--view", "matrix").stdout
+    assert "z^(2) = a^(1) W^(2)" in matrix and "∂E/∂W^(2) = (a^(1))ᵀ δ^(2)" in matrix
+    assert "[1  2] · ⎡0.1  0.2⎤" in matrix  # W written as the spec wrote it, inputs × neurons
+    assert "W^(2) ← ⎡0.1  0.2⎤ − 0.1 · ⎡0.7  1⎤ = ⎡0.03  0.1⎤" in matrix
+
+
+def test_input_major_is_the_same_network_as_output_major(cli, tmp_path):
+    spec = _fixture("input_major")["spec"]
+    im, om = tmp_path / "im.yaml", tmp_path / "om.yaml"
+    im.write_text(spec, encoding="utf-8")
+    om.write_text(spec.replace("weights_layout: input_major\n", "")
+                  .replace("[[0.1, -0.3, 0.5], [0.2, 0.4, -0.6]]", "[[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]]")
+                  .replace("[[0.7, 0.15], [-0.8, 0.25], [0.9, -0.35]]", "[[0.7, -0.8, 0.9], [0.15, 0.25, -0.35]]"),
+                  encoding="utf-8")
+    assert cli("run", im, "-f", "json").stdout == cli("run", om, "-f", "json").stdout
+
+
+def test_input_major_against_torch(cli, tmp_path):
+    import yaml
+
+    fx = _fixture("input_major")
+    f = tmp_path / "s.yaml"
+    f.write_text(fx["spec"], encoding="utf-8")
+    d = json.loads(cli("run", f, "-f", "json").stdout)
+    first = fx["steps"][0]
+    assert d["loss"] == pytest.approx(first["loss"], rel=1e-12)
+    for li, (gw, gb) in enumerate([(0, 1), (2, 3)]):
+        L = d["layers"][li]
+        assert np.allclose(np.array(L["grad_weights"]).T, first["grads"][gw], atol=1e-14, rtol=0)
+        assert np.allclose(L["grad_biases"], first["grads"][gb], atol=1e-14, rtol=0)
+    # three steps, saved input-major, the buffers too; one step then two more gives the same
+    for epochs in (1, 3):
+        out = tmp_path / f"e{epochs}.yaml"
+        assert cli("step", f, "--epochs", epochs, "--save", out, "-q").exit_code == 0
+        saved = yaml.safe_load(out.read_text(encoding="utf-8"))
+        want = fx["steps"][epochs - 1]
+        for li, pw in enumerate((0, 2)):
+            assert np.allclose(saved["layers"][li]["weights"], want["params"][pw], atol=1e-14, rtol=0)
+            assert np.allclose(saved["training_state"]["layers"][li]["weights"]["v"], want["momentum_buffers"][pw],
+                               atol=1e-14, rtol=0)
+    resumed = tmp_path / "resumed.yaml"
+    cli("step", tmp_path / "e1.yaml", "--epochs", 2, "--save", resumed, "-q")
+    body = resumed.read_text(encoding="utf-8").split("\n", 1)[1]
+    assert body == (tmp_path / "e3.yaml").read_text(encoding="utf-8").split("\n", 1)[1]
+
+
+@pytest.mark.parametrize("weights, words", [
+    ("[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]", "write it transposed"),  # 3×2 = output-major of 2 inputs, 3 neurons
+    ("[[0.1, 0.2, 0.3]]", "one per input"),  # fits neither way
+])
+def test_input_major_shape_that_does_not_fit_is_one_clear_error(cli, tmp_path, weights, words):
+    f = tmp_path / "s.yaml"
+    f.write_text(HAND_IM.replace("[[0.1, 0.2], [0.3, 0.4]]", weights), encoding="utf-8")
+    r = cli("run", f)
+    assert r.exit_code == 2 and "layers[0].weights" in r.stderr and "need 2 row(s)" in r.stderr
+    assert words in r.stderr and "Traceback" not in r.stderr
+
+
+def test_output_major_default_writes_no_layout_key(cli, tmp_path):
+    f, out = tmp_path / "s.yaml", tmp_path / "next.yaml"
+    f.write_text(HAND_IM.replace("weights_layout: input_major\n", ""), encoding="utf-8")
+    cli("run", f, "--save", out, "-q")
+    assert "weights_layout" not in out.read_text(encoding="utf-8")

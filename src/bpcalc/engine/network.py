@@ -348,4 +348,5 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
         single=spec.single, freeze=spec.freeze, optimizer=spec.optimizer.type,
         optimizer_settings=spec.optimizer.settings, fused=g["fused"],
         round_to=round_to, input_labels=spec.input_labels, target_labels=spec.target_labels,
-        notation=spec.notation, weight_decay=spec.optimizer.weight_decay)
+        notation=spec.notation, weight_decay=spec.optimizer.weight_decay,
+        weights_layout=getattr(spec, "weights_layout", "output_major"))

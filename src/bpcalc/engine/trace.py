@@ -71,6 +71,7 @@ class NetworkTrace:
     input_labels: list[str] | None = None
     target_labels: list[str] | None = None
     notation: str | None = None  # the notation profile names are shown in (never part of the JSON)
+    weights_layout: str = "output_major"  # how the spec wrote dense weights: the matrix view writes them so (not JSON)
     weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
     grad_inputs: np.ndarray | None = None  # shaped like inputs: ∂E/∂x, the first layer's δ passed back once more
     kind: str = "network"

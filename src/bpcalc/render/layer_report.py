@@ -89,6 +89,9 @@ def intro(doc: Doc, tr: NetworkTrace, f: Fmt, shape: str) -> None:
              + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
     if tr.round_to is not None:
         doc.para(rounding_note(tr.round_to), "note")
+    if tr.weights_layout == "input_major":
+        doc.para(_("The spec writes the weights input-major (row k = input k, column j = neuron j: z = a·W + b): "
+                   "w_jk is row k, column j of its matrix; --view matrix writes them so."), "note")
 
 
 def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False,

@@ -71,13 +71,16 @@ class _View:
         self.full = full
         self.n = tr.n
         self.batch = tr.n > 1
+        # `weights_layout: input_major` (dense layers only): W is inputs × neurons and vectors are rows, z = a W + b
+        self.input_major = tr.weights_layout == "input_major" and neurons_only(L.type for L in tr.layers)
+        self.rows = self.batch or self.input_major  # vectors written as rows (one per sample)
         self.elided = False
 
     def vec(self, v: np.ndarray) -> Matrix:
         """One sample's vector as a column; with several samples the (samples × units) matrix."""
         if v.ndim > 2:  # feature maps: each sample's cells in the order (channel, row, column)
             v = v.reshape(v.shape[0], -1)
-        m = _mat(v, self.f, self.full) if self.batch else _col(v[0], self.f, self.full)
+        m = _mat(v, self.f, self.full) if self.rows else _col(v[0], self.f, self.full)
         self.elided |= m.elided
         return m
 
@@ -88,7 +91,7 @@ class _View:
 
     def bias(self, b: np.ndarray) -> Matrix:
         """b as a column (one sample) or a row added to every sample's row (several)."""
-        m = _row(b, self.f, self.full) if self.batch else _col(b, self.f, self.full)
+        m = _row(b, self.f, self.full) if self.rows else _col(b, self.f, self.full)
         self.elided |= m.elided
         return m
 
@@ -96,7 +99,8 @@ class _View:
         """A parameter (W or b) or its gradient or update: W as it is, b as a column."""
         if x.ndim > 2:  # conv2d kernels: one row per output channel (W_row)
             x = x.reshape(x.shape[0], -1)
-        m = _mat(x, self.f, self.full) if x.ndim == 2 else _col(x, self.f, self.full)
+        m = (_mat(x, self.f, self.full) if x.ndim == 2 else _row(x, self.f, self.full) if self.input_major
+             else _col(x, self.f, self.full))
         self.elided |= m.elided
         return m
 
@@ -133,6 +137,11 @@ class _View:
     def shape(self, rows: int, cols: int) -> str:
         return f"{rows}×{cols}"
 
+    def laid_out(self, li: int, kind: str, x: np.ndarray) -> np.ndarray:
+        """A dense layer's weights (or their gradient, update, buffer) as the spec wrote them: transposed when
+        input-major."""
+        return x.T if self.input_major and kind == "weights" and LAYERS[self.tr.layers[li].type].neurons else x
+
 
 # ---------------------------------------------------------------- sections
 def _intro(doc: Doc, v: _View, title: str) -> None:
@@ -142,11 +151,19 @@ def _intro(doc: Doc, v: _View, title: str) -> None:
     doc.para(_("{sizes} network; loss {loss}: E = {formula}; learning rate α = {lr}; optimizer {opt}").format(
         sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=LOSSES[tr.loss_name].formula,
         lr=v.f(tr.learning_rate), opt=optimizer_label(tr.optimizer, tr.optimizer_settings)))
-    if v.batch:
+    if v.input_major:
+        doc.para(_("weights_layout: input_major: a weight matrix has one row per neuron of the layer before and one "
+                   "column per neuron of its layer, and vectors are rows (samples × units), so z = a W + b."),
+                 "note")
+    if v.batch and v.input_major:
+        doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the mean of "
+                   "the samples' losses, so ∂E/∂A carries the factor 1/{n}, and ∂E/∂W adds the samples' "
+                   "(a)ᵀ δ over the rows.").format(n=v.n), "note")
+    elif v.batch:
         doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the mean of "
                    "the samples' losses, so ∂E/∂A carries the factor 1/{n}, and ∂E/∂W adds the samples' "
                    "δ (a)ᵀ over the rows.").format(n=v.n), "note")
-    else:
+    elif not v.input_major:
         doc.para(_("Vectors are columns (units × 1); a weight matrix has one row per neuron of its layer and one "
                    "column per neuron of the layer before."), "note")
     if not neurons_only(L.type for L in tr.layers):
@@ -167,8 +184,9 @@ def _forward(doc: Doc, v: _View) -> None:
         J, K = L.weights.shape
         act = ACTIVATIONS[L.activation]
         W, b, A0, Z, A = nt.W(li), nt.bvec(li), v.A(li - 1), v.Z(li), v.A(li)
-        if v.batch:
-            rhs = M(f"{A0.text} {nt.Wt(li).text}", rf"{A0.tex} {nt.Wt(li).tex}")
+        if v.rows:
+            Wr = W if v.input_major else nt.Wt(li)  # input-major: the W written is the product's own
+            rhs = M(f"{A0.text} {Wr.text}", rf"{A0.tex} {Wr.tex}")
             parts = [Z, sym("="), v.vec(L.a_prev), sym("·"), v.mat(L.weights.T)]
         else:
             rhs = M(f"{W.text} {A0.text}", rf"{W.tex} {A0.tex}")
@@ -176,10 +194,10 @@ def _forward(doc: Doc, v: _View) -> None:
         if L.biases is not None:
             rhs = M(f"{rhs.text} + {b.text}", rf"{rhs.tex} + {b.tex}")
             parts += [sym("+"), v.bias(L.biases)]
-        shapes = (f"{v.shape(v.n, J)} = {v.shape(v.n, K)} · {v.shape(K, J)}" if v.batch else
+        shapes = (f"{v.shape(v.n, J)} = {v.shape(v.n, K)} · {v.shape(K, J)}" if v.rows else
                   f"{v.shape(J, 1)} = {v.shape(J, K)} · {v.shape(K, 1)}")
         if L.biases is not None:
-            shapes += " + " + (v.shape(1, J) if v.batch else v.shape(J, 1))
+            shapes += " + " + (v.shape(1, J) if v.rows else v.shape(J, 1))
         doc.para(_eq(Z, rhs), "math")
         doc.para(_("shapes: {shapes}").format(shapes=shapes)
                  + (_("; b^(l) is added to every row") if v.batch and L.biases is not None else ""), "note")
@@ -266,8 +284,9 @@ def _hidden_delta(doc: Doc, v: _View, li: int) -> None:
     L, N = tr.layers[li], tr.layers[li + 1]
     act = ACTIVATIONS[L.activation]
     Z, D, Dn, dA = v.Z(li), v.D(li), v.D(li + 1), v.dA(li)
-    if v.batch:
-        back = M(f"{Dn.text} {nt.W(li + 1).text}", rf"{Dn.tex} {nt.W(li + 1).tex}")
+    if v.rows:
+        Wn = nt.Wt(li + 1) if v.input_major else nt.W(li + 1)  # input-major: the W written, transposed
+        back = M(f"{Dn.text} {Wn.text}", rf"{Dn.tex} {Wn.tex}")
         parts = [v.vec(N.delta), sym("·"), v.mat(N.weights)]
     else:
         back = M(f"{nt.Wt(li + 1).text} {Dn.text}", rf"{nt.Wt(li + 1).tex} {Dn.tex}")
@@ -287,7 +306,15 @@ def _gradients(doc: Doc, v: _View, li: int) -> None:
     J, K = L.weights.shape
     D, A0 = v.D(li), v.A(li - 1)
     gW, gb = nt.grad_W(li), nt.grad_b(li)
-    if v.batch:
+    if v.input_major:  # ∂E/∂W inputs × neurons: Σ_s (a_s)ᵀ δ_s = Aᵀ Δ
+        rule = M(f"{_t(A0).text} {D.text}", rf"{_t(A0).tex} {D.tex}")
+        if v.batch:
+            rule = M(f"Σ_s (a_s)ᵀ δ_s = {rule.text}", rf"\sum_s a_s^{{\mathsf{{T}}}} \delta_s = {rule.tex}")
+        doc.para(_eq(gW, rule), "math")
+        doc.para(_("shapes: {a} = {b} · {c}").format(a=v.shape(K, J), b=v.shape(K, v.n), c=v.shape(v.n, J)), "note")
+        v.equation(doc, gW, sym("="), v.mat(L.a_prev.T), sym("·"), v.vec(L.delta), sym("="),
+                   v.param(L.grad_weights.T))
+    elif v.batch:
         rule = M(f"Σ_s δ_s (a_s)ᵀ = {_t(D).text} {A0.text}",
                  rf"\sum_s \delta_s a_s^{{\mathsf{{T}}}} = {_t(D).tex} {A0.tex}")
         doc.para(_eq(gW, rule), "math")
@@ -316,6 +343,7 @@ def _update(doc: Doc, v: _View, li: int) -> None:
                                     ("biases", nt.bvec(li), nt.grad_b(li), L.biases, L.grad_biases, L.new_biases)):
         if old is None:
             continue
+        old, g, new = (v.laid_out(li, kind, x) for x in (old, g, new))
         if kind in tr.freeze:
             doc.para(_("{p} is frozen: it stays as it is").format(p=P.text), "note")
             continue
@@ -337,11 +365,13 @@ def _update(doc: Doc, v: _View, li: int) -> None:
         elif wd:
             text, tex = o.rule_named((P.text, P.tex), (G.text, G.tex), wd, v.f(wd))
             doc.para(M(f"{text}, elementwise", tex), "math")
-            _new_value(doc, v, o, L.optimizer_state.get(kind, {}), P, old, new)
+            _new_value(doc, v, o, {k: v.laid_out(li, kind, x) for k, x in L.optimizer_state.get(kind, {}).items()}, P,
+                       old, new)
         else:
             doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, elementwise)",
                        rf"{P.tex} \leftarrow {o.rule_tex}"), "math")
-            _new_value(doc, v, o, L.optimizer_state.get(kind, {}), P, old, new)
+            _new_value(doc, v, o, {k: v.laid_out(li, kind, x) for k, x in L.optimizer_state.get(kind, {}).items()}, P,
+                       old, new)
 
 
 def _new_value(doc: Doc, v: _View, o, state: dict, P: M, old, new) -> None:
@@ -383,7 +413,8 @@ def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> D
             _output_delta(doc, v)
         else:
             _hidden_delta(doc, v, li)
-    doc.heading(_("Gradients: ∂E/∂W = δ aᵀ, ∂E/∂b = δ"), 2)
+    doc.heading(_("Gradients: ∂E/∂W = aᵀ δ, ∂E/∂b = δ") if v.input_major else _("Gradients: ∂E/∂W = δ aᵀ, ∂E/∂b = δ"),
+                2)
     for li in _with_params(tr):
         doc.heading(_layer_title(v, li), 3)
         if LAYERS[tr.layers[li].type].neurons:
@@ -424,7 +455,9 @@ def matrix_explain(tr: NetworkTrace, precision: int = 4, full: bool = False) -> 
         chain = M(f"∂{E.text}/∂{A.text} · ∂{A.text}/∂{Z.text} · ∂{Z.text}/∂{Wl.text}",
                   rf"\frac{{\partial {E.tex}}}{{\partial {A.tex}}} \cdot \frac{{\partial {A.tex}}}{{\partial {Z.tex}}}"
                   rf" \cdot \frac{{\partial {Z.tex}}}{{\partial {Wl.tex}}}")
-        doc.para(_eq(d(E, Wl), chain, M(f"{v.D(li).text} {_t(A0).text}", rf"{v.D(li).tex} {_t(A0).tex}")), "math")
+        product = (M(f"{_t(A0).text} {v.D(li).text}", rf"{_t(A0).tex} {v.D(li).tex}") if v.input_major else
+                   M(f"{v.D(li).text} {_t(A0).text}", rf"{v.D(li).tex} {_t(A0).tex}"))
+        doc.para(_eq(d(E, Wl), chain, product), "math")
         if li == last:
             _output_delta(doc, v)
         else:

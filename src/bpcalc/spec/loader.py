@@ -30,7 +30,7 @@ from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
-                "weight_decay", "description", "training_state", "notation", "round_style"}
+                "weight_decay", "description", "training_state", "notation", "round_style", "weights_layout"}
 LAYER_KEYS = {"type"}.union(*(kind.keys for kind in LAYERS.values()))  # every key some layer kind takes
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
@@ -43,6 +43,12 @@ NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), 
                       "E_o1, E_total",
              "ng": "the course notation with bracketed layers: a^[0] = x, z^[l] = W^[l] a^[l−1] + b^[l], dZ^[l], "
                    "dW^[l], db^[l]"}
+# how a spec writes a dense layer's weights: output_major (row j = neuron j, z = W·a: the engine's, PyTorch's and the
+# JSON's layout) or input_major (row k = input k, z = a·W, as sources that multiply row vectors write it)
+LAYOUTS = {"output_major": "row j = neuron j of the layer, column k = input k (w_jk; z = W·a + b, nn.Linear's weight; "
+                           "default)",
+           "input_major": "row k = input k, column j = neuron j (z = a·W + b, rows = inputs); read transposed into "
+                          "the engine's layout, shown and saved as written"}
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
 MAX_INT64 = 2**63 - 1  # seeds and counters (epoch, step) stay within a signed 64-bit integer
 # the range each optimizer setting must lie in, as PyTorch checks them: (low, high, high included, in words), from
@@ -629,8 +635,10 @@ def _learning_rate(doc: Located, data: dict, default: float) -> float:
                                "{default:g}").format(default=default))
 
 
-def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> OptimizerSpec:
-    """Parse `training_state:` (epoch, step, and the optimizer's buffers per parameter) into `opt.state`."""
+def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict,
+                transposed: frozenset = frozenset()) -> OptimizerSpec:
+    """Parse `training_state:` (epoch, step, and the optimizer's buffers per parameter) into `opt.state`; the
+    buffers of `transposed` keys (an input-major spec's dense weights) are written transposed, as the weights."""
     raw = data.get("training_state")
     if raw is None:
         return opt
@@ -680,10 +688,11 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
         out = {}
         for b, v in bufs.items():
             arr = np.asarray(number(doc, v, p + (b,)) if graph else _parameter(doc, v, p + (b,), len(shapes[key])))
-            if arr.shape != shapes[key]:
+            want = shapes[key][::-1] if key in transposed else shapes[key]
+            if arr.shape != want:
                 raise doc.error(p + (b,), _("shape {shape} does not match the parameter's {shapes_key}").format(
-                                              shape=arr.shape, shapes_key=shapes[key]))
-            out[b] = arr
+                                              shape=arr.shape, shapes_key=want))
+            out[b] = np.ascontiguousarray(arr.T) if key in transposed else arr
         state.buffers[key] = out
     opt.state = state
     return opt
@@ -753,7 +762,9 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                                      "{short}").format(max_int64=MAX_INT64, short=_short(seed)),
                         hint=_("any such number will do, e.g. seed: 1"))
     default_init = choice(doc, data.get("init", "xavier"), ("init",), INITS, "init")
-    rd = Reader(doc, seed, default_init)
+    layout = choice(doc, data.get("weights_layout") or "output_major", ("weights_layout",), tuple(LAYOUTS),
+                    _("weights layout"))
+    rd = Reader(doc, seed, default_init, layout == "input_major")
     layers: list[LayerSpec] = []
     shape = tuple(X.shape[1:])
     for i, raw in enumerate(layers_raw):
@@ -820,15 +831,21 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         if "input_labels" in data else None,
         target_labels=_labels_list(doc, data["target_labels"], ("target_labels",), T.shape[1])
         if "target_labels" in data else None,
-        optimizer=_with_state(doc, data, _optimizer(doc, data), _shapes(layers)),
+        optimizer=_with_state(doc, data, _optimizer(doc, data), _shapes(layers),
+                              transposed_keys(layers) if layout == "input_major" else frozenset()),
         batch_size=batch, shuffle=shuffle, seed=seed,
         expected=_expected(doc, data), expected_written=_expected_written(doc, data),
         data_refs={k: v for k, v in (("inputs", xref), ("targets", tref)) if v},
         source=doc.source,
         notation=choice(doc, data["notation"], ("notation",), tuple(NOTATIONS), "notation")
         if data.get("notation") is not None else None,
-        round_style=_round_style(doc, data),
+        round_style=_round_style(doc, data), weights_layout=layout,
     )
+
+
+def transposed_keys(layers: list[LayerSpec]) -> frozenset:
+    """The training keys of dense weights, which an input-major spec writes transposed (buffers too)."""
+    return frozenset(("W", i) for i, l in enumerate(layers) if LAYERS[l.type].neurons and l.weights is not None)
 
 
 def _shapes(layers: list[LayerSpec]) -> dict:
@@ -1002,8 +1019,9 @@ class Reader:
     MAX_PARAMETERS = MAX_PARAMETERS
     LABEL_KEYS = LABEL_KEYS
 
-    def __init__(self, doc: Located, seed: int | None, default_init: str):
+    def __init__(self, doc: Located, seed: int | None, default_init: str, input_major: bool = False):
         self.doc, self.seed, self.default_init = doc, seed, default_init
+        self.input_major = input_major  # `weights_layout: input_major`: dense weights written rows = inputs
         self._rng = None  # made at the first generated layer: importing numpy.random costs every command ~10 ms
 
     def error(self, path: tuple, message: str, hint: str | None = None) -> SpecError:

@@ -13,7 +13,7 @@ from typing import Any
 
 from bpcalc.engine.rounding import ROUND_STYLES
 from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
-from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
+from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, LAYOUTS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
 
 SCHEMA_FILE = "spec.schema.json"
 
@@ -132,7 +132,8 @@ def _layer_keys() -> dict:
     return {
         "weights": {"anyOf": [{"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/kernels"}, DATA_FILE],
                     "description": "dense: row j = neuron j of this layer, column k = input k (w_jk); every row as "
-                                   "long as the previous layer (or the inputs). conv2d: out_channels × in_channels × "
+                                   "long as the previous layer (or the inputs); with `weights_layout: input_major`, "
+                                   "the transpose (row k = input k). conv2d: out_channels × in_channels × "
                                    "kh × kw (a plain kh × kw matrix: one channel in and out). Or a .npy/.csv file "
                                    "(`--save` writes large ones so)."},
         "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, DATA_FILE, {"type": "null"}],
@@ -237,6 +238,8 @@ def _network() -> dict:
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
         "round_style": ROUND_STYLE,
+        "weights_layout": _enum(LAYOUTS, "How dense layers' `weights` are written (JSON keeps output_major): "
+                                + "; ".join(f"{k}: {v}" for k, v in LAYOUTS.items()) + "."),
     }
     return {"type": "object", "properties": props, "additionalProperties": False,
             "required": ["inputs", "targets", "layers"], "description": "A layered network.",

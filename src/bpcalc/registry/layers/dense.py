@@ -22,6 +22,8 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
         if "units" in raw:
             raise rd.error(path + ("units",), _("give either `weights` or `units`, not both"))
         W = rd.parameter(raw["weights"], path + ("weights",), 2)
+        if rd.input_major:
+            W = _from_input_major(rd, W, path, fan_in)
         if W.shape[1] != fan_in:
             src = _("each input sample has") if i == 0 else _("layers[{i}] has").format(i=i - 1)
             unit = "value" if i == 0 else "neuron"
@@ -62,15 +64,30 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
                 labels[key] = rd.labels_list(lab[key], path + ("labels", key), J)
         if "weights" in lab:
             wl = lab["weights"]
-            if (not isinstance(wl, list) or len(wl) != J
-                    or any(not isinstance(r, list) or len(r) != W.shape[1] for r in wl)):
+            rows, cols = (W.shape[1], J) if rd.input_major else (J, W.shape[1])  # shaped as the weights are written
+            if (not isinstance(wl, list) or len(wl) != rows
+                    or any(not isinstance(r, list) or len(r) != cols for r in wl)):
                 raise rd.error(path + ("labels", "weights"), _("expected {j} rows of {w_shape_1} labels").format(
-                                                                 j=J, w_shape_1=W.shape[1]))
-            labels["weights"] = [[str(v) for v in r] for r in wl]
+                                                                 j=rows, w_shape_1=cols))
+            labels["weights"] = [[str(v) for v in r] for r in (zip(*wl) if rd.input_major else wl)]
     if act == "softmax" and W.shape[0] == 1:
         raise rd.error(path + ("activation",), _("softmax over one neuron is always 1, so nothing reaches "
                                                  "the layers below it"), hint=_("use sigmoid for a single output"))
     return rd.layer(W, b, act, labels)
+
+
+def _from_input_major(rd, W, path: tuple, fan_in: int):
+    """Weights written input-major (row k = input k, column j = neuron j: z = a·W) in the engine's layout (row j =
+    neuron j); a shape that fits neither way is one error naming the input-major shape expected."""
+    if W.shape[0] == fan_in:
+        return np.ascontiguousarray(W.T)
+    hint = (_("this is the output-major layout (row j = neuron j): write it transposed, {fan_in} row(s) of {j}, or "
+              "delete `weights_layout: input_major`").format(fan_in=fan_in, j=W.shape[0]) if W.shape[1] == fan_in
+            else _("write {fan_in} row(s), one per input, each with one weight per neuron of this layer (row k = "
+                   "input k, column j = neuron j: z = a·W)").format(fan_in=fan_in))
+    raise rd.error(path + ("weights",), _("weights_layout is input_major: the weights need {fan_in} row(s), one per "
+                                          "input to the layer (fan_in × neurons), found {rows}×{cols}").format(
+                                              fan_in=fan_in, rows=W.shape[0], cols=W.shape[1]), hint=hint)
 
 
 def forward(W, b, hp, a_prev):
