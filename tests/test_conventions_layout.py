@@ -266,3 +266,135 @@ def test_output_major_default_writes_no_layout_key(cli, tmp_path):
     f.write_text(HAND_IM.replace("weights_layout: input_major\n", ""), encoding="utf-8")
     cli("run", f, "--save", out, "-q")
     assert "weights_layout" not in out.read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ one bias shared by a layer (item 9)
+# By hand: x = (1, 2), two linear units, W = [[0.1, 0.2], [0.3, 0.4]], one bias b = 0.5 for both, t = (0, 0),
+# half_sse, α = 0.1: z_1 = 0.1 + 0.4 + 0.5 = 1.0, z_2 = 0.3 + 0.8 + 0.5 = 1.6; δ = z − t = (1.0, 1.6);
+# ∂E/∂b = δ_1 + δ_2 = 2.6, b' = 0.5 − 0.1×2.6 = 0.24; ∂E/∂w_jk = δ_j·a_k = [[1, 2], [1.6, 3.2]].
+HAND_SHARED = """
+name: shared bias by hand
+inputs: [1.0, 2.0]
+targets: [0.0, 0.0]
+layers:
+  - weights: [[0.1, 0.2], [0.3, 0.4]]
+    biases: 0.5
+    shared_bias: true
+    activation: linear
+learning_rate: 0.1
+"""
+
+
+def test_shared_bias_by_hand(cli, tmp_path):
+    import yaml
+
+    f, out = tmp_path / "s.yaml", tmp_path / "next.yaml"
+    f.write_text(HAND_SHARED, encoding="utf-8")
+    d = json.loads(cli("run", f, "-f", "json", "--save", out).stdout)
+    L = d["layers"][0]
+    assert L["shared_bias"] is True and L["biases"] == [0.5]  # JSON keeps the array form, [b]
+    assert L["z"] == pytest.approx([1.0, 1.6], abs=1e-15)
+    assert L["grad_biases"] == [pytest.approx(2.6, abs=1e-15)]
+    assert L["new_biases"] == [pytest.approx(0.24, abs=1e-15)]
+    assert np.allclose(L["grad_weights"], [[1.0, 2.0], [1.6, 3.2]], atol=1e-15, rtol=0)
+    saved = yaml.safe_load(out.read_text(encoding="utf-8"))["layers"][0]
+    assert saved["shared_bias"] is True and saved["biases"] == pytest.approx(0.24, abs=1e-15)  # a single number
+    text = cli("run", f, "-f", "text").stdout
+    assert "a_1^(1)·w_11^(2) + a_2^(1)·w_12^(2) + b^(2)" in text
+    assert "∂E/∂b^(2)" in text and "δ_1^(2) + δ_2^(2)" in text and "1 + 1.6" in text
+    update = text.split("Update")[1]
+    assert update.count("b^(2)") == 1 and "0.5 − 0.1 × 2.6" in update  # one b row
+    explain = cli("explain", f, "--param", "b^(2)", "-f", "text").stdout
+    assert "Σ_j δ_j^(2) · 1" in explain and "= 1 + 1.6" in explain and "= 2.6" in explain
+    matrix = cli("run", f, "-f", "text", "--view", "matrix").stdout
+    assert "∂E/∂b^(2) = Σ_j δ_j" in matrix and "∂E/∂b^(2) = [2.6]" in matrix
+    ko = cli("run", f, "-f", "text", "--lang", "ko").stdout
+    assert "1 + 1.6" in ko
+
+
+def test_shared_bias_against_torch(cli, tmp_path):
+    import yaml
+
+    fx = _fixture("shared_bias")
+    f = tmp_path / "s.yaml"
+    f.write_text(fx["spec"], encoding="utf-8")
+    d = json.loads(cli("run", f, "-f", "json").stdout)
+    first = fx["steps"][0]
+    assert d["loss"] == pytest.approx(first["loss"], rel=1e-12)
+    assert d["layers"][0]["grad_biases"] == [pytest.approx(first["grads"][1], rel=1e-12)]  # torch's scalar bias
+    assert np.allclose(d["layers"][0]["grad_weights"], first["grads"][0], atol=1e-15, rtol=0)
+    assert np.allclose(d["layers"][1]["grad_weights"], first["grads"][2], atol=1e-15, rtol=0)
+    out = tmp_path / "three.yaml"
+    assert cli("step", f, "--epochs", 3, "--save", out, "-q").exit_code == 0
+    saved = yaml.safe_load(out.read_text(encoding="utf-8"))
+    last = fx["steps"][2]["params"]
+    assert saved["layers"][0]["biases"] == pytest.approx(last[1], rel=1e-12)
+    assert np.allclose(saved["layers"][0]["weights"], last[0], atol=1e-14, rtol=0)
+    assert np.allclose(saved["layers"][1]["biases"], last[3], atol=1e-14, rtol=0)
+    again = tmp_path / "again.yaml"  # the saved spec loads and runs: a round trip
+    assert cli("run", out, "--save", again, "-q").exit_code == 0
+    assert yaml.safe_load(again.read_text(encoding="utf-8"))["layers"][0]["shared_bias"] is True
+
+
+def test_shared_bias_check_and_graph(cli, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(_fixture("shared_bias")["spec"], encoding="utf-8")
+    r = cli("check", f, "-f", "text")
+    assert r.exit_code == 0 and "all 11 gradients agree" in r.stdout and "b^(2)" in r.stdout
+    dot = cli("graph", f, "-f", "dot").stdout
+    assert dot.count("{ b^(2) | data 0.35 |") == 1 and "b_2^(2)" not in dot  # one bias node, edges to every z
+
+
+def test_shared_bias_export_has_a_scalar_bias(cli, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(_fixture("shared_bias")["spec"], encoding="utf-8")
+    script = cli("export", f, "--to", "pytorch").stdout
+    assert "SharedBiasLinear(2, 3)" in script and "self.bias = torch.nn.Parameter(torch.tensor(0.0))" in script
+    assert "layers[0].bias.copy_(torch.tensor(0.35, dtype=torch.float64))" in script
+
+
+def test_shared_bias_export_runs_in_torch(cli, tmp_path):
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    fx = _fixture("shared_bias")
+    f, script = tmp_path / "s.yaml", tmp_path / "s.py"
+    f.write_text(fx["spec"], encoding="utf-8")
+    script.write_text(cli("export", f, "--to", "pytorch").stdout, encoding="utf-8")
+    out = json.loads(subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True,
+                                    check=True).stdout)
+    assert out["layers"][0]["grad_biases"] == [pytest.approx(fx["steps"][0]["grads"][1], rel=1e-12)]
+    assert out["layers"][0]["new_biases"] == [pytest.approx(fx["steps"][0]["params"][1], rel=1e-12)]
+
+
+@pytest.mark.parametrize("change, words", [
+    (("biases: 0.5", "biases: [0.5, 0.6]"), "one bias for the whole layer, found 2"),
+    (("    biases: 0.5\n", ""), "needs the layer's one bias"),
+    (("shared_bias: true", "shared_bias: yes please"), "shared_bias is true or false"),
+])
+def test_shared_bias_bad_input_is_one_clear_error(cli, tmp_path, change, words):
+    f = tmp_path / "s.yaml"
+    f.write_text(HAND_SHARED.replace(*change), encoding="utf-8")
+    r = cli("run", f)
+    assert r.exit_code == 2 and words in r.stderr and "layers[0]" in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------ docs/conventions.md
+SECTIONS = ("Rounding every written number, or cutting digits off", "Momentum written the classic way",
+            "Input-major weights", "One bias shared by a layer")
+
+
+@pytest.mark.parametrize("title", SECTIONS)
+def test_conventions_doc_examples_run(cli, tmp_path, title):
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "conventions.md").read_text(encoding="utf-8")
+    section = doc.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    assert blocks
+    for i, text in enumerate(blocks):
+        f = tmp_path / f"b{i}.yaml"
+        f.write_text(text, encoding="utf-8")
+        r = cli("run", f, "--round", "2", "-f", "json")
+        assert r.exit_code == 0, r.stderr

@@ -236,6 +236,7 @@ def network_dict(tr: NetworkTrace) -> dict:
             "type": L.type,
             "layer": L.l,
             "activation": L.activation,
+            **({"shared_bias": True} if L.hyper.get("shared_bias") else {}),  # biases: [b], one for every unit
             "weights": _num(L.weights),
             "biases": _num(L.biases),
             "z": per_sample(L.z),

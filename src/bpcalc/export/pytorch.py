@@ -46,8 +46,9 @@ def _optimizer_code(spec, params: str) -> str:
     return "\n".join([*_comment(note, "# "), code])
 
 
-def _state_code(spec, param_of: dict) -> list[str]:
-    """Lines that load `training_state:` (from `bpcalc step --save`) into the torch optimizer, so it resumes."""
+def _state_code(spec, param_of: dict, scalars: frozenset = frozenset()) -> list[str]:
+    """Lines that load `training_state:` (from `bpcalc step --save`) into the torch optimizer, so it resumes;
+    `scalars`: the keys of shared biases, scalar parameters in torch."""
     from bpcalc.errors import SpecError
     from bpcalc.registry import optimizer_class
 
@@ -70,6 +71,8 @@ def _state_code(spec, param_of: dict) -> list[str]:
             lines.append(f"opt.state[{p}]['step'] = torch.tensor({_num(st.step)})")
         for b in cls.buffers:
             buf = -np.asarray(bufs[b], dtype=np.float64) / lr if cls.torch_scale else bufs[b]  # classic: −v/α
+            if key in scalars:  # a shared bias: torch's parameter (and its buffers) a scalar
+                buf = np.asarray(buf).reshape(())
             lines.append(f"opt.state[{p}][{cls.torch_state[b]!r}] = {_tensor(buf)}")
     if cls.torch_counts_steps:  # parameters without saved buffers start afresh, at the same step count
         lines.append(f"STEP = {st.step}")
@@ -149,6 +152,19 @@ def _header(title: str, source: str | None, what: str) -> str:
 
 # functions a registry entry's torch form may call, defined in the script only where it does
 HELPERS = {
+    "SharedBiasLinear(": '''
+
+class SharedBiasLinear(torch.nn.Module):
+    """nn.Linear's weight, and one bias (a scalar parameter) added to every unit: a layer with shared_bias: true."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(out_features, in_features))
+        self.bias = torch.nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+''',
     "log1m_softmax(": '''
 
 def log1m_softmax(z):
@@ -261,13 +277,16 @@ def _network_script(spec, dest: Path | None) -> str:
                             if maps else _("nn.Linear keeps weights as bpcalc does: row j = neuron j of the layer, "
                                            "column k = input k")))
     lines.append("layers = torch.nn.ModuleList([")
-    for L in spec.layers:
-        lines.append(f"    torch.{LAYERS[L.type].torch(L)},")
+    shared = {i for i, L in enumerate(spec.layers) if L.hyper.get("shared_bias") and L.biases is not None}
+    for i, L in enumerate(spec.layers):
+        lines.append(f"    SharedBiasLinear({L.weights.shape[1]}, {L.weights.shape[0]}),  # shared_bias: one bias b"
+                     if i in shared else f"    torch.{LAYERS[L.type].torch(L)},")
     lines.append("])")
     if any(L.params for L in spec.layers):
         lines.append("with torch.no_grad():")
     for i, L in enumerate(spec.layers):
         for name, arr in L.params.items():
+            arr = arr.reshape(()) if i in shared and name == "biases" else arr  # the one bias: a scalar
             lines.append(f"    layers[{i}].{TORCH_PARAM[name]}.copy_({_tensor(arr)})")
     lines.append(f"ACTIVATIONS = {[L.activation for L in spec.layers]!r}")
     if maps:
@@ -311,7 +330,7 @@ def loss_of(zs, as_, t):
     lines.append("# " + (_("frozen (not updated, gradients still shown): {names}").format(names=", ".join(frozen))
                          if frozen else _("every weight and bias is updated")))
     lines.append(_optimizer_code(spec, '[' + ', '.join(params) + ']'))
-    lines += _state_code(spec, param_of)
+    lines += _state_code(spec, param_of, frozenset(("b", i) for i in shared))
     lines.append(MAPS_STEP if maps else '''
 zs, as_ = forward(X)
 loss = loss_of(zs, as_, T)
@@ -346,6 +365,9 @@ else:
             print(f"           new b {L['new_biases']}")
     print(f"loss after  {result['loss_after']!r}")''')
     text = _with_helpers("\n".join(lines) + "\n")
+    if shared:  # a scalar bias printed as bpcalc's JSON writes it, [b]
+        text = text.replace("gb.tolist()", "gb.reshape(-1).tolist()").replace(
+            "layer.bias.detach().tolist()", "layer.bias.detach().reshape(-1).tolist()")
     if spec.optimizer.state is not None and "STEP = " in text:
         text = text.replace("opt.step()\n", "opt.step()  # continues from step STEP of the saved run\n")
     return text

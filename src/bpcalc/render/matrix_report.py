@@ -182,6 +182,7 @@ def _forward(doc: Doc, v: _View) -> None:
             conv_matrix.forward(doc, v, li)
             continue
         J, K = L.weights.shape
+        one = bool(L.hyper.get("shared_bias")) and L.biases is not None  # one bias for every unit
         act = ACTIVATIONS[L.activation]
         W, b, A0, Z, A = nt.W(li), nt.bvec(li), v.A(li - 1), v.Z(li), v.A(li)
         if v.rows:
@@ -197,10 +198,11 @@ def _forward(doc: Doc, v: _View) -> None:
         shapes = (f"{v.shape(v.n, J)} = {v.shape(v.n, K)} · {v.shape(K, J)}" if v.rows else
                   f"{v.shape(J, 1)} = {v.shape(J, K)} · {v.shape(K, 1)}")
         if L.biases is not None:
-            shapes += " + " + (v.shape(1, J) if v.rows else v.shape(J, 1))
+            shapes += " + " + (v.shape(1, 1) if one else v.shape(1, J) if v.rows else v.shape(J, 1))
         doc.para(_eq(Z, rhs), "math")
         doc.para(_("shapes: {shapes}").format(shapes=shapes)
-                 + (_("; b^(l) is added to every row") if v.batch and L.biases is not None else ""), "note")
+                 + (_("; b^(l) is one number (shared_bias), added to every unit") if one else
+                    _("; b^(l) is added to every row") if v.batch and L.biases is not None else ""), "note")
         v.equation(doc, *parts, sym("="), v.vec(L.z))
         if act.identity:
             doc.para(_eq(A, Z), "math")
@@ -327,7 +329,11 @@ def _gradients(doc: Doc, v: _View, li: int) -> None:
                    v.param(L.grad_weights))
     if L.biases is None:
         return
-    if v.batch:
+    if L.hyper.get("shared_bias") and J > 1:  # one bias in every unit's z: the sum of every δ
+        rule = M("Σ_s Σ_j δ_sj", r"\sum_s \sum_j \delta_{sj}") if v.batch else M("Σ_j δ_j", r"\sum_j \delta_j")
+        doc.para(_eq(gb, rule), "math")
+        doc.para(_("one bias shared by the layer's units: the sum of every entry of {d}").format(d=D.text), "note")
+    elif v.batch:
         doc.para(_eq(gb, M("Σ_s δ_s", r"\sum_s \delta_s")) , "math")
         doc.para(_("the sum of the rows of {d}").format(d=D.text), "note")
     else:

@@ -81,9 +81,10 @@ def _box_texts(tr: NetworkTrace, nt: Notation, f: Fmt, s: int, drawn: list, size
             lines = [(f"{_n(nt.z(li, j))} = {f(L.z[s, j])}", S.INK),
                      (f"{_n(nt.a(li, j))} = {act.symbol}(z) = {f(L.a[s, j])}", S.INK),
                      (f"δ = ∂E/∂z = {f(L.delta[s, j])}", S.GRAD)]
-            if L.biases is not None:
-                lines += [(f"{_n(nt.b(li, j))} = {f(L.biases[j])}", S.INK),
-                          (f"∂E/∂b = {f(L.grad_biases[j])}", S.GRAD), (f"→ {f(L.new_biases[j])}", S.NEW)]
+            if L.biases is not None:  # (a bias the units share: the same one at each)
+                bj = min(j, len(L.biases) - 1)
+                lines += [(f"{_n(nt.b(li, j))} = {f(L.biases[bj])}", S.INK),
+                          (f"∂E/∂b = {f(L.grad_biases[bj])}", S.GRAD), (f"→ {f(L.new_biases[bj])}", S.NEW)]
             col.append(lines)
         cols.append(col)
     return cols

@@ -255,7 +255,7 @@ def _param_index(gW: np.ndarray, gb: np.ndarray | None, full: bool) -> list[tupl
     J, K = gW.shape
     idx = [("w", j, k) for j in range(J) for k in range(K)]
     if gb is not None:
-        idx += [("b", j, 0) for j in range(J)]
+        idx += [("b", j, 0) for j in range(len(gb))]  # one for a bias the layer's units share
     if full or len(idx) <= LARGE_LAYER:
         return idx
     mags = [abs(gW[j, k]) if kind == "w" else abs(gb[j]) for kind, j, k in idx]

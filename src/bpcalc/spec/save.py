@@ -355,10 +355,14 @@ def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None, in
     for name in kind.params:
         if P.get(name) is not None:
             d[name] = _array(P[name], dest, f"layer{i}.{name}", sidecars)
+    if L.hyper.get("shared_bias") and P.get("biases") is not None:
+        d["biases"] = float(np.asarray(P["biases"]).reshape(-1)[0])  # the one bias, as the spec writes it
     if kind.activation:
         d["activation"] = L.activation
     for key, v in L.hyper.items():
-        if key in kind.keys:  # a pair as one number where both are equal (stride: 2), else [rows, columns]
+        if isinstance(v, bool) and key in kind.keys:  # shared_bias: true
+            d[key] = v
+        elif key in kind.keys:  # a pair as one number where both are equal (stride: 2), else [rows, columns]
             d[key] = int(v[0]) if len(set(v)) == 1 else [int(x) for x in v]
     if L.labels:
         d["labels"] = L.labels
