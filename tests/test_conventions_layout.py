@@ -398,3 +398,32 @@ def test_conventions_doc_examples_run(cli, tmp_path, title):
         f.write_text(text, encoding="utf-8")
         r = cli("run", f, "--round", "2", "-f", "json")
         assert r.exit_code == 0, r.stderr
+
+
+@pytest.mark.parametrize("view", ["neurons", "layers"])
+def test_shared_bias_rows_give_their_values(view, tmp_path):
+    """Each narration row's arithmetic (the ∂E/∂b row's sum over units and samples too), evaluated as text."""
+    import bpcalc
+    from bpcalc.explain.names import Names
+    from bpcalc.explain.notation import Notation
+    from bpcalc.explain.numfmt import Fmt
+    from bpcalc.registry import LAYERS
+    from tests.test_dense_narration import _value
+
+    path = tmp_path / "s.yaml"
+    path.write_text(_fixture("shared_bias")["spec"], encoding="utf-8")
+    tr = bpcalc.run(str(path))
+    f, nt = Fmt(15), Notation.of(tr)
+    L, names = tr.layers[0], Names(tr, nt, 0)
+    rows = [r for s in range(tr.n) for r in LAYERS["dense"].narrate_forward(L, s, f, names, True, view=view).rows]
+    rows += LAYERS["dense"].narrate_grads(L, f, names, True, view=view).rows
+    bias = [r for r in rows if r.quantity[0] == "∂E/∂b^(2)"]
+    assert len(bias) == 1 and _value(bias[0].numbers) == pytest.approx(bias[0].value, rel=1e-12)
+    assert bias[0].value == pytest.approx(_fixture("shared_bias")["steps"][0]["grads"][1], rel=1e-12)
+    checked = 0
+    for row in rows:
+        got = None if row.words or not isinstance(row.numbers, str) else _value(row.numbers)
+        if got is not None:
+            assert got == pytest.approx(row.value, rel=1e-9, abs=1e-12), (row.quantity, row.numbers)
+            checked += 1
+    assert checked >= 10

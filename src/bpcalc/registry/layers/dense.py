@@ -296,11 +296,11 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
                 numbers = nr.products([(L.delta[s, j], L.a_prev[s, k]) for s in range(n)], fmt) if written else None
             value = L.grad_weights[j, k]
         elif one and J > 1:  # every unit's z_j has the one b: ∂E/∂b = Σ_j ∂E/∂z_j · 1 = Σ_j δ_j
+            dj, zj = names.generic("δ", "j"), names.generic("z", "j")
             deltas = (nr.plus(names.at("δ", (u,)) for u in range(J)) if J <= SPELLED else
-                      (f"Σ_j {names.short('δ', ('j',))[0]}", rf"\sum_j {names.short('δ', ('j',))[1]}"))
-            definition = (nr.equals((f"Σ_j {names.grad(names.short('z', ('j',)))[0]} · 1",
-                                     rf"\sum_j {names.grad(names.short('z', ('j',)))[1]} \cdot 1"), deltas)
-                          if neurons else deltas)
+                      (f"Σ_j {dj.text}", rf"\sum_j {dj.tex}"))
+            definition = (nr.equals((f"Σ_j {names.grad(zj)[0]} · 1", rf"\sum_j {names.grad(zj)[1]} \cdot 1"),
+                                    deltas) if neurons else deltas)
             cells = L.delta.reshape(n, -1)  # each sample's δ_j summed, then the samples'
             numbers = ((nr.total(cells[0], fmt) if n == 1 else
                         " + ".join(f"({nr.total(row, fmt)})" for row in cells))
