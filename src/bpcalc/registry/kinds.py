@@ -422,6 +422,12 @@ class LayerKind:
     kernels: bool = False  # weights are kernels slid over the input (conv2d): im2col, the kernels' chain rule
     window: str = ""  # a pool: how a window becomes one cell, "max" (the gradient goes to the maximum) or "mean"
     reshape: bool = False  # only lays its input out anew (flatten): a = its input, reshaped
+    # the spec's JSON schema (spec/schema.py) for the kind's own keys: key -> schema fragment with its description
+    # (keys several kinds share, such as weights, biases, activation, stride, padding, are described there), and
+    # the rule its layers follow (a oneOf/required fragment: which keys a layer of this kind needs)
+    schema: dict[str, dict] = field(default_factory=dict)
+    required: dict | None = None
+    rank: int = 100  # where the kind stands in lists (help, schema): lower first, then by name
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:
