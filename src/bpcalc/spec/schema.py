@@ -146,9 +146,6 @@ def _layer_keys() -> dict:
                       "init)."),
         "bias": {"type": "boolean", "description": "With `units` or `channels`: false = no biases (default true, "
                                                    "zeros)."},
-        "shared_bias": {"type": "boolean", "description": "dense: one bias for the whole layer (`biases` a single "
-                                                          "number), added to every unit's z; its gradient is the sum "
-                                                          "of the layer's δ (default false)."},
         "labels": {"type": "object", "properties": labels, "additionalProperties": False,
                    "description": "Display names of this layer's quantities."},
         "stride": _pair("Step of the window, n or [rows, columns] (conv2d: default 1; pools: default `size`)."),

@@ -321,6 +321,9 @@ DENSE = LayerKind(
     name="dense", rank=0, required={"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
     help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
     params=("weights", "biases"), keys=KEYS, activation=True, parse=parse,
+    schema={"shared_bias": {"type": "boolean", "description": "dense: one bias for the whole layer (`biases` a single "
+                                                              "number), added to every unit's z; its gradient is the "
+                                                              "sum of the layer's δ (default false)."}},
     out_shape=lambda layer, in_shape: (layer.weights.shape[0],),
     forward=forward, grads=grads, back=back,
     torch=lambda layer: f"nn.Linear({layer.weights.shape[1]}, {layer.weights.shape[0]}, "
