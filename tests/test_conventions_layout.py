@@ -427,3 +427,20 @@ def test_shared_bias_rows_give_their_values(view, tmp_path):
             assert got == pytest.approx(row.value, rel=1e-9, abs=1e-12), (row.quantity, row.numbers)
             checked += 1
     assert checked >= 10
+
+
+def test_input_major_export_matches_torch(cli, tmp_path):
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    fx = _fixture("input_major")
+    f, script = tmp_path / "s.yaml", tmp_path / "s.py"
+    f.write_text(fx["spec"], encoding="utf-8")
+    text = cli("export", f, "--to", "pytorch").stdout
+    assert "input-major" in text
+    script.write_text(text, encoding="utf-8")
+    out = json.loads(subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True,
+                                    check=True).stdout)
+    first = fx["steps"][0]
+    assert np.allclose(np.array(out["layers"][0]["new_weights"]).T, first["params"][0], atol=1e-14, rtol=0)

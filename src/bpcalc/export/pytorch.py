@@ -276,6 +276,9 @@ def _network_script(spec, dest: Path | None) -> str:
                               "as bpcalc does (Conv2d: output channel × input channel × kernel row × column)")
                             if maps else _("nn.Linear keeps weights as bpcalc does: row j = neuron j of the layer, "
                                            "column k = input k")))
+    if getattr(spec, "weights_layout", "output_major") == "input_major":
+        lines.append("# " + _("the spec writes the weights input-major (row k = input k, z = a·W): nn.Linear's weight "
+                              "below is their transpose"))
     lines.append("layers = torch.nn.ModuleList([")
     shared = {i for i, L in enumerate(spec.layers) if L.hyper.get("shared_bias") and L.biases is not None}
     for i, L in enumerate(spec.layers):
