@@ -444,3 +444,12 @@ def test_input_major_export_matches_torch(cli, tmp_path):
                                     check=True).stdout)
     first = fx["steps"][0]
     assert np.allclose(np.array(out["layers"][0]["new_weights"]).T, first["params"][0], atol=1e-14, rtol=0)
+
+
+def test_round_style_key_reaches_step_explain_and_graph(cli, tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_text(STYLE_SPEC + "round_style: truncate\n", encoding="utf-8")
+    d = json.loads(cli("step", f, "--epochs", 2, "--round", 2, "-f", "json").stdout)
+    assert d["epochs"][0]["run"]["layers"][0]["z"] == [pytest.approx(0.07, abs=1e-12)]  # truncated, not 0.08
+    assert "data 0.07" in cli("graph", f, "--round", 2, "-f", "dot").stdout
+    assert "z_1^(2)" in cli("explain", f, "--round", 2, "-f", "text").stdout
