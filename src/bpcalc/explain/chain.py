@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import string
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +23,7 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import Msg, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, written
 from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …
@@ -154,38 +153,14 @@ class Explanation:
 
 
 # ====================================================================== tex of ops' plain-text templates
-_TEX_WORDS = [
-    ("½", r"\tfrac{1}{2}"), ("−", "-"), ("·", r" \cdot "), ("×", r" \times "), ("²", "^{2}"), ("σ", r"\sigma "),
-    ("Σ_k", r"\sum_k "), ("Σ", r"\sum "), ("log ", r"\log "), ("ln ", r"\ln "), ("exp(", r"\exp("),
-    ("sqrt(", r"\operatorname{sqrt}("), ("tanh", r"\tanh "), ("sin(", r"\sin("), ("cos(", r"\cos("),
-    ("sign(", r"\operatorname{sign}("), (" if ", r"\text{ if }"), (" else ", r"\text{ else }"),
-    ("Jacobian", r"\text{Jacobian}"), ("∂", r"\partial "), ("δ", r"\delta "), ("θ", r"\theta "), ("α", r"\alpha "),
-    ("μ", r"\mu "), ("ε", r"\varepsilon "), ("m̂", r"\hat{m}"), ("v̂", r"\hat{v}"),
-]
-
-
 def tex_literal(s: str) -> str:
-    """Plain-text math as written in ops.py's templates -> LaTeX."""
-    s = re.sub(r"\^\(([^()]*)\)", r"^{\1}", s)
-    s = re.sub(r"√([^\s()]+)", r"\\sqrt{\1}", s)
-    for a, b in _TEX_WORDS:
-        s = s.replace(a, b)
-    return re.sub(" {2,}", " ", s)
+    """Plain-text math as written in the entries' templates -> LaTeX (registry/written.py)."""
+    return written.tex_literal(s)
 
 
 def fill(template: str, *args: M, **kw: M) -> M:
-    """An ops.py template (`{a}(1 − {a})`) filled with notation, as text and as LaTeX."""
-    text = template.format(*[a.text for a in args], **{k: v.text for k, v in kw.items()})
-    parts, values = [], []
-    for lit, fld, _spec, _conv in string.Formatter().parse(template):
-        parts.append(lit)
-        if fld is not None:
-            parts.append(f"\x00{len(values)}\x00")
-            values.append(args[int(fld)] if fld.isdigit() else kw[fld])
-    tex = tex_literal("".join(parts))
-    for i, v in enumerate(values):
-        tex = tex.replace(f"\x00{i}\x00", "{" + v.tex + "}")
-    return M(text, tex)
+    """A template (`{a}(1 − {a})`) filled with notation, as text and as LaTeX."""
+    return M(*written.fill(template, *args, **kw))
 
 
 def paren(m: M) -> M:

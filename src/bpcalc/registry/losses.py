@@ -252,7 +252,8 @@ SOFTMAX_CROSS_ENTROPY = Pair(
                      "that output's δ one of about 1e-16, so a loss or δ near 1e-13 keeps only a few digits. bpcalc "
                      "takes 1 − a from the other outputs and keeps every digit; elsewhere the two agree to "
                      "round-off."),
-    derivation=(_SOFTMAX_CE,), note=N_("softmax with cross-entropy: δ = a − t (the Jacobian and −t/a cancel)"))
+    derivation=(_SOFTMAX_CE,), note=N_("softmax with cross-entropy: δ = a − t (the Jacobian and −t/a cancel)"),
+    title=N_("softmax with cross-entropy"), by_hand_t=("a_j·Σt − t_j", r"a_j \cdot \sum t - t_j"))
 
 SIGMOID_BINARY_CROSS_ENTROPY = Pair(
     "sigmoid", "binary_cross_entropy", _sigmoid_bce, fused=True, by_hand=lambda a, t: (a - t) / a.shape[-1],

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.engine.trace import NetworkTrace
-from bpcalc.explain.chain import fill, num
+from bpcalc.explain.chain import num
 from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.registry import LAYERS, LOSSES, OPTIMIZERS, PAIRS, pair
+from bpcalc.registry import LAYERS, LOSSES, OPTIMIZERS, pair
 from bpcalc.registry.kinds import Narration, Row
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M, Table
@@ -132,10 +132,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     a_name = [names[last].at("a", c) for c in out_cells]
     for s in samples:
         t = doc.table(None if n == 1 else _("{title}, sample {s}").format(title=_("Loss"), s=s + 1), _columns(), NUM)
-        for k in range(K):
-            sym = fill(loss.term_t, t=nt.t(k), a=a_name[k], K=M(str(K), str(K)))
-            numbers = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(a_out[s, k]), K=K)
-            t.add(nt.Ek(k), sym, num(numbers), f(tr.loss_terms[s, k]))
+        add_rows(t, Narration([loss.narrate_term(nt.Ek(k), a_name[k], nt.t(k), K, a_out[s, k], tr.targets[s, k],
+                                                 tr.loss_terms[s, k], f) for k in range(K)]), f)
         if K > 1:
             sw = _("sample")
             t.add(E if n == 1 else M(f"{E.text}({sw} {s + 1})", rf"{E.tex}(\text{{{sw} }} {s + 1})"),
@@ -210,21 +208,11 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     return doc
 
 
-def loss_grad(tr: NetworkTrace, nt: Notation, f: Fmt, a_name: M, a: float, s: int, k: int) -> tuple[M, M]:
-    """∂E/∂a_k of output k from the loss (the mean's 1/n with several samples): the formula, then with numbers."""
-    loss, n, K = LOSSES[tr.loss_name], tr.n, tr.targets.shape[1]
-    sym = fill(loss.grad_t, a=a_name, t=nt.t(k), K=M(str(K), str(K)))
-    numbers = loss.grad_t.format(a=f.p_(a), t=f.p_(tr.targets[s, k]), K=K)
-    if n > 1:
-        sym, numbers = M(f"({sym.text}) / {n}", rf"\left({sym.tex}\right) / {n}"), f"({numbers}) / {n}"
-    return sym, num(numbers)
-
-
-def closed_form(pair, a: str, t: str, n: int, K: int) -> str:
-    """δ of an output in the closed form of its activation and loss, with the numbers (the mean's 1/n with several
-    samples)."""
-    base = pair.delta_t.format(a=a, t=t, K=K)
-    return base if n == 1 else f"({base}) / {n}"
+def loss_grad(tr: NetworkTrace, nt: Notation, f: Fmt, a_name: M, a: float, s: int, k: int) -> Row:
+    """∂E/∂a_k of output k, as the loss entry narrates it (the mean's 1/n with several samples)."""
+    K = tr.targets.shape[1]
+    return LOSSES[tr.loss_name].narrate_grad(d(nt.E, a_name), a_name, nt.t(k), K, a, tr.targets[s, k],
+                                             tr.layers[-1].grad_a.reshape(tr.n, -1)[s, k], tr.n, f)
 
 
 def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fused) -> None:
@@ -232,20 +220,17 @@ def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fu
     out, n = tr.layers[-1], tr.n
     K = len(a_name)
     nt = Notation.of(tr)
-    g = out.grad_a.reshape(n, -1)
     a = out.a.reshape(n, -1)
     for k in range(K):
-        t.add(d(nt.E, a_name[k]), *loss_grad(tr, nt, f, a_name[k], a[s, k], s, k), f(g[s, k]))
+        add_rows(t, Narration([loss_grad(tr, nt, f, a_name[k], a[s, k], s, k)]), f)
     if fused is None:
         return
     dl = out.delta.reshape(n, -1)
-    closed = _("in closed form")
-    p = PAIRS[out.activation, tr.loss_name]
     names = Names(tr, nt, len(tr.layers) - 1)
     for k in range(K):
         cell = tuple(int(i) for i in np.unravel_index(k, out.a.shape[1:]))
-        t.add(names.at("δ", cell), M(f"∂E/∂z, {closed}", rf"\partial E/\partial z,\ \text{{{closed}}}"),
-              num(closed_form(p, f(a[s, k]), f(tr.targets[s, k]), n, K)), f(dl[s, k]))
+        add_rows(t, Narration([fused.narrate_delta(names.at("δ", cell), a[s, k], tr.targets[s, k], dl[s, k], n, K,
+                                                   f)]), f)
 
 
 def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, full: bool) -> None:
