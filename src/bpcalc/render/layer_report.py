@@ -13,7 +13,7 @@ from bpcalc.explain.chain import num
 from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
-from bpcalc.i18n import _
+from bpcalc.i18n import Msg, _
 from bpcalc.registry import LAYERS, LOSSES, OPTIMIZERS, pair
 from bpcalc.registry.kinds import Narration, Row
 from bpcalc.registry.layers.narrate import LARGE, TOP
@@ -25,7 +25,7 @@ def numbers_cell(r: Row) -> M | str:
     """A row's "with numbers" cell: arithmetic as written, a formula with the numbers in it, or words."""
     if isinstance(r.numbers, tuple):
         return M(*r.numbers)
-    return r.numbers if r.words else num(r.numbers)
+    return _(r.numbers) if r.words else num(r.numbers)
 
 
 def add_rows(t: Table, nar: Narration, f: Fmt) -> None:
@@ -36,7 +36,8 @@ def add_rows(t: Table, nar: Narration, f: Fmt) -> None:
 
 def _add(t: Table, nar: Narration, f: Fmt) -> None:
     for r in nar.rows:
-        t.add(M(*r.quantity), M(*r.definition), num(r.numbers), f(r.value))
+        t.add(M(*r.quantity), M(*r.definition), num(_(r.numbers) if isinstance(r.numbers, Msg) else r.numbers),
+              f(r.value))
 
 
 def _caption(t: Table, nar: Narration) -> None:

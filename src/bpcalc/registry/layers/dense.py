@@ -134,7 +134,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, view: str = "laye
             numbers, words = nr.products([(L.a_prev[s, k], W[j, k]) for k in range(K)], fmt), False
             numbers += f" + {fmt.p_(b[j])}" if b is not None else ""
         else:
-            numbers, words = _("({n} terms)").format(n=K + (b is not None and not neurons)), True
+            numbers, words = nr.terms(K + (b is not None and not neurons)), True
         z = names.at("z", (j,))
         out.rows.append(nr.row(z, definition, numbers, L.z[s, j], words=words))
         a = names.at("a", (j,))
@@ -221,7 +221,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
         if J <= SPELLED if view == "neurons" else nr.written(J, full):
             numbers, words = nr.products([(L.delta[s, j], W[j, k]) for j in range(J)], fmt), False
         else:
-            numbers, words = _("({n} terms)").format(n=J), True
+            numbers, words = nr.terms(J), True
         out.rows.append(nr.row(names.grad(names.at("in", (k,))), definition, numbers, grad_in[s, k], words=words))
     return out
 
