@@ -145,16 +145,10 @@ def received(doc: Doc, v, li: int) -> None:
     last = len(tr.layers) - 1
     if li == last:
         doc.para(_("{dA}: the loss's gradient, each output cell on its own").format(dA=dA.text), "note")
-    elif LAYERS[tr.layers[li + 1].type].neurons:
-        N = tr.layers[li + 1]
-        Wn, Dn = v.nt.W(li + 1), v.D(li + 1)
-        if v.batch:
-            doc.para(M(f"{dA.text} = {Dn.text} {Wn.text}", rf"{dA.tex} = {Dn.tex} {Wn.tex}"), "math")
-            v.equation(doc, dA, sym("="), v.vec(N.delta), sym("·"), v.mat(N.weights), sym("="), v.vec(L.grad_a))
-        else:
-            doc.para(M(f"{dA.text} = {v.nt.Wt(li + 1).text} {Dn.text}", rf"{dA.tex} = {v.nt.Wt(li + 1).tex} {Dn.tex}"),
-                     "math")
-            v.equation(doc, dA, sym("="), v.mat(N.weights.T), sym("·"), v.vec(N.delta), sym("="), v.vec(L.grad_a))
+    elif LAYERS[tr.layers[li + 1].type].neurons:  # Wᵀ δ, by the dense layer above's `matrices` face
+        back, parts, _shapes = v.product(li + 1, faces(tr.layers[li + 1])["grad_in"])
+        doc.para(M(f"{dA.text} = {back.text}", rf"{dA.tex} = {back.tex}"), "math")
+        v.equation(doc, dA, sym("="), *parts, sym("="), v.vec(L.grad_a))
         return
     else:
         doc.para(_("{dA}: from layer {l}, above").format(dA=dA.text, l=v.nt.number(li + 1)), "note")

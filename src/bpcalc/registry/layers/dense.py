@@ -263,6 +263,19 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
     return out
 
 
+# ---------------------------------------------------------------- the matrix view, for `--view matrix`
+def matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+    """The layer's products as the matrix view writes them, each (left, right) as (name, matrix); names: W, Wt
+    (Wᵀ), a, at (the layer's input a_prev, aᵀ), δ, δt. One sample, vectors as columns: z = W a (+ b),
+    ∂E/∂W = δ aᵀ, ∂E/∂a_prev = Wᵀ δ. Several samples, one row each: Z = A Wᵀ (+ b), ∂E/∂W = Δᵀ A (the sum over
+    the samples of δ_s a_sᵀ, written `sum`), ∂E/∂A_prev = Δ W. The matrices are the trace's, laid out."""
+    if x.shape[0] == 1:
+        a, d = x[0][:, None], delta[0][:, None]
+        return {"z": (("W", W), ("a", a)), "grad_W": (("δ", d), ("at", x[:1])), "grad_in": (("Wt", W.T), ("δ", d))}
+    return {"z": (("a", x), ("Wt", W.T)), "grad_W": (("δt", delta.T), ("a", x)), "grad_in": (("δ", delta), ("W", W)),
+            "sum": ("Σ_s δ_s (a_s)ᵀ", r"\sum_s \delta_s a_s^{\mathsf{T}}")}
+
+
 DENSE = LayerKind(
     name="dense", help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
     params=("weights", "biases"), keys=KEYS, activation=True, parse=parse,
@@ -276,4 +289,5 @@ DENSE = LayerKind(
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
     back_terms=lambda W, delta: delta[:, :, None] * W[None, :, :],  # (n, J, K): δ_j·w_jk, summed over j
     new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw), default=True, neurons=True,
+    matrices=matrices,
 )
