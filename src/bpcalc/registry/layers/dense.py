@@ -266,11 +266,12 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
 
 
 # ---------------------------------------------------------------- the matrix view, for `--view matrix`
-def matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+def matrices(P, hp, x, grad_a, delta, record) -> dict:
     """The layer's products as the matrix view writes them, each (left, right) as (name, matrix); names: W, Wt
     (Wᵀ), a, at (the layer's input a_prev, aᵀ), δ, δt. One sample, vectors as columns: z = W a (+ b),
     ∂E/∂W = δ aᵀ, ∂E/∂a_prev = Wᵀ δ. Several samples, one row each: Z = A Wᵀ (+ b), ∂E/∂W = Δᵀ A (the sum over
     the samples of δ_s a_sᵀ, written `sum`), ∂E/∂A_prev = Δ W. The matrices are the trace's, laid out."""
+    W = P["weights"]
     if x.shape[0] == 1:
         a, d = x[0][:, None], delta[0][:, None]
         return {"z": (("W", W), ("a", a)), "grad_W": (("δ", d), ("at", x[:1])), "grad_in": (("Wt", W.T), ("δ", d))}
