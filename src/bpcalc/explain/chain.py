@@ -624,10 +624,10 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
                 kind, li, j, k = key
                 if kind == "b" and nt.shares_bias(li):  # mazur's b1: the biases of a layer under one name
                     groups.setdefault(nt.b(li, j).text, []).append(key)
-        nt0 = profiles[0]
         for ckey in conv_keys(trace):
-            for nm in conv_names(trace, ckey, nt0.number(ckey[1])):
-                table.setdefault(nm, ckey)
+            for nt in profiles:  # the notation shown, and the layer notation
+                for nm in conv_names(trace, ckey, nt.number(ckey[1]), nt.profile == "ng"):
+                    table.setdefault(nm, ckey)
         for key in keys:
             kind, li, j, k = key
             table.setdefault(f"layers.{li}.grad_{'weights' if kind == 'w' else 'biases'}"
@@ -711,7 +711,7 @@ def _with_conv(trace: NetworkTrace, fmt: Fmt, dense: list[tuple], conv: list[tup
                              "×".join(map(str, x.shape[1:])) for x in [trace.inputs] + [L.a for L in trace.layers]),
                              loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
     nt = Notation.of(trace, notation)
-    ex.conv = [derive_conv(trace, k, nt.number(k[1]), fmt, full) for k in conv]
+    ex.conv = [derive_conv(trace, k, nt.number(k[1]), fmt, full, nt.profile == "ng") for k in conv]
     return ex
 
 

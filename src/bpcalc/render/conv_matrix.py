@@ -38,10 +38,35 @@ TEX = {"X_col": r"X_{\mathrm{col}}", "W_row": r"W_{\mathrm{row}}", "Z_row": r"Z_
        "δ_row": r"\delta_{\mathrm{row}}", "δ": r"\delta", "∂E/∂X_col": r"\partial E/\partial X_{\mathrm{col}}"}
 
 
+# ng's names (the course's: a^[l], Z^[l] over the batch, dZ for ∂E/∂Z, dW, dA): z, a, δ, b as the notation names
+# a dense layer's vectors; im2col's matrices by the same rule (dZ_row = ∂E/∂Z_row, dX_col = ∂E/∂X_col)
+NG = {"X_col": ("X_col", r"X_{\mathrm{col}}"), "W_row": ("W_row", r"W_{\mathrm{row}}"),
+      "Z_row": ("Z_row", r"Z_{\mathrm{row}}"), "δ_row": ("dZ_row", r"dZ_{\mathrm{row}}"),
+      "∂E/∂X_col": ("dX_col", r"dX_{\mathrm{col}}")}
+
+
 def named(base: str, v, li: int, tex: str | None = None) -> M:
-    """`base^(l)` for layer li (li = -1: the inputs)."""
+    """`base^(l)` for layer li (li = -1: the inputs); ng: its names, `base^[l]` (mazur names neurons only: the
+    layer notation's names here)."""
+    if v.nt.profile == "ng":
+        vec = {"a": v.A, "z": v.Z, "δ": v.D, "b": lambda i: v.nt.bvec(i)}.get(base)
+        if vec is not None:
+            return vec(li)
+        text, tx = NG[base]
+        return M(f"{text}^[{_tag(v, li)}]", f"{tx}^{{[{_tag(v, li)}]}}")
     l = _tag(v, li)
     return M(f"{base}^({l})", f"{tex or TEX.get(base, base)}^{{({l})}}")
+
+
+def grad(base: str, v, li: int) -> M:
+    """∂E/∂ of `named(base)` (ng: dA^[l], dW_row^[l])."""
+    if v.nt.profile == "ng":
+        if base == "a":
+            return v.dA(li)
+        m = named(base, v, li)
+        return M("d" + m.text, "d" + m.tex)
+    m = named(base, v, li)
+    return M(f"∂E/∂{m.text}", rf"\frac{{\partial E}}{{\partial {m.tex}}}")
 
 
 def tr(m: M) -> M:
@@ -141,7 +166,7 @@ def received(doc: Doc, v, li: int) -> None:
     (Wᵀ δ), or from the layer above's ∂E/∂x (shown in that layer's section)."""
     tr = v.tr
     L = tr.layers[li]
-    dA = M(f"∂E/∂{named('a', v, li).text}", rf"\frac{{\partial E}}{{\partial {named('a', v, li).tex}}}")
+    dA = grad("a", v, li)
     last = len(tr.layers) - 1
     if li == last:
         doc.para(_("{dA}: the loss's gradient, each output cell on its own").format(dA=dA.text), "note")
@@ -162,8 +187,7 @@ def backward(doc: Doc, v, li: int) -> None:
     """A conv, pool or flatten layer's backward step: δ, then ∂E/∂x of its input."""
     L = v.tr.layers[li]
     received(doc, v, li)
-    dX = M(f"∂E/∂{named('a', v, li - 1).text}", rf"\frac{{\partial E}}{{\partial {named('a', v, li - 1).tex}}}")
-    dA = M(f"∂E/∂{named('a', v, li).text}", rf"\frac{{\partial E}}{{\partial {named('a', v, li).tex}}}")
+    dX, dA = grad("a", v, li - 1), grad("a", v, li)
     kind = LAYERS[L.type]
     if kind.reshape:
         doc.para(M(f"{dX.text} = " + _("reshape of {dA} to {shape}").format(dA=dA.text,
@@ -224,7 +248,7 @@ def gradients(doc: Doc, v, li: int) -> None:
     O, C, kh, kw = L.weights.shape
     cols = m["X_col"].shape[1]
     Dr, Xc = named("δ_row", v, li), named("X_col", v, li)
-    gW = M(f"∂E/∂{named('W_row', v, li).text}", rf"\frac{{\partial E}}{{\partial {named('W_row', v, li).tex}}}")
+    gW = grad("W_row", v, li)
     doc.para(M(f"{gW.text} = {Dr.text} · {tr(Xc).text}  " + _("(a sum over the positions of δ × input)"),
                rf"{gW.tex} = {Dr.tex} {tr(Xc).tex}"), "math")
     doc.para(_("shapes: {shapes}").format(shapes=f"{O}×{C * kh * kw} = {O}×{cols} · {cols}×{C * kh * kw}"), "note")
