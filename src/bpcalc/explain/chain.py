@@ -23,7 +23,7 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import Msg, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, written
+from bpcalc.registry import GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, written
 from bpcalc.registry.layers.narrate import terms
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -245,7 +245,6 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
     last = len(tr.layers) - 1
     n = tr.n
     K = tr.targets.shape[1]
-    act = ACTIVATIONS[L.activation]
     loss = LOSSES[tr.loss_name]
     a_j, z_j = nt.a(li, j), nt.z(li, j)
     p = nt.w(li, j, k) if kind == "w" else nt.b_param(li, j)
@@ -284,11 +283,12 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
             fac = _softmax_factor(tr, nt, f, li, j, shown)
             fac.paths = terms
             factors.append(fac)
-    if use_local:
-        names = Names(tr, nt, li)  # ∂a/∂z with the numbers as the layer's entry narrates it
-        factors.append(Factor(d(a_j, z_j), fill(act.local_t, a=a_j, z=z_j),
-                              [LAYERS[L.type].narrate_backward(L, s, f, names, units=[j], view="factor").rows[0].numbers
-                               for s in samples], L.local[:, j]))
+    if use_local:  # ∂a/∂z as the layer's entry narrates it, the row run's tables show
+        names = Names(tr, nt, li)
+        rows = [LAYERS[L.type].narrate_backward(L, s, f, names, units=[j], view="factor").rows[0]
+                for s in range(max(shown, 1))]
+        factors.append(Factor(M(*rows[0].quantity), M(*rows[0].definition), [r.numbers for r in rows[:shown]],
+                              L.local[:, j]))
     if kind == "w":
         prev = nt.prev(li, k)
         factors.append(Factor(d(z_j, p), prev, [f(L.a_prev[s, k]) for s in samples], L.a_prev[:, k]))
