@@ -100,18 +100,17 @@ def forward(doc: Doc, v, li: int) -> None:
     kind = LAYERS[L.type]
     if kind.kernels:
         _conv_forward(doc, v, li, L, A0, Z, A)
-    elif kind.window:
+    elif kind.window:  # a pool: what its window becomes and its notes, in its entry's words
+        m = faces(L)
         (kh, kw), (sh, sw) = L.hyper["size"], L.hyper["stride"]
-        what = _("maximum") if kind.window == "max" else _("mean")
         doc.para(_("{a}[c,i,j] = the {what} of the {kh}×{kw} window of {x} at rows {sh}·i …, columns {sw}·j … "
                    "(each channel on its own; {shape_in} → {shape_out})").format(
-                       a=A.text, what=what, kh=kh, kw=kw, x=A0.text, sh=sh, sw=sw,
+                       a=A.text, what=_(m["of_window"]), kh=kh, kw=kw, x=A0.text, sh=sh, sw=sw,
                        shape_in=shape_text(L.a_prev.shape[1:]), shape_out=shape_text(L.a.shape[1:])), "math")
         maps(doc, v, A0, L.a_prev)
         maps(doc, v, A, L.a)
-        if kind.window == "max" and L.record.get("ties") is not None and np.any(L.record["ties"]):
-            doc.para(_("a tie: some windows hold their maximum twice; the first in row-major order wins, as in "
-                       "PyTorch"), "note")
+        for note in m["forward_notes"]:
+            doc.para(_(note), "note")
     elif kind.reshape:
         doc.para(M(f"{A.text} = vec({A0.text})  " + _("(channel, row, column)"),
                    rf"{A.tex} = \operatorname{{vec}}\left({A0.tex}\right)"), "math")
@@ -195,17 +194,11 @@ def backward(doc: Doc, v, li: int) -> None:
                    rf"{dX.tex} = \operatorname{{reshape}}\left({dA.tex}\right)"), "math")
         return
     m = faces(L)
-    if kind.window == "max":
-        doc.para(_("max-pool: each window's gradient goes whole to the cell that was its maximum; the others get "
-                   "0 (where windows overlap, a cell adds what it gets)"), "note")
-        doc.para(_("the cells that receive (how many windows sent them their gradient):"), "note")
-        maps(doc, v, M(_("winners"), r"\text{" + _("winners") + "}"), m["route"])
-        maps(doc, v, dX, m["grad_x"])
-        return
-    if kind.window == "mean":
-        kh, kw = L.hyper["size"]
-        doc.para(_("avg-pool: each window's gradient shared evenly, 1/{k} to each of its {k} cells; where windows "
-                   "overlap, a cell adds the shares it gets").format(k=kh * kw), "note")
+    if kind.window:  # a pool: how its gradient goes back, in its entry's words, then where it went
+        for note in m["backward_notes"]:
+            doc.para(_(note), "note")
+        if "route" in m:  # the cells its windows sent their gradient to
+            maps(doc, v, M(_("winners"), r"\text{" + _("winners") + "}"), m["route"])
         maps(doc, v, dX, m["grad_x"])
         return
     _conv_backward(doc, v, li, L, m, dA, dX)
