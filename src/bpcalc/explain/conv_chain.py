@@ -58,6 +58,14 @@ class ConvDerivation:
     kind: str = "weight"  # weight | bias
 
 
+def _more(left: int) -> M:
+    """` + … (n more terms)` after the terms written out (nothing when all are); LaTeX: the words as text."""
+    if not left:
+        return M("", "")
+    words = _("({n} more terms)").format(n=left)
+    return M(f" + … {words}", rf" + \ldots\ \text{{{words}}}")
+
+
 def conv_keys(tr: NetworkTrace) -> list[tuple]:
     """The kernel weights and biases of the conv2d layers: ("cw", li, (o, c, p, q), 0), ("cb", li, (o,), 0)."""
     keys = []
@@ -125,12 +133,12 @@ def derive_conv(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = 
         M(f"= {sums[0]} {dlt.text} · {xs.text}", rf"= {sums[1]} {dlt.tex} \, {xs.tex}"),
     ]
     written = terms[:shown]
-    more = "" if shown == len(terms) else _(" + … ({n} more terms)").format(n=len(terms) - shown)
-    nums = " + ".join(f"{f.p_(t.delta)}·{f.p_(t.x)}" for t in written) + more
-    prods = " + ".join(f.p_(t.product) for t in written) + more
+    more = _more(len(terms) - shown)
+    nums = " + ".join(f"{f.p_(t.delta)}·{f.p_(t.x)}" for t in written)
+    prods = " + ".join(f.p_(t.product) for t in written)
     g = f(L.grad_weights[o, c, p, q])
-    lines += [M(f"= {nums}", "= " + nums.replace("·", r" \cdot ").replace("…", r"\ldots")),
-              M(f"= {prods}", "= " + prods.replace("…", r"\ldots")), M(f"= {g}", f"= {g}")]
+    lines += [M(f"= {nums}{more.text}", "= " + nums.replace("·", r" \cdot ") + more.tex),
+              M(f"= {prods}{more.text}", "= " + prods + more.tex), M(f"= {g}", f"= {g}")]
     return ConvDerivation(li, l, (o, c, p, q), f"layers.{li}.weights.{o}.{c}.{p}.{q}", w, lhs, lines, terms,
                           float(L.grad_weights[o, c, p, q]), float(L.weights[o, c, p, q]),
                           float(L.new_weights[o, c, p, q]), (sh, sw), (ph, pw), n, shown,
@@ -151,14 +159,14 @@ def _derive_bias(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool, 
     sums = ("Σ_s Σ_{i,j}", r"\sum_s \sum_{i,j}") if n > 1 else ("Σ_{i,j}", r"\sum_{i,j}")
     lhs = M(f"∂E/∂{b.text}", rf"\frac{{\partial E}}{{\partial {b.tex}}}")
     shown = len(terms) if full else min(len(terms), MAX_TERMS)
-    more = "" if shown == len(terms) else _(" + … ({n} more terms)").format(n=len(terms) - shown)
-    nums = " + ".join(f.p_(t.delta) for t in terms[:shown]) + more
+    more = _more(len(terms) - shown)
+    nums = " + ".join(f.p_(t.delta) for t in terms[:shown])
     g = f(L.grad_biases[o])
     lines = [M(f"{lhs.text} = {sums[0]} ∂E/∂{z.text} · ∂{z.text}/∂{b.text}",
                rf"{lhs.tex} = {sums[1]} \frac{{\partial E}}{{\partial {z.tex}}} \frac{{\partial {z.tex}}}"
                rf"{{\partial {b.tex}}}"),
              M(f"= {sums[0]} {dlt.text} · 1", rf"= {sums[1]} {dlt.tex} \cdot 1"),
-             M(f"= {nums}", "= " + nums.replace("…", r"\ldots")), M(f"= {g}", f"= {g}")]
+             M(f"= {nums}{more.text}", "= " + nums + more.tex), M(f"= {g}", f"= {g}")]
     return ConvDerivation(li, l, (o,), f"layers.{li}.biases.{o}", b, lhs, lines, terms, float(L.grad_biases[o]),
                           float(L.biases[o]), float(L.new_biases[o]), L.hyper["stride"], L.hyper["padding"], n,
                           shown, {"gradient": g, "old": f(L.biases[o]), "new": f(L.new_biases[o])}, kind="bias")

@@ -187,8 +187,7 @@ class Pair:
 
         view "layers" (networks with other kinds): defined as ∂E/∂z in closed form; "neurons" (the classic
         tables): as the product it stands for, `product` = (∂E/∂a, ∂a/∂z) in closed form, or, where the
-        activation's Jacobian is full (product None), the pair's by-hand form and its name; "factor" (explain's
-        chain rule, and the matrix view's line): the pair's formula (text, LaTeX) with the mean's 1/n as a fraction."""
+        activation's Jacobian is full (product None), the pair's by-hand form and its name."""
         from bpcalc.i18n import _
 
         a, t = fmt(a_value), fmt(t_value)
@@ -445,7 +444,9 @@ class LayerKind:
     back_terms: Callable[[dict, Array], Array] | None = None  # (P, δ) -> the terms of each ∂E/∂a_prev sum, shown
     mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
     new: Generator | None = None  # how `bpcalc new` writes and draws a layer of this kind
-    matrices: Callable[..., dict] | None = None  # (P, hyper, a_prev, grad_a, delta, record) -> the matrix view's
+    # (P, hyper, a_prev, grad_a, delta, record) -> the matrix view's matrices, products and words: dense its
+    # products as (name, matrix) pairs, conv2d im2col's matrices, pools their routing and notes
+    matrices: Callable[..., dict] | None = None
     default: bool = False  # the kind of a layer that names no `type:` (saved specs and JSON readers leave it out)
     # units z_j = Σ_k w_jk a_k + b_j (dense): weights J×K named w_jk, shown neuron by neuron by the classic tables,
     # JSON fields and drawings; a network of such layers only is written as a plain 2-2-1 shape

@@ -332,10 +332,10 @@ def _update(doc: Doc, v: _View, li: int) -> None:
                        sym("="), v.param(new))
         elif wd:
             text, tex = o.rule_named((P.text, P.tex), (G.text, G.tex), wd, v.f(wd))
-            doc.para(M(f"{text}, elementwise", tex), "math")
+            doc.para(M(f"{text}, " + _("elementwise"), tex), "math")
             v.equation(doc, P, sym("←"), v.param(new))
         else:
-            doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, elementwise)",
+            doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, " + _("elementwise") + ")",
                        rf"{P.tex} \leftarrow {o.rule_tex}"), "math")
             v.equation(doc, P, sym("←"), v.param(new))
 
