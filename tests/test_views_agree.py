@@ -261,3 +261,40 @@ def test_ng_names_conv_quantities_in_its_style_and_mazur_keeps_the_layer_notatio
     assert "= Σ_{i,j} dz^[1][0,i,j] · a^[0][0, 1·i+1, 1·j+1]" in ex
     mazur = cli("run", "conv", "--notation", "mazur", "--format", "text").stdout
     assert "z^(2)[1,1,1]" in mazur and "δ^(2)[1,1,1]" in mazur and "net_o1" in mazur
+
+
+# ---------------------------------------------------------------------------------------------- the update
+CONV_DECAY = """
+inputs: [[0.1, 0.5, 0.2], [0.4, 0.9, 0.1], [0.0, 0.3, 0.8]]
+targets: [0.5]
+layers:
+  - {type: conv2d, weights: [[0.5, -0.2], [0.3, 0.1]], biases: [0.1], activation: tanh}
+  - {type: maxpool, size: 2}
+  - {type: flatten}
+  - {weights: [[0.3]], biases: [-0.1], activation: sigmoid}
+loss: half_sse
+learning_rate: 0.1
+optimizer: {type: sgd, weight_decay: 0.5}
+"""
+
+
+def test_a_layered_networks_update_rows_give_the_new_values_under_weight_decay(tmp_path):
+    """The update of a network with conv layers is written by the optimizer entry's narration, as a dense network's
+    is: with weight decay each row's arithmetic (at full precision, evaluated here) gives the new value shown."""
+    import bpcalc
+    from bpcalc.render.doc import Table, text_of
+    from bpcalc.render.report import report
+
+    path = tmp_path / "decay.yaml"
+    path.write_text(CONV_DECAY)
+    doc = report(bpcalc.run(str(path)), precision=15)
+    checked = 0
+    for block in doc.blocks:
+        if isinstance(block, Table) and "with numbers" in block.columns and "new" in block.columns:
+            col, new = block.columns.index("with numbers"), block.columns.index("new")
+            for r in block.rows:
+                got = _value(text_of(r[col]).replace("  ", " "))
+                assert got is not None, text_of(r[col])
+                assert got == pytest.approx(float(text_of(r[new])), rel=1e-9), text_of(r[col])
+                checked += 1
+    assert checked == 4 + 1 + 1 + 1  # the kernel's four weights and its bias, the dense weight and bias

@@ -179,7 +179,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
 
     # ---- update
     opt = OPTIMIZERS[tr.optimizer]
-    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule, lr=f(tr.learning_rate)), 2)
+    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule_written(tr.weight_decay, f(tr.weight_decay)),
+                                                          lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         if L.params:
             _update_table(doc, tr, li, names[li], f, full)
@@ -257,6 +258,5 @@ def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, ful
             t.add(p, f(old), f(g), *["" for _c in extra], _("frozen"), f(nw))
             continue
         st = {k2: f(v[ix]) for k2, v in L.optimizer_state.get(key, {}).items()}
-        numbers = opt.rule_t.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(g),
-                                    **{k2: (f"({v})" if v.startswith("-") else v) for k2, v in st.items()})
+        numbers = opt.with_numbers(f, old, g, tr.learning_rate, st, tr.weight_decay)  # weight decay included
         t.add(p, f(old), f(g), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num(numbers), f(nw))
