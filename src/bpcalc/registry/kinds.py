@@ -107,7 +107,8 @@ class Activation:
 # ---------------------------------------------------------------- losses
 @dataclass(frozen=True)
 class Loss:
-    """A per-sample loss E = Σ_k terms_k(a, t); the loss of several samples is the mean of theirs.
+    """A per-sample loss E = Σ_k terms_k(a, t); the loss of several samples is the mean of theirs (the sum with
+    `reduction: sum`, whose faces `summed` holds: registry.loss_of).
 
     `terms(a, t, log_a, log_1ma)` and `grad(a, t, log_a, log_1ma)` take log a and log(1 − a) computed from z where
     the output activation has them (None elsewhere), so both stay accurate when a rounds to 0 or 1. `grad` returns
@@ -121,7 +122,7 @@ class Loss:
     derivative_tex: str
     terms: Callable[..., Array]
     grad: Callable[..., Array]
-    torch: str  # the mean loss over samples as a torch expression of a and t
+    torch: str  # the mean loss over samples as a torch expression of a and t (`summed` holds the sum's)
     derivation: tuple[Part, ...]
     result_py: tuple[str, str]
     term_t: str = ""  # E_k written with numbers, from {t}, {a}, {K}
@@ -134,6 +135,10 @@ class Loss:
     notes: tuple[str, ...] = ()
     classes: bool = False  # the targets are a distribution over classes (one-hot when drawn): −Σ t log a
     aliases: tuple[str, ...] = ()  # names people write for it (`loss: bce`): a misspelling's hint
+    of_output: bool = False  # no loss: E is the output itself (one output unit; targets not needed, not used)
+    # reduction: sum: the faces that differ from the mean's (always `torch`, summed over samples; a per-output loss
+    # also drops its 1/K, as PyTorch's reduction='sum' sums over outputs too), as (face, value) pairs
+    summed: tuple[tuple[str, Any], ...] = ()
 
     # ---- narration: the loss's rows as every view writes them (run's tables, explain's chain rule)
     def narrate_term(self, quantity: Sym, a: Sym, t: Sym, K: int, a_value: float, t_value: float, value: float,
@@ -177,6 +182,7 @@ class Pair:
     torch_differs: str = ""  # where that form's numbers differ from bpcalc's, for the exported script's comments
     derivation: tuple[Part, ...] = ()
     note: str = ""
+    summed: tuple[tuple[str, Any], ...] = ()  # reduction: sum: the faces that differ (as Loss.summed)
     title: str = ""  # the pair in words (N_-marked): "softmax with cross-entropy"
     # δ_j by hand where the activation's Jacobian is full (softmax), as the neuron tables write it (text, LaTeX)
     by_hand_t: tuple[str, str] = ("", "")
@@ -454,6 +460,12 @@ class LayerKind:
     kernels: bool = False  # weights are kernels slid over the input (conv2d): im2col, the kernels' chain rule
     window: str = ""  # a pool: how a window becomes one cell, "max" (the gradient goes to the maximum) or "mean"
     reshape: bool = False  # only lays its input out anew (flatten): a = its input, reshaped
+    # the spec's JSON schema (spec/schema.py) for the kind's own keys: key -> schema fragment with its description
+    # (keys several kinds share, such as weights, biases, activation, stride, padding, are described there), and
+    # the rule its layers follow (a oneOf/required fragment: which keys a layer of this kind needs)
+    schema: dict[str, dict] = field(default_factory=dict)
+    required: dict | None = None
+    rank: int = 100  # where the kind stands in lists (help, schema): lower first, then by name
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

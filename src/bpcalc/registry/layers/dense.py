@@ -280,7 +280,8 @@ def matrices(P, hp, x, grad_a, delta, record) -> dict:
 
 
 DENSE = LayerKind(
-    name="dense", help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
+    name="dense", rank=0, required={"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
+    help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
     params=("weights", "biases"), keys=KEYS, activation=True, parse=parse,
     out_shape=lambda layer, in_shape: (layer.weights.shape[0],),
     forward=forward, grads=grads, back=back,
