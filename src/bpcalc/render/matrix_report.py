@@ -143,6 +143,23 @@ class _View:
         input-major."""
         return x.T if self.input_major and kind == "weights" and LAYERS[self.tr.layers[li].type].neurons else x
 
+    def faces(self, L) -> dict:
+        """The layer's `matrices` face (conv_matrix.faces), laid out input-major where the spec writes so."""
+        return conv_matrix.faces(L, "input_major" if self.input_major else None)
+
+    def operand(self, li: int, name: str) -> M:
+        """A dense layer's `matrices` face names its operands; their names in the notation shown."""
+        return {"W": lambda: self.nt.W(li), "Wt": lambda: self.nt.Wt(li), "a": lambda: self.A(li - 1),
+                "at": lambda: _t(self.A(li - 1)), "δ": lambda: self.D(li), "δt": lambda: _t(self.D(li))}[name]()
+
+    def product(self, li: int, pair: tuple) -> tuple[M, list, tuple[str, str, str]]:
+        """A product of layer li's `matrices` face: in names (`W a`), its matrices written out (`[…] · […]`),
+        and the shapes of the product and its two factors (`2×1`, `2×2`, `2×1`)."""
+        (ln, left), (rn, right) = pair
+        a, b = self.operand(li, ln), self.operand(li, rn)
+        shapes = self.shape(left.shape[0], right.shape[1]), self.shape(*left.shape), self.shape(*right.shape)
+        return M(f"{a.text} {b.text}", rf"{a.tex} {b.tex}"), [self.mat(left), sym("·"), self.mat(right)], shapes
+
 
 # ---------------------------------------------------------------- sections
 def _intro(doc: Doc, v: _View, title: str) -> None:
@@ -190,23 +207,15 @@ def _forward(doc: Doc, v: _View) -> None:
         if not LAYERS[L.type].neurons:
             conv_matrix.forward(doc, v, li)
             continue
-        J, K = L.weights.shape
+        J = L.weights.shape[0]
         one = bool(L.hyper.get("shared_bias")) and L.biases is not None  # one bias for every unit
         act = ACTIVATIONS[L.activation]
-        W, b, A0, Z, A = nt.W(li), nt.bvec(li), v.A(li - 1), v.Z(li), v.A(li)
-        if v.rows:
-            Wr = W if v.input_major else nt.Wt(li)  # input-major: the W written is the product's own
-            rhs = M(f"{A0.text} {Wr.text}", rf"{A0.tex} {Wr.tex}")
-            parts = [Z, sym("="), v.vec(L.a_prev), sym("·"), v.mat(L.weights.T)]
-        else:
-            rhs = M(f"{W.text} {A0.text}", rf"{W.tex} {A0.tex}")
-            parts = [Z, sym("="), v.mat(L.weights), sym("·"), v.vec(L.a_prev)]
+        b, Z, A = nt.bvec(li), v.Z(li), v.A(li)
+        rhs, written, sizes = v.product(li, v.faces(L)["z"])  # z = W a, as the dense entry lays it out
+        parts, shapes = [Z, sym("="), *written], "{} = {} · {}".format(*sizes)
         if L.biases is not None:
             rhs = M(f"{rhs.text} + {b.text}", rf"{rhs.tex} + {b.tex}")
             parts += [sym("+"), v.bias(L.biases)]
-        shapes = (f"{v.shape(v.n, J)} = {v.shape(v.n, K)} · {v.shape(K, J)}" if v.rows else
-                  f"{v.shape(J, 1)} = {v.shape(J, K)} · {v.shape(K, 1)}")
-        if L.biases is not None:
             shapes += " + " + (v.shape(1, 1) if one else v.shape(1, J) if v.rows else v.shape(J, 1))
         doc.para(_eq(Z, rhs), "math")
         doc.para(_("shapes: {shapes}").format(shapes=shapes)
@@ -296,17 +305,11 @@ def _elementwise_delta(doc: Doc, v: _View, L, act, Z: M, D: M, received: M) -> N
 
 
 def _hidden_delta(doc: Doc, v: _View, li: int) -> None:
-    tr, nt = v.tr, v.nt
+    tr = v.tr
     L, N = tr.layers[li], tr.layers[li + 1]
     act = ACTIVATIONS[L.activation]
-    Z, D, Dn, dA = v.Z(li), v.D(li), v.D(li + 1), v.dA(li)
-    if v.rows:
-        Wn = nt.Wt(li + 1) if v.input_major else nt.W(li + 1)  # input-major: the W written, transposed
-        back = M(f"{Dn.text} {Wn.text}", rf"{Dn.tex} {Wn.tex}")
-        parts = [v.vec(N.delta), sym("·"), v.mat(N.weights)]
-    else:
-        back = M(f"{nt.Wt(li + 1).text} {Dn.text}", rf"{nt.Wt(li + 1).tex} {Dn.tex}")
-        parts = [v.mat(N.weights.T), sym("·"), v.vec(N.delta)]
+    Z, D, dA = v.Z(li), v.D(li), v.dA(li)
+    back, parts, _shapes = v.product(li + 1, v.faces(N)["grad_in"])  # Wᵀ δ, by the layer above's face
     doc.para(_eq(dA, back), "math")
     v.equation(doc, dA, sym("="), *parts, sym("="), v.vec(L.grad_a))
     if L.local is None:
@@ -319,31 +322,18 @@ def _hidden_delta(doc: Doc, v: _View, li: int) -> None:
 def _gradients(doc: Doc, v: _View, li: int) -> None:
     tr, nt = v.tr, v.nt
     L = tr.layers[li]
-    J, K = L.weights.shape
-    D, A0 = v.D(li), v.A(li - 1)
+    D = v.D(li)
     gW, gb = nt.grad_W(li), nt.grad_b(li)
-    if v.input_major:  # ∂E/∂W inputs × neurons: Σ_s (a_s)ᵀ δ_s = Aᵀ Δ
-        rule = M(f"{_t(A0).text} {D.text}", rf"{_t(A0).tex} {D.tex}")
-        if v.batch:
-            rule = M(f"Σ_s (a_s)ᵀ δ_s = {rule.text}", rf"\sum_s a_s^{{\mathsf{{T}}}} \delta_s = {rule.tex}")
-        doc.para(_eq(gW, rule), "math")
-        doc.para(_("shapes: {a} = {b} · {c}").format(a=v.shape(K, J), b=v.shape(K, v.n), c=v.shape(v.n, J)), "note")
-        v.equation(doc, gW, sym("="), v.mat(L.a_prev.T), sym("·"), v.vec(L.delta), sym("="),
-                   v.param(L.grad_weights.T))
-    elif v.batch:
-        rule = M(f"Σ_s δ_s (a_s)ᵀ = {_t(D).text} {A0.text}",
-                 rf"\sum_s \delta_s a_s^{{\mathsf{{T}}}} = {_t(D).tex} {A0.tex}")
-        doc.para(_eq(gW, rule), "math")
-        doc.para(_("shapes: {a} = {b} · {c}").format(a=v.shape(J, K), b=v.shape(J, v.n), c=v.shape(v.n, K)), "note")
-        v.equation(doc, gW, sym("="), v.mat(L.delta.T), sym("·"), v.vec(L.a_prev), sym("="), v.param(L.grad_weights))
-    else:
-        doc.para(_eq(gW, M(f"{D.text} {_t(A0).text}", rf"{D.tex} {_t(A0).tex}")), "math")
-        doc.para(_("shapes: {a} = {b} · {c}").format(a=v.shape(J, K), b=v.shape(J, 1), c=v.shape(1, K)), "note")
-        v.equation(doc, gW, sym("="), v.vec(L.delta), sym("·"), v.mat(L.a_prev[:1]), sym("="),
-                   v.param(L.grad_weights))
+    m = v.faces(L)
+    rule, parts, shapes = v.product(li, m["grad_W"])  # δ aᵀ (input-major: aᵀ δ), as the dense entry lays it out
+    if "sum" in m:  # several samples: the sum over them, as one product
+        rule = M(f"{m['sum'][0]} = {rule.text}", f"{m['sum'][1]} = {rule.tex}")
+    doc.para(_eq(gW, rule), "math")
+    doc.para(_("shapes: {a} = {b} · {c}").format(**dict(zip("abc", shapes))), "note")
+    v.equation(doc, gW, sym("="), *parts, sym("="), v.param(v.laid_out(li, "weights", L.grad_weights)))
     if L.biases is None:
         return
-    if L.hyper.get("shared_bias") and J > 1:  # one bias in every unit's z: the sum of every δ
+    if L.hyper.get("shared_bias") and L.weights.shape[0] > 1:  # one bias in every unit's z: the sum of every δ
         rule = M("Σ_s Σ_j δ_sj", r"\sum_s \sum_j \delta_{sj}") if v.batch else M("Σ_j δ_j", r"\sum_j \delta_j")
         doc.para(_eq(gb, rule), "math")
         doc.para(_("one bias shared by the layer's units: the sum of every entry of {d}").format(d=D.text), "note")
@@ -384,11 +374,11 @@ def _update(doc: Doc, v: _View, li: int) -> None:
                        sym("="), v.param(new))
         elif wd:
             text, tex = o.rule_named((P.text, P.tex), (G.text, G.tex), wd, v.f(wd))
-            doc.para(M(f"{text}, elementwise", tex), "math")
+            doc.para(M(f"{text}, " + _("elementwise"), tex), "math")
             _new_value(doc, v, o, {k: v.laid_out(li, kind, x) for k, x in L.optimizer_state.get(kind, {}).items()}, P,
                        old, new)
         else:
-            doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, elementwise)",
+            doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, " + _("elementwise") + ")",
                        rf"{P.tex} \leftarrow {o.rule_tex}"), "math")
             _new_value(doc, v, o, {k: v.laid_out(li, kind, x) for k, x in L.optimizer_state.get(kind, {}).items()}, P,
                        old, new)
