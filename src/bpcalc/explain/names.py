@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from bpcalc.engine.trace import NetworkTrace
 from bpcalc.explain.mathtext import M
-from bpcalc.explain.notation import Notation, d
+from bpcalc.explain.notation import CELL_TEX, Notation, d
 from bpcalc.registry import LAYERS
 from bpcalc.registry.kinds import Sym
 
-TEX_BASE = {"δ": r"\delta", "μ": r"\mu", "σ": r"\sigma", "σ²": r"{\sigma^2}", "x̂": r"\hat{x}", "γ": r"\gamma",
-            "β": r"\beta"}
+TEX_BASE = CELL_TEX
 
 
 def _ix(idx: tuple) -> str:

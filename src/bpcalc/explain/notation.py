@@ -55,6 +55,11 @@ def _shape2(layer) -> tuple[int, int]:
     return W.shape if W.ndim == 2 else (W.shape[0], int(W[0].size))
 
 
+# the TeX of the letters a layer's quantities are named by (normalisations: μ, σ², x̂, γ, β)
+CELL_TEX = {"δ": r"\delta", "μ": r"\mu", "σ": r"\sigma", "σ²": r"{\sigma^2}", "x̂": r"\hat{x}", "γ": r"\gamma",
+            "β": r"\beta"}
+
+
 class Notation:
     """Names for one network. `li` is the 0-based weight layer; its layer number l is li + 2 (`ng`: li + 1)."""
 
@@ -171,7 +176,7 @@ class Notation:
         `idx` as written (1,2,3 or letters); `sub`: an index as a subscript (b_1^(l), a vector's a_5^(l))."""
         ng = self.profile == "ng"
         base = "dz" if ng and kind == "δ" else kind
-        tex = {"δ": r"\delta"}.get(base, base)
+        tex = CELL_TEX.get(base, base)
         o, c = ("[", "]") if ng else ("(", ")")
         l = self._layer_no(li)
         if sub:
