@@ -56,6 +56,9 @@ class Network:
         self._need_la = "log_a" in lossd.logs and out.log_forward is not None
         self._need_l1 = "log_1ma" in lossd.logs and out.log1m_forward is not None
         self._need_logs = self._need_la or self._need_l1
+        # training's δ of each layer without forming da/dz: ∂E/∂a itself (identity), or the activation's product
+        self._lean = [act.identity or (act.unguarded is not None and act.unguarded.delta is not None)
+                      for act in self.acts]
 
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> Network:
@@ -64,11 +67,13 @@ class Network:
                    hypers=[l.hyper for l in spec.layers], widths=widths(spec))
 
     # -------------------------------------------------------------- forward
-    def forward(self, X: np.ndarray, rnd: Rnd = None, kept: list | None = None
+    def forward(self, X: np.ndarray, rnd: Rnd = None, kept: list | None = None, lean: bool = False
                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """z^(l) = a^(l-1) W^T + b, a^(l) = f(z^(l)) for every layer. `kept` (a list: training, which watches for
         floating-point events): the activations' unguarded forms where they have them, what each keeps for its
-        da/dz appended (None where it has none)."""
+        da/dz appended (None where it has none). `lean` (or `kept`): under the identity, a is z itself (not a copy;
+        for callers that write over neither)."""
+        lean = lean or kept is not None
         zs, as_ = [], []
         a = X
         m = self.mistake
@@ -80,7 +85,11 @@ class Network:
             z = z if rnd is None else each(rnd)(z)  # the Written rule)
             if m is not None and m.given:
                 z = self.given(l, "z", z)
-            if kept is not None:
+            if lean and act.identity and m is None and rnd is None:
+                a = z
+                if kept is not None:
+                    kept.append(None)
+            elif kept is not None:
                 if act.unguarded is not None:
                     a, k = act.unguarded.forward(z)
                 else:
@@ -134,7 +143,7 @@ class Network:
             chunk = max(32, min(4096, 16384 // max(self.widths)))  # (32 for 6×24×24 maps: 64 ran 30% slower)
         total = 0.0
         for i in range(0, X.shape[0], chunk):
-            zs, as_ = self.forward(X[i:i + chunk])
+            zs, as_ = self.forward(X[i:i + chunk], lean=True)
             total += float(self.loss_terms(zs[-1], as_[-1], T[i:i + chunk]).sum())
         return total / X.shape[0]
 
@@ -144,7 +153,8 @@ class Network:
         """da/dz of layer l (None for softmax): from z where that keeps more digits, from the rounded a by hand;
         from what the unguarded forward kept, in training (see forward)."""
         if kept is not None and kept[l] is not None:  # (training makes no mistakes)
-            return self.acts[l].unguarded.local(a, kept[l])
+            k = kept[l]  # (the output's maps are read flat by the loss's side: what was kept, likewise)
+            return self.acts[l].unguarded.local(a, k if k.shape == a.shape else k.reshape(a.shape))
         act = self.acts[l]
         m = self.mistake
         right = None
@@ -184,8 +194,9 @@ class Network:
             grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, mean_n))(grad_a)
             if wrong_out and m.in_grad("factor_of_two"):
                 grad_a = m.factor * grad_a
-            local = self.local(L - 1, z, a, rnd, kept)
-            local = local if rnd is None or local is None else each(rnd)(local)
+            if kept is None or not self._lean[-1]:
+                local = self.local(L - 1, z, a, rnd, kept)
+                local = local if rnd is None or local is None else each(rnd)(local)
         if pr is not None and (pr.fused or rnd is None) and not wrong_out:
             # δ in closed form from z: exact where ∂E/∂a · ∂a/∂z loses digits (an output near 0 or 1); by hand,
             # the product of the rounded factors, except where the tables write δ in closed form (fused)
@@ -195,6 +206,8 @@ class Network:
                 delta = when(rnd, rounds_fused_delta(pr, K, n))(pr.by_hand(a, T) / n)
             if rec:
                 out["fused"] = pr.fused
+        elif kept is not None and self._lean[-1]:
+            delta = self._lean_delta(L - 1, a, grad_a, kept)
         else:
             delta = self._delta(grad_a, local, rec) if local is not None else self.acts[-1].backward(z, a, grad_a)
             delta = delta if rnd is None else each(rnd)(delta)
@@ -205,7 +218,9 @@ class Network:
             grad_a = None if grad_a is None else grad_a.reshape(maps)
             local = None if local is None else local.reshape(maps)
         for l in range(L - 1, -1, -1):
-            if l < L - 1:
+            if l < L - 1 and kept is not None and self._lean[l]:
+                delta = self._lean_delta(l, as_[l], grad_a, kept)
+            elif l < L - 1:
                 z, a = zs[l], as_[l]
                 local = self.local(l, z, a, rnd, kept)
                 local = local if rnd is None or local is None else each(rnd)(local)
@@ -252,6 +267,15 @@ class Network:
                 grad_x = kind.back(W, self.hypers[0], delta, self.caches[0])
                 out["grad_inputs"] = grad_x if rnd is None else each(rnd)(grad_x)
         return out
+
+    def _lean_delta(self, l: int, a: np.ndarray, grad_a: np.ndarray, kept: list) -> np.ndarray:
+        """Training's δ of layer l (see _lean): ∂E/∂a under the identity (× 1 changes no bit), else the activation's
+        product written over ∂E/∂a, which only this layer's backward reads."""
+        act = self.acts[l]
+        if act.identity:
+            return grad_a
+        k = kept[l]
+        return act.unguarded.delta(grad_a, a, k if k is None or k.shape == a.shape else k.reshape(a.shape))
 
     @staticmethod
     def _delta(grad_a: np.ndarray, local: np.ndarray, keep: bool) -> np.ndarray:
