@@ -180,8 +180,11 @@ def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, na
     else:
         targets = _values(rng, 0, 1, decimals, K)
     inputs = _values(rng, 0, 1, decimals, plan.inputs if len(plan.inputs) > 1 else plan.inputs[0], nonzero=True)
-    return {"name": name, "inputs": _floats(inputs), "targets": _floats(targets.reshape(shape)), "layers": layers,
-            "loss": loss, "learning_rate": _rate(rng, decimals)}
+    drawn = {"name": name, "inputs": _floats(inputs), "targets": _floats(targets.reshape(shape)), "layers": layers,
+             "loss": loss, "learning_rate": _rate(rng, decimals)}
+    if LOSSES[loss].of_output:  # (loss none: no targets; they are still drawn, so every other draw is the same)
+        del drawn["targets"]
+    return drawn
 
 
 def network_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:

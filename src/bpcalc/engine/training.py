@@ -47,12 +47,12 @@ class TrainResult:
     learning_rate: float
     optimizer: str
     loss_name: str | None
+    reduction: str = "mean"  # a network's loss over its samples: their mean, or (`reduction: sum`) their sum
     samples: int = 1
     batch_size: int = 1
     shuffle: bool = False
     sizes: list[int] = field(default_factory=list)
-    weights: list[np.ndarray] = field(default_factory=list)
-    biases: list[np.ndarray | None] = field(default_factory=list)
+    params: list[dict[str, np.ndarray]] = field(default_factory=list)  # networks: each layer's parameters by name
     variables: dict[str, float] = field(default_factory=dict)
     param_names: list[str] = field(default_factory=list)  # what `snapshots` columns hold (small networks)
     shown_names: list[str] = field(default_factory=list)  # the same in another notation profile, for tables only
@@ -69,6 +69,16 @@ class TrainResult:
     loss_epochs: np.ndarray | None = None  # the epochs of `losses` (None: every epoch run, start_epoch + 1 first)
     epochs_run: int | None = None  # epochs whose loss was computed (None: len(losses))
     curve: np.ndarray | None = None  # losses evenly spread over the run, for its curve (None: `losses`)
+
+    @property
+    def weights(self) -> list[np.ndarray | None]:
+        """Each layer's weights (None where it has none)."""
+        return [P.get("weights") for P in self.params]
+
+    @property
+    def biases(self) -> list[np.ndarray | None]:
+        """Each layer's biases (None where it has none)."""
+        return [P.get("biases") for P in self.params]
 
     @property
     def completed(self) -> int:
@@ -398,6 +408,7 @@ def _loop(run: _Run, spec: NetworkSpec | GraphSpec, epochs: int, lr: float, ever
     return TrainResult(
         kind=run.kind, name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss,
+        reduction=getattr(spec, "reduction", "mean"),
         param_names=run.param_names() if small else [], snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec],
         diverged=reason, diverged_epoch=diverged, interrupted=interrupted, traces=traces,
         state=run.state(end_epoch), seconds=time.perf_counter() - t0, **run.fields())

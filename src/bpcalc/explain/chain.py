@@ -236,7 +236,7 @@ def _network_names(tr: NetworkTrace, nt: Notation, key: tuple) -> list[str]:
 def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = None,
                     shown: int = MAX_SAMPLES_WRITTEN, notation: str | None = None) -> Explanation:
     nt = Notation.of(tr, notation)
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     keys = _network_params(tr)
     notes = []
     if selected is None:
@@ -252,7 +252,9 @@ def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = N
     summary = Msg("{network}{mean}; δ = ∂E/∂z",
                   network=Msg("{sizes} network; loss {loss}: E = {formula}", sizes="-".join(sizes),
                               loss=tr.loss_name, formula=loss.formula),
-                  mean=Msg(", the mean over {n} samples (each ∂E/∂a carries the factor 1/{n})", n=tr.n)
+                  mean=Msg(", the sum over {n} samples (∂E/∂a carries no factor 1/{n})", n=tr.n)
+                  if tr.n > 1 and tr.reduction == "sum" else
+                  Msg(", the mean over {n} samples (each ∂E/∂a carries the factor 1/{n})", n=tr.n)
                   if tr.n > 1 else "")
     shown = min(tr.n, shown)
     params = [_network_param(tr, nt, fmt, key, shown) for key in selected]
@@ -269,7 +271,7 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
     n = tr.n
     K = tr.targets.shape[1]
     act = ACTIVATIONS[L.activation]
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     a_j, z_j = nt.a(li, j), nt.z(li, j)
     p = nt.w(li, j, k) if kind == "w" else nt.b_param(li, j)
     E = nt.E
@@ -284,7 +286,7 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
         if use_local:
             sym = fill(loss.grad_t, a=a_j, t=nt.t(j), K=M(str(K), str(K)))
             nums = [loss.grad_t.format(a=f.p_(L.a[s, j]), t=f.p_(tr.targets[s, j]), K=K) for s in samples]
-            if n > 1:
+            if tr.mean_n > 1:
                 sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
                 nums = [f"({x})/{n}" for x in nums]
             factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j]))
@@ -369,7 +371,7 @@ def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int, sho
             f"{a_j.text}·Σ_k t_k − {t_j.text}", rf"{a_j.tex} \sum_k t_k - {t_j.tex}")
         nums = [f"{f(L.a[s, j])} − {f.p_(tr.targets[s, j])}" if one else
                 f"{f(L.a[s, j])}×{f.p_(tr.targets[s].sum())} − {f.p_(tr.targets[s, j])}" for s in range(shown)]
-        if n > 1:
+        if tr.mean_n > 1:
             sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
             nums = [f"({x})/{n}" for x in nums]
         return Factor(d(nt.E, z_j), sym, nums, L.delta[:, j])

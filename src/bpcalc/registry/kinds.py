@@ -110,7 +110,8 @@ class Activation:
 # ---------------------------------------------------------------- losses
 @dataclass(frozen=True)
 class Loss:
-    """A per-sample loss E = Σ_k terms_k(a, t); the loss of several samples is the mean of theirs.
+    """A per-sample loss E = Σ_k terms_k(a, t); the loss of several samples is the mean of theirs (the sum with
+    `reduction: sum`, whose faces `summed` holds: registry.loss_of).
 
     `terms(a, t, log_a, log_1ma)` and `grad(a, t, log_a, log_1ma)` take log a and log(1 − a) computed from z where
     the output activation has them (None elsewhere), so both stay accurate when a rounds to 0 or 1. `grad` returns
@@ -124,7 +125,7 @@ class Loss:
     derivative_tex: str
     terms: Callable[..., Array]
     grad: Callable[..., Array]
-    torch: str  # the mean loss over samples as a torch expression of a and t
+    torch: str  # the mean loss over samples as a torch expression of a and t (`summed` holds the sum's)
     derivation: tuple[Part, ...]
     result_py: tuple[str, str]
     term_t: str = ""  # E_k written with numbers, from {t}, {a}, {K}
@@ -137,6 +138,10 @@ class Loss:
     notes: tuple[str, ...] = ()
     classes: bool = False  # the targets are a distribution over classes (one-hot when drawn): −Σ t log a
     aliases: tuple[str, ...] = ()  # names people write for it (`loss: bce`): a misspelling's hint
+    of_output: bool = False  # no loss: E is the output itself (one output unit; targets not needed, not used)
+    # reduction: sum: the faces that differ from the mean's (always `torch`, summed over samples; a per-output loss
+    # also drops its 1/K, as PyTorch's reduction='sum' sums over outputs too), as (face, value) pairs
+    summed: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,7 @@ class Pair:
     torch_differs: str = ""  # where that form's numbers differ from bpcalc's, for the exported script's comments
     derivation: tuple[Part, ...] = ()
     note: str = ""
+    summed: tuple[tuple[str, Any], ...] = ()  # reduction: sum: the faces that differ (as Loss.summed)
 
 
 # ---------------------------------------------------------------- graph functions (scalars)
@@ -374,8 +380,10 @@ class LayerKind:
 
     A layer maps its input a_prev (a leading sample axis n, then the kind's own shape) to z by its `forward`, then
     (where `activation` is True) to a = f(z) by the layer's activation; otherwise a is z. `params` are its
-    learnable parameters by spec key (the JSON key too: `weights`, `biases`); `hyper` holds the rest of the
-    layer's settings (stride, padding, size) as `parse` read them. The engine calls only these faces."""
+    learnable parameters by spec key (the JSON key too: `weights`, `biases`); the faces take them as one dict P
+    (name -> array, those the layer has) and write gradients into a dict G of the same names (None: not needed).
+    `hyper` holds the rest of the layer's settings (stride, padding, size) as `parse` read them. The engine calls
+    only these faces."""
 
     name: str
     help: str
@@ -384,18 +392,18 @@ class LayerKind:
     activation: bool  # z then a = f(z) (dense, conv2d); False: the layer's output is a itself (pools, flatten)
     parse: Callable[..., Any]  # (reader, raw mapping, path, input shape) -> spec.LayerSpec
     out_shape: Callable[[dict, tuple], tuple]  # (hyper, input shape per sample) -> output shape per sample
-    forward: Callable[..., tuple[Array, Any]]  # (W, b, hyper, a_prev) -> (z, cache for backward)
-    grads: Callable[..., None]  # (W, b, hyper, a_prev, delta, cache, gW, gb) -> writes ∂E/∂W, ∂E/∂b (if not None)
-    back: Callable[..., Array]  # (W, hyper, delta, cache) -> ∂E/∂a_prev
+    forward: Callable[..., tuple[Array, Any]]  # (P, hyper, a_prev) -> (z, cache for backward)
+    grads: Callable[..., None]  # (P, hyper, a_prev, delta, cache, G) -> writes ∂E/∂p into G[p] (where not None)
+    back: Callable[..., Array]  # (P, hyper, delta, cache) -> ∂E/∂a_prev
     torch: Callable[[Any], str]  # (LayerSpec) -> the torch.nn module that computes the same
     json: tuple[str, ...]  # the trace's fields the JSON holds for a layer of this kind (besides type, layer)
     describe: Callable[[Any], str] = lambda layer: ""  # (LayerSpec) -> a short description: "conv 2@3×3, stride 2"
     vector: bool = False  # takes one vector per sample (dense): needs a flatten after a layer with a C×H×W output
     record: Callable[[Any], dict] = lambda cache: {}  # what of the forward's cache the trace keeps (max-pool winners)
-    back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
+    back_terms: Callable[[dict, Array], Array] | None = None  # (P, δ) -> the terms of each ∂E/∂a_prev sum, shown
     mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
     new: Generator | None = None  # how `bpcalc new` writes and draws a layer of this kind
-    matrices: Callable[..., dict] | None = None  # (W, b, hyper, a_prev, grad_a, delta, record) -> the matrix view's
+    matrices: Callable[..., dict] | None = None  # (P, hyper, a_prev, grad_a, delta, record) -> the matrix view's
     default: bool = False  # the kind of a layer that names no `type:` (saved specs and JSON readers leave it out)
     # units z_j = Σ_k w_jk a_k + b_j (dense): weights J×K named w_jk, shown neuron by neuron by the classic tables,
     # JSON fields and drawings; a network of such layers only is written as a plain 2-2-1 shape
@@ -403,6 +411,12 @@ class LayerKind:
     kernels: bool = False  # weights are kernels slid over the input (conv2d): im2col, the kernels' chain rule
     window: str = ""  # a pool: how a window becomes one cell, "max" (the gradient goes to the maximum) or "mean"
     reshape: bool = False  # only lays its input out anew (flatten): a = its input, reshaped
+    # the spec's JSON schema (spec/schema.py) for the kind's own keys: key -> schema fragment with its description
+    # (keys several kinds share, such as weights, biases, activation, stride, padding, are described there), and
+    # the rule its layers follow (a oneOf/required fragment: which keys a layer of this kind needs)
+    schema: dict[str, dict] = field(default_factory=dict)
+    required: dict | None = None
+    rank: int = 100  # where the kind stands in lists (help, schema): lower first, then by name
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

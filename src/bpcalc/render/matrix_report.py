@@ -14,7 +14,8 @@ from bpcalc.explain.chain import fill
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
+from bpcalc.registry import ACTIVATIONS, LAYERS, OPTIMIZERS, neurons_only
+from bpcalc.registry import pair as loss_pair
 from bpcalc.render import conv_matrix
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import CDOTS, VDOTS, Matrix, sym
@@ -140,9 +141,13 @@ def _intro(doc: Doc, v: _View, title: str) -> None:
     sizes = ["×".join(map(str, x.shape[1:])) for x in [tr.inputs] + [L.a for L in tr.layers]]
     doc.heading(title)
     doc.para(_("{sizes} network; loss {loss}: E = {formula}; learning rate α = {lr}; optimizer {opt}").format(
-        sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=LOSSES[tr.loss_name].formula,
+        sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=tr.loss_entry.formula,
         lr=v.f(tr.learning_rate), opt=tr.optimizer))
-    if v.batch:
+    if v.batch and tr.reduction == "sum":
+        doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the sum of "
+                   "the samples' losses (reduction: sum), so ∂E/∂A carries no factor 1/{n}, and ∂E/∂W adds the "
+                   "samples' δ (a)ᵀ over the rows.").format(n=v.n), "note")
+    elif v.batch:
         doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the mean of "
                    "the samples' losses, so ∂E/∂A carries the factor 1/{n}, and ∂E/∂W adds the samples' "
                    "δ (a)ᵀ over the rows.").format(n=v.n), "note")
@@ -195,21 +200,25 @@ def _forward(doc: Doc, v: _View) -> None:
 
 def _loss(doc: Doc, v: _View) -> None:
     tr, nt = v.tr, v.nt
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     doc.heading(_("Loss"), 2)
     E = nt.E
-    v.equation(doc, v.T(), sym("="), v.vec(tr.targets))
+    if not loss.of_output:  # (loss none: E is the output, no targets)
+        v.equation(doc, v.T(), sym("="), v.vec(tr.targets))
     if v.batch:
-        doc.para(M(f"{E.text} = (1/{v.n}) Σ_s {E.text}_s,  {E.text}_s = {loss.formula}",
-                   rf"{E.tex} = \frac{{1}}{{{v.n}}} \sum_s {E.tex}_s, \quad {E.tex}_s = {loss.formula_tex}"), "math")
+        mean = (f"(1/{v.n}) ", rf"\frac{{1}}{{{v.n}}} ") if tr.reduction == "mean" else ("", "")
+        doc.para(M(f"{E.text} = {mean[0]}Σ_s {E.text}_s,  {E.text}_s = {loss.formula}",
+                   rf"{E.tex} = {mean[1]}\sum_s {E.tex}_s, \quad {E.tex}_s = {loss.formula_tex}"), "math")
         v.equation(doc, M("(E_s)", "(E_s)"), sym("="), v.mat(tr.sample_loss[:, None]))
-        v.equation(doc, E, sym("="), M(f"(1/{v.n}) Σ_s E_s", rf"\frac{{1}}{{{v.n}}} \sum_s E_s"), sym("="),
+        v.equation(doc, E, sym("="), M(f"{mean[0]}Σ_s E_s", rf"{mean[1]}\sum_s E_s"), sym("="),
                    M(v.f(tr.loss), v.f(tr.loss)))
     else:
         K = tr.targets.shape[1]
         doc.para(M(f"{E.text} = {loss.formula}", f"{E.tex} = {loss.formula_tex}"), "math")
         parts = [E, sym("=")]
-        if K <= MAX_SIDE:
+        if loss.of_output:  # (loss none: E is the output itself)
+            parts += [v.A(len(tr.layers) - 1), sym("=")]
+        elif K <= MAX_SIDE:
             nums = " + ".join(v.f.p_(x) for x in tr.loss_terms[0])
             parts += [M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
                       sym("="), M(nums, nums), sym("=")]
@@ -221,19 +230,20 @@ def _output_delta(doc: Doc, v: _View) -> None:
     li = len(tr.layers) - 1
     L = tr.layers[li]
     K = L.weights.shape[0]
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     act = ACTIVATIONS[L.activation]
     A, Z, D, T, dA = v.A(li), v.Z(li), v.D(li), v.T(), v.dA(li)
     grad = fill(loss.grad_t, a=A, t=T, K=M(str(K), str(K)))
-    if v.batch:
+    if v.batch and tr.reduction == "mean":
         grad = M(f"(1/{v.n})({grad.text})", rf"\frac{{1}}{{{v.n}}}\left({grad.tex}\right)")
     doc.para(M(f"{dA.text} = {grad.text}  " + _("(elementwise)"), rf"{dA.tex} = {grad.tex}"), "math")
     v.equation(doc, dA, sym("="), v.vec(L.grad_a))
     if tr.fused:
-        pair = PAIRS[L.activation, tr.loss_name]
+        pair = loss_pair(L.activation, tr.loss_name, tr.reduction)
         closed = M(pair.formula, pair.formula_tex or pair.formula)
         doc.para(M(f"{D.text} = ∂E/∂{Z.text} = {closed.text}  " + _("(in closed form, elementwise)")
-                   + (f", /{v.n}" if v.batch else ""), rf"{D.tex} = {closed.tex}"), "math")
+                   + (f", /{v.n}" if v.batch and tr.reduction == "mean" else ""), rf"{D.tex} = {closed.tex}"),
+                 "math")
         v.equation(doc, D, sym("="), v.vec(L.delta))
         return
     if L.local is None:  # softmax: the Jacobian product, sample by sample

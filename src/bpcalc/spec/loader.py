@@ -29,12 +29,18 @@ from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
-                "weight_decay", "description", "training_state", "notation"}
+                "weight_decay", "description", "training_state", "notation", "reduction"}
 LAYER_KEYS = {"type"}.union(*(kind.keys for kind in LAYERS.values()))  # every key some layer kind takes
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
               "description", "optimizer", "weight_decay", "training_state"}
 INITS = ("xavier", "he", "uniform", "normal")
+# how the loss of several samples (and of several outputs, for a per-output loss) is reduced, as PyTorch's
+# `reduction`: name -> what it is, for the schema and the docs
+REDUCTIONS = {"mean": "E is the mean over the samples (and over the outputs for mse, binary_cross_entropy, "
+                      "huber), as PyTorch's reduction='mean' (default)",
+              "sum": "E is the sum over the samples (and over the outputs for mse, binary_cross_entropy, huber): "
+                     "no 1/n, no 1/K, as PyTorch's reduction='sum'"}
 FREEZABLE = ("weights", "biases")
 # the notation profiles (explain/notation.py writes them): name -> what it is, for the schema and the docs
 NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), layer 1 = inputs (default)",
@@ -44,6 +50,8 @@ NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), 
                    "dW^[l], db^[l]"}
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
 MAX_INT64 = 2**63 - 1  # seeds and counters (epoch, step) stay within a signed 64-bit integer
+GRAPH_LOSSES = tuple(k for k, v in LOSSES.items() if not v.of_output)  # (no `none`: a graph without a target
+# differentiates its output already)
 # the range each optimizer setting must lie in, as PyTorch checks them: (low, high, high included, in words), from
 # the optimizers' hyper_range (weight_decay may be < 0: a divergence demo)
 HYPER_RANGES = {k: r for o in OPTIMIZERS.values() for k, r in o.hyper_range.items()}
@@ -82,21 +90,27 @@ class OptimizerSpec:
 
 @dataclass
 class LayerSpec:
-    """One layer: its kind (a registry entry's name), parameters by name, settings, and shapes per sample."""
+    """One layer: its kind (a registry entry's name), learnable parameters by name, settings, and shapes per
+    sample."""
 
-    weights: np.ndarray | None  # dense (J, K): row j = neuron j, column k = input k; conv2d (out, in, kh, kw)
-    biases: np.ndarray | None  # (J,) or one per output channel, or None
+    params: dict[str, np.ndarray]  # spec/JSON name -> array, in the kind's order, those the layer has
     activation: str
     labels: dict[str, Any] = field(default_factory=dict)
     type: str = DEFAULT_LAYER
     hyper: dict[str, Any] = field(default_factory=dict)  # the kind's settings: stride, padding, size
     in_shape: tuple[int, ...] = ()  # per sample: (K,) for a vector, (C, H, W) for feature maps
     out_shape: tuple[int, ...] = ()
+    state: dict[str, np.ndarray] = field(default_factory=dict)  # non-learned buffers carried between steps
 
     @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The learnable parameters by name (spec and JSON key), those the layer has."""
-        return {k: v for k, v in (("weights", self.weights), ("biases", self.biases)) if v is not None}
+    def weights(self) -> np.ndarray | None:
+        """dense (J, K): row j = neuron j, column k = input k; conv2d (out, in, kh, kw); None where it has none."""
+        return self.params.get("weights")
+
+    @property
+    def biases(self) -> np.ndarray | None:
+        """(J,) or one per output channel, or None."""
+        return self.params.get("biases")
 
 
 @dataclass
@@ -120,6 +134,8 @@ class NetworkSpec:
     data_refs: dict[str, str] = field(default_factory=dict)  # inputs/targets given as file paths
     source: str | None = None
     notation: str | None = None  # a notation profile (NOTATIONS); None: the default
+    reduction: str = "mean"  # REDUCTIONS: the loss over the terms that enter it, their mean or their sum
+    targets_given: bool = True  # False: `loss: none` without targets (zeros stand in; never shown or saved)
     kind: str = "network"
 
     @property
@@ -656,8 +672,9 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
         for i, layer in enumerate(entries):
             if not isinstance(layer, dict):
                 raise doc.error(path + (group, i), _("expected a mapping {weights: {...}, biases: {...}}"))
-            check_keys(doc, layer, {"weights", "biases"}, path + (group, i))
-            items += [((i, kind), ("W" if kind == "weights" else "b", i), v) for kind, v in layer.items()]
+            check_keys(doc, layer, {"weights", "biases"} | {k for k, l in shapes if l == i and k not in ("W", "b")},
+                       path + (group, i))
+            items += [((i, name), param_key(name, i), v) for name, v in layer.items()]
     for sub, key, bufs in items:
         p = path + (group, *sub)
         if key not in shapes:
@@ -712,7 +729,8 @@ def _expected_written(doc: Located, data: dict) -> dict[str, tuple]:
 # ------------------------------------------------------------------ networks
 def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     check_keys(doc, data, NETWORK_KEYS, ())
-    for key in ("inputs", "targets"):
+    of_output = isinstance(data.get("loss"), str) and data["loss"] in LOSSES and LOSSES[data["loss"]].of_output
+    for key in ("inputs",) if of_output else ("inputs", "targets"):
         if key not in data:
             raise doc.error((), _("missing `{key}`").format(key=key),
                             hint=_("add `{key}: [...]`, one sample or a list of samples").format(key=key))
@@ -721,7 +739,9 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     maps = isinstance(first.get("type"), str) and first["type"] in LAYERS and not LAYERS[first["type"]].vector
     X, single, xref = _maps(doc, data["inputs"], ("inputs",), base) if maps else _samples(
         doc, data["inputs"], ("inputs",), base)
-    T, single_t, tref = _samples(doc, data["targets"], ("targets",), base, flat=True)
+    given = "targets" in data
+    T, single_t, tref = _samples(doc, data["targets"], ("targets",), base, flat=True) if given else (
+        np.zeros((X.shape[0], 1)), True, None)
     if maps and not single and single_t and T.shape[0] == 1 and X.shape[0] > 1:
         T, single_t = T.reshape(X.shape[0], -1), False  # feature-map targets of several samples, read as one
     if X.shape[0] != T.shape[0]:
@@ -761,6 +781,10 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         layers.append(layer)
         shape = layer.out_shape
     fan_in = int(np.prod(shape))
+    if of_output and fan_in != 1:
+        raise doc.error(("loss",), _("loss {loss} differentiates the network's one output, but the output layer has "
+                                     "{fan_in} values").format(loss=data["loss"], fan_in=fan_in),
+                        hint=_("give the last layer one unit, or choose a loss such as half_sse with targets"))
     if int(np.prod(T.shape[1:])) != fan_in:
         raise doc.error(("targets",), _("the output layer has {fan_in} neuron(s) but each target has {t_shape_1} "
                                         "value(s)").format(fan_in=fan_in, t_shape_1=int(np.prod(T.shape[1:]))),
@@ -810,13 +834,20 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         source=doc.source,
         notation=choice(doc, data["notation"], ("notation",), tuple(NOTATIONS), "notation")
         if data.get("notation") is not None else None,
+        reduction=choice(doc, data.get("reduction", "mean"), ("reduction",), tuple(REDUCTIONS), "reduction"),
+        targets_given=given,
     )
 
 
+def param_key(name: str, l: int) -> tuple[str, int]:
+    """Training's key of a parameter (optimizer buffers, saved training_state): ("W", l) for weights, ("b", l) for
+    biases, (name, l) for any other."""
+    return ({"weights": "W", "biases": "b"}.get(name, name), l)
+
+
 def _shapes(layers: list[LayerSpec]) -> dict:
-    """The shape of every parameter by training's key: ("W", l), ("b", l)."""
-    return ({("W", i): l.weights.shape for i, l in enumerate(layers) if l.weights is not None}
-            | {("b", i): l.biases.shape for i, l in enumerate(layers) if l.biases is not None})
+    """The shape of every parameter by training's key (param_key)."""
+    return {param_key(k, i): v.shape for i, l in enumerate(layers) for k, v in l.params.items()}
 
 
 def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarray | None:
@@ -921,13 +952,16 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
     target = number(doc, data["target"], ("target",)) if data.get("target") is not None else None
     loss = None
     if target is not None:
-        loss = choice(doc, data.get("loss", "sse"), ("loss",), tuple(LOSSES), "loss")
+        loss = choice(doc, data.get("loss", "sse"), ("loss",), GRAPH_LOSSES, "loss")
         if LOSSES[loss].probability and not 0.0 <= target <= 1.0:
             raise doc.error(("target",), _("{loss} needs a target in [0, 1] (a probability), found {target:g}").format(
                                              loss=loss, target=target),
                             hint=_("a target is 0 or 1 (or a probability between); for other values use sse"))
     elif "loss" in data:
-        raise doc.error(("loss",), _("a loss needs a `target`"), hint=_("add `target: <number>` or remove `loss`"))
+        bare = isinstance(data["loss"], str) and getattr(LOSSES.get(data["loss"]), "of_output", False)
+        raise doc.error(("loss",), _("a loss needs a `target`"), hint=_(
+            "without `target` and `loss` a graph differentiates its output itself: remove `loss`") if bare else _(
+            "add `target: <number>` or remove `loss`"))
     spec = GraphSpec(
         variables=variables, constants=constants, nodes=nodes, output=output, target=target, loss=loss,
         learning_rate=_learning_rate(doc, data, 0.01),
@@ -1042,7 +1076,15 @@ class Reader:
     @staticmethod
     def layer(weights: np.ndarray | None, biases: np.ndarray | None, activation: str = IDENTITY,
               labels: dict | None = None, hyper: dict | None = None) -> LayerSpec:
-        return LayerSpec(weights, biases, activation, labels or {}, hyper=hyper or {})
+        """A layer whose parameters are weights and biases (those given)."""
+        return Reader.layer_params({"weights": weights, "biases": biases}, activation, labels, hyper)
+
+    @staticmethod
+    def layer_params(params: dict[str, np.ndarray | None], activation: str = IDENTITY, labels: dict | None = None,
+                     hyper: dict | None = None, state: dict | None = None) -> LayerSpec:
+        """A layer of any kind: its parameters by name (None: the layer has none of that name)."""
+        return LayerSpec({k: v for k, v in params.items() if v is not None}, activation, labels or {},
+                         hyper=hyper or {}, state=state or {})
 
     count = staticmethod(_count)
     typename = staticmethod(_typename)

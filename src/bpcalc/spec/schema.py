@@ -12,7 +12,16 @@ import json
 from typing import Any
 
 from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
-from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
+from bpcalc.spec.loader import (
+    FREEZABLE,
+    GRAPH_LOSSES,
+    HYPER_RANGES,
+    INITS,
+    MAX_INT64,
+    MAX_PARAMETERS,
+    NOTATIONS,
+    REDUCTIONS,
+)
 
 SCHEMA_FILE = "spec.schema.json"
 
@@ -122,7 +131,7 @@ def _layer_keys() -> dict:
                     "description": "Names of the weights, same shape as `weights`."},
         "biases": {"type": "array", "items": LABEL, "description": "Names of the biases, one per neuron."},
     }
-    return {
+    out = {
         "weights": {"anyOf": [{"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/kernels"}, DATA_FILE],
                     "description": "dense: row j = neuron j of this layer, column k = input k (w_jk); every row as "
                                    "long as the previous layer (or the inputs). conv2d: out_channels × in_channels × "
@@ -134,10 +143,6 @@ def _layer_keys() -> dict:
         "activation": _described(ACTIVATIONS, "The layer's activation (default sigmoid)"),
         "units": {"type": "integer", "minimum": 1, "maximum": MAX_PARAMETERS,
                   "description": "Instead of `weights`: this many neurons, initialised by `init` from `seed`."},
-        "channels": {"type": "integer", "minimum": 1, "maximum": MAX_PARAMETERS,
-                     "description": "conv2d, instead of `weights`: this many kernels (output channels), with "
-                                    "`kernel_size`, initialised by `init` from `seed`."},
-        "kernel_size": _pair("conv2d, with `channels`: the kernels' size, n or [rows, columns]."),
         "init": _enum(INITS, "With `units` or `channels`: how the weights are initialised (default: the top-level "
                       "init)."),
         "bias": {"type": "boolean", "description": "With `units` or `channels`: false = no biases (default true, "
@@ -146,16 +151,11 @@ def _layer_keys() -> dict:
                    "description": "Display names of this layer's quantities."},
         "stride": _pair("Step of the window, n or [rows, columns] (conv2d: default 1; pools: default `size`)."),
         "padding": _pair("Zeros (max-pool: −∞) added around each input map, n or [rows, columns] (default 0).", 0),
-        "size": _pair("The pooling window, n or [rows, columns]."),
     }
-
-
-# what a layer needs, by the keys its kind takes: weights or the keys that generate them; a pool's window
-_REQUIRED = {
-    "units": {"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
-    "channels": {"oneOf": [{"required": ["weights"]}, {"required": ["channels", "kernel_size"]}]},
-    "size": {"required": ["size"]},
-}
+    for kind in LAYERS.values():  # each kind's own keys, as its entry describes them
+        for key, rule in kind.schema.items():
+            out.setdefault(key, rule)
+    return out
 
 
 def _layer() -> dict:
@@ -171,9 +171,8 @@ def _layer() -> dict:
             branch["properties"]["weights"] = ({"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE]} if kind.vector
                                                else {"anyOf": [{"$ref": "#/$defs/kernels"}, {"$ref": "#/$defs/matrix"},
                                                                DATA_FILE]})
-        for key, rule in _REQUIRED.items():
-            if key in kind.keys:
-                branch.update(rule)
+        if kind.required:  # what a layer of the kind needs: weights or the keys that generate them; a window
+            branch.update(kind.required)
         branches.append(branch)
     props = {"type": _described(LAYERS, f"The layer's kind (default {DEFAULT_LAYER})"), **keys}
     return {"type": "object", "properties": props, "additionalProperties": False, "anyOf": branches,
@@ -212,7 +211,10 @@ def _network() -> dict:
         "target_labels": {"type": "array", "items": LABEL, "description": "Names of the targets."},
         "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"},
                    "description": "The layers, input side first."},
-        "loss": _described(LOSSES, "The loss (default half_sse; with several samples, the mean of theirs)"),
+        "loss": _described(LOSSES, "The loss (default half_sse; with several samples, the mean of theirs, or with "
+                                   "`reduction: sum` their sum); none: E is the one output itself, no targets"),
+        "reduction": _enum(REDUCTIONS, "How the loss of several samples is reduced, as PyTorch's `reduction`: "
+                           + "; ".join(f"{k}: {v}" for k, v in REDUCTIONS.items()) + "."),
         "learning_rate": _learning_rate(0.5),
         "freeze": {"anyOf": [_enum(FREEZABLE, "weights or biases"),
                              {"type": "array", "items": _enum(FREEZABLE, "weights or biases")}],
@@ -230,8 +232,10 @@ def _network() -> dict:
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
     }
+    bare = [name for name, loss in LOSSES.items() if loss.of_output]  # no targets needed (loss none)
     return {"type": "object", "properties": props, "additionalProperties": False,
-            "required": ["inputs", "targets", "layers"], "description": "A layered network.",
+            "required": ["inputs", "layers"], "description": "A layered network.",
+            "anyOf": [{"required": ["targets"]}, {"properties": {"loss": {"enum": bare}}, "required": ["loss"]}],
             **_probability_targets("targets", True)}
 
 
@@ -254,7 +258,7 @@ def _graph() -> dict:
         "output": {"type": "string", "description": "The node differentiated (default: the last)."},
         "target": {"anyOf": [{"$ref": "#/$defs/number"}, {"type": "null"}],
                    "description": "With a target, L = loss(target, output) is differentiated."},
-        "loss": _enum(LOSSES, "The loss against `target` (default sse)."),
+        "loss": _enum(GRAPH_LOSSES, "The loss against `target` (default sse)."),
         "learning_rate": _learning_rate(0.01),
         "expected": _expected(),
         "optimizer": _optimizer(),

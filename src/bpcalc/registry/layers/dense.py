@@ -73,22 +73,24 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
     return rd.layer(W, b, act, labels)
 
 
-def forward(W, b, hp, a_prev):
+def forward(P, hp, a_prev):
+    W, b = P["weights"], P.get("biases")
     z = a_prev @ W.T  # sums of products: exact on paper, never rounded
     if b is not None:
         z += b
     return z, None
 
 
-def grads(W, b, hp, a_prev, delta, cache, gW, gb):
+def grads(P, hp, a_prev, delta, cache, G):
+    gW, gb = G.get("weights"), G.get("biases")
     if gW is not None:
         np.matmul(delta.T, a_prev, out=gW)
     if gb is not None:
         np.add.reduce(delta, axis=0, out=gb)
 
 
-def back(W, hp, delta, cache):
-    return delta @ W
+def back(P, hp, delta, cache):
+    return delta @ P["weights"]
 
 
 def _read(text: str) -> dict:
@@ -264,7 +266,8 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
 
 
 DENSE = LayerKind(
-    name="dense", help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
+    name="dense", rank=0, required={"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
+    help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
     params=("weights", "biases"), keys=KEYS, activation=True, parse=parse,
     out_shape=lambda layer, in_shape: (layer.weights.shape[0],),
     forward=forward, grads=grads, back=back,
@@ -274,6 +277,6 @@ DENSE = LayerKind(
           "new_weights", "new_biases", "optimizer_state"),
     describe=lambda layer: str(layer.weights.shape[0]), vector=True,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    back_terms=lambda W, delta: delta[:, :, None] * W[None, :, :],  # (n, J, K): δ_j·w_jk, summed over j
+    back_terms=lambda P, delta: delta[:, :, None] * P["weights"][None, :, :],  # (n, J, K): δ_j·w_jk, summed over j
     new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw), default=True, neurons=True,
 )
