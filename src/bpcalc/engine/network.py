@@ -60,6 +60,7 @@ class Network:
         # training's δ of each layer without forming da/dz: ∂E/∂a itself (identity), or the activation's product
         self._lean = [act.identity or (act.unguarded is not None and act.unguarded.delta is not None)
                       for act in self.acts]
+        self._any_lean, self._any_identity = any(self._lean), any(act.identity for act in self.acts)
 
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> Network:
@@ -89,7 +90,7 @@ class Network:
         floating-point events): the activations' unguarded forms where they have them, what each keeps for its
         da/dz appended (None where it has none). `lean` (or `kept`): under the identity, a is z itself (not a copy;
         for callers that write over neither)."""
-        lean = lean or kept is not None
+        lean = (lean or kept is not None) and self._any_identity  # (one look a step for networks without one)
         zs, as_ = [], []
         a = X
         m = self.mistake
@@ -171,8 +172,7 @@ class Network:
         """da/dz of layer l (None for softmax): from z where that keeps more digits, from the rounded a by hand;
         from what the unguarded forward kept, in training (see forward)."""
         if kept is not None and kept[l] is not None:  # (training makes no mistakes)
-            k = kept[l]  # (the output's maps are read flat by the loss's side: what was kept, likewise)
-            return self.acts[l].unguarded.local(a, k if k.shape == a.shape else k.reshape(a.shape))
+            return self.acts[l].unguarded.local(a, kept[l])
         act = self.acts[l]
         m = self.mistake
         right = None
@@ -202,11 +202,14 @@ class Network:
         maps = a.shape if a.ndim > 2 else None  # feature maps out: the loss's side reads them flat
         if maps is not None:
             z, a = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
+            if kept is not None and kept[-1] is not None:  # what the output's forward kept, read flat likewise
+                kept = [*kept[:-1], kept[-1].reshape(a.shape)]
         m = self.mistake
         wrong_out = m is not None and _wrong_output_delta(m, L - 1)  # a mistake in δ of the output: the product
         n = self.count(n)  # the divisor of the terms that enter the loss: their number, or 1 (reduction: sum)
         mean_n = 1 if wrong_out and m.in_grad("sum_instead_of_mean") else n
         grad_a = local = None
+        lean = kept is not None and self._any_lean  # training's lean δ somewhere (see _lean_delta)
         if full or pr is None or not (pr.fused or rnd is None) or wrong_out:
             la, l1 = (None, None) if rnd is not None else self.logs(z)
             grad_a = self.loss.grad(a, T, la, l1)
@@ -215,7 +218,7 @@ class Network:
             grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, mean_n))(grad_a)
             if wrong_out and m.in_grad("factor_of_two"):
                 grad_a = m.factor * grad_a
-            if kept is None or not self._lean[-1]:
+            if not lean or not self._lean[-1]:
                 local = self.local(L - 1, z, a, rnd, kept)
                 local = local if rnd is None or local is None else each(rnd)(local)
         if pr is not None and (pr.fused or rnd is None) and not wrong_out:
@@ -227,7 +230,7 @@ class Network:
                 delta = when(rnd, rounds_fused_delta(pr, K, n))(pr.by_hand(a, T) / n)
             if rec:
                 out["fused"] = pr.fused
-        elif kept is not None and self._lean[-1]:
+        elif lean and self._lean[-1]:
             delta = self._lean_delta(L - 1, a, grad_a, kept)
         else:
             delta = self._delta(grad_a, local, rec) if local is not None else self.acts[-1].backward(z, a, grad_a)
@@ -239,7 +242,7 @@ class Network:
             grad_a = None if grad_a is None else grad_a.reshape(maps)
             local = None if local is None else local.reshape(maps)
         for l in range(L - 1, -1, -1):
-            if l < L - 1 and kept is not None and self._lean[l]:
+            if lean and l < L - 1 and self._lean[l]:
                 delta = self._lean_delta(l, as_[l], grad_a, kept)
             elif l < L - 1:
                 z, a = zs[l], as_[l]
@@ -294,8 +297,7 @@ class Network:
         act = self.acts[l]
         if act.identity:
             return grad_a
-        k = kept[l]
-        return act.unguarded.delta(grad_a, a, k if k is None or k.shape == a.shape else k.reshape(a.shape))
+        return act.unguarded.delta(grad_a, a, kept[l])
 
     @staticmethod
     def _delta(grad_a: np.ndarray, local: np.ndarray, keep: bool) -> np.ndarray:
