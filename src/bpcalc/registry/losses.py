@@ -334,7 +334,8 @@ SOFTMAX_CROSS_ENTROPY = Pair(
                      "round-off."),
     derivation=(_SOFTMAX_CE,), note=N_("softmax with cross-entropy: δ = a − t (the Jacobian and −t/a cancel)"),
     summed=(("torch", "F.cross_entropy(z, t, reduction='sum')  # −Σ t·log softmax(z) on the logits, summed over "
-                      "samples"),))
+                      "samples"),),
+    title=N_("softmax with cross-entropy"), by_hand_t=("a_j·Σt − t_j", r"a_j \cdot \sum t - t_j"))
 
 SIGMOID_BINARY_CROSS_ENTROPY = Pair(
     "sigmoid", "binary_cross_entropy", _sigmoid_bce, fused=True, by_hand=lambda a, t: (a - t) / a.shape[-1],

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.engine.trace import NetworkTrace
-from bpcalc.explain.chain import fill, num
+from bpcalc.explain.chain import num
 from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
-from bpcalc.i18n import _
-from bpcalc.registry import LAYERS, OPTIMIZERS, pair
+from bpcalc.i18n import Msg, _
+from bpcalc.registry import LAYERS, optimizer_class, optimizer_label, pair
 from bpcalc.registry.kinds import Narration, Row
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M, Table
@@ -25,7 +25,7 @@ def numbers_cell(r: Row) -> M | str:
     """A row's "with numbers" cell: arithmetic as written, a formula with the numbers in it, or words."""
     if isinstance(r.numbers, tuple):
         return M(*r.numbers)
-    return r.numbers if r.words else num(r.numbers)
+    return _(r.numbers) if r.words else num(r.numbers)
 
 
 def add_rows(t: Table, nar: Narration, f: Fmt) -> None:
@@ -36,7 +36,8 @@ def add_rows(t: Table, nar: Narration, f: Fmt) -> None:
 
 def _add(t: Table, nar: Narration, f: Fmt) -> None:
     for r in nar.rows:
-        t.add(M(*r.quantity), M(*r.definition), num(r.numbers), f(r.value))
+        t.add(M(*r.quantity), M(*r.definition), num(_(r.numbers) if isinstance(r.numbers, Msg) else r.numbers),
+              f(r.value))
 
 
 def _caption(t: Table, nar: Narration) -> None:
@@ -84,11 +85,14 @@ def intro(doc: Doc, tr: NetworkTrace, f: Fmt, shape: str) -> None:
     doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(sizes=shape, loss=tr.loss_name,
                                                                        formula=loss.formula)
              + over_samples(tr)
-             + _("; learning rate α = {lr}; optimizer {optimizer}").format(lr=f(tr.learning_rate),
-                                                                          optimizer=tr.optimizer)
+             + _("; learning rate α = {lr}; optimizer {optimizer}").format(
+                 lr=f(tr.learning_rate), optimizer=optimizer_label(tr.optimizer, tr.optimizer_settings))
              + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
     if tr.round_to is not None:
         doc.para(rounding_note(tr.round_to), "note")
+    if tr.weights_layout == "input_major":
+        doc.para(_("The spec writes the weights input-major (row k = input k, column j = neuron j: z = a·W + b): "
+                   "w_jk is row k, column j of its matrix; --view matrix writes them so."), "note")
 
 
 def over_samples(tr: NetworkTrace) -> str:
@@ -103,11 +107,10 @@ def over_samples(tr: NetworkTrace) -> str:
 def loss_rows(t: Table, tr: NetworkTrace, nt: Notation, f: Fmt, s: int, a_name: list[M], a_out: np.ndarray) -> None:
     """The loss of sample s: each output's term E_k, then their sum (or E = the output itself, for loss none)."""
     loss, K, E = tr.loss_entry, len(a_name), nt.E
-    for k in range(K):
-        sym = fill(loss.term_t, t=nt.t(k), a=a_name[k], K=M(str(K), str(K)))
-        numbers = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(a_out[s, k]), K=K)
+    for k in range(K):  # as the loss entry narrates E_k
         name = (E if tr.n == 1 else sample_E(E, s)) if loss.of_output else nt.Ek(k)
-        t.add(name, sym, num(numbers), f(tr.loss_terms[s, k]))
+        add_rows(t, Narration([loss.narrate_term(name, a_name[k], nt.t(k), K, a_out[s, k], tr.targets[s, k],
+                                                 tr.loss_terms[s, k], f)]), f)
     if K > 1:
         t.add(E if tr.n == 1 else sample_E(E, s),
               M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
@@ -215,8 +218,9 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
         _caption(t, nar)
 
     # ---- update
-    opt = OPTIMIZERS[tr.optimizer]
-    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule, lr=f(tr.learning_rate)), 2)
+    opt = optimizer_class(tr.optimizer, tr.optimizer_settings)
+    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule_written(tr.weight_decay, f(tr.weight_decay)),
+                                                          lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         if L.params:
             _update_table(doc, tr, li, names[li], f, full)
@@ -246,21 +250,11 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     return doc
 
 
-def loss_grad(tr: NetworkTrace, nt: Notation, f: Fmt, a_name: M, a: float, s: int, k: int) -> tuple[M, M]:
-    """∂E/∂a_k of output k from the loss (the mean's 1/n with several samples): the formula, then with numbers."""
-    loss, n, K = tr.loss_entry, tr.mean_n, tr.targets.shape[1]
-    sym = fill(loss.grad_t, a=a_name, t=nt.t(k), K=M(str(K), str(K)))
-    numbers = loss.grad_t.format(a=f.p_(a), t=f.p_(tr.targets[s, k]), K=K)
-    if n > 1:
-        sym, numbers = M(f"({sym.text}) / {n}", rf"\left({sym.tex}\right) / {n}"), f"({numbers}) / {n}"
-    return sym, num(numbers)
-
-
-def closed_form(pair, a: str, t: str, n: int, K: int) -> str:
-    """δ of an output in the closed form of its activation and loss, with the numbers (the mean's 1/n with several
-    samples)."""
-    base = pair.delta_t.format(a=a, t=t, K=K)
-    return base if n == 1 else f"({base}) / {n}"
+def loss_grad(tr: NetworkTrace, nt: Notation, f: Fmt, a_name: M, a: float, s: int, k: int) -> Row:
+    """∂E/∂a_k of output k, as the loss entry narrates it (the mean's 1/n with several samples)."""
+    K = tr.targets.shape[1]
+    return tr.loss_entry.narrate_grad(d(nt.E, a_name), a_name, nt.t(k), K, a, tr.targets[s, k],
+                                      tr.layers[-1].grad_a.reshape(tr.n, -1)[s, k], tr.mean_n, f)
 
 
 def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fused) -> None:
@@ -268,27 +262,25 @@ def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fu
     out, n = tr.layers[-1], tr.n
     K = len(a_name)
     nt = Notation.of(tr)
-    g = out.grad_a.reshape(n, -1)
     a = out.a.reshape(n, -1)
     for k in range(K):
-        t.add(d(nt.E, a_name[k]), *loss_grad(tr, nt, f, a_name[k], a[s, k], s, k), f(g[s, k]))
+        add_rows(t, Narration([loss_grad(tr, nt, f, a_name[k], a[s, k], s, k)]), f)
     if fused is None:
         return
     dl = out.delta.reshape(n, -1)
-    closed = _("in closed form")
     p = pair(out.activation, tr.loss_name, tr.reduction)
     names = Names(tr, nt, len(tr.layers) - 1)
     for k in range(K):
         cell = tuple(int(i) for i in np.unravel_index(k, out.a.shape[1:]))
-        t.add(names.at("δ", cell), M(f"∂E/∂z, {closed}", rf"\partial E/\partial z,\ \text{{{closed}}}"),
-              num(closed_form(p, f(a[s, k]), f(tr.targets[s, k]), tr.mean_n, K)), f(dl[s, k]))
+        add_rows(t, Narration([p.narrate_delta(names.at("δ", cell), a[s, k], tr.targets[s, k], dl[s, k], tr.mean_n,
+                                               K, f)]), f)
 
 
 def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, full: bool) -> None:
     """The update of every parameter of layer li, whatever its shape: old, gradient, state, the rule, new."""
     from bpcalc.render.report import _state_columns, _state_keys
 
-    L, opt = tr.layers[li], OPTIMIZERS[tr.optimizer]
+    L, opt = tr.layers[li], optimizer_class(tr.optimizer, tr.optimizer_settings)
     extra = _state_columns(tr.optimizer)
     t = doc.table(_("Layer {l}").format(l=names.l), [_("parameter"), _("old"), _("gradient"), *extra,
                                                      _("with numbers"), _("new")],
@@ -307,6 +299,5 @@ def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, ful
             t.add(p, f(old), f(g), *["" for _c in extra], _("frozen"), f(nw))
             continue
         st = {k2: f(v[ix]) for k2, v in L.optimizer_state.get(key, {}).items()}
-        numbers = opt.rule_t.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(g),
-                                    **{k2: (f"({v})" if v.startswith("-") else v) for k2, v in st.items()})
+        numbers = opt.with_numbers(f, old, g, tr.learning_rate, st, tr.weight_decay)  # weight decay included
         t.add(p, f(old), f(g), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num(numbers), f(nw))

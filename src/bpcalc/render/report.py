@@ -14,11 +14,12 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, neurons_only
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, neurons_only, optimizer_class
 from bpcalc.registry import pair as loss_pair
+from bpcalc.registry.kinds import Narration
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M
-from bpcalc.render.layer_report import add_rows, backward_note, closed_form, intro, loss_grad, loss_rows, total_row
+from bpcalc.render.layer_report import add_rows, backward_note, intro, loss_grad, loss_rows, total_row
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -106,11 +107,12 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
                 dEa = d(E, a_j)
                 if li == last and not math.isfinite(L.grad_a[s, j]) and math.isfinite(L.delta[s, j]):
                     # an output that is 0 or 1 in float64: ∂E/∂a is ±∞, but δ from z in closed form needs no ∂E/∂a
-                    t.add(dEa, *loss_grad(tr, nt, f, a_j, L.a[s, j], s, j), "−∞" if L.grad_a[s, j] < 0 else "∞")
+                    r = loss_grad(tr, nt, f, a_j, L.a[s, j], s, j)
+                    t.add(M(*r.quantity), M(*r.definition), num(r.numbers), "−∞" if L.grad_a[s, j] < 0 else "∞")
                     t.caption = _("∂E/∂a is not finite where an output is exactly 0 or 1 in float64; δ is taken in "
                                   "closed form from z, which needs no ∂E/∂a, so the step goes on with finite numbers.")
                 elif li == last:  # from the loss, as the tables of every network write it
-                    t.add(dEa, *loss_grad(tr, nt, f, a_j, L.a[s, j], s, j), f(L.grad_a[s, j]))
+                    add_rows(t, Narration([loss_grad(tr, nt, f, a_j, L.a[s, j], s, j)]), f)
                 else:  # the hidden sum: the next layer's entry narrates ∂E/∂(its input j)
                     N = tr.layers[li + 1]
                     add_rows(t, LAYERS[N.type].narrate_backward(N, s, f, Names(tr, nt, li + 1), full, L.grad_a,
@@ -119,19 +121,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
                 fused = tr.fused and li == last and not (act.identity and a_j.text == z_j.text)
                 add_rows(t, LAYERS[L.type].narrate_backward(L, s, f, Names(tr, nt, li), full, units=[j],
                                                             view="neurons", fused=fused), f)
-                if fused and L.local is not None:
-                    dz, closed = d(a_j, z_j), _("in closed form")
-                    t.add(nt.delta(li, j),
-                          M(f"{dEa} · {dz}, {closed}", rf"{dEa.tex} \cdot {dz.tex},\ \text{{{closed}}}"),
-                          num(closed_form(loss_pair(L.activation, tr.loss_name, tr.reduction), f(L.a[s, j]),
-                                          f(tr.targets[s, j]), tr.mean_n, K)),
-                          f(L.delta[s, j]))
-                elif fused:
-                    pair = _("softmax with cross-entropy")
-                    t.add(nt.delta(li, j),
-                          M(f"a_j·Σt − t_j ({pair})", rf"a_j \cdot \sum t - t_j \quad (\text{{{pair}}})"),
-                          num(f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if tr.mean_n > 1 else "")),
-                          f(L.delta[s, j]))
+                if fused:  # the pair's closed form, in place of ∂E/∂a · ∂a/∂z (or of softmax's Jacobian)
+                    add_rows(t, Narration([loss_pair(L.activation, tr.loss_name, tr.reduction).narrate_delta(
+                        nt.delta(li, j), L.a[s, j], tr.targets[s, j], L.delta[s, j], tr.mean_n, K, f, view="neurons",
+                        product=(dEa, d(a_j, z_j)) if L.local is not None else None)]), f)
             if li == 0 and input_grads and tr.grad_inputs is not None:  # ∂E/∂x_k, the first layer's δ passed back
                 rows = _few(tr.inputs.shape[1], full, tr.grad_inputs[s])
                 add_rows(t, LAYERS[L.type].narrate_backward(L, s, f, Names(tr, nt, 0), full, tr.grad_inputs,
@@ -149,7 +142,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
         _note_params(t, L, full)
 
     # ---- update
-    o, wd = OPTIMIZERS[tr.optimizer], tr.weight_decay
+    o, wd = optimizer_class(tr.optimizer, tr.optimizer_settings), tr.weight_decay
     doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=o.rule_written(wd, f(wd)), lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         extra = _state_columns(tr.optimizer)
@@ -231,7 +224,7 @@ def _param_index(gW: np.ndarray, gb: np.ndarray | None, full: bool) -> list[tupl
     J, K = gW.shape
     idx = [("w", j, k) for j in range(J) for k in range(K)]
     if gb is not None:
-        idx += [("b", j, 0) for j in range(J)]
+        idx += [("b", j, 0) for j in range(len(gb))]  # one for a bias the layer's units share
     if full or len(idx) <= LARGE_LAYER:
         return idx
     mags = [abs(gW[j, k]) if kind == "w" else abs(gb[j]) for kind, j, k in idx]
@@ -313,7 +306,7 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
         t.add(d(gname(out_name), gname(v)), num(" + ".join(contribs)) if len(contribs) > 1 else _("(one path)"),
               f(tr.grads.get(v, 0.0)))
 
-    o, wd = OPTIMIZERS[tr.optimizer], tr.weight_decay
+    o, wd = optimizer_class(tr.optimizer, tr.optimizer_settings), tr.weight_decay
     doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=o.rule_written(wd, f(wd)), lr=f(tr.learning_rate)), 2)
     extra = _state_columns(tr.optimizer)
     t = doc.table(None, [_("variable"), _("old"), _("gradient"), *extra, _("with numbers"), _("new")],
