@@ -180,6 +180,24 @@ def test_unguarded_forms_are_the_guarded_ones_wherever_no_event_is_raised(act: A
             assert local[0, 0] > 0 or a_g[0, 0] in (0.0, 1.0), f"z = {z}: da/dz {local[0, 0]}"
 
 
+@pytest.mark.parametrize("act", [a for a in ACTIVATIONS.values() if a.unguarded is not None and a.unguarded.delta],
+                         ids=lambda a: a.name)
+def test_unguarded_delta_is_the_gradient_times_da_dz_bit_for_bit(act: Activation):
+    """Training's δ face (written over ∂E/∂a) must give ∂E/∂a · da/dz of the guarded forms bit for bit: the signs of
+    zeros, inf × 0 = NaN and NaN included."""
+    rng = np.random.default_rng(3)
+    z = np.concatenate([Z_WIDE, [-0.0, 1e-310, -1e-310, np.inf, -np.inf, np.nan]])
+    z = np.tile(z, 4).reshape(4, -1)
+    g = rng.standard_normal(z.shape)
+    g.flat[::7], g.flat[1::11], g.flat[2::13], g.flat[3::17] = -0.0, np.inf, -np.inf, np.nan
+    with np.errstate(all="ignore"):
+        a, kept = act.unguarded.forward(z)
+        local_g = act.local_z(z, a) if act.local_z is not None else act.local(z, act.forward(z))
+        want = g * local_g
+        got = act.unguarded.delta(g.copy(), a, kept)
+    assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
 def test_sigmoid_local_keeps_its_digits_at_both_ends():
     """σ′(z) = e^(−z)/(1 + e^(−z))² from 50-digit arithmetic (mpmath), against (a·t)·a at both ends: where a nears 1
     (a(1 − a) would lose digits) and where it nears 0 (a² would underflow)."""

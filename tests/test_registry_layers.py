@@ -98,6 +98,56 @@ def test_out_shape_is_the_forward_shape(name: str, i: int):
     assert kind.out_shape(layer, in_shape) == z.shape[1:]
 
 
+# ------------------------------------------------------------------ max-pool's routing, bit for bit
+def _first_max_reference(x: np.ndarray, g: np.ndarray, hp: dict) -> np.ndarray:
+    """∂E/∂x of max-pooling by loops over plain floats: each window's gradient to its first maximum in row-major
+    order (padding never wins), added onto 0.0 in every cell of every window that covers it (0.0 + g·0 elsewhere)."""
+    (kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
+    n, C, H, W = x.shape
+    Ho, Wo = g.shape[2:]
+    dx = np.zeros(x.shape)
+    for s in range(n):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    cells = [(sh * i + p - ph, sw * j + q - pw) for p in range(kh) for q in range(kw)]
+                    inside = [(r, k) for r, k in cells if 0 <= r < H and 0 <= k < W]
+                    best = inside[0]
+                    for r, k in inside[1:]:
+                        if x[s, c, r, k] > x[s, c, best[0], best[1]]:
+                            best = (r, k)
+                    for r, k in inside:
+                        dx[s, c, r, k] = float(dx[s, c, r, k]) + float(g[s, c, i, j]) * (1.0 if (r, k) == best else 0.0)
+    return dx
+
+
+@pytest.mark.parametrize("hp", [
+    {"size": (2, 2), "stride": (2, 2), "padding": (0, 0)},  # windows tiling the input
+    {"size": (2, 2), "stride": (3, 3), "padding": (0, 0)},  # gaps between windows
+    {"size": (2, 3), "stride": (2, 3), "padding": (0, 0)},  # rows and columns left over
+    {"size": (2, 2), "stride": (2, 2), "padding": (1, 1)},
+], ids=["tiled", "gaps", "rest", "padded"])  # (overlapping windows add in another order: the central differences)
+@pytest.mark.parametrize("layout", ["sample_major", "channel_major"])
+def test_maxpool_gradient_goes_to_the_first_maximum_bit_for_bit(hp: dict, layout: str):
+    """Windows that do not overlap, ties everywhere (small integers, zeros of both signs) and gradients with −0.0,
+    inf and NaN: the same numbers as the loops, signs of zeros included, whatever the input's memory layout (a conv
+    layer's output is channel-major)."""
+    rng = np.random.default_rng(8)
+    x = rng.integers(-2, 3, (3, 2, 8, 7)).astype(float)
+    x[x == 0] = rng.choice([0.0, -0.0], size=int(np.sum(x == 0)))
+    if layout == "channel_major":
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    kind = LAYERS["maxpool"]
+    z, cache = kind.forward({}, hp, x)
+    g = rng.standard_normal(z.shape)
+    g.flat[::5], g.flat[1::9], g.flat[2::23] = -0.0, -np.inf, np.nan
+    with np.errstate(invalid="ignore"):
+        got = kind.back({}, hp, g, cache)
+        want = _first_max_reference(x, g, hp)
+    assert got.shape == x.shape
+    assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
 def test_keys_limit_is_the_loaders():
     from bpcalc.registry.layers import keys
     from bpcalc.spec import loader

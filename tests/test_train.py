@@ -90,6 +90,23 @@ def test_one_epoch_is_runs_step_bit_for_bit(name):
             assert (b is None and L.new_biases is None) or np.array_equal(L.new_biases, b)
 
 
+CONV_RUNS = sorted((Path(__file__).parent / "fixtures" / "conv").glob("run_*.json"))
+
+
+@pytest.mark.parametrize("path", CONV_RUNS, ids=lambda p: p.stem)
+def test_one_epoch_of_a_conv_network_is_runs_step_bit_for_bit(path):
+    """Training's lean forms (a = z under the identity, relu's δ over ∂E/∂a, max-pool's routing, a sigmoid output
+    on feature maps) give `run`'s new parameters bit for bit, for every conv fixture's spec (one full batch). (The
+    losses of several samples are summed in another order: training adds every term at once, `run` each sample's.)"""
+    spec = bpcalc.parse_spec(json.dumps(json.loads(path.read_text())["spec"]))
+    tr, res = bpcalc.run(spec), train(spec, 1)
+    assert res.losses[0] == pytest.approx(tr.loss, rel=1e-15) and res.loss_final == pytest.approx(tr.loss_after,
+                                                                                                  rel=1e-15)
+    for L, w, b in zip(tr.layers, res.weights, res.biases):
+        assert (w is None and L.new_weights is None) or np.array_equal(L.new_weights, w)
+        assert (b is None and L.new_biases is None) or np.array_equal(L.new_biases, b)
+
+
 @pytest.mark.parametrize("text", [
     "inputs: [1.0]\ntargets: [1.0]\nlayers: [{weights: [[-800.0]], activation: sigmoid}]\nloss: cross_entropy\n",
     "inputs: [[1.0], [0.5]]\ntargets: [[1, 0], [0, 1]]\nlayers: [{weights: [[900.0], [-900.0]], activation: "

@@ -61,6 +61,10 @@ class Network:
         self._need_la = "log_a" in lossd.logs and out.log_forward is not None
         self._need_l1 = "log_1ma" in lossd.logs and out.log1m_forward is not None
         self._need_logs = self._need_la or self._need_l1
+        # training's δ of each layer without forming da/dz: ∂E/∂a itself (identity), or the activation's product
+        self._lean = [act.identity or (act.unguarded is not None and act.unguarded.delta is not None)
+                      for act in self.acts]
+        self._any_lean, self._any_identity = any(self._lean), any(act.identity for act in self.acts)
 
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> Network:
@@ -84,11 +88,13 @@ class Network:
         return [P.get("biases") for P in self.params]
 
     # -------------------------------------------------------------- forward
-    def forward(self, X: np.ndarray, rnd: Rnd = None, kept: list | None = None
+    def forward(self, X: np.ndarray, rnd: Rnd = None, kept: list | None = None, lean: bool = False
                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """z^(l) = a^(l-1) W^T + b, a^(l) = f(z^(l)) for every layer. `kept` (a list: training, which watches for
         floating-point events): the activations' unguarded forms where they have them, what each keeps for its
-        da/dz appended (None where it has none)."""
+        da/dz appended (None where it has none). `lean` (or `kept`): under the identity, a is z itself (not a copy;
+        for callers that write over neither)."""
+        lean = (lean or kept is not None) and self._any_identity  # (one look a step for networks without one)
         zs, as_ = [], []
         a = X
         m = self.mistake
@@ -103,7 +109,11 @@ class Network:
             z = z if rnd is None else each(rnd)(z)  # the Written rule)
             if m is not None and m.given:
                 z = self.given(l, "z", z)
-            if kept is not None:
+            if lean and act.identity and m is None and rnd is None:
+                a = z
+                if kept is not None:
+                    kept.append(None)
+            elif kept is not None:
                 if act.unguarded is not None:
                     a, k = act.unguarded.forward(z)
                 else:
@@ -160,7 +170,7 @@ class Network:
             chunk = X.shape[0]  # (32 for 6×24×24 maps: 64 ran 30% slower)
         total = 0.0
         for i in range(0, X.shape[0], chunk):
-            zs, as_ = self.forward(X[i:i + chunk])
+            zs, as_ = self.forward(X[i:i + chunk], lean=True)
             total += float(self.loss_terms(zs[-1], as_[-1], T[i:i + chunk]).sum())
         return total / self.count(X.shape[0])
 
@@ -200,11 +210,14 @@ class Network:
         maps = a.shape if a.ndim > 2 else None  # feature maps out: the loss's side reads them flat
         if maps is not None:
             z, a = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
+            if kept is not None and kept[-1] is not None:  # what the output's forward kept, read flat likewise
+                kept = [*kept[:-1], kept[-1].reshape(a.shape)]
         m = self.mistake
         wrong_out = m is not None and _wrong_output_delta(m, L - 1)  # a mistake in δ of the output: the product
         n = self.count(n)  # the divisor of the terms that enter the loss: their number, or 1 (reduction: sum)
         mean_n = 1 if wrong_out and m.in_grad("sum_instead_of_mean") else n
         grad_a = local = None
+        lean = kept is not None and self._any_lean  # training's lean δ somewhere (see _lean_delta)
         if full or pr is None or not (pr.fused or rnd is None) or wrong_out:
             la, l1 = (None, None) if rnd is not None else self.logs(z)
             grad_a = self.loss.grad(a, T, la, l1)
@@ -213,8 +226,9 @@ class Network:
             grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, mean_n))(grad_a)
             if wrong_out and m.in_grad("factor_of_two"):
                 grad_a = m.factor * grad_a
-            local = self.local(L - 1, z, a, rnd, kept)
-            local = local if rnd is None or local is None else each(rnd)(local)
+            if not lean or not self._lean[-1]:
+                local = self.local(L - 1, z, a, rnd, kept)
+                local = local if rnd is None or local is None else each(rnd)(local)
         if pr is not None and (pr.fused or rnd is None) and not wrong_out:
             # δ in closed form from z: exact where ∂E/∂a · ∂a/∂z loses digits (an output near 0 or 1); by hand,
             # the product of the rounded factors, except where the tables write δ in closed form (fused)
@@ -224,6 +238,8 @@ class Network:
                 delta = when(rnd, rounds_fused_delta(pr, K, n))(pr.by_hand(a, T) / n)
             if rec:
                 out["fused"] = pr.fused
+        elif lean and self._lean[-1]:
+            delta = self._lean_delta(L - 1, a, grad_a, kept)
         else:
             delta = self._delta(grad_a, local, rec) if local is not None else self.acts[-1].backward(z, a, grad_a)
             delta = delta if rnd is None else each(rnd)(delta)
@@ -234,7 +250,9 @@ class Network:
             grad_a = None if grad_a is None else grad_a.reshape(maps)
             local = None if local is None else local.reshape(maps)
         for l in range(L - 1, -1, -1):
-            if l < L - 1:
+            if lean and l < L - 1 and self._lean[l]:
+                delta = self._lean_delta(l, as_[l], grad_a, kept)
+            elif l < L - 1:
                 z, a = zs[l], as_[l]
                 local = self.local(l, z, a, rnd, kept)
                 local = local if rnd is None or local is None else each(rnd)(local)
@@ -280,6 +298,14 @@ class Network:
                 grad_x = kind.back(P, self.hypers[0], delta, self.caches[0])
                 out["grad_inputs"] = grad_x if rnd is None else each(rnd)(grad_x)
         return out
+
+    def _lean_delta(self, l: int, a: np.ndarray, grad_a: np.ndarray, kept: list) -> np.ndarray:
+        """Training's δ of layer l (see _lean): ∂E/∂a under the identity (× 1 changes no bit), else the activation's
+        product written over ∂E/∂a, which only this layer's backward reads."""
+        act = self.acts[l]
+        if act.identity:
+            return grad_a
+        return act.unguarded.delta(grad_a, a, kept[l])
 
     @staticmethod
     def _delta(grad_a: np.ndarray, local: np.ndarray, keep: bool) -> np.ndarray:

@@ -67,6 +67,20 @@ def _sigmoid_local_z(z: Array, a: Array) -> Array:
     return e / d
 
 
+def _relu_unguarded(z: Array) -> tuple[Array, None]:
+    return np.maximum(z, 0.0), None
+
+
+def _relu_local_unguarded(a: Array, kept: None) -> Array:
+    """[a > 0], the same as [z > 0] (a = max(z, 0): a > 0 exactly where z > 0, NaN in neither)."""
+    return (a > 0).astype(np.float64)
+
+
+def _relu_delta(grad_a: Array, a: Array, kept: None) -> Array:
+    """∂E/∂a · [a > 0] over ∂E/∂a: the mask multiplies as the 1.0 and 0.0 it stands for, without forming them."""
+    return np.multiply(grad_a, a > 0, out=grad_a)
+
+
 def _tanh_local_z(z: Array, a: Array) -> Array:
     """1 − tanh²(z): 1 − a² while |a| ≤ 0.999, else 4e/(1 + e)² with e = e^(−2|z|), without the cancellation."""
     if a.size and max(a.max(), -a.min()) <= 0.999:
@@ -296,7 +310,8 @@ RELU = Activation(
     "relu", "max(0, z); slope 0 taken at the corner z = 0, as PyTorch does", "relu", r"\mathrm{relu}",
     "max(0, z)", r"\max(0, z)", "1 if z > 0 else 0", r"[z>0]",
     lambda z: np.maximum(z, 0.0), lambda z, a: (z > 0).astype(np.float64), "torch.relu(z)", (_RELU,),
-    ("dz", "np.where(z > 0, 1.0, 0.0)"), local_t="[{z} > 0]", kinks=(0.0,), dies=True, max_slope=1.0)
+    ("dz", "np.where(z > 0, 1.0, 0.0)"), local_t="[{z} > 0]", kinks=(0.0,), dies=True, max_slope=1.0,
+    unguarded=Unguarded(_relu_unguarded, _relu_local_unguarded, _relu_delta))
 
 LEAKY_RELU = Activation(
     "leaky_relu", f"z for z > 0, {LEAKY_SLOPE}z below (PyTorch's default slope)", "lrelu", r"\mathrm{lrelu}",

@@ -54,6 +54,9 @@ class Unguarded:
 
     forward: Callable[[Array], tuple[Array, Array]]  # z -> (a, what `local` needs besides a)
     local: Callable[[Array, Array], Array]  # (a, kept) -> da/dz, a new array
+    # (grad_a, a, kept) -> δ = ∂E/∂a · da/dz written over grad_a (training's own array), where that is cheaper than
+    # forming da/dz first; bit for bit grad_a * local(a, kept)
+    delta: Callable[[Array, Array, Array], Array] | None = None
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,9 @@ def _slices(x: np.ndarray, hp: dict, fill: float):
 
 def max_forward(P, hp, x):
     cells = _slices(x, hp, -np.inf)
-    z = cells[0][2].copy()
-    for _p, _q, v in cells[1:]:
+    # the maximum taken cell by cell in row-major order (which of two equal zeros is kept depends on it)
+    z = np.maximum(cells[0][2], cells[1][2]) if len(cells) > 1 else cells[0][2].copy()
+    for _p, _q, v in cells[2:]:
         np.maximum(z, v, out=z)
     return z, {"x": x.shape, "input": x, "z": z, "hp": hp}
 
@@ -109,9 +110,11 @@ def max_back(P, hp, delta, cache, only: str | None = None):
         kw = hp["size"][1]
         arg = _argmax(cache)
         return _scatter(delta, hp, cache["x"], lambda p, q, g: g * (arg == p * kw + q), only)
-    (_kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
+    (kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
     n, C, H, Wd = cache["x"]
     Ho, Wo = delta.shape[2:]
+    if sh >= kh and sw >= kw:
+        return _route(delta, cache, hp)
     # (unpadded: laid out in memory as the input is, so a channel-major conv output gets a channel-major gradient)
     dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw)) if (ph or pw) else np.zeros_like(cache["input"])
     z = cache["z"]
@@ -120,6 +123,36 @@ def max_back(P, hp, delta, cache, only: str | None = None):
         hit = (v == z) & free
         free &= ~hit
         dx[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw] += delta * hit
+    return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
+
+
+def _route(delta: np.ndarray, cache: dict, hp: dict) -> np.ndarray:
+    """max_back where windows do not overlap (stride ≥ size): each input cell is in one window at most, so its
+    gradient is written, not added: 0 + δ·[first maximum] exactly as the general form adds it (the same zeros'
+    signs, NaN and inf), with each window's mask and product made once in buffers of the pooled size."""
+    (kh, kw), (sh, sw), (ph, pw) = hp["size"], hp["stride"], hp["padding"]
+    n, C, H, Wd = cache["x"]
+    Ho, Wo = delta.shape[2:]
+    x, z = cache["input"], cache["z"]
+    if ph or pw:
+        dx = np.zeros((n, C, H + 2 * ph, Wd + 2 * pw))
+    elif (sh, sw) == (kh, kw) and (H, Wd) == (kh * Ho, kw * Wo):  # the windows tile the input: every cell written
+        dx = np.empty_like(x)  # (laid out as the input: a channel-major conv output gets a channel-major gradient)
+    else:
+        dx = np.zeros_like(x)
+    hit, free, prod = np.empty_like(z, dtype=bool), None, np.empty_like(z)  # (in the pooled maps' layout)
+    cells = _slices(x, hp, -np.inf)
+    last = len(cells) - 1
+    for i, (p, q, v) in enumerate(cells):
+        np.equal(v, z, out=hit)
+        if free is None:  # windows whose maximum has not been met yet (row-major order)
+            free = np.logical_not(hit)
+        else:
+            np.logical_and(hit, free, out=hit)
+            if i < last:
+                np.greater(free, hit, out=free)  # free and not hit
+        np.multiply(delta, hit, out=prod)
+        np.add(prod, 0.0, out=dx[:, :, p:p + sh * (Ho - 1) + 1:sh, q:q + sw * (Wo - 1) + 1:sw])
     return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
 
 
