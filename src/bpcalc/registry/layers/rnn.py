@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind, Narration
+from bpcalc.registry.kinds import LayerKind, LayerMistake, Narration
 from bpcalc.registry.layers import narrate as nr
 from bpcalc.registry.layers import recurrent as rc
 
@@ -76,22 +76,63 @@ def bptt(P, hp, delta, cache, one_path: bool = False, flip: bool = False) -> dic
 
 
 def grads(P, hp, x, delta, cache, G):
-    rec = bptt(P, hp, delta, cache)
+    _param_grads(P, bptt(P, hp, delta, cache), x, G)
+
+
+def back(P, hp, delta, cache):
+    return bptt(P, hp, delta, cache)["grad_preactivation"] @ P["weights_ih"]
+
+
+# ---------------------------------------------------------------- known hand mistakes (explain/diagnosis.py)
+def _param_grads(P, rec, x, G, only: int | None = None) -> None:
+    """∂E/∂ each parameter from ∂E/∂pre (rec), summed over sequences and steps (`only`: that step's term alone)."""
     d, h = rec["grad_preactivation"], rec["h"]
-    n, T, H = h.shape
-    hprev = np.concatenate([rec["h0"][:, None], h[:, :-1]], axis=1)  # h_{t−1}: h0 first
+    hprev = np.concatenate([rec["h0"][:, None], h[:, :-1]], axis=1)
+    if only is not None:
+        d, x, hprev = d[:, only:only + 1], x[:, only:only + 1], hprev[:, only:only + 1]
+    H = h.shape[-1]
     d2 = d.reshape(-1, H)
-    if G.get("weights_ih") is not None:
-        np.matmul(d2.T, x.reshape(-1, x.shape[-1]), out=G["weights_ih"])
-    if G.get("weights_hh") is not None:
-        np.matmul(d2.T, hprev.reshape(-1, H), out=G["weights_hh"])
+    for key, src in (("weights_ih", x), ("weights_hh", hprev)):
+        if G.get(key) is not None:
+            np.matmul(d2.T, src.reshape(-1, src.shape[-1]), out=G[key])
     for key in ("biases_ih", "biases_hh"):
         if G.get(key) is not None:
             np.add.reduce(d2, axis=0, out=G[key])
 
 
-def back(P, hp, delta, cache):
-    return bptt(P, hp, delta, cache)["grad_preactivation"] @ P["weights_ih"]
+def _one_path_grads(m, P, hp, x, delta, cache, G):
+    """∂E/∂h_t from this step's output only: the path from step t+1 left out."""
+    _param_grads(P, bptt(P, hp, delta, cache, one_path=True), x, G)
+
+
+def _one_path_back(m, P, hp, delta, cache):
+    return bptt(P, hp, delta, cache, one_path=True)["grad_preactivation"] @ P["weights_ih"]
+
+
+def _one_step_grads(m, P, hp, x, delta, cache, G):
+    """Each parameter's gradient taken at one step (m.where: the last or the first), not summed over steps."""
+    _param_grads(P, bptt(P, hp, delta, cache), x, G, only=0 if m.where == "first" else x.shape[1] - 1)
+
+
+def _flipped_grads(m, P, hp, x, delta, cache, G):
+    """The error's sign flipped: y − ŷ where ŷ − y belongs, so ∂E/∂h arrives negated."""
+    grads(P, hp, x, -delta, cache, G)
+
+
+def _flipped_back(m, P, hp, delta, cache):
+    return back(P, hp, -delta, cache)
+
+
+MISTAKES = (
+    LayerMistake("one_path_only", N_("∂E/∂h_t taken from this step's output only, without the path from step t+1"),
+                 grads=_one_path_grads, back=_one_path_back),
+    LayerMistake("last_step_only", N_("a weight's gradient taken at one step ({how}) instead of summed over the "
+                                      "steps"),
+                 grads=_one_step_grads, hows=(("last", N_("the last step")), ("first", N_("the first step")))),
+    LayerMistake("error_sign_flipped", N_("the error's sign flipped: y − ŷ where ŷ − y belongs, so ∂E/∂h_t arrives "
+                                          "negated"),
+                 grads=_flipped_grads, back=_flipped_back),
+)
 
 
 def record(cache) -> dict:
@@ -259,6 +300,6 @@ RNN = LayerKind(
     params=rc.PARAMS, keys=KEYS, activation=False, parse=parse,
     out_shape=lambda layer, in_shape: (in_shape[0], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back, torch=_torch, json=JSON, describe=_describe, record=record,
-    sequence=True, param_name=rc.param_sym,
+    sequence=True, param_name=rc.param_sym, mistakes=MISTAKES,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
 )
