@@ -146,3 +146,35 @@ def test_run_tables_rows_evaluate_to_their_values():
         assert eval(expr) == pytest.approx(r.value, rel=1e-9, abs=1e-12), (r.quantity, text)  # noqa: S307
         checked_rows += 1
     assert checked_rows >= 20
+
+
+def test_new_draws_a_sequence_problem():
+    """`new --shape seq3:rnn2:1 --seed N`: one sequence of 3 steps, an rnn of 2 units, one output per step, nice
+    numbers (one decimal by default), the same text for the same seed; `seq4x2` gives 2 features per step."""
+    import yaml
+
+    from bpcalc.engine.problems import new_problem
+    from bpcalc.spec.loader import parse_spec
+
+    p = new_problem(5, "seq3:rnn2:1", "sigmoid", "half_sse", 1, False, None)
+    assert p.text == new_problem(5, "seq3:rnn2:1", "sigmoid", "half_sse", 1, False, None).text
+    spec = parse_spec(p.text)
+    assert spec.inputs.shape == (1, 3, 1) and spec.targets.shape == (1, 3, 1) and spec.targets_at == "all"
+    assert spec.layers[0].type == "rnn" and spec.layers[0].params["weights_hh"].shape == (2, 2)
+    raw = yaml.safe_load(p.text)
+    values = np.concatenate([np.ravel(raw["inputs"]), *(np.ravel(raw["layers"][0][k]) for k in
+                                                      ("weights_ih", "weights_hh", "biases_ih", "biases_hh"))])
+    assert np.allclose(values, np.round(values, 1))
+    two = parse_spec(new_problem(6, "seq4x2:rnn3:2", "linear", "half_sse", 1, False, None).text)
+    assert two.inputs.shape == (1, 4, 2) and two.layers[-1].out_shape == (4, 2)
+
+
+@pytest.mark.parametrize("shape, words", [("seq3:2", "recurrent layer first"), ("2:rnn2:1", "seqT"),
+                                          ("seq9:rnn2:1", "1 to 8")])
+def test_new_bad_sequence_shapes(shape, words):
+    from bpcalc.engine.problems import new_problem
+    from bpcalc.errors import SpecError
+
+    with pytest.raises(SpecError) as e:
+        new_problem(1, shape, "sigmoid", "half_sse", 1, False, None)
+    assert words in str(e.value)

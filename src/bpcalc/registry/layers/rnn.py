@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind, LayerMistake, Narration
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
 from bpcalc.registry.layers import narrate as nr
 from bpcalc.registry.layers import recurrent as rc
 
@@ -133,6 +133,39 @@ MISTAKES = (
                                           "negated"),
                  grads=_flipped_grads, back=_flipped_back),
 )
+
+
+# ---------------------------------------------------------------- `bpcalc new`
+def _read(text: str) -> dict:
+    """'2' -> 2 units (1 to 8)."""
+    if not text.isdigit() or not 1 <= int(text) <= 8:
+        raise ValueError(_("an rnn layer is `rnn` and its number of units, 1 to 8: `rnn2`"))
+    return {"units": int(text)}
+
+
+def _out(st: dict, in_shape: tuple) -> tuple:
+    if len(in_shape) != 2:
+        raise ValueError(_("an rnn layer reads a sequence: start the shape with seqT (T steps) or seqTxF"))
+    return (in_shape[0], st["units"])
+
+
+def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
+    """Weights in [−1, 1] (no zero weight; W_hh within ±0.5, so the state neither explodes nor dies at once),
+    biases in [−0.5, 0.5]: tanh, h0 zeros, the whole sequence back-propagated."""
+    H, F = st["units"], in_shape[1]
+    return {"type": "rnn", "weights_ih": values(rng, -1, 1, decimals, (H, F), nonzero=True),
+            "weights_hh": values(rng, -0.5, 0.5, decimals, (H, H), nonzero=True),
+            "biases_ih": values(rng, -0.5, 0.5, decimals, H), "biases_hh": values(rng, -0.5, 0.5, decimals, H)}
+
+
+def _faults(L, sheet: int) -> list[str]:
+    """A drawn problem's rules: no pre-activation far out on tanh's flat ends, no vanishing weight gradient."""
+    out = []
+    if np.any(np.abs(L.record["preactivation"]) > 3.0):
+        out.append("saturated")
+    if any(np.any(np.abs(g) < 10.0 ** -sheet) for g in L.grads.values()):
+        out.append("vanishing gradient")
+    return out
 
 
 def record(cache) -> dict:
@@ -301,5 +334,6 @@ RNN = LayerKind(
     out_shape=lambda layer, in_shape: (in_shape[0], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back, torch=_torch, json=JSON, describe=_describe, record=record,
     sequence=True, param_name=rc.param_sym, mistakes=MISTAKES,
+    new=Generator(word="rnn", syntax="rnnN", read=_read, out_shape=_out, draw=_draw, faults=_faults),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
 )
