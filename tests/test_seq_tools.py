@@ -178,3 +178,28 @@ def test_new_bad_sequence_shapes(shape, words):
     with pytest.raises(SpecError) as e:
         new_problem(1, shape, "sigmoid", "half_sse", 1, False, None)
     assert words in str(e.value)
+
+
+@pytest.mark.parametrize("change, where", [
+    (("    weights_ih: [[0.5], [-0.4]]\n", "    weights_ih: [[0.5, 0.1], [-0.4, 0.2]]\n"), "weights_ih"),
+    (("    weights_hh: [[0.3, -0.2], [0.6, 0.1]]\n", "    weights_hh: [[0.3, -0.2]]\n"), "weights_hh"),
+    (("  - type: rnn\n", "  - type: rnn\n    units: 2\n"), "units"),
+    (("  - type: rnn\n", "  - type: rnn\n    activation: sigmoid\n"), "activation"),
+    (("  - type: rnn\n", "  - type: rnn\n    h0: [0.1, 0.2, 0.3]\n"), "h0"),
+    (("  - type: rnn\n", "  - type: rnn\n    truncate: 0\n"), "truncate"),
+    (("    biases_hh: [0.0, -0.1]\n", "    biases_hh: [0.0]\n"), "biases_hh"),
+    (("targets: [0.2, -0.1, 0.4]\n", "targets: [0.2, -0.1]\n"), "targets"),
+    (("inputs: [0.5, -0.3, 0.8]\n", "inputs: [[[[0.5]]]]\n"), "inputs"),
+    (("learning_rate: 0.3\n", "learning_rate: 0.3\ntargets_at: first\n"), "targets_at"),
+])
+def test_bad_input_is_one_clear_message(change, where):
+    """Bad rnn specs: exit 2, one message on stderr naming the YAML path, no traceback."""
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    text = SPEC.replace(*change)
+    assert text != SPEC
+    r = CliRunner().invoke(app, ["run", "-"], input=text)
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and where in r.output, r.output
