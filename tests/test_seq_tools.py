@@ -203,3 +203,33 @@ def test_bad_input_is_one_clear_message(change, where):
     r = CliRunner().invoke(app, ["run", "-"], input=text)
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output and where in r.output, r.output
+
+
+def _run_text(spec: str, *args: str) -> str:
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    r = CliRunner().invoke(app, ["run", "-", "--format", "text", *args], input=spec, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.mark.parametrize("whh, act, words", [(1.5, "relu", "exploding gradient"), (0.1, "tanh", "vanishing gradient")])
+def test_norm_table_names_exploding_and_vanishing(whh, act, words):
+    """8 steps, only the last one's output in the loss: ∂E/∂h_t = W_hh^(8−t)·(…) grows by 1.5 per step back under
+    relu (1.5⁷ ≈ 17 > 10) and falls by at least 10 per step with W_hh = 0.1."""
+    spec = (f"inputs: [0.5, 0.4, 0.3, 0.2, 0.1, 0.2, 0.3, 0.4]\ntargets: [0.9]\ntargets_at: last\nloss: half_sse\n"
+            f"layers:\n  - {{type: rnn, activation: {act}, weights_ih: [[0.5]], weights_hh: [[{whh}]], biases_ih: [0.1],"
+            f" biases_hh: [0.0]}}\n  - {{weights: [[0.8]], biases: [0.0], activation: linear}}\n")
+    text = _run_text(spec)
+    assert words in text and "‖∂E/∂h_8‖" in text
+
+
+def test_run_text_is_step_by_step_in_english_and_korean():
+    text = _run_text(SPEC)
+    for words in ("Layer 2: rnn2, step 1", "Layer 3 (output), step 3", "(this step's output)", "(from step 3)",
+                  "∂E/∂W_hh[1,2]", "Σ_t ∂E/∂z_t[1]·h_{t−1}[2]", "h_0 is the initial state (zeros)"):
+        assert words in text, words
+    ko = _run_text(SPEC, "--lang", "ko")
+    assert "시간에 따른 역전파" in ko and "(이 단계의 출력에서)" in ko
