@@ -233,3 +233,34 @@ def test_run_text_is_step_by_step_in_english_and_korean():
         assert words in text, words
     ko = _run_text(SPEC, "--lang", "ko")
     assert "시간에 따른 역전파" in ko and "(이 단계의 출력에서)" in ko
+
+
+def test_explain_param_unrolls_over_the_steps():
+    """`explain --param W_hh[2,1]`: each step's δ_t (both paths of ∂E/∂h_t, times 1 − h_t²) and h_{t−1}, their
+    products, and the sum, against the loops of by_hand()."""
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    r = CliRunner().invoke(app, ["explain", "-", "--param", "W_hh[2,1]", "--format", "json"], input=SPEC,
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    (d,) = json.loads(r.stdout)["rnn_params"]
+    a = by_hand()
+    assert d["path"] == "layers.0.weights_hh.1.0" and d["gradient"] == pytest.approx(a["g_hh"][1, 0], rel=1e-12)
+    hs = [np.zeros(2), *a["h"]]
+    assert [t["factor"] for t in d["terms"]] == pytest.approx([hs[t][0] for t in range(3)], abs=1e-15)
+    assert sum(t["product"] for t in d["terms"]) == pytest.approx(a["g_hh"][1, 0], rel=1e-12)
+    for t in d["terms"]:
+        assert t["delta"] == pytest.approx((t["grad_h_out"] + t["grad_h_next"]) * t["local"], rel=1e-12)
+        assert t["local"] == pytest.approx(1 - hs[t["step"] + 1][1] ** 2, rel=1e-12)
+    assert d["terms"][-1]["grad_h_next"] == 0  # nothing comes back from after the last step
+
+
+def test_explain_names_only_recurrent_parameters():
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    r = CliRunner().invoke(app, ["explain", "-", "--param", "w_11^(3)"], input=SPEC)
+    assert r.exit_code == 2 and "recurrent" in r.output and "Traceback" not in r.output

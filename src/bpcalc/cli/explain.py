@@ -83,10 +83,6 @@ def explain(
         raise _with_function_hint(exc, topic) from None
     c.apply_notation(s, notation)
     c.check_view(view, s)
-    if getattr(s, "targets_at", None) is not None:
-        raise SpecError(_("explain does not derive the weights of a sequence network (rnn) yet"),
-                        hint=_("bpcalc run shows backpropagation through time step by step, each gradient as its "
-                               "sum over the steps"))
     if view == "matrix" and param:
         raise SpecError(_("--param picks single parameters; the matrix view derives whole layers"),
                         hint=_("drop --param, or use --view neuron"))
