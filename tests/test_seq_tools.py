@@ -220,8 +220,8 @@ def test_norm_table_names_exploding_and_vanishing(whh, act, words):
     """8 steps, only the last one's output in the loss: ∂E/∂h_t = W_hh^(8−t)·(…) grows by 1.5 per step back under
     relu (1.5⁷ ≈ 17 > 10) and falls by at least 10 per step with W_hh = 0.1."""
     spec = (f"inputs: [0.5, 0.4, 0.3, 0.2, 0.1, 0.2, 0.3, 0.4]\ntargets: [0.9]\ntargets_at: last\nloss: half_sse\n"
-            f"layers:\n  - {{type: rnn, activation: {act}, weights_ih: [[0.5]], weights_hh: [[{whh}]], biases_ih: [0.1],"
-            f" biases_hh: [0.0]}}\n  - {{weights: [[0.8]], biases: [0.0], activation: linear}}\n")
+            f"layers:\n  - {{type: rnn, activation: {act}, weights_ih: [[0.5]], weights_hh: [[{whh}]], "
+            f"biases_ih: [0.1], biases_hh: [0.0]}}\n  - {{weights: [[0.8]], biases: [0.0], activation: linear}}\n")
     text = _run_text(spec)
     assert words in text and "‖∂E/∂h_8‖" in text
 

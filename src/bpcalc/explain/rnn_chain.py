@@ -97,10 +97,12 @@ def derive_rnn(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = F
     sums = ("Σ_s Σ_t", r"\sum_s \sum_t") if n > 1 else ("Σ_t", r"\sum_t")
     z = M(f"z_t[{j + 1}]", f"z_t[{j + 1}]")
     hj = M(f"h_t[{j + 1}]", f"h_t[{j + 1}]")
-    fp = (f"(1 − {hj.text}²)", rf"(1 - {hj.tex}^2)") if tanh else (f"relu′({z.text})", rf"\operatorname{{relu}}'({z.tex})")
+    fp = (f"(1 − {hj.text}²)", rf"(1 - {hj.tex}^2)") if tanh else \
+        (f"relu′({z.text})", rf"\operatorname{{relu}}'({z.tex})")
     lines = [
         M(f"{lhs.text} = {sums[0]} ∂E/∂{z.text} · ∂{z.text}/∂{p.text}",
-          rf"{lhs.tex} = {sums[1]} \frac{{\partial E}}{{\partial {z.tex}}} \frac{{\partial {z.tex}}}{{\partial {p.tex}}}"),
+          rf"{lhs.tex} = {sums[1]} \frac{{\partial E}}{{\partial {z.tex}}} "
+          rf"\frac{{\partial {z.tex}}}{{\partial {p.tex}}}"),
         M(f"= {sums[0]} (∂E/∂{hj.text}|out + ∂E/∂{hj.text}|t+1) · {fp[0]} · {fname[0]}",
           rf"= {sums[1]} \left(\frac{{\partial E}}{{\partial {hj.tex}}}\Big|_{{\text{{out}}}} + "
           rf"\frac{{\partial E}}{{\partial {hj.tex}}}\Big|_{{t+1}}\right) {fp[1]} \, {fname[1]}"),
