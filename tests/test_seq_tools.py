@@ -264,3 +264,19 @@ def test_explain_names_only_recurrent_parameters():
 
     r = CliRunner().invoke(app, ["explain", "-", "--param", "w_11^(3)"], input=SPEC)
     assert r.exit_code == 2 and "recurrent" in r.output and "Traceback" not in r.output
+
+
+def test_worksheet_blanks_the_steps_and_gives_the_parameters():
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    r = CliRunner().invoke(app, ["worksheet", "-", "--format", "text"], input=SPEC, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    text = r.output
+    assert "W_hh[1,2] = -0.2" in text and "x_3[1] = 0.8" in text and "t_2[1] = -0.1" in text
+    z_row = next(line for line in text.splitlines() if line.startswith("z_2[1]"))
+    assert "___" in z_row and "0.3×" not in z_row  # the sum's numbers and value are blank
+    key = CliRunner().invoke(app, ["worksheet", "-", "--answers", "--format", "text"], input=SPEC).output
+    z_key = next(line for line in key.splitlines() if line.startswith("z_2[1]"))
+    assert "0.5×(-0.3)" in z_key

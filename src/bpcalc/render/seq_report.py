@@ -154,11 +154,11 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
                 if not tb.rows:
                     doc.blocks.remove(tb)
 
-    # ---- the gradient's norm per step
+    # ---- the gradient's norm per step (part of the backward pass: a worksheet blanks it with it)
     for li, (k, L) in enumerate(zip(kinds, tr.layers)):
         if not k.sequence or "grad_h_norm" not in L.record:
             continue
-        doc.heading(_("Layer {l}: ‖∂E/∂h_t‖ per step").format(l=nt.number(li)), 2)
+        doc.heading(_("Layer {l}: ‖∂E/∂h_t‖ per step").format(l=nt.number(li)), 3)
         for s in samples:
             nar = rc.norm_rows(L, s, f)
             tb = doc.table(None if n == 1 else _("sequence {s}").format(s=s + 1), lr._columns(), lr.NUM)
