@@ -7,11 +7,10 @@ Only arranges numbers the trace holds."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from bpcalc.engine.trace import NetworkTrace
 from bpcalc.i18n import _
-from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES
+from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS
+from bpcalc.registry.layers import recurrent as rc
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import sym
 from bpcalc.render.matrix_report import _View
@@ -85,8 +84,8 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
                     v.equation(doc, M(f"∂E/∂{key[0].upper()}", rf"\partial E/\partial {key[0].upper()}"), sym("="),
                                M(*rule), sym("="), v.param(L.grads[key]))
     # ---- update
-    doc.heading(_("Update: θ ← θ − α·g, α = {lr}").format(lr=v.f(tr.learning_rate)) if tr.optimizer == "sgd"
-                else _("Update ({opt})").format(opt=tr.optimizer), 2)
+    opt = OPTIMIZERS[tr.optimizer]
+    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule, lr=v.f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         for key, new in L.new_params.items():
             name = M(*_param(key)) if kinds[li].sequence else M(key[0].upper(), key[0].upper())
@@ -110,9 +109,7 @@ def _rnn_forward(doc: Doc, v: _View, L, t: int, li: int) -> None:
     Hp, Z, H = _at("H", t), _at("Z", t + 1), _at("H", t + 1)
     doc.para(M(f"{Z.text} = {X.text} W_ihᵀ + {Hp.text} W_hhᵀ + b_ih + b_hh,  {H.text} = {f}({Z.text})",
                rf"{Z.tex} = {X.tex} (W^{{ih}})^{{\mathsf{{T}}}} + {Hp.tex} (W^{{hh}})^{{\mathsf{{T}}}} + b^{{ih}} + "
-               rf"b^{{hh}}, \quad {H.tex} = \{f}({Z.tex})" if f == "tanh" else
-               rf"{Z.tex} = {X.tex} (W^{{ih}})^{{\mathsf{{T}}}} + {Hp.tex} (W^{{hh}})^{{\mathsf{{T}}}} + b^{{ih}} + "
-               rf"b^{{hh}}, \quad {H.tex} = \operatorname{{relu}}({Z.tex})"), "math")
+               rf"b^{{hh}}, \quad {H.tex} = {rc.f_tex(f)}({Z.tex})"), "math")
     P = L.params
     hprev = rec["h0"] if t == 0 else rec["h"][:, t - 1]
     parts = [Z, sym("="), v.mat(L.a_prev[:, t]), sym("·"), v.mat(P["weights_ih"].T), sym("+"), v.mat(hprev),
@@ -121,7 +118,7 @@ def _rnn_forward(doc: Doc, v: _View, L, t: int, li: int) -> None:
         if key in P:
             parts += [sym("+"), v.bias(P[key])]
     v.equation(doc, *parts, sym("="), v.mat(rec["preactivation"][:, t]))
-    v.equation(doc, H, sym("="), M(f"{f}(", rf"\operatorname{{{f}}}\left("), v.mat(rec["preactivation"][:, t]),
+    v.equation(doc, H, sym("="), M(f"{f}(", rf"{rc.f_tex(f)}\left("), v.mat(rec["preactivation"][:, t]),
                M(")", r"\right)"), sym("="), v.mat(rec["h"][:, t]))
 
 
@@ -151,8 +148,7 @@ def _rnn_backward(doc: Doc, v: _View, L, t: int) -> None:
         v.equation(doc, G, sym("="), own, sym("+"), nxt, sym("="), v.mat(L.grad_a[:, t]), sym("+"),
                    v.mat(rec["grad_h_next"][:, t]), sym("="), v.mat(rec["grad_h"][:, t]))
     h = rec["h"][:, t]
-    fp = 1.0 - h * h if rec["nonlinearity"] == "tanh" else (rec["preactivation"][:, t] > 0).astype(np.float64)
-    fp_sym = M(f"(1 − H_{t + 1}²)", rf"(1 - H_{{{t + 1}}}^{{2}})") if rec["nonlinearity"] == "tanh" else \
-        M(f"relu′(Z_{t + 1})", rf"\operatorname{{relu}}'(Z_{{{t + 1}}})")
+    fp = rc.f_prime(rec["nonlinearity"], rec["preactivation"][:, t], h)
+    fp_sym = M(*rc.f_prime_sym(rec["nonlinearity"], (f"Z_{t + 1}", f"Z_{{{t + 1}}}"), (f"H_{t + 1}", f"H_{{{t + 1}}}")))
     v.equation(doc, D, sym("="), G, M("⊙", r"\odot"), fp_sym, sym("="), v.mat(rec["grad_h"][:, t]),
                M("⊙", r"\odot"), v.mat(fp), sym("="), v.mat(rec["grad_preactivation"][:, t]))
