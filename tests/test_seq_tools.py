@@ -314,3 +314,20 @@ def test_matrix_view_step_by_step():
     assert f"= [{h2[0]:.4g}  {h2[1]:.4g}]" in text
     assert "∂E/∂H_2 = ∂E/∂H_2|out + Δ_3 W_hh" in text and "Δ_1 = ∂E/∂H_1 ⊙ (1 − H_1²)" in text
     assert "∂E/∂W_hh = Σ_t Δ_tᵀ H_{t−1}" in text
+
+
+def test_schema_accepts_sequence_specs():
+    """The spec schema (editors) takes every fixture's rnn spec and refuses a conv key on an rnn layer."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from pathlib import Path
+
+    from bpcalc.spec.schema import build_schema
+
+    v = jsonschema.Draft202012Validator(build_schema())
+    for p in sorted((Path(__file__).parent / "fixtures" / "seq").glob("*.json")):
+        assert not list(v.iter_errors(json.loads(p.read_text())["spec"])), p.name
+    import yaml
+
+    bad = yaml.safe_load(SPEC)
+    bad["layers"][0]["kernel_size"] = 2
+    assert list(v.iter_errors(bad))

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
-from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
+from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS, TARGETS_AT
 
 SCHEMA_FILE = "spec.schema.json"
 
@@ -147,11 +147,25 @@ def _layer_keys() -> dict:
         "stride": _pair("Step of the window, n or [rows, columns] (conv2d: default 1; pools: default `size`)."),
         "padding": _pair("Zeros (max-pool: −∞) added around each input map, n or [rows, columns] (default 0).", 0),
         "size": _pair("The pooling window, n or [rows, columns]."),
+        "weights_ih": {"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE],
+                       "description": "rnn: units × features (PyTorch's weight_ih_l0); row j = unit j."},
+        "weights_hh": {"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE],
+                       "description": "rnn: units × units (PyTorch's weight_hh_l0)."},
+        "biases_ih": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, DATA_FILE],
+                      "description": "rnn: one per unit (bias_ih_l0); absent with the weights given: none."},
+        "biases_hh": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, DATA_FILE],
+                      "description": "rnn: one per unit (bias_hh_l0); absent with the weights given: none."},
+        "h0": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, {"$ref": "#/$defs/matrix"}],
+               "description": "rnn: the initial state, one value per unit (or N rows of them); default zeros."},
+        "truncate": {"type": "integer", "minimum": 1, "maximum": MAX_INT64,
+                     "description": "rnn: truncated backpropagation through time, the state detached every k "
+                                    "steps (as in PyTorch); default: the whole sequence."},
     }
 
 
 # what a layer needs, by the keys its kind takes: weights or the keys that generate them; a pool's window
 _REQUIRED = {
+    "weights_ih": {"oneOf": [{"required": ["weights_ih", "weights_hh"]}, {"required": ["units"]}]},
     "units": {"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
     "channels": {"oneOf": [{"required": ["weights"]}, {"required": ["channels", "kernel_size"]}]},
     "size": {"required": ["size"]},
@@ -172,7 +186,7 @@ def _layer() -> dict:
                                                else {"anyOf": [{"$ref": "#/$defs/kernels"}, {"$ref": "#/$defs/matrix"},
                                                                DATA_FILE]})
         for key, rule in _REQUIRED.items():
-            if key in kind.keys:
+            if key in kind.keys and "oneOf" not in branch:  # (the first rule that applies: rnn's before units)
                 branch.update(rule)
         branches.append(branch)
     props = {"type": _described(LAYERS, f"The layer's kind (default {DEFAULT_LAYER})"), **keys}
@@ -186,11 +200,13 @@ def _samples(what: str, kind: str = "number") -> dict:
     one = "#/$defs/number" if kind == "number" else "#/$defs/probability"
     row = {"type": "array", "minItems": 1, "items": {"$ref": one}}
     maps = [{"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}}, {"$ref": "#/$defs/kernels"}]
+    seqs = {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": row}}  # N × T × K
     return {"description": f"{what}: one sample [..] (a single number for one value), a list of samples "
                            "[[..], [..]], or a .csv/.npy file; feature maps (a network whose first layer is conv2d, or "
-                           "whose output is maps): C × H × W, or N × C × H × W for several samples.",
+                           "whose output is maps): C × H × W, or N × C × H × W for several samples; sequences (a "
+                           "network whose first layer is rnn): T × features, or N × T × features.",
             "anyOf": [{"$ref": one}, row, {"type": "array", "minItems": 1, "items": row},
-                      *(maps if kind == "number" else []), DATA_FILE]}
+                      *(maps if kind == "number" else [seqs]), DATA_FILE]}
 
 
 def _probability_targets(target_key: str, sample: bool) -> dict:
@@ -227,6 +243,8 @@ def _network() -> dict:
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("layers"),
+        "targets_at": _enum(TARGETS_AT, "A network whose first layer is rnn: `all` (default) takes a target per "
+                            "step (T × outputs per sequence), `last` the last step's only (outputs per sequence)."),
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
     }
