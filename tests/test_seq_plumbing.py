@@ -26,6 +26,16 @@ PASS = LayerKind(
     forward=lambda *args: (args[-1].copy(), None), grads=lambda *args: None, back=lambda *args: args[-2].copy(),
     torch=lambda layer: "nn.Identity()", json=("a", "grad_a"), sequence=True)
 
+@pytest.fixture(autouse=True)
+def english():
+    """Messages in English whatever an earlier test (or this file's Korean one) chose."""
+    from bpcalc.i18n import set_language
+
+    set_language("en")
+    yield
+    set_language("en")
+
+
 
 @pytest.fixture(autouse=True)
 def seqpass(monkeypatch):

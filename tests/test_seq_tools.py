@@ -29,6 +29,16 @@ layers:
     activation: linear
 """
 
+@pytest.fixture(autouse=True)
+def english():
+    """Messages in English whatever an earlier test (or this file's Korean one) chose."""
+    from bpcalc.i18n import set_language
+
+    set_language("en")
+    yield
+    set_language("en")
+
+
 
 def by_hand(one_path: bool = False, only: int | None = None, flip: bool = False) -> dict:
     """Forward step by step; backward from the last step, ∂E/∂h_t = W_oᵀ·dy_t + (W_hhᵀ·δ_{t+1}), E = mean over the
