@@ -23,7 +23,6 @@ NAMES = {**{n: "activation" for n in ACTIVATIONS}, **{n: "loss" for n in LOSSES}
 ALLOWED = {
     ("render/mathml.py", "sqrt"): "TeX's \\sqrt command (a radical with an optional index), not the graph op",
     ("render/plot.py", "log"): "the loss axis's scale (linear or log), not the graph op",
-    ("render/conv_matrix.py", "max"): "a pooling layer's window (max or avg), not the graph op",
 }
 
 

@@ -144,3 +144,19 @@ def test_dense_outputs_unchanged():
     assert spec.targets_at is None
     tr = run_network(replace(spec))
     assert tr.loss_terms.shape == (1, 1) and tr.sample_loss.shape == (1,)
+
+
+@pytest.mark.parametrize("last", [False, True])
+def test_reduction_sum_adds_the_terms(last):
+    """`reduction: sum`: the loss and every gradient are the loops' sums over the (sequence, step) terms, not their
+    mean; an epoch of `step` reports that sum."""
+    from bpcalc.engine.training import train
+
+    spec = _spec(X, T_LAST if last else T_ALL, "last" if last else None, extra="reduction: sum\n")
+    tr = run_network(spec)
+    E, g1, g2 = _by_hand(X, T_LAST if last else T_ALL, last)
+    count = 2 if last else 6
+    assert tr.loss == pytest.approx(E * count, rel=1e-13)
+    np.testing.assert_allclose(tr.layers[1].grad_weights, g1 * count, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(tr.layers[2].grad_weights, g2 * count, rtol=1e-12, atol=1e-15)
+    assert train(spec, epochs=1).losses[0] == pytest.approx(E * count, rel=1e-13)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from bpcalc import i18n
 from bpcalc.cli import common as c
 from bpcalc.cli import names
 from bpcalc.cli.app import app
@@ -95,9 +96,10 @@ def explain(
         doc = matrix_explain(trace, precision, full)
     else:
         doc = explain_doc(ex)
-    # JSON is the layer notation's whatever the notation shown, so a script reads the same keys and symbols
-    data = explain_dict(ex if (getattr(trace, "notation", None) or "layer") == "layer"
-                        else derive(trace, precision, param, full, notation="layer"))
+    # JSON is the layer notation's, in English, whatever the notation and language shown, so a script reads the
+    # same keys and symbols (the words an explanation holds are written in the language of the moment)
+    data = explain_dict(ex if (getattr(trace, "notation", None) or "layer") == "layer" and i18n.language() == "en"
+                        else _in_english(lambda: derive(trace, precision, param, full, notation="layer")))
     results = None
     if getattr(s, "expected", None):  # check my work: the ✓/✗ table after the derivations, exit 1 on any ✗
         from bpcalc.render.expected_report import check_and_attach
@@ -110,6 +112,16 @@ def explain(
         from bpcalc.explain.expected import exit_code
 
         raise typer.Exit(exit_code(results))
+
+
+def _in_english(make):
+    """make(), with English as the language while it runs."""
+    lang = i18n.language()
+    i18n.set_language("en")
+    try:
+        return make()
+    finally:
+        i18n.set_language(lang)
 
 
 def _with_function_hint(exc, topic: str | None):

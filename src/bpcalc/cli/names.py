@@ -5,7 +5,7 @@ ACTIVATIONS: tuple[str, ...] = (
     "sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax", "gelu", "silu", "softplus", "elu",
 )
 LOSSES: tuple[str, ...] = (
-    "half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy", "huber",
+    "half_sse", "sse", "mse", "cross_entropy", "binary_cross_entropy", "huber", "none",
 )
 OPTIMIZERS: tuple[str, ...] = (
     "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw",

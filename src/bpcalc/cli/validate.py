@@ -31,8 +31,9 @@ def summary(spec) -> str:
     return (_("network {sizes} ({activations})").format(sizes=spec.shape_text, activations=acts)
             + ", " + (_("{n} samples") if n != 1 else _("1 sample")).format(n=n)
             + ", " + (_("{n} parameters") if params != 1 else _("1 parameter")).format(n=params)
-            + ", " + _("loss {loss}, {optimizer} lr {lr:g}").format(loss=spec.loss, optimizer=spec.optimizer.type,
-                                                                   lr=spec.learning_rate))
+            + ", " + _("loss {loss}, {optimizer} lr {lr:g}").format(
+                loss=spec.loss + (_(" (summed over the samples)") if spec.reduction == "sum" else ""),
+                optimizer=spec.optimizer.type, lr=spec.learning_rate))
 
 
 def check(spec) -> None:

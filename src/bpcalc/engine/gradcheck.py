@@ -87,6 +87,7 @@ class GradCheck:
     estimated_seconds: float = 0.0  # the numerical sweep's time as estimated before it began
     requested: int | None = DEFAULT_PARAMS  # --params K (None: --all)
     seed: int = SEED
+    reduction: str = "mean"  # a network's E over its samples: their mean, or (`reduction: sum`) their sum
 
     @property
     def n_params(self) -> int:
@@ -153,6 +154,7 @@ class GradCheck:
 
         return plain({
             "kind": "gradcheck", "model": self.model, "name": self.name, "of": self.of, "loss": self.loss,
+            **({"reduction": self.reduction} if self.reduction != "mean" else {}),
             "eps": self.eps, "tolerance": self.tolerance, "atol": self.atol, "ok": self.ok,
             "parameters_count": self.n_params,
             "failed": len(self.failed), "max_relative_error": self.max_relative_error,
@@ -278,7 +280,8 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
                   names: list[str] | None = None, labels: list[str] | None = None,
                   params: int | None = DEFAULT_PARAMS, samples: int | None = None, seed: int = SEED,
                   on_estimate: Estimate | None = None, on_progress: Advance | None = None) -> GradCheck:
-    """Backprop vs central differences for the weights and biases of a network spec (the mean loss over samples).
+    """Backprop vs central differences for the weights and biases of a network spec (the loss over the samples:
+    their mean, or with `reduction: sum` their sum).
     `params`: check a random subset of this many, stratified so every layer's every parameter kind is represented
     (None: all); `samples`: use a random subset of this many samples (None: all); both drawn from `seed`.
     `names`: the parameters' display names in notation order (explain.notation.param_names); else JSON paths.
@@ -377,7 +380,7 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
                      sizes=list(spec.sizes), notes=notes, atol_given=given, parameters_total=at,
                      samples_total=n_all, sample_indices=None if rows is None else [int(r) for r in rows],
                      evaluation_seconds=t_eval, full_evaluation_seconds=t_all, estimated_seconds=estimate,
-                     requested=params, seed=seed)
+                     requested=params, seed=seed, reduction=spec.reduction)
 
 
 def _param(net, g: dict, li: int, name: str) -> tuple[np.ndarray | None, np.ndarray | None]:

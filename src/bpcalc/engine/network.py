@@ -19,7 +19,7 @@ from bpcalc.engine.rounding import (
     rounds_update,
     when,
 )
-from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, LAYERS, LOSSES, pair, stepper
+from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, LAYERS, loss_of, pair, stepper
 from bpcalc.registry.kinds import Activation, LayerKind, Loss
 from bpcalc.registry.optimizers import Stepper
 from bpcalc.spec.loader import NetworkSpec, param_key
@@ -41,7 +41,8 @@ class Network:
 
     def __init__(self, params: list[dict[str, np.ndarray]], activations: list[str], loss: str,
                  freeze: frozenset[str] = frozenset(), copy: bool = True, kinds: list[str] | None = None,
-                 hypers: list[dict] | None = None, widths: list[int] | None = None, targets_at: str | None = None):
+                 hypers: list[dict] | None = None, widths: list[int] | None = None, reduction: str = "mean",
+                 targets_at: str | None = None):
         as_array = (lambda x: np.array(x, dtype=np.float64)) if copy else (lambda x: x)  # views: trained in place
         self.params = [{k: as_array(v) for k, v in P.items() if v is not None} for P in params]
         self.kinds: list[LayerKind] = [LAYERS[k] for k in (kinds or [DEFAULT_LAYER] * len(params))]
@@ -49,8 +50,9 @@ class Network:
         self.widths = widths or [P["weights"].shape[0] for P in self.params]  # values per sample of each output
         self.caches: list = [None] * len(params)  # what each layer's forward keeps for its backward
         self.acts: list[Activation] = [ACTIVATIONS[a] for a in activations]
-        self.loss: Loss = LOSSES[loss]
-        self.pair = pair(self.acts[-1].name, loss)
+        self.reduction = reduction
+        self.loss: Loss = loss_of(loss, reduction)
+        self.pair = pair(self.acts[-1].name, loss, reduction)
         self.freeze = freeze
         self.targets_at = targets_at  # a sequence network: "all" (every step's output enters the loss) or "last"
         out, lossd = self.acts[-1], self.loss
@@ -62,7 +64,12 @@ class Network:
     def from_spec(cls, spec: NetworkSpec) -> Network:
         return cls([l.params for l in spec.layers], [l.activation for l in spec.layers], spec.loss, spec.freeze,
                    kinds=[l.type for l in spec.layers], hypers=[l.hyper for l in spec.layers], widths=widths(spec),
-                   targets_at=spec.targets_at)
+                   reduction=spec.reduction, targets_at=spec.targets_at)
+
+    def count(self, n: int) -> int:
+        """What the summed loss terms are divided by: their number n (the samples that enter the loss; with
+        sequences, samples × time steps) for the mean, 1 for `reduction: sum`."""
+        return n if self.reduction == "mean" else 1
 
     @property
     def weights(self) -> list[np.ndarray | None]:
@@ -166,16 +173,17 @@ class Network:
         return terms if m is None or not m.in_loss("factor_of_two") else m.factor * terms
 
     def loss_value(self, X: np.ndarray, T: np.ndarray, chunk: int | None = None) -> float:
-        """The mean loss of all samples, a chunk of samples at a time (memory bounded whatever their number). By
-        default a chunk's widest layer takes about 128 KB: its arrays come from the allocator's free lists, stay in
-        cache and cost no page faults (60,000 × 784 samples through 30 units: 55 ms in chunks of 546, 82 in 4,096)."""
+        """The loss of all samples (their mean, or with `reduction: sum` their sum), a chunk of samples at a time
+        (memory bounded whatever their number). By default a chunk's widest layer takes about 128 KB: its arrays come
+        from the allocator's free lists, stay in cache and cost no page faults (60,000 × 784 samples through 30
+        units: 55 ms in chunks of 546, 82 in 4,096)."""
         if chunk is None:
             chunk = max(32, min(4096, 16384 // max(self.widths)))  # (32 for 6×24×24 maps: 64 ran 30% slower)
         total = 0.0
         for i in range(0, X.shape[0], chunk):
             zs, as_ = self.forward(X[i:i + chunk])
             total += float(self.loss_terms(zs[-1], as_[-1], T[i:i + chunk]).sum())
-        return total / (X.shape[0] * self.terms_per_sample(X.shape[0], T))
+        return total / self.count(X.shape[0] * self.terms_per_sample(X.shape[0], T))
 
     # -------------------------------------------------------------- backward
     def local(self, l: int, z: np.ndarray, a: np.ndarray, rnd: Rnd = None, kept: list | None = None
@@ -198,7 +206,8 @@ class Network:
 
     def backward(self, X, T, zs, as_, rnd: Rnd = None, full: bool = False, into=None, kept: list | None = None
                  ) -> dict:
-        """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂p for every parameter p, for E the mean loss over the samples.
+        """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂p for every parameter p, for E the loss over the samples (their
+        mean, or with `reduction: sum` their sum).
 
         `into`: a dict per layer, parameter name -> the array its gradient is written into (None: not needed), and
         nothing is recorded. Otherwise returns them ("grads": a dict per layer), and with `full` also ∂E/∂a, ∂a/∂z
@@ -219,6 +228,7 @@ class Network:
             n = z.shape[0]  # the mean is over the (sequence, step) terms that enter the loss
         m = self.mistake
         wrong_out = m is not None and _wrong_output_delta(m, L - 1)  # a mistake in δ of the output: the product
+        n = self.count(n)  # the divisor of the terms that enter the loss: their number, or 1 (reduction: sum)
         mean_n = 1 if wrong_out and m.in_grad("sum_instead_of_mean") else n
         grad_a = local = None
         if full or pr is None or not (pr.fused or rnd is None) or wrong_out:
@@ -367,7 +377,7 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     if spec.targets_at == "all":  # a sequence network's terms per (sequence, step): (n, T, K)
         terms = terms.reshape(T.shape)
     sample_loss = terms.sum(axis=-1)  # per sample ((n, T): per sequence and step)
-    summed = net.mistake is not None and net.mistake.in_loss("sum_instead_of_mean")
+    summed = net.reduction == "sum" or net.mistake is not None and net.mistake.in_loss("sum_instead_of_mean")
     mean = when(rnd, rounds_mean(sample_loss.size) and not summed)
     average = np.sum if summed else np.mean  # the mistake: the samples' losses added, not averaged
     E = float(mean(average(sample_loss)))
@@ -392,4 +402,5 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
         grad_inputs=g.get("grad_inputs"),
         single=spec.single, freeze=spec.freeze, optimizer=spec.optimizer.type, fused=g["fused"],
         round_to=round_to, input_labels=spec.input_labels, target_labels=spec.target_labels,
-        notation=spec.notation, weight_decay=spec.optimizer.weight_decay, targets_at=spec.targets_at)
+        notation=spec.notation, weight_decay=spec.optimizer.weight_decay, reduction=spec.reduction,
+        targets_given=spec.targets_given, targets_at=spec.targets_at)

@@ -197,8 +197,11 @@ def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, na
     if plan.layers[0][0].sequence:  # one feature, one output per step: flat lists of the T steps
         inputs = inputs.reshape(-1) if plan.inputs[-1] == 1 else inputs
         targets = targets.reshape(-1) if shape[-1] == 1 else targets
-    return {"name": name, "inputs": _floats(inputs), "targets": _floats(targets), "layers": layers,
-            "loss": loss, "learning_rate": _rate(rng, decimals)}
+    drawn = {"name": name, "inputs": _floats(inputs), "targets": _floats(targets), "layers": layers,
+             "loss": loss, "learning_rate": _rate(rng, decimals)}
+    if LOSSES[loss].of_output:  # (loss none: no targets; they are still drawn, so every other draw is the same)
+        del drawn["targets"]
+    return drawn
 
 
 def network_faults(trace, sheet: int = SHEET_DECIMALS) -> list[str]:

@@ -11,7 +11,8 @@ import numpy as np
 # the data model's plain form, in its own module (re-exported here)
 from bpcalc.engine.records import Records as Records
 from bpcalc.engine.records import plain
-from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, GRAPH_OPS, LAYERS
+from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, GRAPH_OPS, LAYERS, loss_of
+from bpcalc.registry.kinds import Loss
 
 
 @dataclass
@@ -85,6 +86,8 @@ class NetworkTrace:
     notation: str | None = None  # the notation profile names are shown in (never part of the JSON)
     weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
     grad_inputs: np.ndarray | None = None  # shaped like inputs: ∂E/∂x, the first layer's δ passed back once more
+    reduction: str = "mean"  # the loss over the samples: their mean, or (`reduction: sum`) their sum
+    targets_given: bool = True  # False: `loss: none` without targets (the JSON's targets are null)
     # a sequence network (inputs (n, T, F)): "all": targets, loss_terms (n, T, K), sample_loss (n, T) per step;
     # "last": targets, loss_terms (n, K) of the last step. None: not a sequence network
     targets_at: str | None = None
@@ -93,6 +96,16 @@ class NetworkTrace:
     @property
     def n(self) -> int:
         return self.inputs.shape[0]
+
+    @property
+    def mean_n(self) -> int:
+        """What the samples' summed losses are divided by: n for the mean, 1 for `reduction: sum`."""
+        return self.n if self.reduction == "mean" else 1
+
+    @property
+    def loss_entry(self) -> Loss:
+        """The loss's registry entry under the spec's reduction (its faces summed over outputs with `sum`)."""
+        return loss_of(self.loss_name, self.reduction)
 
     @property
     def loss_change(self) -> float:
@@ -259,11 +272,12 @@ def network_dict(tr: NetworkTrace) -> dict:
         "kind": "network",
         "name": tr.name,
         "loss_function": tr.loss_name,
+        **({"reduction": tr.reduction} if tr.reduction != "mean" else {}),  # (a key only where not the default)
         "learning_rate": tr.learning_rate,
         "optimizer": tr.optimizer,
         "round": tr.round_to,
         "inputs": per_sample(tr.inputs),
-        "targets": per_sample(_like_output(tr.targets, tr)),
+        "targets": per_sample(_like_output(tr.targets, tr)) if tr.targets_given else None,
         "loss_terms": per_sample(_like_output(tr.loss_terms, tr)),
         "sample_loss": _num(tr.sample_loss),
         "loss": _num(tr.loss),

@@ -157,8 +157,10 @@ class NetworkRun:
         net = self.net = Network(flat.P, [layer.activation for layer in spec.layers], spec.loss, spec.freeze,
                                  copy=False, kinds=[layer.type for layer in spec.layers],
                                  hypers=[layer.hyper for layer in spec.layers], widths=widths(spec),
-                                 targets_at=spec.targets_at)
-        terms = n * net.terms_per_sample(n, T)  # the loss is the mean over these (a sequence's steps each count)
+                                 reduction=spec.reduction, targets_at=spec.targets_at)
+        # the epoch's loss: the summed losses over the terms that enter it (a sequence's steps each count; the
+        # mean), or over 1 (reduction: sum)
+        per = net.count(n * net.terms_per_sample(n, T))
         st0 = spec.optimizer.state or TrainingState()
         opt = self.opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
                                    {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
@@ -197,7 +199,7 @@ class NetworkRun:
             if static is not None and not tracing and progress is None:
                 for xb, tb, m in static:
                     total += step(xb, tb, m)
-                return total / terms
+                return total / per
             perm = np.random.default_rng((seed, e - 1)).permutation(n) if static is None else None
             for bi in range(nb):
                 if static is not None:
@@ -213,7 +215,7 @@ class NetworkRun:
                 total += step(xb, tb, m)
                 if progress is not None and (bi & 63) == 63:
                     progress(e, bi + 1, nb)
-            return total / terms
+            return total / per
 
         self.epoch = run_epoch
         self.count = int(sum(v.size for P in flat.P for v in P.values()))

@@ -47,6 +47,7 @@ class TrainResult:
     learning_rate: float
     optimizer: str
     loss_name: str | None
+    reduction: str = "mean"  # a network's loss over its samples: their mean, or (`reduction: sum`) their sum
     samples: int = 1
     batch_size: int = 1
     shuffle: bool = False
@@ -407,6 +408,7 @@ def _loop(run: _Run, spec: NetworkSpec | GraphSpec, epochs: int, lr: float, ever
     return TrainResult(
         kind=run.kind, name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss,
+        reduction=getattr(spec, "reduction", "mean"),
         param_names=run.param_names() if small else [], snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec],
         diverged=reason, diverged_epoch=diverged, interrupted=interrupted, traces=traces,
         state=run.state(end_epoch), seconds=time.perf_counter() - t0, **run.fields())

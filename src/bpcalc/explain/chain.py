@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import string
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +23,8 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import Msg, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS
+from bpcalc.registry import GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, written
+from bpcalc.registry.layers.narrate import terms
 from bpcalc.spec.expr import is_literal as _is_literal
 
 MAX_TERMS_WRITTEN = 6  # longer hidden sums are written Σ_i …
@@ -59,6 +59,7 @@ class Factor:
     value: np.ndarray | float  # per sample for networks, one number for graphs
     paths: list[PathTerm] = field(default_factory=list)
     value_text: list[str] = field(default_factory=list)  # per sample
+    words: bool = False  # `numbers` are words ("(12 terms)"), not arithmetic
 
 
 @dataclass
@@ -155,38 +156,14 @@ class Explanation:
 
 
 # ====================================================================== tex of ops' plain-text templates
-_TEX_WORDS = [
-    ("½", r"\tfrac{1}{2}"), ("−", "-"), ("·", r" \cdot "), ("×", r" \times "), ("²", "^{2}"), ("σ", r"\sigma "),
-    ("Σ_k", r"\sum_k "), ("Σ", r"\sum "), ("log ", r"\log "), ("ln ", r"\ln "), ("exp(", r"\exp("),
-    ("sqrt(", r"\operatorname{sqrt}("), ("tanh", r"\tanh "), ("sin(", r"\sin("), ("cos(", r"\cos("),
-    ("sign(", r"\operatorname{sign}("), (" if ", r"\text{ if }"), (" else ", r"\text{ else }"),
-    ("Jacobian", r"\text{Jacobian}"), ("∂", r"\partial "), ("δ", r"\delta "), ("θ", r"\theta "), ("α", r"\alpha "),
-    ("μ", r"\mu "), ("ε", r"\varepsilon "), ("m̂", r"\hat{m}"), ("v̂", r"\hat{v}"),
-]
-
-
 def tex_literal(s: str) -> str:
-    """Plain-text math as written in ops.py's templates -> LaTeX."""
-    s = re.sub(r"\^\(([^()]*)\)", r"^{\1}", s)
-    s = re.sub(r"√([^\s()]+)", r"\\sqrt{\1}", s)
-    for a, b in _TEX_WORDS:
-        s = s.replace(a, b)
-    return re.sub(" {2,}", " ", s)
+    """Plain-text math as written in the entries' templates -> LaTeX (registry/written.py)."""
+    return written.tex_literal(s)
 
 
 def fill(template: str, *args: M, **kw: M) -> M:
-    """An ops.py template (`{a}(1 − {a})`) filled with notation, as text and as LaTeX."""
-    text = template.format(*[a.text for a in args], **{k: v.text for k, v in kw.items()})
-    parts, values = [], []
-    for lit, fld, _spec, _conv in string.Formatter().parse(template):
-        parts.append(lit)
-        if fld is not None:
-            parts.append(f"\x00{len(values)}\x00")
-            values.append(args[int(fld)] if fld.isdigit() else kw[fld])
-    tex = tex_literal("".join(parts))
-    for i, v in enumerate(values):
-        tex = tex.replace(f"\x00{i}\x00", "{" + v.tex + "}")
-    return M(text, tex)
+    """A template (`{a}(1 − {a})`) filled with notation, as text and as LaTeX."""
+    return M(*written.fill(template, *args, **kw))
 
 
 def paren(m: M) -> M:
@@ -237,7 +214,7 @@ def _network_names(tr: NetworkTrace, nt: Notation, key: tuple) -> list[str]:
 def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = None,
                     shown: int = MAX_SAMPLES_WRITTEN, notation: str | None = None) -> Explanation:
     nt = Notation.of(tr, notation)
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     keys = _network_params(tr)
     notes = []
     if selected is None:
@@ -253,7 +230,9 @@ def explain_network(tr: NetworkTrace, fmt: Fmt, selected: list[tuple] | None = N
     summary = Msg("{network}{mean}; δ = ∂E/∂z",
                   network=Msg("{sizes} network; loss {loss}: E = {formula}", sizes="-".join(sizes),
                               loss=tr.loss_name, formula=loss.formula),
-                  mean=Msg(", the mean over {n} samples (each ∂E/∂a carries the factor 1/{n})", n=tr.n)
+                  mean=Msg(", the sum over {n} samples (∂E/∂a carries no factor 1/{n})", n=tr.n)
+                  if tr.n > 1 and tr.reduction == "sum" else
+                  Msg(", the mean over {n} samples (each ∂E/∂a carries the factor 1/{n})", n=tr.n)
                   if tr.n > 1 else "")
     shown = min(tr.n, shown)
     params = [_network_param(tr, nt, fmt, key, shown) for key in selected]
@@ -269,8 +248,7 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
     last = len(tr.layers) - 1
     n = tr.n
     K = tr.targets.shape[1]
-    act = ACTIVATIONS[L.activation]
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     a_j, z_j = nt.a(li, j), nt.z(li, j)
     p = nt.w(li, j, k) if kind == "w" else nt.b_param(li, j)
     E = nt.E
@@ -282,13 +260,11 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
     use_local = L.local is not None
     sum_line = None
     if li == last:
-        if use_local:
-            sym = fill(loss.grad_t, a=a_j, t=nt.t(j), K=M(str(K), str(K)))
-            nums = [loss.grad_t.format(a=f.p_(L.a[s, j]), t=f.p_(tr.targets[s, j]), K=K) for s in samples]
-            if n > 1:
-                sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
-                nums = [f"({x})/{n}" for x in nums]
-            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j]))
+        if use_local:  # as the loss entry narrates ∂E/∂a_j, the mean's 1/n as a fraction
+            rows = [loss.narrate_grad(d(E, a_j), a_j, nt.t(j), K, L.a[s, j], tr.targets[s, j], L.grad_a[s, j],
+                                      tr.mean_n, f, view="factor") for s in range(max(shown, 1))]
+            factors.append(Factor(M(*rows[0].quantity), M(*rows[0].definition), [r.numbers for r in rows[:shown]],
+                                  L.grad_a[:, j]))
         else:
             factors.append(_softmax_factor(tr, nt, f, li, j, shown))
     else:
@@ -296,29 +272,26 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
         Jn = N.weights.shape[0]
         terms = [PathTerm(nt.z(li + 1, i), nt.delta(li + 1, i), nt.w(li + 1, i, j), N.delta[:, i],
                           float(N.weights[i, j]), L.back_terms[:, i, j]) for i in range(Jn)]
-        if Jn <= MAX_TERMS_WRITTEN:  # the sum as the next layer's entry narrates ∂E/∂(its input j)
-            rows = [LAYERS[N.type].narrate_backward(N, s, f, Names(tr, nt, li + 1), False, L.grad_a, own_delta=False,
-                                                    inputs=[j], view="neurons").rows[0] for s in range(max(shown, 1))]
-            sym, nums = M(*rows[0].definition), [r.numbers for r in rows[:shown]]
-        else:
-            di, wi = nt.generic("δ", li + 1, "i"), nt.generic("w", li + 1, "i", str(j + 1))
-            sym = M(f"Σ_i {di.text}·{wi.text}", rf"\sum_i {di.tex} {wi.tex}")
-            nums = [f"({Jn} terms)" for _ in samples]
+        # the sum as the next layer's entry narrates ∂E/∂(its input j), the same row run's tables show
+        rows = [LAYERS[N.type].narrate_backward(N, s, f, Names(tr, nt, li + 1), False, L.grad_a, own_delta=False,
+                                                inputs=[j], view="neurons").rows[0] for s in range(max(shown, 1))]
+        sym, nums, words = M(*rows[0].definition), [r.numbers for r in rows[:shown]], rows[0].words
         zi = nt.generic("z", li + 1, "i")
         sum_line = None if not use_local else M(f"Σ_i ∂{E.text}/∂{zi.text} · ∂{zi.text}/∂{a_j.text}",
                      rf"\sum_i \frac{{\partial {E.tex}}}{{\partial {zi.tex}}}\,"
                      rf"\frac{{\partial {zi.tex}}}{{\partial {a_j.tex}}}")
         if use_local:
-            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j], terms))
+            factors.append(Factor(d(E, a_j), sym, nums, L.grad_a[:, j], terms, words=words))
         else:
             fac = _softmax_factor(tr, nt, f, li, j, shown)
             fac.paths = terms
             factors.append(fac)
-    if use_local:
-        names = Names(tr, nt, li)  # ∂a/∂z with the numbers as the layer's entry narrates it
-        factors.append(Factor(d(a_j, z_j), fill(act.local_t, a=a_j, z=z_j),
-                              [LAYERS[L.type].narrate_backward(L, s, f, names, units=[j], view="factor").rows[0].numbers
-                               for s in samples], L.local[:, j]))
+    if use_local:  # ∂a/∂z as the layer's entry narrates it, the row run's tables show
+        names = Names(tr, nt, li)
+        rows = [LAYERS[L.type].narrate_backward(L, s, f, names, units=[j], view="factor").rows[0]
+                for s in range(max(shown, 1))]
+        factors.append(Factor(M(*rows[0].quantity), M(*rows[0].definition), [r.numbers for r in rows[:shown]],
+                              L.local[:, j]))
     if kind == "w":
         prev = nt.prev(li, k)
         factors.append(Factor(d(z_j, p), prev, [f(L.a_prev[s, k]) for s in samples], L.a_prev[:, k]))
@@ -338,16 +311,15 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
         lines.append(_cont(M(sigma.text + eq(first, *rest).text, sigma.tex + eq(first, *rest).tex)))
     lines.append(_cont(M(sigma.text + formula.text, sigma.tex + formula.tex)))
     shown = range(min(n, MAX_SAMPLES_WRITTEN))  # the equation: a few samples' terms, then "…"
-    more = f" + … ({n} terms)" if n > MAX_SAMPLES_WRITTEN else ""
-    if sum_line is not None and factors[0].numbers[0] != f"({len(factors[0].paths)} terms)":
-        lines.append(_cont(num(" + ".join(
+    if sum_line is not None and not factors[0].words:
+        lines.append(_more(_cont(num(" + ".join(
             " · ".join([f"({factors[0].numbers[s]})"] + [f.p_(fa.value[s]) for fa in factors[1:]])
-            for s in shown) + more)))
-    lines.append(_cont(num(" + ".join(" · ".join(f.p_(fa.value[s]) for fa in factors) for s in shown) + more)))
+            for s in shown))), n))
+    lines.append(_more(_cont(num(" + ".join(" · ".join(f.p_(fa.value[s]) for fa in factors) for s in shown))), n))
     pd = ParamDerivation(p, _network_names(tr, nt, key)[1], "weight" if kind == "w" else "bias", lhs, lines,
                          grad, factors, n, layer=L.l, chain=chain, formula=formula)
     if n > 1:
-        lines.append(_cont(num(" + ".join(f.p_(x) for x in pd.sample_products(MAX_SAMPLES_WRITTEN)) + more)))
+        lines.append(_more(_cont(num(" + ".join(f.p_(x) for x in pd.sample_products(MAX_SAMPLES_WRITTEN)))), n))
     lines.append(_cont(num(f(grad))))
     pd.update = _network_update(tr, f, key, p, lhs)
     return pd
@@ -355,6 +327,23 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
 
 def _cont(m: M) -> M:
     return M("= " + m.text, "= " + m.tex)
+
+
+def _more(m: M, n: int) -> M:
+    """m, then ` + … (n terms)` after the first samples' terms of a sum over n samples (m itself when all are
+    written): Msgs, so the data keeps English and the views translate the words."""
+    if n <= MAX_SAMPLES_WRITTEN:
+        return m
+    more = terms(n)
+    return M(_holding(m.text + " + … ", more), _holding(m.tex + r" + \ldots\ \text{", more, "}"))
+
+
+def _holding(before: str, words: Msg, after: str = "") -> Msg:
+    """Numbers and symbols with words inside ("… + (5 terms)"), as a Msg: the text is data (JSON keeps it in
+    English) and `_()` writes the words in the language shown; the numbers and symbols are no message to
+    translate (the template is not a catalogue entry)."""
+    template = before.replace("{", "{{").replace("}", "}}") + "{words}" + after.replace("{", "{{").replace("}", "}}")
+    return Msg(template, words=words)
 
 
 def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int, shown: int) -> Factor:
@@ -370,7 +359,7 @@ def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int, sho
             f"{a_j.text}·Σ_k t_k − {t_j.text}", rf"{a_j.tex} \sum_k t_k - {t_j.tex}")
         nums = [f"{f(L.a[s, j])} − {f.p_(tr.targets[s, j])}" if one else
                 f"{f(L.a[s, j])}×{f.p_(tr.targets[s].sum())} − {f.p_(tr.targets[s, j])}" for s in range(shown)]
-        if n > 1:
+        if tr.mean_n > 1:
             sym = M(f"({sym.text})/{n}", rf"\frac{{{sym.tex}}}{{{n}}}")
             nums = [f"({x})/{n}" for x in nums]
         return Factor(d(nt.E, z_j), sym, nums, L.delta[:, j])
@@ -380,10 +369,12 @@ def _softmax_factor(tr: NetworkTrace, nt: Notation, f: Fmt, li: int, j: int, sho
             r"{\partial a_k} a_k\right)")
     nums = []
     for s in range(shown):
-        inner = " + ".join(f"{f.p_(L.grad_a[s, i])}×{f.p_(L.a[s, i])}" for i in range(J)) \
-            if J <= MAX_TERMS_WRITTEN else f"({J} terms)"
-        nums.append(f"{f(L.a[s, j])}({f.p_(L.grad_a[s, j])} − ({inner}))")
-    return Factor(d(E, z_j), sym, nums, L.delta[:, j])
+        head = f"{f(L.a[s, j])}({f.p_(L.grad_a[s, j])} − ("
+        if J <= MAX_TERMS_WRITTEN:
+            nums.append(head + " + ".join(f"{f.p_(L.grad_a[s, i])}×{f.p_(L.a[s, i])}" for i in range(J)) + "))")
+        else:  # the words translated where shown (a Msg)
+            nums.append(_holding(head, terms(J), "))"))
+    return Factor(d(E, z_j), sym, nums, L.delta[:, j], words=J > MAX_TERMS_WRITTEN)
 
 
 def _network_update(tr: NetworkTrace, f: Fmt, key: tuple, p: M, lhs: M) -> Update:
@@ -521,7 +512,8 @@ def _graph_param(tr: GraphTrace, f: Fmt, kind: str, name: str, top: str, plain_d
                 sym, nums = _local_formula(tr, nd, i, f)
                 fsym = _gd(nd.name, nd.inputs[i], plain_d)
                 if fsym.text == lhs.text:  # an edge straight from the top: the local derivative, not the total
-                    fsym = M(f"{fsym.text} (direct)", rf"\left.{fsym.tex}\right|_{{\text{{direct}}}}")
+                    direct = _("direct")
+                    fsym = M(f"{fsym.text} ({direct})", rf"\left.{fsym.tex}\right|_{{\text{{{direct}}}}}")
                 facs.append(Factor(fsym, sym, [nums], float(nd.locals[i])))
             prod = float(np.prod([fa.value for fa in facs])) if facs else 1.0
             gpaths.append(GraphPath([top] + [nd.inputs[i] for nd, i in path], facs, prod))
@@ -635,10 +627,10 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
                 kind, li, j, k = key
                 if kind == "b" and nt.shares_bias(li):  # mazur's b1: the biases of a layer under one name
                     groups.setdefault(nt.b(li, j).text, []).append(key)
-        nt0 = profiles[0]
         for ckey in conv_keys(trace):
-            for nm in conv_names(trace, ckey, nt0.number(ckey[1])):
-                table.setdefault(nm, ckey)
+            for nt in profiles:  # the notation shown, and the layer notation
+                for nm in conv_names(trace, ckey, nt.number(ckey[1]), nt.profile == "ng"):
+                    table.setdefault(nm, ckey)
         for key in keys:
             kind, li, j, k = key
             table.setdefault(f"layers.{li}.grad_{'weights' if kind == 'w' else 'biases'}"
@@ -724,7 +716,7 @@ def _with_conv(trace: NetworkTrace, fmt: Fmt, dense: list[tuple], conv: list[tup
                              "×".join(map(str, x.shape[1:])) for x in [trace.inputs] + [L.a for L in trace.layers]),
                              loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
     nt = Notation.of(trace, notation)
-    ex.conv = [derive_conv(trace, k, nt.number(k[1]), fmt, full) for k in conv]
+    ex.conv = [derive_conv(trace, k, nt.number(k[1]), fmt, full, nt.profile == "ng") for k in conv]
     return ex
 
 

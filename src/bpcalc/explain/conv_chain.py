@@ -58,6 +58,14 @@ class ConvDerivation:
     kind: str = "weight"  # weight | bias
 
 
+def _more(left: int) -> M:
+    """` + … (n more terms)` after the terms written out (nothing when all are); LaTeX: the words as text."""
+    if not left:
+        return M("", "")
+    words = _("({n} more terms)").format(n=left)
+    return M(f" + … {words}", rf" + \ldots\ \text{{{words}}}")
+
+
 def conv_keys(tr: NetworkTrace) -> list[tuple]:
     """The kernel weights and biases of the conv2d layers: ("cw", li, (o, c, p, q), 0), ("cb", li, (o,), 0)."""
     keys = []
@@ -69,22 +77,34 @@ def conv_keys(tr: NetworkTrace) -> list[tuple]:
     return keys
 
 
-def conv_names(tr: NetworkTrace, key: tuple, number: int) -> list[str]:
-    """The names a kernel weight (bias) is known by: w^(l)[o,c,p,q] (b^(l)[o]) and its JSON paths."""
+def conv_names(tr: NetworkTrace, key: tuple, number: int, ng: bool = False) -> list[str]:
+    """The names a kernel weight (bias) is known by: w^(l)[o,c,p,q] (b^(l)[o]; ng: w^[l][o,c,p,q]) and its JSON
+    paths."""
+    o_, c_ = ("[", "]") if ng else ("(", ")")
     if key[0] == "cb":
         li, (o,) = key[1], key[2]
-        return [f"b^({number})[{o}]", f"b^{number}[{o}]", f"layers.{li}.biases.{o}", f"layers.{li}.grad_biases.{o}",
-                f"layers.{li}.new_biases.{o}"]
+        return [f"b^{o_}{number}{c_}[{o}]", f"b^{number}[{o}]", f"layers.{li}.biases.{o}",
+                f"layers.{li}.grad_biases.{o}", f"layers.{li}.new_biases.{o}"]
     _k, li, (o, c, p, q), _z = key
     ix = f"{o}.{c}.{p}.{q}"
-    return [f"w^({number})[{o},{c},{p},{q}]", f"w^{number}[{o},{c},{p},{q}]", f"layers.{li}.weights.{ix}",
+    return [f"w^{o_}{number}{c_}[{o},{c},{p},{q}]", f"w^{number}[{o},{c},{p},{q}]", f"layers.{li}.weights.{ix}",
             f"layers.{li}.grad_weights.{ix}", f"layers.{li}.new_weights.{ix}"]
 
 
-def derive_conv(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = False) -> ConvDerivation:
-    """The derivation of one kernel weight's gradient, with every position's term."""
+def _name(base: str, l: int, ix: str, ng: bool, tex_ix: str | None = None) -> M:
+    """base^(l)[ix] as explain writes a kernel's quantities (indices from 0, as in the JSON; TeX: as subscripts);
+    ng: base^[l][ix], δ written dz (the course's names; mazur has none for kernels: the layer notation's)."""
+    base = "dz" if ng and base == "δ" else base
+    tex = {"δ": r"\delta"}.get(base, base)
+    o, c = ("[", "]") if ng else ("(", ")")
+    return M(f"{base}^{o}{l}{c}[{ix}]", rf"{tex}^{{{o}{l}{c}}}_{{{tex_ix or ix}}}")
+
+
+def derive_conv(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = False,
+                ng: bool = False) -> ConvDerivation:
+    """The derivation of one kernel weight's gradient, with every position's term (`ng`: in ng's names)."""
     if key[0] == "cb":
-        return _derive_bias(tr, key, number, f, full)
+        return _derive_bias(tr, key, number, f, full, ng)
     _k, li, (o, c, p, q), _z = key
     L = tr.layers[li]
     (sh, sw), (ph, pw) = L.hyper["stride"], L.hyper["padding"]
@@ -101,10 +121,8 @@ def derive_conv(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = 
                 terms.append(ConvTerm(s, i, j, r, cc, dl, x, dl * x, not (0 <= r < H and 0 <= cc < W),
                                       (f(dl), f(x), f(dl * x))))
     l = number
-    w = M(f"w^({l})[{o},{c},{p},{q}]", rf"w^{{({l})}}_{{{o},{c},{p},{q}}}")
-    z = M(f"z^({l})[{o},i,j]", rf"z^{{({l})}}_{{{o},i,j}}")
-    dlt = M(f"δ^({l})[{o},i,j]", rf"\delta^{{({l})}}_{{{o},i,j}}")
-    xs = M(f"a^({l - 1})[{c}, {sh}·i+{p}, {sw}·j+{q}]", rf"a^{{({l - 1})}}_{{{c},\,{sh}i+{p},\,{sw}j+{q}}}")
+    w, z, dlt = _name("w", l, f"{o},{c},{p},{q}", ng), _name("z", l, f"{o},i,j", ng), _name("δ", l, f"{o},i,j", ng)
+    xs = _name("a", l - 1, f"{c}, {sh}·i+{p}, {sw}·j+{q}", ng, rf"{c},\,{sh}i+{p},\,{sw}j+{q}")
     sums = ("Σ_s Σ_{i,j}", r"\sum_s \sum_{i,j}") if n > 1 else ("Σ_{i,j}", r"\sum_{i,j}")
     lhs = M(f"∂E/∂{w.text}", rf"\frac{{\partial E}}{{\partial {w.tex}}}")
     shown = len(terms) if full else min(len(terms), MAX_TERMS)
@@ -115,12 +133,12 @@ def derive_conv(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = 
         M(f"= {sums[0]} {dlt.text} · {xs.text}", rf"= {sums[1]} {dlt.tex} \, {xs.tex}"),
     ]
     written = terms[:shown]
-    more = "" if shown == len(terms) else _(" + … ({n} more terms)").format(n=len(terms) - shown)
-    nums = " + ".join(f"{f.p_(t.delta)}·{f.p_(t.x)}" for t in written) + more
-    prods = " + ".join(f.p_(t.product) for t in written) + more
+    more = _more(len(terms) - shown)
+    nums = " + ".join(f"{f.p_(t.delta)}·{f.p_(t.x)}" for t in written)
+    prods = " + ".join(f.p_(t.product) for t in written)
     g = f(L.grad_weights[o, c, p, q])
-    lines += [M(f"= {nums}", "= " + nums.replace("·", r" \cdot ").replace("…", r"\ldots")),
-              M(f"= {prods}", "= " + prods.replace("…", r"\ldots")), M(f"= {g}", f"= {g}")]
+    lines += [M(f"= {nums}{more.text}", "= " + nums.replace("·", r" \cdot ") + more.tex),
+              M(f"= {prods}{more.text}", "= " + prods + more.tex), M(f"= {g}", f"= {g}")]
     return ConvDerivation(li, l, (o, c, p, q), f"layers.{li}.weights.{o}.{c}.{p}.{q}", w, lhs, lines, terms,
                           float(L.grad_weights[o, c, p, q]), float(L.weights[o, c, p, q]),
                           float(L.new_weights[o, c, p, q]), (sh, sw), (ph, pw), n, shown,
@@ -128,7 +146,7 @@ def derive_conv(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = 
                            "new": f(L.new_weights[o, c, p, q])})
 
 
-def _derive_bias(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool) -> ConvDerivation:
+def _derive_bias(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool, ng: bool = False) -> ConvDerivation:
     """∂E/∂b[o] = Σ_{i,j} ∂E/∂z[o,i,j] · ∂z[o,i,j]/∂b[o] = Σ_{i,j} δ[o,i,j] (∂z/∂b = 1 at every position)."""
     li, (o,) = key[1], key[2]
     L = tr.layers[li]
@@ -137,20 +155,18 @@ def _derive_bias(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool) 
                       (f(L.delta[s, o, i, j]), "1", f(L.delta[s, o, i, j])))
              for s in range(n) for i in range(Ho) for j in range(Wo)]
     l = number
-    b = M(f"b^({l})[{o}]", rf"b^{{({l})}}_{{{o}}}")
-    z = M(f"z^({l})[{o},i,j]", rf"z^{{({l})}}_{{{o},i,j}}")
-    dlt = M(f"δ^({l})[{o},i,j]", rf"\delta^{{({l})}}_{{{o},i,j}}")
+    b, z, dlt = _name("b", l, f"{o}", ng), _name("z", l, f"{o},i,j", ng), _name("δ", l, f"{o},i,j", ng)
     sums = ("Σ_s Σ_{i,j}", r"\sum_s \sum_{i,j}") if n > 1 else ("Σ_{i,j}", r"\sum_{i,j}")
     lhs = M(f"∂E/∂{b.text}", rf"\frac{{\partial E}}{{\partial {b.tex}}}")
     shown = len(terms) if full else min(len(terms), MAX_TERMS)
-    more = "" if shown == len(terms) else _(" + … ({n} more terms)").format(n=len(terms) - shown)
-    nums = " + ".join(f.p_(t.delta) for t in terms[:shown]) + more
+    more = _more(len(terms) - shown)
+    nums = " + ".join(f.p_(t.delta) for t in terms[:shown])
     g = f(L.grad_biases[o])
     lines = [M(f"{lhs.text} = {sums[0]} ∂E/∂{z.text} · ∂{z.text}/∂{b.text}",
                rf"{lhs.tex} = {sums[1]} \frac{{\partial E}}{{\partial {z.tex}}} \frac{{\partial {z.tex}}}"
                rf"{{\partial {b.tex}}}"),
              M(f"= {sums[0]} {dlt.text} · 1", rf"= {sums[1]} {dlt.tex} \cdot 1"),
-             M(f"= {nums}", "= " + nums.replace("…", r"\ldots")), M(f"= {g}", f"= {g}")]
+             M(f"= {nums}{more.text}", "= " + nums + more.tex), M(f"= {g}", f"= {g}")]
     return ConvDerivation(li, l, (o,), f"layers.{li}.biases.{o}", b, lhs, lines, terms, float(L.grad_biases[o]),
                           float(L.biases[o]), float(L.new_biases[o]), L.hyper["stride"], L.hyper["padding"], n,
                           shown, {"gradient": g, "old": f(L.biases[o]), "new": f(L.new_biases[o])}, kind="bias")

@@ -78,7 +78,7 @@ def _variants(spec, data: dict) -> Iterator[Mistake]:
             for where in ("loss", "grad"):
                 for f in (2.0, 0.5):
                     yield Mistake(cause, where=where, factor=f)
-        elif cause == "sum_instead_of_mean" and n > 1:
+        elif cause == "sum_instead_of_mean" and n > 1 and getattr(spec, "reduction", "mean") == "mean":
             for where in ("loss", "grad"):
                 yield Mistake(cause, where=where)
         elif cause == "missing_bias" and not graph and any(layer.get("biases") is not None for layer in layers):

@@ -1,6 +1,6 @@
 """The names of a network layer's quantities as its registry entry's narration asks for them (`names.at("z", (j,))`):
-the notation's names for dense layers, z^(l)[c,i,j] for feature maps. Read by the tables (render/report,
-render/layer_report) and by explain."""
+the notation's names for dense layers, z^(l)[c,i,j] for feature maps (ng: z^[l][c,i,j], dz^[l][c,i,j]). Read by
+the tables (render/report, render/layer_report) and by explain."""
 
 from __future__ import annotations
 
@@ -51,17 +51,15 @@ class Names:
             return M(f"x[{_ix(idx)}]", f"x[{_ix(idx)}]")
         if self.dense and all(isinstance(i, int) for i in idx):
             return self._dense(kind, idx)
-        tex = TEX_BASE.get(kind, kind)
-        if len(idx) == 1:  # a vector (flatten's output): a_m^(l)
-            return M(f"{kind}_{_ix(idx)}^({self.l})", f"{tex}_{{{_ix(idx)}}}^{{({self.l})}}")
-        return M(f"{kind}^({self.l})[{_ix(idx)}]", f"{tex}^{{({self.l})}}[{_ix(idx)}]")
+        # a vector (flatten's output, a channel's bias): a_m^(l); a cell of a map or a kernel: z^(l)[c,i,j]
+        return self.nt.cell(kind, self.li, _ix(idx), sub=len(idx) == 1)
 
     def short(self, kind: str, idx: tuple) -> M:
         if kind == "in" and self.li > 0:
             return self.prev().short("a", idx)
         if self.dense and all(isinstance(i, int) for i in idx):
             return self.at(kind, idx)
-        base = "x" if kind == "in" else kind
+        base = "x" if kind == "in" else "dz" if kind == "δ" and self.nt.profile == "ng" else kind
         tex = TEX_BASE.get(base, base)
         if not idx:  # the bare letter, for formulas that index it themselves
             return M(base, tex)

@@ -161,6 +161,21 @@ class Notation:
         sub = ",".join(str(i + 1) for i in ix)
         return M(f"w_{sub}^{o}{l}{c}", f"w_{{{sub}}}^{{{o}{l}{c}}}")
 
+    def cell(self, kind: str, li: int, idx: str = "", sub: bool = False) -> M:
+        """A quantity of layer li that belongs to no neuron (a feature map's cell, a kernel weight, a channel's
+        bias), in the notation's style: z^(l)[c,i,j], δ^(l)[…] (layer); z^[l][c,i,j], dz^[l][…] (ng, as the course
+        names a layer's quantities); mazur names neurons only (net_h1, w1), so it keeps the layer notation's.
+        `idx` as written (1,2,3 or letters); `sub`: an index as a subscript (b_1^(l), a vector's a_5^(l))."""
+        ng = self.profile == "ng"
+        base = "dz" if ng and kind == "δ" else kind
+        tex = {"δ": r"\delta"}.get(base, base)
+        o, c = ("[", "]") if ng else ("(", ")")
+        l = self._layer_no(li)
+        if sub:
+            return M(f"{base}_{idx}^{o}{l}{c}", f"{tex}_{{{idx}}}^{{{o}{l}{c}}}")
+        ix = f"[{idx}]" if idx else ""
+        return M(f"{base}^{o}{l}{c}{ix}", f"{tex}^{{{o}{l}{c}}}{ix}")
+
     def b(self, li: int, j: int) -> M:
         """A bias as formulas write it (mazur: one name for a layer whose biases are equal)."""
         lab = self.labels[li].get("biases")

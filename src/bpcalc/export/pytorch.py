@@ -226,12 +226,12 @@ else:
 
 
 def _network_script(spec, dest: Path | None) -> str:
-    from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, pair
+    from bpcalc.registry import ACTIVATIONS, LAYERS, loss_of, pair
 
     out_act = spec.layers[-1].activation
-    pr = pair(out_act, spec.loss)
-    # per-sample loss, mean over samples (bpcalc's convention), from the output's a or (standard) its logits z
-    loss = ("z", pr.torch) if pr is not None and pr.torch else ("a", LOSSES[spec.loss].torch)
+    pr = pair(out_act, spec.loss, spec.reduction)
+    # per-sample loss, mean (or with reduction: sum, sum) over samples, from the output's a or (standard) its logits z
+    loss = ("z", pr.torch) if pr is not None and pr.torch else ("a", loss_of(spec.loss, spec.reduction).torch)
     uses_files = bool(spec.data_refs)
     sizes = spec.shape_text
     maps = not all(LAYERS[L.type].neurons for L in spec.layers)  # feature maps somewhere: modules of several kinds
@@ -243,7 +243,9 @@ def _network_script(spec, dest: Path | None) -> str:
                      "    return t[:, None] if t.dim() == 1 else t\n")
     lines.append("\n# " + _("{n} sample(s), one per row").format(n=spec.inputs.shape[0]))
     lines.append(f"X = {_data_code(spec, 'inputs', dest)}")
-    lines.append(f"T = {_data_code(spec, 'targets', dest)}")
+    lines.append(f"T = {_data_code(spec, 'targets', dest)}" if spec.targets_given else
+                 f"T = torch.zeros({spec.inputs.shape[0]}, 1, dtype=torch.float64)  # "
+                 + _("loss none: no targets (not used)"))
     lines.append("\n# " + (_("each layer as the torch.nn module of its kind; nn.Linear and nn.Conv2d keep weights "
                               "as bpcalc does (Conv2d: output channel × input channel × kernel row × column)")
                             if maps else _("nn.Linear keeps weights as bpcalc does: row j = neuron j of the layer, "
@@ -278,7 +280,8 @@ def forward(x):
 
 
 def loss_of(zs, as_, t):
-    """The mean over samples of each sample's loss."""''')
+    """The {mean} over samples of each sample's loss."""'''.replace("{mean}", "mean" if spec.reduction == "mean" else
+                                                              "sum (reduction: sum)"))
     uses, code = loss
     if uses == "z" and pr.torch_differs:
         lines += _comment(_(pr.torch_differs), "    # ")
@@ -453,7 +456,7 @@ else:
 def _sequence_script(spec, dest: Path | None) -> str:
     """A sequence network: nn.RNN (batch_first) and nn.Linear over every step; truncate k as the state detached
     every k steps; the loss over the rows that enter it (every step, or the last)."""
-    from bpcalc.registry import LAYERS, LOSSES
+    from bpcalc.registry import LAYERS, loss_of
 
     lines = [_header(_("{name}, in PyTorch").format(name=_(spec.name) if spec.name else _("bpcalc network")),
                      spec.source, _("the {sizes} network").format(sizes=spec.shape_text))]
@@ -524,7 +527,7 @@ def loss_of(y, t):
     else:
         lines.append("    a, t = y.reshape(-1, y.shape[-1]), t.reshape(-1, t.shape[-1])  # " +
                      _("one row per (sequence, step)"))
-    lines.append(f"    return {LOSSES[spec.loss].torch}  # {spec.loss}")
+    lines.append(f"    return {loss_of(spec.loss, spec.reduction).torch}  # {spec.loss}")
     names, param_of = [], {}
     for i, L in enumerate(spec.layers):
         for name in L.params:

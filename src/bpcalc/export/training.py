@@ -131,6 +131,10 @@ def with_training(text: str, spec, epochs: int) -> str:
         if not spec.shuffle:
             loop = loop.replace("torch.as_tensor(np.random.default_rng((SEED, epoch - 1)).permutation(n)) "
                                 "if SHUFFLE else torch.arange(n)", "torch.arange(n)  # " + _("in order"))
+        if spec.reduction == "sum":  # each batch's loss is its sum; the epoch's the sum over all samples
+            loop = loop.replace("  # the mean over the batch", "  # the sum over the batch (reduction: sum)").replace(
+                "running += loss.item() * len(idx)", "running += loss.item()").replace(
+                "losses.append(running / n)", "losses.append(running)")
     else:
         from bpcalc.spec.expr import parse_graph
 

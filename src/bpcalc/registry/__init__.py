@@ -8,7 +8,9 @@ which scripts/registry_names.py writes from here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from dataclasses import replace
 
 from bpcalc.registry import activations, functions, losses, optimizers
 from bpcalc.registry.kinds import Activation, GraphFunction, LayerKind, Loss, Optimizer, Pair
@@ -33,9 +35,11 @@ def neurons_only(types: Iterable[str]) -> bool:
     return all(LAYERS[t].neurons for t in types)
 
 
-def pair(activation: str, loss: str) -> Pair | None:
-    """The closed-form δ of an output activation with a loss, where there is one."""
-    return PAIRS.get((activation, loss))
+def pair(activation: str, loss: str, reduction: str = "mean") -> Pair | None:
+    """The closed-form δ of an output activation with a loss, where there is one (summed over samples and, for a
+    per-output loss, over outputs with `reduction` sum)."""
+    p = PAIRS.get((activation, loss))
+    return replace(p, **dict(p.summed)) if p is not None and reduction == "sum" else p
 
 
 def make_optimizer(spec) -> Optimizer:
@@ -47,3 +51,11 @@ def stepper(spec, lr: float) -> optimizers.Stepper:
     """The optimizer an OptimizerSpec names, at work, resumed from its training state where it has one."""
     st = spec.state
     return optimizers.Stepper(make_optimizer(spec), lr, st.step if st else 0, st.buffers if st else None)
+
+
+@functools.cache
+def loss_of(name: str, reduction: str = "mean") -> Loss:
+    """The loss entry as a spec's `reduction` has it: the mean over samples (the entry itself), or the sum, whose
+    faces differ where the entry's `summed` says (its torch form; a per-output loss's 1/K dropped)."""
+    loss = LOSSES[name]
+    return replace(loss, **dict(loss.summed)) if reduction == "sum" else loss

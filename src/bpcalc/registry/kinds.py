@@ -107,7 +107,8 @@ class Activation:
 # ---------------------------------------------------------------- losses
 @dataclass(frozen=True)
 class Loss:
-    """A per-sample loss E = Σ_k terms_k(a, t); the loss of several samples is the mean of theirs.
+    """A per-sample loss E = Σ_k terms_k(a, t); the loss of several samples is the mean of theirs (the sum with
+    `reduction: sum`, whose faces `summed` holds: registry.loss_of).
 
     `terms(a, t, log_a, log_1ma)` and `grad(a, t, log_a, log_1ma)` take log a and log(1 − a) computed from z where
     the output activation has them (None elsewhere), so both stay accurate when a rounds to 0 or 1. `grad` returns
@@ -121,7 +122,7 @@ class Loss:
     derivative_tex: str
     terms: Callable[..., Array]
     grad: Callable[..., Array]
-    torch: str  # the mean loss over samples as a torch expression of a and t
+    torch: str  # the mean loss over samples as a torch expression of a and t (`summed` holds the sum's)
     derivation: tuple[Part, ...]
     result_py: tuple[str, str]
     term_t: str = ""  # E_k written with numbers, from {t}, {a}, {K}
@@ -134,6 +135,33 @@ class Loss:
     notes: tuple[str, ...] = ()
     classes: bool = False  # the targets are a distribution over classes (one-hot when drawn): −Σ t log a
     aliases: tuple[str, ...] = ()  # names people write for it (`loss: bce`): a misspelling's hint
+    of_output: bool = False  # no loss: E is the output itself (one output unit; targets not needed, not used)
+    # reduction: sum: the faces that differ from the mean's (always `torch`, summed over samples; a per-output loss
+    # also drops its 1/K, as PyTorch's reduction='sum' sums over outputs too), as (face, value) pairs
+    summed: tuple[tuple[str, Any], ...] = ()
+
+    # ---- narration: the loss's rows as every view writes them (run's tables, explain's chain rule)
+    def narrate_term(self, quantity: Sym, a: Sym, t: Sym, K: int, a_value: float, t_value: float, value: float,
+                     fmt: Formats) -> Row:
+        """E_k = the loss's term of output k: in the names given (a, t), then with the numbers."""
+        from bpcalc.registry.written import fill
+
+        return Row(quantity, fill(self.term_t, t=t, a=a, K=(str(K), str(K))),
+                   self.term_t.format(t=fmt.p_(t_value), a=fmt.p_(a_value), K=K), float(value))
+
+    def narrate_grad(self, quantity: Sym, a: Sym, t: Sym, K: int, a_value: float, t_value: float, value: float,
+                     n: int, fmt: Formats, view: str = "table") -> Row:
+        """∂E/∂a_k of output k from the loss: in the names given, then with the numbers; with n > 1 samples the
+        mean's 1/n, as a table writes it (`(…) / n`) or, view "factor" (explain's chain rule), as a fraction."""
+        from bpcalc.registry.written import fill
+
+        sym = fill(self.grad_t, a=a, t=t, K=(str(K), str(K)))
+        numbers = self.grad_t.format(a=fmt.p_(a_value), t=fmt.p_(t_value), K=K)
+        if n > 1 and view == "factor":
+            sym, numbers = (f"({sym[0]})/{n}", rf"\frac{{{sym[1]}}}{{{n}}}"), f"({numbers})/{n}"
+        elif n > 1:
+            sym, numbers = (f"({sym[0]}) / {n}", rf"\left({sym[1]}\right) / {n}"), f"({numbers}) / {n}"
+        return Row(quantity, sym, numbers, float(value))
 
 
 @dataclass(frozen=True)
@@ -154,6 +182,34 @@ class Pair:
     torch_differs: str = ""  # where that form's numbers differ from bpcalc's, for the exported script's comments
     derivation: tuple[Part, ...] = ()
     note: str = ""
+    summed: tuple[tuple[str, Any], ...] = ()  # reduction: sum: the faces that differ (as Loss.summed)
+    title: str = ""  # the pair in words (N_-marked): "softmax with cross-entropy"
+    # δ_j by hand where the activation's Jacobian is full (softmax), as the neuron tables write it (text, LaTeX)
+    by_hand_t: tuple[str, str] = ("", "")
+
+    def narrate_delta(self, quantity: Sym, a_value: float, t_value: float, value: float, n: int, K: int,
+                      fmt: Formats, view: str = "layers", product: tuple[Sym, Sym] | None = None) -> Row:
+        """δ of one output in the pair's closed form, with the numbers (the mean's 1/n with several samples).
+
+        view "layers" (networks with other kinds): defined as ∂E/∂z in closed form; "neurons" (the classic
+        tables): as the product it stands for, `product` = (∂E/∂a, ∂a/∂z) in closed form, or, where the
+        activation's Jacobian is full (product None), the pair's by-hand form and its name."""
+        from bpcalc.i18n import _
+
+        a, t = fmt(a_value), fmt(t_value)
+        closed = _("in closed form")
+        numbers = self.delta_t.format(a=a, t=t, K=K)
+        if view == "neurons" and product is None:
+            words = _(self.title)
+            return Row(quantity, (f"{self.by_hand_t[0]} ({words})", rf"{self.by_hand_t[1]} \quad (\text{{{words}}})"),
+                       numbers + (f", / {n}" if n > 1 else ""), float(value))
+        numbers = numbers if n == 1 else f"({numbers}) / {n}"
+        if view == "neurons":
+            dEa, dz = product
+            return Row(quantity, (f"{dEa[0]} · {dz[0]}, {closed}", rf"{dEa[1]} \cdot {dz[1]},\ \text{{{closed}}}"),
+                       numbers, float(value))
+        return Row(quantity, (f"∂E/∂z, {closed}", rf"\partial E/\partial z,\ \text{{{closed}}}"), numbers,
+                   float(value))
 
 
 # ---------------------------------------------------------------- graph functions (scalars)
@@ -394,7 +450,9 @@ class LayerKind:
     back_terms: Callable[[dict, Array], Array] | None = None  # (P, δ) -> the terms of each ∂E/∂a_prev sum, shown
     mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
     new: Generator | None = None  # how `bpcalc new` writes and draws a layer of this kind
-    matrices: Callable[..., dict] | None = None  # (P, hyper, a_prev, grad_a, delta, record) -> the matrix view's
+    # (P, hyper, a_prev, grad_a, delta, record) -> the matrix view's matrices, products and words: dense its
+    # products as (name, matrix) pairs, conv2d im2col's matrices, pools their routing and notes
+    matrices: Callable[..., dict] | None = None
     default: bool = False  # the kind of a layer that names no `type:` (saved specs and JSON readers leave it out)
     # units z_j = Σ_k w_jk a_k + b_j (dense): weights J×K named w_jk, shown neuron by neuron by the classic tables,
     # JSON fields and drawings; a network of such layers only is written as a plain 2-2-1 shape

@@ -59,8 +59,10 @@ def selection_text(gc, network: bool) -> str:
                       _("Checked {k:,} of the {n:,} variables, drawn at random (seed {seed}); --all checks every one, "
                         "--params K another number.")).format(k=gc.n_params, n=gc.n_total, seed=gc.seed))
     if gc.samples < gc.n_samples_total:
-        parts.append(_("E is the mean loss over {k:,} of the {n:,} samples, drawn at random (seed {seed}); without "
-                       "--samples every sample counts.").format(k=gc.samples, n=gc.n_samples_total, seed=gc.seed))
+        parts.append((_("E is the summed loss over {k:,} of the {n:,} samples, drawn at random (seed {seed}); "
+                        "without --samples every sample counts.") if getattr(gc, "reduction", "mean") == "sum" else
+                      _("E is the mean loss over {k:,} of the {n:,} samples, drawn at random (seed {seed}); without "
+                        "--samples every sample counts.")).format(k=gc.samples, n=gc.n_samples_total, seed=gc.seed))
     return " ".join(parts)
 
 

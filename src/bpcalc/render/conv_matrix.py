@@ -38,10 +38,35 @@ TEX = {"X_col": r"X_{\mathrm{col}}", "W_row": r"W_{\mathrm{row}}", "Z_row": r"Z_
        "δ_row": r"\delta_{\mathrm{row}}", "δ": r"\delta", "∂E/∂X_col": r"\partial E/\partial X_{\mathrm{col}}"}
 
 
+# ng's names (the course's: a^[l], Z^[l] over the batch, dZ for ∂E/∂Z, dW, dA): z, a, δ, b as the notation names
+# a dense layer's vectors; im2col's matrices by the same rule (dZ_row = ∂E/∂Z_row, dX_col = ∂E/∂X_col)
+NG = {"X_col": ("X_col", r"X_{\mathrm{col}}"), "W_row": ("W_row", r"W_{\mathrm{row}}"),
+      "Z_row": ("Z_row", r"Z_{\mathrm{row}}"), "δ_row": ("dZ_row", r"dZ_{\mathrm{row}}"),
+      "∂E/∂X_col": ("dX_col", r"dX_{\mathrm{col}}")}
+
+
 def named(base: str, v, li: int, tex: str | None = None) -> M:
-    """`base^(l)` for layer li (li = -1: the inputs)."""
+    """`base^(l)` for layer li (li = -1: the inputs); ng: its names, `base^[l]` (mazur names neurons only: the
+    layer notation's names here)."""
+    if v.nt.profile == "ng":
+        vec = {"a": v.A, "z": v.Z, "δ": v.D, "b": lambda i: v.nt.bvec(i)}.get(base)
+        if vec is not None:
+            return vec(li)
+        text, tx = NG[base]
+        return M(f"{text}^[{_tag(v, li)}]", f"{tx}^{{[{_tag(v, li)}]}}")
     l = _tag(v, li)
     return M(f"{base}^({l})", f"{tex or TEX.get(base, base)}^{{({l})}}")
+
+
+def grad(base: str, v, li: int) -> M:
+    """∂E/∂ of `named(base)` (ng: dA^[l], dW_row^[l])."""
+    if v.nt.profile == "ng":
+        if base == "a":
+            return v.dA(li)
+        m = named(base, v, li)
+        return M("d" + m.text, "d" + m.tex)
+    m = named(base, v, li)
+    return M(f"∂E/∂{m.text}", rf"\frac{{\partial E}}{{\partial {m.tex}}}")
 
 
 def tr(m: M) -> M:
@@ -75,18 +100,17 @@ def forward(doc: Doc, v, li: int) -> None:
     kind = LAYERS[L.type]
     if kind.kernels:
         _conv_forward(doc, v, li, L, A0, Z, A)
-    elif kind.window:
+    elif kind.window:  # a pool: what its window becomes and its notes, in its entry's words
+        m = faces(L)
         (kh, kw), (sh, sw) = L.hyper["size"], L.hyper["stride"]
-        what = _("maximum") if kind.window == "max" else _("mean")
         doc.para(_("{a}[c,i,j] = the {what} of the {kh}×{kw} window of {x} at rows {sh}·i …, columns {sw}·j … "
                    "(each channel on its own; {shape_in} → {shape_out})").format(
-                       a=A.text, what=what, kh=kh, kw=kw, x=A0.text, sh=sh, sw=sw,
+                       a=A.text, what=_(m["of_window"]), kh=kh, kw=kw, x=A0.text, sh=sh, sw=sw,
                        shape_in=shape_text(L.a_prev.shape[1:]), shape_out=shape_text(L.a.shape[1:])), "math")
         maps(doc, v, A0, L.a_prev)
         maps(doc, v, A, L.a)
-        if kind.window == "max" and L.record.get("ties") is not None and np.any(L.record["ties"]):
-            doc.para(_("a tie: some windows hold their maximum twice; the first in row-major order wins, as in "
-                       "PyTorch"), "note")
+        for note in m["forward_notes"]:
+            doc.para(_(note), "note")
     elif kind.reshape:
         doc.para(M(f"{A.text} = vec({A0.text})  " + _("(channel, row, column)"),
                    rf"{A.tex} = \operatorname{{vec}}\left({A0.tex}\right)"), "math")
@@ -141,20 +165,14 @@ def received(doc: Doc, v, li: int) -> None:
     (Wᵀ δ), or from the layer above's ∂E/∂x (shown in that layer's section)."""
     tr = v.tr
     L = tr.layers[li]
-    dA = M(f"∂E/∂{named('a', v, li).text}", rf"\frac{{\partial E}}{{\partial {named('a', v, li).tex}}}")
+    dA = grad("a", v, li)
     last = len(tr.layers) - 1
     if li == last:
         doc.para(_("{dA}: the loss's gradient, each output cell on its own").format(dA=dA.text), "note")
-    elif LAYERS[tr.layers[li + 1].type].neurons:
-        N = tr.layers[li + 1]
-        Wn, Dn = v.nt.W(li + 1), v.D(li + 1)
-        if v.batch:
-            doc.para(M(f"{dA.text} = {Dn.text} {Wn.text}", rf"{dA.tex} = {Dn.tex} {Wn.tex}"), "math")
-            v.equation(doc, dA, sym("="), v.vec(N.delta), sym("·"), v.mat(N.weights), sym("="), v.vec(L.grad_a))
-        else:
-            doc.para(M(f"{dA.text} = {v.nt.Wt(li + 1).text} {Dn.text}", rf"{dA.tex} = {v.nt.Wt(li + 1).tex} {Dn.tex}"),
-                     "math")
-            v.equation(doc, dA, sym("="), v.mat(N.weights.T), sym("·"), v.vec(N.delta), sym("="), v.vec(L.grad_a))
+    elif LAYERS[tr.layers[li + 1].type].neurons:  # Wᵀ δ, by the dense layer above's `matrices` face
+        back, parts, _shapes = v.product(li + 1, faces(tr.layers[li + 1])["grad_in"])
+        doc.para(M(f"{dA.text} = {back.text}", rf"{dA.tex} = {back.tex}"), "math")
+        v.equation(doc, dA, sym("="), *parts, sym("="), v.vec(L.grad_a))
         return
     else:
         doc.para(_("{dA}: from layer {l}, above").format(dA=dA.text, l=v.nt.number(li + 1)), "note")
@@ -168,8 +186,7 @@ def backward(doc: Doc, v, li: int) -> None:
     """A conv, pool or flatten layer's backward step: δ, then ∂E/∂x of its input."""
     L = v.tr.layers[li]
     received(doc, v, li)
-    dX = M(f"∂E/∂{named('a', v, li - 1).text}", rf"\frac{{\partial E}}{{\partial {named('a', v, li - 1).tex}}}")
-    dA = M(f"∂E/∂{named('a', v, li).text}", rf"\frac{{\partial E}}{{\partial {named('a', v, li).tex}}}")
+    dX, dA = grad("a", v, li - 1), grad("a", v, li)
     kind = LAYERS[L.type]
     if kind.reshape:
         doc.para(M(f"{dX.text} = " + _("reshape of {dA} to {shape}").format(dA=dA.text,
@@ -177,17 +194,11 @@ def backward(doc: Doc, v, li: int) -> None:
                    rf"{dX.tex} = \operatorname{{reshape}}\left({dA.tex}\right)"), "math")
         return
     m = faces(L)
-    if kind.window == "max":
-        doc.para(_("max-pool: each window's gradient goes whole to the cell that was its maximum; the others get "
-                   "0 (where windows overlap, a cell adds what it gets)"), "note")
-        doc.para(_("the cells that receive (how many windows sent them their gradient):"), "note")
-        maps(doc, v, M(_("winners"), r"\text{" + _("winners") + "}"), m["route"])
-        maps(doc, v, dX, m["grad_x"])
-        return
-    if kind.window == "mean":
-        kh, kw = L.hyper["size"]
-        doc.para(_("avg-pool: each window's gradient shared evenly, 1/{k} to each of its {k} cells; where windows "
-                   "overlap, a cell adds the shares it gets").format(k=kh * kw), "note")
+    if kind.window:  # a pool: how its gradient goes back, in its entry's words, then where it went
+        for note in m["backward_notes"]:
+            doc.para(_(note), "note")
+        if "route" in m:  # the cells its windows sent their gradient to
+            maps(doc, v, M(_("winners"), r"\text{" + _("winners") + "}"), m["route"])
         maps(doc, v, dX, m["grad_x"])
         return
     _conv_backward(doc, v, li, L, m, dA, dX)
@@ -230,7 +241,7 @@ def gradients(doc: Doc, v, li: int) -> None:
     O, C, kh, kw = L.weights.shape
     cols = m["X_col"].shape[1]
     Dr, Xc = named("δ_row", v, li), named("X_col", v, li)
-    gW = M(f"∂E/∂{named('W_row', v, li).text}", rf"\frac{{\partial E}}{{\partial {named('W_row', v, li).tex}}}")
+    gW = grad("W_row", v, li)
     doc.para(M(f"{gW.text} = {Dr.text} · {tr(Xc).text}  " + _("(a sum over the positions of δ × input)"),
                rf"{gW.tex} = {Dr.tex} {tr(Xc).tex}"), "math")
     doc.para(_("shapes: {shapes}").format(shapes=f"{O}×{C * kh * kw} = {O}×{cols} · {cols}×{C * kh * kw}"), "note")

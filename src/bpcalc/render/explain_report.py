@@ -9,7 +9,7 @@ import numpy as np
 
 from bpcalc.explain.chain import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, num, tex_literal
 from bpcalc.explain.functions import FunctionDerivation
-from bpcalc.i18n import _
+from bpcalc.i18n import Msg, _
 from bpcalc.render.doc import Doc, M
 
 NUM = {3}
@@ -24,7 +24,7 @@ def equation(lines: list[M]) -> M:
     text = "\n".join([first] + [pad + _(ln.text) for ln in lines[1:]])
     rows = []
     for i, ln in enumerate(lines):
-        tex = ln.tex
+        tex = _(ln.tex) if isinstance(ln.tex, Msg) else ln.tex  # words in a line (a Msg) in the language shown
         if i == 0 and " = " in tex:
             lhs, rhs = tex.split(" = ", 1)
             rows.append(f"{lhs} &= {rhs}")
@@ -138,19 +138,20 @@ def _factor_table(doc: Doc, factors: list[Factor], n: int, shown: int) -> None:
     if n == 1:
         t = doc.table(None, [_("factor"), _("formula"), _("with numbers"), _("value")], NUM)
         for fa in factors:
-            t.add(fa.symbol, fa.formula, _numbers(fa.numbers[0]), _value_text(fa, 0))
+            t.add(fa.symbol, fa.formula, _numbers(fa, 0), _value_text(fa, 0))
         return
     t = doc.table(None, [_("factor"), _("formula"), _("sample"), _("with numbers"), _("value")], {4})
     for fa in factors:
         for s in _samples(n, shown):
-            t.add(fa.symbol if s == 0 else "", fa.formula if s == 0 else "", str(s + 1), _numbers(fa.numbers[s]),
+            t.add(fa.symbol if s == 0 else "", fa.formula if s == 0 else "", str(s + 1), _numbers(fa, s),
                   _value_text(fa, s))
     t.caption = _more(n, shown) or None
 
 
-def _numbers(text: str):
-    """A with-numbers cell: a formula, unless it is words ("(12 terms)")."""
-    return text if "terms)" in text or not text else num(text)
+def _numbers(fa: Factor, s: int):
+    """A factor's with-numbers cell of sample s: a formula, unless it is words ("(12 terms)")."""
+    text = fa.numbers[s]
+    return _(text) if fa.words else num(text) if text else text
 
 
 def _value_text(fa: Factor, s: int) -> str:
@@ -202,7 +203,7 @@ def _graph_blocks(doc: Doc, ex: Explanation, level: int) -> None:
             for gp in p.graph_paths:
                 for k, fa in enumerate(gp.factors):
                     t.add(*([" → ".join(gp.nodes) if k == 0 else ""] if many else []), fa.symbol, fa.formula,
-                          _numbers(fa.numbers[0]), fa.value_text[0])
+                          _numbers(fa, 0), fa.value_text[0])
             if many:
                 t.caption = _("the paths' contributions add: {sum}").format(
                     sum=" + ".join(gp.product_text for gp in p.graph_paths))

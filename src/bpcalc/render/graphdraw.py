@@ -159,13 +159,14 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
             else:
                 dr.edge(zs[j], a, act.symbol, f"∂a/∂z = {f(L.local[s, j])}")
             prev.append(a)
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     e_val = tr.loss if tr.n == 1 else tr.sample_loss[s]
     e = dr.node(["E" if tr.n == 1 else _("E (sample {s})").format(s=s + 1), f"data {f(e_val)}", "grad 1"], "loss")
     op = dr.node([tr.loss_name], "op")
     for k, a in enumerate(prev):
         dr.edge(a, op, f"E_{k + 1} = {f(tr.loss_terms[s, k])}")
-        dr.edge(dr.node([nt.t(k).text, f"data {f(tr.targets[s, k])}"], "const"), op)
+        if not loss.of_output:  # (loss none: no targets)
+            dr.edge(dr.node([nt.t(k).text, f"data {f(tr.targets[s, k])}"], "const"), op)
     dr.edge(op, e, loss.formula)
     return dr
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.engine.trace import NetworkTrace
-from bpcalc.explain.chain import fill, num
+from bpcalc.explain.chain import num
 from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
-from bpcalc.i18n import _
-from bpcalc.registry import LAYERS, LOSSES, OPTIMIZERS, PAIRS, pair
+from bpcalc.i18n import Msg, _
+from bpcalc.registry import LAYERS, OPTIMIZERS, pair
 from bpcalc.registry.kinds import Narration, Row
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M, Table
@@ -25,7 +25,7 @@ def numbers_cell(r: Row) -> M | str:
     """A row's "with numbers" cell: arithmetic as written, a formula with the numbers in it, or words."""
     if isinstance(r.numbers, tuple):
         return M(*r.numbers)
-    return r.numbers if r.words else num(r.numbers)
+    return _(r.numbers) if r.words else num(r.numbers)
 
 
 def add_rows(t: Table, nar: Narration, f: Fmt) -> None:
@@ -36,7 +36,8 @@ def add_rows(t: Table, nar: Narration, f: Fmt) -> None:
 
 def _add(t: Table, nar: Narration, f: Fmt) -> None:
     for r in nar.rows:
-        t.add(M(*r.quantity), M(*r.definition), num(r.numbers), f(r.value))
+        t.add(M(*r.quantity), M(*r.definition), num(_(r.numbers) if isinstance(r.numbers, Msg) else r.numbers),
+              f(r.value))
 
 
 def _caption(t: Table, nar: Narration) -> None:
@@ -79,16 +80,65 @@ def intro(doc: Doc, tr: NetworkTrace, f: Fmt, shape: str) -> None:
     note: the same for every network, whatever its layers."""
     from bpcalc.render.rounding_report import rounding_note
 
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     doc.heading(_(tr.name) if tr.name else _("Network"))
     doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(sizes=shape, loss=tr.loss_name,
                                                                        formula=loss.formula)
-             + (_(", averaged over {n} samples").format(n=tr.n) if tr.n > 1 else "")
+             + over_samples(tr)
              + _("; learning rate α = {lr}; optimizer {optimizer}").format(lr=f(tr.learning_rate),
                                                                           optimizer=tr.optimizer)
              + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
     if tr.round_to is not None:
         doc.para(rounding_note(tr.round_to), "note")
+
+
+def over_samples(tr: NetworkTrace) -> str:
+    """How the heading line says the samples' losses are combined: averaged (the mean) or summed."""
+    if tr.n == 1:
+        return ""
+    if tr.reduction == "sum":
+        return _(", summed over {n} samples").format(n=tr.n)
+    return _(", averaged over {n} samples").format(n=tr.n)
+
+
+def loss_rows(t: Table, tr: NetworkTrace, nt: Notation, f: Fmt, s: int, a_name: list[M], a_out: np.ndarray) -> None:
+    """The loss of sample s: each output's term E_k, then their sum (or E = the output itself, for loss none)."""
+    loss, K, E = tr.loss_entry, len(a_name), nt.E
+    for k in range(K):  # as the loss entry narrates E_k
+        name = (E if tr.n == 1 else sample_E(E, s)) if loss.of_output else nt.Ek(k)
+        add_rows(t, Narration([loss.narrate_term(name, a_name[k], nt.t(k), K, a_out[s, k], tr.targets[s, k],
+                                                 tr.loss_terms[s, k], f)]), f)
+    if K > 1:
+        t.add(E if tr.n == 1 else sample_E(E, s),
+              M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
+              num(" + ".join(f.p_(v) for v in tr.loss_terms[s])), f(tr.sample_loss[s]))
+
+
+def sample_E(E: M, s: int) -> M:
+    """E(sample s + 1)."""
+    sw = _("sample")
+    return M(f"{E.text}({sw} {s + 1})", rf"{E.tex}(\text{{{sw} }} {s + 1})")
+
+
+def total_row(t: Table, tr: NetworkTrace, E: M, f: Fmt, terms: int) -> None:
+    """E of several samples: the mean of their losses, (1/n) Σ_n, or (`reduction: sum`) their sum, Σ_n; the numbers
+    written out for up to `terms` samples."""
+    n, sw = tr.n, _("sample")
+    nums = " + ".join(f.p_(v) for v in tr.sample_loss[:terms])
+    if tr.reduction == "sum":
+        t.add(E, M(f"Σ_n {E.text}({sw} n)", rf"\sum_n {E.tex}(\text{{{sw} }} n)"),
+              num(nums) if n <= terms else _("sum of {n} sample losses").format(n=n), f(tr.loss))
+        return
+    t.add(E, M(f"(1/{n}) Σ_n {E.text}({sw} n)", rf"\frac{{1}}{{{n}}} \sum_n {E.tex}(\text{{{sw} }} n)"),
+          num(f"({nums}) / {n}") if n <= terms else _("mean of {n} sample losses").format(n=n), f(tr.loss))
+
+
+def backward_note(doc: Doc, tr: NetworkTrace) -> None:
+    """With several samples, what ∂E/∂a carries from the mean (1/n), or that a sum carries none."""
+    if tr.n > 1 and tr.reduction == "sum":
+        doc.para(_("With {n} samples, E is their sum: ∂E/∂a carries no factor 1/{n}.").format(n=tr.n), "note")
+    elif tr.n > 1:
+        doc.para(_("With {n} samples, ∂E/∂a carries the factor 1/{n} of the mean.").format(n=tr.n), "note")
 
 
 def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False,
@@ -100,7 +150,6 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E
-    loss = LOSSES[tr.loss_name]
     n = tr.n
     names = [Names(tr, nt, li) for li in range(len(tr.layers))]
     kinds = [LAYERS[L.type] for L in tr.layers]
@@ -136,27 +185,14 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     a_name = [names[last].at("a", c) for c in out_cells]
     for s in samples:
         t = doc.table(None if n == 1 else _("{title}, sample {s}").format(title=_("Loss"), s=s + 1), _columns(), NUM)
-        for k in range(K):
-            sym = fill(loss.term_t, t=nt.t(k), a=a_name[k], K=M(str(K), str(K)))
-            numbers = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(a_out[s, k]), K=K)
-            t.add(nt.Ek(k), sym, num(numbers), f(tr.loss_terms[s, k]))
-        if K > 1:
-            sw = _("sample")
-            t.add(E if n == 1 else M(f"{E.text}({sw} {s + 1})", rf"{E.tex}(\text{{{sw} }} {s + 1})"),
-                  M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
-                  num(" + ".join(f.p_(v) for v in tr.loss_terms[s])), f(tr.sample_loss[s]))
+        loss_rows(t, tr, nt, f, s, a_name, a_out)
     if n > 1:
-        t = doc.table(None, _columns(), NUM)
-        sw = _("sample")
-        t.add(E, M(f"(1/{n}) Σ_n {E.text}({sw} n)", rf"\frac{{1}}{{{n}}} \sum_n {E.tex}(\text{{{sw} }} n)"),
-              num(f"({' + '.join(f.p_(v) for v in tr.sample_loss)}) / {n}") if n <= 6
-              else _("mean of {n} sample losses").format(n=n), f(tr.loss))
+        total_row(doc.table(None, _columns(), NUM), tr, E, f, 6)
 
     # ---- backward
     doc.heading(_("Backward pass: δ = ∂E/∂z, from the output layer back"), 2)
-    if n > 1:
-        doc.para(_("With {n} samples, ∂E/∂a carries the factor 1/{n} of the mean.").format(n=n), "note")
-    fused = pair(out.activation, tr.loss_name) if tr.fused else None
+    backward_note(doc, tr)
+    fused = pair(out.activation, tr.loss_name, tr.reduction) if tr.fused else None
     for li in range(last, -1, -1):
         k, L = kinds[li], tr.layers[li]
         grad_in = tr.layers[li - 1].grad_a if li > 0 else tr.grad_inputs if input_grads else None
@@ -184,7 +220,8 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
 
     # ---- update
     opt = OPTIMIZERS[tr.optimizer]
-    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule, lr=f(tr.learning_rate)), 2)
+    doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule_written(tr.weight_decay, f(tr.weight_decay)),
+                                                          lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         if L.params:
             _update_table(doc, tr, li, names[li], f, full)
@@ -214,21 +251,11 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     return doc
 
 
-def loss_grad(tr: NetworkTrace, nt: Notation, f: Fmt, a_name: M, a: float, s: int, k: int) -> tuple[M, M]:
-    """∂E/∂a_k of output k from the loss (the mean's 1/n with several samples): the formula, then with numbers."""
-    loss, n, K = LOSSES[tr.loss_name], tr.n, tr.targets.shape[1]
-    sym = fill(loss.grad_t, a=a_name, t=nt.t(k), K=M(str(K), str(K)))
-    numbers = loss.grad_t.format(a=f.p_(a), t=f.p_(tr.targets[s, k]), K=K)
-    if n > 1:
-        sym, numbers = M(f"({sym.text}) / {n}", rf"\left({sym.tex}\right) / {n}"), f"({numbers}) / {n}"
-    return sym, num(numbers)
-
-
-def closed_form(pair, a: str, t: str, n: int, K: int) -> str:
-    """δ of an output in the closed form of its activation and loss, with the numbers (the mean's 1/n with several
-    samples)."""
-    base = pair.delta_t.format(a=a, t=t, K=K)
-    return base if n == 1 else f"({base}) / {n}"
+def loss_grad(tr: NetworkTrace, nt: Notation, f: Fmt, a_name: M, a: float, s: int, k: int) -> Row:
+    """∂E/∂a_k of output k, as the loss entry narrates it (the mean's 1/n with several samples)."""
+    K = tr.targets.shape[1]
+    return tr.loss_entry.narrate_grad(d(nt.E, a_name), a_name, nt.t(k), K, a, tr.targets[s, k],
+                                      tr.layers[-1].grad_a.reshape(tr.n, -1)[s, k], tr.mean_n, f)
 
 
 def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fused) -> None:
@@ -236,20 +263,18 @@ def _output_rows(t: Table, tr: NetworkTrace, s: int, f: Fmt, a_name: list[M], fu
     out, n = tr.layers[-1], tr.n
     K = len(a_name)
     nt = Notation.of(tr)
-    g = out.grad_a.reshape(n, -1)
     a = out.a.reshape(n, -1)
     for k in range(K):
-        t.add(d(nt.E, a_name[k]), *loss_grad(tr, nt, f, a_name[k], a[s, k], s, k), f(g[s, k]))
+        add_rows(t, Narration([loss_grad(tr, nt, f, a_name[k], a[s, k], s, k)]), f)
     if fused is None:
         return
     dl = out.delta.reshape(n, -1)
-    closed = _("in closed form")
-    p = PAIRS[out.activation, tr.loss_name]
+    p = pair(out.activation, tr.loss_name, tr.reduction)
     names = Names(tr, nt, len(tr.layers) - 1)
     for k in range(K):
         cell = tuple(int(i) for i in np.unravel_index(k, out.a.shape[1:]))
-        t.add(names.at("δ", cell), M(f"∂E/∂z, {closed}", rf"\partial E/\partial z,\ \text{{{closed}}}"),
-              num(closed_form(p, f(a[s, k]), f(tr.targets[s, k]), n, K)), f(dl[s, k]))
+        add_rows(t, Narration([p.narrate_delta(names.at("δ", cell), a[s, k], tr.targets[s, k], dl[s, k], tr.mean_n,
+                                               K, f)]), f)
 
 
 def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, full: bool) -> None:
@@ -277,6 +302,5 @@ def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, ful
             t.add(p, f(old), f(g), *["" for _c in extra], _("frozen"), f(nw))
             continue
         st = {k2: f(v[ix]) for k2, v in L.optimizer_state.get(key, {}).items()}
-        numbers = opt.rule_t.format(p=f.p_(old), lr=f(tr.learning_rate), g=f.p_(g),
-                                    **{k2: (f"({v})" if v.startswith("-") else v) for k2, v in st.items()})
+        numbers = opt.with_numbers(f, old, g, tr.learning_rate, st, tr.weight_decay)  # weight decay included
         t.add(p, f(old), f(g), *[st.get(c, "") for c in _state_keys(tr.optimizer)], num(numbers), f(nw))

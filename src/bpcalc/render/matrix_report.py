@@ -14,7 +14,8 @@ from bpcalc.explain.chain import fill
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
+from bpcalc.registry import ACTIVATIONS, LAYERS, OPTIMIZERS, neurons_only
+from bpcalc.registry import pair as loss_pair
 from bpcalc.render import conv_matrix
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import CDOTS, VDOTS, Matrix, sym
@@ -133,6 +134,19 @@ class _View:
     def shape(self, rows: int, cols: int) -> str:
         return f"{rows}×{cols}"
 
+    def operand(self, li: int, name: str) -> M:
+        """A dense layer's `matrices` face names its operands; their names in the notation shown."""
+        return {"W": lambda: self.nt.W(li), "Wt": lambda: self.nt.Wt(li), "a": lambda: self.A(li - 1),
+                "at": lambda: _t(self.A(li - 1)), "δ": lambda: self.D(li), "δt": lambda: _t(self.D(li))}[name]()
+
+    def product(self, li: int, pair: tuple) -> tuple[M, list, tuple[str, str, str]]:
+        """A product of layer li's `matrices` face: in names (`W a`), its matrices written out (`[…] · […]`),
+        and the shapes of the product and its two factors (`2×1`, `2×2`, `2×1`)."""
+        (ln, left), (rn, right) = pair
+        a, b = self.operand(li, ln), self.operand(li, rn)
+        shapes = self.shape(left.shape[0], right.shape[1]), self.shape(*left.shape), self.shape(*right.shape)
+        return M(f"{a.text} {b.text}", rf"{a.tex} {b.tex}"), [self.mat(left), sym("·"), self.mat(right)], shapes
+
 
 # ---------------------------------------------------------------- sections
 def _intro(doc: Doc, v: _View, title: str) -> None:
@@ -140,9 +154,13 @@ def _intro(doc: Doc, v: _View, title: str) -> None:
     sizes = ["×".join(map(str, x.shape[1:])) for x in [tr.inputs] + [L.a for L in tr.layers]]
     doc.heading(title)
     doc.para(_("{sizes} network; loss {loss}: E = {formula}; learning rate α = {lr}; optimizer {opt}").format(
-        sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=LOSSES[tr.loss_name].formula,
+        sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=tr.loss_entry.formula,
         lr=v.f(tr.learning_rate), opt=tr.optimizer))
-    if v.batch:
+    if v.batch and tr.reduction == "sum":
+        doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the sum of "
+                   "the samples' losses (reduction: sum), so ∂E/∂A carries no factor 1/{n}, and ∂E/∂W adds the "
+                   "samples' δ (a)ᵀ over the rows.").format(n=v.n), "note")
+    elif v.batch:
         doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the mean of "
                    "the samples' losses, so ∂E/∂A carries the factor 1/{n}, and ∂E/∂W adds the samples' "
                    "δ (a)ᵀ over the rows.").format(n=v.n), "note")
@@ -164,21 +182,14 @@ def _forward(doc: Doc, v: _View) -> None:
         if not LAYERS[L.type].neurons:
             conv_matrix.forward(doc, v, li)
             continue
-        J, K = L.weights.shape
+        J = L.weights.shape[0]
         act = ACTIVATIONS[L.activation]
-        W, b, A0, Z, A = nt.W(li), nt.bvec(li), v.A(li - 1), v.Z(li), v.A(li)
-        if v.batch:
-            rhs = M(f"{A0.text} {nt.Wt(li).text}", rf"{A0.tex} {nt.Wt(li).tex}")
-            parts = [Z, sym("="), v.vec(L.a_prev), sym("·"), v.mat(L.weights.T)]
-        else:
-            rhs = M(f"{W.text} {A0.text}", rf"{W.tex} {A0.tex}")
-            parts = [Z, sym("="), v.mat(L.weights), sym("·"), v.vec(L.a_prev)]
+        b, Z, A = nt.bvec(li), v.Z(li), v.A(li)
+        rhs, written, sizes = v.product(li, conv_matrix.faces(L)["z"])  # z = W a, as the dense entry lays it out
+        parts, shapes = [Z, sym("="), *written], "{} = {} · {}".format(*sizes)
         if L.biases is not None:
             rhs = M(f"{rhs.text} + {b.text}", rf"{rhs.tex} + {b.tex}")
             parts += [sym("+"), v.bias(L.biases)]
-        shapes = (f"{v.shape(v.n, J)} = {v.shape(v.n, K)} · {v.shape(K, J)}" if v.batch else
-                  f"{v.shape(J, 1)} = {v.shape(J, K)} · {v.shape(K, 1)}")
-        if L.biases is not None:
             shapes += " + " + (v.shape(1, J) if v.batch else v.shape(J, 1))
         doc.para(_eq(Z, rhs), "math")
         doc.para(_("shapes: {shapes}").format(shapes=shapes)
@@ -195,21 +206,25 @@ def _forward(doc: Doc, v: _View) -> None:
 
 def _loss(doc: Doc, v: _View) -> None:
     tr, nt = v.tr, v.nt
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     doc.heading(_("Loss"), 2)
     E = nt.E
-    v.equation(doc, v.T(), sym("="), v.vec(tr.targets))
+    if not loss.of_output:  # (loss none: E is the output, no targets)
+        v.equation(doc, v.T(), sym("="), v.vec(tr.targets))
     if v.batch:
-        doc.para(M(f"{E.text} = (1/{v.n}) Σ_s {E.text}_s,  {E.text}_s = {loss.formula}",
-                   rf"{E.tex} = \frac{{1}}{{{v.n}}} \sum_s {E.tex}_s, \quad {E.tex}_s = {loss.formula_tex}"), "math")
+        mean = (f"(1/{v.n}) ", rf"\frac{{1}}{{{v.n}}} ") if tr.reduction == "mean" else ("", "")
+        doc.para(M(f"{E.text} = {mean[0]}Σ_s {E.text}_s,  {E.text}_s = {loss.formula}",
+                   rf"{E.tex} = {mean[1]}\sum_s {E.tex}_s, \quad {E.tex}_s = {loss.formula_tex}"), "math")
         v.equation(doc, M("(E_s)", "(E_s)"), sym("="), v.mat(tr.sample_loss[:, None]))
-        v.equation(doc, E, sym("="), M(f"(1/{v.n}) Σ_s E_s", rf"\frac{{1}}{{{v.n}}} \sum_s E_s"), sym("="),
+        v.equation(doc, E, sym("="), M(f"{mean[0]}Σ_s E_s", rf"{mean[1]}\sum_s E_s"), sym("="),
                    M(v.f(tr.loss), v.f(tr.loss)))
     else:
         K = tr.targets.shape[1]
         doc.para(M(f"{E.text} = {loss.formula}", f"{E.tex} = {loss.formula_tex}"), "math")
         parts = [E, sym("=")]
-        if K <= MAX_SIDE:
+        if loss.of_output:  # (loss none: E is the output itself)
+            parts += [v.A(len(tr.layers) - 1), sym("=")]
+        elif K <= MAX_SIDE:
             nums = " + ".join(v.f.p_(x) for x in tr.loss_terms[0])
             parts += [M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
                       sym("="), M(nums, nums), sym("=")]
@@ -221,19 +236,20 @@ def _output_delta(doc: Doc, v: _View) -> None:
     li = len(tr.layers) - 1
     L = tr.layers[li]
     K = L.weights.shape[0]
-    loss = LOSSES[tr.loss_name]
+    loss = tr.loss_entry
     act = ACTIVATIONS[L.activation]
     A, Z, D, T, dA = v.A(li), v.Z(li), v.D(li), v.T(), v.dA(li)
     grad = fill(loss.grad_t, a=A, t=T, K=M(str(K), str(K)))
-    if v.batch:
+    if v.batch and tr.reduction == "mean":
         grad = M(f"(1/{v.n})({grad.text})", rf"\frac{{1}}{{{v.n}}}\left({grad.tex}\right)")
     doc.para(M(f"{dA.text} = {grad.text}  " + _("(elementwise)"), rf"{dA.tex} = {grad.tex}"), "math")
     v.equation(doc, dA, sym("="), v.vec(L.grad_a))
     if tr.fused:
-        pair = PAIRS[L.activation, tr.loss_name]
+        pair = loss_pair(L.activation, tr.loss_name, tr.reduction)
         closed = M(pair.formula, pair.formula_tex or pair.formula)
         doc.para(M(f"{D.text} = ∂E/∂{Z.text} = {closed.text}  " + _("(in closed form, elementwise)")
-                   + (f", /{v.n}" if v.batch else ""), rf"{D.tex} = {closed.tex}"), "math")
+                   + (f", /{v.n}" if v.batch and tr.reduction == "mean" else ""), rf"{D.tex} = {closed.tex}"),
+                 "math")
         v.equation(doc, D, sym("="), v.vec(L.delta))
         return
     if L.local is None:  # softmax: the Jacobian product, sample by sample
@@ -262,16 +278,11 @@ def _elementwise_delta(doc: Doc, v: _View, L, act, Z: M, D: M, received: M) -> N
 
 
 def _hidden_delta(doc: Doc, v: _View, li: int) -> None:
-    tr, nt = v.tr, v.nt
+    tr = v.tr
     L, N = tr.layers[li], tr.layers[li + 1]
     act = ACTIVATIONS[L.activation]
-    Z, D, Dn, dA = v.Z(li), v.D(li), v.D(li + 1), v.dA(li)
-    if v.batch:
-        back = M(f"{Dn.text} {nt.W(li + 1).text}", rf"{Dn.tex} {nt.W(li + 1).tex}")
-        parts = [v.vec(N.delta), sym("·"), v.mat(N.weights)]
-    else:
-        back = M(f"{nt.Wt(li + 1).text} {Dn.text}", rf"{nt.Wt(li + 1).tex} {Dn.tex}")
-        parts = [v.mat(N.weights.T), sym("·"), v.vec(N.delta)]
+    Z, D, dA = v.Z(li), v.D(li), v.dA(li)
+    back, parts, _shapes = v.product(li + 1, conv_matrix.faces(N)["grad_in"])  # Wᵀ δ, by the layer above's face
     doc.para(_eq(dA, back), "math")
     v.equation(doc, dA, sym("="), *parts, sym("="), v.vec(L.grad_a))
     if L.local is None:
@@ -284,20 +295,15 @@ def _hidden_delta(doc: Doc, v: _View, li: int) -> None:
 def _gradients(doc: Doc, v: _View, li: int) -> None:
     tr, nt = v.tr, v.nt
     L = tr.layers[li]
-    J, K = L.weights.shape
-    D, A0 = v.D(li), v.A(li - 1)
+    D = v.D(li)
     gW, gb = nt.grad_W(li), nt.grad_b(li)
-    if v.batch:
-        rule = M(f"Σ_s δ_s (a_s)ᵀ = {_t(D).text} {A0.text}",
-                 rf"\sum_s \delta_s a_s^{{\mathsf{{T}}}} = {_t(D).tex} {A0.tex}")
-        doc.para(_eq(gW, rule), "math")
-        doc.para(_("shapes: {a} = {b} · {c}").format(a=v.shape(J, K), b=v.shape(J, v.n), c=v.shape(v.n, K)), "note")
-        v.equation(doc, gW, sym("="), v.mat(L.delta.T), sym("·"), v.vec(L.a_prev), sym("="), v.param(L.grad_weights))
-    else:
-        doc.para(_eq(gW, M(f"{D.text} {_t(A0).text}", rf"{D.tex} {_t(A0).tex}")), "math")
-        doc.para(_("shapes: {a} = {b} · {c}").format(a=v.shape(J, K), b=v.shape(J, 1), c=v.shape(1, K)), "note")
-        v.equation(doc, gW, sym("="), v.vec(L.delta), sym("·"), v.mat(L.a_prev[:1]), sym("="),
-                   v.param(L.grad_weights))
+    m = conv_matrix.faces(L)
+    rule, parts, shapes = v.product(li, m["grad_W"])  # δ aᵀ, as the dense entry lays it out
+    if "sum" in m:  # several samples: the sum over them, as one product
+        rule = M(f"{m['sum'][0]} = {rule.text}", f"{m['sum'][1]} = {rule.tex}")
+    doc.para(_eq(gW, rule), "math")
+    doc.para(_("shapes: {a} = {b} · {c}").format(**dict(zip("abc", shapes))), "note")
+    v.equation(doc, gW, sym("="), *parts, sym("="), v.param(L.grad_weights))
     if L.biases is None:
         return
     if v.batch:
@@ -336,10 +342,10 @@ def _update(doc: Doc, v: _View, li: int) -> None:
                        sym("="), v.param(new))
         elif wd:
             text, tex = o.rule_named((P.text, P.tex), (G.text, G.tex), wd, v.f(wd))
-            doc.para(M(f"{text}, elementwise", tex), "math")
+            doc.para(M(f"{text}, " + _("elementwise"), tex), "math")
             v.equation(doc, P, sym("←"), v.param(new))
         else:
-            doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, elementwise)",
+            doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, " + _("elementwise") + ")",
                        rf"{P.tex} \leftarrow {o.rule_tex}"), "math")
             v.equation(doc, P, sym("←"), v.param(new))
 

@@ -14,10 +14,12 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, PAIRS, neurons_only
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, neurons_only
+from bpcalc.registry import pair as loss_pair
+from bpcalc.registry.kinds import Narration
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M
-from bpcalc.render.layer_report import add_rows, closed_form, intro, loss_grad
+from bpcalc.render.layer_report import add_rows, backward_note, intro, loss_grad, loss_rows, total_row
 from bpcalc.render.rounding_report import rounding_note
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -51,7 +53,6 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E
-    loss = LOSSES[tr.loss_name]
     sizes = [tr.inputs.shape[1]] + [l.weights.shape[0] for l in tr.layers]
     n = tr.n
     intro(doc, tr, f, "-".join(map(str, sizes)))
@@ -84,30 +85,15 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     out = tr.layers[-1]
     K = out.a.shape[1]
     lname = E.text
+    a_names = [nt.a(len(tr.layers) - 1, k) for k in range(K)]
     for s in samples:
-        t = doc.table(_sample_title(N_("Loss"), s, n, tr), _columns(), NUM)
-        for k in range(K):
-            ek = nt.Ek(k)
-            sym = fill(loss.term_t, t=nt.t(k), a=nt.a(len(tr.layers) - 1, k), K=M(str(K), str(K)))
-            numbers = loss.term_t.format(t=f.p_(tr.targets[s, k]), a=f.p_(out.a[s, k]), K=K)
-            t.add(ek, sym, num(numbers), f(tr.loss_terms[s, k]))
-        if K > 1:
-            sw = _("sample")
-            t.add(E if n == 1 else M(f"{lname}({sw} {s + 1})", rf"{E.tex}(\text{{{sw} }} {s + 1})"),
-                  M(" + ".join(nt.Ek(k).text for k in range(K)), " + ".join(nt.Ek(k).tex for k in range(K))),
-                  num(" + ".join(f.p_(v) for v in tr.loss_terms[s])), f(tr.sample_loss[s]))
+        loss_rows(doc.table(_sample_title(N_("Loss"), s, n, tr), _columns(), NUM), tr, nt, f, s, a_names, out.a)
     if n > 1:
-        t = doc.table(None, _columns(), NUM)
-        nums = " + ".join(f.p_(v) for v in tr.sample_loss[:MAX_TERMS_WRITTEN])
-        sw = _("sample")
-        t.add(E, M(f"(1/{n}) Σ_n {lname}({sw} n)", rf"\frac{{1}}{{{n}}} \sum_n {E.tex}(\text{{{sw} }} n)"),
-              num(f"({nums}) / {n}") if n <= MAX_TERMS_WRITTEN else _("mean of {n} sample losses").format(n=n),
-              f(tr.loss))
+        total_row(doc.table(None, _columns(), NUM), tr, E, f, MAX_TERMS_WRITTEN)
 
     # ---- backward
     doc.heading(_("Backward pass: δ = ∂E/∂z, from the output layer back"), 2)
-    if n > 1:
-        doc.para(_("With {n} samples, ∂E/∂a carries the factor 1/{n} of the mean.").format(n=n), "note")
+    backward_note(doc, tr)
     last = len(tr.layers) - 1
     for li in range(last, -1, -1):
         L = tr.layers[li]
@@ -121,11 +107,12 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
                 dEa = d(E, a_j)
                 if li == last and not math.isfinite(L.grad_a[s, j]) and math.isfinite(L.delta[s, j]):
                     # an output that is 0 or 1 in float64: ∂E/∂a is ±∞, but δ from z in closed form needs no ∂E/∂a
-                    t.add(dEa, *loss_grad(tr, nt, f, a_j, L.a[s, j], s, j), "−∞" if L.grad_a[s, j] < 0 else "∞")
+                    r = loss_grad(tr, nt, f, a_j, L.a[s, j], s, j)
+                    t.add(M(*r.quantity), M(*r.definition), num(r.numbers), "−∞" if L.grad_a[s, j] < 0 else "∞")
                     t.caption = _("∂E/∂a is not finite where an output is exactly 0 or 1 in float64; δ is taken in "
                                   "closed form from z, which needs no ∂E/∂a, so the step goes on with finite numbers.")
                 elif li == last:  # from the loss, as the tables of every network write it
-                    t.add(dEa, *loss_grad(tr, nt, f, a_j, L.a[s, j], s, j), f(L.grad_a[s, j]))
+                    add_rows(t, Narration([loss_grad(tr, nt, f, a_j, L.a[s, j], s, j)]), f)
                 else:  # the hidden sum: the next layer's entry narrates ∂E/∂(its input j)
                     N = tr.layers[li + 1]
                     add_rows(t, LAYERS[N.type].narrate_backward(N, s, f, Names(tr, nt, li + 1), full, L.grad_a,
@@ -134,19 +121,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
                 fused = tr.fused and li == last and not (act.identity and a_j.text == z_j.text)
                 add_rows(t, LAYERS[L.type].narrate_backward(L, s, f, Names(tr, nt, li), full, units=[j],
                                                             view="neurons", fused=fused), f)
-                if fused and L.local is not None:
-                    dz, closed = d(a_j, z_j), _("in closed form")
-                    t.add(nt.delta(li, j),
-                          M(f"{dEa} · {dz}, {closed}", rf"{dEa.tex} \cdot {dz.tex},\ \text{{{closed}}}"),
-                          num(closed_form(PAIRS[L.activation, tr.loss_name], f(L.a[s, j]), f(tr.targets[s, j]),
-                                          n, K)),
-                          f(L.delta[s, j]))
-                elif fused:
-                    pair = _("softmax with cross-entropy")
-                    t.add(nt.delta(li, j),
-                          M(f"a_j·Σt − t_j ({pair})", rf"a_j \cdot \sum t - t_j \quad (\text{{{pair}}})"),
-                          num(f"{f(L.a[s, j])} − {f(tr.targets[s, j])}" + (f", / {n}" if n > 1 else "")),
-                          f(L.delta[s, j]))
+                if fused:  # the pair's closed form, in place of ∂E/∂a · ∂a/∂z (or of softmax's Jacobian)
+                    add_rows(t, Narration([loss_pair(L.activation, tr.loss_name, tr.reduction).narrate_delta(
+                        nt.delta(li, j), L.a[s, j], tr.targets[s, j], L.delta[s, j], tr.mean_n, K, f, view="neurons",
+                        product=(dEa, d(a_j, z_j)) if L.local is not None else None)]), f)
             if li == 0 and input_grads and tr.grad_inputs is not None:  # ∂E/∂x_k, the first layer's δ passed back
                 rows = _few(tr.inputs.shape[1], full, tr.grad_inputs[s])
                 add_rows(t, LAYERS[L.type].narrate_backward(L, s, f, Names(tr, nt, 0), full, tr.grad_inputs,

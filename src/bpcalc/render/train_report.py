@@ -96,7 +96,8 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
                     else _("batches of {size} ({n} per epoch)")).format(size=res.batch_size, n=batches)))
         doc.para(_("{sizes} network; loss {loss}; optimizer {optimizer}; learning rate α = {lr}; {data}; {span}")
                  .format(
-            sizes="-".join(map(str, res.sizes)), loss=res.loss_name, optimizer=res.optimizer,
+            sizes="-".join(map(str, res.sizes)), loss=res.loss_name + (
+                _(" (summed over the samples)") if res.reduction == "sum" else ""), optimizer=res.optimizer,
             lr=f(res.learning_rate), data=data, span=span) + resuming)
     else:
         doc.para(_("minimising the {what}; optimizer {optimizer}; learning rate α = {lr}; {span}").format(
@@ -125,7 +126,9 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
             t.add(str(e), f(losses[i]), "" if e == res.start_epoch + 1 else f(changes[i]), *params)
         if res.loss_final is not None and math.isfinite(res.loss_final) and not res.diverged:
             t.add(_("after"), f(res.loss_final), f(res.final_change), *([""] * len(names)))
-        notes = [(_("{what}: epoch k's forward pass, before its update (mean over the batches, weighted by size)")
+        notes = [(_("{what}: epoch k's forward pass, before its update (the sum over the batches)")
+                  if res.kind == "network" and res.batch_size < res.samples and res.reduction == "sum" else
+                  _("{what}: epoch k's forward pass, before its update (mean over the batches, weighted by size)")
                   if res.kind == "network" and res.batch_size < res.samples
                   else _("{what}: epoch k's forward pass, before its update")).format(what=_what(res))
                  + _("; change: from the epoch before")]
@@ -171,6 +174,7 @@ def train_to_dict(res, every: int = 1) -> dict:
         "kind": res.kind,
         "name": res.name,
         "loss_function": res.loss_name,
+        **({"reduction": res.reduction} if res.reduction != "mean" else {}),  # (a key only where not the default)
         "optimizer": res.optimizer,
         "learning_rate": res.learning_rate,
         "start_epoch": res.start_epoch,

@@ -142,6 +142,7 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
             lines.append([label if i == 0 else "", *cells[i:i + per_row]])
 
     X, T = tr.inputs.reshape(tr.n, -1), tr.targets.reshape(tr.n, -1)
+    T = T if tr.targets_given else T[:, :0]  # (loss none without targets: none to give)
     alpha = M(f"α = {g(tr.learning_rate)}", rf"\alpha = {g(tr.learning_rate)}")
     if getattr(tr, "targets_at", None) is not None:  # sequences: x_t[k] and each step's targets, as the tables
         _given_sequences(tr, g, group, alpha)
@@ -155,10 +156,12 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
                          for j in range(tr.inputs.shape[3])]
                 group((_("sample {s}").format(s=s + 1) if tr.n > 1 else _("inputs")) if first else "", cells)
                 first = False
-        group(_("targets, α"), [_is(nt.t(k), g(T[s, k])) for s in range(tr.n) for k in range(T.shape[1])] + [alpha])
+        group(_("targets, α") if T.shape[1] else _("learning rate"),
+              [_is(nt.t(k), g(T[s, k])) for s in range(tr.n) for k in range(T.shape[1])] + [alpha])
         X = X[:, :0]  # (the inputs are given above)
     for s in range(tr.n if X.shape[1] else 0):
-        group(_("sample {s}").format(s=s + 1) if tr.n > 1 else _("inputs, targets, α"),
+        group(_("sample {s}").format(s=s + 1) if tr.n > 1 else _("inputs, targets, α") if T.shape[1] else
+              _("inputs, α"),
               [_is(nt.x(k), g(X[s, k])) for k in range(X.shape[1])]
               + [_is(nt.t(k), g(T[s, k])) for k in range(T.shape[1])] + ([alpha] if tr.n == 1 else []))
     if tr.n > 1 and X.shape[1]:

@@ -29,13 +29,19 @@ from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
-                "weight_decay", "description", "training_state", "notation", "targets_at"}
+                "weight_decay", "description", "training_state", "notation", "reduction", "targets_at"}
 LAYER_KEYS = {"type"}.union(*(kind.keys for kind in LAYERS.values()))  # every key some layer kind takes
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
               "description", "optimizer", "weight_decay", "training_state"}
 INITS = ("xavier", "he", "uniform", "normal")
 TARGETS_AT = ("all", "last")  # a sequence network's targets: one per step, or the last step's only
+# how the loss of several samples (and of several outputs, for a per-output loss) is reduced, as PyTorch's
+# `reduction`: name -> what it is, for the schema and the docs
+REDUCTIONS = {"mean": "E is the mean over the samples (and over the outputs for mse, binary_cross_entropy, "
+                      "huber), as PyTorch's reduction='mean' (default)",
+              "sum": "E is the sum over the samples (and over the outputs for mse, binary_cross_entropy, huber): "
+                     "no 1/n, no 1/K, as PyTorch's reduction='sum'"}
 FREEZABLE = ("weights", "biases")
 # the notation profiles (explain/notation.py writes them): name -> what it is, for the schema and the docs
 NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), layer 1 = inputs (default)",
@@ -45,6 +51,8 @@ NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), 
                    "dW^[l], db^[l]"}
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
 MAX_INT64 = 2**63 - 1  # seeds and counters (epoch, step) stay within a signed 64-bit integer
+GRAPH_LOSSES = tuple(k for k, v in LOSSES.items() if not v.of_output)  # (no `none`: a graph without a target
+# differentiates its output already)
 # the range each optimizer setting must lie in, as PyTorch checks them: (low, high, high included, in words), from
 # the optimizers' hyper_range (weight_decay may be < 0: a divergence demo)
 HYPER_RANGES = {k: r for o in OPTIMIZERS.values() for k, r in o.hyper_range.items()}
@@ -127,6 +135,8 @@ class NetworkSpec:
     data_refs: dict[str, str] = field(default_factory=dict)  # inputs/targets given as file paths
     source: str | None = None
     notation: str | None = None  # a notation profile (NOTATIONS); None: the default
+    reduction: str = "mean"  # REDUCTIONS: the loss over the terms that enter it, their mean or their sum
+    targets_given: bool = True  # False: `loss: none` without targets (zeros stand in; never shown or saved)
     # a network whose first layer is a sequence kind: inputs (n, T, F); "all": targets (n, T, K), one per step;
     # "last": targets (n, K), the last step's output only. None: not a sequence network
     targets_at: str | None = None
@@ -763,7 +773,8 @@ def _expected_written(doc: Located, data: dict) -> dict[str, tuple]:
 # ------------------------------------------------------------------ networks
 def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     check_keys(doc, data, NETWORK_KEYS, ())
-    for key in ("inputs", "targets"):
+    of_output = isinstance(data.get("loss"), str) and data["loss"] in LOSSES and LOSSES[data["loss"]].of_output
+    for key in ("inputs",) if of_output else ("inputs", "targets"):
         if key not in data:
             raise doc.error((), _("missing `{key}`").format(key=key),
                             hint=_("add `{key}: [...]`, one sample or a list of samples").format(key=key))
@@ -778,13 +789,15 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     elif "targets_at" in data:
         raise doc.error(("targets_at",), _("targets_at applies to a network whose first layer takes sequences "
                                            "(rnn, lstm, gru)"), hint=_("remove `targets_at`"))
+    given = "targets" in data
     if seq:
         X, single, xref = _sequences(doc, data["inputs"], ("inputs",), base)
         T, single_t, tref = np.zeros((X.shape[0], 0)), single, None  # read once the output's shape is known
     else:
         X, single, xref = _maps(doc, data["inputs"], ("inputs",), base) if maps else _samples(
             doc, data["inputs"], ("inputs",), base)
-        T, single_t, tref = _samples(doc, data["targets"], ("targets",), base, flat=True)
+        T, single_t, tref = _samples(doc, data["targets"], ("targets",), base, flat=True) if given else (
+            np.zeros((X.shape[0], 1)), True, None)
     if maps and not single and single_t and T.shape[0] == 1 and X.shape[0] > 1:
         T, single_t = T.reshape(X.shape[0], -1), False  # feature-map targets of several samples, read as one
     if X.shape[0] != T.shape[0]:
@@ -830,8 +843,13 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         shape = layer.out_shape
     if seq:
         T, single_t, tref = _sequence_targets(doc, data["targets"], ("targets",), base, X.shape[0], shape,
-                                              targets_at)
+                                              targets_at) if given else (
+            np.zeros((X.shape[0], *(shape if targets_at == "all" else shape[-1:]))), single, None)
     fan_in = int(np.prod(shape))
+    if of_output and fan_in != 1:
+        raise doc.error(("loss",), _("loss {loss} differentiates the network's one output, but the output layer has "
+                                     "{fan_in} values").format(loss=data["loss"], fan_in=fan_in),
+                        hint=_("give the last layer one unit, or choose a loss such as half_sse with targets"))
     if not seq and int(np.prod(T.shape[1:])) != fan_in:
         raise doc.error(("targets",), _("the output layer has {fan_in} neuron(s) but each target has {t_shape_1} "
                                         "value(s)").format(fan_in=fan_in, t_shape_1=int(np.prod(T.shape[1:]))),
@@ -887,6 +905,8 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         source=doc.source,
         notation=choice(doc, data["notation"], ("notation",), tuple(NOTATIONS), "notation")
         if data.get("notation") is not None else None,
+        reduction=choice(doc, data.get("reduction", "mean"), ("reduction",), tuple(REDUCTIONS), "reduction"),
+        targets_given=given,
         targets_at=targets_at,
     )
 
@@ -1004,13 +1024,16 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
     target = number(doc, data["target"], ("target",)) if data.get("target") is not None else None
     loss = None
     if target is not None:
-        loss = choice(doc, data.get("loss", "sse"), ("loss",), tuple(LOSSES), "loss")
+        loss = choice(doc, data.get("loss", "sse"), ("loss",), GRAPH_LOSSES, "loss")
         if LOSSES[loss].probability and not 0.0 <= target <= 1.0:
             raise doc.error(("target",), _("{loss} needs a target in [0, 1] (a probability), found {target:g}").format(
                                              loss=loss, target=target),
                             hint=_("a target is 0 or 1 (or a probability between); for other values use sse"))
     elif "loss" in data:
-        raise doc.error(("loss",), _("a loss needs a `target`"), hint=_("add `target: <number>` or remove `loss`"))
+        bare = isinstance(data["loss"], str) and getattr(LOSSES.get(data["loss"]), "of_output", False)
+        raise doc.error(("loss",), _("a loss needs a `target`"), hint=_(
+            "without `target` and `loss` a graph differentiates its output itself: remove `loss`") if bare else _(
+            "add `target: <number>` or remove `loss`"))
     spec = GraphSpec(
         variables=variables, constants=constants, nodes=nodes, output=output, target=target, loss=loss,
         learning_rate=_learning_rate(doc, data, 0.01),

@@ -306,7 +306,8 @@ def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars
     if spec.name:
         out["name"] = spec.name
     out["inputs"] = _data_ref(spec, "inputs", dest)
-    out["targets"] = _data_ref(spec, "targets", dest)
+    if getattr(spec, "targets_given", True):  # (loss none may leave them out)
+        out["targets"] = _data_ref(spec, "targets", dest)
     if spec.input_labels:
         out["input_labels"] = list(spec.input_labels)
     if spec.target_labels:
@@ -316,7 +317,7 @@ def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars
         out_maps = None
         if spec.targets_at != "all":
             out["targets_at"] = spec.targets_at
-    if out_maps and "targets" not in spec.data_refs:  # targets shaped like the output's feature maps, as written
+    if out_maps and "targets" not in spec.data_refs and "targets" in out:  # shaped like the output maps, as written
         T = spec.targets.reshape(-1, *out_maps)
         out["targets"] = _floats(T[0]) if spec.single else _floats(T)
     layers = []
@@ -324,6 +325,8 @@ def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars
         layers.append(_layer_dict(L, i, P, dest, sidecars))
     out["layers"] = layers
     out["loss"] = spec.loss
+    if getattr(spec, "reduction", "mean") != "mean":
+        out["reduction"] = spec.reduction
     out["learning_rate"] = float(spec.learning_rate)
     if spec.freeze:
         out["freeze"] = sorted(spec.freeze)

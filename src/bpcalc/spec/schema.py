@@ -12,7 +12,17 @@ import json
 from typing import Any
 
 from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
-from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS, TARGETS_AT
+from bpcalc.spec.loader import (
+    FREEZABLE,
+    GRAPH_LOSSES,
+    HYPER_RANGES,
+    INITS,
+    MAX_INT64,
+    MAX_PARAMETERS,
+    NOTATIONS,
+    REDUCTIONS,
+    TARGETS_AT,
+)
 
 SCHEMA_FILE = "spec.schema.json"
 
@@ -204,7 +214,10 @@ def _network() -> dict:
         "target_labels": {"type": "array", "items": LABEL, "description": "Names of the targets."},
         "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer"},
                    "description": "The layers, input side first."},
-        "loss": _described(LOSSES, "The loss (default half_sse; with several samples, the mean of theirs)"),
+        "loss": _described(LOSSES, "The loss (default half_sse; with several samples, the mean of theirs, or with "
+                                   "`reduction: sum` their sum); none: E is the one output itself, no targets"),
+        "reduction": _enum(REDUCTIONS, "How the loss of several samples is reduced, as PyTorch's `reduction`: "
+                           + "; ".join(f"{k}: {v}" for k, v in REDUCTIONS.items()) + "."),
         "learning_rate": _learning_rate(0.5),
         "freeze": {"anyOf": [_enum(FREEZABLE, "weights or biases"),
                              {"type": "array", "items": _enum(FREEZABLE, "weights or biases")}],
@@ -224,8 +237,10 @@ def _network() -> dict:
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
     }
+    bare = [name for name, loss in LOSSES.items() if loss.of_output]  # no targets needed (loss none)
     return {"type": "object", "properties": props, "additionalProperties": False,
-            "required": ["inputs", "targets", "layers"], "description": "A layered network.",
+            "required": ["inputs", "layers"], "description": "A layered network.",
+            "anyOf": [{"required": ["targets"]}, {"properties": {"loss": {"enum": bare}}, "required": ["loss"]}],
             **_probability_targets("targets", True)}
 
 
@@ -248,7 +263,7 @@ def _graph() -> dict:
         "output": {"type": "string", "description": "The node differentiated (default: the last)."},
         "target": {"anyOf": [{"$ref": "#/$defs/number"}, {"type": "null"}],
                    "description": "With a target, L = loss(target, output) is differentiated."},
-        "loss": _enum(LOSSES, "The loss against `target` (default sse)."),
+        "loss": _enum(GRAPH_LOSSES, "The loss against `target` (default sse)."),
         "learning_rate": _learning_rate(0.01),
         "expected": _expected(),
         "optimizer": _optimizer(),

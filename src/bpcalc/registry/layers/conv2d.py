@@ -299,7 +299,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
             if b is not None:
                 numbers += f" + {fmt.p_(b[o])}" if taps else fmt.p_(b[o])
         else:
-            numbers = _("({n} terms)").format(n=len(taps) + (b is not None))
+            numbers = nr.terms(len(taps) + (b is not None))
         z = names.at("z", (o, i, j))
         out.rows.append(nr.row(z, definition, numbers, L.z[s, o, i, j]))
         if L.activation != "linear":
@@ -358,7 +358,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
                 definition = nr.sigma("o,i,j", nr.times(names.short("δ", ("o", "i", "j")),
                                                         names.short("w", ("o", c, "p", "q"))), len(terms))
             numbers = (nr.products([(L.delta[s, o, i, j], W[o, c, p, q]) for o, i, j, p, q in terms], fmt)
-                       if write else _("({n} terms)").format(n=len(terms)))
+                       if write else nr.terms(len(terms)))
         if windows > 1:  # the products are in the numbers; the definition names the overlap
             words = _("{n} overlapping windows added").format(n=windows)
             definition = (f"Σ δ·w: {words}", rf"\sum \delta \cdot w\text{{: {words}}}")
@@ -397,7 +397,7 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
         if write:
             numbers = nr.products([(delta[m, o, i, j], x[m, c, h, w]) for m, i, j, h, w in terms], fmt) or "0"
         else:
-            numbers = _("({n} terms)").format(n=len(terms))
+            numbers = nr.terms(len(terms))
         out.rows.append(nr.row(names.grad(names.at("w", (o, c, p, q))), definition, numbers,
                                L.grad_weights[o, c, p, q]))
     if L.biases is not None:
@@ -405,7 +405,7 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
             values = delta[:, o].reshape(-1)
             d_o = _at(ds, (o + 1, "i", "j"))
             definition = (f"Σ_i,j {d_o[0]}", rf"\sum_{{i,j}} {d_o[1]}")
-            numbers = nr.total(values, fmt) if write else _("({n} terms)").format(n=values.size)
+            numbers = nr.total(values, fmt) if write else nr.terms(values.size)
             out.rows.append(nr.row(names.grad(names.at("b", (o,))), definition, numbers, L.grad_biases[o]))
     if n > 1:
         out.notes.append(_("each sum runs over the positions of every sample"))

@@ -138,7 +138,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, view: str = "laye
             numbers, words = nr.products([(L.a_prev[s, k], W[j, k]) for k in range(K)], fmt), False
             numbers += f" + {fmt.p_(b[j])}" if b is not None else ""
         else:
-            numbers, words = _("({n} terms)").format(n=K + (b is not None and not neurons)), True
+            numbers, words = nr.terms(K + (b is not None and not neurons)), True
         z = names.at("z", (j,))
         out.rows.append(nr.row(z, definition, numbers, L.z[s, j], words=words))
         a = names.at("a", (j,))
@@ -225,7 +225,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
         if J <= SPELLED if view == "neurons" else nr.written(J, full):
             numbers, words = nr.products([(L.delta[s, j], W[j, k]) for j in range(J)], fmt), False
         else:
-            numbers, words = _("({n} terms)").format(n=J), True
+            numbers, words = nr.terms(J), True
         out.rows.append(nr.row(names.grad(names.at("in", (k,))), definition, numbers, grad_in[s, k], words=words))
     return out
 
@@ -267,6 +267,20 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
     return out
 
 
+# ---------------------------------------------------------------- the matrix view, for `--view matrix`
+def matrices(P, hp, x, grad_a, delta, record) -> dict:
+    """The layer's products as the matrix view writes them, each (left, right) as (name, matrix); names: W, Wt
+    (Wᵀ), a, at (the layer's input a_prev, aᵀ), δ, δt. One sample, vectors as columns: z = W a (+ b),
+    ∂E/∂W = δ aᵀ, ∂E/∂a_prev = Wᵀ δ. Several samples, one row each: Z = A Wᵀ (+ b), ∂E/∂W = Δᵀ A (the sum over
+    the samples of δ_s a_sᵀ, written `sum`), ∂E/∂A_prev = Δ W. The matrices are the trace's, laid out."""
+    W = P["weights"]
+    if x.shape[0] == 1:
+        a, d = x[0][:, None], delta[0][:, None]
+        return {"z": (("W", W), ("a", a)), "grad_W": (("δ", d), ("at", x[:1])), "grad_in": (("Wt", W.T), ("δ", d))}
+    return {"z": (("a", x), ("Wt", W.T)), "grad_W": (("δt", delta.T), ("a", x)), "grad_in": (("δ", delta), ("W", W)),
+            "sum": ("Σ_s δ_s (a_s)ᵀ", r"\sum_s \delta_s a_s^{\mathsf{T}}")}
+
+
 DENSE = LayerKind(
     name="dense", rank=0, required={"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
     help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
@@ -281,4 +295,5 @@ DENSE = LayerKind(
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
     back_terms=lambda P, delta: delta[..., :, None] * P["weights"],  # (n, J, K) (sequences (n, T, J, K)): δ_j·w_jk
     new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw), default=True, neurons=True,
+    matrices=matrices,
 )

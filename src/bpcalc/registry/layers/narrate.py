@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from bpcalc.i18n import Msg
 from bpcalc.registry.kinds import Row, Sym
 
 LARGE = 64  # rows (cells, neurons, parameters) above which a table shows the first TOP only, unless full
@@ -61,6 +62,11 @@ def total(values: Sequence[float], fmt) -> str:
 def written(count: int, full: bool, limit: int = TERMS) -> bool:
     """Whether a sum of `count` terms is written out term by term."""
     return full or count <= limit
+
+
+def terms(n: int) -> Msg:
+    """"(n terms)": a sum too long to write out, in words (a Msg: data in English, translated where shown)."""
+    return Msg("({n} terms)", n=n)
 
 
 def sigma(over: str, body: Sym, count: int) -> Sym:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bpcalc.i18n import N_, _
+from bpcalc.i18n import N_, Msg, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
 from bpcalc.registry.layers import keys
 from bpcalc.registry.layers import narrate as nr
@@ -331,15 +331,26 @@ def _narrate_backward(kind: str):
 # ---------------------------------------------------------------- the matrix view, for `--view matrix`
 def _max_matrices(P, hp, x, grad_a, delta, record) -> dict:
     """Max-pool in the matrix view: `route` (1 where an input cell is its window's maximum, the cell the gradient
-    goes to; a count where windows overlap) and ∂E/∂x."""
+    goes to; a count where windows overlap) and ∂E/∂x; and its words: what a window becomes (`of_window`), the notes
+    under the forward step (a tie) and the backward step (N_-marked or Msgs: translated where shown)."""
     cache = {"argmax": record["argmax"], "x": x.shape}
+    tie = record.get("ties") is not None and bool(np.any(record["ties"]))
     return {"route": max_back(P, hp, np.ones_like(grad_a), cache), "grad_x": max_back(P, hp, grad_a, cache),
-            "ties": record["ties"]}
+            "ties": record["ties"], "of_window": N_("maximum"),
+            "forward_notes": [N_("a tie: some windows hold their maximum twice; the first in row-major order wins, "
+                                 "as in PyTorch")] if tie else [],
+            "backward_notes": [N_("max-pool: each window's gradient goes whole to the cell that was its maximum; the "
+                                  "others get 0 (where windows overlap, a cell adds what it gets)"),
+                               N_("the cells that receive (how many windows sent them their gradient):")]}
 
 
 def _avg_matrices(P, hp, x, grad_a, delta, record) -> dict:
-    """Avg-pool in the matrix view: ∂E/∂x, each window's gradient shared 1/(kh·kw) to each of its cells."""
-    return {"grad_x": avg_back(P, hp, grad_a, {"x": x.shape})}
+    """Avg-pool in the matrix view: ∂E/∂x, each window's gradient shared 1/(kh·kw) to each of its cells; and its
+    words, as for max-pool."""
+    kh, kw = hp["size"]
+    return {"grad_x": avg_back(P, hp, grad_a, {"x": x.shape}), "of_window": N_("mean"), "forward_notes": [],
+            "backward_notes": [Msg("avg-pool: each window's gradient shared evenly, 1/{k} to each of its {k} cells; "
+                                   "where windows overlap, a cell adds the shares it gets", k=kh * kw)]}
 
 
 
