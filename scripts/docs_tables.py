@@ -45,7 +45,13 @@ def tables() -> dict[str, str]:
         hyper = ", ".join(f"`{k}` {v:g}" for k, v in o.hyper.items())
         if o.decoupled_decay:
             hyper += f"{', ' if hyper else ''}`weight_decay` {o.default_weight_decay:g} (decoupled)"
+        hyper += "".join(f", `{k}` {' or '.join(choices)}" for k, choices in o.settings.items())
         opt.append(f"| `{o.name}` | {hyper or '—'} | {_cell(o.rule_decay or o.rule)} | {_cell(o.help)} |")
+        for k, choices in o.settings.items():  # a face of the entry: its own row
+            for value in choices[1:]:
+                face = o.faces.get(value, o)
+                opt.append(f"| `{o.name}`, `{k}: {value}` | | {_cell(face.rule_decay or face.rule)} | "
+                           f"{_cell(face.help)} |")
     funcs = ["| function | | derivative |", "|---|---|---|"]
     funcs += [f"| `{f.name}` | {_cell(f.help)} | {_cell(_derivatives(f))} |" for f in GRAPH_OPS.values() if f.function]
     return {"layers": "\n".join(lay), "activations": "\n".join(act), "losses": "\n".join(loss),

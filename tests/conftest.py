@@ -84,3 +84,13 @@ def _english_unless_asked() -> None:
 
 
 _english_unless_asked()
+
+
+@pytest.fixture(autouse=True)
+def _english_first():
+    """Every test starts in English: a CLI run with --lang ko leaves the library's language set (as a program's
+    would), and a later test that calls the library directly must not inherit it."""
+    from bpcalc.i18n import set_language
+
+    set_language("en")
+    yield

@@ -35,7 +35,7 @@ def test_schema_keys_are_the_loaders_keys():
 
     mappings = [a for a in DEFS["network"]["properties"]["optimizer"]["anyOf"] if a.get("type") == "object"]
     assert {m["properties"]["type"]["enum"][0]: set(m["properties"]) for m in mappings} == {
-        name: {"type", "weight_decay", *cls.hyper} for name, cls in OPTIMIZERS.items()}
+        name: {"type", "weight_decay", *cls.hyper, *cls.settings} for name, cls in OPTIMIZERS.items()}
     assert set(SCHEMA["properties"]) == NETWORK_KEYS | GRAPH_KEYS
     for kind in ("network", "graph", "layer"):
         assert DEFS[kind]["additionalProperties"] is False  # unknown keys are errors, as in the loader

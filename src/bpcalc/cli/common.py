@@ -73,21 +73,25 @@ LearningRateOpt = Annotated[float | None, typer.Option("--learning-rate", "--lr"
 RoundOpt = Annotated[int | None, typer.Option("--round", metavar="N", min=0, max=12,
                                               help=N_("Hand rounding: round every intermediate to N decimals as it is "
                                                    "computed, as on paper."))]
-ROUND_STYLES = ("calculator", "every", "truncate")
-RoundStyleOpt = Annotated[str, typer.Option(
+RoundStyleOpt = Annotated[str | None, typer.Option(
     "--round-style", metavar="STYLE",
     help=N_("With --round N, how a person rounds: calculator (values read off a calculator and quotients rounded, "
             "sums and products kept exact; the default), every (every number written is rounded to N decimals, sums "
             "and products too, and the next step goes on from it: a class set's sheets), truncate (as every, but "
-            "digits past N are cut off toward zero)."))]
+            "digits past N are cut off toward zero). Overrides the spec's round_style."))]
 
 
-def rounding(round_to: int | None, style: str = "calculator") -> int | None:
-    """--round N and --round-style as the engine takes them (rounding.Written / Truncated for every / truncate)."""
-    from bpcalc.engine.rounding import Truncated, Written
+def rounding(round_to: int | None, style: str | None = None, spec=None) -> int | None:
+    """--round N and --round-style as the engine takes them (rounding.Written / Truncated for every / truncate).
+    Without --round-style, the spec's `round_style:` (which takes effect with --round N only), else calculator."""
+    from bpcalc.engine.rounding import ROUND_STYLES, Truncated, Written
     from bpcalc.errors import SpecError
     from bpcalc.i18n import _
 
+    if style is None:
+        style = getattr(spec, "round_style", None) or "calculator"
+        if round_to is None:
+            return None
     style = style.lower()
     if style not in ROUND_STYLES:
         raise SpecError(_("unknown rounding style {style!r}").format(style=style),

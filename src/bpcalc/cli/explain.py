@@ -87,7 +87,7 @@ def explain(
     if view == "matrix" and param:
         raise SpecError(_("--param picks single parameters; the matrix view derives whole layers"),
                         hint=_("drop --param, or use --view neuron"))
-    trace = run_step(s, learning_rate=learning_rate, round_to=round)
+    trace = run_step(s, learning_rate=learning_rate, round_to=c.rounding(round, None, s))  # (the spec's round_style)
     c.refuse_non_finite(trace)
     ex = derive(trace, precision, param, full)
     if view == "matrix":

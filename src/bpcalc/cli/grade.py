@@ -43,7 +43,7 @@ def grade(
     format: GradeFormatOpt = "text",
     points: PointsOpt = None,
     round: GradeRoundOpt = None,
-    round_style: c.RoundStyleOpt = "calculator",
+    round_style: c.RoundStyleOpt = None,
     output: GradeOutputOpt = None,
 ) -> None:
     """Grade a filled worksheet template: every quantity scored (✓ full points, ✗ none, with the right value and
@@ -62,7 +62,7 @@ def grade(
     s = c.open_spec_for(filled, out)
     from bpcalc import run
 
-    rounding = c.rounding(round, round_style)
+    rounding = c.rounding(round, round_style, s)
     trace = run(s, round_to=rounding)
     c.refuse_non_finite(trace)  # a step that overflowed is no result to grade against
     graded = grade_spec(s, rounding, weights, trace)

@@ -48,7 +48,7 @@ def graph(
     fmt = c.pick_format(format, output, family="graph")
     s = c.open_spec_for(spec, output)
     c.apply_notation(s, notation)
-    trace = run_step(s, learning_rate=learning_rate, round_to=round)
+    trace = run_step(s, learning_rate=learning_rate, round_to=c.rounding(round, None, s))  # (the spec's round_style)
     c.refuse_non_finite(trace)
     n = getattr(trace, "n", 1)
     if sample > n:

@@ -61,7 +61,7 @@ def new(
     seed: SeedOpt = 1,
     graph: GraphOpt = False,
     round: NewRoundOpt = None,
-    round_style: c.RoundStyleOpt = "calculator",
+    round_style: c.RoundStyleOpt = None,
     variants: VariantsOpt = None,
     output: NewOutputOpt = None,
     format: SheetFormatOpt = "markdown",

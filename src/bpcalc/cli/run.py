@@ -20,7 +20,7 @@ def run(
     output: c.OutputOpt = None,
     save: c.SaveOpt = None,
     round: c.RoundOpt = None,
-    round_style: c.RoundStyleOpt = "calculator",
+    round_style: c.RoundStyleOpt = None,
     full: c.FullOpt = False,
     quiet: c.QuietOpt = False,
     standalone: c.StandaloneOpt = False,
@@ -37,7 +37,7 @@ def run(
     s = c.open_spec_for(spec, output, save)
     c.apply_notation(s, notation)
     c.check_view(view, s)
-    trace = run_step(s, learning_rate=learning_rate, round_to=c.rounding(round, round_style))
+    trace = run_step(s, learning_rate=learning_rate, round_to=c.rounding(round, round_style, s))
     c.refuse_non_finite(trace)
     if fmt == "json":  # JSON is the trace's own data (and the checked values): no tables to build
         doc = None

@@ -147,8 +147,8 @@ def step(
     s = c.open_spec_for(spec, save, output, plot)  # before training, not after it
     c.apply_notation(s, notation)
     if round is not None:
-        _by_hand(s, epochs, round, trace, fmt, precision, learning_rate, output, save, full, quiet, standalone,
-                 plot, plot_scale)
+        _by_hand(s, epochs, c.rounding(round, None, s), trace, fmt, precision, learning_rate, output, save, full,
+                 quiet, standalone, plot, plot_scale)
         return
     shown_every = every or (1 if fmt == "json" else _auto(epochs))  # rows of the table / JSON epochs
     param_every = every or _auto(epochs)  # epochs whose parameters are kept (small networks): the table's

@@ -45,7 +45,7 @@ def worksheet(
     spec: c.SpecArg = None,
     blank: BlankOpt = None,
     round: SheetRoundOpt = None,
-    round_style: c.RoundStyleOpt = "calculator",
+    round_style: c.RoundStyleOpt = None,
     answers: AnswersOpt = False,
     template: TemplateOpt = None,
     explain: ExplainOpt = False,
@@ -63,16 +63,16 @@ def worksheet(
     quantity to find blank (____; a ruled box in LaTeX); --answers prints the key."""
     from bpcalc.explain.worksheet import parse_sections
 
-    round = c.rounding(round, round_style)
+    c.rounding(round, round_style)  # an unknown style refused before any work
     quiz_format = lms.chosen(format, output)
     if quiz_format is not None:
-        _quiz(spec, quiz_format, parse_sections(blank), round, template, epochs, explain, precision, learning_rate,
-              output, quiet, tolerance, split)
+        _quiz(spec, quiz_format, parse_sections(blank), (round, round_style), template, epochs, explain, precision,
+              learning_rate, output, quiet, tolerance, split)
         return
     fmt = c.pick_format(format, output)
     sections = parse_sections(blank)
     s = c.open_spec_for(spec, output, template)
-    sheet = build(s, sections, round, answers, explain, epochs, precision, learning_rate)
+    sheet = build(s, sections, c.rounding(round, round_style, s), answers, explain, epochs, precision, learning_rate)
     if template is not None:
         c.deliver(sheet.template(template), template, protect=[s.source])
     c.emit(sheet.doc, fmt, output, sheet.data, quiet=quiet, protect=[s.source], standalone=standalone)
@@ -86,7 +86,7 @@ def _quiz(spec, fmt: str, sections, round_to, template, epochs, explain, precisi
     lms.refuse_with(epochs, explain)
     tol = parse_tolerance(tolerance)
     s = c.open_spec_for(spec, output, template)
-    sheet = build(s, sections, round_to, precision=precision, learning_rate=learning_rate)
+    sheet = build(s, sections, c.rounding(*round_to, s), precision=precision, learning_rate=learning_rate)
     if template is not None:
         c.deliver(sheet.template(template), template, protect=[s.source])
     qs = quiz_sheet(sheet, "", tol)

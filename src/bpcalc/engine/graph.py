@@ -239,5 +239,5 @@ def run_graph(spec: GraphSpec, learning_rate: float | None = None, round_to: int
         loss=vals[root_name(graph, traces)], loss_after=loss_after, learning_rate=lr, grads=grads,
         new_values=new_values,
         target=spec.target, loss_name=spec.loss, loss_node=loss_name, output_after=output_after,
-        optimizer=spec.optimizer.type, optimizer_state=states, round_to=round_to,
-        weight_decay=spec.optimizer.weight_decay)
+        optimizer=spec.optimizer.type, optimizer_state=states, optimizer_settings=spec.optimizer.settings,
+        round_to=round_to, weight_decay=spec.optimizer.weight_decay)

@@ -400,7 +400,9 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
         name=spec.name, loss_name=spec.loss, learning_rate=lr, inputs=X, targets=T, layers=layers,
         loss_terms=terms, sample_loss=sample_loss, loss=E, loss_after=E_after, outputs_after=as2[-1],
         grad_inputs=g.get("grad_inputs"),
-        single=spec.single, freeze=spec.freeze, optimizer=spec.optimizer.type, fused=g["fused"],
+        single=spec.single, freeze=spec.freeze, optimizer=spec.optimizer.type,
+        optimizer_settings=spec.optimizer.settings, fused=g["fused"],
         round_to=round_to, input_labels=spec.input_labels, target_labels=spec.target_labels,
         notation=spec.notation, weight_decay=spec.optimizer.weight_decay, reduction=spec.reduction,
-        targets_given=spec.targets_given, targets_at=spec.targets_at)
+        targets_given=spec.targets_given, weights_layout=getattr(spec, "weights_layout", "output_major"),
+        targets_at=spec.targets_at)

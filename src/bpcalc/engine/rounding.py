@@ -16,6 +16,8 @@ import numpy as np
 from bpcalc.registry import GRAPH_OPS
 from bpcalc.registry.kinds import Activation, Loss, Optimizer, Pair
 
+ROUND_STYLES = ("calculator", "every", "truncate")  # --round-style and the spec key round_style
+
 
 class Written(int):
     """N decimals under the class sheets' rule: every result written is rounded to N decimals (sums and products

@@ -11,7 +11,7 @@ import numpy as np
 # the data model's plain form, in its own module (re-exported here)
 from bpcalc.engine.records import Records as Records
 from bpcalc.engine.records import plain
-from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, GRAPH_OPS, LAYERS, loss_of
+from bpcalc.registry import DEFAULT_LAYER, DEFAULT_OPTIMIZER, GRAPH_OPS, LAYERS, loss_of, optimizer_settings_json
 from bpcalc.registry.kinds import Loss
 
 
@@ -78,12 +78,14 @@ class NetworkTrace:
     single: bool = True
     freeze: frozenset[str] = frozenset()
     optimizer: str = DEFAULT_OPTIMIZER
+    optimizer_settings: dict[str, str] = field(default_factory=dict)  # its word settings (momentum's form)
     fused: bool = False  # δ of the output layer taken in closed form (softmax+CE, sigmoid+BCE)
     round_to: int | None = None
     rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
     input_labels: list[str] | None = None
     target_labels: list[str] | None = None
     notation: str | None = None  # the notation profile names are shown in (never part of the JSON)
+    weights_layout: str = "output_major"  # how the spec wrote dense weights: the matrix view writes them so (not JSON)
     weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
     grad_inputs: np.ndarray | None = None  # shaped like inputs: ∂E/∂x, the first layer's δ passed back once more
     reduction: str = "mean"  # the loss over the samples: their mean, or (`reduction: sum`) their sum
@@ -151,6 +153,7 @@ class GraphTrace:
     output_after: float | None = None
     optimizer: str = DEFAULT_OPTIMIZER
     optimizer_state: dict[str, dict[str, float]] = field(default_factory=dict)
+    optimizer_settings: dict[str, str] = field(default_factory=dict)  # its word settings (momentum's form)
     weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
     round_to: int | None = None
     rounding: Any = None  # departures.RoundingComparison: the exact twin and where the rounded step departs
@@ -254,6 +257,7 @@ def network_dict(tr: NetworkTrace) -> dict:
             "type": L.type,
             "layer": L.l,
             "activation": L.activation,
+            **({"shared_bias": True} if L.hyper.get("shared_bias") else {}),  # biases: [b], one for every unit
             "weights": _num(L.weights),
             "biases": _num(L.biases),
             "z": per_sample(L.z),
@@ -275,6 +279,7 @@ def network_dict(tr: NetworkTrace) -> dict:
         **({"reduction": tr.reduction} if tr.reduction != "mean" else {}),  # (a key only where not the default)
         "learning_rate": tr.learning_rate,
         "optimizer": tr.optimizer,
+        **optimizer_settings_json(tr.optimizer, tr.optimizer_settings),
         "round": tr.round_to,
         "inputs": per_sample(tr.inputs),
         "targets": per_sample(_like_output(tr.targets, tr)) if tr.targets_given else None,
@@ -354,6 +359,7 @@ def graph_dict(tr: GraphTrace) -> dict:
         "loss_function": tr.loss_name,
         "learning_rate": tr.learning_rate,
         "optimizer": tr.optimizer,
+        **optimizer_settings_json(tr.optimizer, tr.optimizer_settings),
         "round": tr.round_to,
         "loss": _num(tr.loss),
         "loss_after": _num(tr.loss_after),

@@ -47,6 +47,7 @@ class TrainResult:
     learning_rate: float
     optimizer: str
     loss_name: str | None
+    optimizer_settings: dict[str, str] = field(default_factory=dict)  # its word settings (momentum's form)
     reduction: str = "mean"  # a network's loss over its samples: their mean, or (`reduction: sum`) their sum
     samples: int = 1
     batch_size: int = 1
@@ -408,6 +409,7 @@ def _loop(run: _Run, spec: NetworkSpec | GraphSpec, epochs: int, lr: float, ever
     return TrainResult(
         kind=run.kind, name=spec.name, start_epoch=st0.epoch, epochs_requested=epochs, **log.result(),
         loss_final=final, learning_rate=lr, optimizer=spec.optimizer.type, loss_name=spec.loss,
+        optimizer_settings=spec.optimizer.settings,
         reduction=getattr(spec, "reduction", "mean"),
         param_names=run.param_names() if small else [], snapshot_epochs=snap_ep[:rec], snapshots=snap[:rec],
         diverged=reason, diverged_epoch=diverged, interrupted=interrupted, traces=traces,

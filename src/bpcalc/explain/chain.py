@@ -23,7 +23,8 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import Msg, _
-from bpcalc.registry import GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, written
+from bpcalc.registry import GRAPH_OPS, LAYERS, LOSSES, optimizer_class, written
+from bpcalc.registry.kinds import Optimizer
 from bpcalc.registry.layers.narrate import terms
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -200,7 +201,7 @@ def _network_params(tr: NetworkTrace) -> list[tuple]:
         J, K = L.weights.shape
         keys += [("w", li, j, k) for j in range(J) for k in range(K)]
         if L.biases is not None:
-            keys += [("b", li, j, 0) for j in range(J)]
+            keys += [("b", li, j, 0) for j in range(len(L.biases))]  # one for a bias the units share
     return keys
 
 
@@ -245,6 +246,8 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
     """One parameter's derivation; numbers are written out for the first `shown` samples only."""
     kind, li, j, k = key
     L = tr.layers[li]
+    if kind == "b" and L.hyper.get("shared_bias") and L.delta.shape[1] > 1:
+        return _shared_bias_param(tr, nt, f, key)
     last = len(tr.layers) - 1
     n = tr.n
     K = tr.targets.shape[1]
@@ -325,6 +328,35 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
     return pd
 
 
+def _shared_bias_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple) -> ParamDerivation:
+    """∂E/∂b of a bias every unit of the layer shares (`shared_bias: true`): b is in each z_j with factor 1, so
+    ∂E/∂b = Σ_j ∂E/∂z_j · 1 = Σ_j δ_j (and the sum over the samples, whose δ carry 1/n)."""
+    li = key[1]
+    L = tr.layers[li]
+    n, J = tr.n, L.delta.shape[1]
+    p, E = nt.b_param(li, 0), nt.E
+    lhs = d(E, p)
+    sigma = M("Σ_s ", r"\sum_s ") if n > 1 else M("", "")
+    zj, dj = nt.generic("z", li, "j"), nt.generic("δ", li, "j")
+    lines = [M(f"{lhs.text} = {sigma.text}Σ_j ∂{E.text}/∂{zj.text} · ∂{zj.text}/∂{p.text}",
+               rf"{lhs.tex} = {sigma.tex}\sum_j \frac{{\partial {E.tex}}}{{\partial {zj.tex}}}"
+               rf"\frac{{\partial {zj.tex}}}{{\partial {p.tex}}}"),
+             _cont(M(f"{sigma.text}Σ_j {dj.text} · 1", rf"{sigma.tex}\sum_j {dj.tex} \cdot 1"))]
+    if J <= MAX_TERMS_WRITTEN:
+        deltas = [nt.delta(li, u) for u in range(J)]
+        total = M(" + ".join(x.text for x in deltas), " + ".join(x.tex for x in deltas))
+        lines.append(_cont(M(f"{sigma.text}({total.text})", rf"{sigma.tex}\left({total.tex}\right)") if n > 1
+                           else total))
+        rows = [" + ".join(f.p_(x) for x in L.delta[s]) for s in range(min(n, MAX_SAMPLES_WRITTEN))]
+        more = f" + … ({n} terms)" if n > MAX_SAMPLES_WRITTEN else ""
+        lines.append(_cont(num((" + ".join(f"({r})" for r in rows) if n > 1 else rows[0]) + more)))
+    grad = float(L.grad_biases[0])
+    lines.append(_cont(num(f(grad))))
+    pd = ParamDerivation(p, f"layers.{li}.biases.0", "bias", lhs, lines, grad, [], n, layer=L.l)
+    pd.update = _network_update(tr, f, key, p, lhs)
+    return pd
+
+
 def _cont(m: M) -> M:
     return M("= " + m.text, "= " + m.tex)
 
@@ -385,14 +417,14 @@ def _network_update(tr: NetworkTrace, f: Fmt, key: tuple, p: M, lhs: M) -> Updat
     else:
         old, g, new, skey, ix = L.biases[j], L.grad_biases[j], L.new_biases[j], "biases", (j,)
     state = {s: f(v[ix]) for s, v in L.optimizer_state.get(skey, {}).items()}
-    return _update(tr.optimizer, tr.learning_rate, f, p, lhs, float(old), float(g), float(new), state,
+    return _update(optimizer_class(tr.optimizer, tr.optimizer_settings), tr.learning_rate, f, p, lhs, float(old),
+                   float(g), float(new), state,
                    skey in tr.freeze, tr.weight_decay)
 
 
-def _update(opt: str, lr: float, f: Fmt, p: M, lhs: M, old: float, g: float, new: float,
+def _update(o: type[Optimizer], lr: float, f: Fmt, p: M, lhs: M, old: float, g: float, new: float,
             state: dict[str, str], frozen: bool, weight_decay: float = 0.0) -> Update:
-    """The update of one parameter as the optimizer entry narrates it (weight decay included)."""
-    o = OPTIMIZERS[opt]
+    """The update of one parameter as the optimizer entry (in its face) narrates it (weight decay included)."""
     if frozen:
         return Update(M(Msg("{p} is frozen", p=p.text), rf"{p.tex}\ \text{{is frozen}}"),
                       Msg("stays {old}", old=f(old)), old, g, lr,
@@ -545,7 +577,8 @@ def _graph_param(tr: GraphTrace, f: Fmt, kind: str, name: str, top: str, plain_d
     upd = None
     if kind == "variable":
         st = {k: f(v) for k, v in tr.optimizer_state.get(name, {}).items()}
-        upd = _update(tr.optimizer, tr.learning_rate, f, gname(name), lhs, float(tr.variables[name]), grad,
+        upd = _update(optimizer_class(tr.optimizer, tr.optimizer_settings), tr.learning_rate, f, gname(name), lhs,
+                      float(tr.variables[name]), grad,
                       float(tr.new_values[name]), st, False, tr.weight_decay)
     return ParamDerivation(gname(name), _graph_path_key(kind, name), kind, lhs, lines, grad, graph_paths=gpaths,
                            walk=walk, update=upd, chain=chain, formula=formula)

@@ -59,8 +59,10 @@ class Notation:
     """Names for one network. `li` is the 0-based weight layer; its layer number l is li + 2 (`ng`: li + 1)."""
 
     def __init__(self, layers_labels: list[dict], activations: list[str], input_labels=None, target_labels=None,
-                 profile: str | None = None, biases: list | None = None, sizes: list[int] | None = None):
+                 profile: str | None = None, biases: list | None = None, sizes: list[int] | None = None,
+                 one_bias: list[bool] | None = None):
         self.labels = layers_labels
+        self.one_bias = one_bias or [False] * len(layers_labels)  # `shared_bias: true`: one bias b^(l) per layer
         self.acts = activations
         self.input_labels = input_labels
         self.target_labels = target_labels
@@ -76,7 +78,8 @@ class Notation:
         layers = source.layers
         return cls([l.labels for l in layers], [l.activation for l in layers], source.input_labels,
                    source.target_labels, profile or getattr(source, "notation", None),
-                   [l.biases for l in layers], [_shape2(l) for l in layers])
+                   [l.biases for l in layers], [_shape2(l) for l in layers],
+                   [bool(l.hyper.get("shared_bias")) for l in layers])
 
     # ------------------------------------------------------------------ mazur's running numbers
     def _mazur_numbers(self, biases) -> None:
@@ -177,13 +180,18 @@ class Notation:
         return M(f"{base}^{o}{l}{c}{ix}", f"{tex}^{{{o}{l}{c}}}{ix}")
 
     def b(self, li: int, j: int) -> M:
-        """A bias as formulas write it (mazur: one name for a layer whose biases are equal)."""
+        """A bias as formulas write it (mazur: one name for a layer whose biases are equal; a layer with one bias
+        shared by its units, `shared_bias: true`: b^(l), whichever unit)."""
+        one = self.one_bias[li]
         lab = self.labels[li].get("biases")
         if lab:
-            return _label(lab[j])
+            return _label(lab[0 if one else j])
         if self.profile == "mazur" and self._b0:
-            n = self._b0[li] + (1 if self._shared[li] else j + 1)
+            n = self._b0[li] + (1 if self._shared[li] or one else j + 1)
             return M(f"b{n}", f"b_{{{n}}}")
+        if one:
+            l, (o, c) = self._layer_no(li), ("[", "]") if self.profile == "ng" else ("(", ")")
+            return M(f"b^{o}{l}{c}", f"b^{{{o}{l}{c}}}")
         return _sym("b", (j + 1,), self._layer_no(li), self.profile == "ng")
 
     def b_param(self, li: int, j: int) -> M:
@@ -330,7 +338,7 @@ def param_names(source, profile: str | None = "layer") -> list[str]:
         J, K = layer.weights.shape
         out += [nt.w(li, j, k).text for j in range(J) for k in range(K)]
         if layer.biases is not None:
-            out += [nt.b_param(li, j).text for j in range(J)]
+            out += [nt.b_param(li, j).text for j in range(len(layer.biases))]  # one for a shared bias
     return out
 
 

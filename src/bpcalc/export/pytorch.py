@@ -31,23 +31,37 @@ def _tensor(a: np.ndarray) -> str:
 
 
 def _optimizer_code(spec, params: str) -> str:
-    from bpcalc.registry import OPTIMIZERS
+    """`opt = torch.optim...(...)`, after a comment where the spec's form of the optimizer is not torch's own."""
+    from bpcalc.registry import optimizer_class
 
     o = spec.optimizer
+    cls = optimizer_class(o.type, o.settings)
     wd = f", weight_decay={_num(o.weight_decay)}" if o.weight_decay else ""
-    return OPTIMIZERS[o.type].torch.format(params=params, lr=_num(spec.learning_rate), wd=wd,
-                                           weight_decay=_num(o.weight_decay),
-                                           **{k: _num(v) for k, v in o.hyper.items()})
+    code = "opt = " + cls.torch.format(params=params, lr=_num(spec.learning_rate), wd=wd,
+                                       weight_decay=_num(o.weight_decay), **{k: _num(v) for k, v in o.hyper.items()})
+    if not cls.torch_scale:
+        return code
+    note = _("classic momentum (v ← μ·v − α·g, θ ← θ + v) with a constant α, as bpcalc runs it, is torch.optim.SGD's "
+             "momentum: its momentum_buffer is −v/α, and θ is the same after every step")
+    return "\n".join([*_comment(note, "# "), code])
 
 
-def _state_code(spec, param_of: dict) -> list[str]:
-    """Lines that load `training_state:` (from `bpcalc step --save`) into the torch optimizer, so it resumes."""
-    from bpcalc.registry import OPTIMIZERS
+def _state_code(spec, param_of: dict, scalars: frozenset = frozenset()) -> list[str]:
+    """Lines that load `training_state:` (from `bpcalc step --save`) into the torch optimizer, so it resumes;
+    `scalars`: the keys of shared biases, scalar parameters in torch."""
+    from bpcalc.errors import SpecError
+    from bpcalc.registry import optimizer_class
 
     st = spec.optimizer.state
-    cls = OPTIMIZERS[spec.optimizer.type]
+    cls = optimizer_class(spec.optimizer.type, spec.optimizer.settings)
     if st is None or not cls.buffers:
         return []
+    lr = spec.learning_rate
+    if cls.torch_scale and lr == 0 and any(np.any(np.asarray(v) != 0) for bufs in st.buffers.values()
+                                           for v in bufs.values()):
+        raise SpecError(_("classic momentum with learning rate 0 still moves θ by its saved v, which "
+                          "torch.optim.SGD cannot do (its momentum_buffer is −v/α)"),
+                        hint=_("export with a learning rate above 0, or delete training_state"))
     lines = ["", "# " + _("where `bpcalc step` stopped: the optimizer's buffers and step count (training_state:)")]
     for key, bufs in st.buffers.items():
         if key not in param_of:
@@ -56,7 +70,10 @@ def _state_code(spec, param_of: dict) -> list[str]:
         if cls.torch_counts_steps:
             lines.append(f"opt.state[{p}]['step'] = torch.tensor({_num(st.step)})")
         for b in cls.buffers:
-            lines.append(f"opt.state[{p}][{cls.torch_state[b]!r}] = {_tensor(bufs[b])}")
+            buf = -np.asarray(bufs[b], dtype=np.float64) / lr if cls.torch_scale else bufs[b]  # classic: −v/α
+            if key in scalars:  # a shared bias: torch's parameter (and its buffers) a scalar
+                buf = np.asarray(buf).reshape(())
+            lines.append(f"opt.state[{p}][{cls.torch_state[b]!r}] = {_tensor(buf)}")
     if cls.torch_counts_steps:  # parameters without saved buffers start afresh, at the same step count
         lines.append(f"STEP = {st.step}")
     return lines
@@ -135,6 +152,19 @@ def _header(title: str, source: str | None, what: str) -> str:
 
 # functions a registry entry's torch form may call, defined in the script only where it does
 HELPERS = {
+    "SharedBiasLinear(": '''
+
+class SharedBiasLinear(torch.nn.Module):
+    """nn.Linear's weight, and one bias (a scalar parameter) added to every unit: a layer with shared_bias: true."""
+
+    def __init__(self, in_features, out_features):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(out_features, in_features))
+        self.bias = torch.nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+''',
     "log1m_softmax(": '''
 
 def log1m_softmax(z):
@@ -250,14 +280,20 @@ def _network_script(spec, dest: Path | None) -> str:
                               "as bpcalc does (Conv2d: output channel × input channel × kernel row × column)")
                             if maps else _("nn.Linear keeps weights as bpcalc does: row j = neuron j of the layer, "
                                            "column k = input k")))
+    if getattr(spec, "weights_layout", "output_major") == "input_major":
+        lines.append("# " + _("the spec writes the weights input-major (row k = input k, z = a·W): nn.Linear's weight "
+                              "below is their transpose"))
     lines.append("layers = torch.nn.ModuleList([")
-    for L in spec.layers:
-        lines.append(f"    torch.{LAYERS[L.type].torch(L)},")
+    shared = {i for i, L in enumerate(spec.layers) if L.hyper.get("shared_bias") and L.biases is not None}
+    for i, L in enumerate(spec.layers):
+        lines.append(f"    SharedBiasLinear({L.weights.shape[1]}, {L.weights.shape[0]}),  # shared_bias: one bias b"
+                     if i in shared else f"    torch.{LAYERS[L.type].torch(L)},")
     lines.append("])")
     if any(L.params for L in spec.layers):
         lines.append("with torch.no_grad():")
     for i, L in enumerate(spec.layers):
         for name, arr in L.params.items():
+            arr = arr.reshape(()) if i in shared and name == "biases" else arr  # the one bias: a scalar
             lines.append(f"    layers[{i}].{TORCH_PARAM[name]}.copy_({_tensor(arr)})")
     lines.append(f"ACTIVATIONS = {[L.activation for L in spec.layers]!r}")
     if maps:
@@ -301,8 +337,8 @@ def loss_of(zs, as_, t):
     lines.append("\n")
     lines.append("# " + (_("frozen (not updated, gradients still shown): {names}").format(names=", ".join(frozen))
                          if frozen else _("every weight and bias is updated")))
-    lines.append(f"opt = {_optimizer_code(spec, '[' + ', '.join(params) + ']')}")
-    lines += _state_code(spec, param_of)
+    lines.append(_optimizer_code(spec, '[' + ', '.join(params) + ']'))
+    lines += _state_code(spec, param_of, frozenset(("b", i) for i in shared))
     lines.append(MAPS_STEP if maps else '''
 zs, as_ = forward(X)
 loss = loss_of(zs, as_, T)
@@ -337,6 +373,9 @@ else:
             print(f"           new b {L['new_biases']}")
     print(f"loss after  {result['loss_after']!r}")''')
     text = _with_helpers("\n".join(lines) + "\n")
+    if shared:  # a scalar bias printed as bpcalc's JSON writes it, [b]
+        text = text.replace("gb.tolist()", "gb.reshape(-1).tolist()").replace(
+            "layer.bias.detach().tolist()", "layer.bias.detach().reshape(-1).tolist()")
     if spec.optimizer.state is not None and "STEP = " in text:
         text = text.replace("opt.step()\n", "opt.step()  # continues from step STEP of the saved run\n")
     return text
@@ -373,7 +412,7 @@ def _graph_script(spec) -> str:
                      f"    return {LOSSES[g.loss].torch}  # {g.loss}")
     else:
         lines.append("\n\ndef loss_of(y):\n    return y  # " + _("no target: the output itself is differentiated"))
-    lines.append(f"\n\nopt = {_optimizer_code(spec, '[' + ', '.join(variables) + ']')}")
+    lines.append("\n\n" + _optimizer_code(spec, '[' + ', '.join(variables) + ']'))
     lines += _state_code(spec, {n: py[n] for n in g.variables})
     call = "forward(" + ", ".join(variables) + ")"
     leaves = ", ".join(f"{n!r}: {py[n]}" for n in g.variables)

@@ -44,7 +44,24 @@ def pair(activation: str, loss: str, reduction: str = "mean") -> Pair | None:
 
 def make_optimizer(spec) -> Optimizer:
     """The optimizer an OptimizerSpec names, with its hyperparameters."""
-    return OPTIMIZERS[spec.type](spec.weight_decay, **spec.hyper)
+    return optimizer_class(spec.type, spec.settings)(spec.weight_decay, **spec.hyper)
+
+
+def optimizer_label(name: str, settings: dict[str, str] | None = None) -> str:
+    """An optimizer as headings name it: its name, then its settings that differ from the defaults, "momentum
+    (classic)"."""
+    return name + "".join(f" ({v})" for v in OPTIMIZERS[name].non_default(settings).values())
+
+
+def optimizer_settings_json(name: str, settings: dict[str, str] | None) -> dict:
+    """The JSON's `optimizer_settings` (those differing from the defaults: {form: classic}), or nothing."""
+    words = OPTIMIZERS[name].non_default(settings)
+    return {"optimizer_settings": words} if words else {}
+
+
+def optimizer_class(name: str, settings: dict[str, str] | None = None) -> type[Optimizer]:
+    """The registry entry of an optimizer, in the face its settings choose (momentum's form: classic)."""
+    return OPTIMIZERS[name].face(settings)
 
 
 def stepper(spec, lr: float) -> optimizers.Stepper:

@@ -272,6 +272,11 @@ class Optimizer:
     # the range each setting must lie in, as PyTorch checks it: (low, high, high included, in words); weight_decay
     # may be < 0 (a divergence demo)
     hyper_range: ClassVar[dict[str, tuple[float, float | None, bool, str]]] = {}
+    # settings that are words, not numbers: spec key -> its choices, the first the default (momentum's form)
+    settings: ClassVar[dict[str, tuple[str, ...]]] = {}
+    settings_help: ClassVar[dict[str, str]] = {}
+    # a setting's value -> the entry's face for it (a subclass with its own rule, narration and torch forms)
+    faces: ClassVar[dict[str, type[Optimizer]]] = {}
     aliases: ClassVar[tuple[str, ...]] = ()  # names people write for it (`optimizer: nag`): a misspelling's hint
     buffers: ClassVar[tuple[str, ...]] = ()  # state kept between steps (saved in training_state)
     shown: ClassVar[tuple[Shown, ...]] = ()  # what run's update table shows, buffers included
@@ -290,8 +295,23 @@ class Optimizer:
     torch: ClassVar[str]  # torch.optim constructor: {params}, {lr}, hyperparameters by name, {wd} (", weight_decay=…")
     torch_state: ClassVar[dict[str, str]] = {}  # buffer -> torch's state key
     torch_counts_steps: ClassVar[bool] = True  # torch keeps state['step'] (SGD and its momentum variants do not)
+    matrix_state: ClassVar[bool] = False  # the matrix view writes the buffers: the step is one (θ + v)
+    torch_scale: ClassVar[bool] = False  # torch's buffer is −(this buffer)/α (classic momentum's v = −α·buf)
     default: ClassVar[bool] = False  # the optimizer of a spec that names none (saved specs leave it out)
     gradient_step: ClassVar[bool] = False  # the rule is θ − α·g itself: the matrix view writes it with the matrices
+
+    @classmethod
+    def face(cls, settings: dict[str, str] | None = None) -> type[Optimizer]:
+        """The entry's face for these settings (momentum's form: classic): its rule, narration and torch forms."""
+        for value in (settings or {}).values():
+            if value in cls.faces:
+                return cls.faces[value]
+        return cls
+
+    @classmethod
+    def non_default(cls, settings: dict[str, str] | None) -> dict[str, str]:
+        """The settings that differ from their defaults (what a saved spec and the JSON write)."""
+        return {k: v for k, v in (settings or {}).items() if k in cls.settings and v != cls.settings[k][0]}
 
     def __init__(self, weight_decay: float | None = None, **hyper: float):
         self.weight_decay = self.default_weight_decay if weight_decay is None else weight_decay

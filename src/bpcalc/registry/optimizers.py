@@ -43,6 +43,9 @@ class Momentum(Optimizer):
     hyper = {"momentum": 0.9}
     hyper_help = {"momentum": "Momentum μ (default 0.9)."}
     hyper_range = {"momentum": (0.0, None, False, "≥ 0")}
+    settings = {"form": ("pytorch", "classic")}
+    settings_help = {"form": "How the buffer is written: pytorch (v ← μ·v + g, θ ← θ − α·v; default) or classic "
+                             "(v ← μ·v − α·g, θ ← θ + v, as lecture notes write it)."}
     aliases = ("sgd_momentum",)
     buffers = ("v",)
     shown = (Shown("v", "v"),)
@@ -64,9 +67,35 @@ class Momentum(Optimizer):
         return {}
 
 
+class ClassicMomentum(Momentum):
+    """Momentum as lecture notes write it: the buffer holds the step itself, v ← μ·v − α·g, θ ← θ + v. With a
+    constant α it is PyTorch's momentum with v = −α·(PyTorch's buffer): the same θ step after step."""
+
+    help = "SGD with momentum, the classic form: v ← μ·v − α·g, θ ← θ + v (as torch.optim.SGD with momentum)"
+    rule, rule_t = "v = μ·v − α·g;  θ + v", "{p} + {v}"
+    rule_tex = r"v \leftarrow \mu v - \alpha g,\quad \theta + v"
+    torch_scale = True  # torch's momentum_buffer is −v/α
+    matrix_state = True
+
+    def rule_step(self, p, g, s, t, lr, scratch=False):
+        v = s["v"]
+        v *= self.momentum
+        if scratch:
+            np.multiply(g, lr, out=g)
+            v -= g
+        else:
+            v -= lr * g
+        p += v
+        return {}
+
+
+Momentum.faces = {"classic": ClassicMomentum}  # (the face is defined after the entry it belongs to)
+
+
 class Nesterov(Momentum):
     name = "nesterov"
     aliases = ("nag",)
+    settings, settings_help, faces = {}, {}, {}
     help = "SGD with Nesterov momentum: v ← μ·v + g, θ ← θ − α·(g + μ·v) (torch.optim.SGD, nesterov=True)"
     rule, rule_t = "v = μ·v + g;  θ − α·(g + μ·v)", "{p} − {lr} × ({g} + μ·{v})"
     rule_tex = r"v \leftarrow \mu v + g,\quad \theta - \alpha (g + \mu v)"

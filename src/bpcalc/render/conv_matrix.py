@@ -18,12 +18,14 @@ from bpcalc.render.equation import sym
 MAX_MAPS = 4  # samples, and channels per sample, whose maps are written out (--full: all)
 
 
-def faces(L) -> dict:
-    """The kind's matrices of layer L (the registry computes them; nothing is computed here)."""
+def faces(L, layout: str | None = None) -> dict:
+    """The kind's matrices of layer L (the registry computes them; nothing is computed here); `layout`:
+    "input_major" asks a dense layer for its products as a spec with `weights_layout: input_major` writes them."""
     kind = LAYERS[L.type]
     if kind.matrices is None:
         return {}
-    return kind.matrices(L.params, L.hyper, L.a_prev, L.grad_a, L.delta, L.record)
+    return kind.matrices(L.params, {**L.hyper, "layout": layout} if layout else L.hyper, L.a_prev, L.grad_a, L.delta,
+                         L.record)
 
 
 def shape_text(shape) -> str:

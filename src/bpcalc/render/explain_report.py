@@ -118,7 +118,8 @@ def _network_blocks(doc: Doc, ex: Explanation, level: int) -> None:
                 l=ex.layer_numbers.get(p.layer, p.layer)), level + 1)
         doc.heading(p.lhs.text, level + 2)
         doc.para(equation(p.lines), "math")
-        _factor_table(doc, p.factors, ex.n, ex.shown)
+        if p.factors:  # (a shared bias is a sum over the layer's units, written out in its lines)
+            _factor_table(doc, p.factors, ex.n, ex.shown)
         for fa in p.factors:
             if fa.paths:
                 _paths_table(doc, fa, ex.n, ex.shown)

@@ -130,6 +130,7 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
         J, K = L.weights.shape
         act = ACTIVATIONS[L.activation]
         zs = []
+        shared = None  # a bias the layer's units share (`shared_bias: true`): one node, an edge to every z
         for j in range(J):
             z_name, a_name = nt.z(li, j).text, nt.a(li, j).text
             if act.identity:  # a = z: one node
@@ -141,8 +142,11 @@ def _network(tr: NetworkTrace, f: Fmt, s: int) -> Drawing:
                 dr.edge(prev[k], zs[j], f"{nt.w(li, j, k).text} = {f(L.weights[j, k])}",
                         f"grad {f(L.grad_weights[j, k])}", f"new {f(L.new_weights[j, k])}")
             if L.biases is not None:
-                b = dr.node([nt.b_param(li, j).text, f"data {f(L.biases[j])}", f"grad {f(L.grad_biases[j])}",
-                             f"new {f(L.new_biases[j])}"], "param")
+                bj = min(j, len(L.biases) - 1)
+                b = shared if bj < j else dr.node([nt.b_param(li, bj).text, f"data {f(L.biases[bj])}",
+                                                   f"grad {f(L.grad_biases[bj])}", f"new {f(L.new_biases[bj])}"],
+                                                  "param")
+                shared = b
                 dr.edge(b, zs[j])
         if act.identity:
             prev = zs

@@ -14,7 +14,7 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import Msg, _
-from bpcalc.registry import LAYERS, OPTIMIZERS, pair
+from bpcalc.registry import LAYERS, optimizer_class, optimizer_label, pair
 from bpcalc.registry.kinds import Narration, Row
 from bpcalc.registry.layers.narrate import LARGE, TOP
 from bpcalc.render.doc import Doc, M, Table
@@ -85,11 +85,14 @@ def intro(doc: Doc, tr: NetworkTrace, f: Fmt, shape: str) -> None:
     doc.para(_("{sizes} network; loss {loss}: E = {formula}").format(sizes=shape, loss=tr.loss_name,
                                                                        formula=loss.formula)
              + over_samples(tr)
-             + _("; learning rate α = {lr}; optimizer {optimizer}").format(lr=f(tr.learning_rate),
-                                                                          optimizer=tr.optimizer)
+             + _("; learning rate α = {lr}; optimizer {optimizer}").format(
+                 lr=f(tr.learning_rate), optimizer=optimizer_label(tr.optimizer, tr.optimizer_settings))
              + (_("; frozen: {names}").format(names=", ".join(sorted(tr.freeze))) if tr.freeze else ""))
     if tr.round_to is not None:
         doc.para(rounding_note(tr.round_to), "note")
+    if tr.weights_layout == "input_major":
+        doc.para(_("The spec writes the weights input-major (row k = input k, column j = neuron j: z = a·W + b): "
+                   "w_jk is row k, column j of its matrix; --view matrix writes them so."), "note")
 
 
 def over_samples(tr: NetworkTrace) -> str:
@@ -219,7 +222,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
         _caption(t, nar)
 
     # ---- update
-    opt = OPTIMIZERS[tr.optimizer]
+    opt = optimizer_class(tr.optimizer, tr.optimizer_settings)
     doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule_written(tr.weight_decay, f(tr.weight_decay)),
                                                           lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
@@ -281,7 +284,7 @@ def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, ful
     """The update of every parameter of layer li, whatever its shape: old, gradient, state, the rule, new."""
     from bpcalc.render.report import _state_columns, _state_keys
 
-    L, opt = tr.layers[li], OPTIMIZERS[tr.optimizer]
+    L, opt = tr.layers[li], optimizer_class(tr.optimizer, tr.optimizer_settings)
     extra = _state_columns(tr.optimizer)
     t = doc.table(_("Layer {l}").format(l=names.l), [_("parameter"), _("old"), _("gradient"), *extra,
                                                      _("with numbers"), _("new")],

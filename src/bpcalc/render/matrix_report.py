@@ -14,7 +14,7 @@ from bpcalc.explain.chain import fill
 from bpcalc.explain.notation import Notation, d
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.registry import ACTIVATIONS, LAYERS, OPTIMIZERS, neurons_only
+from bpcalc.registry import ACTIVATIONS, LAYERS, neurons_only, optimizer_class, optimizer_label
 from bpcalc.registry import pair as loss_pair
 from bpcalc.render import conv_matrix
 from bpcalc.render.doc import Doc, M
@@ -72,13 +72,16 @@ class _View:
         self.full = full
         self.n = tr.n
         self.batch = tr.n > 1
+        # `weights_layout: input_major` (dense layers only): W is inputs × neurons and vectors are rows, z = a W + b
+        self.input_major = tr.weights_layout == "input_major" and neurons_only(L.type for L in tr.layers)
+        self.rows = self.batch or self.input_major  # vectors written as rows (one per sample)
         self.elided = False
 
     def vec(self, v: np.ndarray) -> Matrix:
         """One sample's vector as a column; with several samples the (samples × units) matrix."""
         if v.ndim > 2:  # feature maps: each sample's cells in the order (channel, row, column)
             v = v.reshape(v.shape[0], -1)
-        m = _mat(v, self.f, self.full) if self.batch else _col(v[0], self.f, self.full)
+        m = _mat(v, self.f, self.full) if self.rows else _col(v[0], self.f, self.full)
         self.elided |= m.elided
         return m
 
@@ -89,7 +92,7 @@ class _View:
 
     def bias(self, b: np.ndarray) -> Matrix:
         """b as a column (one sample) or a row added to every sample's row (several)."""
-        m = _row(b, self.f, self.full) if self.batch else _col(b, self.f, self.full)
+        m = _row(b, self.f, self.full) if self.rows else _col(b, self.f, self.full)
         self.elided |= m.elided
         return m
 
@@ -97,7 +100,8 @@ class _View:
         """A parameter (W or b) or its gradient or update: W as it is, b as a column."""
         if x.ndim > 2:  # conv2d kernels: one row per output channel (W_row)
             x = x.reshape(x.shape[0], -1)
-        m = _mat(x, self.f, self.full) if x.ndim == 2 else _col(x, self.f, self.full)
+        m = (_mat(x, self.f, self.full) if x.ndim == 2 else _row(x, self.f, self.full) if self.input_major
+             else _col(x, self.f, self.full))
         self.elided |= m.elided
         return m
 
@@ -134,6 +138,15 @@ class _View:
     def shape(self, rows: int, cols: int) -> str:
         return f"{rows}×{cols}"
 
+    def laid_out(self, li: int, kind: str, x: np.ndarray) -> np.ndarray:
+        """A dense layer's weights (or their gradient, update, buffer) as the spec wrote them: transposed when
+        input-major."""
+        return x.T if self.input_major and kind == "weights" and LAYERS[self.tr.layers[li].type].neurons else x
+
+    def faces(self, L) -> dict:
+        """The layer's `matrices` face (conv_matrix.faces), laid out input-major where the spec writes so."""
+        return conv_matrix.faces(L, "input_major" if self.input_major else None)
+
     def operand(self, li: int, name: str) -> M:
         """A dense layer's `matrices` face names its operands; their names in the notation shown."""
         return {"W": lambda: self.nt.W(li), "Wt": lambda: self.nt.Wt(li), "a": lambda: self.A(li - 1),
@@ -155,16 +168,28 @@ def _intro(doc: Doc, v: _View, title: str) -> None:
     doc.heading(title)
     doc.para(_("{sizes} network; loss {loss}: E = {formula}; learning rate α = {lr}; optimizer {opt}").format(
         sizes="-".join(map(str, sizes)), loss=tr.loss_name, formula=tr.loss_entry.formula,
-        lr=v.f(tr.learning_rate), opt=tr.optimizer))
-    if v.batch and tr.reduction == "sum":
+        lr=v.f(tr.learning_rate), opt=optimizer_label(tr.optimizer, tr.optimizer_settings)))
+    if v.input_major:
+        doc.para(_("weights_layout: input_major: a weight matrix has one row per neuron of the layer before and one "
+                   "column per neuron of its layer, and vectors are rows (samples × units), so z = a W + b."),
+                 "note")
+    if v.batch and tr.reduction == "sum" and v.input_major:
+        doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the sum of "
+                   "the samples' losses (reduction: sum), so ∂E/∂A carries no factor 1/{n}, and ∂E/∂W adds the "
+                   "samples' (a)ᵀ δ over the rows.").format(n=v.n), "note")
+    elif v.batch and tr.reduction == "sum":
         doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the sum of "
                    "the samples' losses (reduction: sum), so ∂E/∂A carries no factor 1/{n}, and ∂E/∂W adds the "
                    "samples' δ (a)ᵀ over the rows.").format(n=v.n), "note")
+    elif v.batch and v.input_major:
+        doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the mean of "
+                   "the samples' losses, so ∂E/∂A carries the factor 1/{n}, and ∂E/∂W adds the samples' "
+                   "(a)ᵀ δ over the rows.").format(n=v.n), "note")
     elif v.batch:
         doc.para(_("{n} samples: each row of A, Z, ∂E/∂A and Δ is one sample (samples × units); E is the mean of "
                    "the samples' losses, so ∂E/∂A carries the factor 1/{n}, and ∂E/∂W adds the samples' "
                    "δ (a)ᵀ over the rows.").format(n=v.n), "note")
-    else:
+    elif not v.input_major:
         doc.para(_("Vectors are columns (units × 1); a weight matrix has one row per neuron of its layer and one "
                    "column per neuron of the layer before."), "note")
     if not neurons_only(L.type for L in tr.layers):
@@ -183,17 +208,19 @@ def _forward(doc: Doc, v: _View) -> None:
             conv_matrix.forward(doc, v, li)
             continue
         J = L.weights.shape[0]
+        one = bool(L.hyper.get("shared_bias")) and L.biases is not None  # one bias for every unit
         act = ACTIVATIONS[L.activation]
         b, Z, A = nt.bvec(li), v.Z(li), v.A(li)
-        rhs, written, sizes = v.product(li, conv_matrix.faces(L)["z"])  # z = W a, as the dense entry lays it out
+        rhs, written, sizes = v.product(li, v.faces(L)["z"])  # z = W a, as the dense entry lays it out
         parts, shapes = [Z, sym("="), *written], "{} = {} · {}".format(*sizes)
         if L.biases is not None:
             rhs = M(f"{rhs.text} + {b.text}", rf"{rhs.tex} + {b.tex}")
             parts += [sym("+"), v.bias(L.biases)]
-            shapes += " + " + (v.shape(1, J) if v.batch else v.shape(J, 1))
+            shapes += " + " + (v.shape(1, 1) if one else v.shape(1, J) if v.rows else v.shape(J, 1))
         doc.para(_eq(Z, rhs), "math")
         doc.para(_("shapes: {shapes}").format(shapes=shapes)
-                 + (_("; b^(l) is added to every row") if v.batch and L.biases is not None else ""), "note")
+                 + (_("; b^(l) is one number (shared_bias), added to every unit") if one else
+                    _("; b^(l) is added to every row") if v.batch and L.biases is not None else ""), "note")
         v.equation(doc, *parts, sym("="), v.vec(L.z))
         if act.identity:
             doc.para(_eq(A, Z), "math")
@@ -282,7 +309,7 @@ def _hidden_delta(doc: Doc, v: _View, li: int) -> None:
     L, N = tr.layers[li], tr.layers[li + 1]
     act = ACTIVATIONS[L.activation]
     Z, D, dA = v.Z(li), v.D(li), v.dA(li)
-    back, parts, _shapes = v.product(li + 1, conv_matrix.faces(N)["grad_in"])  # Wᵀ δ, by the layer above's face
+    back, parts, _shapes = v.product(li + 1, v.faces(N)["grad_in"])  # Wᵀ δ, by the layer above's face
     doc.para(_eq(dA, back), "math")
     v.equation(doc, dA, sym("="), *parts, sym("="), v.vec(L.grad_a))
     if L.local is None:
@@ -297,16 +324,20 @@ def _gradients(doc: Doc, v: _View, li: int) -> None:
     L = tr.layers[li]
     D = v.D(li)
     gW, gb = nt.grad_W(li), nt.grad_b(li)
-    m = conv_matrix.faces(L)
-    rule, parts, shapes = v.product(li, m["grad_W"])  # δ aᵀ, as the dense entry lays it out
+    m = v.faces(L)
+    rule, parts, shapes = v.product(li, m["grad_W"])  # δ aᵀ (input-major: aᵀ δ), as the dense entry lays it out
     if "sum" in m:  # several samples: the sum over them, as one product
         rule = M(f"{m['sum'][0]} = {rule.text}", f"{m['sum'][1]} = {rule.tex}")
     doc.para(_eq(gW, rule), "math")
     doc.para(_("shapes: {a} = {b} · {c}").format(**dict(zip("abc", shapes))), "note")
-    v.equation(doc, gW, sym("="), *parts, sym("="), v.param(L.grad_weights))
+    v.equation(doc, gW, sym("="), *parts, sym("="), v.param(v.laid_out(li, "weights", L.grad_weights)))
     if L.biases is None:
         return
-    if v.batch:
+    if L.hyper.get("shared_bias") and L.weights.shape[0] > 1:  # one bias in every unit's z: the sum of every δ
+        rule = M("Σ_s Σ_j δ_sj", r"\sum_s \sum_j \delta_{sj}") if v.batch else M("Σ_j δ_j", r"\sum_j \delta_j")
+        doc.para(_eq(gb, rule), "math")
+        doc.para(_("one bias shared by the layer's units: the sum of every entry of {d}").format(d=D.text), "note")
+    elif v.batch:
         doc.para(_eq(gb, M("Σ_s δ_s", r"\sum_s \delta_s")) , "math")
         doc.para(_("the sum of the rows of {d}").format(d=D.text), "note")
     else:
@@ -322,10 +353,11 @@ def _update(doc: Doc, v: _View, li: int) -> None:
                                     ("biases", nt.bvec(li), nt.grad_b(li), L.biases, L.grad_biases, L.new_biases)):
         if old is None:
             continue
+        old, g, new = (v.laid_out(li, kind, x) for x in (old, g, new))
         if kind in tr.freeze:
             doc.para(_("{p} is frozen: it stays as it is").format(p=P.text), "note")
             continue
-        o, wd = OPTIMIZERS[tr.optimizer], tr.weight_decay
+        o, wd = optimizer_class(tr.optimizer, tr.optimizer_settings), tr.weight_decay
         if wd and not o.decoupled_decay:  # the gradient the rule is applied to: g = ∂E/∂θ + λθ, with its numbers
             lam = v.f(wd)
             used = M(o.gradient_used(P.text, G.text, wd), o.gradient_used(P.tex, G.tex, wd, tex=True))
@@ -343,11 +375,22 @@ def _update(doc: Doc, v: _View, li: int) -> None:
         elif wd:
             text, tex = o.rule_named((P.text, P.tex), (G.text, G.tex), wd, v.f(wd))
             doc.para(M(f"{text}, " + _("elementwise"), tex), "math")
-            v.equation(doc, P, sym("←"), v.param(new))
+            _new_value(doc, v, o, {k: v.laid_out(li, kind, x) for k, x in L.optimizer_state.get(kind, {}).items()}, P,
+                       old, new)
         else:
             doc.para(M(f"{P.text} ← {o.rule}  (θ = {P.text}, g = {G.text}, " + _("elementwise") + ")",
                        rf"{P.tex} \leftarrow {o.rule_tex}"), "math")
-            v.equation(doc, P, sym("←"), v.param(new))
+            _new_value(doc, v, o, {k: v.laid_out(li, kind, x) for k, x in L.optimizer_state.get(kind, {}).items()}, P,
+                       old, new)
+
+
+def _new_value(doc: Doc, v: _View, o, state: dict, P: M, old, new) -> None:
+    """θ ← its new value; where the step is the buffer itself (classic momentum: θ + v), v first, then θ + v."""
+    if not (o.matrix_state and "v" in state):
+        v.equation(doc, P, sym("←"), v.param(new))
+        return
+    v.equation(doc, M("v", "v"), sym("="), v.param(state["v"]))
+    v.equation(doc, P, sym("←"), v.param(old), sym("+"), M("v", "v"), sym("="), v.param(new))
 
 
 def _after(doc: Doc, v: _View) -> None:
@@ -384,7 +427,8 @@ def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> D
             _output_delta(doc, v)
         else:
             _hidden_delta(doc, v, li)
-    doc.heading(_("Gradients: ∂E/∂W = δ aᵀ, ∂E/∂b = δ"), 2)
+    doc.heading(_("Gradients: ∂E/∂W = aᵀ δ, ∂E/∂b = δ") if v.input_major else _("Gradients: ∂E/∂W = δ aᵀ, ∂E/∂b = δ"),
+                2)
     for li in _with_params(tr):
         doc.heading(_layer_title(v, li), 3)
         if LAYERS[tr.layers[li].type].neurons:
@@ -425,7 +469,9 @@ def matrix_explain(tr: NetworkTrace, precision: int = 4, full: bool = False) -> 
         chain = M(f"∂{E.text}/∂{A.text} · ∂{A.text}/∂{Z.text} · ∂{Z.text}/∂{Wl.text}",
                   rf"\frac{{\partial {E.tex}}}{{\partial {A.tex}}} \cdot \frac{{\partial {A.tex}}}{{\partial {Z.tex}}}"
                   rf" \cdot \frac{{\partial {Z.tex}}}{{\partial {Wl.tex}}}")
-        doc.para(_eq(d(E, Wl), chain, M(f"{v.D(li).text} {_t(A0).text}", rf"{v.D(li).tex} {_t(A0).tex}")), "math")
+        product = (M(f"{_t(A0).text} {v.D(li).text}", rf"{_t(A0).tex} {v.D(li).tex}") if v.input_major else
+                   M(f"{v.D(li).text} {_t(A0).text}", rf"{v.D(li).tex} {_t(A0).tex}"))
+        doc.para(_eq(d(E, Wl), chain, product), "math")
         if li == last:
             _output_delta(doc, v)
         else:

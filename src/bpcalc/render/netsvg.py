@@ -12,7 +12,7 @@ from bpcalc.explain.mathtext import M
 from bpcalc.explain.notation import Notation
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import _
-from bpcalc.registry import ACTIVATIONS
+from bpcalc.registry import ACTIVATIONS, optimizer_label
 from bpcalc.render import svg as S
 
 BOX_W = 150  # a neuron's box
@@ -81,9 +81,10 @@ def _box_texts(tr: NetworkTrace, nt: Notation, f: Fmt, s: int, drawn: list, size
             lines = [(f"{_n(nt.z(li, j))} = {f(L.z[s, j])}", S.INK),
                      (f"{_n(nt.a(li, j))} = {act.symbol}(z) = {f(L.a[s, j])}", S.INK),
                      (f"δ = ∂E/∂z = {f(L.delta[s, j])}", S.GRAD)]
-            if L.biases is not None:
-                lines += [(f"{_n(nt.b(li, j))} = {f(L.biases[j])}", S.INK),
-                          (f"∂E/∂b = {f(L.grad_biases[j])}", S.GRAD), (f"→ {f(L.new_biases[j])}", S.NEW)]
+            if L.biases is not None:  # (a bias the units share: the same one at each)
+                bj = min(j, len(L.biases) - 1)
+                lines += [(f"{_n(nt.b(li, j))} = {f(L.biases[bj])}", S.INK),
+                          (f"∂E/∂b = {f(L.grad_biases[bj])}", S.GRAD), (f"→ {f(L.new_biases[bj])}", S.NEW)]
             col.append(lines)
         cols.append(col)
     return cols
@@ -227,7 +228,8 @@ def network_svg(tr: NetworkTrace, f: Fmt, s: int = 0) -> str:
 
     # headings, the legend and (dense layers) the table of numbered edges
     sub = _("loss {name}: E = {before} before the update, {after} after (learning rate {lr}, optimizer {opt})").format(
-        name=tr.loss_name, before=f(tr.loss), after=f(tr.loss_after), lr=f(tr.learning_rate), opt=tr.optimizer)
+        name=tr.loss_name, before=f(tr.loss), after=f(tr.loss_after), lr=f(tr.learning_rate),
+        opt=optimizer_label(tr.optimizer, tr.optimizer_settings))
     head = [S.text(24, 30, title, 16, weight="bold", scripts=False),
             S.text(24, 52, sub, 12, fill=S.MUTED, scripts=False)]
     width = max(width, 48 + S.text_width(title, 16), 48 + S.text_width(sub, 12))

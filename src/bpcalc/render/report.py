@@ -14,7 +14,7 @@ from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
-from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, neurons_only
+from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, OPTIMIZERS, neurons_only, optimizer_class
 from bpcalc.registry import pair as loss_pair
 from bpcalc.registry.kinds import Narration
 from bpcalc.registry.layers.narrate import LARGE, TOP
@@ -142,7 +142,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
         _note_params(t, L, full)
 
     # ---- update
-    o, wd = OPTIMIZERS[tr.optimizer], tr.weight_decay
+    o, wd = optimizer_class(tr.optimizer, tr.optimizer_settings), tr.weight_decay
     doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=o.rule_written(wd, f(wd)), lr=f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         extra = _state_columns(tr.optimizer)
@@ -224,7 +224,7 @@ def _param_index(gW: np.ndarray, gb: np.ndarray | None, full: bool) -> list[tupl
     J, K = gW.shape
     idx = [("w", j, k) for j in range(J) for k in range(K)]
     if gb is not None:
-        idx += [("b", j, 0) for j in range(J)]
+        idx += [("b", j, 0) for j in range(len(gb))]  # one for a bias the layer's units share
     if full or len(idx) <= LARGE_LAYER:
         return idx
     mags = [abs(gW[j, k]) if kind == "w" else abs(gb[j]) for kind, j, k in idx]
@@ -306,7 +306,7 @@ def graph_report(tr: GraphTrace, f: Fmt) -> Doc:
         t.add(d(gname(out_name), gname(v)), num(" + ".join(contribs)) if len(contribs) > 1 else _("(one path)"),
               f(tr.grads.get(v, 0.0)))
 
-    o, wd = OPTIMIZERS[tr.optimizer], tr.weight_decay
+    o, wd = optimizer_class(tr.optimizer, tr.optimizer_settings), tr.weight_decay
     doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=o.rule_written(wd, f(wd)), lr=f(tr.learning_rate)), 2)
     extra = _state_columns(tr.optimizer)
     t = doc.table(None, [_("variable"), _("old"), _("gradient"), *extra, _("with numbers"), _("new")],

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bpcalc.i18n import _
+from bpcalc.registry import optimizer_label, optimizer_settings_json
 
 if TYPE_CHECKING:
     from bpcalc.render.doc import Doc
@@ -97,11 +98,13 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
         doc.para(_("{sizes} network; loss {loss}; optimizer {optimizer}; learning rate α = {lr}; {data}; {span}")
                  .format(
             sizes="-".join(map(str, res.sizes)), loss=res.loss_name + (
-                _(" (summed over the samples)") if res.reduction == "sum" else ""), optimizer=res.optimizer,
+                _(" (summed over the samples)") if res.reduction == "sum" else ""),
+            optimizer=optimizer_label(res.optimizer, res.optimizer_settings),
             lr=f(res.learning_rate), data=data, span=span) + resuming)
     else:
         doc.para(_("minimising the {what}; optimizer {optimizer}; learning rate α = {lr}; {span}").format(
-            what=_what(res), optimizer=res.optimizer, lr=f(res.learning_rate), span=span) + resuming)
+            what=_what(res), optimizer=optimizer_label(res.optimizer, res.optimizer_settings), lr=f(res.learning_rate),
+            span=span) + resuming)
     if traces_doc is not None:
         doc.extend(traces_doc)
     if res.diverged:
@@ -176,6 +179,7 @@ def train_to_dict(res, every: int = 1) -> dict:
         "loss_function": res.loss_name,
         **({"reduction": res.reduction} if res.reduction != "mean" else {}),  # (a key only where not the default)
         "optimizer": res.optimizer,
+        **optimizer_settings_json(res.optimizer, res.optimizer_settings),
         "learning_rate": res.learning_rate,
         "start_epoch": res.start_epoch,
         "epochs_requested": res.epochs_requested,

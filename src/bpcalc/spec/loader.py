@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bpcalc.engine.rounding import ROUND_STYLES
 from bpcalc.errors import SpecError
 from bpcalc.i18n import N_, _
 from bpcalc.registry import (
@@ -29,11 +30,12 @@ from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
-                "weight_decay", "description", "training_state", "notation", "reduction", "targets_at"}
+                "weight_decay", "description", "training_state", "notation", "reduction", "round_style",
+                "weights_layout", "targets_at"}
 LAYER_KEYS = {"type"}.union(*(kind.keys for kind in LAYERS.values()))  # every key some layer kind takes
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
-              "description", "optimizer", "weight_decay", "training_state"}
+              "description", "optimizer", "weight_decay", "training_state", "round_style"}
 INITS = ("xavier", "he", "uniform", "normal")
 TARGETS_AT = ("all", "last")  # a sequence network's targets: one per step, or the last step's only
 # how the loss of several samples (and of several outputs, for a per-output loss) is reduced, as PyTorch's
@@ -49,6 +51,12 @@ NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), 
                       "E_o1, E_total",
              "ng": "the course notation with bracketed layers: a^[0] = x, z^[l] = W^[l] a^[l−1] + b^[l], dZ^[l], "
                    "dW^[l], db^[l]"}
+# how a spec writes a dense layer's weights: output_major (row j = neuron j, z = W·a: the engine's, PyTorch's and the
+# JSON's layout) or input_major (row k = input k, z = a·W, as sources that multiply row vectors write it)
+LAYOUTS = {"output_major": "row j = neuron j of the layer, column k = input k (w_jk; z = W·a + b, nn.Linear's weight; "
+                           "default)",
+           "input_major": "row k = input k, column j = neuron j (z = a·W + b, rows = inputs); read transposed into "
+                          "the engine's layout, shown and saved as written"}
 MAX_PARAMETERS = 20_000_000  # weights a `units:` layer may ask for (160 MB of float64), far above any lesson
 MAX_INT64 = 2**63 - 1  # seeds and counters (epoch, step) stay within a signed 64-bit integer
 GRAPH_LOSSES = tuple(k for k, v in LOSSES.items() if not v.of_output)  # (no `none`: a graph without a target
@@ -78,15 +86,18 @@ class OptimizerSpec:
     hyper: dict[str, float] = field(default_factory=dict)
     weight_decay: float = 0.0
     state: TrainingState | None = None  # resumed optimizer state (from `training_state:`)
+    settings: dict[str, str] = field(default_factory=dict)  # settings that are words (momentum's form), all filled in
 
     @property
     def buffers(self) -> tuple[str, ...]:
         return OPTIMIZERS[self.type].buffers
 
     def to_yaml(self) -> Any:
-        if not self.hyper and not self.weight_decay:
+        words = OPTIMIZERS[self.type].non_default(self.settings)
+        if not self.hyper and not self.weight_decay and not words:
             return self.type
-        return {"type": self.type, **self.hyper, **({"weight_decay": self.weight_decay} if self.weight_decay else {})}
+        return {"type": self.type, **self.hyper, **words,
+                **({"weight_decay": self.weight_decay} if self.weight_decay else {})}
 
 
 @dataclass
@@ -137,6 +148,8 @@ class NetworkSpec:
     notation: str | None = None  # a notation profile (NOTATIONS); None: the default
     reduction: str = "mean"  # REDUCTIONS: the loss over the terms that enter it, their mean or their sum
     targets_given: bool = True  # False: `loss: none` without targets (zeros stand in; never shown or saved)
+    round_style: str | None = None  # how hand rounding (--round N) rounds (ROUND_STYLES); None: calculator
+    weights_layout: str = "output_major"  # how the spec wrote dense weights (LAYOUTS); the engine's is output_major
     # a network whose first layer is a sequence kind: inputs (n, T, F); "all": targets (n, T, K), one per step;
     # "last": targets (n, K), the last step's output only. None: not a sequence network
     targets_at: str | None = None
@@ -176,6 +189,7 @@ class GraphSpec:
     expected: dict[str, Any] = field(default_factory=dict)
     expected_written: dict[str, tuple] = field(default_factory=dict)  # key -> (line, value as written: "0.50")
     source: str | None = None
+    round_style: str | None = None  # how hand rounding (--round N) rounds (ROUND_STYLES); None: calculator
     kind: str = "graph"
     lines: dict[str, int] = field(default_factory=dict)  # node name -> its line in the source, for errors
 
@@ -639,14 +653,17 @@ def _optimizer(doc: Located, data: dict) -> OptimizerSpec:
         name = choice(doc, value, path, tuple(OPTIMIZERS), "optimizer")
     elif isinstance(value, dict):
         name = choice(doc, value.get("type", DEFAULT_OPTIMIZER), path + ("type",), tuple(OPTIMIZERS), "optimizer")
-        check_keys(doc, value, {"type", "weight_decay", *OPTIMIZERS[name].hyper}, path)
-        given = {k: _hyper(doc, k, v, path + (k,), name) for k, v in value.items() if k != "type"}
+        words = OPTIMIZERS[name].settings
+        check_keys(doc, value, {"type", "weight_decay", *OPTIMIZERS[name].hyper, *words}, path)
+        given = {k: choice(doc, v, path + (k,), words[k], _("{name} {key}").format(name=name, key=k)) if k in words
+                 else _hyper(doc, k, v, path + (k,), name) for k, v in value.items() if k != "type"}
     else:
         raise doc.error(path, _("optimizer is a name ({join_optimizers}) or a mapping {{type: adam, ...}}").format(
                                   join_optimizers=', '.join(OPTIMIZERS)))
     cls = OPTIMIZERS[name]
     opt = OptimizerSpec(name, {k: given.get(k, d) for k, d in cls.hyper.items()},
-                        given.get("weight_decay", cls.default_weight_decay))
+                        given.get("weight_decay", cls.default_weight_decay),
+                        settings={k: given.get(k, choices[0]) for k, choices in cls.settings.items()})
     if "weight_decay" in data:
         if "weight_decay" in given:
             raise doc.error(("weight_decay",), _("weight_decay is given twice: here ({data_weight_decay}) and in "
@@ -679,8 +696,10 @@ def _learning_rate(doc: Located, data: dict, default: float) -> float:
                                "{default:g}").format(default=default))
 
 
-def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> OptimizerSpec:
-    """Parse `training_state:` (epoch, step, and the optimizer's buffers per parameter) into `opt.state`."""
+def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict,
+                transposed: frozenset = frozenset()) -> OptimizerSpec:
+    """Parse `training_state:` (epoch, step, and the optimizer's buffers per parameter) into `opt.state`; the
+    buffers of `transposed` keys (an input-major spec's dense weights) are written transposed, as the weights."""
     raw = data.get("training_state")
     if raw is None:
         return opt
@@ -731,13 +750,21 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
         out = {}
         for b, v in bufs.items():
             arr = np.asarray(number(doc, v, p + (b,)) if graph else _parameter(doc, v, p + (b,), len(shapes[key])))
-            if arr.shape != shapes[key]:
+            want = shapes[key][::-1] if key in transposed else shapes[key]
+            if arr.shape != want:
                 raise doc.error(p + (b,), _("shape {shape} does not match the parameter's {shapes_key}").format(
-                                              shape=arr.shape, shapes_key=shapes[key]))
-            out[b] = arr
+                                              shape=arr.shape, shapes_key=want))
+            out[b] = np.ascontiguousarray(arr.T) if key in transposed else arr
         state.buffers[key] = out
     opt.state = state
     return opt
+
+
+def _round_style(doc: Located, data: dict) -> str | None:
+    """`round_style:` (calculator, every, truncate): how `--round N` rounds, unless --round-style says."""
+    if data.get("round_style") is None:
+        return None
+    return choice(doc, data["round_style"], ("round_style",), ROUND_STYLES, _("rounding style"))
 
 
 def _expected(doc: Located, data: dict) -> dict[str, Any]:
@@ -812,7 +839,9 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                                      "{short}").format(max_int64=MAX_INT64, short=_short(seed)),
                         hint=_("any such number will do, e.g. seed: 1"))
     default_init = choice(doc, data.get("init", "xavier"), ("init",), INITS, "init")
-    rd = Reader(doc, seed, default_init)
+    layout = choice(doc, data.get("weights_layout") or "output_major", ("weights_layout",), tuple(LAYOUTS),
+                    _("weights layout"))
+    rd = Reader(doc, seed, default_init, layout == "input_major")
     layers: list[LayerSpec] = []
     shape = tuple(X.shape[1:])
     for i, raw in enumerate(layers_raw):
@@ -898,7 +927,8 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         if "input_labels" in data else None,
         target_labels=_labels_list(doc, data["target_labels"], ("target_labels",), T.shape[-1 if seq else 1])
         if "target_labels" in data else None,
-        optimizer=_with_state(doc, data, _optimizer(doc, data), _shapes(layers)),
+        optimizer=_with_state(doc, data, _optimizer(doc, data), _shapes(layers),
+                              transposed_keys(layers) if layout == "input_major" else frozenset()),
         batch_size=batch, shuffle=shuffle, seed=seed,
         expected=_expected(doc, data), expected_written=_expected_written(doc, data),
         data_refs={k: v for k, v in (("inputs", xref), ("targets", tref)) if v},
@@ -906,9 +936,14 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         notation=choice(doc, data["notation"], ("notation",), tuple(NOTATIONS), "notation")
         if data.get("notation") is not None else None,
         reduction=choice(doc, data.get("reduction", "mean"), ("reduction",), tuple(REDUCTIONS), "reduction"),
-        targets_given=given,
+        targets_given=given, round_style=_round_style(doc, data), weights_layout=layout,
         targets_at=targets_at,
     )
+
+
+def transposed_keys(layers: list[LayerSpec]) -> frozenset:
+    """The training keys of dense weights, which an input-major spec writes transposed (buffers too)."""
+    return frozenset(("W", i) for i, l in enumerate(layers) if LAYERS[l.type].neurons and l.weights is not None)
 
 
 def param_key(name: str, l: int) -> tuple[str, int]:
@@ -1040,7 +1075,7 @@ def _graph(doc: Located, data: dict) -> GraphSpec:
         name=str(data["name"]) if data.get("name") is not None else None,
         optimizer=_with_state(doc, data, _optimizer(doc, data), {v: () for v in variables}),
         expected=_expected(doc, data), expected_written=_expected_written(doc, data), source=doc.source,
-        lines=lines)
+        lines=lines, round_style=_round_style(doc, data))
     graph = parse_graph(spec, doc)  # validate expressions now, so errors name their line
     if "output" not in data:  # nodes written in any order: the last one evaluated (the last written, if in order)
         spec.output = graph.nodes[-1].owner
@@ -1090,8 +1125,9 @@ class Reader:
     MAX_PARAMETERS = MAX_PARAMETERS
     LABEL_KEYS = LABEL_KEYS
 
-    def __init__(self, doc: Located, seed: int | None, default_init: str):
+    def __init__(self, doc: Located, seed: int | None, default_init: str, input_major: bool = False):
         self.doc, self.seed, self.default_init = doc, seed, default_init
+        self.input_major = input_major  # `weights_layout: input_major`: dense weights written rows = inputs
         self._rng = None  # made at the first generated layer: importing numpy.random costs every command ~10 ms
 
     def error(self, path: tuple, message: str, hint: str | None = None) -> SpecError:

@@ -321,8 +321,9 @@ def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars
         T = spec.targets.reshape(-1, *out_maps)
         out["targets"] = _floats(T[0]) if spec.single else _floats(T)
     layers = []
+    input_major = getattr(spec, "weights_layout", "output_major") == "input_major"
     for i, (L, P) in enumerate(zip(spec.layers, params)):
-        layers.append(_layer_dict(L, i, P, dest, sidecars))
+        layers.append(_layer_dict(L, i, P, dest, sidecars, input_major))
     out["layers"] = layers
     out["loss"] = spec.loss
     if getattr(spec, "reduction", "mean") != "mean":
@@ -341,25 +342,34 @@ def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars
         out["seed"] = spec.seed
     if getattr(spec, "notation", None):
         out["notation"] = spec.notation
+    if getattr(spec, "round_style", None):
+        out["round_style"] = spec.round_style
+    if input_major:
+        out["weights_layout"] = "input_major"
     return out
 
 
-def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None) -> dict:
+def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None, input_major: bool = False) -> dict:
     """One layer as the spec writes it: its type (other than the default, dense), its parameters by name, its
-    activation (kinds that have one), its settings (stride, padding, size: the spec keys its entry takes)."""
+    activation (kinds that have one), its settings (stride, padding, size: the spec keys its entry takes); dense
+    weights of an input-major spec transposed back to rows = inputs, as it wrote them."""
     from bpcalc.registry import LAYERS
 
     kind = LAYERS[L.type]
+    if input_major and kind.neurons and P.get("weights") is not None:
+        P = {**P, "weights": np.asarray(P["weights"]).T}
     d: dict[str, Any] = {} if kind.default else {"type": L.type}
     for name in kind.params:
         if P.get(name) is not None:
             d[name] = _array(P[name], dest, f"layer{i}.{name}", sidecars)
+    if L.hyper.get("shared_bias") and P.get("biases") is not None:
+        d["biases"] = float(np.asarray(P["biases"]).reshape(-1)[0])  # the one bias, as the spec writes it
     if kind.activation:
         d["activation"] = L.activation
     for key, v in L.hyper.items():
         if key not in kind.keys or v is None:
             continue
-        if isinstance(v, (str, int)):  # a name (an rnn's activation), a count (truncate)
+        if isinstance(v, (bool, str, int)):  # shared_bias: true; a name (an rnn's activation); a count (truncate)
             d[key] = v
         elif isinstance(v, np.ndarray):  # values (an initial state h0)
             d[key] = _floats(v)
@@ -367,6 +377,8 @@ def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None) ->
             d[key] = int(v[0]) if len(set(v)) == 1 else [int(x) for x in v]
     if L.labels:
         d["labels"] = L.labels
+        if input_major and kind.neurons and "weights" in L.labels:
+            d["labels"] = {**L.labels, "weights": [list(r) for r in zip(*L.labels["weights"])]}
     return d
 
 
@@ -390,6 +402,8 @@ def graph_to_dict(spec, variables: dict[str, float]) -> dict:
     opt = spec.optimizer.to_yaml()
     if opt != DEFAULT_OPTIMIZER:
         out["optimizer"] = opt
+    if getattr(spec, "round_style", None):
+        out["round_style"] = spec.round_style
     return out
 
 
@@ -410,8 +424,10 @@ def trace_to_spec_text(spec, trace, dest: Path | None = None, sidecars: dict | N
     return dump_spec(d, _("updated by bpcalc from {source}").format(source=spec.source or _("a spec")))
 
 
-def state_to_dict(state, kind: str, n_layers: int, dest: Path | None = None, sidecars: dict | None = None) -> dict:
-    """A TrainingState as the spec's `training_state:` mapping (see spec.TrainingState)."""
+def state_to_dict(state, kind: str, n_layers: int, dest: Path | None = None, sidecars: dict | None = None,
+                  transposed: frozenset = frozenset()) -> dict:
+    """A TrainingState as the spec's `training_state:` mapping (see spec.TrainingState); the buffers of
+    `transposed` keys (an input-major spec's dense weights) written transposed, as the weights are."""
     out: dict[str, Any] = {"epoch": int(state.epoch), "step": int(state.step)}
     if not state.buffers:
         return out
@@ -424,7 +440,8 @@ def state_to_dict(state, kind: str, n_layers: int, dest: Path | None = None, sid
         for (k, l), bufs in state.buffers.items():
             if k == kind_l or (kind_l is None and k not in names):
                 group = names.get(k, k)
-                layers[l][group] = {b: _array(v, dest, f"layer{l}.{group}.{b}", sidecars) for b, v in bufs.items()}
+                layers[l][group] = {b: _array(np.asarray(v).T if (k, l) in transposed else v, dest,
+                                              f"layer{l}.{group}.{b}", sidecars) for b, v in bufs.items()}
     while layers and not layers[-1]:  # layers without parameters at the end (a pool) hold no state
         layers.pop()
     out["layers"] = layers
@@ -440,8 +457,13 @@ def trained_spec_text(spec, result, dest: Path | None = None, sidecars: dict | N
         d = graph_to_dict(s, result.variables)
     else:
         d = network_to_dict(s, result.params, dest, sidecars)
+    transposed = frozenset()
+    if result.kind != "graph" and getattr(spec, "weights_layout", "output_major") == "input_major":
+        from bpcalc.spec.loader import transposed_keys
+
+        transposed = transposed_keys(spec.layers)
     d["training_state"] = state_to_dict(result.state, result.kind, len(spec.layers) if result.kind != "graph" else 0,
-                                        dest, sidecars)
+                                        dest, sidecars, transposed)
     return dump_spec(d, _("trained by bpcalc step from {source}: {n} epochs; training_state resumes exactly where it "
                           "stopped").format(source=spec.source or _("a spec"), n=result.last_epoch))
 

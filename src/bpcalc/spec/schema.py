@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bpcalc.engine.rounding import ROUND_STYLES
 from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
 from bpcalc.spec.loader import (
     FREEZABLE,
     GRAPH_LOSSES,
     HYPER_RANGES,
     INITS,
+    LAYOUTS,
     MAX_INT64,
     MAX_PARAMETERS,
     NOTATIONS,
@@ -82,6 +84,7 @@ def _optimizer() -> dict:
     for name, cls in OPTIMIZERS.items():
         props = {"type": {"enum": [name], "description": cls.help}}
         props.update({k: _hyper(k, cls.hyper_help.get(k, "")) for k in cls.hyper})
+        props.update({k: _enum(choices, cls.settings_help.get(k, "")) for k, choices in cls.settings.items()})
         props["weight_decay"] = ({"$ref": "#/$defs/number", "description": "Decoupled weight decay λ: "
                                   f"θ ← θ(1 − α·λ) (default {cls.default_weight_decay})."}
                                  if cls.decoupled_decay else decay)
@@ -90,6 +93,11 @@ def _optimizer() -> dict:
         "description": "How parameters are updated, as PyTorch does: a name, or a mapping with settings.",
         "anyOf": [_described(OPTIMIZERS, "An optimizer (default sgd)"), *mappings],
     }
+
+
+ROUND_STYLE = _enum(ROUND_STYLES, "How hand rounding (--round N) rounds; --round-style overrides: calculator (values "
+                    "read off a calculator and quotients, sums and products exact; default), every (every number "
+                    "written, and the next step goes on from it), truncate (as every, digits cut off toward zero).")
 
 
 def _expected() -> dict:
@@ -135,7 +143,8 @@ def _layer_keys() -> dict:
     out = {
         "weights": {"anyOf": [{"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/kernels"}, DATA_FILE],
                     "description": "dense: row j = neuron j of this layer, column k = input k (w_jk); every row as "
-                                   "long as the previous layer (or the inputs). conv2d: out_channels × in_channels × "
+                                   "long as the previous layer (or the inputs); with `weights_layout: input_major`, "
+                                   "the transpose (row k = input k). conv2d: out_channels × in_channels × "
                                    "kh × kw (a plain kh × kw matrix: one channel in and out). Or a .npy/.csv file "
                                    "(`--save` writes large ones so)."},
         "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, DATA_FILE, {"type": "null"}],
@@ -236,6 +245,9 @@ def _network() -> dict:
                             "step (T × outputs per sequence), `last` the last step's only (outputs per sequence)."),
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
+        "round_style": ROUND_STYLE,
+        "weights_layout": _enum(LAYOUTS, "How dense layers' `weights` are written (JSON keeps output_major): "
+                                + "; ".join(f"{k}: {v}" for k, v in LAYOUTS.items()) + "."),
     }
     bare = [name for name, loss in LOSSES.items() if loss.of_output]  # no targets needed (loss none)
     return {"type": "object", "properties": props, "additionalProperties": False,
@@ -269,6 +281,7 @@ def _graph() -> dict:
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("variables"),
+        "round_style": ROUND_STYLE,
     }
     return {"type": "object", "properties": props, "additionalProperties": False,
             "required": ["variables", "nodes"], "description": "An expression graph.",

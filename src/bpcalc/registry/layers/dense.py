@@ -10,7 +10,7 @@ from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, Narration, Row, Sym
 from bpcalc.registry.layers import narrate as nr
 
-KEYS = frozenset({"weights", "biases", "activation", "units", "init", "bias", "labels"})
+KEYS = frozenset({"weights", "biases", "activation", "units", "init", "bias", "labels", "shared_bias"})
 SPELLED = 6  # inputs (neurons) up to which a sum's symbols are written term by term, as report.py writes them
 
 
@@ -18,10 +18,16 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
     i = path[-1]
     fan_in = in_shape[-1]  # (K,), or (T, K): a sequence, the layer applied at every step
     act = rd.activation(raw, path)
+    shared = raw.get("shared_bias", False)
+    if not isinstance(shared, bool):
+        raise rd.error(path + ("shared_bias",), _("shared_bias is true or false, found {value!r}").format(
+                           value=shared), hint=_("write `shared_bias: true` for one bias shared by the layer's units"))
     if "weights" in raw:
         if "units" in raw:
             raise rd.error(path + ("units",), _("give either `weights` or `units`, not both"))
         W = rd.parameter(raw["weights"], path + ("weights",), 2)
+        if rd.input_major:
+            W = _from_input_major(rd, W, path, fan_in)
         if W.shape[1] != fan_in:
             src = _("each input sample has") if i == 0 else _("layers[{i}] has").format(i=i - 1)
             unit = "value" if i == 0 else "neuron"
@@ -34,7 +40,8 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
                            _("each row needs {fan_in} weights ({src} {count}), found {w_shape_1}").format(
                                fan_in=fan_in, src=src, count=rd.count(fan_in, unit), w_shape_1=W.shape[1]),
                            hint=hint)
-        b = rd.biases(raw, path, W.shape[0], _("{n} neurons (rows of weights)").format(n=W.shape[0]))
+        b = (_shared_bias(rd, raw, path, W.shape[0]) if shared else
+             rd.biases(raw, path, W.shape[0], _("{n} neurons (rows of weights)").format(n=W.shape[0])))
     elif "units" in raw:
         units = rd.positive_int(raw["units"], path + ("units",))
         if units * fan_in > rd.MAX_PARAMETERS:
@@ -44,9 +51,9 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
                                                   units=units, fan_in=fan_in, units_fan_in=units * fan_in,
                                                   max_parameters=rd.MAX_PARAMETERS))
         W = rd.init(raw, path, (units, fan_in), fan_in, units)
-        b = rd.biases(raw, path, units, f"`units: {units}`")
+        b = _shared_bias(rd, raw, path, units) if shared else rd.biases(raw, path, units, f"`units: {units}`")
         if b is None and raw.get("bias", True) is not False:
-            b = np.zeros(units)
+            b = np.zeros(1 if shared else units)
     else:
         raise rd.error(path, _("a layer needs `weights: [[...]]` (or `units: N` to initialise them)"))
     labels = {}
@@ -59,18 +66,47 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
         J = W.shape[0]
         for key in ("z", "a", "biases"):
             if key in lab:
-                labels[key] = rd.labels_list(lab[key], path + ("labels", key), J)
+                labels[key] = rd.labels_list(lab[key], path + ("labels", key), 1 if key == "biases" and shared else J)
         if "weights" in lab:
             wl = lab["weights"]
-            if (not isinstance(wl, list) or len(wl) != J
-                    or any(not isinstance(r, list) or len(r) != W.shape[1] for r in wl)):
+            rows, cols = (W.shape[1], J) if rd.input_major else (J, W.shape[1])  # shaped as the weights are written
+            if (not isinstance(wl, list) or len(wl) != rows
+                    or any(not isinstance(r, list) or len(r) != cols for r in wl)):
                 raise rd.error(path + ("labels", "weights"), _("expected {j} rows of {w_shape_1} labels").format(
-                                                                 j=J, w_shape_1=W.shape[1]))
-            labels["weights"] = [[str(v) for v in r] for r in wl]
+                                                                 j=rows, w_shape_1=cols))
+            labels["weights"] = [[str(v) for v in r] for r in (zip(*wl) if rd.input_major else wl)]
     if act == "softmax" and W.shape[0] == 1:
         raise rd.error(path + ("activation",), _("softmax over one neuron is always 1, so nothing reaches "
                                                  "the layers below it"), hint=_("use sigmoid for a single output"))
-    return rd.layer(W, b, act, labels)
+    if shared and b is None:
+        raise rd.error(path + ("shared_bias",), _("shared_bias: true needs the layer's one bias"),
+                       hint=_("add `biases: 0.35` (one number), or delete shared_bias"))
+    return rd.layer(W, b, act, labels, {"shared_bias": True} if shared else None)
+
+
+def _shared_bias(rd, raw: dict, path: tuple, units: int):
+    """`biases:` of a layer with `shared_bias: true`: one number (or a list of one) for all its units."""
+    value = raw.get("biases")
+    if isinstance(value, list) and len(value) != 1:
+        raise rd.error(path + ("biases",), _("shared_bias: true takes one bias for the whole layer, found "
+                                             "{n}").format(n=len(value)),
+                       hint=_("write one number, `biases: {b}`, or delete shared_bias for one bias per unit "
+                              "({units})").format(b=value[0] if value else 0.1, units=units))
+    return rd.biases(raw, path, 1, _("shared_bias: true"))
+
+
+def _from_input_major(rd, W, path: tuple, fan_in: int):
+    """Weights written input-major (row k = input k, column j = neuron j: z = a·W) in the engine's layout (row j =
+    neuron j); a shape that fits neither way is one error naming the input-major shape expected."""
+    if W.shape[0] == fan_in:
+        return np.ascontiguousarray(W.T)
+    hint = (_("this is the output-major layout (row j = neuron j): write it transposed, {fan_in} row(s) of {j}, or "
+              "delete `weights_layout: input_major`").format(fan_in=fan_in, j=W.shape[0]) if W.shape[1] == fan_in
+            else _("write {fan_in} row(s), one per input, each with one weight per neuron of this layer (row k = "
+                   "input k, column j = neuron j: z = a·W)").format(fan_in=fan_in))
+    raise rd.error(path + ("weights",), _("weights_layout is input_major: the weights need {fan_in} row(s), one per "
+                                          "input to the layer (fan_in × neurons), found {rows}×{cols}").format(
+                                              fan_in=fan_in, rows=W.shape[0], cols=W.shape[1]), hint=hint)
 
 
 def forward(P, hp, a_prev):
@@ -87,7 +123,9 @@ def grads(P, hp, a_prev, delta, cache, G):
         a_prev, delta = a_prev.reshape(-1, a_prev.shape[-1]), delta.reshape(-1, delta.shape[-1])
     if gW is not None:
         np.matmul(delta.T, a_prev, out=gW)
-    if gb is not None:
+    if gb is not None and hp.get("shared_bias"):  # one bias for every unit: ∂E/∂b = Σ_j δ_j (and over samples)
+        gb[...] = np.add.reduce(delta, axis=None)
+    elif gb is not None:
         np.add.reduce(delta, axis=0, out=gb)
 
 
@@ -121,6 +159,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, view: str = "laye
 
     W, b = L.weights, L.biases
     J, K = W.shape
+    one = bool(L.hyper.get("shared_bias"))  # one bias b for every unit
     act = ACTIVATIONS[L.activation]
     neurons = view == "neurons"
     out = Narration(total=J * (1 if L.activation == "linear" else 2))  # rows: z, then a = f(z)
@@ -136,7 +175,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, view: str = "laye
             definition = nr.plus([(f"Σ_k {body[0]}", rf"\sum_k {body[1]}"), *bias])
         if K <= SPELLED if neurons else nr.written(K, full):
             numbers, words = nr.products([(L.a_prev[s, k], W[j, k]) for k in range(K)], fmt), False
-            numbers += f" + {fmt.p_(b[j])}" if b is not None else ""
+            numbers += f" + {fmt.p_(b[0 if one else j])}" if b is not None else ""
         else:
             numbers, words = nr.terms(K + (b is not None and not neurons)), True
         z = names.at("z", (j,))
@@ -237,8 +276,9 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
     the products of up to 4 samples written out (one: δ × a)."""
     W, b, n = L.weights, L.biases, L.delta.shape[0]
     J, K = W.shape
-    every = [("w", (j, k)) for j in range(J) for k in range(K)] + ([("b", (j,)) for j in range(J)] if b is not None
-                                                                     else [])
+    one = bool(L.hyper.get("shared_bias"))  # one bias for every unit: ∂E/∂b = Σ_j δ_j
+    every = [("w", (j, k)) for j in range(J) for k in range(K)] + ([("b", (j,)) for j in range(len(b))]
+                                                                     if b is not None else [])
     out = Narration(total=len(every))
     neurons = view == "neurons"
     written = n <= 4 if neurons else nr.written(n, full, 4)
@@ -257,12 +297,24 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
             else:
                 numbers = nr.products([(L.delta[s, j], L.a_prev[s, k]) for s in range(n)], fmt) if written else None
             value = L.grad_weights[j, k]
+        elif one and J > 1:  # every unit's z_j has the one b: ∂E/∂b = Σ_j ∂E/∂z_j · 1 = Σ_j δ_j
+            dj, zj = names.generic("δ", "j"), names.generic("z", "j")
+            deltas = (nr.plus(names.at("δ", (u,)) for u in range(J)) if J <= SPELLED else
+                      (f"Σ_j {dj.text}", rf"\sum_j {dj.tex}"))
+            definition = (nr.equals((f"Σ_j {names.grad(zj)[0]} · 1", rf"\sum_j {names.grad(zj)[1]} \cdot 1"),
+                                    deltas) if neurons else deltas)
+            cells = L.delta.reshape(n, -1)  # each sample's δ_j summed, then the samples'
+            numbers = ((nr.total(cells[0], fmt) if n == 1 else
+                        " + ".join(f"({nr.total(row, fmt)})" for row in cells))
+                       if nr.written(cells.size, full, 4 * J) else None)
+            value = L.grad_biases[0]
         else:
             definition = nr.equals(nr.times(names.grad(z), ("1", "1"), " · "), delta) if neurons else delta
             numbers = nr.total(L.delta[:, j], fmt) if written else None
             value = L.grad_biases[j]
         words = numbers is None
-        numbers = _("Σ over {n} samples").format(n=n) if words else numbers
+        numbers = (_("Σ over {n} samples").format(n=n) if kind == "w" or not one or J == 1 else
+                   _("Σ over {n} samples and {J} units").format(n=n, J=J)) if words else numbers
         out.rows.append(nr.row(names.grad(p), definition, numbers, value, words=words))
     return out
 
@@ -274,6 +326,9 @@ def matrices(P, hp, x, grad_a, delta, record) -> dict:
     ∂E/∂W = δ aᵀ, ∂E/∂a_prev = Wᵀ δ. Several samples, one row each: Z = A Wᵀ (+ b), ∂E/∂W = Δᵀ A (the sum over
     the samples of δ_s a_sᵀ, written `sum`), ∂E/∂A_prev = Δ W. The matrices are the trace's, laid out."""
     W = P["weights"]
+    if hp.get("layout") == "input_major":  # W written inputs × neurons and vectors as rows: z = a W, ∂E/∂W = aᵀ δ
+        im = {"z": (("a", x), ("W", W.T)), "grad_W": (("at", x.T), ("δ", delta)), "grad_in": (("δ", delta), ("Wt", W))}
+        return im if x.shape[0] == 1 else {**im, "sum": ("Σ_s (a_s)ᵀ δ_s", r"\sum_s a_s^{\mathsf{T}} \delta_s")}
     if x.shape[0] == 1:
         a, d = x[0][:, None], delta[0][:, None]
         return {"z": (("W", W), ("a", a)), "grad_W": (("δ", d), ("at", x[:1])), "grad_in": (("Wt", W.T), ("δ", d))}
@@ -285,6 +340,9 @@ DENSE = LayerKind(
     name="dense", rank=0, required={"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
     help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
     params=("weights", "biases"), keys=KEYS, activation=True, parse=parse,
+    schema={"shared_bias": {"type": "boolean", "description": "dense: one bias for the whole layer (`biases` a single "
+                                                              "number), added to every unit's z; its gradient is the "
+                                                              "sum of the layer's δ (default false)."}},
     out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.weights.shape[0]),
     forward=forward, grads=grads, back=back,
     torch=lambda layer: f"nn.Linear({layer.weights.shape[1]}, {layer.weights.shape[0]}, "
