@@ -341,3 +341,14 @@ def test_schema_accepts_sequence_specs():
     bad = yaml.safe_load(SPEC)
     bad["layers"][0]["kernel_size"] = 2
     assert list(v.iter_errors(bad))
+
+
+def test_explain_matrix_view_writes_the_steps():
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    r = CliRunner().invoke(app, ["explain", "-", "--view", "matrix", "--format", "text"], input=SPEC,
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "Δ_2 = ∂E/∂H_2 ⊙ (1 − H_2²)" in r.output

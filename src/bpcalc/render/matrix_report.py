@@ -451,6 +451,10 @@ def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> D
 
 def matrix_explain(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
     """`explain --view matrix`: from the output layer back, each layer's chain rule in matrices, with numbers."""
+    if tr.targets_at is not None:  # a sequence network: its BPTT step by step in matrices (render/seq_matrix.py)
+        from bpcalc.render.seq_matrix import seq_matrix_report
+
+        return seq_matrix_report(tr, precision, full)
     v = _View(tr, precision, full)
     nt = v.nt
     doc = Doc()
