@@ -110,8 +110,14 @@ def plan_shape(shape: str) -> Plan:
         sizes = parse_shape(shape)
         return Plan((sizes[0],), tuple((LAYERS[DEFAULT_LAYER], {"units": j}, (j,)) for j in sizes[1:]))
     first, *words = shape.split(":")
-    dims = first.split("x")
-    if not all(d.isdigit() and 1 <= int(d) <= 16 for d in dims) or len(dims) not in (1, 3):
+    seq = first.startswith("seq")  # seqT or seqTxF: one sequence of T steps of F features (1 when not given)
+    dims = first[3:].split("x") if seq else first.split("x")
+    if seq and (len(dims) not in (1, 2) or not all(d.isdigit() and 1 <= int(d) <= 8 for d in dims)):
+        raise _shape_error(shape, first, _("a sequence is seqT (T steps of one feature) or seqTxF (F features), "
+                                           "1 to 8 each"), hint=_("for example seq3:rnn2:1"))
+    if seq and len(dims) == 1:
+        dims = [dims[0], "1"]
+    if not seq and (not all(d.isdigit() and 1 <= int(d) <= 16 for d in dims) or len(dims) not in (1, 3)):
         raise _shape_error(shape, first, _("the input is C×H×W (channels, rows, columns; 1 to 16 each) or a "
                                            "number of inputs"), hint=_("for one 4×4 channel write 1x4x4"))
     kinds = sorted((k for k in LAYERS.values() if k.new is not None), key=lambda k: -len(k.new.word))
@@ -131,7 +137,14 @@ def plan_shape(shape: str) -> Plan:
             settings = kind.new.read(part[len(kind.new.word):])
         except ValueError as exc:
             raise _shape_error(shape, part, str(exc)) from None
-        if kind.vector and len(current) == 3:  # a dense layer after feature maps: the implied flatten
+        if seq:
+            if kind.sequence != (len(layers) == 0) and not (kind.vector and layers):
+                raise _shape_error(shape, part, _("a sequence goes through one recurrent layer first, then dense "
+                                                  "widths (at every step)"), hint=_("for example seq3:rnn2:1"))
+        elif kind.sequence:
+            raise _shape_error(shape, part, _("a recurrent layer reads a sequence: start the shape with seqT"),
+                               hint=_("for example seq3:rnn2:1"))
+        elif kind.vector and len(current) == 3:  # a dense layer after feature maps: the implied flatten
             flat = LAYERS["flatten"]
             current = flat.new.out_shape({}, current)
             layers.append((flat, {}, current))
@@ -172,6 +185,10 @@ def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, na
 
     def target() -> np.ndarray:
         if LOSSES[loss].classes or (out.over_layer and LOSSES[loss].probability):
+            if plan.layers[0][0].sequence and len(shape) == 2:  # one class at every step of a sequence
+                t = np.zeros(shape)
+                t[np.arange(shape[0]), rng.integers(shape[1], size=shape[0])] = 1.0
+                return t.reshape(-1)
             t = np.zeros(K)
             t[rng.integers(K)] = 1.0  # one class
             return t
@@ -186,6 +203,9 @@ def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, na
     if n == 1:
         targets = target().reshape(shape)
         inputs = _values(rng, 0, 1, decimals, plan.inputs if len(plan.inputs) > 1 else plan.inputs[0], nonzero=True)
+        if plan.layers[0][0].sequence:  # one feature, one output per step: flat lists of the T steps
+            inputs = inputs.reshape(-1) if plan.inputs[-1] == 1 else inputs
+            targets = targets.reshape(-1) if shape[-1] == 1 else targets
     else:
         targets = np.stack([target() for _i in range(n)]).reshape((n, *shape) if len(shape) > 1 else (n, K))
         inputs = _values(rng, 0, 1, decimals, (n, *plan.inputs), nonzero=True)

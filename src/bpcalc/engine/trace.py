@@ -90,6 +90,9 @@ class NetworkTrace:
     grad_inputs: np.ndarray | None = None  # shaped like inputs: ∂E/∂x, the first layer's δ passed back once more
     reduction: str = "mean"  # the loss over the samples: their mean, or (`reduction: sum`) their sum
     targets_given: bool = True  # False: `loss: none` without targets (the JSON's targets are null)
+    # a sequence network (inputs (n, T, F)): "all": targets, loss_terms (n, T, K), sample_loss (n, T) per step;
+    # "last": targets, loss_terms (n, K) of the last step. None: not a sequence network
+    targets_at: str | None = None
     kind: str = "network"
 
     @property
@@ -110,6 +113,11 @@ class NetworkTrace:
     def loss_change(self) -> float:
         """loss_after − loss: what the update gained."""
         return self.loss_after - self.loss
+
+    @property
+    def steps(self) -> int | None:
+        """A sequence network's time steps T (None for other networks)."""
+        return None if self.targets_at is None else self.inputs.shape[1]
 
 
 @dataclass
@@ -281,6 +289,7 @@ def network_dict(tr: NetworkTrace) -> dict:
         "loss_after": _num(tr.loss_after),
         "loss_change": _num(tr.loss_change),
         "outputs_after": per_sample(tr.outputs_after),
+        **({"targets_at": tr.targets_at} if tr.targets_at is not None else {}),
         **({"grad_inputs": per_sample(tr.grad_inputs)} if tr.grad_inputs is not None else {}),
         "layers": layers,
     }
@@ -288,15 +297,15 @@ def network_dict(tr: NetworkTrace) -> dict:
 
 def _like_output(x: np.ndarray, tr: NetworkTrace) -> np.ndarray:
     """Targets and loss terms (one row per sample) shaped like the output, where it is feature maps."""
-    return x.reshape(tr.outputs_after.shape) if tr.outputs_after.ndim > 2 else x
+    return x.reshape(tr.outputs_after.shape) if tr.outputs_after.ndim > 2 and tr.targets_at is None else x
 
 
 def _layer_dict(L: LayerTrace, per_sample) -> dict:
     """A layer of a kind other than dense: the fields its registry entry names for the JSON."""
     out = {"type": L.type, "layer": L.l}
     for key in LAYERS[L.type].json:
-        v = getattr(L, key)
-        if key == "activation":
+        v = _field(L, key)
+        if key == "activation" or v is None or isinstance(v, (str, int)):  # (a setting: a name, a step count)
             out[key] = v
         elif key == "optimizer_state":
             out[key] = {k: {s: _num(x) for s, x in st.items()} for k, st in v.items()}
@@ -305,6 +314,12 @@ def _layer_dict(L: LayerTrace, per_sample) -> dict:
         else:
             out[key] = _num(v)
     return {**out, **_after(L, per_sample, "z" in LAYERS[L.type].json)}
+
+
+def _field(L: LayerTrace, key: str):
+    """A JSON field of a layer (LayerTrace reads parameters X, grad_X, new_X and the kind's record by name); None
+    where the layer has none (an rnn without biases)."""
+    return getattr(L, key, None)
 
 
 def _after(L: LayerTrace, per_sample, has_z: bool) -> dict:

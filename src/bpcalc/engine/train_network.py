@@ -158,9 +158,12 @@ class NetworkRun:
         net = self.net = Network(flat.P, [layer.activation for layer in spec.layers], spec.loss, spec.freeze,
                                  copy=False, kinds=[layer.type for layer in spec.layers],
                                  hypers=[layer.hyper for layer in spec.layers], widths=widths(spec),
-                                 reduction=spec.reduction, states=[layer.state for layer in spec.layers])
+                                 reduction=spec.reduction, states=[layer.state for layer in spec.layers],
+                                 targets_at=spec.targets_at)
         advance = net.advance if any(net.states) else None  # running estimates move once per step
-        per = net.count(n)  # the epoch's loss: the summed losses over n (the mean) or over 1 (reduction: sum)
+        # the epoch's loss: the summed losses over the terms that enter it (a sequence's steps each count; the
+        # mean), or over 1 (reduction: sum)
+        per = net.count(n * net.terms_per_sample(n, T))
         st0 = spec.optimizer.state or TrainingState()
         opt = self.opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
                                    {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)

@@ -494,6 +494,9 @@ class LayerKind:
     elementwise: bool = False  # keeps its input's shape, a vector or feature maps alike (batchnorm, dropout)
     normalises: str = ""  # a normalisation: over the "batch" per feature (batchnorm) or each "sample" (layernorm)
     advance: Callable[[dict, dict, Any], dict] | None = None
+    # takes a sequence per sample, T × features (time first), and gives T × units (rnn, lstm, gru): a network whose
+    # first layer is one reads its inputs as sequences, and dense layers after it apply to every step
+    sequence: bool = False
     # the spec's JSON schema (spec/schema.py) for the kind's own keys: key -> schema fragment with its description
     # (keys several kinds share, such as weights, biases, activation, stride, padding, are described there), and
     # the rule its layers follow (a oneOf/required fragment: which keys a layer of this kind needs)

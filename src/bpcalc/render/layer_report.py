@@ -146,6 +146,10 @@ def backward_note(doc: Doc, tr: NetworkTrace) -> None:
 
 def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False,
                    input_grads: bool = False) -> Doc:
+    if tr.targets_at is not None:  # a sequence network: step by step (render/seq_report.py)
+        from bpcalc.render import seq_report
+
+        return seq_report.network_report(tr, f, full, hidden_after, input_grads)
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E

@@ -23,6 +23,7 @@ from bpcalc.spec.loader import (
     MAX_PARAMETERS,
     NOTATIONS,
     REDUCTIONS,
+    TARGETS_AT,
 )
 
 SCHEMA_FILE = "spec.schema.json"
@@ -194,11 +195,13 @@ def _samples(what: str, kind: str = "number") -> dict:
     one = "#/$defs/number" if kind == "number" else "#/$defs/probability"
     row = {"type": "array", "minItems": 1, "items": {"$ref": one}}
     maps = [{"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}}, {"$ref": "#/$defs/kernels"}]
+    seqs = {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": row}}  # N × T × K
     return {"description": f"{what}: one sample [..] (a single number for one value), a list of samples "
                            "[[..], [..]], or a .csv/.npy file; feature maps (a network whose first layer is conv2d, or "
-                           "whose output is maps): C × H × W, or N × C × H × W for several samples.",
+                           "whose output is maps): C × H × W, or N × C × H × W for several samples; sequences (a "
+                           "network whose first layer is rnn): T × features, or N × T × features.",
             "anyOf": [{"$ref": one}, row, {"type": "array", "minItems": 1, "items": row},
-                      *(maps if kind == "number" else []), DATA_FILE]}
+                      *(maps if kind == "number" else [seqs]), DATA_FILE]}
 
 
 def _probability_targets(target_key: str, sample: bool) -> dict:
@@ -238,6 +241,8 @@ def _network() -> dict:
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("layers"),
+        "targets_at": _enum(TARGETS_AT, "A network whose first layer is rnn: `all` (default) takes a target per "
+                            "step (T × outputs per sequence), `last` the last step's only (outputs per sequence)."),
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
         "round_style": ROUND_STYLE,

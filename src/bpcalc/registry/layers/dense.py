@@ -16,7 +16,7 @@ SPELLED = 6  # inputs (neurons) up to which a sum's symbols are written term by 
 
 def parse(rd, raw: dict, path: tuple, in_shape: tuple):
     i = path[-1]
-    (fan_in,) = in_shape
+    fan_in = in_shape[-1]  # (K,), or (T, K): a sequence, the layer applied at every step
     act = rd.activation(raw, path)
     shared = raw.get("shared_bias", False)
     if not isinstance(shared, bool):
@@ -119,6 +119,8 @@ def forward(P, hp, a_prev):
 
 def grads(P, hp, a_prev, delta, cache, G):
     gW, gb = G.get("weights"), G.get("biases")
+    if a_prev.ndim > 2:  # a sequence (n, T, K): every step a row, the gradients summed over samples and steps
+        a_prev, delta = a_prev.reshape(-1, a_prev.shape[-1]), delta.reshape(-1, delta.shape[-1])
     if gW is not None:
         np.matmul(delta.T, a_prev, out=gW)
     if gb is not None and hp.get("shared_bias"):  # one bias for every unit: ∂E/∂b = Σ_j δ_j (and over samples)
@@ -139,11 +141,11 @@ def _read(text: str) -> dict:
 
 
 def _out(st: dict, in_shape: tuple) -> tuple:
-    return (st["units"],)
+    return (*in_shape[:-1], st["units"])  # (after a sequence layer: at every step)
 
 
 def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
-    (k,) = in_shape
+    k = in_shape[-1]
     j = st["units"]
     return {"weights": values(rng, -1, 1, decimals, (j, k), nonzero=True), "biases": values(rng, -1, 1, decimals, j)}
 # ---------------------------------------------------------------- narration (read by the tables)
@@ -341,7 +343,7 @@ DENSE = LayerKind(
     schema={"shared_bias": {"type": "boolean", "description": "dense: one bias for the whole layer (`biases` a single "
                                                               "number), added to every unit's z; its gradient is the "
                                                               "sum of the layer's δ (default false)."}},
-    out_shape=lambda layer, in_shape: (layer.weights.shape[0],),
+    out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.weights.shape[0]),
     forward=forward, grads=grads, back=back,
     torch=lambda layer: f"nn.Linear({layer.weights.shape[1]}, {layer.weights.shape[0]}, "
                         f"bias={layer.biases is not None})",
@@ -349,7 +351,7 @@ DENSE = LayerKind(
           "new_weights", "new_biases", "optimizer_state"),
     describe=lambda layer: str(layer.weights.shape[0]), vector=True,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    back_terms=lambda P, delta: delta[:, :, None] * P["weights"][None, :, :],  # (n, J, K): δ_j·w_jk, summed over j
+    back_terms=lambda P, delta: delta[..., :, None] * P["weights"],  # (n, J, K) (sequences (n, T, J, K)): δ_j·w_jk
     new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw), default=True, neurons=True,
     matrices=matrices,
 )
