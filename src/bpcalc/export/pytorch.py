@@ -586,6 +586,7 @@ def _sequence_script(spec, dest: Path | None) -> str:
     """A sequence network: nn.RNN (batch_first) and nn.Linear over every step; truncate k as the state detached
     every k steps; the loss over the rows that enter it (every step, or the last)."""
     from bpcalc.registry import LAYERS, loss_of
+    from bpcalc.spec.loader import param_key
 
     lines = [_header(_("{name}, in PyTorch").format(name=_(spec.name) if spec.name else _("bpcalc network")),
                      spec.source, _("the {sizes} network").format(sizes=spec.shape_text))]
@@ -662,7 +663,7 @@ def loss_of(y, t):
         for name in L.params:
             if name not in spec.freeze:
                 names.append(f"layers[{i}].{params[i][name]}")
-                param_of[(STATE_KEY.get(name, name), i)] = names[-1]
+                param_of[param_key(name, i)] = names[-1]
     lines.append("\n")
     lines.append(f"opt = {_optimizer_code(spec, '[' + ', '.join(names) + ']')}")
     lines += _state_code(spec, param_of)

@@ -169,26 +169,21 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
     for li, L in enumerate(tr.layers):
         W, label = L.weights, _("layer {l}").format(l=L.l)
         namer = LAYERS[L.type].param_name
-        if namer is not None:  # parameters named by their kind (W_ih[1,2]): a row per parameter and unit
-            first = True
+        if namer is not None:  # parameters named by their kind (W_ih[1,2], γ_1): a row per parameter and unit,
+            first = True  # then the kind's state (batchnorm's running estimates)
             for key, P in L.params.items():
                 rows = list(np.ndindex(*P.shape[:-1])) if P.ndim > 1 else [()]
                 for r in rows:
                     ixs = [(*r, q) for q in range(P.shape[-1])]
                     group(label if first else "", [_is(M(*namer(key, ix)), g(P[ix])) for ix in ixs])
                     first = False
-            continue
-        biases = [] if L.biases is None else [_is(nt.b(li, j), g(L.biases[j])) for j in range(len(L.biases))]
-        namer = LAYERS[L.type].param_name
-        if namer is not None:  # parameters of other names (batchnorm's γ, β), then its state (running estimates)
-            for n, (key, arr) in enumerate(L.params.items()):
-                group(label if n == 0 else "", [_is(M(*namer(key, ix)), g(arr[ix])) for ix in np.ndindex(arr.shape)])
             for key in LAYERS[L.type].state:
                 if key in L.record:
                     tex = r"\text{" + key.replace("_", r"\_") + "}"
                     group("", [_is(M(f"{key}_{i + 1}", f"{tex}_{{{i + 1}}}"), g(v))
                                for i, v in enumerate(L.record[key])])
             continue
+        biases = [] if L.biases is None else [_is(nt.b(li, j), g(L.biases[j])) for j in range(len(L.biases))]
         if W is None:
             continue
         if W.ndim != 2:  # kernels: each number by its place, a kernel row a line
