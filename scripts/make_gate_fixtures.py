@@ -10,11 +10,12 @@ after a recurrent one is nn.Linear on (N, T, H): it applies at every step.
 
 The spec follows issue 18: `type: lstm | gru` with weights_ih (G·H × F), weights_hh (G·H × H), biases_ih,
 biases_hh (G·H) in PyTorch's layouts, or the per-gate form `gates: {i: {weights_ih, weights_hh, biases}, …}` (one
-bias per gate: it is biases_ih, and the layer has no biases_hh); `h0`, `c0` (a vector of H, or N × H), `truncate: k`
-(the state is detached every k steps: the gradient from a loss term at step t reaches back to the first step of its
-chunk of k, so at most k steps). Inputs T × F for one sequence (a flat list: T steps of one feature), N × T × F for
-several; `targets_at: all` (targets T × outputs, N × T × outputs) or `last` (outputs, N × outputs). The loss is
-the mean over the (sequence, step) terms that enter it of the per-step loss (the sum of the per-output terms).
+bias per gate: it is biases_ih, and the layer has no biases_hh); `h0`, `c0` (a vector of H: every sequence's
+start), `truncate: k` (the state is detached every k steps: the gradient from a loss term at step t reaches back to
+the first step of its chunk of k, so at most k steps). Inputs T × F for one sequence (a flat list: T steps of one
+feature), N × T × F for several; `targets_at: all` (targets T × outputs, N × T × outputs) or `last` (outputs,
+N × outputs). The loss is the mean over the (sequence, step) terms that enter it of the per-step loss (the sum of
+the per-output terms).
 
 run_*: one full-batch step: per recurrent layer h, c (LSTM), each gate's value and sum (pre-activation) per step,
 the GRU's W_hn h + b_hn (`hn`), each gate's δ = ∂E/∂sum, grad_h (the total ∂E/∂h_t: the path from this step's output
@@ -121,11 +122,11 @@ def run_cases() -> dict[str, dict]:
                 inputs=_rand((3, 5, 2), s + 20), targets=_onehot((3, 5), 3, s + 21), targets_at="all",
                 layers=[cell(kind, 2, 3, s + 22), dense(3, 3, s + 26, "softmax")], loss="cross_entropy",
                 learning_rate=0.5),
-            # T = 5, several sequences, only the last step's output enters the loss; h0 (c0) one row per sequence
+            # T = 5, several sequences, only the last step's output enters the loss; h0 (and c0) given
             f"{kind}_T5_several_last_h0_tanh_half_sse": dict(
                 inputs=_rand((2, 5, 3), s + 30), targets=_rand((2, 2), s + 31, 0.9), targets_at="last",
-                layers=[cell(kind, 3, 2, s + 32, h0=_rand((2, 2), s + 36, 0.5),
-                             **({"c0": _rand((2, 2), s + 37, 0.5)} if kind == "lstm" else {})),
+                layers=[cell(kind, 3, 2, s + 32, h0=_rand((2,), s + 36, 0.5),
+                             **({"c0": _rand((2,), s + 37, 0.5)} if kind == "lstm" else {})),
                         dense(2, 2, s + 38, "tanh")], loss="half_sse", learning_rate=0.3),
             # truncated BPTT: the state detached every 2 steps
             f"{kind}_T5_truncate2_all_linear_mse": dict(
