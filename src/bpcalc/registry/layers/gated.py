@@ -1,0 +1,266 @@
+"""What the gated recurrent kinds (lstm, gru) share: their parameters read in PyTorch's layout or gate by gate,
+the start state h0 (c0), truncation, the backward pass's bookkeeping (one BPTT for both grads and back) and the
+trace's record.
+
+A cell's parameters, by spec and JSON name: weights_ih (G·H × F), weights_hh (G·H × H), biases_ih and biases_hh
+(G·H), the rows gate by gate in PyTorch's order (G gates of H units each). The per-gate form (`gates: {name:
+{weights_ih, weights_hh, biases}}`) has one bias per gate: it is biases_ih, and the layer has no biases_hh.
+`truncate: k` detaches the state every k steps (steps 0…k−1, k…2k−1, …): the gradient from a loss term at step t
+reaches back to the first step of its chunk, so at most k steps, as PyTorch does when a sequence is fed k steps
+at a time with h (and c) detached between the chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from bpcalc.i18n import _
+
+PARAMS = ("weights_ih", "weights_hh", "biases_ih", "biases_hh")
+KEYS = frozenset({"units", *PARAMS, "gates", "h0", "truncate", "init", "bias"})
+GATE_KEYS = frozenset({"weights_ih", "weights_hh", "biases"})
+
+
+# ---------------------------------------------------------------- reading a cell
+def _gate_matrix(rd, value, path: tuple) -> np.ndarray:
+    """A gate's weights, H × columns: a number is 1 × 1, a flat list one row (one unit)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.array([[rd.number(value, path)]])
+    if isinstance(value, list) and value and not any(isinstance(v, list) for v in value):
+        return rd.parameter(value, path, 1)[None, :]
+    return rd.parameter(value, path, 2)
+
+
+def _gate_vector(rd, value, path: tuple) -> np.ndarray:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return np.array([rd.number(value, path)])
+    return rd.parameter(value, path, 1)
+
+
+def _per_gate(rd, raw: dict, path: tuple, gates: tuple[str, ...], F: int) -> dict[str, np.ndarray]:
+    """The per-gate form stacked into PyTorch's layout (rows gate by gate in `gates` order)."""
+    spec = raw["gates"]
+    gpath = path + ("gates",)
+    if not isinstance(spec, dict):
+        raise rd.error(gpath, _("`gates` is a mapping from each gate ({names}) to its weights_ih, weights_hh and "
+                                "biases").format(names=", ".join(gates)))
+    missing = [g for g in gates if g not in spec]
+    extra = [str(g) for g in spec if g not in gates]
+    if extra:
+        raise rd.error(gpath + (extra[0],), _("this cell's gates are {names}; `{gate}` is none of them").format(
+            names=", ".join(gates), gate=extra[0]))
+    if missing:
+        raise rd.error(gpath, _("gate `{gate}` is missing: give each of {names}").format(
+            gate=missing[0], names=", ".join(gates)))
+    wi, wh, bs = [], [], []
+    for g in gates:
+        entry, gp = spec[g], gpath + (g,)
+        if not isinstance(entry, dict):
+            raise rd.error(gp, _("each gate is a mapping: {{weights_ih: …, weights_hh: …, biases: …}}"))
+        rd.check_keys(entry, set(GATE_KEYS), gp)
+        for key in ("weights_ih", "weights_hh"):
+            if key not in entry:
+                raise rd.error(gp, _("gate `{gate}` needs `{key}`").format(gate=g, key=key))
+        w_hh = _gate_matrix(rd, entry["weights_hh"], gp + ("weights_hh",))
+        H = w_hh.shape[0]
+        if w_hh.shape != (H, H):
+            raise rd.error(gp + ("weights_hh",), _("weights_hh of a gate is units × units, found {shape}").format(
+                shape="×".join(map(str, w_hh.shape))))
+        w_ih = _gate_matrix(rd, entry["weights_ih"], gp + ("weights_ih",))
+        if w_ih.shape != (H, F):
+            raise rd.error(gp + ("weights_ih",), _("weights_ih of a gate is units × features = {h}×{f}, found "
+                                                   "{shape}").format(h=H, f=F, shape="×".join(map(str, w_ih.shape))),
+                           hint=_("one row per unit, one column per input feature"))
+        if wh and H != wh[0].shape[0]:
+            raise rd.error(gp + ("weights_hh",), _("every gate has the same number of units ({h} in gate `{g0}`), "
+                                                   "found {k}").format(h=wh[0].shape[0], g0=gates[0], k=H))
+        wi.append(w_ih)
+        wh.append(w_hh)
+        if "biases" in entry:
+            b = _gate_vector(rd, entry["biases"], gp + ("biases",))
+            if b.shape != (H,):
+                raise rd.error(gp + ("biases",), _("a gate has one bias per unit: {h}, found {k}").format(
+                    h=H, k=b.size))
+            bs.append(b)
+    if bs and len(bs) != len(gates):
+        raise rd.error(gpath, _("give every gate `biases`, or none of them"))
+    P = {"weights_ih": np.concatenate(wi), "weights_hh": np.concatenate(wh)}
+    if bs:
+        P["biases_ih"] = np.concatenate(bs)
+    return P
+
+
+def _explicit(rd, raw: dict, path: tuple, G: int, F: int, name: str) -> dict[str, np.ndarray]:
+    """weights_ih, weights_hh (and the biases) in PyTorch's layout, their shapes checked."""
+    for key in ("weights_ih", "weights_hh"):
+        if key not in raw:
+            raise rd.error(path, _("`weights_ih` and `weights_hh` go together: add `{key}`").format(key=key))
+    W_hh = rd.parameter(raw["weights_hh"], path + ("weights_hh",), 2)
+    H = W_hh.shape[1]
+    if W_hh.shape != (G * H, H):
+        raise rd.error(path + ("weights_hh",), _("{name} weights_hh is {g}·units × units ({g} gates stacked), found "
+                                                 "{shape}").format(name=name, g=G,
+                                                                   shape="×".join(map(str, W_hh.shape))))
+    W_ih = rd.parameter(raw["weights_ih"], path + ("weights_ih",), 2)
+    if W_ih.shape != (G * H, F):
+        raise rd.error(path + ("weights_ih",), _("{name} weights_ih is {g}·units × features = {rows}×{f}, found "
+                                                 "{shape}").format(name=name, g=G, rows=G * H, f=F,
+                                                                   shape="×".join(map(str, W_ih.shape))),
+                       hint=_("{g} blocks of {h} rows, one per gate in PyTorch's order; one column per input "
+                              "feature").format(g=G, h=H))
+    P = {"weights_ih": W_ih, "weights_hh": W_hh}
+    for key in ("biases_ih", "biases_hh"):
+        if key in raw and raw[key] is not None:
+            b = rd.parameter(raw[key], path + (key,), 1)
+            if b.shape != (G * H,):
+                raise rd.error(path + (key,), _("{name} {key} holds {n} values ({g} gates × {h} units), found "
+                                                "{k}").format(name=name, key=key, n=G * H, g=G, h=H, k=b.size))
+            P[key] = b
+    return P
+
+
+def _state(rd, raw: dict, key: str, path: tuple, H: int) -> np.ndarray | None:
+    if key not in raw:
+        return None
+    v = _gate_vector(rd, raw[key], path + (key,))
+    if v.shape != (H,):
+        raise rd.error(path + (key,), _("{key} holds one value per unit: {h}, found {k}").format(key=key, h=H,
+                                                                                                 k=v.size),
+                       hint=_("every sequence starts from the same {key}").format(key=key))
+    return v
+
+
+def parse(rd, raw: dict, path: tuple, in_shape: tuple, name: str, gates: tuple[str, ...],
+          states: tuple[str, ...]):
+    """A gated cell's LayerSpec: parameters by name, hyper {truncate, h0 (c0), gates}."""
+    F = in_shape[-1]
+    G = len(gates)
+    forms = [k for k in ("gates", "weights_ih", "units") if k in raw]
+    if "weights_hh" in raw and "weights_ih" not in forms:
+        forms.append("weights_ih")
+    if len(forms) > 1:
+        raise rd.error(path + (forms[1],), _("give one of `units`, `weights_ih` with `weights_hh`, or `gates`, "
+                                             "not several"))
+    for key in ("h0", "c0"):
+        if key in raw and key not in states:
+            raise rd.error(path + (key,), _("a {name} layer has no {key}").format(name=name, key=key))
+    if not forms:
+        raise rd.error(path, _("a {name} layer needs `units: N`, or `weights_ih` and `weights_hh` ({g} gates "
+                               "stacked: {names}), or `gates: {{{first}: {{weights_ih, weights_hh, biases}}, "
+                               "…}}`").format(name=name, g=G, names=", ".join(gates), first=gates[0]))
+    if forms[0] == "gates":
+        for key in (*PARAMS, "bias"):
+            if key in raw:
+                raise rd.error(path + (key,), _("with `gates`, each gate's numbers go inside it"))
+        P = _per_gate(rd, raw, path, gates, F)
+    elif forms[0] == "weights_ih":
+        P = _explicit(rd, raw, path, G, F, name)
+    else:
+        H = rd.positive_int(raw["units"], path + ("units",))
+        if G * H * (F + H) > rd.MAX_PARAMETERS:
+            raise rd.error(path + ("units",), _("{n:,} weights; bpcalc takes at most {m:,} per layer").format(
+                n=G * H * (F + H), m=rd.MAX_PARAMETERS))
+        P = {"weights_ih": rd.init(raw, path, (G * H, F), F, H), "weights_hh": rd.init(raw, path, (G * H, H), H, H)}
+        if raw.get("bias", True) is not False:
+            P["biases_ih"], P["biases_hh"] = np.zeros(G * H), np.zeros(G * H)
+    H = P["weights_hh"].shape[1]
+    truncate = rd.positive_int(raw["truncate"], path + ("truncate",)) if "truncate" in raw else None
+    hyper = {"truncate": truncate, "gates": gates, "per_gate": forms[0] == "gates"}
+    for key in states:
+        hyper[key] = _state(rd, raw, key, path, H)
+    return rd.layer_params(P, "linear", hyper=hyper)
+
+
+def units(P: dict) -> int:
+    return P["weights_hh"].shape[1]
+
+
+def start(hp: dict, key: str, n: int, H: int) -> np.ndarray:
+    """h0 (c0) for n sequences: the layer's vector on every row, zeros where not given."""
+    v = hp.get(key)
+    return np.zeros((n, H)) if v is None else np.broadcast_to(v, (n, H)).copy()
+
+
+def cut(hp: dict, t: int) -> bool:
+    """Truncation: the state entering step t (0-based) is detached (t a multiple of k, t > 0)."""
+    k = hp.get("truncate")
+    return bool(k) and t > 0 and t % k == 0
+
+
+def x_part(P: dict, x: np.ndarray) -> np.ndarray:
+    """W_ih·x_t + b_ih for every sequence and step at once: (n, T, G·H)."""
+    s = x @ P["weights_ih"].T
+    if "biases_ih" in P:
+        s += P["biases_ih"]
+    return s
+
+
+# ---------------------------------------------------------------- backward: one BPTT for grads and back
+def bptt(run: Callable[..., dict], P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
+    """The kind's BPTT `run(P, hp, delta, cache)` once per δ: grads and back both read it (cache['bptt'])."""
+    got = cache.get("bptt")
+    if got is None or got["for"] is not delta:
+        got = run(P, hp, delta, cache)
+        got["for"] = delta
+        cache["bptt"] = got
+    return got
+
+
+def grads(run: Callable[..., dict], P: dict, hp: dict, x: np.ndarray, delta: np.ndarray, cache: dict,
+          G: dict) -> None:
+    """∂E/∂ each parameter, summed over sequences and steps: the gates' δ (the input side's and the recurrent
+    side's) times x_t and h_{t−1}."""
+    b = bptt(run, P, hp, delta, cache)
+    d_ih, d_hh = b["d_ih"], b["d_hh"]
+    H = units(P)
+    h_prev = cache["h_prev"]  # (n, T, H): the state each step reads
+    if G.get("weights_ih") is not None:
+        np.matmul(d_ih.reshape(-1, d_ih.shape[-1]).T, x.reshape(-1, x.shape[-1]), out=G["weights_ih"])
+    if G.get("weights_hh") is not None:
+        np.matmul(d_hh.reshape(-1, d_hh.shape[-1]).T, h_prev.reshape(-1, H), out=G["weights_hh"])
+    if G.get("biases_ih") is not None:
+        np.add.reduce(d_ih.reshape(-1, d_ih.shape[-1]), axis=0, out=G["biases_ih"])
+    if G.get("biases_hh") is not None:
+        np.add.reduce(d_hh.reshape(-1, d_hh.shape[-1]), axis=0, out=G["biases_hh"])
+
+
+def back(run: Callable[..., dict], P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
+    """∂E/∂x_t = the input side's gate δ times W_ih, at every step."""
+    return bptt(run, P, hp, delta, cache)["d_ih"] @ P["weights_ih"]
+
+
+def split(v: np.ndarray, gates: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """(…, G·H) -> gate name -> (…, H)."""
+    H = v.shape[-1] // len(gates)
+    return {g: v[..., k * H:(k + 1) * H] for k, g in enumerate(gates)}
+
+
+def record(cache: dict) -> dict:
+    """What the trace keeps: h, c (LSTM), each gate's value and sum per step, and once backward has run, grad_h
+    (both paths added), its norm per step, each gate's δ, grad_c (LSTM)."""
+    gates = cache["gates"]
+    out = {"h": cache["h"], "h_prev": cache["h_prev"], "gates": split(cache["acts"], gates),
+           "sums": split(cache["sums"], gates)}
+    if "c" in cache:
+        out["c"], out["c_prev"] = cache["c"], cache["c_prev"]
+    if "hn" in cache:
+        out["hn"] = cache["hn"]
+    b = cache.get("bptt")
+    if b is not None:
+        out.update(grad_h=b["grad_h"], grad_h_norm=np.sqrt((b["grad_h"] ** 2).sum(axis=-1)),
+                   grad_h_out=b["grad_h_out"], delta_gates=split(b["d_ih"], gates))
+        if "grad_c" in b:
+            out["grad_c"] = b["grad_c"]
+    return out
+
+
+PARAM_JSON = tuple(f"{pre}{p}" for p in PARAMS for pre in ("", "grad_", "new_"))
+
+
+def torch_module(cls: str, layer) -> str:
+    """nn.LSTM / nn.GRU with batch_first (one layer); bias=False only where the layer has no biases at all."""
+    P = layer.params
+    F, H = P["weights_ih"].shape[1], P["weights_hh"].shape[1]
+    bias = "biases_ih" in P or "biases_hh" in P
+    return f"nn.{cls}({F}, {H}, batch_first=True{'' if bias else ', bias=False'})"

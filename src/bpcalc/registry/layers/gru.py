@@ -1,0 +1,99 @@
+"""gru: a gated recurrent unit unrolled over the sequence, as PyTorch's nn.GRU (gate order r, z, n):
+
+    r_t = σ(W_ir x_t + b_ir + W_hr h_{t−1} + b_hr)      z_t = σ(W_iz x_t + b_iz + W_hz h_{t−1} + b_hz)
+    n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t−1} + b_hn))
+    h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t−1}
+
+The layer's output is h_t at every step (n, T, H). Backward through time, vectorised over the sequences, a loop
+over the steps from the last: ∂E/∂h_t = the path from step t's output + the path from step t+1 (through
+z_{t+1} ⊙ ∂E/∂h_{t+1} and W_hhᵀ·δ_{t+1}); the n gate's δ reaches W_hn and b_hn through r_t, so the recurrent side's
+δ differs from the input side's there."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpcalc.i18n import N_
+from bpcalc.registry.activations import sigmoid
+from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.layers import gated
+
+GATES = ("r", "z", "n")
+STATES = ("h0",)
+
+
+def parse(rd, raw: dict, path: tuple, in_shape: tuple):
+    return gated.parse(rd, raw, path, in_shape, "gru", GATES, STATES)
+
+
+def forward(P: dict, hp: dict, x: np.ndarray):
+    """h for every sequence and step, and the cache: each step's gate sums and values, W_hn h + b_hn, the states
+    read."""
+    n, T, _f = x.shape
+    H = gated.units(P)
+    xs = gated.x_part(P, x)
+    W_hh, b_hh = P["weights_hh"], P.get("biases_hh")
+    h = gated.start(hp, "h0", n, H)
+    sums, acts = np.empty((n, T, 3 * H)), np.empty((n, T, 3 * H))
+    hs, h_prev, hns = np.empty((n, T, H)), np.empty((n, T, H)), np.empty((n, T, H))
+    for t in range(T):
+        h_prev[:, t] = h
+        hh = h @ W_hh.T
+        if b_hh is not None:
+            hh += b_hh
+        s, a = sums[:, t], acts[:, t]
+        np.add(xs[:, t, :2 * H], hh[:, :2 * H], out=s[:, :2 * H])
+        a[:, :2 * H] = sigmoid(s[:, :2 * H])
+        r, z = a[:, :H], a[:, H:2 * H]
+        hns[:, t] = hh[:, 2 * H:]
+        np.add(xs[:, t, 2 * H:], r * hh[:, 2 * H:], out=s[:, 2 * H:])
+        nn = a[:, 2 * H:]
+        np.tanh(s[:, 2 * H:], out=nn)
+        h = (1.0 - z) * nn + z * h
+        hs[:, t] = h
+    return hs, {"gates": GATES, "sums": sums, "acts": acts, "h": hs, "h_prev": h_prev, "hn": hns}
+
+
+def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
+    """From δ = ∂E/∂h_t of the layer's output: every step's total ∂E/∂h_t and the gates' δ, the input side's
+    (d_ih: ∂E/∂ each gate's sum) and the recurrent side's (d_hh: the same, but δ_n ⊙ r for W_hn h + b_hn)."""
+    n, T, H = delta.shape
+    acts, hns, h_prev = cache["acts"], cache["hn"], cache["h_prev"]
+    W_hh = P["weights_hh"]
+    d_ih, d_hh = np.empty((n, T, 3 * H)), np.empty((n, T, 3 * H))
+    grad_h = np.empty((n, T, H))
+    dh_next = np.zeros((n, H))
+    for t in range(T - 1, -1, -1):
+        a = acts[:, t]
+        r, z, nn = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+        dh = grad_h[:, t]
+        np.add(delta[:, t], dh_next, out=dh)
+        dn = dh * (1.0 - z) * (1.0 - nn * nn)
+        di, dr = d_ih[:, t], d_hh[:, t]
+        di[:, 2 * H:] = dn
+        di[:, :H] = dn * hns[:, t] * r * (1.0 - r)
+        di[:, H:2 * H] = dh * (h_prev[:, t] - nn) * z * (1.0 - z)
+        dr[:, :2 * H] = di[:, :2 * H]
+        dr[:, 2 * H:] = dn * r
+        dh_next = np.zeros((n, H)) if gated.cut(hp, t) else dh * z + dr @ W_hh
+    return {"d_ih": d_ih, "d_hh": d_hh, "grad_h": grad_h, "grad_h_out": delta}
+
+
+def grads(P: dict, hp: dict, x: np.ndarray, delta: np.ndarray, cache: dict, G: dict) -> None:
+    gated.grads(run_bptt, P, hp, x, delta, cache, G)
+
+
+def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
+    return gated.back(run_bptt, P, hp, delta, cache)
+
+
+GRU = LayerKind(
+    name="gru", help=N_("a gated recurrent unit over the sequence (gates r, z, n as PyTorch's nn.GRU): h carried "
+                        "from step to step, h at every step out"),
+    params=gated.PARAMS, keys=gated.KEYS, activation=False, parse=parse,
+    out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.params["weights_hh"].shape[1]),
+    forward=forward, grads=grads, back=back,
+    torch=lambda layer: gated.torch_module("GRU", layer),
+    json=("h", "gates", "grad_h", "grad_h_norm", *gated.PARAM_JSON, "optimizer_state"),
+    describe=lambda layer: f"gru{layer.params['weights_hh'].shape[1]}", record=gated.record,
+)

@@ -1,0 +1,101 @@
+"""lstm: a long short-term memory cell unrolled over the sequence, as PyTorch's nn.LSTM (gate order i, f, g, o):
+
+    i_t = σ(W_ii x_t + b_ii + W_hi h_{t−1} + b_hi)      f_t = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf)
+    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t−1} + b_hg)   o_t = σ(W_io x_t + b_io + W_ho h_{t−1} + b_ho)
+    c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t                     h_t = o_t ⊙ tanh(c_t)
+
+The layer's output is h_t at every step (n, T, H). Backward through time, vectorised over the sequences, a loop
+over the steps from the last: ∂E/∂h_t = the path from step t's output + the path from step t+1 (W_hhᵀ·δ_{t+1});
+∂E/∂c_t = ∂E/∂h_t ⊙ o_t ⊙ (1 − tanh²c_t) + ∂E/∂c_{t+1} ⊙ f_{t+1}; each gate's δ from them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bpcalc.i18n import N_
+from bpcalc.registry.activations import sigmoid
+from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.layers import gated
+
+GATES = ("i", "f", "g", "o")
+STATES = ("h0", "c0")
+
+
+def parse(rd, raw: dict, path: tuple, in_shape: tuple):
+    return gated.parse(rd, raw, path, in_shape, "lstm", GATES, STATES)
+
+
+def forward(P: dict, hp: dict, x: np.ndarray):
+    """h for every sequence and step, and the cache: each step's gate sums and values, c, and the states read."""
+    n, T, _f = x.shape
+    H = gated.units(P)
+    xs = gated.x_part(P, x)
+    W_hh, b_hh = P["weights_hh"], P.get("biases_hh")
+    h, c = gated.start(hp, "h0", n, H), gated.start(hp, "c0", n, H)
+    sums, acts = np.empty((n, T, 4 * H)), np.empty((n, T, 4 * H))
+    hs, cs, h_prev, c_prev = (np.empty((n, T, H)) for _k in range(4))
+    for t in range(T):
+        h_prev[:, t], c_prev[:, t] = h, c
+        s = sums[:, t]
+        np.add(xs[:, t], h @ W_hh.T, out=s)
+        if b_hh is not None:
+            s += b_hh
+        a = acts[:, t]
+        a[:, :2 * H] = sigmoid(s[:, :2 * H])
+        a[:, 2 * H:3 * H] = np.tanh(s[:, 2 * H:3 * H])
+        a[:, 3 * H:] = sigmoid(s[:, 3 * H:])
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        hs[:, t], cs[:, t] = h, c
+    cache = {"gates": GATES, "sums": sums, "acts": acts, "h": hs, "c": cs, "h_prev": h_prev, "c_prev": c_prev}
+    return hs, cache
+
+
+def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
+    """From δ = ∂E/∂h_t of the layer's output (the path from each step's output): every step's total ∂E/∂h_t
+    and ∂E/∂c_t and the gates' δ (∂E/∂ each gate's sum), from the last step back."""
+    n, T, H = delta.shape
+    acts, cs, c_prev = cache["acts"], cache["c"], cache["c_prev"]
+    W_hh = P["weights_hh"]
+    d = np.empty((n, T, 4 * H))
+    grad_h, grad_c = np.empty((n, T, H)), np.empty((n, T, H))
+    dh_next, dc_next = np.zeros((n, H)), np.zeros((n, H))
+    for t in range(T - 1, -1, -1):
+        a = acts[:, t]
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        dh = grad_h[:, t]
+        np.add(delta[:, t], dh_next, out=dh)
+        tc = np.tanh(cs[:, t])
+        dc = grad_c[:, t]
+        np.add(dc_next, dh * o * (1.0 - tc * tc), out=dc)
+        dt = d[:, t]
+        dt[:, :H] = dc * g * i * (1.0 - i)
+        dt[:, H:2 * H] = dc * c_prev[:, t] * f * (1.0 - f)
+        dt[:, 2 * H:3 * H] = dc * i * (1.0 - g * g)
+        dt[:, 3 * H:] = dh * tc * o * (1.0 - o)
+        if gated.cut(hp, t):
+            dh_next, dc_next = np.zeros((n, H)), np.zeros((n, H))
+        else:
+            dh_next, dc_next = dt @ W_hh, dc * f
+    return {"d_ih": d, "d_hh": d, "grad_h": grad_h, "grad_h_out": delta, "grad_c": grad_c}
+
+
+def grads(P: dict, hp: dict, x: np.ndarray, delta: np.ndarray, cache: dict, G: dict) -> None:
+    gated.grads(run_bptt, P, hp, x, delta, cache, G)
+
+
+def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
+    return gated.back(run_bptt, P, hp, delta, cache)
+
+
+LSTM = LayerKind(
+    name="lstm", help=N_("a long short-term memory cell over the sequence (gates i, f, g, o as PyTorch's nn.LSTM): "
+                         "h and c carried from step to step, h at every step out"),
+    params=gated.PARAMS, keys=gated.KEYS | {"c0"}, activation=False, parse=parse,
+    out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.params["weights_hh"].shape[1]),
+    forward=forward, grads=grads, back=back,
+    torch=lambda layer: gated.torch_module("LSTM", layer),
+    json=("h", "c", "gates", "grad_h", "grad_h_norm", *gated.PARAM_JSON, "optimizer_state"),
+    describe=lambda layer: f"lstm{layer.params['weights_hh'].shape[1]}", record=gated.record,
+)
