@@ -88,6 +88,8 @@ def test_faces_match_torch(fx: dict, i: int):
     rec = kind.record(cache)
     _close(rec["grad_h"], out["grad_h"], "grad_h (both paths)")
     _close(rec["grad_h_norm"], out["grad_h_norm"], "grad_h_norm")
+    # the path from step t+1 alone: torch's total less the path from step t's output
+    _close(rec["grad_h_next"], np.subtract(out["grad_h"], out["grad_h_out"]), "grad_h from step t+1")
     for g in ORDER[lay["type"]]:
         _close(rec["delta_gates"][g], out["delta"][g], f"δ {g}")
     if lay["type"] == "lstm":

@@ -204,6 +204,8 @@ def bptt(run: Callable[..., dict], P: dict, hp: dict, delta: np.ndarray, cache: 
         got = run(P, hp, delta, cache)
         got["for"] = delta
         cache["bptt"] = got
+        if "record" in cache:  # the trace's record, taken after the forward pass: filled in now
+            _fill(cache["record"], got, cache["gates"])
     return got
 
 
@@ -237,22 +239,32 @@ def split(v: np.ndarray, gates: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 
 def record(cache: dict) -> dict:
-    """What the trace keeps: h, c (LSTM), each gate's value and sum per step, and once backward has run, grad_h
-    (both paths added), its norm per step, each gate's δ, grad_c (LSTM)."""
+    """What the trace keeps: h, c (LSTM), each gate's value and sum per step; the backward pass fills in grad_h
+    (both paths added), its norm per step, the path from each step's output, each gate's δ and grad_c (LSTM)."""
     gates = cache["gates"]
     out = {"h": cache["h"], "h_prev": cache["h_prev"], "gates": split(cache["acts"], gates),
-           "sums": split(cache["sums"], gates)}
+           "sums": split(cache["sums"], gates), "per_sample": PER_SAMPLE}
     if "c" in cache:
         out["c"], out["c_prev"] = cache["c"], cache["c_prev"]
     if "hn" in cache:
         out["hn"] = cache["hn"]
-    b = cache.get("bptt")
-    if b is not None:
-        out.update(grad_h=b["grad_h"], grad_h_norm=np.sqrt((b["grad_h"] ** 2).sum(axis=-1)),
-                   grad_h_out=b["grad_h_out"], delta_gates=split(b["d_ih"], gates))
-        if "grad_c" in b:
-            out["grad_c"] = b["grad_c"]
+    cache["record"] = out
+    if cache.get("bptt") is not None:
+        _fill(out, cache["bptt"], gates)
     return out
+
+
+def _fill(out: dict, b: dict, gates: tuple[str, ...]) -> None:
+    out.update(grad_h=b["grad_h"], grad_h_norm=np.sqrt((b["grad_h"] ** 2).sum(axis=-1)),
+               grad_h_out=b["grad_h_out"], grad_h_next=b["grad_h_next"], delta_gates=split(b["d_ih"], gates))
+    if "grad_c" in b:
+        out["grad_c"] = b["grad_c"]
+    if b["d_hh"] is not b["d_ih"]:
+        out["delta_hh"] = split(b["d_hh"], gates)
+
+
+# the record's fields with a sample axis (dropped in the JSON for one sequence); gates: each gate's array
+PER_SAMPLE = ("h", "c", "gates", "grad_h", "grad_h_norm")
 
 
 PARAM_JSON = tuple(f"{pre}{p}" for p in PARAMS for pre in ("", "grad_", "new_"))

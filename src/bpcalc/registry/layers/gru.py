@@ -61,9 +61,10 @@ def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
     acts, hns, h_prev = cache["acts"], cache["hn"], cache["h_prev"]
     W_hh = P["weights_hh"]
     d_ih, d_hh = np.empty((n, T, 3 * H)), np.empty((n, T, 3 * H))
-    grad_h = np.empty((n, T, H))
+    grad_h, grad_next = np.empty((n, T, H)), np.empty((n, T, H))
     dh_next = np.zeros((n, H))
     for t in range(T - 1, -1, -1):
+        grad_next[:, t] = dh_next
         a = acts[:, t]
         r, z, nn = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
         dh = grad_h[:, t]
@@ -76,7 +77,7 @@ def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
         dr[:, :2 * H] = di[:, :2 * H]
         dr[:, 2 * H:] = dn * r
         dh_next = np.zeros((n, H)) if gated.cut(hp, t) else dh * z + dr @ W_hh
-    return {"d_ih": d_ih, "d_hh": d_hh, "grad_h": grad_h, "grad_h_out": delta}
+    return {"d_ih": d_ih, "d_hh": d_hh, "grad_h": grad_h, "grad_h_out": delta, "grad_h_next": grad_next}
 
 
 def grads(P: dict, hp: dict, x: np.ndarray, delta: np.ndarray, cache: dict, G: dict) -> None:

@@ -59,9 +59,10 @@ def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
     acts, cs, c_prev = cache["acts"], cache["c"], cache["c_prev"]
     W_hh = P["weights_hh"]
     d = np.empty((n, T, 4 * H))
-    grad_h, grad_c = np.empty((n, T, H)), np.empty((n, T, H))
+    grad_h, grad_c, grad_next = np.empty((n, T, H)), np.empty((n, T, H)), np.empty((n, T, H))
     dh_next, dc_next = np.zeros((n, H)), np.zeros((n, H))
     for t in range(T - 1, -1, -1):
+        grad_next[:, t] = dh_next
         a = acts[:, t]
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         dh = grad_h[:, t]
@@ -78,7 +79,7 @@ def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
             dh_next, dc_next = np.zeros((n, H)), np.zeros((n, H))
         else:
             dh_next, dc_next = dt @ W_hh, dc * f
-    return {"d_ih": d, "d_hh": d, "grad_h": grad_h, "grad_h_out": delta, "grad_c": grad_c}
+    return {"d_ih": d, "d_hh": d, "grad_h": grad_h, "grad_h_out": delta, "grad_h_next": grad_next, "grad_c": grad_c}
 
 
 def grads(P: dict, hp: dict, x: np.ndarray, delta: np.ndarray, cache: dict, G: dict) -> None:
