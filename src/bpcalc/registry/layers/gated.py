@@ -5,9 +5,8 @@ trace's record.
 A cell's parameters, by spec and JSON name: weights_ih (G·H × F), weights_hh (G·H × H), biases_ih and biases_hh
 (G·H), the rows gate by gate in PyTorch's order (G gates of H units each). The per-gate form (`gates: {name:
 {weights_ih, weights_hh, biases}}`) has one bias per gate: it is biases_ih, and the layer has no biases_hh.
-`truncate: k` detaches the state every k steps (steps 0…k−1, k…2k−1, …): the gradient from a loss term at step t
-reaches back to the first step of its chunk, so at most k steps, as PyTorch does when a sequence is fed k steps
-at a time with h (and c) detached between the chunks."""
+`units`, the PyTorch layout, h0 / c0 and `truncate: k` are read as rnn reads them (recurrent.py): truncation detaches
+h (and c) every k steps, so a loss term's gradient reaches back to the first step of its block of k."""
 
 from __future__ import annotations
 
@@ -16,9 +15,10 @@ from collections.abc import Callable
 import numpy as np
 
 from bpcalc.i18n import _
+from bpcalc.registry.layers import recurrent as rc
 
-PARAMS = ("weights_ih", "weights_hh", "biases_ih", "biases_hh")
-KEYS = frozenset({"units", *PARAMS, "gates", "h0", "truncate", "init", "bias"})
+PARAMS = rc.PARAMS
+KEYS = rc.KEYS | {"gates"}
 GATE_KEYS = frozenset({"weights_ih", "weights_hh", "biases"})
 
 
@@ -91,101 +91,39 @@ def _per_gate(rd, raw: dict, path: tuple, gates: tuple[str, ...], F: int) -> dic
     return P
 
 
-def _explicit(rd, raw: dict, path: tuple, G: int, F: int, name: str) -> dict[str, np.ndarray]:
-    """weights_ih, weights_hh (and the biases) in PyTorch's layout, their shapes checked."""
-    for key in ("weights_ih", "weights_hh"):
-        if key not in raw:
-            raise rd.error(path, _("`weights_ih` and `weights_hh` go together: add `{key}`").format(key=key))
-    W_hh = rd.parameter(raw["weights_hh"], path + ("weights_hh",), 2)
-    H = W_hh.shape[1]
-    if W_hh.shape != (G * H, H):
-        raise rd.error(path + ("weights_hh",), _("{name} weights_hh is {g}·units × units ({g} gates stacked), found "
-                                                 "{shape}").format(name=name, g=G,
-                                                                   shape="×".join(map(str, W_hh.shape))))
-    W_ih = rd.parameter(raw["weights_ih"], path + ("weights_ih",), 2)
-    if W_ih.shape != (G * H, F):
-        raise rd.error(path + ("weights_ih",), _("{name} weights_ih is {g}·units × features = {rows}×{f}, found "
-                                                 "{shape}").format(name=name, g=G, rows=G * H, f=F,
-                                                                   shape="×".join(map(str, W_ih.shape))),
-                       hint=_("{g} blocks of {h} rows, one per gate in PyTorch's order; one column per input "
-                              "feature").format(g=G, h=H))
-    P = {"weights_ih": W_ih, "weights_hh": W_hh}
-    for key in ("biases_ih", "biases_hh"):
-        if key in raw and raw[key] is not None:
-            b = rd.parameter(raw[key], path + (key,), 1)
-            if b.shape != (G * H,):
-                raise rd.error(path + (key,), _("{name} {key} holds {n} values ({g} gates × {h} units), found "
-                                                "{k}").format(name=name, key=key, n=G * H, g=G, h=H, k=b.size))
-            P[key] = b
-    return P
-
-
-def _state(rd, raw: dict, key: str, path: tuple, H: int) -> np.ndarray | None:
-    if key not in raw:
-        return None
-    v = _gate_vector(rd, raw[key], path + (key,))
-    if v.shape != (H,):
-        raise rd.error(path + (key,), _("{key} holds one value per unit: {h}, found {k}").format(key=key, h=H,
-                                                                                                 k=v.size),
-                       hint=_("every sequence starts from the same {key}").format(key=key))
-    return v
-
-
 def parse(rd, raw: dict, path: tuple, in_shape: tuple, name: str, gates: tuple[str, ...],
           states: tuple[str, ...]):
-    """A gated cell's LayerSpec: parameters by name, hyper {truncate, h0 (c0), gates}."""
+    """A gated cell's LayerSpec: parameters by name (PyTorch's layout, `units`, or the per-gate form), hyper
+    {truncate, h0 (c0), gates}."""
     F = in_shape[-1]
-    G = len(gates)
-    forms = [k for k in ("gates", "weights_ih", "units") if k in raw]
-    if "weights_hh" in raw and "weights_ih" not in forms:
-        forms.append("weights_ih")
-    if len(forms) > 1:
-        raise rd.error(path + (forms[1],), _("give one of `units`, `weights_ih` with `weights_hh`, or `gates`, "
-                                             "not several"))
     for key in ("h0", "c0"):
         if key in raw and key not in states:
             raise rd.error(path + (key,), _("a {name} layer has no {key}").format(name=name, key=key))
-    if not forms:
+    if "gates" in raw:
+        for key in (*PARAMS, "units", "bias"):
+            if key in raw:
+                raise rd.error(path + (key,), _("give either `gates` (each gate's numbers inside it) or `{key}`, "
+                                                "not both").format(key=key))
+        P = _per_gate(rd, raw, path, gates, F)
+    elif "weights_ih" in raw or "weights_hh" in raw or "units" in raw:
+        P = rc.read_params(rd, raw, path, F, len(gates), name)
+    else:
         raise rd.error(path, _("a {name} layer needs `units: N`, or `weights_ih` and `weights_hh` ({g} gates "
                                "stacked: {names}), or `gates: {{{first}: {{weights_ih, weights_hh, biases}}, "
-                               "…}}`").format(name=name, g=G, names=", ".join(gates), first=gates[0]))
-    if forms[0] == "gates":
-        for key in (*PARAMS, "bias"):
-            if key in raw:
-                raise rd.error(path + (key,), _("with `gates`, each gate's numbers go inside it"))
-        P = _per_gate(rd, raw, path, gates, F)
-    elif forms[0] == "weights_ih":
-        P = _explicit(rd, raw, path, G, F, name)
-    else:
-        H = rd.positive_int(raw["units"], path + ("units",))
-        if G * H * (F + H) > rd.MAX_PARAMETERS:
-            raise rd.error(path + ("units",), _("{n:,} weights; bpcalc takes at most {m:,} per layer").format(
-                n=G * H * (F + H), m=rd.MAX_PARAMETERS))
-        P = {"weights_ih": rd.init(raw, path, (G * H, F), F, H), "weights_hh": rd.init(raw, path, (G * H, H), H, H)}
-        if raw.get("bias", True) is not False:
-            P["biases_ih"], P["biases_hh"] = np.zeros(G * H), np.zeros(G * H)
-    H = P["weights_hh"].shape[1]
-    truncate = rd.positive_int(raw["truncate"], path + ("truncate",)) if "truncate" in raw else None
-    hyper = {"truncate": truncate, "gates": gates, "per_gate": forms[0] == "gates"}
-    for key in states:
-        hyper[key] = _state(rd, raw, key, path, H)
-    return rd.layer_params(P, "linear", hyper=hyper)
+                               "…}}`").format(name=name, g=len(gates), names=", ".join(gates), first=gates[0]))
+    hyper = {**rc.read_hyper(rd, raw, path, P["weights_hh"].shape[1], states), "gates": gates,
+             "per_gate": "gates" in raw}
+    return rd.layer_params(P, hyper=hyper)
 
 
 def units(P: dict) -> int:
     return P["weights_hh"].shape[1]
 
 
-def start(hp: dict, key: str, n: int, H: int) -> np.ndarray:
-    """h0 (c0) for n sequences: the layer's vector on every row, zeros where not given."""
-    v = hp.get(key)
-    return np.zeros((n, H)) if v is None else np.broadcast_to(v, (n, H)).copy()
-
-
 def cut(hp: dict, t: int) -> bool:
-    """Truncation: the state entering step t (0-based) is detached (t a multiple of k, t > 0)."""
-    k = hp.get("truncate")
-    return bool(k) and t > 0 and t % k == 0
+    """Truncation: the state entering step t (0-based) is detached, i.e. the path from step t back to t−1 is cut
+    (recurrent.cut's rule)."""
+    return t > 0 and rc.cut(t - 1, hp.get("truncate"))
 
 
 def x_part(P: dict, x: np.ndarray) -> np.ndarray:
@@ -270,9 +208,59 @@ PER_SAMPLE = ("h", "c", "gates", "grad_h", "grad_h_norm")
 PARAM_JSON = tuple(f"{pre}{p}" for p in PARAMS for pre in ("", "grad_", "new_"))
 
 
+def describe(name: str, layer) -> str:
+    """lstm2, gru3 k2 (truncate 2)."""
+    k = layer.hyper.get("truncate")
+    return f"{name}{layer.params['weights_hh'].shape[1]}" + (f" k{k}" if k else "")
+
+
 def torch_module(cls: str, layer) -> str:
     """nn.LSTM / nn.GRU with batch_first (one layer); bias=False only where the layer has no biases at all."""
     P = layer.params
     F, H = P["weights_ih"].shape[1], P["weights_hh"].shape[1]
     bias = "biases_ih" in P or "biases_hh" in P
     return f"nn.{cls}({F}, {H}, batch_first=True{'' if bias else ', bias=False'})"
+
+
+# ---------------------------------------------------------------- `bpcalc new`
+MAX_SUM = 3.0  # |gate sum| above which σ and tanh are nearly flat: a drawn problem with one is drawn again
+
+
+def _plain(a: np.ndarray, one: bool):
+    """Numbers for YAML, whole ones as integers; `one` (one unit): a gate's row as a flat list, 1 × 1 as a number."""
+    v = [[int(x) if float(x).is_integer() else float(x) for x in row] for row in np.atleast_2d(a)]
+    if one and len(v) == 1:
+        return v[0][0] if len(v[0]) == 1 else v[0]
+    return v
+
+
+def generator(name: str, gates: tuple[str, ...]):
+    """The Generator face of a gated cell: `lstm2` (2 units) in --shape; drawn in the per-gate form."""
+    from bpcalc.registry.kinds import Generator
+
+    def read(text: str) -> dict:
+        if not text.isdigit() or not 1 <= int(text) <= 8:
+            raise ValueError(_("a {name} layer is `{name}` and its number of units, 1 to 8: `{name}2`").format(
+                name=name))
+        return {"units": int(text)}
+
+    def out_shape(st: dict, in_shape: tuple) -> tuple:
+        if len(in_shape) != 2:
+            raise ValueError(_("a {name} layer reads a sequence: start the shape with seqT (T steps)").format(
+                name=name))
+        return (in_shape[0], st["units"])
+
+    def draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
+        H, F = st["units"], in_shape[-1]
+        one = H == 1
+        return {"type": name, "gates": {
+            g: {"weights_ih": _plain(values(rng, -1, 1, decimals, (H, F), nonzero=True), one),
+                "weights_hh": _plain(values(rng, -1, 1, decimals, (H, H), nonzero=True), one),
+                "biases": (lambda b: b[0] if one else b)(_plain(values(rng, -1, 1, decimals, (1, H)), False)[0])}
+            for g in gates}}
+
+    def faults(layer, sheet: int) -> list[str]:
+        sums = layer.record.get("sums", {})
+        return ["saturated"] if any(np.any(np.abs(v) > MAX_SUM) for v in sums.values()) else []
+
+    return Generator(word=name, syntax=f"{name}N", read=read, out_shape=out_shape, draw=draw, faults=faults)

@@ -109,7 +109,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
                           rf"\sum_m {indexed(param_sym('h', g), (j, 'm'))[1]} {at(H_SYM, t - 1, ('m',))[1]}")
                 xb = [x_part] + ([indexed(param_sym("i", g, True), (j,))] if b_i is not None else [])
                 hb = [h_part] + ([indexed(param_sym("h", g, True), (j,))] if b_h is not None else [])
-                xn = nr.products(list(zip(w_i, x)), fmt) + (f" + {_pd(b_i, fmt)}" if b_i is not None else "")
+                xn = nr.products(list(zip(w_i, x[t])), fmt) + (f" + {_pd(b_i, fmt)}" if b_i is not None else "")
                 hn = nr.products(list(zip(w_h, h_prev)), fmt) + (f" + {_pd(b_h, fmt)}" if b_h is not None else "")
                 if g == "n" and "hn" in rec:  # GRU: n's recurrent side is gated by r_t
                     r = at(gate_sym("r"), t, (j,))
@@ -211,10 +211,10 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
                 h_old = at(H_SYM, t - 1, (j,))
                 dn_sym = at(delta_sym("n"), t, (j,))
                 hn = rec["hn"][s, t, j]
-                hn_sym = (f"({indexed(param_sym('h', 'n'), (j, ':'))[0]}·{at(H_SYM, t - 1, ())[0]} + "
-                          f"{indexed(param_sym('h', 'n', True), (j,))[0]})",
-                          rf"({indexed(param_sym('h', 'n'), (j, ':'))[1]} {at(H_SYM, t - 1, ())[1]} + "
-                          rf"{indexed(param_sym('h', 'n', True), (j,))[1]})")
+                b_hn = (f" + {indexed(param_sym('h', 'n', True), (j,))[0]}",
+                        f" + {indexed(param_sym('h', 'n', True), (j,))[1]}") if "biases_hh" in P else ("", "")
+                hn_sym = (f"({indexed(param_sym('h', 'n'), (j, ':'))[0]}·{at(H_SYM, t - 1, ())[0]}{b_hn[0]})",
+                          rf"({indexed(param_sym('h', 'n'), (j, ':'))[1]} {at(H_SYM, t - 1, ())[1]}{b_hn[1]})")
                 terms = {
                     "n": ((f"{dEh[0]}·(1 − {z_[0]})·(1 − {n_[0]}²)", rf"{dEh[1]} (1 - {z_[1]})(1 - {n_[1]}^2)"),
                           f"{_pd(dh, fmt)}×(1 − {_pd(gv['z'], fmt)})×(1 − {_pd(gv['n'], fmt)}²)"),
@@ -257,7 +257,8 @@ def _to_prev(L, s: int, fmt, out: Narration, t: int, H: int, full: bool) -> None
         q = at(H_SYM, t - 1, (m,))
         pairs = [(_deltas(rec, g)[s, t, j], P["weights_hh"][gi * H + j, m]) for gi, g in enumerate(gates)
                  for j in range(H)]
-        body = (f"Σ_g,j δᵍ_{t + 1}[j]·W_hg[j,{m + 1}]", rf"\sum_{{g,j}} \delta^{{g}}_{{{t + 1}}}[j] W_{{hg}}[j,{m + 1}]")
+        body = (f"Σ_g,j δᵍ_{t + 1}[j]·W_hg[j,{m + 1}]",
+                rf"\sum_{{g,j}} \delta^{{g}}_{{{t + 1}}}[j] W_{{hg}}[j,{m + 1}]")
         numbers = nr.products(pairs, fmt) if write else _("({n} terms)").format(n=len(pairs))
         if gru:
             z_, dEh = at(gate_sym("z"), t, (m,)), rc.grad(at(H_SYM, t, (m,)))
@@ -267,8 +268,8 @@ def _to_prev(L, s: int, fmt, out: Narration, t: int, H: int, full: bool) -> None
                            + numbers)
         words = (_("{g} (from step {u})").format(g=rc.grad(q)[0], u=t + 1), rc.grad(q)[1] + r"\big|_{t+1}")
         out.rows.append(nr.row(words, body, numbers, rec["grad_h_next"][s, t - 1, m]))
-    if gru:
-        out.notes.append(_("δⁿ reaches W_hn and b_hn through r: their δ is δⁿ·r"))
+    if gru and _("in the recurrent side, gate n's δ is δⁿ·r (r multiplies W_hn·h + b_hn)") not in out.notes:
+        out.notes.append(_("in the recurrent side, gate n's δ is δⁿ·r (r multiplies W_hn·h + b_hn)"))
 
 
 def _to_input(L, s: int, fmt, out: Narration, t: int, F: int, xs: Sym, grad_in, full: bool) -> None:
@@ -280,7 +281,8 @@ def _to_input(L, s: int, fmt, out: Narration, t: int, F: int, xs: Sym, grad_in, 
     for kk in _units(F, full):
         pairs = [(rec["delta_gates"][g][s, t, j], P["weights_ih"][gi * H + j, kk]) for gi, g in enumerate(gates)
                  for j in range(H)]
-        body = (f"Σ_g,j δᵍ_{t + 1}[j]·W_ig[j,{kk + 1}]", rf"\sum_{{g,j}} \delta^{{g}}_{{{t + 1}}}[j] W_{{ig}}[j,{kk + 1}]")
+        body = (f"Σ_g,j δᵍ_{t + 1}[j]·W_ig[j,{kk + 1}]",
+                rf"\sum_{{g,j}} \delta^{{g}}_{{{t + 1}}}[j] W_{{ig}}[j,{kk + 1}]")
         numbers = nr.products(pairs, fmt) if write else _("({n} terms)").format(n=len(pairs))
         out.rows.append(nr.row(rc.grad(at(xs, t, (kk,))), body, numbers, grad_in[s, t, kk]))
 
@@ -297,8 +299,8 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
     out = Narration(total=sum(v.size for v in P.values()))
     write = nr.written(n * T, full, 2 * nr.TERMS)
     over = _("each sum runs over the steps of every sequence") if n > 1 else _("each sum runs over the steps")
-    for name, side, other, cols in (("weights_ih", "i", x, F), ("weights_hh", "h", rec["h_prev"], H),
-                                    ("biases_ih", "i", None, 0), ("biases_hh", "h", None, 0)):
+    for name, side, other in (("weights_ih", "i", x), ("weights_hh", "h", rec["h_prev"]), ("biases_ih", "i", None),
+                              ("biases_hh", "h", None)):
         if name not in P:
             continue
         grad = L.grads[name]
@@ -313,7 +315,7 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
             g = gates[gi]
             d = rec["delta_gates"][g] if side == "i" else _deltas(rec, g)
             dsym = delta_sym(g) if side == "i" or g != "n" or "delta_hh" not in rec else \
-                (f"(δⁿ·r)", r"(\delta^{n} r)")
+                ("(δⁿ·r)", r"(\delta^{n} r)")
             dname = (f"{dsym[0]}_t[{j + 1}]", rf"{dsym[1]}_t[{j + 1}]")
             if other is None:
                 qty = indexed(param_sym(side, g, True), (j,))
@@ -323,7 +325,7 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
             else:
                 kk = cell[1]
                 qty = indexed(param_sym(side, g), (j, kk))
-                osym = at(xs, "t", (kk,)) if side == "i" else at(H_SYM, "t−1", (kk,))
+                osym = at(xs, "t", (kk,)) if side == "i" else (f"h_{{t−1}}[{kk + 1}]", f"h_{{t-1}}[{kk + 1}]")
                 definition = (f"Σ_t {dname[0]}·{osym[0]}", rf"\sum_t {dname[1]} {osym[1]}")
                 pairs = list(zip(d[:, :, j].reshape(-1), other[:, :, kk].reshape(-1)))
                 numbers = nr.products(pairs, fmt) if write else _("({n} terms)").format(n=len(pairs))

@@ -17,6 +17,8 @@ from bpcalc.i18n import N_
 from bpcalc.registry.activations import sigmoid
 from bpcalc.registry.kinds import LayerKind
 from bpcalc.registry.layers import gated
+from bpcalc.registry.layers import gated_narrate as gn
+from bpcalc.registry.layers import recurrent as rc
 
 GATES = ("r", "z", "n")
 STATES = ("h0",)
@@ -33,7 +35,7 @@ def forward(P: dict, hp: dict, x: np.ndarray):
     H = gated.units(P)
     xs = gated.x_part(P, x)
     W_hh, b_hh = P["weights_hh"], P.get("biases_hh")
-    h = gated.start(hp, "h0", n, H)
+    h = rc.initial(hp, "h0", n, H)
     sums, acts = np.empty((n, T, 3 * H)), np.empty((n, T, 3 * H))
     hs, h_prev, hns = np.empty((n, T, H)), np.empty((n, T, H)), np.empty((n, T, H))
     for t in range(T):
@@ -91,10 +93,12 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
 GRU = LayerKind(
     name="gru", help=N_("a gated recurrent unit over the sequence (gates r, z, n as PyTorch's nn.GRU): h carried "
                         "from step to step, h at every step out"),
-    params=gated.PARAMS, keys=gated.KEYS, activation=False, parse=parse,
+    params=gated.PARAMS, keys=gated.KEYS, activation=False, parse=parse, sequence=True,
     out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back,
     torch=lambda layer: gated.torch_module("GRU", layer),
     json=("h", "gates", "grad_h", "grad_h_norm", *gated.PARAM_JSON, "optimizer_state"),
-    describe=lambda layer: f"gru{layer.params['weights_hh'].shape[1]}", record=gated.record,
+    describe=lambda layer: gated.describe("gru", layer), record=gated.record,
+    new=gated.generator("gru", GATES),
+    narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
 )

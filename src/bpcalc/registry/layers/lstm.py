@@ -16,6 +16,8 @@ from bpcalc.i18n import N_
 from bpcalc.registry.activations import sigmoid
 from bpcalc.registry.kinds import LayerKind
 from bpcalc.registry.layers import gated
+from bpcalc.registry.layers import gated_narrate as gn
+from bpcalc.registry.layers import recurrent as rc
 
 GATES = ("i", "f", "g", "o")
 STATES = ("h0", "c0")
@@ -31,7 +33,7 @@ def forward(P: dict, hp: dict, x: np.ndarray):
     H = gated.units(P)
     xs = gated.x_part(P, x)
     W_hh, b_hh = P["weights_hh"], P.get("biases_hh")
-    h, c = gated.start(hp, "h0", n, H), gated.start(hp, "c0", n, H)
+    h, c = rc.initial(hp, "h0", n, H), rc.initial(hp, "c0", n, H)
     sums, acts = np.empty((n, T, 4 * H)), np.empty((n, T, 4 * H))
     hs, cs, h_prev, c_prev = (np.empty((n, T, H)) for _k in range(4))
     for t in range(T):
@@ -93,10 +95,12 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
 LSTM = LayerKind(
     name="lstm", help=N_("a long short-term memory cell over the sequence (gates i, f, g, o as PyTorch's nn.LSTM): "
                          "h and c carried from step to step, h at every step out"),
-    params=gated.PARAMS, keys=gated.KEYS | {"c0"}, activation=False, parse=parse,
+    params=gated.PARAMS, keys=gated.KEYS | {"c0"}, activation=False, parse=parse, sequence=True,
     out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back,
     torch=lambda layer: gated.torch_module("LSTM", layer),
     json=("h", "c", "gates", "grad_h", "grad_h_norm", *gated.PARAM_JSON, "optimizer_state"),
-    describe=lambda layer: f"lstm{layer.params['weights_hh'].shape[1]}", record=gated.record,
+    describe=lambda layer: gated.describe("lstm", layer), record=gated.record,
+    new=gated.generator("lstm", GATES),
+    narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
 )
