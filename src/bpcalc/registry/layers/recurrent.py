@@ -193,3 +193,22 @@ def norm_note(nrm: np.ndarray) -> str:
 def over_steps(terms: list[tuple[float, float]], fmt, written: bool) -> str:
     """A gradient summed over steps (and sequences): δ×x + δ×x + … , or the count."""
     return nr.products(terms, fmt) if written else _("Σ over {n} steps").format(n=len(terms))
+
+
+PARAM_SYMS = {"weights_ih": ("W_ih", "W^{ih}"), "weights_hh": ("W_hh", "W^{hh}"), "biases_ih": ("b_ih", "b^{ih}"),
+              "biases_hh": ("b_hh", "b^{hh}")}
+
+
+def param_sym(key: str, idx: tuple = ()) -> Sym:
+    """A recurrent parameter as the tables write it: W_ih[1,2] (W^{ih}_{1,2}); the bare name without an index."""
+    text, tex = PARAM_SYMS[key]
+    if not idx:
+        return text, tex
+    ix = ",".join(str(i + 1) if isinstance(i, int) else i for i in idx)
+    return f"{text}[{ix}]", f"{tex}_{{{ix}}}"
+
+
+def x_sym(names, t: int, k: int | str) -> Sym:
+    """The layer's input at step t: x_t[k] (the network's inputs) or the layer below's h_t[k]."""
+    base = ("x", "x") if names.li == 0 else H_SYM
+    return step_name(base, t, (k,))
