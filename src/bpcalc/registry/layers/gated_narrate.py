@@ -67,35 +67,30 @@ def _pd(v: float, fmt) -> str:
 
 
 # ---------------------------------------------------------------- what a table shows
-def steps_shown(T: int, H: int, full: bool) -> range:
-    """The steps a table writes out: all of them unless the layer is large (then the first few)."""
-    return range(T if full or T * H <= nr.LARGE else max(1, nr.TOP // max(H, 1)))
+def _steps(T: int, step: int | None) -> range:
+    """The steps narrated: the one the table is for (run's tables go step by step), else every step."""
+    return range(T) if step is None else range(step, step + 1)
 
 
 def _units(H: int, full: bool) -> range:
     return nr.shown(H, full)
 
 
-def _cut_note(out: Narration, T: int, shown: range, what: int) -> None:
-    if len(shown) < T:
-        out.notes.append(_("the first {k} of {T} steps shown; --full shows all, --format json has every "
-                           "number").format(k=len(shown), T=T))
-
-
 # ---------------------------------------------------------------- forward
-def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
-    """Per step t, per unit j: each gate's sum with its numbers and the gate's value; then c_t (LSTM) and h_t."""
+def narrate_forward(L, s: int, fmt, names, full: bool = False, step: int | None = None) -> Narration:
+    """At every step (or the one given), per unit j: each gate's sum with its numbers and the gate's value; then
+    c_t (LSTM) and h_t."""
     rec, P = L.record, L.params
     gates = L.hyper["gates"]
     x = L.a_prev[s]
     T, F = x.shape
     H = P["weights_hh"].shape[1]
     lstm = "c" in rec
-    out = Narration(total=T * H * (2 * len(gates) + (2 if lstm else 1)))
+    steps = _steps(T, step)
+    out = Narration(total=len(steps) * H * (2 * len(gates) + (2 if lstm else 1)))
     xs = in_sym(names)
-    shown = steps_shown(T, H, full)
     write = nr.written(F + H + 2, full)
-    for t in shown:
+    for t in steps:
         h_prev = rec["h_prev"][s, t]
         for j in _units(H, full):
             for gi, g in enumerate(gates):
@@ -145,11 +140,12 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
                                         rf"(1 - {z_[1]}) {n_[1]} + {z_[1]} {h_old[1]}"),
                                        f"(1 − {_pd(gv['z'], fmt)})×{_pd(gv['n'], fmt)} + "
                                        f"{_pd(gv['z'], fmt)}×{_pd(h_prev[j], fmt)}", rec["h"][s, t, j]))
-    if L.hyper.get("h0") is None:
-        out.notes.append(_("h_0 = 0") if not lstm or L.hyper.get("c0") is not None else _("h_0 = c_0 = 0"))
-    elif lstm and L.hyper.get("c0") is None:
-        out.notes.append(_("c_0 = 0"))
-    _cut_note(out, T, shown, H)
+    if 0 in steps:
+        out.notes.append(_("h_0 is the initial state ({what})").format(
+            what=_("given as h0") if L.hyper.get("h0") is not None else _("zeros")))
+        if lstm:
+            out.notes.append(_("c_0 is the initial cell state ({what})").format(
+                what=_("given as c0") if L.hyper.get("c0") is not None else _("zeros")))
     return out
 
 
@@ -160,9 +156,10 @@ def _deltas(rec: dict, g: str) -> np.ndarray:
     return (hh if hh is not None else rec["delta_gates"])[g]
 
 
-def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True) -> Narration:
-    """From the last step back: ∂E/∂h_t (both paths), ∂E/∂c_t (LSTM), each gate's δ, the path to step t−1 and
-    ∂E/∂x_t."""
+def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True,
+                     step: int | None = None) -> Narration:
+    """From the last step back (or at the step given): ∂E/∂h_t (both paths), ∂E/∂c_t (LSTM), each gate's δ, the
+    path on to step t−1 and ∂E/∂x_t."""
     rec, P = L.record, L.params
     gates = L.hyper["gates"]
     T, H = rec["h"].shape[1:]
@@ -170,10 +167,8 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     lstm = "c" in rec
     k = L.hyper.get("truncate")
     out = Narration()
-    shown = steps_shown(T, H, full)
-    steps = range(T - 1, T - 1 - len(shown), -1)
     xs = in_sym(names)
-    for t in steps:
+    for t in reversed(_steps(T, step)):
         rc.path_rows(L, s, fmt, out, t, H, k, "grad_h_next")
         for j in _units(H, full):
             dh = rec["grad_h"][s, t, j]
@@ -231,11 +226,13 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
                 definition, numbers = terms[g]
                 out.rows.append(nr.row(at(delta_sym(g), t, (j,)), definition, numbers,
                                        rec["delta_gates"][g][s, t, j]))
-        if t > 0 and not rc.cut(t - 1, k):
-            _to_prev(L, s, fmt, out, t, H, full)
+        if t > 0:
+            _to_prev(L, s, fmt, out, t, H, full, rc.cut(t - 1, k))
         if grad_in is not None:
             _to_input(L, s, fmt, out, t, F, xs, grad_in, full)
-    _cut_note(out, T, shown, H)
+    if k is not None and step in (None, T - 1):
+        out.notes.append(_("truncate {k}: the path from step t+1 is cut where t is a multiple of {k} (the state "
+                           "detached every {k} steps, as in PyTorch)").format(k=k))
     out.total = len(out.rows)
     return out
 
@@ -247,14 +244,20 @@ def _lstm_gate(dEc: Sym, other: Sym, gate: Sym, fn: str) -> Sym:
     return (f"{dEc[0]}·{other[0]}·{gate[0]}(1 − {gate[0]})", rf"{dEc[1]} {other[1]}\, {gate[1]}(1 - {gate[1]})")
 
 
-def _to_prev(L, s: int, fmt, out: Narration, t: int, H: int, full: bool) -> None:
-    """∂E/∂h_{t−1}[m] from step t: Σ over the gates and units of δ·W_h (GRU: also ∂E/∂h_t[m]·z_t[m])."""
+def _to_prev(L, s: int, fmt, out: Narration, t: int, H: int, full: bool, cut: bool) -> None:
+    """∂E/∂h_{t−1}[m] from step t: Σ over the gates and units of δ·W_h (GRU: also ∂E/∂h_t[m]·z_t[m]); 0 where
+    truncation cuts the path."""
     rec, P = L.record, L.params
     gates = L.hyper["gates"]
     gru = "hn" in rec
     write = nr.written(len(gates) * H + gru, full)
     for m in _units(H, full):
         q = at(H_SYM, t - 1, (m,))
+        words = (_("∂E/∂{h} via step {u}").format(h=q[0], u=t + 1),
+                 rf"\frac{{\partial E}}{{\partial {q[1]}}}\big|_{{{t + 1}}}")
+        if cut:
+            out.rows.append(nr.row(words, (_("0 (cut: truncate {k})").format(k=L.hyper["truncate"]), "0"), "0", 0.0))
+            continue
         pairs = [(_deltas(rec, g)[s, t, j], P["weights_hh"][gi * H + j, m]) for gi, g in enumerate(gates)
                  for j in range(H)]
         body = (f"Σ_g,j δᵍ_{t + 1}[j]·W_hg[j,{m + 1}]",
@@ -266,9 +269,8 @@ def _to_prev(L, s: int, fmt, out: Narration, t: int, H: int, full: bool) -> None
             if write:
                 numbers = (f"{_pd(rec['grad_h'][s, t, m], fmt)}×{_pd(rec['gates']['z'][s, t, m], fmt)} + "
                            + numbers)
-        words = (_("{g} (from step {u})").format(g=rc.grad(q)[0], u=t + 1), rc.grad(q)[1] + r"\big|_{t+1}")
         out.rows.append(nr.row(words, body, numbers, rec["grad_h_next"][s, t - 1, m]))
-    if gru and _("in the recurrent side, gate n's δ is δⁿ·r (r multiplies W_hn·h + b_hn)") not in out.notes:
+    if gru and not cut and _("in the recurrent side, gate n's δ is δⁿ·r (r multiplies W_hn·h + b_hn)") not in out.notes:
         out.notes.append(_("in the recurrent side, gate n's δ is δⁿ·r (r multiplies W_hn·h + b_hn)"))
 
 
@@ -335,3 +337,15 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
         out.notes.append(_("δ from truncated backpropagation through time (truncate {k})").format(
             k=L.hyper["truncate"]))
     return out
+
+
+def param_name(key: str, idx: tuple, params: dict | None = None) -> Sym:
+    """A parameter as the tables write it, by gate: weights_ih row r, column k -> W_ig[j,k] (gate g = r // H, unit
+    j = r mod H); without the layer's parameters, PyTorch's stacked name (W_ih[r,k])."""
+    if params is None or not idx:
+        return rc.param_sym(key, idx)
+    H = params["weights_hh"].shape[1]
+    gates = ("i", "f", "g", "o") if params["weights_hh"].shape[0] == 4 * H else ("r", "z", "n")
+    g, j = gates[idx[0] // H], idx[0] % H
+    side = "i" if key.endswith("_ih") else "h"
+    return indexed(param_sym(side, g, key.startswith("biases")), (j, *idx[1:]))

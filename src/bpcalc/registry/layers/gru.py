@@ -99,6 +99,6 @@ GRU = LayerKind(
     torch=lambda layer: gated.torch_module("GRU", layer),
     json=("h", "gates", "grad_h", "grad_h_norm", *gated.PARAM_JSON, "optimizer_state"),
     describe=lambda layer: gated.describe("gru", layer), record=gated.record,
-    new=gated.generator("gru", GATES),
+    param_name=gn.param_name, new=gated.generator("gru", GATES),
     narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
 )

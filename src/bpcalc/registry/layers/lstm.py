@@ -101,6 +101,6 @@ LSTM = LayerKind(
     torch=lambda layer: gated.torch_module("LSTM", layer),
     json=("h", "c", "gates", "grad_h", "grad_h_norm", *gated.PARAM_JSON, "optimizer_state"),
     describe=lambda layer: gated.describe("lstm", layer), record=gated.record,
-    new=gated.generator("lstm", GATES),
+    param_name=gn.param_name, new=gated.generator("lstm", GATES),
     narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
 )
