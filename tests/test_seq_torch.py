@@ -81,3 +81,26 @@ def test_step_matches_torch(tmp_path, path):
     for i, want in enumerate(e["layers"]):
         for key, value in want.items():
             _close(d["layers"][i][key], value, f"layers.{i}.{key}", 1e-9)
+
+
+@pytest.mark.parametrize("path", RUNS, ids=lambda p: p.stem)
+def test_export_gives_bpcalcs_numbers(tmp_path, path):
+    """`export --to pytorch`: nn.RNN (batch_first, the state detached every k steps under truncate) and nn.Linear
+    over every step give run's loss, gradients and new parameters (needs torch)."""
+    pytest.importorskip("torch")
+    fx = json.loads(path.read_text())
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(fx["spec"], sort_keys=False, default_flow_style=None))
+    script = tmp_path / "s.py"
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "export", str(spec), "--to", "pytorch", "-o", str(script)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got, e = json.loads(r.stdout), fx["expected"]
+    _close(got["loss"], e["loss"], "loss")
+    _close(got["loss_after"], e["loss_after"], "loss_after")
+    for i, (g, w) in enumerate(zip(got["layers"], e["layers"])):
+        for key in g:
+            if key.startswith(("grad_weights", "grad_biases", "new_")):
+                _close(g[key], w[key], f"layers.{i}.{key}")
