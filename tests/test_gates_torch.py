@@ -116,3 +116,36 @@ def test_fixtures_cover_the_contract():
         assert opts >= {"sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"}, kind
         assert any("truncate" in s["layers"][0] for s in mine) and any("batch_size" in s for s in mine), kind
     assert any("gates" in s["layers"][0] for s in trains)
+
+
+# a script imports torch (seconds each): the cases that cover what export must get right
+EXPORTED = ["lstm_walkthrough_gates_last_layer_half_sse", "gru_gates_T3_last_sigmoid_half_sse",
+            "lstm_T2_flat_h0_last_sigmoid_mse", "lstm_T5_truncate2_all_linear_mse",
+            "gru_stacked_T5_all_linear_half_sse", "lstm_opt_adam"]
+
+
+@pytest.mark.parametrize("path", [FIXTURES / f"run_{c}.json" for c in EXPORTED], ids=lambda p: p.stem)
+def test_export_gives_the_fixtures_numbers(tmp_path, path):
+    """`export --to pytorch`: nn.LSTM / nn.GRU (batch_first; h0 and c0 as the initial state; the state detached
+    every k steps under truncate; a per-gate layer's bias_hh zero and not trained) and nn.Linear over every step
+    give the fixture's loss, gradients and new parameters (needs torch)."""
+    pytest.importorskip("torch")
+    fx = json.loads(path.read_text())
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(fx["spec"], sort_keys=False, default_flow_style=None))
+    script = tmp_path / "s.py"
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "export", str(spec), "--to", "pytorch", "-o", str(script)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    _close(got["loss"], fx["loss"], "loss")
+    _close(got["loss_after"], fx["loss_after"], "loss_after")
+    checked = 0
+    for i, (g, w) in enumerate(zip(got["layers"], fx["layers"])):
+        for key in g:
+            if key.startswith(("grad_weights", "grad_biases", "new_")) and key in w:
+                _close(g[key], w[key], f"layers.{i}.{key}")
+                checked += 1
+    assert checked >= 4
