@@ -18,9 +18,9 @@ EXAMPLES = {
               ((4, 3), {"weights": (2, 3), "biases": (2,)}, {})],  # over every step of a sequence (T = 4)
     # (truncated BPTT is not the gradient of the forward: tests/test_seq_torch.py checks it against PyTorch)
     "rnn": [((4, 3), {"weights_ih": (2, 3), "weights_hh": (2, 2), "biases_ih": (2,), "biases_hh": (2,)},
-             {"nonlinearity": "tanh", "truncate": None, "h0": None}),
+             {"activation": "tanh", "truncate": None, "h0": None}),
             ((3, 2), {"weights_ih": (3, 2), "weights_hh": (3, 3)},
-             {"nonlinearity": "relu", "truncate": None, "h0": np.array([0.5, -0.2, 0.3])})],
+             {"activation": "relu", "truncate": None, "h0": np.array([0.5, -0.2, 0.3])})],
     "lstm": [((4, 3), {"weights_ih": (8, 3), "weights_hh": (8, 2), "biases_ih": (8,), "biases_hh": (8,)},
               {"truncate": None, "h0": None, "c0": None, "gates": tuple("ifgo")}),
              ((3, 2), {"weights_ih": (12, 2), "weights_hh": (12, 3), "biases_ih": (12,)},

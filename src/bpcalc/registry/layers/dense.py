@@ -103,11 +103,11 @@ def _read(text: str) -> dict:
 
 
 def _out(st: dict, in_shape: tuple) -> tuple:
-    return (st["units"],)
+    return (*in_shape[:-1], st["units"])  # (after a sequence layer: at every step)
 
 
 def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
-    (k,) = in_shape
+    k = in_shape[-1]
     j = st["units"]
     return {"weights": values(rng, -1, 1, decimals, (j, k), nonzero=True), "biases": values(rng, -1, 1, decimals, j)}
 # ---------------------------------------------------------------- narration (read by the tables)

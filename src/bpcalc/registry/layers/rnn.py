@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import LayerKind, Narration
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
 from bpcalc.registry.layers import narrate as nr
 from bpcalc.registry.layers import recurrent as rc
 
@@ -20,7 +20,7 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
     H = P["weights_hh"].shape[1]
     nonlin = rd.choice(raw.get("activation", "tanh"), path + ("activation",), rc.NONLINEARITIES,
                        "rnn activation (PyTorch's nonlinearity)")
-    hp = {"nonlinearity": nonlin, **rc.read_hyper(rd, raw, path, H)}
+    hp = {"activation": nonlin, **rc.read_hyper(rd, raw, path, H)}
     return rd.layer_params(P, hyper=hp)
 
 
@@ -46,8 +46,8 @@ def forward(P, hp, x):
     prev = h0
     for t in range(T):
         pre[:, t] += prev @ Whh.T
-        h[:, t] = prev = _f(hp["nonlinearity"], pre[:, t])
-    rec = {"h": h, "preactivation": pre, "h0": h0, "nonlinearity": hp["nonlinearity"],
+        h[:, t] = prev = _f(hp["activation"], pre[:, t])
+    rec = {"h": h, "preactivation": pre, "h0": h0, "nonlinearity": hp["activation"],
            "truncate": hp["truncate"], "per_sample": ("h", "preactivation", "grad_h", "grad_h_norm",
                                                        "grad_h_next", "grad_preactivation", "h0")}
     return h, {"x": x, "rec": rec}
@@ -69,29 +69,103 @@ def bptt(P, hp, delta, cache, one_path: bool = False, flip: bool = False) -> dic
             carry = np.zeros((n, H))
         gnext[:, t] = carry
         gh[:, t] = delta[:, t] + carry
-        dpre[:, t] = gh[:, t] * _df(hp["nonlinearity"], pre[:, t], h[:, t])
+        dpre[:, t] = gh[:, t] * _df(hp["activation"], pre[:, t], h[:, t])
         carry = dpre[:, t] @ Whh
     rec.update(grad_h=gh, grad_h_next=gnext, grad_preactivation=dpre, grad_h_norm=rc.norms(gh))
     return rec
 
 
 def grads(P, hp, x, delta, cache, G):
-    rec = bptt(P, hp, delta, cache)
+    _param_grads(P, bptt(P, hp, delta, cache), x, G)
+
+
+def back(P, hp, delta, cache):
+    return bptt(P, hp, delta, cache)["grad_preactivation"] @ P["weights_ih"]
+
+
+# ---------------------------------------------------------------- known hand mistakes (explain/diagnosis.py)
+def _param_grads(P, rec, x, G, only: int | None = None) -> None:
+    """∂E/∂ each parameter from ∂E/∂pre (rec), summed over sequences and steps (`only`: that step's term alone)."""
     d, h = rec["grad_preactivation"], rec["h"]
-    n, T, H = h.shape
-    hprev = np.concatenate([rec["h0"][:, None], h[:, :-1]], axis=1)  # h_{t−1}: h0 first
+    hprev = np.concatenate([rec["h0"][:, None], h[:, :-1]], axis=1)
+    if only is not None:
+        d, x, hprev = d[:, only:only + 1], x[:, only:only + 1], hprev[:, only:only + 1]
+    H = h.shape[-1]
     d2 = d.reshape(-1, H)
-    if G.get("weights_ih") is not None:
-        np.matmul(d2.T, x.reshape(-1, x.shape[-1]), out=G["weights_ih"])
-    if G.get("weights_hh") is not None:
-        np.matmul(d2.T, hprev.reshape(-1, H), out=G["weights_hh"])
+    for key, src in (("weights_ih", x), ("weights_hh", hprev)):
+        if G.get(key) is not None:
+            np.matmul(d2.T, src.reshape(-1, src.shape[-1]), out=G[key])
     for key in ("biases_ih", "biases_hh"):
         if G.get(key) is not None:
             np.add.reduce(d2, axis=0, out=G[key])
 
 
-def back(P, hp, delta, cache):
-    return bptt(P, hp, delta, cache)["grad_preactivation"] @ P["weights_ih"]
+def _one_path_grads(m, P, hp, x, delta, cache, G):
+    """∂E/∂h_t from this step's output only: the path from step t+1 left out."""
+    _param_grads(P, bptt(P, hp, delta, cache, one_path=True), x, G)
+
+
+def _one_path_back(m, P, hp, delta, cache):
+    return bptt(P, hp, delta, cache, one_path=True)["grad_preactivation"] @ P["weights_ih"]
+
+
+def _one_step_grads(m, P, hp, x, delta, cache, G):
+    """Each parameter's gradient taken at one step (m.where: the last or the first), not summed over steps."""
+    _param_grads(P, bptt(P, hp, delta, cache), x, G, only=0 if m.where == "first" else x.shape[1] - 1)
+
+
+def _flipped_grads(m, P, hp, x, delta, cache, G):
+    """The error's sign flipped: y − ŷ where ŷ − y belongs, so ∂E/∂h arrives negated."""
+    grads(P, hp, x, -delta, cache, G)
+
+
+def _flipped_back(m, P, hp, delta, cache):
+    return back(P, hp, -delta, cache)
+
+
+MISTAKES = (
+    LayerMistake("one_path_only", N_("∂E/∂h_t taken from this step's output only, without the path from step t+1"),
+                 grads=_one_path_grads, back=_one_path_back),
+    LayerMistake("last_step_only", N_("a weight's gradient taken at one step ({how}) instead of summed over the "
+                                      "steps"),
+                 grads=_one_step_grads, hows=(("last", N_("the last step")), ("first", N_("the first step")))),
+    LayerMistake("error_sign_flipped", N_("the error's sign flipped: y − ŷ where ŷ − y belongs, so ∂E/∂h_t arrives "
+                                          "negated"),
+                 grads=_flipped_grads, back=_flipped_back),
+)
+
+
+# ---------------------------------------------------------------- `bpcalc new`
+def _read(text: str) -> dict:
+    """'2' -> 2 units (1 to 8)."""
+    if not text.isdigit() or not 1 <= int(text) <= 8:
+        raise ValueError(_("an rnn layer is `rnn` and its number of units, 1 to 8: `rnn2`"))
+    return {"units": int(text)}
+
+
+def _out(st: dict, in_shape: tuple) -> tuple:
+    if len(in_shape) != 2:
+        raise ValueError(_("an rnn layer reads a sequence: start the shape with seqT (T steps) or seqTxF"))
+    return (in_shape[0], st["units"])
+
+
+def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
+    """Weights in [−1, 1] (no zero weight; W_hh within ±0.5, so the state neither explodes nor dies at once),
+    biases in [−0.5, 0.5]: tanh, h0 zeros, the whole sequence back-propagated."""
+    H, F = st["units"], in_shape[1]
+    return {"type": "rnn", "weights_ih": values(rng, -1, 1, decimals, (H, F), nonzero=True),
+            "weights_hh": values(rng, -0.5, 0.5, decimals, (H, H), nonzero=True),
+            "biases_ih": values(rng, -0.5, 0.5, decimals, H), "biases_hh": values(rng, -0.5, 0.5, decimals, H)}
+
+
+def _faults(L, sheet: int) -> list[str]:
+    """A drawn problem's rules: no pre-activation far out on tanh's flat ends, no vanishing weight gradient."""
+    out = []
+    if np.any(np.abs(L.record["preactivation"]) > 3.0):
+        out.append("saturated")
+    if any(np.any(np.abs(g) < 10.0 ** -sheet) for g in L.grads.values()):
+        out.append("vanishing gradient")
+    return out
 
 
 def record(cache) -> dict:
@@ -103,14 +177,14 @@ def record(cache) -> dict:
 def _describe(layer) -> str:
     H = layer.params["weights_hh"].shape[1]
     hp = layer.hyper
-    extra = (" relu" if hp["nonlinearity"] == "relu" else "") + (f" k{hp['truncate']}" if hp["truncate"] else "")
+    extra = (" relu" if hp["activation"] == "relu" else "") + (f" k{hp['truncate']}" if hp["truncate"] else "")
     return f"rnn{H}{extra}"
 
 
 def _torch(layer) -> str:
     H, F = layer.params["weights_ih"].shape
     bias = "biases_ih" in layer.params or "biases_hh" in layer.params
-    return f"nn.RNN({F}, {H}, nonlinearity={layer.hyper['nonlinearity']!r}, bias={bias}, batch_first=True)"
+    return f"nn.RNN({F}, {H}, nonlinearity={layer.hyper['activation']!r}, bias={bias}, batch_first=True)"
 
 
 
@@ -259,6 +333,7 @@ RNN = LayerKind(
     params=rc.PARAMS, keys=KEYS, activation=False, parse=parse,
     out_shape=lambda layer, in_shape: (in_shape[0], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back, torch=_torch, json=JSON, describe=_describe, record=record,
-    sequence=True, param_name=rc.param_sym,
+    sequence=True, param_name=rc.param_sym, mistakes=MISTAKES,
+    new=Generator(word="rnn", syntax="rnnN", read=_read, out_shape=_out, draw=_draw, faults=_faults),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
 )
