@@ -408,6 +408,12 @@ class LayerKind:
     # a parameter's name as the tables write it, from its spec key, index and the layer's parameters (weights_ih,
     # (0, 1) -> W_ih[1,2]; an LSTM's W_ii[1,2]); None: the notation's w and b (dense, conv2d)
     param_name: Callable[[str, tuple, dict], Sym] | None = None
+    # the spec's JSON schema (spec/schema.py) for the kind's own keys: key -> schema fragment with its description
+    # (keys several kinds share, such as weights, biases, activation, stride, padding, are described there), and
+    # the rule its layers follow (a oneOf/required fragment: which keys a layer of this kind needs)
+    schema: dict[str, dict] = field(default_factory=dict)
+    required: dict | None = None
+    rank: int = 100  # where the kind stands in lists (help, schema): lower first, then by name
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

@@ -122,7 +122,7 @@ def _layer_keys() -> dict:
                     "description": "Names of the weights, same shape as `weights`."},
         "biases": {"type": "array", "items": LABEL, "description": "Names of the biases, one per neuron."},
     }
-    return {
+    out = {
         "weights": {"anyOf": [{"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/kernels"}, DATA_FILE],
                     "description": "dense: row j = neuron j of this layer, column k = input k (w_jk); every row as "
                                    "long as the previous layer (or the inputs). conv2d: out_channels × in_channels × "
@@ -134,10 +134,6 @@ def _layer_keys() -> dict:
         "activation": _described(ACTIVATIONS, "The layer's activation (default sigmoid)"),
         "units": {"type": "integer", "minimum": 1, "maximum": MAX_PARAMETERS,
                   "description": "Instead of `weights`: this many neurons, initialised by `init` from `seed`."},
-        "channels": {"type": "integer", "minimum": 1, "maximum": MAX_PARAMETERS,
-                     "description": "conv2d, instead of `weights`: this many kernels (output channels), with "
-                                    "`kernel_size`, initialised by `init` from `seed`."},
-        "kernel_size": _pair("conv2d, with `channels`: the kernels' size, n or [rows, columns]."),
         "init": _enum(INITS, "With `units` or `channels`: how the weights are initialised (default: the top-level "
                       "init)."),
         "bias": {"type": "boolean", "description": "With `units` or `channels`: false = no biases (default true, "
@@ -146,16 +142,11 @@ def _layer_keys() -> dict:
                    "description": "Display names of this layer's quantities."},
         "stride": _pair("Step of the window, n or [rows, columns] (conv2d: default 1; pools: default `size`)."),
         "padding": _pair("Zeros (max-pool: −∞) added around each input map, n or [rows, columns] (default 0).", 0),
-        "size": _pair("The pooling window, n or [rows, columns]."),
     }
-
-
-# what a layer needs, by the keys its kind takes: weights or the keys that generate them; a pool's window
-_REQUIRED = {
-    "units": {"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
-    "channels": {"oneOf": [{"required": ["weights"]}, {"required": ["channels", "kernel_size"]}]},
-    "size": {"required": ["size"]},
-}
+    for kind in LAYERS.values():  # each kind's own keys, as its entry describes them
+        for key, rule in kind.schema.items():
+            out.setdefault(key, rule)
+    return out
 
 
 def _layer() -> dict:
@@ -171,9 +162,8 @@ def _layer() -> dict:
             branch["properties"]["weights"] = ({"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE]} if kind.vector
                                                else {"anyOf": [{"$ref": "#/$defs/kernels"}, {"$ref": "#/$defs/matrix"},
                                                                DATA_FILE]})
-        for key, rule in _REQUIRED.items():
-            if key in kind.keys:
-                branch.update(rule)
+        if kind.required:  # what a layer of the kind needs: weights or the keys that generate them; a window
+            branch.update(kind.required)
         branches.append(branch)
     props = {"type": _described(LAYERS, f"The layer's kind (default {DEFAULT_LAYER})"), **keys}
     return {"type": "object", "properties": props, "additionalProperties": False, "anyOf": branches,
