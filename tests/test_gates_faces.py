@@ -46,7 +46,7 @@ def params_of(lay: dict) -> dict[str, np.ndarray]:
 
 
 def hyper_of(lay: dict) -> dict:
-    return {"truncate": lay.get("truncate"), "gates": tuple(ORDER[lay["type"]]),
+    return {"truncate": lay.get("truncate"), "gate_names": tuple(ORDER[lay["type"]]),
             **{k: np.asarray(lay[k], dtype=float) for k in ("h0", "c0") if k in lay}}
 
 

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
-from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
+from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS, TARGETS_AT
 
 SCHEMA_FILE = "spec.schema.json"
 
@@ -214,6 +214,9 @@ def _network() -> dict:
         "batch_size": {"type": "integer", "minimum": 1, "maximum": MAX_INT64,
                        "description": "Samples per update (default: all)."},
         "shuffle": {"type": "boolean", "description": "Shuffle samples each epoch (uses `seed`)."},
+        "targets_at": {"enum": list(TARGETS_AT),
+                       "description": "A sequence network (a recurrent first layer): targets at every step (all, "
+                                      "the default: T × outputs per sequence) or the last step's only (last)."},
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("layers"),

@@ -111,7 +111,7 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple, name: str, gates: tuple[s
         raise rd.error(path, _("a {name} layer needs `units: N`, or `weights_ih` and `weights_hh` ({g} gates "
                                "stacked: {names}), or `gates: {{{first}: {{weights_ih, weights_hh, biases}}, "
                                "…}}`").format(name=name, g=len(gates), names=", ".join(gates), first=gates[0]))
-    hyper = {**rc.read_hyper(rd, raw, path, P["weights_hh"].shape[1], states), "gates": gates,
+    hyper = {**rc.read_hyper(rd, raw, path, P["weights_hh"].shape[1], states), "gate_names": gates,
              "per_gate": "gates" in raw}
     return rd.layer_params(P, hyper=hyper)
 
@@ -264,3 +264,41 @@ def generator(name: str, gates: tuple[str, ...]):
         return ["saturated"] if any(np.any(np.abs(v) > MAX_SUM) for v in sums.values()) else []
 
     return Generator(word=name, syntax=f"{name}N", read=read, out_shape=out_shape, draw=draw, faults=faults)
+
+
+# ---------------------------------------------------------------- the spec's JSON schema (spec/schema.py)
+_FILE = {"type": "string", "description": "a .npy or .csv file beside the spec"}
+_MATRIX = {"anyOf": [{"$ref": "#/$defs/matrix"}, _FILE]}
+_VECTOR = {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, _FILE, {"type": "null"}]}
+_ONE_GATE = {"type": "object", "additionalProperties": False, "required": ["weights_ih", "weights_hh"],
+             "properties": {
+                 "weights_ih": {"anyOf": [{"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/vector"},
+                                          {"$ref": "#/$defs/number"}],
+                                "description": "units × features (one unit: a flat list, or a number for one "
+                                               "feature)"},
+                 "weights_hh": {"anyOf": [{"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/number"}],
+                                "description": "units × units (one unit: a number)"},
+                 "biases": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}],
+                            "description": "one per unit (the gate's only bias)"}}}
+SCHEMA = {
+    "weights_ih": {**_MATRIX, "description": "Recurrent layers: the input weights in PyTorch's layout, gates·units "
+                                             "× features, gate by gate (lstm i, f, g, o; gru r, z, n; rnn one)."},
+    "weights_hh": {**_MATRIX, "description": "Recurrent layers: the recurrent weights in PyTorch's layout, "
+                                             "gates·units × units."},
+    "biases_ih": {**_VECTOR, "description": "Recurrent layers: the input side's biases, gates·units (absent: "
+                                            "none)."},
+    "biases_hh": {**_VECTOR, "description": "Recurrent layers: the recurrent side's biases, gates·units (absent: "
+                                            "none)."},
+    "h0": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/number"}],
+           "description": "Recurrent layers: the initial state, one value per unit (or N × units); default zeros."},
+    "c0": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/number"}],
+           "description": "lstm: the initial cell state, one value per unit (or N × units); default zeros."},
+    "truncate": {"type": "integer", "minimum": 1,
+                 "description": "Recurrent layers: truncated backpropagation through time, the state detached every "
+                                "k steps (as PyTorch); default: through the whole sequence."},
+    "gates": {"type": "object", "propertyNames": {"enum": ["i", "f", "g", "o", "r", "z", "n"]},
+              "additionalProperties": _ONE_GATE,
+              "description": "lstm (gates i, f, g, o) and gru (r, z, n), instead of weights_ih and weights_hh: "
+                             "each gate's weights_ih, weights_hh and one bias per unit, for problems by hand."},
+}
+REQUIRED = {"oneOf": [{"required": ["units"]}, {"required": ["weights_ih", "weights_hh"]}, {"required": ["gates"]}]}

@@ -81,7 +81,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, step: int | None 
     """At every step (or the one given), per unit j: each gate's sum with its numbers and the gate's value; then
     c_t (LSTM) and h_t."""
     rec, P = L.record, L.params
-    gates = L.hyper["gates"]
+    gates = L.hyper["gate_names"]
     x = L.a_prev[s]
     T, F = x.shape
     H = P["weights_hh"].shape[1]
@@ -161,7 +161,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     """From the last step back (or at the step given): ∂E/∂h_t (both paths), ∂E/∂c_t (LSTM), each gate's δ, the
     path on to step t−1 and ∂E/∂x_t."""
     rec, P = L.record, L.params
-    gates = L.hyper["gates"]
+    gates = L.hyper["gate_names"]
     T, H = rec["h"].shape[1:]
     F = L.a_prev.shape[-1]
     lstm = "c" in rec
@@ -248,7 +248,7 @@ def _to_prev(L, s: int, fmt, out: Narration, t: int, H: int, full: bool, cut: bo
     """∂E/∂h_{t−1}[m] from step t: Σ over the gates and units of δ·W_h (GRU: also ∂E/∂h_t[m]·z_t[m]); 0 where
     truncation cuts the path."""
     rec, P = L.record, L.params
-    gates = L.hyper["gates"]
+    gates = L.hyper["gate_names"]
     gru = "hn" in rec
     write = nr.written(len(gates) * H + gru, full)
     for m in _units(H, full):
@@ -277,7 +277,7 @@ def _to_prev(L, s: int, fmt, out: Narration, t: int, H: int, full: bool, cut: bo
 def _to_input(L, s: int, fmt, out: Narration, t: int, F: int, xs: Sym, grad_in, full: bool) -> None:
     """∂E/∂x_t[k] = Σ over the gates and units of δ·W_i."""
     rec, P = L.record, L.params
-    gates = L.hyper["gates"]
+    gates = L.hyper["gate_names"]
     H = P["weights_hh"].shape[1]
     write = nr.written(len(gates) * H, full)
     for kk in _units(F, full):
@@ -293,7 +293,7 @@ def _to_input(L, s: int, fmt, out: Narration, t: int, F: int, xs: Sym, grad_in, 
 def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
     """∂E/∂W_ig[j,k] = Σ over sequences and steps of δᵍ_t[j]·x_t[k]; W_hg with h_{t−1}; biases: Σ δ."""
     rec, P = L.record, L.params
-    gates = L.hyper["gates"]
+    gates = L.hyper["gate_names"]
     x = L.a_prev
     n, T, F = x.shape
     H = P["weights_hh"].shape[1]

@@ -91,8 +91,9 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
 
 
 GRU = LayerKind(
-    name="gru", help=N_("a gated recurrent unit over the sequence (gates r, z, n as PyTorch's nn.GRU): h carried "
-                        "from step to step, h at every step out"),
+    name="gru", rank=7, schema=gated.SCHEMA, required=gated.REQUIRED,
+    help=N_("a gated recurrent unit over the sequence (gates r, z, n as PyTorch's nn.GRU): h carried "
+            "from step to step, h at every step out"),
     params=gated.PARAMS, keys=gated.KEYS, activation=False, parse=parse, sequence=True,
     out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back,

@@ -93,8 +93,9 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
 
 
 LSTM = LayerKind(
-    name="lstm", help=N_("a long short-term memory cell over the sequence (gates i, f, g, o as PyTorch's nn.LSTM): "
-                         "h and c carried from step to step, h at every step out"),
+    name="lstm", rank=6, schema=gated.SCHEMA, required=gated.REQUIRED,
+    help=N_("a long short-term memory cell over the sequence (gates i, f, g, o as PyTorch's nn.LSTM): "
+            "h and c carried from step to step, h at every step out"),
     params=gated.PARAMS, keys=gated.KEYS | {"c0"}, activation=False, parse=parse, sequence=True,
     out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back,
