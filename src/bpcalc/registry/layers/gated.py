@@ -96,9 +96,6 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple, name: str, gates: tuple[s
     """A gated cell's LayerSpec: parameters by name (PyTorch's layout, `units`, or the per-gate form), hyper
     {truncate, h0 (c0), gates}."""
     F = in_shape[-1]
-    for key in ("h0", "c0"):
-        if key in raw and key not in states:
-            raise rd.error(path + (key,), _("a {name} layer has no {key}").format(name=name, key=key))
     if "gates" in raw:
         for key in (*PARAMS, "units", "bias"):
             if key in raw:
