@@ -122,3 +122,106 @@ def test_bad_input_names_the_path(layer, where, words, tmp_path):
     r = _bpcalc("run", "-", stdin=yaml.safe_dump(spec))
     assert r.returncode == 2, (r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and where in r.stderr and words in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------- `expected:` with diagnosis, worked by hand
+WALK = {"i": (0.95, 0.8, 0.8, 0.65), "f": (0.7, 0.45, 0.1, 0.15), "g": (0.45, 0.25, 0.15, 0.2),
+        "o": (0.6, 0.4, 0.25, 0.1)}  # (w_x1, w_x2, w_h, b): the walkthrough's one-unit LSTM
+WALK_X, WALK_T = [(1.0, 2.0), (0.5, 3.0)], [0.5, 1.25]
+GRU1 = {"r": (0.4, -0.6, 0.1), "z": (-0.3, 0.5, 0.2), "n": (0.8, 0.7, -0.1)}  # (w_x, w_h, b): one unit, one feature
+GRU_X, GRU_T = [0.5, -1.0, 0.8], [0.2, -0.3, 0.4]
+
+
+def _sig(v: float) -> float:
+    return 1 / (1 + np.exp(-v))
+
+
+def lstm_by_hand(one_path: bool = False, only: int | None = None, flip: bool = False) -> dict[str, float]:
+    """The walkthrough's LSTM (h compared with the targets, E = mean of ½(h − t)² over the 2 steps): forward and
+    backward through time in scalars; mistakes: no path from step t+1 in ∂E/∂h_t, one step's term only, y − ŷ."""
+    h, c, st = 0.0, 0.0, []
+    for x in WALK_X:
+        s = {g: w[0] * x[0] + w[1] * x[1] + w[2] * h + w[3] for g, w in WALK.items()}
+        i, f, g, o = _sig(s["i"]), _sig(s["f"]), np.tanh(s["g"]), _sig(s["o"])
+        st.append(dict(i=i, f=f, g=g, o=o, c_prev=c, h_prev=h, x=x))
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        st[-1].update(c=c, h=h)
+    dh_next = dc_next = 0.0
+    deltas = [None, None]
+    for t in (1, 0):
+        v = st[t]
+        dy = (v["h"] - WALK_T[t]) / 2 * (-1 if flip else 1)
+        dh = dy + (0.0 if one_path else dh_next)
+        tc = np.tanh(v["c"])
+        dc = dc_next + dh * v["o"] * (1 - tc ** 2)
+        d = {"i": dc * v["g"] * v["i"] * (1 - v["i"]), "f": dc * v["c_prev"] * v["f"] * (1 - v["f"]),
+             "g": dc * v["i"] * (1 - v["g"] ** 2), "o": dh * tc * v["o"] * (1 - v["o"])}
+        deltas[t] = d
+        dh_next = sum(d[g] * WALK[g][2] for g in "ifgo")
+        dc_next = dc * v["f"]
+    steps = [0, 1] if only is None else [only]
+    return {"layers.0.grad_weights_ih.0.1": sum(deltas[t]["i"] * st[t]["x"][1] for t in steps),
+            "layers.0.grad_weights_hh.3.0": sum(deltas[t]["o"] * st[t]["h_prev"] for t in steps),
+            "layers.0.grad_biases_ih.2": sum(deltas[t]["g"] for t in steps)}
+
+
+def gru_by_hand(one_path: bool = False, only: int | None = None) -> dict[str, float]:
+    """A one-unit GRU, h compared with the targets (E = mean of ½(h − t)² over 3 steps), in scalars."""
+    h, st = 0.0, []
+    for x in GRU_X:
+        r = _sig(GRU1["r"][0] * x + GRU1["r"][1] * h + GRU1["r"][2])
+        z = _sig(GRU1["z"][0] * x + GRU1["z"][1] * h + GRU1["z"][2])
+        hn = GRU1["n"][1] * h
+        n = np.tanh(GRU1["n"][0] * x + GRU1["n"][2] + r * hn)
+        st.append(dict(r=r, z=z, n=n, hn=hn, h_prev=h, x=x))
+        h = (1 - z) * n + z * h
+        st[-1]["h"] = h
+    dh_next, d = 0.0, [None] * 3
+    for t in (2, 1, 0):
+        v = st[t]
+        dh = (v["h"] - GRU_T[t]) / 3 + (0.0 if one_path else dh_next)
+        dn = dh * (1 - v["z"]) * (1 - v["n"] ** 2)
+        dz = dh * (v["h_prev"] - v["n"]) * v["z"] * (1 - v["z"])
+        dr = dn * v["hn"] * v["r"] * (1 - v["r"])
+        d[t] = dict(r=dr, z=dz, n=dn, n_hh=dn * v["r"])
+        dh_next = dh * v["z"] + dr * GRU1["r"][1] + dz * GRU1["z"][1] + dn * v["r"] * GRU1["n"][1]
+    steps = [0, 1, 2] if only is None else [only]
+    return {"layers.0.grad_weights_hh.2.0": sum(d[t]["n_hh"] * st[t]["h_prev"] for t in steps),
+            "layers.0.grad_weights_ih.1.0": sum(d[t]["z"] * st[t]["x"] for t in steps)}
+
+
+def _gates_spec(kind: str) -> dict:
+    if kind == "lstm":
+        gates = {g: {"weights_ih": list(w[:2]), "weights_hh": w[2], "biases": w[3]} for g, w in WALK.items()}
+        return {"inputs": [list(x) for x in WALK_X], "targets": [[t] for t in WALK_T], "loss": "half_sse",
+                "layers": [{"type": "lstm", "gates": gates}]}
+    gates = {g: {"weights_ih": w[0], "weights_hh": w[1], "biases": w[2]} for g, w in GRU1.items()}
+    return {"inputs": GRU_X, "targets": GRU_T, "loss": "half_sse", "layers": [{"type": "gru", "gates": gates}]}
+
+
+def _expected(kind: str, values: dict[str, float]) -> dict[str, dict]:
+    spec = {**_gates_spec(kind), "expected": {k: round(float(v), 6) for k, v in values.items()}}
+    r = _bpcalc("run", "-", "--format", "json", stdin=yaml.safe_dump(spec))
+    assert r.returncode in (0, 1), r.stderr
+    return {e["key"]: e for e in json.loads(r.stdout)["expected"]}
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_right_values_are_ticked(kind):
+    right = lstm_by_hand() if kind == "lstm" else gru_by_hand()
+    assert all(e["ok"] is True for e in _expected(kind, right).values())
+
+
+@pytest.mark.parametrize("kind,mistake,cause", [
+    ("lstm", {"one_path": True}, "one_path_only"), ("lstm", {"only": 1}, "last_step_only"),
+    ("lstm", {"only": 0}, "last_step_only"), ("lstm", {"flip": True}, "error_sign_flipped"),
+    ("gru", {"one_path": True}, "one_path_only"), ("gru", {"only": 2}, "last_step_only"),
+])
+def test_diagnosis_names_the_mistake(kind, mistake, cause):
+    by_hand = lstm_by_hand if kind == "lstm" else gru_by_hand
+    right, wrong = by_hand(), by_hand(**mistake)
+    key = next(k for k in wrong if abs(wrong[k] - right[k]) > 1e-4)  # one the mistake changes
+    found = _expected(kind, {key: wrong[key]})[key]
+    assert found["ok"] is False and found["diagnosis"] is not None, found
+    assert found["diagnosis"]["cause"] == cause, found["diagnosis"]

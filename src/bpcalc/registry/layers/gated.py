@@ -148,23 +148,62 @@ def grads(run: Callable[..., dict], P: dict, hp: dict, x: np.ndarray, delta: np.
           G: dict) -> None:
     """∂E/∂ each parameter, summed over sequences and steps: the gates' δ (the input side's and the recurrent
     side's) times x_t and h_{t−1}."""
-    b = bptt(run, P, hp, delta, cache)
+    param_grads(P, bptt(run, P, hp, delta, cache), x, cache["h_prev"], G)
+
+
+def param_grads(P: dict, b: dict, x: np.ndarray, h_prev: np.ndarray, G: dict, only: int | None = None) -> None:
+    """The gradients from a BPTT's δ (b), summed over sequences and steps (`only`: that step's term alone)."""
     d_ih, d_hh = b["d_ih"], b["d_hh"]
-    H = units(P)
-    h_prev = cache["h_prev"]  # (n, T, H): the state each step reads
+    if only is not None:
+        d_ih, d_hh, x, h_prev = (v[:, only:only + 1] for v in (d_ih, d_hh, x, h_prev))
+    d_ih, d_hh = d_ih.reshape(-1, d_ih.shape[-1]), d_hh.reshape(-1, d_hh.shape[-1])
     if G.get("weights_ih") is not None:
-        np.matmul(d_ih.reshape(-1, d_ih.shape[-1]).T, x.reshape(-1, x.shape[-1]), out=G["weights_ih"])
+        np.matmul(d_ih.T, x.reshape(-1, x.shape[-1]), out=G["weights_ih"])
     if G.get("weights_hh") is not None:
-        np.matmul(d_hh.reshape(-1, d_hh.shape[-1]).T, h_prev.reshape(-1, H), out=G["weights_hh"])
+        np.matmul(d_hh.T, h_prev.reshape(-1, h_prev.shape[-1]), out=G["weights_hh"])
     if G.get("biases_ih") is not None:
-        np.add.reduce(d_ih.reshape(-1, d_ih.shape[-1]), axis=0, out=G["biases_ih"])
+        np.add.reduce(d_ih, axis=0, out=G["biases_ih"])
     if G.get("biases_hh") is not None:
-        np.add.reduce(d_hh.reshape(-1, d_hh.shape[-1]), axis=0, out=G["biases_hh"])
+        np.add.reduce(d_hh, axis=0, out=G["biases_hh"])
 
 
 def back(run: Callable[..., dict], P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
     """∂E/∂x_t = the input side's gate δ times W_ih, at every step."""
     return bptt(run, P, hp, delta, cache)["d_ih"] @ P["weights_ih"]
+
+
+# ---------------------------------------------------------------- known hand mistakes (explain/diagnosis.py)
+def mistakes(run: Callable[..., dict]) -> tuple:
+    """The BPTT mistakes issue 18 names, as faces of a gated cell whose BPTT is `run` (the mistaken passes are not
+    kept in the cache: the trace's record stays the right one)."""
+    from bpcalc.i18n import N_
+    from bpcalc.registry.kinds import LayerMistake
+
+    def one_path_grads(m, P, hp, x, delta, cache, G):
+        param_grads(P, run(P, {**hp, "one_path": True}, delta, cache), x, cache["h_prev"], G)
+
+    def one_path_back(m, P, hp, delta, cache):
+        return run(P, {**hp, "one_path": True}, delta, cache)["d_ih"] @ P["weights_ih"]
+
+    def one_step_grads(m, P, hp, x, delta, cache, G):
+        param_grads(P, bptt(run, P, hp, delta, cache), x, cache["h_prev"], G,
+                    only=0 if m.where == "first" else x.shape[1] - 1)
+
+    def flipped_grads(m, P, hp, x, delta, cache, G):
+        param_grads(P, run(P, hp, -delta, cache), x, cache["h_prev"], G)
+
+    def flipped_back(m, P, hp, delta, cache):
+        return run(P, hp, -delta, cache)["d_ih"] @ P["weights_ih"]
+
+    return (
+        LayerMistake("one_path_only", N_("∂E/∂h_t taken from this step's output only, without the path from step "
+                                         "t+1"), grads=one_path_grads, back=one_path_back),
+        LayerMistake("last_step_only", N_("a weight's gradient taken at one step ({how}) instead of summed over the "
+                                          "steps"),
+                     grads=one_step_grads, hows=(("last", N_("the last step")), ("first", N_("the first step")))),
+        LayerMistake("error_sign_flipped", N_("the error's sign flipped: y − ŷ where ŷ − y belongs, so ∂E/∂h_t "
+                                              "arrives negated"), grads=flipped_grads, back=flipped_back),
+    )
 
 
 def split(v: np.ndarray, gates: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -78,7 +78,8 @@ def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
         di[:, H:2 * H] = dh * (h_prev[:, t] - nn) * z * (1.0 - z)
         dr[:, :2 * H] = di[:, :2 * H]
         dr[:, 2 * H:] = dn * r
-        dh_next = np.zeros((n, H)) if gated.cut(hp, t) else dh * z + dr @ W_hh
+        # (the mistake one_path_only: ∂E/∂h_t without the path from step t+1)
+        dh_next = np.zeros((n, H)) if gated.cut(hp, t) or hp.get("one_path") else dh * z + dr @ W_hh
     return {"d_ih": d_ih, "d_hh": d_hh, "grad_h": grad_h, "grad_h_out": delta, "grad_h_next": grad_next}
 
 
@@ -100,6 +101,6 @@ GRU = LayerKind(
     torch=lambda layer: gated.torch_module("GRU", layer),
     json=("h", "gates", "grad_h", "grad_h_norm", *gated.PARAM_JSON, "optimizer_state"),
     describe=lambda layer: gated.describe("gru", layer), record=gated.record,
-    param_name=gn.param_name, new=gated.generator("gru", GATES),
+    param_name=gn.param_name, mistakes=gated.mistakes(run_bptt), new=gated.generator("gru", GATES),
     narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
 )

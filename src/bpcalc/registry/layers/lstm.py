@@ -79,8 +79,8 @@ def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
         dt[:, 3 * H:] = dh * tc * o * (1.0 - o)
         if gated.cut(hp, t):
             dh_next, dc_next = np.zeros((n, H)), np.zeros((n, H))
-        else:
-            dh_next, dc_next = dt @ W_hh, dc * f
+        else:  # (the mistake one_path_only: ∂E/∂h_t without the path from step t+1; c's path kept)
+            dh_next, dc_next = (np.zeros((n, H)) if hp.get("one_path") else dt @ W_hh), dc * f
     return {"d_ih": d, "d_hh": d, "grad_h": grad_h, "grad_h_out": delta, "grad_h_next": grad_next, "grad_c": grad_c}
 
 
@@ -102,6 +102,6 @@ LSTM = LayerKind(
     torch=lambda layer: gated.torch_module("LSTM", layer),
     json=("h", "c", "gates", "grad_h", "grad_h_norm", *gated.PARAM_JSON, "optimizer_state"),
     describe=lambda layer: gated.describe("lstm", layer), record=gated.record,
-    param_name=gn.param_name, new=gated.generator("lstm", GATES),
+    param_name=gn.param_name, mistakes=gated.mistakes(run_bptt), new=gated.generator("lstm", GATES),
     narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
 )
