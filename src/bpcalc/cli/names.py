@@ -11,7 +11,7 @@ OPTIMIZERS: tuple[str, ...] = (
     "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw",
 )
 LAYERS: tuple[str, ...] = (
-    "dense", "conv2d", "maxpool", "avgpool", "flatten", "lstm", "gru", "rnn",
+    "dense", "conv2d", "maxpool", "avgpool", "flatten", "rnn", "lstm", "gru",
 )
 FUNCTIONS: tuple[str, ...] = (
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "square", "abs", "max", "min",

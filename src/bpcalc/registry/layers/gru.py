@@ -92,7 +92,7 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
 
 
 GRU = LayerKind(
-    name="gru", rank=7, schema=gated.SCHEMA, required=gated.REQUIRED,
+    name="gru", rank=102, schema=gated.SCHEMA, required=gated.REQUIRED,
     help=N_("a gated recurrent unit over the sequence (gates r, z, n as PyTorch's nn.GRU): h carried "
             "from step to step, h at every step out"),
     params=gated.PARAMS, keys=gated.KEYS, activation=False, parse=parse, sequence=True,

@@ -93,7 +93,7 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
 
 
 LSTM = LayerKind(
-    name="lstm", rank=6, schema=gated.SCHEMA, required=gated.REQUIRED,
+    name="lstm", rank=101, schema=gated.SCHEMA, required=gated.REQUIRED,
     help=N_("a long short-term memory cell over the sequence (gates i, f, g, o as PyTorch's nn.LSTM): "
             "h and c carried from step to step, h at every step out"),
     params=gated.PARAMS, keys=gated.KEYS | {"c0"}, activation=False, parse=parse, sequence=True,
