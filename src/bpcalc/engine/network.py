@@ -110,7 +110,9 @@ class Network:
                 b = P["biases"]
                 P = {**P, "biases": None if m.cell is None else m.only(np.zeros_like(b), b)}
             fwd = kind.forward if m is None else kind.made("forward", m, l)  # (a mistake of the kind's own)
-            z, self.caches[l] = fwd(P, self.hypers[l], a)  # sums of products: exact (rounded as written under
+            # (a recurrent layer rounds as it goes, step by step: it is handed the rounding)
+            hp = self.hypers[l] if rnd is None or not kind.sequence else {**self.hypers[l], "round": rnd}
+            z, self.caches[l] = fwd(P, hp, a)  # sums of products: exact (rounded as written under
             z = z if rnd is None else each(rnd)(z)  # the Written rule)
             if m is not None and m.given:
                 z = self.given(l, "z", z)
