@@ -225,3 +225,50 @@ def test_diagnosis_names_the_mistake(kind, mistake, cause):
     found = _expected(kind, {key: wrong[key]})[key]
     assert found["ok"] is False and found["diagnosis"] is not None, found
     assert found["diagnosis"]["cause"] == cause, found["diagnosis"]
+
+
+def test_hand_rounding_goes_step_by_step():
+    """`run --round 2` on the walkthrough: σ and tanh read off a calculator and rounded to 2 decimals (tanh(c_t)
+    too), sums and products exact, step 2 going on from what step 1 wrote; by loops here."""
+    def r2(v: float) -> float:
+        return float(np.sign(v) * np.floor(abs(v) * 100 + 0.5 + 1e-9) / 100)
+
+    h = c = 0.0
+    hs, cs, gates = [], [], []
+    for x in WALK_X:
+        s = {g: w[0] * x[0] + w[1] * x[1] + w[2] * h + w[3] for g, w in WALK.items()}
+        i, f, o = (r2(_sig(s[g])) for g in "ifo")
+        g = r2(np.tanh(s["g"]))
+        c = f * c + i * g
+        h = o * r2(np.tanh(c))
+        hs.append(h), cs.append(c), gates.append((i, f, g, o))
+    r = _bpcalc("run", "-", "--round", "2", "--format", "json", stdin=yaml.safe_dump(_gates_spec("lstm")))
+    assert r.returncode == 0, r.stderr
+    L = json.loads(r.stdout)["layers"][0]
+    assert np.ravel(L["h"]) == pytest.approx(hs, abs=1e-12) and np.ravel(L["c"]) == pytest.approx(cs, abs=1e-12)
+    for k, g in enumerate("ifgo"):
+        assert np.ravel(L["gates"][g]) == pytest.approx([v[k] for v in gates], abs=1e-12), g
+
+
+@pytest.mark.parametrize("kind,param,key", [("lstm", "W_ii[1,2]", "layers.0.grad_weights_ih.0.1"),
+                                            ("lstm", "layers.0.weights_hh.3.0", "layers.0.grad_weights_hh.3.0"),
+                                            ("gru", "W_hn[1,1]", "layers.0.grad_weights_hh.2.0"),
+                                            ("gru", "b_iz[1]", None)])
+def test_explain_unrolls_a_gated_parameter(kind, param, key):
+    """`explain --param`: the parameter's gate δ times its factor at every step, each term a product of the numbers
+    shown, summing to the gradient; the gradient equals the one worked by hand here (where given)."""
+    r = _bpcalc("explain", "-", "--param", param, "--format", "json", stdin=yaml.safe_dump(_gates_spec(kind)))
+    assert r.returncode == 0, r.stderr
+    (rd,) = json.loads(r.stdout)["rnn_params"]
+    T = 2 if kind == "lstm" else 3
+    assert len(rd["terms"]) == T
+    for term in rd["terms"]:
+        assert term["product"] == pytest.approx(term["delta"] * term["factor"], rel=1e-12, abs=1e-15)
+    assert sum(t["product"] for t in rd["terms"]) == pytest.approx(rd["gradient"], rel=1e-12, abs=1e-15)
+    if key is not None:
+        by_hand = lstm_by_hand() if kind == "lstm" else gru_by_hand()
+        if key in by_hand:
+            assert rd["gradient"] == pytest.approx(by_hand[key], rel=1e-9)
+    text = _bpcalc("explain", "-", "--param", param, stdin=yaml.safe_dump(_gates_spec(kind)))
+    assert text.returncode == 0 and "Traceback" not in text.stderr
+    assert f"Layer 2: {kind}" in text.stdout

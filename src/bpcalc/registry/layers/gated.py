@@ -219,7 +219,7 @@ def record(cache: dict) -> dict:
     out = {"h": cache["h"], "h_prev": cache["h_prev"], "gates": split(cache["acts"], gates),
            "sums": split(cache["sums"], gates), "per_sample": PER_SAMPLE}
     if "c" in cache:
-        out["c"], out["c_prev"] = cache["c"], cache["c_prev"]
+        out["c"], out["c_prev"], out["tanh_c"] = cache["c"], cache["c_prev"], cache["tanh_c"]
     if "hn" in cache:
         out["hn"] = cache["hn"]
     cache["record"] = out

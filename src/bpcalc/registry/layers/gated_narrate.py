@@ -177,7 +177,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
             if lstm:
                 dEc = rc.grad(at(C_SYM, t, (j,)))
                 o_, c_ = at(gate_sym("o"), t, (j,)), at(C_SYM, t, (j,))
-                tc = np.tanh(rec["c"][s, t, j])
+                tc = rec["tanh_c"][s, t, j]  # (as read off a calculator, under hand rounding)
                 own = (f"{dEh[0]}·{o_[0]}·(1 − tanh²{c_[0]})", rf"{dEh[1]} {o_[1]} (1 - \tanh^2 {c_[1]})")
                 numbers = f"{_pd(dh, fmt)}×{_pd(gv['o'], fmt)}×(1 − {_pd(tc, fmt)}²)"
                 if t < T - 1 and not rc.cut(t, k):

@@ -30,9 +30,11 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
 
 def forward(P: dict, hp: dict, x: np.ndarray):
     """h for every sequence and step, and the cache: each step's gate sums and values, W_hn h + b_hn, the states
-    read."""
+    read. Under hand rounding (hp["round"]) σ and tanh are read off a calculator (rounded), sums and products are
+    exact unless every result is rounded, and step t+1 goes on from what step t wrote."""
     n, T, _f = x.shape
     H = gated.units(P)
+    written, read = rc.rounding(hp.get("round"), True)
     xs = gated.x_part(P, x)
     W_hh, b_hh = P["weights_hh"], P.get("biases_hh")
     h = rc.initial(hp, "h0", n, H)
@@ -44,23 +46,23 @@ def forward(P: dict, hp: dict, x: np.ndarray):
         if b_hh is not None:
             hh += b_hh
         s, a = sums[:, t], acts[:, t]
-        np.add(xs[:, t, :2 * H], hh[:, :2 * H], out=s[:, :2 * H])
-        a[:, :2 * H] = sigmoid(s[:, :2 * H])
+        s[:, :2 * H] = written(xs[:, t, :2 * H] + hh[:, :2 * H])
+        a[:, :2 * H] = read(sigmoid(s[:, :2 * H]))
         r, z = a[:, :H], a[:, H:2 * H]
-        hns[:, t] = hh[:, 2 * H:]
-        np.add(xs[:, t, 2 * H:], r * hh[:, 2 * H:], out=s[:, 2 * H:])
+        hn = hns[:, t] = written(hh[:, 2 * H:])
+        s[:, 2 * H:] = written(xs[:, t, 2 * H:] + written(r * hn))
         nn = a[:, 2 * H:]
-        np.tanh(s[:, 2 * H:], out=nn)
-        h = (1.0 - z) * nn + z * h
-        hs[:, t] = h
-    return hs, {"gates": GATES, "sums": sums, "acts": acts, "h": hs, "h_prev": h_prev, "hn": hns}
+        nn[...] = read(np.tanh(s[:, 2 * H:]))
+        h = hs[:, t] = written(written((1.0 - z) * nn) + written(z * h))
+    return hs, {"gates": GATES, "sums": sums, "acts": acts, "h": hs, "h_prev": h_prev, "hn": hns, "round": written}
 
 
 def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
     """From δ = ∂E/∂h_t of the layer's output: every step's total ∂E/∂h_t and the gates' δ, the input side's
-    (d_ih: ∂E/∂ each gate's sum) and the recurrent side's (d_hh: the same, but δ_n ⊙ r for W_hn h + b_hn)."""
+    (d_ih: ∂E/∂ each gate's sum) and the recurrent side's (d_hh: the same, but δ_n ⊙ r for W_hn h + b_hn); each
+    written result rounded where every result is."""
     n, T, H = delta.shape
-    acts, hns, h_prev = cache["acts"], cache["hn"], cache["h_prev"]
+    acts, hns, h_prev, w = cache["acts"], cache["hn"], cache["h_prev"], cache["round"]
     W_hh = P["weights_hh"]
     d_ih, d_hh = np.empty((n, T, 3 * H)), np.empty((n, T, 3 * H))
     grad_h, grad_next = np.empty((n, T, H)), np.empty((n, T, H))
@@ -69,17 +71,15 @@ def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
         grad_next[:, t] = dh_next
         a = acts[:, t]
         r, z, nn = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-        dh = grad_h[:, t]
-        np.add(delta[:, t], dh_next, out=dh)
-        dn = dh * (1.0 - z) * (1.0 - nn * nn)
+        dh = grad_h[:, t] = w(delta[:, t] + dh_next)
         di, dr = d_ih[:, t], d_hh[:, t]
-        di[:, 2 * H:] = dn
-        di[:, :H] = dn * hns[:, t] * r * (1.0 - r)
-        di[:, H:2 * H] = dh * (h_prev[:, t] - nn) * z * (1.0 - z)
+        dn = di[:, 2 * H:] = w(dh * (1.0 - z) * (1.0 - nn * nn))
+        di[:, :H] = w(dn * hns[:, t] * r * (1.0 - r))
+        di[:, H:2 * H] = w(dh * (h_prev[:, t] - nn) * z * (1.0 - z))
         dr[:, :2 * H] = di[:, :2 * H]
-        dr[:, 2 * H:] = dn * r
+        dr[:, 2 * H:] = w(dn * r)
         # (the mistake one_path_only: ∂E/∂h_t without the path from step t+1)
-        dh_next = np.zeros((n, H)) if gated.cut(hp, t) or hp.get("one_path") else dh * z + dr @ W_hh
+        dh_next = np.zeros((n, H)) if gated.cut(hp, t) or hp.get("one_path") else w(dh * z + dr @ W_hh)
     return {"d_ih": d_ih, "d_hh": d_hh, "grad_h": grad_h, "grad_h_out": delta, "grad_h_next": grad_next}
 
 

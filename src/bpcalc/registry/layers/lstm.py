@@ -28,37 +28,42 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
 
 
 def forward(P: dict, hp: dict, x: np.ndarray):
-    """h for every sequence and step, and the cache: each step's gate sums and values, c, and the states read."""
+    """h for every sequence and step, and the cache: each step's gate sums and values, c, tanh(c), the states
+    read. Under hand rounding (hp["round"]) σ and tanh are read off a calculator (rounded), sums and products are
+    exact unless every result is rounded, and step t+1 goes on from what step t wrote."""
     n, T, _f = x.shape
     H = gated.units(P)
+    written, read = rc.rounding(hp.get("round"), True)
     xs = gated.x_part(P, x)
     W_hh, b_hh = P["weights_hh"], P.get("biases_hh")
     h, c = rc.initial(hp, "h0", n, H), rc.initial(hp, "c0", n, H)
     sums, acts = np.empty((n, T, 4 * H)), np.empty((n, T, 4 * H))
-    hs, cs, h_prev, c_prev = (np.empty((n, T, H)) for _k in range(4))
+    hs, cs, tcs, h_prev, c_prev = (np.empty((n, T, H)) for _k in range(5))
     for t in range(T):
         h_prev[:, t], c_prev[:, t] = h, c
-        s = sums[:, t]
-        np.add(xs[:, t], h @ W_hh.T, out=s)
+        s = xs[:, t] + h @ W_hh.T
         if b_hh is not None:
             s += b_hh
+        s = sums[:, t] = written(s)
         a = acts[:, t]
-        a[:, :2 * H] = sigmoid(s[:, :2 * H])
-        a[:, 2 * H:3 * H] = np.tanh(s[:, 2 * H:3 * H])
-        a[:, 3 * H:] = sigmoid(s[:, 3 * H:])
+        a[:, :2 * H] = read(sigmoid(s[:, :2 * H]))
+        a[:, 2 * H:3 * H] = read(np.tanh(s[:, 2 * H:3 * H]))
+        a[:, 3 * H:] = read(sigmoid(s[:, 3 * H:]))
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        hs[:, t], cs[:, t] = h, c
-    cache = {"gates": GATES, "sums": sums, "acts": acts, "h": hs, "c": cs, "h_prev": h_prev, "c_prev": c_prev}
+        c = cs[:, t] = written(written(f * c) + written(i * g))
+        tc = tcs[:, t] = read(np.tanh(c))
+        h = hs[:, t] = written(o * tc)
+    cache = {"gates": GATES, "sums": sums, "acts": acts, "h": hs, "c": cs, "tanh_c": tcs, "h_prev": h_prev,
+             "c_prev": c_prev, "round": written}
     return hs, cache
 
 
 def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
     """From δ = ∂E/∂h_t of the layer's output (the path from each step's output): every step's total ∂E/∂h_t
-    and ∂E/∂c_t and the gates' δ (∂E/∂ each gate's sum), from the last step back."""
+    and ∂E/∂c_t and the gates' δ (∂E/∂ each gate's sum), from the last step back (each written result rounded
+    where every result is)."""
     n, T, H = delta.shape
-    acts, cs, c_prev = cache["acts"], cache["c"], cache["c_prev"]
+    acts, tcs, c_prev, w = cache["acts"], cache["tanh_c"], cache["c_prev"], cache["round"]
     W_hh = P["weights_hh"]
     d = np.empty((n, T, 4 * H))
     grad_h, grad_c, grad_next = np.empty((n, T, H)), np.empty((n, T, H)), np.empty((n, T, H))
@@ -67,20 +72,18 @@ def run_bptt(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> dict:
         grad_next[:, t] = dh_next
         a = acts[:, t]
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        dh = grad_h[:, t]
-        np.add(delta[:, t], dh_next, out=dh)
-        tc = np.tanh(cs[:, t])
-        dc = grad_c[:, t]
-        np.add(dc_next, dh * o * (1.0 - tc * tc), out=dc)
+        dh = grad_h[:, t] = w(delta[:, t] + dh_next)
+        tc = tcs[:, t]
+        dc = grad_c[:, t] = w(dh * o * (1.0 - tc * tc) + dc_next)
         dt = d[:, t]
-        dt[:, :H] = dc * g * i * (1.0 - i)
-        dt[:, H:2 * H] = dc * c_prev[:, t] * f * (1.0 - f)
-        dt[:, 2 * H:3 * H] = dc * i * (1.0 - g * g)
-        dt[:, 3 * H:] = dh * tc * o * (1.0 - o)
+        dt[:, :H] = w(dc * g * i * (1.0 - i))
+        dt[:, H:2 * H] = w(dc * c_prev[:, t] * f * (1.0 - f))
+        dt[:, 2 * H:3 * H] = w(dc * i * (1.0 - g * g))
+        dt[:, 3 * H:] = w(dh * tc * o * (1.0 - o))
         if gated.cut(hp, t):
             dh_next, dc_next = np.zeros((n, H)), np.zeros((n, H))
         else:  # (the mistake one_path_only: ∂E/∂h_t without the path from step t+1; c's path kept)
-            dh_next, dc_next = (np.zeros((n, H)) if hp.get("one_path") else dt @ W_hh), dc * f
+            dh_next, dc_next = (np.zeros((n, H)) if hp.get("one_path") else w(dt @ W_hh)), dc * f
     return {"d_ih": d, "d_hh": d, "grad_h": grad_h, "grad_h_out": delta, "grad_h_next": grad_next, "grad_c": grad_c}
 
 
