@@ -272,3 +272,15 @@ def test_explain_unrolls_a_gated_parameter(kind, param, key):
     text = _bpcalc("explain", "-", "--param", param, stdin=yaml.safe_dump(_gates_spec(kind)))
     assert text.returncode == 0 and "Traceback" not in text.stderr
     assert f"Layer 2: {kind}" in text.stdout
+
+
+def test_worksheet_names_the_parameters_by_gate():
+    """`worksheet`: the givens name each parameter by its gate (W_ii[1,2], b_hn …) and the blanks are run's rows;
+    `--answers` fills them with run's numbers."""
+    r = _bpcalc("worksheet", "-", "--format", "text", stdin=yaml.safe_dump(_gates_spec("lstm")))
+    assert r.returncode == 0, r.stderr
+    assert "W_ii[1,2] = 0.8" in r.stdout and "W_ho[1,1] = 0.25" in r.stdout and "b_ig[1] = 0.2" in r.stdout
+    assert "sⁱ_1[1]" in r.stdout and "___" in r.stdout
+    key = _bpcalc("worksheet", "-", "--answers", "--format", "text", stdin=yaml.safe_dump(_gates_spec("gru")))
+    assert key.returncode == 0, key.stderr
+    assert "W_hn[1,1] = 0.7" in key.stdout and "sⁿ_1[1]" in key.stdout
