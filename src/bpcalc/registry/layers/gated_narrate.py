@@ -117,7 +117,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, step: int | None 
                 if not write:
                     numbers = _("({n} terms)").format(n=F + H + (b_i is not None) + (b_h is not None))
                 sq = at(sum_sym(g), t, (j,))
-                out.rows.append(nr.row(sq, definition, numbers, rec["sums"][g][s, t, j]))
+                out.rows.append(nr.row(sq, definition, numbers, rec["sums"][g][s, t, j], words=not write))
                 fn = _func(g)
                 out.rows.append(nr.row(at(gate_sym(g), t, (j,)), (f"{fn[0]}({sq[0]})", rf"{fn[1]}({sq[1]})"),
                                        f"{fn[0]}({fmt(rec['sums'][g][s, t, j])})", rec["gates"][g][s, t, j]))
@@ -269,7 +269,7 @@ def _to_prev(L, s: int, fmt, out: Narration, t: int, H: int, full: bool, cut: bo
             if write:
                 numbers = (f"{_pd(rec['grad_h'][s, t, m], fmt)}×{_pd(rec['gates']['z'][s, t, m], fmt)} + "
                            + numbers)
-        out.rows.append(nr.row(words, body, numbers, rec["grad_h_next"][s, t - 1, m]))
+        out.rows.append(nr.row(words, body, numbers, rec["grad_h_next"][s, t - 1, m], words=not write))
     if gru and not cut and _("in the recurrent side, gate n's δ is δⁿ·r (r multiplies W_hn·h + b_hn)") not in out.notes:
         out.notes.append(_("in the recurrent side, gate n's δ is δⁿ·r (r multiplies W_hn·h + b_hn)"))
 
@@ -286,7 +286,7 @@ def _to_input(L, s: int, fmt, out: Narration, t: int, F: int, xs: Sym, grad_in, 
         body = (f"Σ_g,j δᵍ_{t + 1}[j]·W_ig[j,{kk + 1}]",
                 rf"\sum_{{g,j}} \delta^{{g}}_{{{t + 1}}}[j] W_{{ig}}[j,{kk + 1}]")
         numbers = nr.products(pairs, fmt) if write else _("({n} terms)").format(n=len(pairs))
-        out.rows.append(nr.row(rc.grad(at(xs, t, (kk,))), body, numbers, grad_in[s, t, kk]))
+        out.rows.append(nr.row(rc.grad(at(xs, t, (kk,))), body, numbers, grad_in[s, t, kk], words=not write))
 
 
 # ---------------------------------------------------------------- gradients
@@ -331,7 +331,7 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
                 definition = (f"Σ_t {dname[0]}·{osym[0]}", rf"\sum_t {dname[1]} {osym[1]}")
                 pairs = list(zip(d[:, :, j].reshape(-1), other[:, :, kk].reshape(-1)))
                 numbers = nr.products(pairs, fmt) if write else _("({n} terms)").format(n=len(pairs))
-            out.rows.append(nr.row(rc.grad(qty), definition, numbers, grad[cell]))
+            out.rows.append(nr.row(rc.grad(qty), definition, numbers, grad[cell], words=not write))
     out.notes.append(over)
     if L.hyper.get("truncate"):
         out.notes.append(_("δ from truncated backpropagation through time (truncate {k})").format(
