@@ -121,3 +121,5 @@ def test_run_renders_in_every_format(case, fmt, tmp_path):
     assert r.stdout.strip() and "Traceback" not in r.stderr
     if fmt != "json":
         assert "δ" in r.stdout or r"\delta" in r.stdout
+    if fmt == "latex":  # the gates' superscript letters (δⁱ, sⁿ) as math, which pdflatex reads
+        assert not set("ⁱᶠᵍᵒʳᶻⁿ") & set(r.stdout)
