@@ -164,6 +164,8 @@ def _layer() -> dict:
                                                                DATA_FILE]})
         if kind.required:  # what a layer of the kind needs: weights or the keys that generate them; a window
             branch.update(kind.required)
+        elif "weights_ih" in kind.keys:  # a recurrent kind without its own rule (rnn): its weights or `units`
+            branch.update({"oneOf": [{"required": ["weights_ih", "weights_hh"]}, {"required": ["units"]}]})
         branches.append(branch)
     props = {"type": _described(LAYERS, f"The layer's kind (default {DEFAULT_LAYER})"), **keys}
     return {"type": "object", "properties": props, "additionalProperties": False, "anyOf": branches,
@@ -176,11 +178,13 @@ def _samples(what: str, kind: str = "number") -> dict:
     one = "#/$defs/number" if kind == "number" else "#/$defs/probability"
     row = {"type": "array", "minItems": 1, "items": {"$ref": one}}
     maps = [{"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}}, {"$ref": "#/$defs/kernels"}]
+    seqs = {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": row}}  # N × T × K
     return {"description": f"{what}: one sample [..] (a single number for one value), a list of samples "
                            "[[..], [..]], or a .csv/.npy file; feature maps (a network whose first layer is conv2d, or "
-                           "whose output is maps): C × H × W, or N × C × H × W for several samples.",
+                           "whose output is maps): C × H × W, or N × C × H × W for several samples; sequences (a "
+                           "network whose first layer is rnn): T × features, or N × T × features.",
             "anyOf": [{"$ref": one}, row, {"type": "array", "minItems": 1, "items": row},
-                      *(maps if kind == "number" else []), DATA_FILE]}
+                      *(maps if kind == "number" else [seqs]), DATA_FILE]}
 
 
 def _probability_targets(target_key: str, sample: bool) -> dict:
@@ -214,12 +218,12 @@ def _network() -> dict:
         "batch_size": {"type": "integer", "minimum": 1, "maximum": MAX_INT64,
                        "description": "Samples per update (default: all)."},
         "shuffle": {"type": "boolean", "description": "Shuffle samples each epoch (uses `seed`)."},
-        "targets_at": {"enum": list(TARGETS_AT),
-                       "description": "A sequence network (a recurrent first layer): targets at every step (all, "
-                                      "the default: T × outputs per sequence) or the last step's only (last)."},
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("layers"),
+        "targets_at": _enum(TARGETS_AT, "A network whose first layer is recurrent (rnn, lstm, gru): `all` (default) "
+                            "takes a target per step (T × outputs per sequence), `last` the last step's only "
+                            "(outputs per sequence)."),
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
     }

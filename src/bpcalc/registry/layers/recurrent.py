@@ -226,3 +226,25 @@ def x_sym(names, t: int, k: int | str) -> Sym:
     """The layer's input at step t: x_t[k] (the network's inputs) or the layer below's h_t[k]."""
     base = ("x", "x") if names.li == 0 else H_SYM
     return step_name(base, t, (k,))
+
+
+# ---------------------------------------------------------------- the nonlinearity's faces (tables, explain, matrices)
+def f_tex(nonlin: str) -> str:
+    """The nonlinearity's name in LaTeX: \\tanh, \\operatorname{relu}."""
+    return r"\tanh" if nonlin == "tanh" else rf"\operatorname{{{nonlin}}}"
+
+
+def f_prime(nonlin: str, pre: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """f′ at the pre-activation: 1 − h² for tanh, 1 where z > 0 for relu (0 at 0, as PyTorch)."""
+    return 1.0 - h * h if nonlin == "tanh" else (pre > 0).astype(np.float64)
+
+
+def f_prime_sym(nonlin: str, z: Sym, h: Sym) -> Sym:
+    """f′ written in the step's names: (1 − h²) for tanh, relu′(z)."""
+    return (f"(1 − {h[0]}²)", rf"(1 - {h[1]}^{{2}})") if nonlin == "tanh" else \
+        (f"{nonlin}′({z[0]})", rf"{f_tex(nonlin)}'({z[1]})")
+
+
+def f_prime_numbers(nonlin: str, fmt, pre: float, h: float) -> str:
+    """f′ with the numbers: 1 − 0.3²; relu′ as 1 or 0."""
+    return f"1 − {fmt.p_(h)}²" if nonlin == "tanh" else ("1" if pre > 0 else "0")
