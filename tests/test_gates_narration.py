@@ -123,3 +123,21 @@ def test_run_renders_in_every_format(case, fmt, tmp_path):
         assert "δ" in r.stdout or r"\delta" in r.stdout
     if fmt == "latex":  # the gates' superscript letters (δⁱ, sⁿ) as math, which pdflatex reads
         assert not set("ⁱᶠᵍᵒʳᶻⁿ") & set(r.stdout)
+
+
+@pytest.mark.parametrize("fmt", ["text", "latex", "html"])
+@pytest.mark.parametrize("case,marks", [("lstm_walkthrough_gates_last_layer_half_sse", ["C_2 = F_2 ⊙ C_1", "S_1 ="]),
+                                        ("gru_T5_several_last_h0_tanh_half_sse", ["B^n_1", "Δ^n_5 ⊙ R_5"])])
+def test_matrix_view(case, marks, fmt, tmp_path):
+    """`run --view matrix`: each step's gate sums, gates, c and h as matrices (one row per sequence), backward the
+    gates' Δ; the walkthrough's h_2 = 0.772 is the last forward matrix of step 2."""
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "run", str(_spec(tmp_path, case)), "--view", "matrix",
+                        "--format", fmt], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    if fmt == "text":
+        for m in marks:
+            assert m in r.stdout, m
+        if "walkthrough" in case:
+            assert "= [0.772]" in r.stdout
+    if fmt == "latex":
+        assert not set("ⁱᶠᵍᵒʳᶻⁿ") & set(r.stdout)
