@@ -164,8 +164,6 @@ def _layer() -> dict:
                                                                DATA_FILE]})
         if kind.required:  # what a layer of the kind needs: weights or the keys that generate them; a window
             branch.update(kind.required)
-        elif "weights_ih" in kind.keys:  # a recurrent kind without its own rule (rnn): its weights or `units`
-            branch.update({"oneOf": [{"required": ["weights_ih", "weights_hh"]}, {"required": ["units"]}]})
         branches.append(branch)
     props = {"type": _described(LAYERS, f"The layer's kind (default {DEFAULT_LAYER})"), **keys}
     return {"type": "object", "properties": props, "additionalProperties": False, "anyOf": branches,

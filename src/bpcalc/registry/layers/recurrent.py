@@ -23,6 +23,25 @@ KEYS = frozenset({"units", "weights_ih", "weights_hh", "biases_ih", "biases_hh",
 PARAMS = ("weights_ih", "weights_hh", "biases_ih", "biases_hh")
 BLOWUP = 10.0  # a gradient norm that falls or grows by more than this along the sequence is named in a note
 
+# the spec schema of the recurrent kinds' own keys (their `schema` face), and what a layer of them needs
+_FILE = {"type": "string", "pattern": r"\.([cC][sS][vV]|[nN][pP][yY])$",
+         "description": "A .csv or .npy file, relative to the spec file."}
+_MATRIX = {"anyOf": [{"$ref": "#/$defs/matrix"}, _FILE]}
+_VECTOR = {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, _FILE]}
+SCHEMA = {
+    "weights_ih": {**_MATRIX, "description": "rnn, lstm, gru: gates·units × features in PyTorch's layout "
+                                             "(weight_ih_l0); row j = unit j."},
+    "weights_hh": {**_MATRIX, "description": "rnn, lstm, gru: gates·units × units (weight_hh_l0)."},
+    "biases_ih": {**_VECTOR, "description": "gates·units values (bias_ih_l0); absent with the weights given: none."},
+    "biases_hh": {**_VECTOR, "description": "gates·units values (bias_hh_l0); absent with the weights given: none."},
+    "h0": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, {"$ref": "#/$defs/matrix"}],
+           "description": "The initial state, one value per unit (or N rows of them); default zeros."},
+    "truncate": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1,
+                 "description": "Truncated backpropagation through time: the state detached every k steps (as in "
+                                "PyTorch); default: the whole sequence."},
+}
+REQUIRED = {"oneOf": [{"required": ["weights_ih", "weights_hh"]}, {"required": ["units"]}]}
+
 
 # ---------------------------------------------------------------- spec keys
 def read_params(rd, raw: dict, path: tuple, F: int, gates: int, kind: str) -> dict[str, np.ndarray]:
