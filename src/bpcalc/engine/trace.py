@@ -310,7 +310,8 @@ def _layer_dict(L: LayerTrace, per_sample) -> dict:
         elif key == "optimizer_state":
             out[key] = {k: {s: _num(x) for s, x in st.items()} for k, st in v.items()}
         elif key in ("z", "a", "grad_a", "delta", "local") or key in L.record.get("per_sample", ()):
-            out[key] = None if v is None else per_sample(v)
+            # (a mapping of such arrays: a gated cell's gates by name)
+            out[key] = {k: per_sample(x) for k, x in v.items()} if isinstance(v, dict) else per_sample(v)
         else:
             out[key] = _num(v)
     return {**out, **_after(L, per_sample, "z" in LAYERS[L.type].json)}

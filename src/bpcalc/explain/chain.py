@@ -820,7 +820,10 @@ def _with_rnn(trace: NetworkTrace, fmt: Fmt, params: list[str] | None, full: boo
                          "{shape} network; loss {loss}", shape="-".join(
                              "×".join(map(str, x.shape[1:])) for x in [trace.inputs] + [L.a for L in trace.layers]),
                          loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
-    ex.rnn = [derive_rnn(trace, k, nt.number(k[1]), fmt, full) for k in select_rnn(trace, params)]
+    from bpcalc.explain.gated_chain import derive_gated, is_gated
+
+    ex.rnn = [(derive_gated if is_gated(trace, k[1]) else derive_rnn)(trace, k, nt.number(k[1]), fmt, full)
+              for k in select_rnn(trace, params)]  # (lstm and gru: each gate's δ, explain/gated_chain.py)
     return ex
 
 

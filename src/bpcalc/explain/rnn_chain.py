@@ -65,7 +65,9 @@ def rnn_names(tr: NetworkTrace, key: tuple) -> list[str]:
     """The names a recurrent parameter is known by: W_hh[1,2] (1-based, as the tables write it) and its JSON paths."""
     _k, li, name, ix = key
     dots = ".".join(map(str, ix))
-    return [rc.param_sym(name, ix)[0], *(f"layers.{li}.{p}{name}.{dots}" for p in ("", "grad_", "new_"))]
+    L = tr.layers[li]
+    namer = LAYERS[L.type].param_name or rc.param_sym  # (an LSTM's by gate: W_ii[1,2])
+    return [namer(name, ix, L.params)[0], *(f"layers.{li}.{p}{name}.{dots}" for p in ("", "grad_", "new_"))]
 
 
 def derive_rnn(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = False) -> RnnDerivation:

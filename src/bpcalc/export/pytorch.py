@@ -618,6 +618,11 @@ def _sequence_script(spec, dest: Path | None) -> str:
     lines.append(f"ACTIVATIONS = {[L.activation for L in spec.layers]!r}")
     h0 = [None if L.hyper.get("h0") is None else np.asarray(L.hyper["h0"]).tolist() for L in spec.layers]
     lines.append(f"H0 = {h0!r}  # " + _("the initial state per recurrent layer (None: zeros)"))
+    cells = [LAYERS[L.type].sequence and "c0" in LAYERS[L.type].keys for L in spec.layers]  # a state (h, c)
+    if any(cells):
+        c0 = [None if L.hyper.get("c0") is None else np.asarray(L.hyper["c0"]).tolist() for L in spec.layers]
+        lines.append(f"C0 = {c0!r}  # " + _("an LSTM's initial cell state (None: zeros)"))
+    lines.append(f"CELL_STATE = {cells!r}  # " + _("the layer's state is (h, c), as nn.LSTM's"))
     lines.append(f"TRUNCATE = {[L.hyper.get('truncate') for L in spec.layers]!r}  # " +
                  _("truncated BPTT: the state detached every k steps (None: the whole sequence)"))
     from bpcalc.registry import ACTIVATIONS
@@ -637,11 +642,15 @@ def forward(x):
             z = layer(x)
         else:
             h = None if H0[i] is None else torch.tensor(H0[i]).expand(x.shape[0], -1)[None].contiguous()
+            if CELL_STATE[i]:  # nn.LSTM's state is (h, c)
+                c0 = None if C0[i] is None else torch.tensor(C0[i]).expand(x.shape[0], -1)[None].contiguous()
+                zero = torch.zeros(1, x.shape[0], layer.hidden_size)
+                h = None if h is None and c0 is None else (zero if h is None else h, zero if c0 is None else c0)
             k = TRUNCATE[i] or x.shape[1]
             parts = []
             for c in range(0, x.shape[1], k):  # the state detached before steps k, 2k, …
                 out, h = layer(x[:, c:c + k], h)
-                h = h.detach()
+                h = tuple(v.detach() for v in h) if isinstance(h, tuple) else h.detach()
                 parts.append(out)
             z = torch.cat(parts, 1)
         x = activate(ACTIVATIONS[i], z)

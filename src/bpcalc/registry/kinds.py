@@ -484,9 +484,9 @@ class LayerKind:
     kernels: bool = False  # weights are kernels slid over the input (conv2d): im2col, the kernels' chain rule
     window: str = ""  # a pool: how a window becomes one cell, "max" (the gradient goes to the maximum) or "mean"
     reshape: bool = False  # only lays its input out anew (flatten): a = its input, reshaped
-    # a parameter's name as the tables write it, from its spec key and index (weights_ih, (0, 1) -> W_ih[1,2]);
-    # None: the notation's w and b (dense, conv2d)
-    param_name: Callable[[str, tuple], Sym] | None = None
+    # a parameter's name as the tables write it, from its spec key, index and the layer's parameters (weights_ih,
+    # (0, 1) -> W_ih[1,2]; an LSTM's W_ii[1,2]); None: the notation's w and b (dense, conv2d)
+    param_name: Callable[[str, tuple, dict], Sym] | None = None
     # non-learned state carried between training steps (batchnorm's running estimates), by name, and how a training
     # step moves it: (state, hyper, the forward's cache) -> the new state. The engine hands the state to the kind's
     # faces inside P, beside the learnable parameters (forward reads it: batchnorm's eval mode).

@@ -52,7 +52,7 @@ def explain_doc(ex: Explanation, level: int = 1) -> Doc:
     for cd in getattr(ex, "conv", []):
         _conv_block(doc, cd, level)
     for rd in getattr(ex, "rnn", []):
-        _rnn_block(doc, rd, level)
+        (_gated_block if hasattr(rd, "gate") else _rnn_block)(doc, rd, level)
     return doc
 
 
@@ -70,6 +70,32 @@ def _rnn_block(doc: Doc, rd, level: int) -> None:
     cols = ([_("sequence")] if rd.samples > 1 else []) + [_("step"), "∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t",
                                                           "f′(z_t)", "δ_t", rd.factor_name, _("product")]
     t = doc.table(None, cols, numeric=set(range(len(cols) - 7, len(cols))))
+    for term in rd.terms[:rd.shown]:
+        t.add(*([str(term.sample + 1)] if rd.samples > 1 else []), str(term.step + 1), *term.texts)
+    if rd.shown < len(rd.terms):
+        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
+            shown=rd.shown, n=len(rd.terms)), "note")
+    doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
+               "(was {old})").format(g=rd.texts["gradient"], key=rd.key, p=rd.name.text, new=rd.texts["new"],
+                                     old=rd.texts["old"]))
+
+
+def _gated_block(doc: Doc, rd, level: int) -> None:
+    """One parameter of an lstm or gru layer: the chain rule through its gate's δ, unrolled over the steps."""
+    from bpcalc.explain.gated_chain import gate_words
+
+    doc.heading(_("Layer {l}: {kind}").format(l=rd.l, kind=rd.cell), level + 1)
+    doc.heading(rd.lhs.text, level + 2)
+    doc.para(_("{p} (JSON: {path}) enters gate {g}'s sum at every step, so its gradient is the sum over the "
+               "steps{samples} of the gate's δ times ∂s/∂{p} = {factor}; {how}").format(
+                   p=rd.name.text, path=rd.path, g=rd.gate, factor=rd.factor_name, how=gate_words(rd),
+                   samples=_(" and sequences") if rd.samples > 1 else "")
+             + (_("; truncate {k} cuts the path from step t+1 where t is a multiple of {k}").format(k=rd.truncate)
+                if rd.truncate else ""), "note")
+    doc.para(equation(rd.lines), "math")
+    cols = ([_("sequence")] if rd.samples > 1 else []) + [_("step"), "∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t",
+                                                          rd.delta_name, rd.factor_name, _("product")]
+    t = doc.table(None, cols, numeric=set(range(len(cols) - 6, len(cols))))
     for term in rd.terms[:rd.shown]:
         t.add(*([str(term.sample + 1)] if rd.samples > 1 else []), str(term.step + 1), *term.texts)
     if rd.shown < len(rd.terms):

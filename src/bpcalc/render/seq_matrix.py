@@ -11,6 +11,7 @@ from bpcalc.engine.trace import NetworkTrace
 from bpcalc.i18n import _
 from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS
 from bpcalc.registry.layers import recurrent as rc
+from bpcalc.render import gated_matrix as gm
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import sym
 from bpcalc.render.matrix_report import _View
@@ -41,8 +42,8 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
     for t in range(T):
         doc.heading(_("Step {t}").format(t=t + 1), 3)
         for li, (k, L) in enumerate(zip(kinds, tr.layers)):
-            if k.sequence:
-                _rnn_forward(doc, v, L, t, li)
+            if k.sequence:  # (lstm and gru: render/gated_matrix.py)
+                (gm.forward if gm.is_gated(L) else _rnn_forward)(doc, v, L, t, li)
             else:
                 _dense_forward(doc, v, L, t, li, kinds)
 
@@ -58,7 +59,7 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
         for li in range(len(tr.layers) - 1, -1, -1):
             k, L = kinds[li], tr.layers[li]
             if k.sequence:
-                _rnn_backward(doc, v, L, t)
+                (gm.backward if gm.is_gated(L) else _rnn_backward)(doc, v, L, t)
             else:
                 dY = M(f"∂E/∂Y^({li + 2})_{t + 1}", rf"\partial E/\partial Y^{{({li + 2})}}_{{{t + 1}}}")
                 D = M(f"Δ^({li + 2})_{t + 1}", rf"\Delta^{{({li + 2})}}_{{{t + 1}}}")
@@ -69,10 +70,12 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
     for li, (k, L) in enumerate(zip(kinds, tr.layers)):
         doc.heading(_("Layer {l}").format(l=li + 2), 3)
         if k.sequence:
-            for key, rule in (("weights_ih", ("Σ_t Δ_tᵀ X_t", r"\sum_t \Delta_t^{\mathsf{T}} X_t")),
-                              ("weights_hh", ("Σ_t Δ_tᵀ H_{t−1}", r"\sum_t \Delta_t^{\mathsf{T}} H_{t-1}")),
-                              ("biases_ih", ("Σ_t Σ_rows Δ_t", r"\sum_t \sum_{\text{rows}} \Delta_t")),
-                              ("biases_hh", ("Σ_t Σ_rows Δ_t", r"\sum_t \sum_{\text{rows}} \Delta_t"))):
+            rules = gm.gradient_rules(L) if gm.is_gated(L) else {
+                "weights_ih": ("Σ_t Δ_tᵀ X_t", r"\sum_t \Delta_t^{\mathsf{T}} X_t"),
+                "weights_hh": ("Σ_t Δ_tᵀ H_{t−1}", r"\sum_t \Delta_t^{\mathsf{T}} H_{t-1}"),
+                "biases_ih": ("Σ_t Σ_rows Δ_t", r"\sum_t \sum_{\text{rows}} \Delta_t"),
+                "biases_hh": ("Σ_t Σ_rows Δ_t", r"\sum_t \sum_{\text{rows}} \Delta_t")}
+            for key, rule in rules.items():
                 if key in L.grads:
                     name = M(*_param(key))
                     v.equation(doc, M(f"∂E/∂{name.text}", rf"\partial E/\partial {name.tex}"), sym("="),

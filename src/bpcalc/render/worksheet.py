@@ -175,7 +175,7 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
                 rows = list(np.ndindex(*P.shape[:-1])) if P.ndim > 1 else [()]
                 for r in rows:
                     ixs = [(*r, q) for q in range(P.shape[-1])]
-                    group(label if first else "", [_is(M(*namer(key, ix)), g(P[ix])) for ix in ixs])
+                    group(label if first else "", [_is(M(*namer(key, ix, L.params)), g(P[ix])) for ix in ixs])
                     first = False
             for key in LAYERS[L.type].state:
                 if key in L.record:

@@ -241,8 +241,9 @@ def _network() -> dict:
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("layers"),
-        "targets_at": _enum(TARGETS_AT, "A network whose first layer is rnn: `all` (default) takes a target per "
-                            "step (T × outputs per sequence), `last` the last step's only (outputs per sequence)."),
+        "targets_at": _enum(TARGETS_AT, "A network whose first layer is recurrent (rnn, lstm, gru): `all` (default) "
+                            "takes a target per step (T × outputs per sequence), `last` the last step's only "
+                            "(outputs per sequence)."),
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
         "round_style": ROUND_STYLE,

@@ -482,7 +482,7 @@ def fraction(rd, raw: dict, key: str, path: tuple, default: float, closed: bool 
     return v
 
 
-def param_name(key: str, ix: tuple) -> tuple[str, str]:
+def param_name(key: str, ix: tuple, params: dict | None = None) -> tuple[str, str]:
     """γ_c, β_c (layernorm: γ[i,j,…] shaped like a sample) as the update table writes them."""
     sym, tex = {"gamma": ("γ", r"\gamma"), "beta": ("β", r"\beta")}[key]
     at = ",".join(str(i + 1) for i in ix)

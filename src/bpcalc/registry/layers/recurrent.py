@@ -231,8 +231,9 @@ PARAM_SYMS = {"weights_ih": ("W_ih", "W^{ih}"), "weights_hh": ("W_hh", "W^{hh}")
               "biases_hh": ("b_hh", "b^{hh}")}
 
 
-def param_sym(key: str, idx: tuple = ()) -> Sym:
-    """A recurrent parameter as the tables write it: W_ih[1,2] (W^{ih}_{1,2}); the bare name without an index."""
+def param_sym(key: str, idx: tuple = (), params: dict | None = None) -> Sym:
+    """A recurrent parameter as the tables write it: W_ih[1,2] (W^{ih}_{1,2}); the bare name without an index.
+    (`params`: the layer's parameters, which a gated cell's names need: its gate and unit from the row.)"""
     text, tex = PARAM_SYMS[key]
     if not idx:
         return text, tex
