@@ -1,0 +1,303 @@
+"""attention: single-head scaled dot-product self-attention over a sequence T × d (as in a transformer block).
+
+    Q = X·W_qᵀ + b_q,  K = X·W_kᵀ + b_k,  V = X·W_vᵀ + b_v        (T × d_k each; W_* in nn.Linear layout, d_k × d)
+    S = Q·Kᵀ / √d_k   (causal: S_ij = −∞ for j > i, so step i attends to steps 1..i only)
+    A = softmax(S), row by row;  H = A·V;  output = H·W_oᵀ + b_o (or H, without `weights_o`)
+
+Backward (δ = ∂E/∂output): ∂E/∂H = δ·W_o, ∂E/∂A = ∂E/∂H·Vᵀ, ∂E/∂V = Aᵀ·∂E/∂H, each row of the scores through its
+softmax's Jacobian ∂a_j/∂s_k = a_j(δ_jk − a_k), i.e. ∂E/∂s_ik = a_ik(g_ik − Σ_j g_ij a_ij), then the scaling and
+the projections. Vectorised over the samples (sequences) with matmul; every array has a leading sample axis."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bpcalc.i18n import N_, _
+from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
+
+PROJ = "qkv"  # the three input projections, in order
+PARAMS = ("weights_q", "biases_q", "weights_k", "biases_k", "weights_v", "biases_v", "weights_o", "biases_o")
+KEYS = frozenset({*PARAMS, "causal", "units", "init", "bias"})
+
+
+# ---------------------------------------------------------------- spec
+def parse(rd, raw: dict, path: tuple, in_shape: tuple):
+    """weights_q/k/v (d_k × d each), optional weights_o (d_out × d_k), optional biases, `causal`; or `units: d_k`
+    (weights drawn by `init`, W_o left out)."""
+    if len(in_shape) != 2:
+        raise rd.error(path, _("an attention layer reads a sequence (steps × features); its input here has shape "
+                               "{shape}").format(shape="×".join(map(str, in_shape))),
+                       hint=_("give `inputs` as one sequence (T rows of features) or several (N × T × features)"))
+    T, d = in_shape
+    P: dict[str, np.ndarray] = {}
+    given = [f"weights_{m}" for m in PROJ if f"weights_{m}" in raw]
+    if given:
+        if "units" in raw:
+            raise rd.error(path + ("units",), _("give either `weights_q`, `weights_k`, `weights_v` or `units`, "
+                                                "not both"))
+        missing = [f"weights_{m}" for m in PROJ if f"weights_{m}" not in raw]
+        if missing:
+            raise rd.error(path, _("an attention layer needs all three of `weights_q`, `weights_k`, `weights_v`: "
+                                   "add `{key}`").format(key=missing[0]))
+        for m in PROJ:
+            W = rd.parameter(raw[f"weights_{m}"], path + (f"weights_{m}",), 2)
+            if W.shape[1] != d:
+                raise rd.error(path + (f"weights_{m}",), _("each row of weights_{m} needs {d} weights (one per input "
+                                                           "feature), found {k}").format(m=m, d=d, k=W.shape[1]),
+                               hint=_("weights_q, weights_k and weights_v are d_k × d, as nn.Linear's weight"))
+            P[f"weights_{m}"] = W
+        dk = P["weights_q"].shape[0]
+        for m in "kv":
+            if P[f"weights_{m}"].shape[0] != dk:
+                raise rd.error(path + (f"weights_{m}",), _("weights_{m} has {r} rows but weights_q has {dk}: the "
+                                                           "three projections share d_k").format(
+                                                               m=m, r=P[f"weights_{m}"].shape[0], dk=dk))
+    elif "units" in raw:
+        dk = rd.positive_int(raw["units"], path + ("units",))
+        for m in PROJ:
+            P[f"weights_{m}"] = rd.init(raw, path, (dk, d), d, dk)
+    else:
+        raise rd.error(path, _("an attention layer needs `weights_q`, `weights_k`, `weights_v` (d_k × d each) or "
+                               "`units: d_k`"))
+    if "weights_o" in raw:
+        Wo = rd.parameter(raw["weights_o"], path + ("weights_o",), 2)
+        if Wo.shape[1] != dk:
+            raise rd.error(path + ("weights_o",), _("each row of weights_o needs {dk} weights (one per value "
+                                                    "feature), found {k}").format(dk=dk, k=Wo.shape[1]))
+        P["weights_o"] = Wo
+    elif "biases_o" in raw:
+        raise rd.error(path + ("biases_o",), _("`biases_o` goes with `weights_o` (the output projection)"))
+    for m in "qkvo":
+        key = f"biases_{m}"
+        if key in raw and raw[key] is not None:
+            n = P[f"weights_{m}"].shape[0]
+            b = rd.parameter(raw[key], path + (key,), 1)
+            if b.shape != (n,):
+                raise rd.error(path + (key,), _("{key} needs {n} values (one per row of weights_{m}), found "
+                                                "{k}").format(key=key, n=n, m=m, k=b.size))
+            P[key] = b
+    causal = raw.get("causal", False)
+    if not isinstance(causal, bool):
+        raise rd.error(path + ("causal",), _("causal is true or false, found {v!r}").format(v=causal),
+                       hint=_("write `causal: true` (unquoted) for a mask that hides later steps"))
+    ordered = {k: P[k] for k in PARAMS if k in P}
+    return rd.layer_params(ordered, "linear", hyper={"causal": causal})
+
+
+def out_shape(layer, in_shape: tuple) -> tuple:
+    P = layer.params
+    return (in_shape[0], (P["weights_o"] if "weights_o" in P else P["weights_v"]).shape[0])
+
+
+# ---------------------------------------------------------------- the step, vectorised over samples
+def _proj(P: dict, m: str, x: np.ndarray) -> np.ndarray:
+    y = x @ P[f"weights_{m}"].T
+    b = P.get(f"biases_{m}")
+    if b is not None:
+        y += b
+    return y
+
+
+def mask(T: int) -> np.ndarray:
+    """The causal mask: True where step i may not see step j (j > i)."""
+    return np.triu(np.ones((T, T), dtype=bool), 1)
+
+
+def row_softmax(S: np.ndarray, hidden: np.ndarray | None) -> np.ndarray:
+    """softmax of each row of S (the last axis), the hidden entries left out (their weight 0)."""
+    S = S if hidden is None else np.where(hidden, -np.inf, S)
+    e = np.exp(S - S.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def forward(P: dict, hp: dict, x: np.ndarray):
+    """x (n, T, d) -> output (n, T, d_out); the cache keeps Q, K, V, S, A, H (`rec`: what the trace keeps)."""
+    q, k, v = (_proj(P, m, x) for m in PROJ)
+    S = q @ k.transpose(0, 2, 1) / math.sqrt(q.shape[-1])
+    hidden = mask(x.shape[1]) if hp.get("causal") else None
+    A = row_softmax(S, hidden)
+    H = A @ v
+    out = H @ P["weights_o"].T if "weights_o" in P else H.copy()
+    if P.get("biases_o") is not None:
+        out += P["biases_o"]
+    rec = {"q": q, "k": k, "v": v, "scores": S, "mask": hidden, "attention": A, "h": H}
+    return out, {"x": x, "rec": rec}
+
+
+def softmax_back(A: np.ndarray, gA: np.ndarray) -> np.ndarray:
+    """∂E/∂S from ∂E/∂A, row by row through the softmax's Jacobian: Σ_j g_ij·a_ij(δ_jk − a_ik) = a_ik(g_ik − Σ_j
+    g_ij a_ij)."""
+    return A * (gA - np.sum(gA * A, axis=-1, keepdims=True))
+
+
+def _backward(P: dict, delta: np.ndarray, rec: dict, soft=softmax_back) -> dict:
+    """Every gradient inside the layer from δ = ∂E/∂output: ∂E/∂H, ∂E/∂A, ∂E/∂V, ∂E/∂S, ∂E/∂Q, ∂E/∂K."""
+    A, q, k, v = rec["attention"], rec["q"], rec["k"], rec["v"]
+    gH = delta @ P["weights_o"] if "weights_o" in P else delta
+    gA = gH @ v.transpose(0, 2, 1)
+    gV = A.transpose(0, 2, 1) @ gH
+    gS = soft(A, gA)
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    gQ = (gS @ k) * scale
+    gK = (gS.transpose(0, 2, 1) @ q) * scale
+    return {"grad_h": gH, "grad_attention": gA, "grad_scores": gS, "grad_q": gQ, "grad_k": gK, "grad_v": gV}
+
+
+def _sum_outer(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Σ over samples and steps of gᵀ·x: (n, T, r), (n, T, c) -> (r, c)."""
+    return g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+
+
+def _write(G: dict, x: np.ndarray, h: np.ndarray, delta: np.ndarray, gr: dict) -> None:
+    """∂E/∂ each parameter (those with an out array in G) from the layer's inner gradients."""
+    for m in PROJ:
+        if G.get(f"weights_{m}") is not None:
+            G[f"weights_{m}"][...] = _sum_outer(gr[f"grad_{m}"], x)
+        if G.get(f"biases_{m}") is not None:
+            G[f"biases_{m}"][...] = gr[f"grad_{m}"].sum(axis=(0, 1))
+    if G.get("weights_o") is not None:
+        G["weights_o"][...] = _sum_outer(delta, h)
+    if G.get("biases_o") is not None:
+        G["biases_o"][...] = delta.sum(axis=(0, 1))
+
+
+def grads(P: dict, hp: dict, x: np.ndarray, delta: np.ndarray, cache: dict, G: dict) -> None:
+    """Writes ∂E/∂X for each parameter X with an out array in G; keeps the inner gradients in the record."""
+    rec = cache["rec"]
+    gr = _backward(P, delta, rec)
+    rec.update(gr)
+    _write(G, x, rec["h"], delta, gr)
+
+
+def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
+    """∂E/∂x = ∂E/∂Q·W_q + ∂E/∂K·W_k + ∂E/∂V·W_v (x reaches the output along all three)."""
+    rec = cache["rec"]
+    if "grad_q" not in rec:
+        rec.update(_backward(P, delta, rec))
+    return sum(rec[f"grad_{m}"] @ P[f"weights_{m}"] for m in PROJ)
+
+
+def record(cache: dict) -> dict:
+    """Q, K, V, the scores (before the mask), the mask, A and H; `grads` adds the inner gradients to the same
+    record (∂E/∂H, ∂E/∂A, ∂E/∂S, ∂E/∂Q, ∂E/∂K, ∂E/∂V) when the backward pass runs."""
+    return cache["rec"]
+
+
+# ---------------------------------------------------------------- known hand mistakes (explain/diagnosis.py)
+def _diagonal_only(A: np.ndarray, gA: np.ndarray) -> np.ndarray:
+    """The mistake: each score's gradient through its own softmax entry only, g_ik·a_ik(1 − a_ik)."""
+    return gA * A * (1.0 - A)
+
+
+def _diag_grads(m, P, hp, x, delta, cache, G) -> None:
+    rec = cache["rec"]
+    gr = _backward(P, delta, rec, soft=_diagonal_only)
+    rec.update(gr)
+    _write(G, x, rec["h"], delta, gr)
+
+
+def _diag_back(m, P, hp, delta, cache) -> np.ndarray:
+    rec = cache["rec"]
+    if "grad_q" not in rec:
+        rec.update(_backward(P, delta, rec, soft=_diagonal_only))
+    return sum(rec[f"grad_{m_}"] @ P[f"weights_{m_}"] for m_ in PROJ)
+
+
+MISTAKES = (
+    LayerMistake("softmax_jacobian_diagonal_only",
+                 N_("the attention softmax's Jacobian taken as its diagonal a_i(1 − a_i) only: each score's "
+                    "gradient without the −a_i·a_j terms of the other entries in its row"),
+                 grads=_diag_grads, back=_diag_back),
+)
+
+
+# ---------------------------------------------------------------- faces for tables, export, new
+def _describe(layer) -> str:
+    P = layer.params
+    dk = P["weights_q"].shape[0]
+    extra = " causal" if layer.hyper.get("causal") else ""
+    extra += f" →{P['weights_o'].shape[0]}" if "weights_o" in P else ""
+    return f"attention d_k={dk}{extra}"
+
+
+def torch_module_source() -> str:
+    """The nn.Module an exported script defines once (class SelfAttention) for every attention layer."""
+    return '''class SelfAttention(nn.Module):
+    """Single-head scaled dot-product self-attention over (N, T, d), as bpcalc computes it."""
+
+    def __init__(self, d, d_k, d_out=None, bias_q=False, bias_k=False, bias_v=False, bias_o=False,
+                 causal=False):
+        super().__init__()
+        self.q = nn.Linear(d, d_k, bias=bias_q)
+        self.k = nn.Linear(d, d_k, bias=bias_k)
+        self.v = nn.Linear(d, d_k, bias=bias_v)
+        self.o = nn.Linear(d_k, d_out, bias=bias_o) if d_out is not None else None
+        self.causal = causal
+
+    def forward(self, x):
+        q, k, v = self.q(x), self.k(x), self.v(x)
+        s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        if self.causal:
+            T = s.shape[-1]
+            s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+        h = torch.softmax(s, dim=-1) @ v
+        return self.o(h) if self.o is not None else h
+'''
+
+
+def _torch(layer) -> str:
+    P = layer.params
+    dk, d = P["weights_q"].shape
+    args = [str(d), str(dk)]
+    if "weights_o" in P:
+        args.append(f"d_out={P['weights_o'].shape[0]}")
+    args += [f"bias_{m}=True" for m in "qkvo" if f"biases_{m}" in P]
+    if layer.hyper.get("causal"):
+        args.append("causal=True")
+    return f"SelfAttention({', '.join(args)})"
+
+
+def _read(text: str) -> dict:
+    """'2' -> d_k = 2; '2c' -> d_k = 2, causal; '2o' with W_o (back to d)."""
+    body = text.rstrip("co")
+    flags = text[len(body):]
+    if not body.isdigit() or not 1 <= int(body) <= 8 or len(set(flags)) != len(flags):
+        raise ValueError(_("write the attention layer as attentionN (d_k = N, 1 to 8), with `c` for a causal mask "
+                           "and `o` for an output projection: `attention2`, `attention2c`, `attention3co`"))
+    return {"dk": int(body), "causal": "c" in flags, "wo": "o" in flags}
+
+
+def _out(st: dict, in_shape: tuple) -> tuple:
+    if len(in_shape) != 2:
+        raise ValueError(_("an attention layer reads a sequence: start the shape with seqTxD (T steps of D "
+                           "features), e.g. `seq3x2:attention2:2`"))
+    T, d = in_shape
+    return (T, d if st["wo"] else st["dk"])
+
+
+def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
+    """W_q, W_k, W_v (and W_o) in [−1, 1], no zero weight; no biases (a hand problem's usual form)."""
+    _t, d = in_shape
+    dk = st["dk"]
+    out: dict = {"type": "attention"}
+    for m in PROJ:
+        out[f"weights_{m}"] = values(rng, -1, 1, decimals, (dk, d), nonzero=True)
+    if st["wo"]:
+        out["weights_o"] = values(rng, -1, 1, decimals, (d, dk), nonzero=True)
+    if st["causal"]:
+        out["causal"] = True
+    return out
+
+
+ATTENTION = LayerKind(
+    name="attention", help=N_("single-head scaled dot-product self-attention over a sequence: softmax(Q·Kᵀ/√d_k)·V, "
+                              "optionally causal and with an output projection"),
+    params=PARAMS, keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
+    forward=forward, grads=grads, back=back, torch=_torch,
+    json=("q", "k", "v", "scores", "attention", *PARAMS, "a", "grad_a"),
+    describe=_describe, record=record, mistakes=MISTAKES,
+    new=Generator(word="attention", syntax="attentionN, attentionNc, attentionNo, attentionNco", read=_read,
+                  out_shape=_out, draw=_draw),
+)
