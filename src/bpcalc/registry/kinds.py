@@ -33,7 +33,8 @@ class Part:
 
     `check` says what the lines equal numerically, for the tests: "dz" (f'(z) elementwise), "da" (∂E/∂a, a
     vector), "dz_loss" (∂E/∂z through the activation named in `function`), "jacobian" (∂a_j/∂z_i as a matrix
-    [j, i]), "jacobian_diag" (its diagonal), "jacobian_off" (its off-diagonal entries), "dx" (a scalar
+    [j, i]), "jacobian_diag" (its diagonal), "jacobian_off" (its off-diagonal entries), "vjp" (∂E/∂z through the
+    activation named in `function` for a random ∂E/∂a = g), "dx" (a scalar
     function of x), "" (symbolic only)."""
 
     title: str
