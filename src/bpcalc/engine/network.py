@@ -40,7 +40,7 @@ class Network:
 
     def __init__(self, weights: list[np.ndarray | None], biases: list[np.ndarray | None], activations: list[str],
                  loss: str, freeze: frozenset[str] = frozenset(), copy: bool = True, kinds: list[str] | None = None,
-                 hypers: list[dict] | None = None, widths: list[int] | None = None):
+                 hypers: list[dict] | None = None, widths: list[int] | None = None, targets_at: str | None = None):
         as_array = (lambda x: np.array(x, dtype=np.float64)) if copy else (lambda x: x)  # views: trained in place
         self.weights = [None if w is None else as_array(w) for w in weights]
         self.biases = [None if b is None else as_array(b) for b in biases]
@@ -52,6 +52,7 @@ class Network:
         self.loss: Loss = LOSSES[loss]
         self.pair = pair(self.acts[-1].name, loss)
         self.freeze = freeze
+        self.targets_at = targets_at  # a sequence network: "all" (every step's output enters the loss) or "last"
         out, lossd = self.acts[-1], self.loss
         self._need_la = "log_a" in lossd.logs and out.log_forward is not None
         self._need_l1 = "log_1ma" in lossd.logs and out.log1m_forward is not None
@@ -61,7 +62,29 @@ class Network:
     def from_spec(cls, spec: NetworkSpec) -> Network:
         return cls([l.weights for l in spec.layers], [l.biases for l in spec.layers],
                    [l.activation for l in spec.layers], spec.loss, spec.freeze, kinds=[l.type for l in spec.layers],
-                   hypers=[l.hyper for l in spec.layers], widths=widths(spec))
+                   hypers=[l.hyper for l in spec.layers], widths=widths(spec), targets_at=spec.targets_at)
+
+    # -------------------------------------------------------------- a sequence network's loss rows
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        """The output's values that enter the loss, one row per term: (n, T, K) -> (n·T, K) for `all`, the last
+        step's (n, K) for `last`; other networks' outputs as they are."""
+        if self.targets_at is None or x.ndim < 3:
+            return x
+        return x.reshape(-1, x.shape[-1]) if self.targets_at == "all" else x[:, -1]
+
+    def unrows(self, r: np.ndarray, shape: tuple) -> np.ndarray:
+        """Rows back in the output's shape (n, T, K): zeros at the steps that do not enter the loss (`last`)."""
+        if self.targets_at is None or len(shape) < 3:
+            return r
+        if self.targets_at == "all":
+            return r.reshape(shape)
+        out = np.zeros(shape)
+        out[:, -1] = r
+        return out
+
+    def terms_per_sample(self, n: int, T: np.ndarray) -> int:
+        """Loss terms (rows) per sample: the steps of a sequence for `targets_at: all`, else 1."""
+        return T.shape[1] if self.targets_at == "all" and T.ndim == 3 else 1
 
     # -------------------------------------------------------------- forward
     def forward(self, X: np.ndarray, rnd: Rnd = None, kept: list | None = None
@@ -112,8 +135,11 @@ class Network:
         return (out.log_forward(z) if self._need_la else None), (out.log1m_forward(z) if self._need_l1 else None)
 
     def loss_terms(self, z: np.ndarray, a: np.ndarray, T: np.ndarray, rnd: Rnd = None) -> np.ndarray:
-        """Per-sample, per-output contributions to the loss, using stable logs where the loss takes a log."""
-        if a.ndim > 2:  # feature maps out: the loss reads them as one vector per sample
+        """Per-sample, per-output contributions to the loss, using stable logs where the loss takes a log (a
+        sequence network: per term, (n·T, K) for `targets_at: all`)."""
+        if self.targets_at is not None:
+            z, a, T = self.rows(z), self.rows(a), self.rows(T)
+        elif a.ndim > 2:  # feature maps out: the loss reads them as one vector per sample
             z, a = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
         la, l1 = self.logs(z) if self._need_logs else (None, None)
         if rnd is None:
@@ -136,7 +162,7 @@ class Network:
         for i in range(0, X.shape[0], chunk):
             zs, as_ = self.forward(X[i:i + chunk])
             total += float(self.loss_terms(zs[-1], as_[-1], T[i:i + chunk]).sum())
-        return total / X.shape[0]
+        return total / (X.shape[0] * self.terms_per_sample(X.shape[0], T))
 
     # -------------------------------------------------------------- backward
     def local(self, l: int, z: np.ndarray, a: np.ndarray, rnd: Rnd = None, kept: list | None = None
@@ -169,9 +195,14 @@ class Network:
         out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "gW": [None] * L,
                "gb": [None] * L, "terms": [None] * L, "fused": False} if rec else None
         pr, z, a = self.pair, zs[-1], as_[-1]
-        maps = a.shape if a.ndim > 2 else None  # feature maps out: the loss's side reads them flat
+        seq = a.shape if self.targets_at is not None else None  # a sequence out: the loss reads its rows
+        maps = a.shape if a.ndim > 2 and seq is None else None  # feature maps out: the loss's side reads them flat
         if maps is not None:
             z, a = z.reshape(z.shape[0], -1), a.reshape(a.shape[0], -1)
+        elif seq is not None:
+            z_full, a_full = z, a
+            z, a, T = self.rows(z), self.rows(a), self.rows(T)
+            n = z.shape[0]  # the mean is over the (sequence, step) terms that enter the loss
         m = self.mistake
         wrong_out = m is not None and _wrong_output_delta(m, L - 1)  # a mistake in δ of the output: the product
         mean_n = 1 if wrong_out and m.in_grad("sum_instead_of_mean") else n
@@ -184,8 +215,13 @@ class Network:
             grad_a = grad_a if rnd is None else when(rnd, rounds_loss_grad(self.loss, K, mean_n))(grad_a)
             if wrong_out and m.in_grad("factor_of_two"):
                 grad_a = m.factor * grad_a
-            local = self.local(L - 1, z, a, rnd, kept)
-            local = local if rnd is None or local is None else each(rnd)(local)
+            if seq is not None:  # (elementwise: from the whole output, so training's kept forms fit)
+                local_full = self.local(L - 1, z_full, a_full, rnd, kept)
+                local_full = local_full if rnd is None or local_full is None else each(rnd)(local_full)
+                local = None if local_full is None else self.rows(local_full)
+            else:
+                local = self.local(L - 1, z, a, rnd, kept)
+                local = local if rnd is None or local is None else each(rnd)(local)
         if pr is not None and (pr.fused or rnd is None) and not wrong_out:
             # δ in closed form from z: exact where ∂E/∂a · ∂a/∂z loses digits (an output near 0 or 1); by hand,
             # the product of the rounded factors, except where the tables write δ in closed form (fused)
@@ -204,6 +240,10 @@ class Network:
             delta = delta.reshape(maps)
             grad_a = None if grad_a is None else grad_a.reshape(maps)
             local = None if local is None else local.reshape(maps)
+        elif seq is not None:  # back in the output's shape; zero at the steps outside the loss (`last`)
+            delta = self.unrows(delta, seq)
+            grad_a = None if grad_a is None else self.unrows(grad_a, seq)
+            local = None if local is None else local_full
         for l in range(L - 1, -1, -1):
             if l < L - 1:
                 z, a = zs[l], as_[l]
@@ -321,9 +361,11 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     zs, as_ = net.forward(X, rnd)
     records = [k.record(c) for k, c in zip(net.kinds, net.caches)]  # (max-pool winners): before the update
     terms = net.loss_terms(zs[-1], as_[-1], T, rnd)
-    sample_loss = terms.sum(axis=1)
+    if spec.targets_at == "all":  # a sequence network's terms per (sequence, step): (n, T, K)
+        terms = terms.reshape(T.shape)
+    sample_loss = terms.sum(axis=-1)  # per sample ((n, T): per sequence and step)
     summed = net.mistake is not None and net.mistake.in_loss("sum_instead_of_mean")
-    mean = when(rnd, rounds_mean(X.shape[0]) and not summed)
+    mean = when(rnd, rounds_mean(sample_loss.size) and not summed)
     average = np.sum if summed else np.mean  # the mistake: the samples' losses added, not averaged
     E = float(mean(average(sample_loss)))
     g = net.backward(X, T, zs, as_, rnd, full=True)
@@ -331,7 +373,7 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     if net.mistake is not None and net.mistake.given:  # the student's values were the step's, not after it
         net.mistake = replace(net.mistake, given=())
     zs2, as2 = net.forward(X, rnd)
-    E_after = float(mean(average(net.loss_terms(zs2[-1], as2[-1], T, rnd).sum(axis=1))))
+    E_after = float(mean(average(net.loss_terms(zs2[-1], as2[-1], T, rnd).sum(axis=-1))))
     layers = []
     for l, ls in enumerate(spec.layers):
         layers.append(LayerTrace(
@@ -347,4 +389,4 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
         grad_inputs=g.get("grad_inputs"),
         single=spec.single, freeze=spec.freeze, optimizer=spec.optimizer.type, fused=g["fused"],
         round_to=round_to, input_labels=spec.input_labels, target_labels=spec.target_labels,
-        notation=spec.notation, weight_decay=spec.optimizer.weight_decay)
+        notation=spec.notation, weight_decay=spec.optimizer.weight_decay, targets_at=spec.targets_at)

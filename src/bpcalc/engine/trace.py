@@ -72,6 +72,9 @@ class NetworkTrace:
     notation: str | None = None  # the notation profile names are shown in (never part of the JSON)
     weight_decay: float = 0.0  # the optimizer's λ (0: the update is the optimizer's rule alone)
     grad_inputs: np.ndarray | None = None  # shaped like inputs: ∂E/∂x, the first layer's δ passed back once more
+    # a sequence network (inputs (n, T, F)): "all": targets, loss_terms (n, T, K), sample_loss (n, T) per step;
+    # "last": targets, loss_terms (n, K) of the last step. None: not a sequence network
+    targets_at: str | None = None
     kind: str = "network"
 
     @property
@@ -82,6 +85,11 @@ class NetworkTrace:
     def loss_change(self) -> float:
         """loss_after − loss: what the update gained."""
         return self.loss_after - self.loss
+
+    @property
+    def steps(self) -> int | None:
+        """A sequence network's time steps T (None for other networks)."""
+        return None if self.targets_at is None else self.inputs.shape[1]
 
 
 @dataclass
@@ -249,6 +257,7 @@ def network_dict(tr: NetworkTrace) -> dict:
         "loss_after": _num(tr.loss_after),
         "loss_change": _num(tr.loss_change),
         "outputs_after": per_sample(tr.outputs_after),
+        **({"targets_at": tr.targets_at} if tr.targets_at is not None else {}),
         **({"grad_inputs": per_sample(tr.grad_inputs)} if tr.grad_inputs is not None else {}),
         "layers": layers,
     }
@@ -256,23 +265,34 @@ def network_dict(tr: NetworkTrace) -> dict:
 
 def _like_output(x: np.ndarray, tr: NetworkTrace) -> np.ndarray:
     """Targets and loss terms (one row per sample) shaped like the output, where it is feature maps."""
-    return x.reshape(tr.outputs_after.shape) if tr.outputs_after.ndim > 2 else x
+    return x.reshape(tr.outputs_after.shape) if tr.outputs_after.ndim > 2 and tr.targets_at is None else x
 
 
 def _layer_dict(L: LayerTrace, per_sample) -> dict:
     """A layer of a kind other than dense: the fields its registry entry names for the JSON."""
     out = {"type": L.type, "layer": L.l}
     for key in LAYERS[L.type].json:
-        v = getattr(L, key)
+        v = _field(L, key)
         if key == "activation":
             out[key] = v
         elif key == "optimizer_state":
             out[key] = {k: {s: _num(x) for s, x in st.items()} for k, st in v.items()}
-        elif key in ("z", "a", "grad_a", "delta", "local"):
+        elif key in ("z", "a", "grad_a", "delta", "local") or key in L.record.get("per_sample", ()):
             out[key] = None if v is None else per_sample(v)
         else:
             out[key] = _num(v)
     return {**out, **_after(L, per_sample, "z" in LAYERS[L.type].json)}
+
+
+def _field(L: LayerTrace, key: str):
+    """A JSON field of a layer: the trace's own, else parameter X, grad_X or new_X by name, else what the kind's
+    record kept under that key (a recurrent layer's h, grad_h, grad_h_norm)."""
+    if hasattr(L, key):
+        return getattr(L, key)
+    for prefix, src in (("grad_", L.grads), ("new_", L.new_params), ("", L.params)):
+        if key.startswith(prefix) and key[len(prefix):] in src:
+            return src[key[len(prefix):]]
+    return L.record.get(key)
 
 
 def _after(L: LayerTrace, per_sample, has_z: bool) -> dict:

@@ -159,7 +159,9 @@ class NetworkRun:
         # the engine `run` uses, over views into the flat vector: its updates move the network's parameters
         net = self.net = Network(flat.W, flat.b, [layer.activation for layer in spec.layers], spec.loss, spec.freeze,
                                  copy=False, kinds=[layer.type for layer in spec.layers],
-                                 hypers=[layer.hyper for layer in spec.layers], widths=widths(spec))
+                                 hypers=[layer.hyper for layer in spec.layers], widths=widths(spec),
+                                 targets_at=spec.targets_at)
+        terms = n * net.terms_per_sample(n, T)  # the loss is the mean over these (a sequence's steps each count)
         st0 = spec.optimizer.state or TrainingState()
         opt = self.opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
                                    {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
@@ -198,7 +200,7 @@ class NetworkRun:
             if static is not None and not tracing and progress is None:
                 for xb, tb, m in static:
                     total += step(xb, tb, m)
-                return total / n
+                return total / terms
             perm = np.random.default_rng((seed, e - 1)).permutation(n) if static is None else None
             for bi in range(nb):
                 if static is not None:
@@ -214,7 +216,7 @@ class NetworkRun:
                 total += step(xb, tb, m)
                 if progress is not None and (bi & 63) == 63:
                     progress(e, bi + 1, nb)
-            return total / n
+            return total / terms
 
         self.epoch = run_epoch
         self.count = int(sum(w.size for w in flat.W if w is not None) + sum(b.size for b in flat.b if b is not None))

@@ -401,6 +401,9 @@ class LayerKind:
     kernels: bool = False  # weights are kernels slid over the input (conv2d): im2col, the kernels' chain rule
     window: str = ""  # a pool: how a window becomes one cell, "max" (the gradient goes to the maximum) or "mean"
     reshape: bool = False  # only lays its input out anew (flatten): a = its input, reshaped
+    # takes a sequence per sample, T × features (time first), and gives T × units (rnn, lstm, gru): a network whose
+    # first layer is one reads its inputs as sequences, and dense layers after it apply to every step
+    sequence: bool = False
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

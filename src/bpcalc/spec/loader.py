@@ -29,12 +29,13 @@ from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
                 "target_labels", "expected", "seed", "init", "batch_size", "shuffle", "optimizer",
-                "weight_decay", "description", "training_state", "notation"}
+                "weight_decay", "description", "training_state", "notation", "targets_at"}
 LAYER_KEYS = {"type"}.union(*(kind.keys for kind in LAYERS.values()))  # every key some layer kind takes
 LABEL_KEYS = {"z", "a", "weights", "biases"}
 GRAPH_KEYS = {"name", "variables", "constants", "nodes", "output", "target", "loss", "learning_rate", "expected",
               "description", "optimizer", "weight_decay", "training_state"}
 INITS = ("xavier", "he", "uniform", "normal")
+TARGETS_AT = ("all", "last")  # a sequence network's targets: one per step, or the last step's only
 FREEZABLE = ("weights", "biases")
 # the notation profiles (explain/notation.py writes them): name -> what it is, for the schema and the docs
 NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), layer 1 = inputs (default)",
@@ -120,6 +121,9 @@ class NetworkSpec:
     data_refs: dict[str, str] = field(default_factory=dict)  # inputs/targets given as file paths
     source: str | None = None
     notation: str | None = None  # a notation profile (NOTATIONS); None: the default
+    # a network whose first layer is a sequence kind: inputs (n, T, F); "all": targets (n, T, K), one per step;
+    # "last": targets (n, K), the last step's output only. None: not a sequence network
+    targets_at: str | None = None
     kind: str = "network"
 
     @property
@@ -481,6 +485,46 @@ def _maps(doc: Located, value: Any, path: tuple, base: Path) -> tuple[np.ndarray
     return arr, single, (value if isinstance(value, str) and not _numeric_text(value) else None)
 
 
+def _sequences(doc: Located, value: Any, path: tuple, base: Path) -> tuple[np.ndarray, bool, str | None]:
+    """The inputs of a network whose first layer is a sequence kind: one sequence T×features (a flat list is T
+    steps of one feature) or several N×T×features, inline or a .npy file -> ((n, T, F) array, single, ref)."""
+    ref = value if isinstance(value, str) and not _numeric_text(value) else None
+    arr = load_data_file(doc, value, path, base, any_ndim=True) if ref else tensor(doc, value, path)
+    single = arr.ndim in (1, 2)
+    if arr.ndim == 1:
+        arr = arr[None, :, None]
+    elif arr.ndim == 2:
+        arr = arr[None]
+    elif arr.ndim != 3:
+        raise doc.error(path, _("the first layer takes sequences: one sequence T×features (a flat list is T steps "
+                                "of one feature) or sequences N×T×features, found shape {shape}").format(
+                                    shape="×".join(map(str, arr.shape))))
+    return arr, single, ref
+
+
+def _sequence_targets(doc: Located, value: Any, path: tuple, base: Path, n: int, out: tuple, at: str
+                      ) -> tuple[np.ndarray, bool, str | None]:
+    """A sequence network's targets: (n, T, K) for `targets_at: all` (one sequence T×K, a flat list when K = 1;
+    several N×T×K), (n, K) for `last` (one sequence K values; several N×K)."""
+    ref = value if isinstance(value, str) and not _numeric_text(value) else None
+    if ref:
+        arr = load_data_file(doc, value, path, base, any_ndim=True)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        arr = np.array([number(doc, value, path)])
+    else:
+        arr = tensor(doc, value, path)
+    T, K = out
+    want = (n, T, K) if at == "all" else (n, K)
+    if arr.size != int(np.prod(want)) or arr.ndim > len(want):
+        each = (_("T×outputs = {t}×{k} per sequence (one per step)").format(t=T, k=K) if at == "all"
+                else _("{k} output(s) per sequence (the last step's)").format(k=K))
+        raise doc.error(path, _("targets of shape {shape} do not fit {n} sequence(s) with {each}").format(
+            shape="×".join(map(str, arr.shape)), n=n, each=each),
+            hint=_("targets_at: all takes one target row per step; targets_at: last one row per sequence"))
+    single = arr.ndim < len(want)
+    return arr.reshape(want), single, ref
+
+
 def _numeric_text(text: str) -> bool:
     """Text YAML 1.1 leaves unread that is a number all the same (`1e-8`)."""
     try:
@@ -718,10 +762,22 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                             hint=_("add `{key}: [...]`, one sample or a list of samples").format(key=key))
     layers_raw = data.get("layers")
     first = layers_raw[0] if isinstance(layers_raw, list) and layers_raw and isinstance(layers_raw[0], dict) else {}
-    maps = isinstance(first.get("type"), str) and first["type"] in LAYERS and not LAYERS[first["type"]].vector
-    X, single, xref = _maps(doc, data["inputs"], ("inputs",), base) if maps else _samples(
-        doc, data["inputs"], ("inputs",), base)
-    T, single_t, tref = _samples(doc, data["targets"], ("targets",), base, flat=True)
+    first_kind = LAYERS.get(first.get("type")) if isinstance(first.get("type"), str) else None
+    seq = first_kind is not None and first_kind.sequence
+    maps = first_kind is not None and not first_kind.vector and not seq
+    targets_at = None
+    if seq:
+        targets_at = choice(doc, data.get("targets_at", "all"), ("targets_at",), TARGETS_AT, "targets_at")
+    elif "targets_at" in data:
+        raise doc.error(("targets_at",), _("targets_at applies to a network whose first layer takes sequences "
+                                           "(rnn, lstm, gru)"), hint=_("remove `targets_at`"))
+    if seq:
+        X, single, xref = _sequences(doc, data["inputs"], ("inputs",), base)
+        T, single_t, tref = np.zeros((X.shape[0], 0)), single, None  # read once the output's shape is known
+    else:
+        X, single, xref = _maps(doc, data["inputs"], ("inputs",), base) if maps else _samples(
+            doc, data["inputs"], ("inputs",), base)
+        T, single_t, tref = _samples(doc, data["targets"], ("targets",), base, flat=True)
     if maps and not single and single_t and T.shape[0] == 1 and X.shape[0] > 1:
         T, single_t = T.reshape(X.shape[0], -1), False  # feature-map targets of several samples, read as one
     if X.shape[0] != T.shape[0]:
@@ -746,11 +802,16 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                                     "{typename}").format(typename=_typename(raw)))
         kind = LAYERS[choice(doc, raw.get("type", DEFAULT_LAYER), path + ("type",), tuple(LAYERS), "layer type")]
         check_keys(doc, raw, set(kind.keys) | {"type"}, path)
-        if kind.vector and len(shape) != 1:
+        if kind.sequence or (seq and kind.vector):
+            if len(shape) != 2:
+                raise doc.error(path, _("a {kind} layer takes a sequence T×features per sample, but its input is "
+                                        "{shape}").format(kind=kind.name, shape="×".join(map(str, shape))),
+                                hint=_("put the sequence layers first"))
+        elif kind.vector and len(shape) != 1:
             raise doc.error(path, _("a {kind} layer takes one vector per sample, but its input is {shape} feature "
                                     "maps").format(kind=kind.name, shape="×".join(map(str, shape))),
                             hint=_("put `- type: flatten` before it"))
-        if not kind.vector and len(shape) != 3:
+        if not kind.vector and not kind.sequence and len(shape) != 3:
             raise doc.error(path, _("a {kind} layer takes C×H×W feature maps per sample, but its input is a vector "
                                     "of {n}").format(kind=kind.name, n=shape[0]),
                             hint=_("give the inputs as channels × rows × columns (an H×W list is one channel)")
@@ -760,8 +821,11 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         layer.out_shape = kind.out_shape(layer, shape)
         layers.append(layer)
         shape = layer.out_shape
+    if seq:
+        T, single_t, tref = _sequence_targets(doc, data["targets"], ("targets",), base, X.shape[0], shape,
+                                              targets_at)
     fan_in = int(np.prod(shape))
-    if int(np.prod(T.shape[1:])) != fan_in:
+    if not seq and int(np.prod(T.shape[1:])) != fan_in:
         raise doc.error(("targets",), _("the output layer has {fan_in} neuron(s) but each target has {t_shape_1} "
                                         "value(s)").format(fan_in=fan_in, t_shape_1=int(np.prod(T.shape[1:]))),
                         hint=_("give one target per output neuron"))
@@ -774,6 +838,12 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                         hint=_("make the last layer's activation {outs}, or use half_sse / mse").format(outs=outs))
     if LOSSES[loss].probability:
         bad = np.argwhere(~((T >= 0.0) & (T <= 1.0)))
+        if len(bad) and seq:
+            at = ("targets",) if tref else ("targets", *(int(v) for v in bad[0][(1 if single_t else 0):]))
+            raise doc.error(at, _("{loss} needs targets in [0, 1] (probabilities), found {t_r_c:g}{where}").format(
+                                    loss=loss, t_r_c=T[tuple(bad[0])], where=""),
+                            hint=_("a target is 0 or 1 (or a probability between); for other values use mse or "
+                                   "half_sse"))
         if len(bad):
             r, c = (int(v) for v in bad[0])
             at = ("targets",) if tref else ("targets", c) if single_t else ("targets", r, c)
@@ -799,9 +869,9 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     return NetworkSpec(
         inputs=X, targets=T, layers=layers, loss=loss, learning_rate=lr,
         name=str(name) if name is not None else None, freeze=freeze, single=single and single_t,
-        input_labels=_labels_list(doc, data["input_labels"], ("input_labels",), X.shape[1])
+        input_labels=_labels_list(doc, data["input_labels"], ("input_labels",), X.shape[-1 if seq else 1])
         if "input_labels" in data else None,
-        target_labels=_labels_list(doc, data["target_labels"], ("target_labels",), T.shape[1])
+        target_labels=_labels_list(doc, data["target_labels"], ("target_labels",), T.shape[-1 if seq else 1])
         if "target_labels" in data else None,
         optimizer=_with_state(doc, data, _optimizer(doc, data), _shapes(layers)),
         batch_size=batch, shuffle=shuffle, seed=seed,
@@ -810,6 +880,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         source=doc.source,
         notation=choice(doc, data["notation"], ("notation",), tuple(NOTATIONS), "notation")
         if data.get("notation") is not None else None,
+        targets_at=targets_at,
     )
 
 

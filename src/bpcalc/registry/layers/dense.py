@@ -16,7 +16,7 @@ SPELLED = 6  # inputs (neurons) up to which a sum's symbols are written term by 
 
 def parse(rd, raw: dict, path: tuple, in_shape: tuple):
     i = path[-1]
-    (fan_in,) = in_shape
+    fan_in = in_shape[-1]  # (K,), or (T, K): a sequence, the layer applied at every step
     act = rd.activation(raw, path)
     if "weights" in raw:
         if "units" in raw:
@@ -81,6 +81,8 @@ def forward(W, b, hp, a_prev):
 
 
 def grads(W, b, hp, a_prev, delta, cache, gW, gb):
+    if a_prev.ndim > 2:  # a sequence (n, T, K): every step a row, the gradients summed over samples and steps
+        a_prev, delta = a_prev.reshape(-1, a_prev.shape[-1]), delta.reshape(-1, delta.shape[-1])
     if gW is not None:
         np.matmul(delta.T, a_prev, out=gW)
     if gb is not None:
@@ -266,7 +268,7 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
 DENSE = LayerKind(
     name="dense", help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
     params=("weights", "biases"), keys=KEYS, activation=True, parse=parse,
-    out_shape=lambda layer, in_shape: (layer.weights.shape[0],),
+    out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.weights.shape[0]),
     forward=forward, grads=grads, back=back,
     torch=lambda layer: f"nn.Linear({layer.weights.shape[1]}, {layer.weights.shape[0]}, "
                         f"bias={layer.biases is not None})",
@@ -274,6 +276,6 @@ DENSE = LayerKind(
           "new_weights", "new_biases", "optimizer_state"),
     describe=lambda layer: str(layer.weights.shape[0]), vector=True,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    back_terms=lambda W, delta: delta[:, :, None] * W[None, :, :],  # (n, J, K): δ_j·w_jk, summed over j
+    back_terms=lambda W, delta: delta[..., :, None] * W,  # (n, J, K) ((n, T, J, K)): δ_j·w_jk, summed over j
     new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw), default=True, neurons=True,
 )
