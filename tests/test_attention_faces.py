@@ -45,6 +45,7 @@ def test_forward_matches_torch(path):
     scores = add(np.array(L["scores"], dtype=float))  # masked entries are null: nan here
     shown = ~np.isnan(scores)
     np.testing.assert_allclose(rec["scores"][shown], scores[shown], **TOL)
+    assert np.all(rec["scores"][~shown] == -np.inf)
     if hp["causal"]:
         assert np.array_equal(~shown[0], att.mask(x.shape[1]))
         assert np.all(rec["attention"][:, ~shown[0]] == 0.0)
@@ -97,7 +98,7 @@ def test_softmax_back_is_the_jacobian_product():
     """∂E/∂s_k = Σ_j g_j a_j(δ_jk − a_k), the Jacobian written out, for random rows."""
     rng = np.random.default_rng(3)
     S = rng.normal(size=(2, 4, 4))
-    A = att.row_softmax(S, None)
+    A = att.row_softmax(S)
     g = rng.normal(size=A.shape)
     want = np.einsum("nij,nijk->nik", g, np.einsum("nij,jk->nijk", A, np.eye(4)) - A[..., :, None] * A[..., None, :])
     np.testing.assert_allclose(att.softmax_back(A, g), want, rtol=1e-13, atol=1e-15)

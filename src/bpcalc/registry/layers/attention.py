@@ -19,6 +19,9 @@ from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
 
 PROJ = "qkv"  # the three input projections, in order
 PARAMS = ("weights_q", "biases_q", "weights_k", "biases_k", "weights_v", "biases_v", "weights_o", "biases_o")
+# what the record keeps per sample (JSON: the sample axis dropped for one sequence)
+PER_SAMPLE = ("q", "k", "v", "scores", "attention", "h", "grad_h", "grad_attention", "grad_scores", "grad_q", "grad_k",
+              "grad_v")
 KEYS = frozenset({*PARAMS, "causal", "units", "init", "bias"})
 
 
@@ -105,9 +108,8 @@ def mask(T: int) -> np.ndarray:
     return np.triu(np.ones((T, T), dtype=bool), 1)
 
 
-def row_softmax(S: np.ndarray, hidden: np.ndarray | None) -> np.ndarray:
-    """softmax of each row of S (the last axis), the hidden entries left out (their weight 0)."""
-    S = S if hidden is None else np.where(hidden, -np.inf, S)
+def row_softmax(S: np.ndarray) -> np.ndarray:
+    """softmax of each row of S (the last axis); an entry −∞ (hidden by the mask) gets weight 0."""
     e = np.exp(S - S.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -117,12 +119,14 @@ def forward(P: dict, hp: dict, x: np.ndarray):
     q, k, v = (_proj(P, m, x) for m in PROJ)
     S = q @ k.transpose(0, 2, 1) / math.sqrt(q.shape[-1])
     hidden = mask(x.shape[1]) if hp.get("causal") else None
-    A = row_softmax(S, hidden)
+    if hidden is not None:
+        S[:, hidden] = -np.inf  # as the softmax sees them (JSON: null)
+    A = row_softmax(S)
     H = A @ v
     out = H @ P["weights_o"].T if "weights_o" in P else H.copy()
     if P.get("biases_o") is not None:
         out += P["biases_o"]
-    rec = {"q": q, "k": k, "v": v, "scores": S, "mask": hidden, "attention": A, "h": H}
+    rec = {"q": q, "k": k, "v": v, "scores": S, "mask": hidden, "attention": A, "h": H, "per_sample": PER_SAMPLE}
     return out, {"x": x, "rec": rec}
 
 
@@ -180,8 +184,8 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
 
 
 def record(cache: dict) -> dict:
-    """Q, K, V, the scores (before the mask), the mask, A and H; `grads` adds the inner gradients to the same
-    record (∂E/∂H, ∂E/∂A, ∂E/∂S, ∂E/∂Q, ∂E/∂K, ∂E/∂V) when the backward pass runs."""
+    """Q, K, V, the scores (−∞ where the mask hides a step), the mask, A and H; `grads` adds the inner gradients
+    to the same record (∂E/∂H, ∂E/∂A, ∂E/∂S, ∂E/∂Q, ∂E/∂K, ∂E/∂V) when the backward pass runs."""
     return cache["rec"]
 
 
