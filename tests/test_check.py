@@ -135,7 +135,7 @@ def test_a_corrupted_backward_pass_fails(monkeypatch):
 
     def corrupted(self, *args, **kw):
         g = original(self, *args, **kw)
-        g["gW"][1][0, 1] *= 1.001
+        g["grads"][1]["weights"][0, 1] *= 1.001
         return g
 
     monkeypatch.setattr(Network, "backward", corrupted)
@@ -253,7 +253,7 @@ def test_cli_fail_exits_1(cli, monkeypatch):
 
     def corrupted(self, *args, **kw):
         g = original(self, *args, **kw)
-        g["gb"][0][1] += 0.01
+        g["grads"][0]["biases"][1] += 0.01
         return g
 
     monkeypatch.setattr(Network, "backward", corrupted)

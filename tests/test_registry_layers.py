@@ -12,17 +12,17 @@ from bpcalc.registry.kinds import LayerKind
 H = 1e-6
 RNG = np.random.default_rng(11)
 
-# per kind: (input shape per sample, weights shape or None, biases, hyper) — several settings each
+# per kind: (input shape per sample, {parameter: shape}, hyper) — several settings each
 EXAMPLES = {
-    "dense": [((3,), (2, 3), True, {})],
-    "conv2d": [((2, 5, 5), (3, 2, 3, 3), True, {"stride": (1, 1), "padding": (0, 0)}),
-               ((1, 5, 4), (2, 1, 2, 3), True, {"stride": (2, 1), "padding": (1, 0)}),
-               ((2, 4, 4), (1, 2, 2, 2), False, {"stride": (2, 2), "padding": (1, 1)})],
-    "maxpool": [((2, 4, 4), None, False, {"size": (2, 2), "stride": (2, 2), "padding": (0, 0)}),
-                ((1, 5, 5), None, False, {"size": (3, 3), "stride": (1, 1), "padding": (1, 1)})],
-    "avgpool": [((2, 4, 4), None, False, {"size": (2, 2), "stride": (1, 1), "padding": (0, 0)}),
-                ((1, 5, 5), None, False, {"size": (3, 3), "stride": (2, 2), "padding": (1, 1)})],
-    "flatten": [((2, 3, 3), None, False, {})],
+    "dense": [((3,), {"weights": (2, 3), "biases": (2,)}, {})],
+    "conv2d": [((2, 5, 5), {"weights": (3, 2, 3, 3), "biases": (3,)}, {"stride": (1, 1), "padding": (0, 0)}),
+               ((1, 5, 4), {"weights": (2, 1, 2, 3), "biases": (2,)}, {"stride": (2, 1), "padding": (1, 0)}),
+               ((2, 4, 4), {"weights": (1, 2, 2, 2)}, {"stride": (2, 2), "padding": (1, 1)})],
+    "maxpool": [((2, 4, 4), {}, {"size": (2, 2), "stride": (2, 2), "padding": (0, 0)}),
+                ((1, 5, 5), {}, {"size": (3, 3), "stride": (1, 1), "padding": (1, 1)})],
+    "avgpool": [((2, 4, 4), {}, {"size": (2, 2), "stride": (1, 1), "padding": (0, 0)}),
+                ((1, 5, 5), {}, {"size": (3, 3), "stride": (2, 2), "padding": (1, 1)})],
+    "flatten": [((2, 3, 3), {}, {})],
 }
 
 
@@ -54,40 +54,38 @@ CASES = [(name, i) for name, exs in EXAMPLES.items() for i in range(len(exs))]
 
 @pytest.mark.parametrize("name, i", CASES, ids=[f"{n}-{i}" for n, i in CASES])
 def test_backward_is_the_central_difference_of_the_forward(name: str, i: int):
+    """E = Σ R ⊙ z, so ∂E/∂z = R: every parameter's gradient and ∂E/∂x against central differences of forward."""
     kind = LAYERS[name]
-    in_shape, w_shape, has_b, hp = EXAMPLES[name][i]
+    in_shape, shapes, hp = EXAMPLES[name][i]
     n = 2
     x = RNG.normal(size=(n, *in_shape))
     if name == "maxpool":  # distinct values, far enough apart that ±h never changes a window's winner
         x = RNG.permutation(np.arange(x.size, dtype=float)).reshape(x.shape) * 0.01
-    W = None if w_shape is None else RNG.normal(size=w_shape)
-    b = RNG.normal(size=w_shape[0]) if has_b else None
-    z, _ = kind.forward(W, b, hp, x)
-    R = RNG.normal(size=z.shape)  # E = Σ R ⊙ z: ∂E/∂z = R
+    P = {k: RNG.normal(size=s) for k, s in shapes.items()}
+    z, _ = kind.forward(P, hp, x)
+    R = RNG.normal(size=z.shape)
 
-    def E(W_=W, b_=b, x_=x):
-        return float(np.sum(R * kind.forward(W_, b_, hp, x_)[0]))
+    def E(P_=P, x_=x):
+        return float(np.sum(R * kind.forward(P_, hp, x_)[0]))
 
-    z, cache = kind.forward(W, b, hp, x)
-    gW = None if W is None else np.empty_like(W)
-    gb = None if b is None else np.empty_like(b)
-    kind.grads(W, b, hp, x, R, cache, gW, gb)
-    gx = kind.back(W, hp, R, cache)
+    z, cache = kind.forward(P, hp, x)
+    G = {k: np.empty_like(v) for k, v in P.items()}
+    kind.grads(P, hp, x, R, cache, G)
+    gx = kind.back(P, hp, R, cache)
     np.testing.assert_allclose(gx, _central(lambda v: E(x_=v), x), rtol=1e-6, atol=1e-8)
-    if W is not None:
-        np.testing.assert_allclose(gW, _central(lambda v: E(W_=v), W), rtol=1e-6, atol=1e-8)
-    if b is not None:
-        np.testing.assert_allclose(gb, _central(lambda v: E(b_=v), b), rtol=1e-6, atol=1e-8)
+    for k in P:
+        np.testing.assert_allclose(G[k], _central(lambda v, k=k: E(P_={**P, k: v}), P[k]), rtol=1e-6, atol=1e-8,
+                                   err_msg=k)
 
 
-@pytest.mark.parametrize("name, i", [c for c in CASES if EXAMPLES[c[0]][c[1]][1] is None or c[0] == "conv2d"],
+@pytest.mark.parametrize("name, i", [c for c in CASES if not EXAMPLES[c[0]][c[1]][1] or c[0] == "conv2d"],
                          ids=lambda v: str(v))
 def test_out_shape_is_the_forward_shape(name: str, i: int):
     from types import SimpleNamespace
 
     kind = LAYERS[name]
-    in_shape, w_shape, has_b, hp = EXAMPLES[name][i]
-    W = None if w_shape is None else np.ones(w_shape)
-    z, _ = kind.forward(W, None, hp, np.ones((1, *in_shape)))
-    layer = SimpleNamespace(weights=W, biases=None, hyper=hp)
+    in_shape, shapes, hp = EXAMPLES[name][i]
+    P = {k: np.ones(s) for k, s in shapes.items() if k == "weights"}
+    z, _ = kind.forward(P, hp, np.ones((1, *in_shape)))
+    layer = SimpleNamespace(weights=P.get("weights"), biases=None, params=P, hyper=hp)
     assert kind.out_shape(layer, in_shape) == z.shape[1:]

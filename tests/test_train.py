@@ -119,7 +119,7 @@ def test_training_is_runs_steps_chained_whether_or_not_an_overflow_is_raised(w):
     for epoch in range(3):
         tr = bpcalc.run(cur)
         assert res.losses[epoch] == tr.loss
-        cur = replace(cur, layers=[replace(ls, weights=L.new_weights, biases=L.new_biases)
+        cur = replace(cur, layers=[replace(ls, params=dict(L.new_params))
                                    for ls, L in zip(cur.layers, tr.layers)])
     for L, w_, b_ in zip(cur.layers, res.weights, res.biases):
         assert np.array_equal(L.weights, w_) and np.array_equal(L.biases, b_)

@@ -374,8 +374,7 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
 
 def _param(net, g: dict, li: int, name: str) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Layer li's parameter `name` as the network holds it (the array the check moves) and its backprop gradient."""
-    arrays, grads = {"weights": (net.weights, g["gW"]), "biases": (net.biases, g["gb"])}[name]
-    return arrays[li], grads[li]
+    return net.params[li].get(name), (g["grads"][li] or {}).get(name)
 
 
 def _network_kinks(net, X, eps: float) -> dict[int, bool]:

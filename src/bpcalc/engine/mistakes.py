@@ -29,17 +29,18 @@ class Mistake:
     "grad" (∂E/∂a of the output) or "both"; for `z_instead_of_a`, "grad" is z used as the factor of the weights'
     gradient only (∂E/∂w = δ·z_prev, the forward pass right); for update_sign_flipped with a cell, "weights" or
     "biases" (which parameter the cell is); for a layer kind's mistake, which of its variants
-    (LayerMistake.hows). `factor`: factor_of_two's factor (2 or ½). `back_weights`: used_updated_weights' weights
-    (already updated) through which δ is passed back. `learning_rate`, `round_to`: learning_rate's α and
-    rounding's decimals (these two need no switch in the engine: the step is run with them). `given`: values the
-    student wrote (wrong ones) used in place of the computed ones in the step, as the student went on from them:
-    (0-based layer, JSON field z, a, delta, grad_weights or grad_biases, its index as in the JSON, value)."""
+    (LayerMistake.hows). `factor`: factor_of_two's factor (2 or ½). `back_params`: used_updated_weights'
+    parameters by name, per layer (already updated), through which δ is passed back. `learning_rate`,
+    `round_to`: learning_rate's α and rounding's decimals (these two need no switch in the engine: the step is
+    run with them). `given`: values the student wrote (wrong ones) used in place of the computed ones in the step,
+    as the student went on from them: (0-based layer, JSON field z, a, delta, grad_weights or grad_biases, its
+    index as in the JSON, value)."""
 
     cause: str
     layers: frozenset[int] | None = None
     where: str = "both"
     factor: float = 1.0
-    back_weights: tuple | None = None
+    back_params: tuple | None = None
     learning_rate: float | None = None
     round_to: int | None = None
     cell: tuple[int, ...] | None = None

@@ -22,7 +22,7 @@ from bpcalc.engine.rounding import (
 from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, LAYERS, LOSSES, pair, stepper
 from bpcalc.registry.kinds import Activation, LayerKind, Loss
 from bpcalc.registry.optimizers import Stepper
-from bpcalc.spec.loader import NetworkSpec
+from bpcalc.spec.loader import NetworkSpec, param_key
 
 if TYPE_CHECKING:
     from bpcalc.engine.mistakes import Mistake
@@ -32,22 +32,22 @@ Rnd = Callable[[np.ndarray], np.ndarray] | None
 
 
 class Network:
-    """Weights W[l] (J, K), biases b[l] (J,) or None, activations, and a loss: the one implementation of a layer's
-    forward and backward pass, used by `run` (recording every intermediate) and by training (writing gradients
-    into the flat vector it updates). `mistake` (None: none) makes it a known hand mistake (engine/mistakes.py)."""
+    """Each layer's parameters by name (dense: weights (J, K), biases (J,)), activations, and a loss: the one
+    implementation of a layer's forward and backward pass, used by `run` (recording every intermediate) and by
+    training (writing gradients into the flat vector it updates). `mistake` (None: none) makes it a known hand
+    mistake (engine/mistakes.py)."""
 
     mistake: Mistake | None = None
 
-    def __init__(self, weights: list[np.ndarray | None], biases: list[np.ndarray | None], activations: list[str],
-                 loss: str, freeze: frozenset[str] = frozenset(), copy: bool = True, kinds: list[str] | None = None,
+    def __init__(self, params: list[dict[str, np.ndarray]], activations: list[str], loss: str,
+                 freeze: frozenset[str] = frozenset(), copy: bool = True, kinds: list[str] | None = None,
                  hypers: list[dict] | None = None, widths: list[int] | None = None, targets_at: str | None = None):
         as_array = (lambda x: np.array(x, dtype=np.float64)) if copy else (lambda x: x)  # views: trained in place
-        self.weights = [None if w is None else as_array(w) for w in weights]
-        self.biases = [None if b is None else as_array(b) for b in biases]
-        self.kinds: list[LayerKind] = [LAYERS[k] for k in (kinds or [DEFAULT_LAYER] * len(weights))]
-        self.hypers = hypers or [{} for _ in weights]
-        self.widths = widths or [w.shape[0] for w in self.weights]  # values per sample of each layer's output
-        self.caches: list = [None] * len(weights)  # what each layer's forward keeps for its backward
+        self.params = [{k: as_array(v) for k, v in P.items() if v is not None} for P in params]
+        self.kinds: list[LayerKind] = [LAYERS[k] for k in (kinds or [DEFAULT_LAYER] * len(params))]
+        self.hypers = hypers or [{} for _ in params]
+        self.widths = widths or [P["weights"].shape[0] for P in self.params]  # values per sample of each output
+        self.caches: list = [None] * len(params)  # what each layer's forward keeps for its backward
         self.acts: list[Activation] = [ACTIVATIONS[a] for a in activations]
         self.loss: Loss = LOSSES[loss]
         self.pair = pair(self.acts[-1].name, loss)
@@ -60,9 +60,19 @@ class Network:
 
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> Network:
-        return cls([l.weights for l in spec.layers], [l.biases for l in spec.layers],
-                   [l.activation for l in spec.layers], spec.loss, spec.freeze, kinds=[l.type for l in spec.layers],
-                   hypers=[l.hyper for l in spec.layers], widths=widths(spec), targets_at=spec.targets_at)
+        return cls([l.params for l in spec.layers], [l.activation for l in spec.layers], spec.loss, spec.freeze,
+                   kinds=[l.type for l in spec.layers], hypers=[l.hyper for l in spec.layers], widths=widths(spec),
+                   targets_at=spec.targets_at)
+
+    @property
+    def weights(self) -> list[np.ndarray | None]:
+        """Each layer's weights (None where it has none)."""
+        return [P.get("weights") for P in self.params]
+
+    @property
+    def biases(self) -> list[np.ndarray | None]:
+        """Each layer's biases (None where it has none)."""
+        return [P.get("biases") for P in self.params]
 
     # -------------------------------------------------------------- a sequence network's loss rows
     def rows(self, x: np.ndarray) -> np.ndarray:
@@ -95,11 +105,12 @@ class Network:
         zs, as_ = [], []
         a = X
         m = self.mistake
-        for l, (W, b, act, kind) in enumerate(zip(self.weights, self.biases, self.acts, self.kinds)):
-            if m is not None and m.at("missing_bias", l) and b is not None:
-                b = None if m.cell is None else m.only(np.zeros_like(b), b)
+        for l, (P, act, kind) in enumerate(zip(self.params, self.acts, self.kinds)):
+            if m is not None and m.at("missing_bias", l) and P.get("biases") is not None:
+                b = P["biases"]
+                P = {**P, "biases": None if m.cell is None else m.only(np.zeros_like(b), b)}
             fwd = kind.forward if m is None else kind.made("forward", m, l)  # (a mistake of the kind's own)
-            z, self.caches[l] = fwd(W, b, self.hypers[l], a)  # sums of products: exact (rounded as written under
+            z, self.caches[l] = fwd(P, self.hypers[l], a)  # sums of products: exact (rounded as written under
             z = z if rnd is None else each(rnd)(z)  # the Written rule)
             if m is not None and m.given:
                 z = self.given(l, "z", z)
@@ -185,15 +196,16 @@ class Network:
 
     def backward(self, X, T, zs, as_, rnd: Rnd = None, full: bool = False, into=None, kept: list | None = None
                  ) -> dict:
-        """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂W, ∂E/∂b, for E the mean loss over the samples.
+        """δ^(l) = ∂E/∂z^(l) for every layer and ∂E/∂p for every parameter p, for E the mean loss over the samples.
 
-        `into` = (gW, gb): lists of arrays (None: not needed) the gradients are written into, and nothing is
-        recorded. Otherwise returns them, and with `full` also ∂E/∂a, ∂a/∂z and the terms δ_j^(l+1) w_jk^(l+1)
-        of each hidden sum. `kept`: what forward(kept=…) kept, for the unguarded da/dz."""
-        n, L, K = X.shape[0], len(self.weights), T.shape[-1]
+        `into`: a dict per layer, parameter name -> the array its gradient is written into (None: not needed), and
+        nothing is recorded. Otherwise returns them ("grads": a dict per layer), and with `full` also ∂E/∂a, ∂a/∂z
+        and the terms δ_j^(l+1) w_jk^(l+1) of each hidden sum. `kept`: what forward(kept=…) kept, for the
+        unguarded da/dz."""
+        n, L, K = X.shape[0], len(self.params), T.shape[-1]
         rec = into is None
-        out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "gW": [None] * L,
-               "gb": [None] * L, "terms": [None] * L, "fused": False} if rec else None
+        out = {"grad_a": [None] * L, "local": [None] * L, "delta": [None] * L, "grads": [None] * L,
+               "terms": [None] * L, "fused": False} if rec else None
         pr, z, a = self.pair, zs[-1], as_[-1]
         seq = a.shape if self.targets_at is not None else None  # a sequence out: the loss reads its rows
         maps = a.shape if a.ndim > 2 and seq is None else None  # feature maps out: the loss's side reads them flat
@@ -257,39 +269,38 @@ class Network:
             z_prev = m is not None and m.at("z_instead_of_a", l) and l > 0
             if z_prev and m.cell is None:
                 a_prev = zs[l - 1]  # z of the previous layer taken as its output (or as the gradient's factor)
-            kind, W = self.kinds[l], self.weights[l]
+            kind, P = self.kinds[l], self.params[l]
             if rec:
                 out["grad_a"][l], out["local"][l], out["delta"][l] = grad_a, local if full else None, delta
-                gW = None if W is None else np.empty_like(W)
-                gb = None if self.biases[l] is None else np.empty_like(self.biases[l])
-                out["gW"][l], out["gb"][l] = gW, gb
+                G = out["grads"][l] = {k: np.empty_like(v) for k, v in P.items()}
             else:
-                gW, gb = into[0][l], into[1][l]
-            if gW is not None or gb is not None:
+                G = into[l]
+            if G:
                 grads = kind.grads if m is None else kind.made("grads", m, l)
-                grads(W, self.biases[l], self.hypers[l], a_prev, delta, self.caches[l], gW, gb)
+                grads(P, self.hypers[l], a_prev, delta, self.caches[l], G)
+                gW = G.get("weights")
                 if z_prev and m.cell is not None and gW is not None:  # z as one weight's gradient factor
                     wrong = np.empty_like(gW)
-                    grads(W, self.biases[l], self.hypers[l], zs[l - 1], delta, self.caches[l], wrong, None)
+                    grads(P, self.hypers[l], zs[l - 1], delta, self.caches[l], {"weights": wrong})
                     gW[...] = m.only(wrong, gW)
                 if rnd is not None and getattr(rnd, "every", False):
-                    for g_ in (gW, gb):
+                    for g_ in G.values():
                         if g_ is not None:
                             g_[...] = rnd(g_)
                 if m is not None and m.given:
-                    for g, field in ((gW, "grad_weights"), (gb, "grad_biases")):
+                    for name, g in G.items():
                         if g is not None:
-                            g[...] = self.given(l, field, g)
+                            g[...] = self.given(l, "grad_" + name, g)
             if l > 0:
-                if m is not None and m.back_weights is not None and m.at("used_updated_weights", l):
-                    W = m.back_weights[l]  # δ passed back through weights already updated
+                if m is not None and m.back_params is not None and m.at("used_updated_weights", l):
+                    P = m.back_params[l]  # δ passed back through weights already updated
                 if rec and full and kind.back_terms is not None:
-                    out["terms"][l - 1] = kind.back_terms(W, delta)
+                    out["terms"][l - 1] = kind.back_terms(P, delta)
                 back = kind.back if m is None else kind.made("back", m, l)
-                grad_a = back(W, self.hypers[l], delta, self.caches[l])
+                grad_a = back(P, self.hypers[l], delta, self.caches[l])
                 grad_a = grad_a if rnd is None else each(rnd)(grad_a)
             elif rec and full:  # ∂E/∂x: the first layer's δ passed back once more, onto the inputs
-                grad_x = kind.back(W, self.hypers[0], delta, self.caches[0])
+                grad_x = kind.back(P, self.hypers[0], delta, self.caches[0])
                 out["grad_inputs"] = grad_x if rnd is None else each(rnd)(grad_x)
         return out
 
@@ -299,32 +310,23 @@ class Network:
         return grad_a * local if keep else np.multiply(grad_a, local, out=local)
 
     # -------------------------------------------------------------- update
-    def apply(self, gW, gb, opt: Stepper, rnd: Rnd = None) -> list[dict]:
+    def apply(self, grads: list[dict[str, np.ndarray]], opt: Stepper, rnd: Rnd = None) -> list[dict]:
         """Update the parameters in place (frozen kinds stay); return each layer's optimizer state."""
         r = when(rnd, rounds_update(opt.opt))
         opt.tick()
         states = []
         m = self.mistake
         if m is not None and m.at("update_sign_flipped"):  # θ + α·g (in one layer, or for one parameter)
-            gW = [g if g is None or not m.at(m.cause, l) or m.where == "biases" else m.only(-g, g)
-                  for l, g in enumerate(gW)]
-            gb = [g if g is None or not m.at(m.cause, l) or m.where == "weights" else m.only(-g, g)
-                  for l, g in enumerate(gb)]
-        for l in range(len(self.weights)):
+            grads = [{k: g if not m.at(m.cause, l) or m.where not in ("both", k) else m.only(-g, g)
+                      for k, g in G.items()} for l, G in enumerate(grads)]
+        for l, P in enumerate(self.params):
             st = {}
-            if self.weights[l] is not None and "weights" not in self.freeze:
-                self.weights[l], st["weights"] = opt.update(("W", l), self.weights[l], gW[l])
-                self.weights[l] = r(self.weights[l])
-            if self.biases[l] is not None and "biases" not in self.freeze:
-                self.biases[l], st["biases"] = opt.update(("b", l), self.biases[l], gb[l])
-                self.biases[l] = r(self.biases[l])
+            for name in list(P):
+                if name not in self.freeze:
+                    P[name], st[name] = opt.update(param_key(name, l), P[name], grads[l][name])
+                    P[name] = r(P[name])
             states.append(st)
         return states
-
-
-def _named(W: np.ndarray | None, b: np.ndarray | None, copy: bool = False) -> dict[str, np.ndarray]:
-    """A layer's parameters (or their gradients) by name: those it has."""
-    return {k: (v.copy() if copy else v) for k, v in (("weights", W), ("biases", b)) if v is not None}
 
 
 def widths(spec: NetworkSpec) -> list[int]:
@@ -356,8 +358,7 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     from bpcalc.engine.trace import LayerTrace, NetworkTrace  # only run records a trace: step starts without it
 
     X, T = spec.inputs, spec.targets
-    old_W = [None if w is None else w.copy() for w in net.weights]
-    old_b = [None if b is None else b.copy() for b in net.biases]
+    old = [{k: v.copy() for k, v in P.items()} for P in net.params]
     zs, as_ = net.forward(X, rnd)
     records = [k.record(c) for k, c in zip(net.kinds, net.caches)]  # (max-pool winners): before the update
     terms = net.loss_terms(zs[-1], as_[-1], T, rnd)
@@ -369,7 +370,7 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
     average = np.sum if summed else np.mean  # the mistake: the samples' losses added, not averaged
     E = float(mean(average(sample_loss)))
     g = net.backward(X, T, zs, as_, rnd, full=True)
-    states = net.apply(g["gW"], g["gb"], opt, rnd)
+    states = net.apply(g["grads"], opt, rnd)
     if net.mistake is not None and net.mistake.given:  # the student's values were the step's, not after it
         net.mistake = replace(net.mistake, given=())
     zs2, as2 = net.forward(X, rnd)
@@ -379,8 +380,8 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
         layers.append(LayerTrace(
             l=l + 2, activation=ls.activation, a_prev=as_[l - 1] if l else X,
             z=zs[l], a=as_[l], grad_a=g["grad_a"][l], local=g["local"][l], delta=g["delta"][l],
-            params=_named(old_W[l], old_b[l]), grads=_named(g["gW"][l], g["gb"][l]),
-            new_params=_named(net.weights[l], net.biases[l], copy=True), back_terms=g["terms"][l],
+            params=old[l], grads=g["grads"][l],
+            new_params={k: v.copy() for k, v in net.params[l].items()}, back_terms=g["terms"][l],
             optimizer_state=states[l], labels=ls.labels, type=ls.type, hyper=ls.hyper,
             record=records[l], z_after=zs2[l], a_after=as2[l]))
     return NetworkTrace(

@@ -47,6 +47,19 @@ class LayerTrace:
     new_weights = property(lambda self: self.new_params.get("weights"))
     new_biases = property(lambda self: self.new_params.get("biases"))
 
+    def __getattr__(self, name: str):
+        """Any other parameter X by its JSON names (X, grad_X, new_X), or what the kind's forward recorded (its
+        `record`: mean, var, h, gates …): what a kind's `json` field names, read as attributes."""
+        d = self.__dict__
+        if name.startswith("__") or "params" not in d:
+            raise AttributeError(name)
+        for table, prefix in ((d["params"], ""), (d["grads"], "grad_"), (d["new_params"], "new_")):
+            if name.startswith(prefix) and name[len(prefix):] in table:
+                return table[name[len(prefix):]]
+        if name in d.get("record", {}):
+            return d["record"][name]
+        raise AttributeError(name)
+
 
 @dataclass
 class NetworkTrace:

@@ -16,7 +16,7 @@ import numpy as np
 from bpcalc.engine.network import Network, widths
 from bpcalc.i18n import Msg, _
 from bpcalc.registry import make_optimizer
-from bpcalc.spec.loader import NetworkSpec, TrainingState
+from bpcalc.spec.loader import NetworkSpec, TrainingState, param_key
 
 CHECK_BATCHES = 64  # parameters are checked for overflow (and checkpointed) about every this many batches
 ALIGN = 8  # parameters of each layer start on a 64-byte boundary (same BLAS paths run after run)
@@ -33,13 +33,14 @@ class _Flat:
     """Every parameter of a network in one flat vector (trainable ones first), with views per layer."""
 
     def __init__(self, spec: NetworkSpec):
-        L = len(spec.layers)
-        segs = []  # (trainable, key, shape)
-        for kind, key in (("weights", "W"), ("biases", "b")):
+        segs = []  # (trainable, key, shape): every layer's weights, then every layer's biases, then the others
+        names = ["weights", "biases"] + sorted({n for layer in spec.layers for n in layer.params}
+                                                             - {"weights", "biases"})
+        for name in names:
             for l, layer in enumerate(spec.layers):
-                arr = layer.weights if kind == "weights" else layer.biases
+                arr = layer.params.get(name)
                 if arr is not None:
-                    segs.append((kind not in spec.freeze, (key, l), arr.shape))
+                    segs.append((name not in spec.freeze, param_key(name, l), arr.shape))
         segs.sort(key=lambda s: not s[0])  # stable: trainable first
         offsets, o = {}, 0
         for _trainable, key, shape in segs:
@@ -54,16 +55,15 @@ class _Flat:
         self.params = self.store[:self.size]
         self.bufs = {b: self.store[(i + 1) * self.size:(i + 2) * self.size] for i, b in enumerate(self.names)}
         self.grad = _aligned(max(self.trainable, 1))[:self.trainable]
-        self.W = [self.view(self.params, ("W", l)) if spec.layers[l].weights is not None else None for l in range(L)]
-        self.b = [self.view(self.params, ("b", l)) if spec.layers[l].biases is not None else None for l in range(L)]
         train_keys = {k for t, k, _ in segs if t}
-        self.gW = [self.view(self.grad, ("W", l)) if ("W", l) in train_keys else None for l in range(L)]
-        self.gb = [self.view(self.grad, ("b", l)) if ("b", l) in train_keys else None for l in range(L)]
+        # each layer's parameters (views of `params`) and their gradients (views of `grad`; trainable ones only)
+        self.P = [{n: self.view(self.params, param_key(n, l)) for n in layer.params} for l, layer in
+                  enumerate(spec.layers)]
+        self.G = [{n: self.view(self.grad, param_key(n, l)) for n in layer.params if param_key(n, l) in train_keys}
+                  for l, layer in enumerate(spec.layers)]
         for l, layer in enumerate(spec.layers):
-            if layer.weights is not None:
-                self.W[l][...] = layer.weights
-            if layer.biases is not None:
-                self.b[l][...] = layer.biases
+            for n, arr in layer.params.items():
+                self.P[l][n][...] = arr
         st = spec.optimizer.state
         if st is not None:
             for key, bufs in st.buffers.items():
@@ -82,15 +82,13 @@ class _Flat:
                 for t, key, _ in self.segs if t and self.names}
 
     def order(self) -> np.ndarray:
-        """Indexes into `params` in notation order: per layer, w_jk row by row, then b_j."""
+        """Indexes into `params` in notation order: per layer, its parameters in the kind's order (dense: w_jk row
+        by row, then b_j)."""
         idx = []
-        for l in range(len(self.W)):
-            if self.W[l] is not None:
-                o = self.offsets[("W", l)]
-                idx += range(o, o + self.W[l].size)
-            if self.b[l] is not None:
-                o = self.offsets[("b", l)]
-                idx += range(o, o + self.b[l].size)
+        for l, P in enumerate(self.P):
+            for n, arr in P.items():
+                o = self.offsets[param_key(n, l)]
+                idx += range(o, o + arr.size)
         return np.asarray(idx, dtype=np.intp)
 
 
@@ -132,8 +130,7 @@ def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, 
     from bpcalc.engine.network import run_network
     from bpcalc.registry import stepper
 
-    layers = [replace(layer, weights=None if flat.W[l] is None else flat.W[l].copy(),  # pools, flatten: none
-                      biases=None if flat.b[l] is None else flat.b[l].copy()) for l, layer in enumerate(spec.layers)]
+    layers = [replace(layer, params={n: v.copy() for n, v in flat.P[l].items()}) for l, layer in enumerate(spec.layers)]
     state = TrainingState(0, opt.t, flat.buffers() if opt.t else {})
     sub = replace(spec, inputs=xb.copy(), targets=tb.copy(), layers=layers,
                   single=spec.single and xb.shape[0] == 1, optimizer=replace(spec.optimizer, state=state))
@@ -157,7 +154,7 @@ class NetworkRun:
         bs = self.bs = min(spec.batch_size or n, n)
         flat = self.flat = _Flat(spec)
         # the engine `run` uses, over views into the flat vector: its updates move the network's parameters
-        net = self.net = Network(flat.W, flat.b, [layer.activation for layer in spec.layers], spec.loss, spec.freeze,
+        net = self.net = Network(flat.P, [layer.activation for layer in spec.layers], spec.loss, spec.freeze,
                                  copy=False, kinds=[layer.type for layer in spec.layers],
                                  hypers=[layer.hyper for layer in spec.layers], widths=widths(spec),
                                  targets_at=spec.targets_at)
@@ -166,7 +163,7 @@ class NetworkRun:
         opt = self.opt = _FlatStep(make_optimizer(spec.optimizer), lr, flat.params[:flat.trainable], flat.grad,
                                    {b: v[:flat.trainable] for b, v in flat.bufs.items()}, st0.step)
         opt_step, forward, loss_terms, backward = opt.step, net.forward, net.loss_terms, net.backward
-        into = (flat.gW, flat.gb)
+        into = flat.G
         add_reduce = np.add.reduce
         watch = self.watch = _Watch()
 
@@ -219,7 +216,7 @@ class NetworkRun:
             return total / terms
 
         self.epoch = run_epoch
-        self.count = int(sum(w.size for w in flat.W if w is not None) + sum(b.size for b in flat.b if b is not None))
+        self.count = int(sum(v.size for P in flat.P for v in P.values()))
         self._order = None
         params_all = flat.params
 
@@ -284,4 +281,4 @@ class NetworkRun:
         """TrainResult's fields of a network."""
         spec, flat = self.spec, self.flat
         return {"samples": self.n, "batch_size": self.bs, "shuffle": spec.shuffle, "sizes": spec.sizes,
-                "weights": list(flat.W), "biases": list(flat.b)}  # views of the flat vector, which nothing changes now
+                "params": list(flat.P)}  # views of the flat vector, which nothing changes now

@@ -51,8 +51,7 @@ class TrainResult:
     batch_size: int = 1
     shuffle: bool = False
     sizes: list[int] = field(default_factory=list)
-    weights: list[np.ndarray] = field(default_factory=list)
-    biases: list[np.ndarray | None] = field(default_factory=list)
+    params: list[dict[str, np.ndarray]] = field(default_factory=list)  # networks: each layer's parameters by name
     variables: dict[str, float] = field(default_factory=dict)
     param_names: list[str] = field(default_factory=list)  # what `snapshots` columns hold (small networks)
     shown_names: list[str] = field(default_factory=list)  # the same in another notation profile, for tables only
@@ -69,6 +68,16 @@ class TrainResult:
     loss_epochs: np.ndarray | None = None  # the epochs of `losses` (None: every epoch run, start_epoch + 1 first)
     epochs_run: int | None = None  # epochs whose loss was computed (None: len(losses))
     curve: np.ndarray | None = None  # losses evenly spread over the run, for its curve (None: `losses`)
+
+    @property
+    def weights(self) -> list[np.ndarray | None]:
+        """Each layer's weights (None where it has none)."""
+        return [P.get("weights") for P in self.params]
+
+    @property
+    def biases(self) -> list[np.ndarray | None]:
+        """Each layer's biases (None where it has none)."""
+        return [P.get("biases") for P in self.params]
 
     @property
     def completed(self) -> int:

@@ -56,13 +56,13 @@ def _variants(spec, data: dict) -> Iterator[Mistake]:
         if cause in LAYER_MISTAKES:
             yield from _layer_variants(cause, types)
         elif cause == "used_updated_weights" and L > 1:
-            new = tuple(None if layer.get("new_weights") is None else _array(layer["new_weights"])
+            new = tuple(None if layer.get("new_weights") is None else {"weights": _array(layer["new_weights"])}
                         for layer in layers)
             for l in range(1, L):
                 if new[l] is not None:
-                    yield Mistake(cause, frozenset({l}), back_weights=new)
+                    yield Mistake(cause, frozenset({l}), back_params=new)
             if L > 2:
-                yield Mistake(cause, None, back_weights=new)
+                yield Mistake(cause, None, back_params=new)
         elif cause in ("missing_activation_derivative", "derivative_of_wrong_quantity") and not graph:
             for s in scopes:
                 yield Mistake(cause, s)

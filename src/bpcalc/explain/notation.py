@@ -299,6 +299,11 @@ def param_names(source, profile: str | None = "layer") -> list[str]:
     nt = Notation.of(source, profile)
     out = []
     for li, layer in enumerate(source.layers):
+        params = layer.params
+        if set(params) - {"weights", "biases"}:  # other kinds' parameters: by their JSON paths (layers.0.gamma.1)
+            out += [f"layers.{li}.{n}." + ".".join(map(str, ix)) for n, arr in params.items()
+                    for ix in itertools.product(*map(range, arr.shape))]
+            continue
         if layer.weights is None:  # pools, flatten: no parameters
             continue
         if layer.weights.ndim != 2:  # a conv layer's kernels w[c, k, p, q] and one bias per output channel

@@ -65,8 +65,7 @@ def template_text(spec, qs: list[Quantity], header: str | None = None, dest: Pat
     if spec.kind == "graph":
         d = graph_to_dict(spec, spec.variables)
     else:
-        d = network_to_dict(spec, [layer.weights for layer in spec.layers], [layer.biases for layer in spec.layers],
-                            dest)
+        d = network_to_dict(spec, [layer.params for layer in spec.layers], dest)
     body = dump_spec(d, header)
     lines = ["expected:                 # " + _("fill in each value, then check it: bpcalc run THIS_FILE")]
     for q in qs:

@@ -372,8 +372,10 @@ class LayerKind:
 
     A layer maps its input a_prev (a leading sample axis n, then the kind's own shape) to z by its `forward`, then
     (where `activation` is True) to a = f(z) by the layer's activation; otherwise a is z. `params` are its
-    learnable parameters by spec key (the JSON key too: `weights`, `biases`); `hyper` holds the rest of the
-    layer's settings (stride, padding, size) as `parse` read them. The engine calls only these faces."""
+    learnable parameters by spec key (the JSON key too: `weights`, `biases`); the faces take them as one dict P
+    (name -> array, those the layer has) and write gradients into a dict G of the same names (None: not needed).
+    `hyper` holds the rest of the layer's settings (stride, padding, size) as `parse` read them. The engine calls
+    only these faces."""
 
     name: str
     help: str
@@ -382,18 +384,18 @@ class LayerKind:
     activation: bool  # z then a = f(z) (dense, conv2d); False: the layer's output is a itself (pools, flatten)
     parse: Callable[..., Any]  # (reader, raw mapping, path, input shape) -> spec.LayerSpec
     out_shape: Callable[[dict, tuple], tuple]  # (hyper, input shape per sample) -> output shape per sample
-    forward: Callable[..., tuple[Array, Any]]  # (W, b, hyper, a_prev) -> (z, cache for backward)
-    grads: Callable[..., None]  # (W, b, hyper, a_prev, delta, cache, gW, gb) -> writes ∂E/∂W, ∂E/∂b (if not None)
-    back: Callable[..., Array]  # (W, hyper, delta, cache) -> ∂E/∂a_prev
+    forward: Callable[..., tuple[Array, Any]]  # (P, hyper, a_prev) -> (z, cache for backward)
+    grads: Callable[..., None]  # (P, hyper, a_prev, delta, cache, G) -> writes ∂E/∂p into G[p] (where not None)
+    back: Callable[..., Array]  # (P, hyper, delta, cache) -> ∂E/∂a_prev
     torch: Callable[[Any], str]  # (LayerSpec) -> the torch.nn module that computes the same
     json: tuple[str, ...]  # the trace's fields the JSON holds for a layer of this kind (besides type, layer)
     describe: Callable[[Any], str] = lambda layer: ""  # (LayerSpec) -> a short description: "conv 2@3×3, stride 2"
     vector: bool = False  # takes one vector per sample (dense): needs a flatten after a layer with a C×H×W output
     record: Callable[[Any], dict] = lambda cache: {}  # what of the forward's cache the trace keeps (max-pool winners)
-    back_terms: Callable[[Array, Array], Array] | None = None  # (W, δ) -> the terms of each ∂E/∂a_prev sum, shown
+    back_terms: Callable[[dict, Array], Array] | None = None  # (P, δ) -> the terms of each ∂E/∂a_prev sum, shown
     mistakes: tuple[LayerMistake, ...] = ()  # known hand mistakes in a layer of this kind (diagnosis tries them)
     new: Generator | None = None  # how `bpcalc new` writes and draws a layer of this kind
-    matrices: Callable[..., dict] | None = None  # (W, b, hyper, a_prev, grad_a, delta, record) -> the matrix view's
+    matrices: Callable[..., dict] | None = None  # (P, hyper, a_prev, grad_a, delta, record) -> the matrix view's
     default: bool = False  # the kind of a layer that names no `type:` (saved specs and JSON readers leave it out)
     # units z_j = Σ_k w_jk a_k + b_j (dense): weights J×K named w_jk, shown neuron by neuron by the classic tables,
     # JSON fields and drawings; a network of such layers only is written as a plain 2-2-1 shape

@@ -23,7 +23,7 @@ def faces(L) -> dict:
     kind = LAYERS[L.type]
     if kind.matrices is None:
         return {}
-    return kind.matrices(L.weights, L.biases, L.hyper, L.a_prev, L.grad_a, L.delta, L.record)
+    return kind.matrices(L.params, L.hyper, L.a_prev, L.grad_a, L.delta, L.record)
 
 
 def shape_text(shape) -> str:

@@ -182,7 +182,8 @@ def train_to_dict(res, every: int = 1) -> dict:
     }
     if res.kind == "network":
         out.update(samples=res.samples, batch_size=res.batch_size, shuffle=res.shuffle, sizes=list(res.sizes))
-        out["layers"] = [{"weights": w, "biases": b} for w, b in zip(res.weights, res.biases)]
+        out["layers"] = [{"weights": P.get("weights"), "biases": P.get("biases"),
+                          **{k: v for k, v in P.items() if k not in ("weights", "biases")}} for P in res.params]
     else:
         out["variables"] = {k: _num(v) for k, v in res.variables.items()}
     if res.param_names:  # the epochs whose parameters were kept (those a table shows)

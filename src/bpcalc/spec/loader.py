@@ -83,21 +83,27 @@ class OptimizerSpec:
 
 @dataclass
 class LayerSpec:
-    """One layer: its kind (a registry entry's name), parameters by name, settings, and shapes per sample."""
+    """One layer: its kind (a registry entry's name), learnable parameters by name, settings, and shapes per
+    sample."""
 
-    weights: np.ndarray | None  # dense (J, K): row j = neuron j, column k = input k; conv2d (out, in, kh, kw)
-    biases: np.ndarray | None  # (J,) or one per output channel, or None
+    params: dict[str, np.ndarray]  # spec/JSON name -> array, in the kind's order, those the layer has
     activation: str
     labels: dict[str, Any] = field(default_factory=dict)
     type: str = DEFAULT_LAYER
     hyper: dict[str, Any] = field(default_factory=dict)  # the kind's settings: stride, padding, size
     in_shape: tuple[int, ...] = ()  # per sample: (K,) for a vector, (C, H, W) for feature maps
     out_shape: tuple[int, ...] = ()
+    state: dict[str, np.ndarray] = field(default_factory=dict)  # non-learned buffers carried between steps
 
     @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The learnable parameters by name (spec and JSON key), those the layer has."""
-        return {k: v for k, v in (("weights", self.weights), ("biases", self.biases)) if v is not None}
+    def weights(self) -> np.ndarray | None:
+        """dense (J, K): row j = neuron j, column k = input k; conv2d (out, in, kh, kw); None where it has none."""
+        return self.params.get("weights")
+
+    @property
+    def biases(self) -> np.ndarray | None:
+        """(J,) or one per output channel, or None."""
+        return self.params.get("biases")
 
 
 @dataclass
@@ -700,8 +706,9 @@ def _with_state(doc: Located, data: dict, opt: OptimizerSpec, shapes: dict) -> O
         for i, layer in enumerate(entries):
             if not isinstance(layer, dict):
                 raise doc.error(path + (group, i), _("expected a mapping {weights: {...}, biases: {...}}"))
-            check_keys(doc, layer, {"weights", "biases"}, path + (group, i))
-            items += [((i, kind), ("W" if kind == "weights" else "b", i), v) for kind, v in layer.items()]
+            check_keys(doc, layer, {"weights", "biases"} | {k for k, l in shapes if l == i and k not in ("W", "b")},
+                       path + (group, i))
+            items += [((i, name), param_key(name, i), v) for name, v in layer.items()]
     for sub, key, bufs in items:
         p = path + (group, *sub)
         if key not in shapes:
@@ -884,10 +891,15 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     )
 
 
+def param_key(name: str, l: int) -> tuple[str, int]:
+    """Training's key of a parameter (optimizer buffers, saved training_state): ("W", l) for weights, ("b", l) for
+    biases, (name, l) for any other."""
+    return ({"weights": "W", "biases": "b"}.get(name, name), l)
+
+
 def _shapes(layers: list[LayerSpec]) -> dict:
-    """The shape of every parameter by training's key: ("W", l), ("b", l)."""
-    return ({("W", i): l.weights.shape for i, l in enumerate(layers) if l.weights is not None}
-            | {("b", i): l.biases.shape for i, l in enumerate(layers) if l.biases is not None})
+    """The shape of every parameter by training's key (param_key)."""
+    return {param_key(k, i): v.shape for i, l in enumerate(layers) for k, v in l.params.items()}
 
 
 def _biases(doc: Located, raw: dict, path: tuple, n: int, what: str) -> np.ndarray | None:
@@ -1113,7 +1125,15 @@ class Reader:
     @staticmethod
     def layer(weights: np.ndarray | None, biases: np.ndarray | None, activation: str = IDENTITY,
               labels: dict | None = None, hyper: dict | None = None) -> LayerSpec:
-        return LayerSpec(weights, biases, activation, labels or {}, hyper=hyper or {})
+        """A layer whose parameters are weights and biases (those given)."""
+        return Reader.layer_params({"weights": weights, "biases": biases}, activation, labels, hyper)
+
+    @staticmethod
+    def layer_params(params: dict[str, np.ndarray | None], activation: str = IDENTITY, labels: dict | None = None,
+                     hyper: dict | None = None, state: dict | None = None) -> LayerSpec:
+        """A layer of any kind: its parameters by name (None: the layer has none of that name)."""
+        return LayerSpec({k: v for k, v in params.items() if v is not None}, activation, labels or {},
+                         hyper=hyper or {}, state=state or {})
 
     count = staticmethod(_count)
     typename = staticmethod(_typename)

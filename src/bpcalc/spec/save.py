@@ -297,9 +297,9 @@ def _data_ref(spec, key: str, dest: Path | None):
         return str(target)
 
 
-def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
-                    sidecars: dict | None = None) -> dict:
-    """A network spec as a mapping; with `sidecars`, large parameters go to .npy files beside `dest`."""
+def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars: dict | None = None) -> dict:
+    """A network spec as a mapping, with each layer's parameters (by name) from `params`; with `sidecars`, large
+    parameters go to .npy files beside `dest`."""
     from bpcalc.registry import DEFAULT_OPTIMIZER
 
     out: dict[str, Any] = {}
@@ -316,8 +316,8 @@ def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
         T = spec.targets.reshape(-1, *out_maps)
         out["targets"] = _floats(T[0]) if spec.single else _floats(T)
     layers = []
-    for i, (L, W, b) in enumerate(zip(spec.layers, weights, biases)):
-        layers.append(_layer_dict(L, i, W, b, dest, sidecars))
+    for i, (L, P) in enumerate(zip(spec.layers, params)):
+        layers.append(_layer_dict(L, i, P, dest, sidecars))
     out["layers"] = layers
     out["loss"] = spec.loss
     out["learning_rate"] = float(spec.learning_rate)
@@ -337,16 +337,16 @@ def network_to_dict(spec, weights: list, biases: list, dest: Path | None = None,
     return out
 
 
-def _layer_dict(L, i: int, W, b, dest: Path | None, sidecars: dict | None) -> dict:
+def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None) -> dict:
     """One layer as the spec writes it: its type (other than the default, dense), its parameters by name, its
     activation (kinds that have one), its settings (stride, padding, size: the spec keys its entry takes)."""
     from bpcalc.registry import LAYERS
 
     kind = LAYERS[L.type]
     d: dict[str, Any] = {} if kind.default else {"type": L.type}
-    for name, arr in (("weights", W), ("biases", b)):
-        if name in kind.params and arr is not None:
-            d[name] = _array(arr, dest, f"layer{i}.{name}", sidecars)
+    for name in kind.params:
+        if P.get(name) is not None:
+            d[name] = _array(P[name], dest, f"layer{i}.{name}", sidecars)
     if kind.activation:
         d["activation"] = L.activation
     for key, v in L.hyper.items():
@@ -393,8 +393,7 @@ def trace_to_spec_text(spec, trace, dest: Path | None = None, sidecars: dict | N
         new = {k: trace.new_values.get(k, v) for k, v in trace.variables.items()}
         return dump_spec(graph_to_dict(spec, new), _("updated by bpcalc from {source}").format(
             source=spec.source or _("a spec")))
-    d = network_to_dict(spec, [L.new_weights for L in trace.layers], [L.new_biases for L in trace.layers], dest,
-                        sidecars)
+    d = network_to_dict(spec, [L.new_params for L in trace.layers], dest, sidecars)
     return dump_spec(d, _("updated by bpcalc from {source}").format(source=spec.source or _("a spec")))
 
 
@@ -407,10 +406,11 @@ def state_to_dict(state, kind: str, n_layers: int, dest: Path | None = None, sid
         out["variables"] = {k: {b: float(v) for b, v in bufs.items()} for k, bufs in state.buffers.items()}
         return out
     layers: list[dict] = [{} for _ in range(n_layers)]
-    for kind_l in ("W", "b"):
+    names = {"W": "weights", "b": "biases"}
+    for kind_l in ("W", "b", None):  # weights, then biases, then any other parameter (as the layer names them)
         for (k, l), bufs in state.buffers.items():
-            if k == kind_l:
-                group = "weights" if k == "W" else "biases"
+            if k == kind_l or (kind_l is None and k not in names):
+                group = names.get(k, k)
                 layers[l][group] = {b: _array(v, dest, f"layer{l}.{group}.{b}", sidecars) for b, v in bufs.items()}
     while layers and not layers[-1]:  # layers without parameters at the end (a pool) hold no state
         layers.pop()
@@ -426,8 +426,9 @@ def trained_spec_text(spec, result, dest: Path | None = None, sidecars: dict | N
     if result.kind == "graph":
         d = graph_to_dict(s, result.variables)
     else:
-        d = network_to_dict(s, result.weights, result.biases, dest, sidecars)
-    d["training_state"] = state_to_dict(result.state, result.kind, len(result.weights), dest, sidecars)
+        d = network_to_dict(s, result.params, dest, sidecars)
+    d["training_state"] = state_to_dict(result.state, result.kind, len(spec.layers) if result.kind != "graph" else 0,
+                                        dest, sidecars)
     return dump_spec(d, _("trained by bpcalc step from {source}: {n} epochs; training_state resumes exactly where it "
                           "stopped").format(source=spec.source or _("a spec"), n=result.last_epoch))
 

@@ -75,7 +75,8 @@ def windows(x: np.ndarray, kh: int, kw: int, stride, padding) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
 
 
-def forward(W, b, hp, x):
+def forward(P, hp, x):
+    W, b = P["weights"], P.get("biases")
     O, C, kh, kw = W.shape
     win = windows(x, kh, kw, hp["stride"], hp["padding"])
     n, _c, Ho, Wo = win.shape[:4]
@@ -95,7 +96,8 @@ def _rows(delta: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(delta.transpose(1, 0, 2, 3)).reshape(delta.shape[1], -1)
 
 
-def grads(W, b, hp, x, delta, cache, gW, gb):
+def grads(P, hp, x, delta, cache, G):
+    W, gW, gb = P["weights"], G.get("weights"), G.get("biases")
     d = cache["d"] = _rows(delta)
     if gW is not None:
         np.matmul(d, cache["cols"].T, out=gW.reshape(W.shape[0], -1))  # ∂E/∂w: Σ over positions of δ × input
@@ -103,8 +105,9 @@ def grads(W, b, hp, x, delta, cache, gW, gb):
         np.add.reduce(d, axis=1, out=gb)  # ∂E/∂b: Σ of δ over positions
 
 
-def back(W, hp, delta, cache):
+def back(P, hp, delta, cache):
     """∂E/∂x: each window's δ·w added where the windows read (col2im: overlaps add up)."""
+    W = P["weights"]
     O, C, kh, kw = W.shape
     n, _o, Ho, Wo = delta.shape
     (sh, sw), (ph, pw) = hp["stride"], hp["padding"]
@@ -126,25 +129,31 @@ def _flip(W: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(W[:, :, ::-1, ::-1])
 
 
-def _flipped_forward(m, W, b, hp, x):
+def _flipped(P: dict) -> dict:
+    """The parameters with each kernel rotated 180°."""
+    return {**P, "weights": _flip(P["weights"])}
+
+
+def _flipped_forward(m, P, hp, x):
     """A convolution: the cross-correlation with each kernel rotated 180°."""
-    return forward(_flip(W), b, hp, x)
+    return forward(_flipped(P), hp, x)
 
 
-def _flipped_grads(m, W, b, hp, x, delta, cache, gW, gb):
+def _flipped_grads(m, P, hp, x, delta, cache, G):
     """∂E/∂w of the convolution: the rotated kernel's gradient rotated back."""
-    grads(W, b, hp, x, delta, cache, gW, gb)
-    if gW is not None:
-        gW[...] = _flip(gW)
+    grads(P, hp, x, delta, cache, G)
+    if G.get("weights") is not None:
+        G["weights"][...] = _flip(G["weights"])
 
 
-def _flipped_back(m, W, hp, delta, cache):
-    return back(_flip(W), hp, delta, cache)
+def _flipped_back(m, P, hp, delta, cache):
+    return back(_flipped(P), hp, delta, cache)
 
 
-def _one_window_back(m, W, hp, delta, cache):
+def _one_window_back(m, P, hp, delta, cache):
     """∂E/∂x with each input cell given one window's δ·w only (m.where: the first window over it in row-major
     order, or the last), the other windows' not added."""
+    W = P["weights"]
     O, C, kh, kw = W.shape
     n, _o, Ho, Wo = delta.shape
     (sh, sw), (ph, pw) = hp["stride"], hp["padding"]
@@ -164,9 +173,10 @@ def _one_window_back(m, W, hp, delta, cache):
     return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
 
 
-def _bias_one_position(m, W, b, hp, x, delta, cache, gW, gb):
+def _bias_one_position(m, P, hp, x, delta, cache, G):
     """∂E/∂b as δ at one position (m.where: the top-left, or the bottom-right), still added over samples."""
-    grads(W, b, hp, x, delta, cache, gW, None)
+    gb = G.get("biases")
+    grads(P, hp, x, delta, cache, {**G, "biases": None})
     if gb is not None:
         i = -1 if m.where == "last" else 0
         gb[...] = delta[:, :, i, i].sum(axis=0)
@@ -406,19 +416,21 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
 
 
 # ---------------------------------------------------------------- the matrix view (im2col), for `--view matrix`
-def matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+def matrices(P, hp, x, grad_a, delta, record) -> dict:
     """The step in im2col form, every matrix the matrix view writes: X_col (C·kh·kw × n·Ho·Wo: one column per
     output position, sample by sample, rows in the kernel's order c', p, q), W_row (O × C·kh·kw), Z_row =
     W_row·X_col + b, δ_row (O × n·Ho·Wo), ∂E/∂W_row = δ_row·X_colᵀ, ∂E/∂X_col = W_rowᵀ·δ_row, then col2im: ∂E/∂x
     (the columns' entries added where the windows overlap) and `overlaps`, how many windows read each input cell."""
+    W, b = P["weights"], P.get("biases")
     O, C, kh, kw = W.shape
-    X_col = forward(W, None, hp, x)[1]["cols"]  # (C·kh·kw, n·Ho·Wo)
+    X_col = forward({"weights": W}, hp, x)[1]["cols"]  # (C·kh·kw, n·Ho·Wo)
     W_row = W.reshape(O, -1)
     d_row = _rows(delta)
     Z_row = W_row @ X_col + (0.0 if b is None else b[:, None])
     dX_col = W_row.T @ d_row
-    dx = back(W, hp, delta, {"x": x.shape})
-    ones = back(np.ones((1, 1, kh, kw)), hp, np.ones((1, 1) + delta.shape[2:]), {"x": (1, 1) + x.shape[2:]})
+    dx = back(P, hp, delta, {"x": x.shape})
+    ones = back({"weights": np.ones((1, 1, kh, kw))}, hp, np.ones((1, 1) + delta.shape[2:]),
+                {"x": (1, 1) + x.shape[2:]})
     return {"X_col": X_col, "W_row": W_row, "Z_row": Z_row, "delta_row": d_row, "grad_W_row": d_row @ X_col.T,
             "grad_b": d_row.sum(axis=1), "grad_X_col": dX_col, "grad_x": dx, "overlaps": ones[0, 0]}
 

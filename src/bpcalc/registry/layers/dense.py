@@ -73,14 +73,16 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
     return rd.layer(W, b, act, labels)
 
 
-def forward(W, b, hp, a_prev):
+def forward(P, hp, a_prev):
+    W, b = P["weights"], P.get("biases")
     z = a_prev @ W.T  # sums of products: exact on paper, never rounded
     if b is not None:
         z += b
     return z, None
 
 
-def grads(W, b, hp, a_prev, delta, cache, gW, gb):
+def grads(P, hp, a_prev, delta, cache, G):
+    gW, gb = G.get("weights"), G.get("biases")
     if a_prev.ndim > 2:  # a sequence (n, T, K): every step a row, the gradients summed over samples and steps
         a_prev, delta = a_prev.reshape(-1, a_prev.shape[-1]), delta.reshape(-1, delta.shape[-1])
     if gW is not None:
@@ -89,8 +91,8 @@ def grads(W, b, hp, a_prev, delta, cache, gW, gb):
         np.add.reduce(delta, axis=0, out=gb)
 
 
-def back(W, hp, delta, cache):
-    return delta @ W
+def back(P, hp, delta, cache):
+    return delta @ P["weights"]
 
 
 def _read(text: str) -> dict:
@@ -276,6 +278,6 @@ DENSE = LayerKind(
           "new_weights", "new_biases", "optimizer_state"),
     describe=lambda layer: str(layer.weights.shape[0]), vector=True,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    back_terms=lambda W, delta: delta[..., :, None] * W,  # (n, J, K) ((n, T, J, K)): δ_j·w_jk, summed over j
+    back_terms=lambda P, delta: delta[..., :, None] * P["weights"],  # (n, J, K) ((n, T, J, K)): δ_j·w_jk over j
     new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw), default=True, neurons=True,
 )

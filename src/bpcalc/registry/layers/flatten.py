@@ -9,11 +9,11 @@ from bpcalc.registry.kinds import Generator, LayerKind, Narration
 from bpcalc.registry.layers import narrate as nr
 
 
-def forward(W, b, hp, x):
+def forward(P, hp, x):
     return x.reshape(x.shape[0], -1), x.shape
 
 
-def back(W, hp, delta, shape):
+def back(P, hp, delta, shape):
     return delta.reshape(shape)
 
 

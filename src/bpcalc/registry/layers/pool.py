@@ -79,7 +79,7 @@ def _slices(x: np.ndarray, hp: dict, fill: float):
             for p in range(kh) for q in range(kw)]
 
 
-def max_forward(W, b, hp, x):
+def max_forward(P, hp, x):
     cells = _slices(x, hp, -np.inf)
     z = cells[0][2].copy()
     for _p, _q, v in cells[1:]:
@@ -103,7 +103,7 @@ def _argmax(cache) -> np.ndarray:
     return cache["argmax"]
 
 
-def max_back(W, hp, delta, cache, only: str | None = None):
+def max_back(P, hp, delta, cache, only: str | None = None):
     if only is not None or "argmax" in cache:
         kw = hp["size"][1]
         arg = _argmax(cache)
@@ -122,7 +122,7 @@ def max_back(W, hp, delta, cache, only: str | None = None):
     return dx[:, :, ph:ph + H, pw:pw + Wd] if (ph or pw) else dx
 
 
-def avg_forward(W, b, hp, x):
+def avg_forward(P, hp, x):
     kh, kw = hp["size"]
     cells = _slices(x, hp, 0.0)
     z = cells[0][2].copy()
@@ -132,12 +132,12 @@ def avg_forward(W, b, hp, x):
     return z, {"x": x.shape}
 
 
-def avg_back(W, hp, delta, cache, only: str | None = None):
+def avg_back(P, hp, delta, cache, only: str | None = None):
     kh, kw = hp["size"]
     return _scatter(delta / (kh * kw), hp, cache["x"], lambda p, q, g: g, only)
 
 
-def _no_grads(W, b, hp, a_prev, delta, cache, gW, gb):
+def _no_grads(P, hp, a_prev, delta, cache, G):
     """(no parameters)"""
 
 
@@ -161,15 +161,15 @@ def _record_max(cache) -> dict:
     return {"argmax": cache["argmax"], "ties": cache["ties"]}
 
 
-def _spread_back(m, W, hp, delta, cache):
+def _spread_back(m, P, hp, delta, cache):
     """Max-pool's gradient spread evenly over each window (as avg-pool's) instead of sent to the maximum."""
-    return avg_back(W, hp, delta, cache)
+    return avg_back(P, hp, delta, cache)
 
 
 def _one_window(back):
     """overlaps_not_summed: `back` with each input cell given one window's share (Mistake.where: first or last)."""
-    def wrong(m, W, hp, delta, cache):
-        return back(W, hp, delta, cache, only="last" if m.where == "last" else "first")
+    def wrong(m, P, hp, delta, cache):
+        return back(P, hp, delta, cache, only="last" if m.where == "last" else "first")
     return wrong
 
 
@@ -328,17 +328,17 @@ def _narrate_backward(kind: str):
 
 
 # ---------------------------------------------------------------- the matrix view, for `--view matrix`
-def _max_matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+def _max_matrices(P, hp, x, grad_a, delta, record) -> dict:
     """Max-pool in the matrix view: `route` (1 where an input cell is its window's maximum, the cell the gradient
     goes to; a count where windows overlap) and ∂E/∂x."""
     cache = {"argmax": record["argmax"], "x": x.shape}
-    return {"route": max_back(W, hp, np.ones_like(grad_a), cache), "grad_x": max_back(W, hp, grad_a, cache),
+    return {"route": max_back(P, hp, np.ones_like(grad_a), cache), "grad_x": max_back(P, hp, grad_a, cache),
             "ties": record["ties"]}
 
 
-def _avg_matrices(W, b, hp, x, grad_a, delta, record) -> dict:
+def _avg_matrices(P, hp, x, grad_a, delta, record) -> dict:
     """Avg-pool in the matrix view: ∂E/∂x, each window's gradient shared 1/(kh·kw) to each of its cells."""
-    return {"grad_x": avg_back(W, hp, grad_a, {"x": x.shape})}
+    return {"grad_x": avg_back(P, hp, grad_a, {"x": x.shape})}
 
 
 
