@@ -80,9 +80,13 @@ def dense(w, b, act: str) -> dict:
 
 
 def optimizer_net(seed: int) -> dict:
-    """3 sequences of 3 steps x 2 features -> causal attention d_k 2 with W_o and biases -> dense 2 softmax, CE."""
+    """3 sequences of 3 steps x 2 features -> causal attention d_k 2 with W_o and biases -> dense 2 softmax, CE.
+
+    No b_k here: adding b_k to every key adds q_i·b_k to every score of row i, which the row's softmax ignores, so
+    ∂E/∂b_k is 0 up to rounding, and an adaptive optimizer (Adagrad, Adam, RMSprop) scales that rounding noise up
+    to a step of about ±α, different in every implementation."""
     return dict(inputs=_rand((3, 3, 2), seed), targets=_onehot((3, 3), 2, seed + 1),
-                layers=[attention(2, 2, seed + 2, causal=True, wo=2, biases="qkvo"),
+                layers=[attention(2, 2, seed + 2, causal=True, wo=2, biases="qvo"),
                         dense(_rand((2, 2), seed + 20, 0.8), _rand((2,), seed + 21, 0.1), "softmax")],
                 loss="cross_entropy")
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
+from bpcalc.registry.layers import attention_narrate as narr
 
 PROJ = "qkv"  # the three input projections, in order
 PARAMS = ("weights_q", "biases_q", "weights_k", "biases_k", "weights_v", "biases_v", "weights_o", "biases_o")
@@ -300,8 +301,10 @@ ATTENTION = LayerKind(
                               "optionally causal and with an output projection"),
     params=PARAMS, keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=forward, grads=grads, back=back, torch=_torch,
-    json=("q", "k", "v", "scores", "attention", *PARAMS, "a", "grad_a"),
-    describe=_describe, record=record, mistakes=MISTAKES,
+    json=("q", "k", "v", "scores", "attention", *PARAMS, *(f"grad_{p}" for p in PARAMS), *(f"new_{p}" for p in PARAMS),
+          "a", "grad_a", "optimizer_state"),
+    describe=_describe, record=record, mistakes=MISTAKES, sequence=True,
+    narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,
     new=Generator(word="attention", syntax="attentionN, attentionNc, attentionNo, attentionNco", read=_read,
                   out_shape=_out, draw=_draw),
 )
