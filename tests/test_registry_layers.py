@@ -23,6 +23,12 @@ EXAMPLES = {
     "avgpool": [((2, 4, 4), {}, {"size": (2, 2), "stride": (1, 1), "padding": (0, 0)}),
                 ((1, 5, 5), {}, {"size": (3, 3), "stride": (2, 2), "padding": (1, 1)})],
     "flatten": [((2, 3, 3), {}, {})],
+    "attention": [((3, 2), {"weights_q": (2, 2), "weights_k": (2, 2), "weights_v": (2, 2)}, {"causal": False}),
+                  ((4, 3), {"weights_q": (2, 3), "biases_q": (2,), "weights_k": (2, 3), "biases_k": (2,),
+                            "weights_v": (2, 3), "biases_v": (2,), "weights_o": (3, 2), "biases_o": (3,)},
+                   {"causal": True}),
+                  ((1, 2), {"weights_q": (3, 2), "weights_k": (3, 2), "weights_v": (3, 2), "weights_o": (2, 3)},
+                   {"causal": True})],
 }
 
 

@@ -23,7 +23,7 @@ PARAMS = ("weights_q", "biases_q", "weights_k", "biases_k", "weights_v", "biases
 # what the record keeps per sample (JSON: the sample axis dropped for one sequence)
 PER_SAMPLE = ("q", "k", "v", "scores", "attention", "h", "grad_h", "grad_attention", "grad_scores", "grad_q", "grad_k",
               "grad_v")
-KEYS = frozenset({*PARAMS, "causal", "units", "init", "bias"})
+KEYS = frozenset({*PARAMS, "causal", "units", "init"})
 
 
 # ---------------------------------------------------------------- spec
