@@ -11,7 +11,7 @@ OPTIMIZERS: tuple[str, ...] = (
     "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw",
 )
 LAYERS: tuple[str, ...] = (
-    "dense", "conv2d", "maxpool", "avgpool", "flatten", "attention",
+    "dense", "conv2d", "maxpool", "avgpool", "flatten", "rnn", "attention",
 )
 FUNCTIONS: tuple[str, ...] = (
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "square", "abs", "max", "min",

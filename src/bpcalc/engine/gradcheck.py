@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -288,6 +288,10 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
     from bpcalc.engine.train_network import param_paths
 
     _check_counts(params, samples)
+    truncated = [L.hyper["truncate"] for L in spec.layers if L.hyper.get("truncate")]
+    if truncated:  # truncated BPTT is not E's gradient: backprop is checked through the whole sequence
+        spec = replace(spec, layers=[replace(L, hyper={**L.hyper, "truncate": None}) if L.hyper.get("truncate")
+                                     else L for L in spec.layers])
     net = Network.from_spec(spec)
     X, T = spec.inputs, spec.targets
     n_all = X.shape[0]
@@ -365,6 +369,10 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
     if any(kinked.values()):
         notes.append(Msg("an activation's input lies within ε of its kink, where the two one-sided "
                          "derivatives differ; a mismatch there is the kink, not a bug"))
+    if truncated:
+        notes.append(Msg("truncate {k}: the step's gradients are truncated (the path cut every {k} steps), which "
+                         "is not E's gradient; the check takes backprop through the whole sequence",
+                         k=truncated[0]))
     return GradCheck("network", spec.name, float(E), eps, tolerance, atol, checks, t_bp, t_num, samples=X.shape[0],
                      sizes=list(spec.sizes), notes=notes, atol_given=given, parameters_total=at,
                      samples_total=n_all, sample_indices=None if rows is None else [int(r) for r in rows],

@@ -110,8 +110,14 @@ def plan_shape(shape: str) -> Plan:
         sizes = parse_shape(shape)
         return Plan((sizes[0],), tuple((LAYERS[DEFAULT_LAYER], {"units": j}, (j,)) for j in sizes[1:]))
     first, *words = shape.split(":")
-    dims = first.split("x")
-    if not all(d.isdigit() and 1 <= int(d) <= 16 for d in dims) or len(dims) not in (1, 3):
+    seq = first.startswith("seq")  # seqT or seqTxF: one sequence of T steps of F features (1 when not given)
+    dims = first[3:].split("x") if seq else first.split("x")
+    if seq and (len(dims) not in (1, 2) or not all(d.isdigit() and 1 <= int(d) <= 8 for d in dims)):
+        raise _shape_error(shape, first, _("a sequence is seqT (T steps of one feature) or seqTxF (F features), "
+                                           "1 to 8 each"), hint=_("for example seq3:rnn2:1"))
+    if seq and len(dims) == 1:
+        dims = [dims[0], "1"]
+    if not seq and (not all(d.isdigit() and 1 <= int(d) <= 16 for d in dims) or len(dims) not in (1, 3)):
         raise _shape_error(shape, first, _("the input is C×H×W (channels, rows, columns; 1 to 16 each) or a "
                                            "number of inputs"), hint=_("for one 4×4 channel write 1x4x4"))
     kinds = sorted((k for k in LAYERS.values() if k.new is not None), key=lambda k: -len(k.new.word))
@@ -131,7 +137,14 @@ def plan_shape(shape: str) -> Plan:
             settings = kind.new.read(part[len(kind.new.word):])
         except ValueError as exc:
             raise _shape_error(shape, part, str(exc)) from None
-        if kind.vector and len(current) == 3:  # a dense layer after feature maps: the implied flatten
+        if seq:
+            if kind.sequence != (len(layers) == 0) and not (kind.vector and layers):
+                raise _shape_error(shape, part, _("a sequence goes through one recurrent layer first, then dense "
+                                                  "widths (at every step)"), hint=_("for example seq3:rnn2:1"))
+        elif kind.sequence:
+            raise _shape_error(shape, part, _("a recurrent layer reads a sequence: start the shape with seqT"),
+                               hint=_("for example seq3:rnn2:1"))
+        elif kind.vector and len(current) == 3:  # a dense layer after feature maps: the implied flatten
             flat = LAYERS["flatten"]
             current = flat.new.out_shape({}, current)
             layers.append((flat, {}, current))
@@ -180,7 +193,11 @@ def _draw_network(rng, plan: Plan, activation: str, loss: str, decimals: int, na
     else:
         targets = _values(rng, 0, 1, decimals, K)
     inputs = _values(rng, 0, 1, decimals, plan.inputs if len(plan.inputs) > 1 else plan.inputs[0], nonzero=True)
-    return {"name": name, "inputs": _floats(inputs), "targets": _floats(targets.reshape(shape)), "layers": layers,
+    targets = targets.reshape(shape)
+    if plan.layers[0][0].sequence:  # one feature, one output per step: flat lists of the T steps
+        inputs = inputs.reshape(-1) if plan.inputs[-1] == 1 else inputs
+        targets = targets.reshape(-1) if shape[-1] == 1 else targets
+    return {"name": name, "inputs": _floats(inputs), "targets": _floats(targets), "layers": layers,
             "loss": loss, "learning_rate": _rate(rng, decimals)}
 
 

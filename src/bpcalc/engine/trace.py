@@ -286,7 +286,7 @@ def _layer_dict(L: LayerTrace, per_sample) -> dict:
     out = {"type": L.type, "layer": L.l}
     for key in LAYERS[L.type].json:
         v = _field(L, key)
-        if key == "activation":
+        if key == "activation" or v is None or isinstance(v, (str, int)):  # (a setting: a name, a step count)
             out[key] = v
         elif key == "optimizer_state":
             out[key] = {k: {s: _num(x) for s, x in st.items()} for k, st in v.items()}

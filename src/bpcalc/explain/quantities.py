@@ -13,6 +13,9 @@ OUTPUT_ALIASES = ("ŷ", "y_hat", "yhat", "output", "prediction")  # the network'
 NETWORK_BACKWARD = ("grad_a", "local", "delta")
 NETWORK_GRADS = ("grad_weights", "grad_biases")
 NETWORK_UPDATE = ("new_weights", "new_biases")
+# a recurrent layer's per-step quantities (issue 18): forward, then backward from the last step
+SEQUENCE_FORWARD = ("preactivation", "h", "c")
+SEQUENCE_BACKWARD = ("grad_h_next", "grad_h", "grad_preactivation", "grad_h_norm")
 FIELD_RANK = {"z": 0, "a": 1, "grad_a": 0, "local": 1, "delta": 2}  # of one neuron: z before a, ∂E/∂a before δ
 
 
@@ -211,6 +214,9 @@ def _layered_quantities(data: dict) -> Iterator[Quantity]:
     notation names them yet), each with its place in the order of computation: (phase, layer, field, cell)."""
     layers = data["layers"]
     last = len(layers) - 1
+    # a layer's other parameters (a recurrent layer's weights_ih, …): their gradients and new values, by name
+    extra = [sorted(k[5:] for k in L if k.startswith("grad_") and f"new_{k[5:]}" in L and f"new_{k[5:]}" not in
+                    NETWORK_UPDATE) for L in layers]
 
     def cells(base: str, value, phase: int, rank: int, field: int) -> Iterator[Quantity]:
         for key, v in leaves(value, base):
@@ -218,7 +224,7 @@ def _layered_quantities(data: dict) -> Iterator[Quantity]:
             yield Quantity(key, (), v, (phase, rank, field, cell))
 
     for li, L in enumerate(layers):
-        for f, field in enumerate(("z", "a")):
+        for f, field in enumerate(("z", "a", *SEQUENCE_FORWARD)):
             if L.get(field) is not None:
                 yield from cells(f"layers.{li}.{field}", L[field], 0, li, f)
     if data.get("loss_terms") is not None:
@@ -227,12 +233,13 @@ def _layered_quantities(data: dict) -> Iterator[Quantity]:
         yield from cells("sample_loss", data["sample_loss"], 1, 1, 0)
     yield Quantity("loss", SCALAR_NAMES["loss"], data["loss"], (1, 2, 0, ()))
     for li in range(last, -1, -1):
-        for f, field in enumerate(NETWORK_BACKWARD):
+        for f, field in enumerate((*NETWORK_BACKWARD, *SEQUENCE_BACKWARD)):
             if layers[li].get(field) is not None:
                 yield from cells(f"layers.{li}.{field}", layers[li][field], 2, last - li, f)
     for phase, fields in ((3, NETWORK_GRADS), (4, NETWORK_UPDATE)):
         for li, L in enumerate(layers):
-            for f, field in enumerate(fields):
+            own = tuple(("grad_" if phase == 3 else "new_") + p for p in extra[li])
+            for f, field in enumerate((*fields, *own)):
                 if L.get(field) is not None:
                     yield from cells(f"layers.{li}.{field}", L[field], phase, li, f)
     if data.get("outputs_after") is not None:

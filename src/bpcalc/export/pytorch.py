@@ -163,7 +163,9 @@ def export_pytorch(spec, dest: Path | None = None, epochs: int | None = None) ->
     `epochs`: the script then also trains that many epochs as `bpcalc step` does."""
     from bpcalc.export.training import with_training
 
-    text = _graph_script(spec) if spec.kind == "graph" else _network_script(spec, dest)
+    text = (_graph_script(spec) if spec.kind == "graph" else
+            _sequence_script(spec, dest) if getattr(spec, "targets_at", None) is not None else
+            _network_script(spec, dest))
     return text if epochs is None else with_training(text, spec, epochs)
 
 
@@ -409,3 +411,128 @@ else:
         print(f"{{k}}: value {{v['value']!r}}, gradient {{v['grad']!r}}, new value {{v['new_value']!r}}")
     print(f"loss after  {{result['loss_after']!r}}")''')
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- sequence networks (a recurrent first layer)
+TORCH_RNN_PARAM = {"weights_ih": "weight_ih_l0", "weights_hh": "weight_hh_l0", "biases_ih": "bias_ih_l0",
+                   "biases_hh": "bias_hh_l0"}
+
+SEQ_STEP = '''
+outs, as_ = forward(X)
+for o in outs:
+    o.retain_grad()
+loss = loss_of(as_[-1], T)
+opt.zero_grad()
+loss.backward()
+grads = [{name: getattr(layers[i], attr).grad.clone() for name, attr in PARAMS[i].items()}
+         for i in range(len(layers))]
+opt.step()
+with torch.no_grad():
+    loss_after = loss_of(forward(X)[1][-1], T)
+
+result = {
+    "kind": "network",
+    "loss": loss.item(),
+    "loss_after": loss_after.item(),
+    "layers": [{"type": KINDS[i], "a": as_[i].detach().tolist(), "grad_a": outs[i].grad.tolist(),
+                **{f"grad_{name}": g.tolist() for name, g in grads[i].items()},
+                **{f"new_{name}": getattr(layers[i], attr).detach().tolist() for name, attr in PARAMS[i].items()}}
+               for i in range(len(layers))],
+}
+if "--json" in sys.argv[1:]:
+    print(json.dumps(result, indent=2))
+else:
+    print(f"loss        {result['loss']!r}")
+    for i, L in enumerate(result["layers"]):
+        for key, value in L.items():
+            if key.startswith("grad_") and key != "grad_a" or key.startswith("new_"):
+                print(f"layers[{i}]  {key} {value}")
+    print(f"loss after  {result['loss_after']!r}")'''
+
+
+def _sequence_script(spec, dest: Path | None) -> str:
+    """A sequence network: nn.RNN (batch_first) and nn.Linear over every step; truncate k as the state detached
+    every k steps; the loss over the rows that enter it (every step, or the last)."""
+    from bpcalc.registry import LAYERS, LOSSES
+
+    lines = [_header(_("{name}, in PyTorch").format(name=_(spec.name) if spec.name else _("bpcalc network")),
+                     spec.source, _("the {sizes} network").format(sizes=spec.shape_text))]
+    if spec.data_refs:
+        lines.insert(1, "import numpy as np\n")
+        lines.append("\ndef load(arr):\n    return torch.tensor(np.asarray(arr, dtype=np.float64))\n")
+    lines.append("\n# " + _("{n} sequence(s) × {T} steps × {F} features, batch first").format(
+        n=spec.inputs.shape[0], T=spec.inputs.shape[1], F=spec.inputs.shape[2]))
+    lines.append(f"X = {_data_code(spec, 'inputs', dest)}")
+    lines.append(f"T = {_data_code(spec, 'targets', dest)}")
+    lines.append("\n# " + _("each layer as the torch.nn module of its kind, with bpcalc's parameters (PyTorch's "
+                            "layouts); nn.Linear applies at every step"))
+    lines.append("layers = torch.nn.ModuleList([")
+    for L in spec.layers:
+        lines.append(f"    torch.{LAYERS[L.type].torch(L)},")
+    lines.append("])")
+    params = [{name: (TORCH_RNN_PARAM if LAYERS[L.type].sequence else TORCH_PARAM)[name] for name in L.params}
+              for L in spec.layers]
+    lines.append(f"PARAMS = {params!r}")
+    lines.append("with torch.no_grad():")
+    for i, L in enumerate(spec.layers):
+        for name, arr in L.params.items():
+            lines.append(f"    layers[{i}].{params[i][name]}.copy_({_tensor(arr)})")
+        if LAYERS[L.type].sequence:
+            for name in ("biases_ih", "biases_hh"):  # (a layer given one bias vector only: the other is zero)
+                if name not in L.params and any(b in L.params for b in ("biases_ih", "biases_hh")):
+                    lines.append(f"    layers[{i}].{TORCH_RNN_PARAM[name]}.zero_()")
+    lines.append(f"KINDS = {[L.type for L in spec.layers]!r}")
+    lines.append(f"ACTIVATIONS = {[L.activation for L in spec.layers]!r}")
+    h0 = [None if L.hyper.get("h0") is None else np.asarray(L.hyper["h0"]).tolist() for L in spec.layers]
+    lines.append(f"H0 = {h0!r}  # " + _("the initial state per recurrent layer (None: zeros)"))
+    lines.append(f"TRUNCATE = {[L.hyper.get('truncate') for L in spec.layers]!r}  # " +
+                 _("truncated BPTT: the state detached every k steps (None: the whole sequence)"))
+    from bpcalc.registry import ACTIVATIONS
+
+    lines.append("\n\ndef activate(name, z):")
+    for name in dict.fromkeys(L.activation for L in spec.layers):
+        code = ACTIVATIONS[name].torch.replace("dim=1", "dim=-1")  # (over the units, at every step)
+        lines.append(f"    if name == {name!r}:\n        return {code}")
+    lines.append("    raise ValueError(name)")
+    lines.append('''
+
+def forward(x):
+    """Each layer's output before its activation (nn.RNN's h) and after, (n, T, units)."""
+    outs, as_ = [], []
+    for i, layer in enumerate(layers):
+        if KINDS[i] == "dense":
+            z = layer(x)
+        else:
+            h = None if H0[i] is None else torch.tensor(H0[i]).expand(x.shape[0], -1)[None].contiguous()
+            k = TRUNCATE[i] or x.shape[1]
+            parts = []
+            for c in range(0, x.shape[1], k):  # the state detached before steps k, 2k, …
+                out, h = layer(x[:, c:c + k], h)
+                h = h.detach()
+                parts.append(out)
+            z = torch.cat(parts, 1)
+        x = activate(ACTIVATIONS[i], z)
+        outs.append(z)
+        as_.append(x)
+    return outs, as_
+
+
+def loss_of(y, t):
+    """The mean over the (sequence, step) terms that enter the loss."""''')
+    if spec.targets_at == "last":
+        lines.append("    a = y[:, -1]  # " + _("only the last step's output enters the loss"))
+    else:
+        lines.append("    a, t = y.reshape(-1, y.shape[-1]), t.reshape(-1, t.shape[-1])  # " +
+                     _("one row per (sequence, step)"))
+    lines.append(f"    return {LOSSES[spec.loss].torch}  # {spec.loss}")
+    names, param_of = [], {}
+    for i, L in enumerate(spec.layers):
+        for name in L.params:
+            if name not in spec.freeze:
+                names.append(f"layers[{i}].{params[i][name]}")
+                param_of[(STATE_KEY.get(name, name), i)] = names[-1]
+    lines.append("\n")
+    lines.append(f"opt = {_optimizer_code(spec, '[' + ', '.join(names) + ']')}")
+    lines += _state_code(spec, param_of)
+    lines.append(SEQ_STEP)
+    return _with_helpers("\n".join(lines) + "\n")

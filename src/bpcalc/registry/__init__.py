@@ -17,8 +17,9 @@ from bpcalc.registry.layers.conv2d import CONV2D
 from bpcalc.registry.layers.dense import DENSE
 from bpcalc.registry.layers.flatten import FLATTEN
 from bpcalc.registry.layers.pool import AVGPOOL, MAXPOOL
+from bpcalc.registry.layers.rnn import RNN
 
-LAYERS: dict[str, LayerKind] = {k.name: k for k in (DENSE, CONV2D, MAXPOOL, AVGPOOL, FLATTEN, ATTENTION)}
+LAYERS: dict[str, LayerKind] = {k.name: k for k in (DENSE, CONV2D, MAXPOOL, AVGPOOL, FLATTEN, RNN, ATTENTION)}
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in activations.ENTRIES}
 LOSSES: dict[str, Loss] = {entry.name: entry for entry in losses.LOSS_ENTRIES}

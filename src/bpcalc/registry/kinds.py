@@ -406,6 +406,9 @@ class LayerKind:
     # takes a sequence per sample, T × features (time first), and gives T × units (rnn, lstm, gru): a network whose
     # first layer is one reads its inputs as sequences, and dense layers after it apply to every step
     sequence: bool = False
+    # a parameter's name as the tables write it, from its spec key and index (weights_ih, (0, 1) -> W_ih[1,2]);
+    # None: the notation's w and b (dense, conv2d)
+    param_name: Callable[[str, tuple], Sym] | None = None
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

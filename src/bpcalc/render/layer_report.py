@@ -93,6 +93,10 @@ def intro(doc: Doc, tr: NetworkTrace, f: Fmt, shape: str) -> None:
 
 def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: bool = False,
                    input_grads: bool = False) -> Doc:
+    if tr.targets_at is not None:  # a sequence network: step by step (render/seq_report.py)
+        from bpcalc.render import seq_report
+
+        return seq_report.network_report(tr, f, full, hidden_after, input_grads)
     doc = Doc()
     nt = Notation.of(tr)
     E = nt.E
@@ -265,7 +269,9 @@ def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, ful
         t.caption = _("the {top} largest gradients of {n} parameters; --full shows all, "
                       "--format json has every number").format(top=TOP, n=sum(p.size for p in L.params.values()))
     for key, ix in entries:
-        p = names.at("w" if key == "weights" else "b", tuple(int(i) for i in ix))
+        ix_ = tuple(int(i) for i in ix)
+        namer = LAYERS[L.type].param_name
+        p = M(*namer(key, ix_)) if namer is not None else names.at("w" if key == "weights" else "b", ix_)
         old, g, nw = L.params[key][ix], grads[key][ix], new[key][ix]
         if key in tr.freeze:
             t.add(p, f(old), f(g), *["" for _c in extra], _("frozen"), f(nw))

@@ -103,11 +103,11 @@ def _read(text: str) -> dict:
 
 
 def _out(st: dict, in_shape: tuple) -> tuple:
-    return (st["units"],)
+    return (*in_shape[:-1], st["units"])  # (after a sequence layer: at every step)
 
 
 def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
-    (k,) = in_shape
+    k = in_shape[-1]
     j = st["units"]
     return {"weights": values(rng, -1, 1, decimals, (j, k), nonzero=True), "biases": values(rng, -1, 1, decimals, j)}
 # ---------------------------------------------------------------- narration (read by the tables)
@@ -278,6 +278,6 @@ DENSE = LayerKind(
           "new_weights", "new_biases", "optimizer_state"),
     describe=lambda layer: str(layer.weights.shape[0]), vector=True,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    back_terms=lambda P, delta: delta[..., :, None] * P["weights"],  # (n, J, K) ((n, T, J, K)): δ_j·w_jk over j
+    back_terms=lambda P, delta: delta[..., :, None] * P["weights"],  # (n, J, K) (sequences (n, T, J, K)): δ_j·w_jk
     new=Generator(word="", syntax="N", read=_read, out_shape=_out, draw=_draw), default=True, neurons=True,
 )
