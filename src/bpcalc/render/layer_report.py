@@ -36,7 +36,7 @@ def add_rows(t: Table, nar: Narration, f: Fmt) -> None:
 
 def _add(t: Table, nar: Narration, f: Fmt) -> None:
     for r in nar.rows:
-        t.add(M(*r.quantity), M(*r.definition), num(r.numbers), f(r.value))
+        t.add(M(*r.quantity), M(*r.definition), r.numbers if r.words else num(r.numbers), f(r.value))
 
 
 def _caption(t: Table, nar: Narration) -> None:

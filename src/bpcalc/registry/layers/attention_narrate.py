@@ -34,29 +34,27 @@ def _blocks(full: bool, *counts: int) -> list[range]:
     return [range(min(c, nr.TOP) if big else c) for c in counts]
 
 
-def _pairs(idx_shape: tuple[int, int], keep) -> list[tuple[int, int]]:
-    return [(i, j) for i in range(idx_shape[0]) for j in range(idx_shape[1]) if keep(i, j)]
-
-
 def _hidden(rec: dict, i: int, j: int) -> bool:
     m = rec.get("mask")
     return bool(m is not None and m[i, j])
 
 
-def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
-    """Q, K, V (one row per step and feature), S = Q·Kᵀ/√d_k, each row's softmax, H = A·V, then W_o."""
+def narrate_forward(L, s: int, fmt, names, full: bool = False, step: int | None = None) -> Narration:
+    """Q, K, V (one row per step and feature), S = Q·Kᵀ/√d_k, each row's softmax, H = A·V, then W_o; with `step`,
+    that step's rows only (its Q, K, V, its row of scores and of A, its output)."""
     P, rec, x = L.params, L.record, L.a_prev[s]
     T, d = x.shape
+    ts = range(T) if step is None else [step]
     dk = P["weights_q"].shape[0]
     wo = "weights_o" in P
     out = Narration()
     dout = P["weights_o"].shape[0] if wo else dk
-    counts = (3 * T * dk, T * T, T * T, T * dk, T * dout if wo else 0)
+    counts = (3 * len(ts) * dk, len(ts) * T, len(ts) * T, len(ts) * dk, len(ts) * dout if wo else 0)
     out.total = sum(counts)
     proj, score, soft, hrows, orows = _blocks(full, *counts)
     write = nr.written(d, full)
     # Q, K, V
-    cells = [(m, t, c) for m in "qkv" for t in range(T) for c in range(dk)]
+    cells = [(m, t, c) for m in "qkv" for t in ts for c in range(dk)]
     for m, t, c in (cells[r] for r in proj):
         W, b = P[f"weights_{m}"], P.get(f"biases_{m}")
         terms = [(names.short("in", (t, k)), names.short(f"w_{m}", (c, k))) for k in range(d)]
@@ -68,7 +66,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
             numbers += f" + {fmt.p_(b[c])}" if write else ""
         out.rows.append(nr.row(names.at(m.upper(), (t, c)), definition, numbers, rec[m][s, t, c]))
     # the scores
-    grid = _pairs((T, T), lambda i, j: True)
+    grid = [(i, j) for i in ts for j in range(T)]
     for i, j in (grid[r] for r in score):
         S = names.at("S", (i, j))
         if _hidden(rec, i, j):
@@ -91,13 +89,13 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
         definition = (f"e^{Sij[0]} / Σ_m e^{names.short('S', (i, 'm'))[0]}",
                       rf"\frac{{e^{{{Sij[1]}}}}}{{\sum_m e^{{{names.short('S', (i, 'm'))[1]}}}}}")
         sc = rec["scores"][s, i]
-        numbers = (f"e^{fmt.p_(sc[j])} / ({' + '.join(f'e^{fmt.p_(sc[m])}' for m in seen)})"
+        numbers = (f"e^({fmt(sc[j])}) / ({' + '.join(f'e^({fmt(sc[m])})' for m in seen)})"
                    if nr.written(len(seen), full) else _("({n} terms)").format(n=len(seen)))
         out.rows.append(nr.row(A, definition, numbers, rec["attention"][s, i, j]))
     # H = A·V, then the output projection
     hname = "H" if wo else "a"
     for r in hrows:
-        i, c = divmod(r, dk)
+        i, c = ts[r // dk], r % dk
         seen = [j for j in range(T) if not _hidden(rec, i, j)]
         terms = [(names.short("A", (i, j)), names.short("V", (j, c))) for j in seen]
         definition = _sum(names, "j", terms, (names.short("A", (i, "j")), names.short("V", ("j", c))))
@@ -105,7 +103,7 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
             if nr.written(len(seen), full) else _("({n} terms)").format(n=len(seen))
         out.rows.append(nr.row(names.at(hname, (i, c)), definition, numbers, rec["h"][s, i, c]))
     for r in orows:
-        i, o = divmod(r, dout)
+        i, o = ts[r // dout], r % dout
         W, b = P["weights_o"], P.get("biases_o")
         terms = [(names.short("H", (i, c)), names.short("w_o", (o, c))) for c in range(dk)]
         definition = _sum(names, "c", terms, (names.short("H", (i, "c")), names.short("w_o", (o, "c"))))
@@ -121,9 +119,11 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
     return out
 
 
-def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True) -> Narration:
+def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True,
+                     step: int | None = None) -> Narration:
     """∂E/∂H (through W_o), ∂E/∂A and ∂E/∂V (through A·V), ∂E/∂S (each softmax row's Jacobian written out, then
-    the compact form), ∂E/∂Q and ∂E/∂K (through the scaling), and ∂E/∂x (through the three projections)."""
+    the compact form), ∂E/∂Q and ∂E/∂K (through the scaling), and ∂E/∂x (through the three projections); with
+    `step`, the rows of that step (its rows of ∂E/∂H, ∂E/∂A, ∂E/∂S, its ∂E/∂Q, ∂E/∂K, ∂E/∂V and ∂E/∂x)."""
     P, rec = L.params, L.record
     T = L.a.shape[1]
     dk = P["weights_q"].shape[0]
@@ -131,27 +131,30 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     dout = P["weights_o"].shape[0] if wo else dk
     d = L.a_prev.shape[2]
     gA, gS, gH, A = rec["grad_attention"][s], rec["grad_scores"][s], rec["grad_h"][s], rec["attention"][s]
+    ts = list(range(T)) if step is None else [step]
+    nt_ = len(ts)
     out = Narration()
-    counts = (T * dk if wo else 0, T * T, T * dk, 2 * T * T, 2 * T * dk, T * d if grad_in is not None else 0)
+    counts = (nt_ * dk if wo else 0, nt_ * T, nt_ * dk, 2 * nt_ * T, 2 * nt_ * dk,
+              nt_ * d if grad_in is not None else 0)
     out.total = sum(counts)
     hrows, arows, vrows, srows, qkrows, xrows = _blocks(full, *counts)
     ga = names.grad
     g_out = L.grad_a[s]
     for r in hrows:  # ∂E/∂H = ∂E/∂a·W_o
-        i, c = divmod(r, dk)
+        i, c = ts[r // dk], r % dk
         terms = [(ga(names.short("a", (i, o))), names.short("w_o", (o, c))) for o in range(dout)]
         definition = _sum(names, "r", terms, (ga(names.short("a", (i, "r"))), names.short("w_o", ("r", c))))
         numbers = nr.products([(g_out[i, o], P["weights_o"][o, c]) for o in range(dout)], fmt)
         out.rows.append(nr.row(ga(names.at("H", (i, c))), definition, numbers, gH[i, c]))
     hs = "H" if wo else "a"
-    grid = _pairs((T, T), lambda i, j: True)
+    grid = [(i, j) for i in ts for j in range(T)]
     for i, j in (grid[r] for r in arows):  # ∂E/∂A = ∂E/∂H·Vᵀ
         terms = [(ga(names.short(hs, (i, c))), names.short("V", (j, c))) for c in range(dk)]
         definition = _sum(names, "c", terms, (ga(names.short(hs, (i, "c"))), names.short("V", (j, "c"))))
         numbers = nr.products([(gH[i, c], rec["v"][s, j, c]) for c in range(dk)], fmt)
         out.rows.append(nr.row(ga(names.at("A", (i, j))), definition, numbers, gA[i, j]))
     for r in vrows:  # ∂E/∂V = Aᵀ·∂E/∂H
-        j, c = divmod(r, dk)
+        j, c = ts[r // dk], r % dk
         terms = [(names.short("A", (i, j)), ga(names.short(hs, (i, c)))) for i in range(T)]
         definition = _sum(names, "i", terms, (names.short("A", ("i", j)), ga(names.short(hs, ("i", c)))))
         numbers = nr.products([(A[i, j], gH[i, c]) for i in range(T)], fmt) if nr.written(T, full) else \
@@ -182,8 +185,8 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
             numbers = f"{fmt.p_(A[i, j])} × ({fmt.p_(gA[i, j])} − ({inner}))"
         out.rows.append(nr.row(dS, definition, numbers, gS[i, j]))
     for r in qkrows:  # ∂E/∂Q = ∂E/∂S·K/√d_k, ∂E/∂K = ∂E/∂Sᵀ·Q/√d_k
-        m, rest = divmod(r, T * dk)
-        t, c = divmod(rest, dk)
+        m, rest = divmod(r, nt_ * dk)
+        t, c = ts[rest // dk], rest % dk
         if m == 0:
             terms = [(ga(names.short("S", (t, j))), names.short("K", (j, c))) for j in range(T)]
             gen = (ga(names.short("S", (t, "j"))), names.short("K", ("j", c)))
@@ -198,7 +201,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
         numbers = f"({nr.products(pairs, fmt)}) / √{dk}" if nr.written(T, full) else _("({n} terms)").format(n=T)
         out.rows.append(nr.row(ga(name), definition, numbers, value))
     for r in xrows:  # ∂E/∂x = ∂E/∂Q·W_q + ∂E/∂K·W_k + ∂E/∂V·W_v
-        t, k = divmod(r, d)
+        t, k = ts[r // d], r % d
         definition = nr.plus(nr.sigma("c", nr.times(ga(names.short(m.upper(), (t, "c"))),
                                                     names.short(f"w_{m}", ("c", k))), dk) if dk > 1 else
                              nr.times(ga(names.short(m.upper(), (t, 0))), names.short(f"w_{m}", (0, k))) for m in "qkv")
