@@ -350,8 +350,10 @@ def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None) ->
     if kind.activation:
         d["activation"] = L.activation
     for key, v in L.hyper.items():
-        if key in kind.keys:  # a pair as one number where both are equal (stride: 2), else [rows, columns]
-            d[key] = int(v[0]) if len(set(v)) == 1 else [int(x) for x in v]
+        if key in kind.keys and isinstance(v, (tuple, list)):  # a pair: one number where both are equal
+            d[key] = int(v[0]) if len(set(v)) == 1 else [int(x) for x in v]  # (stride: 2), else [rows, columns]
+        elif key in kind.keys:  # a flag or a number as it is (causal: true)
+            d[key] = v
     if L.labels:
         d["labels"] = L.labels
     return d

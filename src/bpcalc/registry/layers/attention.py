@@ -303,7 +303,7 @@ ATTENTION = LayerKind(
     forward=forward, grads=grads, back=back, torch=_torch,
     json=("q", "k", "v", "scores", "attention", *PARAMS, *(f"grad_{p}" for p in PARAMS), *(f"new_{p}" for p in PARAMS),
           "a", "grad_a", "optimizer_state"),
-    describe=_describe, record=record, mistakes=MISTAKES, sequence=True,
+    describe=_describe, record=record, mistakes=MISTAKES, sequence=True, param_name=narr.param_sym,
     narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,
     new=Generator(word="attention", syntax="attentionN, attentionNc, attentionNo, attentionNco", read=_read,
                   out_shape=_out, draw=_draw),

@@ -28,6 +28,14 @@ def _scaled(sym: Sym, dk: int) -> Sym:
     return f"({sym[0]}) / √{dk}", rf"\left({sym[1]}\right) / \sqrt{{{dk}}}"
 
 
+def param_sym(key: str, idx: tuple = ()) -> Sym:
+    """A parameter as the tables write it: weights_q, (0, 1) -> w_q[1,2]; biases_o, (2,) -> b_o[3]."""
+    kind, m = key.split("_")
+    base = f"{kind[0]}_{m}"
+    ix = ",".join(str(i + 1) if isinstance(i, int) else str(i) for i in idx)
+    return (f"{base}[{ix}]", f"{base}[{ix}]") if idx else (base, base)
+
+
 def _blocks(full: bool, *counts: int) -> list[range]:
     """The rows each block of a table writes out: all for a small layer (or with full), else the first TOP each."""
     big = not full and sum(counts) > nr.LARGE
@@ -244,13 +252,16 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
             definition = (f"Σ_{letter} {gen[0]}", rf"\sum_{{{letter}}} {gen[1]}")
             numbers = nr.products([(g_arr[q, t, row], src[q, t, col]) for q in range(n) for t in range(T)], fmt) \
                 if write else _("({n} terms)").format(n=n * T)
-            name = names.at(f"w_{m}", ix)
+            name = param_sym(key, ix)
         else:
             gsym = ga(names.short(g_sym, ("t", row)))
             definition = (f"Σ_{letter} {gsym[0]}", rf"\sum_{{{letter}}} {gsym[1]}")
             numbers = nr.total(g_arr[:, :, row].reshape(-1), fmt) if write else _("({n} terms)").format(n=n * T)
-            name = names.at(f"b_{m}", ix)
+            name = param_sym(key, ix)
         out.rows.append(nr.row(ga(name), definition, numbers, G[key][ix]))
     out.notes.append(_("each sum runs over the steps of every sequence"))
+    if "biases_k" in P:
+        out.notes.append(_("∂E/∂b_k is 0 up to rounding: b_k adds Q_i·b_k to every score of row i, and a row's "
+                           "softmax does not change when the same number is added to all its entries"))
     return out
 
