@@ -409,6 +409,9 @@ class LayerKind:
     # a parameter's name as the tables write it, from its spec key and index (weights_ih, (0, 1) -> W_ih[1,2]);
     # None: the notation's w and b (dense, conv2d)
     param_name: Callable[[str, tuple], Sym] | None = None
+    # the torch.nn.Module class an exported script defines for this kind (attention's SelfAttention), where torch has
+    # none: its `torch` face then names the class without the torch. prefix
+    torch_source: str = ""
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

@@ -137,8 +137,10 @@ def softmax_back(A: np.ndarray, gA: np.ndarray) -> np.ndarray:
     return A * (gA - np.sum(gA * A, axis=-1, keepdims=True))
 
 
-def _backward(P: dict, delta: np.ndarray, rec: dict, soft=softmax_back) -> dict:
-    """Every gradient inside the layer from δ = ∂E/∂output: ∂E/∂H, ∂E/∂A, ∂E/∂V, ∂E/∂S, ∂E/∂Q, ∂E/∂K."""
+def _backward(P: dict, delta: np.ndarray, rec: dict, soft=None) -> dict:
+    """Every gradient inside the layer from δ = ∂E/∂output: ∂E/∂H, ∂E/∂A, ∂E/∂V, ∂E/∂S, ∂E/∂Q, ∂E/∂K (`soft`:
+    the softmax's backward, softmax_back unless a mistake's)."""
+    soft = soft or softmax_back
     A, q, k, v = rec["attention"], rec["q"], rec["k"], rec["v"]
     gH = delta @ P["weights_o"] if "weights_o" in P else delta
     gA = gH @ v.transpose(0, 2, 1)
@@ -227,28 +229,32 @@ def _describe(layer) -> str:
     return f"attention d_k={dk}{extra}"
 
 
-def torch_module_source() -> str:
-    """The nn.Module an exported script defines once (class SelfAttention) for every attention layer."""
-    return '''class SelfAttention(nn.Module):
-    """Single-head scaled dot-product self-attention over (N, T, d), as bpcalc computes it."""
+TORCH_SOURCE = '''
+class SelfAttention(torch.nn.Module):
+    """Single-head scaled dot-product self-attention over (N, T, d), as bpcalc's `attention` layer computes it:
+    softmax(Q·Kᵀ/√d_k)·V (causal: step i sees steps 1..i), then W_o; parameters in nn.Linear's layout."""
 
-    def __init__(self, d, d_k, d_out=None, bias_q=False, bias_k=False, bias_v=False, bias_o=False,
-                 causal=False):
+    def __init__(self, d, d_k, d_out=None, bias_q=False, bias_k=False, bias_v=False, bias_o=False, causal=False):
         super().__init__()
-        self.q = nn.Linear(d, d_k, bias=bias_q)
-        self.k = nn.Linear(d, d_k, bias=bias_k)
-        self.v = nn.Linear(d, d_k, bias=bias_v)
-        self.o = nn.Linear(d_k, d_out, bias=bias_o) if d_out is not None else None
+        P = torch.nn.Parameter
+        for m, rows, cols, bias in (("q", d_k, d, bias_q), ("k", d_k, d, bias_k), ("v", d_k, d, bias_v),
+                                    ("o", d_out, d_k, bias_o)):
+            if rows is not None:
+                setattr(self, f"weight_{m}", P(torch.zeros(rows, cols)))
+            setattr(self, f"bias_{m}", P(torch.zeros(rows)) if bias else None)
+        if d_out is None:
+            self.weight_o = None
         self.causal = causal
 
     def forward(self, x):
-        q, k, v = self.q(x), self.k(x), self.v(x)
-        s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        F = torch.nn.functional
+        q, k, v = (F.linear(x, getattr(self, f"weight_{m}"), getattr(self, f"bias_{m}")) for m in "qkv")
+        s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
         if self.causal:
             T = s.shape[-1]
             s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
         h = torch.softmax(s, dim=-1) @ v
-        return self.o(h) if self.o is not None else h
+        return h if self.weight_o is None else F.linear(h, self.weight_o, self.bias_o)
 '''
 
 
@@ -304,6 +310,7 @@ ATTENTION = LayerKind(
     json=("q", "k", "v", "scores", "attention", *PARAMS, *(f"grad_{p}" for p in PARAMS), *(f"new_{p}" for p in PARAMS),
           "a", "grad_a", "optimizer_state"),
     describe=_describe, record=record, mistakes=MISTAKES, sequence=True, param_name=narr.param_sym,
+    torch_source=TORCH_SOURCE,
     narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,
     new=Generator(word="attention", syntax="attentionN, attentionNc, attentionNo, attentionNco", read=_read,
                   out_shape=_out, draw=_draw),

@@ -1,0 +1,85 @@
+"""Attention networks in bpcalc's other commands: `export --to pytorch` (the SelfAttention module in the script gives
+PyTorch's fixture numbers), `check` (backprop against central differences), `step --save` resuming exactly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+FIX = Path(__file__).parent / "fixtures" / "attention"
+EXPORTED = ["run_t1_batch_causal_wo_sigmoid_mse", "run_t3_causal_softmax_ce", "run_t3_wo_biases_linear_half_sse",
+            "run_t5_batch_causal_wo_linear_mse", "run_opt_adam", "run_opt_nesterov"]
+
+
+def _spec(case: str, tmp_path: Path) -> tuple[dict, Path]:
+    fx = json.loads((FIX / f"{case}.json").read_text())
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(yaml.safe_dump(fx["spec"], sort_keys=False, default_flow_style=None))
+    return fx, path
+
+
+def _close(a, e, what: str) -> None:
+    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(e, dtype=float), rtol=1e-10, atol=1e-13,
+                               err_msg=what)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", EXPORTED)
+def test_export_gives_torchs_numbers(tmp_path, case):
+    """The exported script (SelfAttention module, nn.Linear over every step, torch.optim) against the fixture."""
+    pytest.importorskip("torch")
+    fx, spec = _spec(case, tmp_path)
+    script = tmp_path / "s.py"
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "export", str(spec), "--to", "pytorch", "-o", str(script)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "class SelfAttention(torch.nn.Module)" in script.read_text()
+    r = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    _close(got["loss"], fx["loss"], "loss")
+    _close(got["loss_after"], fx["loss_after"], "loss_after")
+    for i, (g, w) in enumerate(zip(got["layers"], fx["layers"])):
+        keys = [k for k in w if k.startswith(("grad_weights", "grad_biases", "new_weights", "new_biases"))]
+        assert keys and set(keys) <= set(g), (i, keys, list(g))
+        for key in keys:
+            _close(g[key], w[key], f"layers.{i}.{key}")
+
+
+def test_check_passes(cli, tmp_path):
+    _fx, spec = _spec("run_t3_wo_biases_linear_half_sse", tmp_path)
+    r = cli("check", spec, "--all", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    d = json.loads(r.stdout)
+    names = json.dumps(d)
+    for p in ("weights_q", "weights_k", "weights_v", "weights_o", "biases_q", "biases_o"):
+        assert p in names, p
+
+
+def test_check_flags_a_wrong_softmax_backward(cli, tmp_path, monkeypatch):
+    """check is not vacuous here: with the Jacobian's diagonal only (a hand mistake), W_q and W_k fail."""
+    from bpcalc.registry.layers import attention as att
+
+    _fx, spec = _spec("run_t3_plain_tanh_half_sse", tmp_path)
+    monkeypatch.setattr(att, "softmax_back", att._diagonal_only)
+    r = cli("check", spec, "--all")
+    assert r.exit_code == 1
+    assert "weights_q" in r.stdout and "✗" in r.stdout
+
+
+def test_step_save_resumes_exactly(cli, tmp_path):
+    """Two epochs, --save, two more from the saved spec == four epochs (Adam's state and causal: true kept)."""
+    fx, spec = _spec("run_opt_adam", tmp_path)
+    four = json.loads(cli("step", spec, "--epochs", "4", "--format", "json").stdout)
+    saved = tmp_path / "saved.yaml"
+    assert cli("step", spec, "--epochs", "2", "--save", saved).exit_code == 0
+    assert "causal: true" in saved.read_text()
+    more = json.loads(cli("step", saved, "--epochs", "2", "--format", "json").stdout)
+    assert [e["epoch"] for e in more["epochs"]] == [3, 4]
+    _close([e["loss"] for e in more["epochs"]], [e["loss"] for e in four["epochs"][2:]], "losses")
