@@ -83,3 +83,64 @@ def test_step_save_resumes_exactly(cli, tmp_path):
     more = json.loads(cli("step", saved, "--epochs", "2", "--format", "json").stdout)
     assert [e["epoch"] for e in more["epochs"]] == [3, 4]
     _close([e["loss"] for e in more["epochs"]], [e["loss"] for e in four["epochs"][2:]], "losses")
+
+
+# ------------------------------------------------------------------ diagnosis (expected:)
+def _diagonal_only(fx: dict) -> dict:
+    """∂E/∂S and ∂E/∂W_q as the mistake makes them, from PyTorch's A, ∂E/∂A, K and x (the fixture's numbers):
+    each score through its own softmax entry only, g·a(1 − a)."""
+    L = fx["layers"][0]
+    A, gA, k = (np.asarray(L[key], dtype=float) for key in ("attention", "grad_attention", "k"))
+    x = np.asarray(fx["spec"]["inputs"], dtype=float)
+    gS = gA * A * (1 - A)
+    gQ = gS @ k / np.sqrt(k.shape[-1])
+    return {"grad_scores": gS, "grad_weights_q": gQ.T @ x}
+
+
+@pytest.mark.parametrize("path, field", [("layers.0.grad_scores.1.0", "grad_scores"),
+                                         ("layers.0.grad_weights_q.0.1", "grad_weights_q")])
+def test_diagnosis_names_the_diagonal_only_jacobian(cli, tmp_path, path, field):
+    fx, spec = _spec("run_t3_plain_tanh_half_sse", tmp_path)
+    wrong = _diagonal_only(fx)[field][tuple(int(i) for i in path.split(".")[3:])]
+    right = np.asarray(fx["layers"][0][field], dtype=float)[tuple(int(i) for i in path.split(".")[3:])]
+    assert abs(wrong - right) > 1e-3
+    spec.write_text(spec.read_text() + f"expected:\n  {path}: {wrong:.6f}\n  layers.0.attention.1.0: "
+                    f"{fx['layers'][0]['attention'][1][0]:.6f}\n")
+    r = cli("run", spec, "--format", "json")
+    found = {e["key"]: e for e in json.loads(r.stdout)["expected"]}
+    assert found["layers.0.attention.1.0"]["ok"] is True
+    assert found[path]["ok"] is False
+    assert found[path]["diagnosis"]["cause"] == "softmax_jacobian_diagonal_only"
+
+
+def test_a_value_off_by_something_else_is_not_that_mistake(cli, tmp_path):
+    fx, spec = _spec("run_t3_plain_tanh_half_sse", tmp_path)
+    right = fx["layers"][0]["grad_scores"][1][0]
+    spec.write_text(spec.read_text() + f"expected:\n  layers.0.grad_scores.1.0: {right + 0.05:.6f}\n")
+    e = json.loads(cli("run", spec, "--format", "json").stdout)["expected"][0]
+    assert e["ok"] is False and (e["diagnosis"] or {}).get("cause") != "softmax_jacobian_diagonal_only"
+
+
+# ------------------------------------------------------------------ new --shape seqTxF:attention…
+@pytest.mark.parametrize("shape, causal, wo", [("seq3x2:attention2:2", False, False),
+                                               ("seq3x2:attention2c:2", True, False),
+                                               ("seq4x3:attention2co:1", True, True)])
+def test_new_draws_an_attention_problem(cli, tmp_path, shape, causal, wo):
+    r = cli("new", "--shape", shape, "--seed", "5")
+    assert r.exit_code == 0, r.stderr
+    d = yaml.safe_load(r.stdout)
+    att = d["layers"][0]
+    assert att["type"] == "attention" and bool(att.get("causal")) is causal and ("weights_o" in att) is wo
+    T, F = map(int, shape.split(":")[0][3:].split("x"))
+    assert np.shape(d["inputs"]) == (T, F) and np.shape(att["weights_q"]) == (int(shape.split(":")[1][9]), F)
+    path = tmp_path / "p.yaml"
+    path.write_text(r.stdout)
+    out = json.loads(cli("run", path, "--format", "json").stdout)["layers"][0]
+    for key in ("grad_weights_q", "grad_weights_k", "grad_weights_v"):  # the rule: no gradient lost to rounding
+        assert np.all(np.abs(np.asarray(out[key])) >= 1e-4), key
+    assert cli("new", "--shape", shape, "--seed", "5").stdout == r.stdout  # the seed decides
+
+
+def test_new_rejects_a_malformed_attention_word(cli):
+    r = cli("new", "--shape", "seq3x2:attention9:2")
+    assert r.exit_code == 2 and "attentionN" in r.stderr and "Traceback" not in r.stderr

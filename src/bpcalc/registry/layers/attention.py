@@ -302,16 +302,29 @@ def _draw(rng, st: dict, in_shape: tuple, values, decimals: int) -> dict:
     return out
 
 
+def _faults(L, sheet: int) -> list[str]:
+    """A drawn problem's rules: no weight gradient lost to the sheet's rounding (b_k's is always 0: not drawn), and
+    softmax rows that are not one-hot (a score difference above 6 leaves a row 0 and 1 to the sheet's rounding)."""
+    out = []
+    if any(np.any(np.abs(g) < 10.0 ** -sheet) for k, g in L.grads.items() if k.startswith("weights")):
+        out.append("vanishing gradient")
+    S = np.where(np.isfinite(L.record["scores"]), L.record["scores"], np.nan)
+    if np.any(np.nanmax(S, axis=-1) - np.nanmin(S, axis=-1) > 6.0):
+        out.append("saturated")
+    return out
+
+
 ATTENTION = LayerKind(
     name="attention", help=N_("single-head scaled dot-product self-attention over a sequence: softmax(Q·Kᵀ/√d_k)·V, "
                               "optionally causal and with an output projection"),
     params=PARAMS, keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=forward, grads=grads, back=back, torch=_torch,
-    json=("q", "k", "v", "scores", "attention", *PARAMS, *(f"grad_{p}" for p in PARAMS), *(f"new_{p}" for p in PARAMS),
-          "a", "grad_a", "optimizer_state"),
+    json=("q", "k", "v", "scores", "attention", "h", *PARAMS, *(f"grad_{p}" for p in PARAMS),
+          *(f"new_{p}" for p in PARAMS), "a", "grad_a", "grad_h", "grad_attention", "grad_scores", "grad_q", "grad_k",
+          "grad_v", "optimizer_state"),
     describe=_describe, record=record, mistakes=MISTAKES, sequence=True, param_name=narr.param_sym,
     torch_source=TORCH_SOURCE,
     narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,
     new=Generator(word="attention", syntax="attentionN, attentionNc, attentionNo, attentionNco", read=_read,
-                  out_shape=_out, draw=_draw),
+                  out_shape=_out, draw=_draw, faults=_faults),
 )
