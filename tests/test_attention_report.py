@@ -115,7 +115,12 @@ def test_run_renders_every_format(cli, tmp_path, fmt):
 
 
 def test_run_in_korean(cli, tmp_path):
+    from bpcalc.i18n import set_language
+
     _fx, _tr, path = _trace("run_t3_causal_softmax_ce", tmp_path)
-    r = cli("--lang", "ko", "run", path, "--format", "text")
+    try:
+        r = cli("--lang", "ko", "run", path, "--format", "text")
+    finally:
+        set_language("en")  # the CLI ran in this process: later tests read messages in English
     assert r.exit_code == 0, r.stderr
     assert "인과 마스크로 가려짐" in r.stdout and "야코비 행렬" in r.stdout
