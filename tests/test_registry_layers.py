@@ -18,9 +18,9 @@ EXAMPLES = {
               ((4, 3), {"weights": (2, 3), "biases": (2,)}, {})],  # over every step of a sequence (T = 4)
     # (truncated BPTT is not the gradient of the forward: tests/test_seq_torch.py checks it against PyTorch)
     "rnn": [((4, 3), {"weights_ih": (2, 3), "weights_hh": (2, 2), "biases_ih": (2,), "biases_hh": (2,)},
-             {"nonlinearity": "tanh", "truncate": None, "h0": None}),
+             {"activation": "tanh", "truncate": None, "h0": None}),
             ((3, 2), {"weights_ih": (3, 2), "weights_hh": (3, 3)},
-             {"nonlinearity": "relu", "truncate": None, "h0": np.array([0.5, -0.2, 0.3])})],
+             {"activation": "relu", "truncate": None, "h0": np.array([0.5, -0.2, 0.3])})],
     "conv2d": [((2, 5, 5), {"weights": (3, 2, 3, 3), "biases": (3,)}, {"stride": (1, 1), "padding": (0, 0)}),
                ((1, 5, 4), {"weights": (2, 1, 2, 3), "biases": (2,)}, {"stride": (2, 1), "padding": (1, 0)}),
                ((2, 4, 4), {"weights": (1, 2, 2, 2)}, {"stride": (2, 2), "padding": (1, 1)})],

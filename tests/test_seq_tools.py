@@ -178,3 +178,105 @@ def test_new_bad_sequence_shapes(shape, words):
     with pytest.raises(SpecError) as e:
         new_problem(1, shape, "sigmoid", "half_sse", 1, False, None)
     assert words in str(e.value)
+
+
+@pytest.mark.parametrize("change, where", [
+    (("    weights_ih: [[0.5], [-0.4]]\n", "    weights_ih: [[0.5, 0.1], [-0.4, 0.2]]\n"), "weights_ih"),
+    (("    weights_hh: [[0.3, -0.2], [0.6, 0.1]]\n", "    weights_hh: [[0.3, -0.2]]\n"), "weights_hh"),
+    (("  - type: rnn\n", "  - type: rnn\n    units: 2\n"), "units"),
+    (("  - type: rnn\n", "  - type: rnn\n    activation: sigmoid\n"), "activation"),
+    (("  - type: rnn\n", "  - type: rnn\n    h0: [0.1, 0.2, 0.3]\n"), "h0"),
+    (("  - type: rnn\n", "  - type: rnn\n    truncate: 0\n"), "truncate"),
+    (("    biases_hh: [0.0, -0.1]\n", "    biases_hh: [0.0]\n"), "biases_hh"),
+    (("targets: [0.2, -0.1, 0.4]\n", "targets: [0.2, -0.1]\n"), "targets"),
+    (("inputs: [0.5, -0.3, 0.8]\n", "inputs: [[[[0.5]]]]\n"), "inputs"),
+    (("learning_rate: 0.3\n", "learning_rate: 0.3\ntargets_at: first\n"), "targets_at"),
+])
+def test_bad_input_is_one_clear_message(change, where):
+    """Bad rnn specs: exit 2, one message on stderr naming the YAML path, no traceback."""
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    text = SPEC.replace(*change)
+    assert text != SPEC
+    r = CliRunner().invoke(app, ["run", "-"], input=text)
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output and where in r.output, r.output
+
+
+def _run_text(spec: str, *args: str) -> str:
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    r = CliRunner().invoke(app, ["run", "-", "--format", "text", *args], input=spec, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.mark.parametrize("whh, act, words", [(1.5, "relu", "exploding gradient"), (0.1, "tanh", "vanishing gradient")])
+def test_norm_table_names_exploding_and_vanishing(whh, act, words):
+    """8 steps, only the last one's output in the loss: ∂E/∂h_t = W_hh^(8−t)·(…) grows by 1.5 per step back under
+    relu (1.5⁷ ≈ 17 > 10) and falls by at least 10 per step with W_hh = 0.1."""
+    spec = (f"inputs: [0.5, 0.4, 0.3, 0.2, 0.1, 0.2, 0.3, 0.4]\ntargets: [0.9]\ntargets_at: last\nloss: half_sse\n"
+            f"layers:\n  - {{type: rnn, activation: {act}, weights_ih: [[0.5]], weights_hh: [[{whh}]], "
+            f"biases_ih: [0.1], biases_hh: [0.0]}}\n  - {{weights: [[0.8]], biases: [0.0], activation: linear}}\n")
+    text = _run_text(spec)
+    assert words in text and "‖∂E/∂h_8‖" in text
+
+
+def test_run_text_is_step_by_step_in_english_and_korean():
+    text = _run_text(SPEC)
+    for words in ("Layer 2: rnn2, step 1", "Layer 3 (output), step 3", "(this step's output)", "(from step 3)",
+                  "∂E/∂W_hh[1,2]", "Σ_t ∂E/∂z_t[1]·h_{t−1}[2]", "h_0 is the initial state (zeros)"):
+        assert words in text, words
+    ko = _run_text(SPEC, "--lang", "ko")
+    assert "시간에 따른 역전파" in ko and "(이 단계의 출력에서)" in ko
+
+
+def test_explain_param_unrolls_over_the_steps():
+    """`explain --param W_hh[2,1]`: each step's δ_t (both paths of ∂E/∂h_t, times 1 − h_t²) and h_{t−1}, their
+    products, and the sum, against the loops of by_hand()."""
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    r = CliRunner().invoke(app, ["explain", "-", "--param", "W_hh[2,1]", "--format", "json"], input=SPEC,
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    (d,) = json.loads(r.stdout)["rnn_params"]
+    a = by_hand()
+    assert d["path"] == "layers.0.weights_hh.1.0" and d["gradient"] == pytest.approx(a["g_hh"][1, 0], rel=1e-12)
+    hs = [np.zeros(2), *a["h"]]
+    assert [t["factor"] for t in d["terms"]] == pytest.approx([hs[t][0] for t in range(3)], abs=1e-15)
+    assert sum(t["product"] for t in d["terms"]) == pytest.approx(a["g_hh"][1, 0], rel=1e-12)
+    for t in d["terms"]:
+        assert t["delta"] == pytest.approx((t["grad_h_out"] + t["grad_h_next"]) * t["local"], rel=1e-12)
+        assert t["local"] == pytest.approx(1 - hs[t["step"] + 1][1] ** 2, rel=1e-12)
+    assert d["terms"][-1]["grad_h_next"] == 0  # nothing comes back from after the last step
+
+
+def test_explain_names_only_recurrent_parameters():
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    r = CliRunner().invoke(app, ["explain", "-", "--param", "w_11^(3)"], input=SPEC)
+    assert r.exit_code == 2 and "recurrent" in r.output and "Traceback" not in r.output
+
+
+def test_worksheet_blanks_the_steps_and_gives_the_parameters():
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    r = CliRunner().invoke(app, ["worksheet", "-", "--format", "text"], input=SPEC, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    text = r.output
+    assert "W_hh[1,2] = -0.2" in text and "x_3[1] = 0.8" in text and "t_2[1] = -0.1" in text
+    z_row = next(line for line in text.splitlines() if line.startswith("z_2[1]"))
+    assert "___" in z_row and "0.3×" not in z_row  # the sum's numbers and value are blank
+    key = CliRunner().invoke(app, ["worksheet", "-", "--answers", "--format", "text"], input=SPEC).output
+    z_key = next(line for line in key.splitlines() if line.startswith("z_2[1]"))
+    assert "0.5×(-0.3)" in z_key

@@ -104,3 +104,50 @@ def test_export_gives_bpcalcs_numbers(tmp_path, path):
         for key in g:
             if key.startswith(("grad_weights", "grad_biases", "new_")):
                 _close(g[key], w[key], f"layers.{i}.{key}")
+
+
+def test_step_save_resumes_exactly(tmp_path):
+    """`step --save` writes the rnn's parameters, settings and Adam's state; 1 epoch, then 2 more from the saved
+    spec, give torch's epochs 2 and 3."""
+    fx = json.loads((FIXTURES / "train_opt_adam.json").read_text())
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(fx["spec"], sort_keys=False, default_flow_style=None))
+    saved = tmp_path / "saved.yaml"
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "step", str(spec), "--epochs", "1", "--save", str(saved)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load(saved.read_text())["layers"][0]["type"] == "rnn"
+    d = _cli(tmp_path, "resumed", yaml.safe_load(saved.read_text()), "step", "--epochs", "2")
+    _close([row["loss"] for row in d["epochs"]], fx["expected"]["losses"][1:], "epochs[].loss")
+    for key, value in fx["expected"]["layers"][0].items():
+        _close(d["layers"][0][key], value, f"layers.0.{key}", 1e-9)
+
+
+@pytest.mark.parametrize("name", ["run_one_T5_truncate3_last.json", "run_several_T2_h0.json",
+                                  "run_relu_T5.json"])
+def test_run_save_round_trip(tmp_path, name):
+    """`run --save`: the saved spec (truncate, h0, relu, targets_at kept) runs to the fixture's parameters after."""
+    fx = json.loads((FIXTURES / name).read_text())
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(fx["spec"], sort_keys=False, default_flow_style=None))
+    saved = tmp_path / "saved.yaml"
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "run", str(spec), "--save", str(saved), "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    again = yaml.safe_load(saved.read_text())
+    lay, src = again["layers"][0], fx["spec"]["layers"][0]
+    for key in ("truncate", "h0"):
+        assert lay.get(key) == src.get(key)
+    assert lay["activation"] == src.get("activation", "tanh")
+    assert again.get("targets_at", "all") == fx["spec"].get("targets_at", "all")
+    for key in ("weights_ih", "weights_hh", "biases_ih", "biases_hh"):
+        _close(lay[key], fx["expected"]["layers"][0][f"new_{key}"], key)
+
+
+def test_matrix_view_is_refused_clearly(tmp_path):
+    fx = json.loads(RUNS[0].read_text())
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(fx["spec"], sort_keys=False, default_flow_style=None))
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "run", str(spec), "--view", "matrix"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "sequence" in r.stderr

@@ -345,6 +345,12 @@ def run_network(spec: NetworkSpec, learning_rate: float | None = None, round_to:
                 mistake: Mistake | None = None) -> NetworkTrace:
     """One full step on all samples of `spec`, recording every intermediate (with `mistake`, as that hand mistake
     makes it)."""
+    if round_to is not None and spec.targets_at is not None:
+        from bpcalc.errors import SpecError
+        from bpcalc.i18n import _
+
+        raise SpecError(_("hand rounding (--round) does not follow a recurrent layer's steps yet"),
+                        hint=_("drop --round: the tables show every step to full precision"))
     lr = spec.learning_rate if learning_rate is None else learning_rate
     net = net or Network.from_spec(spec)
     net.mistake = mistake

@@ -298,14 +298,9 @@ def _layer_dict(L: LayerTrace, per_sample) -> dict:
 
 
 def _field(L: LayerTrace, key: str):
-    """A JSON field of a layer: the trace's own, else parameter X, grad_X or new_X by name, else what the kind's
-    record kept under that key (a recurrent layer's h, grad_h, grad_h_norm)."""
-    if hasattr(L, key):
-        return getattr(L, key)
-    for prefix, src in (("grad_", L.grads), ("new_", L.new_params), ("", L.params)):
-        if key.startswith(prefix) and key[len(prefix):] in src:
-            return src[key[len(prefix):]]
-    return L.record.get(key)
+    """A JSON field of a layer (LayerTrace reads parameters X, grad_X, new_X and the kind's record by name); None
+    where the layer has none (an rnn without biases)."""
+    return getattr(L, key, None)
 
 
 def _after(L: LayerTrace, per_sample, has_z: bool) -> dict:

@@ -151,6 +151,7 @@ class Explanation:
     layer_numbers: dict[int, int] = field(default_factory=dict)  # l -> the layer's number in the notation shown
     shown: int = 1  # samples whose factors are written out (the first few; all with --full): their texts only
     conv: list = field(default_factory=list)  # conv_chain.ConvDerivation: kernel weights of conv2d layers
+    rnn: list = field(default_factory=list)  # rnn_chain.RnnDerivation: recurrent parameters, unrolled over the steps
 
 
 # ====================================================================== tex of ops' plain-text templates
@@ -701,6 +702,8 @@ def explain(trace, precision: int = 4, params: list[str] | None = None, full: bo
     layer notation), written in `notation` (default: the trace's). Each sample's numbers are written out for the
     first few samples (every one with `full`); the values of all are kept."""
     fmt = for_trace(precision, trace)
+    if isinstance(trace, NetworkTrace) and trace.targets_at is not None:  # a sequence network: explain/rnn_chain.py
+        return _with_rnn(trace, fmt, params, full, notation)
     chosen = select(trace, params)
     if isinstance(trace, GraphTrace):
         return _texts(explain_graph(trace, fmt, chosen), fmt)
@@ -722,6 +725,21 @@ def _with_conv(trace: NetworkTrace, fmt: Fmt, dense: list[tuple], conv: list[tup
                              loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
     nt = Notation.of(trace, notation)
     ex.conv = [derive_conv(trace, k, nt.number(k[1]), fmt, full) for k in conv]
+    return ex
+
+
+def _with_rnn(trace: NetworkTrace, fmt: Fmt, params: list[str] | None, full: bool, notation: str | None
+              ) -> Explanation:
+    """The recurrent layer's parameters (those named, or all), each unrolled over the steps."""
+    from bpcalc.explain.rnn_chain import derive_rnn, select_rnn
+
+    nt = Notation.of(trace, notation)
+    ex = Explanation("network", trace.name or Msg("Network"),
+                     Msg("{network}; δ_t = ∂E/∂z_t, summed over the steps", network=Msg(
+                         "{shape} network; loss {loss}", shape="-".join(
+                             "×".join(map(str, x.shape[1:])) for x in [trace.inputs] + [L.a for L in trace.layers]),
+                         loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
+    ex.rnn = [derive_rnn(trace, k, nt.number(k[1]), fmt, full) for k in select_rnn(trace, params)]
     return ex
 
 

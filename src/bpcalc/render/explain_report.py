@@ -51,7 +51,33 @@ def explain_doc(ex: Explanation, level: int = 1) -> Doc:
         _graph_blocks(doc, ex, level)
     for cd in getattr(ex, "conv", []):
         _conv_block(doc, cd, level)
+    for rd in getattr(ex, "rnn", []):
+        _rnn_block(doc, rd, level)
     return doc
+
+
+def _rnn_block(doc: Doc, rd, level: int) -> None:
+    """One recurrent parameter: the chain rule unrolled over the steps, with numbers, and each step's term."""
+    doc.heading(_("Layer {l}: rnn").format(l=rd.l), level + 1)
+    doc.heading(rd.lhs.text, level + 2)
+    doc.para(_("{p} (JSON: {path}) enters z_t at every step, so its gradient is the sum over the steps{samples} of "
+               "δ_t = ∂E/∂z_t times ∂z_t/∂{p} = {factor}; ∂E/∂h_t adds the path from this step's output and the "
+               "path from step t+1").format(p=rd.name.text, path=rd.path, factor=rd.factor_name,
+                                             samples=_(" and sequences") if rd.samples > 1 else "")
+             + (_("; truncate {k} cuts the path from step t+1 where t is a multiple of {k}").format(k=rd.truncate)
+                if rd.truncate else ""), "note")
+    doc.para(equation(rd.lines), "math")
+    cols = ([_("sequence")] if rd.samples > 1 else []) + [_("step"), "∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t",
+                                                          "f′(z_t)", "δ_t", rd.factor_name, _("product")]
+    t = doc.table(None, cols, numeric=set(range(len(cols) - 7, len(cols))))
+    for term in rd.terms[:rd.shown]:
+        t.add(*([str(term.sample + 1)] if rd.samples > 1 else []), str(term.step + 1), *term.texts)
+    if rd.shown < len(rd.terms):
+        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
+            shown=rd.shown, n=len(rd.terms)), "note")
+    doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
+               "(was {old})").format(g=rd.texts["gradient"], key=rd.key, p=rd.name.text, new=rd.texts["new"],
+                                     old=rd.texts["old"]))
 
 
 def _conv_block(doc: Doc, cd, level: int) -> None:
@@ -283,7 +309,16 @@ def explain_dict(ex: Explanation) -> dict:
     return {"kind": "explain", "subject": ex.kind, "name": ex.title, "loss_function": ex.loss_name,
             "samples": ex.n, "round": ex.round_to, "summary": ex.summary, "notes": list(ex.notes),
             "params": [_param_dict(p, ex.n) for p in ex.params]} | (
-                {"conv_params": [_conv_dict(cd) for cd in ex.conv]} if getattr(ex, "conv", None) else {})
+                {"conv_params": [_conv_dict(cd) for cd in ex.conv]} if getattr(ex, "conv", None) else {}) | (
+                {"rnn_params": [_rnn_dict(rd) for rd in ex.rnn]} if getattr(ex, "rnn", None) else {})
+
+
+def _rnn_dict(rd) -> dict:
+    return {"name": rd.name.text, "path": rd.path, "key": rd.key, "layer": rd.l, "index": list(rd.index),
+            "gradient": rd.gradient, "old": rd.old, "new": rd.new, "equation": [m.text for m in rd.lines],
+            "terms": [{"sample": t.sample, "step": t.step, "grad_h_out": t.out, "grad_h_next": t.next,
+                       "local": t.local, "delta": t.delta, "factor": t.factor, "product": t.product}
+                      for t in rd.terms]}
 
 
 def _conv_bias_block(doc: Doc, cd) -> None:

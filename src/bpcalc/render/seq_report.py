@@ -34,6 +34,27 @@ def steps_view(L: LayerTrace) -> LayerTrace:
                    delta=flat(L.delta), back_terms=None, z_after=flat(L.z_after), a_after=flat(L.a_after))
 
 
+class _StepNames:
+    """A dense layer's names at step t (`t` None: any step, written t) where its input is a recurrent layer's
+    output: that input named h_t[k], as the recurrent layer's tables name it; everything else as `names` has it."""
+
+    def __init__(self, names: Names, t: int | None):
+        self._names, self._t = names, t
+
+    def __getattr__(self, name: str):
+        return getattr(self._names, name)
+
+    def _h(self, idx: tuple) -> M:
+        return M(*rc.step_name(rc.H_SYM, "t" if self._t is None else self._t, idx))
+
+    def at(self, kind: str, idx: tuple) -> M:
+        return self._h(idx) if kind == "in" and all(isinstance(i, int) for i in idx) else self._names.at(kind, idx)
+
+    def short(self, kind: str, idx: tuple) -> M:
+        return self._h(idx) if kind == "in" and idx and all(isinstance(i, int) for i in idx) else \
+            self._names.short(kind, idx)
+
+
 def _title(base: str, t: int, s: int, n: int) -> str:
     out = _("{title}, step {t}").format(title=base, t=t + 1)
     return out if n == 1 else _("{title}, sequence {s}").format(title=out, s=s + 1)
@@ -65,11 +86,15 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     shown = (_(" (showing {shown} of {n} sequences; --full for all, --format json has every number)").format(
         shown=per_table, n=n) if n > per_table else "")
 
+    def named(li: int, t: int | None):
+        """Layer li's names; a dense layer right after a recurrent one names its input h_t[k]."""
+        return _StepNames(names[li], t) if li > 0 and kinds[li - 1].sequence else names[li]
+
     def layer_rows(li: int, s: int, t: int, face: str, **kw):
         k, L = kinds[li], tr.layers[li]
         if k.sequence:
             return getattr(k, face)(L, s, f, names[li], full, step=t, **kw)
-        return getattr(k, face)(views[li], s * T + t, f, names[li], full, **kw)
+        return getattr(k, face)(views[li], s * T + t, f, named(li, t), full, **kw)
 
     # ---- forward
     doc.heading(_("Forward pass, step by step") + shown, 2)
@@ -129,11 +154,11 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
                 if not tb.rows:
                     doc.blocks.remove(tb)
 
-    # ---- the gradient's norm per step
+    # ---- the gradient's norm per step (part of the backward pass: a worksheet blanks it with it)
     for li, (k, L) in enumerate(zip(kinds, tr.layers)):
         if not k.sequence or "grad_h_norm" not in L.record:
             continue
-        doc.heading(_("Layer {l}: ‖∂E/∂h_t‖ per step").format(l=nt.number(li)), 2)
+        doc.heading(_("Layer {l}: ‖∂E/∂h_t‖ per step").format(l=nt.number(li)), 3)
         for s in samples:
             nar = rc.norm_rows(L, s, f)
             tb = doc.table(None if n == 1 else _("sequence {s}").format(s=s + 1), lr._columns(), lr.NUM)
@@ -145,7 +170,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     for li, (k, L) in enumerate(zip(kinds, tr.layers)):
         if k.narrate_grads is None or not L.params:
             continue
-        nar = k.narrate_grads(L if k.sequence else views[li], f, names[li], full)
+        nar = k.narrate_grads(L if k.sequence else views[li], f, names[li] if k.sequence else named(li, None), full)
         tb = doc.table(_("Layer {l}").format(l=nt.number(li)),
                        [_("parameter"), _("chain rule"), _("with numbers"), _("gradient")], lr.NUM)
         lr._add(tb, nar, f)

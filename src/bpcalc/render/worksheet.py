@@ -11,7 +11,7 @@ from dataclasses import replace
 from bpcalc.engine.trace import GraphTrace
 from bpcalc.explain.numfmt import Fmt
 from bpcalc.i18n import N_, _
-from bpcalc.registry import GRAPH_OPS
+from bpcalc.registry import GRAPH_OPS, LAYERS
 from bpcalc.render.doc import Blank, Cell, Doc, Heading, M, Para, Table, text_of
 from bpcalc.render.fit import typeset_width
 
@@ -143,6 +143,9 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
 
     X, T = tr.inputs.reshape(tr.n, -1), tr.targets.reshape(tr.n, -1)
     alpha = M(f"α = {g(tr.learning_rate)}", rf"\alpha = {g(tr.learning_rate)}")
+    if getattr(tr, "targets_at", None) is not None:  # sequences: x_t[k] and each step's targets, as the tables
+        _given_sequences(tr, g, group, alpha)
+        X = X[:, :0]
     if tr.inputs.ndim == 4:  # feature maps: x[c,i,j], an image row a line, as the tables name the cells
         for s in range(tr.n):
             first = True
@@ -162,6 +165,16 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
         group(_("learning rate"), [alpha])
     for li, L in enumerate(tr.layers):
         W, label = L.weights, _("layer {l}").format(l=L.l)
+        namer = LAYERS[L.type].param_name
+        if namer is not None:  # parameters named by their kind (W_ih[1,2]): a row per parameter and unit
+            first = True
+            for key, P in L.params.items():
+                rows = list(np.ndindex(*P.shape[:-1])) if P.ndim > 1 else [()]
+                for r in rows:
+                    ixs = [(*r, q) for q in range(P.shape[-1])]
+                    group(label if first else "", [_is(M(*namer(key, ix)), g(P[ix])) for ix in ixs])
+                    first = False
+            continue
         biases = [] if L.biases is None else [_is(nt.b(li, j), g(L.biases[j])) for j in range(len(L.biases))]
         if W is None:
             continue
@@ -181,6 +194,24 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
     t.compact = True
 
 
+def _given_sequences(tr, g: Fmt, group, alpha: M) -> None:
+    """A sequence network's givens: each sequence's x_t[k] a step a line, then its targets (per step, or the last
+    step's), and α."""
+    from bpcalc.registry.layers import recurrent as rc
+
+    for s in range(tr.n):
+        for t in range(tr.inputs.shape[1]):
+            label = (_("sequence {s}").format(s=s + 1) if tr.n > 1 else _("inputs")) if t == 0 else ""
+            group(label, [_is(M(*rc.step_name(("x", "x"), t, (k,))), g(tr.inputs[s, t, k]))
+                          for k in range(tr.inputs.shape[2])])
+        tg = tr.targets[s]
+        cells = ([_is(M(*rc.step_name(("t", "t"), t, (k,))), g(tg[t, k])) for t in range(tg.shape[0])
+                  for k in range(tg.shape[1])] if tg.ndim == 2 else
+                 [_is(M(f"t[{k + 1}]", f"t[{k + 1}]"), g(tg[k])) for k in range(tg.shape[0])])
+        group(_("targets"), cells)
+    group(_("learning rate"), [alpha])
+
+
 def _literal(name: str) -> bool:
     from bpcalc.spec.expr import is_literal
 
@@ -197,7 +228,9 @@ def _answer_cells(t: Table, section: str, tr, blank: frozenset[str], given: bool
     graph = isinstance(tr, GraphTrace)
     for r, row in enumerate(t.rows):
         cols: list[int] = []
-        if section == "forward" and not graph:
+        if section == "forward" and not graph and getattr(tr, "targets_at", None) is not None:
+            cols = [2, 3]  # a sequence network: its step tables hold no input rows (the inputs are given)
+        elif section == "forward" and not graph:
             k0 = tr.inputs.shape[1]
             shown_inputs = k0 if k0 <= 12 else 3
             if r < shown_inputs:

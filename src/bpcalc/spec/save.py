@@ -312,6 +312,10 @@ def network_to_dict(spec, params: list[dict], dest: Path | None = None, sidecars
     if spec.target_labels:
         out["target_labels"] = list(spec.target_labels)
     out_maps = spec.layers[-1].out_shape if len(spec.layers[-1].out_shape) > 1 else None
+    if getattr(spec, "targets_at", None) is not None:  # a sequence network: targets as read, per step or the last
+        out_maps = None
+        if spec.targets_at != "all":
+            out["targets_at"] = spec.targets_at
     if out_maps and "targets" not in spec.data_refs:  # targets shaped like the output's feature maps, as written
         T = spec.targets.reshape(-1, *out_maps)
         out["targets"] = _floats(T[0]) if spec.single else _floats(T)
@@ -350,10 +354,14 @@ def _layer_dict(L, i: int, P: dict, dest: Path | None, sidecars: dict | None) ->
     if kind.activation:
         d["activation"] = L.activation
     for key, v in L.hyper.items():
-        if key in kind.keys and isinstance(v, (tuple, list)):  # a pair: one number where both are equal
-            d[key] = int(v[0]) if len(set(v)) == 1 else [int(x) for x in v]  # (stride: 2), else [rows, columns]
-        elif key in kind.keys:  # a flag or a number as it is (causal: true)
+        if key not in kind.keys or v is None:
+            continue
+        if isinstance(v, (str, int)):  # a name (an rnn's activation), a count (truncate)
             d[key] = v
+        elif isinstance(v, np.ndarray):  # values (an initial state h0)
+            d[key] = _floats(v)
+        else:  # a pair as one number where both are equal (stride: 2), else [rows, columns]
+            d[key] = int(v[0]) if len(set(v)) == 1 else [int(x) for x in v]
     if L.labels:
         d["labels"] = L.labels
     return d

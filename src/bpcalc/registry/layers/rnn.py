@@ -20,7 +20,7 @@ def parse(rd, raw: dict, path: tuple, in_shape: tuple):
     H = P["weights_hh"].shape[1]
     nonlin = rd.choice(raw.get("activation", "tanh"), path + ("activation",), rc.NONLINEARITIES,
                        "rnn activation (PyTorch's nonlinearity)")
-    hp = {"nonlinearity": nonlin, **rc.read_hyper(rd, raw, path, H)}
+    hp = {"activation": nonlin, **rc.read_hyper(rd, raw, path, H)}
     return rd.layer_params(P, hyper=hp)
 
 
@@ -46,8 +46,8 @@ def forward(P, hp, x):
     prev = h0
     for t in range(T):
         pre[:, t] += prev @ Whh.T
-        h[:, t] = prev = _f(hp["nonlinearity"], pre[:, t])
-    rec = {"h": h, "preactivation": pre, "h0": h0, "nonlinearity": hp["nonlinearity"],
+        h[:, t] = prev = _f(hp["activation"], pre[:, t])
+    rec = {"h": h, "preactivation": pre, "h0": h0, "nonlinearity": hp["activation"],
            "truncate": hp["truncate"], "per_sample": ("h", "preactivation", "grad_h", "grad_h_norm",
                                                        "grad_h_next", "grad_preactivation", "h0")}
     return h, {"x": x, "rec": rec}
@@ -69,7 +69,7 @@ def bptt(P, hp, delta, cache, one_path: bool = False, flip: bool = False) -> dic
             carry = np.zeros((n, H))
         gnext[:, t] = carry
         gh[:, t] = delta[:, t] + carry
-        dpre[:, t] = gh[:, t] * _df(hp["nonlinearity"], pre[:, t], h[:, t])
+        dpre[:, t] = gh[:, t] * _df(hp["activation"], pre[:, t], h[:, t])
         carry = dpre[:, t] @ Whh
     rec.update(grad_h=gh, grad_h_next=gnext, grad_preactivation=dpre, grad_h_norm=rc.norms(gh))
     return rec
@@ -177,14 +177,14 @@ def record(cache) -> dict:
 def _describe(layer) -> str:
     H = layer.params["weights_hh"].shape[1]
     hp = layer.hyper
-    extra = (" relu" if hp["nonlinearity"] == "relu" else "") + (f" k{hp['truncate']}" if hp["truncate"] else "")
+    extra = (" relu" if hp["activation"] == "relu" else "") + (f" k{hp['truncate']}" if hp["truncate"] else "")
     return f"rnn{H}{extra}"
 
 
 def _torch(layer) -> str:
     H, F = layer.params["weights_ih"].shape
     bias = "biases_ih" in layer.params or "biases_hh" in layer.params
-    return f"nn.RNN({F}, {H}, nonlinearity={layer.hyper['nonlinearity']!r}, bias={bias}, batch_first=True)"
+    return f"nn.RNN({F}, {H}, nonlinearity={layer.hyper['activation']!r}, bias={bias}, batch_first=True)"
 
 
 
