@@ -144,3 +144,67 @@ def test_new_draws_an_attention_problem(cli, tmp_path, shape, causal, wo):
 def test_new_rejects_a_malformed_attention_word(cli):
     r = cli("new", "--shape", "seq3x2:attention9:2")
     assert r.exit_code == 2 and "attentionN" in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------ bad input and stacked layers
+BASE = """inputs: [[0.5, -0.2], [0.1, 0.4], [-0.3, 0.8]]
+targets: [[0.1], [0.3], [0.0]]
+loss: half_sse
+learning_rate: 0.1
+layers:
+  - {att}
+  - {{weights: [[0.6, -0.4]], biases: [0.05], activation: linear}}
+"""
+Q = "weights_q: [[0.3, -0.5]], weights_k: [[0.1, 0.4]], weights_v: [[0.7, -0.1]]"
+
+
+@pytest.mark.parametrize("att, where, words", [
+    ("{type: attention, weights_q: [[0.3, -0.5]], weights_v: [[0.7, -0.1]]}", "layers[0]", "add `weights_k`"),
+    ("{type: attention, weights_q: [[0.3, -0.5, 1]], weights_k: [[0.3, -0.5, 1]], weights_v: [[0.3, -0.5, 1]]}",
+     "layers[0].weights_q", "needs 2 weights"),
+    (f"{{type: attention, {Q}, causal: 'yes'}}", "layers[0].causal", "true or false"),
+    (f"{{type: attention, {Q}, biases_o: [1]}}", "layers[0].biases_o", "goes with `weights_o`"),
+    (f"{{type: attention, {Q}, biases_q: [1, 2]}}", "layers[0].biases_q", "needs 1 values"),
+    (f"{{type: attention, {Q}, weights_o: [[1, 2]]}}", "layers[0].weights_o", "needs 1 weights"),
+    ("{type: attention}", "layers[0]", "or `units: d_k`"),
+])
+def test_bad_attention_specs(cli, tmp_path, att, where, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE.format(att=att))
+    r = cli("run", path)
+    assert r.exit_code == 2 and where in r.stderr and words in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+TWO = """inputs: [[[0.5, -0.2], [0.1, 0.4], [-0.3, 0.8]], [[0.2, 0.1], [-0.4, 0.3], [0.6, -0.7]]]
+targets: [[[0.1], [0.3], [0.0]], [[0.2], [-0.1], [0.5]]]
+seed: 3
+loss: mse
+learning_rate: 0.1
+layers:
+  - {type: attention, weights_q: [[0.3, -0.5], [0.2, 0.9]], weights_k: [[0.1, 0.4], [-0.6, 0.3]],
+     weights_v: [[0.7, -0.1], [0.2, 0.5]], biases_v: [0.1, -0.2], causal: true}
+  - {type: attention, units: 3}
+  - {weights: [[0.6, -0.4, 0.3]], biases: [0.05], activation: tanh}
+"""
+
+
+def test_two_attention_layers_check(cli, tmp_path):
+    """Attention on attention (the second's weights drawn from `seed` by `units`): backprop = central differences."""
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO)
+    r = cli("check", path, "--all")
+    assert r.exit_code == 0 and "✓ all 36 gradients agree" in r.stdout, r.stdout
+
+
+@pytest.mark.torch
+def test_two_attention_layers_export(cli, tmp_path):
+    pytest.importorskip("torch")
+    path, script = tmp_path / "two.yaml", tmp_path / "two.py"
+    path.write_text(TWO)
+    assert cli("export", path, "-o", script).exit_code == 0
+    r = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    got, ours = json.loads(r.stdout), json.loads(cli("run", path, "--format", "json").stdout)
+    _close(got["loss"], ours["loss"], "loss")
+    _close(got["loss_after"], ours["loss_after"], "loss_after")
+    _close(got["layers"][1]["new_weights_q"], ours["layers"][1]["new_weights_q"], "layers.1.new_weights_q")
