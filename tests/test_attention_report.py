@@ -124,3 +124,18 @@ def test_run_in_korean(cli, tmp_path):
         set_language("en")  # the CLI ran in this process: later tests read messages in English
     assert r.exit_code == 0, r.stderr
     assert "인과 마스크로 가려짐" in r.stdout and "야코비 행렬" in r.stdout
+
+
+def test_a_small_causal_layer_shows_all_its_rows(tmp_path):
+    """Every row of a small layer is shown, so no table says some were left out (a masked score is one row)."""
+    _fx, tr, _p = _trace("run_t3_causal_softmax_ce", tmp_path)
+    from bpcalc.explain.names import Names
+    from bpcalc.explain.notation import Notation
+    from bpcalc.explain.numfmt import Fmt
+    from bpcalc.registry import LAYERS
+
+    kind, names = LAYERS["attention"], Names(tr, Notation.of(tr), 0)
+    for t in range(tr.steps):
+        for nar in (kind.narrate_forward(tr.layers[0], 0, Fmt(4), names, step=t),
+                    kind.narrate_backward(tr.layers[0], 0, Fmt(4), names, False, tr.grad_inputs, step=t)):
+            assert len(nar.rows) == nar.total

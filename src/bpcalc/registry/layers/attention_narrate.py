@@ -144,7 +144,8 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     out = Narration()
     counts = (nt_ * dk if wo else 0, nt_ * T, nt_ * dk, 2 * nt_ * T, 2 * nt_ * dk,
               nt_ * d if grad_in is not None else 0)
-    out.total = sum(counts)
+    hidden = sum(_hidden(rec, i, j) for i in ts for j in range(T))  # a masked score has one row, not two
+    out.total = sum(counts) - hidden
     hrows, arows, vrows, srows, qkrows, xrows = _blocks(full, *counts)
     ga = names.grad
     g_out = L.grad_a[s]
