@@ -119,3 +119,16 @@ def test_diagonal_only_mistake_differs_from_torch_by_the_off_diagonal_terms():
     np.testing.assert_allclose(rec["grad_scores"], right + off, rtol=1e-11, atol=1e-14)
     assert not np.allclose(G["weights_q"], fx["layers"][0]["grad_weights_q"])
     np.testing.assert_allclose(G["weights_v"], fx["layers"][0]["grad_weights_v"], rtol=1e-11)  # V's path unchanged
+
+
+def test_back_with_other_weights_than_grads_had():
+    """back after grads reuses the inner gradients only for the same parameters: with other ones (a mistake that
+    passes δ back through updated weights) it gives what a fresh cache gives."""
+    fx, add, x, P, hp = _case(FIX / "run_t3_wo_biases_linear_half_sse.json")
+    delta = add(_seq(fx["layers"][0]["grad_a"]))
+    _o, cache = att.forward(P, hp, x)
+    att.grads(P, hp, x, delta, cache, {k: None for k in P})
+    P2 = {k: v * 1.5 for k, v in P.items()}
+    _o, fresh = att.forward(P, hp, x)
+    np.testing.assert_allclose(att.back(P2, hp, delta, cache), att.back(P2, hp, delta, fresh), rtol=1e-13)
+    np.testing.assert_allclose(att.record(cache)["grad_q"], fx["layers"][0]["grad_q"], rtol=1e-11)  # kept

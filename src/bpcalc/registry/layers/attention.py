@@ -170,20 +170,31 @@ def _write(G: dict, x: np.ndarray, h: np.ndarray, delta: np.ndarray, gr: dict) -
         G["biases_o"][...] = delta.sum(axis=(0, 1))
 
 
+def _inner(P: dict, delta: np.ndarray, cache: dict, soft=None) -> dict:
+    """The inner gradients for these parameters and this δ: the ones `grads` kept when it had the same (back
+    follows grads in every backward pass), else computed afresh (a frozen layer, weights changed between them)."""
+    rec, key = cache["rec"], (id(delta), *(id(v) for v in P.values()), soft)
+    if cache.get("inner") != key:
+        gr = _backward(P, delta, rec, soft)
+        if "grad_q" in rec:  # the record keeps the step's own (grads ran with the layer's weights)
+            return gr
+        rec.update(gr)
+        cache["inner"] = key
+    return rec
+
+
 def grads(P: dict, hp: dict, x: np.ndarray, delta: np.ndarray, cache: dict, G: dict) -> None:
     """Writes ∂E/∂X for each parameter X with an out array in G; keeps the inner gradients in the record."""
-    rec = cache["rec"]
-    gr = _backward(P, delta, rec)
-    rec.update(gr)
-    _write(G, x, rec["h"], delta, gr)
+    cache["rec"].pop("grad_q", None)
+    cache.pop("inner", None)
+    gr = _inner(P, delta, cache)
+    _write(G, x, cache["rec"]["h"], delta, gr)
 
 
 def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
     """∂E/∂x = ∂E/∂Q·W_q + ∂E/∂K·W_k + ∂E/∂V·W_v (x reaches the output along all three)."""
-    rec = cache["rec"]
-    if "grad_q" not in rec:
-        rec.update(_backward(P, delta, rec))
-    return sum(rec[f"grad_{m}"] @ P[f"weights_{m}"] for m in PROJ)
+    gr = _inner(P, delta, cache)
+    return sum(gr[f"grad_{m}"] @ P[f"weights_{m}"] for m in PROJ)
 
 
 def record(cache: dict) -> dict:
@@ -199,17 +210,15 @@ def _diagonal_only(A: np.ndarray, gA: np.ndarray) -> np.ndarray:
 
 
 def _diag_grads(m, P, hp, x, delta, cache, G) -> None:
-    rec = cache["rec"]
-    gr = _backward(P, delta, rec, soft=_diagonal_only)
-    rec.update(gr)
-    _write(G, x, rec["h"], delta, gr)
+    cache["rec"].pop("grad_q", None)
+    cache.pop("inner", None)
+    gr = _inner(P, delta, cache, _diagonal_only)
+    _write(G, x, cache["rec"]["h"], delta, gr)
 
 
 def _diag_back(m, P, hp, delta, cache) -> np.ndarray:
-    rec = cache["rec"]
-    if "grad_q" not in rec:
-        rec.update(_backward(P, delta, rec, soft=_diagonal_only))
-    return sum(rec[f"grad_{m_}"] @ P[f"weights_{m_}"] for m_ in PROJ)
+    gr = _inner(P, delta, cache, _diagonal_only)
+    return sum(gr[f"grad_{m_}"] @ P[f"weights_{m_}"] for m_ in PROJ)
 
 
 MISTAKES = (
