@@ -208,3 +208,23 @@ def test_two_attention_layers_export(cli, tmp_path):
     _close(got["loss"], ours["loss"], "loss")
     _close(got["loss_after"], ours["loss_after"], "loss_after")
     _close(got["layers"][1]["new_weights_q"], ours["layers"][1]["new_weights_q"], "layers.1.new_weights_q")
+
+
+# ------------------------------------------------------------------ the JSON Schema editors read
+def test_schema_takes_attention_specs_and_refuses_a_misspelt_key(cli, tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    from bpcalc.spec.schema import build_schema
+
+    schema = build_schema()
+    fx, spec = _spec("run_opt_adam", tmp_path)
+    jsonschema.validate(fx["spec"], schema)
+    saved = tmp_path / "saved.yaml"
+    assert cli("step", spec, "--epochs", "1", "--save", saved).exit_code == 0
+    jsonschema.validate(yaml.safe_load(saved.read_text()), schema)  # training_state by parameter name
+    bad = json.loads(json.dumps(fx["spec"]))
+    bad["layers"][0]["wieghts_o"] = [[1.0, 0.0]]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+    del bad["layers"][0]["wieghts_o"], bad["layers"][0]["weights_q"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)

@@ -96,8 +96,9 @@ def _training_state(group: str) -> dict:
                                                   {"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/kernels"},
                                                   DATA_FILE]}}
     per = ({"type": "object", "additionalProperties": buffers} if group == "variables" else
-           {"type": "array", "items": {"type": "object", "properties": {"weights": buffers, "biases": buffers},
-                                       "additionalProperties": False}})
+           {"type": "array", "items": {"type": "object", "additionalProperties": False, "properties": {
+               name: buffers for name in ("weights", "biases", *sorted({p for k in LAYERS.values() for p in k.params}
+                                                                      - {"weights", "biases"}))}}})
     return {"type": "object", "additionalProperties": False,
             "description": "Written by `bpcalc step --save`: where training stopped, so it resumes exactly.",
             "properties": {"epoch": {"type": "integer", "minimum": 0, "maximum": MAX_INT64,
@@ -147,7 +148,25 @@ def _layer_keys() -> dict:
         "stride": _pair("Step of the window, n or [rows, columns] (conv2d: default 1; pools: default `size`)."),
         "padding": _pair("Zeros (max-pool: −∞) added around each input map, n or [rows, columns] (default 0).", 0),
         "size": _pair("The pooling window, n or [rows, columns]."),
+        "causal": {"type": "boolean", "description": "attention: true = step i attends to steps 1..i only (default "
+                                                    "false)."},
+        **_other_keys(),
     }
+
+
+def _other_keys() -> dict:
+    """The keys of the other layer kinds' own parameters (attention's weights_q, an rnn's weights_ih …), by their
+    names: weights_* a matrix, biases_* a vector; any other key of theirs as the loader reads it."""
+    out: dict[str, Any] = {}
+    for kind in LAYERS.values():
+        for key in sorted(kind.keys):
+            if key.startswith("weights_"):
+                out[key] = {"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE],
+                            "description": f"{kind.name}: its parameter {key} (a matrix; docs/spec.md)."}
+            elif key.startswith("biases_"):
+                out[key] = {"anyOf": [{"$ref": "#/$defs/vector"}, DATA_FILE, {"type": "null"}],
+                            "description": f"{kind.name}: its parameter {key} (a vector; docs/spec.md)."}
+    return out
 
 
 # what a layer needs, by the keys its kind takes: weights or the keys that generate them; a pool's window
@@ -161,6 +180,8 @@ _REQUIRED = {
 def _layer() -> dict:
     """A layer: `type:` picks the registry entry; each kind's branch allows only the keys that entry takes."""
     keys = _layer_keys()
+    keys.update({k: {"description": "See docs/spec.md."} for kind in LAYERS.values() for k in sorted(kind.keys)
+                 if k not in keys})  # a kind's own setting the table above does not describe yet
     branches = []
     for name, kind in LAYERS.items():
         allowed = sorted(kind.keys | {"type"})
@@ -174,6 +195,9 @@ def _layer() -> dict:
         for key, rule in _REQUIRED.items():
             if key in kind.keys:
                 branch.update(rule)
+        own = [p for p in kind.params if p.startswith("weights_")]
+        if "units" in kind.keys and "weights" not in kind.params and own:  # its own weights, or units
+            branch["oneOf"] = [{"required": [own[0]]}, {"required": ["units"]}]
         branches.append(branch)
     props = {"type": _described(LAYERS, f"The layer's kind (default {DEFAULT_LAYER})"), **keys}
     return {"type": "object", "properties": props, "additionalProperties": False, "anyOf": branches,
@@ -224,6 +248,8 @@ def _network() -> dict:
         "batch_size": {"type": "integer", "minimum": 1, "maximum": MAX_INT64,
                        "description": "Samples per update (default: all)."},
         "shuffle": {"type": "boolean", "description": "Shuffle samples each epoch (uses `seed`)."},
+        "targets_at": {"enum": ["all", "last"], "description": "A sequence network's targets: one per step (all, "
+                                                            "the default) or the last step's only (last)."},
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("layers"),
