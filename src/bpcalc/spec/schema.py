@@ -209,12 +209,13 @@ def _samples(what: str, kind: str = "number") -> dict:
     """Inline samples (`kind` number, or probability: in [0, 1]) or a data file."""
     one = "#/$defs/number" if kind == "number" else "#/$defs/probability"
     row = {"type": "array", "minItems": 1, "items": {"$ref": one}}
-    maps = [{"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}}, {"$ref": "#/$defs/kernels"}]
+    rows = {"type": "array", "minItems": 1, "items": row}
     return {"description": f"{what}: one sample [..] (a single number for one value), a list of samples "
                            "[[..], [..]], or a .csv/.npy file; feature maps (a network whose first layer is conv2d, or "
-                           "whose output is maps): C × H × W, or N × C × H × W for several samples.",
-            "anyOf": [{"$ref": one}, row, {"type": "array", "minItems": 1, "items": row},
-                      *(maps if kind == "number" else []), DATA_FILE]}
+                           "whose output is maps): C × H × W, or N × C × H × W for several samples; sequences (a "
+                           "network whose first layer is rnn or attention): T × features, or N × T × features.",
+            "anyOf": [{"$ref": one}, row, rows, {"type": "array", "minItems": 1, "items": rows},  # up to N×T×F
+                      *([{"$ref": "#/$defs/kernels"}] if kind == "number" else []), DATA_FILE]}  # N×C×H×W
 
 
 def _probability_targets(target_key: str, sample: bool) -> dict:
