@@ -280,3 +280,25 @@ def test_worksheet_blanks_the_steps_and_gives_the_parameters():
     key = CliRunner().invoke(app, ["worksheet", "-", "--answers", "--format", "text"], input=SPEC).output
     z_key = next(line for line in key.splitlines() if line.startswith("z_2[1]"))
     assert "0.5×(-0.3)" in z_key
+
+
+def test_hand_rounding_goes_step_by_step():
+    """`run --round 2`: tanh read off a calculator and rounded to 2 decimals at every step, the next step going on
+    from the rounded h (sums and products exact), by loops here."""
+    from typer.testing import CliRunner
+
+    from bpcalc.cli import app
+
+    def r2(v):
+        return np.sign(v) * np.floor(np.abs(v) * 100 + 0.5 + 1e-9) / 100
+
+    h, hs = np.zeros(2), []
+    for t in range(3):
+        h = r2(np.tanh(WIH[:, 0] * X[t] + BIH + WHH @ h + BHH))
+        hs.append(h)
+    r = CliRunner().invoke(app, ["run", "-", "--round", "2", "--format", "json"], input=SPEC, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert np.asarray(d["layers"][0]["h"]) == pytest.approx(np.asarray(hs), abs=1e-12)
+    y = [WO[0] @ hs[t] + BO[0] for t in range(3)]
+    assert np.asarray(d["layers"][1]["z"])[:, 0] == pytest.approx(y, abs=1e-12)  # exact sums of rounded h

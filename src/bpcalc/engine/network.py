@@ -110,7 +110,9 @@ class Network:
                 b = P["biases"]
                 P = {**P, "biases": None if m.cell is None else m.only(np.zeros_like(b), b)}
             fwd = kind.forward if m is None else kind.made("forward", m, l)  # (a mistake of the kind's own)
-            z, self.caches[l] = fwd(P, self.hypers[l], a)  # sums of products: exact (rounded as written under
+            # (a recurrent layer rounds as it goes, step by step: it is handed the rounding)
+            hp = self.hypers[l] if rnd is None or not kind.sequence else {**self.hypers[l], "round": rnd}
+            z, self.caches[l] = fwd(P, hp, a)  # sums of products: exact (rounded as written under
             z = z if rnd is None else each(rnd)(z)  # the Written rule)
             if m is not None and m.given:
                 z = self.given(l, "z", z)
@@ -345,12 +347,6 @@ def run_network(spec: NetworkSpec, learning_rate: float | None = None, round_to:
                 mistake: Mistake | None = None) -> NetworkTrace:
     """One full step on all samples of `spec`, recording every intermediate (with `mistake`, as that hand mistake
     makes it)."""
-    if round_to is not None and spec.targets_at is not None:
-        from bpcalc.errors import SpecError
-        from bpcalc.i18n import _
-
-        raise SpecError(_("hand rounding (--round) does not follow a recurrent layer's steps yet"),
-                        hint=_("drop --round: the tables show every step to full precision"))
     lr = spec.learning_rate if learning_rate is None else learning_rate
     net = net or Network.from_spec(spec)
     net.mistake = mistake

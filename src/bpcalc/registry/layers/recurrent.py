@@ -106,6 +106,19 @@ def initial(hp: dict, key: str, n: int, H: int) -> np.ndarray:
     return np.broadcast_to(v, (n, H)).astype(np.float64)
 
 
+def rounding(rnd, calculator: bool):
+    """Hand rounding inside a recurrent layer (rnd: engine.rounding's rounder, or None): (written, read) — how a
+    sum or product is written (rounded only where every result is), how a calculator value (tanh, σ) is read
+    (rounded). Identities at full precision."""
+    def same(v):
+        return v
+
+    if rnd is None:
+        return same, same
+    written = rnd if getattr(rnd, "every", False) else same
+    return written, (rnd if calculator else written)
+
+
 def cut(t: int, k: int | None) -> bool:
     """Is the path from step t+1 back to step t cut by truncation (0-based t)? Where t+1 is a multiple of k."""
     return k is not None and (t + 1) % k == 0

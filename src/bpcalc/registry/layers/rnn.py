@@ -34,9 +34,13 @@ def _df(kind: str, s: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 def forward(P, hp, x):
+    """Step by step; under hand rounding (hp["round"]) h_t as a person writes it (tanh read off a calculator,
+    rounded; sums and products exact unless every result is rounded), and step t+1 goes on from it."""
     Wih, Whh = P["weights_ih"], P["weights_hh"]
     n, T, _F = x.shape
     H = Whh.shape[0]
+    rnd = hp.get("round")
+    written, read = rc.rounding(rnd, hp["activation"] == "tanh")
     pre = x @ Wih.T  # every step's input part at once: (n, T, H)
     for key in ("biases_ih", "biases_hh"):
         if P.get(key) is not None:
@@ -45,12 +49,12 @@ def forward(P, hp, x):
     h0 = rc.initial(hp, "h0", n, H)
     prev = h0
     for t in range(T):
-        pre[:, t] += prev @ Whh.T
-        h[:, t] = prev = _f(hp["activation"], pre[:, t])
+        pre[:, t] = written(pre[:, t] + prev @ Whh.T)
+        h[:, t] = prev = read(_f(hp["activation"], pre[:, t]))
     rec = {"h": h, "preactivation": pre, "h0": h0, "nonlinearity": hp["activation"],
            "truncate": hp["truncate"], "per_sample": ("h", "preactivation", "grad_h", "grad_h_norm",
                                                        "grad_h_next", "grad_preactivation", "h0")}
-    return h, {"x": x, "rec": rec}
+    return h, {"x": x, "rec": rec, "round": written}
 
 
 def bptt(P, hp, delta, cache, one_path: bool = False, flip: bool = False) -> dict:
@@ -61,6 +65,7 @@ def bptt(P, hp, delta, cache, one_path: bool = False, flip: bool = False) -> dic
         return rec
     Whh, k = P["weights_hh"], hp["truncate"]
     h, pre = rec["h"], rec["preactivation"]
+    w = cache.get("round") or (lambda v: v)  # hand rounding: a result rounded only where every result is
     n, T, H = h.shape
     gh, gnext, dpre = np.empty_like(h), np.zeros_like(h), np.empty_like(h)
     carry = np.zeros((n, H))
@@ -68,9 +73,9 @@ def bptt(P, hp, delta, cache, one_path: bool = False, flip: bool = False) -> dic
         if rc.cut(t, k) or one_path:
             carry = np.zeros((n, H))
         gnext[:, t] = carry
-        gh[:, t] = delta[:, t] + carry
-        dpre[:, t] = gh[:, t] * _df(hp["activation"], pre[:, t], h[:, t])
-        carry = dpre[:, t] @ Whh
+        gh[:, t] = w(delta[:, t] + carry)
+        dpre[:, t] = w(gh[:, t] * w(_df(hp["activation"], pre[:, t], h[:, t])))
+        carry = w(dpre[:, t] @ Whh)
     rec.update(grad_h=gh, grad_h_next=gnext, grad_preactivation=dpre, grad_h_norm=rc.norms(gh))
     return rec
 
