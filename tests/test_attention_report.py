@@ -139,3 +139,26 @@ def test_a_small_causal_layer_shows_all_its_rows(tmp_path):
         for nar in (kind.narrate_forward(tr.layers[0], 0, Fmt(4), names, step=t),
                     kind.narrate_backward(tr.layers[0], 0, Fmt(4), names, False, tr.grad_inputs, step=t)):
             assert len(nar.rows) == nar.total
+
+
+def _r3(x):
+    """Half away from zero to 3 decimals, as a person rounds."""
+    x = np.asarray(x, dtype=float)
+    return np.sign(x) * np.floor(np.abs(x) * 1000 + 0.5) / 1000
+
+
+def test_hand_rounding_rounds_what_a_person_reads_off_a_calculator(cli, tmp_path):
+    """--round 3: S (a quotient by √d_k) and each softmax entry rounded, Q, K, V and A·V exact sums of the numbers
+    written, each from the rounded numbers before it (worked here with numpy, not bpcalc)."""
+    fx, _tr, path = _trace("run_t3_plain_tanh_half_sse", tmp_path)
+    lay = fx["spec"]["layers"][0]
+    x = np.asarray(fx["spec"]["inputs"], dtype=float)
+    q, k, v = (x @ np.asarray(lay[f"weights_{m}"]).T for m in "qkv")
+    S = _r3(q @ k.T / np.sqrt(q.shape[1]))
+    e = np.exp(S - S.max(axis=1, keepdims=True))
+    A = _r3(e / e.sum(axis=1, keepdims=True))
+    d = json.loads(cli("run", path, "--round", "3", "--format", "json").stdout)["layers"][0]
+    np.testing.assert_allclose(d["q"], q, rtol=1e-12)
+    np.testing.assert_allclose(d["scores"], S, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(d["attention"], A, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(d["a"], A @ v, rtol=1e-12)

@@ -115,19 +115,36 @@ def row_softmax(S: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _same(v):
+    return v
+
+
+def _rounding(rnd) -> tuple:
+    """Hand rounding (hp["round"]: engine.rounding's rounder, or None): (written, read): a sum or product as
+    written (rounded only where every result is), a value read off a calculator or a quotient (rounded)."""
+    if rnd is None:
+        return _same, _same
+    return (rnd if getattr(rnd, "every", False) else _same), rnd
+
+
 def forward(P: dict, hp: dict, x: np.ndarray):
-    """x (n, T, d) -> output (n, T, d_out); the cache keeps Q, K, V, S, A, H (`rec`: what the trace keeps)."""
-    q, k, v = (_proj(P, m, x) for m in PROJ)
-    S = q @ k.transpose(0, 2, 1) / math.sqrt(q.shape[-1])
+    """x (n, T, d) -> output (n, T, d_out); the cache keeps Q, K, V, S, A, H (`rec`: what the trace keeps). Under
+    hand rounding Q, K, V and A·V are sums of products (written), S a quotient by √d_k and A read off a
+    calculator (rounded), each step going on from the numbers written."""
+    written, read = _rounding(hp.get("round"))
+    q, k, v = (written(_proj(P, m, x)) for m in PROJ)
+    S = read(q @ k.transpose(0, 2, 1) / math.sqrt(q.shape[-1]))
     hidden = mask(x.shape[1]) if hp.get("causal") else None
     if hidden is not None:
         S[:, hidden] = -np.inf  # as the softmax sees them (JSON: null)
-    A = row_softmax(S)
-    H = A @ v
+    A = read(row_softmax(S))
+    H = written(A @ v)
     out = H @ P["weights_o"].T if "weights_o" in P else H.copy()
     if P.get("biases_o") is not None:
         out += P["biases_o"]
     rec = {"q": q, "k": k, "v": v, "scores": S, "mask": hidden, "attention": A, "h": H, "per_sample": PER_SAMPLE}
+    if hp.get("round") is not None:
+        rec["round"] = (written, read)
     return out, {"x": x, "rec": rec}
 
 
@@ -141,14 +158,15 @@ def _backward(P: dict, delta: np.ndarray, rec: dict, soft=None) -> dict:
     """Every gradient inside the layer from δ = ∂E/∂output: ∂E/∂H, ∂E/∂A, ∂E/∂V, ∂E/∂S, ∂E/∂Q, ∂E/∂K (`soft`:
     the softmax's backward, softmax_back unless a mistake's)."""
     soft = soft or softmax_back
+    w, r = rec.get("round") or (_same, _same)  # hand rounding, as forward did it
     A, q, k, v = rec["attention"], rec["q"], rec["k"], rec["v"]
-    gH = delta @ P["weights_o"] if "weights_o" in P else delta
-    gA = gH @ v.transpose(0, 2, 1)
-    gV = A.transpose(0, 2, 1) @ gH
-    gS = soft(A, gA)
-    scale = 1.0 / math.sqrt(q.shape[-1])
-    gQ = (gS @ k) * scale
-    gK = (gS.transpose(0, 2, 1) @ q) * scale
+    gH = w(delta @ P["weights_o"]) if "weights_o" in P else delta
+    gA = w(gH @ v.transpose(0, 2, 1))
+    gV = w(A.transpose(0, 2, 1) @ gH)
+    gS = w(soft(A, gA))
+    sq = math.sqrt(q.shape[-1])
+    gQ = r((gS @ k) / sq)  # quotients by √d_k
+    gK = r((gS.transpose(0, 2, 1) @ q) / sq)
     return {"grad_h": gH, "grad_attention": gA, "grad_scores": gS, "grad_q": gQ, "grad_k": gK, "grad_v": gV}
 
 
