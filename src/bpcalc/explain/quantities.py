@@ -227,7 +227,7 @@ def _layered_quantities(data: dict) -> Iterator[Quantity]:
             yield Quantity(key, (), v, (phase, rank, field, cell))
 
     for li, L in enumerate(layers):
-        for f, field in enumerate(("z", "a", *SEQUENCE_FORWARD, *ATTENTION_FORWARD)):
+        for f, field in enumerate(("z", *ATTENTION_FORWARD, "a", *SEQUENCE_FORWARD)):
             if L.get(field) is not None:
                 yield from cells(f"layers.{li}.{field}", L[field], 0, li, f)
     if data.get("loss_terms") is not None:
