@@ -228,3 +228,33 @@ def test_schema_takes_attention_specs_and_refuses_a_misspelt_key(cli, tmp_path):
     del bad["layers"][0]["wieghts_o"], bad["layers"][0]["weights_q"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+# ------------------------------------------------------------------ explain --param
+@pytest.mark.parametrize("param, inner, factor", [
+    ("w_q[1,2]", ("grad_q", 0), ("x", 1)), ("w_k[2,1]", ("grad_k", 1), ("x", 0)),
+    ("layers.0.weights_v.0.0", ("grad_v", 0), ("x", 0)), ("w_o[2,1]", ("grad_a", 1), ("h", 0)),
+    ("b_o[1]", ("grad_a", 0), None)])
+def test_explain_param_sums_the_steps_terms(cli, tmp_path, param, inner, factor):
+    """Each (sequence, step) term is PyTorch's inner gradient times the factor, and they add up to its gradient."""
+    fx, spec = _spec("run_t5_causal_wo_softmax_ce", tmp_path)
+    r = cli("explain", spec, "--param", param, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    (d,) = json.loads(r.stdout)["attention_params"]
+    L = fx["layers"][0]
+    g = np.asarray(L[inner[0]], dtype=float)[:, inner[1]]
+    x = np.asarray(fx["spec"]["inputs"], dtype=float) if factor and factor[0] == "x" else \
+        np.asarray(L[factor[0]], dtype=float) if factor else np.ones((len(g), 1))
+    f = x[:, factor[1]] if factor else x[:, 0]
+    _close([t["inner"] for t in d["terms"]], g, "inner")
+    _close([t["factor"] for t in d["terms"]], f, "factor")
+    _close([t["product"] for t in d["terms"]], g * f, "product")
+    _close(d["gradient"], L["grad_" + d["key"]][d["index"][0]][d["index"][1]] if len(d["index"]) == 2 else
+           L["grad_" + d["key"]][d["index"][0]], "gradient")
+    _close(sum(g * f), d["gradient"], "sum")
+
+
+def test_explain_text_names_the_softmax_jacobian(cli, tmp_path):
+    _fx, spec = _spec("run_t3_causal_softmax_ce", tmp_path)
+    out = cli("explain", spec, "--param", "w_k[1,1]").stdout
+    assert "Layer 2: attention" in out and "∂E/∂S_tj = A_tj(∂E/∂A_tj − Σ_m ∂E/∂A_tm·A_tm)" in out
