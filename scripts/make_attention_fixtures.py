@@ -12,7 +12,7 @@ N x T x K; the loss is the mean over the (sequence, step) terms of the per-step 
     A = softmax(S) row by row;  H = A V;  out = H W_oᵀ + b_o (or H)
 
 run_*: one full-batch step: for the attention layer q, k, v, scores (masked entries null), attention, h (A·V, before
-W_o), a (its output) and every gradient (grad_q, grad_k, grad_v, grad_scores, grad_attention, grad_h, grad_a,
+W_o), a (its output) and every gradient (grad_q, grad_k, grad_v, grad_scores, grad_attention, grad_context, grad_a,
 grad_inputs, grad_X for every parameter X) via retain_grad, the optimizer's state and new_X after one torch.optim
 step; for the dense layer z, a, grad_a, delta and its parameters' gradients and new values; the loss (per step
 term, per sequence, mean) before and after, and the outputs after. One sequence (inputs written T x d) drops the
@@ -206,7 +206,7 @@ class Net:
                 att = torch.softmax(sm, -1)
                 h = att @ v
                 out = F.linear(h, P["weights_o"], P.get("biases_o")) if "weights_o" in P else h
-                self.inner = {"q": q, "k": k, "v": v, "scores": s, "attention": att, "h": h}
+                self.inner = {"q": q, "k": k, "v": v, "scores": s, "attention": att, "context": h}
                 self.mask = mask
                 zs.append(None)
                 a = out
@@ -297,10 +297,10 @@ def one_step(c: dict) -> dict:
                             if m[r][col]:
                                 row[col] = None
             d.update(q=out(inner["q"]), k=out(inner["k"]), v=out(inner["v"]), scores=scores,
-                     attention=out(inner["attention"]), h=out(inner["h"]),
+                     attention=out(inner["attention"]), context=out(inner["context"]),
                      grad_q=out(inner["q"].grad), grad_k=out(inner["k"].grad), grad_v=out(inner["v"].grad),
                      grad_scores=out(inner["scores"].grad), grad_attention=out(inner["attention"].grad),
-                     grad_h=out(inner["h"].grad), grad_inputs=out(x.grad))
+                     grad_context=out(inner["context"].grad), grad_inputs=out(x.grad))
         else:
             d.update(activation=lay["activation"], z=out(zs[i]), delta=out(zs[i].grad))
         d.update(a=out(as_[i]), grad_a=out(as_[i].grad))
@@ -368,7 +368,7 @@ def _np_attention(x: np.ndarray, P: dict, causal: bool) -> dict:
             for c in range(v.shape[2]):
                 h[s, i, c] = sum(att[s, i, j] * v[s, j, c] for j in range(T))
     out = lin(P["weights_o"], P.get("biases_o"), h) if "weights_o" in P else h
-    return {"q": q, "k": k, "v": v, "attention": att, "h": h, "out": out}
+    return {"q": q, "k": k, "v": v, "attention": att, "context": h, "out": out}
 
 
 def _np_attention_back(f: dict, P: dict, g_h: np.ndarray) -> dict:
@@ -392,10 +392,10 @@ def self_check(c: dict, net: Net, x, t, as_) -> None:
     lay, P = c["layers"][0], {k: p.detach().numpy() for k, p in net.params[0].items()}
     f = _np_attention(x.detach().numpy(), P, lay.get("causal", False))
     inner = net.inner
-    for key in ("q", "k", "v", "attention", "h"):
+    for key in ("q", "k", "v", "attention", "context"):
         np.testing.assert_allclose(f[key], inner[key].detach().numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(f["out"], as_[0].detach().numpy(), rtol=1e-12, atol=1e-14)
-    g = _np_attention_back(f, P, inner["h"].grad.numpy())
+    g = _np_attention_back(f, P, inner["context"].grad.numpy())
     for key in ("attention", "scores", "q", "k", "v"):
         np.testing.assert_allclose(g[key], inner[key].grad.numpy(), rtol=1e-10, atol=1e-14, err_msg=key)
     if x.shape[1] == 1:

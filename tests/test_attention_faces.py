@@ -40,7 +40,7 @@ def test_forward_matches_torch(path):
     out, cache = att.forward(P, hp, x)
     rec = att.record(cache)
     np.testing.assert_allclose(out, add(_seq(L["a"])), **TOL)
-    for key in ("q", "k", "v", "attention", "h"):
+    for key in ("q", "k", "v", "attention", "context"):
         np.testing.assert_allclose(rec[key], add(_seq(L[key])), **TOL, err_msg=key)
     scores = add(np.array(L["scores"], dtype=float))  # masked entries are null: nan here
     shown = ~np.isnan(scores)
@@ -64,7 +64,7 @@ def test_grads_and_back_match_torch(path):
     for k in P:
         np.testing.assert_allclose(G[k], np.asarray(L[f"grad_{k}"]), rtol=1e-11, atol=1e-14, err_msg=k)
     rec = att.record(cache)
-    for key in ("grad_q", "grad_k", "grad_v", "grad_scores", "grad_attention", "grad_h"):
+    for key in ("grad_q", "grad_k", "grad_v", "grad_scores", "grad_attention", "grad_context"):
         np.testing.assert_allclose(rec[key], add(_seq(L[key])), rtol=1e-11, atol=1e-14, err_msg=key)
     gx = att.back(P, hp, delta, cache)
     np.testing.assert_allclose(gx, add(_seq(L["grad_inputs"])), rtol=1e-11, atol=1e-14)

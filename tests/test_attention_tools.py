@@ -233,7 +233,7 @@ def test_schema_takes_attention_specs_and_refuses_a_misspelt_key(cli, tmp_path):
 # ------------------------------------------------------------------ explain --param
 @pytest.mark.parametrize("param, inner, factor", [
     ("w_q[1,2]", ("grad_q", 0), ("x", 1)), ("w_k[2,1]", ("grad_k", 1), ("x", 0)),
-    ("layers.0.weights_v.0.0", ("grad_v", 0), ("x", 0)), ("w_o[2,1]", ("grad_a", 1), ("h", 0)),
+    ("layers.0.weights_v.0.0", ("grad_v", 0), ("x", 0)), ("w_o[2,1]", ("grad_a", 1), ("context", 0)),
     ("b_o[1]", ("grad_a", 0), None)])
 def test_explain_param_sums_the_steps_terms(cli, tmp_path, param, inner, factor):
     """Each (sequence, step) term is PyTorch's inner gradient times the factor, and they add up to its gradient."""

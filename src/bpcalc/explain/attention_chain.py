@@ -67,7 +67,7 @@ def attention_names(key: tuple) -> list[str]:
 
 def _chain(m: str, c: int, dk: int, wo: bool) -> list[tuple[str, str]]:
     """The chain rule down to the scores for the inner gradient of projection m at feature c: (text, TeX) lines."""
-    hs = "H" if wo else "a"
+    hs = "C" if wo else "h"
     dA = (f"∂E/∂A_tj = Σ_c ∂E/∂{hs}_t[c]·V_j[c]", rf"\frac{{\partial E}}{{\partial A_{{tj}}}} = \sum_c "
           rf"\frac{{\partial E}}{{\partial {hs}_t[c]}} V_j[c]")
     dS = ("∂E/∂S_tj = A_tj(∂E/∂A_tj − Σ_m ∂E/∂A_tm·A_tm)   (the row softmax's Jacobian A_tm(δ_mj − A_tj))",
@@ -97,8 +97,8 @@ def derive_attention(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bo
     dk = P["weights_q"].shape[0]
     row = ix[0]
     if m == "o":
-        inner, iname = L.grad_a[..., row], f"∂E/∂a_t[{row + 1}]"
-        src, fname = rec["h"], "H_t"
+        inner, iname = L.grad_a[..., row], f"∂E/∂h_t[{row + 1}]"
+        src, fname = rec["context"], "C_t"
     else:
         inner, iname = rec[f"grad_{m}"][..., row], f"∂E/∂{m.upper()}_t[{row + 1}]"
         src, fname = L.a_prev, "x_t" if li == 0 else "a_t"

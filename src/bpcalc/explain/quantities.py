@@ -16,9 +16,9 @@ NETWORK_UPDATE = ("new_weights", "new_biases")
 # a recurrent layer's per-step quantities (issue 18): forward, then backward from the last step
 SEQUENCE_FORWARD = ("preactivation", "h", "c")
 SEQUENCE_BACKWARD = ("grad_h_next", "grad_h", "grad_preactivation", "grad_h_norm")
-# an attention layer's (issue 19): Q, K, V, the scores, their row softmax A (H = A·V is h above), then backward
-ATTENTION_FORWARD = ("q", "k", "v", "scores", "attention")
-ATTENTION_BACKWARD = ("grad_attention", "grad_v", "grad_scores", "grad_q", "grad_k")
+# an attention layer's (issue 19): Q, K, V, the scores, their row softmax A, the context A·V, then backward
+ATTENTION_FORWARD = ("q", "k", "v", "scores", "attention", "context")
+ATTENTION_BACKWARD = ("grad_context", "grad_attention", "grad_v", "grad_scores", "grad_q", "grad_k")
 FIELD_RANK = {"z": 0, "a": 1, "grad_a": 0, "local": 1, "delta": 2}  # of one neuron: z before a, ∂E/∂a before δ
 
 

@@ -2,9 +2,9 @@
 
     Q = X·W_qᵀ + b_q,  K = X·W_kᵀ + b_k,  V = X·W_vᵀ + b_v        (T × d_k each; W_* in nn.Linear layout, d_k × d)
     S = Q·Kᵀ / √d_k   (causal: S_ij = −∞ for j > i, so step i attends to steps 1..i only)
-    A = softmax(S), row by row;  H = A·V;  output = H·W_oᵀ + b_o (or H, without `weights_o`)
+    A = softmax(S), row by row;  C = A·V (the context);  output = C·W_oᵀ + b_o (or C, without `weights_o`)
 
-Backward (δ = ∂E/∂output): ∂E/∂H = δ·W_o, ∂E/∂A = ∂E/∂H·Vᵀ, ∂E/∂V = Aᵀ·∂E/∂H, each row of the scores through its
+Backward (δ = ∂E/∂output): ∂E/∂C = δ·W_o, ∂E/∂A = ∂E/∂C·Vᵀ, ∂E/∂V = Aᵀ·∂E/∂C, each row of the scores through its
 softmax's Jacobian ∂a_j/∂s_k = a_j(δ_jk − a_k), i.e. ∂E/∂s_ik = a_ik(g_ik − Σ_j g_ij a_ij), then the scaling and
 the projections. Vectorised over the samples (sequences) with matmul; every array has a leading sample axis."""
 
@@ -21,8 +21,8 @@ from bpcalc.registry.layers import attention_narrate as narr
 PROJ = "qkv"  # the three input projections, in order
 PARAMS = ("weights_q", "biases_q", "weights_k", "biases_k", "weights_v", "biases_v", "weights_o", "biases_o")
 # what the record keeps per sample (JSON: the sample axis dropped for one sequence)
-PER_SAMPLE = ("q", "k", "v", "scores", "attention", "h", "grad_h", "grad_attention", "grad_scores", "grad_q", "grad_k",
-              "grad_v")
+PER_SAMPLE = ("q", "k", "v", "scores", "attention", "context", "grad_context", "grad_attention", "grad_scores",
+              "grad_q", "grad_k", "grad_v")
 KEYS = frozenset({*PARAMS, "causal", "units", "init"})
 
 
@@ -142,7 +142,7 @@ def forward(P: dict, hp: dict, x: np.ndarray):
     out = H @ P["weights_o"].T if "weights_o" in P else H.copy()
     if P.get("biases_o") is not None:
         out += P["biases_o"]
-    rec = {"q": q, "k": k, "v": v, "scores": S, "mask": hidden, "attention": A, "h": H, "per_sample": PER_SAMPLE}
+    rec = {"q": q, "k": k, "v": v, "scores": S, "mask": hidden, "attention": A, "context": H, "per_sample": PER_SAMPLE}
     if hp.get("round") is not None:
         rec["round"] = (written, read)
     return out, {"x": x, "rec": rec}
@@ -155,7 +155,7 @@ def softmax_back(A: np.ndarray, gA: np.ndarray) -> np.ndarray:
 
 
 def _backward(P: dict, delta: np.ndarray, rec: dict, soft=None) -> dict:
-    """Every gradient inside the layer from δ = ∂E/∂output: ∂E/∂H, ∂E/∂A, ∂E/∂V, ∂E/∂S, ∂E/∂Q, ∂E/∂K (`soft`:
+    """Every gradient inside the layer from δ = ∂E/∂output: ∂E/∂C, ∂E/∂A, ∂E/∂V, ∂E/∂S, ∂E/∂Q, ∂E/∂K (`soft`:
     the softmax's backward, softmax_back unless a mistake's)."""
     soft = soft or softmax_back
     w, r = rec.get("round") or (_same, _same)  # hand rounding, as forward did it
@@ -167,7 +167,7 @@ def _backward(P: dict, delta: np.ndarray, rec: dict, soft=None) -> dict:
     sq = math.sqrt(q.shape[-1])
     gQ = r((gS @ k) / sq)  # quotients by √d_k
     gK = r((gS.transpose(0, 2, 1) @ q) / sq)
-    return {"grad_h": gH, "grad_attention": gA, "grad_scores": gS, "grad_q": gQ, "grad_k": gK, "grad_v": gV}
+    return {"grad_context": gH, "grad_attention": gA, "grad_scores": gS, "grad_q": gQ, "grad_k": gK, "grad_v": gV}
 
 
 def _sum_outer(g: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -206,7 +206,7 @@ def grads(P: dict, hp: dict, x: np.ndarray, delta: np.ndarray, cache: dict, G: d
     cache["rec"].pop("grad_q", None)
     cache.pop("inner", None)
     gr = _inner(P, delta, cache)
-    _write(G, x, cache["rec"]["h"], delta, gr)
+    _write(G, x, cache["rec"]["context"], delta, gr)
 
 
 def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
@@ -216,8 +216,8 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
 
 
 def record(cache: dict) -> dict:
-    """Q, K, V, the scores (−∞ where the mask hides a step), the mask, A and H; `grads` adds the inner gradients
-    to the same record (∂E/∂H, ∂E/∂A, ∂E/∂S, ∂E/∂Q, ∂E/∂K, ∂E/∂V) when the backward pass runs."""
+    """Q, K, V, the scores (−∞ where the mask hides a step), the mask, A and C = A·V; `grads` adds the inner gradients
+    to the same record (∂E/∂C, ∂E/∂A, ∂E/∂S, ∂E/∂Q, ∂E/∂K, ∂E/∂V) when the backward pass runs."""
     return cache["rec"]
 
 
@@ -231,7 +231,7 @@ def _diag_grads(m, P, hp, x, delta, cache, G) -> None:
     cache["rec"].pop("grad_q", None)
     cache.pop("inner", None)
     gr = _inner(P, delta, cache, _diagonal_only)
-    _write(G, x, cache["rec"]["h"], delta, gr)
+    _write(G, x, cache["rec"]["context"], delta, gr)
 
 
 def _diag_back(m, P, hp, delta, cache) -> np.ndarray:
@@ -346,9 +346,9 @@ ATTENTION = LayerKind(
                               "optionally causal and with an output projection"),
     params=PARAMS, keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=forward, grads=grads, back=back, torch=_torch,
-    json=("q", "k", "v", "scores", "attention", "h", *PARAMS, *(f"grad_{p}" for p in PARAMS),
-          *(f"new_{p}" for p in PARAMS), "a", "grad_a", "grad_h", "grad_attention", "grad_scores", "grad_q", "grad_k",
-          "grad_v", "optimizer_state"),
+    json=("q", "k", "v", "scores", "attention", "context", *PARAMS, *(f"grad_{p}" for p in PARAMS),
+          *(f"new_{p}" for p in PARAMS), "a", "grad_a", "grad_context", "grad_attention", "grad_scores", "grad_q",
+          "grad_k", "grad_v", "optimizer_state"),
     describe=_describe, record=record, mistakes=MISTAKES, sequence=True, param_name=narr.param_sym,
     torch_source=TORCH_SOURCE,
     narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,

@@ -12,6 +12,14 @@ import numpy as np
 from bpcalc.i18n import _
 from bpcalc.registry.kinds import Narration, Sym
 from bpcalc.registry.layers import narrate as nr
+from bpcalc.registry.layers.recurrent import H_SYM, step_name
+
+C_SYM = "C"  # the context C = A·V, before the output projection
+
+
+def out_sym(t: int | str, idx: tuple) -> Sym:
+    """The layer's output at step t as the next layer's rows name their input: h_t[k]."""
+    return step_name(H_SYM, t, idx)
 
 SPELLED = 3  # terms up to which a sum's symbols are written term by term (more: Σ with its count)
 
@@ -101,7 +109,6 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, step: int | None 
                    if nr.written(len(seen), full) else _("({n} terms)").format(n=len(seen)))
         out.rows.append(nr.row(A, definition, numbers, rec["attention"][s, i, j]))
     # H = A·V, then the output projection
-    hname = "H" if wo else "a"
     for r in hrows:
         i, c = ts[r // dk], r % dk
         seen = [j for j in range(T) if not _hidden(rec, i, j)]
@@ -109,21 +116,22 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, step: int | None 
         definition = _sum(names, "j", terms, (names.short("A", (i, "j")), names.short("V", ("j", c))))
         numbers = nr.products([(rec["attention"][s, i, j], rec["v"][s, j, c]) for j in seen], fmt) \
             if nr.written(len(seen), full) else _("({n} terms)").format(n=len(seen))
-        out.rows.append(nr.row(names.at(hname, (i, c)), definition, numbers, rec["h"][s, i, c]))
+        quantity = names.at(C_SYM, (i, c)) if wo else out_sym(i, (c,))
+        out.rows.append(nr.row(quantity, definition, numbers, rec["context"][s, i, c]))
     for r in orows:
         i, o = ts[r // dout], r % dout
         W, b = P["weights_o"], P.get("biases_o")
-        terms = [(names.short("H", (i, c)), names.short("w_o", (o, c))) for c in range(dk)]
-        definition = _sum(names, "c", terms, (names.short("H", (i, "c")), names.short("w_o", (o, "c"))))
-        numbers = nr.products([(rec["h"][s, i, c], W[o, c]) for c in range(dk)], fmt)
+        terms = [(names.short(C_SYM, (i, c)), names.short("w_o", (o, c))) for c in range(dk)]
+        definition = _sum(names, "c", terms, (names.short(C_SYM, (i, "c")), names.short("w_o", (o, "c"))))
+        numbers = nr.products([(rec["context"][s, i, c], W[o, c]) for c in range(dk)], fmt)
         if b is not None:
             definition = nr.plus([definition, names.short("b_o", (o,))])
             numbers += f" + {fmt.p_(b[o])}"
-        out.rows.append(nr.row(names.at("a", (i, o)), definition, numbers, L.a[s, i, o]))
+        out.rows.append(nr.row(out_sym(i, (o,)), definition, numbers, L.a[s, i, o]))
     if rec.get("mask") is not None:
         out.notes.append(_("causal: step i attends to steps 1 to i only (S_ij = −∞ for j > i, so A_ij = 0)"))
     if not wo:
-        out.notes.append(_("no output projection: the layer's output is H = A·V"))
+        out.notes.append(_("no output projection: the layer's output is the context A·V"))
     return out
 
 
@@ -138,7 +146,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     wo = "weights_o" in P
     dout = P["weights_o"].shape[0] if wo else dk
     d = L.a_prev.shape[2]
-    gA, gS, gH, A = rec["grad_attention"][s], rec["grad_scores"][s], rec["grad_h"][s], rec["attention"][s]
+    gA, gS, gH, A = rec["grad_attention"][s], rec["grad_scores"][s], rec["grad_context"][s], rec["attention"][s]
     ts = list(range(T)) if step is None else [step]
     nt_ = len(ts)
     out = Narration()
@@ -151,21 +159,23 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
     g_out = L.grad_a[s]
     for r in hrows:  # ∂E/∂H = ∂E/∂a·W_o
         i, c = ts[r // dk], r % dk
-        terms = [(ga(names.short("a", (i, o))), names.short("w_o", (o, c))) for o in range(dout)]
-        definition = _sum(names, "r", terms, (ga(names.short("a", (i, "r"))), names.short("w_o", ("r", c))))
+        terms = [(ga(out_sym(i, (o,))), names.short("w_o", (o, c))) for o in range(dout)]
+        definition = _sum(names, "r", terms, (ga(out_sym(i, ("r",))), names.short("w_o", ("r", c))))
         numbers = nr.products([(g_out[i, o], P["weights_o"][o, c]) for o in range(dout)], fmt)
-        out.rows.append(nr.row(ga(names.at("H", (i, c))), definition, numbers, gH[i, c]))
-    hs = "H" if wo else "a"
+        out.rows.append(nr.row(ga(names.at(C_SYM, (i, c))), definition, numbers, gH[i, c]))
+
+    def hs(t, idx: tuple) -> Sym:  # what ∂E/∂A and ∂E/∂V read: the context's gradient, or the output's
+        return names.short(C_SYM, (t, *idx)) if wo else out_sym(t, idx)
     grid = [(i, j) for i in ts for j in range(T)]
     for i, j in (grid[r] for r in arows):  # ∂E/∂A = ∂E/∂H·Vᵀ
-        terms = [(ga(names.short(hs, (i, c))), names.short("V", (j, c))) for c in range(dk)]
-        definition = _sum(names, "c", terms, (ga(names.short(hs, (i, "c"))), names.short("V", (j, "c"))))
+        terms = [(ga(hs(i, (c,))), names.short("V", (j, c))) for c in range(dk)]
+        definition = _sum(names, "c", terms, (ga(hs(i, ("c",))), names.short("V", (j, "c"))))
         numbers = nr.products([(gH[i, c], rec["v"][s, j, c]) for c in range(dk)], fmt)
         out.rows.append(nr.row(ga(names.at("A", (i, j))), definition, numbers, gA[i, j]))
     for r in vrows:  # ∂E/∂V = Aᵀ·∂E/∂H
         j, c = ts[r // dk], r % dk
-        terms = [(names.short("A", (i, j)), ga(names.short(hs, (i, c)))) for i in range(T)]
-        definition = _sum(names, "i", terms, (names.short("A", ("i", j)), ga(names.short(hs, ("i", c)))))
+        terms = [(names.short("A", (i, j)), ga(hs(i, (c,)))) for i in range(T)]
+        definition = _sum(names, "i", terms, (names.short("A", ("i", j)), ga(hs("i", (c,)))))
         numbers = nr.products([(A[i, j], gH[i, c]) for i in range(T)], fmt) if nr.written(T, full) else \
             _("({n} terms)").format(n=T)
         out.rows.append(nr.row(ga(names.at("V", (j, c))), definition, numbers, rec["grad_v"][s, j, c]))
@@ -239,24 +249,23 @@ def narrate_grads(L, fmt, names, full: bool = False) -> Narration:
     ga = names.grad
     for key, ix in entries:
         kind, m = key.split("_")
-        if m == "o":
-            g_arr, g_sym = L.grad_a, "a"
-            src, src_sym = rec["h"], "H"
-        else:
-            g_arr, g_sym = rec[f"grad_{m}"], m.upper()
-            src, src_sym = x, "in"
         row = ix[0]
+        if m == "o":
+            g_arr, g_name = L.grad_a, ga(out_sym("t", (row,)))
+            src, src_sym = rec["context"], C_SYM
+        else:
+            g_arr, g_name = rec[f"grad_{m}"], ga(names.short(m.upper(), ("t", row)))
+            src, src_sym = x, "in"
         letter = "t" if n == 1 else "n,t"
         if kind == "weights":
             col = ix[1]
-            gen = nr.times(ga(names.short(g_sym, ("t", row))), names.short(src_sym, ("t", col)))
+            gen = nr.times(g_name, names.short(src_sym, ("t", col)))
             definition = (f"Σ_{letter} {gen[0]}", rf"\sum_{{{letter}}} {gen[1]}")
             numbers = nr.products([(g_arr[q, t, row], src[q, t, col]) for q in range(n) for t in range(T)], fmt) \
                 if write else _("({n} terms)").format(n=n * T)
             name = param_sym(key, ix)
         else:
-            gsym = ga(names.short(g_sym, ("t", row)))
-            definition = (f"Σ_{letter} {gsym[0]}", rf"\sum_{{{letter}}} {gsym[1]}")
+            definition = (f"Σ_{letter} {g_name[0]}", rf"\sum_{{{letter}}} {g_name[1]}")
             numbers = nr.total(g_arr[:, :, row].reshape(-1), fmt) if write else _("({n} terms)").format(n=n * T)
             name = param_sym(key, ix)
         out.rows.append(nr.row(ga(name), definition, numbers, G[key][ix]))
