@@ -101,3 +101,24 @@ def test_out_shape_is_the_forward_shape(name: str, i: int):
     z, _ = kind.forward(P, hp, np.ones((1, *in_shape)))
     layer = SimpleNamespace(weights=P.get("weights"), biases=None, params=P, hyper=hp)
     assert kind.out_shape(layer, in_shape) == z.shape[1:]
+
+
+def test_keys_limit_is_the_loaders():
+    from bpcalc.registry.layers import keys
+    from bpcalc.spec import loader
+
+    assert keys.MAX_PARAMETERS == loader.MAX_PARAMETERS
+
+
+def test_a_new_kind_needs_no_list_outside_its_module():
+    """LAYERS is gathered from the modules of registry/layers/: every LayerKind defined there is registered."""
+    import importlib
+    from pathlib import Path
+
+    from bpcalc.registry import layers
+
+    defined = set()
+    for path in Path(layers.__file__).parent.glob("[!_]*.py"):
+        module = importlib.import_module(f"bpcalc.registry.layers.{path.stem}")
+        defined |= {v.name for v in vars(module).values() if isinstance(v, LayerKind)}
+    assert defined == set(LAYERS)

@@ -302,3 +302,32 @@ def test_hand_rounding_goes_step_by_step():
     assert np.asarray(d["layers"][0]["h"]) == pytest.approx(np.asarray(hs), abs=1e-12)
     y = [WO[0] @ hs[t] + BO[0] for t in range(3)]
     assert np.asarray(d["layers"][1]["z"])[:, 0] == pytest.approx(y, abs=1e-12)  # exact sums of rounded h
+
+
+def test_matrix_view_step_by_step():
+    """`run --view matrix`: each step's Z_t, H_t, ∂E/∂H_t (both paths) and Δ_t as matrices, the numbers of the
+    loops in by_hand()."""
+    a = by_hand()
+    text = _run_text(SPEC, "--view", "matrix")
+    h1, h2 = a["h"][0], a["h"][1]
+    assert f"H_1 = tanh( [0.35  -0.3] ) = [{h1[0]:.4g}  {h1[1]:.4g}]" in text
+    assert f"= [{h2[0]:.4g}  {h2[1]:.4g}]" in text
+    assert "∂E/∂H_2 = ∂E/∂H_2|out + Δ_3 W_hh" in text and "Δ_1 = ∂E/∂H_1 ⊙ (1 − H_1²)" in text
+    assert "∂E/∂W_hh = Σ_t Δ_tᵀ H_{t−1}" in text
+
+
+def test_schema_accepts_sequence_specs():
+    """The spec schema (editors) takes every fixture's rnn spec and refuses a conv key on an rnn layer."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from pathlib import Path
+
+    from bpcalc.spec.schema import build_schema
+
+    v = jsonschema.Draft202012Validator(build_schema())
+    for p in sorted((Path(__file__).parent / "fixtures" / "seq").glob("*.json")):
+        assert not list(v.iter_errors(json.loads(p.read_text())["spec"])), p.name
+    import yaml
+
+    bad = yaml.safe_load(SPEC)
+    bad["layers"][0]["kernel_size"] = 2
+    assert list(v.iter_errors(bad))

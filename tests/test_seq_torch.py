@@ -142,12 +142,3 @@ def test_run_save_round_trip(tmp_path, name):
     assert again.get("targets_at", "all") == fx["spec"].get("targets_at", "all")
     for key in ("weights_ih", "weights_hh", "biases_ih", "biases_hh"):
         _close(lay[key], fx["expected"]["layers"][0][f"new_{key}"], key)
-
-
-def test_matrix_view_is_refused_clearly(tmp_path):
-    fx = json.loads(RUNS[0].read_text())
-    spec = tmp_path / "s.yaml"
-    spec.write_text(yaml.safe_dump(fx["spec"], sort_keys=False, default_flow_style=None))
-    r = subprocess.run([sys.executable, "-m", "bpcalc", "run", str(spec), "--view", "matrix"],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "Traceback" not in r.stderr and "sequence" in r.stderr

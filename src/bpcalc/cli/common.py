@@ -154,9 +154,6 @@ def check_view(view: str, spec) -> str:
     if view == "matrix" and getattr(spec, "kind", None) != "network":
         raise SpecError(_("the matrix view is for layered networks; an expression graph has no matrices"),
                         hint=_("drop --view matrix: graphs are shown node by node"))
-    if view == "matrix" and getattr(spec, "targets_at", None) is not None:
-        raise SpecError(_("the matrix view does not show sequence networks (rnn) yet"),
-                        hint=_("drop --view matrix: the tables show every time step"))
     return view
 
 

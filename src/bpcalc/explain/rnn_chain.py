@@ -82,8 +82,8 @@ def derive_rnn(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = F
         src, fname = hprev[..., ix[1]], ("h_{t−1}[" + str(ix[1] + 1) + "]", "h_{t-1}[" + str(ix[1] + 1) + "]")
     else:
         src, fname = np.ones((n, T)), ("1", "1")
-    tanh = rec["nonlinearity"] == "tanh"
-    local = 1.0 - h * h if tanh else (pre > 0).astype(float)
+    nonlin = rec["nonlinearity"]
+    local = rc.f_prime(nonlin, pre, h)
     terms = []
     for s in range(n):
         for t in range(T):
@@ -97,8 +97,7 @@ def derive_rnn(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = F
     sums = ("Σ_s Σ_t", r"\sum_s \sum_t") if n > 1 else ("Σ_t", r"\sum_t")
     z = M(f"z_t[{j + 1}]", f"z_t[{j + 1}]")
     hj = M(f"h_t[{j + 1}]", f"h_t[{j + 1}]")
-    fp = (f"(1 − {hj.text}²)", rf"(1 - {hj.tex}^2)") if tanh else \
-        (f"relu′({z.text})", rf"\operatorname{{relu}}'({z.tex})")
+    fp = rc.f_prime_sym(nonlin, (z.text, z.tex), (hj.text, hj.tex))
     lines = [
         M(f"{lhs.text} = {sums[0]} ∂E/∂{z.text} · ∂{z.text}/∂{p.text}",
           rf"{lhs.tex} = {sums[1]} \frac{{\partial E}}{{\partial {z.tex}}} "

@@ -12,14 +12,9 @@ from collections.abc import Iterable
 
 from bpcalc.registry import activations, functions, losses, optimizers
 from bpcalc.registry.kinds import Activation, GraphFunction, LayerKind, Loss, Optimizer, Pair
-from bpcalc.registry.layers.attention import ATTENTION
-from bpcalc.registry.layers.conv2d import CONV2D
-from bpcalc.registry.layers.dense import DENSE
-from bpcalc.registry.layers.flatten import FLATTEN
-from bpcalc.registry.layers.pool import AVGPOOL, MAXPOOL
-from bpcalc.registry.layers.rnn import RNN
+from bpcalc.registry.layers import kinds as _layer_kinds
 
-LAYERS: dict[str, LayerKind] = {k.name: k for k in (DENSE, CONV2D, MAXPOOL, AVGPOOL, FLATTEN, RNN, ATTENTION)}
+LAYERS: dict[str, LayerKind] = {k.name: k for k in _layer_kinds()}  # every module of layers/ adds its own
 
 ACTIVATIONS: dict[str, Activation] = {a.name: a for a in activations.ENTRIES}
 LOSSES: dict[str, Loss] = {entry.name: entry for entry in losses.LOSS_ENTRIES}

@@ -412,6 +412,12 @@ class LayerKind:
     # the torch.nn.Module class an exported script defines for this kind (attention's SelfAttention), where torch has
     # none: its `torch` face then names the class without the torch. prefix
     torch_source: str = ""
+    # the spec's JSON schema (spec/schema.py) for the kind's own keys: key -> schema fragment with its description
+    # (keys several kinds share, such as weights, biases, activation, stride, padding, are described there), and
+    # the rule its layers follow (a oneOf/required fragment: which keys a layer of this kind needs)
+    schema: dict[str, dict] = field(default_factory=dict)
+    required: dict | None = None
+    rank: int = 100  # where the kind stands in lists (help, schema): lower first, then by name
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:

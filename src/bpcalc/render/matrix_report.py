@@ -359,6 +359,10 @@ def _after(doc: Doc, v: _View) -> None:
 # ---------------------------------------------------------------- documents
 def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
     """`run --view matrix`: forward, loss, backward, gradients, update and after, layer by layer in matrices."""
+    if tr.targets_at is not None:  # a sequence network: step by step (render/seq_matrix.py)
+        from bpcalc.render.seq_matrix import seq_matrix_report
+
+        return seq_matrix_report(tr, precision, full)
     v = _View(tr, precision, full)
     doc = Doc()
     _intro(doc, v, (_(tr.name) if tr.name else _("Network")) + _(": the step in matrices"))

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
-from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS
+from bpcalc.spec.loader import FREEZABLE, HYPER_RANGES, INITS, MAX_INT64, MAX_PARAMETERS, NOTATIONS, TARGETS_AT
 
 SCHEMA_FILE = "spec.schema.json"
 
@@ -123,7 +123,7 @@ def _layer_keys() -> dict:
                     "description": "Names of the weights, same shape as `weights`."},
         "biases": {"type": "array", "items": LABEL, "description": "Names of the biases, one per neuron."},
     }
-    return {
+    out = {
         "weights": {"anyOf": [{"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/kernels"}, DATA_FILE],
                     "description": "dense: row j = neuron j of this layer, column k = input k (w_jk); every row as "
                                    "long as the previous layer (or the inputs). conv2d: out_channels × in_channels × "
@@ -135,10 +135,6 @@ def _layer_keys() -> dict:
         "activation": _described(ACTIVATIONS, "The layer's activation (default sigmoid)"),
         "units": {"type": "integer", "minimum": 1, "maximum": MAX_PARAMETERS,
                   "description": "Instead of `weights`: this many neurons, initialised by `init` from `seed`."},
-        "channels": {"type": "integer", "minimum": 1, "maximum": MAX_PARAMETERS,
-                     "description": "conv2d, instead of `weights`: this many kernels (output channels), with "
-                                    "`kernel_size`, initialised by `init` from `seed`."},
-        "kernel_size": _pair("conv2d, with `channels`: the kernels' size, n or [rows, columns]."),
         "init": _enum(INITS, "With `units` or `channels`: how the weights are initialised (default: the top-level "
                       "init)."),
         "bias": {"type": "boolean", "description": "With `units` or `channels`: false = no biases (default true, "
@@ -147,41 +143,16 @@ def _layer_keys() -> dict:
                    "description": "Display names of this layer's quantities."},
         "stride": _pair("Step of the window, n or [rows, columns] (conv2d: default 1; pools: default `size`)."),
         "padding": _pair("Zeros (max-pool: −∞) added around each input map, n or [rows, columns] (default 0).", 0),
-        "size": _pair("The pooling window, n or [rows, columns]."),
-        "causal": {"type": "boolean", "description": "attention: true = step i attends to steps 1..i only (default "
-                                                    "false)."},
-        **_other_keys(),
     }
-
-
-def _other_keys() -> dict:
-    """The keys of the other layer kinds' own parameters (attention's weights_q, an rnn's weights_ih …), by their
-    names: weights_* a matrix, biases_* a vector; any other key of theirs as the loader reads it."""
-    out: dict[str, Any] = {}
-    for kind in LAYERS.values():
-        for key in sorted(kind.keys):
-            if key.startswith("weights_"):
-                out[key] = {"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE],
-                            "description": f"{kind.name}: its parameter {key} (a matrix; docs/spec.md)."}
-            elif key.startswith("biases_"):
-                out[key] = {"anyOf": [{"$ref": "#/$defs/vector"}, DATA_FILE, {"type": "null"}],
-                            "description": f"{kind.name}: its parameter {key} (a vector; docs/spec.md)."}
+    for kind in LAYERS.values():  # each kind's own keys, as its entry describes them
+        for key, rule in kind.schema.items():
+            out.setdefault(key, rule)
     return out
-
-
-# what a layer needs, by the keys its kind takes: weights or the keys that generate them; a pool's window
-_REQUIRED = {
-    "units": {"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
-    "channels": {"oneOf": [{"required": ["weights"]}, {"required": ["channels", "kernel_size"]}]},
-    "size": {"required": ["size"]},
-}
 
 
 def _layer() -> dict:
     """A layer: `type:` picks the registry entry; each kind's branch allows only the keys that entry takes."""
     keys = _layer_keys()
-    keys.update({k: {"description": "See docs/spec.md."} for kind in LAYERS.values() for k in sorted(kind.keys)
-                 if k not in keys})  # a kind's own setting the table above does not describe yet
     branches = []
     for name, kind in LAYERS.items():
         allowed = sorted(kind.keys | {"type"})
@@ -192,12 +163,8 @@ def _layer() -> dict:
             branch["properties"]["weights"] = ({"anyOf": [{"$ref": "#/$defs/matrix"}, DATA_FILE]} if kind.vector
                                                else {"anyOf": [{"$ref": "#/$defs/kernels"}, {"$ref": "#/$defs/matrix"},
                                                                DATA_FILE]})
-        for key, rule in _REQUIRED.items():
-            if key in kind.keys:
-                branch.update(rule)
-        own = [p for p in kind.params if p.startswith("weights_")]
-        if "units" in kind.keys and "weights" not in kind.params and own:  # its own weights, or units
-            branch["oneOf"] = [{"required": [own[0]]}, {"required": ["units"]}]
+        if kind.required:  # what a layer of the kind needs: weights or the keys that generate them; a window
+            branch.update(kind.required)
         branches.append(branch)
     props = {"type": _described(LAYERS, f"The layer's kind (default {DEFAULT_LAYER})"), **keys}
     return {"type": "object", "properties": props, "additionalProperties": False, "anyOf": branches,
@@ -209,13 +176,14 @@ def _samples(what: str, kind: str = "number") -> dict:
     """Inline samples (`kind` number, or probability: in [0, 1]) or a data file."""
     one = "#/$defs/number" if kind == "number" else "#/$defs/probability"
     row = {"type": "array", "minItems": 1, "items": {"$ref": one}}
-    rows = {"type": "array", "minItems": 1, "items": row}
+    maps = [{"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}}, {"$ref": "#/$defs/kernels"}]
+    seqs = {"type": "array", "minItems": 1, "items": {"type": "array", "minItems": 1, "items": row}}  # N × T × K
     return {"description": f"{what}: one sample [..] (a single number for one value), a list of samples "
                            "[[..], [..]], or a .csv/.npy file; feature maps (a network whose first layer is conv2d, or "
                            "whose output is maps): C × H × W, or N × C × H × W for several samples; sequences (a "
-                           "network whose first layer is rnn or attention): T × features, or N × T × features.",
-            "anyOf": [{"$ref": one}, row, rows, {"type": "array", "minItems": 1, "items": rows},  # up to N×T×F
-                      *([{"$ref": "#/$defs/kernels"}] if kind == "number" else []), DATA_FILE]}  # N×C×H×W
+                           "network whose first layer is rnn): T × features, or N × T × features.",
+            "anyOf": [{"$ref": one}, row, {"type": "array", "minItems": 1, "items": row},
+                      *(maps if kind == "number" else [seqs]), DATA_FILE]}
 
 
 def _probability_targets(target_key: str, sample: bool) -> dict:
@@ -249,11 +217,11 @@ def _network() -> dict:
         "batch_size": {"type": "integer", "minimum": 1, "maximum": MAX_INT64,
                        "description": "Samples per update (default: all)."},
         "shuffle": {"type": "boolean", "description": "Shuffle samples each epoch (uses `seed`)."},
-        "targets_at": {"enum": ["all", "last"], "description": "A sequence network's targets: one per step (all, "
-                                                            "the default) or the last step's only (last)."},
         "optimizer": _optimizer(),
         "weight_decay": {"$ref": "#/$defs/number", "description": "L2 weight decay added to the gradient."},
         "training_state": _training_state("layers"),
+        "targets_at": _enum(TARGETS_AT, "A network whose first layer is rnn: `all` (default) takes a target per "
+                            "step (T × outputs per sequence), `last` the last step's only (outputs per sequence)."),
         "notation": _enum(NOTATIONS, "How quantities are named in the output (--notation overrides; JSON is the same "
                           "in all): " + "; ".join(f"{k}: {v}" for k, v in NOTATIONS.items()) + "."),
     }

@@ -341,6 +341,22 @@ def _faults(L, sheet: int) -> list[str]:
     return out
 
 
+# the spec schema of the kind's own keys (its `schema` face), and what a layer of it needs
+_FILE = {"type": "string", "pattern": r"\.([cC][sS][vV]|[nN][pP][yY])$",
+         "description": "A .csv or .npy file, relative to the spec file."}
+_MATRIX = {"anyOf": [{"$ref": "#/$defs/matrix"}, _FILE]}
+_VECTOR = {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, _FILE, {"type": "null"}]}
+SCHEMA = {
+    **{f"weights_{m}": {**_MATRIX, "description": f"attention: W_{m}, d_k × d in nn.Linear's layout."} for m in PROJ},
+    "weights_o": {**_MATRIX, "description": "attention: the output projection W_o, d_out × d_k (optional)."},
+    **{f"biases_{m}": {**_VECTOR, "description": f"attention: b_{m}, one per row of weights_{m} (optional)."}
+       for m in "qkvo"},
+    "causal": {"type": "boolean", "description": "attention: true = step i attends to steps 1..i only (default "
+                                                "false)."},
+}
+REQUIRED = {"oneOf": [{"required": [f"weights_{m}" for m in PROJ]}, {"required": ["units"]}]}
+
+
 ATTENTION = LayerKind(
     name="attention", help=N_("single-head scaled dot-product self-attention over a sequence: softmax(Q·Kᵀ/√d_k)·V, "
                               "optionally causal and with an output projection"),
@@ -349,7 +365,8 @@ ATTENTION = LayerKind(
     json=("q", "k", "v", "scores", "attention", "context", *PARAMS, *(f"grad_{p}" for p in PARAMS),
           *(f"new_{p}" for p in PARAMS), "a", "grad_a", "grad_context", "grad_attention", "grad_scores", "grad_q",
           "grad_k", "grad_v", "optimizer_state"),
-    describe=_describe, record=record, mistakes=MISTAKES, sequence=True, param_name=narr.param_sym,
+    describe=_describe, record=record, mistakes=MISTAKES, sequence=True, param_name=narr.param_sym, rank=6,
+    schema=SCHEMA, required=REQUIRED,
     torch_source=TORCH_SOURCE,
     narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,
     new=Generator(word="attention", syntax="attentionN, attentionNc, attentionNo, attentionNco", read=_read,

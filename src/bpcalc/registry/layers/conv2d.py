@@ -7,6 +7,7 @@ import numpy as np
 
 from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
+from bpcalc.registry.layers import keys
 from bpcalc.registry.layers import narrate as nr
 
 KEYS = frozenset({"weights", "biases", "bias", "activation", "stride", "padding", "channels", "kernel_size", "init"})
@@ -436,7 +437,12 @@ def matrices(P, hp, x, grad_a, delta, record) -> dict:
 
 
 CONV2D = LayerKind(
-    name="conv2d", help=N_("a 2-D convolution (cross-correlation, as PyTorch): kernels slide over the input "
+    name="conv2d", rank=1,
+    schema={"channels": keys.count("conv2d, instead of `weights`: this many kernels (output channels), with "
+                                   "`kernel_size`, initialised by `init` from `seed`."),
+            "kernel_size": keys.pair("conv2d, with `channels`: the kernels' size, n or [rows, columns].")},
+    required={"oneOf": [{"required": ["weights"]}, {"required": ["channels", "kernel_size"]}]},
+    help=N_("a 2-D convolution (cross-correlation, as PyTorch): kernels slide over the input "
                            "channels; stride, zero padding; then the activation"),
     params=("weights", "biases"), keys=KEYS, activation=True, parse=parse, out_shape=out_shape,
     forward=forward, grads=grads, back=back, torch=_torch,

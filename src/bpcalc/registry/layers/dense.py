@@ -268,7 +268,8 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
 
 
 DENSE = LayerKind(
-    name="dense", help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
+    name="dense", rank=0, required={"oneOf": [{"required": ["weights"]}, {"required": ["units"]}]},
+    help=N_("a fully connected layer: z = W·a + b, then the activation (the default type)"),
     params=("weights", "biases"), keys=KEYS, activation=True, parse=parse,
     out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.weights.shape[0]),
     forward=forward, grads=grads, back=back,

@@ -53,7 +53,7 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
 
 
 FLATTEN = LayerKind(
-    name="flatten", help=N_("feature maps C×H×W laid out as one vector per sample (channel, row, column)"),
+    name="flatten", rank=4, help=N_("feature maps C×H×W laid out as one vector per sample (channel, row, column)"),
     params=(), keys=frozenset(), activation=False, parse=lambda rd, raw, path, in_shape: rd.layer(None, None),
     out_shape=lambda layer, in_shape: (in_shape[0] * in_shape[1] * in_shape[2],),
     forward=forward, grads=lambda *args: None, back=back, torch=lambda layer: "nn.Flatten()",

@@ -8,6 +8,7 @@ import numpy as np
 
 from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
+from bpcalc.registry.layers import keys
 from bpcalc.registry.layers import narrate as nr
 from bpcalc.registry.layers.conv2d import OVERLAPS_HOWS, OVERLAPS_TEXT
 from bpcalc.registry.layers.conv2d import _at as at
@@ -343,8 +344,11 @@ def _avg_matrices(P, hp, x, grad_a, delta, record) -> dict:
 
 
 
+SCHEMA = {"size": keys.pair("The pooling window, n or [rows, columns].")}
+
 MAXPOOL = LayerKind(
-    name="maxpool", help=N_("max pooling: each cell the maximum of its window; the gradient goes to that maximum"),
+    name="maxpool", rank=2, schema=SCHEMA, required={"required": ["size"]},
+    help=N_("max pooling: each cell the maximum of its window; the gradient goes to that maximum"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=max_forward, grads=_no_grads, back=max_back, torch=_torch("MaxPool2d"),
     json=("a", "grad_a"), describe=_describe("maxpool"), record=_record_max, mistakes=MAX_MISTAKES,
@@ -355,7 +359,8 @@ MAXPOOL = LayerKind(
 
 
 AVGPOOL = LayerKind(
-    name="avgpool", help=N_("average pooling: each cell the mean of its window; the gradient is shared evenly"),
+    name="avgpool", rank=3, schema=SCHEMA, required={"required": ["size"]},
+    help=N_("average pooling: each cell the mean of its window; the gradient is shared evenly"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=out_shape,
     forward=avg_forward, grads=_no_grads, back=avg_back, torch=_torch("AvgPool2d"),
     json=("a", "grad_a"), describe=_describe("avgpool"), mistakes=AVG_MISTAKES,

@@ -23,6 +23,25 @@ KEYS = frozenset({"units", "weights_ih", "weights_hh", "biases_ih", "biases_hh",
 PARAMS = ("weights_ih", "weights_hh", "biases_ih", "biases_hh")
 BLOWUP = 10.0  # a gradient norm that falls or grows by more than this along the sequence is named in a note
 
+# the spec schema of the recurrent kinds' own keys (their `schema` face), and what a layer of them needs
+_FILE = {"type": "string", "pattern": r"\.([cC][sS][vV]|[nN][pP][yY])$",
+         "description": "A .csv or .npy file, relative to the spec file."}
+_MATRIX = {"anyOf": [{"$ref": "#/$defs/matrix"}, _FILE]}
+_VECTOR = {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, _FILE]}
+SCHEMA = {
+    "weights_ih": {**_MATRIX, "description": "rnn, lstm, gru: gates·units × features in PyTorch's layout "
+                                             "(weight_ih_l0); row j = unit j."},
+    "weights_hh": {**_MATRIX, "description": "rnn, lstm, gru: gates·units × units (weight_hh_l0)."},
+    "biases_ih": {**_VECTOR, "description": "gates·units values (bias_ih_l0); absent with the weights given: none."},
+    "biases_hh": {**_VECTOR, "description": "gates·units values (bias_hh_l0); absent with the weights given: none."},
+    "h0": {"anyOf": [{"$ref": "#/$defs/vector"}, {"$ref": "#/$defs/number"}, {"$ref": "#/$defs/matrix"}],
+           "description": "The initial state, one value per unit (or N rows of them); default zeros."},
+    "truncate": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1,
+                 "description": "Truncated backpropagation through time: the state detached every k steps (as in "
+                                "PyTorch); default: the whole sequence."},
+}
+REQUIRED = {"oneOf": [{"required": ["weights_ih", "weights_hh"]}, {"required": ["units"]}]}
+
 
 # ---------------------------------------------------------------- spec keys
 def read_params(rd, raw: dict, path: tuple, F: int, gates: int, kind: str) -> dict[str, np.ndarray]:
@@ -225,3 +244,25 @@ def x_sym(names, t: int, k: int | str) -> Sym:
     """The layer's input at step t: x_t[k] (the network's inputs) or the layer below's h_t[k]."""
     base = ("x", "x") if names.li == 0 else H_SYM
     return step_name(base, t, (k,))
+
+
+# ---------------------------------------------------------------- the nonlinearity's faces (tables, explain, matrices)
+def f_tex(nonlin: str) -> str:
+    """The nonlinearity's name in LaTeX: \\tanh, \\operatorname{relu}."""
+    return r"\tanh" if nonlin == "tanh" else rf"\operatorname{{{nonlin}}}"
+
+
+def f_prime(nonlin: str, pre: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """f′ at the pre-activation: 1 − h² for tanh, 1 where z > 0 for relu (0 at 0, as PyTorch)."""
+    return 1.0 - h * h if nonlin == "tanh" else (pre > 0).astype(np.float64)
+
+
+def f_prime_sym(nonlin: str, z: Sym, h: Sym) -> Sym:
+    """f′ written in the step's names: (1 − h²) for tanh, relu′(z)."""
+    return (f"(1 − {h[0]}²)", rf"(1 - {h[1]}^{{2}})") if nonlin == "tanh" else \
+        (f"{nonlin}′({z[0]})", rf"{f_tex(nonlin)}'({z[1]})")
+
+
+def f_prime_numbers(nonlin: str, fmt, pre: float, h: float) -> str:
+    """f′ with the numbers: 1 − 0.3²; relu′ as 1 or 0."""
+    return f"1 − {fmt.p_(h)}²" if nonlin == "tanh" else ("1" if pre > 0 else "0")

@@ -29,8 +29,7 @@ def _f(kind: str, s: np.ndarray) -> np.ndarray:
 
 
 def _df(kind: str, s: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """f′ at the pre-activation: 1 − h² for tanh, 1 where s > 0 for relu (0 at 0, as PyTorch)."""
-    return 1.0 - h * h if kind == "tanh" else (s > 0).astype(np.float64)
+    return rc.f_prime(kind, s, h)
 
 
 def forward(P, hp, x):
@@ -232,17 +231,12 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False, step: int | None 
                 numbers = _("({n} terms)").format(n=Fn + Hn + sum(b in P for b in ("biases_ih", "biases_hh")))
             z = rc.step_name(Z_SYM, t, (j,))
             out.rows.append(nr.row(z, definition, numbers, pre[t, j], words=not write))
-            out.rows.append(nr.row(rc.step_name(rc.H_SYM, t, (j,)), (f"{f}({z[0]})", rf"\{f}({z[1]})" if f == "tanh"
-                                                                      else rf"\operatorname{{relu}}({z[1]})"),
+            out.rows.append(nr.row(rc.step_name(rc.H_SYM, t, (j,)), (f"{f}({z[0]})", rf"{rc.f_tex(f)}({z[1]})"),
                                    f"{f}({fmt(pre[t, j])})", h[t, j]))
     if 0 in _steps(L, step):
         out.notes.append(_("h_0 is the initial state ({what})").format(
             what=_("given as h0") if L.hyper.get("h0") is not None else _("zeros")))
     return out
-
-
-def _local_text(f: str, fmt, pre: float, h: float) -> str:
-    return f"1 − {fmt.p_(h)}²" if f == "tanh" else ("1" if pre > 0 else "0")
 
 
 def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, own_delta: bool = True,
@@ -261,11 +255,10 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
         rc.path_rows(L, s, fmt, out, t, Hn, k, "grad_h_next")
         for j in nr.shown(Hn, full):
             z, hq = rc.step_name(Z_SYM, t, (j,)), rc.step_name(rc.H_SYM, t, (j,))
-            local = (f"(1 − {hq[0]}²)", rf"(1 - {hq[1]}^2)") if f == "tanh" else \
-                (f"relu′({z[0]})", rf"\operatorname{{relu}}'({z[1]})")
+            local = rc.f_prime_sym(f, z, hq)
             out.rows.append(nr.row(rc.grad(z), nr.times(rc.grad(hq), local),
                                    f"{fmt.p_(rec['grad_h'][s, t, j])} × "
-                                   f"({_local_text(f, fmt, rec['preactivation'][s, t, j], rec['h'][s, t, j])})",
+                                   f"({rc.f_prime_numbers(f, fmt, rec['preactivation'][s, t, j], rec['h'][s, t, j])})",
                                    d[t, j]))
         if t > 0:
             cut_here = rc.cut(t - 1, k)
@@ -338,7 +331,7 @@ RNN = LayerKind(
     params=rc.PARAMS, keys=KEYS, activation=False, parse=parse,
     out_shape=lambda layer, in_shape: (in_shape[0], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back, torch=_torch, json=JSON, describe=_describe, record=record,
-    sequence=True, param_name=rc.param_sym, mistakes=MISTAKES,
+    sequence=True, param_name=rc.param_sym, mistakes=MISTAKES, rank=5, schema=rc.SCHEMA, required=rc.REQUIRED,
     new=Generator(word="rnn", syntax="rnnN", read=_read, out_shape=_out, draw=_draw, faults=_faults),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
 )
