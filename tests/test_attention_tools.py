@@ -258,3 +258,10 @@ def test_explain_text_names_the_softmax_jacobian(cli, tmp_path):
     _fx, spec = _spec("run_t3_causal_softmax_ce", tmp_path)
     out = cli("explain", spec, "--param", "w_k[1,1]").stdout
     assert "Layer 2: attention" in out and "∂E/∂S_tj = A_tj(∂E/∂A_tj − Σ_m ∂E/∂A_tm·A_tm)" in out
+
+
+def test_matrix_views_refuse_attention_networks_cleanly(cli, tmp_path):
+    _fx, spec = _spec("run_t3_causal_softmax_ce", tmp_path)
+    for cmd in ("run", "explain"):
+        r = cli(cmd, spec, "--view", "matrix")
+        assert r.exit_code == 2 and "matrix view" in r.stderr and "Traceback" not in r.stderr, (cmd, r.stderr)

@@ -86,6 +86,10 @@ def explain(
     if view == "matrix" and param:
         raise SpecError(_("--param picks single parameters; the matrix view derives whole layers"),
                         hint=_("drop --param, or use --view neuron"))
+    if view == "matrix" and getattr(s, "targets_at", None) is not None:  # (run --view matrix shows them)
+        raise SpecError(_("explain's matrix view does not derive sequence networks yet"),
+                        hint=_("drop --view matrix (explain --param derives a parameter over the steps), or use "
+                               "run --view matrix"))
     trace = run_step(s, learning_rate=learning_rate, round_to=round)
     c.refuse_non_finite(trace)
     ex = derive(trace, precision, param, full)
