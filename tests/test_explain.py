@@ -302,6 +302,9 @@ def _namespace(part, rng) -> tuple[dict, object]:
         z = rng.normal(size=4)
         a = np_softmax(z)
         return {"z": z, "a": a, "S": np.sum(np.exp(z))}, jacobian(np_softmax, z)
+    if part.check == "vjp":  # softmax inside a layer: any ∂E/∂a = g, E = g·a locally
+        z, g = rng.normal(size=4), rng.normal(size=4)
+        return {"z": z, "a": np_softmax(z), "g": g}, central(lambda v: g @ np_softmax(v), z)
     if part.check == "dz_loss":
         act, loss = f.split("+")
         K = 3

@@ -45,6 +45,12 @@ EXAMPLES = {
     "dropout": [((4,), {}, {"p": 0.5, "mode": "train", "mask": np.array([1.0, 0.0, 0.0, 1.0])}),
                 ((2, 3, 3), {}, {"p": 0.25, "mode": "train", "seed": 3}),
                 ((3,), {}, {"p": 0.5, "mode": "eval"})],
+    "attention": [((3, 2), {"weights_q": (2, 2), "weights_k": (2, 2), "weights_v": (2, 2)}, {"causal": False}),
+                  ((4, 3), {"weights_q": (2, 3), "biases_q": (2,), "weights_k": (2, 3), "biases_k": (2,),
+                            "weights_v": (2, 3), "biases_v": (2,), "weights_o": (3, 2), "biases_o": (3,)},
+                   {"causal": True}),
+                  ((1, 2), {"weights_q": (3, 2), "weights_k": (3, 2), "weights_v": (3, 2), "weights_o": (2, 3)},
+                   {"causal": True})],
 }
 
 

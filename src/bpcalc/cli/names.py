@@ -11,7 +11,8 @@ OPTIMIZERS: tuple[str, ...] = (
     "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw",
 )
 LAYERS: tuple[str, ...] = (
-    "dense", "conv2d", "maxpool", "avgpool", "flatten", "batchnorm", "rnn", "layernorm", "dropout", "lstm", "gru",
+    "dense", "conv2d", "maxpool", "avgpool", "flatten", "batchnorm", "rnn", "attention", "layernorm", "dropout",
+    "lstm", "gru",
 )
 FUNCTIONS: tuple[str, ...] = (
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "square", "abs", "max", "min",

@@ -154,6 +154,7 @@ class Explanation:
     shown: int = 1  # samples whose factors are written out (the first few; all with --full): their texts only
     conv: list = field(default_factory=list)  # conv_chain.ConvDerivation: kernel weights of conv2d layers
     rnn: list = field(default_factory=list)  # rnn_chain.RnnDerivation: recurrent parameters, unrolled over the steps
+    attention: list = field(default_factory=list)  # attention_chain.AttentionDerivation: an attention layer's
 
 
 # ====================================================================== tex of ops' plain-text templates
@@ -820,10 +821,18 @@ def _with_rnn(trace: NetworkTrace, fmt: Fmt, params: list[str] | None, full: boo
                          "{shape} network; loss {loss}", shape="-".join(
                              "×".join(map(str, x.shape[1:])) for x in [trace.inputs] + [L.a for L in trace.layers]),
                          loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
+    from bpcalc.explain.attention_chain import attention_keys, attention_names, derive_attention
     from bpcalc.explain.gated_chain import derive_gated, is_gated
 
-    ex.rnn = [(derive_gated if is_gated(trace, k[1]) else derive_rnn)(trace, k, nt.number(k[1]), fmt, full)
-              for k in select_rnn(trace, params)]  # (lstm and gru: each gate's δ, explain/gated_chain.py)
+    att = attention_keys(trace)
+    table = {nm.replace(" ", ""): k for k in att for nm in attention_names(k)}
+    mine = att if not params else [table[p.strip().replace(" ", "")] for p in params
+                                   if p.strip().replace(" ", "") in table]
+    rest = None if not params else [p for p in params if p.strip().replace(" ", "") not in table]
+    if rest is None or rest:  # the recurrent parameters (all, or those named that are no attention layer's)
+        ex.rnn = [(derive_gated if is_gated(trace, k[1]) else derive_rnn)(trace, k, nt.number(k[1]), fmt, full)
+                  for k in select_rnn(trace, rest)]  # (lstm and gru: each gate's δ, explain/gated_chain.py)
+    ex.attention = [derive_attention(trace, k, nt.number(k[1]), fmt, full) for k in dict.fromkeys(mine)]
     return ex
 
 

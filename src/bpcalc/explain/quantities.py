@@ -16,6 +16,9 @@ NETWORK_UPDATE = ("new_weights", "new_biases")
 # a recurrent layer's per-step quantities (issue 18): forward, then backward from the last step
 SEQUENCE_FORWARD = ("preactivation", "h", "c")
 SEQUENCE_BACKWARD = ("grad_h_next", "grad_h", "grad_preactivation", "grad_h_norm")
+# an attention layer's (issue 19): Q, K, V, the scores, their row softmax A, the context A·V, then backward
+ATTENTION_FORWARD = ("q", "k", "v", "scores", "attention", "context")
+ATTENTION_BACKWARD = ("grad_context", "grad_attention", "grad_v", "grad_scores", "grad_q", "grad_k")
 FIELD_RANK = {"z": 0, "a": 1, "grad_a": 0, "local": 1, "delta": 2}  # of one neuron: z before a, ∂E/∂a before δ
 
 
@@ -224,7 +227,7 @@ def _layered_quantities(data: dict) -> Iterator[Quantity]:
             yield Quantity(key, (), v, (phase, rank, field, cell))
 
     for li, L in enumerate(layers):
-        for f, field in enumerate(("z", "a", *SEQUENCE_FORWARD)):
+        for f, field in enumerate(("z", *ATTENTION_FORWARD, "a", *SEQUENCE_FORWARD)):
             if L.get(field) is not None:
                 yield from cells(f"layers.{li}.{field}", L[field], 0, li, f)
     if data.get("loss_terms") is not None:
@@ -233,7 +236,7 @@ def _layered_quantities(data: dict) -> Iterator[Quantity]:
         yield from cells("sample_loss", data["sample_loss"], 1, 1, 0)
     yield Quantity("loss", SCALAR_NAMES["loss"], data["loss"], (1, 2, 0, ()))
     for li in range(last, -1, -1):
-        for f, field in enumerate((*NETWORK_BACKWARD, *SEQUENCE_BACKWARD)):
+        for f, field in enumerate((*NETWORK_BACKWARD, *SEQUENCE_BACKWARD, *ATTENTION_BACKWARD)):
             if layers[li].get(field) is not None:
                 yield from cells(f"layers.{li}.{field}", layers[li][field], 2, last - li, f)
     for phase, fields in ((3, NETWORK_GRADS), (4, NETWORK_UPDATE)):

@@ -582,6 +582,16 @@ else:
     print(f"loss after  {result['loss_after']!r}")'''
 
 
+def torch_attr(name: str) -> str:
+    """A parameter's attribute on its torch module: weight, bias; nn.RNN's weight_ih_l0 …; weights_q -> weight_q."""
+    if name in TORCH_PARAM:
+        return TORCH_PARAM[name]
+    if name in TORCH_RNN_PARAM:
+        return TORCH_RNN_PARAM[name]
+    kind, _sep, which = name.partition("_")
+    return f"{TORCH_PARAM.get(kind, kind)}_{which}"
+
+
 def _sequence_script(spec, dest: Path | None) -> str:
     """A sequence network: nn.RNN (batch_first) and nn.Linear over every step; truncate k as the state detached
     every k steps; the loss over the rows that enter it (every step, or the last)."""
@@ -599,12 +609,14 @@ def _sequence_script(spec, dest: Path | None) -> str:
     lines.append(f"T = {_data_code(spec, 'targets', dest)}")
     lines.append("\n# " + _("each layer as the torch.nn module of its kind, with bpcalc's parameters (PyTorch's "
                             "layouts); nn.Linear applies at every step"))
+    for source in dict.fromkeys(LAYERS[L.type].torch_source for L in spec.layers if LAYERS[L.type].torch_source):
+        lines.append(source.rstrip("\n") + "\n\n")
     lines.append("layers = torch.nn.ModuleList([")
     for L in spec.layers:
-        lines.append(f"    torch.{LAYERS[L.type].torch(L)},")
+        kind = LAYERS[L.type]
+        lines.append(f"    {'' if kind.torch_source else 'torch.'}{kind.torch(L)},")
     lines.append("])")
-    params = [{name: (TORCH_RNN_PARAM if LAYERS[L.type].sequence else TORCH_PARAM)[name] for name in L.params}
-              for L in spec.layers]
+    params = [{name: torch_attr(name) for name in L.params} for L in spec.layers]
     lines.append(f"PARAMS = {params!r}")
     lines.append("with torch.no_grad():")
     for i, L in enumerate(spec.layers):
@@ -638,7 +650,7 @@ def forward(x):
     """Each layer's output before its activation (nn.RNN's h) and after, (n, T, units)."""
     outs, as_ = [], []
     for i, layer in enumerate(layers):
-        if KINDS[i] == "dense":
+        if not isinstance(layer, torch.nn.RNNBase):  # a module over the whole sequence at once
             z = layer(x)
         else:
             h = None if H0[i] is None else torch.tensor(H0[i]).expand(x.shape[0], -1)[None].contiguous()

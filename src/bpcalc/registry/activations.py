@@ -241,6 +241,20 @@ _SOFTMAX_BOTH = Part(
              N_("δ_ji = 1 if j = i else 0 (Kronecker delta): the full Jacobian"), "np.diag(a) - np.outer(a, a)"),
     ), "jacobian", "softmax")
 
+_SOFTMAX_ANY = Part(
+    N_("softmax inside a layer (a row of attention's scores): ∂E/∂z_j for any ∂E/∂a = g"), "∂E/∂z_j",
+    r"\frac{\partial E}{\partial z_j}", (
+        Step("Σ_i g_i · ∂a_i/∂z_j", r"\sum_i g_i \frac{\partial a_i}{\partial z_j}",
+             N_("chain rule: z_j reaches E through every a_i of its row")),
+        Step("Σ_i g_i · a_i(δ_ij − a_j)", r"\sum_i g_i\, a_i (\delta_{ij} - a_j)",
+             N_("the softmax Jacobian, every entry (the off-diagonal −a_i·a_j too)"),
+             "g @ (np.diag(a) - np.outer(a, a))"),
+        Step("a_j·g_j − a_j·Σ_i g_i a_i", r"a_j g_j - a_j \sum_i g_i a_i", N_("only i = j survives δ_ij"),
+             "a * g - a * np.sum(g * a)"),
+        Step("a_j(g_j − Σ_i g_i a_i)", r"a_j \left(g_j - \sum_i g_i a_i\right)", N_("factor out a_j"),
+             "a * (g - np.sum(g * a))"),
+    ), "vjp", "softmax")
+
 _GELU = Part(
     N_("d gelu(z)/dz by the product rule, with Φ the standard normal CDF"), "d gelu(z)/dz",
     r"\frac{d\,\mathrm{gelu}(z)}{dz}", (
@@ -329,13 +343,15 @@ LINEAR = Activation(
 SOFTMAX = Activation(
     "softmax", "e^(z_j)/Σ_k e^(z_k) over the layer: a probability distribution", "softmax", r"\mathrm{softmax}",
     "e^(z_j) / Σ_k e^(z_k)", r"\frac{e^{z_j}}{\sum_k e^{z_k}}", "a_j(δ_jk − a_k)", r"a_j(\delta_{jk}-a_k)",
-    softmax, None, "torch.softmax(z, dim=1)", (_SOFTMAX_SAME, _SOFTMAX_OTHER, _SOFTMAX_BOTH),
+    softmax, None, "torch.softmax(z, dim=1)", (_SOFTMAX_SAME, _SOFTMAX_OTHER, _SOFTMAX_BOTH, _SOFTMAX_ANY),
     ("jacobian", "np.diag(a) - np.outer(a, a)"), local_t="Jacobian", rounded=True, probability=True,
     log_forward=log_softmax, log1m_forward=log1m_softmax, bounds=(0.0, 1.0),
     unit=("softmax_{j}({z})", r"\operatorname{{softmax}}_{{{j}}}({z})"),
     unit_t=("e^{z} / Σ_k e^z_k", r"e^{{{z}}} / \sum_k e^{{z_k}}"),
     notes=(N_("Each a_j depends on every z_i, so ∂a/∂z is a full matrix; with cross-entropy it collapses to "
-           "a − t."),))
+           "a − t."),
+           N_("The shortcut a − t needs cross-entropy right after the softmax. Inside attention ∂E/∂a comes from "
+              "A·V instead, so the whole Jacobian is used: its diagonal a_j(1 − a_j) alone is a known mistake."),))
 
 GELU = Activation(
     "gelu", "z·Φ(z), Φ the standard normal CDF (the exact erf form, PyTorch's default)", "gelu", r"\mathrm{gelu}",

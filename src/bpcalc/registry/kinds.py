@@ -33,7 +33,8 @@ class Part:
 
     `check` says what the lines equal numerically, for the tests: "dz" (f'(z) elementwise), "da" (∂E/∂a, a
     vector), "dz_loss" (∂E/∂z through the activation named in `function`), "jacobian" (∂a_j/∂z_i as a matrix
-    [j, i]), "jacobian_diag" (its diagonal), "jacobian_off" (its off-diagonal entries), "dx" (a scalar
+    [j, i]), "jacobian_diag" (its diagonal), "jacobian_off" (its off-diagonal entries), "vjp" (∂E/∂z through the
+    activation named in `function` for a random ∂E/∂a = g), "dx" (a scalar
     function of x), "" (symbolic only)."""
 
     title: str
@@ -497,6 +498,9 @@ class LayerKind:
     # takes a sequence per sample, T × features (time first), and gives T × units (rnn, lstm, gru): a network whose
     # first layer is one reads its inputs as sequences, and dense layers after it apply to every step
     sequence: bool = False
+    # the torch.nn.Module class an exported script defines for this kind (attention's SelfAttention), where torch has
+    # none: its `torch` face then names the class without the torch. prefix
+    torch_source: str = ""
     # the spec's JSON schema (spec/schema.py) for the kind's own keys: key -> schema fragment with its description
     # (keys several kinds share, such as weights, biases, activation, stride, padding, are described there), and
     # the rule its layers follow (a oneOf/required fragment: which keys a layer of this kind needs)

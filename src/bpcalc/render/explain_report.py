@@ -53,7 +53,32 @@ def explain_doc(ex: Explanation, level: int = 1) -> Doc:
         _conv_block(doc, cd, level)
     for rd in getattr(ex, "rnn", []):
         (_gated_block if hasattr(rd, "gate") else _rnn_block)(doc, rd, level)
+    for ad in getattr(ex, "attention", []):
+        _attention_block(doc, ad, level)
     return doc
+
+
+def _attention_block(doc: Doc, ad, level: int) -> None:
+    """One parameter of an attention layer: the chain rule through the projections, A·V, each row's softmax and
+    the scaling, with numbers, and each (sequence, step) term."""
+    doc.heading(_("Layer {l}: attention").format(l=ad.l), level + 1)
+    doc.heading(ad.lhs.text, level + 2)
+    doc.para(_("{p} (JSON: {path}) is used at every step, so its gradient is the sum over the steps{samples} of "
+               "{inner} times {factor}; the lines under the first say where {inner} comes from (the trace holds "
+               "each of them: grad_q, grad_k, grad_v, grad_scores, grad_attention)").format(
+                   p=ad.name.text, path=ad.path, inner=ad.inner_name, factor=ad.factor_name,
+                   samples=_(" and sequences") if ad.samples > 1 else ""), "note")
+    doc.para(equation(ad.lines), "math")
+    cols = ([_("sequence")] if ad.samples > 1 else []) + [_("step"), ad.inner_name, ad.factor_name, _("product")]
+    t = doc.table(None, cols, numeric=set(range(len(cols) - 3, len(cols))))
+    for term in ad.terms[:ad.shown]:
+        t.add(*([str(term.sample + 1)] if ad.samples > 1 else []), str(term.step + 1), *term.texts)
+    if ad.shown < len(ad.terms):
+        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
+            shown=ad.shown, n=len(ad.terms)), "note")
+    doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
+               "(was {old})").format(g=ad.texts["gradient"], key=ad.key, p=ad.name.text, new=ad.texts["new"],
+                                     old=ad.texts["old"]))
 
 
 def _rnn_block(doc: Doc, rd, level: int) -> None:
@@ -338,7 +363,16 @@ def explain_dict(ex: Explanation) -> dict:
             "samples": ex.n, "round": ex.round_to, "summary": ex.summary, "notes": list(ex.notes),
             "params": [_param_dict(p, ex.n) for p in ex.params]} | (
                 {"conv_params": [_conv_dict(cd) for cd in ex.conv]} if getattr(ex, "conv", None) else {}) | (
-                {"rnn_params": [_rnn_dict(rd) for rd in ex.rnn]} if getattr(ex, "rnn", None) else {})
+                {"rnn_params": [_rnn_dict(rd) for rd in ex.rnn]} if getattr(ex, "rnn", None) else {}) | (
+                {"attention_params": [_attention_dict(ad) for ad in ex.attention]} if getattr(ex, "attention", None)
+                else {})
+
+
+def _attention_dict(ad) -> dict:
+    return {"name": ad.name.text, "path": ad.path, "key": ad.key, "layer": ad.l, "index": list(ad.index),
+            "gradient": ad.gradient, "old": ad.old, "new": ad.new, "equation": [m.text for m in ad.lines],
+            "terms": [{"sample": t.sample, "step": t.step, "inner": t.inner, "factor": t.factor,
+                       "product": t.product} for t in ad.terms]}
 
 
 def _rnn_dict(rd) -> dict:

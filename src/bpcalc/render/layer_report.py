@@ -36,8 +36,8 @@ def add_rows(t: Table, nar: Narration, f: Fmt) -> None:
 
 def _add(t: Table, nar: Narration, f: Fmt) -> None:
     for r in nar.rows:
-        t.add(M(*r.quantity), M(*r.definition), num(_(r.numbers) if isinstance(r.numbers, Msg) else r.numbers),
-              f(r.value))
+        numbers = _(r.numbers) if isinstance(r.numbers, Msg) else r.numbers
+        t.add(M(*r.quantity), M(*r.definition), numbers if r.words else num(numbers), f(r.value))
 
 
 def _caption(t: Table, nar: Narration) -> None:

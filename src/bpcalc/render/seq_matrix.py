@@ -36,6 +36,12 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
     doc.para(_("Each step's matrices have one row per sequence ({n} × units): X_t the inputs at step t, H_t the "
                "recurrent layer's state, Y_t the dense layer's output at step t.").format(n=n), "note")
     kinds = [LAYERS[L.type] for L in tr.layers]
+    other = [k.name for k in kinds if k.sequence and k.param_name is not rc.param_sym]  # not a recurrent kind
+    if other:
+        from bpcalc.errors import SpecError
+
+        raise SpecError(_("the matrix view does not show {kind} layers yet").format(kind=other[0]),
+                        hint=_("drop --view matrix: the tables show every step"))
 
     # ---- forward
     doc.heading(_("Forward pass, step by step"), 2)

@@ -114,8 +114,9 @@ def _training_state(group: str) -> dict:
                                                   {"$ref": "#/$defs/matrix"}, {"$ref": "#/$defs/kernels"},
                                                   DATA_FILE]}}
     per = ({"type": "object", "additionalProperties": buffers} if group == "variables" else
-           {"type": "array", "items": {"type": "object", "properties": {"weights": buffers, "biases": buffers},
-                                       "additionalProperties": False}})
+           {"type": "array", "items": {"type": "object", "additionalProperties": False, "properties": {
+               name: buffers for name in ("weights", "biases", *sorted({p for k in LAYERS.values() for p in k.params}
+                                                                      - {"weights", "biases"}))}}})
     return {"type": "object", "additionalProperties": False,
             "description": "Written by `bpcalc step --save`: where training stopped, so it resumes exactly.",
             "properties": {"epoch": {"type": "integer", "minimum": 0, "maximum": MAX_INT64,

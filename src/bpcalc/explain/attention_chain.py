@@ -1,0 +1,132 @@
+"""One parameter of an attention layer as a derivation: ∂E/∂w_q[c,k] = Σ_t ∂E/∂Q_t[c] · x_t[k], with ∂E/∂Q_t[c]
+= Σ_j ∂E/∂S_tj · K_j[c] / √d_k, ∂E/∂S_tj = A_tj(∂E/∂A_tj − Σ_m ∂E/∂A_tm·A_tm) (the row softmax's Jacobian) and
+∂E/∂A_tj = Σ_c ∂E/∂H_t[c]·V_j[c]; W_k, W_v and W_o alike. Then each (sequence, step) term with the trace's
+numbers. The only arithmetic: each term's product of two numbers the trace holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bpcalc.engine.trace import NetworkTrace
+from bpcalc.explain.mathtext import M
+from bpcalc.explain.numfmt import Fmt
+from bpcalc.registry import LAYERS
+from bpcalc.registry.layers.attention_narrate import param_sym
+
+MAX_TERMS = 24  # terms written out (more with --full); the JSON has all
+
+
+@dataclass
+class AttentionTerm:
+    """One (sequence, step) term: the inner gradient at step t times the factor the parameter multiplies."""
+
+    sample: int
+    step: int
+    inner: float  # ∂E/∂Q_t[c], ∂E/∂K_t[c], ∂E/∂V_t[c] or ∂E/∂a_t[r]
+    factor: float  # x_t[k], H_t[c] or 1
+    product: float
+    texts: tuple[str, ...] = ()
+
+
+@dataclass
+class AttentionDerivation:
+    layer: int
+    l: int
+    key: str
+    index: tuple[int, ...]
+    path: str
+    name: M
+    lhs: M
+    lines: list[M]
+    terms: list[AttentionTerm]
+    gradient: float
+    old: float
+    new: float
+    samples: int
+    shown: int
+    inner_name: str  # ∂E/∂Q_t[1] …
+    factor_name: str  # x_t[2], H_t[1] or 1
+    texts: dict = field(default_factory=dict)
+
+
+def attention_keys(tr: NetworkTrace) -> list[tuple]:
+    """Every parameter of the attention layers: ("att", li, key, index)."""
+    return [("att", li, key, tuple(int(v) for v in ix)) for li, L in enumerate(tr.layers)
+            if LAYERS[L.type].param_name is param_sym  # the attention entry's face
+            for key in L.params for ix in np.ndindex(L.params[key].shape)]
+
+
+def attention_names(key: tuple) -> list[str]:
+    """w_q[1,2] (1-based, as the tables write it) and the JSON paths."""
+    _k, li, name, ix = key
+    dots = ".".join(map(str, ix))
+    return [param_sym(name, ix)[0], *(f"layers.{li}.{p}{name}.{dots}" for p in ("", "grad_", "new_"))]
+
+
+def _chain(m: str, c: int, dk: int, wo: bool) -> list[tuple[str, str]]:
+    """The chain rule down to the scores for the inner gradient of projection m at feature c: (text, TeX) lines."""
+    hs = "C" if wo else "h"
+    dA = (f"∂E/∂A_tj = Σ_c ∂E/∂{hs}_t[c]·V_j[c]", rf"\frac{{\partial E}}{{\partial A_{{tj}}}} = \sum_c "
+          rf"\frac{{\partial E}}{{\partial {hs}_t[c]}} V_j[c]")
+    dS = ("∂E/∂S_tj = A_tj(∂E/∂A_tj − Σ_m ∂E/∂A_tm·A_tm)   (the row softmax's Jacobian A_tm(δ_mj − A_tj))",
+          r"\frac{\partial E}{\partial S_{tj}} = A_{tj}\left(\frac{\partial E}{\partial A_{tj}} - \sum_m "
+          r"\frac{\partial E}{\partial A_{tm}} A_{tm}\right)")
+    if m == "q":
+        return [(f"∂E/∂Q_t[{c + 1}] = Σ_j ∂E/∂S_tj · K_j[{c + 1}] / √{dk}",
+                 rf"\frac{{\partial E}}{{\partial Q_t[{c + 1}]}} = \sum_j \frac{{\partial E}}{{\partial S_{{tj}}}}"
+                 rf" K_j[{c + 1}] / \sqrt{{{dk}}}"), dS, dA]
+    if m == "k":
+        return [(f"∂E/∂K_t[{c + 1}] = Σ_i ∂E/∂S_it · Q_i[{c + 1}] / √{dk}",
+                 rf"\frac{{\partial E}}{{\partial K_t[{c + 1}]}} = \sum_i \frac{{\partial E}}{{\partial S_{{it}}}}"
+                 rf" Q_i[{c + 1}] / \sqrt{{{dk}}}"), dS, dA]
+    if m == "v":
+        return [(f"∂E/∂V_t[{c + 1}] = Σ_i A_it · ∂E/∂{hs}_i[{c + 1}]",
+                 rf"\frac{{\partial E}}{{\partial V_t[{c + 1}]}} = \sum_i A_{{it}} "
+                 rf"\frac{{\partial E}}{{\partial {hs}_i[{c + 1}]}}")]
+    return []
+
+
+def derive_attention(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = False) -> AttentionDerivation:
+    _k, li, name, ix = key
+    L = tr.layers[li]
+    rec, P = L.record, L.params
+    kind, m = name.split("_")
+    wo = "weights_o" in P
+    dk = P["weights_q"].shape[0]
+    row = ix[0]
+    if m == "o":
+        inner, iname = L.grad_a[..., row], f"∂E/∂h_t[{row + 1}]"
+        src, fname = rec["context"], "C_t"
+    else:
+        inner, iname = rec[f"grad_{m}"][..., row], f"∂E/∂{m.upper()}_t[{row + 1}]"
+        src, fname = L.a_prev, "x_t" if li == 0 else "a_t"
+    if kind == "weights":
+        factor, fname = src[..., ix[1]], f"{fname}[{ix[1] + 1}]"
+    else:
+        factor, fname = np.ones(inner.shape), "1"
+    n, T = inner.shape
+    terms = []
+    for s in range(n):
+        for t in range(T):
+            prod = float(inner[s, t] * factor[s, t])
+            terms.append(AttentionTerm(s, t, float(inner[s, t]), float(factor[s, t]), prod,
+                                       (f(inner[s, t]), f(factor[s, t]), f(prod))))
+    p = M(*param_sym(name, ix))
+    lhs = M(f"∂E/∂{p.text}", rf"\frac{{\partial E}}{{\partial {p.tex}}}")
+    sums = ("Σ_s Σ_t", r"\sum_s \sum_t") if n > 1 else ("Σ_t", r"\sum_t")
+    fac = "" if fname == "1" else f" · {fname}"
+    lines = [M(f"{lhs.text} = {sums[0]} {iname}{fac}", rf"{lhs.tex} = {sums[1]} {iname}{fac}".replace("·", r"\cdot"))]
+    lines += [M(f"   {a}", f"\\quad {b}") for a, b in _chain(m, row, dk, wo)]
+    shown = len(terms) if full else min(len(terms), MAX_TERMS)
+    more = "" if shown == len(terms) else f" + … ({len(terms) - shown})"
+    nums = " + ".join(f"{f.p_(x.inner)}·{f.p_(x.factor)}" for x in terms[:shown]) + more
+    prods = " + ".join(f.p_(x.product) for x in terms[:shown]) + more
+    g = L.grads[name][ix]
+    lines += [M(f"= {nums}", "= " + nums.replace("·", r" \cdot ").replace("…", r"\ldots")),
+              M(f"= {prods}", "= " + prods.replace("…", r"\ldots")), M(f"= {f(g)}", f"= {f(g)}")]
+    path = f"layers.{li}.{name}.{'.'.join(map(str, ix))}"
+    return AttentionDerivation(li, number, name, ix, path, p, lhs, lines, terms, float(g), float(P[name][ix]),
+                               float(L.new_params[name][ix]), n, shown, iname, fname,
+                               {"gradient": f(g), "old": f(P[name][ix]), "new": f(L.new_params[name][ix])})
