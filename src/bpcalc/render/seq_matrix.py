@@ -36,7 +36,8 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
     doc.para(_("Each step's matrices have one row per sequence ({n} × units): X_t the inputs at step t, H_t the "
                "recurrent layer's state, Y_t the dense layer's output at step t.").format(n=n), "note")
     kinds = [LAYERS[L.type] for L in tr.layers]
-    other = [k.name for k in kinds if k.sequence and k.param_name is not rc.param_sym]  # not a recurrent kind
+    other = [k.name for k, L in zip(kinds, tr.layers)  # not a recurrent kind (rnn, or gated: lstm, gru)
+             if k.sequence and k.param_name is not rc.param_sym and not gm.is_gated(L)]
     if other:
         from bpcalc.errors import SpecError
 
