@@ -126,8 +126,10 @@ def maps_svg(tr: NetworkTrace, f: Fmt, s: int = 0) -> str:
         body.append(f'<path d="M{x1 - 10:.1f},{ya - 4} L{x1 - 4:.1f},{ya} L{x1 - 10:.1f},{ya + 4} Z" fill="{S.LINE}"/>')
     body.insert(0, S.text(PAD, PAD + 8, title, FONT + 3, weight="bold", scripts=False))
     foot = max(heights) + 6
-    body.append(S.text(PAD, foot + 10, _("values in blue, gradients ∂E/∂· in red; tinted cells: each max-pool "
-                                         "window's maximum, where its gradient goes. Loss E = {loss}").format(
-                                             loss=f(tr.loss)), FONT, fill=S.MUTED, scripts=False))
-    width = max(x - GAP + PAD, S.text_width(title, FONT + 3) + 2 * PAD)
+    pooled = any("argmax" in L.record for L in tr.layers)  # (cells tinted: a max-pool recorded its winners)
+    legend = (_("values in blue, gradients ∂E/∂· in red; tinted cells: each max-pool window's maximum, where its "
+                "gradient goes. Loss E = {loss}") if pooled else
+              _("values in blue, gradients ∂E/∂· in red. Loss E = {loss}")).format(loss=f(tr.loss))
+    body.append(S.text(PAD, foot + 10, legend, FONT, fill=S.MUTED, scripts=False))
+    width = max(x - GAP + PAD, S.text_width(title, FONT + 3) + 2 * PAD, S.text_width(legend, FONT) + 2 * PAD)
     return S.document(width, foot + 24, body, title)
