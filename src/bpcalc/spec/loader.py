@@ -427,6 +427,21 @@ def matrix(doc: Located, value: Any, path: tuple, what: str = "row") -> np.ndarr
     return np.vstack(rows)
 
 
+def _one_value_per_channel(doc: Located, layers: list, n: int, batch: int | None) -> None:
+    """Refuse a batchnorm in train mode that would see one value per feature (channel) in a batch: its variance is
+    0 and the unbiased correction m/(m − 1) of the running estimate undefined (PyTorch refuses it likewise)."""
+    smallest = n if batch is None or batch >= n else (n % batch or batch)
+    for i, layer in enumerate(layers):
+        if layer.type != "batchnorm" or layer.hyper.get("mode", "train") != "train":
+            continue
+        if smallest * int(np.prod(layer.in_shape[1:])) == 1:
+            raise doc.error(("layers", i), _("a batchnorm layer in train mode needs more than one value per feature "
+                                             "in a batch, but its batch holds one sample: the variance is 0 and "
+                                             "the running variance's correction m/(m − 1) undefined"),
+                            hint=_("give two samples or more (and a batch_size of 2 or more), or set `mode: eval` "
+                                   "to normalise with the running estimates"))
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
@@ -930,6 +945,7 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                                                          "order"),
                                 hint=_("give one mask for every sample (shaped like the layer's input), or use "
                                        "`seed`"))
+    _one_value_per_channel(doc, layers, X.shape[0], batch)
     shuffle = data.get("shuffle", False)
     if not isinstance(shuffle, bool):
         raise doc.error(("shuffle",), _("shuffle is true or false, found {shuffle!r}").format(shuffle=shuffle))
