@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -65,3 +66,74 @@ def test_batchnorm_of_one_sample_runs_in_eval_mode_and_over_positions(tmp_path):
     conv["inputs"], conv["targets"] = conv["inputs"][:1], conv["targets"][:1]
     r = _bpcalc("run", str(_write(tmp_path, conv, "c")), "--format", "json")
     assert r.returncode == 0, r.stderr
+
+
+# ---------------------------------------------------------------- explain --param: γ/β over feature maps
+def _explain(tmp_path: Path, name: str, param: str, *more: str) -> subprocess.CompletedProcess:
+    return _bpcalc("explain", str(_fixture_spec(tmp_path, name)), "--param", param, *more)
+
+
+@pytest.mark.parametrize("param", ["gamma", "beta"])
+def test_explain_channel_gamma_beta_of_a_batchnorm_after_conv2d(param, tmp_path):
+    """∂E/∂γ_c = Σ_s Σ_(i,j) δ[c,i,j]·x̂[c,i,j], ∂E/∂β_c = Σ_s Σ_(i,j) δ[c,i,j]: each term's δ and x̂ are
+    PyTorch's (the fixture), their sum PyTorch's gradient, the update its new value."""
+    name, c = "run_bn_conv_n2", 1
+    fx = json.loads((FIXTURES / f"{name}.json").read_text())["expected"]["layers"][1]
+    r = _explain(tmp_path, name, f"layers.1.{param}.{c}", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    (p,) = json.loads(r.stdout)["params"]
+    assert p["name"] == ("γ" if param == "gamma" else "β") + "_2^(3)"
+    delta = np.array(fx["delta"])[:, c]
+    other = np.array(fx["x_hat"])[:, c] if param == "gamma" else np.ones_like(delta)
+    assert len(p["terms"]) == delta.size
+    np.testing.assert_allclose([t["delta"] for t in p["terms"]], delta.reshape(-1), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose([t["x_hat" if param == "gamma" else "one"] for t in p["terms"]], other.reshape(-1),
+                               rtol=1e-10, atol=1e-13)
+    assert [t["cell"][0] for t in p["terms"]] == [c + 1] * delta.size
+    assert p["product"] == pytest.approx(float((delta * other).sum()), rel=1e-9)
+    assert p["update"]["gradient"] == pytest.approx(fx[f"grad_{param}"][c], rel=1e-9)
+    assert p["update"]["new"] == pytest.approx(fx[f"new_{param}"][c], rel=1e-9)
+    assert "Σ_s Σ_(i,j)" in p["equation"][0]
+
+
+def test_explain_gamma_of_a_layernorm_over_maps(tmp_path):
+    """γ[c,i,j] of a layernorm over C×H×W maps scales one cell in each sample: Σ_s δ[c,i,j]·x̂[c,i,j]."""
+    name, ix = "run_ln_conv_n2", (1, 0, 1)
+    fx = json.loads((FIXTURES / f"{name}.json").read_text())["expected"]["layers"][1]
+    r = _explain(tmp_path, name, "layers.1.gamma." + ".".join(map(str, ix)), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    (p,) = json.loads(r.stdout)["params"]
+    at = (slice(None), *ix)
+    delta, xh = np.array(fx["delta"])[at], np.array(fx["x_hat"])[at]
+    np.testing.assert_allclose(p["factors"][0]["value"], delta, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(p["factors"][1]["value"], xh, rtol=1e-10, atol=1e-13)
+    assert p["update"]["gradient"] == pytest.approx(float(delta @ xh), rel=1e-9)
+    assert p["update"]["gradient"] == pytest.approx(np.array(fx["grad_gamma"])[ix], rel=1e-9)
+    assert p["update"]["new"] == pytest.approx(np.array(fx["new_gamma"])[ix], rel=1e-9)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex", "html", "svg"])
+def test_explain_channel_gamma_in_every_format_and_korean(fmt, tmp_path):
+    r = _explain(tmp_path, "run_bn_conv_n2", "γ_2^(3)", "--format", fmt, "--lang", "ko")
+    assert r.returncode == 0, r.stderr
+    if fmt == "text":
+        assert "Σ_s Σ_(i,j)" in r.stdout and "(2,2,2)" in r.stdout and "모든 위치" in r.stdout
+
+
+def test_two_norm_layers_have_their_own_names(tmp_path):
+    """γ_1 of the batchnorm (layer 3) and of the layernorm (layer 6) carry their layer numbers in the update
+    table, in `check` and in explain --param, in every notation profile."""
+    spec = _fixture_spec(tmp_path, "run_bn_dropout_ln_n3")
+    r = _bpcalc("run", str(spec))
+    update = r.stdout.split("Update:")[1]
+    assert "γ_1^(3)" in update and "γ_1^(6)" in update and "β_2^(6)" in update
+    r = _bpcalc("check", str(spec))
+    assert r.returncode == 0 and "γ_1^(3)" in r.stdout and "γ_1^(6)" in r.stdout
+    r = _bpcalc("check", str(spec), "--all", "--format", "json")
+    by_key = {p["key"]: p["name"] for p in json.loads(r.stdout)["parameters"]}  # (the JSON keys as before)
+    assert by_key["layers.1.grad_gamma.0"] == "γ_1^(3)" and by_key["layers.4.grad_gamma.0"] == "γ_1^(6)"
+    r = _bpcalc("run", str(spec), "--notation", "ng")
+    assert "γ_1^[2]" in r.stdout.split("Update:")[1] and "γ_1^[5]" in r.stdout.split("Update:")[1]
+    r = _bpcalc("explain", str(spec), "--param", "γ_1^(6)", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["params"][0]["path"] == "layers.4.gamma.0"

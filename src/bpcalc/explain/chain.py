@@ -108,6 +108,24 @@ class Update:
 
 
 @dataclass
+class NormTerm:
+    """One term δ · x̂ (β: δ · 1) of a per-channel γ or β's sum: its sample, the cell (c, i, j), ∂E/∂a and f′(z)
+    (None for a linear activation), δ and the second factor."""
+
+    sample: int
+    cell: tuple
+    grad_a: float
+    local: float | None
+    delta: float
+    other: float
+    texts: list[str] = field(default_factory=list)  # ∂E/∂a, f′(z) (if any), δ, x̂ (or 1), δ · x̂ as shown
+
+    @property
+    def product(self) -> float:
+        return self.delta * self.other
+
+
+@dataclass
 class ParamDerivation:
     """∂E/∂θ for one parameter (or graph variable): the equation's lines and the data behind them."""
 
@@ -125,6 +143,7 @@ class ParamDerivation:
     layer: int | None = None
     chain: M | None = None
     formula: M | None = None
+    terms: list[NormTerm] = field(default_factory=list)  # γ/β of a batchnorm after conv2d: Σ over samples, positions
 
     def sample_products(self, upto: int | None = None) -> np.ndarray | None:
         """Each sample's product of the factors (the first `upto`), left to right as written; None for one sample."""
@@ -198,8 +217,8 @@ def _network_params(tr: NetworkTrace) -> list[tuple]:
     keys = []
     for li, L in enumerate(tr.layers):
         kind = LAYERS[L.type]
-        if kind.param_name is not None and L.a.ndim == 2:  # γ and β of a normalisation over vectors
-            keys += [(name, li, c, 0) for name, P in L.params.items() for c in range(P.shape[0])]
+        if kind.param_name is not None and (L.a.ndim == 2 or kind.normalises):  # γ and β (by their flat index)
+            keys += [(name, li, c, 0) for name, P in L.params.items() for c in range(P.size)]
             continue
         if not kind.neurons:  # kernel weights: conv_chain.conv_keys
             continue
@@ -212,8 +231,12 @@ def _network_params(tr: NetworkTrace) -> list[tuple]:
 
 def _network_names(tr: NetworkTrace, nt: Notation, key: tuple) -> list[str]:
     kind, li, j, k = key
-    if kind not in ("w", "b"):  # γ, β: as the kind names them, and their JSON path
-        return [LAYERS[tr.layers[li].type].param_name(kind, (j,))[0], f"layers.{li}.{kind}.{j}"]
+    if kind not in ("w", "b"):  # γ, β: with the layer number (two norm layers never share one), and their JSON path
+        L = tr.layers[li]
+        ix = _norm_ix(L, kind, j)
+        if not LAYERS[L.type].normalises:
+            return [LAYERS[L.type].param_name(kind, ix)[0], f"layers.{li}.{kind}.{j}"]
+        return [nt.norm_param(li, kind, ix).text, f"layers.{li}.{kind}." + ".".join(map(str, ix))]
     if kind == "w":
         return [nt.w(li, j, k).text, f"layers.{li}.weights.{j}.{k}"]
     return [nt.b_param(li, j).text, f"layers.{li}.biases.{j}"]
@@ -342,29 +365,40 @@ def _network_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: in
     return pd
 
 
+def _norm_ix(L, name: str, j: int) -> tuple[int, ...]:
+    """A normalisation parameter's index from its flat one: (c,) per feature, (c, h, w) shaped like a sample."""
+    return tuple(int(i) for i in np.unravel_index(j, L.params[name].shape))
+
+
 def _norm_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: int) -> ParamDerivation:
-    """∂E/∂γ_c = Σ_s δ_c · x̂_c and ∂E/∂β_c = Σ_s δ_c (δ = ∂E/∂z of the affine step z = γ·x̂ + β), over the samples."""
-    name, li, c, _k = key
+    """∂E/∂γ = Σ_s δ · x̂ and ∂E/∂β = Σ_s δ (δ = ∂E/∂z of the affine step z = γ·x̂ + β) over the samples, for γ, β
+    of one feature or (layernorm over feature maps) of one cell; a batchnorm after conv2d also sums over the
+    channel's positions (_channel_param)."""
+    name, li, j, _k = key
     L, n, E = tr.layers[li], tr.n, nt.E
-    kind = LAYERS[L.type]
-    p = M(*kind.param_name(name, (c,)))
+    ix = _norm_ix(L, name, j)
+    if LAYERS[L.type].normalises == "batch" and L.a.ndim > 2:
+        return _channel_param(tr, nt, f, key, ix)
+    cell = ix  # the cell of z (and x̂) the parameter scales or shifts, in every sample
+    at = (slice(None), *cell)
+    p = nt.norm_param(li, name, ix)
     lhs = d(E, p)
     names = Names(tr, nt, li)
-    z_c, a_c, xh = names.at("z", (c,)), names.at("a", (c,)), names.at("x̂", (c,))
+    z_c, a_c, xh = names.at("z", cell), names.at("a", cell), names.at("x̂", cell)
     samples = range(shown)
     act = ACTIVATIONS[L.activation]
     if act.identity:
-        first = Factor(d(E, z_c), d(E, a_c), [f(L.grad_a[s, c]) for s in samples], L.delta[:, c])
+        first = Factor(d(E, z_c), d(E, a_c), [f(L.grad_a[(s, *cell)]) for s in samples], L.delta[at])
     else:
         first = Factor(d(E, z_c), M(f"{d(E, a_c).text} · {act.symbol}′({z_c.text})",
                                     rf"{d(E, a_c).tex} \cdot {act.tex_symbol}'({z_c.tex})"),
-                       [f"{f.p_(L.grad_a[s, c])} × {f.p_(L.local[s, c])}" for s in samples], L.delta[:, c])
+                       [f"{f.p_(L.grad_a[(s, *cell)])} × {f.p_(L.local[(s, *cell)])}" for s in samples], L.delta[at])
     if name == "gamma":
-        second = Factor(d(z_c, p), xh, [f(L.record["x_hat"][s, c]) for s in samples], L.record["x_hat"][:, c])
+        second = Factor(d(z_c, p), xh, [f(L.record["x_hat"][(s, *cell)]) for s in samples], L.record["x_hat"][at])
     else:
         second = Factor(d(z_c, p), M("1", "1"), ["1" for _s in samples], np.broadcast_to(1.0, n))
     factors = [first, second]
-    grad = float(L.grads[name][c])
+    grad = float(L.grads[name][ix])
     chain = eq(*[fa.symbol for fa in factors])
     formula = eq(*[fa.formula for fa in factors])
     sigma = M("Σ_s ", r"\sum_s ") if n > 1 else M("", "")
@@ -373,15 +407,63 @@ def _norm_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, shown: int) 
              _cont(M(sigma.text + formula.text, sigma.tex + formula.tex)),
              _cont(num(" + ".join(" · ".join(f.p_(fa.value[s]) for fa in factors)
                                   for s in range(min(n, MAX_SAMPLES_WRITTEN))) + more))]
-    pd = ParamDerivation(p, f"layers.{li}.{name}.{c}", name, lhs, lines, grad, factors, n, layer=L.l, chain=chain,
-                         formula=formula)
+    pd = ParamDerivation(p, _network_names(tr, nt, key)[1], name, lhs, lines, grad, factors, n, layer=L.l,
+                         chain=chain, formula=formula)
     if n > 1:
         lines.append(_cont(num(" + ".join(f.p_(x) for x in pd.sample_products(MAX_SAMPLES_WRITTEN)) + more)))
     lines.append(_cont(num(f(grad))))
-    state = {s_: f(v[c]) for s_, v in L.optimizer_state.get(name, {}).items()}
-    pd.update = _update(optimizer_class(tr.optimizer, tr.optimizer_settings), tr.learning_rate, f, p, lhs,
-                        float(L.params[name][c]), grad,
-                        float(L.new_params[name][c]), state, name in tr.freeze, tr.weight_decay)
+    pd.update = _norm_update(tr, f, L, name, ix, p, lhs)
+    return pd
+
+
+def _norm_update(tr: NetworkTrace, f: Fmt, L, name: str, ix: tuple, p: M, lhs: M) -> Update:
+    state = {s_: f(v[ix]) for s_, v in L.optimizer_state.get(name, {}).items()}
+    return _update(optimizer_class(tr.optimizer, tr.optimizer_settings), tr.learning_rate, f, p, lhs,
+                   float(L.params[name][ix]), float(L.grads[name][ix]), float(L.new_params[name][ix]), state,
+                   name in tr.freeze, tr.weight_decay)
+
+
+def _channel_param(tr: NetworkTrace, nt: Notation, f: Fmt, key: tuple, ix: tuple) -> ParamDerivation:
+    """γ_c, β_c of a batchnorm after conv2d: one per channel, shared by every position of the channel's map in
+    every sample, so ∂E/∂γ_c = Σ_s Σ_(i,j) δ[c,i,j] · x̂[c,i,j] and ∂E/∂β_c = Σ_s Σ_(i,j) δ[c,i,j]; every term is
+    kept (ParamDerivation.terms: the table and the JSON), the equation writes out the first few."""
+    name, li, _j, _k = key
+    L, n, E = tr.layers[li], tr.n, nt.E
+    c = ix[0]
+    p = nt.norm_param(li, name, ix)
+    lhs = d(E, p)
+    names = Names(tr, nt, li)
+    z_g, x_g, d_g = (names.at(q, (c, "i", "j")) for q in ("z", "x̂", "δ"))
+    act = ACTIVATIONS[L.activation]
+    sigma = M("Σ_s Σ_(i,j) ", r"\sum_s \sum_{i,j} ") if n > 1 else M("Σ_(i,j) ", r"\sum_{i,j} ")
+    chain = eq(d(E, z_g), d(z_g, p))
+    second = x_g if name == "gamma" else M("1", "1")
+    formula = eq(d_g, second)
+    grads_a, deltas = L.grad_a[:, c], L.delta[:, c]
+    xh = L.record["x_hat"][:, c]
+    other = xh if name == "gamma" else np.ones_like(deltas)
+    terms = [NormTerm(s, (c, *pos), float(grads_a[(s, *pos)]),
+                      None if act.identity else float(L.local[(s, c, *pos)]), float(deltas[(s, *pos)]),
+                      float(other[(s, *pos)])) for s in range(n) for pos in np.ndindex(deltas.shape[1:])]
+    lines = [M(f"{lhs.text} = {sigma.text}{chain.text}", f"{lhs.tex} = {sigma.tex}{chain.tex}"),
+             _cont(M(sigma.text + formula.text, sigma.tex + formula.tex))]
+    if not act.identity:
+        dE = d(E, names.at("a", (c, "i", "j")))
+        lines.append(M(f"  ({d_g.text} = {dE.text} · {act.symbol}′({z_g.text}))",
+                       rf"\quad \left({d_g.tex} = {dE.tex} \cdot {act.tex_symbol}'({z_g.tex})\right)"))
+    per = len(terms) // n
+    written = terms[:MAX_TERMS_WRITTEN]
+    more = f" + … ({len(terms)} terms)" if len(terms) > MAX_TERMS_WRITTEN else ""
+    lines.append(_cont(num(" + ".join(f"{f.p_(t.delta)} · {f.p_(t.other)}" for t in written) + more)))
+    if n > 1:
+        sums = [sum(t.delta * t.other for t in terms[s * per:(s + 1) * per]) for s in range(n)]
+        more_s = f" + … ({n} terms)" if n > MAX_SAMPLES_WRITTEN else ""
+        lines.append(_cont(num(" + ".join(f.p_(x) for x in sums[:MAX_SAMPLES_WRITTEN]) + more_s)))
+    grad = float(L.grads[name][ix])
+    lines.append(_cont(num(f(grad))))
+    pd = ParamDerivation(p, _network_names(tr, nt, key)[1], name, lhs, lines, grad, [], n, layer=L.l, chain=chain,
+                         formula=formula, terms=terms)
+    pd.update = _norm_update(tr, f, L, name, ix, p, lhs)
     return pd
 
 
@@ -846,6 +928,9 @@ def _texts(ex: Explanation, f: Fmt) -> Explanation:
                 pt.delta_text = [f(x) for x in np.atleast_1d(pt.delta)[:k]]
                 pt.weight_text = f(pt.weight)
                 pt.product_text = [f(x) for x in np.atleast_1d(pt.product)[:k]]
+        for t in p.terms:
+            t.texts = [f(t.grad_a)] + ([] if t.local is None else [f(t.local)]) + [f(t.delta), f(t.other),
+                                                                                   f(t.product)]
         for gp in p.graph_paths:
             gp.product_text = f.p_(gp.product)
         for w in p.walk:

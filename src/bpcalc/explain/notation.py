@@ -59,6 +59,8 @@ def _shape2(layer) -> tuple[int, int]:
 CELL_TEX = {"δ": r"\delta", "μ": r"\mu", "σ": r"\sigma", "σ²": r"{\sigma^2}", "x̂": r"\hat{x}", "γ": r"\gamma",
             "β": r"\beta"}
 
+NORM_SYMS = {"gamma": "γ", "beta": "β"}  # a normalisation's parameters by their spec names
+
 
 class Notation:
     """Names for one network. `li` is the 0-based weight layer; its layer number l is li + 2 (`ng`: li + 1)."""
@@ -183,6 +185,11 @@ class Notation:
             return M(f"{base}_{idx}^{o}{l}{c}", f"{tex}_{{{idx}}}^{{{o}{l}{c}}}")
         ix = f"[{idx}]" if idx else ""
         return M(f"{base}^{o}{l}{c}{ix}", f"{tex}^{{{o}{l}{c}}}{ix}")
+
+    def norm_param(self, li: int, key: str, ix: tuple) -> M:
+        """γ or β of a normalisation layer with its layer number, as the notation names a cell: γ_1^(3) per
+        feature (channel), γ^(3)[1,2,3] shaped like a sample (layernorm over feature maps); ng: γ_1^[2]."""
+        return self.cell(NORM_SYMS[key], li, ",".join(str(int(i) + 1) for i in ix), sub=len(ix) == 1)
 
     def b(self, li: int, j: int) -> M:
         """A bias as formulas write it (mazur: one name for a layer whose biases are equal; a layer with one bias
@@ -328,6 +335,10 @@ def param_names(source, profile: str | None = "layer") -> list[str]:
     out = []
     for li, layer in enumerate(source.layers):
         params = layer.params
+        if params and set(params) <= set(NORM_SYMS):  # γ, β with the layer number (two norm layers: no clash)
+            out += [nt.norm_param(li, n, ix).text for n, arr in params.items()
+                    for ix in itertools.product(*map(range, arr.shape))]
+            continue
         if set(params) - {"weights", "biases"}:  # other kinds' parameters: by their JSON paths (layers.0.gamma.1)
             out += [f"layers.{li}.{n}." + ".".join(map(str, ix)) for n, arr in params.items()
                     for ix in itertools.product(*map(range, arr.shape))]

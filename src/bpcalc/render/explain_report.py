@@ -171,6 +171,8 @@ def _network_blocks(doc: Doc, ex: Explanation, level: int) -> None:
         doc.para(equation(p.lines), "math")
         if p.factors:  # (a shared bias is a sum over the layer's units, written out in its lines)
             _factor_table(doc, p.factors, ex.n, ex.shown)
+        if p.terms:
+            _terms_table(doc, p, ex.n, ex.shown)
         for fa in p.factors:
             if fa.paths:
                 _paths_table(doc, fa, ex.n, ex.shown)
@@ -198,6 +200,23 @@ def _factor_table(doc: Doc, factors: list[Factor], n: int, shown: int) -> None:
             t.add(fa.symbol if s == 0 else "", fa.formula if s == 0 else "", str(s + 1), _numbers(fa, s),
                   _value_text(fa, s))
     t.caption = _more(n, shown) or None
+
+
+def _terms_table(doc: Doc, p: ParamDerivation, n: int, shown: int) -> None:
+    """The terms of a per-channel γ or β (a batchnorm after conv2d): each sample's each position of the channel."""
+    local = p.terms[0].local is not None
+    second = "x̂" if p.kind == "gamma" else "1"
+    cols = ([_("sample")] if n > 1 else []) + [_("cell"), "∂E/∂a"] + (["f′(z)"] if local else []) + \
+        ["δ", second, f"δ · {second}"]
+    first = len(cols) - (5 if local else 4)
+    t = doc.table(_("the terms of {name}: every position of the channel in every sample").format(name=p.lhs.text),
+                  cols, set(range(first, len(cols))))
+    rows = [x for x in p.terms if x.sample < shown]
+    for x in rows:
+        t.add(*([str(x.sample + 1)] if n > 1 else []), "(" + ",".join(str(i + 1) for i in x.cell) + ")", *x.texts)
+    if len(rows) < len(p.terms):
+        t.caption = _("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
+            shown=len(rows), n=len(p.terms))
 
 
 def _numbers(fa: Factor, s: int):
@@ -342,6 +361,11 @@ def _param_dict(p: ParamDerivation, n: int) -> dict:
         out["factors"] = [_factor_dict(fa, n) for fa in p.factors]
     if p.samples > 1 and p.factors:
         out["sample_products"] = _num(p.sample_products())
+    if p.terms:
+        out["terms"] = [{"sample": x.sample + 1, "cell": [i + 1 for i in x.cell], "grad_a": _num(x.grad_a),
+                         **({} if x.local is None else {"local": _num(x.local)}), "delta": _num(x.delta),
+                         "x_hat" if p.kind == "gamma" else "one": _num(x.other), "product": _num(x.product)}
+                        for x in p.terms]
     if p.graph_paths or p.walk:
         out["paths"] = [{"nodes": gp.nodes, "factors": [_factor_dict(fa, 1) for fa in gp.factors],
                          "product": _num(gp.product)} for gp in p.graph_paths]

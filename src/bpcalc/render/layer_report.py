@@ -299,7 +299,8 @@ def _update_table(doc: Doc, tr: NetworkTrace, li: int, names: Names, f: Fmt, ful
     for key, ix in entries:
         ix_ = tuple(int(i) for i in ix)
         namer = LAYERS[L.type].param_name
-        p = M(*namer(key, ix_, L.params)) if namer is not None else names.at("w" if key == "weights" else "b", ix_)
+        p = names.nt.norm_param(li, key, ix_) if LAYERS[L.type].normalises else M(*namer(key, ix_, L.params)) \
+            if namer is not None else names.at("w" if key == "weights" else "b", ix_)
         old, g, nw = L.params[key][ix], grads[key][ix], new[key][ix]
         if key in tr.freeze:
             t.add(p, f(old), f(g), *["" for _c in extra], _("frozen"), f(nw))
