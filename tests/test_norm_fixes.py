@@ -137,3 +137,61 @@ def test_two_norm_layers_have_their_own_names(tmp_path):
     r = _bpcalc("explain", str(spec), "--param", "γ_1^(6)", "--format", "json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["params"][0]["path"] == "layers.4.gamma.0"
+
+
+# ---------------------------------------------------------------- --round N: the hand-rounded track
+def _rounded(tmp_path: Path, spec: dict, n: int) -> dict:
+    r = _bpcalc("run", str(_write(tmp_path, spec, "r")), "--round", str(n), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_round_batchnorm_by_hand(tmp_path):
+    """x = 0.3, 0.8 of one feature, γ = 1, β = 0, half_sse over 2 samples, α = 0.5, 3 decimals, worked by hand:
+    μ = 1.1/2 = 0.55; σ² = (0.0625 + 0.0625)/2 = 0.0625 → 0.063 (half away from zero, as docs/rounding.md; half
+    to even would give 0.062); σ = √0.06301 = 0.25102 → 0.251; x̂ = ∓0.25/0.251 = ∓0.99602 → ∓0.996 = a.
+    ∂E/∂a = (a − t)/2: −0.498, −0.002 = δ; ∂E/∂γ = 0.498·0.996 − 0.002·0.996 = 0.494016 (products and sums
+    exact); ∂E/∂β = −0.5; γ ← 1 − 0.5·0.494016 = 0.752992, β ← 0.25. ∂E/∂x = (2g − Σg − x̂·Σgx̂)/(2σ):
+    (−0.996 + 0.5 + 0.492039936)/0.502 = −0.0078886 → −0.008, and +0.008. E = (0.496008 + 0.000008)/2 =
+    0.248008 → 0.248. Running variance 0.9·1 + 0.1·(0.063·2/1) = 0.9126."""
+    spec = {"inputs": [[0.3], [0.8]], "targets": [[0.0], [1.0]], "learning_rate": 0.5,
+            "layers": [{"type": "batchnorm"}]}
+    d = _rounded(tmp_path, spec, 3)
+    L = d["layers"][0]
+    assert L["mean"] == pytest.approx([0.55]) and L["var"] == pytest.approx([0.063])
+    assert np.ravel(L["x_hat"]) == pytest.approx([-0.996, 0.996], abs=1e-12)
+    assert np.ravel(L["delta"]) == pytest.approx([-0.498, -0.002], abs=1e-12)
+    assert L["grad_gamma"] == pytest.approx([0.494016], abs=1e-12)
+    assert L["grad_beta"] == pytest.approx([-0.5], abs=1e-12)
+    assert L["new_gamma"] == pytest.approx([0.752992], abs=1e-12)
+    assert L["new_running_var"] == pytest.approx([0.9126], abs=1e-12)
+    assert np.ravel(d["grad_inputs"]) == pytest.approx([-0.008, 0.008], abs=1e-12)
+    assert d["loss"] == pytest.approx(0.248, abs=1e-12)
+    r = _bpcalc("run", str(_write(tmp_path, spec, "r")), "--round", "3")
+    assert "√(0.063 + 0.00001)" in r.stdout and "(0.3 − 0.55) / 0.251" in r.stdout
+
+
+def test_round_dropout_by_hand(tmp_path):
+    """p = 0.2, 1 decimal: 1/(1 − p) = 1.25 → 1.3 (half away from zero; half to even: 1.2); a = 0.5×1×1.3 =
+    0.65 (a product: exact), the dropped value 0; z = 0.65, δ = 0.65 − 1 = −0.35, ∂E/∂w_11 = −0.35·0.65 =
+    −0.2275, w_11 ← 1 + 0.5·0.2275 = 1.11375; ∂E/∂x_1 = −0.35·1·1.3 = −0.455, ∂E/∂x_2 = 0 (dropped)."""
+    spec = {"inputs": [[0.5, -0.4]], "targets": [[1.0]], "learning_rate": 0.5,
+            "layers": [{"type": "dropout", "p": 0.2, "mask": [1, 0]},
+                       {"type": "dense", "weights": [[1.0, 1.0]], "biases": [0.0], "activation": "linear"}]}
+    d = _rounded(tmp_path, spec, 1)
+    assert np.ravel(d["layers"][0]["a"]) == pytest.approx([0.65, 0.0], abs=1e-12)
+    assert np.ravel(d["layers"][1]["grad_weights"]) == pytest.approx([-0.2275, 0.0], abs=1e-12)
+    assert np.ravel(d["layers"][1]["new_weights"]) == pytest.approx([1.11375, 1.0], abs=1e-12)
+    assert np.ravel(d["grad_inputs"]) == pytest.approx([-0.455, 0.0], abs=1e-12)
+    r = _bpcalc("run", str(_write(tmp_path, spec, "r")), "--round", "1")
+    assert "0.5×1×1.3" in r.stdout and "1/(1 − p) = 1.3" in r.stdout
+
+
+def test_round_layernorm_reads_sigma_off_a_calculator(tmp_path):
+    """Layernorm over one sample's 3 features, 2 decimals: μ = 0.6/3 = 0.2, σ² = (0.01 + 0.04 + 0.01)/3 = 0.02,
+    σ = √0.02001 = 0.14146 → 0.14; x̂ = (0.1 − 0.2)/0.14 = −0.714 → −0.71 and (0.4 − 0.2)/0.14 = 1.4286 → 1.43
+    (with σ unrounded: −0.71, 1.41)."""
+    spec = {"inputs": [[0.1, 0.4, 0.1]], "targets": [[0.0, 1.0, 0.0]], "layers": [{"type": "layernorm"}]}
+    L = _rounded(tmp_path, spec, 2)["layers"][0]
+    assert np.ravel(L["mean"]) == pytest.approx([0.2]) and np.ravel(L["var"]) == pytest.approx([0.02])
+    assert np.ravel(L["x_hat"]) == pytest.approx([-0.71, 1.43, -0.71], abs=1e-12)

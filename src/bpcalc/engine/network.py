@@ -129,7 +129,9 @@ class Network:
             if self.states[l]:
                 P = {**P, **self.states[l]}
             # (a recurrent layer rounds as it goes, step by step: it is handed the rounding)
-            hp = self.hypers[l] if rnd is None or not kind.sequence else {**self.hypers[l], "round": rnd}
+            # (so are the kinds that read values off a calculator inside their faces: σ, x̂, 1/(1 − p))
+            hp = self.hypers[l] if rnd is None or not (kind.sequence or kind.hand_rounds) else \
+                {**self.hypers[l], "round": rnd}
             z, self.caches[l] = fwd(P, hp, a)  # sums of products: exact (rounded as written under
             z = z if rnd is None else each(rnd)(z)  # the Written rule)
             if m is not None and m.given:

@@ -494,6 +494,8 @@ class LayerKind:
     state: tuple[str, ...] = ()
     elementwise: bool = False  # keeps its input's shape, a vector or feature maps alike (batchnorm, dropout)
     normalises: str = ""  # a normalisation: over the "batch" per feature (batchnorm) or each "sample" (layernorm)
+    # rounds by hand within its forward and back faces (--round N): handed the rounding as hyper["round"]
+    hand_rounds: bool = False
     advance: Callable[[dict, dict, Any], dict] | None = None
     # takes a sequence per sample, T × features (time first), and gives T × units (rnn, lstm, gru): a network whose
     # first layer is one reads its inputs as sequences, and dense layers after it apply to every step

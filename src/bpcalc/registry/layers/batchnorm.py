@@ -24,14 +24,22 @@ STATE = ("running_mean", "running_var")
 
 
 # ---------------------------------------------------------------- the arithmetic (shared with layernorm)
-def normalise(x: np.ndarray, axes: tuple[int, ...], eps: float, mean=None, var=None) -> dict:
-    """μ and σ² over `axes` (kept as size-1 axes; given: used as they are), σ = √(σ² + ε), x̂, and m, the count."""
+def normalise(x: np.ndarray, axes: tuple[int, ...], eps: float, mean=None, var=None, rnd=None) -> dict:
+    """μ and σ² over `axes` (kept as size-1 axes; given: used as they are), σ = √(σ² + ε), x̂, and m, the count.
+    `rnd` (--round N): by hand μ and σ² are quotients (a sum over m), σ is read off a calculator and x̂ is a
+    quotient, each rounded as it is written; the next step goes on from the rounded numbers."""
+    r = rnd or _same
     m = int(np.prod([x.shape[a] for a in axes]))
     if mean is None:
-        mean = x.mean(axis=axes, keepdims=True)
-        var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+        mean = r(x.mean(axis=axes, keepdims=True))
+        var = r(((x - mean) ** 2).mean(axis=axes, keepdims=True))
     std = np.sqrt(var + eps)
-    return {"mean": mean, "var": var, "std": std, "x_hat": (x - mean) / std, "m": m, "axes": axes}
+    std = np.where(r(std) == 0, std, r(std))  # (σ is never written 0: a divisor; by hand, more digits)
+    return {"mean": mean, "var": var, "std": std, "x_hat": r((x - mean) / std), "m": m, "axes": axes, "rnd": rnd}
+
+
+def _same(x):
+    return x
 
 
 def back_normalised(g: np.ndarray, c: dict, paths: str = "all") -> np.ndarray:
@@ -44,7 +52,7 @@ def back_normalised(g: np.ndarray, c: dict, paths: str = "all") -> np.ndarray:
         out = out - g.sum(axis=axes, keepdims=True)
     if paths != "no_var":
         out = out - x_hat * (g * x_hat).sum(axis=axes, keepdims=True)
-    return out / (m * std)
+    return (c.get("rnd") or _same)(out / (m * std))  # (by hand: the one quotient, rounded)
 
 
 def three_paths(g: np.ndarray, x: np.ndarray, c: dict) -> dict:
@@ -73,10 +81,10 @@ def forward(P: dict, hp: dict, x: np.ndarray):
     """z = γ·x̂ + β; P holds gamma, beta (learnable) and running_mean, running_var (the state)."""
     if hp.get("mode", "train") == "eval":
         c = normalise(x, _axes(x), hp["epsilon"], _per_feature(P["running_mean"], x.ndim),
-                      _per_feature(P["running_var"], x.ndim))
+                      _per_feature(P["running_var"], x.ndim), rnd=hp.get("round"))
         c["eval"] = True
     else:
-        c = normalise(x, _axes(x), hp["epsilon"])
+        c = normalise(x, _axes(x), hp["epsilon"], rnd=hp.get("round"))
     gamma, beta = P.get("gamma"), P.get("beta")
     z = c["x_hat"] * _per_feature(gamma, x.ndim) if gamma is not None else c["x_hat"].copy()
     if beta is not None:
@@ -100,7 +108,7 @@ def _g(P: dict, delta: np.ndarray) -> np.ndarray:
 def back(P: dict, hp: dict, delta: np.ndarray, c: dict, paths: str = "all") -> np.ndarray:
     g = _g(P, delta)
     if c.get("eval"):  # μ and σ² are constants (the running estimates): only the direct path
-        return g / c["std"]
+        return (c.get("rnd") or _same)(g / c["std"])
     return back_normalised(g, c, paths)
 
 
@@ -110,14 +118,16 @@ def advance(state: dict, hp: dict, c: dict) -> dict:
         return state
     mom, m = hp["momentum"], c["m"]
     mean, var = c["mean"].reshape(-1), c["var"].reshape(-1)
-    unbiased = var * m / (m - 1) if m > 1 else var
+    unbiased = (c.get("rnd") or _same)(var * m / (m - 1)) if m > 1 else var  # (a quotient: rounded by hand)
     return {"running_mean": (1 - mom) * state["running_mean"] + mom * mean,
             "running_var": (1 - mom) * state["running_var"] + mom * unbiased}
 
 
 def record(c: dict) -> dict:
-    """What the trace keeps: μ and σ² per feature (per sample for layernorm), x̂."""
+    """What the trace keeps: μ and σ² per feature (per sample for layernorm), x̂, and σ as the step used it
+    (rounded by hand under --round; not in the JSON)."""
     return {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"],
+            "std": c["std"].reshape(-1),
             "per_sample": ("x_hat",)}  # (JSON: one sample's without the sample axis, as a and z)
 
 
@@ -165,6 +175,11 @@ class Groups:
 TEX_SYM = {"μ": r"\mu", "σ²": r"\sigma^2"}
 
 
+def _std(rec: dict, k: int, var: float, eps: float) -> float:
+    """σ of group k as the step used it (rounded by hand under --round), √(σ² + ε) for older records."""
+    return float(rec["std"][k]) if "std" in rec else float(np.sqrt(var + eps))
+
+
 def _eval_mode(L) -> bool:
     return L.hyper.get("mode", "train") == "eval"
 
@@ -201,7 +216,7 @@ def narrate_norm_forward(L, s: int, fmt, names, full: bool, batch: bool):
             out.rows.append(nr.row(names.at("σ²", (k,)), sq, f"({nums}) / {m}" if write else
                                    _("({n} terms)").format(n=m), var, words=not write))
         root = (f"√({names.short('σ²', ())[0]} + ε)", r"\sqrt{\sigma^2 + \epsilon}")
-        out.rows.append(nr.row(names.at("σ", (k,)), root, f"√({fmt(var)} + {fmt(eps)})", np.sqrt(var + eps)))
+        out.rows.append(nr.row(names.at("σ", (k,)), root, f"√({fmt(var)} + {fmt(eps)})", _std(rec, k, var, eps)))
     if batch and s == 0 and "new_running_mean" in rec and not _eval_mode(L):  # the running estimates move
         mom, m = L.hyper["momentum"], gr.count()
         for k in gr.shown(s):
@@ -231,7 +246,7 @@ def narrate_norm_forward(L, s: int, fmt, names, full: bool, batch: bool):
         xin = names.at("in", cell)
         out.rows.append(nr.row(names.at("x̂", cell), (f"({xin[0]} − {mu_n[0]}) / {sd_n[0]}",
                                                       rf"\frac{{{xin[1]} - {mu_n[1]}}}{{{sd_n[1]}}}"),
-                               f"({fmt.p_(x)} − {fmt.p_(mu)}) / {fmt(np.sqrt(var + eps))}", xh))
+                               f"({fmt.p_(x)} − {fmt.p_(mu)}) / {fmt(_std(rec, k, var, eps))}", xh))
         g = 1.0 if gamma is None else gr.param(gamma, cell)
         b = 0.0 if beta is None else gr.param(beta, cell)
         pidx = (cell[0],) if batch else cell
@@ -253,8 +268,9 @@ def _parts(L, batch: bool) -> dict:
     g = L.delta * (1.0 if gamma is None else (_per_feature(gamma, x.ndim) if batch else gamma))
     mean = L.record["mean"].reshape([-1 if a == (1 if batch else 0) else 1 for a in range(x.ndim)])
     var = L.record["var"].reshape(mean.shape)
+    std = L.record["std"].reshape(mean.shape) if "std" in L.record else np.sqrt(var + L.hyper["epsilon"])
     c = {"axes": axes, "m": int(np.prod([x.shape[a] for a in axes])), "mean": mean, "var": var,
-         "std": np.sqrt(var + L.hyper["epsilon"]), "x_hat": L.record["x_hat"]}
+         "std": std, "x_hat": L.record["x_hat"]}
     out = three_paths(g, x, c)
     out.update(g=g, sum_g=g.sum(axis=axes, keepdims=True), sum_gx=(g * c["x_hat"]).sum(axis=axes, keepdims=True),
                std=c["std"], m=c["m"])
@@ -556,7 +572,7 @@ BATCHNORM = LayerKind(
     json=("activation", "gamma", "beta", "mean", "var", "x_hat", "z", "a", "grad_a", "delta", "grad_gamma",
           "grad_beta", "new_gamma", "new_beta", "new_running_mean", "new_running_var", "optimizer_state"),
     describe=_describe, record=record, state=STATE, advance=advance, param_name=param_name, mistakes=MISTAKES,
-    elementwise=True, normalises="batch",
+    elementwise=True, normalises="batch", hand_rounds=True,
     new=Generator(word="batchnorm", syntax="batchnorm", read=read_word, out_shape=lambda st, in_shape: in_shape,
                   draw=_draw, samples=3),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,

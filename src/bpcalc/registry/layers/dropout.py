@@ -37,12 +37,18 @@ def forward(P: dict, hp: dict, x: np.ndarray, scale: bool = True):
     mask = mask_for(hp, x.shape)
     if mask is None:
         return x.copy(), {"mask": None}
+    rnd = hp.get("round")
+    if rnd is not None and scale:  # by hand: 1/(1 − p) read off a calculator, rounded; x·m·(that) exact
+        s = rnd(1.0 / (1.0 - hp["p"]))
+        return x * (mask * s), {"mask": mask, "scale": s}
     return x * (mask / (1.0 - hp["p"]) if scale else mask), {"mask": mask}
 
 
 def back(P: dict, hp: dict, delta: np.ndarray, c: dict, scale: bool = True) -> np.ndarray:
     if c["mask"] is None:
         return delta.copy()
+    if "scale" in c and scale:
+        return delta * (c["mask"] * c["scale"])
     return delta * (c["mask"] / (1.0 - hp["p"]) if scale else c["mask"])
 
 
@@ -75,14 +81,17 @@ def _torch(layer) -> str:
 
 
 def record(c: dict) -> dict:
-    return {"mask": None if c["mask"] is None else np.asarray(c["mask"]),  # (eval mode: no mask)
-            "per_sample": ("mask",)}
+    out = {"mask": None if c["mask"] is None else np.asarray(c["mask"]),  # (eval mode: no mask)
+           "per_sample": ("mask",)}
+    if "scale" in c:  # (--round N: the rounded 1/(1 − p) the step multiplied by)
+        out["scale"] = c["scale"]
+    return out
 
 
 def _scale_note(L) -> str:
     p = L.hyper["p"]
     return _("dropout p = {p}: a kept value (mask 1) is scaled by 1/(1 − p) = {s}, a dropped one (mask 0) is "
-             "0").format(p=f"{p:g}", s=f"{1 / (1 - p):.6g}")
+             "0").format(p=f"{p:g}", s=f"{L.record.get('scale', 1 / (1 - p)):.6g}")
 
 
 def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
@@ -100,7 +109,8 @@ def narrate_forward(L, s: int, fmt, names, full: bool = False) -> Narration:
         m = mask[(s, *cell)]
         ms = names.short("m", cell)
         out.rows.append(nr.row(names.at("a", cell), (f"{xin[0]}·{ms[0]}/(1 − p)", rf"{xin[1]} {ms[1]}/(1 - p)"),
-                               f"{fmt.p_(x)}×{m:g}/(1 − {p:g})", L.a[(s, *cell)]))
+                               f"{fmt.p_(x)}×{m:g}/(1 − {p:g})" if "scale" not in L.record else
+                               f"{fmt.p_(x)}×{m:g}×{fmt(L.record['scale'])}", L.a[(s, *cell)]))
     out.notes.append(_scale_note(L) if mask is not None else _("eval mode: dropout passes its input through"))
     return out
 
@@ -123,7 +133,8 @@ def narrate_backward(L, s: int, fmt, names, full: bool = False, grad_in=None, ow
             words = _("dropped")
             out.rows.append(nr.row(dx, (f"0 ({words})", rf"0 \quad \text{{({words})}}"), "0", grad_in[(s, *cell)]))
         else:
-            out.rows.append(nr.row(dx, (f"{dEa[0]}/(1 − p)", rf"{dEa[1]}/(1 - p)"), f"{fmt.p_(g)}/(1 − {p:g})",
+            out.rows.append(nr.row(dx, (f"{dEa[0]}/(1 − p)", rf"{dEa[1]}/(1 - p)"), f"{fmt.p_(g)}/(1 − {p:g})"
+                                   if "scale" not in L.record else f"{fmt.p_(g)}×{fmt(L.record['scale'])}",
                                    grad_in[(s, *cell)]))
     if mask is not None:
         out.notes.append(_("the gradient passes through the kept values only, scaled by 1/(1 − p) as they were"))
@@ -165,6 +176,7 @@ DROPOUT = LayerKind(
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=lambda layer, in_shape: tuple(in_shape),
     forward=forward, grads=lambda *args: None, back=back, torch=_torch,
     json=("mask", "a", "grad_a"), describe=lambda layer: f"dropout {layer.hyper['p']:g}", record=record,
+    hand_rounds=True,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, mistakes=MISTAKES, elementwise=True,
     new=Generator(word="dropout", syntax="dropout", read=read_word, out_shape=lambda st, in_shape: in_shape,
                   draw=_draw, samples=SAMPLES),

@@ -29,7 +29,7 @@ def _axes(x: np.ndarray) -> tuple[int, ...]:
 
 
 def forward(P: dict, hp: dict, x: np.ndarray):
-    c = normalise(x, _axes(x), hp["epsilon"])
+    c = normalise(x, _axes(x), hp["epsilon"], rnd=hp.get("round"))
     gamma, beta = P.get("gamma"), P.get("beta")
     z = c["x_hat"] * gamma if gamma is not None else c["x_hat"].copy()
     if beta is not None:
@@ -51,6 +51,7 @@ def back(P: dict, hp: dict, delta: np.ndarray, c: dict, paths: str = "all") -> n
 
 def record(c: dict) -> dict:
     return {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"],
+            "std": c["std"].reshape(-1),
             "per_sample": ("mean", "var", "x_hat")}  # (μ and σ² are each sample's own)
 
 
@@ -102,7 +103,7 @@ LAYERNORM = LayerKind(
     json=("activation", "gamma", "beta", "mean", "var", "x_hat", "z", "a", "grad_a", "delta", "grad_gamma",
           "grad_beta", "new_gamma", "new_beta", "optimizer_state"),
     describe=lambda layer: "layernorm", record=record, param_name=param_name, mistakes=MISTAKES, elementwise=True,
-    normalises="sample",
+    normalises="sample", hand_rounds=True,
     new=Generator(word="layernorm", syntax="layernorm", read=read_word, out_shape=lambda st, in_shape: in_shape,
                   draw=_draw),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
