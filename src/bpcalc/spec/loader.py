@@ -432,7 +432,7 @@ def _one_value_per_channel(doc: Located, layers: list, n: int, batch: int | None
     0 and the unbiased correction m/(m − 1) of the running estimate undefined (PyTorch refuses it likewise)."""
     smallest = n if batch is None or batch >= n else (n % batch or batch)
     for i, layer in enumerate(layers):
-        if layer.type != "batchnorm" or layer.hyper.get("mode", "train") != "train":
+        if LAYERS[layer.type].normalises != "batch" or layer.hyper.get("mode", "train") != "train":
             continue
         if smallest * int(np.prod(layer.in_shape[1:])) == 1:
             raise doc.error(("layers", i), _("a batchnorm layer in train mode needs more than one value per feature "
