@@ -21,6 +21,7 @@ from bpcalc.render.matrix_report import _View
 
 MAX_TERMS = 4  # sequences whose gradient products are written out one by one in a sum (--full: all)
 MINUS_INF = "−∞"
+_DENSE = {"weights": "W", "biases": "b"}
 
 
 def has_attention(tr: NetworkTrace) -> bool:
@@ -145,7 +146,7 @@ def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = F
     doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule, lr=v.f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         for key, new in L.new_params.items():
-            name = _param(key, li + 2) if L.type == "attention" else _n(key[0].upper() if key == "weights" else "b", li + 2)
+            name = _param(key, li + 2) if L.type == "attention" else _n(_DENSE[key], li + 2)
             v.equation(doc, M(f"{name.text} new", rf"{{{name.tex}}}_{{\text{{new}}}}"), sym("="), v.param(new))
     doc.heading(_("After the update"), 2)
     v.equation(doc, M("E after", r"E_{\text{after}}"), sym("="), M(v.f(tr.loss_after), v.f(tr.loss_after)))
@@ -288,4 +289,4 @@ def _dense_gradients(doc: Doc, v: _View, L, li: int, X: M) -> None:
              "biases": M(f"Σ_s Σ_rows {D.text}", rf"\sum_s \sum_{{\text{{rows}}}} {D.tex}")}
     for key, rule in rules.items():
         if key in L.grads:
-            v.equation(doc, _d(_n("W" if key == "weights" else "b", l)), sym("="), rule, sym("="), v.param(L.grads[key]))
+            v.equation(doc, _d(_n(_DENSE[key], l)), sym("="), rule, sym("="), v.param(L.grads[key]))
