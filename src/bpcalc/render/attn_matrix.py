@@ -42,7 +42,7 @@ def _d(m: M) -> M:
 def _t(m: M) -> M:
     """mᵀ."""
     return M(f"({m.text})ᵀ" if "/" in m.text else f"{m.text}ᵀ",
-             rf"\left({m.tex}\right)^{{\mathsf{{T}}}}" if "/" in m.text else rf"{m.tex}^{{\mathsf{{T}}}}")
+             rf"\left({m.tex}\right)^{{\mathsf{{T}}}}" if "/" in m.text else rf"{{{m.tex}}}^{{\mathsf{{T}}}}")
 
 
 def _words(*parts: M | str) -> M:
