@@ -24,8 +24,14 @@ MINUS_INF = "−∞"
 _DENSE = {"weights": "W", "biases": "b"}
 
 
+def mixes_steps(L) -> bool:
+    """A sequence kind with a `matrices` face (attention): its matrices are a whole sequence's, not one step's."""
+    kind = LAYERS[L.type]
+    return kind.sequence and kind.matrices is not None
+
+
 def has_attention(tr: NetworkTrace) -> bool:
-    return any(L.type == "attention" for L in tr.layers)
+    return any(mixes_steps(L) for L in tr.layers)
 
 
 def _n(base: str, l: int, tex: str | None = None) -> M:
@@ -76,13 +82,12 @@ def _out_name(tr: NetworkTrace, li: int) -> M:
     """What layer li hands on (li = -1: the inputs X): an attention layer's H, a dense layer's A."""
     if li < 0:
         return M("X", "X")
-    return _n("H" if tr.layers[li].type == "attention" else "A", li + 2)
+    return _n("H" if mixes_steps(tr.layers[li]) else "A", li + 2)
 
 
 def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
     """`run --view matrix` (and `explain --view matrix`) for a sequence network with an attention layer."""
-    kinds = [LAYERS[L.type] for L in tr.layers]
-    other = [k.name for k in kinds if k.name != "attention" and not k.neurons]
+    other = [L.type for L in tr.layers if not mixes_steps(L) and not LAYERS[L.type].neurons]
     if other:
         from bpcalc.errors import SpecError
 
@@ -100,10 +105,10 @@ def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = F
     doc.para(_("Attention mixes the steps of a sequence, so each sequence is written as matrices with one row per "
                "step (steps × features): X its inputs, Q, K and V the projections, S the scores, A their row "
                "softmax, C = A V and H the attention layer's output."), "note")
-    if any(L.hyper.get("causal") for L in tr.layers if L.type == "attention"):
+    if any(L.hyper.get("causal") for L in tr.layers if mixes_steps(L)):
         doc.para(_("Causal mask: a score of a later step (j > i) is −∞, so the softmax gives it the weight 0."),
                  "note")
-    faces = [conv_matrix.faces(L) if L.type == "attention" else None for L in tr.layers]
+    faces = [conv_matrix.faces(L) if mixes_steps(L) else None for L in tr.layers]
 
     def per_sequence(title: str, section) -> None:
         doc.heading(title, 2)
@@ -114,7 +119,7 @@ def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = F
 
     def forward(s: int) -> None:
         for li, L in enumerate(tr.layers):
-            if L.type == "attention":
+            if mixes_steps(L):
                 _attn_forward(doc, v, L, faces[li], s, li, _out_name(tr, li - 1))
             else:
                 _dense_forward(doc, v, L, s, li, _out_name(tr, li - 1))
@@ -122,7 +127,7 @@ def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = F
     def backward(s: int) -> None:
         for li in range(len(tr.layers) - 1, -1, -1):
             L = tr.layers[li]
-            if L.type == "attention":
+            if mixes_steps(L):
                 _attn_backward(doc, v, L, faces[li], s, li, _out_name(tr, li - 1), li == len(tr.layers) - 1)
             else:
                 _dense_backward(doc, v, tr, s, li)
@@ -138,7 +143,7 @@ def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = F
         if not L.grads:
             continue
         doc.heading(_("Layer {l}").format(l=li + 2), 3)
-        if L.type == "attention":
+        if mixes_steps(L):
             _attn_gradients(doc, v, L, faces[li], li, _out_name(tr, li - 1))
         else:
             _dense_gradients(doc, v, L, li, _out_name(tr, li - 1))
@@ -146,7 +151,7 @@ def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = F
     doc.heading(_("Update: θ ← {rule}, α = {lr}").format(rule=opt.rule, lr=v.f(tr.learning_rate)), 2)
     for li, L in enumerate(tr.layers):
         for key, new in L.new_params.items():
-            name = _param(key, li + 2) if L.type == "attention" else _n(_DENSE[key], li + 2)
+            name = _param(key, li + 2) if mixes_steps(L) else _n(_DENSE[key], li + 2)
             v.equation(doc, M(f"{name.text} new", rf"{{{name.tex}}}_{{\text{{new}}}}"), sym("="), v.param(new))
     doc.heading(_("After the update"), 2)
     v.equation(doc, M("E after", r"E_{\text{after}}"), sym("="), M(v.f(tr.loss_after), v.f(tr.loss_after)))
