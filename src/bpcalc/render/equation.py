@@ -59,7 +59,7 @@ def _tex_cell(c: str) -> str:
         return r"\vdots"
     if c == CDOTS:
         return r"\cdots"
-    return c.replace("−", "-")
+    return c.replace("−", "-").replace("∞", r"\infty")
 
 
 Part = M | Matrix

@@ -24,6 +24,10 @@ def _at(base: str, t: int | str, tex: str | None = None) -> M:
 
 
 def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
+    from bpcalc.render import attn_matrix
+
+    if attn_matrix.has_attention(tr):  # attention mixes the steps: sequence by sequence (render/attn_matrix.py)
+        return attn_matrix.attention_matrix_report(tr, precision, full)
     v = _View(tr, precision, full)
     v.batch = True  # one row per sequence, even for one
     doc = Doc()

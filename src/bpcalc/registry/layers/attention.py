@@ -221,6 +221,35 @@ def record(cache: dict) -> dict:
     return cache["rec"]
 
 
+# ---------------------------------------------------------------- the matrix view, for `--view matrix`
+def matrices(P, hp, x, grad_a, delta, record) -> dict:
+    """Every matrix of the matrix view, per sequence (a leading sample axis; rows are steps): X, Q, K, V, S (−∞
+    where the mask hides a step), A, C = A·V and the output H; backward ∂E/∂H (δ), ∂E/∂C = δ·W_o, ∂E/∂A = ∂E/∂C·Vᵀ,
+    `jacobians` (n, T, T, T): each row's softmax Jacobian diag(a_i) − a_i a_iᵀ, so row i of ∂E/∂S is ∂E/∂A's row i
+    times it; ∂E/∂Q = ∂E/∂S·K/√d_k, ∂E/∂K = ∂E/∂Sᵀ·Q/√d_k, ∂E/∂V = Aᵀ·∂E/∂C, ∂E/∂X (the three paths added); each
+    parameter's gradient per sequence (`per_sequence`: name -> (n, …), e.g. ∂E/∂Q_sᵀ·X_s) and summed (`grads`).
+    The trace's numbers where the record holds them (so hand rounding shows as it ran)."""
+    A, C = record["attention"], record["context"]
+    gr = {k: record[k] for k in ("grad_context", "grad_attention", "grad_scores", "grad_q", "grad_k", "grad_v")}
+    jac = A[..., :, None] * np.eye(A.shape[-1]) - A[..., :, None] * A[..., None, :]  # (n, T, T, T): row i's
+    per = {}
+    for m in PROJ:
+        per[f"weights_{m}"] = np.swapaxes(gr[f"grad_{m}"], 1, 2) @ x
+        per[f"biases_{m}"] = gr[f"grad_{m}"].sum(axis=1)
+    if "weights_o" in P:
+        per["weights_o"] = np.swapaxes(delta, 1, 2) @ record["context"]
+        per["biases_o"] = delta.sum(axis=1)
+    per = {k: g for k, g in per.items() if k in P}
+    out = C @ P["weights_o"].T + P.get("biases_o", 0.0) if "weights_o" in P else C
+    return {"X": x, "Q": record["q"], "K": record["k"], "V": record["v"], "S": record["scores"], "A": A,
+            "C": C, "H": out, "mask": record.get("mask"),
+            "dk": record["q"].shape[-1], "grad_H": delta, "grad_C": gr["grad_context"],
+            "grad_A": gr["grad_attention"], "jacobians": jac, "grad_S": gr["grad_scores"], "grad_Q": gr["grad_q"],
+            "grad_K": gr["grad_k"], "grad_V": gr["grad_v"],
+            "grad_X": sum(gr[f"grad_{m}"] @ P[f"weights_{m}"] for m in PROJ),
+            "per_sequence": per, "grads": {k: g.sum(axis=0) for k, g in per.items()}}
+
+
 # ---------------------------------------------------------------- known hand mistakes (explain/diagnosis.py)
 def _diagonal_only(A: np.ndarray, gA: np.ndarray) -> np.ndarray:
     """The mistake: each score's gradient through its own softmax entry only, g_ik·a_ik(1 − a_ik)."""
@@ -365,7 +394,8 @@ ATTENTION = LayerKind(
     json=("q", "k", "v", "scores", "attention", "context", *PARAMS, *(f"grad_{p}" for p in PARAMS),
           *(f"new_{p}" for p in PARAMS), "a", "grad_a", "grad_context", "grad_attention", "grad_scores", "grad_q",
           "grad_k", "grad_v", "optimizer_state"),
-    describe=_describe, record=record, mistakes=MISTAKES, sequence=True, param_name=narr.param_sym, rank=6,
+    describe=_describe, record=record, mistakes=MISTAKES, matrices=matrices, sequence=True, param_name=narr.param_sym,
+    rank=6,
     schema=SCHEMA, required=REQUIRED,
     torch_source=TORCH_SOURCE,
     narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,
