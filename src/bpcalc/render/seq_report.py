@@ -31,7 +31,8 @@ def steps_view(L: LayerTrace) -> LayerTrace:
     def flat(x):
         return None if x is None or x.ndim < 3 else x.reshape(-1, *x.shape[2:])
     n, T = L.a.shape[:2]  # sums over the rows are over sequences and steps: the narration says so
-    return replace(L, hyper={**L.hyper, "over": (n, T)}, a_prev=flat(L.a_prev), z=flat(L.z), a=flat(L.a), grad_a=flat(L.grad_a), local=flat(L.local),
+    return replace(L, hyper={**L.hyper, "over": (n, T)}, a_prev=flat(L.a_prev),
+                   z=flat(L.z), a=flat(L.a), grad_a=flat(L.grad_a), local=flat(L.local),
                    delta=flat(L.delta), back_terms=None, z_after=flat(L.z_after), a_after=flat(L.a_after))
 
 
