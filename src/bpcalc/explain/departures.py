@@ -90,7 +90,7 @@ class _NetworkNames:
 
         nt = self.shown_nt if shown else self.json_nt
         if self.timed and g.field not in ("loss", "loss_after", "sample_loss"):
-            named = self._timed(g, idx, nt)
+            named = self._timed(g, idx, nt, shown)
             if named is not None:
                 return named
         if g.field in ("loss", "loss_after"):
@@ -108,7 +108,7 @@ class _NetworkNames:
         return of_sample((self.base(g.field, g.li, idx[1], nt=nt),), idx[0])[0]
 
 
-    def _timed(self, g: _Group, idx: tuple, nt) -> str | None:
+    def _timed(self, g: _Group, idx: tuple, nt, shown: bool = False) -> str | None:
         """A sequence network's number: a recurrent layer's as its tables write it (h_2[1], i_2[1], c_2[1],
         W_ii[1,2]), a per-step array's at its step; with the sequence when there are several. None: as elsewhere."""
         from bpcalc.registry.layers import recurrent as rc
@@ -129,12 +129,17 @@ class _NetworkNames:
                 sym = sym(g.field.split(".")[1])
             name = rc.step_name((sym[1:], sym[1:]) if sym[0] == "∂" else sym, t, (j,))[0]
             name = (f"∂E/∂{name}" if sym[0] == "∂" else name) + self._layer(li)
-            where = ""
+            step = False
         else:
-            name = self.base(g.field, self.last if li is None else li, j, nt=nt)
-            where = f"step {t + 1}"
-        if not self.single:
-            where = f"sequence {s + 1}" + (f", {where}" if where else "")
+            name, step = self.base(g.field, self.last if li is None else li, j, nt=nt), True
+        if shown:  # the name shown: its sequence and step in the language chosen (JSON's stays English)
+            from bpcalc.i18n import _
+
+            where = ((_("sequence {s}, step {t}") if step else _("sequence {s}")) if not self.single else
+                     _("step {t}") if step else "").format(s=s + 1, t=t + 1)
+        else:
+            where = ((f"sequence {s + 1}, step {t + 1}" if step else f"sequence {s + 1}") if not self.single else
+                     f"step {t + 1}" if step else "")
         return f"{name} ({where})" if where else name
 
     def _layer(self, li: int) -> str:
