@@ -165,8 +165,8 @@ def _lstm() -> list[float]:
     return [v for v in vals if v != 0]
 
 
-HAND = {"conv": _conv, "lstm": _lstm, "simple": _simple, "hidden": _hidden, "two_layer": _two_layer, "mazur": _two_layer, "xor": _xor,
-        "graph_chain": _graph_chain, "snack": _snack, "composite": _composite}
+HAND = {"conv": _conv, "lstm": _lstm, "simple": _simple, "hidden": _hidden, "two_layer": _two_layer,
+        "mazur": _two_layer, "xor": _xor, "graph_chain": _graph_chain, "snack": _snack, "composite": _composite}
 
 
 def _has_number(text: str, s: str) -> bool:
