@@ -102,3 +102,14 @@ def test_rounding_names_sequences_and_steps(cli, tmp_path):
     assert not any(re.search(r"\^\(2\)\[", n) for n in names)
     ko = cli("run", str(spec), "--round", "2", "--format", "text", "--lang", "ko", env=NO_LOCALE).stdout
     assert "h_1[1] (시퀀스 1)" in ko and "(sequence" not in ko
+
+
+def test_explain_heading_and_run_note_of_a_recurrent_network(cli, tmp_path):
+    """explain's heading writes the shape as run does (2×2-lstm1); run's note speaks of dense layers only where
+    there are some."""
+    ex = cli("explain", "lstm", "--format", "text", env=NO_LOCALE).stdout
+    assert "2×2-lstm1 network; loss half_sse" in ex and "2×2-2×1" not in ex
+    run = cli("run", "lstm", "--format", "text", env=NO_LOCALE).stdout
+    assert "A sequence of 2 steps per sample" in run and "dense layers" not in run
+    spec, _ = _several(tmp_path)
+    assert "the dense layers apply at every step" in cli("run", str(spec), "--format", "text", env=NO_LOCALE).stdout
