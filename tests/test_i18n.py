@@ -178,7 +178,8 @@ dz da dy dx db df dt max min full lr eps""".split())
 # single words inside Korean text that stay: a spec's own names (snack's nodes), the layer kinds, units, YAML keys
 # of `init`'s template, the letters of a product rule
 KEEP_WORD = KEEP | set("""total vat price count title if else sign ms conv maxpool avgpool dense flatten xavier uniform
-weights biases layer layers units target output variables nodes name expected THIS_FILE u' v' uv uv' u'v""".split())
+rnn lstm gru weights biases layer layers units target output variables nodes name expected THIS_FILE u' v' uv uv' u'v
+""".split())
 PHRASE = re.compile(r"[A-Za-z][A-Za-z']*(?: [A-Za-z][A-Za-z']*)+")
 
 

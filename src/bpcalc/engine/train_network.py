@@ -290,6 +290,8 @@ class NetworkRun:
     def fields(self) -> dict:
         """TrainResult's fields of a network."""
         spec, flat = self.spec, self.flat
+        seq = spec.targets_at is not None
         return {"samples": self.n, "batch_size": self.bs, "shuffle": spec.shuffle, "sizes": spec.sizes,
+                "shape": spec.shape_text if seq else None, "steps": int(self.X.shape[1]) if seq else None,
                 "params": list(flat.P),  # views of the flat vector, which nothing changes now
                 "states": list(self.net.states)}

@@ -53,6 +53,8 @@ class TrainResult:
     batch_size: int = 1
     shuffle: bool = False
     sizes: list[int] = field(default_factory=list)
+    shape: str | None = None  # a sequence network's shape as run's heading writes it (NetworkSpec.shape_text)
+    steps: int | None = None  # a sequence network's steps per sequence (None: not a sequence network)
     params: list[dict[str, np.ndarray]] = field(default_factory=list)  # networks: each layer's parameters by name
     states: list[dict[str, np.ndarray]] = field(default_factory=list)  # … and state (batchnorm's running estimates)
     variables: dict[str, float] = field(default_factory=dict)

@@ -900,8 +900,9 @@ def _with_rnn(trace: NetworkTrace, fmt: Fmt, params: list[str] | None, full: boo
     nt = Notation.of(trace, notation)
     ex = Explanation("network", trace.name or Msg("Network"),
                      Msg("{network}; δ_t = ∂E/∂z_t, summed over the steps", network=Msg(
-                         "{shape} network; loss {loss}", shape="-".join(
-                             "×".join(map(str, x.shape[1:])) for x in [trace.inputs] + [L.a for L in trace.layers]),
+                         "{shape} network; loss {loss}", shape="-".join(  # as run's heading: 2×2-lstm1
+                             ["×".join(map(str, trace.inputs.shape[1:]))]
+                             + [LAYERS[L.type].describe(L) or L.type for L in trace.layers]),
                          loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
     from bpcalc.explain.attention_chain import attention_keys, attention_names, derive_attention
     from bpcalc.explain.gated_chain import derive_gated, is_gated

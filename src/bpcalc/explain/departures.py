@@ -59,7 +59,12 @@ class _NetworkNames:
         self.shown_nt = Notation.of(trace)
         self.single = trace.single
         self.last = len(trace.layers) - 1
-        self.neurons = [LAYERS[getattr(L, "type", DEFAULT_LAYER)].neurons for L in trace.layers]
+        kinds = [LAYERS[getattr(L, "type", DEFAULT_LAYER)] for L in trace.layers]
+        self.neurons = [k.neurons for k in kinds]
+        # a sequence network (issue 18): its arrays carry a step axis; recurrent layers' numbers named as the tables
+        self.timed = getattr(trace, "targets_at", None) is not None
+        self.kinds, self.params = kinds, [getattr(L, "params", {}) for L in trace.layers]
+        self.seq_layers = sum(k.sequence for k in kinds)
 
     def cell(self, field: str, li: int, idx: tuple, nt) -> str:
         """A number of a layer other than dense (a feature map's cell, a kernel weight): z^(2)[1,2,3]."""
@@ -84,6 +89,10 @@ class _NetworkNames:
         from bpcalc.explain.quantities import of_sample, sample_loss_names, scalar_names
 
         nt = self.shown_nt if shown else self.json_nt
+        if self.timed and g.field not in ("loss", "loss_after", "sample_loss"):
+            named = self._timed(g, idx, nt, shown)
+            if named is not None:
+                return named
         if g.field in ("loss", "loss_after"):
             return scalar_names(g.field, (nt,))[0]
         if g.field == "sample_loss":
@@ -97,6 +106,57 @@ class _NetworkNames:
         if self.single:
             return self.base(g.field, g.li, idx[0], nt=nt)
         return of_sample((self.base(g.field, g.li, idx[1], nt=nt),), idx[0])[0]
+
+
+    def _timed(self, g: _Group, idx: tuple, nt, shown: bool = False) -> str | None:
+        """A sequence network's number: a recurrent layer's as its tables write it (h_2[1], i_2[1], c_2[1],
+        W_ii[1,2]), a per-step array's at its step; with the sequence when there are several. None: as elsewhere."""
+        from bpcalc.registry.layers import recurrent as rc
+
+        li = g.li
+        if li is not None and self.kinds[li].sequence and not g.per_sample:  # a recurrent parameter
+            key = g.field.split("_", 1)[1] if g.field.startswith(("grad_", "new_")) else g.field
+            name_of = self.kinds[li].param_name or rc.param_sym
+            sym = name_of(key, idx, self.params[li])[0]
+            return (f"∂E/∂{sym}" if g.field.startswith("grad_") else f"{sym} new" if g.field.startswith("new_")
+                    else sym) + self._layer(li)
+        if not g.per_sample or g.rounded.ndim != (2 if self.single else 3):
+            return None
+        s, t, j = (0, *idx) if self.single else idx
+        if li is not None and self.kinds[li].sequence:
+            sym = _SEQ_SYMS[g.field.split(".")[0]]
+            if "." in g.field:
+                sym = sym(g.field.split(".")[1])
+            name = rc.step_name((sym[1:], sym[1:]) if sym[0] == "∂" else sym, t, (j,))[0]
+            name = (f"∂E/∂{name}" if sym[0] == "∂" else name) + self._layer(li)
+            step = False
+        else:
+            name, step = self.base(g.field, self.last if li is None else li, j, nt=nt), True
+        if shown:  # the name shown: its sequence and step in the language chosen (JSON's stays English)
+            from bpcalc.i18n import _
+
+            where = ((_("sequence {s}, step {t}") if step else _("sequence {s}")) if not self.single else
+                     _("step {t}") if step else "").format(s=s + 1, t=t + 1)
+        else:
+            where = ((f"sequence {s + 1}, step {t + 1}" if step else f"sequence {s + 1}") if not self.single else
+                     f"step {t + 1}" if step else "")
+        return f"{name} ({where})" if where else name
+
+    def _layer(self, li: int) -> str:
+        """Which recurrent layer, where there are several: ^(2)."""
+        return f"^({self.json_nt.number(li)})" if self.seq_layers > 1 else ""
+
+
+def _sym(prefix: str, sup: bool = False):
+    from bpcalc.registry.layers.gated_narrate import SUP
+
+    return lambda g: (prefix + SUP[g], prefix + SUP[g]) if sup else (prefix + g, prefix + g)
+
+
+# a recurrent layer's arrays by field (the trace's z and a are h); "∂" marks a gradient: ∂E/∂ of the name at step t
+_SEQ_SYMS = {"z": ("h", "h"), "a": ("h", "h"), "h": ("h", "h"), "c": ("c", "c"), "preactivation": ("z", "z"),
+             "grad_h": "∂h", "grad_c": "∂c", "grad_preactivation": "∂z", "gates": _sym(""), "sums": _sym("s", True),
+             "delta_gates": _sym("δ", True)}
 
 
 def _key(g: _Group, idx: tuple) -> str:
@@ -113,7 +173,13 @@ def _network_groups(rt, et) -> list[_Group]:
         return np.asarray(x[0] if single else x, dtype=np.float64)
 
     out: list[_Group] = []
+    seq = [LAYERS[getattr(lt, "type", DEFAULT_LAYER)].sequence for lt in rt.layers]
     for li in range(L):
+        if seq[li]:  # a recurrent layer: its numbers as its tables show them, not z and a (both h)
+            for f in _SEQ_FORWARD:
+                for path, r, e in _record(rt.layers[li], et.layers[li], f):
+                    out.append(_Group(path, li, ps(r), ps(e), True, (0, li)))
+            continue
         for f in ("z", "a"):
             out.append(_Group(f, li, ps(getattr(rt.layers[li], f)), ps(getattr(et.layers[li], f)), True, (0, li)))
     out.append(_Group("loss_terms", None, ps(rt.loss_terms), ps(et.loss_terms), True, (1, 0)))
@@ -121,12 +187,25 @@ def _network_groups(rt, et) -> list[_Group]:
         out.append(_Group("sample_loss", None, np.asarray(rt.sample_loss), np.asarray(et.sample_loss), False, (1, 1)))
     out.append(_Group("loss", None, np.asarray(rt.loss), np.asarray(et.loss), False, (1, 2)))
     for li in range(last, -1, -1):
+        if seq[li]:
+            for f in _SEQ_BACKWARD:
+                for path, r, e in _record(rt.layers[li], et.layers[li], f):
+                    out.append(_Group(path, li, ps(r), ps(e), True, (2, last - li)))
+            continue
         for f in ("grad_a", "local", "delta"):
             r, e = getattr(rt.layers[li], f), getattr(et.layers[li], f)
             if r is not None and e is not None:
                 out.append(_Group(f, li, ps(r), ps(e), True, (2, last - li)))
     for phase, fields in ((3, ("grad_weights", "grad_biases")), (4, ("new_weights", "new_biases"))):
         for li in range(L):
+            if seq[li]:  # each parameter by its name: grad_weights_ih, new_biases_hh, …
+                for key in rt.layers[li].params:
+                    f = f"{'grad' if phase == 3 else 'new'}_{key}"
+                    r, e = getattr(rt.layers[li], f, None), getattr(et.layers[li], f, None)
+                    if r is not None and e is not None:
+                        out.append(_Group(f, li, np.asarray(r, dtype=np.float64), np.asarray(e, dtype=np.float64),
+                                          False, (phase, li, key)))
+                continue
             for f in fields:
                 r, e = getattr(rt.layers[li], f), getattr(et.layers[li], f)
                 if r is not None and e is not None:
@@ -135,6 +214,20 @@ def _network_groups(rt, et) -> list[_Group]:
     out.append(_Group("outputs_after", None, ps(rt.outputs_after), ps(et.outputs_after), True, (5, 0)))
     out.append(_Group("loss_after", None, np.asarray(rt.loss_after), np.asarray(et.loss_after), False, (5, 9)))
     return out
+
+
+_SEQ_FORWARD = ("preactivation", "sums", "gates", "c", "h")  # in the order the tables compute them
+_SEQ_BACKWARD = ("grad_h", "grad_c", "delta_gates", "grad_preactivation")
+
+
+def _record(r_layer, e_layer, field: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(JSON path, rounded, exact) of a recurrent layer's record field (a gate mapping: one per gate)."""
+    r, e = r_layer.record.get(field), e_layer.record.get(field)
+    if r is None or e is None:
+        return []
+    if isinstance(r, dict):
+        return [(f"{field}.{g}", r[g], e[g]) for g in r if g in e]
+    return [(field, r, e)]
 
 
 class Departures:
@@ -238,7 +331,8 @@ def _network_departures(rt, et) -> tuple[Departures, Departure | None, int]:
             dep = ok & (np.abs(r - e) > SAME * np.maximum(1.0, np.abs(e)))
         if g.per_sample:  # a = z of a linear layer, under one name: its departures once
             for j in range(r.shape[-1]):
-                key = (r.shape, names.base(g.field, g.li, j))
+                key = (r.shape, g.field, g.li, j) if g.li is not None and names.kinds[g.li].sequence else \
+                    (r.shape, names.base(g.field, g.li, j))
                 if key in seen:
                     h = groups[seen[key]]
                     dep[..., j] &= ~((h.rounded[..., j] == r[..., j]) & (h.exact[..., j] == e[..., j]))

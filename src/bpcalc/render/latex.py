@@ -39,7 +39,7 @@ _MATH = {
     "φ": r"\varphi", "ω": r"\omega", "Δ": r"\Delta", "∇": r"\nabla", "ŷ": r"\hat{y}", "←": r"\leftarrow",
     "→": r"\rightarrow", "⇒": r"\Rightarrow", "≈": r"\approx", "≠": r"\neq", "≤": r"\leq", "≥": r"\geq",
     "±": r"\pm", "∞": r"\infty", "√": r"\surd", "∈": r"\in", "⊙": r"\odot", "∘": r"\circ", "′": r"'",
-    "…": r"\ldots", "⋯": r"\cdots", "✓": r"\checkmark", "✗": r"\times", "✔": r"\checkmark", "✘": r"\times",
+    "‖": r"\|", "…": r"\ldots", "⋯": r"\cdots", "✓": r"\checkmark", "✗": r"\times", "✔": r"\checkmark", "✘": r"\times",
     "²": "^{2}", "³": "^{3}", "¹": "^{1}", "⁰": "^{0}", "⁴": "^{4}", "⁻": "^{-}", "⁺": "^{+}", "ᵀ": "^{T}",
     "₀": "_{0}", "₁": "_{1}", "₂": "_{2}", "₃": "_{3}", "₄": "_{4}", "ₖ": "_{k}", "ⱼ": "_{j}", "ᵢ": "_{i}",
     # the gates of lstm and gru as superscripts (δⁱ, sⁿ)

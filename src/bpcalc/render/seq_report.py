@@ -30,7 +30,9 @@ def steps_view(L: LayerTrace) -> LayerTrace:
     """A layer applied at every step (dense) seen as one sample per (sequence, step): row s·T + t."""
     def flat(x):
         return None if x is None or x.ndim < 3 else x.reshape(-1, *x.shape[2:])
-    return replace(L, a_prev=flat(L.a_prev), z=flat(L.z), a=flat(L.a), grad_a=flat(L.grad_a), local=flat(L.local),
+    n, T = L.a.shape[:2]  # sums over the rows are over sequences and steps: the narration says so
+    return replace(L, hyper={**L.hyper, "over": (n, T)}, a_prev=flat(L.a_prev),
+                   z=flat(L.z), a=flat(L.a), grad_a=flat(L.grad_a), local=flat(L.local),
                    delta=flat(L.delta), back_terms=None, z_after=flat(L.z_after), a_after=flat(L.a_after))
 
 
@@ -73,8 +75,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     views = [None if k.sequence else steps_view(L) for k, L in zip(kinds, tr.layers)]
     shape = "-".join([lr._shape(tr.inputs.shape[1:]), *(k.describe(L) for k, L in zip(kinds, tr.layers))])
     lr.intro(doc, tr, f, shape)
-    doc.para(_("A sequence of {T} steps per sample (time first); the dense layers apply at every step. The loss "
-               "is the mean over {what}.").format(
+    dense = any(not k.sequence for k in kinds)
+    doc.para((_("A sequence of {T} steps per sample (time first); the dense layers apply at every step. The loss "
+                "is the mean over {what}.") if dense else
+              _("A sequence of {T} steps per sample (time first). The loss is the mean over {what}.")).format(
         T=T, what=_("each sequence's last step") if last_only else _("every (sequence, step) term")), "note")
     t_ = doc.table(_("Layers"), [_("layer"), _("type"), _("output"), _("activation")])
     t_.add(_("{l} (input)").format(l=nt.number(-1)), "", lr._cell(lr._shape(tr.inputs.shape[1:])), "")

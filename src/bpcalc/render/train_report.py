@@ -91,13 +91,18 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
     resuming = _(" (resuming after epoch {e})").format(e=res.start_epoch) if res.start_epoch else ""
     if res.kind == "network":
         batches = -(-res.samples // res.batch_size)
-        data = ((_("{n} samples") if res.samples != 1 else _("1 sample")).format(n=res.samples) + ", "
+        if res.steps is not None:  # a sequence network: its samples are sequences of steps
+            count = (_("{n} sequences of {T} steps") if res.samples != 1 else _("1 sequence of {T} steps")).format(
+                n=res.samples, T=res.steps)
+        else:
+            count = (_("{n} samples") if res.samples != 1 else _("1 sample")).format(n=res.samples)
+        data = (count + ", "
                 + (_("full batch") if batches == 1 else
                    (_("batches of {size} ({n} per epoch, shuffled)") if res.shuffle
                     else _("batches of {size} ({n} per epoch)")).format(size=res.batch_size, n=batches)))
         doc.para(_("{sizes} network; loss {loss}; optimizer {optimizer}; learning rate α = {lr}; {data}; {span}")
                  .format(
-            sizes="-".join(map(str, res.sizes)), loss=res.loss_name + (
+            sizes=res.shape if res.shape is not None else "-".join(map(str, res.sizes)), loss=res.loss_name + (
                 _(" (summed over the samples)") if res.reduction == "sum" else ""),
             optimizer=optimizer_label(res.optimizer, res.optimizer_settings),
             lr=f(res.learning_rate), data=data, span=span) + resuming)

@@ -313,10 +313,22 @@ def narrate_grads(L, fmt, names, full: bool = False, params: list[tuple[str, tup
             numbers = nr.total(L.delta[:, j], fmt) if written else None
             value = L.grad_biases[j]
         words = numbers is None
-        numbers = (_("Σ over {n} samples").format(n=n) if kind == "w" or not one or J == 1 else
-                   _("Σ over {n} samples and {J} units").format(n=n, J=J)) if words else numbers
+        numbers = _over(n, J if one and kind == "b" and J > 1 else None, L.hyper.get("over")) if words else numbers
         out.rows.append(nr.row(names.grad(p), definition, numbers, value, words=words))
     return out
+
+
+def _over(n: int, J: int | None, over: tuple[int, int] | None) -> str:
+    """What a gradient sums over, in words: the samples, or (after a recurrent layer, `over` = (sequences,
+    steps)) the sequences and steps; and the units too for a shared bias (J)."""
+    if over is None:
+        return _("Σ over {n} samples").format(n=n) if J is None else \
+            _("Σ over {n} samples and {J} units").format(n=n, J=J)
+    seqs, T = over
+    if J is None:
+        return (_("Σ over {T} steps") if seqs == 1 else _("Σ over {n} sequences and {T} steps")).format(n=seqs, T=T)
+    return (_("Σ over {T} steps and {J} units") if seqs == 1 else
+            _("Σ over {n} sequences, {T} steps and {J} units")).format(n=seqs, T=T, J=J)
 
 
 # ---------------------------------------------------------------- the matrix view, for `--view matrix`
