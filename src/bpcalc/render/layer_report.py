@@ -99,6 +99,9 @@ def over_samples(tr: NetworkTrace) -> str:
     """How the heading line says the samples' losses are combined: averaged (the mean) or summed."""
     if tr.n == 1:
         return ""
+    if tr.targets_at is not None:  # sequences: the (sequence, step) terms, as the note under the heading says
+        return (_(", summed over {n} sequences") if tr.reduction == "sum" else
+                _(", averaged over {n} sequences")).format(n=tr.n)
     if tr.reduction == "sum":
         return _(", summed over {n} samples").format(n=tr.n)
     return _(", averaged over {n} samples").format(n=tr.n)
