@@ -69,16 +69,22 @@ def _attention_block(doc: Doc, ad, level: int) -> None:
                    p=ad.name.text, path=ad.path, inner=ad.inner_name, factor=ad.factor_name,
                    samples=_(" and sequences") if ad.samples > 1 else ""), "note")
     doc.para(equation(ad.lines), "math")
-    cols = ([_("sequence")] if ad.samples > 1 else []) + [_("step"), ad.inner_name, ad.factor_name, _("product")]
-    t = doc.table(None, cols, numeric=set(range(len(cols) - 3, len(cols))))
-    for term in ad.terms[:ad.shown]:
-        t.add(*([str(term.sample + 1)] if ad.samples > 1 else []), str(term.step + 1), *term.texts)
-    if ad.shown < len(ad.terms):
+    _step_terms(doc, ad, [ad.inner_name, ad.factor_name, _("product")])
+
+
+def _step_terms(doc: Doc, d, numeric: list[str]) -> None:
+    """A parameter's terms over the steps (and sequences) of a sequence network: the table (sequence, step, then the
+    `numeric` columns), how many are written out, and their sum with the update."""
+    cols = ([_("sequence")] if d.samples > 1 else []) + [_("step"), *numeric]
+    t = doc.table(None, cols, numeric=set(range(len(cols) - len(numeric), len(cols))))
+    for term in d.terms[:d.shown]:
+        t.add(*([str(term.sample + 1)] if d.samples > 1 else []), str(term.step + 1), *term.texts)
+    if d.shown < len(d.terms):
         doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
-            shown=ad.shown, n=len(ad.terms)), "note")
+            shown=d.shown, n=len(d.terms)), "note")
     doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
-               "(was {old})").format(g=ad.texts["gradient"], key=ad.key, p=ad.name.text, new=ad.texts["new"],
-                                     old=ad.texts["old"]))
+               "(was {old})").format(g=d.texts["gradient"], key=d.key, p=d.name.text, new=d.texts["new"],
+                                     old=d.texts["old"]))
 
 
 def _rnn_block(doc: Doc, rd, level: int) -> None:
@@ -92,17 +98,7 @@ def _rnn_block(doc: Doc, rd, level: int) -> None:
              + (_("; truncate {k} cuts the path from step t+1 where t is a multiple of {k}").format(k=rd.truncate)
                 if rd.truncate else ""), "note")
     doc.para(equation(rd.lines), "math")
-    cols = ([_("sequence")] if rd.samples > 1 else []) + [_("step"), "∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t",
-                                                          "f′(z_t)", "δ_t", rd.factor_name, _("product")]
-    t = doc.table(None, cols, numeric=set(range(len(cols) - 7, len(cols))))
-    for term in rd.terms[:rd.shown]:
-        t.add(*([str(term.sample + 1)] if rd.samples > 1 else []), str(term.step + 1), *term.texts)
-    if rd.shown < len(rd.terms):
-        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
-            shown=rd.shown, n=len(rd.terms)), "note")
-    doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
-               "(was {old})").format(g=rd.texts["gradient"], key=rd.key, p=rd.name.text, new=rd.texts["new"],
-                                     old=rd.texts["old"]))
+    _step_terms(doc, rd, ["∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t", "f′(z_t)", "δ_t", rd.factor_name, _("product")])
 
 
 def _gated_block(doc: Doc, rd, level: int) -> None:
@@ -118,17 +114,7 @@ def _gated_block(doc: Doc, rd, level: int) -> None:
              + (_("; truncate {k} cuts the path from step t+1 where t is a multiple of {k}").format(k=rd.truncate)
                 if rd.truncate else ""), "note")
     doc.para(equation(rd.lines), "math")
-    cols = ([_("sequence")] if rd.samples > 1 else []) + [_("step"), "∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t",
-                                                          rd.delta_name, rd.factor_name, _("product")]
-    t = doc.table(None, cols, numeric=set(range(len(cols) - 6, len(cols))))
-    for term in rd.terms[:rd.shown]:
-        t.add(*([str(term.sample + 1)] if rd.samples > 1 else []), str(term.step + 1), *term.texts)
-    if rd.shown < len(rd.terms):
-        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
-            shown=rd.shown, n=len(rd.terms)), "note")
-    doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
-               "(was {old})").format(g=rd.texts["gradient"], key=rd.key, p=rd.name.text, new=rd.texts["new"],
-                                     old=rd.texts["old"]))
+    _step_terms(doc, rd, ["∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t", rd.delta_name, rd.factor_name, _("product")])
 
 
 def _conv_block(doc: Doc, cd, level: int) -> None:
