@@ -17,7 +17,7 @@ from bpcalc.registry import ACTIVATIONS, LAYERS, LOSSES, OPTIMIZERS
 from bpcalc.render import conv_matrix
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import Matrix, sym
-from bpcalc.render.matrix_report import _View
+from bpcalc.render.matrix_view import View as _View
 
 MAX_TERMS = 4  # sequences whose gradient products are written out one by one in a sum (--full: all)
 MINUS_INF = "−∞"

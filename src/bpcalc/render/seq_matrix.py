@@ -14,7 +14,7 @@ from bpcalc.registry.layers import recurrent as rc
 from bpcalc.render import gated_matrix as gm
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import sym
-from bpcalc.render.matrix_report import _View
+from bpcalc.render.matrix_view import View as _View
 
 
 def _at(base: str, t: int | str, tex: str | None = None) -> M:
