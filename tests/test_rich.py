@@ -96,3 +96,9 @@ def test_plain_text_aligns_by_display_width():
     rows = [ln for ln in lines[3:] if ln]
     assert len({display_width(ln) for ln in rows}) == 1  # right edges of the value column line up
     assert display_width(rows[1].split("  ")[0]) == 8  # the rule under the header as wide as the widest name
+
+
+def test_brackets_in_names_are_no_markup():
+    """x_1[k] and h_0[m] in an lstm's sums are names, not Rich markup tags that vanish from the table."""
+    out = rich_text("lstm", 160)
+    assert "x_1[k]" in out and "h_0[m]" in out

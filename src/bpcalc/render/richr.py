@@ -14,18 +14,23 @@ def _rtable(b: Table, cols: list[int] | None = None, title: str | None = None, c
     """A Rich table of `b` (of its columns `cols` only)."""
     from rich import box
     from rich.table import Table as RTable
+    from rich.text import Text
+
+    def plain(s: str | None) -> Text | None:
+        """Text as it is: a name such as x_1[k] is no Rich markup tag (a plain string would lose its `[k]`)."""
+        return None if s is None else Text(s)
 
     cols = list(range(len(b.columns))) if cols is None else cols
-    t = RTable(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-               caption=caption, caption_justify="left", header_style="bold cyan")
+    t = RTable(title=plain(title), title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+               caption=plain(caption), caption_justify="left", header_style="bold cyan")
     for i in cols:
         num = i in b.numeric
         # a column may wrap between words but never narrower than its longest word (a number, a formula)
-        t.add_column(b.columns[i], justify="right" if num else "left", no_wrap=num, overflow="fold",
+        t.add_column(plain(b.columns[i]), justify="right" if num else "left", no_wrap=num, overflow="fold",
                      min_width=_longest_word(b, i),
                      style="bold" if num and i == len(b.columns) - 1 else None)
     for r in b.rows:
-        t.add_row(*[text_of(r[i]) if i < len(r) else "" for i in cols])
+        t.add_row(*[Text(text_of(r[i]) if i < len(r) else "") for i in cols])
     return t
 
 
