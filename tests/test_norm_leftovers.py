@@ -5,9 +5,11 @@ bpcalc's output."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -69,3 +71,89 @@ def test_worksheet_names_layernorm_gamma_with_its_layer(cli, tmp_path):
                        {"type": "layernorm"}]}
     text = _given(_ok(cli("worksheet", str(_write(tmp_path, spec)))))
     assert "γ_2^(2) = 0.5" in text and "γ_3^(4) = 1" in text and "β_1^(4) = 0" in text
+
+
+# ---------------------------------------------------------------- a seeded dropout: a fresh mask every training step
+DROP = {"inputs": [[0.5, -0.2, 0.3, 0.9], [0.1, 0.4, -0.6, 0.2]], "targets": [[1.0], [0.0]], "learning_rate": 0.5,
+        "layers": [{"type": "dropout", "p": 0.5, "seed": 3},
+                   {"weights": [[0.4, -0.7, 0.3, 0.2]], "biases": [0.1], "activation": "linear"}]}
+
+
+def _mask(seed: int, step: int, shape: tuple, p: float) -> np.ndarray:
+    """docs/spec.md's rule restated: step k's numbers from PCG64(seed) jumped k times, kept where ≥ p."""
+    bits = np.random.PCG64(seed)
+    return (np.random.Generator(bits.jumped(step) if step else bits).random(shape) >= p).astype(float)
+
+
+def _train_by_hand(spec: dict, steps: int) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """Full-batch SGD on dropout → linear unit with half_sse averaged over the samples, written out: the masks,
+    the final weights and bias."""
+    X, T = np.array(spec["inputs"]), np.array(spec["targets"])[:, 0]
+    w, b = np.array(spec["layers"][1]["weights"][0], dtype=float), float(spec["layers"][1]["biases"][0])
+    p, lr, n = spec["layers"][0]["p"], spec["learning_rate"], len(X)
+    masks = []
+    for k in range(steps):
+        m = _mask(spec["layers"][0]["seed"], k, X.shape, p)
+        masks.append(m)
+        h = X * m / (1 - p)
+        d = (h @ w + b - T) / n  # δ = ∂E/∂z of the mean of ½(z − t)²
+        w, b = w - lr * d @ h, b - lr * d.sum()
+    return masks, w, b
+
+
+def test_first_mask_is_todays(cli, tmp_path):
+    """Step 0 is np.random.default_rng(seed)'s draw, as before: `run`'s mask is unchanged."""
+    d = json.loads(_ok(cli("run", str(_write(tmp_path, DROP)), "--format", "json")))
+    expected = (np.random.default_rng(3).random((2, 4)) >= 0.5).astype(float)
+    assert np.array_equal(np.array(d["layers"][0]["mask"]), expected)
+
+
+def test_seeded_dropout_draws_a_fresh_mask_each_step(cli, tmp_path):
+    """step --epochs 3 (full batch: one step an epoch): the traced masks are step 0, 1, 2's, all different; the
+    trained weights are those SGD gives with them (worked here), and a rerun gives the same bytes."""
+    path = _write(tmp_path, DROP)
+    out = _ok(cli("step", str(path), "--epochs", "3", "--trace", "--format", "json"))
+    d = json.loads(out)
+    masks, w, b = _train_by_hand(DROP, 3)
+    got = [np.array(s["run"]["layers"][0]["mask"]) for s in d["steps"]]
+    for k in range(3):
+        assert np.array_equal(got[k], masks[k]), k
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    final = d["parameters"]["values"][-1]
+    assert final == pytest.approx([*w, b], abs=1e-12)
+    again = json.loads(_ok(cli("step", str(path), "--epochs", "3", "--trace", "--format", "json")))
+    assert again["parameters"] == d["parameters"] and [s["run"] for s in again["steps"]] == [s["run"] for s in
+                                                                                               d["steps"]]
+    untraced = json.loads(_ok(cli("step", str(path), "--epochs", "3", "--format", "json")))
+    assert untraced["parameters"]["values"][-1] == pytest.approx([*w, b], abs=1e-12)
+
+
+def test_seeded_dropout_resumes_its_sequence_after_save(cli, tmp_path):
+    """step --epochs 2 --save, then step --epochs 1 on the saved spec: the third step's mask (step 2) and the same
+    weights as three epochs in one go; `run` of the saved spec shows step 2's mask."""
+    path = _write(tmp_path, DROP)
+    saved = tmp_path / "next.yaml"
+    _ok(cli("step", str(path), "--epochs", "2", "--save", str(saved)))
+    assert yaml.safe_load(saved.read_text())["training_state"]["step"] == 2
+    resumed = json.loads(_ok(cli("step", str(saved), "--epochs", "1", "--trace", "--format", "json")))
+    masks, w, b = _train_by_hand(DROP, 3)
+    assert np.array_equal(np.array(resumed["steps"][0]["run"]["layers"][0]["mask"]), masks[2])
+    assert resumed["parameters"]["values"][-1] == pytest.approx([*w, b], abs=1e-12)
+    run = json.loads(_ok(cli("run", str(saved), "--format", "json")))
+    assert np.array_equal(np.array(run["layers"][0]["mask"]), masks[2])
+
+
+def test_seeded_dropout_by_hand_draws_each_step_too(cli, tmp_path):
+    """step --round 3 --epochs 3 --trace (the hand-rounded track): the same masks as training."""
+    d = json.loads(_ok(cli("step", str(_write(tmp_path, DROP)), "--epochs", "3", "--round", "3", "--trace",
+                           "--format", "json")))
+    masks, _w, _b = _train_by_hand(DROP, 3)
+    runs = [e["run"] for e in d["epochs"]]
+    assert [np.array(r["layers"][0]["mask"]).tolist() for r in runs] == [m.tolist() for m in masks]
+
+
+def test_given_mask_stays_at_every_step(cli, tmp_path):
+    spec = json.loads(json.dumps(DROP))
+    spec["layers"][0] = {"type": "dropout", "p": 0.5, "mask": [1, 0, 1, 1]}
+    d = json.loads(_ok(cli("step", str(_write(tmp_path, spec)), "--epochs", "3", "--trace", "--format", "json")))
+    assert all(np.ravel(s["run"]["layers"][0]["mask"]).tolist() == [1, 0, 1, 1] * 2 for s in d["steps"])
