@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, getcontext
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,151 @@ def test_given_mask_stays_at_every_step(cli, tmp_path):
     spec["layers"][0] = {"type": "dropout", "p": 0.5, "mask": [1, 0, 1, 1]}
     d = json.loads(_ok(cli("step", str(_write(tmp_path, spec)), "--epochs", "3", "--trace", "--format", "json")))
     assert all(np.ravel(s["run"]["layers"][0]["mask"]).tolist() == [1, 0, 1, 1] * 2 for s in d["steps"])
+
+
+# ---------------------------------------------------------------- --round N: the three paths rounded by hand
+def _hand_rounding(decimals: int, style: str):
+    """(written, read) as docs/conventions.md's styles say, in exact decimals: read (a quotient, a root) rounded
+    half away from zero (truncate: cut toward zero); written (a sum or product) kept exact by the calculator style,
+    rounded like the rest by every and truncate."""
+    q = Decimal(1).scaleb(-decimals)
+    mode = ROUND_DOWN if style == "truncate" else ROUND_HALF_UP
+
+    def read(v: Decimal) -> Decimal:
+        return v.quantize(q, rounding=mode)
+
+    return (read if style != "calculator" else (lambda v: v)), read
+
+
+def _norm_by_hand(x, t, gamma, beta, batch: bool, decimals: int, style: str) -> dict:
+    """One group of m values normalised (batchnorm: one feature over m samples; layernorm: one sample's m
+    features), z = γ·x̂ + β, a = z, E = half_sse (batchnorm: averaged over the m samples, ∂E/∂a = (a − t)/m, a
+    quotient; layernorm: one sample, ∂E/∂a = a − t), worked in exact decimals and rounded as a person writes:
+    μ = Σx/m, σ² = Σ(x − μ)²/m, σ = √(σ² + ε), x̂ = (x − μ)/σ; g = δ·γ; ∂E/∂σ² = Σg(x − μ)·(−½)/σ³;
+    ∂E/∂μ = −Σg/σ + ∂E/∂σ²·(−2/m)·Σ(x − μ); the paths g/σ, ∂E/∂σ²·2(x − μ)/m, ∂E/∂μ/m and their sum; the compact
+    (m·g − Σg − x̂·Σ(g·x̂))/(mσ)."""
+    getcontext().prec = 60
+    w, r = _hand_rounding(decimals, style)
+    D = [Decimal(str(v)) for v in x]
+    T = [Decimal(str(v)) for v in t]
+    G = [Decimal(str(v)) for v in gamma]
+    B = [Decimal(str(v)) for v in beta]
+    m = len(D)
+    mu = r(sum(D) / m)
+    var = r(sum((v - mu) ** 2 for v in D) / m)
+    sd = r((var + Decimal("0.00001")).sqrt())
+    xh = [r((v - mu) / sd) for v in D]
+    z = [w(gm * h + b) for gm, h, b in zip(G, xh, B)]
+    dEa = [w(a - tt) for a, tt in zip(z, T)] if not batch else [r((a - tt) / m) for a, tt in zip(z, T)]
+    g = [w(d * gm) for d, gm in zip(dEa, G)]
+    sg, sgx = w(sum(g)), w(sum(a * b for a, b in zip(g, xh)))
+    d_var = r(sum(gi * (v - mu) for gi, v in zip(g, D)) * Decimal("-0.5") / sd ** 3)
+    d_mu = r(-sum(g) / sd + d_var * Decimal(-2) / m * sum(v - mu for v in D))
+    direct = [r(gi / sd) for gi in g]
+    via_var = [r(d_var * 2 * (v - mu) / m) for v in D]
+    via_mean = r(d_mu / m)
+    total = [w(a + b + via_mean) for a, b in zip(direct, via_var)]
+    compact = [r((m * gi - sg - h * sgx) / (m * sd)) for gi, h in zip(g, xh)]
+    return {"mean": mu, "var": var, "x_hat": xh, "delta": dEa, "grad_var": d_var, "grad_mean": d_mu,
+            "direct": direct, "via_var": via_var, "via_mean": via_mean, "total": total, "compact": compact,
+            "grad_gamma": [d * h for d, h in zip(dEa, xh)],
+            "sum_g": sg, "sum_gx": sgx}
+
+
+def _backward_rows(text: str) -> list[tuple[str, str, float]]:
+    """(quantity, definition, value) of every row of the text report's backward section."""
+    part = text[text.index("Backward pass"):text.index("Gradients of the parameters")]
+    rows = []
+    for line in part.splitlines():
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) >= 3 and cells[0].startswith(("∂E/∂", "g_", "δ", "Σ")):
+            try:
+                rows.append((cells[0], cells[1], float(cells[-1])))
+            except ValueError:
+                continue
+    return rows
+
+
+def _check_paths(rows, hand: dict) -> None:
+    def f(d: Decimal) -> float:
+        return float(d)
+
+    direct = [v for q, d, v in rows if q.endswith("(through x̂)")]
+    via_var = [v for q, d, v in rows if q.endswith("(through σ²)")]
+    via_mean = [v for q, d, v in rows if q.endswith("(through μ)")]
+    total = [v for q, d, v in rows if d == "the three paths added"]
+    compact = [v for q, d, v in rows if d.startswith("(1/(mσ))")]
+    assert direct == pytest.approx([f(v) for v in hand["direct"]], abs=1e-12)
+    assert via_var == pytest.approx([f(v) for v in hand["via_var"]], abs=1e-12)
+    assert via_mean == pytest.approx([f(hand["via_mean"])] * 3, abs=1e-12)
+    assert total == pytest.approx([f(v) for v in hand["total"]], abs=1e-12)
+    assert compact == pytest.approx([f(v) for v in hand["compact"]], abs=1e-12)
+    assert [v for q, d, v in rows if q.startswith("∂E/∂σ²")] == pytest.approx([f(hand["grad_var"])], abs=1e-12)
+    assert [v for q, d, v in rows if q.startswith("∂E/∂μ")] == pytest.approx([f(hand["grad_mean"])], abs=1e-12)
+    assert [v for q, d, v in rows if q.startswith("Σg [")] == pytest.approx([f(hand["sum_g"])], abs=1e-12)
+    assert [v for q, d, v in rows if q.startswith("Σg·x̂")] == pytest.approx([f(hand["sum_gx"])], abs=1e-12)
+
+
+BN_X, BN_T = [0.3, 1.1, -0.5], [0.2, 0.9, -0.4]
+BN = {"inputs": [[v] for v in BN_X], "targets": [[v] for v in BN_T], "learning_rate": 0.5,
+      "layers": [{"weights": [[1.0]], "biases": [0.0], "activation": "linear"},  # (so ∂E/∂x is narrated)
+                 {"type": "batchnorm", "gamma": [1.3], "beta": [0.1]}]}
+
+
+def test_batchnorm_three_paths_rounded_by_hand(cli, tmp_path):
+    """--round 4 (calculator): each path g/σ, ∂E/∂σ²·2(x − μ)/m, ∂E/∂μ/m is a quotient, rounded to 4 decimals as
+    it is written (so are ∂E/∂σ² and ∂E/∂μ); their sum is the exact sum of the rounded terms, as a dense layer's
+    sums are; the compact formula rounded once. Before, the paths were printed at full precision."""
+    hand = _norm_by_hand(BN_X, BN_T, [1.3] * 3, [0.1] * 3, True, 4, "calculator")
+    assert hand["grad_var"] == Decimal("-1.1717") and hand["direct"][1] == Decimal("0.5254")  # (the numbers worked)
+    path = _write(tmp_path, BN)
+    text = _ok(cli("run", str(path), "--round", "4", "--precision", "12", "--full"))
+    _check_paths(_backward_rows(text), hand)
+    assert any(t != c for t, c in zip(hand["total"], hand["compact"]))  # (this batch shows the two apart)
+    assert "the three paths' sum and the compact formula can differ in the last decimal" in text
+    d = json.loads(_ok(cli("run", str(path), "--round", "4", "--format", "json")))
+    assert np.ravel(d["layers"][0]["grad_a"]) == pytest.approx([float(v) for v in hand["compact"]], abs=1e-12)
+
+
+@pytest.mark.parametrize("style, decimals", [("every", 2), ("every", 3), ("truncate", 3)])
+def test_batchnorm_round_styles_by_hand(cli, tmp_path, style, decimals):
+    """--round-style every/truncate: every result written is rounded (cut, for truncate), g = δ·γ, Σg, Σ(g·x̂),
+    the paths' sum and the new running estimates too, the next step going on from the written numbers."""
+    hand = _norm_by_hand(BN_X, BN_T, [1.3] * 3, [0.1] * 3, True, decimals, style)
+    path = _write(tmp_path, BN)
+    args = ("--round", str(decimals), "--round-style", style)
+    _check_paths(_backward_rows(_ok(cli("run", str(path), *args, "--precision", "12", "--full"))), hand)
+    d = json.loads(_ok(cli("run", str(path), *args, "--format", "json")))
+    L = d["layers"][1]
+    w, r = _hand_rounding(decimals, style)
+    assert L["mean"] == pytest.approx([float(hand["mean"])]) and L["var"] == pytest.approx([float(hand["var"])])
+    assert np.ravel(L["delta"]) == pytest.approx([float(v) for v in hand["delta"]], abs=1e-12)
+    assert np.ravel(d["layers"][0]["grad_a"]) == pytest.approx([float(v) for v in hand["compact"]], abs=1e-12)
+    assert L["grad_gamma"] == pytest.approx([float(w(sum(hand["grad_gamma"])))], abs=1e-12)
+    unbiased = r(hand["var"] * 3 / 2)
+    assert L["new_running_mean"] == pytest.approx([float(w(Decimal("0.1") * hand["mean"]))], abs=1e-12)
+    assert L["new_running_var"] == pytest.approx([float(w(Decimal("0.9") + Decimal("0.1") * unbiased))], abs=1e-12)
+
+
+LN_X, LN_T = [0.4, -0.3, 1.2], [0.5, 0.0, 1.0]
+LN = {"inputs": [LN_X], "targets": [LN_T], "learning_rate": 0.5,
+      "layers": [{"weights": [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "biases": [0, 0, 0], "activation": "linear"},
+                 {"type": "layernorm", "gamma": [1.2, 0.7, 0.9], "beta": [0.1, -0.2, 0.05]}]}
+
+
+@pytest.mark.parametrize("style, decimals", [("calculator", 4), ("every", 2), ("every", 4), ("truncate", 3)])
+def test_layernorm_round_styles_by_hand(cli, tmp_path, style, decimals):
+    """Layernorm over one sample's 3 features under each style: μ, σ², x̂, δ, the three paths, their sum and the
+    compact ∂E/∂x as worked by hand (one sample: ∂E/∂a = a − t, a difference, exact unless every result is
+    rounded)."""
+    hand = _norm_by_hand(LN_X, LN_T, [1.2, 0.7, 0.9], [0.1, -0.2, 0.05], False, decimals, style)
+    path = _write(tmp_path, LN)
+    args = ("--round", str(decimals), "--round-style", style)
+    _check_paths(_backward_rows(_ok(cli("run", str(path), *args, "--precision", "12", "--full"))), hand)
+    d = json.loads(_ok(cli("run", str(path), *args, "--format", "json")))
+    L = d["layers"][1]
+    assert np.ravel(L["mean"]) == pytest.approx([float(hand["mean"])], abs=1e-12)
+    assert np.ravel(L["var"]) == pytest.approx([float(hand["var"])], abs=1e-12)
+    assert np.ravel(L["x_hat"]) == pytest.approx([float(v) for v in hand["x_hat"]], abs=1e-12)
+    assert np.ravel(L["delta"]) == pytest.approx([float(v) for v in hand["delta"]], abs=1e-12)
+    assert np.ravel(d["layers"][0]["grad_a"]) == pytest.approx([float(v) for v in hand["compact"]], abs=1e-12)
