@@ -306,3 +306,21 @@ def test_layernorm_round_styles_by_hand(cli, tmp_path, style, decimals):
     assert np.ravel(L["x_hat"]) == pytest.approx([float(v) for v in hand["x_hat"]], abs=1e-12)
     assert np.ravel(L["delta"]) == pytest.approx([float(v) for v in hand["delta"]], abs=1e-12)
     assert np.ravel(d["layers"][0]["grad_a"]) == pytest.approx([float(v) for v in hand["compact"]], abs=1e-12)
+
+
+def test_seeded_dropout_minibatches_trace_train_and_resume_alike(cli, tmp_path):
+    """Mini-batches, shuffled: every batch is a step with its own mask (step k's, shaped like the batch); the traced
+    steps, the untraced training and a save-then-resume all end at the same weights, bit for bit."""
+    spec = {**DROP, "inputs": DROP["inputs"] + [[0.3, 0.3, 0.1, -0.5]], "targets": DROP["targets"] + [[0.5]],
+            "batch_size": 2, "shuffle": True, "seed": 5}
+    path = _write(tmp_path, spec)
+    traced = json.loads(_ok(cli("step", str(path), "--epochs", "3", "--trace", "--format", "json")))
+    masks = [np.array(s["run"]["layers"][0]["mask"]) for s in traced["steps"]]
+    assert [m.shape for m in masks] == [(2, 4), (1, 4)] * 3
+    assert all(np.array_equal(m, _mask(3, k, m.shape, 0.5)) for k, m in enumerate(masks))
+    plain = json.loads(_ok(cli("step", str(path), "--epochs", "3", "--format", "json")))
+    saved = tmp_path / "next.yaml"
+    _ok(cli("step", str(path), "--epochs", "2", "--save", str(saved)))
+    resumed = json.loads(_ok(cli("step", str(saved), "--epochs", "1", "--format", "json")))
+    last = traced["parameters"]["values"][-1]
+    assert plain["parameters"]["values"][-1] == last and resumed["parameters"]["values"][-1] == last
