@@ -324,3 +324,29 @@ def test_seeded_dropout_minibatches_trace_train_and_resume_alike(cli, tmp_path):
     resumed = json.loads(_ok(cli("step", str(saved), "--epochs", "1", "--format", "json")))
     last = traced["parameters"]["values"][-1]
     assert plain["parameters"]["values"][-1] == last and resumed["parameters"]["values"][-1] == last
+
+
+@pytest.mark.torch
+def test_exported_training_draws_the_seeded_masks_too(cli, tmp_path):
+    """export --to pytorch --epochs 3: the script's loop draws each step's mask as bpcalc step does (shuffled
+    mini-batches), so its epoch losses and final loss are step's; PyTorch computes the rest."""
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    spec = {"inputs": [[0.5, -0.2, 0.3], [0.1, 0.4, -0.6], [0.3, 0.3, 0.1], [0.2, -0.1, 0.7]],
+            "targets": [[1.0], [0.0], [0.5], [0.2]], "learning_rate": 0.5, "batch_size": 2, "shuffle": True,
+            "seed": 5,
+            "layers": [{"weights": [[0.4, -0.7, 0.3], [0.1, 0.2, -0.5], [0.3, 0.3, 0.3], [-0.2, 0.6, 0.1]],
+                        "biases": [0.1, 0, 0, 0.2], "activation": "tanh"},
+                       {"type": "dropout", "p": 0.5, "seed": 3},
+                       {"weights": [[0.4, -0.7, 0.3, 0.2]], "biases": [0.1], "activation": "linear"}]}
+    path = _write(tmp_path, spec)
+    script = tmp_path / "train.py"
+    _ok(cli("export", str(path), "--to", "pytorch", "--epochs", "3", "-o", str(script)))
+    r = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    theirs = json.loads(r.stdout)["step"]
+    ours = json.loads(_ok(cli("step", str(path), "--epochs", "3", "--format", "json")))
+    np.testing.assert_allclose([e["loss"] for e in theirs["epochs"]] + [theirs["loss_final"]],
+                               [e["loss"] for e in ours["epochs"]] + [ours["loss_final"]], rtol=1e-12)

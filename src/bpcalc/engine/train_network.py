@@ -279,6 +279,7 @@ class NetworkRun:
 
     def loss(self) -> float:
         """The loss of all samples with the parameters now."""
+        self.net.step = self.opt.t  # (a seeded dropout: the mask of the step the parameters would take next)
         with np.errstate(all="ignore"):
             return self.net.loss_value(self.X, self.T)
 
