@@ -77,7 +77,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     lr.intro(doc, tr, f, shape)
     dense = any(not k.sequence for k in kinds)
     summed = tr.reduction == "sum"
-    if summed:
+    if T == 1:  # one step: no "1 steps", and nothing to say of every step
+        intro = (_("A sequence of one step per sample. The loss is the sum over {what}.") if summed else
+                 _("A sequence of one step per sample. The loss is the mean over {what}."))
+    elif summed:
         intro = (_("A sequence of {T} steps per sample (time first); the dense layers apply at every step. The loss "
                    "is the sum over {what}.") if dense else
                  _("A sequence of {T} steps per sample (time first). The loss is the sum over {what}."))
