@@ -169,3 +169,16 @@ def test_gru_against_pytorch_float64(cli):
     _close(L["new_weights_ih"], gru.weight_ih_l0.detach().numpy(), "W_i· after")
     with torch.no_grad():
         _close(d["loss_after"], loss_of()[1].item(), "loss after")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_matrix_view_of_the_bundled_rnn_and_gru(cli, fmt):
+    """Both run in matrices; the rnn's formula names only the biases it has (none), and holds tanh(1.04621)."""
+    r = cli("run", "rnn", "--view", "matrix", "--format", fmt)
+    assert r.exit_code == 0, r.stderr
+    assert ("Z_2 = X_2 W_ihᵀ + H_1 W_hhᵀ,  H_2 = tanh(Z_2)" if fmt == "text" else
+            r"Z_{2} = X_{2} (W^{ih})^{\mathsf{T}} + H_{1} (W^{hh})^{\mathsf{T}}, \quad") in r.stdout
+    assert "b_ih" not in r.stdout and "b^{ih}" not in r.stdout and "0.7803" in r.stdout
+    g = cli("run", "gru", "--view", "matrix", "--format", fmt)
+    assert g.exit_code == 0, g.stderr
+    assert "0.2997" in g.stdout and "0.1973" in g.stdout

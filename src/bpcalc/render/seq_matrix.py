@@ -131,10 +131,12 @@ def _rnn_forward(doc: Doc, v: _View, L, t: int, li: int, inp: M | None = None) -
     f = rec["nonlinearity"]
     X = (_at("X", t + 1) if li == 0 else _at("H", t + 1)) if inp is None else _at(inp.text, t + 1, inp.tex)
     Hp, Z, H = _at("H", t), _at("Z", t + 1), _at("H", t + 1)
-    doc.para(M(f"{Z.text} = {X.text} W_ihᵀ + {Hp.text} W_hhᵀ + b_ih + b_hh,  {H.text} = {f}({Z.text})",
-               rf"{Z.tex} = {X.tex} (W^{{ih}})^{{\mathsf{{T}}}} + {Hp.tex} (W^{{hh}})^{{\mathsf{{T}}}} + b^{{ih}} + "
-               rf"b^{{hh}}, \quad {H.tex} = {rc.f_tex(f)}({Z.tex})"), "math")
     P = L.params
+    bt = "".join(f" + b_{k[-2:]}" for k in ("biases_ih", "biases_hh") if k in P)  # the biases it has
+    bx = "".join(f" + b^{{{k[-2:]}}}" for k in ("biases_ih", "biases_hh") if k in P)
+    doc.para(M(f"{Z.text} = {X.text} W_ihᵀ + {Hp.text} W_hhᵀ{bt},  {H.text} = {f}({Z.text})",
+               rf"{Z.tex} = {X.tex} (W^{{ih}})^{{\mathsf{{T}}}} + {Hp.tex} (W^{{hh}})^{{\mathsf{{T}}}}{bx}, "
+               rf"\quad {H.tex} = {rc.f_tex(f)}({Z.tex})"), "math")
     hprev = rec["h0"] if t == 0 else rec["h"][:, t - 1]
     parts = [Z, sym("="), v.mat(L.a_prev[:, t]), sym("·"), v.mat(P["weights_ih"].T), sym("+"), v.mat(hprev),
              sym("·"), v.mat(P["weights_hh"].T)]
