@@ -674,7 +674,8 @@ def forward(x):
 
 
 def loss_of(y, t):
-    """The mean over the (sequence, step) terms that enter the loss."""''')
+    """The {how} over the (sequence, step) terms that enter the loss."""'''.replace(
+        "{how}", "sum" if spec.reduction == "sum" else "mean"))
     if spec.targets_at == "last":
         lines.append("    a = y[:, -1]  # " + _("only the last step's output enters the loss"))
     else:
