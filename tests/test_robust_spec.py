@@ -393,6 +393,14 @@ def test_a_comma_between_digits_in_a_name_is_no_decimal_comma(cli, tmp_path):
     assert "decimal comma" not in err
 
 
+def test_a_comma_that_may_separate_thousands_gets_both_readings(cli, tmp_path):
+    """`1,000` is a thousand as often as 1.0: not called a decimal comma, and both fixes are offered."""
+    err = refused(cli, tmp_path, NET + "batch_size: 1,000\n", "batch_size: expected a whole number",
+                  "(batch_size, line 6: `1,000` has a comma between digits",
+                  "hint: write it without the comma: 1000 if the comma separates thousands, 1.000 if it is a decimal")
+    assert "is written with a decimal comma" not in err, err
+
+
 def test_commas_of_a_list_written_without_spaces_are_no_decimal_comma(cli, tmp_path):
     err = refused(cli, tmp_path, "inputs: [[0,1],[1,0]]\ntargets: [[1],[1]]\nlayers:\n  - weights: [[1, 2, 3]]\n")
     assert "decimal comma" not in err

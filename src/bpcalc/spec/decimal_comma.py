@@ -4,14 +4,16 @@ YAML reads `[0,05, 0,10]` as four integers and `c: 0,5` as the text '0,5', so a 
 later check (a row length, a text where a number belongs). The note is added to that error when both hold:
 
 - the spec's YAML shows a decimal comma: a plain text value that is a number written with a comma (`0,5`, or
-  numbers separated by `, ` such as `0,1, 0,2`), or, in a flow list, two integers joined by a comma without a space
-  (`0,05`) where that list also separates its items by `, ` (`[0,05, 0,10]`), or where the second is written with a
-  leading zero (`[0,05]`), or the first is 0 and the second has several digits (`[0,83]`). A compact list such as
-  `[5,6]` or `[[0,1],[1,0]]` shows none: two numbers, correctly written;
+  numbers separated by `, ` such as `0,1, 0,2`; not `1,000`, as often a thousands separator as a decimal), or, in
+  a flow list, two integers joined by a comma without a space (`0,05`) where that list also separates its items by
+  `, ` (`[0,05, 0,10]`), or where the second is written with a leading zero (`[0,05]`), or the first is 0 and the
+  second has several digits (`[0,83]`), or, in a flow mapping, a value's integer and a key of digits without a
+  value (`{x: 0,5}`). A compact list such as `[5,6]` or `[[0,1],[1,0]]` shows none: two numbers, correctly
+  written;
 - the reported error is that comma's: read with a point, the spec no longer fails with the same message at the same
-  YAML path (nor fails at the comma's own value instead). So `inputs: [0,05, 0,10]` is named in the error it causes
-  at `layers[0].weights` (each row needs 4 weights), and a comma anywhere else is never named in an error about
-  another key.
+  YAML path (nor, where the error was about another key, fails at the comma's own value instead: a name `2,5`).
+  So `inputs: [0,05, 0,10]` is named in the error it causes at `layers[0].weights` (each row needs 4 weights), and
+  a comma whose point leaves the reported error as it was (one in another key, say) is never named.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ _INT = re.compile(r"[+-]?\d+")
 _DIGITS = re.compile(r"\d+")
 _NUMBER_TEXT = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 _COMMA_IN_NUMBER = re.compile(r"(\d),(\d)")
+_THOUSANDS = re.compile(r"[+-]?0*[1-9]\d{0,2}(?:,\d{3})+")
+MAX_TRIES = 20  # commas tried, those at the reported path first: each try parses the spec again
 
 
 @dataclass
@@ -40,18 +44,31 @@ class _Comma:
     line: int
     written: str
     fixes: list[tuple[int, int, str]]  # (start, end, replacement) in the spec's text
+    ambiguous: bool = False  # `1,000`: a thousands separator or a decimal comma
 
 
 def note_decimal_comma(err: SpecError, text: str, reparse: Callable[[str], object]) -> None:
     """Add the decimal comma that caused err to its message and hint (reparse: the spec's parse, without this note)."""
-    for comma in _commas(text):
+    commas = _commas(text)
+    for comma in commas:
+        if comma.ambiguous and err.path == fmt_path(comma.path):  # the error is that text's: say both readings
+            err.message += _(" ({path}, line {line}: `{written}` has a comma between digits, which YAML does not "
+                             "read as part of a number)").format(path=err.path, line=comma.line,
+                                                                 written=comma.written)
+            err.hint = _("write it without the comma: {thousands} if the comma separates thousands, {decimal} if it "
+                         "is a decimal comma").format(thousands=comma.written.replace(",", ""),
+                                                      decimal=comma.written.replace(",", "."))
+            return
+    commas = [c for c in commas if not c.ambiguous]
+    commas.sort(key=lambda c: not _related(err.path, fmt_path(c.path)))  # the reported path's first, else in order
+    for comma in commas[:MAX_TRIES]:
         fixed_text = _apply(text, comma.fixes)
         try:
             reparse(fixed_text)
         except SpecError as other:
             if (other.path, other.message) == (err.path, err.message):
                 continue  # the same failure with the point: not this comma's error
-            if _at_or_under(other.path, comma.path) and not _at_or_under(err.path, comma.path):
+            if _within(other.path, fmt_path(comma.path)) and not _related(err.path, fmt_path(comma.path)):
                 continue  # read with a point, the value itself fails (text such as a name): no decimal
         except Exception:  # the note must never hide the error it annotates
             continue
@@ -64,12 +81,16 @@ def note_decimal_comma(err: SpecError, text: str, reparse: Callable[[str], objec
         return
 
 
-def _at_or_under(reported: str | None, path: tuple) -> bool:
-    """Whether an error reported at the YAML path `reported` (as written) is at path or within it."""
-    if reported is None:
+def _related(a: str | None, b: str | None) -> bool:
+    """Whether one of two YAML paths lies within the other (or they are the same)."""
+    return _within(a, b) or _within(b, a)
+
+
+def _within(inner: str | None, outer: str | None) -> bool:
+    """Whether the YAML path `inner` (as written: layers[0].biases) is `outer` or lies within it."""
+    if inner is None or outer is None:
         return False
-    here = fmt_path(path)
-    return reported == here or reported.startswith((here + ".", here + "["))
+    return inner == outer or inner.startswith((outer + ".", outer + "["))
 
 
 def _apply(text: str, fixes: list[tuple[int, int, str]]) -> str:
@@ -116,6 +137,8 @@ def _in_text(node: yaml.ScalarNode, path: tuple) -> _Comma | None:
     if not all(_NUMBER_TEXT.fullmatch(t) for t in tokens) or not any("," in t for t in tokens):
         return None
     start, end = node.start_mark.index, node.end_mark.index
+    if any(_THOUSANDS.fullmatch(t) for t in tokens):
+        return _Comma(path, node.start_mark.line + 1, tokens[0], [], ambiguous=True) if len(tokens) == 1 else None
     return _Comma(path, node.start_mark.line + 1, next(t for t in tokens if "," in t),
                   [(start, end, _COMMA_IN_NUMBER.sub(r"\1.\2", node.value))])
 
