@@ -380,12 +380,17 @@ def non_negative(doc: Located, value: Any, path: tuple, what: str, hint: str | N
     return out
 
 
+# the nouns errors count with, in the language shown: singular, plural
+_NOUNS = {"number": (N_("number"), N_("numbers")), "bias": (N_("bias"), N_("biases")), "row": (N_("row"), N_("rows")),
+          "sample": (N_("sample"), N_("samples"))}
+
+
 def vector(doc: Located, value: Any, path: tuple, what: str = "number") -> np.ndarray:
     if not isinstance(value, list):
         hint = None
+        one, plural = (_(w) for w in _NOUNS[what])
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            hint = _("write a list, even for one {what}: [{value}]").format(what=what, value=value)[:200]
-        plural = what + ("es" if what.endswith("s") else "s")
+            hint = _("write a list, even for one {what}: [{value}]").format(what=one, value=value)[:200]
         raise doc.error(path, _("expected a list of {plural}, found {typename} {short}").format(
                                   plural=plural, typename=_typename(value), short=_short(value)), hint)
     if not value:
@@ -395,6 +400,7 @@ def vector(doc: Located, value: Any, path: tuple, what: str = "number") -> np.nd
 
 def matrix(doc: Located, value: Any, path: tuple, what: str = "row") -> np.ndarray:
     """A list of equally long lists of numbers."""
+    what = _(_NOUNS[what][0])
     if not isinstance(value, list) or not value:
         raise doc.error(path, _("expected a list of {what}s (a list of lists of numbers), found {v}").format(
                                   what=what, v='an empty list' if value == [] else _typename(value)))
@@ -427,8 +433,14 @@ def _one_value_per_channel(doc: Located, layers: list, n: int, batch: int | None
                                    "to normalise with the running estimates"))
 
 
+_COUNTED = {"number": (N_("{n} number"), N_("{n} numbers")), "layer": (N_("{n} layer"), N_("{n} layers")),
+            "value": (N_("{n} value"), N_("{n} values")), "neuron": (N_("{n} neuron"), N_("{n} neurons"))}
+
+
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+    """"4 values", "1 layer", in the language shown."""
+    one, many = _COUNTED[noun]
+    return _(one if n == 1 else many).format(n=n)
 
 
 def _fold(name: str) -> str:
