@@ -15,6 +15,7 @@ layers z, a, grad_a, delta, gradients, new parameters; the loss per term and mea
 Arrays of one sequence (inputs written T × features) drop the sample axis, except sample_loss (per sequence
 and step, (n, T); (n,) for `targets_at: last`), which keeps it as for every network.
 train_*: per-epoch losses (`running += loss.item() · terms in batch`, then / all terms) and final parameters.
+`h0` is H values (every sequence's start) or N × H (one row per sequence): a mini-batch takes its sequences' rows.
 Run: python scripts/make_seq_fixtures.py   (needs torch; not a runtime or test dependency)
 """
 
@@ -102,6 +103,17 @@ def train_cases() -> dict[str, dict]:
         out[f"opt_{name}"] = dict(inputs=_rand((3, 4, 2), 300 + 10 * i), targets=_rand((3, 4, 1), 301 + 10 * i, 0.5),
                                   layers=[rnn(2, 3, 302 + 10 * i), dense(1, 3, 306 + 10 * i)], loss="half_sse",
                                   epochs=3, **o)
+    # one initial state per sequence (h0 N × H) with mini-batches: each batch starts from its own sequences' rows
+    out["minibatch_h0_rows_sgd"] = dict(
+        inputs=_rand((4, 3, 2), 500), targets=_rand((4, 3, 1), 501, 0.5),
+        layers=[rnn(2, 2, 502, 0.8, h0=_rand((4, 2), 506, 0.8)), dense(1, 2, 507)], loss="half_sse",
+        learning_rate=0.3, batch_size=2, epochs=2)
+    # … shuffled: a batch is the sequences of numpy's default_rng((seed, epoch − 1)).permutation(n), as bpcalc
+    # draws them, each with its own row of h0
+    out["minibatch_h0_rows_shuffle"] = dict(
+        inputs=_rand((5, 2, 1), 510), targets=_rand((5, 2, 1), 511, 0.5),
+        layers=[rnn(1, 2, 512, 0.8, h0=_rand((5, 2), 516, 0.8)), dense(1, 2, 517)], loss="half_sse",
+        learning_rate=0.3, batch_size=2, shuffle=True, seed=7, epochs=2, optimizer={"type": "momentum"})
     out["minibatch_last_truncate"] = dict(
         inputs=_rand((4, 5, 1), 400), targets=_rand((4, 1), 401, 0.5), targets_at="last",
         layers=[rnn(1, 2, 402, truncate=2), dense(1, 2, 406)], loss="half_sse", learning_rate=0.3, batch_size=2,
@@ -133,14 +145,15 @@ class Net:
     def flat_params(self) -> list[torch.Tensor]:
         return [p for d in self.params for p in d.values()]
 
-    def forward(self, x: torch.Tensor, keep: dict | None = None) -> tuple[list, list]:
+    def forward(self, x: torch.Tensor, keep: dict | None = None, rows=slice(None)) -> tuple[list, list]:
+        """The network on x, the sequences `rows` of the case's (their rows of an N × H h0)."""
         zs, as_ = [], []
         a = x
         for li, (lay, P) in enumerate(zip(self.layers, self.params)):
             if lay["type"] == "rnn":
                 n, T, _ = a.shape
                 f = ACT[lay.get("activation", "tanh")]
-                h = torch.tensor(lay["h0"]).expand(n, -1) if "h0" in lay else torch.zeros(n, P["weights_hh"].shape[0])
+                h = _h0(lay, rows, n, P["weights_hh"].shape[0])
                 hs, pres = [], []
                 k = lay.get("truncate")
                 for t in range(T):
@@ -170,6 +183,14 @@ class Net:
                 zs.append(z)
                 as_.append(a)
         return zs, as_
+
+
+def _h0(lay: dict, rows, n: int, H: int) -> torch.Tensor:
+    """The initial state of n sequences: zeros, h0 (H values) for each, or the sequences' rows of h0 (N × H)."""
+    if "h0" not in lay:
+        return torch.zeros(n, H)
+    h0 = torch.tensor(lay["h0"])
+    return h0[rows] if h0.dim() == 2 else h0.expand(n, -1)
 
 
 def rows(c: dict, y: torch.Tensor) -> torch.Tensor:
@@ -225,7 +246,7 @@ def self_check(c: dict, x: torch.Tensor, t: torch.Tensor) -> None:
     with torch.no_grad():
         for ours, theirs in zip(RNN_PARAMS, ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")):
             getattr(m, theirs).copy_(P[ours])
-    h0 = (torch.tensor(lay["h0"]).expand(x.shape[0], -1) if "h0" in lay else torch.zeros(x.shape[0], H))[None]
+    h0 = _h0(lay, slice(None), x.shape[0], H)[None]
     ref, _ = m(x, h0.contiguous())
     _zs, as_ = net.forward(x)
     assert torch.allclose(as_[0], ref, rtol=0, atol=1e-14), "unrolled rnn != nn.RNN"
@@ -296,12 +317,15 @@ def train(c: dict) -> dict:
     n, bsz = x.shape[0], c.get("batch_size", x.shape[0])
     per_seq = x.shape[1] if c.get("targets_at", "all") == "all" else 1
     losses = []
-    for _ in range(c["epochs"]):
+    for epoch in range(1, c["epochs"] + 1):
+        order = np.random.default_rng((c.get("seed", 0), epoch - 1)).permutation(n) if c.get("shuffle") else \
+            np.arange(n)
         running = 0.0
         for i in range(0, n, bsz):
-            xb, tb = x[i:i + bsz], t[i:i + bsz]
+            idx = torch.as_tensor(order[i:i + bsz])
+            xb, tb = x[idx], t[idx]
             opt.zero_grad()
-            loss = mean_loss(c, net.forward(xb)[1][-1], tb)
+            loss = mean_loss(c, net.forward(xb, rows=idx)[1][-1], tb)
             loss.backward()
             opt.step()
             running += loss.item() * xb.shape[0] * per_seq

@@ -882,6 +882,13 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                             hint=_("give the inputs as channels × rows × columns (an H×W list is one channel)")
                             if i == 0 else _("a {kind} layer goes before the dense layers").format(kind=kind.name))
         layer = kind.parse(rd, raw, path, shape)
+        for key in kind.sample_rows:  # a state given per sample (h0, c0 as N × units): one row per sequence
+            v = layer.hyper.get(key)
+            if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] != X.shape[0]:
+                raise doc.error(path + (key,), _("{key} has {m} rows but there are {n} sequences").format(
+                    key=key, m=v.shape[0], n=X.shape[0]),
+                    hint=_("give one row per sequence, or one row of {h} values that every sequence starts "
+                           "from").format(h=v.shape[1]))
         layer.type, layer.in_shape = kind.name, shape
         layer.out_shape = kind.out_shape(layer, shape)
         layers.append(layer)
