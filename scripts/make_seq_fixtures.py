@@ -114,6 +114,11 @@ def train_cases() -> dict[str, dict]:
         inputs=_rand((5, 2, 1), 510), targets=_rand((5, 2, 1), 511, 0.5),
         layers=[rnn(1, 2, 512, 0.8, h0=_rand((5, 2), 516, 0.8)), dense(1, 2, 517)], loss="half_sse",
         learning_rate=0.3, batch_size=2, shuffle=True, seed=7, epochs=2, optimizer={"type": "momentum"})
+    # `freeze: [weights_hh]`: W_hh stays (requires_grad False, left out of the optimizer), the others train
+    out["freeze_weights_hh_adam"] = dict(
+        inputs=_rand((3, 4, 2), 520), targets=_rand((3, 4, 1), 521, 0.5),
+        layers=[rnn(2, 3, 522), dense(1, 3, 526)], loss="half_sse", freeze=["weights_hh"], epochs=3,
+        **OPTIMIZERS["adam"])
     out["minibatch_last_truncate"] = dict(
         inputs=_rand((4, 5, 1), 400), targets=_rand((4, 1), 401, 0.5), targets_at="last",
         layers=[rnn(1, 2, 402, truncate=2), dense(1, 2, 406)], loss="half_sse", learning_rate=0.3, batch_size=2,
@@ -138,12 +143,14 @@ class Net:
         self.layers = [lay if lay.get("type") == "rnn" else {"type": "dense", "activation": "sigmoid", **lay}
                        for lay in c["layers"]]
         self.params = []
+        frozen = set(c.get("freeze", ()))  # not updated: requires_grad False, left out of the optimizer
         for lay in self.layers:
             keys = RNN_PARAMS if lay["type"] == "rnn" else ("weights", "biases")
-            self.params.append({k: torch.tensor(lay[k], dtype=torch.float64).requires_grad_(True) for k in keys})
+            self.params.append({k: torch.tensor(lay[k], dtype=torch.float64).requires_grad_(k not in frozen)
+                                for k in keys})
 
     def flat_params(self) -> list[torch.Tensor]:
-        return [p for d in self.params for p in d.values()]
+        return [p for d in self.params for p in d.values() if p.requires_grad]
 
     def forward(self, x: torch.Tensor, keep: dict | None = None, rows=slice(None)) -> tuple[list, list]:
         """The network on x, the sequences `rows` of the case's (their rows of an N × H h0)."""
