@@ -89,6 +89,9 @@ def run_cases() -> dict[str, dict]:
                                                               [[0.0], [0.0], [1.0], [0.0], [1.0]]],
                         layers=[rnn(2, 3, 72, activation="relu"), dense(1, 3, 76, "sigmoid")],
                         loss="binary_cross_entropy", learning_rate=0.5),
+        # the rnn layer is the output: its h at every step compared with the targets (no dense layer)
+        "several_T3_rnn_output": dict(inputs=_rand((2, 3, 1), 90), targets=_rand((2, 3, 2), 91, 0.5),
+                                      layers=[rnn(1, 2, 92, 0.9)], loss="half_sse", learning_rate=0.5),
         # softmax over classes per step, cross-entropy; adam
         "softmax_ce_adam": dict(inputs=_rand((2, 3, 2), 80), targets=[[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
                                                                      [[0, 0, 1], [1, 0, 0], [0, 1, 0]]],
@@ -132,7 +135,8 @@ def _data(c: dict) -> tuple[torch.Tensor, torch.Tensor, bool]:
     one = x.dim() <= 2
     x = x.reshape(1, -1, 1) if x.dim() == 1 else x.unsqueeze(0) if x.dim() == 2 else x
     n, T = x.shape[:2]
-    K = len(c["layers"][-1]["biases"])
+    last = c["layers"][-1]
+    K = len(last["weights_hh"]) if last.get("type") == "rnn" else len(last["biases"])
     t = torch.tensor(c["targets"], dtype=torch.float64)
     t = t.reshape(n, T, K) if c.get("targets_at", "all") == "all" else t.reshape(n, K)
     return x, t, one
