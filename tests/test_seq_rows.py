@@ -103,3 +103,34 @@ def test_wrong_number_of_rows(tmp_path, key):
     assert r.returncode == 2
     assert f"layers[0].{key}: {key} has 3 rows but there are 4 sequences" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.mark.parametrize("name", [
+    "seq/train_minibatch_h0_rows_sgd.json", "seq/train_minibatch_h0_rows_shuffle.json",
+    "gates/train_lstm_minibatch_h0_rows_sgd.json", "seq/train_freeze_weights_hh_adam.json",
+    "gates/train_lstm_gates_sgd.json"])
+def test_export_trains_as_step(tmp_path, name):
+    """`export --to pytorch --epochs N` of a sequence network: the script (nn.RNN / nn.LSTM, each batch from its
+    sequences' rows of h0 and c0) trains to the PyTorch fixture's epoch losses and final parameters (needs torch)."""
+    pytest.importorskip("torch")
+    fx = json.loads((FIXTURES / name).read_text())
+    e = fx["expected"] if "expected" in fx else fx
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump(fx["spec"], sort_keys=False, default_flow_style=None))
+    script = tmp_path / "s.py"
+    r = subprocess.run([sys.executable, "-m", "bpcalc", "export", str(spec), "--to", "pytorch", "--epochs",
+                        str(e["epochs"]), "-o", str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    trained = json.loads(r.stdout)["step"]
+    np.testing.assert_allclose([row["loss"] for row in trained["epochs"]], e["losses"], rtol=1e-10)
+    np.testing.assert_allclose(trained["loss_final"], e["loss_final"], rtol=1e-10)
+    for i, want in enumerate(e["layers"]):
+        for key, value in want.items():
+            if key != "type" and value is not None:
+                np.testing.assert_allclose(trained["layers"][i][key], value, rtol=1e-9, atol=1e-13,
+                                           err_msg=f"layers.{i}.{key}")
