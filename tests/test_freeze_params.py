@@ -120,3 +120,16 @@ def test_schema_takes_every_kinds_parameters():
     enum = build_schema()["$defs"]["network"]["properties"]["freeze"]["anyOf"][0]["enum"]
     assert set(enum) == {name for kind in LAYERS.values() for name in kind.params}
     assert enum[:2] == ["weights", "biases"]
+
+
+@pytest.mark.parametrize(("fixture", "frozen", "note"), [
+    ("seq/run_several_T2_h0.json", "weights_hh", "W_hh^(2) is frozen: it stays as it is"),
+    ("gates/run_gru_opt_adam.json", "biases_hh", "b_hh^(2) is frozen: it stays as it is"),
+    ("attention/run_opt_adam.json", "weights_q", "is frozen: it stays as it is"),
+])
+def test_matrix_view_notes_the_frozen_parameter(tmp_path, fixture, frozen, note):
+    fx = json.loads((FIXTURES / fixture).read_text())
+    r = _run(tmp_path, {**fx["spec"], "freeze": [frozen]}, "run", "--view", "matrix", "--format", "text")
+    assert r.returncode == 0, r.stderr
+    update = r.stdout.split("Update:", 1)[1]
+    assert update.count("is frozen: it stays as it is") == 1 and note in update
