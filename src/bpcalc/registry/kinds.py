@@ -503,6 +503,9 @@ class LayerKind:
     # takes a sequence per sample, T × features (time first), and gives T × units (rnn, lstm, gru): a network whose
     # first layer is one reads its inputs as sequences, and dense layers after it apply to every step
     sequence: bool = False
+    # settings (hyper keys) that may hold one row per sample (a recurrent layer's h0 and c0 given N × units): a batch
+    # of the samples, in training or a check on some of them, takes its samples' rows (engine.network.rows_of)
+    sample_rows: tuple[str, ...] = ()
     # the torch.nn.Module class an exported script defines for this kind (attention's SelfAttention), where torch has
     # none: its `torch` face then names the class without the torch. prefix
     torch_source: str = ""

@@ -24,6 +24,7 @@ from bpcalc.registry import (
     LOSSES,
     OPTIMIZERS,
     neurons_only,
+    param_names,
 )
 from bpcalc.spec.decimal_comma import note_decimal_comma
 from bpcalc.spec.yamlsrc import Located, load_yaml
@@ -44,6 +45,8 @@ REDUCTIONS = {"mean": "E is the mean over the samples (and over the outputs for 
                       "huber), as PyTorch's reduction='mean' (default)",
               "sum": "E is the sum over the samples (and over the outputs for mse, binary_cross_entropy, huber): "
                      "no 1/n, no 1/K, as PyTorch's reduction='sum'"}
+# `freeze:` takes these (every dense and conv2d layer's weights, biases: the names bpcalc has always taken) and any
+# other parameter name a layer of the spec has (weights_hh, gamma, weights_q …: registry.param_names)
 FREEZABLE = ("weights", "biases")
 # the notation profiles (explain/notation.py writes them): name -> what it is, for the schema and the docs
 NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), layer 1 = inputs (default)",
@@ -879,6 +882,13 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                             hint=_("give the inputs as channels × rows × columns (an H×W list is one channel)")
                             if i == 0 else _("a {kind} layer goes before the dense layers").format(kind=kind.name))
         layer = kind.parse(rd, raw, path, shape)
+        for key in kind.sample_rows:  # a state given per sample (h0, c0 as N × units): one row per sequence
+            v = layer.hyper.get(key)
+            if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] != X.shape[0]:
+                raise doc.error(path + (key,), _("{key} has {m} rows but there are {n} sequences").format(
+                    key=key, m=v.shape[0], n=X.shape[0]),
+                    hint=_("give one row per sequence, or one row of {h} values that every sequence starts "
+                           "from").format(h=v.shape[1]))
         layer.type, layer.in_shape = kind.name, shape
         layer.out_shape = kind.out_shape(layer, shape)
         layers.append(layer)
@@ -923,9 +933,11 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     freeze_raw = data.get("freeze", [])
     if isinstance(freeze_raw, str):
         freeze_raw = [freeze_raw]
+    freezable = tuple(dict.fromkeys((*FREEZABLE, *param_names(layer.type for layer in layers))))
     if not isinstance(freeze_raw, list):
-        raise doc.error(("freeze",), _("freeze is a list: [biases] or [weights]"))
-    freeze = frozenset(choice(doc, f, ("freeze", i), FREEZABLE, "parameter kind") for i, f in enumerate(freeze_raw))
+        raise doc.error(("freeze",), _("freeze is a list of parameter names: [biases], [weights] (this spec's: "
+                                       "{names})").format(names=", ".join(freezable)))
+    freeze = frozenset(choice(doc, f, ("freeze", i), freezable, "parameter kind") for i, f in enumerate(freeze_raw))
     batch = data.get("batch_size")
     if batch is not None:
         batch = positive_int(doc, batch, ("batch_size",))

@@ -331,7 +331,8 @@ RNN = LayerKind(
     params=rc.PARAMS, keys=KEYS, activation=False, parse=parse,
     out_shape=lambda layer, in_shape: (in_shape[0], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back, torch=_torch, json=JSON, describe=_describe, record=record,
-    sequence=True, param_name=rc.param_sym, mistakes=MISTAKES, rank=5, schema=rc.SCHEMA, required=rc.REQUIRED,
+    sequence=True, sample_rows=("h0",), param_name=rc.param_sym, mistakes=MISTAKES, rank=5, schema=rc.SCHEMA,
+    required=rc.REQUIRED,
     new=Generator(word="rnn", syntax="rnnN", read=_read, out_shape=_out, draw=_draw, faults=_faults),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
 )
