@@ -113,3 +113,21 @@ def test_explain_heading_and_run_note_of_a_recurrent_network(cli, tmp_path):
     assert "A sequence of 2 steps per sample" in run and "dense layers" not in run
     spec, _ = _several(tmp_path)
     assert "the dense layers apply at every step" in cli("run", str(spec), "--format", "text", env=NO_LOCALE).stdout
+
+
+@pytest.mark.parametrize("notation", ["layer", "mazur", "ng"])
+def test_run_names_a_recurrent_output_h_as_its_own_tables_do(cli, tmp_path, notation):
+    """An rnn as the output layer (the fixture's 2 sequences × 3 steps): the loss, its gradient and the outputs after
+    the update are h_t[k], not a_k^(L), in every notation; the loss term's numbers are the fixture's h."""
+    fx = json.loads((SEQ / "run_several_T3_rnn_output.json").read_text(encoding="utf-8"))
+    p = tmp_path / "rnn_out.yaml"
+    p.write_text(yaml.safe_dump({**fx["spec"], "notation": notation}), encoding="utf-8")
+    out = cli("run", str(p), env=NO_LOCALE).stdout
+    h = fx["expected"]["layers"][0]["h"]  # sequence 1, step 2, unit 2: PyTorch's h
+    rows = [line for line in out.splitlines() if "(step 2)" in line and " − h_2[2])²" in line]
+    assert rows and f"− ({fmt4(h[0][1][1])}))²" in rows[0]  # sequence 1's table first
+    assert "∂E/∂h_3[1] (this step's output)" in out and "h_3[2] after (sequence 2)" in out
+    loss_to_end = out[out.index("\nLoss\n"):]
+    assert "a_1" not in loss_to_end and "a_2" not in loss_to_end and "out_o" not in loss_to_end
+    ko = cli("run", str(p), "--lang", "ko", env=NO_LOCALE).stdout
+    assert "∂E/∂h_3[1] (이 단계의 출력에서)" in ko

@@ -126,7 +126,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     last = len(tr.layers) - 1
     out = tr.layers[last]
     K = out.a.shape[-1]
-    a_name = [names[last].at("a", (k,)) for k in range(K)]
+    a_name = _output_names(names[last], kinds[last].sequence, T, K)
     entering = [T - 1] if last_only else list(range(T))
     for s in samples:
         tb = doc.table(None if n == 1 else _("{title}, sequence {s}").format(title=_("Loss"), s=s + 1),
@@ -135,7 +135,7 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
             terms = tr.loss_terms[s] if last_only else tr.loss_terms[s, t]
             tgt = tr.targets[s] if last_only else tr.targets[s, t]
             for k in range(K):
-                sym = fill(loss.term_t, t=nt.t(k), a=a_name[k], K=M(str(K), str(K)))
+                sym = fill(loss.term_t, t=nt.t(k), a=a_name[t][k], K=M(str(K), str(K)))
                 numbers = loss.term_t.format(t=f.p_(tgt[k]), a=f.p_(out.a[s, t, k]), K=K)
                 ek = nt.Ek(k)
                 tb.add(M(f"{ek.text} ({_('step')} {t + 1})", rf"{ek.tex}\ (\text{{{_('step')}}}\ {t + 1})"), sym,
@@ -211,10 +211,10 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     tb = doc.table(None, [_("quantity"), _("value")], {1})
     for s in samples:
         for t in entering:
-            words = _("after") + _(" (step {t})").format(t=t + 1) + (_(" (sequence {s})").format(s=s + 1) if n > 1
-                                                                      else "")
+            words = _("after") + ("" if kinds[last].sequence else _(" (step {t})").format(t=t + 1)) + (
+                _(" (sequence {s})").format(s=s + 1) if n > 1 else "")  # (h_t names its step itself)
             for k in range(K):
-                tb.add(M(f"{a_name[k].text} {words}", rf"{a_name[k].tex}\ \text{{{words}}}"),
+                tb.add(M(f"{a_name[t][k].text} {words}", rf"{a_name[t][k].tex}\ \text{{{words}}}"),
                        f(tr.outputs_after[s, t, k]))
     for label, value in ((_("{name} before"), tr.loss), (_("{name} after"), tr.loss_after)):
         tb.add(label.format(name=E.text), f(value))
@@ -222,16 +222,28 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     return doc
 
 
-def _output_rows(tb, tr: NetworkTrace, s: int, t: int, f: Fmt, a_name: list[M], nt: Notation) -> None:
+def _output_names(names: Names, recurrent: bool, T: int, K: int) -> list[list[M]]:
+    """The network's outputs at each step, as the tables name them: h_t[k] where the output layer is recurrent (its
+    own tables' name), else a_k^(L) (the same at every step, which the rows say)."""
+    if recurrent:
+        return [[M(*rc.step_name(rc.H_SYM, t, (k,))) for k in range(K)] for t in range(T)]
+    return [[names.at("a", (k,)) for k in range(K)]] * T
+
+
+def _output_rows(tb, tr: NetworkTrace, s: int, t: int, f: Fmt, a_names: list[list[M]], nt: Notation) -> None:
     """∂E/∂a of the outputs at step t from the loss (0 at a step outside it, for `targets_at: last`)."""
     out = tr.layers[-1]
+    a_name = a_names[t]
     K = len(a_name)
     loss = LOSSES[tr.loss_name]
     count = tr.n * (1 if tr.targets_at == "last" else tr.steps) if tr.reduction == "mean" else 1  # the divisor
     in_loss = tr.targets_at != "last" or t == tr.steps - 1
     for k in range(K):
         name = d(nt.E, a_name[k])
-        name = M(f"{name.text} ({_('step')} {t + 1})", rf"{name.tex}\ (\text{{{_('step')}}}\ {t + 1})")
+        if LAYERS[out.type].sequence:  # the path the next rows add to the one from step t+1, named as they name it
+            name = M(_("{g} (this step's output)").format(g=name.text), name.tex + r"\big|_{\text{out}}")
+        else:
+            name = M(f"{name.text} ({_('step')} {t + 1})", rf"{name.tex}\ (\text{{{_('step')}}}\ {t + 1})")
         if not in_loss:
             tb.add(name, _("0: only the last step's output enters the loss"), "0", f(out.grad_a[s, t, k]))
             continue
