@@ -447,6 +447,25 @@ class Generator:
 
 
 @dataclass(frozen=True)
+class Explains:
+    """A layer kind's face for `explain --param`: its parameters as keys, the names --param knows each by, and the
+    chain rule for one of them, term by term over the positions or steps it is used at, with the trace's numbers.
+
+    Each face takes the layer's trace (engine/trace.py's LayerTrace: its parameters, gradients, z, a, δ, record)
+    and never computes a value but each term's product of two numbers the trace holds; `fmt` (Formats) writes the
+    numbers. explain/chain.py asks every layer's kind for it; the renderers write the derivation it returns."""
+
+    keys: Callable[[Any, int], list[tuple]]  # (layer trace, layer index) -> keys: tuples, the layer index second
+    # (layer trace, key, the layer's number in the notation shown, the notation's profile) -> the names --param
+    # knows the parameter by: as the tables write it, and its JSON paths
+    names: Callable[[Any, tuple, int, str], list[str]]
+    # (layer trace, key, number, fmt, full, profile) -> the derivation: its name, lhs, lines (M), terms with their
+    # texts, the gradient, old and new value (data the renderers read: render/explain_report.py)
+    derive: Callable[..., Any]
+    group: str  # the explanation's list it joins, and the JSON's `{group}_params`: conv, rnn or attention
+
+
+@dataclass(frozen=True)
 class LayerKind:
     """A kind of network layer (dense, conv2d, maxpool, …): every face of it in one record.
 
@@ -509,6 +528,9 @@ class LayerKind:
     schema: dict[str, dict] = field(default_factory=dict)
     required: dict | None = None
     rank: int = 100  # where the kind stands in lists (help, schema): lower first, then by name
+    # explain --param's derivation of one of its parameters (conv2d's kernel weights, a recurrent layer's parameters
+    # unrolled over the steps); None: the dense chain rule of explain/chain.py, or no parameters to derive
+    explain: Explains | None = None
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:
@@ -538,5 +560,5 @@ def entries(module_globals: dict, kind: type) -> list:
     return [v for v in module_globals.values() if isinstance(v, kind)]
 
 
-__all__ = ["Activation", "Array", "Formats", "Generator", "GraphFunction", "LayerKind", "LayerMistake", "Loss",
-           "Narration", "Optimizer", "Pair", "Part", "Row", "Shown", "Step", "Sym", "Unguarded", "entries"]
+__all__ = ["Activation", "Array", "Explains", "Formats", "Generator", "GraphFunction", "LayerKind", "LayerMistake",
+           "Loss", "Narration", "Optimizer", "Pair", "Part", "Row", "Shown", "Step", "Sym", "Unguarded", "entries"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
+from bpcalc.registry.layers import attention_explain
 from bpcalc.registry.layers import attention_narrate as narr
 
 PROJ = "qkv"  # the three input projections, in order
@@ -399,6 +400,7 @@ ATTENTION = LayerKind(
     schema=SCHEMA, required=REQUIRED,
     torch_source=TORCH_SOURCE,
     narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,
+    explain=attention_explain.EXPLAINS,
     new=Generator(word="attention", syntax="attentionN, attentionNc, attentionNo, attentionNco", read=_read,
                   out_shape=_out, draw=_draw, faults=_faults),
 )

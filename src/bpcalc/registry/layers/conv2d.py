@@ -7,7 +7,7 @@ import numpy as np
 
 from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
-from bpcalc.registry.layers import keys
+from bpcalc.registry.layers import conv2d_explain, keys
 from bpcalc.registry.layers import narrate as nr
 
 KEYS = frozenset({"weights", "biases", "bias", "activation", "stride", "padding", "channels", "kernel_size", "init"})
@@ -451,5 +451,5 @@ CONV2D = LayerKind(
     describe=_describe, mistakes=MISTAKES,
     new=Generator(word="conv", syntax="convKxK, convNxKxK", read=_read, out_shape=_out, draw=_draw),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    matrices=matrices, kernels=True,
+    matrices=matrices, kernels=True, explain=conv2d_explain.EXPLAINS,
 )

@@ -16,7 +16,7 @@ import numpy as np
 from bpcalc.i18n import N_
 from bpcalc.registry.activations import sigmoid
 from bpcalc.registry.kinds import LayerKind
-from bpcalc.registry.layers import gated
+from bpcalc.registry.layers import gated, recurrent_explain
 from bpcalc.registry.layers import gated_narrate as gn
 from bpcalc.registry.layers import recurrent as rc
 
@@ -103,4 +103,5 @@ GRU = LayerKind(
     describe=lambda layer: gated.describe("gru", layer), record=gated.record,
     param_name=gn.param_name, mistakes=gated.mistakes(run_bptt), new=gated.generator("gru", GATES),
     narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
+    explain=recurrent_explain.gated(cell_state=False),
 )

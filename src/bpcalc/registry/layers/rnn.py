@@ -10,6 +10,7 @@ from bpcalc.i18n import N_, _
 from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
 from bpcalc.registry.layers import narrate as nr
 from bpcalc.registry.layers import recurrent as rc
+from bpcalc.registry.layers import recurrent_explain
 
 KEYS = rc.KEYS | {"activation"}
 
@@ -334,4 +335,5 @@ RNN = LayerKind(
     sequence=True, param_name=rc.param_sym, mistakes=MISTAKES, rank=5, schema=rc.SCHEMA, required=rc.REQUIRED,
     new=Generator(word="rnn", syntax="rnnN", read=_read, out_shape=_out, draw=_draw, faults=_faults),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
+    explain=recurrent_explain.RNN,
 )

@@ -1,21 +1,19 @@
-"""One parameter of an attention layer as a derivation: ∂E/∂w_q[c,k] = Σ_t ∂E/∂Q_t[c] · x_t[k], with ∂E/∂Q_t[c]
-= Σ_j ∂E/∂S_tj · K_j[c] / √d_k, ∂E/∂S_tj = A_tj(∂E/∂A_tj − Σ_m ∂E/∂A_tm·A_tm) (the row softmax's Jacobian) and
-∂E/∂A_tj = Σ_c ∂E/∂H_t[c]·V_j[c]; W_k, W_v and W_o alike. Then each (sequence, step) term with the trace's
-numbers. The only arithmetic: each term's product of two numbers the trace holds."""
+"""attention's `explain` face: one parameter as a derivation, ∂E/∂w_q[c,k] = Σ_t ∂E/∂Q_t[c] · x_t[k], with
+∂E/∂Q_t[c] = Σ_j ∂E/∂S_tj · K_j[c] / √d_k, ∂E/∂S_tj = A_tj(∂E/∂A_tj − Σ_m ∂E/∂A_tm·A_tm) (the row softmax's
+Jacobian) and ∂E/∂A_tj = Σ_c ∂E/∂H_t[c]·V_j[c]; W_k, W_v and W_o alike. Then each (sequence, step) term with the
+trace's numbers. The only arithmetic: each term's product of two numbers the trace holds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from bpcalc.engine.trace import NetworkTrace
-from bpcalc.explain.mathtext import M
-from bpcalc.explain.numfmt import Fmt
-from bpcalc.registry import LAYERS
+from bpcalc.registry.kinds import Explains, Formats
+from bpcalc.registry.layers import derivation as dv
 from bpcalc.registry.layers.attention_narrate import param_sym
-
-MAX_TERMS = 24  # terms written out (more with --full); the JSON has all
+from bpcalc.registry.written import M
 
 
 @dataclass
@@ -51,14 +49,12 @@ class AttentionDerivation:
     texts: dict = field(default_factory=dict)
 
 
-def attention_keys(tr: NetworkTrace) -> list[tuple]:
-    """Every parameter of the attention layers: ("att", li, key, index)."""
-    return [("att", li, key, tuple(int(v) for v in ix)) for li, L in enumerate(tr.layers)
-            if LAYERS[L.type].param_name is param_sym  # the attention entry's face
-            for key in L.params for ix in np.ndindex(L.params[key].shape)]
+def keys(L: Any, li: int) -> list[tuple]:
+    """Every parameter of an attention layer: ("att", li, key, index)."""
+    return [("att", li, key, tuple(int(v) for v in ix)) for key in L.params for ix in np.ndindex(L.params[key].shape)]
 
 
-def attention_names(key: tuple) -> list[str]:
+def names(L: Any, key: tuple, number: int, profile: str) -> list[str]:
     """w_q[1,2] (1-based, as the tables write it) and the JSON paths."""
     _k, li, name, ix = key
     dots = ".".join(map(str, ix))
@@ -88,9 +84,9 @@ def _chain(m: str, c: int, dk: int, wo: bool) -> list[tuple[str, str]]:
     return []
 
 
-def derive_attention(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = False) -> AttentionDerivation:
+def derive(L: Any, key: tuple, number: int, f: Formats, full: bool = False, profile: str = "layer"
+           ) -> AttentionDerivation:
     _k, li, name, ix = key
-    L = tr.layers[li]
     rec, P = L.record, L.params
     kind, m = name.split("_")
     wo = "weights_o" in P
@@ -114,19 +110,19 @@ def derive_attention(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bo
             terms.append(AttentionTerm(s, t, float(inner[s, t]), float(factor[s, t]), prod,
                                        (f(inner[s, t]), f(factor[s, t]), f(prod))))
     p = M(*param_sym(name, ix))
-    lhs = M(f"∂E/∂{p.text}", rf"\frac{{\partial E}}{{\partial {p.tex}}}")
-    sums = ("Σ_s Σ_t", r"\sum_s \sum_t") if n > 1 else ("Σ_t", r"\sum_t")
+    lhs = dv.grad(p)
+    sums = dv.over(n, "Σ_t", r"\sum_t")
     fac = "" if fname == "1" else f" · {fname}"
     lines = [M(f"{lhs.text} = {sums[0]} {iname}{fac}", rf"{lhs.tex} = {sums[1]} {iname}{fac}".replace("·", r"\cdot"))]
     lines += [M(f"   {a}", f"\\quad {b}") for a, b in _chain(m, row, dk, wo)]
-    shown = len(terms) if full else min(len(terms), MAX_TERMS)
-    more = "" if shown == len(terms) else f" + … ({len(terms) - shown})"
-    nums = " + ".join(f"{f.p_(x.inner)}·{f.p_(x.factor)}" for x in terms[:shown]) + more
-    prods = " + ".join(f.p_(x.product) for x in terms[:shown]) + more
+    shown = dv.shown(len(terms), full)
+    more = dv.left_out("" if shown == len(terms) else f" + … ({len(terms) - shown})")
     g = L.grads[name][ix]
-    lines += [M(f"= {nums}", "= " + nums.replace("·", r" \cdot ").replace("…", r"\ldots")),
-              M(f"= {prods}", "= " + prods.replace("…", r"\ldots")), M(f"= {f(g)}", f"= {f(g)}")]
+    lines += dv.summed([(x.inner, x.factor) for x in terms[:shown]], [x.product for x in terms[:shown]], g, f, more)
     path = f"layers.{li}.{name}.{'.'.join(map(str, ix))}"
     return AttentionDerivation(li, number, name, ix, path, p, lhs, lines, terms, float(g), float(P[name][ix]),
                                float(L.new_params[name][ix]), n, shown, iname, fname,
                                {"gradient": f(g), "old": f(P[name][ix]), "new": f(L.new_params[name][ix])})
+
+
+EXPLAINS = Explains(keys=keys, names=names, derive=derive, group="attention")
