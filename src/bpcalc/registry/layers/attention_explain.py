@@ -5,7 +5,7 @@ trace's numbers. The only arithmetic: each term's product of two numbers the tra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,25 +28,13 @@ class AttentionTerm:
     texts: tuple[str, ...] = ()
 
 
-@dataclass
-class AttentionDerivation:
-    layer: int
-    l: int
-    key: str
-    index: tuple[int, ...]
-    path: str
-    name: M
-    lhs: M
-    lines: list[M]
-    terms: list[AttentionTerm]
-    gradient: float
-    old: float
-    new: float
-    samples: int
-    shown: int
+@dataclass(kw_only=True)
+class AttentionDerivation(dv.Derivation):
+    """∂E/∂θ for one parameter of an attention layer, over the steps: each step's inner gradient times a factor."""
+
+    key: str  # weights_q, …, biases_o
     inner_name: str  # ∂E/∂Q_t[1] …
     factor_name: str  # x_t[2], H_t[1] or 1
-    texts: dict = field(default_factory=dict)
 
 
 def keys(L: Any, li: int) -> list[tuple]:
@@ -57,8 +45,7 @@ def keys(L: Any, li: int) -> list[tuple]:
 def names(L: Any, key: tuple, number: int, profile: str) -> list[str]:
     """w_q[1,2] (1-based, as the tables write it) and the JSON paths."""
     _k, li, name, ix = key
-    dots = ".".join(map(str, ix))
-    return [param_sym(name, ix)[0], *(f"layers.{li}.{p}{name}.{dots}" for p in ("", "grad_", "new_"))]
+    return [param_sym(name, ix)[0], *dv.paths(li, name, ix)]
 
 
 def _chain(m: str, c: int, dk: int, wo: bool) -> list[tuple[str, str]]:
@@ -119,10 +106,9 @@ def derive(L: Any, key: tuple, number: int, f: Formats, full: bool = False, prof
     more = dv.left_out("" if shown == len(terms) else f" + … ({len(terms) - shown})")
     g = L.grads[name][ix]
     lines += dv.summed([(x.inner, x.factor) for x in terms[:shown]], [x.product for x in terms[:shown]], g, f, more)
-    path = f"layers.{li}.{name}.{'.'.join(map(str, ix))}"
-    return AttentionDerivation(li, number, name, ix, path, p, lhs, lines, terms, float(g), float(P[name][ix]),
-                               float(L.new_params[name][ix]), n, shown, iname, fname,
-                               {"gradient": f(g), "old": f(P[name][ix]), "new": f(L.new_params[name][ix])})
+    return AttentionDerivation(layer=li, l=number, key=name, index=ix, path=dv.path(li, name, ix), name=p, lhs=lhs,
+                               lines=lines, terms=terms, samples=n, shown=shown, inner_name=iname, factor_name=fname,
+                               **dv.numbers(f, g, P[name][ix], L.new_params[name][ix]))
 
 
 EXPLAINS = Explains(keys=keys, names=names, derive=derive, group="attention")

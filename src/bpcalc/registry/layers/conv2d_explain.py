@@ -5,7 +5,7 @@ of two numbers the trace holds; the total shown is the trace's own gradient."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,26 +32,12 @@ class ConvTerm:
     texts: tuple[str, str, str] = ("", "", "")  # δ, x, product as written
 
 
-@dataclass
-class ConvDerivation:
-    """∂E/∂w for one kernel weight of a conv2d layer."""
+@dataclass(kw_only=True)
+class ConvDerivation(dv.Derivation):
+    """∂E/∂w for one kernel weight (or bias) of a conv2d layer: index (o, c, p, q), or (o,) for a bias."""
 
-    layer: int  # 0-based layer index
-    l: int  # the layer's number in the notation
-    index: tuple[int, int, int, int]  # (o, c, p, q)
-    path: str
-    name: M
-    lhs: M
-    lines: list[M]
-    terms: list[ConvTerm]
-    gradient: float  # the trace's own
-    old: float
-    new: float
     stride: tuple[int, int]
     padding: tuple[int, int]
-    samples: int
-    shown: int  # terms written out
-    texts: dict = field(default_factory=dict)  # gradient, old, new as written
     kind: str = "weight"  # weight | bias
 
 
@@ -75,14 +61,9 @@ def names(L: Any, key: tuple, number: int, profile: str) -> list[str]:
     """The names a kernel weight (bias) is known by: w^(l)[o,c,p,q] (b^(l)[o]; ng: w^[l][o,c,p,q]) and its JSON
     paths."""
     o_, c_ = ("[", "]") if profile == "ng" else ("(", ")")
-    if key[0] == "cb":
-        li, (o,) = key[1], key[2]
-        return [f"b^{o_}{number}{c_}[{o}]", f"b^{number}[{o}]", f"layers.{li}.biases.{o}",
-                f"layers.{li}.grad_biases.{o}", f"layers.{li}.new_biases.{o}"]
-    _k, li, (o, c, p, q), _z = key
-    ix = f"{o}.{c}.{p}.{q}"
-    return [f"w^{o_}{number}{c_}[{o},{c},{p},{q}]", f"w^{number}[{o},{c},{p},{q}]", f"layers.{li}.weights.{ix}",
-            f"layers.{li}.grad_weights.{ix}", f"layers.{li}.new_weights.{ix}"]
+    _k, li, ix, _z = key
+    base, name, at = ("b", "biases", f"{ix[0]}") if key[0] == "cb" else ("w", "weights", ",".join(map(str, ix)))
+    return [f"{base}^{o_}{number}{c_}[{at}]", f"{base}^{number}[{at}]", *dv.paths(li, name, ix)]
 
 
 def _name(base: str, l: int, ix: str, ng: bool, tex_ix: str | None = None) -> M:
@@ -121,11 +102,10 @@ def derive(L: Any, key: tuple, number: int, f: Formats, full: bool = False, prof
     lines = [dv.chain(lhs, sums, z, w), M(f"= {sums[0]} {dlt.text} · {xs.text}", rf"= {sums[1]} {dlt.tex} \, {xs.tex}"),
              *dv.summed([(t.delta, t.x) for t in terms[:shown]], [t.product for t in terms[:shown]],
                         L.grad_weights[o, c, p, q], f, _more(len(terms) - shown))]
-    return ConvDerivation(li, l, (o, c, p, q), f"layers.{li}.weights.{o}.{c}.{p}.{q}", w, lhs, lines, terms,
-                          float(L.grad_weights[o, c, p, q]), float(L.weights[o, c, p, q]),
-                          float(L.new_weights[o, c, p, q]), (sh, sw), (ph, pw), n, shown,
-                          {"gradient": f(L.grad_weights[o, c, p, q]), "old": f(L.weights[o, c, p, q]),
-                           "new": f(L.new_weights[o, c, p, q])})
+    return ConvDerivation(layer=li, l=l, index=(o, c, p, q), path=dv.path(li, "weights", (o, c, p, q)), name=w,
+                          lhs=lhs, lines=lines, terms=terms, samples=n, shown=shown, stride=(sh, sw),
+                          padding=(ph, pw), **dv.numbers(f, L.grad_weights[o, c, p, q], L.weights[o, c, p, q],
+                                                         L.new_weights[o, c, p, q]))
 
 
 def _derive_bias(L: Any, key: tuple, number: int, f: Formats, full: bool, ng: bool = False) -> ConvDerivation:
@@ -145,9 +125,9 @@ def _derive_bias(L: Any, key: tuple, number: int, f: Formats, full: bool, ng: bo
     g = f(L.grad_biases[o])
     lines = [dv.chain(lhs, sums, z, b), M(f"= {sums[0]} {dlt.text} · 1", rf"= {sums[1]} {dlt.tex} \cdot 1"),
              M(f"= {nums}{more.text}", "= " + nums + more.tex), M(f"= {g}", f"= {g}")]
-    return ConvDerivation(li, l, (o,), f"layers.{li}.biases.{o}", b, lhs, lines, terms, float(L.grad_biases[o]),
-                          float(L.biases[o]), float(L.new_biases[o]), L.hyper["stride"], L.hyper["padding"], n,
-                          shown, {"gradient": g, "old": f(L.biases[o]), "new": f(L.new_biases[o])}, kind="bias")
+    return ConvDerivation(layer=li, l=l, index=(o,), path=dv.path(li, "biases", (o,)), name=b, lhs=lhs, lines=lines,
+                          terms=terms, samples=n, shown=shown, stride=L.hyper["stride"], padding=L.hyper["padding"],
+                          kind="bias", **dv.numbers(f, L.grad_biases[o], L.biases[o], L.new_biases[o]))
 
 
 EXPLAINS = Explains(keys=keys, names=names, derive=derive, group="conv")

@@ -6,11 +6,49 @@ is each term's product of two numbers the trace holds."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from bpcalc.registry.kinds import Formats
 from bpcalc.registry.written import M, Sym
 
 TERMS = 24  # terms a derivation writes out (more with --full); the JSON has all
+
+
+@dataclass(kw_only=True)
+class Derivation:
+    """∂E/∂θ for one parameter, as a kind's `explain` face derives it: what every such derivation holds (each kind
+    adds its own: a kernel's stride, a gate's δ); data the renderers read (render/explain_report.py)."""
+
+    layer: int  # 0-based layer index
+    l: int  # the layer's number in the notation shown
+    index: tuple[int, ...]  # the parameter's index in its array
+    path: str  # its JSON path
+    name: M
+    lhs: M  # ∂E/∂θ
+    lines: list[M]  # the equation: the chain rule, then with the numbers, down to the gradient
+    terms: list  # one per position or step (and sample), each a product of two numbers the trace holds
+    gradient: float  # the trace's own
+    old: float
+    new: float
+    samples: int
+    shown: int  # terms written out
+    texts: dict = field(default_factory=dict)  # gradient, old, new as written
+
+
+def numbers(fmt: Formats, gradient: float, old: float, new: float) -> dict:
+    """A derivation's gradient, old and new value (the trace's), and as written: its fields of them."""
+    return {"gradient": float(gradient), "old": float(old), "new": float(new),
+            "texts": {"gradient": fmt(gradient), "old": fmt(old), "new": fmt(new)}}
+
+
+def path(li: int, name: str, ix: tuple) -> str:
+    """A parameter's JSON path: layers.0.weights_ih.3.1."""
+    return f"layers.{li}.{name}." + ".".join(map(str, ix))
+
+
+def paths(li: int, name: str, ix: tuple) -> list[str]:
+    """The JSON paths --param knows a parameter by: its own, its gradient's and its new value's."""
+    return [path(li, f"{pre}{name}", ix) for pre in ("", "grad_", "new_")]
 
 
 def shown(total: int, full: bool) -> int:

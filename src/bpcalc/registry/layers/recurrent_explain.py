@@ -9,7 +9,8 @@ the trace holds; every other value shown is the trace's own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from bpcalc.registry.kinds import Explains, Formats
 from bpcalc.registry.layers import derivation as dv
 from bpcalc.registry.layers import gated_narrate as gn
 from bpcalc.registry.layers import recurrent as rc
-from bpcalc.registry.written import M
+from bpcalc.registry.written import M, Sym
 
 
 @dataclass
@@ -38,36 +39,22 @@ class StepTerm:
     texts: tuple[str, ...] = ()
 
 
-@dataclass
-class RnnDerivation:
+@dataclass(kw_only=True)
+class RnnDerivation(dv.Derivation):
     """∂E/∂θ for one parameter of a recurrent layer, unrolled over the steps."""
 
-    layer: int
-    l: int
     key: str  # weights_ih, weights_hh, biases_ih, biases_hh
-    index: tuple[int, ...]
-    path: str
-    name: M
-    lhs: M
-    lines: list[M]
-    terms: list[StepTerm]
-    gradient: float
-    old: float
-    new: float
-    samples: int
-    shown: int
     factor_name: str  # x_t[k], h_{t−1}[i] or 1
     truncate: int | None = None
-    texts: dict = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GatedDerivation(RnnDerivation):
     """… of an lstm or gru layer: through the δ of the parameter's gate."""
 
-    gate: str = ""
-    delta_name: str = ""
-    cell: str = ""  # lstm or gru: the heading's kind
+    gate: str
+    delta_name: str
+    cell: str  # lstm or gru: the heading's kind
     cell_state: bool = False  # an LSTM's c_t carries δ too
 
 
@@ -81,8 +68,7 @@ def _names(namer):
     def names(L: Any, key: tuple, number: int, profile: str) -> list[str]:
         """W_hh[1,2] (1-based, as the tables write it; an LSTM's by gate, W_ii[1,2]) and the JSON paths."""
         _k, li, name, ix = key
-        dots = ".".join(map(str, ix))
-        return [namer(name, ix, L.params)[0], *(f"layers.{li}.{p}{name}.{dots}" for p in ("", "grad_", "new_"))]
+        return [namer(name, ix, L.params)[0], *dv.paths(li, name, ix)]
 
     return names
 
@@ -103,17 +89,29 @@ def _terms(L: Any, j: int, delta: np.ndarray, src: np.ndarray, f: Formats, local
     return out
 
 
-def _closing(L: Any, name: str, ix: tuple, terms: list[StepTerm], f: Formats, full: bool) -> tuple[int, list[M]]:
-    """How many terms are written out, and the lines with their numbers down to the trace's gradient."""
+def _unrolled(cls: type, L: Any, key: tuple, number: int, f: Formats, full: bool, j: int, delta: np.ndarray,
+              h_prev: np.ndarray, x_name: Callable[[int], Sym], p: M, inner: Sym,
+              second: Callable[[Sym, Sym], M], local: np.ndarray | None = None, **own: Any) -> RnnDerivation:
+    """A recurrent parameter θ of unit j, unrolled: ∂E/∂θ = Σ_t ∂E/∂inner · ∂inner/∂θ, then `second`(sums, the
+    factor's name) in the kind's own terms, then each (sequence, step) term δ_t · factor with the trace's numbers,
+    their products and the trace's gradient. The factor: x_t[k] (`x_name`(k), W_ih), h_{t−1}[m] (W_hh) or 1."""
+    _k, li, name, ix = key
+    if name == "weights_ih":
+        src, fname = L.a_prev[..., ix[1]], x_name(ix[1])
+    elif name == "weights_hh":
+        src, fname = h_prev[..., ix[1]], (f"h_{{t−1}}[{ix[1] + 1}]", f"h_{{t-1}}[{ix[1] + 1}]")
+    else:
+        src, fname = np.ones(delta.shape), ("1", "1")
+    terms = _terms(L, j, delta, src, f, local)
+    lhs, sums = dv.grad(p), dv.over(delta.shape[0], "Σ_t", r"\sum_t")
     shown = dv.shown(len(terms), full)
     more = "" if shown == len(terms) else _(" + … ({n} more terms)").format(n=len(terms) - shown)
-    return shown, dv.summed([(x.delta, x.factor) for x in terms[:shown]], [x.product for x in terms[:shown]],
-                            L.grads[name][ix], f, dv.left_out(more))
-
-
-def _values(L: Any, name: str, ix: tuple, f: Formats) -> dict:
-    g = L.grads[name][ix]
-    return {"gradient": f(g), "old": f(L.params[name][ix]), "new": f(L.new_params[name][ix])}
+    lines = [dv.chain(lhs, sums, inner, p), second(sums, fname),
+             *dv.summed([(x.delta, x.factor) for x in terms[:shown]], [x.product for x in terms[:shown]],
+                        L.grads[name][ix], f, dv.left_out(more))]
+    return cls(layer=li, l=number, key=name, index=ix, path=dv.path(li, name, ix), name=p,
+               lhs=lhs, lines=lines, terms=terms, samples=delta.shape[0], shown=shown, factor_name=fname[0],
+               **dv.numbers(f, L.grads[name][ix], L.params[name][ix], L.new_params[name][ix]), **own)
 
 
 def derive_rnn(L: Any, key: tuple, number: int, f: Formats, full: bool = False, profile: str = "layer"
@@ -121,35 +119,20 @@ def derive_rnn(L: Any, key: tuple, number: int, f: Formats, full: bool = False, 
     _k, li, name, ix = key
     rec = L.record
     j = ix[0]
-    h, pre, d = rec["h"], rec["preactivation"], rec["grad_preactivation"]
-    n, T, _H = h.shape
-    hprev = np.concatenate([rec["h0"][:, None], h[:, :-1]], axis=1)
-    if name == "weights_ih":
-        src, fname = L.a_prev[..., ix[1]], rc.x_sym(_Below(li, number), "t", ix[1])
-    elif name == "weights_hh":
-        src, fname = hprev[..., ix[1]], ("h_{t−1}[" + str(ix[1] + 1) + "]", "h_{t-1}[" + str(ix[1] + 1) + "]")
-    else:
-        src, fname = np.ones((n, T)), ("1", "1")
-    nonlin = rec["nonlinearity"]
-    local = rc.f_prime(nonlin, pre, h)
-    terms = _terms(L, j, d[..., j], src, f, local[..., j])
-    p = M(*rc.param_sym(name, ix))
-    lhs = dv.grad(p)
-    sums = dv.over(n, "Σ_t", r"\sum_t")
+    h, nonlin = rec["h"], rec["nonlinearity"]
     z = M(f"z_t[{j + 1}]", f"z_t[{j + 1}]")
     hj = M(f"h_t[{j + 1}]", f"h_t[{j + 1}]")
     fp = rc.f_prime_sym(nonlin, (z.text, z.tex), (hj.text, hj.tex))
-    shown, closing = _closing(L, name, ix, terms, f, full)
-    lines = [
-        dv.chain(lhs, sums, z, p),
-        M(f"= {sums[0]} (∂E/∂{hj.text}|out + ∂E/∂{hj.text}|t+1) · {fp[0]} · {fname[0]}",
-          rf"= {sums[1]} \left(\frac{{\partial E}}{{\partial {hj.tex}}}\Big|_{{\text{{out}}}} + "
-          rf"\frac{{\partial E}}{{\partial {hj.tex}}}\Big|_{{t+1}}\right) {fp[1]} \, {fname[1]}"),
-        *closing,
-    ]
-    return RnnDerivation(li, number, name, ix, f"layers.{li}.{name}.{'.'.join(map(str, ix))}", p, lhs, lines, terms,
-                         float(L.grads[name][ix]), float(L.params[name][ix]), float(L.new_params[name][ix]), n, shown,
-                         fname[0], rec["truncate"], _values(L, name, ix, f))
+
+    def second(sums: Sym, fname: Sym) -> M:
+        return M(f"= {sums[0]} (∂E/∂{hj.text}|out + ∂E/∂{hj.text}|t+1) · {fp[0]} · {fname[0]}",
+                 rf"= {sums[1]} \left(\frac{{\partial E}}{{\partial {hj.tex}}}\Big|_{{\text{{out}}}} + "
+                 rf"\frac{{\partial E}}{{\partial {hj.tex}}}\Big|_{{t+1}}\right) {fp[1]} \, {fname[1]}")
+
+    return _unrolled(RnnDerivation, L, key, number, f, full, j, rec["grad_preactivation"][..., j],
+                     np.concatenate([rec["h0"][:, None], h[:, :-1]], axis=1),
+                     lambda k: rc.x_sym(_Below(li, number), "t", k), M(*rc.param_sym(name, ix)), z, second,
+                     rc.f_prime(nonlin, rec["preactivation"], h)[..., j], truncate=rec["truncate"])
 
 
 def _derive_gated(cell_state: bool):
@@ -158,32 +141,19 @@ def _derive_gated(cell_state: bool):
         _k, li, name, ix = key
         rec, P = L.record, L.params
         H = P["weights_hh"].shape[1]
-        gates = L.hyper["gate_names"]
-        g, j = gates[ix[0] // H], ix[0] % H
-        side = "i" if name.endswith("_ih") else "h"
-        gru_n = "delta_hh" in rec and side == "h" and g == "n"
-        d = (rec["delta_hh"] if gru_n else rec["delta_gates"])[g][..., j]
-        n, T = d.shape
-        s_sym = gn.at(gn.sum_sym(g), "t", (j,))
-        d_sym = (f"δ{gn.SUP[g]}_t[{j + 1}]·r_t[{j + 1}]", rf"\delta^{{{g}}}_t[{j + 1}]\, r_t[{j + 1}]") if gru_n else \
-            gn.at(gn.delta_sym(g), "t", (j,))
-        if name == "weights_ih":
-            src, fname = L.a_prev[..., ix[1]], gn.at(gn.in_sym(_Below(li, number)), "t", (ix[1],))
-        elif name == "weights_hh":
-            src, fname = rec["h_prev"][..., ix[1]], (f"h_{{t−1}}[{ix[1] + 1}]", f"h_{{t-1}}[{ix[1] + 1}]")
-        else:
-            src, fname = np.ones((n, T)), ("1", "1")
-        terms = _terms(L, j, d, src, f)
-        p = M(*gn.param_name(name, ix, P))
-        lhs = dv.grad(p)
-        sums = dv.over(n, "Σ_t", r"\sum_t")
-        shown, closing = _closing(L, name, ix, terms, f, full)
-        lines = [dv.chain(lhs, sums, s_sym, p),
-                 M(f"= {sums[0]} {d_sym[0]} · {fname[0]}", rf"= {sums[1]} {d_sym[1]} \, {fname[1]}"), *closing]
-        return GatedDerivation(li, number, name, ix, f"layers.{li}.{name}.{'.'.join(map(str, ix))}", p, lhs, lines,
-                               terms, float(L.grads[name][ix]), float(P[name][ix]), float(L.new_params[name][ix]), n,
-                               shown, fname[0], L.hyper.get("truncate"), _values(L, name, ix, f), g, d_sym[0], L.type,
-                               cell_state)
+        g, j = L.hyper["gate_names"][ix[0] // H], ix[0] % H
+        gru_n = "delta_hh" in rec and name.endswith("_hh") and g == "n"  # (W_hn, b_hn: through r_t)
+        d_sym = (f"δ{gn.SUP[g]}_t[{j + 1}]·r_t[{j + 1}]", rf"\delta^{{{g}}}_t[{j + 1}]\, r_t[{j + 1}]") if gru_n \
+            else gn.at(gn.delta_sym(g), "t", (j,))
+
+        def second(sums: Sym, fname: Sym) -> M:
+            return M(f"= {sums[0]} {d_sym[0]} · {fname[0]}", rf"= {sums[1]} {d_sym[1]} \, {fname[1]}")
+
+        return _unrolled(GatedDerivation, L, key, number, f, full, j,
+                         (rec["delta_hh"] if gru_n else rec["delta_gates"])[g][..., j], rec["h_prev"],
+                         lambda k: gn.at(gn.in_sym(_Below(li, number)), "t", (k,)), M(*gn.param_name(name, ix, P)),
+                         gn.at(gn.sum_sym(g), "t", (j,)), second, truncate=L.hyper.get("truncate"), gate=g,
+                         delta_name=d_sym[0], cell=L.type, cell_state=cell_state)
 
     return derive_gated
 
