@@ -28,33 +28,27 @@ Run: python scripts/make_attention_fixtures.py   (needs torch; not a runtime or 
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
+from fixturelib import (
+    ACT,
+    FIXTURES,
+    F,
+    check_central_differences,
+    epoch_losses,
+    loss_terms,
+    make_optimizer,
+    onehot,
+    optimizer_state,
+    uniform,
+    write_fixtures,
+)
+from fixturelib import OPTIMIZERS as SHARED_OPTIMIZERS
 
-torch.set_default_dtype(torch.float64)
-F = torch.nn.functional
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "attention"
-ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z,
-       "softmax": lambda z: torch.softmax(z, -1)}
-STATE_NAMES = {"momentum_buffer": "v", "square_avg": "v", "sum": "G", "exp_avg": "m", "exp_avg_sq": "v"}
+OUT = FIXTURES / "attention"
 ATT_PARAMS = ("weights_q", "biases_q", "weights_k", "biases_k", "weights_v", "biases_v", "weights_o", "biases_o")
-
-
-def _rand(shape: tuple, seed: int, scale: float = 1.0, digits: int = 2) -> list:
-    """Uniform in (−scale, scale), rounded to `digits` decimals, as nested lists."""
-    g = torch.Generator().manual_seed(seed)
-    t = (torch.rand(*shape, generator=g) * 2 - 1) * scale
-    return np.round(t.numpy(), digits).tolist()
-
-
-def _onehot(shape: tuple, k: int, seed: int) -> list:
-    g = torch.Generator().manual_seed(seed)
-    cls = torch.randint(0, k, shape, generator=g)
-    return F.one_hot(cls, k).to(torch.float64).tolist()
 
 
 def attention(d: int, dk: int, seed: int, causal: bool | None = None, wo: int | None = None,
@@ -63,13 +57,13 @@ def attention(d: int, dk: int, seed: int, causal: bool | None = None, wo: int | 
     which of q, k, v, o get a bias ("qkvo": all)."""
     lay: dict = {"type": "attention"}
     for i, m in enumerate("qkv"):
-        lay[f"weights_{m}"] = _rand((dk, d), seed + i, 0.9)
+        lay[f"weights_{m}"] = uniform((dk, d), seed + i, 0.9)
         if m in biases:
-            lay[f"biases_{m}"] = _rand((dk,), seed + 10 + i, 0.2)
+            lay[f"biases_{m}"] = uniform((dk,), seed + 10 + i, 0.2)
     if wo is not None:
-        lay["weights_o"] = _rand((wo, dk), seed + 3, 0.9)
+        lay["weights_o"] = uniform((wo, dk), seed + 3, 0.9)
         if "o" in biases:
-            lay["biases_o"] = _rand((wo,), seed + 13, 0.2)
+            lay["biases_o"] = uniform((wo,), seed + 13, 0.2)
     if causal is not None:
         lay["causal"] = causal
     return lay
@@ -85,23 +79,14 @@ def optimizer_net(seed: int) -> dict:
     No b_k here: adding b_k to every key adds q_i·b_k to every score of row i, which the row's softmax ignores, so
     ∂E/∂b_k is 0 up to rounding, and an adaptive optimizer (Adagrad, Adam, RMSprop) scales that rounding noise up
     to a step of about ±α, different in every implementation."""
-    return dict(inputs=_rand((3, 3, 2), seed), targets=_onehot((3, 3), 2, seed + 1),
+    return dict(inputs=uniform((3, 3, 2), seed), targets=onehot((3, 3), 2, seed + 1),
                 layers=[attention(2, 2, seed + 2, causal=True, wo=2, biases="qvo"),
-                        dense(_rand((2, 2), seed + 20, 0.8), _rand((2,), seed + 21, 0.1), "softmax")],
+                        dense(uniform((2, 2), seed + 20, 0.8), uniform((2,), seed + 21, 0.1), "softmax")],
                 loss="cross_entropy")
 
 
-OPTIMIZERS = {
-    "sgd": dict(learning_rate=0.5),
-    "momentum": dict(learning_rate=0.3, optimizer={"type": "momentum", "momentum": 0.9}),
-    "nesterov": dict(learning_rate=0.3, optimizer={"type": "nesterov", "momentum": 0.8}),
-    "rmsprop": dict(learning_rate=0.01, optimizer={"type": "rmsprop", "alpha": 0.9, "epsilon": 1e-6}),
-    "adagrad": dict(learning_rate=0.1, optimizer={"type": "adagrad", "epsilon": 1e-8}),
-    "adam": dict(learning_rate=0.05, optimizer={"type": "adam", "beta1": 0.9, "beta2": 0.99, "epsilon": 1e-8}),
-    "adamw": dict(learning_rate=0.05, optimizer={"type": "adamw", "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-6,
-                                                 "weight_decay": 0.1}),
-    "sgd_weight_decay": dict(learning_rate=0.5, optimizer={"type": "sgd", "weight_decay": 0.05}),
-}
+OPTIMIZERS = {**SHARED_OPTIMIZERS,
+              "sgd_weight_decay": dict(learning_rate=0.5, optimizer={"type": "sgd", "weight_decay": 0.05})}
 
 
 def run_cases() -> dict[str, dict]:
@@ -109,47 +94,47 @@ def run_cases() -> dict[str, dict]:
         # T = 1: the softmax of one score is 1, so the output is V itself and ∂E/∂scores is 0
         "t1_plain_linear_half_sse": dict(
             inputs=[[0.5, -0.25]], targets=[[0.3, -0.1]],
-            layers=[attention(2, 2, 1), dense(_rand((2, 2), 5, 0.8), [0.1, -0.1], "linear")],
+            layers=[attention(2, 2, 1), dense(uniform((2, 2), 5, 0.8), [0.1, -0.1], "linear")],
             loss="half_sse", learning_rate=0.1),
         "t1_batch_causal_wo_sigmoid_mse": dict(
-            inputs=_rand((2, 1, 3), 6), targets=_rand((2, 1, 2), 7, 1.0),
+            inputs=uniform((2, 1, 3), 6), targets=uniform((2, 1, 2), 7, 1.0),
             layers=[attention(3, 2, 8, causal=True, wo=3, biases="qkvo"),
-                    dense(_rand((2, 3), 9, 0.8), _rand((2,), 10, 0.1), "sigmoid")],
+                    dense(uniform((2, 3), 9, 0.8), uniform((2,), 10, 0.1), "sigmoid")],
             loss="mse", learning_rate=0.5),
         # T = 3, one sequence: without and with the mask, without and with W_o
         "t3_plain_tanh_half_sse": dict(
-            inputs=_rand((3, 2), 21), targets=_rand((3, 2), 22, 0.5),
-            layers=[attention(2, 2, 23, causal=False), dense(_rand((2, 2), 24, 0.8), _rand((2,), 25, 0.1), "tanh")],
+            inputs=uniform((3, 2), 21), targets=uniform((3, 2), 22, 0.5),
+            layers=[attention(2, 2, 23, causal=False), dense(uniform((2, 2), 24, 0.8), uniform((2,), 25, 0.1), "tanh")],
             loss="half_sse", learning_rate=0.2),
         "t3_causal_softmax_ce": dict(
-            inputs=_rand((3, 2), 31), targets=_onehot((3,), 2, 32),
+            inputs=uniform((3, 2), 31), targets=onehot((3,), 2, 32),
             layers=[attention(2, 2, 33, causal=True, biases="qkv"),
-                    dense(_rand((2, 2), 34, 0.8), _rand((2,), 35, 0.1), "softmax")],
+                    dense(uniform((2, 2), 34, 0.8), uniform((2,), 35, 0.1), "softmax")],
             loss="cross_entropy", learning_rate=0.5),
         "t3_wo_biases_linear_half_sse": dict(
-            inputs=_rand((3, 2), 41), targets=_rand((3, 1), 42, 0.5),
+            inputs=uniform((3, 2), 41), targets=uniform((3, 1), 42, 0.5),
             layers=[attention(2, 2, 43, wo=2, biases="qkvo"),
-                    dense(_rand((1, 2), 44, 0.8), [0.05], "linear")],
+                    dense(uniform((1, 2), 44, 0.8), [0.05], "linear")],
             loss="half_sse", learning_rate=0.1),
         "t3_causal_wo_batch_sigmoid_mse": dict(
-            inputs=_rand((2, 3, 2), 51), targets=_rand((2, 3, 2), 52, 1.0),
+            inputs=uniform((2, 3, 2), 51), targets=uniform((2, 3, 2), 52, 1.0),
             layers=[attention(2, 3, 53, causal=True, wo=2),
-                    dense(_rand((2, 2), 54, 0.8), _rand((2,), 55, 0.1), "sigmoid")],
+                    dense(uniform((2, 2), 54, 0.8), uniform((2,), 55, 0.1), "sigmoid")],
             loss="mse", learning_rate=0.5),
         # T = 5: several sequences, d = 3, d_k = 2
         "t5_batch_plain_tanh_half_sse": dict(
-            inputs=_rand((3, 5, 3), 61), targets=_rand((3, 5, 2), 62, 0.5),
-            layers=[attention(3, 2, 63, biases="qk"), dense(_rand((2, 2), 64, 0.8), _rand((2,), 65, 0.1), "tanh")],
+            inputs=uniform((3, 5, 3), 61), targets=uniform((3, 5, 2), 62, 0.5),
+            layers=[attention(3, 2, 63, biases="qk"), dense(uniform((2, 2), 64, 0.8), uniform((2,), 65, 0.1), "tanh")],
             loss="half_sse", learning_rate=0.2),
         "t5_causal_wo_softmax_ce": dict(
-            inputs=_rand((5, 2), 71), targets=_onehot((5,), 3, 72),
+            inputs=uniform((5, 2), 71), targets=onehot((5,), 3, 72),
             layers=[attention(2, 3, 73, causal=True, wo=2, biases="qkvo"),
-                    dense(_rand((3, 2), 74, 0.8), _rand((3,), 75, 0.1), "softmax")],
+                    dense(uniform((3, 2), 74, 0.8), uniform((3,), 75, 0.1), "softmax")],
             loss="cross_entropy", learning_rate=0.5),
         "t5_batch_causal_wo_linear_mse": dict(
-            inputs=_rand((2, 5, 2), 81), targets=_rand((2, 5, 2), 82, 1.0),
+            inputs=uniform((2, 5, 2), 81), targets=uniform((2, 5, 2), 82, 1.0),
             layers=[attention(2, 2, 83, causal=True, wo=2, biases="v"),
-                    dense(_rand((2, 2), 84, 0.8), _rand((2,), 85, 0.1), "linear")],
+                    dense(uniform((2, 2), 84, 0.8), uniform((2,), 85, 0.1), "linear")],
             loss="mse", learning_rate=0.1),
         **{f"opt_{name}": dict(optimizer_net(200), **o) for name, o in OPTIMIZERS.items()},
     }
@@ -160,8 +145,8 @@ def train_cases() -> dict[str, dict]:
            for i, (name, o) in enumerate(OPTIMIZERS.items())}
     out["minibatch_sgd"] = dict(optimizer_net(400), learning_rate=0.5, batch_size=2, shuffle=False, epochs=3)
     out["minibatch_adam_plain_mse"] = dict(
-        inputs=_rand((4, 3, 2), 410), targets=_rand((4, 3, 2), 411, 1.0),
-        layers=[attention(2, 2, 412), dense(_rand((2, 2), 413, 0.8), _rand((2,), 414, 0.1), "linear")],
+        inputs=uniform((4, 3, 2), 410), targets=uniform((4, 3, 2), 411, 1.0),
+        layers=[attention(2, 2, 412), dense(uniform((2, 2), 413, 0.8), uniform((2,), 414, 0.1), "linear")],
         loss="mse", learning_rate=0.05, batch_size=2, shuffle=False, epochs=3, optimizer={"type": "adam"})
     return out
 
@@ -218,44 +203,9 @@ class Net:
         return zs, as_
 
 
-def loss_terms(name: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Each output's term of each step's loss (shaped like a, N x T x K); a step's loss is the sum of its terms."""
-    k = a.shape[-1]
-    if name == "half_sse":
-        return 0.5 * (t - a) ** 2
-    if name == "mse":
-        return (t - a) ** 2 / k
-    if name == "cross_entropy":
-        return -t * torch.log(a)
-    raise ValueError(name)
-
-
 def mean_loss(name: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """The mean over (sequence, step) of the per-step loss."""
     return loss_terms(name, a, t).sum(-1).mean()
-
-
-def make_optimizer(c: dict, params: list) -> torch.optim.Optimizer:
-    """torch.optim for the case's `optimizer:`; omitted settings take torch's defaults (as bpcalc's)."""
-    o = c.get("optimizer", "sgd")
-    o = {"type": o} if isinstance(o, str) else dict(o)
-    kind, lr = o["type"], c["learning_rate"]
-    betas = (o.get("beta1", 0.9), o.get("beta2", 0.999))
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=o.get("epsilon", 1e-8),
-                                 weight_decay=o.get("weight_decay", 0.01))
-    wd = o.get("weight_decay", c.get("weight_decay", 0.0))
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=o.get("epsilon", 1e-8), weight_decay=wd)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=o.get("alpha", 0.99), eps=o.get("epsilon", 1e-8),
-                                   weight_decay=wd)
-    if kind == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, eps=o.get("epsilon", 1e-10), weight_decay=wd)
-    if kind in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=o.get("momentum", 0.9), nesterov=kind == "nesterov",
-                               weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, weight_decay=wd)
 
 
 # ------------------------------------------------------------------ run_*: one step, every intermediate
@@ -308,9 +258,7 @@ def one_step(c: dict) -> dict:
             d[k] = lay[k]
             d[f"grad_{k}"] = grads[i][k].tolist()
             d[f"new_{k}"] = p.detach().tolist()
-        state = {k: {STATE_NAMES[s]: v.tolist() for s, v in opt.state[p].items() if s in STATE_NAMES}
-                 for k, p in P.items()}
-        if any(state.values()):
+        if state := optimizer_state(opt, P):
             d["optimizer_state"] = state
         layers.append(d)
     return {"loss": loss.item(), "sequence_loss": seq_loss.tolist(), "loss_terms": out(terms),
@@ -323,17 +271,8 @@ def train(c: dict) -> dict:
     net = Net(c)
     opt = make_optimizer(c, net.flat_params())
     n, bsz = x.shape[0], c.get("batch_size", x.shape[0])
-    losses = []
-    for _ in range(c["epochs"]):
-        running = 0.0
-        for i in range(0, n, bsz):
-            xb, tb = x[i:i + bsz], t[i:i + bsz]
-            opt.zero_grad()
-            loss = mean_loss(c["loss"], net.forward(xb)[1][-1], tb)
-            loss.backward()
-            opt.step()
-            running += loss.item() * xb.shape[0]
-        losses.append(running / n)
+    losses = epoch_losses(opt, n, bsz, c["epochs"],
+                          lambda rows: mean_loss(c["loss"], net.forward(x[rows])[1][-1], t[rows]))
     with torch.no_grad():
         final = mean_loss(c["loss"], net.forward(x)[1][-1], t).item()
     return {"epochs": c["epochs"], "losses": losses, "loss_final": final,
@@ -400,54 +339,24 @@ def self_check(c: dict, net: Net, x, t, as_) -> None:
         np.testing.assert_allclose(g[key], inner[key].grad.numpy(), rtol=1e-10, atol=1e-14, err_msg=key)
     if x.shape[1] == 1:
         assert not np.any(g["scores"]), "T = 1: ∂E/∂scores must be 0"
-    for prm in net.flat_params() + [x]:
-        flat, gr = prm.detach().view(-1), prm.grad.view(-1)
-        for j in range(flat.numel()):
-            old, h = flat[j].item(), 1e-6
-            with torch.no_grad():
-                flat[j] = old + h
-                up = mean_loss(c["loss"], net.forward(x)[1][-1], t).item()
-                flat[j] = old - h
-                down = mean_loss(c["loss"], net.forward(x)[1][-1], t).item()
-                flat[j] = old
-            assert abs((up - down) / (2 * h) - gr[j].item()) <= 1e-6 * max(1.0, abs(gr[j].item())), (c["_name"], j)
+    check_central_differences(net.flat_params() + [x], lambda: mean_loss(c["loss"], net.forward(x)[1][-1], t),
+                              c["_name"])
 
 
-# ------------------------------------------------------------------ writing
-def spec_of(c: dict) -> dict:
-    return {k: v for k, v in c.items() if k not in ("epochs", "_name")}
-
-
-def write(path: Path, res: dict) -> str:
-    """Write a fixture unless the file already holds the same case, spec and numbers (made_by aside)."""
-    if path.exists():
-        old = json.loads(path.read_text())
-        if {k: v for k, v in old.items() if k != "made_by"} == {k: v for k, v in res.items() if k != "made_by"}:
-            return "unchanged"
-    path.write_text(json.dumps(res, indent=1) + "\n")
-    return "written"
+def check_train(c: dict) -> None:
+    """The self-check on a train case's network as it starts."""
+    x, t, _ = _data(c)
+    x.requires_grad_(True)
+    net = Net(c)
+    _, as_ = net.forward(x)
+    for v in list(net.inner.values()):
+        v.retain_grad()
+    mean_loss(c["loss"], as_[-1], t).backward()
+    self_check(c, net, x, t, as_)
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    made_by = f"scripts/make_attention_fixtures.py with torch {torch.__version__} (float64)"
-    for name, c in run_cases().items():
-        c["_name"] = name
-        res = {"case": name, "made_by": made_by, "spec": spec_of(c), **one_step(c)}
-        print(f"run_{name}: loss {res['loss']:.6g} -> {res['loss_after']:.6g} ({write(OUT / f'run_{name}.json', res)})")
-    for name, c in train_cases().items():
-        c["_name"] = name
-        x, t, _ = _data(c)
-        x.requires_grad_(True)
-        net = Net(c)
-        _, as_ = net.forward(x)
-        for v in list(net.inner.values()):
-            v.retain_grad()
-        mean_loss(c["loss"], as_[-1], t).backward()
-        self_check(c, net, x, t, as_)
-        res = {"case": name, "made_by": made_by, "spec": spec_of(c), **train(c)}
-        how = write(OUT / f"train_{name}.json", res)
-        print(f"train_{name}: loss {res['losses'][0]:.6g} -> {res['loss_final']:.6g} ({how})")
+    write_fixtures(OUT, __file__, run_cases(), one_step, train_cases(), train, check_train)
 
 
 if __name__ == "__main__":

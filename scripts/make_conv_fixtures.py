@@ -21,32 +21,31 @@ Run: python scripts/make_conv_fixtures.py   (needs torch; not a runtime or test 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 import torch
+from fixturelib import (
+    ACT,
+    FIXTURES,
+    F,
+    check_central_differences,
+    epoch_losses,
+    loss_terms,
+    make_optimizer,
+    onehot,
+    optimizer_state,
+    sample_mean_loss,
+    uniform,
+    write_fixtures,
+)
+from fixturelib import OPTIMIZERS as SHARED_OPTIMIZERS
 
-torch.set_default_dtype(torch.float64)
-F = torch.nn.functional
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "conv"
-ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z,
-       "softmax": lambda z: torch.softmax(z, -1)}
-STATE_NAMES = {"momentum_buffer": "v", "square_avg": "v", "sum": "G", "exp_avg": "m", "exp_avg_sq": "v"}
+OUT = FIXTURES / "conv"
 
 
 # ------------------------------------------------------------------ hand-sized numbers
-def _rand(shape: tuple, seed: int, scale: float = 1.0, digits: int = 4) -> list:
-    """Uniform in (−scale, scale), rounded to `digits` decimals, as nested lists."""
-    g = torch.Generator().manual_seed(seed)
-    t = (torch.rand(*shape, generator=g) * 2 - 1) * scale
-    return np.round(t.numpy(), digits).tolist()
-
-
-def _onehot(n: int, k: int, seed: int) -> list:
-    g = torch.Generator().manual_seed(seed)
-    cls = torch.randint(0, k, (n,), generator=g)
-    return F.one_hot(cls, k).to(torch.float64).tolist()
+_rand = partial(uniform, digits=4)  # the conv cases' numbers keep four decimals
 
 
 def conv(w, b, act: str, stride=1, padding=0) -> dict:
@@ -91,24 +90,15 @@ TIE_W = [[[[0.5, 0.25], [0.25, 0.5]]]]
 
 def optimizer_net(seed: int) -> dict:
     """4 samples 1 x 5 x 5 -> conv 2 @ 2x2 tanh -> maxpool 2 -> flatten 8 -> dense 2 softmax, cross-entropy."""
-    return dict(inputs=_rand((4, 1, 5, 5), seed, digits=2), targets=_onehot(4, 2, seed + 1),
+    return dict(inputs=_rand((4, 1, 5, 5), seed, digits=2), targets=onehot(4, 2, seed + 1),
                 layers=[conv(_rand((2, 1, 2, 2), seed + 2, 0.8), _rand((2,), seed + 3, 0.1), "tanh"),
                         pool("maxpool", 2), FLATTEN,
                         dense(_rand((2, 8), seed + 4, 0.5), _rand((2,), seed + 5, 0.1), "softmax")],
                 loss="cross_entropy")
 
 
-OPTIMIZERS = {
-    "sgd": dict(learning_rate=0.5),
-    "momentum": dict(learning_rate=0.3, optimizer={"type": "momentum", "momentum": 0.9}),
-    "nesterov": dict(learning_rate=0.3, optimizer={"type": "nesterov", "momentum": 0.8}),
-    "rmsprop": dict(learning_rate=0.01, optimizer={"type": "rmsprop", "alpha": 0.9, "epsilon": 1e-6}),
-    "adagrad": dict(learning_rate=0.1, optimizer={"type": "adagrad", "epsilon": 1e-8}),
-    "adam": dict(learning_rate=0.05, optimizer={"type": "adam", "beta1": 0.9, "beta2": 0.99, "epsilon": 1e-8}),
-    "adamw": dict(learning_rate=0.05, optimizer={"type": "adamw", "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-6,
-                                                 "weight_decay": 0.1}),
-    "sgd_weight_decay": dict(learning_rate=0.5, optimizer={"type": "sgd", "weight_decay": 0.05}),
-}
+OPTIMIZERS = {**SHARED_OPTIMIZERS,
+              "sgd_weight_decay": dict(learning_rate=0.5, optimizer={"type": "sgd", "weight_decay": 0.05})}
 
 
 def run_cases() -> dict[str, dict]:
@@ -137,7 +127,7 @@ def run_cases() -> dict[str, dict]:
             loss="half_sse", learning_rate=0.2),
         # max-pool with padding (−inf) after tanh (negative values: zero padding would win, −inf must not)
         "maxpool_pad1_tanh_softmax_ce": dict(
-            inputs=_rand((2, 1, 4, 4), 121, digits=2), targets=_onehot(2, 3, 122),
+            inputs=_rand((2, 1, 4, 4), 121, digits=2), targets=onehot(2, 3, 122),
             layers=[conv(_rand((2, 1, 2, 2), 123, 0.8), [-0.3, -0.2], "tanh"),
                     pool("maxpool", 2, stride=2, padding=1), FLATTEN,
                     dense(_rand((3, 8), 124, 0.5), _rand((3,), 125, 0.1), "softmax")],
@@ -248,45 +238,6 @@ class Net:
         return zs, as_
 
 
-def loss_terms(name: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Each output's term of each sample's loss (shaped like a); a sample's loss is the sum of its terms."""
-    k = a[0].numel()
-    if name == "half_sse":
-        return 0.5 * (t - a) ** 2
-    if name == "mse":
-        return (t - a) ** 2 / k
-    if name == "cross_entropy":
-        return -t * torch.log(a)
-    raise ValueError(name)
-
-
-def mean_loss(name: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return loss_terms(name, a, t).flatten(1).sum(1).mean()
-
-
-def make_optimizer(c: dict, params: list) -> torch.optim.Optimizer:
-    """torch.optim for the case's `optimizer:`; omitted settings take torch's defaults (as bpcalc's)."""
-    o = c.get("optimizer", "sgd")
-    o = {"type": o} if isinstance(o, str) else dict(o)
-    kind, lr = o["type"], c["learning_rate"]
-    betas = (o.get("beta1", 0.9), o.get("beta2", 0.999))
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=o.get("epsilon", 1e-8),
-                                 weight_decay=o.get("weight_decay", 0.01))
-    wd = o.get("weight_decay", c.get("weight_decay", 0.0))
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=o.get("epsilon", 1e-8), weight_decay=wd)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=o.get("alpha", 0.99), eps=o.get("epsilon", 1e-8),
-                                   weight_decay=wd)
-    if kind == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, eps=o.get("epsilon", 1e-10), weight_decay=wd)
-    if kind in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=o.get("momentum", 0.9), nesterov=kind == "nesterov",
-                               weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, weight_decay=wd)
-
-
 # ------------------------------------------------------------------ run_*: one step, every intermediate
 def one_step(c: dict) -> dict:
     x, t, one = _data(c)
@@ -296,7 +247,7 @@ def one_step(c: dict) -> dict:
     for v in zs + as_:
         if v is not None:
             v.retain_grad()
-    terms = loss_terms(c["loss"], as_[-1], t)
+    terms = loss_terms(c["loss"], as_[-1], t, as_[-1][0].numel())
     sample = terms.flatten(1).sum(1)
     loss = sample.mean()
     loss.backward()
@@ -306,7 +257,7 @@ def one_step(c: dict) -> dict:
     opt.step()
     with torch.no_grad():
         _, as2 = net.forward(x)
-        loss_after = mean_loss(c["loss"], as2[-1], t).item()
+        loss_after = sample_mean_loss(c["loss"], as2[-1], t).item()
 
     def out(v: torch.Tensor) -> list:
         v = v.detach()
@@ -323,9 +274,7 @@ def one_step(c: dict) -> dict:
             if lay["type"] == "dense" and lay["activation"] != "softmax":  # ∂a/∂z, elementwise
                 zz = zs[i].detach().clone().requires_grad_(True)
                 d["local"] = out(torch.autograd.grad(ACT[lay["activation"]](zz).sum(), zz)[0])
-            state = {kind: {STATE_NAMES[k]: v.tolist() for k, v in opt.state[p].items() if k in STATE_NAMES}
-                     for kind, p in (("weights", w), ("biases", b)) if p is not None}
-            if any(state.values()):
+            if state := optimizer_state(opt, {k: p for k, p in (("weights", w), ("biases", b)) if p is not None}):
                 d["optimizer_state"] = state
         layers.append(d)
     return {"loss": loss.item(), "sample_loss": sample.tolist(), "loss_terms": out(terms), "loss_after": loss_after,
@@ -338,19 +287,10 @@ def train(c: dict) -> dict:
     net = Net(c)
     opt = make_optimizer(c, net.flat_params())
     n, bsz = x.shape[0], c.get("batch_size", x.shape[0])
-    losses = []
-    for _ in range(c["epochs"]):
-        running = 0.0
-        for i in range(0, n, bsz):
-            xb, tb = x[i:i + bsz], t[i:i + bsz]
-            opt.zero_grad()
-            loss = mean_loss(c["loss"], net.forward(xb)[1][-1], tb)
-            loss.backward()
-            opt.step()
-            running += loss.item() * xb.shape[0]
-        losses.append(running / n)
+    losses = epoch_losses(opt, n, bsz, c["epochs"],
+                          lambda rows: sample_mean_loss(c["loss"], net.forward(x[rows])[1][-1], t[rows]))
     with torch.no_grad():
-        final = mean_loss(c["loss"], net.forward(x)[1][-1], t).item()
+        final = sample_mean_loss(c["loss"], net.forward(x)[1][-1], t).item()
     return {"epochs": c["epochs"], "losses": losses, "loss_final": final,
             "layers": [{"type": lay["type"],
                         "weights": None if pr is None else pr[0].detach().tolist(),
@@ -441,54 +381,24 @@ def self_check(c: dict, net: Net, x, t, zs, as_) -> None:
     if "tie" in c.get("_name", ""):
         assert ties > 0, "no tie in a max-pool window"
     # central differences of the loss for every parameter
-    for prm in net.flat_params():
-        flat, g = prm.detach().view(-1), prm.grad.view(-1)
-        for j in range(flat.numel()):
-            old, h = flat[j].item(), 1e-6
-            with torch.no_grad():
-                flat[j] = old + h
-                up = mean_loss(c["loss"], net.forward(x)[1][-1], t).item()
-                flat[j] = old - h
-                down = mean_loss(c["loss"], net.forward(x)[1][-1], t).item()
-                flat[j] = old
-            assert abs((up - down) / (2 * h) - g[j].item()) <= 1e-6 * max(1.0, abs(g[j].item())), (c["_name"], j)
+    check_central_differences(net.flat_params(), lambda: sample_mean_loss(c["loss"], net.forward(x)[1][-1], t),
+                              c["_name"])
 
 
-# ------------------------------------------------------------------ writing
-def spec_of(c: dict) -> dict:
-    return {k: v for k, v in c.items() if k not in ("epochs", "_name")}
-
-
-def write(path: Path, res: dict) -> str:
-    """Write a fixture unless the file already holds the same case, spec and numbers (made_by aside)."""
-    if path.exists():
-        old = json.loads(path.read_text())
-        if {k: v for k, v in old.items() if k != "made_by"} == {k: v for k, v in res.items() if k != "made_by"}:
-            return "unchanged"
-    path.write_text(json.dumps(res, indent=1) + "\n")
-    return "written"
+def check_train(c: dict) -> None:
+    """The self-check on a train case's network as it starts."""
+    x, t, _ = _data(c)
+    net = Net(c)
+    zs, as_ = net.forward(x)
+    for v in zs + as_:
+        if v is not None:
+            v.retain_grad()
+    sample_mean_loss(c["loss"], as_[-1], t).backward()
+    self_check(c, net, x, t, zs, as_)
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    made_by = f"scripts/make_conv_fixtures.py with torch {torch.__version__} (float64)"
-    for name, c in run_cases().items():
-        c["_name"] = name
-        res = {"case": name, "made_by": made_by, "spec": spec_of(c), **one_step(c)}
-        print(f"run_{name}: loss {res['loss']:.6g} -> {res['loss_after']:.6g} ({write(OUT / f'run_{name}.json', res)})")
-    for name, c in train_cases().items():
-        c["_name"] = name
-        x, t, _ = _data(c)
-        net = Net(c)
-        zs, as_ = net.forward(x)
-        for v in zs + as_:
-            if v is not None:
-                v.retain_grad()
-        mean_loss(c["loss"], as_[-1], t).backward()
-        self_check(c, net, x, t, zs, as_)
-        res = {"case": name, "made_by": made_by, "spec": spec_of(c), **train(c)}
-        how = write(OUT / f"train_{name}.json", res)
-        print(f"train_{name}: loss {res['losses'][0]:.6g} -> {res['loss_final']:.6g} ({how})")
+    write_fixtures(OUT, __file__, run_cases(), one_step, train_cases(), train, check_train)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,10 @@ Run: python scripts/make_conventions_fixtures.py   (needs torch; not a runtime o
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
+from fixturelib import FIXTURES, write_json
 
-torch.set_default_dtype(torch.float64)
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "conventions_layout.json"
+OUT = FIXTURES / "conventions_layout.json"
 
 X = [[0.5, -0.2], [0.1, 0.4]]
 T = [[0.1, 0.9], [0.7, 0.3]]
@@ -107,9 +104,7 @@ def shared_bias() -> dict:
 
 def main() -> None:
     data = {"input_major": input_major(), "shared_bias": shared_bias()}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {OUT}")
+    print(f"{OUT} ({write_json(OUT, data)})")
 
 
 if __name__ == "__main__":

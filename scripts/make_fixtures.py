@@ -15,13 +15,21 @@ rewritten. Run: python scripts/make_fixtures.py   (needs torch; not a runtime or
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
+from fixturelib import ACT as BASE_ACT
+from fixturelib import (
+    FIXTURES,
+    F,
+    epoch_losses,
+    loss_terms,
+    made_by,
+    make_optimizer,
+    optimizer_state,
+    spec_yaml,
+    write_case,
+)
 
-torch.set_default_dtype(torch.float64)
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+OUT = FIXTURES
 
 CLASSIC = dict(inputs=[[0.05, 0.10]], targets=[[0.01, 0.99]],
                layers=[dict(weights=[[0.15, 0.20], [0.25, 0.30]], biases=[0.35, 0.35], activation="sigmoid"),
@@ -181,20 +189,11 @@ def step_loss(name: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Each output's term of each sample's loss (samples × outputs), from a, written from the definitions; the
     sample's loss is the row sum, the loss the mean of those."""
     k = a.shape[1]
-    if name == "half_sse":
-        return 0.5 * (t - a) ** 2
-    if name == "sse":
-        return (t - a) ** 2
-    if name == "mse":
-        return (t - a) ** 2 / k
     if name == "huber":
         return F.huber_loss(a, t, reduction="none", delta=1.0) / k
-    if name == "cross_entropy":
-        return -t * torch.log(a)
-    return F.binary_cross_entropy(a, t, reduction="none") / k  # binary_cross_entropy
-
-
-STATE_NAMES = {"momentum_buffer": "v", "square_avg": "v", "sum": "G", "exp_avg": "m", "exp_avg_sq": "v"}
+    if name == "binary_cross_entropy":
+        return F.binary_cross_entropy(a, t, reduction="none") / k
+    return loss_terms(name, a, t)
 
 
 def one_step(c: dict) -> dict:
@@ -241,9 +240,7 @@ def one_step(c: dict) -> dict:
              "local": None if locals_[i] is None else out(locals_[i]), "delta": out(zs[i].grad),
              "grad_weights": W.grad.tolist(), "grad_biases": b.grad.tolist(),
              "new_weights": W.detach().tolist(), "new_biases": b.detach().tolist()}
-        state = {kind: {STATE_NAMES[k]: v.tolist() for k, v in opt.state[p].items() if k in STATE_NAMES}
-                 for kind, p in (("weights", W), ("biases", b))}
-        if any(state.values()):
+        if state := optimizer_state(opt, {"weights": W, "biases": b}):
             d["optimizer_state"] = state
         layers.append(d)
     return {"loss": loss.item(), "sample_loss": sample.tolist(), "loss_terms": out(terms),
@@ -256,9 +253,7 @@ def uses_new(c: dict) -> list[str]:
     return sorted(names & NEW_FUNCTIONS)
 
 
-F = torch.nn.functional
-ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z,
-       "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01), "softmax": lambda z: torch.softmax(z, -1),
+ACT = {**BASE_ACT, "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
        "gelu": lambda z: F.gelu(z, approximate="none"), "silu": F.silu,
        "softplus": lambda z: F.softplus(z, beta=1.0, threshold=20.0), "elu": lambda z: F.elu(z, alpha=1.0)}
 NEW_FUNCTIONS = {"gelu", "silu", "softplus", "elu", "huber", "nesterov", "rmsprop", "adagrad", "adamw"}
@@ -279,30 +274,6 @@ def batch_loss(name: str, z: torch.Tensor, a: torch.Tensor, t: torch.Tensor, act
     else:  # binary_cross_entropy, mean over outputs
         per = torch.nn.functional.binary_cross_entropy_with_logits(z, t, reduction="none").mean(1)
     return per.mean()
-
-
-def make_optimizer(c: dict, params: list) -> torch.optim.Optimizer:
-    """torch.optim for the case's `optimizer:` (a name or a mapping); omitted keys take torch's defaults."""
-    opt_spec = c.get("optimizer", "sgd")
-    opt_spec = {"type": opt_spec} if isinstance(opt_spec, str) else dict(opt_spec)
-    kind, lr = opt_spec["type"], c["learning_rate"]
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=(opt_spec.get("beta1", 0.9), opt_spec.get("beta2", 0.999)),
-                                 eps=opt_spec.get("epsilon", 1e-8), weight_decay=opt_spec.get("weight_decay", 0.01))
-    wd = opt_spec.get("weight_decay", c.get("weight_decay", 0.0))
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(opt_spec.get("beta1", 0.9), opt_spec.get("beta2", 0.999)),
-                                eps=opt_spec.get("epsilon", 1e-8), weight_decay=wd)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=opt_spec.get("alpha", 0.99), eps=opt_spec.get("epsilon", 1e-8),
-                                   weight_decay=wd, momentum=0.0, centered=False)
-    if kind == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, lr_decay=0.0, weight_decay=wd, initial_accumulator_value=0.0,
-                                   eps=opt_spec.get("epsilon", 1e-10))
-    if kind == "nesterov":
-        return torch.optim.SGD(params, lr=lr, momentum=opt_spec["momentum"], nesterov=True, weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, momentum=opt_spec.get("momentum", 0.0) if kind == "momentum" else 0.0,
-                           weight_decay=wd)
 
 
 def run_case(c: dict) -> dict:
@@ -326,18 +297,8 @@ def run_case(c: dict) -> dict:
         return z, a
 
     bsz = c.get("batch_size", n)
-    losses = []
-    for _ in range(c["epochs"]):
-        running = 0.0
-        for i in range(0, n, bsz):
-            x, t = X[i:i + bsz], T[i:i + bsz]
-            opt.zero_grad()
-            z, a = forward(x)
-            loss = batch_loss(c["loss"], z, a, t, acts[-1])
-            loss.backward()
-            opt.step()
-            running += loss.item() * x.shape[0]
-        losses.append(running / n)
+    losses = epoch_losses(opt, n, bsz, c["epochs"],
+                          lambda rows: batch_loss(c["loss"], *forward(X[rows]), T[rows], acts[-1]))
     with torch.no_grad():
         z, a = forward(X)
         final = batch_loss(c["loss"], z, a, T, acts[-1]).item()
@@ -347,34 +308,16 @@ def run_case(c: dict) -> dict:
 
 
 def spec_text(c: dict) -> str:
-    import yaml
-
-    d = {k: v for k, v in c.items() if k != "epochs"}
-    return yaml.safe_dump(d, sort_keys=False, default_flow_style=None)
-
-
-def write(path: Path, res: dict) -> str:
-    """Write a fixture unless the file already holds the same case, spec and numbers (made_by aside)."""
-    if path.exists():
-        old = json.loads(path.read_text())
-        if {k: v for k, v in old.items() if k != "made_by"} == {k: v for k, v in res.items() if k != "made_by"}:
-            return "unchanged"
-    path.write_text(json.dumps(res, indent=1) + "\n")
-    return "written"
+    return spec_yaml({k: v for k, v in c.items() if k != "epochs"})
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    made_by = f"scripts/make_fixtures.py with torch {torch.__version__} (float64)"
+    made = made_by(__file__)
     for name, c in cases().items():
         res = run_case(c)
-        res = {"case": name, "made_by": made_by, "spec": spec_text(c), **res}
-        how = write(OUT / f"train_{name}.json", res)
-        print(f"train_{name}: loss {res['losses'][0]:.6g} -> {res['loss_final']:.6g} ({how}) {uses_new(c)}")
+        write_case(OUT, "train", name, made, spec_text(c), res, f" {uses_new(c)}")
     for name, c in run_cases().items():
-        res = {"case": name, "made_by": made_by, "spec": spec_text(c), **one_step(c)}
-        how = write(OUT / f"run_{name}.json", res)
-        print(f"run_{name}: loss {res['loss']:.6g} -> {res['loss_after']:.6g} ({how}) {uses_new(c)}")
+        write_case(OUT, "run", name, made, spec_text(c), one_step(c), f" {uses_new(c)}")
 
 
 if __name__ == "__main__":

@@ -28,47 +28,41 @@ Run: python scripts/make_gate_fixtures.py   (needs torch; not a runtime or test 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import torch
+from fixturelib import (
+    ACT,
+    FIXTURES,
+    OPTIMIZERS,
+    F,
+    check_central_differences,
+    epoch_losses,
+    loss_terms,
+    make_optimizer,
+    onehot,
+    optimizer_state,
+    uniform,
+    write_fixtures,
+)
 
-torch.set_default_dtype(torch.float64)
-F = torch.nn.functional
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "gates"
-ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z,
-       "softmax": lambda z: torch.softmax(z, -1)}
-STATE_NAMES = {"momentum_buffer": "v", "square_avg": "v", "sum": "G", "exp_avg": "m", "exp_avg_sq": "v"}
+OUT = FIXTURES / "gates"
 GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 PARAMS = ("weights_ih", "weights_hh", "biases_ih", "biases_hh")
 
 
 # ------------------------------------------------------------------ hand-sized numbers
-def _rand(shape: tuple, seed: int, scale: float = 1.0, digits: int = 2) -> list:
-    """Uniform in (−scale, scale), rounded to `digits` decimals, as nested lists."""
-    g = torch.Generator().manual_seed(seed)
-    t = (torch.rand(*shape, generator=g) * 2 - 1) * scale
-    return np.round(t.numpy(), digits).tolist()
-
-
-def _onehot(shape: tuple, k: int, seed: int) -> list:
-    g = torch.Generator().manual_seed(seed)
-    cls = torch.randint(0, k, shape, generator=g)
-    return F.one_hot(cls, k).to(torch.float64).tolist()
-
-
 def cell(kind: str, F_: int, H: int, seed: int, scale: float = 0.6, biases: bool = True, **extra) -> dict:
     """A recurrent layer in PyTorch's layout, G·H rows (G = 4 for LSTM, 3 for GRU)."""
     G = len(GATES[kind])
-    d = {"type": kind, "weights_ih": _rand((G * H, F_), seed, scale), "weights_hh": _rand((G * H, H), seed + 1, scale)}
+    d = {"type": kind, "weights_ih": uniform((G * H, F_), seed, scale),
+         "weights_hh": uniform((G * H, H), seed + 1, scale)}
     if biases:
-        d.update(biases_ih=_rand((G * H,), seed + 2, 0.3), biases_hh=_rand((G * H,), seed + 3, 0.3))
+        d.update(biases_ih=uniform((G * H,), seed + 2, 0.3), biases_hh=uniform((G * H,), seed + 3, 0.3))
     return {**d, **extra}
 
 
 def dense(O: int, H: int, seed: int, act: str) -> dict:
-    return {"type": "dense", "weights": _rand((O, H), seed, 0.8), "biases": _rand((O,), seed + 1, 0.2),
+    return {"type": "dense", "weights": uniform((O, H), seed, 0.8), "biases": uniform((O,), seed + 1, 0.2),
             "activation": act}
 
 
@@ -82,25 +76,13 @@ WALK_GATES = {"i": {"weights_ih": [0.95, 0.8], "weights_hh": 0.8, "biases": 0.65
 
 def gru_gates(F_: int, H: int, seed: int) -> dict:
     """The per-gate form with nested matrices (H × F, H × H, H)."""
-    return {g: {"weights_ih": _rand((H, F_), seed + 3 * k, 0.7), "weights_hh": _rand((H, H), seed + 3 * k + 1, 0.7),
-                "biases": _rand((H,), seed + 3 * k + 2, 0.3)} for k, g in enumerate(GATES["gru"])}
-
-
-OPTIMIZERS = {
-    "sgd": dict(learning_rate=0.5),
-    "momentum": dict(learning_rate=0.3, optimizer={"type": "momentum", "momentum": 0.9}),
-    "nesterov": dict(learning_rate=0.3, optimizer={"type": "nesterov", "momentum": 0.8}),
-    "rmsprop": dict(learning_rate=0.01, optimizer={"type": "rmsprop", "alpha": 0.9, "epsilon": 1e-6}),
-    "adagrad": dict(learning_rate=0.1, optimizer={"type": "adagrad", "epsilon": 1e-8}),
-    "adam": dict(learning_rate=0.05, optimizer={"type": "adam", "beta1": 0.9, "beta2": 0.99, "epsilon": 1e-8}),
-    "adamw": dict(learning_rate=0.05, optimizer={"type": "adamw", "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-6,
-                                                 "weight_decay": 0.1}),
-}
+    return {g: {"weights_ih": uniform((H, F_), seed + 3 * k, 0.7), "weights_hh": uniform((H, H), seed + 3 * k + 1, 0.7),
+                "biases": uniform((H,), seed + 3 * k + 2, 0.3)} for k, g in enumerate(GATES["gru"])}
 
 
 def optimizer_net(kind: str, seed: int) -> dict:
     """3 sequences of 4 steps × 2 features -> lstm/gru 2 units -> dense 2 softmax at every step, cross-entropy."""
-    return dict(inputs=_rand((3, 4, 2), seed), targets=_onehot((3, 4), 2, seed + 1), targets_at="all",
+    return dict(inputs=uniform((3, 4, 2), seed), targets=onehot((3, 4), 2, seed + 1), targets_at="all",
                 layers=[cell(kind, 2, 2, seed + 2), dense(2, 2, seed + 6, "softmax")], loss="cross_entropy")
 
 
@@ -110,7 +92,7 @@ def run_cases() -> dict[str, dict]:
         out.update({
             # T = 1, one sequence T × F, targets T × outputs (targets_at all, the default: not written)
             f"{kind}_T1_one_all_linear_half_sse": dict(
-                inputs=_rand((1, 2), s + 1), targets=_rand((1, 1), s + 2),
+                inputs=uniform((1, 2), s + 1), targets=uniform((1, 1), s + 2),
                 layers=[cell(kind, 2, 2, s + 3), dense(1, 2, s + 7, "linear")], loss="half_sse", learning_rate=0.1),
             # T = 2, one sequence of one feature written as a flat list, h0 (and c0) given, targets_at last
             f"{kind}_T2_flat_h0_last_sigmoid_mse": dict(
@@ -119,32 +101,32 @@ def run_cases() -> dict[str, dict]:
                         dense(1, 2, s + 14, "sigmoid")], loss="mse", learning_rate=0.5),
             # T = 5, several sequences, targets at every step, softmax + cross-entropy
             f"{kind}_T5_several_all_softmax_ce": dict(
-                inputs=_rand((3, 5, 2), s + 20), targets=_onehot((3, 5), 3, s + 21), targets_at="all",
+                inputs=uniform((3, 5, 2), s + 20), targets=onehot((3, 5), 3, s + 21), targets_at="all",
                 layers=[cell(kind, 2, 3, s + 22), dense(3, 3, s + 26, "softmax")], loss="cross_entropy",
                 learning_rate=0.5),
             # T = 5, several sequences, only the last step's output enters the loss; h0 (and c0) given
             f"{kind}_T5_several_last_h0_tanh_half_sse": dict(
-                inputs=_rand((2, 5, 3), s + 30), targets=_rand((2, 2), s + 31, 0.9), targets_at="last",
-                layers=[cell(kind, 3, 2, s + 32, h0=_rand((2,), s + 36, 0.5),
-                             **({"c0": _rand((2,), s + 37, 0.5)} if kind == "lstm" else {})),
+                inputs=uniform((2, 5, 3), s + 30), targets=uniform((2, 2), s + 31, 0.9), targets_at="last",
+                layers=[cell(kind, 3, 2, s + 32, h0=uniform((2,), s + 36, 0.5),
+                             **({"c0": uniform((2,), s + 37, 0.5)} if kind == "lstm" else {})),
                         dense(2, 2, s + 38, "tanh")], loss="half_sse", learning_rate=0.3),
             # truncated BPTT: the state detached every 2 steps
             f"{kind}_T5_truncate2_all_linear_mse": dict(
-                inputs=_rand((2, 5, 2), s + 40), targets=_rand((2, 5, 1), s + 41), targets_at="all",
+                inputs=uniform((2, 5, 2), s + 40), targets=uniform((2, 5, 1), s + 41), targets_at="all",
                 layers=[cell(kind, 2, 2, s + 42, scale=0.9, truncate=2), dense(1, 2, s + 46, "linear")],
                 loss="mse", learning_rate=0.2),
             f"{kind}_T5_truncate3_last_linear_half_sse": dict(
-                inputs=_rand((1, 5, 1), s + 50), targets=[[0.4]], targets_at="last",
+                inputs=uniform((1, 5, 1), s + 50), targets=[[0.4]], targets_at="last",
                 layers=[cell(kind, 1, 2, s + 52, scale=0.9, truncate=3), dense(1, 2, s + 56, "linear")],
                 loss="half_sse", learning_rate=0.2),
             # no biases at all
             f"{kind}_T2_no_biases_all_linear_half_sse": dict(
-                inputs=_rand((2, 1), s + 60), targets=_rand((2, 1), s + 61),
+                inputs=uniform((2, 1), s + 60), targets=uniform((2, 1), s + 61),
                 layers=[cell(kind, 1, 2, s + 62, biases=False), dense(1, 2, s + 66, "linear")], loss="half_sse",
                 learning_rate=0.1),
             # a recurrent layer on a recurrent layer
             f"{kind}_stacked_T5_all_linear_half_sse": dict(
-                inputs=_rand((2, 5, 2), s + 70), targets=_rand((2, 5, 1), s + 71), targets_at="all",
+                inputs=uniform((2, 5, 2), s + 70), targets=uniform((2, 5, 1), s + 71), targets_at="all",
                 layers=[cell(kind, 2, 3, s + 72), cell(kind, 3, 2, s + 76), dense(1, 2, s + 80, "linear")],
                 loss="half_sse", learning_rate=0.1),
         })
@@ -154,7 +136,7 @@ def run_cases() -> dict[str, dict]:
         inputs=[[1.0, 2.0], [0.5, 3.0]], targets=[[0.5], [1.25]],
         layers=[{"type": "lstm", "gates": WALK_GATES}], loss="half_sse", learning_rate=0.1)
     out["gru_gates_T3_last_sigmoid_half_sse"] = dict(
-        inputs=_rand((3, 2), 2900), targets=[1.0], targets_at="last",
+        inputs=uniform((3, 2), 2900), targets=[1.0], targets_at="last",
         layers=[{"type": "gru", "gates": gru_gates(2, 2, 2901), "h0": [0.5, -0.5]}, dense(1, 2, 2920, "sigmoid")],
         loss="half_sse", learning_rate=0.5)
     return out
@@ -166,11 +148,11 @@ def train_cases() -> dict[str, dict]:
         out.update({f"{kind}_opt_{name}": dict(optimizer_net(kind, s + 10 * i), epochs=3, **o)
                     for i, (name, o) in enumerate(OPTIMIZERS.items())})
         out[f"{kind}_minibatch_adam_last"] = dict(
-            inputs=_rand((4, 3, 2), s + 200), targets=_rand((4, 1), s + 201), targets_at="last",
+            inputs=uniform((4, 3, 2), s + 200), targets=uniform((4, 1), s + 201), targets_at="last",
             layers=[cell(kind, 2, 2, s + 202), dense(1, 2, s + 206, "linear")], loss="half_sse",
             learning_rate=0.05, batch_size=2, shuffle=False, optimizer={"type": "adam"}, epochs=3)
         out[f"{kind}_truncate2_sgd"] = dict(
-            inputs=_rand((2, 5, 1), s + 300), targets=_rand((2, 5, 1), s + 301), targets_at="all",
+            inputs=uniform((2, 5, 1), s + 300), targets=uniform((2, 5, 1), s + 301), targets_at="all",
             layers=[cell(kind, 1, 2, s + 302, truncate=2), dense(1, 2, s + 306, "linear")], loss="mse",
             learning_rate=0.3, epochs=4)
     out["lstm_gates_sgd"] = dict(
@@ -347,46 +329,11 @@ class Net:
         return a, mods
 
 
-def loss_terms(name: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Each output's term of each (sequence, step) loss, shaped like a."""
-    k = a.shape[-1]
-    if name == "half_sse":
-        return 0.5 * (t - a) ** 2
-    if name == "mse":
-        return (t - a) ** 2 / k
-    if name == "cross_entropy":
-        return -t * torch.log(a)
-    raise ValueError(name)
-
-
 def mean_loss(c: dict, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """The mean over the (sequence, step) terms that enter the loss of the per-step loss."""
     if c.get("targets_at", "all") == "last":
         a = a[:, -1]
     return loss_terms(c["loss"], a, t).sum(-1).mean()
-
-
-def make_optimizer(c: dict, params: list) -> torch.optim.Optimizer:
-    """torch.optim for the case's `optimizer:`; omitted settings take torch's defaults (as bpcalc's)."""
-    o = c.get("optimizer", "sgd")
-    o = {"type": o} if isinstance(o, str) else dict(o)
-    kind, lr = o["type"], c["learning_rate"]
-    betas = (o.get("beta1", 0.9), o.get("beta2", 0.999))
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=o.get("epsilon", 1e-8),
-                                 weight_decay=o.get("weight_decay", 0.01))
-    wd = o.get("weight_decay", 0.0)
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=o.get("epsilon", 1e-8), weight_decay=wd)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=o.get("alpha", 0.99), eps=o.get("epsilon", 1e-8),
-                                   weight_decay=wd)
-    if kind == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, eps=o.get("epsilon", 1e-10), weight_decay=wd)
-    if kind in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=o.get("momentum", 0.9), nesterov=kind == "nesterov",
-                               weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, weight_decay=wd)
 
 
 # ------------------------------------------------------------------ self-check
@@ -412,17 +359,7 @@ def self_check(c: dict, net: Net, x: torch.Tensor, t: torch.Tensor) -> None:
                 np.testing.assert_allclose(lay.P[name].grad.numpy(), tp.grad.numpy(), rtol=1e-10, atol=1e-14)
     if any(lay.truncate for lay in recs):  # a truncated gradient is not the loss's derivative
         return
-    for prm in net.leaves():
-        flat, g = prm.detach().view(-1), prm.grad.view(-1)
-        for j in range(flat.numel()):
-            old, h = flat[j].item(), 1e-6
-            with torch.no_grad():
-                flat[j] = old + h
-                up = mean_loss(c, net.forward(x)[1][-1], t).item()
-                flat[j] = old - h
-                down = mean_loss(c, net.forward(x)[1][-1], t).item()
-                flat[j] = old
-            assert abs((up - down) / (2 * h) - g[j].item()) <= 1e-6 * max(1.0, abs(g[j].item())), (c["_name"], j)
+    check_central_differences(net.leaves(), lambda: mean_loss(c, net.forward(x)[1][-1], t), c["_name"])
 
 
 # ------------------------------------------------------------------ run_*: one step, every intermediate
@@ -479,9 +416,7 @@ def one_step(c: dict) -> dict:
         named = lay.P if isinstance(lay, Recurrent) else {k: p for k, p in (("weights", lay["W"]),
                                                                              ("biases", lay["b"])) if p is not None}
         d.update({f"new_{k}": _l(p) for k, p in named.items()})
-        state = {k: {STATE_NAMES[s]: v.tolist() for s, v in opt.state[p].items() if s in STATE_NAMES}
-                 for k, p in named.items()}
-        if any(state.values()):
+        if state := optimizer_state(opt, named):
             d["optimizer_state"] = state
     with torch.no_grad():
         out_after = net.forward(x)[1][-1]
@@ -496,17 +431,8 @@ def train(c: dict) -> dict:
     n, bsz = x.shape[0], c.get("batch_size", x.shape[0])
     net = Net(c, n)
     opt = make_optimizer(c, net.leaves())
-    losses = []
-    for _ in range(c["epochs"]):
-        running = 0.0
-        for i in range(0, n, bsz):
-            xb, tb = x[i:i + bsz], t[i:i + bsz]
-            opt.zero_grad()
-            loss = mean_loss(c, _forward_batch(net, xb, i), tb)
-            loss.backward()
-            opt.step()
-            running += loss.item() * xb.shape[0]
-        losses.append(running / n)
+    losses = epoch_losses(opt, n, bsz, c["epochs"],
+                          lambda rows: mean_loss(c, _forward_batch(net, x[rows], rows.start), t[rows]))
     with torch.no_grad():
         final = mean_loss(c, net.forward(x)[1][-1], t).item()
     layers = []
@@ -532,35 +458,14 @@ def _forward_batch(net: Net, xb: torch.Tensor, start: int) -> torch.Tensor:
             lay.h0, lay.c0 = h0, c0
 
 
-# ------------------------------------------------------------------ writing
-def spec_of(c: dict) -> dict:
-    return {k: v for k, v in c.items() if k not in ("epochs", "_name")}
-
-
-def write(path: Path, res: dict) -> str:
-    """Write a fixture unless the file already holds the same case, spec and numbers (made_by aside)."""
-    if path.exists():
-        old = json.loads(path.read_text())
-        if {k: v for k, v in old.items() if k != "made_by"} == {k: v for k, v in res.items() if k != "made_by"}:
-            return "unchanged"
-    path.write_text(json.dumps(res, indent=1) + "\n")
-    return "written"
+def check_train(c: dict) -> None:
+    """The self-check on a train case's network as it starts."""
+    x, t, _ = _data(c)
+    self_check(c, Net(c, x.shape[0]), x, t)
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    made_by = f"scripts/make_gate_fixtures.py with torch {torch.__version__} (float64)"
-    for name, c in run_cases().items():
-        c["_name"] = name
-        res = {"case": name, "made_by": made_by, "spec": spec_of(c), **one_step(c)}
-        print(f"run_{name}: loss {res['loss']:.6g} -> {res['loss_after']:.6g} ({write(OUT / f'run_{name}.json', res)})")
-    for name, c in train_cases().items():
-        c["_name"] = name
-        x, t, _ = _data(c)
-        self_check(c, Net(c, x.shape[0]), x, t)
-        res = {"case": name, "made_by": made_by, "spec": spec_of(c), **train(c)}
-        how = write(OUT / f"train_{name}.json", res)
-        print(f"train_{name}: loss {res['losses'][0]:.6g} -> {res['loss_final']:.6g} ({how})")
+    write_fixtures(OUT, __file__, run_cases(), one_step, train_cases(), train, check_train)
 
 
 if __name__ == "__main__":

@@ -25,32 +25,24 @@ Run: python scripts/make_norm_fixtures.py   (needs torch; not a runtime or test 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import torch
+from fixturelib import (
+    ACT,
+    FIXTURES,
+    F,
+    check_central_differences,
+    make_optimizer,
+    onehot,
+    sample_mean_loss,
+    uniform,
+    write_json,
+)
+from fixturelib import loss_terms as _loss_terms
 
-torch.set_default_dtype(torch.float64)
-F = torch.nn.functional
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "norm"
-ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z,
-       "softmax": lambda z: torch.softmax(z, -1)}
+OUT = FIXTURES / "norm"
 PARAMS = {"dense": ("weights", "biases"), "conv2d": ("weights", "biases"), "batchnorm": ("gamma", "beta"),
           "layernorm": ("gamma", "beta"), "dropout": (), "flatten": ()}
-
-
-def _rand(shape: tuple, seed: int, scale: float = 1.0, digits: int = 2, low: float | None = None) -> list:
-    """Uniform in (−scale, scale) (or (low, scale)), rounded to `digits` decimals, as nested lists."""
-    g = torch.Generator().manual_seed(seed)
-    lo = -scale if low is None else low
-    t = lo + torch.rand(*shape, generator=g) * (scale - lo)
-    return np.round(t.numpy(), digits).tolist()
-
-
-def _onehot(n: int, k: int, seed: int) -> list:
-    g = torch.Generator().manual_seed(seed)
-    return F.one_hot(torch.randint(0, k, (n,), generator=g), k).to(torch.float64).tolist()
 
 
 def dense(w, b, act: str = "linear") -> dict:
@@ -67,11 +59,11 @@ def bn(c: int, seed: int, act: str = "linear", defaults: bool = False, mode: str
     """A batchnorm layer over c features (channels); defaults: gamma, beta left out (1 and 0)."""
     d: dict = {"type": "batchnorm", "activation": act}
     if not defaults:
-        d["gamma"] = _rand((c,), seed, 1.5, low=0.5)
-        d["beta"] = _rand((c,), seed + 1, 0.5)
+        d["gamma"] = uniform((c,), seed, 1.5, low=0.5)
+        d["beta"] = uniform((c,), seed + 1, 0.5)
     if running:
-        d["running_mean"] = _rand((c,), seed + 2, 0.5)
-        d["running_var"] = _rand((c,), seed + 3, 2.0, low=0.5)
+        d["running_mean"] = uniform((c,), seed + 2, 0.5)
+        d["running_var"] = uniform((c,), seed + 3, 2.0, low=0.5)
     for key, v in (("mode", mode), ("momentum", momentum), ("epsilon", epsilon)):
         if v is not None:
             d[key] = v
@@ -81,8 +73,8 @@ def bn(c: int, seed: int, act: str = "linear", defaults: bool = False, mode: str
 def ln(shape: tuple, seed: int, act: str = "linear", defaults: bool = False) -> dict:
     d: dict = {"type": "layernorm", "activation": act}
     if not defaults:
-        d["gamma"] = _rand(shape, seed, 1.5, low=0.5)
-        d["beta"] = _rand(shape, seed + 1, 0.5)
+        d["gamma"] = uniform(shape, seed, 1.5, low=0.5)
+        d["beta"] = uniform(shape, seed + 1, 0.5)
     return d
 
 
@@ -109,101 +101,102 @@ FLATTEN = {"type": "flatten"}
 def run_cases() -> dict[str, dict]:
     return {
         # batches of 2, 3 and 8 after a dense layer; default gamma/beta; activation after the affine step
-        "bn_dense_n2": dict(inputs=_rand((2, 2), 1), targets=_rand((2, 2), 2, 0.9, low=0.1),
-                            layers=[dense(_rand((3, 2), 3, 0.8), _rand((3,), 4, 0.2)), bn(3, 5, "tanh", True),
-                                    dense(_rand((2, 3), 6, 0.8), _rand((2,), 7, 0.2), "sigmoid")],
+        "bn_dense_n2": dict(inputs=uniform((2, 2), 1), targets=uniform((2, 2), 2, 0.9, low=0.1),
+                            layers=[dense(uniform((3, 2), 3, 0.8), uniform((3,), 4, 0.2)), bn(3, 5, "tanh", True),
+                                    dense(uniform((2, 3), 6, 0.8), uniform((2,), 7, 0.2), "sigmoid")],
                             loss="half_sse", learning_rate=0.5),
         "bn_dense_n3_relu_softmax": dict(
-            inputs=_rand((3, 2), 11), targets=_onehot(3, 2, 12),
-            layers=[dense(_rand((2, 2), 13, 0.8), _rand((2,), 14, 0.2)), bn(2, 15, "relu"),
-                    dense(_rand((2, 2), 16, 0.8), _rand((2,), 17, 0.2), "softmax")],
+            inputs=uniform((3, 2), 11), targets=onehot(3, 2, 12),
+            layers=[dense(uniform((2, 2), 13, 0.8), uniform((2,), 14, 0.2)), bn(2, 15, "relu"),
+                    dense(uniform((2, 2), 16, 0.8), uniform((2,), 17, 0.2), "softmax")],
             loss="cross_entropy", learning_rate=0.5),
         "bn_dense_n8_running": dict(
-            inputs=_rand((8, 3), 21), targets=_rand((8, 1), 22, 0.9, low=0.1),
-            layers=[dense(_rand((4, 3), 23, 0.8), _rand((4,), 24, 0.2)),
+            inputs=uniform((8, 3), 21), targets=uniform((8, 1), 22, 0.9, low=0.1),
+            layers=[dense(uniform((4, 3), 23, 0.8), uniform((4,), 24, 0.2)),
                     bn(4, 25, "sigmoid", running=True, momentum=0.2, epsilon=0.001),
-                    dense(_rand((1, 4), 26, 0.8), _rand((1,), 27, 0.2), "linear")],
+                    dense(uniform((1, 4), 26, 0.8), uniform((1,), 27, 0.2), "linear")],
             loss="mse", learning_rate=0.1),
         # the output layer itself a batchnorm (no activation after it)
         "bn_output_n3": dict(
-            inputs=_rand((3, 2), 31), targets=_rand((3, 2), 32),
-            layers=[dense(_rand((2, 2), 33, 0.8), _rand((2,), 34, 0.2), "tanh"), bn(2, 35)],
+            inputs=uniform((3, 2), 31), targets=uniform((3, 2), 32),
+            layers=[dense(uniform((2, 2), 33, 0.8), uniform((2,), 34, 0.2), "tanh"), bn(2, 35)],
             loss="half_sse", learning_rate=0.5),
         # eval mode: normalised with the running estimates, which stay
         "bn_dense_eval_n3": dict(
-            inputs=_rand((3, 2), 41), targets=_rand((3, 1), 42, 0.9, low=0.1),
-            layers=[dense(_rand((3, 2), 43, 0.8), _rand((3,), 44, 0.2)), bn(3, 45, "relu", running=True, mode="eval"),
-                    dense(_rand((1, 3), 46, 0.8), _rand((1,), 47, 0.2), "sigmoid")],
+            inputs=uniform((3, 2), 41), targets=uniform((3, 1), 42, 0.9, low=0.1),
+            layers=[dense(uniform((3, 2), 43, 0.8), uniform((3,), 44, 0.2)),
+                    bn(3, 45, "relu", running=True, mode="eval"),
+                    dense(uniform((1, 3), 46, 0.8), uniform((1,), 47, 0.2), "sigmoid")],
             loss="half_sse", learning_rate=0.5),
         # after conv2d: per channel over samples and positions (BatchNorm2d)
         "bn_conv_n2": dict(
-            inputs=_rand((2, 1, 3, 3), 51), targets=_onehot(2, 2, 52),
-            layers=[conv(_rand((2, 1, 2, 2), 53, 0.8), _rand((2,), 54, 0.2)), bn(2, 55, "relu", running=True),
-                    FLATTEN, dense(_rand((2, 8), 56, 0.5), _rand((2,), 57, 0.1), "softmax")],
+            inputs=uniform((2, 1, 3, 3), 51), targets=onehot(2, 2, 52),
+            layers=[conv(uniform((2, 1, 2, 2), 53, 0.8), uniform((2,), 54, 0.2)), bn(2, 55, "relu", running=True),
+                    FLATTEN, dense(uniform((2, 8), 56, 0.5), uniform((2,), 57, 0.1), "softmax")],
             loss="cross_entropy", learning_rate=0.5),
         "bn_conv_n3": dict(
-            inputs=_rand((3, 2, 3, 3), 61), targets=_rand((3, 2), 62, 0.9, low=0.1),
-            layers=[conv(_rand((2, 2, 2, 2), 63, 0.6), _rand((2,), 64, 0.2)), bn(2, 65, "tanh"),
-                    FLATTEN, dense(_rand((2, 8), 66, 0.5), _rand((2,), 67, 0.1), "sigmoid")],
+            inputs=uniform((3, 2, 3, 3), 61), targets=uniform((3, 2), 62, 0.9, low=0.1),
+            layers=[conv(uniform((2, 2, 2, 2), 63, 0.6), uniform((2,), 64, 0.2)), bn(2, 65, "tanh"),
+                    FLATTEN, dense(uniform((2, 8), 66, 0.5), uniform((2,), 67, 0.1), "sigmoid")],
             loss="mse", learning_rate=0.5),
         "bn_conv_eval_n2": dict(
-            inputs=_rand((2, 1, 3, 3), 71), targets=_rand((2, 2), 72, 0.9, low=0.1),
-            layers=[conv(_rand((2, 1, 2, 2), 73, 0.8), _rand((2,), 74, 0.2)),
+            inputs=uniform((2, 1, 3, 3), 71), targets=uniform((2, 2), 72, 0.9, low=0.1),
+            layers=[conv(uniform((2, 1, 2, 2), 73, 0.8), uniform((2,), 74, 0.2)),
                     bn(2, 75, "sigmoid", running=True, mode="eval"),
-                    FLATTEN, dense(_rand((2, 8), 76, 0.5), _rand((2,), 77, 0.1), "linear")],
+                    FLATTEN, dense(uniform((2, 8), 76, 0.5), uniform((2,), 77, 0.1), "linear")],
             loss="half_sse", learning_rate=0.5),
         # batchnorm with adam (gamma and beta are parameters like any other); the dense layer before it without
         # biases: their gradient is 0 in exact arithmetic, and Adam would scale its rounding noise up to 1e-10
         "bn_dense_n3_adam": dict(
-            inputs=_rand((3, 2), 81), targets=_rand((3, 1), 82, 0.9, low=0.1),
-            layers=[dense(_rand((2, 2), 83, 0.8), None), bn(2, 85, "tanh"),
-                    dense(_rand((1, 2), 86, 0.8), _rand((1,), 87, 0.2), "sigmoid")],
+            inputs=uniform((3, 2), 81), targets=uniform((3, 1), 82, 0.9, low=0.1),
+            layers=[dense(uniform((2, 2), 83, 0.8), None), bn(2, 85, "tanh"),
+                    dense(uniform((1, 2), 86, 0.8), uniform((1,), 87, 0.2), "sigmoid")],
             loss="half_sse", learning_rate=0.05, optimizer={"type": "adam"}),
         # layernorm: over each sample's features
         "ln_dense_n3": dict(
-            inputs=_rand((3, 2), 91), targets=_rand((3, 2), 92, 0.9, low=0.1),
-            layers=[dense(_rand((3, 2), 93, 0.8), _rand((3,), 94, 0.2)), ln((3,), 95, "tanh"),
-                    dense(_rand((2, 3), 96, 0.8), _rand((2,), 97, 0.2), "sigmoid")],
+            inputs=uniform((3, 2), 91), targets=uniform((3, 2), 92, 0.9, low=0.1),
+            layers=[dense(uniform((3, 2), 93, 0.8), uniform((3,), 94, 0.2)), ln((3,), 95, "tanh"),
+                    dense(uniform((2, 3), 96, 0.8), uniform((2,), 97, 0.2), "sigmoid")],
             loss="half_sse", learning_rate=0.5),
         "ln_dense_n1_defaults": dict(
-            inputs=_rand((1, 3), 101), targets=_onehot(1, 2, 102),
-            layers=[dense(_rand((4, 3), 103, 0.8), _rand((4,), 104, 0.2)), ln((4,), 105, "relu", True),
-                    dense(_rand((2, 4), 106, 0.8), _rand((2,), 107, 0.2), "softmax")],
+            inputs=uniform((1, 3), 101), targets=onehot(1, 2, 102),
+            layers=[dense(uniform((4, 3), 103, 0.8), uniform((4,), 104, 0.2)), ln((4,), 105, "relu", True),
+                    dense(uniform((2, 4), 106, 0.8), uniform((2,), 107, 0.2), "softmax")],
             loss="cross_entropy", learning_rate=0.5),
         "ln_conv_n2": dict(
-            inputs=_rand((2, 1, 3, 3), 111), targets=_rand((2, 2), 112, 0.9, low=0.1),
-            layers=[conv(_rand((2, 1, 2, 2), 113, 0.8), _rand((2,), 114, 0.2)), ln((2, 2, 2), 115, "tanh"),
-                    FLATTEN, dense(_rand((2, 8), 116, 0.5), _rand((2,), 117, 0.1), "sigmoid")],
+            inputs=uniform((2, 1, 3, 3), 111), targets=uniform((2, 2), 112, 0.9, low=0.1),
+            layers=[conv(uniform((2, 1, 2, 2), 113, 0.8), uniform((2,), 114, 0.2)), ln((2, 2, 2), 115, "tanh"),
+                    FLATTEN, dense(uniform((2, 8), 116, 0.5), uniform((2,), 117, 0.1), "sigmoid")],
             loss="half_sse", learning_rate=0.5),
         # dropout with a given mask (per sample), inverted scaling 1/(1 − p)
         "dropout_dense_n3": dict(
-            inputs=_rand((3, 2), 121), targets=_rand((3, 1), 122, 0.9, low=0.1),
-            layers=[dense(_rand((4, 2), 123, 0.8), _rand((4,), 124, 0.2), "relu"),
+            inputs=uniform((3, 2), 121), targets=uniform((3, 1), 122, 0.9, low=0.1),
+            layers=[dense(uniform((4, 2), 123, 0.8), uniform((4,), 124, 0.2), "relu"),
                     dropout(0.5, _mask((3, 4), 0.5, 125)),
-                    dense(_rand((1, 4), 126, 0.8), _rand((1,), 127, 0.2), "sigmoid")],
+                    dense(uniform((1, 4), 126, 0.8), uniform((1,), 127, 0.2), "sigmoid")],
             loss="half_sse", learning_rate=0.5),
         "dropout_p03_n2": dict(
-            inputs=_rand((2, 3), 131), targets=_onehot(2, 2, 132),
-            layers=[dense(_rand((3, 3), 133, 0.8), _rand((3,), 134, 0.2), "tanh"),
+            inputs=uniform((2, 3), 131), targets=onehot(2, 2, 132),
+            layers=[dense(uniform((3, 3), 133, 0.8), uniform((3,), 134, 0.2), "tanh"),
                     dropout(0.3, _mask((2, 3), 0.3, 135)),
-                    dense(_rand((2, 3), 136, 0.8), _rand((2,), 137, 0.2), "softmax")],
+                    dense(uniform((2, 3), 136, 0.8), uniform((2,), 137, 0.2), "softmax")],
             loss="cross_entropy", learning_rate=0.5),
         "dropout_eval": dict(
-            inputs=_rand((2, 2), 141), targets=_rand((2, 1), 142, 0.9, low=0.1),
-            layers=[dense(_rand((3, 2), 143, 0.8), _rand((3,), 144, 0.2), "tanh"), dropout(0.5, mode="eval"),
-                    dense(_rand((1, 3), 146, 0.8), _rand((1,), 147, 0.2), "sigmoid")],
+            inputs=uniform((2, 2), 141), targets=uniform((2, 1), 142, 0.9, low=0.1),
+            layers=[dense(uniform((3, 2), 143, 0.8), uniform((3,), 144, 0.2), "tanh"), dropout(0.5, mode="eval"),
+                    dense(uniform((1, 3), 146, 0.8), uniform((1,), 147, 0.2), "sigmoid")],
             loss="half_sse", learning_rate=0.5),
         "dropout_conv_n2": dict(
-            inputs=_rand((2, 1, 3, 3), 151), targets=_rand((2, 2), 152, 0.9, low=0.1),
-            layers=[conv(_rand((2, 1, 2, 2), 153, 0.8), _rand((2,), 154, 0.2), "relu"),
+            inputs=uniform((2, 1, 3, 3), 151), targets=uniform((2, 2), 152, 0.9, low=0.1),
+            layers=[conv(uniform((2, 1, 2, 2), 153, 0.8), uniform((2,), 154, 0.2), "relu"),
                     dropout(0.25, _mask((2, 2, 2, 2), 0.25, 155)),
-                    FLATTEN, dense(_rand((2, 8), 156, 0.5), _rand((2,), 157, 0.1), "sigmoid")],
+                    FLATTEN, dense(uniform((2, 8), 156, 0.5), uniform((2,), 157, 0.1), "sigmoid")],
             loss="half_sse", learning_rate=0.5),
         # all three: dense → batchnorm(relu) → dropout → dense → layernorm
         "bn_dropout_ln_n3": dict(
-            inputs=_rand((3, 2), 161), targets=_rand((3, 2), 162),
-            layers=[dense(_rand((3, 2), 163, 0.8), _rand((3,), 164, 0.2)), bn(3, 165, "relu", running=True),
-                    dropout(0.5, _mask((3, 3), 0.5, 166)), dense(_rand((2, 3), 167, 0.8), _rand((2,), 168, 0.2)),
+            inputs=uniform((3, 2), 161), targets=uniform((3, 2), 162),
+            layers=[dense(uniform((3, 2), 163, 0.8), uniform((3,), 164, 0.2)), bn(3, 165, "relu", running=True),
+                    dropout(0.5, _mask((3, 3), 0.5, 166)), dense(uniform((2, 3), 167, 0.8), uniform((2,), 168, 0.2)),
                     ln((2,), 169)],
             loss="half_sse", learning_rate=0.5),
     }
@@ -213,26 +206,26 @@ def train_cases() -> dict[str, dict]:
     """Running estimates over epochs: mini-batches, several optimizers."""
     return {
         "bn_dense_minibatch_sgd": dict(
-            inputs=_rand((8, 2), 201), targets=_rand((8, 1), 202, 0.9, low=0.1),
-            layers=[dense(_rand((3, 2), 203, 0.8), _rand((3,), 204, 0.2)), bn(3, 205, "tanh", running=True),
-                    dense(_rand((1, 3), 206, 0.8), _rand((1,), 207, 0.2), "sigmoid")],
+            inputs=uniform((8, 2), 201), targets=uniform((8, 1), 202, 0.9, low=0.1),
+            layers=[dense(uniform((3, 2), 203, 0.8), uniform((3,), 204, 0.2)), bn(3, 205, "tanh", running=True),
+                    dense(uniform((1, 3), 206, 0.8), uniform((1,), 207, 0.2), "sigmoid")],
             loss="half_sse", learning_rate=0.5, batch_size=4, epochs=3),
         "bn_dense_momentum": dict(
-            inputs=_rand((6, 2), 211), targets=_onehot(6, 2, 212),
-            layers=[dense(_rand((3, 2), 213, 0.8), _rand((3,), 214, 0.2)), bn(3, 215, "relu", momentum=0.3),
-                    dense(_rand((2, 3), 216, 0.8), _rand((2,), 217, 0.2), "softmax")],
+            inputs=uniform((6, 2), 211), targets=onehot(6, 2, 212),
+            layers=[dense(uniform((3, 2), 213, 0.8), uniform((3,), 214, 0.2)), bn(3, 215, "relu", momentum=0.3),
+                    dense(uniform((2, 3), 216, 0.8), uniform((2,), 217, 0.2), "softmax")],
             loss="cross_entropy", learning_rate=0.3, batch_size=3, epochs=4,
             optimizer={"type": "momentum", "momentum": 0.9}),
         "bn_conv_adam": dict(
-            inputs=_rand((4, 1, 3, 3), 221), targets=_rand((4, 2), 222, 0.9, low=0.1),
-            layers=[conv(_rand((2, 1, 2, 2), 223, 0.8), None), bn(2, 225, "relu"),  # (no biases before it: adam)
-                    FLATTEN, dense(_rand((2, 8), 226, 0.5), _rand((2,), 227, 0.1), "sigmoid")],
+            inputs=uniform((4, 1, 3, 3), 221), targets=uniform((4, 2), 222, 0.9, low=0.1),
+            layers=[conv(uniform((2, 1, 2, 2), 223, 0.8), None), bn(2, 225, "relu"),  # (no biases before it: adam)
+                    FLATTEN, dense(uniform((2, 8), 226, 0.5), uniform((2,), 227, 0.1), "sigmoid")],
             loss="mse", learning_rate=0.05, batch_size=2, epochs=3, optimizer={"type": "adam"}),
         "ln_dropout_rmsprop": dict(
-            inputs=_rand((4, 2), 231), targets=_rand((4, 1), 232, 0.9, low=0.1),
-            layers=[dense(_rand((3, 2), 233, 0.8), _rand((3,), 234, 0.2)), ln((3,), 235, "tanh"),
+            inputs=uniform((4, 2), 231), targets=uniform((4, 1), 232, 0.9, low=0.1),
+            layers=[dense(uniform((3, 2), 233, 0.8), uniform((3,), 234, 0.2)), ln((3,), 235, "tanh"),
                     dropout(0.5, _mask((3,), 0.5, 236)),
-                    dense(_rand((1, 3), 237, 0.8), _rand((1,), 238, 0.2), "sigmoid")],
+                    dense(uniform((1, 3), 237, 0.8), uniform((1,), 238, 0.2), "sigmoid")],
             loss="half_sse", learning_rate=0.01, batch_size=2, epochs=3, optimizer={"type": "rmsprop"}),
     }
 
@@ -335,34 +328,6 @@ def _same(a: torch.Tensor, b: torch.Tensor, what: str, tol: float = 1e-12) -> No
     assert err < tol, f"{what}: {err}"
 
 
-def loss_terms(name: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    k = a[0].numel()
-    if name == "half_sse":
-        return 0.5 * (t - a) ** 2
-    if name == "mse":
-        return (t - a) ** 2 / k
-    if name == "cross_entropy":
-        return -t * torch.log(a)
-    raise ValueError(name)
-
-
-def mean_loss(name: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return loss_terms(name, a, t).flatten(1).sum(1).mean()
-
-
-def make_optimizer(c: dict, params: list) -> torch.optim.Optimizer:
-    o = c.get("optimizer", "sgd")
-    o = {"type": o} if isinstance(o, str) else dict(o)
-    kind, lr = o["type"], c["learning_rate"]
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    if kind == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=o.get("momentum", 0.9))
-    return torch.optim.SGD(params, lr=lr)
-
-
 # ------------------------------------------------------------------ run_*: one step, every intermediate
 def one_step(c: dict) -> dict:
     x, t = torch.tensor(c["inputs"]).requires_grad_(True), torch.tensor(c["targets"])
@@ -372,7 +337,7 @@ def one_step(c: dict) -> dict:
     for v in zs + as_:
         if v is not None:
             v.retain_grad()
-    terms = loss_terms(c["loss"], as_[-1], t)
+    terms = _loss_terms(c["loss"], as_[-1], t, as_[-1][0].numel())
     sample = terms.flatten(1).sum(1)
     loss = sample.mean()
     loss.backward()
@@ -382,7 +347,7 @@ def one_step(c: dict) -> dict:
     opt.step()
     with torch.no_grad():
         _, as2, _ = net.forward(x, update=False)
-        loss_after = mean_loss(c["loss"], as2[-1], t).item()
+        loss_after = sample_mean_loss(c["loss"], as2[-1], t).item()
     layers = []
     for i, (lay, P) in enumerate(zip(net.layers, net.params)):
         grad_in = (as_[i - 1] if i else x).grad
@@ -409,13 +374,13 @@ def train(c: dict) -> dict:
         for i in range(0, n, bsz):
             xb, tb = x[i:i + bsz], t[i:i + bsz]
             opt.zero_grad()
-            loss = mean_loss(c["loss"], net.forward(xb)[1][-1], tb)
+            loss = sample_mean_loss(c["loss"], net.forward(xb)[1][-1], tb)
             loss.backward()
             opt.step()
             running += loss.item() * xb.shape[0]
         losses.append(running / n)
     with torch.no_grad():
-        final = mean_loss(c["loss"], net.forward(x, update=False)[1][-1], t).item()
+        final = sample_mean_loss(c["loss"], net.forward(x, update=False)[1][-1], t).item()
     return {"epochs": c["epochs"], "losses": losses, "loss_final": final,
             "layers": [{"type": lay["type"], **{k: v.detach().tolist() for k, v in P.items()},
                         **{k: v.tolist() for k, v in R.items()}}
@@ -474,30 +439,19 @@ def self_check(c: dict, net: Net, x, t, zs, as_, extra) -> None:
     kept = (y != 0).to(torch.float64)
     _same(y, torch.linspace(1, 2, 1000) * kept / 0.7, "F.dropout's inverted scaling")
     # central differences of the loss (running estimates not moved)
-    for P in net.params:
-        for v in P.values():
-            flat = v.detach().view(-1)
-            for j in range(min(flat.numel(), 4)):
-                old = float(flat[j])
-                with torch.no_grad():
-                    flat[j] = old + 1e-6
-                    up = mean_loss(c["loss"], net.forward(x.detach(), update=False)[1][-1], t).item()
-                    flat[j] = old - 1e-6
-                    down = mean_loss(c["loss"], net.forward(x.detach(), update=False)[1][-1], t).item()
-                    flat[j] = old
-                num = (up - down) / 2e-6
-                assert abs(num - float(v.grad.view(-1)[j])) < 1e-7, (c, num, float(v.grad.view(-1)[j]))
+    check_central_differences([v for P in net.params for v in P.values()],
+                              lambda: sample_mean_loss(c["loss"], net.forward(x.detach(), update=False)[1][-1], t), c,
+                              first=4, atol=1e-7)
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
     for name, c in run_cases().items():
-        (OUT / f"run_{name}.json").write_text(json.dumps({"spec": c, "expected": one_step(c)}, indent=1) + "\n")
+        write_json(OUT / f"run_{name}.json", {"spec": c, "expected": one_step(c)})
     for name, c in train_cases().items():
         c = dict(c)
         epochs = c.pop("epochs")
-        (OUT / f"train_{name}.json").write_text(json.dumps(
-            {"spec": c, "epochs": epochs, "expected": train({**c, "epochs": epochs})}, indent=1) + "\n")
+        write_json(OUT / f"train_{name}.json",
+                   {"spec": c, "epochs": epochs, "expected": train({**c, "epochs": epochs})})
     print(f"wrote {len(run_cases())} run and {len(train_cases())} train fixtures to {OUT}")
 
 

@@ -13,15 +13,10 @@ Run: python scripts/make_reduction_fixtures.py   (needs torch; not a runtime or 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
-import torch.nn.functional as F
-import yaml
+from fixturelib import ACT, FIXTURES, F, make_optimizer, spec_yaml, write_json
 
-torch.set_default_dtype(torch.float64)
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "reduction.json"
+OUT = FIXTURES / "reduction.json"
 
 X3 = [[0.1, 0.3], [0.5, -0.2], [-0.4, 0.8]]
 HIDDEN = dict(weights=[[0.5, 0.2], [-0.3, 0.4], [0.1, -0.6]], biases=[0.1, -0.1, 0.05], activation="tanh")
@@ -79,10 +74,6 @@ def cases() -> dict[str, dict]:
 
 
 # ---------------------------------------------------------------- torch
-ACTS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z,
-        "softmax": lambda z: torch.softmax(z, dim=1)}
-
-
 def _modules(layers: list[dict]) -> list:
     mods = []
     for L in layers:
@@ -111,7 +102,7 @@ def _forward(mods, x):
     zs, as_ = [], []
     for m, act in mods:
         z = m(x)
-        x = ACTS[act](z)
+        x = ACT[act](z)
         zs.append(z)
         as_.append(x)
     return zs, as_
@@ -142,13 +133,6 @@ def _params(mods) -> list[dict]:
             else {} for m, _a in mods]
 
 
-def _optimizer(case: dict, params):
-    opt = case.get("optimizer", {"type": "sgd"})
-    if opt["type"] == "momentum":
-        return torch.optim.SGD(params, lr=case["learning_rate"], momentum=opt["momentum"])
-    return torch.optim.SGD(params, lr=case["learning_rate"])
-
-
 def run(case: dict) -> dict:
     mods = _modules(case["layers"])
     x = torch.tensor(case["inputs"], requires_grad=True)
@@ -162,7 +146,7 @@ def run(case: dict) -> dict:
     z.retain_grad()
     a.retain_grad()
     E = _loss(case, z, a, t)
-    opt = _optimizer(case, params)
+    opt = make_optimizer(case, params)
     opt.zero_grad()
     E.backward()
     out = {"loss": E.item(), "grad_a": None if a.grad is None else a.grad.tolist(), "delta": z.grad.tolist(),
@@ -178,7 +162,7 @@ def run(case: dict) -> dict:
 
 
 def train(case: dict, mods, x, t, params) -> dict:
-    opt = _optimizer(case, params)
+    opt = make_optimizer(case, params)
     n, bs, losses = x.shape[0], case["batch_size"], []
     summed = case.get("reduction", "mean") == "sum"
     for _epoch in range(case["epochs"]):
@@ -201,12 +185,8 @@ def main() -> None:
     out = {}
     for name, case in cases().items():
         spec = {k: v for k, v in case.items() if k != "epochs"}
-        out[name] = {"spec": yaml.safe_dump(dict(spec, name=name), sort_keys=False, default_flow_style=None),
-                     "epochs": case.get("epochs"), "torch": run(case)}
-    text = json.dumps(out, indent=1) + "\n"
-    if not OUT.exists() or OUT.read_text() != text:
-        OUT.write_text(text)
-    print(f"{len(out)} cases -> {OUT}")
+        out[name] = {"spec": spec_yaml(dict(spec, name=name)), "epochs": case.get("epochs"), "torch": run(case)}
+    print(f"{len(out)} cases -> {OUT} ({write_json(OUT, out)})")
 
 
 if __name__ == "__main__":

@@ -20,32 +20,21 @@ Run: python scripts/make_seq_fixtures.py   (needs torch; not a runtime or test d
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import numpy as np
 import torch
+from fixturelib import ACT, FIXTURES, F, epoch_losses, make_optimizer, uniform, write_json
+from fixturelib import loss_terms as _loss_terms
 
-torch.set_default_dtype(torch.float64)
-F = torch.nn.functional
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "seq"
-ACT = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z,
-       "softmax": lambda z: torch.softmax(z, -1)}
+OUT = FIXTURES / "seq"
 RNN_PARAMS = ("weights_ih", "weights_hh", "biases_ih", "biases_hh")
 
 
-def _rand(shape: tuple, seed: int, scale: float = 1.0, digits: int = 2) -> list:
-    g = torch.Generator().manual_seed(seed)
-    return np.round(((torch.rand(*shape, generator=g) * 2 - 1) * scale).numpy(), digits).tolist()
-
-
 def rnn(F_: int, H: int, seed: int, scale: float = 0.6, **extra) -> dict:
-    return {"type": "rnn", "weights_ih": _rand((H, F_), seed, scale), "weights_hh": _rand((H, H), seed + 1, scale),
-            "biases_ih": _rand((H,), seed + 2, 0.2), "biases_hh": _rand((H,), seed + 3, 0.2), **extra}
+    return {"type": "rnn", "weights_ih": uniform((H, F_), seed, scale), "weights_hh": uniform((H, H), seed + 1, scale),
+            "biases_ih": uniform((H,), seed + 2, 0.2), "biases_hh": uniform((H,), seed + 3, 0.2), **extra}
 
 
 def dense(K: int, H: int, seed: int, act: str = "linear") -> dict:
-    return {"weights": _rand((K, H), seed, 0.8), "biases": _rand((K,), seed + 1, 0.2), "activation": act}
+    return {"weights": uniform((K, H), seed, 0.8), "biases": uniform((K,), seed + 1, 0.2), "activation": act}
 
 
 OPTIMIZERS = {
@@ -69,27 +58,27 @@ def run_cases() -> dict[str, dict]:
         "one_T1": dict(inputs=[[0.4, -0.7]], targets=[[0.3]], layers=[rnn(2, 3, 20), dense(1, 3, 24)],
                        loss="half_sse", learning_rate=0.5),
         # several sequences, T = 2, 2 features, h0 given, mse
-        "several_T2_h0": dict(inputs=_rand((3, 2, 2), 30), targets=_rand((3, 2, 2), 31, 0.5),
+        "several_T2_h0": dict(inputs=uniform((3, 2, 2), 30), targets=uniform((3, 2, 2), 31, 0.5),
                               layers=[rnn(2, 2, 32, h0=[0.1, -0.2]), dense(2, 2, 36, "tanh")],
                               loss="mse", learning_rate=0.5),
         # several sequences, T = 5, targets at the last step only
-        "several_T5_last": dict(inputs=_rand((2, 5, 2), 40), targets=_rand((2, 1), 41, 0.5), targets_at="last",
+        "several_T5_last": dict(inputs=uniform((2, 5, 2), 40), targets=uniform((2, 1), 41, 0.5), targets_at="last",
                                 layers=[rnn(2, 3, 42), dense(1, 3, 46)], loss="half_sse", learning_rate=0.3),
         # truncation: T = 5, truncate 2 (the state detached before steps 3 and 5)
-        "several_T5_truncate2": dict(inputs=_rand((2, 5, 1), 50), targets=_rand((2, 5, 1), 51, 0.5),
+        "several_T5_truncate2": dict(inputs=uniform((2, 5, 1), 50), targets=uniform((2, 5, 1), 51, 0.5),
                                      layers=[rnn(1, 2, 52, 1.2, truncate=2), dense(1, 2, 56)], loss="half_sse",
                                      learning_rate=0.3),
         # truncation with targets at the last step: the gradient reaches back to step 4 only
-        "one_T5_truncate3_last": dict(inputs=_rand((5, 2), 60), targets=[0.5], targets_at="last",
+        "one_T5_truncate3_last": dict(inputs=uniform((5, 2), 60), targets=[0.5], targets_at="last",
                                       layers=[rnn(2, 2, 62, truncate=3), dense(1, 2, 66)], loss="half_sse",
                                       learning_rate=0.3),
         # relu RNN (PyTorch's nonlinearity='relu'), sigmoid outputs, binary cross-entropy per step
-        "relu_T5": dict(inputs=_rand((2, 5, 2), 70), targets=[[[1.0], [0.0], [1.0], [1.0], [0.0]],
+        "relu_T5": dict(inputs=uniform((2, 5, 2), 70), targets=[[[1.0], [0.0], [1.0], [1.0], [0.0]],
                                                               [[0.0], [0.0], [1.0], [0.0], [1.0]]],
                         layers=[rnn(2, 3, 72, activation="relu"), dense(1, 3, 76, "sigmoid")],
                         loss="binary_cross_entropy", learning_rate=0.5),
         # softmax over classes per step, cross-entropy; adam
-        "softmax_ce_adam": dict(inputs=_rand((2, 3, 2), 80), targets=[[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        "softmax_ce_adam": dict(inputs=uniform((2, 3, 2), 80), targets=[[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
                                                                      [[0, 0, 1], [1, 0, 0], [0, 1, 0]]],
                                 layers=[rnn(2, 2, 82), dense(3, 2, 86, "softmax")], loss="cross_entropy",
                                 learning_rate=0.05, optimizer={"type": "adam"}),
@@ -99,11 +88,12 @@ def run_cases() -> dict[str, dict]:
 def train_cases() -> dict[str, dict]:
     out = {}
     for i, (name, o) in enumerate(OPTIMIZERS.items()):
-        out[f"opt_{name}"] = dict(inputs=_rand((3, 4, 2), 300 + 10 * i), targets=_rand((3, 4, 1), 301 + 10 * i, 0.5),
+        out[f"opt_{name}"] = dict(inputs=uniform((3, 4, 2), 300 + 10 * i),
+                                  targets=uniform((3, 4, 1), 301 + 10 * i, 0.5),
                                   layers=[rnn(2, 3, 302 + 10 * i), dense(1, 3, 306 + 10 * i)], loss="half_sse",
                                   epochs=3, **o)
     out["minibatch_last_truncate"] = dict(
-        inputs=_rand((4, 5, 1), 400), targets=_rand((4, 1), 401, 0.5), targets_at="last",
+        inputs=uniform((4, 5, 1), 400), targets=uniform((4, 1), 401, 0.5), targets_at="last",
         layers=[rnn(1, 2, 402, truncate=2), dense(1, 2, 406)], loss="half_sse", learning_rate=0.3, batch_size=2,
         epochs=3)
     return out
@@ -177,43 +167,14 @@ def rows(c: dict, y: torch.Tensor) -> torch.Tensor:
 
 
 def loss_terms(name: str, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Each output's term of each row's loss (shaped like a)."""
-    k = a.shape[-1]
-    if name == "half_sse":
-        return 0.5 * (t - a) ** 2
-    if name == "mse":
-        return (t - a) ** 2 / k
-    if name == "cross_entropy":
-        return -t * torch.log(a)
+    """Each output's term of each row's loss (shaped like a); binary cross-entropy's terms not divided by K."""
     if name == "binary_cross_entropy":
         return -(t * torch.log(a) + (1 - t) * torch.log(1 - a))
-    raise ValueError(name)
+    return _loss_terms(name, a, t)
 
 
 def mean_loss(c: dict, y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return loss_terms(c["loss"], rows(c, y), rows(c, t) if t.dim() == 3 else t).sum(-1).mean()
-
-
-def make_optimizer(c: dict, params: list) -> torch.optim.Optimizer:
-    o = c.get("optimizer", "sgd")
-    o = {"type": o} if isinstance(o, str) else dict(o)
-    kind, lr = o["type"], c["learning_rate"]
-    betas = (o.get("beta1", 0.9), o.get("beta2", 0.999))
-    if kind == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=betas, eps=o.get("epsilon", 1e-8),
-                                 weight_decay=o.get("weight_decay", 0.01))
-    wd = o.get("weight_decay", 0.0)
-    if kind == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=o.get("epsilon", 1e-8), weight_decay=wd)
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=o.get("alpha", 0.99), eps=o.get("epsilon", 1e-8),
-                                   weight_decay=wd)
-    if kind == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, eps=o.get("epsilon", 1e-10), weight_decay=wd)
-    if kind in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=o.get("momentum", 0.9), nesterov=kind == "nesterov",
-                               weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, weight_decay=wd)
 
 
 def self_check(c: dict, x: torch.Tensor, t: torch.Tensor) -> None:
@@ -295,17 +256,8 @@ def train(c: dict) -> dict:
     opt = make_optimizer(c, net.flat_params())
     n, bsz = x.shape[0], c.get("batch_size", x.shape[0])
     per_seq = x.shape[1] if c.get("targets_at", "all") == "all" else 1
-    losses = []
-    for _ in range(c["epochs"]):
-        running = 0.0
-        for i in range(0, n, bsz):
-            xb, tb = x[i:i + bsz], t[i:i + bsz]
-            opt.zero_grad()
-            loss = mean_loss(c, net.forward(xb)[1][-1], tb)
-            loss.backward()
-            opt.step()
-            running += loss.item() * xb.shape[0] * per_seq
-        losses.append(running / (n * per_seq))
+    losses = epoch_losses(opt, n, bsz, c["epochs"], lambda rows: mean_loss(c, net.forward(x[rows])[1][-1], t[rows]),
+                          per_seq)
     with torch.no_grad():
         final = mean_loss(c, net.forward(x)[1][-1], t).item()
     return {"epochs": c["epochs"], "losses": losses, "loss_final": final,
@@ -313,14 +265,11 @@ def train(c: dict) -> dict:
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
     for name, c in run_cases().items():
-        (OUT / f"run_{name}.json").write_text(json.dumps({"case": name, "spec": c, "expected": one_step(c)},
-                                                         indent=1) + "\n")
+        write_json(OUT / f"run_{name}.json", {"case": name, "spec": c, "expected": one_step(c)})
     for name, c in train_cases().items():
         spec = {k: v for k, v in c.items() if k != "epochs"}
-        (OUT / f"train_{name}.json").write_text(json.dumps({"case": name, "spec": spec, "expected": train(c)},
-                                                           indent=1) + "\n")
+        write_json(OUT / f"train_{name}.json", {"case": name, "spec": spec, "expected": train(c)})
     print(f"wrote {len(run_cases())} run and {len(train_cases())} train fixtures to {OUT}")
 
 

@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORKS = ROOT / "networks"
-BUNDLED = ["composite", "conv", "graph_chain", "hidden", "lstm", "mazur", "simple", "snack", "two_layer", "xor"]
+BUNDLED = ["composite", "conv", "graph_chain", "gru", "hidden", "lstm", "mazur", "rnn", "simple", "snack", "two_layer",
+           "xor"]
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w.])")
 
 

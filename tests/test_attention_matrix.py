@@ -254,10 +254,11 @@ def test_korean_has_no_english_left(cli, spec_file, fmt):
     assert english_phrases(en)  # the check can fail
 
 
-def test_attention_with_a_recurrent_layer_is_refused_cleanly(cli, tmp_path):
+def test_attention_with_a_recurrent_layer_is_shown_layer_by_layer(cli, tmp_path):
+    """Once refused; now each layer in its own matrices (render/mixed_matrix.py, tests/test_mixed_matrix.py)."""
     spec = tmp_path / "mix.yaml"
     spec.write_text("inputs: [[0.5, -0.2], [0.1, 0.3], [-0.4, 0.2]]\ntargets: [[0.1], [0.2], [0.3]]\nseed: 3\n"
                     "layers: [{type: rnn, units: 2}, {type: attention, units: 2},\n"
                     "         {type: dense, weights: [[0.3, -0.2]]}]\nloss: mse\nlearning_rate: 0.1\n")
     r = cli("run", spec, "--view", "matrix")
-    assert r.exit_code == 2 and "rnn" in r.stderr and "Traceback" not in r.stderr
+    assert r.exit_code == 0 and "Layer 2: rnn, step 3" in r.stdout and "Layer 3: attention" in r.stdout, r.stderr

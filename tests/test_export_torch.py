@@ -234,10 +234,10 @@ def compare(ours: dict, theirs: dict) -> None:
         assert len(ours["layers"]) == len(theirs["layers"])
         for i, (L, M) in enumerate(zip(ours["layers"], theirs["layers"])):
             for key in ("grad_weights", "grad_biases", "new_weights", "new_biases"):
-                if key in L:  # pools and flatten have no parameters (bpcalc's JSON: a and grad_a)
-                    close(L[key], M[key], f"layers[{i}].{key}")
-            for key in ("z", "a"):  # bpcalc drops the sample axis for a single sample
-                if key in L:
+                if key in L:  # pools and flatten have no parameters (bpcalc's JSON: a and grad_a); a sequence
+                    close(L[key], M.get(key), f"layers[{i}].{key}")  # script leaves out a layer's absent biases
+            for key in ("z", "a"):  # bpcalc drops the sample axis for a single sample; a sequence script has no z
+                if key in L and key in M:
                     close(np.reshape(L[key], np.shape(M[key])), M[key], f"layers[{i}].{key}")
         return
     close(ours["output_after"], theirs["output_after"], "output_after")

@@ -165,8 +165,43 @@ def _lstm() -> list[float]:
     return [v for v in vals if v != 0]
 
 
+def _rnn() -> list[float]:
+    """The bundled RNN (a published numerical BPTT walkthrough), by hand: h_t = tanh(0.5·x_t + 0.1·h_(t−1)),
+    y_t = 2·h_t, E = Σ_t ½(y_t − t_t)² (reduction: sum); backward through time with both paths into h_1."""
+    x, t, wx, wh, wy, lr = (1.0, 2.0), (1.0, 2.0), 0.5, 0.1, 2.0, 0.1
+    h1 = math.tanh(wx * x[0])
+    s2 = wx * x[1] + wh * h1
+    h2 = math.tanh(s2)
+    y1, y2 = wy * h1, wy * h2
+    E1, E2 = 0.5 * (y1 - t[0]) ** 2, 0.5 * (y2 - t[1]) ** 2
+    dy1, dy2 = y1 - t[0], y2 - t[1]
+    dz2 = dy2 * wy * (1 - h2 ** 2)
+    dh1 = dy1 * wy + dz2 * wh
+    dz1 = dh1 * (1 - h1 ** 2)
+    gx, gh, gy = dz1 * x[0] + dz2 * x[1], dz2 * h1, dy1 * h1 + dy2 * h2
+    return [h1, s2, h2, y1, y2, E1, E2, E1 + E2, dy1, dy2, dy2 * wy, dz2, dz2 * wh, dy1 * wy, dh1, dz1,
+            gx, gh, gy, wx - lr * gx, wh - lr * gh, wy - lr * gy]
+
+
+def _gru() -> list[float]:
+    """The bundled GRU step (a published GRU-cell exercise), by hand: from h_0 = 0 only the weights on x act;
+    r = σ(W_ir x), z = σ(W_iz x), n = tanh(W_in x), h = (1 − z)·n; E = ½Σ_k (t_k − h_k)²."""
+    x, t, lr = np.array([1.0, 0.5]), np.array([0.5, 0.25]), 0.1
+    Wr, Wz, Wn = np.array([[0.2, 0.4], [0.4, 0.1]]), -np.array([[0.3, 0.2], [0.1, 0.5]]), np.array([[0.5, 0.1],
+                                                                                                  [0.2, 0.3]])
+    r, z, n = 1 / (1 + np.exp(-(Wr @ x))), 1 / (1 + np.exp(-(Wz @ x))), np.tanh(Wn @ x)
+    h = (1 - z) * n
+    dh = h - t
+    dn = dh * (1 - z) * (1 - n ** 2)
+    dz = dh * (0 - n) * z * (1 - z)
+    gz, gn = np.outer(dz, x), np.outer(dn, x)
+    return [*(Wz @ x), *r, *z, *n, *h, *(0.5 * (t - h) ** 2), float(0.5 * np.sum((t - h) ** 2)), *dh, *dn, *dz,
+            *gz.ravel(), *gn.ravel(), *(Wz - lr * gz).ravel(), *(Wn - lr * gn).ravel()]
+
+
 HAND = {"conv": _conv, "lstm": _lstm, "simple": _simple, "hidden": _hidden, "two_layer": _two_layer,
-        "mazur": _two_layer, "xor": _xor, "graph_chain": _graph_chain, "snack": _snack, "composite": _composite}
+        "mazur": _two_layer, "xor": _xor, "graph_chain": _graph_chain, "snack": _snack, "composite": _composite,
+        "rnn": _rnn, "gru": _gru}
 
 
 def _has_number(text: str, s: str) -> bool:

@@ -148,7 +148,7 @@ def test_worksheet_gives_gamma_beta_and_running_estimates(tmp_path):
     spec = _spec(tmp_path, "run_bn_dense_n8_running")
     r = _bpcalc("worksheet", str(spec))
     assert r.returncode == 0, r.stderr
-    for text in ("γ_1 = 0.51", "β_4 = -0.18", "running_mean_1 = 0.38", "running_var_3 = 1.9"):
+    for text in ("γ_1^(3) = 0.51", "β_4^(3) = -0.18", "running_mean_1 = 0.38", "running_var_3 = 1.9"):
         assert text in r.stdout
     assert "____" in r.stdout
     r = _bpcalc("worksheet", str(spec), "--answers", "--format", "latex")

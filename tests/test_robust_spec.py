@@ -354,20 +354,51 @@ def test_a_hostile_file_name_is_shown_escaped(cli, tmp_path):
     assert r.exit_code == 2 and "\x1b" not in r.stderr and "\\x1b" in r.stderr
 
 
-@pytest.mark.parametrize("text, line, written, fixed", [
-    (NET.replace("[0.1, 0.3]", "[0,05, 0,10]"), 1, "0,05", "inputs: [0.05, 0.10]"),
-    (NET.replace("[[0.5, 0.2]]", "[[0,5, 0,2]]"), 4, "0,5", "weights: [[0.5, 0.2]]"),
-    (NET.replace("[1.83]", "[0,83]"), 5, "0,83", "biases: [0.83]"),
-    (GRAPH + "  f: x * c\nconstants:\n  c: 0,5\n", 5, "0,5", "c: 0.5"),
+@pytest.mark.parametrize("text, path, line, written, fixed", [
+    (NET.replace("[0.1, 0.3]", "[0,05, 0,10]"), "inputs", 1, "0,05", "inputs: [0.05, 0.10]"),
+    (NET.replace("[[0.5, 0.2]]", "[[0,5, 0,2]]"), "layers[0].weights[0]", 4, "0,5", "weights: [[0.5, 0.2]]"),
+    (NET.replace("[1.83]", "[0,83]"), "layers[0].biases", 5, "0,83", "biases: [0.83]"),
+    (GRAPH + "  f: x * c\nconstants:\n  c: 0,5\n", "constants.c", 5, "0,5", "c: 0.5"),
+    (NET + "learning_rate: 0,5\n", "learning_rate", 6, "0,5", "learning_rate: 0.5"),
+    ("variables: {x: 0,5, y: 2}\nnodes:\n  f: x * y\n", "variables.x", 1, "0,5", "variables: {x: 0.5, y: 2}"),
 ])
-def test_a_decimal_comma_is_named(cli, tmp_path, text, line, written, fixed):
-    refused(cli, tmp_path, text, f"line {line}: `{written}` is written with a decimal comma",
+def test_a_decimal_comma_is_named(cli, tmp_path, text, path, line, written, fixed):
+    """Where the comma is (its YAML path and line), in the error it caused, and the value rewritten with points."""
+    refused(cli, tmp_path, text, f"({path}, line {line}: `{written}` is written with a decimal comma",
             f"hint: write decimals with a point: {fixed}")
+
+
+def test_a_decimal_comma_is_named_in_the_error_it_causes_at_another_key(cli, tmp_path):
+    """`inputs: [0,05, 0,10]` reads as 4 inputs: the error is the weights' (4 per row needed), the cause inputs'."""
+    refused(cli, tmp_path, NET.replace("[0.1, 0.3]", "[0,05, 0,10]"),
+            "spec.yaml:4, layers[0].weights: each row needs 4 weights",
+            "(inputs, line 1: `0,05` is written with a decimal comma", "hint: write decimals with a point: inputs")
+
+
+@pytest.mark.parametrize("text", [
+    # `[5,6]`: two numbers, correctly written, in a list whose other row has `, `
+    NET.replace("inputs: [0.1, 0.3]\ntargets: [0.03]", "inputs: [[0.1, 0.3], [5,6]]\ntargets: [[0.03], [0.5]]"),
+    # a real decimal comma, but in another key than the error's, which reading it with a point does not cure
+    NET + "learning_rate: 0,5\n",
+    NET + "expected: {loss: 0,5}\n",
+])
+def test_a_decimal_comma_is_not_named_in_an_error_about_another_key(cli, tmp_path, text):
+    err = refused(cli, tmp_path, text.replace("[1.83]", "[1.83, 2]"), "spec.yaml:5, layers[0].biases: 1 neurons",
+                  "hint: one bias per neuron")
+    assert "decimal comma" not in err and "with a point" not in err, err
 
 
 def test_a_comma_between_digits_in_a_name_is_no_decimal_comma(cli, tmp_path):
     err = refused(cli, tmp_path, "name: exercise 2,5\n" + NET.replace("[1.83]", "[1.83, 2]"), "2 biases")
     assert "decimal comma" not in err
+
+
+def test_a_comma_that_may_separate_thousands_gets_both_readings(cli, tmp_path):
+    """`1,000` is a thousand as often as 1.0: not called a decimal comma, and both fixes are offered."""
+    err = refused(cli, tmp_path, NET + "batch_size: 1,000\n", "batch_size: expected a whole number",
+                  "(batch_size, line 6: `1,000` has a comma between digits",
+                  "hint: write it without the comma: 1000 if the comma separates thousands, 1.000 if it is a decimal")
+    assert "is written with a decimal comma" not in err, err
 
 
 def test_commas_of_a_list_written_without_spaces_are_no_decimal_comma(cli, tmp_path):

@@ -32,7 +32,8 @@ def summary(spec) -> str:
             + ", " + (_("{n} samples") if n != 1 else _("1 sample")).format(n=n)
             + ", " + (_("{n} parameters") if params != 1 else _("1 parameter")).format(n=params)
             + ", " + _("loss {loss}, {optimizer} lr {lr:g}").format(
-                loss=spec.loss + (_(" (summed over the samples)") if spec.reduction == "sum" else ""),
+                loss=spec.loss + ("" if spec.reduction != "sum" else _(" (summed over the samples)")
+                                  if spec.targets_at is None else _(" (summed over the loss terms)")),
                 optimizer=spec.optimizer.type, lr=spec.learning_rate))
 
 

@@ -58,6 +58,9 @@ class Network:
         self.pair = pair(self.acts[-1].name, loss, reduction)
         self.freeze = freeze
         self.targets_at = targets_at  # a sequence network: "all" (every step's output enters the loss) or "last"
+        # training steps taken before the one whose forward passes run now: a seeded dropout draws this step's mask
+        # (set by run and by training before a step; the forward pass after the update keeps the step's mask)
+        self.step = 0
         out, lossd = self.acts[-1], self.loss
         self._need_la = "log_a" in lossd.logs and out.log_forward is not None
         self._need_l1 = "log_1ma" in lossd.logs and out.log1m_forward is not None
@@ -132,6 +135,8 @@ class Network:
             # (so are the kinds that read values off a calculator inside their faces: σ, x̂, 1/(1 − p))
             hp = self.hypers[l] if rnd is None or not (kind.sequence or kind.hand_rounds) else \
                 {**self.hypers[l], "round": rnd}
+            if kind.draws and self.step:  # (a fresh draw each training step: the step's own)
+                hp = {**hp, "step": self.step}
             z, self.caches[l] = fwd(P, hp, a)  # sums of products: exact (rounded as written under
             z = z if rnd is None else each(rnd)(z)  # the Written rule)
             if m is not None and m.given:
@@ -412,6 +417,7 @@ def _run(spec: NetworkSpec, net: Network, opt: Stepper, lr: float, rnd: Rnd, rou
 
     X, T = spec.inputs, spec.targets
     old = [{k: v.copy() for k, v in P.items()} for P in net.params]
+    net.step = opt.t  # (steps taken before this one: a seeded dropout's mask is this step's, after the update too)
     zs, as_ = net.forward(X, rnd)
     records = [k.record(c) for k, c in zip(net.kinds, net.caches)]  # (max-pool winners): before the update
     terms = net.loss_terms(zs[-1], as_[-1], T, rnd)

@@ -178,6 +178,7 @@ class NetworkRun:
             on (the step that raised it is taken again): the same numbers, without a look at the values every
             batch."""
             kept = None if watch.seen else []
+            net.step = opt.t  # (a seeded dropout draws this step's mask)
             zs, as_ = forward(xb, kept=kept)
             total = add_reduce(loss_terms(zs[-1], as_[-1], tb), axis=None)
             backward(xb, tb, zs, as_, into=into, kept=kept)
@@ -278,6 +279,7 @@ class NetworkRun:
 
     def loss(self) -> float:
         """The loss of all samples with the parameters now."""
+        self.net.step = self.opt.t  # (a seeded dropout: the mask of the step the parameters would take next)
         with np.errstate(all="ignore"):
             return self.net.loss_value(self.X, self.T)
 

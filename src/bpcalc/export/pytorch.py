@@ -364,12 +364,14 @@ def _network_script(spec, dest: Path | None) -> str:
     normed = any(set(L.params) - {"weights", "biases"} or L.state or LAYERS[L.type].elementwise
                  for L in spec.layers)
     masks = {}
+    taken = spec.optimizer.state.step if spec.optimizer.state is not None else 0  # (a seeded mask: this step's)
     for i, L in enumerate(spec.layers):
         if L.hyper.get("mode") == "eval":
             lines.append(f"layers[{i}].eval()  # " + _("eval mode, as the spec says"))
         elif "p" in L.hyper and LAYERS[L.type].elementwise and not LAYERS[L.type].normalises:
-            mask = LAYERS[L.type].record(LAYERS[L.type].forward({}, L.hyper, np.zeros(spec.inputs.shape[:1]
-                                                                                   + tuple(L.in_shape)))[1])["mask"]
+            hp = {**L.hyper, "step": taken}
+            mask = LAYERS[L.type].record(LAYERS[L.type].forward({}, hp, np.zeros(spec.inputs.shape[:1]
+                                                                              + tuple(L.in_shape)))[1])["mask"]
             if mask is not None:
                 masks[i] = mask[0] if np.all(mask == mask[:1]) else mask
     if masks:
@@ -672,7 +674,8 @@ def forward(x):
 
 
 def loss_of(y, t):
-    """The mean over the (sequence, step) terms that enter the loss."""''')
+    """The {how} over the (sequence, step) terms that enter the loss."""'''.replace(
+        "{how}", "sum" if spec.reduction == "sum" else "mean"))
     if spec.targets_at == "last":
         lines.append("    a = y[:, -1]  # " + _("only the last step's output enters the loss"))
     else:

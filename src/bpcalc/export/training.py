@@ -72,6 +72,17 @@ trained = {{
 }}
 '''
 
+# a dropout with `seed`: bpcalc draws a fresh mask every training step (docs/spec.md), so the loop does too
+SEEDED_MASK = '''
+
+def seeded_mask(seed, step, shape, p):
+    """bpcalc's mask of a dropout drawn from `seed` at training step `step`: numpy's PCG64 seeded with `seed`,
+    jumped `step` times, one uniform number per value; kept (1) where it is at least p."""
+    bits = np.random.PCG64(seed)
+    u = np.random.Generator(bits.jumped(step) if step else bits).random(shape)
+    return torch.as_tensor((u >= p).astype(np.float64))
+'''
+
 PRINT = '''
 if "--json" in sys.argv[1:]:
     print(json.dumps({**result, "step": trained}, indent=2))
@@ -88,6 +99,15 @@ else:
     for k, v in trained.get("variables", {}).items():
         print(f"{k}: {v!r}")
 '''
+
+
+def _seeded(spec) -> dict:
+    """Layer index -> (seed, p, input shape) of each dropout that draws its mask from a seed in training."""
+    if spec.kind != "network":
+        return {}
+    return {i: (int(L.hyper["seed"]), float(L.hyper["p"]), tuple(int(s) for s in L.in_shape))
+            for i, L in enumerate(spec.layers)
+            if "seed" in L.hyper and L.hyper.get("mode", "train") == "train" and L.hyper.get("p", 0) > 0}
 
 
 def _settings(spec, epochs: int) -> list[str]:
@@ -123,11 +143,26 @@ def with_training(text: str, spec, epochs: int) -> str:
              + _("for the training below") + "\n")
     text = text[:at] + start + text[at:]
     text = text.replace("import json\n", "import copy\nimport json\n", 1)
-    if spec.kind == "network" and spec.shuffle and "import numpy as np" not in text:
+    seeded = _seeded(spec)
+    if spec.kind == "network" and (spec.shuffle or seeded) and "import numpy as np" not in text:
         text = text.replace("\nimport torch\n", "\nimport numpy as np\nimport torch\n", 1)
     lines = _settings(spec, epochs) + [RESTART.rstrip("\n")]
+    if seeded:
+        st = spec.optimizer.state
+        lines += ["# " + _("each dropout drawn from a seed: a fresh mask every step, as bpcalc step draws it "
+                           "(layer: (seed, p, input shape)); STEP counts the steps taken"),
+                  f"SEEDED = {seeded!r}", f"STEP = {st.step if st is not None else 0}"]
+        lines.append(SEEDED_MASK.rstrip("\n"))
     if spec.kind == "network":
         loop = NETWORK_LOOP
+        if seeded:
+            fresh = ("{pad}for i, (seed, p, shape) in SEEDED.items():\n"
+                     "{pad}    MASKS[i] = seeded_mask(seed, STEP, ({n}, *shape), p)\n")
+            loop = loop.replace("        zs, as_ = forward(X[idx])\n", fresh.format(pad=" " * 8, n="len(idx)")
+                                + "        zs, as_ = forward(X[idx])\n").replace(
+                "        opt.step()\n", "        opt.step()\n        STEP += 1\n").replace(
+                "with torch.no_grad():\n    zs, as_ = forward(X)\n", "with torch.no_grad():\n"
+                + fresh.format(pad=" " * 4, n="n") + "    zs, as_ = forward(X)\n")
         if not spec.shuffle:
             loop = loop.replace("torch.as_tensor(np.random.default_rng((SEED, epoch - 1)).permutation(n)) "
                                 "if SHUFFLE else torch.arange(n)", "torch.arange(n)  # " + _("in order"))

@@ -515,6 +515,9 @@ class LayerKind:
     normalises: str = ""  # a normalisation: over the "batch" per feature (batchnorm) or each "sample" (layernorm)
     # rounds by hand within its forward and back faces (--round N): handed the rounding as hyper["round"]
     hand_rounds: bool = False
+    # draws random numbers afresh each training step (dropout's seeded mask): its forward is handed the number of
+    # steps taken before this one as hyper["step"] (absent for the first: 0)
+    draws: bool = False
     advance: Callable[[dict, dict, Any], dict] | None = None
     # takes a sequence per sample, T × features (time first), and gives T × units (rnn, lstm, gru): a network whose
     # first layer is one reads its inputs as sequences, and dense layers after it apply to every step

@@ -79,10 +79,10 @@ def _root(dk: int) -> M:
 
 
 def _out_name(tr: NetworkTrace, li: int) -> M:
-    """What layer li hands on (li = -1: the inputs X): an attention layer's H, a dense layer's A."""
+    """What layer li hands on (li = -1: the inputs X): an attention (or recurrent) layer's H, a dense layer's A."""
     if li < 0:
         return M("X", "X")
-    return _n("H" if mixes_steps(tr.layers[li]) else "A", li + 2)
+    return _n("H" if LAYERS[tr.layers[li].type].sequence else "A", li + 2)
 
 
 def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:

@@ -28,11 +28,12 @@ def _gate(g: str, t: int) -> M:
     return _at(g.upper(), t)
 
 
-def forward(doc: Doc, v, L, t: int, li: int) -> None:
+def forward(doc: Doc, v, L, t: int, li: int, inp: M | None = None) -> None:
+    """Step t of an lstm or gru layer; `inp`: the name of its input (without the step), X or H by default."""
     rec, P = L.record, L.params
     gates = L.hyper["gate_names"]
     H = P["weights_hh"].shape[1]
-    X = _at("X", t + 1) if li == 0 else _at("H", t + 1)
+    X = (_at("X", t + 1) if li == 0 else _at("H", t + 1)) if inp is None else _at(inp.text, t + 1, inp.tex)
     Hp, Hn = _at("H", t), _at("H", t + 1)
     lstm = "c" in rec
     if lstm:

@@ -27,6 +27,10 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
     from bpcalc.render import attn_matrix
 
     if attn_matrix.has_attention(tr):  # attention mixes the steps: sequence by sequence (render/attn_matrix.py)
+        from bpcalc.render import mixed_matrix
+
+        if any(mixed_matrix.recurrent(L) for L in tr.layers):  # and recurrent layers: layer by layer
+            return mixed_matrix.mixed_matrix_report(tr, precision, full)
         return attn_matrix.attention_matrix_report(tr, precision, full)
     v = _View(tr, precision, full)
     v.batch = True  # one row per sequence, even for one
@@ -81,16 +85,7 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
     for li, (k, L) in enumerate(zip(kinds, tr.layers)):
         doc.heading(_("Layer {l}").format(l=li + 2), 3)
         if k.sequence:
-            rules = gm.gradient_rules(L) if gm.is_gated(L) else {
-                "weights_ih": ("Σ_t Δ_tᵀ X_t", r"\sum_t \Delta_t^{\mathsf{T}} X_t"),
-                "weights_hh": ("Σ_t Δ_tᵀ H_{t−1}", r"\sum_t \Delta_t^{\mathsf{T}} H_{t-1}"),
-                "biases_ih": ("Σ_t Σ_rows Δ_t", r"\sum_t \sum_{\text{rows}} \Delta_t"),
-                "biases_hh": ("Σ_t Σ_rows Δ_t", r"\sum_t \sum_{\text{rows}} \Delta_t")}
-            for key, rule in rules.items():
-                if key in L.grads:
-                    name = M(*_param(key))
-                    v.equation(doc, M(f"∂E/∂{name.text}", rf"\partial E/\partial {name.tex}"), sym("="),
-                               M(*rule), sym("="), v.param(L.grads[key]))
+            recurrent_gradients(doc, v, L)
         else:
             for key, rule in (("weights", ("Σ_t Δ_tᵀ H_t", r"\sum_t \Delta_t^{\mathsf{T}} H_t")),
                               ("biases", ("Σ_t Σ_rows Δ_t", r"\sum_t \sum_{\text{rows}} \Delta_t"))):
@@ -110,21 +105,38 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
     return doc
 
 
+def recurrent_gradients(doc: Doc, v: _View, L) -> None:
+    """An rnn, lstm or gru layer's parameter gradients as sums over the steps, in matrices."""
+    rules = gm.gradient_rules(L) if gm.is_gated(L) else {
+        "weights_ih": ("Σ_t Δ_tᵀ X_t", r"\sum_t \Delta_t^{\mathsf{T}} X_t"),
+        "weights_hh": ("Σ_t Δ_tᵀ H_{t−1}", r"\sum_t \Delta_t^{\mathsf{T}} H_{t-1}"),
+        "biases_ih": ("Σ_t Σ_rows Δ_t", r"\sum_t \sum_{\text{rows}} \Delta_t"),
+        "biases_hh": ("Σ_t Σ_rows Δ_t", r"\sum_t \sum_{\text{rows}} \Delta_t")}
+    for key, rule in rules.items():
+        if key in L.grads:
+            name = M(*_param(key))
+            v.equation(doc, M(f"∂E/∂{name.text}", rf"\partial E/\partial {name.tex}"), sym("="),
+                       M(*rule), sym("="), v.param(L.grads[key]))
+
+
 def _param(key: str) -> tuple[str, str]:
     from bpcalc.registry.layers.recurrent import PARAM_SYMS
 
     return PARAM_SYMS[key]
 
 
-def _rnn_forward(doc: Doc, v: _View, L, t: int, li: int) -> None:
+def _rnn_forward(doc: Doc, v: _View, L, t: int, li: int, inp: M | None = None) -> None:
+    """Step t of an rnn layer; `inp`: the name of its input (without the step), X or H by default."""
     rec = L.record
     f = rec["nonlinearity"]
-    X = _at("X", t + 1) if li == 0 else _at("H", t + 1)
+    X = (_at("X", t + 1) if li == 0 else _at("H", t + 1)) if inp is None else _at(inp.text, t + 1, inp.tex)
     Hp, Z, H = _at("H", t), _at("Z", t + 1), _at("H", t + 1)
-    doc.para(M(f"{Z.text} = {X.text} W_ihᵀ + {Hp.text} W_hhᵀ + b_ih + b_hh,  {H.text} = {f}({Z.text})",
-               rf"{Z.tex} = {X.tex} (W^{{ih}})^{{\mathsf{{T}}}} + {Hp.tex} (W^{{hh}})^{{\mathsf{{T}}}} + b^{{ih}} + "
-               rf"b^{{hh}}, \quad {H.tex} = {rc.f_tex(f)}({Z.tex})"), "math")
     P = L.params
+    bt = "".join(f" + b_{k[-2:]}" for k in ("biases_ih", "biases_hh") if k in P)  # the biases it has
+    bx = "".join(f" + b^{{{k[-2:]}}}" for k in ("biases_ih", "biases_hh") if k in P)
+    doc.para(M(f"{Z.text} = {X.text} W_ihᵀ + {Hp.text} W_hhᵀ{bt},  {H.text} = {f}({Z.text})",
+               rf"{Z.tex} = {X.tex} (W^{{ih}})^{{\mathsf{{T}}}} + {Hp.tex} (W^{{hh}})^{{\mathsf{{T}}}}{bx}, "
+               rf"\quad {H.tex} = {rc.f_tex(f)}({Z.tex})"), "math")
     hprev = rec["h0"] if t == 0 else rec["h"][:, t - 1]
     parts = [Z, sym("="), v.mat(L.a_prev[:, t]), sym("·"), v.mat(P["weights_ih"].T), sym("+"), v.mat(hprev),
              sym("·"), v.mat(P["weights_hh"].T)]

@@ -76,9 +76,19 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     shape = "-".join([lr._shape(tr.inputs.shape[1:]), *(k.describe(L) for k, L in zip(kinds, tr.layers))])
     lr.intro(doc, tr, f, shape)
     dense = any(not k.sequence for k in kinds)
-    doc.para((_("A sequence of {T} steps per sample (time first); the dense layers apply at every step. The loss "
-                "is the mean over {what}.") if dense else
-              _("A sequence of {T} steps per sample (time first). The loss is the mean over {what}.")).format(
+    summed = tr.reduction == "sum"
+    if T == 1:  # one step: no "1 steps", and nothing to say of every step
+        intro = (_("A sequence of one step per sample. The loss is the sum over {what}.") if summed else
+                 _("A sequence of one step per sample. The loss is the mean over {what}."))
+    elif summed:
+        intro = (_("A sequence of {T} steps per sample (time first); the dense layers apply at every step. The loss "
+                   "is the sum over {what}.") if dense else
+                 _("A sequence of {T} steps per sample (time first). The loss is the sum over {what}."))
+    else:
+        intro = (_("A sequence of {T} steps per sample (time first); the dense layers apply at every step. The loss "
+                   "is the mean over {what}.") if dense else
+                 _("A sequence of {T} steps per sample (time first). The loss is the mean over {what}."))
+    doc.para(intro.format(
         T=T, what=_("each sequence's last step") if last_only else _("every (sequence, step) term")), "note")
     t_ = doc.table(_("Layers"), [_("layer"), _("type"), _("output"), _("activation")])
     t_.add(_("{l} (input)").format(l=nt.number(-1)), "", lr._cell(lr._shape(tr.inputs.shape[1:])), "")
@@ -133,13 +143,20 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     count = n * len(entering)
     tb = doc.table(None, lr._columns(), lr.NUM)
     flat_losses = np.asarray(tr.sample_loss).ravel()
-    tb.add(E, M(f"(1/{count}) Σ E_term", rf"\frac{{1}}{{{count}}} \sum E_{{\text{{term}}}}"),
-           num(f"({' + '.join(f.p_(v) for v in flat_losses)}) / {count}") if count <= 8
-           else _("mean of {n} terms").format(n=count), f(tr.loss))
+    written = " + ".join(f.p_(v) for v in flat_losses)
+    if summed or count == 1:  # `reduction: sum` (or a single term): E is the terms' sum, no 1/count
+        tb.add(E, M("Σ E_term", r"\sum E_{\text{term}}"),
+               num(written) if count <= 8 else _("sum of {n} terms").format(n=count), f(tr.loss))
+    else:
+        tb.add(E, M(f"(1/{count}) Σ E_term", rf"\frac{{1}}{{{count}}} \sum E_{{\text{{term}}}}"),
+               num(f"({written}) / {count}") if count <= 8
+               else _("mean of {n} terms").format(n=count), f(tr.loss))
 
     # ---- backward
     doc.heading(_("Backward pass through time: from the last step back"), 2)
-    if count > 1:
+    if count > 1 and summed:
+        doc.para(_("E is the sum of the {n} loss terms: ∂E/∂a carries no factor 1/{n}.").format(n=count), "note")
+    elif count > 1:
         doc.para(_("∂E/∂a carries the factor 1/{n} of the mean over the {n} loss terms.").format(n=count), "note")
     for s in samples:
         for t in range(T - 1, -1, -1):
@@ -210,7 +227,7 @@ def _output_rows(tb, tr: NetworkTrace, s: int, t: int, f: Fmt, a_name: list[M], 
     out = tr.layers[-1]
     K = len(a_name)
     loss = LOSSES[tr.loss_name]
-    count = tr.n * (1 if tr.targets_at == "last" else tr.steps)
+    count = tr.n * (1 if tr.targets_at == "last" else tr.steps) if tr.reduction == "mean" else 1  # the divisor
     in_loss = tr.targets_at != "last" or t == tr.steps - 1
     for k in range(K):
         name = d(nt.E, a_name[k])

@@ -103,7 +103,8 @@ def train_report(res, precision: int = 4, every: int | None = None, traces_doc=N
         doc.para(_("{sizes} network; loss {loss}; optimizer {optimizer}; learning rate α = {lr}; {data}; {span}")
                  .format(
             sizes=res.shape if res.shape is not None else "-".join(map(str, res.sizes)), loss=res.loss_name + (
-                _(" (summed over the samples)") if res.reduction == "sum" else ""),
+                "" if res.reduction != "sum" else _(" (summed over the samples)") if res.steps is None
+                else _(" (summed over the loss terms)")),  # a sequence network: (sequence, step) terms
             optimizer=optimizer_label(res.optimizer, res.optimizer_settings),
             lr=f(res.learning_rate), data=data, span=span) + resuming)
     else:

@@ -175,7 +175,7 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
                 rows = list(np.ndindex(*P.shape[:-1])) if P.ndim > 1 else [()]
                 for r in rows:
                     ixs = [(*r, q) for q in range(P.shape[-1])]
-                    group(label if first else "", [_is(M(*namer(key, ix, L.params)), g(P[ix])) for ix in ixs])
+                    group(label if first else "", [_is(_param(nt, L, li, key, ix), g(P[ix])) for ix in ixs])
                     first = False
             for key in LAYERS[L.type].state:
                 if key in L.record:
@@ -200,6 +200,14 @@ def _given_network(doc: Doc, tr, g: Fmt, per_row: int = 6) -> None:
     t = doc.table(_("Given"), [""] * width)
     t.rows = [r + [""] * (width - len(r)) for r in lines]
     t.compact = True
+
+
+def _param(nt, L, li: int, key: str, ix: tuple) -> M:
+    """A parameter named by its kind, as the run tables name it: γ and β of a normalisation with the layer number
+    (two norm layers never share a γ_1), others by the kind's own name (W_ih[1,2])."""
+    if LAYERS[L.type].normalises:
+        return nt.norm_param(li, key, tuple(int(i) for i in ix))
+    return M(*LAYERS[L.type].param_name(key, ix, L.params))
 
 
 def _given_sequences(tr, g: Fmt, group, alpha: M) -> None:

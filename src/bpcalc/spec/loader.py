@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 import unicodedata
 import warnings
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from bpcalc.registry import (
     OPTIMIZERS,
     neurons_only,
 )
+from bpcalc.spec.decimal_comma import note_decimal_comma
 from bpcalc.spec.yamlsrc import Located, load_yaml
 
 NETWORK_KEYS = {"name", "inputs", "targets", "layers", "loss", "learning_rate", "freeze", "input_labels",
@@ -271,6 +271,11 @@ def _wide_encoding(raw: bytes) -> str | None:
 
 def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None = None) -> Spec:
     """Validate YAML text as a network or graph spec."""
+    return _parse_spec(text, source, base_dir, note=True)
+
+
+def _parse_spec(text: str, source: str | None, base_dir: str | Path | None, note: bool) -> Spec:
+    """parse_spec; note: name a decimal comma in the error it caused (off when checking that a point cures it)."""
     doc = load_yaml(text, source)
     if isinstance(doc.data, (str, int, float, bool)) or doc.data is None:  # plain text (/etc/passwd) is a string
         raise _not_a_spec(source, _("it is plain text, not a mapping of keys such as `layers:`"))
@@ -286,7 +291,8 @@ def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None
         if "nodes" in data or "variables" in data:
             return _graph(doc, data)
     except SpecError as err:
-        _note_decimal_comma(err, text)
+        if note:
+            note_decimal_comma(err, text, lambda fixed: _parse_spec(fixed, source, base_dir, note=False))
         raise
     known = sorted(k for k in data if k in NETWORK_KEYS | GRAPH_KEYS)
     if not known:  # some other YAML or text file: its contents are not echoed back as "keys"
@@ -299,27 +305,6 @@ def parse_spec(text: str, source: str | None = None, base_dir: str | Path | None
     raise doc.error((), _("a spec needs `layers` (a network) or `nodes` (an expression graph); found keys: "
                           "{keys}").format(keys=", ".join(known)),
                     hint=_("`bpcalc init` writes a starter spec; `bpcalc examples` lists complete ones"))
-
-
-_DECIMAL_COMMA = re.compile(r"(?<![\w.,])(\d+),(\d+)(?![\w.])")
-
-
-def _note_decimal_comma(err: SpecError, text: str) -> None:
-    """Name a decimal comma (`[0,05, 0,10]`, which YAML reads as four numbers) in the error a spec with one met: the
-    first line where a comma between digits is no list's separator (a `, ` beside it, `,05` or `0,35`, no brackets)."""
-    for number, line in enumerate(text.splitlines(), 1):
-        body = line.split("#", 1)[0]
-        if body.strip().removeprefix("- ").startswith(("name:", "description:")):  # text, where `2,5` is no number
-            continue
-        found = list(_DECIMAL_COMMA.finditer(body))
-        rest = _DECIMAL_COMMA.sub("", body)
-        if found and (", " in rest or "[" not in body and "{" not in body
-                      or any(len(m[2]) > 1 and (m[2][0] == "0" or m[1] == "0") for m in found)):
-            fixed = _DECIMAL_COMMA.sub(r"\1.\2", body).strip().removeprefix("- ")
-            err.message += _(" (line {line}: `{written}` is written with a decimal comma, which YAML does not read "
-                             "as one number)").format(line=number, written=found[0][0])
-            err.hint = _("write decimals with a point: {fixed}").format(fixed=fixed)
-            return
 
 
 SPEC_SHAPE = N_("a spec is a YAML mapping such as `inputs: [0.1, 0.3]`, `targets: [0.03]`, `layers: [{weights: "

@@ -42,27 +42,49 @@ def _same(x):
     return x
 
 
+def hand(rnd) -> tuple:
+    """Hand rounding (`rnd`: engine.rounding's rounder, or None) as (written, read): a sum or product as written
+    (rounded only under the rule that rounds every result, --round-style every/truncate), a quotient or a value
+    read off a calculator (rounded under every style); -0 written 0."""
+    if rnd is None:
+        return _same, _same
+
+    def read(v):
+        return rnd(v) + 0.0
+
+    return (read if getattr(rnd, "every", False) else _same), read
+
+
 def back_normalised(g: np.ndarray, c: dict, paths: str = "all") -> np.ndarray:
     """∂E/∂x from g = ∂E/∂x̂ through x̂ = (x − μ)/σ with μ, σ² of the same values: the compact formula
     (1/(mσ))(m·g − Σg − x̂·Σ(g·x̂)). `paths` leaves paths out (the hand mistakes): "no_var" drops the path through σ²
-    (−x̂·Σ(g·x̂)), "no_mean" the path through μ (−Σg; through σ² the mean's own term is 0 anyway)."""
+    (−x̂·Σ(g·x̂)), "no_mean" the path through μ (−Σg; through σ² the mean's own term is 0 anyway). By hand g, Σg and
+    Σ(g·x̂) are written as the tables write them (rounded where every result is), the one quotient rounded."""
     axes, m, x_hat, std = c["axes"], c["m"], c["x_hat"], c["std"]
+    written, read = hand(c.get("rnd"))
+    g = written(g)
     out = m * g
     if paths != "no_mean":
-        out = out - g.sum(axis=axes, keepdims=True)
+        out = out - written(g.sum(axis=axes, keepdims=True))
     if paths != "no_var":
-        out = out - x_hat * (g * x_hat).sum(axis=axes, keepdims=True)
-    return (c.get("rnd") or _same)(out / (m * std))  # (by hand: the one quotient, rounded)
+        out = out - x_hat * written((g * x_hat).sum(axis=axes, keepdims=True))
+    return read(out / (m * std)) if c.get("rnd") is not None else out / (m * std)
 
 
 def three_paths(g: np.ndarray, x: np.ndarray, c: dict) -> dict:
     """The three paths of ∂E/∂x written apart (what the narration shows): through x̂ directly g/σ, through σ²
-    (∂E/∂σ² · 2(x − μ)/m) and through μ (∂E/∂μ / m), with ∂E/∂σ² and ∂E/∂μ."""
-    axes, m, mu, var, std = c["axes"], c["m"], c["mean"], c["var"], c["std"]
-    d_var = (g * (x - mu)).sum(axis=axes, keepdims=True) * -0.5 / (std ** 3)
-    d_mu = -(g / std).sum(axis=axes, keepdims=True) + d_var * (-2.0 * (x - mu)).sum(axis=axes, keepdims=True) / m
-    del var
-    return {"direct": g / std, "via_var": d_var * 2.0 * (x - mu) / m, "via_mean": np.broadcast_to(d_mu / m, x.shape),
+    (∂E/∂σ² · 2(x − μ)/m) and through μ (∂E/∂μ / m), with ∂E/∂σ² and ∂E/∂μ, and `total`, the three added. By hand
+    (c["rnd"]) each is rounded as a person writes it: ∂E/∂σ², ∂E/∂μ and each path hold a quotient (rounded), the
+    next going on from the rounded numbers; their sum is a sum of the numbers written (rounded only where every
+    result is, as a dense layer's sums)."""
+    axes, m, mu, std = c["axes"], c["m"], c["mean"], c["std"]
+    written, read = hand(c.get("rnd"))
+    d_var = read((g * (x - mu)).sum(axis=axes, keepdims=True) * -0.5 / (std ** 3))
+    d_mu = read(-(g / std).sum(axis=axes, keepdims=True)
+                + d_var * (-2.0 * (x - mu)).sum(axis=axes, keepdims=True) / m)
+    direct, via_var = read(g / std), read(d_var * 2.0 * (x - mu) / m)
+    via_mean = np.broadcast_to(read(d_mu / m), x.shape)
+    return {"direct": direct, "via_var": via_var, "via_mean": via_mean, "total": written(direct + via_var + via_mean),
             "grad_var": d_var, "grad_mean": d_mu}
 
 
@@ -108,7 +130,8 @@ def _g(P: dict, delta: np.ndarray) -> np.ndarray:
 def back(P: dict, hp: dict, delta: np.ndarray, c: dict, paths: str = "all") -> np.ndarray:
     g = _g(P, delta)
     if c.get("eval"):  # μ and σ² are constants (the running estimates): only the direct path
-        return (c.get("rnd") or _same)(g / c["std"])
+        written, read = hand(c.get("rnd"))
+        return read(written(g) / c["std"]) if c.get("rnd") is not None else g / c["std"]
     return back_normalised(g, c, paths)
 
 
@@ -119,16 +142,20 @@ def advance(state: dict, hp: dict, c: dict) -> dict:
     mom, m = hp["momentum"], c["m"]
     mean, var = c["mean"].reshape(-1), c["var"].reshape(-1)
     unbiased = (c.get("rnd") or _same)(var * m / (m - 1)) if m > 1 else var  # (a quotient: rounded by hand)
-    return {"running_mean": (1 - mom) * state["running_mean"] + mom * mean,
-            "running_var": (1 - mom) * state["running_var"] + mom * unbiased}
+    written = hand(c.get("rnd"))[0]  # (sums of products: rounded as written where every result is)
+    return {"running_mean": written((1 - mom) * state["running_mean"] + mom * mean),
+            "running_var": written((1 - mom) * state["running_var"] + mom * unbiased)}
 
 
 def record(c: dict) -> dict:
     """What the trace keeps: μ and σ² per feature (per sample for layernorm), x̂, and σ as the step used it
     (rounded by hand under --round; not in the JSON)."""
-    return {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"],
-            "std": c["std"].reshape(-1),
-            "per_sample": ("x_hat",)}  # (JSON: one sample's without the sample axis, as a and z)
+    out = {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"],
+           "std": c["std"].reshape(-1),
+           "per_sample": ("x_hat",)}  # (JSON: one sample's without the sample axis, as a and z)
+    if c.get("rnd") is not None:  # (--round N: the tables' backward rows rounded as the step rounded)
+        out["round"] = c["rnd"]
+    return out
 
 
 # ---------------------------------------------------------------- narration (read by the tables; shared with layernorm)
@@ -265,15 +292,16 @@ def _parts(L, batch: bool) -> dict:
     gamma = L.params.get("gamma")
     x = L.a_prev
     axes = _axes(x) if batch else tuple(range(1, x.ndim))
-    g = L.delta * (1.0 if gamma is None else (_per_feature(gamma, x.ndim) if batch else gamma))
+    written = hand(L.record.get("round"))[0]
+    g = written(L.delta * (1.0 if gamma is None else (_per_feature(gamma, x.ndim) if batch else gamma)))
     mean = L.record["mean"].reshape([-1 if a == (1 if batch else 0) else 1 for a in range(x.ndim)])
     var = L.record["var"].reshape(mean.shape)
     std = L.record["std"].reshape(mean.shape) if "std" in L.record else np.sqrt(var + L.hyper["epsilon"])
     c = {"axes": axes, "m": int(np.prod([x.shape[a] for a in axes])), "mean": mean, "var": var,
-         "std": std, "x_hat": L.record["x_hat"]}
+         "std": std, "x_hat": L.record["x_hat"], "rnd": L.record.get("round")}
     out = three_paths(g, x, c)
-    out.update(g=g, sum_g=g.sum(axis=axes, keepdims=True), sum_gx=(g * c["x_hat"]).sum(axis=axes, keepdims=True),
-               std=c["std"], m=c["m"])
+    out.update(g=g, sum_g=written(g.sum(axis=axes, keepdims=True)),
+               sum_gx=written((g * c["x_hat"]).sum(axis=axes, keepdims=True)), std=c["std"], m=c["m"])
     return out
 
 
@@ -352,6 +380,8 @@ def narrate_norm_backward(L, s: int, fmt, names, full: bool, grad_in, own_delta:
                                    _k(pt["sum_gx"], k, batch), words=not write))
             out.total += 4
     # ∂E/∂x per cell: the three paths added, then the compact formula
+    by_hand = rec.get("round") is not None  # (the paths' sum is then its own number: the rounded paths added)
+    apart = False  # (by hand, does the sum of the rounded paths differ from the compact formula's value?)
     for cell in idx:
         k = gr.of(s, cell)
         at = (s, *cell)
@@ -375,8 +405,10 @@ def narrate_norm_backward(L, s: int, fmt, names, full: bool, grad_in, own_delta:
         out.rows.append(nr.row(_path(dx, _("through μ")),
                                (f"∂E/∂μ / {m}", rf"\frac{{\partial E}}{{\partial \mu}} / {m}"),
                                f"{fmt.p_(dmu)} / {m}", via_mean))
+        total = pt["total"][at] if by_hand else grad_in[at]
+        apart = apart or (by_hand and abs(total - grad_in[at]) > 1e-9)  # (beyond float64's last bits)
         out.rows.append(nr.row(dx, (_("the three paths added"), r"\text{" + _("the three paths added") + "}"),
-                               f"{fmt.p_(direct)} + {fmt.p_(via_var)} + {fmt.p_(via_mean)}", grad_in[at]))
+                               f"{fmt.p_(direct)} + {fmt.p_(via_var)} + {fmt.p_(via_mean)}", total))
         out.rows.append(nr.row(dx, ("(1/(mσ))(m·g − Σg − x̂·Σ(g·x̂))",
                                     r"\frac{1}{m\sigma}\left(m g - \sum g - \hat{x} \sum g \hat{x}\right)"),
                                f"(1/({m}×{fmt(sd)}))×({m}×{fmt.p_(g)} − {fmt.p_(_k(pt['sum_g'], k, batch))} − "
@@ -387,6 +419,9 @@ def narrate_norm_backward(L, s: int, fmt, names, full: bool, grad_in, own_delta:
     else:
         out.notes.append(_("∂E/∂x reaches x three ways: through x̂ directly, through σ² and through μ; their sum "
                            "equals the compact formula (m = {m} values per group, σ = √(σ² + ε))").format(m=pt["m"]))
+        if apart:
+            out.notes.append(_("rounded as they are written, the three paths' sum and the compact formula can differ "
+                               "in the last decimal; the step goes on with the compact formula's value"))
     return out
 
 

@@ -1,8 +1,8 @@
 """dropout: each value kept (mask 1) or dropped (mask 0), the kept ones scaled by 1/(1 − p) (inverted dropout, as
 PyTorch), so nothing changes in expectation; `mode: eval` passes the input through. The mask is given (`mask`,
-shaped like the layer's input: one for every sample, or one per sample) or drawn from `seed` (each value kept with
-probability 1 − p), the same mask every time the layer runs. Backward: the gradient passes through kept units only,
-scaled the same way."""
+shaped like the layer's input: one for every sample, or one per sample), the same at every step, or drawn from
+`seed` afresh each training step, as nn.Dropout draws one each forward pass in training (see `draw`). Backward: the
+gradient passes through kept units only, scaled the same way."""
 
 from __future__ import annotations
 
@@ -19,18 +19,29 @@ KEYS = frozenset({"p", "mask", "seed", "mode"})
 
 
 def mask_for(hp: dict, shape: tuple) -> np.ndarray | None:
-    """The mask over a batch shaped `shape` (None: eval mode or p = 0, everything passes)."""
+    """The mask over a batch shaped `shape` (None: eval mode or p = 0, everything passes): the given one, or the
+    one `seed` draws for training step hp["step"] (see `draw`)."""
     if hp.get("mode", "train") == "eval" or hp["p"] == 0:
         return None
     m = hp.get("mask")
     if m is None:
-        return (np.random.default_rng(hp.get("seed", 0)).random(shape) >= hp["p"]).astype(np.float64)
+        return (draw(hp.get("seed", 0), hp.get("step", 0), shape) >= hp["p"]).astype(np.float64)
     if m.shape == tuple(shape):
         return m
     if m.shape == tuple(shape[1:]):
         return np.broadcast_to(m, shape)
     raise ValueError(_("the dropout mask is shaped {m}, but the batch is {n} sample(s) of {s}").format(
         m="×".join(map(str, m.shape)), n=shape[0], s="×".join(map(str, shape[1:]))))
+
+
+def draw(seed: int, step: int, shape: tuple) -> np.ndarray:
+    """The uniform numbers in [0, 1) behind a seeded mask at a training step (0: the first; the steps counted as
+    `training_state.step` counts them, so `step --save` then `step` goes on with the same sequence): numpy's PCG64
+    seeded with `seed` (np.random.default_rng(seed)'s generator), jumped ahead `step` times (PCG64.jumped: a stream
+    of its own per step), `shape` numbers drawn in C order; a value is kept where its number is ≥ p. Step 0 is
+    np.random.default_rng(seed).random(shape)."""
+    bits = np.random.PCG64(seed)
+    return np.random.Generator(bits.jumped(step) if step else bits).random(shape)
 
 
 def forward(P: dict, hp: dict, x: np.ndarray, scale: bool = True):
@@ -168,15 +179,17 @@ DROPOUT = LayerKind(
     schema={"p": {"type": "number", "minimum": 0, "maximum": 1,
                   "description": "dropout: the probability that a value is dropped (below 1)."},
             "mask": keys.arrays("dropout: 1 kept, 0 dropped, shaped like the layer's input (one for every sample) "
-                                "or one per sample."),
-            "seed": {"type": "integer", "minimum": 0, "description": "dropout, instead of `mask`: draw the mask."},
+                                "or one per sample; used at every step."),
+            "seed": {"type": "integer", "minimum": 0,
+                     "description": "dropout, instead of `mask`: draw a fresh mask each training step from this "
+                                    "seed (the first step's: np.random.default_rng(seed))."},
             "mode": NORM_SCHEMA["mode"]},
     name="dropout", help=N_("dropout: values dropped where the mask is 0, the kept ones scaled by 1/(1 − p) "
                             "(inverted dropout, as nn.Dropout); eval mode passes them through"),
     params=(), keys=KEYS, activation=False, parse=parse, out_shape=lambda layer, in_shape: tuple(in_shape),
     forward=forward, grads=lambda *args: None, back=back, torch=_torch,
     json=("mask", "a", "grad_a"), describe=lambda layer: f"dropout {layer.hyper['p']:g}", record=record,
-    hand_rounds=True,
+    hand_rounds=True, draws=True,
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, mistakes=MISTAKES, elementwise=True,
     new=Generator(word="dropout", syntax="dropout", read=read_word, out_shape=lambda st, in_shape: in_shape,
                   draw=_draw, samples=SAMPLES),

@@ -50,9 +50,12 @@ def back(P: dict, hp: dict, delta: np.ndarray, c: dict, paths: str = "all") -> n
 
 
 def record(c: dict) -> dict:
-    return {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"],
-            "std": c["std"].reshape(-1),
-            "per_sample": ("mean", "var", "x_hat")}  # (μ and σ² are each sample's own)
+    out = {"mean": c["mean"].reshape(-1), "var": c["var"].reshape(-1), "x_hat": c["x_hat"],
+           "std": c["std"].reshape(-1),
+           "per_sample": ("mean", "var", "x_hat")}  # (μ and σ² are each sample's own)
+    if c.get("rnd") is not None:  # (--round N: the tables' backward rows rounded as the step rounded)
+        out["round"] = c["rnd"]
+    return out
 
 
 def parse(rd, raw: dict, path: tuple, in_shape: tuple):
