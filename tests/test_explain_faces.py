@@ -124,6 +124,14 @@ def test_the_scan_finds_a_dispatch(tmp_path):
     assert why.count("the hand dispatch)") == 1
 
 
+def test_every_kind_with_parameters_is_explained():
+    """A kind with learnable parameters is explained: its own `explain` face, or the dense chain rule (a layer of
+    neurons) or the normalisation's (γ, β) in explain/chain.py; a new kind cannot leave explain --param silent."""
+    silent = [name for name, kind in LAYERS.items()
+              if kind.params and kind.explain is None and not kind.neurons and not kind.normalises]
+    assert not silent, f"give these kinds an `explain` face (registry/kinds.Explains): {silent}"
+
+
 def test_every_faced_kind_has_a_case():
     assert set(CASES) == set(FACED), "give each kind with an `explain` face a fixture here"
 

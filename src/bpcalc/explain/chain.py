@@ -1,8 +1,11 @@
 """A trace's gradients as derivations: per parameter the chain rule, each factor's formula, the numbers, the product.
 
 Networks: ∂E/∂w = ∂E/∂a · ∂a/∂z · ∂z/∂w, with a hidden layer's ∂E/∂a written as the sum over the paths through
-the next layer. Graphs: every path from the output back to the variable, node by node, and the backward walk
-that adds the paths where they meet (the composite-function example). Formulas come from ops.py and notation.py;
+the next layer. A layer kind with a derivation of its own (a kernel weight summed over positions, a recurrent
+parameter unrolled over the steps) gives it through its registry entry's `explain` face: its parameters, the names
+--param knows them by, the derivation; this module asks each layer's kind and never picks one by name. Graphs: every
+path from the output back to the variable, node by node, and the backward walk that adds the paths where they meet
+(the composite-function example). Formulas come from ops.py and notation.py;
 numbers from the trace. The only arithmetic here multiplies numbers the trace holds, to show one path's or one
 sample's product (products are exact under hand rounding too); every total shown is the trace's own.
 """
