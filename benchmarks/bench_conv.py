@@ -14,6 +14,8 @@ Peers, whole processes in one run (bench_train.py's launcher, interleaved and ro
   bpcalc       python -m bpcalc step SPEC --epochs 1 --format json
   numpy        baselines/numpy_conv.py, the tight im2col loop (the bound of training alone: bpcalc ≤ 1.2×)
   numpy+spec   the same loop behind argparse and PyYAML reading the same spec (whole process: bpcalc ≤ 1.1×)
+  numpy+typer  numpy+spec with typer (bpcalc's CLI library) parsing the command line: what typer alone costs
+               (information, no bound)
   torch        baselines/torch_conv.py, PyTorch CPU float64 (training alone: bpcalc ≤ 1.0×); skipped without torch
 Each reports the seconds its own training took (`seconds` in its JSON: training and loss_final). Memory: peak RSS
 of each process at N and N/2 samples; what is beyond the data itself (the .npy arrays' bytes) must not grow with
@@ -43,6 +45,7 @@ AGREE = bt.AGREE
 BOUND_TORCH = 1.0  # training alone, bpcalc / PyTorch
 BOUND_NUMPY = 1.2  # training alone, bpcalc / the NumPy loop
 BOUND_WHOLE = 1.1  # whole process, bpcalc / numpy+spec
+TYPER_PEER = "numpy+typer"  # numpy+spec parsing its command line with typer instead of argparse (information)
 GROWTH, SLACK = 0.1, 2.0  # memory beyond the data may grow by 10 % of the data's own growth + 2 MB (allocator)
 LR, BATCH, EPOCHS, DATA_SEED, INIT_SEED, FULL = 0.05, 32, 1, 2026, 7, 10_000
 SPEC = """name: LeNet-sized conv 1x28x28, {n} samples
@@ -123,6 +126,8 @@ def commands(case: dict, torch_py: str | None, with_bpcalc: bool) -> dict[str, l
     cmds["numpy"] = [PY, str(BASELINES / "numpy_conv.py"), *case["args"]]
     cmds[bt.SPEC_PEER] = [PY, str(BASELINES / "numpy_conv_spec.py"), str(case["spec"]), "--epochs", str(EPOCHS),
                           "--format", "json"]
+    cmds[TYPER_PEER] = [PY, str(BASELINES / "numpy_conv_typer.py"), str(case["spec"]), "--epochs", str(EPOCHS),
+                        "--format", "json"]
     if torch_py:
         cmds["torch"] = [torch_py, str(BASELINES / "torch_conv.py"), *case["args"]]
     return cmds
@@ -196,6 +201,11 @@ def show(res: dict[str, dict], n: int, repeats: int, bounds: list[str]) -> bool:
         print(f"   {bounds[-1]}; peak RSS {b['rss'] / f['rss']:.2f}× ({b['rss'] - f['rss']:+.1f} MB)")
         # what the whole process adds to the training it times: start-up, reading the spec and data, writing
         eb, ef = b["best"] - b["own"], f["best"] - f["own"]
+        if TYPER_PEER in res:
+            y = res[TYPER_PEER]
+            print(f"   (information) whole process, bpcalc / {TYPER_PEER}: {b['best'] / y['best']:.2f}×; typer in "
+                  f"place of argparse: {TYPER_PEER} / {bt.SPEC_PEER} {y['best'] / f['best']:.2f}× "
+                  f"({y['best'] - f['best']:+.3f} s)")
         print(f"   (information) outside training (whole process − training alone, best): bpcalc {eb:.3f} s, "
               f"{bt.SPEC_PEER} {ef:.3f} s ({eb - ef:+.3f} s); whole process, bpcalc / numpy: "
               f"{b['best'] / res['numpy']['best']:.2f}×")

@@ -109,19 +109,22 @@ def optimizer_state(opt: torch.optim.Optimizer, named: dict[str, torch.Tensor]) 
 
 
 def epoch_losses(opt: torch.optim.Optimizer, n: int, batch_size: int, epochs: int,
-                 batch_loss: Callable[[slice], torch.Tensor], per_row: int = 1) -> list[float]:
-    """Train `epochs` epochs over n rows in batches taken in order; each epoch's loss logged the usual way
-    (`running += loss.item() * rows in batch`, then `/ n`), each row counting per_row terms (steps of a sequence)."""
+                 batch_loss: Callable[[slice | torch.Tensor], torch.Tensor], per_row: int = 1,
+                 order: Callable[[int], np.ndarray] | None = None) -> list[float]:
+    """Train `epochs` epochs over n rows in batches; each epoch's loss logged the usual way (`running += loss.item()
+    * rows in batch`, then `/ n`), each row counting per_row terms (steps of a sequence). The batches are slices in
+    order, or with `order` (epoch from 0 -> the rows' order: a shuffled case) index tensors in that order."""
     losses = []
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        idx = None if order is None else order(epoch)
         running = 0.0
         for i in range(0, n, batch_size):
-            rows = slice(i, i + batch_size)
+            rows = slice(i, i + batch_size) if idx is None else torch.as_tensor(idx[i:i + batch_size])
             opt.zero_grad()
             loss = batch_loss(rows)
             loss.backward()
             opt.step()
-            running += loss.item() * len(range(n)[rows]) * per_row
+            running += loss.item() * min(batch_size, n - i) * per_row
         losses.append(running / (n * per_row))
     return losses
 

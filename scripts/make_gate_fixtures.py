@@ -11,8 +11,9 @@ after a recurrent one is nn.Linear on (N, T, H): it applies at every step.
 The spec follows issue 18: `type: lstm | gru` with weights_ih (G·H × F), weights_hh (G·H × H), biases_ih,
 biases_hh (G·H) in PyTorch's layouts, or the per-gate form `gates: {i: {weights_ih, weights_hh, biases}, …}` (one
 bias per gate: it is biases_ih, and the layer has no biases_hh); `h0`, `c0` (a vector of H: every sequence's
-start), `truncate: k` (the state is detached every k steps: the gradient from a loss term at step t reaches back to
-the first step of its chunk of k, so at most k steps). Inputs T × F for one sequence (a flat list: T steps of one
+start; or N × H, one row per sequence, a mini-batch taking its sequences' rows), `truncate: k` (the state is
+detached every k steps: the gradient from a loss term at step t reaches back to the first step of its chunk of k,
+so at most k steps). Inputs T × F for one sequence (a flat list: T steps of one
 feature), N × T × F for several; `targets_at: all` (targets T × outputs, N × T × outputs) or `last` (outputs,
 N × outputs). The loss is the mean over the (sequence, step) terms that enter it of the per-step loss (the sum of
 the per-output terms).
@@ -151,6 +152,12 @@ def train_cases() -> dict[str, dict]:
             inputs=uniform((4, 3, 2), s + 200), targets=uniform((4, 1), s + 201), targets_at="last",
             layers=[cell(kind, 2, 2, s + 202), dense(1, 2, s + 206, "linear")], loss="half_sse",
             learning_rate=0.05, batch_size=2, shuffle=False, optimizer={"type": "adam"}, epochs=3)
+        # one initial state per sequence (h0, c0 N × H) with mini-batches: each batch starts from its sequences' rows
+        out[f"{kind}_minibatch_h0_rows_sgd"] = dict(
+            inputs=uniform((4, 3, 2), s + 400), targets=uniform((4, 3, 1), s + 401), targets_at="all",
+            layers=[cell(kind, 2, 2, s + 402, h0=uniform((4, 2), s + 406, 0.8),
+                         **({"c0": uniform((4, 2), s + 407, 0.8)} if kind == "lstm" else {})),
+                    dense(1, 2, s + 408, "linear")], loss="half_sse", learning_rate=0.5, batch_size=2, epochs=2)
         out[f"{kind}_truncate2_sgd"] = dict(
             inputs=uniform((2, 5, 1), s + 300), targets=uniform((2, 5, 1), s + 301), targets_at="all",
             layers=[cell(kind, 1, 2, s + 302, truncate=2), dense(1, 2, s + 306, "linear")], loss="mse",

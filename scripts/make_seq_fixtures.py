@@ -15,11 +15,13 @@ layers z, a, grad_a, delta, gradients, new parameters; the loss per term and mea
 Arrays of one sequence (inputs written T × features) drop the sample axis, except sample_loss (per sequence
 and step, (n, T); (n,) for `targets_at: last`), which keeps it as for every network.
 train_*: per-epoch losses (`running += loss.item() · terms in batch`, then / all terms) and final parameters.
+`h0` is H values (every sequence's start) or N × H (one row per sequence): a mini-batch takes its sequences' rows.
 Run: python scripts/make_seq_fixtures.py   (needs torch; not a runtime or test dependency)
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from fixturelib import ACT, FIXTURES, F, epoch_losses, make_optimizer, uniform, write_json
 from fixturelib import loss_terms as _loss_terms
@@ -77,6 +79,9 @@ def run_cases() -> dict[str, dict]:
                                                               [[0.0], [0.0], [1.0], [0.0], [1.0]]],
                         layers=[rnn(2, 3, 72, activation="relu"), dense(1, 3, 76, "sigmoid")],
                         loss="binary_cross_entropy", learning_rate=0.5),
+        # the rnn layer is the output: its h at every step compared with the targets (no dense layer)
+        "several_T3_rnn_output": dict(inputs=uniform((2, 3, 1), 90), targets=uniform((2, 3, 2), 91, 0.5),
+                                      layers=[rnn(1, 2, 92, 0.9)], loss="half_sse", learning_rate=0.5),
         # softmax over classes per step, cross-entropy; adam
         "softmax_ce_adam": dict(inputs=uniform((2, 3, 2), 80), targets=[[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
                                                                      [[0, 0, 1], [1, 0, 0], [0, 1, 0]]],
@@ -92,6 +97,22 @@ def train_cases() -> dict[str, dict]:
                                   targets=uniform((3, 4, 1), 301 + 10 * i, 0.5),
                                   layers=[rnn(2, 3, 302 + 10 * i), dense(1, 3, 306 + 10 * i)], loss="half_sse",
                                   epochs=3, **o)
+    # one initial state per sequence (h0 N × H) with mini-batches: each batch starts from its own sequences' rows
+    out["minibatch_h0_rows_sgd"] = dict(
+        inputs=uniform((4, 3, 2), 500), targets=uniform((4, 3, 1), 501, 0.5),
+        layers=[rnn(2, 2, 502, 0.8, h0=uniform((4, 2), 506, 0.8)), dense(1, 2, 507)], loss="half_sse",
+        learning_rate=0.3, batch_size=2, epochs=2)
+    # … shuffled: a batch is the sequences of numpy's default_rng((seed, epoch − 1)).permutation(n), as bpcalc
+    # draws them, each with its own row of h0
+    out["minibatch_h0_rows_shuffle"] = dict(
+        inputs=uniform((5, 2, 1), 510), targets=uniform((5, 2, 1), 511, 0.5),
+        layers=[rnn(1, 2, 512, 0.8, h0=uniform((5, 2), 516, 0.8)), dense(1, 2, 517)], loss="half_sse",
+        learning_rate=0.3, batch_size=2, shuffle=True, seed=7, epochs=2, optimizer={"type": "momentum"})
+    # `freeze: [weights_hh]`: W_hh stays (requires_grad False, left out of the optimizer), the others train
+    out["freeze_weights_hh_adam"] = dict(
+        inputs=uniform((3, 4, 2), 520), targets=uniform((3, 4, 1), 521, 0.5),
+        layers=[rnn(2, 3, 522), dense(1, 3, 526)], loss="half_sse", freeze=["weights_hh"], epochs=3,
+        **OPTIMIZERS["adam"])
     out["minibatch_last_truncate"] = dict(
         inputs=uniform((4, 5, 1), 400), targets=uniform((4, 1), 401, 0.5), targets_at="last",
         layers=[rnn(1, 2, 402, truncate=2), dense(1, 2, 406)], loss="half_sse", learning_rate=0.3, batch_size=2,
@@ -105,7 +126,8 @@ def _data(c: dict) -> tuple[torch.Tensor, torch.Tensor, bool]:
     one = x.dim() <= 2
     x = x.reshape(1, -1, 1) if x.dim() == 1 else x.unsqueeze(0) if x.dim() == 2 else x
     n, T = x.shape[:2]
-    K = len(c["layers"][-1]["biases"])
+    last = c["layers"][-1]
+    K = len(last["weights_hh"]) if last.get("type") == "rnn" else len(last["biases"])
     t = torch.tensor(c["targets"], dtype=torch.float64)
     t = t.reshape(n, T, K) if c.get("targets_at", "all") == "all" else t.reshape(n, K)
     return x, t, one
@@ -116,21 +138,24 @@ class Net:
         self.layers = [lay if lay.get("type") == "rnn" else {"type": "dense", "activation": "sigmoid", **lay}
                        for lay in c["layers"]]
         self.params = []
+        frozen = set(c.get("freeze", ()))  # not updated: requires_grad False, left out of the optimizer
         for lay in self.layers:
             keys = RNN_PARAMS if lay["type"] == "rnn" else ("weights", "biases")
-            self.params.append({k: torch.tensor(lay[k], dtype=torch.float64).requires_grad_(True) for k in keys})
+            self.params.append({k: torch.tensor(lay[k], dtype=torch.float64).requires_grad_(k not in frozen)
+                                for k in keys})
 
     def flat_params(self) -> list[torch.Tensor]:
-        return [p for d in self.params for p in d.values()]
+        return [p for d in self.params for p in d.values() if p.requires_grad]
 
-    def forward(self, x: torch.Tensor, keep: dict | None = None) -> tuple[list, list]:
+    def forward(self, x: torch.Tensor, keep: dict | None = None, rows=slice(None)) -> tuple[list, list]:
+        """The network on x, the sequences `rows` of the case's (their rows of an N × H h0)."""
         zs, as_ = [], []
         a = x
         for li, (lay, P) in enumerate(zip(self.layers, self.params)):
             if lay["type"] == "rnn":
                 n, T, _ = a.shape
                 f = ACT[lay.get("activation", "tanh")]
-                h = torch.tensor(lay["h0"]).expand(n, -1) if "h0" in lay else torch.zeros(n, P["weights_hh"].shape[0])
+                h = _h0(lay, rows, n, P["weights_hh"].shape[0])
                 hs, pres = [], []
                 k = lay.get("truncate")
                 for t in range(T):
@@ -162,6 +187,14 @@ class Net:
         return zs, as_
 
 
+def _h0(lay: dict, rows, n: int, H: int) -> torch.Tensor:
+    """The initial state of n sequences: zeros, h0 (H values) for each, or the sequences' rows of h0 (N × H)."""
+    if "h0" not in lay:
+        return torch.zeros(n, H)
+    h0 = torch.tensor(lay["h0"])
+    return h0[rows] if h0.dim() == 2 else h0.expand(n, -1)
+
+
 def rows(c: dict, y: torch.Tensor) -> torch.Tensor:
     return y[:, -1] if c.get("targets_at", "all") == "last" else y.reshape(-1, y.shape[-1])
 
@@ -186,7 +219,7 @@ def self_check(c: dict, x: torch.Tensor, t: torch.Tensor) -> None:
     with torch.no_grad():
         for ours, theirs in zip(RNN_PARAMS, ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")):
             getattr(m, theirs).copy_(P[ours])
-    h0 = (torch.tensor(lay["h0"]).expand(x.shape[0], -1) if "h0" in lay else torch.zeros(x.shape[0], H))[None]
+    h0 = _h0(lay, slice(None), x.shape[0], H)[None]
     ref, _ = m(x, h0.contiguous())
     _zs, as_ = net.forward(x)
     assert torch.allclose(as_[0], ref, rtol=0, atol=1e-14), "unrolled rnn != nn.RNN"
@@ -256,8 +289,9 @@ def train(c: dict) -> dict:
     opt = make_optimizer(c, net.flat_params())
     n, bsz = x.shape[0], c.get("batch_size", x.shape[0])
     per_seq = x.shape[1] if c.get("targets_at", "all") == "all" else 1
-    losses = epoch_losses(opt, n, bsz, c["epochs"], lambda rows: mean_loss(c, net.forward(x[rows])[1][-1], t[rows]),
-                          per_seq)
+    order = (lambda e: np.random.default_rng((c.get("seed", 0), e)).permutation(n)) if c.get("shuffle") else None
+    losses = epoch_losses(opt, n, bsz, c["epochs"],
+                          lambda rows: mean_loss(c, net.forward(x[rows], rows=rows)[1][-1], t[rows]), per_seq, order)
     with torch.no_grad():
         final = mean_loss(c, net.forward(x)[1][-1], t).item()
     return {"epochs": c["epochs"], "losses": losses, "loss_final": final,

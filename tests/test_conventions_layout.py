@@ -1,7 +1,7 @@
 """Issue 20's conventions: the spec key round_style, classic momentum, input-major weights, a shared bias.
 
 Expected values are derived by hand in the comments (closed forms) or come from PyTorch float64 fixtures written
-by scripts/conventions_layout_fixtures.py (tests/fixtures/conventions_layout.json)."""
+by scripts/make_conventions_fixtures.py (tests/fixtures/conventions_layout.json)."""
 
 from __future__ import annotations
 

@@ -136,6 +136,17 @@ def test_a_bad_spec_gives_a_korean_message_and_exit_2(cli, tmp_path):
     assert r.exit_code == 2 and HANGUL.search(r.stderr)
 
 
+@pytest.mark.parametrize("text, english", [
+    ("inputs: [[1, 2, 3, 4]]\ntargets: [[1]]\nlayers:\n  - weights: [[0.1, 0.2, 0.3]]\n    biases: [0]\n", "values"),
+    ("inputs: [[1, 2], [3]]\ntargets: [[1], [0]]\nlayers:\n  - weights: [[0.1, 0.2]]\n", "number")])
+def test_counted_nouns_in_a_korean_error_are_korean(cli, tmp_path, text, english):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    r = cli("run", str(bad), "--lang", "ko", env=NO_LOCALE)
+    assert r.exit_code == 2 and r.stderr.startswith("오류: ")
+    assert english not in r.stderr and re.search(r"(값|수) \d개", r.stderr)
+
+
 def test_help_in_korean(cli):
     r = cli("run", "--help", "--lang", "ko", env={**NO_LOCALE, "COLUMNS": "100"})
     assert r.exit_code == 0

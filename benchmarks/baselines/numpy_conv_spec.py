@@ -36,7 +36,11 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--format", choices=["json"], default="json")
     args = ap.parse_args()
-    path = Path(args.spec)
+    return train_spec(Path(args.spec), args.epochs)
+
+
+def train_spec(path: Path, epochs: int) -> int:
+    """Read the spec and its .npy files, train, print the JSON; 2 for a spec of another shape."""
     spec = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     layers = spec.get("layers", [])
     shape = tuple((L.get("type", "dense"), L.get("activation")) for L in layers)
@@ -51,7 +55,7 @@ def main() -> int:
     conv, dense = layers[0], layers[3]
     init = [array(conv["weights"], base), array(conv["biases"], base), array(dense["weights"], base),
             array(dense["biases"], base)]
-    run(X, T, init, float(spec["learning_rate"]), int(spec.get("batch_size") or len(X)), args.epochs)
+    run(X, T, init, float(spec["learning_rate"]), int(spec.get("batch_size") or len(X)), epochs)
     return 0
 
 

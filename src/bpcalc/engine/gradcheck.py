@@ -302,6 +302,7 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
     if samples is not None and samples < n_all:
         rows = np.sort(np.random.default_rng([seed, 0]).choice(n_all, samples, replace=False))
         X, T = X[rows], T[rows]
+        net.take(rows)  # (their rows of a state given per sample: h0, c0)
     all_names = names if names is not None else param_paths(spec)
     all_labels = labels
 
@@ -313,7 +314,11 @@ def check_network(spec, eps: float = EPS, tolerance: float = TOLERANCE, atol: fl
         g, t_bp = _timed(backprop)
         net.loss_value(X, T)  # once untimed: the estimate is of the sweep's warm evaluations
         E, t_eval = _timed(lambda: net.loss_value(X, T))
-        t_all = None if rows is None else _timed(lambda: net.loss_value(spec.inputs, spec.targets))[1]
+        t_all = None
+        if rows is not None:
+            net.take()
+            t_all = _timed(lambda: net.loss_value(spec.inputs, spec.targets))[1]
+            net.take(rows)
 
     groups = []  # per layer and parameter kind: (key prefix, array, backprop gradient, index of its first name)
     at = 0

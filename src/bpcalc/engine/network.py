@@ -46,7 +46,9 @@ class Network:
         as_array = (lambda x: np.array(x, dtype=np.float64)) if copy else (lambda x: x)  # views: trained in place
         self.params = [{k: as_array(v) for k, v in P.items() if v is not None} for P in params]
         self.kinds: list[LayerKind] = [LAYERS[k] for k in (kinds or [DEFAULT_LAYER] * len(params))]
-        self.hypers = hypers or [{} for _ in params]
+        # each layer's settings as the spec gives them, and for the samples the engine runs now (rows_of: a batch
+        # takes its rows of a per-sample setting such as h0 given N × units)
+        self.hypers = self.all_hypers = hypers or [{} for _ in params]
         self.widths = widths or [P["weights"].shape[0] for P in self.params]  # values per sample of each output
         self.caches: list = [None] * len(params)  # what each layer's forward keeps for its backward
         # each layer's non-learned state (batchnorm's running estimates): handed to its forward inside P, moved by
@@ -69,6 +71,12 @@ class Network:
         self._lean = [act.identity or (act.unguarded is not None and act.unguarded.delta is not None)
                       for act in self.acts]
         self._any_lean, self._any_identity = any(self._lean), any(act.identity for act in self.acts)
+        self.per_row = rows_of(self.kinds, self.all_hypers, slice(None)) is not self.all_hypers
+
+    def take(self, rows=None) -> None:
+        """Run on the samples `rows` of the spec's from now on (a slice or an index array; None: all of them): a
+        setting given one row per sample (h0, c0) takes those rows."""
+        self.hypers = self.all_hypers if rows is None else rows_of(self.kinds, self.all_hypers, rows)
 
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> Network:
@@ -203,6 +211,8 @@ class Network:
             chunk = max(32, min(4096, 16384 // max(self.widths)))
         if any(self.states):  # batchnorm in training mode normalises over the whole batch: one chunk
             chunk = X.shape[0]  # (32 for 6×24×24 maps: 64 ran 30% slower)
+        if self.per_row:  # a state given per sample (h0 as N × units) has the rows of the samples run now: one chunk
+            chunk = X.shape[0]
         total = 0.0
         for i in range(0, X.shape[0], chunk):
             zs, as_ = self.forward(X[i:i + chunk], lean=True)
@@ -385,6 +395,17 @@ class Network:
                     P[name] = r(P[name])
             states.append(st)
         return states
+
+
+def rows_of(kinds: list[LayerKind], hypers: list[dict], rows) -> list[dict]:
+    """The layers' settings for the samples `rows` (a slice or an index array): a setting a kind may give one row per
+    sample (kind.sample_rows: h0, c0 as N × units) takes those rows; `hypers` itself when no layer has one."""
+    out, cut = [], False
+    for kind, hp in zip(kinds, hypers):
+        own = {k: hp[k][rows] for k in kind.sample_rows if isinstance(hp.get(k), np.ndarray) and hp[k].ndim == 2}
+        out.append({**hp, **own} if own else hp)
+        cut = cut or bool(own)
+    return out if cut else hypers
 
 
 def widths(spec: NetworkSpec) -> list[int]:

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from bpcalc.engine.network import Network, widths
+from bpcalc.engine.network import Network, rows_of, widths
 from bpcalc.i18n import Msg, _
 from bpcalc.registry import make_optimizer
 from bpcalc.spec.loader import NetworkSpec, TrainingState, param_key
@@ -125,12 +125,14 @@ class _FlatStep:
         self.rule(self.p, self.g, self.bufs, self.t, self.lr, True)  # scratch: g is refilled every batch
 
 
-def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray, states: list):
-    """`run`'s full record of the step about to be taken on this batch (computed on copies)."""
+def _trace_step(spec: NetworkSpec, flat: _Flat, opt, lr: float, xb: np.ndarray, tb: np.ndarray, states: list,
+                rows):
+    """`run`'s full record of the step about to be taken on this batch, the samples `rows` (computed on copies)."""
     from bpcalc.engine.network import run_network
-    from bpcalc.registry import stepper
+    from bpcalc.registry import LAYERS, stepper
 
-    layers = [replace(layer, params={n: v.copy() for n, v in flat.P[l].items()},
+    hypers = rows_of([LAYERS[layer.type] for layer in spec.layers], [layer.hyper for layer in spec.layers], rows)
+    layers = [replace(layer, params={n: v.copy() for n, v in flat.P[l].items()}, hyper=hypers[l],
                       state={n: v.copy() for n, v in states[l].items()}) for l, layer in enumerate(spec.layers)]
     state = TrainingState(0, opt.t, flat.buffers() if opt.t else {})
     sub = replace(spec, inputs=xb.copy(), targets=tb.copy(), layers=layers,
@@ -199,28 +201,33 @@ class NetworkRun:
         tbuf = np.empty((bs, *T.shape[1:])) if spec.shuffle else None
         seed = spec.seed if spec.seed is not None else 0
         traces = self.traces = []
+        per_row = net.per_row  # a state given per sample (h0 N × units): each batch takes its samples' rows
 
         def run_epoch(e: int, tracing: bool = False, progress=None) -> float:
             total = 0.0
-            if static is not None and not tracing and progress is None:
+            if static is not None and not tracing and progress is None and not per_row:
                 for xb, tb, m in static:
                     total += step(xb, tb, m)
                 return total / per
             perm = np.random.default_rng((seed, e - 1)).permutation(n) if static is None else None
             for bi in range(nb):
+                i = starts[bi]
                 if static is not None:
                     xb, tb, m = static[bi]
+                    rows = slice(i, i + m)
                 else:
-                    i = starts[bi]
                     m = min(bs, n - i)
-                    idx = perm[i:i + m]
-                    xb = np.take(X, idx, axis=0, out=xbuf[:m])
-                    tb = np.take(T, idx, axis=0, out=tbuf[:m])
+                    rows = perm[i:i + m]
+                    xb = np.take(X, rows, axis=0, out=xbuf[:m])
+                    tb = np.take(T, rows, axis=0, out=tbuf[:m])
+                if per_row:
+                    net.take(rows)
                 if tracing:
-                    traces.append((e, bi + 1, nb, _trace_step(spec, flat, opt, lr, xb, tb, net.states)))
+                    traces.append((e, bi + 1, nb, _trace_step(spec, flat, opt, lr, xb, tb, net.states, rows)))
                 total += step(xb, tb, m)
                 if progress is not None and (bi & 63) == 63:
                     progress(e, bi + 1, nb)
+            net.take()  # (the loss over all samples, after the epoch: every row)
             return total / per
 
         self.epoch = run_epoch

@@ -130,6 +130,10 @@ class _NetworkNames:
             name = rc.step_name((sym[1:], sym[1:]) if sym[0] == "∂" else sym, t, (j,))[0]
             name = (f"∂E/∂{name}" if sym[0] == "∂" else name) + self._layer(li)
             step = False
+        elif shown and li is None and g.field == "outputs_after" and self.kinds[self.last].sequence:
+            # the network's output is the recurrent layer's h: named as its tables name it, in every notation
+            # (JSON keeps the layer notation's a_j^(L) after, as before)
+            name, step = rc.step_name(rc.H_SYM, t, (j,))[0] + self._layer(self.last) + " after", False
         else:
             name, step = self.base(g.field, self.last if li is None else li, j, nt=nt), True
         if shown:  # the name shown: its sequence and step in the language chosen (JSON's stays English)

@@ -648,16 +648,24 @@ def _sequence_script(spec, dest: Path | None) -> str:
     lines.append("    raise ValueError(name)")
     lines.append('''
 
-def forward(x):
-    """Each layer's output before its activation (nn.RNN's h) and after, (n, T, units)."""
+def start(v, x, idx):
+    """An initial state of the sequences x: units values every sequence starts from, or N × units, one row per
+    sequence (idx: the rows of the sequences in x; None: all of them)."""
+    v = torch.tensor(v)
+    v = (v if idx is None else v[idx]) if v.dim() == 2 else v.expand(x.shape[0], -1)
+    return v[None].contiguous()
+
+
+def forward(x, idx=None):
+    """Each layer's output before its activation (nn.RNN's h) and after, (n, T, units); x: the sequences idx."""
     outs, as_ = [], []
     for i, layer in enumerate(layers):
         if not isinstance(layer, torch.nn.RNNBase):  # a module over the whole sequence at once
             z = layer(x)
         else:
-            h = None if H0[i] is None else torch.tensor(H0[i]).expand(x.shape[0], -1)[None].contiguous()
+            h = None if H0[i] is None else start(H0[i], x, idx)
             if CELL_STATE[i]:  # nn.LSTM's state is (h, c)
-                c0 = None if C0[i] is None else torch.tensor(C0[i]).expand(x.shape[0], -1)[None].contiguous()
+                c0 = None if C0[i] is None else start(C0[i], x, idx)
                 zero = torch.zeros(1, x.shape[0], layer.hidden_size)
                 h = None if h is None and c0 is None else (zero if h is None else h, zero if c0 is None else c0)
             k = TRUNCATE[i] or x.shape[1]

@@ -51,6 +51,33 @@ trained = {
 }
 '''
 
+# a sequence network's loop: each batch of sequences from its rows of an initial state given per sequence; the
+# loss the mean over the batch's (sequence, step) terms (every sequence has as many), so weighted by sequences
+SEQ_LOOP = '''
+losses = []
+n = X.shape[0]
+for epoch in range(FIRST_EPOCH, FIRST_EPOCH + EPOCHS):
+    order = torch.as_tensor(np.random.default_rng((SEED, epoch - 1)).permutation(n)) if SHUFFLE else torch.arange(n)
+    running = 0.0
+    for i in range(0, n, BATCH_SIZE):
+        idx = order[i:i + BATCH_SIZE]
+        loss = loss_of(forward(X[idx], idx)[1][-1], T[idx])  # the mean over the batch
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        running += loss.item() * len(idx)
+    losses.append(running / n)
+with torch.no_grad():
+    loss_final = loss_of(forward(X)[1][-1], T).item()
+
+trained = {
+    "epochs": [{"epoch": e, "loss": v} for e, v in enumerate(losses, FIRST_EPOCH)],
+    "loss_final": loss_final,
+    "layers": [{name: getattr(layers[i], attr).detach().tolist() for name, attr in PARAMS[i].items()}
+               for i in range(len(layers))],
+}
+'''
+
 GRAPH_LOOP = '''
 losses = []
 for epoch in range(FIRST_EPOCH, FIRST_EPOCH + EPOCHS):
@@ -81,6 +108,17 @@ def seeded_mask(seed, step, shape, p):
     bits = np.random.PCG64(seed)
     u = np.random.Generator(bits.jumped(step) if step else bits).random(shape)
     return torch.as_tensor((u >= p).astype(np.float64))
+'''
+
+PRINT_LAYERS = '''    for i, L in enumerate(trained.get("layers", [])):
+        if L["weights"] is not None:
+            print(f"layers[{i}]  W {L['weights']}")
+        if L["biases"] is not None:
+            print(f"           b {L['biases']}")
+'''
+SEQ_PRINT_LAYERS = '''    for i, L in enumerate(trained.get("layers", [])):
+        for name, value in L.items():
+            print(f"layers[{i}]  {name} {value}")
 '''
 
 PRINT = '''
@@ -136,25 +174,33 @@ def with_training(text: str, spec, epochs: int) -> str:
     head, sep, tail = text.rpartition(STEP_PRINT)
     assert sep, "the step's JSON print"
     text = head + "    pass  # " + _("with --json, printed below with the training") + "\n" + tail
-    marker = "\nVARIABLES = {" if spec.kind == "graph" else "\nzs, as_ = forward(X)\n"
+    seq = spec.kind == "network" and getattr(spec, "targets_at", None) is not None  # (PARAMS: its names per layer)
+    marker = "\nVARIABLES = {" if spec.kind == "graph" else "\nouts, as_ = forward(X)\n" if seq else \
+        "\nzs, as_ = forward(X)\n"
     at = text.index(marker)
     start = ("\nPARAMS = [p for group in opt.param_groups for p in group['params']]\n"
              "START = ([p.detach().clone() for p in PARAMS], copy.deepcopy(opt.state_dict()))  # "
              + _("for the training below") + "\n")
+    restart = RESTART
+    if seq:
+        start, restart = start.replace("PARAMS", "LEAVES"), restart.replace("PARAMS", "LEAVES")
     text = text[:at] + start + text[at:]
     text = text.replace("import json\n", "import copy\nimport json\n", 1)
     seeded = _seeded(spec)
     if spec.kind == "network" and (spec.shuffle or seeded) and "import numpy as np" not in text:
         text = text.replace("\nimport torch\n", "\nimport numpy as np\nimport torch\n", 1)
-    lines = _settings(spec, epochs) + [RESTART.rstrip("\n")]
+    lines = _settings(spec, epochs) + [restart.rstrip("\n")]
     if seeded:
         st = spec.optimizer.state
         lines += ["# " + _("each dropout drawn from a seed: a fresh mask every step, as bpcalc step draws it "
                            "(layer: (seed, p, input shape)); STEP counts the steps taken"),
                   f"SEEDED = {seeded!r}", f"STEP = {st.step if st is not None else 0}"]
         lines.append(SEEDED_MASK.rstrip("\n"))
+    printed = PRINT
     if spec.kind == "network":
-        loop = NETWORK_LOOP
+        loop = SEQ_LOOP if seq else NETWORK_LOOP
+        if seq:  # every parameter by its name
+            printed = PRINT.replace(PRINT_LAYERS, SEQ_PRINT_LAYERS)
         if seeded:
             fresh = ("{pad}for i, (seed, p, shape) in SEEDED.items():\n"
                      "{pad}    MASKS[i] = seeded_mask(seed, STEP, ({n}, *shape), p)\n")
@@ -176,4 +222,4 @@ def with_training(text: str, spec, epochs: int) -> str:
         g = parse_graph(spec)
         call = "forward(" + ", ".join(f"v_{n}" for n in g.variables) + ")"
         loop = GRAPH_LOOP.format(call=call, output=g.output)
-    return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + loop + PRINT
+    return text.rstrip("\n") + "\n" + "\n".join(lines) + "\n" + loop + printed

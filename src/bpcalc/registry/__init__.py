@@ -30,6 +30,13 @@ DEFAULT_OPTIMIZER: str = next(o.name for o in optimizers.ENTRIES if o.default)  
 IDENTITY: str = next(a.name for a in ACTIVATIONS.values() if a.identity)  # the activation of a kind without one
 
 
+def param_names(types: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The learnable parameters' names (spec and JSON keys) of the layer kinds `types` (None: every kind), each once,
+    in the kinds' order: weights, biases, weights_ih, …, gamma, beta, …"""
+    kinds = LAYERS.values() if types is None else (LAYERS[t] for t in types)
+    return tuple(dict.fromkeys(name for kind in kinds for name in kind.params))
+
+
 def neurons_only(types: Iterable[str]) -> bool:
     """Every layer (by type) a layer of neurons (dense): the network is shown and written the classic way."""
     return all(LAYERS[t].neurons for t in types)

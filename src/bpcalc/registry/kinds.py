@@ -60,7 +60,7 @@ class Unguarded:
     delta: Callable[[Array, Array, Array], Array] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Activation:
     """a = f(z), elementwise (or over a layer, for softmax); `local(z, a)` is da/dz (None: a full Jacobian)."""
 
@@ -109,7 +109,7 @@ class Activation:
 
 
 # ---------------------------------------------------------------- losses
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Loss:
     """A per-sample loss E = Σ_k terms_k(a, t); the loss of several samples is the mean of theirs (the sum with
     `reduction: sum`, whose faces `summed` holds: registry.loss_of).
@@ -168,7 +168,7 @@ class Loss:
         return Row(quantity, sym, numbers, float(value))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Pair:
     """An output activation with a loss whose δ = ∂E/∂z has a closed form from z, accurate where ∂E/∂a · ∂a/∂z
     is not (an output near or at 0 or 1). `fused`: tables show δ in closed form instead of the product."""
@@ -217,7 +217,7 @@ class Pair:
 
 
 # ---------------------------------------------------------------- graph functions (scalars)
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GraphFunction:
     """A scalar op of an expression graph: forward(*x), locals(*x, out) = (∂out/∂x_i, ...), and its forms."""
 
@@ -417,7 +417,7 @@ class Narration:
     total: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerMistake:
     """A known hand mistake in a layer of one kind (a face of its entry): its cause id (a contract: JSON
     `diagnosis.cause`), what it is in words (English, N_-marked; a `{how}` field, when present, is filled from
@@ -433,7 +433,7 @@ class LayerMistake:
     hows: tuple[tuple[str, str], ...] = ()  # (Mistake.where, words for {how}); () : one variant
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Generator:
     """A layer kind's face for `bpcalc new`: its word in --shape, the shape it makes, how its numbers are drawn."""
 
@@ -446,7 +446,7 @@ class Generator:
     samples: int = 1  # the fewest samples a problem with such a layer draws (batchnorm normalises over the batch)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Explains:
     """A layer kind's face for `explain --param`: its parameters as keys, the names --param knows each by, and the
     chain rule for one of them, term by term over the positions or steps it is used at, with the trace's numbers.
@@ -465,7 +465,7 @@ class Explains:
     group: str  # the explanation's list it joins, and the JSON's `{group}_params`: conv, rnn or attention
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerKind:
     """A kind of network layer (dense, conv2d, maxpool, …): every face of it in one record.
 
@@ -522,6 +522,9 @@ class LayerKind:
     # takes a sequence per sample, T × features (time first), and gives T × units (rnn, lstm, gru): a network whose
     # first layer is one reads its inputs as sequences, and dense layers after it apply to every step
     sequence: bool = False
+    # settings (hyper keys) that may hold one row per sample (a recurrent layer's h0 and c0 given N × units): a batch
+    # of the samples, in training or a check on some of them, takes its samples' rows (engine.network.rows_of)
+    sample_rows: tuple[str, ...] = ()
     # the torch.nn.Module class an exported script defines for this kind (attention's SelfAttention), where torch has
     # none: its `torch` face then names the class without the torch. prefix
     torch_source: str = ""

@@ -153,6 +153,8 @@ def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = F
         for key, new in L.new_params.items():
             name = _param(key, li + 2) if mixes_steps(L) else _n(_DENSE[key], li + 2)
             v.equation(doc, M(f"{name.text} new", rf"{{{name.tex}}}_{{\text{{new}}}}"), sym("="), v.param(new))
+            if key in tr.freeze:
+                doc.para(_("{p} is frozen: it stays as it is").format(p=name.text), "note")
     doc.heading(_("After the update"), 2)
     v.equation(doc, M("E after", r"E_{\text{after}}"), sym("="), M(v.f(tr.loss_after), v.f(tr.loss_after)))
     return doc

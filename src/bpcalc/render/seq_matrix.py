@@ -100,6 +100,8 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
             name = M(*_param(key)) if kinds[li].sequence else M(key[0].upper(), key[0].upper())
             v.equation(doc, M(f"{name.text}^({li + 2}) new", rf"{{{name.tex}}}^{{({li + 2})}}_{{\text{{new}}}}"),
                        sym("="), v.param(new))
+            if key in tr.freeze:
+                doc.para(_("{p} is frozen: it stays as it is").format(p=f"{name.text}^({li + 2})"), "note")
     doc.heading(_("After the update"), 2)
     v.equation(doc, M("E after", r"E_{\text{after}}"), sym("="), M(v.f(tr.loss_after), v.f(tr.loss_after)))
     return doc

@@ -24,6 +24,7 @@ from bpcalc.registry import (
     LOSSES,
     OPTIMIZERS,
     neurons_only,
+    param_names,
 )
 from bpcalc.spec.decimal_comma import note_decimal_comma
 from bpcalc.spec.yamlsrc import Located, load_yaml
@@ -44,6 +45,8 @@ REDUCTIONS = {"mean": "E is the mean over the samples (and over the outputs for 
                       "huber), as PyTorch's reduction='mean' (default)",
               "sum": "E is the sum over the samples (and over the outputs for mse, binary_cross_entropy, huber): "
                      "no 1/n, no 1/K, as PyTorch's reduction='sum'"}
+# `freeze:` takes these (every dense and conv2d layer's weights, biases: the names bpcalc has always taken) and any
+# other parameter name a layer of the spec has (weights_hh, gamma, weights_q …: registry.param_names)
 FREEZABLE = ("weights", "biases")
 # the notation profiles (explain/notation.py writes them): name -> what it is, for the schema and the docs
 NOTATIONS = {"layer": "the layer notation: z_j^(l), a_j^(l), w_jk^(l), b_j^(l), layer 1 = inputs (default)",
@@ -380,12 +383,17 @@ def non_negative(doc: Located, value: Any, path: tuple, what: str, hint: str | N
     return out
 
 
+# the nouns errors count with, in the language shown: singular, plural
+_NOUNS = {"number": (N_("number"), N_("numbers")), "bias": (N_("bias"), N_("biases")), "row": (N_("row"), N_("rows")),
+          "sample": (N_("sample"), N_("samples"))}
+
+
 def vector(doc: Located, value: Any, path: tuple, what: str = "number") -> np.ndarray:
     if not isinstance(value, list):
         hint = None
+        one, plural = (_(w) for w in _NOUNS[what])
         if isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            hint = _("write a list, even for one {what}: [{value}]").format(what=what, value=value)[:200]
-        plural = what + ("es" if what.endswith("s") else "s")
+            hint = _("write a list, even for one {what}: [{value}]").format(what=one, value=value)[:200]
         raise doc.error(path, _("expected a list of {plural}, found {typename} {short}").format(
                                   plural=plural, typename=_typename(value), short=_short(value)), hint)
     if not value:
@@ -395,6 +403,7 @@ def vector(doc: Located, value: Any, path: tuple, what: str = "number") -> np.nd
 
 def matrix(doc: Located, value: Any, path: tuple, what: str = "row") -> np.ndarray:
     """A list of equally long lists of numbers."""
+    what = _(_NOUNS[what][0])
     if not isinstance(value, list) or not value:
         raise doc.error(path, _("expected a list of {what}s (a list of lists of numbers), found {v}").format(
                                   what=what, v='an empty list' if value == [] else _typename(value)))
@@ -427,8 +436,14 @@ def _one_value_per_channel(doc: Located, layers: list, n: int, batch: int | None
                                    "to normalise with the running estimates"))
 
 
+_COUNTED = {"number": (N_("{n} number"), N_("{n} numbers")), "layer": (N_("{n} layer"), N_("{n} layers")),
+            "value": (N_("{n} value"), N_("{n} values")), "neuron": (N_("{n} neuron"), N_("{n} neurons"))}
+
+
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+    """"4 values", "1 layer", in the language shown."""
+    one, many = _COUNTED[noun]
+    return _(one if n == 1 else many).format(n=n)
 
 
 def _fold(name: str) -> str:
@@ -867,6 +882,13 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
                             hint=_("give the inputs as channels × rows × columns (an H×W list is one channel)")
                             if i == 0 else _("a {kind} layer goes before the dense layers").format(kind=kind.name))
         layer = kind.parse(rd, raw, path, shape)
+        for key in kind.sample_rows:  # a state given per sample (h0, c0 as N × units): one row per sequence
+            v = layer.hyper.get(key)
+            if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] != X.shape[0]:
+                raise doc.error(path + (key,), _("{key} has {m} rows but there are {n} sequences").format(
+                    key=key, m=v.shape[0], n=X.shape[0]),
+                    hint=_("give one row per sequence, or one row of {h} values that every sequence starts "
+                           "from").format(h=v.shape[1]))
         layer.type, layer.in_shape = kind.name, shape
         layer.out_shape = kind.out_shape(layer, shape)
         layers.append(layer)
@@ -911,9 +933,11 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
     freeze_raw = data.get("freeze", [])
     if isinstance(freeze_raw, str):
         freeze_raw = [freeze_raw]
+    freezable = tuple(dict.fromkeys((*FREEZABLE, *param_names(layer.type for layer in layers))))
     if not isinstance(freeze_raw, list):
-        raise doc.error(("freeze",), _("freeze is a list: [biases] or [weights]"))
-    freeze = frozenset(choice(doc, f, ("freeze", i), FREEZABLE, "parameter kind") for i, f in enumerate(freeze_raw))
+        raise doc.error(("freeze",), _("freeze is a list of parameter names: [biases], [weights] (this spec's: "
+                                       "{names})").format(names=", ".join(freezable)))
+    freeze = frozenset(choice(doc, f, ("freeze", i), freezable, "parameter kind") for i, f in enumerate(freeze_raw))
     batch = data.get("batch_size")
     if batch is not None:
         batch = positive_int(doc, batch, ("batch_size",))

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from bpcalc.engine.rounding import ROUND_STYLES
-from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS
+from bpcalc.registry import ACTIVATIONS, DEFAULT_LAYER, FUNCTIONS, LAYERS, LOSSES, OPTIMIZERS, param_names
 from bpcalc.spec.loader import (
     FREEZABLE,
     GRAPH_LOSSES,
@@ -43,6 +43,9 @@ LABEL = {"type": ["string", "number"]}
 NAME = {"type": ["string", "number"], "description": "A title shown above the output."}
 DESCRIPTION = {"type": "string", "description": "Free text; not used by the calculation."}
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# `freeze:`'s names: every kind's parameters (the loader takes weights, biases and those of the spec's layers)
+_FREEZE = tuple(dict.fromkeys((*FREEZABLE, *param_names())))
+_FREEZE_ONE = "A parameter name: " + ", ".join(_FREEZE) + "."
 
 
 def _number(description: str, minimum: float | None = None, maximum: float | None = None,
@@ -229,9 +232,10 @@ def _network() -> dict:
         "reduction": _enum(REDUCTIONS, "How the loss of several samples is reduced, as PyTorch's `reduction`: "
                            + "; ".join(f"{k}: {v}" for k, v in REDUCTIONS.items()) + "."),
         "learning_rate": _learning_rate(0.5),
-        "freeze": {"anyOf": [_enum(FREEZABLE, "weights or biases"),
-                             {"type": "array", "items": _enum(FREEZABLE, "weights or biases")}],
-                   "description": "Parameter kinds that are not updated."},
+        "freeze": {"anyOf": [_enum(_FREEZE, _FREEZE_ONE), {"type": "array", "items": _enum(_FREEZE, _FREEZE_ONE)}],
+                   "description": "Parameters that are not updated, by name (their gradients are still shown): "
+                                  "weights, biases (every dense and conv2d layer's) or any parameter name a layer "
+                                  "of the spec has (weights_hh, gamma, …)."},
         "expected": _expected(),
         "seed": {"type": "integer", "minimum": 0, "maximum": MAX_INT64,
                  "description": "Seed for `units` initialisation and shuffling."},

@@ -95,7 +95,7 @@ GRU = LayerKind(
     name="gru", rank=102, schema=gated.SCHEMA, required=gated.REQUIRED,
     help=N_("a gated recurrent unit over the sequence (gates r, z, n as PyTorch's nn.GRU): h carried "
             "from step to step, h at every step out"),
-    params=gated.PARAMS, keys=gated.KEYS, activation=False, parse=parse, sequence=True,
+    params=gated.PARAMS, keys=gated.KEYS, activation=False, parse=parse, sequence=True, sample_rows=STATES,
     out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back,
     torch=lambda layer: gated.torch_module("GRU", layer),

@@ -100,6 +100,7 @@ LSTM = LayerKind(
     help=N_("a long short-term memory cell over the sequence (gates i, f, g, o as PyTorch's nn.LSTM): "
             "h and c carried from step to step, h at every step out"),
     params=gated.PARAMS, keys=gated.KEYS | {"c0"}, activation=False, parse=parse, sequence=True,
+    sample_rows=STATES,
     out_shape=lambda layer, in_shape: (*in_shape[:-1], layer.params["weights_hh"].shape[1]),
     forward=forward, grads=grads, back=back,
     torch=lambda layer: gated.torch_module("LSTM", layer),
