@@ -46,8 +46,9 @@ def _tags() -> set[str]:
 
 
 def _modules() -> set[str]:
-    """The modules that define the faces (registry/layers/*_explain.py)."""
-    return {getattr(face, f).__module__ for face in FACED.values() for f in ("keys", "names", "derive")}
+    """The modules that hold the faces' code (registry/layers/derive/), and their package."""
+    found = {getattr(face.load(), f).__module__ for face in FACED.values() for f in ("keys", "names", "derive")}
+    return found | {m.rsplit(".", 1)[0] for m in found}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -105,13 +106,13 @@ def test_the_scan_finds_a_dispatch(tmp_path):
     looks for, and a mere mention in a docstring is not."""
     tags, modules = _tags(), _modules()
     assert {"cw", "cb", "rnn", "att"} <= tags
-    assert "bpcalc.registry.layers.conv2d_explain" in modules
+    assert {"bpcalc.registry.layers.derive.conv2d", "bpcalc.registry.layers.derive"} <= modules
     pkg = tmp_path / "explain"
     pkg.mkdir()
     (pkg / "chain.py").write_text(
         '"""Derives "cw" keys."""\n'
-        "from bpcalc.registry.layers.recurrent_explain import derive_rnn\n"
-        "from bpcalc.registry.layers import attention_explain\n"
+        "from bpcalc.registry.layers.derive.recurrent import derive_rnn\n"
+        "from bpcalc.registry.layers.derive import attention\n"
         "def explain(chosen, trace, k):\n"
         '    conv = [k for k in chosen if k[0] in ("cw", "cb")]\n'
         '    if trace.layers[k[1]].type == "lstm":\n'
@@ -130,6 +131,16 @@ def test_every_kind_with_parameters_is_explained():
     silent = [name for name, kind in LAYERS.items()
               if kind.params and kind.explain is None and not kind.neurons and not kind.normalises]
     assert not silent, f"give these kinds an `explain` face (registry/kinds.Explains): {silent}"
+
+
+def test_the_derivations_load_only_when_explain_asks():
+    """The faces' code (and its data classes) is imported by explain --param on such a layer, not by run."""
+    from conftest import modules_loaded
+
+    modules = tuple(sorted(_modules()))
+    assert modules_loaded(["run", "conv", "-f", "json"], modules) == []
+    loaded = modules_loaded(["explain", "conv", "--param", "layers.0.weights.0.0.0.0", "-f", "json"], modules)
+    assert "bpcalc.registry.layers.derive.conv2d" in loaded and "bpcalc.registry.layers.derive.recurrent" not in loaded
 
 
 def test_every_faced_kind_has_a_case():

@@ -451,18 +451,29 @@ class Explains:
     """A layer kind's face for `explain --param`: its parameters as keys, the names --param knows each by, and the
     chain rule for one of them, term by term over the positions or steps it is used at, with the trace's numbers.
 
-    Each face takes the layer's trace (engine/trace.py's LayerTrace: its parameters, gradients, z, a, δ, record)
-    and never computes a value but each term's product of two numbers the trace holds; `fmt` (Formats) writes the
-    numbers. explain/chain.py asks every layer's kind for it; the renderers write the derivation it returns."""
+    Each takes the layer's trace (engine/trace.py's LayerTrace: its parameters, gradients, z, a, δ, record) and
+    computes no value but each term's product of two numbers the trace holds; `fmt` (Formats) writes the numbers.
+    explain/chain.py asks every layer's kind; the renderers write the derivation it returns. The code lives in the
+    kind's module of registry/layers/derive/, which `load` imports the first time it is asked (its data classes
+    would cost every other command start-up time)."""
 
-    keys: Callable[[Any, int], list[tuple]]  # (layer trace, layer index) -> keys: tuples, the layer index second
-    # (layer trace, key, the layer's number in the notation shown, the notation's profile) -> the names --param
-    # knows the parameter by: as the tables write it, and its JSON paths
-    names: Callable[[Any, tuple, int, str], list[str]]
-    # (layer trace, key, number, fmt, full, profile) -> the derivation: its name, lhs, lines (M), terms with their
-    # texts, the gradient, old and new value (data the renderers read: render/explain_report.py)
-    derive: Callable[..., Any]
-    group: str  # the explanation's list it joins, and the JSON's `{group}_params`: conv, rnn or attention
+    group: str  # the explanation's list the derivations join, and the JSON's `{group}_params`: conv, rnn, attention
+    load: Callable[[], Any]  # () -> the face's functions: keys, names, derive (derive/common.Face)
+
+    def keys(self, layer: Any, li: int) -> list[tuple]:
+        """The layer's parameters as keys: tuples, the layer index second."""
+        return self.load().keys(layer, li)
+
+    def names(self, layer: Any, key: tuple, number: int, profile: str) -> list[str]:
+        """The names --param knows a parameter by (the layer's number in the notation shown, the notation's
+        profile): as the tables write it, and its JSON paths."""
+        return self.load().names(layer, key, number, profile)
+
+    def derive(self, layer: Any, key: tuple, number: int, fmt: Formats, full: bool = False,
+               profile: str = "layer") -> Any:
+        """The derivation (derive/common.Derivation): its name, lhs, lines, terms with their texts, the gradient,
+        old and new value; with `full`, every term written out."""
+        return self.load().derive(layer, key, number, fmt, full, profile)
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,6 @@ import numpy as np
 from bpcalc.explain.chain import MAX_SAMPLES_WRITTEN, Explanation, Factor, ParamDerivation, num, tex_literal
 from bpcalc.explain.functions import FunctionDerivation
 from bpcalc.i18n import Msg, _
-from bpcalc.registry.layers.recurrent_explain import gate_words
 from bpcalc.render.doc import Doc, M
 
 NUM = {3}
@@ -104,6 +103,8 @@ def _rnn_block(doc: Doc, rd, level: int) -> None:
 
 def _gated_block(doc: Doc, rd, level: int) -> None:
     """One parameter of an lstm or gru layer: the chain rule through its gate's δ, unrolled over the steps."""
+    from bpcalc.registry.layers.derive.recurrent import gate_words
+
     doc.heading(_("Layer {l}: {kind}").format(l=rd.l, kind=rd.cell), level + 1)
     doc.heading(rd.lhs.text, level + 2)
     doc.para(_("{p} (JSON: {path}) enters gate {g}'s sum at every step, so its gradient is the sum over the "

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from bpcalc.registry.kinds import Explains, Formats
-from bpcalc.registry.layers import derivation as dv
+from bpcalc.registry.kinds import Formats
 from bpcalc.registry.layers.attention_narrate import param_sym
+from bpcalc.registry.layers.derive import common as dv
 from bpcalc.registry.written import M
 
 
@@ -111,4 +111,4 @@ def derive(L: Any, key: tuple, number: int, f: Formats, full: bool = False, prof
                                **dv.numbers(f, g, P[name][ix], L.new_params[name][ix]))
 
 
-EXPLAINS = Explains(keys=keys, names=names, derive=derive, group="attention")
+FACE = dv.Face(keys, names, derive)

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from bpcalc.i18n import _
-from bpcalc.registry.kinds import Explains, Formats
-from bpcalc.registry.layers import derivation as dv
+from bpcalc.registry.kinds import Formats
 from bpcalc.registry.layers import gated_narrate as gn
 from bpcalc.registry.layers import recurrent as rc
+from bpcalc.registry.layers.derive import common as dv
 from bpcalc.registry.written import M, Sym
 
 
@@ -175,9 +175,6 @@ def gate_words(rd: GatedDerivation) -> str:
             ).format(sup=gn.SUP[rd.gate])
 
 
-RNN = Explains(keys=keys, names=_names(rc.param_sym), derive=derive_rnn, group="rnn")
-
-
-def gated(cell_state: bool) -> Explains:
-    """The face of a gated cell: an LSTM's (cell_state: its c_t carries δ too) or a GRU's."""
-    return Explains(keys=keys, names=_names(gn.param_name), derive=_derive_gated(cell_state), group="rnn")
+RNN = dv.Face(keys, _names(rc.param_sym), derive_rnn)
+LSTM = dv.Face(keys, _names(gn.param_name), _derive_gated(cell_state=True))  # its c_t carries δ too
+GRU = dv.Face(keys, _names(gn.param_name), _derive_gated(cell_state=False))

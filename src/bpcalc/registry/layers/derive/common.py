@@ -1,17 +1,26 @@
-"""What the layer kinds' `explain` faces (kinds.Explains) share: ∂E/∂θ's name, the sum over positions or steps (and
-samples), the chain rule's first line, how many terms are written out, and the closing lines: each term's two
-factors, their products and the trace's own total. Values come from the trace; the only arithmetic, in the faces,
-is each term's product of two numbers the trace holds."""
+"""What the layer kinds' derivations (their `explain` faces, kinds.Explains) share: ∂E/∂θ's name, the sum over
+positions or steps (and samples), the chain rule's first line, how many terms are written out, and the closing
+lines: each term's two factors, their products and the trace's own total. Values come from the trace; the only
+arithmetic, in the faces, is each term's product of two numbers the trace holds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from bpcalc.registry.kinds import Formats
 from bpcalc.registry.written import M, Sym
 
 TERMS = 24  # terms a derivation writes out (more with --full); the JSON has all
+
+
+class Face(NamedTuple):
+    """What a kind's `explain` face loads (kinds.Explains: the signatures): its keys, names and derive."""
+
+    keys: Callable[[Any, int], list[tuple]]
+    names: Callable[[Any, tuple, int, str], list[str]]
+    derive: Callable[..., Any]
 
 
 @dataclass(kw_only=True)

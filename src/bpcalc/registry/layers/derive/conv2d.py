@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from bpcalc.i18n import _
-from bpcalc.registry.kinds import Explains, Formats
-from bpcalc.registry.layers import derivation as dv
+from bpcalc.registry.kinds import Formats
+from bpcalc.registry.layers.derive import common as dv
 from bpcalc.registry.written import M
 
 
@@ -130,4 +130,4 @@ def _derive_bias(L: Any, key: tuple, number: int, f: Formats, full: bool, ng: bo
                           kind="bias", **dv.numbers(f, L.grad_biases[o], L.biases[o], L.new_biases[o]))
 
 
-EXPLAINS = Explains(keys=keys, names=names, derive=derive, group="conv")
+FACE = dv.Face(keys, names, derive)
