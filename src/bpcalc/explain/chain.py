@@ -173,7 +173,7 @@ class Explanation:
     output_layer: int | None = None  # networks: the output layer's number l
     layer_numbers: dict[int, int] = field(default_factory=dict)  # l -> the layer's number in the notation shown
     shown: int = 1  # samples whose factors are written out (the first few; all with --full): their texts only
-    # the derivations of the layer kinds' own `explain` faces (registry/layers/*_explain.py), by the face's group:
+    # the derivations of the layer kinds' own `explain` faces (registry/layers/derive/), by the face's group:
     conv: list = field(default_factory=list)  # ConvDerivation: kernel weights of conv2d layers
     rnn: list = field(default_factory=list)  # RnnDerivation, GatedDerivation: recurrent parameters, over the steps
     attention: list = field(default_factory=list)  # AttentionDerivation: an attention layer's
