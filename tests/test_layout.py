@@ -58,3 +58,21 @@ def test_no_module_names_a_cli_flag_in_a_library_error():
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "SpecError" and node.args:
                 first = ast.unparse(node.args[0])
                 assert not re.search(r"--[a-z]", first), f"{path.relative_to(PKG)}: {first}"
+
+
+REGISTRY = sorted((PKG / "registry").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", REGISTRY, ids=lambda p: str(p.relative_to(PKG)))
+def test_the_registry_imports_only_itself_numpy_and_i18n(path):
+    """The registry is the bottom layer: every face of an entry (explain's derivations too) takes what it needs from
+    its arguments, never from the engine, explain or render (lazy imports count)."""
+    import sys
+
+    bad = {m for m in _imports(path) if not m.startswith(("bpcalc.registry", "bpcalc.i18n"))}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    others = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} | {
+        n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and not n.level}
+    bad |= {m for m in others if not m.startswith("bpcalc") and m.split(".")[0] not in sys.stdlib_module_names
+            and m.split(".")[0] != "numpy"}
+    assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}"

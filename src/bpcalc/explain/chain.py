@@ -1,8 +1,11 @@
 """A trace's gradients as derivations: per parameter the chain rule, each factor's formula, the numbers, the product.
 
 Networks: ∂E/∂w = ∂E/∂a · ∂a/∂z · ∂z/∂w, with a hidden layer's ∂E/∂a written as the sum over the paths through
-the next layer. Graphs: every path from the output back to the variable, node by node, and the backward walk
-that adds the paths where they meet (the composite-function example). Formulas come from ops.py and notation.py;
+the next layer. A layer kind with a derivation of its own (a kernel weight summed over positions, a recurrent
+parameter unrolled over the steps) gives it through its registry entry's `explain` face: its parameters, the names
+--param knows them by, the derivation; this module asks each layer's kind and never picks one by name. Graphs: every
+path from the output back to the variable, node by node, and the backward walk that adds the paths where they meet
+(the composite-function example). Formulas come from ops.py and notation.py;
 numbers from the trace. The only arithmetic here multiplies numbers the trace holds, to show one path's or one
 sample's product (products are exact under hand rounding too); every total shown is the trace's own.
 """
@@ -17,14 +20,13 @@ import numpy as np
 
 from bpcalc.engine.trace import GraphTrace, NetworkTrace
 from bpcalc.errors import SpecError
-from bpcalc.explain.conv_chain import conv_keys, conv_names, derive_conv
 from bpcalc.explain.mathtext import M
 from bpcalc.explain.names import Names
 from bpcalc.explain.notation import Notation, d, join
 from bpcalc.explain.numfmt import Fmt, for_trace
 from bpcalc.i18n import Msg, _
 from bpcalc.registry import ACTIVATIONS, GRAPH_OPS, LAYERS, LOSSES, optimizer_class, written
-from bpcalc.registry.kinds import Optimizer
+from bpcalc.registry.kinds import Explains, Optimizer
 from bpcalc.registry.layers.narrate import terms
 from bpcalc.spec.expr import is_literal as _is_literal
 
@@ -171,9 +173,10 @@ class Explanation:
     output_layer: int | None = None  # networks: the output layer's number l
     layer_numbers: dict[int, int] = field(default_factory=dict)  # l -> the layer's number in the notation shown
     shown: int = 1  # samples whose factors are written out (the first few; all with --full): their texts only
-    conv: list = field(default_factory=list)  # conv_chain.ConvDerivation: kernel weights of conv2d layers
-    rnn: list = field(default_factory=list)  # rnn_chain.RnnDerivation: recurrent parameters, unrolled over the steps
-    attention: list = field(default_factory=list)  # attention_chain.AttentionDerivation: an attention layer's
+    # the derivations of the layer kinds' own `explain` faces (registry/layers/derive/), by the face's group:
+    conv: list = field(default_factory=list)  # ConvDerivation: kernel weights of conv2d layers
+    rnn: list = field(default_factory=list)  # RnnDerivation, GatedDerivation: recurrent parameters, over the steps
+    attention: list = field(default_factory=list)  # AttentionDerivation: an attention layer's
 
 
 # ====================================================================== tex of ops' plain-text templates
@@ -220,7 +223,7 @@ def _network_params(tr: NetworkTrace) -> list[tuple]:
         if kind.param_name is not None and (L.a.ndim == 2 or kind.normalises):  # γ and β (by their flat index)
             keys += [(name, li, c, 0) for name, P in L.params.items() for c in range(P.size)]
             continue
-        if not kind.neurons:  # kernel weights: conv_chain.conv_keys
+        if not kind.neurons:  # kernel weights: the kind's own `explain` face (_faced)
             continue
         J, K = L.weights.shape
         keys += [("w", li, j, k) for j in range(J) for k in range(K)]
@@ -799,10 +802,11 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
                 kind, li, j, k = key
                 if kind == "b" and nt.shares_bias(li):  # mazur's b1: the biases of a layer under one name
                     groups.setdefault(nt.b(li, j).text, []).append(key)
-        for ckey in conv_keys(trace):
-            for nt in profiles:  # the notation shown, and the layer notation
-                for nm in conv_names(trace, ckey, nt.number(ckey[1]), nt.profile == "ng"):
-                    table.setdefault(nm, ckey)
+        for li, face in _faced(trace):
+            for fkey in face.keys(trace.layers[li], li):
+                for nt in profiles:  # the notation shown, and the layer notation
+                    for nm in face.names(trace.layers[li], fkey, nt.number(li), nt.profile):
+                        table.setdefault(nm, fkey)
         for key in keys:
             kind, li, j, k = key
             table.setdefault(f"layers.{li}.grad_{'weights' if kind == 'w' else 'biases'}"
@@ -866,20 +870,39 @@ def explain(trace, precision: int = 4, params: list[str] | None = None, full: bo
     layer notation), written in `notation` (default: the trace's). Each sample's numbers are written out for the
     first few samples (every one with `full`); the values of all are kept."""
     fmt = for_trace(precision, trace)
-    if isinstance(trace, NetworkTrace) and trace.targets_at is not None:  # a sequence network: explain/rnn_chain.py
-        return _with_rnn(trace, fmt, params, full, notation)
+    if isinstance(trace, NetworkTrace) and trace.targets_at is not None:  # a sequence network: unrolled over steps
+        return _sequence(trace, fmt, params, full, notation)
     chosen = select(trace, params)
     if isinstance(trace, GraphTrace):
         return _texts(explain_graph(trace, fmt, chosen), fmt)
-    conv = [k for k in chosen or [] if k[0] in ("cw", "cb")]
-    if conv:
-        return _with_conv(trace, fmt, [k for k in chosen if k[0] not in ("cw", "cb")], conv, full, notation)
+    own = [k for k in chosen or [] if _face(trace, k[1]) is not None]
+    if own:
+        return _with_faces(trace, fmt, [k for k in chosen if k not in own], own, full, notation)
     return _texts(explain_network(trace, fmt, chosen, trace.n if full else MAX_SAMPLES_WRITTEN, notation), fmt)
 
 
-def _with_conv(trace: NetworkTrace, fmt: Fmt, dense: list[tuple], conv: list[tuple], full: bool,
-               notation: str | None) -> Explanation:
-    """Kernel weights of conv2d layers named with --param (and any dense parameters named beside them)."""
+def _face(trace: NetworkTrace, li: int) -> Explains | None:
+    """Layer li's kind's own derivation (its `explain` face), or None: the dense chain rule of this module."""
+    return LAYERS[trace.layers[li].type].explain
+
+
+def _faced(trace: NetworkTrace) -> list[tuple[int, Explains]]:
+    """The layers whose kind derives its own parameters, with that face."""
+    return [(li, face) for li in range(len(trace.layers)) if (face := _face(trace, li)) is not None]
+
+
+def _derive(ex: Explanation, trace: NetworkTrace, fmt: Fmt, keys: list[tuple], full: bool, nt: Notation) -> None:
+    """Each key's derivation by its layer's kind, into the explanation's list for the face's group."""
+    for key in keys:
+        face = _face(trace, key[1])
+        getattr(ex, face.group).append(face.derive(trace.layers[key[1]], key, nt.number(key[1]), fmt, full,
+                                                   nt.profile))
+
+
+def _with_faces(trace: NetworkTrace, fmt: Fmt, dense: list[tuple], own: list[tuple], full: bool,
+                notation: str | None) -> Explanation:
+    """Parameters named with --param that their layer's kind derives (conv2d's kernel weights), and any dense
+    parameters named beside them."""
     if dense:
         ex = _texts(explain_network(trace, fmt, dense, trace.n if full else MAX_SAMPLES_WRITTEN, notation), fmt)
     else:
@@ -887,16 +910,13 @@ def _with_conv(trace: NetworkTrace, fmt: Fmt, dense: list[tuple], conv: list[tup
                          Msg("{network}; δ = ∂E/∂z", network=Msg("{shape} network; loss {loss}", shape="-".join(
                              "×".join(map(str, x.shape[1:])) for x in [trace.inputs] + [L.a for L in trace.layers]),
                              loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
-    nt = Notation.of(trace, notation)
-    ex.conv = [derive_conv(trace, k, nt.number(k[1]), fmt, full, nt.profile == "ng") for k in conv]
+    _derive(ex, trace, fmt, own, full, Notation.of(trace, notation))
     return ex
 
 
-def _with_rnn(trace: NetworkTrace, fmt: Fmt, params: list[str] | None, full: bool, notation: str | None
+def _sequence(trace: NetworkTrace, fmt: Fmt, params: list[str] | None, full: bool, notation: str | None
               ) -> Explanation:
-    """The recurrent layer's parameters (those named, or all), each unrolled over the steps."""
-    from bpcalc.explain.rnn_chain import derive_rnn, select_rnn
-
+    """A sequence network: its layers' own parameters (those named, or all), each unrolled over the steps."""
     nt = Notation.of(trace, notation)
     ex = Explanation("network", trace.name or Msg("Network"),
                      Msg("{network}; δ_t = ∂E/∂z_t, summed over the steps", network=Msg(
@@ -904,18 +924,22 @@ def _with_rnn(trace: NetworkTrace, fmt: Fmt, params: list[str] | None, full: boo
                              ["×".join(map(str, trace.inputs.shape[1:]))]
                              + [LAYERS[L.type].describe(L) or L.type for L in trace.layers]),
                          loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
-    from bpcalc.explain.attention_chain import attention_keys, attention_names, derive_attention
-    from bpcalc.explain.gated_chain import derive_gated, is_gated
-
-    att = attention_keys(trace)
-    table = {nm.replace(" ", ""): k for k in att for nm in attention_names(k)}
-    mine = att if not params else [table[p.strip().replace(" ", "")] for p in params
-                                   if p.strip().replace(" ", "") in table]
-    rest = None if not params else [p for p in params if p.strip().replace(" ", "") not in table]
-    if rest is None or rest:  # the recurrent parameters (all, or those named that are no attention layer's)
-        ex.rnn = [(derive_gated if is_gated(trace, k[1]) else derive_rnn)(trace, k, nt.number(k[1]), fmt, full)
-                  for k in select_rnn(trace, rest)]  # (lstm and gru: each gate's δ, explain/gated_chain.py)
-    ex.attention = [derive_attention(trace, k, nt.number(k[1]), fmt, full) for k in dict.fromkeys(mine)]
+    keys = [k for li, face in _faced(trace) for k in face.keys(trace.layers[li], li)]
+    if params:
+        table = {nm.replace(" ", ""): k for k in keys
+                 for nm in _face(trace, k[1]).names(trace.layers[k[1]], k, nt.number(k[1]), nt.profile)}
+        chosen = []
+        for raw in params:
+            k = table.get(raw.strip().replace(" ", ""))
+            if k is None:
+                close = difflib.get_close_matches(raw.strip(), list(table), n=5, cutoff=0.4)
+                raise SpecError(_("no recurrent parameter is named {raw!r} (explain derives the recurrent layer's "
+                                  "parameters of a sequence network)").format(raw=raw),
+                                hint=_("for example {names}").format(names=", ".join(close or list(table)[:4])))
+            if k not in chosen:
+                chosen.append(k)
+        keys = chosen
+    _derive(ex, trace, fmt, keys, full, nt)
     return ex
 
 

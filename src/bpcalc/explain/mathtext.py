@@ -1,15 +1,8 @@
-"""A phrase with a plain-text form and a LaTeX form: how explanations write symbols and formulas."""
+"""A phrase with a plain-text form and a LaTeX form: how explanations write symbols and formulas (the class lives in
+registry/written.py, so the layer kinds' derivations, which the registry holds, write the same phrases)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from bpcalc.registry.written import M
 
-
-class M(NamedTuple):
-    """A cell or phrase with a plain-text form and a LaTeX form (for markdown and LaTeX output)."""
-
-    text: str
-    tex: str
-
-    def __str__(self) -> str:
-        return self.text
+__all__ = ["M"]

@@ -447,6 +447,36 @@ class Generator:
 
 
 @dataclass(frozen=True, eq=False)
+class Explains:
+    """A layer kind's face for `explain --param`: its parameters as keys, the names --param knows each by, and the
+    chain rule for one of them, term by term over the positions or steps it is used at, with the trace's numbers.
+
+    Each takes the layer's trace (engine/trace.py's LayerTrace: its parameters, gradients, z, a, δ, record) and
+    computes no value but each term's product of two numbers the trace holds; `fmt` (Formats) writes the numbers.
+    explain/chain.py asks every layer's kind; the renderers write the derivation it returns. The code lives in the
+    kind's module of registry/layers/derive/, which `load` imports the first time it is asked (its data classes
+    would cost every other command start-up time)."""
+
+    group: str  # the explanation's list the derivations join, and the JSON's `{group}_params`: conv, rnn, attention
+    load: Callable[[], Any]  # () -> the face's functions: keys, names, derive (derive/common.Face)
+
+    def keys(self, layer: Any, li: int) -> list[tuple]:
+        """The layer's parameters as keys: tuples, the layer index second."""
+        return self.load().keys(layer, li)
+
+    def names(self, layer: Any, key: tuple, number: int, profile: str) -> list[str]:
+        """The names --param knows a parameter by (the layer's number in the notation shown, the notation's
+        profile): as the tables write it, and its JSON paths."""
+        return self.load().names(layer, key, number, profile)
+
+    def derive(self, layer: Any, key: tuple, number: int, fmt: Formats, full: bool = False,
+               profile: str = "layer") -> Any:
+        """The derivation (derive/common.Derivation): its name, lhs, lines, terms with their texts, the gradient,
+        old and new value; with `full`, every term written out."""
+        return self.load().derive(layer, key, number, fmt, full, profile)
+
+
+@dataclass(frozen=True, eq=False)
 class LayerKind:
     """A kind of network layer (dense, conv2d, maxpool, …): every face of it in one record.
 
@@ -515,6 +545,9 @@ class LayerKind:
     schema: dict[str, dict] = field(default_factory=dict)
     required: dict | None = None
     rank: int = 100  # where the kind stands in lists (help, schema): lower first, then by name
+    # explain --param's derivation of one of its parameters (conv2d's kernel weights, a recurrent layer's parameters
+    # unrolled over the steps); None: the dense chain rule of explain/chain.py, or no parameters to derive
+    explain: Explains | None = None
 
     def made(self, face: str, mistake: Any, layer: int) -> Callable[..., Any]:
         """The face `forward`, `grads` or `back` as `mistake` (an engine Mistake, or None) makes it in this layer:
@@ -544,5 +577,5 @@ def entries(module_globals: dict, kind: type) -> list:
     return [v for v in module_globals.values() if isinstance(v, kind)]
 
 
-__all__ = ["Activation", "Array", "Formats", "Generator", "GraphFunction", "LayerKind", "LayerMistake", "Loss",
-           "Narration", "Optimizer", "Pair", "Part", "Row", "Shown", "Step", "Sym", "Unguarded", "entries"]
+__all__ = ["Activation", "Array", "Explains", "Formats", "Generator", "GraphFunction", "LayerKind", "LayerMistake",
+           "Loss", "Narration", "Optimizer", "Pair", "Part", "Row", "Shown", "Step", "Sym", "Unguarded", "entries"]

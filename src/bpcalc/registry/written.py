@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import re
 import string
+from typing import NamedTuple
 
 Sym = tuple[str, str]  # (plain text, LaTeX), as registry/kinds.py names it
+
+
+class M(NamedTuple):
+    """A cell or phrase with a plain-text form and a LaTeX form (for markdown and LaTeX output): a Sym with names,
+    as explanations and the layer kinds' derivations write symbols, formulas and lines."""
+
+    text: str
+    tex: str
+
+    def __str__(self) -> str:
+        return self.text
 
 _TEX_WORDS = [
     ("½", r"\tfrac{1}{2}"), ("−", "-"), ("·", r" \cdot "), ("×", r" \times "), ("²", "^{2}"), ("σ", r"\sigma "),

@@ -103,7 +103,7 @@ def _rnn_block(doc: Doc, rd, level: int) -> None:
 
 def _gated_block(doc: Doc, rd, level: int) -> None:
     """One parameter of an lstm or gru layer: the chain rule through its gate's δ, unrolled over the steps."""
-    from bpcalc.explain.gated_chain import gate_words
+    from bpcalc.registry.layers.derive.recurrent import gate_words
 
     doc.heading(_("Layer {l}: {kind}").format(l=rd.l, kind=rd.cell), level + 1)
     doc.heading(rd.lhs.text, level + 2)

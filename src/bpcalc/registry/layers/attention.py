@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake
+from bpcalc.registry.kinds import Explains, Generator, LayerKind, LayerMistake
 from bpcalc.registry.layers import attention_narrate as narr
 
 PROJ = "qkv"  # the three input projections, in order
@@ -386,6 +386,14 @@ SCHEMA = {
 REQUIRED = {"oneOf": [{"required": [f"weights_{m}" for m in PROJ]}, {"required": ["units"]}]}
 
 
+def _derivation():
+    """explain's derivation of a parameter through the projections, A·V, the softmax and the scaling:
+    derive/attention.py."""
+    from bpcalc.registry.layers.derive import attention
+
+    return attention.FACE
+
+
 ATTENTION = LayerKind(
     name="attention", help=N_("single-head scaled dot-product self-attention over a sequence: softmax(Q·Kᵀ/√d_k)·V, "
                               "optionally causal and with an output projection"),
@@ -399,6 +407,7 @@ ATTENTION = LayerKind(
     schema=SCHEMA, required=REQUIRED,
     torch_source=TORCH_SOURCE,
     narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,
+    explain=Explains(group="attention", load=_derivation),
     new=Generator(word="attention", syntax="attentionN, attentionNc, attentionNo, attentionNco", read=_read,
                   out_shape=_out, draw=_draw, faults=_faults),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
+from bpcalc.registry.kinds import Explains, Generator, LayerKind, LayerMistake, Narration
 from bpcalc.registry.layers import keys
 from bpcalc.registry.layers import narrate as nr
 
@@ -436,6 +436,13 @@ def matrices(P, hp, x, grad_a, delta, record) -> dict:
             "grad_b": d_row.sum(axis=1), "grad_X_col": dX_col, "grad_x": dx, "overlaps": ones[0, 0]}
 
 
+def _derivation():
+    """explain's derivation of a kernel weight (or bias), summed over the positions: derive/conv2d.py."""
+    from bpcalc.registry.layers.derive import conv2d
+
+    return conv2d.FACE
+
+
 CONV2D = LayerKind(
     name="conv2d", rank=1,
     schema={"channels": keys.count("conv2d, instead of `weights`: this many kernels (output channels), with "
@@ -451,5 +458,5 @@ CONV2D = LayerKind(
     describe=_describe, mistakes=MISTAKES,
     new=Generator(word="conv", syntax="convKxK, convNxKxK", read=_read, out_shape=_out, draw=_draw),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    matrices=matrices, kernels=True,
+    matrices=matrices, kernels=True, explain=Explains(group="conv", load=_derivation),
 )

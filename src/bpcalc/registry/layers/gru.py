@@ -15,7 +15,7 @@ import numpy as np
 
 from bpcalc.i18n import N_
 from bpcalc.registry.activations import sigmoid
-from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.kinds import Explains, LayerKind
 from bpcalc.registry.layers import gated
 from bpcalc.registry.layers import gated_narrate as gn
 from bpcalc.registry.layers import recurrent as rc
@@ -91,6 +91,13 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
     return gated.back(run_bptt, P, hp, delta, cache)
 
 
+def _derivation():
+    """explain's derivation of a parameter, through its gate's δ, unrolled over the steps: derive/recurrent.py."""
+    from bpcalc.registry.layers.derive import recurrent
+
+    return recurrent.GRU
+
+
 GRU = LayerKind(
     name="gru", rank=102, schema=gated.SCHEMA, required=gated.REQUIRED,
     help=N_("a gated recurrent unit over the sequence (gates r, z, n as PyTorch's nn.GRU): h carried "
@@ -103,4 +110,5 @@ GRU = LayerKind(
     describe=lambda layer: gated.describe("gru", layer), record=gated.record,
     param_name=gn.param_name, mistakes=gated.mistakes(run_bptt), new=gated.generator("gru", GATES),
     narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
+    explain=Explains(group="rnn", load=_derivation),
 )

@@ -14,7 +14,7 @@ import numpy as np
 
 from bpcalc.i18n import N_
 from bpcalc.registry.activations import sigmoid
-from bpcalc.registry.kinds import LayerKind
+from bpcalc.registry.kinds import Explains, LayerKind
 from bpcalc.registry.layers import gated
 from bpcalc.registry.layers import gated_narrate as gn
 from bpcalc.registry.layers import recurrent as rc
@@ -95,6 +95,13 @@ def back(P: dict, hp: dict, delta: np.ndarray, cache: dict) -> np.ndarray:
     return gated.back(run_bptt, P, hp, delta, cache)
 
 
+def _derivation():
+    """explain's derivation of a parameter, through its gate's δ, unrolled over the steps: derive/recurrent.py."""
+    from bpcalc.registry.layers.derive import recurrent
+
+    return recurrent.LSTM
+
+
 LSTM = LayerKind(
     name="lstm", rank=101, schema=gated.SCHEMA, required=gated.REQUIRED,
     help=N_("a long short-term memory cell over the sequence (gates i, f, g, o as PyTorch's nn.LSTM): "
@@ -108,4 +115,5 @@ LSTM = LayerKind(
     describe=lambda layer: gated.describe("lstm", layer), record=gated.record,
     param_name=gn.param_name, mistakes=gated.mistakes(run_bptt), new=gated.generator("lstm", GATES),
     narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
+    explain=Explains(group="rnn", load=_derivation),
 )

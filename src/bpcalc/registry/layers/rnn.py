@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from bpcalc.i18n import N_, _
-from bpcalc.registry.kinds import Generator, LayerKind, LayerMistake, Narration
+from bpcalc.registry.kinds import Explains, Generator, LayerKind, LayerMistake, Narration
 from bpcalc.registry.layers import narrate as nr
 from bpcalc.registry.layers import recurrent as rc
 
@@ -325,6 +325,13 @@ JSON = ("nonlinearity", "truncate", "h0", "weights_ih", "weights_hh", "biases_ih
         "grad_biases_ih", "grad_biases_hh", "new_weights_ih", "new_weights_hh", "new_biases_ih", "new_biases_hh",
         "optimizer_state")
 
+def _derivation():
+    """explain's derivation of a parameter, unrolled over the steps: derive/recurrent.py."""
+    from bpcalc.registry.layers.derive import recurrent
+
+    return recurrent.RNN
+
+
 RNN = LayerKind(
     name="rnn", help=N_("a recurrent layer: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh) at every step (PyTorch's "
                         "nn.RNN; `activation: relu` allowed)"),
@@ -335,4 +342,5 @@ RNN = LayerKind(
     required=rc.REQUIRED,
     new=Generator(word="rnn", syntax="rnnN", read=_read, out_shape=_out, draw=_draw, faults=_faults),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
+    explain=Explains(group="rnn", load=_derivation),
 )

@@ -1,21 +1,19 @@
-"""One parameter of an attention layer as a derivation: ∂E/∂w_q[c,k] = Σ_t ∂E/∂Q_t[c] · x_t[k], with ∂E/∂Q_t[c]
-= Σ_j ∂E/∂S_tj · K_j[c] / √d_k, ∂E/∂S_tj = A_tj(∂E/∂A_tj − Σ_m ∂E/∂A_tm·A_tm) (the row softmax's Jacobian) and
-∂E/∂A_tj = Σ_c ∂E/∂H_t[c]·V_j[c]; W_k, W_v and W_o alike. Then each (sequence, step) term with the trace's
-numbers. The only arithmetic: each term's product of two numbers the trace holds."""
+"""attention's `explain` face: one parameter as a derivation, ∂E/∂w_q[c,k] = Σ_t ∂E/∂Q_t[c] · x_t[k], with
+∂E/∂Q_t[c] = Σ_j ∂E/∂S_tj · K_j[c] / √d_k, ∂E/∂S_tj = A_tj(∂E/∂A_tj − Σ_m ∂E/∂A_tm·A_tm) (the row softmax's
+Jacobian) and ∂E/∂A_tj = Σ_c ∂E/∂H_t[c]·V_j[c]; W_k, W_v and W_o alike. Then each (sequence, step) term with the
+trace's numbers. The only arithmetic: each term's product of two numbers the trace holds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from bpcalc.engine.trace import NetworkTrace
-from bpcalc.explain.mathtext import M
-from bpcalc.explain.numfmt import Fmt
-from bpcalc.registry import LAYERS
+from bpcalc.registry.kinds import Formats
 from bpcalc.registry.layers.attention_narrate import param_sym
-
-MAX_TERMS = 24  # terms written out (more with --full); the JSON has all
+from bpcalc.registry.layers.derive import common as dv
+from bpcalc.registry.written import M
 
 
 @dataclass
@@ -30,39 +28,24 @@ class AttentionTerm:
     texts: tuple[str, ...] = ()
 
 
-@dataclass
-class AttentionDerivation:
-    layer: int
-    l: int
-    key: str
-    index: tuple[int, ...]
-    path: str
-    name: M
-    lhs: M
-    lines: list[M]
-    terms: list[AttentionTerm]
-    gradient: float
-    old: float
-    new: float
-    samples: int
-    shown: int
+@dataclass(kw_only=True)
+class AttentionDerivation(dv.Derivation):
+    """∂E/∂θ for one parameter of an attention layer, over the steps: each step's inner gradient times a factor."""
+
+    key: str  # weights_q, …, biases_o
     inner_name: str  # ∂E/∂Q_t[1] …
     factor_name: str  # x_t[2], H_t[1] or 1
-    texts: dict = field(default_factory=dict)
 
 
-def attention_keys(tr: NetworkTrace) -> list[tuple]:
-    """Every parameter of the attention layers: ("att", li, key, index)."""
-    return [("att", li, key, tuple(int(v) for v in ix)) for li, L in enumerate(tr.layers)
-            if LAYERS[L.type].param_name is param_sym  # the attention entry's face
-            for key in L.params for ix in np.ndindex(L.params[key].shape)]
+def keys(L: Any, li: int) -> list[tuple]:
+    """Every parameter of an attention layer: ("att", li, key, index)."""
+    return [("att", li, key, tuple(int(v) for v in ix)) for key in L.params for ix in np.ndindex(L.params[key].shape)]
 
 
-def attention_names(key: tuple) -> list[str]:
+def names(L: Any, key: tuple, number: int, profile: str) -> list[str]:
     """w_q[1,2] (1-based, as the tables write it) and the JSON paths."""
     _k, li, name, ix = key
-    dots = ".".join(map(str, ix))
-    return [param_sym(name, ix)[0], *(f"layers.{li}.{p}{name}.{dots}" for p in ("", "grad_", "new_"))]
+    return [param_sym(name, ix)[0], *dv.paths(li, name, ix)]
 
 
 def _chain(m: str, c: int, dk: int, wo: bool) -> list[tuple[str, str]]:
@@ -88,9 +71,9 @@ def _chain(m: str, c: int, dk: int, wo: bool) -> list[tuple[str, str]]:
     return []
 
 
-def derive_attention(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bool = False) -> AttentionDerivation:
+def derive(L: Any, key: tuple, number: int, f: Formats, full: bool = False, profile: str = "layer"
+           ) -> AttentionDerivation:
     _k, li, name, ix = key
-    L = tr.layers[li]
     rec, P = L.record, L.params
     kind, m = name.split("_")
     wo = "weights_o" in P
@@ -114,19 +97,18 @@ def derive_attention(tr: NetworkTrace, key: tuple, number: int, f: Fmt, full: bo
             terms.append(AttentionTerm(s, t, float(inner[s, t]), float(factor[s, t]), prod,
                                        (f(inner[s, t]), f(factor[s, t]), f(prod))))
     p = M(*param_sym(name, ix))
-    lhs = M(f"∂E/∂{p.text}", rf"\frac{{\partial E}}{{\partial {p.tex}}}")
-    sums = ("Σ_s Σ_t", r"\sum_s \sum_t") if n > 1 else ("Σ_t", r"\sum_t")
+    lhs = dv.grad(p)
+    sums = dv.over(n, "Σ_t", r"\sum_t")
     fac = "" if fname == "1" else f" · {fname}"
     lines = [M(f"{lhs.text} = {sums[0]} {iname}{fac}", rf"{lhs.tex} = {sums[1]} {iname}{fac}".replace("·", r"\cdot"))]
     lines += [M(f"   {a}", f"\\quad {b}") for a, b in _chain(m, row, dk, wo)]
-    shown = len(terms) if full else min(len(terms), MAX_TERMS)
-    more = "" if shown == len(terms) else f" + … ({len(terms) - shown})"
-    nums = " + ".join(f"{f.p_(x.inner)}·{f.p_(x.factor)}" for x in terms[:shown]) + more
-    prods = " + ".join(f.p_(x.product) for x in terms[:shown]) + more
+    shown = dv.shown(len(terms), full)
+    more = dv.left_out("" if shown == len(terms) else f" + … ({len(terms) - shown})")
     g = L.grads[name][ix]
-    lines += [M(f"= {nums}", "= " + nums.replace("·", r" \cdot ").replace("…", r"\ldots")),
-              M(f"= {prods}", "= " + prods.replace("…", r"\ldots")), M(f"= {f(g)}", f"= {f(g)}")]
-    path = f"layers.{li}.{name}.{'.'.join(map(str, ix))}"
-    return AttentionDerivation(li, number, name, ix, path, p, lhs, lines, terms, float(g), float(P[name][ix]),
-                               float(L.new_params[name][ix]), n, shown, iname, fname,
-                               {"gradient": f(g), "old": f(P[name][ix]), "new": f(L.new_params[name][ix])})
+    lines += dv.summed([(x.inner, x.factor) for x in terms[:shown]], [x.product for x in terms[:shown]], g, f, more)
+    return AttentionDerivation(layer=li, l=number, key=name, index=ix, path=dv.path(li, name, ix), name=p, lhs=lhs,
+                               lines=lines, terms=terms, samples=n, shown=shown, inner_name=iname, factor_name=fname,
+                               **dv.numbers(f, g, P[name][ix], L.new_params[name][ix]))
+
+
+FACE = dv.Face(keys, names, derive)

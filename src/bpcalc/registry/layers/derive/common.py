@@ -1,0 +1,97 @@
+"""What the layer kinds' derivations (their `explain` faces, kinds.Explains) share: ∂E/∂θ's name, the sum over
+positions or steps (and samples), the chain rule's first line, how many terms are written out, and the closing
+lines: each term's two factors, their products and the trace's own total. Values come from the trace; the only
+arithmetic, in the faces, is each term's product of two numbers the trace holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from bpcalc.registry.kinds import Formats
+from bpcalc.registry.written import M, Sym
+
+TERMS = 24  # terms a derivation writes out (more with --full); the JSON has all
+
+
+class Face(NamedTuple):
+    """What a kind's `explain` face loads (kinds.Explains: the signatures): its keys, names and derive."""
+
+    keys: Callable[[Any, int], list[tuple]]
+    names: Callable[[Any, tuple, int, str], list[str]]
+    derive: Callable[..., Any]
+
+
+@dataclass(kw_only=True)
+class Derivation:
+    """∂E/∂θ for one parameter, as a kind's `explain` face derives it: what every such derivation holds (each kind
+    adds its own: a kernel's stride, a gate's δ); data the renderers read (render/explain_report.py)."""
+
+    layer: int  # 0-based layer index
+    l: int  # the layer's number in the notation shown
+    index: tuple[int, ...]  # the parameter's index in its array
+    path: str  # its JSON path
+    name: M
+    lhs: M  # ∂E/∂θ
+    lines: list[M]  # the equation: the chain rule, then with the numbers, down to the gradient
+    terms: list  # one per position or step (and sample), each a product of two numbers the trace holds
+    gradient: float  # the trace's own
+    old: float
+    new: float
+    samples: int
+    shown: int  # terms written out
+    texts: dict = field(default_factory=dict)  # gradient, old, new as written
+
+
+def numbers(fmt: Formats, gradient: float, old: float, new: float) -> dict:
+    """A derivation's gradient, old and new value (the trace's), and as written: its fields of them."""
+    return {"gradient": float(gradient), "old": float(old), "new": float(new),
+            "texts": {"gradient": fmt(gradient), "old": fmt(old), "new": fmt(new)}}
+
+
+def path(li: int, name: str, ix: tuple) -> str:
+    """A parameter's JSON path: layers.0.weights_ih.3.1."""
+    return f"layers.{li}.{name}." + ".".join(map(str, ix))
+
+
+def paths(li: int, name: str, ix: tuple) -> list[str]:
+    """The JSON paths --param knows a parameter by: its own, its gradient's and its new value's."""
+    return [path(li, f"{pre}{name}", ix) for pre in ("", "grad_", "new_")]
+
+
+def shown(total: int, full: bool) -> int:
+    """How many of a derivation's `total` terms are written out."""
+    return total if full else min(total, TERMS)
+
+
+def grad(p: M) -> M:
+    """∂E/∂p."""
+    return M(f"∂E/∂{p.text}", rf"\frac{{\partial E}}{{\partial {p.tex}}}")
+
+
+def over(n: int, text: str, tex: str) -> Sym:
+    """The sum over positions or steps (Σ_t), over the samples too when there are several (Σ_s Σ_t)."""
+    return (f"Σ_s {text}", rf"\sum_s {tex}") if n > 1 else (text, tex)
+
+
+def chain(lhs: M, sums: Sym, inner: Sym, p: M) -> M:
+    """lhs = Σ ∂E/∂inner · ∂inner/∂p: the chain rule through the quantity p enters at each position or step."""
+    return M(f"{lhs.text} = {sums[0]} ∂E/∂{inner[0]} · ∂{inner[0]}/∂{p.text}",
+             rf"{lhs.tex} = {sums[1]} \frac{{\partial E}}{{\partial {inner[1]}}} "
+             rf"\frac{{\partial {inner[1]}}}{{\partial {p.tex}}}")
+
+
+def summed(pairs: Iterable[tuple[float, float]], products: Iterable[float], total: float, fmt: Formats,
+           more: M) -> list[M]:
+    """`= a·b + c·d + …`, `= ab + cd + …` (the terms written out, then `more`: what is left out) and `= total`."""
+    nums = " + ".join(f"{fmt.p_(a)}·{fmt.p_(b)}" for a, b in pairs)
+    prods = " + ".join(fmt.p_(x) for x in products)
+    return [M(f"= {nums}{more.text}", "= " + nums.replace("·", r" \cdot ").replace("…", r"\ldots") + more.tex),
+            M(f"= {prods}{more.text}", "= " + prods.replace("…", r"\ldots") + more.tex),
+            M(f"= {fmt(total)}", f"= {fmt(total)}")]
+
+
+def left_out(words: str) -> M:
+    """` + … (n more terms)` as the sequence derivations write it (LaTeX: … as \\ldots); "" when all are written."""
+    return M(words, words.replace("…", r"\ldots"))

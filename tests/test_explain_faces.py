@@ -1,0 +1,221 @@
+"""`explain --param`'s per-kind derivations are faces of the layer kinds (kinds.Explains, `LayerKind.explain`): a kind
+with a derivation of its own holds it in its registry entry, and explain/ never picks one by the kind's name or key
+tag (`k[0] in ("cw", "cb")`, `is_gated`, an import of a kind's derivation module). Each face's terms add up to
+PyTorch's float64 gradient (fixtures written by the committed scripts/make_*_fixtures.py), each of its names finds
+its parameter again through explain, and the JSON is the same in every notation."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+
+from bpcalc.registry import LAYERS
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPLAIN = ROOT / "src" / "bpcalc" / "explain"
+FIX = ROOT / "tests" / "fixtures"
+FACED = {name: kind.explain for name, kind in LAYERS.items() if kind.explain is not None}
+
+# a kind with an `explain` face -> a PyTorch float64 fixture with layers of it
+CASES = {"conv2d": "conv/run_conv_conv_half_sse.json", "rnn": "seq/run_several_T5_truncate2.json",
+         "lstm": "gates/run_lstm_stacked_T5_all_linear_half_sse.json",
+         "gru": "gates/run_gru_T5_several_all_softmax_ce.json",
+         "attention": "attention/run_t5_batch_causal_wo_linear_mse.json"}
+# the hand dispatch the faces replaced: names that would bring it back into explain/
+HAND = {"is_gated", "select_rnn", "conv_keys", "rnn_keys", "attention_keys", "_with_conv", "_with_rnn"}
+
+
+# ------------------------------------------------------------------ nothing picks a kind's derivation by name
+def _tags() -> set[str]:
+    """The key tags the faces give their parameters ("cw", "cb", "rnn", "att"), read from the faces themselves."""
+    from tests.test_registry_layers import EXAMPLES
+
+    tags = set()
+    for name, face in FACED.items():
+        _shape, shapes, _hyper = EXAMPLES[name][0]
+        P = {k: np.zeros(s) for k, s in shapes.items()}
+        tags |= {k[0] for k in face.keys(SimpleNamespace(params=P, weights=P.get("weights"),
+                                                         biases=P.get("biases")), 0)}
+    return tags
+
+
+def _modules() -> set[str]:
+    """The modules that hold the faces' code (registry/layers/derive/), and their package."""
+    found = {getattr(face.load(), f).__module__ for face in FACED.values() for f in ("keys", "names", "derive")}
+    return found | {m.rsplit(".", 1)[0] for m in found}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    return {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+
+
+def _why(node: ast.AST, tags: set[str], modules: set[str], docs: set[int]) -> str | None:
+    """What makes `node` a hand dispatch of a faced kind's derivation, or None."""
+    if isinstance(node, ast.Constant) and node.value in tags and id(node) not in docs:
+        return "a faced kind's key tag"
+    if isinstance(node, (ast.Compare, ast.MatchValue, ast.Subscript)):
+        parts = ([node.left, *node.comparators] if isinstance(node, ast.Compare) else
+                 [node.value] if isinstance(node, ast.MatchValue) else [node.slice])
+        if {c.value for p in parts for c in ast.walk(p) if isinstance(c, ast.Constant)} & set(FACED):
+            return "a faced kind by name"
+    if isinstance(node, ast.ImportFrom) and (node.module in modules or any(
+            f"{node.module}.{a.name}" in modules for a in node.names)):
+        return "imports a kind's derivation"
+    if isinstance(node, ast.Import) and any(a.name in modules for a in node.names):
+        return "imports a kind's derivation"
+    if isinstance(node, (ast.Name, ast.Attribute, ast.alias)) and (
+            getattr(node, "id", None) or getattr(node, "attr", None) or getattr(node, "name", None)) in HAND:
+        return "the hand dispatch"
+    return None
+
+
+def dispatches(src: Path = EXPLAIN, tags: set[str] | None = None, modules: set[str] | None = None) -> list[str]:
+    """Where code under `src` picks a faced kind's derivation by hand: a key tag used at all, a faced kind's name
+    compared, matched or used as a subscript, an import of a face's module, a name of the hand dispatch."""
+    tags = _tags() if tags is None else tags
+    modules = _modules() if modules is None else modules
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text, filename=str(path))
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            why = _why(node, tags, modules, docs)
+            if why:
+                found.append(f"{path.relative_to(src.parent).as_posix()}:{node.lineno}: "
+                             f"{ast.get_source_segment(text, node)}  ({why})")
+    return found
+
+
+def test_explain_picks_no_derivation_by_name():
+    bad = dispatches()
+    assert not bad, ("explain/ picks a layer kind's derivation by hand; ask the kind's `explain` face "
+                     "(registry/kinds.Explains) instead:\n" + "\n".join(bad))
+
+
+def test_the_scan_finds_a_dispatch(tmp_path):
+    """The scan can fail: each of the old hand dispatches is found; the faces' own tags and modules are what it
+    looks for, and a mere mention in a docstring is not."""
+    tags, modules = _tags(), _modules()
+    assert {"cw", "cb", "rnn", "att"} <= tags
+    assert {"bpcalc.registry.layers.derive.conv2d", "bpcalc.registry.layers.derive"} <= modules
+    pkg = tmp_path / "explain"
+    pkg.mkdir()
+    (pkg / "chain.py").write_text(
+        '"""Derives "cw" keys."""\n'
+        "from bpcalc.registry.layers.derive.recurrent import derive_rnn\n"
+        "from bpcalc.registry.layers.derive import attention\n"
+        "def explain(chosen, trace, k):\n"
+        '    conv = [k for k in chosen if k[0] in ("cw", "cb")]\n'
+        '    if trace.layers[k[1]].type == "lstm":\n'
+        "        return is_gated(trace, k[1])\n"
+        '    return LAYERS["attention"]\n', encoding="utf-8")
+    why = [line.rsplit("(", 1)[1] for line in dispatches(pkg, tags, modules)]
+    assert why.count("a faced kind's key tag)") == 2  # "cw" and "cb" in code, not the docstring's "cw"
+    assert why.count("imports a kind's derivation)") == 2
+    assert why.count("a faced kind by name)") == 2  # == "lstm", LAYERS["attention"]
+    assert why.count("the hand dispatch)") == 1
+
+
+def test_every_kind_with_parameters_is_explained():
+    """A kind with learnable parameters is explained: its own `explain` face, or the dense chain rule (a layer of
+    neurons) or the normalisation's (γ, β) in explain/chain.py; a new kind cannot leave explain --param silent."""
+    silent = [name for name, kind in LAYERS.items()
+              if kind.params and kind.explain is None and not kind.neurons and not kind.normalises]
+    assert not silent, f"give these kinds an `explain` face (registry/kinds.Explains): {silent}"
+
+
+def test_the_derivations_load_only_when_explain_asks():
+    """The faces' code (and its data classes) is imported by explain --param on such a layer, not by run."""
+    from conftest import modules_loaded
+
+    modules = tuple(sorted(_modules()))
+    assert modules_loaded(["run", "conv", "-f", "json"], modules) == []
+    loaded = modules_loaded(["explain", "conv", "--param", "layers.0.weights.0.0.0.0", "-f", "json"], modules)
+    assert "bpcalc.registry.layers.derive.conv2d" in loaded and "bpcalc.registry.layers.derive.recurrent" not in loaded
+
+
+def test_every_faced_kind_has_a_case():
+    assert set(CASES) == set(FACED), "give each kind with an `explain` face a fixture here"
+
+
+# ------------------------------------------------------------------ each face against PyTorch
+def _case(kind: str):
+    import bpcalc
+
+    fx = json.loads((FIX / CASES[kind]).read_text(encoding="utf-8"))
+    trace = bpcalc.run(yaml.safe_dump(fx["spec"], sort_keys=False))
+    return trace, fx.get("expected", fx)["layers"]
+
+
+def _where(path: str) -> tuple[str, tuple[int, ...]]:
+    """layers.0.weights_ih.3.1 -> ("weights_ih", (3, 1))."""
+    parts = path.split(".")
+    return parts[2], tuple(int(i) for i in parts[3:])
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_terms_add_up_to_torchs_gradient(kind):
+    """Every parameter of every faced layer: its derivation's terms (each the product of two numbers the trace
+    holds) add up to PyTorch's gradient, and the last line writes the gradient shown."""
+    from bpcalc.explain.numfmt import Fmt
+
+    trace, torch_layers = _case(kind)
+    f = Fmt(4)
+    seen = 0
+    for li, L in enumerate(trace.layers):
+        face = LAYERS[L.type].explain
+        if face is None:
+            continue
+        for key in face.keys(L, li):
+            d = face.derive(L, key, li + 2, f, True, "layer")
+            name, ix = _where(d.path)
+            expected = float(np.asarray(torch_layers[li][f"grad_{name}"], dtype=float)[ix])
+            assert sum(t.product for t in d.terms) == pytest.approx(expected, rel=1e-9, abs=1e-12), d.path
+            assert d.gradient == pytest.approx(expected, rel=1e-9, abs=1e-12), d.path
+            assert d.shown == len(d.terms) and d.lines[-1].text == f"= {f(d.gradient)}"
+            seen += 1
+    assert seen > 0
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_every_name_finds_its_parameter(kind):
+    """Each name a face gives (the layer notation's, and the JSON paths) picks that parameter's derivation alone,
+    through explain's --param (a name two stacked layers share, W_ii[1,1], is left out: it names the last's)."""
+    from collections import Counter
+
+    from bpcalc.explain.chain import explain
+    from bpcalc.explain.numfmt import Fmt
+
+    trace, _torch = _case(kind)
+    faced = [(li, L, LAYERS[L.type].explain) for li, L in enumerate(trace.layers) if LAYERS[L.type].explain]
+    shared = Counter(nm for li, L, face in faced for key in face.keys(L, li)
+                     for nm in face.names(L, key, li + 2, "layer"))
+    for li, L, face in faced:
+        keys = face.keys(L, li)
+        for key in (keys[0], keys[-1]):
+            path = face.derive(L, key, li + 2, Fmt(4), False, "layer").path
+            for nm in (nm for nm in face.names(L, key, li + 2, "layer") if shared[nm] == 1):
+                ex = explain(trace, params=[nm], notation="layer")
+                assert [d.path for d in ex.conv + ex.rnn + ex.attention] == [path] and not ex.params, nm
+
+
+def test_explain_json_is_the_same_in_every_notation(cli):
+    """A stacked lstm's second layer reads h of the first: its JSON names it as the layer notation does, whatever
+    --notation shows (ng numbers layers from 1)."""
+    spec = json.loads((FIX / CASES["lstm"]).read_text(encoding="utf-8"))["spec"]
+    args = ["explain", "-", "--param", "layers.1.weights_ih.0.0", "-f", "json", "--lang", "en"]
+    text = yaml.safe_dump(spec, sort_keys=False)
+    layer = cli(*args, input=text)
+    ng = cli(*args, "--notation", "ng", input=text)
+    assert layer.exit_code == 0 and ng.exit_code == 0, ng.stderr
+    assert "h^(2)_t[1]" in layer.stdout
+    assert ng.stdout == layer.stdout
