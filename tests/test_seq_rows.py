@@ -134,3 +134,11 @@ def test_export_trains_as_step(tmp_path, name):
             if key != "type" and value is not None:
                 np.testing.assert_allclose(trained["layers"][i][key], value, rtol=1e-9, atol=1e-13,
                                            err_msg=f"layers.{i}.{key}")
+
+
+def test_wrong_number_of_rows_for_one_sequence(tmp_path):
+    spec = _spec("gru")
+    spec["inputs"], spec["targets"] = spec["inputs"][:1], spec["targets"][:1]
+    spec["layers"][0]["h0"] = spec["layers"][0]["h0"][:2]
+    r = _cli(tmp_path, spec, "run")
+    assert r.returncode == 2 and "layers[0].h0: h0 has 2 rows but there is one sequence" in r.stderr

@@ -885,7 +885,8 @@ def _network(doc: Located, data: dict, base: Path) -> NetworkSpec:
         for key in kind.sample_rows:  # a state given per sample (h0, c0 as N × units): one row per sequence
             v = layer.hyper.get(key)
             if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] != X.shape[0]:
-                raise doc.error(path + (key,), _("{key} has {m} rows but there are {n} sequences").format(
+                raise doc.error(path + (key,), (_("{key} has {m} rows but there is one sequence") if X.shape[0] == 1
+                                                else _("{key} has {m} rows but there are {n} sequences")).format(
                     key=key, m=v.shape[0], n=X.shape[0]),
                     hint=_("give one row per sequence, or one row of {h} values that every sequence starts "
                            "from").format(h=v.shape[1]))
