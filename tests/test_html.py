@@ -287,6 +287,16 @@ def test_printed_page_holds_the_numbers(cli, tmp_path):
         assert fmt4(c[key]) in text, key
 
 
+@needs_browser
+def test_matrices_inside_an_aligned_equation_keep_their_column_spacing(cli, tmp_path):
+    """The GRU example's first matrix equation stands in an aligned block: each entry of W_ihᵀ (2 × 4) is printed
+    apart from the next (the aligned block's cell padding once reached the nested matrices and ran them together:
+    0.20.4−0.3−0.1)."""
+    text = _pdf_text(_print(cli, tmp_path, "run", "gru", "--view", "matrix", "--format", "html"))
+    assert "0.2" in text and "−0.3" in text
+    assert "0.20.4" not in text and "0.4−0.3" not in text
+
+
 def _words(pdf: Path) -> list[tuple[int, float, float, float, str]]:
     """(page, xMax, page width, height, word) of every word pdftotext finds."""
     out = []

@@ -195,9 +195,10 @@ math { font-family: "Latin Modern Math", "STIX Two Math", "Cambria Math", "DejaV
 table.bp math { math-style: normal; }
 math .bold { font-weight: bold; }
 mtable.aligned, mtable.cases, mtable.matrix { math-style: normal; }
-mtable.aligned mtd { padding: 0.15em 0; }
-mtable.cases mtd { padding: 0.1em 0.6em 0.1em 0; }
-.equation { margin: 0.8em 0 0.8em 1.5em; overflow-x: auto; }
+mtable.aligned > mtr > mtd { padding: 0.15em 0; }
+mtable.cases > mtr > mtd { padding: 0.1em 0.6em 0.1em 0; }
+mtable.matrix > mtr > mtd { padding: 0.1em 0.4em; }
+.equation { margin: 0.8em 0 0.8em 1.5em; padding: 0.2em 0; overflow-x: auto; overflow-y: hidden; }
 .equation math { display: inline math; math-style: normal; }
 .scroll { overflow-x: auto; margin: 0.8em 0 0.2em; }
 table.bp { border-collapse: collapse; font-variant-numeric: tabular-nums; }
