@@ -278,6 +278,20 @@ def test_specs_match_pytorch(cli, tmp_path, monkeypatch, case):
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("first", ["{type: dropout, p: 0.5, mask: [[1, 0, 1], [0, 1, 1]]}",
+                                   "{type: layernorm}"])
+def test_a_first_layer_without_a_learned_input_exports(cli, tmp_path, monkeypatch, first):
+    """Dropout (or a normalisation) straight over the inputs: its output needs no gradient in PyTorch, and the
+    script kept asking it for one (retain_grad on a tensor that does not require grad)."""
+    spec = tmp_path / "first.yaml"
+    spec.write_text("inputs: [[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]]\ntargets: [[1], [0]]\nloss: half_sse\n"
+                    f"layers:\n  - {first}\n  - {{weights: [[0.1, 0.2, 0.3]], biases: [0.1], activation: sigmoid}}\n",
+                    encoding="utf-8")
+    theirs = export_and_compare(cli, tmp_path, spec, monkeypatch)
+    assert theirs["layers"][1]["grad_weights"]
+
+
+@pytest.mark.torch
 def test_classic_worked_example_in_pytorch(cli, tmp_path, monkeypatch):
     """The textbook numbers, from PyTorch itself: the loss 0.298371109, w5 becomes 0.35891648."""
     theirs = export_and_compare(cli, tmp_path, "two_layer", monkeypatch)

@@ -209,7 +209,8 @@ NORM_STEP = '''
 zs, as_ = forward(X)
 STATES = [{k: getattr(layer, k).detach().clone() for k in names} for layer, names in zip(layers, STATE)]
 for a in as_:
-    a.retain_grad()
+    if a.requires_grad:  # (not the output of a dropout or pool over the inputs: nothing before it learns)
+        a.retain_grad()
 loss = loss_of(zs, as_, T)
 opt.zero_grad()
 loss.backward()
@@ -270,7 +271,8 @@ def forward(x):
 MAPS_STEP = '''
 zs, as_ = forward(X)
 for a in as_:
-    a.retain_grad()
+    if a.requires_grad:  # (not the output of a dropout or pool over the inputs: nothing before it learns)
+        a.retain_grad()
 loss = loss_of(zs, as_, T)
 opt.zero_grad()
 loss.backward()
