@@ -235,3 +235,10 @@ def test_a_search_that_finds_nothing_stops_in_time_and_names_the_rule(cli, monke
     m = re.search(r"no interesting problem found in (\d+) draws \(\d+ s\); the rule broken most: every weight "
                   r"gradient survives the sheet's rounding \(\|g\| ≥ 1e-05\) \(by (\d+) of (\d+) draws\)", r.stderr)
     assert m and m[1] == m[3] and 0 < int(m[2]) <= int(m[1]) < problems.MAX_DRAWS, r.stderr
+
+
+@pytest.mark.parametrize("decimals, said", [(1, "at most one decimal place"), (2, "at most 2 decimal places")])
+def test_the_header_counts_decimal_places_in_english(cli, decimals, said):
+    r = cli("new", "--shape", "2:1", "--seed", "3", "--decimals", str(decimals))
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[0].endswith(said)

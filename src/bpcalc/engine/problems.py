@@ -358,8 +358,10 @@ def new_problem(seed: int | tuple[int, ...], shape: str = "2-2-1", activation: s
             name = _("{shape} {activation} network (seed {seed})").format(
                 shape=shown_shape, activation=activation, seed=shown)
             d = _draw_network(rng, plan, activation, loss, decimals, name)
-        text = dump_spec(d, _("made by bpcalc new (draw {draw} of seed {seed}); every number has at most {d} "
-                              "decimal places").format(draw=draw, seed=shown, d=decimals))
+        text = dump_spec(d, (_("made by bpcalc new (draw {draw} of seed {seed}); every number has at most one "
+                               "decimal place") if decimals == 1 else
+                             _("made by bpcalc new (draw {draw} of seed {seed}); every number has at most {d} "
+                               "decimal places")).format(draw=draw, seed=shown, d=decimals))
         if text in avoid:
             continue
         try:
