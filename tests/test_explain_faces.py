@@ -125,6 +125,108 @@ def test_the_scan_finds_a_dispatch(tmp_path):
     assert why.count("the hand dispatch)") == 1
 
 
+# ------------------------------------------------------------------ the renderer draws any kind's derivation alike
+REPORT = ROOT / "src" / "bpcalc" / "render" / "explain_report.py"
+
+
+def _own_fields() -> set[str]:
+    """The fields only a faced kind's derivation or its terms have (a gate, a stride, a term's i and j): those of
+    the dataclasses in the faces' modules, less every field the shared records have (derive/common's Derivation
+    and Section, explain/'s own derivations), which a renderer may read whatever the kind."""
+    import dataclasses
+    import importlib
+
+    def fields_of(module) -> set[str]:
+        return {f.name for o in vars(module).values() if isinstance(o, type) and dataclasses.is_dataclass(o)
+                and o.__module__ == module.__name__ for f in dataclasses.fields(o)}
+
+    own = set().union(*(fields_of(importlib.import_module(m)) for m in _modules()))
+    shared = set().union(*(fields_of(importlib.import_module(m)) for m in (
+        "bpcalc.registry.layers.derive.common", "bpcalc.explain.chain", "bpcalc.explain.functions")))
+    return own - shared
+
+
+def kind_renders(path: Path = REPORT, groups: set[str] | None = None, own: set[str] | None = None) -> list[str]:
+    """Where the renderer draws a derivation by its kind: a face group or a faced kind named (ex.conv, "rnn_params",
+    "Layer {l}: conv2d"), a field only one kind's derivation has read or tested (rd.gate, hasattr(rd, "gate")), or
+    a face's module imported."""
+    import re
+
+    groups = {face.group for face in FACED.values()} if groups is None else groups
+    own = _own_fields() if own is None else own
+    named = re.compile(r"(?<![A-Za-z])(" + "|".join(map(re.escape, sorted(groups | set(FACED)))) + r")(?![A-Za-z])")
+    modules = _modules()
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text, filename=str(path))
+    docs = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        why = None
+        if isinstance(node, ast.Attribute) and node.attr in groups | own or isinstance(node, ast.Name) and \
+                node.id in groups:
+            why = "a kind group or a kind's own field"
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs and \
+                named.search(node.value):
+            why = "names a kind or its group"
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("hasattr", "getattr") and any(
+                isinstance(a, ast.Constant) and a.value in own | groups for a in node.args[1:2]):
+            why = "tells the kinds apart by a field"
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and _why(node, set(), modules, docs):
+            why = "imports a kind's derivation"
+        if why:
+            found.append(f"{path.name}:{node.lineno}: {ast.get_source_segment(text, node)}  ({why})")
+    return found
+
+
+def test_the_renderer_draws_every_kind_alike():
+    """render/explain_report.py draws each derivation from the narration it carries (derive/common.Section) and
+    writes its JSON record (as_dict): a new kind with a derivation of its own needs no block of its own there."""
+    bad = kind_renders()
+    assert not bad, ("render/explain_report.py draws a layer kind's derivation by hand; put the words in the "
+                     "derivation's narrate() and as_dict() (registry/layers/derive/) instead:\n" + "\n".join(bad))
+
+
+def test_the_renderer_scan_finds_a_kind_block(tmp_path):
+    """The scan can fail: the per-kind blocks the narration replaced are each found, a docstring's mention is not."""
+    own = _own_fields()
+    assert {"gate", "stride", "factor_name", "inner_name"} <= own and not {"terms", "lines", "narration"} & own
+    old = tmp_path / "explain_report.py"
+    old.write_text(
+        '"""Draws conv, rnn and attention derivations."""\n'
+        "from bpcalc.registry.layers.derive.recurrent import gate_words\n"
+        "def explain_doc(doc, ex):\n"
+        '    for rd in getattr(ex, "rnn", []):\n'
+        '        (_gated if hasattr(rd, "gate") else _rnn)(doc, rd)\n'
+        "    for cd in ex.conv:\n"
+        '        doc.heading(_("Layer {l}: conv2d").format(l=cd.l))\n'
+        "        doc.para(str(cd.stride))\n", encoding="utf-8")
+    why = [line.rsplit("(", 1)[1] for line in kind_renders(old)]
+    assert why.count("imports a kind's derivation)") == 1
+    assert why.count("names a kind or its group)") == 2  # "rnn", "Layer {l}: conv2d"
+    assert why.count("tells the kinds apart by a field)") == 2  # getattr(ex, "rnn", []), hasattr(rd, "gate")
+    assert why.count("a kind group or a kind's own field)") == 2  # ex.conv, cd.stride
+
+
+def test_every_derivation_narrates_itself():
+    """Every faced kind's derivation carries its narration (a layer heading, then the parameter's section with its
+    equation and a row per term written out) and a JSON record naming its parameter."""
+    from bpcalc.explain.numfmt import Fmt
+
+    for kind in sorted(CASES):
+        trace, _torch = _case(kind)
+        for li, L in enumerate(trace.layers):
+            face = LAYERS[L.type].explain
+            if face is None:
+                continue
+            key = face.keys(L, li)[0]
+            d = face.derive(L, key, li + 2, Fmt(4), False, "layer")
+            head, body = d.narration
+            assert head.depth == 1 and head.heading and body.heading == d.lhs.text, kind
+            assert body.lines == d.lines and len(body.rows) == d.shown and body.numeric >= 1, kind
+            assert all(len(row) == len(body.columns) for row in body.rows), kind
+            assert d.as_dict()["path"] == d.path and len(d.as_dict()["terms"]) == len(d.terms), kind
+
+
 def test_every_kind_with_parameters_is_explained():
     """A kind with learnable parameters is explained: its own `explain` face, or the dense chain rule (a layer of
     neurons) or the normalisation's (γ, β) in explain/chain.py; a new kind cannot leave explain --param silent."""

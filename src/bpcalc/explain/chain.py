@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -157,6 +157,9 @@ class ParamDerivation:
         return out
 
 
+GROUP = {"group": True}  # the metadata of Explanation's fields that hold a face group's derivations
+
+
 @dataclass
 class Explanation:
     """The derivations of one trace's gradients."""
@@ -173,10 +176,16 @@ class Explanation:
     output_layer: int | None = None  # networks: the output layer's number l
     layer_numbers: dict[int, int] = field(default_factory=dict)  # l -> the layer's number in the notation shown
     shown: int = 1  # samples whose factors are written out (the first few; all with --full): their texts only
-    # the derivations of the layer kinds' own `explain` faces (registry/layers/derive/), by the face's group:
-    conv: list = field(default_factory=list)  # ConvDerivation: kernel weights of conv2d layers
-    rnn: list = field(default_factory=list)  # RnnDerivation, GatedDerivation: recurrent parameters, over the steps
-    attention: list = field(default_factory=list)  # AttentionDerivation: an attention layer's
+    # the derivations of the layer kinds' own `explain` faces (registry/layers/derive/), by the face's group (the
+    # JSON's `{group}_params`, in this order):
+    conv: list = field(default_factory=list, metadata=GROUP)  # ConvDerivation: kernel weights of conv2d layers
+    rnn: list = field(default_factory=list, metadata=GROUP)  # RnnDerivation, GatedDerivation: over the steps
+    attention: list = field(default_factory=list, metadata=GROUP)  # AttentionDerivation: an attention layer's
+
+    def groups(self) -> dict[str, list]:
+        """The kinds' own derivations by their faces' group, in the JSON's order: what the renderers draw and write
+        (each derivation carries its narration and its JSON record), whatever the kind."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("group")}
 
 
 # ====================================================================== tex of ops' plain-text templates
