@@ -207,11 +207,14 @@ def test_the_renderer_scan_finds_a_kind_block(tmp_path):
     assert why.count("a kind group or a kind's own field)") == 2  # ex.conv, cd.stride
 
 
-def test_every_derivation_narrates_itself():
+def test_every_derivation_narrates_itself(monkeypatch):
     """Every faced kind's derivation carries its narration (a layer heading, then the parameter's section with its
-    equation and a row per term written out) and a JSON record naming its parameter."""
+    equation, a row per term written out, the note saying how many are left out, and the sum with the gradient
+    and new value as written) and a JSON record with every term."""
     from bpcalc.explain.numfmt import Fmt
+    from bpcalc.registry.layers.derive import common
 
+    monkeypatch.setattr(common, "TERMS", 2)  # two terms written out, the rest left out
     for kind in sorted(CASES):
         trace, _torch = _case(kind)
         for li, L in enumerate(trace.layers):
@@ -222,8 +225,11 @@ def test_every_derivation_narrates_itself():
             d = face.derive(L, key, li + 2, Fmt(4), False, "layer")
             head, body = d.narration
             assert head.depth == 1 and head.heading and body.heading == d.lhs.text, kind
-            assert body.lines == d.lines and len(body.rows) == d.shown and body.numeric >= 1, kind
+            assert body.lines == d.lines and len(body.rows) == 2 < len(d.terms) and body.numeric >= 1, kind
             assert all(len(row) == len(body.columns) for row in body.rows), kind
+            (left, style), (total, _style) = body.after
+            assert style == "note" and left.startswith(f"2 of {len(d.terms)} terms written out"), kind
+            assert all(d.texts[k] in total for k in ("gradient", "new", "old")) and d.name.text in total, kind
             assert d.as_dict()["path"] == d.path and len(d.as_dict()["terms"]) == len(d.terms), kind
 
 
