@@ -68,10 +68,11 @@ class Derivation:
     samples: int
     shown: int  # terms written out
     texts: dict = field(default_factory=dict)  # gradient, old, new as written
-    narration: list[Section] = field(init=False, default_factory=list)  # what the renderers draw (narrate())
 
-    def __post_init__(self) -> None:
-        self.narration = self.narrate()
+    @property
+    def narration(self) -> list[Section]:
+        """What the renderers draw, from the derivation as it stands (explain may mark it after the face made it)."""
+        return self.narrate()
 
     def narrate(self) -> list[Section]:
         """The derivation as the renderers draw it: the kind's own words around its lines and terms."""
