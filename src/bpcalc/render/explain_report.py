@@ -82,6 +82,10 @@ def _step_terms(doc: Doc, d, numeric: list[str]) -> None:
     if d.shown < len(d.terms):
         doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
             shown=d.shown, n=len(d.terms)), "note")
+    if d.frozen:
+        doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); {p} is frozen: it stays "
+                   "{old}").format(g=d.texts["gradient"], key=d.key, p=d.name.text, old=d.texts["old"]))
+        return
     doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
                "(was {old})").format(g=d.texts["gradient"], key=d.key, p=d.name.text, new=d.texts["new"],
                                      old=d.texts["old"]))
@@ -141,6 +145,10 @@ def _conv_block(doc: Doc, cd, level: int) -> None:
     if cd.shown < len(cd.terms):
         doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
             shown=cd.shown, n=len(cd.terms)), "note")
+    if cd.frozen:
+        doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_weights); {w} is frozen: it stays "
+                   "{old}").format(g=cd.texts["gradient"], w=cd.name.text, old=cd.texts["old"]))
+        return
     doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_weights); after the update {w} = "
                "{new} (was {old})").format(g=cd.texts["gradient"], w=cd.name.text, new=cd.texts["new"],
                                           old=cd.texts["old"]))
@@ -382,7 +390,12 @@ def _attention_dict(ad) -> dict:
     return {"name": ad.name.text, "path": ad.path, "key": ad.key, "layer": ad.l, "index": list(ad.index),
             "gradient": ad.gradient, "old": ad.old, "new": ad.new, "equation": [m.text for m in ad.lines],
             "terms": [{"sample": t.sample, "step": t.step, "inner": t.inner, "factor": t.factor,
-                       "product": t.product} for t in ad.terms]}
+                       "product": t.product} for t in ad.terms]} | _frozen(ad)
+
+
+def _frozen(d) -> dict:
+    """`"frozen": true` for a parameter the spec freezes (the update leaves it as it was); nothing otherwise."""
+    return {"frozen": True} if d.frozen else {}
 
 
 def _rnn_dict(rd) -> dict:
@@ -390,7 +403,7 @@ def _rnn_dict(rd) -> dict:
             "gradient": rd.gradient, "old": rd.old, "new": rd.new, "equation": [m.text for m in rd.lines],
             "terms": [{"sample": t.sample, "step": t.step, "grad_h_out": t.out, "grad_h_next": t.next,
                        "local": t.local, "delta": t.delta, "factor": t.factor, "product": t.product}
-                      for t in rd.terms]}
+                      for t in rd.terms]} | _frozen(rd)
 
 
 def _conv_bias_block(doc: Doc, cd) -> None:
@@ -407,6 +420,10 @@ def _conv_bias_block(doc: Doc, cd) -> None:
     if cd.shown < len(cd.terms):
         doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
             shown=cd.shown, n=len(cd.terms)), "note")
+    if cd.frozen:
+        doc.para(_("the sum: {g} (the gradient in the JSON's grad_biases); {b} is frozen: it stays {old}").format(
+            g=cd.texts["gradient"], b=cd.name.text, old=cd.texts["old"]))
+        return
     doc.para(_("the sum: {g} (the gradient in the JSON's grad_biases); after the update {b} = {new} (was "
                "{old})").format(g=cd.texts["gradient"], b=cd.name.text, new=cd.texts["new"], old=cd.texts["old"]))
 
@@ -416,7 +433,8 @@ def _conv_dict(cd) -> dict:
     return {"name": cd.name.text, "path": cd.path, "kind": cd.kind, "layer": cd.l, "index": list(cd.index),
             "gradient": cd.gradient, "old": cd.old, "new": cd.new, "equation": [m.text for m in cd.lines],
             "terms": [{"sample": t.sample, "i": t.i, "j": t.j, "input_cell": None if bias else [t.row, t.col],
-                       "padding": t.padding, "delta": t.delta, "x": t.x, "product": t.product} for t in cd.terms]}
+                       "padding": t.padding, "delta": t.delta, "x": t.x, "product": t.product} for t in cd.terms]
+            } | _frozen(cd)
 
 
 def function_dict(fd: FunctionDerivation, example: Explanation | None = None) -> dict:

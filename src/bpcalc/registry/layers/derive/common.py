@@ -42,6 +42,12 @@ class Derivation:
     samples: int
     shown: int  # terms written out
     texts: dict = field(default_factory=dict)  # gradient, old, new as written
+    frozen: bool = False  # the spec's `freeze:` names the parameter: the update leaves it as it was (set by explain)
+
+    @property
+    def param(self) -> str:
+        """The parameter's spec (and JSON) name: weights_hh, gamma, weights_q, … (`freeze:` names it so)."""
+        return self.path.split(".")[2]
 
 
 def numbers(fmt: Formats, gradient: float, old: float, new: float) -> dict:
@@ -58,6 +64,15 @@ def path(li: int, name: str, ix: tuple) -> str:
 def paths(li: int, name: str, ix: tuple) -> list[str]:
     """The JSON paths --param knows a parameter by: its own, its gradient's and its new value's."""
     return [path(li, f"{pre}{name}", ix) for pre in ("", "grad_", "new_")]
+
+
+def layered(name: str, number: int, profile: str) -> str:
+    """A parameter's name as the tables write it, with its layer's number as the notation writes a layer's
+    quantities (h^(2)_t[1]): W_hh[1,2] -> W_hh^(3)[1,2] (ng: W_hh^[3][1,2]), what --param takes where stacked
+    layers share W_hh[1,2]."""
+    o, c = ("[", "]") if profile == "ng" else ("(", ")")
+    base, bracket, ix = name.partition("[")
+    return f"{base}^{o}{number}{c}{bracket}{ix}"
 
 
 def shown(total: int, full: bool) -> int:
