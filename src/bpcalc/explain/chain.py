@@ -859,15 +859,15 @@ def _normed(table: dict[str, tuple], shared: dict[str, list[tuple]]) -> dict[str
 
 
 def _lookup(trace, raw: str, table: dict[str, tuple], groups: dict[str, list], normed: dict[str, list],
-            shared: dict[str, list]) -> list[tuple]:
+            shared: dict[str, list], nt: Notation | None = None) -> list[tuple]:
     """The parameters `raw` names ([] for none): as written, a whole layer's group, or as _norm writes it. A name
-    that parameters of several layers share raises SpecError saying how to name each."""
+    that parameters of several layers share raises SpecError saying how to name each (in the notation `nt`)."""
     s = raw.strip()
     s_dot = s.replace("[", ".").replace("]", "")
     found = table.get(s) or table.get(s_dot)
     clash = shared.get(s) or shared.get(s_dot) or []
     if found is not None and found in clash:
-        raise _ambiguous(trace, raw, clash, shared)
+        raise _ambiguous(trace, raw, clash, shared, nt)
     if found is not None:
         return [found]
     if s in groups or s_dot in groups:
@@ -877,7 +877,7 @@ def _lookup(trace, raw: str, table: dict[str, tuple], groups: dict[str, list], n
         lower = [v for k2, v in normed.items() if k2.lower() == _norm(s).lower()]
         hits = lower[0] if len(lower) == 1 else []
     if len(hits) > 1 and isinstance(trace, NetworkTrace) and all(_face(trace, k[1]) is not None for k in hits):
-        raise _ambiguous(trace, raw, hits, shared)
+        raise _ambiguous(trace, raw, hits, shared, nt)
     if len(hits) > 1:
         shown = [nm for nm, key in table.items() if key in hits and "." not in nm]
         raise SpecError(_("the parameter name {raw!r} is ambiguous: it could be {join_shown}").format(
@@ -886,10 +886,11 @@ def _lookup(trace, raw: str, table: dict[str, tuple], groups: dict[str, list], n
     return hits
 
 
-def _ambiguous(trace: NetworkTrace, raw: str, hits: list[tuple], shared: dict[str, list]) -> SpecError:
+def _ambiguous(trace: NetworkTrace, raw: str, hits: list[tuple], shared: dict[str, list],
+               nt: Notation | None = None) -> SpecError:
     """The error for a name parameters of several layers share: which layer each is, and a name of each of its
-    own (with the layer's number, as the notation shown writes it) and its JSON path."""
-    nt = Notation.of(trace)
+    own (with the layer's number, as the notation shown, `nt`, writes it) and its JSON path."""
+    nt = nt or Notation.of(trace)
     layers, choices = [], []
     for key in hits:
         li = key[1]
@@ -982,13 +983,16 @@ def _sequence(trace: NetworkTrace, fmt: Fmt, params: list[str] | None, full: boo
                          loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
     keys = [k for li, face in _faced(trace) for k in face.keys(trace.layers[li], li)]
     if params:
-        # the names in the notation shown and in the layer notation (W_ii^(3)[1,1]); a bare name stacked layers
-        # share (W_ii[1,1]) is refused, naming each layer's
-        table, shared = _face_names(trace, [nt, Notation.of(trace, "layer")])
+        # the names in the trace's notation (the one shown: the JSON is derived again in the layer notation),
+        # `notation`'s and the layer notation's (W_ii^(3)[1,1]); a bare name stacked layers share (W_ii[1,1]) is
+        # refused, naming each layer's
+        shown = Notation.of(trace)
+        profiles = [shown, *(x for x in (nt, Notation.of(trace, "layer")) if x.profile != shown.profile)]
+        table, shared = _face_names(trace, profiles)
         normed = _normed(table, shared)
         chosen = []
         for raw in params:
-            hits = _lookup(trace, raw, table, {}, normed, shared)
+            hits = _lookup(trace, raw, table, {}, normed, shared, shown)
             if not hits:
                 raise _unknown_in_sequence(trace, raw, list(table))
             chosen += [k for k in hits if k not in chosen]
