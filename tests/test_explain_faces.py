@@ -296,8 +296,9 @@ def test_terms_add_up_to_torchs_gradient(kind):
 
 @pytest.mark.parametrize("kind", sorted(CASES))
 def test_every_name_finds_its_parameter(kind):
-    """Each name a face gives (the layer notation's, and the JSON paths) picks that parameter's derivation alone,
-    through explain's --param (a name two stacked layers share, W_ii[1,1], is left out: it names the last's)."""
+    """Each name a face gives (the layer notation's, with the layer's number, and the JSON paths) picks that
+    parameter's derivation alone, through explain's --param (a name two stacked layers share, W_ii[1,1], is left
+    out: explain refuses it, test_a_name_stacked_layers_share_is_refused)."""
     from collections import Counter
 
     from bpcalc.explain.chain import explain
@@ -327,3 +328,125 @@ def test_explain_json_is_the_same_in_every_notation(cli):
     assert layer.exit_code == 0 and ng.exit_code == 0, ng.stderr
     assert "h^(2)_t[1]" in layer.stdout
     assert ng.stdout == layer.stdout
+
+
+# ------------------------------------------------------------------ names stacked layers share
+RNN2 = """inputs: [[[0.5], [-0.3], [0.8]], [[0.1], [0.6], [-0.4]]]
+targets: [[[0.1], [0.2], [-0.1]], [[0.3], [-0.2], [0.4]]]
+loss: half_sse
+learning_rate: 0.1
+layers:
+  - {type: rnn, weights_ih: [[0.4]], weights_hh: [[0.3]], biases_ih: [0.1]}
+  - {type: rnn, weights_ih: [[-0.6]], weights_hh: [[0.2]], biases_ih: [-0.05]}
+  - {weights: [[1.5]], biases: [0.1], activation: linear}
+"""
+ATT2 = """inputs: [[[0.5, -0.2], [0.1, 0.4], [-0.3, 0.8]]]
+targets: [[[0.1], [0.3], [0.0]]]
+loss: mse
+learning_rate: 0.1
+layers:
+  - {type: attention, weights_q: [[0.3, -0.5], [0.2, 0.9]], weights_k: [[0.1, 0.4], [-0.6, 0.3]],
+     weights_v: [[0.7, -0.1], [0.2, 0.5]], causal: true}
+  - {type: attention, weights_q: [[-0.4, 0.6], [0.5, 0.1]], weights_k: [[0.2, -0.3], [0.8, 0.4]],
+     weights_v: [[0.3, 0.6], [-0.5, 0.2]]}
+  - {weights: [[0.6, -0.4]], biases: [0.05], activation: tanh}
+"""
+MIXED = """inputs: [[[0.5, -0.2], [0.1, 0.4], [-0.3, 0.8]]]
+targets: [[[0.1], [0.3], [0.0]]]
+loss: half_sse
+learning_rate: 0.1
+layers:
+  - {type: rnn, weights_ih: [[0.4, -0.2], [0.1, 0.3]], weights_hh: [[0.3, 0.1], [-0.2, 0.2]]}
+  - {type: attention, weights_q: [[0.3, -0.5], [0.2, 0.9]], weights_k: [[0.1, 0.4], [-0.6, 0.3]],
+     weights_v: [[0.7, -0.1], [0.2, 0.5]]}
+  - {weights: [[0.6, -0.4]], biases: [0.05], activation: linear}
+"""
+
+
+def _lstm2() -> str:
+    return yaml.safe_dump(json.loads((FIX / CASES["lstm"]).read_text(encoding="utf-8"))["spec"], sort_keys=False)
+
+
+# spec, the bare name both layers have, the group, the parameter; the layers are numbered 2 and 3 (layer notation)
+STACKED = {"lstm": (_lstm2, "W_ii[1,1]", "rnn", "weights_ih", "W_ii"), "rnn": (lambda: RNN2, "W_hh[1,1]", "rnn",
+           "weights_hh", "W_hh"), "attention": (lambda: ATT2, "w_q[1,1]", "attention", "weights_q", "w_q")}
+
+
+def _entry(r, group: str) -> dict:
+    assert r.exit_code == 0, r.stderr
+    (entry,) = json.loads(r.stdout)[f"{group}_params"]
+    return entry
+
+
+@pytest.mark.parametrize("kind", sorted(STACKED))
+def test_a_name_stacked_layers_share_is_refused(cli, kind):
+    """W_ii[1,1] of lstm → lstm (W_hh[1,1] of rnn → rnn, w_q[1,1] of attention → attention) names a parameter of
+    each layer: explain refuses it (exit 2, one message naming both layers and how to write each) instead of picking
+    one, and each way it offers picks that layer's parameter (its value the spec's)."""
+    spec, bare, group, key, base = STACKED[kind]
+    text = spec()
+    r = cli("explain", "-", "--param", bare, "--lang", "en", input=text)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2 and f"{bare!r} is ambiguous" in lines[0], r.stderr
+    assert f"layer 2 ({kind})" in lines[0] and f"layer 3 ({kind})" in lines[0]
+    for li, l in ((0, 2), (1, 3)):
+        assert f"{base}^({l})[1,1] (or layers.{li}.{key}.0.0) for layer {l}" in lines[1], lines[1]
+    given = yaml.safe_load(text)["layers"]
+    for li, l in ((0, 2), (1, 3)):
+        for name in (f"{base}^({l})[1,1]", f"{base}^{l}[1,1]", f"layers.{li}.{key}.0.0", f"layers[{li}].{key}[0][0]"):
+            entry = _entry(cli("explain", "-", "--param", name, "-f", "json", input=text), group)
+            assert entry["path"] == f"layers.{li}.{key}.0.0" and entry["old"] == given[li][key][0][0], name
+    ko = cli("explain", "-", "--param", bare, "--lang", "ko", input=text)
+    assert ko.exit_code == 2 and "모호합니다" in ko.stderr and "2층" in ko.stderr and "ambiguous" not in ko.stderr
+
+
+def test_the_stacked_lstms_second_layer_is_torchs():
+    """W_ii^(3)[1,1] is the second lstm's W_ii[1,1]: its derivation ends in PyTorch's gradient of that layer's
+    weights_ih[0][0]; the first's by W_ii^(2)[1,1]. Names only one layer has keep working as they did."""
+    import bpcalc
+    from bpcalc.explain.chain import explain
+
+    trace, torch_layers = _case("lstm")
+    for li, name in ((0, "W_ii^(2)[1,1]"), (1, "W_ii^(3)[1,1]")):
+        (d,) = explain(trace, params=[name]).rnn
+        assert d.gradient == pytest.approx(torch_layers[li]["grad_weights_ih"][0][0], rel=1e-9, abs=1e-12)
+    one = bpcalc.run((ROOT / "networks" / "lstm.yaml").read_text(encoding="utf-8"))
+    assert [d.path for d in explain(one, params=["W_ii[1,1]"]).rnn] == ["layers.0.weights_ih.0.0"]
+
+
+@pytest.mark.parametrize("notation, names", [("ng", ("W_ii^[1][1,1]", "W_ii^[2][1,1]")),
+                                             ("layer", ("W_ii^(2)[1,1]", "W_ii^(3)[1,1]"))])
+def test_the_choices_are_written_in_the_notation_shown(cli, notation, names):
+    """Under --notation ng the layers are 1 and 2 and the names W_ii^[1][1,1], W_ii^[2][1,1] (text and JSON alike);
+    the layer notation's W_ii^(3)[1,1] is still understood."""
+    text = _lstm2()
+    r = cli("explain", "-", "--param", "W_ii[1,1]", "--notation", notation, input=text)
+    assert r.exit_code == 2 and all(n in r.stderr for n in names), r.stderr
+    for li, name in enumerate(names):
+        for fmt in ("text", "json"):
+            got = cli("explain", "-", "--param", name, "--notation", notation, "-f", fmt, input=text)
+            assert got.exit_code == 0 and f"layers.{li}.weights_ih.0.0" in got.stdout, (name, fmt, got.stderr)
+    got = cli("explain", "-", "--param", "W_ii^(3)[1,1]", "--notation", notation, "-f", "json", input=text)
+    assert _entry(got, "rnn")["path"] == "layers.1.weights_ih.0.0"
+
+
+@pytest.mark.parametrize("spec, kinds, name, close", [
+    (lambda: ATT2, ["attention"], "w_q[1,9]", "w_q[1,1]"),
+    (_lstm2, ["lstm"], "W_ii[9,1]", "W_ii[1,1]"),
+    (lambda: MIXED, ["rnn", "attention"], "W_hh[9,1]", "W_hh[1,1]"),
+])
+def test_an_unknown_name_says_what_the_network_has(cli, spec, kinds, name, close):
+    """The message names the parameters the sequence network's layers have, in their kinds' own words (an attention
+    network's are no recurrent parameters), and the names closest to the one given."""
+    r = cli("explain", "-", "--param", name, "--lang", "en", input=spec())
+    assert r.exit_code == 2 and "Traceback" not in r.stderr, r.stderr
+    first, hint = r.stderr.strip().splitlines()
+    words = {LAYERS[k].explain.what for k in kinds}
+    others = {f.what for f in FACED.values()} - words
+    assert all(w in first for w in words) and not any(w in first for w in others), first
+    assert f"is named {name!r}" in first and ", ".join(kinds) in first and close in hint
+    if kinds == ["attention"]:
+        assert first.startswith("error: no attention parameter is named 'w_q[1,9]'")
+        ko = cli("explain", "-", "--param", name, "--lang", "ko", input=spec())
+        assert ko.exit_code == 2 and "어텐션 매개변수" in ko.stderr and "순환층" not in ko.stderr

@@ -460,6 +460,7 @@ class Explains:
 
     group: str  # the explanation's list the derivations join, and the JSON's `{group}_params`: conv, rnn, attention
     load: Callable[[], Any]  # () -> the face's functions: keys, names, derive (derive/common.Face)
+    what: str = "parameter"  # its parameters in words, N_-marked ("recurrent parameter"): --param's messages
 
     def keys(self, layer: Any, li: int) -> list[tuple]:
         """The layer's parameters as keys: tuples, the layer index second."""

@@ -52,7 +52,7 @@ class AttentionDerivation(dv.Derivation):
         return {"name": self.name.text, "path": self.path, "key": self.key, "layer": self.l, "index": list(self.index),
                 "gradient": self.gradient, "old": self.old, "new": self.new, "equation": [m.text for m in self.lines],
                 "terms": [{"sample": t.sample, "step": t.step, "inner": t.inner, "factor": t.factor,
-                           "product": t.product} for t in self.terms]}
+                           "product": t.product} for t in self.terms]} | dv.frozen(self)
 
 
 def keys(L: Any, li: int) -> list[tuple]:
@@ -61,9 +61,10 @@ def keys(L: Any, li: int) -> list[tuple]:
 
 
 def names(L: Any, key: tuple, number: int, profile: str) -> list[str]:
-    """w_q[1,2] (1-based, as the tables write it) and the JSON paths."""
+    """w_q[1,2] (1-based, as the tables write it), with the layer's number (w_q^(3)[1,2]) and the JSON paths."""
     _k, li, name, ix = key
-    return [param_sym(name, ix)[0], *dv.paths(li, name, ix)]
+    shown = param_sym(name, ix)[0]
+    return [shown, dv.layered(shown, number, profile), *dv.paths(li, name, ix)]
 
 
 def _chain(m: str, c: int, dk: int, wo: bool) -> list[tuple[str, str]]:

@@ -68,6 +68,12 @@ class Derivation:
     samples: int
     shown: int  # terms written out
     texts: dict = field(default_factory=dict)  # gradient, old, new as written
+    frozen: bool = False  # the spec's `freeze:` names the parameter: the update leaves it as it was (set by explain)
+
+    @property
+    def param(self) -> str:
+        """The parameter's spec (and JSON) name: weights_hh, gamma, weights_q, … (`freeze:` names it so)."""
+        return self.path.split(".")[2]
 
     @property
     def narration(self) -> list[Section]:
@@ -90,11 +96,18 @@ def over_steps(d: Derivation, heading: Text, note: Text, numeric: list[Text]) ->
     many = d.samples > 1
     columns = [*([Msg("sequence")] if many else []), Msg("step"), *numeric]
     rows = [[*([str(t.sample + 1)] if many else []), str(t.step + 1), *t.texts] for t in d.terms[:d.shown]]
-    total = Msg("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
-                "(was {old})", g=d.texts["gradient"], key=d.key, p=d.name.text, new=d.texts["new"], old=d.texts["old"])
+    total = Msg("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); {p} is frozen: it stays {old}",
+                g=d.texts["gradient"], key=d.key, p=d.name.text, old=d.texts["old"]) if d.frozen else \
+        Msg("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
+            "(was {old})", g=d.texts["gradient"], key=d.key, p=d.name.text, new=d.texts["new"], old=d.texts["old"])
     return [Section(heading=heading, depth=1),
             Section(heading=d.lhs.text, note=note, lines=d.lines, columns=columns, numeric=len(numeric), rows=rows,
                     after=[*written_out(d), (total, "")])]
+
+
+def frozen(d: Derivation) -> dict:
+    """`"frozen": true` in a derivation's JSON record when the spec freezes its parameter; nothing otherwise."""
+    return {"frozen": True} if d.frozen else {}
 
 
 def written_out(d: Derivation) -> list[tuple[Text, str]]:
@@ -119,6 +132,15 @@ def path(li: int, name: str, ix: tuple) -> str:
 def paths(li: int, name: str, ix: tuple) -> list[str]:
     """The JSON paths --param knows a parameter by: its own, its gradient's and its new value's."""
     return [path(li, f"{pre}{name}", ix) for pre in ("", "grad_", "new_")]
+
+
+def layered(name: str, number: int, profile: str) -> str:
+    """A parameter's name as the tables write it, with its layer's number as the notation writes a layer's
+    quantities (h^(2)_t[1]): W_hh[1,2] -> W_hh^(3)[1,2] (ng: W_hh^[3][1,2]), what --param takes where stacked
+    layers share W_hh[1,2]."""
+    o, c = ("[", "]") if profile == "ng" else ("(", ")")
+    base, bracket, ix = name.partition("[")
+    return f"{base}^{o}{number}{c}{bracket}{ix}"
 
 
 def shown(total: int, full: bool) -> int:

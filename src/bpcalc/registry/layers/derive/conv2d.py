@@ -51,9 +51,10 @@ class ConvDerivation(dv.Derivation):
                        path=self.path, o=self.index[0], samples=Msg(" and samples") if many else "")
             columns, numeric = [*sample, "i", "j", "δ"], 1
             rows = [[*([str(t.sample + 1)] if many else []), str(t.i), str(t.j), t.texts[0]] for t in terms]
-            total = Msg("the sum: {g} (the gradient in the JSON's grad_biases); after the update {b} = {new} (was "
-                        "{old})", g=self.texts["gradient"], b=self.name.text, new=self.texts["new"],
-                        old=self.texts["old"])
+            total = Msg("the sum: {g} (the gradient in the JSON's grad_biases); {b} is frozen: it stays {old}",
+                        g=self.texts["gradient"], b=self.name.text, old=self.texts["old"]) if self.frozen else \
+                Msg("the sum: {g} (the gradient in the JSON's grad_biases); after the update {b} = {new} (was "
+                    "{old})", g=self.texts["gradient"], b=self.name.text, new=self.texts["new"], old=self.texts["old"])
         else:
             o, c, p, q = self.index
             (sh, sw), (ph, pw) = self.stride, self.padding
@@ -67,9 +68,12 @@ class ConvDerivation(dv.Derivation):
             rows = [[*([str(t.sample + 1)] if many else []), str(t.i), str(t.j),
                      [f"({c}, {t.row}, {t.col})", *([" ", Msg("padding")] if t.padding else [])], *t.texts]
                     for t in terms]
-            total = Msg("the sum of the terms: {g} (the gradient in the JSON's grad_weights); after the update {w} = "
-                        "{new} (was {old})", g=self.texts["gradient"], w=self.name.text, new=self.texts["new"],
-                        old=self.texts["old"])
+            total = Msg("the sum of the terms: {g} (the gradient in the JSON's grad_weights); {w} is frozen: it "
+                        "stays {old}", g=self.texts["gradient"], w=self.name.text, old=self.texts["old"]) \
+                if self.frozen else \
+                Msg("the sum of the terms: {g} (the gradient in the JSON's grad_weights); after the update {w} = "
+                    "{new} (was {old})", g=self.texts["gradient"], w=self.name.text, new=self.texts["new"],
+                    old=self.texts["old"])
         return [dv.Section(heading=Msg("Layer {l}: conv2d", l=self.l), depth=1),
                 dv.Section(heading=self.lhs.text, note=note, lines=self.lines, columns=columns, numeric=numeric,
                            rows=rows, after=[*dv.written_out(self), (total, "")])]
@@ -81,7 +85,7 @@ class ConvDerivation(dv.Derivation):
                 "equation": [m.text for m in self.lines],
                 "terms": [{"sample": t.sample, "i": t.i, "j": t.j, "input_cell": None if bias else [t.row, t.col],
                            "padding": t.padding, "delta": t.delta, "x": t.x, "product": t.product}
-                          for t in self.terms]}
+                          for t in self.terms]} | dv.frozen(self)
 
 
 def _more(left: int) -> M:

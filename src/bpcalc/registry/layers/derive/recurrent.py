@@ -67,7 +67,7 @@ class RnnDerivation(dv.Derivation):
                 "gradient": self.gradient, "old": self.old, "new": self.new, "equation": [m.text for m in self.lines],
                 "terms": [{"sample": t.sample, "step": t.step, "grad_h_out": t.out, "grad_h_next": t.next,
                            "local": t.local, "delta": t.delta, "factor": t.factor, "product": t.product}
-                          for t in self.terms]}
+                          for t in self.terms]} | dv.frozen(self)
 
 
 @dataclass(kw_only=True)
@@ -99,9 +99,11 @@ def keys(L: Any, li: int) -> list[tuple]:
 
 def _names(namer):
     def names(L: Any, key: tuple, number: int, profile: str) -> list[str]:
-        """W_hh[1,2] (1-based, as the tables write it; an LSTM's by gate, W_ii[1,2]) and the JSON paths."""
+        """W_hh[1,2] (1-based, as the tables write it; an LSTM's by gate, W_ii[1,2]), with the layer's number
+        (W_hh^(3)[1,2]) and the JSON paths."""
         _k, li, name, ix = key
-        return [namer(name, ix, L.params)[0], *dv.paths(li, name, ix)]
+        shown = namer(name, ix, L.params)[0]
+        return [shown, dv.layered(shown, number, profile), *dv.paths(li, name, ix)]
 
     return names
 
