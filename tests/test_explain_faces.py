@@ -125,6 +125,114 @@ def test_the_scan_finds_a_dispatch(tmp_path):
     assert why.count("the hand dispatch)") == 1
 
 
+# ------------------------------------------------------------------ the renderer draws any kind's derivation alike
+REPORT = ROOT / "src" / "bpcalc" / "render" / "explain_report.py"
+
+
+def _own_fields() -> set[str]:
+    """The fields only a faced kind's derivation or its terms have (a gate, a stride, a term's i and j): those of
+    the dataclasses in the faces' modules, less every field the shared records have (derive/common's Derivation
+    and Section, explain/'s own derivations), which a renderer may read whatever the kind."""
+    import dataclasses
+    import importlib
+
+    def fields_of(module) -> set[str]:
+        return {f.name for o in vars(module).values() if isinstance(o, type) and dataclasses.is_dataclass(o)
+                and o.__module__ == module.__name__ for f in dataclasses.fields(o)}
+
+    own = set().union(*(fields_of(importlib.import_module(m)) for m in _modules()))
+    shared = set().union(*(fields_of(importlib.import_module(m)) for m in (
+        "bpcalc.registry.layers.derive.common", "bpcalc.explain.chain", "bpcalc.explain.functions")))
+    return own - shared
+
+
+def kind_renders(path: Path = REPORT, groups: set[str] | None = None, own: set[str] | None = None) -> list[str]:
+    """Where the renderer draws a derivation by its kind: a face group or a faced kind named (ex.conv, "rnn_params",
+    "Layer {l}: conv2d"), a field only one kind's derivation has read or tested (rd.gate, hasattr(rd, "gate")), or
+    a face's module imported."""
+    import re
+
+    groups = {face.group for face in FACED.values()} if groups is None else groups
+    own = _own_fields() if own is None else own
+    named = re.compile(r"(?<![A-Za-z])(" + "|".join(map(re.escape, sorted(groups | set(FACED)))) + r")(?![A-Za-z])")
+    modules = _modules()
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text, filename=str(path))
+    docs = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        why = None
+        if isinstance(node, ast.Attribute) and node.attr in groups | own or isinstance(node, ast.Name) and \
+                node.id in groups:
+            why = "a kind group or a kind's own field"
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs and \
+                named.search(node.value):
+            why = "names a kind or its group"
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("hasattr", "getattr") and any(
+                isinstance(a, ast.Constant) and a.value in own | groups for a in node.args[1:2]):
+            why = "tells the kinds apart by a field"
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and _why(node, set(), modules, docs):
+            why = "imports a kind's derivation"
+        if why:
+            found.append(f"{path.name}:{node.lineno}: {ast.get_source_segment(text, node)}  ({why})")
+    return found
+
+
+def test_the_renderer_draws_every_kind_alike():
+    """render/explain_report.py draws each derivation from the narration it carries (derive/common.Section) and
+    writes its JSON record (as_dict): a new kind with a derivation of its own needs no block of its own there."""
+    bad = kind_renders()
+    assert not bad, ("render/explain_report.py draws a layer kind's derivation by hand; put the words in the "
+                     "derivation's narrate() and as_dict() (registry/layers/derive/) instead:\n" + "\n".join(bad))
+
+
+def test_the_renderer_scan_finds_a_kind_block(tmp_path):
+    """The scan can fail: the per-kind blocks the narration replaced are each found, a docstring's mention is not."""
+    own = _own_fields()
+    assert {"gate", "stride", "factor_name", "inner_name"} <= own and not {"terms", "lines", "narration"} & own
+    old = tmp_path / "explain_report.py"
+    old.write_text(
+        '"""Draws conv, rnn and attention derivations."""\n'
+        "from bpcalc.registry.layers.derive.recurrent import gate_words\n"
+        "def explain_doc(doc, ex):\n"
+        '    for rd in getattr(ex, "rnn", []):\n'
+        '        (_gated if hasattr(rd, "gate") else _rnn)(doc, rd)\n'
+        "    for cd in ex.conv:\n"
+        '        doc.heading(_("Layer {l}: conv2d").format(l=cd.l))\n'
+        "        doc.para(str(cd.stride))\n", encoding="utf-8")
+    why = [line.rsplit("(", 1)[1] for line in kind_renders(old)]
+    assert why.count("imports a kind's derivation)") == 1
+    assert why.count("names a kind or its group)") == 2  # "rnn", "Layer {l}: conv2d"
+    assert why.count("tells the kinds apart by a field)") == 2  # getattr(ex, "rnn", []), hasattr(rd, "gate")
+    assert why.count("a kind group or a kind's own field)") == 2  # ex.conv, cd.stride
+
+
+def test_every_derivation_narrates_itself(monkeypatch):
+    """Every faced kind's derivation carries its narration (a layer heading, then the parameter's section with its
+    equation, a row per term written out, the note saying how many are left out, and the sum with the gradient
+    and new value as written) and a JSON record with every term."""
+    from bpcalc.explain.numfmt import Fmt
+    from bpcalc.registry.layers.derive import common
+
+    monkeypatch.setattr(common, "TERMS", 2)  # two terms written out, the rest left out
+    for kind in sorted(CASES):
+        trace, _torch = _case(kind)
+        for li, L in enumerate(trace.layers):
+            face = LAYERS[L.type].explain
+            if face is None:
+                continue
+            key = face.keys(L, li)[0]
+            d = face.derive(L, key, li + 2, Fmt(4), False, "layer")
+            head, body = d.narration
+            assert head.depth == 1 and head.heading and body.heading == d.lhs.text, kind
+            assert body.lines == d.lines and len(body.rows) == 2 < len(d.terms) and body.numeric >= 1, kind
+            assert all(len(row) == len(body.columns) for row in body.rows), kind
+            (left, style), (total, _style) = body.after
+            assert style == "note" and left.startswith(f"2 of {len(d.terms)} terms written out"), kind
+            assert all(d.texts[k] in total for k in ("gradient", "new", "old")) and d.name.text in total, kind
+            assert d.as_dict()["path"] == d.path and len(d.as_dict()["terms"]) == len(d.terms), kind
+
+
 def test_every_kind_with_parameters_is_explained():
     """A kind with learnable parameters is explained: its own `explain` face, or the dense chain rule (a layer of
     neurons) or the normalisation's (γ, β) in explain/chain.py; a new kind cannot leave explain --param silent."""
@@ -188,8 +296,9 @@ def test_terms_add_up_to_torchs_gradient(kind):
 
 @pytest.mark.parametrize("kind", sorted(CASES))
 def test_every_name_finds_its_parameter(kind):
-    """Each name a face gives (the layer notation's, and the JSON paths) picks that parameter's derivation alone,
-    through explain's --param (a name two stacked layers share, W_ii[1,1], is left out: it names the last's)."""
+    """Each name a face gives (the layer notation's, with the layer's number, and the JSON paths) picks that
+    parameter's derivation alone, through explain's --param (a name two stacked layers share, W_ii[1,1], is left
+    out: explain refuses it, test_a_name_stacked_layers_share_is_refused)."""
     from collections import Counter
 
     from bpcalc.explain.chain import explain
@@ -219,3 +328,125 @@ def test_explain_json_is_the_same_in_every_notation(cli):
     assert layer.exit_code == 0 and ng.exit_code == 0, ng.stderr
     assert "h^(2)_t[1]" in layer.stdout
     assert ng.stdout == layer.stdout
+
+
+# ------------------------------------------------------------------ names stacked layers share
+RNN2 = """inputs: [[[0.5], [-0.3], [0.8]], [[0.1], [0.6], [-0.4]]]
+targets: [[[0.1], [0.2], [-0.1]], [[0.3], [-0.2], [0.4]]]
+loss: half_sse
+learning_rate: 0.1
+layers:
+  - {type: rnn, weights_ih: [[0.4]], weights_hh: [[0.3]], biases_ih: [0.1]}
+  - {type: rnn, weights_ih: [[-0.6]], weights_hh: [[0.2]], biases_ih: [-0.05]}
+  - {weights: [[1.5]], biases: [0.1], activation: linear}
+"""
+ATT2 = """inputs: [[[0.5, -0.2], [0.1, 0.4], [-0.3, 0.8]]]
+targets: [[[0.1], [0.3], [0.0]]]
+loss: mse
+learning_rate: 0.1
+layers:
+  - {type: attention, weights_q: [[0.3, -0.5], [0.2, 0.9]], weights_k: [[0.1, 0.4], [-0.6, 0.3]],
+     weights_v: [[0.7, -0.1], [0.2, 0.5]], causal: true}
+  - {type: attention, weights_q: [[-0.4, 0.6], [0.5, 0.1]], weights_k: [[0.2, -0.3], [0.8, 0.4]],
+     weights_v: [[0.3, 0.6], [-0.5, 0.2]]}
+  - {weights: [[0.6, -0.4]], biases: [0.05], activation: tanh}
+"""
+MIXED = """inputs: [[[0.5, -0.2], [0.1, 0.4], [-0.3, 0.8]]]
+targets: [[[0.1], [0.3], [0.0]]]
+loss: half_sse
+learning_rate: 0.1
+layers:
+  - {type: rnn, weights_ih: [[0.4, -0.2], [0.1, 0.3]], weights_hh: [[0.3, 0.1], [-0.2, 0.2]]}
+  - {type: attention, weights_q: [[0.3, -0.5], [0.2, 0.9]], weights_k: [[0.1, 0.4], [-0.6, 0.3]],
+     weights_v: [[0.7, -0.1], [0.2, 0.5]]}
+  - {weights: [[0.6, -0.4]], biases: [0.05], activation: linear}
+"""
+
+
+def _lstm2() -> str:
+    return yaml.safe_dump(json.loads((FIX / CASES["lstm"]).read_text(encoding="utf-8"))["spec"], sort_keys=False)
+
+
+# spec, the bare name both layers have, the group, the parameter; the layers are numbered 2 and 3 (layer notation)
+STACKED = {"lstm": (_lstm2, "W_ii[1,1]", "rnn", "weights_ih", "W_ii"), "rnn": (lambda: RNN2, "W_hh[1,1]", "rnn",
+           "weights_hh", "W_hh"), "attention": (lambda: ATT2, "w_q[1,1]", "attention", "weights_q", "w_q")}
+
+
+def _entry(r, group: str) -> dict:
+    assert r.exit_code == 0, r.stderr
+    (entry,) = json.loads(r.stdout)[f"{group}_params"]
+    return entry
+
+
+@pytest.mark.parametrize("kind", sorted(STACKED))
+def test_a_name_stacked_layers_share_is_refused(cli, kind):
+    """W_ii[1,1] of lstm → lstm (W_hh[1,1] of rnn → rnn, w_q[1,1] of attention → attention) names a parameter of
+    each layer: explain refuses it (exit 2, one message naming both layers and how to write each) instead of picking
+    one, and each way it offers picks that layer's parameter (its value the spec's)."""
+    spec, bare, group, key, base = STACKED[kind]
+    text = spec()
+    r = cli("explain", "-", "--param", bare, "--lang", "en", input=text)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2 and f"{bare!r} is ambiguous" in lines[0], r.stderr
+    assert f"layer 2 ({kind})" in lines[0] and f"layer 3 ({kind})" in lines[0]
+    for li, l in ((0, 2), (1, 3)):
+        assert f"{base}^({l})[1,1] (or layers.{li}.{key}.0.0) for layer {l}" in lines[1], lines[1]
+    given = yaml.safe_load(text)["layers"]
+    for li, l in ((0, 2), (1, 3)):
+        for name in (f"{base}^({l})[1,1]", f"{base}^{l}[1,1]", f"layers.{li}.{key}.0.0", f"layers[{li}].{key}[0][0]"):
+            entry = _entry(cli("explain", "-", "--param", name, "-f", "json", input=text), group)
+            assert entry["path"] == f"layers.{li}.{key}.0.0" and entry["old"] == given[li][key][0][0], name
+    ko = cli("explain", "-", "--param", bare, "--lang", "ko", input=text)
+    assert ko.exit_code == 2 and "모호합니다" in ko.stderr and "2층" in ko.stderr and "ambiguous" not in ko.stderr
+
+
+def test_the_stacked_lstms_second_layer_is_torchs():
+    """W_ii^(3)[1,1] is the second lstm's W_ii[1,1]: its derivation ends in PyTorch's gradient of that layer's
+    weights_ih[0][0]; the first's by W_ii^(2)[1,1]. Names only one layer has keep working as they did."""
+    import bpcalc
+    from bpcalc.explain.chain import explain
+
+    trace, torch_layers = _case("lstm")
+    for li, name in ((0, "W_ii^(2)[1,1]"), (1, "W_ii^(3)[1,1]")):
+        (d,) = explain(trace, params=[name]).rnn
+        assert d.gradient == pytest.approx(torch_layers[li]["grad_weights_ih"][0][0], rel=1e-9, abs=1e-12)
+    one = bpcalc.run((ROOT / "networks" / "lstm.yaml").read_text(encoding="utf-8"))
+    assert [d.path for d in explain(one, params=["W_ii[1,1]"]).rnn] == ["layers.0.weights_ih.0.0"]
+
+
+@pytest.mark.parametrize("notation, names", [("ng", ("W_ii^[1][1,1]", "W_ii^[2][1,1]")),
+                                             ("layer", ("W_ii^(2)[1,1]", "W_ii^(3)[1,1]"))])
+def test_the_choices_are_written_in_the_notation_shown(cli, notation, names):
+    """Under --notation ng the layers are 1 and 2 and the names W_ii^[1][1,1], W_ii^[2][1,1] (text and JSON alike);
+    the layer notation's W_ii^(3)[1,1] is still understood."""
+    text = _lstm2()
+    r = cli("explain", "-", "--param", "W_ii[1,1]", "--notation", notation, input=text)
+    assert r.exit_code == 2 and all(n in r.stderr for n in names), r.stderr
+    for li, name in enumerate(names):
+        for fmt in ("text", "json"):
+            got = cli("explain", "-", "--param", name, "--notation", notation, "-f", fmt, input=text)
+            assert got.exit_code == 0 and f"layers.{li}.weights_ih.0.0" in got.stdout, (name, fmt, got.stderr)
+    got = cli("explain", "-", "--param", "W_ii^(3)[1,1]", "--notation", notation, "-f", "json", input=text)
+    assert _entry(got, "rnn")["path"] == "layers.1.weights_ih.0.0"
+
+
+@pytest.mark.parametrize("spec, kinds, name, close", [
+    (lambda: ATT2, ["attention"], "w_q[1,9]", "w_q[1,1]"),
+    (_lstm2, ["lstm"], "W_ii[9,1]", "W_ii[1,1]"),
+    (lambda: MIXED, ["rnn", "attention"], "W_hh[9,1]", "W_hh[1,1]"),
+])
+def test_an_unknown_name_says_what_the_network_has(cli, spec, kinds, name, close):
+    """The message names the parameters the sequence network's layers have, in their kinds' own words (an attention
+    network's are no recurrent parameters), and the names closest to the one given."""
+    r = cli("explain", "-", "--param", name, "--lang", "en", input=spec())
+    assert r.exit_code == 2 and "Traceback" not in r.stderr, r.stderr
+    first, hint = r.stderr.strip().splitlines()
+    words = {LAYERS[k].explain.what for k in kinds}
+    others = {f.what for f in FACED.values()} - words
+    assert all(w in first for w in words) and not any(w in first for w in others), first
+    assert f"is named {name!r}" in first and ", ".join(kinds) in first and close in hint
+    if kinds == ["attention"]:
+        assert first.startswith("error: no attention parameter is named 'w_q[1,9]'")
+        ko = cli("explain", "-", "--param", name, "--lang", "ko", input=spec())
+        assert ko.exit_code == 2 and "어텐션 매개변수" in ko.stderr and "순환층" not in ko.stderr

@@ -8,6 +8,7 @@ over epochs, the torch fixture train_freeze_weights_hh_adam (W_hh with requires_
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,53 @@ def test_matrix_view_notes_the_frozen_parameter(tmp_path, fixture, frozen, note)
     assert r.returncode == 0, r.stderr
     update = r.stdout.split("Update:", 1)[1]
     assert update.count("is frozen: it stays as it is") == 1 and note in update
+
+
+# ------------------------------------------------------------------ explain --param on a frozen parameter
+def _explain_entry(d: dict) -> dict:
+    """The one parameter's entry of explain's JSON, whichever list holds it."""
+    (entry,) = [e for key in ("params", "conv_params", "rnn_params", "attention_params") for e in d.get(key, [])]
+    return entry
+
+
+@pytest.mark.parametrize(("fixture", "frozen", "param", "other", "where"), [
+    ("norm/run_bn_dense_n3_adam.json", "weights", "w_11^(2)", "b_1^(4)", (0, "weights", (0, 0))),  # dense
+    ("norm/run_bn_dense_n3_adam.json", "gamma", "γ_1^(3)", "β_1^(3)", (1, "gamma", (0,))),
+    ("conv/run_conv_conv_half_sse.json", "weights", "w^(2)[0,0,0,0]", "b^(2)[0]", (0, "weights", (0, 0, 0, 0))),
+    ("conv/run_conv_conv_half_sse.json", "biases", "b^(2)[1]", "w^(3)[0,0,0,0]", (0, "biases", (1,))),
+    ("seq/run_several_T5_truncate2.json", "weights_hh", "W_hh[1,2]", "W_ih[1,1]", (0, "weights_hh", (0, 1))),
+    ("gates/run_lstm_T5_several_all_softmax_ce.json", "biases_ih", "b_if[1]", "W_ii[1,1]", (0, "biases_ih", (3,))),
+    ("gates/run_gru_opt_adam.json", "weights_hh", "W_hn[2,1]", "b_hn[1]", (0, "weights_hh", "n")),  # rows r, z, n
+    ("attention/run_opt_adam.json", "weights_q", "w_q[2,1]", "w_k[1,1]", (0, "weights_q", (1, 0))),
+])
+def test_explain_says_a_frozen_parameter_stays(cli, fixture, frozen, param, other, where):
+    """`freeze:` names the parameter: explain --param says it is frozen and stays at the spec's value (text, Korean,
+    JSON `"frozen": true`), for dense, γ, conv, recurrent, gated and attention parameters alike; a parameter the spec
+    does not freeze still shows its update (and its JSON entry has the keys it had)."""
+    fx = json.loads((FIXTURES / fixture).read_text())
+    spec = {**fx["spec"], "freeze": [frozen]}
+    text = yaml.safe_dump(spec, sort_keys=False, default_flow_style=None)
+    li, key, ix = where
+    given = np.asarray(spec["layers"][li][key], dtype=float)
+    d = json.loads(cli("explain", "-", "--param", param, "-f", "json", input=text).stdout)
+    entry = _explain_entry(d)
+    old = entry["update"]["old"] if "update" in entry else entry["old"]
+    ix = (2 * given.shape[1] + 1, 0) if ix == "n" else ix  # W_hn[2,1]: the n gate's block (PyTorch's order r, z, n)
+    assert old == given[ix]
+    if "update" in entry:  # dense, γ: the update's record
+        assert entry["update"]["frozen"] is True and entry["update"]["new"] == old
+    else:
+        assert entry["frozen"] is True and entry["new"] == old
+    r = cli("explain", "-", "--param", param, "--lang", "en", input=text)
+    assert r.exit_code == 0, r.stderr
+    said = re.findall(r"(\S+) is frozen: it stays (\S+)", r.stdout)
+    assert said and all(float(v) == pytest.approx(old, rel=5e-4) for _p, v in said), r.stdout
+    assert "after the update" not in r.stdout
+    for fmt in ("markdown", "latex"):
+        assert "is frozen: it stays" in cli("explain", "-", "--param", param, "-f", fmt, input=text).stdout, fmt
+    ko = cli("explain", "-", "--param", param, "--lang", "ko", input=text)
+    assert ko.exit_code == 0 and "고정" in ko.stdout and "갱신 후" not in ko.stdout and "frozen" not in ko.stdout
+    moving = cli("explain", "-", "--param", other, "--lang", "en", input=text)
+    assert moving.exit_code == 0 and "is frozen" not in moving.stdout
+    entry = _explain_entry(json.loads(cli("explain", "-", "--param", other, "-f", "json", input=text).stdout))
+    assert "frozen" not in entry if "update" not in entry else entry["update"]["frozen"] is False

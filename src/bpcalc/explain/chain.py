@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -157,6 +157,9 @@ class ParamDerivation:
         return out
 
 
+GROUP = {"group": True}  # the metadata of Explanation's fields that hold a face group's derivations
+
+
 @dataclass
 class Explanation:
     """The derivations of one trace's gradients."""
@@ -173,10 +176,16 @@ class Explanation:
     output_layer: int | None = None  # networks: the output layer's number l
     layer_numbers: dict[int, int] = field(default_factory=dict)  # l -> the layer's number in the notation shown
     shown: int = 1  # samples whose factors are written out (the first few; all with --full): their texts only
-    # the derivations of the layer kinds' own `explain` faces (registry/layers/derive/), by the face's group:
-    conv: list = field(default_factory=list)  # ConvDerivation: kernel weights of conv2d layers
-    rnn: list = field(default_factory=list)  # RnnDerivation, GatedDerivation: recurrent parameters, over the steps
-    attention: list = field(default_factory=list)  # AttentionDerivation: an attention layer's
+    # the derivations of the layer kinds' own `explain` faces (registry/layers/derive/), by the face's group (the
+    # JSON's `{group}_params`, in this order):
+    conv: list = field(default_factory=list, metadata=GROUP)  # ConvDerivation: kernel weights of conv2d layers
+    rnn: list = field(default_factory=list, metadata=GROUP)  # RnnDerivation, GatedDerivation: over the steps
+    attention: list = field(default_factory=list, metadata=GROUP)  # AttentionDerivation: an attention layer's
+
+    def groups(self) -> dict[str, list]:
+        """The kinds' own derivations by their faces' group, in the JSON's order: what the renderers draw and write
+        (each derivation carries its narration and its JSON record), whatever the kind."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("group")}
 
 
 # ====================================================================== tex of ops' plain-text templates
@@ -790,6 +799,7 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
             table.setdefault(nm, (kind, nm))
             table[_graph_path_key(kind, nm)] = (kind, nm)
         groups: dict[str, list] = {}
+        shared: dict[str, list] = {}
     else:
         keys = _network_params(trace)
         table = {}
@@ -802,11 +812,9 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
                 kind, li, j, k = key
                 if kind == "b" and nt.shares_bias(li):  # mazur's b1: the biases of a layer under one name
                     groups.setdefault(nt.b(li, j).text, []).append(key)
-        for li, face in _faced(trace):
-            for fkey in face.keys(trace.layers[li], li):
-                for nt in profiles:  # the notation shown, and the layer notation
-                    for nm in face.names(trace.layers[li], fkey, nt.number(li), nt.profile):
-                        table.setdefault(nm, fkey)
+        faced, shared = _face_names(trace, profiles)
+        for nm, fkey in faced.items():
+            table.setdefault(nm, fkey)
         for key in keys:
             kind, li, j, k = key
             table.setdefault(f"layers.{li}.grad_{'weights' if kind == 'w' else 'biases'}"
@@ -820,35 +828,92 @@ def select(trace, names: list[str] | None) -> list[tuple] | None:
             for g in whole:  # each key is visited once: only its own last entry can repeat it (O(1), not a scan)
                 if not groups.setdefault(g, []) or groups[g][-1] != key:
                     groups[g].append(key)
-    normed: dict[str, list] = {}
-    for nm, key in table.items():
-        normed.setdefault(_norm(nm), [])
-        if key not in normed[_norm(nm)]:
-            normed[_norm(nm)].append(key)
+    normed = _normed(table, shared)
     out: list = []
     for raw in names:
-        s = raw.strip()
-        s_dot = s.replace("[", ".").replace("]", "")
-        found = table.get(s) or table.get(s_dot)
-        if found is not None:
-            hits = [found]
-        elif s in groups or s_dot in groups:
-            hits = groups.get(s) or groups[s_dot]
-        else:
-            hits = normed.get(_norm(s)) or []
-            if not hits:
-                lower = [v for k2, v in normed.items() if k2.lower() == _norm(s).lower()]
-                hits = lower[0] if len(lower) == 1 else []
-            if len(hits) > 1:
-                shown = [nm for nm, key in table.items() if key in hits and "." not in nm]
-                raise SpecError(_("the parameter name {raw!r} is ambiguous: it could be {join_shown}").format(
-                                    raw=raw, join_shown=', '.join(shown)),
-                                hint=_("write the name as shown, e.g. ") + shown[0])
+        hits = _lookup(trace, raw, table, groups, normed, shared)
         if not hits:
             raise SpecError(_("no parameter is named {raw!r}").format(raw=raw),
-                            hint=_close(s, list(table) + list(groups)))
+                            hint=_close(raw.strip(), list(table) + list(groups)))
         out += [h for h in hits if h not in out]
     return out
+
+
+def _face_names(trace: NetworkTrace, profiles: list[Notation]) -> tuple[dict[str, tuple], dict[str, list[tuple]]]:
+    """The names the faced layers' parameters are known by, in each notation of `profiles`: name -> the first
+    parameter of that name, and the names two or more parameters share (W_ii[1,1] of two stacked lstm layers) ->
+    all of them."""
+    table: dict[str, tuple] = {}
+    shared: dict[str, list[tuple]] = {}
+    for li, face in _faced(trace):
+        for key in face.keys(trace.layers[li], li):
+            for nt in profiles:  # the notation shown, and the layer notation
+                for nm in face.names(trace.layers[li], key, nt.number(li), nt.profile):
+                    first = table.setdefault(nm, key)
+                    if first != key and key not in shared.setdefault(nm, [first]):
+                        shared[nm].append(key)
+    return table, shared
+
+
+def _normed(table: dict[str, tuple], shared: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """The table's names as _norm writes them (w_{11}^{(3)}, w11^(3), ∂E/∂w_11^(3) alike) -> their parameters
+    (all of a name several share)."""
+    normed: dict[str, list] = {}
+    for nm, key in table.items():
+        at = normed.setdefault(_norm(nm), [])
+        for k in shared.get(nm) or [key]:
+            if k not in at:
+                at.append(k)
+    return normed
+
+
+def _lookup(trace, raw: str, table: dict[str, tuple], groups: dict[str, list], normed: dict[str, list],
+            shared: dict[str, list], nt: Notation | None = None) -> list[tuple]:
+    """The parameters `raw` names ([] for none): as written, a whole layer's group, or as _norm writes it. A name
+    that parameters of several layers share raises SpecError saying how to name each (in the notation `nt`)."""
+    s = raw.strip()
+    s_dot = s.replace("[", ".").replace("]", "")
+    found = table.get(s) or table.get(s_dot)
+    clash = shared.get(s) or shared.get(s_dot) or []
+    if found is not None and found in clash:
+        raise _ambiguous(trace, raw, clash, shared, nt)
+    if found is not None:
+        return [found]
+    if s in groups or s_dot in groups:
+        return groups.get(s) or groups[s_dot]
+    hits = normed.get(_norm(s)) or []
+    if not hits:
+        lower = [v for k2, v in normed.items() if k2.lower() == _norm(s).lower()]
+        hits = lower[0] if len(lower) == 1 else []
+    if len(hits) > 1 and isinstance(trace, NetworkTrace) and all(_face(trace, k[1]) is not None for k in hits):
+        raise _ambiguous(trace, raw, hits, shared, nt)
+    if len(hits) > 1:
+        shown = [nm for nm, key in table.items() if key in hits and "." not in nm]
+        raise SpecError(_("the parameter name {raw!r} is ambiguous: it could be {join_shown}").format(
+                            raw=raw, join_shown=', '.join(shown)),
+                        hint=_("write the name as shown, e.g. ") + shown[0])
+    return hits
+
+
+def _ambiguous(trace: NetworkTrace, raw: str, hits: list[tuple], shared: dict[str, list],
+               nt: Notation | None = None) -> SpecError:
+    """The error for a name parameters of several layers share: which layer each is, and a name of each of its
+    own (with the layer's number, as the notation shown, `nt`, writes it) and its JSON path."""
+    nt = nt or Notation.of(trace)
+    layers, choices = [], []
+    for key in hits:
+        li = key[1]
+        L, number = trace.layers[li], nt.number(li)
+        names = _face(trace, li).names(L, key, number, nt.profile)
+        own = next((nm for nm in names if "." not in nm and nm not in shared), names[0])
+        path = next((nm for nm in names if "." in nm), own)
+        where = _("layer {l} ({kind})").format(l=number, kind=L.type)
+        if where not in layers:
+            layers.append(where)
+        choices.append(_("{name} (or {path}) for layer {l}").format(name=own, path=path, l=number))
+    return SpecError(_("the parameter name {raw!r} is ambiguous: {layers} each have a parameter of that "
+                       "name").format(raw=raw, layers=", ".join(layers)),
+                     hint=_("say which layer's: {choices}").format(choices="; ".join(choices)))
 
 
 def _close(s: str, candidates: list[str]) -> str:
@@ -895,8 +960,9 @@ def _derive(ex: Explanation, trace: NetworkTrace, fmt: Fmt, keys: list[tuple], f
     """Each key's derivation by its layer's kind, into the explanation's list for the face's group."""
     for key in keys:
         face = _face(trace, key[1])
-        getattr(ex, face.group).append(face.derive(trace.layers[key[1]], key, nt.number(key[1]), fmt, full,
-                                                   nt.profile))
+        d = face.derive(trace.layers[key[1]], key, nt.number(key[1]), fmt, full, nt.profile)
+        d.frozen = d.param in trace.freeze  # `freeze:` names it: the update leaves it as it was
+        getattr(ex, face.group).append(d)
 
 
 def _with_faces(trace: NetworkTrace, fmt: Fmt, dense: list[tuple], own: list[tuple], full: bool,
@@ -926,21 +992,36 @@ def _sequence(trace: NetworkTrace, fmt: Fmt, params: list[str] | None, full: boo
                          loss=trace.loss_name)), [], [], trace.n, trace.loss_name, trace.round_to)
     keys = [k for li, face in _faced(trace) for k in face.keys(trace.layers[li], li)]
     if params:
-        table = {nm.replace(" ", ""): k for k in keys
-                 for nm in _face(trace, k[1]).names(trace.layers[k[1]], k, nt.number(k[1]), nt.profile)}
+        # the names in the trace's notation (the one shown: the JSON is derived again in the layer notation),
+        # `notation`'s and the layer notation's (W_ii^(3)[1,1]); a bare name stacked layers share (W_ii[1,1]) is
+        # refused, naming each layer's
+        shown = Notation.of(trace)
+        profiles = [shown, *(x for x in (nt, Notation.of(trace, "layer")) if x.profile != shown.profile)]
+        table, shared = _face_names(trace, profiles)
+        normed = _normed(table, shared)
         chosen = []
         for raw in params:
-            k = table.get(raw.strip().replace(" ", ""))
-            if k is None:
-                close = difflib.get_close_matches(raw.strip(), list(table), n=5, cutoff=0.4)
-                raise SpecError(_("no recurrent parameter is named {raw!r} (explain derives the recurrent layer's "
-                                  "parameters of a sequence network)").format(raw=raw),
-                                hint=_("for example {names}").format(names=", ".join(close or list(table)[:4])))
-            if k not in chosen:
-                chosen.append(k)
+            hits = _lookup(trace, raw, table, {}, normed, shared, shown)
+            if not hits:
+                raise _unknown_in_sequence(trace, raw, list(table))
+            chosen += [k for k in hits if k not in chosen]
         keys = chosen
     _derive(ex, trace, fmt, keys, full, nt)
     return ex
+
+
+def _unknown_in_sequence(trace: NetworkTrace, raw: str, names: list[str]) -> SpecError:
+    """No parameter of the sequence network's derived layers is named `raw`: the error says what they have, in
+    their kinds' own words (recurrent, attention parameters), and the names closest to it."""
+    words = list(dict.fromkeys(_(face.what) for _li, face in _faced(trace)))
+    what = words[0] if words else _("parameter")
+    for w in words[1:]:
+        what = _("{a} or {b}").format(a=what, b=w)
+    kinds = ", ".join(dict.fromkeys(trace.layers[li].type for li, _f in _faced(trace)))
+    close = difflib.get_close_matches(raw.strip(), names, n=5, cutoff=0.4)
+    return SpecError(_("no {what} is named {raw!r} (explain derives the parameters of a sequence network's {kinds} "
+                       "layers)").format(what=what, raw=raw, kinds=kinds),
+                     hint=_("for example {names}").format(names=", ".join(close or names[:4])))
 
 
 def _texts(ex: Explanation, f: Fmt) -> Explanation:

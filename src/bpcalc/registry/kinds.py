@@ -453,12 +453,14 @@ class Explains:
 
     Each takes the layer's trace (engine/trace.py's LayerTrace: its parameters, gradients, z, a, δ, record) and
     computes no value but each term's product of two numbers the trace holds; `fmt` (Formats) writes the numbers.
-    explain/chain.py asks every layer's kind; the renderers write the derivation it returns. The code lives in the
-    kind's module of registry/layers/derive/, which `load` imports the first time it is asked (its data classes
-    would cost every other command start-up time)."""
+    explain/chain.py asks every layer's kind; the renderers draw the narration the derivation carries and write its
+    JSON record (derive/common.Derivation: narrate, as_dict), whatever the kind. The code lives in the kind's
+    module of registry/layers/derive/, which `load` imports the first time it is asked (its data classes would cost
+    every other command start-up time)."""
 
     group: str  # the explanation's list the derivations join, and the JSON's `{group}_params`: conv, rnn, attention
     load: Callable[[], Any]  # () -> the face's functions: keys, names, derive (derive/common.Face)
+    what: str = "parameter"  # its parameters in words, N_-marked ("recurrent parameter"): --param's messages
 
     def keys(self, layer: Any, li: int) -> list[tuple]:
         """The layer's parameters as keys: tuples, the layer index second."""
@@ -472,7 +474,7 @@ class Explains:
     def derive(self, layer: Any, key: tuple, number: int, fmt: Formats, full: bool = False,
                profile: str = "layer") -> Any:
         """The derivation (derive/common.Derivation): its name, lhs, lines, terms with their texts, the gradient,
-        old and new value; with `full`, every term written out."""
+        old and new value, its narration and JSON record; with `full`, every term written out."""
         return self.load().derive(layer, key, number, fmt, full, profile)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from bpcalc.explain.chain import MAX_SAMPLES_WRITTEN, Explanation, Factor, Param
 from bpcalc.explain.functions import FunctionDerivation
 from bpcalc.i18n import Msg, _
 from bpcalc.render.doc import Doc, M
+
+if TYPE_CHECKING:  # (the faces' code loads only when explain derives with it)
+    from bpcalc.registry.layers.derive.common import Section
 
 NUM = {3}
 MAX_PATH_ROWS = 12  # paths through a wide next layer: the first ones (JSON has all)
@@ -49,101 +52,36 @@ def explain_doc(ex: Explanation, level: int = 1) -> Doc:
         _network_blocks(doc, ex, level)
     else:
         _graph_blocks(doc, ex, level)
-    for cd in getattr(ex, "conv", []):
-        _conv_block(doc, cd, level)
-    for rd in getattr(ex, "rnn", []):
-        (_gated_block if hasattr(rd, "gate") else _rnn_block)(doc, rd, level)
-    for ad in getattr(ex, "attention", []):
-        _attention_block(doc, ad, level)
+    for group in ex.groups().values():  # the layer kinds' own derivations, each drawn from its narration
+        for d in group:
+            for section in d.narration:
+                _section(doc, section, level)
     return doc
 
 
-def _attention_block(doc: Doc, ad, level: int) -> None:
-    """One parameter of an attention layer: the chain rule through the projections, A·V, each row's softmax and
-    the scaling, with numbers, and each (sequence, step) term."""
-    doc.heading(_("Layer {l}: attention").format(l=ad.l), level + 1)
-    doc.heading(ad.lhs.text, level + 2)
-    doc.para(_("{p} (JSON: {path}) is used at every step, so its gradient is the sum over the steps{samples} of "
-               "{inner} times {factor}; the lines under the first say where {inner} comes from (the trace holds "
-               "each of them: grad_q, grad_k, grad_v, grad_scores, grad_attention)").format(
-                   p=ad.name.text, path=ad.path, inner=ad.inner_name, factor=ad.factor_name,
-                   samples=_(" and sequences") if ad.samples > 1 else ""), "note")
-    doc.para(equation(ad.lines), "math")
-    _step_terms(doc, ad, [ad.inner_name, ad.factor_name, _("product")])
+def _said(text: Any) -> str:
+    """A derivation's text in the language shown: its words (Msg) translated, the pieces of a list one after
+    another, symbols and numbers as they are."""
+    if isinstance(text, list):
+        return "".join(_said(x) for x in text)
+    return _(text) if isinstance(text, Msg) else text
 
 
-def _step_terms(doc: Doc, d, numeric: list[str]) -> None:
-    """A parameter's terms over the steps (and sequences) of a sequence network: the table (sequence, step, then the
-    `numeric` columns), how many are written out, and their sum with the update."""
-    cols = ([_("sequence")] if d.samples > 1 else []) + [_("step"), *numeric]
-    t = doc.table(None, cols, numeric=set(range(len(cols) - len(numeric), len(cols))))
-    for term in d.terms[:d.shown]:
-        t.add(*([str(term.sample + 1)] if d.samples > 1 else []), str(term.step + 1), *term.texts)
-    if d.shown < len(d.terms):
-        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
-            shown=d.shown, n=len(d.terms)), "note")
-    doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
-               "(was {old})").format(g=d.texts["gradient"], key=d.key, p=d.name.text, new=d.texts["new"],
-                                     old=d.texts["old"]))
-
-
-def _rnn_block(doc: Doc, rd, level: int) -> None:
-    """One recurrent parameter: the chain rule unrolled over the steps, with numbers, and each step's term."""
-    doc.heading(_("Layer {l}: rnn").format(l=rd.l), level + 1)
-    doc.heading(rd.lhs.text, level + 2)
-    doc.para(_("{p} (JSON: {path}) enters z_t at every step, so its gradient is the sum over the steps{samples} of "
-               "δ_t = ∂E/∂z_t times ∂z_t/∂{p} = {factor}; ∂E/∂h_t adds the path from this step's output and the "
-               "path from step t+1").format(p=rd.name.text, path=rd.path, factor=rd.factor_name,
-                                             samples=_(" and sequences") if rd.samples > 1 else "")
-             + (_("; truncate {k} cuts the path from step t+1 where t is a multiple of {k}").format(k=rd.truncate)
-                if rd.truncate else ""), "note")
-    doc.para(equation(rd.lines), "math")
-    _step_terms(doc, rd, ["∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t", "f′(z_t)", "δ_t", rd.factor_name, _("product")])
-
-
-def _gated_block(doc: Doc, rd, level: int) -> None:
-    """One parameter of an lstm or gru layer: the chain rule through its gate's δ, unrolled over the steps."""
-    from bpcalc.registry.layers.derive.recurrent import gate_words
-
-    doc.heading(_("Layer {l}: {kind}").format(l=rd.l, kind=rd.cell), level + 1)
-    doc.heading(rd.lhs.text, level + 2)
-    doc.para(_("{p} (JSON: {path}) enters gate {g}'s sum at every step, so its gradient is the sum over the "
-               "steps{samples} of the gate's δ times ∂s/∂{p} = {factor}; {how}").format(
-                   p=rd.name.text, path=rd.path, g=rd.gate, factor=rd.factor_name, how=gate_words(rd),
-                   samples=_(" and sequences") if rd.samples > 1 else "")
-             + (_("; truncate {k} cuts the path from step t+1 where t is a multiple of {k}").format(k=rd.truncate)
-                if rd.truncate else ""), "note")
-    doc.para(equation(rd.lines), "math")
-    _step_terms(doc, rd, ["∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t", rd.delta_name, rd.factor_name, _("product")])
-
-
-def _conv_block(doc: Doc, cd, level: int) -> None:
-    """One kernel weight of a conv2d layer: the chain rule symbol by symbol, with numbers, and each term."""
-    doc.heading(_("Layer {l}: conv2d").format(l=cd.l), level + 1)
-    doc.heading(cd.lhs.text, level + 2)
-    if cd.kind == "bias":
-        _conv_bias_block(doc, cd)
-        return
-    o, c, p, q = cd.index
-    (sh, sw), (ph, pw) = cd.stride, cd.padding
-    doc.para(_("the weight {w} (JSON: {path}) multiplies input channel {c}'s cell at offset ({p}, {q}) of every "
-               "window of output channel {o}: z[{o},i,j] = … + w · x[{c}, {sh}·i+{p}, {sw}·j+{q}] + …, so its "
-               "gradient is the sum over all output positions (i, j){samples} of δ = ∂E/∂z times the input cell it "
-               "read; x is the input zero-padded by ({ph}, {pw}); indices count from 0, as in the JSON").format(
-                   w=cd.name.text, path=cd.path, o=o, c=c, p=p, q=q, sh=sh, sw=sw, ph=ph, pw=pw,
-                   samples=_(" and samples") if cd.samples > 1 else ""), "note")
-    doc.para(equation(cd.lines), "math")
-    cols = ([_("sample")] if cd.samples > 1 else []) + ["i", "j", _("input cell"), "δ", "x", "δ·x"]
-    t = doc.table(None, cols, numeric={len(cols) - 3, len(cols) - 2, len(cols) - 1})
-    for term in cd.terms[:cd.shown]:
-        cell = f"({c}, {term.row}, {term.col})" + (" " + _("padding") if term.padding else "")
-        t.add(*([str(term.sample + 1)] if cd.samples > 1 else []), str(term.i), str(term.j), cell, *term.texts)
-    if cd.shown < len(cd.terms):
-        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
-            shown=cd.shown, n=len(cd.terms)), "note")
-    doc.para(_("the sum of the terms: {g} (the gradient in the JSON's grad_weights); after the update {w} = "
-               "{new} (was {old})").format(g=cd.texts["gradient"], w=cd.name.text, new=cd.texts["new"],
-                                          old=cd.texts["old"]))
+def _section(doc: Doc, s: Section, level: int) -> None:
+    """One section of a derivation's narration (registry/layers/derive/common.Section), whatever the kind: its
+    heading, note, equation, table of terms and the paragraphs after it."""
+    if s.heading:
+        doc.heading(_said(s.heading), level + s.depth)
+    if s.note:
+        doc.para(_said(s.note), "note")
+    if s.lines:
+        doc.para(equation(s.lines), "math")
+    if s.columns:
+        t = doc.table(None, [_said(c) for c in s.columns], set(range(len(s.columns) - s.numeric, len(s.columns))))
+        for row in s.rows:
+            t.add(*(_said(c) for c in row))
+    for text, style in s.after:
+        doc.para(_said(text), style)
 
 
 def _network_blocks(doc: Doc, ex: Explanation, level: int) -> None:
@@ -371,52 +309,8 @@ def _param_dict(p: ParamDerivation, n: int) -> dict:
 def explain_dict(ex: Explanation) -> dict:
     return {"kind": "explain", "subject": ex.kind, "name": ex.title, "loss_function": ex.loss_name,
             "samples": ex.n, "round": ex.round_to, "summary": ex.summary, "notes": list(ex.notes),
-            "params": [_param_dict(p, ex.n) for p in ex.params]} | (
-                {"conv_params": [_conv_dict(cd) for cd in ex.conv]} if getattr(ex, "conv", None) else {}) | (
-                {"rnn_params": [_rnn_dict(rd) for rd in ex.rnn]} if getattr(ex, "rnn", None) else {}) | (
-                {"attention_params": [_attention_dict(ad) for ad in ex.attention]} if getattr(ex, "attention", None)
-                else {})
-
-
-def _attention_dict(ad) -> dict:
-    return {"name": ad.name.text, "path": ad.path, "key": ad.key, "layer": ad.l, "index": list(ad.index),
-            "gradient": ad.gradient, "old": ad.old, "new": ad.new, "equation": [m.text for m in ad.lines],
-            "terms": [{"sample": t.sample, "step": t.step, "inner": t.inner, "factor": t.factor,
-                       "product": t.product} for t in ad.terms]}
-
-
-def _rnn_dict(rd) -> dict:
-    return {"name": rd.name.text, "path": rd.path, "key": rd.key, "layer": rd.l, "index": list(rd.index),
-            "gradient": rd.gradient, "old": rd.old, "new": rd.new, "equation": [m.text for m in rd.lines],
-            "terms": [{"sample": t.sample, "step": t.step, "grad_h_out": t.out, "grad_h_next": t.next,
-                       "local": t.local, "delta": t.delta, "factor": t.factor, "product": t.product}
-                      for t in rd.terms]}
-
-
-def _conv_bias_block(doc: Doc, cd) -> None:
-    """A conv2d layer's bias: the sum of δ over the positions of its output channel."""
-    doc.para(_("the bias {b} (JSON: {path}) is added at every position of output channel {o}, so ∂z/∂b = 1 there "
-               "and its gradient is the sum of δ = ∂E/∂z over all positions{samples}").format(
-                   b=cd.name.text, path=cd.path, o=cd.index[0], samples=_(" and samples") if cd.samples > 1 else ""),
-             "note")
-    doc.para(equation(cd.lines), "math")
-    cols = ([_("sample")] if cd.samples > 1 else []) + ["i", "j", "δ"]
-    t = doc.table(None, cols, numeric={len(cols) - 1})
-    for term in cd.terms[:cd.shown]:
-        t.add(*([str(term.sample + 1)] if cd.samples > 1 else []), str(term.i), str(term.j), term.texts[0])
-    if cd.shown < len(cd.terms):
-        doc.para(_("{shown} of {n} terms written out; --full writes all, --format json has every one").format(
-            shown=cd.shown, n=len(cd.terms)), "note")
-    doc.para(_("the sum: {g} (the gradient in the JSON's grad_biases); after the update {b} = {new} (was "
-               "{old})").format(g=cd.texts["gradient"], b=cd.name.text, new=cd.texts["new"], old=cd.texts["old"]))
-
-
-def _conv_dict(cd) -> dict:
-    bias = cd.kind == "bias"
-    return {"name": cd.name.text, "path": cd.path, "kind": cd.kind, "layer": cd.l, "index": list(cd.index),
-            "gradient": cd.gradient, "old": cd.old, "new": cd.new, "equation": [m.text for m in cd.lines],
-            "terms": [{"sample": t.sample, "i": t.i, "j": t.j, "input_cell": None if bias else [t.row, t.col],
-                       "padding": t.padding, "delta": t.delta, "x": t.x, "product": t.product} for t in cd.terms]}
+            "params": [_param_dict(p, ex.n) for p in ex.params]} | {
+                f"{name}_params": [d.as_dict() for d in group] for name, group in ex.groups().items() if group}
 
 
 def function_dict(fd: FunctionDerivation, example: Explanation | None = None) -> dict:

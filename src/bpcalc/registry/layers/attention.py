@@ -407,7 +407,7 @@ ATTENTION = LayerKind(
     schema=SCHEMA, required=REQUIRED,
     torch_source=TORCH_SOURCE,
     narrate_forward=narr.narrate_forward, narrate_backward=narr.narrate_backward, narrate_grads=narr.narrate_grads,
-    explain=Explains(group="attention", load=_derivation),
+    explain=Explains(group="attention", load=_derivation, what=N_("attention parameter")),
     new=Generator(word="attention", syntax="attentionN, attentionNc, attentionNo, attentionNco", read=_read,
                   out_shape=_out, draw=_draw, faults=_faults),
 )

@@ -458,5 +458,6 @@ CONV2D = LayerKind(
     describe=_describe, mistakes=MISTAKES,
     new=Generator(word="conv", syntax="convKxK, convNxKxK", read=_read, out_shape=_out, draw=_draw),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    matrices=matrices, kernels=True, explain=Explains(group="conv", load=_derivation),
+    matrices=matrices, kernels=True,
+    explain=Explains(group="conv", load=_derivation, what=N_("kernel weight or bias")),
 )

@@ -115,5 +115,5 @@ LSTM = LayerKind(
     describe=lambda layer: gated.describe("lstm", layer), record=gated.record,
     param_name=gn.param_name, mistakes=gated.mistakes(run_bptt), new=gated.generator("lstm", GATES),
     narrate_forward=gn.narrate_forward, narrate_backward=gn.narrate_backward, narrate_grads=gn.narrate_grads,
-    explain=Explains(group="rnn", load=_derivation),
+    explain=Explains(group="rnn", load=_derivation, what=N_("recurrent parameter")),
 )

@@ -342,5 +342,5 @@ RNN = LayerKind(
     required=rc.REQUIRED,
     new=Generator(word="rnn", syntax="rnnN", read=_read, out_shape=_out, draw=_draw, faults=_faults),
     narrate_forward=narrate_forward, narrate_backward=narrate_backward, narrate_grads=narrate_grads,
-    explain=Explains(group="rnn", load=_derivation),
+    explain=Explains(group="rnn", load=_derivation, what=N_("recurrent parameter")),
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from bpcalc.i18n import Msg
 from bpcalc.registry.kinds import Formats
 from bpcalc.registry.layers.attention_narrate import param_sym
 from bpcalc.registry.layers.derive import common as dv
@@ -36,6 +37,23 @@ class AttentionDerivation(dv.Derivation):
     inner_name: str  # ∂E/∂Q_t[1] …
     factor_name: str  # x_t[2], H_t[1] or 1
 
+    def narrate(self) -> list[dv.Section]:
+        """The layer's heading, then where the parameter is used, the chain rule down to the scores, each step's
+        term and the sum."""
+        note = Msg("{p} (JSON: {path}) is used at every step, so its gradient is the sum over the steps{samples} of "
+                   "{inner} times {factor}; the lines under the first say where {inner} comes from (the trace holds "
+                   "each of them: grad_q, grad_k, grad_v, grad_scores, grad_attention)", p=self.name.text,
+                   path=self.path, inner=self.inner_name, factor=self.factor_name,
+                   samples=Msg(" and sequences") if self.samples > 1 else "")
+        return dv.over_steps(self, Msg("Layer {l}: attention", l=self.l), note,
+                             [self.inner_name, self.factor_name, Msg("product")])
+
+    def as_dict(self) -> dict:
+        return {"name": self.name.text, "path": self.path, "key": self.key, "layer": self.l, "index": list(self.index),
+                "gradient": self.gradient, "old": self.old, "new": self.new, "equation": [m.text for m in self.lines],
+                "terms": [{"sample": t.sample, "step": t.step, "inner": t.inner, "factor": t.factor,
+                           "product": t.product} for t in self.terms]} | dv.frozen(self)
+
 
 def keys(L: Any, li: int) -> list[tuple]:
     """Every parameter of an attention layer: ("att", li, key, index)."""
@@ -43,9 +61,10 @@ def keys(L: Any, li: int) -> list[tuple]:
 
 
 def names(L: Any, key: tuple, number: int, profile: str) -> list[str]:
-    """w_q[1,2] (1-based, as the tables write it) and the JSON paths."""
+    """w_q[1,2] (1-based, as the tables write it), with the layer's number (w_q^(3)[1,2]) and the JSON paths."""
     _k, li, name, ix = key
-    return [param_sym(name, ix)[0], *dv.paths(li, name, ix)]
+    shown = param_sym(name, ix)[0]
+    return [shown, dv.layered(shown, number, profile), *dv.paths(li, name, ix)]
 
 
 def _chain(m: str, c: int, dk: int, wo: bool) -> list[tuple[str, str]]:

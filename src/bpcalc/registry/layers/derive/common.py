@@ -1,7 +1,11 @@
 """What the layer kinds' derivations (their `explain` faces, kinds.Explains) share: ∂E/∂θ's name, the sum over
 positions or steps (and samples), the chain rule's first line, how many terms are written out, and the closing
 lines: each term's two factors, their products and the trace's own total. Values come from the trace; the only
-arithmetic, in the faces, is each term's product of two numbers the trace holds."""
+arithmetic, in the faces, is each term's product of two numbers the trace holds.
+
+A derivation also carries its narration as data (`Section`s: headings, notes, the equation, the table of terms and
+the paragraphs after it, words as `Msg`) and its JSON record (`as_dict`), so the renderers draw and write any kind's
+derivation alike, without knowing the kind (render/explain_report.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from bpcalc.i18n import Msg
 from bpcalc.registry.kinds import Formats
 from bpcalc.registry.written import M, Sym
 
@@ -23,10 +28,31 @@ class Face(NamedTuple):
     derive: Callable[..., Any]
 
 
+Text = Any  # words as a Msg (translated where shown), symbols and numbers as str, or a list of those, in a row
+
+
+@dataclass
+class Section:
+    """One part of a derivation as every renderer draws it, top to bottom: a heading `depth` levels below the
+    explanation's, a note, the equation (its lines aligned on `=`), a table (its columns, the last `numeric` of them
+    numbers, and its rows) and the paragraphs after it, each with its style ("note" or ""). Numbers are as the
+    derivation's Formats wrote them; an empty part is left out."""
+
+    heading: Text = ""
+    depth: int = 2
+    note: Text = ""
+    lines: list[M] = field(default_factory=list)
+    columns: list[Text] = field(default_factory=list)
+    numeric: int = 0
+    rows: list[list[Text]] = field(default_factory=list)
+    after: list[tuple[Text, str]] = field(default_factory=list)
+
+
 @dataclass(kw_only=True)
 class Derivation:
     """∂E/∂θ for one parameter, as a kind's `explain` face derives it: what every such derivation holds (each kind
-    adds its own: a kernel's stride, a gate's δ); data the renderers read (render/explain_report.py)."""
+    adds its own: a kernel's stride, a gate's δ, and says in `narrate` and `as_dict` how it is drawn and written);
+    data the renderers read (render/explain_report.py), never by kind."""
 
     layer: int  # 0-based layer index
     l: int  # the layer's number in the notation shown
@@ -42,6 +68,54 @@ class Derivation:
     samples: int
     shown: int  # terms written out
     texts: dict = field(default_factory=dict)  # gradient, old, new as written
+    frozen: bool = False  # the spec's `freeze:` names the parameter: the update leaves it as it was (set by explain)
+
+    @property
+    def param(self) -> str:
+        """The parameter's spec (and JSON) name: weights_hh, gamma, weights_q, … (`freeze:` names it so)."""
+        return self.path.split(".")[2]
+
+    @property
+    def narration(self) -> list[Section]:
+        """What the renderers draw, from the derivation as it stands (explain may mark it after the face made it)."""
+        return self.narrate()
+
+    def narrate(self) -> list[Section]:
+        """The derivation as the renderers draw it: the kind's own words around its lines and terms."""
+        raise NotImplementedError
+
+    def as_dict(self) -> dict:
+        """The derivation's JSON record (in the explanation's `{group}_params`)."""
+        raise NotImplementedError
+
+
+def over_steps(d: Derivation, heading: Text, note: Text, numeric: list[Text]) -> list[Section]:
+    """A parameter used at every step of a sequence network (its derivation's `key` names it in the JSON): the
+    layer's heading, then the note, the equation and a table of the terms over the steps (and sequences: sequence,
+    step, then the `numeric` columns, the terms' texts), and their sum with the update."""
+    many = d.samples > 1
+    columns = [*([Msg("sequence")] if many else []), Msg("step"), *numeric]
+    rows = [[*([str(t.sample + 1)] if many else []), str(t.step + 1), *t.texts] for t in d.terms[:d.shown]]
+    total = Msg("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); {p} is frozen: it stays {old}",
+                g=d.texts["gradient"], key=d.key, p=d.name.text, old=d.texts["old"]) if d.frozen else \
+        Msg("the sum of the terms: {g} (the gradient in the JSON's grad_{key}); after the update {p} = {new} "
+            "(was {old})", g=d.texts["gradient"], key=d.key, p=d.name.text, new=d.texts["new"], old=d.texts["old"])
+    return [Section(heading=heading, depth=1),
+            Section(heading=d.lhs.text, note=note, lines=d.lines, columns=columns, numeric=len(numeric), rows=rows,
+                    after=[*written_out(d), (total, "")])]
+
+
+def frozen(d: Derivation) -> dict:
+    """`"frozen": true` in a derivation's JSON record when the spec freezes its parameter; nothing otherwise."""
+    return {"frozen": True} if d.frozen else {}
+
+
+def written_out(d: Derivation) -> list[tuple[Text, str]]:
+    """The note after a table of terms that leaves some out (none when all are written)."""
+    if d.shown >= len(d.terms):
+        return []
+    return [(Msg("{shown} of {n} terms written out; --full writes all, --format json has every one", shown=d.shown,
+                 n=len(d.terms)), "note")]
 
 
 def numbers(fmt: Formats, gradient: float, old: float, new: float) -> dict:
@@ -58,6 +132,15 @@ def path(li: int, name: str, ix: tuple) -> str:
 def paths(li: int, name: str, ix: tuple) -> list[str]:
     """The JSON paths --param knows a parameter by: its own, its gradient's and its new value's."""
     return [path(li, f"{pre}{name}", ix) for pre in ("", "grad_", "new_")]
+
+
+def layered(name: str, number: int, profile: str) -> str:
+    """A parameter's name as the tables write it, with its layer's number as the notation writes a layer's
+    quantities (h^(2)_t[1]): W_hh[1,2] -> W_hh^(3)[1,2] (ng: W_hh^[3][1,2]), what --param takes where stacked
+    layers share W_hh[1,2]."""
+    o, c = ("[", "]") if profile == "ng" else ("(", ")")
+    base, bracket, ix = name.partition("[")
+    return f"{base}^{o}{number}{c}{bracket}{ix}"
 
 
 def shown(total: int, full: bool) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from bpcalc.i18n import _
+from bpcalc.i18n import Msg, _
 from bpcalc.registry.kinds import Formats
 from bpcalc.registry.layers.derive import common as dv
 from bpcalc.registry.written import M
@@ -39,6 +39,53 @@ class ConvDerivation(dv.Derivation):
     stride: tuple[int, int]
     padding: tuple[int, int]
     kind: str = "weight"  # weight | bias
+
+    def narrate(self) -> list[dv.Section]:
+        """The layer's heading, then the weight's (bias's) note, its equation, each position's term and the sum."""
+        many = self.samples > 1
+        sample = [Msg("sample")] if many else []
+        terms = self.terms[:self.shown]
+        if self.kind == "bias":
+            note = Msg("the bias {b} (JSON: {path}) is added at every position of output channel {o}, so ∂z/∂b = 1 "
+                       "there and its gradient is the sum of δ = ∂E/∂z over all positions{samples}", b=self.name.text,
+                       path=self.path, o=self.index[0], samples=Msg(" and samples") if many else "")
+            columns, numeric = [*sample, "i", "j", "δ"], 1
+            rows = [[*([str(t.sample + 1)] if many else []), str(t.i), str(t.j), t.texts[0]] for t in terms]
+            total = Msg("the sum: {g} (the gradient in the JSON's grad_biases); {b} is frozen: it stays {old}",
+                        g=self.texts["gradient"], b=self.name.text, old=self.texts["old"]) if self.frozen else \
+                Msg("the sum: {g} (the gradient in the JSON's grad_biases); after the update {b} = {new} (was "
+                    "{old})", g=self.texts["gradient"], b=self.name.text, new=self.texts["new"], old=self.texts["old"])
+        else:
+            o, c, p, q = self.index
+            (sh, sw), (ph, pw) = self.stride, self.padding
+            note = Msg("the weight {w} (JSON: {path}) multiplies input channel {c}'s cell at offset ({p}, {q}) of "
+                       "every window of output channel {o}: z[{o},i,j] = … + w · x[{c}, {sh}·i+{p}, {sw}·j+{q}] + …, "
+                       "so its gradient is the sum over all output positions (i, j){samples} of δ = ∂E/∂z times the "
+                       "input cell it read; x is the input zero-padded by ({ph}, {pw}); indices count from 0, as in "
+                       "the JSON", w=self.name.text, path=self.path, o=o, c=c, p=p, q=q, sh=sh, sw=sw, ph=ph, pw=pw,
+                       samples=Msg(" and samples") if many else "")
+            columns, numeric = [*sample, "i", "j", Msg("input cell"), "δ", "x", "δ·x"], 3
+            rows = [[*([str(t.sample + 1)] if many else []), str(t.i), str(t.j),
+                     [f"({c}, {t.row}, {t.col})", *([" ", Msg("padding")] if t.padding else [])], *t.texts]
+                    for t in terms]
+            total = Msg("the sum of the terms: {g} (the gradient in the JSON's grad_weights); {w} is frozen: it "
+                        "stays {old}", g=self.texts["gradient"], w=self.name.text, old=self.texts["old"]) \
+                if self.frozen else \
+                Msg("the sum of the terms: {g} (the gradient in the JSON's grad_weights); after the update {w} = "
+                    "{new} (was {old})", g=self.texts["gradient"], w=self.name.text, new=self.texts["new"],
+                    old=self.texts["old"])
+        return [dv.Section(heading=Msg("Layer {l}: conv2d", l=self.l), depth=1),
+                dv.Section(heading=self.lhs.text, note=note, lines=self.lines, columns=columns, numeric=numeric,
+                           rows=rows, after=[*dv.written_out(self), (total, "")])]
+
+    def as_dict(self) -> dict:
+        bias = self.kind == "bias"
+        return {"name": self.name.text, "path": self.path, "kind": self.kind, "layer": self.l,
+                "index": list(self.index), "gradient": self.gradient, "old": self.old, "new": self.new,
+                "equation": [m.text for m in self.lines],
+                "terms": [{"sample": t.sample, "i": t.i, "j": t.j, "input_cell": None if bias else [t.row, t.col],
+                           "padding": t.padding, "delta": t.delta, "x": t.x, "product": t.product}
+                          for t in self.terms]} | dv.frozen(self)
 
 
 def _more(left: int) -> M:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bpcalc.i18n import _
+from bpcalc.i18n import Msg, _
 from bpcalc.registry.kinds import Formats
 from bpcalc.registry.layers import gated_narrate as gn
 from bpcalc.registry.layers import recurrent as rc
@@ -47,6 +47,28 @@ class RnnDerivation(dv.Derivation):
     factor_name: str  # x_t[k], h_{t−1}[i] or 1
     truncate: int | None = None
 
+    def narrate(self) -> list[dv.Section]:
+        """The layer's heading, then how the parameter enters z_t, the equation, each step's term and the sum."""
+        note = Msg("{p} (JSON: {path}) enters z_t at every step, so its gradient is the sum over the steps{samples} "
+                   "of δ_t = ∂E/∂z_t times ∂z_t/∂{p} = {factor}; ∂E/∂h_t adds the path from this step's output and "
+                   "the path from step t+1", p=self.name.text, path=self.path, factor=self.factor_name,
+                   samples=Msg(" and sequences") if self.samples > 1 else "")
+        return dv.over_steps(self, Msg("Layer {l}: rnn", l=self.l), [note, *self._truncated()],
+                             ["∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t", "f′(z_t)", "δ_t", self.factor_name,
+                              Msg("product")])
+
+    def _truncated(self) -> list[Msg]:
+        """What truncation cuts, after the note (nothing without it)."""
+        return [Msg("; truncate {k} cuts the path from step t+1 where t is a multiple of {k}", k=self.truncate)
+                ] if self.truncate else []
+
+    def as_dict(self) -> dict:
+        return {"name": self.name.text, "path": self.path, "key": self.key, "layer": self.l, "index": list(self.index),
+                "gradient": self.gradient, "old": self.old, "new": self.new, "equation": [m.text for m in self.lines],
+                "terms": [{"sample": t.sample, "step": t.step, "grad_h_out": t.out, "grad_h_next": t.next,
+                           "local": t.local, "delta": t.delta, "factor": t.factor, "product": t.product}
+                          for t in self.terms]} | dv.frozen(self)
+
 
 @dataclass(kw_only=True)
 class GatedDerivation(RnnDerivation):
@@ -57,6 +79,17 @@ class GatedDerivation(RnnDerivation):
     cell: str  # lstm or gru: the heading's kind
     cell_state: bool = False  # an LSTM's c_t carries δ too
 
+    def narrate(self) -> list[dv.Section]:
+        """The layer's heading, then how the parameter enters its gate's sum, the equation, each step's term and
+        the sum."""
+        note = Msg("{p} (JSON: {path}) enters gate {g}'s sum at every step, so its gradient is the sum over the "
+                   "steps{samples} of the gate's δ times ∂s/∂{p} = {factor}; {how}", p=self.name.text, path=self.path,
+                   g=self.gate, factor=self.factor_name, how=gate_words(self),
+                   samples=Msg(" and sequences") if self.samples > 1 else "")
+        return dv.over_steps(self, Msg("Layer {l}: {kind}", l=self.l, kind=self.cell), [note, *self._truncated()],
+                             ["∂E/∂h_t|out", "∂E/∂h_t|t+1", "∂E/∂h_t", self.delta_name, self.factor_name,
+                              Msg("product")])
+
 
 def keys(L: Any, li: int) -> list[tuple]:
     """Every parameter of a recurrent layer: ("rnn", li, key, index)."""
@@ -66,9 +99,11 @@ def keys(L: Any, li: int) -> list[tuple]:
 
 def _names(namer):
     def names(L: Any, key: tuple, number: int, profile: str) -> list[str]:
-        """W_hh[1,2] (1-based, as the tables write it; an LSTM's by gate, W_ii[1,2]) and the JSON paths."""
+        """W_hh[1,2] (1-based, as the tables write it; an LSTM's by gate, W_ii[1,2]), with the layer's number
+        (W_hh^(3)[1,2]) and the JSON paths."""
         _k, li, name, ix = key
-        return [namer(name, ix, L.params)[0], *dv.paths(li, name, ix)]
+        shown = namer(name, ix, L.params)[0]
+        return [shown, dv.layered(shown, number, profile), *dv.paths(li, name, ix)]
 
     return names
 
@@ -168,11 +203,12 @@ class _Below:
         return _Below(self.li - 1, self.l - 1)
 
 
-def gate_words(rd: GatedDerivation) -> str:
+def gate_words(rd: GatedDerivation) -> Msg:
     """How the table's δ was reached, in words, for the explanation's note."""
-    return (_("δ{sup} comes from ∂E/∂h_t (both paths) and ∂E/∂c_t, as run's backward tables derive it")
-            if rd.cell_state else _("δ{sup} comes from ∂E/∂h_t (both paths), as run's backward tables derive it")
-            ).format(sup=gn.SUP[rd.gate])
+    if rd.cell_state:
+        return Msg("δ{sup} comes from ∂E/∂h_t (both paths) and ∂E/∂c_t, as run's backward tables derive it",
+                   sup=gn.SUP[rd.gate])
+    return Msg("δ{sup} comes from ∂E/∂h_t (both paths), as run's backward tables derive it", sup=gn.SUP[rd.gate])
 
 
 RNN = dv.Face(keys, _names(rc.param_sym), derive_rnn)
