@@ -19,7 +19,9 @@ with torch.no_grad():
 opt.load_state_dict(START[1])
 '''
 
-NETWORK_LOOP = '''
+# the epochs over mini-batches (in order, or shuffled as bpcalc draws them), shared by networks and sequence
+# networks: @BATCH@ is the batch's loss (the mean over the batch), @FINAL@ the loss of all samples after the update
+_EPOCHS = '''
 losses = []
 n = X.shape[0]
 for epoch in range(FIRST_EPOCH, FIRST_EPOCH + EPOCHS):
@@ -27,17 +29,19 @@ for epoch in range(FIRST_EPOCH, FIRST_EPOCH + EPOCHS):
     running = 0.0
     for i in range(0, n, BATCH_SIZE):
         idx = order[i:i + BATCH_SIZE]
-        zs, as_ = forward(X[idx])
-        loss = loss_of(zs, as_, T[idx])  # the mean over the batch
+@BATCH@
         opt.zero_grad()
         loss.backward()
         opt.step()
         running += loss.item() * len(idx)
     losses.append(running / n)
 with torch.no_grad():
-    zs, as_ = forward(X)
-    loss_final = loss_of(zs, as_, T).item()
+@FINAL@
+'''
 
+NETWORK_LOOP = _EPOCHS.replace("@BATCH@", """        zs, as_ = forward(X[idx])
+        loss = loss_of(zs, as_, T[idx])  # the mean over the batch""").replace("@FINAL@", """    zs, as_ = forward(X)
+    loss_final = loss_of(zs, as_, T).item()""") + '''
 
 def final(p):
     return None if p is None else p.detach().tolist()
@@ -53,23 +57,9 @@ trained = {
 
 # a sequence network's loop: each batch of sequences from its rows of an initial state given per sequence; the
 # loss the mean over the batch's (sequence, step) terms (every sequence has as many), so weighted by sequences
-SEQ_LOOP = '''
-losses = []
-n = X.shape[0]
-for epoch in range(FIRST_EPOCH, FIRST_EPOCH + EPOCHS):
-    order = torch.as_tensor(np.random.default_rng((SEED, epoch - 1)).permutation(n)) if SHUFFLE else torch.arange(n)
-    running = 0.0
-    for i in range(0, n, BATCH_SIZE):
-        idx = order[i:i + BATCH_SIZE]
-        loss = loss_of(forward(X[idx], idx)[1][-1], T[idx])  # the mean over the batch
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        running += loss.item() * len(idx)
-    losses.append(running / n)
-with torch.no_grad():
-    loss_final = loss_of(forward(X)[1][-1], T).item()
-
+SEQ_LOOP = _EPOCHS.replace(
+    "@BATCH@", "        loss = loss_of(forward(X[idx], idx)[1][-1], T[idx])  # the mean over the batch").replace(
+    "@FINAL@", "    loss_final = loss_of(forward(X)[1][-1], T).item()") + '''
 trained = {
     "epochs": [{"epoch": e, "loss": v} for e, v in enumerate(losses, FIRST_EPOCH)],
     "loss_final": loss_final,
