@@ -278,10 +278,10 @@ def _after(doc: Doc, v: _View) -> None:
 # ---------------------------------------------------------------- documents
 def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
     """`run --view matrix`: forward, loss, backward, gradients, update and after, layer by layer in matrices."""
-    if tr.targets_at is not None:  # a sequence network: step by step (render/seq_matrix.py)
-        from bpcalc.render.seq_matrix import seq_matrix_report
+    if tr.targets_at is not None:  # a sequence network: step by step (render/mixed_matrix.py)
+        from bpcalc.render.mixed_matrix import sequence_matrix_report
 
-        return seq_matrix_report(tr, precision, full)
+        return sequence_matrix_report(tr, precision, full)
     v = _View(tr, precision, full)
     doc = Doc()
     _intro(doc, v, (_(tr.name) if tr.name else _("Network")) + _(": the step in matrices"))
@@ -321,10 +321,10 @@ def matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> D
 
 def matrix_explain(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
     """`explain --view matrix`: from the output layer back, each layer's chain rule in matrices, with numbers."""
-    if tr.targets_at is not None:  # a sequence network: its BPTT step by step in matrices (render/seq_matrix.py)
-        from bpcalc.render.seq_matrix import seq_matrix_report
+    if tr.targets_at is not None:  # a sequence network: its BPTT step by step in matrices (render/mixed_matrix.py)
+        from bpcalc.render.mixed_matrix import sequence_matrix_report
 
-        return seq_matrix_report(tr, precision, full)
+        return sequence_matrix_report(tr, precision, full)
     v = _View(tr, precision, full)
     nt = v.nt
     doc = Doc()

@@ -21,6 +21,16 @@ from bpcalc.render.equation import sym
 from bpcalc.render.matrix_view import View
 
 
+def sequence_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
+    """`--view matrix` of a sequence network: recurrent layers step by step (render/seq_matrix.py), attention
+    sequence by sequence (render/attn_matrix.py), both layer by layer where a network has both (below)."""
+    if not am.has_attention(tr):
+        return sm.seq_matrix_report(tr, precision, full)
+    if any(recurrent(L) for L in tr.layers):
+        return mixed_matrix_report(tr, precision, full)
+    return am.attention_matrix_report(tr, precision, full)
+
+
 def recurrent(L) -> bool:
     """An rnn, lstm or gru layer: its matrices are one step's, one row per sequence."""
     kind = LAYERS[L.type]

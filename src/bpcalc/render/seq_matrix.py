@@ -24,14 +24,7 @@ def _at(base: str, t: int | str, tex: str | None = None) -> M:
 
 
 def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
-    from bpcalc.render import attn_matrix
-
-    if attn_matrix.has_attention(tr):  # attention mixes the steps: sequence by sequence (render/attn_matrix.py)
-        from bpcalc.render import mixed_matrix
-
-        if any(mixed_matrix.recurrent(L) for L in tr.layers):  # and recurrent layers: layer by layer
-            return mixed_matrix.mixed_matrix_report(tr, precision, full)
-        return attn_matrix.attention_matrix_report(tr, precision, full)
+    """A recurrent network's step in matrices, step by step (render/mixed_matrix.py chooses it)."""
     v = _View(tr, precision, full)
     v.batch = True  # one row per sequence, even for one
     doc = Doc()
