@@ -26,7 +26,9 @@ ParamOpt = Annotated[list[str] | None, typer.Option(
     "--param", "-P", metavar="NAME",
     help=N_("Explain only this parameter (repeatable): a display name (w_11^(3), b_1^(2)), the spec's label "
     "(W1), a JSON path (layers.1.weights.0.0), W^(l) or b^(l) for a whole layer, or a name in the --notation "
-    "shown (w5 under mazur); for graphs a variable or node name."), show_default=False)]
+    "shown (w5 under mazur); a recurrent, attention or kernel weight as its tables name it (W_hh[1,2]), with its "
+    "layer where stacked layers share the name (W_hh^(3)[1,2]); for graphs a variable or node name."),
+    show_default=False)]
 
 
 @app.command(epilog="Examples:\n\n  bpcalc explain\n\n  bpcalc explain two_layer --param 'w_11^(3)'\n\n"
