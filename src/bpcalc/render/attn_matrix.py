@@ -18,6 +18,7 @@ from bpcalc.render import conv_matrix
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import Matrix, sym
 from bpcalc.render.matrix_view import View as _View
+from bpcalc.render.matrix_view import refuse_unshown
 
 MAX_TERMS = 4  # sequences whose gradient products are written out one by one in a sum (--full: all)
 MINUS_INF = "−∞"
@@ -88,11 +89,7 @@ def _out_name(tr: NetworkTrace, li: int) -> M:
 def attention_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
     """`run --view matrix` (and `explain --view matrix`) for a sequence network with an attention layer."""
     other = [L.type for L in tr.layers if not mixes_steps(L) and not LAYERS[L.type].neurons]
-    if other:
-        from bpcalc.errors import SpecError
-
-        raise SpecError(_("the matrix view does not show {kind} layers yet").format(kind=other[0]),
-                        hint=_("drop --view matrix: the tables show every step"))
+    refuse_unshown(other)
     v = _View(tr, precision, full)
     v.batch = True
     doc = Doc()

@@ -19,6 +19,15 @@ MAX_SIDE = 8  # rows or columns written out; a larger matrix: its first HEAD and
 HEAD, TAIL = 5, 2
 
 
+def refuse_unshown(kinds: list[str]) -> None:
+    """Stop with one message if a sequence network's matrix view meets layers (by kind name) it cannot write."""
+    if kinds:
+        from bpcalc.errors import SpecError
+
+        raise SpecError(_("the matrix view does not show {kind} layers yet").format(kind=kinds[0]),
+                        hint=_("drop --view matrix: the tables show every step"))
+
+
 def _keep(n: int, full: bool) -> list[int | None]:
     if full or n <= MAX_SIDE:
         return list(range(n))

@@ -18,7 +18,7 @@ from bpcalc.render import gated_matrix as gm
 from bpcalc.render import seq_matrix as sm
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import sym
-from bpcalc.render.matrix_view import View
+from bpcalc.render.matrix_view import View, refuse_unshown
 
 
 def sequence_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
@@ -48,11 +48,7 @@ def _sequence(title: str, s: int, n: int) -> str:
 def mixed_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) -> Doc:
     """`run --view matrix` for a sequence network with attention and recurrent layers."""
     other = [L.type for L in tr.layers if not (recurrent(L) or am.mixes_steps(L) or LAYERS[L.type].neurons)]
-    if other:
-        from bpcalc.errors import SpecError
-
-        raise SpecError(_("the matrix view does not show {kind} layers yet").format(kind=other[0]),
-                        hint=_("drop --view matrix: the tables show every step"))
+    refuse_unshown(other)
     v = View(tr, precision, full)
     v.batch = True
     doc = Doc()

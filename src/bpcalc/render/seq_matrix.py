@@ -15,6 +15,7 @@ from bpcalc.render import gated_matrix as gm
 from bpcalc.render.doc import Doc, M
 from bpcalc.render.equation import sym
 from bpcalc.render.matrix_view import View as _View
+from bpcalc.render.matrix_view import refuse_unshown
 
 
 def _at(base: str, t: int | str, tex: str | None = None) -> M:
@@ -39,11 +40,7 @@ def seq_matrix_report(tr: NetworkTrace, precision: int = 4, full: bool = False) 
     kinds = [LAYERS[L.type] for L in tr.layers]
     other = [k.name for k, L in zip(kinds, tr.layers)  # not a recurrent kind (rnn, or gated: lstm, gru)
              if k.sequence and k.param_name is not rc.param_sym and not gm.is_gated(L)]
-    if other:
-        from bpcalc.errors import SpecError
-
-        raise SpecError(_("the matrix view does not show {kind} layers yet").format(kind=other[0]),
-                        hint=_("drop --view matrix: the tables show every step"))
+    refuse_unshown(other)
 
     # ---- forward
     doc.heading(_("Forward pass, step by step"), 2)
