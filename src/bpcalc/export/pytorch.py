@@ -202,16 +202,19 @@ def export_pytorch(spec, dest: Path | None = None, epochs: int | None = None) ->
 # a parameter's spec key -> its torch.nn attribute (nn.BatchNorm*/nn.LayerNorm keep γ as weight, β as bias)
 TORCH_PARAM = {"weights": "weight", "biases": "bias", "gamma": "weight", "beta": "bias"}
 
+# every layer's output keeps its gradient for the printout, where PyTorch computes one
+_RETAIN = '''for a in as_:
+    if a.requires_grad:  # (not the output of a dropout or pool over the inputs: nothing before it learns)
+        a.retain_grad()
+'''
+
 # the step of a network with normalisations or dropout: the JSON under bpcalc's names for every parameter (gamma,
 # beta …) and the running estimates as they are after the step's forward pass (the pass after the update leaves
 # them as they were: bpcalc moves them once per step)
 NORM_STEP = '''
 zs, as_ = forward(X)
 STATES = [{k: getattr(layer, k).detach().clone() for k in names} for layer, names in zip(layers, STATE)]
-for a in as_:
-    if a.requires_grad:  # (not the output of a dropout or pool over the inputs: nothing before it learns)
-        a.retain_grad()
-loss = loss_of(zs, as_, T)
+''' + _RETAIN + '''loss = loss_of(zs, as_, T)
 opt.zero_grad()
 loss.backward()
 grads = [{k: getattr(layer, attr).grad.clone() for k, attr in names} for layer, names in zip(layers, PARAM_NAMES)]
@@ -270,10 +273,7 @@ def forward(x):
 # under the keys of `bpcalc run --format json` for each kind (pools and flatten: a and grad_a)
 MAPS_STEP = '''
 zs, as_ = forward(X)
-for a in as_:
-    if a.requires_grad:  # (not the output of a dropout or pool over the inputs: nothing before it learns)
-        a.retain_grad()
-loss = loss_of(zs, as_, T)
+''' + _RETAIN + '''loss = loss_of(zs, as_, T)
 opt.zero_grad()
 loss.backward()
 
