@@ -129,6 +129,12 @@ def epoch_losses(opt: torch.optim.Optimizer, n: int, batch_size: int, epochs: in
     return losses
 
 
+def as_lists(v: torch.Tensor, one: bool) -> list:
+    """A tensor as nested lists, without its leading sample axis where the case has one sample (as bpcalc's JSON)."""
+    v = v.detach()
+    return (v[0] if one else v).tolist()
+
+
 # ------------------------------------------------------------------ self-check
 def check_central_differences(tensors: Iterable[torch.Tensor], loss: Callable[[], torch.Tensor], label: object,
                               h: float = 1e-6, first: int | None = None, atol: float | None = None) -> None:

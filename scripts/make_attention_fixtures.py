@@ -29,6 +29,7 @@ Run: python scripts/make_attention_fixtures.py   (needs torch; not a runtime or 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from fixturelib import (
     ACT,
     FIXTURES,
     F,
+    as_lists,
     check_central_differences,
     epoch_losses,
     loss_terms,
@@ -229,9 +231,7 @@ def one_step(c: dict) -> dict:
         _, as2 = net.forward(x)
         loss_after = mean_loss(c["loss"], as2[-1], t).item()
 
-    def out(v: torch.Tensor) -> list:
-        v = v.detach()
-        return (v[0] if one else v).tolist()
+    out = partial(as_lists, one=one)
 
     layers = []
     for i, (lay, P) in enumerate(zip(net.layers, net.params)):

@@ -29,6 +29,7 @@ from fixturelib import (
     ACT,
     FIXTURES,
     F,
+    as_lists,
     check_central_differences,
     epoch_losses,
     loss_terms,
@@ -259,9 +260,7 @@ def one_step(c: dict) -> dict:
         _, as2 = net.forward(x)
         loss_after = sample_mean_loss(c["loss"], as2[-1], t).item()
 
-    def out(v: torch.Tensor) -> list:
-        v = v.detach()
-        return (v[0] if one else v).tolist()
+    out = partial(as_lists, one=one)
 
     layers = []
     for i, (lay, pr) in enumerate(zip(net.layers, net.params)):

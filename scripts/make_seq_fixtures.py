@@ -21,9 +21,11 @@ Run: python scripts/make_seq_fixtures.py   (needs torch; not a runtime or test d
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
-from fixturelib import ACT, FIXTURES, F, epoch_losses, make_optimizer, uniform, write_json
+from fixturelib import ACT, FIXTURES, F, as_lists, epoch_losses, make_optimizer, uniform, write_json
 from fixturelib import loss_terms as _loss_terms
 
 OUT = FIXTURES / "seq"
@@ -255,9 +257,7 @@ def one_step(c: dict) -> dict:
         loss_after = mean_loss(c, net.forward(x)[1][-1], t).item()
         y_after = net.forward(x)[1][-1]
 
-    def out(v: torch.Tensor) -> list:
-        v = v.detach()
-        return (v[0] if one else v).tolist()
+    out = partial(as_lists, one=one)
 
     n, T = x.shape[:2]
     shaped_terms = terms.reshape(n, T, -1) if c.get("targets_at", "all") == "all" else terms
