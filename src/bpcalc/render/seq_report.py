@@ -78,18 +78,14 @@ def network_report(tr: NetworkTrace, f: Fmt, full: bool = False, hidden_after: b
     dense = any(not k.sequence for k in kinds)
     summed = tr.reduction == "sum"
     if T == 1:  # one step: no "1 steps", and nothing to say of every step
-        intro = (_("A sequence of one step per sample. The loss is the sum over {what}.") if summed else
-                 _("A sequence of one step per sample. The loss is the mean over {what}."))
-    elif summed:
-        intro = (_("A sequence of {T} steps per sample (time first); the dense layers apply at every step. The loss "
-                   "is the sum over {what}.") if dense else
-                 _("A sequence of {T} steps per sample (time first). The loss is the sum over {what}."))
+        steps = _("A sequence of one step per sample.")
+    elif dense:
+        steps = _("A sequence of {T} steps per sample (time first); the dense layers apply at every step.")
     else:
-        intro = (_("A sequence of {T} steps per sample (time first); the dense layers apply at every step. The loss "
-                   "is the mean over {what}.") if dense else
-                 _("A sequence of {T} steps per sample (time first). The loss is the mean over {what}."))
-    doc.para(intro.format(
-        T=T, what=_("each sequence's last step") if last_only else _("every (sequence, step) term")), "note")
+        steps = _("A sequence of {T} steps per sample (time first).")
+    over = (_("The loss is the sum over {what}.") if summed else _("The loss is the mean over {what}.")).format(
+        what=_("each sequence's last step") if last_only else _("every (sequence, step) term"))
+    doc.para(steps.format(T=T) + " " + over, "note")
     t_ = doc.table(_("Layers"), [_("layer"), _("type"), _("output"), _("activation")])
     t_.add(_("{l} (input)").format(l=nt.number(-1)), "", lr._cell(lr._shape(tr.inputs.shape[1:])), "")
     for li, (k, L) in enumerate(zip(kinds, tr.layers)):
